@@ -1,0 +1,184 @@
+"""The one error tree of sm_payloads.
+
+Rule 1: every failure a caller can cause with its input is a `PayloadError` (a
+`ValueError`), so generic code that catches `ValueError` keeps working.
+Rule 2: each class carries `status_hint`, the HTTP status a server should answer with, so a
+model server can map an error straight to a response (h11's `error_status_hint`).
+Rule 3: messages say format, what went wrong, where, and what was expected, e.g.
+``application/x-recordio-protobuf: bad magic 0x00000000 at byte 48 (record 3), expected
+0xced7230a``. The position is also in structured fields (`offset`, `record_index`, `line`).
+Rule 4: decoders raise nothing else, whatever the input (no IndexError, struct.error,
+KeyError, MemoryError, RecursionError): internal validation raises plain `ValueError`
+subclasses that the codec boundary re-raises as `DecodeError` with the position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "DecodeError",
+    "EncodeError",
+    "NotAcceptableError",
+    "PayloadError",
+    "PayloadTooLargeError",
+    "UnsupportedMediaTypeError",
+]
+
+
+class PayloadError(ValueError):
+    """Base class of every error sm_payloads raises for bad input or impossible output."""
+
+    status_hint: int = 400
+
+
+def _where(offset: int | None, record_index: int | None, line: int | None) -> str:
+    parts = []
+    if line is not None:
+        parts.append(f"line {line}")
+    if offset is not None:
+        parts.append(f"byte {offset}")
+    if record_index is not None:
+        parts.append(f"record {record_index}")
+    if not parts:
+        return ""
+    head, *rest = parts
+    return f" at {head}" + (f" ({', '.join(rest)})" if rest else "")
+
+
+class DecodeError(PayloadError):
+    """Bytes could not be read as the format they claim to be.
+
+    Attributes
+    ----------
+    content_type : str
+        The media type being decoded.
+    offset : int or None
+        Byte offset from the start of the input where the problem was found.
+    record_index : int or None
+        0-based index of the record being read.
+    line : int or None
+        1-based line number, for line-oriented text formats.
+    reason : str
+        The message without the format prefix and position.
+    """
+
+    status_hint = 400
+
+    def __init__(
+        self,
+        content_type: str,
+        reason: str,
+        *,
+        offset: int | None = None,
+        record_index: int | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.content_type = content_type
+        self.reason = reason
+        self.offset = offset
+        self.record_index = record_index
+        self.line = line
+        super().__init__(f"{content_type}: {reason}{_where(offset, record_index, line)}")
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (
+            _rebuild_decode_error,
+            (self.content_type, self.reason, self.offset, self.record_index, self.line),
+        )
+
+
+def _rebuild_decode_error(
+    content_type: str, reason: str, offset: int | None, record_index: int | None, line: int | None
+) -> DecodeError:
+    return DecodeError(content_type, reason, offset=offset, record_index=record_index, line=line)
+
+
+class EncodeError(PayloadError):
+    """Records could not be written in the requested format without losing information.
+
+    `status_hint` is 500 by default (a server failed to write its own output); pass
+    ``status_hint=400`` when the data came from the caller.
+
+    Attributes
+    ----------
+    content_type : str or None
+        The media type being written (None while building a batch).
+    column : str or None
+        The column at fault, as ``features['values']``.
+    """
+
+    status_hint = 500
+
+    def __init__(
+        self,
+        content_type: str | None,
+        reason: str,
+        *,
+        column: str | None = None,
+        status_hint: int | None = None,
+    ) -> None:
+        self.content_type = content_type
+        self.reason = reason
+        self.column = column
+        if status_hint is not None:
+            self.status_hint = status_hint
+        prefix = f"{content_type}: " if content_type else ""
+        where = f"{column}: " if column else ""
+        super().__init__(f"{prefix}{where}{reason}")
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (_rebuild_encode_error, (self.content_type, self.reason, self.column, self.status_hint))
+
+
+def _rebuild_encode_error(
+    content_type: str | None, reason: str, column: str | None, status_hint: int
+) -> EncodeError:
+    return EncodeError(content_type, reason, column=column, status_hint=status_hint)
+
+
+class UnsupportedMediaTypeError(PayloadError):
+    """No codec is registered for this content type (HTTP 415)."""
+
+    status_hint = 415
+
+    def __init__(self, content_type: str, supported: Sequence[str], reason: str | None = None) -> None:
+        self.content_type = content_type
+        self.supported = tuple(supported)
+        why = reason or "unsupported media type"
+        super().__init__(f"{content_type!r}: {why}; supported: {', '.join(self.supported)}")
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.content_type, self.supported))
+
+
+class NotAcceptableError(PayloadError):
+    """None of the types the client accepts can be produced (HTTP 406)."""
+
+    status_hint = 406
+
+    def __init__(self, accept: str | None, supported: Sequence[str]) -> None:
+        self.accept = accept
+        self.supported = tuple(supported)
+        super().__init__(
+            f"Accept {accept!r}: none of the acceptable types can be produced; "
+            f"supported: {', '.join(self.supported)}"
+        )
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.accept, self.supported))
+
+
+class PayloadTooLargeError(PayloadError):
+    """A payload or a single record is larger than the limit (HTTP 413)."""
+
+    status_hint = 413
+
+    def __init__(self, size: int, limit: int, what: str = "payload") -> None:
+        self.size = size
+        self.limit = limit
+        self.what = what
+        super().__init__(f"{what} of {size} bytes exceeds the limit of {limit} bytes")
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.size, self.limit, self.what))

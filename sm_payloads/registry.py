@@ -1,0 +1,142 @@
+"""The one table from media type to codec, and the top-level verbs.
+
+Rule 1: a new format is one module in `formats/` and one entry in `_CODECS` (hyperframe's
+dispatch dict built from a class list); aliases live in `ALIASES`, next to it.
+Rule 2: media types are parsed once, here: case, whitespace and parameters are handled
+before a codec sees them; parameters reach the codec through ``from_params``.
+Rule 3: registering has no import-time side effects; users add formats with
+`register_codec`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import IO, Any, Protocol
+
+import numpy as np
+import scipy.sparse as sp
+
+from .errors import EncodeError, UnsupportedMediaTypeError
+from .formats.recordio_protobuf import RecordIOProtobufCodec
+from .mime import MediaType
+from .record import RecordBatch, from_dense, from_sparse
+
+__all__ = [
+    "ALIASES",
+    "CODECS",
+    "Codec",
+    "decode_request",
+    "decode_response",
+    "encode_request",
+    "encode_response",
+    "get_codec",
+    "iter_decode",
+    "register_codec",
+    "to_batch",
+]
+
+
+class Codec(Protocol):
+    """What a format module offers the registry."""
+
+    content_type: str
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> Codec: ...
+
+    def encode(self, batch: RecordBatch) -> bytes: ...
+
+    def decode(self, data: Any) -> RecordBatch: ...
+
+
+_CODECS: tuple[type[Any], ...] = (RecordIOProtobufCodec,)
+CODECS: dict[str, type[Any]] = {c.content_type: c for c in _CODECS}
+ALIASES: dict[str, str] = {}
+
+
+def register_codec(codec: type[Any], *, aliases: tuple[str, ...] = (), replace: bool = False) -> None:
+    """Add a codec class (with ``content_type``, ``from_params``, ``encode``, ``decode``)."""
+    essence = MediaType.parse(codec.content_type).essence
+    if not replace and (essence in CODECS or essence in ALIASES):
+        raise ValueError(f"a codec for {essence} is already registered (pass replace=True)")
+    for name in ("from_params", "encode", "decode"):
+        if not callable(getattr(codec, name, None)):
+            raise TypeError(f"{codec.__name__} has no {name}()")
+    CODECS[essence] = codec
+    for alias in aliases:
+        ALIASES[MediaType.parse(alias).essence] = essence
+
+
+def supported() -> tuple[str, ...]:
+    return tuple(CODECS) + tuple(ALIASES)
+
+
+def get_codec(content_type: str) -> Any:
+    """The codec for a full media type, configured from its parameters."""
+    try:
+        media = MediaType.parse(content_type)
+    except UnsupportedMediaTypeError as e:
+        raise UnsupportedMediaTypeError(content_type, supported(), str(e.args[0])) from None
+    essence = ALIASES.get(media.essence, media.essence)
+    try:
+        codec_cls = CODECS[essence]
+    except KeyError:
+        raise UnsupportedMediaTypeError(content_type, supported()) from None
+    return codec_cls.from_params(media.params)
+
+
+def to_batch(data: Any) -> RecordBatch:
+    """A `RecordBatch` from a batch, a numpy array (1-D = one record), a scipy sparse
+    matrix or nested lists of numbers."""
+    if isinstance(data, RecordBatch):
+        return data
+    if sp.issparse(data):
+        return from_sparse(data)
+    if isinstance(data, np.ndarray):
+        return from_dense(data)
+    if isinstance(data, (list, tuple)):
+        try:
+            arr = np.asarray(data)
+        except ValueError as e:
+            raise EncodeError(None, f"nested lists must be rectangular: {e}", status_hint=400) from None
+        if arr.dtype.kind not in "biuf":
+            raise EncodeError(None, f"expected numbers, got {arr.dtype}", status_hint=400)
+        return from_dense(arr)
+    raise EncodeError(
+        None,
+        f"cannot encode {type(data).__name__}; expected RecordBatch, numpy array, "
+        "scipy sparse matrix or nested lists",
+        status_hint=400,
+    )
+
+
+def encode_request(data: Any, content_type: str) -> bytes:
+    """Serialize a request body. `data`: see `to_batch`."""
+    return get_codec(content_type).encode(to_batch(data))
+
+
+def decode_request(body: bytes | bytearray | memoryview, content_type: str, **options: Any) -> RecordBatch:
+    """Parse a request body into a `RecordBatch`."""
+    return get_codec(content_type).decode(body, **options)
+
+
+def encode_response(data: Any, accept: str) -> bytes:
+    """Serialize a response body (outputs live in the batch's ``label`` map)."""
+    return get_codec(accept).encode(to_batch(data))
+
+
+def decode_response(body: bytes | bytearray | memoryview, content_type: str, **options: Any) -> RecordBatch:
+    """Parse a response body into a `RecordBatch` (outputs in ``label``)."""
+    return get_codec(content_type).decode(body, **options)
+
+
+def iter_decode(
+    source: bytes | bytearray | memoryview | IO[bytes], content_type: str, *, batch_size: int, **options: Any
+) -> Iterator[RecordBatch]:
+    """Decode a buffer or binary stream in batches of at most `batch_size` records."""
+    codec = get_codec(content_type)
+    if not hasattr(codec, "iter_decode"):
+        raise UnsupportedMediaTypeError(
+            content_type, [c for c, k in CODECS.items() if hasattr(k, "iter_decode")], "no streaming decoder"
+        )
+    return codec.iter_decode(source, batch_size=batch_size, **options)
