@@ -28,7 +28,12 @@ def varint_len(v: np.ndarray) -> np.ndarray:
     """Bytes needed for each uint64 varint (1..10)."""
     v = v.astype(_U64, copy=False)
     n = np.ones(v.shape, dtype=np.int64)
+    if not v.size:
+        return n
+    top = int(v.max())
     for k in range(1, 10):
+        if top < 1 << (7 * k):
+            break
         n += v >= _U64(1) << _U64(7 * k)
     return n
 
@@ -41,11 +46,18 @@ def varint_encode(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     out = np.empty(int(ends[-1]) if v.size else 0, dtype=np.uint8)
     starts = ends - lens
     maxlen = int(lens.max()) if v.size else 0
+    if maxlen == 1:
+        out[:] = v.astype(np.uint8)
+        return out, lens
     for j in range(maxlen):
-        m = lens > j
-        vals = v[m] >> _U64(7 * j)
+        if j == 0:
+            m = slice(None)
+            vals = v
+        else:
+            m = np.flatnonzero(lens > j)
+            vals = v[m] >> _U64(7 * j)
         byte = (vals & _U64(0x7F)).astype(np.uint8)
-        byte |= np.where(lens[m] > j + 1, np.uint8(0x80), np.uint8(0))
+        byte |= (lens[m] > j + 1).astype(np.uint8) << np.uint8(7)
         out[starts[m] + j] = byte
     return out, lens
 

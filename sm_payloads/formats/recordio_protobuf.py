@@ -30,6 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _vec
+from .._buffers import OutBuffer
 from .._columns import ColumnError, columns_from_records
 from .._protobuf import WireError, _Layout, parse_record
 from ..errors import DecodeError, EncodeError
@@ -88,8 +89,8 @@ def _uniform_dense(batch: RecordBatch) -> bool:
     return len(batch) > 0
 
 
-def _encode_uniform(batch: RecordBatch) -> tuple[np.ndarray, int]:
-    """The whole output as an (N, frame size) byte matrix; returns (matrix, payload length)."""
+def _encode_uniform(batch: RecordBatch) -> tuple[OutBuffer, np.ndarray, int]:
+    """The whole output as an (N, frame size) byte matrix: (buffer, matrix, payload length)."""
     n = len(batch)
     template = bytearray()
     data_slots: list[tuple[int, np.ndarray]] = []
@@ -120,7 +121,8 @@ def _encode_uniform(batch: RecordBatch) -> tuple[np.ndarray, int]:
     if length > MAX_RECORD_LENGTH:
         raise EncodeError(CONTENT_TYPE, f"a record of {length} bytes exceeds the RecordIO limit")
     stride = 8 + length + (-length & 3)
-    out = np.empty((n, stride), dtype=np.uint8)
+    buffer = OutBuffer(n * stride)
+    out = buffer.array.reshape(n, stride)
     row = np.zeros(stride, dtype=np.uint8)
     row[:8] = np.frombuffer(np.array([MAGIC, length], dtype="<u4").tobytes(), dtype=np.uint8)
     row[8 : 8 + length] = np.frombuffer(bytes(template), dtype=np.uint8)
@@ -135,7 +137,7 @@ def _encode_uniform(batch: RecordBatch) -> tuple[np.ndarray, int]:
         cursor = a + width
     if cursor < stride:
         out[:, cursor:] = row[cursor:]
-    return out, length
+    return buffer, out, length
 
 
 class _Msg:
@@ -221,8 +223,8 @@ class _PieceEncoder:
     def size_of(node: Any) -> np.ndarray:
         return node.lengths if isinstance(node, _Data) else node._size
 
-    def build(self, nodes: list[Any], prefix: bytes = b"") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Frame all records: returns (output bytes, payload starts, payload lengths)."""
+    def build(self, nodes: list[Any], prefix: bytes = b"") -> tuple[OutBuffer, np.ndarray, np.ndarray]:
+        """Frame all records: returns (output buffer, payload starts, payload lengths)."""
         lengths = np.full(self.n, len(prefix), dtype=np.int64)
         for node in nodes:
             lengths += self.size(node)
@@ -236,7 +238,13 @@ class _PieceEncoder:
         if self.n:
             np.cumsum(frame_len[:-1], out=fstart[1:])
         total = int(frame_len.sum())
-        out = np.zeros(total, dtype=np.uint8)
+        buffer = OutBuffer(total)
+        out = buffer.array
+        # Every payload byte is written below; only the padding needs zeros.
+        pad = -lengths & 3
+        for j in range(3):
+            m = pad > j
+            out[(fstart + 8 + lengths)[m] + j] = 0
         words = out.view("<u4")
         words[fstart // 4] = MAGIC
         words[fstart // 4 + 1] = lengths.astype(np.uint32)
@@ -248,7 +256,7 @@ class _PieceEncoder:
         for node in nodes:
             self.emit(out, node, cursor)
             cursor = cursor + self.size_of(node)
-        return out, fstart + 8, lengths
+        return buffer, fstart + 8, lengths
 
 
 def _scatter(out: np.ndarray, data: np.ndarray, lengths: np.ndarray, starts: np.ndarray) -> None:
@@ -362,12 +370,12 @@ def _reencode_record(batch: RecordBatch, i: int) -> bytes:
     one = batch.slice(i, i + 1)
     nodes = _record_nodes(one)
     for shim in _SHIMS:
-        out, starts, lengths = _PieceEncoder(1).build(nodes, prefix=shim)
-        payload = out[int(starts[0]) : int(starts[0] + lengths[0])].tobytes()
-        if not _payload_has_aligned_magic(payload):
-            return out.tobytes()
-    out, starts, lengths = _PieceEncoder(1).build(nodes)
-    payload = out[int(starts[0]) : int(starts[0] + lengths[0])].tobytes()
+        buffer, starts, lengths = _PieceEncoder(1).build(nodes, prefix=shim)
+        framed = buffer.finish()
+        if not _payload_has_aligned_magic(framed[8 : 8 + int(lengths[0])]):
+            return framed
+    buffer, starts, lengths = _PieceEncoder(1).build(nodes)
+    payload = buffer.finish()[8 : 8 + int(lengths[0])]
     return b"".join(frame(payload, escape=True))
 
 
@@ -395,18 +403,16 @@ def encode(batch: RecordBatch, *, sdk_compatible: bool = False) -> bytes:
     if n == 0:
         return b""
     if _uniform_dense(batch):
-        mat, length = _encode_uniform(batch)
-        flat = mat.reshape(-1)
+        buffer, mat, length = _encode_uniform(batch)
         stride = mat.shape[1]
         starts = np.arange(n, dtype=np.int64) * stride + 8
         lengths = np.full(n, length, dtype=np.int64)
     else:
-        flat, starts, lengths = _PieceEncoder(n).build(_record_nodes(batch))
-    if sdk_compatible:
-        return flat.tobytes()
-    bad = _aligned_magic_records(flat, starts, lengths)
+        buffer, starts, lengths = _PieceEncoder(n).build(_record_nodes(batch))
+    flat = buffer.array
+    bad = np.empty(0, np.int64) if sdk_compatible else _aligned_magic_records(flat, starts, lengths)
     if not bad.size:
-        return flat.tobytes()
+        return buffer.finish()
     parts: list[bytes] = []
     prev = 0
     for i in bad.tolist():
@@ -512,16 +518,21 @@ def _vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, cop
     for j in range(width):
         m = key_len > j
         kmat[m, j + 1] = buf[key_s[m] + j]
-    lens_col = key_len.astype(np.uint8)[:, None]
-    ident = np.concatenate([kmat, lens_col], axis=1)
-    uniq, key_id = np.unique(ident, axis=0, return_inverse=True)
-    key_id = key_id.reshape(-1)
+    ident = np.concatenate([kmat, key_len.astype(np.uint8)[:, None]], axis=1)
+    # Distinct (map, key) pairs are few: find them by comparing with one exemplar at a time.
+    key_id = np.full(m_e, -1, dtype=np.int64)
     names: list[tuple[str, str]] = []
-    for row in uniq:
-        map_name = "features" if row[0] == 1 else "label"
+    todo = np.arange(m_e)
+    while todo.size:
+        if len(names) >= 256:
+            raise _vec.Decline("too many distinct keys")
+        row = ident[todo[0]]
+        same = (ident[todo] == row).all(axis=1)
+        key_id[todo[same]] = len(names)
+        todo = todo[~same]
         klen = int(row[-1])
         try:
-            names.append((map_name, bytes(row[1 : 1 + klen]).decode("utf-8")))
+            names.append(("features" if row[0] == 1 else "label", bytes(row[1 : 1 + klen]).decode("utf-8")))
         except UnicodeDecodeError:
             raise _vec.Decline("bad key") from None
     # Last entry wins for a repeated key within a record.
@@ -531,11 +542,10 @@ def _vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, cop
     last = np.ones(sorter.size, dtype=bool)
     if sorter.size:
         last[:-1] = comp[sorter][1:] != comp[sorter][:-1]
-    keep = sorter[last]
+    keep = np.sort(sorter[last])  # back in wire order: record, then position
     # Column order: first appearance (record, then position of the surviving entry).
-    first_pos = {}
-    for kid, r, s in sorted(zip(key_id[keep].tolist(), ent.msg[keep].tolist(), order_pos[keep].tolist()), key=lambda t: (t[1], t[2])):
-        first_pos.setdefault(kid, len(first_pos))
+    first_seen = np.full(len(names), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_seen, key_id[keep], np.arange(keep.size))
     # Values.
     has_v = vidx[keep] >= 0
     v_s = np.where(has_v, vf.vs[np.maximum(vidx[keep], 0)] if vf.vs.size else 0, 0)
@@ -563,7 +573,9 @@ def _vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, cop
     rec_of = ent.msg[keep]
     kid_of = key_id[keep]
     maps: dict[str, dict[str, Any]] = {"features": {}, "label": {}}
-    for kid in sorted(first_pos, key=first_pos.get):  # type: ignore[arg-type]
+    for kid in np.argsort(first_seen, kind="stable").tolist():
+        if first_seen[kid] == np.iinfo(np.int64).max:
+            continue
         map_name, key = names[kid]
         sel = np.flatnonzero((kid_of == kid) & present)
         maps[map_name][key] = _vector_column(buf, n, rec_of[sel], t_type[sel], per, sel, map_name, copy)
@@ -592,8 +604,6 @@ def _vector_column(
     map_name: str,
     copy: bool,
 ) -> Any:
-    if np.unique(recs).size != recs.size:
-        raise _vec.Decline("duplicate")  # pragma: no cover - deduplicated above
     if types.size == 0 or (types != types[0]).any():
         raise _vec.Decline("mixed tensor types")
     ttype = int(types[0])
@@ -663,10 +673,7 @@ def _vector_column(
     np.cumsum(full_counts, out=offsets[1:])
     valid = np.zeros(n, dtype=bool)
     valid[recs] = True
-    # `values` is in entry order (record order, since records are scanned in order).
-    order = np.argsort(recs, kind="stable")
-    if not (order == np.arange(order.size)).all():
-        raise _vec.Decline("unordered")  # pragma: no cover
+    # `values` is in record order: entries were kept in wire order, one per record.
     return Ragged(values, offsets, valid)
 
 
