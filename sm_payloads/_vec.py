@@ -128,7 +128,7 @@ def decode_varint_stream(data: np.ndarray, lengths: np.ndarray) -> tuple[np.ndar
 
 
 class Fields:
-    """The fields of many messages: parallel arrays, in wire order within each message."""
+    """The fields of many messages: parallel arrays ordered by message, then wire order."""
 
     __slots__ = ("msg", "fn", "wt", "vs", "ve", "seq")
 
@@ -189,7 +189,13 @@ def scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> Fields:
     if not msgs:
         e = np.empty(0, np.int64)
         return Fields(e, e, e, e, e, e)
-    return Fields(*(np.concatenate(a) for a in (msgs, fns, wts, vss, ves, seqs)))
+    out = Fields(*(np.concatenate(a) for a in (msgs, fns, wts, vss, ves, seqs)))
+    if len(msgs) > 1:
+        # Steps were appended one after another; put each message's fields together, in
+        # wire order (a stable sort keeps the step order within a message).
+        order = np.argsort(out.msg, kind="stable")
+        out = Fields(*(a[order] for a in (out.msg, out.fn, out.wt, out.vs, out.ve, out.seq)))
+    return out
 
 
 def last_per_message(f: Fields, n: int) -> np.ndarray:

@@ -366,7 +366,8 @@ class Tensor:
         The values (float32, float64, int32; or an object array of bytes/str for a
         protobuf ``Bytes`` value).
     keys : 1-D uint64 array, optional
-        Row-major flat indices of `values` for a sparse tensor; None or empty for dense.
+        Row-major flat indices of `values` for a sparse tensor (an empty array for a sparse
+        tensor without entries); None for a dense tensor.
     shape : tuple of int, optional
         The tensor's shape. None means "not stated" (a dense vector, or a scalar label; see
         `RecordBatch.from_records`).
@@ -384,7 +385,7 @@ class Tensor:
         if self.keys is not None:
             keys = np.asarray(self.keys)
             if keys.size == 0:
-                keys = None
+                keys = np.empty(0, dtype=np.uint64)  # an empty sparse tensor stays sparse
             else:
                 if keys.dtype.kind not in "iu" or (keys.dtype.kind == "i" and (keys < 0).any()):
                     raise ValueError("Tensor keys must be non-negative integers")
@@ -407,6 +408,9 @@ class Tensor:
         if self.keys is None:
             if self.shape is None:
                 return self.values
+            if self.values.size == 0 and math.prod(self.shape) > 0:
+                # An SDK-style empty sparse row: only the shape is stated.
+                return np.zeros(self.shape, dtype=self.values.dtype)
             return self.values.reshape(self.shape)
         assert self.shape is not None
         out = np.zeros(math.prod(self.shape), dtype=self.values.dtype)
@@ -679,22 +683,22 @@ class RecordBatch:
         parts = list(batches)
         if not parts:
             return cls()
-        first = parts[0]
         maps = []
         for map_name in ("features", "label"):
-            names = list(getattr(first, map_name))
-            for j, b in enumerate(parts[1:], 1):
-                if list(getattr(b, map_name)) != names:
-                    raise ValueError(
-                        f"batch {j} has {map_name} keys {list(getattr(b, map_name))}, "
-                        f"batch 0 has {names}"
-                    )
-            maps.append(
-                {
-                    k: concat_columns([getattr(b, map_name)[k] for b in parts], f"{map_name}[{k!r}]")
-                    for k in names
-                }
-            )
+            names: dict[str, None] = {}
+            for b in parts:
+                names.update(dict.fromkeys(getattr(b, map_name)))
+            joined = {}
+            for k in names:
+                cols = [getattr(b, map_name).get(k) for b in parts]
+                model = next(c for c in cols if c is not None)
+                # A key that no record of a batch has: that batch's records lack it.
+                cols = [
+                    _absent_like(model, len(b), f"{map_name}[{k!r}]") if c is None else c
+                    for b, c in zip(parts, cols)
+                ]
+                joined[k] = concat_columns(cols, f"{map_name}[{k!r}]")
+            maps.append(joined)
         strings = []
         for sname in ("uid", "metadata", "configuration"):
             vals = [getattr(b, sname) for b in parts]
@@ -750,6 +754,17 @@ class RecordBatch:
             f", {s}=..." for s in ("uid", "metadata", "configuration") if getattr(self, s) is not None
         )
         return f"RecordBatch(n={self.n}, features={desc(self.features)}, label={desc(self.label)}{extra})"
+
+
+def _absent_like(model: Any, n: int, name: str) -> Any:
+    """A column of `n` records that all lack the key, of the same dtype as `model`."""
+    kind = _column_kind(model)
+    if kind == "strings":
+        return np.full(n, None, dtype=object)
+    if kind == "sparse":
+        raise ValueError(f"{name}: a sparse column cannot be missing from some records")
+    dtype = model.values.dtype if kind == "ragged" else model.dtype
+    return Ragged(np.empty(0, dtype), np.zeros(n + 1, np.int64), np.zeros(n, bool))
 
 
 def _row_view(columns: Mapping[str, Any], i: int) -> dict[str, Tensor]:

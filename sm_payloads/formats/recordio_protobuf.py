@@ -161,6 +161,14 @@ class _Data:
         self.lengths = lengths.astype(np.int64, copy=False)
 
 
+def _const(data: bytes, n: int, present: np.ndarray | None) -> _Data:
+    """The same bytes in every present record (zero bytes in the others)."""
+    if present is None:
+        return _Data(np.frombuffer(data * n, dtype=np.uint8), np.full(n, len(data)))
+    k = int(np.count_nonzero(present))
+    return _Data(np.frombuffer(data * k, dtype=np.uint8), np.where(present, len(data), 0))
+
+
 def _ragged_bytes(chunks: list[bytes]) -> _Data:
     lengths = np.fromiter((len(c) for c in chunks), dtype=np.int64, count=len(chunks))
     return _Data(np.frombuffer(b"".join(chunks), dtype=np.uint8), lengths)
@@ -199,12 +207,17 @@ class _PieceEncoder:
         node._size = total  # type: ignore[attr-defined]
         return total
 
-    def emit(self, out: np.ndarray, node: Any, starts: np.ndarray) -> None:
+    def emit(self, out: np.ndarray, node: Any, starts: np.ndarray, active: np.ndarray | None = None) -> None:
+        """Write `node` for every active record (all when `active` is None)."""
         if isinstance(node, _Data):
+            # Data under an absent parent has length 0 by construction (see _const).
             _scatter(out, node.data, node.lengths, starts)
             return
         content = node._content
-        sel = np.arange(self.n) if node.present is None else np.flatnonzero(node.present)
+        mask = active
+        if node.present is not None:
+            mask = node.present if mask is None else (mask & node.present)
+        sel = np.arange(self.n) if mask is None else np.flatnonzero(mask)
         if not sel.size:
             return
         s = starts[sel]
@@ -216,7 +229,7 @@ class _PieceEncoder:
         child_start = np.zeros(self.n, dtype=np.int64)
         child_start[sel] = s + vl
         for c in node.children:
-            self.emit(out, c, child_start)
+            self.emit(out, c, child_start, mask)
             child_start = child_start + self.size_of(c)
 
     @staticmethod
@@ -294,7 +307,7 @@ def _tensor_node(map_name: str, key: str, col: Any, n: int) -> _Msg:
                 b"".join(_ld(1, x.encode("utf-8") if isinstance(x, str) else bytes(x)) for x in items)
             )
         present = None if pres.all() else pres
-        value = _Msg(bytes([_BYTES_FIELD << 3 | 2]), [_ragged_bytes(chunks)], present)
+        value = _Msg(b"\x12", [_Msg(bytes([_BYTES_FIELD << 3 | 2]), [_ragged_bytes(chunks)], None)], present)
     else:
         if kind == "dense":
             rec_shape = tuple(col.shape[1:])
@@ -326,11 +339,10 @@ def _tensor_node(map_name: str, key: str, col: Any, n: int) -> _Msg:
             children.append(_Msg(b"\x12", [_packed_varints(keys, counts)], counts > 0))
         if shape is not None:
             sb = b"".join(_vbytes(s) for s in shape)
-            children.append(_Msg(b"\x1a", [_Data(np.frombuffer(sb * n, np.uint8), np.full(n, len(sb)))], None))
+            children.append(_Msg(b"\x1a", [_const(sb, n, present)], None))
         tensor = _Msg(bytes([_TENSOR_FIELD[dtype] << 3 | 2]), children, None)
         value = _Msg(b"\x12", [tensor], present)
-    key_b = _ld(1, key.encode("utf-8"))
-    key_node = _Data(np.frombuffer(key_b * n, dtype=np.uint8), np.full(n, len(key_b)))
+    key_node = _const(_ld(1, key.encode("utf-8")), n, present)
     return _Msg(bytes([_MAP_FIELD[map_name] << 3 | 2]), [key_node, value], present)
 
 

@@ -1,0 +1,43 @@
+"""check_* helpers shared by the tests (numcodecs' toolbox style)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+import sm_payloads as smp
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SDK_FIXTURES = SHARED / "fixtures" / "sdk"
+
+
+def sdk_manifest() -> dict[str, Any]:
+    return json.loads((SDK_FIXTURES / "manifest.json").read_text())
+
+
+def _num(x: Any) -> float:
+    return float(x) if isinstance(x, str) else x
+
+
+def manifest_batch(inp: dict[str, Any]) -> smp.RecordBatch:
+    """The batch the SDK was given for one fixture (see the fixtures' README)."""
+    labels = None if inp["labels"] is None else np.array(inp["labels"], dtype=inp["label_dtype"])
+    if inp["kind"] == "dense":
+        rows = [[_num(v) for v in r] for r in inp["array"]]
+        X = np.array(rows, dtype=inp["dtype"]).reshape(inp["shape"])
+        return smp.from_dense(X, labels)
+    X = sp.csr_matrix(
+        (np.array([_num(v) for v in inp["data"]], dtype=inp["dtype"]), inp["indices"], inp["indptr"]),
+        shape=inp["shape"],
+    )
+    return smp.from_sparse(X, labels)
+
+
+def assert_batches_equal(a: smp.RecordBatch, b: smp.RecordBatch) -> None:
+    """Bit-exact equality with a readable failure."""
+    assert a.equals(b, bitwise=True), f"\n{a!r}\n!=\n{b!r}"

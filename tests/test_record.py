@@ -1,0 +1,155 @@
+"""RecordBatch, Record, Tensor, Ragged: construction rules, views, equality, joins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given
+
+import sm_payloads as smp
+from sm_payloads.record import as_tensor_dtype
+
+from .strategies import record_batches
+
+
+def test_batch_is_columnar_and_read_only() -> None:
+    X = np.arange(6, dtype=np.float32).reshape(3, 2)
+    b = smp.from_dense(X, np.array([0, 1, 2], np.float32))
+    assert len(b) == 3
+    assert b.features["values"].shape == (3, 2)
+    with pytest.raises(ValueError):
+        b.features["values"][0, 0] = 5
+    with pytest.raises(TypeError):
+        b.features["x"] = X  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        b.uid = ["a"] * 3  # type: ignore[misc]
+
+
+def test_row_view_mirrors_record_proto() -> None:
+    X = sp.csr_array(np.array([[0, 2.5, 0], [0, 0, 0]], np.float32))
+    b = smp.from_sparse(X, np.array([1, 0], np.int64))
+    r = b[0]
+    assert r.features["values"].keys.tolist() == [1]
+    assert r.features["values"].values.tolist() == [2.5]
+    assert r.features["values"].shape == (3,)
+    assert r.label["values"].values.dtype == np.int32
+    assert r.label["values"].shape == ()
+    assert b[-1].features["values"].values.size == 0
+    assert b[1].features["values"].to_dense().tolist() == [0, 0, 0]
+    with pytest.raises(IndexError):
+        b[2]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "expected"),
+    [
+        (np.bool_, np.int32),
+        (np.int8, np.int32),
+        (np.int16, np.int32),
+        (np.uint8, np.int32),
+        (np.uint16, np.int32),
+        (np.float16, np.float32),
+        (np.int64, np.int32),
+        (np.uint32, np.int32),
+        (np.uint64, np.int32),
+        (np.float32, np.float32),
+        (np.float64, np.float64),
+    ],
+)
+def test_lossless_dtype_conversion(dtype: type, expected: type) -> None:
+    a = np.array([0, 1], dtype=dtype)
+    assert as_tensor_dtype(a, "c").dtype == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype", "first"),
+    [([1, 2**31], np.int64, 2**31), ([-(2**31) - 1], np.int64, -(2**31) - 1), ([2**32 - 1], np.uint32, 2**32 - 1)],
+)
+def test_int_that_does_not_fit_int32_is_an_encode_error(values: list[int], dtype: type, first: int) -> None:
+    with pytest.raises(smp.EncodeError) as e:
+        smp.from_dense(np.array([values], dtype=dtype))
+    assert e.value.column == "features['values']"
+    assert str(first) in str(e.value)
+    assert e.value.status_hint == 400
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.float128 if hasattr(np, "float128") else np.longdouble])
+def test_dtypes_without_a_lossless_tensor_type_are_refused(dtype: type) -> None:
+    with pytest.raises(smp.EncodeError):
+        smp.from_dense(np.zeros((1, 2), dtype=dtype))
+
+
+def test_columns_must_agree_on_n() -> None:
+    with pytest.raises(smp.EncodeError, match=r"label\['values'\]: has 2 rows but the batch has 3"):
+        smp.RecordBatch({"values": np.zeros((3, 2))}, {"values": np.zeros(2)})
+    with pytest.raises(smp.EncodeError, match="uid: has 1 entries"):
+        smp.RecordBatch({"values": np.zeros((3, 2))}, uid=["a"])
+
+
+def test_strings_column_validation() -> None:
+    col = np.array(["cat", None, ["a", "b"]], dtype=object)
+    b = smp.RecordBatch(label={"predicted_label": col})
+    assert b[0].label["predicted_label"].values.tolist() == ["cat"]
+    assert "predicted_label" not in b[1].label
+    assert b[2].label["predicted_label"].values.tolist() == ["a", "b"]
+    with pytest.raises(smp.EncodeError, match="record 0"):
+        smp.RecordBatch(label={"x": np.array([1.5, "a"], dtype=object)})
+
+
+def test_ragged() -> None:
+    r = smp.Ragged.from_lists([[1, 2], [], None, [3]], dtype=np.int32)
+    assert len(r) == 4
+    assert r.to_lists() == [[1, 2], [], None, [3]]
+    assert r.lengths.tolist() == [2, 0, 0, 1]
+    assert r.take(1, 4).to_lists() == [[], None, [3]]
+    with pytest.raises(ValueError, match="offsets"):
+        smp.Ragged(np.zeros(3), np.array([0, 4]))
+
+
+def test_equality_is_nan_aware_and_bitwise_on_request() -> None:
+    a = smp.from_dense(np.array([[np.nan, 0.0]], np.float32))
+    b = smp.from_dense(np.array([[np.nan, -0.0]], np.float32))
+    assert a == b
+    assert not a.equals(b, bitwise=True)
+    assert a.equals(a, bitwise=True)
+    assert a != smp.from_dense(np.array([[np.nan, 0.0]], np.float64))
+
+
+@given(record_batches())
+def test_slices_concat_and_from_records_give_back_the_batch(batch: smp.RecordBatch) -> None:
+    n = len(batch)
+    cut = n // 2
+    joined = smp.RecordBatch.concat([batch[:cut], batch[cut:]])
+    assert joined.equals(batch, bitwise=True)
+    rebuilt = smp.RecordBatch.from_records(list(batch))
+    assert len(rebuilt) == n
+    for i in range(n):
+        assert rebuilt[i] == batch[i]
+
+
+def test_concat_mixes_dense_and_ragged_rows() -> None:
+    a = smp.RecordBatch({"x": np.ones((2, 3), np.float32)})
+    b = smp.RecordBatch({"x": smp.Ragged.from_lists([[1.0]], dtype=np.float32)})
+    c = smp.RecordBatch.concat([a, b])
+    assert isinstance(c.features["x"], smp.Ragged)
+    assert c.features["x"].to_lists() == [[1, 1, 1], [1, 1, 1], [1]]
+    with pytest.raises(ValueError, match="dtypes"):
+        smp.RecordBatch.concat([a, smp.RecordBatch({"x": np.ones((1, 3), np.float64)})])
+
+
+def test_to_numpy_and_to_scipy() -> None:
+    X = np.array([[1, 0], [0, 2]], np.float32)
+    assert smp.from_sparse(sp.csr_matrix(X)).to_numpy().tolist() == X.tolist()
+    assert smp.from_dense(X).to_scipy().toarray().tolist() == X.tolist()
+    assert smp.RecordBatch({"values": np.array([1.0, 2.0])}).to_numpy().shape == (2, 1)
+
+
+def test_from_dense_and_from_sparse_reject_bad_shapes() -> None:
+    with pytest.raises(smp.EncodeError, match="1-D or 2-D"):
+        smp.from_dense(np.zeros((1, 2, 3)))
+    with pytest.raises(smp.EncodeError, match="labels of shape"):
+        smp.from_dense(np.zeros((3, 2)), np.zeros(2))
+    with pytest.raises(smp.EncodeError, match="scipy.sparse"):
+        smp.from_sparse(np.zeros((2, 2)))
+    assert len(smp.from_dense(np.zeros(4))) == 1

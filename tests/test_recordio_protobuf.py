@@ -1,0 +1,390 @@
+"""application/x-recordio-protobuf: golden bytes, exact errors, and properties."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given
+from hypothesis import strategies as st
+
+import sm_payloads as smp
+from sm_payloads._protobuf import parse_record
+from sm_payloads.formats import recordio_protobuf as rp
+from sm_payloads.recordio import MAGIC_BYTES, iter_frames, write_records
+
+from .helpers import SDK_FIXTURES, assert_batches_equal, manifest_batch, sdk_manifest
+from .strategies import record_batches
+
+CT = "application/x-recordio-protobuf"
+
+
+def careful(data: bytes) -> smp.RecordBatch:
+    """Decode through the per-record reader only (no fast paths)."""
+    view = memoryview(data)
+    starts, lengths, joined = smp.recordio.frame_table(view, CT)
+    return rp._careful_decode(view, starts, lengths, joined, 0, 0)
+
+
+# --------------------------------------------------------------------------------------
+# Golden bytes (FORMATS.md §2.4.4, generated with protobuf-python from record.proto)
+# --------------------------------------------------------------------------------------
+
+GOLDEN_DENSE = bytes.fromhex("0a1e0a0676616c756573121412120a100000c03f00008041000060410000b841")
+GOLDEN_TWO = bytes.fromhex(
+    "0a23d7ce200000000a1e0a0676616c756573121412120a100000c03f00008041000060410000b841"
+    "0a23d7ce200000000a1e0a0676616c756573121412120a10000000c06666c8423333734133331341"
+)
+GOLDEN_SPARSE = bytes.fromhex("0a1f0a0676616c756573121512130a080000803f0000803f12031ab6011a02d00f")
+GOLDEN_KMEANS = bytes.fromhex(
+    "121f0a1364697374616e63655f746f5f636c7573746572120812060a0400001242"
+    "121b0a0f636c6f736573745f636c7573746572120812060a040000a040"
+)
+GOLDEN_FEATURE_LABEL = bytes.fromhex(
+    "0a120a0676616c756573120812060a040000803f12120a0676616c756573120812060a0400008040"
+)
+GOLDEN_PCA = bytes.fromhex("121a0a0a70726f6a656374696f6e120c120a0a080000803f00000040")
+
+
+def framed(payload: bytes) -> bytes:
+    return MAGIC_BYTES + struct.pack("<I", len(payload)) + payload + b"\0" * (-len(payload) % 4)
+
+
+def test_golden_dense_request_both_ways() -> None:
+    """FORMATS.md §2.4.4: [1.5, 16, 14, 23] as one float32 record."""
+    batch = smp.from_dense(np.array([[1.5, 16.0, 14.0, 23.0]], np.float32))
+    assert rp.encode(batch) == framed(GOLDEN_DENSE) == bytes.fromhex("0a23d7ce20000000") + GOLDEN_DENSE
+    assert_batches_equal(rp.decode(framed(GOLDEN_DENSE)), batch)
+
+
+def test_golden_two_records() -> None:
+    """FORMATS.md §2.4.4: the two-record request, 80 bytes."""
+    X = np.array([[1.5, 16, 14, 23], [-2.0, 100.2, 15.2, 9.2]], np.float32)
+    assert rp.encode(smp.from_dense(X)) == GOLDEN_TWO
+    assert rp.decode(GOLDEN_TWO).to_numpy().tolist() == X.tolist()
+
+
+def test_golden_sparse() -> None:
+    """FORMATS.md §2.4.4: keys [26, 182], shape [2000], values [1, 1]; 3 pad bytes."""
+    X = sp.csr_matrix((np.ones(2, np.float32), [26, 182], [0, 2]), shape=(1, 2000))
+    data = rp.encode(smp.from_sparse(X))
+    assert data == framed(GOLDEN_SPARSE) and data.endswith(b"\0\0\0")
+    got = rp.decode(data).features["values"]
+    assert got.shape == (1, 2000) and got.indices.tolist() == [26, 182]
+
+
+def test_golden_kmeans_response_any_map_order() -> None:
+    """FORMATS.md §2.4.4: protobuf-python wrote distance_to_cluster first."""
+    batch = rp.decode(framed(GOLDEN_KMEANS))
+    assert list(batch.label) == ["distance_to_cluster", "closest_cluster"]
+    assert batch.label["closest_cluster"].tolist() == [5.0]
+    assert batch.label["distance_to_cluster"].tolist() == [36.5]
+    assert batch.features == {}
+    # We write insertion order; a re-encode reads back the same values.
+    again = rp.decode(rp.encode(batch))
+    assert_batches_equal(again, batch)
+
+
+def test_golden_feature_and_label() -> None:
+    batch = smp.from_dense(np.array([[1.0]], np.float32), np.array([4.0], np.float32))
+    assert rp.encode(batch) == framed(GOLDEN_FEATURE_LABEL)
+    assert_batches_equal(rp.decode(framed(GOLDEN_FEATURE_LABEL)), batch)
+
+
+def test_golden_pca_projection() -> None:
+    batch = rp.decode(framed(GOLDEN_PCA))
+    assert batch.label["projection"].tolist() == [[1.0, 2.0]]
+
+
+# --------------------------------------------------------------------------------------
+# The SDK's own files
+# --------------------------------------------------------------------------------------
+
+MANIFEST = sdk_manifest()
+FILES = [f for f in MANIFEST["recordio_files"]]
+
+
+@pytest.mark.parametrize("entry", FILES, ids=[f["file"] for f in FILES])
+def test_sdk_fixture_bytes_and_values(entry: dict) -> None:
+    data = (SDK_FIXTURES / entry["file"]).read_bytes()
+    batch = manifest_batch(entry["input"])
+    assert rp.encode(batch, sdk_compatible=True) == data
+    if entry["file"] != "dense_f32_magic_in_payload.rec":
+        assert rp.encode(batch) == data
+    decoded = rp.decode(data)
+    assert len(decoded) == len(entry["records"])
+    if len(decoded):
+        assert_batches_equal(decoded, batch)
+        assert_batches_equal(careful(data), batch)
+    assert [f.offset for f in iter_frames(data)] == [fr["offset"] for fr in entry["frames"]]
+    for i, rec in enumerate(entry["records"]):
+        for map_name in ("features", "label"):
+            for key, t in rec[map_name].items():
+                row = getattr(decoded[i], map_name)[key]
+                if "values_f32_bits_hex" in t:
+                    assert [row.values.astype("<f4").tobytes()[4 * j : 4 * j + 4].hex() for j in range(row.values.size)] == t["values_f32_bits_hex"]
+                if t["keys"]:
+                    assert row.keys.tolist() == t["keys"]
+
+
+def test_magic_in_payload_is_shifted_not_split() -> None:
+    """API.md §6: the default writer re-encodes the record with a small unknown field."""
+    X = np.array([[-1804698880.0, 1.0, 2.0, 3.0]], np.float32)  # bits 0xCED7230A first
+    sdk = (SDK_FIXTURES / "dense_f32_magic_in_payload.rec").read_bytes()
+    ours = rp.encode(smp.from_dense(X))
+    assert ours != sdk
+    frames = list(iter_frames(ours))
+    assert [f.pieces for f in frames] == [1]
+    payload = bytes(frames[0].payload)
+    usable = len(payload) & ~3
+    assert not (np.frombuffer(payload[:usable], "<u4") == 0xCED7230A).any()
+    assert payload.startswith(b"\x82\x01")  # field 16, wire type 2
+    assert_batches_equal(rp.decode(ours), smp.from_dense(X))
+    assert_batches_equal(rp.decode(sdk), smp.from_dense(X))
+
+
+def test_magic_records_among_others_keep_order() -> None:
+    X = np.arange(20, dtype=np.float32).reshape(5, 4)
+    X.view(np.uint32)[1, 0] = 0xCED7230A
+    X.view(np.uint32)[3, 2] = 0xCED7230A
+    batch = smp.from_dense(X, np.arange(5, dtype=np.float32))
+    data = rp.encode(batch)
+    assert [f.pieces for f in iter_frames(data)] == [1] * 5
+    assert_batches_equal(rp.decode(data), batch)
+    plain = rp.encode(batch, sdk_compatible=True)
+    assert len(plain) < len(data)
+
+
+def test_when_every_shift_fails_the_dmlc_split_is_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rp, "_SHIMS", ())
+    X = np.array([[-1804698880.0, 1.0]], np.float32)
+    data = rp.encode(smp.from_dense(X))
+    assert [f.pieces for f in iter_frames(data)] == [2]
+    assert_batches_equal(rp.decode(data), smp.from_dense(X))
+
+
+# --------------------------------------------------------------------------------------
+# Reading any valid protobuf encoding
+# --------------------------------------------------------------------------------------
+
+
+def v(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def ld(field: int, body: bytes) -> bytes:
+    return v(field << 3 | 2) + v(len(body)) + body
+
+
+def entry(field: int, key: str, value: bytes) -> bytes:
+    return ld(field, ld(1, key.encode()) + ld(2, value))
+
+
+def test_unpacked_fields_unknown_fields_and_reordering() -> None:
+    f32 = b"".join(b"\x0d" + struct.pack("<f", x) for x in (1.0, 2.0))  # unpacked floats
+    tensor = f32 + b"\x18\x02"  # shape, unpacked varint
+    value = ld(2, tensor) + b"\xf8\x01\x05"  # unknown varint field 31
+    rec = b"\x28\x01" + entry(1, "values", value) + ld(20, b"junk")  # field 5 as varint? no: 5<<3|0
+    rec = ld(17, b"") + entry(1, "values", value) + b"\x1d\x00\x00\x00\x00"  # unknown fixed32 field 3? 
+    data = framed(entry(1, "values", value) + ld(17, b"xx") + b"\x85\x02\x01\x02\x03\x04")
+    b = rp.decode(data)
+    assert b.features["values"].tolist() == [[1.0, 2.0]]
+    del rec
+
+
+def test_wrong_wire_type_for_a_known_field_is_an_error() -> None:
+    data = framed(b"\x08\x01")  # features (field 1) as a varint
+    with pytest.raises(smp.DecodeError, match="features entry has wire type 0, expected 2") as e:
+        rp.decode(data)
+    assert e.value.offset == 8 and e.value.record_index == 0
+
+
+def test_repeated_map_key_last_wins_and_oneof_last_member_wins() -> None:
+    first = ld(2, ld(1, struct.pack("<f", 1.0)))
+    second = ld(3, ld(1, struct.pack("<d", 2.0)))  # float64 tensor replaces float32
+    rec = entry(1, "values", first) + entry(1, "values", first + second)
+    b = rp.decode(framed(rec))
+    assert b.features["values"].dtype == np.float64
+    assert b.features["values"].tolist() == [[2.0]]
+
+
+def test_groups_are_skipped() -> None:
+    group = b"\xa3\x01" + b"\x08\x05" + b"\xa4\x01"  # group 20 { field 1 = 5 }
+    rec = group + entry(1, "values", ld(2, ld(1, struct.pack("<f", 3.0))))
+    assert rp.decode(framed(rec)).features["values"].tolist() == [[3.0]]
+
+
+def test_mismatched_group_is_an_error() -> None:
+    with pytest.raises(smp.DecodeError, match="end of group 21 does not match group 20"):
+        rp.decode(framed(b"\xa3\x01\xac\x01"))
+
+
+def test_bytes_values_uid_metadata_configuration() -> None:
+    rec = (
+        entry(2, "predicted_label", ld(9, ld(1, b"cat") + ld(2, b"text/plain")))
+        + ld(3, b"id-1")
+        + ld(4, b'{"a": 1}')
+        + ld(5, b'{"k": 3}')
+    )
+    b = rp.decode(framed(rec))
+    assert b.label["predicted_label"].tolist() == ["cat"]
+    assert b.uid == ("id-1",) and b.metadata == ('{"a": 1}',) and b.configuration == ('{"k": 3}',)
+    assert_batches_equal(rp.decode(rp.encode(b)), b)
+
+
+def test_int32_varints_negative_and_extremes() -> None:
+    X = np.array([[-1, 0, 2**31 - 1, -(2**31)]], np.int32)
+    data = rp.encode(smp.from_dense(X))
+    # A negative int32 is a 10-byte varint, as protobuf writes it.
+    assert b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01" in data
+    assert rp.decode(data).to_numpy().tolist() == X.tolist()
+
+
+def test_records_with_different_lengths_decode_to_ragged() -> None:
+    recs = b"".join(
+        framed(entry(1, "values", ld(2, ld(1, np.arange(k, dtype="<f4").tobytes())))) for k in (1, 3, 0)
+    )
+    b = rp.decode(recs)
+    assert isinstance(b.features["values"], smp.Ragged)
+    assert b.features["values"].to_lists() == [[0.0], [0.0, 1.0, 2.0], []]
+
+
+def test_heterogeneous_column_is_a_clear_error() -> None:
+    a = framed(entry(1, "values", ld(2, ld(1, struct.pack("<f", 1.0)))))
+    b = framed(entry(1, "values", ld(3, ld(1, struct.pack("<d", 1.0)))))
+    with pytest.raises(smp.DecodeError) as e:
+        rp.decode(a + b)
+    assert e.value.record_index == 1 and e.value.offset == len(a)
+    assert "float64 tensor in a column of float32 tensors" in str(e.value)
+    assert [r.features["values"].values.dtype.name for r in rp.decode_records(a + b)] == ["float32", "float64"]
+
+
+def test_packed_float_length_not_multiple_of_four() -> None:
+    data = framed(entry(1, "values", ld(2, ld(1, b"\x00\x00\x80"))))
+    with pytest.raises(smp.DecodeError, match="not a multiple of 4") as e:
+        rp.decode(data)
+    assert e.value.offset == 8 + 16  # the first byte of the packed values
+
+
+def test_sparse_key_outside_shape() -> None:
+    tensor = ld(1, struct.pack("<f", 1.0)) + ld(2, v(7)) + ld(3, v(4))
+    with pytest.raises(smp.DecodeError, match="key 7 outside the shape"):
+        rp.decode(framed(entry(1, "values", ld(2, tensor))))
+
+
+# --------------------------------------------------------------------------------------
+# Properties
+# --------------------------------------------------------------------------------------
+
+
+@given(record_batches())
+def test_round_trip_is_bit_exact(batch: smp.RecordBatch) -> None:
+    data = rp.encode(batch)
+    assert_batches_equal(rp.decode(data), batch)
+    assert_batches_equal(rp.decode(data, copy=True), batch)
+    assert_batches_equal(careful(data), batch)
+    # Map order is first appearance (protobuf maps are unordered), so re-encoding is
+    # canonical after one decode.
+    once = rp.encode(rp.decode(data))
+    assert rp.encode(rp.decode(once)) == once
+
+
+@given(record_batches(kinds=("dense",), with_strings=False, max_records=12))
+def test_round_trip_dense_fast_paths(batch: smp.RecordBatch) -> None:
+    data = rp.encode(batch)
+    assert_batches_equal(rp.decode(data), batch)
+
+
+@given(record_batches(max_records=12), st.integers(1, 5))
+def test_whole_equals_stream_equals_iter_decode(batch: smp.RecordBatch, size: int) -> None:
+    data = rp.encode(batch)
+    whole = rp.decode(data)
+    from_buffer = list(rp.iter_decode(data, batch_size=size))
+    from_stream = list(rp.iter_decode(io.BytesIO(data), batch_size=size))
+    assert [len(b) for b in from_buffer] == [len(b) for b in from_stream]
+    assert all(len(b) <= size for b in from_buffer)
+    assert_batches_equal(smp.RecordBatch.concat(from_buffer), whole)
+    assert_batches_equal(smp.RecordBatch.concat(from_stream), whole)
+
+
+@given(record_batches(max_records=3), st.data())
+def test_truncation_gives_decode_error_at_the_cut_frame(batch: smp.RecordBatch, data: st.DataObject) -> None:
+    full = rp.encode(batch)
+    starts = [f.offset for f in iter_frames(full)] + [len(full)]
+    cut = data.draw(st.integers(1, len(full) - 1))
+    if cut in starts:
+        assert len(rp.decode(full[:cut])) == starts.index(cut)
+        return
+    for source in (full[:cut], io.BytesIO(full[:cut])):
+        with pytest.raises(smp.DecodeError) as e:
+            if isinstance(source, bytes):
+                rp.decode(source)
+            else:
+                list(rp.iter_decode(source, batch_size=2))
+        assert e.value.offset == max(s for s in starts if s < cut)
+
+
+def check_garbage(blob: bytes) -> None:
+    for fn in (rp.decode, careful, rp.decode_records, lambda b: list(rp.iter_decode(io.BytesIO(b), batch_size=2))):
+        try:
+            fn(blob)
+        except smp.DecodeError as e:
+            assert e.offset is None or 0 <= e.offset <= len(blob)
+
+
+@given(st.binary(max_size=80))
+def test_garbage_gives_only_decode_error(blob: bytes) -> None:
+    check_garbage(blob)
+
+
+@given(st.binary(max_size=60))
+def test_garbage_payloads_inside_valid_frames(payload: bytes) -> None:
+    check_garbage(write_records([payload]))
+    check_garbage(write_records([payload, payload]))
+
+
+@given(record_batches(max_records=3), st.data())
+def test_mutated_payloads_give_a_result_or_decode_error(batch: smp.RecordBatch, data: st.DataObject) -> None:
+    full = bytearray(rp.encode(batch))
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(full) - 1))
+        full[i] = data.draw(st.integers(0, 255))
+    check_garbage(bytes(full))
+
+
+def test_parse_record_matches_protobuf_on_sdk_fixtures() -> None:
+    from sm_payloads._proto import record_pb2
+
+    for entry_ in FILES:
+        data = (SDK_FIXTURES / entry_["file"]).read_bytes()
+        for f in iter_frames(data):
+            ours = parse_record(f.payload, 0, len(f.payload))
+            theirs = record_pb2.Record.FromString(bytes(f.payload))
+            for map_name in ("features", "label"):
+                got = getattr(ours, map_name)
+                ref = getattr(theirs, map_name)
+                assert set(got) == set(ref)
+                for k, t in got.items():
+                    which = ref[k].WhichOneof("value")
+                    rt = getattr(ref[k], which)
+                    assert np.array_equal(t.values, np.array(rt.values, dtype=t.values.dtype), equal_nan=True)
+                    assert (t.keys.tolist() if t.keys is not None else []) == list(rt.keys)
+
+
+def test_copy_false_returns_views_and_copy_true_owns() -> None:
+    X = np.arange(12, dtype=np.float32).reshape(3, 4)
+    data = bytearray(rp.encode(smp.from_dense(X)))
+    view = rp.decode(data).features["values"]
+    owned = rp.decode(data, copy=True).features["values"]
+    assert not view.flags.owndata and not view.flags.writeable
+    assert owned.flags.c_contiguous
+    data[8 + 16 + 3] ^= 0xFF  # the top byte of the first value (payload offset 16)
+    assert view[0, 0] != 0.0 and owned[0, 0] == 0.0

@@ -1,0 +1,101 @@
+"""Media types, the registry and the top-level verbs (the parts the core issue needs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import sm_payloads as smp
+
+CT = "application/x-recordio-protobuf"
+
+
+@pytest.mark.parametrize(
+    ("text", "essence", "params"),
+    [
+        ("text/csv", "text/csv", {}),
+        ("Text/CSV; Label_Size=1", "text/csv", {"label_size": "1"}),
+        ("text/csv;label_size = 1", "text/csv", {"label_size": "1"}),
+        ('application/json; charset="utf-8"', "application/json", {"charset": "utf-8"}),
+        ("application/json;verbose=True", "application/json", {"verbose": "True"}),
+        ("text/csv;", "text/csv", {}),
+    ],
+)
+def test_media_type_parse(text: str, essence: str, params: dict[str, str]) -> None:
+    m = smp.MediaType.parse(text)
+    assert m.essence == essence and dict(m.params) == params
+
+
+@pytest.mark.parametrize("bad", ["", "csv", "label_size=1; text/csv", "text/csv; label_size=1=1", "text/csv; a=1; a=2"])
+def test_malformed_media_types(bad: str) -> None:
+    with pytest.raises(smp.UnsupportedMediaTypeError):
+        smp.MediaType.parse(bad)
+
+
+@pytest.mark.parametrize("ct", [CT, "Application/X-RecordIO-Protobuf", " application/x-recordio-protobuf ; foo=bar"])
+def test_verbs_accept_any_spelling(ct: str) -> None:
+    X = np.array([[1.0, 2.0]], np.float32)
+    body = smp.encode_request(X, ct)
+    assert smp.decode_request(body, ct).to_numpy().tolist() == [[1.0, 2.0]]
+    assert smp.decode_response(smp.encode_response(X, ct), ct).to_numpy().tolist() == [[1.0, 2.0]]
+    assert [len(b) for b in smp.iter_decode(body * 3, ct, batch_size=2)] == [2, 1]
+
+
+def test_data_forms() -> None:
+    assert len(smp.decode_request(smp.encode_request([[1, 2], [3, 4]], CT), CT)) == 2
+    assert len(smp.decode_request(smp.encode_request(np.zeros(3), CT), CT)) == 1
+    assert smp.decode_request(smp.encode_request(sp.csr_matrix(np.eye(2)), CT), CT).to_scipy().nnz == 2
+    with pytest.raises(smp.EncodeError, match="cannot encode dict"):
+        smp.encode_request({"a": 1}, CT)
+
+
+def test_unsupported_media_type_lists_supported() -> None:
+    with pytest.raises(smp.UnsupportedMediaTypeError) as e:
+        smp.decode_request(b"", "image/png")
+    assert e.value.status_hint == 415
+    assert CT in e.value.supported
+
+
+def test_register_codec() -> None:
+    class Echo:
+        content_type = "application/x-echo"
+
+        @classmethod
+        def from_params(cls, params):  # type: ignore[no-untyped-def]
+            return cls()
+
+        def encode(self, batch):  # type: ignore[no-untyped-def]
+            return b"%d" % len(batch)
+
+        def decode(self, data):  # type: ignore[no-untyped-def]
+            return smp.RecordBatch(n=int(bytes(data)))
+
+    from sm_payloads import registry
+
+    smp.register_codec(Echo, aliases=("application/x-echo-alias",))
+    try:
+        assert smp.encode_request(np.zeros((3, 1)), "application/x-echo") == b"3"
+        assert len(smp.decode_request(b"5", "application/x-echo-alias")) == 5
+        with pytest.raises(ValueError, match="already registered"):
+            smp.register_codec(Echo)
+    finally:
+        registry.CODECS.pop("application/x-echo")
+        registry.ALIASES.pop("application/x-echo-alias")
+
+
+def test_errors_have_status_hints_and_survive_pickling() -> None:
+    import pickle
+
+    for err in (
+        smp.DecodeError(CT, "bad", offset=3, record_index=1),
+        smp.EncodeError(CT, "no", column="label['x']"),
+        smp.UnsupportedMediaTypeError("a/b", ["c/d"]),
+        smp.NotAcceptableError("a/b", ["c/d"]),
+        smp.PayloadTooLargeError(10, 5),
+    ):
+        again = pickle.loads(pickle.dumps(err))
+        assert type(again) is type(err) and str(again) == str(err)
+        assert isinstance(err, smp.PayloadError) and isinstance(err, ValueError)
+    assert [e.status_hint for e in (smp.DecodeError(CT, "x"), smp.EncodeError(CT, "x"))] == [400, 500]
+    assert str(smp.DecodeError(CT, "bad magic", offset=48, record_index=3)) == f"{CT}: bad magic at byte 48 (record 3)"
