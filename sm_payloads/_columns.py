@@ -141,7 +141,7 @@ def _sparse_column(tensors: Sequence[Tensor], name: str, dtype: np.dtype[Any]) -
         if t.keys is None:
             if t.values.size == 0:
                 keys = np.empty(0, np.uint64)
-            elif (t.shape is None and t.values.size == width) or t.shape == shape:
+            elif t.values.size == width and (t.shape is None or t.shape == shape):
                 keys = np.arange(width, dtype=np.uint64)  # a dense record among sparse ones
             else:
                 raise ColumnError(name, "dense record that does not fit the sparse shape", i)

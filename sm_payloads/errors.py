@@ -145,11 +145,12 @@ class UnsupportedMediaTypeError(PayloadError):
     def __init__(self, content_type: str, supported: Sequence[str], reason: str | None = None) -> None:
         self.content_type = content_type
         self.supported = tuple(supported)
-        why = reason or "unsupported media type"
-        super().__init__(f"{content_type!r}: {why}; supported: {', '.join(self.supported)}")
+        self.reason = reason or "unsupported media type"
+        listed = f"; supported: {', '.join(self.supported)}" if self.supported else ""
+        super().__init__(f"{content_type!r}: {self.reason}{listed}")
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (type(self), (self.content_type, self.supported))
+        return (type(self), (self.content_type, self.supported, self.reason))
 
 
 class NotAcceptableError(PayloadError):

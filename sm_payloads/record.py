@@ -661,11 +661,15 @@ class RecordBatch:
         one-value tensors is a scalar column ``(N,)`` (the SageMaker convention for labels
         and for the built-in algorithms' scalar outputs).
         """
-        from ._columns import columns_from_records  # noqa: PLC0415
+        from ._columns import ColumnError, columns_from_records  # noqa: PLC0415
 
         recs = list(records)
-        features = columns_from_records([r.features for r in recs], "features")
-        label = columns_from_records([r.label for r in recs], "label")
+        try:
+            features = columns_from_records([r.features for r in recs], "features")
+            label = columns_from_records([r.label for r in recs], "label")
+        except ColumnError as e:
+            where = "" if e.record_index is None else f"record {e.record_index}: "
+            raise EncodeError(None, where + e.reason, column=e.column, status_hint=400) from None
         return cls(
             features,
             label,

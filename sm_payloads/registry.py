@@ -76,7 +76,7 @@ def get_codec(content_type: str) -> Any:
     try:
         media = MediaType.parse(content_type)
     except UnsupportedMediaTypeError as e:
-        raise UnsupportedMediaTypeError(content_type, supported(), str(e.args[0])) from None
+        raise UnsupportedMediaTypeError(content_type, supported(), e.reason) from None
     essence = ALIASES.get(media.essence, media.essence)
     try:
         codec_cls = CODECS[essence]

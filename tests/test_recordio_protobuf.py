@@ -388,3 +388,21 @@ def test_copy_false_returns_views_and_copy_true_owns() -> None:
     assert owned.flags.c_contiguous
     data[8 + 16 + 3] ^= 0xFF  # the top byte of the first value (payload offset 16)
     assert view[0, 0] != 0.0 and owned[0, 0] == 0.0
+
+
+def test_regression_dense_record_in_sparse_column_must_fill_the_shape() -> None:
+    """Found by fuzzing: scipy's own ValueError escaped the decoder."""
+    data = bytes.fromhex(
+        "0a23d7ce1a0000000a180a0676616c756573120e120c0a040000803f1201011a01030000"
+        "0a23d7ce1b0000000a190a0676616c756573120f120d0a0800000040000040401a010300"
+    )
+    with pytest.raises(smp.DecodeError, match="dense record that does not fit the sparse shape") as e:
+        rp.decode(data)
+    assert e.value.record_index == 1
+
+
+def test_regression_framing_error_names_the_right_record() -> None:
+    data = rp.encode(smp.from_dense(np.ones((2, 4), np.float32)))[:-3]
+    with pytest.raises(smp.DecodeError) as e:
+        rp.decode(data)
+    assert (e.value.offset, e.value.record_index) == (40, 1)

@@ -99,3 +99,9 @@ def test_errors_have_status_hints_and_survive_pickling() -> None:
         assert isinstance(err, smp.PayloadError) and isinstance(err, ValueError)
     assert [e.status_hint for e in (smp.DecodeError(CT, "x"), smp.EncodeError(CT, "x"))] == [400, 500]
     assert str(smp.DecodeError(CT, "bad magic", offset=48, record_index=3)) == f"{CT}: bad magic at byte 48 (record 3)"
+
+
+def test_malformed_content_type_message_is_said_once() -> None:
+    with pytest.raises(smp.UnsupportedMediaTypeError) as e:
+        smp.get_codec("not a media type")
+    assert str(e.value) == f"'not a media type': malformed media type; supported: {CT}"
