@@ -17,7 +17,6 @@ them into `DecodeError` with the record index.
 
 from __future__ import annotations
 
-import struct
 from typing import Any
 
 import numpy as np
@@ -322,20 +321,3 @@ def parse_record(buf: memoryview, start: int, end: int, layout: _Layout | None =
         strings.get(4),
         strings.get(5),
     )
-
-
-# --------------------------------------------------------------------------------------
-# Writing single values (used by the encoder's general paths)
-# --------------------------------------------------------------------------------------
-
-_U32 = struct.Struct("<I")
-
-
-def varint_bytes(v: int) -> bytes:
-    v &= 0xFFFFFFFFFFFFFFFF
-    out = bytearray()
-    while v >= 0x80:
-        out.append((v & 0x7F) | 0x80)
-        v >>= 7
-    out.append(v)
-    return bytes(out)

@@ -15,16 +15,6 @@ import sm_payloads as smp
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int32)]
 
 
-def _elements(dtype: np.dtype) -> st.SearchStrategy[Any]:
-    if dtype.kind == "f":
-        # Every bit pattern: NaN payloads, -0.0, infinities, subnormals.
-        bits = np.dtype(f"u{dtype.itemsize}")
-        return st.integers(0, 2 ** (8 * dtype.itemsize) - 1).map(
-            lambda v: np.array(v, dtype=bits).view(dtype)[()]
-        )
-    return st.integers(-(2**31), 2**31 - 1)
-
-
 def arrays(dtype: np.dtype, shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
     if dtype.kind == "f":
         bits = np.dtype(f"<u{dtype.itemsize}")

@@ -35,7 +35,7 @@ from .._columns import ColumnError, columns_from_records
 from .._protobuf import WireError, _Layout, parse_record
 from ..errors import DecodeError, EncodeError
 from ..record import Ragged, RecordBatch, Sparse, _column_kind, _sparse_parts
-from ..recordio import MAGIC, MAX_RECORD_LENGTH, frame, frame_table, iter_frames
+from ..recordio import MAGIC, MAX_RECORD_LENGTH, _aligned_magic_positions, frame, frame_table, iter_frames
 
 CONTENT_TYPE = "application/x-recordio-protobuf"
 
@@ -372,11 +372,6 @@ def _aligned_magic_records(out: np.ndarray, starts: np.ndarray, lengths: np.ndar
     return np.unique(rec[inside])
 
 
-def _payload_has_aligned_magic(payload: bytes) -> bool:
-    usable = len(payload) & ~3
-    return bool((np.frombuffer(payload[:usable], dtype="<u4") == MAGIC).any())
-
-
 def _reencode_record(batch: RecordBatch, i: int) -> bytes:
     """Frame record i so that no aligned magic remains (API.md §6)."""
     one = batch.slice(i, i + 1)
@@ -384,7 +379,7 @@ def _reencode_record(batch: RecordBatch, i: int) -> bytes:
     for shim in _SHIMS:
         buffer, starts, lengths = _PieceEncoder(1).build(nodes, prefix=shim)
         framed = buffer.finish()
-        if not _payload_has_aligned_magic(framed[8 : 8 + int(lengths[0])]):
+        if not _aligned_magic_positions(framed[8 : 8 + int(lengths[0])]):
             return framed
     buffer, starts, lengths = _PieceEncoder(1).build(nodes)
     payload = buffer.finish()[8 : 8 + int(lengths[0])]
