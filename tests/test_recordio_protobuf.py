@@ -358,6 +358,64 @@ def test_mutated_payloads_give_a_result_or_decode_error(batch: smp.RecordBatch, 
     check_garbage(bytes(full))
 
 
+def _outcome(fn: object, data: bytes) -> object:
+    try:
+        return fn(data)  # type: ignore[operator]
+    except smp.DecodeError as e:
+        return ("error", e.offset, e.record_index)
+
+
+@given(record_batches(max_records=4), st.data())
+def test_fast_paths_agree_with_the_careful_reader(batch: smp.RecordBatch, data: st.DataObject) -> None:
+    """Differential: mutate payload bytes only (frames stay valid), so the vectorized paths
+    see the input; whatever they accept must equal the per-record reader, bit for bit."""
+    full = bytearray(rp.encode(batch, sdk_compatible=True))
+    starts, lengths, _ = smp.recordio.frame_table(memoryview(bytes(full)), CT)
+    if not starts.size or not lengths.sum():
+        return
+    inside = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, lengths)])
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = int(inside[data.draw(st.integers(0, inside.size - 1))])
+        full[i] = data.draw(st.integers(0, 255))
+    fast = _outcome(rp.decode, bytes(full))
+    slow = _outcome(careful, bytes(full))
+    if isinstance(slow, smp.RecordBatch):
+        assert isinstance(fast, smp.RecordBatch)
+        assert fast.equals(slow, bitwise=True)
+    else:
+        assert fast == slow
+
+
+def test_sdk_sparse_layout_takes_the_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's sparse records (only lengths and packed bytes differ) decode in the
+    vectorized walk: neither the generic scan nor the per-record reader is needed."""
+    X = sp.csr_matrix(
+        np.array([[0, 1.5, 0, 2], [0, 0, 0, 0], [7, 0, 0, 0]] + [[0.25] * 4] * 40, np.float32)
+    )
+    X.data[-1] = 3e38
+    y = np.arange(43, dtype=np.float32)
+    data = rp.encode(smp.from_sparse(X, y), sdk_compatible=True)
+
+    def fail(*args: object) -> None:
+        raise AssertionError("slow path used")
+
+    monkeypatch.setattr(rp, "_vector_decode", fail)
+    monkeypatch.setattr(rp, "_careful_decode", fail)
+    out = rp.decode(data)
+    assert_batches_equal(out, smp.from_sparse(X, y))
+    assert out.features["values"].indices.dtype == np.int32
+
+
+def test_walk_declines_on_a_record_with_another_layout() -> None:
+    """Record 1 has its label before its features: the walk must hand over, not misread."""
+    a = framed(GOLDEN_FEATURE_LABEL)
+    feat, lab = GOLDEN_FEATURE_LABEL[:20], GOLDEN_FEATURE_LABEL[20:]
+    b = framed(lab + feat)
+    out = rp.decode(a + b)
+    assert out.features["values"].tolist() == [[1.0], [1.0]]
+    assert out.label["values"].tolist() == [4.0, 4.0]
+
+
 def test_parse_record_matches_protobuf_on_sdk_fixtures() -> None:
     from sm_payloads._proto import record_pb2
 

@@ -496,7 +496,130 @@ def _template_decode(
     return RecordBatch(maps["features"], maps["label"], n=n)
 
 
-def _vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, copy: bool) -> RecordBatch:
+class _Walk:
+    """Step every record through the same field sequence at once (the SDK's layout).
+
+    Record 0 decides what comes next (which map, which key, which tensor type); every
+    record must follow, with only varint lengths and packed bytes free to differ, and
+    packed fields free to be absent. Any other shape of input declines.
+    """
+
+    def __init__(self, buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> None:
+        self.buf = buf
+        self.last = buf.size - 1
+        self.pos = starts.astype(np.int64)
+        self.end = self.pos + lengths
+
+    def peek(self, pos: np.ndarray) -> np.ndarray:
+        return self.buf[np.minimum(pos, self.last)]
+
+    def expect(self, tag: int, limit: np.ndarray) -> None:
+        if not ((self.pos < limit) & (self.peek(self.pos) == tag)).all():
+            raise _vec.Decline("records differ in layout")
+        self.pos += 1
+
+    def length(self, pos: np.ndarray, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(length, payload start) of the length prefix at each `pos` (bounded by `limit`)."""
+        b0 = self.peek(pos).astype(np.int64)
+        if (b0 < 0x80).all():
+            ln, q = b0, pos + 1
+        else:
+            b1 = self.peek(pos + 1).astype(np.int64)
+            two = b0 >= 0x80
+            if (b1[two] < 0x80).all():
+                ln = np.where(two, (b0 & 0x7F) | (b1 << 7), b0)
+                q = pos + 1 + two
+            else:
+                raw, q = _vec.read_varints_at(self.buf, pos, limit)
+                if (raw >= 1 << 31).any():
+                    raise _vec.Decline("length out of range")
+                ln = raw.astype(np.int64)
+        if ((q > limit) | (ln > limit - q)).any():
+            raise _vec.Decline("length exceeds message")
+        return ln, q
+
+    def message(self, tag: int, limit: np.ndarray) -> np.ndarray:
+        """Step over a tag and a length prefix; return where the submessage ends."""
+        self.expect(tag, limit)
+        ln, self.pos = self.length(self.pos, limit)
+        return self.pos + ln
+
+    def optional(self, tag: int, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A packed field that may be absent: (start, length) per record, 0 where absent."""
+        present = (self.pos < limit) & (self.peek(self.pos) == tag)
+        start = np.zeros(self.pos.size, dtype=np.int64)
+        size = np.zeros(self.pos.size, dtype=np.int64)
+        if present.all():
+            size, start = self.length(self.pos + 1, limit)
+            self.pos = start + size
+        elif present.any():
+            sub = np.flatnonzero(present)
+            size[sub], start[sub] = self.length(self.pos[sub] + 1, limit[sub])
+            self.pos[sub] = start[sub] + size[sub]
+        return start, size
+
+    def skip_shim(self) -> None:
+        """The magic-escape field 16 (``82 01 len zeros``) that the encoder may put first."""
+        has = (self.pos + 2 < self.end) & (self.peek(self.pos) == 0x82) & (self.peek(self.pos + 1) == 0x01)
+        if has.any():
+            sub = np.flatnonzero(has)
+            ln, q = self.length(self.pos[sub] + 2, self.end[sub])
+            self.pos[sub] = q + ln
+
+
+def _walk_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> RecordBatch:
+    """Records that all share one field sequence (what the SDK and our encoder write for a
+    batch of sparse or ragged rows): a few vectorized steps per field, no scan."""
+    n = starts.size
+    w = _Walk(buf, starts, lengths)
+    w.skip_shim()
+    columns: list[tuple[str, str, int, tuple[tuple[np.ndarray, np.ndarray], ...]]] = []
+    seen: set[tuple[str, str]] = set()
+    while w.pos[0] < w.end[0]:
+        map_tag = int(buf[w.pos[0]])
+        if map_tag not in (0x0A, 0x12) or len(columns) >= 256:
+            raise _vec.Decline("not a features/label entry")
+        entry_end = w.message(map_tag, w.end)
+        key_end = w.message(0x0A, entry_end)
+        klen = key_end - w.pos
+        k0, k1 = int(w.pos[0]), int(key_end[0])
+        if k1 - k0 > 64 or (klen != k1 - k0).any():
+            raise _vec.Decline("keys differ")
+        for j in range(k1 - k0):
+            if (buf[w.pos + j] != buf[k0 + j]).any():
+                raise _vec.Decline("keys differ")
+        try:
+            key = bytes(buf[k0:k1]).decode("utf-8")
+        except UnicodeDecodeError:
+            raise _vec.Decline("bad key") from None
+        w.pos = key_end
+        value_end = w.message(0x12, entry_end)
+        if (value_end != entry_end).any():
+            raise _vec.Decline("entry with more than a key and a value")
+        ttag = int(buf[w.pos[0]]) if w.pos[0] < value_end[0] else -1
+        if ttag not in (0x12, 0x1A, 0x3A):
+            raise _vec.Decline("not a float32/float64/int32 tensor")
+        tensor_end = w.message(ttag, value_end)
+        if (tensor_end != value_end).any():
+            raise _vec.Decline("value with more than one tensor")
+        ranges = tuple(w.optional(tag, tensor_end) for tag in (0x0A, 0x12, 0x1A))
+        if (w.pos != tensor_end).any():
+            raise _vec.Decline("tensor with other fields")
+        name = ("features" if map_tag == 0x0A else "label", key)
+        if name in seen:
+            raise _vec.Decline("repeated key")
+        seen.add(name)
+        columns.append((name[0], key, ttag >> 3, ranges))
+    if (w.pos != w.end).any():
+        raise _vec.Decline("records differ in length of layout")
+    maps: dict[str, dict[str, Any]] = {"features": {}, "label": {}}
+    every = np.arange(n)
+    for map_name, key, ttype, ranges in columns:
+        maps[map_name][key] = _build_column(buf, n, every, ttype, ranges, map_name)
+    return RecordBatch(maps["features"], maps["label"], n=n)
+
+
+def _vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> RecordBatch:
     """All records at once with numpy; raises `_vec.Decline` for anything unusual."""
     n = starts.size
     rec = _vec.scan(buf, starts, starts + lengths)
@@ -585,7 +708,7 @@ def _vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, cop
             continue
         map_name, key = names[kid]
         sel = np.flatnonzero((kid_of == kid) & present)
-        maps[map_name][key] = _vector_column(buf, n, rec_of[sel], t_type[sel], per, sel, map_name, copy)
+        maps[map_name][key] = _vector_column(buf, n, rec_of[sel], t_type[sel], per, sel, map_name)
     return RecordBatch(maps["features"], maps["label"], n=n)
 
 
@@ -609,15 +732,30 @@ def _vector_column(
     per: dict[int, Any],
     sel: np.ndarray,
     map_name: str,
-    copy: bool,
 ) -> Any:
     if types.size == 0 or (types != types[0]).any():
         raise _vec.Decline("mixed tensor types")
-    ttype = int(types[0])
-    dtype = {2: np.dtype("<f4"), 3: np.dtype("<f8"), 7: np.dtype(np.int32)}[ttype]
-    vs, vl = _ranges(per, 1, sel)
-    ks, kl = _ranges(per, 2, sel)
-    ss, sl = _ranges(per, 3, sel)
+    ranges = (_ranges(per, 1, sel), _ranges(per, 2, sel), _ranges(per, 3, sel))
+    return _build_column(buf, n, recs, int(types[0]), ranges, map_name)
+
+
+_TENSOR_DTYPES = {2: np.dtype("<f4"), 3: np.dtype("<f8"), 7: np.dtype(np.int32)}
+
+
+def _build_column(
+    buf: np.ndarray,
+    n: int,
+    recs: np.ndarray,
+    ttype: int,
+    ranges: tuple[tuple[np.ndarray, np.ndarray], ...],
+    map_name: str,
+) -> Any:
+    """One column from the (start, length) of each record's packed values, keys and shape.
+
+    `recs` are the records that have the key (in record order); the result is always owned.
+    """
+    dtype = _TENSOR_DTYPES[ttype]
+    (vs, vl), (ks, kl), (ss, sl) = ranges
     if ttype == 7:
         raw, counts = _vec.decode_varint_stream(_vec.gather(buf, vs, vl), vl)
         values = raw.astype(np.int64).astype(np.int32)  # protobuf int32: the low 32 bits
@@ -625,21 +763,23 @@ def _vector_column(
         if (vl % dtype.itemsize).any():
             raise _vec.Decline("packed length not a multiple of the element size")
         counts = vl // dtype.itemsize
-        values = _vec.gather(buf, vs, vl).view(dtype).astype(dtype.newbyteorder("="), copy=False)
-    shape_vals, shape_counts = _vec.decode_varint_stream(_vec.gather(buf, ss, sl), sl)
+        values = _vec.gather_items(buf, vs, counts, dtype)
     has_shape = sl > 0
+    shape: tuple[int, ...] | None = None
     if has_shape.any():
         if not has_shape.all():
             raise _vec.Decline("shape on some records only")
-        rank = int(shape_counts[0])
-        if (shape_counts != rank).any():
-            raise _vec.Decline("varying shape rank")
-        smat = shape_vals.reshape(-1, rank)
-        if (smat != smat[0]).any():
+        # Every record must carry the same shape bytes; decode them once.
+        width = int(sl[0])
+        if (sl != width).any():
             raise _vec.Decline("varying shapes")
-        shape: tuple[int, ...] | None = tuple(int(x) for x in smat[0])
-    else:
-        shape = None
+        for j in range(width):
+            col = buf[ss + j]
+            if (col != col[0]).any():
+                raise _vec.Decline("varying shapes")
+        first = buf[int(ss[0]) : int(ss[0]) + width]
+        shape_vals, _ = _vec.decode_varint_stream(first, np.array([width], dtype=np.int64))
+        shape = tuple(int(x) for x in shape_vals)
     complete = recs.size == n
     if (kl > 0).any():
         if not complete or shape is None:
@@ -745,10 +885,11 @@ def _decode_table(
             out = _template_decode(view, buf, starts, int(lengths[0]), copy)
             if out is not None:
                 return out
-        try:
-            return _vector_decode(buf, starts, lengths, copy)
-        except _vec.Decline:
-            pass
+        for fast in (_walk_decode, _vector_decode):
+            try:
+                return fast(buf, starts, lengths)
+            except _vec.Decline:
+                pass
     return _careful_decode(view, starts, lengths, joined, base, first_index)
 
 
