@@ -36,7 +36,8 @@ def main(argv: list[str]) -> int:
         for key, col in getattr(batch, map_name).items():
             print(f"  {map_name}[{key!r}]: {col.dtype}, shape {col.shape}")
     values, counts = np.unique(y, return_counts=True)
-    print("  labels: " + ", ".join(f"{v:g}: {c}" for v, c in zip(values.tolist(), counts.tolist())))
+    pairs = zip(values.tolist(), counts.tolist(), strict=True)
+    print("  labels: " + ", ".join(f"{v:g}: {c}" for v, c in pairs))
     print(f"  first record: {smp.recordio.explain(body, limit=1).splitlines()[0]}")
     print("read back bit for bit: ok")
     return 0

@@ -22,12 +22,10 @@ HEADER = "# Generated from proto/record.proto by scripts/gen_proto.py. Do not ed
 
 def generate() -> str:
     """Return the text of record_pb2.py as protoc generates it, with our header."""
-    from grpc_tools import protoc  # noqa: PLC0415 - optional tool, imported on use
+    from grpc_tools import protoc
 
     with tempfile.TemporaryDirectory() as out:
-        rc = protoc.main(
-            ["protoc", f"--proto_path={PROTO.parent}", f"--python_out={out}", PROTO.name]
-        )
+        rc = protoc.main(["protoc", f"--proto_path={PROTO.parent}", f"--python_out={out}", PROTO.name])
         if rc != 0:
             raise SystemExit(f"protoc failed with status {rc}")
         text = (Path(out) / "record_pb2.py").read_text(encoding="utf-8")

@@ -96,15 +96,11 @@ def _logical_shape(t: Tensor, name: str, i: int, scalar: bool) -> tuple[int, ...
     if t.shape is None:
         return () if scalar else (t.values.size,)
     if math.prod(t.shape) != t.values.size:
-        raise ColumnError(
-            name, f"dense tensor of shape {list(t.shape)} has {t.values.size} values", i
-        )
+        raise ColumnError(name, f"dense tensor of shape {list(t.shape)} has {t.values.size} values", i)
     return t.shape
 
 
-def _dense_column(
-    tensors: Sequence[Tensor | None], name: str, dtype: np.dtype[Any], scalar_ok: bool
-) -> Any:
+def _dense_column(tensors: Sequence[Tensor | None], name: str, dtype: np.dtype[Any], scalar_ok: bool) -> Any:
     present = [t for t in tensors if t is not None]
     scalar = scalar_ok and all(t.shape is None and t.values.size == 1 for t in present)
     shapes = [None if t is None else _logical_shape(t, name, i, scalar) for i, t in enumerate(tensors)]
@@ -154,7 +150,9 @@ def _sparse_column(tensors: Sequence[Tensor], name: str, dtype: np.dtype[Any]) -
         lengths.append(keys.size)
     indptr = np.zeros(len(tensors) + 1, dtype=np.int64)
     np.cumsum(lengths, out=indptr[1:])
-    idx_dtype = np.int32 if width <= np.iinfo(np.int32).max and indptr[-1] <= np.iinfo(np.int32).max else np.int64
+    idx_dtype = (
+        np.int32 if width <= np.iinfo(np.int32).max and indptr[-1] <= np.iinfo(np.int32).max else np.int64
+    )
     values = np.concatenate(data).astype(dtype, copy=False) if data else np.empty(0, dtype)
     ind = np.concatenate(indices).astype(idx_dtype) if indices else np.empty(0, idx_dtype)
     m = sp.csr_array((values, ind, indptr.astype(idx_dtype)), shape=(len(tensors), width))
@@ -181,7 +179,14 @@ def concat_columns(cols: Sequence[Any], name: str) -> Any:
         if len({c.dtype for c in cols}) == 1:
             return np.concatenate(cols)
         return np.concatenate([c.astype(object) for c in cols])
-    dtypes = {c.values.dtype if isinstance(c, Ragged) else _sparse_parts(c)[0].dtype if _column_kind(c) == "sparse" else c.dtype for c in cols}
+    dtypes = {
+        c.values.dtype
+        if isinstance(c, Ragged)
+        else _sparse_parts(c)[0].dtype
+        if _column_kind(c) == "sparse"
+        else c.dtype
+        for c in cols
+    }
     if len(dtypes) != 1:
         raise ValueError(f"{name}: cannot join columns of dtypes {sorted(map(str, dtypes))}")
     if kinds == {"sparse"}:
@@ -199,7 +204,7 @@ def concat_columns(cols: Sequence[Any], name: str) -> Any:
         parts = [_as_ragged(c) for c in cols]
         values = np.concatenate([p.values for p in parts])
         starts = np.cumsum([0] + [p.values.size for p in parts[:-1]])
-        offsets = np.concatenate([[0]] + [p.offsets[1:] + s for p, s in zip(parts, starts)])
+        offsets = np.concatenate([[0]] + [p.offsets[1:] + s for p, s in zip(parts, starts, strict=True)])
         if any(p.valid is not None for p in parts):
             valid = np.concatenate([np.ones(len(p), bool) if p.valid is None else p.valid for p in parts])
         else:

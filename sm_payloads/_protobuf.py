@@ -25,7 +25,7 @@ from .record import Record, Tensor
 
 _MAX_GROUP_DEPTH = 64
 
-VALUE_TYPES = {2: np.dtype("<f4"), 3: np.dtype("<f8"), 7: np.dtype(np.int32)}
+VALUE_TYPES: dict[int, np.dtype[Any]] = {2: np.dtype("<f4"), 3: np.dtype("<f8"), 7: np.dtype(np.int32)}
 VALUE_FIELD_NAMES = {2: "float32_tensor", 3: "float64_tensor", 7: "int32_tensor", 9: "bytes"}
 
 

@@ -50,12 +50,8 @@ def varint_encode(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         out[:] = v.astype(np.uint8)
         return out, lens
     for j in range(maxlen):
-        if j == 0:
-            m = slice(None)
-            vals = v
-        else:
-            m = np.flatnonzero(lens > j)
-            vals = v[m] >> _U64(7 * j)
+        m = np.arange(v.size) if j == 0 else np.flatnonzero(lens > j)
+        vals = v[m] >> _U64(7 * j)
         byte = (vals & _U64(0x7F)).astype(np.uint8)
         byte |= (lens[m] > j + 1).astype(np.uint8) << np.uint8(7)
         out[starts[m] + j] = byte
@@ -106,8 +102,12 @@ def gather_items(buf: np.ndarray, starts: np.ndarray, counts: np.ndarray, dtype:
     first_item = np.cumsum(counts) - counts
     idx = np.arange(0, total * size, size, dtype=np.int64)
     idx += np.repeat(starts - first_item * size, counts)
-    items = np.lib.stride_tricks.as_strided(buf, shape=(buf.size - size + 1, size), strides=(1, 1))
-    return items[idx].view(dtype).reshape(total).astype(dtype.newbyteorder("="), copy=False)
+    # One gather per byte of the item: measured faster than gathering rows of a strided
+    # (n, size) view of the buffer.
+    out = np.empty((total, size), dtype=np.uint8)
+    for j in range(size):
+        out[:, j] = buf[idx + j]
+    return out.view(dtype).reshape(total).astype(dtype.newbyteorder("="), copy=False)
 
 
 def decode_varint_stream(data: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -151,13 +151,15 @@ def decode_varint_stream(data: np.ndarray, lengths: np.ndarray) -> tuple[np.ndar
 class Fields:
     """The fields of many messages: parallel arrays ordered by message, then wire order."""
 
-    __slots__ = ("msg", "fn", "wt", "vs", "ve", "seq")
+    __slots__ = ("fn", "msg", "seq", "ve", "vs", "wt")
 
     def __init__(self, msg: Any, fn: Any, wt: Any, vs: Any, ve: Any, seq: Any) -> None:
         self.msg, self.fn, self.wt, self.vs, self.ve, self.seq = msg, fn, wt, vs, ve, seq
 
     def select(self, mask: np.ndarray) -> Fields:
-        return Fields(self.msg[mask], self.fn[mask], self.wt[mask], self.vs[mask], self.ve[mask], self.seq[mask])
+        return Fields(
+            self.msg[mask], self.fn[mask], self.wt[mask], self.vs[mask], self.ve[mask], self.seq[mask]
+        )
 
 
 def scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> Fields:

@@ -41,9 +41,7 @@ class MediaType:
     def __post_init__(self) -> None:
         object.__setattr__(self, "type", self.type.lower())
         object.__setattr__(self, "subtype", self.subtype.lower())
-        object.__setattr__(
-            self, "params", MappingProxyType({k.lower(): v for k, v in self.params.items()})
-        )
+        object.__setattr__(self, "params", MappingProxyType({k.lower(): v for k, v in self.params.items()}))
 
     @property
     def essence(self) -> str:
@@ -67,9 +65,7 @@ class MediaType:
                 if em and (em.end() == len(value) or value[em.end()] == ";"):
                     pos = em.end()  # an empty parameter ("text/csv;") is tolerated
                     continue
-                raise UnsupportedMediaTypeError(
-                    value, (), f"malformed parameter at character {pos}"
-                )
+                raise UnsupportedMediaTypeError(value, (), f"malformed parameter at character {pos}")
             name = pm.group(1).lower()
             if name in params:
                 raise UnsupportedMediaTypeError(value, (), f"parameter {name!r} given twice")

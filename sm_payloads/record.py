@@ -155,10 +155,7 @@ class Ragged:
             valid = np.asarray(valid, dtype=bool)
             if valid.shape != (offsets.size - 1,):
                 raise ValueError(f"Ragged valid must have shape ({offsets.size - 1},)")
-            if valid.all():
-                valid = None
-            else:
-                valid = _readonly(valid)
+            valid = None if valid.all() else _readonly(valid)
         object.__setattr__(self, "values", _readonly(values))
         object.__setattr__(self, "offsets", _readonly(offsets))
         object.__setattr__(self, "valid", valid)
@@ -326,8 +323,7 @@ def _check_object_strings(name: str, col: NDArray[Any]) -> NDArray[Any]:
             continue
         raise EncodeError(
             None,
-            f"record {i}: object columns hold str, bytes, a list of them, or None; "
-            f"got {type(v).__name__}",
+            f"record {i}: object columns hold str, bytes, a list of them, or None; got {type(v).__name__}",
             column=name,
             status_hint=400,
         )
@@ -392,8 +388,7 @@ class Tensor:
                 keys = keys.astype(np.uint64, copy=False).reshape(-1)
                 if keys.size != values.size:
                     raise ValueError(
-                        f"a sparse tensor needs one key per value: {keys.size} keys, "
-                        f"{values.size} values"
+                        f"a sparse tensor needs one key per value: {keys.size} keys, {values.size} values"
                     )
             object.__setattr__(self, "keys", keys)
         if self.shape is not None:
@@ -426,9 +421,7 @@ class Tensor:
             and (
                 (self.keys is None and other.keys is None)
                 or (
-                    self.keys is not None
-                    and other.keys is not None
-                    and np.array_equal(self.keys, other.keys)
+                    self.keys is not None and other.keys is not None and np.array_equal(self.keys, other.keys)
                 )
             )
         )
@@ -464,7 +457,7 @@ class Record:
 # The batch
 # --------------------------------------------------------------------------------------
 
-_Strings = Sequence[Union[str, None]]
+_Strings = Sequence[str | None]
 
 
 def _normalize_strings(name: str, values: Any, n: int | None) -> tuple[str | None, ...] | None:
@@ -519,15 +512,11 @@ class RecordBatch:
         for map_name in ("features", "label"):
             src = getattr(self, map_name)
             if not isinstance(src, Mapping):
-                raise EncodeError(
-                    None, f"{map_name} must be a mapping of str to column", status_hint=400
-                )
+                raise EncodeError(None, f"{map_name} must be a mapping of str to column", status_hint=400)
             out: dict[str, Any] = {}
             for key, col in src.items():
                 if not isinstance(key, str):
-                    raise EncodeError(
-                        None, f"{map_name} keys must be str, got {key!r}", status_hint=400
-                    )
+                    raise EncodeError(None, f"{map_name} keys must be str, got {key!r}", status_hint=400)
                 cname = f"{map_name}[{key!r}]"
                 try:
                     norm = _normalize_column(cname, col)
@@ -632,7 +621,8 @@ class RecordBatch:
         col = self.features[key]
         kind = _column_kind(col)
         if kind == "dense":
-            return col if col.ndim >= 2 else col.reshape(-1, 1)
+            dense: NDArray[Any] = col if col.ndim >= 2 else col.reshape(-1, 1)
+            return dense
         if kind == "sparse":
             m, _ = _sparse_parts(col)
             return np.asarray(m.toarray())
@@ -641,8 +631,10 @@ class RecordBatch:
             if col.valid is not None or (lengths.size and (lengths != lengths[0]).any()):
                 raise ValueError(f"features[{key!r}] has records of different lengths")
             width = int(lengths[0]) if lengths.size else 0
-            return col.values.reshape(len(col), width)
-        return col
+            rows: NDArray[Any] = col.values.reshape(len(col), width)
+            return rows
+        strings: NDArray[Any] = col
+        return strings
 
     def to_scipy(self, key: str = "values") -> sp.csr_array:
         """The main features as a ``scipy.sparse.csr_array`` ``(N, D)``."""
@@ -661,7 +653,7 @@ class RecordBatch:
         one-value tensors is a scalar column ``(N,)`` (the SageMaker convention for labels
         and for the built-in algorithms' scalar outputs).
         """
-        from ._columns import ColumnError, columns_from_records  # noqa: PLC0415
+        from ._columns import ColumnError, columns_from_records
 
         recs = list(records)
         try:
@@ -682,7 +674,7 @@ class RecordBatch:
     @classmethod
     def concat(cls, batches: Iterable[RecordBatch]) -> RecordBatch:
         """Concatenate batches with the same columns (names, kinds, dtypes, shapes)."""
-        from ._columns import concat_columns  # noqa: PLC0415
+        from ._columns import concat_columns
 
         parts = list(batches)
         if not parts:
@@ -699,21 +691,22 @@ class RecordBatch:
                 # A key that no record of a batch has: that batch's records lack it.
                 cols = [
                     _absent_like(model, len(b), f"{map_name}[{k!r}]") if c is None else c
-                    for b, c in zip(parts, cols)
+                    for b, c in zip(parts, cols, strict=True)
                 ]
                 joined[k] = concat_columns(cols, f"{map_name}[{k!r}]")
             maps.append(joined)
-        strings = []
+        strings: list[list[str | None] | None] = []
         for sname in ("uid", "metadata", "configuration"):
             vals = [getattr(b, sname) for b in parts]
             if all(v is None for v in vals):
                 strings.append(None)
             else:
                 out: list[str | None] = []
-                for b, v in zip(parts, vals):
+                for b, v in zip(parts, vals, strict=True):
                     out.extend([None] * len(b) if v is None else v)
                 strings.append(out)
-        return cls(maps[0], maps[1], *strings, n=sum(len(b) for b in parts))
+        uid, metadata, configuration = strings
+        return cls(maps[0], maps[1], uid, metadata, configuration, n=sum(len(b) for b in parts))
 
     # -- equality ----------------------------------------------------------------------
 
@@ -783,9 +776,7 @@ def _row_view(columns: Mapping[str, Any], i: int) -> dict[str, Tensor]:
             lo, hi = int(m.indptr[i]), int(m.indptr[i + 1])
             out[key] = Tensor(
                 np.asarray(m.data[lo:hi]),
-                keys=np.asarray(m.indices[lo:hi]).astype(np.uint64)
-                if hi > lo
-                else np.empty(0, np.uint64),
+                keys=np.asarray(m.indices[lo:hi]).astype(np.uint64) if hi > lo else np.empty(0, np.uint64),
                 shape=shape,
             )
         elif kind == "ragged":
@@ -811,7 +802,7 @@ def _arrays_equal(a: NDArray[Any], b: NDArray[Any], *, bitwise: bool) -> bool:
             return bool(np.array_equal(a.view(f"u{a.dtype.itemsize}"), b.view(f"u{b.dtype.itemsize}")))
         return bool(np.array_equal(a, b, equal_nan=True))
     if a.dtype.kind == "O":
-        return a.tolist() == b.tolist()
+        return bool(a.tolist() == b.tolist())
     return bool(np.array_equal(a, b))
 
 
@@ -824,7 +815,7 @@ def _columns_equal(a: Any, b: Any, bitwise: bool) -> bool:
     if ka == "sparse":
         ma, sa = _sparse_parts(a)
         mb, sb = _sparse_parts(b)
-        return (
+        return bool(
             sa == sb
             and ma.shape == mb.shape
             and np.array_equal(ma.indptr, mb.indptr)
@@ -834,12 +825,12 @@ def _columns_equal(a: Any, b: Any, bitwise: bool) -> bool:
     if ka == "ragged":
         va = np.ones(len(a), bool) if a.valid is None else a.valid
         vb = np.ones(len(b), bool) if b.valid is None else b.valid
-        return (
+        return bool(
             np.array_equal(a.offsets, b.offsets)
             and np.array_equal(va, vb)
             and _arrays_equal(a.values, b.values, bitwise=bitwise)
         )
-    return a.shape == b.shape and a.tolist() == b.tolist()
+    return bool(a.shape == b.shape and a.tolist() == b.tolist())
 
 
 # --------------------------------------------------------------------------------------

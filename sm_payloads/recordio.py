@@ -23,7 +23,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Union
+from typing import IO, Any
 
 import numpy as np
 
@@ -51,7 +51,7 @@ _HEADER = struct.Struct("<II")
 _PAD = (b"", b"\0", b"\0\0", b"\0\0\0")
 _STREAM_CHUNK = 1 << 20
 
-Buffer = Union[bytes, bytearray, memoryview]
+Buffer = bytes | bytearray | memoryview
 
 
 def _pad(length: int) -> int:
@@ -78,7 +78,7 @@ def _aligned_magic_positions(payload: Buffer) -> list[int]:
     return found
 
 
-def frame(payload: Buffer, *, escape: bool = True) -> list[bytes | memoryview]:
+def frame(payload: Buffer, *, escape: bool = True) -> list[Buffer]:
     """The pieces (headers, data, padding) that frame one payload; join them to get bytes."""
     length = len(payload)
     if length > MAX_RECORD_LENGTH:
@@ -86,9 +86,9 @@ def frame(payload: Buffer, *, escape: bool = True) -> list[bytes | memoryview]:
             CONTENT_TYPE,
             f"record of {length} bytes exceeds the RecordIO limit of {MAX_RECORD_LENGTH} bytes",
         )
-    view = memoryview(payload).cast("B") if not isinstance(payload, (bytes, bytearray)) else payload
+    view = payload if isinstance(payload, (bytes, bytearray)) else memoryview(payload).cast("B")
     splits = _aligned_magic_positions(payload) if escape else []
-    out: list[bytes | memoryview] = []
+    out: list[Buffer] = []
     start = 0
     for k, pos in enumerate(splits):
         out.append(_HEADER.pack(MAGIC, ((1 if k == 0 else 2) << 29) | (pos - start)))
@@ -119,7 +119,7 @@ def write_records(payloads: Iterable[Buffer], *, escape: bool = True) -> bytes:
     >>> write_records([b"abc"]).hex()
     '0a23d7ce0300000061626300'
     """
-    parts: list[bytes | memoryview] = []
+    parts: list[Buffer] = []
     for payload in payloads:
         parts.extend(frame(payload, escape=escape))
     return b"".join(parts)
@@ -281,9 +281,7 @@ def _iter_stream(stream: IO[bytes], join_magic: bool, err: _Errors, base: int) -
             want = length + _pad(length)
             body = _read_exact(stream, want)
             if len(body) < length:
-                raise err(
-                    f"frame length {length} exceeds the {len(body)} bytes left", piece_at, index
-                )
+                raise err(f"frame length {length} exceeds the {len(body)} bytes left", piece_at, index)
             if len(body) < want:
                 raise err("last frame lacks its padding", piece_at, index)
             pieces.append(body[:length] if want != length else body)
@@ -309,9 +307,7 @@ def _iter_stream(stream: IO[bytes], join_magic: bool, err: _Errors, base: int) -
         index += 1
 
 
-def iter_records(
-    source: Buffer | IO[bytes], *, join_magic: bool = True
-) -> Iterator[memoryview]:
+def iter_records(source: Buffer | IO[bytes], *, join_magic: bool = True) -> Iterator[memoryview]:
     """Yield the payload of every record in a RecordIO buffer or binary stream.
 
     Memory is bounded by the largest record, not the input, when reading a stream.
@@ -328,9 +324,7 @@ def read_records(source: Buffer | IO[bytes], *, join_magic: bool = True) -> list
     return [bytes(p) for p in iter_records(source, join_magic=join_magic)]
 
 
-def frame_table(
-    view: memoryview, content_type: str
-) -> tuple[np.ndarray, np.ndarray, dict[int, memoryview]]:
+def frame_table(view: memoryview, content_type: str) -> tuple[np.ndarray, np.ndarray, dict[int, memoryview]]:
     """(payload starts, payload lengths, joined multi-part payloads by record index).
 
     For a multi-part record the start is ``-1 - offset of its first header`` and its joined
@@ -392,6 +386,61 @@ def frame_table(
     return np.array(starts_l, dtype=np.int64), np.array(lengths_l, dtype=np.int64), joined
 
 
+def whole_records_prefix(view: memoryview) -> int:
+    """Bytes at the start of `view` that hold only whole records (the rest is an unfinished
+    record, or something `frame_table` will reject with a precise error).
+
+    For reading a stream into a buffer batch by batch: the frames are chained with numpy
+    (each header's length points at the next header), so no Python step per record.
+    """
+    size = len(view) // 4
+    words = np.frombuffer(view[: size * 4], dtype="<u4")
+    cand = np.flatnonzero(words == MAGIC)
+    pos = 0  # word index of the next header
+    done = 0  # byte offset just past the last whole record
+    while pos < size:
+        i = int(np.searchsorted(cand, pos))
+        if i == cand.size or cand[i] != pos or pos + 1 >= size:
+            # Not a header (the strict reader reports it) or a header cut short.
+            return len(view) if pos + 1 < size else done
+        c = cand[i:]
+        c = c[c + 1 < size]
+        lrec = words[c + 1].astype(np.int64)
+        nxt = c + 2 + (((lrec & MAX_RECORD_LENGTH) + 3) >> 2)
+        brk = np.flatnonzero(nxt[:-1] != c[1:])
+        k = int(brk[0]) if brk.size else c.size - 1
+        flags = lrec[: k + 1] >> 29
+        if (flags > 3).any():
+            return len(view)  # an impossible cflag: let the strict reader report it
+        whole = (flags == 0) | (flags == 3)
+        ends = nxt[: k + 1]
+        fits = ends <= size
+        good = np.flatnonzero(whole & fits)
+        if good.size:
+            done = max(done, int(ends[good[-1]]) * 4)
+        if not fits[k]:
+            return done
+        pos = int(ends[k])
+    return done
+
+
+def fill_from(stream: IO[bytes], out: memoryview) -> int:
+    """Read from `stream` into `out` until it is full or the stream ends; bytes read."""
+    got = 0
+    readinto = getattr(stream, "readinto", None)
+    while got < len(out):
+        if readinto is not None:
+            n = readinto(out[got:])
+        else:
+            chunk = stream.read(min(len(out) - got, 1 << 24))
+            n = len(chunk) if chunk else 0
+            out[got : got + n] = chunk
+        if not n:
+            break
+        got += n
+    return got
+
+
 def _end_of_record(view: memoryview, pos: int) -> int:
     """Offset just past the (already validated) record starting at `pos`."""
     while True:
@@ -426,4 +475,3 @@ def explain(data: Buffer | IO[bytes], *, limit: int = 20) -> str:
             f"pad {_pad(n) if f.pieces == 1 else '-'}: {head}"
         )
     return "\n".join(lines) if lines else "(no records)"
-

@@ -110,24 +110,30 @@ def to_batch(data: Any) -> RecordBatch:
     )
 
 
-def encode_request(data: Any, content_type: str) -> bytes:
+def encode_request(data: Any, content_type: str, **options: Any) -> bytes:
     """Serialize a request body. `data`: see `to_batch`."""
-    return get_codec(content_type).encode(to_batch(data))
+    out: bytes = get_codec(content_type).encode(to_batch(data), **options)
+    return out
 
 
 def decode_request(body: bytes | bytearray | memoryview, content_type: str, **options: Any) -> RecordBatch:
     """Parse a request body into a `RecordBatch`."""
-    return get_codec(content_type).decode(body, **options)
+    out: RecordBatch = get_codec(content_type).decode(body, **options)
+    return out
 
 
-def encode_response(data: Any, accept: str) -> bytes:
+def encode_response(data: Any, accept: str, **options: Any) -> bytes:
     """Serialize a response body (outputs live in the batch's ``label`` map)."""
-    return get_codec(accept).encode(to_batch(data))
+    codec = get_codec(accept)
+    out: bytes = getattr(codec, "encode_response", codec.encode)(to_batch(data), **options)
+    return out
 
 
 def decode_response(body: bytes | bytearray | memoryview, content_type: str, **options: Any) -> RecordBatch:
     """Parse a response body into a `RecordBatch` (outputs in ``label``)."""
-    return get_codec(content_type).decode(body, **options)
+    codec = get_codec(content_type)
+    out: RecordBatch = getattr(codec, "decode_response", codec.decode)(body, **options)
+    return out
 
 
 def iter_decode(
@@ -139,4 +145,5 @@ def iter_decode(
         raise UnsupportedMediaTypeError(
             content_type, [c for c, k in CODECS.items() if hasattr(k, "iter_decode")], "no streaming decoder"
         )
-    return codec.iter_decode(source, batch_size=batch_size, **options)
+    out: Iterator[RecordBatch] = codec.iter_decode(source, batch_size=batch_size, **options)
+    return out

@@ -57,7 +57,7 @@ def ragged_columns(draw: Any, n: int) -> smp.Ragged:
     # least one record has it (otherwise it is a dense column, or no column at all).
     assume(any(valid))
     assume(not all(valid) or len(set(lengths)) > 1)
-    rows = [draw(arrays(dtype, (k,))) if v else None for k, v in zip(lengths, valid)]
+    rows = [draw(arrays(dtype, (k,))) if v else None for k, v in zip(lengths, valid, strict=True)]
     return smp.Ragged.from_lists(rows, dtype=dtype)
 
 

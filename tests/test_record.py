@@ -64,7 +64,11 @@ def test_lossless_dtype_conversion(dtype: type, expected: type) -> None:
 
 @pytest.mark.parametrize(
     ("values", "dtype", "first"),
-    [([1, 2**31], np.int64, 2**31), ([-(2**31) - 1], np.int64, -(2**31) - 1), ([2**32 - 1], np.uint32, 2**32 - 1)],
+    [
+        ([1, 2**31], np.int64, 2**31),
+        ([-(2**31) - 1], np.int64, -(2**31) - 1),
+        ([2**32 - 1], np.uint32, 2**32 - 1),
+    ],
 )
 def test_int_that_does_not_fit_int32_is_an_encode_error(values: list[int], dtype: type, first: int) -> None:
     with pytest.raises(smp.EncodeError) as e:
@@ -150,6 +154,6 @@ def test_from_dense_and_from_sparse_reject_bad_shapes() -> None:
         smp.from_dense(np.zeros((1, 2, 3)))
     with pytest.raises(smp.EncodeError, match="labels of shape"):
         smp.from_dense(np.zeros((3, 2)), np.zeros(2))
-    with pytest.raises(smp.EncodeError, match="scipy.sparse"):
+    with pytest.raises(smp.EncodeError, match=r"scipy\.sparse"):
         smp.from_sparse(np.zeros((2, 2)))
     assert len(smp.from_dense(np.zeros(4))) == 1

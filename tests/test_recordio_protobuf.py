@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -125,7 +126,10 @@ def test_sdk_fixture_bytes_and_values(entry: dict) -> None:
             for key, t in rec[map_name].items():
                 row = getattr(decoded[i], map_name)[key]
                 if "values_f32_bits_hex" in t:
-                    assert [row.values.astype("<f4").tobytes()[4 * j : 4 * j + 4].hex() for j in range(row.values.size)] == t["values_f32_bits_hex"]
+                    assert [
+                        row.values.astype("<f4").tobytes()[4 * j : 4 * j + 4].hex()
+                        for j in range(row.values.size)
+                    ] == t["values_f32_bits_hex"]
                 if t["keys"]:
                     assert row.keys.tolist() == t["keys"]
 
@@ -262,7 +266,10 @@ def test_heterogeneous_column_is_a_clear_error() -> None:
         rp.decode(a + b)
     assert e.value.record_index == 1 and e.value.offset == len(a)
     assert "float64 tensor in a column of float32 tensors" in str(e.value)
-    assert [r.features["values"].values.dtype.name for r in rp.decode_records(a + b)] == ["float32", "float64"]
+    assert [r.features["values"].values.dtype.name for r in rp.decode_records(a + b)] == [
+        "float32",
+        "float64",
+    ]
 
 
 def test_packed_float_length_not_multiple_of_four() -> None:
@@ -313,6 +320,70 @@ def test_whole_equals_stream_equals_iter_decode(batch: smp.RecordBatch, size: in
     assert_batches_equal(smp.RecordBatch.concat(from_stream), whole)
 
 
+class Trickle(io.RawIOBase):
+    """A raw stream that hands out at most `step` bytes per read (as pipes and sockets do)."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.pos, self.step = data, 0, step
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, out: memoryview) -> int:  # type: ignore[override]
+        n = min(len(out), self.step, len(self.data) - self.pos)
+        out[:n] = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return n
+
+
+def split_records(batch: smp.RecordBatch) -> bytes:
+    """The batch's records framed the dmlc way: records with an aligned magic are split."""
+    payloads = [bytes(f.payload) for f in iter_frames(rp.encode(batch, sdk_compatible=True))]
+    return write_records(payloads)
+
+
+# Float32 values whose bytes hold the magic at every byte shift, so one of them lands on
+# a 4-byte-aligned offset of the record wherever the column starts.
+_SHIFTED = b"\0".join([MAGIC_BYTES] * 4) + b"\0"  # the magic at offsets 0, 5, 10, 15
+MAGIC_ROW = np.frombuffer(_SHIFTED, np.float32)
+
+
+@given(
+    record_batches(max_records=12),
+    st.integers(1, 5),
+    st.sampled_from([(8, 4), (64, 16), (1 << 20, 1 << 16)]),
+    st.integers(1, 9),
+    st.booleans(),
+)
+def test_stream_buffers_carry_records_across_reads(
+    batch: smp.RecordBatch, size: int, buffers: tuple[int, int], step: int, magic: bool
+) -> None:
+    """Tiny read buffers and short reads: records straddle buffers, batches still match."""
+    if magic and len(batch):
+        # One record holding the magic at an aligned offset: written as a multi-part record.
+        m = np.tile(MAGIC_ROW, (len(batch), 1))
+        batch = smp.RecordBatch({**batch.features, "m": m}, batch.label, n=len(batch))
+        data = split_records(batch)
+        assert any(f.pieces > 1 for f in iter_frames(data))
+    else:
+        data = rp.encode(batch)
+    whole = rp.decode(data)
+    with mock.patch.object(rp, "_FIRST_READ", buffers[0]), mock.patch.object(rp, "_SLACK", buffers[1]):
+        got = list(rp.iter_decode(io.BufferedReader(Trickle(data, step)), batch_size=size))
+        cut = data[: len(data) - 1] if data else b""
+        if cut:
+            with pytest.raises(smp.DecodeError) as streamed:
+                list(rp.iter_decode(Trickle(cut, step), batch_size=size))
+            with pytest.raises(smp.DecodeError) as buffered:
+                rp.decode(cut)
+            assert (streamed.value.offset, streamed.value.record_index) == (
+                buffered.value.offset,
+                buffered.value.record_index,
+            )
+    assert [len(b) for b in got] == [min(size, len(whole) - i) for i in range(0, len(whole), size)]
+    assert_batches_equal(smp.RecordBatch.concat(got) if got else smp.RecordBatch(n=0), whole)
+
+
 @given(record_batches(max_records=3), st.data())
 def test_truncation_gives_decode_error_at_the_cut_frame(batch: smp.RecordBatch, data: st.DataObject) -> None:
     full = rp.encode(batch)
@@ -331,7 +402,12 @@ def test_truncation_gives_decode_error_at_the_cut_frame(batch: smp.RecordBatch, 
 
 
 def check_garbage(blob: bytes) -> None:
-    for fn in (rp.decode, careful, rp.decode_records, lambda b: list(rp.iter_decode(io.BytesIO(b), batch_size=2))):
+    for fn in (
+        rp.decode,
+        careful,
+        rp.decode_records,
+        lambda b: list(rp.iter_decode(io.BytesIO(b), batch_size=2)),
+    ):
         try:
             fn(blob)
         except smp.DecodeError as e:
@@ -373,7 +449,7 @@ def test_fast_paths_agree_with_the_careful_reader(batch: smp.RecordBatch, data: 
     starts, lengths, _ = smp.recordio.frame_table(memoryview(bytes(full)), CT)
     if not starts.size or not lengths.sum():
         return
-    inside = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, lengths)])
+    inside = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, lengths, strict=True)])
     for _ in range(data.draw(st.integers(1, 3))):
         i = int(inside[data.draw(st.integers(0, inside.size - 1))])
         full[i] = data.draw(st.integers(0, 255))
@@ -389,9 +465,7 @@ def test_fast_paths_agree_with_the_careful_reader(batch: smp.RecordBatch, data: 
 def test_sdk_sparse_layout_takes_the_walk(monkeypatch: pytest.MonkeyPatch) -> None:
     """The SDK's sparse records (only lengths and packed bytes differ) decode in the
     vectorized walk: neither the generic scan nor the per-record reader is needed."""
-    X = sp.csr_matrix(
-        np.array([[0, 1.5, 0, 2], [0, 0, 0, 0], [7, 0, 0, 0]] + [[0.25] * 4] * 40, np.float32)
-    )
+    X = sp.csr_matrix(np.array([[0, 1.5, 0, 2], [0, 0, 0, 0], [7, 0, 0, 0]] + [[0.25] * 4] * 40, np.float32))
     X.data[-1] = 3e38
     y = np.arange(43, dtype=np.float32)
     data = rp.encode(smp.from_sparse(X, y), sdk_compatible=True)

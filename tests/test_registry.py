@@ -27,13 +27,17 @@ def test_media_type_parse(text: str, essence: str, params: dict[str, str]) -> No
     assert m.essence == essence and dict(m.params) == params
 
 
-@pytest.mark.parametrize("bad", ["", "csv", "label_size=1; text/csv", "text/csv; label_size=1=1", "text/csv; a=1; a=2"])
+@pytest.mark.parametrize(
+    "bad", ["", "csv", "label_size=1; text/csv", "text/csv; label_size=1=1", "text/csv; a=1; a=2"]
+)
 def test_malformed_media_types(bad: str) -> None:
     with pytest.raises(smp.UnsupportedMediaTypeError):
         smp.MediaType.parse(bad)
 
 
-@pytest.mark.parametrize("ct", [CT, "Application/X-RecordIO-Protobuf", " application/x-recordio-protobuf ; foo=bar"])
+@pytest.mark.parametrize(
+    "ct", [CT, "Application/X-RecordIO-Protobuf", " application/x-recordio-protobuf ; foo=bar"]
+)
 def test_verbs_accept_any_spelling(ct: str) -> None:
     X = np.array([[1.0, 2.0]], np.float32)
     body = smp.encode_request(X, ct)
@@ -98,7 +102,10 @@ def test_errors_have_status_hints_and_survive_pickling() -> None:
         assert type(again) is type(err) and str(again) == str(err)
         assert isinstance(err, smp.PayloadError) and isinstance(err, ValueError)
     assert [e.status_hint for e in (smp.DecodeError(CT, "x"), smp.EncodeError(CT, "x"))] == [400, 500]
-    assert str(smp.DecodeError(CT, "bad magic", offset=48, record_index=3)) == f"{CT}: bad magic at byte 48 (record 3)"
+    assert (
+        str(smp.DecodeError(CT, "bad magic", offset=48, record_index=3))
+        == f"{CT}: bad magic at byte 48 (record 3)"
+    )
 
 
 def test_malformed_content_type_message_is_said_once() -> None:

@@ -45,7 +45,11 @@ def sdk_inputs(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray | None]:
     y = None
     if draw(st.booleans()):
         ldt = draw(st.sampled_from(SDK_DTYPES))
-        y = draw(arrays(np.dtype(np.int32), (n,))).astype(np.int64) if ldt == np.int64 else draw(arrays(ldt, (n,)))
+        y = (
+            draw(arrays(np.dtype(np.int32), (n,))).astype(np.int64)
+            if ldt == np.int64
+            else draw(arrays(ldt, (n,)))
+        )
     return X, y
 
 

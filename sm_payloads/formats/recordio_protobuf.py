@@ -35,7 +35,16 @@ from .._columns import ColumnError, columns_from_records
 from .._protobuf import WireError, _Layout, parse_record
 from ..errors import DecodeError, EncodeError
 from ..record import Ragged, RecordBatch, Sparse, _column_kind, _sparse_parts
-from ..recordio import MAGIC, MAX_RECORD_LENGTH, _aligned_magic_positions, frame, frame_table, iter_frames
+from ..recordio import (
+    MAGIC,
+    MAX_RECORD_LENGTH,
+    _aligned_magic_positions,
+    fill_from,
+    frame,
+    frame_table,
+    iter_frames,
+    whole_records_prefix,
+)
 
 CONTENT_TYPE = "application/x-recordio-protobuf"
 
@@ -101,7 +110,6 @@ def _encode_uniform(batch: RecordBatch) -> tuple[OutBuffer, np.ndarray, int]:
         tensor = b""
         if k:
             tensor += b"\x0a" + _vbytes(k * item)
-        data_at = len(tensor)
         shape = _wire_shape(map_name, rec_shape)
         tail = b""
         if shape is not None:
@@ -154,11 +162,12 @@ class _Msg:
 class _Data:
     """Per-record raw bytes: flat uint8 array plus one length per record."""
 
-    __slots__ = ("data", "lengths")
+    __slots__ = ("data", "item", "lengths")
 
-    def __init__(self, data: np.ndarray, lengths: np.ndarray) -> None:
+    def __init__(self, data: np.ndarray, lengths: np.ndarray, item: int = 1) -> None:
         self.data = data
         self.lengths = lengths.astype(np.int64, copy=False)
+        self.item = item  # bytes per element: chunks are whole elements
 
 
 def _const(data: bytes, n: int, present: np.ndarray | None) -> _Data:
@@ -176,16 +185,16 @@ def _ragged_bytes(chunks: list[bytes]) -> _Data:
 
 def _packed_varints(values: np.ndarray, counts: np.ndarray) -> _Data:
     data, lens = _vec.varint_encode(values)
-    per_record = np.zeros(counts.size, dtype=np.int64)
-    if values.size:
-        owner = np.repeat(np.arange(counts.size), counts)
-        np.add.at(per_record, owner, lens)
-    return _Data(data, per_record)
+    ends = np.zeros(lens.size + 1, dtype=np.int64)
+    np.cumsum(lens, out=ends[1:])
+    bounds = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=bounds[1:])
+    return _Data(data, ends[bounds[1:]] - ends[bounds[:-1]])
 
 
 def _fixed(values: np.ndarray, counts: np.ndarray) -> _Data:
     item = values.dtype.itemsize
-    return _Data(np.ascontiguousarray(values).view(np.uint8).reshape(-1), counts * item)
+    return _Data(np.ascontiguousarray(values).view(np.uint8).reshape(-1), counts * item, item)
 
 
 class _PieceEncoder:
@@ -200,18 +209,18 @@ class _PieceEncoder:
         content = np.zeros(self.n, dtype=np.int64)
         for c in node.children:
             content += self.size(c)
-        node._content = content  # type: ignore[attr-defined]
+        node._content = content
         total = len(node.tag) + _vec.varint_len(content.astype(np.uint64)) + content
         if node.present is not None:
             total = np.where(node.present, total, 0)
-        node._size = total  # type: ignore[attr-defined]
+        node._size = total
         return total
 
     def emit(self, out: np.ndarray, node: Any, starts: np.ndarray, active: np.ndarray | None = None) -> None:
         """Write `node` for every active record (all when `active` is None)."""
         if isinstance(node, _Data):
             # Data under an absent parent has length 0 by construction (see _const).
-            _scatter(out, node.data, node.lengths, starts)
+            _scatter(out, node.data, node.lengths, starts, node.item)
             return
         content = node._content
         mask = active
@@ -272,8 +281,14 @@ class _PieceEncoder:
         return buffer, fstart + 8, lengths
 
 
-def _scatter(out: np.ndarray, data: np.ndarray, lengths: np.ndarray, starts: np.ndarray) -> None:
-    """out[starts[i] : starts[i] + lengths[i]] = the i-th chunk of `data`, for every i."""
+def _scatter(
+    out: np.ndarray, data: np.ndarray, lengths: np.ndarray, starts: np.ndarray, item: int = 1
+) -> None:
+    """out[starts[i] : starts[i] + lengths[i]] = the i-th chunk of `data`, for every i.
+
+    Chunks of whole `item`-byte elements are placed one element at a time, with one
+    scatter per byte of the element (measured faster than an index per byte).
+    """
     total = data.size
     if total == 0:
         return
@@ -283,6 +298,15 @@ def _scatter(out: np.ndarray, data: np.ndarray, lengths: np.ndarray, starts: np.
         for i in np.flatnonzero(lengths).tolist():
             s = int(starts[i])
             out[s : s + int(lengths[i])] = data[src[i] : src[i + 1]]
+        return
+    if item > 1:
+        counts = lengths // item
+        first = np.cumsum(counts) - counts
+        at = np.arange(0, total, item, dtype=np.int64)
+        at += np.repeat(starts - first * item, counts)
+        elems = data.reshape(-1, item)
+        for j in range(item):
+            out[at + j] = elems[:, j]
         return
     csum = np.cumsum(lengths)
     idx = np.arange(total, dtype=np.int64)
@@ -377,11 +401,11 @@ def _reencode_record(batch: RecordBatch, i: int) -> bytes:
     one = batch.slice(i, i + 1)
     nodes = _record_nodes(one)
     for shim in _SHIMS:
-        buffer, starts, lengths = _PieceEncoder(1).build(nodes, prefix=shim)
+        buffer, _, lengths = _PieceEncoder(1).build(nodes, prefix=shim)
         framed = buffer.finish()
         if not _aligned_magic_positions(framed[8 : 8 + int(lengths[0])]):
             return framed
-    buffer, starts, lengths = _PieceEncoder(1).build(nodes)
+    buffer, _, lengths = _PieceEncoder(1).build(nodes)
     payload = buffer.finish()[8 : 8 + int(lengths[0])]
     return b"".join(frame(payload, escape=True))
 
@@ -442,7 +466,7 @@ def _as_view(data: Any) -> memoryview:
     if isinstance(data, (bytes, bytearray)):
         return memoryview(data)
     if isinstance(data, np.ndarray):
-        return memoryview(np.ascontiguousarray(data).view(np.uint8).reshape(-1))
+        return memoryview(np.ascontiguousarray(data).view(np.uint8).reshape(-1).data)
     try:
         return memoryview(data).cast("B")
     except TypeError:
@@ -467,9 +491,7 @@ def _template_decode(
     stride = int(starts[1] - starts[0]) if n > 1 else 8 + length + (-length & 3)
     if n > 1 and not (np.diff(starts) == stride).all():
         return None
-    rows = np.lib.stride_tricks.as_strided(
-        buf[s0:], shape=(n, length), strides=(stride, 1), writeable=False
-    )
+    rows = np.lib.stride_tricks.as_strided(buf[s0:], shape=(n, length), strides=(stride, 1), writeable=False)
     cursor = 0
     ranges = sorted((s - s0, e - s0, m, k) for m, k, s, e in layout.ranges if s >= 0)
     for a, b, _, _ in ranges:
@@ -511,22 +533,25 @@ class _Walk:
         self.end = self.pos + lengths
 
     def peek(self, pos: np.ndarray) -> np.ndarray:
-        return self.buf[np.minimum(pos, self.last)]
+        out: np.ndarray = self.buf[np.minimum(pos, self.last)]
+        return out
 
     def expect(self, tag: int, limit: np.ndarray) -> None:
-        if not ((self.pos < limit) & (self.peek(self.pos) == tag)).all():
+        if not ((self.pos < limit).all() and (self.buf[self.pos] == tag).all()):
             raise _vec.Decline("records differ in layout")
         self.pos += 1
 
     def length(self, pos: np.ndarray, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(length, payload start) of the length prefix at each `pos` (bounded by `limit`)."""
-        b0 = self.peek(pos).astype(np.int64)
+        if not (pos < limit).all():
+            raise _vec.Decline("length prefix past the end of its message")
+        b0 = self.buf[pos].astype(np.int64)
         if (b0 < 0x80).all():
             ln, q = b0, pos + 1
         else:
             b1 = self.peek(pos + 1).astype(np.int64)
             two = b0 >= 0x80
-            if (b1[two] < 0x80).all():
+            if (b1[two] < 0x80).all() and (pos[two] + 1 < limit[two]).all():
                 ln = np.where(two, (b0 & 0x7F) | (b1 << 7), b0)
                 q = pos + 1 + two
             else:
@@ -542,7 +567,8 @@ class _Walk:
         """Step over a tag and a length prefix; return where the submessage ends."""
         self.expect(tag, limit)
         ln, self.pos = self.length(self.pos, limit)
-        return self.pos + ln
+        end: np.ndarray = self.pos + ln
+        return end
 
     def optional(self, tag: int, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A packed field that may be absent: (start, length) per record, 0 where absent."""
@@ -698,8 +724,8 @@ def _vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> 
         raise _vec.Decline("unpacked repeated field")
     per = {}
     for fno in (1, 2, 3):
-        sel = tf.select(tf.fn == fno)
-        per[fno] = (sel, _vec.unique_field(sel, keep.size))
+        of_field = tf.select(tf.fn == fno)
+        per[fno] = (of_field, _vec.unique_field(of_field, keep.size))
     rec_of = ent.msg[keep]
     kid_of = key_id[keep]
     maps: dict[str, dict[str, Any]] = {"features": {}, "label": {}}
@@ -739,7 +765,7 @@ def _vector_column(
     return _build_column(buf, n, recs, int(types[0]), ranges, map_name)
 
 
-_TENSOR_DTYPES = {2: np.dtype("<f4"), 3: np.dtype("<f8"), 7: np.dtype(np.int32)}
+_TENSOR_DTYPES: dict[int, np.dtype[Any]] = {2: np.dtype("<f4"), 3: np.dtype("<f8"), 7: np.dtype(np.int32)}
 
 
 def _build_column(
@@ -824,7 +850,14 @@ def _build_column(
     return Ragged(values, offsets, valid)
 
 
-def _careful_decode(view: memoryview, starts: np.ndarray, lengths: np.ndarray, joined: Mapping[int, memoryview], base: int, first_index: int) -> RecordBatch:
+def _careful_decode(
+    view: memoryview,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    joined: Mapping[int, memoryview],
+    base: int,
+    first_index: int,
+) -> RecordBatch:
     records = []
     for i in range(starts.size):
         s = int(starts[i])
@@ -837,9 +870,7 @@ def _careful_decode(view: memoryview, starts: np.ndarray, lengths: np.ndarray, j
         except WireError as e:
             # A joined multi-part record has no single place in the input: name its header.
             offset = base + (e.offset if s >= 0 else -1 - s)
-            raise DecodeError(
-                CONTENT_TYPE, e.reason, offset=offset, record_index=first_index + i
-            ) from None
+            raise DecodeError(CONTENT_TYPE, e.reason, offset=offset, record_index=first_index + i) from None
     try:
         features = columns_from_records([r.features for r in records], "features")
         label = columns_from_records([r.label for r in records], "label")
@@ -924,7 +955,10 @@ def decode_records(data: bytes | bytearray | memoryview) -> list[Any]:
             out.append(parse_record(f.payload, 0, len(f.payload)))
         except WireError as e:
             raise DecodeError(
-                CONTENT_TYPE, e.reason, offset=f.offset + 8 + e.offset if f.pieces == 1 else f.offset, record_index=f.index
+                CONTENT_TYPE,
+                e.reason,
+                offset=f.offset + 8 + e.offset if f.pieces == 1 else f.offset,
+                record_index=f.index,
             ) from None
     return out
 
@@ -932,61 +966,108 @@ def decode_records(data: bytes | bytearray | memoryview) -> list[Any]:
 def iter_decode(
     source: bytes | bytearray | memoryview | IO[bytes], *, batch_size: int = 10_000, copy: bool = False
 ) -> Iterator[RecordBatch]:
-    """Decode a buffer or a binary stream in batches of at most `batch_size` records.
+    """Decode a buffer or a binary stream in batches of `batch_size` records (the last one
+    may be smaller).
 
-    From a stream, memory stays bounded by one batch (plus one record), not the input.
-    Concatenating the batches gives what `decode` returns for the whole input.
+    From a stream, the records of a batch are read into one buffer of about the batch's
+    size and decoded in place, so memory stays bounded by the batch (plus the one being
+    read), not the input. With ``copy=False`` (the default) a batch may be views into its
+    buffer, which then lives as long as the batch. Concatenating the batches gives what
+    `decode` returns for the whole input.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     if hasattr(source, "read") and not isinstance(source, (bytes, bytearray, memoryview)):
-        yield from _iter_stream(source, batch_size, copy)  # type: ignore[arg-type]
+        yield from _iter_stream(source, batch_size, copy)
         return
-    view = _as_view(source)  # type: ignore[arg-type]
+    view = _as_view(source)
     starts, lengths, joined = frame_table(view, CONTENT_TYPE)
-    for lo in range(0, starts.size, batch_size):
-        hi = min(lo + batch_size, starts.size)
+    yield from _batches(view, starts, lengths, joined, starts.size, batch_size, copy, 0, 0)
+
+
+def _batches(
+    view: memoryview,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    joined: Mapping[int, memoryview],
+    upto: int,
+    batch_size: int,
+    copy: bool,
+    base: int,
+    first_index: int,
+) -> Iterator[RecordBatch]:
+    """Decode records ``[0, upto)`` of a frame table in batches."""
+    for lo in range(0, upto, batch_size):
+        hi = min(lo + batch_size, upto)
         sub_joined = {i - lo: p for i, p in joined.items() if lo <= i < hi}
         yield _decode_table(
-            view, starts[lo:hi], lengths[lo:hi], sub_joined, copy=copy, first_index=lo
+            view,
+            starts[lo:hi],
+            lengths[lo:hi],
+            sub_joined,
+            copy=copy,
+            base=base,
+            first_index=first_index + lo,
         )
 
 
+_FIRST_READ = 1 << 20
+_SLACK = 1 << 16
+
+
 def _iter_stream(stream: IO[bytes], batch_size: int, copy: bool) -> Iterator[RecordBatch]:
-    pending: list[Any] = []
-    first = 0
-    for f in iter_frames(stream, content_type=CONTENT_TYPE):
-        pending.append(f)
-        if len(pending) == batch_size:
-            yield _decode_frames(pending, first, copy=copy)
-            first += len(pending)
-            pending = []
-    if pending:
-        yield _decode_frames(pending, first, copy=copy)
+    """Read about one batch of bytes at a time into a fresh buffer and decode it in place.
+
+    Whole records beyond the last full batch, and an unfinished record at the end of the
+    buffer, move to the front of the next buffer; the next buffer is sized from the bytes
+    per record seen so far (doubling while not even one batch fits).
+    """
+    carry = memoryview(b"")
+    base = 0  # stream offset of the buffer's first byte
+    index = 0  # record index of the buffer's first record
+    want = _FIRST_READ
+    while True:
+        raw = bytearray(max(want, len(carry) + _SLACK))
+        raw[: len(carry)] = carry
+        filled = len(carry) + fill_from(stream, memoryview(raw)[len(carry) :])
+        carry = memoryview(b"")  # let the previous buffer go (unless a batch holds it)
+        eof = filled < len(raw)
+        view = memoryview(raw).toreadonly()[:filled]
+        prefix = len(view) if eof else whole_records_prefix(view)
+        try:
+            starts, lengths, joined = frame_table(view[:prefix], CONTENT_TYPE)
+        except DecodeError as e:
+            raise _shifted(e, base, index) from None
+        k = starts.size
+        full = k if eof else k - k % batch_size
+        yield from _batches(view, starts, lengths, joined, full, batch_size, copy, base, index)
+        if eof:
+            return
+        if full < k:
+            s = int(starts[full])
+            keep_from = s - 8 if s >= 0 else -1 - s
+        else:
+            keep_from = prefix
+        carry = view[keep_from:]
+        if full:
+            per_record = keep_from / full
+            want = int(batch_size * per_record * 1.02) + _SLACK
+        else:
+            per_record = prefix / k if k else 0.0
+            want = max(2 * len(raw), int(batch_size * per_record * 1.02) + _SLACK)
+        base += keep_from
+        index += full
+        del view, raw
 
 
-def _decode_frames(frames: list[Any], first_index: int, copy: bool) -> RecordBatch:
-    """Decode frames read from a stream: re-pack their payloads into one buffer."""
-    lengths = np.array([len(f.payload) for f in frames], dtype=np.int64)
-    padded = lengths + (-lengths & 3) + 8
-    starts = np.zeros(len(frames), dtype=np.int64)
-    np.cumsum(padded[:-1], out=starts[1:])
-    starts += 8
-    buf = bytearray(int(padded.sum()))
-    for f, s in zip(frames, starts.tolist()):
-        buf[s : s + len(f.payload)] = f.payload
-    view = memoryview(bytes(buf))
-    try:
-        return _decode_table(view, starts, lengths, {}, copy=copy, first_index=first_index)
-    except DecodeError as e:
-        # Re-express the position in the stream's own offsets.
-        if e.record_index is None or e.offset is None:
-            raise
-        k = e.record_index - first_index
-        f = frames[k]
-        rel = e.offset - int(starts[k])
-        offset = f.offset + 8 + rel if f.pieces == 1 and rel >= 0 else f.offset
-        raise DecodeError(CONTENT_TYPE, e.reason, offset=offset, record_index=e.record_index) from None
+def _shifted(e: DecodeError, base: int, index: int) -> DecodeError:
+    """The same error with positions counted from the start of the stream."""
+    return DecodeError(
+        CONTENT_TYPE,
+        e.reason,
+        offset=None if e.offset is None else base + e.offset,
+        record_index=None if e.record_index is None else index + e.record_index,
+    )
 
 
 class RecordIOProtobufCodec:
@@ -1008,6 +1089,7 @@ class RecordIOProtobufCodec:
     def decode(self, data: Any, *, copy: bool = False) -> RecordBatch:
         return decode(data, copy=copy)
 
-    def iter_decode(self, source: Any, *, batch_size: int = 10_000, copy: bool = False) -> Iterator[RecordBatch]:
+    def iter_decode(
+        self, source: Any, *, batch_size: int = 10_000, copy: bool = False
+    ) -> Iterator[RecordBatch]:
         return iter_decode(source, batch_size=batch_size, copy=copy)
-
