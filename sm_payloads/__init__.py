@@ -18,7 +18,7 @@ from .errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
-from .mime import MediaType
+from .mime import MediaType, negotiate
 from .record import Ragged, Record, RecordBatch, Sparse, Tensor, from_dense, from_sparse
 from .registry import (
     decode_request,
@@ -53,6 +53,7 @@ __all__ = [
     "from_sparse",
     "get_codec",
     "iter_decode",
+    "negotiate",
     "recordio",
     "register_codec",
 ]

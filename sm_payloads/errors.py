@@ -158,16 +158,14 @@ class NotAcceptableError(PayloadError):
 
     status_hint = 406
 
-    def __init__(self, accept: str | None, supported: Sequence[str]) -> None:
+    def __init__(self, accept: str | None, supported: Sequence[str], reason: str | None = None) -> None:
         self.accept = accept
         self.supported = tuple(supported)
-        super().__init__(
-            f"Accept {accept!r}: none of the acceptable types can be produced; "
-            f"supported: {', '.join(self.supported)}"
-        )
+        self.reason = reason or "none of the acceptable types can be produced"
+        super().__init__(f"Accept {accept!r}: {self.reason}; supported: {', '.join(self.supported)}")
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (type(self), (self.accept, self.supported))
+        return (type(self), (self.accept, self.supported, self.reason))
 
 
 class PayloadTooLargeError(PayloadError):

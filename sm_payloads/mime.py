@@ -11,13 +11,13 @@ media type that is not first is an error.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from .errors import UnsupportedMediaTypeError
+from .errors import NotAcceptableError, UnsupportedMediaTypeError
 
-__all__ = ["MediaType"]
+__all__ = ["MediaType", "negotiate", "parse_accept"]
 
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _TYPE_RE = re.compile(rf"\s*({_TOKEN})/({_TOKEN})\s*")
@@ -81,3 +81,144 @@ class MediaType:
             return v if re.fullmatch(_TOKEN, v) else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
         return self.essence + "".join(f"; {k}={q(v)}" for k, v in self.params.items())
+
+
+# --------------------------------------------------------------------------------------
+# Accept (RFC 9110 §12.5.1)
+# --------------------------------------------------------------------------------------
+
+_QVALUE_RE = re.compile(r"(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)")
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptRange:
+    """One member of an ``Accept`` header: a media range, its weight and its position."""
+
+    media: MediaType
+    q: float
+    index: int
+
+    @property
+    def specificity(self) -> int:
+        """2 for ``type/subtype``, 1 for ``type/*``, 0 for ``*/*``."""
+        if self.media.type == "*":
+            return 0
+        return 1 if self.media.subtype == "*" else 2
+
+    def matches(self, media: MediaType) -> bool:
+        """Whether this range covers `media` (by type and subtype; parameters are options)."""
+        return self.media.type in ("*", media.type) and self.media.subtype in ("*", media.subtype)
+
+
+def _split_members(header: str) -> list[str]:
+    """Split on commas outside quoted strings."""
+    out: list[str] = []
+    cur: list[str] = []
+    quoted = escaped = False
+    for ch in header:
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            out.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
+def parse_accept(header: str) -> list[AcceptRange]:
+    """The members of an ``Accept`` header, in header order.
+
+    Parameters after ``q`` (accept extensions) are dropped; ``q`` must be a valid qvalue
+    (0 to 1, at most three decimals). Empty members (``"a/b,,c/d"``) are skipped; a
+    malformed member is a `NotAcceptableError` (HTTP 406), as is a header with no member.
+
+    >>> [(str(r.media), r.q) for r in parse_accept("text/csv;q=0.5, application/json")]
+    [('text/csv', 0.5), ('application/json', 1.0)]
+    """
+    ranges = []
+    for index, member in enumerate(_split_members(header)):
+        if not member.strip():
+            continue
+        try:
+            media = MediaType.parse(member)
+        except UnsupportedMediaTypeError as e:
+            raise NotAcceptableError(header, (), f"malformed member {member.strip()!r}: {e.reason}") from None
+        if media.type == "*" and media.subtype != "*":
+            raise NotAcceptableError(header, (), f"malformed member {member.strip()!r}: '*/' needs '*'")
+        params: dict[str, str] = {}
+        q = 1.0
+        for name, value in media.params.items():
+            if name == "q":
+                if not _QVALUE_RE.fullmatch(value):
+                    raise NotAcceptableError(header, (), f"bad q value {value!r} in {member.strip()!r}")
+                q = float(value)
+                break  # what follows q are accept extensions, not media type parameters
+            params[name] = value
+        ranges.append(AcceptRange(MediaType(media.type, media.subtype, params), q, index))
+    if not ranges:
+        raise NotAcceptableError(header, (), "no media range in the header")
+    return ranges
+
+
+def negotiate(accept_header: str | None, offered: Sequence[str], default: str | None = None) -> str:
+    """Choose the response media type for an ``Accept`` header.
+
+    `offered` are the types the server can produce, in its order of preference. With no
+    header, an empty one, or exactly ``*/*``, the answer is `default` (SageMaker's
+    ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` convention), or the first offered type when
+    there is no default.
+
+    Otherwise every offered type gets the weight of the most specific range that covers it
+    (``type/subtype`` over ``type/*`` over ``*/*``); ``q=0`` rules a type out. The heaviest
+    wins; ties go to the more specific range, then to the range listed first, then to the
+    default, then to the order of `offered`.
+
+    The answer is the client's own media type, parameters included (they are options for
+    the encoder, such as ``verbose=true``), when a concrete range chose it, and the
+    offered type when a wildcard did.
+
+    Raises `NotAcceptableError` (HTTP 406) when nothing acceptable is offered, and
+    `ValueError` when `default` is not among `offered` (a server misconfiguration).
+
+    >>> negotiate("application/json;q=0.5, text/csv", ["application/json", "text/csv"])
+    'text/csv'
+    >>> negotiate("*/*", ["application/json", "text/csv"], default="text/csv")
+    'text/csv'
+    >>> negotiate("application/JSON; verbose=True", ["application/json"])
+    'application/json; verbose=True'
+    """
+    if not offered:
+        raise ValueError("negotiate needs at least one offered media type")
+    offers = [MediaType.parse(o) for o in offered]
+    essences = [m.essence for m in offers]
+    if default is not None and MediaType.parse(default).essence not in essences:
+        raise ValueError(f"default {default!r} is not among the offered types")
+    fallback = default if default is not None else offered[0]
+    if accept_header is None or not accept_header.strip() or accept_header.strip() == "*/*":
+        return fallback
+    try:
+        ranges = parse_accept(accept_header)
+    except NotAcceptableError as e:
+        raise NotAcceptableError(accept_header, offered, e.reason) from None
+    default_essence = None if default is None else MediaType.parse(default).essence
+    best: tuple[tuple[float, int, int, int, int], int, AcceptRange] | None = None
+    for i, offer in enumerate(offers):
+        covering = [r for r in ranges if r.matches(offer)]
+        if not covering:
+            continue
+        top = max(covering, key=lambda r: (r.specificity, len(r.media.params), -r.index))
+        if top.q <= 0:
+            continue
+        key = (top.q, top.specificity, -top.index, int(offer.essence == default_essence), -i)
+        if best is None or key > best[0]:
+            best = (key, i, top)
+    if best is None:
+        raise NotAcceptableError(accept_header, offered)
+    _, i, top = best
+    return str(top.media) if top.specificity == 2 else offered[i]
