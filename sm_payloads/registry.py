@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from .errors import EncodeError, UnsupportedMediaTypeError
 from .formats.recordio_protobuf import RecordIOProtobufCodec
 from .mime import MediaType
-from .record import RecordBatch, from_dense, from_sparse
+from .record import Ragged, RecordBatch, from_dense, from_sparse
 
 __all__ = [
     "ALIASES",
@@ -85,11 +85,52 @@ def get_codec(content_type: str) -> Any:
     return codec_cls.from_params(media.params)
 
 
-def to_batch(data: Any) -> RecordBatch:
+def _outputs_to_batch(rows: list[Mapping[str, Any]]) -> RecordBatch:
+    """Per-record output dicts (``[{"closest_cluster": 5, "distance_to_cluster": 36.5}]``)
+    as a batch with one ``label`` column per key, in first-seen order."""
+    keys: dict[str, None] = {}
+    for row in rows:
+        keys.update(dict.fromkeys(row))
+    label: dict[str, Any] = {}
+    for key in keys:
+        values = []
+        for i, row in enumerate(rows):
+            if key not in row:
+                raise EncodeError(
+                    None,
+                    f"record {i} has no {key!r} (every record needs every output key)",
+                    column=f"label[{key!r}]",
+                    status_hint=400,
+                )
+            values.append(row[key])
+        if all(isinstance(v, str) for v in values):
+            label[key] = np.array(values, dtype=object)
+        elif all(isinstance(v, (list, tuple, np.ndarray)) for v in values):
+            lengths = {len(v) for v in values}
+            if len(lengths) == 1:
+                label[key] = np.asarray(values)
+            else:
+                label[key] = Ragged.from_lists([list(v) for v in values])
+        else:
+            label[key] = np.asarray(values)
+            if label[key].dtype.kind not in "biuf" or label[key].ndim != 1:
+                raise EncodeError(
+                    None,
+                    "expected numbers, strings or lists of numbers per record",
+                    column=f"label[{key!r}]",
+                    status_hint=400,
+                )
+    return RecordBatch(label=label, n=len(rows))
+
+
+def to_batch(data: Any, *, response: bool = False) -> RecordBatch:
     """A `RecordBatch` from a batch, a numpy array (1-D = one record), a scipy sparse
-    matrix or nested lists of numbers."""
+    matrix, nested lists of numbers, or (with ``response=True``) a list of per-record
+    output dicts."""
     if isinstance(data, RecordBatch):
         return data
+    if response and isinstance(data, (list, tuple)) and data and all(isinstance(r, Mapping) for r in data):
+        return _outputs_to_batch(list(data))
     if sp.issparse(data):
         return from_sparse(data)
     if isinstance(data, np.ndarray):
@@ -125,7 +166,7 @@ def decode_request(body: bytes | bytearray | memoryview, content_type: str, **op
 def encode_response(data: Any, accept: str, **options: Any) -> bytes:
     """Serialize a response body (outputs live in the batch's ``label`` map)."""
     codec = get_codec(accept)
-    out: bytes = getattr(codec, "encode_response", codec.encode)(to_batch(data), **options)
+    out: bytes = getattr(codec, "encode_response", codec.encode)(to_batch(data, response=True), **options)
     return out
 
 

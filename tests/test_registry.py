@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 import sm_payloads as smp
+from sm_payloads.registry import to_batch
 
 CT = "application/x-recordio-protobuf"
 
@@ -112,3 +113,29 @@ def test_malformed_content_type_message_is_said_once() -> None:
     with pytest.raises(smp.UnsupportedMediaTypeError) as e:
         smp.get_codec("not a media type")
     assert str(e.value) == f"'not a media type': malformed media type; supported: {CT}"
+
+
+def test_response_from_per_record_dicts() -> None:
+    """API.md §2: a response may be a list of per-record dicts (k-means' shape here)."""
+    rows = [
+        {"closest_cluster": 5, "distance_to_cluster": 36.5, "name": "a", "v": [1.0, 2.0]},
+        {"closest_cluster": 2, "distance_to_cluster": 1.25, "name": "b", "v": [3.0, 4.0]},
+    ]
+    batch = to_batch(rows, response=True)
+    assert list(batch.label) == ["closest_cluster", "distance_to_cluster", "name", "v"]
+    assert batch.label["closest_cluster"].dtype == np.int32
+    assert batch.label["closest_cluster"].tolist() == [5, 2]
+    assert batch.label["distance_to_cluster"].tolist() == [36.5, 1.25]
+    assert batch.label["name"].tolist() == ["a", "b"]
+    assert batch.label["v"].tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    ragged = to_batch([{"v": [1.0]}, {"v": [2.0, 3.0]}], response=True).label["v"]
+    assert isinstance(ragged, smp.Ragged) and ragged[1].tolist() == [2.0, 3.0]
+    body = smp.encode_response(rows[:1], CT)
+    back = smp.decode_response(body, CT)
+    assert back.label["closest_cluster"].tolist() == [5]
+    with pytest.raises(smp.EncodeError) as e:
+        to_batch([{"a": 1}, {"b": 2}], response=True)
+    assert e.value.status_hint == 400 and e.value.column == "label['a']"
+    assert str(e.value) == "label['a']: record 1 has no 'a' (every record needs every output key)"
+    with pytest.raises(smp.EncodeError):
+        to_batch([{"a": 1}], response=False)
