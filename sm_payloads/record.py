@@ -69,9 +69,11 @@ def _readonly(a: NDArray[Any]) -> NDArray[Any]:
 
 def as_tensor_dtype(a: NDArray[Any], column: str) -> NDArray[Any]:
     """Return `a` as float32/float64/int32 if that loses nothing, else raise `EncodeError`."""
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
     dt = a.dtype
     if dt in TENSOR_DTYPES:
-        return a if dt.isnative else a.astype(dt.newbyteorder("="))
+        return a
     if dt == np.float16:
         return a.astype(np.float32)
     if dt in _TO_INT32_ALWAYS:

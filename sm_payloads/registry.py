@@ -1,22 +1,31 @@
 """The one table from media type to codec, and the top-level verbs.
 
 Rule 1: a new format is one module in `formats/` and one entry in `_CODECS` (hyperframe's
-dispatch dict built from a class list); aliases live in `ALIASES`, next to it.
+dispatch dict built from a class list); aliases come from each codec's ``aliases`` and
+live in `ALIASES`, next to it.
 Rule 2: media types are parsed once, here: case, whitespace and parameters are handled
 before a codec sees them; parameters reach the codec through ``from_params``.
 Rule 3: registering has no import-time side effects; users add formats with
 `register_codec`.
+
+A codec class has ``content_type``, ``from_params``, ``encode`` and ``decode``; optionally
+``encode_response`` / ``decode_response`` (when responses differ from requests),
+``iter_decode`` (streaming), ``aliases``, ``raw_input = True`` (its encoders take arrays
+and lists as given instead of a `RecordBatch`) and ``responses = False`` (a request-only
+format).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import IO, Any, Protocol
+from typing import IO, Any, ClassVar, Protocol
 
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import EncodeError, UnsupportedMediaTypeError
+from .errors import EncodeError, NotAcceptableError, UnsupportedMediaTypeError
+from .formats.libsvm import LibSVMCodec
+from .formats.npy import NpyCodec
 from .formats.recordio_protobuf import RecordIOProtobufCodec
 from .mime import MediaType
 from .record import Ragged, RecordBatch, from_dense, from_sparse
@@ -32,6 +41,7 @@ __all__ = [
     "get_codec",
     "iter_decode",
     "register_codec",
+    "response_types",
     "to_batch",
 ]
 
@@ -39,19 +49,19 @@ __all__ = [
 class Codec(Protocol):
     """What a format module offers the registry."""
 
-    content_type: str
+    content_type: ClassVar[str]
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> Codec: ...
 
-    def encode(self, batch: RecordBatch) -> bytes: ...
+    def encode(self, batch: Any, /) -> bytes: ...
 
-    def decode(self, data: Any) -> RecordBatch: ...
+    def decode(self, data: Any, /) -> RecordBatch: ...
 
 
-_CODECS: tuple[type[Any], ...] = (RecordIOProtobufCodec,)
+_CODECS: tuple[type[Any], ...] = (RecordIOProtobufCodec, NpyCodec, LibSVMCodec)
 CODECS: dict[str, type[Any]] = {c.content_type: c for c in _CODECS}
-ALIASES: dict[str, str] = {}
+ALIASES: dict[str, str] = {a: c.content_type for c in _CODECS for a in getattr(c, "aliases", ())}
 
 
 def register_codec(codec: type[Any], *, aliases: tuple[str, ...] = (), replace: bool = False) -> None:
@@ -63,12 +73,21 @@ def register_codec(codec: type[Any], *, aliases: tuple[str, ...] = (), replace: 
         if not callable(getattr(codec, name, None)):
             raise TypeError(f"{codec.__name__} has no {name}()")
     CODECS[essence] = codec
-    for alias in aliases:
+    for alias in (*getattr(codec, "aliases", ()), *aliases):
         ALIASES[MediaType.parse(alias).essence] = essence
 
 
 def supported() -> tuple[str, ...]:
     return tuple(CODECS) + tuple(ALIASES)
+
+
+def _answers(codec_cls: type[Any]) -> bool:
+    return bool(getattr(codec_cls, "responses", True))
+
+
+def response_types() -> tuple[str, ...]:
+    """The media types a response can be written in (request-only formats left out)."""
+    return tuple(c for c, k in CODECS.items() if _answers(k))
 
 
 def get_codec(content_type: str) -> Any:
@@ -151,9 +170,14 @@ def to_batch(data: Any, *, response: bool = False) -> RecordBatch:
     )
 
 
+def _prepare(codec: Any, data: Any, response: bool) -> Any:
+    return data if getattr(codec, "raw_input", False) else to_batch(data, response=response)
+
+
 def encode_request(data: Any, content_type: str, **options: Any) -> bytes:
     """Serialize a request body. `data`: see `to_batch`."""
-    out: bytes = get_codec(content_type).encode(to_batch(data), **options)
+    codec = get_codec(content_type)
+    out: bytes = codec.encode(_prepare(codec, data, False), **options)
     return out
 
 
@@ -166,13 +190,19 @@ def decode_request(body: bytes | bytearray | memoryview, content_type: str, **op
 def encode_response(data: Any, accept: str, **options: Any) -> bytes:
     """Serialize a response body (outputs live in the batch's ``label`` map)."""
     codec = get_codec(accept)
-    out: bytes = getattr(codec, "encode_response", codec.encode)(to_batch(data, response=True), **options)
+    if not _answers(type(codec)):
+        raise NotAcceptableError(accept, response_types(), f"{codec.content_type} is a request format only")
+    out: bytes = getattr(codec, "encode_response", codec.encode)(_prepare(codec, data, True), **options)
     return out
 
 
 def decode_response(body: bytes | bytearray | memoryview, content_type: str, **options: Any) -> RecordBatch:
     """Parse a response body into a `RecordBatch` (outputs in ``label``)."""
     codec = get_codec(content_type)
+    if not _answers(type(codec)):
+        raise UnsupportedMediaTypeError(
+            content_type, response_types(), f"{codec.content_type} is a request format only"
+        )
     out: RecordBatch = getattr(codec, "decode_response", codec.decode)(body, **options)
     return out
 

@@ -157,3 +157,12 @@ def test_from_dense_and_from_sparse_reject_bad_shapes() -> None:
     with pytest.raises(smp.EncodeError, match=r"scipy\.sparse"):
         smp.from_sparse(np.zeros((2, 2)))
     assert len(smp.from_dense(np.zeros(4))) == 1
+
+
+@pytest.mark.parametrize("dt", [">f8", ">f4", ">i4", ">i8", ">u2", ">f2"])
+def test_regression_big_endian_columns_are_accepted(dt: str) -> None:
+    """Found by the npy codec: non-native byte order was refused as 'cannot be stored'."""
+    a = np.array([[1, 2], [3, 4]], dtype=dt)
+    col = smp.RecordBatch({"v": a}).features["v"]
+    assert col.dtype.isnative and col.tolist() == [[1, 2], [3, 4]]
+    assert col.dtype.kind == ("f" if "f" in dt else "i")

@@ -112,7 +112,8 @@ def test_errors_have_status_hints_and_survive_pickling() -> None:
 def test_malformed_content_type_message_is_said_once() -> None:
     with pytest.raises(smp.UnsupportedMediaTypeError) as e:
         smp.get_codec("not a media type")
-    assert str(e.value) == f"'not a media type': malformed media type; supported: {CT}"
+    listed = ", ".join(smp.registry.supported())
+    assert str(e.value) == f"'not a media type': malformed media type; supported: {listed}"
 
 
 def test_response_from_per_record_dicts() -> None:
@@ -139,3 +140,27 @@ def test_response_from_per_record_dicts() -> None:
     assert str(e.value) == "label['a']: record 1 has no 'a' (every record needs every output key)"
     with pytest.raises(smp.EncodeError):
         to_batch([{"a": 1}], response=False)
+
+
+def test_request_only_formats_refuse_responses() -> None:
+    """libsvm is a request format: no response is written or read in it."""
+    assert "text/libsvm" not in smp.registry.response_types()
+    assert "text/libsvm" in smp.registry.supported() and "text/x-libsvm" in smp.registry.supported()
+    with pytest.raises(smp.NotAcceptableError) as e:
+        smp.encode_response(np.ones((1, 2)), "text/x-libsvm")
+    assert e.value.reason == "text/libsvm is a request format only"
+    with pytest.raises(smp.UnsupportedMediaTypeError) as u:
+        smp.decode_response(b"1 0:1\n", "text/libsvm")
+    assert u.value.reason == "text/libsvm is a request format only"
+
+
+def test_raw_input_codecs_get_the_array_as_given() -> None:
+    """npy writes what numpy.save writes (the SDK's NumpySerializer): a 1-D int64 array
+    stays 1-D int64 instead of becoming one int32 record."""
+    import io
+
+    a = np.array([1, 2, 3], dtype=np.int64)
+    ref = io.BytesIO()
+    np.save(ref, a)
+    assert smp.encode_request(a, "application/x-npy") == ref.getvalue()
+    assert smp.encode_response(a, "application/x-npy") == ref.getvalue()

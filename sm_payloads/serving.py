@@ -1,0 +1,210 @@
+"""Sans-I/O request handling for a model container: bytes and headers in, status, bytes and
+a content type out.
+
+`handle` is a pure function of the request (body, ``Content-Type``, ``Accept``), the
+container's environment and the user's predict function. It never raises for a bad
+request; every failure becomes a status code with a short plain-text message:
+
+====================================================  ======
+what went wrong                                       status
+====================================================  ======
+body larger than the limit                            413
+``Content-Type`` missing, malformed or not supported  415
+body does not decode                                  400
+``Accept`` names nothing we can produce, or is bad    406
+the predict function raised                           500 (generic message; traceback logged)
+the prediction cannot be encoded                      500
+====================================================  ======
+
+The web framework (see ``examples/serve.py``) only moves bytes and headers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import (
+    EncodeError,
+    NotAcceptableError,
+    PayloadError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
+from .mime import MediaType, negotiate
+from .record import RecordBatch
+from .registry import decode_request, encode_response, response_types, supported
+
+__all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "Handler", "Response", "handle"]
+
+log = logging.getLogger("sm_payloads.serving")
+
+#: SageMaker real-time endpoints accept request bodies up to 6 MB (2**20 bytes per MB).
+DEFAULT_MAX_PAYLOAD_BYTES = 6 * 2**20
+
+_TEXT = "text/plain; charset=utf-8"
+
+Predict = Callable[[RecordBatch], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What to send back: an HTTP status, a body and its ``Content-Type``."""
+
+    status: int
+    body: bytes
+    content_type: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status < 400
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(status, (message.rstrip("\n") + "\n").encode("utf-8", "replace"), _TEXT)
+
+
+def _limit(env: Mapping[str, str], max_payload_bytes: int | None) -> int:
+    if max_payload_bytes is not None:
+        return max_payload_bytes
+    mb = env.get("SAGEMAKER_MAX_PAYLOAD_IN_MB")
+    if mb is not None and mb.strip().isdigit():
+        return int(mb) * 2**20
+    return DEFAULT_MAX_PAYLOAD_BYTES
+
+
+def _offered(offered: Sequence[str] | None) -> list[str]:
+    return list(offered) if offered is not None else list(response_types())
+
+
+def _default_accept(env: Mapping[str, str], content_type: str, offers: list[str]) -> str:
+    """``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` when set, else the request's own format when
+    it can be produced, else the first offered type."""
+    essences = [MediaType.parse(o).essence for o in offers]
+    configured = env.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT")
+    if configured:
+        return configured
+    essence = MediaType.parse(content_type).essence
+    return offers[essences.index(essence)] if essence in essences else offers[0]
+
+
+def handle(
+    body: bytes | bytearray | memoryview,
+    content_type: str | None,
+    accept: str | None,
+    predict: Predict,
+    *,
+    env: Mapping[str, str] | None = None,
+    max_payload_bytes: int | None = None,
+    offered: Sequence[str] | None = None,
+) -> Response:
+    """Decode a request, run `predict` on the batch, encode its answer for ``Accept``.
+
+    Parameters
+    ----------
+    body, content_type, accept
+        The request body and its ``Content-Type`` and ``Accept`` headers (None when absent).
+        A missing ``Content-Type`` falls back to ``SAGEMAKER_DEFAULT_INVOCATIONS_CONTENT_TYPE``
+        when the environment sets it.
+    predict
+        Called with the decoded `RecordBatch`; returns a batch (outputs in ``label``), a
+        numpy array, or a list of per-record dicts (``[{"score": 0.9}]``).
+    env
+        The container's environment (``os.environ`` when None):
+        ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` answers a missing or ``*/*`` ``Accept``
+        (otherwise the request's own format when it can be produced);
+        ``SAGEMAKER_MAX_PAYLOAD_IN_MB`` sets the size limit.
+    max_payload_bytes
+        The body size limit (default: the environment's, else 6 MiB as on real-time endpoints).
+    offered
+        The response types this container produces (default: every registered codec).
+    """
+    env = os.environ if env is None else env
+    limit = _limit(env, max_payload_bytes)
+    if len(body) > limit:
+        return _error(413, str(PayloadTooLargeError(len(body), limit, "request body")))
+    if not content_type or not content_type.strip():
+        content_type = env.get("SAGEMAKER_DEFAULT_INVOCATIONS_CONTENT_TYPE") or None
+        if content_type is None:
+            return _error(415, "the request has no Content-Type; send one of: " + ", ".join(supported()))
+    offers = _offered(offered)
+    try:
+        MediaType.parse(content_type)
+        default = _default_accept(env, content_type, offers)
+        chosen = negotiate(accept, offers, default)
+    except UnsupportedMediaTypeError as e:
+        return _error(415, str(e))
+    except NotAcceptableError as e:
+        return _error(406, str(e))
+    except ValueError as e:  # the environment names a type this container cannot produce
+        log.error("bad serving configuration: %s", e)
+        return _error(500, "the server is misconfigured (see its log)")
+    try:
+        batch = decode_request(body, content_type)
+    except PayloadError as e:
+        return _error(e.status_hint, str(e))
+    try:
+        result = predict(batch)
+    except Exception:
+        log.exception("the predict function raised")
+        return _error(500, "the model failed to produce a prediction (see the container log)")
+    try:
+        out = encode_response(result, chosen)
+    except EncodeError as e:
+        log.error("cannot encode the prediction as %s: %s", chosen, e)
+        return _error(500, f"the prediction cannot be written as {chosen}: {e.reason}")
+    except PayloadError as e:
+        return _error(e.status_hint, str(e))
+    except Exception:
+        log.exception("encoding the prediction failed")
+        return _error(500, f"the prediction cannot be written as {chosen}")
+    return Response(200, out, chosen)
+
+
+class Handler:
+    """`handle` with the predict function and the environment bound once.
+
+    >>> import numpy as np, sm_payloads as smp
+    >>> h = Handler(lambda b: smp.RecordBatch(label={"score": b.to_numpy().sum(axis=1)}), env={})
+    >>> ct = "application/x-recordio-protobuf"
+    >>> r = h(smp.encode_request(np.ones((2, 3), np.float32), ct), ct, None)
+    >>> r.status, r.content_type, smp.decode_response(r.body, ct).label["score"].tolist()
+    (200, 'application/x-recordio-protobuf', [3.0, 3.0])
+    >>> h(b"junk", ct, None).status
+    400
+    >>> h(b"", "image/png", None).status
+    415
+    """
+
+    def __init__(
+        self,
+        predict: Predict,
+        env: Mapping[str, str] | None = None,
+        *,
+        max_payload_bytes: int | None = None,
+        offered: Sequence[str] | None = None,
+    ) -> None:
+        self.predict = predict
+        self.env = dict(os.environ if env is None else env)
+        self.max_payload_bytes = max_payload_bytes
+        self.offered = offered
+
+    def __call__(
+        self, body: bytes | bytearray | memoryview, content_type: str | None, accept: str | None
+    ) -> Response:
+        return handle(
+            body,
+            content_type,
+            accept,
+            self.predict,
+            env=self.env,
+            max_payload_bytes=self.max_payload_bytes,
+            offered=self.offered,
+        )
+
+    def ping(self) -> Response:
+        """``GET /ping``: healthy once constructed."""
+        return Response(200, b"", _TEXT)
