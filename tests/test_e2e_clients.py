@@ -1,0 +1,93 @@
+"""End to end with real clients: boto3's sagemaker-runtime and the SageMaker SDK v2's
+Predictor call the example container (examples/serve.py) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sm_payloads as smp
+from sm_payloads.serving import Handler
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+import serve
+
+boto3 = pytest.importorskip("boto3")
+botocore_exceptions = pytest.importorskip("botocore.exceptions")
+
+RIO = "application/x-recordio-protobuf"
+NPY = "application/x-npy"
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    # The demo model has two outputs, which an npy body cannot carry: it does not offer npy.
+    handler = Handler(serve.demo_predict, env={}, max_payload_bytes=1 << 20, offered=serve.OFFERED)
+    server, url = serve.serve_in_background(handler)
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def runtime(base_url: str) -> object:
+    return boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=base_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=boto3.session.Config(retries={"max_attempts": 1}),
+    )
+
+
+X = np.array([[0.25, 0.5, 1.0], [1.0, 1.0, 1.0]], np.float32)
+
+
+def test_ping(base_url: str) -> None:
+    with urllib.request.urlopen(base_url + "/ping") as r:
+        assert r.status == 200
+
+
+@pytest.mark.parametrize(
+    ("content_type", "accept"),
+    [(RIO, RIO), (NPY, RIO), ("application/X-NPY; charset=binary", None), (RIO, "*/*"), (RIO, None)],
+)
+def test_boto3_invoke_endpoint(runtime: object, content_type: str, accept: str | None) -> None:
+    kwargs = {"Accept": accept} if accept else {}
+    out = runtime.invoke_endpoint(  # type: ignore[attr-defined]
+        EndpointName="demo", Body=smp.encode_request(X, content_type), ContentType=content_type, **kwargs
+    )
+    answered = out["ContentType"]
+    essence = smp.MediaType.parse(content_type).essence
+    want = (
+        accept if accept not in (None, "*/*") else (essence if essence in serve.OFFERED else serve.OFFERED[0])
+    )
+    assert smp.MediaType.parse(answered).essence == smp.MediaType.parse(want).essence
+    batch = smp.decode_response(out["Body"].read(), answered)
+    assert batch.label["score"].tolist() == pytest.approx([1.75 / 3, 1.0])
+    assert batch.label["predicted_label"].tolist() == [1, 1]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "accept", "status"),
+    [
+        (b"\x00" * 8, RIO, None, 400),
+        (b"x", "image/png", None, 415),
+        (smp.encode_request(X, RIO), RIO, "image/png", 406),
+        (smp.encode_request(X, RIO), RIO, NPY, 406),
+        (b"\x00" * ((1 << 20) + 8), RIO, None, 413),
+    ],
+)
+def test_boto3_sees_each_error_status(
+    runtime: object, body: bytes, content_type: str, accept: str | None, status: int
+) -> None:
+    kwargs = {"Accept": accept} if accept else {}
+    with pytest.raises(botocore_exceptions.ClientError) as e:
+        runtime.invoke_endpoint(EndpointName="demo", Body=body, ContentType=content_type, **kwargs)  # type: ignore[attr-defined]
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
