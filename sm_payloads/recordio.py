@@ -247,11 +247,15 @@ def _read_exact(stream: IO[bytes], n: int) -> bytes:
     """Read up to n bytes in bounded chunks (a huge length word allocates nothing)."""
     if n <= _STREAM_CHUNK:
         data = stream.read(n)
-        return data if data is not None else b""
+        if data is None:
+            raise BlockingIOError("the stream is non-blocking and has no data yet; pass a blocking stream")
+        return data
     chunks = []
     got = 0
     while got < n:
         chunk = stream.read(min(_STREAM_CHUNK, n - got))
+        if chunk is None:
+            raise BlockingIOError("the stream is non-blocking and has no data yet; pass a blocking stream")
         if not chunk:
             break
         chunks.append(chunk)
@@ -388,40 +392,62 @@ def frame_table(view: memoryview, content_type: str) -> tuple[np.ndarray, np.nda
 
 def whole_records_prefix(view: memoryview) -> int:
     """Bytes at the start of `view` that hold only whole records (the rest is an unfinished
-    record, or something `frame_table` will reject with a precise error).
+    record, or something `frame_table` will reject with a precise error, in which case the
+    whole view is returned so that it does).
 
     For reading a stream into a buffer batch by batch: the frames are chained with numpy
-    (each header's length points at the next header), so no Python step per record.
+    (each header's length points at the next header). The aligned magic words are the
+    candidate headers; a magic inside a payload only breaks the chain into runs, and each
+    run costs a few binary searches, so the work stays linear in the buffer.
     """
     size = len(view) // 4
+    if size < 2:
+        return 0
     words = np.frombuffer(view[: size * 4], dtype="<u4")
     cand = np.flatnonzero(words == MAGIC)
-    pos = 0  # word index of the next header
-    done = 0  # byte offset just past the last whole record
-    while pos < size:
-        i = int(np.searchsorted(cand, pos))
-        if i == cand.size or cand[i] != pos or pos + 1 >= size:
-            # Not a header (the strict reader reports it) or a header cut short.
-            return len(view) if pos + 1 < size else done
-        c = cand[i:]
-        c = c[c + 1 < size]
-        lrec = words[c + 1].astype(np.int64)
-        nxt = c + 2 + (((lrec & MAX_RECORD_LENGTH) + 3) >> 2)
-        brk = np.flatnonzero(nxt[:-1] != c[1:])
-        k = int(brk[0]) if brk.size else c.size - 1
-        flags = lrec[: k + 1] >> 29
-        if (flags > 3).any():
-            return len(view)  # an impossible cflag: let the strict reader report it
-        whole = (flags == 0) | (flags == 3)
-        ends = nxt[: k + 1]
-        fits = ends <= size
-        good = np.flatnonzero(whole & fits)
-        if good.size:
-            done = max(done, int(ends[good[-1]]) * 4)
-        if not fits[k]:
+    if not cand.size or cand[0] != 0:
+        return len(view)  # not a header: let the strict reader say so
+    has_len = cand + 1 < size
+    lrec = np.zeros(cand.size, dtype=np.int64)
+    lrec[has_len] = words[cand[has_len] + 1]
+    nxt = cand + 2 + (((lrec & MAX_RECORD_LENGTH) + 3) >> 2)
+    nxt[~has_len] = size + 1  # a header cut short never fits
+    flags = lrec >> 29
+    ends_record = (flags == 0) | (flags == 3)
+    whole_idx = np.flatnonzero(ends_record)
+    bad_idx = np.flatnonzero(flags > 3)
+    breaks = np.flatnonzero(nxt[:-1] != cand[1:])
+    done = 0
+    i = 0
+    inside = False  # whether the previous frame on the chain left a multi-part record open
+    while True:
+        b = int(np.searchsorted(breaks, i))
+        k = int(breaks[b]) if b < breaks.size else cand.size - 1
+        # Frames i..k are chained; all but k fit for sure (the next header follows them).
+        fits_k = bool(nxt[k] <= size)
+        last = k if fits_k else k - 1
+        if last >= i:
+            bi = int(np.searchsorted(bad_idx, i))
+            if bi < bad_idx.size and bad_idx[bi] <= last:
+                return len(view)  # an impossible cflag: the strict reader reports it
+            fl = flags[i : last + 1]
+            prev = np.empty(fl.size, dtype=bool)  # does each frame start inside a record?
+            prev[0] = inside
+            prev[1:] = (fl[:-1] == 1) | (fl[:-1] == 2)
+            if ((prev & ((fl == 0) | (fl == 1))) | (~prev & ((fl == 2) | (fl == 3)))).any():
+                return len(view)  # a broken cflag sequence: the strict reader reports it
+            inside = bool(fl[-1] in (1, 2))
+            w = int(np.searchsorted(whole_idx, last, side="right")) - 1
+            if w >= 0 and whole_idx[w] >= i:
+                done = int(nxt[whole_idx[w]]) * 4
+        if not fits_k:
             return done
-        pos = int(ends[k])
-    return done
+        pos = int(nxt[k])
+        if pos >= size:
+            return done
+        i = int(np.searchsorted(cand, pos))
+        if i == cand.size or cand[i] != pos:
+            return len(view) if pos + 1 < size else done
 
 
 def fill_from(stream: IO[bytes], out: memoryview) -> int:
@@ -433,8 +459,11 @@ def fill_from(stream: IO[bytes], out: memoryview) -> int:
             n = readinto(out[got:])
         else:
             chunk = stream.read(min(len(out) - got, 1 << 24))
-            n = len(chunk) if chunk else 0
-            out[got : got + n] = chunk
+            n = None if chunk is None else len(chunk)
+            if n:
+                out[got : got + n] = chunk
+        if n is None:
+            raise BlockingIOError("the stream is non-blocking and has no data yet; pass a blocking stream")
         if not n:
             break
         got += n

@@ -536,3 +536,69 @@ def test_regression_framing_error_names_the_right_record() -> None:
     with pytest.raises(smp.DecodeError) as e:
         rp.decode(data)
     assert (e.value.offset, e.value.record_index) == (40, 1)
+
+
+def test_regression_present_but_empty_shape_is_a_scalar_record() -> None:
+    """Review finding: ``1a 00`` (shape ()) was read as "no shape" by the fast paths."""
+    one = bytes.fromhex("0a0f0a0176120a12080a040000803f1a00")
+    data = framed(one) + framed(one)
+    assert rp.decode(data).features["v"].shape == careful(data).features["v"].shape == (2,)
+    two = bytes.fromhex("0a130a0176120e120c0a080000803f000000401a00")
+    with pytest.raises(smp.DecodeError) as e:
+        rp.decode(framed(two) + framed(two))
+    assert (e.value.offset, e.value.record_index) == (0, 0)
+
+
+def test_regression_stream_buffer_grows_geometrically_not_by_batch() -> None:
+    """Review finding: a stream with a few big records made the reader allocate
+    batch_size x record size (3 GB for 1.5 MB of input)."""
+    import tracemalloc
+
+    data = rp.encode(smp.from_dense(np.ones((5, 75_000), np.float32)))
+    tracemalloc.start()
+    try:
+        out = list(rp.iter_decode(io.BytesIO(data), batch_size=10_000))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [len(b) for b in out] == [5]
+    assert peak < 8 * len(data)
+
+
+def test_payload_magic_breaks_the_chain_but_not_the_prefix() -> None:
+    """Review finding: every aligned magic inside a payload rescanned all later candidates
+    (quadratic; timed in benchmarks, not here). The prefix must still be exact."""
+    from sm_payloads.recordio import whole_records_prefix
+
+    framing = write_records([MAGIC_BYTES * 2, b"ab", MAGIC_BYTES] * 500, escape=False)
+    assert whole_records_prefix(memoryview(framing)) == len(framing)
+    cut = len(framing) - 5
+    assert whole_records_prefix(memoryview(framing[:cut])) == len(framing) - 12  # last frame cut
+    # SDK-style plain frames whose records hold the magic at aligned offsets.
+    batch = smp.from_dense(np.tile(MAGIC_ROW, (1500, 1)))
+    data = rp.encode(batch, sdk_compatible=True)
+    assert sum(f.pieces for f in iter_frames(data)) == 1500
+    with mock.patch.object(rp, "_FIRST_READ", 256), mock.patch.object(rp, "_SLACK", 16):
+        got = list(rp.iter_decode(io.BytesIO(data), batch_size=7))
+    assert_batches_equal(smp.RecordBatch.concat(got), rp.decode(data))
+
+
+def test_non_blocking_stream_without_data_is_an_error_not_the_end() -> None:
+    class Stalled(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self.data, self.calls = data, 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, out: memoryview) -> int | None:  # type: ignore[override]
+            self.calls += 1
+            if self.calls == 2:
+                return None
+            n = min(len(out), len(self.data))
+            out[:n], self.data = self.data[:n], self.data[n:]
+            return n
+
+    data = rp.encode(smp.from_dense(np.ones((10, 3), np.float32)))
+    with pytest.raises(BlockingIOError):
+        list(rp.iter_decode(Stalled(data), batch_size=2))

@@ -582,6 +582,9 @@ class _Walk:
             sub = np.flatnonzero(present)
             size[sub], start[sub] = self.length(self.pos[sub] + 1, limit[sub])
             self.pos[sub] = start[sub] + size[sub]
+        if tag == 0x1A and (present & (size == 0)).any():
+            # An empty shape is a scalar record (shape ()), unlike an absent one.
+            raise _vec.Decline("present but empty shape")
         return start, size
 
     def skip_shim(self) -> None:
@@ -762,6 +765,8 @@ def _vector_column(
     if types.size == 0 or (types != types[0]).any():
         raise _vec.Decline("mixed tensor types")
     ranges = (_ranges(per, 1, sel), _ranges(per, 2, sel), _ranges(per, 3, sel))
+    if ((per[3][1][sel] >= 0) & (ranges[2][1] == 0)).any():
+        raise _vec.Decline("present but empty shape")  # a scalar record, unlike an absent shape
     return _build_column(buf, n, recs, int(types[0]), ranges, map_name)
 
 
@@ -1053,8 +1058,9 @@ def _iter_stream(stream: IO[bytes], batch_size: int, copy: bool) -> Iterator[Rec
             per_record = keep_from / full
             want = int(batch_size * per_record * 1.02) + _SLACK
         else:
-            per_record = prefix / k if k else 0.0
-            want = max(2 * len(raw), int(batch_size * per_record * 1.02) + _SLACK)
+            # Not one batch yet: grow geometrically, never by extrapolation (a stream may
+            # hold far fewer records than a batch, and a hostile one wants a huge buffer).
+            want = 2 * len(raw)
         base += keep_from
         index += full
         del view, raw
