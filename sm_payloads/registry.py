@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import EncodeError, NotAcceptableError, UnsupportedMediaTypeError
+from .formats.csv import CsvCodec
 from .formats.libsvm import LibSVMCodec
 from .formats.npy import NpyCodec
 from .formats.recordio_protobuf import RecordIOProtobufCodec
@@ -59,7 +60,7 @@ class Codec(Protocol):
     def decode(self, data: Any, /) -> RecordBatch: ...
 
 
-_CODECS: tuple[type[Any], ...] = (RecordIOProtobufCodec, NpyCodec, LibSVMCodec)
+_CODECS: tuple[type[Any], ...] = (CsvCodec, RecordIOProtobufCodec, NpyCodec, LibSVMCodec)
 CODECS: dict[str, type[Any]] = {c.content_type: c for c in _CODECS}
 ALIASES: dict[str, str] = {a: c.content_type for c in _CODECS for a in getattr(c, "aliases", ())}
 

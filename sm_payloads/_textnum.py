@@ -1,0 +1,371 @@
+"""Numbers as text, fast and exact: the CSV writer's spelling and the CSV reader's parser.
+
+Writing. A float prints as the shortest text that reads back to the same float of its own
+dtype, spelled as numpy's ``str()`` spells it (which is what the SageMaker SDK's
+``CSVSerializer`` writes, through ``csv.writer``): positional when ``1e-4 <= |x| < 1e16``
+(float64) or ``< 1e6`` (float32) or when ``x`` is zero, scientific otherwise
+(``1e-05``, ``1.5e+16``), and ``nan``, ``inf``, ``-inf``. Integers print as decimal integers.
+
+Rule 1 (writer): orjson prints the positional range with exactly numpy's digits and layout
+(checked by the tests against numpy and the SDK). A block of rows is printed flattened
+(``[t0,t1,...]``), every k-th comma becomes a newline in place, and the tokens of every other
+value (NaN, infinities, the scientific range) are replaced, while the pieces are joined, by
+numpy's own spelling of them (``ndarray.astype("S")``, the same Dragon4 code as ``str``).
+
+Reading. `parse_numeric_block` reads quote-free CSV whose fields are numbers into a float64
+matrix, vectorized: each field ``[-]digits[.digits]`` is split at its dot, the two digit runs
+are read eight ASCII digits at a time as little-endian 64-bit words (SWAR), and the value is
+``mantissa / 10**frac_digits`` computed in float64.
+
+Rule 2 (exactness): that division is exact-rounded only when the mantissa is below 2**53 and
+the power of ten is at most 10**22 (Clinger's fast path: both operands are exact doubles and
+IEEE division rounds correctly). Every field outside it (more digits, exponents, ``nan``,
+signs other than a leading ``-``, blanks) is read by `parse_number`, which applies the
+documented grammar and then Python's correctly rounded ``float()``.
+Rule 3: `parse_numeric_block` never raises for bad input; it returns None and the caller's
+careful reader finds and reports the problem with its position.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import orjson
+
+__all__ = ["NUMBER_RE", "format_rows", "format_values", "parse_number", "parse_numeric_block"]
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+#: Upper end of numpy's positional range in ``str()``, per float dtype.
+_MAX_POSITIONAL: dict[np.dtype[Any], float] = {np.dtype(np.float32): 1e6, np.dtype(np.float64): 1e16}
+_ORJSON_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+
+
+def _min_positional(dtype: np.dtype[Any]) -> Any:
+    """The smallest value of `dtype` that is at least 1e-4 (exactly, as numpy compares)."""
+    t = dtype.type(1e-4)
+    if float(t) < 1e-4:  # float32(1e-4) lies below 1e-4: numpy prints it as 1e-04
+        t = np.nextafter(t, dtype.type(np.inf))
+    return t
+
+
+_MIN_POSITIONAL = {dt: _min_positional(dt) for dt in _MAX_POSITIONAL}
+
+
+def _irregular(a: np.ndarray) -> np.ndarray:
+    """True where numpy's ``str()`` does not print `a` positionally (or it is not finite)."""
+    absa = np.abs(a)
+    regular = absa >= _MIN_POSITIONAL[a.dtype]
+    regular &= absa < a.dtype.type(_MAX_POSITIONAL[a.dtype])
+    regular |= a == 0
+    out: np.ndarray = ~regular
+    return out
+
+
+#: Rows formatted per orjson call: the text of a block stays in cache while it is rewritten.
+_ROWS_PER_BLOCK = 2048
+
+
+def format_rows(a: np.ndarray) -> bytes:
+    """Rows of a 2-D float32/float64/int32 array as CSV text: ``,`` between fields and
+    ``\\n`` between rows, no final newline. The bytes equal ``"\\n".join`` of
+    ``csv.writer`` rows of numpy scalars (the SageMaker SDK's ``CSVSerializer``)."""
+    if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError("format_rows needs a non-empty 2-D array")
+    a = np.ascontiguousarray(a)
+    step = max(1, _ROWS_PER_BLOCK * 100 // a.shape[1])
+    if a.shape[0] <= step:
+        return _format_block(a)
+    return b"\n".join([_format_block(a[i : i + step]) for i in range(0, a.shape[0], step)])
+
+
+def _format_block(a: np.ndarray) -> bytes:
+    """`format_rows` of one block: orjson prints the flattened block (``[t0,t1,...]``);
+    every k-th comma becomes a newline in place, and the irregular values' tokens are
+    replaced by numpy's spelling while the pieces are joined."""
+    k = a.shape[1]
+    text = bytearray(orjson.dumps(a.reshape(-1), option=_ORJSON_NUMPY))
+    buf = np.frombuffer(text, np.uint8)
+    commas = np.flatnonzero(buf == 44)
+    buf[commas[k - 1 :: k]] = 10
+    view = memoryview(text)
+    if a.dtype.kind != "f":
+        return bytes(view[1:-1])
+    irregular = _irregular(a).reshape(-1)
+    if not irregular.any():
+        return bytes(view[1:-1])
+    at = np.flatnonzero(irregular)
+    spelled = a.reshape(-1)[at].astype("S32").tolist()
+    # token i spans bounds[i] + 1 .. bounds[i + 1] (bounds: '[', the commas, ']')
+    bounds = np.concatenate(([0], commas, [len(text) - 1]))
+    starts = (bounds[at] + 1).tolist()
+    stops = bounds[at + 1].tolist()
+    out: list[Any] = []
+    pos = 1
+    for s, e, spell in zip(starts, stops, spelled, strict=True):
+        out.append(view[pos:s])
+        out.append(spell)
+        pos = e
+    out.append(view[pos:-1])
+    return b"".join(out)
+
+
+def format_values(a: np.ndarray) -> list[str]:
+    """Each value of a 1-D numeric array in the writer's spelling (for list fields)."""
+    if a.size == 0:
+        return []
+    return format_rows(a.reshape(1, -1)).decode("ascii").split(",")
+
+
+# --------------------------------------------------------------------------------------
+# Reading one number: the grammar
+# --------------------------------------------------------------------------------------
+
+#: A number field: optional blanks, an optional sign, then decimal digits with an optional
+#: fraction and exponent, or ``nan`` / ``inf`` / ``infinity`` in any case; optional blanks.
+NUMBER_RE = re.compile(
+    rb"[ \t]*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:nan|inf|infinity))[ \t]*"
+)
+
+
+def parse_number(field: bytes) -> float | None:
+    """The float64 of one field, or None when it is not a number by the grammar."""
+    if NUMBER_RE.fullmatch(field) is None:
+        return None
+    return float(field)
+
+
+# --------------------------------------------------------------------------------------
+# Reading a block: the vectorized kernel
+# --------------------------------------------------------------------------------------
+
+_U64 = np.uint64
+_K1, _M1, _S8 = _U64(0x0F0F0F0F0F0F0F0F), _U64(2561), _U64(8)
+_K2, _M2, _S16 = _U64(0x00FF00FF00FF00FF), _U64(6553601), _U64(16)
+_K3, _M3, _S32 = _U64(0x0000FFFF0000FFFF), _U64(42949672960001), _U64(32)
+#: Keep the last n bytes (the highest, little-endian) of a word, n = 0..8.
+_KEEP = np.array(
+    [0] + [(0xFFFFFFFFFFFFFFFF << (8 * (8 - n))) & 0xFFFFFFFFFFFFFFFF for n in range(1, 9)],
+    dtype=np.uint64,
+)
+_POW10_F = 10.0 ** np.arange(23)
+_POW10_U = np.array([10**i for i in range(20)], dtype=np.uint64)
+_TWO53 = float(2**53)
+#: 10**0 .. 10**16, then their negatives (index b + 17 for a negative field).
+_POW10_SIGNED = np.concatenate([10.0 ** np.arange(17), -(10.0 ** np.arange(17))])
+#: Sub-chunk size: large enough that numpy's per-call overhead is small, small enough that
+#: the temporaries stay in cache and memory stays bounded.
+CHUNK = 1 << 18
+
+
+def _eight_digits(x: np.ndarray) -> np.ndarray:
+    """The value of eight ASCII digits in a little-endian word (first digit lowest);
+    zero bytes count as digit 0 (masked-off leading positions)."""
+    x = ((x & _K1) * _M1) >> _S8
+    x = ((x & _K2) * _M2) >> _S16
+    return ((x & _K3) * _M3) >> _S32
+
+
+def _field_table(
+    buf: np.ndarray, events: np.ndarray, nfields: int, open_end: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(ends, dots, has_dot) of every field from the sorted positions of its separators
+    and dots; a field with no dot gets its end as its dot. None: a field has two dots."""
+    size = buf.size
+    is_dot = buf[events] == 46
+    if events.size == 2 * nfields - open_end and is_dot[0::2].all() and not is_dot[1::2].any():
+        # The common case: one dot in every field, so events alternate dot, separator.
+        dots = events[0::2]
+        ends = events[1::2]
+        if open_end:
+            ends = np.append(ends, size)
+        return ends, dots, np.ones(nfields, dtype=bool)
+    sep_at = np.flatnonzero(~is_dot)
+    ends = events[sep_at]
+    if open_end:
+        ends = np.append(ends, size)
+        sep_at = np.append(sep_at, events.size)
+    if ends.size != nfields:
+        return None
+    ndots = np.diff(sep_at, prepend=-1) - 1
+    if ndots.size and int(ndots.max()) > 1:
+        return None
+    has_dot = ndots == 1
+    if events.size == 0:
+        return ends, ends, has_dot
+    dots = np.where(has_dot, events[np.maximum(sep_at - 1, 0)], ends)
+    return ends, dots, has_dot
+
+
+def _parse_chunk(chunk: bytes, k: int, open_end: bool, out: np.ndarray) -> bool:
+    """Parse the whole lines of `chunk` into `out` (rows x k, C-contiguous). `open_end`: the
+    last line has no newline. False when anything is off: the caller falls back."""
+    size = len(chunk)
+    nfields = out.size
+    if size == 0 or nfields == 0:
+        return False
+    padded = b"\0" * 16 + chunk
+    # win[e]: the 16 bytes chunk[e-16:e] as two little-endian words; word[e]: chunk[e-8:e].
+    win = np.ndarray(shape=(size + 1,), dtype="<c16", buffer=padded, offset=0, strides=(1,))
+    word = np.ndarray(shape=(size + 1,), dtype="<u8", buffer=padded, offset=8, strides=(1,))
+    buf = np.frombuffer(chunk, np.uint8)
+    c = buf - np.uint8(44)  # ',' 0, '-' 1, '.' 2, '/' 3, digits 4..13
+    is_nl = buf == 10
+    events = np.flatnonzero((c == 0) | is_nl | (c == 2))
+    # Only digits, ',', '.', '-', '\n' (and '\r' before '\n') may appear in fast fields.
+    good = c <= 13
+    good &= c != 3
+    good |= is_nl
+    table = _field_table(buf, events, nfields, open_end)
+    if table is None:
+        return False
+    ends, dots, has_dot = table
+    # Every k-th field ends a line, and only those.
+    got_nl = is_nl[np.minimum(ends, size - 1)]
+    if open_end:
+        got_nl[-1] = True
+    if not got_nl[k - 1 :: k].all() or np.count_nonzero(got_nl) != nfields // k:
+        return False
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    special = np.zeros(nfields, dtype=bool)
+    n_cr = 0
+    if not good.all():
+        bad_at = np.flatnonzero(~good)
+        crlf = buf[bad_at] == 13
+        crlf &= is_nl[np.minimum(bad_at + 1, size - 1)]
+        crlf &= bad_at + 1 < size
+        n_cr = int(np.count_nonzero(crlf))
+        special[np.searchsorted(ends, bad_at[~crlf])] = True
+        if n_cr:
+            ends_cr = ends.copy()
+            at_cr = np.searchsorted(ends, bad_at[crlf])  # fields that end in "\r\n"
+            ends_cr[at_cr] -= 1
+            dots = np.where(has_dot, dots, ends_cr)
+            field_end = ends_cr
+        else:
+            field_end = ends
+    else:
+        field_end = ends
+    neg = buf[np.minimum(starts, size - 1)] == 45
+    neg &= starts < field_end
+    int_len = dots - starts - neg
+    frac_len = field_end - dots - has_dot
+    fast = ~special
+    fast &= int_len >= 1
+    fast &= int_len <= 8
+    fast &= frac_len <= 16
+    fast &= (frac_len >= 1) | ~has_dot
+    fast &= int_len + frac_len <= 19  # the mantissa fits 64 bits
+    n_minus = int(np.count_nonzero(c == 1))
+    expected = int(np.count_nonzero(neg & ~special))
+    if special.any():
+        for i in np.flatnonzero(special).tolist():
+            expected += chunk.count(b"-", int(starts[i]), int(field_end[i]))
+    if n_minus != expected:
+        # a '-' inside a field: fine only inside fields the exact reader checks anyway
+        minus_at = np.flatnonzero(c == 1)
+        inner = minus_at[minus_at != starts[np.searchsorted(ends, minus_at)]]
+        fast[np.searchsorted(ends, inner)] = False
+    a = np.where(fast, int_len, 0)
+    b = np.where(fast, frac_len, 0)
+    mant = _eight_digits(word[dots] & _KEEP[a]) * _POW10_U[b]
+    w = win[field_end].view(np.uint64)
+    if int(b.max()) > 8:  # some fractions have more than 8 digits: two words for them
+        b1 = np.minimum(b, 8)
+        mant += _eight_digits(w[0::2] & _KEEP[b - b1]) * _POW10_U[b1]
+    else:
+        b1 = b
+    mant += _eight_digits(w[1::2] & _KEEP[b1])
+    mf = mant.astype(np.float64)
+    fast &= mf < _TWO53  # Clinger: the mantissa is an exact double (b <= 16 < 22 always)
+    # A negative divisor carries the sign: -(m / 10**b) is m / -10**b, -0.0 included.
+    b += neg * 17
+    vals = out.reshape(-1)
+    np.divide(mf, _POW10_SIGNED[b], out=vals)
+    if not fast.all():
+        for i in np.flatnonzero(~fast).tolist():
+            v = parse_number(chunk[int(starts[i]) : int(field_end[i])])
+            if v is None:
+                return False
+            vals[i] = v
+    return True
+
+
+def _chunks(data: bytes, lo: int, hi: int) -> list[tuple[int, int, int]]:
+    """Cut ``data[lo:hi]`` at newlines into pieces of about `CHUNK` bytes: (start, stop, rows)."""
+    out = []
+    pos = lo
+    while pos < hi:
+        stop = min(hi, pos + CHUNK)
+        if stop < hi:
+            nl = data.rfind(b"\n", pos, stop)
+            if nl < 0:
+                nl = data.find(b"\n", stop, hi)
+                stop = hi if nl < 0 else nl + 1
+            else:
+                stop = nl + 1
+        rows = data.count(b"\n", pos, stop)
+        if data[stop - 1 : stop] != b"\n":
+            rows += 1
+        out.append((pos, stop, rows))
+        pos = stop
+    return out
+
+
+#: Inputs above this size are parsed by several threads (numpy releases the GIL).
+PARALLEL_MIN = 1 << 22
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+_pool_lock = threading.Lock()
+
+
+def _get_pool() -> ThreadPoolExecutor:
+    """The worker pool, made on first use and again in a forked child (a pool's threads
+    do not survive fork: pre-fork servers such as gunicorn would hang on the old one)."""
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():
+            _pool = ThreadPoolExecutor(_threads(), thread_name_prefix="sm_payloads-csv")
+            _pool_pid = os.getpid()
+        return _pool
+
+
+def _threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def parse_numeric_block(data: bytes, lo: int, hi: int, k: int) -> np.ndarray | None:
+    """Read ``data[lo:hi]``, lines of `k` number fields each, as float64 (rows, k).
+
+    The region must hold no quote, and ``\\n`` (or ``\\r\\n``) line ends; only its last
+    line may lack its newline. Returns None whenever the text is not exactly that with every
+    field a number (a blank line or an empty field included): the caller's careful reader
+    then decides, and reports errors with positions.
+    """
+    if lo >= hi or k < 1:
+        return None
+    pieces = _chunks(data, lo, hi)
+    row_at = [0]
+    for p in pieces:
+        row_at.append(row_at[-1] + p[2])
+    out = np.empty((row_at[-1], k), dtype=np.float64)
+
+    def work(i: int) -> bool:
+        start, stop, rows = pieces[i]
+        open_end = data[stop - 1 : stop] != b"\n"
+        return _parse_chunk(data[start:stop], k, open_end, out[row_at[i] : row_at[i] + rows])
+
+    if hi - lo >= PARALLEL_MIN and _threads() > 1 and len(pieces) > 1:
+        ok = all(_get_pool().map(work, range(len(pieces))))
+    else:
+        ok = all(work(i) for i in range(len(pieces)))
+    return out if ok else None

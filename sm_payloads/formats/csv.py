@@ -1,0 +1,1171 @@
+"""``text/csv``: one record per line, comma-separated fields (RFC 4180).
+
+Requests: the first ``label_size`` fields of a row are the label (``label["values"]``), the
+rest the features (``features["values"]``, shape ``(N, k)``). Responses: one row per record,
+one field per output key in the order of ``batch.label`` (a vector output is one field
+holding a bracketed list, ``"[0.4, 0.6]"``, as the Autopilot/XGBoost containers write it).
+
+Rule 1 (writer): a numeric request is written exactly as the SageMaker SDK v2's
+``CSVSerializer`` writes the same array: numpy's ``str()`` of every value (the shortest text
+that reads back to the same value of its dtype; ``nan``, ``inf``, ``-inf``), ``,`` between
+fields, ``\\n`` between rows and no final newline. Responses end every row with ``\\n``.
+Text fields are quoted as ``csv.writer`` quotes them (only when they must be).
+Rule 2 (reader): ``\\n`` or ``\\r\\n`` line ends, an optional final line end, RFC 4180 quoted
+fields, blank lines skipped. A block of fields (label or features) is numeric when every
+field in it is a number (an empty field is a missing value, NaN); otherwise it is text,
+unless ``dtype`` says which. Numbers read as float64 (``dtype=`` to choose).
+Rule 3 (exactness): numbers are read correctly rounded, always: a vectorized fast path
+takes the fields it can read exactly, everything else goes through Python's ``float``.
+Rule 4 (errors): any problem is a `DecodeError` with the 1-based line, the byte offset from
+the start of the input and the 0-based record index; the reason names the 1-based column.
+The fast path never reports errors itself: on anything unusual it hands the input to the
+careful reader, which is the one place that positions errors.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import IO, Any, ClassVar
+
+import numpy as np
+
+from .. import _textnum
+from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
+from ..record import Ragged, RecordBatch, _column_kind
+
+CONTENT_TYPE = "text/csv"
+
+__all__ = [
+    "CONTENT_TYPE",
+    "CsvCodec",
+    "decode",
+    "decode_response",
+    "encode",
+    "encode_response",
+    "iter_decode",
+    "read_header",
+]
+
+_BOM = b"\xef\xbb\xbf"
+#: Accepted ``charset`` values (case-insensitive); us-ascii text is a subset of UTF-8.
+CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "us-ascii": "ascii", "ascii": "ascii"}
+_NUMERIC_DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.int32))
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+_STREAM_BLOCK = 1 << 20
+
+
+# ======================================================================================
+# Options
+# ======================================================================================
+
+
+def _dtype_option(dtype: Any) -> np.dtype[Any] | None:
+    """None (numbers as float64, text blocks as text), a numeric dtype, or str (all text)."""
+    if dtype is None:
+        return None
+    if dtype is str or dtype == "str":
+        return np.dtype(str)
+    dt = np.dtype(dtype)
+    if dt.kind in "US":
+        return np.dtype(str)
+    if dt not in _NUMERIC_DTYPES:
+        raise ValueError(f"dtype must be float64, float32, int32 or str, got {dt}")
+    out: np.dtype[Any] = dt
+    return out
+
+
+def _charset_option(charset: str) -> str:
+    try:
+        return CHARSETS[charset.strip().lower()]
+    except KeyError:
+        raise ValueError(
+            f"charset {charset!r} is not supported; text/csv is read as utf-8 (with or without "
+            "a byte order mark) or us-ascii"
+        ) from None
+
+
+def _label_size_option(label_size: int) -> int:
+    if isinstance(label_size, bool) or not isinstance(label_size, (int, np.integer)) or label_size < 0:
+        raise ValueError(f"label_size must be a non-negative integer, got {label_size!r}")
+    return int(label_size)
+
+
+# ======================================================================================
+# Writing
+# ======================================================================================
+
+
+def _quote(field: str, alone: bool) -> str:
+    """A text field as ``csv.writer`` (QUOTE_MINIMAL) writes it."""
+    if _NEEDS_QUOTES.search(field) or (alone and field == ""):
+        return '"' + field.replace('"', '""') + '"'
+    return field
+
+
+def _text_rows(rows: list[list[str]]) -> list[str]:
+    return [",".join(_quote(f, len(r) == 1) for f in r) for r in rows]
+
+
+def _block(map_name: str, key: str, col: Any, n: int) -> np.ndarray | list[list[str]]:
+    """A request column as a (N, k) numeric array or N lists of k strings."""
+    name = f"{map_name}[{key!r}]"
+    kind = _column_kind(col)
+    if kind == "dense":
+        dense: np.ndarray = col
+        if dense.ndim == 1:
+            return dense.reshape(n, 1)
+        if dense.ndim == 2:
+            return dense
+        raise EncodeError(
+            CONTENT_TYPE,
+            f"a CSV row is flat; records of shape {col.shape[1:]} cannot be written",
+            column=name,
+            status_hint=400,
+        )
+    if kind == "strings":
+        rows: list[list[str]] = []
+        for i, v in enumerate(col.tolist()):
+            items = list(v) if isinstance(v, (list, tuple)) else [v]
+            if any(x is None for x in items) or v is None:
+                raise EncodeError(CONTENT_TYPE, f"record {i} has no value", column=name, status_hint=400)
+            rows.append([x.decode("utf-8") if isinstance(x, bytes) else str(x) for x in items])
+        widths = {len(r) for r in rows}
+        if len(widths) > 1:
+            raise EncodeError(
+                CONTENT_TYPE,
+                f"records have different numbers of strings: {sorted(widths)}",
+                column=name,
+                status_hint=400,
+            )
+        return rows
+    raise EncodeError(
+        CONTENT_TYPE,
+        f"a {kind} column cannot be written as CSV (dense rows only); densify it first, "
+        "for example with batch.to_numpy()",
+        column=name,
+        status_hint=400,
+    )
+
+
+def _width(block: np.ndarray | list[list[str]]) -> int:
+    if isinstance(block, np.ndarray):
+        return int(block.shape[1])
+    return len(block[0]) if block else 0
+
+
+def _lines(block: np.ndarray | list[list[str]]) -> list[bytes]:
+    if isinstance(block, np.ndarray):
+        return _textnum.format_rows(block).split(b"\n")
+    return [r.encode("utf-8") for r in _text_rows(block)]
+
+
+def _header_line(names: Sequence[str]) -> bytes:
+    return ",".join(_quote(str(nm), len(names) == 1) for nm in names).encode("utf-8")
+
+
+def encode(
+    batch: RecordBatch,
+    *,
+    label_size: int | None = None,
+    header: bool = False,
+    names: Sequence[str] | None = None,
+) -> bytes:
+    """Write a request: per record the label fields (if any), then the feature fields.
+
+    Parameters
+    ----------
+    batch : RecordBatch
+        ``features["values"]`` (dense ``(N,)``/``(N, k)`` or a strings column) and optionally
+        ``label["values"]``. No other keys: CSV carries one matrix.
+    label_size : int, optional
+        When given, the label must have exactly this many fields per record (0: no label).
+    header : bool
+        Write a first line of column names: `names`, or ``label``/``label_0``... and
+        ``f_0``, ``f_1``... by default.
+
+    For numeric arrays the bytes equal the SageMaker SDK v2 ``CSVSerializer`` output for
+    the same array. An empty batch is an empty body (the SDK refuses empty arrays).
+    """
+    for map_name, cols in (("features", batch.features), ("label", batch.label)):
+        extra = [k for k in cols if k != "values"]
+        if extra:
+            raise EncodeError(
+                CONTENT_TYPE,
+                f"a CSV request carries {map_name}['values'] only; got {map_name} keys {list(cols)}",
+                column=f"{map_name}[{extra[0]!r}]",
+                status_hint=400,
+            )
+    n = len(batch)
+    blocks: list[np.ndarray | list[list[str]]] = []
+    label_width = 0
+    if "values" in batch.label:
+        lb = _block("label", "values", batch.label["values"], n)
+        label_width = _width(lb)
+        blocks.append(lb)
+    if label_size is not None:
+        label_size = _label_size_option(label_size)
+        if label_width != label_size:
+            raise EncodeError(
+                CONTENT_TYPE,
+                f"label_size={label_size} but the batch's label has {label_width} field(s) per record",
+                column="label['values']",
+                status_hint=400,
+            )
+    if "values" in batch.features:
+        blocks.append(_block("features", "values", batch.features["values"], n))
+    width = sum(_width(b) for b in blocks)
+    head: list[bytes] = []
+    if header:
+        if names is None:
+            lnames = ["label"] if label_width == 1 else [f"label_{j}" for j in range(label_width)]
+            names = lnames + [f"f_{j}" for j in range(width - label_width)]
+        if len(names) != width:
+            raise EncodeError(CONTENT_TYPE, f"{len(names)} names for {width} columns", status_hint=400)
+        head = [_header_line(names)]
+    if n == 0:
+        return b"\n".join(head)
+    if width == 0:
+        raise EncodeError(CONTENT_TYPE, "records have no fields to write", status_hint=400)
+    if len(blocks) == 1 and isinstance(blocks[0], np.ndarray):
+        body = _textnum.format_rows(blocks[0])
+    elif len(blocks) == 1:
+        body = b"\n".join(_lines(blocks[0]))
+    else:
+        parts = [_lines(b) for b in blocks if _width(b)]
+        body = b"\n".join(b",".join(row) for row in zip(*parts, strict=True))
+    return b"\n".join([*head, body])
+
+
+def _list_field(values: list[str]) -> str:
+    return '"[' + ", ".join(values) + ']"'
+
+
+def _response_fields(key: str, col: Any, n: int) -> list[bytes]:
+    """One CSV field (already quoted) per record for one output column."""
+    name = f"label[{key!r}]"
+    kind = _column_kind(col)
+    if kind == "dense":
+        if col.ndim == 1:
+            return _textnum.format_rows(col.reshape(n, 1)).split(b"\n")
+        if col.ndim == 2:
+            if col.shape[1] == 0:
+                return [b'"[]"'] * n
+            text = _textnum.format_rows(col).replace(b",", b", ")
+            return [b'"[' + line + b']"' for line in text.split(b"\n")]
+        raise EncodeError(
+            CONTENT_TYPE,
+            f"records of shape {col.shape[1:]} cannot be one CSV field",
+            column=name,
+            status_hint=500,
+        )
+    if kind == "ragged":
+        out = []
+        for row in col:
+            if row is None:
+                out.append(b"")
+            else:
+                out.append(_list_field(_textnum.format_values(row)).encode("ascii"))
+        return out
+    if kind == "strings":
+        out = []
+        for v in col.tolist():
+            if v is None:
+                out.append(b"")
+            elif isinstance(v, (list, tuple)):
+                items = [x.decode("utf-8") if isinstance(x, bytes) else str(x) for x in v]
+                out.append(_quote(repr(items), False).encode("utf-8"))
+            else:
+                s = v.decode("utf-8") if isinstance(v, bytes) else str(v)
+                out.append(_quote(s, False).encode("utf-8"))
+        return out
+    raise EncodeError(CONTENT_TYPE, "a sparse output cannot be written as CSV", column=name, status_hint=500)
+
+
+def encode_response(batch: RecordBatch, *, keys: Sequence[str] | None = None, header: bool = False) -> bytes:
+    """Write a response: one row per record, one field per output key (``batch.label``
+    order, or `keys`), every row ending with ``\\n``.
+
+    A scalar output is one number or text field; a vector output is one quoted field
+    holding a bracketed list (``"[0.4, 0.6]"``); a list of strings is written as a Python
+    list literal (``"['cat', 'dog']"``), as the Autopilot containers write them.
+    """
+    names = list(batch.label) if keys is None else list(keys)
+    missing = [k for k in names if k not in batch.label]
+    if missing:
+        raise EncodeError(
+            CONTENT_TYPE,
+            f"no output {missing[0]!r} in the batch's label",
+            column=f"label[{missing[0]!r}]",
+            status_hint=500,
+        )
+    n = len(batch)
+    head = [_header_line(names) + b"\n"] if header else []
+    if n == 0:
+        return b"".join(head)
+    if not names:
+        raise EncodeError(CONTENT_TYPE, "the batch has no outputs (label is empty)", status_hint=500)
+    cols = [batch.label[k] for k in names]
+    if all(isinstance(c, np.ndarray) and c.ndim == 1 and c.dtype.kind in "fi" for c in cols) and (
+        len({c.dtype for c in cols}) == 1
+    ):
+        body = _textnum.format_rows(np.column_stack(cols))
+    else:
+        fields = [_response_fields(k, c, n) for k, c in zip(names, cols, strict=True)]
+        if len(fields) == 1:
+            body = b"\n".join(b'""' if f == b"" else f for f in fields[0])
+        else:
+            body = b"\n".join(b",".join(row) for row in zip(*fields, strict=True))
+    return b"".join([*head, body, b"\n"])
+
+
+# ======================================================================================
+# Reading: the careful tokenizer (RFC 4180) — the one place that positions errors
+# ======================================================================================
+
+
+class _Rec:
+    """One record: its fields (raw bytes, quotes removed), their byte offsets, its line."""
+
+    __slots__ = ("end", "fields", "line", "offsets", "quoted")
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+        self.fields: list[bytes] = []
+        self.offsets: list[int] = []
+        self.quoted: list[bool] = []
+        self.end = 0
+
+
+def _tokenize(data: bytes, lo: int, hi: int, line: int, base: int, rec0: int) -> tuple[list[_Rec], int]:
+    """All non-blank records of ``data[lo:hi]``; returns them and the next line number.
+
+    `line` is the number of the line at `lo`; offsets in errors are ``base + position``.
+    """
+    recs: list[_Rec] = []
+    pos = lo
+    while pos < hi:
+        nl = data.find(b"\n", pos, hi)
+        stop = hi if nl < 0 else nl
+        seg_end = stop - 1 if stop > pos and data[stop - 1] == 13 else stop
+        if seg_end == pos:  # a blank line
+            pos = stop + 1
+            line += 1
+            continue
+        rec = _Rec(line)
+        if data.find(b'"', pos, stop) < 0:
+            start = pos
+            for f in data[pos:seg_end].split(b","):
+                rec.fields.append(f)
+                rec.offsets.append(base + start)
+                rec.quoted.append(False)
+                start += len(f) + 1
+            rec.end = base + seg_end
+            pos = stop + 1
+            line += 1
+        else:
+            pos, line = _quoted_record(data, pos, hi, line, base, rec, rec0 + len(recs))
+        recs.append(rec)
+    return recs, line
+
+
+def _quoted_record(
+    data: bytes, pos: int, hi: int, line: int, base: int, rec: _Rec, index: int
+) -> tuple[int, int]:
+    """Read one record that contains quotes; returns the position after it and the next line."""
+
+    def fail(reason: str, at: int, at_line: int) -> DecodeError:
+        return DecodeError(CONTENT_TYPE, reason, offset=base + at, record_index=index, line=at_line)
+
+    while True:
+        start = pos
+        if pos < hi and data[pos] == 34:  # a quoted field
+            open_line = line
+            parts = []
+            pos += 1
+            while True:
+                q = data.find(b'"', pos, hi)
+                if q < 0:
+                    raise fail("unterminated quoted field (no closing '\"')", start, open_line)
+                chunk = data[pos:q]
+                line += chunk.count(b"\n")
+                parts.append(chunk)
+                if q + 1 < hi and data[q + 1] == 34:  # "" is one quote
+                    parts.append(b'"')
+                    pos = q + 2
+                    continue
+                pos = q + 1
+                break
+            rec.fields.append(b"".join(parts))
+            rec.offsets.append(base + start)
+            rec.quoted.append(True)
+            nxt = data[pos : pos + 1]
+            if nxt == b"\r" and data[pos + 1 : pos + 2] in (b"\n", b""):
+                pos += 1
+                nxt = data[pos : pos + 1]
+            if nxt == b",":
+                pos += 1
+                continue
+            if nxt in (b"\n", b""):
+                rec.end = base + pos
+                return pos + 1, line + 1
+            raise fail(
+                f"unexpected {data[pos : pos + 1].decode('latin-1')!r} after a closing quote "
+                "(expected ',' or the end of the line)",
+                pos,
+                line,
+            )
+        # an unquoted field: up to the next ',' or line end; no quote may appear in it
+        comma = data.find(b",", pos, hi)
+        nl = data.find(b"\n", pos, hi)
+        stop = hi if nl < 0 else nl
+        end = stop if comma < 0 or comma > stop else comma
+        field_end = end - 1 if end == stop and end > pos and data[end - 1] == 13 else end
+        field = data[pos:field_end]
+        quote = field.find(b'"')
+        if quote >= 0:
+            raise fail("a '\"' inside an unquoted field (quote the whole field)", pos + quote, line)
+        rec.fields.append(field)
+        rec.offsets.append(base + start)
+        rec.quoted.append(False)
+        if end == comma:
+            pos = comma + 1
+            continue
+        rec.end = base + field_end
+        return stop + 1, line + 1
+
+
+# ======================================================================================
+# Reading: fields to columns
+# ======================================================================================
+
+
+def _text(field: bytes, charset: str, offset: int, line: int, index: int) -> str:
+    try:
+        return field.decode(charset)
+    except UnicodeDecodeError as e:
+        raise DecodeError(
+            CONTENT_TYPE,
+            f"bytes that are not {charset} text ({field[e.start : e.start + 4]!r}...)",
+            offset=offset + e.start,
+            record_index=index,
+            line=line,
+        ) from None
+
+
+def _numbers(
+    recs: list[_Rec], cols: range, dtype: np.dtype[Any] | None, strict: bool, rec0: int
+) -> np.ndarray | None:
+    """The fields of `cols` as float64 (N, len(cols)); None if some field is not a number
+    and not `strict` (strict: that is a DecodeError)."""
+    out = np.empty((len(recs), len(cols)), dtype=np.float64)
+    for i, r in enumerate(recs):
+        for j, c in enumerate(cols):
+            f = r.fields[c]
+            v = _textnum.parse_number(f) if f else float("nan")
+            if v is None:
+                if not strict:
+                    return None
+                shown = f[:40].decode("utf-8", "replace")
+                why = (
+                    f"dtype {dtype}"
+                    if dtype is not None
+                    else "the first batch read these columns as numbers; pass dtype=str for text"
+                )
+                raise DecodeError(
+                    CONTENT_TYPE,
+                    f"column {c + 1}: {shown!r} is not a number ({why})",
+                    offset=r.offsets[c],
+                    record_index=rec0 + i,
+                    line=r.line,
+                )
+            out[i, j] = v
+    return out
+
+
+def _cast(values: np.ndarray, dtype: np.dtype[Any] | None, locate: Any) -> np.ndarray:
+    """float64 values as `dtype`; int32 only when every value is an integer in range."""
+    if dtype is None or dtype == np.float64:
+        return values
+    if dtype == np.float32:
+        return values.astype(np.float32)
+    ok = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) <= 2**31 - 1)
+    ok |= values == -(2**31)
+    if not ok.all():
+        i, j = (int(x) for x in np.argwhere(~ok)[0])
+        raise locate(i, j, f"{float(values[i, j])!r} is not an int32")
+    return values.astype(np.int32)
+
+
+class _Kinds:
+    """Whether the label and feature blocks are numbers or text (fixed by the first batch
+    of `iter_decode`, so that every batch has the same columns)."""
+
+    __slots__ = ("features", "label")
+
+    def __init__(self) -> None:
+        self.label: str | None = None
+        self.features: str | None = None
+
+
+def _columns(
+    recs: list[_Rec],
+    *,
+    label_size: int,
+    width: int,
+    dtype: np.dtype[Any] | None,
+    charset: str,
+    kinds: _Kinds,
+    rec0: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    def locate(i: int, j: int, reason: str) -> DecodeError:
+        r = recs[i]
+        return DecodeError(
+            CONTENT_TYPE, f"column {j + 1}: {reason}", offset=r.offsets[j], record_index=rec0 + i, line=r.line
+        )
+
+    out: dict[str, dict[str, Any]] = {"label": {}, "features": {}}
+    for map_name, cols in (("label", range(0, label_size)), ("features", range(label_size, width))):
+        if not len(cols):
+            continue
+        fixed = getattr(kinds, map_name)
+        numeric = dtype is not None and dtype.kind != "U"
+        want_text = (dtype is not None and dtype.kind == "U") or fixed == "text"
+        values = None
+        if not want_text:
+            values = _numbers(recs, cols, dtype, strict=numeric or fixed == "number", rec0=rec0)
+        if values is not None:
+            setattr(kinds, map_name, "number")
+            shift = cols.start
+
+            def loc(i: int, j: int, reason: str, shift: int = shift) -> DecodeError:
+                return locate(i, j + shift, reason)
+
+            arr = _cast(values, dtype, loc)
+            out[map_name]["values"] = arr[:, 0] if map_name == "label" and len(cols) == 1 else arr
+            continue
+        setattr(kinds, map_name, "text")
+        rows = [
+            [_text(r.fields[c], charset, r.offsets[c], r.line, rec0 + i) for c in cols]
+            for i, r in enumerate(recs)
+        ]
+        if map_name == "label" and len(cols) == 1:
+            out[map_name]["values"] = np.array([r[0] for r in rows], dtype=str)
+        else:
+            col = np.empty(len(rows), dtype=object)
+            col[:] = rows
+            out[map_name]["values"] = col
+    return out["label"], out["features"]
+
+
+def _check_width(recs: list[_Rec], width: int, rec0: int) -> None:
+    for i, r in enumerate(recs):
+        n = len(r.fields)
+        if n == width:
+            continue
+        if n > width:
+            raise DecodeError(
+                CONTENT_TYPE,
+                f"row has {n} fields, expected {width}: column {width + 1} is one too many",
+                offset=r.offsets[width],
+                record_index=rec0 + i,
+                line=r.line,
+            )
+        raise DecodeError(
+            CONTENT_TYPE,
+            f"row has {n} fields, expected {width}: column {n + 1} is missing",
+            offset=r.end,
+            record_index=rec0 + i,
+            line=r.line,
+        )
+
+
+# ======================================================================================
+# Reading: regions
+# ======================================================================================
+
+
+def _as_bytes(data: Any) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, np.ndarray):
+        return np.ascontiguousarray(data).tobytes()
+    try:
+        return bytes(memoryview(data))
+    except TypeError:
+        raise TypeError(
+            f"expected bytes, bytearray, memoryview or a binary stream, got {type(data).__name__}"
+        ) from None
+
+
+def _body_start(data: bytes) -> int:
+    """Skip a UTF-8 byte order mark; refuse UTF-16/32 ones."""
+    if data.startswith(_BOM):
+        return 3
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise DecodeError(
+            CONTENT_TYPE,
+            "the body starts with a UTF-16 byte order mark; text/csv is read as utf-8",
+            offset=0,
+            record_index=0,
+            line=1,
+        )
+    return 0
+
+
+def _quote_free(data: bytes, lo: int, hi: int) -> bool:
+    """No quotes in ``data[lo:hi]``: the fast reader's input (it refuses blank lines itself)."""
+    return lo < hi and data.find(b'"', lo, hi) < 0
+
+
+class _Region:
+    """Decode ``data[lo:hi]`` (whole records) into columns, with absolute positions."""
+
+    def __init__(
+        self,
+        *,
+        label_size: int,
+        dtype: np.dtype[Any] | None,
+        charset: str,
+        response_keys: Sequence[str] | None = None,
+        response: bool = False,
+    ) -> None:
+        self.label_size = label_size
+        self.dtype = dtype
+        self.charset = charset
+        self.width: int | None = None
+        self.kinds = _Kinds()
+        self.response = response
+        self.response_keys = response_keys
+
+    def fast(self, data: bytes, lo: int, hi: int) -> np.ndarray | None:
+        if (self.dtype is not None and self.dtype.kind == "U") or "text" in (
+            self.kinds.label,
+            self.kinds.features,
+        ):
+            return None
+        if not _quote_free(data, lo, hi):
+            return None
+        nl = data.find(b"\n", lo, hi)
+        first_end = hi if nl < 0 else nl
+        width = data.count(b",", lo, first_end) + 1
+        if self.width is not None and width != self.width:
+            return None
+        return _textnum.parse_numeric_block(data, lo, hi, width)
+
+    def decode(self, data: bytes, lo: int, hi: int, *, line: int, base: int, rec0: int) -> RecordBatch:
+        values = self.fast(data, lo, hi)
+        if values is not None:
+            width = values.shape[1]
+            if self.width is None:
+                self.check_label_size(width, line, base + lo, rec0)
+            try:
+                batch = self.from_matrix(values, rec0)
+            except DecodeError:
+                pass  # a value does not fit dtype: the careful reader positions the error
+            else:
+                self.width = width
+                return batch
+        recs, _ = _tokenize(data, lo, hi, line, base, rec0)
+        if not recs:
+            return self.empty()
+        if self.width is None:
+            self.check_label_size(len(recs[0].fields), recs[0].line, recs[0].offsets[0], rec0)
+            self.width = len(recs[0].fields)
+        _check_width(recs, self.width, rec0)
+        if self.response:
+            return self.response_columns(recs, rec0)
+        label, features = _columns(
+            recs,
+            label_size=self.label_size,
+            width=self.width,
+            dtype=self.dtype,
+            charset=self.charset,
+            kinds=self.kinds,
+            rec0=rec0,
+        )
+        return RecordBatch(features, label, n=len(recs))
+
+    def check_label_size(self, width: int, line: int, offset: int, rec0: int) -> None:
+        if self.label_size > width:
+            raise DecodeError(
+                CONTENT_TYPE,
+                f"label_size={self.label_size} but rows have {width} field(s)",
+                offset=offset,
+                record_index=rec0,
+                line=line,
+            )
+        if self.response_keys is not None and len(self.response_keys) != width:
+            raise DecodeError(
+                CONTENT_TYPE,
+                f"{len(self.response_keys)} keys {list(self.response_keys)} for rows of {width} field(s)",
+                offset=offset,
+                record_index=rec0,
+                line=line,
+            )
+
+    def empty(self) -> RecordBatch:
+        return RecordBatch(n=0)
+
+    def from_matrix(self, values: np.ndarray, rec0: int) -> RecordBatch:
+        """A fast-path float64 matrix as the batch (no text, every field a number)."""
+        n, width = values.shape
+
+        def locate(i: int, j: int, reason: str) -> DecodeError:
+            # Only int32 casts fail here; position the field with the careful reader.
+            return DecodeError(CONTENT_TYPE, f"column {j + 1}: {reason}", record_index=rec0 + i)
+
+        if self.response:
+            return self.response_matrix(values)
+        ls = self.label_size
+        label: dict[str, Any] = {}
+        features: dict[str, Any] = {}
+        if ls:
+            lab = values[:, :ls] if width > ls else values
+            lab = _cast(np.ascontiguousarray(lab), self.dtype, locate)
+            label["values"] = lab[:, 0] if ls == 1 else lab
+            self.kinds.label = "number"
+        if width > ls:
+            feats = values[:, ls:] if ls else values
+            features["values"] = _cast(np.ascontiguousarray(feats), self.dtype, locate)
+            self.kinds.features = "number"
+        return RecordBatch(features, label, n=n)
+
+    # -- responses ---------------------------------------------------------------------
+
+    def response_matrix(self, values: np.ndarray) -> RecordBatch:
+        n, width = values.shape
+        values = _cast(values, self.dtype, lambda i, j, r: DecodeError(CONTENT_TYPE, r))
+        if self.response_keys is None:
+            return RecordBatch(label={"values": values[:, 0] if width == 1 else values}, n=n)
+        return RecordBatch(
+            label={k: np.ascontiguousarray(values[:, j]) for j, k in enumerate(self.response_keys)}, n=n
+        )
+
+    def response_columns(self, recs: list[_Rec], rec0: int) -> RecordBatch:
+        width = self.width or 0
+        if self.response_keys is None:
+            label, _ = _columns(
+                recs,
+                label_size=width,
+                width=width,
+                dtype=self.dtype,
+                charset=self.charset,
+                kinds=self.kinds,
+                rec0=rec0,
+            )
+            return RecordBatch(label=label, n=len(recs))
+        out: dict[str, Any] = {}
+        for j, key in enumerate(self.response_keys):
+            out[key] = _response_column(recs, j, self.dtype, self.charset, rec0)
+        return RecordBatch(label=out, n=len(recs))
+
+
+_LIST_SPLIT = re.compile(rb"\s*,\s*")
+
+
+def _parse_list(field: bytes) -> list[float] | list[str] | None:
+    """A bracketed list field: numbers (``[0.4, 0.6]``, ``nan`` allowed) or a Python/JSON
+    list of strings (``['a', 'b']``). None when it is neither."""
+    inner = field.strip()[1:-1].strip()
+    if not inner:
+        return []
+    nums = [_textnum.parse_number(x) for x in _LIST_SPLIT.split(inner)]
+    if all(v is not None for v in nums):
+        return [v for v in nums if v is not None]
+    try:
+        value = ast.literal_eval(field.decode("utf-8").strip())
+    except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError):
+        return None
+    if isinstance(value, list) and all(isinstance(x, str) for x in value):
+        return value
+    return None
+
+
+def _response_column(recs: list[_Rec], j: int, dtype: np.dtype[Any] | None, charset: str, rec0: int) -> Any:
+    fields = [r.fields[j] for r in recs]
+    stripped = [f.strip() for f in fields]
+    if stripped and all(f.startswith(b"[") and f.endswith(b"]") for f in stripped):
+        lists = []
+        for i, f in enumerate(fields):
+            v = _parse_list(f)
+            if v is None:
+                r = recs[i]
+                raise DecodeError(
+                    CONTENT_TYPE,
+                    f"column {j + 1}: not a list of numbers or strings",
+                    offset=r.offsets[j],
+                    record_index=rec0 + i,
+                    line=r.line,
+                )
+            lists.append(v)
+        if all(all(isinstance(x, float) for x in v) for v in lists):
+            lengths = {len(v) for v in lists}
+            num_dtype = np.float64 if dtype is None or dtype.kind == "U" else dtype
+            if len(lengths) == 1:
+                return np.array(lists, dtype=np.float64).reshape(len(lists), -1).astype(num_dtype)
+            return Ragged.from_lists(lists, dtype=num_dtype)
+        col = np.empty(len(lists), dtype=object)
+        col[:] = [[str(x) for x in v] for v in lists]
+        return col
+    numbers = None
+    if dtype is None or dtype.kind != "U":
+        vals = [_textnum.parse_number(f) if f else float("nan") for f in fields]
+        if all(v is not None for v in vals):
+            numbers = np.array(vals, dtype=np.float64)
+        elif dtype is not None:
+            i = next(i for i, v in enumerate(vals) if v is None)
+            r = recs[i]
+            raise DecodeError(
+                CONTENT_TYPE,
+                f"column {j + 1}: {fields[i][:40]!r} is not a number",
+                offset=r.offsets[j],
+                record_index=rec0 + i,
+                line=r.line,
+            )
+    if numbers is not None:
+        return _cast(
+            numbers.reshape(-1, 1),
+            dtype,
+            lambda i, jj, reason: DecodeError(
+                CONTENT_TYPE,
+                f"column {j + 1}: {reason}",
+                offset=recs[i].offsets[j],
+                record_index=rec0 + i,
+                line=recs[i].line,
+            ),
+        )[:, 0]
+    return np.array(
+        [
+            _text(f, charset, r.offsets[j], r.line, rec0 + i)
+            for i, (f, r) in enumerate(zip(fields, recs, strict=True))
+        ],
+        dtype=str,
+    )
+
+
+# ======================================================================================
+# Reading: public verbs
+# ======================================================================================
+
+
+def _header(data: bytes, lo: int, charset: str) -> tuple[tuple[str, ...], int, int]:
+    """The header's names, the position after it, and the line after it."""
+    hi = len(data)
+    pos, line = lo, 1
+    while pos < hi:  # skip blank lines before the header
+        nl = data.find(b"\n", pos)
+        stop = hi if nl < 0 else nl
+        if data[pos:stop].strip(b"\r"):
+            break
+        pos, line = stop + 1, line + 1
+    if pos >= hi:
+        return (), hi, line
+    rec = _Rec(line)
+    if data.find(b'"', pos, data.find(b"\n", pos) if data.find(b"\n", pos) >= 0 else hi) < 0:
+        nl = data.find(b"\n", pos)
+        stop = hi if nl < 0 else nl
+        end = stop - 1 if stop > pos and data[stop - 1] == 13 else stop
+        names = tuple(_text(f, charset, pos, line, 0) for f in data[pos:end].split(b","))
+        return names, stop + 1, line + 1
+    nxt, nline = _quoted_record(data, pos, hi, line, 0, rec, 0)
+    names = tuple(_text(f, charset, o, line, 0) for f, o in zip(rec.fields, rec.offsets, strict=True))
+    return names, nxt, nline
+
+
+def read_header(data: bytes | bytearray | memoryview, *, charset: str = "utf-8") -> tuple[str, ...]:
+    """The column names of the first line (for ``header=present`` bodies)."""
+    raw = _as_bytes(data)
+    return _header(raw, _body_start(raw), _charset_option(charset))[0]
+
+
+def decode(
+    data: bytes | bytearray | memoryview,
+    *,
+    label_size: int = 0,
+    header: bool = False,
+    dtype: Any = None,
+    charset: str = "utf-8",
+) -> RecordBatch:
+    """Read a request body: ``label["values"]`` from the first `label_size` fields,
+    ``features["values"]`` (N, k) from the rest.
+
+    Parameters
+    ----------
+    label_size : int
+        Leading label fields per row (0: no label). One label field gives a ``(N,)``
+        column, several a ``(N, label_size)`` one.
+    header : bool
+        The first line holds column names: it is skipped (see `read_header`).
+    dtype : None, float64, float32, int32 or str
+        None: numbers as float64, and a block (label or features) with a field that is not
+        a number as text. A numeric dtype: every field must be a number (int32: an integer
+        in range). str: everything as text.
+    charset : str
+        utf-8 (a byte order mark is skipped) or us-ascii.
+
+    Text blocks: a one-field label is a ``str`` array ``(N,)``; otherwise each record holds
+    a list of strings (an object array ``(N,)``), as a protobuf ``Bytes`` value would.
+    """
+    raw = _as_bytes(data)
+    ls = _label_size_option(label_size)
+    dt = _dtype_option(dtype)
+    cs = _charset_option(charset)
+    lo = _body_start(raw)
+    line = 1
+    if header:
+        _, lo, line = _header(raw, lo, cs)
+    region = _Region(label_size=ls, dtype=dt, charset=cs)
+    if lo >= len(raw):
+        return RecordBatch(n=0)
+    return region.decode(raw, lo, len(raw), line=line, base=0, rec0=0)
+
+
+def decode_response(
+    data: bytes | bytearray | memoryview,
+    *,
+    keys: Sequence[str] | None = None,
+    header: bool = False,
+    dtype: Any = None,
+    charset: str = "utf-8",
+) -> RecordBatch:
+    """Read a response body: column j becomes ``label[keys[j]]``.
+
+    Without `keys`, a header's names are the keys (``header=True``); with neither, the
+    whole row is ``label["values"]``: ``(N,)`` for one column, ``(N, k)`` for several
+    numeric ones, lists of strings otherwise. A column of bracketed lists
+    (``"[0.4, 0.6]"``, ``"['a', 'b']"``) becomes ``(N, k)`` numbers, a ragged column
+    when the lengths differ, or lists of strings.
+    """
+    raw = _as_bytes(data)
+    dt = _dtype_option(dtype)
+    cs = _charset_option(charset)
+    lo = _body_start(raw)
+    line = 1
+    if header:
+        names, lo, line = _header(raw, lo, cs)
+        if keys is None and names:
+            keys = names
+    region = _Region(
+        label_size=0, dtype=dt, charset=cs, response=True, response_keys=None if keys is None else list(keys)
+    )
+    if lo >= len(raw):
+        return RecordBatch(n=0)
+    return region.decode(raw, lo, len(raw), line=line, base=0, rec0=0)
+
+
+def _record_ends(data: bytes, pos: int, hi: int, want: int, final: bool) -> tuple[int, int, int]:
+    """Scan at most `want` non-blank records from `pos`: (stop, records, lines). Records
+    that continue past `hi` (when not `final`) are left for later."""
+    records = 0
+    lines = 0
+    in_quote = False
+    start = pos
+    rec_lines = 0
+    last_stop, last_records, last_lines = pos, 0, 0
+    while pos < hi and records < want:
+        nl = data.find(b"\n", pos, hi)
+        if nl < 0:
+            if not final:
+                break
+            nl = hi
+        seg = data[pos:nl]
+        if seg.count(b'"') & 1:
+            in_quote = not in_quote
+        rec_lines += 1
+        pos = nl + 1
+        if in_quote:
+            if nl == hi:  # an unterminated quote at the end: the decoder reports it
+                records += 1
+                lines += rec_lines
+                last_stop, last_records, last_lines = hi, records, lines
+            continue
+        if data[start:nl].strip(b"\r"):
+            records += 1
+        lines += rec_lines
+        rec_lines = 0
+        start = pos
+        last_stop, last_records, last_lines = min(pos, hi), records, lines
+    return last_stop, last_records, last_lines
+
+
+def iter_decode(
+    source: bytes | bytearray | memoryview | IO[bytes],
+    *,
+    batch_size: int = 10_000,
+    label_size: int = 0,
+    header: bool = False,
+    dtype: Any = None,
+    charset: str = "utf-8",
+) -> Iterator[RecordBatch]:
+    """Decode a buffer or binary stream in batches of at most `batch_size` records.
+
+    Memory stays bounded by one batch (plus one read block), not the input. Concatenating
+    the batches equals `decode` of the whole input, and errors carry the same absolute
+    line, byte offset and record index. The first batch fixes the width and whether each
+    block is numbers or text; a later batch that disagrees is a `DecodeError`.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    ls = _label_size_option(label_size)
+    dt = _dtype_option(dtype)
+    cs = _charset_option(charset)
+    region = _Region(label_size=ls, dtype=dt, charset=cs)
+    if hasattr(source, "read") and not isinstance(source, (bytes, bytearray, memoryview)):
+        yield from _iter_stream(source, batch_size, header, region, cs)
+        return
+    raw = _as_bytes(source)
+    lo = _body_start(raw)
+    line = 1
+    if header:
+        _, lo, line = _header(raw, lo, cs)
+    rec0 = 0
+    while lo < len(raw):
+        stop, records, lines = _record_ends(raw, lo, len(raw), batch_size, True)
+        if records == 0:
+            break
+        yield _decode_piece(region, raw, lo, stop, line, 0, rec0)
+        rec0 += records
+        line += lines
+        lo = stop
+
+
+def _decode_piece(
+    region: _Region, data: bytes, lo: int, hi: int, line: int, base: int, rec0: int
+) -> RecordBatch:
+    kinds = (region.kinds.label, region.kinds.features)
+    batch = region.decode(data, lo, hi, line=line, base=base, rec0=rec0)
+    if kinds != (None, None) and (region.kinds.label, region.kinds.features) != kinds:
+        raise DecodeError(
+            CONTENT_TYPE,
+            "this batch has text where the first batch had numbers (pass dtype=str to read all as text)",
+            offset=base + lo,
+            record_index=rec0,
+            line=line,
+        )
+    return batch
+
+
+def _iter_stream(
+    stream: IO[bytes], batch_size: int, header: bool, region: _Region, charset: str
+) -> Iterator[RecordBatch]:
+    buf = b""
+    base = 0  # absolute offset of buf[0]
+    line = 1
+    rec0 = 0
+    eof = False
+    started = False
+    while True:
+        if not eof:
+            chunk = stream.read(_STREAM_BLOCK)
+            if not isinstance(chunk, (bytes, bytearray)):
+                raise TypeError(f"the stream returned {type(chunk).__name__}, expected bytes")
+            if chunk:
+                buf += chunk
+            else:
+                eof = True
+        if not started:
+            if len(buf) < 4 and not eof:
+                continue
+            lo = _body_start(buf)
+            buf, base = buf[lo:], base + lo
+            started = True
+            if header:
+                if buf.find(b"\n") < 0 and not eof:
+                    started = False
+                    buf, base = (_BOM if lo else b"") + buf, base - lo
+                    continue
+                _, pos, line = _header(buf, 0, charset)
+                buf, base = buf[pos:], base + pos
+        while True:
+            stop, records, lines = _record_ends(buf, 0, len(buf), batch_size, eof)
+            if records == 0 or (records < batch_size and not eof):
+                if eof and records == 0:
+                    return
+                break
+            yield _decode_piece(region, buf, 0, stop, line, base, rec0)
+            rec0 += records
+            line += lines
+            buf, base = buf[stop:], base + stop
+        if eof and not buf.strip(b"\r\n"):
+            return
+
+
+# ======================================================================================
+# The registry's codec
+# ======================================================================================
+
+
+def _media(params: Mapping[str, str]) -> str:
+    return CONTENT_TYPE + "".join(f"; {k}={v}" for k, v in params.items())
+
+
+class CsvCodec:
+    """The registry's codec for ``text/csv`` (parameters ``label_size``, ``charset``,
+    ``header=present|absent``; other parameters are ignored)."""
+
+    content_type: ClassVar[str] = CONTENT_TYPE
+    aliases: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self, *, label_size: int | None = None, charset: str = "utf-8", header: bool = False
+    ) -> None:
+        self.label_size = label_size
+        self.charset = charset
+        self.header = header
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> CsvCodec:
+        label_size: int | None = None
+        raw = params.get("label_size")
+        if raw is not None:
+            if not re.fullmatch(r"[0-9]{1,9}", raw.strip()):
+                raise UnsupportedMediaTypeError(
+                    _media(params),
+                    (CONTENT_TYPE,),
+                    f"label_size must be a non-negative integer, got {raw!r}",
+                )
+            label_size = int(raw)
+        charset = params.get("charset", "utf-8")
+        if charset.strip().lower() not in CHARSETS:
+            raise UnsupportedMediaTypeError(
+                _media(params),
+                (CONTENT_TYPE,),
+                f"charset {charset!r} is not supported; text/csv is read as utf-8 (with or "
+                "without a byte order mark) or us-ascii",
+            )
+        hdr = params.get("header", "absent").strip().lower()
+        if hdr not in ("present", "absent"):
+            raise UnsupportedMediaTypeError(
+                _media(params),
+                (CONTENT_TYPE,),
+                f"header must be 'present' or 'absent', got {params['header']!r}",
+            )
+        return cls(label_size=label_size, charset=charset, header=hdr == "present")
+
+    def encode(self, batch: RecordBatch) -> bytes:
+        return encode(batch, label_size=self.label_size, header=self.header)
+
+    def decode(self, data: Any, **options: Any) -> RecordBatch:
+        options.setdefault("label_size", self.label_size or 0)
+        options.setdefault("header", self.header)
+        options.setdefault("charset", self.charset)
+        return decode(data, **options)
+
+    def encode_response(self, batch: RecordBatch, **options: Any) -> bytes:
+        options.setdefault("header", self.header)
+        return encode_response(batch, **options)
+
+    def decode_response(self, data: Any, **options: Any) -> RecordBatch:
+        options.setdefault("header", self.header)
+        options.setdefault("charset", self.charset)
+        return decode_response(data, **options)
+
+    def iter_decode(self, source: Any, *, batch_size: int = 10_000, **options: Any) -> Iterator[RecordBatch]:
+        options.setdefault("label_size", self.label_size or 0)
+        options.setdefault("header", self.header)
+        options.setdefault("charset", self.charset)
+        return iter_decode(source, batch_size=batch_size, **options)
