@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from . import recordio
+from . import formats, recordio, serving
 from .errors import (
     DecodeError,
     EncodeError,
@@ -49,6 +49,7 @@ __all__ = [
     "decode_response",
     "encode_request",
     "encode_response",
+    "formats",
     "from_dense",
     "from_sparse",
     "get_codec",
@@ -56,4 +57,5 @@ __all__ = [
     "negotiate",
     "recordio",
     "register_codec",
+    "serving",
 ]

@@ -619,7 +619,12 @@ class RecordBatch:
     # -- conversions -------------------------------------------------------------------
 
     def to_numpy(self, key: str = "values") -> NDArray[Any]:
-        """The main features as a 2-D array ``(N, k)`` (sparse columns are densified)."""
+        """The main features as a 2-D array ``(N, k)`` (sparse columns are densified).
+
+        A batch with no records and no columns (an empty body) gives a ``(0, 0)`` array.
+        """
+        if key not in self.features and self.n == 0 and not self.features:
+            return np.empty((0, 0))
         col = self.features[key]
         kind = _column_kind(col)
         if kind == "dense":

@@ -25,6 +25,8 @@ import scipy.sparse as sp
 
 from .errors import EncodeError, NotAcceptableError, UnsupportedMediaTypeError
 from .formats.csv import CsvCodec
+from .formats.json import JsonCodec
+from .formats.jsonlines import JsonLinesCodec
 from .formats.libsvm import LibSVMCodec
 from .formats.npy import NpyCodec
 from .formats.recordio_protobuf import RecordIOProtobufCodec
@@ -60,7 +62,14 @@ class Codec(Protocol):
     def decode(self, data: Any, /) -> RecordBatch: ...
 
 
-_CODECS: tuple[type[Any], ...] = (CsvCodec, RecordIOProtobufCodec, NpyCodec, LibSVMCodec)
+_CODECS: tuple[type[Any], ...] = (
+    JsonCodec,
+    JsonLinesCodec,
+    CsvCodec,
+    RecordIOProtobufCodec,
+    NpyCodec,
+    LibSVMCodec,
+)
 CODECS: dict[str, type[Any]] = {c.content_type: c for c in _CODECS}
 ALIASES: dict[str, str] = {a: c.content_type for c in _CODECS for a in getattr(c, "aliases", ())}
 

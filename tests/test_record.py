@@ -166,3 +166,9 @@ def test_regression_big_endian_columns_are_accepted(dt: str) -> None:
     col = smp.RecordBatch({"v": a}).features["v"]
     assert col.dtype.isnative and col.tolist() == [[1, 2], [3, 4]]
     assert col.dtype.kind == ("f" if "f" in dt else "i")
+
+
+def test_to_numpy_of_an_empty_body_is_zero_by_zero() -> None:
+    assert smp.RecordBatch(n=0).to_numpy().shape == (0, 0)
+    with pytest.raises(KeyError):
+        smp.RecordBatch({"x": np.ones((2, 1))}).to_numpy()

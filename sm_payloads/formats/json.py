@@ -1,0 +1,1366 @@
+"""``application/json``: ``{"instances": [...]}`` requests and ``{"predictions": [...]}`` responses.
+
+Also the shared JSON layer of ``application/jsonlines`` (`sm_payloads.formats.jsonlines`
+imports the record grammar, the column builder and the fast scanner from here).
+
+Rule 1 (names): the JSON name ``features`` is the protobuf map key ``values``, both as the
+dense shorthand ``{"features": [...]}`` and inside ``{"data": {"features": {...}}}``; every
+other name passes through (``data.foo`` and a top-level ``foo`` are ``features["foo"]``,
+``label.foo`` is ``label["foo"]``). Response items map every key to ``label``.
+Rule 2 (values): a number is a scalar, a list a vector, nested lists a matrix, a string or
+a list of strings a strings entry, and an object with ``values`` / ``keys`` / ``shape`` a
+protobuf-equivalent tensor (sparse when ``keys`` is non-empty). Numbers decode to float64
+unless the caller passes ``dtype=``; conversions are exact or a `DecodeError`.
+Rule 3 (numbers out): numpy values are written by orjson, which prints float32 with the
+shortest text that reads back to the same float32, float64 likewise, int32 as integers.
+NaN and infinities are not JSON: `EncodeError` naming the column, unless ``allow_nan=True``
+(then ``NaN`` / ``Infinity`` / ``-Infinity``, Python's ``json`` spelling, which the decoder
+accepts only under the same option).
+Rule 4 (speed and memory): a body whose records are all ``{"<name>": [numbers]}`` (or a
+bare list of number lists) is scanned without building the document: the numbers of a few
+megabytes of records at a time are joined into one flat JSON array and parsed by orjson,
+so memory stays near the output array. Anything the scanner is unsure of falls back to the
+general path, which parses the document and reports exact errors.
+"""
+
+from __future__ import annotations
+
+import json as _stdjson
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, NamedTuple
+
+import numpy as np
+import orjson
+import scipy.sparse as sp
+
+from .._buffers import advise_huge_pages
+from .._columns import ColumnError, columns_from_records
+from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
+from ..record import Ragged, RecordBatch, Sparse, Tensor, _column_kind, _sparse_parts
+
+CONTENT_TYPE = "application/json"
+
+__all__ = [
+    "CONTENT_TYPE",
+    "ENVELOPES",
+    "JsonCodec",
+    "decode",
+    "decode_response",
+    "encode",
+    "encode_response",
+]
+
+#: Top-level keys of JSON responses (FORMATS.md §3): PCA uses ``projections``, Random Cut
+#: Forest ``scores``, every other built-in algorithm ``predictions``.
+ENVELOPES = ("predictions", "projections", "scores")
+
+Layout = Literal["dense", "sparse", "protobuf"]
+DtypeSpec = None | str | type | np.dtype[Any] | Mapping[str, Any]
+
+#: Instance keys with a meaning of their own; any other key is a feature name.
+_RESERVED = frozenset({"features", "data", "label", "uid", "metadata", "configuration"})
+_TENSOR_KEYS = frozenset({"values", "keys", "shape"})
+_OPT_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+_DTYPES = {np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.int32)}
+_BOM = b"\xef\xbb\xbf"
+#: Bytes of a window of records the scanner parses at once (bounds its extra memory).
+_WINDOW = 1 << 22
+#: Highest tensor rank a record may have (numpy allows 64 dimensions in all).
+_MAX_RANK = 32
+
+
+# ======================================================================================
+# Errors inside the grammar: plain ValueErrors, turned into DecodeError at the boundary
+# ======================================================================================
+
+
+class _Bad(ValueError):
+    """A JSON value that does not fit the record grammar."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _SyntaxProblem(ValueError):
+    """Bytes that are not JSON: reason, byte offset (relative to the parsed text), line."""
+
+    def __init__(self, reason: str, offset: int | None, line: int | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.offset = offset
+        self.line = line
+
+
+def _describe(v: Any) -> str:
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, dict):
+        return "an object"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, str):
+        return "a string"
+    return type(v).__name__
+
+
+# ======================================================================================
+# Parsing bytes into Python values
+# ======================================================================================
+
+
+def as_bytes(data: Any) -> bytes | bytearray:
+    """The input as bytes or bytearray (str is encoded as UTF-8; other buffers copied)."""
+    if isinstance(data, (bytes, bytearray)):
+        return data
+    if isinstance(data, memoryview):
+        obj = data.obj
+        if (
+            isinstance(obj, (bytes, bytearray))
+            and data.c_contiguous
+            and data.nbytes == len(obj)
+            and data.itemsize == 1
+        ):
+            return obj
+        return data.tobytes()
+    if isinstance(data, str):
+        return data.encode("utf-8", "surrogatepass")
+    raise TypeError(f"expected bytes, bytearray, memoryview or str, not {type(data).__name__}")
+
+
+def _char_to_byte(buf: bytes | bytearray, start: int, end: int, char_pos: int) -> int:
+    """Byte offset (from `start`) of character `char_pos` of ``buf[start:end]``."""
+    seg = bytes(buf[start:end])
+    if seg.isascii():
+        return char_pos
+    text = seg.decode("utf-8", "surrogateescape")
+    return len(text[:char_pos].encode("utf-8", "surrogateescape"))
+
+
+def _strict_float(s: str) -> float:
+    v = float(s)
+    if math.isinf(v):
+        raise ValueError(f"number {s[:40]} is out of the float64 range")
+    return v
+
+
+def _nonfinite(s: str) -> float:
+    return float({"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}[s])
+
+
+def loads(buf: bytes | bytearray, start: int, end: int, allow_nan: bool) -> Any:
+    """Parse ``buf[start:end]`` as one JSON value; raises `_SyntaxProblem`."""
+    piece = buf if (start == 0 and end == len(buf)) else buf[start:end]
+    try:
+        return orjson.loads(piece)
+    except orjson.JSONDecodeError as e:
+        first = e
+    except MemoryError:
+        raise _SyntaxProblem("input too large to parse in memory", None, None) from None
+    at = start + _char_to_byte(buf, start, end, first.pos)
+    token = bytes(buf[max(start, at - 1) : at + 9])
+    nonfinite = any(t in token for t in (b"NaN", b"Infinity"))
+    if allow_nan and nonfinite:
+        return _loads_python(buf, start, end)
+    msg = first.msg
+    if "UTF-8" in msg:
+        try:
+            bytes(buf[start:end]).decode("utf-8")
+        except UnicodeDecodeError as u:
+            raise _SyntaxProblem(f"invalid UTF-8 ({u.reason})", u.start, None) from None
+    if nonfinite:
+        msg += " (NaN and Infinity are not JSON; pass allow_nan=True to accept them)"
+    raise _SyntaxProblem(f"invalid JSON: {msg}", at - start, first.lineno)
+
+
+def _loads_python(buf: bytes | bytearray, start: int, end: int) -> Any:
+    """Python's json, which reads NaN / Infinity / -Infinity (and nothing else orjson rejects
+    matters here): used only with ``allow_nan=True`` after orjson refused such a token."""
+    try:
+        text = bytes(buf[start:end]).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _SyntaxProblem(f"invalid UTF-8 ({e.reason})", e.start, None) from None
+    try:
+        return _stdjson.loads(text, parse_float=_strict_float, parse_constant=_nonfinite)
+    except _stdjson.JSONDecodeError as e:
+        raise _SyntaxProblem(
+            f"invalid JSON: {e.msg}", len(text[: e.pos].encode("utf-8", "surrogateescape")), e.lineno
+        ) from None
+    except RecursionError:
+        raise _SyntaxProblem("invalid JSON: nested too deeply", None, None) from None
+    except MemoryError:
+        raise _SyntaxProblem("input too large to parse in memory", None, None) from None
+    except ValueError as e:
+        raise _SyntaxProblem(f"invalid JSON: {e}", None, None) from None
+
+
+# ======================================================================================
+# The record grammar: JSON values -> Tensor
+# ======================================================================================
+
+
+class Rec(NamedTuple):
+    """One parsed record: its features and label maps, and the three strings."""
+
+    features: dict[str, Tensor]
+    label: dict[str, Tensor]
+    uid: str | None = None
+    metadata: str | None = None
+    configuration: str | None = None
+
+
+_NUM_TYPES = frozenset({int, float})
+_EMPTY_F8 = np.empty(0, np.float64)
+
+
+def _numbers(values: list[Any], path: str) -> np.ndarray:
+    """A flat list of JSON numbers as float64 (exactly what the text says, rounded once)."""
+    if values and not set(map(type, values)) <= _NUM_TYPES:
+        bad = next(v for v in values if type(v) not in _NUM_TYPES)
+        raise _Bad(f"{path}: expected numbers, found {_describe(bad)}")
+    try:
+        return np.array(values, dtype=np.float64)
+    except OverflowError:
+        raise _Bad(f"{path}: a number is out of the float64 range") from None
+
+
+def _strings(values: list[Any]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def cell(v: Any, path: str) -> Tensor:
+    """One data element (Rule 2) as a Tensor."""
+    t = type(v)
+    if t is float or t is int:
+        return Tensor(_numbers([v], path), shape=())
+    if t is list:
+        if not v:
+            return Tensor(_EMPTY_F8, shape=(0,))
+        kinds = set(map(type, v))
+        if kinds <= _NUM_TYPES:
+            return Tensor(_numbers(v, path), shape=(len(v),))
+        if kinds == {str}:
+            return Tensor(_strings(v), shape=(len(v),))
+        if list in kinds:
+            return _nested(v, path)
+        bad = next(x for x in v if type(x) not in _NUM_TYPES)
+        raise _Bad(f"{path}: expected a list of numbers or of strings, found {_describe(bad)}")
+    if t is str:
+        return Tensor(_strings([v]), shape=())
+    if t is dict:
+        return _tensor_object(v, path)
+    raise _Bad(f"{path}: expected a number, a string, a list or a tensor object, found {_describe(v)}")
+
+
+def _nested(v: list[Any], path: str) -> Tensor:
+    try:
+        arr = np.array(v, dtype=object)
+    except (ValueError, RecursionError, MemoryError):
+        raise _Bad(f"{path}: nested lists are not a rectangular array of numbers") from None
+    if arr.ndim > _MAX_RANK:
+        raise _Bad(f"{path}: nested more than {_MAX_RANK} levels deep")
+    flat = arr.reshape(-1).tolist()
+    if flat and not set(map(type, flat)) <= _NUM_TYPES:
+        raise _Bad(f"{path}: nested lists are not a rectangular array of numbers")
+    shape = tuple(int(s) for s in arr.shape)
+    return Tensor(_numbers(flat, path), shape=shape)
+
+
+def _uints(v: Any, path: str, what: str) -> list[int]:
+    if type(v) is not list or not all(type(x) is int and x >= 0 for x in v):
+        raise _Bad(f"{path}.{what}: expected a list of non-negative integers")
+    return v
+
+
+def _tensor_object(obj: dict[str, Any], path: str) -> Tensor:
+    extra = set(obj) - _TENSOR_KEYS
+    if extra:
+        name = sorted(extra)[0]
+        raise _Bad(f"{path}: unexpected key {name!r} in a tensor object (expected values, keys, shape)")
+    values = obj.get("values", [])
+    if type(values) is not list:
+        raise _Bad(f"{path}.values: expected a list, found {_describe(values)}")
+    textual = bool(values) and set(map(type, values)) == {str}
+    arr = _strings(values) if textual else _numbers(values, f"{path}.values")
+    shape = None
+    if "shape" in obj:
+        shape = tuple(_uints(obj["shape"], path, "shape"))
+        if len(shape) > _MAX_RANK:
+            raise _Bad(f"{path}.shape: more than {_MAX_RANK} dimensions")
+    keys = _uints(obj.get("keys", []), path, "keys")
+    if keys:
+        if arr.dtype == object:
+            raise _Bad(f"{path}.keys: a tensor of strings cannot be sparse")
+        if not shape:
+            raise _Bad(f"{path}: a sparse tensor (with keys) needs a shape")
+        if len(keys) != arr.size:
+            raise _Bad(f"{path}: {len(keys)} keys for {arr.size} values")
+        width = math.prod(shape)
+        top = max(keys)
+        if top >= width:
+            raise _Bad(f"{path}.keys: key {top} is outside the shape {list(shape)}")
+        return Tensor(arr, keys=np.array(keys, dtype=np.uint64), shape=shape)
+    if shape is not None:
+        size = math.prod(shape)
+        if arr.size == 0 and size > 0:
+            if "keys" not in obj and arr.dtype == object:
+                raise _Bad(f"{path}: shape {list(shape)} has {size} values, got 0")
+            return Tensor(arr, keys=np.empty(0, np.uint64), shape=shape)  # an empty sparse row
+        if size != arr.size:
+            raise _Bad(f"{path}: shape {list(shape)} has {size} values, got {arr.size}")
+    return Tensor(arr, shape=shape)
+
+
+def _text_field(v: Any, path: str) -> str | None:
+    if v is None or type(v) is str:
+        return v
+    raise _Bad(f"{path}: expected a string, found {_describe(v)}")
+
+
+def _configuration(v: Any, path: str) -> str | None:
+    """record.proto's configuration is serialized JSON: an object is kept as compact text."""
+    if v is None or type(v) is str:
+        return v
+    if type(v) is dict:
+        try:
+            return orjson.dumps(v).decode("utf-8")
+        except (orjson.JSONEncodeError, TypeError):
+            # Only reachable with allow_nan (NaN inside the configuration).
+            return _stdjson.dumps(v, separators=(",", ":"), ensure_ascii=False)
+    raise _Bad(f"{path}: expected an object or a string, found {_describe(v)}")
+
+
+def _put(target: dict[str, Tensor], name: str, v: Any, path: str) -> None:
+    if name in target:
+        raise _Bad(f"{path}: feature {name!r} is given twice")
+    target[name] = cell(v, path)
+
+
+def instance_record(obj: Any, path: str) -> Rec:
+    """One request instance (FORMATS.md §2.2): object, number list, string or number."""
+    if type(obj) is not dict:
+        return Rec({"values": cell(obj, path)}, {})
+    features: dict[str, Tensor] = {}
+    label: dict[str, Tensor] = {}
+    uid = metadata = configuration = None
+    for key, v in obj.items():
+        if key == "features":
+            _put(features, "values", v, f"{path}.features")
+        elif key == "data":
+            if type(v) is not dict:
+                raise _Bad(f"{path}.data: expected an object, found {_describe(v)}")
+            for name, element in v.items():
+                _put(features, "values" if name == "features" else name, element, f"{path}.data.{name}")
+        elif key == "label":
+            if type(v) is not dict:
+                raise _Bad(f"{path}.label: expected an object, found {_describe(v)}")
+            for name, element in v.items():
+                _put(label, name, element, f"{path}.label.{name}")
+        elif key == "uid":
+            uid = _text_field(v, f"{path}.uid")
+        elif key == "metadata":
+            metadata = _text_field(v, f"{path}.metadata")
+        elif key == "configuration":
+            configuration = _configuration(v, f"{path}.configuration")
+        else:
+            _put(features, key, v, f"{path}.{key}")
+    return Rec(features, label, uid, metadata, configuration)
+
+
+def response_record(obj: Any, path: str) -> Rec:
+    """One response item (FORMATS.md §3): every key is an output in ``label``."""
+    if type(obj) is not dict:
+        return Rec({}, {"values": cell(obj, path)})
+    return Rec({}, {k: cell(v, f"{path}.{k}") for k, v in obj.items()})
+
+
+def request_instances(doc: Any) -> tuple[list[Any], str, str | None]:
+    """(instances, JSON path prefix, request-level configuration) of a request document."""
+    if type(doc) is dict and "instances" in doc:
+        instances = doc["instances"]
+        if type(instances) is not list:
+            raise _Bad(f"$.instances: expected a list, found {_describe(instances)}")
+        config = None
+        for key, v in doc.items():
+            if key == "configuration":
+                config = _configuration(v, "$.configuration")
+            elif key != "instances":
+                raise _Bad(f"$: unexpected key {key!r} beside 'instances'")
+        return instances, "$.instances", config
+    if type(doc) is list:
+        if doc and set(map(type, doc)) <= _NUM_TYPES:
+            return [doc], "$", None  # "a simple numeric vector" is one instance
+        return doc, "$", None
+    return [doc], "", None
+
+
+def response_items(doc: Any) -> tuple[list[Any], str]:
+    """(items, JSON path prefix) of a response document: any envelope of §3, a bare list,
+    or a single item."""
+    if type(doc) is dict and len(doc) == 1:
+        ((key, v),) = doc.items()
+        envelope = key in ENVELOPES and type(v) is list
+        if envelope and (key == "predictions" or all(type(x) is dict for x in v)):
+            return v, f"$.{key}"
+    if type(doc) is list:
+        return doc, "$"
+    return [doc], ""
+
+
+# ======================================================================================
+# Parsed groups of records -> RecordBatch
+# ======================================================================================
+
+
+@dataclass
+class FastGroup:
+    """Records that are each ``{name: [numbers]}``: one column, flat values and counts."""
+
+    map_name: str
+    key: str
+    values: np.ndarray  # float64
+    counts: np.ndarray  # int64, one per record
+    offsets: np.ndarray | None = None  # byte offset of each record, when known
+    lines: np.ndarray | None = None  # 1-based line of each record, when known
+
+    def __len__(self) -> int:
+        return int(self.counts.size)
+
+    def take(self, a: int, b: int) -> FastGroup:
+        ends = np.cumsum(self.counts)
+        lo = int(ends[a - 1]) if a else 0
+        hi = int(ends[b - 1]) if b else 0
+        return FastGroup(
+            self.map_name,
+            self.key,
+            self.values[lo:hi],
+            self.counts[a:b],
+            None if self.offsets is None else self.offsets[a:b],
+            None if self.lines is None else self.lines[a:b],
+        )
+
+    def records(self) -> list[Rec]:
+        ends = np.cumsum(self.counts).tolist()
+        out = []
+        lo = 0
+        for hi in ends:
+            t = Tensor(self.values[lo:hi], shape=(hi - lo,))
+            out.append(Rec({self.key: t}, {}) if self.map_name == "features" else Rec({}, {self.key: t}))
+            lo = hi
+        return out
+
+
+@dataclass
+class GeneralGroup:
+    """Records parsed one by one."""
+
+    recs: list[Rec]
+    offsets: list[int | None] | None = None
+    lines: list[int | None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.recs)
+
+    def take(self, a: int, b: int) -> GeneralGroup:
+        return GeneralGroup(
+            self.recs[a:b],
+            None if self.offsets is None else self.offsets[a:b],
+            None if self.lines is None else self.lines[a:b],
+        )
+
+
+Group = FastGroup | GeneralGroup
+
+
+def _resolve_dtype(spec: DtypeSpec, key: str) -> np.dtype[Any]:
+    if isinstance(spec, Mapping):
+        spec = spec.get(key)
+    dt = np.dtype(np.float64) if spec is None else np.dtype(spec)
+    if dt not in _DTYPES:
+        raise ValueError(f"dtype must be float64, float32 or int32, not {dt}")
+    return dt
+
+
+def check_dtype_spec(spec: DtypeSpec) -> None:
+    """Reject a bad ``dtype=`` argument up front (a ValueError: a wrong argument)."""
+    if isinstance(spec, Mapping):
+        for k in spec:
+            _resolve_dtype(spec, k)
+    else:
+        _resolve_dtype(spec, "")
+
+
+def _convert_values(values: np.ndarray, dt: np.dtype[Any]) -> tuple[np.ndarray, int | None, str]:
+    """(converted, index of the first value that does not convert exactly, why)."""
+    if dt == np.float64 or values.dtype.kind != "f":
+        return values, None, ""
+    if dt == np.float32:
+        with np.errstate(over="ignore"):
+            out = values.astype(np.float32)
+        bad = np.isinf(out) & ~np.isinf(values)
+        if bad.any():
+            return out, int(np.flatnonzero(bad)[0]), "is out of the float32 range"
+        return out, None, ""
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(values) & (values == np.trunc(values))
+        ok &= (values >= -(2**31)) & (values <= 2**31 - 1)
+    if not ok.all():
+        return values, int(np.flatnonzero(~ok)[0]), "is not an int32"
+    return values.astype(np.int32), None, ""
+
+
+def _record_of_value(col: Any, i: int) -> int:
+    if isinstance(col, Ragged):
+        return int(np.searchsorted(col.offsets, i, side="right") - 1)
+    if isinstance(col, Sparse) or sp.issparse(col):
+        m = col.matrix if isinstance(col, Sparse) else col
+        return int(np.searchsorted(np.asarray(m.indptr), i, side="right") - 1)
+    width = math.prod(col.shape[1:])
+    return i // width if width else 0
+
+
+def _convert_column(col: Any, dt: np.dtype[Any]) -> tuple[Any, int | None, str, float]:
+    """Column in dtype `dt`: (column, record index at fault or None, why, bad value)."""
+    kind = _column_kind(col)
+    if kind == "strings" or dt == np.float64:
+        return col, None, "", 0.0
+    if kind == "dense":
+        flat = col.reshape(-1)
+        out, bad, why = _convert_values(flat, dt)
+        if bad is not None:
+            return col, _record_of_value(col, bad), why, float(flat[bad])
+        return out.reshape(col.shape), None, "", 0.0
+    if kind == "ragged":
+        out, bad, why = _convert_values(col.values, dt)
+        if bad is not None:
+            return col, _record_of_value(col, bad), why, float(col.values[bad])
+        return Ragged(out, col.offsets, col.valid), None, "", 0.0
+    m, shape = _sparse_parts(col)
+    data = np.asarray(m.data)
+    out, bad, why = _convert_values(data, dt)
+    if bad is not None:
+        return col, _record_of_value(col, bad), why, float(data[bad])
+    m2 = type(m)((out, m.indices, m.indptr), shape=m.shape)
+    return (m2 if len(shape) == 1 else Sparse(m2, shape)), None, "", 0.0
+
+
+class Locator:
+    """Turns a record index of a batch under construction into (offset, line, index)."""
+
+    def __init__(self, groups: Sequence[Group], first_index: int) -> None:
+        self.groups = groups
+        self.first_index = first_index
+
+    def __call__(self, i: int) -> tuple[int | None, int | None, int]:
+        k = i
+        for g in self.groups:
+            if k < len(g):
+                off = None if g.offsets is None else g.offsets[k]
+                line = None if g.lines is None else g.lines[k]
+                return (
+                    None if off is None else int(off),
+                    None if line is None else int(line),
+                    self.first_index + i,
+                )
+            k -= len(g)
+        return None, None, self.first_index + i
+
+
+def _fix_empty_string_lists(recs: list[Rec], map_name: str) -> None:
+    """An empty list in a column of strings is an empty list of strings, not numbers."""
+    textual: set[str] = set()
+    for r in recs:
+        for k, t in getattr(r, map_name).items():
+            if t.values.dtype == object:
+                textual.add(k)
+    if not textual:
+        return
+    empty = np.empty(0, dtype=object)
+    for r in recs:
+        m = getattr(r, map_name)
+        for k in textual:
+            t = m.get(k)
+            if t is not None and t.values.size == 0 and t.values.dtype != object and t.keys is None:
+                m[k] = Tensor(empty, shape=t.shape)
+
+
+def batch_from_groups(
+    groups: Sequence[Group],
+    content_type: str,
+    dtype: DtypeSpec,
+    first_index: int = 0,
+    request_configuration: str | None = None,
+) -> RecordBatch:
+    """Build one batch from parsed groups (Rule 1 of `sm_payloads._columns`), then apply
+    ``dtype=``; errors name the record (and its line and offset where known)."""
+    groups = [g for g in groups if len(g)]
+    locate = Locator(groups, first_index)
+    n = sum(len(g) for g in groups)
+    if n == 0:
+        return RecordBatch(n=0)
+    maps: dict[str, dict[str, Any]] = {"features": {}, "label": {}}
+    strings: list[list[str | None] | None] = [None, None, None]
+    fast = [g for g in groups if isinstance(g, FastGroup)]
+    if len(fast) == len(groups) and len({(g.map_name, g.key) for g in fast}) == 1:
+        values = fast[0].values if len(fast) == 1 else np.concatenate([g.values for g in fast])
+        counts = fast[0].counts if len(fast) == 1 else np.concatenate([g.counts for g in fast])
+        if (counts == counts[0]).all():
+            col: Any = values.reshape(n, int(counts[0]))
+        else:
+            offsets = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            col = Ragged(values, offsets)
+        maps[fast[0].map_name][fast[0].key] = col
+    else:
+        recs: list[Rec] = []
+        for g in groups:
+            recs.extend(g.records() if isinstance(g, FastGroup) else g.recs)
+        for map_name in ("features", "label"):
+            _fix_empty_string_lists(recs, map_name)
+        try:
+            maps["features"] = columns_from_records([r.features for r in recs], "features")
+            maps["label"] = columns_from_records([r.label for r in recs], "label")
+        except ColumnError as e:
+            off, line, idx = locate(e.record_index) if e.record_index is not None else (None, None, None)
+            raise DecodeError(
+                content_type,
+                f"{e.column}: {e.reason} (a RecordBatch column holds one kind of value)",
+                offset=off,
+                record_index=idx,
+                line=line,
+            ) from None
+        for j, name in enumerate(("uid", "metadata", "configuration")):
+            vals = [getattr(r, name) for r in recs]
+            if any(v is not None for v in vals):
+                strings[j] = vals
+    if request_configuration is not None:
+        conf = strings[2] or [None] * n
+        strings[2] = [request_configuration if c is None else c for c in conf]
+    for map_name, cols in maps.items():
+        for key, col in list(cols.items()):
+            dt = _resolve_dtype(dtype, key)
+            new, bad, why, value = _convert_column(col, dt)
+            if bad is not None:
+                off, line, idx = locate(bad)
+                raise DecodeError(
+                    content_type,
+                    f"{map_name}[{key!r}]: value {value!r} {why} (dtype={dt})",
+                    offset=off,
+                    record_index=idx,
+                    line=line,
+                )
+            cols[key] = new
+    return RecordBatch(maps["features"], maps["label"], strings[0], strings[1], strings[2], n=n)
+
+
+# ======================================================================================
+# The fast scanner (Rule 4)
+# ======================================================================================
+
+_WS = rb"[ \t\r\n]*"
+_HWS = rb"[ \t]*"
+_NAME = rb'"([^"\\\x00-\x1f]*)"'
+
+
+@dataclass(frozen=True)
+class ScanShape:
+    """Where the records of a uniform body start, how they are separated, how it ends."""
+
+    head: re.Pattern[bytes]  # group 1: the record's key (absent: bare lists)
+    sep: re.Pattern[bytes]  # group 1: the key again
+    tail: re.Pattern[bytes]  # matched against the end of the body
+    allowed: bytes  # bytes that may appear between the brackets of a record
+    one_line: bool  # JSON Lines: every separator holds exactly one newline
+
+
+_NUMBER_CHARS = b"0123456789.eE+-, \t"
+_DELETE_TABLE = bytes(range(256))
+
+SCAN_INSTANCES = ScanShape(
+    re.compile(
+        _WS
+        + rb"\{"
+        + _WS
+        + rb'"instances"'
+        + _WS
+        + rb":"
+        + _WS
+        + rb"\["
+        + _WS
+        + rb"\{"
+        + _WS
+        + _NAME
+        + _WS
+        + rb":"
+        + _WS
+        + rb"\["
+    ),
+    re.compile(rb"\]" + _WS + rb"\}" + _WS + rb"," + _WS + rb"\{" + _WS + _NAME + _WS + rb":" + _WS + rb"\["),
+    re.compile(rb"\]" + _WS + rb"\}" + _WS + rb"\]" + _WS + rb"\}" + _WS + rb"\Z"),
+    _NUMBER_CHARS + b"\r\n",
+    False,
+)
+SCAN_BARE = ScanShape(
+    re.compile(_WS + rb"\[" + _WS + rb"\["),
+    re.compile(rb"\]" + _WS + rb"," + _WS + rb"\["),
+    re.compile(rb"\]" + _WS + rb"\]" + _WS + rb"\Z"),
+    _NUMBER_CHARS + b"\r\n",
+    False,
+)
+SCAN_ENVELOPE = ScanShape(
+    re.compile(
+        _WS
+        + rb"\{"
+        + _WS
+        + rb'"(?:predictions|projections|scores)"'
+        + _WS
+        + rb":"
+        + _WS
+        + rb"\["
+        + _WS
+        + rb"\{"
+        + _WS
+        + _NAME
+        + _WS
+        + rb":"
+        + _WS
+        + rb"\["
+    ),
+    SCAN_INSTANCES.sep,
+    SCAN_INSTANCES.tail,
+    _NUMBER_CHARS + b"\r\n",
+    False,
+)
+SCAN_LINES = ScanShape(
+    re.compile(_WS + rb"\{" + _HWS + _NAME + _HWS + rb":" + _HWS + rb"\["),
+    re.compile(
+        rb"\]"
+        + _HWS
+        + rb"\}"
+        + _HWS
+        + rb"\r?\n"
+        + _HWS
+        + rb"\{"
+        + _HWS
+        + _NAME
+        + _HWS
+        + rb":"
+        + _HWS
+        + rb"\["
+    ),
+    re.compile(rb"\]" + _HWS + rb"\}" + _WS + rb"\Z"),
+    _NUMBER_CHARS,
+    True,
+)
+
+
+def scan(
+    buf: bytes | bytearray,
+    start: int,
+    end: int,
+    shape: ScanShape,
+    *,
+    window: int = _WINDOW,
+) -> tuple[str | None, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Read ``buf[start:end]`` if it is a uniform run of number-list records.
+
+    Returns (key or None for bare lists, float64 values, counts, byte offset of each
+    record's opening bracket or brace), or None when the body is anything else (the caller
+    then takes the general path, which decides what is valid and what is not).
+    """
+    m = shape.head.match(buf, start, end)
+    if m is None:
+        return None
+    key_bytes = m.group(1) if m.lastindex else None
+    pos = m.end()
+    # The end of the body: the tail pattern within the last few hundred bytes.
+    e = end
+    limit = max(pos, end - 4096)
+    while e > limit and buf[e - 1] in b" \t\r\n":
+        e -= 1
+    tm = shape.tail.search(buf, max(pos, e - 64), end)
+    if tm is None:
+        return None
+    tail_start = tm.start()
+    first_close = buf.find(b"]", pos, tail_start + 1)
+    if first_close < 0:
+        return None
+    sep: bytes | None = None
+    if first_close < tail_start:
+        sm = shape.sep.match(buf, first_close, tail_start)
+        if sm is None or (key_bytes is not None and sm.group(1) != key_bytes):
+            return None
+        sep = bytes(buf[first_close : sm.end()])
+        if shape.one_line and sep.count(b"\n") != 1:
+            return None
+    out = np.empty(0, dtype=np.float64)
+    filled = 0
+    count_parts: list[list[int]] = []
+    start_parts: list[np.ndarray] = []
+    cur = pos
+    delete = shape.allowed
+    while True:
+        if sep is None:
+            pieces = [bytes(buf[cur:tail_start])]
+            nxt = -1
+        else:
+            stop = buf.find(sep, min(cur + window, tail_start), tail_start)
+            pieces = bytes(buf[cur : tail_start if stop < 0 else stop]).split(sep)
+            nxt = -1 if stop < 0 else stop + len(sep)
+        counts = [p.count(b",") + 1 if p and not p.isspace() else 0 for p in pieces]
+        joined = b",".join([p for p, c in zip(pieces, counts, strict=True) if c])
+        if joined.translate(_DELETE_TABLE, delete):
+            return None
+        try:
+            parsed = orjson.loads(b"[" + joined + b"]")
+        except (orjson.JSONDecodeError, MemoryError):
+            return None
+        k = len(parsed)
+        if k != sum(counts):
+            return None
+        if filled + k > out.size:
+            # Size the output once from the first window's density (grow if it was low).
+            done = (nxt if nxt >= 0 else tail_start) - pos
+            guess = int((filled + k) * (tail_start - pos) / max(done, 1) * 1.02) + 1024
+            bigger = np.empty(max(guess, 2 * out.size, filled + k), dtype=np.float64)
+            advise_huge_pages(bigger)
+            bigger[:filled] = out[:filled]
+            out = bigger
+        try:
+            out[filled : filled + k] = parsed
+        except (OverflowError, ValueError, TypeError):
+            return None
+        filled += k
+        del parsed
+        step = len(sep) if sep is not None else 0
+        lens = np.fromiter((len(p) + step for p in pieces), dtype=np.int64, count=len(pieces))
+        st = np.empty(len(pieces), dtype=np.int64)
+        st[0] = cur
+        if len(pieces) > 1:
+            np.cumsum(lens[:-1], out=st[1:])
+            st[1:] += cur
+        count_parts.append(counts)
+        start_parts.append(st)
+        if nxt < 0:
+            break
+        cur = nxt
+    values = out[:filled] if filled * 1.1 + 4096 >= out.size else out[:filled].copy()
+    counts_arr = np.fromiter(
+        (c for part in count_parts for c in part), dtype=np.int64, count=sum(map(len, count_parts))
+    )
+    region_starts = np.concatenate(start_parts)
+    # Each record opens with its brace (or, in a bare list, its bracket): report that byte.
+    opener = b"[" if key_bytes is None else b"{"
+    opens = region_starts.copy()
+    opens[0] = m.start() + m.group(0).rfind(opener)
+    if sep is not None and opens.size > 1:
+        opens[1:] -= len(sep) - sep.rfind(opener)
+    try:
+        key = None if key_bytes is None else key_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return key, values, counts_arr, opens
+
+
+# ======================================================================================
+# Encoding
+# ======================================================================================
+
+
+class _Absent:
+    """A record without this key."""
+
+
+_ABSENT = _Absent()
+
+
+def _spell(x: float) -> bytes:
+    if math.isnan(x):
+        return b"NaN"
+    return b"Infinity" if x > 0 else b"-Infinity"
+
+
+def _nonfinite_text(a: Any) -> orjson.Fragment:
+    """A numpy value with NaN / inf as JSON text in Python's json spelling."""
+    arr = np.asarray(a)
+    text = orjson.dumps(arr, option=_OPT_NUMPY) if arr.ndim else b"null"
+    spellings = [_spell(float(x)) for x in arr.reshape(-1)[~np.isfinite(arr.reshape(-1))]]
+    parts = text.split(b"null")
+    out = [parts[0]]
+    for s, p in zip(spellings, parts[1:], strict=True):
+        out += [s, p]
+    return orjson.Fragment(b"".join(out))
+
+
+def _bad_rows(
+    cname: str, values: np.ndarray, owner: Callable[[int], int], allow_nan: bool, ct: str
+) -> set[int]:
+    """Records holding NaN or an infinity (EncodeError unless allow_nan)."""
+    if values.dtype.kind != "f" or values.size == 0:
+        return set()
+    finite = np.isfinite(values)
+    if finite.all():
+        return set()
+    idx = np.flatnonzero(~finite)
+    if not allow_nan:
+        i = int(idx[0])
+        raise EncodeError(
+            ct,
+            f"value {float(values[i])!r} in record {owner(i)} cannot be written as JSON; "
+            "pass allow_nan=True to write NaN / Infinity / -Infinity as Python's json does",
+            column=cname,
+        )
+    return {owner(int(i)) for i in idx}
+
+
+def _check_text(cname: str, s: Any, ct: str) -> str:
+    if isinstance(s, bytes):
+        raise EncodeError(ct, "bytes values cannot be written as JSON text; decode them first", column=cname)
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EncodeError(
+            ct, f"string {s[:20]!r} is not valid Unicode (lone surrogate)", column=cname
+        ) from None
+    return str(s)
+
+
+def _nested_ok(shape: tuple[int, ...]) -> bool:
+    """Nested lists show this record shape (a zero before the last axis is lost)."""
+    return 0 not in shape[:-1]
+
+
+def _cells(map_name: str, key: str, col: Any, style: str, allow_nan: bool, ct: str) -> list[Any]:
+    """One JSON value per record for one column. `style`: "short" (lists and numbers),
+    "tensor" (protobuf-equivalent objects) or "sparse" (objects with keys)."""
+    cname = f"{map_name}[{key!r}]"
+    kind = _column_kind(col)
+    n = len(col) if isinstance(col, (Ragged, Sparse)) else int(col.shape[0])
+    if kind == "strings":
+        out: list[Any] = []
+        for v in col.tolist():
+            if v is None:
+                out.append(_ABSENT)
+                continue
+            if isinstance(v, (list, tuple)):
+                items = [_check_text(cname, x, ct) for x in v]
+                out.append({"values": items, "shape": [len(items)]} if style != "short" else items)
+            else:
+                s = _check_text(cname, v, ct)
+                out.append({"values": [s]} if style != "short" else s)
+        return out
+    if kind == "sparse":
+        m, shape = _sparse_parts(col)
+        data = np.ascontiguousarray(m.data)
+        indices = np.ascontiguousarray(m.indices)
+        indptr = np.asarray(m.indptr).tolist()
+        bad = _bad_rows(
+            cname, data, lambda i: int(np.searchsorted(m.indptr, i, side="right") - 1), allow_nan, ct
+        )
+        out = []
+        if style == "short":
+            width = math.prod(shape)
+            for i in range(n):
+                lo, hi = indptr[i], indptr[i + 1]
+                row = np.zeros(width, dtype=data.dtype)
+                row[indices[lo:hi]] = data[lo:hi]
+                row = row.reshape(shape)
+                if not _nested_ok(shape):
+                    out.append({"values": row.reshape(-1), "shape": list(shape)})
+                else:
+                    out.append(_nonfinite_text(row) if i in bad else row)
+            return out
+        shape_list = list(shape)
+        for i in range(n):
+            lo, hi = indptr[i], indptr[i + 1]
+            vals = data[lo:hi]
+            out.append(
+                {
+                    "keys": indices[lo:hi],
+                    "shape": shape_list,
+                    "values": _nonfinite_text(vals) if i in bad else vals,
+                }
+            )
+        return out
+    if kind == "ragged":
+        values = np.ascontiguousarray(col.values)
+        offsets = col.offsets.tolist()
+        bad = _bad_rows(
+            cname, values, lambda i: int(np.searchsorted(col.offsets, i, side="right") - 1), allow_nan, ct
+        )
+        valid = None if col.valid is None else col.valid.tolist()
+        out = []
+        for i in range(n):
+            if valid is not None and not valid[i]:
+                out.append(_ABSENT)
+                continue
+            v = values[offsets[i] : offsets[i + 1]]
+            v = _nonfinite_text(v) if i in bad else v
+            out.append({"values": v} if style != "short" else v)
+        return out
+    # dense
+    arr = np.ascontiguousarray(col)
+    rec_shape = tuple(int(s) for s in arr.shape[1:])
+    width = math.prod(rec_shape)
+    bad = _bad_rows(cname, arr.reshape(-1), lambda i: i // width if width else 0, allow_nan, ct)
+    rows = list(arr)  # numpy scalars for (N,), row views otherwise: orjson writes both exactly
+    if style == "short":
+        if len(rec_shape) >= 2 and not _nested_ok(rec_shape):
+            return [{"values": r.reshape(-1), "shape": list(rec_shape)} for r in rows]
+        if bad:
+            rows = [_nonfinite_text(r) if i in bad else r for i, r in enumerate(rows)]
+        return rows
+    if style == "sparse" and rec_shape != ():
+        shape_list = list(rec_shape)
+        out = []
+        for i, r in enumerate(rows):
+            flat = r.reshape(-1)
+            nz = np.flatnonzero((flat != 0) | np.signbit(flat) if flat.dtype.kind == "f" else flat != 0)
+            vals = flat[nz]
+            out.append(
+                {"keys": nz, "shape": shape_list, "values": _nonfinite_text(vals) if i in bad else vals}
+            )
+        return out
+    # tensor objects as RecordIO-protobuf writes them (record.md "Scalars and vectors")
+    wire_shape: list[int] | None = None
+    if len(rec_shape) >= 2 or (map_name == "label" and rec_shape == (1,)):
+        wire_shape = list(rec_shape)
+    flat2 = arr.reshape(n, width)
+    out = []
+    for i in range(n):
+        v = flat2[i]
+        obj: dict[str, Any] = {"values": _nonfinite_text(v) if i in bad else v}
+        if wire_shape is not None:
+            obj["shape"] = wire_shape
+        out.append(obj)
+    return out
+
+
+def _configuration_value(text: str) -> Any:
+    """Write a configuration that is JSON object text as the object, anything else as a string."""
+    if text[:1] == "{":
+        try:
+            parsed = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return text
+        if type(parsed) is dict:
+            return orjson.Fragment(orjson.dumps(parsed))
+    return text
+
+
+def _json_name(key: str, ct: str) -> str:
+    if key == "features":
+        raise EncodeError(
+            ct,
+            "the JSON name 'features' stands for features['values']; a column named "
+            "'features' cannot be written",
+            column="features['features']",
+        )
+    return "features" if key == "values" else key
+
+
+def instance_objects(
+    batch: RecordBatch, layout: Layout | None, allow_nan: bool, ct: str, with_configuration: bool = True
+) -> list[dict[str, Any]]:
+    """One JSON object per record of a request batch."""
+    if not isinstance(batch, RecordBatch):
+        raise EncodeError(ct, f"expected a RecordBatch, got {type(batch).__name__}")
+    if layout not in (None, "dense", "sparse", "protobuf"):
+        raise ValueError(f"layout must be 'dense', 'sparse', 'protobuf' or None, not {layout!r}")
+    n = len(batch)
+    if layout is None:
+        any_sparse = any(
+            _column_kind(c) == "sparse" for m in (batch.features, batch.label) for c in m.values()
+        )
+        layout = "protobuf" if any_sparse else "dense"
+    style = {"dense": "short", "protobuf": "tensor", "sparse": "sparse"}[layout]
+    objs: list[dict[str, Any]] = [{} for _ in range(n)]
+    data_objs: list[dict[str, Any]] | None = None
+    for key, col in batch.features.items():
+        name = _json_name(key, ct)
+        cells = _cells("features", key, col, style, allow_nan, ct)
+        if layout == "dense" and name not in _RESERVED - {"features"}:
+            for o, c in zip(objs, cells, strict=True):
+                if c is not _ABSENT:
+                    o[name] = c
+        else:
+            if data_objs is None:
+                data_objs = [{} for _ in range(n)]
+            for o, c in zip(data_objs, cells, strict=True):
+                if c is not _ABSENT:
+                    o[name] = c
+    if data_objs is not None:
+        for o, d in zip(objs, data_objs, strict=True):
+            o["data"] = d
+    if batch.label:
+        label_objs: list[dict[str, Any]] = [{} for _ in range(n)]
+        for key, col in batch.label.items():
+            for o, c in zip(label_objs, _cells("label", key, col, style, allow_nan, ct), strict=True):
+                if c is not _ABSENT:
+                    o[key] = c
+        for o, lab in zip(objs, label_objs, strict=True):
+            o["label"] = lab
+    for name in ("uid", "metadata", "configuration"):
+        strings = getattr(batch, name)
+        if strings is None or (name == "configuration" and not with_configuration):
+            continue
+        for o, s in zip(objs, strings, strict=True):
+            if s is not None:
+                s = _check_text(name, s, ct)
+                o[name] = _configuration_value(s) if name == "configuration" else s
+    return objs
+
+
+def response_objects(batch: RecordBatch, allow_nan: bool, ct: str) -> list[dict[str, Any]]:
+    """One JSON object per record of a response batch: its ``label`` columns (or, for a
+    batch without labels, its ``features`` columns)."""
+    if not isinstance(batch, RecordBatch):
+        raise EncodeError(ct, f"expected a RecordBatch, got {type(batch).__name__}")
+    n = len(batch)
+    map_name, columns = (
+        ("label", batch.label) if batch.label or not batch.features else ("features", batch.features)
+    )
+    objs: list[dict[str, Any]] = [{} for _ in range(n)]
+    for key, col in columns.items():
+        style = "tensor" if _column_kind(col) == "sparse" else "short"
+        cells = _cells(map_name, key, col, "sparse" if style == "tensor" else "short", allow_nan, ct)
+        for o, c in zip(objs, cells, strict=True):
+            if c is not _ABSENT:
+                o[key] = c
+    return objs
+
+
+def dumps(obj: Any, ct: str) -> bytes:
+    try:
+        return orjson.dumps(obj, option=_OPT_NUMPY)
+    except orjson.JSONEncodeError as e:
+        raise EncodeError(ct, f"cannot write JSON: {e}") from None
+
+
+# ======================================================================================
+# application/json: the verbs
+# ======================================================================================
+
+
+def _strip_bom(buf: bytes | bytearray) -> int:
+    return 3 if buf[:3] == _BOM else 0
+
+
+def _syntax_error(ct: str, p: _SyntaxProblem, base: int) -> DecodeError:
+    return DecodeError(ct, p.reason, offset=None if p.offset is None else base + p.offset, line=p.line)
+
+
+def _bad_error(ct: str, e: _Bad, index: int | None) -> DecodeError:
+    return DecodeError(ct, e.reason, record_index=index)
+
+
+def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) -> RecordBatch:
+    check_dtype_spec(dtype)
+    buf = as_bytes(data)
+    start = _strip_bom(buf)
+    if not buf[start:].strip():
+        raise DecodeError(CONTENT_TYPE, "empty body: expected a JSON document", offset=start)
+    for shape in (SCAN_ENVELOPE,) if response else (SCAN_INSTANCES, SCAN_BARE):
+        got = scan(buf, start, len(buf), shape)
+        if got is not None:
+            key, values, counts, _opens = got
+            if response:
+                group = FastGroup("label", key or "values", values, counts)
+            else:
+                if key is not None and (key in _RESERVED - {"features"}):
+                    continue
+                name = "values" if key in (None, "features") else key
+                group = FastGroup("features", name, values, counts)
+            return batch_from_groups([group], CONTENT_TYPE, dtype)
+    try:
+        doc = loads(buf, start, len(buf), allow_nan)
+    except _SyntaxProblem as p:
+        raise _syntax_error(CONTENT_TYPE, p, start) from None
+    config = None
+    try:
+        if response:
+            items, prefix = response_items(doc)
+        else:
+            items, prefix, config = request_instances(doc)
+    except _Bad as e:
+        raise _bad_error(CONTENT_TYPE, e, None) from None
+    parse = response_record if response else instance_record
+    recs = []
+    for i, x in enumerate(items):
+        try:
+            recs.append(parse(x, f"{prefix}[{i}]" if prefix else "$"))
+        except _Bad as e:
+            raise _bad_error(CONTENT_TYPE, e, i) from None
+    return batch_from_groups([GeneralGroup(recs)], CONTENT_TYPE, dtype, request_configuration=config)
+
+
+def decode(
+    data: bytes | bytearray | memoryview | str,
+    *,
+    dtype: DtypeSpec = None,
+    allow_nan: bool = False,
+) -> RecordBatch:
+    """Read an ``application/json`` request body.
+
+    Parameters
+    ----------
+    data : bytes-like (or str)
+        ``{"instances": [...]}``, a bare list of instances, a bare list of numbers (one
+        instance), or a single instance object.
+    dtype : dtype or mapping of column name to dtype, optional
+        float64 (default), float32 or int32; conversions must be exact.
+    allow_nan : bool
+        Accept ``NaN``, ``Infinity`` and ``-Infinity`` (not JSON; Python's spelling).
+
+    Raises
+    ------
+    DecodeError
+        With the byte offset and line for syntax errors, the record index and a JSON path
+        for values that do not fit the grammar.
+
+    Examples
+    --------
+    >>> decode(b'{"instances": [{"features": [1.5, 16.0, 14.0, 23.0]}]}').to_numpy().tolist()
+    [[1.5, 16.0, 14.0, 23.0]]
+    """
+    return _decode_doc(data, dtype, allow_nan, response=False)
+
+
+def decode_response(
+    data: bytes | bytearray | memoryview | str,
+    *,
+    dtype: DtypeSpec = None,
+    allow_nan: bool = False,
+) -> RecordBatch:
+    """Read an ``application/json`` response body: any envelope of FORMATS.md §3
+    (``predictions``, ``projections``, ``scores``), a bare list of items, or one item.
+    Outputs go to ``batch.label``, one column per output key.
+
+    >>> b = decode_response(b'{"scores": [{"score": 0.02}, {"score": 0.25}]}')
+    >>> b.label["score"].tolist()
+    [0.02, 0.25]
+    """
+    return _decode_doc(data, dtype, allow_nan, response=True)
+
+
+def encode(
+    batch: RecordBatch,
+    *,
+    layout: Layout | None = None,
+    allow_nan: bool = False,
+    configuration: Literal["instance", "request"] = "instance",
+) -> bytes:
+    """Write a request batch as ``{"instances": [...]}``.
+
+    Parameters
+    ----------
+    layout : "dense", "sparse", "protobuf" or None
+        ``dense``: the shorthand ``{"features": [...]}`` (sparse columns densified);
+        ``sparse``: ``{"data": {"features": {"keys", "shape", "values"}}}`` for every
+        numeric column; ``protobuf``: ``{"data": {"features": {"values": [...]}}}``
+        (sparse columns with keys and shape). None (default): ``protobuf`` when a column
+        is sparse, else ``dense``.
+    allow_nan : bool
+        Write NaN / infinities as ``NaN`` / ``Infinity`` / ``-Infinity`` instead of
+        raising `EncodeError`.
+    configuration : "instance" or "request"
+        Where a record's configuration goes: in its instance (default), or once beside
+        ``instances`` (DeepAR, BlazingText), which needs every record to have the same one.
+
+    >>> import numpy as np, sm_payloads as smp
+    >>> encode(smp.from_dense(np.array([[1.5, 0.1]], np.float32)))
+    b'{"instances":[{"features":[1.5,0.1]}]}'
+    """
+    if configuration not in ("instance", "request"):
+        raise ValueError(f"configuration must be 'instance' or 'request', not {configuration!r}")
+    objs = instance_objects(batch, layout, allow_nan, CONTENT_TYPE, configuration == "instance")
+    doc: dict[str, Any] = {"instances": objs}
+    if configuration == "request" and batch.configuration is not None:
+        confs = set(batch.configuration)
+        if len(confs) != 1 or None in confs:
+            raise EncodeError(
+                CONTENT_TYPE,
+                "configuration='request' needs the same configuration in every record",
+                column="configuration",
+            )
+        doc["configuration"] = _configuration_value(_check_text("configuration", confs.pop(), CONTENT_TYPE))
+    return dumps(doc, CONTENT_TYPE)
+
+
+def encode_response(batch: RecordBatch, *, envelope: str = "predictions", allow_nan: bool = False) -> bytes:
+    """Write a response batch as ``{"<envelope>": [{output: value, ...}, ...]}``.
+
+    One item per record, one key per ``label`` column in column order: a scalar column
+    gives a number, a vector column a list (FORMATS.md §3, §4).
+
+    >>> import numpy as np, sm_payloads as smp
+    >>> b = smp.RecordBatch(label={"closest_cluster": np.array([5.0], np.float32),
+    ...                            "distance_to_cluster": np.array([36.5], np.float32)})
+    >>> encode_response(b)
+    b'{"predictions":[{"closest_cluster":5.0,"distance_to_cluster":36.5}]}'
+    """
+    if envelope not in ENVELOPES:
+        raise ValueError(f"envelope must be one of {', '.join(ENVELOPES)}, not {envelope!r}")
+    return dumps({envelope: response_objects(batch, allow_nan, CONTENT_TYPE)}, CONTENT_TYPE)
+
+
+def charset_ok(params: Mapping[str, str], content_type: str, supported: Iterable[str]) -> None:
+    charset = params.get("charset")
+    if charset is not None and charset.lower().replace("-", "") not in ("utf8",):
+        raise UnsupportedMediaTypeError(
+            content_type, list(supported), f"charset {charset!r} is not supported (JSON is UTF-8)"
+        )
+
+
+class JsonCodec:
+    """The registry's codec object for ``application/json``.
+
+    MIME parameters: ``charset`` must be UTF-8 when given; ``verbose`` (k-NN, IP Insights)
+    and ``infer_max_seqlens`` (Object2Vec) belong to the algorithm and are ignored here.
+    """
+
+    content_type: ClassVar[str] = CONTENT_TYPE
+    aliases: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        *,
+        layout: Layout | None = None,
+        envelope: str = "predictions",
+        allow_nan: bool = False,
+    ) -> None:
+        self.layout = layout
+        self.envelope = envelope
+        self.allow_nan = allow_nan
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> JsonCodec:
+        charset_ok(params, CONTENT_TYPE, (CONTENT_TYPE,))
+        return cls()
+
+    def encode(self, batch: RecordBatch, **options: Any) -> bytes:
+        options.setdefault("layout", self.layout)
+        options.setdefault("allow_nan", self.allow_nan)
+        return encode(batch, **options)
+
+    def decode(self, data: Any, **options: Any) -> RecordBatch:
+        options.setdefault("allow_nan", self.allow_nan)
+        return decode(data, **options)
+
+    def encode_response(self, batch: RecordBatch, **options: Any) -> bytes:
+        options.setdefault("envelope", self.envelope)
+        options.setdefault("allow_nan", self.allow_nan)
+        return encode_response(batch, **options)
+
+    def decode_response(self, data: Any, **options: Any) -> RecordBatch:
+        options.setdefault("allow_nan", self.allow_nan)
+        return decode_response(data, **options)

@@ -1,0 +1,401 @@
+"""``application/jsonlines`` (alias ``application/x-jsonlines``): one JSON value per line.
+
+A request line is one instance of the ``application/json`` grammar (``{"features": [...]}``,
+``{"data": {"features": {...}}}``, ``{"in0": [...], "in1": [...]}``, ...); a response line
+is one prediction object, with no envelope (FORMATS.md §2.3, §3). The record grammar, the
+column builder and the fast scanner are shared with `sm_payloads.formats.json`.
+
+Rule 1 (lines): lines end with ``\\n``; a ``\\r`` before it, blank (whitespace-only) lines,
+a UTF-8 byte order mark at the very start and a missing final newline are all accepted.
+Each non-blank line is one record; a value may not span lines.
+Rule 2 (positions): every `DecodeError` names the 1-based line, the byte offset from the
+start of the input and the 0-based record index (the count of non-blank lines before it),
+also when decoding in batches from a stream.
+Rule 3 (memory): input is read in blocks of whole lines (a few megabytes; a longer line is
+one block); `iter_decode` holds at most one block plus one batch of records, so a stream
+of any length decodes in bounded memory. Concatenating its batches equals `decode` of the
+whole input.
+Rule 4 (writing): one object per line, every line ending with ``\\n``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import IO, Any, ClassVar
+
+import numpy as np
+
+from ..errors import DecodeError
+from ..record import RecordBatch
+from .json import (
+    _BOM,
+    _RESERVED,
+    _WINDOW,
+    SCAN_LINES,
+    DtypeSpec,
+    FastGroup,
+    GeneralGroup,
+    Group,
+    Layout,
+    Rec,
+    _Bad,
+    _SyntaxProblem,
+    as_bytes,
+    batch_from_groups,
+    charset_ok,
+    check_dtype_spec,
+    dumps,
+    instance_objects,
+    instance_record,
+    loads,
+    response_objects,
+    response_record,
+    scan,
+)
+
+CONTENT_TYPE = "application/jsonlines"
+ALIASES = ("application/x-jsonlines",)
+
+__all__ = [
+    "ALIASES",
+    "CONTENT_TYPE",
+    "JsonLinesCodec",
+    "decode",
+    "decode_response",
+    "encode",
+    "encode_response",
+    "iter_decode",
+]
+
+Source = bytes | bytearray | memoryview | str | IO[bytes]
+
+
+# ======================================================================================
+# Reading: blocks of whole lines, then records
+# ======================================================================================
+
+
+def _blocks(source: Source, block_size: int) -> Iterator[tuple[bytes | bytearray, int, int]]:
+    """(block of whole lines, byte offset of the block, line number of its first line)."""
+    line = 1
+    if hasattr(source, "read") and not isinstance(source, (bytes, bytearray, memoryview, str)):
+        yield from _stream_blocks(source, block_size)
+        return
+    buf = as_bytes(source)
+    pos = 3 if buf[:3] == _BOM else 0
+    total = len(buf)
+    while pos < total:
+        end = min(pos + block_size, total)
+        if end < total:
+            nl = buf.rfind(b"\n", pos, end)
+            if nl < 0:
+                nl = buf.find(b"\n", end)
+            end = total if nl < 0 else nl + 1
+        block = buf[pos:end]
+        yield block, pos, line
+        line += block.count(b"\n")
+        pos = end
+
+
+def _stream_blocks(stream: Any, block_size: int) -> Iterator[tuple[bytes | bytearray, int, int]]:
+    """Blocks of whole lines read from a binary stream (reads of `block_size` bytes)."""
+    pending = bytearray()
+    offset = 0
+    line = 1
+    at_start = True
+    eof = False
+    while not eof:
+        chunk = stream.read(block_size)
+        if not isinstance(chunk, (bytes, bytearray, memoryview, type(None))):
+            raise TypeError(f"the stream returned {type(chunk).__name__}, expected bytes")
+        if not chunk:
+            eof = True
+        else:
+            pending += chunk
+        if at_start:
+            if len(pending) < 3 and not eof:
+                continue
+            if pending[:3] == _BOM:
+                del pending[:3]
+                offset = 3
+            at_start = False
+        if eof:
+            cut = len(pending)
+        elif len(pending) >= block_size:
+            cut = pending.rfind(b"\n") + 1
+        else:
+            cut = 0
+        if cut:
+            block = bytes(pending[:cut])
+            del pending[:cut]
+            yield block, offset, line
+            offset += len(block)
+            line += block.count(b"\n")
+
+
+def _scan_block(
+    block: bytes | bytearray, start: int, base_offset: int, base_line: int, response: bool
+) -> FastGroup | None:
+    """The fast path: ``block[start:]`` holds only lines ``{"<name>": [numbers]}``."""
+    got = scan(block, start, len(block), SCAN_LINES)
+    if got is None:
+        return None
+    key, values, counts, opens = got
+    if key is None or (not response and key in _RESERVED - {"features"}):
+        return None
+    first_line = base_line + block.count(b"\n", 0, int(opens[0]))
+    return FastGroup(
+        "label" if response else "features",
+        key if response else ("values" if key == "features" else key),
+        values,
+        counts,
+        opens + base_offset,
+        np.arange(first_line, first_line + counts.size, dtype=np.int64),
+    )
+
+
+def _parse_block(
+    block: bytes | bytearray,
+    base_offset: int,
+    base_line: int,
+    first_record: int,
+    response: bool,
+    allow_nan: bool,
+) -> Group:
+    """The records of one block of whole lines."""
+    fast = _scan_block(block, 0, base_offset, base_line, response)
+    if fast is not None:
+        return fast
+    parse = response_record if response else instance_record
+    recs: list[Rec] = []
+    offsets: list[int | None] = []
+    lines: list[int | None] = []
+    start = 0
+    line_no = base_line
+    size = len(block)
+    while start < size:
+        nl = block.find(b"\n", start)
+        end = size if nl < 0 else nl
+        text = block[start:end]
+        stripped = text.strip()
+        if stripped:
+            at = base_offset + start + (len(text) - len(text.lstrip()))
+            index = first_record + len(recs)
+            try:
+                value = loads(block, start, end, allow_nan)
+            except _SyntaxProblem as p:
+                off = at if p.offset is None else base_offset + start + p.offset
+                raise DecodeError(
+                    CONTENT_TYPE, p.reason, offset=off, record_index=index, line=line_no
+                ) from None
+            try:
+                recs.append(parse(value, "$"))
+            except _Bad as e:
+                raise DecodeError(
+                    CONTENT_TYPE, e.reason, offset=at, record_index=index, line=line_no
+                ) from None
+            offsets.append(at)
+            lines.append(line_no)
+        start = end + 1
+        line_no += 1
+    return GeneralGroup(recs, offsets, lines)
+
+
+def _groups(
+    source: Source, response: bool, allow_nan: bool, block_size: int, whole: bool = False
+) -> Iterator[Group]:
+    first = 0
+    if whole and not hasattr(source, "read"):
+        # A whole buffer: try one scan over all of it (one output array, no joining).
+        buf = as_bytes(source)
+        fast = _scan_block(buf, 3 if buf[:3] == _BOM else 0, 0, 1, response)
+        if fast is not None:
+            if len(fast):
+                yield fast
+            return
+    for block, base_offset, base_line in _blocks(source, block_size):
+        g = _parse_block(block, base_offset, base_line, first, response, allow_nan)
+        first += len(g)
+        if len(g):
+            yield g
+
+
+def _check_block_size(block_size: int) -> None:
+    if block_size < 1:
+        raise ValueError("block_size must be at least 1")
+
+
+def decode(
+    data: bytes | bytearray | memoryview | str,
+    *,
+    dtype: DtypeSpec = None,
+    allow_nan: bool = False,
+    block_size: int = _WINDOW,
+) -> RecordBatch:
+    """Read a JSON Lines request body: one instance per line.
+
+    Parameters
+    ----------
+    data : bytes-like (or str)
+    dtype : dtype or mapping of column name to dtype, optional
+        float64 (default), float32 or int32; conversions must be exact.
+    allow_nan : bool
+        Accept ``NaN``, ``Infinity`` and ``-Infinity`` (not JSON; Python's spelling).
+    block_size : int
+        Bytes of lines parsed at once (memory, not results, depends on it).
+
+    >>> decode(b'{"features": [1.5, 16.0]}\\n{"features": [-2.0, 100.2]}\\n').to_numpy().tolist()
+    [[1.5, 16.0], [-2.0, 100.2]]
+    """
+    check_dtype_spec(dtype)
+    _check_block_size(block_size)
+    return batch_from_groups(list(_groups(data, False, allow_nan, block_size, True)), CONTENT_TYPE, dtype)
+
+
+def decode_response(
+    data: bytes | bytearray | memoryview | str,
+    *,
+    dtype: DtypeSpec = None,
+    allow_nan: bool = False,
+    block_size: int = _WINDOW,
+) -> RecordBatch:
+    """Read a JSON Lines response body: one prediction object per line, outputs in ``label``.
+
+    >>> b = decode_response(b'{"distance_to_cluster": 23.40593910217285, "closest_cluster": 0.0}\\n')
+    >>> b.label["closest_cluster"].tolist(), b.label["distance_to_cluster"].tolist()
+    ([0.0], [23.40593910217285])
+    """
+    check_dtype_spec(dtype)
+    _check_block_size(block_size)
+    return batch_from_groups(list(_groups(data, True, allow_nan, block_size, True)), CONTENT_TYPE, dtype)
+
+
+def iter_decode(
+    source: Source,
+    *,
+    batch_size: int = 10_000,
+    dtype: DtypeSpec = None,
+    allow_nan: bool = False,
+    response: bool = False,
+    block_size: int = _WINDOW,
+) -> Iterator[RecordBatch]:
+    """Decode a buffer or a binary stream in batches of at most `batch_size` records.
+
+    Memory holds one block of lines plus one batch, whatever the input size. Line numbers,
+    byte offsets and record indices in errors count from the start of the input.
+    Concatenating the batches gives what `decode` (or `decode_response` with
+    ``response=True``) returns for the whole input.
+
+    >>> import io
+    >>> body = b'{"features": [1]}\\n\\n{"features": [2]}\\r\\n{"features": [3]}'
+    >>> [b.to_numpy().ravel().tolist() for b in iter_decode(io.BytesIO(body), batch_size=2)]
+    [[1.0, 2.0], [3.0]]
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    check_dtype_spec(dtype)
+    _check_block_size(block_size)
+    return _iter(source, batch_size, dtype, allow_nan, response, block_size)
+
+
+def _iter(
+    source: Source, batch_size: int, dtype: DtypeSpec, allow_nan: bool, response: bool, block_size: int
+) -> Iterator[RecordBatch]:
+    pending: list[Group] = []
+    have = 0
+    done = 0
+    for g in _groups(source, response, allow_nan, block_size):
+        pending.append(g)
+        have += len(g)
+        while have >= batch_size:
+            take: list[Group] = []
+            need = batch_size
+            while need:
+                head = pending[0]
+                if len(head) <= need:
+                    take.append(head)
+                    need -= len(head)
+                    pending.pop(0)
+                else:
+                    take.append(head.take(0, need))
+                    pending[0] = head.take(need, len(head))
+                    need = 0
+            yield batch_from_groups(take, CONTENT_TYPE, dtype, first_index=done)
+            done += batch_size
+            have -= batch_size
+    if have:
+        yield batch_from_groups(pending, CONTENT_TYPE, dtype, first_index=done)
+
+
+# ======================================================================================
+# Writing
+# ======================================================================================
+
+
+def _join(objs: list[Any]) -> bytes:
+    if not objs:
+        return b""
+    return b"\n".join([dumps(o, CONTENT_TYPE) for o in objs]) + b"\n"
+
+
+def encode(batch: RecordBatch, *, layout: Layout | None = None, allow_nan: bool = False) -> bytes:
+    """Write a request batch, one instance object per line (see `sm_payloads.formats.json.encode`
+    for `layout` and `allow_nan`).
+
+    >>> import numpy as np, sm_payloads as smp
+    >>> encode(smp.from_dense(np.array([[1.5, 16.0], [-2.0, 0.1]], np.float32)))
+    b'{"features":[1.5,16.0]}\\n{"features":[-2.0,0.1]}\\n'
+    """
+    return _join(instance_objects(batch, layout, allow_nan, CONTENT_TYPE))
+
+
+def encode_response(batch: RecordBatch, *, allow_nan: bool = False) -> bytes:
+    """Write a response batch, one prediction object per line (no envelope).
+
+    >>> import numpy as np, sm_payloads as smp
+    >>> encode_response(smp.RecordBatch(label={"score": np.array([0.02, 0.25], np.float32)}))
+    b'{"score":0.02}\\n{"score":0.25}\\n'
+    """
+    return _join(response_objects(batch, allow_nan, CONTENT_TYPE))
+
+
+class JsonLinesCodec:
+    """The registry's codec object for ``application/jsonlines`` (and ``application/x-jsonlines``).
+
+    MIME parameters: ``charset`` must be UTF-8 when given; ``verbose`` belongs to the
+    algorithm and is ignored here.
+    """
+
+    content_type: ClassVar[str] = CONTENT_TYPE
+    aliases: ClassVar[tuple[str, ...]] = ALIASES
+
+    def __init__(self, *, layout: Layout | None = None, allow_nan: bool = False) -> None:
+        self.layout = layout
+        self.allow_nan = allow_nan
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> JsonLinesCodec:
+        charset_ok(params, CONTENT_TYPE, (CONTENT_TYPE, *ALIASES))
+        return cls()
+
+    def encode(self, batch: RecordBatch, **options: Any) -> bytes:
+        options.setdefault("layout", self.layout)
+        options.setdefault("allow_nan", self.allow_nan)
+        return encode(batch, **options)
+
+    def decode(self, data: Any, **options: Any) -> RecordBatch:
+        options.setdefault("allow_nan", self.allow_nan)
+        return decode(data, **options)
+
+    def encode_response(self, batch: RecordBatch, **options: Any) -> bytes:
+        options.setdefault("allow_nan", self.allow_nan)
+        options.pop("envelope", None)  # JSON Lines has no envelope
+        return encode_response(batch, **options)
+
+    def decode_response(self, data: Any, **options: Any) -> RecordBatch:
+        options.setdefault("allow_nan", self.allow_nan)
+        return decode_response(data, **options)
+
+    def iter_decode(self, source: Any, *, batch_size: int = 10_000, **options: Any) -> Iterator[RecordBatch]:
+        options.setdefault("allow_nan", self.allow_nan)
+        return iter_decode(source, batch_size=batch_size, **options)
