@@ -28,7 +28,7 @@ import sm_payloads as smp
 from sm_payloads.serving import Handler, Response
 
 #: What the demo model can answer in (it has two outputs: npy carries one array only).
-OFFERED = ["application/x-recordio-protobuf"]
+OFFERED = ["application/json", "application/jsonlines", "text/csv", "application/x-recordio-protobuf"]
 
 _INVOCATIONS = re.compile(r"^(?:/endpoints/[^/]+)?/invocations/?$")
 

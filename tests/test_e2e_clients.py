@@ -56,7 +56,19 @@ def test_ping(base_url: str) -> None:
 
 @pytest.mark.parametrize(
     ("content_type", "accept"),
-    [(RIO, RIO), (NPY, RIO), ("application/X-NPY; charset=binary", None), (RIO, "*/*"), (RIO, None)],
+    [
+        (RIO, RIO),
+        (NPY, RIO),
+        ("application/X-NPY; charset=binary", None),
+        (RIO, "*/*"),
+        (RIO, None),
+        ("text/csv", "text/csv"),
+        ("text/csv; charset=utf-8", "application/json"),
+        ("application/json", "application/jsonlines"),
+        ("application/jsonlines", "application/json; verbose=true"),
+        ("application/x-jsonlines", "text/csv;q=0.5, application/x-recordio-protobuf"),
+        ("text/libsvm", "application/json"),
+    ],
 )
 def test_boto3_invoke_endpoint(runtime: object, content_type: str, accept: str | None) -> None:
     kwargs = {"Accept": accept} if accept else {}
@@ -65,11 +77,11 @@ def test_boto3_invoke_endpoint(runtime: object, content_type: str, accept: str |
     )
     answered = out["ContentType"]
     essence = smp.MediaType.parse(content_type).essence
-    want = (
-        accept if accept not in (None, "*/*") else (essence if essence in serve.OFFERED else serve.OFFERED[0])
-    )
+    want = smp.negotiate(accept, serve.OFFERED, essence if essence in serve.OFFERED else serve.OFFERED[0])
     assert smp.MediaType.parse(answered).essence == smp.MediaType.parse(want).essence
-    batch = smp.decode_response(out["Body"].read(), answered)
+    # A CSV response has no header: the client names the columns.
+    names = {"keys": ["score", "predicted_label"]} if answered.startswith("text/csv") else {}
+    batch = smp.decode_response(out["Body"].read(), answered, **names)
     assert batch.label["score"].tolist() == pytest.approx([1.75 / 3, 1.0])
     assert batch.label["predicted_label"].tolist() == [1, 1]
 
