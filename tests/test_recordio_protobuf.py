@@ -602,3 +602,39 @@ def test_non_blocking_stream_without_data_is_an_error_not_the_end() -> None:
     data = rp.encode(smp.from_dense(np.ones((10, 3), np.float32)))
     with pytest.raises(BlockingIOError):
         list(rp.iter_decode(Stalled(data), batch_size=2))
+
+
+@given(
+    st.lists(st.one_of(st.integers(0, 127), st.integers(128, 16383), st.integers(0, 2**64 - 1)), max_size=40),
+    st.data(),
+)
+def test_vectorized_varints_match_the_reference(values: list[int], data: st.DataObject) -> None:
+    """_vec's one/two-byte fast paths and general path against a plain-Python varint codec."""
+    from sm_payloads import _vec
+
+    def ref(v: int) -> bytes:
+        out = bytearray()
+        while v >= 0x80:
+            out.append((v & 0x7F) | 0x80)
+            v >>= 7
+        out.append(v)
+        return bytes(out)
+
+    arr = np.array(values, dtype=np.uint64)
+    flat, lens = _vec.varint_encode(arr)
+    assert flat.tobytes() == b"".join(ref(v) for v in values)
+    assert lens.tolist() == [len(ref(v)) for v in values]
+    # Split into regions and decode, with and without the expected counts.
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(values)), max_size=4)))
+    counts = np.diff([0, *cuts, len(values)]).astype(np.int64)
+    bounds = np.concatenate([[0], np.cumsum(lens)])[np.concatenate([[0], np.cumsum(counts)])]
+    region_lengths = np.diff(bounds).astype(np.int64)
+    for given_counts in (None, counts):
+        got, got_counts = _vec.decode_varint_stream(flat, region_lengths, given_counts)
+        assert got.tolist() == values and got_counts.tolist() == counts.tolist()
+    if len(values) and counts.size > 1 and counts[0] > 0:
+        wrong = counts.copy()
+        wrong[0] -= 1
+        wrong[1] += 1
+        with pytest.raises(_vec.Decline):
+            _vec.decode_varint_stream(flat, region_lengths, wrong)
