@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from . import formats, recordio, serving
+from . import formats, recordio, sdk, serving
 from .errors import (
     DecodeError,
     EncodeError,
@@ -57,5 +57,6 @@ __all__ = [
     "negotiate",
     "recordio",
     "register_codec",
+    "sdk",
     "serving",
 ]
