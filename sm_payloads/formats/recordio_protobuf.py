@@ -1059,9 +1059,11 @@ def _iter_stream(stream: IO[bytes], batch_size: int, copy: bool) -> Iterator[Rec
             per_record = keep_from / full
             want = int(batch_size * per_record * 1.02) + _SLACK
         else:
-            # Not one batch yet: grow geometrically, never by extrapolation (a stream may
-            # hold far fewer records than a batch, and a hostile one wants a huge buffer).
-            want = 2 * len(raw)
+            # Not one batch yet: grow geometrically, and no further than a batch of the
+            # records seen so far needs (never by extrapolation alone: a stream may hold far
+            # fewer records than a batch, and a hostile one wants a huge buffer).
+            estimate = int(batch_size * (prefix / k) * 1.02) + _SLACK if k else 0
+            want = min(2 * len(raw), estimate) if estimate > len(raw) else 2 * len(raw)
         base += keep_from
         index += full
         del view, raw
