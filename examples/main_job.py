@@ -2,8 +2,8 @@
 
 Usage: python examples/main_job.py [CSV] [OUT.rec]
 
-Until the text codecs and the `sm-payloads` command line land, the CSV is read with numpy
-(every value is printed float32 text, so it parses back exactly).
+The CSV is read with the `text/csv;label_size=1` codec (the first column is the label, the
+SageMaker training convention); every value is float32 text, so it converts exactly.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ CT = "application/x-recordio-protobuf"
 def main(argv: list[str]) -> int:
     src = Path(argv[1]) if len(argv) > 1 else HERE / "data" / "sensors.csv"
     out = Path(argv[2]) if len(argv) > 2 else src.with_suffix(".rec")
-    table = np.loadtxt(src, delimiter=",", dtype=np.float64, ndmin=2)
-    y, X = table[:, 0].astype(np.float32), table[:, 1:].astype(np.float32)
-    if not (np.array_equal(y, table[:, 0]) and np.array_equal(X, table[:, 1:])):
+    rows = smp.decode_request(src.read_bytes(), "text/csv;label_size=1")
+    X64, y64 = rows.to_numpy(), rows.label["values"]
+    y, X = y64.astype(np.float32), X64.astype(np.float32)
+    if not (np.array_equal(y, y64) and np.array_equal(X, X64)):
         print("error: the CSV holds values that float32 cannot represent exactly", file=sys.stderr)
         return 1
     body = smp.encode_request(smp.from_dense(X, y), CT)
