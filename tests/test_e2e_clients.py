@@ -91,6 +91,7 @@ def test_boto3_invoke_endpoint(runtime: object, content_type: str, accept: str |
     [
         (b"\x00" * 8, RIO, None, 400),
         (b"x", "image/png", None, 415),
+        (b"[[1, 2], [3]]", "application/json", None, 500),  # decodes (ragged); the demo model raises
         (smp.encode_request(X, RIO), RIO, "image/png", 406),
         (smp.encode_request(X, RIO), RIO, NPY, 406),
         (b"\x00" * ((1 << 20) + 8), RIO, None, 413),
