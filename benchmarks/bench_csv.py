@@ -29,9 +29,7 @@ import logging
 import os
 import platform
 import sys
-import timeit
 import tracemalloc
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,17 +38,7 @@ import sm_payloads as smp
 from sm_payloads.formats import csv
 
 from . import payloads
-
-MB = 1e6
-
-
-@dataclasses.dataclass
-class Contender:
-    name: str
-    func: Callable[[], Any]
-    rows: int
-    nbytes: int
-    role: str  # "ours", "sdk", "baseline" or "extra"
+from ._harness import MB, Contender, time_contenders
 
 
 @dataclasses.dataclass
@@ -74,13 +62,11 @@ class Result:
 
 
 def run(title: str, contenders: list[Contender], repeat: int, quick: bool) -> list[Result]:
-    timers = [timeit.Timer(c.func) for c in contenders]
-    numbers = [1 if quick else max(1, t.autorange()[0]) for t in timers]
-    best = [float("inf")] * len(contenders)
-    for _ in range(repeat):
-        for i, (t, n) in enumerate(zip(timers, numbers, strict=True)):
-            best[i] = min(best[i], t.timeit(n) / n)
-    return [Result(title, c.name, c.role, c.rows, c.nbytes, s) for c, s in zip(contenders, best, strict=True)]
+    timed = time_contenders(contenders, repeat, quick)
+    return [
+        Result(title, c.name, c.role, c.rows, c.nbytes, s)
+        for c, (s, _) in zip(contenders, timed, strict=True)
+    ]
 
 
 def table(results: list[Result]) -> str:

@@ -44,7 +44,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import timeit
 from collections.abc import Callable
 from typing import Any
 
@@ -56,23 +55,14 @@ from sm_payloads.formats import json as smp_json
 from sm_payloads.formats import jsonlines as smp_jsonl
 
 from . import payloads
+from ._harness import MB, Contender, fmt_ratio, fmt_time, time_contenders
 
-MB = 1e6
 OPT = orjson.OPT_SERIALIZE_NUMPY
 
 
 # ======================================================================================
 # Contenders and timing
 # ======================================================================================
-
-
-@dataclasses.dataclass
-class Contender:
-    name: str
-    func: Callable[[], Any]
-    rows: int
-    nbytes: int
-    role: str  # "ours", "sdk" or "extra"
 
 
 @dataclasses.dataclass
@@ -100,29 +90,15 @@ class Result:
 def run_benchmark(
     title: str, contenders: list[Contender], repeat: int, quick: bool, gc_on: bool
 ) -> list[Result]:
-    setup = "gc.enable()" if gc_on else "pass"
-    timers = [timeit.Timer(c.func, setup=setup, globals={"gc": gc}) for c in contenders]
-    numbers = [1 if quick else max(1, t.autorange()[0] // 2) for t in timers]
-    best = [float("inf")] * len(contenders)
-    for _ in range(repeat):
-        for i, (t, number) in enumerate(zip(timers, numbers, strict=True)):
-            best[i] = min(best[i], t.timeit(number) / number)
+    timed = time_contenders(contenders, repeat, quick, gc_on=gc_on, shrink=2)
     results = [
         Result(title, "on" if gc_on else "off", c.name, c.role, c.rows, c.nbytes, s)
-        for c, s in zip(contenders, best, strict=True)
+        for c, (s, _) in zip(contenders, timed, strict=True)
     ]
     sdk = next(r for r in results if r.role == "sdk")
     for r in results:
         r.x_sdk = r.rows_per_s / sdk.rows_per_s
     return results
-
-
-def _fmt_time(s: float) -> str:
-    return f"{s:.2f} s" if s >= 1 else f"{s * 1e3:.1f} ms" if s >= 1e-3 else f"{s * 1e6:.0f} µs"
-
-
-def _fmt_ratio(x: float) -> str:
-    return f"{x:.0f}x" if x >= 100 else f"{x:.1f}x" if x >= 10 else f"{x:.2f}x"
 
 
 def results_table(results: list[Result]) -> str:
@@ -132,8 +108,8 @@ def results_table(results: list[Result]) -> str:
     ]
     for r in results:
         lines.append(
-            f"| {r.benchmark} | {r.gc} | {r.name} | {_fmt_time(r.seconds)} | "
-            f"{r.nbytes / r.seconds / MB:,.0f} | {r.rows_per_s / 1e3:,.1f} k | {_fmt_ratio(r.x_sdk)} |"
+            f"| {r.benchmark} | {r.gc} | {r.name} | {fmt_time(r.seconds)} | "
+            f"{r.nbytes / r.seconds / MB:,.0f} | {r.rows_per_s / 1e3:,.1f} k | {fmt_ratio(r.x_sdk)} |"
         )
     return "\n".join(lines)
 
@@ -152,7 +128,7 @@ def targets_table(results: list[Result]) -> tuple[str, list[dict[str, Any]]]:
             ours = next(r for r in results if r.benchmark == bench and r.gc == gc_mode and r.role == "ours")
             ok = ours.x_sdk >= want
             verdict = "PASS" if ok else "FAIL"
-            lines.append(f"| {what} | {gc_mode} | {_fmt_ratio(ours.x_sdk)} | >= {want:g}x | {verdict} |")
+            lines.append(f"| {what} | {gc_mode} | {fmt_ratio(ours.x_sdk)} | >= {want:g}x | {verdict} |")
             out.append({"target": what, "gc": gc_mode, "got": ours.x_sdk, "want": want, "passed": ok})
     return "\n".join(lines), out
 

@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import timeit
 from collections.abc import Callable
 from typing import Any
 
@@ -44,26 +43,14 @@ import sm_payloads as smp
 from sm_payloads.formats import recordio_protobuf as rp
 
 from . import payloads
+from ._harness import MB, Contender, fmt_rate, fmt_ratio, fmt_time, time_contenders
 
-MB = 1e6  # MB/s in the tables is decimal megabytes per second
 MiB = 1 << 20
 
 
 # ======================================================================================
 # Contenders and timing
 # ======================================================================================
-
-
-@dataclasses.dataclass
-class Contender:
-    """One thing to time: `func()` processes `rows` records and `nbytes` payload bytes."""
-
-    name: str
-    func: Callable[[], Any]
-    rows: int
-    nbytes: int
-    role: str  # "ours", "sdk", "memcpy" or "extra"
-    note: str = ""
 
 
 @dataclasses.dataclass
@@ -98,16 +85,10 @@ class Result:
 def run_benchmark(title: str, contenders: list[Contender], repeat: int, quick: bool) -> list[Result]:
     """Time every contender; the runs are interleaved (round-robin) so that a slow spell
     of a noisy machine hits all contenders alike rather than one of them."""
-    timers = [timeit.Timer(c.func) for c in contenders]
-    # Loop sizes: at least 0.2 s of calls per timed run (this is also the warm-up).
-    numbers = [1 if quick else t.autorange()[0] for t in timers]
-    best = [float("inf")] * len(contenders)
-    for _ in range(repeat):
-        for i, (t, number) in enumerate(zip(timers, numbers, strict=True)):
-            best[i] = min(best[i], t.timeit(number) / number)
+    timed = time_contenders(contenders, repeat, quick)
     results = [
         Result(title, c.name, c.role, c.rows, c.nbytes, s, number, repeat, c.note)
-        for c, s, number in zip(contenders, best, numbers, strict=True)
+        for c, (s, number) in zip(contenders, timed, strict=True)
     ]
     sdk = next(r for r in results if r.role == "sdk")
     memcpy = next(r for r in results if r.role == "memcpy")
@@ -122,34 +103,6 @@ def run_benchmark(title: str, contenders: list[Contender], repeat: int, quick: b
 # ======================================================================================
 
 
-def _fmt_time(s: float) -> str:
-    if s >= 1:
-        return f"{s:.2f} s"
-    if s >= 1e-3:
-        return f"{s * 1e3:.1f} ms"
-    return f"{s * 1e6:.0f} µs"
-
-
-def _fmt_rate(x: float) -> str:
-    if x >= 1e6:
-        return f"{x / 1e6:.2f} M"
-    if x >= 1e3:
-        return f"{x / 1e3:.1f} k"
-    return f"{x:.0f}"
-
-
-def _fmt_ratio(x: float | None) -> str:
-    if x is None:
-        return "-"
-    if x >= 100:
-        return f"{x:.0f}x"
-    if x >= 10:
-        return f"{x:.1f}x"
-    if x >= 0.1:
-        return f"{x:.2f}x"
-    return f"{x:.2g}x"
-
-
 def results_table(results: list[Result]) -> str:
     head = (
         "| benchmark | contender | rows/call | time/call | MB/s | rows/s | x SDK (rows/s) | x memcpy (B/s) |",
@@ -159,9 +112,9 @@ def results_table(results: list[Result]) -> str:
     for r in results:
         name = r.name + (" ¹" if r.role == "sdk" else "")
         lines.append(
-            f"| {r.benchmark} | {name} | {r.rows:,} | {_fmt_time(r.seconds)} | "
-            f"{r.bytes_per_s / MB:,.0f} | {_fmt_rate(r.rows_per_s)} | "
-            f"{_fmt_ratio(r.x_sdk)} | {_fmt_ratio(r.x_memcpy)} |"
+            f"| {r.benchmark} | {name} | {r.rows:,} | {fmt_time(r.seconds)} | "
+            f"{r.bytes_per_s / MB:,.0f} | {fmt_rate(r.rows_per_s)} | "
+            f"{fmt_ratio(r.x_sdk)} | {fmt_ratio(r.x_memcpy)} |"
         )
     return "\n".join(lines)
 
@@ -233,7 +186,7 @@ def targets_table(targets: list[Target]) -> str:
             want, verdict = "(context)", "-"
         else:
             want, verdict = f">= {t.want:g}x", "PASS" if t.passed else "FAIL"
-        lines.append(f"| {t.what} | {_fmt_ratio(t.got)} | {want} | {verdict} |")
+        lines.append(f"| {t.what} | {fmt_ratio(t.got)} | {want} | {verdict} |")
     return "\n".join(lines)
 
 
@@ -732,7 +685,7 @@ def memory_table(m: dict[str, Any]) -> str:
         ("result", "PASS" if m["passed"] else "FAIL"),
         (
             "stream decode speed",
-            f"{m['decode_seconds']:.1f} s, {_fmt_rate(m['rows_per_s'])}rows/s, {m['mb_per_s']:,.0f} MB/s",
+            f"{m['decode_seconds']:.1f} s, {fmt_rate(m['rows_per_s'])}rows/s, {m['mb_per_s']:,.0f} MB/s",
         ),
     ]
     lines = ["| memory check (iter_decode over a file) | |", "|---|---|"]
