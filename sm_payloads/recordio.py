@@ -244,12 +244,8 @@ def iter_frames(
 
 
 def _read_exact(stream: IO[bytes], n: int) -> bytes:
-    """Read up to n bytes in bounded chunks (a huge length word allocates nothing)."""
-    if n <= _STREAM_CHUNK:
-        data = stream.read(n)
-        if data is None:
-            raise BlockingIOError("the stream is non-blocking and has no data yet; pass a blocking stream")
-        return data
+    """Read `n` bytes, or fewer only at the end of the stream; in bounded chunks (a huge
+    length word allocates nothing) and across short reads (pipes, sockets, raw files)."""
     chunks = []
     got = 0
     while got < n:
@@ -260,7 +256,7 @@ def _read_exact(stream: IO[bytes], n: int) -> bytes:
             break
         chunks.append(chunk)
         got += len(chunk)
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _iter_stream(stream: IO[bytes], join_magic: bool, err: _Errors, base: int) -> Iterator[Frame]:

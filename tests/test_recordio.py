@@ -145,3 +145,22 @@ def test_garbage_gives_records_or_decode_error(blob: bytes) -> None:
     for source in (blob, io.BytesIO(blob)):
         with contextlib.suppress(smp.DecodeError):
             read_records(source)
+
+
+def test_regression_stream_short_reads_are_not_truncation() -> None:
+    """Found by the batch helper: a single read() per frame took a short read for the end."""
+
+    class Dribble(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, out: memoryview) -> int:  # type: ignore[override]
+            n = min(len(out), 3, len(self.data))
+            out[:n], self.data = self.data[:n], self.data[n:]
+            return n
+
+    data = write_records([b"abcdefgh" * 5, b"x", b""])
+    assert [bytes(p) for p in iter_records(Dribble(data))] == [b"abcdefgh" * 5, b"x", b""]

@@ -1,0 +1,669 @@
+"""The ``sm-payloads`` command line (also ``python -m sm_payloads``): convert, inspect and
+validate payload files of every registered format.
+
+Rule 1 (types): a file's type is its media type, parameters included
+(``text/csv;label_size=1``), given with ``--from`` / ``--to`` / ``--type`` or inferred from
+the extension (`EXTENSIONS`). ``-`` is stdin / stdout (binary) and always needs the flag.
+Rule 2 (streaming): an input whose codec has ``iter_decode`` (CSV, JSON Lines,
+RecordIO-protobuf; libsvm when ``--num-features`` fixes its width) is read in batches of
+``--batch-size`` records; each batch is encoded and appended to the output when the output
+format concatenates (RecordIO-protobuf, JSON Lines, CSV, libsvm). JSON and npy outputs are
+one document each, so their batches are collected and written once: memory then holds the
+whole dataset. Whole-document inputs (JSON, npy) are read whole.
+Rule 3 (values): numbers are never rounded: binary formats keep their dtype, text formats
+print the shortest text that reads back to the same value of its dtype, and ``--dtype``
+reads text numbers back as that dtype (float32 → CSV → ``--dtype float32`` is bit-exact).
+Sparse columns are densified (without loss) for the dense-only outputs, CSV and npy.
+Rule 4 (errors): bad input is one line ``sm-payloads: error: ...`` on stderr and exit 1
+(a `PayloadError`, a file that cannot be opened); a bad command line is exit 2 (argparse's
+usage message, or one ``sm-payloads: error:`` line for a type that cannot be resolved).
+Never a traceback for bad input.
+Rule 5 (progress): a progress line (bytes read / total, rate) is drawn on stderr only when
+stderr is a terminal and the run has taken more than a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from typing import IO, Any
+
+import numpy as np
+
+from . import __version__
+from .errors import DecodeError, PayloadError, UnsupportedMediaTypeError
+from .formats import csv as _csv
+from .formats import jsonlines as _jsonlines
+from .mime import MediaType
+from .record import Ragged, RecordBatch, _column_kind, _sparse_parts, column_info
+from .registry import ALIASES, get_codec
+
+__all__ = ["EXTENSIONS", "main"]
+
+PROG = "sm-payloads"
+
+#: File extension (lower-case) → media type.
+EXTENSIONS: dict[str, str] = {
+    ".csv": "text/csv",
+    ".rec": "application/x-recordio-protobuf",
+    ".pbr": "application/x-recordio-protobuf",
+    ".recordio": "application/x-recordio-protobuf",
+    ".jsonl": "application/jsonlines",
+    ".json": "application/json",
+    ".npy": "application/x-npy",
+    ".libsvm": "text/libsvm",
+    ".svm": "text/libsvm",
+}
+
+_TEXT_TYPES = {"text/csv", "application/json", "application/jsonlines", "text/libsvm"}
+#: Output formats whose files concatenate: batch after batch is one valid file.
+_CONCATENATING = {"text/csv", "application/jsonlines", "application/x-recordio-protobuf", "text/libsvm"}
+_DENSE_ONLY = {"text/csv", "application/x-npy"}
+_DTYPES = ("float32", "float64", "int32")
+_READ_BLOCK = 1 << 20
+
+
+class _Usage(Exception):
+    """A command-line problem: exit 2."""
+
+
+class _Failure(Exception):
+    """An input or output problem that is not a PayloadError: exit 1."""
+
+
+# ======================================================================================
+# Progress
+# ======================================================================================
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover
+
+
+class _Progress:
+    """``bytes read / total (percent), rate`` on one terminal line, redrawn at most four
+    times a second, and only once the run has lasted a second."""
+
+    def __init__(self, out: IO[str], total: int | None, enabled: bool) -> None:
+        self.out = out
+        self.total = total
+        self.enabled = enabled
+        self.start = time.monotonic()
+        self.last = 0.0
+        self.shown = False
+        self.done = 0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.start < 1.0 or now - self.last < 0.25:
+            return
+        self.last = now
+        self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        rate = self.done / max(now - self.start, 1e-9)
+        text = f"{PROG}: {_size(self.done)}"
+        if self.total:
+            text += f" / {_size(self.total)} ({100 * self.done / self.total:.0f}%)"
+        text += f", {_size(rate)}/s"
+        self.out.write("\r" + text.ljust(60))
+        self.out.flush()
+        self.shown = True
+
+    def finish(self) -> None:
+        if self.shown:
+            self._draw(time.monotonic())
+            self.out.write("\n")
+            self.out.flush()
+
+
+class _CountingReader:
+    """A binary stream that reports every byte read to a `_Progress`."""
+
+    def __init__(self, raw: IO[bytes], progress: _Progress) -> None:
+        self.raw = raw
+        self.progress = progress
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        if data:
+            self.progress.update(len(data))
+        return data
+
+    def readinto(self, buf: Any) -> int:
+        readinto = getattr(self.raw, "readinto", None)
+        if readinto is None:
+            data = self.raw.read(len(buf))
+            got = len(data or b"")
+            buf[:got] = data or b""
+        else:
+            got = readinto(buf) or 0
+        self.progress.update(got)
+        return got
+
+    def read_all(self) -> bytes:
+        chunks: list[bytes] = []
+        while True:
+            chunk = self.read(_READ_BLOCK)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+
+@contextlib.contextmanager
+def _open_input(path: str, quiet: bool) -> Iterator[_CountingReader]:
+    if path == "-":
+        progress = _Progress(sys.stderr, None, not quiet and sys.stderr.isatty())
+        yield _CountingReader(sys.stdin.buffer, progress)
+        progress.finish()
+        return
+    try:
+        f = open(path, "rb")  # noqa: SIM115 (closed below)
+    except OSError as e:
+        raise _Failure(f"cannot open {path!r}: {e.strerror or e}") from None
+    with f:
+        total = os.fstat(f.fileno()).st_size or None
+        progress = _Progress(sys.stderr, total, not quiet and sys.stderr.isatty())
+        yield _CountingReader(f, progress)
+        progress.finish()
+
+
+# ======================================================================================
+# Types and options
+# ======================================================================================
+
+
+def _resolve(given: str | None, path: str, flag: str, allow_nan: bool = False) -> tuple[str, str, Any]:
+    """(media type, essence, codec) for a file: from the flag, else from the extension."""
+    if given is None:
+        if path == "-":
+            raise _Usage(f"cannot tell the type of '-' (stdin/stdout); pass {flag}")
+        ext = os.path.splitext(path)[1].lower()
+        if ext not in EXTENSIONS:
+            known = " ".join(EXTENSIONS)
+            what = f"extension {ext!r}" if ext else "no extension"
+            raise _Usage(f"cannot tell the type of {path!r} ({what}); pass {flag} (known: {known})")
+        given = EXTENSIONS[ext]
+    try:
+        codec = get_codec(given)
+        media = MediaType.parse(given)
+    except UnsupportedMediaTypeError as e:
+        raise _Usage(f"{flag}: {e}") from None
+    essence = ALIASES.get(media.essence, media.essence)
+    if allow_nan and hasattr(codec, "allow_nan"):
+        codec.allow_nan = True  # the JSON codecs' own option, for reading and writing
+    return given, essence, codec
+
+
+def _decode_options(essence: str, dtype: str | None, num_features: int | None) -> dict[str, Any]:
+    opts: dict[str, Any] = {}
+    if dtype is not None:
+        if essence not in _TEXT_TYPES:
+            raise _Usage(f"--dtype applies to text inputs (CSV, JSON, JSON Lines, libsvm), not {essence}")
+        if essence == "text/libsvm" and dtype == "int32":
+            raise _Usage("--dtype for text/libsvm is float32 or float64")
+        opts["dtype"] = np.dtype(dtype)
+    if num_features is not None:
+        if essence != "text/libsvm":
+            raise _Usage(f"--num-features applies to text/libsvm inputs, not {essence}")
+        opts["num_features"] = num_features
+    return opts
+
+
+def _batches(
+    reader: _CountingReader, codec: Any, opts: dict[str, Any], batch_size: int, stream: bool
+) -> Iterator[RecordBatch]:
+    if stream:
+        yield from codec.iter_decode(reader, batch_size=batch_size, **opts)
+    else:
+        yield codec.decode(reader.read_all(), **opts)
+
+
+def _can_stream(codec: Any, essence: str, opts: dict[str, Any]) -> bool:
+    if not hasattr(codec, "iter_decode"):
+        return False
+    # Without a fixed width, libsvm batches widen as larger indices appear: read it whole.
+    return essence != "text/libsvm" or "num_features" in opts
+
+
+# ======================================================================================
+# convert
+# ======================================================================================
+
+
+def _dense(col: Any) -> Any:
+    if _column_kind(col) != "sparse":
+        return col
+    m, shape = _sparse_parts(col)
+    return np.asarray(m.toarray()).reshape((m.shape[0], *shape))
+
+
+def _densify(batch: RecordBatch) -> RecordBatch:
+    if not any(_column_kind(c) == "sparse" for m in (batch.features, batch.label) for c in m.values()):
+        return batch
+    return RecordBatch(
+        {k: _dense(c) for k, c in batch.features.items()},
+        {k: _dense(c) for k, c in batch.label.items()},
+        batch.uid,
+        batch.metadata,
+        batch.configuration,
+        n=len(batch),
+    )
+
+
+class _Writer:
+    """Appends encoded batches (concatenating formats) or collects them (JSON, npy)."""
+
+    def __init__(self, codec: Any, essence: str, out: IO[bytes]) -> None:
+        self.codec = codec
+        self.essence = essence
+        self.out = out
+        self.held: list[RecordBatch] = []
+        self.written = 0
+        self.records = 0
+
+    def add(self, batch: RecordBatch) -> None:
+        if self.essence in _DENSE_ONLY:
+            batch = _densify(batch)
+        self.records += len(batch)
+        if self.essence not in _CONCATENATING:
+            self.held.append(batch)
+            return
+        if self.essence == "text/csv":
+            first = self.written == 0
+            body = _csv.encode(batch, label_size=self.codec.label_size, header=self.codec.header and first)
+            if body:
+                self._put(b"\n" + body if not first else body)
+            return
+        self._put(self.codec.encode(batch))
+
+    def _put(self, data: bytes) -> None:
+        self.out.write(data)
+        self.written += len(data)
+
+    def close(self) -> None:
+        if self.essence == "text/csv":
+            if self.written:
+                self._put(b"\n")
+        elif self.essence not in _CONCATENATING:
+            self._put(self.codec.encode(RecordBatch.concat(self.held)))
+            self.held = []
+
+
+def _new_file_mode(path: str) -> int:
+    """The mode of the file being replaced, or what ``open()`` would give a new one (the
+    temporary file is created 0600)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+@contextlib.contextmanager
+def _open_output(path: str) -> Iterator[IO[bytes]]:
+    """stdout, or a temporary file beside `path` that replaces it only on success."""
+    if path == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".sm-payloads-", dir=folder)
+    except OSError as e:
+        raise _Failure(f"cannot write {path!r}: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        os.chmod(tmp, _new_file_mode(path))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _convert(args: argparse.Namespace) -> int:
+    _, in_essence, in_codec = _resolve(args.from_type, args.input, "--from", args.allow_nan)
+    _, out_essence, out_codec = _resolve(args.to_type, args.output, "--to", args.allow_nan)
+    opts = _decode_options(in_essence, args.dtype, args.num_features)
+    stream = _can_stream(in_codec, in_essence, opts)
+    with _open_input(args.input, args.quiet) as reader, _open_output(args.output) as out:
+        writer = _Writer(out_codec, out_essence, out)
+        try:
+            for batch in _batches(reader, in_codec, opts, args.batch_size, stream):
+                writer.add(batch)
+        except DecodeError as e:
+            raise _Failure(f"{args.input}: {e}") from None
+        writer.close()
+    return 0
+
+
+# ======================================================================================
+# inspect
+# ======================================================================================
+
+
+class _ColumnSummary:
+    def __init__(self) -> None:
+        self.kinds: dict[str, None] = {}
+        self.nnz = 0
+        self.cells = 0
+        self.width: tuple[int, ...] | None = None
+        self.min_len: int | None = None
+        self.max_len: int | None = None
+
+    def add(self, col: Any) -> None:
+        kind, dt, shape = column_info(col)
+        if kind == "sparse":
+            m, shape = _sparse_parts(col)
+            self.nnz += int(m.nnz)
+            self.width = shape if self.width is None or shape > self.width else self.width
+            self.cells += int(m.shape[0])
+            self.kinds[f"sparse {dt}"] = None
+            return
+        if kind == "ragged":
+            assert isinstance(col, Ragged)
+            lengths = col.lengths
+            if lengths.size:
+                lo, hi = int(lengths.min()), int(lengths.max())
+                self.min_len = lo if self.min_len is None else min(self.min_len, lo)
+                self.max_len = hi if self.max_len is None else max(self.max_len, hi)
+        self.kinds[f"{kind} {dt}" + ("" if shape is None else f" {shape}")] = None
+
+    def describe(self) -> str:
+        parts = []
+        for k in self.kinds:
+            if k.startswith("sparse"):
+                width = self.width or ()
+                total = self.cells * int(np.prod(width))
+                density = self.nnz / total if total else 0.0
+                k = f"{k} {width}, {self.nnz} stored, density {density:.6g}"
+            elif k.startswith("ragged") and self.min_len is not None:
+                k = f"{k}, lengths {self.min_len}..{self.max_len}"
+            parts.append(k)
+        return " | ".join(parts)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    media, essence, codec = _resolve(args.type, args.file, "--type", args.allow_nan)
+    opts = _decode_options(essence, args.dtype, None)
+    summaries: dict[tuple[str, str], _ColumnSummary] = {}
+    strings = {"uid": 0, "metadata": 0, "configuration": 0}
+    head: list[RecordBatch] = []
+    wanted = args.head
+    records = 0
+    batches = 0
+    with _open_input(args.file, args.quiet) as reader:
+        for batch in _batches(reader, codec, opts, args.batch_size, hasattr(codec, "iter_decode")):
+            batches += 1
+            records += len(batch)
+            for map_name in ("features", "label"):
+                for key, col in getattr(batch, map_name).items():
+                    summaries.setdefault((map_name, key), _ColumnSummary()).add(col)
+            for s in strings:
+                values = getattr(batch, s)
+                if values is not None:
+                    strings[s] += sum(v is not None for v in values)
+            if wanted > 0 and len(batch):
+                take = batch.slice(0, min(wanted, len(batch)))
+                head.append(take)
+                wanted -= len(take)
+        size = reader.progress.done
+    lines = [
+        f"file: {args.file}",
+        f"type: {media}",
+        f"bytes: {size}",
+        f"records: {records}",
+    ]
+    for (map_name, key), summary in summaries.items():
+        lines.append(f"{map_name}[{key!r}]: {summary.describe()}")
+    for s, count in strings.items():
+        if count:
+            lines.append(f"{s}: {count} of {records} records")
+    out = sys.stdout
+    out.write("\n".join(lines) + "\n")
+    if head:
+        rows = RecordBatch.concat(head)
+        out.write(f"first {len(rows)} records (application/jsonlines):\n")
+        out.flush()
+        sys.stdout.buffer.write(_jsonlines.encode(rows, allow_nan=True))
+        sys.stdout.buffer.flush()
+    return 0
+
+
+# ======================================================================================
+# validate
+# ======================================================================================
+
+
+def _validate(args: argparse.Namespace) -> int:
+    media, essence, codec = _resolve(args.type, args.file, "--type", args.allow_nan)
+    opts = _decode_options(essence, args.dtype, None)
+    records = 0
+    with _open_input(args.file, args.quiet) as reader:
+        try:
+            for batch in _batches(reader, codec, opts, args.batch_size, hasattr(codec, "iter_decode")):
+                records += len(batch)
+        except PayloadError as e:
+            raise _Failure(f"{args.file}: {e}") from None
+    if not args.quiet:
+        print(f"{args.file}: valid {media}, {records} records")
+    return 0
+
+
+# ======================================================================================
+# The parser
+# ======================================================================================
+
+
+def _types_help() -> str:
+    by_type: dict[str, list[str]] = {}
+    for ext, media in EXTENSIONS.items():
+        by_type.setdefault(media, []).append(ext)
+    rows = [f"  {' '.join(exts):<22} {media}" for media, exts in by_type.items()]
+    return "\n".join(
+        ["types: a media type with parameters, e.g. 'text/csv;label_size=1', or from the extension:", *rows]
+    )
+
+
+_TYPES_HELP = _types_help()
+
+_MAIN_EPILOG = """\
+examples:
+  sm-payloads convert train.csv train.rec --from 'text/csv;label_size=1'
+  sm-payloads convert train.rec train.jsonl
+  sm-payloads inspect train.rec --head 3
+  sm-payloads validate body.jsonl && echo ok
+  cat body.csv | sm-payloads convert - - --from text/csv --to application/jsonlines
+
+Run 'sm-payloads COMMAND --help' for each command's options.
+"""
+
+_CONVERT_EPILOG = f"""\
+{_TYPES_HELP}
+
+CSV, JSON Lines, RecordIO-protobuf (and libsvm with --num-features) inputs are read in
+batches of --batch-size records with bounded memory; outputs in CSV, JSON Lines,
+RecordIO-protobuf and libsvm are written batch by batch. JSON and npy outputs are one
+document: the whole dataset is held in memory to write them.
+
+examples:
+  sm-payloads convert train.csv train.rec --from 'text/csv;label_size=1'
+  sm-payloads convert train.rec train.csv --to 'text/csv;label_size=1'
+  sm-payloads convert train.csv back.rec --from 'text/csv;label_size=1' --dtype float32
+  sm-payloads convert data.libsvm data.rec --num-features 784
+  sm-payloads convert - out.jsonl --from text/csv < in.csv
+"""
+
+_INSPECT_EPILOG = f"""\
+{_TYPES_HELP}
+
+Prints the record count, every column (kind, dtype, record shape; density of sparse
+columns, length range of ragged ones) and the first --head records as JSON Lines.
+
+examples:
+  sm-payloads inspect train.rec
+  sm-payloads inspect train.csv --type 'text/csv;label_size=1' --head 2
+"""
+
+_VALIDATE_EPILOG = f"""\
+{_TYPES_HELP}
+
+Exit status: 0 valid, 1 invalid (the first error and its position on stderr), 2 usage error.
+
+examples:
+  sm-payloads validate train.rec
+  sm-payloads validate body.json --type application/json
+"""
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return n
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=10_000,
+        metavar="N",
+        help="records per batch when streaming (default: 10000)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=_DTYPES,
+        help="read numbers of a text input as this dtype (default: float64)",
+    )
+    p.add_argument(
+        "--allow-nan",
+        action="store_true",
+        help="JSON and JSON Lines: read and write NaN / Infinity / -Infinity (not standard JSON)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line, no summary")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``sm-payloads``."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Convert, inspect and validate Amazon SageMaker payload files.",
+        epilog=_MAIN_EPILOG,
+        formatter_class=fmt,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "convert",
+        help="convert a file from one payload format to another",
+        description="Convert IN to OUT ('-' for stdin / stdout).",
+        epilog=_CONVERT_EPILOG,
+        formatter_class=fmt,
+    )
+    p.add_argument("input", metavar="IN", help="input file, or - for stdin")
+    p.add_argument("output", metavar="OUT", help="output file, or - for stdout")
+    p.add_argument("--from", dest="from_type", metavar="T", help="media type of IN")
+    p.add_argument("--to", dest="to_type", metavar="T", help="media type of OUT")
+    p.add_argument(
+        "--num-features",
+        type=_positive,
+        metavar="D",
+        help="width of a libsvm input (lets it stream; default: the largest index + 1)",
+    )
+    _common(p)
+    p.set_defaults(run=_convert)
+
+    p = sub.add_parser(
+        "inspect",
+        help="summarize a file: records, columns, dtypes, shapes, first records",
+        description="Summarize FILE ('-' for stdin), reading it batch by batch.",
+        epilog=_INSPECT_EPILOG,
+        formatter_class=fmt,
+    )
+    p.add_argument("file", metavar="FILE", help="file, or - for stdin")
+    p.add_argument("--type", metavar="T", help="media type of FILE")
+    p.add_argument("--head", type=_count, default=5, metavar="N", help="records to show (default: 5)")
+    _common(p)
+    p.set_defaults(run=_inspect)
+
+    p = sub.add_parser(
+        "validate",
+        help="check that a file decodes; exit 0 valid, 1 invalid, 2 usage",
+        description="Decode FILE ('-' for stdin) to the end; report the first error and its position.",
+        epilog=_VALIDATE_EPILOG,
+        formatter_class=fmt,
+    )
+    p.add_argument("file", metavar="FILE", help="file, or - for stdin")
+    p.add_argument("--type", metavar="T", help="media type of FILE")
+    _common(p)
+    p.set_defaults(run=_validate)
+    return parser
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"{PROG}: error: {' '.join(message.split())}\n")
+    sys.stderr.flush()
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``sm-payloads`` with `argv` (default: ``sys.argv[1:]``); returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, usage errors
+        return e.code if isinstance(e.code, int) else 2
+    try:
+        code: int = args.run(args)
+        return code
+    except _Usage as e:
+        return _fail(str(e), 2)
+    except _Failure as e:
+        return _fail(str(e), 1)
+    except PayloadError as e:
+        return _fail(str(e), 1)
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as other command-line tools do.
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except OSError as e:
+        return _fail(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}", 1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
