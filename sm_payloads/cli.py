@@ -466,6 +466,40 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 # ======================================================================================
+# split
+# ======================================================================================
+
+
+def _split(args: argparse.Namespace) -> int:
+    """A local dry run of Batch Transform: split FILE and pack the records into the
+    mini-batches SageMaker would send, one file each."""
+    from . import batch as _batch  # the batch module is only needed here
+
+    out_dir = args.out
+    os.makedirs(out_dir, exist_ok=True)
+    taken = sorted(n for n in os.listdir(out_dir) if n.startswith("batch-"))
+    if taken:
+        raise _Failure(f"{out_dir}: already holds mini-batch files ({taken[0]}, ...); use an empty directory")
+    ext = os.path.splitext(args.file)[1] if args.file != "-" else ""
+    count = 0
+    largest = 0
+    with _open_input(args.file, args.quiet) as reader:
+        try:
+            records = _batch.split(reader, args.split_type)  # type: ignore[arg-type]  # a binary reader
+            bodies = _batch.mini_batches(records, args.strategy, args.max_payload_mb, args.split_type)
+            for body in bodies:
+                with open(os.path.join(out_dir, f"batch-{count:06d}{ext}"), "wb") as f:
+                    f.write(body)
+                count += 1
+                largest = max(largest, len(body))
+        except PayloadError as e:
+            raise _Failure(f"{args.file}: {e}") from None
+    if not args.quiet:
+        print(f"{args.file}: {count} mini-batches in {out_dir} (largest {largest:,} bytes)")
+    return 0
+
+
+# ======================================================================================
 # The parser
 # ======================================================================================
 
@@ -488,6 +522,7 @@ examples:
   sm-payloads convert train.rec train.jsonl
   sm-payloads inspect train.rec --head 3
   sm-payloads validate body.jsonl && echo ok
+  sm-payloads split train.csv --split-type Line --max-payload-mb 1 --out batches/
   cat body.csv | sm-payloads convert - - --from text/csv --to application/jsonlines
 
 Run 'sm-payloads COMMAND --help' for each command's options.
@@ -528,6 +563,16 @@ Exit status: 0 valid, 1 invalid (the first error and its position on stderr), 2 
 examples:
   sm-payloads validate train.rec
   sm-payloads validate body.json --type application/json
+"""
+
+
+_SPLIT_EPILOG = """\
+A record larger than the limit is an error naming its index and size, as SageMaker fails
+the whole object. See docs/batch-transform.md for what each setting does.
+
+examples:
+  sm-payloads split train.csv --split-type Line --strategy MultiRecord --max-payload-mb 6 --out batches/
+  sm-payloads split train.rec --split-type RecordIO --strategy SingleRecord --out one-per-record/
 """
 
 
@@ -577,7 +622,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Convert, inspect and validate Amazon SageMaker payload files.",
+        description="Convert, inspect, validate and split Amazon SageMaker payload files.",
         epilog=_MAIN_EPILOG,
         formatter_class=fmt,
     )
@@ -628,6 +673,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", metavar="T", help="media type of FILE")
     _common(p)
     p.set_defaults(run=_validate)
+
+    p = sub.add_parser(
+        "split",
+        help="dry-run Batch Transform: split a file and write the mini-batches it would send",
+        description=(
+            "Split FILE ('-' for stdin) as Batch Transform does (SplitType), pack the records into "
+            "mini-batches (BatchStrategy, MaxPayloadInMB) and write each one to DIR as batch-NNNNNN."
+        ),
+        epilog=_SPLIT_EPILOG,
+        formatter_class=fmt,
+    )
+    p.add_argument("file", metavar="FILE", help="file, or - for stdin")
+    p.add_argument("--split-type", required=True, choices=["None", "Line", "RecordIO"], help="SplitType")
+    p.add_argument(
+        "--strategy", default="MultiRecord", choices=["SingleRecord", "MultiRecord"], help="BatchStrategy"
+    )
+    p.add_argument(
+        "--max-payload-mb",
+        type=_count,
+        default=6,
+        metavar="N",
+        help="MaxPayloadInMB, 1 MB = 2**20 bytes; 0 = no limit (default: 6)",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="directory for the mini-batch files (created)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line, no summary")
+    p.set_defaults(run=_split)
     return parser
 
 

@@ -584,3 +584,46 @@ def test_streaming_csv_to_recordio_and_back_bounded_memory(tmp_path: Path) -> No
     assert rec.features["values"].dtype == F32
     assert np.array_equal(rec.to_numpy().view(np.uint32), big.view(np.uint32))
     assert (tmp_path / "back.csv").read_bytes() == src.read_bytes() + b"\n"
+
+
+def test_split_writes_the_mini_batches_batch_transform_would_send(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "rows.csv"
+    src.write_bytes(b"1,2\n3,4\n5,6\n")
+    out = tmp_path / "single"
+    assert (
+        run("split", str(src), "--split-type", "Line", "--strategy", "SingleRecord", "--out", str(out)) == 0
+    )
+    assert capsys.readouterr().out == f"{src}: 3 mini-batches in {out} (largest 4 bytes)\n"
+    assert [p.read_bytes() for p in sorted(out.iterdir())] == [b"1,2\n", b"3,4\n", b"5,6\n"]
+    multi = tmp_path / "multi"
+    assert run("split", str(src), "--split-type", "Line", "--out", str(multi), "-q") == 0
+    assert [p.name for p in multi.iterdir()] == ["batch-000000.csv"]
+    assert (multi / "batch-000000.csv").read_bytes() == src.read_bytes()
+    # Reusing a directory that holds mini-batches is refused; nothing is overwritten.
+    assert run("split", str(src), "--split-type", "Line", "--out", str(multi)) == 1
+    assert "already holds mini-batch files (batch-000000.csv, ...)" in capsys.readouterr().err
+
+
+def test_split_recordio_keeps_frames_and_reports_oversized_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    X = np.arange(12, dtype=np.float32).reshape(6, 2)
+    body = smp.encode_request(X, "application/x-recordio-protobuf")
+    src = tmp_path / "x.rec"
+    src.write_bytes(body)
+    out = tmp_path / "rio"
+    assert run("split", str(src), "--split-type", "RecordIO", "--out", str(out), "-q") == 0
+    (only,) = sorted(out.iterdir())
+    assert only.read_bytes() == body
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"1" * (2**20 + 1) + b"\n")
+    assert (
+        run("split", str(big), "--split-type", "Line", "--max-payload-mb", "1", "--out", str(tmp_path / "b"))
+        == 1
+    )
+    assert capsys.readouterr().err == (
+        f"sm-payloads: error: {big}: record 0 of 1048578 bytes exceeds the limit of 1048576 bytes\n"
+    )
+    assert run("split", str(big), "--split-type", "TFRecord", "--out", str(tmp_path / "c")) == 2
