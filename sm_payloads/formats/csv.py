@@ -1052,12 +1052,16 @@ def _decode_piece(
 def _iter_stream(
     stream: IO[bytes], batch_size: int, header: bool, region: _Region, charset: str
 ) -> Iterator[RecordBatch]:
-    buf = b""
+    """Read blocks into a growing buffer; each block is scanned once for record ends (the
+    scan resumes where it stopped), so a batch costs time linear in its bytes."""
+    buf = bytearray()
     base = 0  # absolute offset of buf[0]
     line = 1
     rec0 = 0
     eof = False
     started = False
+    # Where the record scan of the current batch has got to (a record boundary in buf).
+    scan_stop = scan_records = scan_lines = 0
     while True:
         if not eof:
             chunk = stream.read(_STREAM_BLOCK)
@@ -1070,26 +1074,33 @@ def _iter_stream(
         if not started:
             if len(buf) < 4 and not eof:
                 continue
-            lo = _body_start(buf)
-            buf, base = buf[lo:], base + lo
-            started = True
+            head = bytes(buf)
+            lo = _body_start(head)
             if header:
-                if buf.find(b"\n") < 0 and not eof:
-                    started = False
-                    buf, base = (_BOM if lo else b"") + buf, base - lo
+                if head.find(b"\n", lo) < 0 and not eof:
                     continue
-                _, pos, line = _header(buf, 0, charset)
-                buf, base = buf[pos:], base + pos
+                _, pos, line = _header(head, lo, charset)
+            else:
+                pos = lo
+            del buf[:pos]
+            base += pos
+            started = True
         while True:
-            stop, records, lines = _record_ends(buf, 0, len(buf), batch_size, eof)
+            stop, records, lines = _record_ends(buf, scan_stop, len(buf), batch_size - scan_records, eof)
+            records += scan_records
+            lines += scan_lines
             if records == 0 or (records < batch_size and not eof):
                 if eof and records == 0:
                     return
+                scan_stop, scan_records, scan_lines = stop, records, lines
                 break
-            yield _decode_piece(region, buf, 0, stop, line, base, rec0)
+            piece = bytes(buf[:stop])
+            yield _decode_piece(region, piece, 0, stop, line, base, rec0)
             rec0 += records
             line += lines
-            buf, base = buf[stop:], base + stop
+            del buf[:stop]
+            base += stop
+            scan_stop = scan_records = scan_lines = 0
         if eof and not buf.strip(b"\r\n"):
             return
 
