@@ -957,7 +957,7 @@ def decode_response(
     return region.decode(raw, lo, len(raw), line=line, base=0, rec0=0)
 
 
-def _record_ends(data: bytes, pos: int, hi: int, want: int, final: bool) -> tuple[int, int, int]:
+def _record_ends(data: bytes | bytearray, pos: int, hi: int, want: int, final: bool) -> tuple[int, int, int]:
     """Scan at most `want` non-blank records from `pos`: (stop, records, lines). Records
     that continue past `hi` (when not `final`) are left for later."""
     records = 0
