@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from . import batch, formats, recordio, sdk, serving
+from . import algorithms, batch, formats, recordio, sdk, serving
 from .errors import (
     DecodeError,
     EncodeError,
@@ -45,6 +45,7 @@ __all__ = [
     "Sparse",
     "Tensor",
     "UnsupportedMediaTypeError",
+    "algorithms",
     "batch",
     "decode_request",
     "decode_response",

@@ -197,8 +197,16 @@ def decode_request(body: bytes | bytearray | memoryview, content_type: str, **op
     return out
 
 
-def encode_response(data: Any, accept: str, **options: Any) -> bytes:
-    """Serialize a response body (outputs live in the batch's ``label`` map)."""
+def encode_response(data: Any, accept: str, *, algorithm: str | None = None, **options: Any) -> bytes:
+    """Serialize a response body (outputs live in the batch's ``label`` map).
+
+    With `algorithm` (``"pca"``, ``"kmeans"``, ...) the body is exactly what that built-in
+    algorithm writes: its envelope, keys, kinds and Accept types (`smp.algorithms`).
+    """
+    if algorithm is not None:
+        from . import algorithms
+
+        return algorithms.encode_response(data, accept, algorithm, **options)
     codec = get_codec(accept)
     if not _answers(type(codec)):
         raise NotAcceptableError(accept, response_types(), f"{codec.content_type} is a request format only")
@@ -206,8 +214,15 @@ def encode_response(data: Any, accept: str, **options: Any) -> bytes:
     return out
 
 
-def decode_response(body: bytes | bytearray | memoryview, content_type: str, **options: Any) -> RecordBatch:
-    """Parse a response body into a `RecordBatch` (outputs in ``label``)."""
+def decode_response(
+    body: bytes | bytearray | memoryview, content_type: str, *, algorithm: str | None = None, **options: Any
+) -> RecordBatch:
+    """Parse a response body into a `RecordBatch` (outputs in ``label``); with `algorithm`,
+    exactly that algorithm's response shapes (`smp.algorithms`)."""
+    if algorithm is not None:
+        from . import algorithms
+
+        return algorithms.decode_response(body, content_type, algorithm, **options)
     codec = get_codec(content_type)
     if not _answers(type(codec)):
         raise UnsupportedMediaTypeError(

@@ -164,3 +164,14 @@ def test_raw_input_codecs_get_the_array_as_given() -> None:
     np.save(ref, a)
     assert smp.encode_request(a, "application/x-npy") == ref.getvalue()
     assert smp.encode_response(a, "application/x-npy") == ref.getvalue()
+
+
+def test_algorithm_option_of_the_top_level_verbs() -> None:
+    """API.md §2: the envelope comes from the algorithm's schema when one is given."""
+    batch = smp.RecordBatch(label={"projection": np.array([[1.0, 2.0]], np.float32)})
+    body = smp.encode_response(batch, "application/json", algorithm="pca")
+    assert body == b'{"projections": [{"projection": [1.0, 2.0]}]}'
+    back = smp.decode_response(body, "application/json", algorithm="PCA")
+    assert back.label["projection"].tolist() == [[1.0, 2.0]]
+    with pytest.raises(smp.NotAcceptableError):
+        smp.encode_response(batch, "text/csv", algorithm="pca")
