@@ -29,7 +29,7 @@ from typing import IO, Literal, NamedTuple
 from .errors import DecodeError, PayloadTooLargeError
 from .mime import MediaType
 from .recordio import CONTENT_TYPE as RECORDIO
-from .recordio import MAGIC, MAX_RECORD_LENGTH, _end_of_record, iter_frames
+from .recordio import MAGIC, MAX_RECORD_LENGTH, _end_of_record, _is_stream, iter_frames, read_some
 
 __all__ = [
     "MB",
@@ -70,24 +70,12 @@ Buffer = bytes | bytearray | memoryview
 # --------------------------------------------------------------------------------------
 
 
-def _is_stream(data: object) -> bool:
-    return hasattr(data, "read") and not isinstance(data, (bytes, bytearray, memoryview))
-
-
 def _reader(data: Buffer | IO[bytes]) -> Callable[[int], bytes]:
     """A ``read(n)`` for a stream (short reads allowed) or a buffer (windows of it)."""
     if _is_stream(data):
         stream: IO[bytes] = data  # type: ignore[assignment]
 
-        def read_stream(n: int) -> bytes:
-            chunk = stream.read(n)
-            if chunk is None:
-                raise BlockingIOError(
-                    "the stream is non-blocking and has no data yet; pass a blocking stream"
-                )
-            return bytes(chunk)
-
-        return read_stream
+        return lambda n: read_some(stream, n)
     view = memoryview(data).cast("B")  # type: ignore[arg-type]
     pos = 0
 

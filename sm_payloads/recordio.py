@@ -152,6 +152,19 @@ def _is_stream(source: Any) -> bool:
     return hasattr(source, "read") and not isinstance(source, (bytes, bytearray, memoryview))
 
 
+def _no_data_yet() -> BlockingIOError:
+    """A non-blocking stream's ``None`` ("no data yet") is not the end of the input."""
+    return BlockingIOError("the stream is non-blocking and has no data yet; pass a blocking stream")
+
+
+def read_some(stream: IO[bytes], n: int) -> bytes:
+    """One ``read(n)``: up to `n` bytes, ``b""`` at the end, never None."""
+    chunk = stream.read(n)
+    if chunk is None:
+        raise _no_data_yet()
+    return bytes(chunk) if not isinstance(chunk, bytes) else chunk
+
+
 def iter_frames(
     source: Buffer | IO[bytes],
     *,
@@ -249,9 +262,7 @@ def _read_exact(stream: IO[bytes], n: int) -> bytes:
     chunks = []
     got = 0
     while got < n:
-        chunk = stream.read(min(_STREAM_CHUNK, n - got))
-        if chunk is None:
-            raise BlockingIOError("the stream is non-blocking and has no data yet; pass a blocking stream")
+        chunk = read_some(stream, min(_STREAM_CHUNK, n - got))
         if not chunk:
             break
         chunks.append(chunk)
@@ -473,12 +484,11 @@ def fill_from(stream: IO[bytes], out: memoryview) -> int:
         if readinto is not None:
             n = readinto(out[got:])
         else:
-            chunk = stream.read(min(len(out) - got, 1 << 24))
-            n = None if chunk is None else len(chunk)
-            if n:
-                out[got : got + n] = chunk
+            chunk = read_some(stream, min(len(out) - got, 1 << 24))
+            n = len(chunk)
+            out[got : got + n] = chunk
         if n is None:
-            raise BlockingIOError("the stream is non-blocking and has no data yet; pass a blocking stream")
+            raise _no_data_yet()
         if not n:
             break
         got += n
