@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv as pycsv
 import io
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -478,6 +479,57 @@ def test_iter_decode_stream_in_small_reads() -> None:
     assert [p.features["values"].tolist() for p in got] == [[["1", "2\n"]], [["3", "4"]]]
     whole = c.decode(body, header=True).features["values"].tolist()
     assert [p.features["values"].tolist() for p in got] == [whole[:1], whole[1:]]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("body", [b'1,"2\n', b'1,2\n3,"4\n', b'1,2\n3,"4\n\n5\n'])
+def test_iter_decode_reports_an_unterminated_quote_at_the_end(body: bytes, stream: bool) -> None:
+    # Regression: a final record with an open quote that ended in a newline used to be
+    # dropped silently by iter_decode, while decode reported it.
+    whole = error(body, dtype=str)
+    with pytest.raises(smp.DecodeError) as info:
+        list(c.iter_decode(io.BytesIO(body) if stream else body, batch_size=1, dtype=str))
+    e = info.value
+    assert (e.line, e.offset, e.record_index, e.reason) == (
+        whole.line,
+        whole.offset,
+        whole.record_index,
+        whole.reason,
+    )
+    assert e.reason == "unterminated quoted field (no closing '\"')"
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.sampled_from([b"a", b"1", b",", b'"', b'""', b"\n", b"\r\n", b"\r", b" "]), max_size=60).map(
+        b"".join
+    ),
+    st.integers(1, 4),
+    st.booleans(),
+)
+def test_iter_decode_any_text_matches_decode(body: bytes, batch_size: int, stream: bool) -> None:
+    """Quotes, blank lines and CRLFs in any arrangement: the batches concatenate to
+    `decode`'s result, or both fail. `decode` tokenizes the whole body before it checks
+    widths, while batches are checked one at a time, so the batched error may come from an
+    earlier record than the whole one, never a later one. Tiny scan windows make every
+    record cross a window edge."""
+    with mock.patch.object(c, "_SCAN_FIRST", 2), mock.patch.object(c, "_SCAN_MAX", 8):
+        try:
+            whole = c.decode(body, dtype=str)
+        except smp.DecodeError as e:
+            with pytest.raises(smp.DecodeError) as info:
+                list(c.iter_decode(io.BytesIO(body) if stream else body, batch_size=batch_size, dtype=str))
+            got = info.value
+            assert got.offset is not None and e.offset is not None
+            assert got.offset <= e.offset
+            if got.offset == e.offset:
+                assert (got.line, got.record_index, got.reason) == (e.line, e.record_index, e.reason)
+            return
+        parts = list(c.iter_decode(io.BytesIO(body) if stream else body, batch_size=batch_size, dtype=str))
+    assert all(len(p) <= batch_size for p in parts)
+    assert sum(len(p) for p in parts) == len(whole)
+    if parts:
+        assert_batches_equal(smp.RecordBatch.concat(parts), whole)
 
 
 def test_iter_decode_later_text_is_an_error() -> None:

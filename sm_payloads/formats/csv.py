@@ -957,39 +957,81 @@ def decode_response(
     return region.decode(raw, lo, len(raw), line=line, base=0, rec0=0)
 
 
+_SCAN_FIRST = 1 << 16
+_SCAN_MAX = 1 << 24
+
+
 def _record_ends(data: bytes | bytearray, pos: int, hi: int, want: int, final: bool) -> tuple[int, int, int]:
-    """Scan at most `want` non-blank records from `pos`: (stop, records, lines). Records
-    that continue past `hi` (when not `final`) are left for later."""
-    records = 0
-    lines = 0
-    in_quote = False
-    start = pos
-    rec_lines = 0
-    last_stop, last_records, last_lines = pos, 0, 0
-    while pos < hi and records < want:
-        nl = data.find(b"\n", pos, hi)
-        if nl < 0:
-            if not final:
-                break
-            nl = hi
-        seg = data[pos:nl]
-        if seg.count(b'"') & 1:
-            in_quote = not in_quote
-        rec_lines += 1
-        pos = nl + 1
-        if in_quote:
-            if nl == hi:  # an unterminated quote at the end: the decoder reports it
-                records += 1
-                lines += rec_lines
-                last_stop, last_records, last_lines = hi, records, lines
+    """Scan at most `want` non-blank records from `pos`: (stop, records, lines).
+
+    A newline ends a record when the quotes before it (from `pos`) are even in number
+    (RFC 4180: a quoted field may hold newlines, and ``""`` inside one is an even pair).
+    Blank lines (nothing but an optional ``\r`` before the newline) are skipped but counted in `lines`. Records that
+    continue past `hi` are left for later unless `final`, when the tail is one more record
+    (an unterminated quote included, so that the decoder reports it).
+
+    The scan is vectorized over windows that double from 64 KiB to 16 MiB, so finding a
+    batch costs a few numpy passes over its bytes and never reads far past it.
+    """
+    if want <= 0:
+        return pos, 0, 0
+    records = lines = 0
+    stop = pos  # the end of the last whole record (or blank line) taken
+    parity = 0  # quotes seen since `pos`, mod 2
+    open_lines = 0  # newlines already seen inside the record that starts at `stop`
+    w = pos
+    step = _SCAN_FIRST
+    while w < hi:
+        end = min(hi, w + step)
+        step = min(step * 2, _SCAN_MAX)
+        arr = np.frombuffer(data, np.uint8, end - w, w)
+        nls = np.flatnonzero(arr == 10)
+        if data.find(b'"', w, end) >= 0:
+            quotes = np.flatnonzero(arr == 34)
+            at_end = ((np.searchsorted(quotes, nls) + parity) & 1) == 0
+            parity = (parity + len(quotes)) & 1
+            ends_idx = np.flatnonzero(at_end)
+        else:
+            ends_idx = None if parity == 0 else np.empty(0, np.intp)
+        ends = nls if ends_idx is None else nls[ends_idx]
+        if len(ends) == 0:
+            open_lines += len(nls)
+            w = end
             continue
-        if data[start:nl].strip(b"\r"):
+        ends = ends + w  # absolute positions of the record-ending newlines
+        if ends_idx is None:
+            per_lines = np.ones(len(ends), np.intp)
+            per_lines[0] += open_lines
+            tail_lines = 0
+        else:
+            per_lines = np.diff(ends_idx, prepend=-1 - open_lines)
+            tail_lines = len(nls) - 1 - int(ends_idx[-1])
+        starts = np.empty_like(ends)
+        starts[0] = stop
+        starts[1:] = ends[:-1] + 1
+        length = ends - starts
+        # Blank as the tokenizer sees it: nothing before the newline but one optional "\r".
+        blank = length == 0
+        maybe = np.flatnonzero((length == 1) & (per_lines == 1))
+        if len(maybe):
+            blank[maybe] = np.frombuffer(data, np.uint8, hi - pos, pos)[starts[maybe] - pos] == 13
+        taken = np.cumsum(~blank)
+        if records + int(taken[-1]) >= want:
+            k = int(np.searchsorted(taken, want - records))  # the record that completes the batch
+            return int(ends[k]) + 1, want, lines + int(per_lines[: k + 1].sum())
+        records += int(taken[-1])
+        lines += int(per_lines.sum())
+        stop = int(ends[-1]) + 1
+        open_lines = tail_lines
+        w = end
+    if final and stop < hi:
+        # The tail after the last record end: one more record unless it is blank.
+        tail = data[stop:hi]
+        if parity or tail not in (b"", b"\r"):
             records += 1
-        lines += rec_lines
-        rec_lines = 0
-        start = pos
-        last_stop, last_records, last_lines = min(pos, hi), records, lines
-    return last_stop, last_records, last_lines
+        lines += open_lines + (0 if tail.endswith(b"\n") else 1)
+        stop = hi
+    return stop, records, lines
 
 
 def iter_decode(
