@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from . import algorithms, batch, formats, recordio, sdk, serving
+from . import algorithms, batch, formats, limits, recordio, sdk, serving
 from .errors import (
     DecodeError,
     EncodeError,
@@ -18,6 +18,7 @@ from .errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from .limits import Limits
 from .mime import MediaType, negotiate
 from .record import Ragged, Record, RecordBatch, Sparse, Tensor, from_dense, from_sparse
 from .registry import (
@@ -35,6 +36,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DecodeError",
     "EncodeError",
+    "Limits",
     "MediaType",
     "NotAcceptableError",
     "PayloadError",
@@ -56,6 +58,7 @@ __all__ = [
     "from_sparse",
     "get_codec",
     "iter_decode",
+    "limits",
     "negotiate",
     "recordio",
     "register_codec",

@@ -169,15 +169,36 @@ class NotAcceptableError(PayloadError):
 
 
 class PayloadTooLargeError(PayloadError):
-    """A payload or a single record is larger than the limit (HTTP 413)."""
+    """A payload, a record or a tensor is larger than the limit (HTTP 413).
+
+    `size` and `limit` count `unit` (bytes unless said otherwise: ``"records"``,
+    ``"elements"``); `record_index` names the record when one record is at fault.
+    """
 
     status_hint = 413
 
-    def __init__(self, size: int, limit: int, what: str = "payload") -> None:
+    def __init__(
+        self,
+        size: int,
+        limit: int,
+        what: str = "payload",
+        *,
+        unit: str = "bytes",
+        record_index: int | None = None,
+    ) -> None:
         self.size = size
         self.limit = limit
         self.what = what
-        super().__init__(f"{what} of {size} bytes exceeds the limit of {limit} bytes")
+        self.unit = unit
+        self.record_index = record_index
+        at = "" if record_index is None else f" (record {record_index})"
+        super().__init__(f"{what} of {size} {unit} exceeds the limit of {limit} {unit}{at}")
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (type(self), (self.size, self.limit, self.what))
+        return (_rebuild_too_large, (self.size, self.limit, self.what, self.unit, self.record_index))
+
+
+def _rebuild_too_large(
+    size: int, limit: int, what: str, unit: str, record_index: int | None
+) -> PayloadTooLargeError:
+    return PayloadTooLargeError(size, limit, what, unit=unit, record_index=record_index)

@@ -30,6 +30,7 @@ from .formats.jsonlines import JsonLinesCodec
 from .formats.libsvm import LibSVMCodec
 from .formats.npy import NpyCodec
 from .formats.recordio_protobuf import RecordIOProtobufCodec
+from .limits import Limits
 from .mime import MediaType
 from .record import Ragged, RecordBatch, from_dense, from_sparse
 
@@ -191,9 +192,20 @@ def encode_request(data: Any, content_type: str, **options: Any) -> bytes:
     return out
 
 
-def decode_request(body: bytes | bytearray | memoryview, content_type: str, **options: Any) -> RecordBatch:
-    """Parse a request body into a `RecordBatch`."""
-    out: RecordBatch = get_codec(content_type).decode(body, **options)
+def decode_request(
+    body: bytes | bytearray | memoryview, content_type: str, *, limits: Limits | None = None, **options: Any
+) -> RecordBatch:
+    """Parse a request body into a `RecordBatch`.
+
+    `limits` (`smp.limits.Limits`) bounds the body's bytes and JSON depth before decoding,
+    and the batch's records and elements per tensor after it.
+    """
+    codec = get_codec(content_type)
+    if limits is not None:
+        limits.check_size(body, codec.content_type)
+    out: RecordBatch = codec.decode(body, **options)
+    if limits is not None:
+        limits.check_batch(out, codec.content_type)
     return out
 
 
@@ -215,31 +227,59 @@ def encode_response(data: Any, accept: str, *, algorithm: str | None = None, **o
 
 
 def decode_response(
-    body: bytes | bytearray | memoryview, content_type: str, *, algorithm: str | None = None, **options: Any
+    body: bytes | bytearray | memoryview,
+    content_type: str,
+    *,
+    algorithm: str | None = None,
+    limits: Limits | None = None,
+    **options: Any,
 ) -> RecordBatch:
     """Parse a response body into a `RecordBatch` (outputs in ``label``); with `algorithm`,
-    exactly that algorithm's response shapes (`smp.algorithms`)."""
+    exactly that algorithm's response shapes (`smp.algorithms`); `limits` as in
+    `decode_request`."""
+    if limits is not None:
+        limits.check_size(body, MediaType.parse(content_type).essence)
     if algorithm is not None:
         from . import algorithms
 
-        return algorithms.decode_response(body, content_type, algorithm, **options)
-    codec = get_codec(content_type)
-    if not _answers(type(codec)):
-        raise UnsupportedMediaTypeError(
-            content_type, response_types(), f"{codec.content_type} is a request format only"
-        )
-    out: RecordBatch = getattr(codec, "decode_response", codec.decode)(body, **options)
+        out: RecordBatch = algorithms.decode_response(body, content_type, algorithm, **options)
+    else:
+        codec = get_codec(content_type)
+        if not _answers(type(codec)):
+            raise UnsupportedMediaTypeError(
+                content_type, response_types(), f"{codec.content_type} is a request format only"
+            )
+        out = getattr(codec, "decode_response", codec.decode)(body, **options)
+    if limits is not None:
+        limits.check_batch(out, MediaType.parse(content_type).essence)
     return out
 
 
 def iter_decode(
-    source: bytes | bytearray | memoryview | IO[bytes], content_type: str, *, batch_size: int, **options: Any
+    source: bytes | bytearray | memoryview | IO[bytes],
+    content_type: str,
+    *,
+    batch_size: int,
+    limits: Limits | None = None,
+    **options: Any,
 ) -> Iterator[RecordBatch]:
-    """Decode a buffer or binary stream in batches of at most `batch_size` records."""
+    """Decode a buffer or binary stream in batches of at most `batch_size` records.
+
+    `limits`: `max_bytes` counts the bytes read (a stream stops with `PayloadTooLargeError`
+    once past it), `max_records` and `max_elements` apply to each batch, `max_depth` to a
+    buffer's JSON before decoding.
+    """
     codec = get_codec(content_type)
     if not hasattr(codec, "iter_decode"):
         raise UnsupportedMediaTypeError(
             content_type, [c for c, k in CODECS.items() if hasattr(k, "iter_decode")], "no streaming decoder"
         )
-    out: Iterator[RecordBatch] = codec.iter_decode(source, batch_size=batch_size, **options)
-    return out
+    if limits is None:
+        out: Iterator[RecordBatch] = codec.iter_decode(source, batch_size=batch_size, **options)
+        return out
+    ct = codec.content_type
+    if hasattr(source, "read") and not isinstance(source, (bytes, bytearray, memoryview)):
+        source = limits.stream(source, ct)
+    else:
+        limits.check_size(source, ct)
+    return limits.batches(codec.iter_decode(source, batch_size=batch_size, **options), ct)

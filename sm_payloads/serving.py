@@ -9,8 +9,9 @@ request; every failure becomes a status code with a short plain-text message:
 what went wrong                                       status
 ====================================================  ======
 body larger than the limit                            413
+too many records, or a tensor with too many elements  413
 ``Content-Type`` missing, malformed or not supported  415
-body does not decode                                  400
+body does not decode (or JSON nested too deep)        400
 ``Accept`` names nothing we can produce, or is bad    406
 the predict function raised                           500 (generic message; traceback logged)
 the prediction cannot be encoded                      500
@@ -34,6 +35,7 @@ from .errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from .limits import SERVING, Limits
 from .mime import MediaType, negotiate
 from .record import RecordBatch
 from .registry import decode_request, encode_response, response_types, supported
@@ -100,6 +102,7 @@ def handle(
     env: Mapping[str, str] | None = None,
     max_payload_bytes: int | None = None,
     offered: Sequence[str] | None = None,
+    limits: Limits | None = None,
 ) -> Response:
     """Decode a request, run `predict` on the batch, encode its answer for ``Accept``.
 
@@ -121,6 +124,10 @@ def handle(
         The body size limit (default: the environment's, else 6 MiB as on real-time endpoints).
     offered
         The response types this container produces (default: every registered codec).
+    limits
+        What a decoded request may hold before it reaches `predict` (default
+        `sm_payloads.limits.SERVING`: a million records, 2**24 elements per tensor, JSON
+        nested 64 deep); ``Limits()`` lifts them. The byte limit is `max_payload_bytes`.
     """
     env = os.environ if env is None else env
     limit = _limit(env, max_payload_bytes)
@@ -143,7 +150,7 @@ def handle(
         log.error("bad serving configuration: %s", e)
         return _error(500, "the server is misconfigured (see its log)")
     try:
-        batch = decode_request(body, content_type)
+        batch = decode_request(body, content_type, limits=SERVING if limits is None else limits)
     except PayloadError as e:
         return _error(e.status_hint, str(e))
     try:
@@ -186,11 +193,13 @@ class Handler:
         *,
         max_payload_bytes: int | None = None,
         offered: Sequence[str] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.predict = predict
         self.env = dict(os.environ if env is None else env)
         self.max_payload_bytes = max_payload_bytes
         self.offered = offered
+        self.limits = limits
 
     def __call__(
         self, body: bytes | bytearray | memoryview, content_type: str | None, accept: str | None
@@ -203,6 +212,7 @@ class Handler:
             env=self.env,
             max_payload_bytes=self.max_payload_bytes,
             offered=self.offered,
+            limits=self.limits,
         )
 
     def ping(self) -> Response:

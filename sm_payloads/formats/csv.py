@@ -986,6 +986,7 @@ def _record_ends(data: bytes | bytearray, pos: int, hi: int, want: int, final: b
         step = min(step * 2, _SCAN_MAX)
         arr = np.frombuffer(data, np.uint8, end - w, w)
         nls = np.flatnonzero(arr == 10)
+        ends_idx: np.ndarray | None
         if data.find(b'"', w, end) >= 0:
             quotes = np.flatnonzero(arr == 34)
             at_end = ((np.searchsorted(quotes, nls) + parity) & 1) == 0
