@@ -698,17 +698,19 @@ class RecordDeserializer(_Deserializer):
         from . import recordio
         from ._proto import record_pb2
 
-        body = _read_all(data)
+        body = bytes(_read_all(data))
+        starts, lengths, joined = recordio.frame_table(memoryview(body), _RIO)
+        parse = record_pb2.Record.FromString  # type: ignore[attr-defined]
         out: list[Any] = []
-        for frame in recordio.iter_frames(body, content_type=_RIO):
-            record = record_pb2.Record()  # type: ignore[attr-defined]
+        for i, (start, length) in enumerate(zip(starts.tolist(), lengths.tolist(), strict=True)):
+            payload = bytes(joined[i]) if start < 0 else body[start : start + length]
             try:
-                record.ParseFromString(bytes(frame.payload))
+                out.append(parse(payload))
             except ProtobufDecodeError as e:
+                offset = -1 - start if start < 0 else start - 8
                 raise DecodeError(
-                    _RIO, f"not an aialgs.data.Record: {e}", offset=frame.offset, record_index=frame.index
+                    _RIO, f"not an aialgs.data.Record: {e}", offset=offset, record_index=i
                 ) from None
-            out.append(record)
         return out
 
 
