@@ -139,6 +139,11 @@ def _largest_row(col: Any) -> tuple[int, int]:
         row = int(np.argmax(counts))
         return int(counts[row]), row
     shape: tuple[int, ...] = tuple(getattr(col, "shape", ()))
+    if len(shape) == 1 and shape[0] and getattr(getattr(col, "dtype", None), "kind", "") == "O":
+        # Text read without a fixed width (CSV as strings): a list of fields per record.
+        sizes = [len(v) if isinstance(v, (list, tuple)) else 1 for v in col]
+        row = max(range(len(sizes)), key=sizes.__getitem__)
+        return sizes[row], row
     per = 1
     for d in shape[1:]:
         per *= int(d)
@@ -158,7 +163,13 @@ def json_depth(data: Any, stop_above: int | None = None) -> tuple[int, int | Non
     are text. For text that is not valid JSON the answer is an estimate (a closer without
     an opener counts down), which is enough to refuse it early: the parser refuses it anyway.
     """
-    buf = np.frombuffer(memoryview(data).cast("B"), np.uint8)
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    buf = (
+        np.frombuffer(data, np.uint8)
+        if isinstance(data, (bytes, bytearray))
+        else np.frombuffer(bytes(memoryview(data)), np.uint8)
+    )
     n = buf.size
     depth0 = 0  # depth before the window
     in_text = 0  # 1 inside a string at the window's start

@@ -96,6 +96,18 @@ def test_max_elements_ragged_and_label() -> None:
     assert (info.value.size, info.value.record_index) == (2, 0)
 
 
+def test_max_elements_counts_text_fields_per_record() -> None:
+    with pytest.raises(smp.PayloadTooLargeError) as info:
+        smp.decode_request(b"a,b,c\nd,e,f\n", "text/csv", dtype=str, limits=Limits(max_elements=2))
+    assert (info.value.size, info.value.record_index) == (3, 0)
+
+
+def test_json_depth_takes_any_buffer() -> None:
+    assert (
+        json_depth(memoryview(b"[[1]]")) == json_depth(bytearray(b"[[1]]")) == json_depth("[[1]]") == (2, 1)
+    )
+
+
 def test_json_depth_limit_names_the_byte() -> None:
     body = b'{"instances": [{"features": [[1, 2], [3, 4]]}]}'
     assert json_depth(body) == (5, 29)
