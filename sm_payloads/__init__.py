@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from . import algorithms, batch, formats, limits, recordio, sdk, serving
+from . import algorithms, autopilot, batch, formats, limits, recordio, sdk, serving
 from .errors import (
     DecodeError,
     EncodeError,
@@ -48,6 +48,7 @@ __all__ = [
     "Tensor",
     "UnsupportedMediaTypeError",
     "algorithms",
+    "autopilot",
     "batch",
     "decode_request",
     "decode_response",
