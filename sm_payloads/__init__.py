@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from . import algorithms, autopilot, batch, formats, limits, recordio, sdk, serving
+from . import algorithms, autopilot, batch, formats, limits, object2vec, recordio, sdk, serving
 from .errors import (
     DecodeError,
     EncodeError,
@@ -61,6 +61,7 @@ __all__ = [
     "iter_decode",
     "limits",
     "negotiate",
+    "object2vec",
     "recordio",
     "register_codec",
     "sdk",

@@ -578,6 +578,28 @@ def _first_bad_record(col: Any) -> int:
     return 0
 
 
+def _equal_lengths(col: Any) -> bool:
+    return isinstance(col, Ragged) and col.lengths.size > 0 and bool((col.lengths == col.lengths[0]).all())
+
+
+def _first_mixed_record(body: Any, essence: str, key: str) -> int:
+    """The first record whose `key` is a list where record 0's is a number, or the reverse
+    (0 when the text cannot tell)."""
+    import orjson
+
+    try:
+        raw = bytes(body) if not isinstance(body, str) else body.encode("utf-8")
+        if essence == JSON:
+            doc = orjson.loads(raw)
+            items = next(iter(doc.values())) if isinstance(doc, dict) and doc else []
+        else:
+            items = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
+        kinds = [isinstance(r.get(key), list) if isinstance(r, dict) else None for r in items]
+    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+        return 0
+    return next((i for i, k in enumerate(kinds) if k != kinds[0]), 0)
+
+
 def _missing_record(col: Any) -> int | None:
     if isinstance(col, Ragged) and col.valid is not None and not col.valid.all():
         return int(np.flatnonzero(~col.valid)[0])
@@ -710,6 +732,11 @@ def decode_response(
             missing = _missing_record(col)
             reason = f"{key!r} is missing" if missing is not None else f"{key!r} {what}"
             idx = missing if missing is not None else _first_bad_record(col)
+            if missing is None and essence in (JSON, JSONLINES) and _equal_lengths(col):
+                # Text decoders read a number as a one-element row: the records mix numbers
+                # and lists; find the first record that differs from record 0 in the text.
+                reason = f"{key!r} mixes numbers and lists across records"
+                idx = _first_mixed_record(body, essence, key)
         raise DecodeError(essence, f"{reason}; {_describe(schema, cands)}", record_index=idx)
     var = found
     label: dict[str, Any] = {}

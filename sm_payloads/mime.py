@@ -21,7 +21,10 @@ __all__ = ["MediaType", "negotiate", "parse_accept"]
 
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _TYPE_RE = re.compile(rf"\s*({_TOKEN})/({_TOKEN})\s*")
-_PARAM_RE = re.compile(rf";\s*({_TOKEN})\s*=\s*(?:({_TOKEN})|\"((?:[^\"\\]|\\.)*)\")\s*")
+# A parameter value is a token or a quoted string; unquoted commas are allowed too, because
+# AWS documents Object2Vec's ``infer_max_seqlens=5,5`` that way (Accept members are split on
+# commas before they get here, so only a Content-Type can carry one).
+_PARAM_RE = re.compile(rf";\s*({_TOKEN})\s*=\s*(?:({_TOKEN}(?:,{_TOKEN})*)|\"((?:[^\"\\]|\\.)*)\")\s*")
 _EMPTY_PARAM_RE = re.compile(r";\s*")
 
 

@@ -746,6 +746,20 @@ def test_object2vec_regression_scores_are_lists() -> None:
             "PCA (default) writes projection at record 0",
         ),
         (
+            "object2vec",
+            JSON,
+            b'{"predictions": [{"scores": [0.5]}, {"scores": 0.5}]}',
+            "application/json: 'scores' mixes numbers and lists across records; Object2Vec writes one "
+            "of: classification: scores; embedding: embeddings at record 1",
+        ),
+        (
+            "object2vec",
+            JSONL,
+            b'{"scores": 0.5}\n{"scores": 0.5}\n{"scores": [0.5]}\n',
+            "application/jsonlines: 'scores' mixes numbers and lists across records; Object2Vec writes "
+            "one of: classification: scores; embedding: embeddings at record 2",
+        ),
+        (
             "pca",
             JSONL,
             b'{"projection": [1.0]}\n{"projection": [1.0, 2.0]}\n',

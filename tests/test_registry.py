@@ -21,6 +21,9 @@ CT = "application/x-recordio-protobuf"
         ('application/json; charset="utf-8"', "application/json", {"charset": "utf-8"}),
         ("application/json;verbose=True", "application/json", {"verbose": "True"}),
         ("text/csv;", "text/csv", {}),
+        # FORMATS.md §1.2: Object2Vec's documented spelling has an unquoted comma.
+        ("application/json; infer_max_seqlens=5,5", "application/json", {"infer_max_seqlens": "5,5"}),
+        ('application/json; infer_max_seqlens="5,5"', "application/json", {"infer_max_seqlens": "5,5"}),
     ],
 )
 def test_media_type_parse(text: str, essence: str, params: dict[str, str]) -> None:
@@ -29,7 +32,16 @@ def test_media_type_parse(text: str, essence: str, params: dict[str, str]) -> No
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "csv", "label_size=1; text/csv", "text/csv; label_size=1=1", "text/csv; a=1; a=2"]
+    "bad",
+    [
+        "",
+        "csv",
+        "label_size=1; text/csv",
+        "text/csv; label_size=1=1",
+        "text/csv; a=1; a=2",
+        "text/csv; a=1,",
+        "text/csv; a=1, application/json",
+    ],
 )
 def test_malformed_media_types(bad: str) -> None:
     with pytest.raises(smp.UnsupportedMediaTypeError):
