@@ -27,10 +27,14 @@ from .record import Ragged, Sparse, Tensor, _column_kind, _sparse_parts
 class ColumnError(ValueError):
     """A set of tensors cannot form one column."""
 
-    def __init__(self, column: str, reason: str, record_index: int | None = None) -> None:
+    def __init__(
+        self, column: str, reason: str, record_index: int | None = None, *, mixed: bool = True
+    ) -> None:
         self.column = column
         self.reason = reason
         self.record_index = record_index
+        #: The records disagree with each other (False: one record is unusable on its own).
+        self.mixed = mixed
         where = "" if record_index is None else f"record {record_index}: "
         super().__init__(f"{where}{column}: {reason}")
 
@@ -118,6 +122,10 @@ def _dense_column(tensors: Sequence[Tensor | None], name: str, dtype: np.dtype[A
     return Ragged.from_lists([None if t is None else t.values for t in tensors], dtype=dtype)
 
 
+#: The widest sparse row scipy can index (int64 column indices).
+_MAX_WIDTH = 2**63 - 1
+
+
 def _sparse_column(tensors: Sequence[Tensor], name: str, dtype: np.dtype[Any]) -> Any:
     shape = None
     for i, t in enumerate(tensors):
@@ -132,6 +140,10 @@ def _sparse_column(tensors: Sequence[Tensor], name: str, dtype: np.dtype[Any]) -
                 )
     assert shape is not None
     width = math.prod(shape)
+    if width > _MAX_WIDTH:
+        raise ColumnError(
+            name, f"sparse shape {list(shape)} has {width} elements, more than 2**63 - 1", 0, mixed=False
+        )
     data, indices, lengths = [], [], []
     for i, t in enumerate(tensors):
         if t.keys is None:

@@ -551,3 +551,14 @@ def test_fast_kernel_agrees_with_float_on_random_text() -> None:
     got = _textnum.parse_numeric_block(body, 0, len(body), 10)
     assert got is not None
     assert got.reshape(-1).tolist() == [float(f) for f in fields]
+
+
+def test_response_bytes_that_are_not_utf8_are_an_encode_error() -> None:
+    # Found by fuzzing the serving handler: a UnicodeDecodeError escaped the writer.
+    batch = smp.RecordBatch(label={"s": np.array([b"ok", b"\xff"], dtype=object)})
+    with pytest.raises(smp.EncodeError) as info:
+        c.encode_response(batch)
+    assert (info.value.column, info.value.reason) == (
+        "label['s']",
+        "bytes that are not UTF-8 text (invalid start byte at byte 0)",
+    )

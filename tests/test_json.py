@@ -825,3 +825,28 @@ def test_fast_path_equals_general_path(rows: list, ws1: str, ws2: str, shape: st
     parse = J.response_record if response else J.instance_record
     general = J.batch_from_groups([J.GeneralGroup([parse(x, "$") for x in items_])], CT, None)
     assert_batches_equal(fast, general)
+
+
+# Regressions found by fuzzing and smp.testing (docs/reliability.md).
+
+
+def test_response_output_named_empty_string_keeps_its_name() -> None:
+    got = smp.decode_response(b'{"predictions":[{"":[1.0]}]}', "application/json")
+    assert list(got.label) == [""]
+    assert got.label[""].tolist() == [[1.0]]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"features":{"values":[1],"keys":[0],"shape":[18446744073709551615]}}',
+        b'{"features":{"values":[],"keys":[],"shape":[4294967296,4294967296]}}',
+        b'{"instances": [{"features": {"values": [], "shape": [1099511627776, 1099511627776]}}]}',
+    ],
+)
+def test_sparse_shape_wider_than_int64_is_a_decode_error(body: bytes) -> None:
+    with pytest.raises(smp.DecodeError) as info:
+        smp.decode_request(body, "application/json")
+    assert info.value.record_index == 0
+    assert info.value.reason.startswith("features['values']: sparse shape [")
+    assert info.value.reason.endswith("elements, more than 2**63 - 1")

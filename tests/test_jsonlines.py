@@ -406,3 +406,15 @@ def test_fast_path_equals_general_path(rows: list, ws: str, nl: str, block: int)
     assert_batches_equal(
         smp.RecordBatch.concat(list(L.iter_decode(raw, batch_size=5, block_size=block))), general
     )
+
+
+def test_sparse_shape_wider_than_int64_is_a_decode_error() -> None:
+    # Found by fuzzing: scipy raised OverflowError for a width of 2**64 - 1.
+    body = b'{"features":{"values":[1],"keys":[0],"shape":[18446744073709551615]}}\n'
+    with pytest.raises(smp.DecodeError) as info:
+        smp.decode_request(body, "application/jsonlines")
+    assert (info.value.line, info.value.record_index) == (1, 0)
+    assert info.value.reason == (
+        "features['values']: sparse shape [18446744073709551615] has 18446744073709551615 elements, "
+        "more than 2**63 - 1"
+    )

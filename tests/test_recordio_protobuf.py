@@ -638,3 +638,18 @@ def test_vectorized_varints_match_the_reference(values: list[int], data: st.Data
         wrong[1] += 1
         with pytest.raises(_vec.Decline):
             _vec.decode_varint_stream(flat, region_lengths, wrong)
+
+
+def test_sparse_shape_wider_than_int64_is_a_decode_error() -> None:
+    # Found by fuzzing: Record{features{"values": float32_tensor{values=[1.0], keys=[0],
+    # shape=[2**64-1]}}} made scipy raise OverflowError.
+    body = bytes.fromhex(
+        "0a23d7ce230000000a210a0676616c756573121712150a040000803f1201001a0affffffffffffffffff0100"
+    )
+    with pytest.raises(smp.DecodeError) as info:
+        smp.decode_request(body, "application/x-recordio-protobuf")
+    assert (info.value.offset, info.value.record_index) == (0, 0)
+    assert info.value.reason == (
+        "features['values']: sparse shape [18446744073709551615] has 18446744073709551615 elements, "
+        "more than 2**63 - 1"
+    )

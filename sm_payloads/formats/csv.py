@@ -274,13 +274,24 @@ def _response_fields(key: str, col: Any, n: int) -> list[bytes]:
             if v is None:
                 out.append(b"")
             elif isinstance(v, (list, tuple)):
-                items = [x.decode("utf-8") if isinstance(x, bytes) else str(x) for x in v]
+                items = [_text_of(x, name) for x in v]
                 out.append(_quote(repr(items), False).encode("utf-8"))
             else:
-                s = v.decode("utf-8") if isinstance(v, bytes) else str(v)
-                out.append(_quote(s, False).encode("utf-8"))
+                out.append(_quote(_text_of(v, name), False).encode("utf-8"))
         return out
     raise EncodeError(CONTENT_TYPE, "a sparse output cannot be written as CSV", column=name, status_hint=500)
+
+
+def _text_of(v: Any, name: str) -> str:
+    """A string output's text; bytes must be UTF-8 (CSV is text)."""
+    if not isinstance(v, bytes):
+        return str(v)
+    try:
+        return v.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise EncodeError(
+            CONTENT_TYPE, f"bytes that are not UTF-8 text ({e.reason} at byte {e.start})", column=name
+        ) from None
 
 
 def encode_response(batch: RecordBatch, *, keys: Sequence[str] | None = None, header: bool = False) -> bytes:
@@ -966,9 +977,9 @@ def _record_ends(data: bytes | bytearray, pos: int, hi: int, want: int, final: b
 
     A newline ends a record when the quotes before it (from `pos`) are even in number
     (RFC 4180: a quoted field may hold newlines, and ``""`` inside one is an even pair).
-    Blank lines (nothing but an optional ``\r`` before the newline) are skipped but counted in `lines`. Records that
-    continue past `hi` are left for later unless `final`, when the tail is one more record
-    (an unterminated quote included, so that the decoder reports it).
+    Blank lines (nothing but an optional ``\r`` before the newline) are skipped but counted
+    in `lines`. Records that continue past `hi` are left for later unless `final`, when the
+    tail is one more record (an unterminated quote included, so that the decoder reports it).
 
     The scan is vectorized over windows that double from 64 KiB to 16 MiB, so finding a
     batch costs a few numpy passes over its bytes and never reads far past it.

@@ -633,7 +633,8 @@ def batch_from_groups(
             off, line, idx = locate(e.record_index) if e.record_index is not None else (None, None, None)
             raise DecodeError(
                 content_type,
-                f"{e.column}: {e.reason} (a RecordBatch column holds one kind of value)",
+                f"{e.column}: {e.reason}"
+                + (" (a RecordBatch column holds one kind of value)" if e.mixed else ""),
                 offset=off,
                 record_index=idx,
                 line=line,
@@ -1174,7 +1175,7 @@ def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) ->
         if got is not None:
             key, values, counts, _opens = got
             if response:
-                group = FastGroup("label", key or "values", values, counts)
+                group = FastGroup("label", "values" if key is None else key, values, counts)
             else:
                 if key is not None and (key in _RESERVED - {"features"}):
                     continue

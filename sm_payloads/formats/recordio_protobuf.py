@@ -813,6 +813,8 @@ def _build_column(
         first = buf[int(ss[0]) : int(ss[0]) + width]
         shape_vals, _ = _vec.decode_varint_stream(first, np.array([width], dtype=np.int64))
         shape = tuple(int(x) for x in shape_vals)
+        if math.prod(shape) > 2**63 - 1:
+            raise _vec.Decline("shape wider than int64 (the careful reader reports it)")
     complete = recs.size == n
     if (kl > 0).any():
         if not complete or shape is None:
@@ -888,8 +890,13 @@ def _careful_decode(
             off = base + (s - 8 if s >= 0 else -1 - s)
         raise DecodeError(
             CONTENT_TYPE,
-            f"{e.column}: {e.reason} (a RecordBatch column holds one kind of tensor; "
-            "use smp.formats.recordio_protobuf.decode_records for arbitrary records)",
+            f"{e.column}: {e.reason}"
+            + (
+                " (a RecordBatch column holds one kind of tensor; "
+                "use smp.formats.recordio_protobuf.decode_records for arbitrary records)"
+                if e.mixed
+                else ""
+            ),
             offset=off,
             record_index=idx,
         ) from None
