@@ -4,7 +4,7 @@
 
 Writes a CSV of about `--size-mb` MiB (label first, then 100 float32 features, written in
 chunks: the generator never holds the file), then runs ``sm-payloads convert`` in a fresh
-process each way and reports each run's peak RSS (``ru_maxrss`` of the child) and
+process each way and reports each run's peak RSS (the child's ``VmHWM``) and
 throughput. Checks, streaming in batches, that the values came back bit for bit. For the
 throughput target it also times the two codecs alone on one in-memory batch (CSV decode,
 RecordIO-protobuf encode) and compares rates: the pipeline should be within 1.5x of the
@@ -49,11 +49,14 @@ def write_csv(path: str, size: int) -> tuple[int, int]:
         return rows, f.tell()
 
 
+# The child's own high-water mark (VmHWM). ``ru_maxrss`` can carry the parent's peak
+# over a fork on Linux, so it would overstate a small child of a large parent.
 _CHILD = (
-    "import resource, sys\n"
+    "import sys\n"
     "from sm_payloads.cli import main\n"
     "rc = main(sys.argv[1:])\n"
-    "print('peak-rss-kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "hwm = [ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmHWM:')][0]\n"
+    "print('peak-rss-kib', hwm, file=sys.stderr)\n"
     "sys.exit(rc)\n"
 )
 
