@@ -44,6 +44,7 @@ from numpy.typing import NDArray
 
 from .. import algorithms as _algorithms
 from ..errors import DecodeError, EncodeError, PayloadError, UnsupportedMediaTypeError
+from ..formats.jsonlines import _blocks as _line_blocks
 from ..mime import MediaType
 from ..record import Ragged, RecordBatch
 
@@ -578,58 +579,6 @@ def _decode_json(buf: bytes | bytearray) -> RecordBatch:
         return _Where(body, start, None, ("instances", i))
 
     return _batch(ct, objs, 0, where)
-
-
-def _line_blocks(source: Source, block_size: int) -> Iterator[tuple[bytes | bytearray, int, int]]:
-    """(block of whole lines, byte offset of the block, 1-based line of its first line)."""
-    if hasattr(source, "read") and not isinstance(source, (bytes, bytearray, memoryview, str)):
-        yield from _stream_blocks(source, block_size)
-        return
-    buf = _as_bytes(source)
-    pos = 3 if buf[:3] == _BOM else 0
-    total = len(buf)
-    line = 1
-    while pos < total:
-        end = min(pos + block_size, total)
-        if end < total:
-            nl = buf.rfind(b"\n", pos, end)
-            if nl < 0:
-                nl = buf.find(b"\n", end)
-            end = total if nl < 0 else nl + 1
-        block = buf[pos:end]
-        yield block, pos, line
-        line += block.count(b"\n")
-        pos = end
-
-
-def _stream_blocks(stream: Any, block_size: int) -> Iterator[tuple[bytes | bytearray, int, int]]:
-    pending = bytearray()
-    offset = 0
-    line = 1
-    at_start = True
-    eof = False
-    while not eof:
-        chunk = stream.read(block_size)
-        if chunk is not None and not isinstance(chunk, (bytes, bytearray, memoryview)):
-            raise TypeError(f"the stream returned {type(chunk).__name__}, expected bytes")
-        if not chunk:
-            eof = True
-        else:
-            pending += chunk
-        if at_start:
-            if len(pending) < 3 and not eof:
-                continue
-            if pending[:3] == _BOM:
-                del pending[:3]
-                offset = 3
-            at_start = False
-        cut = len(pending) if eof else (pending.rfind(b"\n") + 1 if len(pending) >= block_size else 0)
-        if cut:
-            block = bytes(pending[:cut])
-            del pending[:cut]
-            yield block, offset, line
-            offset += len(block)
-            line += block.count(b"\n")
 
 
 def _parse_lines(block: bytes | bytearray, base: int, first_line: int, first_index: int) -> list[Any]:
