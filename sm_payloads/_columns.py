@@ -109,6 +109,9 @@ def _dense_column(tensors: Sequence[Tensor | None], name: str, dtype: np.dtype[A
     scalar = scalar_ok and all(t.shape is None and t.values.size == 1 for t in present)
     shapes = [None if t is None else _logical_shape(t, name, i, scalar) for i, t in enumerate(tensors)]
     first = next(s for s in shapes if s is not None)
+    problem = shape_problem(first, len(tensors))
+    if problem is not None:
+        raise ColumnError(name, problem, 0, mixed=False)
     if len(present) == len(tensors) and all(s == first for s in shapes):
         n = len(tensors)
         if n and present[0].values.size:
@@ -124,6 +127,24 @@ def _dense_column(tensors: Sequence[Tensor | None], name: str, dtype: np.dtype[A
 
 #: The widest sparse row scipy can index (int64 column indices).
 _MAX_WIDTH = 2**63 - 1
+
+
+def shape_problem(shape: Sequence[int], n: int) -> str | None:
+    """Why numpy cannot make an ``(n, *shape)`` array of 8-byte items, or None.
+
+    numpy refuses more than 64 dimensions, and a shape whose non-zero dimensions multiply
+    (times the item size) beyond 2**63 - 1, even when another dimension is 0 and the array
+    would be empty.
+    """
+    if len(shape) + 1 > 64:
+        return f"shape of {len(shape)} dimensions (numpy allows 63 per record)"
+    size = 8 * max(n, 1)
+    for d in shape:
+        if d:
+            size *= d
+            if size > _MAX_WIDTH:
+                return f"shape {list(shape)} is too large for an array of {n} records"
+    return None
 
 
 def _sparse_column(tensors: Sequence[Tensor], name: str, dtype: np.dtype[Any]) -> Any:

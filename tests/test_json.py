@@ -850,3 +850,13 @@ def test_sparse_shape_wider_than_int64_is_a_decode_error(body: bytes) -> None:
     assert info.value.record_index == 0
     assert info.value.reason.startswith("features['values']: sparse shape [")
     assert info.value.reason.endswith("elements, more than 2**63 - 1")
+
+
+def test_dense_shape_numpy_cannot_hold_is_a_decode_error() -> None:
+    body = b'{"instances": [{"features": {"values": [], "shape": [0, 1099511627776, 1099511627776]}}]}'
+    with pytest.raises(smp.DecodeError) as info:
+        smp.decode_request(body, "application/json")
+    assert info.value.record_index == 0
+    assert info.value.reason == (
+        "features['values']: shape [0, 1099511627776, 1099511627776] is too large for an array of 1 records"
+    )

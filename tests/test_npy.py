@@ -590,3 +590,16 @@ def test_well_formed_headers_with_wrong_sizes(
     else:
         e = decode_error(body)
         assert e.offset == 10 + len(header) + (need if delta > 0 else 0)
+
+
+def test_zero_size_shape_too_large_once_widened_is_a_decode_error() -> None:
+    # Found by fuzzing: the header passed numpy's limit for uint8, then the column's
+    # conversion to int32 asked numpy for 4x the bytes and it raised ValueError.
+    body = (
+        b"\x93NUMPY\x01\x00v\x00{'descr': '<u1', 'fortran_order': False,'shape': "
+        b"(0, 0, 3000, 0,0, 30, 20000000000, 30, 0, 30, 0, 3), }               "
+    )
+    with pytest.raises(smp.DecodeError) as info:
+        smp.decode_request(body, "application/x-npy")
+    assert info.value.reason == "shape (0, 0, 3000, 0, 0, 30, 20000000000, 30, 0, 30, 0, 3) is too large"
+    assert info.value.offset == 101

@@ -653,3 +653,30 @@ def test_sparse_shape_wider_than_int64_is_a_decode_error() -> None:
         "features['values']: sparse shape [18446744073709551615] has 18446744073709551615 elements, "
         "more than 2**63 - 1"
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        # Record{features{"000000": float32_tensor{shape=[48, 48, 0, 48 x 13]}}}: no values, and a
+        # shape whose non-zero dimensions multiply past what numpy can describe.
+        (
+            b"\n#\xd7\xce \x00\x00\x00\n\x1e\n\x06000000\x12\x14\x12\x12\x1a\x1000\x000000000000000",
+            "features['000000']: shape [48, 48, 0, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48] "
+            "is too large for an array of 1 records",
+        ),
+        (
+            b"\n#\xd7\xce\x1b\x00\x00\x00\n\x19\n\x0600000000:\r00000000000000"
+            b"\n#\xd7\xce\x1f\x00\x00\x00\n\x1d\n\x06000000\x12\x13:\x11\x1a\x0f000\x00000000000000",
+            "features['000000']: shape [48, 48, 48, 0, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48] "
+            "is too large for an array of 2 records",
+        ),
+    ],
+)
+def test_dense_shape_numpy_cannot_hold_is_a_decode_error(body: bytes, reason: str) -> None:
+    # Found by fuzzing: numpy's reshape raised ValueError ("array is too big").
+    with pytest.raises(smp.DecodeError) as info:
+        smp.decode_request(body, "application/x-recordio-protobuf")
+    assert (info.value.reason, info.value.record_index, info.value.offset) == (reason, 0, 0)
+    with pytest.raises(smp.DecodeError):
+        list(rp.iter_decode(body, batch_size=1))

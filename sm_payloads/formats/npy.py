@@ -310,7 +310,8 @@ def _read(view: memoryview) -> tuple[np.dtype[Any], tuple[int, ...], bool, int, 
     for s, w in zip(shape, where, strict=True):
         if s:
             nonzero *= s
-            if nonzero * dtype.itemsize > _MAX_BYTES:
+            # 8: the widest type a column may be converted to (int8 -> int32, float16 -> float32...)
+            if nonzero * max(dtype.itemsize, 8) > _MAX_BYTES:
                 raise DecodeError(CONTENT_TYPE, f"shape {shape} is too large", offset=at(w))
     return dtype, shape, fortran, start + hlen, at(pos["descr"])
 

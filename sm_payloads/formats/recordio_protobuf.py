@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 from .. import _vec
 from .._buffers import OutBuffer
-from .._columns import ColumnError, columns_from_records
+from .._columns import ColumnError, columns_from_records, shape_problem
 from .._protobuf import WireError, _Layout, parse_record
 from ..errors import DecodeError, EncodeError
 from ..record import Ragged, RecordBatch, Sparse, _column_kind, _sparse_parts
@@ -813,8 +813,8 @@ def _build_column(
         first = buf[int(ss[0]) : int(ss[0]) + width]
         shape_vals, _ = _vec.decode_varint_stream(first, np.array([width], dtype=np.int64))
         shape = tuple(int(x) for x in shape_vals)
-        if math.prod(shape) > 2**63 - 1:
-            raise _vec.Decline("shape wider than int64 (the careful reader reports it)")
+        if math.prod(shape) > 2**63 - 1 or shape_problem(shape, n) is not None:
+            raise _vec.Decline("shape numpy cannot hold (the careful reader reports it)")
     complete = recs.size == n
     if (kl > 0).any():
         if not complete or shape is None:
