@@ -222,6 +222,22 @@ def concat_columns(cols: Sequence[Any], name: str) -> Any:
     }
     if len(dtypes) != 1:
         raise ValueError(f"{name}: cannot join columns of dtypes {sorted(map(str, dtypes))}")
+    if kinds == {"dense", "sparse"} and all(
+        _column_kind(c) == "sparse" or (c.ndim == 2 and c.shape[1] == 0) for c in cols
+    ):
+        # Records with no values and no shape read as dense (k, 0) in a batch of their own
+        # and as empty sparse rows beside sparse records: join them as empty sparse rows.
+        ref = next(c for c in cols if _column_kind(c) == "sparse")
+        width = _sparse_parts(ref)[0].shape[1]
+
+        def empty_rows(k: int, dt: np.dtype[Any]) -> Any:
+            m = sp.csr_array(
+                (np.empty(0, dt), np.empty(0, np.int32), np.zeros(k + 1, np.int32)), shape=(k, width)
+            )
+            return Sparse(m, ref.shape) if isinstance(ref, Sparse) else m
+
+        cols = [c if _column_kind(c) == "sparse" else empty_rows(len(c), c.dtype) for c in cols]
+        kinds = {"sparse"}
     if kinds == {"sparse"}:
         shapes = {_sparse_parts(c)[1] for c in cols}
         if len(shapes) != 1:

@@ -172,3 +172,23 @@ def test_to_numpy_of_an_empty_body_is_zero_by_zero() -> None:
     assert smp.RecordBatch(n=0).to_numpy().shape == (0, 0)
     with pytest.raises(KeyError):
         smp.RecordBatch({"x": np.ones((2, 1))}).to_numpy()
+
+
+def test_concat_joins_empty_dense_records_with_sparse_ones_as_empty_rows() -> None:
+    # Found by fuzzing: a record with no values and no shape reads as dense (1, 0) in a batch
+    # of its own and as an empty sparse row beside sparse records, so iter_decode's batches
+    # must join into what decode gives.
+    m = sp.csr_array(np.array([[0, 2, 0]], np.float32))
+    a = smp.RecordBatch(features={"values": m})
+    b = smp.RecordBatch(features={"values": np.zeros((2, 0), np.float32)})
+    got = smp.RecordBatch.concat([b, a]).features["values"]
+    assert got.shape == (3, 3)
+    assert got.toarray().tolist() == [[0, 0, 0], [0, 0, 0], [0, 2, 0]]
+    m2 = smp.Sparse(sp.csr_array(np.array([[0, 0, 0, 1]], np.int32)), (2, 2))
+    got2 = smp.RecordBatch.concat(
+        [smp.RecordBatch(features={"x": m2}), smp.RecordBatch(features={"x": np.zeros((1, 0), np.int32)})]
+    ).features["x"]
+    assert isinstance(got2, smp.Sparse) and got2.shape == (2, 2)
+    assert got2.matrix.toarray().tolist() == [[0, 0, 0, 1], [0, 0, 0, 0]]
+    with pytest.raises(ValueError, match="cannot join columns of kinds"):
+        smp.RecordBatch.concat([a, smp.RecordBatch(features={"values": np.zeros((1, 3), np.float32)})])
