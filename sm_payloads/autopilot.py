@@ -783,11 +783,15 @@ def _empty(keys: tuple[str, ...], role: Role) -> RecordBatch:
     return RecordBatch(label={k: _column(k, role, []) for k in keys}, n=0)
 
 
-def _regroup(rec: Any) -> tuple[list[bytes], list[int]]:
+def _regroup(rec: Any, width: int) -> tuple[list[bytes], list[int]]:
     """The fields of a tokenized row, with unquoted list literals joined again: the
-    XGBoost container writes plain batch answers as bare ``[0.1, 0.9]`` (FORMATS.md §4.13)."""
+    XGBoost container writes plain batch answers as bare ``[0.1, 0.9]`` (FORMATS.md §4.13).
+    A row that already has one field per key is left as it is (a label may start with
+    ``[``: ``[,[0.5]`` is the label ``[`` and a list)."""
     fields: list[bytes] = rec.fields
-    if not any(not q and f.lstrip().startswith(b"[") for f, q in zip(fields, rec.quoted, strict=True)):
+    if len(fields) == width or not any(
+        not q and f.lstrip().startswith(b"[") for f, q in zip(fields, rec.quoted, strict=True)
+    ):
         return fields, rec.offsets
     out: list[bytes] = []
     offs: list[int] = []
@@ -817,7 +821,7 @@ def _decode_csv(raw: bytes, keys: tuple[str, ...], role: Role, charset: str) -> 
     values: dict[str, list[Any]] = {k: [] for k in keys}
     width = len(keys)
     for i, rec in enumerate(recs):
-        fields, offsets = _regroup(rec)
+        fields, offsets = _regroup(rec, width)
         if len(fields) != width:
             at = offsets[width] if len(fields) > width else rec.end
             raise DecodeError(

@@ -1279,6 +1279,10 @@ def test_recordio_round_trip(case: tuple[smp.RecordBatch, list[str], str]) -> No
         col = b32.label.get(k)
         if isinstance(col, np.ndarray) and col.shape[1] == 1 and np.isnan(col).any():
             return  # a one-value list [nan] is the container's NaN for the key: read as missing
+        if isinstance(col, smp.Ragged) and any(
+            row is not None and len(row) == 1 and math.isnan(row[0]) for row in col.to_lists()
+        ):
+            return  # the same in a ragged column (found by CI's hypothesis profile)
     body = ap.encode_response(b32, RIO, keys, role="algorithm")
     got = ap.decode_response(body, RIO, keys, role="algorithm")
     assert got.equals(b32), (b32, got)
@@ -1301,3 +1305,15 @@ def test_recordio_mutations_only_decode_error(
         body[i] = data.draw(st.integers(0, 255))
     with contextlib.suppress(smp.DecodeError):
         ap.decode_response(bytes(body), RIO, ks, role="algorithm")
+
+
+def test_a_label_that_starts_with_a_bracket_stays_a_label() -> None:
+    # Found by the long hypothesis profile: csv.writer leaves "[" unquoted, and the reader's
+    # rejoining of bare list literals swallowed the label into the list.
+    keys = ["predicted_label", "probabilities"]
+    batch = smp.RecordBatch(label={"predicted_label": np.array(["["]), "probabilities": np.array([[0.5]])})
+    body = ap.encode_response(batch, "text/csv", keys, role="post-processing")
+    assert body == b"[,[0.5]\n"
+    got = ap.decode_response(body, "text/csv", keys, role="post-processing")
+    assert got.label["predicted_label"].tolist() == ["["]
+    assert got.label["probabilities"].tolist() == [[0.5]]
