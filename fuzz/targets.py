@@ -1,0 +1,545 @@
+"""The fuzz targets: one function per decoder (and one for the serving handler), each taking
+the fuzzer's bytes, and the seeds each starts from.
+
+A target returns normally or raises one of our typed errors (`sm_payloads.PayloadError`
+and its subclasses); anything else is a finding (see `fuzz.harness`). Options that change
+how a decoder reads (label size, dtype, batch size, streaming or not...) are taken from the
+input's first byte (the *selector*), so the fuzzer explores them too; the rest is the body.
+
+Seeds come from the SDK's golden fixtures (``../shared/fixtures`` beside the repository, or
+``$SMP_FIXTURES``; skipped when absent) and small valid payloads written here by our own
+encoders, so the fuzzer starts inside every format's grammar.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+import sm_payloads as smp
+from sm_payloads import algorithms, mime, recordio, serving
+from sm_payloads.formats import csv as csv_format
+from sm_payloads.formats import json as json_format
+from sm_payloads.formats import jsonlines as jsonl_format
+from sm_payloads.formats import libsvm as libsvm_format
+from sm_payloads.formats import npy as npy_format
+from sm_payloads.formats import recordio_protobuf as rp
+
+__all__ = ["TARGETS", "Target", "fixture_files"]
+
+#: The golden fixtures beside the repository (as tests/helpers.py finds them), if present.
+FIXTURES = Path(
+    os.environ.get("SMP_FIXTURES", Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures")
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One harness: `run` checks one input; `seeds` are the bodies it starts from (each
+    is prefixed with every selector in `seed_selectors`)."""
+
+    name: str
+    what: str
+    run: Callable[[bytes], None]
+    seeds: Callable[[], list[bytes]]
+    seed_selectors: tuple[int, ...] = (0,)
+
+    def seed_inputs(self) -> Iterator[bytes]:
+        for body in self.seeds():
+            for s in self.seed_selectors:
+                yield bytes([s]) + body
+
+
+def _split(data: bytes) -> tuple[int, bytes]:
+    return (data[0], data[1:]) if data else (0, b"")
+
+
+def _drain(it: Iterator[smp.RecordBatch]) -> int:
+    return sum(len(b) for b in it)
+
+
+# ======================================================================================
+# Sample batches (the seeds' content)
+# ======================================================================================
+
+
+def _sample_batches() -> list[smp.RecordBatch]:
+    f32 = np.array([[1.5, 16.0, 14.0, 23.0], [-2.0, 100.2, 15.2, 9.2]], np.float32)
+    out = [
+        smp.from_dense(f32),
+        smp.from_dense(f32, np.array([1.0, 0.0], np.float32)),
+        smp.from_dense(f32.astype(np.float64), np.array([0.5, np.nan])),
+        smp.from_dense(np.array([[1, -2], [2**31 - 1, -(2**31)]], np.int32)),
+        smp.from_sparse(
+            sp.csr_array(
+                (np.array([1.0, 4.0, 13.0], np.float32), np.array([26, 182, 0]), np.array([0, 2, 3])),
+                shape=(2, 2000),
+            ),
+            np.array([1.0, 0.0], np.float32),
+        ),
+        smp.RecordBatch(
+            {"values": smp.Ragged.from_lists([[1, 2, 3], [4]], dtype="int32")},
+            {"score": np.array([0.25, 0.75], np.float32)},
+            uid=["a", "b"],
+            metadata=['{"m": 1}', None],
+        ),
+        smp.RecordBatch({"values": np.array(["entity_id_1", "192.168.1.2"], dtype=object)}),
+    ]
+    return out
+
+
+def _responses() -> list[smp.RecordBatch]:
+    return [
+        smp.RecordBatch(
+            label={
+                "closest_cluster": np.array([5.0, 1.0], np.float32),
+                "distance_to_cluster": np.array([36.5, 0.25], np.float32),
+            }
+        ),
+        smp.RecordBatch(label={"projection": np.array([[0.5, -1.25], [2.0, 3.0]], np.float32)}),
+        smp.RecordBatch(label={"score": np.array([0.1, 0.9]), "predicted_label": np.array([0.0, 1.0])}),
+    ]
+
+
+def _try(fn: Callable[[], bytes]) -> list[bytes]:
+    try:
+        return [fn()]
+    except smp.PayloadError:
+        return []
+
+
+def fixture_files() -> list[Path]:
+    """The golden SDK payloads (RecordIO-protobuf files) that exist here."""
+    sdk = FIXTURES / "sdk"
+    return sorted(sdk.glob("*.rec")) if sdk.is_dir() else []
+
+
+def _fixture_payloads() -> dict[str, list[bytes]]:
+    """CSV / JSON / JSON Lines / npy bodies the SDK wrote (the manifest's ``payloads``)."""
+    out: dict[str, list[bytes]] = {"csv": [], "json": [], "jsonl": [], "npy": []}
+    manifest = FIXTURES / "sdk" / "manifest.json"
+    if not manifest.is_file():
+        return out
+    import base64
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{path}/{k}")
+        elif isinstance(node, str) and "payloads" in path:
+            low = path.lower()
+            if "npy" in low:
+                with contextlib.suppress(ValueError):
+                    out["npy"].append(base64.b64decode(node, validate=True))
+            elif "jsonl" in low or "lines" in low:
+                out["jsonl"].append(node.encode())
+            elif "json" in low:
+                out["json"].append(node.encode())
+            elif "csv" in low:
+                out["csv"].append(node.encode())
+
+    walk(json.loads(manifest.read_text()).get("payloads", {}), "payloads")
+    return out
+
+
+def _encoded(content_type: str, *, response: bool = False) -> list[bytes]:
+    out: list[bytes] = []
+    enc = smp.encode_response if response else smp.encode_request
+    for b in _responses() if response else _sample_batches():
+        out += _try(lambda b=b: enc(b, content_type))  # type: ignore[misc]
+    return out
+
+
+# ======================================================================================
+# The targets
+# ======================================================================================
+
+
+def run_recordio(data: bytes) -> None:
+    sel, body = _split(data)
+    join = not sel & 1
+    source: Any = io.BytesIO(body) if sel & 2 else body
+    for rec in recordio.iter_records(source, join_magic=join):
+        len(rec)
+
+
+def seeds_recordio() -> list[bytes]:
+    out = [p.read_bytes() for p in fixture_files()]
+    out.append(recordio.write_records([b"abc", recordio.MAGIC_BYTES + b"\x01\x02\x03\x04", b""]))
+    out.append(recordio.write_records([b"x" * 8 + recordio.MAGIC_BYTES + b"yz"]))
+    return out
+
+
+def run_recordio_protobuf(data: bytes) -> None:
+    """Selector bit 32: the body is one Record's protobuf bytes, framed here 1 to 4 times
+    (so mutations of the protobuf never break the framing)."""
+    sel, body = _split(data)
+    if sel & 32:
+        body = recordio.write_records([body] * (1 + (sel >> 6)), escape=False)
+    copy = bool(sel & 1)
+    size = 1 + (sel >> 1 & 3)
+    whole: smp.RecordBatch | None = None
+    with contextlib.suppress(smp.DecodeError):
+        whole = rp.decode(body, copy=copy)
+    if sel & 8:
+        rp.decode_records(body)
+    parts: list[smp.RecordBatch] = []
+    source: Any = io.BytesIO(body) if sel & 16 else body
+    try:
+        parts = list(rp.iter_decode(source, batch_size=size, copy=copy))
+    except smp.DecodeError:
+        if whole is not None:
+            raise AssertionError("iter_decode failed where decode succeeded") from None
+        raise
+    if whole is None:
+        try:
+            smp.RecordBatch.concat(parts)
+        except ValueError:
+            return  # batches that disagree with each other (column kinds, dtypes): decode's error stands
+        raise AssertionError("iter_decode succeeded where decode failed")
+    if len(whole) and not smp.RecordBatch.concat(parts).equals(whole, bitwise=True):
+        raise AssertionError("iter_decode batches differ from decode")
+
+
+def seeds_recordio_protobuf() -> list[bytes]:
+    framed = [p.read_bytes() for p in fixture_files()] + _encoded(rp.CONTENT_TYPE)
+    records: list[bytes] = []
+    for body in framed:
+        with contextlib.suppress(smp.DecodeError):
+            records += [bytes(r) for r in recordio.iter_records(body)][:3]
+    return framed + records
+
+
+_CSV_DTYPES: tuple[Any, ...] = (None, "float32", "int32", str)
+
+
+def run_csv(data: bytes) -> None:
+    sel, body = _split(data)
+    label_size = sel % 3
+    dtype = _CSV_DTYPES[sel >> 2 & 3]
+    header = bool(sel & 16)
+    if sel & 32:
+        csv_format.decode_response(body, header=header, dtype=dtype)
+    elif sel & 64:
+        source: Any = io.BytesIO(body) if sel & 128 else body
+        _drain(csv_format.iter_decode(source, batch_size=1 + sel % 4, label_size=label_size, dtype=dtype))
+    else:
+        csv_format.decode(body, label_size=label_size, header=header, dtype=dtype)
+
+
+def seeds_csv() -> list[bytes]:
+    return (
+        _fixture_payloads()["csv"]
+        + _encoded("text/csv")
+        + _encoded("text/csv;label_size=1")
+        + _encoded("text/csv", response=True)
+        + [b'1.5,"a,b",\n"x""y",2\r\n', b"a,b\n1,2\n", b"0.4,\"[0.4, 0.6]\",\"['a', 'b']\"\n"]
+    )
+
+
+def run_json(data: bytes) -> None:
+    sel, body = _split(data)
+    allow_nan = bool(sel & 1)
+    dtype = (None, "float32", "int32", None)[sel >> 1 & 3]
+    if sel & 8:
+        json_format.decode_response(body, allow_nan=allow_nan, dtype=dtype)
+    else:
+        json_format.decode(body, allow_nan=allow_nan, dtype=dtype)
+
+
+def seeds_json() -> list[bytes]:
+    return (
+        _fixture_payloads()["json"]
+        + _encoded("application/json")
+        + _encoded("application/json", response=True)
+        + [
+            b'{"instances": [{"data": {"features": {"values": [-3, -1, -4, 2]}}}, '
+            b'{"features": [3.0, 0.1, 0.04, 0.002]}]}',
+            b'{"instances": [{"data": {"features": {"keys": [26, 182], "shape": [2000], '
+            b'"values": [1, 1]}}}]}',
+            b'{"scores": [{"score": 0.02}, {"score": NaN}]}',
+            b"[[1, 2], [3, 4]]",
+        ]
+    )
+
+
+def run_jsonlines(data: bytes) -> None:
+    sel, body = _split(data)
+    allow_nan = bool(sel & 1)
+    response = bool(sel & 2)
+    if sel & 4:
+        source: Any = io.BytesIO(body) if sel & 8 else body
+        block = (1, 7, 64, 1 << 16)[sel >> 4 & 3]
+        _drain(
+            jsonl_format.iter_decode(
+                source, batch_size=1 + (sel >> 6), allow_nan=allow_nan, response=response, block_size=block
+            )
+        )
+    elif response:
+        jsonl_format.decode_response(body, allow_nan=allow_nan)
+    else:
+        jsonl_format.decode(body, allow_nan=allow_nan)
+
+
+def seeds_jsonlines() -> list[bytes]:
+    return (
+        _fixture_payloads()["jsonl"]
+        + _encoded("application/jsonlines")
+        + _encoded("application/jsonlines", response=True)
+        + [b'{"features": [1]}\n\n{"features": [2]}\r\n{"features": [3]}']
+    )
+
+
+def run_npy(data: bytes) -> None:
+    sel, body = _split(data)
+    copy = bool(sel & 1)
+    which = sel >> 1 & 3
+    if which == 0:
+        npy_format.decode(body, copy=copy)
+    elif which == 1:
+        npy_format.decode_response(body, copy=copy)
+    else:
+        npy_format.decode_array(body, copy=copy)
+
+
+def seeds_npy() -> list[bytes]:
+    out = (
+        _fixture_payloads()["npy"]
+        + _encoded("application/x-npy")
+        + _encoded("application/x-npy", response=True)
+    )
+    for a in (
+        np.arange(6, dtype=">f8").reshape(2, 3),
+        np.asfortranarray(np.arange(6, dtype="<i2").reshape(2, 3)),
+        np.array(True),
+        np.zeros((2, 0, 3), "<u8"),
+    ):
+        buf = io.BytesIO()
+        np.save(buf, a)
+        out.append(buf.getvalue())
+    return out
+
+
+def run_libsvm(data: bytes) -> None:
+    sel, body = _split(data)
+    base = sel & 1
+    dtype = np.float32 if sel & 2 else np.float64
+    num_features = (None, 4, 3000, None)[sel >> 2 & 3]
+    if sel & 16:
+        source: Any = io.BytesIO(body) if sel & 32 else body
+        _drain(
+            libsvm_format.iter_decode(
+                source, batch_size=1 + (sel >> 6), index_base=base, num_features=num_features, dtype=dtype
+            )
+        )
+    else:
+        libsvm_format.decode(body, index_base=base, num_features=num_features, dtype=dtype)
+
+
+def seeds_libsvm() -> list[bytes]:
+    return [
+        *_encoded("text/libsvm"),
+        b"1 0:0.5 3:2\n0 1:1\n",
+        b"2 qid:3 1:1e-3 7:-inf\r\n\n-1\n",
+        b"0 1:1 1:2\n",
+    ]
+
+
+_ALGO_CASES: tuple[tuple[str, str], ...] = tuple(
+    (name, ct)
+    for name, schema in algorithms.SCHEMAS.items()
+    for ct in (
+        *schema.accept,
+        *(
+            (f"{schema.accept[0]}; verbose=true", f"{schema.accept[0]}; verbose=false")
+            if schema.verbose
+            else ()
+        ),
+    )
+)
+
+
+def run_algorithms(data: bytes) -> None:
+    sel, body = _split(data)
+    name, ct = _ALGO_CASES[sel % len(_ALGO_CASES)]
+    dtype = "schema" if sel >= 128 else None
+    algorithms.decode_response(body, ct, name, dtype=dtype)
+
+
+def seeds_algorithms() -> list[bytes]:
+    out: list[bytes] = []
+    for b in _responses():
+        for ct in ("application/json", "application/jsonlines", rp.CONTENT_TYPE, "text/csv"):
+            for name in ("kmeans", "pca", "linear-learner"):
+                out += _try(lambda b=b, ct=ct, name=name: algorithms.encode_response(b, ct, name))  # type: ignore[misc]
+    out.append(b'{"projections": [{"projection": [1.0, 2.0]}]}')
+    out.append(b'{"predictions": [{"predicted_label": 1.0, "distances": [0.5], "labels": [1.0]}]}')
+    return out
+
+
+def _algo_selectors() -> tuple[int, ...]:
+    return tuple(range(len(_ALGO_CASES)))
+
+
+_MIME_OFFERS = ("application/json", "text/csv", "application/jsonlines", "application/x-recordio-protobuf")
+
+
+def run_mime(data: bytes) -> None:
+    sel, body = _split(data)
+    text = body.decode("latin-1") if sel & 1 else body.decode("utf-8", "replace")
+    try:
+        media = mime.MediaType.parse(text)
+    except smp.UnsupportedMediaTypeError:
+        media = None
+    if media is not None:
+        again = mime.MediaType.parse(str(media))
+        if again != media:
+            raise AssertionError(f"MediaType.parse(str(m)) != m: {media!r} -> {str(media)!r} -> {again!r}")
+    with contextlib.suppress(smp.NotAcceptableError):
+        mime.parse_accept(text)
+    default = (None, "text/csv", "application/json", None)[sel >> 1 & 3]
+    with contextlib.suppress(smp.NotAcceptableError):
+        mime.negotiate(text, _MIME_OFFERS, default)
+    smp.get_codec(text)
+
+
+def seeds_mime() -> list[bytes]:
+    return [
+        b"text/csv; label_size=1; charset=utf-8",
+        b'application/json; verbose="True"',
+        b"application/json;q=0.5, text/csv, */*;q=0.1",
+        b"application/x-recordio-protobuf",
+        b"text/libsvm",
+        b"application/jsonlines; infer_max_seqlens=5,5",
+        b"text/*;q=0.3, application/JSON; verbose=True",
+        b"application/x-npy",
+    ]
+
+
+_SERVE_TYPES: tuple[str | None, ...] = (
+    "application/json",
+    "text/csv",
+    "text/csv;label_size=1",
+    "application/jsonlines",
+    "application/x-recordio-protobuf",
+    "application/x-npy",
+    "text/libsvm",
+    None,
+)
+_SERVE_ACCEPTS: tuple[str | None, ...] = (None, "*/*", *(t for t in _SERVE_TYPES if t), "text/libsvm")
+
+
+class _Unexpected(logging.Handler):
+    """Collects exceptions that `handle` logged instead of raising (a 500 hiding a crash)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen: list[BaseException] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            if not isinstance(exc, (smp.PayloadError, _PredictFailed)):
+                self.seen.append(exc)
+
+
+class _PredictFailed(Exception):
+    pass
+
+
+_LOGGED = _Unexpected()
+_serving_log = logging.getLogger("sm_payloads.serving")
+
+
+def _predict(batch: smp.RecordBatch) -> Any:
+    """Echo the features as outputs: every column kind reaches the encoders."""
+    if not batch.features:
+        return np.zeros(len(batch), np.float32)
+    return smp.RecordBatch(label=dict(batch.features), n=len(batch))
+
+
+def run_serving(data: bytes) -> None:
+    sel, body = _split(data)
+    ct = _SERVE_TYPES[sel % len(_SERVE_TYPES)]
+    accept = _SERVE_ACCEPTS[(sel >> 3) % len(_SERVE_ACCEPTS)]
+    _LOGGED.seen.clear()
+    _serving_log.addHandler(_LOGGED)
+    try:
+        resp = serving.handle(body, ct, accept, _predict, env={})
+    finally:
+        _serving_log.removeHandler(_LOGGED)
+    if _LOGGED.seen:
+        raise _LOGGED.seen[0]
+    if resp.status not in (200, 400, 406, 413, 415, 500):
+        raise AssertionError(f"status {resp.status}")
+    if resp.status == 200:
+        smp.decode_response(resp.body, resp.content_type)
+
+
+def seeds_serving() -> list[bytes]:
+    out: list[bytes] = []
+    for ct in _SERVE_TYPES:
+        if ct is not None:
+            out += _encoded(ct)
+    return out
+
+
+TARGETS: dict[str, Target] = {
+    t.name: t
+    for t in (
+        Target(
+            "recordio", "smp.recordio.iter_records (buffer, stream)", run_recordio, seeds_recordio, (0, 1, 2)
+        ),
+        Target(
+            "recordio_protobuf",
+            "recordio_protobuf.decode / iter_decode / decode_records",
+            run_recordio_protobuf,
+            seeds_recordio_protobuf,
+            (0, 9, 22, 32, 97),
+        ),
+        Target(
+            "csv",
+            "csv.decode / decode_response / iter_decode",
+            run_csv,
+            seeds_csv,
+            (0, 1, 12, 32, 48, 64, 193),
+        ),
+        Target("json", "json.decode / decode_response", run_json, seeds_json, (0, 1, 8, 9)),
+        Target(
+            "jsonlines",
+            "jsonlines.decode / decode_response / iter_decode",
+            run_jsonlines,
+            seeds_jsonlines,
+            (0, 2, 21, 46),
+        ),
+        Target("npy", "npy.decode / decode_response / decode_array", run_npy, seeds_npy, (0, 3, 4)),
+        Target("libsvm", "libsvm.decode / iter_decode", run_libsvm, seeds_libsvm, (0, 1, 6, 48)),
+        Target(
+            "algorithms",
+            "algorithms.decode_response (every algorithm and Accept type)",
+            run_algorithms,
+            seeds_algorithms,
+            _algo_selectors(),
+        ),
+        Target(
+            "mime", "MediaType.parse / parse_accept / negotiate / get_codec", run_mime, seeds_mime, (0, 1, 3)
+        ),
+        Target(
+            "serving",
+            "serving.handle with an echoing predict",
+            run_serving,
+            seeds_serving,
+            (0, 8, 9, 17, 34, 52),
+        ),
+    )
+}
