@@ -223,9 +223,9 @@ def concat_columns(cols: Sequence[Any], name: str) -> Any:
     if len(dtypes) != 1:
         raise ValueError(f"{name}: cannot join columns of dtypes {sorted(map(str, dtypes))}")
     if kinds == {"dense", "sparse"} and all(
-        _column_kind(c) == "sparse" or (c.ndim == 2 and c.shape[1] == 0) for c in cols
+        _column_kind(c) == "sparse" or (c.ndim >= 2 and math.prod(c.shape[1:]) == 0) for c in cols
     ):
-        # Records with no values and no shape read as dense (k, 0) in a batch of their own
+        # Records with no values (no shape, or one with a 0) read as dense in a batch of their own
         # and as empty sparse rows beside sparse records: join them as empty sparse rows.
         ref = next(c for c in cols if _column_kind(c) == "sparse")
         width = _sparse_parts(ref)[0].shape[1]

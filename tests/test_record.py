@@ -192,3 +192,14 @@ def test_concat_joins_empty_dense_records_with_sparse_ones_as_empty_rows() -> No
     assert got2.matrix.toarray().tolist() == [[0, 0, 0, 1], [0, 0, 0, 0]]
     with pytest.raises(ValueError, match="cannot join columns of kinds"):
         smp.RecordBatch.concat([a, smp.RecordBatch(features={"values": np.zeros((1, 3), np.float32)})])
+
+
+def test_concat_joins_empty_dense_records_of_any_rank_with_sparse_ones() -> None:
+    # Found by CI's short fuzz run: a record of shape [0, 48] and no values is an empty
+    # sparse row in decode, a dense (1, 0, 48) block in a batch of its own.
+    m = sp.csr_array(np.array([[0, 2, 0]], np.float64))
+    got = smp.RecordBatch.concat(
+        [smp.RecordBatch(features={"values": m}), smp.RecordBatch(features={"values": np.zeros((1, 0, 48))})]
+    ).features["values"]
+    assert got.shape == (2, 3)
+    assert got.toarray().tolist() == [[0, 2, 0], [0, 0, 0]]
