@@ -39,8 +39,6 @@ import json
 import os
 import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -52,7 +50,7 @@ import psutil
 import sm_payloads.dask as smd
 from sm_payloads.recordio import frame_table
 
-from .bench_convert import COLS, CT_CSV, write_csv
+from .bench_convert import COLS, CT_CSV, run_cli, write_csv
 
 MiB = 2**20
 
@@ -91,27 +89,6 @@ def vm_hwm() -> int:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-_CHILD = (
-    "import sys\n"
-    "from sm_payloads.cli import main\n"
-    "from benchmarks.bench_dask import vm_hwm\n"
-    "rc = main(sys.argv[1:])\n"
-    "print('peak-rss-bytes', vm_hwm(), file=sys.stderr)\n"
-    "sys.exit(rc)\n"
-)
-
-
-def run_cli(*args: str) -> tuple[float, int]:
-    """(seconds, peak RSS bytes) of one ``sm-payloads`` run in a fresh process."""
-    t = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, *args, "-q"], check=True, stderr=subprocess.PIPE, text=True
-    )
-    seconds = time.perf_counter() - t
-    line = [ln for ln in proc.stderr.splitlines() if ln.startswith("peak-rss-bytes ")][-1]
-    return seconds, int(line.split()[1])
 
 
 def same_bytes(a: str, paths: list[str], prefix: bool = False) -> bool:
