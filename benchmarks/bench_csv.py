@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 import sm_payloads as smp
+from sm_payloads import _textnum
 from sm_payloads.formats import csv
 
 from . import payloads
@@ -79,6 +80,23 @@ def table(results: list[Result]) -> str:
             f"{r.rows_per_s:,.0f} |"
         )
     return "\n".join(lines)
+
+
+def _with(func: Any, **patch: Any) -> Any:
+    """`func` run with attributes of `sm_payloads._textnum` patched (the C kernel switched
+    off with ``_C=None``, one thread with a huge ``PARALLEL_MIN``)."""
+
+    def run() -> Any:
+        saved = {k: getattr(_textnum, k) for k in patch}
+        for k, v in patch.items():
+            setattr(_textnum, k, v)
+        try:
+            return func()
+        finally:
+            for k, v in saved.items():
+                setattr(_textnum, k, v)
+
+    return run
 
 
 def peak_decode_memory(text: bytes) -> tuple[int, int]:
@@ -127,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         "text_mb": len(text) / MB,
     }
     print(f"# CSV benchmark: {rows:,} x {payloads.DENSE_COLS} float32, {len(text) / MB:.1f} MB of text")
-    print(f"# python {env['python']}, numpy {env['numpy']}, {env['cpus']} CPUs\n")
+    native = "loaded" if _textnum._C is not None else "not loaded"
+    env["c_extension"] = native
+    print(f"# python {env['python']}, numpy {env['numpy']}, {env['cpus']} CPUs, C extension {native}\n")
 
     enc = run(
         "encode",
@@ -164,6 +184,20 @@ def main(argv: list[str] | None = None) -> int:
                 sdk_bytes,
                 "extra",
             ),
+            Contender(
+                "sm_payloads decode, one thread",
+                _with(lambda: csv.decode(text), PARALLEL_MIN=1 << 62),
+                rows,
+                len(text),
+                "extra",
+            ),
+            Contender(
+                "sm_payloads decode, no C extension",
+                _with(lambda: csv.decode(text), _C=None),
+                rows,
+                len(text),
+                "extra",
+            ),
         ],
         repeat,
         args.quick,
@@ -172,11 +206,15 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     ours_enc = enc[0].rows_per_s / enc[1].rows_per_s
     ours_dec = dec[0].rows_per_s / dec[1].rows_per_s
+    one_thread = dec[3].rows_per_s / dec[1].rows_per_s
+    pure = dec[4].rows_per_s / dec[1].rows_per_s
     peak, out_bytes = peak_decode_memory(text)
     targets = [
         ("encode vs SDK CSVSerializer (rows/s)", ours_enc, 10.0, ours_enc >= 10.0),
         ("decode vs numpy.loadtxt (rows/s)", ours_dec, 3.0, ours_dec >= 3.0),
         ("decode peak memory / output array", peak / out_bytes, 3.0, peak / out_bytes < 3.0),
+        ("decode, one thread, vs numpy.loadtxt (context)", one_thread, 3.0, one_thread >= 3.0),
+        ("decode, no C extension, vs numpy.loadtxt (context)", pure, 3.0, pure >= 3.0),
     ]
     print("\n| target | measured | wanted | result |\n|---|--:|--:|---|")
     for what, got, want, ok in targets:

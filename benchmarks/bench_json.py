@@ -318,6 +318,20 @@ def memory_table(rows: list[dict[str, Any]]) -> str:
 # ======================================================================================
 
 
+def _pure(func: Any) -> Any:
+    """`func` run with the C number kernel switched off (orjson parses the numbers)."""
+
+    def run() -> Any:
+        saved = smp_json._C
+        smp_json._C = None
+        try:
+            return func()
+        finally:
+            smp_json._C = saved
+
+    return run
+
+
 def speed(
     rows: int, cols: int, repeat: int, quick: bool
 ) -> tuple[list[Result], dict[str, Any], bytes, bytes]:
@@ -354,6 +368,13 @@ def speed(
                 "orjson.loads per line + np.array", lambda: orjson_lines(lines), n, len(lines), "extra"
             ),
             Contender("json.loads per line + np.array", lambda: json_lines(lines), n, len(lines), "extra"),
+            Contender(
+                "sm_payloads jsonlines.decode, no C extension",
+                _pure(lambda: smp_jsonl.decode(lines).to_numpy()),
+                n,
+                len(lines),
+                "extra",
+            ),
         ],
         "json encode": [
             Contender("sm_payloads json.encode", lambda: smp_json.encode(batch), n, len(doc), "ours"),
@@ -383,6 +404,13 @@ def speed(
                 "sdk",
             ),
             Contender("orjson.loads + np.array", lambda: orjson_doc(doc), n, len(doc), "extra"),
+            Contender(
+                "sm_payloads json.decode, no C extension",
+                _pure(lambda: smp_json.decode(doc).to_numpy()),
+                n,
+                len(doc),
+                "extra",
+            ),
         ],
         "jsonlines encode": [
             Contender("sm_payloads jsonlines.encode", lambda: smp_jsonl.encode(batch), n, len(lines), "ours"),
@@ -421,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         "sm_payloads": smp.__version__,
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "c_extension": "loaded" if smp_json._C is not None else "not loaded",
     }
     print("sm_payloads JSON / JSON Lines benchmark")
     for k, v in env.items():

@@ -24,6 +24,11 @@ signs other than a leading ``-``, blanks) is read by `parse_number`, which appli
 documented grammar and then Python's correctly rounded ``float()``.
 Rule 3: `parse_numeric_block` never raises for bad input; it returns None and the caller's
 careful reader finds and reports the problem with its position.
+Rule 4 (accelerator): where the optional C extension ``sm_payloads._cparse`` is built,
+`parse_numeric_block` runs its ``csv_block`` instead of the numpy kernel: one pass over the
+bytes with the same grammar, the same exactness rule (Clinger's fast path, CPython's
+converter for the rest) and the same None for anything else. The numpy kernel stays the
+reference; the tests run both on the same inputs and compare the bits.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ from typing import Any
 
 import numpy as np
 import orjson
+
+from . import _native
+
+_C = _native.load("_cparse")
 
 __all__ = ["NUMBER_RE", "format_rows", "format_values", "parse_number", "parse_numeric_block"]
 
@@ -353,6 +362,8 @@ def parse_numeric_block(data: bytes, lo: int, hi: int, k: int) -> np.ndarray | N
     """
     if lo >= hi or k < 1:
         return None
+    if _C is not None:
+        return _parse_native(data, lo, hi, k)
     pieces = _chunks(data, lo, hi)
     row_at = [0]
     for p in pieces:
@@ -369,3 +380,33 @@ def parse_numeric_block(data: bytes, lo: int, hi: int, k: int) -> np.ndarray | N
     else:
         ok = all(work(i) for i in range(len(pieces)))
     return out if ok else None
+
+
+def _parse_native(data: bytes, lo: int, hi: int, k: int) -> np.ndarray | None:
+    """`parse_numeric_block` by the C kernel; large inputs are cut at newlines into one
+    piece per worker thread, which counts its rows and then parses them (the kernel runs
+    without the GIL)."""
+    assert _C is not None
+    csv_block, count = _C.csv_block, _C.count_newlines
+    open_end = data[hi - 1] != 10
+    nthreads = _threads()
+    if hi - lo < PARALLEL_MIN or nthreads < 2:
+        out = np.empty((count(data, lo, hi) + open_end, k), dtype=np.float64)
+        return out if csv_block(data, lo, hi, k, out) else None
+    cuts = [lo]
+    for i in range(1, nthreads):
+        nl = data.find(b"\n", max(cuts[-1], lo + (hi - lo) * i // nthreads), hi)
+        if nl < 0 or nl + 1 >= hi:
+            break
+        cuts.append(nl + 1)
+    cuts.append(hi)
+    pool = _get_pool()
+    per_piece = list(pool.map(lambda i: count(data, cuts[i], cuts[i + 1]), range(len(cuts) - 1)))
+    per_piece[-1] += open_end
+    row_at = np.cumsum([0, *per_piece]).tolist()
+    out = np.empty((row_at[-1], k), dtype=np.float64)
+
+    def work(i: int) -> bool:
+        return bool(csv_block(data, cuts[i], cuts[i + 1], k, out[row_at[i] : row_at[i + 1]]))
+
+    return out if all(pool.map(work, range(len(cuts) - 1))) else None

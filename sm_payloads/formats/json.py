@@ -36,6 +36,7 @@ import numpy as np
 import orjson
 import scipy.sparse as sp
 
+from .. import _native
 from .._buffers import advise_huge_pages
 from .._columns import ColumnError, columns_from_records
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
@@ -66,6 +67,8 @@ _TENSOR_KEYS = frozenset({"values", "keys", "shape"})
 _OPT_NUMPY = orjson.OPT_SERIALIZE_NUMPY
 _DTYPES = {np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.int32)}
 _BOM = b"\xef\xbb\xbf"
+#: The optional C kernel for number lists (`scan`); None: orjson parses them.
+_C = _native.load("_cparse")
 #: Bytes of a window of records the scanner parses at once (bounds its extra memory).
 _WINDOW = 1 << 22
 #: Highest tensor rank a record may have (numpy allows 64 dimensions in all).
@@ -759,56 +762,21 @@ SCAN_LINES = ScanShape(
         + rb"\["
     ),
     re.compile(rb"\]" + _HWS + rb"\}" + _WS + rb"\Z"),
-    _NUMBER_CHARS,
+    _NUMBER_CHARS + b"\r",  # JSON blanks, but no newline: a record stays on its line
     True,
 )
 
 
-def scan(
-    buf: bytes | bytearray,
-    start: int,
-    end: int,
-    shape: ScanShape,
-    *,
-    window: int = _WINDOW,
-) -> tuple[str | None, np.ndarray, np.ndarray, np.ndarray] | None:
-    """Read ``buf[start:end]`` if it is a uniform run of number-list records.
-
-    Returns (key or None for bare lists, float64 values, counts, byte offset of each
-    record's opening bracket or brace), or None when the body is anything else (the caller
-    then takes the general path, which decides what is valid and what is not).
-    """
-    m = shape.head.match(buf, start, end)
-    if m is None:
-        return None
-    key_bytes = m.group(1) if m.lastindex else None
-    pos = m.end()
-    # The end of the body: the tail pattern within the last few hundred bytes.
-    e = end
-    limit = max(pos, end - 4096)
-    while e > limit and buf[e - 1] in b" \t\r\n":
-        e -= 1
-    tm = shape.tail.search(buf, max(pos, e - 64), end)
-    if tm is None:
-        return None
-    tail_start = tm.start()
-    first_close = buf.find(b"]", pos, tail_start + 1)
-    if first_close < 0:
-        return None
-    sep: bytes | None = None
-    if first_close < tail_start:
-        sm = shape.sep.match(buf, first_close, tail_start)
-        if sm is None or (key_bytes is not None and sm.group(1) != key_bytes):
-            return None
-        sep = bytes(buf[first_close : sm.end()])
-        if shape.one_line and sep.count(b"\n") != 1:
-            return None
+def _scan_pure(
+    buf: bytes | bytearray, pos: int, tail_start: int, sep: bytes | None, delete: bytes, window: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The records' numbers by orjson, a window of records at a time: (values, counts,
+    start of each record's inside), or None."""
     out = np.empty(0, dtype=np.float64)
     filled = 0
     count_parts: list[list[int]] = []
     start_parts: list[np.ndarray] = []
     cur = pos
-    delete = shape.allowed
     while True:
         if sep is None:
             pieces = [bytes(buf[cur:tail_start])]
@@ -859,6 +827,95 @@ def scan(
         (c for part in count_parts for c in part), dtype=np.int64, count=sum(map(len, count_parts))
     )
     region_starts = np.concatenate(start_parts)
+    return values, counts_arr, region_starts
+
+
+def _scan_native(
+    buf: bytes | bytearray, pos: int, tail_start: int, sep: bytes, newlines: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The records' numbers by the C kernel, straight into the output arrays (sized from
+    the density of the first records, grown when full): (values, counts, start of each
+    record's inside), or None."""
+    assert _C is not None
+    json_lists = _C.json_lists
+    size = max(tail_start - pos, 1)
+    out = np.empty(1 << 16, dtype=np.float64)
+    counts = np.empty(1 << 10, dtype=np.int64)
+    starts = np.empty(1 << 10, dtype=np.int64)
+    filled = nrec = 0
+    cur = pos
+    while True:
+        got = json_lists(buf, cur, tail_start, sep, out[filled:], counts[nrec:], starts[nrec:], newlines)
+        if got is None:
+            return None
+        status, cur, nv, nr = got
+        filled += nv
+        nrec += nr
+        if status == 0:
+            break
+        # Estimate the totals from the share of the body read so far (2% spare).
+        share = (cur - pos) / size
+        if status == 1:
+            want = int(filled / share * 1.02) + 1024 if share > 0 else 0
+            bigger = np.empty(max(want, 2 * out.size), dtype=np.float64)
+            advise_huge_pages(bigger)
+            bigger[:filled] = out[:filled]
+            out = bigger
+        else:
+            want = int(nrec / share * 1.02) + 64 if share > 0 else 0
+            n = max(want, 2 * counts.size)
+            counts = np.concatenate([counts[:nrec], np.empty(n - nrec, dtype=np.int64)])
+            starts = np.concatenate([starts[:nrec], np.empty(n - nrec, dtype=np.int64)])
+    values = out[:filled] if filled * 1.1 + 4096 >= out.size else out[:filled].copy()
+    return values, counts[:nrec].copy(), starts[:nrec].copy()
+
+
+def scan(
+    buf: bytes | bytearray,
+    start: int,
+    end: int,
+    shape: ScanShape,
+    *,
+    window: int = _WINDOW,
+) -> tuple[str | None, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Read ``buf[start:end]`` if it is a uniform run of number-list records.
+
+    Returns (key or None for bare lists, float64 values, counts, byte offset of each
+    record's opening bracket or brace), or None when the body is anything else (the caller
+    then takes the general path, which decides what is valid and what is not).
+    """
+    m = shape.head.match(buf, start, end)
+    if m is None:
+        return None
+    key_bytes = m.group(1) if m.lastindex else None
+    pos = m.end()
+    # The end of the body: the tail pattern within the last few hundred bytes.
+    e = end
+    limit = max(pos, end - 4096)
+    while e > limit and buf[e - 1] in b" \t\r\n":
+        e -= 1
+    tm = shape.tail.search(buf, max(pos, e - 64), end)
+    if tm is None:
+        return None
+    tail_start = tm.start()
+    first_close = buf.find(b"]", pos, tail_start + 1)
+    if first_close < 0:
+        return None
+    sep: bytes | None = None
+    if first_close < tail_start:
+        sm = shape.sep.match(buf, first_close, tail_start)
+        if sm is None or (key_bytes is not None and sm.group(1) != key_bytes):
+            return None
+        sep = bytes(buf[first_close : sm.end()])
+        if shape.one_line and sep.count(b"\n") != 1:
+            return None
+    if _C is not None:
+        got = _scan_native(buf, pos, tail_start, sep or b"", b"\n" in shape.allowed)
+    else:
+        got = _scan_pure(buf, pos, tail_start, sep, shape.allowed, window)
+    if got is None:
+        return None
+    values, counts_arr, region_starts = got
     # Each record opens with its brace (or, in a bare list, its bracket): report that byte.
     opener = b"[" if key_bytes is None else b"{"
     opens = region_starts.copy()

@@ -1,0 +1,17 @@
+from typing_extensions import Buffer
+
+FAST_PATH: int
+
+def csv_block(data: Buffer, lo: int, hi: int, k: int, out: Buffer, /) -> bool: ...
+def json_lists(
+    data: Buffer,
+    start: int,
+    stop: int,
+    sep: Buffer,
+    out: Buffer,
+    counts: Buffer,
+    starts: Buffer,
+    newlines: bool,
+    /,
+) -> tuple[int, int, int, int] | None: ...
+def count_newlines(data: Buffer, lo: int, hi: int, /) -> int: ...

@@ -1,0 +1,34 @@
+"""Loading the optional C accelerators.
+
+Every accelerator has a pure-Python/numpy twin with the same results (the test suite checks
+them against each other). `load` returns the compiled module, or None when it was not built
+(no compiler at install time) or when ``SM_PAYLOADS_PURE_PYTHON=1`` is set, which forces the
+pure paths (for debugging and for the suite's second pass). ``SM_PAYLOADS_REQUIRE_NATIVE=1``
+turns a missing accelerator into an ImportError (CI sets it, so that a broken build cannot
+pass silently on the pure paths).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+__all__ = ["load", "pure_python"]
+
+
+def pure_python() -> bool:
+    """True when ``SM_PAYLOADS_PURE_PYTHON`` asks for the pure paths."""
+    return os.environ.get("SM_PAYLOADS_PURE_PYTHON", "") not in ("", "0")
+
+
+def load(name: str) -> ModuleType | None:
+    """The compiled module ``sm_payloads.<name>``, or None (see the module docstring)."""
+    if pure_python():
+        return None
+    try:
+        return importlib.import_module(f"sm_payloads.{name}")
+    except ImportError:
+        if os.environ.get("SM_PAYLOADS_REQUIRE_NATIVE", "") not in ("", "0"):
+            raise
+        return None

@@ -1,0 +1,345 @@
+"""The optional C kernels (sm_payloads._cparse) against their numpy/orjson twins.
+
+Each kernel either reads its input exactly as the pure path does, bit for bit, or declines
+(None) where the pure path declines; the careful readers behind both then decide. These
+tests run the two on the same generated inputs. They skip where the extension is not built,
+except under ``SM_PAYLOADS_REQUIRE_NATIVE=1`` (CI), where a missing build fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from sm_payloads import _native, _textnum
+from sm_payloads.formats import json as J
+
+C = _native.load("_cparse")
+pytestmark = pytest.mark.skipif(C is None, reason="the C extension is not built (or SM_PAYLOADS_PURE_PYTHON)")
+
+
+def test_required_build_is_present() -> None:
+    # CI sets SM_PAYLOADS_REQUIRE_NATIVE=1: then the kernels are in use, not just importable.
+    if os.environ.get("SM_PAYLOADS_REQUIRE_NATIVE"):
+        assert _textnum._C is not None
+        assert J._C is not None
+        assert C is not None and C.FAST_PATH == 1
+
+
+def test_load_honours_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SM_PAYLOADS_PURE_PYTHON", "1")
+    assert _native.load("_cparse") is None
+    monkeypatch.setenv("SM_PAYLOADS_PURE_PYTHON", "0")
+    assert _native.load("_cparse") is C
+    monkeypatch.delenv("SM_PAYLOADS_REQUIRE_NATIVE", raising=False)
+    assert _native.load("_no_such_kernel") is None
+    monkeypatch.setenv("SM_PAYLOADS_REQUIRE_NATIVE", "1")
+    with pytest.raises(ImportError):
+        _native.load("_no_such_kernel")
+
+
+# --------------------------------------------------------------------------------------
+# CSV: csv_block against the numpy kernel
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pure_csv(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """parse_numeric_block on the numpy kernel (restored after the test)."""
+
+    def parse(data: bytes, k: int) -> np.ndarray | None:
+        with monkeypatch.context() as m:
+            m.setattr(_textnum, "_C", None)
+            return _textnum.parse_numeric_block(data, 0, len(data), k)
+
+    yield parse
+
+
+def _bits(a: np.ndarray | None) -> bytes | None:
+    return None if a is None else a.tobytes() + repr(a.shape).encode()
+
+
+def _native_csv(data: bytes, k: int) -> np.ndarray | None:
+    return _textnum.parse_numeric_block(data, 0, len(data), k)
+
+
+_DIGITS = st.text("0123456789", min_size=0, max_size=24)
+
+
+@st.composite
+def grammar_numbers(draw: st.DrawFn) -> str:
+    """Text near the number grammar: most of it valid, some of it just off."""
+    sign = draw(st.sampled_from(["", "", "-", "+"]))
+    a = draw(_DIGITS)
+    dot = draw(st.sampled_from(["", ".", "."]))
+    b = draw(_DIGITS) if dot else ""
+    exp = ""
+    if draw(st.booleans()):
+        exp = draw(st.sampled_from(["e", "E"])) + draw(st.sampled_from(["", "+", "-"])) + draw(_DIGITS)
+    return sign + a + dot + b + exp
+
+
+def _float_texts() -> st.SearchStrategy[str]:
+    f64 = st.floats(allow_nan=False, width=64)
+    f32 = st.floats(allow_nan=False, width=32)
+    return st.one_of(
+        f64.map(repr),
+        f32.map(lambda x: str(np.float32(x))),
+        f64.map(lambda x: f"{x:.17g}"),
+        f64.map(lambda x: f"{x:.25e}"),
+        st.integers(-(2**70), 2**70).map(str),
+        st.sampled_from(["nan", "NaN", "-nan", "inf", "-Infinity", "INF", "infinity", "+inf", "in", "nana"]),
+        grammar_numbers(),
+    )
+
+
+@st.composite
+def csv_texts(draw: st.DrawFn) -> tuple[bytes, int]:
+    k = draw(st.integers(1, 5))
+    rows = draw(st.integers(1, 6))
+    blank = st.sampled_from(["", "", "", " ", "\t", "  "])
+    lines = []
+    for _ in range(rows):
+        width = k if draw(st.integers(0, 9)) else draw(st.integers(1, 6))
+        fields = [draw(blank) + draw(_float_texts()) + draw(blank) for _ in range(width)]
+        lines.append(",".join(fields))
+    ends = [draw(st.sampled_from(["\n", "\n", "\r\n", "\r", ""])) for _ in lines]
+    text = "".join(line + (end or "\n") for line, end in zip(lines[:-1], ends[:-1], strict=True))
+    text += lines[-1] + draw(st.sampled_from(["", "\n", "\r\n", "\r", "\n\n"]))
+    return text.encode(), k
+
+
+@given(csv_texts())
+@example((b"-0,0,-0.0\n", 3))
+@example((b"1.5e\n", 1))
+@example((b".,5.\n", 2))
+@example((b"1,2\r", 2))
+@example((b"0.30000000000000004441,1e-400,1e400\n", 3))
+@example((b"9007199254740993,9007199254740993.0\n", 2))
+def test_csv_block_equals_numpy_kernel(case: tuple[bytes, int]) -> None:
+    data, k = case
+    got = _native_csv(data, k)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(_textnum, "_C", None)
+        want = _textnum.parse_numeric_block(data, 0, len(data), k)
+    assert _bits(got) == _bits(want)
+
+
+@given(st.lists(_float_texts(), min_size=1, max_size=40))
+def test_csv_numbers_equal_float(texts: list[str]) -> None:
+    # One field per line: every field the grammar takes reads as Python's float() of it.
+    data = "".join(t + "\n" for t in texts).encode()
+    got = _native_csv(data, 1)
+    want = [_textnum.parse_number(t.encode()) for t in texts]
+    if any(v is None for v in want):
+        assert got is None
+    else:
+        assert got is not None
+        assert got.reshape(-1).tobytes() == struct.pack(f"<{len(want)}d", *want)
+
+
+def test_csv_exact_values() -> None:
+    got = _native_csv(b"-0, 0 ,\t-0.0\r\n1e-5,+2.5,nan\n-inf,Infinity,7", 3)
+    assert got is not None
+    assert (
+        got.tobytes()
+        == np.array([[-0.0, 0.0, -0.0], [1e-5, 2.5, float("nan")], [-np.inf, np.inf, 7.0]]).tobytes()
+    )
+    # Hard cases for the exact rule: halfway between doubles, more digits than 2**53.
+    for text in ["9007199254740993", "0.1000000000000000055511151231257827", "2.2250738585072011e-308"]:
+        one = _native_csv(text.encode(), 1)
+        assert one is not None and one[0, 0] == float(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"",  # nothing
+        b"1,2\n\n3,4\n",  # a blank line
+        b"1,,2\n",  # an empty field
+        b"1 2\n",  # a blank inside a field
+        b"0x10\n",  # not decimal
+        b"1_000\n",  # float() would take it; the grammar does not
+        b"\xef\xbb\xbf1\n",  # a BOM (the caller strips it)
+        b"1\r\r\n",  # a bare carriage return
+        b'"1"\n',  # quotes (the caller's careful reader)
+    ],
+)
+def test_csv_declines(text: bytes) -> None:
+    assert _native_csv(text, 1 if b"," not in text else 2) is None or text == b""
+
+
+def test_csv_block_checks_its_arguments() -> None:
+    assert C is not None
+    out = np.empty((1, 2))
+    with pytest.raises(ValueError):
+        C.csv_block(b"1,2", 0, 4, 2, out)  # past the end
+    with pytest.raises(ValueError):
+        C.csv_block(b"1,2", 0, 3, 3, out)  # out is not rows x 3
+    with pytest.raises(ValueError):
+        C.csv_block(b"1,2", 2, 1, 2, out)
+    with pytest.raises(TypeError):
+        C.csv_block(b"1,2", 0, 3, 2, b"readonly........")
+    assert C.csv_block(b"1,2", 0, 3, 2, out) is True
+    assert out.tolist() == [[1.0, 2.0]]
+    assert C.csv_block(b"1,2\n3,4", 0, 7, 2, out) is False  # more rows than out
+
+
+def test_csv_large_input_uses_threads_and_matches(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3000, 13)).astype(np.float32)
+    x[5, 3] = np.nan
+    x[17, 0] = -0.0
+    text = _textnum.format_rows(x) + b"\r\n"
+    monkeypatch.setattr(_textnum, "PARALLEL_MIN", 1024)
+    got = _native_csv(text, 13)
+    assert got is not None
+    assert got.astype(np.float32).tobytes() == x.tobytes()
+    # a bad field in the last piece is still found
+    assert _native_csv(text[:-40] + b"x" + text[-39:], 13) is None
+
+
+def test_csv_block_runs_in_parallel_threads() -> None:
+    assert C is not None
+    text = _textnum.format_rows(np.arange(20000, dtype=np.float64).reshape(-1, 4) / 7)
+    results: list[bytes] = []
+
+    def run() -> None:
+        out = np.empty((5000, 4))
+        assert C is not None and C.csv_block(text, 0, len(text), 4, out)
+        results.append(out.tobytes())
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4 and len(set(results)) == 1
+
+
+def test_count_newlines() -> None:
+    assert C is not None
+    assert C.count_newlines(b"a\nb\n\nc", 0, 6) == 3
+    assert C.count_newlines(b"a\nb\n\nc", 2, 4) == 1
+    with pytest.raises(ValueError):
+        C.count_newlines(b"abc", 0, 9)
+
+
+# --------------------------------------------------------------------------------------
+# JSON: json_lists against the orjson scanner
+# --------------------------------------------------------------------------------------
+
+
+def _json_number_texts() -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.floats(allow_nan=False, allow_infinity=False).map(json.dumps),
+        st.floats(allow_nan=False, allow_infinity=False, width=32).map(lambda x: str(np.float32(x))),
+        st.integers(-(2**80), 2**80).map(str),
+        st.sampled_from(["-0", "-0.0", "0e5", "1E+2", "01", "1.", ".5", "+1", "-", "1e", "1e400", "-1e400"]),
+        grammar_numbers(),
+    )
+
+
+@st.composite
+def jsonl_bodies(draw: st.DrawFn) -> bytes:
+    ws = st.sampled_from(["", "", " ", "\t", "  ", "\r"])
+    lines = []
+    for _ in range(draw(st.integers(1, 6))):
+        nums = draw(st.lists(_json_number_texts(), max_size=6))
+        sep = draw(st.sampled_from([",", ", ", " ,", ",,", ""])) if nums else ""
+        inside = draw(ws) + (sep or ",").join(nums) + draw(ws)
+        if draw(st.integers(0, 20)) == 0:
+            inside += ","
+        lines.append('{"features": [' + inside + "]}")
+    return ("\n".join(lines) + draw(st.sampled_from(["", "\n", "\r\n", "\n\n"]))).encode()
+
+
+def _scan_both(body: bytes, shape: J.ScanShape) -> tuple[Any, Any]:
+    got = J.scan(body, 0, len(body), shape)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(J, "_C", None)
+        want = J.scan(body, 0, len(body), shape, window=64)
+    return got, want
+
+
+def _same_scan(got: Any, want: Any) -> None:
+    if want is None:
+        assert got is None
+        return
+    assert got is not None
+    assert got[0] == want[0]
+    for a, b in zip(got[1:], want[1:], strict=True):
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+@given(jsonl_bodies())
+@example(b'{"features": [-0, -0.0, 1e400]}\n')
+@example(b'{"features": [18446744073709551615, -9223372036854775809, 123456789012345678901234]}\n')
+@example(b'{"features": []}\n{"features": [1,]}\n')
+@example(b'{"features": [1]}\n{"features": [ ]}\n{"features": [2.5e-3]}')
+def test_json_lines_scan_equals_orjson(body: bytes) -> None:
+    _same_scan(*_scan_both(body, J.SCAN_LINES))
+
+
+@given(
+    st.lists(st.lists(_json_number_texts(), max_size=5), min_size=1, max_size=5),
+    st.sampled_from(["", " ", "\n "]),
+)
+def test_json_instances_scan_equals_orjson(rows: list[list[str]], ws: str) -> None:
+    items = ",".join(f'{{"features":{ws}[{ws}{("," + ws).join(r)}{ws}]}}' for r in rows)
+    body = f'{{"instances": [{ws}{items}{ws}]}}'.encode()
+    _same_scan(*_scan_both(body, J.SCAN_INSTANCES))
+    bare = ("[" + ",".join("[" + ",".join(r) + "]" for r in rows) + "]").encode()
+    _same_scan(*_scan_both(bare, J.SCAN_BARE))
+
+
+def test_json_exact_values() -> None:
+    body = b'{"features": [-0, -0.0, 0.1, 1e-5, 123456789, 9007199254740993, 2.5E+3]}\n'
+    got = J.scan(body, 0, len(body), J.SCAN_LINES)
+    assert got is not None
+    values = got[1]
+    assert (
+        values.tobytes()
+        == np.array([0.0, -0.0, 0.1, 1e-5, 123456789.0, 9007199254740992.0, 2500.0]).tobytes()
+    )
+
+
+def test_json_lists_resumes_when_full() -> None:
+    assert C is not None
+    data = b"1, 2 ]X[3]X[]X[4,5,6"
+    sep = b"]X["
+    out = np.zeros(2)
+    counts = np.zeros(2, dtype=np.int64)
+    starts = np.zeros(2, dtype=np.int64)
+    # values full inside the second record: it is read again from its start
+    assert C.json_lists(data, 0, len(data), sep, out, counts, starts, False) == (1, 8, 2, 1)
+    assert out.tolist() == [1.0, 2.0] and counts[0] == 2 and starts[0] == 0
+    out = np.zeros(8)
+    assert C.json_lists(data, 8, len(data), sep, out, counts, starts, False) == (2, 15, 1, 2)
+    assert counts.tolist() == [1, 0] and starts.tolist() == [8, 12]
+    assert C.json_lists(data, 15, len(data), sep, out, counts, starts, False) == (0, 20, 3, 1)
+    assert out[:3].tolist() == [4.0, 5.0, 6.0]
+    # no separator: one record; newlines only when asked
+    assert C.json_lists(b"1,\n2", 0, 4, b"", out, counts, starts, False) is None
+    assert C.json_lists(b"1,\n2", 0, 4, b"", out, counts, starts, True) == (0, 4, 2, 1)
+    with pytest.raises(ValueError):
+        C.json_lists(b"1", 0, 1, b"", out, counts, starts[:1], False)
+
+
+def test_json_scan_grows_its_output() -> None:
+    rng = np.random.default_rng(3)
+    rows = [rng.standard_normal(int(n)).tolist() for n in rng.integers(0, 300, size=2000)]
+    body = "".join(json.dumps({"features": r}) + "\n" for r in rows).encode()
+    got = J.scan(body, 0, len(body), J.SCAN_LINES)
+    assert got is not None
+    assert got[1].tolist() == [v for r in rows for v in r]
+    assert got[2].tolist() == [len(r) for r in rows]
