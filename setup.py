@@ -13,5 +13,8 @@ _FLAGS = ["-O3", "-std=c99", "-fno-strict-aliasing"]
 setup(
     ext_modules=[
         Extension("sm_payloads._cparse", ["sm_payloads/_cparse.c"], extra_compile_args=_FLAGS, optional=True),
+        Extension(
+            "sm_payloads._crecordio", ["sm_payloads/_crecordio.c"], extra_compile_args=_FLAGS, optional=True
+        ),
     ]
 )

@@ -18,6 +18,10 @@ Rule 3 (speed): uniform dense batches are written and read as one ``(N, frame)``
 matrix (reading returns strided views of the input unless ``copy=True``); other batches go
 through vectorized builders and a vectorized protobuf scanner; anything those do not handle
 falls back to a careful per-record reader that reports exact positions.
+Rule 4 (accelerator): where the optional C extension ``sm_payloads._crecordio`` is built,
+the field walk of sparse and ragged batches and the loops over packed fields (values,
+keys) run in C. The C loops decide nothing: on anything unusual they answer "not handled"
+and the numpy code runs, which stays the reference; the tests run both and compare.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import IO, Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from .. import _vec
+from .. import _native, _vec
 from .._buffers import OutBuffer
 from .._columns import ColumnError, columns_from_records, shape_problem
 from .._protobuf import WireError, _Layout, parse_record
@@ -47,6 +51,11 @@ from ..recordio import (
 )
 
 CONTENT_TYPE = "application/x-recordio-protobuf"
+
+# The optional C loops (sm_payloads/_crecordio.c): twins of `_Walk`, `_vec.gather_items` and
+# `_vec.decode_varint_stream` that answer "not handled" on anything unusual, so that the
+# numpy code decides; None when not built or with SM_PAYLOADS_PURE_PYTHON=1.
+_crecordio = _native.load("_crecordio")
 
 __all__ = ["CONTENT_TYPE", "RecordIOProtobufCodec", "decode", "encode", "iter_decode"]
 
@@ -602,6 +611,10 @@ def _walk_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> Re
     """Records that all share one field sequence (what the SDK and our encoder write for a
     batch of sparse or ragged rows): a few vectorized steps per field, no scan."""
     n = starts.size
+    if _crecordio is not None:
+        got = _crecordio.walk(buf, _i64(starts), _i64(lengths))
+        if got is not None:
+            return _walked(buf, n, *got)
     w = _Walk(buf, starts, lengths)
     w.skip_shim()
     columns: list[tuple[str, str, int, tuple[tuple[np.ndarray, np.ndarray], ...]]] = []
@@ -647,6 +660,28 @@ def _walk_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> Re
     every = np.arange(n)
     for map_name, key, ttype, ranges in columns:
         maps[map_name][key] = _build_column(buf, n, every, ttype, ranges, map_name)
+    return RecordBatch(maps["features"], maps["label"], n=n)
+
+
+def _walked(buf: np.ndarray, n: int, layout: list[tuple[int, bytes, int]], raw: bytearray) -> RecordBatch:
+    """The rest of `_walk_decode` after the C walk (which checked the field sequence)."""
+    ranges = np.frombuffer(raw, dtype=np.int64).reshape(len(layout), 3, 2, n)
+    columns = []
+    seen: set[tuple[str, str]] = set()
+    for c, (map_tag, key_bytes, ttag) in enumerate(layout):
+        try:
+            key = key_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _vec.Decline("bad key") from None
+        name = ("features" if map_tag == 0x0A else "label", key)
+        if name in seen:
+            raise _vec.Decline("repeated key")
+        seen.add(name)
+        columns.append((name[0], key, ttag >> 3, tuple((r[0], r[1]) for r in ranges[c])))
+    maps: dict[str, dict[str, Any]] = {"features": {}, "label": {}}
+    every = np.arange(n)
+    for map_name, key, ttype, rng in columns:
+        maps[map_name][key] = _build_column(buf, n, every, ttype, rng, map_name)
     return RecordBatch(maps["features"], maps["label"], n=n)
 
 
@@ -772,6 +807,57 @@ def _vector_column(
     return _build_column(buf, n, recs, int(types[0]), ranges, map_name)
 
 
+def _i64(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def _gather_items(
+    buf: np.ndarray, starts: np.ndarray, nbytes: np.ndarray, counts: np.ndarray, dtype: np.dtype[Any]
+) -> np.ndarray:
+    """`_vec.gather_items` (`nbytes` is ``counts * dtype.itemsize``), in C where built."""
+    if _crecordio is not None and dtype.isnative:
+        out = np.empty(int(counts.sum()), dtype=dtype)
+        if _crecordio.gather(buf, _i64(starts), _i64(nbytes), out):
+            return out
+    return _vec.gather_items(buf, starts, counts, dtype)
+
+
+def _read_packed_varints(
+    buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, counts: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``_vec.decode_varint_stream(_vec.gather(buf, starts, lengths), lengths, counts)``,
+    in C where built (the numpy code runs, and decides, whenever the C loop does not
+    answer)."""
+    if _crecordio is not None:
+        if counts is None:
+            out = np.empty(int(lengths.sum()), dtype=np.uint64)  # a varint has >= 1 byte
+            got = np.empty(lengths.size, dtype=np.int64)
+            k = _crecordio.varints(buf, _i64(starts), _i64(lengths), None, out, got)
+            if k >= 0:
+                return out[:k], got
+        else:
+            out = np.empty(int(counts.sum()), dtype=np.uint64)
+            k = _crecordio.varints(buf, _i64(starts), _i64(lengths), _i64(counts), out, None)
+            if k == out.size:
+                return out, counts
+    return _vec.decode_varint_stream(_vec.gather(buf, starts, lengths), lengths, counts)
+
+
+def _read_keys(
+    buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, counts: np.ndarray, width: int, it: type
+) -> np.ndarray:
+    """The column indices of a sparse column as `it`: each region's packed keys, exactly
+    `counts` of them, each below `width`; declines otherwise."""
+    if _crecordio is not None and it is np.int32:
+        out = np.empty(int(counts.sum()), dtype=np.int32)
+        if _crecordio.keys32(buf, _i64(starts), _i64(lengths), _i64(counts), out, width) == out.size:
+            return out
+    keys, _ = _read_packed_varints(buf, starts, lengths, counts)
+    if keys.size and int(keys.max()) >= width:
+        raise _vec.Decline("key outside the shape")
+    return keys.astype(it)
+
+
 _TENSOR_DTYPES: dict[int, np.dtype[Any]] = {2: np.dtype("<f4"), 3: np.dtype("<f8"), 7: np.dtype(np.int32)}
 
 
@@ -790,13 +876,13 @@ def _build_column(
     dtype = _TENSOR_DTYPES[ttype]
     (vs, vl), (ks, kl), (ss, sl) = ranges
     if ttype == 7:
-        raw, counts = _vec.decode_varint_stream(_vec.gather(buf, vs, vl), vl)
+        raw, counts = _read_packed_varints(buf, vs, vl)
         values = raw.astype(np.int64).astype(np.int32)  # protobuf int32: the low 32 bits
     else:
         if (vl % dtype.itemsize).any():
             raise _vec.Decline("packed length not a multiple of the element size")
         counts = vl // dtype.itemsize
-        values = _vec.gather_items(buf, vs, counts, dtype)
+        values = _gather_items(buf, vs, vl, counts, dtype)
     has_shape = sl > 0
     shape: tuple[int, ...] | None = None
     if has_shape.any():
@@ -819,16 +905,14 @@ def _build_column(
     if (kl > 0).any():
         if not complete or shape is None:
             raise _vec.Decline("sparse column needs every record and a shape")
-        # Declines unless each record has as many keys as values.
-        keys, _ = _vec.decode_varint_stream(_vec.gather(buf, ks, kl), kl, counts)
         width = math.prod(shape)
-        if keys.size and int(keys.max()) >= width:
-            raise _vec.Decline("key outside the shape")
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
         small = width <= np.iinfo(np.int32).max and indptr[-1] <= np.iinfo(np.int32).max
         it = np.int32 if small else np.int64
-        m = sp.csr_array((values, keys.astype(it), indptr.astype(it)), shape=(n, width))
+        # Declines unless each record has as many keys as values, each below the width.
+        indices = _read_keys(buf, ks, kl, counts, width, it)
+        m = sp.csr_array((values, indices, indptr.astype(it)), shape=(n, width))
         return m if len(shape) == 1 else Sparse(m, shape)
     if shape is not None and (counts == 0).all() and math.prod(shape) > 0:
         # Every record is an SDK-style empty sparse row.

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Build the optional C accelerators with AddressSanitizer and UndefinedBehaviorSanitizer into
+# a copy of the package and run the suites that drive them (hypothesis "long" profile by
+# default: several minutes). Usage, from the repository root with the venv active:
+#   scripts/sanitize_native.sh [pytest args...]
+# Linux with gcc; needs nothing but the dev dependencies. Reported in docs/performance.md.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cp -r "$root/sm_payloads" "$root/tests" "$root/conftest.py" "$root/pyproject.toml" "$work/"
+rm -f "$work"/sm_payloads/*.so
+py="${PYTHON:-python}"
+inc="$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+suffix="$("$py" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
+for src in "$work"/sm_payloads/_c*.c; do
+    name="$(basename "$src" .c)"
+    gcc -shared -fPIC -O1 -g -std=c99 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+        -fno-omit-frame-pointer -I"$inc" "$src" -o "$work/sm_payloads/$name$suffix"
+done
+cd "$work"
+export LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+export ASAN_OPTIONS=detect_leaks=0 PYTHONPATH="$work" SM_PAYLOADS_REQUIRE_NATIVE=1
+export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-long}" SAGEMAKER_SUPPRESS_V2_WARNING=1
+if [ "$#" -eq 0 ]; then
+    set -- tests/test_native.py tests/test_csv.py tests/test_json.py tests/test_jsonlines.py
+fi
+"$py" -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,655 @@
+/*
+ * sm_payloads._crecordio: optional C loops for the RecordIO-protobuf decoder.
+ *
+ * Three primitives, each the twin of numpy code in sm_payloads/formats/recordio_protobuf.py
+ * and sm_payloads/_vec.py (the suite checks them against each other):
+ *
+ *   walk(buf, starts, lengths)   the field-sequence walk of `_Walk` / `_walk_decode`
+ *   gather(buf, starts, lengths, out)   concatenate byte ranges of `buf` into `out`
+ *   varints(buf, starts, lengths, counts, out, out_counts)   packed varint regions
+ *   keys32(buf, starts, lengths, counts, out, bound)   the same into int32, each < bound
+ *
+ * Rule: these functions never decide that an input is invalid. On anything unusual they
+ * answer "not handled" (None, False, -1) and the caller runs the numpy twin, which either
+ * handles the input or declines to the careful reader, which reports the exact error. A
+ * primitive may therefore be stricter than its twin, never laxer, and where it answers it
+ * answers exactly what the twin would.
+ *
+ * Safety: every position is checked against the end of the region it reads, and every
+ * region against the buffer, before a byte is read; no allocation is sized by a length
+ * word read from the input (only by the buffer and the record count). The loops run with
+ * the GIL released; the buffers stay exported (so they cannot be resized) meanwhile.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_COLUMNS 256 /* as `_walk_decode` */
+#define MAX_KEY 64      /* as `_walk_decode` */
+
+/* ------------------------------------------------------------------------------------ */
+/* Buffers                                                                               */
+/* ------------------------------------------------------------------------------------ */
+
+static int
+little_endian(void)
+{
+    const uint16_t one = 1;
+    return *(const uint8_t *)&one == 1;
+}
+
+/* A struct-module format of one native integer of a type in `types` ("q", "<l", ...). */
+static int
+is_int_format(const char *f, const char *types)
+{
+    if (f == NULL)
+        return 0;
+    if (*f == '@' || *f == '=')
+        f++;
+    else if (*f == '<') {
+        if (!little_endian())
+            return 0;
+        f++;
+    }
+    return f[0] != '\0' && strchr(types, f[0]) != NULL && f[1] == '\0';
+}
+
+/* A C-contiguous buffer of 8-byte integers (an int64 or uint64 numpy array). */
+static int
+get_i64(PyObject *o, Py_buffer *v, int writable)
+{
+    int flags = PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(o, v, flags) < 0)
+        return -1;
+    if (v->itemsize != 8 || v->len % 8 != 0 || !is_int_format(v->format, "qlQL") ||
+        ((uintptr_t)v->buf % sizeof(int64_t)) != 0) {
+        PyBuffer_Release(v);
+        PyErr_SetString(PyExc_TypeError, "expected an aligned, contiguous array of 8-byte integers");
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Varints                                                                               */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * A length prefix at *pp, bounded by `limit` (<= the buffer's size), as `_Walk.length`
+ * reads it: at most 10 bytes (the 10th at most 1), the value below 2**31 and not past
+ * `limit`. On success *pp moves past the varint and *out holds the length.
+ */
+static inline int
+read_len(const uint8_t *b, int64_t *pp, int64_t limit, int64_t *out)
+{
+    int64_t q = *pp;
+    uint64_t v = 0;
+    int j;
+    if (q < limit && b[q] < 0x80) { /* the common one-byte length */
+        v = b[q];
+        if ((int64_t)v > limit - q - 1)
+            return -1;
+        *pp = q + 1;
+        *out = (int64_t)v;
+        return 0;
+    }
+    for (j = 0; j < 10; j++) {
+        uint8_t c;
+        if (q >= limit)
+            return -1;
+        c = b[q++];
+        if (j == 9 && c > 1)
+            return -1;
+        v |= (uint64_t)(c & 0x7F) << (7 * j);
+        if (c < 0x80) {
+            if (v >= ((uint64_t)1 << 31) || (int64_t)v > limit - q)
+                return -1;
+            *pp = q;
+            *out = (int64_t)v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* walk                                                                                  */
+/* ------------------------------------------------------------------------------------ */
+
+typedef struct {
+    uint8_t map_tag; /* 0x0A features, 0x12 label */
+    uint8_t ttag;    /* 0x12 float32, 0x1A float64, 0x3A int32 */
+    int64_t klen;
+    const uint8_t *key; /* record 0's key bytes, inside the buffer */
+} column_t;
+
+/*
+ * Step one record [pos, end) through the field sequence:
+ *
+ *   [field 16 (the magic shim)]
+ *   then per column: map tag, entry length, 0x0A key, 0x12 value length,
+ *   tensor tag, tensor length, optional 0x0A values, 0x12 keys, 0x1A shape
+ *
+ * With `discover`, the record decides the columns (record 0); otherwise it must follow
+ * `cols`. Where `out` is given, writes the (start, length) of the three packed fields of
+ * column c at out[(6c + 2k) * n + i] and out[(6c + 2k + 1) * n + i] (0, 0 where absent).
+ * Returns 0, or -1 where `_walk_decode` declines (or might: this is never laxer).
+ */
+static int
+walk_record(const uint8_t *b, int64_t pos, int64_t end, column_t *cols, int *ncols, int discover,
+            int64_t *out, int64_t n, int64_t i)
+{
+    static const uint8_t packed[3] = {0x0A, 0x12, 0x1A};
+    int64_t ln, p;
+    int c = 0, k;
+
+    if (end - pos > 2 && b[pos] == 0x82 && b[pos + 1] == 0x01) {
+        p = pos + 2;
+        if (read_len(b, &p, end, &ln))
+            return -1;
+        pos = p + ln;
+    }
+    for (;;) {
+        int64_t entry_end, value_end, tensor_end;
+        uint8_t map_tag, ttag;
+        if (discover) {
+            if (pos >= end)
+                break;
+            map_tag = b[pos];
+            if ((map_tag != 0x0A && map_tag != 0x12) || c >= MAX_COLUMNS)
+                return -1;
+        }
+        else {
+            if (c == *ncols)
+                break;
+            map_tag = cols[c].map_tag;
+        }
+        /* map entry */
+        if (pos >= end || b[pos] != map_tag)
+            return -1;
+        pos++;
+        if (read_len(b, &pos, end, &ln))
+            return -1;
+        entry_end = pos + ln;
+        /* key */
+        if (pos >= entry_end || b[pos] != 0x0A)
+            return -1;
+        pos++;
+        if (read_len(b, &pos, entry_end, &ln))
+            return -1;
+        if (discover) {
+            if (ln > MAX_KEY)
+                return -1;
+            cols[c].map_tag = map_tag;
+            cols[c].klen = ln;
+            cols[c].key = b + pos;
+        }
+        else if (ln != cols[c].klen || memcmp(b + pos, cols[c].key, (size_t)ln) != 0)
+            return -1;
+        pos += ln;
+        /* value: exactly one tensor, filling the entry */
+        if (pos >= entry_end || b[pos] != 0x12)
+            return -1;
+        pos++;
+        if (read_len(b, &pos, entry_end, &ln))
+            return -1;
+        value_end = pos + ln;
+        if (value_end != entry_end)
+            return -1;
+        if (discover) {
+            ttag = pos < value_end ? b[pos] : 0;
+            if (ttag != 0x12 && ttag != 0x1A && ttag != 0x3A)
+                return -1;
+            cols[c].ttag = ttag;
+        }
+        else
+            ttag = cols[c].ttag;
+        if (pos >= value_end || b[pos] != ttag)
+            return -1;
+        pos++;
+        if (read_len(b, &pos, value_end, &ln))
+            return -1;
+        tensor_end = pos + ln;
+        if (tensor_end != value_end)
+            return -1;
+        /* packed values, keys, shape: each optional, in this order, nothing else */
+        for (k = 0; k < 3; k++) {
+            int64_t s = 0, z = 0;
+            if (pos < tensor_end && b[pos] == packed[k]) {
+                p = pos + 1;
+                if (read_len(b, &p, tensor_end, &ln))
+                    return -1;
+                if (k == 2 && ln == 0)
+                    return -1; /* an empty shape is a scalar record: not this path */
+                s = p;
+                z = ln;
+                pos = p + ln;
+            }
+            if (out != NULL) {
+                out[(6 * (int64_t)c + 2 * k) * n + i] = s;
+                out[(6 * (int64_t)c + 2 * k + 1) * n + i] = z;
+            }
+        }
+        if (pos != tensor_end)
+            return -1;
+        c++;
+    }
+    if (pos != end)
+        return -1;
+    if (discover)
+        *ncols = c;
+    return 0;
+}
+
+/* The payload [start, start + length) lies inside a buffer of `size` bytes. */
+static int
+inside(int64_t start, int64_t length, Py_ssize_t size)
+{
+    return start >= 0 && length >= 0 && start <= (int64_t)size && length <= (int64_t)size - start;
+}
+
+PyDoc_STRVAR(walk_doc,
+"walk(buf, starts, lengths) -> (columns, ranges) | None\n\n"
+"Records buf[starts[i] : starts[i] + lengths[i]] (int64 arrays, n >= 1) that all follow\n"
+"record 0's field sequence, as `_walk_decode` reads them. `columns` is a list of\n"
+"(map tag, key bytes, tensor tag); `ranges` a bytearray of len(columns) * 6 * n native\n"
+"int64: per column the (start, length) of the packed values, keys and shape of every\n"
+"record (0, 0 where absent). None where the walk would (or might) decline.");
+
+static PyObject *
+cr_walk(PyObject *self, PyObject *args)
+{
+    PyObject *bo, *so, *lo, *result = NULL, *ranges = NULL, *list = NULL;
+    Py_buffer bv, sv, lv;
+    const uint8_t *b;
+    const int64_t *starts, *lengths;
+    int64_t n, i, s0, l0, total = 0, *out;
+    column_t cols[MAX_COLUMNS];
+    int ncols = 0, c, failed = 0;
+    size_t size;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOO:walk", &bo, &so, &lo))
+        return NULL;
+    if (PyObject_GetBuffer(bo, &bv, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (get_i64(so, &sv, 0) < 0) {
+        PyBuffer_Release(&bv);
+        return NULL;
+    }
+    if (get_i64(lo, &lv, 0) < 0) {
+        PyBuffer_Release(&sv);
+        PyBuffer_Release(&bv);
+        return NULL;
+    }
+    if (sv.len != lv.len) {
+        PyErr_SetString(PyExc_ValueError, "starts and lengths differ in size");
+        goto done;
+    }
+    b = (const uint8_t *)bv.buf;
+    starts = (const int64_t *)sv.buf;
+    lengths = (const int64_t *)lv.buf;
+    n = (int64_t)(sv.len / 8);
+    if (n == 0) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    s0 = starts[0];
+    l0 = lengths[0];
+    if (!inside(s0, l0, bv.len) || walk_record(b, s0, s0 + l0, cols, &ncols, 1, NULL, n, 0)) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    /*
+     * The output takes 48 bytes per column and record. A column takes at least 8 bytes of
+     * a record (tags and one-byte lengths), so unless the records hold 8 * ncols * n bytes
+     * some record is too short and the walk fails: decline before allocating. Records that
+     * add up to more than the buffer overlap (frame_table never gives such): decline too.
+     * So the output is at most 6 times the buffer, whatever record 0 and n say.
+     */
+    for (i = 0; i < n; i++) {
+        int64_t l = lengths[i];
+        if (l < 0 || l > (int64_t)bv.len - total) {
+            total = -1;
+            break;
+        }
+        total += l;
+    }
+    if (total < 0 || (ncols && n > total / (8 * (int64_t)ncols)) ||
+        (uint64_t)ncols * 48 * (uint64_t)n > (uint64_t)PY_SSIZE_T_MAX) { /* (32-bit builds) */
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    size = (size_t)ncols * 6 * 8 * (size_t)n;
+    ranges = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)size);
+    if (ranges == NULL)
+        goto done;
+    out = (int64_t *)PyByteArray_AS_STRING(ranges);
+    if (size && ((uintptr_t)out % sizeof(int64_t)) != 0) {
+        result = Py_None; /* never seen: the allocator aligns to 16 */
+        Py_INCREF(result);
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < n; i++) {
+        int64_t s = starts[i], l = lengths[i];
+        if (!inside(s, l, bv.len) || walk_record(b, s, s + l, cols, &ncols, 0, out, n, i)) {
+            failed = 1;
+            break;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    list = PyList_New(ncols);
+    if (list == NULL)
+        goto done;
+    for (c = 0; c < ncols; c++) {
+        PyObject *item = Py_BuildValue("(iy#i)", (int)cols[c].map_tag, (const char *)cols[c].key,
+                                       (Py_ssize_t)cols[c].klen, (int)cols[c].ttag);
+        if (item == NULL)
+            goto done;
+        PyList_SET_ITEM(list, c, item);
+    }
+    result = PyTuple_Pack(2, list, ranges);
+done:
+    Py_XDECREF(list);
+    Py_XDECREF(ranges);
+    PyBuffer_Release(&lv);
+    PyBuffer_Release(&sv);
+    PyBuffer_Release(&bv);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* gather                                                                                */
+/* ------------------------------------------------------------------------------------ */
+
+PyDoc_STRVAR(gather_doc,
+"gather(buf, starts, lengths, out) -> bool\n\n"
+"Write buf[starts[i] : starts[i] + lengths[i]] for every i, one after another, into the\n"
+"writable contiguous buffer `out`, which they must fill exactly. False (with `out` in\n"
+"an unspecified state) where a range leaves `buf` or the sizes do not add up.");
+
+static PyObject *
+cr_gather(PyObject *self, PyObject *args)
+{
+    PyObject *bo, *so, *lo, *oo, *result = NULL;
+    Py_buffer bv, sv, lv, ov;
+    const uint8_t *b;
+    uint8_t *o;
+    const int64_t *starts, *lengths;
+    int64_t n, i, off = 0, olen;
+    int ok = 1;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOO:gather", &bo, &so, &lo, &oo))
+        return NULL;
+    if (PyObject_GetBuffer(bo, &bv, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (get_i64(so, &sv, 0) < 0)
+        goto release_b;
+    if (get_i64(lo, &lv, 0) < 0)
+        goto release_s;
+    if (PyObject_GetBuffer(oo, &ov, PyBUF_WRITABLE) < 0)
+        goto release_l;
+    if (sv.len != lv.len) {
+        PyErr_SetString(PyExc_ValueError, "starts and lengths differ in size");
+        goto release_o;
+    }
+    b = (const uint8_t *)bv.buf;
+    o = (uint8_t *)ov.buf;
+    olen = (int64_t)ov.len;
+    starts = (const int64_t *)sv.buf;
+    lengths = (const int64_t *)lv.buf;
+    n = (int64_t)(sv.len / 8);
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < n; i++) {
+        int64_t s = starts[i], l = lengths[i];
+        if (!inside(s, l, bv.len) || l > olen - off) {
+            ok = 0;
+            break;
+        }
+        memcpy(o + off, b + s, (size_t)l);
+        off += l;
+    }
+    if (off != olen)
+        ok = 0;
+    Py_END_ALLOW_THREADS
+    result = PyBool_FromLong(ok);
+release_o:
+    PyBuffer_Release(&ov);
+release_l:
+    PyBuffer_Release(&lv);
+release_s:
+    PyBuffer_Release(&sv);
+release_b:
+    PyBuffer_Release(&bv);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* varints                                                                               */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * Decode the packed varints of every region buf[starts[i] : starts[i] + lengths[i]], one
+ * region after another, into out64 (uint64) or, where out64 is NULL, into out32 (int32;
+ * then every value must be below `bound` <= 2**31). With `counts` each region must hold
+ * exactly counts[i] varints; otherwise their number is written to out_counts[i]. Returns
+ * how many values were written, or -1 where a region leaves the buffer, ends inside a
+ * varint, holds a varint of more than 10 bytes (or a 10th byte above 1), holds another
+ * number of varints than asked, a value reaches `bound`, or the output is too small.
+ * `_vec.decode_varint_stream` reads the same values and rejects the same regions.
+ */
+static int64_t
+decode_regions(const uint8_t *b, Py_ssize_t size, const int64_t *starts, const int64_t *lengths,
+               int64_t n, const int64_t *counts, int64_t *out_counts, uint64_t *out64, int32_t *out32,
+               uint64_t bound, int64_t cap)
+{
+    int64_t i, k = 0;
+    for (i = 0; i < n; i++) {
+        int64_t s = starts[i], l = lengths[i], p, e, first = k;
+        if (!inside(s, l, size))
+            return -1;
+        p = s;
+        e = s + l;
+        while (p < e) {
+            uint64_t v;
+            uint8_t x = b[p++];
+            if (x < 0x80)
+                v = x;
+            else {
+                int j;
+                v = x & 0x7F;
+                for (j = 1;; j++) {
+                    if (j == 10 || p >= e)
+                        return -1;
+                    x = b[p++];
+                    if (j == 9 && x > 1)
+                        return -1;
+                    v |= (uint64_t)(x & 0x7F) << (7 * j);
+                    if (x < 0x80)
+                        break;
+                }
+            }
+            if (k >= cap)
+                return -1;
+            if (out64 != NULL)
+                out64[k++] = v;
+            else {
+                if (v >= bound)
+                    return -1;
+                out32[k++] = (int32_t)v;
+            }
+        }
+        if (counts != NULL) {
+            if (k - first != counts[i])
+                return -1;
+        }
+        else
+            out_counts[i] = k - first;
+    }
+    return k;
+}
+
+PyDoc_STRVAR(varints_doc,
+"varints(buf, starts, lengths, counts, out, out_counts) -> int\n\n"
+"Decode the packed varints of every region buf[starts[i] : starts[i] + lengths[i]] into\n"
+"the uint64 buffer `out`, one region after another, as `_vec.decode_varint_stream` does.\n"
+"With `counts` (int64) each region must hold exactly counts[i] varints; without (None)\n"
+"the number in each region is written to `out_counts` (int64). Returns how many values\n"
+"were written, or -1 where a region leaves `buf`, ends inside a varint, holds a varint\n"
+"of more than 10 bytes (or a 10th byte above 1), holds another number of varints than\n"
+"asked, or `out` is too small.");
+
+static PyObject *
+cr_varints(PyObject *self, PyObject *args)
+{
+    PyObject *bo, *so, *lo, *co, *oo, *qo, *result = NULL;
+    Py_buffer bv, sv, lv, cv, ov, qv;
+    int have_c = 0, have_q = 0;
+    int64_t k;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOOOO:varints", &bo, &so, &lo, &co, &oo, &qo))
+        return NULL;
+    if (PyObject_GetBuffer(bo, &bv, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (get_i64(so, &sv, 0) < 0)
+        goto release_b;
+    if (get_i64(lo, &lv, 0) < 0)
+        goto release_s;
+    if (get_i64(oo, &ov, 1) < 0)
+        goto release_l;
+    if (co != Py_None) {
+        if (get_i64(co, &cv, 0) < 0)
+            goto release;
+        have_c = 1;
+    }
+    else {
+        if (get_i64(qo, &qv, 1) < 0)
+            goto release;
+        have_q = 1;
+    }
+    if (sv.len != lv.len || (have_c && cv.len != sv.len) || (have_q && qv.len != sv.len)) {
+        PyErr_SetString(PyExc_ValueError, "starts, lengths and counts differ in size");
+        goto release;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    k = decode_regions((const uint8_t *)bv.buf, bv.len, (const int64_t *)sv.buf,
+                       (const int64_t *)lv.buf, (int64_t)(sv.len / 8),
+                       have_c ? (const int64_t *)cv.buf : NULL, have_q ? (int64_t *)qv.buf : NULL,
+                       (uint64_t *)ov.buf, NULL, 0, (int64_t)(ov.len / 8));
+    Py_END_ALLOW_THREADS
+    result = PyLong_FromLongLong((long long)k);
+release:
+    if (have_q)
+        PyBuffer_Release(&qv);
+    if (have_c)
+        PyBuffer_Release(&cv);
+    PyBuffer_Release(&ov);
+release_l:
+    PyBuffer_Release(&lv);
+release_s:
+    PyBuffer_Release(&sv);
+release_b:
+    PyBuffer_Release(&bv);
+    return result;
+}
+
+PyDoc_STRVAR(keys32_doc,
+"keys32(buf, starts, lengths, counts, out, bound) -> int\n\n"
+"As varints(buf, starts, lengths, counts, ...), into the int32 buffer `out`, every value\n"
+"below `bound` (0 <= bound <= 2**31): the column indices of a sparse column. Returns how\n"
+"many were written, or -1 (see varints) also where a value reaches `bound`.");
+
+static PyObject *
+cr_keys32(PyObject *self, PyObject *args)
+{
+    PyObject *bo, *so, *lo, *co, *oo, *result = NULL;
+    Py_buffer bv, sv, lv, cv, ov;
+    long long bound;
+    int64_t k;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOOOL:keys32", &bo, &so, &lo, &co, &oo, &bound))
+        return NULL;
+    if (bound < 0 || bound > ((long long)1 << 31)) {
+        PyErr_SetString(PyExc_ValueError, "bound must lie in [0, 2**31]");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(bo, &bv, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (get_i64(so, &sv, 0) < 0)
+        goto release_b;
+    if (get_i64(lo, &lv, 0) < 0)
+        goto release_s;
+    if (get_i64(co, &cv, 0) < 0)
+        goto release_l;
+    if (PyObject_GetBuffer(oo, &ov, PyBUF_WRITABLE | PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
+        goto release_c;
+    if (ov.itemsize != 4 || !is_int_format(ov.format, "il") ||
+        ((uintptr_t)ov.buf % sizeof(int32_t)) != 0) {
+        PyErr_SetString(PyExc_TypeError, "expected an aligned, contiguous int32 array");
+        goto release_o;
+    }
+    if (sv.len != lv.len || cv.len != sv.len) {
+        PyErr_SetString(PyExc_ValueError, "starts, lengths and counts differ in size");
+        goto release_o;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    k = decode_regions((const uint8_t *)bv.buf, bv.len, (const int64_t *)sv.buf,
+                       (const int64_t *)lv.buf, (int64_t)(sv.len / 8), (const int64_t *)cv.buf, NULL,
+                       NULL, (int32_t *)ov.buf, (uint64_t)bound, (int64_t)(ov.len / 4));
+    Py_END_ALLOW_THREADS
+    result = PyLong_FromLongLong((long long)k);
+release_o:
+    PyBuffer_Release(&ov);
+release_c:
+    PyBuffer_Release(&cv);
+release_l:
+    PyBuffer_Release(&lv);
+release_s:
+    PyBuffer_Release(&sv);
+release_b:
+    PyBuffer_Release(&bv);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
+
+static PyMethodDef methods[] = {
+    {"walk", cr_walk, METH_VARARGS, walk_doc},
+    {"gather", cr_gather, METH_VARARGS, gather_doc},
+    {"varints", cr_varints, METH_VARARGS, varints_doc},
+    {"keys32", cr_keys32, METH_VARARGS, keys32_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    "sm_payloads._crecordio",
+    "Optional C loops for the RecordIO-protobuf decoder (see sm_payloads/_crecordio.c).",
+    -1,
+    methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__crecordio(void)
+{
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,18 @@
+from typing_extensions import Buffer
+
+def walk(
+    buf: Buffer, starts: Buffer, lengths: Buffer, /
+) -> tuple[list[tuple[int, bytes, int]], bytearray] | None: ...
+def gather(buf: Buffer, starts: Buffer, lengths: Buffer, out: Buffer, /) -> bool: ...
+def varints(
+    buf: Buffer,
+    starts: Buffer,
+    lengths: Buffer,
+    counts: Buffer | None,
+    out: Buffer,
+    out_counts: Buffer | None,
+    /,
+) -> int: ...
+def keys32(
+    buf: Buffer, starts: Buffer, lengths: Buffer, counts: Buffer, out: Buffer, bound: int, /
+) -> int: ...
