@@ -234,6 +234,7 @@ def environment() -> dict[str, Any]:
         "processor": platform.processor() or "(empty)",
         "cpu": _cpu_name(),
         "cpu_count": os.cpu_count(),
+        "c_extension": "loaded" if rp._crecordio is not None else "not loaded",
     }
     if hasattr(os, "sched_getaffinity"):
         env["usable_cores"] = len(os.sched_getaffinity(0))
@@ -467,6 +468,20 @@ def dense_benchmarks(sizes: Sizes, quick: bool) -> tuple[list[Result], dict[str,
     return results, checks
 
 
+def _without_c(func: Callable[[], Any]) -> Callable[[], Any]:
+    """`func` run with the optional C walk switched off (the numpy walk decodes)."""
+
+    def run() -> Any:
+        saved = rp._crecordio
+        rp._crecordio = None
+        try:
+            return func()
+        finally:
+            rp._crecordio = saved
+
+    return run
+
+
 def sparse_benchmarks(sizes: Sizes, quick: bool) -> tuple[list[Result], dict[str, Any]]:
     X, y = payloads.sparse(sizes.sparse_rows, sizes.sparse_cols, sizes.density)
     n = X.shape[0]
@@ -505,6 +520,13 @@ def sparse_benchmarks(sizes: Sizes, quick: bool) -> tuple[list[Result], dict[str
             note,
         ),
         Contender("memcpy (fresh bytearray)", lambda: memcpy(data), n, size, "memcpy"),
+        Contender(
+            "sm_payloads decode(copy=True), no C extension",
+            _without_c(lambda: ours_read_sparse(data)),
+            n,
+            size,
+            "extra",
+        ),
     ]
     results = run_benchmark("sparse encode", encode, sizes.repeat, quick)
     results += run_benchmark("sparse decode", decode, sizes.repeat, quick)

@@ -8,6 +8,7 @@
  *   gather(buf, starts, lengths, out)   concatenate byte ranges of `buf` into `out`
  *   varints(buf, starts, lengths, counts, out, out_counts)   packed varint regions
  *   keys32(buf, starts, lengths, counts, out, bound)   the same into int32, each < bound
+ *   same_gaps(buf, start, stride, n, gaps, cols)   uniform dense frames: check, copy
  *
  * Rule: these functions never decide that an input is invalid. On anything unusual they
  * answer "not handled" (None, False, -1) and the caller runs the numpy twin, which either
@@ -628,11 +629,94 @@ release_b:
 
 /* ------------------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------------------ */
+/* same_gaps: the constant bytes of uniform dense frames                                */
+/* ------------------------------------------------------------------------------------ */
+
+PyDoc_STRVAR(same_gaps_doc,
+             "same_gaps(buf, start, stride, n, gaps, cols) -> bool\n\n"
+             "Uniform dense frames, one pass over the records at start + i * stride: True\n"
+             "when the byte ranges gaps (a list of (a, b) offsets into a record) of every\n"
+             "record equal record 0's, with each column of cols (a list of (a, b, out): out a\n"
+             "writable buffer of n * (b - a) bytes) copied record by record into out on the\n"
+             "way. False when a gap differs or a range leaves buf (out is then partly\n"
+             "written, and the caller declines).");
+
+#define MAX_GAPS 64
+
+static PyObject *
+cr_same_gaps(PyObject *self, PyObject *args)
+{
+    Py_buffer buf, outs[MAX_GAPS];
+    Py_ssize_t start, stride, n, i, g, ngaps, ncols, nouts = 0;
+    PyObject *gaps, *cols;
+    Py_ssize_t lo[MAX_GAPS], hi[MAX_GAPS], clo[MAX_GAPS], chi[MAX_GAPS];
+    int same = 1, bad = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nnnO!O!:same_gaps", &buf, &start, &stride, &n, &PyList_Type, &gaps,
+                          &PyList_Type, &cols))
+        return NULL;
+    ngaps = PyList_GET_SIZE(gaps);
+    ncols = PyList_GET_SIZE(cols);
+    if (ngaps > MAX_GAPS || ncols > MAX_GAPS || start < 0 || stride < 1 || n < 1 || start > buf.len) {
+        PyBuffer_Release(&buf);
+        Py_RETURN_FALSE;
+    }
+    /* every range inside record 0's and the last record's bytes */
+#define RANGE_OK(a, b) \
+    ((a) >= 0 && (b) >= (a) && (b) <= buf.len - start && (n == 1 || stride <= (buf.len - start - (b)) / (n - 1)))
+    for (g = 0; g < ngaps && !bad; g++) {
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(gaps, g), "nn", &lo[g], &hi[g]))
+            bad = -1;
+        else if (!RANGE_OK(lo[g], hi[g]))
+            bad = 1;
+    }
+    for (g = 0; g < ncols && !bad; g++) {
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(cols, g), "nnw*", &clo[g], &chi[g], &outs[g])) {
+            bad = -1;
+            break;
+        }
+        nouts++;
+        if (!RANGE_OK(clo[g], chi[g]) || outs[g].len / n != chi[g] - clo[g] || outs[g].len % n != 0)
+            bad = 1;
+    }
+#undef RANGE_OK
+    if (!bad) {
+        Py_BEGIN_ALLOW_THREADS
+        const uint8_t *r0 = (const uint8_t *)buf.buf + start;
+        for (g = 0; g < ncols; g++)
+            memcpy(outs[g].buf, r0 + clo[g], (size_t)(chi[g] - clo[g]));
+        for (i = 1; i < n && same; i++) {
+            const uint8_t *r = r0 + i * stride;
+            for (g = 0; g < ngaps; g++) {
+                if (memcmp(r + lo[g], r0 + lo[g], (size_t)(hi[g] - lo[g])) != 0) {
+                    same = 0;
+                    break;
+                }
+            }
+            for (g = 0; g < ncols; g++) {
+                size_t w = (size_t)(chi[g] - clo[g]);
+                memcpy((uint8_t *)outs[g].buf + (size_t)i * w, r + clo[g], w);
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    for (g = 0; g < nouts; g++)
+        PyBuffer_Release(&outs[g]);
+    PyBuffer_Release(&buf);
+    if (bad < 0)
+        return NULL;
+    if (bad)
+        Py_RETURN_FALSE;
+    return PyBool_FromLong(same);
+}
+
 static PyMethodDef methods[] = {
     {"walk", cr_walk, METH_VARARGS, walk_doc},
     {"gather", cr_gather, METH_VARARGS, gather_doc},
     {"varints", cr_varints, METH_VARARGS, varints_doc},
     {"keys32", cr_keys32, METH_VARARGS, keys32_doc},
+    {"same_gaps", cr_same_gaps, METH_VARARGS, same_gaps_doc},
     {NULL, NULL, 0, NULL},
 };
 

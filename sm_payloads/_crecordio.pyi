@@ -16,3 +16,12 @@ def varints(
 def keys32(
     buf: Buffer, starts: Buffer, lengths: Buffer, counts: Buffer, out: Buffer, bound: int, /
 ) -> int: ...
+def same_gaps(
+    buf: Buffer,
+    start: int,
+    stride: int,
+    n: int,
+    gaps: list[tuple[int, int]],
+    cols: list[tuple[int, int, Buffer]],
+    /,
+) -> bool: ...

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+import sm_payloads as smp
 from sm_payloads import _native, _textnum
 from sm_payloads.formats import json as J
 
@@ -343,3 +344,82 @@ def test_json_scan_grows_its_output() -> None:
     assert got is not None
     assert got[1].tolist() == [v for r in rows for v in r]
     assert got[2].tolist() == [len(r) for r in rows]
+
+
+# --------------------------------------------------------------------------------------
+# RecordIO-protobuf: same_gaps (uniform dense frames) against the numpy check and copy
+# --------------------------------------------------------------------------------------
+
+CR = _native.load("_crecordio")
+
+
+def _decode_both(data: bytes, copy: bool) -> tuple[Any, Any]:
+    from sm_payloads.formats import recordio_protobuf as rp
+
+    def run() -> Any:
+        try:
+            return rp.decode(data, copy=copy)
+        except smp.DecodeError as e:
+            return ("error", type(e), str(e), e.offset, e.record_index)
+
+    got = run()
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(rp, "_crecordio", None)
+        want = run()
+    return got, want
+
+
+def _same_batch(got: Any, want: Any) -> None:
+    if isinstance(want, tuple):
+        assert got == want
+        return
+    assert got == want
+    for name in ("features", "label"):
+        for key, col in getattr(want, name).items():
+            other = getattr(got, name)[key]
+            if not isinstance(col, np.ndarray):  # a mutation made another kind: == compared it
+                continue
+            assert other.dtype == col.dtype and other.shape == col.shape
+            assert np.ascontiguousarray(other).tobytes() == np.ascontiguousarray(col).tobytes()
+            assert other.flags.c_contiguous == col.flags.c_contiguous
+
+
+@given(
+    st.integers(1, 40),
+    st.integers(0, 9),
+    st.sampled_from([np.float32, np.float64, np.int32]),
+    st.booleans(),
+    st.booleans(),
+    st.data(),
+)
+def test_dense_frames_equal_numpy(n: int, k: int, dtype: Any, label: bool, copy: bool, data: Any) -> None:
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((n, k)) * 100
+    y = rng.standard_normal(n) if label else None
+    body = bytearray(
+        smp.encode_request(smp.from_dense(x.astype(dtype), y), "application/x-recordio-protobuf")
+    )
+    if data.draw(st.booleans()) and len(body) > 8:
+        # flip one byte past the first frame: a tag, a length or a value of a later record
+        at = data.draw(st.integers(min(len(body) - 1, len(body) // max(n, 1) + 8), len(body) - 1))
+        body[at] ^= 1 << data.draw(st.integers(0, 7))
+    _same_batch(*_decode_both(bytes(body), copy))
+
+
+@pytest.mark.skipif(CR is None, reason="_crecordio is not built")
+def test_same_gaps_checks_its_arguments() -> None:
+    assert CR is not None
+    buf = bytes(range(10)) * 4  # four 10-byte "records"
+    out = np.empty(4 * 3, dtype=np.uint8)
+    assert CR.same_gaps(buf, 0, 10, 4, [(0, 2)], [(2, 5, out)]) is True
+    assert out.reshape(4, 3).tolist() == [[2, 3, 4]] * 4
+    assert CR.same_gaps(buf, 0, 10, 5, [(0, 2)], []) is False  # a fifth record leaves buf
+    assert CR.same_gaps(buf, 0, 10, 4, [(0, 11)], []) is False  # a gap leaves the last record
+    assert CR.same_gaps(buf, 0, 10, 4, [(2, 1)], []) is False
+    assert CR.same_gaps(buf, 0, 10, 4, [], [(2, 5, np.empty(5, np.uint8))]) is False  # wrong out size
+    assert CR.same_gaps(buf, 1, 10, 3, [(0, 9)], []) is True
+    assert CR.same_gaps(b"ab" + b"ac", 0, 2, 2, [(0, 2)], []) is False
+    with pytest.raises(TypeError):
+        CR.same_gaps(buf, 0, 10, 4, [(0, 2)], [(2, 5, b"readonly....")])
+    with pytest.raises(TypeError):
+        CR.same_gaps(buf, 0, 10, 4, [("a", 2)], [])
