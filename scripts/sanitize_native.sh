@@ -6,10 +6,14 @@
 # Linux with gcc; needs nothing but the dev dependencies. Reported in docs/performance.md.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+work="$tmp/repo"
+mkdir "$work"
 cp -r "$root/sm_payloads" "$root/tests" "$root/conftest.py" "$root/pyproject.toml" "$work/"
 rm -f "$work"/sm_payloads/*.so
+# the golden fixtures live beside the repository (tests/helpers.py: ROOT.parent / "shared")
+if [ -d "$root/../shared" ]; then ln -s "$(cd "$root/../shared" && pwd)" "$tmp/shared"; fi
 py="${PYTHON:-python}"
 inc="$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
 suffix="$("$py" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
@@ -23,6 +27,7 @@ export LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=lib
 export ASAN_OPTIONS=detect_leaks=0 PYTHONPATH="$work" SM_PAYLOADS_REQUIRE_NATIVE=1
 export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-long}" SAGEMAKER_SUPPRESS_V2_WARNING=1
 if [ "$#" -eq 0 ]; then
-    set -- tests/test_native.py tests/test_csv.py tests/test_json.py tests/test_jsonlines.py
+    set -- tests/test_native.py tests/test_sparse_fastpath.py tests/test_csv.py tests/test_json.py \
+        tests/test_jsonlines.py tests/test_recordio_protobuf.py
 fi
 "$py" -m pytest -q -p no:cacheprovider "$@"

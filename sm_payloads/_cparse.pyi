@@ -1,3 +1,5 @@
+from collections.abc import Sequence
+
 from typing_extensions import Buffer
 
 FAST_PATH: int
@@ -14,4 +16,7 @@ def json_lists(
     newlines: bool,
     /,
 ) -> tuple[int, int, int, int] | None: ...
+def csv_rows(
+    pieces: Sequence[bytes], k: int, subs: Sequence[tuple[list[int], list[bytes]] | None], /
+) -> bytes | None: ...
 def count_newlines(data: Buffer, lo: int, hi: int, /) -> int: ...

@@ -658,7 +658,9 @@ cr_same_gaps(PyObject *self, PyObject *args)
         return NULL;
     ngaps = PyList_GET_SIZE(gaps);
     ncols = PyList_GET_SIZE(cols);
-    if (ngaps > MAX_GAPS || ncols > MAX_GAPS || start < 0 || stride < 1 || n < 1 || start > buf.len) {
+    /* every record starts inside buf, whatever the ranges ((n - 1) * stride cannot overflow) */
+    if (ngaps > MAX_GAPS || ncols > MAX_GAPS || start < 0 || stride < 1 || n < 1 || start > buf.len ||
+        (n > 1 && stride > (buf.len - start) / (n - 1))) {
         PyBuffer_Release(&buf);
         Py_RETURN_FALSE;
     }

@@ -8,9 +8,11 @@ dtype, spelled as numpy's ``str()`` spells it (which is what the SageMaker SDK's
 
 Rule 1 (writer): orjson prints the positional range with exactly numpy's digits and layout
 (checked by the tests against numpy and the SDK). A block of rows is printed flattened
-(``[t0,t1,...]``), every k-th comma becomes a newline in place, and the tokens of every other
-value (NaN, infinities, the scientific range) are replaced, while the pieces are joined, by
-numpy's own spelling of them (``ndarray.astype("S")``, the same Dragon4 code as ``str``).
+(``[t0,t1,...]``), the tokens of every other value (NaN, infinities, the scientific range)
+are replaced by numpy's own spelling of them (``ndarray.astype("S")``, the same Dragon4 code
+as ``str``), and the blocks are joined without their brackets with every k-th comma turned
+into a newline: in one C pass (``_cparse.csv_rows``) where the extension is built, else with
+numpy.
 
 Reading. `parse_numeric_block` reads quote-free CSV whose fields are numbers into a float64
 matrix, vectorized: each field ``[-]digits[.digits]`` is split at its dot, the two digit runs
@@ -78,7 +80,7 @@ def _irregular(a: np.ndarray) -> np.ndarray:
     return out
 
 
-#: Rows formatted per orjson call: the text of a block stays in cache while it is rewritten.
+#: Rows formatted per orjson call (about 200,000 values): bounds the temporaries of a block.
 _ROWS_PER_BLOCK = 2048
 
 
@@ -89,36 +91,50 @@ def format_rows(a: np.ndarray) -> bytes:
     if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
         raise ValueError("format_rows needs a non-empty 2-D array")
     a = np.ascontiguousarray(a)
-    step = max(1, _ROWS_PER_BLOCK * 100 // a.shape[1])
-    if a.shape[0] <= step:
-        return _format_block(a)
-    return b"\n".join([_format_block(a[i : i + step]) for i in range(0, a.shape[0], step)])
-
-
-def _format_block(a: np.ndarray) -> bytes:
-    """`format_rows` of one block: orjson prints the flattened block (``[t0,t1,...]``);
-    every k-th comma becomes a newline in place, and the irregular values' tokens are
-    replaced by numpy's spelling while the pieces are joined."""
     k = a.shape[1]
-    text = bytearray(orjson.dumps(a.reshape(-1), option=_ORJSON_NUMPY))
-    buf = np.frombuffer(text, np.uint8)
-    commas = np.flatnonzero(buf == 44)
-    buf[commas[k - 1 :: k]] = 10
-    view = memoryview(text)
+    step = max(1, _ROWS_PER_BLOCK * 100 // k)
+    blocks = [_json_block(a[i : i + step]) for i in range(0, a.shape[0], step)]
+    if _C is not None:
+        out: bytes | None = _C.csv_rows([b[0] for b in blocks], k, [b[1] for b in blocks])
+        if out is not None:
+            return out
+    return b"\n".join([_csv_of_json(text, k, subs) for text, subs in blocks])
+
+
+#: Value indices of a block and the texts that replace their tokens.
+_Subs = tuple[list[int], list[bytes]]
+
+
+def _json_block(a: np.ndarray) -> tuple[bytes, _Subs | None]:
+    """The flattened block as orjson prints it (``[t0,t1,...]``), and the irregular values'
+    indices with numpy's spelling of them (None when there are none)."""
+    text: bytes = orjson.dumps(a.reshape(-1), option=_ORJSON_NUMPY)
     if a.dtype.kind != "f":
-        return bytes(view[1:-1])
+        return text, None
     irregular = _irregular(a).reshape(-1)
     if not irregular.any():
-        return bytes(view[1:-1])
+        return text, None
     at = np.flatnonzero(irregular)
-    spelled = a.reshape(-1)[at].astype("S32").tolist()
-    # token i spans bounds[i] + 1 .. bounds[i + 1] (bounds: '[', the commas, ']')
-    bounds = np.concatenate(([0], commas, [len(text) - 1]))
-    starts = (bounds[at] + 1).tolist()
-    stops = bounds[at + 1].tolist()
+    return text, (at.tolist(), a.reshape(-1)[at].astype("S32").tolist())
+
+
+def _csv_of_json(text: bytes, k: int, subs: _Subs | None) -> bytes:
+    """CSV rows from a `_json_block` of rows of `k` values: every k-th comma turned into a
+    newline, the tokens of `subs` replaced and the brackets dropped (the numpy twin of
+    ``_cparse.csv_rows``)."""
+    buf = bytearray(text)
+    arr = np.frombuffer(buf, np.uint8)
+    commas = np.flatnonzero(arr == 44)
+    arr[commas[k - 1 :: k]] = 10
+    view = memoryview(buf)
+    if subs is None:
+        return bytes(view[1:-1])
+    at = np.asarray(subs[0], dtype=np.intp)
+    # token i spans bounds[i] + 1 .. bounds[i + 1] (bounds: '[', the separators, ']')
+    bounds = np.concatenate(([0], commas, [len(buf) - 1]))
     out: list[Any] = []
     pos = 1
-    for s, e, spell in zip(starts, stops, spelled, strict=True):
+    for s, e, spell in zip((bounds[at] + 1).tolist(), bounds[at + 1].tolist(), subs[1], strict=True):
         out.append(view[pos:s])
         out.append(spell)
         pos = e

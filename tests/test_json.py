@@ -108,6 +108,20 @@ def test_seed002_sparse_verbatim_trailing_comma_is_rejected_where_it_is() -> Non
     assert e.line == 16 and e.record_index is None and e.content_type == CT
 
 
+@pytest.mark.parametrize(
+    ("body", "offset"),
+    [(b"[[1],[\x0b],[2]]", 6), (b"[[\x0c]]", 2), (b'{"instances":[[1],[\x0c\x0b]]}', 19)],
+)
+def test_non_json_blanks_in_a_number_list_are_rejected(body: bytes, offset: int) -> None:
+    """Vertical tab and form feed are whitespace to Python, not to JSON: a list holding only
+    them is invalid, not empty (on the C path and on the pure one, which CI runs too)."""
+    with pytest.raises(smp.DecodeError) as ei:
+        J.decode(body)
+    assert ei.value.offset == offset
+    assert ei.value.reason == "invalid JSON: unexpected character, expected a JSON value"
+    assert J.decode(b"[[1],[ \r\n\t],[2]]").features["values"].lengths.tolist() == [1, 0, 1]
+
+
 def test_seed002_verbatim_javascript_is_not_json() -> None:
     """Seed 002 shows requests as JavaScript (`let request = {...}` with comments)."""
     with pytest.raises(smp.DecodeError) as ei:

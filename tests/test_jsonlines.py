@@ -174,6 +174,20 @@ def test_empty_and_blank_bodies_are_empty_batches() -> None:
         assert list(L.iter_decode(io.BytesIO(body), batch_size=3)) == []
 
 
+def test_a_record_does_not_span_lines_through_an_empty_list() -> None:
+    """A newline inside a record's number list ends the line: the record is cut short (an
+    error at line 2), never read as an empty list joined to the next line."""
+    body = b'{"features":[1]}\n{"features":[\n]}\n{"features":[2]}\n'
+    with pytest.raises(smp.DecodeError) as ei:
+        L.decode(body)
+    assert (ei.value.line, ei.value.offset, ei.value.record_index) == (2, 30, 1)
+    for body in (b'{"features":[\x0b]}\n', b'{"features":[\x0c]}\n'):
+        with pytest.raises(smp.DecodeError) as ei:
+            L.decode(body)
+        assert (ei.value.line, ei.value.offset) == (1, 13)
+    assert L.decode(b'{"features":[1]}\n{"features":[ \t\r]}\n').features["values"].lengths.tolist() == [1, 0]
+
+
 def test_errors_name_line_offset_and_record_in_any_block() -> None:
     lines = [b'{"features": [%d]}' % i for i in range(50)]
     lines[37] = b'{"features": [1, oops]}'

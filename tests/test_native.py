@@ -13,6 +13,7 @@ import os
 import struct
 import threading
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -190,6 +191,10 @@ def test_csv_block_checks_its_arguments() -> None:
         C.csv_block(b"1,2", 2, 1, 2, out)
     with pytest.raises(TypeError):
         C.csv_block(b"1,2", 0, 3, 2, b"readonly........")
+    with pytest.raises(ValueError):
+        C.csv_block(b"1", 0, 1, 2**61, np.empty(1))  # k * 8 would wrap around to 0
+    with pytest.raises(ValueError):
+        C.csv_block(b"1", 0, 1, 1, memoryview(bytearray(9))[1:])  # unaligned doubles
     assert C.csv_block(b"1,2", 0, 3, 2, out) is True
     assert out.tolist() == [[1.0, 2.0]]
     assert C.csv_block(b"1,2\n3,4", 0, 7, 2, out) is False  # more rows than out
@@ -252,7 +257,8 @@ def _json_number_texts() -> st.SearchStrategy[str]:
 
 @st.composite
 def jsonl_bodies(draw: st.DrawFn) -> bytes:
-    ws = st.sampled_from(["", "", " ", "\t", "  ", "\r"])
+    # \x0b and \x0c are blanks to Python's isspace, not to JSON; a newline ends the line
+    ws = st.sampled_from(["", "", " ", "\t", "  ", "\r", "\x0b", "\x0c", "\n"])
     lines = []
     for _ in range(draw(st.integers(1, 6))):
         nums = draw(st.lists(_json_number_texts(), max_size=6))
@@ -287,14 +293,17 @@ def _same_scan(got: Any, want: Any) -> None:
 @example(b'{"features": [18446744073709551615, -9223372036854775809, 123456789012345678901234]}\n')
 @example(b'{"features": []}\n{"features": [1,]}\n')
 @example(b'{"features": [1]}\n{"features": [ ]}\n{"features": [2.5e-3]}')
+@example(b'{"features":[1]}\n{"features":[\n]}\n{"features":[2]}\n')
+@example(b'{"features":[\x0b]}\n')
 def test_json_lines_scan_equals_orjson(body: bytes) -> None:
     _same_scan(*_scan_both(body, J.SCAN_LINES))
 
 
 @given(
     st.lists(st.lists(_json_number_texts(), max_size=5), min_size=1, max_size=5),
-    st.sampled_from(["", " ", "\n "]),
+    st.sampled_from(["", " ", "\n ", "\x0b", "\x0c"]),
 )
+@example([[]], "\x0c")
 def test_json_instances_scan_equals_orjson(rows: list[list[str]], ws: str) -> None:
     items = ",".join(f'{{"features":{ws}[{ws}{("," + ws).join(r)}{ws}]}}' for r in rows)
     body = f'{{"instances": [{ws}{items}{ws}]}}'.encode()
@@ -334,6 +343,11 @@ def test_json_lists_resumes_when_full() -> None:
     assert C.json_lists(b"1,\n2", 0, 4, b"", out, counts, starts, True) == (0, 4, 2, 1)
     with pytest.raises(ValueError):
         C.json_lists(b"1", 0, 1, b"", out, counts, starts[:1], False)
+    unaligned = memoryview(bytearray(17))[1:]
+    with pytest.raises(ValueError):
+        C.json_lists(b"1", 0, 1, b"", unaligned, counts, starts, False)
+    with pytest.raises(ValueError):
+        C.json_lists(b"1", 0, 1, b"", out, unaligned[:8], starts[:1], False)
 
 
 def test_json_scan_grows_its_output() -> None:
@@ -419,7 +433,88 @@ def test_same_gaps_checks_its_arguments() -> None:
     assert CR.same_gaps(buf, 0, 10, 4, [], [(2, 5, np.empty(5, np.uint8))]) is False  # wrong out size
     assert CR.same_gaps(buf, 1, 10, 3, [(0, 9)], []) is True
     assert CR.same_gaps(b"ab" + b"ac", 0, 2, 2, [(0, 2)], []) is False
+    # no ranges to check: the records themselves must still lie in buf (no endless loop,
+    # no overflow of n * stride)
+    assert CR.same_gaps(b"x", 0, 1, 2**62, [], []) is False
+    assert CR.same_gaps(b"x", 0, 2**62, 3, [], []) is False
+    assert CR.same_gaps(buf, 0, 10, 5, [], []) is True  # the fifth record starts at the end
+    assert CR.same_gaps(buf, 0, 10, 6, [], []) is False
     with pytest.raises(TypeError):
         CR.same_gaps(buf, 0, 10, 4, [(0, 2)], [(2, 5, b"readonly....")])
     with pytest.raises(TypeError):
         CR.same_gaps(buf, 0, 10, 4, [("a", 2)], [])
+
+
+# --------------------------------------------------------------------------------------
+# CSV writing: csv_rows against the numpy twin
+# --------------------------------------------------------------------------------------
+
+
+def _rows_both(a: np.ndarray) -> tuple[bytes, bytes]:
+    assert C is not None
+    k = a.shape[1]
+    step = max(1, 7 * 3 // k)  # several pieces even for small arrays
+    blocks = [_textnum._json_block(a[i : i + step]) for i in range(0, a.shape[0], step)]
+    got = C.csv_rows([b[0] for b in blocks], k, [b[1] for b in blocks])
+    want = b"\n".join([_textnum._csv_of_json(t, k, s) for t, s in blocks])
+    assert got is not None
+    return got, want
+
+
+_SPECIAL = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-5, -3e-7, 1.5e16, 2e6, 123456.7, 1e-45]
+
+
+@given(
+    st.integers(1, 12),
+    st.integers(1, 9),
+    st.sampled_from([np.float32, np.float64, np.int32]),
+    st.data(),
+)
+def test_csv_rows_equals_numpy_twin(n: int, k: int, dtype: Any, data: Any) -> None:
+    if dtype is np.int32:
+        values = st.integers(-(2**31), 2**31 - 1)
+    else:
+        values = st.one_of(st.floats(width=32 if dtype is np.float32 else 64), st.sampled_from(_SPECIAL))
+    a = np.array(data.draw(st.lists(values, min_size=n * k, max_size=n * k)), dtype=dtype).reshape(n, k)
+    got, want = _rows_both(a)
+    assert got == want
+    # and both are what csv.writer writes for numpy scalars (the SDK's spelling)
+    assert got.decode().split("\n") == [",".join(str(v) for v in row) for row in a]
+
+
+def test_csv_rows_declines_and_checks() -> None:
+    assert C is not None
+    assert C.csv_rows([b"[1,2,3,4]", b"[5,6]"], 2, [None, None]) == b"1,2\n3,4\n5,6"
+    assert C.csv_rows([b"[1,2,3]"], 2, [None]) is None  # not whole rows
+    assert C.csv_rows([b"1,2"], 2, [None]) is None  # no brackets
+    assert C.csv_rows([b"[]"], 1, [None]) is None
+    assert C.csv_rows([], 1, []) is None
+    assert C.csv_rows([b"[1,2]"], 1, []) is None  # subs do not match the pieces
+    assert C.csv_rows([b"[1,2]"], 1, [([1, 0], [b"a", b"b"])]) is None  # not increasing
+    assert C.csv_rows([b"[1,2]"], 1, [([2], [b"a"])]) is None  # past the last value
+    assert C.csv_rows([b"[1,2]"], 1, [([0], [b"a,b"])]) is None  # a comma in a text
+    assert C.csv_rows([b"[1,2]"], 1, [([0], ["a"])]) is None  # not bytes
+    assert C.csv_rows([b"[1,2]"], 1, [([-1], [b"a"])]) is None
+    assert C.csv_rows([b"[1,2]"], 1, [([2**70], [b"a"])]) is None
+    # replacements longer and shorter than the tokens, the first and the last
+    got = C.csv_rows([b"[1.5e-5,2,3.25,nan]"], 2, [([0, 3], [b"1.5e-05", b""])])
+    assert got == b"1.5e-05,2\n3.25,"
+    with pytest.raises(ValueError):
+        C.csv_rows([b"[1]"], 0, [None])
+    with pytest.raises(TypeError):
+        C.csv_rows(5, 1, [None])
+    assert C.csv_rows([bytearray(b"[1]")], 1, [None]) is None  # bytes only
+
+
+def test_format_rows_uses_csv_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert C is not None
+    calls: list[int] = []
+
+    def spy(pieces: Any, k: int, subs: Any) -> bytes | None:
+        calls.append(k)
+        return C.csv_rows(pieces, k, subs)
+
+    monkeypatch.setattr(_textnum, "_C", SimpleNamespace(csv_rows=spy))
+    a = np.array([[1e-5, 2.5], [np.nan, -0.0]], dtype=np.float32)
+    assert _textnum.format_rows(a) == b"1e-05,2.5\nnan,-0.0"
+    assert calls == [2]

@@ -772,6 +772,7 @@ def _scan_pure(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """The records' numbers by orjson, a window of records at a time: (values, counts,
     start of each record's inside), or None."""
+    blanks = bytes(c for c in b" \t\r\n" if c in delete)
     out = np.empty(0, dtype=np.float64)
     filled = 0
     count_parts: list[list[int]] = []
@@ -785,7 +786,10 @@ def _scan_pure(
             stop = buf.find(sep, min(cur + window, tail_start), tail_start)
             pieces = bytes(buf[cur : tail_start if stop < 0 else stop]).split(sep)
             nxt = -1 if stop < 0 else stop + len(sep)
-        counts = [p.count(b",") + 1 if p and not p.isspace() else 0 for p in pieces]
+        # A record is empty when it holds JSON blanks only (not str.isspace's \x0b/\x0c,
+        # nor a newline inside a JSON Lines record): anything else is counted, so the
+        # allowed-character check below sees it.
+        counts = [p.count(b",") + 1 if p.strip(blanks) else 0 for p in pieces]
         joined = b",".join([p for p, c in zip(pieces, counts, strict=True) if c])
         if joined.translate(_DELETE_TABLE, delete):
             return None
