@@ -161,6 +161,13 @@ def main(argv: list[str] | None = None) -> int:
                 sdk_bytes,
                 "extra",
             ),
+            Contender(
+                "sm_payloads encode, no C extension",
+                _with(lambda: csv.encode(smp.from_dense(X)), _C=None),
+                rows,
+                len(text),
+                "extra",
+            ),
         ],
         repeat,
         args.quick,
@@ -208,9 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     ours_dec = dec[0].rows_per_s / dec[1].rows_per_s
     one_thread = dec[3].rows_per_s / dec[1].rows_per_s
     pure = dec[4].rows_per_s / dec[1].rows_per_s
+    pure_enc = enc[3].rows_per_s / enc[1].rows_per_s
     peak, out_bytes = peak_decode_memory(text)
     targets = [
         ("encode vs SDK CSVSerializer (rows/s)", ours_enc, 10.0, ours_enc >= 10.0),
+        ("encode, no C extension, vs SDK CSVSerializer (context)", pure_enc, 10.0, pure_enc >= 10.0),
         ("decode vs numpy.loadtxt (rows/s)", ours_dec, 3.0, ours_dec >= 3.0),
         ("decode peak memory / output array", peak / out_bytes, 3.0, peak / out_bytes < 3.0),
         ("decode, one thread, vs numpy.loadtxt (context)", one_thread, 3.0, one_thread >= 3.0),

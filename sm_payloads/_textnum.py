@@ -93,12 +93,15 @@ def format_rows(a: np.ndarray) -> bytes:
     a = np.ascontiguousarray(a)
     k = a.shape[1]
     step = max(1, _ROWS_PER_BLOCK * 100 // k)
-    blocks = [_json_block(a[i : i + step]) for i in range(0, a.shape[0], step)]
+    parts = [a[i : i + step] for i in range(0, a.shape[0], step)]
     if _C is not None:
+        blocks = [_json_block(part) for part in parts]
         out: bytes | None = _C.csv_rows([b[0] for b in blocks], k, [b[1] for b in blocks])
         if out is not None:
             return out
-    return b"\n".join([_csv_of_json(text, k, subs) for text, subs in blocks])
+        return b"\n".join([_csv_of_json(text, subs, k) for text, subs in blocks])
+    # numpy: each block rewritten while its text is still in cache
+    return b"\n".join([_csv_of_json(*_json_block(part), k) for part in parts])
 
 
 #: Value indices of a block and the texts that replace their tokens.
@@ -118,7 +121,7 @@ def _json_block(a: np.ndarray) -> tuple[bytes, _Subs | None]:
     return text, (at.tolist(), a.reshape(-1)[at].astype("S32").tolist())
 
 
-def _csv_of_json(text: bytes, k: int, subs: _Subs | None) -> bytes:
+def _csv_of_json(text: bytes, subs: _Subs | None, k: int) -> bytes:
     """CSV rows from a `_json_block` of rows of `k` values: every k-th comma turned into a
     newline, the tokens of `subs` replaced and the brackets dropped (the numpy twin of
     ``_cparse.csv_rows``)."""

@@ -456,7 +456,7 @@ def _rows_both(a: np.ndarray) -> tuple[bytes, bytes]:
     step = max(1, 7 * 3 // k)  # several pieces even for small arrays
     blocks = [_textnum._json_block(a[i : i + step]) for i in range(0, a.shape[0], step)]
     got = C.csv_rows([b[0] for b in blocks], k, [b[1] for b in blocks])
-    want = b"\n".join([_textnum._csv_of_json(t, k, s) for t, s in blocks])
+    want = b"\n".join([_textnum._csv_of_json(t, s, k) for t, s in blocks])
     assert got is not None
     return got, want
 
