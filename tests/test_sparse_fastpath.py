@@ -797,6 +797,19 @@ def test_walk_declines_before_allocating_for_many_short_records() -> None:
     assert C.walk(buf, starts, lengths) is None
 
 
+def test_walk_of_nothing() -> None:
+    """No records: both walks decline. Empty records in an empty buffer: both read a batch
+    of empty records (the numpy walk used to raise IndexError peeking at the empty buffer;
+    decode never calls it so, but the twins must agree)."""
+    assert C is not None
+    empty = np.zeros(0, np.int64)
+    for mod in (None, C):
+        assert _walk_outcome(np.zeros(8, np.uint8), empty, empty, mod) is None
+        got = _walk_outcome(np.zeros(0, np.uint8), np.zeros(2, np.int64), np.zeros(2, np.int64), mod)
+        assert isinstance(got, smp.RecordBatch)
+        assert got == smp.RecordBatch.from_records([smp.Record(), smp.Record()])
+
+
 def test_wrong_arguments_raise() -> None:
     """Programming errors (not input errors): arrays of the wrong type or layout."""
     assert C is not None

@@ -554,6 +554,10 @@ class _Walk:
     """
 
     def __init__(self, buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> None:
+        if starts.size == 0:
+            raise _vec.Decline("no records to walk")
+        if buf.size == 0:  # records of no bytes: nothing is read, but peek needs a byte
+            buf = np.zeros(1, np.uint8)
         self.buf = buf
         self.last = buf.size - 1
         self.pos = starts.astype(np.int64)
