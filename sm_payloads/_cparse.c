@@ -23,6 +23,12 @@
 #include <float.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__) && !defined(SMP_NO_SIMD)
+#define SIMD 1
+#include <emmintrin.h>
+#else
+#define SIMD 0
+#endif
 
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
 #define FAST_PATH 1
@@ -180,7 +186,10 @@ static const char *scan_decimal(const char *p, const char *end, int mode_json, u
  * machines with at least 16 bytes left: the run of digits at p is found with bit tricks
  * and converted in a few multiplications. Anything else returns NULL and the byte-wise
  * scanner above reads the number. */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && (defined(__GNUC__) || defined(__clang__))
+/* SMP_NO_SWAR / SMP_NO_SIMD (compiler -D flags) turn the word-wise and SSE2 loops off, so
+ * that the byte-wise fallbacks can be tested on machines that have both. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(SMP_NO_SWAR)
 #define SWAR 1
 static inline uint64_t load8(const char *p) {
     uint64_t v;
@@ -575,10 +584,6 @@ static PyObject *count_newlines(PyObject *self, PyObject *args) {
  * CSV writing
  * ------------------------------------------------------------------------------------ */
 
-#ifdef __linux__
-#include <sys/mman.h>
-#endif
-
 #if SWAR
 /* The high bit of each byte of v that is a comma, exactly (no borrow between bytes). */
 static inline uint64_t comma_mask(uint64_t v) {
@@ -588,14 +593,38 @@ static inline uint64_t comma_mask(uint64_t v) {
 }
 #endif
 
-/* Turn every k-th comma of p[0:len] into a newline, counting on from *count commas (the
- * commas since the last newline); *count is left at the commas after the last newline. */
-static void newline_every_kth_comma(char *p, Py_ssize_t len, Py_ssize_t k, Py_ssize_t *count) {
+/* Copy src[0:len] to dst, turning every k-th comma into a newline, counting on from *count
+ * commas (the commas since the last newline); *count is left at the commas after the last
+ * newline. One pass: each block of bytes is loaded once, stored, and its commas counted
+ * from a bit mask (16 bytes at a time with SSE2, 8 with plain 64-bit words). */
+static void copy_rows(char *dst, const char *src, Py_ssize_t len, Py_ssize_t k, Py_ssize_t *count) {
     Py_ssize_t c = *count, i = 0;
-#if SWAR
-    for (; i + 8 <= len; i += 8) {
-        uint64_t m = comma_mask(load8(p + i));
+#if SWAR && SIMD
+    const __m128i commas = _mm_set1_epi8(',');
+    for (; i + 16 <= len; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, commas));
         int pc;
+        _mm_storeu_si128((__m128i *)(void *)(dst + i), v);
+        if (m == 0) continue;
+        pc = __builtin_popcount(m);
+        if (c + pc < k) {
+            c += pc;
+            continue;
+        }
+        while (m) {
+            if (++c == k) {
+                dst[i + __builtin_ctz(m)] = '\n';
+                c = 0;
+            }
+            m &= m - 1;
+        }
+    }
+#elif SWAR
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v = load8(src + i), m = comma_mask(v);
+        int pc;
+        memcpy(dst + i, &v, 8);
         if (m == 0) continue;
         pc = __builtin_popcountll(m);
         if (c + pc < k) {
@@ -604,7 +633,7 @@ static void newline_every_kth_comma(char *p, Py_ssize_t len, Py_ssize_t k, Py_ss
         }
         while (m) {
             if (++c == k) {
-                p[i + (__builtin_ctzll(m) >> 3)] = '\n';
+                dst[i + (__builtin_ctzll(m) >> 3)] = '\n';
                 c = 0;
             }
             m &= m - 1;
@@ -612,10 +641,12 @@ static void newline_every_kth_comma(char *p, Py_ssize_t len, Py_ssize_t k, Py_ss
     }
 #endif
     for (; i < len; i++) {
-        if (p[i] == ',' && ++c == k) {
-            p[i] = '\n';
+        char ch = src[i];
+        if (ch == ',' && ++c == k) {
+            ch = '\n';
             c = 0;
         }
+        dst[i] = ch;
     }
     *count = c;
 }
@@ -659,8 +690,7 @@ static int piece_rows(const char *s, Py_ssize_t len, const Sub *subs, Py_ssize_t
         Py_ssize_t n;
         if (q == NULL) return 0;
         n = q - pos;
-        memcpy(w, pos, (size_t)n);
-        newline_every_kth_comma(w, n, k, &count);
+        copy_rows(w, pos, n, k, &count);
         w += n;
         te = (const char *)memchr(q, ',', (size_t)(end - q));
         if (te == NULL) te = end;
@@ -671,25 +701,11 @@ static int piece_rows(const char *s, Py_ssize_t len, const Sub *subs, Py_ssize_t
         pos = te;
         tok = subs[j].at;
     }
-    memcpy(w, pos, (size_t)(end - pos));
-    newline_every_kth_comma(w, end - pos, k, &count);
+    copy_rows(w, pos, end - pos, k, &count);
     w += end - pos;
     *o = w;
     /* whole rows: the last one ends k - 1 commas after the last newline */
     return count == k - 1;
-}
-
-/* Ask Linux for transparent huge pages on the 2 MiB-aligned interior of p[0:len] (best
- * effort): a fresh 100 MB output otherwise costs 25,000 page faults. */
-static void advise_huge(char *p, Py_ssize_t len) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    const uintptr_t huge = (uintptr_t)1 << 21;
-    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + (uintptr_t)len) & ~(huge - 1);
-    if (len >= (Py_ssize_t)(4 * huge) && hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)len;
-#endif
 }
 
 /* A growing copy of the calls' replacement texts (the caller's lists may change while the
@@ -811,7 +827,6 @@ static PyObject *csv_rows(PyObject *self, PyObject *args) {
     if (out == NULL) goto fail;
     Py_BEGIN_ALLOW_THREADS
     char *o = PyBytes_AS_STRING(out);
-    advise_huge(o, total + S.used);
     for (i = 0; i < n && ok; i++) {
         PyObject *piece = PyTuple_GET_ITEM(pieces, i);
         if (i > 0) *o++ = '\n';

@@ -82,6 +82,8 @@ def _irregular(a: np.ndarray) -> np.ndarray:
 
 #: Rows formatted per orjson call (about 200,000 values): bounds the temporaries of a block.
 _ROWS_PER_BLOCK = 2048
+#: Replaced tokens (NaN, infinities, the scientific range) held for one ``csv_rows`` call.
+_MAX_GROUP_SUBS = 1 << 16
 
 
 def format_rows(a: np.ndarray) -> bytes:
@@ -94,14 +96,28 @@ def format_rows(a: np.ndarray) -> bytes:
     k = a.shape[1]
     step = max(1, _ROWS_PER_BLOCK * 100 // k)
     parts = [a[i : i + step] for i in range(0, a.shape[0], step)]
-    if _C is not None:
-        blocks = [_json_block(part) for part in parts]
-        out: bytes | None = _C.csv_rows([b[0] for b in blocks], k, [b[1] for b in blocks])
-        if out is not None:
-            return out
-        return b"\n".join([_csv_of_json(text, subs, k) for text, subs in blocks])
-    # numpy: each block rewritten while its text is still in cache
-    return b"\n".join([_csv_of_json(*_json_block(part), k) for part in parts])
+    if _C is None:
+        # numpy: each block rewritten while its text is still in cache
+        return b"\n".join([_csv_of_json(*_json_block(part), k) for part in parts])
+    # C: one pass over a group of blocks, usually all of them; a group ends once it holds
+    # _MAX_GROUP_SUBS replacements, which bounds their Python objects (about 90 bytes each)
+    # for arrays full of NaN or large values.
+    groups: list[bytes] = []
+    texts: list[bytes] = []
+    subs: list[_Subs | None] = []
+    held = 0
+    for i, part in enumerate(parts):
+        text, sub = _json_block(part)
+        texts.append(text)
+        subs.append(sub)
+        held += 0 if sub is None else len(sub[0])
+        if held >= _MAX_GROUP_SUBS or i == len(parts) - 1:
+            out: bytes | None = _C.csv_rows(texts, k, subs)
+            if out is None:
+                out = b"\n".join([_csv_of_json(t, s, k) for t, s in zip(texts, subs, strict=True)])
+            groups.append(out)
+            texts, subs, held = [], [], 0
+    return groups[0] if len(groups) == 1 else b"\n".join(groups)
 
 
 #: Value indices of a block and the texts that replace their tokens.

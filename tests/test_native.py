@@ -518,3 +518,17 @@ def test_format_rows_uses_csv_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     a = np.array([[1e-5, 2.5], [np.nan, -0.0]], dtype=np.float32)
     assert _textnum.format_rows(a) == b"1e-05,2.5\nnan,-0.0"
     assert calls == [2]
+
+
+@pytest.mark.parametrize("group", [1, 3, 1 << 16])
+def test_format_rows_in_groups_equals_numpy(monkeypatch: pytest.MonkeyPatch, group: int) -> None:
+    """Arrays full of replaced tokens are joined in groups of blocks (bounded memory); the
+    bytes are the same as one group's and the numpy path's."""
+    rng = np.random.default_rng(5)
+    a = rng.choice(np.array([np.nan, 1e7, -3e-9, 2.5, -np.inf], np.float32), size=(53, 7))
+    monkeypatch.setattr(_textnum, "_ROWS_PER_BLOCK", 1)  # blocks of 14 rows
+    monkeypatch.setattr(_textnum, "_MAX_GROUP_SUBS", group)
+    got = _textnum.format_rows(a)
+    monkeypatch.setattr(_textnum, "_C", None)
+    assert got == _textnum.format_rows(a)
+    assert got.decode().split("\n") == [",".join(str(v) for v in row) for row in a]
