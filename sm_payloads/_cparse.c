@@ -593,6 +593,26 @@ static inline uint64_t comma_mask(uint64_t v) {
 }
 #endif
 
+#if SWAR
+/* The commas of one block of dst, marked in m (comma j at bit j << shift): counted on from
+ * *count, and the k-th since the last newline becomes one. */
+static inline void mark_rows(char *dst, uint64_t m, int shift, Py_ssize_t k, Py_ssize_t *count) {
+    Py_ssize_t c = *count, pc = __builtin_popcountll(m);
+    if (c + pc < k) {
+        *count = c + pc;
+        return;
+    }
+    while (m) {
+        if (++c == k) {
+            dst[__builtin_ctzll(m) >> shift] = '\n';
+            c = 0;
+        }
+        m &= m - 1;
+    }
+    *count = c;
+}
+#endif
+
 /* Copy src[0:len] to dst, turning every k-th comma into a newline, counting on from *count
  * commas (the commas since the last newline); *count is left at the commas after the last
  * newline. One pass: each block of bytes is loaded once, stored, and its commas counted
@@ -604,40 +624,14 @@ static void copy_rows(char *dst, const char *src, Py_ssize_t len, Py_ssize_t k, 
     for (; i + 16 <= len; i += 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
         unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, commas));
-        int pc;
         _mm_storeu_si128((__m128i *)(void *)(dst + i), v);
-        if (m == 0) continue;
-        pc = __builtin_popcount(m);
-        if (c + pc < k) {
-            c += pc;
-            continue;
-        }
-        while (m) {
-            if (++c == k) {
-                dst[i + __builtin_ctz(m)] = '\n';
-                c = 0;
-            }
-            m &= m - 1;
-        }
+        if (m) mark_rows(dst + i, m, 0, k, &c);
     }
 #elif SWAR
     for (; i + 8 <= len; i += 8) {
         uint64_t v = load8(src + i), m = comma_mask(v);
-        int pc;
         memcpy(dst + i, &v, 8);
-        if (m == 0) continue;
-        pc = __builtin_popcountll(m);
-        if (c + pc < k) {
-            c += pc;
-            continue;
-        }
-        while (m) {
-            if (++c == k) {
-                dst[i + (__builtin_ctzll(m) >> 3)] = '\n';
-                c = 0;
-            }
-            m &= m - 1;
-        }
+        if (m) mark_rows(dst + i, m, 3, k, &c);
     }
 #endif
     for (; i < len; i++) {
