@@ -1,11 +1,13 @@
 /*
- * sm_payloads._cparse: the text-number kernels of the CSV and JSON readers, in C.
+ * sm_payloads._cparse: the text-number kernels of the CSV and JSON readers, and the CSV
+ * writer's join, in C.
  *
  * Optional accelerator: sm_payloads/_textnum.py and sm_payloads/formats/json.py hold the
- * numpy twins of both functions, with the same contract, and the test suite checks the two
- * against each other. Both functions only ever accept or decline: on anything that is not
- * exactly the expected shape they return the "declined" value and the caller's careful
- * reader decides what the input is and where it goes wrong.
+ * numpy twins of the readers (csv_block, json_lists) and of the writer's join (csv_rows),
+ * with the same contracts, and the test suite checks each pair against each other. They
+ * only ever accept or decline: on anything that is not exactly the expected shape they
+ * return the "declined" value and the caller's careful path decides what the input is and
+ * where it goes wrong.
  *
  * Numbers are exact. A decimal mantissa below 2**53 scaled by 10**e with |e| <= 22 is
  * computed as one IEEE multiplication or division of two exact doubles, which rounds
@@ -591,11 +593,10 @@ static inline uint64_t comma_mask(uint64_t v) {
     uint64_t x = v ^ 0x2C2C2C2C2C2C2C2CULL; /* a zero byte where v has a comma */
     return ~(((x & low7) + low7) | x | low7);
 }
-#endif
 
-#if SWAR
-/* The commas of one block of dst, marked in m (comma j at bit j << shift): counted on from
- * *count, and the k-th since the last newline becomes one. */
+/* The commas of one block of dst, one bit of m each (the comma at byte j is the bit whose
+ * index >> shift is j): counted on from *count, and the k-th since the last newline becomes
+ * one. */
 static inline void mark_rows(char *dst, uint64_t m, int shift, Py_ssize_t k, Py_ssize_t *count) {
     Py_ssize_t c = *count, pc = __builtin_popcountll(m);
     if (c + pc < k) {
