@@ -70,3 +70,20 @@ def fmt_ratio(x: float | None) -> str:
     if x >= 0.1:
         return f"{x:.2f}x"
     return f"{x:.2g}x"
+
+
+def patched(module: Any, func: Callable[[], Any], **attrs: Any) -> Callable[[], Any]:
+    """`func` run with attributes of `module` set to `attrs`, restored afterwards (for
+    example the same code with the C extension switched off: ``_C=None``)."""
+
+    def run() -> Any:
+        saved = {k: getattr(module, k) for k in attrs}
+        for k, v in attrs.items():
+            setattr(module, k, v)
+        try:
+            return func()
+        finally:
+            for k, v in saved.items():
+                setattr(module, k, v)
+
+    return run

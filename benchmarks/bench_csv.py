@@ -39,7 +39,7 @@ from sm_payloads import _textnum
 from sm_payloads.formats import csv
 
 from . import payloads
-from ._harness import MB, Contender, time_contenders
+from ._harness import MB, Contender, patched, time_contenders
 
 
 @dataclasses.dataclass
@@ -80,23 +80,6 @@ def table(results: list[Result]) -> str:
             f"{r.rows_per_s:,.0f} |"
         )
     return "\n".join(lines)
-
-
-def _with(func: Any, **patch: Any) -> Any:
-    """`func` run with attributes of `sm_payloads._textnum` patched (the C kernel switched
-    off with ``_C=None``, one thread with a huge ``PARALLEL_MIN``)."""
-
-    def run() -> Any:
-        saved = {k: getattr(_textnum, k) for k in patch}
-        for k, v in patch.items():
-            setattr(_textnum, k, v)
-        try:
-            return func()
-        finally:
-            for k, v in saved.items():
-                setattr(_textnum, k, v)
-
-    return run
 
 
 def peak_decode_memory(text: bytes) -> tuple[int, int]:
@@ -163,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             Contender(
                 "sm_payloads encode, no C extension",
-                _with(lambda: csv.encode(smp.from_dense(X)), _C=None),
+                patched(_textnum, lambda: csv.encode(smp.from_dense(X)), _C=None),
                 rows,
                 len(text),
                 "extra",
@@ -193,14 +176,14 @@ def main(argv: list[str] | None = None) -> int:
             ),
             Contender(
                 "sm_payloads decode, one thread",
-                _with(lambda: csv.decode(text), PARALLEL_MIN=1 << 62),
+                patched(_textnum, lambda: csv.decode(text), PARALLEL_MIN=1 << 62),
                 rows,
                 len(text),
                 "extra",
             ),
             Contender(
                 "sm_payloads decode, no C extension",
-                _with(lambda: csv.decode(text), _C=None),
+                patched(_textnum, lambda: csv.decode(text), _C=None),
                 rows,
                 len(text),
                 "extra",

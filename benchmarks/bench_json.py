@@ -55,7 +55,7 @@ from sm_payloads.formats import json as smp_json
 from sm_payloads.formats import jsonlines as smp_jsonl
 
 from . import payloads
-from ._harness import MB, Contender, fmt_ratio, fmt_time, time_contenders
+from ._harness import MB, Contender, fmt_ratio, fmt_time, patched, time_contenders
 
 OPT = orjson.OPT_SERIALIZE_NUMPY
 
@@ -318,20 +318,6 @@ def memory_table(rows: list[dict[str, Any]]) -> str:
 # ======================================================================================
 
 
-def _pure(func: Any) -> Any:
-    """`func` run with the C number kernel switched off (orjson parses the numbers)."""
-
-    def run() -> Any:
-        saved = smp_json._C
-        smp_json._C = None
-        try:
-            return func()
-        finally:
-            smp_json._C = saved
-
-    return run
-
-
 def speed(
     rows: int, cols: int, repeat: int, quick: bool
 ) -> tuple[list[Result], dict[str, Any], bytes, bytes]:
@@ -370,7 +356,7 @@ def speed(
             Contender("json.loads per line + np.array", lambda: json_lines(lines), n, len(lines), "extra"),
             Contender(
                 "sm_payloads jsonlines.decode, no C extension",
-                _pure(lambda: smp_jsonl.decode(lines).to_numpy()),
+                patched(smp_json, lambda: smp_jsonl.decode(lines).to_numpy(), _C=None),
                 n,
                 len(lines),
                 "extra",
@@ -406,7 +392,7 @@ def speed(
             Contender("orjson.loads + np.array", lambda: orjson_doc(doc), n, len(doc), "extra"),
             Contender(
                 "sm_payloads json.decode, no C extension",
-                _pure(lambda: smp_json.decode(doc).to_numpy()),
+                patched(smp_json, lambda: smp_json.decode(doc).to_numpy(), _C=None),
                 n,
                 len(doc),
                 "extra",

@@ -43,7 +43,7 @@ import sm_payloads as smp
 from sm_payloads.formats import recordio_protobuf as rp
 
 from . import payloads
-from ._harness import MB, Contender, fmt_rate, fmt_ratio, fmt_time, time_contenders
+from ._harness import MB, Contender, fmt_rate, fmt_ratio, fmt_time, patched, time_contenders
 
 MiB = 1 << 20
 
@@ -468,20 +468,6 @@ def dense_benchmarks(sizes: Sizes, quick: bool) -> tuple[list[Result], dict[str,
     return results, checks
 
 
-def _without_c(func: Callable[[], Any]) -> Callable[[], Any]:
-    """`func` run with the optional C walk switched off (the numpy walk decodes)."""
-
-    def run() -> Any:
-        saved = rp._crecordio
-        rp._crecordio = None
-        try:
-            return func()
-        finally:
-            rp._crecordio = saved
-
-    return run
-
-
 def sparse_benchmarks(sizes: Sizes, quick: bool) -> tuple[list[Result], dict[str, Any]]:
     X, y = payloads.sparse(sizes.sparse_rows, sizes.sparse_cols, sizes.density)
     n = X.shape[0]
@@ -522,7 +508,7 @@ def sparse_benchmarks(sizes: Sizes, quick: bool) -> tuple[list[Result], dict[str
         Contender("memcpy (fresh bytearray)", lambda: memcpy(data), n, size, "memcpy"),
         Contender(
             "sm_payloads decode(copy=True), no C extension",
-            _without_c(lambda: ours_read_sparse(data)),
+            patched(rp, lambda: ours_read_sparse(data), _crecordio=None),
             n,
             size,
             "extra",

@@ -116,6 +116,17 @@ read_len(const uint8_t *b, int64_t *pp, int64_t limit, int64_t *out)
     return -1;
 }
 
+/* A length-delimited field with tag `tag` at *pp, inside `limit`: on success *pp moves to
+ * its payload and *out holds the payload's length. */
+static inline int
+read_field(const uint8_t *b, int64_t *pp, int64_t limit, uint8_t tag, int64_t *out)
+{
+    if (*pp >= limit || b[*pp] != tag)
+        return -1;
+    (*pp)++;
+    return read_len(b, pp, limit, out);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* walk                                                                                  */
 /* ------------------------------------------------------------------------------------ */
@@ -169,17 +180,11 @@ walk_record(const uint8_t *b, int64_t pos, int64_t end, column_t *cols, int *nco
             map_tag = cols[c].map_tag;
         }
         /* map entry */
-        if (pos >= end || b[pos] != map_tag)
-            return -1;
-        pos++;
-        if (read_len(b, &pos, end, &ln))
+        if (read_field(b, &pos, end, map_tag, &ln))
             return -1;
         entry_end = pos + ln;
         /* key */
-        if (pos >= entry_end || b[pos] != 0x0A)
-            return -1;
-        pos++;
-        if (read_len(b, &pos, entry_end, &ln))
+        if (read_field(b, &pos, entry_end, 0x0A, &ln))
             return -1;
         if (discover) {
             if (ln > MAX_KEY)
@@ -192,10 +197,7 @@ walk_record(const uint8_t *b, int64_t pos, int64_t end, column_t *cols, int *nco
             return -1;
         pos += ln;
         /* value: exactly one tensor, filling the entry */
-        if (pos >= entry_end || b[pos] != 0x12)
-            return -1;
-        pos++;
-        if (read_len(b, &pos, entry_end, &ln))
+        if (read_field(b, &pos, entry_end, 0x12, &ln))
             return -1;
         value_end = pos + ln;
         if (value_end != entry_end)
@@ -208,10 +210,7 @@ walk_record(const uint8_t *b, int64_t pos, int64_t end, column_t *cols, int *nco
         }
         else
             ttag = cols[c].ttag;
-        if (pos >= value_end || b[pos] != ttag)
-            return -1;
-        pos++;
-        if (read_len(b, &pos, value_end, &ln))
+        if (read_field(b, &pos, value_end, ttag, &ln))
             return -1;
         tensor_end = pos + ln;
         if (tensor_end != value_end)
