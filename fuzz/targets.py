@@ -6,9 +6,9 @@ and its subclasses); anything else is a finding (see `fuzz.harness`). Options th
 how a decoder reads (label size, dtype, batch size, streaming or not...) are taken from the
 input's first byte (the *selector*), so the fuzzer explores them too; the rest is the body.
 
-Seeds come from the SDK's golden fixtures (``../shared/fixtures`` beside the repository, or
-``$SMP_FIXTURES``; skipped when absent) and small valid payloads written here by our own
-encoders, so the fuzzer starts inside every format's grammar.
+Seeds come from the golden payloads the real SageMaker SDK wrote (``tests/golden``) and small
+valid payloads written here by our own encoders, so the fuzzer starts inside every format's
+grammar.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +36,8 @@ from sm_payloads.formats import recordio_protobuf as rp
 
 __all__ = ["TARGETS", "Target", "fixture_files"]
 
-#: The golden fixtures beside the repository (as tests/helpers.py finds them), if present.
-FIXTURES = Path(
-    os.environ.get("SMP_FIXTURES", Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures")
-)
+#: The golden payloads written by the real SageMaker SDK (tests/golden, scripts/make_golden.py).
+GOLDEN = Path(__file__).resolve().parent.parent / "tests" / "golden"
 
 
 @dataclass(frozen=True)
@@ -118,37 +115,24 @@ def _try(fn: Callable[[], bytes]) -> list[bytes]:
         return []
 
 
+def _golden_cases() -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = json.loads((GOLDEN / "manifest.json").read_text(encoding="utf-8"))["cases"]
+    return cases
+
+
 def fixture_files() -> list[Path]:
-    """The golden SDK payloads (RecordIO-protobuf files) that exist here."""
-    sdk = FIXTURES / "sdk"
-    return sorted(sdk.glob("*.rec")) if sdk.is_dir() else []
+    """The golden RecordIO-protobuf files the real SDK wrote."""
+    return [GOLDEN / c["file"] for c in _golden_cases() if c["content_type"] == rp.CONTENT_TYPE]
 
 
 def _fixture_payloads() -> dict[str, list[bytes]]:
-    """CSV / JSON / JSON Lines / npy bodies the SDK wrote (the manifest's ``payloads``)."""
+    """The golden CSV / JSON / JSON Lines / npy bodies the SDK and the inference toolkit wrote."""
+    kinds = {"text/csv": "csv", "application/json": "json", "application/jsonlines": "jsonl"}
+    kinds["application/x-npy"] = "npy"
     out: dict[str, list[bytes]] = {"csv": [], "json": [], "jsonl": [], "npy": []}
-    manifest = FIXTURES / "sdk" / "manifest.json"
-    if not manifest.is_file():
-        return out
-    import base64
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(v, f"{path}/{k}")
-        elif isinstance(node, str) and "payloads" in path:
-            low = path.lower()
-            if "npy" in low:
-                with contextlib.suppress(ValueError):
-                    out["npy"].append(base64.b64decode(node, validate=True))
-            elif "jsonl" in low or "lines" in low:
-                out["jsonl"].append(node.encode())
-            elif "json" in low:
-                out["json"].append(node.encode())
-            elif "csv" in low:
-                out["csv"].append(node.encode())
-
-    walk(json.loads(manifest.read_text()).get("payloads", {}), "payloads")
+    for case in _golden_cases():
+        if case["content_type"] in kinds:
+            out[kinds[case["content_type"]]].append((GOLDEN / case["file"]).read_bytes())
     return out
 
 

@@ -12,8 +12,6 @@ work="$tmp/repo"
 mkdir "$work"
 cp -r "$root/sm_payloads" "$root/tests" "$root/conftest.py" "$root/pyproject.toml" "$work/"
 rm -f "$work"/sm_payloads/*.so
-# the golden fixtures live beside the repository (tests/helpers.py: ROOT.parent / "shared")
-if [ -d "$root/../shared" ]; then ln -s "$(cd "$root/../shared" && pwd)" "$tmp/shared"; fi
 py="${PYTHON:-python}"
 inc="$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
 suffix="$("$py" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"

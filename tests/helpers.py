@@ -12,12 +12,17 @@ import scipy.sparse as sp
 import sm_payloads as smp
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-SDK_FIXTURES = SHARED / "fixtures" / "sdk"
+#: Payloads written by the real SageMaker SDK v2 and inference toolkit (scripts/make_golden.py).
+GOLDEN = ROOT / "tests" / "golden"
 
 
-def sdk_manifest() -> dict[str, Any]:
-    return json.loads((SDK_FIXTURES / "manifest.json").read_text())
+def golden_manifest() -> dict[str, Any]:
+    return json.loads((GOLDEN / "manifest.json").read_text(encoding="utf-8"))
+
+
+def golden_cases(content_type: str) -> list[dict[str, Any]]:
+    """The manifest's cases of one media type, in manifest order."""
+    return [c for c in golden_manifest()["cases"] if c["content_type"] == content_type]
 
 
 def _num(x: Any) -> float:
@@ -25,7 +30,7 @@ def _num(x: Any) -> float:
 
 
 def manifest_batch(inp: dict[str, Any]) -> smp.RecordBatch:
-    """The batch the SDK was given for one fixture (see the fixtures' README)."""
+    """The batch the SDK was given for one golden case (its manifest ``input``)."""
     labels = None if inp["labels"] is None else np.array(inp["labels"], dtype=inp["label_dtype"])
     if inp["kind"] == "dense":
         rows = [[_num(v) for v in r] for r in inp["array"]]

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import math
-import re
 from typing import Any
 
 import numpy as np
@@ -23,7 +22,7 @@ from hypothesis import strategies as st
 import sm_payloads as smp
 from sm_payloads import autopilot as ap
 
-from .helpers import SHARED
+from .helpers import GOLDEN
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -93,28 +92,25 @@ def test_seed_variable_values(value: str) -> None:
     assert tuple(k.strip().lower() for k in value.split(",")) == SEED_VALUES[value]
 
 
-@pytest.mark.parametrize("seed", ["003_7a0b8ba2dbe2dd3f.txt", "004_eb1e8ef1f2c6024d.txt"])
-def test_every_recipe_in_the_seeds(seed: str) -> None:
-    """Every `'SAGEMAKER_INFERENCE_*': '...'` in the seed text parses, and the recipes set
-    each HPO container-3 INPUT equal to container 2's OUTPUT (as keys)."""
-    path = SHARED / "seeds" / seed
-    if not path.exists():
-        pytest.skip("seeds not available")
-    text = path.read_text(encoding="utf-8")
-    found = re.findall(
-        r"(?:best_candidate_)?containers\[(\d)\]\['Environment'\]\.update\(\{'(\w+)': '([^']*)'\}\)", text
-    )
-    assert len(found) >= 10
-    for _, var, value in found:
+def test_every_recipe_in_the_aws_page() -> None:
+    """Every container-environment update that the AWS page "Configure inference output in
+    generated containers" prints (tests/golden/docs/autopilot_recipes.json) parses, and the HPO
+    recipes set container 2's INPUT to container 1's OUTPUT (as keys)."""
+    recipes = json.loads((GOLDEN / "docs" / "autopilot_recipes.json").read_text(encoding="utf-8"))
+    updates = [tuple(u) for r in recipes["recipes"] for u in r["updates"]]
+    assert len(updates) == 11
+    for _, var, value in updates:
         assert value in SEED_VALUES
         assert ap.parse_keys(value, variable=var) == SEED_VALUES[value]
-    hpo = [(int(i), v, ap.parse_keys(x)) for i, v, x in found]
+    hpo = [(i, v, ap.parse_keys(x)) for i, v, x in updates]
     outputs_1 = [k for i, v, k in hpo if i == 1 and v == OUT]
     inputs_2 = [k for i, v, k in hpo if i == 2 and v == INP]
-    assert outputs_1 == inputs_2 and outputs_1
-    assert [k for i, v, k in hpo if i == 0] == [("predicted_label", "probability")] * len(
-        [1 for i, _, _ in hpo if i == 0]
-    )
+    assert outputs_1 == inputs_2 == [
+        ("predicted_label", "probability"),
+        ("predicted_label", "probabilities"),
+        ("predicted_label", "probability"),
+    ]
+    assert [k for i, v, k in hpo if i == 0] == [("predicted_label", "probability")] * 2
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -17,7 +18,7 @@ from sm_payloads._protobuf import parse_record
 from sm_payloads.formats import recordio_protobuf as rp
 from sm_payloads.recordio import MAGIC_BYTES, iter_frames, write_records
 
-from .helpers import SDK_FIXTURES, assert_batches_equal, manifest_batch, sdk_manifest
+from .helpers import GOLDEN, assert_batches_equal, golden_cases, manifest_batch
 from .strategies import record_batches
 
 CT = "application/x-recordio-protobuf"
@@ -104,16 +105,16 @@ def test_golden_pca_projection() -> None:
 # The SDK's own files
 # --------------------------------------------------------------------------------------
 
-MANIFEST = sdk_manifest()
-FILES = [f for f in MANIFEST["recordio_files"]]
+FILES = golden_cases("application/x-recordio-protobuf")
+MAGIC_FILE = "sdk/recordio-protobuf/dense_f32_magic_in_payload.rec"
 
 
-@pytest.mark.parametrize("entry", FILES, ids=[f["file"] for f in FILES])
+@pytest.mark.parametrize("entry", FILES, ids=[Path(f["file"]).stem for f in FILES])
 def test_sdk_fixture_bytes_and_values(entry: dict) -> None:
-    data = (SDK_FIXTURES / entry["file"]).read_bytes()
+    data = (GOLDEN / entry["file"]).read_bytes()
     batch = manifest_batch(entry["input"])
     assert rp.encode(batch, sdk_compatible=True) == data
-    if entry["file"] != "dense_f32_magic_in_payload.rec":
+    if entry["file"] != MAGIC_FILE:
         assert rp.encode(batch) == data
     decoded = rp.decode(data)
     assert len(decoded) == len(entry["records"])
@@ -137,7 +138,7 @@ def test_sdk_fixture_bytes_and_values(entry: dict) -> None:
 def test_magic_in_payload_is_shifted_not_split() -> None:
     """API.md §6: the default writer re-encodes the record with a small unknown field."""
     X = np.array([[-1804698880.0, 1.0, 2.0, 3.0]], np.float32)  # bits 0xCED7230A first
-    sdk = (SDK_FIXTURES / "dense_f32_magic_in_payload.rec").read_bytes()
+    sdk = (GOLDEN / MAGIC_FILE).read_bytes()
     ours = rp.encode(smp.from_dense(X))
     assert ours != sdk
     frames = list(iter_frames(ours))
@@ -494,7 +495,7 @@ def test_parse_record_matches_protobuf_on_sdk_fixtures() -> None:
     from sm_payloads._proto import record_pb2
 
     for entry_ in FILES:
-        data = (SDK_FIXTURES / entry_["file"]).read_bytes()
+        data = (GOLDEN / entry_["file"]).read_bytes()
         for f in iter_frames(data):
             ours = parse_record(f.payload, 0, len(f.payload))
             theirs = record_pb2.Record.FromString(bytes(f.payload))
@@ -652,6 +653,19 @@ def test_sparse_shape_wider_than_int64_is_a_decode_error() -> None:
     assert info.value.reason == (
         "features['values']: sparse shape [18446744073709551615] has 18446744073709551615 elements, "
         "more than 2**63 - 1"
+    )
+
+
+def test_dense_shape_of_more_dimensions_than_numpy_holds_is_a_decode_error() -> None:
+    # Found by fuzzing (docs/reliability.md, finding 4): numpy's reshape raised ValueError
+    # ("Maximum allowed dimension exceeded"). Record{features{"v": float32_tensor{shape=[1 x 63, 0]}}}.
+    body = b"\n#\xd7\xceK\x00\x00\x00\nI\n\x01v\x12D\x12B\x1a@" + b"\x01" * 63 + b"\x00\x00"
+    with pytest.raises(smp.DecodeError) as info:
+        smp.decode_request(body, "application/x-recordio-protobuf")
+    assert (info.value.reason, info.value.record_index, info.value.offset) == (
+        "features['v']: shape of 64 dimensions (numpy allows 63 per record)",
+        0,
+        0,
     )
 
 

@@ -1,0 +1,90 @@
+"""The documentation runs as written, and the repository stands alone.
+
+pytest's doctest collection runs every ``>>>`` example in docs/ and README.md (pyproject's
+``--doctest-glob=*.md``). This file runs the other fenced ``python`` blocks as scripts, so a
+snippet that uses a name it never defines fails here. A block that is an API signature listing
+is marked with ``<!-- signature -->`` on the line before its fence, and one that needs
+something a test cannot have (a SageMaker endpoint, a cluster) with ``<!-- not-run: why -->``;
+both show up as skips with that reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from .helpers import ROOT
+
+PAGES = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]
+FENCE = re.compile(r"^(?:<!-- (signature|not-run: [^>]*?) -->\n)?```python\n(.*?)^```", re.M | re.S)
+
+
+class Block(NamedTuple):
+    page: str
+    line: int
+    mark: str | None
+    code: str
+
+
+def python_blocks() -> list[Block]:
+    blocks = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for m in FENCE.finditer(text):
+            line = text.count("\n", 0, m.start(2))
+            blocks.append(Block(page.relative_to(ROOT).as_posix(), line, m.group(1), m.group(2)))
+    return blocks
+
+
+SCRIPTS = [b for b in python_blocks() if ">>>" not in b.code]
+
+
+@pytest.mark.parametrize("block", SCRIPTS, ids=[f"{b.page}:{b.line}" for b in SCRIPTS])
+def test_python_block_runs_as_written(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if block.mark == "signature":
+        pytest.skip("an API signature listing, not runnable code")
+    if block.mark is not None:
+        pytest.skip(block.mark)
+    monkeypatch.chdir(tmp_path)
+    code = compile(block.code, f"{block.page}:{block.line}", "exec")
+    exec(code, {"__name__": "__doc_block__"})
+
+
+def test_blocks_are_found() -> None:
+    """The pattern sees the blocks (a changed fence style would silently skip them all)."""
+    by_page = {b.page for b in python_blocks()}
+    assert {"README.md", "docs/record.md", "docs/formats/csv.md"} <= by_page
+    assert any(b.mark == "signature" for b in python_blocks())
+
+
+def tracked_files() -> list[Path]:
+    if (ROOT / ".git").exists():
+        out = subprocess.run(
+            ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True, env={**os.environ}
+        ).stdout
+        return [ROOT / name for name in out.decode().split("\0") if name]
+    skip = {".venv", ".git", "build", "__pycache__", ".hypothesis"}
+    return [p for p in ROOT.rglob("*") if p.is_file() and not skip & set(p.relative_to(ROOT).parts)]
+
+
+def test_nothing_points_outside_the_repository() -> None:
+    """No file cites the reference documents the project was written from, or reads a folder
+    beside the checkout: everything a reader or a test needs is in the repository."""
+    # Spelled in pieces so that this file does not match itself.
+    outside = re.compile("|".join([r"API" + r"\.md", r"FORMATS" + r"\.md", r"\.\./" + "shared", r"seeds/0"]))
+    hits = []
+    for path in tracked_files():
+        if path.suffix in {".rec", ".npy", ".so", ".png"} or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        hits += [
+            f"{path.relative_to(ROOT)}:{n}"
+            for n, line in enumerate(text.splitlines(), 1)
+            if outside.search(line)
+        ]
+    assert hits == []
