@@ -22,6 +22,7 @@ from .limits import Limits
 from .mime import MediaType, negotiate
 from .record import Ragged, Record, RecordBatch, Sparse, Tensor, from_dense, from_sparse
 from .registry import (
+    DEFAULT_BATCH_SIZE,
     decode_request,
     decode_response,
     encode_request,
@@ -34,6 +35,7 @@ from .registry import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
     "DecodeError",
     "EncodeError",
     "Limits",

@@ -817,19 +817,13 @@ def _wrap(e: DecodeError, piece: _Piece, base: int) -> ShardDecodeError:
     )
 
 
-def _strip(spec: _ReadSpec, batch: RecordBatch) -> RecordBatch:
-    if spec.with_label or not batch.label:
-        return batch
-    return RecordBatch(batch.features, {}, batch.uid, batch.metadata, batch.configuration, n=len(batch))
-
-
 def _load(spec: _ReadSpec, piece: _Piece) -> RecordBatch:
     data, base = _read_piece(piece)
     try:
         batch = _decode(spec, data)
     except DecodeError as e:
         raise _wrap(e, piece, base) from None
-    return _strip(spec, batch)
+    return batch
 
 
 def _head(spec: _ReadSpec, piece: _Piece) -> RecordBatch | None:
@@ -1057,9 +1051,10 @@ _READ_DOC = """
         `with_label`), with unknown row chunks. ``dataframe``: columns ``label`` (or
         ``label_0``, ... for a label vector) when `with_label`, then ``f_0``, ``f_1``, ...;
         each partition has its own 0-based index. ``bag``: one `RecordBatch` per partition,
-        any column kinds.
+        any column kinds, with everything the shard holds (labels, uid, metadata,
+        configuration), whatever `with_label` says.
     with_label : bool
-        Include the labels (``label["values"]``); without it the label map is dropped.
+        ``array`` and ``dataframe`` results include the labels (``label["values"]``).
     storage_options : mapping, optional
         Passed to fsspec.
 """
@@ -1098,8 +1093,9 @@ read_csv.__doc__ = (
     "Read CSV shards (label fields first, no header) as a dask collection."
     + _READ_DOC
     + """    label_size : int, optional
-        Leading label fields per row: 1 by default with `with_label`, else 0 (pass it
-        without `with_label` to drop the label fields).
+        Leading label fields per row: 1 by default with `with_label`, else 0. Passed
+        without `with_label`, the label fields are read as labels: a bag's batches keep
+        them, arrays and dataframes leave them out.
     dtype : float64 (default), float32 or int32
         As in `sm_payloads.formats.csv.decode`.
     blocksize : int, optional

@@ -244,9 +244,12 @@ def test_bag_round_trip_recordio(client: Any, tmp_path: Path) -> None:
             batch.features["values"][[i]].indices.tolist() for i in range(len(batch))
         ]
     assert_batches_equal(smp.RecordBatch.concat(got), smp.RecordBatch.concat(batches))
-    # without with_label the label map is dropped, nothing else
+    # a bag's batch holds everything the shard holds, with_label or not
     plain = smd.read_recordio(str(tmp_path), as_="bag").compute()
-    assert [dict(b.label) for b in plain] == [{}, {}, {}]
+    assert [len(b) for b in plain] == [6, 6, 3]
+    for a, b in zip(plain, got, strict=True):
+        assert_batches_equal(a, b)
+    assert list(plain[2].label) == ["values"]
     assert plain[2].uid == ("r4-0", "r4-1", "r4-2")
 
 
@@ -260,9 +263,18 @@ def test_bag_round_trip_jsonlines_and_csv(client: Any, tmp_path: Path) -> None:
     want = smp.RecordBatch.concat(batches)
     for got in (
         smd.read_jsonlines(str(tmp_path / "j"), as_="bag", with_label=True).compute(),
+        smd.read_jsonlines(str(tmp_path / "j"), as_="bag").compute(),
         smd.read_csv(str(tmp_path / "c"), as_="bag", with_label=True).compute(),
+        smd.read_csv(str(tmp_path / "c"), as_="bag", label_size=1).compute(),
     ):
         assert_batches_equal(smp.RecordBatch.concat(got), want)
+    # CSV has no labels unless label_size says how many leading fields are labels
+    unlabelled = smp.RecordBatch.concat(smd.read_csv(str(tmp_path / "c"), as_="bag").compute())
+    assert unlabelled.label == {}
+    assert unlabelled.to_numpy()[:2].tolist() == [[0.0, 0.0, 1.0], [1.0, 2.0, 3.0]]
+    # arrays leave the label fields out without with_label
+    X = smd.read_csv(str(tmp_path / "c"), label_size=1).compute()
+    assert X[:2].tolist() == [[0.0, 1.0], [2.0, 3.0]]
 
 
 # --------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ CT = "application/x-recordio-protobuf"
         ('application/json; charset="utf-8"', "application/json", {"charset": "utf-8"}),
         ("application/json;verbose=True", "application/json", {"verbose": "True"}),
         ("text/csv;", "text/csv", {}),
-        # FORMATS.md §1.2: Object2Vec's documented spelling has an unquoted comma.
+        # docs/media-types.md, "Parameters seen in the wild": Object2Vec's documented spelling
+        # has an unquoted comma.
         ("application/json; infer_max_seqlens=5,5", "application/json", {"infer_max_seqlens": "5,5"}),
         ('application/json; infer_max_seqlens="5,5"', "application/json", {"infer_max_seqlens": "5,5"}),
     ],
@@ -129,7 +130,8 @@ def test_malformed_content_type_message_is_said_once() -> None:
 
 
 def test_response_from_per_record_dicts() -> None:
-    """API.md §2: a response may be a list of per-record dicts (k-means' shape here)."""
+    """docs/record.md, "What the top-level verbs accept": a response may be a list of
+    per-record dicts (k-means' shape here)."""
     rows = [
         {"closest_cluster": 5, "distance_to_cluster": 36.5, "name": "a", "v": [1.0, 2.0]},
         {"closest_cluster": 2, "distance_to_cluster": 1.25, "name": "b", "v": [3.0, 4.0]},
@@ -179,7 +181,8 @@ def test_raw_input_codecs_get_the_array_as_given() -> None:
 
 
 def test_algorithm_option_of_the_top_level_verbs() -> None:
-    """API.md §2: the envelope comes from the algorithm's schema when one is given."""
+    """docs/record.md, "What the top-level verbs accept": the envelope comes from the
+    algorithm's schema when one is given."""
     batch = smp.RecordBatch(label={"projection": np.array([[1.0, 2.0]], np.float32)})
     body = smp.encode_response(batch, "application/json", algorithm="pca")
     assert body == b'{"projections": [{"projection": [1.0, 2.0]}]}'
@@ -187,3 +190,19 @@ def test_algorithm_option_of_the_top_level_verbs() -> None:
     assert back.label["projection"].tolist() == [[1.0, 2.0]]
     with pytest.raises(smp.NotAcceptableError):
         smp.encode_response(batch, "text/csv", algorithm="pca")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/csv", b"".join(b"%d,1\n" % i for i in range(25_000))),
+        ("application/jsonlines", b"".join(b"[%d, 1]\n" % i for i in range(25_000))),
+    ],
+)
+def test_iter_decode_has_a_default_batch_size(content_type: str, body: bytes) -> None:
+    import io
+
+    assert smp.DEFAULT_BATCH_SIZE == 10_000
+    batches = list(smp.iter_decode(io.BytesIO(body), content_type))
+    assert [len(b) for b in batches] == [10_000, 10_000, 5_000]
+    assert batches[2].to_numpy()[-1].tolist() == [24_999.0, 1.0]
