@@ -5,8 +5,9 @@ unset unless stated) does with each, and what `smp.serving.handle` answers.
 The toolkit column was established by reading the toolkit's source and running its
 `Transformer.transform` against a fake model-server context; "500 (unsupported)" is its
 catch-all answer (an `UnsupportedFormatError` becomes HTTP 500 with a traceback in the body).
-Our column is computed by running the handler (tests/test_serving_table.py checks every row,
-and that docs/serving.md shows exactly these results).
+Our column is computed by running the handler; tests/test_serving_table.py pins every row's
+exact answer (status, Content-Type, body) in a hand-written table, and checks that
+docs/serving.md shows exactly these results.
 """
 
 from __future__ import annotations

@@ -666,7 +666,9 @@ def test_verbose_selects_variant() -> None:
 
 def test_explicit_variant() -> None:
     rows = [{"score": 0.4, "predicted_label": 0.0}]
-    assert alg.encode_response(rows, JSON, "ll", variant="binary_classifier")
+    assert alg.encode_response(rows, JSON, "ll", variant="binary_classifier") == (
+        b'{"predictions": [{"score": 0.4, "predicted_label": 0.0}]}'
+    )
     with pytest.raises(smp.EncodeError) as e:
         alg.encode_response(rows, JSON, "ll", variant="multiclass_classifier")
     assert e.value.column == "label['score']"
@@ -682,10 +684,23 @@ def test_linear_learner_variant_is_inferred_from_kinds() -> None:
         b'{"predictions": [{"score": [0.25, 0.75], "predicted_label": 1.0}]}', JSON, "ll"
     )
     assert binary.label["score"].shape == (1,) and multi.label["score"].shape == (1, 2)
-    # RecordIO cannot say "scalar": a one-value score is binary, several values multiclass
-    for b in (binary, multi):
+    assert {k: (v.dtype, v.tolist()) for k, v in binary.label.items()} == {
+        "score": (np.float64, [0.5]),
+        "predicted_label": (np.float64, [0.0]),
+    }
+    assert {k: (v.dtype, v.tolist()) for k, v in multi.label.items()} == {
+        "score": (np.float64, [[0.25, 0.75]]),
+        "predicted_label": (np.float64, [1.0]),
+    }
+    # RecordIO cannot say "scalar": a one-value score is binary, several values multiclass.
+    # Its tensors are float32 here (0.5, 0.25 and 0.75 are exact in float32).
+    for b, score, label in ((binary, [0.5], [0.0]), (multi, [[0.25, 0.75]], [1.0])):
         rio = alg.decode_response(alg.encode_response(b, RIO, "ll"), RIO, "ll")
         assert rio.label["score"].shape == b.label["score"].shape
+        assert {k: (v.dtype, v.tolist()) for k, v in rio.label.items()} == {
+            "score": (np.float32, score),
+            "predicted_label": (np.float32, label),
+        }
 
 
 def test_one_value_vectors_survive_recordio() -> None:

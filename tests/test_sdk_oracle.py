@@ -7,6 +7,8 @@ import io
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from google.protobuf.internal import api_implementation
+from google.protobuf.message import DecodeError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -111,9 +113,18 @@ def test_sdk_reads_our_shifted_magic_record() -> None:
 
 def test_sdk_misreads_dmlc_multipart_records_that_we_read() -> None:
     """Why the default writer never splits: the SDK's reader ignores cflag."""
-    payload = rp.encode(smp.from_dense(np.array([[-1804698880.0]], np.float32)), sdk_compatible=True)[8:]
-    data = smp.recordio.write_records([payload])  # dmlc split into pieces
-    assert len(rp.decode(data)) == 1
-    with pytest.raises(Exception):  # noqa: B017 - the SDK raises protobuf's own DecodeError
-        records = common.read_records(io.BytesIO(data))
-        assert list(records[0].features["values"].float32_tensor.values) == [-1804698880.0]
+    whole = rp.encode(smp.from_dense(np.array([[-1804698880.0]], np.float32)), sdk_compatible=True)
+    data = smp.recordio.write_records([whole[8:]])  # dmlc split into pieces
+    assert rp.decode(data).features["values"].tolist() == [[-1804698880.0]]
+    # Unsplit, the SDK reads the record; split, it parses the first piece alone and fails.
+    (rec,) = common.read_records(io.BytesIO(whole))
+    assert list(rec.features["values"].float32_tensor.values) == [-1804698880.0]
+    with pytest.raises(DecodeError) as e:
+        common.read_records(io.BytesIO(data))
+    assert type(e.value) is DecodeError
+    # protobuf's message depends on its backend (upb by default, or the pure-Python one)
+    messages = {
+        "upb": "Error parsing message with type 'aialgs.data.Record'",
+        "python": "Field number 0 is illegal.",
+    }
+    assert str(e.value) == messages[api_implementation.Type()]

@@ -3,6 +3,9 @@ on their seeds."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import subprocess
 import sys
 import textwrap
@@ -107,8 +110,26 @@ def test_algorithm_responses_decode_with_algorithm(
 @given(data=st.data())
 def test_payloads_are_the_bodies_of_encoded_batches(media_type: str, data: st.DataObject) -> None:
     body = data.draw(testing.payloads(media_type))
-    assert isinstance(body, bytes) and body
-    _decode(body, media_type, response=False)
+    got = _decode(body, media_type, response=False)
+    again = smp.encode_request(got, media_type)
+    # Read by independent parsers (the stdlib's csv and json, numpy's np.load):
+    if media_type == "text/csv":
+        assert again == body  # canonical: decoding and re-encoding gives the same bytes
+        rows = [[float(f) for f in row] for row in csv.reader(io.StringIO(body.decode("ascii")))]
+        assert (list(got.features), got.label) == (["values"], {})
+        np.testing.assert_array_equal(got.features["values"], np.array(rows, np.float64), strict=True)
+    elif media_type == "application/json":
+        # the same document (a column's key may move within a record's object)
+        doc = json.loads(body)
+        assert json.loads(again) == doc
+        assert list(doc) == ["instances"] and len(doc["instances"]) == len(got)
+        assert all(isinstance(instance, dict) for instance in doc["instances"])
+    else:
+        assert again == body
+        arr = np.load(io.BytesIO(body), allow_pickle=False)
+        assert (list(got.features), got.label) == (["values"], {})
+        values = got.features["values"]
+        assert (values.dtype, values.shape, values.tobytes()) == (arr.dtype, arr.shape, arr.tobytes())
 
 
 @settings(max_examples=10)
@@ -118,15 +139,30 @@ def test_verbose_media_type_picks_the_verbose_variant(body: bytes) -> None:
     assert set(got.label) == {"predicted_label", "distances", "labels"}
 
 
+def _refusal(media_type: str, **kwargs: Any) -> tuple[type[BaseException], str]:
+    with pytest.raises(ValueError) as e:
+        testing.payloads(media_type, **kwargs)
+    return type(e.value), str(e.value)
+
+
 def test_unknown_or_unwritten_types_are_refused() -> None:
-    with pytest.raises(smp.UnsupportedMediaTypeError):
-        testing.payloads("application/x-unknown")
-    with pytest.raises(ValueError, match="request format only"):
-        testing.payloads("text/libsvm", response=True)
-    with pytest.raises(ValueError, match="does not write text/csv"):
-        testing.payloads("text/csv", algorithm="pca")
-    with pytest.raises(ValueError, match="unknown algorithm"):
-        testing.payloads("application/json", algorithm="no-such-algorithm")
+    assert _refusal("application/x-unknown") == (
+        smp.UnsupportedMediaTypeError,
+        "'application/x-unknown': unsupported media type; supported: application/json, "
+        "application/jsonlines, text/csv, application/x-recordio-protobuf, application/x-npy, "
+        "text/libsvm, application/x-jsonlines, text/x-libsvm",
+    )
+    assert _refusal("text/libsvm", response=True) == (ValueError, "text/libsvm is a request format only")
+    assert _refusal("text/csv", algorithm="pca") == (
+        ValueError,
+        "PCA does not write text/csv; it writes application/json, application/jsonlines, "
+        "application/x-recordio-protobuf",
+    )
+    assert _refusal("application/json", algorithm="no-such-algorithm") == (
+        ValueError,
+        "unknown algorithm 'no-such-algorithm'; known: kmeans, pca, linear-learner, "
+        "factorization-machines, ntm, lda, knn, randomcutforest, ipinsights, object2vec",
+    )
 
 
 # ======================================================================================
