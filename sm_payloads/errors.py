@@ -31,6 +31,12 @@ class PayloadError(ValueError):
 
     status_hint: int = 400
 
+    def __init__(self, message: str) -> None:
+        # ValueError's own __init__, not the next class in the MRO: an error that is also
+        # another library's ValueError (smp.sdk.JSONDecodeError is a json.JSONDecodeError)
+        # sets that class's fields itself.
+        ValueError.__init__(self, message)
+
 
 def _where(offset: int | None, record_index: int | None, line: int | None) -> str:
     parts = []

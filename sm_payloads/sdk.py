@@ -44,6 +44,7 @@ from .mime import MediaType
 from .record import RecordBatch, from_dense
 
 __all__ = [
+    "JSONDecodeError",
     "CSVDeserializer",
     "CSVSerializer",
     "JSONDeserializer",
@@ -141,6 +142,38 @@ def _text(body: bytes, encoding: str, content_type: str) -> str:
     return text[1:] if text.startswith(_BOM) else text
 
 
+class JSONDecodeError(DecodeError, json.JSONDecodeError):
+    """Invalid JSON read by a drop-in deserializer: our `DecodeError` (``content_type``,
+    ``offset`` in bytes, ``line``; a ``ValueError`` with ``status_hint`` 400) and also the
+    ``json.JSONDecodeError`` that the SDK's deserializers raise, with its ``msg``, ``doc``,
+    ``pos``, ``lineno`` and ``colno`` (characters of the document ``json`` was given: the
+    body, or for JSON Lines the line), so code written against the SDK catches it as
+    before.
+
+    >>> try:
+    ...     JSONDeserializer().deserialize(io.BytesIO(b'{"a": 1,\\n "b": tru}'), "application/json")
+    ... except json.JSONDecodeError as e:
+    ...     print(e.msg, e.pos, e.lineno, e.colno, "|", e.offset, isinstance(e, DecodeError))
+    Expecting value 15 2 7 | 15 True
+    """
+
+    def __init__(
+        self, content_type: str, *, msg: str, doc: str, pos: int, offset: int, line: int | None = None
+    ) -> None:
+        DecodeError.__init__(self, content_type, f"invalid JSON: {msg}", offset=offset, line=line)
+        self.msg, self.doc, self.pos = msg, doc, pos
+        self.lineno = doc.count("\n", 0, pos) + 1
+        self.colno = pos - doc.rfind("\n", 0, pos)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        kwargs = {"msg": self.msg, "doc": self.doc, "pos": self.pos, "offset": self.offset, "line": self.line}
+        return (_rebuild_json_error, (self.content_type, kwargs))
+
+
+def _rebuild_json_error(content_type: str, kwargs: dict[str, Any]) -> JSONDecodeError:
+    return JSONDecodeError(content_type, **kwargs)
+
+
 def _json_loads(data: bytes, content_type: str, *, line: int | None = None, offset: int = 0) -> Any:
     """One JSON document, as Python's ``json`` module reads it (``NaN``, ``Infinity``,
     integers of any size), with orjson doing the work whenever it can (orjson reads an
@@ -160,7 +193,7 @@ def _json_loads(data: bytes, content_type: str, *, line: int | None = None, offs
         return json.loads(text)
     except json.JSONDecodeError as e:
         at = offset + len(text[: e.pos].encode("utf-8"))
-        raise DecodeError(content_type, f"invalid JSON: {e.msg}", offset=at, line=line) from None
+        raise JSONDecodeError(content_type, msg=e.msg, doc=e.doc, pos=e.pos, offset=at, line=line) from None
     except RecursionError:
         raise DecodeError(content_type, "JSON nested too deeply", offset=offset, line=line) from None
 
@@ -510,8 +543,10 @@ class JSONDeserializer(_Deserializer):
     exactly as ``json.load`` returns them (also ``NaN``/``Infinity`` and integers of any
     size), parsed by orjson where it can be.
 
-    Differences: a UTF-8 byte order mark is skipped (the SDK raises); malformed or too
-    deeply nested input is a `DecodeError` with the byte offset.
+    Differences: a UTF-8 byte order mark is skipped (the SDK raises); malformed JSON is a
+    `JSONDecodeError`, both our `DecodeError` (with the byte offset) and the
+    ``json.JSONDecodeError`` the SDK raises; too deeply nested input is a `DecodeError`
+    (the SDK raises ``RecursionError``).
 
     >>> JSONDeserializer().deserialize(io.BytesIO(b'{"predictions": [{"score": 0.5}]}'), "application/json")
     {'predictions': [{'score': 0.5}]}

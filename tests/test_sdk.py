@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import math
+import pickle
 import struct
 import subprocess
 import sys
@@ -662,6 +663,42 @@ def test_json_deserializer_differences() -> None:
     with pytest.raises(smp.DecodeError) as e:
         sdk.JSONDeserializer().deserialize(body(b"[1, \xff]"), JSON)
     assert e.value.offset == 4
+
+
+@needs_sdk
+@pytest.mark.parametrize(
+    ("de", "raw", "offset", "line"),
+    [
+        ("JSONDeserializer", b'{"a": [1,]}', 9, None),
+        ("JSONDeserializer", b'{"a": 1,\n "b": tru}', 15, None),
+        ("JSONDeserializer", '{"é": [1, 2}'.encode(), 12, None),
+        ("JSONDeserializer", b"", 0, None),
+        ("JSONLinesDeserializer", b'{"a": 1}\n{"a": }\n', 15, 2),
+    ],
+)
+def test_invalid_json_is_both_our_decode_error_and_the_sdks_json_error(
+    de: str, raw: bytes, offset: int, line: int | None
+) -> None:
+    """Code written for the SDK catches json.JSONDecodeError and reads msg/pos/lineno/colno;
+    the drop-ins raise an error that is that and our DecodeError at once."""
+    with pytest.raises(json.JSONDecodeError) as theirs:
+        getattr(sdk_de, de)().deserialize(body(raw), JSON)
+    with pytest.raises(sdk.JSONDecodeError) as ours:
+        getattr(sdk, de)().deserialize(body(raw), JSON)
+    e = ours.value
+    assert isinstance(e, json.JSONDecodeError) and isinstance(e, smp.DecodeError)
+    assert (e.msg, e.doc, e.pos, e.lineno, e.colno) == (
+        theirs.value.msg,
+        theirs.value.doc,
+        theirs.value.pos,
+        theirs.value.lineno,
+        theirs.value.colno,
+    )
+    assert (e.offset, e.line, e.status_hint) == (offset, line, 400)
+    assert e.reason == f"invalid JSON: {theirs.value.msg}"
+    again = pickle.loads(pickle.dumps(e))
+    assert type(again) is sdk.JSONDecodeError
+    assert (str(again), again.pos, again.lineno, again.offset) == (str(e), e.pos, e.lineno, e.offset)
 
 
 @needs_sdk
