@@ -4,7 +4,7 @@ A transform job reads each S3 object, *splits* it into records (``SplitType``), 
 records into *mini-batches* (``BatchStrategy`` under ``MaxPayloadInMB``), sends each
 mini-batch as one request body, and *assembles* the responses into ``<object>.out``
 (``AssembleWith``). This module does the same with bytes, so a container or a local run can
-see exactly the bodies a job would send (FORMATS.md §5).
+see exactly the bodies a job would send (docs/batch-transform.md, "What SageMaker does").
 
 Rule 1: splitting is lossless. ``Line`` records keep their line terminator (``\\n`` or
 ``\\r\\n``) and a last line without one is yielded as it is, so the records concatenated
@@ -54,7 +54,8 @@ _SPLIT_TYPES = ("None", "Line", "RecordIO")
 _STRATEGIES = {
     "SingleRecord": "SingleRecord",
     "MultiRecord": "MultiRecord",
-    # The spelling of GET /execution-parameters and SAGEMAKER_BATCH_STRATEGY (FORMATS.md §5.2).
+    # The spelling of GET /execution-parameters and SAGEMAKER_BATCH_STRATEGY
+    # (docs/batch-transform.md, "What SageMaker does").
     "SINGLE_RECORD": "SingleRecord",
     "MULTI_RECORD": "MultiRecord",
 }
@@ -427,7 +428,8 @@ class Recommendation(NamedTuple):
     assemble_with: str
 
 
-# FORMATS.md §5.1 (seed 002, [DG-cdf-inf]) plus the types the table leaves out (marked).
+# The table of the Developer Guide page "Common Data Formats for Inference" (docs/batch-transform.md,
+# "Recommendations") plus the types the table leaves out (marked).
 _SPLIT_FOR = {
     "application/x-recordio-protobuf": "RecordIO",
     "text/csv": "Line",
@@ -443,7 +445,8 @@ _ASSEMBLE_FOR = {
     "application/x-recordio-protobuf": "None",
     "application/json": "None",
     "application/jsonlines": "Line",
-    # Not in the table: k-means and Autopilot CSV outputs use Line in practice [DG-ap-out].
+    # Not in the table: k-means and Autopilot CSV outputs use Line in practice
+    # (docs/batch-transform.md, "Recommendations").
     "text/csv": "Line",
     "text/libsvm": "Line",
     "application/x-recordio": "None",
@@ -465,8 +468,8 @@ def _is_image(essence: str) -> bool:
 def recommend(content_type: str, accept: str) -> Recommendation:
     """The ``SplitType`` for `content_type` and the ``AssembleWith`` for `accept`.
 
-    From SageMaker's table (FORMATS.md §5.1); types the table leaves out follow the format
-    (line formats ``Line``, RecordIO ``RecordIO``/``None``, ``application/x-npy`` ``None``);
+    From SageMaker's table (docs/batch-transform.md, "Recommendations"); types the table leaves out
+    follow the format (line formats ``Line``, RecordIO ``RecordIO``/``None``, ``application/x-npy`` ``None``);
     anything else gets SageMaker's defaults, ``("None", "None")``. MIME parameters are
     ignored.
 

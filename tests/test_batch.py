@@ -1,7 +1,8 @@
 """smp.batch: SplitType, BatchStrategy under MaxPayloadInMB, AssembleWith, recommendations.
 
-Expected bytes are written out by hand; sources: FORMATS.md §5 (SageMaker's semantics),
-seed 002's table (recommendations), the SDK's local mode (sagemaker/local/data.py) as an
+Expected bytes are written out by hand; sources: docs/batch-transform.md, "What SageMaker
+does" (SageMaker's semantics) and "Recommendations" (the table of the Developer Guide page
+"Common Data Formats for Inference"), the SDK's local mode (sagemaker/local/data.py) as an
 oracle for the records of Line and RecordIO splits.
 """
 
@@ -252,7 +253,7 @@ def test_multi_record_concatenates_recordio_records() -> None:
 
 
 def test_split_none_never_merges_objects() -> None:
-    """FORMATS.md §5.2: files are never merged into one mini-batch."""
+    """docs/batch-transform.md, "What SageMaker does": files are never merged into one mini-batch."""
     objects = [b"a,b\n", b"c,d\n"]
     strategies: tuple[batch.BatchStrategy, ...] = ("SingleRecord", "MultiRecord")
     for strategy in strategies:
@@ -323,7 +324,7 @@ def test_record_over_the_limit() -> None:
 
 
 def test_max_payload_mb_zero_means_no_limit() -> None:
-    """MaxPayloadInMB=0: HTTP chunked streaming, no size limit (FORMATS.md §5.2)."""
+    """MaxPayloadInMB=0: HTTP chunked streaming, no size limit (docs/batch-transform.md)."""
     big = b"z" * (7 * MB) + b"\n"
     assert list(batch.mini_batches([big, b"a\n"], "MultiRecord", 0)) == [big + b"a\n"]
     assert list(batch.mini_batches([big, b"a\n"], "SingleRecord", 0)) == [big, b"a\n"]
@@ -403,7 +404,8 @@ def test_assemble_rejects_unknown_values() -> None:
 
 def test_assemble_line_versus_sdk_local_mode() -> None:
     """The SDK's local mode writes b"\\n" after every response, even one ending in a newline
-    (entities.py); API.md asks for exactly one newline, so ours adds none there."""
+    (entities.py); ours ends every output with exactly one newline (docs/batch-transform.md,
+    "assemble"), so it adds none there."""
     assert batch.assemble([b"1\n", b"2"], "Line") == b"1\n2\n"
 
 
@@ -557,7 +559,7 @@ def test_property_line_bodies_decode(rows: int, cols: int, seed: int, limit: int
 @pytest.mark.parametrize(
     ("content_type", "split_type"),
     [
-        # Seed 002 / FORMATS.md §5.1
+        # docs/batch-transform.md, "Recommendations" (the Developer Guide's table)
         ("application/x-recordio-protobuf", "RecordIO"),
         ("text/csv", "Line"),
         ("application/jsonlines", "Line"),

@@ -49,8 +49,8 @@ def error(data: bytes, **kw: object) -> smp.DecodeError:
 
 
 def test_seed_002_single_record() -> None:
-    """Seed 002 / FORMATS.md §2.1: "a record for a model with four features might look
-    like: 1.5,16.0,14,23.0" — one record, never a 1-D surprise."""
+    """docs/formats/csv.md, "Requests" ("Common Data Formats for Inference"): the four-feature
+    record 1.5,16.0,14,23.0 is one record, never a 1-D surprise."""
     b = c.decode(b"1.5,16.0,14,23.0")
     assert len(b) == 1 and not b.label
     f = b.features["values"]
@@ -58,7 +58,8 @@ def test_seed_002_single_record() -> None:
 
 
 def test_seed_002_label_size_0_content_type() -> None:
-    """Seed 002: ``Content-type: text/csv;label_size=0``."""
+    """The Developer Guide's ``Content-type: text/csv;label_size=0`` (docs/formats/csv.md,
+    "What the SageMaker side expects")."""
     codec = smp.registry.CODECS.get(CT, c.CsvCodec).from_params({"label_size": "0"})
     b = codec.decode(b"1.5,16.0,14,23.0\n-2.0,100.2,15.2,9.2\n")
     assert b.features["values"].tolist() == [[1.5, 16.0, 14.0, 23.0], [-2.0, 100.2, 15.2, 9.2]]
@@ -66,13 +67,14 @@ def test_seed_002_label_size_0_content_type() -> None:
 
 
 def test_seed_002_writer_matches_doc_record() -> None:
-    """Seed 002's record written by us (and by the SDK) from float32 values."""
+    """The inference formats page's record written by us (and by the SDK) from float32 values."""
     X = np.array([[1.5, 16.0, 14, 23.0]], np.float32)
     assert c.encode(smp.from_dense(X)) == b"1.5,16.0,14.0,23.0" == sdk_csv(X)
 
 
 def test_formats_2_1_training_label_first() -> None:
-    """FORMATS.md §2.1: the target variable is the first column (label_size=1)."""
+    """docs/formats/csv.md, "What the SageMaker side expects": the target is the first column
+    (label_size=1)."""
     b = c.decode(b"1,0.5,0.25\n0,1.5,2.5\n", label_size=1)
     assert b.label["values"].tolist() == [1.0, 0.0] and b.label["values"].shape == (2,)
     assert b.features["values"].tolist() == [[0.5, 0.25], [1.5, 2.5]]
@@ -80,7 +82,8 @@ def test_formats_2_1_training_label_first() -> None:
 
 
 def test_formats_4_1_kmeans_csv_response() -> None:
-    """FORMATS.md §4.1: k-means ``Accept: text/csv`` rows ``closest_cluster,distance_to_cluster``."""
+    """docs/formats/csv.md, "Responses": k-means ``Accept: text/csv`` rows
+    ``closest_cluster,distance_to_cluster``."""
     body = b"1.0,3.0\n2.0,5.0\n"
     keys = ["closest_cluster", "distance_to_cluster"]
     b = c.decode_response(body, keys=keys)
@@ -92,14 +95,15 @@ def test_formats_4_1_kmeans_csv_response() -> None:
 
 
 def test_formats_6_5_1_xgboost_selectable_rows() -> None:
-    """FORMATS.md §6.5.1 (XGB-test): ``1,"[0.4, 0.6]"\\n0,"[0.9, 0.1]"``."""
+    """XGBoost's selectable output (docs/autopilot.md, "Algorithm container"; the container's
+    unit test): ``1,"[0.4, 0.6]"\\n0,"[0.9, 0.1]"``."""
     b = c.decode_response(b'1,"[0.4, 0.6]"\n0,"[0.9, 0.1]"', keys=["predicted_label", "probabilities"])
     assert b.label["predicted_label"].tolist() == [1.0, 0.0]
     assert b.label["probabilities"].tolist() == [[0.4, 0.6], [0.9, 0.1]]
 
 
 def test_formats_6_5_1_worked_example() -> None:
-    """FORMATS.md §6.5.1 worked example (binary:logistic, four keys)."""
+    """docs/autopilot.md, "Algorithm container": the worked example (binary:logistic, four keys)."""
     body = (
         b'1,0.8234567046165466,"[0.17654329538345337, 0.8234567046165466]","[0, 1]"\n'
         b'0,0.10000000149011612,"[0.8999999985098839, 0.10000000149011612]","[0, 1]"\n'
@@ -113,7 +117,8 @@ def test_formats_6_5_1_worked_example() -> None:
 
 
 def test_formats_6_5_2_post_processing_row() -> None:
-    """FORMATS.md §6.5.2: Autopilot inverse-label-transform row with a Python list literal."""
+    """docs/autopilot.md, "Post-processing container": an inverse-label-transform row with a
+    Python list literal."""
     body = b"True.,0.8234567046165466,\"[0.17654329538345337, 0.8234567046165466]\",\"['False.', 'True.']\"\n"
     b = c.decode_response(body, keys=["predicted_label", "probability", "probabilities", "labels"])
     assert b.label["predicted_label"].tolist() == ["True."]
@@ -121,7 +126,8 @@ def test_formats_6_5_2_post_processing_row() -> None:
 
 
 def test_formats_6_5_3_clarify_lists_without_spaces() -> None:
-    """FORMATS.md §6.5.3 (DG-clarify-precheck): ``"['cat','dog','fish']","[0.1,0.6,0.3]"``."""
+    """docs/autopilot.md, "Ensembling container" (the Clarify page "Pre-check the model
+    container"): ``"['cat','dog','fish']","[0.1,0.6,0.3]"``."""
     body = b"\"['cat','dog','fish']\",\"[0.1,0.6,0.3]\"\n\"['cat','dog','fish']\",\"[0.2,0.5,0.3]\"\n"
     b = c.decode_response(body, keys=["labels", "probabilities"])
     assert b.label["labels"].tolist() == [["cat", "dog", "fish"]] * 2
@@ -129,7 +135,8 @@ def test_formats_6_5_3_clarify_lists_without_spaces() -> None:
 
 
 def test_formats_6_5_1_nan_spelling() -> None:
-    """FORMATS.md §6.5.1: NaN is ``nan`` in CSV; our writer spells it the same."""
+    """XGBoost writes NaN as ``nan`` in CSV (docs/autopilot.md, "Algorithm container"); our
+    writer spells it the same (docs/formats/csv.md, "How numbers are spelled")."""
     b = c.decode_response(b"1,nan\n", keys=["predicted_label", "probability"])
     assert np.isnan(b.label["probability"][0])
     out = smp.RecordBatch(label={"p": np.array([np.nan, np.inf, -np.inf], np.float32)})
@@ -137,7 +144,8 @@ def test_formats_6_5_1_nan_spelling() -> None:
 
 
 def test_formats_2_1_ip_insights_strings() -> None:
-    """FORMATS.md §2.1: IP Insights rows ``entity_id_1, 192.168.1.2`` are text (kept verbatim)."""
+    """docs/formats/csv.md, "What the SageMaker side expects": IP Insights rows
+    ``entity_id_1, 192.168.1.2`` are text (kept verbatim)."""
     b = c.decode(b"entity_id_1, 192.168.1.2\nentity_id_2,10.10.1.2\n")
     assert b.features["values"].tolist() == [["entity_id_1", " 192.168.1.2"], ["entity_id_2", "10.10.1.2"]]
     assert c.encode(b) == b"entity_id_1, 192.168.1.2\nentity_id_2,10.10.1.2"
@@ -175,7 +183,7 @@ def test_quoted_fields_rfc4180() -> None:
 
 
 def test_empty_fields_are_missing_values() -> None:
-    """FORMATS.md §2.1 / §9.7: empty fields are NaN (XGBoost's missing value)."""
+    """docs/formats/csv.md, "Numbers and text": empty fields are NaN (XGBoost's missing value)."""
     v = c.decode(b"1,,3\n,5,6\n").features["values"]
     assert np.isnan(v[0, 1]) and np.isnan(v[1, 0]) and v[0, 2] == 3.0
 

@@ -28,7 +28,8 @@ def dense_values(batch: smp.RecordBatch, key: str = "values") -> list:
 
 
 # ======================================================================================
-# Golden: seed 002 ("Common Data Formats for Inference", older rendering)
+# Golden: the Developer Guide page "Common Data Formats for Inference" (an older version;
+# docs/formats/json.md, "Requests")
 # ======================================================================================
 
 SEED_DENSE_MULTI = b"""{
@@ -44,7 +45,7 @@ SEED_DENSE_MULTI = b"""{
 
 
 def test_seed002_dense_shorthand_two_records() -> None:
-    """Seed 002, "And, for multiple records" (JS comments removed)."""
+    """The inference formats page, "And, for multiple records" (JS comments removed)."""
     b = J.decode(SEED_DENSE_MULTI)
     assert list(b.features) == ["values"] and b.label == {}
     assert b.features["values"].dtype == np.float64
@@ -52,7 +53,7 @@ def test_seed002_dense_shorthand_two_records() -> None:
 
 
 def test_seed002_dense_long_form() -> None:
-    """Seed 002, "Dense Format", second request (protobuf-equivalent)."""
+    """The inference formats page, "Dense Format", second request (protobuf-equivalent)."""
     body = b'{"instances": [{"data": {"features": {"values": [ 1.5, 16.0, 14.0, 23.0]}}}]}'
     assert dense_values(J.decode(body)) == [[1.5, 16.0, 14.0, 23.0]]
     short = b'{"instances": [{"features": [1.5, 16.0, 14.0, 23.0]}]}'
@@ -60,7 +61,7 @@ def test_seed002_dense_long_form() -> None:
 
 
 def test_seed002_simple_numeric_vector_and_its_conversion() -> None:
-    """Seed 002: a simple numeric vector is one instance; the SDK converts it to
+    """The inference formats page: a simple numeric vector is one instance, converted to
     {"features": {"values": dataElement}}. Both read the same."""
     vector = b"[1.5, 16.0, 14.0, 23.0]"
     converted = b'{"features": {"values": [1.5, 16.0, 14.0, 23.0]}}'
@@ -89,7 +90,8 @@ SEED_SPARSE_VALID = b"""{
 
 
 def test_seed002_sparse() -> None:
-    """Seed 002 "Sparse Format" (FORMATS.md §2.2), with the trailing comma removed."""
+    """The inference formats page, "Sparse Format" (docs/formats/json.md), with the trailing
+    comma removed."""
     m = J.decode(SEED_SPARSE_VALID).features["values"]
     assert sp.issparse(m) and m.shape == (2, 2000) and m.dtype == np.float64
     assert m.indptr.tolist() == [0, 5, 10]
@@ -98,7 +100,8 @@ def test_seed002_sparse() -> None:
 
 
 def test_seed002_sparse_verbatim_trailing_comma_is_rejected_where_it_is() -> None:
-    """Seed 002 prints the sparse request with a trailing comma (not JSON): we do not guess."""
+    """The inference formats page prints the sparse request with a trailing comma (not JSON):
+    we do not guess."""
     verbatim = SEED_SPARSE_VALID.replace(b"}\n}\n}\n]", b"}\n}\n},\n]")
     with pytest.raises(smp.DecodeError) as ei:
         J.decode(verbatim)
@@ -123,14 +126,15 @@ def test_non_json_blanks_in_a_number_list_are_rejected(body: bytes, offset: int)
 
 
 def test_seed002_verbatim_javascript_is_not_json() -> None:
-    """Seed 002 shows requests as JavaScript (`let request = {...}` with comments)."""
+    """The inference formats page shows requests as JavaScript (`let request = {...}` with
+    comments)."""
     with pytest.raises(smp.DecodeError) as ei:
         J.decode(b'let request = {\n// Instances\n"instances": []}')
     assert ei.value.offset == 0 and ei.value.line == 1
 
 
 def test_seed002_kmeans_responses() -> None:
-    """Seed 002: single- and multi-record k-means responses."""
+    """The inference formats page: single- and multi-record k-means responses."""
     single = J.decode_response(b'{"predictions": [{"closest_cluster": 5, "distance_to_cluster": 36.5}]}')
     assert single.features == {}
     assert list(single.label) == ["closest_cluster", "distance_to_cluster"]
@@ -145,8 +149,9 @@ def test_seed002_kmeans_responses() -> None:
 
 
 def test_seed002_protobuf_input_depiction_rewritten_valid() -> None:
-    """Seed 002 "Multi-record inference with protobuf input": a textual picture of a Record
-    (its metadata string has unescaped quotes). Rewritten as valid JSON it is a record
+    """The inference formats page, "Multi-record inference with protobuf input": a textual
+    picture of a Record, its metadata string with unescaped quotes (docs/formats/recordio-protobuf.md,
+    "How SageMaker's tools use the format"). Rewritten as valid JSON it is a record
     object of our grammar: empty features vector, label map, uid, metadata."""
     body = (
         b'{"features": [], "label": {"closest_cluster": {"values": [5.0]},'
@@ -161,18 +166,20 @@ def test_seed002_protobuf_input_depiction_rewritten_valid() -> None:
 
 
 def test_seed002_general_shape_with_configuration() -> None:
-    """Seed 002's general shape: {"configuration": {}, "data": {"<field name>": ...}}."""
+    """The inference formats page's general shape (docs/formats/json.md, "Requests"):
+    {"configuration": {}, "data": {"<field name>": ...}}."""
     b = J.decode(b'{"instances": [{"configuration": {}, "data": {"features": [1.5, 16.0]}}]}')
     assert dense_values(b) == [[1.5, 16.0]] and b.configuration == ("{}",)
 
 
 # ======================================================================================
-# Golden: FORMATS.md §2.2 / §4 / §6.5
+# Golden: docs/formats/json.md, docs/algorithms.md (each algorithm's responses) and
+# docs/autopilot.md (XGBoost and Autopilot outputs)
 # ======================================================================================
 
 
 def test_formats_2_2_mixed_forms_knn() -> None:
-    """FORMATS.md §2.2 (k-NN page): long and short form in one request."""
+    """docs/formats/json.md, "Requests" (as on the k-NN page): long and short form in one request."""
     b = J.decode(
         b'{"instances": [{"data": {"features": {"values": [-3, -1, -4, 2]}}},'
         b' {"features": [3.0, 0.1, 0.04, 0.002]}]}'
@@ -181,7 +188,7 @@ def test_formats_2_2_mixed_forms_knn() -> None:
 
 
 def test_formats_2_2_ip_insights_strings() -> None:
-    """FORMATS.md §2.2: IP Insights sends strings."""
+    """docs/formats/json.md, "Requests": IP Insights sends strings."""
     b = J.decode(
         b'{"instances": [{"data": {"features": {"values": ["entity_id_1", "192.168.1.2"]}}},'
         b' {"features": ["entity_id_2", "10.10.1.2"]}]}'
@@ -192,7 +199,7 @@ def test_formats_2_2_ip_insights_strings() -> None:
 
 
 def test_formats_4_10_object2vec_pairs_and_embeddings() -> None:
-    """FORMATS.md §4.10: Object2Vec token lists are top-level in0/in1 (ragged)."""
+    """docs/object2vec.md, "Requests": Object2Vec token lists are top-level in0/in1 (ragged)."""
     body = (
         b'{"instances": [{"in0": [6, 17, 606, 19, 53, 67, 52, 12, 5, 10, 15, 10178, 7, 33, 652,'
         b' 80, 15, 69, 821, 4], "in1": [16, 21, 13, 45, 14, 9, 80, 59, 164, 4]},'
@@ -214,27 +221,27 @@ def test_formats_4_10_object2vec_pairs_and_embeddings() -> None:
     ("source", "body", "expected"),
     [
         (
-            "§4.2 PCA (projections envelope)",
+            "PCA (projections envelope)",
             b'{"projections": [{"projection": [1.0, 2.0, 3.0, 4.0, 5.0]}, {"projection": [6.0, 7.0, 8.0, 9.0, 0.0]}]}',  # noqa: E501
             {"projection": [[1.0, 2.0, 3.0, 4.0, 5.0], [6.0, 7.0, 8.0, 9.0, 0.0]]},
         ),
         (
-            "§4.8 Random Cut Forest (scores envelope)",
+            "Random Cut Forest (scores envelope)",
             b'{"scores": [{"score": 0.02}, {"score": 0.25}]}',
             {"score": [0.02, 0.25]},
         ),
         (
-            "§4.1 k-means real output [DG-ex1]",
+            "k-means real output (Developer Guide, Validate the Model)",
             b'{"predictions": [{"distance_to_cluster": 7.2033820152282715, "closest_cluster": 7.0}]}',
             {"distance_to_cluster": [7.2033820152282715], "closest_cluster": [7.0]},
         ),
         (
-            "§4.3 Linear Learner binary",
+            "Linear Learner binary",
             b'{"predictions": [{"score": 0.4, "predicted_label": 0}]}',
             {"score": [0.4], "predicted_label": [0.0]},
         ),
         (
-            "§4.3 Linear Learner multiclass [OBS-ll]",
+            "Linear Learner multiclass (captured output)",
             b'{"predictions": [{"score": [0.9913098216056824, 0.008546961471438408, 0.000143218640005216], "predicted_label": 0.0}]}',  # noqa: E501
             {
                 "score": [[0.9913098216056824, 0.008546961471438408, 0.000143218640005216]],
@@ -242,22 +249,22 @@ def test_formats_4_10_object2vec_pairs_and_embeddings() -> None:
             },
         ),
         (
-            "§4.4 Factorization Machines [OBS-fm]",
+            "Factorization Machines (captured output)",
             b'{"predictions": [{"score": 0.9999101161956787, "predicted_label": 1.0}, {"score": 0.8490985631942749, "predicted_label": 1.0}, {"score": 1.0, "predicted_label": 1.0}]}',  # noqa: E501
             {"score": [0.9999101161956787, 0.8490985631942749, 1.0], "predicted_label": [1.0, 1.0, 1.0]},
         ),
         (
-            "§4.5 NTM",
+            "NTM",
             b'{"predictions": [{"topic_weights": [0.02, 0.1, 0.0]}, {"topic_weights": [0.25, 0.067, 0.0]}]}',
             {"topic_weights": [[0.02, 0.1, 0.0], [0.25, 0.067, 0.0]]},
         ),
         (
-            "§4.6 LDA",
+            "LDA",
             b'{"predictions": [{"topic_mixture": [0.3, 0.2, 0.0, 0.5, 0.0]}]}',
             {"topic_mixture": [[0.3, 0.2, 0.0, 0.5, 0.0]]},
         ),
         (
-            "§4.7 k-NN verbose",
+            "k-NN verbose",
             b'{"predictions": [{"predicted_label": 0.0, "distances": [3.11792408, 3.89746071, 6.32548437], "labels": [0.0, 1.0, 0.0]},'  # noqa: E501
             b' {"predicted_label": 2.0, "distances": [1.08470316, 3.04917915, 5.25393973], "labels": [2.0, 2.0, 0.0]}]}',  # noqa: E501
             {
@@ -267,7 +274,7 @@ def test_formats_4_10_object2vec_pairs_and_embeddings() -> None:
             },
         ),
         (
-            "§4.9 IP Insights verbose",
+            "IP Insights verbose",
             b'{"predictions": [{"dot_product": 0.0, "entity_embedding": [1.0, 0.0, 0.0], "ip_embedding": [0.0, 1.0, 0.0]},'  # noqa: E501
             b' {"dot_product": 2.0, "entity_embedding": [1.0, 0.0, 1.0], "ip_embedding": [1.0, 0.0, 1.0]}]}',
             {
@@ -277,7 +284,7 @@ def test_formats_4_10_object2vec_pairs_and_embeddings() -> None:
             },
         ),
         (
-            "§4.10 Object2Vec scores",
+            "Object2Vec scores",
             b'{"predictions": [{"scores": [0.6533935070037842, 0.07582679390907288, 0.2707797586917877]}, {"scores": [0.026291321963071823, 0.6577019095420837, 0.31600672006607056]}]}',  # noqa: E501
             {
                 "scores": [
@@ -287,7 +294,7 @@ def test_formats_4_10_object2vec_pairs_and_embeddings() -> None:
             },
         ),
         (
-            "§6.5.1 XGBoost selectable output, fixed key order",
+            "XGBoost selectable output, fixed key order",
             b'{"predictions": [{"predicted_label": 1, "labels": [0, 1], "probability": 0.8234567046165466, "probabilities": [0.17654329538345337, 0.8234567046165466]},'  # noqa: E501
             b' {"predicted_label": 0, "labels": [0, 1], "probability": 0.10000000149011612, "probabilities": [0.8999999985098839, 0.10000000149011612]}]}',  # noqa: E501
             {
@@ -301,7 +308,7 @@ def test_formats_4_10_object2vec_pairs_and_embeddings() -> None:
             },
         ),
         (
-            "§6.5.2 Autopilot post-processing: list values arrive as strings",
+            "Autopilot post-processing: list values arrive as strings",
             b'{"predictions": [{"predicted_label": "True.", "probability": "0.8234567046165466", "probabilities": "[0.17654329538345337, 0.8234567046165466]", "labels": "[\'False.\', \'True.\']"}]}',  # noqa: E501
             {
                 "predicted_label": ["True."],
@@ -311,7 +318,7 @@ def test_formats_4_10_object2vec_pairs_and_embeddings() -> None:
             },
         ),
         (
-            "§6.5.4 XGBoost plain regression",
+            "XGBoost plain regression",
             b'{"predictions": [{"score": 3.5}, {"score": -1.25}]}',
             {"score": [3.5, -1.25]},
         ),
@@ -330,7 +337,8 @@ def test_formats_response_examples(source: str, body: bytes, expected: dict) -> 
 
 
 def test_formats_4_11_blazingtext_request_level_configuration() -> None:
-    """FORMATS.md §4.11: strings as instances and a request-level configuration."""
+    """BlazingText (docs/formats/json.md, "From JSON values to columns"): strings as instances
+    and a request-level configuration."""
     body = (
         b'{"instances": ["the movie was excellent", "i did not like the plot ."], "configuration": {"k": 2}}'
     )
@@ -350,8 +358,8 @@ def test_formats_4_11_blazingtext_request_level_configuration() -> None:
 
 
 def test_formats_4_12_deepar_is_not_a_batch() -> None:
-    """FORMATS.md §4.12: DeepAR's "target" mixes numbers and the string "NaN", and its
-    response nests objects; neither is a RecordBatch column (documented as unsupported)."""
+    """docs/formats/json.md, "Deliberately unsupported": DeepAR's "target" mixes numbers and
+    the string "NaN", and its response nests objects; neither is a RecordBatch column."""
     with pytest.raises(smp.DecodeError) as ei:
         J.decode(b'{"instances": [{"start": "2009-11-01 00:00:00", "target": [4.0, 10.0, "NaN", 100.0]}]}')
     assert (
@@ -366,7 +374,8 @@ def test_formats_4_12_deepar_is_not_a_batch() -> None:
 
 
 def test_formats_6_5_xgboost_nan_needs_allow_nan() -> None:
-    """FORMATS.md §6.5.1: XGBoost writes NaN (Python json) for keys invalid for the objective."""
+    """docs/formats/json.md, "NaN and infinities": XGBoost writes NaN (Python json) for keys
+    invalid for the objective (docs/autopilot.md)."""
     body = b'{"predictions": [{"predicted_label": 1, "labels": NaN, "raw_score": -Infinity}]}'
     with pytest.raises(smp.DecodeError) as ei:
         J.decode_response(body)
@@ -440,7 +449,7 @@ def test_encode_reserved_feature_names_go_into_data() -> None:
 
 
 def test_encode_responses_envelopes() -> None:
-    """FORMATS.md §3: PCA projections, RCF scores, predictions otherwise."""
+    """docs/formats/json.md, "Responses": PCA projections, RCF scores, predictions otherwise."""
     pca = smp.RecordBatch(label={"projection": np.array([[1.0, 2.0]], np.float32)})
     assert J.encode_response(pca, envelope="projections") == b'{"projections":[{"projection":[1.0,2.0]}]}'
     rcf = smp.RecordBatch(label={"score": np.array([0.02, 0.25], np.float32)})

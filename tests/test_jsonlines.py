@@ -41,13 +41,15 @@ class Trickle(io.RawIOBase):
 
 
 # ======================================================================================
-# Golden: seed 002 and FORMATS.md §2.3 / §4
+# Golden: the Developer Guide page "Common Data Formats for Inference" (an older version) and
+# the algorithms' response pages (docs/formats/jsonlines.md, docs/algorithms.md)
 # ======================================================================================
 
 
 def test_seed002_multi_record_lines_rewritten_valid() -> None:
-    """Seed 002 "Multiple records" (its second line lacks a closing brace; fixed here),
-    = FORMATS.md §2.3: sparse, dense long and dense short lines in one body."""
+    """The inference formats page, "Multiple records" (its second line lacks a closing brace;
+    fixed here), as in docs/formats/jsonlines.md, "Requests": sparse, dense long and dense
+    short lines in one body."""
     body = (
         b'{"data": {"features": { "keys": [0, 1, 3], "shape": [4], "values": [1, 4, 1] } } }\n'
         b'{ "data": { "features": { "values": [ 1.5, 16.0, 14.0, 23.0] } } }\n'
@@ -60,7 +62,8 @@ def test_seed002_multi_record_lines_rewritten_valid() -> None:
 
 
 def test_seed002_verbatim_missing_brace_names_the_line() -> None:
-    """Seed 002 prints `{ "data": { "features": { "values": [ 1.5, 16.0, 14.0, 23.0] } }`."""
+    """The inference formats page prints
+    `{ "data": { "features": { "values": [ 1.5, 16.0, 14.0, 23.0] } }`."""
     first = b'{"data": {"features": { "keys": [0, 1, 3], "shape": [4], "values": [1, 4, 1] } } }\n'
     body = (
         first + b'{ "data": { "features": { "values": [ 1.5, 16.0, 14.0, 23.0] } }\n{ "features": [1.5] }\n'
@@ -75,7 +78,7 @@ def test_seed002_verbatim_missing_brace_names_the_line() -> None:
 
 
 def test_seed002_single_sparse_and_dense_lines() -> None:
-    """Seed 002: the single-record sparse and dense JSON Lines forms."""
+    """The inference formats page: the single-record sparse and dense JSON Lines forms."""
     sparse = L.decode(
         b'{"data": {"features": { "keys": [26, 182, 232, 243, 431], "shape": [2000], "values": [1, 1, 1, 4, 1] } } }'  # noqa: E501
     )
@@ -86,7 +89,7 @@ def test_seed002_single_sparse_and_dense_lines() -> None:
 
 
 def test_seed002_kmeans_jsonlines_response() -> None:
-    """Seed 002: the k-means JSON Lines response for two inputs."""
+    """The inference formats page: the k-means JSON Lines response for two inputs."""
     body = (
         b'{"distance_to_cluster": 23.40593910217285, "closest_cluster": 0.0}\n'
         b'{"distance_to_cluster": 27.250282287597656, "closest_cluster": 0.0}'
@@ -95,7 +98,8 @@ def test_seed002_kmeans_jsonlines_response() -> None:
     assert list(b.label) == ["distance_to_cluster", "closest_cluster"]
     assert b.label["distance_to_cluster"].tolist() == [23.40593910217285, 27.250282287597656]
     assert b.label["closest_cluster"].tolist() == [0.0, 0.0]
-    # These are float32 values widened (FORMATS.md §8): as float32 we write them shortest.
+    # These are float32 values widened (docs/formats/json.md, "How AWS prints numbers"): as
+    # float32 we write them shortest.
     as32 = L.decode_response(body, dtype="float32")
     assert L.encode_response(as32) == (
         b'{"distance_to_cluster":23.40594,"closest_cluster":0.0}\n'
@@ -105,7 +109,7 @@ def test_seed002_kmeans_jsonlines_response() -> None:
 
 
 def test_formats_4_10_object2vec_jsonlines() -> None:
-    """FORMATS.md §4.10: Object2Vec JSON Lines request and response (15-digit scores)."""
+    """docs/object2vec.md: Object2Vec JSON Lines request and response (15-digit scores)."""
     req = L.decode(
         b'{"in0": [6, 17, 606], "in1": [16, 21, 13, 45]}\n{"in0": [774, 14, 21, 206], "in1": [21, 366, 125]}\n',  # noqa: E501
         dtype={"in0": "int32", "in1": "int32"},
@@ -121,7 +125,8 @@ def test_formats_4_10_object2vec_jsonlines() -> None:
 
 
 def test_formats_6_5_xgboost_jsonlines() -> None:
-    """FORMATS.md §6.5.1: XGBoost JSON Lines (each line json.dumps + newline)."""
+    """XGBoost JSON Lines, each line json.dumps + newline (docs/formats/jsonlines.md, "Lines";
+    docs/autopilot.md)."""
     body = b'{"predicted_label": 1, "probabilities": [0.4, 0.6]}\n{"predicted_label": 0, "probabilities": [0.9, 0.1]}\n'  # noqa: E501
     b = L.decode_response(body)
     assert b.label["predicted_label"].tolist() == [1.0, 0.0]
@@ -132,7 +137,8 @@ def test_formats_6_5_xgboost_jsonlines() -> None:
 
 
 def test_formats_4_2_pca_and_4_8_rcf_lines() -> None:
-    """FORMATS.md §4.2 / §4.8: per-item objects, no envelope."""
+    """docs/formats/jsonlines.md, "Responses" (PCA, Random Cut Forest): per-item objects, no
+    envelope."""
     assert L.decode_response(b'{"projection": [1.0, 2.0, 3.0, 4.0, 5.0]}\n').label["projection"].tolist() == [
         [1.0, 2.0, 3.0, 4.0, 5.0]
     ]

@@ -42,7 +42,8 @@ def decode_error(data: bytes, **options: Any) -> smp.DecodeError:
 
 
 def test_golden_rows_both_ways() -> None:
-    """FORMATS.md §2.6: `<label> <index>:<value> ...`, one row per line, zeros omitted."""
+    """docs/formats/libsvm.md, "Wire format": `<label> <index>:<value> ...`, one row per line,
+    zeros omitted."""
     text = b"1.0 0:0.5 3:2.0\n0.0 1:1.0\n"
     batch = libsvm.decode(text)
     assert (
@@ -56,7 +57,8 @@ def test_golden_rows_both_ways() -> None:
 
 
 def test_golden_label_is_optional_at_inference() -> None:
-    """FORMATS.md §2.6 [XGB-su]: XGBoost inference ignores tokens without ':' (no label)."""
+    """docs/formats/libsvm.md, "Wire format": XGBoost inference ignores tokens without ':'
+    (no label)."""
     batch = libsvm.decode(b"0:1.5 2:16 3:14 5:23\n")
     assert batch.label == {}
     assert batch.features["values"].toarray().tolist() == [[1.5, 0, 16, 14, 0, 23]]
@@ -64,7 +66,8 @@ def test_golden_label_is_optional_at_inference() -> None:
 
 
 def test_golden_index_base_1_classic_libsvm() -> None:
-    """Classic LIBSVM files number columns from 1 (FORMATS.md §10 item 20: the base varies)."""
+    """Classic LIBSVM files number columns from 1 (docs/formats/libsvm.md, "Why 0-based by
+    default": the base varies)."""
     text = b"+1 1:0.708333 3:1 4:-0.320755\n-1 2:0.583333 4:-0.603774\n"
     batch = libsvm.decode(text, index_base=1)
     assert batch.features["values"].shape == (2, 4)

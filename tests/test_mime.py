@@ -1,4 +1,4 @@
-"""Media types and Accept negotiation (API.md §4): realistic and hostile headers."""
+"""Media types and Accept negotiation (docs/media-types.md): realistic and hostile headers."""
 
 from __future__ import annotations
 

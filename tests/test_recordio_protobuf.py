@@ -32,7 +32,8 @@ def careful(data: bytes) -> smp.RecordBatch:
 
 
 # --------------------------------------------------------------------------------------
-# Golden bytes (FORMATS.md §2.4.4, generated with protobuf-python from record.proto)
+# Golden bytes (docs/formats/recordio-protobuf.md, "Wire layout, byte by byte"; generated with
+# protobuf-python from record.proto)
 # --------------------------------------------------------------------------------------
 
 GOLDEN_DENSE = bytes.fromhex("0a1e0a0676616c756573121412120a100000c03f00008041000060410000b841")
@@ -56,21 +57,22 @@ def framed(payload: bytes) -> bytes:
 
 
 def test_golden_dense_request_both_ways() -> None:
-    """FORMATS.md §2.4.4: [1.5, 16, 14, 23] as one float32 record."""
+    """docs/formats/recordio-protobuf.md, "Wire layout": [1.5, 16, 14, 23] as one float32 record."""
     batch = smp.from_dense(np.array([[1.5, 16.0, 14.0, 23.0]], np.float32))
     assert rp.encode(batch) == framed(GOLDEN_DENSE) == bytes.fromhex("0a23d7ce20000000") + GOLDEN_DENSE
     assert_batches_equal(rp.decode(framed(GOLDEN_DENSE)), batch)
 
 
 def test_golden_two_records() -> None:
-    """FORMATS.md §2.4.4: the two-record request, 80 bytes."""
+    """docs/formats/recordio-protobuf.md, "Wire layout": the two-record request, 80 bytes."""
     X = np.array([[1.5, 16, 14, 23], [-2.0, 100.2, 15.2, 9.2]], np.float32)
     assert rp.encode(smp.from_dense(X)) == GOLDEN_TWO
     assert rp.decode(GOLDEN_TWO).to_numpy().tolist() == X.tolist()
 
 
 def test_golden_sparse() -> None:
-    """FORMATS.md §2.4.4: keys [26, 182], shape [2000], values [1, 1]; 3 pad bytes."""
+    """docs/formats/recordio-protobuf.md, "Wire layout": keys [26, 182], shape [2000], values
+    [1, 1]; 3 pad bytes."""
     X = sp.csr_matrix((np.ones(2, np.float32), [26, 182], [0, 2]), shape=(1, 2000))
     data = rp.encode(smp.from_sparse(X))
     assert data == framed(GOLDEN_SPARSE) and data.endswith(b"\0\0\0")
@@ -79,7 +81,8 @@ def test_golden_sparse() -> None:
 
 
 def test_golden_kmeans_response_any_map_order() -> None:
-    """FORMATS.md §2.4.4: protobuf-python wrote distance_to_cluster first."""
+    """docs/formats/recordio-protobuf.md, "Where the sources disagree": protobuf-python wrote
+    distance_to_cluster first."""
     batch = rp.decode(framed(GOLDEN_KMEANS))
     assert list(batch.label) == ["distance_to_cluster", "closest_cluster"]
     assert batch.label["closest_cluster"].tolist() == [5.0]
@@ -136,7 +139,8 @@ def test_sdk_fixture_bytes_and_values(entry: dict) -> None:
 
 
 def test_magic_in_payload_is_shifted_not_split() -> None:
-    """API.md §6: the default writer re-encodes the record with a small unknown field."""
+    """docs/formats/recordio-protobuf.md, "The magic number": the default writer re-encodes the
+    record with a small unknown field."""
     X = np.array([[-1804698880.0, 1.0, 2.0, 3.0]], np.float32)  # bits 0xCED7230A first
     sdk = (GOLDEN / MAGIC_FILE).read_bytes()
     ours = rp.encode(smp.from_dense(X))

@@ -54,8 +54,8 @@ __all__ = [
     "encode_response",
 ]
 
-#: Top-level keys of JSON responses (FORMATS.md §3): PCA uses ``projections``, Random Cut
-#: Forest ``scores``, every other built-in algorithm ``predictions``.
+#: Top-level keys of JSON responses (docs/formats/json.md, "Responses"): PCA uses ``projections``,
+#: Random Cut Forest ``scores``, every other built-in algorithm ``predictions``.
 ENVELOPES = ("predictions", "projections", "scores")
 
 Layout = Literal["dense", "sparse", "protobuf"]
@@ -349,7 +349,7 @@ def _put(target: dict[str, Tensor], name: str, v: Any, path: str) -> None:
 
 
 def instance_record(obj: Any, path: str) -> Rec:
-    """One request instance (FORMATS.md §2.2): object, number list, string or number."""
+    """One request instance (docs/formats/json.md, "Requests"): object, number list, string or number."""
     if type(obj) is not dict:
         return Rec({"values": cell(obj, path)}, {})
     features: dict[str, Tensor] = {}
@@ -380,7 +380,7 @@ def instance_record(obj: Any, path: str) -> Rec:
 
 
 def response_record(obj: Any, path: str) -> Rec:
-    """One response item (FORMATS.md §3): every key is an output in ``label``."""
+    """One response item (docs/formats/json.md, "Responses"): every key is an output in ``label``."""
     if type(obj) is not dict:
         return Rec({}, {"values": cell(obj, path)})
     return Rec({}, {k: cell(v, f"{path}.{k}") for k, v in obj.items()})
@@ -407,8 +407,8 @@ def request_instances(doc: Any) -> tuple[list[Any], str, str | None]:
 
 
 def response_items(doc: Any) -> tuple[list[Any], str]:
-    """(items, JSON path prefix) of a response document: any envelope of §3, a bare list,
-    or a single item."""
+    """(items, JSON path prefix) of a response document: any envelope of `ENVELOPES`, a bare
+    list, or a single item."""
     if type(doc) is dict and len(doc) == 1:
         ((key, v),) = doc.items()
         envelope = key in ENVELOPES and type(v) is list
@@ -1303,8 +1303,8 @@ def decode_response(
     dtype: DtypeSpec = None,
     allow_nan: bool = False,
 ) -> RecordBatch:
-    """Read an ``application/json`` response body: any envelope of FORMATS.md §3
-    (``predictions``, ``projections``, ``scores``), a bare list of items, or one item.
+    """Read an ``application/json`` response body: any envelope of docs/formats/json.md,
+    "Responses" (``predictions``, ``projections``, ``scores``), a bare list of items, or one item.
     Outputs go to ``batch.label``, one column per output key.
 
     >>> b = decode_response(b'{"scores": [{"score": 0.02}, {"score": 0.25}]}')
@@ -1362,7 +1362,8 @@ def encode_response(batch: RecordBatch, *, envelope: str = "predictions", allow_
     """Write a response batch as ``{"<envelope>": [{output: value, ...}, ...]}``.
 
     One item per record, one key per ``label`` column in column order: a scalar column
-    gives a number, a vector column a list (FORMATS.md §3, §4).
+    gives a number, a vector column a list (docs/formats/json.md, "Responses"; docs/algorithms.md
+    for each algorithm's keys).
 
     >>> import numpy as np, sm_payloads as smp
     >>> b = smp.RecordBatch(label={"closest_cluster": np.array([5.0], np.float32),

@@ -2,7 +2,7 @@
 
 A request line is one instance of the ``application/json`` grammar (``{"features": [...]}``,
 ``{"data": {"features": {...}}}``, ``{"in0": [...], "in1": [...]}``, ...); a response line
-is one prediction object, with no envelope (FORMATS.md §2.3, §3). The record grammar, the
+is one prediction object, with no envelope (docs/formats/jsonlines.md). The record grammar, the
 column builder and the fast scanner are shared with `sm_payloads.formats.json`.
 
 Rule 1 (lines): lines end with ``\\n``; a ``\\r`` before it, blank (whitespace-only) lines,

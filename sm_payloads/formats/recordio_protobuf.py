@@ -409,7 +409,8 @@ def _aligned_magic_records(out: np.ndarray, starts: np.ndarray, lengths: np.ndar
 
 
 def _reencode_record(batch: RecordBatch, i: int) -> bytes:
-    """Frame record i so that no aligned magic remains (API.md §6)."""
+    """Frame record i so that no aligned magic remains (docs/formats/recordio-protobuf.md,
+    "The magic number")."""
     one = batch.slice(i, i + 1)
     nodes = _record_nodes(one)
     for shim in _SHIMS:
@@ -431,8 +432,9 @@ def encode(batch: RecordBatch, *, sdk_compatible: bool = False) -> bytes:
     sdk_compatible : bool
         Write exactly what the SageMaker Python SDK writes, even when a record's bytes
         contain the RecordIO magic at an aligned offset (such files can be misread by dmlc's
-        sharded readers; see API.md §6). By default such a record gets a 3-6 byte unknown
-        field that moves the magic off alignment; all other records are byte-identical.
+        sharded readers; see docs/formats/recordio-protobuf.md, "The magic number"). By
+        default such a record gets a 3-6 byte unknown field that moves the magic off
+        alignment; all other records are byte-identical.
 
     Examples
     --------
