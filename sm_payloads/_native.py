@@ -1,7 +1,16 @@
 """Loading the optional C accelerators.
 
-Every accelerator has a pure-Python/numpy twin with the same results (the test suite checks
-them against each other). `load` returns the compiled module, or None when it was not built
+<!-- accelerators -->
+Installing from source compiles two optional C extensions. `sm_payloads._cparse` reads
+the numbers of CSV, JSON and JSON Lines bodies and joins the CSV writer's rows;
+`sm_payloads._crecordio` walks the records of RecordIO-protobuf batches (sparse, ragged and
+uniform dense), gathering their values and decoding their varints. Each function has a
+numpy twin that gives the same results, and the tests compare the two. Without a C compiler
+the package installs without them and runs the twins, slower; `SM_PAYLOADS_PURE_PYTHON=1`
+switches them off at run time.
+<!-- /accelerators -->
+
+`load` returns the compiled module, or None when it was not built
 (no compiler at install time) or when ``SM_PAYLOADS_PURE_PYTHON=1`` is set, which forces the
 pure paths (for debugging and for the suite's second pass). ``SM_PAYLOADS_REQUIRE_NATIVE=1``
 turns a missing accelerator into an ImportError (CI sets it, so that a broken build cannot

@@ -88,3 +88,24 @@ def test_nothing_points_outside_the_repository() -> None:
             if outside.search(line)
         ]
     assert hits == []
+
+
+ACCELERATORS = re.compile(r"<!-- accelerators -->\n(.*?)\n<!-- /accelerators -->", re.S)
+
+
+def test_the_c_accelerators_have_one_description_everywhere() -> None:
+    """README, docs/index.md, docs/performance.md and the loader's docstring describe the two C
+    extensions with the same paragraph."""
+    places = ["README.md", "docs/index.md", "docs/performance.md", "sm_payloads/_native.py"]
+    found = {p: ACCELERATORS.findall((ROOT / p).read_text(encoding="utf-8")) for p in places}
+    assert {p: len(f) for p, f in found.items()} == dict.fromkeys(places, 1)
+    assert len({f[0] for f in found.values()}) == 1
+    text = found["README.md"][0]
+    assert "`sm_payloads._cparse`" in text and "`sm_payloads._crecordio`" in text
+    # Every compiled function (as the type stubs list them) is in docs/performance.md's tables.
+    performance = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    for stub in ("_cparse.pyi", "_crecordio.pyi"):
+        names = re.findall(r"^def (\w+)", (ROOT / "sm_payloads" / stub).read_text(encoding="utf-8"), re.M)
+        assert len(names) >= 4
+        for name in names:
+            assert f"| `{name}`" in performance or f", `{name}`" in performance, name
