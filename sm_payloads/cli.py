@@ -1,5 +1,5 @@
-"""The ``sm-payloads`` command line (also ``python -m sm_payloads``): convert, inspect and
-validate payload files of every registered format.
+"""The ``sm-payloads`` command line (also ``python -m sm_payloads``): convert, inspect,
+validate and split payload files of every registered format.
 
 Rule 1 (types): a file's type is its media type, parameters included
 (``text/csv;label_size=1``), given with ``--from`` / ``--to`` / ``--type`` or inferred from
@@ -15,11 +15,22 @@ print the shortest text that reads back to the same value of its dtype, and ``--
 reads text numbers back as that dtype (float32 → CSV → ``--dtype float32`` is bit-exact).
 Sparse columns are densified (without loss) for the dense-only outputs, CSV and npy.
 Rule 4 (errors): bad input is one line ``sm-payloads: error: ...`` on stderr and exit 1
-(a `PayloadError`, a file that cannot be opened); a bad command line is exit 2 (argparse's
-usage message, or one ``sm-payloads: error:`` line for a type that cannot be resolved).
-Never a traceback for bad input.
-Rule 5 (progress): a progress line (bytes read / total, rate) is drawn on stderr only when
-stderr is a terminal and the run has taken more than a second.
+(a `PayloadError`, a file that cannot be opened or is a directory), with the position in
+the whole input (a record index counts from the start of the input, whatever
+``--batch-size``); a bad command line is exit 2 (argparse's usage message, or one
+``sm-payloads: error:`` line for a type that cannot be resolved). The library's hints that
+name a keyword argument name the flag instead (``--allow-nan``). Never a traceback for bad
+input. A file output is written to a temporary file beside it and renamed on success, so a
+failed convert leaves no partial file; stdout is streamed, so a failure midway leaves the
+batches already written there (exit 1).
+Rule 5 (text): a CSV block (label or features) with a field that is not a number is read as
+text. Without ``--dtype`` and ``--allow-text``, `validate` reports it as invalid and
+`convert` refuses to write it to an output read as numbers (RecordIO-protobuf, libsvm, npy)
+and warns for the others, naming the first such field (line, column, value).
+Rule 6 (feedback): `convert` prints one summary line on stderr (records, bytes in and out,
+seconds, output) unless ``-q``. A progress bar by bytes read is drawn on stderr only when
+stderr is a terminal, not ``-q``, and the input is at least 4 MiB (or of unknown size and
+4 MiB have been read); it is erased when the input is done.
 """
 
 from __future__ import annotations
@@ -27,6 +38,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
+import stat
 import sys
 import tempfile
 import time
@@ -35,8 +48,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from . import __version__
-from .errors import DecodeError, PayloadError, UnsupportedMediaTypeError
+from . import __version__, _textnum
+from .errors import DecodeError, EncodeError, PayloadError, UnsupportedMediaTypeError
 from .formats import csv as _csv
 from .formats import jsonlines as _jsonlines
 from .mime import MediaType
@@ -77,8 +90,15 @@ class _Failure(Exception):
 
 
 # ======================================================================================
-# Progress
+# Progress and messages
 # ======================================================================================
+
+#: Inputs of at least this size get a progress bar (on a terminal); an input of unknown
+#: size gets one once this much of it has been read.
+_BAR_FROM = 4 << 20
+_BAR_WIDTH = 30
+#: Seconds between redraws (the first one too: a run shorter than this draws nothing).
+_REDRAW = 0.25
 
 
 def _size(n: float) -> str:
@@ -89,57 +109,94 @@ def _size(n: float) -> str:
     return f"{n:.1f} GiB"  # pragma: no cover
 
 
+def _plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``1 record``, ``2 records``, ``1,000 records`` (`nouns`: an irregular plural)."""
+    return f"{n:,} {noun if n == 1 else (nouns or noun + 's')}"
+
+
+def _is_tty(out: IO[str]) -> bool:
+    isatty = getattr(out, "isatty", None)
+    try:
+        return bool(isatty is not None and isatty())
+    except (OSError, ValueError):  # a closed or detached stream
+        return False
+
+
 class _Progress:
-    """``bytes read / total (percent), rate`` on one terminal line, redrawn at most four
-    times a second, and only once the run has lasted a second."""
+    """A progress bar by bytes read, ``[####------]  40% 2.0 MiB / 5.0 MiB, 1.0 MiB/s``,
+    redrawn with ``\r`` on one terminal line at most four times a second, and erased when
+    the input is done (or has failed), so that the summary or error line that follows
+    starts a clean line.
+
+    Drawn only when `enabled` (see `for_stream`: stderr is a terminal, not ``-q``) and the
+    input is large: `total` at least `_BAR_FROM` bytes, or of unknown size (stdin) once
+    that much has been read (then without a bar: bytes read and rate)."""
 
     def __init__(self, out: IO[str], total: int | None, enabled: bool) -> None:
         self.out = out
         self.total = total
-        self.enabled = enabled
+        self.enabled = enabled and (total is None or total >= _BAR_FROM)
         self.start = time.monotonic()
-        self.last = 0.0
+        self.last = self.start
         self.shown = False
+        self.drawn = 0  # the length of the text on the line
         self.done = 0
+
+    @classmethod
+    def for_stream(cls, out: IO[str], total: int | None, quiet: bool) -> _Progress:
+        """The progress of an input of `total` bytes (None: unknown) drawn on `out`."""
+        return cls(out, total, not quiet and _is_tty(out))
 
     def update(self, n: int) -> None:
         self.done += n
-        if not self.enabled:
+        if not self.enabled or (self.total is None and self.done < _BAR_FROM):
             return
         now = time.monotonic()
-        if now - self.start < 1.0 or now - self.last < 0.25:
+        if now - self.last < _REDRAW:
             return
         self.last = now
         self._draw(now)
 
+    def text(self, now: float) -> str:
+        rate = f"{_size(self.done / max(now - self.start, 1e-9))}/s"
+        if not self.total:
+            return f"{PROG}: {_size(self.done)} read, {rate}"
+        frac = min(self.done / self.total, 1.0)
+        filled = int(frac * _BAR_WIDTH)
+        bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
+        return f"{PROG}: [{bar}] {100 * frac:3.0f}% {_size(self.done)} / {_size(self.total)}, {rate}"
+
     def _draw(self, now: float) -> None:
-        rate = self.done / max(now - self.start, 1e-9)
-        text = f"{PROG}: {_size(self.done)}"
-        if self.total:
-            text += f" / {_size(self.total)} ({100 * self.done / self.total:.0f}%)"
-        text += f", {_size(rate)}/s"
-        self.out.write("\r" + text.ljust(60))
+        text = self.text(now)
+        self.out.write("\r" + text.ljust(self.drawn))
         self.out.flush()
+        self.drawn = len(text)
         self.shown = True
 
     def finish(self) -> None:
+        """Erase the bar (if drawn)."""
         if self.shown:
-            self._draw(time.monotonic())
-            self.out.write("\n")
+            self.out.write("\r" + " " * self.drawn + "\r")
             self.out.flush()
+            self.shown = False
+            self.drawn = 0
 
 
 class _CountingReader:
-    """A binary stream that reports every byte read to a `_Progress`."""
+    """A binary stream that reports every byte read to a `_Progress`, and keeps a copy of
+    what it read while `keep` is a bytearray (the CSV text check's first batch)."""
 
     def __init__(self, raw: IO[bytes], progress: _Progress) -> None:
         self.raw = raw
         self.progress = progress
+        self.keep: bytearray | None = None
 
     def read(self, n: int = -1) -> bytes:
         data = self.raw.read(n)
         if data:
             self.progress.update(len(data))
+            if self.keep is not None:
+                self.keep += data
         return data
 
     def readinto(self, buf: Any) -> int:
@@ -151,6 +208,8 @@ class _CountingReader:
         else:
             got = readinto(buf) or 0
         self.progress.update(got)
+        if self.keep is not None and got:
+            self.keep += memoryview(buf).cast("B")[:got]
         return got
 
     def read_all(self) -> bytes:
@@ -162,22 +221,66 @@ class _CountingReader:
             chunks.append(chunk)
 
 
+def _regular_size(fd: int) -> int | None:
+    """The size of a regular file (None for a pipe, a terminal, an empty file)."""
+    try:
+        st = os.fstat(fd)
+    except (OSError, ValueError):
+        return None
+    return (st.st_size or None) if stat.S_ISREG(st.st_mode) else None
+
+
+def _check_input(path: str) -> None:
+    """A directory is not an input (checked before its type is inferred from the name)."""
+    if path != "-" and os.path.isdir(path):
+        raise _Failure(f"cannot open {path!r}: Is a directory")
+
+
 @contextlib.contextmanager
 def _open_input(path: str, quiet: bool) -> Iterator[_CountingReader]:
     if path == "-":
-        progress = _Progress(sys.stderr, None, not quiet and sys.stderr.isatty())
-        yield _CountingReader(sys.stdin.buffer, progress)
-        progress.finish()
+        raw: IO[bytes] = sys.stdin.buffer
+        try:
+            total = _regular_size(raw.fileno())
+        except (OSError, ValueError, AttributeError):  # a stdin without a descriptor
+            total = None
+        progress = _Progress.for_stream(sys.stderr, total, quiet)
+        try:
+            yield _CountingReader(raw, progress)
+        finally:
+            progress.finish()
         return
+    _check_input(path)
     try:
         f = open(path, "rb")  # noqa: SIM115 (closed below)
     except OSError as e:
         raise _Failure(f"cannot open {path!r}: {e.strerror or e}") from None
     with f:
-        total = os.fstat(f.fileno()).st_size or None
-        progress = _Progress(sys.stderr, total, not quiet and sys.stderr.isatty())
-        yield _CountingReader(f, progress)
-        progress.finish()
+        progress = _Progress.for_stream(sys.stderr, _regular_size(f.fileno()), quiet)
+        try:
+            yield _CountingReader(f, progress)
+        finally:
+            progress.finish()
+
+
+#: Library hints that name a keyword argument, as the command line says them.
+_CLI_HINTS = (
+    ("pass allow_nan=True", "pass --allow-nan"),
+    (
+        "the first batch read these columns as numbers; pass dtype=str for text",
+        "the first batch of --batch-size records read these columns as numbers",
+    ),
+    (
+        "where the first batch had numbers (pass dtype=str to read all as text)",
+        "where the first batch of --batch-size records had numbers",
+    ),
+)
+
+
+def _cli_message(message: str) -> str:
+    for library, flag in _CLI_HINTS:
+        message = message.replace(library, flag)
+    return message
 
 
 # ======================================================================================
@@ -239,6 +342,113 @@ def _can_stream(codec: Any, essence: str, opts: dict[str, Any]) -> bool:
 
 
 # ======================================================================================
+# CSV blocks that became text
+# ======================================================================================
+
+#: Outputs read as numbers only: the built-in algorithms' RecordIO-protobuf, libsvm, npy.
+_NUMERIC_OUTPUTS = {"application/x-recordio-protobuf", "text/libsvm", "application/x-npy"}
+
+
+def _text_blocks(batch: RecordBatch) -> list[str]:
+    """``label`` and/or ``features`` when the CSV reader made that block text."""
+    return [
+        name
+        for name in ("label", "features")
+        if "values" in getattr(batch, name) and _column_kind(getattr(batch, name)["values"]) == "strings"
+    ]
+
+
+class _TextField:
+    """The first field that is not a number in a block that became text."""
+
+    def __init__(self, block: str, value: bytes, line: int, column: int, offset: int, record: int) -> None:
+        self.block = block
+        self.value = value
+        self.line = line
+        self.column = column
+        self.offset = offset
+        self.record = record
+        self.header_like = False  # the first record, and none of its fields is a number
+
+    def describe(self) -> str:
+        shown = self.value[:40].decode("utf-8", "replace")
+        return (
+            f"{self.block}['values'] became text: {shown!r} in column {self.column} is not a number "
+            f"at line {self.line} (byte {self.offset}, record {self.record})"
+        )
+
+
+def _first_text_field(data: bytes, codec: Any, records: int, blocks: Sequence[str]) -> _TextField | None:
+    """Scan the first `records` records of a CSV input (`data`: its bytes from the start)
+    with the CSV reader's own tokenizer (quotes, multi-line fields, blank lines, a header
+    and a byte order mark as the decoder sees them) for the first field of a `blocks` block
+    that is not a number by the reader's grammar (an empty field is a missing number)."""
+    label_size = codec.label_size or 0
+    lo = _csv._body_start(data)
+    line = 1
+    if codec.header:
+        _, lo, line = _csv._header(data, lo, _csv._charset_option(codec.charset))
+    stop, _, _ = _csv._record_ends(data, lo, len(data), records, True)
+    recs, _ = _csv._tokenize(data, lo, stop, line, 0, 0)
+    for i, rec in enumerate(recs):
+        for c, field in enumerate(rec.fields):
+            block = "label" if c < label_size else "features"
+            if block not in blocks or not field or _textnum.parse_number(field) is not None:
+                continue
+            at = rec.offsets[c]
+            found = _TextField(block, field, rec.line + data.count(b"\n", rec.offsets[0], at), c + 1, at, i)
+            found.header_like = (
+                i == 0 and not codec.header and all(_textnum.parse_number(f) is None for f in rec.fields if f)
+            )
+            return found
+    return None  # pragma: no cover  (a text block has such a field)
+
+
+def _text_problem(
+    path: str, given: str, flag: str, found: tuple[list[str], _TextField | None], note: str, allow: str
+) -> str:
+    """``FILE: text/csv: features['values'] became text: ...; <note>pass --allow-text
+    <allow>``, or a header hint when the first line looks like one."""
+    blocks, field = found
+    if field is None:  # pragma: no cover  (defensive: name the blocks at least)
+        names = " and ".join(f"{b}['values']" for b in blocks)
+        return f"{path}: text/csv: {names} became text; {note}pass --allow-text {allow}"
+    text = f"{path}: text/csv: {field.describe()}; "
+    if field.header_like:
+        header = re.sub(r"\s*;\s*header\s*=[^;]*", "", given) + ";header=present"
+        return (
+            text + f"line {field.line} looks like a header: pass {flag} {header!r} (or --allow-text {allow})"
+        )
+    return text + f"{note}pass --allow-text {allow}"
+
+
+class _TextCheck:
+    """Watches the first batch of a CSV input read without ``--dtype``: a block (label or
+    features) that the reader made text because a field is not a number.
+
+    The reader decides numbers or text per block on the first batch; a later batch that
+    disagrees is a positioned `DecodeError` of its own. So only the first batch's bytes
+    are kept (by the reader), and scanned only when a block did become text."""
+
+    def __init__(self, reader: _CountingReader, codec: Any) -> None:
+        self.reader = reader
+        self.codec = codec
+        self.pending = True
+        reader.keep = bytearray()
+
+    def first(self, batch: RecordBatch) -> tuple[list[str], _TextField | None] | None:
+        """None, or the text blocks of the first batch and the field that made them so."""
+        if not self.pending:
+            return None
+        self.pending = False
+        kept, self.reader.keep = self.reader.keep, None
+        blocks = _text_blocks(batch)
+        if not blocks:
+            return None
+        return blocks, _first_text_field(bytes(kept or b""), self.codec, len(batch), blocks)
+
+
+# ======================================================================================
 # convert
 # ======================================================================================
 
@@ -277,17 +487,24 @@ class _Writer:
     def add(self, batch: RecordBatch) -> None:
         if self.essence in _DENSE_ONLY:
             batch = _densify(batch)
+        first_record = self.records
         self.records += len(batch)
         if self.essence not in _CONCATENATING:
-            self.held.append(batch)
+            self.held.append(batch)  # encoded whole by close(): record indices are the input's
             return
-        if self.essence == "text/csv":
-            first = self.written == 0
-            body = _csv.encode(batch, label_size=self.codec.label_size, header=self.codec.header and first)
-            if body:
-                self._put(b"\n" + body if not first else body)
-            return
-        self._put(self.codec.encode(batch))
+        try:
+            if self.essence == "text/csv":
+                first = self.written == 0
+                body = _csv.encode(
+                    batch, label_size=self.codec.label_size, header=self.codec.header and first
+                )
+                if body:
+                    self._put(b"\n" + body if not first else body)
+                return
+            body = self.codec.encode(batch)
+        except EncodeError as e:
+            raise _in_input(e, first_record) from None
+        self._put(body)
 
     def _put(self, data: bytes) -> None:
         self.out.write(data)
@@ -300,6 +517,18 @@ class _Writer:
         elif self.essence not in _CONCATENATING:
             self._put(self.codec.encode(RecordBatch.concat(self.held)))
             self.held = []
+
+
+_RECORD = re.compile(r"\brecord (\d+)\b")
+
+
+def _in_input(e: EncodeError, first_record: int) -> EncodeError:
+    """`e`, raised for a batch whose first record is record `first_record` of the input,
+    with its record indices counted from the start of the input."""
+    if not first_record:
+        return e
+    reason = _RECORD.sub(lambda m: f"record {int(m.group(1)) + first_record}", e.reason)
+    return EncodeError(e.content_type, reason, column=e.column, status_hint=e.status_hint)
 
 
 def _new_file_mode(path: str) -> int:
@@ -336,19 +565,52 @@ def _open_output(path: str) -> Iterator[IO[bytes]]:
         raise
 
 
+def _warn(message: str) -> None:
+    sys.stderr.write(f"{PROG}: warning: {' '.join(message.split())}\n")
+    sys.stderr.flush()
+
+
 def _convert(args: argparse.Namespace) -> int:
-    _, in_essence, in_codec = _resolve(args.from_type, args.input, "--from", args.allow_nan)
+    started = time.monotonic()
+    _check_input(args.input)
+    if args.output != "-" and os.path.isdir(args.output):
+        raise _Failure(f"cannot write {args.output!r}: Is a directory")
+    in_given, in_essence, in_codec = _resolve(args.from_type, args.input, "--from", args.allow_nan)
     _, out_essence, out_codec = _resolve(args.to_type, args.output, "--to", args.allow_nan)
     opts = _decode_options(in_essence, args.dtype, args.num_features)
     stream = _can_stream(in_codec, in_essence, opts)
     with _open_input(args.input, args.quiet) as reader, _open_output(args.output) as out:
+        check = _TextCheck(reader, in_codec) if in_essence == "text/csv" and args.dtype is None else None
         writer = _Writer(out_codec, out_essence, out)
         try:
             for batch in _batches(reader, in_codec, opts, args.batch_size, stream):
+                found = check.first(batch) if check is not None else None
+                if found is not None and not args.allow_text:
+                    if out_essence in _NUMERIC_OUTPUTS:
+                        note = f"{out_essence} is read as numbers: "
+                        raise _Failure(
+                            _text_problem(args.input, in_given, "--from", found, note, "to write text anyway")
+                        )
+                    if not args.quiet:
+                        note = "written as text; "
+                        _warn(
+                            _text_problem(
+                                args.input, in_given, "--from", found, note, "to silence this warning"
+                            )
+                        )
                 writer.add(batch)
         except DecodeError as e:
             raise _Failure(f"{args.input}: {e}") from None
         writer.close()
+        bytes_in = reader.progress.done
+    if not args.quiet:
+        where = "stdout" if args.output == "-" else args.output
+        sys.stderr.write(
+            f"{PROG}: wrote {_plural(writer.records, 'record')} to {where} "
+            f"({_plural(bytes_in, 'byte')} in, {_plural(writer.written, 'byte')} out) "
+            f"in {time.monotonic() - started:.2f} s\n"
+        )
+        sys.stderr.flush()
     return 0
 
 
@@ -399,6 +661,7 @@ class _ColumnSummary:
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    _check_input(args.file)
     media, essence, codec = _resolve(args.type, args.file, "--type", args.allow_nan)
     opts = _decode_options(essence, args.dtype, None)
     summaries: dict[tuple[str, str], _ColumnSummary] = {}
@@ -433,12 +696,12 @@ def _inspect(args: argparse.Namespace) -> int:
         lines.append(f"{map_name}[{key!r}]: {summary.describe()}")
     for s, count in strings.items():
         if count:
-            lines.append(f"{s}: {count} of {records} records")
+            lines.append(f"{s}: {count:,} of {_plural(records, 'record')}")
     out = sys.stdout
     out.write("\n".join(lines) + "\n")
     if head:
         rows = RecordBatch.concat(head)
-        out.write(f"first {len(rows)} records (application/jsonlines):\n")
+        out.write(f"first {_plural(len(rows), 'record')} (application/jsonlines):\n")
         out.flush()
         sys.stdout.buffer.write(_jsonlines.encode(rows, allow_nan=True))
         sys.stdout.buffer.flush()
@@ -451,17 +714,28 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    _check_input(args.file)
     media, essence, codec = _resolve(args.type, args.file, "--type", args.allow_nan)
     opts = _decode_options(essence, args.dtype, None)
     records = 0
+    text: list[str] = []
     with _open_input(args.file, args.quiet) as reader:
+        check = _TextCheck(reader, codec) if essence == "text/csv" and args.dtype is None else None
         try:
             for batch in _batches(reader, codec, opts, args.batch_size, hasattr(codec, "iter_decode")):
+                found = check.first(batch) if check is not None else None
+                if found is not None:
+                    text = found[0]
+                    if not args.allow_text:
+                        raise _Failure(
+                            _text_problem(args.file, media, "--type", found, "", "if text is intended")
+                        )
                 records += len(batch)
         except PayloadError as e:
             raise _Failure(f"{args.file}: {e}") from None
     if not args.quiet:
-        print(f"{args.file}: valid {media}, {records} records")
+        note = "".join(f", {b}['values'] as text" for b in text)
+        print(f"{args.file}: valid {media}, {_plural(records, 'record')}{note}")
     return 0
 
 
@@ -475,6 +749,7 @@ def _split(args: argparse.Namespace) -> int:
     mini-batches SageMaker would send, one file each."""
     from . import batch as _batch  # the batch module is only needed here
 
+    _check_input(args.file)
     out_dir = args.out
     os.makedirs(out_dir, exist_ok=True)
     taken = sorted(n for n in os.listdir(out_dir) if n.startswith("batch-"))
@@ -495,7 +770,8 @@ def _split(args: argparse.Namespace) -> int:
         except PayloadError as e:
             raise _Failure(f"{args.file}: {e}") from None
     if not args.quiet:
-        print(f"{args.file}: {count} mini-batches in {out_dir} (largest {largest:,} bytes)")
+        batches = _plural(count, "mini-batch", "mini-batches")
+        print(f"{args.file}: {batches} in {out_dir} (largest {_plural(largest, 'byte')})")
     return 0
 
 
@@ -536,6 +812,20 @@ batches of --batch-size records with bounded memory; outputs in CSV, JSON Lines,
 RecordIO-protobuf and libsvm are written batch by batch. JSON and npy outputs are one
 document: the whole dataset is held in memory to write them.
 
+OUT as a file is written to a temporary file beside it and renamed when the conversion
+succeeds: a failed convert leaves no partial file (and an existing OUT as it was). OUT as
+- (stdout) is streamed batch by batch: a failure midway leaves the batches already written
+on stdout, with exit status 1 and an error naming the record. Write to a file when a
+partial output must never be seen.
+
+A CSV label or feature block with a field that is not a number ('3,x', a header line) is
+read as text: without --allow-text that is an error naming the field (line, column,
+value) for RecordIO-protobuf, libsvm and npy outputs, and a warning for the others.
+
+On success one summary line goes to stderr (records, bytes in and out, seconds, OUT);
+-q silences it. A progress bar is drawn on stderr when it is a terminal and IN has 4 MiB
+or more.
+
 examples:
   sm-payloads convert train.csv train.rec --from 'text/csv;label_size=1'
   sm-payloads convert train.rec train.csv --to 'text/csv;label_size=1'
@@ -559,6 +849,8 @@ _VALIDATE_EPILOG = f"""\
 {_TYPES_HELP}
 
 Exit status: 0 valid, 1 invalid (the first error and its position on stderr), 2 usage error.
+A CSV label or feature block with a field that is not a number ('3,x', a header line) is
+read as text: invalid, naming the field (line, column, value), unless --allow-text.
 
 examples:
   sm-payloads validate train.rec
@@ -567,6 +859,10 @@ examples:
 
 
 _SPLIT_EPILOG = """\
+Writes DIR/batch-000000<ext>, batch-000001<ext>, ... (<ext>: FILE's extension), one
+mini-batch each, exactly the bytes of one request, and prints how many and the largest.
+DIR is created; one that already holds batch-* files is refused.
+
 A record larger than the limit is an error naming its index and size, as SageMaker fails
 the whole object. See docs/batch-transform.md for what each setting does.
 
@@ -614,7 +910,11 @@ def _common(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="JSON and JSON Lines: read and write NaN / Infinity / -Infinity (not standard JSON)",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress line, no summary")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary, no warning")
+
+
+def _allow_text(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--allow-text", action="store_true", help=what)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -647,6 +947,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="width of a libsvm input (lets it stream; default: the largest index + 1)",
     )
     _common(p)
+    _allow_text(
+        p,
+        "CSV input: a label or feature block with a field that is not a number is text; write it "
+        "(default: an error naming the field for RecordIO-protobuf, libsvm and npy outputs, a "
+        "warning for CSV, JSON and JSON Lines)",
+    )
     p.set_defaults(run=_convert)
 
     p = sub.add_parser(
@@ -672,6 +978,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="file, or - for stdin")
     p.add_argument("--type", metavar="T", help="media type of FILE")
     _common(p)
+    _allow_text(
+        p,
+        "CSV input: a label or feature block with a field that is not a number is valid, as text "
+        "(default: invalid, naming the field)",
+    )
     p.set_defaults(run=_validate)
 
     p = sub.add_parser(
@@ -697,13 +1008,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="MaxPayloadInMB, 1 MB = 2**20 bytes; 0 = no limit (default: 6)",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="directory for the mini-batch files (created)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress line, no summary")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
     p.set_defaults(run=_split)
     return parser
 
 
 def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"{PROG}: error: {' '.join(message.split())}\n")
+    sys.stderr.write(f"{PROG}: error: {' '.join(_cli_message(message).split())}\n")
     sys.stderr.flush()
     return code
 

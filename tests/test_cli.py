@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -179,9 +180,9 @@ def test_nan_needs_allow_nan_for_json(tmp_path: Path, capsys: pytest.CaptureFixt
     (tmp_path / "n.csv").write_bytes(b"nan,1\ninf,-inf\n")
     out = tmp_path / "n.jsonl"
     assert run("convert", str(tmp_path / "n.csv"), str(out)) == 1
-    assert capsys.readouterr().err.startswith(
+    assert capsys.readouterr().err == (
         "sm-payloads: error: application/jsonlines: features['values']: value nan in record 0 cannot be "
-        "written as JSON"
+        "written as JSON; pass --allow-nan to write NaN / Infinity / -Infinity as Python's json does\n"
     )
     assert run("convert", str(tmp_path / "n.csv"), str(out), "--allow-nan") == 0
     assert out.read_bytes() == b'{"features":[NaN,1.0]}\n{"features":[Infinity,-Infinity]}\n'
@@ -228,8 +229,11 @@ def module(*argv: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]
 def test_stdin_to_stdout_subprocess() -> None:
     body = smp.encode_request(smp.from_dense(X, Y), REC)
     p = module("convert", "-", "-", "--from", REC, "--to", "text/csv;label_size=1")
-    assert (p.returncode, p.stdout, p.stderr) == (0, b"", b"")  # empty input, empty output
-    p = module("convert", "-", "-", "--from", REC, "--to", "text/csv;label_size=1", stdin=body)
+    assert (p.returncode, p.stdout) == (0, b"")  # empty input, empty output
+    assert re.fullmatch(
+        rb"sm-payloads: wrote 0 records to stdout \(0 bytes in, 0 bytes out\) in \d+\.\d\d s\n", p.stderr
+    )
+    p = module("convert", "-", "-", "--from", REC, "--to", "text/csv;label_size=1", "-q", stdin=body)
     assert p.returncode == 0, p.stderr
     assert p.stderr == b""
     assert p.stdout == b"1.0,0.1,1e-07,0.0,3.4028235e+38\n0.0,-2.5,0.0,1.6777216e+07,1e-45\n" + (
@@ -248,6 +252,9 @@ def test_stdin_to_stdout_subprocess() -> None:
         stdin=p.stdout,
     )
     assert back.returncode == 0 and back.stdout == body
+    # bytes in: what the test fed on stdin; bytes out: what came out on stdout
+    summary = f"sm-payloads: wrote 3 records to stdout ({len(p.stdout)} bytes in, {len(body)} bytes out) in "
+    assert re.fullmatch(re.escape(summary).encode() + rb"\d+\.\d\d s\n", back.stderr), back.stderr
 
 
 def test_stdin_stdout_in_process(
@@ -494,7 +501,7 @@ def test_inspect_ragged_and_strings(tmp_path: Path, capsys: pytest.CaptureFixtur
         "records: 2\n"
         "features['in0']: ragged float64, lengths 1..3\n"
         "uid: 1 of 2 records\n"
-        "first 1 records (application/jsonlines):\n"
+        "first 1 record (application/jsonlines):\n"
         '{"in0":[1.0,2.0,3.0],"uid":"a"}\n'
     )
 
@@ -509,12 +516,31 @@ def test_module_help_subprocess() -> None:
     assert p.returncode == 0
     text = p.stdout.decode()
     assert text.startswith("usage: sm-payloads [-h] [--version] COMMAND ...")
-    for word in ("convert", "inspect", "validate", "examples:", "sm-payloads convert train.csv train.rec"):
+    for word in (
+        "convert",
+        "inspect",
+        "validate",
+        "split",
+        "examples:",
+        "sm-payloads convert train.csv train.rec",
+    ):
         assert word in text
     for command in ("convert", "inspect", "validate"):
         p = module(command, "--help")
         assert p.returncode == 0 and b"examples:" in p.stdout
         assert [".libsvm", ".svm", "text/libsvm"] in [ln.split() for ln in p.stdout.decode().splitlines()]
+    p = module("split", "--help")
+    assert p.returncode == 0 and b"examples:" in p.stdout and b"batch-000000<ext>" in p.stdout
+    convert_help = " ".join(module("convert", "--help").stdout.decode().split())
+    for sentence in (
+        "a failed convert leaves no partial file",
+        "OUT as - (stdout) is streamed batch by batch: a failure midway leaves the batches already written "
+        "on stdout, with exit status 1 and an error naming the record.",
+        "--allow-text",
+        "--allow-nan",
+    ):
+        assert sentence in convert_help, sentence
+    assert "--allow-text" in module("validate", "--help").stdout.decode()
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -523,32 +549,101 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# Progress: only on a terminal, only after a second
+# Progress: a bar on a terminal, for inputs of 4 MiB or more
 # --------------------------------------------------------------------------------------
 
 
-def test_progress_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    out = io.StringIO()
+class FakeTTY(io.StringIO):
+    """A text stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+MiB = 1 << 20
+
+
+def test_progress_bar_drawn_throttled_and_erased(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = FakeTTY()
     now = [0.0]
     monkeypatch.setattr(cli.time, "monotonic", lambda: now[0])
-    p = cli._Progress(out, 4 << 20, enabled=True)  # starts at 0.0
-    now[0] = 0.5
-    p.update(1 << 20)  # too early
+    p = cli._Progress.for_stream(out, 8 * MiB, quiet=False)  # starts at 0.0
+    now[0] = 0.1
+    p.update(1 * MiB)  # under a quarter of a second since the start: not drawn
     assert out.getvalue() == ""
-    now[0] = 2.0
-    p.update(1 << 20)  # drawn
-    now[0] = 2.1
-    p.update(1 << 20)  # too soon after the last draw
-    assert out.getvalue() == "\r" + "sm-payloads: 2.0 MiB / 4.0 MiB (50%), 1.0 MiB/s".ljust(60)
-    now[0] = 3.0
-    p.update(1 << 20)
+    now[0] = 0.25
+    p.update(3 * MiB)  # 4 of 8 MiB in 0.25 s
+    first = "sm-payloads: [" + "#" * 15 + "-" * 15 + "]  50% 4.0 MiB / 8.0 MiB, 16.0 MiB/s"
+    assert out.getvalue() == "\r" + first
+    now[0] = 0.4
+    p.update(1 * MiB)  # too soon after the last draw
+    assert out.getvalue() == "\r" + first
+    now[0] = 1.0
+    p.update(3 * MiB)  # 8 of 8 MiB in 1 s; the text is one character shorter: padded
+    second = "sm-payloads: [" + "#" * 30 + "] 100% 8.0 MiB / 8.0 MiB, 8.0 MiB/s"
+    assert len(second) == len(first) - 1
+    assert out.getvalue() == "\r" + first + "\r" + second + " "
+    p.finish()  # erased: the summary or error line that follows starts a clean line
+    assert out.getvalue() == "\r" + first + "\r" + second + " " + "\r" + " " * len(second) + "\r"
     p.finish()
-    assert out.getvalue().endswith("sm-payloads: 4.0 MiB / 4.0 MiB (100%), 1.3 MiB/s".ljust(60) + "\n")
-    quiet = io.StringIO()
-    q = cli._Progress(quiet, None, enabled=False)
-    q.update(10)
-    q.finish()
-    assert quiet.getvalue() == ""
+    assert out.getvalue().endswith(" " * len(second) + "\r")  # nothing more
+
+
+def test_progress_unknown_size_shows_after_4_mib(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = FakeTTY()
+    now = [0.0]
+    monkeypatch.setattr(cli.time, "monotonic", lambda: now[0])
+    p = cli._Progress.for_stream(out, None, quiet=False)
+    now[0] = 1.0
+    p.update(3 * MiB)
+    assert out.getvalue() == ""  # 3 MiB read: not a large input (yet)
+    now[0] = 2.0
+    p.update(1 * MiB)
+    assert out.getvalue() == "\rsm-payloads: 4.0 MiB read, 2.0 MiB/s"
+
+
+@pytest.mark.parametrize(
+    ("stream", "total", "quiet"),
+    [
+        (io.StringIO(), 8 * MiB, False),  # not a terminal
+        (FakeTTY(), 8 * MiB, True),  # -q
+        (FakeTTY(), 4 * MiB - 1, False),  # a small input
+    ],
+)
+def test_progress_nothing_drawn(
+    monkeypatch: pytest.MonkeyPatch, stream: io.StringIO, total: int, quiet: bool
+) -> None:
+    now = [0.0]
+    monkeypatch.setattr(cli.time, "monotonic", lambda: now[0])
+    p = cli._Progress.for_stream(stream, total, quiet)
+    for _ in range(10):
+        now[0] += 1.0
+        p.update(1 * MiB)
+    p.finish()
+    assert stream.getvalue() == ""
+
+
+def test_progress_bar_during_convert_is_erased_before_the_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "big.csv"
+    src.write_bytes(b"1,2\n" * (5 * MiB // 4))  # 5 MiB
+    err = FakeTTY()
+    monkeypatch.setattr(sys, "stderr", err)
+    ticks = iter(range(1_000_000))
+    monkeypatch.setattr(cli.time, "monotonic", lambda: float(next(ticks)))  # one second a call
+    assert run("convert", str(src), str(tmp_path / "big.rec")) == 0
+    text = err.getvalue()
+    assert text.startswith("\rsm-payloads: [")
+    *draws, erase, summary = text.split("\r")
+    assert draws[0] == "" and len(draws) > 2
+    assert draws[-1].startswith("sm-payloads: [" + "#" * 30 + "] 100% 5.0 MiB / 5.0 MiB, ")
+    assert erase.strip() == "" and len(erase) >= len(draws[-1].rstrip())
+    assert re.fullmatch(
+        rf"sm-payloads: wrote 1,310,720 records to {re.escape(str(tmp_path / 'big.rec'))} "
+        rf"\(5,242,880 bytes in, {(tmp_path / 'big.rec').stat().st_size:,} bytes out\) in \d+\.\d\d s\n",
+        summary,
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -627,3 +722,401 @@ def test_split_recordio_keeps_frames_and_reports_oversized_records(
         f"sm-payloads: error: {big}: record 0 of 1048578 bytes exceeds the limit of 1048576 bytes\n"
     )
     assert run("split", str(big), "--split-type", "TFRecord", "--out", str(tmp_path / "c")) == 2
+
+
+# --------------------------------------------------------------------------------------
+# The convert summary line, counts in words
+# --------------------------------------------------------------------------------------
+
+
+def summary_re(records: str, where: str, bytes_in: str, bytes_out: str) -> str:
+    """The summary line, as a regular expression only for its seconds field."""
+    head = f"sm-payloads: wrote {records} to {where} ({bytes_in} in, {bytes_out} out) in "
+    return re.escape(head) + r"\d+\.\d\d s\n"
+
+
+def test_convert_summary_line_and_quiet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "d.rec"
+    src.write_bytes(smp.encode_request(smp.from_dense(X, Y), REC))
+    out = tmp_path / "o.jsonl"
+    assert run("convert", str(src), str(out)) == 0
+    expected_out = smp.encode_request(smp.from_dense(X, Y), "application/jsonlines")
+    assert out.read_bytes() == expected_out
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert re.fullmatch(
+        summary_re("3 records", str(out), f"{len(src.read_bytes())} bytes", f"{len(expected_out)} bytes"),
+        captured.err,
+    ), captured.err
+    assert run("convert", str(src), str(out), "-q") == 0
+    assert capsys.readouterr() == ("", "")
+    assert run("convert", str(src), str(out), "--quiet") == 0
+    assert capsys.readouterr() == ("", "")
+
+
+def test_convert_summary_counts_one_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "one.csv"
+    src.write_bytes(b"7\n")
+    out = tmp_path / "one.csv.jsonl"
+    assert run("convert", str(src), str(out)) == 0
+    assert out.read_bytes() == b'{"features":[7.0]}\n'
+    assert re.fullmatch(summary_re("1 record", str(out), "2 bytes", "19 bytes"), capsys.readouterr().err)
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"1\n" * 1500)
+    assert run("convert", str(big), str(tmp_path / "big.jsonl"), "--batch-size", "700") == 0
+    assert re.fullmatch(
+        summary_re("1,500 records", str(tmp_path / "big.jsonl"), "3,000 bytes", "28,500 bytes"),
+        capsys.readouterr().err,
+    )
+
+
+def test_counts_are_singular_for_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "one.csv"
+    src.write_bytes(b"1,2\n")
+    out = tmp_path / "one"
+    assert run("split", str(src), "--split-type", "Line", "--out", str(out)) == 0
+    assert capsys.readouterr().out == f"{src}: 1 mini-batch in {out} (largest 4 bytes)\n"
+    two = tmp_path / "two"
+    assert (
+        run("split", str(src), "--split-type", "Line", "--strategy", "SingleRecord", "--out", str(two)) == 0
+    )
+    assert capsys.readouterr().out == f"{src}: 1 mini-batch in {two} (largest 4 bytes)\n"
+    (tmp_path / "two.csv").write_bytes(b"1\n2\n")
+    three = tmp_path / "three"
+    assert (
+        run(
+            "split",
+            str(tmp_path / "two.csv"),
+            "--split-type",
+            "Line",
+            "--strategy",
+            "SingleRecord",
+            "--out",
+            str(three),
+        )
+        == 0
+    )
+    assert capsys.readouterr().out == f"{tmp_path / 'two.csv'}: 2 mini-batches in {three} (largest 2 bytes)\n"
+    assert run("validate", str(src)) == 0
+    assert capsys.readouterr().out == f"{src}: valid text/csv, 1 record\n"
+    j = tmp_path / "u.jsonl"
+    j.write_bytes(b'{"features": [1], "uid": "a"}\n')
+    assert run("inspect", str(j)) == 0
+    assert capsys.readouterr().out == (
+        f"file: {j}\n"
+        "type: application/jsonlines\n"
+        f"bytes: {j.stat().st_size}\n"
+        "records: 1\n"
+        "features['values']: dense float64 (1,)\n"
+        "uid: 1 of 1 record\n"
+        "first 1 record (application/jsonlines):\n"
+        '{"features":[1.0],"uid":"a"}\n'
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Write errors: the record's position in the whole input, the --allow-nan flag
+# --------------------------------------------------------------------------------------
+
+
+def rows_with_nan(n: int, bad: int) -> bytes:
+    """`n` CSV rows ``k,k.5`` (k = 1..n), row `bad` (1-based) ``bad,nan``."""
+    return b"".join((f"{k},nan\n" if k == bad else f"{k},{k}.5\n").encode() for k in range(1, n + 1))
+
+
+@pytest.mark.parametrize("batch_size", ["1", "2", "7", "22", "23", "10000"])
+@pytest.mark.parametrize("target", ["o.jsonl", "o.json"])
+def test_write_error_names_the_record_in_the_whole_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], batch_size: str, target: str
+) -> None:
+    src = tmp_path / "d.csv"
+    src.write_bytes(rows_with_nan(30, 23))  # line 23: record 22
+    media = "application/jsonlines" if target.endswith(".jsonl") else "application/json"
+    assert run("convert", str(src), str(tmp_path / target), "--batch-size", batch_size) == 1
+    assert capsys.readouterr() == (
+        "",
+        f"sm-payloads: error: {media}: features['values']: value nan in record 22 cannot be written as "
+        "JSON; pass --allow-nan to write NaN / Infinity / -Infinity as Python's json does\n",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]  # no partial output, no temporary
+
+
+def test_write_error_of_another_encoder_names_the_record_in_the_whole_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "d.csv"
+    src.write_bytes(b"1,2\n3,4\n5,6\n0,0\n7,8\n")
+    assert run("convert", str(src), str(tmp_path / "o.svm"), "--batch-size", "2") == 1
+    assert capsys.readouterr().err == (
+        "sm-payloads: error: text/libsvm: features['values']: record 3 has no entries and the batch has no "
+        "label: libsvm cannot write it (an empty line is not a record)\n"
+    )
+
+
+def test_read_error_names_the_allow_nan_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "n.jsonl"
+    path.write_bytes(b'{"features": [1]}\n{"features": [NaN]}\n')
+    assert run("validate", str(path)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"sm-payloads: error: {path}: application/jsonlines: invalid JSON: ")
+    assert "(NaN and Infinity are not JSON; pass --allow-nan to accept them)" in err
+    assert err.endswith(" at line 2 (byte 32, record 1)\n") and "allow_nan" not in err
+    assert run("validate", str(path), "--allow-nan") == 0
+    assert capsys.readouterr().out == f"{path}: valid application/jsonlines, 2 records\n"
+
+
+# --------------------------------------------------------------------------------------
+# A failed convert: a file output is never partial; stdout is streamed
+# --------------------------------------------------------------------------------------
+
+
+def test_failed_convert_leaves_no_partial_file_and_keeps_the_old_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "d.csv"
+    src.write_bytes(rows_with_nan(30, 23))
+    out = tmp_path / "o.jsonl"
+    out.write_bytes(b"old\n")
+    assert run("convert", str(src), str(out), "--batch-size", "7") == 1  # 3 batches written first
+    assert "value nan in record 22" in capsys.readouterr().err
+    assert out.read_bytes() == b"old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "o.jsonl"]
+
+
+def test_failed_convert_to_stdout_leaves_the_batches_already_written() -> None:
+    body = rows_with_nan(30, 23)
+    p = module(
+        "convert",
+        "-",
+        "-",
+        "--from",
+        "text/csv",
+        "--to",
+        "application/jsonlines",
+        "--batch-size",
+        "7",
+        stdin=body,
+    )
+    assert p.returncode == 1
+    # Records 0..20 (three batches of 7) were streamed before record 22 failed.
+    assert p.stdout == b"".join(b'{"features":[%d.0,%d.5]}\n' % (k, k) for k in range(1, 22))
+    assert p.stderr == (
+        b"sm-payloads: error: application/jsonlines: features['values']: value nan in record 22 cannot be "
+        b"written as JSON; pass --allow-nan to write NaN / Infinity / -Infinity as Python's json does\n"
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Directories
+# --------------------------------------------------------------------------------------
+
+
+def test_a_directory_is_not_an_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "d.csv").write_bytes(b"1,2\n")
+    for argv in (
+        ["inspect", "."],
+        ["validate", "."],
+        ["convert", ".", "o.rec"],
+        ["split", ".", "--split-type", "Line", "--out", "batches"],
+        ["inspect", "sub", "--type", "text/csv"],
+    ):
+        assert run(*argv) == 1, argv
+        name = argv[1]
+        assert capsys.readouterr() == ("", f"sm-payloads: error: cannot open {name!r}: Is a directory\n"), (
+            argv
+        )
+    assert run("convert", "d.csv", "sub") == 1
+    assert capsys.readouterr() == ("", "sm-payloads: error: cannot write 'sub': Is a directory\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "sub"]  # no batches/, no o.rec
+    assert list((tmp_path / "sub").iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------
+# CSV fields that are not numbers: validate and convert name the first one
+# --------------------------------------------------------------------------------------
+
+TYPO = b"1,2\n3,4\n5,6\n7,x\n9,10\n11,12\n"  # 'x': line 4, column 2, byte 14, record 3
+
+
+def test_validate_reports_a_typo_in_the_middle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "d.csv"
+    path.write_bytes(TYPO)
+    assert run("validate", str(path)) == 1
+    assert capsys.readouterr() == (
+        "",
+        f"sm-payloads: error: {path}: text/csv: features['values'] became text: 'x' in column 2 is not a "
+        "number at line 4 (byte 14, record 3); pass --allow-text if text is intended\n",
+    )
+    assert run("validate", str(path), "--allow-text") == 0
+    assert capsys.readouterr() == (f"{path}: valid text/csv, 6 records, features['values'] as text\n", "")
+    assert run("validate", str(path), "--dtype", "float32") == 1  # a numeric dtype: every field a number
+    assert capsys.readouterr().err == (
+        f"sm-payloads: error: {path}: text/csv: column 2: 'x' is not a number (dtype float32) at line 4 "
+        "(byte 14, record 3)\n"
+    )
+
+
+def test_typo_after_the_first_batch_names_the_batch_size_not_a_keyword(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first batch decides numbers or text; a later non-number is the reader's own error."""
+    path = tmp_path / "d.csv"
+    path.write_bytes(TYPO)
+    for argv in (["validate", str(path)], ["convert", str(path), str(tmp_path / "o.jsonl"), "--allow-text"]):
+        assert run(*argv, "--batch-size", "2") == 1
+        assert capsys.readouterr().err == (
+            f"sm-payloads: error: {path}: text/csv: column 2: 'x' is not a number (the first batch of "
+            "--batch-size records read these columns as numbers) at line 4 (byte 14, record 3)\n"
+        )
+
+
+def test_validate_reports_a_header_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "h.csv"
+    path.write_bytes(b"f1,f2\n1,2\n3,4\n")
+    assert run("validate", str(path)) == 1
+    assert capsys.readouterr().err == (
+        f"sm-payloads: error: {path}: text/csv: features['values'] became text: 'f1' in column 1 is not a "
+        "number at line 1 (byte 0, record 0); line 1 looks like a header: pass --type "
+        "'text/csv;header=present' (or --allow-text if text is intended)\n"
+    )
+    assert run("validate", str(path), "--type", "text/csv;header=present") == 0
+    assert capsys.readouterr().out == f"{path}: valid text/csv;header=present, 2 records\n"
+    assert run("validate", str(path), "--type", "text/csv; header=absent; label_size=1") == 1
+    assert capsys.readouterr().err == (
+        f"sm-payloads: error: {path}: text/csv: label['values'] became text: 'f1' in column 1 is not a "
+        "number at line 1 (byte 0, record 0); line 1 looks like a header: pass --type "
+        "'text/csv; label_size=1;header=present' (or --allow-text if text is intended)\n"
+    )
+
+
+def test_validate_reports_a_label_typo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "l.csv"
+    path.write_bytes(b"1,2,3\n0,4,5\nO,6,7\n1,8,9\n")  # the letter O for a zero label
+    assert run("validate", str(path), "--type", "text/csv;label_size=1") == 1
+    assert capsys.readouterr().err == (
+        f"sm-payloads: error: {path}: text/csv: label['values'] became text: 'O' in column 1 is not a "
+        "number at line 3 (byte 12, record 2); pass --allow-text if text is intended\n"
+    )
+    assert run("validate", str(path), "--type", "text/csv;label_size=1", "--allow-text") == 0
+    assert (
+        capsys.readouterr().out
+        == f"{path}: valid text/csv;label_size=1, 4 records, label['values'] as text\n"
+    )
+    assert run("validate", str(path)) == 1  # without label_size the same field is a feature
+    assert "features['values'] became text: 'O' in column 1 " in capsys.readouterr().err
+
+
+def test_text_field_position_counts_quotes_blank_lines_and_the_bom(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "q.csv"
+    # A byte order mark (3 bytes), a blank line, quoted numbers (numbers) and a quoted comma.
+    path.write_bytes(b'\xef\xbb\xbf1,2,3\n\n"4","5,0",6\n7,8,9\n')
+    assert run("validate", str(path)) == 1
+    assert capsys.readouterr().err == (
+        f"sm-payloads: error: {path}: text/csv: features['values'] became text: '5,0' in column 2 is not a "
+        "number at line 3 (byte 14, record 1); pass --allow-text if text is intended\n"
+    )
+    path.write_bytes(b'1,2\n3,"4\n5"\n6,7\n8,y\n')  # a field across two lines
+    assert run("validate", str(path)) == 1
+    assert capsys.readouterr().err == (
+        f"sm-payloads: error: {path}: text/csv: features['values'] became text: '4\\n5' in column 2 is not "
+        "a number at line 2 (byte 6, record 1); pass --allow-text if text is intended\n"
+    )
+    path.write_bytes(b'1,2\n3,""\n,4\n5,z\n')  # empty fields are missing numbers, not text
+    assert run("validate", str(path)) == 1
+    assert capsys.readouterr().err == (
+        f"sm-payloads: error: {path}: text/csv: features['values'] became text: 'z' in column 2 is not a "
+        "number at line 4 (byte 14, record 3); pass --allow-text if text is intended\n"
+    )
+
+
+def test_validate_text_from_stdin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(TYPO)))
+    assert run("validate", "-", "--type", "text/csv") == 1
+    assert capsys.readouterr().err == (
+        "sm-payloads: error: -: text/csv: features['values'] became text: 'x' in column 2 is not a number "
+        "at line 4 (byte 14, record 3); pass --allow-text if text is intended\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "media"),
+    [("o.rec", REC), ("o.svm", "text/libsvm"), ("o.npy", "application/x-npy")],
+)
+def test_convert_refuses_text_for_numeric_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str, media: str
+) -> None:
+    src = tmp_path / "d.csv"
+    src.write_bytes(TYPO)
+    assert run("convert", str(src), str(tmp_path / target)) == 1
+    assert capsys.readouterr() == (
+        "",
+        f"sm-payloads: error: {src}: text/csv: features['values'] became text: 'x' in column 2 is not a "
+        f"number at line 4 (byte 14, record 3); {media} is read as numbers: pass --allow-text to write "
+        "text anyway\n",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
+
+
+def test_convert_text_to_recordio_with_allow_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "d.csv"
+    src.write_bytes(TYPO)
+    out = tmp_path / "o.rec"
+    assert run("convert", str(src), str(out), "--allow-text", "-q") == 0
+    assert capsys.readouterr() == ("", "")
+    got = smp.decode_request(out.read_bytes(), REC).features["values"]
+    assert [list(r) for r in got] == [
+        ["1", "2"],
+        ["3", "4"],
+        ["5", "6"],
+        ["7", "x"],
+        ["9", "10"],
+        ["11", "12"],
+    ]
+
+
+def test_convert_header_line_hint_keeps_the_type_parameters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "h.csv"
+    src.write_bytes(b"y,f1\n1,2\n0,3\n")
+    argv = ["convert", str(src), str(tmp_path / "o.rec"), "--from", "text/csv;label_size=1"]
+    assert run(*argv) == 1
+    assert capsys.readouterr().err == (
+        f"sm-payloads: error: {src}: text/csv: label['values'] became text: 'y' in column 1 is not a number "
+        "at line 1 (byte 0, record 0); line 1 looks like a header: pass --from "
+        "'text/csv;label_size=1;header=present' (or --allow-text to write text anyway)\n"
+    )
+    argv[-1] = "text/csv;label_size=1;header=present"
+    assert run(*argv, "-q", "--dtype", "float32") == 0
+    got = smp.decode_request((tmp_path / "o.rec").read_bytes(), REC)
+    assert got.label["values"].tolist() == [1.0, 0.0] and got.to_numpy().tolist() == [[2.0], [3.0]]
+
+
+def test_convert_text_to_a_text_output_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "d.csv"
+    src.write_bytes(TYPO)
+    out = tmp_path / "o.jsonl"
+    assert run("convert", str(src), str(out)) == 0
+    expected = (
+        b'{"features":["1","2"]}\n{"features":["3","4"]}\n{"features":["5","6"]}\n'
+        b'{"features":["7","x"]}\n{"features":["9","10"]}\n{"features":["11","12"]}\n'
+    )
+    assert out.read_bytes() == expected
+    warning, summary = capsys.readouterr().err.splitlines(keepends=True)
+    assert warning == (
+        f"sm-payloads: warning: {src}: text/csv: features['values'] became text: 'x' in column 2 is not a "
+        "number at line 4 (byte 14, record 3); written as text; pass --allow-text to silence this warning\n"
+    )
+    assert re.fullmatch(summary_re("6 records", str(out), "27 bytes", f"{len(expected)} bytes"), summary)
+    assert run("convert", str(src), str(out), "--allow-text") == 0
+    assert "warning" not in capsys.readouterr().err
+    assert run("convert", str(src), str(out), "-q") == 0
+    assert capsys.readouterr() == ("", "")
