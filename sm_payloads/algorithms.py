@@ -1,11 +1,12 @@
 """Response schemas of the SageMaker built-in algorithms, and codecs that follow them.
 
-Each built-in algorithm answers with a fixed set of output keys (FORMATS.md §3, §4):
-k-means writes ``closest_cluster`` and ``distance_to_cluster``, PCA ``projection`` under
-the envelope ``projections``, and so on. An `AlgorithmSchema` records those keys, their
-kinds (a scalar or a vector per record), the tensor dtype the algorithm computes in
-(float32 for all of them), the variants (Linear Learner's predictor types, k-NN's and IP
-Insights' ``verbose`` answers), the JSON envelope and the Accept types the algorithm writes.
+Each built-in algorithm answers with a fixed set of output keys (docs/algorithms.md, "At a
+glance", and one section per algorithm): k-means writes ``closest_cluster`` and
+``distance_to_cluster``, PCA ``projection`` under the envelope ``projections``, and so
+on. An `AlgorithmSchema` records those keys, their kinds (a scalar or a vector per
+record), the tensor dtype the algorithm computes in (float32 for all of them), the
+variants (Linear Learner's predictor types, k-NN's and IP Insights' ``verbose`` answers),
+the JSON envelope and the Accept types the algorithm writes.
 
 Rule 1 (what the algorithm writes): `encode_response` writes the bytes the algorithm
 writes: the algorithm's envelope; numbers as JSON floats (a cluster index is ``7.0``, not
@@ -22,9 +23,10 @@ RecordIO-protobuf) is an `EncodeError` naming the output; a body with another en
 other keys, or a number where a list belongs (or the reverse) is a `DecodeError` naming
 the record. An Accept the algorithm does not write is a `NotAcceptableError` listing the
 ones it does.
-Rule 3 (numbers in): numbers read from text decode to float64 (the library convention,
-API.md), RecordIO-protobuf keeps its tensors' dtype; ``dtype="schema"`` gives the
-schema's dtypes instead.
+Rule 3 (numbers in): numbers read from text decode to float64 (the library's convention for
+every text format: float64 holds each decimal text as the writer meant it);
+RecordIO-protobuf keeps its tensors' dtype; ``dtype="schema"`` gives the schema's dtypes
+instead.
 """
 
 from __future__ import annotations
@@ -122,9 +124,10 @@ class AlgorithmSchema:
     variants : tuple of Variant
         The first one is the default (used for an empty response).
     envelope : str
-        Top-level key of ``application/json`` responses (FORMATS.md §3).
+        Top-level key of ``application/json`` responses (docs/algorithms.md, "At a glance").
     accept : tuple of str
-        The media types the algorithm writes (FORMATS.md §4), in that order.
+        The media types the algorithm writes (docs/algorithms.md, "At a glance"), in that
+        order.
     verbose : bool
         Whether the algorithm takes the ``verbose`` Accept parameter (k-NN, IP Insights).
     csv_keys : tuple of str

@@ -1,6 +1,6 @@
 """Autopilot inference keys, the containers' environment variables, and their payloads.
 
-An Autopilot model is a chain of containers (FORMATS.md §6.1): in HPO mode a feature
+An Autopilot model is a chain of containers (docs/autopilot.md, "Containers"): in HPO mode a feature
 transform container, an algorithm container (XGBoost, ...) and, for classification, an
 inverse-label-transform (post-processing) container; in ensembling mode one container.
 Classification containers answer with up to four keys (`KEYS`): ``predicted_label``,
@@ -727,8 +727,8 @@ def encode_response(
         probability, probabilities``). ``"post-processing"`` (alias
         ``"inverse-label-transform"``): ``csv.writer`` rows, each ending with ``\\n``;
         JSON values as strings, keys in `keys` order. ``"ensemble"``: CSV as
-        post-processing, JSON with typed values (FORMATS.md §6.5.3 has no public code:
-        inferred).
+        post-processing, JSON with typed values (the ensembling container has no public
+        code: inferred; docs/autopilot.md, "Ensembling container").
     sagemaker_batch : bool
         Algorithm role only: the container runs under Batch Transform (``SAGEMAKER_BATCH``
         set) and ends its CSV with ``\\n``.
@@ -785,7 +785,8 @@ def _empty(keys: tuple[str, ...], role: Role) -> RecordBatch:
 
 def _regroup(rec: Any, width: int) -> tuple[list[bytes], list[int]]:
     """The fields of a tokenized row, with unquoted list literals joined again: the
-    XGBoost container writes plain batch answers as bare ``[0.1, 0.9]`` (FORMATS.md §4.13).
+    XGBoost container writes plain batch answers as bare ``[0.1, 0.9]`` (docs/algorithms.md,
+    "XGBoost").
     A row that already has one field per key is left as it is (a label may start with
     ``[``: ``[,[0.5]`` is the label ``[`` and a list)."""
     fields: list[bytes] = rec.fields
@@ -1105,7 +1106,7 @@ class Chain:
         The original labels in class order (the label encoder's classes); None for
         regression.
 
-    How each container answers (FORMATS.md §6): container 1 reads CSV and writes
+    How each container answers (docs/autopilot.md): container 1 reads CSV and writes
     RecordIO-protobuf (sparse when ``AUTOML_SPARSE_ENCODE_RECORDIO_PROTOBUF=1``, float32);
     container 2 behaves as the XGBoost container with ``binary:logistic`` (two classes:
     ``p = float32(P(class 1))``, ``probabilities = [1 - p, p]`` computed in float64) or

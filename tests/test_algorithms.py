@@ -36,7 +36,7 @@ def framed(payload: bytes) -> bytes:
 
 
 def test_schema_names_and_envelopes() -> None:
-    """FORMATS.md §3: the envelope table."""
+    """docs/algorithms.md, "At a glance": the JSON envelope of each algorithm."""
     assert list(alg.SCHEMAS) == [
         "kmeans",
         "pca",
@@ -65,7 +65,7 @@ def test_schema_names_and_envelopes() -> None:
 
 
 def test_accept_types() -> None:
-    """FORMATS.md §4 supported-types table (response = Accept)."""
+    """docs/algorithms.md, "At a glance": the response types (Accept) of each algorithm."""
     accept = {name: s.accept for name, s in alg.SCHEMAS.items()}
     assert accept == {
         "kmeans": (JSON, JSONL, RIO, CSV),
@@ -82,7 +82,8 @@ def test_accept_types() -> None:
 
 
 def test_keys_and_kinds() -> None:
-    """FORMATS.md §3, §4.1-4.10: keys per variant, their kinds; every dtype is float32."""
+    """docs/algorithms.md, one section per algorithm: keys per variant, their kinds; every
+    dtype is float32."""
     got = {
         (name, v.name): tuple((o.name, o.kind) for o in v.outputs)
         for name, s in alg.SCHEMAS.items()
@@ -163,99 +164,104 @@ def test_schemas_are_read_only() -> None:
 # (source, algorithm, media type, exact body as AWS prints it)
 EXACT: list[tuple[str, str, str, bytes]] = [
     (
-        "FORMATS.md §4.1 [OBS: DG-ex1] real k-means JSON",
+        "real k-means JSON (Developer Guide, 'Step 3.5: Validate the Model', 2019)",
         "kmeans",
         JSON,
         b'{"predictions": [{"distance_to_cluster": 7.2033820152282715, "closest_cluster": 7.0}]}',
     ),
     (
-        "FORMATS.md §4.1 [DG-km-fmt] k-means JSON, two records",
+        "k-means JSON, two records (Developer Guide, 'K-Means Response Formats')",
         "kmeans",
         JSON,
         b'{"predictions": [{"closest_cluster": 1.0, "distance_to_cluster": 3.0}, '
         b'{"closest_cluster": 2.0, "distance_to_cluster": 5.0}]}',
     ),
     (
-        "seed 002 / FORMATS.md §4.1 [DG-cdf-inf] k-means JSON Lines",
+        "k-means JSON Lines (Developer Guide, 'Common Data Formats for Inference')",
         "kmeans",
         JSONL,
         b'{"distance_to_cluster": 23.40593910217285, "closest_cluster": 0.0}\n'
         b'{"distance_to_cluster": 27.250282287597656, "closest_cluster": 0.0}\n',
     ),
-    ("FORMATS.md §4.1 [DG-km-fmt] k-means CSV", "kmeans", CSV, b"1.0,3.0\n2.0,5.0\n"),
+    ("k-means CSV (Developer Guide, 'K-Means Response Formats')", "kmeans", CSV, b"1.0,3.0\n2.0,5.0\n"),
     (
-        "FORMATS.md §4.2 [DG-pca-fmt] PCA JSON",
+        "PCA JSON (Developer Guide, 'PCA Response Formats')",
         "pca",
         JSON,
         b'{"projections": [{"projection": [1.0, 2.0, 3.0, 4.0, 5.0]}, '
         b'{"projection": [6.0, 7.0, 8.0, 9.0, 0.0]}]}',
     ),
     (
-        "FORMATS.md §4.2 [DG-pca-fmt] PCA JSON Lines",
+        "PCA JSON Lines (Developer Guide, 'PCA Response Formats')",
         "pca",
         JSONL,
         b'{"projection": [1.0, 2.0, 3.0, 4.0, 5.0]}\n',
     ),
     (
-        "FORMATS.md §4.3 [OBS-ll] real Linear Learner multiclass JSON",
+        "real Linear Learner multiclass JSON (third-party, docs/algorithms.md)",
         "linear-learner",
         JSON,
         b'{"predictions": [{"score": [0.9913098216056824, 0.008546961471438408, 0.000143218640005216], '
         b'"predicted_label": 0.0}]}',
     ),
     (
-        "FORMATS.md §4.4 [OBS-fm] real Factorization Machines binary JSON",
+        "real Factorization Machines binary JSON (third-party, docs/algorithms.md)",
         "factorization-machines",
         JSON,
         b'{"predictions": [{"score": 0.9999101161956787, "predicted_label": 1.0}, '
         b'{"score": 0.8490985631942749, "predicted_label": 1.0}, {"score": 1.0, "predicted_label": 1.0}]}',
     ),
     (
-        "FORMATS.md §4.5 [DG-ntm-fmt] NTM JSON",
+        "NTM JSON (Developer Guide, 'NTM Response Formats')",
         "ntm",
         JSON,
         b'{"predictions": [{"topic_weights": [0.02, 0.1, 0.0]}, {"topic_weights": [0.25, 0.067, 0.0]}]}',
     ),
     (
-        "FORMATS.md §4.6 [EX-lda] LDA JSON",
+        "LDA JSON (amazon-sagemaker-examples, LDA-Introduction.ipynb)",
         "lda",
         JSON,
         b'{"predictions": [{"topic_mixture": [0.3, 0.2, 0.0, 0.5, 0.0]}]}',
     ),
     (
-        "FORMATS.md §4.7 [DG-knn-inf] k-NN JSON",
+        "k-NN JSON (Developer Guide, 'k-NN Request and Response Formats')",
         "knn",
         JSON,
         b'{"predictions": [{"predicted_label": 0.0}, {"predicted_label": 2.0}]}',
     ),
-    ("FORMATS.md §4.7 [DG-knn] k-NN JSON Lines", "knn", JSONL, b'{"predicted_label": 0.0}\n'),
     (
-        "FORMATS.md §4.8 [DG-rcf-fmt] Random Cut Forest JSON",
+        "k-NN JSON Lines (Developer Guide, 'K-Nearest Neighbors (k-NN) Algorithm')",
+        "knn",
+        JSONL,
+        b'{"predicted_label": 0.0}\n',
+    ),
+    (
+        "Random Cut Forest JSON (Developer Guide, 'RCF Response Formats')",
         "randomcutforest",
         JSON,
         b'{"scores": [{"score": 0.02}, {"score": 0.25}]}',
     ),
     (
-        "FORMATS.md §4.8 [DG-rcf-fmt] Random Cut Forest JSON Lines (doc's trailing commas removed)",
+        "Random Cut Forest JSON Lines (Developer Guide, 'RCF Response Formats', trailing commas removed)",
         "randomcutforest",
         JSONL,
         b'{"score": 0.02}\n{"score": 0.25}\n',
     ),
     (
-        "FORMATS.md §4.9 [DG-ipi-inf] IP Insights JSON",
+        "IP Insights JSON (Developer Guide, 'IP Insights Inference Data Formats')",
         "ipinsights",
         JSON,
         b'{"predictions": [{"dot_product": 0.0}, {"dot_product": 2.0}]}',
     ),
     (
-        "FORMATS.md §4.10 [DG-o2v-inf] Object2Vec JSON",
+        "Object2Vec JSON (Developer Guide, 'Data Formats for Object2Vec Inference')",
         "object2vec",
         JSON,
         b'{"predictions": [{"scores": [0.6533935070037842, 0.07582679390907288, 0.2707797586917877]}, '
         b'{"scores": [0.026291321963071823, 0.6577019095420837, 0.31600672006607056]}]}',
     ),
     (
-        "FORMATS.md §4.10 [DG-o2v-inf] Object2Vec JSON Lines (compact)",
+        "Object2Vec JSON Lines, compact (Developer Guide, 'Data Formats for Object2Vec Inference')",
         "object2vec",
         JSONL,
         b'{"scores":[0.195667684078216,0.395351558923721,0.408980727195739]}\n'
@@ -267,50 +273,50 @@ EXACT: list[tuple[str, str, str, bytes]] = [
 # Printed over several lines in the docs (or with ints): equal after parsing.
 PARSED: list[tuple[str, str, str, bytes]] = [
     (
-        "seed 002 k-means single-record (ints in the doc)",
+        "k-means single record, ints as printed (Developer Guide, 'Common Data Formats for Inference')",
         "kmeans",
         JSON,
         b'{"predictions": [{"closest_cluster": 5, "distance_to_cluster": 36.5}]}',
     ),
     (
-        "seed 002 k-means multi-record (ints in the doc)",
+        "k-means multi-record, ints as printed (Developer Guide, 'Common Data Formats for Inference')",
         "kmeans",
         JSON,
         b'{"predictions": [{"closest_cluster": 5, "distance_to_cluster": 36.5},\n'
         b' {"closest_cluster": 2, "distance_to_cluster": 90.3}]}',
     ),
     (
-        "FORMATS.md §4.3 [DG-ll-fmt] Linear Learner binary (int label in the doc)",
+        "Linear Learner binary, int label as printed (Developer Guide, 'Linear learner response formats')",
         "linear-learner",
         JSON,
         b'{"predictions": [{"score": 0.4, "predicted_label": 0}]}',
     ),
     (
-        "FORMATS.md §4.3 [DG-ll-fmt] Linear Learner multiclass",
+        "Linear Learner multiclass (Developer Guide, 'Linear learner response formats')",
         "linear-learner",
         JSON,
         b'{"predictions": [{"score": [0.1, 0.2, 0.4, 0.3], "predicted_label": 2}]}',
     ),
     (
-        "FORMATS.md §4.3 [DG-ll-fmt] Linear Learner regressor",
+        "Linear Learner regressor (Developer Guide, 'Linear learner response formats')",
         "linear-learner",
         JSON,
         b'{"predictions": [{"score": 0.4}]}',
     ),
     (
-        "FORMATS.md §4.4 [DG-fm-fmt] Factorization Machines JSON Lines",
+        "Factorization Machines JSON Lines (Developer Guide, 'Factorization Machines Response Formats')",
         "factorization-machines",
         JSONL,
         b'{"score": 0.4, "predicted_label": 0}\n',
     ),
     (
-        "FORMATS.md §4.4 [DG-fm-fmt] FM regressor JSON Lines",
+        "FM regressor JSON Lines (Developer Guide, 'Factorization Machines Response Formats')",
         "factorization-machines",
         JSONL,
         b'{"score": 0.4}\n',
     ),
     (
-        "FORMATS.md §4.7 [DG-knn-inf] k-NN verbose JSON, k = 3",
+        "k-NN verbose JSON, k = 3 (Developer Guide, 'k-NN Request and Response Formats')",
         "knn",
         JSON,
         b'{"predictions": [\n'
@@ -321,7 +327,7 @@ PARSED: list[tuple[str, str, str, bytes]] = [
         b"]}",
     ),
     (
-        "FORMATS.md §4.9 [DG-ipi-inf] IP Insights verbose JSON",
+        "IP Insights verbose JSON (Developer Guide, 'IP Insights Inference Data Formats')",
         "ipinsights",
         JSON,
         b'{"predictions": [\n'
@@ -330,7 +336,7 @@ PARSED: list[tuple[str, str, str, bytes]] = [
         b"]}",
     ),
     (
-        "FORMATS.md §4.10 [DG-o2v-emb] Object2Vec embeddings JSON",
+        "Object2Vec embeddings JSON (Developer Guide, 'Encoder Embeddings for Object2Vec')",
         "object2vec",
         JSON,
         b'{"predictions": [\n'
@@ -373,7 +379,8 @@ def test_golden_equal_after_parsing(source: str, algorithm: str, ct: str, body: 
     ("source", "algorithm", "ct", "body"), EXACT + PARSED, ids=[c[0] for c in EXACT + PARSED]
 )
 def test_golden_decodes_without_algorithm(source: str, algorithm: str, ct: str, body: bytes) -> None:
-    """API.md §2: decoding without a schema accepts every documented envelope."""
+    """docs/algorithms.md, "Reading": decoding without a schema accepts every documented
+    envelope."""
     with_schema = alg.decode_response(body, ct, algorithm)
     if ct == CSV:
         inferred = smp.decode_response(body, ct)
@@ -383,7 +390,8 @@ def test_golden_decodes_without_algorithm(source: str, algorithm: str, ct: str, 
 
 
 def test_golden_values_kmeans_real() -> None:
-    """FORMATS.md §4.1 [OBS: DG-ex1]: exact values and dtypes (text → float64)."""
+    """docs/algorithms.md, "k-means": the real answer of the Developer Guide's 2019
+    tutorial page "Step 3.5: Validate the Model"; exact values and dtypes (text → float64)."""
     b = alg.decode_response(EXACT[0][3], JSON, "k-means")
     assert list(b.label) == ["distance_to_cluster", "closest_cluster"]
     assert b.label["closest_cluster"].tolist() == [7.0]
@@ -395,7 +403,7 @@ def test_golden_values_kmeans_real() -> None:
 
 
 def test_golden_kmeans_csv_columns() -> None:
-    """FORMATS.md §4.1: CSV rows are closest_cluster,distance_to_cluster."""
+    """docs/algorithms.md, "k-means": CSV rows are closest_cluster,distance_to_cluster."""
     b = alg.decode_response(b"1.0,3.0\n2.0,5.0\n", CSV, "kmeans")
     assert b.label["closest_cluster"].tolist() == [1.0, 2.0]
     assert b.label["distance_to_cluster"].tolist() == [3.0, 5.0]
@@ -417,22 +425,23 @@ GOLDEN_PCA = bytes.fromhex("121a0a0a70726f6a656374696f6e120c120a0a080000803f0000
 
 
 def test_golden_recordio_kmeans() -> None:
-    """FORMATS.md §2.4.4: k-means response record, label {closest_cluster: [5.0],
-    distance_to_cluster: [36.5]}, 62 bytes, 2 pad bytes (protobuf-python's map order)."""
+    """docs/formats/recordio-protobuf.md: the k-means response record, label
+    {closest_cluster: [5.0], distance_to_cluster: [36.5]}, 62 bytes, 2 pad bytes, as
+    protobuf-python writes it from the SDK's record.proto (its map order)."""
     rows = [{"distance_to_cluster": 36.5, "closest_cluster": 5}]
     body = alg.encode_response(rows, RIO, "kmeans")
     assert body == bytes.fromhex("0a23d7ce3e000000") + GOLDEN_KMEANS + b"\0\0"
     b = alg.decode_response(body, RIO, "kmeans")
     assert b.label["closest_cluster"].dtype == np.float32
     assert b.label["closest_cluster"].tolist() == [5.0]
-    # FORMATS.md §2.4.4 per record; JSON from the same batch is what k-means writes
+    # one such Record per input; JSON from the same batch is what k-means writes
     assert alg.encode_response(b, JSON, "kmeans") == (
         b'{"predictions": [{"distance_to_cluster": 36.5, "closest_cluster": 5.0}]}'
     )
 
 
 def test_golden_recordio_pca() -> None:
-    """FORMATS.md §4.2: label["projection"] = Float32Tensor [1.0, 2.0]."""
+    """docs/algorithms.md, "PCA": label["projection"] = Float32Tensor [1.0, 2.0]."""
     body = alg.encode_response([{"projection": [1.0, 2.0]}], RIO, "pca")
     assert body == framed(GOLDEN_PCA)
     assert alg.decode_response(body, RIO, "pca").label["projection"].tolist() == [[1.0, 2.0]]
@@ -440,7 +449,7 @@ def test_golden_recordio_pca() -> None:
 
 def test_recordio_matches_sdk_reader() -> None:
     """The SDK's read_records parses our k-NN verbose response: one Record per input,
-    label only, every value a Float32Tensor (FORMATS.md §2.4.3, §4.7)."""
+    label only, every value a Float32Tensor (docs/algorithms.md, "At a glance" and "k-NN")."""
     rows = [
         {
             "predicted_label": 0.0,
@@ -476,8 +485,9 @@ def test_recordio_matches_sdk_reader() -> None:
 
 
 def test_kmeans_doc_single_record_with_two_inputs_is_rejected() -> None:
-    """FORMATS.md §10.6: the km-in-formats page packs two inputs into one Record
-    (values [1.0, 2.0] / [3.0, 5.0]); k-means writes one Record per input."""
+    """docs/algorithms.md, "Where sources disagree": the "K-Means Response Formats" page packs
+    two inputs into one Record (values [1.0, 2.0] / [3.0, 5.0]); k-means writes one Record
+    per input."""
     one = smp.RecordBatch(
         label={
             "closest_cluster": np.array([[1.0, 2.0]], np.float32),
@@ -643,7 +653,8 @@ def test_nan_needs_allow_nan() -> None:
 
 
 def test_verbose_selects_variant() -> None:
-    """FORMATS.md §4.7, §4.9, §9.11: verbose=true / verbose=True both select verbose."""
+    """docs/algorithms.md, "k-NN", "IP Insights": verbose=true / verbose=True both select
+    verbose."""
     rows = [{"dot_product": 0.5, "entity_embedding": [1.0, 0.0], "ip_embedding": [0.0, 1.0]}]
     for accept in (JSON + "; verbose=True", JSON + ";verbose=true", "application/JSON; VERBOSE=TRUE"):
         assert alg.encode_response(rows, accept, "ipinsights") == (
@@ -712,7 +723,7 @@ def test_one_value_vectors_survive_recordio() -> None:
 
 
 def test_object2vec_regression_scores_are_lists() -> None:
-    """FORMATS.md §4.10: regression answers scores with one value."""
+    """docs/algorithms.md, "Object2Vec": regression answers scores with one value."""
     assert (
         alg.encode_response([{"scores": [0.5]}], JSON, "object2vec")
         == b'{"predictions": [{"scores": [0.5]}]}'

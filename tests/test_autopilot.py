@@ -1,8 +1,9 @@
 """smp.autopilot: keys, environment variables, container payloads, the simulated chains.
 
-Golden cases name their source: the seeds (003, and its translation 004), FORMATS.md
-§4.13 and §6 (with its own source tags). SDK parity of select_inference_response_keys is
-in test_autopilot_sdk.py.
+Golden cases name their source: the Developer Guide page "Configure inference output in
+generated containers" and the sections of docs/autopilot.md (which name the public code and
+pages each fact comes from). SDK parity of select_inference_response_keys is in
+test_autopilot_sdk.py.
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ def pick(batch: smp.RecordBatch, keys: list[str]) -> smp.RecordBatch:
 
 
 def test_keys_and_meanings() -> None:
-    """Seed 003 "Inference responses for classification models"; FORMATS.md §6.2 (and
-    [DG-ap-out-2023] for the ensemble meaning of probability)."""
+    """The Developer Guide page "Configure inference output in generated containers",
+    "Inference responses for classification models" (its 2023 revision for the ensemble
+    meaning of probability); docs/autopilot.md, "The keys"."""
     assert ap.KEYS == ("predicted_label", "probability", "probabilities", "labels")
     assert ap.DEFAULT_KEYS == ("predicted_label",)
     p = ap.KEY_INFO["probability"]
@@ -68,13 +70,14 @@ def test_keys_and_meanings() -> None:
         == "probability of predicted_label"
     )
     assert ap.KEY_INFO["labels"].meaning("binary", "hpo") == "all labels, in class order"
-    # seed 003: "The keys supported by the second container (algorithm) are predicted_label,
-    # probability, and probabilities. Note that labels is deliberately not added"
+    # the AWS page: the algorithm container supports predicted_label, probability and
+    # probabilities; labels is "deliberately not added" (docs/autopilot.md)
     assert ap.ALGORITHM_SUPPORTED == ("predicted_label", "probability", "probabilities")
     assert set(ap.POST_PROCESSING_SUPPORTED) == set(ap.KEYS)
 
 
-#: Seed 003 / 004 (HPO and ensembling recipes): every variable value printed there.
+#: The AWS page's HPO and ensembling recipes (docs/autopilot.md, "Environment variables"):
+#: every variable value printed there.
 SEED_VALUES = {
     "predicted_label, probability": ("predicted_label", "probability"),
     "predicted_label,probabilities": ("predicted_label", "probabilities"),
@@ -84,9 +87,9 @@ SEED_VALUES = {
 
 @pytest.mark.parametrize("value", list(SEED_VALUES))
 def test_seed_variable_values(value: str) -> None:
-    """Seed 003 and seed 004: the values of the `.update({...})` recipes, with their stray
-    spaces, as both containers read them (XGBoost: spaces removed; post-processing:
-    entries stripped; both lower-case) [XGB-su], [AP-GEN]."""
+    """The AWS page's `.update({...})` recipe values, with their stray spaces, as both
+    containers read them (XGBoost: spaces removed; post-processing: entries stripped; both
+    lower-case; docs/autopilot.md, "Environment variables")."""
     assert ap.parse_keys(value) == SEED_VALUES[value]
     assert tuple(value.replace(" ", "").lower().split(",")) == SEED_VALUES[value]
     assert tuple(k.strip().lower() for k in value.split(",")) == SEED_VALUES[value]
@@ -126,7 +129,7 @@ def test_every_recipe_in_the_aws_page() -> None:
         ),
         ("labels,LABELS", "SAGEMAKER_INFERENCE_OUTPUT: key 'labels' is listed twice in 'labels,LABELS'"),
         (
-            "predicted_labels",  # the Clarify illustration's key (FORMATS.md §6.5.3)
+            "predicted_labels",  # the Clarify illustration's key (docs/autopilot.md)
             "SAGEMAKER_INFERENCE_OUTPUT: unknown key 'predicted_labels' (entry 1); the keys are "
             "predicted_label, probability, probabilities, labels",
         ),
@@ -139,14 +142,15 @@ def test_parse_keys_errors(value: str, message: str) -> None:
 
 
 def test_parse_keys_case_and_spaces() -> None:
-    """FORMATS.md §6.3: the containers lower-case and strip."""
+    """docs/autopilot.md, "Environment variables": the containers lower-case and strip."""
     assert ap.parse_keys(" Predicted_Label ,PROBABILITY\t") == ("predicted_label", "probability")
     with pytest.raises(TypeError):
         ap.parse_keys(None)  # type: ignore[arg-type]
 
 
 def test_parse_environment_real_chain() -> None:
-    """FORMATS.md §6.1: the real 2021 HPO classification environments [EX-ap-churn]."""
+    """docs/autopilot.md, "Containers": the real 2021 HPO classification environments
+    (amazon-sagemaker-examples, autopilot/autopilot_customer_churn.ipynb)."""
     envs = [
         {"AUTOML_TRANSFORM_MODE": "feature-transform"},
         {OUT: "predicted_label", SUP: "predicted_label,probability,probabilities"},
@@ -166,7 +170,7 @@ def test_parse_environment_real_chain() -> None:
 
 
 def test_parse_environment_output_not_supported() -> None:
-    """Seed 003: labels is not supported by the algorithm container."""
+    """The AWS page: labels is not supported by the algorithm container."""
     env = {SUP: "predicted_label,probability,probabilities", OUT: "predicted_label, labels"}
     with pytest.raises(ValueError) as e:
         ap.parse_environment(env)
@@ -179,8 +183,8 @@ def test_parse_environment_output_not_supported() -> None:
 
 
 def test_seed_sdk_example_keys() -> None:
-    """Seed 003 SDK example `inference_response_keys=['probabilities', 'labels']` on the
-    real chain (FORMATS.md §6.1): what the SDK path sets."""
+    """The AWS page's SDK example `inference_response_keys=['probabilities', 'labels']` on
+    the real chain (docs/autopilot.md, "Containers"): what the SDK path sets."""
     containers = [
         {"Environment": {}},
         {"Environment": {OUT: "predicted_label", SUP: "predicted_label,probability,probabilities"}},
@@ -196,19 +200,20 @@ def test_seed_sdk_example_keys() -> None:
     assert got[1]["Environment"][OUT] == "probabilities"
     assert got[2]["Environment"][INP] == "probabilities"
     assert got[2]["Environment"][OUT] == "probabilities,labels"
-    # FORMATS.md §6.4: ["labels"] only leaves containers 1 and 2's earlier settings
+    # docs/autopilot.md, rule 4: ["labels"] only leaves containers 1 and 2's earlier settings
     only = ap.select_inference_response_keys(containers, ["labels"])
     assert only[1]["Environment"][OUT] == "predicted_label"
     assert only[2]["Environment"][INP] == "predicted_label" and only[2]["Environment"][OUT] == "labels"
 
 
 # ======================================================================================
-# Golden payloads: the algorithm container (FORMATS.md §6.5.1)
+# Golden payloads: the algorithm container (docs/autopilot.md, "Algorithm container")
 # ======================================================================================
 
 
 def test_xgboost_unit_test_csv_and_jsonlines() -> None:
-    """FORMATS.md §6.5.1 [XGB-test]: predicted_label + probabilities, CSV and JSON Lines."""
+    """sagemaker-xgboost-container's unit test (test/unit/algorithm_mode/test_serve_utils.py):
+    predicted_label + probabilities, CSV and JSON Lines (docs/autopilot.md)."""
     keys = ["predicted_label", "probabilities"]
     batch = smp.RecordBatch(
         label={"predicted_label": np.array([1.0, 0.0]), "probabilities": np.array([[0.4, 0.6], [0.9, 0.1]])}
@@ -243,8 +248,8 @@ WORKED_JSON = (
 
 
 def test_worked_example_binary_logistic() -> None:
-    """FORMATS.md §6.5.1 worked example: binary:logistic 0.8234567, 0.1 (float32), all four
-    keys; CSV in the variable's order, JSON in the container's fixed order; §8: 1 - p in
+    """docs/autopilot.md's worked example: binary:logistic 0.8234567, 0.1 (float32), all
+    four keys; CSV in the variable's order, JSON in the container's fixed order; 1 - p in
     float64 is 0.8999999985098839."""
     batch = xgb_binary([0.8234567, 0.1])
     assert ap.encode_response(batch, CSV, ALL4, role="algorithm") == WORKED_CSV
@@ -261,7 +266,7 @@ def test_worked_example_binary_logistic() -> None:
 
 
 def test_worked_example_multi_softprob() -> None:
-    """FORMATS.md §6.5.1: multi:softprob row [0.1, 0.7, 0.2]."""
+    """docs/autopilot.md, "Algorithm container": multi:softprob row [0.1, 0.7, 0.2]."""
     p = np.array([[0.1, 0.7, 0.2]], np.float32).astype(np.float64)
     batch = smp.RecordBatch(
         label={"predicted_label": np.array([1.0]), "probability": p.max(axis=1), "probabilities": p}
@@ -273,7 +278,8 @@ def test_worked_example_multi_softprob() -> None:
 
 
 def test_algorithm_nan_for_unsupported_keys() -> None:
-    """FORMATS.md §6.5.1: keys the objective cannot fill are NaN: CSV ``nan``, JSON ``NaN``."""
+    """docs/autopilot.md, "Algorithm container": keys the objective cannot fill are NaN:
+    CSV ``nan``, JSON ``NaN``."""
     batch = smp.RecordBatch(
         label={
             "predicted_label": np.array([1.0]),
@@ -296,14 +302,14 @@ def test_algorithm_nan_for_unsupported_keys() -> None:
 
 
 def test_plain_batch_list_repr() -> None:
-    """FORMATS.md §4.13: in batch the plain XGBoost answer is `str(pred)` per line, so a
+    """docs/algorithms.md, "XGBoost": in batch the plain XGBoost answer is `str(pred)` per line, so a
     softprob row is a bare list repr: read as one probabilities column."""
     got = ap.decode_response(b"[0.1, 0.9]\n[0.75, 0.25]\n", CSV, ["probabilities"], role="algorithm")
     assert got.label["probabilities"].tolist() == [[0.1, 0.9], [0.75, 0.25]]
 
 
 # ======================================================================================
-# Golden payloads: post-processing and ensembling containers (FORMATS.md §6.5.2-3)
+# Golden payloads: post-processing and ensembling containers (docs/autopilot.md)
 # ======================================================================================
 
 PP_ROW = b"True.,0.8234567046165466,\"[0.17654329538345337, 0.8234567046165466]\",\"['False.', 'True.']\"\n"
@@ -327,7 +333,8 @@ def pp_batch() -> smp.RecordBatch:
 
 
 def test_post_processing_row_and_json() -> None:
-    """FORMATS.md §6.5.2 [AP-GEN]: the end-to-end CSV row and the JSON with string values."""
+    """docs/autopilot.md, "Post-processing container" (the Autopilot-generated
+    sagemaker_serve.py): the end-to-end CSV row and the JSON with string values."""
     batch = pp_batch()
     assert ap.encode_response(batch, CSV, ALL4) == PP_ROW
     assert ap.encode_response(batch, JSON, ALL4) == PP_JSON
@@ -340,7 +347,8 @@ def test_post_processing_row_and_json() -> None:
 
 
 def test_post_processing_csv_is_csv_writer() -> None:
-    """[SMC]: the post-processing container writes with csv.writer (minimal quoting, "\\n");
+    """sagemaker-containers' CSV encoder: the post-processing container writes with
+    csv.writer (minimal quoting, "\\n");
     the same rows, including labels with quotes and commas, from the stdlib writer."""
     names = ['say "hi"', "a,b", "it's", "plain"]
     labels = np.empty(4, object)
@@ -355,7 +363,8 @@ def test_post_processing_csv_is_csv_writer() -> None:
 
 
 def test_clarify_example_no_spaces() -> None:
-    """FORMATS.md §6.5.3 [DG-clarify-precheck]: labels then probabilities, no spaces."""
+    """The Clarify page "Pre-check the model container" (docs/autopilot.md, "Ensembling
+    container"): labels then probabilities, no spaces."""
     body = b"\"['cat','dog','fish']\",\"[0.1,0.6,0.3]\"\n\"['cat','dog','fish']\",\"[0.2,0.5,0.3]\"\n"
     got = ap.decode_response(body, CSV, ["labels", "probabilities"], role="ensemble")
     assert got.label["labels"].tolist() == [["cat", "dog", "fish"]] * 2
@@ -368,7 +377,8 @@ def test_clarify_example_no_spaces() -> None:
 
 
 def test_clarify_jsonlines_key_is_not_autopilot() -> None:
-    """FORMATS.md §6.5.3: Clarify's `predicted_labels` is not an Autopilot key."""
+    """docs/autopilot.md, "Ensembling container": Clarify's `predicted_labels` is not an
+    Autopilot key."""
     body = b'{"predicted_labels": ["cat", "dog", "fish"], "probabilities": [0.1, 0.6, 0.3]}\n'
     with pytest.raises(smp.DecodeError) as e:
         ap.decode_response(body, JSONL, ["labels", "probabilities"])
@@ -377,7 +387,7 @@ def test_clarify_jsonlines_key_is_not_autopilot() -> None:
 
 
 def test_ensemble_json_typed() -> None:
-    """Ensembling container JSON (inferred, FORMATS.md §6.5.3): typed values, keys in order."""
+    """Ensembling container JSON (inferred; docs/autopilot.md): typed values, keys in order."""
     batch = pp_batch()
     assert ap.encode_response(batch, JSON, ["labels", "predicted_label"], role="ensemble") == (
         b'{"predictions": [{"labels": ["False.", "True."], "predicted_label": "True."}]}'
@@ -389,7 +399,7 @@ def test_ensemble_json_typed() -> None:
 
 
 # ======================================================================================
-# Liberal decoding (FORMATS.md §6.5.5, §8, §9 item 9)
+# Liberal decoding (docs/autopilot.md, "Reading: liberal where the containers disagree")
 # ======================================================================================
 
 
@@ -424,7 +434,8 @@ def test_numeric_labels_become_text() -> None:
 
 
 def test_json_values_as_arrays_or_strings() -> None:
-    """FORMATS.md §6.5.5: list values as arrays or as strings holding a list literal."""
+    """docs/autopilot.md: in JSON, list values as arrays or as strings holding a list
+    literal."""
     a = ap.decode_response(
         b'{"predictions": [{"probability": 0.5, "probabilities": [0.5, 0.5], "labels": ["a", "b"]}]}',
         JSON,
@@ -644,7 +655,8 @@ def test_encode_errors() -> None:
 
 
 def test_handoff_inverse_label_transform() -> None:
-    """FORMATS.md §6.5.2: container 3 reads container 2's CSV under its INPUT keys; keys
+    """docs/autopilot.md, "The hand-off between containers 2 and 3": container 3 reads
+    container 2's CSV under its INPUT keys; keys
     present pass through (same text), predicted_label maps to the class, labels is the
     class list, a key absent from the input is NaN."""
     c2 = ap.encode_response(
@@ -729,7 +741,8 @@ def test_round_trip(case: tuple[smp.RecordBatch, list[str], str], ct: str) -> No
 
 @given(responses())
 def test_csv_post_processing_matches_csv_writer(case: tuple[smp.RecordBatch, list[str], str]) -> None:
-    """Every post-processing CSV body is what csv.writer writes for the same texts [SMC]."""
+    """Every post-processing CSV body is what csv.writer writes for the same texts
+    (sagemaker-containers' CSV encoder; docs/autopilot.md)."""
     batch, keys, role = case
     if role == "algorithm":
         return
@@ -808,7 +821,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 
 def churn_like(problem: str) -> list[dict[str, Any]]:
-    """The HPO containers as Autopilot generates them (FORMATS.md §6.1)."""
+    """The HPO containers as Autopilot generates them (docs/autopilot.md, "Containers")."""
     fe = {
         "Environment": {
             "AUTOML_SPARSE_ENCODE_RECORDIO_PROTOBUF": "1",
@@ -991,7 +1004,7 @@ def test_hpo_regression_diabetes() -> None:
     pred = model.predict(scaler.transform(X[:5]).astype(np.float32)).astype(np.float32)
     assert (
         run.body == "".join(str(v) + "\n" for v in pred).encode()
-    )  # FORMATS.md §4.13: str(float32) per line
+    )  # docs/autopilot.md, "Regression models": str(float32) per line
     assert smp.decode_response(run.body, CSV).label["values"].astype(np.float32).tolist() == pred.tolist()
     js = chain.invoke(smp.encode_request(X[:2], CSV), JSON).body
     assert json.loads(js) == {"predictions": [{"score": float(v)} for v in pred[:2]]}
@@ -1019,7 +1032,8 @@ def test_ensemble_iris(iris: dict[str, Any]) -> None:
 
 
 def test_ensemble_binary_breast_cancer(cancer: dict[str, Any]) -> None:
-    """Ensembling, binary: probability is P(predicted_label) ([DG-ap-out-2023]), not P(True)."""
+    """Ensembling, binary: probability is P(predicted_label) (the 2023 revision of the AWS
+    page; docs/autopilot.md, "The keys"), not P(True)."""
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(cancer["X"], cancer["y"])
     container = [{"Environment": {SUP: ",".join(ap.POST_PROCESSING_SUPPORTED)}}]
     keys = ["probability", "predicted_label"]
@@ -1082,7 +1096,8 @@ def test_chain_checks_the_handoff(iris: dict[str, Any]) -> None:
 
 
 def test_chain_accept_negotiation(iris: dict[str, Any]) -> None:
-    """FORMATS.md §4.13 / §6.5.2: a missing or */* Accept gets the container's
+    """docs/algorithms.md, "XGBoost", and docs/autopilot.md, "Post-processing container": a
+    missing or */* Accept gets the container's
     SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT; the post-processing container without selectable
     output writes CSV only ("... is not supported during inverse label transformation.")."""
     containers = ap.select_inference_response_keys(churn_like("classification"), ["predicted_label"])
@@ -1140,7 +1155,7 @@ def test_dict_records_with_numpy_values() -> None:
 
 
 # ======================================================================================
-# RecordIO-protobuf from the algorithm container (FORMATS.md §6.5.1, [XGB-su])
+# RecordIO-protobuf from the algorithm container (docs/autopilot.md, "Algorithm container")
 # ======================================================================================
 
 

@@ -2,8 +2,9 @@
 
 The oracle is ``AutoML.validate_and_update_inference_response`` (and the identical code in
 ``AutoMLV2``), the path ``AutoML.create_model(inference_response_keys=...)`` takes
-(FORMATS.md §6.4). Every container layout, every non-empty subset of the four keys in
-every order, plus bad keys: same environment updates, same ValueError messages.
+(docs/autopilot.md, "Selecting keys as the SageMaker SDK does"). Every container layout,
+every non-empty subset of the four keys in every order, plus bad keys: same environment
+updates, same ValueError messages.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def _img(name: str) -> str:
     return f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}"
 
 
-#: The real 2021 HPO classification chain (FORMATS.md §6.1, [EX-ap-churn]).
+#: The real 2021 HPO classification chain (docs/autopilot.md, "Containers"; printed in
+#: amazon-sagemaker-examples, autopilot/autopilot_customer_churn.ipynb).
 CHURN = [
     {
         "Image": _img("sagemaker-sklearn-automl:0.2-1-cpu-py3"),
@@ -71,7 +73,8 @@ CHURN = [
     },
 ]
 
-#: The SDK unit test's fixture order of SUPPORTED ([SDK-automl-test]), no defaults set.
+#: The SDK unit test's fixture order of SUPPORTED (sagemaker-python-sdk,
+#: tests/unit/sagemaker/automl/test_auto_ml.py), no defaults set.
 SDK_FIXTURE = [
     {"Image": _img("fe"), "Environment": {"SAGEMAKER_PROGRAM": "sagemaker_serve"}},
     {"Image": _img("algo"), "Environment": {SUP: "probability,probabilities,predicted_label"}},
@@ -184,7 +187,8 @@ def test_no_keys_changes_nothing(layout: str, keys: Any) -> None:
 
 
 def test_sdk_unit_test_vector() -> None:
-    """[SDK-automl-test]: the expected environments and the error message, verbatim."""
+    """The SDK's unit test (tests/unit/sagemaker/automl/test_auto_ml.py): the expected
+    environments and the error message, verbatim."""
     got = autopilot.select_inference_response_keys(
         SDK_FIXTURE, ["predicted_label", "labels", "probabilities", "probability"]
     )

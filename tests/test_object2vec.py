@@ -1,4 +1,4 @@
-"""Object2Vec request/response codec: seed golden payloads, exact errors, properties."""
+"""Object2Vec request/response codec: the AWS pages' golden payloads, exact errors, properties."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ JSONL = "application/jsonlines"
 INT32_MAX = 2**31 - 1
 
 # --------------------------------------------------------------------------------------
-# The seed's payloads (seed 000 = seed 001 in English; FORMATS.md §4.10)
+# The payloads of the Developer Guide page "Data Formats for Object2Vec Inference", as two
+# renderings of the page print them (docs/object2vec.md, "The AWS example payloads")
 # --------------------------------------------------------------------------------------
 
 SEED_IN0 = [
@@ -31,21 +32,21 @@ SEED_IN0 = [
 ]
 SEED_IN1 = [[16, 21, 13, 45, 14, 9, 80, 59, 164, 4], [22, 32, 13, 25, 1016, 573, 3252, 4], [21, 366, 125]]
 
-#: seed 000, "Input: Classification or Regression Request Format", application/json, verbatim.
+#: The page's "Input: Classification or Regression Request Format", application/json, verbatim.
 SEED_JSON_REQUEST = (
     b'{ "instances" : [ {"in0": [6, 17, 606, 19, 53, 67, 52, 12, 5, 10, 15, 10178, 7, 33, 652, 80, '
     b'15, 69, 821, 4], "in1": [16, 21, 13, 45, 14, 9, 80, 59, 164, 4]}, {"in0": [22, 1016, 32, 13, '
     b'25, 11, 5, 64, 573, 45, 5, 80, 15, 67, 21, 7, 9, 107, 4], "in1": [22, 32, 13, 25, 1016, 573, '
     b'3252, 4]}, {"in0": [774, 14, 21, 206], "in1": [21, 366, 125]} ] }'
 )
-#: seed 001 (line breaks kept), application/json, verbatim.
+#: The same request as another rendering of the page prints it (line breaks kept), verbatim.
 SEED_001_JSON_REQUEST = (
     b'{\n"instances" : [\n{"in0": [6, 17, 606, 19, 53, 67, 52, 12, 5, 10, 15, 10178, 7, 33, 652, 80, '
     b'15, 69, 821, 4], "in1": [16, 21, 13, 45, 14, 9, 80, 59, 164, 4]},\n{"in0": [22, 1016, 32, 13, '
     b'25, 11, 5, 64, 573, 45, 5, 80, 15, 67, 21, 7, 9, 107, 4], "in1": [22, 32, 13, 25, 1016, 573, '
     b'3252, 4]},\n{"in0": [774, 14, 21, 206], "in1": [21, 366, 125]}\n]\n}'
 )
-#: seed 001, application/jsonlines, verbatim (one instance per line).
+#: The page's application/jsonlines request, verbatim (one instance per line).
 SEED_JSONL_REQUEST = (
     b'{"in0": [6, 17, 606, 19, 53, 67, 52, 12, 5, 10, 15, 10178, 7, 33, 652, 80, 15, 69, 821, 4], '
     b'"in1": [16, 21, 13, 45, 14, 9, 80, 59, 164, 4]}\n'
@@ -53,7 +54,7 @@ SEED_JSONL_REQUEST = (
     b'"in1": [22, 32, 13, 25, 1016, 573, 3252, 4]}\n'
     b'{"in0": [774, 14, 21, 206], "in1": [21, 366, 125]}'
 )
-#: seed 000, "Accept: application/json" (two items for three instances: a doc inconsistency).
+#: The page's "Accept: application/json" answer (two items for three instances: a slip of the page).
 SEED_JSON_RESPONSE = (
     b'{ "predictions": [ { "scores": [ 0.6533935070037842, 0.07582679390907288, 0.2707797586917877 ] }, '
     b'{ "scores": [ 0.026291321963071823, 0.6577019095420837, 0.31600672006607056 ] } ] }'
@@ -62,7 +63,7 @@ SEED_JSON_SCORES = [
     [0.6533935070037842, 0.07582679390907288, 0.2707797586917877],
     [0.026291321963071823, 0.6577019095420837, 0.31600672006607056],
 ]
-#: seed 001, "Accept: application/jsonlines", verbatim.
+#: The page's "Accept: application/jsonlines" answer, verbatim.
 SEED_JSONL_RESPONSE = (
     b'{"scores":[0.195667684078216,0.395351558923721,0.408980727195739]}\n'
     b'{"scores":[0.251988261938095,0.258233487606048,0.489778339862823]}\n'
@@ -73,7 +74,7 @@ SEED_JSONL_SCORES = [
     [0.251988261938095, 0.258233487606048, 0.489778339862823],
     [0.280087798833847, 0.368331134319305, 0.351581096649169],
 ]
-#: FORMATS.md §4.10 (Encoder Embeddings for Object2Vec [DG-o2v-emb]), the embedding request.
+#: The embedding request of the Developer Guide page "Encoder Embeddings for Object2Vec".
 EMB_REQUEST = (
     b'{"instances": [{"in0": [6, 17, 606, 19, 53, 67, 52, 12, 5, 10, 15, 10178, 7, 33, 652, 80, 15, '
     b'69, 821, 4]}, {"in0": [22, 1016, 32, 13, 25, 11, 5, 64, 573, 45, 5, 80, 15, 67, 21, 7, 9, 107, '
@@ -117,7 +118,8 @@ def test_seed_001_jsonlines_request_decodes_to_its_token_ids() -> None:
 
 
 def test_formats_embedding_request_with_infer_max_seqlens() -> None:
-    """FORMATS.md §4.10: ``Content-Type: application/json; infer_max_seqlens=<FWD>,<BCK>``."""
+    """The page "Encoder Embeddings for Object2Vec": ``Content-Type: application/json;
+    infer_max_seqlens=<FWD>,<BCK>`` (docs/object2vec.md, "infer_max_seqlens")."""
     ct = "application/json; infer_max_seqlens=20,19"
     assert o2v.parse_content_type(ct) == o2v.RequestType(JSON, (20, 19))
     batch = o2v.decode(EMB_REQUEST, ct)
@@ -126,7 +128,8 @@ def test_formats_embedding_request_with_infer_max_seqlens() -> None:
 
 
 def test_in1_only_embedding_request() -> None:
-    """EX-o2v-movie sends ``{"in1": [s_id]}`` to embed with encoder 1."""
+    """AWS's movie-recommendation notebook sends ``{"in1": [s_id]}`` to embed with encoder 1
+    (docs/object2vec.md)."""
     batch = o2v.decode(b'{"instances": [{"in1": [42]}, {"in1": [7]}]}')
     assert list(batch.features) == ["in1"]
     assert batch.features["in1"].to_lists() == [[42], [7]]
@@ -150,7 +153,7 @@ def test_seed_json_response_decodes_to_its_scores() -> None:
     f32 = o2v.decode_response(SEED_JSON_RESPONSE, JSON, dtype="schema").label["scores"]
     assert f32.dtype == np.float32
     np.testing.assert_array_equal(f32, np.array(SEED_JSON_SCORES, np.float32))
-    # every one of these is an exact float32 (FORMATS.md §8)
+    # every one of these is an exact float32 (docs/object2vec.md, "Responses")
     assert (f32.astype(np.float64) == np.array(SEED_JSON_SCORES)).all()
 
 
@@ -188,7 +191,7 @@ def test_our_response_spells_the_seed_json_numbers_exactly() -> None:
 
 def test_seed_jsonlines_scores_are_float32_truncated_to_15_digits() -> None:
     """The JSON Lines example's numbers are float32 values truncated to 15 significant
-    digits (FORMATS.md §8); read as float32 they are the same values, and our encoder
+    digits (docs/object2vec.md, "Responses"); read as float32 they are the same values, and our encoder
     writes the shortest float32 spelling, which reads back to the same float32."""
     f32 = o2v.decode_response(SEED_JSONL_RESPONSE, JSONL, dtype="schema").label["scores"]
     assert f32[0, 0].item() == 0.19566768407821655

@@ -127,7 +127,8 @@ def test_round_trip_embeddings(network: str, n: int, ct: str, device: str) -> No
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_seed_request_through_the_scorer(device: str) -> None:
-    """The seed's three pairs (ids up to 10178) with a vocabulary that holds them."""
+    """The AWS example request's three pairs (ids up to 10178; docs/object2vec.md) with a
+    vocabulary that holds them."""
     from .test_object2vec import SEED_JSON_REQUEST
 
     model = Object2VecScorer(small_hp("hcnn", enc0_vocab_size=10179, enc0_max_seq_len=20), device=device)

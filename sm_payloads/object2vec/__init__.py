@@ -1,4 +1,4 @@
-"""Object2Vec request and response payloads (FORMATS.md §4.10, §7.1, §7.4).
+"""Object2Vec request and response payloads (docs/object2vec.md).
 
 Requests: ``application/json`` ``{"instances": [{"in0": [...], "in1": [...]}, ...]}`` and
 ``application/jsonlines`` (alias ``application/x-jsonlines``), one instance object per line.
@@ -6,7 +6,7 @@ An instance with both inputs asks for a classification / regression score; one w
 ``in0`` or only ``in1`` asks for that encoder's embedding.
 
 Rule 1 (columns): ``in0`` / ``in1`` decode to ``features["in0"]`` / ``features["in1"]`` as
-`smp.Ragged` int32 columns (API.md: schema-typed keys decode to their schema's type). A
+`smp.Ragged` int32 columns (schema-typed keys decode to their schema's type). A
 record without an input is *visible*: its entry in the Ragged's ``valid`` mask is False
 (``column[i] is None``), which is not the same as an empty list ``[]`` (valid, length 0).
 When no record has an input, that column is absent from ``features``.
@@ -20,7 +20,7 @@ Rule 3 (responses): `encode_response` / `decode_response` are those of
 `sm_payloads.algorithms` for ``"object2vec"`` (``{"predictions": [{"scores": [...]}]}`` /
 ``{"embeddings": [...]}``, compact JSON Lines), so both agree byte for byte.
 Rule 4 (media type): ``infer_max_seqlens=<enc0>,<enc1>`` on the request's Content-Type
-(FORMATS.md §1.2, written unquoted with a comma, as AWS documents it, or quoted) is parsed
+(docs/object2vec.md; written unquoted with a comma, as AWS documents it, or quoted) is parsed
 by `parse_content_type` into two ints in ``1..5000``; anything else is an
 `UnsupportedMediaTypeError` (HTTP 415).
 Rule 5 (memory): `iter_decode` reads JSON Lines in blocks of whole lines and holds at most
@@ -216,7 +216,8 @@ def parse_preferred_mode(env: Mapping[str, str] | None = None) -> PreferredMode 
     """``INFERENCE_PREFERRED_MODE`` from `env` (``os.environ`` when None).
 
     ``classification`` keeps the classification / regression network on the GPU,
-    ``embedding`` the encoder-embedding network (FORMATS.md §7.4). Absent or empty: None.
+    ``embedding`` the encoder-embedding network (docs/object2vec.md, "Inference
+    behaviour"). Absent or empty: None.
     The value is case-insensitive and surrounding whitespace is ignored; anything else is
     a ValueError.
 

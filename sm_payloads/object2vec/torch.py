@@ -1,9 +1,10 @@
-"""A PyTorch reference scorer for Object2Vec (FORMATS.md §7.5): ``pip install sm_payloads[torch]``.
+"""A PyTorch reference scorer for Object2Vec (docs/object2vec.md): ``pip install sm_payloads[torch]``.
 
 It produces outputs in the exact Object2Vec response schema from weights we control; it is
 not bit-compatible with models trained by SageMaker (their MXNet internals are unpublished).
 
-Architecture (the algorithm's hyperparameter names, ranges and defaults, FORMATS.md §7.2)::
+Architecture (the algorithm's hyperparameter names, ranges and defaults; docs/object2vec.md,
+"Hyperparameters that shape the forward pass")::
 
     token embedding k  nn.Embedding(enc{k}_vocab_size, enc{k}_token_embedding_dim)
                        (tied_token_embedding_weight: encoder 1 reuses encoder 0's table)
