@@ -108,11 +108,15 @@ def test_every_recipe_in_the_aws_page() -> None:
     hpo = [(i, v, ap.parse_keys(x)) for i, v, x in updates]
     outputs_1 = [k for i, v, k in hpo if i == 1 and v == OUT]
     inputs_2 = [k for i, v, k in hpo if i == 2 and v == INP]
-    assert outputs_1 == inputs_2 == [
-        ("predicted_label", "probability"),
-        ("predicted_label", "probabilities"),
-        ("predicted_label", "probability"),
-    ]
+    assert (
+        outputs_1
+        == inputs_2
+        == [
+            ("predicted_label", "probability"),
+            ("predicted_label", "probabilities"),
+            ("predicted_label", "probability"),
+        ]
+    )
     assert [k for i, v, k in hpo if i == 0] == [("predicted_label", "probability")] * 2
 
 
