@@ -634,8 +634,15 @@ def test_recordio_refuses_to_round() -> None:
     assert e.value.reason.startswith("value 0.02 (record 0) is not a float32")
     ok = alg.encode_response([{"score": np.float32(0.02)}], RIO, "rcf")
     assert alg.decode_response(ok, RIO, "rcf").label["score"].tolist() == [np.float32(0.02).item()]
-    with pytest.raises(smp.EncodeError):
+    with pytest.raises(smp.EncodeError) as e:
         alg.encode_response([{"score": 2**24 + 1}], RIO, "rcf")
+    assert type(e.value) is smp.EncodeError
+    assert (e.value.content_type, e.value.column, e.value.reason) == (
+        RIO,
+        "label['score']",
+        "value 16777217 (record 0) is not a float32; the algorithm writes Float32Tensors: "
+        "convert with .astype(np.float32) if rounding is intended",
+    )
     assert alg.decode_response(alg.encode_response([{"score": 2**24}], RIO, "rcf"), RIO, "rcf").label[
         "score"
     ].tolist() == [16777216.0]
@@ -671,8 +678,15 @@ def test_verbose_selects_variant() -> None:
         "entity_embedding",
         "ip_embedding",
     ]
-    with pytest.raises(smp.DecodeError):
+    with pytest.raises(smp.DecodeError) as d:
         alg.decode_response(body, JSON + "; verbose=false", "ipinsights")
+    assert type(d.value) is smp.DecodeError
+    assert (d.value.reason, d.value.record_index, d.value.offset, d.value.line) == (
+        "unexpected key 'entity_embedding'; IP Insights (default) writes dot_product",
+        0,
+        None,
+        None,
+    )
 
 
 def test_explicit_variant() -> None:
@@ -685,8 +699,15 @@ def test_explicit_variant() -> None:
     assert e.value.column == "label['score']"
     with pytest.raises(ValueError, match="has no variant 'softmax'"):
         alg.encode_response(rows, JSON, "ll", variant="softmax")
-    with pytest.raises(smp.DecodeError):
+    with pytest.raises(smp.DecodeError) as d:
         alg.decode_response(b'{"predictions": [{"score": 0.4}]}', JSON, "ll", variant="binary_classifier")
+    assert type(d.value) is smp.DecodeError
+    assert (d.value.reason, d.value.record_index, d.value.offset, d.value.line) == (
+        "no 'predicted_label'; Linear Learner (binary_classifier) writes score, predicted_label",
+        0,
+        None,
+        None,
+    )
 
 
 def test_linear_learner_variant_is_inferred_from_kinds() -> None:
@@ -732,8 +753,16 @@ def test_object2vec_regression_scores_are_lists() -> None:
     assert alg.encode_response([{"scores": [0.5]}], JSONL, "object2vec", compact=False) == (
         b'{"scores": [0.5]}\n'
     )
-    with pytest.raises(smp.DecodeError):
+    with pytest.raises(smp.DecodeError) as d:
         alg.decode_response(b'{"predictions": [{"scores": 0.5}]}', JSON, "object2vec")
+    assert type(d.value) is smp.DecodeError
+    assert (d.value.reason, d.value.record_index, d.value.offset, d.value.line) == (
+        "'scores' must be a list of numbers per record (vector), got scalar; Object2Vec writes one of: "
+        "classification: scores; embedding: embeddings",
+        0,
+        None,
+        None,
+    )
 
 
 # --------------------------------------------------------------------------------------
