@@ -182,7 +182,15 @@ def to_batch(data: Any, *, response: bool = False) -> RecordBatch:
 
 
 def _prepare(codec: Any, data: Any, response: bool) -> Any:
-    return data if getattr(codec, "raw_input", False) else to_batch(data, response=response)
+    if getattr(codec, "raw_input", False):
+        return data
+    try:
+        return to_batch(data, response=response)
+    except EncodeError as e:
+        if e.content_type is not None:
+            raise
+        # Building the batch knows no media type; the message names the one being written.
+        raise EncodeError(codec.content_type, e.reason, column=e.column, status_hint=e.status_hint) from None
 
 
 def encode_request(data: Any, content_type: str, **options: Any) -> bytes:

@@ -136,7 +136,10 @@ def _text(body: bytes, encoding: str, content_type: str) -> str:
     try:
         text = body.decode(encoding)
     except UnicodeDecodeError as e:
-        raise DecodeError(content_type, f"invalid {encoding} text: {e.reason}", offset=e.start) from None
+        line = body.count(b"\n", 0, e.start) + 1
+        raise DecodeError(
+            content_type, f"invalid {encoding} text: {e.reason}", offset=e.start, line=line
+        ) from None
     except LookupError:
         raise ValueError(f"unknown encoding {encoding!r}") from None
     return text[1:] if text.startswith(_BOM) else text
@@ -498,8 +501,11 @@ class RecordSerializer(_Serializer):
             raise EncodeError(
                 _RIO, f"Expected a 1D or 2D array, but got a {array.ndim}D array instead.", status_hint=400
             )
-        body = _rp.encode(from_dense(array), sdk_compatible=True)
-        return io.BytesIO(body)
+        try:
+            batch = from_dense(array)
+        except EncodeError as e:
+            raise EncodeError(_RIO, e.reason, column=e.column, status_hint=e.status_hint) from None
+        return io.BytesIO(_rp.encode(batch, sdk_compatible=True))
 
 
 # ======================================================================================
@@ -634,7 +640,22 @@ def _genfromtxt(body: bytes, dtype: Any, charset: str) -> np.ndarray:
             warnings.simplefilter("ignore")
             out: np.ndarray = np.genfromtxt(io.BytesIO(body), delimiter=",", dtype=dtype, encoding=charset)
     except (ValueError, TypeError, UnicodeDecodeError) as e:
-        raise DecodeError(_CSV, f"not a numeric table: {e}") from None
+        # numpy names the first bad row "Line #N", counting from the first line that holds
+        # data (blank and comment lines before it are not counted, those after it are).
+        found = re.search(r"Line #(\d+)", str(e))
+        line = offset = None
+        if found:
+            starts = [0, *(m.end() for m in re.finditer(rb"\r\n|\r|\n", body))]
+            ends = [*starts[1:], len(body)]
+            data = (
+                i
+                for i, (s, end) in enumerate(zip(starts, ends, strict=True))
+                if body[s:end].split(b"#")[0].strip()
+            )
+            at = next(data, 0) + int(found.group(1)) - 1
+            if at < len(starts):
+                line, offset = at + 1, starts[at]
+        raise DecodeError(_CSV, f"not a numeric table: {e}", line=line, offset=offset) from None
     return out
 
 

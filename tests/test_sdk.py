@@ -555,10 +555,15 @@ def test_record_serializer_differences() -> None:
     # Out of int32 range: both refuse (ours names the value).
     a, b = both_raise(smp.EncodeError, ValueError, ours.serialize, theirs.serialize, np.array([[2**40]]))
     assert str(b) == "Value out of range: 1099511627776"  # protobuf's text (upb and python alike)
-    assert (a.column, a.status_hint) == ("features['values']", 400)
-    # Only the value is checked in the message: it names neither the media type (content_type
-    # is None) nor the record (record 0).
-    assert "1099511627776" in str(a)
+    assert (a.content_type, a.column, a.status_hint) == (
+        "application/x-recordio-protobuf",
+        "features['values']",
+        400,
+    )
+    assert str(a) == (
+        "application/x-recordio-protobuf: features['values']: value 1099511627776 of dtype int64 "
+        "does not fit int32 (record.proto has no 64-bit integer tensor)"
+    )
 
 
 # ======================================================================================
@@ -622,12 +627,12 @@ def test_csv_deserializer_errors_and_header() -> None:
     with pytest.raises(smp.DecodeError) as e:
         sdk.CSVDeserializer().deserialize(body(b"1,2\n\xff"), CSV)
     assert type(e.value) is smp.DecodeError
-    assert (e.value.reason, e.value.offset, e.value.record_index) == (
+    assert (e.value.reason, e.value.offset, e.value.line, e.value.record_index) == (
         "invalid utf-8 text: invalid start byte",
         4,
+        2,
         None,
     )
-    # Not checked: e.value.line is None (smp.decode_request names line 2 for the same body).
     # A header row is the first row, as in the SDK.
     assert sdk.CSVDeserializer().deserialize(body(b"a,b\n1,2\n"), "text/csv; header=present") == [
         ["a", "b"],
@@ -936,8 +941,12 @@ def test_numpy_deserializer_csv_differences() -> None:
     genfromtxt = "Some errors were detected !\n    Line #2 (got 1 columns instead of 2)"  # numpy's text
     assert str(b) == genfromtxt
     assert a.reason == f"not a numeric table: {genfromtxt}"
-    # Not checked: a.line and a.offset are None although the row at fault is known (line 2,
-    # byte 4); the position is only in numpy's text.
+    assert (a.line, a.offset) == (2, 4)
+    # numpy counts lines from the first one that holds data; ours counts from the body's start.
+    with pytest.raises(smp.DecodeError) as e:
+        ours.deserialize(body(b"\n\n1,2\n# x\n3,4\n5\n"), CSV)
+    assert "Line #4 (got 1 columns instead of 2)" in e.value.reason
+    assert (e.value.line, e.value.offset) == (6, 14)
 
 
 @needs_sdk
