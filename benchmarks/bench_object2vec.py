@@ -10,10 +10,11 @@ Run from the repository root::
     python -m benchmarks.bench_object2vec --json benchmarks/results/object2vec.json
 
 The request is what Batch Transform sends with ``SplitType=Line``,
-``BatchStrategy=MultiRecord`` and ``MaxPayloadInMB=1`` (seed 000's example): as many whole
-lines of ``{"in0": [...], "in1": [...]}`` instances as fit in 2**20 bytes, built with
-`sm_payloads.batch.mini_batches`. Token lists have the lengths of the seed's examples (in0 3
-to 25 ids, in1 3 to 12, ids below 20,000). Everything runs in one process; each contender is
+``BatchStrategy=MultiRecord`` and ``MaxPayloadInMB=1``: as many whole lines of
+``{"in0": [...], "in1": [...]}`` instances as fit in 2**20 bytes, built with
+`sm_payloads.batch.mini_batches`. Token lists have the lengths of the examples on the AWS
+page "Data Formats for Object2Vec Inference" (in0 3 to 25 ids, in1 3 to 12, ids below
+20,000). Everything runs in one process; each contender is
 timed with ``timeit`` (best of ``--repeat`` interleaved runs of an auto-ranged loop).
 ``x orjson`` is the contender's time over the time of ``orjson.loads`` of every line of the
 same payload (the least any JSON Lines decoder must do).

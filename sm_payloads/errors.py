@@ -31,11 +31,11 @@ class PayloadError(ValueError):
 
     status_hint: int = 400
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, *args: object) -> None:
         # ValueError's own __init__, not the next class in the MRO: an error that is also
         # another library's ValueError (smp.sdk.JSONDecodeError is a json.JSONDecodeError)
         # sets that class's fields itself.
-        ValueError.__init__(self, message)
+        ValueError.__init__(self, *args)
 
 
 def _where(offset: int | None, record_index: int | None, line: int | None) -> str:

@@ -599,11 +599,12 @@ class JSONLinesDeserializer(_Deserializer):
         return out
 
 
-def _csv_as_genfromtxt(body: bytes, dtype: Any, charset: str) -> np.ndarray:
+def _csv_as_genfromtxt(body: bytes, dtype: Any, charset: str, skipped: int = 0) -> np.ndarray:
     """What ``np.genfromtxt(..., delimiter=",", dtype=dtype)`` gives for a numeric CSV
     body, read by `formats.csv`: int64 when every field is an integer (``dtype=None``),
     else float64, squeezed as genfromtxt squeezes (one row or one column: 1-D; one value:
-    0-d). Text bodies go to genfromtxt itself."""
+    0-d). Text bodies go to genfromtxt itself. `skipped`: bytes before `body` in the
+    response (a byte order mark), added to error offsets."""
     try:
         batch = _csvfmt.decode(body, charset=charset)
     except DecodeError:
@@ -619,20 +620,20 @@ def _csv_as_genfromtxt(body: bytes, dtype: Any, charset: str) -> np.ndarray:
     ):
         if batch is not None and len(batch) == 0:
             return np.empty(0, dtype=want or np.float64)
-        return _genfromtxt(body, dtype, charset)
+        return _genfromtxt(body, dtype, charset, skipped)
     if want is not None:
         with np.errstate(over="ignore"):
             out = values.astype(want)
     elif body.strip(b"0123456789+-, \t\r\n") == b"" and not np.isnan(values).any():
         if np.abs(values).max(initial=0.0) >= _EXACT_INT:
-            return _genfromtxt(body, dtype, charset)
+            return _genfromtxt(body, dtype, charset, skipped)
         out = values.astype(np.int64)
     else:
         out = values
     return np.squeeze(out)
 
 
-def _genfromtxt(body: bytes, dtype: Any, charset: str) -> np.ndarray:
+def _genfromtxt(body: bytes, dtype: Any, charset: str, skipped: int) -> np.ndarray:
     import warnings
 
     try:
@@ -654,7 +655,7 @@ def _genfromtxt(body: bytes, dtype: Any, charset: str) -> np.ndarray:
             )
             at = next(data, 0) + int(found.group(1)) - 1
             if at < len(starts):
-                line, offset = at + 1, starts[at]
+                line, offset = at + 1, skipped + starts[at]
         raise DecodeError(_CSV, f"not a numeric table: {e}", line=line, offset=offset) from None
     return out
 
@@ -702,9 +703,10 @@ class NumpyDeserializer(_Deserializer):
                 raise UnsupportedMediaTypeError(
                     content_type, (_CSV, _JSON, _NPY, _NPZ), f"charset {charset!r} is not supported"
                 )
-            if body.startswith(b"\xef\xbb\xbf"):
-                body = body[3:]
-            return _csv_as_genfromtxt(body, self.dtype, _csvfmt.CHARSETS[charset.strip().lower()])
+            skip = 3 if body.startswith(b"\xef\xbb\xbf") else 0
+            return _csv_as_genfromtxt(
+                body[skip:], self.dtype, _csvfmt.CHARSETS[charset.strip().lower()], skip
+            )
         if essence == _JSON:
             skip = 3 if body.startswith(b"\xef\xbb\xbf") else 0
             obj = _json_loads(body[skip:], _JSON, offset=skip)

@@ -947,6 +947,10 @@ def test_numpy_deserializer_csv_differences() -> None:
         ours.deserialize(body(b"\n\n1,2\n# x\n3,4\n5\n"), CSV)
     assert "Line #4 (got 1 columns instead of 2)" in e.value.reason
     assert (e.value.line, e.value.offset) == (6, 14)
+    # A byte order mark is skipped, and counted in the offset.
+    with pytest.raises(smp.DecodeError) as e:
+        ours.deserialize(body(b"\xef\xbb\xbf1,2\n3,4\n5,6,7\n"), CSV)
+    assert (e.value.line, e.value.offset) == (3, 11)
 
 
 @needs_sdk
