@@ -45,7 +45,7 @@ import numpy as np
 
 from . import _textnum
 from .errors import DecodeError, EncodeError, NotAcceptableError, UnsupportedMediaTypeError
-from .formats import csv as _csv
+from .formats import _csv_text
 from .formats import json as _json
 from .formats import jsonlines as _jsonl
 from .formats import recordio_protobuf as _rp
@@ -605,15 +605,6 @@ def _csv_field(key: str, v: Any, role: Role) -> str:
     return "[" + ", ".join(_number_text(x) for x in v) + "]"
 
 
-def _writer_quote(field: str, alone: bool) -> str:
-    """A field as ``csv.writer(lineterminator="\\n")`` writes it (QUOTE_MINIMAL): quoted when
-    it holds ``,``, ``"`` or ``\\n`` (not ``\\r``: only the line terminator's characters
-    count), or when it is the only field of its row and empty."""
-    if "," in field or '"' in field or "\n" in field or (alone and field == ""):
-        return '"' + field.replace('"', '""') + '"'
-    return field
-
-
 def _label_entry(key: str, values: list[float]) -> bytes:
     """``label`` map entry ``key`` -> ``Value{float32_tensor{values}}`` (values rounded to
     float32 as protobuf rounds them)."""
@@ -761,9 +752,14 @@ def encode_response(
                 rows.append(",".join(fields))
             body = "\n".join(rows) + ("\n" if sagemaker_batch else "")
         else:
+            # csv.writer(lineterminator="\n") rows, as the inference containers write them
             alone = len(ks) == 1
             body = "".join(
-                ",".join(_writer_quote(_csv_field(k, cols[k][i], r), alone) for k in ks) + "\n"
+                ",".join(
+                    _csv_text.quote_field(_csv_field(k, cols[k][i], r), alone, lineterminator="\n")
+                    for k in ks
+                )
+                + "\n"
                 for i in range(n)
             )
         return body.encode("utf-8")
@@ -815,8 +811,8 @@ def _regroup(rec: Any, width: int) -> tuple[list[bytes], list[int]]:
 
 
 def _decode_csv(raw: bytes, keys: tuple[str, ...], role: Role, charset: str) -> RecordBatch:
-    lo = _csv._body_start(raw)
-    recs, _ = _csv._tokenize(raw, lo, len(raw), 1, 0, 0)
+    lo = _csv_text.body_start(raw)
+    recs, _ = _csv_text.tokenize(raw, lo, len(raw), 1, 0, 0)
     if not recs:
         return _empty(keys, role)
     values: dict[str, list[Any]] = {k: [] for k in keys}
@@ -833,7 +829,7 @@ def _decode_csv(raw: bytes, keys: tuple[str, ...], role: Role, charset: str) -> 
                 line=rec.line,
             )
         for j, k in enumerate(keys):
-            text = _csv._text(fields[j], charset, offsets[j], rec.line, i)
+            text = _csv_text.field_text(fields[j], charset, offsets[j], rec.line, i)
             try:
                 values[k].append(_value(k, role, text, f"column {j + 1} ({k})"))
             except _Bad as e:
@@ -996,12 +992,12 @@ def decode_response(
         return _decode_recordio(body, ks, r)
     if essence == CSV:
         try:
-            charset = _csv._charset_option(params.get("charset", "utf-8"))
+            charset = _csv_text.charset_option(params.get("charset", "utf-8"))
         except ValueError as e:
             raise UnsupportedMediaTypeError(content_type, (CSV, JSON, JSONLINES), str(e)) from None
         if isinstance(body, str):
             body = body.encode("utf-8", "surrogatepass")
-        return _decode_csv(_csv._as_bytes(body), ks, r, charset)
+        return _decode_csv(_csv_text.as_bytes(body), ks, r, charset)
     raw = _json.as_bytes(body)
     if essence == JSON:
         return _decode_json(raw, ks, r)

@@ -50,6 +50,7 @@ import numpy as np
 
 from . import __version__, _textnum
 from .errors import DecodeError, EncodeError, PayloadError, UnsupportedMediaTypeError
+from .formats import _csv_text
 from .formats import csv as _csv
 from .formats import jsonlines as _jsonlines
 from .mime import MediaType
@@ -384,12 +385,12 @@ def _first_text_field(data: bytes, codec: Any, records: int, blocks: Sequence[st
     and a byte order mark as the decoder sees them) for the first field of a `blocks` block
     that is not a number by the reader's grammar (an empty field is a missing number)."""
     label_size = codec.label_size or 0
-    lo = _csv._body_start(data)
+    lo = _csv_text.body_start(data)
     line = 1
     if codec.header:
-        _, lo, line = _csv._header(data, lo, _csv._charset_option(codec.charset))
-    stop, _, _ = _csv._record_ends(data, lo, len(data), records, True)
-    recs, _ = _csv._tokenize(data, lo, stop, line, 0, 0)
+        _, lo, line = _csv_text.parse_header(data, lo, _csv_text.charset_option(codec.charset))
+    stop, _, _ = _csv_text.record_ends(data, lo, len(data), records, True)
+    recs, _ = _csv_text.tokenize(data, lo, stop, line, 0, 0)
     for i, rec in enumerate(recs):
         for c, field in enumerate(rec.fields):
             block = "label" if c < label_size else "features"

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import sm_payloads as smp
 from sm_payloads import _textnum
+from sm_payloads.formats import _csv_text
 from sm_payloads.formats import csv as c
 
 from .helpers import assert_batches_equal
@@ -521,7 +522,7 @@ def test_iter_decode_any_text_matches_decode(body: bytes, batch_size: int, strea
     widths, while batches are checked one at a time, so the batched error may come from an
     earlier record than the whole one, never a later one. Tiny scan windows make every
     record cross a window edge."""
-    with mock.patch.object(c, "_SCAN_FIRST", 2), mock.patch.object(c, "_SCAN_MAX", 8):
+    with mock.patch.object(_csv_text, "_SCAN_FIRST", 2), mock.patch.object(_csv_text, "_SCAN_MAX", 8):
         try:
             whole = c.decode(body, dtype=str)
         except smp.DecodeError as e:

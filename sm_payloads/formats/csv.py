@@ -34,8 +34,19 @@ import numpy as np
 from .. import _textnum
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
 from ..record import Ragged, RecordBatch, _column_kind
-
-CONTENT_TYPE = "text/csv"
+from ._csv_text import CHARSETS as CHARSETS
+from ._csv_text import (
+    CONTENT_TYPE,
+    Record,
+    as_bytes,
+    body_start,
+    charset_option,
+    field_text,
+    parse_header,
+    quote_field,
+    record_ends,
+    tokenize,
+)
 
 __all__ = [
     "CONTENT_TYPE",
@@ -48,11 +59,7 @@ __all__ = [
     "read_header",
 ]
 
-_BOM = b"\xef\xbb\xbf"
-#: Accepted ``charset`` values (case-insensitive); us-ascii text is a subset of UTF-8.
-CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "us-ascii": "ascii", "ascii": "ascii"}
 _NUMERIC_DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.int32))
-_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
 _STREAM_BLOCK = 1 << 20
 
 
@@ -76,16 +83,6 @@ def _dtype_option(dtype: Any) -> np.dtype[Any] | None:
     return out
 
 
-def _charset_option(charset: str) -> str:
-    try:
-        return CHARSETS[charset.strip().lower()]
-    except KeyError:
-        raise ValueError(
-            f"charset {charset!r} is not supported; text/csv is read as utf-8 (with or without "
-            "a byte order mark) or us-ascii"
-        ) from None
-
-
 def _label_size_option(label_size: int) -> int:
     if isinstance(label_size, bool) or not isinstance(label_size, (int, np.integer)) or label_size < 0:
         raise ValueError(f"label_size must be a non-negative integer, got {label_size!r}")
@@ -97,15 +94,8 @@ def _label_size_option(label_size: int) -> int:
 # ======================================================================================
 
 
-def _quote(field: str, alone: bool) -> str:
-    """A text field as ``csv.writer`` (QUOTE_MINIMAL) writes it."""
-    if _NEEDS_QUOTES.search(field) or (alone and field == ""):
-        return '"' + field.replace('"', '""') + '"'
-    return field
-
-
 def _text_rows(rows: list[list[str]]) -> list[str]:
-    return [",".join(_quote(f, len(r) == 1) for f in r) for r in rows]
+    return [",".join(quote_field(f, len(r) == 1) for f in r) for r in rows]
 
 
 def _block(map_name: str, key: str, col: Any, n: int) -> np.ndarray | list[list[str]]:
@@ -162,7 +152,7 @@ def _lines(block: np.ndarray | list[list[str]]) -> list[bytes]:
 
 
 def _header_line(names: Sequence[str]) -> bytes:
-    return ",".join(_quote(str(nm), len(names) == 1) for nm in names).encode("utf-8")
+    return ",".join(quote_field(str(nm), len(names) == 1) for nm in names).encode("utf-8")
 
 
 def encode(
@@ -275,9 +265,9 @@ def _response_fields(key: str, col: Any, n: int) -> list[bytes]:
                 out.append(b"")
             elif isinstance(v, (list, tuple)):
                 items = [_text_of(x, name) for x in v]
-                out.append(_quote(repr(items), False).encode("utf-8"))
+                out.append(quote_field(repr(items), False).encode("utf-8"))
             else:
-                out.append(_quote(_text_of(v, name), False).encode("utf-8"))
+                out.append(quote_field(_text_of(v, name), False).encode("utf-8"))
         return out
     raise EncodeError(CONTENT_TYPE, "a sparse output cannot be written as CSV", column=name, status_hint=500)
 
@@ -332,141 +322,12 @@ def encode_response(batch: RecordBatch, *, keys: Sequence[str] | None = None, he
 
 
 # ======================================================================================
-# Reading: the careful tokenizer (RFC 4180) — the one place that positions errors
-# ======================================================================================
-
-
-class _Rec:
-    """One record: its fields (raw bytes, quotes removed), their byte offsets, its line."""
-
-    __slots__ = ("end", "fields", "line", "offsets", "quoted")
-
-    def __init__(self, line: int) -> None:
-        self.line = line
-        self.fields: list[bytes] = []
-        self.offsets: list[int] = []
-        self.quoted: list[bool] = []
-        self.end = 0
-
-
-def _tokenize(data: bytes, lo: int, hi: int, line: int, base: int, rec0: int) -> tuple[list[_Rec], int]:
-    """All non-blank records of ``data[lo:hi]``; returns them and the next line number.
-
-    `line` is the number of the line at `lo`; offsets in errors are ``base + position``.
-    """
-    recs: list[_Rec] = []
-    pos = lo
-    while pos < hi:
-        nl = data.find(b"\n", pos, hi)
-        stop = hi if nl < 0 else nl
-        seg_end = stop - 1 if stop > pos and data[stop - 1] == 13 else stop
-        if seg_end == pos:  # a blank line
-            pos = stop + 1
-            line += 1
-            continue
-        rec = _Rec(line)
-        if data.find(b'"', pos, stop) < 0:
-            start = pos
-            for f in data[pos:seg_end].split(b","):
-                rec.fields.append(f)
-                rec.offsets.append(base + start)
-                rec.quoted.append(False)
-                start += len(f) + 1
-            rec.end = base + seg_end
-            pos = stop + 1
-            line += 1
-        else:
-            pos, line = _quoted_record(data, pos, hi, line, base, rec, rec0 + len(recs))
-        recs.append(rec)
-    return recs, line
-
-
-def _quoted_record(
-    data: bytes, pos: int, hi: int, line: int, base: int, rec: _Rec, index: int
-) -> tuple[int, int]:
-    """Read one record that contains quotes; returns the position after it and the next line."""
-
-    def fail(reason: str, at: int, at_line: int) -> DecodeError:
-        return DecodeError(CONTENT_TYPE, reason, offset=base + at, record_index=index, line=at_line)
-
-    while True:
-        start = pos
-        if pos < hi and data[pos] == 34:  # a quoted field
-            open_line = line
-            parts = []
-            pos += 1
-            while True:
-                q = data.find(b'"', pos, hi)
-                if q < 0:
-                    raise fail("unterminated quoted field (no closing '\"')", start, open_line)
-                chunk = data[pos:q]
-                line += chunk.count(b"\n")
-                parts.append(chunk)
-                if q + 1 < hi and data[q + 1] == 34:  # "" is one quote
-                    parts.append(b'"')
-                    pos = q + 2
-                    continue
-                pos = q + 1
-                break
-            rec.fields.append(b"".join(parts))
-            rec.offsets.append(base + start)
-            rec.quoted.append(True)
-            nxt = data[pos : pos + 1]
-            if nxt == b"\r" and data[pos + 1 : pos + 2] in (b"\n", b""):
-                pos += 1
-                nxt = data[pos : pos + 1]
-            if nxt == b",":
-                pos += 1
-                continue
-            if nxt in (b"\n", b""):
-                rec.end = base + pos
-                return pos + 1, line + 1
-            raise fail(
-                f"unexpected {data[pos : pos + 1].decode('latin-1')!r} after a closing quote "
-                "(expected ',' or the end of the line)",
-                pos,
-                line,
-            )
-        # an unquoted field: up to the next ',' or line end; no quote may appear in it
-        comma = data.find(b",", pos, hi)
-        nl = data.find(b"\n", pos, hi)
-        stop = hi if nl < 0 else nl
-        end = stop if comma < 0 or comma > stop else comma
-        field_end = end - 1 if end == stop and end > pos and data[end - 1] == 13 else end
-        field = data[pos:field_end]
-        quote = field.find(b'"')
-        if quote >= 0:
-            raise fail("a '\"' inside an unquoted field (quote the whole field)", pos + quote, line)
-        rec.fields.append(field)
-        rec.offsets.append(base + start)
-        rec.quoted.append(False)
-        if end == comma:
-            pos = comma + 1
-            continue
-        rec.end = base + field_end
-        return stop + 1, line + 1
-
-
-# ======================================================================================
 # Reading: fields to columns
 # ======================================================================================
 
 
-def _text(field: bytes, charset: str, offset: int, line: int, index: int) -> str:
-    try:
-        return field.decode(charset)
-    except UnicodeDecodeError as e:
-        raise DecodeError(
-            CONTENT_TYPE,
-            f"bytes that are not {charset} text ({field[e.start : e.start + 4]!r}...)",
-            offset=offset + e.start,
-            record_index=index,
-            line=line,
-        ) from None
-
-
 def _numbers(
-    recs: list[_Rec], cols: range, dtype: np.dtype[Any] | None, strict: bool, rec0: int
+    recs: list[Record], cols: range, dtype: np.dtype[Any] | None, strict: bool, rec0: int
 ) -> np.ndarray | None:
     """The fields of `cols` as float64 (N, len(cols)); None if some field is not a number
     and not `strict` (strict: that is a DecodeError)."""
@@ -521,7 +382,7 @@ class _Kinds:
 
 
 def _columns(
-    recs: list[_Rec],
+    recs: list[Record],
     *,
     label_size: int,
     width: int,
@@ -558,7 +419,7 @@ def _columns(
             continue
         setattr(kinds, map_name, "text")
         rows = [
-            [_text(r.fields[c], charset, r.offsets[c], r.line, rec0 + i) for c in cols]
+            [field_text(r.fields[c], charset, r.offsets[c], r.line, rec0 + i) for c in cols]
             for i, r in enumerate(recs)
         ]
         if map_name == "label" and len(cols) == 1:
@@ -570,7 +431,7 @@ def _columns(
     return out["label"], out["features"]
 
 
-def _check_width(recs: list[_Rec], width: int, rec0: int) -> None:
+def _check_width(recs: list[Record], width: int, rec0: int) -> None:
     for i, r in enumerate(recs):
         n = len(r.fields)
         if n == width:
@@ -595,36 +456,6 @@ def _check_width(recs: list[_Rec], width: int, rec0: int) -> None:
 # ======================================================================================
 # Reading: regions
 # ======================================================================================
-
-
-def _as_bytes(data: Any) -> bytes:
-    if isinstance(data, bytes):
-        return data
-    if isinstance(data, (bytearray, memoryview)):
-        return bytes(data)
-    if isinstance(data, np.ndarray):
-        return np.ascontiguousarray(data).tobytes()
-    try:
-        return bytes(memoryview(data))
-    except TypeError:
-        raise TypeError(
-            f"expected bytes, bytearray, memoryview or a binary stream, got {type(data).__name__}"
-        ) from None
-
-
-def _body_start(data: bytes) -> int:
-    """Skip a UTF-8 byte order mark; refuse UTF-16/32 ones."""
-    if data.startswith(_BOM):
-        return 3
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise DecodeError(
-            CONTENT_TYPE,
-            "the body starts with a UTF-16 byte order mark; text/csv is read as utf-8",
-            offset=0,
-            record_index=0,
-            line=1,
-        )
-    return 0
 
 
 def _quote_free(data: bytes, lo: int, hi: int) -> bool:
@@ -680,7 +511,7 @@ class _Region:
             else:
                 self.width = width
                 return batch
-        recs, _ = _tokenize(data, lo, hi, line, base, rec0)
+        recs, _ = tokenize(data, lo, hi, line, base, rec0)
         if not recs:
             return self.empty()
         if self.width is None:
@@ -756,7 +587,7 @@ class _Region:
             label={k: np.ascontiguousarray(values[:, j]) for j, k in enumerate(self.response_keys)}, n=n
         )
 
-    def response_columns(self, recs: list[_Rec], rec0: int) -> RecordBatch:
+    def response_columns(self, recs: list[Record], rec0: int) -> RecordBatch:
         width = self.width or 0
         if self.response_keys is None:
             label, _ = _columns(
@@ -796,7 +627,7 @@ def _parse_list(field: bytes) -> list[float] | list[str] | None:
     return None
 
 
-def _response_column(recs: list[_Rec], j: int, dtype: np.dtype[Any] | None, charset: str, rec0: int) -> Any:
+def _response_column(recs: list[Record], j: int, dtype: np.dtype[Any] | None, charset: str, rec0: int) -> Any:
     fields = [r.fields[j] for r in recs]
     stripped = [f.strip() for f in fields]
     if stripped and all(f.startswith(b"[") and f.endswith(b"]") for f in stripped):
@@ -851,7 +682,7 @@ def _response_column(recs: list[_Rec], j: int, dtype: np.dtype[Any] | None, char
         )[:, 0]
     return np.array(
         [
-            _text(f, charset, r.offsets[j], r.line, rec0 + i)
+            field_text(f, charset, r.offsets[j], r.line, rec0 + i)
             for i, (f, r) in enumerate(zip(fields, recs, strict=True))
         ],
         dtype=str,
@@ -863,34 +694,10 @@ def _response_column(recs: list[_Rec], j: int, dtype: np.dtype[Any] | None, char
 # ======================================================================================
 
 
-def _header(data: bytes, lo: int, charset: str) -> tuple[tuple[str, ...], int, int]:
-    """The header's names, the position after it, and the line after it."""
-    hi = len(data)
-    pos, line = lo, 1
-    while pos < hi:  # skip blank lines before the header
-        nl = data.find(b"\n", pos)
-        stop = hi if nl < 0 else nl
-        if data[pos:stop].strip(b"\r"):
-            break
-        pos, line = stop + 1, line + 1
-    if pos >= hi:
-        return (), hi, line
-    rec = _Rec(line)
-    if data.find(b'"', pos, data.find(b"\n", pos) if data.find(b"\n", pos) >= 0 else hi) < 0:
-        nl = data.find(b"\n", pos)
-        stop = hi if nl < 0 else nl
-        end = stop - 1 if stop > pos and data[stop - 1] == 13 else stop
-        names = tuple(_text(f, charset, pos, line, 0) for f in data[pos:end].split(b","))
-        return names, stop + 1, line + 1
-    nxt, nline = _quoted_record(data, pos, hi, line, 0, rec, 0)
-    names = tuple(_text(f, charset, o, line, 0) for f, o in zip(rec.fields, rec.offsets, strict=True))
-    return names, nxt, nline
-
-
 def read_header(data: bytes | bytearray | memoryview, *, charset: str = "utf-8") -> tuple[str, ...]:
     """The column names of the first line (for ``header=present`` bodies)."""
-    raw = _as_bytes(data)
-    return _header(raw, _body_start(raw), _charset_option(charset))[0]
+    raw = as_bytes(data)
+    return parse_header(raw, body_start(raw), charset_option(charset))[0]
 
 
 def decode(
@@ -921,14 +728,14 @@ def decode(
     Text blocks: a one-field label is a ``str`` array ``(N,)``; otherwise each record holds
     a list of strings (an object array ``(N,)``), as a protobuf ``Bytes`` value would.
     """
-    raw = _as_bytes(data)
+    raw = as_bytes(data)
     ls = _label_size_option(label_size)
     dt = _dtype_option(dtype)
-    cs = _charset_option(charset)
-    lo = _body_start(raw)
+    cs = charset_option(charset)
+    lo = body_start(raw)
     line = 1
     if header:
-        _, lo, line = _header(raw, lo, cs)
+        _, lo, line = parse_header(raw, lo, cs)
     region = _Region(label_size=ls, dtype=dt, charset=cs)
     if lo >= len(raw):
         return RecordBatch(n=0)
@@ -951,13 +758,13 @@ def decode_response(
     (``"[0.4, 0.6]"``, ``"['a', 'b']"``) becomes ``(N, k)`` numbers, a ragged column
     when the lengths differ, or lists of strings.
     """
-    raw = _as_bytes(data)
+    raw = as_bytes(data)
     dt = _dtype_option(dtype)
-    cs = _charset_option(charset)
-    lo = _body_start(raw)
+    cs = charset_option(charset)
+    lo = body_start(raw)
     line = 1
     if header:
-        names, lo, line = _header(raw, lo, cs)
+        names, lo, line = parse_header(raw, lo, cs)
         if keys is None and names:
             keys = names
     region = _Region(
@@ -966,84 +773,6 @@ def decode_response(
     if lo >= len(raw):
         return RecordBatch(n=0)
     return region.decode(raw, lo, len(raw), line=line, base=0, rec0=0)
-
-
-_SCAN_FIRST = 1 << 16
-_SCAN_MAX = 1 << 24
-
-
-def _record_ends(data: bytes | bytearray, pos: int, hi: int, want: int, final: bool) -> tuple[int, int, int]:
-    """Scan at most `want` non-blank records from `pos`: (stop, records, lines).
-
-    A newline ends a record when the quotes before it (from `pos`) are even in number
-    (RFC 4180: a quoted field may hold newlines, and ``""`` inside one is an even pair).
-    Blank lines (nothing but an optional ``\r`` before the newline) are skipped but counted
-    in `lines`. Records that continue past `hi` are left for later unless `final`, when the
-    tail is one more record (an unterminated quote included, so that the decoder reports it).
-
-    The scan is vectorized over windows that double from 64 KiB to 16 MiB, so finding a
-    batch costs a few numpy passes over its bytes and never reads far past it.
-    """
-    if want <= 0:
-        return pos, 0, 0
-    records = lines = 0
-    stop = pos  # the end of the last whole record (or blank line) taken
-    parity = 0  # quotes seen since `pos`, mod 2
-    open_lines = 0  # newlines already seen inside the record that starts at `stop`
-    w = pos
-    step = _SCAN_FIRST
-    while w < hi:
-        end = min(hi, w + step)
-        step = min(step * 2, _SCAN_MAX)
-        arr = np.frombuffer(data, np.uint8, end - w, w)
-        nls = np.flatnonzero(arr == 10)
-        ends_idx: np.ndarray | None
-        if data.find(b'"', w, end) >= 0:
-            quotes = np.flatnonzero(arr == 34)
-            at_end = ((np.searchsorted(quotes, nls) + parity) & 1) == 0
-            parity = (parity + len(quotes)) & 1
-            ends_idx = np.flatnonzero(at_end)
-        else:
-            ends_idx = None if parity == 0 else np.empty(0, np.intp)
-        ends = nls if ends_idx is None else nls[ends_idx]
-        if len(ends) == 0:
-            open_lines += len(nls)
-            w = end
-            continue
-        ends = ends + w  # absolute positions of the record-ending newlines
-        if ends_idx is None:
-            per_lines = np.ones(len(ends), np.intp)
-            per_lines[0] += open_lines
-            tail_lines = 0
-        else:
-            per_lines = np.diff(ends_idx, prepend=-1 - open_lines)
-            tail_lines = len(nls) - 1 - int(ends_idx[-1])
-        starts = np.empty_like(ends)
-        starts[0] = stop
-        starts[1:] = ends[:-1] + 1
-        length = ends - starts
-        # Blank as the tokenizer sees it: nothing before the newline but one optional "\r".
-        blank = length == 0
-        maybe = np.flatnonzero((length == 1) & (per_lines == 1))
-        if len(maybe):
-            blank[maybe] = np.frombuffer(data, np.uint8, hi - pos, pos)[starts[maybe] - pos] == 13
-        taken = np.cumsum(~blank)
-        if records + int(taken[-1]) >= want:
-            k = int(np.searchsorted(taken, want - records))  # the record that completes the batch
-            return int(ends[k]) + 1, want, lines + int(per_lines[: k + 1].sum())
-        records += int(taken[-1])
-        lines += int(per_lines.sum())
-        stop = int(ends[-1]) + 1
-        open_lines = tail_lines
-        w = end
-    if final and stop < hi:
-        # The tail after the last record end: one more record unless it is blank.
-        tail = data[stop:hi]
-        if parity or tail not in (b"", b"\r"):
-            records += 1
-        lines += open_lines + (0 if tail.endswith(b"\n") else 1)
-        stop = hi
-    return stop, records, lines
 
 
 def iter_decode(
@@ -1066,19 +795,19 @@ def iter_decode(
         raise ValueError("batch_size must be at least 1")
     ls = _label_size_option(label_size)
     dt = _dtype_option(dtype)
-    cs = _charset_option(charset)
+    cs = charset_option(charset)
     region = _Region(label_size=ls, dtype=dt, charset=cs)
     if hasattr(source, "read") and not isinstance(source, (bytes, bytearray, memoryview)):
         yield from _iter_stream(source, batch_size, header, region, cs)
         return
-    raw = _as_bytes(source)
-    lo = _body_start(raw)
+    raw = as_bytes(source)
+    lo = body_start(raw)
     line = 1
     if header:
-        _, lo, line = _header(raw, lo, cs)
+        _, lo, line = parse_header(raw, lo, cs)
     rec0 = 0
     while lo < len(raw):
-        stop, records, lines = _record_ends(raw, lo, len(raw), batch_size, True)
+        stop, records, lines = record_ends(raw, lo, len(raw), batch_size, True)
         if records == 0:
             break
         yield _decode_piece(region, raw, lo, stop, line, 0, rec0)
@@ -1129,18 +858,18 @@ def _iter_stream(
             if len(buf) < 4 and not eof:
                 continue
             head = bytes(buf)
-            lo = _body_start(head)
+            lo = body_start(head)
             if header:
                 if head.find(b"\n", lo) < 0 and not eof:
                     continue
-                _, pos, line = _header(head, lo, charset)
+                _, pos, line = parse_header(head, lo, charset)
             else:
                 pos = lo
             del buf[:pos]
             base += pos
             started = True
         while True:
-            stop, records, lines = _record_ends(buf, scan_stop, len(buf), batch_size - scan_records, eof)
+            stop, records, lines = record_ends(buf, scan_stop, len(buf), batch_size - scan_records, eof)
             records += scan_records
             lines += scan_lines
             if records == 0 or (records < batch_size and not eof):

@@ -1,0 +1,357 @@
+"""The ``text/csv`` text grammar, shared by the CSV format and the modules that read or
+write CSV-shaped text of their own (`sm_payloads.autopilot`'s container answers,
+`sm_payloads.cli`'s diagnostics).
+
+What is here: charset and input handling (`charset_option`, `as_bytes`, `body_start`), the
+careful RFC 4180 tokenizer (`tokenize` into `Record` objects, `field_text`), header lines
+(`parse_header`), the vectorized record-end scan that cuts batches (`record_ends`) and
+``csv.writer``'s field quoting (`quote_field`). `sm_payloads.formats.csv` turns records into
+columns and batches on top of these.
+
+Why a private module with public names, rather than public functions of
+`sm_payloads.formats.csv`: that module's public names are the format's user-facing API
+(``encode``/``decode``/``iter_decode``... and the registry's codec), and these are parsing
+internals whose signatures (byte offsets, line and record counters) follow the decoder's
+error positioning, not what a user needs. A helper module gives them one named API inside
+the package without widening the library's public surface, and lets other modules (or
+another format) share the grammar without importing the CSV format module itself.
+
+Positions: errors are `DecodeError` with the 1-based line, the byte offset from the start
+of the input (``base + position`` where a function reads a piece of a larger input) and the
+0-based record index.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from ..errors import DecodeError
+
+__all__ = [
+    "CHARSETS",
+    "CONTENT_TYPE",
+    "Record",
+    "as_bytes",
+    "body_start",
+    "charset_option",
+    "field_text",
+    "parse_header",
+    "quote_field",
+    "record_ends",
+    "tokenize",
+]
+
+CONTENT_TYPE = "text/csv"
+
+_BOM = b"\xef\xbb\xbf"
+#: Accepted ``charset`` values (case-insensitive); us-ascii text is a subset of UTF-8.
+CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "us-ascii": "ascii", "ascii": "ascii"}
+
+
+# ======================================================================================
+# Charset and input
+# ======================================================================================
+
+
+def charset_option(charset: str) -> str:
+    """The Python codec name for a ``charset`` value (`CHARSETS`); ValueError otherwise."""
+    try:
+        return CHARSETS[charset.strip().lower()]
+    except KeyError:
+        raise ValueError(
+            f"charset {charset!r} is not supported; text/csv is read as utf-8 (with or without "
+            "a byte order mark) or us-ascii"
+        ) from None
+
+
+def as_bytes(data: Any) -> bytes:
+    """An input buffer (bytes, bytearray, memoryview, a numpy array, any buffer) as bytes."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, np.ndarray):
+        return np.ascontiguousarray(data).tobytes()
+    try:
+        return bytes(memoryview(data))
+    except TypeError:
+        raise TypeError(
+            f"expected bytes, bytearray, memoryview or a binary stream, got {type(data).__name__}"
+        ) from None
+
+
+def body_start(data: bytes) -> int:
+    """Skip a UTF-8 byte order mark; refuse UTF-16/32 ones."""
+    if data.startswith(_BOM):
+        return 3
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise DecodeError(
+            CONTENT_TYPE,
+            "the body starts with a UTF-16 byte order mark; text/csv is read as utf-8",
+            offset=0,
+            record_index=0,
+            line=1,
+        )
+    return 0
+
+
+# ======================================================================================
+# Reading: the careful tokenizer (RFC 4180) — the one place that positions errors
+# ======================================================================================
+
+
+class Record:
+    """One record: its fields (raw bytes, quotes removed), their byte offsets, its line."""
+
+    __slots__ = ("end", "fields", "line", "offsets", "quoted")
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+        self.fields: list[bytes] = []
+        self.offsets: list[int] = []
+        self.quoted: list[bool] = []
+        self.end = 0
+
+
+def tokenize(data: bytes, lo: int, hi: int, line: int, base: int, rec0: int) -> tuple[list[Record], int]:
+    """All non-blank records of ``data[lo:hi]``; returns them and the next line number.
+
+    `line` is the number of the line at `lo`; offsets in errors are ``base + position``.
+    """
+    recs: list[Record] = []
+    pos = lo
+    while pos < hi:
+        nl = data.find(b"\n", pos, hi)
+        stop = hi if nl < 0 else nl
+        seg_end = stop - 1 if stop > pos and data[stop - 1] == 13 else stop
+        if seg_end == pos:  # a blank line
+            pos = stop + 1
+            line += 1
+            continue
+        rec = Record(line)
+        if data.find(b'"', pos, stop) < 0:
+            start = pos
+            for f in data[pos:seg_end].split(b","):
+                rec.fields.append(f)
+                rec.offsets.append(base + start)
+                rec.quoted.append(False)
+                start += len(f) + 1
+            rec.end = base + seg_end
+            pos = stop + 1
+            line += 1
+        else:
+            pos, line = _quoted_record(data, pos, hi, line, base, rec, rec0 + len(recs))
+        recs.append(rec)
+    return recs, line
+
+
+def _quoted_record(
+    data: bytes, pos: int, hi: int, line: int, base: int, rec: Record, index: int
+) -> tuple[int, int]:
+    """Read one record that contains quotes; returns the position after it and the next line."""
+
+    def fail(reason: str, at: int, at_line: int) -> DecodeError:
+        return DecodeError(CONTENT_TYPE, reason, offset=base + at, record_index=index, line=at_line)
+
+    while True:
+        start = pos
+        if pos < hi and data[pos] == 34:  # a quoted field
+            open_line = line
+            parts = []
+            pos += 1
+            while True:
+                q = data.find(b'"', pos, hi)
+                if q < 0:
+                    raise fail("unterminated quoted field (no closing '\"')", start, open_line)
+                chunk = data[pos:q]
+                line += chunk.count(b"\n")
+                parts.append(chunk)
+                if q + 1 < hi and data[q + 1] == 34:  # "" is one quote
+                    parts.append(b'"')
+                    pos = q + 2
+                    continue
+                pos = q + 1
+                break
+            rec.fields.append(b"".join(parts))
+            rec.offsets.append(base + start)
+            rec.quoted.append(True)
+            nxt = data[pos : pos + 1]
+            if nxt == b"\r" and data[pos + 1 : pos + 2] in (b"\n", b""):
+                pos += 1
+                nxt = data[pos : pos + 1]
+            if nxt == b",":
+                pos += 1
+                continue
+            if nxt in (b"\n", b""):
+                rec.end = base + pos
+                return pos + 1, line + 1
+            raise fail(
+                f"unexpected {data[pos : pos + 1].decode('latin-1')!r} after a closing quote "
+                "(expected ',' or the end of the line)",
+                pos,
+                line,
+            )
+        # an unquoted field: up to the next ',' or line end; no quote may appear in it
+        comma = data.find(b",", pos, hi)
+        nl = data.find(b"\n", pos, hi)
+        stop = hi if nl < 0 else nl
+        end = stop if comma < 0 or comma > stop else comma
+        field_end = end - 1 if end == stop and end > pos and data[end - 1] == 13 else end
+        field = data[pos:field_end]
+        quote = field.find(b'"')
+        if quote >= 0:
+            raise fail("a '\"' inside an unquoted field (quote the whole field)", pos + quote, line)
+        rec.fields.append(field)
+        rec.offsets.append(base + start)
+        rec.quoted.append(False)
+        if end == comma:
+            pos = comma + 1
+            continue
+        rec.end = base + field_end
+        return stop + 1, line + 1
+
+
+def field_text(field: bytes, charset: str, offset: int, line: int, index: int) -> str:
+    """A field's bytes as text in `charset`; undecodable bytes are a `DecodeError` at
+    ``offset`` (the field's) plus the bad byte's place in it, on `line`, record `index`."""
+    try:
+        return field.decode(charset)
+    except UnicodeDecodeError as e:
+        raise DecodeError(
+            CONTENT_TYPE,
+            f"bytes that are not {charset} text ({field[e.start : e.start + 4]!r}...)",
+            offset=offset + e.start,
+            record_index=index,
+            line=line,
+        ) from None
+
+
+def parse_header(data: bytes, lo: int, charset: str) -> tuple[tuple[str, ...], int, int]:
+    """The header's names, the position after it, and the line after it (`lo`: where
+    the body starts, after `body_start`; blank lines before the header are skipped)."""
+    hi = len(data)
+    pos, line = lo, 1
+    while pos < hi:  # skip blank lines before the header
+        nl = data.find(b"\n", pos)
+        stop = hi if nl < 0 else nl
+        if data[pos:stop].strip(b"\r"):
+            break
+        pos, line = stop + 1, line + 1
+    if pos >= hi:
+        return (), hi, line
+    rec = Record(line)
+    if data.find(b'"', pos, data.find(b"\n", pos) if data.find(b"\n", pos) >= 0 else hi) < 0:
+        nl = data.find(b"\n", pos)
+        stop = hi if nl < 0 else nl
+        end = stop - 1 if stop > pos and data[stop - 1] == 13 else stop
+        names = tuple(field_text(f, charset, pos, line, 0) for f in data[pos:end].split(b","))
+        return names, stop + 1, line + 1
+    nxt, nline = _quoted_record(data, pos, hi, line, 0, rec, 0)
+    names = tuple(field_text(f, charset, o, line, 0) for f, o in zip(rec.fields, rec.offsets, strict=True))
+    return names, nxt, nline
+
+
+# ======================================================================================
+# Reading: record ends (cutting batches)
+# ======================================================================================
+
+
+_SCAN_FIRST = 1 << 16
+_SCAN_MAX = 1 << 24
+
+
+def record_ends(data: bytes | bytearray, pos: int, hi: int, want: int, final: bool) -> tuple[int, int, int]:
+    """Scan at most `want` non-blank records from `pos`: (stop, records, lines).
+
+    A newline ends a record when the quotes before it (from `pos`) are even in number
+    (RFC 4180: a quoted field may hold newlines, and ``""`` inside one is an even pair).
+    Blank lines (nothing but an optional ``\r`` before the newline) are skipped but counted
+    in `lines`. Records that continue past `hi` are left for later unless `final`, when the
+    tail is one more record (an unterminated quote included, so that the decoder reports it).
+
+    The scan is vectorized over windows that double from 64 KiB to 16 MiB, so finding a
+    batch costs a few numpy passes over its bytes and never reads far past it.
+    """
+    if want <= 0:
+        return pos, 0, 0
+    records = lines = 0
+    stop = pos  # the end of the last whole record (or blank line) taken
+    parity = 0  # quotes seen since `pos`, mod 2
+    open_lines = 0  # newlines already seen inside the record that starts at `stop`
+    w = pos
+    step = _SCAN_FIRST
+    while w < hi:
+        end = min(hi, w + step)
+        step = min(step * 2, _SCAN_MAX)
+        arr = np.frombuffer(data, np.uint8, end - w, w)
+        nls = np.flatnonzero(arr == 10)
+        ends_idx: np.ndarray | None
+        if data.find(b'"', w, end) >= 0:
+            quotes = np.flatnonzero(arr == 34)
+            at_end = ((np.searchsorted(quotes, nls) + parity) & 1) == 0
+            parity = (parity + len(quotes)) & 1
+            ends_idx = np.flatnonzero(at_end)
+        else:
+            ends_idx = None if parity == 0 else np.empty(0, np.intp)
+        ends = nls if ends_idx is None else nls[ends_idx]
+        if len(ends) == 0:
+            open_lines += len(nls)
+            w = end
+            continue
+        ends = ends + w  # absolute positions of the record-ending newlines
+        if ends_idx is None:
+            per_lines = np.ones(len(ends), np.intp)
+            per_lines[0] += open_lines
+            tail_lines = 0
+        else:
+            per_lines = np.diff(ends_idx, prepend=-1 - open_lines)
+            tail_lines = len(nls) - 1 - int(ends_idx[-1])
+        starts = np.empty_like(ends)
+        starts[0] = stop
+        starts[1:] = ends[:-1] + 1
+        length = ends - starts
+        # Blank as the tokenizer sees it: nothing before the newline but one optional "\r".
+        blank = length == 0
+        maybe = np.flatnonzero((length == 1) & (per_lines == 1))
+        if len(maybe):
+            blank[maybe] = np.frombuffer(data, np.uint8, hi - pos, pos)[starts[maybe] - pos] == 13
+        taken = np.cumsum(~blank)
+        if records + int(taken[-1]) >= want:
+            k = int(np.searchsorted(taken, want - records))  # the record that completes the batch
+            return int(ends[k]) + 1, want, lines + int(per_lines[: k + 1].sum())
+        records += int(taken[-1])
+        lines += int(per_lines.sum())
+        stop = int(ends[-1]) + 1
+        open_lines = tail_lines
+        w = end
+    if final and stop < hi:
+        # The tail after the last record end: one more record unless it is blank.
+        tail = data[stop:hi]
+        if parity or tail not in (b"", b"\r"):
+            records += 1
+        lines += open_lines + (0 if tail.endswith(b"\n") else 1)
+        stop = hi
+    return stop, records, lines
+
+
+# ======================================================================================
+# Writing
+# ======================================================================================
+
+
+def quote_field(field: str, alone: bool = False, *, lineterminator: Literal["\r\n", "\n"] = "\r\n") -> str:
+    """A text field as ``csv.writer(lineterminator=lineterminator)`` writes it (QUOTE_MINIMAL):
+    quoted, with ``"`` doubled, when it holds the delimiter ``,``, the quote ``"`` or a
+    character of the line terminator (so with ``"\\n"`` a ``\\r`` is written bare), or when
+    it is empty and `alone` (the only field of its row)."""
+    if (
+        "," in field
+        or '"' in field
+        or "\n" in field
+        or ("\r" in field and lineterminator == "\r\n")
+        or (alone and not field)
+    ):
+        return '"' + field.replace('"', '""') + '"'
+    return field
