@@ -35,8 +35,7 @@ from typing import Any
 import numpy as np
 
 import sm_payloads as smp
-from sm_payloads import _textnum
-from sm_payloads.formats import csv
+from sm_payloads.formats import _textnum, csv
 
 from . import payloads
 from ._harness import MB, Contender, patched, time_contenders

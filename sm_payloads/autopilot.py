@@ -43,9 +43,8 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from . import _textnum
 from .errors import DecodeError, EncodeError, NotAcceptableError, UnsupportedMediaTypeError
-from .formats import _csv_text
+from .formats import _csv_text, _textnum
 from .formats import json as _json
 from .formats import jsonlines as _jsonl
 from .formats import recordio_protobuf as _rp

@@ -48,9 +48,9 @@ from typing import IO, Any
 
 import numpy as np
 
-from . import __version__, _textnum
+from . import __version__
 from .errors import DecodeError, EncodeError, PayloadError, UnsupportedMediaTypeError
-from .formats import _csv_text
+from .formats import _csv_text, _textnum
 from .formats import csv as _csv
 from .formats import jsonlines as _jsonlines
 from .mime import MediaType

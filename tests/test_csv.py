@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sm_payloads as smp
-from sm_payloads import _textnum
-from sm_payloads.formats import _csv_text
+from sm_payloads.formats import _csv_text, _textnum
 from sm_payloads.formats import csv as c
 
 from .helpers import assert_batches_equal

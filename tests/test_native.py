@@ -22,7 +22,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import sm_payloads as smp
-from sm_payloads import _native, _textnum
+from sm_payloads import _native
+from sm_payloads.formats import _textnum
 from sm_payloads.formats import json as J
 
 C = _native.load("_cparse")

@@ -31,9 +31,9 @@ from typing import IO, Any, ClassVar
 
 import numpy as np
 
-from .. import _textnum
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
 from ..record import Ragged, RecordBatch, _column_kind
+from . import _textnum
 from ._csv_text import CHARSETS as CHARSETS
 from ._csv_text import (
     CONTENT_TYPE,

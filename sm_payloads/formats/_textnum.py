@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from . import _native
+from .. import _native
 
 _C = _native.load("_cparse")
 
