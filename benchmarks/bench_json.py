@@ -51,6 +51,7 @@ import numpy as np
 import orjson
 
 import sm_payloads as smp
+from sm_payloads.formats import _json_layout as smp_json_layout
 from sm_payloads.formats import json as smp_json
 from sm_payloads.formats import jsonlines as smp_jsonl
 
@@ -356,7 +357,7 @@ def speed(
             Contender("json.loads per line + np.array", lambda: json_lines(lines), n, len(lines), "extra"),
             Contender(
                 "sm_payloads jsonlines.decode, no C extension",
-                patched(smp_json, lambda: smp_jsonl.decode(lines).to_numpy(), _C=None),
+                patched(smp_json_layout, lambda: smp_jsonl.decode(lines).to_numpy(), _C=None),
                 n,
                 len(lines),
                 "extra",
@@ -392,7 +393,7 @@ def speed(
             Contender("orjson.loads + np.array", lambda: orjson_doc(doc), n, len(doc), "extra"),
             Contender(
                 "sm_payloads json.decode, no C extension",
-                patched(smp_json, lambda: smp_json.decode(doc).to_numpy(), _C=None),
+                patched(smp_json_layout, lambda: smp_json.decode(doc).to_numpy(), _C=None),
                 n,
                 len(doc),
                 "extra",
@@ -435,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         "sm_payloads": smp.__version__,
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
-        "c_extension": "loaded" if smp_json._C is not None else "not loaded",
+        "c_extension": "loaded" if smp_json_layout._C is not None else "not loaded",
     }
     print("sm_payloads JSON / JSON Lines benchmark")
     for k, v in env.items():

@@ -40,6 +40,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import DecodeError, EncodeError, NotAcceptableError, UnsupportedMediaTypeError
+from .formats import _json_layout as _jlayout
 from .formats import csv as _csv
 from .formats import json as _json
 from .formats import jsonlines as _jsonl
@@ -663,7 +664,7 @@ def decode_response(
     schema_dtype = isinstance(dtype, str) and dtype == "schema"
     text_dtype = _schema_dtypes(schema) if schema_dtype else dtype
     if essence == JSON:
-        buf = _json.as_bytes(body)
+        buf = _jlayout.as_bytes(body)
         m = _ENVELOPE_RE.match(buf)
         if m is None or m.group(1) != schema.envelope.encode():
             seen = (

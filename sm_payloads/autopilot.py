@@ -45,7 +45,7 @@ import numpy as np
 
 from .errors import DecodeError, EncodeError, NotAcceptableError, UnsupportedMediaTypeError
 from .formats import _csv_text, _textnum
-from .formats import json as _json
+from .formats import _json_layout as _jlayout
 from .formats import jsonlines as _jsonl
 from .formats import recordio_protobuf as _rp
 from .mime import MediaType, negotiate
@@ -415,7 +415,7 @@ def _int_or_float(v: float) -> int | float:
 
 def _as_number(v: Any, what: str) -> float:
     if type(v) is bool or v is None:
-        raise _Bad(f"{what}: expected a number, found {_json._describe(v)}")
+        raise _Bad(f"{what}: expected a number, found {_jlayout.describe(v)}")
     if isinstance(v, (int, float)):
         try:
             return float(v)
@@ -426,7 +426,7 @@ def _as_number(v: Any, what: str) -> float:
         if got is None:
             raise _Bad(f"{what}: {v[:40]!r} is not a number")
         return got
-    raise _Bad(f"{what}: expected a number, found {_json._describe(v)}")
+    raise _Bad(f"{what}: expected a number, found {_jlayout.describe(v)}")
 
 
 def _is_nan_text(s: bytes | str) -> bool:
@@ -489,7 +489,7 @@ def _value(key: str, role: Role, v: Any, what: str) -> Any:
         if isinstance(v, str):
             return v
         if type(v) is bool or not isinstance(v, (int, float)):
-            raise _Bad(f"{what}: expected a label, found {_json._describe(v)}")
+            raise _Bad(f"{what}: expected a label, found {_jlayout.describe(v)}")
         return str(v) if isinstance(v, int) else repr(float(v))
     if isinstance(v, str) and _is_nan_text(v):
         return _MISSING
@@ -499,7 +499,7 @@ def _value(key: str, role: Role, v: Any, what: str) -> Any:
     if isinstance(v, str):
         return _text_list(v, what) if _label_text(key, role) else _number_list(v, what)
     if not isinstance(v, list):
-        raise _Bad(f"{what}: expected a list, found {_json._describe(v)}")
+        raise _Bad(f"{what}: expected a list, found {_jlayout.describe(v)}")
     if _label_text(key, role):
         return [_label_item(x, what) for x in v]
     return [_as_number(x, what) if not (isinstance(x, float) and math.isnan(x)) else math.nan for x in v]
@@ -840,7 +840,7 @@ def _object_values(
     obj: Any, keys: tuple[str, ...], role: Role, values: dict[str, list[Any]], where: str
 ) -> None:
     if type(obj) is not dict:
-        raise _Bad(f"{where}: expected an object, found {_json._describe(obj)}")
+        raise _Bad(f"{where}: expected an object, found {_jlayout.describe(obj)}")
     for name in obj:
         if name not in keys:
             raise _Bad(f"{where}: unexpected key {name!r}; expected {', '.join(keys)}")
@@ -851,12 +851,12 @@ def _object_values(
 
 
 def _decode_json(raw: bytes | bytearray, keys: tuple[str, ...], role: Role) -> RecordBatch:
-    start = _json._strip_bom(raw)
+    start = _jlayout.skip_bom(raw)
     if not raw[start:].strip():
         return _empty(keys, role)
     try:
-        doc = _json.loads(raw, start, len(raw), True)
-    except _json._SyntaxProblem as p:
+        doc = _jlayout.loads(raw, start, len(raw), True)
+    except _jlayout.SyntaxProblem as p:
         raise DecodeError(
             JSON, p.reason, offset=None if p.offset is None else start + p.offset, line=p.line
         ) from None
@@ -873,7 +873,7 @@ def _decode_json(raw: bytes | bytearray, keys: tuple[str, ...], role: Role) -> R
 
 def _decode_jsonlines(raw: bytes | bytearray, keys: tuple[str, ...], role: Role) -> RecordBatch:
     values: dict[str, list[Any]] = {k: [] for k in keys}
-    pos = _json._strip_bom(raw)
+    pos = _jlayout.skip_bom(raw)
     line = 1
     n = 0
     size = len(raw)
@@ -884,8 +884,8 @@ def _decode_jsonlines(raw: bytes | bytearray, keys: tuple[str, ...], role: Role)
         if text.strip():
             at = pos + (len(text) - len(text.lstrip()))
             try:
-                obj = _json.loads(raw, pos, end, True)
-            except _json._SyntaxProblem as p:
+                obj = _jlayout.loads(raw, pos, end, True)
+            except _jlayout.SyntaxProblem as p:
                 off = at if p.offset is None else pos + p.offset
                 raise DecodeError(JSONLINES, p.reason, offset=off, record_index=n, line=line) from None
             try:
@@ -997,7 +997,7 @@ def decode_response(
         if isinstance(body, str):
             body = body.encode("utf-8", "surrogatepass")
         return _decode_csv(_csv_text.as_bytes(body), ks, r, charset)
-    raw = _json.as_bytes(body)
+    raw = _jlayout.as_bytes(body)
     if essence == JSON:
         return _decode_json(raw, ks, r)
     return _decode_jsonlines(raw, ks, r)

@@ -15,6 +15,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import sm_payloads as smp
+from sm_payloads.formats import _json_layout as JL
 from sm_payloads.formats import json as J
 
 from .helpers import assert_batches_equal
@@ -707,7 +708,7 @@ def _jsonable(batch: smp.RecordBatch) -> None:
                 assume(not isinstance(parsed, dict) or orjson.dumps(parsed).decode() == s)
 
 
-def _roundtrip(batch: smp.RecordBatch, layout: J.Layout | None) -> None:
+def _roundtrip(batch: smp.RecordBatch, layout: JL.Layout | None) -> None:
     _jsonable(batch)
     dtypes = _dtype_map(batch)
     body = J.encode(batch, layout=layout, allow_nan=True)
@@ -836,17 +837,17 @@ def test_fast_path_equals_general_path(rows: list, ws1: str, ws2: str, shape: st
     raw = body.encode()
     response = shape in ("predictions", "projections")
     fast = (J.decode_response if response else J.decode)(raw)
-    scanned = J.scan(
+    scanned = JL.scan(
         raw,
         0,
         len(raw),
-        J.SCAN_ENVELOPE if response else J.SCAN_BARE if shape == "bare" else J.SCAN_INSTANCES,
+        JL.SCAN_ENVELOPE if response else JL.SCAN_BARE if shape == "bare" else JL.SCAN_INSTANCES,
     )
     assert scanned is not None
     doc = json.loads(body)
-    items_ = J.response_items(doc)[0] if response else J.request_instances(doc)[0]
-    parse = J.response_record if response else J.instance_record
-    general = J.batch_from_groups([J.GeneralGroup([parse(x, "$") for x in items_])], CT, None)
+    items_ = JL.response_items(doc)[0] if response else JL.request_instances(doc)[0]
+    parse = JL.response_record if response else JL.instance_record
+    general = JL.batch_from_groups([JL.GeneralGroup([parse(x, "$") for x in items_])], CT, None)
     assert_batches_equal(fast, general)
 
 

@@ -12,6 +12,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import sm_payloads as smp
+from sm_payloads.formats import _json_layout as JL
 from sm_payloads.formats import json as J
 from sm_payloads.formats import jsonlines as L
 
@@ -331,7 +332,7 @@ def test_we_read_what_the_sdk_writes() -> None:
     record_batches(kinds=("dense", "sparse", "ragged", "strings")),
     st.sampled_from(["dense", "protobuf", None]),
 )
-def test_roundtrip(batch: smp.RecordBatch, layout: J.Layout | None) -> None:
+def test_roundtrip(batch: smp.RecordBatch, layout: JL.Layout | None) -> None:
     _jsonable(batch)
     if layout == "dense":
         assume(
@@ -419,8 +420,8 @@ def test_fast_path_equals_general_path(rows: list, ws: str, nl: str, block: int)
     )
     raw = body.encode()
     assert L._scan_block(raw, 0, 0, 1, False) is not None
-    general = J.batch_from_groups(
-        [J.GeneralGroup([J.instance_record(json.loads(line), "$") for line in body.split(nl)])], CT, None
+    general = JL.batch_from_groups(
+        [JL.GeneralGroup([JL.instance_record(json.loads(line), "$") for line in body.split(nl)])], CT, None
     )
     assert_batches_equal(L.decode(raw), general)
     assert_batches_equal(

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 import sm_payloads as smp
 from sm_payloads import _native
+from sm_payloads.formats import _json_layout as J
 from sm_payloads.formats import _textnum
-from sm_payloads.formats import json as J
 
 C = _native.load("_cparse")
 pytestmark = pytest.mark.skipif(C is None, reason="the C extension is not built (or SM_PAYLOADS_PURE_PYTHON)")

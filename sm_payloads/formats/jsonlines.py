@@ -3,7 +3,8 @@
 A request line is one instance of the ``application/json`` grammar (``{"features": [...]}``,
 ``{"data": {"features": {...}}}``, ``{"in0": [...], "in1": [...]}``, ...); a response line
 is one prediction object, with no envelope (docs/formats/jsonlines.md). The record grammar, the
-column builder and the fast scanner are shared with `sm_payloads.formats.json`.
+column builder, the line blocks and the fast scanner are in
+`sm_payloads.formats._json_layout`, shared with `sm_payloads.formats.json`.
 
 Rule 1 (lines): lines end with ``\\n``; a ``\\r`` before it, blank (whitespace-only) lines,
 a UTF-8 byte order mark at the very start and a missing final newline are all accepted.
@@ -21,25 +22,25 @@ Rule 4 (writing): one object per line, every line ending with ``\\n``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import IO, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..errors import DecodeError
 from ..record import RecordBatch
-from .json import (
-    _BOM,
-    _RESERVED,
-    _WINDOW,
+from ._json_layout import (
+    RESERVED,
     SCAN_LINES,
+    WINDOW,
+    BadValue,
     DtypeSpec,
     FastGroup,
     GeneralGroup,
     Group,
     Layout,
     Rec,
-    _Bad,
-    _SyntaxProblem,
+    Source,
+    SyntaxProblem,
     as_bytes,
     batch_from_groups,
     charset_ok,
@@ -47,10 +48,12 @@ from .json import (
     dumps,
     instance_objects,
     instance_record,
+    line_blocks,
     loads,
     response_objects,
     response_record,
     scan,
+    skip_bom,
 )
 
 CONTENT_TYPE = "application/jsonlines"
@@ -67,70 +70,9 @@ __all__ = [
     "iter_decode",
 ]
 
-Source = bytes | bytearray | memoryview | str | IO[bytes]
-
-
 # ======================================================================================
 # Reading: blocks of whole lines, then records
 # ======================================================================================
-
-
-def _blocks(source: Source, block_size: int) -> Iterator[tuple[bytes | bytearray, int, int]]:
-    """(block of whole lines, byte offset of the block, line number of its first line)."""
-    line = 1
-    if hasattr(source, "read") and not isinstance(source, (bytes, bytearray, memoryview, str)):
-        yield from _stream_blocks(source, block_size)
-        return
-    buf = as_bytes(source)
-    pos = 3 if buf[:3] == _BOM else 0
-    total = len(buf)
-    while pos < total:
-        end = min(pos + block_size, total)
-        if end < total:
-            nl = buf.rfind(b"\n", pos, end)
-            if nl < 0:
-                nl = buf.find(b"\n", end)
-            end = total if nl < 0 else nl + 1
-        block = buf[pos:end]
-        yield block, pos, line
-        line += block.count(b"\n")
-        pos = end
-
-
-def _stream_blocks(stream: Any, block_size: int) -> Iterator[tuple[bytes | bytearray, int, int]]:
-    """Blocks of whole lines read from a binary stream (reads of `block_size` bytes)."""
-    pending = bytearray()
-    offset = 0
-    line = 1
-    at_start = True
-    eof = False
-    while not eof:
-        chunk = stream.read(block_size)
-        if not isinstance(chunk, (bytes, bytearray, memoryview, type(None))):
-            raise TypeError(f"the stream returned {type(chunk).__name__}, expected bytes")
-        if not chunk:
-            eof = True
-        else:
-            pending += chunk
-        if at_start:
-            if len(pending) < 3 and not eof:
-                continue
-            if pending[:3] == _BOM:
-                del pending[:3]
-                offset = 3
-            at_start = False
-        if eof:
-            cut = len(pending)
-        elif len(pending) >= block_size:
-            cut = pending.rfind(b"\n") + 1
-        else:
-            cut = 0
-        if cut:
-            block = bytes(pending[:cut])
-            del pending[:cut]
-            yield block, offset, line
-            offset += len(block)
-            line += block.count(b"\n")
 
 
 def _scan_block(
@@ -141,7 +83,7 @@ def _scan_block(
     if got is None:
         return None
     key, values, counts, opens = got
-    if key is None or (not response and key in _RESERVED - {"features"}):
+    if key is None or (not response and key in RESERVED - {"features"}):
         return None
     first_line = base_line + block.count(b"\n", 0, int(opens[0]))
     return FastGroup(
@@ -183,14 +125,14 @@ def _parse_block(
             index = first_record + len(recs)
             try:
                 value = loads(block, start, end, allow_nan)
-            except _SyntaxProblem as p:
+            except SyntaxProblem as p:
                 off = at if p.offset is None else base_offset + start + p.offset
                 raise DecodeError(
                     CONTENT_TYPE, p.reason, offset=off, record_index=index, line=line_no
                 ) from None
             try:
                 recs.append(parse(value, "$"))
-            except _Bad as e:
+            except BadValue as e:
                 raise DecodeError(
                     CONTENT_TYPE, e.reason, offset=at, record_index=index, line=line_no
                 ) from None
@@ -208,12 +150,12 @@ def _groups(
     if whole and not hasattr(source, "read"):
         # A whole buffer: try one scan over all of it (one output array, no joining).
         buf = as_bytes(source)
-        fast = _scan_block(buf, 3 if buf[:3] == _BOM else 0, 0, 1, response)
+        fast = _scan_block(buf, skip_bom(buf), 0, 1, response)
         if fast is not None:
             if len(fast):
                 yield fast
             return
-    for block, base_offset, base_line in _blocks(source, block_size):
+    for block, base_offset, base_line in line_blocks(source, block_size):
         g = _parse_block(block, base_offset, base_line, first, response, allow_nan)
         first += len(g)
         if len(g):
@@ -230,7 +172,7 @@ def decode(
     *,
     dtype: DtypeSpec = None,
     allow_nan: bool = False,
-    block_size: int = _WINDOW,
+    block_size: int = WINDOW,
 ) -> RecordBatch:
     """Read a JSON Lines request body: one instance per line.
 
@@ -257,7 +199,7 @@ def decode_response(
     *,
     dtype: DtypeSpec = None,
     allow_nan: bool = False,
-    block_size: int = _WINDOW,
+    block_size: int = WINDOW,
 ) -> RecordBatch:
     """Read a JSON Lines response body: one prediction object per line, outputs in ``label``.
 
@@ -277,7 +219,7 @@ def iter_decode(
     dtype: DtypeSpec = None,
     allow_nan: bool = False,
     response: bool = False,
-    block_size: int = _WINDOW,
+    block_size: int = WINDOW,
 ) -> Iterator[RecordBatch]:
     """Decode a buffer or a binary stream in batches of at most `batch_size` records.
 

@@ -44,7 +44,7 @@ from numpy.typing import NDArray
 
 from .. import algorithms as _algorithms
 from ..errors import DecodeError, EncodeError, PayloadError, UnsupportedMediaTypeError
-from ..formats.jsonlines import _blocks as _line_blocks
+from ..formats._json_layout import line_blocks
 from ..mime import MediaType
 from ..record import Ragged, RecordBatch
 
@@ -718,7 +718,7 @@ def decode(data: bytes | bytearray | memoryview | str, content_type: str = JSON)
     if essence == JSON:
         return _decode_json(buf)
     lines = _Lines()
-    for block, base, first_line in _line_blocks(buf, _BLOCK):
+    for block, base, first_line in line_blocks(buf, _BLOCK):
         lines.add_block(block, base, first_line, len(lines))
     return lines.batch(0)
 
@@ -747,7 +747,7 @@ def iter_decode(
         return
     pending = _Lines()
     done = 0
-    for block, base, first_line in _line_blocks(source, block_size):
+    for block, base, first_line in line_blocks(source, block_size):
         pending.add_block(block, base, first_line, done + len(pending))
         while len(pending) >= batch_size:
             head = pending.cut(batch_size)

@@ -1,0 +1,1346 @@
+"""The JSON layer shared by ``application/json`` and ``application/jsonlines``.
+
+`sm_payloads.formats.json` and `sm_payloads.formats.jsonlines` import what they share from
+here and never import each other. This module holds the record <-> JSON-document layout
+(reading instances and response items into columns, writing records as JSON objects), the
+parsing and number helpers, and the fast scanner of uniform bodies.
+
+Rule 1 (names): the JSON name ``features`` is the protobuf map key ``values``, both as the
+dense shorthand ``{"features": [...]}`` and inside ``{"data": {"features": {...}}}``; every
+other name passes through (``data.foo`` and a top-level ``foo`` are ``features["foo"]``,
+``label.foo`` is ``label["foo"]``). The `RESERVED` keys of an instance have a meaning of
+their own. A response item (`response_record`) maps every key to ``label``.
+Rule 2 (values): a number is a scalar, a list a vector, nested lists a matrix, a string or
+a list of strings a strings entry, and an object with ``values`` / ``keys`` / ``shape`` a
+protobuf-equivalent tensor (sparse when ``keys`` is non-empty). Numbers decode to float64
+unless the caller passes ``dtype=`` (`batch_from_groups`); conversions are exact or a
+`DecodeError`.
+Rule 3 (writing): `instance_objects` writes each record in one `Layout`: ``dense`` (the
+shorthand, sparse columns densified), ``sparse`` (``{"keys", "shape", "values"}`` objects
+for every numeric column) or ``protobuf`` (tensor objects as RecordIO-protobuf holds them,
+sparse columns with keys and shape); `response_objects` writes one item per record, one key
+per column. numpy values are written by orjson (`dumps`), which prints float32 and float64
+with the shortest text that reads back the same, int32 as integers. NaN and infinities are
+an `EncodeError` naming the column unless ``allow_nan=True`` (then ``NaN`` / ``Infinity`` /
+``-Infinity``, Python's ``json`` spelling, which `loads` accepts only under the same option).
+Rule 4 (errors): the grammar raises `BadValue` (a value that does not fit, with its JSON
+path) and `loads` raises `SyntaxProblem` (bytes that are not JSON: reason, byte offset,
+line); both are plain ValueErrors that the format modules turn into a `DecodeError` with
+the positions they know. `describe` names a JSON value in those messages. A UTF-8 byte
+order mark at the start of a body is skipped (`skip_bom`); offsets count from the start of
+the input, mark included.
+Rule 5 (speed and memory): `scan` reads a body whose records are all
+``{"<name>": [numbers]}`` (or a bare list of number lists) without building the document:
+the C kernel ``_cparse.json_lists`` when it is built, else its pure twin, which joins the
+numbers of `WINDOW` bytes of records at a time into one flat JSON array parsed by orjson;
+both give the same values, bit for bit, and memory stays near the output array. Anything
+the scanner is unsure of returns None, and the caller takes the general path (`loads`, the
+grammar, `batch_from_groups`), which decides what is valid and reports exact errors.
+`line_blocks` cuts a buffer or a stream into blocks of whole lines of about `WINDOW` bytes.
+Rule 6 (imports): this module imports no format module; its underscore names are its own.
+"""
+
+from __future__ import annotations
+
+import json as _stdjson
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any, Literal, NamedTuple
+
+import numpy as np
+import orjson
+import scipy.sparse as sp
+
+from .. import _native
+from .._buffers import advise_huge_pages
+from .._columns import ColumnError, columns_from_records
+from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
+from ..record import Ragged, RecordBatch, Sparse, Tensor, _column_kind, _sparse_parts
+
+__all__ = [
+    # the layout and its names
+    "ENVELOPES",
+    "RESERVED",
+    "WINDOW",
+    "DtypeSpec",
+    "Layout",
+    "Source",
+    # errors inside the grammar
+    "BadValue",
+    "SyntaxProblem",
+    "describe",
+    # bytes -> Python values
+    "as_bytes",
+    "charset_ok",
+    "line_blocks",
+    "loads",
+    "skip_bom",
+    # JSON values -> records -> RecordBatch
+    "FastGroup",
+    "GeneralGroup",
+    "Group",
+    "Locator",
+    "Rec",
+    "batch_from_groups",
+    "cell",
+    "check_dtype_spec",
+    "instance_record",
+    "request_instances",
+    "response_items",
+    "response_record",
+    # the fast scanner
+    "SCAN_BARE",
+    "SCAN_ENVELOPE",
+    "SCAN_INSTANCES",
+    "SCAN_LINES",
+    "ScanShape",
+    "scan",
+    # RecordBatch -> JSON values -> bytes
+    "check_text",
+    "configuration_value",
+    "dumps",
+    "instance_objects",
+    "response_objects",
+]
+
+#: Top-level keys of JSON responses (docs/formats/json.md, "Responses"): PCA uses ``projections``,
+#: Random Cut Forest ``scores``, every other built-in algorithm ``predictions``.
+ENVELOPES = ("predictions", "projections", "scores")
+
+#: The ways `instance_objects` writes a record (Rule 3).
+Layout = Literal["dense", "sparse", "protobuf"]
+#: A ``dtype=`` argument: one dtype for every column, or one per column name.
+DtypeSpec = None | str | type | np.dtype[Any] | Mapping[str, Any]
+
+#: Instance keys with a meaning of their own; any other key is a feature name.
+RESERVED = frozenset({"features", "data", "label", "uid", "metadata", "configuration"})
+_TENSOR_KEYS = frozenset({"values", "keys", "shape"})
+_OPT_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+_DTYPES = {np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.int32)}
+_BOM = b"\xef\xbb\xbf"
+#: The optional C kernel for number lists (`scan`); None: orjson parses them.
+_C = _native.load("_cparse")
+#: Bytes of a window of records the scanner parses at once (bounds its extra memory).
+WINDOW = 1 << 22
+#: Highest tensor rank a record may have (numpy allows 64 dimensions in all).
+_MAX_RANK = 32
+
+
+# ======================================================================================
+# Errors inside the grammar: plain ValueErrors, turned into DecodeError at the boundary
+# ======================================================================================
+
+
+class BadValue(ValueError):
+    """A JSON value that does not fit the record grammar."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SyntaxProblem(ValueError):
+    """Bytes that are not JSON: reason, byte offset (relative to the parsed text), line."""
+
+    def __init__(self, reason: str, offset: int | None, line: int | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.offset = offset
+        self.line = line
+
+
+def describe(v: Any) -> str:
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, dict):
+        return "an object"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, str):
+        return "a string"
+    return type(v).__name__
+
+
+# ======================================================================================
+# Parsing bytes into Python values
+# ======================================================================================
+
+
+def as_bytes(data: Any) -> bytes | bytearray:
+    """The input as bytes or bytearray (str is encoded as UTF-8; other buffers copied)."""
+    if isinstance(data, (bytes, bytearray)):
+        return data
+    if isinstance(data, memoryview):
+        obj = data.obj
+        if (
+            isinstance(obj, (bytes, bytearray))
+            and data.c_contiguous
+            and data.nbytes == len(obj)
+            and data.itemsize == 1
+        ):
+            return obj
+        return data.tobytes()
+    if isinstance(data, str):
+        return data.encode("utf-8", "surrogatepass")
+    raise TypeError(f"expected bytes, bytearray, memoryview or str, not {type(data).__name__}")
+
+
+def _char_to_byte(buf: bytes | bytearray, start: int, end: int, char_pos: int) -> int:
+    """Byte offset (from `start`) of character `char_pos` of ``buf[start:end]``."""
+    seg = bytes(buf[start:end])
+    if seg.isascii():
+        return char_pos
+    text = seg.decode("utf-8", "surrogateescape")
+    return len(text[:char_pos].encode("utf-8", "surrogateescape"))
+
+
+def _strict_float(s: str) -> float:
+    v = float(s)
+    if math.isinf(v):
+        raise ValueError(f"number {s[:40]} is out of the float64 range")
+    return v
+
+
+def _nonfinite(s: str) -> float:
+    return float({"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}[s])
+
+
+def loads(buf: bytes | bytearray, start: int, end: int, allow_nan: bool) -> Any:
+    """Parse ``buf[start:end]`` as one JSON value; raises `SyntaxProblem`."""
+    piece = buf if (start == 0 and end == len(buf)) else buf[start:end]
+    try:
+        return orjson.loads(piece)
+    except orjson.JSONDecodeError as e:
+        first = e
+    except MemoryError:
+        raise SyntaxProblem("input too large to parse in memory", None, None) from None
+    at = start + _char_to_byte(buf, start, end, first.pos)
+    token = bytes(buf[max(start, at - 1) : at + 9])
+    nonfinite = any(t in token for t in (b"NaN", b"Infinity"))
+    if allow_nan and nonfinite:
+        return _loads_python(buf, start, end)
+    msg = first.msg
+    if "UTF-8" in msg:
+        try:
+            bytes(buf[start:end]).decode("utf-8")
+        except UnicodeDecodeError as u:
+            raise SyntaxProblem(f"invalid UTF-8 ({u.reason})", u.start, None) from None
+    if nonfinite:
+        msg += " (NaN and Infinity are not JSON; pass allow_nan=True to accept them)"
+    raise SyntaxProblem(f"invalid JSON: {msg}", at - start, first.lineno)
+
+
+def _loads_python(buf: bytes | bytearray, start: int, end: int) -> Any:
+    """Python's json, which reads NaN / Infinity / -Infinity (and nothing else orjson rejects
+    matters here): used only with ``allow_nan=True`` after orjson refused such a token."""
+    try:
+        text = bytes(buf[start:end]).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SyntaxProblem(f"invalid UTF-8 ({e.reason})", e.start, None) from None
+    try:
+        return _stdjson.loads(text, parse_float=_strict_float, parse_constant=_nonfinite)
+    except _stdjson.JSONDecodeError as e:
+        raise SyntaxProblem(
+            f"invalid JSON: {e.msg}", len(text[: e.pos].encode("utf-8", "surrogateescape")), e.lineno
+        ) from None
+    except RecursionError:
+        raise SyntaxProblem("invalid JSON: nested too deeply", None, None) from None
+    except MemoryError:
+        raise SyntaxProblem("input too large to parse in memory", None, None) from None
+    except ValueError as e:
+        raise SyntaxProblem(f"invalid JSON: {e}", None, None) from None
+
+
+# ======================================================================================
+# The record grammar: JSON values -> Tensor
+# ======================================================================================
+
+
+class Rec(NamedTuple):
+    """One parsed record: its features and label maps, and the three strings."""
+
+    features: dict[str, Tensor]
+    label: dict[str, Tensor]
+    uid: str | None = None
+    metadata: str | None = None
+    configuration: str | None = None
+
+
+_NUM_TYPES = frozenset({int, float})
+_EMPTY_F8 = np.empty(0, np.float64)
+
+
+def _numbers(values: list[Any], path: str) -> np.ndarray:
+    """A flat list of JSON numbers as float64 (exactly what the text says, rounded once)."""
+    if values and not set(map(type, values)) <= _NUM_TYPES:
+        bad = next(v for v in values if type(v) not in _NUM_TYPES)
+        raise BadValue(f"{path}: expected numbers, found {describe(bad)}")
+    try:
+        return np.array(values, dtype=np.float64)
+    except OverflowError:
+        raise BadValue(f"{path}: a number is out of the float64 range") from None
+
+
+def _strings(values: list[Any]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def cell(v: Any, path: str) -> Tensor:
+    """One data element (Rule 2) as a Tensor."""
+    t = type(v)
+    if t is float or t is int:
+        return Tensor(_numbers([v], path), shape=())
+    if t is list:
+        if not v:
+            return Tensor(_EMPTY_F8, shape=(0,))
+        kinds = set(map(type, v))
+        if kinds <= _NUM_TYPES:
+            return Tensor(_numbers(v, path), shape=(len(v),))
+        if kinds == {str}:
+            return Tensor(_strings(v), shape=(len(v),))
+        if list in kinds:
+            return _nested(v, path)
+        bad = next(x for x in v if type(x) not in _NUM_TYPES)
+        raise BadValue(f"{path}: expected a list of numbers or of strings, found {describe(bad)}")
+    if t is str:
+        return Tensor(_strings([v]), shape=())
+    if t is dict:
+        return _tensor_object(v, path)
+    raise BadValue(f"{path}: expected a number, a string, a list or a tensor object, found {describe(v)}")
+
+
+def _nested(v: list[Any], path: str) -> Tensor:
+    try:
+        arr = np.array(v, dtype=object)
+    except (ValueError, RecursionError, MemoryError):
+        raise BadValue(f"{path}: nested lists are not a rectangular array of numbers") from None
+    if arr.ndim > _MAX_RANK:
+        raise BadValue(f"{path}: nested more than {_MAX_RANK} levels deep")
+    flat = arr.reshape(-1).tolist()
+    if flat and not set(map(type, flat)) <= _NUM_TYPES:
+        raise BadValue(f"{path}: nested lists are not a rectangular array of numbers")
+    shape = tuple(int(s) for s in arr.shape)
+    return Tensor(_numbers(flat, path), shape=shape)
+
+
+def _uints(v: Any, path: str, what: str) -> list[int]:
+    if type(v) is not list or not all(type(x) is int and x >= 0 for x in v):
+        raise BadValue(f"{path}.{what}: expected a list of non-negative integers")
+    return v
+
+
+def _tensor_object(obj: dict[str, Any], path: str) -> Tensor:
+    extra = set(obj) - _TENSOR_KEYS
+    if extra:
+        name = sorted(extra)[0]
+        raise BadValue(f"{path}: unexpected key {name!r} in a tensor object (expected values, keys, shape)")
+    values = obj.get("values", [])
+    if type(values) is not list:
+        raise BadValue(f"{path}.values: expected a list, found {describe(values)}")
+    textual = bool(values) and set(map(type, values)) == {str}
+    arr = _strings(values) if textual else _numbers(values, f"{path}.values")
+    shape = None
+    if "shape" in obj:
+        shape = tuple(_uints(obj["shape"], path, "shape"))
+        if len(shape) > _MAX_RANK:
+            raise BadValue(f"{path}.shape: more than {_MAX_RANK} dimensions")
+    keys = _uints(obj.get("keys", []), path, "keys")
+    if keys:
+        if arr.dtype == object:
+            raise BadValue(f"{path}.keys: a tensor of strings cannot be sparse")
+        if not shape:
+            raise BadValue(f"{path}: a sparse tensor (with keys) needs a shape")
+        if len(keys) != arr.size:
+            raise BadValue(f"{path}: {len(keys)} keys for {arr.size} values")
+        width = math.prod(shape)
+        top = max(keys)
+        if top >= width:
+            raise BadValue(f"{path}.keys: key {top} is outside the shape {list(shape)}")
+        return Tensor(arr, keys=np.array(keys, dtype=np.uint64), shape=shape)
+    if shape is not None:
+        size = math.prod(shape)
+        if arr.size == 0 and size > 0:
+            if "keys" not in obj and arr.dtype == object:
+                raise BadValue(f"{path}: shape {list(shape)} has {size} values, got 0")
+            return Tensor(arr, keys=np.empty(0, np.uint64), shape=shape)  # an empty sparse row
+        if size != arr.size:
+            raise BadValue(f"{path}: shape {list(shape)} has {size} values, got {arr.size}")
+    return Tensor(arr, shape=shape)
+
+
+def _text_field(v: Any, path: str) -> str | None:
+    if v is None or type(v) is str:
+        return v
+    raise BadValue(f"{path}: expected a string, found {describe(v)}")
+
+
+def _configuration(v: Any, path: str) -> str | None:
+    """record.proto's configuration is serialized JSON: an object is kept as compact text."""
+    if v is None or type(v) is str:
+        return v
+    if type(v) is dict:
+        try:
+            return orjson.dumps(v).decode("utf-8")
+        except (orjson.JSONEncodeError, TypeError):
+            # Only reachable with allow_nan (NaN inside the configuration).
+            return _stdjson.dumps(v, separators=(",", ":"), ensure_ascii=False)
+    raise BadValue(f"{path}: expected an object or a string, found {describe(v)}")
+
+
+def _put(target: dict[str, Tensor], name: str, v: Any, path: str) -> None:
+    if name in target:
+        raise BadValue(f"{path}: feature {name!r} is given twice")
+    target[name] = cell(v, path)
+
+
+def instance_record(obj: Any, path: str) -> Rec:
+    """One request instance (docs/formats/json.md, "Requests"): object, number list, string or number."""
+    if type(obj) is not dict:
+        return Rec({"values": cell(obj, path)}, {})
+    features: dict[str, Tensor] = {}
+    label: dict[str, Tensor] = {}
+    uid = metadata = configuration = None
+    for key, v in obj.items():
+        if key == "features":
+            _put(features, "values", v, f"{path}.features")
+        elif key == "data":
+            if type(v) is not dict:
+                raise BadValue(f"{path}.data: expected an object, found {describe(v)}")
+            for name, element in v.items():
+                _put(features, "values" if name == "features" else name, element, f"{path}.data.{name}")
+        elif key == "label":
+            if type(v) is not dict:
+                raise BadValue(f"{path}.label: expected an object, found {describe(v)}")
+            for name, element in v.items():
+                _put(label, name, element, f"{path}.label.{name}")
+        elif key == "uid":
+            uid = _text_field(v, f"{path}.uid")
+        elif key == "metadata":
+            metadata = _text_field(v, f"{path}.metadata")
+        elif key == "configuration":
+            configuration = _configuration(v, f"{path}.configuration")
+        else:
+            _put(features, key, v, f"{path}.{key}")
+    return Rec(features, label, uid, metadata, configuration)
+
+
+def response_record(obj: Any, path: str) -> Rec:
+    """One response item (docs/formats/json.md, "Responses"): every key is an output in ``label``."""
+    if type(obj) is not dict:
+        return Rec({}, {"values": cell(obj, path)})
+    return Rec({}, {k: cell(v, f"{path}.{k}") for k, v in obj.items()})
+
+
+def request_instances(doc: Any) -> tuple[list[Any], str, str | None]:
+    """(instances, JSON path prefix, request-level configuration) of a request document."""
+    if type(doc) is dict and "instances" in doc:
+        instances = doc["instances"]
+        if type(instances) is not list:
+            raise BadValue(f"$.instances: expected a list, found {describe(instances)}")
+        config = None
+        for key, v in doc.items():
+            if key == "configuration":
+                config = _configuration(v, "$.configuration")
+            elif key != "instances":
+                raise BadValue(f"$: unexpected key {key!r} beside 'instances'")
+        return instances, "$.instances", config
+    if type(doc) is list:
+        if doc and set(map(type, doc)) <= _NUM_TYPES:
+            return [doc], "$", None  # "a simple numeric vector" is one instance
+        return doc, "$", None
+    return [doc], "", None
+
+
+def response_items(doc: Any) -> tuple[list[Any], str]:
+    """(items, JSON path prefix) of a response document: any envelope of `ENVELOPES`, a bare
+    list, or a single item."""
+    if type(doc) is dict and len(doc) == 1:
+        ((key, v),) = doc.items()
+        envelope = key in ENVELOPES and type(v) is list
+        if envelope and (key == "predictions" or all(type(x) is dict for x in v)):
+            return v, f"$.{key}"
+    if type(doc) is list:
+        return doc, "$"
+    return [doc], ""
+
+
+# ======================================================================================
+# Parsed groups of records -> RecordBatch
+# ======================================================================================
+
+
+@dataclass
+class FastGroup:
+    """Records that are each ``{name: [numbers]}``: one column, flat values and counts."""
+
+    map_name: str
+    key: str
+    values: np.ndarray  # float64
+    counts: np.ndarray  # int64, one per record
+    offsets: np.ndarray | None = None  # byte offset of each record, when known
+    lines: np.ndarray | None = None  # 1-based line of each record, when known
+
+    def __len__(self) -> int:
+        return int(self.counts.size)
+
+    def take(self, a: int, b: int) -> FastGroup:
+        ends = np.cumsum(self.counts)
+        lo = int(ends[a - 1]) if a else 0
+        hi = int(ends[b - 1]) if b else 0
+        return FastGroup(
+            self.map_name,
+            self.key,
+            self.values[lo:hi],
+            self.counts[a:b],
+            None if self.offsets is None else self.offsets[a:b],
+            None if self.lines is None else self.lines[a:b],
+        )
+
+    def records(self) -> list[Rec]:
+        ends = np.cumsum(self.counts).tolist()
+        out = []
+        lo = 0
+        for hi in ends:
+            t = Tensor(self.values[lo:hi], shape=(hi - lo,))
+            out.append(Rec({self.key: t}, {}) if self.map_name == "features" else Rec({}, {self.key: t}))
+            lo = hi
+        return out
+
+
+@dataclass
+class GeneralGroup:
+    """Records parsed one by one."""
+
+    recs: list[Rec]
+    offsets: list[int | None] | None = None
+    lines: list[int | None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.recs)
+
+    def take(self, a: int, b: int) -> GeneralGroup:
+        return GeneralGroup(
+            self.recs[a:b],
+            None if self.offsets is None else self.offsets[a:b],
+            None if self.lines is None else self.lines[a:b],
+        )
+
+
+Group = FastGroup | GeneralGroup
+
+
+def _resolve_dtype(spec: DtypeSpec, key: str) -> np.dtype[Any]:
+    if isinstance(spec, Mapping):
+        spec = spec.get(key)
+    dt = np.dtype(np.float64) if spec is None else np.dtype(spec)
+    if dt not in _DTYPES:
+        raise ValueError(f"dtype must be float64, float32 or int32, not {dt}")
+    return dt
+
+
+def check_dtype_spec(spec: DtypeSpec) -> None:
+    """Reject a bad ``dtype=`` argument up front (a ValueError: a wrong argument)."""
+    if isinstance(spec, Mapping):
+        for k in spec:
+            _resolve_dtype(spec, k)
+    else:
+        _resolve_dtype(spec, "")
+
+
+def _convert_values(values: np.ndarray, dt: np.dtype[Any]) -> tuple[np.ndarray, int | None, str]:
+    """(converted, index of the first value that does not convert exactly, why)."""
+    if dt == np.float64 or values.dtype.kind != "f":
+        return values, None, ""
+    if dt == np.float32:
+        with np.errstate(over="ignore"):
+            out = values.astype(np.float32)
+        bad = np.isinf(out) & ~np.isinf(values)
+        if bad.any():
+            return out, int(np.flatnonzero(bad)[0]), "is out of the float32 range"
+        return out, None, ""
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(values) & (values == np.trunc(values))
+        ok &= (values >= -(2**31)) & (values <= 2**31 - 1)
+    if not ok.all():
+        return values, int(np.flatnonzero(~ok)[0]), "is not an int32"
+    return values.astype(np.int32), None, ""
+
+
+def _record_of_value(col: Any, i: int) -> int:
+    if isinstance(col, Ragged):
+        return int(np.searchsorted(col.offsets, i, side="right") - 1)
+    if isinstance(col, Sparse) or sp.issparse(col):
+        m = col.matrix if isinstance(col, Sparse) else col
+        return int(np.searchsorted(np.asarray(m.indptr), i, side="right") - 1)
+    width = math.prod(col.shape[1:])
+    return i // width if width else 0
+
+
+def _convert_column(col: Any, dt: np.dtype[Any]) -> tuple[Any, int | None, str, float]:
+    """Column in dtype `dt`: (column, record index at fault or None, why, bad value)."""
+    kind = _column_kind(col)
+    if kind == "strings" or dt == np.float64:
+        return col, None, "", 0.0
+    if kind == "dense":
+        flat = col.reshape(-1)
+        out, bad, why = _convert_values(flat, dt)
+        if bad is not None:
+            return col, _record_of_value(col, bad), why, float(flat[bad])
+        return out.reshape(col.shape), None, "", 0.0
+    if kind == "ragged":
+        out, bad, why = _convert_values(col.values, dt)
+        if bad is not None:
+            return col, _record_of_value(col, bad), why, float(col.values[bad])
+        return Ragged(out, col.offsets, col.valid), None, "", 0.0
+    m, shape = _sparse_parts(col)
+    data = np.asarray(m.data)
+    out, bad, why = _convert_values(data, dt)
+    if bad is not None:
+        return col, _record_of_value(col, bad), why, float(data[bad])
+    m2 = type(m)((out, m.indices, m.indptr), shape=m.shape)
+    return (m2 if len(shape) == 1 else Sparse(m2, shape)), None, "", 0.0
+
+
+class Locator:
+    """Turns a record index of a batch under construction into (offset, line, index)."""
+
+    def __init__(self, groups: Sequence[Group], first_index: int) -> None:
+        self.groups = groups
+        self.first_index = first_index
+
+    def __call__(self, i: int) -> tuple[int | None, int | None, int]:
+        k = i
+        for g in self.groups:
+            if k < len(g):
+                off = None if g.offsets is None else g.offsets[k]
+                line = None if g.lines is None else g.lines[k]
+                return (
+                    None if off is None else int(off),
+                    None if line is None else int(line),
+                    self.first_index + i,
+                )
+            k -= len(g)
+        return None, None, self.first_index + i
+
+
+def _fix_empty_string_lists(recs: list[Rec], map_name: str) -> None:
+    """An empty list in a column of strings is an empty list of strings, not numbers."""
+    textual: set[str] = set()
+    for r in recs:
+        for k, t in getattr(r, map_name).items():
+            if t.values.dtype == object:
+                textual.add(k)
+    if not textual:
+        return
+    empty = np.empty(0, dtype=object)
+    for r in recs:
+        m = getattr(r, map_name)
+        for k in textual:
+            t = m.get(k)
+            if t is not None and t.values.size == 0 and t.values.dtype != object and t.keys is None:
+                m[k] = Tensor(empty, shape=t.shape)
+
+
+def batch_from_groups(
+    groups: Sequence[Group],
+    content_type: str,
+    dtype: DtypeSpec,
+    first_index: int = 0,
+    request_configuration: str | None = None,
+) -> RecordBatch:
+    """Build one batch from parsed groups (Rule 1 of `sm_payloads._columns`), then apply
+    ``dtype=``; errors name the record (and its line and offset where known)."""
+    groups = [g for g in groups if len(g)]
+    locate = Locator(groups, first_index)
+    n = sum(len(g) for g in groups)
+    if n == 0:
+        return RecordBatch(n=0)
+    maps: dict[str, dict[str, Any]] = {"features": {}, "label": {}}
+    strings: list[list[str | None] | None] = [None, None, None]
+    fast = [g for g in groups if isinstance(g, FastGroup)]
+    if len(fast) == len(groups) and len({(g.map_name, g.key) for g in fast}) == 1:
+        values = fast[0].values if len(fast) == 1 else np.concatenate([g.values for g in fast])
+        counts = fast[0].counts if len(fast) == 1 else np.concatenate([g.counts for g in fast])
+        if (counts == counts[0]).all():
+            col: Any = values.reshape(n, int(counts[0]))
+        else:
+            offsets = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            col = Ragged(values, offsets)
+        maps[fast[0].map_name][fast[0].key] = col
+    else:
+        recs: list[Rec] = []
+        for g in groups:
+            recs.extend(g.records() if isinstance(g, FastGroup) else g.recs)
+        for map_name in ("features", "label"):
+            _fix_empty_string_lists(recs, map_name)
+        try:
+            maps["features"] = columns_from_records([r.features for r in recs], "features")
+            maps["label"] = columns_from_records([r.label for r in recs], "label")
+        except ColumnError as e:
+            off, line, idx = locate(e.record_index) if e.record_index is not None else (None, None, None)
+            raise DecodeError(
+                content_type,
+                f"{e.column}: {e.reason}"
+                + (" (a RecordBatch column holds one kind of value)" if e.mixed else ""),
+                offset=off,
+                record_index=idx,
+                line=line,
+            ) from None
+        for j, name in enumerate(("uid", "metadata", "configuration")):
+            vals = [getattr(r, name) for r in recs]
+            if any(v is not None for v in vals):
+                strings[j] = vals
+    if request_configuration is not None:
+        conf = strings[2] or [None] * n
+        strings[2] = [request_configuration if c is None else c for c in conf]
+    for map_name, cols in maps.items():
+        for key, col in list(cols.items()):
+            dt = _resolve_dtype(dtype, key)
+            new, bad, why, value = _convert_column(col, dt)
+            if bad is not None:
+                off, line, idx = locate(bad)
+                raise DecodeError(
+                    content_type,
+                    f"{map_name}[{key!r}]: value {value!r} {why} (dtype={dt})",
+                    offset=off,
+                    record_index=idx,
+                    line=line,
+                )
+            cols[key] = new
+    return RecordBatch(maps["features"], maps["label"], strings[0], strings[1], strings[2], n=n)
+
+
+# ======================================================================================
+# The fast scanner (Rule 5)
+# ======================================================================================
+
+_WS = rb"[ \t\r\n]*"
+_HWS = rb"[ \t]*"
+_NAME = rb'"([^"\\\x00-\x1f]*)"'
+
+
+@dataclass(frozen=True)
+class ScanShape:
+    """Where the records of a uniform body start, how they are separated, how it ends."""
+
+    head: re.Pattern[bytes]  # group 1: the record's key (absent: bare lists)
+    sep: re.Pattern[bytes]  # group 1: the key again
+    tail: re.Pattern[bytes]  # matched against the end of the body
+    allowed: bytes  # bytes that may appear between the brackets of a record
+    one_line: bool  # JSON Lines: every separator holds exactly one newline
+
+
+_NUMBER_CHARS = b"0123456789.eE+-, \t"
+_DELETE_TABLE = bytes(range(256))
+
+SCAN_INSTANCES = ScanShape(
+    re.compile(
+        _WS
+        + rb"\{"
+        + _WS
+        + rb'"instances"'
+        + _WS
+        + rb":"
+        + _WS
+        + rb"\["
+        + _WS
+        + rb"\{"
+        + _WS
+        + _NAME
+        + _WS
+        + rb":"
+        + _WS
+        + rb"\["
+    ),
+    re.compile(rb"\]" + _WS + rb"\}" + _WS + rb"," + _WS + rb"\{" + _WS + _NAME + _WS + rb":" + _WS + rb"\["),
+    re.compile(rb"\]" + _WS + rb"\}" + _WS + rb"\]" + _WS + rb"\}" + _WS + rb"\Z"),
+    _NUMBER_CHARS + b"\r\n",
+    False,
+)
+SCAN_BARE = ScanShape(
+    re.compile(_WS + rb"\[" + _WS + rb"\["),
+    re.compile(rb"\]" + _WS + rb"," + _WS + rb"\["),
+    re.compile(rb"\]" + _WS + rb"\]" + _WS + rb"\Z"),
+    _NUMBER_CHARS + b"\r\n",
+    False,
+)
+SCAN_ENVELOPE = ScanShape(
+    re.compile(
+        _WS
+        + rb"\{"
+        + _WS
+        + rb'"(?:predictions|projections|scores)"'
+        + _WS
+        + rb":"
+        + _WS
+        + rb"\["
+        + _WS
+        + rb"\{"
+        + _WS
+        + _NAME
+        + _WS
+        + rb":"
+        + _WS
+        + rb"\["
+    ),
+    SCAN_INSTANCES.sep,
+    SCAN_INSTANCES.tail,
+    _NUMBER_CHARS + b"\r\n",
+    False,
+)
+SCAN_LINES = ScanShape(
+    re.compile(_WS + rb"\{" + _HWS + _NAME + _HWS + rb":" + _HWS + rb"\["),
+    re.compile(
+        rb"\]"
+        + _HWS
+        + rb"\}"
+        + _HWS
+        + rb"\r?\n"
+        + _HWS
+        + rb"\{"
+        + _HWS
+        + _NAME
+        + _HWS
+        + rb":"
+        + _HWS
+        + rb"\["
+    ),
+    re.compile(rb"\]" + _HWS + rb"\}" + _WS + rb"\Z"),
+    _NUMBER_CHARS + b"\r",  # JSON blanks, but no newline: a record stays on its line
+    True,
+)
+
+
+def _scan_pure(
+    buf: bytes | bytearray, pos: int, tail_start: int, sep: bytes | None, delete: bytes, window: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The records' numbers by orjson, a window of records at a time: (values, counts,
+    start of each record's inside), or None."""
+    blanks = bytes(c for c in b" \t\r\n" if c in delete)
+    out = np.empty(0, dtype=np.float64)
+    filled = 0
+    count_parts: list[list[int]] = []
+    start_parts: list[np.ndarray] = []
+    cur = pos
+    while True:
+        if sep is None:
+            pieces = [bytes(buf[cur:tail_start])]
+            nxt = -1
+        else:
+            stop = buf.find(sep, min(cur + window, tail_start), tail_start)
+            pieces = bytes(buf[cur : tail_start if stop < 0 else stop]).split(sep)
+            nxt = -1 if stop < 0 else stop + len(sep)
+        # A record is empty when it holds JSON blanks only (not str.isspace's \x0b/\x0c,
+        # nor a newline inside a JSON Lines record): anything else is counted, so the
+        # allowed-character check below sees it.
+        counts = [p.count(b",") + 1 if p.strip(blanks) else 0 for p in pieces]
+        joined = b",".join([p for p, c in zip(pieces, counts, strict=True) if c])
+        if joined.translate(_DELETE_TABLE, delete):
+            return None
+        try:
+            parsed = orjson.loads(b"[" + joined + b"]")
+        except (orjson.JSONDecodeError, MemoryError):
+            return None
+        k = len(parsed)
+        if k != sum(counts):
+            return None
+        if filled + k > out.size:
+            # Size the output once from the first window's density (grow if it was low).
+            done = (nxt if nxt >= 0 else tail_start) - pos
+            guess = int((filled + k) * (tail_start - pos) / max(done, 1) * 1.02) + 1024
+            bigger = np.empty(max(guess, 2 * out.size, filled + k), dtype=np.float64)
+            advise_huge_pages(bigger)
+            bigger[:filled] = out[:filled]
+            out = bigger
+        try:
+            out[filled : filled + k] = parsed
+        except (OverflowError, ValueError, TypeError):
+            return None
+        filled += k
+        del parsed
+        step = len(sep) if sep is not None else 0
+        lens = np.fromiter((len(p) + step for p in pieces), dtype=np.int64, count=len(pieces))
+        st = np.empty(len(pieces), dtype=np.int64)
+        st[0] = cur
+        if len(pieces) > 1:
+            np.cumsum(lens[:-1], out=st[1:])
+            st[1:] += cur
+        count_parts.append(counts)
+        start_parts.append(st)
+        if nxt < 0:
+            break
+        cur = nxt
+    values = out[:filled] if filled * 1.1 + 4096 >= out.size else out[:filled].copy()
+    counts_arr = np.fromiter(
+        (c for part in count_parts for c in part), dtype=np.int64, count=sum(map(len, count_parts))
+    )
+    region_starts = np.concatenate(start_parts)
+    return values, counts_arr, region_starts
+
+
+def _scan_native(
+    buf: bytes | bytearray, pos: int, tail_start: int, sep: bytes, newlines: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The records' numbers by the C kernel, straight into the output arrays (sized from
+    the density of the first records, grown when full): (values, counts, start of each
+    record's inside), or None."""
+    assert _C is not None
+    json_lists = _C.json_lists
+    size = max(tail_start - pos, 1)
+    out = np.empty(1 << 16, dtype=np.float64)
+    counts = np.empty(1 << 10, dtype=np.int64)
+    starts = np.empty(1 << 10, dtype=np.int64)
+    filled = nrec = 0
+    cur = pos
+    while True:
+        got = json_lists(buf, cur, tail_start, sep, out[filled:], counts[nrec:], starts[nrec:], newlines)
+        if got is None:
+            return None
+        status, cur, nv, nr = got
+        filled += nv
+        nrec += nr
+        if status == 0:
+            break
+        # Estimate the totals from the share of the body read so far (2% spare).
+        share = (cur - pos) / size
+        if status == 1:
+            want = int(filled / share * 1.02) + 1024 if share > 0 else 0
+            bigger = np.empty(max(want, 2 * out.size), dtype=np.float64)
+            advise_huge_pages(bigger)
+            bigger[:filled] = out[:filled]
+            out = bigger
+        else:
+            want = int(nrec / share * 1.02) + 64 if share > 0 else 0
+            n = max(want, 2 * counts.size)
+            counts = np.concatenate([counts[:nrec], np.empty(n - nrec, dtype=np.int64)])
+            starts = np.concatenate([starts[:nrec], np.empty(n - nrec, dtype=np.int64)])
+    values = out[:filled] if filled * 1.1 + 4096 >= out.size else out[:filled].copy()
+    return values, counts[:nrec].copy(), starts[:nrec].copy()
+
+
+def scan(
+    buf: bytes | bytearray,
+    start: int,
+    end: int,
+    shape: ScanShape,
+    *,
+    window: int = WINDOW,
+) -> tuple[str | None, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Read ``buf[start:end]`` if it is a uniform run of number-list records.
+
+    Returns (key or None for bare lists, float64 values, counts, byte offset of each
+    record's opening bracket or brace), or None when the body is anything else (the caller
+    then takes the general path, which decides what is valid and what is not).
+    """
+    m = shape.head.match(buf, start, end)
+    if m is None:
+        return None
+    key_bytes = m.group(1) if m.lastindex else None
+    pos = m.end()
+    # The end of the body: the tail pattern within the last few hundred bytes.
+    e = end
+    limit = max(pos, end - 4096)
+    while e > limit and buf[e - 1] in b" \t\r\n":
+        e -= 1
+    tm = shape.tail.search(buf, max(pos, e - 64), end)
+    if tm is None:
+        return None
+    tail_start = tm.start()
+    first_close = buf.find(b"]", pos, tail_start + 1)
+    if first_close < 0:
+        return None
+    sep: bytes | None = None
+    if first_close < tail_start:
+        sm = shape.sep.match(buf, first_close, tail_start)
+        if sm is None or (key_bytes is not None and sm.group(1) != key_bytes):
+            return None
+        sep = bytes(buf[first_close : sm.end()])
+        if shape.one_line and sep.count(b"\n") != 1:
+            return None
+    if _C is not None:
+        got = _scan_native(buf, pos, tail_start, sep or b"", b"\n" in shape.allowed)
+    else:
+        got = _scan_pure(buf, pos, tail_start, sep, shape.allowed, window)
+    if got is None:
+        return None
+    values, counts_arr, region_starts = got
+    # Each record opens with its brace (or, in a bare list, its bracket): report that byte.
+    opener = b"[" if key_bytes is None else b"{"
+    opens = region_starts.copy()
+    opens[0] = m.start() + m.group(0).rfind(opener)
+    if sep is not None and opens.size > 1:
+        opens[1:] -= len(sep) - sep.rfind(opener)
+    try:
+        key = None if key_bytes is None else key_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return key, values, counts_arr, opens
+
+
+# ======================================================================================
+# Encoding
+# ======================================================================================
+
+
+class _Absent:
+    """A record without this key."""
+
+
+_ABSENT = _Absent()
+
+
+def _spell(x: float) -> bytes:
+    if math.isnan(x):
+        return b"NaN"
+    return b"Infinity" if x > 0 else b"-Infinity"
+
+
+def _nonfinite_text(a: Any) -> orjson.Fragment:
+    """A numpy value with NaN / inf as JSON text in Python's json spelling."""
+    arr = np.asarray(a)
+    text = orjson.dumps(arr, option=_OPT_NUMPY) if arr.ndim else b"null"
+    spellings = [_spell(float(x)) for x in arr.reshape(-1)[~np.isfinite(arr.reshape(-1))]]
+    parts = text.split(b"null")
+    out = [parts[0]]
+    for s, p in zip(spellings, parts[1:], strict=True):
+        out += [s, p]
+    return orjson.Fragment(b"".join(out))
+
+
+def _bad_rows(
+    cname: str, values: np.ndarray, owner: Callable[[int], int], allow_nan: bool, ct: str
+) -> set[int]:
+    """Records holding NaN or an infinity (EncodeError unless allow_nan)."""
+    if values.dtype.kind != "f" or values.size == 0:
+        return set()
+    finite = np.isfinite(values)
+    if finite.all():
+        return set()
+    idx = np.flatnonzero(~finite)
+    if not allow_nan:
+        i = int(idx[0])
+        raise EncodeError(
+            ct,
+            f"value {float(values[i])!r} in record {owner(i)} cannot be written as JSON; "
+            "pass allow_nan=True to write NaN / Infinity / -Infinity as Python's json does",
+            column=cname,
+        )
+    return {owner(int(i)) for i in idx}
+
+
+def check_text(cname: str, s: Any, ct: str) -> str:
+    """A string value of column `cname` that JSON can hold (`EncodeError` for bytes or a
+    lone surrogate)."""
+    if isinstance(s, bytes):
+        raise EncodeError(ct, "bytes values cannot be written as JSON text; decode them first", column=cname)
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EncodeError(
+            ct, f"string {s[:20]!r} is not valid Unicode (lone surrogate)", column=cname
+        ) from None
+    return str(s)
+
+
+def _nested_ok(shape: tuple[int, ...]) -> bool:
+    """Nested lists show this record shape (a zero before the last axis is lost)."""
+    return 0 not in shape[:-1]
+
+
+def _cells(map_name: str, key: str, col: Any, style: str, allow_nan: bool, ct: str) -> list[Any]:
+    """One JSON value per record for one column. `style`: "short" (lists and numbers),
+    "tensor" (protobuf-equivalent objects) or "sparse" (objects with keys)."""
+    cname = f"{map_name}[{key!r}]"
+    kind = _column_kind(col)
+    n = len(col) if isinstance(col, (Ragged, Sparse)) else int(col.shape[0])
+    if kind == "strings":
+        out: list[Any] = []
+        for v in col.tolist():
+            if v is None:
+                out.append(_ABSENT)
+                continue
+            if isinstance(v, (list, tuple)):
+                items = [check_text(cname, x, ct) for x in v]
+                out.append({"values": items, "shape": [len(items)]} if style != "short" else items)
+            else:
+                s = check_text(cname, v, ct)
+                out.append({"values": [s]} if style != "short" else s)
+        return out
+    if kind == "sparse":
+        m, shape = _sparse_parts(col)
+        data = np.ascontiguousarray(m.data)
+        indices = np.ascontiguousarray(m.indices)
+        indptr = np.asarray(m.indptr).tolist()
+        bad = _bad_rows(
+            cname, data, lambda i: int(np.searchsorted(m.indptr, i, side="right") - 1), allow_nan, ct
+        )
+        out = []
+        if style == "short":
+            width = math.prod(shape)
+            for i in range(n):
+                lo, hi = indptr[i], indptr[i + 1]
+                row = np.zeros(width, dtype=data.dtype)
+                row[indices[lo:hi]] = data[lo:hi]
+                row = row.reshape(shape)
+                if not _nested_ok(shape):
+                    out.append({"values": row.reshape(-1), "shape": list(shape)})
+                else:
+                    out.append(_nonfinite_text(row) if i in bad else row)
+            return out
+        shape_list = list(shape)
+        for i in range(n):
+            lo, hi = indptr[i], indptr[i + 1]
+            vals = data[lo:hi]
+            out.append(
+                {
+                    "keys": indices[lo:hi],
+                    "shape": shape_list,
+                    "values": _nonfinite_text(vals) if i in bad else vals,
+                }
+            )
+        return out
+    if kind == "ragged":
+        values = np.ascontiguousarray(col.values)
+        offsets = col.offsets.tolist()
+        bad = _bad_rows(
+            cname, values, lambda i: int(np.searchsorted(col.offsets, i, side="right") - 1), allow_nan, ct
+        )
+        valid = None if col.valid is None else col.valid.tolist()
+        out = []
+        for i in range(n):
+            if valid is not None and not valid[i]:
+                out.append(_ABSENT)
+                continue
+            v = values[offsets[i] : offsets[i + 1]]
+            v = _nonfinite_text(v) if i in bad else v
+            out.append({"values": v} if style != "short" else v)
+        return out
+    # dense
+    arr = np.ascontiguousarray(col)
+    rec_shape = tuple(int(s) for s in arr.shape[1:])
+    width = math.prod(rec_shape)
+    bad = _bad_rows(cname, arr.reshape(-1), lambda i: i // width if width else 0, allow_nan, ct)
+    rows = list(arr)  # numpy scalars for (N,), row views otherwise: orjson writes both exactly
+    if style == "short":
+        if len(rec_shape) >= 2 and not _nested_ok(rec_shape):
+            return [{"values": r.reshape(-1), "shape": list(rec_shape)} for r in rows]
+        if bad:
+            rows = [_nonfinite_text(r) if i in bad else r for i, r in enumerate(rows)]
+        return rows
+    if style == "sparse" and rec_shape != ():
+        shape_list = list(rec_shape)
+        out = []
+        for i, r in enumerate(rows):
+            flat = r.reshape(-1)
+            nz = np.flatnonzero((flat != 0) | np.signbit(flat) if flat.dtype.kind == "f" else flat != 0)
+            vals = flat[nz]
+            out.append(
+                {"keys": nz, "shape": shape_list, "values": _nonfinite_text(vals) if i in bad else vals}
+            )
+        return out
+    # tensor objects as RecordIO-protobuf writes them (record.md "Scalars and vectors")
+    wire_shape: list[int] | None = None
+    if len(rec_shape) >= 2 or (map_name == "label" and rec_shape == (1,)):
+        wire_shape = list(rec_shape)
+    flat2 = arr.reshape(n, width)
+    out = []
+    for i in range(n):
+        v = flat2[i]
+        obj: dict[str, Any] = {"values": _nonfinite_text(v) if i in bad else v}
+        if wire_shape is not None:
+            obj["shape"] = wire_shape
+        out.append(obj)
+    return out
+
+
+def configuration_value(text: str) -> Any:
+    """Write a configuration that is JSON object text as the object, anything else as a string."""
+    if text[:1] == "{":
+        try:
+            parsed = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return text
+        if type(parsed) is dict:
+            return orjson.Fragment(orjson.dumps(parsed))
+    return text
+
+
+def _json_name(key: str, ct: str) -> str:
+    if key == "features":
+        raise EncodeError(
+            ct,
+            "the JSON name 'features' stands for features['values']; a column named "
+            "'features' cannot be written",
+            column="features['features']",
+        )
+    return "features" if key == "values" else key
+
+
+def instance_objects(
+    batch: RecordBatch, layout: Layout | None, allow_nan: bool, ct: str, with_configuration: bool = True
+) -> list[dict[str, Any]]:
+    """One JSON object per record of a request batch."""
+    if not isinstance(batch, RecordBatch):
+        raise EncodeError(ct, f"expected a RecordBatch, got {type(batch).__name__}")
+    if layout not in (None, "dense", "sparse", "protobuf"):
+        raise ValueError(f"layout must be 'dense', 'sparse', 'protobuf' or None, not {layout!r}")
+    n = len(batch)
+    if layout is None:
+        any_sparse = any(
+            _column_kind(c) == "sparse" for m in (batch.features, batch.label) for c in m.values()
+        )
+        layout = "protobuf" if any_sparse else "dense"
+    style = {"dense": "short", "protobuf": "tensor", "sparse": "sparse"}[layout]
+    objs: list[dict[str, Any]] = [{} for _ in range(n)]
+    data_objs: list[dict[str, Any]] | None = None
+    for key, col in batch.features.items():
+        name = _json_name(key, ct)
+        cells = _cells("features", key, col, style, allow_nan, ct)
+        if layout == "dense" and name not in RESERVED - {"features"}:
+            for o, c in zip(objs, cells, strict=True):
+                if c is not _ABSENT:
+                    o[name] = c
+        else:
+            if data_objs is None:
+                data_objs = [{} for _ in range(n)]
+            for o, c in zip(data_objs, cells, strict=True):
+                if c is not _ABSENT:
+                    o[name] = c
+    if data_objs is not None:
+        for o, d in zip(objs, data_objs, strict=True):
+            o["data"] = d
+    if batch.label:
+        label_objs: list[dict[str, Any]] = [{} for _ in range(n)]
+        for key, col in batch.label.items():
+            for o, c in zip(label_objs, _cells("label", key, col, style, allow_nan, ct), strict=True):
+                if c is not _ABSENT:
+                    o[key] = c
+        for o, lab in zip(objs, label_objs, strict=True):
+            o["label"] = lab
+    for name in ("uid", "metadata", "configuration"):
+        strings = getattr(batch, name)
+        if strings is None or (name == "configuration" and not with_configuration):
+            continue
+        for o, s in zip(objs, strings, strict=True):
+            if s is not None:
+                s = check_text(name, s, ct)
+                o[name] = configuration_value(s) if name == "configuration" else s
+    return objs
+
+
+def response_objects(batch: RecordBatch, allow_nan: bool, ct: str) -> list[dict[str, Any]]:
+    """One JSON object per record of a response batch: its ``label`` columns (or, for a
+    batch without labels, its ``features`` columns)."""
+    if not isinstance(batch, RecordBatch):
+        raise EncodeError(ct, f"expected a RecordBatch, got {type(batch).__name__}")
+    n = len(batch)
+    map_name, columns = (
+        ("label", batch.label) if batch.label or not batch.features else ("features", batch.features)
+    )
+    objs: list[dict[str, Any]] = [{} for _ in range(n)]
+    for key, col in columns.items():
+        style = "tensor" if _column_kind(col) == "sparse" else "short"
+        cells = _cells(map_name, key, col, "sparse" if style == "tensor" else "short", allow_nan, ct)
+        for o, c in zip(objs, cells, strict=True):
+            if c is not _ABSENT:
+                o[key] = c
+    return objs
+
+
+def dumps(obj: Any, ct: str) -> bytes:
+    """`obj` as compact JSON bytes (numpy values written by orjson; Rule 3)."""
+    try:
+        return orjson.dumps(obj, option=_OPT_NUMPY)
+    except orjson.JSONEncodeError as e:
+        raise EncodeError(ct, f"cannot write JSON: {e}") from None
+
+
+# ======================================================================================
+# Bodies: byte order mark, charset, blocks of whole lines
+# ======================================================================================
+
+
+def skip_bom(buf: bytes | bytearray) -> int:
+    """Where the body starts: 3 after a UTF-8 byte order mark, else 0."""
+    return 3 if buf[:3] == _BOM else 0
+
+
+def charset_ok(params: Mapping[str, str], content_type: str, supported: Iterable[str]) -> None:
+    """Refuse a ``charset`` MIME parameter other than UTF-8 (`UnsupportedMediaTypeError`)."""
+    charset = params.get("charset")
+    if charset is not None and charset.lower().replace("-", "") not in ("utf8",):
+        raise UnsupportedMediaTypeError(
+            content_type, list(supported), f"charset {charset!r} is not supported (JSON is UTF-8)"
+        )
+
+
+#: What `line_blocks` reads: a buffer (str is encoded as UTF-8) or a binary stream.
+Source = bytes | bytearray | memoryview | str | IO[bytes]
+
+
+def line_blocks(source: Source, block_size: int) -> Iterator[tuple[bytes | bytearray, int, int]]:
+    """(block of whole lines, byte offset of the block, line number of its first line), for
+    a buffer or a binary stream; a byte order mark at the start is skipped (Rule 4)."""
+    line = 1
+    if hasattr(source, "read") and not isinstance(source, (bytes, bytearray, memoryview, str)):
+        yield from _stream_blocks(source, block_size)
+        return
+    buf = as_bytes(source)
+    pos = skip_bom(buf)
+    total = len(buf)
+    while pos < total:
+        end = min(pos + block_size, total)
+        if end < total:
+            nl = buf.rfind(b"\n", pos, end)
+            if nl < 0:
+                nl = buf.find(b"\n", end)
+            end = total if nl < 0 else nl + 1
+        block = buf[pos:end]
+        yield block, pos, line
+        line += block.count(b"\n")
+        pos = end
+
+
+def _stream_blocks(stream: Any, block_size: int) -> Iterator[tuple[bytes | bytearray, int, int]]:
+    """Blocks of whole lines read from a binary stream (reads of `block_size` bytes)."""
+    pending = bytearray()
+    offset = 0
+    line = 1
+    at_start = True
+    eof = False
+    while not eof:
+        chunk = stream.read(block_size)
+        if not isinstance(chunk, (bytes, bytearray, memoryview, type(None))):
+            raise TypeError(f"the stream returned {type(chunk).__name__}, expected bytes")
+        if not chunk:
+            eof = True
+        else:
+            pending += chunk
+        if at_start:
+            if len(pending) < 3 and not eof:
+                continue
+            if pending[:3] == _BOM:
+                del pending[:3]
+                offset = 3
+            at_start = False
+        if eof:
+            cut = len(pending)
+        elif len(pending) >= block_size:
+            cut = pending.rfind(b"\n") + 1
+        else:
+            cut = 0
+        if cut:
+            block = bytes(pending[:cut])
+            del pending[:cut]
+            yield block, offset, line
+            offset += len(block)
+            line += block.count(b"\n")
