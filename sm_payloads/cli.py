@@ -20,13 +20,18 @@ the whole input (a record index counts from the start of the input, whatever
 ``--batch-size``); a bad command line is exit 2 (argparse's usage message, or one
 ``sm-payloads: error:`` line for a type that cannot be resolved). The library's hints that
 name a keyword argument name the flag instead (``--allow-nan``). Never a traceback for bad
-input. A file output is written to a temporary file beside it and renamed on success, so a
-failed convert leaves no partial file; stdout is streamed, so a failure midway leaves the
-batches already written there (exit 1).
+input. A file output (a symbolic link's target) is written to a temporary file beside it
+and renamed on success, so a failed convert leaves no partial file, Ctrl-C (exit 130) and
+SIGTERM (exit 143) included; stdout and an existing FIFO, device or socket are written
+directly (streamed), so a failure midway leaves the batches already written there (exit 1).
+Every write completes or fails: a short write is completed, a failed one (a full disk, a
+closed pipe) is one ``cannot write ...`` line and exit 1, and the summary is printed only
+after the output was flushed. A closed stdin or stdout is one line and exit 1.
 Rule 5 (text): a CSV block (label or features) with a field that is not a number is read as
 text. Without ``--dtype`` and ``--allow-text``, `validate` reports it as invalid and
-`convert` refuses to write it to an output read as numbers (RecordIO-protobuf, libsvm, npy)
-and warns for the others, naming the first such field (line, column, value).
+`convert` refuses to write it to RecordIO-protobuf (read as numbers) and warns for CSV,
+JSON and JSON Lines, naming the first such field (line, column, value). npy and libsvm
+hold numbers only: `convert` refuses text for them, ``--allow-text`` or not.
 Rule 6 (feedback): `convert` prints one summary line on stderr (records, bytes in and out,
 seconds, output) unless ``-q``. A progress bar by bytes read is drawn on stderr only when
 stderr is a terminal, not ``-q``, and the input is at least 4 MiB (or of unknown size and
@@ -39,6 +44,8 @@ import argparse
 import contextlib
 import os
 import re
+import signal
+import socket
 import stat
 import sys
 import tempfile
@@ -240,6 +247,8 @@ def _check_input(path: str) -> None:
 @contextlib.contextmanager
 def _open_input(path: str, quiet: bool) -> Iterator[_CountingReader]:
     if path == "-":
+        if sys.stdin is None:  # started with descriptor 0 closed (``<&-``)
+            raise _Failure("cannot read stdin: it is closed")
         raw: IO[bytes] = sys.stdin.buffer
         try:
             total = _regular_size(raw.fileno())
@@ -348,6 +357,9 @@ def _can_stream(codec: Any, essence: str, opts: dict[str, Any]) -> bool:
 
 #: Outputs read as numbers only: the built-in algorithms' RecordIO-protobuf, libsvm, npy.
 _NUMERIC_OUTPUTS = {"application/x-recordio-protobuf", "text/libsvm", "application/x-npy"}
+#: Outputs that hold numbers only: text is refused, ``--allow-text`` or not (RecordIO-protobuf
+#: can hold text, as bytes features, so ``--allow-text`` writes it there).
+_NUMBERS_ONLY = {"text/libsvm", "application/x-npy"}
 
 
 def _text_blocks(batch: RecordBatch) -> list[str]:
@@ -406,21 +418,22 @@ def _first_text_field(data: bytes, codec: Any, records: int, blocks: Sequence[st
 
 
 def _text_problem(
-    path: str, given: str, flag: str, found: tuple[list[str], _TextField | None], note: str, allow: str
+    path: str, given: str, flag: str, found: tuple[list[str], _TextField | None], note: str, allow: str | None
 ) -> str:
     """``FILE: text/csv: features['values'] became text: ...; <note>pass --allow-text
-    <allow>``, or a header hint when the first line looks like one."""
+    <allow>``, or a header hint when the first line looks like one. With `allow` None,
+    ``--allow-text`` would not help: `note` is the whole reason."""
     blocks, field = found
+    hint = f"{note}pass --allow-text {allow}" if allow is not None else note
     if field is None:  # pragma: no cover  (defensive: name the blocks at least)
         names = " and ".join(f"{b}['values']" for b in blocks)
-        return f"{path}: text/csv: {names} became text; {note}pass --allow-text {allow}"
+        return f"{path}: text/csv: {names} became text; {hint}"
     text = f"{path}: text/csv: {field.describe()}; "
     if field.header_like:
         header = re.sub(r"\s*;\s*header\s*=[^;]*", "", given) + ";header=present"
-        return (
-            text + f"line {field.line} looks like a header: pass {flag} {header!r} (or --allow-text {allow})"
-        )
-    return text + f"{note}pass --allow-text {allow}"
+        alternative = f"or --allow-text {allow}" if allow is not None else note
+        return text + f"line {field.line} looks like a header: pass {flag} {header!r} ({alternative})"
+    return text + hint
 
 
 class _TextCheck:
@@ -477,7 +490,7 @@ def _densify(batch: RecordBatch) -> RecordBatch:
 class _Writer:
     """Appends encoded batches (concatenating formats) or collects them (JSON, npy)."""
 
-    def __init__(self, codec: Any, essence: str, out: IO[bytes]) -> None:
+    def __init__(self, codec: Any, essence: str, out: _Sink) -> None:
         self.codec = codec
         self.essence = essence
         self.out = out
@@ -508,7 +521,7 @@ class _Writer:
         self._put(body)
 
     def _put(self, data: bytes) -> None:
-        self.out.write(data)
+        self.out.write(data)  # all of it, or a _Failure
         self.written += len(data)
 
     def close(self) -> None:
@@ -543,32 +556,146 @@ def _new_file_mode(path: str) -> int:
         return 0o666 & ~mask
 
 
+def _stdout_failed(e: OSError) -> _Failure:
+    """The error for a failed write to stdout (a full disk, a reader that went away). stdout's
+    descriptor is pointed at the null device, as Python's documentation advises for a
+    broken pipe, so that the bytes still buffered are dropped at exit instead of failing
+    again (``Exception ignored ...``)."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # closed, or not a file
+        fd = sys.stdout.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    return _Failure(f"cannot write stdout: {e.strerror or e}")
+
+
+class _Sink:
+    """An output of `convert` whose writes complete or fail. A buffered stream reports a
+    short write, without an error, when the disk fills up or the reader of a pipe goes
+    away midway: the rest is written again (which then raises the error). An `OSError`
+    becomes a `_Failure` naming the output. `owned`: closed when done (stdout is only
+    flushed)."""
+
+    def __init__(self, raw: IO[bytes], name: str, owned: bool = True) -> None:
+        self.raw = raw
+        self.name = name  # "stdout", or the file name as given, quoted
+        self.owned = owned
+
+    def _failed(self, e: OSError) -> _Failure:
+        if self.name == "stdout":
+            return _stdout_failed(e)
+        return _Failure(f"cannot write {self.name}: {e.strerror or e}")
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data).cast("B")
+        try:
+            while view:
+                n = self.raw.write(view)
+                if not n:  # took nothing: it would never take the rest
+                    raise OSError("a write took no bytes")
+                view = view[n:]
+        except OSError as e:
+            raise self._failed(e) from None
+
+    def close(self) -> None:
+        """Flush (and close an owned stream): every byte written is then delivered."""
+        try:
+            self.raw.flush()
+            if self.owned:
+                self.raw.close()
+        except OSError as e:
+            raise self._failed(e) from None
+
+    def abandon(self) -> None:
+        """Close after a failure, which stays the error reported: stdout still gets the
+        batches written before it (they are streamed), an owned stream is closed (a
+        buffered stream closes its descriptor even when its last flush fails)."""
+        try:
+            if self.owned:
+                self.raw.close()
+            else:
+                self.raw.flush()
+        except OSError as e:
+            if not self.owned:
+                self._failed(e)  # drops what stdout still buffers
+
+
 @contextlib.contextmanager
-def _open_output(path: str) -> Iterator[IO[bytes]]:
-    """stdout, or a temporary file beside `path` that replaces it only on success."""
-    if path == "-":
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
-        return
-    folder = os.path.dirname(os.path.abspath(path))
+def _finishing(sink: _Sink) -> Iterator[_Sink]:
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".sm-payloads-", dir=folder)
+        yield sink
+    except BaseException:
+        sink.abandon()
+        raise
+    sink.close()
+
+
+def _open_in_place(path: str, target: str, mode: int) -> _Sink:
+    """A FIFO, a device or a socket, opened to be written directly: renaming a file over it
+    would replace it (``/dev/null`` would become a regular file)."""
+    try:
+        if stat.S_ISSOCK(mode):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.connect(target)
+                f: IO[bytes] = sock.makefile("wb")  # keeps the connection open until closed
+        else:
+            f = open(target, "wb")  # noqa: SIM115 (closed by the sink)
+    except OSError as e:
+        raise _Failure(f"cannot write {path!r}: {e.strerror or e}") from None
+    return _Sink(f, repr(path))
+
+
+@contextlib.contextmanager
+def _open_output(path: str) -> Iterator[_Sink]:
+    """stdout; an existing FIFO, device or socket, written in place; or else a temporary
+    file beside the file `path` names (a symbolic link's target, so that the link stays
+    a link) that replaces that file only on success."""
+    if path == "-":
+        if sys.stdout is None:  # started with descriptor 1 closed (``>&-``)
+            raise _Failure("cannot write stdout: it is closed")
+        with _finishing(_Sink(sys.stdout.buffer, "stdout", owned=False)) as sink:
+            yield sink
+        return
+    target = os.path.realpath(path)
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        mode = stat.S_IFREG  # a new file
+    if not stat.S_ISREG(mode):
+        with _finishing(_open_in_place(path, target, mode)) as sink:
+            yield sink
+        return
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".sm-payloads-", dir=os.path.dirname(target))
     except OSError as e:
         raise _Failure(f"cannot write {path!r}: {e.strerror or e}") from None
     try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-        os.chmod(tmp, _new_file_mode(path))
-        os.replace(tmp, path)
+        with _finishing(_Sink(os.fdopen(fd, "wb"), repr(path))) as sink:
+            yield sink
+        try:
+            os.chmod(tmp, _new_file_mode(target))
+            os.replace(tmp, target)
+        except OSError as e:
+            raise _Failure(f"cannot write {path!r}: {e.strerror or e}") from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
 
 
+def _stderr(text: str) -> None:
+    """Write to stderr, when there is one (a closed stderr loses the message, never the
+    exit status)."""
+    err = sys.stderr
+    if err is None:
+        return
+    with contextlib.suppress(OSError):
+        err.write(text)
+        err.flush()
+
+
 def _warn(message: str) -> None:
-    sys.stderr.write(f"{PROG}: warning: {' '.join(message.split())}\n")
-    sys.stderr.flush()
+    _stderr(f"{PROG}: warning: {' '.join(message.split())}\n")
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -586,6 +713,9 @@ def _convert(args: argparse.Namespace) -> int:
         try:
             for batch in _batches(reader, in_codec, opts, args.batch_size, stream):
                 found = check.first(batch) if check is not None else None
+                if found is not None and out_essence in _NUMBERS_ONLY:  # --allow-text or not
+                    note = f"{out_essence} holds numbers only, not text"
+                    raise _Failure(_text_problem(args.input, in_given, "--from", found, note, None))
                 if found is not None and not args.allow_text:
                     if out_essence in _NUMERIC_OUTPUTS:
                         note = f"{out_essence} is read as numbers: "
@@ -606,12 +736,11 @@ def _convert(args: argparse.Namespace) -> int:
         bytes_in = reader.progress.done
     if not args.quiet:
         where = "stdout" if args.output == "-" else args.output
-        sys.stderr.write(
+        _stderr(  # after the output was flushed: every byte counted was delivered
             f"{PROG}: wrote {_plural(writer.records, 'record')} to {where} "
             f"({_plural(bytes_in, 'byte')} in, {_plural(writer.written, 'byte')} out) "
             f"in {time.monotonic() - started:.2f} s\n"
         )
-        sys.stderr.flush()
     return 0
 
 
@@ -663,6 +792,8 @@ class _ColumnSummary:
 
 def _inspect(args: argparse.Namespace) -> int:
     _check_input(args.file)
+    if sys.stdout is None:  # started with descriptor 1 closed (``>&-``)
+        raise _Failure("cannot write stdout: it is closed")
     media, essence, codec = _resolve(args.type, args.file, "--type", args.allow_nan)
     opts = _decode_options(essence, args.dtype, None)
     summaries: dict[tuple[str, str], _ColumnSummary] = {}
@@ -699,13 +830,16 @@ def _inspect(args: argparse.Namespace) -> int:
         if count:
             lines.append(f"{s}: {count:,} of {_plural(records, 'record')}")
     out = sys.stdout
-    out.write("\n".join(lines) + "\n")
-    if head:
-        rows = RecordBatch.concat(head)
-        out.write(f"first {_plural(len(rows), 'record')} (application/jsonlines):\n")
+    try:
+        out.write("\n".join(lines) + "\n")
+        if head:
+            rows = RecordBatch.concat(head)
+            out.write(f"first {_plural(len(rows), 'record')} (application/jsonlines):\n")
+            out.flush()
+            _Sink(out.buffer, "stdout", owned=False).write(_jsonlines.encode(rows, allow_nan=True))
         out.flush()
-        sys.stdout.buffer.write(_jsonlines.encode(rows, allow_nan=True))
-        sys.stdout.buffer.flush()
+    except OSError as e:
+        raise _stdout_failed(e) from None
     return 0
 
 
@@ -814,14 +948,18 @@ RecordIO-protobuf and libsvm are written batch by batch. JSON and npy outputs ar
 document: the whole dataset is held in memory to write them.
 
 OUT as a file is written to a temporary file beside it and renamed when the conversion
-succeeds: a failed convert leaves no partial file (and an existing OUT as it was). OUT as
-- (stdout) is streamed batch by batch: a failure midway leaves the batches already written
-on stdout, with exit status 1 and an error naming the record. Write to a file when a
-partial output must never be seen.
+succeeds: a failed convert leaves no partial file (and an existing OUT as it was), Ctrl-C
+and SIGTERM included. A symbolic link's target is replaced so, and the link kept; an
+existing FIFO, device or socket is written directly. OUT as - (stdout) is streamed batch
+by batch: a failure midway leaves the batches already written on stdout, with exit status
+1 and an error naming the record. A write that fails (a full disk, a reader that went
+away) is an error naming the output, exit status 1. Write to a file when a partial output
+must never be seen.
 
 A CSV label or feature block with a field that is not a number ('3,x', a header line) is
 read as text: without --allow-text that is an error naming the field (line, column,
-value) for RecordIO-protobuf, libsvm and npy outputs, and a warning for the others.
+value) for RecordIO-protobuf, and a warning for CSV, JSON and JSON Lines. npy and
+libsvm hold numbers only: text is an error naming the field, with or without --allow-text.
 
 On success one summary line goes to stderr (records, bytes in and out, seconds, OUT);
 -q silences it. A progress bar is drawn on stderr when it is a terminal and IN has 4 MiB
@@ -950,9 +1088,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     _allow_text(
         p,
-        "CSV input: a label or feature block with a field that is not a number is text; write it "
-        "(default: an error naming the field for RecordIO-protobuf, libsvm and npy outputs, a "
-        "warning for CSV, JSON and JSON Lines)",
+        "CSV input: a label or feature block with a field that is not a number is text; write it to "
+        "CSV, JSON, JSON Lines or RecordIO-protobuf (default: an error naming the field for "
+        "RecordIO-protobuf, a warning for CSV, JSON and JSON Lines). npy and libsvm hold numbers only: "
+        "text is an error naming the field, with or without --allow-text",
     )
     p.set_defaults(run=_convert)
 
@@ -1015,9 +1154,42 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"{PROG}: error: {' '.join(_cli_message(message).split())}\n")
-    sys.stderr.flush()
+    _stderr(f"{PROG}: error: {' '.join(_cli_message(message).split())}\n")
     return code
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised wherever the program is, so that it unwinds as Ctrl-C does
+    (a temporary output file is removed)."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:  # as Python leaves SIGINT
+            raise ValueError("ignored")
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # ignored, or not the main thread (where handlers cannot be set)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _flush_stdout() -> None:
+    """Flush stdout before exiting, so that a failure is an error here rather than
+    Python's ``Exception ignored`` at exit."""
+    if sys.stdout is not None:
+        try:
+            sys.stdout.flush()
+        except OSError as e:
+            raise _stdout_failed(e) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1028,7 +1200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # --help, --version, usage errors
         return e.code if isinstance(e.code, int) else 2
     try:
-        code: int = args.run(args)
+        with _sigterm_unwinds():
+            code: int = args.run(args)
+            _flush_stdout()
         return code
     except _Usage as e:
         return _fail(str(e), 2)
@@ -1036,14 +1210,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(e), 1)
     except PayloadError as e:
         return _fail(str(e), 1)
-    except BrokenPipeError:
-        # The reader went away (``| head``): stop quietly, as other command-line tools do.
-        with contextlib.suppress(OSError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        return 1
+    except BrokenPipeError as e:  # a write to stdout not made through a _Sink
+        return _fail(str(_stdout_failed(e)), 1)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except _Terminated:
+        return _fail("terminated", 143)
     except OSError as e:
         return _fail(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}", 1)
 

@@ -3,12 +3,20 @@ exit codes, inspect's exact text, and bounded memory when streaming."""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import errno
 import io
 import os
 import re
+import signal
+import socket
+import stat
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -1046,23 +1054,65 @@ def test_validate_text_from_stdin(
     )
 
 
-@pytest.mark.parametrize(
-    ("target", "media"),
-    [("o.rec", REC), ("o.svm", "text/libsvm"), ("o.npy", "application/x-npy")],
-)
-def test_convert_refuses_text_for_numeric_outputs(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str, media: str
+def test_convert_refuses_text_for_recordio_without_allow_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     src = tmp_path / "d.csv"
     src.write_bytes(TYPO)
-    assert run("convert", str(src), str(tmp_path / target)) == 1
+    assert run("convert", str(src), str(tmp_path / "o.rec")) == 1
     assert capsys.readouterr() == (
         "",
         f"sm-payloads: error: {src}: text/csv: features['values'] became text: 'x' in column 2 is not a "
-        f"number at line 4 (byte 14, record 3); {media} is read as numbers: pass --allow-text to write "
+        f"number at line 4 (byte 14, record 3); {REC} is read as numbers: pass --allow-text to write "
         "text anyway\n",
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
+
+
+@pytest.mark.parametrize("allow", [[], ["--allow-text"]])
+@pytest.mark.parametrize(("target", "media"), [("o.svm", "text/libsvm"), ("o.npy", "application/x-npy")])
+def test_convert_refuses_text_for_numbers_only_outputs_even_with_allow_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str, media: str, allow: list[str]
+) -> None:
+    """npy and libsvm hold numbers only: --allow-text cannot help, and the error names the
+    field (as without it) and why, instead of the encoder's error without a position."""
+    src = tmp_path / "d.csv"
+    src.write_bytes(TYPO)
+    assert run("convert", str(src), str(tmp_path / target), *allow) == 1
+    assert capsys.readouterr() == (
+        "",
+        f"sm-payloads: error: {src}: text/csv: features['values'] became text: 'x' in column 2 is not a "
+        f"number at line 4 (byte 14, record 3); {media} holds numbers only, not text\n",
+    )
+    src.write_bytes(b"a,1\nb,2\n")
+    assert run("convert", str(src), str(tmp_path / target), *allow) == 1
+    assert capsys.readouterr() == (
+        "",
+        f"sm-payloads: error: {src}: text/csv: features['values'] became text: 'a' in column 1 is not a "
+        f"number at line 1 (byte 0, record 0); {media} holds numbers only, not text\n",
+    )
+    src.write_bytes(b"y,f1\n1,2\n0,3\n")  # a header line: the hint stays, without --allow-text
+    argv = ["convert", str(src), str(tmp_path / target), "--from", "text/csv;label_size=1", *allow]
+    assert run(*argv) == 1
+    assert capsys.readouterr() == (
+        "",
+        f"sm-payloads: error: {src}: text/csv: label['values'] became text: 'y' in column 1 is not a number "
+        "at line 1 (byte 0, record 0); line 1 looks like a header: pass --from "
+        f"'text/csv;label_size=1;header=present' ({media} holds numbers only, not text)\n",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
+
+
+def test_allow_text_help_names_the_outputs_that_hold_text() -> None:
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    (action,) = [a for a in sub.choices["convert"]._actions if a.dest == "allow_text"]
+    assert action.help == (
+        "CSV input: a label or feature block with a field that is not a number is text; write it to "
+        "CSV, JSON, JSON Lines or RecordIO-protobuf (default: an error naming the field for "
+        "RecordIO-protobuf, a warning for CSV, JSON and JSON Lines). npy and libsvm hold numbers only: "
+        "text is an error naming the field, with or without --allow-text"
+    )
 
 
 def test_convert_text_to_recordio_with_allow_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -1120,3 +1170,311 @@ def test_convert_text_to_a_text_output_warns(tmp_path: Path, capsys: pytest.Capt
     assert "warning" not in capsys.readouterr().err
     assert run("convert", str(src), str(out), "-q") == 0
     assert capsys.readouterr() == ("", "")
+
+
+# --------------------------------------------------------------------------------------
+# Writes complete or fail: short writes, a full disk, a reader that went away
+# --------------------------------------------------------------------------------------
+
+OUTPUTS = ["application/json", "application/jsonlines", REC, "application/x-npy", "text/csv", "text/libsvm"]
+
+
+def rows(n: int) -> bytes:
+    """`n` CSV rows of 4 numbers, none zero (libsvm keeps every column)."""
+    return b"".join(b"%d.25,%d.5,%d,-%d.125\n" % (k, k, k + 1, k) for k in range(1, n + 1))
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "SAGEMAKER_SUPPRESS_V2_WARNING": "1"}
+
+
+class Disk:
+    """A binary stdout on a disk with room for `room` bytes, taking at most `most` bytes a
+    write. A write that does not fit takes what fits and returns the short count without
+    an error, and the next one raises ENOSPC: what Python's buffered stdout does on a full
+    disk (and for a pipe whose reader went away midway, with EPIPE)."""
+
+    def __init__(self, room: int = 1 << 40, most: int = 1 << 40) -> None:
+        self.data = bytearray()
+        self.room = room
+        self.most = most
+
+    def write(self, b: Any) -> int:
+        free = self.room - len(self.data)
+        if free <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        taken = bytes(b)[: min(free, self.most)]
+        self.data += taken
+        return len(taken)
+
+    def flush(self) -> None:
+        pass
+
+
+class Stdout:
+    """A text stdout over `buffer`, without a file descriptor."""
+
+    def __init__(self, buffer: Disk) -> None:
+        self.buffer = buffer
+
+    def write(self, s: str) -> int:
+        return self.buffer.write(s.encode())
+
+    def flush(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("fileno")
+
+
+def reference(tmp_path: Path, src: Path, media: str) -> bytes:
+    """What convert writes to a file."""
+    ref = tmp_path / "ref.out"
+    assert run("convert", str(src), str(ref), "--to", media, "--batch-size", "1000", "-q") == 0
+    data = ref.read_bytes()
+    ref.unlink()
+    return data
+
+
+@pytest.mark.parametrize("media", OUTPUTS)
+def test_short_writes_to_stdout_are_completed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], media: str
+) -> None:
+    src = tmp_path / "d.csv"
+    src.write_bytes(rows(3000))
+    expected = reference(tmp_path, src, media)
+    disk = Disk(most=1000)
+    monkeypatch.setattr(sys, "stdout", Stdout(disk))
+    assert run("convert", str(src), "-", "--to", media, "--batch-size", "1000") == 0
+    assert bytes(disk.data) == expected
+    size_in = f"{len(src.read_bytes()):,} bytes"
+    summary = summary_re("3,000 records", "stdout", size_in, f"{len(expected):,} bytes")
+    assert re.fullmatch(summary, capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("media", OUTPUTS)
+def test_a_full_disk_on_stdout_is_an_error_without_a_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], media: str
+) -> None:
+    src = tmp_path / "d.csv"
+    src.write_bytes(rows(3000))
+    expected = reference(tmp_path, src, media)
+    disk = Disk(room=5000)
+    monkeypatch.setattr(sys, "stdout", Stdout(disk))
+    assert run("convert", str(src), "-", "--to", media, "--batch-size", "1000") == 1
+    assert capsys.readouterr().err == "sm-payloads: error: cannot write stdout: No space left on device\n"
+    assert bytes(disk.data) == expected[:5000]
+
+
+def test_a_stream_that_takes_nothing_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "d.csv"
+    src.write_bytes(rows(3))
+    monkeypatch.setattr(sys, "stdout", Stdout(Disk(most=0)))
+    assert run("convert", str(src), "-", "--to", "application/jsonlines") == 1
+    assert capsys.readouterr().err == "sm-payloads: error: cannot write stdout: a write took no bytes\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("n", [2, 20_000])  # flushed at the end only; written batch by batch
+def test_dev_full_as_stdout_is_one_line_and_exit_1(tmp_path: Path, n: int) -> None:
+    src = tmp_path / "d.csv"
+    src.write_bytes(rows(n))
+    with open("/dev/full", "wb") as full:
+        p = subprocess.run(
+            [sys.executable, "-m", "sm_payloads", "convert", str(src), "-", "--to", "application/jsonlines"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            env=env(),
+            check=False,
+        )
+    assert (p.returncode, p.stderr) == (
+        1,
+        b"sm-payloads: error: cannot write stdout: No space left on device\n",
+    )
+
+
+@pytest.mark.parametrize("media", ["application/json", "application/jsonlines"])
+def test_a_reader_that_goes_away_is_one_line_and_exit_1(tmp_path: Path, media: str) -> None:
+    """`| head -c 10`: no summary claiming the whole output, no traceback, no noise at exit."""
+    src = tmp_path / "d.csv"
+    src.write_bytes(rows(20_000))  # about 1 MB out, more than a pipe holds
+    p = subprocess.Popen(
+        [sys.executable, "-m", "sm_payloads", "convert", str(src), "-", "--to", media],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env(),
+    )
+    assert p.stdout is not None
+    assert len(p.stdout.read(10)) == 10
+    p.stdout.close()
+    _, err = p.communicate(timeout=120)
+    assert (p.returncode, err) == (1, b"sm-payloads: error: cannot write stdout: Broken pipe\n")
+
+
+# --------------------------------------------------------------------------------------
+# Special files and symbolic links as OUT
+# --------------------------------------------------------------------------------------
+
+
+def test_a_fifo_is_written_in_place(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "d.csv"
+    src.write_bytes(b"1,2\n3,4\n")
+    fifo = tmp_path / "o.jsonl"
+    os.mkfifo(fifo)
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader: opening it to write does not wait
+    try:
+        assert run("convert", str(src), str(fifo)) == 0
+        got = os.read(fd, 1 << 16)
+    finally:
+        os.close(fd)
+    assert got == b'{"features":[1.0,2.0]}\n{"features":[3.0,4.0]}\n'
+    assert re.fullmatch(summary_re("2 records", str(fifo), "8 bytes", "46 bytes"), capsys.readouterr().err)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "o.jsonl"]  # no temporary file
+
+
+def test_a_character_device_stays_one(tmp_path: Path) -> None:
+    src = tmp_path / "d.csv"
+    src.write_bytes(b"1,2\n3,4\n")
+    # A copy of /dev/null first (as root): a regression would replace the copy, not /dev/null.
+    copy = tmp_path / "null"
+    try:
+        os.mknod(copy, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        open(copy, "wb").close()  # a file system mounted nodev refuses to open it
+    except OSError:
+        copy.unlink(missing_ok=True)
+    else:
+        assert run("convert", str(src), str(copy), "--to", "text/csv", "-q") == 0
+        assert stat.S_ISCHR(os.lstat(copy).st_mode)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "null"]
+    assert run("convert", str(src), os.devnull, "--to", "text/csv", "-q") == 0
+    assert stat.S_ISCHR(os.lstat(os.devnull).st_mode)
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="needs Unix sockets")
+def test_a_unix_socket_is_written_in_place(tmp_path: Path) -> None:
+    src = tmp_path / "d.csv"
+    src.write_bytes(b"1,2\n3,4\n")
+    path = tmp_path / "o.jsonl"
+    if len(str(path)) > 100:
+        pytest.skip("the socket path is too long")
+    got: list[bytes] = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen(1)
+        server.settimeout(10)
+
+        def serve() -> None:
+            with contextlib.suppress(OSError):
+                conn, _ = server.accept()
+                with conn:
+                    got.append(b"".join(iter(lambda: conn.recv(1 << 16), b"")))
+
+        reader = threading.Thread(target=serve, daemon=True)
+        reader.start()
+        assert run("convert", str(src), str(path), "-q") == 0
+        reader.join(20)
+    assert got == [b'{"features":[1.0,2.0]}\n{"features":[3.0,4.0]}\n']
+    assert stat.S_ISSOCK(os.lstat(path).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "o.jsonl"]
+
+
+def test_a_symlink_stays_a_link_and_its_target_is_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "d.csv"
+    src.write_bytes(b"1,2\n3,4\n")
+    (tmp_path / "data").mkdir()
+    real = tmp_path / "data" / "real.jsonl"
+    real.write_bytes(b"old\n")
+    real.chmod(0o640)
+    link = tmp_path / "o.jsonl"
+    link.symlink_to(os.path.join("data", "real.jsonl"))
+    assert run("convert", str(src), str(link)) == 0
+    assert re.fullmatch(summary_re("2 records", str(link), "8 bytes", "46 bytes"), capsys.readouterr().err)
+    assert os.readlink(link) == os.path.join("data", "real.jsonl")
+    assert real.read_bytes() == b'{"features":[1.0,2.0]}\n{"features":[3.0,4.0]}\n'
+    assert stat.S_IMODE(os.stat(real).st_mode) == 0o640
+    # A failed convert through the link leaves the link and its target as they were.
+    src.write_bytes(rows_with_nan(30, 23))
+    assert run("convert", str(src), str(link), "-q") == 1
+    assert "value nan in record 22" in capsys.readouterr().err
+    assert os.readlink(link) == os.path.join("data", "real.jsonl")
+    assert real.read_bytes() == b'{"features":[1.0,2.0]}\n{"features":[3.0,4.0]}\n'
+    # A dangling link: its target is created.
+    dangling = tmp_path / "new.jsonl"
+    dangling.symlink_to(os.path.join("data", "new.jsonl"))
+    assert run("convert", str(src), str(dangling), "-q", "--allow-nan") == 0
+    assert dangling.is_symlink() and (tmp_path / "data" / "new.jsonl").read_bytes().startswith(b'{"features"')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "data", "new.jsonl", "o.jsonl"]
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["new.jsonl", "real.jsonl"]
+
+
+# --------------------------------------------------------------------------------------
+# Signals, closed stdin / stdout
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize(
+    ("sig", "code", "word"), [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")]
+)
+def test_a_signal_midway_leaves_no_temporary_file(tmp_path: Path, sig: int, code: int, word: str) -> None:
+    """Batches written to the temporary file, and the input held open (a large input that is
+    still being read): SIGTERM unwinds as Ctrl-C does, and the temporary file is removed."""
+    if sig == signal.SIGINT and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        pytest.skip("SIGINT is ignored here (a background job), and so in the child")
+    out = tmp_path / "o.jsonl"
+    argv = ["convert", "-", str(out), "--from", "text/csv", "--batch-size", "100"]
+    p = subprocess.Popen(
+        [sys.executable, "-m", "sm_payloads", *argv],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env(),
+    )
+    assert p.stdin is not None and p.stderr is not None
+    try:
+        p.stdin.write(rows(1000))
+        p.stdin.flush()
+        deadline = time.monotonic() + 60
+        while not [n for n in os.listdir(tmp_path) if n.startswith(".sm-payloads-")]:
+            assert p.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        p.send_signal(sig)
+        p.wait(timeout=60)
+        err = p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.stdin.close()
+        p.stderr.close()
+        assert p.stdout is not None
+        p.stdout.close()
+    assert (p.returncode, err) == (code, f"sm-payloads: error: {word}\n".encode())
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell closes the descriptors")
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("convert - o.jsonl --from text/csv <&-", "cannot read stdin: it is closed"),
+        ("validate - --type text/csv <&-", "cannot read stdin: it is closed"),
+        ("convert ok.csv - --to text/csv >&-", "cannot write stdout: it is closed"),
+        ("inspect ok.csv >&-", "cannot write stdout: it is closed"),
+    ],
+)
+def test_a_closed_stdin_or_stdout_is_one_line_and_exit_1(tmp_path: Path, command: str, message: str) -> None:
+    (tmp_path / "ok.csv").write_bytes(b"1,2\n")
+    p = subprocess.run(
+        ["sh", "-c", f'"$0" -m sm_payloads {command}', sys.executable],
+        cwd=tmp_path,
+        capture_output=True,
+        env=env(),
+        check=False,
+    )
+    assert (p.returncode, p.stderr) == (1, f"sm-payloads: error: {message}\n".encode())
+    assert os.listdir(tmp_path) == ["ok.csv"]
