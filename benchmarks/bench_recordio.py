@@ -40,6 +40,7 @@ import scipy
 import scipy.sparse as sp
 
 import sm_payloads as smp
+from sm_payloads.formats import _record_reader as reader
 from sm_payloads.formats import recordio_protobuf as rp
 
 from . import payloads
@@ -234,7 +235,7 @@ def environment() -> dict[str, Any]:
         "processor": platform.processor() or "(empty)",
         "cpu": _cpu_name(),
         "cpu_count": os.cpu_count(),
-        "c_extension": "loaded" if rp._crecordio is not None else "not loaded",
+        "c_extension": "loaded" if reader.crecordio is not None else "not loaded",
     }
     if hasattr(os, "sched_getaffinity"):
         env["usable_cores"] = len(os.sched_getaffinity(0))
@@ -508,7 +509,7 @@ def sparse_benchmarks(sizes: Sizes, quick: bool) -> tuple[list[Result], dict[str
         Contender("memcpy (fresh bytearray)", lambda: memcpy(data), n, size, "memcpy"),
         Contender(
             "sm_payloads decode(copy=True), no C extension",
-            patched(rp, lambda: ours_read_sparse(data), _crecordio=None),
+            patched(reader, lambda: ours_read_sparse(data), crecordio=None),
             n,
             size,
             "extra",

@@ -25,7 +25,7 @@ PKG = Path(sm_payloads.__file__).resolve().parent
 #: The module(s) each harness is about (paths relative to the package).
 MODULES: dict[str, tuple[str, ...]] = {
     "recordio": ("recordio.py",),
-    "recordio_protobuf": ("formats/recordio_protobuf.py", "_protobuf.py"),
+    "recordio_protobuf": ("formats/recordio_protobuf.py", "formats/_record_reader.py", "formats/_wire.py"),
     "csv": ("formats/csv.py",),
     "json": ("formats/json.py",),
     "jsonlines": ("formats/jsonlines.py",),

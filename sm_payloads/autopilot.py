@@ -48,6 +48,7 @@ from .formats import _csv_text, _textnum
 from .formats import _json_layout as _jlayout
 from .formats import jsonlines as _jsonl
 from .formats import recordio_protobuf as _rp
+from .formats._wire import length_delimited
 from .mime import MediaType, negotiate
 from .record import Ragged, RecordBatch, _column_kind
 from .recordio import write_records
@@ -609,9 +610,9 @@ def _label_entry(key: str, values: list[float]) -> bytes:
     float32 as protobuf rounds them)."""
     with np.errstate(over="ignore", invalid="ignore"):
         packed = np.asarray(values, dtype=np.float64).astype("<f4").tobytes()
-    tensor = _rp._ld(1, packed) if packed else b""
-    entry = _rp._ld(1, key.encode("utf-8")) + _rp._ld(2, _rp._ld(2, tensor))
-    return _rp._ld(2, entry)
+    tensor = length_delimited(1, packed) if packed else b""
+    entry = length_delimited(1, key.encode("utf-8")) + length_delimited(2, length_delimited(2, tensor))
+    return length_delimited(2, entry)
 
 
 def _encode_recordio(n: int, cols: dict[str, list[Any]], keys: tuple[str, ...]) -> bytes:

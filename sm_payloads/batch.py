@@ -29,7 +29,7 @@ from typing import IO, Literal, NamedTuple
 from .errors import DecodeError, PayloadTooLargeError
 from .mime import MediaType
 from .recordio import CONTENT_TYPE as RECORDIO
-from .recordio import MAGIC, MAX_RECORD_LENGTH, _end_of_record, _is_stream, iter_frames, read_some
+from .recordio import MAGIC, MAX_RECORD_LENGTH, end_of_record, is_stream, iter_frames, read_some
 
 __all__ = [
     "MB",
@@ -73,7 +73,7 @@ Buffer = bytes | bytearray | memoryview
 
 def _reader(data: Buffer | IO[bytes]) -> Callable[[int], bytes]:
     """A ``read(n)`` for a stream (short reads allowed) or a buffer (windows of it)."""
-    if _is_stream(data):
+    if is_stream(data):
         stream: IO[bytes] = data  # type: ignore[assignment]
 
         return lambda n: read_some(stream, n)
@@ -142,7 +142,7 @@ def _split_lines_chunked(read: Callable[[int], bytes]) -> Iterator[bytes]:
 def _split_recordio_buffer(data: Buffer) -> Iterator[bytes]:
     view = memoryview(data).cast("B")
     for f in iter_frames(view):
-        yield bytes(view[f.offset : _end_of_record(view, f.offset)])
+        yield bytes(view[f.offset : end_of_record(view, f.offset)])
 
 
 def _frame_error(raw: bytes, offset: int, index: int) -> DecodeError:
@@ -228,7 +228,7 @@ def split(data: Buffer | IO[bytes], split_type: SplitType) -> Iterator[bytes]:
 
 
 def _split(data: Buffer | IO[bytes], split_type: str) -> Iterator[bytes]:
-    stream = _is_stream(data)
+    stream = is_stream(data)
     if split_type == "None":
         if stream:
             read = _reader(data)

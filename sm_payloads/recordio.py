@@ -63,7 +63,7 @@ def _pad(length: int) -> int:
 # --------------------------------------------------------------------------------------
 
 
-def _aligned_magic_positions(payload: Buffer) -> list[int]:
+def aligned_magic_positions(payload: Buffer) -> list[int]:
     """4-byte-aligned offsets of the magic inside `payload` (only whole words count)."""
     data = payload if isinstance(payload, (bytes, bytearray)) else bytes(payload)
     found = []
@@ -87,7 +87,7 @@ def frame(payload: Buffer, *, escape: bool = True) -> list[Buffer]:
             f"record of {length} bytes exceeds the RecordIO limit of {MAX_RECORD_LENGTH} bytes",
         )
     view = payload if isinstance(payload, (bytes, bytearray)) else memoryview(payload).cast("B")
-    splits = _aligned_magic_positions(payload) if escape else []
+    splits = aligned_magic_positions(payload) if escape else []
     out: list[Buffer] = []
     start = 0
     for k, pos in enumerate(splits):
@@ -148,7 +148,8 @@ class _Errors:
         return DecodeError(self.content_type, reason, offset=offset, record_index=index)
 
 
-def _is_stream(source: Any) -> bool:
+def is_stream(source: Any) -> bool:
+    """True for a binary stream (anything with ``read`` that is not a bytes-like buffer)."""
     return hasattr(source, "read") and not isinstance(source, (bytes, bytearray, memoryview))
 
 
@@ -179,7 +180,7 @@ def iter_frames(
     into new bytes (with the magic re-inserted unless ``join_magic=False``).
     """
     err = _Errors(content_type)
-    if _is_stream(source):
+    if is_stream(source):
         yield from _iter_stream(source, join_magic, err, base_offset)  # type: ignore[arg-type]
         return
     view = memoryview(source).cast("B")  # type: ignore[arg-type]
@@ -392,7 +393,7 @@ def frame_table(view: memoryview, content_type: str) -> tuple[np.ndarray, np.nda
         starts_l.append(-1 - f.offset)  # -1 - frame offset marks a joined record
         lengths_l.append(len(f.payload))
         joined[index] = f.payload
-        pos = _end_of_record(view, pos)
+        pos = end_of_record(view, pos)
         index += 1
     return np.array(starts_l, dtype=np.int64), np.array(lengths_l, dtype=np.int64), joined
 
@@ -495,7 +496,7 @@ def fill_from(stream: IO[bytes], out: memoryview) -> int:
     return got
 
 
-def _end_of_record(view: memoryview, pos: int) -> int:
+def end_of_record(view: memoryview, pos: int) -> int:
     """Offset just past the (already validated) record starting at `pos`."""
     while True:
         _, lrec = _HEADER.unpack_from(view, pos)

@@ -43,6 +43,7 @@ from hypothesis.extra import numpy as hnp
 from hypothesis.strategies import SearchStrategy
 
 from . import algorithms
+from .formats._wire import encode_varint
 from .mime import MediaType
 from .record import Ragged, RecordBatch, Sparse
 from .recordio import MAGIC_BYTES, write_records
@@ -804,18 +805,6 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
     return 0, -1
 
 
-def _uvarint(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def _payload_mutation(payload: bytes, draw: st.DrawFn) -> bytes:
     """Break one protobuf field of a record: its length, its varint, its width."""
     fields = _proto_fields(payload, 0, len(payload))
@@ -827,24 +816,24 @@ def _payload_mutation(payload: bytes, draw: st.DrawFn) -> bytes:
         st.sampled_from(["longer", "shorter", "huge", "unterminated", "overlong", "odd_width", "max_varint"])
     )
     if how == "longer":
-        new = _uvarint(length + 1)
+        new = encode_varint(length + 1)
     elif how == "shorter":
-        new = _uvarint(max(0, length - 1))
+        new = encode_varint(max(0, length - 1))
     elif how == "huge":
-        new = _uvarint(2**62)
+        new = encode_varint(2**62)
     elif how == "unterminated":
         return payload[:at] + b"\xff" * 11
     elif how == "overlong":
         new = b"\xff" * 10 + b"\x01"
     elif how == "max_varint":  # the field's content: one varint 2**64 - 1 (a packed shape or keys)
-        big = _uvarint(2**64 - 1)
-        return payload[:at] + _uvarint(len(big)) + big + payload[content + length :]
+        big = encode_varint(2**64 - 1)
+        return payload[:at] + encode_varint(len(big)) + big + payload[content + length :]
     else:  # a packed fixed-width field one byte short of its width
         if length == 0:
             return payload
         return (
             payload[:at]
-            + _uvarint(length - 1)
+            + encode_varint(length - 1)
             + payload[content : content + length - 1]
             + payload[content + length :]
         )

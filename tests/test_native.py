@@ -369,6 +369,7 @@ CR = _native.load("_crecordio")
 
 
 def _decode_both(data: bytes, copy: bool) -> tuple[Any, Any]:
+    from sm_payloads.formats import _record_reader as reader
     from sm_payloads.formats import recordio_protobuf as rp
 
     def run() -> Any:
@@ -379,7 +380,7 @@ def _decode_both(data: bytes, copy: bool) -> tuple[Any, Any]:
 
     got = run()
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(rp, "_crecordio", None)
+        m.setattr(reader, "crecordio", None)
         want = run()
     return got, want
 

@@ -14,8 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import sm_payloads as smp
-from sm_payloads._protobuf import parse_record
+from sm_payloads.formats import _record_reader as reader
 from sm_payloads.formats import recordio_protobuf as rp
+from sm_payloads.formats._record_reader import parse_record
 from sm_payloads.recordio import MAGIC_BYTES, iter_frames, write_records
 
 from .helpers import GOLDEN, assert_batches_equal, golden_cases, manifest_batch
@@ -28,7 +29,7 @@ def careful(data: bytes) -> smp.RecordBatch:
     """Decode through the per-record reader only (no fast paths)."""
     view = memoryview(data)
     starts, lengths, joined = smp.recordio.frame_table(view, CT)
-    return rp._careful_decode(view, starts, lengths, joined, 0, 0)
+    return reader.careful_decode(view, starts, lengths, joined, 0, 0)
 
 
 # --------------------------------------------------------------------------------------
@@ -478,8 +479,8 @@ def test_sdk_sparse_layout_takes_the_walk(monkeypatch: pytest.MonkeyPatch) -> No
     def fail(*args: object) -> None:
         raise AssertionError("slow path used")
 
-    monkeypatch.setattr(rp, "_vector_decode", fail)
-    monkeypatch.setattr(rp, "_careful_decode", fail)
+    monkeypatch.setattr(reader, "vector_decode", fail)
+    monkeypatch.setattr(reader, "careful_decode", fail)
     out = rp.decode(data)
     assert_batches_equal(out, smp.from_sparse(X, y))
     assert out.features["values"].indices.dtype == np.int32
@@ -614,8 +615,8 @@ def test_non_blocking_stream_without_data_is_an_error_not_the_end() -> None:
     st.data(),
 )
 def test_vectorized_varints_match_the_reference(values: list[int], data: st.DataObject) -> None:
-    """_vec's one/two-byte fast paths and general path against a plain-Python varint codec."""
-    from sm_payloads import _vec
+    """_wire's one/two-byte fast paths and general path against a plain-Python varint codec."""
+    from sm_payloads.formats import _wire
 
     def ref(v: int) -> bytes:
         out = bytearray()
@@ -626,7 +627,7 @@ def test_vectorized_varints_match_the_reference(values: list[int], data: st.Data
         return bytes(out)
 
     arr = np.array(values, dtype=np.uint64)
-    flat, lens = _vec.varint_encode(arr)
+    flat, lens = _wire.varint_encode(arr)
     assert flat.tobytes() == b"".join(ref(v) for v in values)
     assert lens.tolist() == [len(ref(v)) for v in values]
     # Split into regions and decode, with and without the expected counts.
@@ -635,14 +636,14 @@ def test_vectorized_varints_match_the_reference(values: list[int], data: st.Data
     bounds = np.concatenate([[0], np.cumsum(lens)])[np.concatenate([[0], np.cumsum(counts)])]
     region_lengths = np.diff(bounds).astype(np.int64)
     for given_counts in (None, counts):
-        got, got_counts = _vec.decode_varint_stream(flat, region_lengths, given_counts)
+        got, got_counts = _wire.decode_varint_stream(flat, region_lengths, given_counts)
         assert got.tolist() == values and got_counts.tolist() == counts.tolist()
     if len(values) and counts.size > 1 and counts[0] > 0:
         wrong = counts.copy()
         wrong[0] -= 1
         wrong[1] += 1
-        with pytest.raises(_vec.Decline):
-            _vec.decode_varint_stream(flat, region_lengths, wrong)
+        with pytest.raises(_wire.Decline):
+            _wire.decode_varint_stream(flat, region_lengths, wrong)
 
 
 def test_sparse_shape_wider_than_int64_is_a_decode_error() -> None:

@@ -26,7 +26,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import sm_payloads as smp
-from sm_payloads import _vec, testing
+from sm_payloads import testing
+from sm_payloads.formats import _record_reader as reader
+from sm_payloads.formats import _wire
 from sm_payloads.formats import recordio_protobuf as rp
 from sm_payloads.record import Ragged, Sparse
 from sm_payloads.recordio import MAGIC, MAGIC_BYTES, frame_table
@@ -80,7 +82,7 @@ def guarded(data: bytes) -> np.ndarray:
 
 @contextmanager
 def accelerator(module: ModuleType | None) -> Iterator[None]:
-    with mock.patch.object(rp, "_crecordio", module):
+    with mock.patch.object(reader, "crecordio", module):
         yield
 
 
@@ -158,8 +160,8 @@ def assert_same_outcome(data: bytes, copy: bool = True) -> Any:
 def _walk_outcome(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, module: ModuleType | None) -> Any:
     with accelerator(module):
         try:
-            return rp._walk_decode(buf, starts, lengths)
-        except _vec.Decline:
+            return reader.walk_decode(buf, starts, lengths)
+        except _wire.Decline:
             return None
 
 
@@ -501,10 +503,10 @@ def _numpy_walk_ranges(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray)
         seen.append((ttype, [(s.copy(), z.copy()) for s, z in ranges]))
         return np.zeros(n)
 
-    with accelerator(None), mock.patch.object(rp, "_build_column", record):
+    with accelerator(None), mock.patch.object(reader, "_build_column", record):
         try:
-            rp._walk_decode(buf, starts, lengths)
-        except _vec.Decline:
+            reader.walk_decode(buf, starts, lengths)
+        except _wire.Decline:
             return None
     return seen
 
@@ -667,8 +669,8 @@ def regions(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _numpy_varints(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, counts: Any) -> Any:
     try:
-        return _vec.decode_varint_stream(_vec.gather(data, starts, lengths), lengths, counts)
-    except _vec.Decline:
+        return _wire.decode_varint_stream(_wire.gather(data, starts, lengths), lengths, counts)
+    except _wire.Decline:
         return None
 
 
@@ -697,7 +699,7 @@ def test_varints_match_numpy(r: Any, with_counts: bool, draw: st.DataObject) -> 
     # and the decoder's wrapper returns the numpy answer in both modes
     for module in (C, None):
         with accelerator(module):
-            v, c = rp._read_packed_varints(data, starts, lengths, counts)
+            v, c = reader._read_packed_varints(data, starts, lengths, counts)
         assert v.dtype == np.uint64 and np.array_equal(v, values)
         assert c.dtype == np.int64 and np.array_equal(c, per_region)
 

@@ -1,0 +1,860 @@
+"""Reading ``aialgs.data.Record`` messages out of RecordIO frames: the decoder of
+``application/x-recordio-protobuf``, behind one entry point, `decode_table`.
+
+`decode_table` takes the frame table of a body (`sm_payloads.recordio.frame_table`) and
+returns the `RecordBatch` of its records, trying four readers in turn:
+
+1. `template_decode`: uniform dense frames (every record of record 0's length and layout,
+   float tensors of one packed chunk each) as strided views of the input, or copies with
+   ``copy=True``; the C loop ``same_gaps`` checks the constant bytes (and copies).
+2. `walk_decode`: records that share one field sequence (what the SDK and our encoder
+   write for sparse and ragged batches), a few vectorized steps per field; the C loop
+   ``walk`` steps through the fields, ``gather``, ``varints`` and ``keys32`` read the
+   packed values and keys.
+3. `vector_decode`: any field order, repeated keys, unknown fields, with the vectorized
+   protobuf scanner of `_wire`.
+4. `careful_decode`: one record at a time with `parse_record`, which reads any valid
+   protobuf encoding of record.proto (any field order, packed or unpacked repeated fields,
+   unknown fields of every wire type including groups, repeated map keys where the last
+   wins, a oneof where the last member wins) and reports the exact byte offset of
+   anything malformed.
+
+Rule 1 (one answer): the four give the same batch for any input they accept. Readers 1-3
+answer only what they are sure of: on anything unusual they decline (None from the
+template, `Decline` from the others) and the next one runs, so the careful reader alone
+decides what is an error, and where.
+Rule 2 (errors): `parse_record` raises `WireError(reason, offset)` with the absolute byte
+offset; `careful_decode` turns it, and any column it cannot build, into `DecodeError` with
+the byte offset and the record index. A known field with an unexpected wire type is an
+error (protobuf's own parsers reject it too); unknown fields are skipped.
+Rule 3 (bounds): every read is bounds-checked against the enclosing message; a length word
+never allocates more than the bytes present.
+Rule 4 (accelerator): `crecordio` is the optional C extension ``sm_payloads._crecordio``
+(None when not built or with ``SM_PAYLOADS_PURE_PYTHON=1``). Its loops decide nothing: on
+anything unusual they answer "not handled" and their numpy twins run, which stay the
+reference; the tests run both (patching `crecordio` to None) and compare.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .. import _native
+from .._columns import ColumnError, columns_from_records, shape_problem
+from ..errors import DecodeError
+from ..record import Ragged, Record, RecordBatch, Sparse, Tensor
+from ._wire import (
+    I32,
+    I64,
+    LEN,
+    VARINT,
+    Decline,
+    WireError,
+    decode_varint_stream,
+    fields,
+    gather,
+    gather_items,
+    last_per_message,
+    read_packed_varints,
+    read_varint,
+    read_varints_at,
+    scan,
+    unique_field,
+)
+
+__all__ = [
+    "CONTENT_TYPE",
+    "Layout",
+    "careful_decode",
+    "crecordio",
+    "decode_table",
+    "parse_record",
+    "template_decode",
+    "vector_decode",
+    "walk_decode",
+]
+
+CONTENT_TYPE = "application/x-recordio-protobuf"
+
+# The optional C loops (sm_payloads/_crecordio.c): twins of `_Walk`, `gather_items` and
+# `decode_varint_stream` that answer "not handled" on anything unusual, so that the numpy
+# code decides; None when not built or with SM_PAYLOADS_PURE_PYTHON=1.
+crecordio = _native.load("_crecordio")
+
+# record.proto's Value oneof: its tensor members (field number -> element type), and the
+# names of all its members (for errors).
+_TENSOR_DTYPES: dict[int, np.dtype[Any]] = {2: np.dtype("<f4"), 3: np.dtype("<f8"), 7: np.dtype(np.int32)}
+_VALUE_FIELD_NAMES = {2: "float32_tensor", 3: "float64_tensor", 7: "int32_tensor", 9: "bytes"}
+
+
+# ======================================================================================
+# The careful reader: one record at a time, exact errors
+# ======================================================================================
+
+
+def _check_wt(wt: int, expected: int, what: str, tag_at: int) -> None:
+    if wt != expected:
+        raise WireError(f"{what} has wire type {wt}, expected {expected}", tag_at)
+
+
+def _utf8(buf: memoryview, start: int, end: int, what: str) -> str:
+    try:
+        return bytes(buf[start:end]).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise WireError(f"{what} is not valid UTF-8", start + e.start) from None
+
+
+def _to_int32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+class Layout:
+    """Where record 0 keeps its packed fixed-width values (for the template fast path)."""
+
+    __slots__ = ("ranges", "simple")
+
+    def __init__(self) -> None:
+        self.ranges: list[tuple[str, str, int, int]] = []  # (map, key, start, end), absolute
+        self.simple = True  # only float tensors with one packed values chunk, nothing else
+
+
+def _tensor(
+    buf: memoryview, start: int, end: int, which: int, layout: Layout | None, where: tuple[str, str]
+) -> Tensor:
+    dtype = _TENSOR_DTYPES[which]
+    chunks: list[np.ndarray] = []
+    values_int: list[int] = []
+    keys: list[int] = []
+    shape: list[int] = []
+    shape_seen = False
+    packed_ranges: list[tuple[int, int]] = []
+    for fn, wt, vs, ve, tag_at in fields(buf, start, end):
+        if fn == 1:
+            if which == 7:
+                if wt == LEN:
+                    values_int.extend(_to_int32(v) for v in read_packed_varints(buf, vs, ve))
+                else:
+                    _check_wt(wt, VARINT, "int32 value", tag_at)
+                    values_int.append(_to_int32(read_varint(buf, vs, ve)[0]))
+                if layout is not None:
+                    layout.simple = False
+            else:
+                size = dtype.itemsize
+                if wt == LEN:
+                    if (ve - vs) % size:
+                        raise WireError(
+                            f"packed {dtype.name} values of {ve - vs} bytes (not a multiple of {size})",
+                            vs,
+                        )
+                    chunks.append(np.frombuffer(buf[vs:ve], dtype=dtype))
+                    packed_ranges.append((vs, ve))
+                else:
+                    _check_wt(wt, I32 if size == 4 else I64, f"{dtype.name} value", tag_at)
+                    chunks.append(np.frombuffer(buf[vs:ve], dtype=dtype))
+                    if layout is not None:
+                        layout.simple = False
+        elif fn in (2, 3):
+            target = keys if fn == 2 else shape
+            if fn == 3:
+                shape_seen = True
+            if wt == LEN:
+                target.extend(read_packed_varints(buf, vs, ve))
+            else:
+                _check_wt(wt, VARINT, "keys" if fn == 2 else "shape", tag_at)
+                target.append(read_varint(buf, vs, ve)[0])
+        elif layout is not None:
+            layout.simple = False
+    if which == 7:
+        values = np.array(values_int, dtype=np.int32)
+    elif not chunks:
+        values = np.empty(0, dtype=dtype)
+    elif len(chunks) == 1:
+        values = chunks[0]
+    else:
+        values = np.concatenate(chunks)
+    if layout is not None:
+        # The template path handles a float tensor that is one packed chunk (or empty),
+        # with no keys, no shape and nothing else.
+        if which == 7 or keys or shape_seen or len(packed_ranges) > 1:
+            layout.simple = False
+        elif packed_ranges:
+            layout.ranges.append((where[0], where[1], *packed_ranges[0]))
+        elif values.size:
+            layout.simple = False
+        else:
+            layout.ranges.append((where[0], where[1], -1, -1))
+    if keys and len(keys) != values.size:
+        raise WireError(f"sparse tensor has {len(keys)} keys for {values.size} values", start)
+    return Tensor(
+        values.astype(dtype.newbyteorder("="), copy=False),
+        keys=np.array(keys, dtype=np.uint64) if keys else None,
+        shape=tuple(shape) if shape_seen else None,
+    )
+
+
+def _bytes_value(buf: memoryview, start: int, end: int) -> Tensor:
+    vals: list[Any] = []
+    for fn, wt, vs, ve, tag_at in fields(buf, start, end):
+        if fn == 1:
+            _check_wt(wt, LEN, "bytes value", tag_at)
+            raw = bytes(buf[vs:ve])
+            try:
+                vals.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                vals.append(raw)
+        elif fn == 2:
+            _check_wt(wt, LEN, "content_type", tag_at)
+            _utf8(buf, vs, ve, "content_type")
+    arr = np.empty(len(vals), dtype=object)
+    arr[:] = vals
+    return Tensor(arr)
+
+
+def _value(
+    buf: memoryview, start: int, end: int, layout: Layout | None, where: tuple[str, str]
+) -> Tensor | None:
+    chosen: tuple[int, int, int] | None = None
+    for fn, wt, vs, ve, tag_at in fields(buf, start, end):
+        if fn in _VALUE_FIELD_NAMES:
+            _check_wt(wt, LEN, _VALUE_FIELD_NAMES[fn], tag_at)
+            chosen = (fn, vs, ve)  # a oneof: the last member on the wire wins
+        elif layout is not None:
+            layout.simple = False
+    if chosen is None:
+        return None
+    fn, vs, ve = chosen
+    if fn == 9:
+        if layout is not None:
+            layout.simple = False
+        return _bytes_value(buf, vs, ve)
+    return _tensor(buf, vs, ve, fn, layout, where)
+
+
+def _map_entry(
+    buf: memoryview, start: int, end: int, map_name: str, layout: Layout | None
+) -> tuple[str, tuple[int, int] | None]:
+    key = ""
+    value: tuple[int, int] | None = None
+    for fn, wt, vs, ve, tag_at in fields(buf, start, end):
+        if fn == 1:
+            _check_wt(wt, LEN, f"{map_name} key", tag_at)
+            key = _utf8(buf, vs, ve, f"{map_name} key")
+        elif fn == 2:
+            _check_wt(wt, LEN, f"{map_name} value", tag_at)
+            value = (vs, ve)
+        elif layout is not None:
+            layout.simple = False
+    return key, value
+
+
+def parse_record(buf: memoryview, start: int, end: int, layout: Layout | None = None) -> Record:
+    """Parse one Record from ``buf[start:end]``; offsets in errors are absolute."""
+    maps: dict[str, dict[str, tuple[int, int] | None]] = {"features": {}, "label": {}}
+    strings: dict[int, str] = {}
+    for fn, wt, vs, ve, tag_at in fields(buf, start, end):
+        if fn in (1, 2):
+            name = "features" if fn == 1 else "label"
+            _check_wt(wt, LEN, f"{name} entry", tag_at)
+            key, value = _map_entry(buf, vs, ve, name, layout)
+            entries = maps[name]
+            entries.pop(key, None)  # a repeated key: the last entry wins, in its position
+            entries[key] = value
+        elif fn in (3, 4, 5):
+            what = ("uid", "metadata", "configuration")[fn - 3]
+            _check_wt(wt, LEN, what, tag_at)
+            strings[fn] = _utf8(buf, vs, ve, what)
+            if layout is not None:
+                layout.simple = False
+        elif layout is not None:
+            layout.simple = False
+    tensors: dict[str, dict[str, Tensor]] = {}
+    for name, entries in maps.items():
+        out: dict[str, Tensor] = {}
+        for key, rng in entries.items():
+            if rng is None:
+                continue
+            t = _value(buf, rng[0], rng[1], layout, (name, key))
+            if t is not None:
+                out[key] = t
+        tensors[name] = out
+    return Record(
+        tensors["features"],
+        tensors["label"],
+        strings.get(3),
+        strings.get(4),
+        strings.get(5),
+    )
+
+
+# ======================================================================================
+# The fast readers, and the entry point
+# ======================================================================================
+
+
+def template_decode(
+    view: memoryview, buf: np.ndarray, starts: np.ndarray, length: int, copy: bool
+) -> RecordBatch | None:
+    """Uniform frames whose records differ only in packed float values: strided views."""
+    n = starts.size
+    layout = Layout()
+    s0 = int(starts[0])
+    try:
+        rec0 = parse_record(view, s0, s0 + length, layout)
+    except WireError:
+        return None
+    if not layout.simple:
+        return None
+    stride = int(starts[1] - starts[0]) if n > 1 else 8 + length + (-length & 3)
+    if n > 1 and not (np.diff(starts) == stride).all():
+        return None
+    rows = np.lib.stride_tricks.as_strided(buf[s0:], shape=(n, length), strides=(stride, 1), writeable=False)
+    ranges = sorted((s - s0, e - s0, m, k) for m, k, s, e in layout.ranges if s >= 0)
+    gaps = []
+    cursor = 0
+    for a, b, _, _ in ranges:
+        if a > cursor:
+            gaps.append((cursor, a))
+        cursor = b
+    if cursor < length:
+        gaps.append((cursor, length))
+    by_key = {(m, k): (a, b) for a, b, m, k in ranges}
+    maps: dict[str, dict[str, Any]] = {"features": {}, "label": {}}
+    copies: list[tuple[int, int, np.ndarray]] = []
+    for map_name in ("features", "label"):
+        for key, t in getattr(rec0, map_name).items():
+            dtype = t.values.dtype
+            if (map_name, key) in by_key:
+                a, b = by_key[(map_name, key)]
+                if copy and crecordio is not None and dtype.isnative and sys.byteorder == "little":
+                    col = np.empty((n, (b - a) // dtype.itemsize), dtype=dtype)
+                    copies.append((a, b, col))
+                else:
+                    col = rows[:, a:b].view(dtype.newbyteorder("<"))
+                    if copy or not dtype.isnative:
+                        col = np.array(col, dtype=dtype, order="C")
+            else:
+                col = np.empty((n, 0), dtype=dtype)
+            if map_name == "label" and col.shape[1] == 1:
+                col = col.reshape(n)
+            maps[map_name][key] = col
+    # One pass over the frames: the constant bytes checked against record 0's and, with
+    # copy=True, the value columns copied out (C). The numpy twin below decides whenever
+    # the C loop does not answer True.
+    if crecordio is None or not crecordio.same_gaps(buf, s0, stride, n, gaps, copies):
+        for a, b in gaps:
+            if not (rows[1:, a:b] == rows[0, a:b]).all():
+                return None
+        for a, b, out in copies:
+            out.reshape(n, -1).view(np.uint8)[...] = rows[:, a:b]
+    return RecordBatch(maps["features"], maps["label"], n=n)
+
+
+class _Walk:
+    """Step every record through the same field sequence at once (the SDK's layout).
+
+    Record 0 decides what comes next (which map, which key, which tensor type); every
+    record must follow, with only varint lengths and packed bytes free to differ, and
+    packed fields free to be absent. Any other shape of input declines.
+    """
+
+    def __init__(self, buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> None:
+        if starts.size == 0:
+            raise Decline("no records to walk")
+        if buf.size == 0:  # records of no bytes: nothing is read, but peek needs a byte
+            buf = np.zeros(1, np.uint8)
+        self.buf = buf
+        self.last = buf.size - 1
+        self.pos = starts.astype(np.int64)
+        self.end = self.pos + lengths
+
+    def peek(self, pos: np.ndarray) -> np.ndarray:
+        out: np.ndarray = self.buf[np.minimum(pos, self.last)]
+        return out
+
+    def expect(self, tag: int, limit: np.ndarray) -> None:
+        if not ((self.pos < limit).all() and (self.buf[self.pos] == tag).all()):
+            raise Decline("records differ in layout")
+        self.pos += 1
+
+    def length(self, pos: np.ndarray, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(length, payload start) of the length prefix at each `pos` (bounded by `limit`)."""
+        if not (pos < limit).all():
+            raise Decline("length prefix past the end of its message")
+        b0 = self.buf[pos].astype(np.int64)
+        if (b0 < 0x80).all():
+            ln, q = b0, pos + 1
+        else:
+            b1 = self.peek(pos + 1).astype(np.int64)
+            two = b0 >= 0x80
+            if (b1[two] < 0x80).all() and (pos[two] + 1 < limit[two]).all():
+                ln = np.where(two, (b0 & 0x7F) | (b1 << 7), b0)
+                q = pos + 1 + two
+            else:
+                raw, q = read_varints_at(self.buf, pos, limit)
+                if (raw >= 1 << 31).any():
+                    raise Decline("length out of range")
+                ln = raw.astype(np.int64)
+        if ((q > limit) | (ln > limit - q)).any():
+            raise Decline("length exceeds message")
+        return ln, q
+
+    def message(self, tag: int, limit: np.ndarray) -> np.ndarray:
+        """Step over a tag and a length prefix; return where the submessage ends."""
+        self.expect(tag, limit)
+        ln, self.pos = self.length(self.pos, limit)
+        end: np.ndarray = self.pos + ln
+        return end
+
+    def optional(self, tag: int, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A packed field that may be absent: (start, length) per record, 0 where absent."""
+        present = (self.pos < limit) & (self.peek(self.pos) == tag)
+        start = np.zeros(self.pos.size, dtype=np.int64)
+        size = np.zeros(self.pos.size, dtype=np.int64)
+        if present.all():
+            size, start = self.length(self.pos + 1, limit)
+            self.pos = start + size
+        elif present.any():
+            sub = np.flatnonzero(present)
+            size[sub], start[sub] = self.length(self.pos[sub] + 1, limit[sub])
+            self.pos[sub] = start[sub] + size[sub]
+        if tag == 0x1A and (present & (size == 0)).any():
+            # An empty shape is a scalar record (shape ()), unlike an absent one.
+            raise Decline("present but empty shape")
+        return start, size
+
+    def skip_shim(self) -> None:
+        """The magic-escape field 16 (``82 01 len zeros``) that the encoder may put first."""
+        has = (self.pos + 2 < self.end) & (self.peek(self.pos) == 0x82) & (self.peek(self.pos + 1) == 0x01)
+        if has.any():
+            sub = np.flatnonzero(has)
+            ln, q = self.length(self.pos[sub] + 2, self.end[sub])
+            self.pos[sub] = q + ln
+
+
+def walk_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> RecordBatch:
+    """Records that all share one field sequence (what the SDK and our encoder write for a
+    batch of sparse or ragged rows): a few vectorized steps per field, no scan."""
+    n = starts.size
+    if crecordio is not None:
+        got = crecordio.walk(buf, _i64(starts), _i64(lengths))
+        if got is not None:
+            return _walked(buf, n, *got)
+    w = _Walk(buf, starts, lengths)
+    w.skip_shim()
+    columns: list[tuple[str, str, int, tuple[tuple[np.ndarray, np.ndarray], ...]]] = []
+    seen: set[tuple[str, str]] = set()
+    while w.pos[0] < w.end[0]:
+        map_tag = int(buf[w.pos[0]])
+        if map_tag not in (0x0A, 0x12) or len(columns) >= 256:
+            raise Decline("not a features/label entry")
+        entry_end = w.message(map_tag, w.end)
+        key_end = w.message(0x0A, entry_end)
+        klen = key_end - w.pos
+        k0, k1 = int(w.pos[0]), int(key_end[0])
+        if k1 - k0 > 64 or (klen != k1 - k0).any():
+            raise Decline("keys differ")
+        for j in range(k1 - k0):
+            if (buf[w.pos + j] != buf[k0 + j]).any():
+                raise Decline("keys differ")
+        try:
+            key = bytes(buf[k0:k1]).decode("utf-8")
+        except UnicodeDecodeError:
+            raise Decline("bad key") from None
+        w.pos = key_end
+        value_end = w.message(0x12, entry_end)
+        if (value_end != entry_end).any():
+            raise Decline("entry with more than a key and a value")
+        ttag = int(buf[w.pos[0]]) if w.pos[0] < value_end[0] else -1
+        if ttag not in (0x12, 0x1A, 0x3A):
+            raise Decline("not a float32/float64/int32 tensor")
+        tensor_end = w.message(ttag, value_end)
+        if (tensor_end != value_end).any():
+            raise Decline("value with more than one tensor")
+        ranges = tuple(w.optional(tag, tensor_end) for tag in (0x0A, 0x12, 0x1A))
+        if (w.pos != tensor_end).any():
+            raise Decline("tensor with other fields")
+        name = ("features" if map_tag == 0x0A else "label", key)
+        if name in seen:
+            raise Decline("repeated key")
+        seen.add(name)
+        columns.append((name[0], key, ttag >> 3, ranges))
+    if (w.pos != w.end).any():
+        raise Decline("records differ in length of layout")
+    maps: dict[str, dict[str, Any]] = {"features": {}, "label": {}}
+    every = np.arange(n)
+    for map_name, key, ttype, ranges in columns:
+        maps[map_name][key] = _build_column(buf, n, every, ttype, ranges, map_name)
+    return RecordBatch(maps["features"], maps["label"], n=n)
+
+
+def _walked(buf: np.ndarray, n: int, layout: list[tuple[int, bytes, int]], raw: bytearray) -> RecordBatch:
+    """The rest of `walk_decode` after the C walk (which checked the field sequence)."""
+    ranges = np.frombuffer(raw, dtype=np.int64).reshape(len(layout), 3, 2, n)
+    columns = []
+    seen: set[tuple[str, str]] = set()
+    for c, (map_tag, key_bytes, ttag) in enumerate(layout):
+        try:
+            key = key_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Decline("bad key") from None
+        name = ("features" if map_tag == 0x0A else "label", key)
+        if name in seen:
+            raise Decline("repeated key")
+        seen.add(name)
+        columns.append((name[0], key, ttag >> 3, tuple((r[0], r[1]) for r in ranges[c])))
+    maps: dict[str, dict[str, Any]] = {"features": {}, "label": {}}
+    every = np.arange(n)
+    for map_name, key, ttype, rng in columns:
+        maps[map_name][key] = _build_column(buf, n, every, ttype, rng, map_name)
+    return RecordBatch(maps["features"], maps["label"], n=n)
+
+
+def vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> RecordBatch:
+    """All records at once with numpy; raises `Decline` for anything unusual."""
+    n = starts.size
+    rec = scan(buf, starts, starts + lengths)
+    known = (rec.fn >= 1) & (rec.fn <= 5)
+    if (known & (rec.wt != LEN)).any():
+        raise Decline("known field with another wire type")
+    if ((rec.fn >= 3) & (rec.fn <= 5)).any():
+        raise Decline("uid/metadata/configuration")
+    ent = rec.select((rec.fn == 1) | (rec.fn == 2))
+    e_fields = scan(buf, ent.vs, ent.ve)
+    if ((e_fields.fn <= 2) & (e_fields.wt != LEN)).any():
+        raise Decline("map entry field with another wire type")
+    m_e = ent.msg.size
+    kidx = last_per_message(e_fields.select(e_fields.fn == 1), m_e)
+    vidx = last_per_message(e_fields.select(e_fields.fn == 2), m_e)
+    kf = e_fields.select(e_fields.fn == 1)
+    vf = e_fields.select(e_fields.fn == 2)
+    key_s = np.where(kidx >= 0, kf.vs[np.maximum(kidx, 0)] if kf.vs.size else 0, 0)
+    key_e = np.where(kidx >= 0, kf.ve[np.maximum(kidx, 0)] if kf.ve.size else 0, 0)
+    key_len = key_e - key_s
+    if key_len.size and int(key_len.max()) > 64:
+        raise Decline("long map keys")
+    width = int(key_len.max()) if key_len.size else 0
+    kmat = np.zeros((m_e, width + 1), dtype=np.uint8)
+    kmat[:, 0] = ent.fn  # the map (1 features, 2 label) is part of the identity
+    for j in range(width):
+        m = key_len > j
+        kmat[m, j + 1] = buf[key_s[m] + j]
+    ident = np.concatenate([kmat, key_len.astype(np.uint8)[:, None]], axis=1)
+    # Distinct (map, key) pairs are few: find them by comparing with one exemplar at a time.
+    key_id = np.full(m_e, -1, dtype=np.int64)
+    names: list[tuple[str, str]] = []
+    todo = np.arange(m_e)
+    while todo.size:
+        if len(names) >= 256:
+            raise Decline("too many distinct keys")
+        row = ident[todo[0]]
+        same = (ident[todo] == row).all(axis=1)
+        key_id[todo[same]] = len(names)
+        todo = todo[~same]
+        klen = int(row[-1])
+        try:
+            names.append(("features" if row[0] == 1 else "label", bytes(row[1 : 1 + klen]).decode("utf-8")))
+        except UnicodeDecodeError:
+            raise Decline("bad key") from None
+    # Last entry wins for a repeated key within a record.
+    order_pos = ent.seq
+    comp = ent.msg * (len(names) + 1) + key_id
+    sorter = np.lexsort((order_pos, comp))
+    last = np.ones(sorter.size, dtype=bool)
+    if sorter.size:
+        last[:-1] = comp[sorter][1:] != comp[sorter][:-1]
+    keep = np.sort(sorter[last])  # back in wire order: record, then position
+    # Column order: first appearance (record, then position of the surviving entry).
+    first_seen = np.full(len(names), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_seen, key_id[keep], np.arange(keep.size))
+    # Values.
+    has_v = vidx[keep] >= 0
+    v_s = np.where(has_v, vf.vs[np.maximum(vidx[keep], 0)] if vf.vs.size else 0, 0)
+    v_e = np.where(has_v, vf.ve[np.maximum(vidx[keep], 0)] if vf.ve.size else 0, 0)
+    vals = scan(buf, v_s, v_e)
+    oneof = (vals.fn == 2) | (vals.fn == 3) | (vals.fn == 7) | (vals.fn == 9)
+    if (oneof & (vals.wt != LEN)).any():
+        raise Decline("value with another wire type")
+    if (vals.fn == 9).any():
+        raise Decline("bytes values")
+    vsel = vals.select(oneof)
+    which_i = last_per_message(vsel, keep.size)
+    present = which_i >= 0
+    t_type = np.where(present, vsel.fn[np.maximum(which_i, 0)] if vsel.fn.size else 0, 0)
+    t_s = np.where(present, vsel.vs[np.maximum(which_i, 0)] if vsel.vs.size else 0, 0)
+    t_e = np.where(present, vsel.ve[np.maximum(which_i, 0)] if vsel.ve.size else 0, 0)
+    tf = scan(buf, t_s, t_e)
+    tk = (tf.fn >= 1) & (tf.fn <= 3)
+    if (tk & (tf.wt != LEN)).any():
+        raise Decline("unpacked repeated field")
+    per = {}
+    for fno in (1, 2, 3):
+        of_field = tf.select(tf.fn == fno)
+        per[fno] = (of_field, unique_field(of_field, keep.size))
+    rec_of = ent.msg[keep]
+    kid_of = key_id[keep]
+    maps: dict[str, dict[str, Any]] = {"features": {}, "label": {}}
+    for kid in np.argsort(first_seen, kind="stable").tolist():
+        if first_seen[kid] == np.iinfo(np.int64).max:
+            continue
+        map_name, key = names[kid]
+        sel = np.flatnonzero((kid_of == kid) & present)
+        maps[map_name][key] = _vector_column(buf, n, rec_of[sel], t_type[sel], per, sel, map_name)
+    return RecordBatch(maps["features"], maps["label"], n=n)
+
+
+def _ranges(per: dict[int, Any], fno: int, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    fields, idx = per[fno]
+    i = idx[sel]
+    has = i >= 0
+    if not fields.vs.size:
+        z = np.zeros(sel.size, np.int64)
+        return z, z
+    s = np.where(has, fields.vs[np.maximum(i, 0)], 0)
+    e = np.where(has, fields.ve[np.maximum(i, 0)], 0)
+    return s, e - s
+
+
+def _vector_column(
+    buf: np.ndarray,
+    n: int,
+    recs: np.ndarray,
+    types: np.ndarray,
+    per: dict[int, Any],
+    sel: np.ndarray,
+    map_name: str,
+) -> Any:
+    if types.size == 0 or (types != types[0]).any():
+        raise Decline("mixed tensor types")
+    ranges = (_ranges(per, 1, sel), _ranges(per, 2, sel), _ranges(per, 3, sel))
+    if ((per[3][1][sel] >= 0) & (ranges[2][1] == 0)).any():
+        raise Decline("present but empty shape")  # a scalar record, unlike an absent shape
+    return _build_column(buf, n, recs, int(types[0]), ranges, map_name)
+
+
+def _i64(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def _gather_items(
+    buf: np.ndarray, starts: np.ndarray, nbytes: np.ndarray, counts: np.ndarray, dtype: np.dtype[Any]
+) -> np.ndarray:
+    """`gather_items` (`nbytes` is ``counts * dtype.itemsize``), in C where built."""
+    if crecordio is not None and dtype.isnative:
+        out = np.empty(int(counts.sum()), dtype=dtype)
+        if crecordio.gather(buf, _i64(starts), _i64(nbytes), out):
+            return out
+    return gather_items(buf, starts, counts, dtype)
+
+
+def _read_packed_varints(
+    buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, counts: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``decode_varint_stream(gather(buf, starts, lengths), lengths, counts)``,
+    in C where built (the numpy code runs, and decides, whenever the C loop does not
+    answer)."""
+    if crecordio is not None:
+        if counts is None:
+            out = np.empty(int(lengths.sum()), dtype=np.uint64)  # a varint has >= 1 byte
+            got = np.empty(lengths.size, dtype=np.int64)
+            k = crecordio.varints(buf, _i64(starts), _i64(lengths), None, out, got)
+            if k >= 0:
+                return out[:k], got
+        else:
+            out = np.empty(int(counts.sum()), dtype=np.uint64)
+            k = crecordio.varints(buf, _i64(starts), _i64(lengths), _i64(counts), out, None)
+            if k == out.size:
+                return out, counts
+    return decode_varint_stream(gather(buf, starts, lengths), lengths, counts)
+
+
+def _read_keys(
+    buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, counts: np.ndarray, width: int, it: type
+) -> np.ndarray:
+    """The column indices of a sparse column as `it`: each region's packed keys, exactly
+    `counts` of them, each below `width`; declines otherwise."""
+    if crecordio is not None and it is np.int32:
+        out = np.empty(int(counts.sum()), dtype=np.int32)
+        if crecordio.keys32(buf, _i64(starts), _i64(lengths), _i64(counts), out, width) == out.size:
+            return out
+    keys, _ = _read_packed_varints(buf, starts, lengths, counts)
+    if keys.size and int(keys.max()) >= width:
+        raise Decline("key outside the shape")
+    return keys.astype(it)
+
+
+def _build_column(
+    buf: np.ndarray,
+    n: int,
+    recs: np.ndarray,
+    ttype: int,
+    ranges: tuple[tuple[np.ndarray, np.ndarray], ...],
+    map_name: str,
+) -> Any:
+    """One column from the (start, length) of each record's packed values, keys and shape.
+
+    `recs` are the records that have the key (in record order); the result is always owned.
+    """
+    dtype = _TENSOR_DTYPES[ttype]
+    (vs, vl), (ks, kl), (ss, sl) = ranges
+    if ttype == 7:
+        raw, counts = _read_packed_varints(buf, vs, vl)
+        values = raw.astype(np.int64).astype(np.int32)  # protobuf int32: the low 32 bits
+    else:
+        if (vl % dtype.itemsize).any():
+            raise Decline("packed length not a multiple of the element size")
+        counts = vl // dtype.itemsize
+        values = _gather_items(buf, vs, vl, counts, dtype)
+    has_shape = sl > 0
+    shape: tuple[int, ...] | None = None
+    if has_shape.any():
+        if not has_shape.all():
+            raise Decline("shape on some records only")
+        # Every record must carry the same shape bytes; decode them once.
+        width = int(sl[0])
+        if (sl != width).any():
+            raise Decline("varying shapes")
+        for j in range(width):
+            col = buf[ss + j]
+            if (col != col[0]).any():
+                raise Decline("varying shapes")
+        first = buf[int(ss[0]) : int(ss[0]) + width]
+        shape_vals, _ = decode_varint_stream(first, np.array([width], dtype=np.int64))
+        shape = tuple(int(x) for x in shape_vals)
+        if math.prod(shape) > 2**63 - 1 or shape_problem(shape, n) is not None:
+            raise Decline("shape numpy cannot hold (the careful reader reports it)")
+    complete = recs.size == n
+    if (kl > 0).any():
+        if not complete or shape is None:
+            raise Decline("sparse column needs every record and a shape")
+        width = math.prod(shape)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        small = width <= np.iinfo(np.int32).max and indptr[-1] <= np.iinfo(np.int32).max
+        it = np.int32 if small else np.int64
+        # Declines unless each record has as many keys as values, each below the width.
+        indices = _read_keys(buf, ks, kl, counts, width, it)
+        m = sp.csr_array((values, indices, indptr.astype(it)), shape=(n, width))
+        return m if len(shape) == 1 else Sparse(m, shape)
+    if shape is not None and (counts == 0).all() and math.prod(shape) > 0:
+        # Every record is an SDK-style empty sparse row.
+        if not complete:
+            raise Decline("sparse column needs every record")
+        width = math.prod(shape)
+        m = sp.csr_array((values, np.empty(0, np.int32), np.zeros(n + 1, np.int32)), shape=(n, width))
+        return m if len(shape) == 1 else Sparse(m, shape)
+    if shape is not None:
+        if (counts != math.prod(shape)).any():
+            raise Decline("dense values do not fill the shape (or mixed sparse rows)")
+        if not complete:
+            raise Decline("partial column with a shape")
+        return values.reshape((n, *shape))
+    if complete and (counts == counts[0]).all():
+        k = int(counts[0])
+        if map_name == "label" and k == 1:
+            return values.reshape(n)
+        return values.reshape(n, k)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    full_counts = np.zeros(n, dtype=np.int64)
+    full_counts[recs] = counts
+    np.cumsum(full_counts, out=offsets[1:])
+    valid = np.zeros(n, dtype=bool)
+    valid[recs] = True
+    # `values` is in record order: entries were kept in wire order, one per record.
+    return Ragged(values, offsets, valid)
+
+
+def careful_decode(
+    view: memoryview,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    joined: Mapping[int, memoryview],
+    base: int,
+    first_index: int,
+) -> RecordBatch:
+    """Every record through `parse_record`, then the columns built from the records; any
+    problem is a `DecodeError` whose offset is counted from `base` and whose record index
+    from `first_index` (the arguments are `decode_table`'s)."""
+    records = []
+    for i in range(starts.size):
+        s = int(starts[i])
+        try:
+            if s < 0:
+                payload = joined[i]
+                records.append(parse_record(payload, 0, len(payload)))
+            else:
+                records.append(parse_record(view, s, s + int(lengths[i])))
+        except WireError as e:
+            # A joined multi-part record has no single place in the input: name its header.
+            offset = base + (e.offset if s >= 0 else -1 - s)
+            raise DecodeError(CONTENT_TYPE, e.reason, offset=offset, record_index=first_index + i) from None
+    try:
+        features = columns_from_records([r.features for r in records], "features")
+        label = columns_from_records([r.label for r in records], "label")
+    except ColumnError as e:
+        idx = None if e.record_index is None else first_index + e.record_index
+        off = None
+        if e.record_index is not None:
+            s = int(starts[e.record_index])
+            off = base + (s - 8 if s >= 0 else -1 - s)
+        raise DecodeError(
+            CONTENT_TYPE,
+            f"{e.column}: {e.reason}"
+            + (
+                " (a RecordBatch column holds one kind of tensor; "
+                "use smp.formats.recordio_protobuf.decode_records for arbitrary records)"
+                if e.mixed
+                else ""
+            ),
+            offset=off,
+            record_index=idx,
+        ) from None
+    return RecordBatch(
+        features,
+        label,
+        [r.uid for r in records],
+        [r.metadata for r in records],
+        [r.configuration for r in records],
+        n=len(records),
+    )
+
+
+def decode_table(
+    view: memoryview,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    joined: Mapping[int, memoryview],
+    *,
+    copy: bool,
+    base: int = 0,
+    first_index: int = 0,
+) -> RecordBatch:
+    """The records of a frame table as one batch (see the module docstring).
+
+    `starts` and `lengths` locate each record's payload in `view` (``-1 - header offset``
+    for a multi-part record, whose joined payload is ``joined[i]``), as
+    `sm_payloads.recordio.frame_table` returns them. `copy` asks for owned arrays instead of
+    views of `view`. `base` and `first_index` are the byte offset of `view` and the index of
+    its first record in the whole input, for errors.
+    """
+    n = starts.size
+    if n == 0:
+        return RecordBatch(n=0)
+    buf = np.frombuffer(view, dtype=np.uint8)
+    if not joined:
+        if (lengths == lengths[0]).all():
+            out = template_decode(view, buf, starts, int(lengths[0]), copy)
+            if out is not None:
+                return out
+        for fast in (walk_decode, vector_decode):
+            try:
+                return fast(buf, starts, lengths)
+            except Decline:
+                pass
+    return careful_decode(view, starts, lengths, joined, base, first_index)

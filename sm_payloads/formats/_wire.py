@@ -1,0 +1,607 @@
+"""Protobuf's wire format: varints, tags and length-delimited fields, read and written,
+one value at a time and vectorized over many messages at once (numpy, no loop per record).
+
+This module knows the wire format and nothing of any schema: field numbers are the
+callers' (``record.proto`` is read in `_record_reader` and written in `recordio_protobuf`).
+
+Scalar reading (`read_varint`, `skip_field`, `fields`, `read_packed_varints`):
+Rule 1: every read is bounds-checked against the enclosing message; a length word never
+allocates more than the bytes present.
+Rule 2: malformed input raises `WireError(reason, offset)` with the absolute byte offset of
+the problem, never anything else; varint values are taken modulo 2**64, as protobuf does.
+
+Vectorized reading (`read_varints_at`, `decode_varint_stream`, `gather`, `gather_items`,
+`scan` and its `Fields`, `last_per_message`, `unique_field`):
+Rule 3: these never raise on malformed input with anything but `Decline`; the caller then
+re-reads the input with a scalar reader, which reports the exact error. So they may be
+strict and simple: anything unusual declines.
+Rule 4: nothing allocates in proportion to a length word; only to bytes present.
+
+Writing (`encode_varint`, `tag`, `length_delimited`; vectorized `varint_len`,
+`varint_encode` and the message tree `Message` / `Chunks` that `MessageWriter` places):
+Rule 5: what is written is protobuf's canonical encoding: shortest varints, lengths in
+front of their contents, fields in the order given.
+
+>>> length_delimited(1, b"ab").hex()
+'0a026162'
+>>> read_varint(memoryview(encode_varint(300)), 0, 2)
+(300, 2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "EGROUP",
+    "I32",
+    "I64",
+    "LEN",
+    "MAX_GROUP_DEPTH",
+    "SGROUP",
+    "VARINT",
+    "Chunks",
+    "Decline",
+    "Fields",
+    "Message",
+    "MessageWriter",
+    "WireError",
+    "bytes_chunks",
+    "decode_varint_stream",
+    "encode_varint",
+    "fields",
+    "fixed_chunks",
+    "gather",
+    "gather_items",
+    "last_per_message",
+    "length_delimited",
+    "read_packed_varints",
+    "read_varint",
+    "read_varints_at",
+    "same_chunks",
+    "scan",
+    "scatter",
+    "skip_field",
+    "tag",
+    "unique_field",
+    "varint_chunks",
+    "varint_encode",
+    "varint_len",
+]
+
+#: Wire types (the low three bits of a tag).
+VARINT, I64, LEN, SGROUP, EGROUP, I32 = 0, 1, 2, 3, 4, 5
+#: Groups nested deeper than this are an error (a bound on the reader's recursion).
+MAX_GROUP_DEPTH = 64
+
+_U64 = np.uint64
+
+
+# ======================================================================================
+# Scalar: one value at a time
+# ======================================================================================
+
+
+class WireError(ValueError):
+    """Malformed protobuf: `reason` and the absolute byte `offset` of the problem."""
+
+    def __init__(self, reason: str, offset: int) -> None:
+        self.reason = reason
+        self.offset = offset
+        super().__init__(f"{reason} at byte {offset}")
+
+
+def encode_varint(v: int) -> bytes:
+    """The varint of a non-negative int."""
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def tag(field: int, wire_type: int) -> bytes:
+    """The tag (field number and wire type) that starts a field."""
+    return encode_varint(field << 3 | wire_type)
+
+
+def length_delimited(field: int, content: bytes) -> bytes:
+    """A whole length-delimited field: tag, length, content."""
+    return encode_varint(field << 3 | LEN) + encode_varint(len(content)) + content
+
+
+def read_varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
+    """(value, position after it). Values are taken modulo 2**64 as protobuf does."""
+    result = 0
+    shift = 0
+    start = pos
+    while True:
+        if pos >= end:
+            raise WireError("truncated varint", start)
+        b = buf[pos]
+        pos += 1
+        if shift == 63 and b > 1 and b & 0x7F > 1:
+            # The tenth byte may only carry the top bit of a 64-bit value.
+            raise WireError("varint overflows 64 bits", start)
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result & 0xFFFFFFFFFFFFFFFF, pos
+        shift += 7
+        if shift > 63:
+            raise WireError("varint longer than 10 bytes", start)
+
+
+def skip_field(buf: memoryview, pos: int, end: int, wire_type: int, field: int, depth: int = 0) -> int:
+    """Skip one field's value (a whole group for `SGROUP`); return the position after it."""
+    if wire_type == VARINT:
+        return read_varint(buf, pos, end)[1]
+    if wire_type == I64:
+        if end - pos < 8:
+            raise WireError("truncated 64-bit field", pos)
+        return pos + 8
+    if wire_type == I32:
+        if end - pos < 4:
+            raise WireError("truncated 32-bit field", pos)
+        return pos + 4
+    if wire_type == LEN:
+        n, pos = read_varint(buf, pos, end)
+        if n > end - pos:
+            raise WireError(f"length {n} exceeds the {end - pos} bytes left", pos)
+        return pos + n
+    if wire_type == SGROUP:
+        if depth >= MAX_GROUP_DEPTH:
+            raise WireError("groups nested too deeply", pos)
+        while True:
+            tag_at = pos
+            key, pos = read_varint(buf, pos, end)
+            wt, fn = key & 7, key >> 3
+            if fn == 0:
+                raise WireError("field number 0", tag_at)
+            if wt == EGROUP:
+                if fn != field:
+                    raise WireError(f"end of group {fn} does not match group {field}", tag_at)
+                return pos
+            pos = skip_field(buf, pos, end, wt, fn, depth + 1)
+    if wire_type == EGROUP:
+        raise WireError("end of a group that was not started", pos)
+    raise WireError(f"invalid wire type {wire_type}", pos)
+
+
+def fields(buf: memoryview, pos: int, end: int) -> Iterator[tuple[int, int, int, int, int]]:
+    """Yield (field number, wire type, value start, value end, tag offset) of a message.
+
+    For wire type 2 the value range is the payload; for 0 it is the varint; for 1/5 the
+    fixed bytes. Groups are skipped and never yielded.
+    """
+    while pos < end:
+        tag_at = pos
+        key, pos = read_varint(buf, pos, end)
+        fn, wt = key >> 3, key & 7
+        if fn == 0:
+            raise WireError("field number 0", tag_at)
+        if wt == LEN:
+            n, pos = read_varint(buf, pos, end)
+            if n > end - pos:
+                raise WireError(f"length {n} exceeds the {end - pos} bytes left", tag_at)
+            yield fn, wt, pos, pos + n, tag_at
+            pos += n
+        elif wt == SGROUP:
+            pos = skip_field(buf, pos, end, SGROUP, fn)
+        else:
+            nxt = skip_field(buf, pos, end, wt, fn)
+            yield fn, wt, pos, nxt, tag_at
+            pos = nxt
+
+
+def read_packed_varints(buf: memoryview, start: int, end: int) -> list[int]:
+    """The varints of a packed field's payload ``buf[start:end]``."""
+    out = []
+    pos = start
+    while pos < end:
+        v, pos = read_varint(buf, pos, end)
+        out.append(v)
+    return out
+
+
+# ======================================================================================
+# Vectorized reading: many messages at once
+# ======================================================================================
+
+
+class Decline(Exception):
+    """The vectorized path does not handle this input; use the careful reader."""
+
+
+def read_varints_at(buf: np.ndarray, pos: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Read one varint at each position (bounded by `end`); return (values, next positions)."""
+    m = pos.size
+    val = np.zeros(m, dtype=_U64)
+    nxt = np.empty(m, dtype=np.int64)
+    todo = np.arange(m)
+    p = pos.astype(np.int64, copy=True)
+    for j in range(10):
+        if (p[todo] >= end[todo]).any():
+            raise Decline("truncated varint")
+        b = buf[p[todo]]
+        if j == 9 and (b > 1).any():
+            raise Decline("varint overflow")
+        val[todo] |= (b & 0x7F).astype(_U64) << _U64(7 * j)
+        fin = b < 0x80
+        nxt[todo[fin]] = p[todo[fin]] + 1
+        todo = todo[~fin]
+        if not todo.size:
+            return val, nxt
+        p[todo] += 1
+    raise Decline("varint longer than 10 bytes")
+
+
+def gather(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenate ``buf[s:s+l]`` for every (s, l), with one fancy-index gather."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=buf.dtype)
+    csum = np.cumsum(lengths)
+    idx = np.arange(total, dtype=np.int64)
+    idx += np.repeat(starts - (csum - lengths), lengths)
+    return buf[idx]
+
+
+def gather_items(buf: np.ndarray, starts: np.ndarray, counts: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
+    """Concatenate `counts[i]` fixed-size items from ``buf[starts[i]:]`` as a native `dtype`
+    array (one gather of whole items; the regions need not be aligned)."""
+    size = dtype.itemsize
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0, dtype=dtype.newbyteorder("="))
+    first_item = np.cumsum(counts) - counts
+    idx = np.arange(0, total * size, size, dtype=np.int64)
+    idx += np.repeat(starts - first_item * size, counts)
+    # An item may start at any byte: view the buffer as `dtype` items starting at every byte
+    # (stride 1, unaligned) and gather whole items at once (measured faster than a gather
+    # per byte or per row of a (n, size) byte view).
+    items = np.ndarray((buf.size - size + 1,), dtype=dtype, buffer=buf, strides=(1,))
+    return items[idx].astype(dtype.newbyteorder("="), copy=False)
+
+
+def decode_varint_stream(
+    data: np.ndarray, lengths: np.ndarray, counts: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decode concatenated packed-varint regions: (all values as uint64, count per region).
+
+    With `counts` given, each region must hold exactly that many varints (declines
+    otherwise), which is cheaper to check than to count.
+    """
+    if data.size == 0:
+        if counts is not None and counts.any():
+            raise Decline("varints missing")
+        return np.empty(0, _U64), np.zeros(lengths.size, np.int64)
+    ends_at = np.cumsum(lengths)
+    nonempty = lengths > 0
+    cont = data >= 0x80
+    if cont[ends_at[nonempty] - 1].any():
+        raise Decline("packed varints end inside a varint")
+    if not (cont[1:] & cont[:-1]).any():
+        # Every varint has one or two bytes (the common case: column indices below 16384).
+        term_idx = np.flatnonzero(~cont)
+        values = data[term_idx].astype(_U64)
+        two = cont[term_idx - 1]
+        two[0] = two[0] and term_idx[0] > 0
+        at = np.flatnonzero(two)
+        values[at] = (values[at] << _U64(7)) | (data[term_idx[at] - 1] & 0x7F).astype(_U64)
+    else:
+        term_idx = np.flatnonzero(~cont)
+        vstarts = np.empty(term_idx.size, dtype=np.int64)
+        vstarts[0] = 0
+        vstarts[1:] = term_idx[:-1] + 1
+        vlens = term_idx - vstarts + 1
+        if (vlens > 10).any():
+            raise Decline("varint longer than 10 bytes")
+        if (vlens == 10).any() and (data[term_idx[vlens == 10]] > 1).any():
+            raise Decline("varint overflow")
+        pos_in = np.arange(data.size, dtype=np.int64) - np.repeat(vstarts, vlens)
+        parts = (data & 0x7F).astype(_U64) << (pos_in.astype(_U64) * _U64(7))
+        values = np.bitwise_or.reduceat(parts, vstarts)
+    if counts is None:
+        counts = np.diff(np.searchsorted(term_idx, ends_at - 1, side="right"), prepend=0)
+    else:
+        # Region i must end exactly at its counts[:i+1].sum()-th varint.
+        last = np.cumsum(counts)
+        if (
+            last[-1] != term_idx.size
+            or (counts[nonempty] == 0).any()
+            or (counts[~nonempty] != 0).any()
+            or (term_idx[last[nonempty] - 1] != ends_at[nonempty] - 1).any()
+        ):
+            raise Decline("regions hold other numbers of varints")
+    return values, counts
+
+
+class Fields:
+    """The fields of many messages: parallel arrays ordered by message, then wire order."""
+
+    __slots__ = ("fn", "msg", "seq", "ve", "vs", "wt")
+
+    def __init__(self, msg: Any, fn: Any, wt: Any, vs: Any, ve: Any, seq: Any) -> None:
+        self.msg, self.fn, self.wt, self.vs, self.ve, self.seq = msg, fn, wt, vs, ve, seq
+
+    def select(self, mask: np.ndarray) -> Fields:
+        return Fields(
+            self.msg[mask], self.fn[mask], self.wt[mask], self.vs[mask], self.ve[mask], self.seq[mask]
+        )
+
+
+def scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> Fields:
+    """Split every message ``buf[starts[i]:ends[i]]`` into its fields, all messages at once.
+
+    For wire type 2 ``vs:ve`` is the payload; for 0 the varint; for 1 and 5 the fixed bytes.
+    Groups (wire types 3, 4) and invalid wire types decline.
+    """
+    msgs, fns, wts, vss, ves, seqs = [], [], [], [], [], []
+    idx = np.flatnonzero(starts < ends)
+    pos = starts[idx].astype(np.int64)
+    end = ends[idx].astype(np.int64)
+    step = 0
+    while idx.size:
+        key, p = read_varints_at(buf, pos, end)
+        fn = (key >> _U64(3)).astype(np.int64)
+        wt = (key & _U64(7)).astype(np.int64)
+        if (fn == 0).any() or (key >> _U64(32)).any():
+            raise Decline("bad field number")
+        vs = p.copy()
+        ve = np.empty_like(p)
+        m = wt == LEN
+        if m.any():
+            ln, q = read_varints_at(buf, p[m], end[m])
+            if (ln > (end[m] - q).astype(_U64)).any():
+                raise Decline("length exceeds message")
+            vs[m] = q
+            ve[m] = q + ln.astype(np.int64)
+        m = wt == VARINT
+        if m.any():
+            _, q = read_varints_at(buf, p[m], end[m])
+            ve[m] = q
+        m = wt == I32
+        ve[m] = p[m] + 4
+        m = wt == I64
+        ve[m] = p[m] + 8
+        if ((wt == SGROUP) | (wt == EGROUP) | (wt > I32)).any():
+            raise Decline("groups or invalid wire type")
+        if (ve > end).any():
+            raise Decline("field exceeds message")
+        msgs.append(idx)
+        fns.append(fn)
+        wts.append(wt)
+        vss.append(vs)
+        ves.append(ve)
+        seqs.append(np.full(idx.size, step, dtype=np.int64))
+        step += 1
+        keep = ve < end
+        idx, pos, end = idx[keep], ve[keep], end[keep]
+    if not msgs:
+        e = np.empty(0, np.int64)
+        return Fields(e, e, e, e, e, e)
+    out = Fields(*(np.concatenate(a) for a in (msgs, fns, wts, vss, ves, seqs)))
+    if len(msgs) > 1:
+        # Steps were appended one after another; put each message's fields together, in
+        # wire order (a stable sort keeps the step order within a message).
+        order = np.argsort(out.msg, kind="stable")
+        out = Fields(*(a[order] for a in (out.msg, out.fn, out.wt, out.vs, out.ve, out.seq)))
+    return out
+
+
+def last_per_message(f: Fields, n: int) -> np.ndarray:
+    """Index into `f` of the last field of each message (-1 where a message has none)."""
+    out = np.full(n, -1, dtype=np.int64)
+    if f.msg.size:
+        order = np.lexsort((f.seq, f.msg))
+        msg = f.msg[order]
+        last = np.ones(msg.size, dtype=bool)
+        last[:-1] = msg[1:] != msg[:-1]
+        out[msg[last]] = order[last]
+    return out
+
+
+def unique_field(f: Fields, n: int) -> np.ndarray:
+    """Like `last_per_message` but declines when a message has the field twice."""
+    if f.msg.size and np.bincount(f.msg, minlength=n).max() > 1:
+        raise Decline("repeated field")
+    return last_per_message(f, n)
+
+
+# ======================================================================================
+# Vectorized writing: the same fields for many messages at once
+# ======================================================================================
+
+
+def varint_len(v: np.ndarray) -> np.ndarray:
+    """Bytes needed for each uint64 varint (1..10)."""
+    v = v.astype(_U64, copy=False)
+    n = np.ones(v.shape, dtype=np.int64)
+    if not v.size:
+        return n
+    top = int(v.max())
+    for k in range(1, 10):
+        if top < 1 << (7 * k):
+            break
+        n += v >= _U64(1) << _U64(7 * k)
+    return n
+
+
+def varint_encode(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(flat bytes, per-value lengths) of the varint encoding of each uint64 in `v`."""
+    v = v.astype(_U64, copy=False).reshape(-1)
+    lens = varint_len(v)
+    ends = np.cumsum(lens)
+    out = np.empty(int(ends[-1]) if v.size else 0, dtype=np.uint8)
+    starts = ends - lens
+    maxlen = int(lens.max()) if v.size else 0
+    if maxlen == 1:
+        out[:] = v.astype(np.uint8)
+        return out, lens
+    if maxlen == 2:
+        # Each value as its two bytes side by side; keep the second only where needed.
+        pair = np.empty((v.size, 2), dtype=np.uint8)
+        two = lens == 2
+        pair[:, 0] = (v & _U64(0x7F)).astype(np.uint8) | (two.astype(np.uint8) << np.uint8(7))
+        pair[:, 1] = (v >> _U64(7)).astype(np.uint8)
+        keep = np.ones((v.size, 2), dtype=bool)
+        keep[:, 1] = two
+        return pair[keep], lens
+    for j in range(maxlen):
+        m = np.arange(v.size) if j == 0 else np.flatnonzero(lens > j)
+        vals = v[m] >> _U64(7 * j)
+        byte = (vals & _U64(0x7F)).astype(np.uint8)
+        byte |= (lens[m] > j + 1).astype(np.uint8) << np.uint8(7)
+        out[starts[m] + j] = byte
+    return out, lens
+
+
+class Chunks:
+    """Per-message raw bytes (a leaf of the message tree): a flat uint8 array plus one
+    length per message."""
+
+    __slots__ = ("data", "item", "lengths")
+
+    def __init__(self, data: np.ndarray, lengths: np.ndarray, item: int = 1) -> None:
+        self.data = data
+        self.lengths = lengths.astype(np.int64, copy=False)
+        self.item = item  # bytes per element: chunks are whole elements
+
+
+class Message:
+    """A length-delimited field built for all messages at once: its `tag` bytes, then the
+    length and the concatenated `children` (`Message` or `Chunks`); only in the messages
+    where `present` is true (None: every message). `MessageWriter` fills in the sizes."""
+
+    __slots__ = ("children", "content", "present", "size", "tag")
+
+    def __init__(self, tag: bytes, children: list[Any], present: np.ndarray | None) -> None:
+        self.tag = tag
+        self.children = children
+        self.present = present  # None: every message
+        self.content: np.ndarray  # per message: bytes of the children (set by MessageWriter)
+        self.size: np.ndarray  # per message: bytes of the whole field, 0 where absent
+
+
+def same_chunks(data: bytes, n: int, present: np.ndarray | None) -> Chunks:
+    """The same bytes in every present message (zero bytes in the others)."""
+    if present is None:
+        return Chunks(np.frombuffer(data * n, dtype=np.uint8), np.full(n, len(data)))
+    k = int(np.count_nonzero(present))
+    return Chunks(np.frombuffer(data * k, dtype=np.uint8), np.where(present, len(data), 0))
+
+
+def bytes_chunks(chunks: list[bytes]) -> Chunks:
+    """One bytes object per message."""
+    lengths = np.fromiter((len(c) for c in chunks), dtype=np.int64, count=len(chunks))
+    return Chunks(np.frombuffer(b"".join(chunks), dtype=np.uint8), lengths)
+
+
+def varint_chunks(values: np.ndarray, counts: np.ndarray) -> Chunks:
+    """Packed varints: message i holds the next `counts[i]` of `values` (uint64)."""
+    data, lens = varint_encode(values)
+    ends = np.zeros(lens.size + 1, dtype=np.int64)
+    np.cumsum(lens, out=ends[1:])
+    bounds = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=bounds[1:])
+    return Chunks(data, ends[bounds[1:]] - ends[bounds[:-1]])
+
+
+def fixed_chunks(values: np.ndarray, counts: np.ndarray) -> Chunks:
+    """Packed fixed-width values (as their bytes in memory): message i holds the next
+    `counts[i]` of `values`."""
+    item = values.dtype.itemsize
+    return Chunks(np.ascontiguousarray(values).view(np.uint8).reshape(-1), counts * item, item)
+
+
+def scatter(
+    out: np.ndarray, data: np.ndarray, lengths: np.ndarray, starts: np.ndarray, item: int = 1
+) -> None:
+    """out[starts[i] : starts[i] + lengths[i]] = the i-th chunk of `data`, for every i.
+
+    Chunks of whole `item`-byte elements are placed one element at a time (measured faster
+    than an index per byte).
+    """
+    total = data.size
+    if total == 0:
+        return
+    n = lengths.size
+    if total >= 256 * n:  # long chunks: a slice copy per record beats an index array
+        src = np.concatenate([[0], np.cumsum(lengths)])
+        for i in np.flatnonzero(lengths).tolist():
+            s = int(starts[i])
+            out[s : s + int(lengths[i])] = data[src[i] : src[i + 1]]
+        return
+    if item > 1:
+        counts = lengths // item
+        first = np.cumsum(counts) - counts
+        at = np.arange(0, total, item, dtype=np.int64)
+        at += np.repeat(starts - first * item, counts)
+        # `out` viewed as item-sized words starting at every byte (stride 1, unaligned):
+        # one scatter of whole elements.
+        word = np.dtype(f"V{item}")
+        slots = np.ndarray((out.size - item + 1,), dtype=word, buffer=out, strides=(1,))
+        slots[at] = data.view(word)
+        return
+    csum = np.cumsum(lengths)
+    idx = np.arange(total, dtype=np.int64)
+    idx += np.repeat(starts - (csum - lengths), lengths)
+    out[idx] = data
+
+
+class MessageWriter:
+    """Writes a tree of `Message` / `Chunks` for `n` messages with numpy: sizes bottom-up
+    (`size`), then every piece placed once (`emit`)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def size(self, node: Any) -> np.ndarray:
+        """Bytes of `node` in each message (and, for a `Message`, its `content` and `size`)."""
+        if isinstance(node, Chunks):
+            return node.lengths
+        content = np.zeros(self.n, dtype=np.int64)
+        for c in node.children:
+            content += self.size(c)
+        node.content = content
+        total = len(node.tag) + varint_len(content.astype(np.uint64)) + content
+        if node.present is not None:
+            total = np.where(node.present, total, 0)
+        node.size = total
+        return total
+
+    def emit(self, out: np.ndarray, node: Any, starts: np.ndarray, active: np.ndarray | None = None) -> None:
+        """Write `node` for every active message (all when `active` is None), message i at
+        ``out[starts[i]:]``; `size` must have run on it."""
+        if isinstance(node, Chunks):
+            # Chunks under an absent parent have length 0 by construction (see same_chunks).
+            scatter(out, node.data, node.lengths, starts, node.item)
+            return
+        content = node.content
+        mask = active
+        if node.present is not None:
+            mask = node.present if mask is None else (mask & node.present)
+        sel = np.arange(self.n) if mask is None else np.flatnonzero(mask)
+        if not sel.size:
+            return
+        s = starts[sel]
+        head = np.frombuffer(node.tag, dtype=np.uint8)
+        out[s[:, None] + np.arange(head.size)] = head
+        s = s + head.size
+        vb, vl = varint_encode(content[sel].astype(np.uint64))
+        scatter(out, vb, vl, s)
+        child_start = np.zeros(self.n, dtype=np.int64)
+        child_start[sel] = s + vl
+        for c in node.children:
+            self.emit(out, c, child_start, mask)
+            child_start = child_start + self.size_of(c)
+
+    @staticmethod
+    def size_of(node: Any) -> np.ndarray:
+        """Bytes of `node` in each message, once `size` has run on it."""
+        out: np.ndarray = node.lengths if isinstance(node, Chunks) else node.size
+        return out
