@@ -2,7 +2,8 @@
 ``application/x-recordio-protobuf``, behind one entry point, `decode_table`.
 
 `decode_table` takes the frame table of a body (`sm_payloads.recordio.frame_table`) and
-returns the `RecordBatch` of its records, trying four readers in turn:
+returns the `RecordBatch` of its records, trying four readers in turn (1 only when every
+record has the same length, 1-3 only when no record is a multi-part one):
 
 1. `template_decode`: uniform dense frames (every record of record 0's length and layout,
    float tensors of one packed chunk each) as strided views of the input, or copies with
@@ -19,10 +20,10 @@ returns the `RecordBatch` of its records, trying four readers in turn:
    wins, a oneof where the last member wins) and reports the exact byte offset of
    anything malformed.
 
-Rule 1 (one answer): the four give the same batch for any input they accept. Readers 1-3
-answer only what they are sure of: on anything unusual they decline (None from the
-template, `Decline` from the others) and the next one runs, so the careful reader alone
-decides what is an error, and where.
+Rule 1 (one answer): the four give the same batch (values, dtypes, shapes, column order)
+for any input they accept. Readers 1-3 answer only what they are sure of: on anything
+unusual they decline (None from the template, `Decline` from the others) and the next one
+runs, so the careful reader alone decides what is an error, and where.
 Rule 2 (errors): `parse_record` raises `WireError(reason, offset)` with the absolute byte
 offset; `careful_decode` turns it, and any column it cannot build, into `DecodeError` with
 the byte offset and the record index. A known field with an unexpected wire type is an
