@@ -9,7 +9,18 @@
 
 from __future__ import annotations
 
-from . import algorithms, autopilot, batch, formats, limits, object2vec, recordio, sdk, serving
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from . import formats, limits, recordio
+from .api import (
+    DEFAULT_BATCH_SIZE,
+    decode_request,
+    decode_response,
+    encode_request,
+    encode_response,
+    iter_decode,
+)
 from .errors import (
     DecodeError,
     EncodeError,
@@ -21,18 +32,29 @@ from .errors import (
 from .limits import Limits
 from .mime import MediaType, negotiate
 from .record import Ragged, Record, RecordBatch, Sparse, Tensor, from_dense, from_sparse
-from .registry import (
-    DEFAULT_BATCH_SIZE,
-    decode_request,
-    decode_response,
-    encode_request,
-    encode_response,
-    get_codec,
-    iter_decode,
-    register_codec,
-)
+from .registry import get_codec, register_codec
+
+if TYPE_CHECKING:
+    from . import algorithms, autopilot, batch, object2vec, sdk, serving
 
 __version__ = "0.1.0"
+
+#: Schemas and integrations, imported on first use (``smp.algorithms``, ``smp.serving``...):
+#: ``import sm_payloads`` loads the record type, the errors, the media types and the codecs.
+_ON_FIRST_USE = ("algorithms", "autopilot", "batch", "object2vec", "sdk", "serving")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ON_FIRST_USE:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_ON_FIRST_USE})
+
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",

@@ -2,12 +2,12 @@
  * sm_payloads._cparse: the text-number kernels of the CSV and JSON readers, and the CSV
  * writer's join, in C.
  *
- * Optional accelerator: sm_payloads/_textnum.py and sm_payloads/formats/json.py hold the
- * numpy twins of the readers (csv_block, json_lists) and of the writer's join (csv_rows),
- * with the same contracts, and the test suite checks each pair against each other. They
- * only ever accept or decline: on anything that is not exactly the expected shape they
- * return the "declined" value and the caller's careful path decides what the input is and
- * where it goes wrong.
+ * Optional accelerator: sm_payloads/formats/_textnum.py and
+ * sm_payloads/formats/_json_layout.py hold the numpy twins of the readers (csv_block,
+ * json_lists) and of the writer's join (csv_rows), with the same contracts, and the test
+ * suite checks each pair against each other. They only ever accept or decline: on anything
+ * that is not exactly the expected shape they return the "declined" value and the caller's
+ * careful path decides what the input is and where it goes wrong.
  *
  * Numbers are exact. A decimal mantissa below 2**53 scaled by 10**e with |e| <= 22 is
  * computed as one IEEE multiplication or division of two exact doubles, which rounds

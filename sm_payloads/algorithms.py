@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .columns import column_kind
 from .errors import DecodeError, EncodeError, NotAcceptableError, UnsupportedMediaTypeError
 from .formats import _json_layout as _jlayout
 from .formats import csv as _csv
@@ -46,7 +47,7 @@ from .formats import json as _json
 from .formats import jsonlines as _jsonl
 from .formats import recordio_protobuf as _rp
 from .mime import MediaType
-from .record import Ragged, RecordBatch, _column_kind
+from .record import Ragged, RecordBatch
 
 __all__ = [
     "JSON",
@@ -379,7 +380,7 @@ def _candidates(
 
 def _kind_of(col: Any) -> str:
     """``scalar``, ``vector``, or a description of what the column is instead."""
-    kind = _column_kind(col)
+    kind = column_kind(col)
     if kind == "dense":
         if col.dtype.kind not in "fiu":
             return f"a column of dtype {col.dtype}"
@@ -512,7 +513,7 @@ def encode_response(
     ...                 "application/json", "kmeans")
     b'{"predictions": [{"closest_cluster": 7.0, "distance_to_cluster": 7.2033820152282715}]}'
     """
-    from .registry import to_batch  # registry imports this module
+    from .arrays import to_batch
 
     schema = get(algorithm)
     essence, verbose, params = _media(accept, schema, accept=True)
@@ -671,12 +672,12 @@ def decode_response(
                 "no JSON object" if m is None else f"top-level key {m.group(1).decode('utf-8', 'replace')!r}"
             )
             # a body that is not JSON at all gets the JSON decoder's own error (with its position)
-            _json.JsonCodec.from_params(params).decode_response(buf, allow_nan=allow_nan)
+            _json.JsonCodec.from_params(params, allow_nan=allow_nan).decode_response(buf)
             raise DecodeError(
                 essence, f'{schema.title} writes {{"{schema.envelope}": [...]}}; found {seen}', offset=0
             )
-        batch = _json.JsonCodec.from_params(params).decode_response(
-            buf, dtype=text_dtype, allow_nan=allow_nan
+        batch = _json.JsonCodec.from_params(params, dtype=text_dtype, allow_nan=allow_nan).decode_response(
+            buf
         )
         if (
             len(batch) == 1
@@ -690,13 +691,13 @@ def decode_response(
                 offset=0,
             )
     elif essence == JSONLINES:
-        batch = _jsonl.JsonLinesCodec.from_params(params).decode_response(
-            body, dtype=text_dtype, allow_nan=allow_nan
-        )
+        batch = _jsonl.JsonLinesCodec.from_params(
+            params, dtype=text_dtype, allow_nan=allow_nan
+        ).decode_response(body)
     elif essence == CSV:
         keys = [k for k in schema.csv_keys if any(k in v.keys for v in cands)]
         csv_dtype = _F32 if schema_dtype else dtype  # every output of k-means is float32
-        batch = _csv.CsvCodec.from_params(params).decode_response(body, keys=keys, dtype=csv_dtype)
+        batch = _csv.CsvCodec.from_params(params, keys=keys, dtype=csv_dtype).decode_response(body)
     else:
         if dtype is not None and not schema_dtype:
             raise ValueError("dtype applies to text formats; RecordIO-protobuf takes None or 'schema'")

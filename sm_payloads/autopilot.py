@@ -43,6 +43,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
+from .columns import column_kind
 from .errors import DecodeError, EncodeError, NotAcceptableError, UnsupportedMediaTypeError
 from .formats import _csv_text, _textnum
 from .formats import _json_layout as _jlayout
@@ -50,8 +51,9 @@ from .formats import jsonlines as _jsonl
 from .formats import recordio_protobuf as _rp
 from .formats._wire import length_delimited
 from .mime import MediaType, negotiate
-from .record import Ragged, RecordBatch, _column_kind
+from .record import Ragged, RecordBatch
 from .recordio import write_records
+from .registry import get_codec
 
 __all__ = [
     "ALGORITHM_SUPPORTED",
@@ -529,7 +531,7 @@ def _column(key: str, role: Role, values: list[Any]) -> Any:
 def _records_of(key: str, col: Any, role: Role, n: int, ct: str) -> list[Any]:
     """Per-record Python values of one output column (`_MISSING` where absent), checked."""
     name = f"label[{key!r}]"
-    kind = _column_kind(col)
+    kind = column_kind(col)
 
     def fail(reason: str) -> EncodeError:
         return EncodeError(ct, reason, column=name, status_hint=500)
@@ -579,7 +581,7 @@ def _records_of(key: str, col: Any, role: Role, n: int, ct: str) -> list[Any]:
 
 
 def _describe_col(col: Any) -> str:
-    kind = _column_kind(col)
+    kind = column_kind(col)
     if kind in ("dense", "strings") and isinstance(col, np.ndarray):
         return f"a {kind} column of dtype {col.dtype} and shape {col.shape}"
     return f"a {kind} column"
@@ -903,7 +905,7 @@ def _decode_jsonlines(raw: bytes | bytearray, keys: tuple[str, ...], role: Role)
 
 def _recordio_values(col: Any) -> list[Any] | None:
     """Per-record lists of floats (None where absent) of a decoded label column."""
-    kind = _column_kind(col)
+    kind = column_kind(col)
     with np.errstate(invalid="ignore"):  # a signalling NaN widens quietly
         if kind == "dense" and col.dtype.kind in "fiu" and col.ndim in (1, 2):
             rows = col.astype(np.float64).tolist()
@@ -1147,13 +1149,10 @@ class Chain:
         return str(self.envs[i].get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", CSV))
 
     def _features(self, body: bytes) -> Any:
-        from .registry import decode_request
-
-        return decode_request(body, CSV).to_numpy()
+        return get_codec(CSV).decode(body).to_numpy()
 
     def _feature_transform(self, body: bytes) -> bytes:
         from .record import from_dense, from_sparse
-        from .registry import encode_request
 
         X = self._features(body)
         Z = X if self.transform is None else self.transform(X)
@@ -1166,12 +1165,10 @@ class Chain:
             batch = from_sparse(sp.csr_array(np.asarray(Z, dtype=np.float32)))
         else:
             batch = from_dense(np.asarray(Z, dtype=np.float32))
-        return encode_request(batch, accept)
+        return get_codec(accept).encode(batch)
 
     def _algorithm(self, body: bytes, content_type: str, accept: str, sagemaker_batch: bool) -> bytes:
-        from .registry import decode_request
-
-        X = decode_request(body, content_type).to_numpy()
+        X = get_codec(content_type).decode(body).to_numpy()
         pred = np.asarray(self.predict(X))
         if self.classes is None:
             return _plain_regression(pred, accept, sagemaker_batch)

@@ -4,7 +4,7 @@ validate and split payload files of every registered format.
 Rule 1 (types): a file's type is its media type, parameters included
 (``text/csv;label_size=1``), given with ``--from`` / ``--to`` / ``--type`` or inferred from
 the extension (`EXTENSIONS`). ``-`` is stdin / stdout (binary) and always needs the flag.
-Rule 2 (streaming): an input whose codec has ``iter_decode`` (CSV, JSON Lines,
+Rule 2 (streaming): an input whose codec streams (CSV, JSON Lines,
 RecordIO-protobuf; libsvm when ``--num-features`` fixes its width) is read in batches of
 ``--batch-size`` records; each batch is encoded and appended to the output when the output
 format concatenates (RecordIO-protobuf, JSON Lines, CSV, libsvm). JSON and npy outputs are
@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import re
 import signal
@@ -56,12 +57,14 @@ from typing import IO, Any
 import numpy as np
 
 from . import __version__
+from .codec import Codec
+from .columns import column_info, column_kind, sparse_parts
 from .errors import DecodeError, EncodeError, PayloadError, UnsupportedMediaTypeError
 from .formats import _csv_text, _textnum
 from .formats import csv as _csv
 from .formats import jsonlines as _jsonlines
 from .mime import MediaType
-from .record import Ragged, RecordBatch, _column_kind, _sparse_parts, column_info
+from .record import Ragged, RecordBatch
 from .registry import ALIASES, get_codec
 
 __all__ = ["EXTENSIONS", "main"]
@@ -315,8 +318,8 @@ def _resolve(given: str | None, path: str, flag: str, allow_nan: bool = False) -
     except UnsupportedMediaTypeError as e:
         raise _Usage(f"{flag}: {e}") from None
     essence = ALIASES.get(media.essence, media.essence)
-    if allow_nan and hasattr(codec, "allow_nan"):
-        codec.allow_nan = True  # the JSON codecs' own option, for reading and writing
+    if allow_nan and "allow_nan" in _options(codec):
+        codec = codec.with_options(allow_nan=True)  # the JSON codecs' own option, both ways
     return given, essence, codec
 
 
@@ -335,17 +338,22 @@ def _decode_options(essence: str, dtype: str | None, num_features: int | None) -
     return opts
 
 
+def _options(codec: Codec) -> set[str]:
+    return {f.name for f in dataclasses.fields(codec)}  # type: ignore[arg-type]
+
+
 def _batches(
-    reader: _CountingReader, codec: Any, opts: dict[str, Any], batch_size: int, stream: bool
+    reader: _CountingReader, codec: Codec, opts: dict[str, Any], batch_size: int, stream: bool
 ) -> Iterator[RecordBatch]:
+    codec = codec.with_options(**opts)
     if stream:
-        yield from codec.iter_decode(reader, batch_size=batch_size, **opts)
+        yield from codec.iter_decode(reader, batch_size=batch_size)
     else:
-        yield codec.decode(reader.read_all(), **opts)
+        yield codec.decode(reader.read_all())
 
 
-def _can_stream(codec: Any, essence: str, opts: dict[str, Any]) -> bool:
-    if not hasattr(codec, "iter_decode"):
+def _can_stream(codec: Codec, essence: str, opts: dict[str, Any]) -> bool:
+    if not codec.capabilities.streaming:
         return False
     # Without a fixed width, libsvm batches widen as larger indices appear: read it whole.
     return essence != "text/libsvm" or "num_features" in opts
@@ -367,7 +375,7 @@ def _text_blocks(batch: RecordBatch) -> list[str]:
     return [
         name
         for name in ("label", "features")
-        if "values" in getattr(batch, name) and _column_kind(getattr(batch, name)["values"]) == "strings"
+        if "values" in getattr(batch, name) and column_kind(getattr(batch, name)["values"]) == "strings"
     ]
 
 
@@ -468,14 +476,14 @@ class _TextCheck:
 
 
 def _dense(col: Any) -> Any:
-    if _column_kind(col) != "sparse":
+    if column_kind(col) != "sparse":
         return col
-    m, shape = _sparse_parts(col)
+    m, shape = sparse_parts(col)
     return np.asarray(m.toarray()).reshape((m.shape[0], *shape))
 
 
 def _densify(batch: RecordBatch) -> RecordBatch:
-    if not any(_column_kind(c) == "sparse" for m in (batch.features, batch.label) for c in m.values()):
+    if not any(column_kind(c) == "sparse" for m in (batch.features, batch.label) for c in m.values()):
         return batch
     return RecordBatch(
         {k: _dense(c) for k, c in batch.features.items()},
@@ -761,7 +769,7 @@ class _ColumnSummary:
     def add(self, col: Any) -> None:
         kind, dt, shape = column_info(col)
         if kind == "sparse":
-            m, shape = _sparse_parts(col)
+            m, shape = sparse_parts(col)
             self.nnz += int(m.nnz)
             self.width = shape if self.width is None or shape > self.width else self.width
             self.cells += int(m.shape[0])
@@ -803,7 +811,7 @@ def _inspect(args: argparse.Namespace) -> int:
     records = 0
     batches = 0
     with _open_input(args.file, args.quiet) as reader:
-        for batch in _batches(reader, codec, opts, args.batch_size, hasattr(codec, "iter_decode")):
+        for batch in _batches(reader, codec, opts, args.batch_size, codec.capabilities.streaming):
             batches += 1
             records += len(batch)
             for map_name in ("features", "label"):
@@ -857,7 +865,7 @@ def _validate(args: argparse.Namespace) -> int:
     with _open_input(args.file, args.quiet) as reader:
         check = _TextCheck(reader, codec) if essence == "text/csv" and args.dtype is None else None
         try:
-            for batch in _batches(reader, codec, opts, args.batch_size, hasattr(codec, "iter_decode")):
+            for batch in _batches(reader, codec, opts, args.batch_size, codec.capabilities.streaming):
                 found = check.first(batch) if check is not None else None
                 if found is not None:
                     text = found[0]

@@ -42,11 +42,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .columns import column_kind
 from .errors import DecodeError, EncodeError
 from .formats import csv as _csv
 from .formats import jsonlines as _jsonl
 from .formats import recordio_protobuf as _rp
-from .record import RecordBatch, _column_kind
+from .record import RecordBatch
 from .recordio import MAGIC, MAX_RECORD_LENGTH, frame_table, whole_records_prefix
 
 try:
@@ -906,10 +907,10 @@ def _dense(batch: RecordBatch, map_name: str, piece: _Piece) -> np.ndarray:
     if "values" not in cols:
         raise ValueError(f"{piece.display}: the records have no {map_name}['values']")
     col = cols["values"]
-    if _column_kind(col) != "dense" or not isinstance(col, np.ndarray) or col.dtype.kind not in "biuf":
+    if column_kind(col) != "dense" or not isinstance(col, np.ndarray) or col.dtype.kind not in "biuf":
         raise TypeError(
             f"{piece.display}: {map_name}['values'] is not a dense numeric column "
-            f"({_column_kind(col)}); read it with as_='bag'"
+            f"({column_kind(col)}); read it with as_='bag'"
         )
     return col
 

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from .codec import Readable
 from .errors import DecodeError, PayloadTooLargeError
 from .record import Ragged, RecordBatch
 
@@ -99,11 +100,11 @@ class Limits:
                         record_index=first_record + row,
                     )
 
-    def stream(self, source: IO[bytes], content_type: str) -> IO[bytes]:
+    def stream(self, source: Readable, content_type: str) -> Readable:
         """`source`, counting bytes as they are read against `max_bytes`."""
         if self.max_bytes is None:
             return source
-        return _CountingReader(source, self.max_bytes, content_type)  # type: ignore[return-value]
+        return _CountingReader(source, self.max_bytes, content_type)
 
     def batches(self, batches: Iterator[RecordBatch], content_type: str) -> Iterator[RecordBatch]:
         """`check_batch` on each batch of a streaming decoder, with absolute record indexes."""
@@ -215,7 +216,7 @@ def json_depth(data: Any, stop_above: int | None = None) -> tuple[int, int | Non
 class _CountingReader:
     """A binary stream that refuses to read past `limit` bytes."""
 
-    def __init__(self, raw: IO[bytes], limit: int, content_type: str) -> None:
+    def __init__(self, raw: Readable, limit: int, content_type: str) -> None:
         self._raw = raw
         self._limit = limit
         self._ct = content_type

@@ -21,7 +21,8 @@ Rule 2: a column is one of
 
 Rule 3: equality (``==``) is value equality with NaN equal to NaN; `RecordBatch.equals` with
 ``bitwise=True`` compares float bit patterns (NaN payloads, -0.0).
-Rule 4: this module imports nothing from the rest of the package except `errors`.
+Rule 4: this module imports nothing from the rest of the package except `errors` and
+`columns` (the column kinds and how columns are built).
 """
 
 from __future__ import annotations
@@ -30,11 +31,25 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Union, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import scipy.sparse as sp
 
+from .columns import (
+    Column,
+    ColumnError,
+    Kind,
+    Ragged,
+    Sparse,
+    column_info,
+    column_kind,
+    columns_from_records,
+    concat_columns,
+    normalize_column,
+    nrows,
+    sparse_parts,
+)
 from .errors import EncodeError
 
 if TYPE_CHECKING:
@@ -50,304 +65,6 @@ __all__ = [
     "from_dense",
     "from_sparse",
 ]
-
-#: The element types of record.proto's tensors.
-TENSOR_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int32))
-
-_INT32_MIN = -(2**31)
-_INT32_MAX = 2**31 - 1
-_TO_INT32_ALWAYS = {np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.uint8, np.uint16)}
-_TO_INT32_IF_FITS = {np.dtype(t) for t in (np.int64, np.uint32, np.uint64)}
-
-
-def _readonly(a: NDArray[Any]) -> NDArray[Any]:
-    if a.flags.writeable:
-        a = a.view()
-        a.flags.writeable = False
-    return a
-
-
-def as_tensor_dtype(a: NDArray[Any], column: str) -> NDArray[Any]:
-    """Return `a` as float32/float64/int32 if that loses nothing, else raise `EncodeError`."""
-    if not a.dtype.isnative:
-        a = a.astype(a.dtype.newbyteorder("="))
-    dt = a.dtype
-    if dt in TENSOR_DTYPES:
-        return a
-    if dt == np.float16:
-        return a.astype(np.float32)
-    if dt in _TO_INT32_ALWAYS:
-        return a.astype(np.int32)
-    if dt in _TO_INT32_IF_FITS:
-        if a.size:
-            bad = (a < _INT32_MIN) | (a > _INT32_MAX) if dt.kind == "i" else a > _INT32_MAX
-            if bad.any():
-                first = a.reshape(-1)[int(np.flatnonzero(bad.reshape(-1))[0])]
-                raise EncodeError(
-                    None,
-                    f"value {int(first)} of dtype {dt} does not fit int32 "
-                    f"(record.proto has no 64-bit integer tensor)",
-                    column=column,
-                    status_hint=400,
-                )
-        return a.astype(np.int32)
-    if dt.kind == "f":
-        raise EncodeError(
-            None,
-            f"dtype {dt} cannot be stored without rounding; convert to float64 or float32 explicitly",
-            column=column,
-            status_hint=400,
-        )
-    raise EncodeError(
-        None,
-        f"dtype {dt} is not a tensor type (float32, float64, int32 or a type that converts "
-        "to one without loss)",
-        column=column,
-        status_hint=400,
-    )
-
-
-# --------------------------------------------------------------------------------------
-# Column kinds
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Ragged:
-    """Records of different lengths: ``values[offsets[i]:offsets[i+1]]`` is record i.
-
-    Parameters
-    ----------
-    values : 1-D array
-        All records' values, concatenated (float32, float64 or int32).
-    offsets : (N+1,) int64 array
-        Non-decreasing, starting at 0 and ending at ``len(values)``.
-    valid : (N,) bool array, optional
-        False where the record has no tensor under this key at all (as opposed to an empty
-        one). None means every record has one.
-
-    Examples
-    --------
-    >>> r = Ragged.from_lists([[1, 2, 3], [4], None], dtype="int32")
-    >>> len(r), r[0].tolist(), r[2]
-    (3, [1, 2, 3], None)
-    """
-
-    values: NDArray[Any]
-    offsets: NDArray[np.int64]
-    valid: NDArray[np.bool_] | None = None
-
-    def __post_init__(self) -> None:
-        values = np.asarray(self.values)
-        offsets = np.asarray(self.offsets)
-        if values.ndim != 1:
-            raise ValueError(f"Ragged values must be 1-D, got shape {values.shape}")
-        if offsets.ndim != 1 or offsets.size < 1:
-            raise ValueError("Ragged offsets must be a 1-D array of N+1 entries")
-        if offsets.dtype.kind not in "iu":
-            raise ValueError(f"Ragged offsets must be integers, got {offsets.dtype}")
-        offsets = offsets.astype(np.int64, copy=False)
-        if offsets[0] != 0 or offsets[-1] != values.size or (np.diff(offsets) < 0).any():
-            raise ValueError(
-                "Ragged offsets must start at 0, never decrease and end at len(values) "
-                f"({values.size}); got {offsets[:1].tolist()}...{offsets[-1:].tolist()}"
-            )
-        valid = self.valid
-        if valid is not None:
-            valid = np.asarray(valid, dtype=bool)
-            if valid.shape != (offsets.size - 1,):
-                raise ValueError(f"Ragged valid must have shape ({offsets.size - 1},)")
-            valid = None if valid.all() else _readonly(valid)
-        object.__setattr__(self, "values", _readonly(values))
-        object.__setattr__(self, "offsets", _readonly(offsets))
-        object.__setattr__(self, "valid", valid)
-
-    @classmethod
-    def from_lists(
-        cls, rows: Iterable[ArrayLike | None], dtype: np.dtype[Any] | str | type | None = None
-    ) -> Ragged:
-        """Build from one sequence per record (None: the record lacks the key)."""
-        arrays: list[NDArray[Any]] = []
-        valid: list[bool] = []
-        for row in rows:
-            if row is None:
-                arrays.append(np.empty(0, dtype=dtype or np.float64))
-                valid.append(False)
-            else:
-                arr = np.asarray(row, dtype=dtype).reshape(-1)
-                arrays.append(arr)
-                valid.append(True)
-        lengths = np.fromiter((a.size for a in arrays), dtype=np.int64, count=len(arrays))
-        offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        if arrays:
-            values = np.concatenate(arrays)
-            if dtype is not None:
-                values = values.astype(dtype, copy=False)
-        else:
-            values = np.empty(0, dtype=dtype or np.float64)
-        return cls(values, offsets, np.array(valid, dtype=bool) if not all(valid) else None)
-
-    def __len__(self) -> int:
-        return int(self.offsets.size - 1)
-
-    @property
-    def dtype(self) -> np.dtype[Any]:
-        return self.values.dtype
-
-    @property
-    def lengths(self) -> NDArray[np.int64]:
-        """Number of values of each record."""
-        return np.diff(self.offsets)
-
-    def __getitem__(self, i: int) -> NDArray[Any] | None:
-        n = len(self)
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError(f"record {i} out of range for {n} records")
-        if self.valid is not None and not self.valid[i]:
-            return None
-        return self.values[self.offsets[i] : self.offsets[i + 1]]
-
-    def __iter__(self) -> Iterator[NDArray[Any] | None]:
-        for i in range(len(self)):
-            yield self[i]
-
-    def to_lists(self) -> list[list[Any] | None]:
-        """One Python list per record (None where the record lacks the key)."""
-        return [None if row is None else row.tolist() for row in self]
-
-    def take(self, start: int, stop: int) -> Ragged:
-        """Records ``start:stop`` (a contiguous slice, sharing memory with this one)."""
-        lo, hi = int(self.offsets[start]), int(self.offsets[stop])
-        return Ragged(
-            self.values[lo:hi],
-            self.offsets[start : stop + 1] - lo,
-            None if self.valid is None else self.valid[start:stop],
-        )
-
-    def __repr__(self) -> str:
-        return f"Ragged(n={len(self)}, dtype={self.values.dtype}, values={self.values.size})"
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Sparse:
-    """A sparse column whose records have a record shape of rank other than 1.
-
-    ``matrix`` has one row per record and ``prod(shape)`` columns; a key is the row-major
-    flat index into ``shape``. Rank-1 sparse columns are plain CSR matrices, no wrapper.
-    """
-
-    matrix: Any
-    shape: tuple[int, ...]
-
-    def __len__(self) -> int:
-        return int(self.matrix.shape[0])
-
-
-Column = Union["NDArray[Any]", "sp.csr_array", "sp.csr_matrix", Ragged, Sparse]
-
-
-def _column_kind(col: Any) -> str:
-    if isinstance(col, Ragged):
-        return "ragged"
-    if isinstance(col, Sparse):
-        return "sparse"
-    if sp.issparse(col):
-        return "sparse"
-    if isinstance(col, np.ndarray):
-        return "strings" if col.dtype.kind in "USO" else "dense"
-    raise TypeError(type(col).__name__)
-
-
-def _sparse_parts(col: Any) -> tuple[Any, tuple[int, ...]]:
-    if isinstance(col, Sparse):
-        return col.matrix, col.shape
-    return col, (int(col.shape[1]),)
-
-
-def column_info(col: Any) -> tuple[str, np.dtype[Any], tuple[int, ...] | None]:
-    """(kind, dtype, record shape or None when it varies) of a normalized column."""
-    kind = _column_kind(col)
-    if kind == "dense":
-        return kind, col.dtype, tuple(int(s) for s in col.shape[1:])
-    if kind == "sparse":
-        m, shape = _sparse_parts(col)
-        return kind, m.dtype, shape
-    if kind == "ragged":
-        return kind, col.values.dtype, None
-    return kind, col.dtype, None
-
-
-def _normalize_column(name: str, col: Any) -> Any:
-    """Validate one column and convert its dtype losslessly. Returns (column, N)."""
-    if isinstance(col, Ragged):
-        values = as_tensor_dtype(col.values, name)
-        return col if values is col.values else Ragged(values, col.offsets, col.valid)
-    if isinstance(col, Sparse):
-        m = _normalize_sparse(name, col.matrix)
-        shape = tuple(int(s) for s in col.shape)
-        if any(s < 0 for s in shape) or math.prod(shape) != m.shape[1]:
-            raise EncodeError(
-                None,
-                f"sparse record shape {shape} does not match the matrix width {m.shape[1]}",
-                column=name,
-                status_hint=400,
-            )
-        if len(shape) == 1:
-            return m
-        return Sparse(m, shape)
-    if sp.issparse(col):
-        return _normalize_sparse(name, col)
-    if not isinstance(col, np.ndarray):
-        col = np.asarray(col)
-    if col.ndim == 0:
-        raise EncodeError(
-            None, "a column needs one row per record; got a 0-d value", column=name, status_hint=400
-        )
-    if col.dtype.kind in "US":
-        return _readonly(col)
-    if col.dtype.kind == "O":
-        return _readonly(_check_object_strings(name, col))
-    return _readonly(as_tensor_dtype(col, name))
-
-
-def _check_object_strings(name: str, col: NDArray[Any]) -> NDArray[Any]:
-    if col.ndim != 1:
-        raise EncodeError(
-            None, f"an object column must be 1-D, got shape {col.shape}", column=name, status_hint=400
-        )
-    for i, v in enumerate(col.tolist()):
-        if v is None or isinstance(v, (str, bytes)):
-            continue
-        if isinstance(v, (list, tuple)) and all(isinstance(x, (str, bytes)) for x in v):
-            continue
-        raise EncodeError(
-            None,
-            f"record {i}: object columns hold str, bytes, a list of them, or None; got {type(v).__name__}",
-            column=name,
-            status_hint=400,
-        )
-    return col
-
-
-def _normalize_sparse(name: str, m: Any) -> Any:
-    if m.ndim != 2:
-        raise EncodeError(None, "a sparse column must be 2-D", column=name, status_hint=400)
-    if m.format != "csr":
-        m = m.tocsr()
-    data = as_tensor_dtype(np.asarray(m.data), name)
-    if data is not m.data:
-        m = type(m)((data, m.indices, m.indptr), shape=m.shape)
-    return m
-
-
-def _nrows(col: Any) -> int:
-    if isinstance(col, (Ragged, Sparse)):
-        return len(col)
-    return int(col.shape[0])
-
 
 # --------------------------------------------------------------------------------------
 # Row view
@@ -521,7 +238,7 @@ class RecordBatch:
                     raise EncodeError(None, f"{map_name} keys must be str, got {key!r}", status_hint=400)
                 cname = f"{map_name}[{key!r}]"
                 try:
-                    norm = _normalize_column(cname, col)
+                    norm = normalize_column(cname, col)
                 except TypeError:
                     raise EncodeError(
                         None,
@@ -530,7 +247,7 @@ class RecordBatch:
                         column=cname,
                         status_hint=400,
                     ) from None
-                rows = _nrows(norm)
+                rows = nrows(norm)
                 if n is None:
                     n = rows
                 elif rows != n:
@@ -626,14 +343,14 @@ class RecordBatch:
         if key not in self.features and self.n == 0 and not self.features:
             return np.empty((0, 0))
         col = self.features[key]
-        kind = _column_kind(col)
-        if kind == "dense":
+        kind = column_kind(col)
+        if kind == Kind.DENSE:
             dense: NDArray[Any] = col if col.ndim >= 2 else col.reshape(-1, 1)
             return dense
-        if kind == "sparse":
-            m, _ = _sparse_parts(col)
+        if kind == Kind.SPARSE:
+            m, _ = sparse_parts(col)
             return np.asarray(m.toarray())
-        if kind == "ragged":
+        if kind == Kind.RAGGED:
             lengths = col.lengths
             if col.valid is not None or (lengths.size and (lengths != lengths[0]).any()):
                 raise ValueError(f"features[{key!r}] has records of different lengths")
@@ -646,9 +363,9 @@ class RecordBatch:
     def to_scipy(self, key: str = "values") -> sp.csr_array:
         """The main features as a ``scipy.sparse.csr_array`` ``(N, D)``."""
         col = self.features[key]
-        kind = _column_kind(col)
-        if kind == "sparse":
-            m, _ = _sparse_parts(col)
+        kind = column_kind(col)
+        if kind == Kind.SPARSE:
+            m, _ = sparse_parts(col)
             return sp.csr_array(m)
         return sp.csr_array(self.to_numpy(key))
 
@@ -660,7 +377,6 @@ class RecordBatch:
         one-value tensors is a scalar column ``(N,)`` (the SageMaker convention for labels
         and for the built-in algorithms' scalar outputs).
         """
-        from ._columns import ColumnError, columns_from_records
 
         recs = list(records)
         try:
@@ -681,7 +397,6 @@ class RecordBatch:
     @classmethod
     def concat(cls, batches: Iterable[RecordBatch]) -> RecordBatch:
         """Concatenate batches with the same columns (names, kinds, dtypes, shapes)."""
-        from ._columns import concat_columns
 
         parts = list(batches)
         if not parts:
@@ -762,31 +477,31 @@ class RecordBatch:
 
 def _absent_like(model: Any, n: int, name: str) -> Any:
     """A column of `n` records that all lack the key, of the same dtype as `model`."""
-    kind = _column_kind(model)
-    if kind == "strings":
+    kind = column_kind(model)
+    if kind == Kind.STRINGS:
         return np.full(n, None, dtype=object)
-    if kind == "sparse":
+    if kind == Kind.SPARSE:
         raise ValueError(f"{name}: a sparse column cannot be missing from some records")
-    dtype = model.values.dtype if kind == "ragged" else model.dtype
+    dtype = model.values.dtype if kind == Kind.RAGGED else model.dtype
     return Ragged(np.empty(0, dtype), np.zeros(n + 1, np.int64), np.zeros(n, bool))
 
 
 def _row_view(columns: Mapping[str, Any], i: int) -> dict[str, Tensor]:
     out: dict[str, Tensor] = {}
     for key, col in columns.items():
-        kind = _column_kind(col)
-        if kind == "dense":
+        kind = column_kind(col)
+        if kind == Kind.DENSE:
             row = col[i]
             out[key] = Tensor(row.reshape(-1), shape=tuple(row.shape))
-        elif kind == "sparse":
-            m, shape = _sparse_parts(col)
+        elif kind == Kind.SPARSE:
+            m, shape = sparse_parts(col)
             lo, hi = int(m.indptr[i]), int(m.indptr[i + 1])
             out[key] = Tensor(
                 np.asarray(m.data[lo:hi]),
                 keys=np.asarray(m.indices[lo:hi]).astype(np.uint64) if hi > lo else np.empty(0, np.uint64),
                 shape=shape,
             )
-        elif kind == "ragged":
+        elif kind == Kind.RAGGED:
             row = col[i]
             if row is not None:
                 out[key] = Tensor(row, shape=(row.size,))
@@ -814,14 +529,14 @@ def _arrays_equal(a: NDArray[Any], b: NDArray[Any], *, bitwise: bool) -> bool:
 
 
 def _columns_equal(a: Any, b: Any, bitwise: bool) -> bool:
-    ka, kb = _column_kind(a), _column_kind(b)
+    ka, kb = column_kind(a), column_kind(b)
     if ka != kb:
         return False
-    if ka == "dense":
+    if ka == Kind.DENSE:
         return _arrays_equal(np.ascontiguousarray(a), np.ascontiguousarray(b), bitwise=bitwise)
-    if ka == "sparse":
-        ma, sa = _sparse_parts(a)
-        mb, sb = _sparse_parts(b)
+    if ka == Kind.SPARSE:
+        ma, sa = sparse_parts(a)
+        mb, sb = sparse_parts(b)
         return bool(
             sa == sb
             and ma.shape == mb.shape
@@ -829,7 +544,7 @@ def _columns_equal(a: Any, b: Any, bitwise: bool) -> bool:
             and np.array_equal(ma.indices, mb.indices)
             and _arrays_equal(np.asarray(ma.data), np.asarray(mb.data), bitwise=bitwise)
         )
-    if ka == "ragged":
+    if ka == Kind.RAGGED:
         va = np.ones(len(a), bool) if a.valid is None else a.valid
         vb = np.ones(len(b), bool) if b.valid is None else b.valid
         return bool(

@@ -801,7 +801,7 @@ class RecordBatchDeserializer(_Deserializer):
         self.options = options
 
     def deserialize(self, stream: Any, content_type: str) -> RecordBatch:
-        from .registry import decode_response
+        from .api import decode_response
 
         body = _read_all(stream)
         if not content_type:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .api import decode_request, encode_response
 from .errors import (
     EncodeError,
     NotAcceptableError,
@@ -38,7 +39,7 @@ from .errors import (
 from .limits import SERVING, Limits
 from .mime import MediaType, negotiate
 from .record import RecordBatch
-from .registry import decode_request, encode_response, response_types, supported
+from .registry import response_types, supported
 
 __all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "Handler", "Response", "handle"]
 

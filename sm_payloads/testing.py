@@ -43,11 +43,12 @@ from hypothesis.extra import numpy as hnp
 from hypothesis.strategies import SearchStrategy
 
 from . import algorithms
+from .api import encode_request, encode_response
 from .formats._wire import encode_varint
 from .mime import MediaType
 from .record import Ragged, RecordBatch, Sparse
 from .recordio import MAGIC_BYTES, write_records
-from .registry import encode_request, encode_response, get_codec
+from .registry import get_codec
 
 __all__ = [
     "DTYPES",
@@ -627,7 +628,7 @@ def encoded_batches(
     codec = get_codec(media_type)  # UnsupportedMediaTypeError for an unknown type
     essence = codec.content_type
     params = dict(MediaType.parse(media_type).params)
-    if response and not getattr(type(codec), "responses", True):
+    if response and not codec.capabilities.responses:
         raise ValueError(f"{essence} is a request format only")
     if essence == "text/csv":
         return _csv_response(media_type, params) if response else _csv_request(media_type, params)

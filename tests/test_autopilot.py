@@ -78,21 +78,21 @@ def test_keys_and_meanings() -> None:
 
 #: The AWS page's HPO and ensembling recipes (docs/autopilot.md, "Environment variables"):
 #: every variable value printed there.
-SEED_VALUES = {
+RECIPE_VALUES = {
     "predicted_label, probability": ("predicted_label", "probability"),
     "predicted_label,probabilities": ("predicted_label", "probabilities"),
     "predicted_label, probabilities,labels": ("predicted_label", "probabilities", "labels"),
 }
 
 
-@pytest.mark.parametrize("value", list(SEED_VALUES))
-def test_seed_variable_values(value: str) -> None:
+@pytest.mark.parametrize("value", list(RECIPE_VALUES))
+def test_recipe_variable_values(value: str) -> None:
     """The AWS page's `.update({...})` recipe values, with their stray spaces, as both
     containers read them (XGBoost: spaces removed; post-processing: entries stripped; both
     lower-case; docs/autopilot.md, "Environment variables")."""
-    assert ap.parse_keys(value) == SEED_VALUES[value]
-    assert tuple(value.replace(" ", "").lower().split(",")) == SEED_VALUES[value]
-    assert tuple(k.strip().lower() for k in value.split(",")) == SEED_VALUES[value]
+    assert ap.parse_keys(value) == RECIPE_VALUES[value]
+    assert tuple(value.replace(" ", "").lower().split(",")) == RECIPE_VALUES[value]
+    assert tuple(k.strip().lower() for k in value.split(",")) == RECIPE_VALUES[value]
 
 
 def test_every_recipe_in_the_aws_page() -> None:
@@ -103,8 +103,8 @@ def test_every_recipe_in_the_aws_page() -> None:
     updates = [tuple(u) for r in recipes["recipes"] for u in r["updates"]]
     assert len(updates) == 11
     for _, var, value in updates:
-        assert value in SEED_VALUES
-        assert ap.parse_keys(value, variable=var) == SEED_VALUES[value]
+        assert value in RECIPE_VALUES
+        assert ap.parse_keys(value, variable=var) == RECIPE_VALUES[value]
     hpo = [(i, v, ap.parse_keys(x)) for i, v, x in updates]
     outputs_1 = [k for i, v, k in hpo if i == 1 and v == OUT]
     inputs_2 = [k for i, v, k in hpo if i == 2 and v == INP]
@@ -186,7 +186,7 @@ def test_parse_environment_output_not_supported() -> None:
         ap.parse_environment({INP: "x"})
 
 
-def test_seed_sdk_example_keys() -> None:
+def test_aws_sdk_example_keys() -> None:
     """The AWS page's SDK example `inference_response_keys=['probabilities', 'labels']` on
     the real chain (docs/autopilot.md, "Containers"): what the SDK path sets."""
     containers = [

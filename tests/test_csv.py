@@ -48,7 +48,7 @@ def error(data: bytes, **kw: object) -> smp.DecodeError:
 # --------------------------------------------------------------------------------------
 
 
-def test_seed_002_single_record() -> None:
+def test_aws_docs_single_record() -> None:
     """docs/formats/csv.md, "Requests" ("Common Data Formats for Inference"): the four-feature
     record 1.5,16.0,14,23.0 is one record, never a 1-D surprise."""
     b = c.decode(b"1.5,16.0,14,23.0")
@@ -57,7 +57,7 @@ def test_seed_002_single_record() -> None:
     assert f.dtype == np.float64 and f.shape == (1, 4) and f.tolist() == [[1.5, 16.0, 14.0, 23.0]]
 
 
-def test_seed_002_label_size_0_content_type() -> None:
+def test_aws_docs_label_size_0_content_type() -> None:
     """The Developer Guide's ``Content-type: text/csv;label_size=0`` (docs/formats/csv.md,
     "What the SageMaker side expects")."""
     codec = smp.registry.CODECS.get(CT, c.CsvCodec).from_params({"label_size": "0"})
@@ -66,7 +66,7 @@ def test_seed_002_label_size_0_content_type() -> None:
     assert not b.label
 
 
-def test_seed_002_writer_matches_doc_record() -> None:
+def test_aws_docs_writer_matches_doc_record() -> None:
     """The inference formats page's record written by us (and by the SDK) from float32 values."""
     X = np.array([[1.5, 16.0, 14, 23.0]], np.float32)
     assert c.encode(smp.from_dense(X)) == b"1.5,16.0,14.0,23.0" == sdk_csv(X)

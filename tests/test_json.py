@@ -33,7 +33,7 @@ def dense_values(batch: smp.RecordBatch, key: str = "values") -> list:
 # docs/formats/json.md, "Requests")
 # ======================================================================================
 
-SEED_DENSE_MULTI = b"""{
+AWS_DENSE_MULTI = b"""{
 "instances": [
 {
 "features": [ 1.5, 16.0, 14.0, 23.0 ]
@@ -45,15 +45,15 @@ SEED_DENSE_MULTI = b"""{
 }"""
 
 
-def test_seed002_dense_shorthand_two_records() -> None:
+def test_aws_docs_dense_shorthand_two_records() -> None:
     """The inference formats page, "And, for multiple records" (JS comments removed)."""
-    b = J.decode(SEED_DENSE_MULTI)
+    b = J.decode(AWS_DENSE_MULTI)
     assert list(b.features) == ["values"] and b.label == {}
     assert b.features["values"].dtype == np.float64
     assert dense_values(b) == [[1.5, 16.0, 14.0, 23.0], [-2.0, 100.2, 15.2, 9.2]]
 
 
-def test_seed002_dense_long_form() -> None:
+def test_aws_docs_dense_long_form() -> None:
     """The inference formats page, "Dense Format", second request (protobuf-equivalent)."""
     body = b'{"instances": [{"data": {"features": {"values": [ 1.5, 16.0, 14.0, 23.0]}}}]}'
     assert dense_values(J.decode(body)) == [[1.5, 16.0, 14.0, 23.0]]
@@ -61,7 +61,7 @@ def test_seed002_dense_long_form() -> None:
     assert_batches_equal(J.decode(body), J.decode(short))
 
 
-def test_seed002_simple_numeric_vector_and_its_conversion() -> None:
+def test_aws_docs_simple_numeric_vector_and_its_conversion() -> None:
     """The inference formats page: a simple numeric vector is one instance, converted to
     {"features": {"values": dataElement}}. Both read the same."""
     vector = b"[1.5, 16.0, 14.0, 23.0]"
@@ -70,7 +70,7 @@ def test_seed002_simple_numeric_vector_and_its_conversion() -> None:
     assert_batches_equal(J.decode(vector), J.decode(converted))
 
 
-SEED_SPARSE_VALID = b"""{
+AWS_SPARSE_VALID = b"""{
 "instances": [
 {"data": {"features": {
 "keys": [26, 182, 232, 243, 431],
@@ -90,20 +90,20 @@ SEED_SPARSE_VALID = b"""{
 }"""
 
 
-def test_seed002_sparse() -> None:
+def test_aws_docs_sparse() -> None:
     """The inference formats page, "Sparse Format" (docs/formats/json.md), with the trailing
     comma removed."""
-    m = J.decode(SEED_SPARSE_VALID).features["values"]
+    m = J.decode(AWS_SPARSE_VALID).features["values"]
     assert sp.issparse(m) and m.shape == (2, 2000) and m.dtype == np.float64
     assert m.indptr.tolist() == [0, 5, 10]
     assert m.indices.tolist() == [26, 182, 232, 243, 431, 0, 182, 232, 243, 431]
     assert m.data.tolist() == [1, 1, 1, 4, 1, 13, 1, 1, 4, 1]
 
 
-def test_seed002_sparse_verbatim_trailing_comma_is_rejected_where_it_is() -> None:
+def test_aws_docs_sparse_verbatim_trailing_comma_is_rejected_where_it_is() -> None:
     """The inference formats page prints the sparse request with a trailing comma (not JSON):
     we do not guess."""
-    verbatim = SEED_SPARSE_VALID.replace(b"}\n}\n}\n]", b"}\n}\n},\n]")
+    verbatim = AWS_SPARSE_VALID.replace(b"}\n}\n}\n]", b"}\n}\n},\n]")
     with pytest.raises(smp.DecodeError) as ei:
         J.decode(verbatim)
     e = ei.value
@@ -126,7 +126,7 @@ def test_non_json_blanks_in_a_number_list_are_rejected(body: bytes, offset: int)
     assert J.decode(b"[[1],[ \r\n\t],[2]]").features["values"].lengths.tolist() == [1, 0, 1]
 
 
-def test_seed002_verbatim_javascript_is_not_json() -> None:
+def test_aws_docs_verbatim_javascript_is_not_json() -> None:
     """The inference formats page shows requests as JavaScript (`let request = {...}` with
     comments)."""
     with pytest.raises(smp.DecodeError) as ei:
@@ -134,7 +134,7 @@ def test_seed002_verbatim_javascript_is_not_json() -> None:
     assert ei.value.offset == 0 and ei.value.line == 1
 
 
-def test_seed002_kmeans_responses() -> None:
+def test_aws_docs_kmeans_responses() -> None:
     """The inference formats page: single- and multi-record k-means responses."""
     single = J.decode_response(b'{"predictions": [{"closest_cluster": 5, "distance_to_cluster": 36.5}]}')
     assert single.features == {}
@@ -149,7 +149,7 @@ def test_seed002_kmeans_responses() -> None:
     assert multi.label["distance_to_cluster"].tolist() == [36.5, 90.3]
 
 
-def test_seed002_protobuf_input_depiction_rewritten_valid() -> None:
+def test_aws_docs_protobuf_input_depiction_rewritten_valid() -> None:
     """The inference formats page, "Multi-record inference with protobuf input": a textual
     picture of a Record, its metadata string with unescaped quotes (docs/formats/recordio-protobuf.md,
     "How SageMaker's tools use the format"). Rewritten as valid JSON it is a record
@@ -166,7 +166,7 @@ def test_seed002_protobuf_input_depiction_rewritten_valid() -> None:
     assert b.uid == ("abc123",) and b.metadata == ("{ \"created_at\": '2017-06-03' }",)
 
 
-def test_seed002_general_shape_with_configuration() -> None:
+def test_aws_docs_general_shape_with_configuration() -> None:
     """The inference formats page's general shape (docs/formats/json.md, "Requests"):
     {"configuration": {}, "data": {"<field name>": ...}}."""
     b = J.decode(b'{"instances": [{"configuration": {}, "data": {"features": [1.5, 16.0]}}]}')
@@ -664,8 +664,9 @@ def test_codec_class_and_params() -> None:
     codec = J.JsonCodec.from_params({"charset": "UTF-8", "verbose": "true"})
     assert codec.content_type == CT and codec.aliases == ()
     b = smp.RecordBatch(label={"score": np.array([0.5], np.float32)})
-    assert codec.encode_response(b, envelope="scores") == b'{"scores":[{"score":0.5}]}'
-    assert codec.decode_response(codec.encode_response(b), dtype="float32") == b
+    scores = J.JsonCodec.from_params({}, envelope="scores")
+    assert scores.encode_response(b) == b'{"scores":[{"score":0.5}]}'
+    assert codec.with_options(dtype="float32").decode_response(codec.encode_response(b)) == b
     assert codec.decode(codec.encode(smp.from_dense(np.ones((1, 2))))) == smp.from_dense(np.ones((1, 2)))
     with pytest.raises(smp.UnsupportedMediaTypeError) as ei:
         J.JsonCodec.from_params({"charset": "latin-1"})

@@ -47,7 +47,7 @@ class Trickle(io.RawIOBase):
 # ======================================================================================
 
 
-def test_seed002_multi_record_lines_rewritten_valid() -> None:
+def test_aws_docs_multi_record_lines_rewritten_valid() -> None:
     """The inference formats page, "Multiple records" (its second line lacks a closing brace;
     fixed here), as in docs/formats/jsonlines.md, "Requests": sparse, dense long and dense
     short lines in one body."""
@@ -62,7 +62,7 @@ def test_seed002_multi_record_lines_rewritten_valid() -> None:
     assert m.toarray().tolist() == [[1.0, 4.0, 0.0, 1.0], [1.5, 16.0, 14.0, 23.0], [1.5, 16.0, 14.0, 23.0]]
 
 
-def test_seed002_verbatim_missing_brace_names_the_line() -> None:
+def test_aws_docs_verbatim_missing_brace_names_the_line() -> None:
     """The inference formats page prints
     `{ "data": { "features": { "values": [ 1.5, 16.0, 14.0, 23.0] } }`."""
     first = b'{"data": {"features": { "keys": [0, 1, 3], "shape": [4], "values": [1, 4, 1] } } }\n'
@@ -78,7 +78,7 @@ def test_seed002_verbatim_missing_brace_names_the_line() -> None:
     assert str(e).endswith(f"at line 2 (byte {e.offset}, record 1)")
 
 
-def test_seed002_single_sparse_and_dense_lines() -> None:
+def test_aws_docs_single_sparse_and_dense_lines() -> None:
     """The inference formats page: the single-record sparse and dense JSON Lines forms."""
     sparse = L.decode(
         b'{"data": {"features": { "keys": [26, 182, 232, 243, 431], "shape": [2000], "values": [1, 1, 1, 4, 1] } } }'  # noqa: E501
@@ -89,7 +89,7 @@ def test_seed002_single_sparse_and_dense_lines() -> None:
     ]
 
 
-def test_seed002_kmeans_jsonlines_response() -> None:
+def test_aws_docs_kmeans_jsonlines_response() -> None:
     """The inference formats page: the k-means JSON Lines response for two inputs."""
     body = (
         b'{"distance_to_cluster": 23.40593910217285, "closest_cluster": 0.0}\n'
@@ -286,11 +286,13 @@ def test_codec_class_aliases_and_params() -> None:
     assert codec.content_type == CT and codec.aliases == ("application/x-jsonlines",)
     batch = smp.from_dense(np.array([[1.0, 2.0]], np.float32))
     body = codec.encode(batch)
-    assert codec.decode(body, dtype="float32") == batch
+    assert codec.with_options(dtype="float32").decode(body) == batch
     assert [len(b) for b in codec.iter_decode(body * 3, batch_size=2)] == [2, 1]
+    assert codec.encode_response(smp.RecordBatch(label={"s": np.array([1.5])})) == b'{"s":1.5}\n'
+    with pytest.raises(TypeError) as e:
+        L.JsonLinesCodec.from_params({}, envelope="scores")  # JSON Lines has no envelope
     assert (
-        codec.encode_response(smp.RecordBatch(label={"s": np.array([1.5])}), envelope="scores")
-        == b'{"s":1.5}\n'
+        str(e.value) == "application/jsonlines has no option 'envelope' (options: allow_nan, dtype, layout)"
     )
     with pytest.raises(smp.UnsupportedMediaTypeError):
         L.JsonLinesCodec.from_params({"charset": "utf-16"})

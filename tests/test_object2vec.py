@@ -25,29 +25,29 @@ INT32_MAX = 2**31 - 1
 # renderings of the page print them (docs/object2vec.md, "The AWS example payloads")
 # --------------------------------------------------------------------------------------
 
-SEED_IN0 = [
+AWS_IN0 = [
     [6, 17, 606, 19, 53, 67, 52, 12, 5, 10, 15, 10178, 7, 33, 652, 80, 15, 69, 821, 4],
     [22, 1016, 32, 13, 25, 11, 5, 64, 573, 45, 5, 80, 15, 67, 21, 7, 9, 107, 4],
     [774, 14, 21, 206],
 ]
-SEED_IN1 = [[16, 21, 13, 45, 14, 9, 80, 59, 164, 4], [22, 32, 13, 25, 1016, 573, 3252, 4], [21, 366, 125]]
+AWS_IN1 = [[16, 21, 13, 45, 14, 9, 80, 59, 164, 4], [22, 32, 13, 25, 1016, 573, 3252, 4], [21, 366, 125]]
 
 #: The page's "Input: Classification or Regression Request Format", application/json, verbatim.
-SEED_JSON_REQUEST = (
+AWS_JSON_REQUEST = (
     b'{ "instances" : [ {"in0": [6, 17, 606, 19, 53, 67, 52, 12, 5, 10, 15, 10178, 7, 33, 652, 80, '
     b'15, 69, 821, 4], "in1": [16, 21, 13, 45, 14, 9, 80, 59, 164, 4]}, {"in0": [22, 1016, 32, 13, '
     b'25, 11, 5, 64, 573, 45, 5, 80, 15, 67, 21, 7, 9, 107, 4], "in1": [22, 32, 13, 25, 1016, 573, '
     b'3252, 4]}, {"in0": [774, 14, 21, 206], "in1": [21, 366, 125]} ] }'
 )
 #: The same request as another rendering of the page prints it (line breaks kept), verbatim.
-SEED_001_JSON_REQUEST = (
+AWS_JSON_REQUEST_WRAPPED = (
     b'{\n"instances" : [\n{"in0": [6, 17, 606, 19, 53, 67, 52, 12, 5, 10, 15, 10178, 7, 33, 652, 80, '
     b'15, 69, 821, 4], "in1": [16, 21, 13, 45, 14, 9, 80, 59, 164, 4]},\n{"in0": [22, 1016, 32, 13, '
     b'25, 11, 5, 64, 573, 45, 5, 80, 15, 67, 21, 7, 9, 107, 4], "in1": [22, 32, 13, 25, 1016, 573, '
     b'3252, 4]},\n{"in0": [774, 14, 21, 206], "in1": [21, 366, 125]}\n]\n}'
 )
 #: The page's application/jsonlines request, verbatim (one instance per line).
-SEED_JSONL_REQUEST = (
+AWS_JSONL_REQUEST = (
     b'{"in0": [6, 17, 606, 19, 53, 67, 52, 12, 5, 10, 15, 10178, 7, 33, 652, 80, 15, 69, 821, 4], '
     b'"in1": [16, 21, 13, 45, 14, 9, 80, 59, 164, 4]}\n'
     b'{"in0": [22, 1016, 32, 13, 25, 11, 5, 64, 573, 45, 5, 80, 15, 67, 21, 7, 9, 107, 4], '
@@ -55,21 +55,21 @@ SEED_JSONL_REQUEST = (
     b'{"in0": [774, 14, 21, 206], "in1": [21, 366, 125]}'
 )
 #: The page's "Accept: application/json" answer (two items for three instances: a slip of the page).
-SEED_JSON_RESPONSE = (
+AWS_JSON_RESPONSE = (
     b'{ "predictions": [ { "scores": [ 0.6533935070037842, 0.07582679390907288, 0.2707797586917877 ] }, '
     b'{ "scores": [ 0.026291321963071823, 0.6577019095420837, 0.31600672006607056 ] } ] }'
 )
-SEED_JSON_SCORES = [
+AWS_JSON_SCORES = [
     [0.6533935070037842, 0.07582679390907288, 0.2707797586917877],
     [0.026291321963071823, 0.6577019095420837, 0.31600672006607056],
 ]
 #: The page's "Accept: application/jsonlines" answer, verbatim.
-SEED_JSONL_RESPONSE = (
+AWS_JSONL_RESPONSE = (
     b'{"scores":[0.195667684078216,0.395351558923721,0.408980727195739]}\n'
     b'{"scores":[0.251988261938095,0.258233487606048,0.489778339862823]}\n'
     b'{"scores":[0.280087798833847,0.368331134319305,0.351581096649169]}'
 )
-SEED_JSONL_SCORES = [
+AWS_JSONL_SCORES = [
     [0.195667684078216, 0.395351558923721, 0.408980727195739],
     [0.251988261938095, 0.258233487606048, 0.489778339862823],
     [0.280087798833847, 0.368331134319305, 0.351581096649169],
@@ -91,11 +91,11 @@ EMB_VALUES = [
 EMB_RESPONSE = json.dumps({"predictions": [{"embeddings": v} for v in EMB_VALUES]}).encode()
 
 
-def test_seed_000_json_request_decodes_to_its_token_ids() -> None:
-    for body in (SEED_JSON_REQUEST, SEED_001_JSON_REQUEST):
+def test_aws_docs_json_request_decodes_to_its_token_ids() -> None:
+    for body in (AWS_JSON_REQUEST, AWS_JSON_REQUEST_WRAPPED):
         batch = o2v.decode(body, JSON)
         assert len(batch) == 3 and list(batch.features) == ["in0", "in1"]
-        for key, want in (("in0", SEED_IN0), ("in1", SEED_IN1)):
+        for key, want in (("in0", AWS_IN0), ("in1", AWS_IN1)):
             col = batch.features[key]
             assert isinstance(col, smp.Ragged)
             assert col.dtype == np.int32
@@ -104,17 +104,17 @@ def test_seed_000_json_request_decodes_to_its_token_ids() -> None:
         assert not batch.label
 
 
-def test_seed_001_jsonlines_request_decodes_to_its_token_ids() -> None:
+def test_aws_docs_jsonlines_request_decodes_to_its_token_ids() -> None:
     for body in (
-        SEED_JSONL_REQUEST,
-        SEED_JSONL_REQUEST + b"\n",
-        SEED_JSONL_REQUEST.replace(b"\n", b"\r\n\n"),
+        AWS_JSONL_REQUEST,
+        AWS_JSONL_REQUEST + b"\n",
+        AWS_JSONL_REQUEST.replace(b"\n", b"\r\n\n"),
     ):
         batch = o2v.decode(body, JSONL)
-        assert batch.features["in0"].to_lists() == SEED_IN0
-        assert batch.features["in1"].to_lists() == SEED_IN1
+        assert batch.features["in0"].to_lists() == AWS_IN0
+        assert batch.features["in1"].to_lists() == AWS_IN1
         assert batch.features["in1"].dtype == np.int32
-    assert o2v.decode(SEED_JSONL_REQUEST, "application/x-jsonlines") == o2v.decode(SEED_JSONL_REQUEST, JSONL)
+    assert o2v.decode(AWS_JSONL_REQUEST, "application/x-jsonlines") == o2v.decode(AWS_JSONL_REQUEST, JSONL)
 
 
 def test_formats_embedding_request_with_infer_max_seqlens() -> None:
@@ -124,7 +124,7 @@ def test_formats_embedding_request_with_infer_max_seqlens() -> None:
     assert o2v.parse_content_type(ct) == o2v.RequestType(JSON, (20, 19))
     batch = o2v.decode(EMB_REQUEST, ct)
     assert list(batch.features) == ["in0"]  # no record has in1: the column is absent
-    assert batch.features["in0"].to_lists() == SEED_IN0
+    assert batch.features["in0"].to_lists() == AWS_IN0
 
 
 def test_in1_only_embedding_request() -> None:
@@ -145,21 +145,21 @@ def test_missing_side_is_visible_not_an_empty_list() -> None:
     assert in1[0].tolist() == [] and in1[2] is None
 
 
-def test_seed_json_response_decodes_to_its_scores() -> None:
-    batch = o2v.decode_response(SEED_JSON_RESPONSE, JSON)
+def test_aws_docs_json_response_decodes_to_its_scores() -> None:
+    batch = o2v.decode_response(AWS_JSON_RESPONSE, JSON)
     assert list(batch.label) == ["scores"]
     assert batch.label["scores"].dtype == np.float64
-    assert batch.label["scores"].tolist() == SEED_JSON_SCORES
-    f32 = o2v.decode_response(SEED_JSON_RESPONSE, JSON, dtype="schema").label["scores"]
+    assert batch.label["scores"].tolist() == AWS_JSON_SCORES
+    f32 = o2v.decode_response(AWS_JSON_RESPONSE, JSON, dtype="schema").label["scores"]
     assert f32.dtype == np.float32
-    np.testing.assert_array_equal(f32, np.array(SEED_JSON_SCORES, np.float32))
+    np.testing.assert_array_equal(f32, np.array(AWS_JSON_SCORES, np.float32))
     # every one of these is an exact float32 (docs/object2vec.md, "Responses")
-    assert (f32.astype(np.float64) == np.array(SEED_JSON_SCORES)).all()
+    assert (f32.astype(np.float64) == np.array(AWS_JSON_SCORES)).all()
 
 
-def test_seed_jsonlines_response_decodes_to_its_scores() -> None:
-    batch = o2v.decode_response(SEED_JSONL_RESPONSE, JSONL)
-    assert batch.label["scores"].tolist() == SEED_JSONL_SCORES
+def test_aws_docs_jsonlines_response_decodes_to_its_scores() -> None:
+    batch = o2v.decode_response(AWS_JSONL_RESPONSE, JSONL)
+    assert batch.label["scores"].tolist() == AWS_JSONL_SCORES
     assert batch.label["scores"].shape == (3, 3)
 
 
@@ -177,23 +177,23 @@ def test_formats_embedding_response_decodes_to_its_values() -> None:
 def test_our_response_spells_the_seed_json_numbers_exactly() -> None:
     """The JSON example prints float32 values widened to float64 with the shortest repr;
     our encoder writes those same digits (and Python json's separators)."""
-    scores = np.array(SEED_JSON_SCORES, np.float32)
+    scores = np.array(AWS_JSON_SCORES, np.float32)
     body = o2v.encode_response(smp.RecordBatch(label={"scores": scores}), JSON)
     assert body == (
         b'{"predictions": [{"scores": [0.6533935070037842, 0.07582679390907288, 0.2707797586917877]}, '
         b'{"scores": [0.026291321963071823, 0.6577019095420837, 0.31600672006607056]}]}'
     )
-    assert re.findall(rb"[0-9.]+e?-?[0-9]*", body) == re.findall(rb"[0-9.]+e?-?[0-9]*", SEED_JSON_RESPONSE)
+    assert re.findall(rb"[0-9.]+e?-?[0-9]*", body) == re.findall(rb"[0-9.]+e?-?[0-9]*", AWS_JSON_RESPONSE)
     assert body == smp.algorithms.encode_response(
         smp.RecordBatch(label={"scores": scores}), JSON, "object2vec"
     )
 
 
-def test_seed_jsonlines_scores_are_float32_truncated_to_15_digits() -> None:
+def test_aws_docs_jsonlines_scores_are_float32_truncated_to_15_digits() -> None:
     """The JSON Lines example's numbers are float32 values truncated to 15 significant
     digits (docs/object2vec.md, "Responses"); read as float32 they are the same values, and our encoder
     writes the shortest float32 spelling, which reads back to the same float32."""
-    f32 = o2v.decode_response(SEED_JSONL_RESPONSE, JSONL, dtype="schema").label["scores"]
+    f32 = o2v.decode_response(AWS_JSONL_RESPONSE, JSONL, dtype="schema").label["scores"]
     assert f32[0, 0].item() == 0.19566768407821655
     body = o2v.encode_response(smp.RecordBatch(label={"scores": f32}), JSONL)
     assert body.splitlines()[0] == b'{"scores":[0.19566768407821655,0.3953515589237213,0.40898072719573975]}'
@@ -252,13 +252,13 @@ def _instances(in0: list[list[int] | None], in1: list[list[int] | None]) -> list
 def test_encode_writes_the_sdk_json_serializer_bytes() -> None:
     from sagemaker.serializers import JSONLinesSerializer, JSONSerializer
 
-    objs = _instances(SEED_IN0, SEED_IN1)
-    batch = o2v.decode(SEED_JSON_REQUEST)
+    objs = _instances(AWS_IN0, AWS_IN1)
+    batch = o2v.decode(AWS_JSON_REQUEST)
     assert o2v.encode(batch, JSON) == JSONSerializer().serialize({"instances": objs}).encode()
     assert o2v.encode(objs, JSON) == json.dumps({"instances": objs}).encode()
     # the SDK's JSON Lines writer has no final newline; ours ends every line
     assert o2v.encode(batch, JSONL) == JSONLinesSerializer().serialize(objs).encode() + b"\n"
-    assert o2v.encode(batch, JSONL) == SEED_JSONL_REQUEST + b"\n"
+    assert o2v.encode(batch, JSONL) == AWS_JSONL_REQUEST + b"\n"
     assert (
         o2v.encode(batch, JSONL, compact=True).splitlines()[2]
         == b'{"in0":[774,14,21,206],"in1":[21,366,125]}'
@@ -349,7 +349,7 @@ def test_parse_content_type_errors(ct: str, reason: str) -> None:
 
 def test_bad_content_type_is_checked_by_decode_too() -> None:
     with pytest.raises(smp.UnsupportedMediaTypeError):
-        o2v.decode(SEED_JSON_REQUEST, "application/json; infer_max_seqlens=0,0")
+        o2v.decode(AWS_JSON_REQUEST, "application/json; infer_max_seqlens=0,0")
 
 
 def test_parse_preferred_mode() -> None:
@@ -377,13 +377,13 @@ def test_codec_objects() -> None:
     codec = o2v.Object2VecJsonCodec.from_params({"infer_max_seqlens": "7,8", "charset": "utf-8"})
     assert codec.infer_max_seqlens == (7, 8)
     assert codec.content_type == JSON
-    assert codec.decode(SEED_JSON_REQUEST) == o2v.decode(SEED_JSON_REQUEST)
+    assert codec.decode(AWS_JSON_REQUEST) == o2v.decode(AWS_JSON_REQUEST)
     lines = o2v.Object2VecJsonLinesCodec.from_params({})
     assert lines.content_type == JSONL and lines.aliases == ("application/x-jsonlines",)
     assert lines.infer_max_seqlens is None
-    assert lines.encode(lines.decode(SEED_JSONL_REQUEST)) == SEED_JSONL_REQUEST + b"\n"
-    assert smp.RecordBatch.concat(list(lines.iter_decode(SEED_JSONL_REQUEST, batch_size=2))) == lines.decode(
-        SEED_JSONL_REQUEST
+    assert lines.encode(lines.decode(AWS_JSONL_REQUEST)) == AWS_JSONL_REQUEST + b"\n"
+    assert smp.RecordBatch.concat(list(lines.iter_decode(AWS_JSONL_REQUEST, batch_size=2))) == lines.decode(
+        AWS_JSONL_REQUEST
     )
     scores = smp.RecordBatch(label={"scores": np.array([[0.25, 0.75]], np.float32)})
     assert lines.decode_response(lines.encode_response(scores)) == o2v.decode_response(

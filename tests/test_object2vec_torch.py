@@ -126,13 +126,13 @@ def test_round_trip_embeddings(network: str, n: int, ct: str, device: str) -> No
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_seed_request_through_the_scorer(device: str) -> None:
+def test_aws_docs_request_through_the_scorer(device: str) -> None:
     """The AWS example request's three pairs (ids up to 10178; docs/object2vec.md) with a
     vocabulary that holds them."""
-    from .test_object2vec import SEED_JSON_REQUEST
+    from .test_object2vec import AWS_JSON_REQUEST
 
     model = Object2VecScorer(small_hp("hcnn", enc0_vocab_size=10179, enc0_max_seq_len=20), device=device)
-    out = model.score(o2v.decode(SEED_JSON_REQUEST)).label["scores"]
+    out = model.score(o2v.decode(AWS_JSON_REQUEST)).label["scores"]
     assert out.shape == (3, 3)
     body = o2v.encode_response(smp.RecordBatch(label={"scores": out}), JSON)
     assert body.startswith(b'{"predictions": [{"scores": [')

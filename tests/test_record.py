@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from hypothesis import given
 
 import sm_payloads as smp
-from sm_payloads.record import as_tensor_dtype
+from sm_payloads.columns import as_tensor_dtype
 
 from .strategies import record_batches
 
@@ -203,3 +203,24 @@ def test_concat_joins_empty_dense_records_of_any_rank_with_sparse_ones() -> None
     ).features["values"]
     assert got.shape == (2, 3)
     assert got.toarray().tolist() == [[0, 2, 0], [0, 0, 0]]
+
+
+def test_concat_joins_empty_dense_rows_with_strings_as_empty_lists() -> None:
+    """JSON Lines ``{"values": ""}`` then ``{"values": []}``: read together, the empty list is
+    an empty list of strings; read in batches of one, the second is a dense (1, 0) row
+    (found by tests/test_codecs.py's chunked-equals-whole property)."""
+    body = b'{"label":{"values":""}}\n{"label":{"values":[]}}\n'
+    whole = smp.decode_request(body, "application/jsonlines")
+    parts = list(smp.iter_decode(body, "application/jsonlines", batch_size=1))
+    assert parts[1].label["values"].shape == (1, 0)
+    joined = smp.RecordBatch.concat(parts)
+    assert joined.label["values"].tolist() == ["", []]
+    assert joined == whole
+    # ... and a record without the key beside it (a ragged batch of its own) stays None
+    body = b'{"label":{"values":""}}\n{"label":{}}\n{"label":{"values":[]}}\n'
+    parts = list(smp.iter_decode(body, "application/jsonlines", batch_size=1))
+    parts = [parts[0], smp.RecordBatch.concat(parts[1:])]
+    assert isinstance(parts[1].label["values"], smp.Ragged)
+    joined = smp.RecordBatch.concat(parts)
+    assert joined.label["values"].tolist() == ["", None, []]
+    assert joined == smp.decode_request(body, "application/jsonlines")

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 import sm_payloads as smp
-from sm_payloads.registry import to_batch
+from sm_payloads.arrays import to_batch
 
 CT = "application/x-recordio-protobuf"
 
@@ -76,30 +76,87 @@ def test_unsupported_media_type_lists_supported() -> None:
 
 
 def test_register_codec() -> None:
-    class Echo:
-        content_type = "application/x-echo"
-
-        @classmethod
-        def from_params(cls, params):  # type: ignore[no-untyped-def]
-            return cls()
-
-        def encode(self, batch):  # type: ignore[no-untyped-def]
-            return b"%d" % len(batch)
-
-        def decode(self, data):  # type: ignore[no-untyped-def]
-            return smp.RecordBatch(n=int(bytes(data)))
+    from dataclasses import dataclass
 
     from sm_payloads import registry
+    from sm_payloads.codec import Codec
+
+    @dataclass(frozen=True, slots=True)
+    class Echo(Codec):
+        content_type = "application/x-echo"
+        width: int = 1
+
+        def encode(self, data: smp.RecordBatch, /) -> bytes:
+            return b"%d*%d" % (len(data), self.width)
+
+        def decode(self, data: bytes, /) -> smp.RecordBatch:
+            return smp.RecordBatch(n=int(bytes(data)))
 
     smp.register_codec(Echo, aliases=("application/x-echo-alias",))
     try:
-        assert smp.encode_request(np.zeros((3, 1)), "application/x-echo") == b"3"
+        assert smp.encode_request(np.zeros((3, 1)), "application/x-echo") == b"3*1"
+        assert smp.encode_request(np.zeros((3, 1)), "application/x-echo", width=2) == b"3*2"
         assert len(smp.decode_request(b"5", "application/x-echo-alias")) == 5
+        assert smp.decode_response(b"4", "application/x-echo").label == {}
+        with pytest.raises(smp.UnsupportedMediaTypeError) as e:
+            smp.iter_decode(b"5", "application/x-echo")
+        assert e.value.reason == "no streaming decoder"
+        with pytest.raises(TypeError) as t:
+            smp.encode_request(np.zeros((3, 1)), "application/x-echo", height=2)
+        assert str(t.value) == "application/x-echo has no option 'height' (options: width)"
         with pytest.raises(ValueError, match="already registered"):
             smp.register_codec(Echo)
     finally:
         registry.CODECS.pop("application/x-echo")
         registry.ALIASES.pop("application/x-echo-alias")
+
+
+def test_register_codec_wants_a_complete_codec_class() -> None:
+    from sm_payloads.codec import Codec
+
+    class Duck:
+        content_type = "application/x-duck"
+
+    class Half(Codec):
+        content_type = "application/x-half"
+
+        def encode(self, data: smp.RecordBatch, /) -> bytes:
+            return b""
+
+    with pytest.raises(TypeError) as e:
+        smp.register_codec(Duck)  # type: ignore[arg-type]
+    assert str(e.value).endswith("Duck'> is not a subclass of sm_payloads.codec.Codec")
+    with pytest.raises(TypeError) as e:
+        smp.register_codec(Half)
+    assert str(e.value) == "Half does not implement decode"
+
+
+def test_codecs_are_frozen_and_configured_once() -> None:
+    import dataclasses
+
+    codec = smp.get_codec("text/csv; label_size=1; header=present", dtype="float32")
+    assert (codec.label_size, codec.header, codec.dtype) == (1, True, "float32")  # type: ignore[attr-defined]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        codec.header = False  # type: ignore[misc]
+    other = codec.with_options(label_size=2)
+    assert (other.label_size, codec.label_size) == (2, 1)  # type: ignore[attr-defined]
+    # options win over the media type's parameters
+    assert smp.get_codec("text/csv; label_size=1", label_size=0).label_size == 0  # type: ignore[attr-defined]
+    assert {k: c.capabilities.streaming for k, c in smp.registry.CODECS.items()} == {
+        "application/json": False,
+        "application/jsonlines": True,
+        "text/csv": True,
+        "application/x-recordio-protobuf": True,
+        "application/x-npy": False,
+        "text/libsvm": True,
+    }
+    assert smp.registry.response_types() == (
+        "application/json",
+        "application/jsonlines",
+        "text/csv",
+        "application/x-recordio-protobuf",
+        "application/x-npy",
+    )
 
 
 def test_errors_have_status_hints_and_survive_pickling() -> None:
@@ -206,3 +263,21 @@ def test_iter_decode_has_a_default_batch_size(content_type: str, body: bytes) ->
     batches = list(smp.iter_decode(io.BytesIO(body), content_type))
     assert [len(b) for b in batches] == [10_000, 10_000, 5_000]
     assert batches[2].to_numpy()[-1].tolist() == [24_999.0, 1.0]
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True, "3", None])
+def test_iter_decode_wants_a_positive_integer_batch_size(batch_size: object) -> None:
+    with pytest.raises(ValueError) as e:
+        smp.iter_decode(b"1,2\n", "text/csv", batch_size=batch_size)  # type: ignore[arg-type]
+    assert str(e.value) == f"batch_size must be an integer of at least 1, not {batch_size!r}"
+
+
+def test_iter_decode_takes_numpy_integers_as_batch_size() -> None:
+    batches = smp.iter_decode(b"1\n2\n3\n", "text/csv", batch_size=np.int64(2))  # type: ignore[arg-type]
+    assert [len(b) for b in batches] == [2, 1]
+
+
+def test_payload_error_takes_what_value_error_takes() -> None:
+    assert smp.PayloadError().args == ()
+    assert smp.PayloadError("a", "b").args == ("a", "b")
+    assert str(smp.PayloadError("bad input")) == "bad input"

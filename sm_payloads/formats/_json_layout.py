@@ -55,9 +55,9 @@ import scipy.sparse as sp
 
 from .. import _native
 from .._buffers import advise_huge_pages
-from .._columns import ColumnError, columns_from_records
+from ..columns import ColumnError, column_kind, columns_from_records, sparse_parts
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
-from ..record import Ragged, RecordBatch, Sparse, Tensor, _column_kind, _sparse_parts
+from ..record import Ragged, RecordBatch, Sparse, Tensor
 
 __all__ = [
     # the layout and its names
@@ -586,7 +586,7 @@ def _record_of_value(col: Any, i: int) -> int:
 
 def _convert_column(col: Any, dt: np.dtype[Any]) -> tuple[Any, int | None, str, float]:
     """Column in dtype `dt`: (column, record index at fault or None, why, bad value)."""
-    kind = _column_kind(col)
+    kind = column_kind(col)
     if kind == "strings" or dt == np.float64:
         return col, None, "", 0.0
     if kind == "dense":
@@ -600,7 +600,7 @@ def _convert_column(col: Any, dt: np.dtype[Any]) -> tuple[Any, int | None, str, 
         if bad is not None:
             return col, _record_of_value(col, bad), why, float(col.values[bad])
         return Ragged(out, col.offsets, col.valid), None, "", 0.0
-    m, shape = _sparse_parts(col)
+    m, shape = sparse_parts(col)
     data = np.asarray(m.data)
     out, bad, why = _convert_values(data, dt)
     if bad is not None:
@@ -656,7 +656,7 @@ def batch_from_groups(
     first_index: int = 0,
     request_configuration: str | None = None,
 ) -> RecordBatch:
-    """Build one batch from parsed groups (Rule 1 of `sm_payloads._columns`), then apply
+    """Build one batch from parsed groups (Rule 2 of `sm_payloads.columns`), then apply
     ``dtype=``; errors name the record (and its line and offset where known)."""
     groups = [g for g in groups if len(g)]
     locate = Locator(groups, first_index)
@@ -1060,7 +1060,7 @@ def _cells(map_name: str, key: str, col: Any, style: str, allow_nan: bool, ct: s
     """One JSON value per record for one column. `style`: "short" (lists and numbers),
     "tensor" (protobuf-equivalent objects) or "sparse" (objects with keys)."""
     cname = f"{map_name}[{key!r}]"
-    kind = _column_kind(col)
+    kind = column_kind(col)
     n = len(col) if isinstance(col, (Ragged, Sparse)) else int(col.shape[0])
     if kind == "strings":
         out: list[Any] = []
@@ -1076,7 +1076,7 @@ def _cells(map_name: str, key: str, col: Any, style: str, allow_nan: bool, ct: s
                 out.append({"values": [s]} if style != "short" else s)
         return out
     if kind == "sparse":
-        m, shape = _sparse_parts(col)
+        m, shape = sparse_parts(col)
         data = np.ascontiguousarray(m.data)
         indices = np.ascontiguousarray(m.indices)
         indptr = np.asarray(m.indptr).tolist()
@@ -1196,7 +1196,7 @@ def instance_objects(
     n = len(batch)
     if layout is None:
         any_sparse = any(
-            _column_kind(c) == "sparse" for m in (batch.features, batch.label) for c in m.values()
+            column_kind(c) == "sparse" for m in (batch.features, batch.label) for c in m.values()
         )
         layout = "protobuf" if any_sparse else "dense"
     style = {"dense": "short", "protobuf": "tensor", "sparse": "sparse"}[layout]
@@ -1248,7 +1248,7 @@ def response_objects(batch: RecordBatch, allow_nan: bool, ct: str) -> list[dict[
     )
     objs: list[dict[str, Any]] = [{} for _ in range(n)]
     for key, col in columns.items():
-        style = "tensor" if _column_kind(col) == "sparse" else "short"
+        style = "tensor" if column_kind(col) == "sparse" else "short"
         cells = _cells(map_name, key, col, "sparse" if style == "tensor" else "short", allow_nan, ct)
         for o, c in zip(objs, cells, strict=True):
             if c is not _ABSENT:

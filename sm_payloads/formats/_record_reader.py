@@ -47,7 +47,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _native
-from .._columns import ColumnError, columns_from_records, shape_problem
+from ..columns import ColumnError, columns_from_records, shape_problem
 from ..errors import DecodeError
 from ..record import Ragged, Record, RecordBatch, Sparse, Tensor
 from ._wire import (

@@ -27,12 +27,15 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import IO, Any, ClassVar
 
 import numpy as np
 
+from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
+from ..columns import column_kind
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
-from ..record import Ragged, RecordBatch, _column_kind
+from ..record import Ragged, RecordBatch
 from . import _textnum
 from ._csv_text import CHARSETS as CHARSETS
 from ._csv_text import (
@@ -101,7 +104,7 @@ def _text_rows(rows: list[list[str]]) -> list[str]:
 def _block(map_name: str, key: str, col: Any, n: int) -> np.ndarray | list[list[str]]:
     """A request column as a (N, k) numeric array or N lists of k strings."""
     name = f"{map_name}[{key!r}]"
-    kind = _column_kind(col)
+    kind = column_kind(col)
     if kind == "dense":
         dense: np.ndarray = col
         if dense.ndim == 1:
@@ -235,7 +238,7 @@ def _list_field(values: list[str]) -> str:
 def _response_fields(key: str, col: Any, n: int) -> list[bytes]:
     """One CSV field (already quoted) per record for one output column."""
     name = f"label[{key!r}]"
-    kind = _column_kind(col)
+    kind = column_kind(col)
     if kind == "dense":
         if col.ndim == 1:
             return _textnum.format_rows(col.reshape(n, 1)).split(b"\n")
@@ -897,23 +900,26 @@ def _media(params: Mapping[str, str]) -> str:
     return CONTENT_TYPE + "".join(f"; {k}={v}" for k, v in params.items())
 
 
-class CsvCodec:
-    """The registry's codec for ``text/csv`` (parameters ``label_size``, ``charset``,
-    ``header=present|absent``; other parameters are ignored)."""
+@dataclass(frozen=True, slots=True)
+class CsvCodec(Codec):
+    """The registry's codec for ``text/csv``: MIME parameters ``label_size``, ``charset``,
+    ``header=present|absent`` (others are ignored); options as `decode` / `encode` /
+    `decode_response` / `encode_response` take them (``names`` only encoding requests,
+    ``keys`` only responses, ``dtype`` and ``charset`` only decoding)."""
 
     content_type: ClassVar[str] = CONTENT_TYPE
-    aliases: ClassVar[tuple[str, ...]] = ()
+    capabilities: ClassVar[Capabilities] = Capabilities(streaming=True)
 
-    def __init__(
-        self, *, label_size: int | None = None, charset: str = "utf-8", header: bool = False
-    ) -> None:
-        self.label_size = label_size
-        self.charset = charset
-        self.header = header
+    label_size: int | None = None
+    header: bool = False
+    charset: str = "utf-8"
+    dtype: Any = None
+    names: Sequence[str] | None = None
+    keys: Sequence[str] | None = None
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> CsvCodec:
-        label_size: int | None = None
+    def from_params(cls, params: Mapping[str, str], /, **options: Any) -> CsvCodec:
+        from_media: dict[str, Any] = {}
         raw = params.get("label_size")
         if raw is not None:
             if not re.fullmatch(r"[0-9]{1,9}", raw.strip()):
@@ -922,7 +928,7 @@ class CsvCodec:
                     (CONTENT_TYPE,),
                     f"label_size must be a non-negative integer, got {raw!r}",
                 )
-            label_size = int(raw)
+            from_media["label_size"] = int(raw)
         charset = params.get("charset", "utf-8")
         if charset.strip().lower() not in CHARSETS:
             raise UnsupportedMediaTypeError(
@@ -931,6 +937,7 @@ class CsvCodec:
                 f"charset {charset!r} is not supported; text/csv is read as utf-8 (with or "
                 "without a byte order mark) or us-ascii",
             )
+        from_media["charset"] = charset
         hdr = params.get("header", "absent").strip().lower()
         if hdr not in ("present", "absent"):
             raise UnsupportedMediaTypeError(
@@ -938,28 +945,31 @@ class CsvCodec:
                 (CONTENT_TYPE,),
                 f"header must be 'present' or 'absent', got {params['header']!r}",
             )
-        return cls(label_size=label_size, charset=charset, header=hdr == "present")
+        from_media["header"] = hdr == "present"
+        return cls._make(**(from_media | options))
 
-    def encode(self, batch: RecordBatch) -> bytes:
-        return encode(batch, label_size=self.label_size, header=self.header)
+    def encode(self, data: RecordBatch, /) -> bytes:
+        return encode(data, label_size=self.label_size, header=self.header, names=self.names)
 
-    def decode(self, data: Any, **options: Any) -> RecordBatch:
-        options.setdefault("label_size", self.label_size or 0)
-        options.setdefault("header", self.header)
-        options.setdefault("charset", self.charset)
-        return decode(data, **options)
+    def decode(self, data: Any, /) -> RecordBatch:
+        return decode(
+            data, label_size=self.label_size or 0, header=self.header, dtype=self.dtype, charset=self.charset
+        )
 
-    def encode_response(self, batch: RecordBatch, **options: Any) -> bytes:
-        options.setdefault("header", self.header)
-        return encode_response(batch, **options)
+    def encode_response(self, data: RecordBatch, /) -> bytes:
+        return encode_response(data, keys=self.keys, header=self.header)
 
-    def decode_response(self, data: Any, **options: Any) -> RecordBatch:
-        options.setdefault("header", self.header)
-        options.setdefault("charset", self.charset)
-        return decode_response(data, **options)
+    def decode_response(self, data: Any, /) -> RecordBatch:
+        return decode_response(
+            data, keys=self.keys, header=self.header, dtype=self.dtype, charset=self.charset
+        )
 
-    def iter_decode(self, source: Any, *, batch_size: int = 10_000, **options: Any) -> Iterator[RecordBatch]:
-        options.setdefault("label_size", self.label_size or 0)
-        options.setdefault("header", self.header)
-        options.setdefault("charset", self.charset)
-        return iter_decode(source, batch_size=batch_size, **options)
+    def iter_decode(self, source: Any, /, *, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[RecordBatch]:
+        return iter_decode(
+            source,
+            batch_size=batch_size,
+            label_size=self.label_size or 0,
+            header=self.header,
+            dtype=self.dtype,
+            charset=self.charset,
+        )

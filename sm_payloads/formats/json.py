@@ -26,8 +26,10 @@ general path, which parses the document and reports exact errors.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from ..codec import Codec
 from ..errors import DecodeError, EncodeError
 from ..record import RecordBatch
 from ._json_layout import (
@@ -236,46 +238,37 @@ def encode_response(batch: RecordBatch, *, envelope: str = "predictions", allow_
     return dumps({envelope: response_objects(batch, allow_nan, CONTENT_TYPE)}, CONTENT_TYPE)
 
 
-class JsonCodec:
-    """The registry's codec object for ``application/json``.
+@dataclass(frozen=True, slots=True)
+class JsonCodec(Codec):
+    """The registry's codec for ``application/json``.
 
     MIME parameters: ``charset`` must be UTF-8 when given; ``verbose`` (k-NN, IP Insights)
     and ``infer_max_seqlens`` (Object2Vec) belong to the algorithm and are ignored here.
+    Options as the module's functions take them (``layout`` and ``configuration`` encode
+    requests, ``envelope`` encodes responses, ``dtype`` decodes, ``allow_nan`` both ways).
     """
 
     content_type: ClassVar[str] = CONTENT_TYPE
-    aliases: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(
-        self,
-        *,
-        layout: Layout | None = None,
-        envelope: str = "predictions",
-        allow_nan: bool = False,
-    ) -> None:
-        self.layout = layout
-        self.envelope = envelope
-        self.allow_nan = allow_nan
+    layout: Layout | None = None
+    configuration: Literal["instance", "request"] = "instance"
+    envelope: str = "predictions"
+    dtype: DtypeSpec = None
+    allow_nan: bool = False
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> JsonCodec:
+    def from_params(cls, params: Mapping[str, str], /, **options: Any) -> JsonCodec:
         charset_ok(params, CONTENT_TYPE, (CONTENT_TYPE,))
-        return cls()
+        return cls._make(**options)
 
-    def encode(self, batch: RecordBatch, **options: Any) -> bytes:
-        options.setdefault("layout", self.layout)
-        options.setdefault("allow_nan", self.allow_nan)
-        return encode(batch, **options)
+    def encode(self, data: RecordBatch, /) -> bytes:
+        return encode(data, layout=self.layout, allow_nan=self.allow_nan, configuration=self.configuration)
 
-    def decode(self, data: Any, **options: Any) -> RecordBatch:
-        options.setdefault("allow_nan", self.allow_nan)
-        return decode(data, **options)
+    def decode(self, data: Any, /) -> RecordBatch:
+        return decode(data, dtype=self.dtype, allow_nan=self.allow_nan)
 
-    def encode_response(self, batch: RecordBatch, **options: Any) -> bytes:
-        options.setdefault("envelope", self.envelope)
-        options.setdefault("allow_nan", self.allow_nan)
-        return encode_response(batch, **options)
+    def encode_response(self, data: RecordBatch, /) -> bytes:
+        return encode_response(data, envelope=self.envelope, allow_nan=self.allow_nan)
 
-    def decode_response(self, data: Any, **options: Any) -> RecordBatch:
-        options.setdefault("allow_nan", self.allow_nan)
-        return decode_response(data, **options)
+    def decode_response(self, data: Any, /) -> RecordBatch:
+        return decode_response(data, dtype=self.dtype, allow_nan=self.allow_nan)

@@ -22,10 +22,12 @@ Rule 4 (writing): one object per line, every line ending with ``\\n``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..errors import DecodeError
 from ..record import RecordBatch
 from ._json_layout import (
@@ -301,43 +303,38 @@ def encode_response(batch: RecordBatch, *, allow_nan: bool = False) -> bytes:
     return _join(response_objects(batch, allow_nan, CONTENT_TYPE))
 
 
-class JsonLinesCodec:
-    """The registry's codec object for ``application/jsonlines`` (and ``application/x-jsonlines``).
+@dataclass(frozen=True, slots=True)
+class JsonLinesCodec(Codec):
+    """The registry's codec for ``application/jsonlines`` (and ``application/x-jsonlines``).
 
     MIME parameters: ``charset`` must be UTF-8 when given; ``verbose`` belongs to the
-    algorithm and is ignored here.
+    algorithm and is ignored here. Options as the module's functions take them.
     """
 
     content_type: ClassVar[str] = CONTENT_TYPE
     aliases: ClassVar[tuple[str, ...]] = ALIASES
+    capabilities: ClassVar[Capabilities] = Capabilities(streaming=True)
 
-    def __init__(self, *, layout: Layout | None = None, allow_nan: bool = False) -> None:
-        self.layout = layout
-        self.allow_nan = allow_nan
+    layout: Layout | None = None
+    dtype: DtypeSpec = None
+    allow_nan: bool = False
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> JsonLinesCodec:
+    def from_params(cls, params: Mapping[str, str], /, **options: Any) -> JsonLinesCodec:
         charset_ok(params, CONTENT_TYPE, (CONTENT_TYPE, *ALIASES))
-        return cls()
+        return cls._make(**options)
 
-    def encode(self, batch: RecordBatch, **options: Any) -> bytes:
-        options.setdefault("layout", self.layout)
-        options.setdefault("allow_nan", self.allow_nan)
-        return encode(batch, **options)
+    def encode(self, data: RecordBatch, /) -> bytes:
+        return encode(data, layout=self.layout, allow_nan=self.allow_nan)
 
-    def decode(self, data: Any, **options: Any) -> RecordBatch:
-        options.setdefault("allow_nan", self.allow_nan)
-        return decode(data, **options)
+    def decode(self, data: Any, /) -> RecordBatch:
+        return decode(data, dtype=self.dtype, allow_nan=self.allow_nan)
 
-    def encode_response(self, batch: RecordBatch, **options: Any) -> bytes:
-        options.setdefault("allow_nan", self.allow_nan)
-        options.pop("envelope", None)  # JSON Lines has no envelope
-        return encode_response(batch, **options)
+    def encode_response(self, data: RecordBatch, /) -> bytes:
+        return encode_response(data, allow_nan=self.allow_nan)
 
-    def decode_response(self, data: Any, **options: Any) -> RecordBatch:
-        options.setdefault("allow_nan", self.allow_nan)
-        return decode_response(data, **options)
+    def decode_response(self, data: Any, /) -> RecordBatch:
+        return decode_response(data, dtype=self.dtype, allow_nan=self.allow_nan)
 
-    def iter_decode(self, source: Any, *, batch_size: int = 10_000, **options: Any) -> Iterator[RecordBatch]:
-        options.setdefault("allow_nan", self.allow_nan)
-        return iter_decode(source, batch_size=batch_size, **options)
+    def iter_decode(self, source: Any, /, *, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[RecordBatch]:
+        return iter_decode(source, batch_size=batch_size, dtype=self.dtype, allow_nan=self.allow_nan)

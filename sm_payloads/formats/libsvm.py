@@ -34,6 +34,7 @@ import numpy as np
 import orjson
 import scipy.sparse as sp
 
+from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
 from ..record import Ragged, RecordBatch, Sparse, from_dense, from_sparse
 
@@ -639,21 +640,26 @@ def encode(data: Any, *, index_base: int = 0) -> bytes:
     return b"\n".join(lines)
 
 
-class LibSVMCodec:
-    """The registry's codec object for ``text/libsvm`` (and ``text/x-libsvm``)."""
+@dataclass(frozen=True, slots=True)
+class LibSVMCodec(Codec):
+    """The registry's codec for ``text/libsvm`` (and ``text/x-libsvm``): a request format
+    only (XGBoost answers in CSV, JSON or protobuf). MIME parameter ``charset`` (UTF-8 or
+    ASCII); options ``index_base``, ``num_features``, ``dtype``, ``copy``."""
 
     content_type: ClassVar[str] = CONTENT_TYPE
     aliases: ClassVar[tuple[str, ...]] = ALIASES
-    #: libsvm is a request format only (XGBoost answers in CSV, JSON or protobuf).
-    responses: ClassVar[bool] = False
+    capabilities: ClassVar[Capabilities] = Capabilities(responses=False, streaming=True)
 
-    def __init__(self, *, index_base: int = 0, num_features: int | None = None) -> None:
-        _check_options(index_base, num_features, np.float64)
-        self.index_base = index_base
-        self.num_features = num_features
+    index_base: int = 0
+    num_features: int | None = None
+    dtype: Any = np.float64
+    copy: bool = True
+
+    def __post_init__(self) -> None:
+        _check_options(self.index_base, self.num_features, self.dtype)
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> LibSVMCodec:
+    def from_params(cls, params: Mapping[str, str], /, **options: Any) -> LibSVMCodec:
         charset = params.get("charset")
         if charset is not None and charset.lower() not in ("utf-8", "utf8", "us-ascii", "ascii"):
             raise UnsupportedMediaTypeError(
@@ -661,17 +667,22 @@ class LibSVMCodec:
                 [CONTENT_TYPE, *ALIASES],
                 f"unsupported charset {charset!r}",
             )
-        return cls()
+        return cls._make(**options)
 
-    def encode(self, data: Any) -> bytes:
+    def encode(self, data: Any, /) -> bytes:
         return encode(data, index_base=self.index_base)
 
-    def decode(self, data: Any, **options: Any) -> RecordBatch:
-        options.setdefault("index_base", self.index_base)
-        options.setdefault("num_features", self.num_features)
-        return decode(data, **options)
+    def decode(self, data: Any, /) -> RecordBatch:
+        return decode(
+            data, index_base=self.index_base, num_features=self.num_features, dtype=self.dtype, copy=self.copy
+        )
 
-    def iter_decode(self, source: Any, *, batch_size: int = 10_000, **options: Any) -> Iterator[RecordBatch]:
-        options.setdefault("index_base", self.index_base)
-        options.setdefault("num_features", self.num_features)
-        return iter_decode(source, batch_size=batch_size, **options)
+    def iter_decode(self, source: Any, /, *, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[RecordBatch]:
+        return iter_decode(
+            source,
+            batch_size=batch_size,
+            index_base=self.index_base,
+            num_features=self.num_features,
+            dtype=self.dtype,
+            copy=self.copy,
+        )

@@ -24,6 +24,7 @@ import io
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -31,6 +32,7 @@ import scipy.sparse as sp
 from numpy.lib import format as npformat
 
 from .._buffers import OutBuffer
+from ..codec import Capabilities, Codec
 from ..errors import DecodeError, EncodeError
 from ..record import RecordBatch
 
@@ -547,27 +549,29 @@ def encode_response(data: Any) -> bytes:
     return encode_array(_dense(f"{where}[{name!r}]", col))
 
 
-class NpyCodec:
-    """The registry's codec object for ``application/x-npy`` (no parameters)."""
+@dataclass(frozen=True, slots=True)
+class NpyCodec(Codec):
+    """The registry's codec for ``application/x-npy`` (parameters such as ``charset`` mean
+    nothing to a binary format and are ignored; options ``copy`` and, for responses, ``key``).
+
+    Its encoders take arrays and lists as they are (``raw_input``): a 1-D array stays 1-D
+    and int64 stays int64, as the SDK's NumpySerializer writes them.
+    """
 
     content_type: ClassVar[str] = CONTENT_TYPE
-    aliases: ClassVar[tuple[str, ...]] = ()
-    #: The registry hands arrays and lists to `encode` as they are (a 1-D array stays 1-D and
-    #: int64 stays int64, as the SDK's NumpySerializer writes them).
-    raw_input: ClassVar[bool] = True
+    capabilities: ClassVar[Capabilities] = Capabilities(raw_input=True)
 
-    @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> NpyCodec:
-        return cls()  # parameters (e.g. charset) mean nothing to a binary format
+    copy: bool = False
+    key: str = RESPONSE_KEY
 
-    def encode(self, data: Any) -> bytes:
+    def encode(self, data: Any, /) -> bytes:
         return encode(data)
 
-    def decode(self, data: Any, *, copy: bool = False) -> RecordBatch:
-        return decode(data, copy=copy)
+    def decode(self, data: Any, /) -> RecordBatch:
+        return decode(data, copy=self.copy)
 
-    def encode_response(self, data: Any) -> bytes:
+    def encode_response(self, data: Any, /) -> bytes:
         return encode_response(data)
 
-    def decode_response(self, data: Any, *, copy: bool = False, key: str = RESPONSE_KEY) -> RecordBatch:
-        return decode_response(data, copy=copy, key=key)
+    def decode_response(self, data: Any, /) -> RecordBatch:
+        return decode_response(data, copy=self.copy, key=self.key)

@@ -32,13 +32,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import IO, Any, ClassVar
 
 import numpy as np
 
 from .._buffers import OutBuffer
+from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
+from ..columns import column_kind, sparse_parts
 from ..errors import DecodeError, EncodeError
-from ..record import RecordBatch, _column_kind, _sparse_parts
+from ..record import RecordBatch
 from ..recordio import (
     MAGIC,
     MAX_RECORD_LENGTH,
@@ -193,7 +196,7 @@ def _frame_records(n: int, nodes: list[Any], prefix: bytes = b"") -> tuple[OutBu
 
 
 def _tensor_node(map_name: str, key: str, col: Any, n: int) -> Message:
-    kind = _column_kind(col)
+    kind = column_kind(col)
     present = None
     children: list[Any]
     if kind == "strings":
@@ -227,7 +230,7 @@ def _tensor_node(map_name: str, key: str, col: Any, n: int) -> Message:
             dtype = col.values.dtype
             present = None if col.valid is None else np.asarray(col.valid)
         else:
-            m, shape = _sparse_parts(col)
+            m, shape = sparse_parts(col)
             counts = np.diff(np.asarray(m.indptr)).astype(np.int64)
             values = np.asarray(m.data)
             keys = np.asarray(m.indices).astype(np.uint64)
@@ -504,26 +507,22 @@ def _shifted(e: DecodeError, base: int, index: int) -> DecodeError:
     )
 
 
-class RecordIOProtobufCodec:
-    """The registry's codec object for ``application/x-recordio-protobuf``."""
+@dataclass(frozen=True, slots=True)
+class RecordIOProtobufCodec(Codec):
+    """The registry's codec for ``application/x-recordio-protobuf`` (no MIME parameters;
+    options ``sdk_compatible`` for encoding, ``copy`` for decoding)."""
 
     content_type: ClassVar[str] = CONTENT_TYPE
-    aliases: ClassVar[tuple[str, ...]] = ()
+    capabilities: ClassVar[Capabilities] = Capabilities(streaming=True)
 
-    def __init__(self, *, sdk_compatible: bool = False) -> None:
-        self.sdk_compatible = sdk_compatible
+    sdk_compatible: bool = False
+    copy: bool = False
 
-    @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> RecordIOProtobufCodec:
-        return cls()
+    def encode(self, data: RecordBatch, /) -> bytes:
+        return encode(data, sdk_compatible=self.sdk_compatible)
 
-    def encode(self, batch: RecordBatch) -> bytes:
-        return encode(batch, sdk_compatible=self.sdk_compatible)
+    def decode(self, data: Any, /) -> RecordBatch:
+        return decode(data, copy=self.copy)
 
-    def decode(self, data: Any, *, copy: bool = False) -> RecordBatch:
-        return decode(data, copy=copy)
-
-    def iter_decode(
-        self, source: Any, *, batch_size: int = 10_000, copy: bool = False
-    ) -> Iterator[RecordBatch]:
-        return iter_decode(source, batch_size=batch_size, copy=copy)
+    def iter_decode(self, source: Any, /, *, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[RecordBatch]:
+        return iter_decode(source, batch_size=batch_size, copy=self.copy)

@@ -36,17 +36,21 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import IO, Any, ClassVar, Literal
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import orjson
 from numpy.typing import NDArray
 
 from .. import algorithms as _algorithms
+from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..errors import DecodeError, EncodeError, PayloadError, UnsupportedMediaTypeError
 from ..formats._json_layout import line_blocks
 from ..mime import MediaType
 from ..record import Ragged, RecordBatch
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = [
     "ALIASES",
@@ -897,41 +901,46 @@ def decode_response(
 # ======================================================================================
 
 
-class Object2VecJsonCodec:
+@dataclass(frozen=True, slots=True)
+class Object2VecJsonCodec(Codec):
     """Object2Vec over ``application/json`` (MIME parameters: ``infer_max_seqlens``,
-    ``charset``). `infer_max_seqlens` holds the parsed parameter (None when absent)."""
+    ``charset``). `infer_max_seqlens` holds the parsed parameter (None when absent);
+    options: ``compact`` (encoding requests), ``dtype`` (decoding responses),
+    ``allow_nan`` (responses)."""
 
     content_type: ClassVar[str] = JSON
-    aliases: ClassVar[tuple[str, ...]] = ()
+    capabilities: ClassVar[Capabilities] = Capabilities(streaming=True)
 
-    def __init__(self, *, infer_max_seqlens: tuple[int, int] | None = None) -> None:
-        self.infer_max_seqlens = infer_max_seqlens
+    infer_max_seqlens: tuple[int, int] | None = None
+    compact: bool = False
+    dtype: Any = None
+    allow_nan: bool = False
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> Object2VecJsonCodec:
+    def from_params(cls, params: Mapping[str, str], /, **options: Any) -> Self:
         text = cls.content_type + "".join(
             f'; {k}="{v}"' for k, v in params.items() if '"' not in v and "\\" not in v
         )
-        return cls(infer_max_seqlens=parse_content_type(text).infer_max_seqlens)
+        parsed = {"infer_max_seqlens": parse_content_type(text).infer_max_seqlens}
+        return cls._make(**(parsed | options))
 
-    def encode(self, batch: RecordBatch, **options: Any) -> bytes:
-        return encode(batch, self.content_type, **options)
+    def encode(self, data: RecordBatch, /) -> bytes:
+        return encode(data, self.content_type, compact=self.compact)
 
-    def decode(self, data: Any, **options: Any) -> RecordBatch:
-        if options:
-            raise TypeError(f"unexpected options: {', '.join(options)}")
+    def decode(self, data: Any, /) -> RecordBatch:
         return decode(data, self.content_type)
 
-    def encode_response(self, batch: RecordBatch, **options: Any) -> bytes:
-        return encode_response(batch, self.content_type, **options)
+    def encode_response(self, data: RecordBatch, /) -> bytes:
+        return encode_response(data, self.content_type, allow_nan=self.allow_nan)
 
-    def decode_response(self, data: Any, **options: Any) -> RecordBatch:
-        return decode_response(data, self.content_type, **options)
+    def decode_response(self, data: Any, /) -> RecordBatch:
+        return decode_response(data, self.content_type, dtype=self.dtype, allow_nan=self.allow_nan)
 
-    def iter_decode(self, source: Any, *, batch_size: int = 10_000, **options: Any) -> Iterator[RecordBatch]:
-        return iter_decode(source, self.content_type, batch_size=batch_size, **options)
+    def iter_decode(self, source: Any, /, *, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[RecordBatch]:
+        return iter_decode(source, self.content_type, batch_size=batch_size)
 
 
+@dataclass(frozen=True, slots=True)
 class Object2VecJsonLinesCodec(Object2VecJsonCodec):
     """Object2Vec over ``application/jsonlines`` (alias ``application/x-jsonlines``)."""
 
