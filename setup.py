@@ -25,7 +25,8 @@ class _BuildExt(build_ext):
 
 
 def _ext(name: str) -> Any:
-    return Extension(f"sm_payloads.{name}", [f"sm_payloads/{name}.c"], optional=True)
+    """A C kernel, beside the format modules it serves."""
+    return Extension(f"sm_payloads.formats.{name}", [f"sm_payloads/formats/{name}.c"], optional=True)
 
 
 setup(ext_modules=[_ext("_cparse"), _ext("_crecordio")], cmdclass={"build_ext": _BuildExt})

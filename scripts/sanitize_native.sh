@@ -11,17 +11,17 @@ trap 'rm -rf "$tmp"' EXIT
 work="$tmp/repo"
 mkdir "$work"
 cp -r "$root/sm_payloads" "$root/tests" "$root/conftest.py" "$root/pyproject.toml" "$work/"
-rm -f "$work"/sm_payloads/*.so
+rm -f "$work"/sm_payloads/*.so "$work"/sm_payloads/formats/*.so
 py="${PYTHON:-python}"
 inc="$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
 suffix="$("$py" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
-for src in "$work"/sm_payloads/_c*.c; do
+for src in "$work"/sm_payloads/formats/_c*.c; do
     name="$(basename "$src" .c)"
     # SMP_CFLAGS: extra flags, e.g. "-DSMP_NO_SIMD" or "-DSMP_NO_SIMD -DSMP_NO_SWAR" to test
     # the word-wise or byte-wise fallbacks of _cparse on a machine that has SSE2
     # shellcheck disable=SC2086
     gcc -shared -fPIC -O1 -g -std=c99 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-        -fno-omit-frame-pointer ${SMP_CFLAGS:-} -I"$inc" "$src" -o "$work/sm_payloads/$name$suffix"
+        -fno-omit-frame-pointer ${SMP_CFLAGS:-} -I"$inc" "$src" -o "$work/sm_payloads/formats/$name$suffix"
 done
 cd "$work"
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"

@@ -1,13 +1,13 @@
 """Loading the optional C accelerators.
 
 <!-- accelerators -->
-Installing from source compiles two optional C extensions. `sm_payloads._cparse` reads
-the numbers of CSV, JSON and JSON Lines bodies and joins the CSV writer's rows;
-`sm_payloads._crecordio` walks the records of RecordIO-protobuf batches (sparse, ragged and
-uniform dense), gathering their values and decoding their varints. Each function has a
-numpy twin that gives the same results, and the tests compare the two. Without a C compiler
-the package installs without them and runs the twins, slower; `SM_PAYLOADS_PURE_PYTHON=1`
-switches them off at run time.
+Installing from source compiles two optional C extensions, beside the format modules they
+serve. `sm_payloads.formats._cparse` reads the numbers of CSV, JSON and JSON Lines bodies and
+joins the CSV writer's rows; `sm_payloads.formats._crecordio` walks the records of
+RecordIO-protobuf batches (sparse, ragged and uniform dense), gathering their values and
+decoding their varints. Each function has a numpy twin that gives the same results, and the
+tests compare the two. Without a C compiler the package installs without them and runs the
+twins, slower; `SM_PAYLOADS_PURE_PYTHON=1` switches them off at run time.
 <!-- /accelerators -->
 
 `load` returns the compiled module, or None when it was not built
@@ -32,7 +32,8 @@ def pure_python() -> bool:
 
 
 def load(name: str) -> ModuleType | None:
-    """The compiled module ``sm_payloads.<name>``, or None (see the module docstring)."""
+    """The compiled module ``sm_payloads.<name>`` (``"formats._cparse"``), or None (see the
+    module docstring)."""
     if pure_python():
         return None
     try:

@@ -122,11 +122,12 @@ def test_the_c_accelerators_have_one_description_everywhere() -> None:
     assert {p: len(f) for p, f in found.items()} == dict.fromkeys(places, 1)
     assert len({f[0] for f in found.values()}) == 1
     text = found["README.md"][0]
-    assert "`sm_payloads._cparse`" in text and "`sm_payloads._crecordio`" in text
+    assert "`sm_payloads.formats._cparse`" in text and "`sm_payloads.formats._crecordio`" in text
     # Every compiled function (as the type stubs list them) is in docs/performance.md's tables.
     performance = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
     for stub in ("_cparse.pyi", "_crecordio.pyi"):
-        names = re.findall(r"^def (\w+)", (ROOT / "sm_payloads" / stub).read_text(encoding="utf-8"), re.M)
+        text = (ROOT / "sm_payloads" / "formats" / stub).read_text(encoding="utf-8")
+        names = re.findall(r"^def (\w+)", text, re.M)
         assert len(names) >= 4
         for name in names:
             assert f"| `{name}`" in performance or f", `{name}`" in performance, name

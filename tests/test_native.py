@@ -1,4 +1,4 @@
-"""The optional C kernels (sm_payloads._cparse) against their numpy/orjson twins.
+"""The optional C kernels (sm_payloads.formats._cparse) against their numpy/orjson twins.
 
 Each kernel either reads its input exactly as the pure path does, bit for bit, or declines
 (None) where the pure path declines; the careful readers behind both then decide. These
@@ -26,7 +26,7 @@ from sm_payloads import _native
 from sm_payloads.formats import _json_layout as J
 from sm_payloads.formats import _textnum
 
-C = _native.load("_cparse")
+C = _native.load("formats._cparse")
 pytestmark = pytest.mark.skipif(C is None, reason="the C extension is not built (or SM_PAYLOADS_PURE_PYTHON)")
 
 
@@ -40,9 +40,9 @@ def test_required_build_is_present() -> None:
 
 def test_load_honours_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SM_PAYLOADS_PURE_PYTHON", "1")
-    assert _native.load("_cparse") is None
+    assert _native.load("formats._cparse") is None
     monkeypatch.setenv("SM_PAYLOADS_PURE_PYTHON", "0")
-    assert _native.load("_cparse") is C
+    assert _native.load("formats._cparse") is C
     monkeypatch.delenv("SM_PAYLOADS_REQUIRE_NATIVE", raising=False)
     assert _native.load("_no_such_kernel") is None
     monkeypatch.setenv("SM_PAYLOADS_REQUIRE_NATIVE", "1")
@@ -365,7 +365,7 @@ def test_json_scan_grows_its_output() -> None:
 # RecordIO-protobuf: same_gaps (uniform dense frames) against the numpy check and copy
 # --------------------------------------------------------------------------------------
 
-CR = _native.load("_crecordio")
+CR = _native.load("formats._crecordio")
 
 
 def _decode_both(data: bytes, copy: bool) -> tuple[Any, Any]:

@@ -1,4 +1,4 @@
-"""The C accelerator of the RecordIO-protobuf decoder (sm_payloads._crecordio) against the
+"""The C accelerator of the RecordIO-protobuf decoder (sm_payloads.formats._crecordio) against the
 numpy code it stands in for: the same batches bit for bit (dtypes, shapes, flags), the same
 errors, and the C loops answering "not handled" exactly where the numpy code declines.
 
@@ -40,13 +40,13 @@ CT = "application/x-recordio-protobuf"
 
 def _load() -> ModuleType | None:
     try:
-        return importlib.import_module("sm_payloads._crecordio")
+        return importlib.import_module("sm_payloads.formats._crecordio")
     except ImportError:
         return None
 
 
 C = _load()
-pytestmark = pytest.mark.skipif(C is None, reason="sm_payloads._crecordio is not built")
+pytestmark = pytest.mark.skipif(C is None, reason="sm_payloads.formats._crecordio is not built")
 
 
 def _mprotect() -> Any:

@@ -121,7 +121,7 @@ _OPT_NUMPY = orjson.OPT_SERIALIZE_NUMPY
 _DTYPES = {np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.int32)}
 _BOM = b"\xef\xbb\xbf"
 #: The optional C kernel for number lists (`scan`); None: orjson parses them.
-_C = _native.load("_cparse")
+_C = _native.load("formats._cparse")
 #: Bytes of a window of records the scanner parses at once (bounds its extra memory).
 WINDOW = 1 << 22
 #: Highest tensor rank a record may have (numpy allows 64 dimensions in all).

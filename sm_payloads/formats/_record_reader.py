@@ -30,7 +30,7 @@ the byte offset and the record index. A known field with an unexpected wire type
 error (protobuf's own parsers reject it too); unknown fields are skipped.
 Rule 3 (bounds): every read is bounds-checked against the enclosing message; a length word
 never allocates more than the bytes present.
-Rule 4 (accelerator): `crecordio` is the optional C extension ``sm_payloads._crecordio``
+Rule 4 (accelerator): `crecordio` is the optional C extension ``sm_payloads.formats._crecordio``
 (None when not built or with ``SM_PAYLOADS_PURE_PYTHON=1``). Its loops decide nothing: on
 anything unusual they answer "not handled" and their numpy twins run, which stay the
 reference; the tests run both (patching `crecordio` to None) and compare.
@@ -83,10 +83,10 @@ __all__ = [
 
 CONTENT_TYPE = "application/x-recordio-protobuf"
 
-# The optional C loops (sm_payloads/_crecordio.c): twins of `_Walk`, `gather_items` and
+# The optional C loops (sm_payloads/formats/_crecordio.c): twins of `_Walk`, `gather_items` and
 # `decode_varint_stream` that answer "not handled" on anything unusual, so that the numpy
 # code decides; None when not built or with SM_PAYLOADS_PURE_PYTHON=1.
-crecordio = _native.load("_crecordio")
+crecordio = _native.load("formats._crecordio")
 
 # record.proto's Value oneof: its tensor members (field number -> element type), and the
 # names of all its members (for errors).

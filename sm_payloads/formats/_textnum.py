@@ -26,7 +26,7 @@ signs other than a leading ``-``, blanks) is read by `parse_number`, which appli
 documented grammar and then Python's correctly rounded ``float()``.
 Rule 3: `parse_numeric_block` never raises for bad input; it returns None and the caller's
 careful reader finds and reports the problem with its position.
-Rule 4 (accelerator): where the optional C extension ``sm_payloads._cparse`` is built,
+Rule 4 (accelerator): where the optional C extension ``sm_payloads.formats._cparse`` is built,
 `parse_numeric_block` runs its ``csv_block`` instead of the numpy kernel: one pass over the
 bytes with the same grammar, the same exactness rule (Clinger's fast path, CPython's
 converter for the rest) and the same None for anything else. The numpy kernel stays the
@@ -46,7 +46,7 @@ import orjson
 
 from .. import _native
 
-_C = _native.load("_cparse")
+_C = _native.load("formats._cparse")
 
 __all__ = ["NUMBER_RE", "format_rows", "format_values", "parse_number", "parse_numeric_block"]
 

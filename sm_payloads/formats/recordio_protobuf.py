@@ -19,7 +19,7 @@ matrix (reading returns strided views of the input unless ``copy=True``); other 
 written as one tree of fields for all records at once (`_wire.MessageWriter`). Reading is
 `_record_reader.decode_table`: vectorized readers first, a careful per-record reader that
 reports exact positions for anything they do not handle.
-Rule 4 (accelerator): where the optional C extension ``sm_payloads._crecordio`` is built,
+Rule 4 (accelerator): where the optional C extension ``sm_payloads.formats._crecordio`` is built,
 the reader's field walk of sparse and ragged batches and its loops over packed fields
 (values, keys) run in C, and decide nothing (see `_record_reader`).
 Rule 5 (layers): this module holds what is particular to the format (record.proto's field

@@ -1,5 +1,5 @@
 /*
- * sm_payloads._cparse: the text-number kernels of the CSV and JSON readers, and the CSV
+ * sm_payloads.formats._cparse: the text-number kernels of the CSV and JSON readers, and the CSV
  * writer's join, in C.
  *
  * Optional accelerator: sm_payloads/formats/_textnum.py and
@@ -859,7 +859,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "sm_payloads._cparse",
+    PyModuleDef_HEAD_INIT, "sm_payloads.formats._cparse",
     "Text-number kernels of the CSV and JSON readers (optional accelerator).", -1, methods,
     NULL, NULL, NULL, NULL,
 };

@@ -1,10 +1,10 @@
 /*
- * sm_payloads._crecordio: optional C loops for the RecordIO-protobuf decoder.
+ * sm_payloads.formats._crecordio: optional C loops for the RecordIO-protobuf decoder.
  *
- * Three primitives, each the twin of numpy code in sm_payloads/formats/recordio_protobuf.py
- * and sm_payloads/_vec.py (the suite checks them against each other):
+ * Primitives, each the twin of numpy code in sm_payloads/formats/_record_reader.py and
+ * sm_payloads/formats/_wire.py (the suite checks them against each other):
  *
- *   walk(buf, starts, lengths)   the field-sequence walk of `_Walk` / `_walk_decode`
+ *   walk(buf, starts, lengths)   the field-sequence walk of `_Walk` / `walk_decode`
  *   gather(buf, starts, lengths, out)   concatenate byte ranges of `buf` into `out`
  *   varints(buf, starts, lengths, counts, out, out_counts)   packed varint regions
  *   keys32(buf, starts, lengths, counts, out, bound)   the same into int32, each < bound
@@ -28,8 +28,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MAX_COLUMNS 256 /* as `_walk_decode` */
-#define MAX_KEY 64      /* as `_walk_decode` */
+#define MAX_COLUMNS 256 /* as `walk_decode` */
+#define MAX_KEY 64      /* as `walk_decode` */
 
 /* ------------------------------------------------------------------------------------ */
 /* Buffers                                                                               */
@@ -148,7 +148,7 @@ typedef struct {
  * With `discover`, the record decides the columns (record 0); otherwise it must follow
  * `cols`. Where `out` is given, writes the (start, length) of the three packed fields of
  * column c at out[(6c + 2k) * n + i] and out[(6c + 2k + 1) * n + i] (0, 0 where absent).
- * Returns 0, or -1 where `_walk_decode` declines (or might: this is never laxer).
+ * Returns 0, or -1 where `walk_decode` declines (or might: this is never laxer).
  */
 static int
 walk_record(const uint8_t *b, int64_t pos, int64_t end, column_t *cols, int *ncols, int discover,
@@ -254,7 +254,7 @@ inside(int64_t start, int64_t length, Py_ssize_t size)
 PyDoc_STRVAR(walk_doc,
 "walk(buf, starts, lengths) -> (columns, ranges) | None\n\n"
 "Records buf[starts[i] : starts[i] + lengths[i]] (int64 arrays, n >= 1) that all follow\n"
-"record 0's field sequence, as `_walk_decode` reads them. `columns` is a list of\n"
+"record 0's field sequence, as `walk_decode` reads them. `columns` is a list of\n"
 "(map tag, key bytes, tensor tag); `ranges` a bytearray of len(columns) * 6 * n native\n"
 "int64: per column the (start, length) of the packed values, keys and shape of every\n"
 "record (0, 0 where absent). None where the walk would (or might) decline.");
@@ -449,7 +449,7 @@ release_b:
  * how many values were written, or -1 where a region leaves the buffer, ends inside a
  * varint, holds a varint of more than 10 bytes (or a 10th byte above 1), holds another
  * number of varints than asked, a value reaches `bound`, or the output is too small.
- * `_vec.decode_varint_stream` reads the same values and rejects the same regions.
+ * `_wire.decode_varint_stream` reads the same values and rejects the same regions.
  */
 static int64_t
 decode_regions(const uint8_t *b, Py_ssize_t size, const int64_t *starts, const int64_t *lengths,
@@ -505,7 +505,7 @@ decode_regions(const uint8_t *b, Py_ssize_t size, const int64_t *starts, const i
 PyDoc_STRVAR(varints_doc,
 "varints(buf, starts, lengths, counts, out, out_counts) -> int\n\n"
 "Decode the packed varints of every region buf[starts[i] : starts[i] + lengths[i]] into\n"
-"the uint64 buffer `out`, one region after another, as `_vec.decode_varint_stream` does.\n"
+"the uint64 buffer `out`, one region after another, as `_wire.decode_varint_stream` does.\n"
 "With `counts` (int64) each region must hold exactly counts[i] varints; without (None)\n"
 "the number in each region is written to `out_counts` (int64). Returns how many values\n"
 "were written, or -1 where a region leaves `buf`, ends inside a varint, holds a varint\n"
@@ -723,7 +723,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
-    "sm_payloads._crecordio",
+    "sm_payloads.formats._crecordio",
     "Optional C loops for the RecordIO-protobuf decoder (see sm_payloads/_crecordio.c).",
     -1,
     methods,
