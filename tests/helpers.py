@@ -8,8 +8,11 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import sm_payloads as smp
+from sm_payloads import testing
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Payloads written by the real SageMaker SDK v2 and inference toolkit (scripts/make_golden.py).
@@ -46,3 +49,34 @@ def manifest_batch(inp: dict[str, Any]) -> smp.RecordBatch:
 def assert_batches_equal(a: smp.RecordBatch, b: smp.RecordBatch) -> None:
     """Bit-exact equality with a readable failure."""
     assert a.equals(b, bitwise=True), f"\n{a!r}\n!=\n{b!r}"
+
+
+# --------------------------------------------------------------------------------------
+# Generated data: the public strategies of `sm_payloads.testing`, with the suite's bounds
+# --------------------------------------------------------------------------------------
+
+#: Wider than `testing.record_batches`' defaults, floats as raw bits (bit-exact round trips),
+#: column names as short arbitrary text.
+SUITE_BOUNDS: dict[str, Any] = {
+    "min_records": 1,
+    "max_records": 6,
+    "max_columns": 3,
+    "max_features": 16,
+    "max_rank": 3,
+    "max_side": 4,
+    "names": st.text(max_size=6),
+    "all_bit_patterns": True,
+}
+
+
+def record_batches(**bounds: Any) -> st.SearchStrategy[smp.RecordBatch]:
+    """`testing.record_batches` with `SUITE_BOUNDS`, changed by `bounds`."""
+    return testing.record_batches(**(SUITE_BOUNDS | bounds))
+
+
+def arrays(dtype: Any, shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
+    """Arrays of every bit pattern (tensor dtypes) or of int32 values (other dtypes)."""
+    dt = np.dtype(dtype)
+    if dt in (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int32)):
+        return testing.values(dt, shape, all_bit_patterns=True)
+    return hnp.arrays(dt, shape, elements=st.integers(-(2**31), 2**31 - 1))

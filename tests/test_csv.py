@@ -15,8 +15,7 @@ import sm_payloads as smp
 from sm_payloads.formats import _csv_text, _textnum
 from sm_payloads.formats import csv as c
 
-from .helpers import assert_batches_equal
-from .strategies import arrays
+from .helpers import arrays, assert_batches_equal
 
 CT = "text/csv"
 

@@ -18,8 +18,7 @@ import sm_payloads as smp
 from sm_payloads.formats import _json_layout as JL
 from sm_payloads.formats import json as J
 
-from .helpers import assert_batches_equal
-from .strategies import arrays, record_batches
+from .helpers import arrays, assert_batches_equal, record_batches
 
 CT = "application/json"
 

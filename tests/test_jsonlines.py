@@ -16,8 +16,7 @@ from sm_payloads.formats import _json_layout as JL
 from sm_payloads.formats import json as J
 from sm_payloads.formats import jsonlines as L
 
-from .helpers import assert_batches_equal
-from .strategies import record_batches
+from .helpers import assert_batches_equal, record_batches
 from .test_json import _dtype_map, _jsonable
 
 CT = "application/jsonlines"

@@ -10,7 +10,7 @@ from hypothesis import given
 import sm_payloads as smp
 from sm_payloads.columns import as_tensor_dtype
 
-from .strategies import record_batches
+from .helpers import record_batches
 
 
 def test_batch_is_columnar_and_read_only() -> None:

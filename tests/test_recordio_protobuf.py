@@ -19,8 +19,7 @@ from sm_payloads.formats import recordio_protobuf as rp
 from sm_payloads.formats._record_reader import parse_record
 from sm_payloads.recordio import MAGIC_BYTES, iter_frames, write_records
 
-from .helpers import GOLDEN, assert_batches_equal, golden_cases, manifest_batch
-from .strategies import record_batches
+from .helpers import GOLDEN, assert_batches_equal, golden_cases, manifest_batch, record_batches
 
 CT = "application/x-recordio-protobuf"
 
@@ -308,7 +307,7 @@ def test_round_trip_is_bit_exact(batch: smp.RecordBatch) -> None:
     assert rp.encode(rp.decode(once)) == once
 
 
-@given(record_batches(kinds=("dense",), with_strings=False, max_records=12))
+@given(record_batches(kinds=("dense",), ids=False, max_records=12))
 def test_round_trip_dense_fast_paths(batch: smp.RecordBatch) -> None:
     data = rp.encode(batch)
     assert_batches_equal(rp.decode(data), batch)

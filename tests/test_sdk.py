@@ -27,8 +27,7 @@ from sm_payloads import recordio, sdk
 from sm_payloads._proto import record_pb2
 from sm_payloads.formats import recordio_protobuf as rp
 
-from .helpers import ROOT
-from .strategies import arrays, record_batches
+from .helpers import ROOT, arrays, record_batches
 
 try:
     from sagemaker import base_deserializers as sdk_de

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import sm_payloads as smp
 from sm_payloads.formats import recordio_protobuf as rp
 
-from .strategies import arrays
+from .helpers import arrays
 
 common = pytest.importorskip("sagemaker.amazon.common")
 pytestmark = pytest.mark.sdk

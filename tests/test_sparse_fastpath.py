@@ -33,7 +33,7 @@ from sm_payloads.formats import recordio_protobuf as rp
 from sm_payloads.record import Ragged, Sparse
 from sm_payloads.recordio import MAGIC, MAGIC_BYTES, frame_table
 
-from .strategies import record_batches
+from .helpers import record_batches
 
 CT = "application/x-recordio-protobuf"
 
