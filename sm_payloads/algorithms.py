@@ -39,9 +39,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ._buffers import as_bytes
 from .columns import column_kind
 from .errors import DecodeError, EncodeError, NotAcceptableError, UnsupportedMediaTypeError
-from .formats import _json_layout as _jlayout
 from .formats import csv as _csv
 from .formats import json as _json
 from .formats import jsonlines as _jsonl
@@ -665,7 +665,7 @@ def decode_response(
     schema_dtype = isinstance(dtype, str) and dtype == "schema"
     text_dtype = _schema_dtypes(schema) if schema_dtype else dtype
     if essence == JSON:
-        buf = _jlayout.as_bytes(body)
+        buf = as_bytes(body, text=True)
         m = _ENVELOPE_RE.match(buf)
         if m is None or m.group(1) != schema.envelope.encode():
             seen = (

@@ -43,6 +43,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
+from ._buffers import as_bytes
 from .columns import column_kind
 from .errors import DecodeError, EncodeError, NotAcceptableError, UnsupportedMediaTypeError
 from .formats import _csv_text, _textnum
@@ -812,7 +813,7 @@ def _regroup(rec: Any, width: int) -> tuple[list[bytes], list[int]]:
     return out, offs
 
 
-def _decode_csv(raw: bytes, keys: tuple[str, ...], role: Role, charset: str) -> RecordBatch:
+def _decode_csv(raw: bytes | bytearray, keys: tuple[str, ...], role: Role, charset: str) -> RecordBatch:
     lo = _csv_text.body_start(raw)
     recs, _ = _csv_text.tokenize(raw, lo, len(raw), 1, 0, 0)
     if not recs:
@@ -999,8 +1000,8 @@ def decode_response(
             raise UnsupportedMediaTypeError(content_type, (CSV, JSON, JSONLINES), str(e)) from None
         if isinstance(body, str):
             body = body.encode("utf-8", "surrogatepass")
-        return _decode_csv(_csv_text.as_bytes(body), ks, r, charset)
-    raw = _jlayout.as_bytes(body)
+        return _decode_csv(as_bytes(body, text=True), ks, r, charset)
+    raw = as_bytes(body, text=True)
     if essence == JSON:
         return _decode_json(raw, ks, r)
     return _decode_jsonlines(raw, ks, r)

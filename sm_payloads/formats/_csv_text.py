@@ -2,11 +2,12 @@
 write CSV-shaped text of their own (`sm_payloads.autopilot`'s container answers,
 `sm_payloads.cli`'s diagnostics).
 
-What is here: charset and input handling (`charset_option`, `as_bytes`, `body_start`), the
-careful RFC 4180 tokenizer (`tokenize` into `Record` objects, `field_text`), header lines
-(`parse_header`), the vectorized record-end scan that cuts batches (`record_ends`) and
-``csv.writer``'s field quoting (`quote_field`). `sm_payloads.formats.csv` turns records into
-columns and batches on top of these.
+What is here: charset and input handling (`charset_option`, `body_start`; the input buffer
+itself is read by `sm_payloads._buffers.as_bytes`), the careful RFC 4180 tokenizer
+(`tokenize` into `Record` objects, `field_text`), header lines (`parse_header`), the
+vectorized record-end scan that cuts batches (`record_ends`) and ``csv.writer``'s field
+quoting (`quote_field`). `sm_payloads.formats.csv` turns records into columns and batches on
+top of these.
 
 Why a private module with public names, rather than public functions of
 `sm_payloads.formats.csv`: that module's public names are the format's user-facing API
@@ -23,7 +24,7 @@ of the input (``base + position`` where a function reads a piece of a larger inp
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -33,7 +34,6 @@ __all__ = [
     "CHARSETS",
     "CONTENT_TYPE",
     "Record",
-    "as_bytes",
     "body_start",
     "charset_option",
     "field_text",
@@ -66,23 +66,7 @@ def charset_option(charset: str) -> str:
         ) from None
 
 
-def as_bytes(data: Any) -> bytes:
-    """An input buffer (bytes, bytearray, memoryview, a numpy array, any buffer) as bytes."""
-    if isinstance(data, bytes):
-        return data
-    if isinstance(data, (bytearray, memoryview)):
-        return bytes(data)
-    if isinstance(data, np.ndarray):
-        return np.ascontiguousarray(data).tobytes()
-    try:
-        return bytes(memoryview(data))
-    except TypeError:
-        raise TypeError(
-            f"expected bytes, bytearray, memoryview or a binary stream, got {type(data).__name__}"
-        ) from None
-
-
-def body_start(data: bytes) -> int:
+def body_start(data: bytes | bytearray) -> int:
     """Skip a UTF-8 byte order mark; refuse UTF-16/32 ones."""
     if data.startswith(_BOM):
         return 3
@@ -115,7 +99,9 @@ class Record:
         self.end = 0
 
 
-def tokenize(data: bytes, lo: int, hi: int, line: int, base: int, rec0: int) -> tuple[list[Record], int]:
+def tokenize(
+    data: bytes | bytearray, lo: int, hi: int, line: int, base: int, rec0: int
+) -> tuple[list[Record], int]:
     """All non-blank records of ``data[lo:hi]``; returns them and the next line number.
 
     `line` is the number of the line at `lo`; offsets in errors are ``base + position``.
@@ -133,7 +119,7 @@ def tokenize(data: bytes, lo: int, hi: int, line: int, base: int, rec0: int) -> 
         rec = Record(line)
         if data.find(b'"', pos, stop) < 0:
             start = pos
-            for f in data[pos:seg_end].split(b","):
+            for f in bytes(data[pos:seg_end]).split(b","):
                 rec.fields.append(f)
                 rec.offsets.append(base + start)
                 rec.quoted.append(False)
@@ -148,7 +134,7 @@ def tokenize(data: bytes, lo: int, hi: int, line: int, base: int, rec0: int) -> 
 
 
 def _quoted_record(
-    data: bytes, pos: int, hi: int, line: int, base: int, rec: Record, index: int
+    data: bytes | bytearray, pos: int, hi: int, line: int, base: int, rec: Record, index: int
 ) -> tuple[int, int]:
     """Read one record that contains quotes; returns the position after it and the next line."""
 
@@ -199,7 +185,7 @@ def _quoted_record(
         stop = hi if nl < 0 else nl
         end = stop if comma < 0 or comma > stop else comma
         field_end = end - 1 if end == stop and end > pos and data[end - 1] == 13 else end
-        field = data[pos:field_end]
+        field = bytes(data[pos:field_end])
         quote = field.find(b'"')
         if quote >= 0:
             raise fail("a '\"' inside an unquoted field (quote the whole field)", pos + quote, line)
@@ -228,7 +214,7 @@ def field_text(field: bytes, charset: str, offset: int, line: int, index: int) -
         ) from None
 
 
-def parse_header(data: bytes, lo: int, charset: str) -> tuple[tuple[str, ...], int, int]:
+def parse_header(data: bytes | bytearray, lo: int, charset: str) -> tuple[tuple[str, ...], int, int]:
     """The header's names, the position after it, and the line after it (`lo`: where
     the body starts, after `body_start`; blank lines before the header are skipped)."""
     hi = len(data)
@@ -246,7 +232,7 @@ def parse_header(data: bytes, lo: int, charset: str) -> tuple[tuple[str, ...], i
         nl = data.find(b"\n", pos)
         stop = hi if nl < 0 else nl
         end = stop - 1 if stop > pos and data[stop - 1] == 13 else stop
-        names = tuple(field_text(f, charset, pos, line, 0) for f in data[pos:end].split(b","))
+        names = tuple(field_text(f, charset, pos, line, 0) for f in bytes(data[pos:end]).split(b","))
         return names, stop + 1, line + 1
     nxt, nline = _quoted_record(data, pos, hi, line, 0, rec, 0)
     names = tuple(field_text(f, charset, o, line, 0) for f, o in zip(rec.fields, rec.offsets, strict=True))

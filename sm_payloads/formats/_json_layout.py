@@ -54,7 +54,7 @@ import orjson
 import scipy.sparse as sp
 
 from .. import _native
-from .._buffers import advise_huge_pages
+from .._buffers import advise_huge_pages, as_bytes
 from ..columns import ColumnError, column_kind, columns_from_records, sparse_parts
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
 from ..record import Ragged, RecordBatch, Sparse, Tensor
@@ -72,7 +72,6 @@ __all__ = [
     "SyntaxProblem",
     "describe",
     # bytes -> Python values
-    "as_bytes",
     "charset_ok",
     "line_blocks",
     "loads",
@@ -170,25 +169,6 @@ def describe(v: Any) -> str:
 # ======================================================================================
 # Parsing bytes into Python values
 # ======================================================================================
-
-
-def as_bytes(data: Any) -> bytes | bytearray:
-    """The input as bytes or bytearray (str is encoded as UTF-8; other buffers copied)."""
-    if isinstance(data, (bytes, bytearray)):
-        return data
-    if isinstance(data, memoryview):
-        obj = data.obj
-        if (
-            isinstance(obj, (bytes, bytearray))
-            and data.c_contiguous
-            and data.nbytes == len(obj)
-            and data.itemsize == 1
-        ):
-            return obj
-        return data.tobytes()
-    if isinstance(data, str):
-        return data.encode("utf-8", "surrogatepass")
-    raise TypeError(f"expected bytes, bytearray, memoryview or str, not {type(data).__name__}")
 
 
 def _char_to_byte(buf: bytes | bytearray, start: int, end: int, char_pos: int) -> int:
@@ -1294,7 +1274,7 @@ def line_blocks(source: Source, block_size: int) -> Iterator[tuple[bytes | bytea
     if hasattr(source, "read") and not isinstance(source, (bytes, bytearray, memoryview, str)):
         yield from _stream_blocks(source, block_size)
         return
-    buf = as_bytes(source)
+    buf = as_bytes(source, text=True)
     pos = skip_bom(buf)
     total = len(buf)
     while pos < total:

@@ -179,7 +179,7 @@ NUMBER_RE = re.compile(
 )
 
 
-def parse_number(field: bytes) -> float | None:
+def parse_number(field: bytes | bytearray) -> float | None:
     """The float64 of one field, or None when it is not a number by the grammar."""
     if NUMBER_RE.fullmatch(field) is None:
         return None
@@ -248,7 +248,7 @@ def _field_table(
     return ends, dots, has_dot
 
 
-def _parse_chunk(chunk: bytes, k: int, open_end: bool, out: np.ndarray) -> bool:
+def _parse_chunk(chunk: bytes | bytearray, k: int, open_end: bool, out: np.ndarray) -> bool:
     """Parse the whole lines of `chunk` into `out` (rows x k, C-contiguous). `open_end`: the
     last line has no newline. False when anything is off: the caller falls back."""
     size = len(chunk)
@@ -344,7 +344,7 @@ def _parse_chunk(chunk: bytes, k: int, open_end: bool, out: np.ndarray) -> bool:
     return True
 
 
-def _chunks(data: bytes, lo: int, hi: int) -> list[tuple[int, int, int]]:
+def _chunks(data: bytes | bytearray, lo: int, hi: int) -> list[tuple[int, int, int]]:
     """Cut ``data[lo:hi]`` at newlines into pieces of about `CHUNK` bytes: (start, stop, rows)."""
     out = []
     pos = lo
@@ -387,7 +387,7 @@ def _threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def parse_numeric_block(data: bytes, lo: int, hi: int, k: int) -> np.ndarray | None:
+def parse_numeric_block(data: bytes | bytearray, lo: int, hi: int, k: int) -> np.ndarray | None:
     """Read ``data[lo:hi]``, lines of `k` number fields each, as float64 (rows, k).
 
     The region must hold no quote, and ``\\n`` (or ``\\r\\n``) line ends; only its last
@@ -417,7 +417,7 @@ def parse_numeric_block(data: bytes, lo: int, hi: int, k: int) -> np.ndarray | N
     return out if ok else None
 
 
-def _parse_native(data: bytes, lo: int, hi: int, k: int) -> np.ndarray | None:
+def _parse_native(data: bytes | bytearray, lo: int, hi: int, k: int) -> np.ndarray | None:
     """`parse_numeric_block` by the C kernel; large inputs are cut at newlines into one
     piece per worker thread, which counts its rows and then parses them (the kernel runs
     without the GIL)."""

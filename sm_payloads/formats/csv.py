@@ -32,6 +32,7 @@ from typing import IO, Any, ClassVar
 
 import numpy as np
 
+from .._buffers import as_bytes
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..columns import column_kind
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
@@ -41,7 +42,6 @@ from ._csv_text import CHARSETS as CHARSETS
 from ._csv_text import (
     CONTENT_TYPE,
     Record,
-    as_bytes,
     body_start,
     charset_option,
     field_text,
@@ -461,7 +461,7 @@ def _check_width(recs: list[Record], width: int, rec0: int) -> None:
 # ======================================================================================
 
 
-def _quote_free(data: bytes, lo: int, hi: int) -> bool:
+def _quote_free(data: bytes | bytearray, lo: int, hi: int) -> bool:
     """No quotes in ``data[lo:hi]``: the fast reader's input (it refuses blank lines itself)."""
     return lo < hi and data.find(b'"', lo, hi) < 0
 
@@ -486,7 +486,7 @@ class _Region:
         self.response = response
         self.response_keys = response_keys
 
-    def fast(self, data: bytes, lo: int, hi: int) -> np.ndarray | None:
+    def fast(self, data: bytes | bytearray, lo: int, hi: int) -> np.ndarray | None:
         if (self.dtype is not None and self.dtype.kind == "U") or "text" in (
             self.kinds.label,
             self.kinds.features,
@@ -501,7 +501,9 @@ class _Region:
             return None
         return _textnum.parse_numeric_block(data, lo, hi, width)
 
-    def decode(self, data: bytes, lo: int, hi: int, *, line: int, base: int, rec0: int) -> RecordBatch:
+    def decode(
+        self, data: bytes | bytearray, lo: int, hi: int, *, line: int, base: int, rec0: int
+    ) -> RecordBatch:
         values = self.fast(data, lo, hi)
         if values is not None:
             width = values.shape[1]
@@ -699,7 +701,7 @@ def _response_column(recs: list[Record], j: int, dtype: np.dtype[Any] | None, ch
 
 def read_header(data: bytes | bytearray | memoryview, *, charset: str = "utf-8") -> tuple[str, ...]:
     """The column names of the first line (for ``header=present`` bodies)."""
-    raw = as_bytes(data)
+    raw = as_bytes(data, text=True)
     return parse_header(raw, body_start(raw), charset_option(charset))[0]
 
 
@@ -731,7 +733,7 @@ def decode(
     Text blocks: a one-field label is a ``str`` array ``(N,)``; otherwise each record holds
     a list of strings (an object array ``(N,)``), as a protobuf ``Bytes`` value would.
     """
-    raw = as_bytes(data)
+    raw = as_bytes(data, text=True)
     ls = _label_size_option(label_size)
     dt = _dtype_option(dtype)
     cs = charset_option(charset)
@@ -761,7 +763,7 @@ def decode_response(
     (``"[0.4, 0.6]"``, ``"['a', 'b']"``) becomes ``(N, k)`` numbers, a ragged column
     when the lengths differ, or lists of strings.
     """
-    raw = as_bytes(data)
+    raw = as_bytes(data, text=True)
     dt = _dtype_option(dtype)
     cs = charset_option(charset)
     lo = body_start(raw)
@@ -803,7 +805,7 @@ def iter_decode(
     if hasattr(source, "read") and not isinstance(source, (bytes, bytearray, memoryview)):
         yield from _iter_stream(source, batch_size, header, region, cs)
         return
-    raw = as_bytes(source)
+    raw = as_bytes(source, text=True)
     lo = body_start(raw)
     line = 1
     if header:
@@ -820,7 +822,7 @@ def iter_decode(
 
 
 def _decode_piece(
-    region: _Region, data: bytes, lo: int, hi: int, line: int, base: int, rec0: int
+    region: _Region, data: bytes | bytearray, lo: int, hi: int, line: int, base: int, rec0: int
 ) -> RecordBatch:
     kinds = (region.kinds.label, region.kinds.features)
     batch = region.decode(data, lo, hi, line=line, base=base, rec0=rec0)

@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from .._buffers import as_bytes
 from ..codec import Codec
 from ..errors import DecodeError, EncodeError
 from ..record import RecordBatch
@@ -44,7 +45,6 @@ from ._json_layout import (
     GeneralGroup,
     Layout,
     SyntaxProblem,
-    as_bytes,
     batch_from_groups,
     charset_ok,
     check_dtype_spec,
@@ -89,7 +89,7 @@ def _bad_error(ct: str, e: BadValue, index: int | None) -> DecodeError:
 
 def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) -> RecordBatch:
     check_dtype_spec(dtype)
-    buf = as_bytes(data)
+    buf = as_bytes(data, text=True)
     start = skip_bom(buf)
     if not buf[start:].strip():
         raise DecodeError(CONTENT_TYPE, "empty body: expected a JSON document", offset=start)

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._buffers import as_bytes
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..errors import DecodeError
 from ..record import RecordBatch
@@ -43,7 +44,6 @@ from ._json_layout import (
     Rec,
     Source,
     SyntaxProblem,
-    as_bytes,
     batch_from_groups,
     charset_ok,
     check_dtype_spec,
@@ -151,7 +151,7 @@ def _groups(
     first = 0
     if whole and not hasattr(source, "read"):
         # A whole buffer: try one scan over all of it (one output array, no joining).
-        buf = as_bytes(source)
+        buf = as_bytes(source, text=True)
         fast = _scan_block(buf, skip_bom(buf), 0, 1, response)
         if fast is not None:
             if len(fast):

@@ -34,6 +34,7 @@ import numpy as np
 import orjson
 import scipy.sparse as sp
 
+from .._buffers import as_view
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
 from ..record import Ragged, RecordBatch, Sparse, from_dense, from_sparse
@@ -323,15 +324,7 @@ def _blocks(source: Any, block_size: int) -> Iterator[bytes]:
         if tail:
             yield tail
         return
-    if isinstance(source, bytes):
-        view: Any = source
-    else:
-        try:
-            view = memoryview(source).cast("B")
-        except TypeError:
-            raise TypeError(
-                f"expected a bytes-like object or a binary stream, got {type(source).__name__}"
-            ) from None
+    view: Any = source if isinstance(source, bytes) else as_view(source)
     size = len(view)
     start = 0
     while start < size:

@@ -31,7 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.lib import format as npformat
 
-from .._buffers import OutBuffer
+from .._buffers import OutBuffer, as_view
 from ..codec import Capabilities, Codec
 from ..errors import DecodeError, EncodeError
 from ..record import RecordBatch
@@ -225,21 +225,6 @@ def _dtype_from_descr(descr: str) -> np.dtype[Any]:
     return dt
 
 
-def _as_view(data: Any) -> memoryview:
-    if isinstance(data, memoryview):
-        view = data
-    elif isinstance(data, (bytes, bytearray)):
-        view = memoryview(data)
-    else:
-        try:
-            view = memoryview(data)
-        except TypeError:
-            raise TypeError(f"expected a bytes-like object, got {type(data).__name__}") from None
-    if view.ndim != 1 or view.itemsize != 1 or not view.contiguous:
-        view = view.cast("B") if view.contiguous else memoryview(view.tobytes())
-    return view
-
-
 def _read(view: memoryview) -> tuple[np.dtype[Any], tuple[int, ...], bool, int, int]:
     """Parse the prefix and header: (dtype, shape, fortran_order, data offset, descr offset)."""
     n = len(view)
@@ -344,7 +329,7 @@ def decode_array(data: bytes | bytearray | memoryview, *, copy: bool = False) ->
     >>> decode_array(body)
     array([[ 1.5, 16. ]], dtype=float32)
     """
-    arr, _, _ = _decode_view(_as_view(data))
+    arr, _, _ = _decode_view(as_view(data))
     return _owned(arr) if copy else arr
 
 
@@ -380,7 +365,7 @@ def _owned(arr: np.ndarray) -> np.ndarray:
 
 def _batch_column(data: Any, copy: bool) -> tuple[np.ndarray, int]:
     """The array, checked to fit a RecordBatch column without loss (errors at exact offsets)."""
-    arr, begin, descr_at = _decode_view(_as_view(data))
+    arr, begin, descr_at = _decode_view(as_view(data))
     dt = arr.dtype
     if dt.kind in "iu" and dt.itemsize >= 4 and not (dt.kind == "i" and dt.itemsize == 4):
         flat = arr.reshape(-1, order="A")  # memory order: a view for C and Fortran arrays

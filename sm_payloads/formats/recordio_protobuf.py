@@ -37,7 +37,7 @@ from typing import IO, Any, ClassVar
 
 import numpy as np
 
-from .._buffers import OutBuffer
+from .._buffers import OutBuffer, as_view
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..columns import column_kind, sparse_parts
 from ..errors import DecodeError, EncodeError
@@ -343,21 +343,6 @@ def encode(batch: RecordBatch, *, sdk_compatible: bool = False) -> bytes:
 # ======================================================================================
 
 
-def _as_view(data: Any) -> memoryview:
-    if isinstance(data, memoryview):
-        return data.cast("B") if data.format != "B" or data.ndim != 1 else data
-    if isinstance(data, (bytes, bytearray)):
-        return memoryview(data)
-    if isinstance(data, np.ndarray):
-        return memoryview(np.ascontiguousarray(data).view(np.uint8).reshape(-1).data)
-    try:
-        return memoryview(data).cast("B")
-    except TypeError:
-        raise TypeError(
-            f"expected bytes, bytearray, memoryview or a binary stream, got {type(data).__name__}"
-        ) from None
-
-
 def decode(data: bytes | bytearray | memoryview, *, copy: bool = False) -> RecordBatch:
     """Read RecordIO-protobuf bytes into a batch.
 
@@ -375,14 +360,14 @@ def decode(data: bytes | bytearray | memoryview, *, copy: bool = False) -> Recor
     DecodeError
         With the byte offset and record index of the first problem.
     """
-    view = _as_view(data)
+    view = as_view(data)
     starts, lengths, joined = frame_table(view, CONTENT_TYPE)
     return decode_table(view, starts, lengths, joined, copy=copy)
 
 
 def decode_records(data: bytes | bytearray | memoryview) -> list[Any]:
     """Read every record as a `smp.Record` row view, however heterogeneous the records are."""
-    view = _as_view(data)
+    view = as_view(data)
     out = []
     for f in iter_frames(view, content_type=CONTENT_TYPE):
         try:
@@ -414,7 +399,7 @@ def iter_decode(
     if hasattr(source, "read") and not isinstance(source, (bytes, bytearray, memoryview)):
         yield from _iter_stream(source, batch_size, copy)
         return
-    view = _as_view(source)
+    view = as_view(source)
     starts, lengths, joined = frame_table(view, CONTENT_TYPE)
     yield from _batches(view, starts, lengths, joined, starts.size, batch_size, copy, 0, 0)
 

@@ -43,6 +43,7 @@ import orjson
 from numpy.typing import NDArray
 
 from .. import algorithms as _algorithms
+from .._buffers import as_bytes
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..errors import DecodeError, EncodeError, PayloadError, UnsupportedMediaTypeError
 from ..formats._json_layout import line_blocks
@@ -524,16 +525,6 @@ def _instance_error(ct: str, obj: dict[str, Any], index: int, where: Callable[[i
 # ======================================================================================
 
 
-def _as_bytes(data: Any) -> bytes | bytearray:
-    if isinstance(data, (bytes, bytearray)):
-        return data
-    if isinstance(data, memoryview):
-        return data.tobytes()
-    if isinstance(data, str):
-        return data.encode("utf-8", "surrogatepass")
-    raise TypeError(f"expected bytes, bytearray, memoryview or str, not {type(data).__name__}")
-
-
 def _loads(ct: str, buf: bytes | bytearray, base: int, line: int | None, index: int | None) -> Any:
     """orjson.loads(buf) or a DecodeError at the byte where it failed."""
     try:
@@ -718,7 +709,7 @@ def decode(data: bytes | bytearray | memoryview | str, content_type: str = JSON)
     ([[774, 14, 21, 206], None], [[21, 366, 125], [7]])
     """
     essence = _essence(content_type)
-    buf = _as_bytes(data)
+    buf = as_bytes(data, text=True)
     if essence == JSON:
         return _decode_json(buf)
     lines = _Lines()
