@@ -28,33 +28,43 @@ record lacks it or lengths differ); ``labels`` float64 ``(N, k)`` class indices
 (algorithm) or an object column of ``list[str]`` (``None`` where unsupported).
 Rule 5: this module imports no machine-learning library; the simulation (`Chain`) takes
 the model as plain functions.
+Rule 6 (a schema over the codecs): a media type is resolved once by the registry's tables
+(aliases included) and selects one entry of `_FORMATS`: the writer and reader of the roles'
+values in that format and the options of the registry codec its reader uses
+(`get_codec`); `_ROLE_TYPES` says which role writes which types. The simulation adds
+two container rules: the inverse label transform reads only ``text/csv`` (and writes only
+it without selectable output), and `_PLAIN_REGRESSION` holds the XGBoost container's
+answers without selectable output.
 """
 
 from __future__ import annotations
 
 import ast
 import copy
+import functools
 import json
 import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
 import numpy as np
 
 from ._buffers import as_bytes
+from .codec import Codec
 from .columns import column_kind
 from .errors import DecodeError, EncodeError, NotAcceptableError, UnsupportedMediaTypeError
 from .formats import _csv_text, _textnum
 from .formats import _json_layout as _jlayout
-from .formats import jsonlines as _jsonl
-from .formats import recordio_protobuf as _rp
 from .formats._wire import length_delimited
 from .mime import MediaType, negotiate
 from .record import Ragged, RecordBatch
 from .recordio import write_records
-from .registry import get_codec
+from .registry import ALIASES, CODECS, get_codec
+
+if TYPE_CHECKING:
+    from .formats.csv import CsvCodec
 
 __all__ = [
     "ALGORITHM_SUPPORTED",
@@ -371,18 +381,27 @@ def _role_option(role: str) -> Role:
     return out
 
 
+#: The media types each role writes and reads, in the order errors list them.
+_ROLE_TYPES: Mapping[Role, tuple[str, ...]] = {
+    "algorithm": (CSV, JSON, JSONLINES, RECORDIO),
+    "post-processing": (CSV, JSON, JSONLINES),
+    "ensemble": (CSV, JSON, JSONLINES),
+}
+
+
 def _essence(value: str, *, accept: bool, role: Role = "post-processing") -> tuple[str, Mapping[str, str]]:
-    supported = (CSV, JSON, JSONLINES, RECORDIO) if role == "algorithm" else (CSV, JSON, JSONLINES)
+    """The registry's media type (aliases resolved) of `value` if `role` writes it, and the
+    parameters; else `NotAcceptableError` (`accept`) or `UnsupportedMediaTypeError`."""
+    supported = _ROLE_TYPES[role]
     try:
         media = MediaType.parse(value)
     except UnsupportedMediaTypeError as e:
         if accept:
             raise NotAcceptableError(value, supported, e.reason) from None
         raise UnsupportedMediaTypeError(value, supported, e.reason) from None
-    essence = JSONLINES if media.essence in _jsonl.ALIASES else media.essence
+    essence = ALIASES.get(media.essence, media.essence)
     if essence not in supported:
-        who = "the algorithm container" if role == "algorithm" else f"the {role} container"
-        reason = f"{who} does not write {essence}"
+        reason = f"the {role} container does not write {media.essence}"
         if accept:
             raise NotAcceptableError(value, supported, reason)
         raise UnsupportedMediaTypeError(value, supported, reason)
@@ -618,10 +637,13 @@ def _label_entry(key: str, values: list[float]) -> bytes:
     return length_delimited(2, entry)
 
 
-def _encode_recordio(n: int, cols: dict[str, list[Any]], keys: tuple[str, ...]) -> bytes:
+def _write_recordio(
+    n: int, cols: dict[str, list[Any]], keys: tuple[str, ...], role: Role, sagemaker_batch: bool
+) -> bytes:
     """The XGBoost container's RecordIO-protobuf answer, its accumulation included: it never
     clears its buffer of serialized records, so frame i holds records 0..i one after the
-    other (protobuf's last-value-wins reading still gives record i's values)."""
+    other (protobuf's last-value-wins reading still gives record i's values). Keys in the
+    container's order."""
     order = [k for k in _ALGORITHM_JSON_ORDER if k in keys]
     frames: list[bytes] = []
     seen = b""
@@ -694,83 +716,53 @@ def _to_records(data: Any, keys: tuple[str, ...], role: Role, ct: str) -> tuple[
     )
 
 
-def encode_response(
-    batch: Any,
-    accept: str,
-    keys: Sequence[str] | str,
-    *,
-    role: str = "post-processing",
-    sagemaker_batch: bool = False,
+def _write_csv(
+    n: int, cols: dict[str, list[Any]], keys: tuple[str, ...], role: Role, sagemaker_batch: bool
 ) -> bytes:
-    """Write the answer of an Autopilot container for `keys`, exactly as `role` writes it.
-
-    Parameters
-    ----------
-    batch : RecordBatch or list of dict
-        The outputs in ``batch.label``, one column per key (kinds: see the module's
-        Rule 4), or one dict per record (``{"predicted_label": "cat", ...}``).
-    accept : str
-        ``text/csv``, ``application/json`` or ``application/jsonlines``; for the
-        algorithm role also ``application/x-recordio-protobuf`` (float32 tensors in
-        ``label``, frame i holding records 0..i as the XGBoost container writes them).
-    keys : sequence of str, or the ``SAGEMAKER_INFERENCE_OUTPUT`` value
-        The keys in their variable's order (the CSV column order).
-    role : "algorithm", "post-processing" or "ensemble"
-        ``"algorithm"``: the XGBoost container (CSV rows joined by ``\\n``, lists as
-        ``"[0.4, 0.6]"``; JSON keys in its fixed order ``predicted_label, labels,
-        probability, probabilities``). ``"post-processing"`` (alias
-        ``"inverse-label-transform"``): ``csv.writer`` rows, each ending with ``\\n``;
-        JSON values as strings, keys in `keys` order. ``"ensemble"``: CSV as
-        post-processing, JSON with typed values (the ensembling container has no public
-        code: inferred; docs/autopilot.md, "Ensembling container").
-    sagemaker_batch : bool
-        Algorithm role only: the container runs under Batch Transform (``SAGEMAKER_BATCH``
-        set) and ends its CSV with ``\\n``.
-
-    >>> import numpy as np, sm_payloads as smp
-    >>> b = smp.RecordBatch(label={"predicted_label": np.array([1.0, 0.0]),
-    ...                            "probabilities": np.array([[0.4, 0.6], [0.9, 0.1]])})
-    >>> encode_response(b, "text/csv", ["predicted_label", "probabilities"], role="algorithm")
-    b'1,"[0.4, 0.6]"\\n0,"[0.9, 0.1]"'
-    """
-    ks = _keys_option(keys)
-    r = _role_option(role)
-    essence, _ = _essence(accept, accept=True, role=r)
-    n, cols = _to_records(batch, ks, r, essence)
-    if n == 0:
-        return b'{"predictions": []}' if essence == JSON else b""
-    if essence == RECORDIO:
-        return _encode_recordio(n, cols, ks)
-    if essence == CSV:
-        if r == "algorithm":
-            rows = []
-            for i in range(n):
-                fields = []
-                for k in ks:
-                    v = cols[k][i]
-                    text = _csv_field(k, v, r)
-                    fields.append(
-                        f'"{text}"' if k in ("probabilities", "labels") and v is not _MISSING else text
-                    )
-                rows.append(",".join(fields))
-            body = "\n".join(rows) + ("\n" if sagemaker_batch else "")
-        else:
-            # csv.writer(lineterminator="\n") rows, as the inference containers write them
-            alone = len(ks) == 1
-            body = "".join(
-                ",".join(
-                    _csv_text.quote_field(_csv_field(k, cols[k][i], r), alone, lineterminator="\n")
-                    for k in ks
-                )
-                + "\n"
-                for i in range(n)
+    """CSV rows: the XGBoost container's (joined by ``\\n``, lists quoted, a final ``\\n``
+    under Batch Transform) or ``csv.writer``'s (each row ending with ``\\n``)."""
+    if role == "algorithm":
+        rows = []
+        for i in range(n):
+            fields = []
+            for k in keys:
+                v = cols[k][i]
+                text = _csv_field(k, v, role)
+                fields.append(f'"{text}"' if k in ("probabilities", "labels") and v is not _MISSING else text)
+            rows.append(",".join(fields))
+        body = "\n".join(rows) + ("\n" if sagemaker_batch else "")
+    else:
+        # csv.writer(lineterminator="\n") rows, as the inference containers write them
+        alone = len(keys) == 1
+        body = "".join(
+            ",".join(
+                _csv_text.quote_field(_csv_field(k, cols[k][i], role), alone, lineterminator="\n")
+                for k in keys
             )
-        return body.encode("utf-8")
-    order = [k for k in _ALGORITHM_JSON_ORDER if k in ks] if r == "algorithm" else list(ks)
-    objs = [{k: _json_value(k, cols[k][i], r) for k in order} for i in range(n)]
-    if essence == JSON:
-        return json.dumps({"predictions": objs}).encode("utf-8")
-    return "".join(json.dumps(o) + "\n" for o in objs).encode("utf-8")
+            + "\n"
+            for i in range(n)
+        )
+    return body.encode("utf-8")
+
+
+def _json_objects(
+    n: int, cols: dict[str, list[Any]], keys: tuple[str, ...], role: Role
+) -> list[dict[str, Any]]:
+    """One object per record: keys in the XGBoost container's order (algorithm) or in `keys`."""
+    order = [k for k in _ALGORITHM_JSON_ORDER if k in keys] if role == "algorithm" else list(keys)
+    return [{k: _json_value(k, cols[k][i], role) for k in order} for i in range(n)]
+
+
+def _write_json(
+    n: int, cols: dict[str, list[Any]], keys: tuple[str, ...], role: Role, sagemaker_batch: bool
+) -> bytes:
+    return json.dumps({"predictions": _json_objects(n, cols, keys, role)}).encode("utf-8")
+
+
+def _write_jsonlines(
+    n: int, cols: dict[str, list[Any]], keys: tuple[str, ...], role: Role, sagemaker_batch: bool
+) -> bytes:
+    return "".join(json.dumps(o) + "\n" for o in _json_objects(n, cols, keys, role)).encode("utf-8")
 
 
 # ======================================================================================
@@ -813,7 +805,14 @@ def _regroup(rec: Any, width: int) -> tuple[list[bytes], list[int]]:
     return out, offs
 
 
-def _decode_csv(raw: bytes | bytearray, keys: tuple[str, ...], role: Role, charset: str) -> RecordBatch:
+def _decode_csv(codec: Codec, body: Any, keys: tuple[str, ...], role: Role, content_type: str) -> RecordBatch:
+    try:
+        charset = _csv_text.charset_option(cast("CsvCodec", codec).charset)
+    except ValueError as e:
+        raise UnsupportedMediaTypeError(content_type, (CSV, JSON, JSONLINES), str(e)) from None
+    if isinstance(body, str):
+        body = body.encode("utf-8", "surrogatepass")
+    raw = as_bytes(body, text=True)
     lo = _csv_text.body_start(raw)
     recs, _ = _csv_text.tokenize(raw, lo, len(raw), 1, 0, 0)
     if not recs:
@@ -854,7 +853,10 @@ def _object_values(
         values[k].append(_value(k, role, obj[k], f"{where}.{k}"))
 
 
-def _decode_json(raw: bytes | bytearray, keys: tuple[str, ...], role: Role) -> RecordBatch:
+def _decode_json(
+    codec: Codec, body: Any, keys: tuple[str, ...], role: Role, content_type: str
+) -> RecordBatch:
+    raw = as_bytes(body, text=True)
     start = _jlayout.skip_bom(raw)
     if not raw[start:].strip():
         return _empty(keys, role)
@@ -875,7 +877,10 @@ def _decode_json(raw: bytes | bytearray, keys: tuple[str, ...], role: Role) -> R
     return RecordBatch(label={k: _column(k, role, values[k]) for k in keys}, n=len(doc["predictions"]))
 
 
-def _decode_jsonlines(raw: bytes | bytearray, keys: tuple[str, ...], role: Role) -> RecordBatch:
+def _decode_jsonlines(
+    codec: Codec, body: Any, keys: tuple[str, ...], role: Role, content_type: str
+) -> RecordBatch:
+    raw = as_bytes(body, text=True)
     values: dict[str, list[Any]] = {k: [] for k in keys}
     pos = _jlayout.skip_bom(raw)
     line = 1
@@ -916,8 +921,14 @@ def _recordio_values(col: Any) -> list[Any] | None:
     return None
 
 
-def _decode_recordio(body: bytes | bytearray | memoryview, keys: tuple[str, ...], role: Role) -> RecordBatch:
-    batch = _rp.decode(body, copy=True)
+def _decode_recordio(
+    codec: Codec, body: Any, keys: tuple[str, ...], role: Role, content_type: str
+) -> RecordBatch:
+    """The algorithm container's frames, read by the registry's codec (float32 tensors in
+    ``label``), checked against `keys`."""
+    if isinstance(body, str):
+        raise DecodeError(RECORDIO, "expected bytes, got str (RecordIO-protobuf is binary)")
+    batch = codec.decode(body)
     if batch.features:
         name = next(iter(batch.features))
         raise DecodeError(RECORDIO, f"the algorithm container writes label only; found features[{name!r}]")
@@ -949,6 +960,114 @@ def _decode_recordio(body: bytes | bytearray | memoryview, keys: tuple[str, ...]
                 values.append(row)
         label[k] = _column(k, role, values)
     return RecordBatch(label=label, n=len(batch))
+
+
+# ======================================================================================
+# The formats: a media type's codec and the rules Autopilot adds to it
+# ======================================================================================
+
+
+_Options = tuple[tuple[str, Any], ...]
+
+
+def _no_options(params: Mapping[str, str]) -> _Options:
+    return ()
+
+
+def _csv_options(params: Mapping[str, str]) -> _Options:
+    return (("charset", params.get("charset", "utf-8")),)  # checked when a body is read
+
+
+def _recordio_options(params: Mapping[str, str]) -> _Options:
+    return (("copy", True),)
+
+
+@functools.lru_cache(maxsize=64)
+def _codec(content_type: str, registered: type[Codec] | None, options: _Options) -> Codec:
+    """`get_codec`'s codec, kept (codecs are immutable); the registered class is part of the
+    key, so a codec that replaces it in the registry is used from then on."""
+    return get_codec(content_type, **dict(options))
+
+
+_Writer = Callable[[int, dict[str, list[Any]], tuple[str, ...], Role, bool], bytes]
+_Reader = Callable[[Codec, Any, tuple[str, ...], Role, str], RecordBatch]
+
+
+class _Format(NamedTuple):
+    """What Autopilot adds to one media type: how the roles write and read their values
+    (the answers are the containers' own bytes, so writing needs no codec; reading gets the
+    registry's codec, configured by `options` from the media type's parameters), and the
+    body of an answer without records."""
+
+    content_type: str
+    write: _Writer  # (n, columns of per-record values, keys, role, sagemaker_batch)
+    read: _Reader  # (codec, body, keys, role, the content type as given)
+    empty: bytes = b""
+    options: Callable[[Mapping[str, str]], _Options] = _no_options
+
+    def codec(self, params: Mapping[str, str]) -> Codec:
+        return _codec(self.content_type, CODECS.get(self.content_type), self.options(params))
+
+
+#: The formats by the registry's content type; `_ROLE_TYPES` says which role uses which.
+_FORMATS: Mapping[str, _Format] = {
+    f.content_type: f
+    for f in (
+        _Format(CSV, _write_csv, _decode_csv, options=_csv_options),
+        _Format(JSON, _write_json, _decode_json, empty=b'{"predictions": []}'),
+        _Format(JSONLINES, _write_jsonlines, _decode_jsonlines),
+        _Format(RECORDIO, _write_recordio, _decode_recordio, options=_recordio_options),
+    )
+}
+
+
+def encode_response(
+    batch: Any,
+    accept: str,
+    keys: Sequence[str] | str,
+    *,
+    role: str = "post-processing",
+    sagemaker_batch: bool = False,
+) -> bytes:
+    """Write the answer of an Autopilot container for `keys`, exactly as `role` writes it.
+
+    Parameters
+    ----------
+    batch : RecordBatch or list of dict
+        The outputs in ``batch.label``, one column per key (kinds: see the module's
+        Rule 4), or one dict per record (``{"predicted_label": "cat", ...}``).
+    accept : str
+        ``text/csv``, ``application/json`` or ``application/jsonlines``; for the
+        algorithm role also ``application/x-recordio-protobuf`` (float32 tensors in
+        ``label``, frame i holding records 0..i as the XGBoost container writes them).
+    keys : sequence of str, or the ``SAGEMAKER_INFERENCE_OUTPUT`` value
+        The keys in their variable's order (the CSV column order).
+    role : "algorithm", "post-processing" or "ensemble"
+        ``"algorithm"``: the XGBoost container (CSV rows joined by ``\\n``, lists as
+        ``"[0.4, 0.6]"``; JSON keys in its fixed order ``predicted_label, labels,
+        probability, probabilities``). ``"post-processing"`` (alias
+        ``"inverse-label-transform"``): ``csv.writer`` rows, each ending with ``\\n``;
+        JSON values as strings, keys in `keys` order. ``"ensemble"``: CSV as
+        post-processing, JSON with typed values (the ensembling container has no public
+        code: inferred; docs/autopilot.md, "Ensembling container").
+    sagemaker_batch : bool
+        Algorithm role only: the container runs under Batch Transform (``SAGEMAKER_BATCH``
+        set) and ends its CSV with ``\\n``.
+
+    >>> import numpy as np, sm_payloads as smp
+    >>> b = smp.RecordBatch(label={"predicted_label": np.array([1.0, 0.0]),
+    ...                            "probabilities": np.array([[0.4, 0.6], [0.9, 0.1]])})
+    >>> encode_response(b, "text/csv", ["predicted_label", "probabilities"], role="algorithm")
+    b'1,"[0.4, 0.6]"\\n0,"[0.9, 0.1]"'
+    """
+    ks = _keys_option(keys)
+    r = _role_option(role)
+    essence, _ = _essence(accept, accept=True, role=r)
+    fmt = _FORMATS[essence]
+    n, cols = _to_records(batch, ks, r, fmt.content_type)
+    if n == 0:
+        return fmt.empty
+    return fmt.write(n, cols, ks, r, sagemaker_batch)
 
 
 def decode_response(
@@ -989,22 +1108,8 @@ def decode_response(
     ks = _keys_option(keys)
     r = _role_option(role)
     essence, params = _essence(content_type, accept=False, role=r)
-    if essence == RECORDIO:
-        if isinstance(body, str):
-            raise DecodeError(RECORDIO, "expected bytes, got str (RecordIO-protobuf is binary)")
-        return _decode_recordio(body, ks, r)
-    if essence == CSV:
-        try:
-            charset = _csv_text.charset_option(params.get("charset", "utf-8"))
-        except ValueError as e:
-            raise UnsupportedMediaTypeError(content_type, (CSV, JSON, JSONLINES), str(e)) from None
-        if isinstance(body, str):
-            body = body.encode("utf-8", "surrogatepass")
-        return _decode_csv(as_bytes(body, text=True), ks, r, charset)
-    raw = as_bytes(body, text=True)
-    if essence == JSON:
-        return _decode_json(raw, ks, r)
-    return _decode_jsonlines(raw, ks, r)
+    fmt = _FORMATS[essence]
+    return fmt.read(fmt.codec(params), body, ks, r, content_type)
 
 
 # ======================================================================================
@@ -1298,16 +1403,29 @@ class Chain:
         return _batch.assemble(outputs, assemble_with)
 
 
+def _plain_csv(values: np.ndarray) -> bytes:
+    if not values.size:
+        return b""
+    return ("\n".join(str(v) for v in values) + "\n").encode("ascii")
+
+
+def _plain_json(values: np.ndarray) -> bytes:
+    return json.dumps({"predictions": [{"score": float(v)} for v in values]}).encode("ascii")
+
+
+#: The XGBoost container's writers without selectable output, by content type.
+_PLAIN_REGRESSION: Mapping[str, Callable[[np.ndarray], bytes]] = {CSV: _plain_csv, JSON: _plain_json}
+
+
 def _plain_regression(pred: Any, accept: str, sagemaker_batch: bool) -> bytes:
     """The XGBoost container's answer without selectable output: float32 values."""
     values = np.asarray(pred, dtype=np.float32).reshape(-1)
     essence, _ = _essence(accept, accept=True)
-    if essence == CSV:
-        if not values.size:
-            return b""
-        return ("\n".join(str(v) for v in values) + "\n").encode("ascii")
-    if essence == JSON:
-        return json.dumps({"predictions": [{"score": float(v)} for v in values]}).encode("ascii")
-    raise NotAcceptableError(
-        accept, (CSV, JSON), "the XGBoost container writes no JSON Lines without selectable output"
-    )
+    write = _PLAIN_REGRESSION.get(essence)
+    if write is None:
+        raise NotAcceptableError(
+            accept,
+            tuple(_PLAIN_REGRESSION),
+            "the XGBoost container writes no JSON Lines without selectable output",
+        )
+    return write(values)
