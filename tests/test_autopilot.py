@@ -618,6 +618,31 @@ def test_media_type_errors() -> None:
     )
 
 
+def test_readers_use_the_registry_codec() -> None:
+    """Autopilot maps its keys onto the registry's codecs: the RecordIO-protobuf reader decodes
+    with get_codec(..., copy=True), and a codec registered in place of the built-in one is
+    used from then on (and the built-in one again once it is restored)."""
+    from sm_payloads.formats.recordio_protobuf import RecordIOProtobufCodec
+
+    seen: list[Any] = []
+
+    class Spy(RecordIOProtobufCodec):
+        def decode(self, data: Any, /) -> smp.RecordBatch:
+            seen.append(self)
+            return super().decode(data)
+
+    body = ap.encode_response(xgb_binary([0.25, 0.75]), RIO, ALL4, role="algorithm")
+    smp.register_codec(Spy, replace=True)
+    try:
+        got = ap.decode_response(body, RIO, ALL4, role="algorithm")
+    finally:
+        smp.register_codec(RecordIOProtobufCodec, replace=True)
+    assert [type(c) for c in seen] == [Spy] and seen[0].copy is True
+    assert got.label["probability"].tolist() == [0.25, 0.75]
+    ap.decode_response(body, RIO, ALL4, role="algorithm")
+    assert len(seen) == 1
+
+
 def test_option_errors() -> None:
     with pytest.raises(ValueError, match="listed twice"):
         ap.decode_response(b"", CSV, ["labels", "labels"])
