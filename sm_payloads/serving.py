@@ -28,7 +28,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .api import decode_request, encode_response
+from .api import encode_response
+from .codec import Codec
 from .errors import (
     EncodeError,
     NotAcceptableError,
@@ -39,7 +40,7 @@ from .errors import (
 from .limits import SERVING, Limits
 from .mime import MediaType, negotiate
 from .record import RecordBatch
-from .registry import response_types, supported
+from .registry import ALIASES, CODECS, response_types, supported
 
 __all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "Handler", "Response", "handle"]
 
@@ -83,15 +84,25 @@ def _offered(offered: Sequence[str] | None) -> list[str]:
     return list(offered) if offered is not None else list(response_types())
 
 
-def _default_accept(env: Mapping[str, str], content_type: str, offers: list[str]) -> str:
+def _default_accept(env: Mapping[str, str], request: MediaType, offers: list[str]) -> str:
     """``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` when set, else the request's own format when
     it can be produced, else the first offered type."""
     essences = [MediaType.parse(o).essence for o in offers]
     configured = env.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT")
     if configured:
         return configured
-    essence = MediaType.parse(content_type).essence
+    essence = request.essence
     return offers[essences.index(essence)] if essence in essences else offers[0]
+
+
+def _request_codec(request: MediaType, content_type: str) -> Codec:
+    """``registry.get_codec(content_type)`` for the request's already parsed media type: the
+    codec its essence (or alias) names, configured from its parameters, or the same
+    `UnsupportedMediaTypeError` (tests/test_serving.py checks that they agree)."""
+    codec_cls = CODECS.get(ALIASES.get(request.essence, request.essence))
+    if codec_cls is None:
+        raise UnsupportedMediaTypeError(content_type, supported())
+    return codec_cls.from_params(request.params)
 
 
 def handle(
@@ -140,8 +151,10 @@ def handle(
             return _error(415, "the request has no Content-Type; send one of: " + ", ".join(supported()))
     offers = _offered(offered)
     try:
-        MediaType.parse(content_type)
-        default = _default_accept(env, content_type, offers)
+        # The request's media type is parsed here, once: the default answer type and the
+        # codec come from this parse; the Accept header is parsed once, by negotiate.
+        request = MediaType.parse(content_type)
+        default = _default_accept(env, request, offers)
         chosen = negotiate(accept, offers, default)
     except UnsupportedMediaTypeError as e:
         return _error(415, str(e))
@@ -150,8 +163,12 @@ def handle(
     except ValueError as e:  # the environment names a type this container cannot produce
         log.error("bad serving configuration: %s", e)
         return _error(500, "the server is misconfigured (see its log)")
+    bounds = SERVING if limits is None else limits
     try:
-        batch = decode_request(body, content_type, limits=SERVING if limits is None else limits)
+        codec = _request_codec(request, content_type)
+        bounds.check_size(body, codec.content_type)
+        batch = codec.decode(body)
+        bounds.check_batch(batch, codec.content_type)
     except PayloadError as e:
         return _error(e.status_hint, str(e))
     try:

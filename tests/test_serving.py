@@ -182,3 +182,52 @@ HOSTILE = [
 def test_hostile_bodies_never_raise(body: bytes, ct: str, expected: tuple[int, str, bytes]) -> None:
     r = handle(body, ct, "*/*", total, env={})
     assert (r.status, r.content_type, r.body) == expected
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        *smp.registry.CODECS,
+        *smp.registry.ALIASES,
+        "Text/CSV; label_size=1; charset=UTF-8",
+        "text/csv ; header = present",
+        "application/json; verbose=true",
+        "application/x-npy; charset=binary",
+        "text/x-libsvm",
+    ],
+)
+def test_the_request_codec_is_what_get_codec_gives(content_type: str) -> None:
+    """handle() looks the codec up from its one parse of the Content-Type."""
+    from sm_payloads.serving import _request_codec
+
+    assert _request_codec(smp.MediaType.parse(content_type), content_type) == smp.get_codec(content_type)
+
+
+@pytest.mark.parametrize("content_type", ["image/png", "Image/PNG; q=1", "text/csv; label_size=x"])
+def test_the_request_codec_fails_as_get_codec_fails(content_type: str) -> None:
+    from sm_payloads.serving import _request_codec
+
+    with pytest.raises(smp.UnsupportedMediaTypeError) as ours:
+        _request_codec(smp.MediaType.parse(content_type), content_type)
+    with pytest.raises(smp.UnsupportedMediaTypeError) as theirs:
+        smp.get_codec(content_type)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_one_parse_of_the_content_type_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The request's Content-Type is parsed once; the Accept header once (by negotiate),
+    and the chosen response type once (by the response codec's lookup)."""
+    seen: list[str] = []
+    parse = smp.MediaType.parse.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[smp.MediaType], value: str) -> smp.MediaType:
+        seen.append(value)
+        return parse(cls, value)  # type: ignore[no-any-return]
+
+    ct = "text/csv; label_size=0"
+    body = smp.encode_request(X, ct)
+    monkeypatch.setattr(smp.MediaType, "parse", classmethod(counting))
+    r = handle(body, ct, "application/json;q=0.5, text/csv", total, env={}, offered=[RIO, "text/csv"])
+    monkeypatch.undo()
+    assert (r.status, r.content_type, r.body) == (200, "text/csv", b"3.0\n7.5\n")
+    assert seen.count(ct) == 1
