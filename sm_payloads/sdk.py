@@ -30,18 +30,19 @@ import csv as _csv
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import orjson
 
+from ._buffers import as_bytes, as_view
 from .errors import DecodeError, EncodeError, UnsupportedMediaTypeError
-from .formats import csv as _csvfmt
 from .formats import npy as _npy
-from .formats import recordio_protobuf as _rp
+from .formats._csv_text import CHARSETS
 from .mime import MediaType
 from .record import RecordBatch, from_dense
+from .registry import get_codec
 
 __all__ = [
     "JSONDecodeError",
@@ -68,6 +69,14 @@ _BOM = "\ufeff"
 _INT32 = np.iinfo(np.int32)
 _EXACT_INT = 2.0**53
 _LONG_DIGITS = re.compile(rb"[0-9]{19}")
+
+# The registry's codecs the drop-ins write and read numeric arrays with, configured once:
+# CSV (numpy's ``str`` of each value, as the SDK writes it; read in each accepted charset),
+# RecordIO-protobuf byte for byte as the SDK writes it, and npy as ``np.save`` writes it.
+_CSV_CODEC = get_codec(_CSV)
+_CSV_READERS = {charset: get_codec(_CSV, charset=charset) for charset in set(CHARSETS.values())}
+_RIO_CODEC = get_codec(_RIO, sdk_compatible=True)
+_NPY_CODEC = get_codec(_NPY)
 
 
 # ======================================================================================
@@ -112,14 +121,13 @@ class _Deserializer:
         return f"{type(self).__name__}(accept={self.accept!r})"
 
 
-def _read_all(stream: Any) -> bytes:
-    """The whole body of a botocore ``StreamingBody`` (or any binary stream, or bytes),
-    closing the stream afterwards as the SDK's deserializers do."""
+def _read_all(stream: Any) -> bytes | bytearray:
+    """The whole body of a botocore ``StreamingBody`` (or of any stream, or a buffer or
+    ``str`` given as it is), taken by the package's one input rule
+    (`sm_payloads._buffers.as_bytes`, a ``str`` as UTF-8), closing the stream afterwards as
+    the SDK's deserializers do."""
     try:
-        data = stream.read() if hasattr(stream, "read") else stream
-        if isinstance(data, str):
-            return data.encode("utf-8")
-        return bytes(data)
+        return as_bytes(stream.read() if hasattr(stream, "read") else stream, text=True)
     finally:
         close = getattr(stream, "close", None)
         if callable(close):
@@ -130,7 +138,7 @@ def _is_dataframe(data: Any) -> bool:
     return type(data).__name__ == "DataFrame" and type(data).__module__.startswith("pandas")
 
 
-def _text(body: bytes, encoding: str, content_type: str) -> str:
+def _text(body: bytes | bytearray, encoding: str, content_type: str) -> str:
     """Decode `body`; a byte order mark is dropped (the SDK keeps it as part of the first
     value); undecodable bytes are a `DecodeError` at their offset."""
     try:
@@ -177,7 +185,9 @@ def _rebuild_json_error(content_type: str, kwargs: dict[str, Any]) -> JSONDecode
     return JSONDecodeError(content_type, **kwargs)
 
 
-def _json_loads(data: bytes, content_type: str, *, line: int | None = None, offset: int = 0) -> Any:
+def _json_loads(
+    data: bytes | bytearray, content_type: str, *, line: int | None = None, offset: int = 0
+) -> Any:
     """One JSON document, as Python's ``json`` module reads it (``NaN``, ``Infinity``,
     integers of any size), with orjson doing the work whenever it can (orjson reads an
     integer beyond 64 bits as a float: a run of 19 digits sends the body to ``json``)."""
@@ -292,11 +302,11 @@ class CSVSerializer(_Serializer):
                 rows = data.reshape(1, -1) if data.ndim == 1 else data.reshape(data.shape[0], -1)
                 fast = _fast_matrix(rows)
                 if fast is not None:
-                    return _csvfmt.encode(from_dense(fast)).decode("ascii")
+                    return _CSV_CODEC.encode(from_dense(fast)).decode("ascii")
         elif isinstance(data, list) and data:
             matrix = _float_rows(data)
             if matrix is not None:
-                return _csvfmt.encode(from_dense(matrix)).decode("ascii")
+                return _CSV_CODEC.encode(from_dense(matrix)).decode("ascii")
         elif isinstance(data, Mapping):
             raise EncodeError(
                 _CSV, "Unable to handle input format: a mapping is not a CSV row", status_hint=400
@@ -328,7 +338,7 @@ def _dumps_array(a: np.ndarray) -> str:
             m = a.astype(np.int32, copy=False)
         else:
             return json.dumps(a.tolist())
-        text = _csvfmt.encode(from_dense(m.reshape(1, -1) if m.ndim == 1 else m)).decode("ascii")
+        text = _CSV_CODEC.encode(from_dense(m.reshape(1, -1) if m.ndim == 1 else m)).decode("ascii")
         text = text.replace(",", ", ")
         if a.ndim == 1:
             return "[" + text + "]"
@@ -468,7 +478,7 @@ class NumpySerializer(_Serializer):
                 status_hint=400,
             )
         try:
-            return _npy.encode_array(array)
+            return _NPY_CODEC.encode(array)
         except EncodeError:
             # Structured dtypes: np.save's own writer, never with pickle.
             buf = io.BytesIO()
@@ -505,7 +515,7 @@ class RecordSerializer(_Serializer):
             batch = from_dense(array)
         except EncodeError as e:
             raise EncodeError(_RIO, e.reason, column=e.column, status_hint=e.status_hint) from None
-        return io.BytesIO(_rp.encode(batch, sdk_compatible=True))
+        return io.BytesIO(_RIO_CODEC.encode(batch))
 
 
 # ======================================================================================
@@ -599,14 +609,14 @@ class JSONLinesDeserializer(_Deserializer):
         return out
 
 
-def _csv_as_genfromtxt(body: bytes, dtype: Any, charset: str, skipped: int = 0) -> np.ndarray:
+def _csv_as_genfromtxt(body: bytes | bytearray, dtype: Any, charset: str, skipped: int = 0) -> np.ndarray:
     """What ``np.genfromtxt(..., delimiter=",", dtype=dtype)`` gives for a numeric CSV
     body, read by `formats.csv`: int64 when every field is an integer (``dtype=None``),
     else float64, squeezed as genfromtxt squeezes (one row or one column: 1-D; one value:
     0-d). Text bodies go to genfromtxt itself. `skipped`: bytes before `body` in the
     response (a byte order mark), added to error offsets."""
     try:
-        batch = _csvfmt.decode(body, charset=charset)
+        batch = _CSV_READERS[charset].decode(body)
     except DecodeError:
         batch = None
     values = None if batch is None or len(batch) == 0 else batch.features.get("values")
@@ -633,7 +643,7 @@ def _csv_as_genfromtxt(body: bytes, dtype: Any, charset: str, skipped: int = 0) 
     return np.squeeze(out)
 
 
-def _genfromtxt(body: bytes, dtype: Any, charset: str, skipped: int) -> np.ndarray:
+def _genfromtxt(body: bytes | bytearray, dtype: Any, charset: str, skipped: int) -> np.ndarray:
     import warnings
 
     try:
@@ -691,42 +701,55 @@ class NumpyDeserializer(_Deserializer):
         except (UnsupportedMediaTypeError, TypeError, AttributeError):
             _read_all(stream)
             raise UnsupportedMediaTypeError(
-                str(content_type),
-                (_CSV, _JSON, _NPY, _NPZ),
-                "NumpyDeserializer cannot read this content type",
+                str(content_type), tuple(self._READERS), "NumpyDeserializer cannot read this content type"
             ) from None
         body = _read_all(stream)
-        essence = media.essence
-        if essence == _CSV:
-            charset = media.params.get("charset", "utf-8")
-            if charset.strip().lower() not in _csvfmt.CHARSETS:
-                raise UnsupportedMediaTypeError(
-                    content_type, (_CSV, _JSON, _NPY, _NPZ), f"charset {charset!r} is not supported"
-                )
-            skip = 3 if body.startswith(b"\xef\xbb\xbf") else 0
-            return _csv_as_genfromtxt(
-                body[skip:], self.dtype, _csvfmt.CHARSETS[charset.strip().lower()], skip
+        read = self._READERS.get(media.essence)
+        if read is None:
+            raise UnsupportedMediaTypeError(
+                content_type, tuple(self._READERS), "NumpyDeserializer cannot read this content type"
             )
-        if essence == _JSON:
-            skip = 3 if body.startswith(b"\xef\xbb\xbf") else 0
-            obj = _json_loads(body[skip:], _JSON, offset=skip)
-            try:
-                return np.array(obj, dtype=self.dtype)
-            except (TypeError, ValueError) as e:
-                raise DecodeError(_JSON, f"not an array: {e}") from None
-        if essence == _NPY:
-            if self.allow_pickle:
-                return np.load(io.BytesIO(body), allow_pickle=True)
-            view = _npy.decode_array(body)
-            return np.array(view, order="K")
-        if essence == _NPZ:
-            try:
-                return np.load(io.BytesIO(body), allow_pickle=self.allow_pickle)
-            except (ValueError, OSError, EOFError) as e:
-                raise DecodeError(_NPZ, str(e)) from None
-        raise UnsupportedMediaTypeError(
-            content_type, (_CSV, _JSON, _NPY, _NPZ), "NumpyDeserializer cannot read this content type"
-        )
+        return read(self, body, media, content_type)
+
+    def _read_csv(self, body: bytes | bytearray, media: MediaType, content_type: str) -> np.ndarray:
+        charset = media.params.get("charset", "utf-8")
+        python_charset = CHARSETS.get(charset.strip().lower())
+        if python_charset is None:
+            raise UnsupportedMediaTypeError(
+                content_type, tuple(self._READERS), f"charset {charset!r} is not supported"
+            )
+        skip = 3 if body.startswith(b"\xef\xbb\xbf") else 0
+        return _csv_as_genfromtxt(body[skip:], self.dtype, python_charset, skip)
+
+    def _read_json(self, body: bytes | bytearray, media: MediaType, content_type: str) -> np.ndarray:
+        skip = 3 if body.startswith(b"\xef\xbb\xbf") else 0
+        obj = _json_loads(body[skip:], _JSON, offset=skip)
+        try:
+            return np.array(obj, dtype=self.dtype)
+        except (TypeError, ValueError) as e:
+            raise DecodeError(_JSON, f"not an array: {e}") from None
+
+    def _read_npy(self, body: bytes | bytearray, media: MediaType, content_type: str) -> Any:
+        if self.allow_pickle:
+            return np.load(io.BytesIO(body), allow_pickle=True)
+        return np.array(_npy.decode_array(body), order="K")
+
+    def _read_npz(self, body: bytes | bytearray, media: MediaType, content_type: str) -> Any:
+        try:
+            return np.load(io.BytesIO(body), allow_pickle=self.allow_pickle)
+        except (ValueError, OSError, EOFError) as e:
+            raise DecodeError(_NPZ, str(e)) from None
+
+    #: The reader of each media type (the body, its parsed and its given ``Content-Type``),
+    #: in the order the errors list them.
+    _READERS: ClassVar[
+        Mapping[str, Callable[[NumpyDeserializer, bytes | bytearray, MediaType, str], Any]]
+    ] = {
+        _CSV: _read_csv,
+        _JSON: _read_json,
+        _NPY: _read_npy,
+        _NPZ: _read_npz,
+    }
 
 
 class RecordDeserializer(_Deserializer):
@@ -757,7 +780,7 @@ class RecordDeserializer(_Deserializer):
         from ._proto import record_pb2
 
         body = bytes(_read_all(data))
-        starts, lengths, joined = recordio.frame_table(memoryview(body), _RIO)
+        starts, lengths, joined = recordio.frame_table(as_view(body), _RIO)
         parse = record_pb2.Record.FromString  # type: ignore[attr-defined]
         out: list[Any] = []
         for i, (start, length) in enumerate(zip(starts.tolist(), lengths.tolist(), strict=True)):

@@ -1151,3 +1151,81 @@ def test_garbage_gives_only_decode_errors(decoder: tuple[Any, str], raw: bytes) 
 def test_csv_deserializer_unquoted_text_is_what_csv_reader_reads(text: str) -> None:
     want = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
     assert sdk.CSVDeserializer().deserialize(body(text.encode()), CSV) == want
+
+
+# ======================================================================================
+# The body itself: the package's one input rule (sm_payloads._buffers.as_bytes)
+# ======================================================================================
+
+_X = np.array([[1.5, 2.0], [3.0, 4.5]], np.float32)
+_BODIES = [
+    (sdk.CSVDeserializer(), CSV, b"1,a\n2,b\n"),
+    (sdk.JSONDeserializer(), JSON, b'{"a": [1, 2.5]}'),
+    (sdk.JSONLinesDeserializer(), JSONL, b'{"a": 1}\n{"a": 2}\n'),
+    (sdk.NumpyDeserializer(), CSV, b"1,2\n3,4.5\n"),
+    (sdk.NumpyDeserializer(), JSON, b"[[1, 2], [3, 4.5]]"),
+    (sdk.NumpyDeserializer(), NPY, sdk.NumpySerializer().serialize(_X)),
+    (sdk.RecordDeserializer(), RIO, sdk.RecordSerializer().serialize(_X).getvalue()),
+    (sdk.RecordBatchDeserializer(), RIO, sdk.RecordSerializer().serialize(_X).getvalue()),
+]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray):
+        return same_array(a, b)
+    return bool(a == b)
+
+
+@pytest.mark.parametrize(("d", "content_type", "raw"), _BODIES)
+def test_a_body_given_as_a_buffer_reads_as_the_stream_does(d: Any, content_type: str, raw: bytes) -> None:
+    want = d.deserialize(body(raw), content_type)
+    for data in (
+        raw,
+        bytearray(raw),
+        memoryview(raw),
+        memoryview(b"xx" + raw)[2:],
+        np.frombuffer(raw, np.uint8),
+    ):
+        assert _same(d.deserialize(data, content_type), want), type(data).__name__
+
+
+@pytest.mark.parametrize(("d", "content_type", "raw"), _BODIES[:5])
+def test_a_text_body_or_text_stream_is_utf8(d: Any, content_type: str, raw: bytes) -> None:
+    want = d.deserialize(body(raw), content_type)
+    assert _same(d.deserialize(raw.decode(), content_type), want)
+    assert _same(d.deserialize(io.StringIO(raw.decode()), content_type), want)
+
+
+def test_a_body_that_is_not_a_buffer_is_a_type_error_and_the_stream_is_closed() -> None:
+    with pytest.raises(TypeError) as e:
+        sdk.JSONDeserializer().deserialize(5, JSON)
+    assert str(e.value) == "expected a bytes-like object or str, got int"
+
+    class Odd(io.BytesIO):
+        def read(self, n: int | None = -1) -> Any:  # type: ignore[override]
+            return 5
+
+    s = Odd()
+    with pytest.raises(TypeError):
+        sdk.CSVDeserializer().deserialize(s, CSV)
+    assert s.closed
+
+
+def test_numpy_deserializer_names_the_content_type_as_given() -> None:
+    d = sdk.NumpyDeserializer()
+    for content_type in ("text/csv;charset=latin-1", "Text/CSV ; charset = LATIN-1"):
+        with pytest.raises(smp.UnsupportedMediaTypeError) as e:
+            d.deserialize(body(b"1,2\n"), content_type)
+        assert e.value.content_type == content_type
+        assert e.value.supported == (CSV, JSON, NPY, NPZ)
+    with pytest.raises(smp.UnsupportedMediaTypeError) as e:
+        d.deserialize(body(b""), "Application/X-Recordio-Protobuf")
+    assert str(e.value) == (
+        "'Application/X-Recordio-Protobuf': NumpyDeserializer cannot read this content type; "
+        "supported: text/csv, application/json, application/x-npy, application/x-npz"
+    )
+    # Parameters other than charset change nothing (the CSV codec does not see them).
+    assert same_array(
+        d.deserialize(body(b"1,2\n3,4\n"), "text/csv; label_size=1; header=present"),
+        np.array([[1, 2], [3, 4]]),
+    )
