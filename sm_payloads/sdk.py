@@ -68,7 +68,9 @@ _RIO = "application/x-recordio-protobuf"
 _BOM = "\ufeff"
 _INT32 = np.iinfo(np.int32)
 _EXACT_INT = 2.0**53
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+#: An integer of 19 digits or more (orjson reads one beyond 64 bits as a float, Python's json
+#: as an int); digits after a decimal point or in an exponent do not count.
+_LONG_INTEGER = re.compile(rb"(?:^|[^0-9.eE+\-])-?[0-9]{19,}(?![0-9.eE])")
 
 # The registry's codecs the drop-ins write and read numeric arrays with, configured once:
 # CSV (numpy's ``str`` of each value, as the SDK writes it; read in each accepted charset),
@@ -190,8 +192,9 @@ def _json_loads(
 ) -> Any:
     """One JSON document, as Python's ``json`` module reads it (``NaN``, ``Infinity``,
     integers of any size), with orjson doing the work whenever it can (orjson reads an
-    integer beyond 64 bits as a float: a run of 19 digits sends the body to ``json``)."""
-    if _LONG_DIGITS.search(data) is None:
+    integer beyond 64 bits as a float: an integer of 19 digits or more sends the body to
+    ``json``)."""
+    if _LONG_INTEGER.search(data) is None:
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 from typing import Any, TypeVar
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -1229,3 +1230,26 @@ def test_numpy_deserializer_names_the_content_type_as_given() -> None:
         d.deserialize(body(b"1,2\n3,4\n"), "text/csv; label_size=1; header=present"),
         np.array([[1, 2], [3, 4]]),
     )
+
+
+@pytest.mark.parametrize(
+    ("raw", "fast"),
+    [
+        (b"[-0.0010487965773791075, 1.5e+123]", True),
+        (b"[12345678901234567890.5]", True),
+        (b'{"a": 99999999999999999999}', False),
+        (b"[-1234567890123456789012]", False),
+        (b'["1234567890123456789012"]', False),
+    ],
+)
+def test_json_deserializer_sends_only_long_integers_to_json(raw: bytes, fast: bool) -> None:
+    """orjson parses the body unless it holds an integer orjson would read as a float; the
+    result is json.loads's either way."""
+    import orjson
+
+    with mock.patch.object(sdk.json, "loads", wraps=json.loads) as slow:
+        got = sdk.JSONDeserializer().deserialize(body(raw), JSON)
+    assert slow.called is not fast
+    assert repr(got) == repr(json.loads(raw))
+    if fast:
+        assert repr(got) == repr(orjson.loads(raw))
