@@ -27,27 +27,32 @@ Rule 3 (numbers in): numbers read from text decode to float64 (the library's con
 every text format: float64 holds each decimal text as the writer meant it);
 RecordIO-protobuf keeps its tensors' dtype; ``dtype="schema"`` gives the schema's dtypes
 instead.
+Rule 4 (one codec per media type): the bytes are read and written by the registry's codec
+for the media type (`sm_payloads.registry.get_codec`), configured from the schema: the
+JSON envelope, the CSV key order, the dtypes, ``allow_nan``. What a media type adds to the
+schema beyond its codec (Float32Tensors, the envelope check, Python ``json``'s spacing) is
+one entry of `_WIRES`, not a branch per media type.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
+import orjson
 
 from ._buffers import as_bytes
+from .codec import Codec
 from .columns import column_kind
 from .errors import DecodeError, EncodeError, NotAcceptableError, UnsupportedMediaTypeError
-from .formats import csv as _csv
-from .formats import json as _json
-from .formats import jsonlines as _jsonl
-from .formats import recordio_protobuf as _rp
 from .mime import MediaType
 from .record import Ragged, RecordBatch
+from .registry import ALIASES, CODECS, get_codec
 
 __all__ = [
     "JSON",
@@ -326,32 +331,125 @@ def get(name: str | AlgorithmSchema) -> AlgorithmSchema:
 # ======================================================================================
 
 
-def _media(value: str, schema: AlgorithmSchema, *, accept: bool) -> tuple[str, bool | None, dict[str, str]]:
-    """(essence, verbose flag or None, other params) of an Accept / Content-Type value."""
-    try:
-        media = MediaType.parse(value)
-    except UnsupportedMediaTypeError as e:
-        if accept:
-            raise NotAcceptableError(value, schema.accept, e.reason) from None
-        raise UnsupportedMediaTypeError(value, schema.accept, e.reason) from None
-    essence = JSONLINES if media.essence in _jsonl.ALIASES else media.essence
-    if essence not in schema.accept:
-        reason = f"{schema.title} does not write {essence}"
-        if accept:
-            raise NotAcceptableError(value, schema.accept, reason)
-        raise UnsupportedMediaTypeError(value, schema.accept, reason)
+def _enveloped_records(raw: bytes) -> list[Any]:
+    """The records of a JSON body: the list under its (first) top-level key."""
+    doc = orjson.loads(raw)
+    items: list[Any] = next(iter(doc.values())) if isinstance(doc, dict) and doc else []
+    return items
+
+
+def _line_records(raw: bytes) -> list[Any]:
+    """The records of a JSON Lines body: one per non-blank line."""
+    return [orjson.loads(line) for line in raw.splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class _Wire:
+    """What one media type adds to a schema beyond what its codec does.
+
+    `write` and `read` name the options of the registry's codec (its dataclass fields) that
+    `encode_response` and `decode_response` set from the schema and the caller: the JSON
+    ``envelope``, the CSV ``keys`` and ``header``, ``dtype``, ``allow_nan``, ``copy``.
+    """
+
+    title: str
+    write: tuple[str, ...]
+    read: tuple[str, ...]
+    #: Float32Tensors in a binary body: outputs are written as float32 (a one-value vector
+    #: without shape), read with their own dtype (a scalar may stand for a one-value
+    #: vector), and a Record's features map must be empty.
+    tensors: bool = False
+    #: JSON text: written with Python ``json``'s separators unless the schema is compact.
+    spaced: bool = False
+    #: JSON text: the records of a body as objects (to find where numbers and lists mix).
+    records: Callable[[bytes], list[Any]] | None = None
+    #: The body is ``{"<envelope>": [...]}``: checked before and after the codec reads it.
+    envelope: bool = False
+    #: One dtype for the whole table instead of one per output.
+    one_dtype: bool = False
+    #: The body of a response without records (the codec needs the outputs to write one).
+    empty: bytes | None = None
+
+
+#: The media types the built-in algorithms write, by content type.
+_WIRES: Mapping[str, _Wire] = MappingProxyType(
+    {
+        JSON: _Wire(
+            "JSON",
+            write=("envelope", "allow_nan"),
+            read=("dtype", "allow_nan"),
+            spaced=True,
+            records=_enveloped_records,
+            envelope=True,
+        ),
+        JSONLINES: _Wire(
+            "JSON Lines",
+            write=("allow_nan",),
+            read=("dtype", "allow_nan"),
+            spaced=True,
+            records=_line_records,
+        ),
+        CSV: _Wire("CSV", write=("keys", "header"), read=("keys", "dtype"), one_dtype=True, empty=b""),
+        RECORDIO: _Wire("RecordIO-protobuf", write=(), read=("copy",), tensors=True),
+    }
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _split_verbose(value: str) -> tuple[str, str | None, str]:
+    """(essence, the ``verbose`` parameter or None, the media type without it: what the
+    codec reads) of a media type; cached, as a server sees the same few."""
+    media = MediaType.parse(value)
     params = dict(media.params)
-    verbose: bool | None = None
     raw = params.pop("verbose", None)
+    return media.essence, raw, value if raw is None else str(MediaType(media.type, media.subtype, params))
+
+
+def _media(value: str, schema: AlgorithmSchema, *, accept: bool) -> tuple[str, bool | None, str]:
+    """(content type, verbose flag or None, the media type without ``verbose``, for the
+    codec) of an Accept / Content-Type value."""
+    refuse = NotAcceptableError if accept else UnsupportedMediaTypeError
+    try:
+        if not isinstance(value, str):
+            MediaType.parse(value)  # refuses it
+        written, raw, media = _split_verbose(value)
+    except UnsupportedMediaTypeError as e:
+        raise refuse(value, schema.accept, e.reason) from None
+    essence = ALIASES.get(written, written)
+    if essence not in _WIRES:
+        essence = written  # refused below, as it was written
+    if essence not in schema.accept:
+        raise refuse(value, schema.accept, f"{schema.title} does not write {essence}")
+    verbose: bool | None = None
     if raw is not None and schema.verbose:
         flag = raw.strip().lower()
         if flag not in ("true", "false"):
-            reason = f"verbose must be true or false, got {raw!r}"
-            if accept:
-                raise NotAcceptableError(value, schema.accept, reason)
-            raise UnsupportedMediaTypeError(value, schema.accept, reason)
+            raise refuse(value, schema.accept, f"verbose must be true or false, got {raw!r}")
         verbose = flag == "true"
-    return essence, verbose, params
+    return essence, verbose, media
+
+
+@functools.lru_cache(maxsize=256, typed=True)
+def _cached_codec(media: str, **options: Any) -> Codec:
+    return get_codec(media, **options)
+
+
+def _codec(media: str, essence: str, options: dict[str, Any]) -> Codec:
+    """``get_codec(media, **options)``. A configured codec is immutable, so the same media
+    type and options reuse one (while the registry keeps its class for `essence`)."""
+    try:
+        codec = _cached_codec(media, **options)
+    except TypeError:  # an option that cannot be a key (a dtype per output)
+        return get_codec(media, **options)
+    if type(codec) is not CODECS.get(essence):  # a codec registered since
+        _cached_codec.cache_clear()
+        return get_codec(media, **options)
+    return codec
+
+
+def _csv_keys(schema: AlgorithmSchema, variants: tuple[Variant, ...]) -> tuple[str, ...]:
+    """The CSV columns of `variants`' outputs, in the schema's order."""
+    return tuple(k for k in schema.csv_keys if any(k in v.keys for v in variants))
 
 
 def _candidates(
@@ -516,7 +614,8 @@ def encode_response(
     from .arrays import to_batch
 
     schema = get(algorithm)
-    essence, verbose, params = _media(accept, schema, accept=True)
+    essence, verbose, media = _media(accept, schema, accept=True)
+    wire = _WIRES[essence]
     cands = _candidates(schema, verbose, variant, writing=True)
     batch = to_batch(data, response=True)
     if batch.features:
@@ -538,7 +637,7 @@ def encode_response(
     var = found
     label: dict[str, Any] = {}
     for key, col in batch.label.items():
-        if essence == RECORDIO:
+        if wire.tensors:
             col = _to_float32(key, col, essence)
             if col.ndim == 2 and col.shape[1] == 1:
                 col = col.reshape(-1)  # a one-value tensor without shape, as the algorithm writes it
@@ -546,21 +645,19 @@ def encode_response(
             col = _to_float64(col)
         label[key] = col
     out = RecordBatch(label=label, n=len(batch))
-    if essence == RECORDIO:
-        return _rp.encode(out)
-    if essence == CSV:
-        _csv.CsvCodec.from_params(params)  # charset / header validation
-        if len(out) == 0:
-            return b""
-        return _csv.encode_response(out, keys=[k for k in schema.csv_keys if k in var.keys])
-    spaced = (essence not in schema.compact) if compact is None else not compact
-    if essence == JSON:
-        _json.JsonCodec.from_params(params)
-        body = _json.encode_response(out, envelope=schema.envelope, allow_nan=allow_nan)
-    else:
-        _jsonl.JsonLinesCodec.from_params(params)
-        body = _jsonl.encode_response(out, allow_nan=allow_nan)
-    return _spaced(body) if spaced else body
+    settings: dict[str, Callable[[], Any]] = {
+        "envelope": lambda: schema.envelope,
+        "keys": lambda: _csv_keys(schema, (var,)),
+        "header": lambda: False,  # the algorithms write no header row, whatever the Accept says
+        "allow_nan": lambda: allow_nan,
+    }
+    codec = _codec(media, essence, {k: settings[k]() for k in wire.write})  # validates the parameters
+    if wire.empty is not None and len(out) == 0:
+        return wire.empty
+    body = codec.encode_response(out)
+    if wire.spaced and ((essence not in schema.compact) if compact is None else not compact):
+        return _spaced(body)
+    return body
 
 
 # ======================================================================================
@@ -587,19 +684,12 @@ def _equal_lengths(col: Any) -> bool:
     return isinstance(col, Ragged) and col.lengths.size > 0 and bool((col.lengths == col.lengths[0]).all())
 
 
-def _first_mixed_record(body: Any, essence: str, key: str) -> int:
+def _first_mixed_record(body: Any, records: Callable[[bytes], list[Any]], key: str) -> int:
     """The first record whose `key` is a list where record 0's is a number, or the reverse
     (0 when the text cannot tell)."""
-    import orjson
-
     try:
         raw = bytes(body) if not isinstance(body, str) else body.encode("utf-8")
-        if essence == JSON:
-            doc = orjson.loads(raw)
-            items = next(iter(doc.values())) if isinstance(doc, dict) and doc else []
-        else:
-            items = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
-        kinds = [isinstance(r.get(key), list) if isinstance(r, dict) else None for r in items]
+        kinds = [isinstance(r.get(key), list) if isinstance(r, dict) else None for r in records(raw)]
     except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
         return 0
     return next((i for i, k in enumerate(kinds) if k != kinds[0]), 0)
@@ -617,6 +707,38 @@ def _missing_record(col: Any) -> int | None:
 
 def _schema_dtypes(schema: AlgorithmSchema) -> dict[str, np.dtype[Any]]:
     return {o.name: o.dtype for v in schema.variants for o in v.outputs}
+
+
+def _read_dtype(schema: AlgorithmSchema, wire: _Wire) -> Any:
+    """The codec's ``dtype`` for ``dtype="schema"``: one per output, or the one of the table."""
+    dtypes = _schema_dtypes(schema)
+    return np.result_type(*dtypes.values()) if wire.one_dtype else dtypes
+
+
+def _check_envelope(schema: AlgorithmSchema, codec: Codec, buf: bytes | bytearray, ct: str) -> None:
+    """Before decoding: the body starts with the schema's envelope key."""
+    m = _ENVELOPE_RE.match(buf)
+    if m is None or m.group(1) != schema.envelope.encode():
+        seen = "no JSON object" if m is None else f"top-level key {m.group(1).decode('utf-8', 'replace')!r}"
+        # a body that is not JSON at all gets the JSON decoder's own error (with its position)
+        codec.with_options(dtype=None).decode_response(buf)
+        raise DecodeError(ct, f'{schema.title} writes {{"{schema.envelope}": [...]}}; found {seen}', offset=0)
+
+
+def _check_envelope_items(schema: AlgorithmSchema, batch: RecordBatch, ct: str) -> None:
+    """After decoding: the envelope held one object per record (a decoder reads a list of
+    numbers under the envelope as one record of that key)."""
+    if (
+        len(batch) == 1
+        and _missing_record(batch.label.get(schema.envelope)) is None
+        and (schema.envelope in batch.label)
+    ):
+        raise DecodeError(
+            ct,
+            f'{schema.title} writes {{"{schema.envelope}": [...]}} with one object per record '
+            "and no other top-level key",
+            offset=0,
+        )
 
 
 def decode_response(
@@ -660,69 +782,47 @@ def decode_response(
     [[1.0, 2.0]]
     """
     schema = get(algorithm)
-    essence, verbose, params = _media(content_type, schema, accept=False)
+    essence, verbose, media = _media(content_type, schema, accept=False)
+    wire = _WIRES[essence]
     cands = _candidates(schema, verbose, variant, writing=False)
     schema_dtype = isinstance(dtype, str) and dtype == "schema"
-    text_dtype = _schema_dtypes(schema) if schema_dtype else dtype
-    if essence == JSON:
-        buf = as_bytes(body, text=True)
-        m = _ENVELOPE_RE.match(buf)
-        if m is None or m.group(1) != schema.envelope.encode():
-            seen = (
-                "no JSON object" if m is None else f"top-level key {m.group(1).decode('utf-8', 'replace')!r}"
-            )
-            # a body that is not JSON at all gets the JSON decoder's own error (with its position)
-            _json.JsonCodec.from_params(params, allow_nan=allow_nan).decode_response(buf)
-            raise DecodeError(
-                essence, f'{schema.title} writes {{"{schema.envelope}": [...]}}; found {seen}', offset=0
-            )
-        batch = _json.JsonCodec.from_params(params, dtype=text_dtype, allow_nan=allow_nan).decode_response(
-            buf
-        )
-        if (
-            len(batch) == 1
-            and _missing_record(batch.label.get(schema.envelope)) is None
-            and (schema.envelope in batch.label)
-        ):
-            raise DecodeError(
-                essence,
-                f'{schema.title} writes {{"{schema.envelope}": [...]}} with one object per record '
-                "and no other top-level key",
-                offset=0,
-            )
-    elif essence == JSONLINES:
-        batch = _jsonl.JsonLinesCodec.from_params(
-            params, dtype=text_dtype, allow_nan=allow_nan
-        ).decode_response(body)
-    elif essence == CSV:
-        keys = [k for k in schema.csv_keys if any(k in v.keys for v in cands)]
-        csv_dtype = _F32 if schema_dtype else dtype  # every output of k-means is float32
-        batch = _csv.CsvCodec.from_params(params, keys=keys, dtype=csv_dtype).decode_response(body)
+    if dtype is not None and not schema_dtype and "dtype" not in wire.read:
+        raise ValueError(f"dtype applies to text formats; {wire.title} takes None or 'schema'")
+    settings: dict[str, Callable[[], Any]] = {
+        "dtype": lambda: _read_dtype(schema, wire) if schema_dtype else dtype,
+        "allow_nan": lambda: allow_nan,
+        "keys": lambda: _csv_keys(schema, cands),
+        "copy": lambda: copy,
+    }
+    enveloped = as_bytes(body, text=True) if wire.envelope else None
+    codec = _codec(media, essence, {k: settings[k]() for k in wire.read})  # validates the parameters
+    if wire.tensors and isinstance(body, str):
+        raise DecodeError(essence, f"expected bytes, got str ({wire.title} is binary)")
+    if enveloped is None:
+        batch = codec.decode_response(body)
     else:
-        if dtype is not None and not schema_dtype:
-            raise ValueError("dtype applies to text formats; RecordIO-protobuf takes None or 'schema'")
-        if isinstance(body, str):
-            raise DecodeError(essence, "expected bytes, got str (RecordIO-protobuf is binary)")
-        batch = _rp.decode(body, copy=copy)
-        if batch.features:
-            raise DecodeError(
-                essence,
-                f"{schema.title} responses have an empty features map; found "
-                f"features[{next(iter(batch.features))!r}]",
-                record_index=_first_present(batch.features),
-            )
+        _check_envelope(schema, codec, enveloped, essence)
+        batch = codec.decode_response(enveloped)
+        _check_envelope_items(schema, batch, essence)
+    if wire.tensors and batch.features:
+        raise DecodeError(
+            essence,
+            f"{schema.title} responses have an empty features map; found "
+            f"features[{next(iter(batch.features))!r}]",
+            record_index=_first_present(batch.features),
+        )
     n = len(batch)
     if n == 0 and not batch.label:
         var = cands[0]
         empty = {
             o.name: np.zeros(
                 (0,) if o.kind == "scalar" else (0, 0),
-                o.dtype if schema_dtype or essence == RECORDIO else _F64,
+                o.dtype if schema_dtype or wire.tensors else _F64,
             )
             for o in var.outputs
         }
         return RecordBatch(label=empty, n=0)
-    found = _match(batch.label, cands, loose=essence == RECORDIO)
+    found = _match(batch.label, cands, loose=wire.tensors)
     if isinstance(found, list):
         key, what = found[0]
         col = batch.label.get(key)
@@ -737,11 +837,11 @@ def decode_response(
             missing = _missing_record(col)
             reason = f"{key!r} is missing" if missing is not None else f"{key!r} {what}"
             idx = missing if missing is not None else _first_bad_record(col)
-            if missing is None and essence in (JSON, JSONLINES) and _equal_lengths(col):
+            if missing is None and wire.records is not None and _equal_lengths(col):
                 # Text decoders read a number as a one-element row: the records mix numbers
                 # and lists; find the first record that differs from record 0 in the text.
                 reason = f"{key!r} mixes numbers and lists across records"
-                idx = _first_mixed_record(body, essence, key)
+                idx = _first_mixed_record(body, wire.records, key)
         raise DecodeError(essence, f"{reason}; {_describe(schema, cands)}", record_index=idx)
     var = found
     label: dict[str, Any] = {}

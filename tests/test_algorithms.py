@@ -551,6 +551,59 @@ def test_decode_unsupported_type() -> None:
     assert e.value.reason == "PCA does not write text/csv"
 
 
+def test_alias_of_a_format_no_algorithm_writes_is_named_as_written() -> None:
+    with pytest.raises(smp.NotAcceptableError) as e:
+        alg.encode_response([{"score": 1.0}], "text/x-libsvm", "kmeans")
+    assert e.value.reason == "k-means does not write text/x-libsvm"
+
+
+def test_parameters_reach_the_codec_without_verbose() -> None:
+    # the registry's codec reads the media type's parameters; verbose is the algorithm's
+    with pytest.raises(smp.UnsupportedMediaTypeError) as e:
+        alg.encode_response(
+            [{"closest_cluster": 1.0, "distance_to_cluster": 2.0}],
+            "text/csv; verbose=true; charset=latin1",
+            "kmeans",
+        )
+    assert (e.value.content_type, e.value.supported) == ("text/csv; charset=latin1", (CSV,))
+    with pytest.raises(smp.UnsupportedMediaTypeError) as e:
+        alg.decode_response(b"{}", "application/json; charset=latin1; verbose=true", "knn")
+    assert e.value.reason == "charset 'latin1' is not supported (JSON is UTF-8)"
+
+
+def test_csv_header_parameter() -> None:
+    # k-means writes no header row whatever the Accept says; a header row is read when given
+    kmeans = [{"closest_cluster": 1.0, "distance_to_cluster": 2.0}]
+    assert alg.encode_response(kmeans, "text/csv; header=present", "kmeans") == b"1.0,2.0\n"
+    b = alg.decode_response(
+        b"closest_cluster,distance_to_cluster\n1,2\n", "text/csv; header=present", "kmeans"
+    )
+    assert {k: v.tolist() for k, v in b.label.items()} == {
+        "closest_cluster": [1.0],
+        "distance_to_cluster": [2.0],
+    }
+
+
+def test_the_codec_comes_from_the_registry() -> None:
+    from dataclasses import dataclass
+
+    from sm_payloads.formats.jsonlines import JsonLinesCodec
+
+    @dataclass(frozen=True, slots=True)
+    class Marked(JsonLinesCodec):
+        def encode_response(self, data: smp.RecordBatch, /) -> bytes:
+            return b"#" + JsonLinesCodec.encode_response(self, data)
+
+    score = [{"score": 0.5}]
+    assert alg.encode_response(score, JSONL, "rcf") == b'{"score": 0.5}\n'
+    smp.register_codec(Marked, replace=True)
+    try:
+        assert alg.encode_response(score, JSONL, "rcf") == b'#{"score": 0.5}\n'
+    finally:
+        smp.register_codec(JsonLinesCodec, replace=True)
+    assert alg.encode_response(score, JSONL, "rcf") == b'{"score": 0.5}\n'
+
+
 @pytest.mark.parametrize(
     ("algorithm", "accept", "data", "column", "reason"),
     [
