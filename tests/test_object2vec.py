@@ -275,6 +275,23 @@ def test_encode_dense_columns_and_missing_sides() -> None:
     assert o2v.encode(batch) == b'{"instances": [{"in0": [1, 2]}, {"in0": [3, 4], "in1": [5]}]}'
 
 
+def test_encode_writes_in0_first_and_only_the_inputs() -> None:
+    batch = smp.RecordBatch(
+        {"in1": smp.Ragged.from_lists([[5], None], dtype="int64"), "in0": np.array([[1], [2]], np.uint16)},
+        uid=["a", "b"],
+    )
+    assert o2v.encode(batch) == b'{"instances": [{"in0": [1], "in1": [5]}, {"in0": [2]}]}'
+    assert o2v.encode(batch, JSONL, compact=True) == b'{"in0":[1],"in1":[5]}\n{"in0":[2]}\n'
+
+
+def test_requests_are_the_registry_codecs_dense_layout() -> None:
+    # Object2Vec writes its instances itself (faster for short token lists); the bytes are
+    # those of the generic codecs' dense layout
+    batch = o2v.decode(AWS_JSON_REQUEST)
+    for ct in (JSON, JSONL):
+        assert o2v.encode(batch, ct, compact=True) == smp.get_codec(ct, layout="dense").encode(batch)
+
+
 def test_encode_errors() -> None:
     with pytest.raises(smp.EncodeError) as e:
         o2v.encode(smp.RecordBatch({"in0": smp.Ragged.from_lists([[1.5]], dtype="float32")}))
@@ -337,12 +354,17 @@ def test_parse_content_type(ct: str, want: o2v.RequestType) -> None:
         ),
         ("text/csv", "Object2Vec reads application/json and application/jsonlines, not text/csv"),
         ("application/json; charset=latin-1", "charset 'latin-1' is not supported (JSON is UTF-8)"),
+        (
+            "application/x-jsonlines; infer_max_seqlens=2,3; charset=utf-16",
+            "charset 'utf-16' is not supported (JSON is UTF-8)",
+        ),
+        ("text/x-libsvm", "Object2Vec reads application/json and application/jsonlines, not text/x-libsvm"),
     ],
 )
 def test_parse_content_type_errors(ct: str, reason: str) -> None:
     with pytest.raises(smp.UnsupportedMediaTypeError) as e:
         o2v.parse_content_type(ct)
-    assert e.value.reason == reason
+    assert (e.value.content_type, e.value.supported, e.value.reason) == (ct, (JSON, JSONL), reason)
     assert e.value.status_hint == 415
     assert e.value.supported == (JSON, JSONL)
 

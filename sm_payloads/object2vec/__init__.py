@@ -29,6 +29,7 @@ one block plus one batch of records.
 
 from __future__ import annotations
 
+import functools
 import json as _stdjson
 import operator
 import os
@@ -36,6 +37,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
+from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -43,6 +45,7 @@ import orjson
 from numpy.typing import NDArray
 
 from .. import algorithms as _algorithms
+from .. import registry
 from .._buffers import as_bytes
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..errors import DecodeError, EncodeError, PayloadError, UnsupportedMediaTypeError
@@ -204,16 +207,15 @@ def parse_content_type(content_type: str) -> RequestType:
         media = MediaType.parse(rest)
     except UnsupportedMediaTypeError as e:
         raise UnsupportedMediaTypeError(content_type, CONTENT_TYPES, e.reason) from None
-    essence = JSONLINES if media.essence in ALIASES else media.essence
+    essence = registry.ALIASES.get(media.essence, media.essence)
     if essence not in CONTENT_TYPES:
         raise UnsupportedMediaTypeError(
             content_type, CONTENT_TYPES, f"Object2Vec reads {JSON} and {JSONLINES}, not {media.essence}"
         )
-    charset = media.params.get("charset")
-    if charset is not None and charset.lower().replace("-", "") != "utf8":
-        raise UnsupportedMediaTypeError(
-            content_type, CONTENT_TYPES, f"charset {charset!r} is not supported (JSON is UTF-8)"
-        )
+    try:
+        registry.get_codec(rest)  # the other parameters are the JSON codecs' (charset)
+    except UnsupportedMediaTypeError as e:
+        raise UnsupportedMediaTypeError(content_type, CONTENT_TYPES, e.reason) from None
     return RequestType(essence, seqlens)
 
 
@@ -681,8 +683,75 @@ def _check_batch_size(batch_size: int) -> None:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
 
 
-def _essence(content_type: str) -> str:
+@functools.lru_cache(maxsize=64)
+def _cached_essence(content_type: str) -> str:
     return parse_content_type(content_type).essence
+
+
+def _essence(content_type: str) -> str:
+    """The content type `parse_content_type` reads in `content_type` (cached: a server sees
+    the same few)."""
+    if not isinstance(content_type, str):
+        parse_content_type(content_type)  # refuses it
+    return _cached_essence(content_type)
+
+
+def _decode_lines(buf: bytes | bytearray) -> RecordBatch:
+    lines = _Lines()
+    for block, base, first_line in line_blocks(buf, _BLOCK):
+        lines.add_block(block, base, first_line, len(lines))
+    return lines.batch(0)
+
+
+def _iter_json(source: Source, batch_size: int, block_size: int) -> Iterator[RecordBatch]:
+    """A JSON request is decoded whole, then sliced (`block_size` does not apply)."""
+    data = source.read() if hasattr(source, "read") and not isinstance(source, (bytes, bytearray)) else source
+    whole = _decode_json(as_bytes(data, text=True))
+    for start in range(0, len(whole), batch_size):
+        yield whole.slice(start, min(start + batch_size, len(whole)))
+
+
+def _iter_lines(source: Source, batch_size: int, block_size: int) -> Iterator[RecordBatch]:
+    """JSON Lines are read in blocks of whole lines, one batch at a time."""
+    pending = _Lines()
+    done = 0
+    for block, base, first_line in line_blocks(source, block_size):
+        pending.add_block(block, base, first_line, done + len(pending))
+        while len(pending) >= batch_size:
+            head = pending.cut(batch_size)
+            yield head.batch(done)
+            done += batch_size
+    if len(pending):
+        yield pending.batch(done)
+
+
+def _write_json(objs: list[dict[str, list[int]]]) -> bytes:
+    return orjson.dumps({"instances": objs})
+
+
+def _write_lines(objs: list[dict[str, list[int]]]) -> bytes:
+    return b"".join(orjson.dumps(o) + b"\n" for o in objs)
+
+
+@dataclass(frozen=True)
+class _Format:
+    """How one media type carries Object2Vec requests: read whole, read in batches, and
+    written (compact) from the instance objects. The media type's parameters are its
+    registry codec's (`parse_content_type`); the grammar is Object2Vec's own (strict
+    token ids with exact positions), which the generic JSON codecs do not check."""
+
+    decode: Callable[[bytes | bytearray], RecordBatch]
+    iter_decode: Callable[[Source, int, int], Iterator[RecordBatch]]
+    write: Callable[[list[dict[str, list[int]]]], bytes]
+
+
+#: The request formats by content type.
+_FORMATS: Mapping[str, _Format] = MappingProxyType(
+    {
+        JSON: _Format(_decode_json, _iter_json, _write_json),
+        JSONLINES: _Format(_decode_lines, _iter_lines, _write_lines),
+    }
+)
 
 
 def decode(data: bytes | bytearray | memoryview | str, content_type: str = JSON) -> RecordBatch:
@@ -709,13 +778,7 @@ def decode(data: bytes | bytearray | memoryview | str, content_type: str = JSON)
     ([[774, 14, 21, 206], None], [[21, 366, 125], [7]])
     """
     essence = _essence(content_type)
-    buf = as_bytes(data, text=True)
-    if essence == JSON:
-        return _decode_json(buf)
-    lines = _Lines()
-    for block, base, first_line in line_blocks(buf, _BLOCK):
-        lines.add_block(block, base, first_line, len(lines))
-    return lines.batch(0)
+    return _FORMATS[essence].decode(as_bytes(data, text=True))
 
 
 def iter_decode(
@@ -730,26 +793,7 @@ def iter_decode(
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
         raise ValueError(f"block_size must be a positive int, got {block_size!r}")
     essence = _essence(content_type)
-    if essence == JSON:
-        data = (
-            source.read()
-            if hasattr(source, "read") and not isinstance(source, (bytes, bytearray))
-            else source
-        )
-        whole = decode(data, JSON)
-        for start in range(0, len(whole), batch_size):
-            yield whole.slice(start, min(start + batch_size, len(whole)))
-        return
-    pending = _Lines()
-    done = 0
-    for block, base, first_line in line_blocks(source, block_size):
-        pending.add_block(block, base, first_line, done + len(pending))
-        while len(pending) >= batch_size:
-            head = pending.cut(batch_size)
-            yield head.batch(done)
-            done += batch_size
-    if len(pending):
-        yield pending.batch(done)
+    yield from _FORMATS[essence].iter_decode(source, batch_size, block_size)
 
 
 # ======================================================================================
@@ -859,11 +903,7 @@ def encode(
     b'{"in0":[774,14],"in1":[21]}\\n'
     """
     essence = _essence(content_type)
-    objs = _instances(data, essence)
-    if essence == JSON:
-        body = orjson.dumps({"instances": objs})
-    else:
-        body = b"".join(orjson.dumps(o) + b"\n" for o in objs)
+    body = _FORMATS[essence].write(_instances(data, essence))
     return body if compact else _spaced(body)
 
 
