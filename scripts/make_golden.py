@@ -206,35 +206,28 @@ def recordio_cases(g: Golden) -> None:
         write_spmatrix_to_sparse_tensor,
     )
 
-    def dense(name: str, X: np.ndarray, y: np.ndarray | None, what: str) -> None:
+    def written(name: str, writer: Any, X: Any, y: np.ndarray | None, what: str) -> None:
         buf = io.BytesIO()
-        write_numpy_to_dense_tensor(buf, X, y)
-        args = "file, array" + (", labels" if y is not None else "")
+        writer(buf, X, y)
+        args = (
+            "file, " + ("csr_matrix" if sp.issparse(X) else "array") + (", labels" if y is not None else "")
+        )
         g.add(
             f"sdk/recordio-protobuf/{name}.rec",
             buf.getvalue(),
             content_type="application/x-recordio-protobuf",
             package="sagemaker",
-            call=f"sagemaker.amazon.common.write_numpy_to_dense_tensor({args})",
+            call=f"sagemaker.amazon.common.{writer.__name__}({args})",
             what=what,
-            inputs=dense_input(X, y),
+            inputs=csr_input(X, y) if sp.issparse(X) else dense_input(X, y),
             returns="None (writes to file, an io.BytesIO)",
         )
 
+    def dense(name: str, X: np.ndarray, y: np.ndarray | None, what: str) -> None:
+        written(name, write_numpy_to_dense_tensor, X, y, what)
+
     def sparse(name: str, X: sp.csr_matrix, y: np.ndarray | None, what: str) -> None:
-        buf = io.BytesIO()
-        write_spmatrix_to_sparse_tensor(buf, X, y)
-        args = "file, csr_matrix" + (", labels" if y is not None else "")
-        g.add(
-            f"sdk/recordio-protobuf/{name}.rec",
-            buf.getvalue(),
-            content_type="application/x-recordio-protobuf",
-            package="sagemaker",
-            call=f"sagemaker.amazon.common.write_spmatrix_to_sparse_tensor({args})",
-            what=what,
-            inputs=csr_input(X, y),
-            returns="None (writes to file, an io.BytesIO)",
-        )
+        written(name, write_spmatrix_to_sparse_tensor, X, y, what)
 
     grid = np.arange(40, dtype=np.float64).reshape(10, 4) / 7.0 - 2.0
     y32 = np.arange(10, dtype=np.float32)

@@ -49,7 +49,7 @@ from .. import registry
 from .._buffers import as_bytes
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..errors import DecodeError, EncodeError, PayloadError, UnsupportedMediaTypeError
-from ..formats._json_layout import line_blocks
+from ..formats._json_layout import describe, line_blocks
 from ..mime import MediaType
 from ..record import Ragged, RecordBatch
 
@@ -340,18 +340,11 @@ class _Where:
 
 
 def _describe(v: Any) -> str:
-    if v is None:
-        return "null"
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    if isinstance(v, dict):
-        return "an object"
-    if isinstance(v, list):
-        return "a list"
+    """As the JSON layer describes a value, but naming a string's text and a number's value."""
     if isinstance(v, str):
         return f"the string {v[:20]!r}"
+    if v is None or isinstance(v, (bool, dict, list)):
+        return describe(v)
     return repr(v)
 
 
