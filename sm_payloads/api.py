@@ -45,7 +45,8 @@ def _prepare(codec: Codec, data: Any, response: bool) -> Any:
 
 
 def encode_request(data: Any, content_type: str, **options: Any) -> bytes:
-    """Serialize a request body. `data`: see `to_batch`."""
+    """Serialize a request body. `data`: see `arrays.to_batch`; `options`: the codec's
+    (``sdk_compatible=True``, ``layout="dense"``...; an unknown name is a ``TypeError``)."""
     codec = get_codec(content_type, **options)
     return codec.encode(_prepare(codec, data, False))
 
@@ -56,7 +57,8 @@ def decode_request(
     """Parse a request body into a `RecordBatch`.
 
     `limits` (`smp.limits.Limits`) bounds the body's bytes and JSON depth before decoding,
-    and the batch's records and elements per tensor after it.
+    and the batch's records and elements per tensor after it. `options`: the codec's
+    (``dtype="float32"``, ``copy=True``...; an unknown name is a ``TypeError``).
     """
     codec = get_codec(content_type, **options)
     if limits is not None:
