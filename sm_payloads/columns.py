@@ -480,9 +480,12 @@ def _dense_column(tensors: Sequence[Tensor | None], name: str, dtype: np.dtype[A
         else:
             values = np.empty(0, dtype)
         return values.astype(dtype, copy=False).reshape((n, *first))
-    for i, s in enumerate(shapes):
-        if s is not None and len(s) > 1:
-            raise ColumnError(name, f"records have different shapes ({list(s)} vs {list(first)})", i)
+    if any(s is not None and len(s) > 1 for s in shapes):
+        # Records of rank 2 or more cannot be ragged: name the first record that differs.
+        i, s = next((i, s) for i, s in enumerate(shapes) if s != first)
+        if s is None:
+            raise ColumnError(name, f"no tensor in this record, while others have shape {list(first)}", i)
+        raise ColumnError(name, f"records have different shapes ({list(s)} vs {list(first)})", i)
     return Ragged.from_lists([None if t is None else t.values for t in tensors], dtype=dtype)
 
 

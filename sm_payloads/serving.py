@@ -87,11 +87,16 @@ def _offered(offered: Sequence[str] | None) -> list[str]:
 def _default_accept(env: Mapping[str, str], request: MediaType, offers: list[str]) -> str:
     """``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` when set, else the request's own format when
     it can be produced, else the first offered type."""
-    essences = [MediaType.parse(o).essence for o in offers]
     configured = env.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT")
     if configured:
         return configured
-    essence = request.essence
+
+    # Aliases name their format: application/x-jsonlines is answered as application/jsonlines.
+    def canonical(essence: str) -> str:
+        return ALIASES.get(essence, essence)
+
+    essences = [canonical(MediaType.parse(o).essence) for o in offers]
+    essence = canonical(request.essence)
     return offers[essences.index(essence)] if essence in essences else offers[0]
 
 

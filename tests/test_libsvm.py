@@ -455,3 +455,8 @@ def test_iter_decode_long_lines_and_no_final_newline(monkeypatch: pytest.MonkeyP
         assert [p.features["values"].nnz for p in parts] == [50, 1]
     with pytest.raises(ValueError, match="batch_size"):
         next(libsvm.iter_decode(text, batch_size=0))
+
+
+def test_charset_parameter_is_read_as_csv_reads_it() -> None:
+    """Spaces around a quoted charset value are ignored, as text/csv ignores them."""
+    assert smp.decode_request(b"1 0:2\n", 'text/libsvm; charset=" utf-8"').label["values"].tolist() == [1.0]

@@ -631,3 +631,17 @@ def test_zero_size_shape_too_large_once_widened_is_a_decode_error() -> None:
         smp.decode_request(body, "application/x-npy")
     assert info.value.reason == "shape (0, 0, 3000, 0, 0, 30, 20000000000, 30, 0, 30, 0, 3) is too large"
     assert info.value.offset == 101
+
+
+def test_a_view_into_a_bytearray_keeps_it_from_being_resized() -> None:
+    """The decoded array reads the caller's bytearray in place; while it lives the bytearray
+    cannot be resized (which would free the memory under the array)."""
+    body = smp.encode_request(np.arange(1000, dtype=np.float32).reshape(10, 100), "application/x-npy")
+    buf = bytearray(body)
+    values = smp.decode_request(buf, "application/x-npy").features["values"]
+    assert np.shares_memory(values, np.frombuffer(buf, np.uint8))
+    with pytest.raises(BufferError):
+        buf.extend(b"x" * 1000)
+    assert values.ravel()[:4].tolist() == [0.0, 1.0, 2.0, 3.0]
+    del values
+    buf.extend(b"x")  # released with the array

@@ -224,3 +224,23 @@ def test_concat_joins_empty_dense_rows_with_strings_as_empty_lists() -> None:
     joined = smp.RecordBatch.concat(parts)
     assert joined.label["values"].tolist() == ["", None, []]
     assert joined == smp.decode_request(body, "application/jsonlines")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason", "record"),
+    [
+        (b'{"f":[[1]]}\n{"f":[[1],[2]]}', "records have different shapes ([2, 1] vs [1, 1])", 1),
+        (
+            b'{"f":[[1],[2]]}\n{"g":1}\n{"f":[[1],[2]]}',
+            "no tensor in this record, while others have shape [2, 1]",
+            1,
+        ),
+    ],
+)
+def test_records_of_rank_two_that_differ_name_the_record_that_differs(
+    body: bytes, reason: str, record: int
+) -> None:
+    with pytest.raises(smp.DecodeError) as e:
+        smp.decode_request(body, "application/jsonlines")
+    assert e.value.reason == f"features['f']: {reason} (a RecordBatch column holds one kind of value)"
+    assert (e.value.record_index, e.value.line) == (record, 2)

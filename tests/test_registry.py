@@ -281,3 +281,16 @@ def test_payload_error_takes_what_value_error_takes() -> None:
     assert smp.PayloadError().args == ()
     assert smp.PayloadError("a", "b").args == ("a", "b")
     assert str(smp.PayloadError("bad input")) == "bad input"
+
+
+def test_a_codec_checks_its_options_when_built() -> None:
+    with pytest.raises(ValueError) as e:
+        smp.get_codec("text/csv", label_size=-1)
+    assert str(e.value) == "label_size must be a non-negative integer, got -1"
+    with pytest.raises(ValueError) as e:
+        smp.get_codec("text/libsvm", index_base=5)
+    assert str(e.value) == "index_base must be 0 or 1, not 5"
+    codec = smp.get_codec("text/csv;header=present", names=["a", "b"])
+    assert codec.names == ("a", "b")  # type: ignore[attr-defined]
+    assert hash(codec) == hash(smp.get_codec("text/csv;header=present", names=("a", "b")))
+    assert codec.encode(smp.from_dense(np.array([[1.5, 2.0]]))) == b"a,b\n1.5,2.0"

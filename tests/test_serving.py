@@ -231,3 +231,9 @@ def test_one_parse_of_the_content_type_per_request(monkeypatch: pytest.MonkeyPat
     monkeypatch.undo()
     assert (r.status, r.content_type, r.body) == (200, "text/csv", b"3.0\n7.5\n")
     assert seen.count(ct) == 1
+
+
+def test_an_aliased_request_type_is_answered_in_its_own_format() -> None:
+    """No Accept: the answer is in the request's format, an alias naming its format."""
+    r = handle(b"[1, 2]\n", "application/x-jsonlines", None, lambda b: b, env={})
+    assert (r.status, r.content_type, r.body) == (200, "application/jsonlines", b'{"values":[1.0,2.0]}\n')

@@ -919,6 +919,17 @@ class CsvCodec(Codec):
     names: Sequence[str] | None = None
     keys: Sequence[str] | None = None
 
+    def __post_init__(self) -> None:
+        # A bad option is an error when the codec is built, not at its first body; lists of
+        # names are kept as tuples, so that a codec can be hashed.
+        if self.label_size is not None:
+            _label_size_option(self.label_size)
+        _dtype_option(self.dtype)
+        for name in ("names", "keys"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
+
     @classmethod
     def from_params(cls, params: Mapping[str, str], /, **options: Any) -> CsvCodec:
         from_media: dict[str, Any] = {}

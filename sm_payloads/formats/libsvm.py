@@ -654,7 +654,7 @@ class LibSVMCodec(Codec):
     @classmethod
     def from_params(cls, params: Mapping[str, str], /, **options: Any) -> LibSVMCodec:
         charset = params.get("charset")
-        if charset is not None and charset.lower() not in ("utf-8", "utf8", "us-ascii", "ascii"):
+        if charset is not None and charset.strip().lower() not in ("utf-8", "utf8", "us-ascii", "ascii"):
             raise UnsupportedMediaTypeError(
                 f"{CONTENT_TYPE}; charset={charset}",
                 [CONTENT_TYPE, *ALIASES],

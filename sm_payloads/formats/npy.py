@@ -351,7 +351,10 @@ def _decode_view(view: memoryview) -> tuple[np.ndarray, int, int]:
     if count == 0:
         arr = np.empty(shape, dtype=dtype, order=order)
     else:
-        arr = np.ndarray(shape, dtype=dtype, buffer=view, offset=begin, order=order)
+        # Through np.frombuffer, which keeps a buffer export on the input for as long as the
+        # array lives: a bytearray under it can then not be resized (freed) meanwhile.
+        raw = np.frombuffer(view, dtype=np.uint8)
+        arr = np.ndarray(shape, dtype=dtype, buffer=raw, offset=begin, order=order)
     if arr.flags.writeable:
         arr.flags.writeable = False
     return arr, begin, descr_at
