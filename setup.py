@@ -26,7 +26,12 @@ class _BuildExt(build_ext):
 
 def _ext(name: str) -> Any:
     """A C kernel, beside the format modules it serves."""
-    return Extension(f"sm_payloads.formats.{name}", [f"sm_payloads/formats/{name}.c"], optional=True)
+    return Extension(
+        f"sm_payloads.formats.{name}",
+        [f"sm_payloads/formats/{name}.c"],
+        depends=["sm_payloads/formats/_cnumber.h"],
+        optional=True,
+    )
 
 
 setup(ext_modules=[_ext("_cparse"), _ext("_crecordio")], cmdclass={"build_ext": _BuildExt})
