@@ -34,4 +34,10 @@ def _ext(name: str) -> Any:
     )
 
 
-setup(ext_modules=[_ext("_cparse"), _ext("_crecordio")], cmdclass={"build_ext": _BuildExt})
+setup(
+    ext_modules=[
+        _ext("_cparse"),
+        _ext("_crecordio"),
+    ],
+    cmdclass={"build_ext": _BuildExt},
+)
