@@ -313,18 +313,6 @@ def test_round_trip_dense_fast_paths(batch: smp.RecordBatch) -> None:
     assert_batches_equal(rp.decode(data), batch)
 
 
-@given(record_batches(max_records=12), st.integers(1, 5))
-def test_whole_equals_stream_equals_iter_decode(batch: smp.RecordBatch, size: int) -> None:
-    data = rp.encode(batch)
-    whole = rp.decode(data)
-    from_buffer = list(rp.iter_decode(data, batch_size=size))
-    from_stream = list(rp.iter_decode(io.BytesIO(data), batch_size=size))
-    assert [len(b) for b in from_buffer] == [len(b) for b in from_stream]
-    assert all(len(b) <= size for b in from_buffer)
-    assert_batches_equal(smp.RecordBatch.concat(from_buffer), whole)
-    assert_batches_equal(smp.RecordBatch.concat(from_stream), whole)
-
-
 class Trickle(io.RawIOBase):
     """A raw stream that hands out at most `step` bytes per read (as pipes and sockets do)."""
 

@@ -17,7 +17,10 @@ record has the same length, 1-3 only when no record is a multi-part one):
 4. `careful_decode`: one record at a time with `parse_record`, which reads any valid
    protobuf encoding of record.proto (any field order, packed or unpacked repeated fields,
    unknown fields of every wire type including groups, repeated map keys where the last
-   wins, a oneof where the last member wins) and reports the exact byte offset of
+   wins, a oneof where the last member wins) as protobuf reads it: a message field that
+   occurs more than once merges (a map entry's value in two parts, a tensor in two parts:
+   their values, keys and shape concatenate), and a repeated field without elements is
+   absent (an empty packed shape is no shape). It reports the exact byte offset of
    anything malformed.
 
 Rule 1 (one answer): the four give the same batch (values, dtypes, shapes, column order)
@@ -126,8 +129,14 @@ class Layout:
         self.simple = True  # only float tensors with one packed values chunk, nothing else
 
 
+def _fields_of(buf: memoryview, parts: list[tuple[int, int]]) -> Any:
+    """The fields of a message that arrived in parts (occurrences that protobuf merges)."""
+    for start, end in parts:
+        yield from fields(buf, start, end)
+
+
 def _tensor(
-    buf: memoryview, start: int, end: int, which: int, layout: Layout | None, where: tuple[str, str]
+    buf: memoryview, parts: list[tuple[int, int]], which: int, layout: Layout | None, where: tuple[str, str]
 ) -> Tensor:
     dtype = _TENSOR_DTYPES[which]
     chunks: list[np.ndarray] = []
@@ -136,7 +145,8 @@ def _tensor(
     shape: list[int] = []
     shape_seen = False
     packed_ranges: list[tuple[int, int]] = []
-    for fn, wt, vs, ve, tag_at in fields(buf, start, end):
+    start = parts[0][0]
+    for fn, wt, vs, ve, tag_at in _fields_of(buf, parts):
         if fn == 1:
             if which == 7:
                 if wt == LEN:
@@ -183,7 +193,7 @@ def _tensor(
     if layout is not None:
         # The template path handles a float tensor that is one packed chunk (or empty),
         # with no keys, no shape and nothing else.
-        if which == 7 or keys or shape_seen or len(packed_ranges) > 1:
+        if which == 7 or keys or shape_seen or len(packed_ranges) > 1 or len(parts) > 1:
             layout.simple = False
         elif packed_ranges:
             layout.ranges.append((where[0], where[1], *packed_ranges[0]))
@@ -196,13 +206,14 @@ def _tensor(
     return Tensor(
         values.astype(dtype.newbyteorder("="), copy=False),
         keys=np.array(keys, dtype=np.uint64) if keys else None,
-        shape=tuple(shape) if shape_seen else None,
+        # repeated fields have no presence: an empty packed shape is no shape
+        shape=tuple(shape) if shape else None,
     )
 
 
-def _bytes_value(buf: memoryview, start: int, end: int) -> Tensor:
+def _bytes_value(buf: memoryview, parts: list[tuple[int, int]]) -> Tensor:
     vals: list[Any] = []
-    for fn, wt, vs, ve, tag_at in fields(buf, start, end):
+    for fn, wt, vs, ve, tag_at in _fields_of(buf, parts):
         if fn == 1:
             _check_wt(wt, LEN, "bytes value", tag_at)
             raw = bytes(buf[vs:ve])
@@ -219,37 +230,51 @@ def _bytes_value(buf: memoryview, start: int, end: int) -> Tensor:
 
 
 def _value(
-    buf: memoryview, start: int, end: int, layout: Layout | None, where: tuple[str, str]
+    buf: memoryview, parts: list[tuple[int, int]], layout: Layout | None, where: tuple[str, str]
 ) -> Tensor | None:
-    chosen: tuple[int, int, int] | None = None
-    for fn, wt, vs, ve, tag_at in fields(buf, start, end):
+    # A oneof, as protobuf merges it: the member on the wire last wins, and occurrences of
+    # that member in a row (with nothing else of the oneof between them) merge.
+    which = 0
+    member: list[tuple[int, int]] = []
+    seen = 0
+    for fn, wt, vs, ve, tag_at in _fields_of(buf, parts):
         if fn in _VALUE_FIELD_NAMES:
             _check_wt(wt, LEN, _VALUE_FIELD_NAMES[fn], tag_at)
-            chosen = (fn, vs, ve)  # a oneof: the last member on the wire wins
+            seen += 1
+            if fn == which:
+                member.append((vs, ve))
+            else:
+                which, member = fn, [(vs, ve)]
         elif layout is not None:
             layout.simple = False
-    if chosen is None:
+    if not which:
         return None
-    fn, vs, ve = chosen
-    if fn == 9:
+    if layout is not None and seen > 1:
+        layout.simple = False
+    if which == 9:
         if layout is not None:
             layout.simple = False
-        return _bytes_value(buf, vs, ve)
-    return _tensor(buf, vs, ve, fn, layout, where)
+        return _bytes_value(buf, member)
+    return _tensor(buf, member, which, layout, where)
 
 
 def _map_entry(
     buf: memoryview, start: int, end: int, map_name: str, layout: Layout | None
-) -> tuple[str, tuple[int, int] | None]:
+) -> tuple[str, list[tuple[int, int]] | None]:
     key = ""
-    value: tuple[int, int] | None = None
+    value: list[tuple[int, int]] | None = None
     for fn, wt, vs, ve, tag_at in fields(buf, start, end):
         if fn == 1:
             _check_wt(wt, LEN, f"{map_name} key", tag_at)
             key = _utf8(buf, vs, ve, f"{map_name} key")
         elif fn == 2:
             _check_wt(wt, LEN, f"{map_name} value", tag_at)
-            value = (vs, ve)
+            if value is None:
+                value = [(vs, ve)]
+            else:  # a message field that occurs twice merges
+                value.append((vs, ve))
+                if layout is not None:
+                    layout.simple = False
         elif layout is not None:
             layout.simple = False
     return key, value
@@ -257,7 +282,7 @@ def _map_entry(
 
 def parse_record(buf: memoryview, start: int, end: int, layout: Layout | None = None) -> Record:
     """Parse one Record from ``buf[start:end]``; offsets in errors are absolute."""
-    maps: dict[str, dict[str, tuple[int, int] | None]] = {"features": {}, "label": {}}
+    maps: dict[str, dict[str, list[tuple[int, int]] | None]] = {"features": {}, "label": {}}
     strings: dict[int, str] = {}
     for fn, wt, vs, ve, tag_at in fields(buf, start, end):
         if fn in (1, 2):
@@ -278,10 +303,10 @@ def parse_record(buf: memoryview, start: int, end: int, layout: Layout | None = 
     tensors: dict[str, dict[str, Tensor]] = {}
     for name, entries in maps.items():
         out: dict[str, Tensor] = {}
-        for key, rng in entries.items():
-            if rng is None:
+        for key, parts in entries.items():
+            if parts is None:
                 continue
-            t = _value(buf, rng[0], rng[1], layout, (name, key))
+            t = _value(buf, parts, layout, (name, key))
             if t is not None:
                 out[key] = t
         tensors[name] = out
@@ -531,6 +556,8 @@ def vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> R
     if ((e_fields.fn <= 2) & (e_fields.wt != LEN)).any():
         raise Decline("map entry field with another wire type")
     m_e = ent.msg.size
+    if (np.bincount(e_fields.msg[e_fields.fn == 2], minlength=m_e) > 1).any():
+        raise Decline("map entry with its value in more than one part (protobuf merges them)")
     kidx = last_per_message(e_fields.select(e_fields.fn == 1), m_e)
     vidx = last_per_message(e_fields.select(e_fields.fn == 2), m_e)
     kf = e_fields.select(e_fields.fn == 1)
@@ -585,6 +612,8 @@ def vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> R
     if (vals.fn == 9).any():
         raise Decline("bytes values")
     vsel = vals.select(oneof)
+    if (np.bincount(vsel.msg, minlength=keep.size) > 1).any():
+        raise Decline("value with more than one tensor (protobuf merges or replaces them)")
     which_i = last_per_message(vsel, keep.size)
     present = which_i >= 0
     t_type = np.where(present, vsel.fn[np.maximum(which_i, 0)] if vsel.fn.size else 0, 0)
