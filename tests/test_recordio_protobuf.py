@@ -531,17 +531,6 @@ def test_regression_framing_error_names_the_right_record() -> None:
     assert (e.value.offset, e.value.record_index) == (40, 1)
 
 
-def test_regression_present_but_empty_shape_is_a_scalar_record() -> None:
-    """Review finding: ``1a 00`` (shape ()) was read as "no shape" by the fast paths."""
-    one = bytes.fromhex("0a0f0a0176120a12080a040000803f1a00")
-    data = framed(one) + framed(one)
-    assert rp.decode(data).features["v"].shape == careful(data).features["v"].shape == (2,)
-    two = bytes.fromhex("0a130a0176120e120c0a080000803f000000401a00")
-    with pytest.raises(smp.DecodeError) as e:
-        rp.decode(framed(two) + framed(two))
-    assert (e.value.offset, e.value.record_index) == (0, 0)
-
-
 def test_regression_stream_buffer_grows_geometrically_not_by_batch() -> None:
     """Review finding: a stream with a few big records made the reader allocate
     batch_size x record size (3 GB for 1.5 MB of input)."""
