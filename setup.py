@@ -38,6 +38,7 @@ setup(
     ext_modules=[
         _ext("_cparse"),
         _ext("_crecordio"),
+        _ext("_clibsvm"),
     ],
     cmdclass={"build_ext": _BuildExt},
 )

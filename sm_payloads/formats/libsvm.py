@@ -34,6 +34,7 @@ import numpy as np
 import orjson
 import scipy.sparse as sp
 
+from .. import _native
 from .._buffers import as_view
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
@@ -51,6 +52,7 @@ _BLOCK = 1 << 20
 _TOKEN = re.compile(rb"\S+")
 _DIGITS = re.compile(rb"[0-9]+\Z")
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+_C = _native.load("formats._clibsvm")
 
 
 # ======================================================================================
@@ -64,6 +66,7 @@ class _State:
 
     index_base: int
     num_features: int | None
+    dtype: np.dtype[Any] = _FLOAT_DTYPES[0]  # of the values and labels
     offset: int = 0  # byte offset of the next block
     line: int = 1  # number of its first line
     record: int = 0  # index of its first record
@@ -79,9 +82,9 @@ class _Rows:
     """Parsed records of one block."""
 
     counts: np.ndarray  # entries per record, int64
-    cols: np.ndarray  # columns (index - base), int64
-    values: np.ndarray  # float64
-    labels: np.ndarray | None = None  # float64
+    cols: np.ndarray  # columns (index - base), int32 or int64
+    values: np.ndarray  # of the state's dtype
+    labels: np.ndarray | None = None  # of the state's dtype
     qids: np.ndarray | None = None  # int64
     n: int = field(init=False)
 
@@ -103,12 +106,24 @@ def _is_float_text(s: bytes) -> float | None:
         return None
 
 
+def _floats(values: list[float], texts: list[bytes], dtype: np.dtype[Any]) -> np.ndarray:
+    """`values` (float() of `texts`) in `dtype`: float32 rounded once, from the text."""
+    v = np.array(values, dtype=np.float64)
+    if dtype == np.float64:
+        return v
+    from ._exact import to_float32
+
+    return to_float32(v, texts.__getitem__)
+
+
 def _careful(block: bytes, st: _State) -> _Rows:
     """Parse `block` token by token; raise the exact `DecodeError` of its first problem."""
     counts: list[int] = []
     cols: list[int] = []
     values: list[float] = []
+    texts: list[bytes] = []
     labels: list[float] = []
+    label_texts: list[bytes] = []
     qids: list[int] = []
     base = st.index_base
     start = 0
@@ -143,6 +158,7 @@ def _careful(block: bytes, st: _State) -> _Rows:
             if label is None:
                 raise fail(f"token 1: label {_show(first)} is not a number", pos0)
             labels.append(label)
+            label_texts.append(first)
             k = 1
         if st.has_label is None:
             st.has_label = has_label
@@ -209,6 +225,7 @@ def _careful(block: bytes, st: _State) -> _Rows:
             prev = col
             cols.append(col)
             values.append(val)
+            texts.append(val_s)
         counts.append(len(cols) - n_before)
         st.max_col = max(st.max_col, prev)
         st.record += 1
@@ -216,22 +233,35 @@ def _careful(block: bytes, st: _State) -> _Rows:
     return _Rows(
         np.array(counts, dtype=np.int64),
         np.array(cols, dtype=np.int64),
-        np.array(values, dtype=np.float64),
-        np.array(labels, dtype=np.float64) if st.has_label else None,
+        _floats(values, texts, st.dtype),
+        _floats(labels, label_texts, st.dtype) if st.has_label else None,
         np.array(qids, dtype=np.int64) if st.has_qid else None,
     )
 
 
+def _lines(block: bytes) -> int:
+    """How many lines `block` holds (the careful reader's count)."""
+    return block.count(b"\n") + (0 if block.endswith(b"\n") or not block else 1)
+
+
 def _fast(block: bytes, st: _State) -> _Rows | None:
-    """Parse a block of plain lines in bulk; None when the careful reader must look."""
-    if b"#" in block or b"q" in block or b"_" in block:
-        return None
+    """Read a whole block in bulk, or decline it (None, `st` untouched).
+
+    The numpy twin of ``_clibsvm.parse``: it accepts exactly the blocks the careful reader
+    reads without an error and returns what that reader returns (columns as int32), or
+    declines. Lines are split with ``bytes.split``; indices go through ``int`` and numbers
+    through ``float`` in bulk (float32: rounded once, from the text, by ``_exact``).
+    """
+    lines = block.split(b"\n")
+    if b"#" in block:
+        lines = [ln.partition(b"#")[0] for ln in lines]
     labels: list[bytes] = []
+    qids: list[bytes] = []
     counts: list[int] = []
     pairs: list[bytes] = []
     no_label = 0
-    add_label, add_count, add_pairs = labels.append, counts.append, pairs.extend
-    for line in block.split(b"\n"):
+    add_label, add_qid, add_count, add_pairs = labels.append, qids.append, counts.append, pairs.extend
+    for line in lines:
         toks = line.split()
         if not toks:
             continue
@@ -240,32 +270,45 @@ def _fast(block: bytes, st: _State) -> _Rows | None:
         else:
             add_label(toks[0])
             del toks[0]
+        if toks and toks[0].startswith(b"qid:"):
+            add_qid(toks[0][4:])
+            del toks[0]
         add_count(len(toks))
         add_pairs(toks)
     n = len(counts)
     if not n:
-        lines = block.count(b"\n") + (0 if block.endswith(b"\n") or not block else 1)
-        st.line += lines
+        st.line += _lines(block)
         st.offset += len(block)
-        return _Rows(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
-    if (labels and no_label) or (st.has_label is not None and st.has_label != bool(labels)):
+        empty = np.zeros(0, st.dtype)
+        return _Rows(np.zeros(0, np.int64), np.zeros(0, np.int32), empty)
+    has_label, has_qid = bool(labels), bool(qids)
+    if (has_label and no_label) or (has_qid and len(qids) != n):
         return None
-    if st.has_qid:
+    if st.has_label is not None and (st.has_label != has_label or st.has_qid != has_qid):
         return None
     total = len(pairs)
     joined = b" ".join(pairs)
-    if joined.count(b":") != total or not all(map(bytes.__contains__, pairs, repeat(b":"))):
+    if b"_" in joined or joined.count(b":") != total or not all(map(bytes.__contains__, pairs, repeat(b":"))):
         return None
     parts = joined.replace(b":", b" ").split()
     if len(parts) != 2 * total:
         return None
-    idx_parts = parts[0::2]
-    if total and (not b"".join(idx_parts).isdigit() or max(map(len, idx_parts)) > 10):
+    idx_parts, val_parts = parts[0::2], parts[1::2]
+    if total and (not b"".join(idx_parts).isdigit() or max(map(len, idx_parts)) > 12):
         return None
+    if has_label and b"_" in b" ".join(labels):
+        return None
+    q = None
+    if has_qid:
+        if not b"".join(qids).isdigit() or min(map(len, qids)) < 1 or max(map(len, qids)) > 10:
+            return None
+        q = np.fromiter(map(int, qids), dtype=np.int64, count=n)
+        if int(q.max()) > _QID_MAX:
+            return None
     try:
         idx = np.fromiter(map(int, idx_parts), dtype=np.int64, count=total)
-        values = np.fromiter(map(float, parts[1::2]), dtype=np.float64, count=total)
-        lab = np.fromiter(map(float, labels), dtype=np.float64, count=len(labels)) if labels else None
+        values = np.fromiter(map(float, val_parts), dtype=np.float64, count=total)
+        lab = np.fromiter(map(float, labels), dtype=np.float64, count=n) if has_label else None
     except ValueError:
         return None
     cols = idx - st.index_base
@@ -283,25 +326,71 @@ def _fast(block: bytes, st: _State) -> _Rows | None:
             ok[starts - 1] = True  # the first entry of a record may be anything
             if not ok.all():
                 return None
-        st.max_col = max(st.max_col, int(cols.max()))
+    if st.dtype != np.float64:
+        from ._exact import to_float32
+
+        values = to_float32(values, val_parts.__getitem__)
+        if lab is not None:
+            lab = to_float32(lab, labels.__getitem__)
     if st.has_label is None:
-        st.has_label = bool(labels)
-        st.has_qid = False
-        first = block.split()[0]
-        st.first_line = st.line + block[: block.find(first)].count(b"\n")
-    st.line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        st.has_label, st.has_qid = has_label, has_qid
+        first = next(i for i, ln in enumerate(lines) if ln.split())
+        st.first_line = st.line + first
+    if total:
+        st.max_col = max(st.max_col, int(cols.max()))
+    st.line += _lines(block)
     st.offset += len(block)
     st.record += n
-    return _Rows(count_arr, cols, values, lab, None)
+    return _Rows(count_arr, cols.astype(np.int32), values, lab, q)
+
+
+def _kernel(block: bytes, st: _State) -> _Rows | None:
+    """``_clibsvm.parse`` on a whole block: the `_fast` contract, in C."""
+    assert _C is not None
+    rows_cap = block.count(b"\n") + 1
+    nnz_cap = block.count(b":")
+    counts = np.empty(rows_cap, np.int64)
+    cols = np.empty(nnz_cap, np.int32)
+    values = np.empty(nnz_cap, st.dtype)
+    labels = np.empty(rows_cap, st.dtype)
+    qids = np.empty(rows_cap, np.int64)
+    got = _C.parse(
+        block,
+        0,
+        len(block),
+        st.index_base,
+        -1 if st.num_features is None else st.num_features,
+        st.dtype == np.float32,
+        -1 if st.has_label is None else int(st.has_label),
+        -1 if st.has_qid is None else int(st.has_qid),
+        counts,
+        cols,
+        values,
+        labels,
+        qids,
+    )
+    if got is None:
+        return None
+    n, nnz, lines, has_label, has_qid, first_line, max_col = got
+    if st.has_label is None and n:
+        st.has_label, st.has_qid = bool(has_label), bool(has_qid)
+        st.first_line = st.line + first_line
+    st.max_col = max(st.max_col, max_col)
+    st.line += lines
+    st.offset += len(block)
+    st.record += n
+    return _Rows(
+        counts[:n],
+        cols[:nnz],
+        values[:nnz],
+        labels[:n] if st.has_label else None,
+        qids[:n] if st.has_qid else None,
+    )
 
 
 def _parse(block: bytes, st: _State) -> _Rows:
-    saved = (st.offset, st.line, st.record, st.has_label, st.has_qid, st.first_line, st.max_col)
-    rows = _fast(block, st)
-    if rows is not None:
-        return rows
-    st.offset, st.line, st.record, st.has_label, st.has_qid, st.first_line, st.max_col = saved
-    return _careful(block, st)
+    rows = _fast(block, st) if _C is None else _kernel(block, st)
+    return _careful(block, st) if rows is None else rows
 
 
 def _blocks(source: Any, block_size: int) -> Iterator[bytes]:
@@ -354,22 +443,29 @@ def _check_options(index_base: int, num_features: int | None, dtype: Any) -> np.
     return dt
 
 
+def _join(arrays: list[np.ndarray], dtype: Any) -> np.ndarray:
+    """One array of `arrays` (a copy, so that no part keeps a larger buffer alive)."""
+    if not arrays:
+        return np.zeros(0, dtype)
+    return np.concatenate(arrays).astype(dtype, copy=False) if len(arrays) > 1 else arrays[0].astype(dtype)
+
+
 def _batch(parts: list[_Rows], width: int, dtype: np.dtype[Any], st: _State) -> RecordBatch:
-    counts = np.concatenate([p.counts for p in parts]) if parts else np.zeros(0, np.int64)
-    cols = np.concatenate([p.cols for p in parts]) if parts else np.zeros(0, np.int64)
-    values = np.concatenate([p.values for p in parts]) if parts else np.zeros(0)
+    counts = _join([p.counts for p in parts], np.int64)
+    cols = _join([p.cols for p in parts], np.int32)
+    values = _join([p.values for p in parts], dtype)
     n = int(counts.size)
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
     index_dtype = np.int32 if cols.size < 2**31 else np.int64
+    indptr = np.zeros(n + 1, dtype=index_dtype)
+    np.cumsum(counts, out=indptr[1:])
     matrix = sp.csr_array(
-        (values.astype(dtype), cols.astype(index_dtype), indptr.astype(index_dtype)), shape=(n, width)
+        (values.astype(dtype, copy=False), cols.astype(index_dtype, copy=False), indptr), shape=(n, width)
     )
     label: dict[str, Any] = {}
     if st.has_label and n:
-        label["values"] = np.concatenate([p.labels for p in parts if p.labels is not None]).astype(dtype)
+        label["values"] = _join([p.labels for p in parts if p.labels is not None], dtype)
     if st.has_qid and n:
-        label["qid"] = np.concatenate([p.qids for p in parts if p.qids is not None]).astype(np.int32)
+        label["qid"] = _join([p.qids for p in parts if p.qids is not None], np.int64).astype(np.int32)
     return RecordBatch({"values": matrix}, label, n=n)
 
 
@@ -411,7 +507,7 @@ def decode(
     ([[0.5, 0.0, 0.0, 2.0], [0.0, 1.0, 0.0, 0.0]], [1.0, 0.0])
     """
     dt = _check_options(index_base, num_features, dtype)
-    st = _State(index_base, num_features)
+    st = _State(index_base, num_features, dt)
     parts = [_parse(block, st) for block in _blocks(data, _BLOCK)]
     width = num_features if num_features is not None else st.max_col + 1
     return _batch(parts, width, dt, st)
@@ -438,7 +534,7 @@ def iter_decode(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     dt = _check_options(index_base, num_features, dtype)
-    st = _State(index_base, num_features)
+    st = _State(index_base, num_features, dt)
     pending: list[_Rows] = []
     held = 0
     for block in _blocks(source, _BLOCK):
