@@ -25,14 +25,113 @@
 
 static inline int is_blank(unsigned char c) { return c == ' ' || c == '\t'; }
 
-/* One CSV field at p: [ \t]*[+-]?(number | nan | inf | infinity)[ \t]*, ending at a
- * ',', '\r', '\n' or end. Returns the position after it (at the separator) or NULL. */
-static const char *csv_field(Gil *g, const char *p, const char *end, double *out) {
+static inline int at_field_end(const char *p, const char *end) {
+    return p == end || *p == ',' || *p == '\r' || *p == '\n';
+}
+
+/* One CSV field at p, its value written to out (a double, or a float when f32). Strict:
+ * [ \t]*[+-]?(number | nan | inf | infinity)[ \t]*. Loose adds what the careful reader also
+ * reads as a number: the same inside quotes ("1.5", " 1.5 "; the quotes must be the
+ * field's first and last bytes), and an empty field, unquoted or "", as a missing value
+ * (NaN). Returns the position after the field (a ',', '\r', '\n' or end is expected
+ * there; the caller checks) or NULL. */
+static inline const char *csv_field(Gil *g, const char *p, const char *end, int loose, int f32, void *out) {
+    const char *s = p;
+    if (loose && p < end && *p == '"') {
+        p++;
+        if (p < end && *p == '"') {
+            /* "" is an empty field; """ opens a field that starts with a quote (text) */
+            p++;
+            if (p < end && *p == '"') return NULL;
+            goto missing;
+        }
+        while (p < end && is_blank((unsigned char)*p)) p++;
+        p = smp_number(g, p, end, SMP_CSV, f32, out);
+        if (p == NULL) return NULL;
+        while (p < end && is_blank((unsigned char)*p)) p++;
+        if (p == end || *p != '"') return NULL;
+        return p + 1;
+    }
     while (p < end && is_blank((unsigned char)*p)) p++;
-    p = smp_number(g, p, end, SMP_CSV, 0, out);
+    if (loose && p == s && at_field_end(p, end)) goto missing;
+    p = smp_number(g, p, end, SMP_CSV, f32, out);
     if (p == NULL) return NULL;
     while (p < end && is_blank((unsigned char)*p)) p++;
     return p;
+missing:
+    if (f32)
+        *(float *)out = (float)Py_NAN;
+    else
+        *(double *)out = Py_NAN;
+    return p;
+}
+
+/* Read lines of k fields from p into the rows of dst (rows x k items of itemsize bytes),
+ * from row *row on, while every line is one the kernel reads: k fields (csv_field) with
+ * ',' between them, ended by '\n', "\r\n" or end (not by a lone '\r'). Loose: blank lines
+ * ("\n", "\r\n") are skipped. Stops at the start of the first line it cannot read, or that
+ * finds dst full; returns that position (end when it read everything), *row the next row. */
+static const char *csv_lines(Gil *g, const char *p, const char *end, Py_ssize_t k, int loose, int f32, char *dst,
+                             Py_ssize_t rows, Py_ssize_t *row) {
+    const Py_ssize_t item = f32 ? (Py_ssize_t)sizeof(float) : (Py_ssize_t)sizeof(double);
+    Py_ssize_t r = *row, c;
+    while (p < end) {
+        const char *line = p;
+        char *o;
+        if (loose) {
+            if (*p == '\n') {
+                p++;
+                continue;
+            }
+            if (*p == '\r' && end - p >= 2 && p[1] == '\n') {
+                p += 2;
+                continue;
+            }
+        }
+        if (r >= rows) break;
+        o = dst + r * k * item;
+        for (c = 0; c < k; c++) {
+            p = csv_field(g, p, end, loose, f32, o + c * item);
+            if (p == NULL) break;
+            if (c + 1 < k) {
+                if (p < end && *p == ',') {
+                    p++;
+                } else {
+                    p = NULL;
+                    break;
+                }
+            }
+        }
+        if (p != NULL && p < end) {
+            if (*p == '\n')
+                p++;
+            else if (*p == '\r' && end - p >= 2 && p[1] == '\n')
+                p += 2;
+            else
+                p = NULL;
+        }
+        if (p == NULL) {
+            p = line;
+            break;
+        }
+        r++;
+    }
+    *row = r;
+    return p;
+}
+
+/* The arguments csv_block and csv_read share: 0 when they are consistent, else -1 with a
+ * ValueError. out holds rows x k items of 4 (f32) or 8 bytes, aligned. */
+static int csv_check(const Py_buffer *data, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t k, const Py_buffer *out,
+                     int f32, const char *who) {
+    const Py_ssize_t item = f32 ? (Py_ssize_t)sizeof(float) : (Py_ssize_t)sizeof(double);
+    /* k is bounded before it scales the item size */
+    if (lo < 0 || hi > data->len || lo > hi || k < 1 || k > PY_SSIZE_T_MAX / item || out->len % (item * k) != 0 ||
+        (uintptr_t)out->buf % (uintptr_t)item != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: bad bounds, width or output size", who);
+        return -1;
+    }
+    return 0;
 }
 
 PyDoc_STRVAR(csv_block_doc,
@@ -40,61 +139,74 @@ PyDoc_STRVAR(csv_block_doc,
              "Parse data[lo:hi], lines of k number fields each ('\\n' or '\\r\\n' line ends; only\n"
              "the last line may lack one), into out, a writable float64 buffer of exactly\n"
              "rows * k items in row order. False, with out partly written, when the text is\n"
-             "anything else: a field that is not a number, a blank line, another width, other\n"
-             "line ends, or a row count that does not match out.");
+             "anything else: a field that is not a number, a quote, a blank line, another\n"
+             "width, other line ends, or a row count that does not match out.");
 
 static PyObject *csv_block(PyObject *self, PyObject *args) {
     Py_buffer data, out;
-    Py_ssize_t lo, hi, k;
-    int ok = 0;
+    Py_ssize_t lo, hi, k, rows, row = 0;
+    int ok;
     (void)self;
     if (!PyArg_ParseTuple(args, "y*nnnw*", &data, &lo, &hi, &k, &out)) return NULL;
-    /* k is bounded before it scales sizeof(double); out must hold aligned doubles. */
-    if (lo < 0 || hi > data.len || lo > hi || k < 1 || k > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(double) ||
-        out.len % ((Py_ssize_t)sizeof(double) * k) != 0 || (uintptr_t)out.buf % sizeof(double) != 0) {
+    if (csv_check(&data, lo, hi, k, &out, 0, "csv_block") < 0) {
         PyBuffer_Release(&data);
         PyBuffer_Release(&out);
-        PyErr_SetString(PyExc_ValueError, "csv_block: bad bounds, width or output size");
         return NULL;
     }
+    rows = out.len / (Py_ssize_t)sizeof(double) / k;
     {
-        const char *p = (const char *)data.buf + lo;
-        const char *end = (const char *)data.buf + hi;
-        double *dst = (double *)out.buf;
-        Py_ssize_t rows = out.len / (Py_ssize_t)sizeof(double) / k, r, c;
+        const char *end = (const char *)data.buf + hi, *p;
         Gil g = {NULL, 0};
         gil_release(&g);
-        ok = rows > 0 && p < end;
-        for (r = 0; ok && r < rows; r++) {
-            for (c = 0; c < k; c++) {
-                p = csv_field(&g, p, end, dst++);
-                if (p == NULL) {
-                    ok = 0;
-                    break;
-                }
-                if (c + 1 < k) {
-                    if (p < end && *p == ',') {
-                        p++;
-                    } else {
-                        ok = 0;
-                        break;
-                    }
-                }
-            }
-            if (!ok) break;
-            if (p < end && *p == '\r') p++;
-            if (p < end && *p == '\n') {
-                p++;
-            } else if (!(p == end && r + 1 == rows && p[-1] != '\r')) {
-                ok = 0;
-            }
-        }
-        if (ok && p != end) ok = 0;
+        p = csv_lines(&g, (const char *)data.buf + lo, end, k, 0, 0, (char *)out.buf, rows, &row);
         gil_take(&g);
+        ok = rows > 0 && lo < hi && p == end && row == rows;
     }
     PyBuffer_Release(&data);
     PyBuffer_Release(&out);
     return PyBool_FromLong(ok);
+}
+
+PyDoc_STRVAR(csv_read_doc,
+             "csv_read(data, lo, hi, k, out, row, f32) -> (pos, row)\n\n"
+             "Read the lines of data[lo:hi] (lo a line start) into the rows of out, a writable\n"
+             "buffer of rows * k float32 (f32 true) or float64 items, from row `row` on, for as\n"
+             "long as each line is k fields the kernel reads: a number ([ \\t]*, an optional sign,\n"
+             "digits with an optional dot and exponent, or nan/inf/infinity, [ \\t]*), the same\n"
+             "inside quotes (\"1.5\", \" 1.5 \"), or an empty field or \"\" (NaN); ',' between\n"
+             "fields, '\\n' or '\\r\\n' after the line (or hi). Blank lines ('\\n', '\\r\\n') are\n"
+             "skipped. Returns the start of the first line not read (hi when all were) and the\n"
+             "next row: the caller gives that line to its careful reader and may call again\n"
+             "after it. A line not read is anything else, or a line that finds out full.\n"
+             "Numbers are correctly rounded in the output type.");
+
+static PyObject *csv_read(PyObject *self, PyObject *args) {
+    Py_buffer data, out;
+    Py_ssize_t lo, hi, k, row, rows, pos;
+    int f32;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nnnw*np", &data, &lo, &hi, &k, &out, &row, &f32)) return NULL;
+    if (csv_check(&data, lo, hi, k, &out, f32, "csv_read") < 0) goto fail;
+    rows = out.len / (f32 ? (Py_ssize_t)sizeof(float) : (Py_ssize_t)sizeof(double)) / k;
+    if (row < 0 || row > rows) {
+        PyErr_SetString(PyExc_ValueError, "csv_read: row is outside out");
+        goto fail;
+    }
+    {
+        const char *base = (const char *)data.buf, *p;
+        Gil g = {NULL, 0};
+        gil_release(&g);
+        p = csv_lines(&g, base + lo, base + hi, k, 1, f32, (char *)out.buf, rows, &row);
+        gil_take(&g);
+        pos = p - base;
+    }
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&out);
+    return Py_BuildValue("nn", pos, row);
+fail:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&out);
+    return NULL;
 }
 
 /* ------------------------------------------------------------------------------------
@@ -522,6 +634,7 @@ done:
 static PyMethodDef methods[] = {
     {"csv_rows", csv_rows, METH_VARARGS, csv_rows_doc},
     {"csv_block", csv_block, METH_VARARGS, csv_block_doc},
+    {"csv_read", csv_read, METH_VARARGS, csv_read_doc},
     {"json_lists", json_lists, METH_VARARGS, json_lists_doc},
     {"count_newlines", count_newlines, METH_VARARGS, count_newlines_doc},
     {NULL, NULL, 0, NULL},

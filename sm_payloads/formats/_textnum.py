@@ -35,9 +35,11 @@ reference; the tests run both on the same inputs and compare the bits.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -45,10 +47,19 @@ import numpy as np
 import orjson
 
 from .. import _native
+from ._exact import to_float32
 
 _C = _native.load("formats._cparse")
 
-__all__ = ["NUMBER_RE", "format_rows", "format_values", "parse_number", "parse_numeric_block"]
+__all__ = [
+    "NUMBER_RE",
+    "format_rows",
+    "format_values",
+    "parse_number",
+    "parse_numeric_block",
+    "parse_numeric_rows",
+    "read_rows",
+]
 
 # --------------------------------------------------------------------------------------
 # Writing
@@ -207,6 +218,7 @@ _POW10_SIGNED = np.concatenate([10.0 ** np.arange(17), -(10.0 ** np.arange(17))]
 #: Sub-chunk size: large enough that numpy's per-call overhead is small, small enough that
 #: the temporaries stay in cache and memory stays bounded.
 CHUNK = 1 << 18
+_NAN = float("nan")
 
 
 def _eight_digits(x: np.ndarray) -> np.ndarray:
@@ -248,13 +260,17 @@ def _field_table(
     return ends, dots, has_dot
 
 
-def _parse_chunk(chunk: bytes | bytearray, k: int, open_end: bool, out: np.ndarray) -> bool:
-    """Parse the whole lines of `chunk` into `out` (rows x k, C-contiguous). `open_end`: the
-    last line has no newline. False when anything is off: the caller falls back."""
+def _parse_chunk(
+    chunk: bytes | bytearray, k: int, open_end: bool, out: np.ndarray, loose: bool = False
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Parse the whole lines of `chunk` into `out` (rows x k float64, C-contiguous).
+    `open_end`: the last line has no newline. `loose`: an empty field is a missing value
+    (NaN). Returns every field's start and end (the text is ``chunk[start:end]``), or None
+    when anything is off: the caller falls back."""
     size = len(chunk)
     nfields = out.size
     if size == 0 or nfields == 0:
-        return False
+        return None
     padded = b"\0" * 16 + chunk
     # win[e]: the 16 bytes chunk[e-16:e] as two little-endian words; word[e]: chunk[e-8:e].
     win = np.ndarray(shape=(size + 1,), dtype="<c16", buffer=padded, offset=0, strides=(1,))
@@ -269,14 +285,14 @@ def _parse_chunk(chunk: bytes | bytearray, k: int, open_end: bool, out: np.ndarr
     good |= is_nl
     table = _field_table(buf, events, nfields, open_end)
     if table is None:
-        return False
+        return None
     ends, dots, has_dot = table
     # Every k-th field ends a line, and only those.
     got_nl = is_nl[np.minimum(ends, size - 1)]
     if open_end:
         got_nl[-1] = True
     if not got_nl[k - 1 :: k].all() or np.count_nonzero(got_nl) != nfields // k:
-        return False
+        return None
     starts = np.empty_like(ends)
     starts[0] = 0
     starts[1:] = ends[:-1] + 1
@@ -337,11 +353,12 @@ def _parse_chunk(chunk: bytes | bytearray, k: int, open_end: bool, out: np.ndarr
     np.divide(mf, _POW10_SIGNED[b], out=vals)
     if not fast.all():
         for i in np.flatnonzero(~fast).tolist():
-            v = parse_number(chunk[int(starts[i]) : int(field_end[i])])
+            text = chunk[int(starts[i]) : int(field_end[i])]
+            v = _NAN if loose and not text else parse_number(text)
             if v is None:
-                return False
+                return None
             vals[i] = v
-    return True
+    return starts, field_end
 
 
 def _chunks(data: bytes | bytearray, lo: int, hi: int) -> list[tuple[int, int, int]]:
@@ -408,7 +425,7 @@ def parse_numeric_block(data: bytes | bytearray, lo: int, hi: int, k: int) -> np
     def work(i: int) -> bool:
         start, stop, rows = pieces[i]
         open_end = data[stop - 1 : stop] != b"\n"
-        return _parse_chunk(data[start:stop], k, open_end, out[row_at[i] : row_at[i] + rows])
+        return _parse_chunk(data[start:stop], k, open_end, out[row_at[i] : row_at[i] + rows]) is not None
 
     if hi - lo >= PARALLEL_MIN and _threads() > 1 and len(pieces) > 1:
         ok = all(_get_pool().map(work, range(len(pieces))))
@@ -445,3 +462,212 @@ def _parse_native(data: bytes | bytearray, lo: int, hi: int, k: int) -> np.ndarr
         return bool(csv_block(data, cuts[i], cuts[i + 1], k, out[row_at[i] : row_at[i + 1]]))
 
     return out if all(pool.map(work, range(len(cuts) - 1))) else None
+
+
+# --------------------------------------------------------------------------------------
+# Reading rows: quotes, missing values and float32, with a row-by-row fallback
+# --------------------------------------------------------------------------------------
+
+#: The careful reader of one line: ``careful(data, start, stop)`` -> the values of the
+#: records of ``data[start:stop]`` ((0 or 1, k) in the output dtype), or None when the
+#: careful reader must read the whole region (text, a bad record: it positions the error).
+LineReader = Callable[[bytes | bytearray, int, int], np.ndarray | None]
+
+
+def _drop_blank_lines(chunk: bytes) -> bytes:
+    """`chunk` without its blank lines (``\\n`` or ``\\r\\n`` alone), as the careful reader
+    skips them."""
+    arr = np.frombuffer(chunk, np.uint8)
+    nl = np.flatnonzero(arr == 10)
+    starts = np.empty_like(nl)
+    starts[:1] = 0
+    starts[1:] = nl[:-1] + 1
+    length = nl - starts
+    one = starts[length == 0]
+    two = starts[(length == 1) & (arr[np.minimum(starts, arr.size - 1)] == 13)]
+    return np.delete(arr, np.concatenate([one, two, two + 1])).tobytes()
+
+
+def _unquote(chunk: bytes) -> bytes | None:
+    """`chunk` with the quotes of its quoted fields removed, when every quote is one of a
+    pair that encloses a whole field (the opening one first in it, the closing one before
+    ``,``, ``\\r`` or ``\\n`` or at the end) with no ``,`` or ``\\n`` between them; None
+    otherwise (a doubled quote, a quote inside a field, a field across lines: the careful
+    reader's)."""
+    arr = np.frombuffer(chunk, np.uint8)
+    q = np.flatnonzero(arr == 34)
+    if q.size % 2:
+        return None
+    size = arr.size
+    o, c = q[0::2], q[1::2]
+    before = arr[np.maximum(o - 1, 0)]
+    ok = (o == 0) | (before == 44) | (before == 10)
+    after = arr[np.minimum(c + 1, size - 1)]
+    ok &= (c + 1 == size) | (after == 44) | (after == 10) | (after == 13)
+    if not ok.all():
+        return None
+    seps = np.flatnonzero((arr == 44) | (arr == 10))
+    if (np.searchsorted(seps, o) != np.searchsorted(seps, c)).any():
+        return None
+    return np.delete(arr, q).tobytes()
+
+
+def _try_lines(data: bytes | bytearray, a: int, b: int, k: int, out: np.ndarray, row: int) -> int | None:
+    """Read all the lines of ``data[a:b]`` into ``out[row:]`` with the vectorized kernel:
+    the rows written, or None when some line is not one `read_rows` reads."""
+    chunk = bytes(data[a:b])
+    open_end = not chunk.endswith(b"\n")
+    if chunk.startswith((b"\n", b"\r\n")) or b"\n\n" in chunk or b"\n\r\n" in chunk:
+        chunk = _drop_blank_lines(chunk)
+        if not chunk:
+            return 0
+    if b'"' in chunk:
+        unquoted = _unquote(chunk)
+        if unquoted is None:
+            return None
+        chunk = unquoted
+    rows = chunk.count(b"\n") + open_end
+    if rows > out.shape[0] - row:
+        return None
+    f32 = out.dtype == np.float32
+    dst = out[row : row + rows]
+    if not chunk:  # one field, "" (a missing value) with no line end
+        if k != 1:
+            return None
+        dst[0, 0] = _NAN
+        return 1
+    tmp = np.empty((rows, k), np.float64) if f32 else dst
+    table = _parse_chunk(chunk, k, open_end, tmp, loose=True)
+    if table is None:
+        return None
+    if f32:
+        starts, ends = table
+
+        def text_at(i: int) -> bytes:
+            return chunk[int(starts[i]) : int(ends[i])].strip(b" \t")
+
+        dst[...] = to_float32(tmp.reshape(-1), text_at).reshape(rows, k)
+    return rows
+
+
+def _read_lines(
+    data: bytes | bytearray, a: int, b: int, k: int, out: np.ndarray, row: int
+) -> tuple[int, int]:
+    """`read_rows` over ``data[a:b]`` (whole lines): the whole span at once, else its two
+    halves, down to the one line that is not read."""
+    got = _try_lines(data, a, b, k, out, row)
+    if got is not None:
+        return b, row + got
+    mid = a + (b - a) // 2
+    nl = data.rfind(b"\n", a, mid)
+    if nl < 0:
+        nl = data.find(b"\n", mid, b - 1)
+    if nl < 0:
+        return a, row  # one line, not read
+    pos, row = _read_lines(data, a, nl + 1, k, out, row)
+    if pos <= nl:
+        return pos, row
+    return _read_lines(data, nl + 1, b, k, out, row)
+
+
+def read_rows(
+    data: bytes | bytearray, lo: int, hi: int, k: int, out: np.ndarray, row: int
+) -> tuple[int, int]:
+    """Read the lines of ``data[lo:hi]`` (`lo` a line start) into ``out[row:]`` (rows x k,
+    float64 or float32, C-contiguous) for as long as every line is one the kernel reads;
+    returns the start of the first line not read (`hi` when all were) and the next row.
+
+    A line the kernel reads: `k` fields with ``,`` between them and ``\\n`` or ``\\r\\n``
+    after them (or `hi`), each a number by `NUMBER_RE`, the same inside quotes (``"1.5"``,
+    ``" 1.5 "``), or an empty field or ``""`` (a missing value, NaN). Blank lines (``\\n``,
+    ``\\r\\n``) are skipped. A line is not read when it is anything else, or when `out` is
+    full. Values are correctly rounded in `out`'s dtype. This is ``_cparse.csv_read``
+    where the extension is built, else its numpy twin (vectorized pieces of `CHUNK`
+    bytes, halved down to the line that is not read).
+    """
+    if _C is not None:
+        pos, row = _C.csv_read(data, lo, hi, k, out, row, out.dtype == np.float32)
+        return int(pos), int(row)
+    pos = lo
+    while pos < hi:
+        stop = min(hi, pos + CHUNK)
+        if stop < hi:
+            nl = data.find(b"\n", stop - 1, hi)
+            stop = hi if nl < 0 else nl + 1
+        reached, row = _read_lines(data, pos, stop, k, out, row)
+        if reached < stop:
+            return reached, row
+        pos = stop
+    return pos, row
+
+
+def _pieces(data: bytes | bytearray, lo: int, hi: int) -> list[tuple[int, int, int]]:
+    """The pieces `parse_numeric_rows` gives its workers: (start, stop, lines). One per
+    thread for the C kernel (one piece below `PARALLEL_MIN`), `_chunks` for numpy."""
+    if _C is None:
+        return _chunks(data, lo, hi)
+    count = _C.count_newlines
+    nthreads = _threads()
+    cuts = [lo]
+    if hi - lo >= PARALLEL_MIN and nthreads > 1:
+        for i in range(1, nthreads):
+            nl = data.find(b"\n", max(cuts[-1], lo + (hi - lo) * i // nthreads), hi)
+            if nl < 0 or nl + 1 >= hi:
+                break
+            cuts.append(nl + 1)
+    cuts.append(hi)
+    spans = list(itertools.pairwise(cuts))
+    if len(spans) == 1:
+        counts = [count(data, lo, hi)]
+    else:
+        counts = list(_get_pool().map(lambda s: count(data, s[0], s[1]), spans))
+    counts[-1] += data[hi - 1] != 10
+    return [(s, e, n) for (s, e), n in zip(spans, counts, strict=True)]
+
+
+def parse_numeric_rows(
+    data: bytes | bytearray, lo: int, hi: int, k: int, dtype: np.dtype[Any], careful: LineReader
+) -> np.ndarray | None:
+    """Read ``data[lo:hi]``, whole records of `k` fields, as a (rows, k) float64 or float32
+    matrix (`dtype`), values correctly rounded in that type.
+
+    The lines `read_rows` reads go the fast way; each line it stops at goes to `careful`
+    alone, whose values take that line's place (none for a blank line), and the fast
+    reader goes on after it. None as soon as `careful` returns None (the caller's careful
+    reader then reads the whole region and positions any error). Large inputs are read
+    by the worker pool in pieces cut at newlines; a piece's stops are handled in order
+    after the workers are done. A numeric record never spans lines (a quoted field that
+    holds a newline is text), so no piece starts inside one unless the one before stops
+    at it, and then `careful` declines.
+    """
+    if lo >= hi or k < 1:
+        return None
+    pieces = _pieces(data, lo, hi)
+    row_at = np.cumsum([0] + [p[2] for p in pieces]).tolist()
+    out = np.empty((row_at[-1], k), dtype=dtype)
+
+    def work(i: int) -> tuple[int, int]:
+        start, stop, _ = pieces[i]
+        return read_rows(data, start, stop, k, out[row_at[i] : row_at[i + 1]], 0)
+
+    if hi - lo >= PARALLEL_MIN and _threads() > 1 and len(pieces) > 1:
+        reached = list(_get_pool().map(work, range(len(pieces))))
+    else:
+        reached = [work(i) for i in range(len(pieces))]
+    kept = []
+    for i, (pos, row) in enumerate(reached):
+        stop = pieces[i][1]
+        part = out[row_at[i] : row_at[i + 1]]
+        while pos < stop:
+            nl = data.find(b"\n", pos, stop)
+            end = stop if nl < 0 else nl + 1
+            values = careful(data, pos, end)
+            if values is None:
+                return None
+            part[row : row + len(values)] = values
+            row += len(values)
+            pos, row = read_rows(data, end, stop, k, part, row)
+        kept.append(part[:row])
+    if all(len(p) == row_at[i + 1] - row_at[i] for i, p in enumerate(kept)):
+        return out
+    return np.concatenate(kept)

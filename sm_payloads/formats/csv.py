@@ -33,6 +33,7 @@ from typing import IO, Any, ClassVar
 import numpy as np
 
 from .._buffers import as_bytes
+from ..arrays import response_batch
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..columns import column_kind
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
@@ -50,6 +51,7 @@ from ._csv_text import (
     record_ends,
     tokenize,
 )
+from ._exact import to_float32
 
 __all__ = [
     "CONTENT_TYPE",
@@ -287,14 +289,19 @@ def _text_of(v: Any, name: str) -> str:
         ) from None
 
 
-def encode_response(batch: RecordBatch, *, keys: Sequence[str] | None = None, header: bool = False) -> bytes:
+def encode_response(
+    batch: RecordBatch | Sequence[Mapping[str, Any]], *, keys: Sequence[str] | None = None, header: bool = False
+) -> bytes:
     """Write a response: one row per record, one field per output key (``batch.label``
     order, or `keys`), every row ending with ``\\n``.
 
     A scalar output is one number or text field; a vector output is one quoted field
     holding a bracketed list (``"[0.4, 0.6]"``); a list of strings is written as a Python
-    list literal (``"['cat', 'dog']"``), as the Autopilot containers write them.
+    list literal (``"['cat', 'dog']"``), as the Autopilot containers write them. `batch`
+    may also be a list of per-record output dicts (one column per key, `smp.encode_response`).
     """
+    if not isinstance(batch, RecordBatch):
+        batch = response_batch(batch, CONTENT_TYPE)
     names = list(batch.label) if keys is None else list(keys)
     missing = [k for k in names if k not in batch.label]
     if missing:
@@ -320,7 +327,7 @@ def encode_response(batch: RecordBatch, *, keys: Sequence[str] | None = None, he
         if len(fields) == 1:
             body = b"\n".join(b'""' if f == b"" else f for f in fields[0])
         else:
-            body = b"\n".join(b",".join(row) for row in zip(*fields, strict=True))
+            body = b"\n".join(map(b",".join, zip(*fields, strict=True)))
     return b"".join([*head, body, b"\n"])
 
 
@@ -360,8 +367,9 @@ def _numbers(
 
 
 def _cast(values: np.ndarray, dtype: np.dtype[Any] | None, locate: Any) -> np.ndarray:
-    """float64 values as `dtype`; int32 only when every value is an integer in range."""
-    if dtype is None or dtype == np.float64:
+    """float64 values as `dtype`; int32 only when every value is an integer in range.
+    Values already in `dtype` (the fast reader's float32) are returned as they are."""
+    if dtype is None or dtype == np.float64 or values.dtype == dtype:
         return values
     if dtype == np.float32:
         return values.astype(np.float32)
@@ -371,6 +379,19 @@ def _cast(values: np.ndarray, dtype: np.dtype[Any] | None, locate: Any) -> np.nd
         i, j = (int(x) for x in np.argwhere(~ok)[0])
         raise locate(i, j, f"{float(values[i, j])!r} is not an int32")
     return values.astype(np.int32)
+
+
+def _float32(values: np.ndarray, recs: list[Record], cols: range) -> np.ndarray:
+    """The float64 `values` of the fields `cols` of `recs` as the correctly rounded float32
+    of each field's text (casting the float64 would round twice)."""
+    k = len(cols)
+
+    def text_at(i: int) -> bytes:
+        r, j = divmod(i, k)
+        return recs[r].fields[cols[j]].strip(b" \t")
+
+    out: np.ndarray = to_float32(values.reshape(-1), text_at).reshape(values.shape)
+    return out
 
 
 class _Kinds:
@@ -417,7 +438,7 @@ def _columns(
             def loc(i: int, j: int, reason: str, shift: int = shift) -> DecodeError:
                 return locate(i, j + shift, reason)
 
-            arr = _cast(values, dtype, loc)
+            arr = _float32(values, recs, cols) if dtype == np.float32 else _cast(values, dtype, loc)
             out[map_name]["values"] = arr[:, 0] if map_name == "label" and len(cols) == 1 else arr
             continue
         setattr(kinds, map_name, "text")
@@ -461,9 +482,48 @@ def _check_width(recs: list[Record], width: int, rec0: int) -> None:
 # ======================================================================================
 
 
-def _quote_free(data: bytes | bytearray, lo: int, hi: int) -> bool:
-    """No quotes in ``data[lo:hi]``: the fast reader's input (it refuses blank lines itself)."""
-    return lo < hi and data.find(b'"', lo, hi) < 0
+def _first_record(data: bytes | bytearray, lo: int, hi: int) -> tuple[int, int, int] | None:
+    """The first non-blank line of ``data[lo:hi]`` as the fast reader sees it: (its fields,
+    its start, the blank lines before it). None when there is none, or when its quotes
+    are odd in number (a quoted field across lines: text, the careful reader's)."""
+    pos = lo
+    skipped = 0
+    while pos < hi:
+        nl = data.find(b"\n", pos, hi)
+        stop = hi if nl < 0 else nl
+        if stop == pos or (stop == pos + 1 and data[pos] == 13):
+            pos = stop + 1
+            skipped += 1
+            continue
+        if data.find(b'"', pos, stop) < 0:
+            return data.count(b",", pos, stop) + 1, pos, skipped
+        parts = bytes(data[pos:stop]).split(b'"')
+        if len(parts) % 2 == 0:
+            return None
+        return sum(p.count(b",") for p in parts[0::2]) + 1, pos, skipped
+    return None
+
+
+def _careful_line(
+    data: bytes | bytearray, start: int, stop: int, width: int, dtype: np.dtype[Any]
+) -> np.ndarray | None:
+    """One line the fast reader stopped at, read by the careful reader: its record's values
+    ((1, width) in `dtype`, correctly rounded; (0, width) for a blank line), or None when
+    it is anything but a record of `width` numbers (empty fields missing values): text, a
+    bad record, or the start of a record across lines. The whole region then goes to the
+    careful reader, which positions the error as it always has."""
+    try:
+        recs, _ = tokenize(data, start, stop, 1, 0, 0)
+    except DecodeError:
+        return None
+    if not recs:
+        return np.empty((0, width), dtype)
+    if len(recs) != 1 or len(recs[0].fields) != width:
+        return None
+    values = _numbers(recs, range(width), dtype, strict=False, rec0=0)
+    if values is None or dtype == np.float64:
+        return values
+    return _float32(values, recs, range(width))
 
 
 class _Region:
@@ -492,14 +552,18 @@ class _Region:
             self.kinds.features,
         ):
             return None
-        if not _quote_free(data, lo, hi):
+        first = _first_record(data, lo, hi)
+        if first is None:
             return None
-        nl = data.find(b"\n", lo, hi)
-        first_end = hi if nl < 0 else nl
-        width = data.count(b",", lo, first_end) + 1
+        width = first[0]
         if self.width is not None and width != self.width:
             return None
-        return _textnum.parse_numeric_block(data, lo, hi, width)
+        dt = np.dtype(np.float32 if self.dtype == np.float32 else np.float64)
+
+        def careful(d: bytes | bytearray, start: int, stop: int) -> np.ndarray | None:
+            return _careful_line(d, start, stop, width, dt)
+
+        return _textnum.parse_numeric_rows(data, lo, hi, width, dt, careful)
 
     def decode(
         self, data: bytes | bytearray, lo: int, hi: int, *, line: int, base: int, rec0: int
@@ -508,7 +572,10 @@ class _Region:
         if values is not None:
             width = values.shape[1]
             if self.width is None:
-                self.check_label_size(width, line, base + lo, rec0)
+                # the first record's place, as the careful reader gives it
+                first = _first_record(data, lo, hi)
+                assert first is not None
+                self.check_label_size(width, line + first[2], base + first[1], rec0)
             try:
                 batch = self.from_matrix(values, rec0)
             except DecodeError:
