@@ -10,20 +10,52 @@ Rule 3: messages say format, what went wrong, where, and what was expected, e.g.
 Rule 4: decoders raise nothing else, whatever the input (no IndexError, struct.error,
 KeyError, MemoryError, RecursionError): internal validation raises plain `ValueError`
 subclasses that the codec boundary re-raises as `DecodeError` with the position.
+Rule 5: a message never echoes the payload. Whatever came from the input (a reason that
+quotes a value, a content type or Accept header) is passed through `clip` when the error is
+built: a run of more than `MAX_WORD` non-blank characters keeps its first and last
+characters around ``...``, and the whole is cut to `MAX_REASON` characters (its start and
+its end kept), so a message stays near 300 characters whatever the input.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 __all__ = [
+    "MAX_REASON",
+    "MAX_WORD",
     "DecodeError",
     "EncodeError",
     "NotAcceptableError",
     "PayloadError",
     "PayloadTooLargeError",
     "UnsupportedMediaTypeError",
+    "clip",
 ]
+
+#: The longest run of non-blank characters a message keeps whole.
+MAX_WORD = 60
+#: The longest reason (or quoted header) a message keeps whole.
+MAX_REASON = 200
+_LONG_WORD = re.compile(r"\S{%d,}" % (MAX_WORD + 1))
+
+
+def _elide_word(m: re.Match[str]) -> str:
+    w = m.group()
+    return f"{w[: MAX_WORD - 20]}...{w[-17:]}"
+
+
+def clip(text: str, limit: int = MAX_REASON) -> str:
+    """`text` shortened for a message (Rule 5): long words keep their ends around ``...``
+    and the whole keeps its start and end within `limit` characters."""
+    if len(text) <= MAX_WORD:
+        return text
+    text = _LONG_WORD.sub(_elide_word, text)
+    if len(text) > limit:
+        tail = limit // 3
+        text = f"{text[: limit - tail - 5]} ... {text[-tail:]}"
+    return text
 
 
 class PayloadError(ValueError):
@@ -81,11 +113,11 @@ class DecodeError(PayloadError):
         line: int | None = None,
     ) -> None:
         self.content_type = content_type
-        self.reason = reason
+        self.reason = reason = clip(reason)
         self.offset = offset
         self.record_index = record_index
         self.line = line
-        super().__init__(f"{content_type}: {reason}{_where(offset, record_index, line)}")
+        super().__init__(f"{clip(content_type, MAX_WORD)}: {reason}{_where(offset, record_index, line)}")
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (
@@ -125,12 +157,12 @@ class EncodeError(PayloadError):
         status_hint: int | None = None,
     ) -> None:
         self.content_type = content_type
-        self.reason = reason
+        self.reason = reason = clip(reason)
         self.column = column
         if status_hint is not None:
             self.status_hint = status_hint
-        prefix = f"{content_type}: " if content_type else ""
-        where = f"{column}: " if column else ""
+        prefix = f"{clip(content_type, MAX_WORD)}: " if content_type else ""
+        where = f"{clip(column, MAX_WORD)}: " if column else ""
         super().__init__(f"{prefix}{where}{reason}")
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
@@ -151,9 +183,9 @@ class UnsupportedMediaTypeError(PayloadError):
     def __init__(self, content_type: str, supported: Sequence[str], reason: str | None = None) -> None:
         self.content_type = content_type
         self.supported = tuple(supported)
-        self.reason = reason or "unsupported media type"
+        self.reason = clip(reason or "unsupported media type")
         listed = f"; supported: {', '.join(self.supported)}" if self.supported else ""
-        super().__init__(f"{content_type!r}: {self.reason}{listed}")
+        super().__init__(f"{clip(repr(content_type), MAX_WORD)}: {self.reason}{listed}")
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (type(self), (self.content_type, self.supported, self.reason))
@@ -167,8 +199,9 @@ class NotAcceptableError(PayloadError):
     def __init__(self, accept: str | None, supported: Sequence[str], reason: str | None = None) -> None:
         self.accept = accept
         self.supported = tuple(supported)
-        self.reason = reason or "none of the acceptable types can be produced"
-        super().__init__(f"Accept {accept!r}: {self.reason}; supported: {', '.join(self.supported)}")
+        self.reason = clip(reason or "none of the acceptable types can be produced")
+        shown = clip(repr(accept), MAX_WORD)
+        super().__init__(f"Accept {shown}: {self.reason}; supported: {', '.join(self.supported)}")
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (type(self), (self.accept, self.supported, self.reason))
