@@ -38,7 +38,7 @@ __all__ = [
 MAX_WORD = 60
 #: The longest reason (or quoted header) a message keeps whole.
 MAX_REASON = 200
-_LONG_WORD = re.compile(r"\S{%d,}" % (MAX_WORD + 1))
+_LONG_WORD = re.compile(rf"\S{{{MAX_WORD + 1},}}")
 
 
 def _elide_word(m: re.Match[str]) -> str:

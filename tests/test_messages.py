@@ -48,7 +48,11 @@ CASES = [
     ("application/json", ('{"instances": [{"' + K + '": null}]}').encode(), "k"),
     ("application/json", ('{"instances": [{"features": [1, "' + K + '"]}]}').encode(), "k"),
     ("application/json", ('{"instances": [{"features": [1, ' + "9" * BIG + "x]}]}").encode(), "9"),
-    ("application/json", ('{"instances": [{"data": {"features": {"values": [1], "' + K + '": 1}}}]}').encode(), "k"),
+    (
+        "application/json",
+        ('{"instances": [{"data": {"features": {"values": [1], "' + K + '": 1}}}]}').encode(),
+        "k",
+    ),
     ("application/json", ('{"instances": [{"label": {"' + K + '": true}}]}').encode(), "k"),
     ("application/jsonlines", ('{"features": [1]}\n{"' + K + '": null}\n').encode(), "k"),
     ("application/jsonlines", ('{"features": [1]}\n' + K + "\n").encode(), "k"),
@@ -76,14 +80,22 @@ def test_a_huge_token_is_not_echoed_by_the_server(media_type: str, body: bytes, 
     assert_short(answer.body.decode(), filler)
 
 
+def _ld(field: int, payload: bytes) -> bytes:
+    n, size = len(payload), bytearray()
+    while n >= 0x80:
+        size.append(n & 0x7F | 0x80)
+        n >>= 7
+    size.append(n)
+    return bytes([field << 3 | 2]) + bytes(size) + payload
+
+
 def test_a_huge_recordio_protobuf_key_is_not_echoed() -> None:
-    key = b"k" * BIG
-    entry = b"\x0a" + bytes([0x80 | (len(key) & 0x7F), (len(key) >> 7) & 0x7F, len(key) >> 14]) + key
-    entry += b"\x12\x04\x12\x02\x0a\x01"  # a float32 tensor whose packed values are cut short
-    record = b"\x0a" + bytes([0x80 | (len(entry) & 0x7F), 0x80 | ((len(entry) >> 7) & 0x7F), len(entry) >> 14])
-    body = smp.recordio.write_records([record + entry])
+    # a features entry with a 100 KB key whose float32 tensor holds 2 bytes of packed values
+    entry = _ld(1, b"k" * BIG) + _ld(2, _ld(2, _ld(1, b"\x00\x00")))
+    body = smp.recordio.write_records([_ld(1, entry)])
     with pytest.raises(smp.DecodeError) as e:
         smp.decode_request(body, "application/x-recordio-protobuf")
+    assert "packed float32 values of 2 bytes" in str(e.value)
     assert_short(str(e.value), "k")
 
 
@@ -142,4 +154,4 @@ def test_a_long_run_anywhere_in_a_valid_body_gives_a_short_message(
     try:
         decode(bad, media_type)
     except smp.DecodeError as e:
-        assert_short(str(e), filler if filler != '"' else "\\\"")
+        assert_short(str(e), filler if filler != '"' else '\\"')
