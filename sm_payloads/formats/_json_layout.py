@@ -89,7 +89,11 @@ __all__ = [
     "request_instances",
     "response_items",
     "response_record",
-    # the fast scanner
+    # the fast scanners
+    "RequestScan",
+    "request_group",
+    "request_records_pure",
+    "scan_request_records",
     "SCAN_BARE",
     "SCAN_ENVELOPE",
     "SCAN_INSTANCES",
@@ -463,10 +467,12 @@ class FastGroup:
 
     map_name: str
     key: str
-    values: np.ndarray  # float64
+    values: np.ndarray  # float64 (float32 when the request scanner read them so)
     counts: np.ndarray  # int64, one per record
     offsets: np.ndarray | None = None  # byte offset of each record, when known
     lines: np.ndarray | None = None  # 1-based line of each record, when known
+    keys: np.ndarray | None = None  # int64 flat index of each value: sparse records
+    shape: tuple[int, ...] | None = None  # the sparse records' shape
 
     def __len__(self) -> int:
         return int(self.counts.size)
@@ -482,17 +488,59 @@ class FastGroup:
             self.counts[a:b],
             None if self.offsets is None else self.offsets[a:b],
             None if self.lines is None else self.lines[a:b],
+            None if self.keys is None else self.keys[lo:hi],
+            self.shape,
         )
 
     def records(self) -> list[Rec]:
         ends = np.cumsum(self.counts).tolist()
+        values = self.values.astype(np.float64, copy=False)  # as the general path reads them
         out = []
         lo = 0
         for hi in ends:
-            t = Tensor(self.values[lo:hi], shape=(hi - lo,))
+            if self.keys is None:
+                t = Tensor(values[lo:hi], shape=(hi - lo,))
+            else:
+                keys = self.keys[lo:hi].astype(np.uint64)
+                t = Tensor(values[lo:hi], keys=keys, shape=self.shape)
             out.append(Rec({self.key: t}, {}) if self.map_name == "features" else Rec({}, {self.key: t}))
             lo = hi
         return out
+
+    def column(self) -> Any:
+        """The column of these records, as `columns_from_records` builds it from them."""
+        n = len(self)
+        if self.keys is not None:
+            assert self.shape is not None
+            width = math.prod(self.shape)
+            indptr = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(self.counts, out=indptr[1:])
+            i32 = np.iinfo(np.int32).max
+            idx = np.int32 if width <= i32 and indptr[-1] <= i32 else np.int64
+            m = sp.csr_array((self.values, self.keys.astype(idx), indptr.astype(idx)), shape=(n, width))
+            return m if len(self.shape) == 1 else Sparse(m, self.shape)
+        counts = self.counts
+        if (counts == counts[0]).all():
+            return self.values.reshape(n, int(counts[0]))
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        return Ragged(self.values, offsets)
+
+    @staticmethod
+    def join(groups: Sequence[FastGroup]) -> FastGroup:
+        """One group of the records of `groups` (all of one column, kind and dtype)."""
+        if len(groups) == 1:
+            return groups[0]
+        g = groups[0]
+        keys = None if g.keys is None else np.concatenate([x.keys for x in groups if x.keys is not None])
+        return FastGroup(
+            g.map_name,
+            g.key,
+            np.concatenate([x.values for x in groups]),
+            np.concatenate([x.counts for x in groups]),
+            keys=keys,
+            shape=g.shape,
+        )
 
 
 @dataclass
@@ -537,7 +585,7 @@ def check_dtype_spec(spec: DtypeSpec) -> None:
 
 def _convert_values(values: np.ndarray, dt: np.dtype[Any]) -> tuple[np.ndarray, int | None, str]:
     """(converted, index of the first value that does not convert exactly, why)."""
-    if dt == np.float64 or values.dtype.kind != "f":
+    if dt == np.float64 or values.dtype.kind != "f" or values.dtype == dt:
         return values, None, ""
     if dt == np.float32:
         with np.errstate(over="ignore"):
@@ -646,16 +694,9 @@ def batch_from_groups(
     maps: dict[str, dict[str, Any]] = {"features": {}, "label": {}}
     strings: list[list[str | None] | None] = [None, None, None]
     fast = [g for g in groups if isinstance(g, FastGroup)]
-    if len(fast) == len(groups) and len({(g.map_name, g.key) for g in fast}) == 1:
-        values = fast[0].values if len(fast) == 1 else np.concatenate([g.values for g in fast])
-        counts = fast[0].counts if len(fast) == 1 else np.concatenate([g.counts for g in fast])
-        if (counts == counts[0]).all():
-            col: Any = values.reshape(n, int(counts[0]))
-        else:
-            offsets = np.zeros(n + 1, dtype=np.int64)
-            np.cumsum(counts, out=offsets[1:])
-            col = Ragged(values, offsets)
-        maps[fast[0].map_name][fast[0].key] = col
+    same = {(g.map_name, g.key, g.keys is None, g.shape, g.values.dtype) for g in fast}
+    if len(fast) == len(groups) and len(same) == 1:
+        maps[fast[0].map_name][fast[0].key] = FastGroup.join(fast).column()
     else:
         recs: list[Rec] = []
         for g in groups:
@@ -964,6 +1005,259 @@ def scan(
     except UnicodeDecodeError:
         return None
     return key, values, counts_arr, opens
+
+
+# ======================================================================================
+# The request scanner (Rule 5): every record shape of one numeric column
+# ======================================================================================
+
+#: The optional C kernel of the request scanner; None: `request_records_pure` reads the records.
+_CJ = _native.load("formats._cjson")
+_MAX_SCAN_RANK = 8  # the scanner's sparse shapes (higher ranks: the general path)
+_MAX_SCAN_UINT = 10**18  # keys and shape entries of at most 18 digits
+_MAX_SCAN_WIDTH = 1 << 62
+_NOT_NAMES = frozenset({"label", "uid", "metadata", "configuration"})
+
+
+class RequestScan(NamedTuple):
+    """What `request_records_pure` and ``_cjson.records`` read (see the latter's docstring)."""
+
+    kind: int  # 0 dense vectors, 1 sparse records
+    name: str  # the column's key in ``features``
+    values: np.ndarray  # float64, or float32 when asked
+    counts: np.ndarray  # int64, values per record
+    keys: np.ndarray | None  # int64 flat indices (sparse)
+    shape: tuple[int, ...] | None  # the sparse record shape
+    starts: np.ndarray | None  # JSON Lines: byte offset of each record in the buffer
+    lines: np.ndarray | None  # JSON Lines: 1-based line of each record, from `start`
+
+
+def _uint_list(v: Any, limit: int | None) -> list[int] | None:
+    if type(v) is not list or (limit is not None and len(v) > limit):
+        return None
+    if not all(type(x) is int and 0 <= x < _MAX_SCAN_UINT for x in v):
+        return None
+    return v
+
+
+def _value_parts(v: Any) -> tuple[int, list[Any], list[int] | None, tuple[int, ...] | None] | None:
+    """(kind, values, keys, shape) of a column value the scanner reads, or None."""
+    if type(v) is list:
+        return 0, v, None, None
+    if type(v) is not dict or not v or not set(v) <= _TENSOR_KEYS:
+        return None
+    values = v.get("values", [])
+    if type(values) is not list:
+        return None
+    keys = _uint_list(v["keys"], None) if "keys" in v else []
+    shape = _uint_list(v["shape"], _MAX_SCAN_RANK) if "shape" in v else None
+    if keys is None or ("shape" in v and shape is None):
+        return None
+    size = 1
+    for d in shape or ():
+        size *= d
+        if size > _MAX_SCAN_WIDTH:
+            return None
+    if keys:
+        if not shape or len(keys) != len(values) or max(keys) >= size:
+            return None
+        return 1, values, keys, tuple(shape)
+    if shape is not None:
+        if not values and size > 0:
+            return (1, values, keys, tuple(shape)) if shape else None
+        if len(shape) != 1 or size != len(values):
+            return None
+    return 0, values, None, None
+
+
+_Parts = tuple[str, int, list[Any], list[int] | None, tuple[int, ...] | None]
+
+
+def _record_parts(rec: Any) -> _Parts | None:
+    """(name, kind, values, keys, shape) of one record the scanner reads, or None."""
+    if type(rec) is list:
+        parts = _value_parts(rec)
+        return None if parts is None else ("values", *parts)
+    if type(rec) is not dict or len(rec) != 1:
+        return None
+    ((k, v),) = rec.items()
+    if k == "data":
+        if type(v) is not dict or len(v) != 1:
+            return None
+        ((k, v),) = v.items()
+    elif k in _NOT_NAMES:
+        return None
+    parts = _value_parts(v)
+    return None if parts is None else ("values" if k in ("features", "values") else k, *parts)
+
+
+def _document_records(doc: Any) -> list[Any] | None:
+    """The records of a request document, as the C scanner finds them (else None)."""
+    if type(doc) is dict:
+        if "instances" not in doc:
+            return [doc]
+        recs = doc["instances"]
+        return recs if len(doc) == 1 and type(recs) is list and recs else None
+    if type(doc) is list and doc:
+        return [doc] if type(doc[0]) in _NUM_TYPES else doc
+    return None
+
+
+class _NumText(str):
+    """The text of a JSON number that Python's json read as a float."""
+
+
+def _request_value_texts(recs: list[Any]) -> list[bytes]:
+    out = []
+    for r in recs:
+        parts = _record_parts(r)
+        assert parts is not None
+        out.extend(x.encode() if type(x) is _NumText else str(x).encode() for x in parts[2])
+    return out
+
+
+def request_records_pure(
+    buf: bytes | bytearray, start: int, end: int, lines: bool, f32: bool
+) -> RequestScan | None:
+    """The twin of ``_cjson.records``: the same records, by orjson and numpy, or None.
+
+    orjson parses the body (each line of JSON Lines); the records' shapes are checked as
+    the C scanner checks them; the numbers of all records become one array at once. A
+    float32 is decided from the number's text where its float64 sits on a float32
+    rounding boundary (`_exact.to_float32`), so it is rounded once, as the C kernel does.
+    """
+    starts: list[int] | None = None
+    line_nos: list[int] | None = None
+    try:
+        if lines:
+            recs = []
+            starts, line_nos = [], []
+            pos = start
+            for no, text in enumerate(bytes(buf[start:end]).split(b"\n"), 1):
+                body = text.strip(b" \t\r")
+                if body:
+                    recs.append(orjson.loads(text))
+                    starts.append(pos + len(text) - len(text.lstrip(b" \t\r")))
+                    line_nos.append(no)
+                pos += len(text) + 1
+        else:
+            got = _document_records(orjson.loads(bytes(buf[start:end])))
+            if got is None:
+                return None
+            recs = got
+    except (orjson.JSONDecodeError, MemoryError):
+        return None
+    parts = [_record_parts(r) for r in recs]
+    if any(p is None for p in parts):
+        return None
+    firsts = {(p[0], p[1], p[4]) for p in parts if p is not None}
+    if len(firsts) > 1:
+        return None
+    name, kind, shape = firsts.pop() if firsts else ("values", 0, None)
+    flat = [x for p in parts if p is not None for x in p[2]]
+    if flat and not set(map(type, flat)) <= _NUM_TYPES:
+        return None
+    try:
+        values = np.array(flat, dtype=np.float64)
+    except OverflowError:
+        return None
+    if not np.isfinite(values).all():
+        return None
+    if f32:
+        from ._exact import to_float32
+
+        texts: list[bytes] = []
+
+        def text_at(i: int) -> bytes:
+            if not texts:
+                if lines:
+                    cuts = [(a, buf.find(b"\n", a, end)) for a in starts or ()]
+                    docs = [
+                        _stdjson.loads(bytes(buf[a : end if b < 0 else b]), parse_float=_NumText)
+                        for a, b in cuts
+                    ]
+                else:
+                    doc = _stdjson.loads(bytes(buf[start:end]), parse_float=_NumText)
+                    docs = _document_records(doc) or []
+                texts.extend(_request_value_texts(docs))
+            return texts[i]
+
+        with np.errstate(over="ignore"):
+            values = to_float32(values, text_at)
+        if np.isinf(values).any():
+            return None
+    counts = np.fromiter((len(p[2]) for p in parts if p is not None), dtype=np.int64, count=len(parts))
+    keys = None
+    if kind == 1:
+        flat_keys = [k for p in parts if p is not None for k in p[3] or ()]
+        keys = np.array(flat_keys, dtype=np.int64)
+    return RequestScan(
+        kind,
+        name,
+        values,
+        counts,
+        keys,
+        shape,
+        None if starts is None else np.array(starts, dtype=np.int64),
+        None if line_nos is None else np.array(line_nos, dtype=np.int64),
+    )
+
+
+def scan_request_records(
+    buf: bytes | bytearray, start: int, end: int, lines: bool, f32: bool
+) -> RequestScan | None:
+    """The records of ``buf[start:end]`` by the C kernel when it is built, else its twin."""
+    if _CJ is None:
+        return request_records_pure(buf, start, end, lines, f32)
+    got = _CJ.records(buf, start, end, lines, f32)
+    if got is None:
+        return None
+    kind, name, values, counts, keys, shape, starts, line_nos, _n = got
+    try:
+        text = name.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return RequestScan(
+        kind,
+        text,
+        np.frombuffer(values, dtype=np.float32 if f32 else np.float64),
+        np.frombuffer(counts, dtype=np.int64),
+        None if keys is None else np.frombuffer(keys, dtype=np.int64),
+        shape,
+        None if starts is None else np.frombuffer(starts, dtype=np.int64),
+        None if line_nos is None else np.frombuffer(line_nos, dtype=np.int64),
+    )
+
+
+def request_group(
+    buf: bytes | bytearray,
+    start: int,
+    end: int,
+    dtype: DtypeSpec,
+    *,
+    lines: bool = False,
+    base_offset: int = 0,
+    base_line: int = 1,
+) -> FastGroup | None:
+    """The records of a request body (a document, or JSON Lines) as one `FastGroup` when
+    they all give one numeric column (`scan_request_records`), or None (the general path decides).
+    float32 is read directly when ``dtype=`` asks for it for that column."""
+    f32 = not isinstance(dtype, Mapping) and _resolve_dtype(dtype, "") == np.float32
+    got = scan_request_records(buf, start, end, lines, f32)
+    if got is not None and isinstance(dtype, Mapping) and _resolve_dtype(dtype, got.name) == np.float32:
+        got = scan_request_records(buf, start, end, lines, True)
+    if got is None:
+        return None
+    return FastGroup(
+        "features",
+        got.name,
+        got.values,
+        got.counts,
+        None if got.starts is None else got.starts + base_offset,
+        None if got.lines is None else got.lines + (base_line - 1),
+        got.keys,
+        got.shape,
+    )
 
 
 # ======================================================================================

@@ -35,10 +35,7 @@ from ..errors import DecodeError, EncodeError
 from ..record import RecordBatch
 from ._json_layout import (
     ENVELOPES,
-    RESERVED,
-    SCAN_BARE,
     SCAN_ENVELOPE,
-    SCAN_INSTANCES,
     BadValue,
     DtypeSpec,
     FastGroup,
@@ -54,6 +51,7 @@ from ._json_layout import (
     instance_objects,
     instance_record,
     loads,
+    request_group,
     request_instances,
     response_items,
     response_objects,
@@ -93,17 +91,15 @@ def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) ->
     start = skip_bom(buf)
     if not buf[start:].strip():
         raise DecodeError(CONTENT_TYPE, "empty body: expected a JSON document", offset=start)
-    for shape in (SCAN_ENVELOPE,) if response else (SCAN_INSTANCES, SCAN_BARE):
+    if not response:
+        fast = request_group(buf, start, len(buf), dtype)
+        if fast is not None:
+            return batch_from_groups([fast], CONTENT_TYPE, dtype)
+    for shape in (SCAN_ENVELOPE,) if response else ():
         got = scan(buf, start, len(buf), shape)
         if got is not None:
             key, values, counts, _opens = got
-            if response:
-                group = FastGroup("label", "values" if key is None else key, values, counts)
-            else:
-                if key is not None and (key in RESERVED - {"features"}):
-                    continue
-                name = "values" if key in (None, "features") else key
-                group = FastGroup("features", name, values, counts)
+            group = FastGroup("label", "values" if key is None else key, values, counts)
             return batch_from_groups([group], CONTENT_TYPE, dtype)
     try:
         doc = loads(buf, start, len(buf), allow_nan)

@@ -52,6 +52,7 @@ from ._json_layout import (
     instance_record,
     line_blocks,
     loads,
+    request_group,
     response_objects,
     response_record,
     scan,
@@ -105,9 +106,16 @@ def _parse_block(
     first_record: int,
     response: bool,
     allow_nan: bool,
+    dtype: DtypeSpec = None,
 ) -> Group:
     """The records of one block of whole lines."""
-    fast = _scan_block(block, 0, base_offset, base_line, response)
+    fast = (
+        _scan_block(block, 0, base_offset, base_line, response)
+        if response
+        else request_group(
+            block, 0, len(block), dtype, lines=True, base_offset=base_offset, base_line=base_line
+        )
+    )
     if fast is not None:
         return fast
     parse = response_record if response else instance_record
@@ -146,19 +154,29 @@ def _parse_block(
 
 
 def _groups(
-    source: Source, response: bool, allow_nan: bool, block_size: int, whole: bool = False
+    source: Source,
+    response: bool,
+    allow_nan: bool,
+    block_size: int,
+    whole: bool = False,
+    dtype: DtypeSpec = None,
 ) -> Iterator[Group]:
     first = 0
     if whole and not hasattr(source, "read"):
         # A whole buffer: try one scan over all of it (one output array, no joining).
         buf = as_bytes(source, text=True)
-        fast = _scan_block(buf, skip_bom(buf), 0, 1, response)
+        at = skip_bom(buf)
+        fast = (
+            _scan_block(buf, at, 0, 1, response)
+            if response
+            else request_group(buf, at, len(buf), dtype, lines=True)
+        )
         if fast is not None:
             if len(fast):
                 yield fast
             return
     for block, base_offset, base_line in line_blocks(source, block_size):
-        g = _parse_block(block, base_offset, base_line, first, response, allow_nan)
+        g = _parse_block(block, base_offset, base_line, first, response, allow_nan, dtype)
         first += len(g)
         if len(g):
             yield g
@@ -193,7 +211,8 @@ def decode(
     """
     check_dtype_spec(dtype)
     _check_block_size(block_size)
-    return batch_from_groups(list(_groups(data, False, allow_nan, block_size, True)), CONTENT_TYPE, dtype)
+    groups = _groups(data, False, allow_nan, block_size, True, dtype)
+    return batch_from_groups(list(groups), CONTENT_TYPE, dtype)
 
 
 def decode_response(
@@ -248,7 +267,7 @@ def _iter(
     pending: list[Group] = []
     have = 0
     done = 0
-    for g in _groups(source, response, allow_nan, block_size):
+    for g in _groups(source, response, allow_nan, block_size, dtype=dtype):
         pending.append(g)
         have += len(g)
         while have >= batch_size:

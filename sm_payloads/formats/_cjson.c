@@ -1,0 +1,556 @@
+/*
+ * sm_payloads.formats._cjson: the request-record scanner of the JSON and JSON Lines readers,
+ * in C.
+ *
+ * Optional accelerator: sm_payloads/formats/_json_layout.py holds its twin (records_pure),
+ * with the same contract, and the test suite checks the pair against each other and
+ * against the general path.
+ *
+ * Rule 1 (shapes): `records` reads a request body whose records all give one numeric
+ * column: each record is a bare list of numbers ``[1, 2.5]``, or an object with exactly one
+ * key: ``features`` or another feature name holding a number list or a tensor object, or
+ * ``data`` holding an object with one such name. A tensor object has ``values`` (numbers),
+ * and optionally ``keys`` and ``shape`` (non-negative integers), in any order, each once.
+ * A document is ``{"instances": [records]}``, a list of records, a list of numbers (one
+ * record) or one record object; JSON Lines is one record per line (blank lines skipped).
+ * Rule 2 (columns): every record is a dense vector (lengths may differ) or every record is
+ * sparse with the same shape (``keys`` non-empty, or no values and a shape holding some);
+ * values go straight into one float64 (or float32) buffer, sparse keys into one int64
+ * buffer, one count per record; no Python object per number or per record.
+ * Rule 3 (decline): anything else (another key, a duplicate key, a string, null, a nested
+ * list, an escape in a name, a record the general path would refuse, a number the
+ * converter refuses, dense and sparse records together) returns None: the caller's
+ * general path decides what the input is and reports its errors.
+ * Rule 4: numbers are read by smp_number (_cnumber.h), exactly (float32 decided directly).
+ * Output buffers are bytearrays grown geometrically (the GIL is taken only to resize them);
+ * the loops run without the GIL.
+ */
+#include "_cnumber.h"
+
+#define MAX_RANK 8
+/* Keys and shape entries: at most this many digits (orjson's integers stop at 64 bits). */
+#define MAX_UINT_DIGITS 18
+
+typedef struct {
+    PyObject *ba; /* bytearray */
+    char *p;
+    Py_ssize_t len, cap; /* bytes */
+} Out;
+
+typedef struct {
+    Gil g;
+    const char *base, *end;
+    int f32, lines, oom;
+    Out vals, counts, keys, starts, linenos;
+    Py_ssize_t nvals, nkeys, nrec;
+    int kind; /* -1 none yet, 0 dense vectors, 1 sparse */
+    const char *name;
+    Py_ssize_t name_len;
+    int rank;
+    int64_t shape[MAX_RANK];
+    int64_t width;
+} Scan;
+
+static const char VALUES[] = "values";
+
+static int out_init(Out *o, Py_ssize_t cap) {
+    o->ba = PyByteArray_FromStringAndSize(NULL, cap);
+    if (o->ba == NULL) return -1;
+    o->p = PyByteArray_AS_STRING(o->ba);
+    o->len = 0;
+    o->cap = cap;
+    return 0;
+}
+
+/* Room for `more` bytes at the end of o (the GIL is taken for the resize). */
+static int out_room(Scan *s, Out *o, Py_ssize_t more) {
+    Py_ssize_t want;
+    int r;
+    if (o->len + more <= o->cap) return 0;
+    want = o->cap * 2;
+    if (want < o->len + more) want = o->len + more;
+    gil_take(&s->g);
+    r = PyByteArray_Resize(o->ba, want);
+    if (r < 0) {
+        PyErr_Clear();
+        s->oom = 1;
+    } else {
+        o->p = PyByteArray_AS_STRING(o->ba);
+        o->cap = want;
+    }
+    gil_release(&s->g);
+    return r;
+}
+
+static int put_i64(Scan *s, Out *o, int64_t v) {
+    if (o->len + 8 > o->cap && out_room(s, o, 8) < 0) return -1;
+    memcpy(o->p + o->len, &v, 8);
+    o->len += 8;
+    return 0;
+}
+
+static inline const char *ws(const Scan *s, const char *p) {
+    const char *end = s->end;
+    if (s->lines) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+    } else {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+    }
+    return p;
+}
+
+/* A name at p ('"'): no escape, no control byte. Returns the position after its closing
+ * quote, with its bytes in *name and *len, or NULL. */
+static const char *name_at(const Scan *s, const char *p, const char **name, Py_ssize_t *len) {
+    const char *q;
+    if (p >= s->end || *p != '"') return NULL;
+    q = ++p;
+    while (q < s->end && *q != '"') {
+        unsigned char c = (unsigned char)*q;
+        if (c == '\\' || c < 0x20) return NULL;
+        q++;
+    }
+    if (q >= s->end) return NULL;
+    *name = p;
+    *len = q - p;
+    return q + 1;
+}
+
+static inline int is_word(const char *name, Py_ssize_t len, const char *word) {
+    size_t n = strlen(word);
+    return (size_t)len == n && memcmp(name, word, n) == 0;
+}
+
+/* Numbers at p ('['), into s->vals; *count is how many. */
+static const char *number_list(Scan *s, const char *p, Py_ssize_t *count) {
+    Py_ssize_t n = 0;
+    const Py_ssize_t item = s->f32 ? 4 : 8;
+    if (p >= s->end || *p != '[') return NULL;
+    p = ws(s, p + 1);
+    if (p < s->end && *p == ']') {
+        *count = 0;
+        return p + 1;
+    }
+    for (;;) {
+        Out *o = &s->vals;
+        if (o->len + item > o->cap && out_room(s, o, item) < 0) return NULL;
+        p = smp_number(&s->g, p, s->end, SMP_JSON, s->f32, o->p + o->len);
+        if (p == NULL) return NULL;
+        o->len += item;
+        n++;
+        if (p < s->end && *p == ',') {
+            p = ws(s, p + 1);
+            continue;
+        }
+        p = ws(s, p);
+        if (p >= s->end) return NULL;
+        if (*p == ',') {
+            p = ws(s, p + 1);
+            continue;
+        }
+        if (*p != ']') return NULL;
+        *count = n;
+        return p + 1;
+    }
+}
+
+/* A non-negative JSON integer at p (-0 is 0). */
+static const char *uint_at(const Scan *s, const char *p, int64_t *v) {
+    int64_t x = 0;
+    int nd = 0;
+    if (p < s->end && *p == '-') {
+        p++;
+        if (p >= s->end || *p != '0') return NULL;
+    }
+    if (p >= s->end || !is_digit((unsigned char)*p)) return NULL;
+    if (*p == '0') {
+        p++;
+    } else {
+        while (p < s->end && is_digit((unsigned char)*p)) {
+            if (++nd > MAX_UINT_DIGITS) return NULL;
+            x = x * 10 + (*p - '0');
+            p++;
+        }
+    }
+    /* a fraction or an exponent makes it a float, which the general path refuses here */
+    if (p < s->end && (*p == '.' || *p == 'e' || *p == 'E' || is_digit((unsigned char)*p))) return NULL;
+    *v = x;
+    return p;
+}
+
+/* Non-negative integers at p ('['): into `out` when given (else into local[], at most
+ * MAX_RANK of them); *count is how many. */
+static const char *uint_list(Scan *s, const char *p, Out *out, int64_t *local, Py_ssize_t *count) {
+    Py_ssize_t n = 0;
+    if (p >= s->end || *p != '[') return NULL;
+    p = ws(s, p + 1);
+    if (p < s->end && *p == ']') {
+        *count = 0;
+        return p + 1;
+    }
+    for (;;) {
+        int64_t v;
+        p = uint_at(s, p, &v);
+        if (p == NULL) return NULL;
+        if (out != NULL) {
+            if (put_i64(s, out, v) < 0) return NULL;
+        } else {
+            if (n >= MAX_RANK) return NULL;
+            local[n] = v;
+        }
+        n++;
+        p = ws(s, p);
+        if (p >= s->end) return NULL;
+        if (*p == ',') {
+            p = ws(s, p + 1);
+            continue;
+        }
+        if (*p != ']') return NULL;
+        *count = n;
+        return p + 1;
+    }
+}
+
+static int same_kind(Scan *s, int kind, int rank, const int64_t *shape) {
+    int i;
+    if (s->kind < 0) {
+        s->kind = kind;
+        if (kind == 1) {
+            int64_t w = 1;
+            s->rank = rank;
+            for (i = 0; i < rank; i++) {
+                s->shape[i] = shape[i];
+                if (shape[i] != 0 && w > ((int64_t)1 << 62) / shape[i]) return 0;
+                w *= shape[i];
+            }
+            s->width = w;
+        }
+        return 1;
+    }
+    if (s->kind != kind) return 0;
+    if (kind == 1) {
+        if (rank != s->rank) return 0;
+        for (i = 0; i < rank; i++)
+            if (shape[i] != s->shape[i]) return 0;
+    }
+    return 1;
+}
+
+static int same_name(Scan *s, const char *name, Py_ssize_t len) {
+    if (s->name == NULL) {
+        s->name = name;
+        s->name_len = len;
+        return 1;
+    }
+    return len == s->name_len && memcmp(name, s->name, (size_t)len) == 0;
+}
+
+/* One column value at p: a number list or a tensor object. Appends the record's count. */
+static const char *column_value(Scan *s, const char *p) {
+    Py_ssize_t nv = 0, nk = 0, rank = 0, keys_at = s->keys.len;
+    int64_t shape[MAX_RANK];
+    int seen = 0; /* 1 values, 2 keys, 4 shape */
+    if (p >= s->end) return NULL;
+    if (*p == '[') {
+        p = number_list(s, p, &nv);
+        if (p == NULL || !same_kind(s, 0, 1, NULL)) return NULL;
+        if (put_i64(s, &s->counts, nv) < 0) return NULL;
+        return p;
+    }
+    if (*p != '{') return NULL;
+    p = ws(s, p + 1);
+    if (p < s->end && *p == '}') return NULL; /* {} : an empty tensor, rare: the general path */
+    for (;;) {
+        const char *key;
+        Py_ssize_t klen;
+        p = name_at(s, p, &key, &klen);
+        if (p == NULL) return NULL;
+        p = ws(s, p);
+        if (p >= s->end || *p != ':') return NULL;
+        p = ws(s, p + 1);
+        if (is_word(key, klen, "values")) {
+            if (seen & 1) return NULL;
+            seen |= 1;
+            p = number_list(s, p, &nv);
+        } else if (is_word(key, klen, "keys")) {
+            if (seen & 2) return NULL;
+            seen |= 2;
+            p = uint_list(s, p, &s->keys, NULL, &nk);
+        } else if (is_word(key, klen, "shape")) {
+            if (seen & 4) return NULL;
+            seen |= 4;
+            p = uint_list(s, p, NULL, shape, &rank);
+        } else {
+            return NULL;
+        }
+        if (p == NULL) return NULL;
+        p = ws(s, p);
+        if (p >= s->end) return NULL;
+        if (*p == ',') {
+            p = ws(s, p + 1);
+            continue;
+        }
+        if (*p != '}') return NULL;
+        p++;
+        break;
+    }
+    if (nk > 0) {
+        /* sparse: a shape of rank >= 1, one key per value, every key inside the shape */
+        const int64_t *k = (const int64_t *)(s->keys.p + keys_at);
+        Py_ssize_t i;
+        if (!(seen & 4) || rank == 0 || nk != nv || !same_kind(s, 1, (int)rank, shape)) return NULL;
+        for (i = 0; i < nk; i++)
+            if (k[i] >= s->width) return NULL;
+        s->nkeys += nk;
+    } else if (seen & 4) {
+        int64_t size = 1;
+        Py_ssize_t i;
+        for (i = 0; i < rank; i++) {
+            if (shape[i] != 0 && size > ((int64_t)1 << 62) / shape[i]) return NULL;
+            size *= shape[i];
+        }
+        if (nv == 0 && size > 0) {
+            /* an empty sparse row: a shape without values */
+            if (rank == 0 || !same_kind(s, 1, (int)rank, shape)) return NULL;
+        } else {
+            /* a dense vector with its length as shape (other ranks: the general path) */
+            if (rank != 1 || size != nv || !same_kind(s, 0, 1, NULL)) return NULL;
+        }
+    } else {
+        if (!same_kind(s, 0, 1, NULL)) return NULL;
+    }
+    if (put_i64(s, &s->counts, nv) < 0) return NULL;
+    return p;
+}
+
+/* One record at p. */
+static const char *record(Scan *s, const char *p) {
+    const char *key, *name;
+    Py_ssize_t klen, nlen;
+    if (p >= s->end) return NULL;
+    if (*p == '[') {
+        if (!same_name(s, VALUES, 6)) return NULL;
+        return column_value(s, p);
+    }
+    if (*p != '{') return NULL;
+    p = ws(s, p + 1);
+    p = name_at(s, p, &key, &klen);
+    if (p == NULL) return NULL;
+    p = ws(s, p);
+    if (p >= s->end || *p != ':') return NULL;
+    p = ws(s, p + 1);
+    if (is_word(key, klen, "data")) {
+        if (p >= s->end || *p != '{') return NULL;
+        p = ws(s, p + 1);
+        p = name_at(s, p, &name, &nlen);
+        if (p == NULL) return NULL;
+        p = ws(s, p);
+        if (p >= s->end || *p != ':') return NULL;
+        p = ws(s, p + 1);
+        if (is_word(name, nlen, "features")) {
+            name = VALUES;
+            nlen = 6;
+        }
+        if (!same_name(s, name, nlen)) return NULL;
+        p = column_value(s, p);
+        if (p == NULL) return NULL;
+        p = ws(s, p);
+        if (p >= s->end || *p != '}') return NULL;
+        p++;
+    } else {
+        if (is_word(key, klen, "label") || is_word(key, klen, "uid") || is_word(key, klen, "metadata") ||
+            is_word(key, klen, "configuration"))
+            return NULL;
+        if (is_word(key, klen, "features")) {
+            key = VALUES;
+            klen = 6;
+        }
+        if (!same_name(s, key, klen)) return NULL;
+        p = column_value(s, p);
+        if (p == NULL) return NULL;
+    }
+    p = ws(s, p);
+    if (p >= s->end || *p != '}') return NULL;
+    return p + 1;
+}
+
+/* records, separated by ',' up to the closing ']' (p after the opening '['). */
+static const char *record_list(Scan *s, const char *p) {
+    p = ws(s, p);
+    if (p >= s->end || *p == ']') return NULL; /* no records: the general path */
+    for (;;) {
+        p = record(s, p);
+        if (p == NULL) return NULL;
+        s->nrec++;
+        p = ws(s, p);
+        if (p >= s->end) return NULL;
+        if (*p == ',') {
+            p = ws(s, p + 1);
+            continue;
+        }
+        if (*p != ']') return NULL;
+        return p + 1;
+    }
+}
+
+static int scan_document(Scan *s, const char *p) {
+    p = ws(s, p);
+    if (p >= s->end) return 0;
+    if (*p == '{') {
+        const char *key, *q = ws(s, p + 1);
+        Py_ssize_t klen;
+        q = name_at(s, q, &key, &klen);
+        if (q != NULL && is_word(key, klen, "instances")) {
+            q = ws(s, q);
+            if (q >= s->end || *q != ':') return 0;
+            q = ws(s, q + 1);
+            if (q >= s->end || *q != '[') return 0;
+            q = record_list(s, q + 1);
+            if (q == NULL) return 0;
+            q = ws(s, q);
+            if (q >= s->end || *q != '}') return 0;
+            p = q + 1;
+        } else {
+            p = record(s, p);
+            if (p == NULL) return 0;
+            s->nrec = 1;
+        }
+    } else if (*p == '[') {
+        const char *q = ws(s, p + 1);
+        if (q < s->end && (*q == '-' || is_digit((unsigned char)*q))) {
+            /* a list of numbers is one record */
+            p = record(s, p);
+            if (p == NULL) return 0;
+            s->nrec = 1;
+        } else {
+            p = record_list(s, p + 1);
+            if (p == NULL) return 0;
+        }
+    } else {
+        return 0;
+    }
+    return ws(s, p) == s->end;
+}
+
+static int scan_lines(Scan *s, const char *p) {
+    int64_t line = 1;
+    for (;;) {
+        const char *r;
+        p = ws(s, p);
+        if (p >= s->end) return 1;
+        if (*p == '\n') {
+            line++;
+            p++;
+            continue;
+        }
+        r = p;
+        p = record(s, p);
+        if (p == NULL) return 0;
+        p = ws(s, p);
+        if (p < s->end && *p != '\n') return 0;
+        if (put_i64(s, &s->starts, (int64_t)(r - s->base)) < 0 || put_i64(s, &s->linenos, line) < 0) return 0;
+        s->nrec++;
+    }
+}
+
+PyDoc_STRVAR(records_doc,
+             "records(data, start, stop, lines, f32) -> tuple | None\n\n"
+             "Read data[start:stop], a JSON request document (lines false) or JSON Lines\n"
+             "(lines true), whose records all give one numeric column (see the module's rules).\n"
+             "Returns (kind, name, values, counts, keys, shape, starts, linenos, n): kind 0 for\n"
+             "dense vectors, 1 for sparse records; name the column's key (bytes, 'values' for\n"
+             "features); values a bytearray of float64 (float32 when f32) values; counts a\n"
+             "bytearray of int64, one per record (values, or keys when sparse); keys a bytearray\n"
+             "of int64 flat indices (None when dense); shape the sparse record shape (a tuple,\n"
+             "None when dense); starts and linenos (JSON Lines only, else None) the byte offset of\n"
+             "each record and its 1-based line within data[start:stop]; n the records.\n"
+             "None when the body is anything else.");
+
+static PyObject *records(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    Py_ssize_t start, stop;
+    int lines, f32, ok;
+    Scan s;
+    PyObject *res = NULL, *shape = Py_None, *name = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nnpp", &data, &start, &stop, &lines, &f32)) return NULL;
+    if (start < 0 || stop > data.len || start > stop) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "records: bad bounds");
+        return NULL;
+    }
+    memset(&s, 0, sizeof(s));
+    s.base = (const char *)data.buf;
+    s.end = s.base + stop;
+    s.f32 = f32;
+    s.lines = lines;
+    s.kind = -1;
+    {
+        Py_ssize_t size = stop - start;
+        Py_ssize_t guess = (size / 8 + 64) & ~(Py_ssize_t)7;
+        if (out_init(&s.vals, guess) < 0 || out_init(&s.counts, 1024) < 0 || out_init(&s.keys, 64) < 0 ||
+            out_init(&s.starts, lines ? 1024 : 0) < 0 || out_init(&s.linenos, lines ? 1024 : 0) < 0)
+            goto fail;
+    }
+    gil_release(&s.g);
+    ok = lines ? scan_lines(&s, s.base + start) : scan_document(&s, s.base + start);
+    gil_take(&s.g);
+    if (s.oom) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    if (!ok || (s.kind < 0 && s.nrec > 0)) {
+        res = Py_None;
+        Py_INCREF(res);
+        goto fail;
+    }
+    if (PyByteArray_Resize(s.vals.ba, s.vals.len) < 0 || PyByteArray_Resize(s.counts.ba, s.counts.len) < 0 ||
+        PyByteArray_Resize(s.keys.ba, s.keys.len) < 0 || PyByteArray_Resize(s.starts.ba, s.starts.len) < 0 ||
+        PyByteArray_Resize(s.linenos.ba, s.linenos.len) < 0)
+        goto fail;
+    if (s.kind == 1) {
+        int i;
+        shape = PyTuple_New(s.rank);
+        if (shape == NULL) goto fail;
+        for (i = 0; i < s.rank; i++) {
+            PyObject *d = PyLong_FromLongLong((long long)s.shape[i]);
+            if (d == NULL) {
+                Py_DECREF(shape);
+                goto fail;
+            }
+            PyTuple_SET_ITEM(shape, i, d);
+        }
+    } else {
+        Py_INCREF(shape);
+    }
+    name = s.name == NULL ? PyBytes_FromStringAndSize(VALUES, 6) : PyBytes_FromStringAndSize(s.name, s.name_len);
+    if (name == NULL) {
+        Py_DECREF(shape);
+        goto fail;
+    }
+    res = Py_BuildValue("iNOOOOOOn", s.kind < 0 ? 0 : s.kind, name, s.vals.ba, s.counts.ba,
+                        s.kind == 1 ? s.keys.ba : Py_None, shape, lines ? s.starts.ba : Py_None,
+                        lines ? s.linenos.ba : Py_None, s.nrec);
+    Py_DECREF(shape);
+fail:
+    Py_XDECREF(s.vals.ba);
+    Py_XDECREF(s.counts.ba);
+    Py_XDECREF(s.keys.ba);
+    Py_XDECREF(s.starts.ba);
+    Py_XDECREF(s.linenos.ba);
+    PyBuffer_Release(&data);
+    return res;
+}
+
+static PyMethodDef methods[] = {
+    {"records", records, METH_VARARGS, records_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "sm_payloads.formats._cjson",
+    "Request-record scanner of the JSON and JSON Lines readers (optional accelerator).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__cjson(void) { return PyModule_Create(&module); }

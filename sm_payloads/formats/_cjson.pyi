@@ -1,0 +1,18 @@
+from typing_extensions import Buffer
+
+def records(
+    data: Buffer, start: int, stop: int, lines: bool, f32: bool, /
+) -> (
+    tuple[
+        int,
+        bytes,
+        bytearray,
+        bytearray,
+        bytearray | None,
+        tuple[int, ...] | None,
+        bytearray | None,
+        bytearray | None,
+        int,
+    ]
+    | None
+): ...
