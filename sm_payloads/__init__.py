@@ -41,7 +41,7 @@ __version__ = "0.1.0"
 
 #: Schemas and integrations, imported on first use (``smp.algorithms``, ``smp.serving``...):
 #: ``import sm_payloads`` loads the record type, the errors, the media types and the codecs.
-_ON_FIRST_USE = ("algorithms", "autopilot", "batch", "object2vec", "sdk", "serving")
+_ON_FIRST_USE = ("algorithms", "autopilot", "batch", "object2vec", "sdk", "server", "serving")
 
 
 def __getattr__(name: str) -> Any:

@@ -919,6 +919,42 @@ def _split(args: argparse.Namespace) -> int:
 
 
 # ======================================================================================
+# serve
+# ======================================================================================
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Run a model server (sm_payloads.server) on uvicorn until SIGTERM or Ctrl-C."""
+    from . import server  # uvicorn is imported there, and only when serving
+
+    try:
+        return server.serve(
+            args.predict,
+            load=args.load,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            max_concurrency=args.max_concurrency,
+            timeout_s=args.timeout or None,
+            offered=args.offer,
+        )
+    except ImportError as e:
+        raise _Failure(str(e)) from None
+    except ValueError as e:
+        raise _Usage(str(e)) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        t = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not t >= 0 or t == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}")
+    return t
+
+
+# ======================================================================================
 # The parser
 # ======================================================================================
 
@@ -943,6 +979,7 @@ examples:
   sm-payloads validate body.jsonl && echo ok
   sm-payloads split train.csv --split-type Line --max-payload-mb 1 --out batches/
   cat body.csv | sm-payloads convert - - --from text/csv --to application/jsonlines
+  sm-payloads serve model:predict --load model:load --port 8080
 
 Run 'sm-payloads COMMAND --help' for each command's options.
 """
@@ -1016,6 +1053,20 @@ the whole object. See docs/batch-transform.md for what each setting does.
 examples:
   sm-payloads split train.csv --split-type Line --strategy MultiRecord --max-payload-mb 6 --out batches/
   sm-payloads split train.rec --split-type RecordIO --strategy SingleRecord --out one-per-record/
+"""
+
+
+_SERVE_EPILOG = """\
+Routes: GET /ping (200 once --load has returned, 503 before or after it failed),
+POST /invocations and /endpoints/NAME/invocations, GET /execution-parameters.
+The body limit is SAGEMAKER_MAX_PAYLOAD_IN_MB (default 6; 0: none), the answer's
+SAGEMAKER_MAX_RESPONSE_IN_MB (default 6; 0: none). SIGTERM stops accepting connections,
+finishes the requests in flight and exits 0. Needs uvicorn: pip install "sm_payloads[serve]".
+See docs/serving.md.
+
+examples:
+  sm-payloads serve model:predict --port 8080
+  sm-payloads serve model:predict --load model:load --host 0.0.0.0 --workers 4
 """
 
 
@@ -1158,6 +1209,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="directory for the mini-batch files (created)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
     p.set_defaults(run=_split)
+
+    p = sub.add_parser(
+        "serve",
+        help="run a SageMaker model server for a predict function (uvicorn)",
+        description=(
+            "Serve PREDICT (MODULE:CALLABLE, imported from the current directory too): a "
+            "RecordBatch in, a batch, a numpy array or per-record dicts out."
+        ),
+        epilog=_SERVE_EPILOG,
+        formatter_class=fmt,
+    )
+    p.add_argument("predict", metavar="MODULE:CALLABLE", help="the predict function, as model:predict")
+    p.add_argument("--load", metavar="MODULE:CALLABLE", help="called once per worker before /ping is healthy")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=_count, default=8080, help="port (default: 8080; 0: any free port)")
+    p.add_argument("--workers", type=_positive, default=1, metavar="N", help="worker processes (default: 1)")
+    p.add_argument(
+        "--max-concurrency",
+        type=_positive,
+        metavar="N",
+        help="requests handled at once per worker (default: CPUs + 4, at most 32)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=60.0,
+        metavar="S",
+        help="seconds a request may take before it is answered 504 (default: 60; 0: none)",
+    )
+    p.add_argument(
+        "--offer",
+        action="append",
+        metavar="T",
+        help="a response type the model's answers can be written in (repeat; default: every registered one)",
+    )
+    p.set_defaults(run=_serve)
     return parser
 
 

@@ -11,13 +11,19 @@ what went wrong                                       status
 body larger than the limit                            413
 too many records, or a tensor with too many elements  413
 ``Content-Type`` missing, malformed or not supported  415
+empty body                                            400
 body does not decode (or JSON nested too deep)        400
 ``Accept`` names nothing we can produce, or is bad    406
 the predict function raised                           500 (generic message; traceback logged)
-the prediction cannot be encoded                      500
+the prediction cannot be written in the chosen type,  406
+but in another offered type
+the prediction cannot be written in any offered type  500
+the written prediction is larger than its limit       413
 ====================================================  ======
 
-The web framework (see ``examples/serve.py``) only moves bytes and headers.
+A limit set to 0 in the environment (``SAGEMAKER_MAX_PAYLOAD_IN_MB=0``,
+``SAGEMAKER_MAX_RESPONSE_IN_MB=0``) is no limit. The HTTP server (`sm_payloads.server`)
+only moves bytes and headers.
 """
 
 from __future__ import annotations
@@ -42,12 +48,21 @@ from .mime import MediaType, negotiate
 from .record import RecordBatch
 from .registry import ALIASES, CODECS, response_types, supported
 
-__all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "Handler", "Response", "handle"]
+__all__ = [
+    "DEFAULT_MAX_PAYLOAD_BYTES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "Handler",
+    "Response",
+    "handle",
+    "payload_limit",
+]
 
 log = logging.getLogger("sm_payloads.serving")
 
 #: SageMaker real-time endpoints accept request bodies up to 6 MB (2**20 bytes per MB).
 DEFAULT_MAX_PAYLOAD_BYTES = 6 * 2**20
+#: ... and answer with bodies up to 6 MB: a longer answer is refused with a clear 413.
+DEFAULT_MAX_RESPONSE_BYTES = 6 * 2**20
 
 _TEXT = "text/plain; charset=utf-8"
 
@@ -71,13 +86,30 @@ def _error(status: int, message: str) -> Response:
     return Response(status, (message.rstrip("\n") + "\n").encode("utf-8", "replace"), _TEXT)
 
 
-def _limit(env: Mapping[str, str], max_payload_bytes: int | None) -> int:
+def _env_mb(env: Mapping[str, str], name: str, default: int) -> int | None:
+    """A size in MB (2**20 bytes) from the environment: a decimal count of MB, 0 for no
+    limit (None); absent or not a count: `default` bytes."""
+    mb = env.get(name)
+    if mb is not None and mb.strip().isdecimal() and mb.strip().isascii():
+        n = int(mb)
+        return n * 2**20 if n else None
+    return default
+
+
+def payload_limit(env: Mapping[str, str], max_payload_bytes: int | None = None) -> int | None:
+    """The request body limit in bytes (None: none): `max_payload_bytes`, else
+    ``SAGEMAKER_MAX_PAYLOAD_IN_MB``, else 6 MiB."""
     if max_payload_bytes is not None:
         return max_payload_bytes
-    mb = env.get("SAGEMAKER_MAX_PAYLOAD_IN_MB")
-    if mb is not None and mb.strip().isdigit():
-        return int(mb) * 2**20
-    return DEFAULT_MAX_PAYLOAD_BYTES
+    return _env_mb(env, "SAGEMAKER_MAX_PAYLOAD_IN_MB", DEFAULT_MAX_PAYLOAD_BYTES)
+
+
+def _response_limit(env: Mapping[str, str], max_response_bytes: int | None) -> int | None:
+    """The response body limit in bytes (None: none): `max_response_bytes`, else
+    ``SAGEMAKER_MAX_RESPONSE_IN_MB``, else 6 MiB."""
+    if max_response_bytes is not None:
+        return max_response_bytes
+    return _env_mb(env, "SAGEMAKER_MAX_RESPONSE_IN_MB", DEFAULT_MAX_RESPONSE_BYTES)
 
 
 def _offered(offered: Sequence[str] | None) -> list[str]:
@@ -120,6 +152,7 @@ def handle(
     max_payload_bytes: int | None = None,
     offered: Sequence[str] | None = None,
     limits: Limits | None = None,
+    max_response_bytes: int | None = None,
 ) -> Response:
     """Decode a request, run `predict` on the batch, encode its answer for ``Accept``.
 
@@ -136,7 +169,8 @@ def handle(
         The container's environment (``os.environ`` when None):
         ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` answers a missing or ``*/*`` ``Accept``
         (otherwise the request's own format when it can be produced);
-        ``SAGEMAKER_MAX_PAYLOAD_IN_MB`` sets the size limit.
+        ``SAGEMAKER_MAX_PAYLOAD_IN_MB`` sets the request size limit and
+        ``SAGEMAKER_MAX_RESPONSE_IN_MB`` the response size limit (0: no limit).
     max_payload_bytes
         The body size limit (default: the environment's, else 6 MiB as on real-time endpoints).
     offered
@@ -145,10 +179,13 @@ def handle(
         What a decoded request may hold before it reaches `predict` (default
         `sm_payloads.limits.SERVING`: a million records, 2**24 elements per tensor, JSON
         nested 64 deep); ``Limits()`` lifts them. The byte limit is `max_payload_bytes`.
+    max_response_bytes
+        The limit on the written answer (default: the environment's, else 6 MiB); a longer
+        answer is a 413 that says so, never a truncated body.
     """
     env = os.environ if env is None else env
-    limit = _limit(env, max_payload_bytes)
-    if len(body) > limit:
+    limit = payload_limit(env, max_payload_bytes)
+    if limit is not None and len(body) > limit:
         return _error(413, str(PayloadTooLargeError(len(body), limit, "request body")))
     if not content_type or not content_type.strip():
         content_type = env.get("SAGEMAKER_DEFAULT_INVOCATIONS_CONTENT_TYPE") or None
@@ -171,6 +208,8 @@ def handle(
     bounds = SERVING if limits is None else limits
     try:
         codec = _request_codec(request, content_type)
+        if not len(body):
+            return _error(400, f"the request body is empty; send at least one record as {request.essence}")
         bounds.check_size(body, codec.content_type)
         batch = codec.decode(body)
         bounds.check_batch(batch, codec.content_type)
@@ -184,6 +223,13 @@ def handle(
     try:
         out = encode_response(result, chosen)
     except EncodeError as e:
+        others = _writable_as(result, offers, chosen)
+        if others:  # the client's choice of format cannot carry this answer; others can
+            return _error(
+                406,
+                f"the prediction cannot be written as {chosen}: {e.reason}; "
+                f"ask for one of: {', '.join(others)}",
+            )
         log.error("cannot encode the prediction as %s: %s", chosen, e)
         return _error(500, f"the prediction cannot be written as {chosen}: {e.reason}")
     except PayloadError as e:
@@ -191,7 +237,38 @@ def handle(
     except Exception:
         log.exception("encoding the prediction failed")
         return _error(500, f"the prediction cannot be written as {chosen}")
+    out_limit = _response_limit(env, max_response_bytes)
+    if out_limit is not None and len(out) > out_limit:
+        log.error(
+            "the %s answer of %d bytes exceeds the response limit of %d bytes", chosen, len(out), out_limit
+        )
+        return _error(
+            413,
+            f"the prediction written as {chosen} is {len(out)} bytes, over the response limit of "
+            f"{out_limit} bytes (SAGEMAKER_MAX_RESPONSE_IN_MB); send fewer records per request",
+        )
     return Response(200, out, chosen)
+
+
+def _writable_as(result: Any, offers: list[str], failed: str) -> list[str]:
+    """The offered types other than `failed` (by essence) that can write `result`: tried
+    only after `failed` could not, to tell a format that cannot carry the answer (406) from
+    an answer that no format can carry (500)."""
+    skip = ALIASES.get(MediaType.parse(failed).essence, MediaType.parse(failed).essence)
+    seen: set[str] = {skip}
+    ok: list[str] = []
+    for offer in offers:
+        essence = MediaType.parse(offer).essence
+        essence = ALIASES.get(essence, essence)
+        if essence in seen:
+            continue
+        seen.add(essence)
+        try:
+            encode_response(result, offer)
+        except Exception:
+            continue
+        ok.append(offer)
+    return ok
 
 
 class Handler:
@@ -217,12 +294,14 @@ class Handler:
         max_payload_bytes: int | None = None,
         offered: Sequence[str] | None = None,
         limits: Limits | None = None,
+        max_response_bytes: int | None = None,
     ) -> None:
         self.predict = predict
         self.env = dict(os.environ if env is None else env)
         self.max_payload_bytes = max_payload_bytes
         self.offered = offered
         self.limits = limits
+        self.max_response_bytes = max_response_bytes
 
     def __call__(
         self, body: bytes | bytearray | memoryview, content_type: str | None, accept: str | None
@@ -236,6 +315,7 @@ class Handler:
             max_payload_bytes=self.max_payload_bytes,
             offered=self.offered,
             limits=self.limits,
+            max_response_bytes=self.max_response_bytes,
         )
 
     def ping(self) -> Response:

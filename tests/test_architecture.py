@@ -61,6 +61,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "sm_payloads.dask",
             "sm_payloads.sdk",
             "sm_payloads.serving",
+            "sm_payloads.server",
             "sm_payloads.testing",
             "sm_payloads.object2vec.torch",
         ],

@@ -77,7 +77,15 @@ def test_size_limit_from_environment_and_default() -> None:
     big = b"\x00" * (DEFAULT_MAX_PAYLOAD_BYTES + 1)
     assert handle(big, RIO, None, total, env={}).status == 413
     assert handle(big, RIO, None, total, env={"SAGEMAKER_MAX_PAYLOAD_IN_MB": "7"}).status == 400
-    assert handle(BODY, RIO, None, total, env={"SAGEMAKER_MAX_PAYLOAD_IN_MB": "0"}).status == 413
+    # 0 is no limit (Batch Transform's MaxPayloadInMB=0 streams payloads of any size)
+    assert handle(big, RIO, None, total, env={"SAGEMAKER_MAX_PAYLOAD_IN_MB": "0"}).status == 400
+    # not a decimal count of MB: the default
+    for bad in ("-1", "1.5", "", "\u0661"):
+        assert handle(big, RIO, None, total, env={"SAGEMAKER_MAX_PAYLOAD_IN_MB": bad}).status == 413
+    # honoured when larger than the default: 7 MiB passes 6 MiB + 1 and refuses 7 MiB + 1
+    over7 = b"\x00" * (7 * 2**20 + 1)
+    r = handle(over7, RIO, None, total, env={"SAGEMAKER_MAX_PAYLOAD_IN_MB": "7"})
+    assert (r.status, r.body) == (413, b"request body of 7340033 bytes exceeds the limit of 7340032 bytes\n")
 
 
 def test_predict_exceptions_are_500_without_internals(caplog: pytest.LogCaptureFixture) -> None:
@@ -129,15 +137,21 @@ _TEXT = "text/plain; charset=utf-8"
 _GARBAGE = b"garbage" * 100
 _RIO_ERR = b"application/x-recordio-protobuf: "
 _SVM_ERR = b"text/libsvm: token 1: label "
-_NPY_NO_MAGIC = b"application/x-npy: truncated magic (0 of 6 bytes) at byte 0\n"
 _NPY_NEWLINE = b"application/x-npy: bad magic b'\\n', expected b'\\x93NUMPY' at byte 0\n"
 _NPY_NO_VERSION = b"application/x-npy: truncated version at byte 6\n"
 _NPY_GARBAGE = b"application/x-npy: bad magic b'garbag', expected b'\\x93NUMPY' at byte 0\n"
 _NO_RECORDS = (200, "application/json", b'{"predictions":[]}')
-# A body with no record is zero records in RecordIO and libsvm: the model answers an empty
-# batch (libsvm is not a response type, so */* falls back to the first offered, JSON).
+
+
+def _empty(essence: str) -> tuple[int, str, bytes]:
+    return (400, _TEXT, f"the request body is empty; send at least one record as {essence}\n".encode())
+
+
+# An empty body is a 400 in every format; a body of blank lines is zero records in libsvm:
+# the model answers an empty batch (libsvm is not a response type, so */* falls back to the
+# first offered, JSON).
 HOSTILE = [
-    (b"", RIO, (200, RIO, b"")),
+    (b"", RIO, _empty(RIO)),
     (b"\n", RIO, (400, _TEXT, _RIO_ERR + b"truncated frame header (1 of 8 bytes) at byte 0 (record 0)\n")),
     (
         b"\x93NUMPY",
@@ -150,11 +164,11 @@ HOSTILE = [
         RIO,
         (400, _TEXT, _RIO_ERR + b"bad magic 0x62726167, expected 0xced7230a at byte 0 (record 0)\n"),
     ),
-    (b"", NPY, (400, _TEXT, _NPY_NO_MAGIC)),
+    (b"", NPY, _empty(NPY)),
     (b"\n", NPY, (400, _TEXT, _NPY_NEWLINE)),
     (b"\x93NUMPY", NPY, (400, _TEXT, _NPY_NO_VERSION)),
     (_GARBAGE, NPY, (400, _TEXT, _NPY_GARBAGE)),
-    (b"", "text/libsvm", _NO_RECORDS),
+    (b"", "text/libsvm", _empty("text/libsvm")),
     (b"\n", "text/libsvm", _NO_RECORDS),
     # the label token shown as repr() of its backslash-escaped text
     (
@@ -171,7 +185,10 @@ HOSTILE = [
             _SVM_ERR + b"'garbagegarbagegarbagegar...' is not a number at line 1 (byte 0, record 0)\n",
         ),
     ),
-    (b"", "application/x-npy; charset=binary", (400, _TEXT, _NPY_NO_MAGIC)),
+    (b"", "application/x-npy; charset=binary", _empty(NPY)),
+    (b"", "text/csv", _empty("text/csv")),
+    (b"", "Application/JSON", _empty("application/json")),
+    (b"", "application/x-jsonlines", _empty("application/x-jsonlines")),
     (b"\n", "application/x-npy; charset=binary", (400, _TEXT, _NPY_NEWLINE)),
     (b"\x93NUMPY", "application/x-npy; charset=binary", (400, _TEXT, _NPY_NO_VERSION)),
     (_GARBAGE, "application/x-npy; charset=binary", (400, _TEXT, _NPY_GARBAGE)),

@@ -103,9 +103,9 @@ EXPECTED: dict[int, tuple[int, str, bytes]] = {
         b"application/json: invalid JSON: unexpected character, expected a string key at line 1 (byte 1)\n",
     ),
     31: (400, TEXT, b"application/json: invalid UTF-8 (invalid start byte) at byte 0\n"),
-    32: (400, TEXT, b"application/json: empty body: expected a JSON document at byte 0\n"),
+    32: (400, TEXT, b"the request body is empty; send at least one record as application/json\n"),
     33: (500, TEXT, MODEL_FAILED),  # decodes as a ragged column; the demo model cannot sum it
-    34: (200, J, b'{"predictions":[]}'),  # an empty CSV body is zero records
+    34: (400, TEXT, b"the request body is empty; send at least one record as text/csv\n"),
     35: (500, TEXT, MODEL_FAILED),  # "a,b" makes both columns text; the demo model cannot sum them
     36: (
         400,

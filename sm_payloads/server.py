@@ -1,0 +1,586 @@
+"""A model server: `smp.serving.handle` behind HTTP, as an ASGI 3 application
+(`asgi_app`) and as ``sm-payloads serve MODULE:CALLABLE`` on uvicorn (`serve`).
+
+Routes: ``GET /ping`` (health), ``POST /invocations`` and ``POST
+/endpoints/{name}/invocations`` (the path a boto3 ``sagemaker-runtime`` client with
+``endpoint_url`` calls), ``GET /execution-parameters`` (asked by Batch Transform).
+Anything else is 404, a known path with another method 405.
+
+Rule 1 (bodies): the request body limit is ``limits.max_bytes`` when set, else
+``SAGEMAKER_MAX_PAYLOAD_IN_MB`` (0: no limit), else 6 MiB. A ``Content-Length`` that is not
+one decimal number is 400; one over the limit is 413 before any body byte is read; a body
+without one (chunked) is read as it arrives and answered 413 as soon as it passes the limit,
+closing the connection. A body that ends before its ``Content-Length`` (the client went
+away) is never processed.
+Rule 2 (threads): decoding, ``predict`` and encoding run on a pool of at most
+``max_concurrency`` daemon threads, never on the event loop, so ``/ping`` answers at once
+while predictions run. Past ``max_concurrency``, up to 8 x ``max_concurrency`` requests
+wait for a thread in arrival order; beyond that, or after waiting ``timeout_s``, the answer
+is 503 with ``Retry-After: 1``.
+Rule 3 (timeout): a request not answered within ``timeout_s`` (reading the body excluded)
+is 504 and logged; its thread finishes in the background and then serves other requests,
+so the worker stays usable.
+Rule 4 (health): ``load()`` runs once per worker on its own thread, started at ASGI
+lifespan start-up (or with the first request where the server has no lifespan). ``/ping``
+is 200 once it has returned, 503 while it runs or after it raised (the traceback is
+logged); invocations are 503 until then too. Without ``load``, ``/ping`` is 200 at once.
+Rule 5 (answers): every status and body come from `smp.serving.handle` (see its table);
+the server adds 400 (Content-Length), 404, 405, 413 (body), 503 and 504, with one-line
+``text/plain; charset=utf-8`` bodies. Responses carry ``Content-Length``.
+
+`serve` (the CLI's ``serve`` command) runs the app on uvicorn, which stops accepting
+connections on SIGTERM, finishes the requests in flight and exits 0. This module imports
+without uvicorn; only `serve` needs it (``pip install "sm_payloads[serve]"``).
+
+>>> import asyncio, numpy as np, sm_payloads as smp
+>>> app = asgi_app(lambda b: smp.RecordBatch(label={"score": b.to_numpy().sum(axis=1)}), env={})
+>>> async def call(method, path, body=b"", headers=()):
+...     sent, chunks = [], [{"type": "http.request", "body": body, "more_body": False}]
+...     async def receive():
+...         return chunks.pop(0) if chunks else {"type": "http.disconnect"}
+...     async def send(message):
+...         sent.append(message)
+...     scope = {"type": "http", "method": method, "path": path, "headers": list(headers)}
+...     await app(scope, receive, send)
+...     return sent[0]["status"], sent[1]["body"]
+>>> asyncio.run(call("GET", "/ping"))
+(200, b'')
+>>> asyncio.run(call("POST", "/invocations", b"1,2\\n3,4\\n", [(b"content-type", b"text/csv")]))
+(200, b'3.0\\n7.0\\n')
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import inspect
+import json
+import logging
+import math
+import os
+import queue
+import re
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from typing import Any
+
+from .limits import Limits
+from .serving import Predict, Response, handle, payload_limit
+
+__all__ = ["DEFAULT_TIMEOUT_S", "asgi_app", "serve"]
+
+log = logging.getLogger("sm_payloads.server")
+
+#: SageMaker's invocation timeout for real-time endpoints.
+DEFAULT_TIMEOUT_S = 60.0
+#: Requests that may wait for a thread, per thread of the pool (Rule 2).
+BACKLOG_PER_THREAD = 8
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_TEXT = b"text/plain; charset=utf-8"
+_INVOCATIONS = re.compile(r"/(?:endpoints/[^/]+/)?invocations/?")
+_DIGITS = re.compile(rb"[0-9]+")
+_INSTALL = 'sm-payloads serve needs uvicorn: pip install "sm_payloads[serve]"'
+
+
+def default_max_concurrency() -> int:
+    """Threads per worker when ``max_concurrency`` is None: the CPUs + 4, at most 32 (as
+    the standard library's thread pools)."""
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+class _Busy(Exception):
+    """No thread became free for the request (Rule 2)."""
+
+
+class _Pool:
+    """At most `size` calls at once on daemon threads (a call that never returns cannot hold
+    the process at exit); up to `backlog` more wait in arrival order. Its counters are only
+    touched on the event loop; the threads report back with ``call_soon_threadsafe``."""
+
+    def __init__(self, size: int, backlog: int) -> None:
+        self.size = size
+        self.backlog = backlog
+        self.running = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+
+    def _worker(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            job()
+
+    def _release(self) -> None:
+        """A call finished: its slot goes to the first waiter still waiting, else is freed."""
+        while self._waiters:
+            w = self._waiters.popleft()
+            if not w.done():
+                w.set_result(None)
+                return
+        self.running -= 1
+
+    async def _acquire(self, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        if self.running < self.size and not self._waiters:
+            self.running += 1
+            return
+        if len(self._waiters) >= self.backlog:
+            raise _Busy(f"{self.running} requests are running and {len(self._waiters)} are waiting")
+        w: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(w)
+        try:
+            await asyncio.wait_for(w, None if math.isinf(deadline) else max(0.0, deadline - loop.time()))
+        except BaseException as e:
+            if w.done() and not w.cancelled():
+                self._release()  # the slot came as the wait ended: pass it on
+            else:
+                w.cancel()
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(w)
+            if isinstance(e, asyncio.TimeoutError):
+                raise _Busy("no thread became free in time") from None
+            raise
+
+    async def run(self, fn: Callable[[], Response], deadline: float) -> Response:
+        """`fn()` on a thread once one is free; `asyncio.TimeoutError` past `deadline` (loop time),
+        `_Busy` when no thread was free in time or too many wait."""
+        await self._acquire(deadline)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Response] = loop.create_future()
+
+        def finish(result: Response | None, error: BaseException | None) -> None:
+            self._release()
+            if not fut.done():
+                if error is None:
+                    fut.set_result(result)  # type: ignore[arg-type]
+                else:
+                    fut.set_exception(error)
+
+        def job() -> None:
+            result: Response | None = None
+            error: BaseException | None = None
+            try:
+                result = fn()
+            except BaseException as e:  # handed to the request, which logs it
+                error = e
+            # RuntimeError: the loop has closed (shutdown); nobody waits for the answer.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(finish, result, error)
+
+        if len(self._threads) < self.size:
+            t = threading.Thread(target=self._worker, name=f"sm-payloads-{len(self._threads)}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        self._jobs.put(job)
+        timeout = None if math.isinf(deadline) else max(0.0, deadline - loop.time())
+        return await asyncio.wait_for(asyncio.shield(fut), timeout)
+
+    def close(self) -> None:
+        """Threads exit once their current call (if any) returns."""
+        for _ in self._threads:
+            self._jobs.put(None)
+        self._threads.clear()
+
+
+def _text(status: int, message: str) -> Response:
+    return Response(status, (message.rstrip("\n") + "\n").encode("utf-8", "replace"), _TEXT.decode())
+
+
+class _App:
+    def __init__(
+        self,
+        predict: Predict,
+        env: Mapping[str, str] | None,
+        offered: Sequence[str] | None,
+        limits: Limits | None,
+        max_concurrency: int | None,
+        load: Callable[[], object] | None,
+        timeout_s: float | None,
+    ) -> None:
+        if max_concurrency is not None and (
+            isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1
+        ):
+            raise ValueError(f"max_concurrency must be a positive int or None, got {max_concurrency!r}")
+        if timeout_s is not None and not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
+            raise ValueError(f"timeout_s must be a positive number of seconds or None, got {timeout_s!r}")
+        self.predict = predict
+        self.env = dict(os.environ if env is None else env)
+        self.offered = None if offered is None else list(offered)
+        self.limits = limits
+        self.timeout_s = timeout_s
+        self.load = load
+        if limits is not None and limits.max_bytes is not None:
+            self.max_bytes: int | None = limits.max_bytes
+        else:
+            self.max_bytes = payload_limit(self.env, None)
+        size = max_concurrency if max_concurrency is not None else default_max_concurrency()
+        self.pool = _Pool(size, BACKLOG_PER_THREAD * size)
+        # "loading", "ready" or "failed"; None until loading starts.
+        self.state: str | None = None if load is not None else "ready"
+
+    # -- health ------------------------------------------------------------------------
+
+    def start_loading(self) -> None:
+        if self.state is not None or self.load is None:
+            return
+        self.state = "loading"
+        load = self.load
+
+        def run() -> None:
+            start = time.monotonic()
+            try:
+                load()
+            except BaseException:
+                log.exception("the load function raised: /ping answers 503")
+                self.state = "failed"
+                return
+            log.info("the model loaded in %.3f s", time.monotonic() - start)
+            self.state = "ready"
+
+        threading.Thread(target=run, name="sm-payloads-load", daemon=True).start()
+
+    def unready(self) -> Response | None:
+        if self.state == "ready":
+            return None
+        if self.state == "failed":
+            return _text(503, "the model failed to load (see the container log)")
+        return _text(503, "the model is loading")
+
+    def execution_parameters(self) -> Response:
+        env = self.env
+        per_worker = self.pool.size
+        workers = env.get("SM_PAYLOADS_WORKERS", "1")
+        n = per_worker * (int(workers) if workers.isdecimal() and int(workers) > 0 else 1)
+        configured = env.get("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", "")
+        if configured.isdecimal() and int(configured) > 0:
+            n = int(configured)
+        strategy = env.get("SAGEMAKER_BATCH_STRATEGY", "").replace("_", "").upper()
+        batch = "SINGLE_RECORD" if strategy == "SINGLERECORD" else "MULTI_RECORD"
+        mb = 0 if self.max_bytes is None else max(1, self.max_bytes // 2**20)
+        body = json.dumps({"MaxConcurrentTransforms": n, "BatchStrategy": batch, "MaxPayloadInMB": mb})
+        return Response(200, body.encode(), "application/json")
+
+    # -- ASGI --------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            self.start_loading()
+            await self.http(scope, receive, send)
+        elif kind == "lifespan":
+            await self.lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1000})
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.start_loading()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.pool.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path in ("/ping", "/ping/"):
+            if method != "GET":
+                await _send(send, _text(405, f"{method} {path}: use GET"), allow=b"GET")
+            else:
+                await _send(send, self.unready() or Response(200, b"", _TEXT.decode()))
+        elif path == "/execution-parameters":
+            if method != "GET":
+                await _send(send, _text(405, f"{method} {path}: use GET"), allow=b"GET")
+            else:
+                await _send(send, self.execution_parameters())
+        elif _INVOCATIONS.fullmatch(path):
+            if method != "POST":
+                await _send(send, _text(405, f"{method} {path}: use POST"), allow=b"POST")
+            else:
+                await self.invocations(scope, receive, send)
+        else:
+            await _send(send, _text(404, f"no route {path}: use GET /ping or POST /invocations"))
+
+    async def invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
+        lengths = [v for k, v in headers if k.lower() == b"content-length"]
+        chunked = any(k.lower() == b"transfer-encoding" for k, _ in headers)
+        length: int | None = None
+        if lengths and not chunked:
+            values = {v.strip() for v in b",".join(lengths).split(b",")}
+            if len(values) != 1 or not _DIGITS.fullmatch(next(iter(values))):
+                shown = b", ".join(lengths).decode("latin-1")
+                await _send(send, _text(400, f"malformed Content-Length {shown!r}"), close=True)
+                return
+            length = int(next(iter(values)))
+        limit = self.max_bytes
+        if length is not None and limit is not None and length > limit:
+            # Answered before reading: with Expect: 100-continue the body is never sent.
+            text = f"request body of {length} bytes exceeds the limit of {limit} bytes"
+            await _send(send, _text(413, text), close=True)
+            return
+        if not_ready := self.unready():
+            await _send(send, not_ready)
+            return
+
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # http.disconnect: never processed
+                return
+            body += message.get("body", b"")
+            if limit is not None and len(body) > limit:
+                text = f"request body exceeds the limit of {limit} bytes ({len(body)} bytes received)"
+                await _send(send, _text(413, text), close=True)
+                return
+            if not message.get("more_body", False):
+                break
+        if length is not None and len(body) != length:
+            text = f"request body of {len(body)} bytes, but Content-Length says {length}"
+            await _send(send, _text(400, text), close=True)
+            return
+
+        content_type = _header(headers, b"content-type")
+        accept = _header(headers, b"accept")
+        loop = asyncio.get_running_loop()
+        deadline = math.inf if self.timeout_s is None else loop.time() + self.timeout_s
+
+        def work() -> Response:
+            return handle(
+                body,
+                content_type,
+                accept,
+                self.predict,
+                env=self.env,
+                max_payload_bytes=limit,
+                offered=self.offered,
+                limits=self.limits,
+            )
+
+        try:
+            response = await self.pool.run(work, deadline)
+        except _Busy as e:
+            log.warning("503: no thread for the request (%s)", e)
+            await _send(send, _text(503, f"the server is busy ({e}); try again"), retry_after=b"1")
+            return
+        except asyncio.TimeoutError:
+            log.error("504: the request was not answered within %s s; its thread runs on", self.timeout_s)
+            text = f"the prediction did not finish within the timeout of {self.timeout_s:g} s"
+            await _send(send, _text(504, text))
+            return
+        except Exception:
+            log.exception("handling the request failed")
+            await _send(send, _text(500, "the server failed to handle the request (see the container log)"))
+            return
+        await _send(send, response)
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """A header's value (repeated headers joined with ", "), None when absent."""
+    values = [v for k, v in headers if k.lower() == name]
+    if not values:
+        return None
+    return ", ".join(v.decode("latin-1") for v in values)
+
+
+async def _send(
+    send: Send,
+    r: Response,
+    *,
+    close: bool = False,
+    allow: bytes | None = None,
+    retry_after: bytes | None = None,
+) -> None:
+    headers = [(b"content-type", r.content_type.encode("latin-1")), (b"content-length", b"%d" % len(r.body))]
+    if close:
+        headers.append((b"connection", b"close"))
+    if allow is not None:
+        headers.append((b"allow", allow))
+    if retry_after is not None:
+        headers.append((b"retry-after", retry_after))
+    await send({"type": "http.response.start", "status": r.status, "headers": headers})
+    await send({"type": "http.response.body", "body": r.body, "more_body": False})
+
+
+def asgi_app(
+    predict: Predict,
+    *,
+    env: Mapping[str, str] | None = None,
+    offered: Sequence[str] | None = None,
+    limits: Limits | None = None,
+    max_concurrency: int | None = None,
+    load: Callable[[], object] | None = None,
+    timeout_s: float | None = DEFAULT_TIMEOUT_S,
+) -> ASGIApp:
+    """An ASGI 3 application serving `predict` (see the module's rules).
+
+    Parameters
+    ----------
+    predict
+        Called as `smp.serving.handle` calls it: a `RecordBatch` in; a batch, a numpy array
+        or a list of per-record dicts out. It runs on a worker thread.
+    env
+        The container's environment (a snapshot of ``os.environ`` when None):
+        ``SAGEMAKER_MAX_PAYLOAD_IN_MB``, ``SAGEMAKER_MAX_RESPONSE_IN_MB``,
+        ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``, ``SAGEMAKER_DEFAULT_INVOCATIONS_CONTENT_TYPE``,
+        and for ``/execution-parameters`` ``SAGEMAKER_BATCH_STRATEGY`` and
+        ``SAGEMAKER_MAX_CONCURRENT_TRANSFORMS``.
+    offered
+        The response types this container writes (default: every registered codec).
+    limits
+        What a request may hold (default `sm_payloads.limits.SERVING`); its ``max_bytes``,
+        when set, is the body limit instead of the environment's.
+    max_concurrency
+        Threads running requests at once (default: CPUs + 4, at most 32).
+    load
+        Called once, on its own thread, before ``/ping`` turns healthy (its result is
+        ignored: keep the model where `predict` finds it).
+    timeout_s
+        Seconds a request may take once its body is read (None: no limit); then 504.
+    """
+    return _App(predict, env, offered, limits, max_concurrency, load, timeout_s)
+
+
+# ======================================================================================
+# Running it: sm-payloads serve
+# ======================================================================================
+
+
+def resolve(reference: str) -> Callable[..., Any]:
+    """``module:callable`` (``pkg.mod:obj.attr``) imported from the current directory too;
+    ValueError with a one-line reason when it cannot be found or is not callable."""
+    module_name, sep, attr = reference.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"{reference!r}: expected MODULE:CALLABLE, as model:predict")
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ValueError(f"{reference!r}: cannot import {module_name!r} ({e})") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ValueError(f"{reference!r}: {module_name!r} has no {attr!r}") from None
+    if not callable(obj):
+        raise ValueError(f"{reference!r} is not callable")
+    return obj  # type: ignore[no-any-return]
+
+
+def _app_from_environment() -> ASGIApp:
+    """The app of one uvicorn worker process, from what `serve` put in the environment."""
+    predict = resolve(os.environ["SM_PAYLOADS_PREDICT"])
+    load_ref = os.environ.get("SM_PAYLOADS_LOAD")
+    max_concurrency = os.environ.get("SM_PAYLOADS_MAX_CONCURRENCY")
+    timeout = os.environ.get("SM_PAYLOADS_TIMEOUT_S")
+    offered = os.environ.get("SM_PAYLOADS_OFFERED")
+    return asgi_app(
+        predict,
+        offered=offered.split("\n") if offered else None,
+        load=resolve(load_ref) if load_ref else None,
+        max_concurrency=int(max_concurrency) if max_concurrency else None,
+        timeout_s=float(timeout) if timeout and float(timeout) > 0 else None,
+    )
+
+
+def serve(
+    predict: str,
+    *,
+    load: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    workers: int = 1,
+    max_concurrency: int | None = None,
+    timeout_s: float | None = DEFAULT_TIMEOUT_S,
+    offered: Sequence[str] | None = None,
+) -> int:
+    """Run ``predict`` (a ``module:callable`` reference) on uvicorn until SIGTERM or Ctrl-C;
+    returns 0 after a graceful stop. Prints one line on stderr once listening (port 0: the
+    port chosen). ImportError naming the extra when uvicorn is not installed; ValueError
+    for a reference that cannot be resolved."""
+    try:
+        import uvicorn
+    except ImportError:
+        raise ImportError(_INSTALL) from None
+    import signal
+
+    resolve(predict)
+    if load:
+        resolve(load)
+    os.environ["SM_PAYLOADS_PREDICT"] = predict
+    os.environ.pop("SM_PAYLOADS_LOAD", None)
+    if load:
+        os.environ["SM_PAYLOADS_LOAD"] = load
+    os.environ["SM_PAYLOADS_WORKERS"] = str(workers)
+    os.environ["SM_PAYLOADS_TIMEOUT_S"] = "0" if timeout_s is None else repr(float(timeout_s))
+    os.environ.pop("SM_PAYLOADS_MAX_CONCURRENCY", None)
+    os.environ.pop("SM_PAYLOADS_OFFERED", None)
+    if offered:
+        os.environ["SM_PAYLOADS_OFFERED"] = "\n".join(offered)
+    if max_concurrency is not None:
+        os.environ["SM_PAYLOADS_MAX_CONCURRENCY"] = str(max_concurrency)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = uvicorn.Config(
+        "sm_payloads.server:_app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+
+    def announce(bound_port: int) -> None:
+        what = f"{workers} worker{'s' if workers != 1 else ''}"
+        sys.stderr.write(
+            f"sm-payloads: serving {predict} on http://{host}:{bound_port} ({what}; "
+            "GET /ping, POST /invocations)\n"
+        )
+        sys.stderr.flush()
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[Any] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started and sockets is None and self.servers:
+                announce(self.servers[0].sockets[0].getsockname()[1])
+
+    # uvicorn stops gracefully on SIGTERM / SIGINT, then raises the signal again: here it
+    # has been handled, and the exit status is 0.
+    previous = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server = Server(config)
+        if workers > 1:
+            from uvicorn.supervisors import Multiprocess
+
+            sock = config.bind_socket()
+            announce(sock.getsockname()[1])
+            # Older uvicorn takes the workers' entry point; newer ones make their own.
+            if "target" in inspect.signature(Multiprocess).parameters:
+                Multiprocess(config, target=server.run, sockets=[sock]).run()  # type: ignore[call-arg]
+            else:
+                Multiprocess(config, sockets=[sock]).run()
+        else:
+            server.run()
+    except SystemExit as e:  # uvicorn exits 1 when it cannot start (the port is taken)
+        return e.code if isinstance(e.code, int) else 1
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return 0
