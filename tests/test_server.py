@@ -1,0 +1,561 @@
+"""sm_payloads.server's ASGI app driven directly: hand-made receive / send, no socket.
+
+Each call records what the app sent and how many body messages it asked for, so "answered
+before the body was read" is checked exactly. Expected bodies are written out here (the
+byte counts by arithmetic), or for a valid request compared with `smp.serving.handle` on
+the same bytes, the core the server must only carry."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import sm_payloads as smp
+from sm_payloads.server import BACKLOG_PER_THREAD, asgi_app, default_max_concurrency
+from sm_payloads.serving import handle
+
+CSV = "text/csv"
+JSON = "application/json"
+NPY = "application/x-npy"
+TEXT = "text/plain; charset=utf-8"
+RIO = "application/x-recordio-protobuf"
+
+
+def score(batch: smp.RecordBatch) -> smp.RecordBatch:
+    return smp.RecordBatch(label={"score": batch.to_numpy().astype(np.float64).sum(axis=1)})
+
+
+@dataclass
+class Reply:
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    reads: int = 0  # body messages the app asked for
+    messages: int = 0
+
+
+async def call(
+    app: Any,
+    method: str,
+    path: str,
+    chunks: list[bytes] | None = None,
+    headers: list[tuple[str, str]] | None = None,
+    *,
+    disconnect_after: int | None = None,
+) -> Reply:
+    """One request: `chunks` are the body messages (the last one without more_body);
+    `disconnect_after`: after that many chunks the client is gone (http.disconnect)."""
+    chunks = [b""] if chunks is None else chunks
+    reply = Reply()
+
+    async def receive() -> dict[str, Any]:
+        i = reply.reads
+        reply.reads += 1
+        if (disconnect_after is not None and i >= disconnect_after) or i >= len(chunks):
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": chunks[i], "more_body": i < len(chunks) - 1}
+
+    async def send(message: dict[str, Any]) -> None:
+        reply.messages += 1
+        if message["type"] == "http.response.start":
+            reply.status = message["status"]
+            reply.headers = {k.decode(): v.decode() for k, v in message["headers"]}
+        else:
+            reply.body += message["body"]
+
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or [])],
+    }
+    await app(scope, receive, send)
+    return reply
+
+
+def post(app: Any, body: bytes, ct: str | None = CSV, accept: str | None = None, **kw: Any) -> Reply:
+    headers = [("content-length", str(len(body)))]
+    if ct is not None:
+        headers.append(("content-type", ct))
+    if accept is not None:
+        headers.append(("accept", accept))
+    return asyncio.run(call(app, "POST", "/invocations", [body], headers, **kw))
+
+
+def text(status: int, message: str) -> tuple[int, str, bytes]:
+    return status, TEXT, (message + "\n").encode()
+
+
+def got(r: Reply) -> tuple[int | None, str | None, bytes]:
+    assert r.headers.get("content-length") == str(len(r.body))
+    return r.status, r.headers.get("content-type"), r.body
+
+
+# -- routes ----------------------------------------------------------------------------
+
+
+def test_ping_and_invocations_without_load() -> None:
+    app = asgi_app(score, env={})
+    assert got(asyncio.run(call(app, "GET", "/ping"))) == (200, TEXT, b"")
+    r = post(app, b"1,2\n3,4.5\n", CSV, JSON)
+    assert got(r) == (200, JSON, b'{"predictions":[{"score":3.0},{"score":7.5}]}')
+    assert r.reads == 1
+
+
+@pytest.mark.parametrize("path", ["/invocations", "/invocations/", "/endpoints/my-endpoint/invocations"])
+def test_invocation_paths(path: str) -> None:
+    app = asgi_app(score, env={})
+    body = b"1,2\n"
+    headers = [("content-type", CSV), ("accept", CSV)]
+    assert got(asyncio.run(call(app, "POST", path, [body], headers))) == (200, CSV, b"3.0\n")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("GET", "/", text(404, "no route /: use GET /ping or POST /invocations")),
+        (
+            "POST",
+            "/endpoints/a/b/invocations",
+            text(404, "no route /endpoints/a/b/invocations: use GET /ping or POST /invocations"),
+        ),
+        ("GET", "/invocations", text(405, "GET /invocations: use POST")),
+        ("POST", "/ping", text(405, "POST /ping: use GET")),
+        ("PUT", "/execution-parameters", text(405, "PUT /execution-parameters: use GET")),
+    ],
+)
+def test_unknown_routes_and_methods(method: str, path: str, expected: tuple[int, str, bytes]) -> None:
+    r = asyncio.run(call(asyncio_app := asgi_app(score, env={}), method, path))
+    assert asyncio_app is not None
+    assert got(r) == expected
+    assert r.reads == 0
+    if expected[0] == 405:
+        assert r.headers["allow"] == ("POST" if path == "/invocations" else "GET")
+
+
+@pytest.mark.parametrize(
+    ("env", "kwargs", "expected"),
+    [
+        (
+            {},
+            {"max_concurrency": 3},
+            {"MaxConcurrentTransforms": 3, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6},
+        ),
+        (
+            {
+                "SAGEMAKER_MAX_PAYLOAD_IN_MB": "20",
+                "SAGEMAKER_BATCH_STRATEGY": "SingleRecord",
+                "SM_PAYLOADS_WORKERS": "4",
+            },
+            {"max_concurrency": 2},
+            {"MaxConcurrentTransforms": 8, "BatchStrategy": "SINGLE_RECORD", "MaxPayloadInMB": 20},
+        ),
+        (
+            {"SAGEMAKER_MAX_PAYLOAD_IN_MB": "0", "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": "5"},
+            {},
+            {"MaxConcurrentTransforms": 5, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 0},
+        ),
+        (
+            {},
+            {"limits": smp.Limits(max_bytes=3 * 2**20 + 5)},
+            {
+                "MaxConcurrentTransforms": default_max_concurrency(),
+                "BatchStrategy": "MULTI_RECORD",
+                "MaxPayloadInMB": 3,
+            },
+        ),
+    ],
+)
+def test_execution_parameters(env: dict[str, str], kwargs: dict[str, Any], expected: dict[str, Any]) -> None:
+    r = asyncio.run(call(asgi_app(score, env=env, **kwargs), "GET", "/execution-parameters"))
+    assert (r.status, r.headers["content-type"]) == (200, JSON)
+    assert json.loads(r.body) == expected
+
+
+# -- health: load() --------------------------------------------------------------------
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.005)
+
+
+def test_ping_is_503_while_loading_then_200() -> None:
+    release = threading.Event()
+    loaded: list[str] = []
+
+    def load() -> None:
+        loaded.append(threading.current_thread().name)
+        assert release.wait(10)
+
+    app = asgi_app(score, env={}, load=load)
+    loading = text(503, "the model is loading")
+    assert got(asyncio.run(call(app, "GET", "/ping"))) == loading
+    r = post(app, b"1,2\n")
+    assert got(r) == loading and r.reads == 0
+    release.set()
+    wait_for(lambda: asyncio.run(call(app, "GET", "/ping")).status == 200)
+    assert got(post(app, b"1,2\n", CSV, CSV)) == (200, CSV, b"3.0\n")
+    assert loaded == ["sm-payloads-load"]  # once, on its own thread
+
+
+def test_ping_is_503_after_load_failed(caplog: pytest.LogCaptureFixture) -> None:
+    def load() -> None:
+        raise OSError("no /opt/ml/model/model.bin")
+
+    app = asgi_app(score, env={}, load=load)
+    failed = text(503, "the model failed to load (see the container log)")
+    asyncio.run(call(app, "GET", "/ping"))
+    wait_for(lambda: asyncio.run(call(app, "GET", "/ping")).body != b"the model is loading\n")
+    assert got(asyncio.run(call(app, "GET", "/ping"))) == failed
+    assert got(post(app, b"1,2\n")) == failed
+    assert "no /opt/ml/model/model.bin" in caplog.text
+
+
+def test_lifespan_starts_loading_and_completes() -> None:
+    started = threading.Event()
+    app = asgi_app(score, env={}, load=started.set)
+    sent: list[dict[str, Any]] = []
+    inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+
+    async def receive() -> dict[str, Any]:
+        return inbox.pop(0)
+
+    async def send(m: dict[str, Any]) -> None:
+        sent.append(m)
+
+    asyncio.run(app({"type": "lifespan"}, receive, send))
+    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
+    assert started.wait(10)
+
+
+# -- framing ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "shown"),
+    [
+        (["-5"], "'-5'"),
+        (["abc"], "'abc'"),
+        (["5, 6"], "'5, 6'"),
+        (["5", "6"], "'5, 6'"),
+        ([""], "''"),
+        (["+5"], "'+5'"),
+    ],
+)
+def test_malformed_content_length_is_400_before_reading(values: list[str], shown: str) -> None:
+    headers = [("content-type", CSV)] + [("content-length", v) for v in values]
+    r = asyncio.run(call(asgi_app(score, env={}), "POST", "/invocations", [b"1,2\n"], headers))
+    assert got(r) == text(400, f"malformed Content-Length {shown}")
+    assert r.reads == 0 and r.headers["connection"] == "close"
+
+
+def test_repeated_equal_content_length_is_one() -> None:
+    headers = [("content-type", CSV), ("accept", CSV), ("content-length", "4"), ("content-length", "4")]
+    r = asyncio.run(call(asgi_app(score, env={}), "POST", "/invocations", [b"1,2\n"], headers))
+    assert got(r) == (200, CSV, b"3.0\n")
+
+
+@pytest.mark.parametrize(
+    ("env", "limits", "length", "limit"),
+    [
+        ({}, None, 6 * 2**20 + 1, 6 * 2**20),
+        ({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "1"}, None, 2**20 + 1, 2**20),
+        ({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "20"}, None, 20 * 2**20 + 1, 20 * 2**20),
+        ({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "20"}, smp.Limits(max_bytes=100), 101, 100),
+    ],
+)
+def test_content_length_over_the_limit_is_413_before_reading(
+    env: dict[str, str], limits: smp.Limits | None, length: int, limit: int
+) -> None:
+    headers = [("content-type", CSV), ("content-length", str(length))]
+    r = asyncio.run(call(asgi_app(score, env=env, limits=limits), "POST", "/invocations", [b"1"], headers))
+    assert got(r) == text(413, f"request body of {length} bytes exceeds the limit of {limit} bytes")
+    assert r.reads == 0 and r.headers["connection"] == "close"
+
+
+def test_limit_from_the_environment_is_honoured_above_the_default() -> None:
+    # 8 MiB of CSV passes with SAGEMAKER_MAX_PAYLOAD_IN_MB=20 (the old example refused it at 6 MiB)
+    row = b"1,2,3,4,5,6,7,8\n"  # 16 bytes: 524288 records, within max_records
+    body = row * (8 * 2**20 // len(row))
+    app = asgi_app(
+        lambda b: smp.RecordBatch(label={"n": np.array([len(b)])}), env={"SAGEMAKER_MAX_PAYLOAD_IN_MB": "20"}
+    )
+    r = post(app, body, CSV, JSON)
+    assert got(r) == (200, JSON, b'{"predictions":[{"n":%d}]}' % (8 * 2**20 // 16))
+
+
+def test_chunked_body_is_cut_off_once_past_the_limit() -> None:
+    app = asgi_app(score, env={}, limits=smp.Limits(max_bytes=1000))
+    chunks = [b"1" * 400] * 5  # 400, 800, 1200: cut at the third
+    r = asyncio.run(
+        call(app, "POST", "/invocations", chunks, [("content-type", CSV), ("transfer-encoding", "chunked")])
+    )
+    assert got(r) == text(413, "request body exceeds the limit of 1000 bytes (1200 bytes received)")
+    assert r.reads == 3 and r.headers["connection"] == "close"
+
+
+def test_chunked_body_at_the_limit_is_read() -> None:
+    app = asgi_app(score, env={}, limits=smp.Limits(max_bytes=8))
+    r = asyncio.run(
+        call(
+            app,
+            "POST",
+            "/invocations",
+            [b"1,2\n", b"3,4\n"],
+            [("content-type", CSV), ("accept", CSV), ("transfer-encoding", "chunked")],
+        )
+    )
+    assert got(r) == (200, CSV, b"3.0\n7.0\n")
+
+
+def test_a_disconnect_mid_body_is_never_processed() -> None:
+    calls: list[int] = []
+
+    def predict(b: smp.RecordBatch) -> smp.RecordBatch:
+        calls.append(len(b))
+        return score(b)
+
+    app = asgi_app(predict, env={})
+    headers = [("content-type", CSV), ("content-length", "5000000")]
+    r = asyncio.run(call(app, "POST", "/invocations", [b"1,2\n", b"3,4\n"], headers, disconnect_after=1))
+    assert (r.status, r.messages, calls) == (None, 0, [])
+
+
+def test_a_body_shorter_than_content_length_is_400() -> None:
+    """A server that ends the body early without a disconnect: never processed either."""
+    calls: list[int] = []
+    app = asgi_app(lambda b: calls.append(1) or score(b), env={})
+    headers = [("content-type", CSV), ("content-length", "10")]
+    r = asyncio.run(call(app, "POST", "/invocations", [b"1,2\n"], headers))
+    assert got(r) == text(400, "request body of 4 bytes, but Content-Length says 10")
+    assert calls == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=6), st.sampled_from([CSV, JSON, "application/jsonlines"]))
+def test_any_chunking_answers_as_handle(cuts: list[int], ct: str) -> None:
+    X = np.array([[0.5, 1.25, -3.0], [1e-300, 2.0, 7.0]])
+    body = smp.encode_request(X, ct)
+    points = sorted({min(c, len(body)) for c in cuts})
+    chunks = [body[a:b] for a, b in zip([0, *points], [*points, len(body)], strict=True)]
+    app = asgi_app(score, env={})
+    r = asyncio.run(
+        call(app, "POST", "/invocations", chunks, [("content-type", ct), ("transfer-encoding", "chunked")])
+    )
+    expected = handle(body, ct, None, score, env={})
+    assert got(r) == (expected.status, expected.content_type, expected.body) and expected.status == 200
+
+
+# -- answers ---------------------------------------------------------------------------
+
+
+def test_empty_body_is_400() -> None:
+    assert got(post(asgi_app(score, env={}), b"", CSV)) == text(
+        400, "the request body is empty; send at least one record as text/csv"
+    )
+
+
+def test_object_records_as_npy_is_406_in_the_users_terms() -> None:
+    app = asgi_app(lambda b: [{"label": "cat", "score": 0.9}] * len(b), env={})
+    assert got(post(app, b"1,2\n", CSV, NPY)) == text(
+        406,
+        "the prediction cannot be written as application/x-npy: object arrays need pickle, which is never "
+        "written; ask for one of: application/json, application/jsonlines, text/csv, "
+        "application/x-recordio-protobuf",
+    )
+
+
+def test_response_over_its_limit_is_413_never_truncated() -> None:
+    n = 300_000  # "score":0.5 per record: far over 1 MiB of JSON
+    app = asgi_app(
+        lambda b: smp.RecordBatch(label={"score": np.full(n, 0.5)}), env={"SAGEMAKER_MAX_RESPONSE_IN_MB": "1"}
+    )
+    size = len(b'{"predictions":[]}') + n * len(b'{"score":0.5}') + (n - 1)
+    assert got(post(app, b"1,2\n", CSV, JSON)) == text(
+        413,
+        f"the prediction written as application/json is {size} bytes, over the response limit of 1048576 "
+        "bytes (SAGEMAKER_MAX_RESPONSE_IN_MB); send fewer records per request",
+    )
+    unlimited = asgi_app(
+        lambda b: smp.RecordBatch(label={"score": np.full(n, 0.5)}), env={"SAGEMAKER_MAX_RESPONSE_IN_MB": "0"}
+    )
+    r = post(unlimited, b"1,2\n", CSV, JSON)
+    assert r.status == 200 and len(r.body) == size
+
+
+def test_predict_errors_stay_500_with_no_internals() -> None:
+    def boom(b: smp.RecordBatch) -> Any:
+        raise KeyError("secret")
+
+    assert got(post(asgi_app(boom, env={}), b"1,2\n")) == text(
+        500, "the model failed to produce a prediction (see the container log)"
+    )
+
+
+# -- threads, timeout, concurrency -----------------------------------------------------
+
+
+def test_predict_runs_off_the_event_loop_and_ping_answers_meanwhile() -> None:
+    entered, release = threading.Event(), threading.Event()
+    threads: list[str] = []
+
+    def slow(b: smp.RecordBatch) -> smp.RecordBatch:
+        threads.append(threading.current_thread().name)
+        entered.set()
+        assert release.wait(10)
+        return score(b)
+
+    app = asgi_app(slow, env={})
+
+    async def scenario() -> tuple[Reply, Reply, float]:
+        task = asyncio.ensure_future(
+            call(app, "POST", "/invocations", [b"1,2\n"], [("content-type", CSV), ("accept", CSV)])
+        )
+        while not entered.is_set():
+            await asyncio.sleep(0.001)
+        t0 = time.perf_counter()
+        ping = await call(app, "GET", "/ping")
+        dt = time.perf_counter() - t0
+        release.set()
+        return ping, await task, dt
+
+    ping, r, dt = asyncio.run(scenario())
+    assert got(ping) == (200, TEXT, b"") and dt < 0.5
+    assert got(r) == (200, CSV, b"3.0\n")
+    assert threads == ["sm-payloads-0"]
+
+
+def test_timeout_is_504_and_the_worker_stays_usable(caplog: pytest.LogCaptureFixture) -> None:
+    release = threading.Event()
+    first = threading.Event()
+
+    def predict(b: smp.RecordBatch) -> smp.RecordBatch:
+        if not first.is_set():
+            first.set()
+            assert release.wait(10)
+        return score(b)
+
+    app = asgi_app(predict, env={}, timeout_s=0.2, max_concurrency=2)
+    r = post(app, b"1,2\n", CSV, CSV)
+    assert got(r) == text(504, "the prediction did not finish within the timeout of 0.2 s")
+    assert "504" in caplog.text
+    assert got(post(app, b"3,4\n", CSV, CSV)) == (200, CSV, b"7.0\n")  # the other thread
+    release.set()
+
+
+def test_past_max_concurrency_requests_wait_then_503() -> None:
+    entered, release = threading.Event(), threading.Event()
+    order: list[float] = []
+
+    def predict(b: smp.RecordBatch) -> smp.RecordBatch:
+        x = float(b.to_numpy()[0, 0])
+        if x == 0:
+            entered.set()
+            assert release.wait(10)
+        order.append(x)
+        return score(b)
+
+    app = asgi_app(predict, env={}, max_concurrency=1)
+    headers = [("content-type", CSV), ("accept", CSV)]
+
+    async def scenario() -> tuple[Reply, list[Reply], Reply]:
+        blocker = asyncio.ensure_future(call(app, "POST", "/invocations", [b"0,0\n"], headers))
+        while not entered.is_set():
+            await asyncio.sleep(0.001)
+        waiting = [
+            asyncio.ensure_future(call(app, "POST", "/invocations", [b"%d,0\n" % (i + 1)], headers))
+            for i in range(BACKLOG_PER_THREAD)
+        ]
+        await asyncio.sleep(0.05)
+        over = await call(app, "POST", "/invocations", [b"99,0\n"], headers)
+        release.set()
+        return await blocker, list(await asyncio.gather(*waiting)), over
+
+    blocker, waiting, over = asyncio.run(scenario())
+    assert got(over) == text(503, "the server is busy (1 requests are running and 8 are waiting); try again")
+    assert over.headers["retry-after"] == "1"
+    assert got(blocker) == (200, CSV, b"0.0\n")
+    assert [got(w) for w in waiting] == [(200, CSV, b"%d.0\n" % (i + 1)) for i in range(BACKLOG_PER_THREAD)]
+    assert order == [0.0, *range(1, BACKLOG_PER_THREAD + 1)]  # in arrival order
+
+
+def test_waiting_past_the_timeout_is_503() -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def predict(b: smp.RecordBatch) -> smp.RecordBatch:
+        entered.set()
+        assert release.wait(10)
+        return score(b)
+
+    app = asgi_app(predict, env={}, max_concurrency=1, timeout_s=0.3)
+    headers = [("content-type", CSV), ("accept", CSV)]
+
+    async def scenario() -> tuple[Reply, Reply]:
+        blocker = asyncio.ensure_future(call(app, "POST", "/invocations", [b"1,2\n"], headers))
+        while not entered.is_set():
+            await asyncio.sleep(0.001)
+        waiter = await call(app, "POST", "/invocations", [b"1,2\n"], headers)
+        return await blocker, waiter
+
+    blocker, waiter = asyncio.run(scenario())
+    release.set()
+    assert got(blocker) == text(504, "the prediction did not finish within the timeout of 0.3 s")
+    assert got(waiter) == text(503, "the server is busy (no thread became free in time); try again")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"max_concurrency": 0}, "max_concurrency must be a positive int or None, got 0"),
+        ({"max_concurrency": True}, "max_concurrency must be a positive int or None, got True"),
+        ({"timeout_s": 0}, "timeout_s must be a positive number of seconds or None, got 0"),
+        ({"timeout_s": -1.0}, "timeout_s must be a positive number of seconds or None, got -1.0"),
+    ],
+)
+def test_bad_options_are_refused(kwargs: dict[str, Any], error: str) -> None:
+    with pytest.raises(ValueError) as e:
+        asgi_app(score, env={}, **kwargs)
+    assert str(e.value) == error
+
+
+def test_repeated_accept_headers_are_one_list() -> None:
+    headers = [("content-type", CSV), ("accept", "image/png"), ("accept", "text/csv")]
+    r = asyncio.run(call(asgi_app(score, env={}), "POST", "/invocations", [b"1,2\n"], headers))
+    assert got(r) == (200, CSV, b"3.0\n")
+
+
+def test_import_needs_no_uvicorn() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['uvicorn'] = None\n"
+        "import sm_payloads as smp\n"
+        "assert 'uvicorn' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+        "app = smp.server.asgi_app(lambda b: b)\n"
+        "try:\n    smp.server.serve('x:y')\nexcept ImportError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout == 'sm-payloads serve needs uvicorn: pip install "sm_payloads[serve]"\n'
+
+
+def test_import_sm_payloads_does_not_import_uvicorn() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, sm_payloads, sm_payloads.server; print('uvicorn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout == "False\n"
