@@ -39,6 +39,7 @@ setup(
         _ext("_cparse"),
         _ext("_crecordio"),
         _ext("_clibsvm"),
+        _ext("_cjsonrec"),
         _ext("_cjson"),
     ],
     cmdclass={"build_ext": _BuildExt},

@@ -7,6 +7,9 @@ raw input, and calls the codec's verb.
 Rule 2: ``algorithm=`` hands the body to that built-in algorithm's schema
 (`sm_payloads.algorithms`), which maps its keys and shapes onto the same codecs.
 Rule 3: `limits` bound the body before decoding and the batch after it.
+Rule 4: a list of per-record output dicts goes to the JSON, JSON Lines and CSV codecs as it
+is: they write it without building columns when its values allow (same bytes as the batch
+`arrays.to_batch` would build from it), else build that batch themselves.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from typing import Any
 from .arrays import to_batch
 from .codec import DEFAULT_BATCH_SIZE, Codec, Source, check_batch_size
 from .errors import EncodeError, NotAcceptableError, UnsupportedMediaTypeError
+from .formats.csv import CsvCodec
+from .formats.json import JsonCodec
+from .formats.jsonlines import JsonLinesCodec
 from .limits import Limits
 from .mime import MediaType
 from .record import RecordBatch
@@ -32,8 +38,15 @@ __all__ = [
 ]
 
 
+#: Codecs whose `encode_response` takes per-record output dicts as they are (written without
+#: the detour through columns when the format can hold them, else turned into a batch there).
+_ROWS_CODECS = (JsonCodec, JsonLinesCodec, CsvCodec)
+
+
 def _prepare(codec: Codec, data: Any, response: bool) -> Any:
     if codec.capabilities.raw_input:
+        return data
+    if response and type(data) is list and type(codec) in _ROWS_CODECS:
         return data
     try:
         return to_batch(data, response=response)

@@ -18,30 +18,40 @@ import scipy.sparse as sp
 from .errors import EncodeError
 from .record import Ragged, RecordBatch, from_dense, from_sparse
 
-__all__ = ["outputs_to_batch", "to_batch"]
+__all__ = ["is_output_rows", "outputs_to_batch", "response_batch", "to_batch"]
+
+
+def _all_of(values: list[Any], kinds: Any) -> bool:
+    """``all(isinstance(v, kinds) for v in values)``, deciding once per distinct type."""
+    return all(issubclass(t, kinds) for t in set(map(type, values)))
 
 
 def outputs_to_batch(rows: list[Mapping[str, Any]]) -> RecordBatch:
     """Per-record output dicts (``[{"closest_cluster": 5, "distance_to_cluster": 36.5}]``)
     as a batch with one ``label`` column per key, in first-seen order."""
     keys: dict[str, None] = {}
-    for row in rows:
-        keys.update(dict.fromkeys(row))
+    if rows and set(map(len, rows)) == {len(rows[0])}:
+        # Records of one size: each has the first one's keys (else the KeyError below names
+        # the first key some record lacks, as the loop over first-seen keys would).
+        keys = dict.fromkeys(rows[0])
+    else:
+        for row in rows:
+            keys.update(dict.fromkeys(row))
     label: dict[str, Any] = {}
     for key in keys:
-        values = []
-        for i, row in enumerate(rows):
-            if key not in row:
-                raise EncodeError(
-                    None,
-                    f"record {i} has no {key!r} (every record needs every output key)",
-                    column=f"label[{key!r}]",
-                    status_hint=400,
-                )
-            values.append(row[key])
-        if all(isinstance(v, str) for v in values):
+        try:
+            values = [row[key] for row in rows]
+        except KeyError:
+            i = next(i for i, row in enumerate(rows) if key not in row)
+            raise EncodeError(
+                None,
+                f"record {i} has no {key!r} (every record needs every output key)",
+                column=f"label[{key!r}]",
+                status_hint=400,
+            ) from None
+        if _all_of(values, str):
             label[key] = np.array(values, dtype=object)
-        elif all(isinstance(v, (list, tuple, np.ndarray)) for v in values):
+        elif _all_of(values, (list, tuple, np.ndarray)):
             lengths = {len(v) for v in values}
             if len(lengths) == 1:
                 label[key] = np.asarray(values)
@@ -59,13 +69,29 @@ def outputs_to_batch(rows: list[Mapping[str, Any]]) -> RecordBatch:
     return RecordBatch(label=label, n=len(rows))
 
 
+def is_output_rows(data: Any) -> bool:
+    """A non-empty list or tuple of mappings: per-record output dicts (`outputs_to_batch`)."""
+    return isinstance(data, (list, tuple)) and bool(data) and _all_of(list(data), Mapping)
+
+
+def response_batch(data: Any, content_type: str) -> RecordBatch:
+    """`to_batch` of response data, its `EncodeError` naming `content_type` (building a
+    batch knows no media type; the message names the one being written)."""
+    try:
+        return to_batch(data, response=True)
+    except EncodeError as e:
+        if e.content_type is not None:
+            raise
+        raise EncodeError(content_type, e.reason, column=e.column, status_hint=e.status_hint) from None
+
+
 def to_batch(data: Any, *, response: bool = False) -> RecordBatch:
     """A `RecordBatch` from a batch, a numpy array (1-D = one record), a scipy sparse
     matrix, nested lists of numbers, or (with ``response=True``) a list of per-record
     output dicts."""
     if isinstance(data, RecordBatch):
         return data
-    if response and isinstance(data, (list, tuple)) and data and all(isinstance(r, Mapping) for r in data):
+    if response and is_output_rows(data):
         return outputs_to_batch(list(data))
     if sp.issparse(data):
         return from_sparse(data)

@@ -38,6 +38,15 @@ the scanner is unsure of returns None, and the caller takes the general path (`l
 grammar, `batch_from_groups`), which decides what is valid and reports exact errors.
 `line_blocks` cuts a buffer or a stream into blocks of whole lines of about `WINDOW` bytes.
 Rule 6 (imports): this module imports no format module; its underscore names are its own.
+Rule 7 (responses, speed): `response_fast` reads a response whose records all hold the same
+keys, each a number, a string or a list of numbers of one length, column by column (the C
+kernel ``_cjsonrec.json_records``, else its twin `records_pure`, which parses with orjson
+and builds each column with one numpy call): no Python object per record or per number.
+It gives the batch the general path gives, or None and the general path runs. `rows_kinds`
+says when per-record output dicts can be written by orjson as they are (the batch built from
+them would be written with the same bytes): dicts with the same str keys in the same order,
+each key holding finite floats, int32-range ints, strings, finite numpy float scalars or
+lists of one length of those numbers.
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import IO, Any, Literal, NamedTuple
 
 import numpy as np
@@ -454,6 +464,162 @@ def response_items(doc: Any) -> tuple[list[Any], str]:
     if type(doc) is list:
         return doc, "$"
     return [doc], ""
+
+
+# ======================================================================================
+# Response records of scalars, column by column (Rule 7)
+# ======================================================================================
+
+#: The optional C kernel for response records (`response_fast`, `rows_kinds`); None: the
+#: twins below.
+_CREC = _native.load("formats._cjsonrec")
+_RecordColumns = tuple[int, list[tuple[str, str, Any, int]]]
+
+
+def records_pure(buf: bytes | bytearray, start: int, end: int, lines: bool) -> _RecordColumns | None:
+    """The twin of ``_cjsonrec.json_records``: ``buf[start:end]`` as response records of
+    scalars, (n, [(key, kind, values, width), ...]) with kind ``n`` (numbers: float64
+    values), ``v`` (lists of `width` numbers: n * width float64 values) or ``s`` (strings: a
+    list of str), keys in the first record's order; None for anything else. orjson parses
+    the body (each non-blank line in JSON Lines, as the general path reads them)."""
+    piece = bytes(buf[start:end])
+    try:
+        if lines:
+            items = [orjson.loads(x) for x in piece.split(b"\n") if x.strip()]
+        else:
+            doc = orjson.loads(piece)
+    except (orjson.JSONDecodeError, MemoryError):
+        return None
+    if not lines:
+        if type(doc) is dict:
+            if len(doc) != 1:
+                return None
+            ((name, items),) = doc.items()
+            if name not in ENVELOPES or type(items) is not list:
+                return None
+        elif type(doc) is list:
+            items = doc
+        else:
+            return None
+    if not items or type(items[0]) is not dict or not items[0]:
+        return None
+    first = items[0].keys()
+    if not all(type(r) is dict and r.keys() == first for r in items):
+        return None
+    cols: list[tuple[str, str, Any, int]] = []
+    for key in list(first):
+        vals = [r[key] for r in items]
+        types = set(map(type, vals))
+        try:
+            if types <= _NUM_TYPES:
+                cols.append((key, "n", np.array(vals, dtype=np.float64), 0))
+            elif types == {str}:
+                cols.append((key, "s", vals, 0))
+            elif types == {list}:
+                widths = set(map(len, vals))
+                flat = list(chain.from_iterable(vals))
+                if len(widths) != 1 or not set(map(type, flat)) <= _NUM_TYPES:
+                    return None
+                cols.append((key, "v", np.array(flat, dtype=np.float64), widths.pop()))
+            else:
+                return None
+        except OverflowError:
+            return None
+    return len(items), cols
+
+
+def response_fast(
+    buf: bytes | bytearray, start: int, end: int, lines: bool, dtype: DtypeSpec
+) -> RecordBatch | None:
+    """A response body of records of scalars (numbers, strings, lists of numbers of one
+    length per key) as the batch the general path builds from it, or None (Rule 7)."""
+    if _CREC is not None:
+        got = _CREC.json_records(buf, start, end, lines)
+    else:
+        got = records_pure(buf, start, end, lines)
+    if got is None:
+        return None
+    n, cols = got
+    label: dict[str, Any] = {}
+    for key, kind, payload, width in cols:
+        col: Any
+        if kind == "s":
+            col = np.empty(n, dtype=object)
+            col[:] = payload
+        else:
+            col = np.frombuffer(payload, dtype=np.float64)
+            if kind == "v":
+                col = col.reshape(n, width)
+            col, bad, _why, _value = _convert_column(col, _resolve_dtype(dtype, key))
+            if bad is not None:
+                return None  # the general path names the value and its record
+        label[key] = col
+    return RecordBatch(label=label, n=n)
+
+
+def _finite(vals: list[Any]) -> bool:
+    return bool(np.isfinite(np.array(vals, dtype=np.float64)).all())
+
+
+def _int32s(vals: list[int]) -> bool:
+    return min(vals) >= -(2**31) and max(vals) <= 2**31 - 1
+
+
+def _rows_kind(vals: list[Any]) -> str | None:
+    types = set(map(type, vals))
+    if len(types) != 1:
+        return None
+    t = types.pop()
+    if t is float:
+        return "f" if _finite(vals) else None
+    if t is int:
+        return "i" if _int32s(vals) else None
+    if t is str:
+        return "s"
+    if t is np.float64:
+        return "d" if _finite(vals) else None
+    if t is np.float32:
+        return "e" if _finite(vals) else None
+    if t is list:
+        widths = set(map(len, vals))
+        if len(widths) != 1 or 0 in widths:
+            return None
+        flat = list(chain.from_iterable(vals))
+        kinds = set(map(type, flat))
+        if kinds == {float}:
+            return "F" if _finite(flat) else None
+        if kinds == {int}:
+            return "I" if _int32s(flat) else None
+    return None
+
+
+def rows_kinds_pure(rows: list[Any]) -> str | None:
+    """The twin of ``_cjsonrec.dict_rows``: one kind letter per key when every record is a
+    dict with the first one's str keys in its order and each key holds one kind of value
+    (``f`` finite float, ``i`` int32-range int, ``s`` str, ``d`` / ``e`` finite numpy
+    float64 / float32 scalar, ``F`` / ``I`` non-empty lists of one length of finite floats
+    / int32-range ints); None otherwise."""
+    if not rows or type(rows[0]) is not dict or not rows[0]:
+        return None
+    keys = tuple(rows[0])
+    if not all(type(k) is str for k in keys) or not all(type(r) is dict and tuple(r) == keys for r in rows):
+        return None
+    kinds = []
+    for key in keys:
+        kind = _rows_kind([r[key] for r in rows])
+        if kind is None:
+            return None
+        kinds.append(kind)
+    return "".join(kinds)
+
+
+def rows_kinds(rows: list[Any]) -> str | None:
+    """Per-record output dicts that orjson writes exactly as `response_objects` writes the
+    batch built from them: their kind letters (`rows_kinds_pure`), else None (Rule 7)."""
+    if _CREC is not None:
+        kinds: str | None = _CREC.dict_rows(rows, np.float64, np.float32)
+        return kinds
+    return rows_kinds_pure(rows)
 
 
 # ======================================================================================

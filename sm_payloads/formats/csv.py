@@ -290,7 +290,10 @@ def _text_of(v: Any, name: str) -> str:
 
 
 def encode_response(
-    batch: RecordBatch | Sequence[Mapping[str, Any]], *, keys: Sequence[str] | None = None, header: bool = False
+    batch: RecordBatch | Sequence[Mapping[str, Any]],
+    *,
+    keys: Sequence[str] | None = None,
+    header: bool = False,
 ) -> bytes:
     """Write a response: one row per record, one field per output key (``batch.label``
     order, or `keys`), every row ending with ``\\n``.

@@ -25,11 +25,14 @@ general path, which parses the document and reports exact errors.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+import orjson
+
 from .._buffers import as_bytes
+from ..arrays import response_batch
 from ..codec import Codec
 from ..errors import DecodeError, EncodeError
 from ..record import RecordBatch
@@ -53,9 +56,11 @@ from ._json_layout import (
     loads,
     request_group,
     request_instances,
+    response_fast,
     response_items,
     response_objects,
     response_record,
+    rows_kinds,
     scan,
     skip_bom,
 )
@@ -101,6 +106,10 @@ def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) ->
             key, values, counts, _opens = got
             group = FastGroup("label", "values" if key is None else key, values, counts)
             return batch_from_groups([group], CONTENT_TYPE, dtype)
+    if response:
+        columns = response_fast(buf, start, len(buf), False, dtype)
+        if columns is not None:
+            return columns
     try:
         doc = loads(buf, start, len(buf), allow_nan)
     except SyntaxProblem as p:
@@ -216,12 +225,20 @@ def encode(
     return dumps(doc, CONTENT_TYPE)
 
 
-def encode_response(batch: RecordBatch, *, envelope: str = "predictions", allow_nan: bool = False) -> bytes:
+def encode_response(
+    batch: RecordBatch | Sequence[Mapping[str, Any]],
+    *,
+    envelope: str = "predictions",
+    allow_nan: bool = False,
+) -> bytes:
     """Write a response batch as ``{"<envelope>": [{output: value, ...}, ...]}``.
 
     One item per record, one key per ``label`` column in column order: a scalar column
     gives a number, a vector column a list (docs/formats/json.md, "Responses"; docs/algorithms.md
-    for each algorithm's keys).
+    for each algorithm's keys). `batch` may also be a list of per-record output dicts (what
+    `smp.encode_response` takes): the same bytes as the batch built from them, written by
+    orjson as they are when every key holds one kind of value (finite numbers, strings,
+    lists of one length).
 
     >>> import numpy as np, sm_payloads as smp
     >>> b = smp.RecordBatch(label={"closest_cluster": np.array([5.0], np.float32),
@@ -231,6 +248,14 @@ def encode_response(batch: RecordBatch, *, envelope: str = "predictions", allow_
     """
     if envelope not in ENVELOPES:
         raise ValueError(f"envelope must be one of {', '.join(ENVELOPES)}, not {envelope!r}")
+    if not isinstance(batch, RecordBatch):
+        rows = list(batch) if type(batch) is tuple else batch
+        if type(rows) is list and rows_kinds(rows) is not None:
+            try:
+                return orjson.dumps({envelope: rows}, option=orjson.OPT_SERIALIZE_NUMPY)
+            except orjson.JSONEncodeError:
+                pass  # a lone surrogate: the batch route names the column
+        batch = response_batch(batch, CONTENT_TYPE)
     return dumps({envelope: response_objects(batch, allow_nan, CONTENT_TYPE)}, CONTENT_TYPE)
 
 

@@ -21,13 +21,15 @@ Rule 4 (writing): one object per line, every line ending with ``\\n``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+import orjson
 
 from .._buffers import as_bytes
+from ..arrays import response_batch
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..errors import DecodeError
 from ..record import RecordBatch
@@ -53,8 +55,10 @@ from ._json_layout import (
     line_blocks,
     loads,
     request_group,
+    response_fast,
     response_objects,
     response_record,
+    rows_kinds,
     scan,
     skip_bom,
 )
@@ -230,6 +234,11 @@ def decode_response(
     """
     check_dtype_spec(dtype)
     _check_block_size(block_size)
+    if not hasattr(data, "read"):
+        data = as_bytes(data, text=True)
+        fast = response_fast(data, skip_bom(data), len(data), True, dtype)
+        if fast is not None:
+            return fast
     return batch_from_groups(list(_groups(data, True, allow_nan, block_size, True)), CONTENT_TYPE, dtype)
 
 
@@ -312,13 +321,43 @@ def encode(batch: RecordBatch, *, layout: Layout | None = None, allow_nan: bool 
     return _join(instance_objects(batch, layout, allow_nan, CONTENT_TYPE))
 
 
-def encode_response(batch: RecordBatch, *, allow_nan: bool = False) -> bytes:
-    """Write a response batch, one prediction object per line (no envelope).
+def _rows_lines(rows: list[Any], kinds: str) -> bytes | None:
+    """Output dicts that `rows_kinds` accepted, one per line, as orjson writes them; None
+    for a lone surrogate (the batch route names the column)."""
+    option = orjson.OPT_SERIALIZE_NUMPY
+    try:
+        if "s" not in kinds and not any("}" in k for k in rows[0]):
+            # Numbers only: every "}" of the array's text ends a record, and the "," after
+            # it (the final "]" after the last) becomes the line's end.
+            buf = bytearray(orjson.dumps(rows, option=option))
+            arr = np.frombuffer(buf, dtype=np.uint8)
+            ends = np.flatnonzero(arr == 0x7D) + 1
+            arr[ends] = 0x0A
+            return bytes(memoryview(buf)[1:])
+        if "d" in kinds or "e" in kinds:
+            return b"\n".join([orjson.dumps(r, option=option) for r in rows]) + b"\n"
+        return b"\n".join(map(orjson.dumps, rows)) + b"\n"
+    except orjson.JSONEncodeError:
+        return None
+
+
+def encode_response(batch: RecordBatch | Sequence[Mapping[str, Any]], *, allow_nan: bool = False) -> bytes:
+    """Write a response batch, one prediction object per line (no envelope). `batch` may
+    also be a list of per-record output dicts, written as `sm_payloads.formats.json.encode_response`
+    writes them.
 
     >>> import numpy as np, sm_payloads as smp
     >>> encode_response(smp.RecordBatch(label={"score": np.array([0.02, 0.25], np.float32)}))
     b'{"score":0.02}\\n{"score":0.25}\\n'
     """
+    if not isinstance(batch, RecordBatch):
+        rows: Any = list(batch) if type(batch) is tuple else batch
+        kinds = rows_kinds(rows) if type(rows) is list else None
+        if kinds is not None:
+            out = _rows_lines(rows, kinds)
+            if out is not None:
+                return out
+        batch = response_batch(batch, CONTENT_TYPE)
     return _join(response_objects(batch, allow_nan, CONTENT_TYPE))
 
 

@@ -1,0 +1,664 @@
+/*
+ * sm_payloads.formats._cjsonrec: JSON response records read column by column, and the
+ * check that lets per-record output dicts be written as they are, in C.
+ *
+ * Optional accelerator: sm_payloads/formats/_json_layout.py holds the twins (records_pure
+ * and dict_rows_pure) with the same contracts, and the test suite checks each pair against
+ * each other and against the general path.
+ *
+ * Rule 1 (accept or decline): json_records reads one exact shape, a JSON array of flat
+ * objects (bare, or the only value of a {"predictions" | "projections" | "scores": [...]}
+ * envelope), or one flat object per line (JSON Lines), where every object has the same
+ * keys (in any order, each once) and each key holds the same kind of value in every record:
+ * a number, a string, or a list of numbers of one length. Anything else (true, false,
+ * null, nested objects, other lengths, invalid JSON or UTF-8, a lone surrogate escape, an
+ * empty array, no records) returns None and the caller's general path decides what the
+ * body is and reports its errors. The kernel never raises for the content of a body.
+ * Rule 2 (numbers): numbers are read by smp_number (_cnumber.h) in the JSON grammar as
+ * float64, exactly (the correctly rounded value of the text); a number beyond float64
+ * declines.
+ * Rule 3 (strings): a string is decoded strictly as UTF-8 with its JSON escapes; the same
+ * text twice in a row in one column gives the same str object.
+ * Rule 4 (GIL): the scan runs without the GIL (smp_number takes it back for a number it
+ * hands to CPython); building the str objects and the result holds it.
+ * Rule 5 (memory): the output buffers grow by doubling; memory stays proportional to the
+ * body.
+ */
+#include "_cnumber.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* The most keys a record may have (more declines). */
+#define MAX_KEYS 4096
+
+enum { K_NUM = 'n', K_STR = 's', K_VEC = 'v' };
+
+typedef struct {
+    const char *name; /* key bytes in the body (no escapes) */
+    Py_ssize_t name_len;
+    int kind;
+    Py_ssize_t width; /* K_VEC: numbers per record */
+    double *vals;     /* K_NUM / K_VEC */
+    Py_ssize_t nvals, cap;
+    Py_ssize_t *spans; /* K_STR: start, end (negative end: has escapes) per record */
+    Py_ssize_t nspans, scap;
+    Py_ssize_t stamp; /* last record that set it */
+} Col;
+
+typedef struct {
+    Gil g;
+    const char *base;
+    const char *end;
+    int lines;
+    Col *cols;
+    Py_ssize_t ncols;
+    Py_ssize_t nrec;
+} Scan;
+
+static int grow(void **buf, Py_ssize_t *cap, Py_ssize_t need, size_t item) {
+    Py_ssize_t n;
+    void *p;
+    if (need <= *cap) return 0;
+    n = *cap ? *cap : 1024;
+    while (n < need) {
+        if (n > PY_SSIZE_T_MAX / 2 / (Py_ssize_t)item) return -1;
+        n *= 2;
+    }
+    p = realloc(*buf, (size_t)n * item);
+    if (p == NULL) return -1;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
+/* JSON blanks; in JSON Lines a record stays on its line (no '\n' inside). */
+static inline const char *skip_ws(const Scan *s, const char *p) {
+    const char *end = s->end;
+    if (s->lines) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+    } else {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+    }
+    return p;
+}
+
+/* A string at p (on its '"'): sets [*a, *b) to its inside, *esc when it holds a backslash.
+ * Returns the position after the closing quote, or NULL (control byte, no end). */
+static inline const char *scan_string(const char *p, const char *end, const char **a, const char **b, int *esc) {
+    unsigned char c;
+    p++;
+    *a = p;
+    *esc = 0;
+    while (p < end) {
+        c = (unsigned char)*p;
+        if (c == '"') {
+            *b = p;
+            return p + 1;
+        }
+        if (c < 0x20) return NULL;
+        if (c == '\\') {
+            if (end - p < 2) return NULL;
+            *esc = 1;
+            p += 2;
+            continue;
+        }
+        p++;
+    }
+    return NULL;
+}
+
+/* A list of numbers at p (on its '['): appended to col->vals; *count set. */
+static const char *scan_vector(Scan *s, const char *p, Col *col, Py_ssize_t *count) {
+    const char *end = s->end;
+    Py_ssize_t k = 0;
+    p = skip_ws(s, p + 1);
+    if (p < end && *p == ']') {
+        *count = 0;
+        return p + 1;
+    }
+    for (;;) {
+        if (col->nvals + 1 > col->cap && grow((void **)&col->vals, &col->cap, col->nvals + 1, sizeof(double)) < 0)
+            return NULL;
+        p = smp_number(&s->g, p, end, SMP_JSON, 0, col->vals + col->nvals);
+        if (p == NULL) return NULL;
+        col->nvals++;
+        k++;
+        p = skip_ws(s, p);
+        if (p >= end) return NULL;
+        if (*p == ',') {
+            p = skip_ws(s, p + 1);
+            continue;
+        }
+        if (*p == ']') break;
+        return NULL;
+    }
+    *count = k;
+    return p + 1;
+}
+
+/* The value of one key at p into col (its kind fixed by the first record, or set now when
+ * `first`). */
+static const char *scan_value(Scan *s, const char *p, Col *col, int first) {
+    const char *end = s->end;
+    if (p >= end) return NULL;
+    if (*p == '"') {
+        const char *a, *b;
+        int esc;
+        if (first) col->kind = K_STR;
+        else if (col->kind != K_STR) return NULL;
+        p = scan_string(p, end, &a, &b, &esc);
+        if (p == NULL) return NULL;
+        if (col->nspans + 2 > col->scap &&
+            grow((void **)&col->spans, &col->scap, col->nspans + 2, sizeof(Py_ssize_t)) < 0)
+            return NULL;
+        col->spans[col->nspans++] = a - s->base;
+        col->spans[col->nspans++] = esc ? -(b - s->base) - 1 : b - s->base;
+        return p;
+    }
+    if (*p == '[') {
+        Py_ssize_t k;
+        if (first) col->kind = K_VEC;
+        else if (col->kind != K_VEC) return NULL;
+        p = scan_vector(s, p, col, &k);
+        if (p == NULL) return NULL;
+        if (first) col->width = k;
+        else if (k != col->width) return NULL;
+        return p;
+    }
+    if (*p == '-' || is_digit((unsigned char)*p)) {
+        if (first) col->kind = K_NUM;
+        else if (col->kind != K_NUM) return NULL;
+        if (col->nvals + 1 > col->cap && grow((void **)&col->vals, &col->cap, col->nvals + 1, sizeof(double)) < 0)
+            return NULL;
+        p = smp_number(&s->g, p, end, SMP_JSON, 0, col->vals + col->nvals);
+        if (p == NULL) return NULL;
+        col->nvals++;
+        return p;
+    }
+    return NULL; /* true, false, null, an object: the general path */
+}
+
+/* One flat object at p (on its '{'). The first record sets the keys and kinds. */
+static const char *scan_record(Scan *s, const char *p) {
+    const char *end = s->end;
+    int first = s->nrec == 0;
+    Py_ssize_t seen = 0, expect = 0;
+    p = skip_ws(s, p + 1);
+    if (p < end && *p == '}') return NULL; /* no keys */
+    for (;;) {
+        const char *a, *b;
+        int esc;
+        Col *col = NULL;
+        Py_ssize_t j, len;
+        if (p >= end || *p != '"') return NULL;
+        p = scan_string(p, end, &a, &b, &esc);
+        if (p == NULL || esc) return NULL;
+        len = b - a;
+        if (first) {
+            for (j = 0; j < s->ncols; j++)
+                if (s->cols[j].name_len == len && memcmp(s->cols[j].name, a, (size_t)len) == 0) return NULL;
+            if (s->ncols >= MAX_KEYS) return NULL;
+            col = &s->cols[s->ncols++];
+            col->name = a;
+            col->name_len = len;
+        } else {
+            if (expect < s->ncols && s->cols[expect].name_len == len &&
+                memcmp(s->cols[expect].name, a, (size_t)len) == 0) {
+                col = &s->cols[expect];
+            } else {
+                for (j = 0; j < s->ncols; j++) {
+                    if (s->cols[j].name_len == len && memcmp(s->cols[j].name, a, (size_t)len) == 0) {
+                        col = &s->cols[j];
+                        break;
+                    }
+                }
+                if (col == NULL) return NULL;
+            }
+            if (col->stamp == s->nrec) return NULL; /* a key twice */
+            expect = (col - s->cols) + 1;
+        }
+        col->stamp = s->nrec;
+        seen++;
+        p = skip_ws(s, p);
+        if (p >= end || *p != ':') return NULL;
+        p = skip_ws(s, p + 1);
+        p = scan_value(s, p, col, first);
+        if (p == NULL) return NULL;
+        p = skip_ws(s, p);
+        if (p >= end) return NULL;
+        if (*p == ',') {
+            p = skip_ws(s, p + 1);
+            continue;
+        }
+        if (*p == '}') break;
+        return NULL;
+    }
+    if (seen != s->ncols) return NULL;
+    s->nrec++;
+    return p + 1;
+}
+
+/* The whole body; 1 when it is one of the accepted shapes, else 0. */
+static int scan_body(Scan *s, const char *p) {
+    const char *end = s->end;
+    int envelope = 0;
+    if (s->lines) {
+        for (;;) {
+            while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+            if (p >= end) break;
+            if (*p != '{') return 0;
+            p = scan_record(s, p);
+            if (p == NULL) return 0;
+            p = skip_ws(s, p);
+            if (p < end && *p != '\n') return 0;
+        }
+        return s->nrec > 0;
+    }
+    p = skip_ws(s, p);
+    if (p >= end) return 0;
+    if (*p == '{') {
+        const char *a, *b;
+        int esc;
+        Py_ssize_t len;
+        p = skip_ws(s, p + 1);
+        if (p >= end || *p != '"') return 0;
+        p = scan_string(p, end, &a, &b, &esc);
+        if (p == NULL || esc) return 0;
+        len = b - a;
+        if (!((len == 11 && memcmp(a, "predictions", 11) == 0) || (len == 11 && memcmp(a, "projections", 11) == 0) ||
+              (len == 6 && memcmp(a, "scores", 6) == 0)))
+            return 0;
+        p = skip_ws(s, p);
+        if (p >= end || *p != ':') return 0;
+        p = skip_ws(s, p + 1);
+        envelope = 1;
+    }
+    if (p >= end || *p != '[') return 0;
+    p = skip_ws(s, p + 1);
+    for (;;) {
+        if (p >= end || *p != '{') return 0;
+        p = scan_record(s, p);
+        if (p == NULL) return 0;
+        p = skip_ws(s, p);
+        if (p >= end) return 0;
+        if (*p == ',') {
+            p = skip_ws(s, p + 1);
+            continue;
+        }
+        if (*p == ']') break;
+        return 0;
+    }
+    p = skip_ws(s, p + 1);
+    if (envelope) {
+        if (p >= end || *p != '}') return 0;
+        p = skip_ws(s, p + 1);
+    }
+    return p == end;
+}
+
+static int hexval(unsigned char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static int hex4(const char *p, const char *end) {
+    int v = 0, i, h;
+    if (end - p < 4) return -1;
+    for (i = 0; i < 4; i++) {
+        h = hexval((unsigned char)p[i]);
+        if (h < 0) return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* The inside of a string with escapes, unescaped as UTF-8 into out (room for b - a bytes:
+ * an escape is never shorter than what it stands for). Returns the length, or -1. */
+static Py_ssize_t unescape(const char *a, const char *b, char *out) {
+    char *o = out;
+    while (a < b) {
+        unsigned char c = (unsigned char)*a;
+        long cp;
+        if (c != '\\') {
+            *o++ = (char)c;
+            a++;
+            continue;
+        }
+        if (b - a < 2) return -1;
+        switch (a[1]) {
+        case '"': *o++ = '"'; a += 2; continue;
+        case '\\': *o++ = '\\'; a += 2; continue;
+        case '/': *o++ = '/'; a += 2; continue;
+        case 'b': *o++ = '\b'; a += 2; continue;
+        case 'f': *o++ = '\f'; a += 2; continue;
+        case 'n': *o++ = '\n'; a += 2; continue;
+        case 'r': *o++ = '\r'; a += 2; continue;
+        case 't': *o++ = '\t'; a += 2; continue;
+        case 'u': break;
+        default: return -1;
+        }
+        cp = hex4(a + 2, b);
+        if (cp < 0) return -1;
+        a += 6;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            long lo;
+            if (b - a < 6 || a[0] != '\\' || a[1] != 'u') return -1;
+            lo = hex4(a + 2, b);
+            if (lo < 0xDC00 || lo > 0xDFFF) return -1;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            a += 6;
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            return -1;
+        }
+        if (cp < 0x80) {
+            *o++ = (char)cp;
+        } else if (cp < 0x800) {
+            *o++ = (char)(0xC0 | (cp >> 6));
+            *o++ = (char)(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            *o++ = (char)(0xE0 | (cp >> 12));
+            *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+            *o++ = (char)(0x80 | (cp & 0x3F));
+        } else {
+            *o++ = (char)(0xF0 | (cp >> 18));
+            *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+            *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+            *o++ = (char)(0x80 | (cp & 0x3F));
+        }
+    }
+    return o - out;
+}
+
+/* The str objects of a string column (a list), or NULL: with an exception set when
+ * memory ran out, without one when a string declines. */
+static PyObject *build_strings(const Scan *s, const Col *col) {
+    PyObject *list = PyList_New(s->nrec);
+    PyObject *prev = NULL;
+    const char *pa = NULL;
+    Py_ssize_t plen = -1, i;
+    char *tmp = NULL;
+    Py_ssize_t tcap = 0;
+    if (list == NULL) return NULL;
+    for (i = 0; i < s->nrec; i++) {
+        Py_ssize_t a = col->spans[2 * i], b = col->spans[2 * i + 1];
+        PyObject *str;
+        if (b >= 0) {
+            const char *p = s->base + a;
+            Py_ssize_t len = b - a;
+            if (prev != NULL && len == plen && memcmp(p, pa, (size_t)len) == 0) {
+                Py_INCREF(prev);
+                PyList_SET_ITEM(list, i, prev);
+                continue;
+            }
+            str = PyUnicode_DecodeUTF8(p, len, NULL);
+            if (str == NULL) goto bad;
+            pa = p;
+            plen = len;
+            prev = str;
+        } else {
+            Py_ssize_t len;
+            b = -b - 1;
+            if (b - a > tcap) {
+                char *t = (char *)realloc(tmp, (size_t)(b - a));
+                if (t == NULL) {
+                    PyErr_NoMemory();
+                    goto fail;
+                }
+                tmp = t;
+                tcap = b - a;
+            }
+            len = unescape(s->base + a, s->base + b, tmp);
+            if (len < 0) goto decline;
+            str = PyUnicode_DecodeUTF8(tmp, len, NULL);
+            if (str == NULL) goto bad;
+            prev = NULL;
+        }
+        PyList_SET_ITEM(list, i, str);
+    }
+    free(tmp);
+    return list;
+bad:
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) goto fail;
+    PyErr_Clear();
+decline:
+    free(tmp);
+    Py_DECREF(list);
+    return NULL;
+fail:
+    free(tmp);
+    Py_DECREF(list);
+    return NULL;
+}
+
+/* The result tuple (n, [(key, kind, payload, width), ...]); NULL with or without an
+ * exception (see build_strings). */
+static PyObject *build(const Scan *s) {
+    PyObject *cols = PyList_New(s->ncols), *out;
+    Py_ssize_t j;
+    if (cols == NULL) return NULL;
+    for (j = 0; j < s->ncols; j++) {
+        const Col *col = &s->cols[j];
+        PyObject *key = PyUnicode_DecodeUTF8(col->name, col->name_len, NULL), *payload, *item;
+        if (key == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) PyErr_Clear();
+            Py_DECREF(cols);
+            return NULL;
+        }
+        if (col->kind == K_STR) {
+            payload = build_strings(s, col);
+        } else {
+            payload = PyByteArray_FromStringAndSize(col->nvals ? (const char *)col->vals : "",
+                                                    col->nvals * (Py_ssize_t)sizeof(double));
+        }
+        if (payload == NULL) {
+            Py_DECREF(key);
+            Py_DECREF(cols);
+            return NULL;
+        }
+        item = Py_BuildValue("(NCNn)", key, col->kind, payload, col->kind == K_VEC ? col->width : (Py_ssize_t)0);
+        if (item == NULL) {
+            Py_DECREF(cols);
+            return NULL;
+        }
+        PyList_SET_ITEM(cols, j, item);
+    }
+    out = Py_BuildValue("(nN)", s->nrec, cols);
+    return out;
+}
+
+PyDoc_STRVAR(json_records_doc,
+             "json_records(data, start, stop, lines) -> (n, [(key, kind, payload, width), ...]) | None\n\n"
+             "Read data[start:stop] as JSON response records of scalars (module docstring, Rule 1):\n"
+             "a JSON array of flat objects, bare or in a predictions / projections / scores\n"
+             "envelope, or (lines true) one flat object per line. One entry per key in the first\n"
+             "record's order: kind 'n' (numbers: payload a bytearray of n float64), 'v' (lists of\n"
+             "`width` numbers: n * width float64) or 's' (strings: payload a list of n str).\n"
+             "None when the body is anything else.");
+
+static PyObject *json_records(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    Py_ssize_t start, stop, j;
+    int lines, ok;
+    Scan s;
+    PyObject *out = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nnp", &data, &start, &stop, &lines)) return NULL;
+    if (start < 0 || stop > data.len || start > stop) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "json_records: bad bounds");
+        return NULL;
+    }
+    memset(&s, 0, sizeof(s));
+    s.base = (const char *)data.buf;
+    s.end = s.base + stop;
+    s.lines = lines;
+    s.cols = (Col *)calloc(MAX_KEYS, sizeof(Col));
+    if (s.cols == NULL) {
+        PyBuffer_Release(&data);
+        return PyErr_NoMemory();
+    }
+    for (j = 0; j < MAX_KEYS; j++) s.cols[j].stamp = -1;
+    gil_release(&s.g);
+    ok = scan_body(&s, s.base + start);
+    gil_take(&s.g);
+    if (ok) {
+        out = build(&s);
+        if (out == NULL && !PyErr_Occurred()) ok = 0;
+    }
+    for (j = 0; j < s.ncols; j++) {
+        free(s.cols[j].vals);
+        free(s.cols[j].spans);
+    }
+    free(s.cols);
+    PyBuffer_Release(&data);
+    if (!ok) Py_RETURN_NONE;
+    return out;
+}
+
+/* ------------------------------------------------------------------------------------
+ * Per-record output dicts that orjson can write as they are
+ * ------------------------------------------------------------------------------------ */
+
+/* Column kinds of dict_rows. */
+enum { D_FLOAT = 'f', D_INT = 'i', D_STR = 's', D_FLOATS = 'F', D_INTS = 'I', D_F64 = 'd', D_F32 = 'e' };
+
+static int int32_value(PyObject *v) {
+    int overflow = 0;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow || (x == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return 0;
+    }
+    return x >= -2147483648LL && x <= 2147483647LL;
+}
+
+/* The kind of one value (0: none of them; lists checked to their end). */
+static int value_kind(PyObject *v, PyObject *f64, PyObject *f32, Py_ssize_t *width) {
+    PyTypeObject *t = Py_TYPE(v);
+    if (t == &PyFloat_Type) return isfinite(PyFloat_AS_DOUBLE(v)) ? D_FLOAT : 0;
+    if (t == &PyLong_Type) return int32_value(v) ? D_INT : 0;
+    if (t == &PyUnicode_Type) return D_STR;
+    if ((PyObject *)t == f64) return isfinite(PyFloat_AS_DOUBLE(v)) ? D_F64 : 0;
+    if ((PyObject *)t == f32) {
+        double d = PyFloat_AsDouble(v);
+        if (d == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0;
+        }
+        return isfinite(d) ? D_F32 : 0;
+    }
+    if (t == &PyList_Type) {
+        Py_ssize_t n = PyList_GET_SIZE(v), i;
+        int k = 0;
+        *width = n;
+        if (n == 0) return 0;
+        for (i = 0; i < n; i++) {
+            PyObject *x = PyList_GET_ITEM(v, i);
+            int xk;
+            if (Py_TYPE(x) == &PyFloat_Type)
+                xk = isfinite(PyFloat_AS_DOUBLE(x)) ? D_FLOATS : 0;
+            else if (Py_TYPE(x) == &PyLong_Type)
+                xk = int32_value(x) ? D_INTS : 0;
+            else
+                xk = 0;
+            if (xk == 0 || (k && xk != k)) return 0;
+            k = xk;
+        }
+        return k;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(dict_rows_doc,
+             "dict_rows(rows, float64_type, float32_type) -> str | None\n\n"
+             "The column kinds (one character per key of rows[0], in its order) when `rows`, a\n"
+             "list, holds only dicts with the same str keys in the same order and every key holds\n"
+             "one kind of value in every record: 'f' finite Python float, 'i' Python int in the\n"
+             "int32 range, 's' str, 'd' / 'e' finite numpy float64 / float32 scalar, 'F' / 'I'\n"
+             "non-empty lists of one length of finite floats / int32-range ints. None otherwise\n"
+             "(empty list, other types, NaN or an infinity anywhere).");
+
+static PyObject *dict_rows(PyObject *self, PyObject *args) {
+    PyObject *rows, *f64, *f32, *first, *keys = NULL, *out = NULL;
+    Py_ssize_t n, k, i, j;
+    char *kinds = NULL;
+    Py_ssize_t *widths = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!OO", &PyList_Type, &rows, &f64, &f32)) return NULL;
+    n = PyList_GET_SIZE(rows);
+    if (n == 0) Py_RETURN_NONE;
+    first = PyList_GET_ITEM(rows, 0);
+    if (Py_TYPE(first) != &PyDict_Type) Py_RETURN_NONE;
+    k = PyDict_GET_SIZE(first);
+    if (k == 0 || k > MAX_KEYS) Py_RETURN_NONE;
+    keys = PyTuple_New(k);
+    kinds = (char *)PyMem_Malloc((size_t)k + 1);
+    widths = (Py_ssize_t *)PyMem_Malloc((size_t)k * sizeof(Py_ssize_t));
+    if (keys == NULL || kinds == NULL || widths == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    {
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        j = 0;
+        while (PyDict_Next(first, &pos, &key, &value)) {
+            if (Py_TYPE(key) != &PyUnicode_Type) goto decline;
+            Py_INCREF(key);
+            PyTuple_SET_ITEM(keys, j, key);
+            kinds[j] = (char)value_kind(value, f64, f32, &widths[j]);
+            if (kinds[j] == 0) goto decline;
+            j++;
+        }
+    }
+    for (i = 1; i < n; i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i), *key, *value;
+        Py_ssize_t pos = 0;
+        if (Py_TYPE(row) != &PyDict_Type || PyDict_GET_SIZE(row) != k) goto decline;
+        j = 0;
+        while (PyDict_Next(row, &pos, &key, &value)) {
+            PyObject *want = PyTuple_GET_ITEM(keys, j);
+            Py_ssize_t w = 0;
+            if (key != want) {
+                int eq;
+                if (Py_TYPE(key) != &PyUnicode_Type) goto decline;
+                eq = PyUnicode_Compare(key, want) == 0;
+                if (PyErr_Occurred()) goto fail;
+                if (!eq) goto decline;
+            }
+            if (value_kind(value, f64, f32, &w) != kinds[j]) goto decline;
+            if ((kinds[j] == D_FLOATS || kinds[j] == D_INTS) && w != widths[j]) goto decline;
+            j++;
+        }
+    }
+    out = PyUnicode_FromStringAndSize(kinds, k);
+    goto done;
+decline:
+    out = Py_None;
+    Py_INCREF(out);
+    goto done;
+fail:
+    out = NULL;
+done:
+    Py_XDECREF(keys);
+    PyMem_Free(kinds);
+    PyMem_Free(widths);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"json_records", json_records, METH_VARARGS, json_records_doc},
+    {"dict_rows", dict_rows, METH_VARARGS, dict_rows_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "sm_payloads.formats._cjsonrec",
+    "JSON response records column by column, and output dicts written as they are (optional accelerator).",
+    -1, methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__cjsonrec(void) { return PyModule_Create(&module); }

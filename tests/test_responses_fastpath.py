@@ -1,0 +1,546 @@
+"""Responses column by column (issue #23): the records-of-scalars reader and the direct
+writer of per-record output dicts against the general path.
+
+Decoding: the C kernel ``_cjsonrec.json_records``, its twin `records_pure` and the general
+path (orjson, the record grammar, `columns_from_records`) give the same batch, bit for bit,
+or the same `DecodeError`, on generated bodies (numbers written by orjson and by Python's
+json, integers of any size, strings with escapes and non-ASCII text, booleans and nulls that
+decline). Encoding: lists of dicts give the bytes (or the `EncodeError`) of the batch
+route, with `_reference_outputs_to_batch` as it was before the change as the oracle.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+import sm_payloads as smp
+from sm_payloads import _native
+from sm_payloads import algorithms as smp_algorithms
+from sm_payloads.errors import DecodeError, EncodeError
+from sm_payloads.formats import _json_layout as J
+from sm_payloads.formats import csv as smp_csv
+from sm_payloads.formats import json as smp_json
+from sm_payloads.formats import jsonlines as smp_jsonl
+from sm_payloads.record import Ragged, RecordBatch
+
+C = _native.load("formats._cjsonrec")
+needs_c = pytest.mark.skipif(C is None, reason="the C extension is not built (or SM_PAYLOADS_PURE_PYTHON)")
+
+JSON = "application/json"
+JSONL = "application/jsonlines"
+CSV = "text/csv"
+
+
+# --------------------------------------------------------------------------------------
+# Running one path
+# --------------------------------------------------------------------------------------
+
+
+def _outcome(f: Callable[[], Any]) -> Any:
+    """The result, or (error type, message, positions) of the error it raised."""
+    try:
+        return f()
+    except (DecodeError, EncodeError) as e:
+        return (type(e).__name__, str(e), getattr(e, "offset", None), getattr(e, "line", None))
+    except (ValueError, TypeError, UnicodeError) as e:  # as the batch route lets them through
+        return (type(e).__name__, str(e))
+
+
+def _same(a: Any, b: Any) -> None:
+    if isinstance(a, RecordBatch) or isinstance(b, RecordBatch):
+        assert isinstance(a, RecordBatch) and isinstance(b, RecordBatch), (a, b)
+        assert a.equals(b, bitwise=True), f"\n{a!r}\n!=\n{b!r}"
+        for m in ("features", "label"):
+            x, y = getattr(a, m), getattr(b, m)
+            assert list(x) == list(y)
+            for k in x:
+                assert type(x[k]) is type(y[k])
+                assert x[k].dtype == y[k].dtype
+                if isinstance(x[k], np.ndarray):
+                    assert x[k].shape == y[k].shape
+                    if x[k].dtype == object:
+                        assert x[k].tolist() == y[k].tolist()
+                    else:
+                        assert x[k].tobytes() == y[k].tobytes()
+    else:
+        assert a == b
+
+
+def paths(ct: str, body: bytes, **kw: Any) -> dict[str, Any]:
+    """decode_response of a body on each path: "c" (the kernel), "pure" (its twin) and
+    "general" (no fast path)."""
+    out: dict[str, Any] = {}
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(J, "_CREC", None)
+        out["pure"] = _outcome(lambda: smp.decode_response(body, ct, **kw))
+    if C is not None:
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(J, "_CREC", C)
+            out["c"] = _outcome(lambda: smp.decode_response(body, ct, **kw))
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(smp_json, "response_fast", lambda *a: None)
+        m.setattr(smp_jsonl, "response_fast", lambda *a: None)
+        out["general"] = _outcome(lambda: smp.decode_response(body, ct, **kw))
+    return out
+
+
+def _all_same(got: dict[str, Any]) -> Any:
+    ref = got["general"]
+    for name, v in got.items():
+        if name != "general":
+            _same(v, ref)
+    return ref
+
+
+# --------------------------------------------------------------------------------------
+# Generated response bodies
+# --------------------------------------------------------------------------------------
+
+_KEYS = st.text(max_size=6)
+_FLOATS = st.floats(allow_nan=False, allow_infinity=False)
+_INTS = st.one_of(
+    st.integers(-(2**31), 2**31), st.integers(), st.sampled_from([0, -0, 2**53 + 1, 2**64 - 1, 2**64])
+)
+_TEXT = st.text(max_size=8)
+
+
+def _column(kind: str, n: int) -> st.SearchStrategy[list[Any]]:
+    if kind == "float":
+        return st.lists(_FLOATS, min_size=n, max_size=n)
+    if kind == "int":
+        return st.lists(_INTS, min_size=n, max_size=n)
+    if kind == "number":
+        return st.lists(st.one_of(_FLOATS, _INTS), min_size=n, max_size=n)
+    if kind == "str":
+        return st.lists(_TEXT, min_size=n, max_size=n)
+    if kind.startswith("vec"):
+        w = int(kind[3:])
+        return st.lists(st.lists(st.one_of(_FLOATS, _INTS), min_size=w, max_size=w), min_size=n, max_size=n)
+    # values the fast path declines (the general path decides)
+    return st.lists(
+        st.one_of(
+            st.booleans(),
+            st.none(),
+            _FLOATS,
+            _TEXT,
+            st.lists(_FLOATS, max_size=3),
+            st.just({"values": [1.0]}),
+        ),
+        min_size=n,
+        max_size=n,
+    )
+
+
+@st.composite
+def response_records(draw: st.DrawFn) -> list[dict[str, Any]]:
+    n = draw(st.integers(1, 8))
+    keys = draw(st.lists(_KEYS, min_size=1, max_size=4, unique=True))
+    kinds = [
+        draw(st.sampled_from(["float", "int", "number", "str", "vec0", "vec1", "vec3", "odd"])) for _ in keys
+    ]
+    cols = [draw(_column(k, n)) for k in kinds]
+    recs = []
+    for i in range(n):
+        items = [(k, c[i]) for k, c in zip(keys, cols, strict=True)]
+        if draw(st.booleans()):
+            items = draw(st.permutations(items))
+        recs.append(dict(items))
+    return recs
+
+
+def _dumps(draw: st.DrawFn, value: Any) -> bytes:
+    writer = draw(st.sampled_from(["orjson", "json", "json-ascii", "json-indent"]))
+    if writer == "orjson":
+        try:
+            return orjson.dumps(value)
+        except orjson.JSONEncodeError:  # an integer beyond 64 bits
+            return json.dumps(value).encode()
+    if writer == "json":
+        return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    if writer == "json-ascii":
+        return json.dumps(value).encode()
+    return json.dumps(value, indent=1).encode()
+
+
+@st.composite
+def json_bodies(draw: st.DrawFn) -> bytes:
+    recs = draw(response_records())
+    doc: Any = recs
+    shape = draw(st.sampled_from(["predictions", "projections", "scores", "bare"]))
+    if shape != "bare":
+        doc = {shape: recs}
+    return _dumps(draw, doc)
+
+
+@st.composite
+def jsonl_bodies(draw: st.DrawFn) -> bytes:
+    recs = draw(response_records())
+    lines = []
+    for r in recs:
+        line = _dumps(draw, r).replace(b"\n", b"")
+        lines.append(line + draw(st.sampled_from([b"", b" ", b"\r"])))
+        if draw(st.integers(0, 5)) == 0:
+            lines.append(draw(st.sampled_from([b"", b"  ", b"\t\r"])))
+    end = draw(st.sampled_from([b"", b"\n", b"\r\n"]))
+    return b"\n".join(lines) + end
+
+
+# --------------------------------------------------------------------------------------
+# Decoding: C == pure == general
+# --------------------------------------------------------------------------------------
+
+
+@given(body=json_bodies())
+@example(
+    body=b'{"predictions": [{"score": 0.5, "predicted_label": 1}, {"score": 1e-3, "predicted_label": 0}]}'
+)
+@example(body=b'[{"a": "x\\u00e9\\ud83d\\ude00\\n", "b": -0}, {"b": -0.0, "a": "\\"q\\""}]')
+@example(body=b'{"scores": [{"score": 18446744073709551615}, {"score": 123456789012345678901234567890}]}')
+def test_json_records_match_the_general_path(body: bytes) -> None:
+    _all_same(paths(JSON, body))
+
+
+@given(body=jsonl_bodies())
+@example(body=b'{"closest_cluster": 3.0, "distance_to_cluster": 23.40593910217285}\n')
+@example(body=b'\xef\xbb\xbf{"a": 1}\r\n\n  \n{"a": 2}')
+def test_jsonl_records_match_the_general_path(body: bytes) -> None:
+    _all_same(paths(JSONL, body))
+
+
+@given(body=json_bodies(), dtype=st.sampled_from(["float32", "int32"]))
+def test_dtype_matches_the_general_path(body: bytes, dtype: str) -> None:
+    _all_same(paths(JSON, body, dtype=dtype))
+
+
+def test_known_values_decode_exactly() -> None:
+    body = (
+        b'{"predictions": [{"score": 0.1, "predicted_label": 1, "name": "caf\\u00e9", "v": [1, 2.5]},'
+        b' {"predicted_label": 0, "score": 2.2250738585072014e-308, "name": "b", "v": [-0, 1e22]}]}'
+    )
+    got = _all_same(paths(JSON, body))
+    assert isinstance(got, RecordBatch)
+    assert list(got.label) == ["score", "predicted_label", "name", "v"]
+    assert got.label["score"].dtype == np.float64
+    assert got.label["score"].tolist() == [float("0.1"), float("2.2250738585072014e-308")]
+    assert got.label["predicted_label"].tolist() == [1.0, 0.0]
+    assert got.label["name"].dtype == object and got.label["name"].tolist() == ["café", "b"]
+    assert got.label["v"].shape == (2, 2) and got.label["v"].tolist() == [[1.0, 2.5], [0.0, 1e22]]
+    assert not math.copysign(1.0, got.label["v"][1, 0]) < 0  # the integer -0 is 0.0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"predictions": [{"a": 1}, {"a": true}]}',  # a boolean: the general path's error
+        b'{"predictions": [{"a": 1}, {"a": null}]}',
+        b'{"predictions": [{"a": 1}, {"b": 2}]}',  # other keys: a ragged column, or an error
+        b'{"predictions": [{"a": 1}, {"a": 1, "a": 2}]}',  # a key twice
+        b'{"predictions": [{"a": 1}, {"a": "x"}]}',  # numbers and strings in one column
+        b'{"predictions": [{"a": [1, 2]}, {"a": [1]}]}',  # lists of other lengths: ragged
+        b'{"predictions": [{"a": 1}, {"a": 1e400}]}',  # beyond float64
+        b'{"predictions": [{"a": "\\ud800"}]}',  # a lone surrogate
+        b'{"predictions": [{"a": "\xff"}]}',  # not UTF-8
+        b'{"predictions": [{"a": 1},]}',  # a trailing comma
+        b'{"predictions": [{"a": 01}]}',  # a leading zero
+        b'{"predictions": []}',
+        b'{"predictions": [{"a": 1}], "x": 1}',
+        b'{"a": 1, "b": "x"}',  # one item
+        b'{"predictions": [{"a": "tab\tinside"}]}',
+        b"[]",
+    ],
+)
+def test_declines_give_the_general_result(body: bytes) -> None:
+    got = paths(JSON, body)
+    _all_same(got)
+    if C is not None:
+        assert C.json_records(body, 0, len(body), False) is None or body.startswith(
+            b'{"predictions": [{"a": 1}, {"b"'
+        )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": 1} {"a": 2}\n',  # two values on one line
+        b'{"a":\n1}\n',  # a value across lines
+        b'{"a": 1}\n{"a": true}\n',
+        b'{"a": 1}\n\x0c\n{"a": 2}\n',  # a form feed line is blank for the general path
+        b"\n\n",
+        b'{"a": [1, 2]}\n{"a": [3]}\n',
+    ],
+)
+def test_jsonl_declines_give_the_general_result(body: bytes) -> None:
+    _all_same(paths(JSONL, body))
+
+
+@needs_c
+@given(body=st.one_of(json_bodies(), jsonl_bodies()))
+def test_kernel_matches_its_twin(body: bytes) -> None:
+    assert C is not None
+    lines = not body.lstrip().startswith((b"[", b'{"predictions', b'{"projections', b'{"scores'))
+    got = C.json_records(body, 0, len(body), lines)
+    twin = J.records_pure(body, 0, len(body), lines)
+    if got is None:
+        return  # the kernel declines more (keys twice, escaped keys); the general path decides
+    assert twin is not None
+    assert got[0] == twin[0]
+    assert len(got[1]) == len(twin[1])
+    for (k1, kind1, p1, w1), (k2, kind2, p2, w2) in zip(got[1], twin[1], strict=True):
+        assert (k1, kind1, w1) == (k2, kind2, w2)
+        if kind1 == "s":
+            assert p1 == p2
+        else:
+            assert bytes(p1) == np.asarray(p2, dtype=np.float64).tobytes()
+
+
+@needs_c
+def test_kernel_bounds_and_threads() -> None:
+    assert C is not None
+    body = b'[{"a": 1.5}, {"a": 2}]'
+    with pytest.raises(ValueError):
+        C.json_records(body, 0, len(body) + 1, False)
+    with pytest.raises(ValueError):
+        C.json_records(body, 5, 4, False)
+    # a prefix that ends inside a record declines, never reads past `stop`
+    for stop in range(len(body)):
+        assert C.json_records(body, 0, stop, False) is None
+    n, cols = C.json_records(body, 0, len(body), False)
+    assert n == 2 and cols[0][:2] == ("a", "n")
+    assert np.frombuffer(cols[0][2], np.float64).tolist() == [1.5, 2.0]
+
+
+# --------------------------------------------------------------------------------------
+# Encoding: lists of dicts against the batch route
+# --------------------------------------------------------------------------------------
+
+
+def _reference_outputs_to_batch(rows: list[Mapping[str, Any]]) -> RecordBatch:
+    """`arrays.outputs_to_batch` as it was before issue #23 (the oracle)."""
+    keys: dict[str, None] = {}
+    for row in rows:
+        keys.update(dict.fromkeys(row))
+    label: dict[str, Any] = {}
+    for key in keys:
+        values = []
+        for i, row in enumerate(rows):
+            if key not in row:
+                raise EncodeError(
+                    None,
+                    f"record {i} has no {key!r} (every record needs every output key)",
+                    column=f"label[{key!r}]",
+                    status_hint=400,
+                )
+            values.append(row[key])
+        if all(isinstance(v, str) for v in values):
+            label[key] = np.array(values, dtype=object)
+        elif all(isinstance(v, (list, tuple, np.ndarray)) for v in values):
+            lengths = {len(v) for v in values}
+            if len(lengths) == 1:
+                label[key] = np.asarray(values)
+            else:
+                label[key] = Ragged.from_lists([list(v) for v in values])
+        else:
+            label[key] = np.asarray(values)
+            if label[key].dtype.kind not in "biuf" or label[key].ndim != 1:
+                raise EncodeError(
+                    None,
+                    "expected numbers, strings or lists of numbers per record",
+                    column=f"label[{key!r}]",
+                    status_hint=400,
+                )
+    return RecordBatch(label=label, n=len(rows))
+
+
+def _reference_encode(rows: list[Any], ct: str, **kw: Any) -> Any:
+    def run() -> bytes:
+        try:
+            batch = _reference_outputs_to_batch(rows)
+        except EncodeError as e:
+            raise EncodeError(ct, e.reason, column=e.column, status_hint=e.status_hint) from None
+        return smp.encode_response(batch, ct, **kw)
+
+    return _outcome(run)
+
+
+_OUT_FLOATS = st.one_of(_FLOATS, st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 1e16, 1e-7, 0.1]))
+_OUT_INTS = st.one_of(st.integers(-(2**31), 2**31 - 1), st.sampled_from([2**31, -(2**31) - 1, 2**40]))
+
+
+def _out_column(kind: str, n: int) -> st.SearchStrategy[list[Any]]:
+    one: st.SearchStrategy[Any]
+    if kind == "float":
+        one = _OUT_FLOATS
+    elif kind == "int":
+        one = _OUT_INTS
+    elif kind == "str":
+        one = st.one_of(_TEXT, st.just("x\ud800"), st.just('q"}{,\n'))
+    elif kind == "f32":
+        one = st.one_of(
+            st.floats(width=32, allow_nan=False, allow_infinity=False),
+            st.sampled_from([math.nan, math.inf, -0.0, 1e-7, 0.1]),
+        ).map(np.float32)
+    elif kind == "f64":
+        one = _OUT_FLOATS.map(np.float64)
+    elif kind == "bool":
+        one = st.booleans()
+    elif kind == "mixed":
+        one = st.one_of(_FLOATS, _OUT_INTS)
+    elif kind == "floats":
+        w = 3
+        return st.lists(st.lists(_OUT_FLOATS, min_size=w, max_size=w), min_size=n, max_size=n)
+    elif kind == "ints":
+        return st.lists(st.lists(_OUT_INTS, min_size=2, max_size=2), min_size=n, max_size=n)
+    else:
+        one = st.one_of(st.none(), st.lists(_FLOATS, max_size=2), _TEXT, _FLOATS)
+    return st.lists(one, min_size=n, max_size=n)
+
+
+@st.composite
+def output_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
+    n = draw(st.integers(1, 6))
+    keys = draw(st.lists(st.one_of(_KEYS, st.just("a}b")), min_size=1, max_size=3, unique=True))
+    kinds = [
+        draw(st.sampled_from(["float", "int", "str", "f32", "f64", "bool", "mixed", "floats", "ints", "odd"]))
+        for _ in keys
+    ]
+    cols = [draw(_out_column(k, n)) for k in kinds]
+    rows = []
+    for i in range(n):
+        items = [(k, c[i]) for k, c in zip(keys, cols, strict=True)]
+        if draw(st.integers(0, 7)) == 0:
+            items = draw(st.permutations(items))
+        if draw(st.integers(0, 15)) == 0:
+            items = items[:-1]
+        rows.append(dict(items))
+    return rows
+
+
+@given(rows=output_rows(), allow_nan=st.booleans())
+@example(rows=[{"score": 0.5, "predicted_label": 1}, {"score": 0.25, "predicted_label": 0}], allow_nan=False)
+@example(rows=[{"score": math.nan}], allow_nan=False)
+@example(rows=[{"score": np.float32(0.1)}, {"score": np.float32(1e-7)}], allow_nan=False)
+def test_dicts_encode_as_the_batch_route(rows: list[dict[str, Any]], allow_nan: bool) -> None:
+    for ct in (JSON, JSONL):
+        _same(
+            _outcome(lambda ct=ct: smp.encode_response(rows, ct, allow_nan=allow_nan)),
+            _reference_encode(rows, ct, allow_nan=allow_nan),
+        )
+    _same(_outcome(lambda: smp.encode_response(rows, CSV)), _reference_encode(rows, CSV))
+    _same(_outcome(lambda: smp.encode_response(tuple(rows), JSON)), _reference_encode(rows, JSON))
+
+
+@given(rows=output_rows())
+def test_module_verbs_take_dicts(rows: list[dict[str, Any]]) -> None:
+    for envelope in ("predictions", "scores"):
+        _same(
+            _outcome(lambda e=envelope: smp_json.encode_response(rows, envelope=e)),
+            _reference_encode(rows, JSON, envelope=envelope),
+        )
+    _same(_outcome(lambda: smp_jsonl.encode_response(rows)), _reference_encode(rows, JSONL))
+    _same(_outcome(lambda: smp_csv.encode_response(rows)), _reference_encode(rows, CSV))
+
+
+@given(rows=output_rows())
+def test_outputs_to_batch_as_before(rows: list[dict[str, Any]]) -> None:
+    ref = _outcome(lambda: _reference_outputs_to_batch(rows))
+    _same(_outcome(lambda: smp.arrays.outputs_to_batch(rows)), ref)
+
+
+def test_known_bytes() -> None:
+    rows = [
+        {"score": 0.5, "predicted_label": 1, "name": "cat"},
+        {"score": 1e16, "predicted_label": 0, "name": 'd"g'},
+    ]
+    assert smp.encode_response(rows, JSON) == (
+        b'{"predictions":[{"score":0.5,"predicted_label":1,"name":"cat"},'
+        b'{"score":1e+16,"predicted_label":0,"name":"d\\"g"}]}'
+    )
+    assert smp.encode_response(rows, JSONL) == (
+        b'{"score":0.5,"predicted_label":1,"name":"cat"}\n{"score":1e+16,"predicted_label":0,"name":"d\\"g"}\n'
+    )
+    assert smp.encode_response(rows, CSV) == b'0.5,1,cat\n1e+16,0,"d""g"\n'
+    nums = [{"v": [1.5, 2.0]}, {"v": [3.0, -0.0]}]
+    assert smp.encode_response(nums, JSONL) == b'{"v":[1.5,2.0]}\n{"v":[3.0,-0.0]}\n'
+    with pytest.raises(EncodeError, match=r"value nan in record 1") as e:
+        smp.encode_response([{"s": 1.0}, {"s": math.nan}], JSON)
+    assert e.value.column == "label['s']"
+    assert smp.encode_response([{"s": 1.0}, {"s": math.nan}], JSON, allow_nan=True) == (
+        b'{"predictions":[{"s":1.0},{"s":NaN}]}'
+    )
+
+
+@needs_c
+@given(rows=output_rows())
+def test_rows_kernel_matches_its_twin(rows: list[dict[str, Any]]) -> None:
+    assert C is not None
+    assert C.dict_rows(rows, np.float64, np.float32) == J.rows_kinds_pure(rows)
+
+
+def test_rows_kinds_letters() -> None:
+    rows = [
+        {
+            "f": 0.5,
+            "i": 1,
+            "s": "x",
+            "d": np.float64(1.5),
+            "e": np.float32(2.5),
+            "F": [1.0, 2.0],
+            "I": [1, 2],
+        },
+        {
+            "f": 1.5,
+            "i": -2,
+            "s": "y",
+            "d": np.float64(0.5),
+            "e": np.float32(0.5),
+            "F": [3.0, 4.0],
+            "I": [3, 4],
+        },
+    ]
+    assert J.rows_kinds_pure(rows) == "fisdeFI"
+    if C is not None:
+        assert C.dict_rows(rows, np.float64, np.float32) == "fisdeFI"
+    for bad in (
+        [{"a": 1}, {"a": 1.0}],
+        [{"a": True}],
+        [{"a": 2**31}],
+        [{"a": 1, "b": 2}, {"b": 2, "a": 1}],
+        [{"a": []}],
+    ):
+        assert J.rows_kinds_pure(bad) is None
+        if C is not None:
+            assert C.dict_rows(bad, np.float64, np.float32) is None
+
+
+# --------------------------------------------------------------------------------------
+# Schemas reach the fast paths
+# --------------------------------------------------------------------------------------
+
+
+def test_algorithm_responses_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[bool] = []
+    real = J.response_fast
+
+    def spy(*a: Any) -> Any:
+        got = real(*a)
+        calls.append(got is not None)
+        return got
+
+    monkeypatch.setattr(smp_json, "response_fast", spy)
+    monkeypatch.setattr(smp_jsonl, "response_fast", spy)
+    body = b'{"predictions": [{"closest_cluster": 1.0, "distance_to_cluster": 2.5}]}'
+    b = smp_algorithms.decode_response(body, JSON, "kmeans")
+    assert b.label["closest_cluster"].tolist() == [1.0]
+    lines = b'{"closest_cluster": 1.0, "distance_to_cluster": 2.5}\n'
+    b = smp_algorithms.decode_response(lines, JSONL, "kmeans")
+    assert b.label["distance_to_cluster"].tolist() == [2.5]
+    assert calls == [True, True]
