@@ -34,9 +34,10 @@ static inline int at_field_end(const char *p, const char *end) {
  * reads as a number: the same inside quotes ("1.5", " 1.5 "; the quotes must be the
  * field's first and last bytes), and an empty field, unquoted or "", as a missing value
  * (NaN). Returns the position after the field (a ',', '\r', '\n' or end is expected
- * there; the caller checks) or NULL. */
+ * there; the caller checks) or NULL. One call of smp_number, so that it is inlined. */
 static inline const char *csv_field(Gil *g, const char *p, const char *end, int loose, int f32, void *out) {
-    const char *s = p;
+    const char *s, *q;
+    int quoted = 0;
     if (loose && p < end && *p == '"') {
         p++;
         if (p < end && *p == '"') {
@@ -45,18 +46,22 @@ static inline const char *csv_field(Gil *g, const char *p, const char *end, int 
             if (p < end && *p == '"') return NULL;
             goto missing;
         }
-        while (p < end && is_blank((unsigned char)*p)) p++;
-        p = smp_number(g, p, end, SMP_CSV, f32, out);
-        if (p == NULL) return NULL;
-        while (p < end && is_blank((unsigned char)*p)) p++;
-        if (p == end || *p != '"') return NULL;
-        return p + 1;
+        quoted = 1;
     }
+    s = p;
     while (p < end && is_blank((unsigned char)*p)) p++;
-    if (loose && p == s && at_field_end(p, end)) goto missing;
-    p = smp_number(g, p, end, SMP_CSV, f32, out);
-    if (p == NULL) return NULL;
+    q = smp_number(g, p, end, SMP_CSV, f32, out);
+    if (q == NULL) {
+        /* not a number: an empty field (unquoted) is a missing value */
+        if (loose && !quoted && p == s && at_field_end(p, end)) goto missing;
+        return NULL;
+    }
+    p = q;
     while (p < end && is_blank((unsigned char)*p)) p++;
+    if (quoted) {
+        if (p == end || *p != '"') return NULL;
+        p++;
+    }
     return p;
 missing:
     if (f32)
@@ -66,13 +71,21 @@ missing:
     return p;
 }
 
-/* Read lines of k fields from p into the rows of dst (rows x k items of itemsize bytes),
- * from row *row on, while every line is one the kernel reads: k fields (csv_field) with
- * ',' between them, ended by '\n', "\r\n" or end (not by a lone '\r'). Loose: blank lines
- * ("\n", "\r\n") are skipped. Stops at the start of the first line it cannot read, or that
- * finds dst full; returns that position (end when it read everything), *row the next row. */
-static const char *csv_lines(Gil *g, const char *p, const char *end, Py_ssize_t k, int loose, int f32, char *dst,
-                             Py_ssize_t rows, Py_ssize_t *row) {
+#if defined(__GNUC__) || defined(__clang__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+/* Read lines of k fields from p into the rows of dst (rows x k items of 4 bytes when f32,
+ * else 8), from row *row on, while every line is one the kernel reads: k fields
+ * (csv_field) with ',' between them, ended by '\n', "\r\n" or end (not by a lone '\r').
+ * Loose: blank lines ("\n", "\r\n") are skipped. Stops at the start of the first line it
+ * cannot read, or that finds dst full; returns that position (end when it read
+ * everything), *row the next row. Inlined into one function per (loose, f32), so that
+ * the field and number readers are compiled for constant flags. */
+static ALWAYS_INLINE const char *csv_lines(Gil *g, const char *p, const char *end, Py_ssize_t k, int loose,
+                                           int f32, char *dst, Py_ssize_t rows, Py_ssize_t *row) {
     const Py_ssize_t item = f32 ? (Py_ssize_t)sizeof(float) : (Py_ssize_t)sizeof(double);
     Py_ssize_t r = *row, c;
     while (p < end) {
@@ -120,6 +133,21 @@ static const char *csv_lines(Gil *g, const char *p, const char *end, Py_ssize_t 
     return p;
 }
 
+static const char *csv_lines_strict(Gil *g, const char *p, const char *end, Py_ssize_t k, char *dst,
+                                    Py_ssize_t rows, Py_ssize_t *row) {
+    return csv_lines(g, p, end, k, 0, 0, dst, rows, row);
+}
+
+static const char *csv_lines_f64(Gil *g, const char *p, const char *end, Py_ssize_t k, char *dst, Py_ssize_t rows,
+                                 Py_ssize_t *row) {
+    return csv_lines(g, p, end, k, 1, 0, dst, rows, row);
+}
+
+static const char *csv_lines_f32(Gil *g, const char *p, const char *end, Py_ssize_t k, char *dst, Py_ssize_t rows,
+                                 Py_ssize_t *row) {
+    return csv_lines(g, p, end, k, 1, 1, dst, rows, row);
+}
+
 /* The arguments csv_block and csv_read share: 0 when they are consistent, else -1 with a
  * ValueError. out holds rows x k items of 4 (f32) or 8 bytes, aligned. */
 static int csv_check(const Py_buffer *data, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t k, const Py_buffer *out,
@@ -158,7 +186,7 @@ static PyObject *csv_block(PyObject *self, PyObject *args) {
         const char *end = (const char *)data.buf + hi, *p;
         Gil g = {NULL, 0};
         gil_release(&g);
-        p = csv_lines(&g, (const char *)data.buf + lo, end, k, 0, 0, (char *)out.buf, rows, &row);
+        p = csv_lines_strict(&g, (const char *)data.buf + lo, end, k, (char *)out.buf, rows, &row);
         gil_take(&g);
         ok = rows > 0 && lo < hi && p == end && row == rows;
     }
@@ -196,7 +224,7 @@ static PyObject *csv_read(PyObject *self, PyObject *args) {
         const char *base = (const char *)data.buf, *p;
         Gil g = {NULL, 0};
         gil_release(&g);
-        p = csv_lines(&g, base + lo, base + hi, k, 1, f32, (char *)out.buf, rows, &row);
+        p = (f32 ? csv_lines_f32 : csv_lines_f64)(&g, base + lo, base + hi, k, (char *)out.buf, rows, &row);
         gil_take(&g);
         pos = p - base;
     }
