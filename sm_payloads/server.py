@@ -8,10 +8,10 @@ Anything else is 404, a known path with another method 405.
 
 Rule 1 (bodies): the request body limit is ``limits.max_bytes`` when set, else
 ``SAGEMAKER_MAX_PAYLOAD_IN_MB`` (0: no limit), else 6 MiB. A ``Content-Length`` that is not
-one decimal number is 400; one over the limit is 413 before any body byte is read; a body
-without one (chunked) is read as it arrives and answered 413 as soon as it passes the limit,
-closing the connection. A body that ends before its ``Content-Length`` (the client went
-away) is never processed.
+one decimal number is 400 (so is one beside ``Transfer-Encoding``); one over the limit is
+413 before any body byte is read; a body without one (chunked) is read as it arrives and
+answered 413 as soon as it passes the limit, closing the connection. A body that ends
+before its ``Content-Length`` (the client went away) is never processed.
 Rule 2 (threads): decoding, ``predict`` and encoding run on a pool of at most
 ``max_concurrency`` daemon threads, never on the event loop, so ``/ping`` answers at once
 while predictions run. Past ``max_concurrency``, up to 8 x ``max_concurrency`` requests
@@ -321,7 +321,10 @@ class _App:
         lengths = [v for k, v in headers if k.lower() == b"content-length"]
         chunked = any(k.lower() == b"transfer-encoding" for k, _ in headers)
         length: int | None = None
-        if lengths and not chunked:
+        if lengths and chunked:  # a request smuggling attempt, or a broken client (RFC 9112, 6.3)
+            await _send(send, _text(400, "both Transfer-Encoding and Content-Length"), close=True)
+            return
+        if lengths:
             values = {v.strip() for v in b",".join(lengths).split(b",")}
             if len(values) != 1 or not _DIGITS.fullmatch(next(iter(values))):
                 shown = b", ".join(lengths).decode("latin-1")

@@ -262,6 +262,13 @@ def test_malformed_content_length_is_400_before_reading(values: list[str], shown
     assert r.reads == 0 and r.headers["connection"] == "close"
 
 
+def test_content_length_with_transfer_encoding_is_400() -> None:
+    headers = [("content-type", CSV), ("transfer-encoding", "chunked"), ("content-length", "4")]
+    r = asyncio.run(call(asgi_app(score, env={}), "POST", "/invocations", [b"1,2\n"], headers))
+    assert got(r) == text(400, "both Transfer-Encoding and Content-Length")
+    assert r.reads == 0 and r.headers["connection"] == "close"
+
+
 def test_repeated_equal_content_length_is_one() -> None:
     headers = [("content-type", CSV), ("accept", CSV), ("content-length", "4"), ("content-length", "4")]
     r = asyncio.run(call(asgi_app(score, env={}), "POST", "/invocations", [b"1,2\n"], headers))
