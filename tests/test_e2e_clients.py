@@ -1,37 +1,37 @@
-"""End to end with real clients: boto3's sagemaker-runtime and the SageMaker SDK v2's
-Predictor call the example container (examples/serve.py) on 127.0.0.1."""
+"""End to end with a real client: boto3's sagemaker-runtime calls the example container's
+model (examples/serve.py's demo_predict) served by ``sm-payloads serve`` in a child
+process on 127.0.0.1 (tests/test_server_e2e.py's ModelServer)."""
 
 from __future__ import annotations
 
-import sys
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import sm_payloads as smp
-from sm_payloads.serving import Handler
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-import serve
-
+pytest.importorskip("uvicorn", reason="the server runs on uvicorn: pip install 'sm_payloads[serve]'")
 boto3 = pytest.importorskip("boto3")
 botocore_exceptions = pytest.importorskip("botocore.exceptions")
 
+from tests.test_server_e2e import ROOT, ModelServer  # noqa: E402
+
 RIO = "application/x-recordio-protobuf"
 NPY = "application/x-npy"
+#: The demo model has two outputs, which an npy body cannot carry: it does not offer npy.
+OFFERED = ["application/json", "application/jsonlines", "text/csv", RIO]
 
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    # The demo model has two outputs, which an npy body cannot carry: it does not offer npy.
-    handler = Handler(serve.demo_predict, env={}, max_payload_bytes=1 << 20, offered=serve.OFFERED)
-    server, url = serve.serve_in_background(handler)
-    yield url
-    server.shutdown()
-    server.server_close()
+    args = [a for t in OFFERED for a in ("--offer", t)]
+    with ModelServer(
+        ROOT / "examples", "serve:demo_predict", args, {"SAGEMAKER_MAX_PAYLOAD_IN_MB": "1"}
+    ) as s:
+        yield s.url
+        assert s.stop() == 0
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,13 @@
 """End to end: the SageMaker SDK v2 ``Predictor`` with `sm_payloads.sdk` serializers and
-deserializers calls the example container (examples/serve.py) on 127.0.0.1 through a real
-boto3 ``sagemaker-runtime`` client; the SDK's own classes on the same calls are the oracle."""
+deserializers calls the example container's model (examples/serve.py's demo_predict, which
+fails on purpose for one input) served by ``sm-payloads serve`` in a child process on
+127.0.0.1, through a real boto3 ``sagemaker-runtime`` client; the SDK's own classes on the
+same calls are the oracle."""
 
 from __future__ import annotations
 
 import os
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,6 @@ import pytest
 
 import sm_payloads as smp
 from sm_payloads import sdk
-from sm_payloads.serving import Handler
 
 # The SDK builds a JumpStart session when first imported; keep it off the metadata service.
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
@@ -28,8 +28,9 @@ sm_session = pytest.importorskip("sagemaker.session")
 sdk_se = pytest.importorskip("sagemaker.base_serializers")
 sdk_de = pytest.importorskip("sagemaker.base_deserializers")
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-import serve  # noqa: E402
+pytest.importorskip("uvicorn", reason="the server runs on uvicorn: pip install 'sm_payloads[serve]'")
+
+from tests.test_server_e2e import ROOT, ModelServer  # noqa: E402
 
 pytestmark = pytest.mark.sdk
 
@@ -45,26 +46,39 @@ X = np.array([[0.25, 0.5, 1.0], [1.0, 1.0, 1.0]], np.float32)
 SCORES = [1.75 / 3, 1.0]
 
 
+MODEL = f"""
+import sm_payloads as smp
+from serve import demo_predict
+
+
 def predict(batch: smp.RecordBatch) -> smp.RecordBatch:
-    if len(batch) and float(batch.to_numpy()[0, 0]) == FAIL:
+    if len(batch) and float(batch.to_numpy()[0, 0]) == {FAIL!r}:
         raise RuntimeError("the model failed")
-    return serve.demo_predict(batch)
+    return demo_predict(batch)
+"""
 
 
 @pytest.fixture(scope="module")
-def runtime() -> Iterator[Any]:
-    handler = Handler(predict, env={}, max_payload_bytes=1 << 20, offered=OFFERED)
-    server, url = serve.serve_in_background(handler)
-    yield boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=boto3.session.Config(retries={"max_attempts": 1}),
-    )
-    server.shutdown()
-    server.server_close()
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    directory: Path = tmp_path_factory.mktemp("sdk-model")
+    (directory / "model.py").write_text(MODEL)
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "examples")]),
+        "SAGEMAKER_MAX_PAYLOAD_IN_MB": "1",
+    }
+    args = [a for t in OFFERED for a in ("--offer", t)]
+    with ModelServer(directory, "model:predict", args, env) as server:
+        client = boto3.client(
+            "sagemaker-runtime",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+            config=boto3.session.Config(retries={"max_attempts": 1}),
+        )
+        yield client
+        client.close()
+        assert server.stop() == 0
 
 
 def make_session(runtime: Any) -> Any:
