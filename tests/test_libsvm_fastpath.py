@@ -354,8 +354,8 @@ def test_float32_is_rounded_once(text: bytes, f32_bits: int) -> None:
 
 
 def test_long_numbers_are_read_by_some_reader() -> None:
-    # A number longer than the C converter copies (4096 characters) is read by the careful
-    # reader when the kernel declines it; the result is float()'s either way.
+    # Thousands of digits: float()'s value on every path (a kernel that declines such a
+    # number leaves it to the careful reader).
     long = b"0." + b"1" * 5000
     body = b"1 0:" + long + b" 3:" + b"9" * 400 + b"\n"
     want = (float(long), float(b"9" * 400))
@@ -592,3 +592,15 @@ def test_parse_declines_when_its_outputs_are_short_and_checks_its_arguments() ->
             C.parse(*args)
     with pytest.raises(TypeError):
         C.parse(data, 0, len(data), 0, -1, False, -1, -1, *_outputs(3, 3)[:4], b"read-only")
+
+
+@needs_c
+@given(st.binary(max_size=300), st.integers(0, 300), st.integers(0, 300))
+def test_sizes_counts_newlines_and_colons(data: bytes, a: int, b: int) -> None:
+    assert C is not None
+    lo, hi = sorted((min(a, len(data)), min(b, len(data))))
+    assert C.sizes(data, lo, hi) == (data.count(b"\n", lo, hi), data.count(b":", lo, hi))
+    big = b"1 2:3\n" * 30000  # more than one run of the counters
+    assert C.sizes(big, 0, len(big)) == (30000, 30000)
+    with pytest.raises(ValueError, match="sizes: bad bounds"):
+        C.sizes(data, 0, len(data) + 1)

@@ -227,8 +227,43 @@ static PyObject *parse(PyObject *self, PyObject *args) {
     return Py_BuildValue("(nnniinL)", o.rows, o.nnz, o.lines, o.has_label, o.has_qid, o.first_line, o.max_col);
 }
 
+PyDoc_STRVAR(sizes_doc,
+             "sizes(data, lo, hi) -> (newlines, colons)\n\n"
+             "How many '\\n' and ':' bytes data[lo:hi] holds (parse's output sizes: at most\n"
+             "newlines + 1 records and colons entries), without the GIL.");
+
+static PyObject *sizes(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    Py_ssize_t lo, hi, nl = 0, colons = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nn", &data, &lo, &hi)) return NULL;
+    if (lo < 0 || hi > data.len || lo > hi) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "sizes: bad bounds");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    const unsigned char *p = (const unsigned char *)data.buf + lo;
+    Py_ssize_t n = hi - lo, i = 0;
+    while (i < n) {
+        /* in runs short enough for 32-bit counters, which the compiler vectorizes */
+        Py_ssize_t stop = n - i > 65536 ? i + 65536 : n;
+        uint32_t a = 0, b = 0;
+        for (; i < stop; i++) {
+            a += p[i] == '\n';
+            b += p[i] == ':';
+        }
+        nl += a;
+        colons += b;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    return Py_BuildValue("(nn)", nl, colons);
+}
+
 static PyMethodDef methods[] = {
     {"parse", parse, METH_VARARGS, parse_doc},
+    {"sizes", sizes, METH_VARARGS, sizes_doc},
     {NULL, NULL, 0, NULL},
 };
 

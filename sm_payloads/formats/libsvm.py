@@ -347,8 +347,8 @@ def _fast(block: bytes, st: _State) -> _Rows | None:
 def _kernel(block: bytes, st: _State) -> _Rows | None:
     """``_clibsvm.parse`` on a whole block: the `_fast` contract, in C."""
     assert _C is not None
-    rows_cap = block.count(b"\n") + 1
-    nnz_cap = block.count(b":")
+    newlines, nnz_cap = _C.sizes(block, 0, len(block))
+    rows_cap = newlines + 1
     counts = np.empty(rows_cap, np.int64)
     cols = np.empty(nnz_cap, np.int32)
     values = np.empty(nnz_cap, st.dtype)
