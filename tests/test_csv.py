@@ -437,21 +437,6 @@ def test_mutated_csv_gives_only_decode_error(fields: list[bytes], seps: list[byt
         assert_batches_equal(fast, careful(data))
 
 
-@given(numeric_batches(), st.integers(1, 4), st.booleans(), st.booleans())
-def test_iter_decode_chunked_equals_whole(
-    case: tuple[smp.RecordBatch, int], batch_size: int, stream: bool, crlf: bool
-) -> None:
-    batch, label_size = case
-    body = c.encode(batch, label_size=label_size) + b"\n"
-    if crlf:
-        body = body.replace(b"\n", b"\r\n")
-    whole = c.decode(body, label_size=label_size)
-    source = io.BytesIO(body) if stream else body
-    parts = list(c.iter_decode(source, batch_size=batch_size, label_size=label_size))
-    assert all(len(p) <= batch_size for p in parts)
-    assert_batches_equal(smp.RecordBatch.concat(parts), whole)
-
-
 @pytest.mark.parametrize("stream", [False, True])
 def test_iter_decode_errors_keep_absolute_positions(stream: bool) -> None:
     body = b"a,b\n1,2\n\n3,4\n5,6\n7\n"
