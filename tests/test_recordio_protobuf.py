@@ -351,7 +351,8 @@ MAGIC_ROW = np.frombuffer(_SHIFTED, np.float32)
 def test_stream_buffers_carry_records_across_reads(
     batch: smp.RecordBatch, size: int, buffers: tuple[int, int], step: int, magic: bool
 ) -> None:
-    """Tiny read buffers and short reads: records straddle buffers, batches still match."""
+    """Tiny read buffers and short reads: records straddle buffers, and the batches match
+    `decode` and the batches read from the same bytes in a buffer."""
     if magic and len(batch):
         # One record holding the magic at an aligned offset: written as a multi-part record.
         m = np.tile(MAGIC_ROW, (len(batch), 1))
@@ -373,8 +374,11 @@ def test_stream_buffers_carry_records_across_reads(
                 buffered.value.offset,
                 buffered.value.record_index,
             )
-    assert [len(b) for b in got] == [min(size, len(whole) - i) for i in range(0, len(whole), size)]
-    assert_batches_equal(smp.RecordBatch.concat(got) if got else smp.RecordBatch(n=0), whole)
+    sizes = [min(size, len(whole) - i) for i in range(0, len(whole), size)]
+    from_buffer = list(rp.iter_decode(data, batch_size=size))
+    for parts in (got, from_buffer):
+        assert [len(b) for b in parts] == sizes
+        assert_batches_equal(smp.RecordBatch.concat(parts) if parts else smp.RecordBatch(n=0), whole)
 
 
 @given(record_batches(max_records=3), st.data())
