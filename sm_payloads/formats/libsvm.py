@@ -17,9 +17,15 @@ reason) and the byte offset of the token or of the part of it at fault.
 Rule 4 (writing): CSR in, indices sorted, values in the shortest text that reads back to
 the same float32 / float64 (``nan``, ``inf``, ``-inf`` for the non-finite ones), one
 ``\\n`` after every line.
-Rule 5 (speed): a block of plain lines is split with ``bytes.split`` and its numbers are
-converted in bulk; anything unusual (comments, ``qid``, an error) goes through a careful
-per-token reader that gives the same result or the exact position of the first error.
+Rule 5 (speed): input is read in blocks of whole lines (1 MiB). A block is read in one pass
+by the C kernel ``_clibsvm.parse`` (without the GIL, straight into the CSR parts, the labels
+and the qids) or, where the extension is not built, by its numpy twin `_fast` (``bytes.split``,
+then ``int`` and ``float`` in bulk). Labels, ``qid``, comments, blank lines and CRLF are
+all on this path. Both accept exactly what the careful per-token reader accepts and give
+its result bit for bit, or decline the whole block; the careful reader then reads that
+block and reports the exact position of the first error.
+Rule 6 (numbers): every label and value is the correctly rounded number of its text in the
+requested dtype; a float32 is rounded once, from the decimal text, never through a float64.
 """
 
 from __future__ import annotations
