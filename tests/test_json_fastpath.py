@@ -509,3 +509,27 @@ def test_grows_its_buffers() -> None:
     ints = orjson.dumps({"instances": [[int(x) for x in rng.integers(0, 9, 500)] for _ in range(200)]})
     got = J.scan_request_records(ints, 0, len(ints), False, False)
     assert got is not None and got.values.size == 100_000
+
+
+@pytest.mark.skipif(C is None, reason="the C extension is not built")
+def test_json_lists_moved_here_resumes_when_full() -> None:
+    """``json_lists`` (the responses' scanner of ``{"<name>": [numbers]}`` runs) lives in
+    _cjson now: the same contract as before."""
+    assert C is not None
+    data = b"1, 2 ]X[3]X[]X[4,5,6"
+    sep = b"]X["
+    out = np.zeros(2)
+    counts = np.zeros(2, dtype=np.int64)
+    starts = np.zeros(2, dtype=np.int64)
+    assert C.json_lists(data, 0, len(data), sep, out, counts, starts, False) == (1, 8, 2, 1)
+    assert out.tolist() == [1.0, 2.0] and counts[0] == 2 and starts[0] == 0
+    out = np.zeros(8)
+    assert C.json_lists(data, 8, len(data), sep, out, counts, starts, False) == (2, 15, 1, 2)
+    assert counts.tolist() == [1, 0] and starts.tolist() == [8, 12]
+    assert C.json_lists(data, 15, len(data), sep, out, counts, starts, False) == (0, 20, 3, 1)
+    assert out[:3].tolist() == [4.0, 5.0, 6.0]
+    assert C.json_lists(b"1,\n2", 0, 4, b"", out, counts, starts, False) is None
+    assert C.json_lists(b"1,\n2", 0, 4, b"", out, counts, starts, True) == (0, 4, 2, 1)
+    with pytest.raises(ValueError):
+        C.json_lists(b"1", 0, 1, b"", out, counts, starts[:1], False)
+    assert J._C is C

@@ -1,10 +1,11 @@
 /*
- * sm_payloads.formats._cjson: the request-record scanner of the JSON and JSON Lines readers,
- * in C.
+ * sm_payloads.formats._cjson: the record scanners of the JSON and JSON Lines readers, in C:
+ * `records` (requests, every record shape of one numeric column) and `json_lists` (runs of
+ * ``{"<name>": [numbers]}`` records, which the response readers use).
  *
- * Optional accelerator: sm_payloads/formats/_json_layout.py holds its twin (records_pure),
- * with the same contract, and the test suite checks the pair against each other and
- * against the general path.
+ * Optional accelerator: sm_payloads/formats/_json_layout.py holds the twins
+ * (request_records_pure of records, _scan_pure of json_lists), with the same contracts, and
+ * the test suite checks each pair against each other and against the general path.
  *
  * Rule 1 (shapes): `records` reads a request body whose records all give one numeric
  * column: each record is a bare list of numbers ``[1, 2.5]``, or an object with exactly one
@@ -39,7 +40,7 @@ typedef struct {
 
 typedef struct {
     Gil g;
-    const char *base, *end;
+    const char *base, *start, *end;
     int f32, lines, oom;
     Out vals, counts, keys, starts, linenos;
     Py_ssize_t nvals, nkeys, nrec;
@@ -62,12 +63,19 @@ static int out_init(Out *o, Py_ssize_t cap) {
     return 0;
 }
 
-/* Room for `more` bytes at the end of o (the GIL is taken for the resize). */
-static int out_room(Scan *s, Out *o, Py_ssize_t more) {
+/* Room for `more` bytes at the end of o (the GIL is taken for the resize). At is where
+ * the scan is (NULL: unknown): the size is then projected from the share of the body read
+ * so far (5% spare), so that a large output is resized a few times only. */
+static int out_room(Scan *s, Out *o, Py_ssize_t more, const char *at) {
     Py_ssize_t want;
     int r;
     if (o->len + more <= o->cap) return 0;
     want = o->cap * 2;
+    if (at != NULL && at > s->start) {
+        double share = (double)(at - s->start) / (double)(s->end - s->start);
+        double projected = (double)(o->len + more) / share * 1.05;
+        if (projected > (double)want && projected < (double)PY_SSIZE_T_MAX / 2) want = (Py_ssize_t)projected;
+    }
     if (want < o->len + more) want = o->len + more;
     gil_take(&s->g);
     r = PyByteArray_Resize(o->ba, want);
@@ -83,7 +91,7 @@ static int out_room(Scan *s, Out *o, Py_ssize_t more) {
 }
 
 static int put_i64(Scan *s, Out *o, int64_t v) {
-    if (o->len + 8 > o->cap && out_room(s, o, 8) < 0) return -1;
+    if (o->len + 8 > o->cap && out_room(s, o, 8, NULL) < 0) return -1;
     memcpy(o->p + o->len, &v, 8);
     o->len += 8;
     return 0;
@@ -133,7 +141,7 @@ static const char *number_list(Scan *s, const char *p, Py_ssize_t *count) {
     }
     for (;;) {
         Out *o = &s->vals;
-        if (o->len + item > o->cap && out_room(s, o, item) < 0) return NULL;
+        if (o->len + item > o->cap && out_room(s, o, item, p) < 0) return NULL;
         p = smp_number(&s->g, p, s->end, SMP_JSON, s->f32, o->p + o->len);
         if (p == NULL) return NULL;
         o->len += item;
@@ -481,6 +489,7 @@ static PyObject *records(PyObject *self, PyObject *args) {
     }
     memset(&s, 0, sizeof(s));
     s.base = (const char *)data.buf;
+    s.start = s.base + start;
     s.end = s.base + stop;
     s.f32 = f32;
     s.lines = lines;
@@ -542,14 +551,142 @@ fail:
     return res;
 }
 
+/* ------------------------------------------------------------------------------------
+ * json_lists: runs of number lists (the scanner of uniform bodies, `scan` in
+ * _json_layout.py, whose twin is _scan_pure there)
+ * ------------------------------------------------------------------------------------ */
+
+static inline int json_ws(unsigned char c, int newlines) {
+    return c == ' ' || c == '\t' || c == '\r' || (newlines && c == '\n');
+}
+
+/* One JSON number at p (RFC 8259 grammar) as the float64 the orjson path gives (see
+ * smp_number): the end of its text, or NULL. */
+static inline const char *json_number(Gil *g, const char *p, const char *end, double *out) {
+    return smp_number(g, p, end, SMP_JSON, 0, out);
+}
+
+PyDoc_STRVAR(json_lists_doc,
+             "json_lists(data, start, stop, sep, out, counts, starts, newlines) -> tuple | None\n\n"
+             "Read data[start:stop] as records separated by the bytes sep (none when sep is\n"
+             "empty), each the inside of a JSON array of numbers: RFC 8259 numbers with ','\n"
+             "between them and JSON blanks around them ('\\n' only when newlines is true:\n"
+             "JSON Lines records stay on their line). Values go to out (float64), each\n"
+             "record's count and start\n"
+             "offset to counts and starts (int64), all writable buffers. Returns\n"
+             "(status, pos, values, records): status 0 when it reached stop, 1 when out was\n"
+             "full, 2 when counts or starts were full (pos is then the start of the first\n"
+             "record not read: call again from there with more room). None when the text is\n"
+             "anything else, or holds a number beyond the float64 range (which the orjson\n"
+             "path refuses).\n"
+             "An integer reads as the float of that integer (-0 is 0.0).");
+
+static PyObject *json_lists(PyObject *self, PyObject *args) {
+    Py_buffer data, sep, out, counts, starts;
+    Py_ssize_t start, stop, n = 0, nrec = 0;
+    int newlines, status = 0, ok = 1;
+    const char *p = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nny*w*w*w*p", &data, &start, &stop, &sep, &out, &counts, &starts, &newlines))
+        return NULL;
+    if (start < 0 || stop > data.len || start > stop || out.len % (Py_ssize_t)sizeof(double) != 0 ||
+        counts.len % (Py_ssize_t)sizeof(int64_t) != 0 || counts.len != starts.len ||
+        (uintptr_t)out.buf % sizeof(double) != 0 || (uintptr_t)counts.buf % sizeof(int64_t) != 0 ||
+        (uintptr_t)starts.buf % sizeof(int64_t) != 0) {
+        ok = -1;
+        goto release;
+    }
+    {
+        const char *base = (const char *)data.buf;
+        const char *end = base + stop;
+        const char *sp = (const char *)sep.buf;
+        Py_ssize_t slen = sep.len;
+        double *dst = (double *)out.buf;
+        int64_t *cnt = (int64_t *)counts.buf, *st = (int64_t *)starts.buf;
+        Py_ssize_t cap = out.len / (Py_ssize_t)sizeof(double);
+        Py_ssize_t rcap = counts.len / (Py_ssize_t)sizeof(int64_t);
+        Gil g = {NULL, 0};
+#define AT_SEP(x) (slen && end - (x) >= slen && *(x) == *sp && memcmp((x), sp, (size_t)slen) == 0)
+        gil_release(&g);
+        p = base + start;
+        for (;;) {
+            const char *rec = p;
+            Py_ssize_t first = n;
+            int full = 0, at_sep = 0;
+            if (nrec >= rcap) {
+                status = 2;
+                break;
+            }
+            while (p < end && json_ws((unsigned char)*p, newlines)) p++;
+            if (p < end && !AT_SEP(p)) {
+                for (;;) {
+                    if (n >= cap) {
+                        full = 1;
+                        break;
+                    }
+                    /* after a ',' a number must follow: at a separator or the end, the
+                     * number reader declines (a trailing comma) */
+                    p = json_number(&g, p, end, dst + n);
+                    if (p == NULL) break;
+                    n++;
+                    while (p < end && json_ws((unsigned char)*p, newlines)) p++;
+                    if (p < end && *p == ',') {
+                        p++;
+                        while (p < end && json_ws((unsigned char)*p, newlines)) p++;
+                        continue;
+                    }
+                    break;
+                }
+                if (p == NULL) {
+                    ok = 0;
+                    break;
+                }
+                if (full) {
+                    n = first;
+                    p = rec;
+                    status = 1;
+                    break;
+                }
+            }
+            if (p < end) {
+                if (!AT_SEP(p)) {
+                    ok = 0;
+                    break;
+                }
+                at_sep = 1;
+            }
+            cnt[nrec] = n - first;
+            st[nrec] = rec - base;
+            nrec++;
+            if (!at_sep) break;
+            p += slen;
+        }
+#undef AT_SEP
+        gil_take(&g);
+    }
+release:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&sep);
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&counts);
+    PyBuffer_Release(&starts);
+    if (ok < 0) {
+        PyErr_SetString(PyExc_ValueError, "json_lists: bad bounds or buffer sizes");
+        return NULL;
+    }
+    if (!ok) Py_RETURN_NONE;
+    return Py_BuildValue("innn", status, (Py_ssize_t)(p - (const char *)data.buf), n, nrec);
+}
+
 static PyMethodDef methods[] = {
     {"records", records, METH_VARARGS, records_doc},
+    {"json_lists", json_lists, METH_VARARGS, json_lists_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "sm_payloads.formats._cjson",
-    "Request-record scanner of the JSON and JSON Lines readers (optional accelerator).", -1, methods,
+    "Record scanners of the JSON and JSON Lines readers (optional accelerator).", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 

@@ -16,3 +16,14 @@ def records(
     ]
     | None
 ): ...
+def json_lists(
+    data: Buffer,
+    start: int,
+    stop: int,
+    sep: Buffer,
+    out: Buffer,
+    counts: Buffer,
+    starts: Buffer,
+    newlines: bool,
+    /,
+) -> tuple[int, int, int, int] | None: ...

@@ -1,10 +1,9 @@
 /*
- * sm_payloads.formats._cparse: the text-number kernels of the CSV and JSON readers, and the CSV
+ * sm_payloads.formats._cparse: the text-number kernels of the CSV reader, and the CSV
  * writer's join, in C.
  *
- * Optional accelerator: sm_payloads/formats/_textnum.py and
- * sm_payloads/formats/_json_layout.py hold the numpy twins of the readers (csv_block,
- * json_lists) and of the writer's join (csv_rows), with the same contracts, and the test
+ * Optional accelerator: sm_payloads/formats/_textnum.py holds the numpy twins of the
+ * reader (csv_block) and of the writer's join (csv_rows), with the same contracts, and the test
  * suite checks each pair against each other. They only ever accept or decline: on anything
  * that is not exactly the expected shape they return the "declined" value and the caller's
  * careful path decides what the input is and where it goes wrong.
@@ -235,132 +234,6 @@ fail:
     PyBuffer_Release(&data);
     PyBuffer_Release(&out);
     return NULL;
-}
-
-/* ------------------------------------------------------------------------------------
- * JSON number lists
- * ------------------------------------------------------------------------------------ */
-
-static inline int json_ws(unsigned char c, int newlines) {
-    return c == ' ' || c == '\t' || c == '\r' || (newlines && c == '\n');
-}
-
-/* One JSON number at p (RFC 8259 grammar) as the float64 the orjson path gives (see
- * smp_number): the end of its text, or NULL. */
-static inline const char *json_number(Gil *g, const char *p, const char *end, double *out) {
-    return smp_number(g, p, end, SMP_JSON, 0, out);
-}
-
-PyDoc_STRVAR(json_lists_doc,
-             "json_lists(data, start, stop, sep, out, counts, starts, newlines) -> tuple | None\n\n"
-             "Read data[start:stop] as records separated by the bytes sep (none when sep is\n"
-             "empty), each the inside of a JSON array of numbers: RFC 8259 numbers with ','\n"
-             "between them and JSON blanks around them ('\\n' only when newlines is true:\n"
-             "JSON Lines records stay on their line). Values go to out (float64), each\n"
-             "record's count and start\n"
-             "offset to counts and starts (int64), all writable buffers. Returns\n"
-             "(status, pos, values, records): status 0 when it reached stop, 1 when out was\n"
-             "full, 2 when counts or starts were full (pos is then the start of the first\n"
-             "record not read: call again from there with more room). None when the text is\n"
-             "anything else, or holds a number beyond the float64 range (which the orjson\n"
-             "path refuses).\n"
-             "An integer reads as the float of that integer (-0 is 0.0).");
-
-static PyObject *json_lists(PyObject *self, PyObject *args) {
-    Py_buffer data, sep, out, counts, starts;
-    Py_ssize_t start, stop, n = 0, nrec = 0;
-    int newlines, status = 0, ok = 1;
-    const char *p = NULL;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "y*nny*w*w*w*p", &data, &start, &stop, &sep, &out, &counts, &starts, &newlines))
-        return NULL;
-    if (start < 0 || stop > data.len || start > stop || out.len % (Py_ssize_t)sizeof(double) != 0 ||
-        counts.len % (Py_ssize_t)sizeof(int64_t) != 0 || counts.len != starts.len ||
-        (uintptr_t)out.buf % sizeof(double) != 0 || (uintptr_t)counts.buf % sizeof(int64_t) != 0 ||
-        (uintptr_t)starts.buf % sizeof(int64_t) != 0) {
-        ok = -1;
-        goto release;
-    }
-    {
-        const char *base = (const char *)data.buf;
-        const char *end = base + stop;
-        const char *sp = (const char *)sep.buf;
-        Py_ssize_t slen = sep.len;
-        double *dst = (double *)out.buf;
-        int64_t *cnt = (int64_t *)counts.buf, *st = (int64_t *)starts.buf;
-        Py_ssize_t cap = out.len / (Py_ssize_t)sizeof(double);
-        Py_ssize_t rcap = counts.len / (Py_ssize_t)sizeof(int64_t);
-        Gil g = {NULL, 0};
-#define AT_SEP(x) (slen && end - (x) >= slen && *(x) == *sp && memcmp((x), sp, (size_t)slen) == 0)
-        gil_release(&g);
-        p = base + start;
-        for (;;) {
-            const char *rec = p;
-            Py_ssize_t first = n;
-            int full = 0, at_sep = 0;
-            if (nrec >= rcap) {
-                status = 2;
-                break;
-            }
-            while (p < end && json_ws((unsigned char)*p, newlines)) p++;
-            if (p < end && !AT_SEP(p)) {
-                for (;;) {
-                    if (n >= cap) {
-                        full = 1;
-                        break;
-                    }
-                    /* after a ',' a number must follow: at a separator or the end, the
-                     * number reader declines (a trailing comma) */
-                    p = json_number(&g, p, end, dst + n);
-                    if (p == NULL) break;
-                    n++;
-                    while (p < end && json_ws((unsigned char)*p, newlines)) p++;
-                    if (p < end && *p == ',') {
-                        p++;
-                        while (p < end && json_ws((unsigned char)*p, newlines)) p++;
-                        continue;
-                    }
-                    break;
-                }
-                if (p == NULL) {
-                    ok = 0;
-                    break;
-                }
-                if (full) {
-                    n = first;
-                    p = rec;
-                    status = 1;
-                    break;
-                }
-            }
-            if (p < end) {
-                if (!AT_SEP(p)) {
-                    ok = 0;
-                    break;
-                }
-                at_sep = 1;
-            }
-            cnt[nrec] = n - first;
-            st[nrec] = rec - base;
-            nrec++;
-            if (!at_sep) break;
-            p += slen;
-        }
-#undef AT_SEP
-        gil_take(&g);
-    }
-release:
-    PyBuffer_Release(&data);
-    PyBuffer_Release(&sep);
-    PyBuffer_Release(&out);
-    PyBuffer_Release(&counts);
-    PyBuffer_Release(&starts);
-    if (ok < 0) {
-        PyErr_SetString(PyExc_ValueError, "json_lists: bad bounds or buffer sizes");
-        return NULL;
-    }
-    if (!ok) Py_RETURN_NONE;
-    return Py_BuildValue("innn", status, (Py_ssize_t)(p - (const char *)data.buf), n, nrec);
 }
 
 PyDoc_STRVAR(count_newlines_doc,
@@ -663,7 +536,6 @@ static PyMethodDef methods[] = {
     {"csv_rows", csv_rows, METH_VARARGS, csv_rows_doc},
     {"csv_block", csv_block, METH_VARARGS, csv_block_doc},
     {"csv_read", csv_read, METH_VARARGS, csv_read_doc},
-    {"json_lists", json_lists, METH_VARARGS, json_lists_doc},
     {"count_newlines", count_newlines, METH_VARARGS, count_newlines_doc},
     {NULL, NULL, 0, NULL},
 };

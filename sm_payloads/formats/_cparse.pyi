@@ -8,17 +8,6 @@ def csv_block(data: Buffer, lo: int, hi: int, k: int, out: Buffer, /) -> bool: .
 def csv_read(
     data: Buffer, lo: int, hi: int, k: int, out: Buffer, row: int, f32: bool, /
 ) -> tuple[int, int]: ...
-def json_lists(
-    data: Buffer,
-    start: int,
-    stop: int,
-    sep: Buffer,
-    out: Buffer,
-    counts: Buffer,
-    starts: Buffer,
-    newlines: bool,
-    /,
-) -> tuple[int, int, int, int] | None: ...
 def csv_rows(
     pieces: Sequence[bytes], k: int, subs: Sequence[tuple[list[int], list[bytes]] | None], /
 ) -> bytes | None: ...

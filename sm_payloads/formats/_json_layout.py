@@ -29,13 +29,20 @@ line); both are plain ValueErrors that the format modules turn into a `DecodeErr
 the positions they know. `describe` names a JSON value in those messages. A UTF-8 byte
 order mark at the start of a body is skipped (`skip_bom`); offsets count from the start of
 the input, mark included.
-Rule 5 (speed and memory): `scan` reads a body whose records are all
-``{"<name>": [numbers]}`` (or a bare list of number lists) without building the document:
-the C kernel ``_cparse.json_lists`` when it is built, else its pure twin, which joins the
-numbers of `WINDOW` bytes of records at a time into one flat JSON array parsed by orjson;
-both give the same values, bit for bit, and memory stays near the output array. Anything
-the scanner is unsure of returns None, and the caller takes the general path (`loads`, the
-grammar, `batch_from_groups`), which decides what is valid and reports exact errors.
+Rule 5 (speed and memory): `request_group` reads a request (a document, or JSON Lines) whose
+records all give one numeric column, in any record shape (a number list, ``features`` or
+another name holding one, ``data.<name>``, tensor objects dense or sparse with ``keys`` and
+``shape`` in any order) without building the document: the C kernel ``_cjson.records`` when
+it is built, else its twin `request_records_pure` (orjson parses, numpy builds the arrays at
+once). Values go straight to float64, or to float32 rounded once from the text when the
+column's dtype is float32; sparse records to CSR parts; the column is the one the general
+path builds from the same records (dense, ragged or sparse). `scan` reads a body whose
+records are all ``{"<name>": [numbers]}`` (responses): the C kernel ``_cjson.json_lists``,
+else its twin, which joins the numbers of `WINDOW` bytes of records at a time into one flat
+JSON array parsed by orjson. Both scanners give the same values as their twins, bit for
+bit, and memory stays near the output arrays. Anything a scanner is unsure of returns None,
+and the caller takes the general path (`loads`, the grammar, `batch_from_groups`), which
+decides what is valid and reports exact errors.
 `line_blocks` cuts a buffer or a stream into blocks of whole lines of about `WINDOW` bytes.
 Rule 6 (imports): this module imports no format module; its underscore names are its own.
 Rule 7 (responses, speed): `response_fast` reads a response whose records all hold the same
@@ -133,8 +140,8 @@ _TENSOR_KEYS = frozenset({"values", "keys", "shape"})
 _OPT_NUMPY = orjson.OPT_SERIALIZE_NUMPY
 _DTYPES = {np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.int32)}
 _BOM = b"\xef\xbb\xbf"
-#: The optional C kernel for number lists (`scan`); None: orjson parses them.
-_C = _native.load("formats._cparse")
+#: The optional C kernel for number lists (`scan`, ``_cjson.json_lists``); None: orjson parses them.
+_C = _native.load("formats._cjson")
 #: Bytes of a window of records the scanner parses at once (bounds its extra memory).
 WINDOW = 1 << 22
 #: Highest tensor rank a record may have (numpy allows 64 dimensions in all).
@@ -1274,7 +1281,7 @@ class _NumText(str):
 
 
 def _request_value_texts(recs: list[Any]) -> list[bytes]:
-    out = []
+    out: list[bytes] = []
     for r in recs:
         parts = _record_parts(r)
         assert parts is not None

@@ -16,11 +16,12 @@ shortest text that reads back to the same float32, float64 likewise, int32 as in
 NaN and infinities are not JSON: `EncodeError` naming the column, unless ``allow_nan=True``
 (then ``NaN`` / ``Infinity`` / ``-Infinity``, Python's ``json`` spelling, which the decoder
 accepts only under the same option).
-Rule 4 (speed and memory): a body whose records are all ``{"<name>": [numbers]}`` (or a
-bare list of number lists) is scanned without building the document: the numbers of a few
-megabytes of records at a time are joined into one flat JSON array and parsed by orjson,
-so memory stays near the output array. Anything the scanner is unsure of falls back to the
-general path, which parses the document and reports exact errors.
+Rule 4 (speed and memory): a request whose records all give one numeric column (number
+lists, ``{"features": [...]}``, ``{"<name>": [...]}``, ``{"data": {"features": {...}}}``
+dense or sparse, in ``{"instances": [...]}``, a bare list or alone) is read without building
+the document (`_json_layout.request_group`): numbers go straight into the column, so memory
+stays near the output arrays. Anything the scanner is unsure of falls back to the general
+path, which parses the document and reports exact errors.
 """
 
 from __future__ import annotations
