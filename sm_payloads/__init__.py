@@ -36,6 +36,7 @@ from .registry import get_codec, register_codec
 
 if TYPE_CHECKING:
     from . import algorithms, autopilot, batch, object2vec, sdk, serving
+    from .arrow import from_arrow
 
 __version__ = "0.1.0"
 
@@ -44,7 +45,15 @@ __version__ = "0.1.0"
 _ON_FIRST_USE = ("algorithms", "autopilot", "batch", "object2vec", "sdk", "server", "serving")
 
 
+#: Functions of modules imported on first use (``smp.from_arrow``: pyarrow stays unimported).
+_FUNCTIONS_ON_FIRST_USE = {"from_arrow": "arrow"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _FUNCTIONS_ON_FIRST_USE:
+        function = getattr(importlib.import_module(f"{__name__}.{_FUNCTIONS_ON_FIRST_USE[name]}"), name)
+        globals()[name] = function
+        return function
     if name in _ON_FIRST_USE:
         module = importlib.import_module(f"{__name__}.{name}")
         globals()[name] = module
@@ -53,7 +62,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_ON_FIRST_USE})
+    return sorted({*globals(), *_ON_FIRST_USE, *_FUNCTIONS_ON_FIRST_USE})
 
 
 __all__ = [
@@ -79,6 +88,7 @@ __all__ = [
     "encode_request",
     "encode_response",
     "formats",
+    "from_arrow",
     "from_dense",
     "from_sparse",
     "get_codec",

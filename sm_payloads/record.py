@@ -27,6 +27,7 @@ Rule 4: this module imports nothing from the rest of the package except `errors`
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -369,6 +370,58 @@ class RecordBatch:
             return sp.csr_array(m)
         return sp.csr_array(self.to_numpy(key))
 
+    def to_arrow(self) -> Any:
+        """The batch as a ``pyarrow.Table`` (needs pyarrow: ``pip install "sm_payloads[arrow]"``).
+
+        One column per map key, named ``features.<key>`` / ``label.<key>``, then ``uid``,
+        ``metadata`` and ``configuration`` (string columns, null where a record has none)
+        when the batch has them. A dense column (N,) is a primitive column and (N, k) a
+        FixedSizeList<k> (nested for higher ranks), both sharing this batch's memory; a
+        `Ragged` column is a large_list (null where a record lacks the key) sharing values
+        and offsets; a sparse column a ``{keys, values}`` struct of large_lists whose field
+        metadata ``sm_payloads.shape`` holds the record shape; a strings column a string
+        column, or a large_list of strings when some record has several entries.
+        ``sm_payloads.from_arrow`` reads it back to an equal batch.
+
+        >>> import numpy as np
+        >>> t = from_dense(np.ones((2, 3), np.float32), np.zeros(2, np.float32)).to_arrow()
+        >>> t.column_names, str(t.schema.field("features.values").type)
+        (['features.values', 'label.values'], 'fixed_size_list<item: float>[3]')
+        """
+        try:
+            import pyarrow as pa  # type: ignore[import-untyped]
+        except ImportError:
+            raise ImportError('to_arrow needs pyarrow: pip install "sm_payloads[arrow]"') from None
+        arrays: list[Any] = []
+        fields: list[Any] = []
+        for map_name in ("features", "label"):
+            for key, col in getattr(self, map_name).items():
+                name = f"{map_name}.{key}"
+                arr, meta = _arrow_column(pa, col, self.n, name)
+                arrays.append(arr)
+                fields.append(pa.field(name, arr.type, metadata=meta))
+        for sname in ("uid", "metadata", "configuration"):
+            strings = getattr(self, sname)
+            if strings is not None:
+                arrays.append(pa.array(list(strings), pa.string()))
+                fields.append(pa.field(sname, pa.string()))
+        if not arrays:  # no columns, n rows: a struct of no fields carries the length
+            empty = pa.array([{}] * self.n, pa.struct([]))
+            return pa.Table.from_batches([pa.RecordBatch.from_struct_array(empty)])
+        return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        """The Arrow PyCapsule stream of `to_arrow`'s table: ``pyarrow.table(batch)`` and
+        ``polars.DataFrame(batch)`` read the batch through it. The interface's names are C
+        strings: a key with a NUL character is an `EncodeError` (it would be cut there)."""
+        table = self.to_arrow()
+        for name in table.column_names:
+            if "\x00" in name:
+                raise EncodeError(
+                    None, "a name with a NUL character cannot cross the Arrow C interface", column=name
+                )
+        return table.__arrow_c_stream__(requested_schema)
+
     @classmethod
     def from_records(cls, records: Iterable[Record]) -> RecordBatch:
         """Build a batch from row views (the inverse of iterating a batch).
@@ -473,6 +526,48 @@ class RecordBatch:
             f", {s}=..." for s in ("uid", "metadata", "configuration") if getattr(self, s) is not None
         )
         return f"RecordBatch(n={self.n}, features={desc(self.features)}, label={desc(self.label)}{extra})"
+
+
+def _arrow_dense(pa: Any, col: NDArray[Any], n: int) -> Any:
+    """A dense numeric (N, *shape) array as nested FixedSizeLists over one primitive
+    array that shares its memory (when C-contiguous)."""
+    flat = np.ascontiguousarray(col).reshape(-1)
+    arr = pa.array(flat)
+    shape = col.shape[1:]
+    for i, side in enumerate(reversed(shape)):
+        rows = n * math.prod(shape[: len(shape) - 1 - i])
+        if side:
+            arr = pa.FixedSizeListArray.from_arrays(arr, side)
+        else:  # from_arrays refuses size 0 (the length cannot be told from the values)
+            arr = pa.Array.from_buffers(pa.list_(arr.type, 0), rows, [None], children=[arr])
+    return arr
+
+
+def _arrow_column(pa: Any, col: Any, n: int, name: str) -> tuple[Any, dict[bytes, bytes] | None]:
+    """One column as an Arrow array, and its field metadata."""
+    kind = column_kind(col)
+    if kind == Kind.DENSE:
+        return _arrow_dense(pa, col, n), None
+    if kind == Kind.RAGGED:
+        mask = None if col.valid is None else pa.array(~col.valid)
+        return pa.LargeListArray.from_arrays(pa.array(col.offsets), pa.array(col.values), mask=mask), None
+    if kind == Kind.SPARSE:
+        m, shape = sparse_parts(col)
+        indptr = pa.array(np.asarray(m.indptr, dtype=np.int64))
+        keys = pa.LargeListArray.from_arrays(indptr, pa.array(np.asarray(m.indices)))
+        values = pa.LargeListArray.from_arrays(indptr, pa.array(np.asarray(m.data)))
+        struct = pa.StructArray.from_arrays([keys, values], names=["keys", "values"])
+        return struct, {b"sm_payloads.shape": json.dumps(list(shape)).encode()}
+    rows = col.tolist()
+    kinds = {type(v) for v in rows if v is not None and not isinstance(v, (list, tuple))}
+    kinds |= {type(x) for v in rows if isinstance(v, (list, tuple)) for x in v}
+    if len(kinds) > 1:
+        raise EncodeError(None, "mixes str and bytes values; Arrow holds one or the other", column=name)
+    item = pa.binary() if kinds == {bytes} else pa.string()
+    if any(isinstance(v, (list, tuple)) for v in rows):
+        lists = [v if v is None or isinstance(v, (list, tuple)) else [v] for v in rows]
+        return pa.array(lists, pa.large_list(item)), None
+    return pa.array(rows, item), None
 
 
 def _absent_like(model: Any, n: int, name: str) -> Any:

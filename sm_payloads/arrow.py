@@ -1,0 +1,494 @@
+"""Arrow data as a `RecordBatch`: `from_arrow` reads pyarrow Tables and RecordBatches, polars
+and pandas DataFrames, and anything else that speaks the Arrow PyCapsule interface
+(``__arrow_c_stream__`` / ``__arrow_c_array__``), without importing a DataFrame library.
+
+Rule 1 (layouts): a table with a column named ``features.<key>`` or ``label.<key>`` (or with
+only ``uid`` / ``metadata`` / ``configuration`` columns) is in the layout
+`RecordBatch.to_arrow` writes: each such column is that map's key, ``uid``, ``metadata``
+and ``configuration`` are the batch's strings, and any other column is an `EncodeError`
+naming it. Any other table is columns of numbers: the ``label`` column(s)
+become ``label["values"]`` ((N,) for one column, (N, m) for several), the other columns (or
+``features``) ``features["values"]`` as one (N, k) array. One feature column keeps its own
+kind: a FixedSizeList is (N, k) (nested ones (N, k1, k2, ...)), a list column `Ragged`, a
+``{keys, values}`` struct sparse; several are stacked side by side (numbers and
+FixedSizeLists only). A text column among the features is an `EncodeError` naming it; a
+pandas index stored as a column (``__index_level_0__``) is not a feature.
+Rule 2 (types): integers, floats and booleans become float32, float64 or int32 when no
+value changes (the record's rule, `columns.as_tensor_dtype`); ``dtype`` converts every
+numeric column to that type instead (floats round to nearest; int32 only from integral
+values in range). Dictionary columns are decoded. Text (string, large_string, binary) is a
+strings column where the layout allows one; a list of strings is a multi-entry value (a list
+of one string is that string, as record.proto has it). Other Arrow types (decimal,
+timestamp, nested lists...) are an `EncodeError` naming the column and its type.
+Rule 3 (zero copy): a column of one chunk without nulls is a view of the Arrow buffers when
+it needs no conversion: a primitive column, a FixedSizeList's values, a list column's
+values (and its offsets when they are 64-bit from 0). A chunked column is concatenated
+(once); stacking several columns copies them once.
+Rule 4 (nulls): a null is a record without the key where the batch can say so: a null list
+is a `Ragged` record without a tensor, a null string is None. A null number, a null in a
+FixedSizeList or sparse column, and a null inside a list are an `EncodeError` naming the
+column and the first null record (dense columns have no "missing" value; fill the nulls or
+use a list column).
+Rule 5 (layers): a core module beside `record` and `arrays` (``arrays.to_batch`` reads
+Arrow data through it, so the top-level verbs take DataFrames); it imports ``errors``,
+``columns`` and ``record``. `RecordBatch.to_arrow` is written in ``record.py`` itself, since
+``record`` may not import this module (which imports it). pyarrow is imported on first
+use; without it, `from_arrow` raises ImportError saying what to install.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .columns import TENSOR_DTYPES, Sparse, as_tensor_dtype
+from .errors import EncodeError
+from .record import Ragged, RecordBatch
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike, NDArray
+
+__all__ = ["INSTALL", "SHAPE_KEY", "from_arrow", "is_arrow", "pyarrow", "to_table"]
+
+#: What to install for Arrow, Parquet and DataFrame support.
+INSTALL = 'pyarrow is needed for Arrow, Parquet and DataFrame data: pip install "sm_payloads[arrow]"'
+#: Field metadata key of a sparse column's record shape (a JSON list), as to_arrow writes it.
+SHAPE_KEY = b"sm_payloads.shape"
+_PARTS = ("features", "label")
+_STRINGS = ("uid", "metadata", "configuration")
+_INT32 = np.iinfo(np.int32)
+
+
+def pyarrow() -> Any:
+    """The ``pyarrow`` module, or ImportError saying what to install."""
+    try:
+        import pyarrow as pa  # type: ignore[import-untyped]
+    except ImportError:
+        raise ImportError(INSTALL) from None
+    return pa
+
+
+def is_arrow(data: Any) -> bool:
+    """Whether `data` speaks the Arrow PyCapsule interface (a table or a record batch)."""
+    t = type(data)
+    return hasattr(t, "__arrow_c_stream__") or hasattr(t, "__arrow_c_array__")
+
+
+def to_table(data: Any) -> Any:
+    """`data` as a ``pyarrow.Table`` (a Table as it is; the others through the PyCapsule
+    interface, which shares their buffers)."""
+    pa = pyarrow()
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    t = type(data)
+    if hasattr(t, "__arrow_c_stream__"):
+        return pa.table(data)
+    if hasattr(t, "__arrow_c_array__"):
+        return pa.Table.from_batches([pa.record_batch(data)])
+    raise TypeError(
+        f"cannot read {t.__name__} as Arrow data: expected a pyarrow Table or RecordBatch, a polars "
+        "or pandas DataFrame, or an object with __arrow_c_stream__ / __arrow_c_array__"
+    )
+
+
+def from_arrow(
+    data: Any,
+    *,
+    label: str | Sequence[str] | None = None,
+    features: Sequence[str] | None = None,
+    dtype: DTypeLike | None = None,
+) -> RecordBatch:
+    """A `RecordBatch` from Arrow data (see the module docstring for the rules).
+
+    Parameters
+    ----------
+    data : pyarrow Table or RecordBatch, polars or pandas DataFrame, or any object with
+        ``__arrow_c_stream__`` / ``__arrow_c_array__``.
+    label : str or sequence of str, optional
+        The label column(s), ``label["values"]``.
+    features : sequence of str, optional
+        The feature columns, in this order (default: every other column).
+    dtype : float32, float64 or int32, optional
+        Convert every numeric column to this type.
+
+    >>> import pyarrow as pa, sm_payloads as smp
+    >>> t = pa.table({"y": [1.0, 0.0], "a": [0.5, 1.5], "b": [2.0, 3.0]})
+    >>> b = smp.from_arrow(t, label="y", dtype="float32")
+    >>> b.features["values"].tolist(), b.label["values"].tolist()
+    ([[0.5, 2.0], [1.5, 3.0]], [1.0, 0.0])
+    """
+    table = to_table(data)
+    dt = None
+    if dtype is not None:
+        dt = np.dtype(dtype)
+        if dt not in TENSOR_DTYPES:
+            raise ValueError(f"dtype must be float32, float64 or int32, not {dt}")
+    hidden = _pandas_index(table)
+    names = [n for n in table.column_names if n not in hidden]
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise EncodeError(None, "two columns have this name", column=n, status_hint=400)
+        seen.add(n)
+    position = {n: i for i, n in enumerate(table.column_names) if n in seen}
+    if any(n.partition(".")[0] in _PARTS and "." in n for n in names) or (
+        names and set(names) <= set(_STRINGS)
+    ):
+        if label is not None or features is not None:
+            raise EncodeError(
+                None,
+                "label= and features= pick columns of a table of numbers; this table has "
+                "'features.<key>' / 'label.<key>' columns (the layout RecordBatch.to_arrow writes)",
+                status_hint=400,
+            )
+        return _from_layout(table, names, position, dt)
+    labels = [label] if isinstance(label, str) else list(label or ())
+    for n in labels:
+        if n not in position:
+            raise EncodeError(
+                None, f"no such column (columns: {', '.join(names)})", column=n, status_hint=400
+            )
+    if features is None:
+        feats = [n for n in names if n not in labels]
+    else:
+        feats = [features] if isinstance(features, str) else list(features)
+        for n in feats:
+            if n not in position:
+                raise EncodeError(
+                    None, f"no such column (columns: {', '.join(names)})", column=n, status_hint=400
+                )
+            if n in labels:
+                raise EncodeError(None, "is both a label and a feature column", column=n, status_hint=400)
+    columns = {n: (table.column(position[n]), table.schema.field(position[n])) for n in labels + feats}
+    label_map = {"values": _block(columns, labels, "label", dt)} if labels else {}
+    feature_map = {"values": _block(columns, feats, "features", dt)} if feats else {}
+    return RecordBatch(feature_map, label_map, n=table.num_rows)
+
+
+# --------------------------------------------------------------------------------------
+# Layouts
+# --------------------------------------------------------------------------------------
+
+
+def _pandas_index(table: Any) -> set[str]:
+    """Columns that hold a pandas index (pandas' schema metadata names them)."""
+    meta = table.schema.metadata or {}
+    if b"pandas" not in meta:
+        return set()
+    try:
+        index = json.loads(meta[b"pandas"]).get("index_columns", [])
+    except (ValueError, AttributeError):
+        return set()
+    return {c for c in index if isinstance(c, str)}
+
+
+def _from_layout(
+    table: Any, names: list[str], position: dict[str, int], dt: np.dtype[Any] | None
+) -> RecordBatch:
+    maps: dict[str, dict[str, Any]] = {"features": {}, "label": {}}
+    strings: dict[str, Any] = {}
+    for name in names:
+        col, field = table.column(position[name]), table.schema.field(position[name])
+        part, _, key = name.partition(".")
+        if part in maps and name != part:
+            maps[part][key] = _column(col, field, name, dt, strings_ok=True)
+        elif name in _STRINGS:
+            strings[name] = _string_list(col, name)
+        else:
+            raise EncodeError(
+                None,
+                "a table with 'features.<key>' / 'label.<key>' columns holds only those and "
+                "uid, metadata, configuration",
+                column=name,
+                status_hint=400,
+            )
+    return RecordBatch(maps["features"], maps["label"], n=table.num_rows, **strings)
+
+
+def _block(columns: dict[str, Any], names: list[str], part: str, dt: np.dtype[Any] | None) -> Any:
+    """``label["values"]`` or ``features["values"]`` from the named columns."""
+    if len(names) == 1:
+        col, field = columns[names[0]]
+        out = _column(col, field, names[0], dt, strings_ok=part == "label")
+        if part == "features" and isinstance(out, np.ndarray) and out.ndim == 1:
+            out = out.reshape(-1, 1)  # a view: one feature per record
+        return out
+    pieces = []
+    for name in names:
+        col, field = columns[name]
+        pa = pyarrow()
+        t = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+        if not (_numeric(pa, t) or pa.types.is_fixed_size_list(t)):
+            if _text(pa, t):
+                raise _text_error(name, t, part)
+            raise EncodeError(
+                None,
+                f"a column of {t} is {part} only as the one {part} column; stacked {part} "
+                "columns hold numbers or fixed-size lists of numbers",
+                column=name,
+                status_hint=400,
+            )
+        a = _column(col, field, name, dt, strings_ok=False)
+        pieces.append(a.reshape(a.shape[0], math.prod(a.shape[1:])))
+    common = np.result_type(*pieces)  # among float32/float64/int32: never loses a value
+    n = pieces[0].shape[0]
+    out = np.empty((n, sum(p.shape[1] for p in pieces)), dtype=common)
+    at = 0
+    for p in pieces:
+        out[:, at : at + p.shape[1]] = p
+        at += p.shape[1]
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Columns
+# --------------------------------------------------------------------------------------
+
+
+def _numeric(pa: Any, t: Any) -> bool:
+    return bool(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t))
+
+
+def _text(pa: Any, t: Any) -> bool:
+    kinds = ("is_string", "is_large_string", "is_string_view", "is_binary", "is_large_binary")
+    return any(getattr(pa.types, k, lambda _t: False)(t) for k in kinds) or pa.types.is_fixed_size_binary(t)
+
+
+def _text_error(name: str, t: Any, part: str) -> EncodeError:
+    return EncodeError(
+        None,
+        f"is text ({t}); {part} must be numbers: leave it out with features=[...]"
+        + (" or make it the label" if part == "features" else ""),
+        column=name,
+        status_hint=400,
+    )
+
+
+def _one_chunk(pa: Any, col: Any) -> Any:
+    """The column as one Array: its only chunk as it is, or the chunks concatenated."""
+    if pa.types.is_dictionary(col.type):
+        col = pa.chunked_array([c.dictionary_decode() for c in col.chunks], col.type.value_type)
+    if col.num_chunks == 1:
+        return col.chunk(0)
+    return col.combine_chunks()
+
+
+def _first_null(arr: Any) -> int:
+    return int(np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False))[0])
+
+
+def _no_nulls(arr: Any, name: str, what: str = "") -> None:
+    if arr.null_count:
+        raise EncodeError(
+            None,
+            f"record {_first_null(arr)}: null{what}; a column of {arr.type} holds no missing "
+            "values (fill the nulls, or use a list column, where null means the record lacks "
+            "the key)",
+            column=name,
+            status_hint=400,
+        )
+
+
+def _primitive(pa: Any, arr: Any) -> NDArray[Any]:
+    """A numeric Array without nulls as numpy (a view, except booleans: Arrow packs bits)."""
+    if pa.types.is_boolean(arr.type):
+        return np.asarray(arr.to_numpy(zero_copy_only=False))
+    return np.asarray(arr.to_numpy(zero_copy_only=True))
+
+
+def _cast(values: NDArray[Any], name: str, dt: np.dtype[Any] | None) -> NDArray[Any]:
+    if dt is None or values.dtype == dt:
+        return as_tensor_dtype(values, name)
+    if dt.kind == "f":
+        if values.dtype == np.bool_:
+            values = values.astype(np.int32)
+        return values.astype(dt)
+    # int32: integral values in range only
+    if values.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = (
+                ~np.isfinite(values)
+                | (values != np.trunc(values))
+                | (values < _INT32.min)
+                | (values > _INT32.max)
+            )
+        if bad.any():
+            first = values.reshape(-1)[int(np.flatnonzero(bad.reshape(-1))[0])]
+            raise EncodeError(
+                None,
+                f"value {float(first)!r} is not an int32 (dtype=int32 converts integral values only)",
+                column=name,
+                status_hint=400,
+            )
+        return values.astype(np.int32)
+    return as_tensor_dtype(values, name)
+
+
+def _column(col: Any, field: Any, name: str, dt: np.dtype[Any] | None, *, strings_ok: bool) -> Any:
+    """One Arrow column (a ChunkedArray) as a batch column."""
+    pa = pyarrow()
+    arr = _one_chunk(pa, col)
+    t = arr.type
+    n = len(arr)
+    if _numeric(pa, t):
+        _no_nulls(arr, name)
+        return _cast(_primitive(pa, arr), name, dt)
+    if pa.types.is_fixed_size_list(t):
+        shape: list[int] = []
+        a = arr
+        while pa.types.is_fixed_size_list(a.type):
+            _no_nulls(a, name, "" if a is arr else " inside a fixed-size list")
+            shape.append(a.type.list_size)
+            a = a.flatten()
+        if pa.types.is_dictionary(a.type):
+            a = a.dictionary_decode()
+        if not _numeric(pa, a.type):
+            raise _unsupported(name, t)
+        if a.null_count:
+            raise EncodeError(None, "a null inside a fixed-size list", column=name, status_hint=400)
+        return _cast(_primitive(pa, a).reshape(n, *shape), name, dt)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        child_type = t.value_type.value_type if pa.types.is_dictionary(t.value_type) else t.value_type
+        if _text(pa, child_type):
+            if not strings_ok:
+                raise _text_error(name, t, "features")
+            return _string_lists(arr, name)
+        if not _numeric(pa, child_type):
+            raise _unsupported(name, t)
+        return _ragged(pa, arr, name, dt)
+    if pa.types.is_struct(t):
+        return _sparse(pa, arr, field, name, dt)
+    if _text(pa, t):
+        if not strings_ok:
+            raise _text_error(name, t, "features")
+        out = np.empty(n, dtype=object)
+        out[:] = arr.to_pylist()
+        return out
+    raise _unsupported(name, t)
+
+
+def _unsupported(name: str, t: Any) -> EncodeError:
+    return EncodeError(
+        None,
+        f"Arrow type {t} has no record.proto tensor (numbers, fixed-size lists and lists of "
+        "numbers, {keys, values} structs, text)",
+        column=name,
+        status_hint=400,
+    )
+
+
+def _offsets(arr: Any) -> tuple[NDArray[Any], int, int]:
+    """A list Array's offsets (its slice's), first and last."""
+    off = np.asarray(arr.offsets.to_numpy(zero_copy_only=True))
+    return off, int(off[0]), int(off[-1])
+
+
+def _ragged(pa: Any, arr: Any, name: str, dt: np.dtype[Any] | None) -> Ragged:
+    off, lo, hi = _offsets(arr)
+    child = arr.values.slice(lo, hi - lo)
+    if pa.types.is_dictionary(child.type):
+        child = child.dictionary_decode()
+    if child.null_count:
+        raise EncodeError(
+            None,
+            "a null inside a list (a record's tensor has no missing values; a null list is a "
+            "record without the key)",
+            column=name,
+            status_hint=400,
+        )
+    values = _cast(_primitive(pa, child), name, dt)
+    offsets = off if lo == 0 and off.dtype == np.int64 else (off - lo).astype(np.int64)
+    valid = None
+    if arr.null_count:
+        valid = ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False))
+        lengths = np.diff(offsets)
+        if lengths[~valid].any():  # Arrow lets a null list cover values: drop them
+            values = values[np.repeat(valid, lengths)]
+            offsets = np.zeros(len(arr) + 1, np.int64)
+            np.cumsum(np.where(valid, lengths, 0), out=offsets[1:])
+    return Ragged(values, offsets, valid)
+
+
+def _string_list(col: Any, name: str) -> list[str | None]:
+    pa = pyarrow()
+    arr = _one_chunk(pa, col)
+    if not (
+        pa.types.is_string(arr.type)
+        or pa.types.is_large_string(arr.type)
+        or getattr(pa.types, "is_string_view", lambda _t: False)(arr.type)
+    ):
+        raise EncodeError(None, f"expected a string column, got {arr.type}", column=name, status_hint=400)
+    rows: list[str | None] = arr.to_pylist()
+    return rows
+
+
+def _string_lists(arr: Any, name: str) -> NDArray[Any]:
+    """A list-of-text column: a multi-entry value per record (one entry: that string)."""
+    rows = arr.to_pylist()
+    out = np.empty(len(rows), dtype=object)
+    for i, r in enumerate(rows):
+        if r is not None and any(x is None for x in r):
+            raise EncodeError(
+                None, f"record {i}: a null inside a list of strings", column=name, status_hint=400
+            )
+    out[:] = [r if r is None or len(r) != 1 else r[0] for r in rows]
+    return out
+
+
+def _sparse(pa: Any, arr: Any, field: Any, name: str, dt: np.dtype[Any] | None) -> Any:
+    t = arr.type
+    fields = {t.field(i).name: i for i in range(t.num_fields)}
+    if set(fields) != {"keys", "values"} or not all(
+        pa.types.is_list(t.field(i).type) or pa.types.is_large_list(t.field(i).type)
+        for i in range(t.num_fields)
+    ):
+        raise _unsupported(name, t)
+    _no_nulls(arr, name)
+    children = arr.flatten()  # the struct's slice of each child
+    keys, values = children[fields["keys"]], children[fields["values"]]
+    for part in (keys, values):
+        if part.null_count:
+            raise EncodeError(
+                None,
+                f"record {_first_null(part)}: null sparse {(part is keys and 'keys') or 'values'}",
+                column=name,
+                status_hint=400,
+            )
+    ko, klo, khi = _offsets(keys)
+    vo, vlo, vhi = _offsets(values)
+    if not np.array_equal(ko - klo, vo - vlo):
+        bad = int(np.flatnonzero(np.diff(ko) != np.diff(vo))[0])
+        raise EncodeError(
+            None, f"record {bad}: keys and values of different lengths", column=name, status_hint=400
+        )
+    kchild, vchild = keys.values.slice(klo, khi - klo), values.values.slice(vlo, vhi - vlo)
+    if not pa.types.is_integer(kchild.type) or not _numeric(pa, vchild.type):
+        raise _unsupported(name, t)
+    if kchild.null_count or vchild.null_count:
+        raise EncodeError(None, "a null inside a sparse row", column=name, status_hint=400)
+    k = _primitive(pa, kchild)
+    data = _cast(_primitive(pa, vchild), name, dt)
+    meta = field.metadata or {}
+    if SHAPE_KEY in meta:
+        try:
+            shape = tuple(int(s) for s in json.loads(meta[SHAPE_KEY]))
+        except (ValueError, TypeError):
+            raise EncodeError(
+                None, f"bad {SHAPE_KEY.decode()} metadata", column=name, status_hint=400
+            ) from None
+    else:
+        shape = (int(k.max()) + 1 if k.size else 0,)
+    width = math.prod(shape)
+    if k.size and (int(k.min()) < 0 or int(k.max()) >= width):
+        raise EncodeError(None, f"a key outside the record shape {shape}", column=name, status_hint=400)
+    index_type = np.int32 if width <= _INT32.max and k.size <= _INT32.max else np.int64
+    indptr = (ko - klo).astype(index_type, copy=False)
+    m = sp.csr_array((data, k.astype(index_type, copy=False), indptr), shape=(len(arr), width))
+    return m if len(shape) == 1 else Sparse(m, shape)
