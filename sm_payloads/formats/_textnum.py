@@ -28,9 +28,14 @@ Rule 3: `parse_numeric_block` never raises for bad input; it returns None and th
 careful reader finds and reports the problem with its position.
 Rule 4 (accelerator): where the optional C extension ``sm_payloads.formats._cparse`` is built,
 `parse_numeric_block` runs its ``csv_block`` instead of the numpy kernel: one pass over the
-bytes with the same grammar, the same exactness rule (Clinger's fast path, CPython's
-converter for the rest) and the same None for anything else. The numpy kernel stays the
-reference; the tests run both on the same inputs and compare the bits.
+bytes with the same grammar, exact numbers (the converter of ``_cnumber.h``) and the same
+None for anything else. The numpy kernel stays the reference; the tests run both on the
+same inputs and compare the bits.
+Rule 5 (rows): `parse_numeric_rows` is the CSV reader's fast path. Its kernel `read_rows`
+(``_cparse.csv_read``, or the numpy twin) also reads quoted numbers, empty fields (NaN) and
+blank lines, into float64 or float32 (rounded once: ``_exact.to_float32`` in numpy), and
+stops at the first line it cannot read instead of declining the whole input; that line
+goes alone to the caller's careful reader, and reading goes on after it.
 """
 
 from __future__ import annotations

@@ -14,12 +14,16 @@ Rule 2 (reader): ``\\n`` or ``\\r\\n`` line ends, an optional final line end, RF
 fields, blank lines skipped. A block of fields (label or features) is numeric when every
 field in it is a number (an empty field is a missing value, NaN); otherwise it is text,
 unless ``dtype`` says which. Numbers read as float64 (``dtype=`` to choose).
-Rule 3 (exactness): numbers are read correctly rounded, always: a vectorized fast path
-takes the fields it can read exactly, everything else goes through Python's ``float``.
-Rule 4 (errors): any problem is a `DecodeError` with the 1-based line, the byte offset from
+Rule 3 (exactness): numbers are read correctly rounded in the type asked for, always
+(float32 rounded once from the text, never through a float64).
+Rule 4 (fast path): the lines whose fields are all numbers (quoted or not; an empty field is
+NaN) are read by `_textnum.parse_numeric_rows`; a line it cannot read goes alone to the
+careful reader (`_careful_line`), which reads it if it is a record of numbers. Text or a
+bad record anywhere sends the whole region to the careful reader.
+Rule 5 (errors): any problem is a `DecodeError` with the 1-based line, the byte offset from
 the start of the input and the 0-based record index; the reason names the 1-based column.
-The fast path never reports errors itself: on anything unusual it hands the input to the
-careful reader, which is the one place that positions errors.
+The fast path never reports errors itself: the careful reader is the one place that
+positions errors.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import IO, Any, ClassVar
 
 import numpy as np
 
+from .. import _native
 from .._buffers import as_bytes
 from ..arrays import response_batch
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
@@ -289,6 +294,28 @@ def _text_of(v: Any, name: str) -> str:
         ) from None
 
 
+#: The optional C kernel that joins CSV response rows (`join_lines`); None: its twin.
+_CJOIN = _native.load("formats._cjsonrec")
+
+
+def join_lines_pure(texts: list[bytes], n: int) -> bytes | None:
+    """The twin of ``_cjsonrec.join_lines``: line i of every text (n lines each, no final
+    newline) joined by ``,``, every row ending with ``\\n``; None when a text has another
+    number of lines."""
+    parts = [t.split(b"\n") for t in texts]
+    if not texts or n < 1 or any(len(p) != n for p in parts):
+        return None
+    return b"\n".join(map(b",".join, zip(*parts, strict=True))) + b"\n"
+
+
+def join_lines(texts: list[bytes], n: int) -> bytes | None:
+    """CSV rows from one text per column (`join_lines_pure`; the C kernel when built)."""
+    if _CJOIN is not None:
+        out: bytes | None = _CJOIN.join_lines(texts, n)
+        return out
+    return join_lines_pure(texts, n)
+
+
 def encode_response(
     batch: RecordBatch | Sequence[Mapping[str, Any]],
     *,
@@ -321,11 +348,15 @@ def encode_response(
     if not names:
         raise EncodeError(CONTENT_TYPE, "the batch has no outputs (label is empty)", status_hint=500)
     cols = [batch.label[k] for k in names]
-    if all(isinstance(c, np.ndarray) and c.ndim == 1 and c.dtype.kind in "fi" for c in cols) and (
-        len({c.dtype for c in cols}) == 1
-    ):
+    numbers = all(isinstance(c, np.ndarray) and c.ndim == 1 and c.dtype.kind in "fi" for c in cols)
+    if numbers and len({c.dtype for c in cols}) == 1:
         body = _textnum.format_rows(np.column_stack(cols))
     else:
+        if numbers:
+            # numbers of several dtypes: each column's text at once, then the rows in one pass
+            rows = join_lines([_textnum.format_rows(c.reshape(n, 1)) for c in cols], n)
+            if rows is not None:
+                return b"".join([*head, rows])
         fields = [_response_fields(k, c, n) for k, c in zip(names, cols, strict=True)]
         if len(fields) == 1:
             body = b"\n".join(b'""' if f == b"" else f for f in fields[0])
