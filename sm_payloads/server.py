@@ -581,8 +581,8 @@ def serve(
                 Multiprocess(config, sockets=[sock]).run()
         else:
             server.run()
-    except SystemExit as e:  # uvicorn exits 1 when it cannot start (the port is taken)
-        return e.code if isinstance(e.code, int) else 1
+    except SystemExit as e:  # uvicorn exits (1 or 3) when it cannot start: the port is taken
+        return 0 if e.code in (0, None) else 1
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

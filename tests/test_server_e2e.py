@@ -432,11 +432,18 @@ def ping(port: int) -> tuple[int, bytes]:
 
 
 def wait_ping(port: int, status: int, timeout: float = 20) -> tuple[int, bytes]:
+    """Ping until the answer has `status` (refused connections too: several workers listen
+    once started)."""
     end = time.monotonic() + timeout
-    while (got := ping(port))[0] != status:
+    while True:
+        try:
+            got = ping(port)
+        except ConnectionRefusedError as e:
+            got = (0, repr(e).encode())
+        if got[0] == status:
+            return got
         assert time.monotonic() < end, got
         time.sleep(0.01)
-    return got
 
 
 def test_ping_is_503_until_load_returns(model_dir: Path, tmp_path: Path) -> None:
