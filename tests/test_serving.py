@@ -113,6 +113,54 @@ def test_unencodable_prediction_is_500() -> None:
     )
 
 
+def test_a_type_that_cannot_carry_the_answer_is_406_naming_those_that_can() -> None:
+    two = lambda b: smp.RecordBatch(label={"a": np.ones(len(b)), "b": np.zeros(len(b))})  # noqa: E731
+    r = handle(BODY, RIO, NPY, two, env={}, offered=[NPY, "application/json", "text/csv"])
+    assert (r.status, r.body) == (
+        406,
+        b"the prediction cannot be written as application/x-npy: an npy payload holds one array; the "
+        b"batch's label has 2 ('a', 'b'); ask for one of: application/json, text/csv\n",
+    )
+    dicts = lambda b: [{"label": "cat"}] * len(b)  # noqa: E731
+    r = handle(BODY, RIO, NPY, dicts, env={}, offered=[NPY, "application/jsonlines", RIO])
+    assert (r.status, r.body) == (
+        406,
+        b"the prediction cannot be written as application/x-npy: object arrays need pickle, which is "
+        b"never written; ask for one of: application/jsonlines, application/x-recordio-protobuf\n",
+    )
+    # nothing offered can write it: the server's fault
+    r = handle(BODY, RIO, NPY, two, env={}, offered=[NPY])
+    assert (r.status, r.body) == (
+        500,
+        b"the prediction cannot be written as application/x-npy: an npy payload holds one array; the "
+        b"batch's label has 2 ('a', 'b')\n",
+    )
+
+
+def test_response_limit() -> None:
+    # 2 records of float32 scores in RecordIO-protobuf: 2 frames
+    ok = handle(BODY, RIO, None, total, env={})
+    size = len(ok.body)
+    assert ok.status == 200 and size > 20
+    message = (
+        f"the prediction written as {RIO} is {size} bytes, over the response limit of {size - 1} bytes "
+        "(SAGEMAKER_MAX_RESPONSE_IN_MB); send fewer records per request\n"
+    ).encode()
+    assert handle(BODY, RIO, None, total, env={}, max_response_bytes=size - 1) == Response(
+        413, message, "text/plain; charset=utf-8"
+    )
+    assert handle(BODY, RIO, None, total, env={}, max_response_bytes=size) == ok
+    big = lambda b: smp.RecordBatch(label={"score": np.zeros(2**20, np.float64)})  # noqa: E731
+    r = handle(BODY, RIO, "application/x-npy", big, env={"SAGEMAKER_MAX_RESPONSE_IN_MB": "9"})
+    assert (r.status, len(r.body)) == (200, 128 + 8 * 2**20)  # npy: 128-byte header + 8 MiB
+    r = handle(BODY, RIO, "application/x-npy", big, env={})  # the 6 MiB default
+    assert r.status == 413 and r.body.startswith(
+        b"the prediction written as application/x-npy is 8388736 bytes"
+    )
+    r = handle(BODY, RIO, "application/x-npy", big, env={"SAGEMAKER_MAX_RESPONSE_IN_MB": "0"})
+    assert r.status == 200
+
+
 def test_predict_may_return_arrays_or_dicts() -> None:
     r = handle(
         BODY, RIO, None, lambda b: [{"closest_cluster": 1, "distance_to_cluster": 0.5}] * len(b), env={}
