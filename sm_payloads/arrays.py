@@ -87,8 +87,9 @@ def response_batch(data: Any, content_type: str) -> RecordBatch:
 
 def to_batch(data: Any, *, response: bool = False) -> RecordBatch:
     """A `RecordBatch` from a batch, a numpy array (1-D = one record), a scipy sparse
-    matrix, nested lists of numbers, or (with ``response=True``) a list of per-record
-    output dicts."""
+    matrix, nested lists of numbers, a DataFrame or Arrow table (`arrow.from_arrow`: its
+    numeric columns are ``features["values"]``; for a response each column is a ``label``
+    key), or (with ``response=True``) a list of per-record output dicts."""
     if isinstance(data, RecordBatch):
         return data
     if response and is_output_rows(data):
@@ -105,9 +106,14 @@ def to_batch(data: Any, *, response: bool = False) -> RecordBatch:
         if arr.dtype.kind not in "biuf":
             raise EncodeError(None, f"expected numbers, got {arr.dtype}", status_hint=400)
         return from_dense(arr)
+    if hasattr(type(data), "__arrow_c_stream__") or hasattr(type(data), "__arrow_c_array__"):
+        # A DataFrame or an Arrow table (pyarrow is imported only for these).
+        from .arrow import from_arrow, outputs_from_arrow
+
+        return outputs_from_arrow(data) if response else from_arrow(data)
     raise EncodeError(
         None,
         f"cannot encode {type(data).__name__}; expected RecordBatch, numpy array, "
-        "scipy sparse matrix or nested lists",
+        "scipy sparse matrix, nested lists or a DataFrame / Arrow table",
         status_hint=400,
     )

@@ -53,7 +53,7 @@ from .record import Ragged, RecordBatch
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike, NDArray
 
-__all__ = ["INSTALL", "SHAPE_KEY", "from_arrow", "is_arrow", "pyarrow", "to_table"]
+__all__ = ["INSTALL", "SHAPE_KEY", "from_arrow", "is_arrow", "outputs_from_arrow", "pyarrow", "to_table"]
 
 #: What to install for Arrow, Parquet and DataFrame support.
 INSTALL = 'pyarrow is needed for Arrow, Parquet and DataFrame data: pip install "sm_payloads[arrow]"'
@@ -170,6 +170,25 @@ def from_arrow(
     label_map = {"values": _block(columns, labels, "label", dt)} if labels else {}
     feature_map = {"values": _block(columns, feats, "features", dt)} if feats else {}
     return RecordBatch(feature_map, label_map, n=table.num_rows)
+
+
+def outputs_from_arrow(data: Any, *, dtype: DTypeLike | None = None) -> RecordBatch:
+    """Model outputs as a batch: each column of a table of outputs is a ``label`` key (as
+    `arrays.outputs_to_batch` makes of per-record dicts); a table in the layout
+    `RecordBatch.to_arrow` writes is read as it is.
+
+    >>> import pyarrow as pa
+    >>> b = outputs_from_arrow(pa.table({"predicted_label": [1, 0], "score": [0.75, 0.25]}))
+    >>> list(b.label), b.label["score"].tolist()
+    (['predicted_label', 'score'], [0.75, 0.25])
+    """
+    table = to_table(data)
+    hidden = _pandas_index(table)
+    names = [n for n in table.column_names if n not in hidden]
+    if any(n.partition(".")[0] in _PARTS and "." in n for n in names):
+        return from_arrow(table, dtype=dtype)
+    table = table.select(names).rename_columns([f"label.{n}" for n in names])
+    return from_arrow(table, dtype=dtype)
 
 
 # --------------------------------------------------------------------------------------

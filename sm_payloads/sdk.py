@@ -140,6 +140,22 @@ def _is_dataframe(data: Any) -> bool:
     return type(data).__name__ == "DataFrame" and type(data).__module__.startswith("pandas")
 
 
+def _is_arrow(data: Any) -> bool:
+    """A DataFrame or Arrow table (the Arrow PyCapsule interface)."""
+    return hasattr(type(data), "__arrow_c_stream__") or hasattr(type(data), "__arrow_c_array__")
+
+
+def _from_arrow(data: Any, content_type: str) -> RecordBatch:
+    """`sm_payloads.arrow.from_arrow` (its numeric columns as ``features["values"]``), its
+    errors naming `content_type`."""
+    from .arrow import from_arrow  # pyarrow is imported only for Arrow data
+
+    try:
+        return from_arrow(data)
+    except EncodeError as e:
+        raise EncodeError(content_type, e.reason, column=e.column, status_hint=e.status_hint) from None
+
+
 def _text(body: bytes | bytearray, encoding: str, content_type: str) -> str:
     """Decode `body`; a byte order mark is dropped (the SDK keeps it as part of the first
     value); undecodable bytes are a `DecodeError` at their offset."""
@@ -282,7 +298,8 @@ class CSVSerializer(_Serializer):
     of one row per record (or a 1-D array: one record) is written by `formats.csv` with
     the SDK's exact text (numpy's ``str`` of each value); other inputs follow the SDK's
     rules (a list of rows, a row, a ``str`` as is, a file-like object's ``read()``, a pandas
-    DataFrame's ``to_csv``).
+    DataFrame's ``to_csv``). Another DataFrame or Arrow table (polars, pyarrow) is written
+    as pandas' ``to_csv`` writes a frame of one dtype: a row per record, a final newline.
 
     >>> CSVSerializer().serialize(np.array([[1.5, 16, 14, 23]], np.float32))
     '1.5,16.0,14.0,23.0'
@@ -296,6 +313,10 @@ class CSVSerializer(_Serializer):
             return data.read()
         if _is_dataframe(data):
             return data.to_csv(header=False, index=False)
+        if _is_arrow(data):
+            # a polars DataFrame, a pyarrow Table...: what pandas' to_csv writes for the same
+            # frame (one dtype; the SDK writes such a frame one column per line)
+            return _CSV_CODEC.encode(_from_arrow(data, _CSV)).decode("ascii") + "\n"
         if isinstance(data, np.ndarray):
             if data.ndim == 0:
                 raise EncodeError(
@@ -497,7 +518,8 @@ class RecordSerializer(_Serializer):
     ``serialize`` returns an ``io.BytesIO`` positioned at 0, as the SDK does. A 1-D array is
     one record. Differences: lists are accepted (the SDK raises ``AttributeError``), and so
     is every dtype the RecordIO tensors hold without loss (the SDK takes int64, float64 and
-    float32 only, refusing even int32).
+    float32 only, refusing even int32), and so are DataFrames and Arrow tables (pandas,
+    polars, pyarrow: their numeric columns, `sm_payloads.from_arrow`), which the SDK refuses.
 
     >>> RecordSerializer().serialize(np.array([1.5, 16], np.float32)).getvalue()[:8].hex()
     '0a23d7ce18000000'
@@ -507,6 +529,8 @@ class RecordSerializer(_Serializer):
         super().__init__(content_type)
 
     def serialize(self, data: Any) -> Any:
+        if _is_arrow(data):  # a DataFrame or Arrow table (the SDK raises AttributeError)
+            return io.BytesIO(_RIO_CODEC.encode(_from_arrow(data, _RIO)))
         array = data if isinstance(data, np.ndarray) else np.asarray(data)
         if array.ndim == 1:
             array = array.reshape(1, array.shape[0])

@@ -461,3 +461,68 @@ for call in (lambda: smp.from_arrow(object()), lambda: smp.from_dense(np.ones((1
         'pyarrow is needed for Arrow, Parquet and DataFrame data: pip install "sm_payloads[arrow]"',
         'to_arrow needs pyarrow: pip install "sm_payloads[arrow]"',
     ]
+
+
+# --------------------------------------------------------------------------------------
+# DataFrames into the verbs and the SDK drop-ins
+# --------------------------------------------------------------------------------------
+
+
+def _frames(cols: dict[str, Any]) -> list[Any]:
+    pd = pytest.importorskip("pandas")
+    pl = pytest.importorskip("polars")
+    return [pa.table(cols), pa.record_batch(cols), pl.DataFrame(cols), pd.DataFrame(cols)]
+
+
+@pytest.mark.parametrize("content_type", ["text/csv", "application/x-recordio-protobuf", "application/json"])
+def test_encode_request_takes_a_frame_as_its_matrix(content_type: str) -> None:
+    cols = {"a": np.array([0.1, 2.0, -3.5]), "b": np.array([1e-7, 5.0, 6.25])}
+    want = smp.encode_request(np.column_stack([cols["a"], cols["b"]]), content_type)
+    for frame in _frames(cols):
+        assert smp.encode_request(frame, content_type) == want
+
+
+def test_encode_response_takes_a_frame_of_outputs() -> None:
+    cols = {"predicted_label": [1.0, 0.0], "score": [0.75, 0.25]}
+    want = smp.encode_response(
+        [{"predicted_label": 1.0, "score": 0.75}, {"predicted_label": 0.0, "score": 0.25}], "application/json"
+    )
+    for frame in _frames(cols):
+        assert smp.encode_response(frame, "application/json") == want
+
+
+def test_a_text_column_in_a_request_names_the_column_and_the_type() -> None:
+    pl = pytest.importorskip("polars")
+    with pytest.raises(smp.EncodeError, match=r"^text/csv: city: is text") as e:
+        smp.encode_request(pl.DataFrame({"x": [1.0], "city": ["Oslo"]}), "text/csv")
+    assert e.value.column == "city"
+
+
+_SDK_FRAMES = [
+    {"a": [0.1, 1e16, 1e-7, 2.0], "b": [3.0, -0.0, float("inf"), 5e-324]},
+    {"a": np.array([0.1, 1e16, 1e-7, 2.0], np.float32)},
+    {"a": [1, 2, -3], "b": [7, 8, 9]},
+]
+
+
+@pytest.mark.sdk
+@pytest.mark.parametrize("cols", _SDK_FRAMES)
+def test_csv_serializer_writes_any_frame_as_the_sdk_writes_a_pandas_one(cols: dict[str, Any]) -> None:
+    pd = pytest.importorskip("pandas")
+    sdk_serializers = pytest.importorskip("sagemaker.serializers")
+    want = sdk_serializers.CSVSerializer().serialize(pd.DataFrame(cols))
+    for frame in _frames(cols):
+        assert smp.sdk.CSVSerializer().serialize(frame) == want
+
+
+@pytest.mark.sdk
+@pytest.mark.parametrize("cols", _SDK_FRAMES)
+def test_record_serializer_writes_a_frame_as_the_sdk_writes_its_matrix(cols: dict[str, Any]) -> None:
+    pd = pytest.importorskip("pandas")
+    common = pytest.importorskip("sagemaker.amazon.common")
+    import io
+
+    buf = io.BytesIO()
+    common.write_numpy_to_dense_tensor(buf, pd.DataFrame(cols).to_numpy())
+    for frame in _frames(cols):
+        assert smp.sdk.RecordSerializer().serialize(frame).getvalue() == buf.getvalue()
