@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 import sm_payloads as smp
 from sm_payloads import _native
 from sm_payloads import algorithms as smp_algorithms
+from sm_payloads import arrays as A
 from sm_payloads.errors import DecodeError, EncodeError
 from sm_payloads.formats import _json_layout as J
 from sm_payloads.formats import csv as smp_csv
@@ -482,7 +483,26 @@ def test_known_bytes() -> None:
 @given(rows=output_rows())
 def test_rows_kernel_matches_its_twin(rows: list[dict[str, Any]]) -> None:
     assert C is not None
-    assert C.dict_rows(rows, np.float64, np.float32) == J.rows_kinds_pure(rows)
+    assert C.dict_rows(rows, np.float64, np.float32) == A.rows_kinds_pure(rows)
+
+
+@needs_c
+@given(rows=output_rows())
+def test_columns_kernel_matches_its_twin(rows: list[dict[str, Any]]) -> None:
+    assert C is not None
+    both = C.dict_rows(rows, np.float64, np.float32, True)
+    kinds = C.dict_rows(rows, np.float64, np.float32)
+    if kinds is None:
+        assert both is None
+        return
+    assert both is not None and both[0] == kinds
+    got = both[1]
+    twin = A.rows_columns_pure(rows, kinds)
+    for kind, a, b in zip(kinds, got, twin, strict=True):
+        if kind == "s":
+            assert a is None and b is None
+        else:
+            assert bytes(a) == b.tobytes()
 
 
 def test_rows_kinds_letters() -> None:
@@ -506,7 +526,7 @@ def test_rows_kinds_letters() -> None:
             "I": [3, 4],
         },
     ]
-    assert J.rows_kinds_pure(rows) == "fisdeFI"
+    assert A.rows_kinds_pure(rows) == "fisdeFI"
     if C is not None:
         assert C.dict_rows(rows, np.float64, np.float32) == "fisdeFI"
     for bad in (
@@ -516,7 +536,7 @@ def test_rows_kinds_letters() -> None:
         [{"a": 1, "b": 2}, {"b": 2, "a": 1}],
         [{"a": []}],
     ):
-        assert J.rows_kinds_pure(bad) is None
+        assert A.rows_kinds_pure(bad) is None
         if C is not None:
             assert C.dict_rows(bad, np.float64, np.float32) is None
 
@@ -544,3 +564,43 @@ def test_algorithm_responses_take_the_fast_path(monkeypatch: pytest.MonkeyPatch)
     b = smp_algorithms.decode_response(lines, JSONL, "kmeans")
     assert b.label["distance_to_cluster"].tolist() == [2.5]
     assert calls == [True, True]
+
+
+# --------------------------------------------------------------------------------------
+# CSV rows from one text per column
+# --------------------------------------------------------------------------------------
+
+_FIELD = st.binary(max_size=6).map(lambda b: b.replace(b"\n", b""))
+
+
+@given(
+    cols=st.integers(1, 4).flatmap(
+        lambda k: st.integers(1, 6).flatmap(
+            lambda n: st.lists(st.lists(_FIELD, min_size=n, max_size=n), min_size=k, max_size=k)
+        )
+    ),
+    off=st.sampled_from([0, 0, 0, -1, 1]),
+)
+def test_join_lines_kernel_matches_its_twin(cols: list[list[bytes]], off: int) -> None:
+    n = len(cols[0])
+    texts = [b"\n".join(c) for c in cols]
+    want = None if off else b"".join(b",".join(row) + b"\n" for row in zip(*cols, strict=True))
+    assert smp_csv.join_lines_pure(texts, n + off) == want
+    if C is not None:
+        assert C.join_lines(texts, n + off) == want
+
+
+@given(rows=st.integers(1, 30), dtypes=st.lists(st.sampled_from(["float64", "float32", "int32"]), min_size=2))
+def test_csv_numbers_of_several_dtypes(rows: int, dtypes: list[str]) -> None:
+    rng = np.random.default_rng(rows)
+    label = {
+        f"c{j}": (rng.standard_normal(rows) * 10.0 ** rng.integers(-8, 20, rows)).astype(dt)
+        if dt != "int32"
+        else rng.integers(-(2**31), 2**31 - 1, rows).astype(np.int32)
+        for j, dt in enumerate(dtypes)
+    }
+    batch = RecordBatch(label=label, n=rows)
+    got = smp_csv.encode_response(batch)
+    # csv.writer of numpy scalars (str() of each value) is the SDK's spelling
+    want = "".join(",".join(str(label[k][i]) for k in label) + "\n" for i in range(rows)).encode()
+    assert got == want

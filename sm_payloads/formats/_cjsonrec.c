@@ -56,6 +56,24 @@ typedef struct {
     Py_ssize_t nrec;
 } Scan;
 
+/* a[0:n] == b[0:n], word by word (keys are short: no call). */
+static inline int same_bytes(const char *a, const char *b, Py_ssize_t n) {
+    uint64_t x, y;
+    while (n >= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y) return 0;
+        a += 8;
+        b += 8;
+        n -= 8;
+    }
+    while (n > 0) {
+        if (*a++ != *b++) return 0;
+        n--;
+    }
+    return 1;
+}
+
 static int grow(void **buf, Py_ssize_t *cap, Py_ssize_t need, size_t item) {
     Py_ssize_t n;
     void *p;
@@ -192,23 +210,32 @@ static const char *scan_record(Scan *s, const char *p) {
         Col *col = NULL;
         Py_ssize_t j, len;
         if (p >= end || *p != '"') return NULL;
+        if (!first && expect < s->ncols) {
+            /* the key the previous record had here: its bytes and the closing quote (the
+             * first record's key, so without escapes or control bytes) */
+            Col *c = &s->cols[expect];
+            if (end - p > c->name_len + 1 && p[c->name_len + 1] == '"' && same_bytes(p + 1, c->name, c->name_len) &&
+                c->stamp != s->nrec) {
+                col = c;
+                p += c->name_len + 2;
+                expect++;
+                goto found;
+            }
+        }
         p = scan_string(p, end, &a, &b, &esc);
         if (p == NULL || esc) return NULL;
         len = b - a;
         if (first) {
             for (j = 0; j < s->ncols; j++)
-                if (s->cols[j].name_len == len && memcmp(s->cols[j].name, a, (size_t)len) == 0) return NULL;
+                if (s->cols[j].name_len == len && same_bytes(s->cols[j].name, a, len)) return NULL;
             if (s->ncols >= MAX_KEYS) return NULL;
             col = &s->cols[s->ncols++];
             col->name = a;
             col->name_len = len;
         } else {
-            if (expect < s->ncols && s->cols[expect].name_len == len &&
-                memcmp(s->cols[expect].name, a, (size_t)len) == 0) {
-                col = &s->cols[expect];
-            } else {
+            {
                 for (j = 0; j < s->ncols; j++) {
-                    if (s->cols[j].name_len == len && memcmp(s->cols[j].name, a, (size_t)len) == 0) {
+                    if (s->cols[j].name_len == len && same_bytes(s->cols[j].name, a, len)) {
                         col = &s->cols[j];
                         break;
                     }
@@ -218,6 +245,7 @@ static const char *scan_record(Scan *s, const char *p) {
             if (col->stamp == s->nrec) return NULL; /* a key twice */
             expect = (col - s->cols) + 1;
         }
+    found:
         col->stamp = s->nrec;
         seen++;
         p = skip_ws(s, p);
@@ -572,22 +600,66 @@ static int value_kind(PyObject *v, PyObject *f64, PyObject *f32, Py_ssize_t *wid
     return 0;
 }
 
+/* One value of kind `kind` written at *dst (advanced); 0, or -1 when it is not one. */
+static int put_value(PyObject *v, char kind, Py_ssize_t width, char **dst) {
+    Py_ssize_t w;
+    if (kind == 'F' || kind == 'I') {
+        if (Py_TYPE(v) != &PyList_Type || PyList_GET_SIZE(v) != width) return -1;
+        for (w = 0; w < width; w++)
+            if (put_value(PyList_GET_ITEM(v, w), kind == 'F' ? 'f' : 'i', 1, dst) < 0) return -1;
+        return 0;
+    }
+    if (kind == 'f' || kind == 'd') {
+        double d;
+        if (!PyFloat_Check(v)) return -1;
+        d = PyFloat_AS_DOUBLE(v);
+        memcpy(*dst, &d, 8);
+        *dst += 8;
+        return 0;
+    }
+    if (kind == 'e') {
+        double d = PyFloat_AsDouble(v);
+        float f;
+        if (d == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return -1;
+        }
+        f = (float)d; /* a float32 scalar's value: exact */
+        memcpy(*dst, &f, 4);
+        *dst += 4;
+        return 0;
+    }
+    if (kind == 'i') {
+        int32_t x32;
+        if (Py_TYPE(v) != &PyLong_Type || !int32_value(v)) return -1;
+        x32 = (int32_t)PyLong_AsLongLong(v);
+        memcpy(*dst, &x32, 4);
+        *dst += 4;
+        return 0;
+    }
+    return -1;
+}
+
 PyDoc_STRVAR(dict_rows_doc,
-             "dict_rows(rows, float64_type, float32_type) -> str | None\n\n"
+             "dict_rows(rows, float64_type, float32_type, columns=False) -> str | tuple | None\n\n"
              "The column kinds (one character per key of rows[0], in its order) when `rows`, a\n"
              "list, holds only dicts with the same str keys in the same order and every key holds\n"
              "one kind of value in every record: 'f' finite Python float, 'i' Python int in the\n"
              "int32 range, 's' str, 'd' / 'e' finite numpy float64 / float32 scalar, 'F' / 'I'\n"
              "non-empty lists of one length of finite floats / int32-range ints. None otherwise\n"
-             "(empty list, other types, NaN or an infinity anywhere).");
+             "(empty list, other types, NaN or an infinity anywhere). With `columns`, (kinds,\n"
+             "columns): one bytearray per key, float64 values for 'f', 'd', 'F' (n * width),\n"
+             "float32 for 'e', int32 for 'i', 'I', and None for 's'.");
 
 static PyObject *dict_rows(PyObject *self, PyObject *args) {
-    PyObject *rows, *f64, *f32, *first, *keys = NULL, *out = NULL;
+    PyObject *rows, *f64, *f32, *first, *keys = NULL, *out = NULL, *cols = NULL;
     Py_ssize_t n, k, i, j;
     char *kinds = NULL;
+    char **dst = NULL;
     Py_ssize_t *widths = NULL;
+    int columns = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "O!OO", &PyList_Type, &rows, &f64, &f32)) return NULL;
+    if (!PyArg_ParseTuple(args, "O!OO|p", &PyList_Type, &rows, &f64, &f32, &columns)) return NULL;
     n = PyList_GET_SIZE(rows);
     if (n == 0) Py_RETURN_NONE;
     first = PyList_GET_ITEM(rows, 0);
@@ -597,7 +669,8 @@ static PyObject *dict_rows(PyObject *self, PyObject *args) {
     keys = PyTuple_New(k);
     kinds = (char *)PyMem_Malloc((size_t)k + 1);
     widths = (Py_ssize_t *)PyMem_Malloc((size_t)k * sizeof(Py_ssize_t));
-    if (keys == NULL || kinds == NULL || widths == NULL) {
+    dst = (char **)PyMem_Calloc((size_t)k, sizeof(char *));
+    if (keys == NULL || kinds == NULL || widths == NULL || dst == NULL) {
         PyErr_NoMemory();
         goto fail;
     }
@@ -609,12 +682,33 @@ static PyObject *dict_rows(PyObject *self, PyObject *args) {
             if (Py_TYPE(key) != &PyUnicode_Type) goto decline;
             Py_INCREF(key);
             PyTuple_SET_ITEM(keys, j, key);
+            widths[j] = 1;
             kinds[j] = (char)value_kind(value, f64, f32, &widths[j]);
             if (kinds[j] == 0) goto decline;
             j++;
         }
     }
-    for (i = 1; i < n; i++) {
+    if (columns) {
+        cols = PyList_New(k);
+        if (cols == NULL) goto fail;
+        for (j = 0; j < k; j++) {
+            char kind = kinds[j];
+            Py_ssize_t item = (kind == D_FLOAT || kind == D_F64 || kind == D_FLOATS) ? 8 : 4, width = 1;
+            PyObject *col;
+            if (kind == D_STR) {
+                Py_INCREF(Py_None);
+                PyList_SET_ITEM(cols, j, Py_None);
+                continue;
+            }
+            if (kind == D_FLOATS || kind == D_INTS) width = widths[j];
+            if (n > PY_SSIZE_T_MAX / width / item) goto decline;
+            col = PyByteArray_FromStringAndSize(NULL, n * width * item);
+            if (col == NULL) goto fail;
+            PyList_SET_ITEM(cols, j, col);
+            dst[j] = PyByteArray_AS_STRING(col);
+        }
+    }
+    for (i = 0; i < n; i++) {
         PyObject *row = PyList_GET_ITEM(rows, i), *key, *value;
         Py_ssize_t pos = 0;
         if (Py_TYPE(row) != &PyDict_Type || PyDict_GET_SIZE(row) != k) goto decline;
@@ -629,12 +723,16 @@ static PyObject *dict_rows(PyObject *self, PyObject *args) {
                 if (PyErr_Occurred()) goto fail;
                 if (!eq) goto decline;
             }
-            if (value_kind(value, f64, f32, &w) != kinds[j]) goto decline;
-            if ((kinds[j] == D_FLOATS || kinds[j] == D_INTS) && w != widths[j]) goto decline;
+            if (i > 0) {
+                if (value_kind(value, f64, f32, &w) != kinds[j]) goto decline;
+                if ((kinds[j] == D_FLOATS || kinds[j] == D_INTS) && w != widths[j]) goto decline;
+            }
+            if (dst[j] != NULL && put_value(value, kinds[j], widths[j], &dst[j]) < 0) goto decline;
             j++;
         }
     }
     out = PyUnicode_FromStringAndSize(kinds, k);
+    if (out != NULL && columns) out = Py_BuildValue("(NN)", out, cols), cols = NULL;
     goto done;
 decline:
     out = Py_None;
@@ -643,13 +741,109 @@ decline:
 fail:
     out = NULL;
 done:
+    Py_XDECREF(cols);
     Py_XDECREF(keys);
     PyMem_Free(kinds);
     PyMem_Free(widths);
+    PyMem_Free(dst);
+    return out;
+}
+
+/* ------------------------------------------------------------------------------------
+ * CSV response rows from one text per column
+ * ------------------------------------------------------------------------------------ */
+
+PyDoc_STRVAR(join_lines_doc,
+             "join_lines(texts, n) -> bytes | None\n\n"
+             "Each of `texts` (bytes) holds n lines separated by '\\n' (none after the last): the\n"
+             "n lines of the result are line i of every text joined by ',', each ending with\n"
+             "'\\n'. None when a text has another number of lines.");
+
+static PyObject *join_lines(PyObject *self, PyObject *args) {
+    PyObject *texts, *out = NULL;
+    Py_ssize_t n, k, j, i, total = 0;
+    const char **cur = NULL, **stop = NULL;
+    Py_buffer *views = NULL;
+    Py_ssize_t got = 0;
+    int ok = 1;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!n", &PyList_Type, &texts, &n)) return NULL;
+    k = PyList_GET_SIZE(texts);
+    if (k < 1 || n < 1) Py_RETURN_NONE;
+    views = (Py_buffer *)PyMem_Calloc((size_t)k, sizeof(Py_buffer));
+    cur = (const char **)PyMem_Malloc((size_t)k * sizeof(char *));
+    stop = (const char **)PyMem_Malloc((size_t)k * sizeof(char *));
+    if (views == NULL || cur == NULL || stop == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (j = 0; j < k; j++) {
+        if (PyObject_GetBuffer(PyList_GET_ITEM(texts, j), &views[j], PyBUF_SIMPLE) < 0) goto done;
+        got++;
+        cur[j] = (const char *)views[j].buf;
+        stop[j] = cur[j] + views[j].len;
+        if (views[j].len > PY_SSIZE_T_MAX - total - 1) {
+            ok = 0;
+            goto done;
+        }
+        total += views[j].len + 1; /* its n - 1 newlines become separators, plus one */
+    }
+    /* each text gives its bytes, its n - 1 newlines turned into separators, and one more */
+    out = PyBytes_FromStringAndSize(NULL, total);
+    if (out == NULL) goto done;
+    {
+        char *dst = PyBytes_AS_STRING(out);
+        char *dend = dst + PyBytes_GET_SIZE(out);
+        PyThreadState *ts = PyEval_SaveThread();
+        for (i = 0; ok && i < n; i++) {
+            for (j = 0; j < k; j++) {
+                const char *p = cur[j], *nl;
+                Py_ssize_t len;
+                if (i + 1 < n) {
+                    nl = (const char *)memchr(p, '\n', (size_t)(stop[j] - p));
+                    if (nl == NULL) {
+                        ok = 0;
+                        break;
+                    }
+                } else {
+                    nl = stop[j];
+                    if (memchr(p, '\n', (size_t)(stop[j] - p)) != NULL) {
+                        ok = 0;
+                        break;
+                    }
+                }
+                len = nl - p;
+                if (dend - dst < len + 1) {
+                    ok = 0;
+                    break;
+                }
+                memcpy(dst, p, (size_t)len);
+                dst += len;
+                *dst++ = j + 1 < k ? ',' : '\n';
+                cur[j] = nl < stop[j] ? nl + 1 : nl;
+            }
+        }
+        PyEval_RestoreThread(ts);
+        if (ok && dst != dend) ok = 0;
+    }
+done:
+    for (j = 0; j < got; j++) PyBuffer_Release(&views[j]);
+    PyMem_Free(views);
+    PyMem_Free(cur);
+    PyMem_Free(stop);
+    if (PyErr_Occurred()) {
+        Py_XDECREF(out);
+        return NULL;
+    }
+    if (!ok) {
+        Py_XDECREF(out);
+        Py_RETURN_NONE;
+    }
     return out;
 }
 
 static PyMethodDef methods[] = {
+    {"join_lines", join_lines, METH_VARARGS, join_lines_doc},
     {"json_records", json_records, METH_VARARGS, json_records_doc},
     {"dict_rows", dict_rows, METH_VARARGS, dict_rows_doc},
     {NULL, NULL, 0, NULL},

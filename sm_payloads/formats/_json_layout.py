@@ -49,11 +49,7 @@ Rule 7 (responses, speed): `response_fast` reads a response whose records all ho
 keys, each a number, a string or a list of numbers of one length, column by column (the C
 kernel ``_cjsonrec.json_records``, else its twin `records_pure`, which parses with orjson
 and builds each column with one numpy call): no Python object per record or per number.
-It gives the batch the general path gives, or None and the general path runs. `rows_kinds`
-says when per-record output dicts can be written by orjson as they are (the batch built from
-them would be written with the same bytes): dicts with the same str keys in the same order,
-each key holding finite floats, int32-range ints, strings, finite numpy float scalars or
-lists of one length of those numbers.
+It gives the batch the general path gives, or None and the general path runs.
 """
 
 from __future__ import annotations
@@ -477,8 +473,7 @@ def response_items(doc: Any) -> tuple[list[Any], str]:
 # Response records of scalars, column by column (Rule 7)
 # ======================================================================================
 
-#: The optional C kernel for response records (`response_fast`, `rows_kinds`); None: the
-#: twins below.
+#: The optional C kernel for response records (`response_fast`); None: its twin below.
 _CREC = _native.load("formats._cjsonrec")
 _RecordColumns = tuple[int, list[tuple[str, str, Any, int]]]
 
@@ -562,71 +557,6 @@ def response_fast(
                 return None  # the general path names the value and its record
         label[key] = col
     return RecordBatch(label=label, n=n)
-
-
-def _finite(vals: list[Any]) -> bool:
-    return bool(np.isfinite(np.array(vals, dtype=np.float64)).all())
-
-
-def _int32s(vals: list[int]) -> bool:
-    return min(vals) >= -(2**31) and max(vals) <= 2**31 - 1
-
-
-def _rows_kind(vals: list[Any]) -> str | None:
-    types = set(map(type, vals))
-    if len(types) != 1:
-        return None
-    t = types.pop()
-    if t is float:
-        return "f" if _finite(vals) else None
-    if t is int:
-        return "i" if _int32s(vals) else None
-    if t is str:
-        return "s"
-    if t is np.float64:
-        return "d" if _finite(vals) else None
-    if t is np.float32:
-        return "e" if _finite(vals) else None
-    if t is list:
-        widths = set(map(len, vals))
-        if len(widths) != 1 or 0 in widths:
-            return None
-        flat = list(chain.from_iterable(vals))
-        kinds = set(map(type, flat))
-        if kinds == {float}:
-            return "F" if _finite(flat) else None
-        if kinds == {int}:
-            return "I" if _int32s(flat) else None
-    return None
-
-
-def rows_kinds_pure(rows: list[Any]) -> str | None:
-    """The twin of ``_cjsonrec.dict_rows``: one kind letter per key when every record is a
-    dict with the first one's str keys in its order and each key holds one kind of value
-    (``f`` finite float, ``i`` int32-range int, ``s`` str, ``d`` / ``e`` finite numpy
-    float64 / float32 scalar, ``F`` / ``I`` non-empty lists of one length of finite floats
-    / int32-range ints); None otherwise."""
-    if not rows or type(rows[0]) is not dict or not rows[0]:
-        return None
-    keys = tuple(rows[0])
-    if not all(type(k) is str for k in keys) or not all(type(r) is dict and tuple(r) == keys for r in rows):
-        return None
-    kinds = []
-    for key in keys:
-        kind = _rows_kind([r[key] for r in rows])
-        if kind is None:
-            return None
-        kinds.append(kind)
-    return "".join(kinds)
-
-
-def rows_kinds(rows: list[Any]) -> str | None:
-    """Per-record output dicts that orjson writes exactly as `response_objects` writes the
-    batch built from them: their kind letters (`rows_kinds_pure`), else None (Rule 7)."""
-    if _CREC is not None:
-        kinds: str | None = _CREC.dict_rows(rows, np.float64, np.float32)
-        return kinds
-    return rows_kinds_pure(rows)
 
 
 # ======================================================================================

@@ -33,7 +33,7 @@ from typing import Any, ClassVar, Literal
 import orjson
 
 from .._buffers import as_bytes
-from ..arrays import response_batch
+from ..arrays import response_batch, rows_kinds
 from ..codec import Codec
 from ..errors import DecodeError, EncodeError
 from ..record import RecordBatch
@@ -61,7 +61,6 @@ from ._json_layout import (
     response_items,
     response_objects,
     response_record,
-    rows_kinds,
     scan,
     skip_bom,
 )

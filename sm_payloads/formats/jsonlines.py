@@ -29,7 +29,7 @@ import numpy as np
 import orjson
 
 from .._buffers import as_bytes
-from ..arrays import response_batch
+from ..arrays import response_batch, rows_kinds
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..errors import DecodeError
 from ..record import RecordBatch
@@ -58,7 +58,6 @@ from ._json_layout import (
     response_fast,
     response_objects,
     response_record,
-    rows_kinds,
     scan,
     skip_bom,
 )
