@@ -1,0 +1,303 @@
+"""The model server over real sockets: requests/s and p50/p99 latency against the floor and
+against the stack the AWS framework containers use.
+
+    python -m benchmarks.bench_server [--quick] [--seconds S] [--json FILE]
+
+Three servers, each one worker process on 127.0.0.1, started as child processes:
+
+* **echo**: a bare uvicorn ASGI app that reads the body and sends it back (the floor: HTTP
+  parsing and the event loop, no codec, no routing);
+* **flask**: gunicorn (one worker, 8 threads, gthread) + Flask, decoding with the SageMaker
+  inference toolkit's ``decoder.decode`` and answering with its ``encoder.encode``, what a
+  container author writes without this package (CSV bodies are decoded to text first, as
+  the toolkit's CSV decoder needs a str);
+* **ours**: ``sm-payloads serve benchmarks.bench_server:predict``.
+
+The model sums each record's features. Requests are CSV: **small** is one record of 10
+values, **large** a 1 MB MultiRecord body (rows of 100 float32 values); answers are JSON.
+The client is one asyncio process holding `concurrency` keep-alive connections, each
+sending its next request when the last answer is read; every answer's status is checked,
+and the first answer of each run is compared with the expected scores (json + numpy).
+Runs last ``--seconds`` each (after a warm-up); requests/s counts answers in that time.
+
+The goal (issue #21): ours within 1.3x of echo for small requests (requests/s), and ahead
+of gunicorn + Flask at every size and concurrency. On a shared 2-core machine the client
+and the server share the CPUs: compare ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CONCURRENCY = (1, 8, 32)
+
+
+# -- the servers' code (imported by the child processes) ---------------------------------
+
+
+def predict(batch: Any) -> Any:
+    import sm_payloads as smp
+
+    return smp.RecordBatch(label={"score": batch.to_numpy().astype(np.float64).sum(axis=1)})
+
+
+async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+        return
+    body = b""
+    while True:
+        m = await receive()
+        body += m.get("body", b"")
+        if not m.get("more_body"):
+            break
+    ct = dict(scope["headers"]).get(b"content-type", b"application/octet-stream")
+    headers = [(b"content-type", ct), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def flask_app() -> Any:
+    """The gunicorn + Flask container: the inference toolkit's decoder and encoder."""
+    import flask
+    from sagemaker_inference import decoder, encoder
+
+    app = flask.Flask("bench")
+
+    @app.route("/ping", methods=["GET"])
+    def ping() -> Any:
+        return flask.Response(status=200)
+
+    @app.route("/invocations", methods=["POST"])
+    def invocations() -> Any:
+        ct = flask.request.content_type
+        data: Any = flask.request.get_data()
+        if ct == "text/csv":
+            data = data.decode("utf-8")
+        X = decoder.decode(data, ct)
+        X = np.atleast_2d(X)
+        prediction = X.astype(np.float64).sum(axis=1)
+        accept = flask.request.headers.get("Accept", "application/json")
+        return flask.Response(encoder.encode(prediction, accept), status=200, mimetype=accept)
+
+    return app
+
+
+# -- the requests ------------------------------------------------------------------------
+
+
+def csv_rows(X: np.ndarray) -> bytes:
+    return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in X).encode()
+
+
+def payloads() -> dict[str, tuple[bytes, np.ndarray]]:
+    """(CSV body, expected scores) of each size."""
+    rng = np.random.default_rng(21)
+    small = rng.standard_normal((1, 10)).astype(np.float32)
+    row_bytes = len(csv_rows(rng.standard_normal((1, 100)).astype(np.float32)))
+    large = rng.standard_normal((2**20 // row_bytes, 100)).astype(np.float32)
+    out = {}
+    for name, X in (("small", small), ("large", large)):
+        out[name] = (csv_rows(X), X.astype(np.float64).sum(axis=1))
+    return out
+
+
+def request_bytes(body: bytes) -> bytes:
+    head = (
+        "POST /invocations HTTP/1.1\r\nHost: bench\r\nContent-Type: text/csv\r\n"
+        f"Accept: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def check_answer(server: str, body: bytes, expected: np.ndarray) -> None:
+    if server == "echo":
+        return
+    doc = json.loads(body)
+    got = [p["score"] for p in doc["predictions"]] if server == "ours" else doc
+    if not np.allclose(np.asarray(got, np.float64), expected, rtol=1e-6, atol=1e-9):
+        raise SystemExit(f"{server}: wrong answer {body[:200]!r}")
+
+
+# -- the client --------------------------------------------------------------------------
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+    if m is None:
+        raise SystemExit(f"no content-length in {head!r}")
+    body = await reader.readexactly(int(m.group(1)))
+    return status, body
+
+
+async def load(
+    port: int, data: bytes, concurrency: int, seconds: float, warmup: float
+) -> tuple[list[float], float, bytes]:
+    """(latencies, requests/s, one answer): the answers completed after the warm-up, until
+    `seconds` have passed and at least max(10, concurrency) answers were counted."""
+    done: list[tuple[float, float]] = []
+    first: list[bytes] = []
+    start = time.perf_counter()
+    measure_from = start + warmup
+    stop_at = measure_from + seconds
+    enough = max(10, concurrency)
+
+    def counted() -> int:
+        return sum(1 for _, t1 in done if t1 > measure_from)
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 24)
+        try:
+            while time.perf_counter() < stop_at or counted() < enough:
+                t0 = time.perf_counter()
+                writer.write(data)
+                status, body = await _read_response(reader)
+                t1 = time.perf_counter()
+                if status != 200:
+                    raise SystemExit(f"status {status}: {body[:200]!r}")
+                if not first:
+                    first.append(body)
+                done.append((t0, t1))
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    window = [(t0, t1) for t0, t1 in done if t1 > measure_from]
+    elapsed = max(t1 for _, t1 in window) - measure_from
+    return [t1 - t0 for t0, t1 in window], len(window) / elapsed, first[0]
+
+
+# -- the runs ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(server: str, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    py = sys.executable
+    if server == "echo":
+        cmd = [py, "-m", "uvicorn", "benchmarks.bench_server:echo_app", "--port", str(port)]
+        cmd += ["--log-level", "warning", "--no-access-log"]
+    elif server == "flask":
+        cmd = [py, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "8", "-b", f"127.0.0.1:{port}"]
+        cmd += ["--log-level", "warning", "benchmarks.bench_server:flask_app()"]
+    else:
+        cmd = [py, "-m", "sm_payloads", "serve", "benchmarks.bench_server:predict", "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"GET /ping HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
+                if s.recv(64).startswith(b"HTTP/1.1 200") or server == "echo":
+                    return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit(f"{server} did not start")
+
+
+def run(seconds: float, warmup: float, concurrencies: tuple[int, ...]) -> dict[str, Any]:
+    bodies = payloads()
+    rows = []
+    for server in ("echo", "flask", "ours"):
+        port = free_port()
+        proc = start(server, port)
+        try:
+            for size, (body, expected) in bodies.items():
+                data = request_bytes(body)
+                for c in concurrencies:
+                    latencies, rps, answer = asyncio.run(load(port, data, c, seconds, warmup))
+                    check_answer(server, answer, expected)
+                    lat = np.sort(np.asarray(latencies))
+                    rows.append(
+                        {
+                            "server": server,
+                            "size": size,
+                            "bytes": len(body),
+                            "concurrency": c,
+                            "requests": len(lat),
+                            "rps": rps,
+                            "p50_ms": float(np.percentile(lat, 50)) * 1e3,
+                            "p99_ms": float(np.percentile(lat, 99)) * 1e3,
+                        }
+                    )
+                    print(f"{server:5} {size:5} c={c:<2} {rows[-1]['rps']:8.0f} req/s", file=sys.stderr)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def table(res: dict[str, Any]) -> str:
+    by = {(r["server"], r["size"], r["concurrency"]): r for r in res["rows"]}
+    lines = [
+        "| request | concurrency | echo floor req/s (p50 / p99 ms) | gunicorn + Flask | sm-payloads serve "
+        "| ours / echo | ours / Flask |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    sizes = {"small": "small (1 record)", "large": "large (1 MB MultiRecord)"}
+    for size, label in sizes.items():
+        for c in sorted({r["concurrency"] for r in res["rows"]}):
+            e, f, o = (by[(s, size, c)] for s in ("echo", "flask", "ours"))
+
+            def cell(r: dict[str, Any]) -> str:
+                return f"{r['rps']:,.0f} ({r['p50_ms']:.2f} / {r['p99_ms']:.2f})"
+
+            lines.append(
+                f"| {label} | {c} | {cell(e)} | {cell(f)} | {cell(o)} | {o['rps'] / e['rps']:.2f}x "
+                f"| {o['rps'] / f['rps']:.2f}x |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument(
+        "--quick", action="store_true", help="0.5 s runs at concurrency 1 and 8: checks the script"
+    )
+    ap.add_argument("--seconds", type=float, default=5.0, help="seconds per run (default 5)")
+    ap.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    args = ap.parse_args()
+    res = run(0.5, 0.2, (1, 8)) if args.quick else run(args.seconds, 1.0, CONCURRENCY)
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2))
+    print(table(res))
+
+
+if __name__ == "__main__":
+    main()
