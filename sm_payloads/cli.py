@@ -32,6 +32,14 @@ text. Without ``--dtype`` and ``--allow-text``, `validate` reports it as invalid
 `convert` refuses to write it to RecordIO-protobuf (read as numbers) and warns for CSV,
 JSON and JSON Lines, naming the first such field (line, column, value). npy and libsvm
 hold numbers only: `convert` refuses text for them, ``--allow-text`` or not.
+Rule 7 (Arrow files): Parquet (``.parquet``, ``--from/--to parquet``) and Arrow IPC
+(``.arrow``, ``.feather``, ``--from/--to arrow``; the file format, or the stream format on
+stdin) are read with pyarrow row group by row group / record batch, in batches of at most
+``--batch-size`` records (`arrow.from_arrow`: ``--label`` names the label columns of a
+table of numbers, ``--dtype`` converts its numbers), and written batch by batch
+(`RecordBatch.to_arrow`: ``features.values``, ``label.values``... columns; a Parquet row
+group per batch), so memory holds one batch (and one Parquet row group) at a time. Every
+batch written must have the first one's columns, or the conversion fails naming the record.
 Rule 6 (feedback): `convert` prints one summary line on stderr (records, bytes in and out,
 seconds, output) unless ``-q``. A progress bar by bytes read is drawn on stderr only when
 stderr is a terminal, not ``-q``, and the input is at least 4 MiB (or of unknown size and
@@ -43,6 +51,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import io
 import os
 import re
 import signal
@@ -57,6 +66,7 @@ from typing import IO, Any
 import numpy as np
 
 from . import __version__
+from . import arrow as _arrow
 from .codec import Codec
 from .columns import column_info, column_kind, sparse_parts
 from .errors import DecodeError, EncodeError, PayloadError, UnsupportedMediaTypeError
@@ -82,6 +92,17 @@ EXTENSIONS: dict[str, str] = {
     ".npy": "application/x-npy",
     ".libsvm": "text/libsvm",
     ".svm": "text/libsvm",
+}
+
+#: Arrow files (read and written with pyarrow: ``pip install "sm_payloads[arrow]"``):
+#: extension → type, and the names ``--from`` / ``--to`` / ``--type`` take for them.
+ARROW_EXTENSIONS: dict[str, str] = {".parquet": "parquet", ".arrow": "arrow", ".feather": "arrow"}
+ARROW_TYPES: dict[str, str] = {
+    "parquet": "parquet",
+    "application/vnd.apache.parquet": "parquet",
+    "arrow": "arrow",
+    "application/vnd.apache.arrow.file": "arrow",
+    "application/vnd.apache.arrow.stream": "arrow",
 }
 
 _TEXT_TYPES = {"text/csv", "application/json", "application/jsonlines", "text/libsvm"}
@@ -308,7 +329,7 @@ def _resolve(given: str | None, path: str, flag: str, allow_nan: bool = False) -
             raise _Usage(f"cannot tell the type of '-' (stdin/stdout); pass {flag}")
         ext = os.path.splitext(path)[1].lower()
         if ext not in EXTENSIONS:
-            known = " ".join(EXTENSIONS)
+            known = " ".join([*EXTENSIONS, *ARROW_EXTENSIONS])
             what = f"extension {ext!r}" if ext else "no extension"
             raise _Usage(f"cannot tell the type of {path!r} ({what}); pass {flag} (known: {known})")
         given = EXTENSIONS[ext]
@@ -468,6 +489,226 @@ class _TextCheck:
         if not blocks:
             return None
         return blocks, _first_text_field(bytes(kept or b""), self.codec, len(batch), blocks)
+
+
+# ======================================================================================
+# Inputs: a codec's, or an Arrow file's
+# ======================================================================================
+
+
+def _arrow_type(given: str | None, path: str) -> str | None:
+    """``"parquet"`` / ``"arrow"`` for an Arrow file (by the flag, else the extension)."""
+    if given is not None:
+        return ARROW_TYPES.get(given.strip().lower())
+    if path == "-":
+        return None
+    return ARROW_EXTENSIONS.get(os.path.splitext(path)[1].lower())
+
+
+@dataclasses.dataclass
+class _Source:
+    """An input resolved (usage errors are found here, before anything is opened)."""
+
+    path: str
+    media: str  # as given or inferred: a media type, or "parquet" / "arrow"
+    essence: str
+    codec: Any  # None for an Arrow file
+    opts: dict[str, Any]
+    stream: bool
+    labels: list[str] | None
+
+
+def _labels(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = text.split(",")
+    if not all(names):
+        raise _Usage(f"--label: expected NAME[,NAME...], got {text!r}")
+    return names
+
+
+def _source(path: str, given: str | None, flag: str, args: argparse.Namespace, *, convert: bool) -> _Source:
+    labels = _labels(getattr(args, "label", None))
+    kind = _arrow_type(given, path)
+    if kind is not None:
+        if getattr(args, "num_features", None) is not None:
+            raise _Usage(f"--num-features applies to text/libsvm inputs, not {kind}")
+        return _Source(path, kind, kind, None, {}, True, labels)
+    if labels is not None:
+        raise _Usage("--label applies to Parquet and Arrow inputs (a table's columns)")
+    media, essence, codec = _resolve(given, path, flag, args.allow_nan)
+    opts = _decode_options(essence, args.dtype, getattr(args, "num_features", None))
+    stream = _can_stream(codec, essence, opts) if convert else codec.capabilities.streaming
+    return _Source(path, media, essence, codec, opts, stream, labels)
+
+
+@contextlib.contextmanager
+def _reading(
+    source: _Source, args: argparse.Namespace
+) -> Iterator[tuple[Iterator[RecordBatch], _TextCheck | None, Any]]:
+    """(batches, the CSV text check or None, a function giving the bytes read so far)."""
+    if source.codec is None:
+        size = _arrow_size(source.path)
+        yield _arrow_batches(source, args, size), None, size
+        return
+    with _open_input(source.path, args.quiet) as reader:
+        check = None
+        if source.essence == "text/csv" and args.dtype is None:
+            check = _TextCheck(reader, source.codec)
+        batches = _batches(reader, source.codec, source.opts, args.batch_size, source.stream)
+        yield batches, check, lambda: reader.progress.done
+
+
+def _pyarrow() -> Any:
+    try:
+        return _arrow.pyarrow()
+    except ImportError as e:
+        raise _Failure(str(e)) from None
+
+
+class _StdinSize:
+    """The bytes of an Arrow input read from stdin (known once it was read)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self) -> int:
+        return self.n
+
+
+def _arrow_size(path: str) -> Any:
+    if path == "-":
+        return _StdinSize()
+    try:
+        n = os.path.getsize(path)
+    except OSError as e:
+        raise _Failure(f"cannot open {path!r}: {e.strerror or e}") from None
+    return lambda: n
+
+
+def _arrow_record_batches(pa: Any, source: _Source, args: argparse.Namespace, size: Any) -> Iterator[Any]:
+    """The file's Arrow record batches: Parquet row group by row group, in batches of at
+    most --batch-size rows; Arrow IPC batch by batch (the file format, else the stream)."""
+    path = source.path
+    if path == "-":
+        if sys.stdin is None:
+            raise _Failure("cannot read stdin: it is closed")
+        if source.essence == "arrow":  # the stream format streams
+            counted = _CountingReader(sys.stdin.buffer, _Progress(sys.stderr, None, False))
+            reader = pa.ipc.open_stream(counted)
+            yield from reader
+            size.n = counted.progress.done
+            return
+        data = sys.stdin.buffer.read()
+        size.n = len(data)
+        handle: Any = pa.BufferReader(data)
+    else:
+        try:
+            handle = pa.OSFile(path, "rb")
+        except OSError as e:
+            raise _Failure(f"cannot open {path!r}: {e.strerror or e}") from None
+    with contextlib.closing(handle):
+        if source.essence == "parquet":
+            import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+            yield from pq.ParquetFile(handle).iter_batches(batch_size=args.batch_size)
+            return
+        try:
+            ipc = pa.ipc.open_file(handle)
+        except pa.ArrowInvalid:
+            handle.seek(0)
+            yield from pa.ipc.open_stream(handle)
+            return
+        for i in range(ipc.num_record_batches):
+            yield ipc.get_batch(i)
+
+
+def _arrow_batches(source: _Source, args: argparse.Namespace, size: Any) -> Iterator[RecordBatch]:
+    pa = _pyarrow()
+    first = 0
+    kind = "Parquet" if source.essence == "parquet" else "Arrow IPC"
+    try:
+        for rb in _arrow_record_batches(pa, source, args, size):
+            for start in range(0, rb.num_rows, args.batch_size):
+                part = rb.slice(start, args.batch_size)
+                try:
+                    yield _arrow.from_arrow(part, label=source.labels, dtype=args.dtype)
+                except EncodeError as e:
+                    raise _in_input(e, first) from None
+                first += part.num_rows
+    except (pa.ArrowException, OSError) as e:
+        if isinstance(e, OSError) and not isinstance(e, pa.ArrowException):
+            raise
+        raise _Failure(f"{source.path}: cannot read it as {kind}: {' '.join(str(e).split())}") from None
+
+
+class _SinkFile(io.RawIOBase):
+    """A `_Sink` as the binary file pyarrow's writers write to (closing it leaves the sink
+    to `_open_output`)."""
+
+    def __init__(self, sink: _Sink) -> None:
+        self.sink = sink
+        self.n = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self.sink.write(view)  # type: ignore[arg-type]  # _Sink.write takes any buffer
+        self.n += view.nbytes
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self.n
+
+
+class _ArrowWriter:
+    """Writes batches to a Parquet file (a row group per batch) or an Arrow IPC file."""
+
+    def __init__(self, kind: str, out: _Sink) -> None:
+        self.pa = _pyarrow()
+        self.kind = kind
+        self.file = _SinkFile(out)
+        self.writer: Any = None
+        self.schema: Any = None
+        self.records = 0
+
+    @property
+    def written(self) -> int:
+        return self.file.n
+
+    def _open(self, schema: Any) -> None:
+        self.schema = schema
+        if self.kind == "parquet":
+            import pyarrow.parquet as pq
+
+            self.writer = pq.ParquetWriter(self.file, schema)
+        else:
+            self.writer = self.pa.ipc.new_file(self.file, schema)
+
+    def add(self, batch: RecordBatch) -> None:
+        table = batch.to_arrow()
+        if self.writer is None:
+            self._open(table.schema)
+        elif not table.schema.equals(self.schema):
+            try:
+                table = table.cast(self.schema)
+            except (self.pa.ArrowException, ValueError):
+                raise _Failure(
+                    f"records from {self.records} on have other columns than the first batch "
+                    f"({', '.join(f'{f.name}: {f.type}' for f in table.schema)} instead of "
+                    f"{', '.join(f'{f.name}: {f.type}' for f in self.schema)}); a {self.kind} file "
+                    "has one schema"
+                ) from None
+        if table.num_rows:
+            self.writer.write_table(table)
+        self.records += len(batch)
+
+    def close(self) -> None:
+        if self.writer is None:  # no records: an empty file of no columns
+            self._open(self.pa.schema([]))
+        self.writer.close()
 
 
 # ======================================================================================
@@ -711,15 +952,19 @@ def _convert(args: argparse.Namespace) -> int:
     _check_input(args.input)
     if args.output != "-" and os.path.isdir(args.output):
         raise _Failure(f"cannot write {args.output!r}: Is a directory")
-    in_given, in_essence, in_codec = _resolve(args.from_type, args.input, "--from", args.allow_nan)
-    _, out_essence, out_codec = _resolve(args.to_type, args.output, "--to", args.allow_nan)
-    opts = _decode_options(in_essence, args.dtype, args.num_features)
-    stream = _can_stream(in_codec, in_essence, opts)
-    with _open_input(args.input, args.quiet) as reader, _open_output(args.output) as out:
-        check = _TextCheck(reader, in_codec) if in_essence == "text/csv" and args.dtype is None else None
-        writer = _Writer(out_codec, out_essence, out)
+    source = _source(args.input, args.from_type, "--from", args, convert=True)
+    in_given = source.media
+    out_kind = _arrow_type(args.to_type, args.output)
+    if out_kind is None:
+        _, out_essence, out_codec = _resolve(args.to_type, args.output, "--to", args.allow_nan)
+    else:
+        out_essence, out_codec = out_kind, None
+    with _reading(source, args) as (batches, check, bytes_read), _open_output(args.output) as out:
+        writer: _Writer | _ArrowWriter = (
+            _Writer(out_codec, out_essence, out) if out_kind is None else _ArrowWriter(out_kind, out)
+        )
         try:
-            for batch in _batches(reader, in_codec, opts, args.batch_size, stream):
+            for batch in batches:
                 found = check.first(batch) if check is not None else None
                 if found is not None and out_essence in _NUMBERS_ONLY:  # --allow-text or not
                     note = f"{out_essence} holds numbers only, not text"
@@ -741,7 +986,7 @@ def _convert(args: argparse.Namespace) -> int:
         except DecodeError as e:
             raise _Failure(f"{args.input}: {e}") from None
         writer.close()
-        bytes_in = reader.progress.done
+        bytes_in = bytes_read()
     if not args.quiet:
         where = "stdout" if args.output == "-" else args.output
         _stderr(  # after the output was flushed: every byte counted was delivered
@@ -802,16 +1047,16 @@ def _inspect(args: argparse.Namespace) -> int:
     _check_input(args.file)
     if sys.stdout is None:  # started with descriptor 1 closed (``>&-``)
         raise _Failure("cannot write stdout: it is closed")
-    media, essence, codec = _resolve(args.type, args.file, "--type", args.allow_nan)
-    opts = _decode_options(essence, args.dtype, None)
+    source = _source(args.file, args.type, "--type", args, convert=False)
+    media = source.media
     summaries: dict[tuple[str, str], _ColumnSummary] = {}
     strings = {"uid": 0, "metadata": 0, "configuration": 0}
     head: list[RecordBatch] = []
     wanted = args.head
     records = 0
     batches = 0
-    with _open_input(args.file, args.quiet) as reader:
-        for batch in _batches(reader, codec, opts, args.batch_size, codec.capabilities.streaming):
+    with _reading(source, args) as (source_batches, _, bytes_read):
+        for batch in source_batches:
             batches += 1
             records += len(batch)
             for map_name in ("features", "label"):
@@ -825,7 +1070,7 @@ def _inspect(args: argparse.Namespace) -> int:
                 take = batch.slice(0, min(wanted, len(batch)))
                 head.append(take)
                 wanted -= len(take)
-        size = reader.progress.done
+        size = bytes_read()
     lines = [
         f"file: {args.file}",
         f"type: {media}",
@@ -858,14 +1103,13 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     _check_input(args.file)
-    media, essence, codec = _resolve(args.type, args.file, "--type", args.allow_nan)
-    opts = _decode_options(essence, args.dtype, None)
+    source = _source(args.file, args.type, "--type", args, convert=False)
+    media = source.media
     records = 0
     text: list[str] = []
-    with _open_input(args.file, args.quiet) as reader:
-        check = _TextCheck(reader, codec) if essence == "text/csv" and args.dtype is None else None
+    with _reading(source, args) as (batches, check, _):
         try:
-            for batch in _batches(reader, codec, opts, args.batch_size, codec.capabilities.streaming):
+            for batch in batches:
                 found = check.first(batch) if check is not None else None
                 if found is not None:
                     text = found[0]
@@ -1061,8 +1305,9 @@ Routes: GET /ping (200 once --load has returned, 503 before or after it failed),
 POST /invocations and /endpoints/NAME/invocations, GET /execution-parameters.
 The body limit is SAGEMAKER_MAX_PAYLOAD_IN_MB (default 6; 0: none), the answer's
 SAGEMAKER_MAX_RESPONSE_IN_MB (default 6; 0: none). SIGTERM stops accepting connections,
-finishes the requests in flight and exits 0. Needs uvicorn: pip install "sm_payloads[serve]".
-See docs/serving.md.
+finishes the requests in flight and exits 0. A last argument 'serve' (SageMaker runs a
+container as 'docker run IMAGE serve') is accepted and ignored.
+Needs uvicorn: pip install "sm_payloads[serve]". See docs/serving.md.
 
 examples:
   sm-payloads serve model:predict --port 8080
@@ -1111,6 +1356,15 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary, no warning")
 
 
+def _label(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--label",
+        metavar="NAME[,NAME]",
+        help="Parquet / Arrow input: the label column(s) of a table of numbers (the other "
+        "columns are the features)",
+    )
+
+
 def _allow_text(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--allow-text", action="store_true", help=what)
 
@@ -1145,6 +1399,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="width of a libsvm input (lets it stream; default: the largest index + 1)",
     )
     _common(p)
+    _label(p)
     _allow_text(
         p,
         "CSV input: a label or feature block with a field that is not a number is text; write it to "
@@ -1165,6 +1420,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", metavar="T", help="media type of FILE")
     p.add_argument("--head", type=_count, default=5, metavar="N", help="records to show (default: 5)")
     _common(p)
+    _label(p)
     p.set_defaults(run=_inspect)
 
     p = sub.add_parser(
@@ -1177,6 +1433,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="file, or - for stdin")
     p.add_argument("--type", metavar="T", help="media type of FILE")
     _common(p)
+    _label(p)
     _allow_text(
         p,
         "CSV input: a label or feature block with a field that is not a number is valid, as text "
@@ -1290,6 +1547,9 @@ def _flush_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``sm-payloads`` with `argv` (default: ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) > 2 and argv[0] == "serve" and argv[-1] == "serve":
+        argv.pop()  # SageMaker runs a container as `docker run IMAGE serve`, after ENTRYPOINT's words
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help, --version, usage errors
