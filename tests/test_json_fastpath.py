@@ -533,3 +533,34 @@ def test_json_lists_moved_here_resumes_when_full() -> None:
     with pytest.raises(ValueError):
         C.json_lists(b"1", 0, 1, b"", out, counts, starts[:1], False)
     assert J._C is C
+
+
+@settings(max_examples=100)
+@given(records(), st.booleans(), st.sampled_from(["orjson", "json.dumps", "sdk"]), st.data())
+def test_cut_anywhere(
+    drawn: tuple[list[Any], str, list[list[Any]]], lines: bool, writer: str, data: st.DataObject
+) -> None:
+    recs, _shape, _rows = drawn
+    body = jsonl_body(recs, writer) if lines else json_body(recs, True, writer)
+    cut = data.draw(st.integers(0, len(body)))
+    check_all_paths(body[:cut], lines)
+
+
+@pytest.mark.skipif(C is None, reason="the twin holds orjson's objects for a moment")
+def test_memory_stays_near_the_output() -> None:
+    import tracemalloc
+
+    rng = np.random.default_rng(11)
+    rows = np.round(rng.standard_normal((20_000, 20)), 3)
+    for body, lines in (
+        (orjson.dumps({"instances": rows.tolist()}), False),
+        (b"".join(orjson.dumps({"features": r}) + b"\n" for r in rows.tolist()), True),
+    ):
+        tracemalloc.start()
+        got = J.scan_request_records(body, 0, len(body), lines, False)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert got is not None
+        _same_arrays(got.values, rows.reshape(-1))
+        out = rows.nbytes + got.counts.nbytes + (0 if got.starts is None else 2 * got.starts.nbytes)
+        assert peak < 1.3 * out + (1 << 20), (peak, out)

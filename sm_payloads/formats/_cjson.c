@@ -129,6 +129,37 @@ static inline int is_word(const char *name, Py_ssize_t len, const char *word) {
     return (size_t)len == n && memcmp(name, word, n) == 0;
 }
 
+/* A plain integer of at most 15 digits at p (integer data: the common case), written as
+ * smp_number writes it (the float of the integer, -0 is 0.0: below 2**53 the conversion
+ * from the integer rounds once, correctly); NULL for anything else (smp_number reads it). */
+static inline const char *short_int(const char *p, const char *end, int f32, char *out) {
+    const char *q = p, *d0;
+    uint64_t m;
+    int neg = 0;
+    if (q < end && *q == '-') {
+        neg = 1;
+        q++;
+    }
+    if (q >= end || !is_digit((unsigned char)*q)) return NULL;
+    d0 = q;
+    m = (uint64_t)(*q++ - '0');
+    if (m != 0)
+        while (q < end && is_digit((unsigned char)*q) && q - d0 < 15) m = m * 10 + (uint64_t)(*q++ - '0');
+    if (q < end && (is_digit((unsigned char)*q) || *q == '.' || *q == 'e' || *q == 'E')) return NULL;
+    if (f32) {
+        float f = (float)(int64_t)m;
+        if (neg) f = -f;
+        if (f == 0.0f) f = 0.0f;
+        memcpy(out, &f, 4);
+    } else {
+        double v = (double)(int64_t)m;
+        if (neg) v = -v;
+        if (v == 0.0) v = 0.0;
+        memcpy(out, &v, 8);
+    }
+    return q;
+}
+
 /* Numbers at p ('['), into s->vals; *count is how many. */
 static const char *number_list(Scan *s, const char *p, Py_ssize_t *count) {
     Py_ssize_t n = 0;
@@ -142,7 +173,10 @@ static const char *number_list(Scan *s, const char *p, Py_ssize_t *count) {
     for (;;) {
         Out *o = &s->vals;
         if (o->len + item > o->cap && out_room(s, o, item, p) < 0) return NULL;
-        p = smp_number(&s->g, p, s->end, SMP_JSON, s->f32, o->p + o->len);
+        {
+            const char *q = short_int(p, s->end, s->f32, o->p + o->len);
+            p = q != NULL ? q : smp_number(&s->g, p, s->end, SMP_JSON, s->f32, o->p + o->len);
+        }
         if (p == NULL) return NULL;
         o->len += item;
         n++;

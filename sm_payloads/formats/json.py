@@ -94,12 +94,13 @@ def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) ->
     check_dtype_spec(dtype)
     buf = as_bytes(data, text=True)
     start = skip_bom(buf)
-    if not buf[start:].strip():
-        raise DecodeError(CONTENT_TYPE, "empty body: expected a JSON document", offset=start)
     if not response:
+        # before the check for an empty body below, which copies the body (an empty one declines)
         fast = request_group(buf, start, len(buf), dtype)
         if fast is not None:
             return batch_from_groups([fast], CONTENT_TYPE, dtype)
+    if not buf[start:].strip():
+        raise DecodeError(CONTENT_TYPE, "empty body: expected a JSON document", offset=start)
     for shape in (SCAN_ENVELOPE,) if response else ():
         got = scan(buf, start, len(buf), shape)
         if got is not None:
