@@ -604,3 +604,62 @@ def test_csv_numbers_of_several_dtypes(rows: int, dtypes: list[str]) -> None:
     # csv.writer of numpy scalars (str() of each value) is the SDK's spelling
     want = "".join(",".join(str(label[k][i]) for k in label) + "\n" for i in range(rows)).encode()
     assert got == want
+
+
+# --------------------------------------------------------------------------------------
+# CSV responses with text: column by column against the careful reader
+# --------------------------------------------------------------------------------------
+
+_CSV_TEXT = st.one_of(
+    st.sampled_from(
+        ["cat", "dog", "True.", "False.", "a b", "café", "nan", "inf", "1_0", "0x1", "1e", " 2.5", "-"]
+    ),
+    st.text(alphabet=st.characters(blacklist_characters='",\n\r', blacklist_categories=["Cs"]), max_size=5),
+)
+_CSV_NUMBER = st.one_of(
+    _FLOATS.map(repr),
+    st.integers(-(10**20), 10**20).map(str),
+    st.sampled_from(["1.", ".5", "+1", "-0", "1E5", "1e-5", "nan", "NaN", "inf", "-Infinity", " 3 ", "\t4"]),
+)
+
+
+@st.composite
+def csv_responses(draw: st.DrawFn) -> tuple[bytes, list[str], str]:
+    width = draw(st.integers(1, 3))
+    n = draw(st.integers(1, 8))
+    cols = []
+    for _ in range(width):
+        kind = draw(st.sampled_from(["text", "number", "mixed"]))
+        one = {"text": _CSV_TEXT, "number": _CSV_NUMBER, "mixed": st.one_of(_CSV_TEXT, _CSV_NUMBER)}[kind]
+        cols.append(draw(st.lists(one, min_size=n, max_size=n)))
+    rows = [",".join(c[i] for c in cols) for i in range(n)]
+    if draw(st.integers(0, 4)) == 0:
+        rows.append(draw(st.sampled_from(["", "x", "x,y,z,w", '"q",1', "[1, 2],3"])))
+    end = draw(st.sampled_from(["\n", "", "\r\n"]))
+    charset = draw(st.sampled_from(["utf-8", "us-ascii"]))
+    keys = [f"k{j}" for j in range(width)]
+    return ("\n".join(rows) + end).encode("utf-8"), keys, charset
+
+
+@given(case=csv_responses())
+@example(case=(b"cat,0.5\ndog,0.25\n", ["predicted_label", "probability"], "utf-8"))
+@example(case=(b"cat,0.5\ndog,\n", ["predicted_label", "probability"], "utf-8"))
+@example(case=(b"caf\xc3\xa9,1\n", ["a", "b"], "us-ascii"))
+def test_csv_text_responses_match_the_careful_reader(case: tuple[bytes, list[str], str]) -> None:
+    body, keys, charset = case
+    got = _outcome(lambda: smp_csv.decode_response(body, keys=keys, charset=charset))
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(smp_csv, "_text_response", lambda *a: None)
+        want = _outcome(lambda: smp_csv.decode_response(body, keys=keys, charset=charset))
+    _same(got, want)
+
+
+def test_csv_text_response_values() -> None:
+    body = b"cat,0.5,1\ndog,0.25,2\n"
+    got = smp_csv._text_response(body, 0, ["predicted_label", "probability", "n"], "utf-8")
+    assert got is not None  # the column-by-column path reads it
+    assert got.label["predicted_label"].tolist() == ["cat", "dog"]
+    assert got.label["predicted_label"].dtype.kind == "U"
+    assert got.label["probability"].tolist() == [0.5, 0.25]
+    assert got.label["n"].dtype == np.float64 and got.label["n"].tolist() == [1.0, 2.0]
+    assert smp_csv._text_response(b"1,2\n", 0, ["a", "b"], "utf-8") is None  # numbers: the numeric reader

@@ -1,10 +1,14 @@
 /*
- * sm_payloads.formats._cjsonrec: JSON response records read column by column, and the
- * check that lets per-record output dicts be written as they are, in C.
+ * sm_payloads.formats._cjsonrec: responses column by column, in C. json_records reads JSON
+ * response records into columns; dict_rows checks (and gathers into columns) per-record
+ * output dicts, so that they can be written as they are; join_lines joins CSV response rows
+ * from one text per column.
  *
- * Optional accelerator: sm_payloads/formats/_json_layout.py holds the twins (records_pure
- * and dict_rows_pure) with the same contracts, and the test suite checks each pair against
- * each other and against the general path.
+ * Optional accelerator: the twins have the same contracts (records_pure in
+ * sm_payloads/formats/_json_layout.py, rows_kinds_pure and rows_columns_pure in
+ * sm_payloads/arrays.py, join_lines_pure in sm_payloads/formats/csv.py), and the test suite
+ * (tests/test_responses_fastpath.py) checks each pair against each other and against the
+ * general path.
  *
  * Rule 1 (accept or decline): json_records reads one exact shape, a JSON array of flat
  * objects (bare, or the only value of a {"predictions" | "projections" | "scores": [...]}
@@ -23,6 +27,11 @@
  * hands to CPython); building the str objects and the result holds it.
  * Rule 5 (memory): the output buffers grow by doubling; memory stays proportional to the
  * body.
+ * Rule 6 (output dicts): dict_rows accepts only exact dicts with the first one's str keys in
+ * its order, each key holding one kind of value (finite float, int32-range int, str, finite
+ * numpy float64 / float32 scalar, lists of one length of finite floats or of int32-range
+ * ints): for those, orjson writes the dicts with the bytes of the batch built from them.
+ * Anything else returns None and the caller builds the batch.
  */
 #include "_cnumber.h"
 

@@ -800,6 +800,66 @@ def _response_column(recs: list[Record], j: int, dtype: np.dtype[Any] | None, ch
 # ======================================================================================
 
 
+#: A column of `_textnum.NUMBER_RE` fields joined by newlines.
+_NUMBER_LINES = re.compile(
+    b"(?:" + _textnum.NUMBER_RE.pattern + b")(?:\n(?:" + _textnum.NUMBER_RE.pattern + b"))*"
+)
+
+
+def _text_response(raw: bytes | bytearray, lo: int, keys: list[str], charset: str) -> RecordBatch | None:
+    """A keyed response with a text column (Autopilot's ``predicted_label,probability``
+    rows), column by column: the batch `_response_column` gives for each column, or None
+    (the careful reader decides). Only quote-free bodies with ``\\n`` line ends, no blank
+    line, no empty field and no bracketed list, whose first line holds a field that is not
+    a number (a body of numbers goes to the numeric reader)."""
+    nl = raw.find(b"\n", lo)
+    first = bytes(raw[lo : len(raw) if nl < 0 else nl]).split(b",")
+    if all(_textnum.parse_number(f) is not None for f in first):
+        return None
+    body = bytes(raw[lo:])
+    if not body or b'"' in body or b"\r" in body or b"\n\n" in body or body[:1] == b"\n":
+        return None
+    if body[-1:] == b"\n":
+        body = body[:-1]
+    # every line holds width - 1 commas: the separators are (",", ..., ",", "\n") n times
+    a = np.frombuffer(body + b"\n", dtype=np.uint8)
+    seps = a[(a == 0x0A) | (a == 0x2C)]
+    width = len(keys)
+    if width < 1 or seps.size % width:
+        return None
+    seps = seps.reshape(-1, width)
+    if not (seps[:, -1] == 0x0A).all() or not (seps[:, :-1] == 0x2C).all():
+        return None
+    n = seps.shape[0]
+    flat = body.replace(b"\n", b",").split(b",")
+    if len(flat) != n * width or not all(flat):
+        return None
+    out: dict[str, Any] = {}
+    for j, key in enumerate(keys):
+        fields = flat[j::width]
+        head = fields[0].strip()
+        if head[:1] == b"[" and head[-1:] == b"]":
+            return None  # perhaps a column of lists
+        joined = b"\n".join(fields)
+        numbers: list[float] | None = None
+        if not joined.translate(None, b"0123456789+-.eE\n"):
+            # Over these bytes float() reads exactly the fields NUMBER_RE matches.
+            try:
+                numbers = list(map(float, fields))
+            except ValueError:
+                numbers = None
+        elif _NUMBER_LINES.fullmatch(joined):
+            numbers = list(map(float, fields))
+        if numbers is not None:
+            out[key] = np.array(numbers, dtype=np.float64)
+        else:
+            try:
+                out[key] = np.array(joined.decode(charset).split("\n"), dtype=str)
+            except UnicodeDecodeError:
+                return None
+    return RecordBatch(label=out, n=n)
+
+
 def read_header(data: bytes | bytearray | memoryview, *, charset: str = "utf-8") -> tuple[str, ...]:
     """The column names of the first line (for ``header=present`` bodies)."""
     raw = as_bytes(data, text=True)
@@ -873,6 +933,10 @@ def decode_response(
         names, lo, line = parse_header(raw, lo, cs)
         if keys is None and names:
             keys = names
+    if keys is not None and dt is None:
+        fast = _text_response(raw, lo, list(keys), cs)
+        if fast is not None:
+            return fast
     region = _Region(
         label_size=0, dtype=dt, charset=cs, response=True, response_keys=None if keys is None else list(keys)
     )
