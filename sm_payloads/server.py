@@ -184,14 +184,26 @@ class _Pool:
             t.start()
             self._threads.append(t)
         self._jobs.put(job)
-        timeout = None if math.isinf(deadline) else max(0.0, deadline - loop.time())
-        return await asyncio.wait_for(asyncio.shield(fut), timeout)
+        if math.isinf(deadline):
+            return await fut
+        # One timer, no wait_for/shield: past the deadline the answer is a TimeoutError, and
+        # the thread's result, when it comes, is dropped (finish() sees fut done).
+        timer = loop.call_at(deadline, _expire, fut)
+        try:
+            return await fut
+        finally:
+            timer.cancel()
 
     def close(self) -> None:
         """Threads exit once their current call (if any) returns."""
         for _ in self._threads:
             self._jobs.put(None)
         self._threads.clear()
+
+
+def _expire(fut: asyncio.Future[Response]) -> None:
+    if not fut.done():
+        fut.set_exception(asyncio.TimeoutError())
 
 
 def _text(status: int, message: str) -> Response:

@@ -28,6 +28,7 @@ only moves bytes and headers.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -112,23 +113,33 @@ def _response_limit(env: Mapping[str, str], max_response_bytes: int | None) -> i
     return _env_mb(env, "SAGEMAKER_MAX_RESPONSE_IN_MB", DEFAULT_MAX_RESPONSE_BYTES)
 
 
-def _offered(offered: Sequence[str] | None) -> list[str]:
-    return list(offered) if offered is not None else list(response_types())
+def _offered(offered: Sequence[str] | None) -> tuple[str, ...]:
+    return tuple(offered) if offered is not None else tuple(response_types())
 
 
-def _default_accept(env: Mapping[str, str], request: MediaType, offers: list[str]) -> str:
+@functools.lru_cache(maxsize=64)
+def _canonical_essences(offers: tuple[str, ...]) -> tuple[str, ...]:
+    """The essence of each offered type, aliases named by their format
+    (application/x-jsonlines is answered as application/jsonlines)."""
+    essences = (MediaType.parse(o).essence for o in offers)
+    return tuple(ALIASES.get(e, e) for e in essences)
+
+
+@functools.lru_cache(maxsize=512)
+def _negotiated(accept: str | None, offers: tuple[str, ...], default: str) -> str:
+    """`negotiate`, remembered for the Accept headers and defaults seen (a failure, a 406,
+    is not remembered: it is computed again)."""
+    return negotiate(accept, offers, default)
+
+
+def _default_accept(env: Mapping[str, str], request: MediaType, offers: tuple[str, ...]) -> str:
     """``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` when set, else the request's own format when
     it can be produced, else the first offered type."""
     configured = env.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT")
     if configured:
         return configured
-
-    # Aliases name their format: application/x-jsonlines is answered as application/jsonlines.
-    def canonical(essence: str) -> str:
-        return ALIASES.get(essence, essence)
-
-    essences = [canonical(MediaType.parse(o).essence) for o in offers]
-    essence = canonical(request.essence)
+    essences = _canonical_essences(offers)
+    essence = ALIASES.get(request.essence, request.essence)
     return offers[essences.index(essence)] if essence in essences else offers[0]
 
 
@@ -197,7 +208,7 @@ def handle(
         # codec come from this parse; the Accept header is parsed once, by negotiate.
         request = MediaType.parse(content_type)
         default = _default_accept(env, request, offers)
-        chosen = negotiate(accept, offers, default)
+        chosen = _negotiated(accept, offers, default)
     except UnsupportedMediaTypeError as e:
         return _error(415, str(e))
     except NotAcceptableError as e:
@@ -250,7 +261,7 @@ def handle(
     return Response(200, out, chosen)
 
 
-def _writable_as(result: Any, offers: list[str], failed: str) -> list[str]:
+def _writable_as(result: Any, offers: tuple[str, ...], failed: str) -> list[str]:
     """The offered types other than `failed` (by essence) that can write `result`: tried
     only after `failed` could not, to tell a format that cannot carry the answer (406) from
     an answer that no format can carry (500)."""
