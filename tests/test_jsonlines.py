@@ -280,6 +280,24 @@ def _obj(rows: list) -> np.ndarray:
     return out
 
 
+@pytest.mark.parametrize("first", [[[], None], [[], []]], ids=["ragged", "dense"])
+def test_empty_lists_in_a_batch_of_their_own_join_later_text(first: list) -> None:
+    """``[]`` says nothing of its type: in a batch without text it reads as an empty
+    (ragged or dense) row, and joined to a later batch of text it becomes an empty list of
+    strings, as `decode` reads the body whole (a record without the key stays None)."""
+    written = smp.RecordBatch({"s": _obj([*first, ["a"]]), "x": np.zeros((3, 1))})
+    body = L.encode(written)
+    assert body.splitlines()[:2] == [
+        b'{"s":[],"x":[0.0]}',
+        b'{"x":[0.0]}' if first[1] is None else b'{"s":[],"x":[0.0]}',
+    ]
+    parts = list(L.iter_decode(body, batch_size=2))
+    assert smp.record.column_info(parts[0].features["s"])[0] == ("ragged" if first[1] is None else "dense")
+    joined = smp.RecordBatch.concat(parts)
+    assert joined.features["s"].tolist() == [*first, ["a"]]
+    assert joined == written == L.decode(body)
+
+
 def test_codec_class_aliases_and_params() -> None:
     codec = L.JsonLinesCodec.from_params({"charset": "utf-8", "verbose": "True"})
     assert codec.content_type == CT and codec.aliases == ("application/x-jsonlines",)
