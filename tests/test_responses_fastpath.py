@@ -663,3 +663,22 @@ def test_csv_text_response_values() -> None:
     assert got.label["probability"].tolist() == [0.5, 0.25]
     assert got.label["n"].dtype == np.float64 and got.label["n"].tolist() == [1.0, 2.0]
     assert smp_csv._text_response(b"1,2\n", 0, ["a", "b"], "utf-8") is None  # numbers: the numeric reader
+
+
+@given(rows=output_rows(), tail=st.sampled_from([b"", b"x", b"}", b",{", b"]"]))
+@example(rows=[{"a": 1.5}, {"a": 2.0}], tail=b"")
+def test_array_lines_kernel_matches_its_twin(rows: list[dict[str, Any]], tail: bytes) -> None:
+    assert smp_jsonl.array_lines_pure(b'[{"a":1},{"b":[2.5]}]') == b'{"a":1}\n{"b":[2.5]}\n'
+    assert smp_jsonl.array_lines_pure(b'[{"a":{"b":1}}]') is None
+    try:
+        text = orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY)
+    except orjson.JSONEncodeError:
+        return
+    text = text[:-1] + tail + b"]" if tail else text
+    want = smp_jsonl.array_lines_pure(text)
+    if C is not None:
+        assert C.array_lines(text) == want
+    if want is not None:
+        # one object per line, each line the object orjson writes alone
+        assert [orjson.loads(x) for x in want.splitlines()] == orjson.loads(text)
+        assert want.endswith(b"\n") and want.count(b"\n") == len(orjson.loads(text))

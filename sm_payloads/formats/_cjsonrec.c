@@ -851,7 +851,53 @@ done:
     return out;
 }
 
+/* ------------------------------------------------------------------------------------
+ * JSON Lines from the JSON array of the same objects
+ * ------------------------------------------------------------------------------------ */
+
+PyDoc_STRVAR(array_lines_doc,
+             "array_lines(text) -> bytes | None\n\n"
+             "The objects of `text`, a JSON array of objects whose only '}' bytes end them (as\n"
+             "orjson writes objects of numbers and lists of numbers under keys without '}'), one\n"
+             "per line: the '[' dropped, the byte after each '}' (',' or the final ']') turned\n"
+             "into '\\n'. None when `text` is not such an array.");
+
+static PyObject *array_lines(PyObject *self, PyObject *args) {
+    Py_buffer text;
+    PyObject *out = NULL;
+    int ok = 1;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*", &text)) return NULL;
+    if (text.len < 3 || ((const char *)text.buf)[0] != '[' || ((const char *)text.buf)[text.len - 1] != ']' ||
+        ((const char *)text.buf)[1] != '{') {
+        PyBuffer_Release(&text);
+        Py_RETURN_NONE;
+    }
+    out = PyBytes_FromStringAndSize((const char *)text.buf + 1, text.len - 1);
+    if (out != NULL) {
+        char *p = PyBytes_AS_STRING(out), *end = p + PyBytes_GET_SIZE(out);
+        PyThreadState *ts = PyEval_SaveThread();
+        while (p < end) {
+            char *c = (char *)memchr(p, '}', (size_t)(end - p));
+            if (c == NULL) break;
+            if (c + 1 >= end || (c[1] != ',' && c + 2 != end) || (c[1] == ',' && (c + 2 >= end || c[2] != '{'))) {
+                ok = 0;
+                break;
+            }
+            c[1] = '\n';
+            p = c + 2;
+        }
+        PyEval_RestoreThread(ts);
+        if (ok && end[-1] != '\n') ok = 0;
+        if (!ok) Py_CLEAR(out);
+    }
+    PyBuffer_Release(&text);
+    if (out == NULL && !PyErr_Occurred()) Py_RETURN_NONE;
+    return out;
+}
+
 static PyMethodDef methods[] = {
+    {"array_lines", array_lines, METH_VARARGS, array_lines_doc},
     {"join_lines", join_lines, METH_VARARGS, join_lines_doc},
     {"json_records", json_records, METH_VARARGS, json_records_doc},
     {"dict_rows", dict_rows, METH_VARARGS, dict_rows_doc},

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 import orjson
 
+from .. import _native
 from .._buffers import as_bytes
 from ..arrays import response_batch, rows_kinds
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
@@ -320,6 +321,28 @@ def encode(batch: RecordBatch, *, layout: Layout | None = None, allow_nan: bool 
     return _join(instance_objects(batch, layout, allow_nan, CONTENT_TYPE))
 
 
+#: The optional C kernel for the lines of an array of objects (`array_lines`); None: its twin.
+_CREC = _native.load("formats._cjsonrec")
+
+
+def array_lines_pure(text: bytes) -> bytes | None:
+    """The twin of ``_cjsonrec.array_lines``: the objects of a JSON array whose only ``}``
+    bytes end them, one per line (the ``[`` dropped, the byte after each ``}`` turned into a
+    newline); None when `text` is not such an array."""
+    if len(text) < 3 or text[:2] != b"[{" or text[-1:] != b"]":
+        return None
+    buf = bytearray(text[1:])
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    after = np.flatnonzero(arr == 0x7D) + 1
+    if after.size == 0 or after[-1] != arr.size - 1:
+        return None
+    inner = after[:-1]
+    if not ((arr[inner] == 0x2C).all() and (arr[inner + 1] == 0x7B).all()):
+        return None
+    arr[after] = 0x0A
+    return bytes(buf)
+
+
 def _rows_lines(rows: list[Any], kinds: str) -> bytes | None:
     """Output dicts that `rows_kinds` accepted, one per line, as orjson writes them; None
     for a lone surrogate (the batch route names the column)."""
@@ -328,11 +351,10 @@ def _rows_lines(rows: list[Any], kinds: str) -> bytes | None:
         if "s" not in kinds and not any("}" in k for k in rows[0]):
             # Numbers only: every "}" of the array's text ends a record, and the "," after
             # it (the final "]" after the last) becomes the line's end.
-            buf = bytearray(orjson.dumps(rows, option=option))
-            arr = np.frombuffer(buf, dtype=np.uint8)
-            ends = np.flatnonzero(arr == 0x7D) + 1
-            arr[ends] = 0x0A
-            return bytes(memoryview(buf)[1:])
+            text = orjson.dumps(rows, option=option)
+            lines = _CREC.array_lines(text) if _CREC is not None else array_lines_pure(text)
+            if lines is not None:
+                return lines
         if "d" in kinds or "e" in kinds:
             return b"\n".join([orjson.dumps(r, option=option) for r in rows]) + b"\n"
         return b"\n".join(map(orjson.dumps, rows)) + b"\n"
