@@ -1,7 +1,7 @@
 """The model server over real sockets: requests/s and p50/p99 latency against the floor and
 against the stack the AWS framework containers use.
 
-    python -m benchmarks.bench_server [--quick] [--seconds S] [--json FILE]
+    python -m benchmarks.bench_server [--quick] [--seconds S] [--rounds N] [--json FILE]
 
 Three servers, each one worker process on 127.0.0.1, started as child processes:
 
@@ -18,7 +18,9 @@ values, **large** a 1 MB MultiRecord body (rows of 100 float32 values); answers 
 The client is one asyncio process holding `concurrency` keep-alive connections, each
 sending its next request when the last answer is read; every answer's status is checked,
 and the first answer of each run is compared with the expected scores (json + numpy).
-Runs last ``--seconds`` each (after a warm-up); requests/s counts answers in that time.
+Runs last ``--seconds`` each (after a warm-up of 0.5 s), and every row is measured in
+``--rounds`` rounds taking the three servers in turn (all three run at once): requests/s is
+the median of the rounds, latencies are pooled.
 
 The goal (issue #21): ours within 1.3x of echo for small requests (requests/s), and ahead
 of gunicorn + Flask at every size and concurrency. On a shared 2-core machine the client
@@ -221,34 +223,51 @@ def start(server: str, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit(f"{server} did not start")
 
 
-def run(seconds: float, warmup: float, concurrencies: tuple[int, ...]) -> dict[str, Any]:
+SERVERS = ("echo", "flask", "ours")
+
+
+def run(seconds: float, warmup: float, concurrencies: tuple[int, ...], rounds: int) -> dict[str, Any]:
+    """All three servers run at once; each (size, concurrency) is measured in `rounds`
+    rounds that take the servers in turn, so a change in the machine's load touches all
+    three alike. requests/s is the median of the rounds; latencies are pooled."""
     bodies = payloads()
+    ports = {server: free_port() for server in SERVERS}
+    procs = {}
     rows = []
-    for server in ("echo", "flask", "ours"):
-        port = free_port()
-        proc = start(server, port)
-        try:
-            for size, (body, expected) in bodies.items():
-                data = request_bytes(body)
-                for c in concurrencies:
-                    latencies, rps, answer = asyncio.run(load(port, data, c, seconds, warmup))
-                    check_answer(server, answer, expected)
-                    lat = np.sort(np.asarray(latencies))
+    try:
+        for server in SERVERS:
+            procs[server] = start(server, ports[server])
+        for size, (body, expected) in bodies.items():
+            data = request_bytes(body)
+            for c in concurrencies:
+                rps: dict[str, list[float]] = {server: [] for server in SERVERS}
+                lat: dict[str, list[float]] = {server: [] for server in SERVERS}
+                for _ in range(rounds):
+                    for server in SERVERS:
+                        latencies, r, answer = asyncio.run(load(ports[server], data, c, seconds, warmup))
+                        check_answer(server, answer, expected)
+                        rps[server].append(r)
+                        lat[server] += latencies
+                for server in SERVERS:
+                    pooled = np.asarray(lat[server])
                     rows.append(
                         {
                             "server": server,
                             "size": size,
                             "bytes": len(body),
                             "concurrency": c,
-                            "requests": len(lat),
-                            "rps": rps,
-                            "p50_ms": float(np.percentile(lat, 50)) * 1e3,
-                            "p99_ms": float(np.percentile(lat, 99)) * 1e3,
+                            "requests": len(pooled),
+                            "rps": float(np.median(rps[server])),
+                            "rps_rounds": rps[server],
+                            "p50_ms": float(np.percentile(pooled, 50)) * 1e3,
+                            "p99_ms": float(np.percentile(pooled, 99)) * 1e3,
                         }
                     )
                     print(f"{server:5} {size:5} c={c:<2} {rows[-1]['rps']:8.0f} req/s", file=sys.stderr)
-        finally:
+    finally:
+        for proc in procs.values():
             proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
@@ -257,6 +276,7 @@ def run(seconds: float, warmup: float, concurrencies: tuple[int, ...]) -> dict[s
     return {
         "rows": rows,
         "seconds": seconds,
+        "rounds": rounds,
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
@@ -288,12 +308,13 @@ def table(res: dict[str, Any]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
-        "--quick", action="store_true", help="0.5 s runs at concurrency 1 and 8: checks the script"
+        "--quick", action="store_true", help="short runs at concurrency 1 and 8: checks the script"
     )
-    ap.add_argument("--seconds", type=float, default=5.0, help="seconds per run (default 5)")
+    ap.add_argument("--seconds", type=float, default=2.0, help="seconds per run (default 2)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds per row, servers in turn (default 3)")
     ap.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = ap.parse_args()
-    res = run(0.5, 0.2, (1, 8)) if args.quick else run(args.seconds, 1.0, CONCURRENCY)
+    res = run(0.5, 0.2, (1, 8), 1) if args.quick else run(args.seconds, 0.5, CONCURRENCY, args.rounds)
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2))
     print(table(res))

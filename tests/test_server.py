@@ -566,3 +566,35 @@ def test_import_sm_payloads_does_not_import_uvicorn() -> None:
     code = "import sys, sm_payloads, sm_payloads.server; print('uvicorn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout == "False\n"
+
+
+def test_cli_without_uvicorn_says_what_to_install() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['uvicorn'] = None\n"
+        "from sm_payloads.cli import main\n"
+        "sys.exit(main(['serve', 'x:y']))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout) == (1, "")
+    assert (
+        out.stderr
+        == 'sm-payloads: error: sm-payloads serve needs uvicorn: pip install "sm_payloads[serve]"\n'
+    )
+
+
+def test_cli_serve_help() -> None:
+    from sm_payloads.cli import build_parser
+
+    text = build_parser()._subparsers._group_actions[0].choices["serve"].format_help()  # type: ignore[union-attr]
+    assert text.startswith("usage: sm-payloads serve [-h] [--load MODULE:CALLABLE] [--host HOST]")
+    flat = " ".join(text.split())
+    for words in (
+        "GET /ping (200 once --load has returned, 503 before or after it failed)",
+        "POST /invocations and /endpoints/NAME/invocations, GET /execution-parameters",
+        "SIGTERM stops accepting connections, finishes the requests in flight and exits 0",
+        'pip install "sm_payloads[serve]"',
+    ):
+        assert words in flat

@@ -448,7 +448,8 @@ def wait_ping(port: int, status: int, timeout: float = 20) -> tuple[int, bytes]:
 
 def test_ping_is_503_until_load_returns(model_dir: Path, tmp_path: Path) -> None:
     m = marks(tmp_path)
-    with ModelServer(model_dir, args=["--load", "model:load"], env={"MODEL_MARKS": str(m)}) as s:
+    # the last "serve" is what SageMaker's `docker run IMAGE serve` appends to the ENTRYPOINT
+    with ModelServer(model_dir, args=["--load", "model:load", "serve"], env={"MODEL_MARKS": str(m)}) as s:
         assert ping(s.port) == (503, b"the model is loading\n")
         assert post(s.port, b"1,2\n", "text/csv") == (
             503,
