@@ -45,6 +45,7 @@ from .._buffers import as_view
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
 from ..record import Ragged, RecordBatch, Sparse, from_dense, from_sparse
+from ._exact import to_float32
 
 CONTENT_TYPE = "text/libsvm"
 ALIASES = ("text/x-libsvm",)
@@ -115,11 +116,7 @@ def _is_float_text(s: bytes) -> float | None:
 def _floats(values: list[float], texts: list[bytes], dtype: np.dtype[Any]) -> np.ndarray:
     """`values` (float() of `texts`) in `dtype`: float32 rounded once, from the text."""
     v = np.array(values, dtype=np.float64)
-    if dtype == np.float64:
-        return v
-    from ._exact import to_float32
-
-    return to_float32(v, texts.__getitem__)
+    return v if dtype == np.float64 else to_float32(v, texts.__getitem__)
 
 
 def _careful(block: bytes, st: _State) -> _Rows:
@@ -333,8 +330,6 @@ def _fast(block: bytes, st: _State) -> _Rows | None:
             if not ok.all():
                 return None
     if st.dtype != np.float64:
-        from ._exact import to_float32
-
         values = to_float32(values, val_parts.__getitem__)
         if lab is not None:
             lab = to_float32(lab, labels.__getitem__)
