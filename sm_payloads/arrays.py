@@ -153,6 +153,7 @@ def _rows_batch(rows: list[Any]) -> RecordBatch | None:
     n = len(rows)
     label: dict[str, Any] = {}
     for key, kind, payload in zip(rows[0], kinds, cols, strict=True):
+        col: np.ndarray
         if kind == "s":
             col = np.empty(n, dtype=object)
             col[:] = [r[key] for r in rows]
