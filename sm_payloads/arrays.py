@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -91,11 +92,13 @@ def rows_kinds_pure(rows: list[Any]) -> str | None:
     if not rows or type(rows[0]) is not dict or not rows[0]:
         return None
     keys = tuple(rows[0])
-    if not all(type(k) is str for k in keys) or not all(type(r) is dict and tuple(r) == keys for r in rows):
+    if not all(type(k) is str for k in keys) or set(map(type, rows)) != {dict}:
+        return None
+    if not all(map(keys.__eq__, map(tuple, rows))):
         return None
     kinds = []
     for key in keys:
-        kind = _rows_kind([r[key] for r in rows])
+        kind = _rows_kind(list(map(itemgetter(key), rows)))
         if kind is None:
             return None
         kinds.append(kind)
@@ -131,7 +134,7 @@ def rows_columns_pure(rows: list[Any], kinds: str) -> list[Any]:
         if kind == "s":
             out.append(None)
             continue
-        vals = [r[key] for r in rows]
+        vals = list(map(itemgetter(key), rows))
         if kind in "FI":
             vals = list(chain.from_iterable(vals))
         out.append(np.array(vals, dtype=_KIND_DTYPES[kind]))

@@ -93,7 +93,7 @@ def json_expect(text: str, f32: bool) -> int | None:
     assert _JSON_RE.fullmatch(text), text
     if "." not in text and "e" not in text.lower():
         text = str(int(text))
-    bits = oracle_f32(text) if f32 else oracle_f64(text)
+    bits = _oracle_f32_safe(text) if f32 else oracle_f64(text)
     inf = 0x7F800000 if f32 else 0x7FF0000000000000
     if bits & ~(0x80000000 if f32 else 0x8000000000000000) == inf:
         return None
@@ -502,3 +502,241 @@ def test_to_float32_double_rounding_cases() -> None:
         0x3F000000,
         0xBF800001,
     ]
+
+
+# --------------------------------------------------------------------------------------
+# The table of powers of five
+# --------------------------------------------------------------------------------------
+
+
+def test_pow5_table_is_the_generators_output() -> None:
+    import runpy
+
+    from tests.helpers import ROOT
+
+    gen = runpy.run_path(str(ROOT / "scripts" / "make_pow5_table.py"))
+    committed = (ROOT / "sm_payloads" / "formats" / "_cpow5.h").read_text(encoding="utf-8")
+    assert committed == gen["render"]()
+    # and the generator's entries are what its docstring says
+    for q in (-342, -27, -1, 0, 1, 27, 55, 56, 308):
+        t, e2 = gen["entry"](q)
+        assert 2**127 <= t < 2**128
+        exact = Fraction(10) ** q / Fraction(2) ** e2  # T(q) + eps
+        assert t <= exact < t + 1
+        assert (exact == t) == (0 <= q <= 55)
+
+
+# --------------------------------------------------------------------------------------
+# C: smp_number through _cparse.numbers, both grammars, both widths
+# --------------------------------------------------------------------------------------
+
+
+_PAD = "1" * 30  # a last line that leaves every number before it the word-wise (SWAR) reader
+
+
+def _c_check_csv(texts: list[str]) -> None:
+    """One call (each number followed by at least 24 bytes: the word-wise reader where the
+    shape fits) and one call per number (short buffers: the byte-wise scanner)."""
+    for f32 in (False, True):
+        oracle = _oracle_f32_safe if f32 else oracle_f64
+        expected = [oracle(t) for t in texts]
+        got = c_bits([*texts, _PAD], SMP_CSV, f32)
+        assert got is not None
+        assert got[:-1] == expected, f32
+        assert [c_bits([t], SMP_CSV, f32) for t in texts] == [[e] for e in expected], f32
+
+
+def _c_check_json(texts: list[str]) -> None:
+    for t in texts:
+        if not _is_json(t):
+            continue
+        for f32 in (False, True):
+            exp = json_expect(t, f32)
+            assert c_bits([t], SMP_JSON, f32) == (None if exp is None else [exp]), (t, f32)
+            padded = c_bits([t, _PAD], SMP_JSON, f32)
+            assert padded == (
+                None if exp is None else [exp, oracle_f32(_PAD) if f32 else oracle_f64(_PAD)]
+            ), (t, f32)
+
+
+@needs_c
+@pytest.mark.parametrize("text", HARD)
+def test_c_hard(text: str) -> None:
+    _c_check_csv([text])
+    _c_check_json([text])
+
+
+@needs_c
+def test_c_hard_in_one_call() -> None:
+    _c_check_csv(HARD)
+
+
+@needs_c
+def test_c_huge_exponents() -> None:
+    cases = {
+        "1e99999999999999999999999999999": (0x7FF0000000000000, 0x7F800000),
+        "1e-99999999999999999999999999999": (0, 0),
+        "0e99999999999999999999999999999": (0, 0),
+        "-0.0e-99999999999999999999999999999": (0x8000000000000000, 0x80000000),
+        "0." + "0" * 5000 + "1e5001": (f64_bits(1.0), 0x3F800000),
+        "1" + "0" * 5000 + "e-5000": (f64_bits(1.0), 0x3F800000),
+        "1" + "0" * 5000 + "e-4690": (0x7FF0000000000000, 0x7F800000),
+    }
+    for t, (b64, b32) in cases.items():
+        assert c_bits([t], SMP_CSV, False) == [b64], t[:40]
+        assert c_bits([t], SMP_CSV, True) == [b32], t[:40]
+    # JSON refuses what is beyond the range, keeps what rounds to zero
+    assert c_bits(["1e99999999999999999999999999999"], SMP_JSON, False) is None
+    assert c_bits(["1e-99999999999999999999999999999"], SMP_JSON, True) == [0]
+    assert c_bits(["-1e-99999999999999999999999999999"], SMP_JSON, False) == [0x8000000000000000]
+
+
+@needs_c
+def test_c_json_range_is_the_types() -> None:
+    # float32: beyond means rounding to infinity, from FLT_MAX + half an ulp on (ties to even)
+    over = _exact_decimal(_F32_OVERFLOW)
+    below = _exact_decimal(_F32_OVERFLOW - Fraction(1, 10**30))
+    assert c_bits(["3.4028235677973366e38"], SMP_JSON, True) == [0x7F7FFFFF]
+    assert c_bits([below], SMP_JSON, True) == [0x7F7FFFFF]
+    assert c_bits([over], SMP_JSON, True) is None
+    assert c_bits(["3.5e38"], SMP_JSON, True) is None
+    assert c_bits(["3.5e38"], SMP_JSON, False) == [f64_bits(3.5e38)]
+    assert c_bits(["-3.5e38"], SMP_CSV, True) == [0xFF800000]
+    # float64
+    assert c_bits(["1.7976931348623158e308"], SMP_JSON, False) == [0x7FEFFFFFFFFFFFFF]
+    assert c_bits(["1.7976931348623159e308"], SMP_JSON, False) is None
+    assert c_bits(["1" + "0" * 400], SMP_JSON, False) is None  # an integer beyond float64
+    assert c_bits(["1" + "0" * 300], SMP_JSON, False) == [f64_bits(1e300)]
+
+
+@needs_c
+def test_c_json_integers() -> None:
+    texts = [
+        "0",
+        "-0",
+        "16777217",
+        "16777219",
+        "9007199254740993",
+        "9999999999999999999",
+        "-18446744073709551617",
+    ]
+    assert c_bits(texts, SMP_JSON, False) == [f64_bits(float(int(t))) for t in texts]
+    assert c_bits(texts, SMP_JSON, True) == [oracle_f32(str(int(t))) for t in texts]
+    assert c_bits(["-0"], SMP_JSON, True) == [0]
+    assert c_bits(["-0.0"], SMP_JSON, True) == [0x80000000]
+
+
+@needs_c
+@pytest.mark.parametrize(
+    ("text", "grammar"),
+    [
+        ("", SMP_CSV),
+        ("-", SMP_CSV),
+        (".", SMP_CSV),
+        ("1e", SMP_CSV),
+        ("1e+", SMP_CSV),
+        ("1.2.3", SMP_CSV),
+        (" 1", SMP_CSV),
+        ("1 ", SMP_CSV),
+        ("1_0", SMP_CSV),
+        ("nanx", SMP_CSV),
+        ("infinit", SMP_CSV),
+        ("--1", SMP_CSV),
+        ("1\r", SMP_CSV),
+        ("01", SMP_JSON),
+        ("+1", SMP_JSON),
+        (".5", SMP_JSON),
+        ("1.", SMP_JSON),
+        ("1.e5", SMP_JSON),
+        ("nan", SMP_JSON),
+        ("inf", SMP_JSON),
+        ("-", SMP_JSON),
+        ("1.5\n\n2", SMP_CSV),
+        ("1.5\n", SMP_CSV),
+    ],
+)
+def test_c_refuses(text: str, grammar: int) -> None:
+    assert C is not None
+    assert C.numbers(text.encode(), grammar, False) is None
+    assert C.numbers(text.encode(), grammar, True) is None
+
+
+@needs_c
+def test_c_long_digit_runs() -> None:
+    # 200,000 digits, and a midpoint decided by a digit far out: exact, in linear time
+    mid64 = _exact_decimal(Fraction(1) + Fraction(1, 2**53))
+    mid32 = _exact_decimal(Fraction(1) + Fraction(1, 2**24))
+    texts = [
+        mid64 + "0" * 200_000,
+        mid64 + "0" * 200_000 + "1",
+        mid32 + "0" * 200_000 + "1",
+        "9" * 200_000 + "e-199990",
+        "0." + "0" * 200_000 + "123e200000",
+    ]
+    assert c_bits(texts, SMP_CSV, False) == [oracle_f64(t) for t in texts]
+    assert c_bits(texts, SMP_CSV, True) == [
+        0x3F800000,
+        0x3F800000,
+        0x3F800001,
+        f32_bits(np.float32(1e10)),  # 1e10 is a float32; the text lies just below it
+        f32_bits(np.float32(0.123)),
+    ]
+
+
+@needs_c
+@given(st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=8))
+def test_c_random_f64_bits(bits: list[int]) -> None:
+    texts = [t for b in bits for t in _texts_f64(b)]
+    _c_check_csv(texts)
+    _c_check_json(texts)
+
+
+@needs_c
+@given(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=8))
+def test_c_random_f32_bits(bits: list[int]) -> None:
+    texts = [t for b in bits for t in _texts_f32(b)]
+    _c_check_csv(texts)
+    _c_check_json(texts)
+
+
+@needs_c
+@given(st.lists(decimals(), min_size=1, max_size=8))
+def test_c_random_decimals(texts: list[str]) -> None:
+    _c_check_csv(texts)
+    _c_check_json(texts)
+
+
+@needs_c
+@given(st.integers(0, 2**32 - 1), st.integers(1, 60), st.sampled_from([-1, 0, 1]))
+def test_c_near_f32_midpoints(bits: int, digits: int, side: int) -> None:
+    # the decimal of a binary32 midpoint, cut to `digits` significant digits and nudged
+    f = _f32_of_bits(bits & 0x7F7FFFFF)
+    lo = Fraction(float(f))
+    hi = (
+        Fraction(float(_f32_of_bits(f32_bits(f) + 1)))
+        if f32_bits(f) < 0x7F7FFFFF
+        else lo + 2 * Fraction(2**103)
+    )
+    mid = (lo + hi) / 2
+    t = f"{float(mid):.{digits}e}"
+    if side:
+        t = _exact_decimal(mid) + ("0" * 30 + "1" if side > 0 else "")
+        if side < 0:
+            t = _exact_decimal(mid - Fraction(1, 10**60)) if mid > Fraction(1, 10**60) else t
+    _c_check_csv([t])
+    _c_check_json([t])
+
+
+@needs_c
+@given(st.integers(0, 2**63 - 1), st.integers(1, 40))
+def test_c_near_f64_midpoints(bits: int, digits: int) -> None:
+    x = struct.unpack("<d", struct.pack("<Q", bits & 0x7FEFFFFFFFFFFFFF))[0]
+    lo = Fraction(x)
+    hi = Fraction(math.nextafter(x, math.inf)) if x < 1.7976931348623157e308 else lo + Fraction(2**971)
+    mid = (lo + hi) / 2
+    exact = _exact_decimal(mid)
+    texts = [f"{x:.{digits}e}", exact, exact + "0" * 10 + "1"]
+    if mid > Fraction(1, 10**1100):
+        texts.append(_exact_decimal(mid - Fraction(1, 10**1100)))
+    _c_check_csv(texts)
+    _c_check_json(texts)

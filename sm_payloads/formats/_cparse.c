@@ -532,11 +532,69 @@ done:
     return out; /* NULL with the exception set when r < 0 */
 }
 
+/* ------------------------------------------------------------------------------------
+ * numbers: smp_number itself, for the tests
+ * ------------------------------------------------------------------------------------ */
+
+PyDoc_STRVAR(numbers_doc,
+             "numbers(data, grammar, f32) -> bytes | None\n\n"
+             "Read data as numbers separated by single '\\n' bytes, each line exactly one number\n"
+             "of the grammar (0: CSV, 1: JSON) and nothing else, with smp_number (_cnumber.h).\n"
+             "Returns the values packed as native float64 (float32 when f32 is true), or None\n"
+             "when any line is not a number (or, in the JSON grammar, is beyond the type's range).");
+
+static PyObject *numbers(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    int grammar, f32;
+    PyObject *out = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*ip", &data, &grammar, &f32)) return NULL;
+    if (grammar != SMP_CSV && grammar != SMP_JSON) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "numbers: grammar must be 0 (CSV) or 1 (JSON)");
+        return NULL;
+    }
+    {
+        const char *p = (const char *)data.buf, *end = p + data.len, *s;
+        const size_t width = f32 ? sizeof(float) : sizeof(double);
+        Py_ssize_t n = 1;
+        int ok = 1;
+        for (s = p; s < end; s++) n += *s == '\n';
+        out = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)width);
+        if (out != NULL) {
+            char *o = PyBytes_AS_STRING(out);
+            Gil g = {NULL, 0};
+            gil_release(&g);
+            for (;;) {
+                const char *eol = memchr(p, '\n', (size_t)(end - p));
+                const char *q;
+                if (eol == NULL) eol = end;
+                /* the whole buffer as the limit: the number must stop at the line's end */
+                q = smp_number(&g, p, end, grammar, f32, o);
+                if (q != eol) {
+                    ok = 0;
+                    break;
+                }
+                o += width;
+                if (eol == end) break;
+                p = eol + 1;
+            }
+            gil_take(&g);
+            if (!ok) Py_CLEAR(out);
+        }
+        PyBuffer_Release(&data);
+        if (out == NULL && ok) return NULL;
+        if (!ok) Py_RETURN_NONE;
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"csv_rows", csv_rows, METH_VARARGS, csv_rows_doc},
     {"csv_block", csv_block, METH_VARARGS, csv_block_doc},
     {"csv_read", csv_read, METH_VARARGS, csv_read_doc},
     {"count_newlines", count_newlines, METH_VARARGS, count_newlines_doc},
+    {"numbers", numbers, METH_VARARGS, numbers_doc},
     {NULL, NULL, 0, NULL},
 };
 
