@@ -150,7 +150,14 @@ def _request_codec(request: MediaType, content_type: str) -> Codec:
     codec_cls = CODECS.get(ALIASES.get(request.essence, request.essence))
     if codec_cls is None:
         raise UnsupportedMediaTypeError(content_type, supported())
-    return codec_cls.from_params(request.params)
+    return _configured(codec_cls, tuple(request.params.items()))
+
+
+@functools.lru_cache(maxsize=256)
+def _configured(codec_cls: type[Codec], params: tuple[tuple[str, str], ...]) -> Codec:
+    """The codec for these media-type parameters, built once (codecs are frozen; a
+    failure, a 415, is not remembered). A codec registered again is a new class: a new key."""
+    return codec_cls.from_params(dict(params))
 
 
 def handle(
