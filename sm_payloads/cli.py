@@ -329,7 +329,7 @@ def _resolve(given: str | None, path: str, flag: str, allow_nan: bool = False) -
             raise _Usage(f"cannot tell the type of '-' (stdin/stdout); pass {flag}")
         ext = os.path.splitext(path)[1].lower()
         if ext not in EXTENSIONS:
-            known = " ".join([*EXTENSIONS, *ARROW_EXTENSIONS])
+            known = " ".join(EXTENSIONS)
             what = f"extension {ext!r}" if ext else "no extension"
             raise _Usage(f"cannot tell the type of {path!r} ({what}); pass {flag} (known: {known})")
         given = EXTENSIONS[ext]
@@ -566,6 +566,24 @@ def _pyarrow() -> Any:
         raise _Failure(str(e)) from None
 
 
+class _ReadCounter(io.RawIOBase):
+    """A binary stream as pyarrow reads one, counting the bytes read."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.n = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        data = self.raw.read(len(buf))
+        got = len(data)
+        memoryview(buf).cast("B")[:got] = data
+        self.n += got
+        return got
+
+
 class _StdinSize:
     """The bytes of an Arrow input read from stdin (known once it was read)."""
 
@@ -594,10 +612,9 @@ def _arrow_record_batches(pa: Any, source: _Source, args: argparse.Namespace, si
         if sys.stdin is None:
             raise _Failure("cannot read stdin: it is closed")
         if source.essence == "arrow":  # the stream format streams
-            counted = _CountingReader(sys.stdin.buffer, _Progress(sys.stderr, None, False))
-            reader = pa.ipc.open_stream(counted)
-            yield from reader
-            size.n = counted.progress.done
+            counted = _ReadCounter(sys.stdin.buffer)
+            yield from pa.ipc.open_stream(counted)
+            size.n = counted.n
             return
         data = sys.stdin.buffer.read()
         size.n = len(data)
@@ -611,7 +628,11 @@ def _arrow_record_batches(pa: Any, source: _Source, args: argparse.Namespace, si
         if source.essence == "parquet":
             import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-            yield from pq.ParquetFile(handle).iter_batches(batch_size=args.batch_size)
+            # One row group at a time: pyarrow's read-ahead (pre_buffer, and batches of the
+            # next row groups decoded by its threads while we encode) would hold several.
+            parquet = pq.ParquetFile(handle, pre_buffer=False)
+            for group in range(parquet.num_row_groups):
+                yield from parquet.iter_batches(batch_size=args.batch_size, row_groups=[group])
             return
         try:
             ipc = pa.ipc.open_file(handle)
@@ -649,12 +670,15 @@ class _SinkFile(io.RawIOBase):
     def __init__(self, sink: _Sink) -> None:
         self.sink = sink
         self.n = 0
+        self.dropping = False  # after a failure: what the writer still writes goes nowhere
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
         view = memoryview(data)
+        if self.dropping:
+            return view.nbytes
         self.sink.write(view)  # type: ignore[arg-type]  # _Sink.write takes any buffer
         self.n += view.nbytes
         return view.nbytes
@@ -709,6 +733,28 @@ class _ArrowWriter:
         if self.writer is None:  # no records: an empty file of no columns
             self._open(self.pa.schema([]))
         self.writer.close()
+
+    def abandon(self) -> None:
+        """After a failure: close the pyarrow writer, its last bytes dropped (the output is
+        removed, or stdout keeps the batches already written)."""
+        self.file.dropping = True
+        if self.writer is not None:
+            with contextlib.suppress(Exception):
+                self.writer.close()
+
+
+@contextlib.contextmanager
+def _writing(kind: str | None, essence: str, codec: Any, out: _Sink) -> Iterator[_Writer | _ArrowWriter]:
+    """The writer of `convert`'s output: a codec's, or an Arrow file's (abandoned on failure)."""
+    if kind is None:
+        yield _Writer(codec, essence, out)
+        return
+    writer = _ArrowWriter(kind, out)
+    try:
+        yield writer
+    except BaseException:
+        writer.abandon()
+        raise
 
 
 # ======================================================================================
@@ -959,10 +1005,11 @@ def _convert(args: argparse.Namespace) -> int:
         _, out_essence, out_codec = _resolve(args.to_type, args.output, "--to", args.allow_nan)
     else:
         out_essence, out_codec = out_kind, None
-    with _reading(source, args) as (batches, check, bytes_read), _open_output(args.output) as out:
-        writer: _Writer | _ArrowWriter = (
-            _Writer(out_codec, out_essence, out) if out_kind is None else _ArrowWriter(out_kind, out)
-        )
+    with (
+        _reading(source, args) as (batches, check, bytes_read),
+        _open_output(args.output) as out,
+        _writing(out_kind, out_essence, out_codec, out) as writer,
+    ):
         try:
             for batch in batches:
                 found = check.first(batch) if check is not None else None
@@ -1207,6 +1254,8 @@ def _types_help() -> str:
     by_type: dict[str, list[str]] = {}
     for ext, media in EXTENSIONS.items():
         by_type.setdefault(media, []).append(ext)
+    for ext, kind in ARROW_EXTENSIONS.items():
+        by_type.setdefault(f"{kind} (pyarrow; --label NAME[,NAME] picks label columns)", []).append(ext)
     rows = [f"  {' '.join(exts):<22} {media}" for media, exts in by_type.items()]
     return "\n".join(
         ["types: a media type with parameters, e.g. 'text/csv;label_size=1', or from the extension:", *rows]
@@ -1231,9 +1280,9 @@ Run 'sm-payloads COMMAND --help' for each command's options.
 _CONVERT_EPILOG = f"""\
 {_TYPES_HELP}
 
-CSV, JSON Lines, RecordIO-protobuf (and libsvm with --num-features) inputs are read in
-batches of --batch-size records with bounded memory; outputs in CSV, JSON Lines,
-RecordIO-protobuf and libsvm are written batch by batch. JSON and npy outputs are one
+CSV, JSON Lines, RecordIO-protobuf, Parquet and Arrow (and libsvm with --num-features)
+inputs are read in batches of --batch-size records with bounded memory; outputs in CSV,
+JSON Lines, RecordIO-protobuf, libsvm, Parquet and Arrow are written batch by batch. JSON and npy outputs are one
 document: the whole dataset is held in memory to write them.
 
 OUT as a file is written to a temporary file beside it and renamed when the conversion
@@ -1259,6 +1308,8 @@ examples:
   sm-payloads convert train.rec train.csv --to 'text/csv;label_size=1'
   sm-payloads convert train.csv back.rec --from 'text/csv;label_size=1' --dtype float32
   sm-payloads convert data.libsvm data.rec --num-features 784
+  sm-payloads convert train.parquet train.rec --label y
+  sm-payloads convert train.rec train.parquet
   sm-payloads convert - out.jsonl --from text/csv < in.csv
 """
 
