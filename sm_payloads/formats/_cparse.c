@@ -28,53 +28,76 @@ static inline int at_field_end(const char *p, const char *end) {
     return p == end || *p == ',' || *p == '\r' || *p == '\n';
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#define FLATTEN __attribute__((flatten))
+#define NOINLINE __attribute__((noinline))
+#else
+#define ALWAYS_INLINE inline
+#define FLATTEN
+#define NOINLINE
+#endif
+
+/* A missing value (an empty field): NaN in the output type. */
+static inline void csv_missing(int f32, void *out) {
+    if (f32)
+        *(float *)out = (float)Py_NAN;
+    else
+        *(double *)out = Py_NAN;
+}
+
+/* A quoted field at p (*p is '"'): "", or [ \t]*number[ \t]* inside the quotes. Returns the
+ * position after the closing quote, or NULL. */
+static inline const char *csv_quoted(Gil *g, const char *p, const char *end, int f32, void *out) {
+    p++;
+    if (p < end && *p == '"') {
+        /* "" is an empty field; """ opens a field that starts with a quote (text) */
+        p++;
+        if (p < end && *p == '"') return NULL;
+        csv_missing(f32, out);
+        return p;
+    }
+    while (p < end && is_blank((unsigned char)*p)) p++;
+    p = smp_number(g, p, end, SMP_CSV, f32, out);
+    if (p == NULL) return NULL;
+    while (p < end && is_blank((unsigned char)*p)) p++;
+    if (p == end || *p != '"') return NULL;
+    return p + 1;
+}
+
+/* The quoted field reader for each output type, compiled apart from the unquoted one (the
+ * common field stays a short path). */
+static NOINLINE FLATTEN const char *csv_quoted64(Gil *g, const char *p, const char *end, void *out) {
+    return csv_quoted(g, p, end, 0, out);
+}
+
+static NOINLINE FLATTEN const char *csv_quoted32(Gil *g, const char *p, const char *end, void *out) {
+    return csv_quoted(g, p, end, 1, out);
+}
+
 /* One CSV field at p, its value written to out (a double, or a float when f32). Strict:
  * [ \t]*[+-]?(number | nan | inf | infinity)[ \t]*. Loose adds what the careful reader also
  * reads as a number: the same inside quotes ("1.5", " 1.5 "; the quotes must be the
  * field's first and last bytes), and an empty field, unquoted or "", as a missing value
  * (NaN). Returns the position after the field (a ',', '\r', '\n' or end is expected
- * there; the caller checks) or NULL. One call of smp_number, so that it is inlined. */
+ * there; the caller checks) or NULL. */
 static inline const char *csv_field(Gil *g, const char *p, const char *end, int loose, int f32, void *out) {
-    const char *s, *q;
-    int quoted = 0;
-    if (loose && p < end && *p == '"') {
-        p++;
-        if (p < end && *p == '"') {
-            /* "" is an empty field; """ opens a field that starts with a quote (text) */
-            p++;
-            if (p < end && *p == '"') return NULL;
-            goto missing;
-        }
-        quoted = 1;
-    }
-    s = p;
+    const char *s = p, *q;
+    if (loose && p < end && *p == '"') return f32 ? csv_quoted32(g, p, end, out) : csv_quoted64(g, p, end, out);
     while (p < end && is_blank((unsigned char)*p)) p++;
     q = smp_number(g, p, end, SMP_CSV, f32, out);
     if (q == NULL) {
-        /* not a number: an empty field (unquoted) is a missing value */
-        if (loose && !quoted && p == s && at_field_end(p, end)) goto missing;
+        /* not a number: an empty field is a missing value */
+        if (loose && p == s && at_field_end(p, end)) {
+            csv_missing(f32, out);
+            return p;
+        }
         return NULL;
     }
     p = q;
     while (p < end && is_blank((unsigned char)*p)) p++;
-    if (quoted) {
-        if (p == end || *p != '"') return NULL;
-        p++;
-    }
-    return p;
-missing:
-    if (f32)
-        *(float *)out = (float)Py_NAN;
-    else
-        *(double *)out = Py_NAN;
     return p;
 }
-
-#if defined(__GNUC__) || defined(__clang__)
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE inline
-#endif
 
 /* Read lines of k fields from p into the rows of dst (rows x k items of 4 bytes when f32,
  * else 8), from row *row on, while every line is one the kernel reads: k fields
@@ -132,17 +155,17 @@ static ALWAYS_INLINE const char *csv_lines(Gil *g, const char *p, const char *en
     return p;
 }
 
-static const char *csv_lines_strict(Gil *g, const char *p, const char *end, Py_ssize_t k, char *dst,
+static FLATTEN const char *csv_lines_strict(Gil *g, const char *p, const char *end, Py_ssize_t k, char *dst,
                                     Py_ssize_t rows, Py_ssize_t *row) {
     return csv_lines(g, p, end, k, 0, 0, dst, rows, row);
 }
 
-static const char *csv_lines_f64(Gil *g, const char *p, const char *end, Py_ssize_t k, char *dst, Py_ssize_t rows,
+static FLATTEN const char *csv_lines_f64(Gil *g, const char *p, const char *end, Py_ssize_t k, char *dst, Py_ssize_t rows,
                                  Py_ssize_t *row) {
     return csv_lines(g, p, end, k, 1, 0, dst, rows, row);
 }
 
-static const char *csv_lines_f32(Gil *g, const char *p, const char *end, Py_ssize_t k, char *dst, Py_ssize_t rows,
+static FLATTEN const char *csv_lines_f32(Gil *g, const char *p, const char *end, Py_ssize_t k, char *dst, Py_ssize_t rows,
                                  Py_ssize_t *row) {
     return csv_lines(g, p, end, k, 1, 1, dst, rows, row);
 }
