@@ -6,40 +6,24 @@ nested lists of numbers are a dense array, and for responses a list of per-recor
 one ``label`` column per key. Anything else is an `EncodeError` (status 400: the caller's
 data), with no media type (the verbs add the one being written).
 
-Speed: per-record output dicts whose keys each hold one kind of value (`rows_kinds`: finite
-floats, int32-range ints, strings, finite numpy float scalars, lists of one length of those
-numbers) become columns in one pass (the C kernel ``_cjsonrec.dict_rows``, else one numpy
-call per key), the same batch as the general loop; the JSON writers write such dicts with
-orjson as they are, which gives the bytes of that batch.
+Speed: the types of a key's values are decided once per distinct type; the JSON, JSON Lines
+and CSV writers gather dicts whose keys each hold one kind of value in one pass
+(`sm_payloads.formats._rows`), with the batch this module builds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from itertools import chain
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from . import _native
 from .errors import EncodeError
 from .record import Ragged, RecordBatch, from_dense, from_sparse
 
-__all__ = [
-    "is_output_rows",
-    "outputs_to_batch",
-    "response_batch",
-    "rows_columns_pure",
-    "rows_kinds",
-    "rows_kinds_pure",
-    "to_batch",
-]
+__all__ = ["is_output_rows", "outputs_to_batch", "response_batch", "to_batch"]
 
-#: The optional C kernel for output dicts (`rows_kinds`, `outputs_to_batch`); None: the
-#: twins below.
-_C = _native.load("formats._cjsonrec")
 
 
 def _all_of(values: list[Any], kinds: Any) -> bool:
@@ -47,133 +31,9 @@ def _all_of(values: list[Any], kinds: Any) -> bool:
     return all(issubclass(t, kinds) for t in set(map(type, values)))
 
 
-def _finite(vals: list[Any]) -> bool:
-    return bool(np.isfinite(np.array(vals, dtype=np.float64)).all())
-
-
-def _int32s(vals: list[int]) -> bool:
-    return min(vals) >= -(2**31) and max(vals) <= 2**31 - 1
-
-
-def _rows_kind(vals: list[Any]) -> str | None:
-    types = set(map(type, vals))
-    if len(types) != 1:
-        return None
-    t = types.pop()
-    if t is float:
-        return "f" if _finite(vals) else None
-    if t is int:
-        return "i" if _int32s(vals) else None
-    if t is str:
-        return "s"
-    if t is np.float64:
-        return "d" if _finite(vals) else None
-    if t is np.float32:
-        return "e" if _finite(vals) else None
-    if t is list:
-        widths = set(map(len, vals))
-        if len(widths) != 1 or 0 in widths:
-            return None
-        flat = list(chain.from_iterable(vals))
-        kinds = set(map(type, flat))
-        if kinds == {float}:
-            return "F" if _finite(flat) else None
-        if kinds == {int}:
-            return "I" if _int32s(flat) else None
-    return None
-
-
-def rows_kinds_pure(rows: list[Any]) -> str | None:
-    """The twin of ``_cjsonrec.dict_rows``: one kind letter per key when every record is a
-    dict with the first one's str keys in its order and each key holds one kind of value
-    (``f`` finite float, ``i`` int32-range int, ``s`` str, ``d`` / ``e`` finite numpy
-    float64 / float32 scalar, ``F`` / ``I`` non-empty lists of one length of finite floats
-    / int32-range ints); None otherwise."""
-    if not rows or type(rows[0]) is not dict or not rows[0]:
-        return None
-    keys = tuple(rows[0])
-    if not all(type(k) is str for k in keys) or set(map(type, rows)) != {dict}:
-        return None
-    if not all(map(keys.__eq__, map(tuple, rows))):
-        return None
-    kinds = []
-    for key in keys:
-        kind = _rows_kind(list(map(itemgetter(key), rows)))
-        if kind is None:
-            return None
-        kinds.append(kind)
-    return "".join(kinds)
-
-
-def rows_kinds(rows: list[Any]) -> str | None:
-    """The kind letters of per-record output dicts (`rows_kinds_pure`; the C kernel
-    ``_cjsonrec.dict_rows`` when built), else None."""
-    if _C is not None:
-        kinds: str | None = _C.dict_rows(rows, np.float64, np.float32)
-        return kinds
-    return rows_kinds_pure(rows)
-
-
-#: The numpy type of each column `rows_columns` gives, by kind letter.
-_KIND_DTYPES: dict[str, Any] = {
-    "f": np.float64,
-    "d": np.float64,
-    "F": np.float64,
-    "e": np.float32,
-    "i": np.int32,
-    "I": np.int32,
-}
-
-
-def rows_columns_pure(rows: list[Any], kinds: str) -> list[Any]:
-    """The twin of the columns of ``_cjsonrec.dict_rows(..., columns=True)``: the columns of
-    rows that `rows_kinds` accepted with `kinds`, first row's key order, as float64 /
-    float32 / int32 arrays (flat for lists) or None for strings."""
-    out: list[Any] = []
-    for key, kind in zip(rows[0], kinds, strict=True):
-        if kind == "s":
-            out.append(None)
-            continue
-        vals = list(map(itemgetter(key), rows))
-        if kind in "FI":
-            vals = list(chain.from_iterable(vals))
-        out.append(np.array(vals, dtype=_KIND_DTYPES[kind]))
-    return out
-
-
-def _rows_batch(rows: list[Any]) -> RecordBatch | None:
-    """The batch `outputs_to_batch` builds, for rows that `rows_kinds` accepts (one pass:
-    the C kernel checks and gathers at once), else None."""
-    got: tuple[str, list[Any]] | None
-    if _C is not None:
-        got = _C.dict_rows(rows, np.float64, np.float32, True)
-    else:
-        kinds = rows_kinds_pure(rows)
-        got = None if kinds is None else (kinds, rows_columns_pure(rows, kinds))
-    if got is None:
-        return None
-    kinds, cols = got
-    n = len(rows)
-    label: dict[str, Any] = {}
-    for key, kind, payload in zip(rows[0], kinds, cols, strict=True):
-        col: np.ndarray
-        if kind == "s":
-            col = np.empty(n, dtype=object)
-            col[:] = [r[key] for r in rows]
-        else:
-            col = np.frombuffer(payload, dtype=_KIND_DTYPES[kind])
-            if kind in "FI":
-                col = col.reshape(n, -1)
-        label[key] = col
-    return RecordBatch(label=label, n=n)
-
-
 def outputs_to_batch(rows: list[Mapping[str, Any]]) -> RecordBatch:
     """Per-record output dicts (``[{"closest_cluster": 5, "distance_to_cluster": 36.5}]``)
     as a batch with one ``label`` column per key, in first-seen order."""
-    batch = _rows_batch(rows) if type(rows) is list else None
-    if batch is not None:
-        return batch
     keys: dict[str, None] = {}
     if rows and set(map(len, rows)) == {len(rows[0])}:
         # Records of one size: each has the first one's keys (else the KeyError below names
@@ -222,10 +82,6 @@ def is_output_rows(data: Any) -> bool:
 def response_batch(data: Any, content_type: str) -> RecordBatch:
     """`to_batch` of response data, its `EncodeError` naming `content_type` (building a
     batch knows no media type; the message names the one being written)."""
-    if type(data) is list:
-        batch = _rows_batch(data)
-        if batch is not None:
-            return batch
     try:
         return to_batch(data, response=True)
     except EncodeError as e:

@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 import sm_payloads as smp
 from sm_payloads import _native
 from sm_payloads import algorithms as smp_algorithms
-from sm_payloads import arrays as A
 from sm_payloads.errors import DecodeError, EncodeError
 from sm_payloads.formats import _json_layout as J
+from sm_payloads.formats import _rows as R
 from sm_payloads.formats import csv as smp_csv
 from sm_payloads.formats import json as smp_json
 from sm_payloads.formats import jsonlines as smp_jsonl
@@ -454,6 +454,12 @@ def test_module_verbs_take_dicts(rows: list[dict[str, Any]]) -> None:
 def test_outputs_to_batch_as_before(rows: list[dict[str, Any]]) -> None:
     ref = _outcome(lambda: _reference_outputs_to_batch(rows))
     _same(_outcome(lambda: smp.arrays.outputs_to_batch(rows)), ref)
+    fast = R.rows_batch(rows)
+    if fast is not None:  # the one-pass batch of the rows the writers take as they are
+        _same(fast, ref)
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(R, "_C", None)
+            _same(R.rows_batch(rows), ref)
 
 
 def test_known_bytes() -> None:
@@ -483,7 +489,7 @@ def test_known_bytes() -> None:
 @given(rows=output_rows())
 def test_rows_kernel_matches_its_twin(rows: list[dict[str, Any]]) -> None:
     assert C is not None
-    assert C.dict_rows(rows, np.float64, np.float32) == A.rows_kinds_pure(rows)
+    assert C.dict_rows(rows, np.float64, np.float32) == R.rows_kinds_pure(rows)
 
 
 @needs_c
@@ -497,7 +503,7 @@ def test_columns_kernel_matches_its_twin(rows: list[dict[str, Any]]) -> None:
         return
     assert both is not None and both[0] == kinds
     got = both[1]
-    twin = A.rows_columns_pure(rows, kinds)
+    twin = R.rows_columns_pure(rows, kinds)
     for kind, a, b in zip(kinds, got, twin, strict=True):
         if kind == "s":
             assert a is None and b is None
@@ -526,7 +532,7 @@ def test_rows_kinds_letters() -> None:
             "I": [3, 4],
         },
     ]
-    assert A.rows_kinds_pure(rows) == "fisdeFI"
+    assert R.rows_kinds_pure(rows) == "fisdeFI"
     if C is not None:
         assert C.dict_rows(rows, np.float64, np.float32) == "fisdeFI"
     for bad in (
@@ -536,7 +542,7 @@ def test_rows_kinds_letters() -> None:
         [{"a": 1, "b": 2}, {"b": 2, "a": 1}],
         [{"a": []}],
     ):
-        assert A.rows_kinds_pure(bad) is None
+        assert R.rows_kinds_pure(bad) is None
         if C is not None:
             assert C.dict_rows(bad, np.float64, np.float32) is None
 

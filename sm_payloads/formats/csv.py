@@ -38,7 +38,6 @@ import numpy as np
 
 from .. import _native
 from .._buffers import as_bytes
-from ..arrays import response_batch
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..columns import column_kind
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
@@ -57,6 +56,7 @@ from ._csv_text import (
     tokenize,
 )
 from ._exact import to_float32
+from ._rows import rows_or_batch
 
 __all__ = [
     "CONTENT_TYPE",
@@ -331,7 +331,7 @@ def encode_response(
     may also be a list of per-record output dicts (one column per key, `smp.encode_response`).
     """
     if not isinstance(batch, RecordBatch):
-        batch = response_batch(batch, CONTENT_TYPE)
+        batch = rows_or_batch(batch, CONTENT_TYPE)
     names = list(batch.label) if keys is None else list(keys)
     missing = [k for k in names if k not in batch.label]
     if missing:

@@ -33,7 +33,6 @@ from typing import Any, ClassVar, Literal
 import orjson
 
 from .._buffers import as_bytes
-from ..arrays import response_batch, rows_kinds
 from ..codec import Codec
 from ..errors import DecodeError, EncodeError
 from ..record import RecordBatch
@@ -64,6 +63,7 @@ from ._json_layout import (
     scan,
     skip_bom,
 )
+from ._rows import rows_kinds, rows_or_batch
 
 CONTENT_TYPE = "application/json"
 
@@ -256,7 +256,7 @@ def encode_response(
                 return orjson.dumps({envelope: rows}, option=orjson.OPT_SERIALIZE_NUMPY)
             except orjson.JSONEncodeError:
                 pass  # a lone surrogate: the batch route names the column
-        batch = response_batch(batch, CONTENT_TYPE)
+        batch = rows_or_batch(batch, CONTENT_TYPE)
     return dumps({envelope: response_objects(batch, allow_nan, CONTENT_TYPE)}, CONTENT_TYPE)
 
 

@@ -30,7 +30,6 @@ import orjson
 
 from .. import _native
 from .._buffers import as_bytes
-from ..arrays import response_batch, rows_kinds
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..errors import DecodeError
 from ..record import RecordBatch
@@ -62,6 +61,7 @@ from ._json_layout import (
     scan,
     skip_bom,
 )
+from ._rows import rows_kinds, rows_or_batch
 
 CONTENT_TYPE = "application/jsonlines"
 ALIASES = ("application/x-jsonlines",)
@@ -378,7 +378,7 @@ def encode_response(batch: RecordBatch | Sequence[Mapping[str, Any]], *, allow_n
             out = _rows_lines(rows, kinds)
             if out is not None:
                 return out
-        batch = response_batch(batch, CONTENT_TYPE)
+        batch = rows_or_batch(batch, CONTENT_TYPE)
     return _join(response_objects(batch, allow_nan, CONTENT_TYPE))
 
 
