@@ -565,7 +565,20 @@ enum { D_FLOAT = 'f', D_INT = 'i', D_STR = 's', D_FLOATS = 'F', D_INTS = 'I', D_
 
 static int int32_value(PyObject *v) {
     int overflow = 0;
-    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    long long x;
+#if PY_VERSION_HEX >= 0x030C0000
+    if (PyUnstable_Long_IsCompact((PyLongObject *)v)) {
+        Py_ssize_t c = PyUnstable_Long_CompactValue((PyLongObject *)v);
+        return c >= -2147483648LL && c <= 2147483647LL;
+    }
+#else
+    {
+        /* an int of at most one digit (15 or 30 bits) is in the int32 range */
+        Py_ssize_t size = Py_SIZE(v);
+        if (size >= -1 && size <= 1) return 1;
+    }
+#endif
+    x = PyLong_AsLongLongAndOverflow(v, &overflow);
     if (overflow || (x == -1 && PyErr_Occurred())) {
         PyErr_Clear();
         return 0;
