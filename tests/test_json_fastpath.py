@@ -564,3 +564,27 @@ def test_memory_stays_near_the_output() -> None:
         _same_arrays(got.values, rows.reshape(-1))
         out = rows.nbytes + got.counts.nbytes + (0 if got.starts is None else 2 * got.starts.nbytes)
         assert peak < 1.3 * out + (1 << 20), (peak, out)
+
+
+SHORT_TEXTS = [
+    "0", "-0", "0.0", "-0.0", "-0.000", "7", "-7", "0.1", "-0.1234", "1234.5678", "99999.9999",
+    "123456789012345", "-123456789012345", "1234567890123456", "12345678901234567890",
+    "1.00000000000000", "1.000000000000000", "0.000000000000001", "0.0000000001", "0.00000000001",
+    "16777216", "16777217", "16777219", "1677721.7", "167772.17", "8388608.5", "0.30000001192092896",
+    "9007199254740993", "1e5", "1.5E-3", "2.5e+2",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("f32", [False, True])
+@pytest.mark.parametrize("sep", [",", ", ", " , "])
+def test_short_numbers_read_exactly(f32: bool, sep: str) -> None:
+    """Plain numbers of up to 15 digits are read in the scanner's loop (Clinger's fast
+    path), longer ones by smp_number: every one is the correctly rounded value."""
+    body = ("[[" + sep.join(SHORT_TEXTS * 3) + "]]").encode()
+    got = J.scan_request_records(body, 0, len(body), False, f32)
+    assert got is not None
+    if f32:
+        want = np.array([f32_oracle(t) for t in SHORT_TEXTS * 3], np.float32)
+    else:
+        want = np.array([0.0 if t == "-0" else float(t) for t in SHORT_TEXTS * 3])
+    _same_arrays(got.values, want)

@@ -29,6 +29,7 @@
 #include "_cnumber.h"
 
 #define MAX_RANK 8
+#define SHORT_SKIP 16
 /* Keys and shape entries: at most this many digits (orjson's integers stop at 64 bits). */
 #define MAX_UINT_DIGITS 18
 
@@ -45,6 +46,7 @@ typedef struct {
     Out vals, counts, keys, starts, linenos;
     Py_ssize_t nvals, nkeys, nrec;
     int kind; /* -1 none yet, 0 dense vectors, 1 sparse */
+    int skip_short; /* numbers left to read by smp_number only */
     const char *name;
     Py_ssize_t name_len;
     int rank;
@@ -129,13 +131,18 @@ static inline int is_word(const char *name, Py_ssize_t len, const char *word) {
     return (size_t)len == n && memcmp(name, word, n) == 0;
 }
 
-/* A plain integer of at most 15 digits at p (integer data: the common case), written as
- * smp_number writes it (the float of the integer, -0 is 0.0: below 2**53 the conversion
- * from the integer rounds once, correctly); NULL for anything else (smp_number reads it). */
-static inline const char *short_int(const char *p, const char *end, int f32, char *out) {
+/* A short plain number at p, the common case of integer data and of data printed with a
+ * few decimals: [-]digits[.digits], at most 15 digits in all, no exponent. The value is
+ * m / 10**k with m < 10**15 < 2**53 and k <= 15, both exact doubles, so one IEEE division
+ * rounds it correctly (Clinger's fast path); for float32 the same holds in float arithmetic
+ * when m < 2**24 and k <= 10 (both exact floats). An integer reads as the float of the
+ * integer (-0 is 0.0), a decimal keeps its sign (-0.0). Writes what smp_number would write;
+ * NULL for anything else (smp_number reads it). Needs FLT_EVAL_METHOD 0 (FAST_PATH). */
+static inline const char *short_number(const char *p, const char *end, int f32, char *out) {
     const char *q = p, *d0;
     uint64_t m;
-    int neg = 0;
+    int neg = 0, k = 0, nd;
+    if (!FAST_PATH) return NULL;
     if (q < end && *q == '-') {
         neg = 1;
         q++;
@@ -145,16 +152,26 @@ static inline const char *short_int(const char *p, const char *end, int f32, cha
     m = (uint64_t)(*q++ - '0');
     if (m != 0)
         while (q < end && is_digit((unsigned char)*q) && q - d0 < 15) m = m * 10 + (uint64_t)(*q++ - '0');
+    nd = (int)(q - d0);
+    if (q < end && *q == '.') {
+        const char *f = ++q;
+        while (q < end && is_digit((unsigned char)*q) && nd < 15) {
+            m = m * 10 + (uint64_t)(*q++ - '0');
+            nd++;
+        }
+        k = (int)(q - f);
+        if (k == 0) return NULL;
+    }
     if (q < end && (is_digit((unsigned char)*q) || *q == '.' || *q == 'e' || *q == 'E')) return NULL;
     if (f32) {
-        float f = (float)(int64_t)m;
-        if (neg) f = -f;
-        if (f == 0.0f) f = 0.0f;
+        float f;
+        if (k && (m >= (1u << 24) || k > 10)) return NULL;
+        f = k ? (float)m / (float)POW10[k] : (float)m;
+        if (neg && (k || m)) f = -f;
         memcpy(out, &f, 4);
     } else {
-        double v = (double)(int64_t)m;
-        if (neg) v = -v;
-        if (v == 0.0) v = 0.0;
+        double v = k ? (double)m / POW10[k] : (double)m;
+        if (neg && (k || m)) v = -v;
         memcpy(out, &v, 8);
     }
     return q;
@@ -174,7 +191,15 @@ static const char *number_list(Scan *s, const char *p, Py_ssize_t *count) {
         Out *o = &s->vals;
         if (o->len + item > o->cap && out_room(s, o, item, p) < 0) return NULL;
         {
-            const char *q = short_int(p, s->end, s->f32, o->p + o->len);
+            /* after a number short_number could not read, the next SHORT_SKIP go straight to
+             * smp_number (a column of long numbers pays for one try in SHORT_SKIP + 1) */
+            const char *q = NULL;
+            if (s->skip_short > 0) {
+                s->skip_short--;
+            } else {
+                q = short_number(p, s->end, s->f32, o->p + o->len);
+                if (q == NULL) s->skip_short = SHORT_SKIP;
+            }
             p = q != NULL ? q : smp_number(&s->g, p, s->end, SMP_JSON, s->f32, o->p + o->len);
         }
         if (p == NULL) return NULL;
