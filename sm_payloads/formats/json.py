@@ -99,8 +99,6 @@ def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) ->
         fast = request_group(buf, start, len(buf), dtype)
         if fast is not None:
             return batch_from_groups([fast], CONTENT_TYPE, dtype)
-    if not buf[start:].strip():
-        raise DecodeError(CONTENT_TYPE, "empty body: expected a JSON document", offset=start)
     for shape in (SCAN_ENVELOPE,) if response else ():
         got = scan(buf, start, len(buf), shape)
         if got is not None:
@@ -108,9 +106,12 @@ def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) ->
             group = FastGroup("label", "values" if key is None else key, values, counts)
             return batch_from_groups([group], CONTENT_TYPE, dtype)
     if response:
+        # records of scalars, column by column (an empty body declines)
         columns = response_fast(buf, start, len(buf), False, dtype)
         if columns is not None:
             return columns
+    if not buf[start:].strip():
+        raise DecodeError(CONTENT_TYPE, "empty body: expected a JSON document", offset=start)
     try:
         doc = loads(buf, start, len(buf), allow_nan)
     except SyntaxProblem as p:
