@@ -224,6 +224,7 @@ _POW10_SIGNED = np.concatenate([10.0 ** np.arange(17), -(10.0 ** np.arange(17))]
 #: the temporaries stay in cache and memory stays bounded.
 CHUNK = 1 << 18
 _NAN = float("nan")
+_F32 = np.dtype(np.float32)
 
 
 def _eight_digits(x: np.ndarray) -> np.ndarray:
@@ -647,8 +648,21 @@ def parse_numeric_rows(
     """
     if lo >= hi or k < 1:
         return None
+    if _C is not None and hi - lo < PARALLEL_MIN:
+        # one piece, read here (a request of a few rows pays for nothing else)
+        rows = _C.count_newlines(data, lo, hi) + (data[hi - 1] != 10)
+        out = np.empty((rows, k), dtype=dtype)
+        pos, row = _C.csv_read(data, lo, hi, k, out, 0, dtype == _F32)
+        if pos == hi:
+            return out if row == rows else out[:row]
+        pieces = [(lo, hi, rows)]
+        reached = [(pos, row)]
+        row_at = [0, rows]
+        return _finish(data, pieces, row_at, reached, k, out, careful)
     pieces = _pieces(data, lo, hi)
-    row_at = np.cumsum([0] + [p[2] for p in pieces]).tolist()
+    row_at = [0]
+    for piece in pieces:
+        row_at.append(row_at[-1] + piece[2])
     out = np.empty((row_at[-1], k), dtype=dtype)
 
     def work(i: int) -> tuple[int, int]:
@@ -659,6 +673,21 @@ def parse_numeric_rows(
         reached = list(_get_pool().map(work, range(len(pieces))))
     else:
         reached = [work(i) for i in range(len(pieces))]
+    return _finish(data, pieces, row_at, reached, k, out, careful)
+
+
+def _finish(
+    data: bytes | bytearray,
+    pieces: list[tuple[int, int, int]],
+    row_at: list[int],
+    reached: list[tuple[int, int]],
+    k: int,
+    out: np.ndarray,
+    careful: LineReader,
+) -> np.ndarray | None:
+    """`parse_numeric_rows` once the pieces were read as far as `reached` says: the lines
+    where they stopped go to `careful` in order, the kernel going on after each; then the
+    rows of the pieces, packed when a piece got fewer rows than lines."""
     kept = []
     for i, (pos, row) in enumerate(reached):
         stop = pieces[i][1]
