@@ -514,7 +514,10 @@ def test_pow5_table_is_the_generators_output() -> None:
 
     from tests.helpers import ROOT
 
-    gen = runpy.run_path(str(ROOT / "scripts" / "make_pow5_table.py"))
+    script = ROOT / "scripts" / "make_pow5_table.py"
+    if not script.exists():  # a copy of the package without scripts/ (sanitize_native.sh)
+        pytest.skip("scripts/make_pow5_table.py is not in this tree")
+    gen = runpy.run_path(str(script))
     committed = (ROOT / "sm_payloads" / "formats" / "_cpow5.h").read_text(encoding="utf-8")
     assert committed == gen["render"]()
     # and the generator's entries are what its docstring says
