@@ -547,6 +547,9 @@ def _c_check_csv(texts: list[str]) -> None:
         assert got is not None
         assert got[:-1] == expected, f32
         assert [c_bits([t], SMP_CSV, f32) for t in texts] == [[e] for e in expected], f32
+    # the numpy twins' rule gives the same float32: float() then _exact.to_float32
+    twin = _exact.to_float32(np.array([float(t) for t in texts]), lambda i: texts[i].encode())
+    assert twin.view(np.uint32).tolist() == c_bits(texts, SMP_CSV, True)
 
 
 def _c_check_json(texts: list[str]) -> None:
