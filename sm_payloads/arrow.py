@@ -20,10 +20,11 @@ values in range). Dictionary columns are decoded. Text (string, large_string, bi
 strings column where the layout allows one; a list of strings is a multi-entry value (a list
 of one string is that string, as record.proto has it). Other Arrow types (decimal,
 timestamp, nested lists...) are an `EncodeError` naming the column and its type.
-Rule 3 (zero copy): a column of one chunk without nulls is a view of the Arrow buffers when
-it needs no conversion: a primitive column, a FixedSizeList's values, a list column's
+Rule 3 (zero copy): a column of one chunk without nulls is a view of the Arrow buffers
+when it needs no conversion: a primitive column, a FixedSizeList's values, a list column's
 values (and its offsets when they are 64-bit from 0). A chunked column is concatenated
-(once); stacking several columns copies them once.
+(once); stacking several columns copies them once. The buffers are read with numpy
+directly (pyarrow's ``to_numpy`` imports pandas, over a second, where it is installed).
 Rule 4 (nulls): a null is a record without the key where the batch can say so: a null list
 is a `Ragged` record without a tensor, a null string is None. A null number, a null in a
 FixedSizeList or sparse column, and a null inside a list are an `EncodeError` naming the
@@ -300,7 +301,7 @@ def _one_chunk(pa: Any, col: Any) -> Any:
 
 
 def _first_null(arr: Any) -> int:
-    return int(np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False))[0])
+    return int(np.flatnonzero(_is_null(arr))[0])
 
 
 def _no_nulls(arr: Any, name: str, what: str = "") -> None:
@@ -315,11 +316,37 @@ def _no_nulls(arr: Any, name: str, what: str = "") -> None:
         )
 
 
+def _bits(buffer: Any, offset: int, n: int) -> NDArray[np.bool_]:
+    """`n` bits of an Arrow bitmap from bit `offset` (least significant bit first)."""
+    packed = np.frombuffer(buffer, dtype=np.uint8)
+    return np.unpackbits(packed, count=offset + n, bitorder="little")[offset:].astype(bool)
+
+
+def _is_null(arr: Any) -> NDArray[np.bool_]:
+    validity = arr.buffers()[0]
+    if validity is None or not arr.null_count:
+        return np.zeros(len(arr), dtype=bool)
+    return ~_bits(validity, arr.offset, len(arr))
+
+
 def _primitive(pa: Any, arr: Any) -> NDArray[Any]:
-    """A numeric Array without nulls as numpy (a view, except booleans: Arrow packs bits)."""
-    if pa.types.is_boolean(arr.type):
-        return np.asarray(arr.to_numpy(zero_copy_only=False))
-    return np.asarray(arr.to_numpy(zero_copy_only=True))
+    """A numeric Array without nulls as numpy: a view of its values buffer at its offset
+    (booleans are unpacked: Arrow packs bits). Read from the buffers directly, since
+    pyarrow's ``to_numpy`` imports pandas (over a second) when pandas is installed."""
+    t = arr.type
+    n = len(arr)
+    if pa.types.is_boolean(t):
+        return _bits(arr.buffers()[1], arr.offset, n) if n else np.zeros(0, dtype=bool)
+    if pa.types.is_floating(t):
+        dtype = np.dtype(f"f{t.bit_width // 8}")
+    elif pa.types.is_signed_integer(t):
+        dtype = np.dtype(f"i{t.bit_width // 8}")
+    else:
+        dtype = np.dtype(f"u{t.bit_width // 8}")
+    buffer = arr.buffers()[1]
+    if buffer is None or n == 0:
+        return np.zeros(0, dtype=dtype)
+    return np.frombuffer(buffer, dtype=dtype, count=n, offset=arr.offset * dtype.itemsize)
 
 
 def _cast(values: NDArray[Any], name: str, dt: np.dtype[Any] | None) -> NDArray[Any]:
@@ -405,7 +432,7 @@ def _unsupported(name: str, t: Any) -> EncodeError:
 
 def _offsets(arr: Any) -> tuple[NDArray[Any], int, int]:
     """A list Array's offsets (its slice's), first and last."""
-    off = np.asarray(arr.offsets.to_numpy(zero_copy_only=True))
+    off = _primitive(pyarrow(), arr.offsets)
     return off, int(off[0]), int(off[-1])
 
 
@@ -426,7 +453,7 @@ def _ragged(pa: Any, arr: Any, name: str, dt: np.dtype[Any] | None) -> Ragged:
     offsets = off if lo == 0 and off.dtype == np.int64 else (off - lo).astype(np.int64)
     valid = None
     if arr.null_count:
-        valid = ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False))
+        valid = ~_is_null(arr)
         lengths = np.diff(offsets)
         if lengths[~valid].any():  # Arrow lets a null list cover values: drop them
             values = values[np.repeat(valid, lengths)]
