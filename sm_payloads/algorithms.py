@@ -612,12 +612,15 @@ def encode_response(
     b'{"predictions": [{"closest_cluster": 7.0, "distance_to_cluster": 7.2033820152282715}]}'
     """
     from .arrays import to_batch
+    from .formats._rows import rows_batch
 
     schema = get(algorithm)
     essence, verbose, media = _media(accept, schema, accept=True)
     wire = _WIRES[essence]
     cands = _candidates(schema, verbose, variant, writing=True)
-    batch = to_batch(data, response=True)
+    # output dicts of one kind of value per key: gathered in one pass (the same batch)
+    fast = rows_batch(data) if type(data) is list else None
+    batch = fast if fast is not None else to_batch(data, response=True)
     if batch.features:
         key = next(iter(batch.features))
         raise EncodeError(

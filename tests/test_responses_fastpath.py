@@ -32,6 +32,7 @@ from sm_payloads.formats import csv as smp_csv
 from sm_payloads.formats import json as smp_json
 from sm_payloads.formats import jsonlines as smp_jsonl
 from sm_payloads.record import Ragged, RecordBatch
+from tests.helpers import arrays as suite_arrays
 
 C = _native.load("formats._cjsonrec")
 needs_c = pytest.mark.skipif(C is None, reason="the C extension is not built (or SM_PAYLOADS_PURE_PYTHON)")
@@ -688,3 +689,85 @@ def test_array_lines_kernel_matches_its_twin(rows: list[dict[str, Any]], tail: b
         # one object per line, each line the object orjson writes alone
         assert [orjson.loads(x) for x in want.splitlines()] == orjson.loads(text)
         assert want.endswith(b"\n") and want.count(b"\n") == len(orjson.loads(text))
+
+
+# --------------------------------------------------------------------------------------
+# Batches of numeric columns written column by column
+# --------------------------------------------------------------------------------------
+
+
+@st.composite
+def numeric_batches(draw: st.DrawFn) -> RecordBatch:
+    n = draw(st.integers(1, 6))
+    keys = draw(st.lists(st.one_of(_KEYS, st.just('q"\\')), min_size=1, max_size=3, unique=True))
+    label = {}
+    for k in keys:
+        dt = draw(st.sampled_from(["float64", "float32", "int32"]))
+        label[k] = draw(suite_arrays(dt, (n,)))
+    target = draw(st.sampled_from(["label", "features"]))
+    return RecordBatch(label=label, n=n) if target == "label" else RecordBatch(features=label, n=n)
+
+
+@given(batch=numeric_batches(), allow_nan=st.booleans())
+def test_numeric_batches_encode_as_before(batch: RecordBatch, allow_nan: bool) -> None:
+    for ct in (JSON, JSONL):
+        got = _outcome(lambda ct=ct: smp.encode_response(batch, ct, allow_nan=allow_nan))
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(smp_json, "response_rows", lambda *a: None)
+            m.setattr(smp_jsonl, "response_rows", lambda *a: None)
+            want = _outcome(lambda ct=ct: smp.encode_response(batch, ct, allow_nan=allow_nan))
+        _same(got, want)
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(J, "_CREC", None)
+            _same(_outcome(lambda ct=ct: smp.encode_response(batch, ct, allow_nan=allow_nan)), want)
+
+
+@given(
+    cols=st.integers(1, 3).flatmap(
+        lambda k: st.integers(1, 5).flatmap(
+            lambda n: st.lists(
+                st.lists(st.binary(max_size=4).map(lambda b: b.replace(b",", b"")), min_size=n, max_size=n),
+                min_size=k,
+                max_size=k,
+            )
+        )
+    ),
+    off=st.sampled_from([0, 0, -1, 1]),
+    row_sep=st.sampled_from([b",", b"\n", b""]),
+)
+def test_join_rows_kernel_matches_its_twin(cols: list[list[bytes]], off: int, row_sep: bytes) -> None:
+    n = len(cols[0])
+    texts = [b",".join(c) for c in cols]
+    heads = [b"{"] + [b",k%d:" % j for j in range(1, len(cols))] + [b"}"]
+    want = (
+        None
+        if off
+        else row_sep.join(
+            heads[0] + b"".join(c[i] + h for c, h in zip(cols, heads[1:], strict=True)) for i in range(n)
+        )
+    )
+    assert J.join_rows_pure(texts, n + off, 0x2C, heads, row_sep) == want
+    if C is not None:
+        assert C.join_rows(texts, n + off, 0x2C, heads, row_sep) == want
+
+
+def test_numeric_batch_known_bytes() -> None:
+    b = RecordBatch(
+        label={
+            "closest_cluster": np.array([5.0, 1.0], np.float32),
+            "distance_to_cluster": np.array([36.5, 0.1], np.float32),
+            "n": np.array([1, -2], np.int32),
+        }
+    )
+    assert J.response_rows(b, b",") == (
+        b'{"closest_cluster":5.0,"distance_to_cluster":36.5,"n":1},'
+        b'{"closest_cluster":1.0,"distance_to_cluster":0.1,"n":-2}'
+    )
+    assert smp.encode_response(b, JSONL) == (
+        b'{"closest_cluster":5.0,"distance_to_cluster":36.5,"n":1}\n'
+        b'{"closest_cluster":1.0,"distance_to_cluster":0.1,"n":-2}\n'
+    )
+    nan = RecordBatch(label={"s": np.array([1.0, np.nan])})
+    assert J.response_rows(nan, b",") is None
+    with pytest.raises(EncodeError, match="record 1"):
+        smp.encode_response(nan, JSON)

@@ -119,6 +119,11 @@ __all__ = [
     "dumps",
     "instance_objects",
     "response_objects",
+    # responses column by column (Rule 7)
+    "join_rows_pure",
+    "records_pure",
+    "response_fast",
+    "response_rows",
 ]
 
 #: Top-level keys of JSON responses (docs/formats/json.md, "Responses"): PCA uses ``projections``,
@@ -1631,6 +1636,49 @@ def response_objects(batch: RecordBatch, allow_nan: bool, ct: str) -> list[dict[
             if c is not _ABSENT:
                 o[key] = c
     return objs
+
+
+def join_rows_pure(texts: list[bytes], n: int, sep: int, heads: list[bytes], row_sep: bytes) -> bytes | None:
+    """The twin of ``_cjsonrec.join_rows``: row i is ``heads[0]``, field i of ``texts[0]``
+    (fields separated by the byte `sep`), ``heads[1]``, ..., ``heads[k]``; the rows joined
+    by `row_sep`; None when a text has another number of fields."""
+    parts = [t.split(bytes([sep])) for t in texts]
+    if not texts or n < 1 or len(heads) != len(texts) + 1 or any(len(p) != n for p in parts):
+        return None
+    tails = heads[1:]
+    return row_sep.join(
+        heads[0] + b"".join(f + h for f, h in zip(fields, tails, strict=True))
+        for fields in zip(*parts, strict=True)
+    )
+
+
+def response_rows(batch: RecordBatch, row_sep: bytes) -> bytes | None:
+    """The items `response_objects` writes for `batch`, written column by column (each
+    column printed by orjson at once, the objects joined in one pass: ``_cjsonrec.join_rows``
+    or `join_rows_pure`), joined by `row_sep`; None unless every column is a 1-D float64,
+    float32 or int32 array of finite numbers (the caller then takes `response_objects`)."""
+    n = len(batch)
+    columns = batch.label if batch.label or not batch.features else batch.features
+    if n == 0 or not columns:
+        return None
+    texts: list[bytes] = []
+    heads: list[bytes] = []
+    for key, col in columns.items():
+        if type(col) is not np.ndarray or col.ndim != 1 or col.dtype not in _DTYPES:
+            return None
+        if col.dtype.kind == "f" and not np.isfinite(col).all():
+            return None
+        try:
+            name = orjson.dumps(key)
+        except orjson.JSONEncodeError:
+            return None
+        texts.append(orjson.dumps(np.ascontiguousarray(col), option=_OPT_NUMPY)[1:-1])
+        heads.append((b"," if heads else b"{") + name + b":")
+    heads.append(b"}")
+    if _CREC is not None:
+        out: bytes | None = _CREC.join_rows(texts, n, 0x2C, heads, row_sep)
+        return out
+    return join_rows_pure(texts, n, 0x2C, heads, row_sep)
 
 
 def dumps(obj: Any, ct: str) -> bytes:

@@ -60,6 +60,7 @@ from ._json_layout import (
     response_items,
     response_objects,
     response_record,
+    response_rows,
     scan,
     skip_bom,
 )
@@ -258,6 +259,10 @@ def encode_response(
             except orjson.JSONEncodeError:
                 pass  # a lone surrogate: the batch route names the column
         batch = rows_or_batch(batch, CONTENT_TYPE)
+    elif isinstance(batch, RecordBatch):
+        items = response_rows(batch, b",")
+        if items is not None:
+            return b'{"' + envelope.encode() + b'":[' + items + b"]}"
     return dumps({envelope: response_objects(batch, allow_nan, CONTENT_TYPE)}, CONTENT_TYPE)
 
 

@@ -58,6 +58,7 @@ from ._json_layout import (
     response_fast,
     response_objects,
     response_record,
+    response_rows,
     scan,
     skip_bom,
 )
@@ -379,6 +380,10 @@ def encode_response(batch: RecordBatch | Sequence[Mapping[str, Any]], *, allow_n
             if out is not None:
                 return out
         batch = rows_or_batch(batch, CONTENT_TYPE)
+    elif isinstance(batch, RecordBatch):
+        items = response_rows(batch, b"\n")
+        if items is not None:
+            return items + b"\n"
     return _join(response_objects(batch, allow_nan, CONTENT_TYPE))
 
 
