@@ -2,12 +2,14 @@
  * sm_payloads.formats._cjsonrec: responses column by column, in C. json_records reads JSON
  * response records into columns; dict_rows checks (and gathers into columns) per-record
  * output dicts, so that they can be written as they are; array_lines cuts orjson's array of
- * such dicts into JSON Lines; join_lines joins CSV response rows from one text per column.
+ * such dicts into JSON Lines; join_lines joins CSV response rows, and join_rows JSON response
+ * objects, from one text per column.
  *
  * Optional accelerator: the twins have the same contracts (records_pure in
  * sm_payloads/formats/_json_layout.py, rows_kinds_pure and rows_columns_pure in
- * sm_payloads/arrays.py, array_lines_pure in sm_payloads/formats/jsonlines.py, join_lines_pure
- * in sm_payloads/formats/csv.py), and the test suite
+ * sm_payloads/formats/_rows.py, array_lines_pure in sm_payloads/formats/jsonlines.py,
+ * join_lines_pure in sm_payloads/formats/csv.py, join_rows_pure in _json_layout.py), and the
+ * test suite
  * (tests/test_responses_fastpath.py) checks each pair against each other and against the
  * general path.
  *
