@@ -26,6 +26,7 @@
  *     two units below the halfway point, where X may be just below, on or above it: those
  *     rare inputs (exact halfway points with negative q, such as 4503599627370496.5) go to
  *     step 3. Subnormals round at their fixed ulp (2**-1074, 2**-149) in the same way.
+ *     The test is conservative: correctness rests on the bound Z <= X < Z + 2 alone.
  *  3. The exact decider: when digits were dropped, w*10**q and (w+1)*10**q bound the value;
  *     if steps 1-2 give both the same result that is the answer. Otherwise the digits are
  *     read again into a big integer D (at most SMP_KEEP_DIGITS of them, then a final 1 when
@@ -37,10 +38,10 @@
  * Time is linear in the length of the text (digits past SMP_KEEP_DIGITS are only checked
  * for nonzero), memory is constant, there is no length limit and no call into Python: the
  * converter never needs the GIL. Exponents saturate at +-10**15 (such a value is 0 or
- * infinity whatever digits a buffer can hold). nan and inf spellings give the quiet NaN (with the sign
- * bit of a leading '-', as float() does) and infinity. Clinger's path needs IEEE double
- * arithmetic without extended precision (FLT_EVAL_METHOD 0, as on x86-64 and arm64);
- * elsewhere it is skipped and step 2 takes its numbers.
+ * infinity whatever digits a buffer can hold). nan and inf spellings give the quiet NaN
+ * (with the sign bit of a leading '-', as float() does) and infinity. Clinger's path needs
+ * IEEE double arithmetic without extended precision (FLT_EVAL_METHOD 0, as on x86-64 and
+ * arm64); elsewhere it is skipped and step 2 takes its numbers.
  *
  * The Gil helpers stay for the callers' loops, which run without the GIL.
  */
