@@ -17,7 +17,7 @@ import numpy as np
 import orjson
 import pytest
 import scipy.sparse as sp
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import sm_payloads as smp
@@ -231,7 +231,6 @@ def number_texts(rows: list[list[Any]]) -> list[str]:
 # --------------------------------------------------------------------------------------
 
 
-@settings(max_examples=150)
 @given(records(), st.booleans(), st.sampled_from([*WRITERS, "sdk"]), st.sampled_from([None, "int32"]))
 def test_json_documents_equal_the_general_path(
     drawn: tuple[list[Any], str, list[list[Any]]], envelope: bool, writer: str, dtype: str | None
@@ -244,7 +243,6 @@ def test_json_documents_equal_the_general_path(
         assert J.scan_request_records(body, 0, len(body), False, False) is not None, body
 
 
-@settings(max_examples=150)
 @given(records(), st.sampled_from([*WRITERS, "sdk"]), st.sampled_from([None, "int32"]))
 def test_json_lines_equal_the_general_path(
     drawn: tuple[list[Any], str, list[list[Any]]], writer: str, dtype: str | None
@@ -261,7 +259,6 @@ def test_json_lines_equal_the_general_path(
         same_batch(smp.RecordBatch.concat(parts), got)
 
 
-@settings(max_examples=150)
 @given(records(), st.booleans())
 def test_float32_is_the_correctly_rounded_float32_of_the_text(
     drawn: tuple[list[Any], str, list[list[Any]]], lines: bool
@@ -482,7 +479,6 @@ def _same_scan(a: J.RequestScan | None, b: J.RequestScan | None) -> None:
 
 
 @pytest.mark.skipif(C is None, reason="the C extension is not built")
-@settings(max_examples=150)
 @given(records(), st.booleans(), st.booleans(), st.sampled_from(["orjson", "json.dumps"]))
 @example(([[16777217, 0.1]], "list", [[16777217, 0.1]]), False, True, "orjson")
 def test_c_equals_pure(
@@ -535,7 +531,6 @@ def test_json_lists_moved_here_resumes_when_full() -> None:
     assert J._C is C
 
 
-@settings(max_examples=100)
 @given(records(), st.booleans(), st.sampled_from(["orjson", "json.dumps", "sdk"]), st.data())
 def test_cut_anywhere(
     drawn: tuple[list[Any], str, list[list[Any]]], lines: bool, writer: str, data: st.DataObject
