@@ -1282,8 +1282,8 @@ _CONVERT_EPILOG = f"""\
 
 CSV, JSON Lines, RecordIO-protobuf, Parquet and Arrow (and libsvm with --num-features)
 inputs are read in batches of --batch-size records with bounded memory; outputs in CSV,
-JSON Lines, RecordIO-protobuf, libsvm, Parquet and Arrow are written batch by batch. JSON and npy outputs are one
-document: the whole dataset is held in memory to write them.
+JSON Lines, RecordIO-protobuf, libsvm, Parquet and Arrow are written batch by batch. JSON
+and npy outputs are one document: the whole dataset is held in memory to write them.
 
 OUT as a file is written to a temporary file beside it and renamed when the conversion
 succeeds: a failed convert leaves no partial file (and an existing OUT as it was), Ctrl-C
