@@ -380,7 +380,7 @@ def _chunks(data: bytes | bytearray, lo: int, hi: int) -> list[tuple[int, int, i
                 stop = hi if nl < 0 else nl + 1
             else:
                 stop = nl + 1
-        rows = data.count(b"\n", pos, stop)
+        rows = _newlines(data, pos, stop)
         if data[stop - 1 : stop] != b"\n":
             rows += 1
         out.append((pos, stop, rows))
@@ -480,9 +480,15 @@ def _parse_native(data: bytes | bytearray, lo: int, hi: int, k: int) -> np.ndarr
 LineReader = Callable[[bytes | bytearray, int, int], np.ndarray | None]
 
 
-def _drop_blank_lines(chunk: bytes) -> bytes:
-    """`chunk` without its blank lines (``\\n`` or ``\\r\\n`` alone), as the careful reader
-    skips them."""
+def _newlines(chunk: bytes | bytearray, lo: int = 0, hi: int | None = None) -> int:
+    """How many ``\n`` bytes ``chunk[lo:hi]`` holds (numpy counts faster than bytes.count)."""
+    hi = len(chunk) if hi is None else hi
+    return int(np.count_nonzero(np.frombuffer(chunk, np.uint8, hi - lo, lo) == 10))
+
+
+def _blank_line_bytes(chunk: bytes) -> np.ndarray:
+    """The positions of the bytes of `chunk`'s blank lines (``\n`` or ``\r\n`` alone), as
+    the careful reader skips them; empty when there are none."""
     arr = np.frombuffer(chunk, np.uint8)
     nl = np.flatnonzero(arr == 10)
     starts = np.empty_like(nl)
@@ -491,7 +497,11 @@ def _drop_blank_lines(chunk: bytes) -> bytes:
     length = nl - starts
     one = starts[length == 0]
     two = starts[(length == 1) & (arr[np.minimum(starts, arr.size - 1)] == 13)]
-    return np.delete(arr, np.concatenate([one, two, two + 1])).tobytes()
+    return np.concatenate([one, two, two + 1])
+
+
+def _drop(chunk: bytes, at: np.ndarray) -> bytes:
+    return np.delete(np.frombuffer(chunk, np.uint8), at).tobytes()
 
 
 def _unquote(chunk: bytes) -> bytes | None:
@@ -523,16 +533,33 @@ def _try_lines(data: bytes | bytearray, a: int, b: int, k: int, out: np.ndarray,
     the rows written, or None when some line is not one `read_rows` reads."""
     chunk = bytes(data[a:b])
     open_end = not chunk.endswith(b"\n")
-    if chunk.startswith((b"\n", b"\r\n")) or b"\n\n" in chunk or b"\n\r\n" in chunk:
-        chunk = _drop_blank_lines(chunk)
-        if not chunk:
-            return 0
-    if b'"' in chunk:
+    quoted = b'"' in chunk
+    # Blank lines are dropped before the quotes (a line "" is a missing value, not blank).
+    # Without quotes and with k > 1 the kernel refuses a blank line itself (a line of one
+    # field), so the search waits for a refusal.
+    if quoted or k == 1:
+        blank = _blank_line_bytes(chunk)
+        if blank.size:
+            chunk = _drop(chunk, blank)
+            if not chunk:
+                return 0
+    if quoted:
         unquoted = _unquote(chunk)
         if unquoted is None:
             return None
         chunk = unquoted
-    rows = chunk.count(b"\n") + open_end
+    got = _parse_lines(chunk, open_end, k, out, row)
+    if got is None and not quoted and k > 1:
+        blank = _blank_line_bytes(chunk)
+        if blank.size:
+            chunk = _drop(chunk, blank)
+            got = _parse_lines(chunk, open_end, k, out, row) if chunk else 0
+    return got
+
+
+def _parse_lines(chunk: bytes, open_end: bool, k: int, out: np.ndarray, row: int) -> int | None:
+    """`_try_lines` once blank lines and quotes are gone: the rows written, or None."""
+    rows = _newlines(chunk) + open_end
     if rows > out.shape[0] - row:
         return None
     f32 = out.dtype == np.float32
