@@ -186,11 +186,11 @@ static const char *scan_decimal(const char *p, const char *end, int json, Dec *d
 }
 
 /* Eight digits at a time (SWAR), for the common shape digits '.' digits [exponent] (1 to
- * 7 digits before the dot, at most 19 in all, an exponent of at most 4 digits), on
- * little-endian machines with at least 24 bytes left: the runs of digits are found with bit
- * tricks and converted in a few multiplications, giving the exact mantissa (below 10**19)
- * and its decimal exponent. Anything else returns NULL and the byte-wise scanner above
- * reads the number. */
+ * 7 digits before the dot, at most 19 significant digits, an exponent of at most 4
+ * digits), on little-endian machines, where 8 bytes are left at each word read: the runs
+ * of digits are found with bit tricks and converted in a few multiplications, giving the
+ * exact mantissa (below 10**19) and its decimal exponent. Anything else returns NULL and
+ * the byte-wise scanner above reads the number. */
 /* SMP_NO_SWAR / SMP_NO_SIMD (compiler -D flags) turn the word-wise and SSE2 loops off, so
  * that the byte-wise fallbacks can be tested on machines that have both. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && (defined(__GNUC__) || defined(__clang__)) && \
@@ -228,31 +228,30 @@ static const uint64_t UPOW10[20] = {
 static inline const char *swar_decimal(const char *p, const char *end, int mode_json, uint64_t *mant,
                                        int *e10, const char **mend, int *exp) {
     uint64_t v, m;
-    int n1, n2, n3 = 0;
+    int n1, n, frac = 0;
     const char *q;
-    if (end - p < 24) return NULL;
+    if (end - p < 16) return NULL;
     v = load8(p);
     n1 = digit_run(v);
     if (n1 == 0 || n1 == 8 || p[n1] != '.' || (mode_json && n1 > 1 && p[0] == '0')) return NULL;
     m = digits_value(v, n1);
     q = p + n1 + 1;
-    v = load8(q);
-    n2 = digit_run(v);
-    if (n2 == 0) return NULL;
-    m = m * UPOW10[n2] + digits_value(v, n2);
-    q += n2;
-    if (n2 == 8) {
+    for (;;) {
+        /* the fraction, a word at a time, while m stays below 10**19 and a word is left */
+        if (end - q < 8) return NULL;
         v = load8(q);
-        n3 = digit_run(v);
-        /* a full third word is taken when the digits end right after it (n1 <= 3, so
-         * that byte lies below p + 21) */
-        if (n1 + n2 + n3 > 19 || (n3 == 8 && is_digit((unsigned char)q[8]))) return NULL;
-        if (n3) {
-            m = m * UPOW10[n3] + digits_value(v, n3);
-            q += n3;
+        n = digit_run(v);
+        if (n == 0) {
+            if (frac == 0) return NULL;
+            break;
         }
+        if (m >= UPOW10[19 - n] || frac > 64) return NULL; /* more than 19 significant digits */
+        m = m * UPOW10[n] + digits_value(v, n);
+        q += n;
+        frac += n;
+        if (n < 8) break;
     }
-    *e10 = -(n2 + n3);
+    *e10 = -frac;
     *mend = q;
     *exp = 0;
     if (*q == 'e' || *q == 'E') {
