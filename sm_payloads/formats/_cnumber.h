@@ -626,6 +626,7 @@ static inline int f32_boundary(double v) {
     uint64_t b, sig;
     int e, s;
     memcpy(&b, &v, sizeof b);
+    if (b & 0x0FFFFFFFULL) return 0; /* a boundary has its 28 low bits zero (most doubles do not) */
     e = (int)((b >> 52) & 0x7FF) - 1023;
     if (e > 127 || e < -150) return 0; /* beyond the largest boundary, or below 2**-150 */
     sig = (b & 0x000FFFFFFFFFFFFFULL) | 0x0010000000000000ULL;
