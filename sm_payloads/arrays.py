@@ -2,9 +2,11 @@
 accept besides a batch.
 
 Rule: a numpy array is dense rows (1-D: one record), a scipy sparse matrix is CSR rows,
-nested lists of numbers are a dense array, and for responses a list of per-record dicts is
-one ``label`` column per key. Anything else is an `EncodeError` (status 400: the caller's
-data), with no media type (the verbs add the one being written).
+nested lists of numbers are a dense array: ``features["values"]`` in a request,
+``label["values"]`` in a response (a response's numbers are outputs); and for responses a
+list of per-record dicts is one ``label`` column per key. Anything else is an
+`EncodeError` (status 400: the caller's data), with no media type (the verbs add the one
+being written).
 
 Speed: the types of a key's values are decided once per distinct type; the JSON, JSON Lines
 and CSV writers gather dicts whose keys each hold one kind of value in one pass
@@ -23,7 +25,6 @@ from .errors import EncodeError
 from .record import Ragged, RecordBatch, from_dense, from_sparse
 
 __all__ = ["is_output_rows", "outputs_to_batch", "response_batch", "to_batch"]
-
 
 
 def _all_of(values: list[Any], kinds: Any) -> bool:
@@ -97,8 +98,13 @@ def to_batch(data: Any, *, response: bool = False) -> RecordBatch:
     key), or (with ``response=True``) a list of per-record output dicts."""
     if isinstance(data, RecordBatch):
         return data
-    if response and is_output_rows(data):
-        return outputs_to_batch(list(data))
+    if response:
+        if is_output_rows(data):
+            return outputs_to_batch(list(data))
+        if sp.issparse(data) or isinstance(data, (np.ndarray, list, tuple)):
+            # A response's numbers are outputs: the same rows, in label["values"].
+            rows = to_batch(data)
+            return RecordBatch(label=dict(rows.features), n=len(rows))
     if sp.issparse(data):
         return from_sparse(data)
     if isinstance(data, np.ndarray):

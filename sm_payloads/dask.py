@@ -122,7 +122,7 @@ class ShardDecodeError(DecodeError):
         self.path = path
         self.shard_reason = reason
         super().__init__(
-            content_type, f"{path}: {reason}", offset=offset, record_index=record_index, line=line
+            content_type, reason, offset=offset, record_index=record_index, line=line, context=path
         )
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:

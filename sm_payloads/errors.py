@@ -98,7 +98,8 @@ class DecodeError(PayloadError):
     line : int or None
         1-based line number, for line-oriented text formats.
     reason : str
-        The message without the format prefix and position.
+        The message without the format prefix and position (what came from the input
+        shortened by `clip`; a `context` given by the caller, such as a file name, first).
     """
 
     status_hint = 400
@@ -111,9 +112,11 @@ class DecodeError(PayloadError):
         offset: int | None = None,
         record_index: int | None = None,
         line: int | None = None,
+        context: str | None = None,
     ) -> None:
         self.content_type = content_type
-        self.reason = reason = clip(reason)
+        # `context` (a file name, say) is the caller's, not the input's: it is kept whole
+        self.reason = reason = (f"{context}: " if context else "") + clip(reason)
         self.offset = offset
         self.record_index = record_index
         self.line = line

@@ -35,6 +35,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .api import encode_response
 from .codec import Codec
 from .errors import (
@@ -182,7 +184,9 @@ def handle(
         when the environment sets it.
     predict
         Called with the decoded `RecordBatch`; returns a batch (outputs in ``label``), a
-        numpy array, or a list of per-record dicts (``[{"score": 0.9}]``).
+        numpy array, or a list of per-record dicts (``[{"score": 0.9}]``). An array is the
+        output ``label["values"]``: rows are records, and a 1-D array with one value per
+        record is one scalar output per record.
     env
         The container's environment (``os.environ`` when None):
         ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` answers a missing or ``*/*`` ``Accept``
@@ -238,6 +242,10 @@ def handle(
     except Exception:
         log.exception("the predict function raised")
         return _error(500, "the model failed to produce a prediction (see the container log)")
+    if isinstance(result, np.ndarray) and result.ndim == 1 and result.shape[0] == len(batch):
+        # One value per record (what a model's predict returns): one scalar output per
+        # record, not the one-record vector that a bare 1-D array means elsewhere.
+        result = RecordBatch(label={"values": result}, n=len(batch))
     try:
         out = encode_response(result, chosen)
     except EncodeError as e:

@@ -540,9 +540,12 @@ def test_fast_kernel_agrees_with_float_on_random_text() -> None:
     vals = rng.standard_normal(20_000) * 10.0 ** rng.integers(-6, 12, 20_000)
     fields = [f"{v:.{int(p)}f}".encode() for v, p in zip(vals, rng.integers(0, 17, vals.size), strict=True)]
     body = b"\n".join(b",".join(fields[i : i + 10]) for i in range(0, len(fields), 10))
-    got = _textnum.parse_numeric_block(body, 0, len(body), 10)
-    assert got is not None
-    assert got.reshape(-1).tolist() == [float(f) for f in fields]
+    for kernel in (_textnum._C, None):
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(_textnum, "_C", kernel)
+            out = np.empty((body.count(b"\n") + 1, 10))
+            assert _textnum.read_rows(body, 0, len(body), 10, out, 0) == (len(body), out.shape[0])
+        assert out.reshape(-1).tolist() == [float(f) for f in fields]
 
 
 def test_response_bytes_that_are_not_utf8_are_an_encode_error() -> None:

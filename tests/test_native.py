@@ -12,7 +12,6 @@ import json
 import os
 import struct
 import threading
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -51,28 +50,29 @@ def test_load_honours_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# CSV: csv_block against the numpy kernel
+# CSV: csv_read against the numpy kernel
 # --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def pure_csv(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """parse_numeric_block on the numpy kernel (restored after the test)."""
-
-    def parse(data: bytes, k: int) -> np.ndarray | None:
-        with monkeypatch.context() as m:
-            m.setattr(_textnum, "_C", None)
-            return _textnum.parse_numeric_block(data, 0, len(data), k)
-
-    yield parse
 
 
 def _bits(a: np.ndarray | None) -> bytes | None:
     return None if a is None else a.tobytes() + repr(a.shape).encode()
 
 
+def _read_all(data: bytes, k: int, *, pure: bool = False) -> np.ndarray | None:
+    """`_textnum.read_rows` over all of `data` (the C csv_read, or the numpy twin with
+    `pure`): the rows, or None when the kernel stops before the end."""
+    if not data:
+        return None
+    out = np.empty((data.count(b"\n") + 1, k))
+    with pytest.MonkeyPatch.context() as m:
+        if pure:
+            m.setattr(_textnum, "_C", None)
+        pos, row = _textnum.read_rows(data, 0, len(data), k, out, 0)
+    return out[:row] if pos == len(data) else None
+
+
 def _native_csv(data: bytes, k: int) -> np.ndarray | None:
-    return _textnum.parse_numeric_block(data, 0, len(data), k)
+    return _read_all(data, k)
 
 
 _DIGITS = st.text("0123456789", min_size=0, max_size=24)
@@ -128,13 +128,9 @@ def csv_texts(draw: st.DrawFn) -> tuple[bytes, int]:
 @example((b"1,2\r", 2))
 @example((b"0.30000000000000004441,1e-400,1e400\n", 3))
 @example((b"9007199254740993,9007199254740993.0\n", 2))
-def test_csv_block_equals_numpy_kernel(case: tuple[bytes, int]) -> None:
+def test_csv_read_equals_numpy_kernel(case: tuple[bytes, int]) -> None:
     data, k = case
-    got = _native_csv(data, k)
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(_textnum, "_C", None)
-        want = _textnum.parse_numeric_block(data, 0, len(data), k)
-    assert _bits(got) == _bits(want)
+    assert _bits(_native_csv(data, k)) == _bits(_read_all(data, k, pure=True))
 
 
 @given(st.lists(_float_texts(), min_size=1, max_size=40))
@@ -142,7 +138,7 @@ def test_csv_numbers_equal_float(texts: list[str]) -> None:
     # One field per line: every field the grammar takes reads as Python's float() of it.
     data = "".join(t + "\n" for t in texts).encode()
     got = _native_csv(data, 1)
-    want = [_textnum.parse_number(t.encode()) for t in texts]
+    want = [_textnum.parse_number(t.encode()) for t in texts if t]  # an empty line is skipped
     if any(v is None for v in want):
         assert got is None
     else:
@@ -167,38 +163,50 @@ def test_csv_exact_values() -> None:
     "text",
     [
         b"",  # nothing
-        b"1,2\n\n3,4\n",  # a blank line
-        b"1,,2\n",  # an empty field
         b"1 2\n",  # a blank inside a field
         b"0x10\n",  # not decimal
         b"1_000\n",  # float() would take it; the grammar does not
         b"\xef\xbb\xbf1\n",  # a BOM (the caller strips it)
         b"1\r\r\n",  # a bare carriage return
-        b'"1"\n',  # quotes (the caller's careful reader)
+        b'"1\n',  # an unterminated quote (the caller's careful reader)
+        b'"1"x\n',  # text after a closing quote
+        b'"1,2"\n',  # a comma inside quotes: text
     ],
 )
 def test_csv_declines(text: bytes) -> None:
-    assert _native_csv(text, 1 if b"," not in text else 2) is None or text == b""
+    k = 1 if b"," not in text or text.startswith(b'"1,') else 2
+    assert _native_csv(text, k) is None
+    assert _read_all(text, k, pure=True) is None
 
 
-def test_csv_block_checks_its_arguments() -> None:
+def test_csv_reads_quotes_empty_fields_and_blank_lines() -> None:
+    got = _native_csv(b'1,"2"\n\n" 3 ",\r\n""," -4e1 "\n', 2)
+    assert got is not None
+    want = np.array([[1.0, 2.0], [3.0, np.nan], [np.nan, -40.0]])
+    assert got.tobytes() == want.tobytes()
+    assert _bits(_read_all(b'1,"2"\n\n" 3 ",\r\n""," -4e1 "\n', 2, pure=True)) == _bits(got)
+
+
+def test_csv_read_checks_its_arguments() -> None:
     assert C is not None
     out = np.empty((1, 2))
     with pytest.raises(ValueError):
-        C.csv_block(b"1,2", 0, 4, 2, out)  # past the end
+        C.csv_read(b"1,2", 0, 4, 2, out, 0, False)  # past the end
     with pytest.raises(ValueError):
-        C.csv_block(b"1,2", 0, 3, 3, out)  # out is not rows x 3
+        C.csv_read(b"1,2", 0, 3, 3, out, 0, False)  # out is not rows x 3
     with pytest.raises(ValueError):
-        C.csv_block(b"1,2", 2, 1, 2, out)
+        C.csv_read(b"1,2", 2, 1, 2, out, 0, False)
+    with pytest.raises(ValueError):
+        C.csv_read(b"1,2", 0, 3, 2, out, 2, False)  # row outside out
     with pytest.raises(TypeError):
-        C.csv_block(b"1,2", 0, 3, 2, b"readonly........")
+        C.csv_read(b"1,2", 0, 3, 2, b"readonly........", 0, False)
     with pytest.raises(ValueError):
-        C.csv_block(b"1", 0, 1, 2**61, np.empty(1))  # k * 8 would wrap around to 0
+        C.csv_read(b"1", 0, 1, 2**61, np.empty(1), 0, False)  # k * 8 would wrap around to 0
     with pytest.raises(ValueError):
-        C.csv_block(b"1", 0, 1, 1, memoryview(bytearray(9))[1:])  # unaligned doubles
-    assert C.csv_block(b"1,2", 0, 3, 2, out) is True
+        C.csv_read(b"1", 0, 1, 1, memoryview(bytearray(9))[1:], 0, False)  # unaligned doubles
+    assert C.csv_read(b"1,2", 0, 3, 2, out, 0, False) == (3, 1)
     assert out.tolist() == [[1.0, 2.0]]
-    assert C.csv_block(b"1,2\n3,4", 0, 7, 2, out) is False  # more rows than out
+    assert C.csv_read(b"1,2\n3,4", 0, 7, 2, out, 0, False) == (4, 1)  # out is full at line 2
 
 
 def test_csv_large_input_uses_threads_and_matches(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -208,21 +216,26 @@ def test_csv_large_input_uses_threads_and_matches(monkeypatch: pytest.MonkeyPatc
     x[17, 0] = -0.0
     text = _textnum.format_rows(x) + b"\r\n"
     monkeypatch.setattr(_textnum, "PARALLEL_MIN", 1024)
-    got = _native_csv(text, 13)
+
+    def no_careful(data: bytes | bytearray, start: int, stop: int) -> None:
+        return None
+
+    got = _textnum.parse_numeric_rows(text, 0, len(text), 13, np.dtype(np.float64), no_careful)
     assert got is not None
     assert got.astype(np.float32).tobytes() == x.tobytes()
     # a bad field in the last piece is still found
-    assert _native_csv(text[:-40] + b"x" + text[-39:], 13) is None
+    bad = text[:-40] + b"x" + text[-39:]
+    assert _textnum.parse_numeric_rows(bad, 0, len(bad), 13, np.dtype(np.float64), no_careful) is None
 
 
-def test_csv_block_runs_in_parallel_threads() -> None:
+def test_csv_read_runs_in_parallel_threads() -> None:
     assert C is not None
     text = _textnum.format_rows(np.arange(20000, dtype=np.float64).reshape(-1, 4) / 7)
     results: list[bytes] = []
 
     def run() -> None:
         out = np.empty((5000, 4))
-        assert C is not None and C.csv_block(text, 0, len(text), 4, out)
+        assert C is not None and C.csv_read(text, 0, len(text), 4, out, 0, False) == (len(text), 5000)
         results.append(out.tobytes())
 
     threads = [threading.Thread(target=run) for _ in range(4)]
@@ -325,30 +338,31 @@ def test_json_exact_values() -> None:
 
 
 def test_json_lists_resumes_when_full() -> None:
-    assert C is not None
+    CJ = _native.load("formats._cjson")
+    assert CJ is not None
     data = b"1, 2 ]X[3]X[]X[4,5,6"
     sep = b"]X["
     out = np.zeros(2)
     counts = np.zeros(2, dtype=np.int64)
     starts = np.zeros(2, dtype=np.int64)
     # values full inside the second record: it is read again from its start
-    assert C.json_lists(data, 0, len(data), sep, out, counts, starts, False) == (1, 8, 2, 1)
+    assert CJ.json_lists(data, 0, len(data), sep, out, counts, starts, False) == (1, 8, 2, 1)
     assert out.tolist() == [1.0, 2.0] and counts[0] == 2 and starts[0] == 0
     out = np.zeros(8)
-    assert C.json_lists(data, 8, len(data), sep, out, counts, starts, False) == (2, 15, 1, 2)
+    assert CJ.json_lists(data, 8, len(data), sep, out, counts, starts, False) == (2, 15, 1, 2)
     assert counts.tolist() == [1, 0] and starts.tolist() == [8, 12]
-    assert C.json_lists(data, 15, len(data), sep, out, counts, starts, False) == (0, 20, 3, 1)
+    assert CJ.json_lists(data, 15, len(data), sep, out, counts, starts, False) == (0, 20, 3, 1)
     assert out[:3].tolist() == [4.0, 5.0, 6.0]
     # no separator: one record; newlines only when asked
-    assert C.json_lists(b"1,\n2", 0, 4, b"", out, counts, starts, False) is None
-    assert C.json_lists(b"1,\n2", 0, 4, b"", out, counts, starts, True) == (0, 4, 2, 1)
+    assert CJ.json_lists(b"1,\n2", 0, 4, b"", out, counts, starts, False) is None
+    assert CJ.json_lists(b"1,\n2", 0, 4, b"", out, counts, starts, True) == (0, 4, 2, 1)
     with pytest.raises(ValueError):
-        C.json_lists(b"1", 0, 1, b"", out, counts, starts[:1], False)
+        CJ.json_lists(b"1", 0, 1, b"", out, counts, starts[:1], False)
     unaligned = memoryview(bytearray(17))[1:]
     with pytest.raises(ValueError):
-        C.json_lists(b"1", 0, 1, b"", unaligned, counts, starts, False)
+        CJ.json_lists(b"1", 0, 1, b"", unaligned, counts, starts, False)
     with pytest.raises(ValueError):
-        C.json_lists(b"1", 0, 1, b"", out, unaligned[:8], starts[:1], False)
+        CJ.json_lists(b"1", 0, 1, b"", out, unaligned[:8], starts[:1], False)
 
 
 def test_json_scan_grows_its_output() -> None:

@@ -664,7 +664,7 @@ static PyObject *json_lists(PyObject *self, PyObject *args) {
         int64_t *cnt = (int64_t *)counts.buf, *st = (int64_t *)starts.buf;
         Py_ssize_t cap = out.len / (Py_ssize_t)sizeof(double);
         Py_ssize_t rcap = counts.len / (Py_ssize_t)sizeof(int64_t);
-        Gil g = {NULL, 0};
+        Gil g = {NULL};
 #define AT_SEP(x) (slen && end - (x) >= slen && *(x) == *sp && memcmp((x), sp, (size_t)slen) == 0)
         gil_release(&g);
         p = base + start;

@@ -198,7 +198,7 @@ static PyObject *parse(PyObject *self, PyObject *args) {
     if (!ok) {
         PyErr_SetString(PyExc_ValueError, "parse: bad bounds, options or output buffers");
     } else {
-        Gil g = {NULL, 0};
+        Gil g = {NULL};
         o.base = base;
         o.num_features = num_features;
         o.f32 = f32;

@@ -66,17 +66,13 @@ static const double POW10[23] = {
 };
 
 #define TWO53 9007199254740992ULL
-/* After this many slow-path numbers a call keeps the GIL instead of toggling it (the
- * converter itself no longer takes the GIL; the counter stays for the callers). */
-#define SLOW_KEEP_GIL 256
-
+/* The callers' loops run without the GIL; they take it back only to touch Python objects. */
 typedef struct {
     PyThreadState *saved; /* non-NULL while the GIL is released */
-    Py_ssize_t slow;      /* slow-path numbers so far */
 } Gil;
 
 static void gil_release(Gil *g) {
-    if (g->saved == NULL && g->slow < SLOW_KEEP_GIL) g->saved = PyEval_SaveThread();
+    if (g->saved == NULL) g->saved = PyEval_SaveThread();
 }
 
 static void gil_take(Gil *g) {

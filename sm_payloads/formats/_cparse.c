@@ -3,10 +3,10 @@
  * writer's join, in C.
  *
  * Optional accelerator: sm_payloads/formats/_textnum.py holds the numpy twins of the
- * reader (csv_block) and of the writer's join (csv_rows), with the same contracts, and the test
- * suite checks each pair against each other. They only ever accept or decline: on anything
- * that is not exactly the expected shape they return the "declined" value and the caller's
- * careful path decides what the input is and where it goes wrong.
+ * reader (csv_read: read_rows) and of the writer's join (csv_rows: _csv_of_json), with the
+ * same contracts, and the test suite checks each pair against each other. The reader stops
+ * at the first line it cannot read and the writer declines what it cannot join; the
+ * caller's careful path decides what such input is and where it goes wrong.
  *
  * Numbers are read by smp_number (_cnumber.h), exactly. The loops run without the GIL.
  */
@@ -75,20 +75,19 @@ static NOINLINE FLATTEN const char *csv_quoted32(Gil *g, const char *p, const ch
     return csv_quoted(g, p, end, 1, out);
 }
 
-/* One CSV field at p, its value written to out (a double, or a float when f32). Strict:
- * [ \t]*[+-]?(number | nan | inf | infinity)[ \t]*. Loose adds what the careful reader also
- * reads as a number: the same inside quotes ("1.5", " 1.5 "; the quotes must be the
- * field's first and last bytes), and an empty field, unquoted or "", as a missing value
- * (NaN). Returns the position after the field (a ',', '\r', '\n' or end is expected
+/* One CSV field at p, its value written to out (a double, or a float when f32):
+ * [ \t]*[+-]?(number | nan | inf | infinity)[ \t]*, and what the careful reader also reads
+ * as a number: the same inside quotes ("1.5", " 1.5 "; the quotes must be the field's first
+ * and last bytes), and an empty field, unquoted or "", as a missing value (NaN). Returns the position after the field (a ',', '\r', '\n' or end is expected
  * there; the caller checks) or NULL. */
-static inline const char *csv_field(Gil *g, const char *p, const char *end, int loose, int f32, void *out) {
+static inline const char *csv_field(Gil *g, const char *p, const char *end, int f32, void *out) {
     const char *s = p, *q;
-    if (loose && p < end && *p == '"') return f32 ? csv_quoted32(g, p, end, out) : csv_quoted64(g, p, end, out);
+    if (p < end && *p == '"') return f32 ? csv_quoted32(g, p, end, out) : csv_quoted64(g, p, end, out);
     while (p < end && is_blank((unsigned char)*p)) p++;
     q = smp_number(g, p, end, SMP_CSV, f32, out);
     if (q == NULL) {
         /* not a number: an empty field is a missing value */
-        if (loose && p == s && at_field_end(p, end)) {
+        if (p == s && at_field_end(p, end)) {
             csv_missing(f32, out);
             return p;
         }
@@ -101,32 +100,30 @@ static inline const char *csv_field(Gil *g, const char *p, const char *end, int 
 
 /* Read lines of k fields from p into the rows of dst (rows x k items of 4 bytes when f32,
  * else 8), from row *row on, while every line is one the kernel reads: k fields
- * (csv_field) with ',' between them, ended by '\n', "\r\n" or end (not by a lone '\r').
- * Loose: blank lines ("\n", "\r\n") are skipped. Stops at the start of the first line it
+ * (csv_field) with ',' between them, ended by '\n', "\r\n" or end (not by a lone '\r');
+ * blank lines ("\n", "\r\n") are skipped. Stops at the start of the first line it
  * cannot read, or that finds dst full; returns that position (end when it read
- * everything), *row the next row. Inlined into one function per (loose, f32), so that
- * the field and number readers are compiled for constant flags. */
-static ALWAYS_INLINE const char *csv_lines(Gil *g, const char *p, const char *end, Py_ssize_t k, int loose,
-                                           int f32, char *dst, Py_ssize_t rows, Py_ssize_t *row) {
+ * everything), *row the next row. Inlined into one function per output type, so that
+ * the field and number readers are compiled for a constant type. */
+static ALWAYS_INLINE const char *csv_lines(Gil *g, const char *p, const char *end, Py_ssize_t k, int f32,
+                                           char *dst, Py_ssize_t rows, Py_ssize_t *row) {
     const Py_ssize_t item = f32 ? (Py_ssize_t)sizeof(float) : (Py_ssize_t)sizeof(double);
     Py_ssize_t r = *row, c;
     while (p < end) {
         const char *line = p;
         char *o;
-        if (loose) {
-            if (*p == '\n') {
-                p++;
-                continue;
-            }
-            if (*p == '\r' && end - p >= 2 && p[1] == '\n') {
-                p += 2;
-                continue;
-            }
+        if (*p == '\n') {
+            p++;
+            continue;
+        }
+        if (*p == '\r' && end - p >= 2 && p[1] == '\n') {
+            p += 2;
+            continue;
         }
         if (r >= rows) break;
         o = dst + r * k * item;
         for (c = 0; c < k; c++) {
-            p = csv_field(g, p, end, loose, f32, o + c * item);
+            p = csv_field(g, p, end, f32, o + c * item);
             if (p == NULL) break;
             if (c + 1 < k) {
                 if (p < end && *p == ',') {
@@ -155,22 +152,17 @@ static ALWAYS_INLINE const char *csv_lines(Gil *g, const char *p, const char *en
     return p;
 }
 
-static FLATTEN const char *csv_lines_strict(Gil *g, const char *p, const char *end, Py_ssize_t k, char *dst,
-                                    Py_ssize_t rows, Py_ssize_t *row) {
-    return csv_lines(g, p, end, k, 0, 0, dst, rows, row);
-}
-
 static FLATTEN const char *csv_lines_f64(Gil *g, const char *p, const char *end, Py_ssize_t k, char *dst, Py_ssize_t rows,
                                  Py_ssize_t *row) {
-    return csv_lines(g, p, end, k, 1, 0, dst, rows, row);
+    return csv_lines(g, p, end, k, 0, dst, rows, row);
 }
 
 static FLATTEN const char *csv_lines_f32(Gil *g, const char *p, const char *end, Py_ssize_t k, char *dst, Py_ssize_t rows,
                                  Py_ssize_t *row) {
-    return csv_lines(g, p, end, k, 1, 1, dst, rows, row);
+    return csv_lines(g, p, end, k, 1, dst, rows, row);
 }
 
-/* The arguments csv_block and csv_read share: 0 when they are consistent, else -1 with a
+/* csv_read's arguments: 0 when they are consistent, else -1 with a
  * ValueError. out holds rows x k items of 4 (f32) or 8 bytes, aligned. */
 static int csv_check(const Py_buffer *data, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t k, const Py_buffer *out,
                      int f32, const char *who) {
@@ -182,39 +174,6 @@ static int csv_check(const Py_buffer *data, Py_ssize_t lo, Py_ssize_t hi, Py_ssi
         return -1;
     }
     return 0;
-}
-
-PyDoc_STRVAR(csv_block_doc,
-             "csv_block(data, lo, hi, k, out) -> bool\n\n"
-             "Parse data[lo:hi], lines of k number fields each ('\\n' or '\\r\\n' line ends; only\n"
-             "the last line may lack one), into out, a writable float64 buffer of exactly\n"
-             "rows * k items in row order. False, with out partly written, when the text is\n"
-             "anything else: a field that is not a number, a quote, a blank line, another\n"
-             "width, other line ends, or a row count that does not match out.");
-
-static PyObject *csv_block(PyObject *self, PyObject *args) {
-    Py_buffer data, out;
-    Py_ssize_t lo, hi, k, rows, row = 0;
-    int ok;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnnw*", &data, &lo, &hi, &k, &out)) return NULL;
-    if (csv_check(&data, lo, hi, k, &out, 0, "csv_block") < 0) {
-        PyBuffer_Release(&data);
-        PyBuffer_Release(&out);
-        return NULL;
-    }
-    rows = out.len / (Py_ssize_t)sizeof(double) / k;
-    {
-        const char *end = (const char *)data.buf + hi, *p;
-        Gil g = {NULL, 0};
-        gil_release(&g);
-        p = csv_lines_strict(&g, (const char *)data.buf + lo, end, k, (char *)out.buf, rows, &row);
-        gil_take(&g);
-        ok = rows > 0 && lo < hi && p == end && row == rows;
-    }
-    PyBuffer_Release(&data);
-    PyBuffer_Release(&out);
-    return PyBool_FromLong(ok);
 }
 
 PyDoc_STRVAR(csv_read_doc,
@@ -244,7 +203,7 @@ static PyObject *csv_read(PyObject *self, PyObject *args) {
     }
     {
         const char *base = (const char *)data.buf, *p;
-        Gil g = {NULL, 0};
+        Gil g = {NULL};
         gil_release(&g);
         p = (f32 ? csv_lines_f32 : csv_lines_f64)(&g, base + lo, base + hi, k, (char *)out.buf, rows, &row);
         gil_take(&g);
@@ -586,7 +545,7 @@ static PyObject *numbers(PyObject *self, PyObject *args) {
         out = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)width);
         if (out != NULL) {
             char *o = PyBytes_AS_STRING(out);
-            Gil g = {NULL, 0};
+            Gil g = {NULL};
             gil_release(&g);
             for (;;) {
                 const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -614,7 +573,6 @@ static PyObject *numbers(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"csv_rows", csv_rows, METH_VARARGS, csv_rows_doc},
-    {"csv_block", csv_block, METH_VARARGS, csv_block_doc},
     {"csv_read", csv_read, METH_VARARGS, csv_read_doc},
     {"count_newlines", count_newlines, METH_VARARGS, count_newlines_doc},
     {"numbers", numbers, METH_VARARGS, numbers_doc},

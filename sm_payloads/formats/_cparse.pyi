@@ -4,7 +4,6 @@ from typing_extensions import Buffer
 
 FAST_PATH: int
 
-def csv_block(data: Buffer, lo: int, hi: int, k: int, out: Buffer, /) -> bool: ...
 def csv_read(
     data: Buffer, lo: int, hi: int, k: int, out: Buffer, row: int, f32: bool, /
 ) -> tuple[int, int]: ...

@@ -14,23 +14,23 @@ as ``str``), and the blocks are joined without their brackets with every k-th co
 into a newline: in one C pass (``_cparse.csv_rows``) where the extension is built, else with
 numpy.
 
-Reading. `parse_numeric_block` reads quote-free CSV whose fields are numbers into a float64
-matrix, vectorized: each field ``[-]digits[.digits]`` is split at its dot, the two digit runs
-are read eight ASCII digits at a time as little-endian 64-bit words (SWAR), and the value is
-``mantissa / 10**frac_digits`` computed in float64.
+Reading. `parse_numeric_rows` reads CSV whose fields are numbers into a float64 or float32
+matrix. Its numpy kernel is vectorized: each field ``[-]digits[.digits]`` is split at its
+dot, the two digit runs are read eight ASCII digits at a time as little-endian 64-bit words
+(SWAR), and the value is ``mantissa / 10**frac_digits`` computed in float64.
 
 Rule 2 (exactness): that division is exact-rounded only when the mantissa is below 2**53 and
 the power of ten is at most 10**22 (Clinger's fast path: both operands are exact doubles and
 IEEE division rounds correctly). Every field outside it (more digits, exponents, ``nan``,
 signs other than a leading ``-``, blanks) is read by `parse_number`, which applies the
 documented grammar and then Python's correctly rounded ``float()``.
-Rule 3: `parse_numeric_block` never raises for bad input; it returns None and the caller's
-careful reader finds and reports the problem with its position.
+Rule 3: the kernels never raise for bad input; they stop, and the caller's careful reader
+finds and reports the problem with its position.
 Rule 4 (accelerator): where the optional C extension ``sm_payloads.formats._cparse`` is built,
-`parse_numeric_block` runs its ``csv_block`` instead of the numpy kernel: one pass over the
-bytes with the same grammar, exact numbers (the converter of ``_cnumber.h``) and the same
-None for anything else. The numpy kernel stays the reference; the tests run both on the
-same inputs and compare the bits.
+`read_rows` runs its ``csv_read`` instead of the numpy kernel: one pass over the bytes with
+the same grammar, exact numbers (the converter of ``_cnumber.h``) and the same stopping
+line. The numpy kernel stays the reference; the tests run both on the same inputs and
+compare the bits.
 Rule 5 (rows): `parse_numeric_rows` is the CSV reader's fast path. Its kernel `read_rows`
 (``_cparse.csv_read``, or the numpy twin) also reads quoted numbers, empty fields (NaN) and
 blank lines, into float64 or float32 (rounded once: ``_exact.to_float32`` in numpy), and
@@ -61,7 +61,6 @@ __all__ = [
     "format_rows",
     "format_values",
     "parse_number",
-    "parse_numeric_block",
     "parse_numeric_rows",
     "read_rows",
 ]
@@ -267,12 +266,12 @@ def _field_table(
 
 
 def _parse_chunk(
-    chunk: bytes | bytearray, k: int, open_end: bool, out: np.ndarray, loose: bool = False
+    chunk: bytes | bytearray, k: int, open_end: bool, out: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Parse the whole lines of `chunk` into `out` (rows x k float64, C-contiguous).
-    `open_end`: the last line has no newline. `loose`: an empty field is a missing value
-    (NaN). Returns every field's start and end (the text is ``chunk[start:end]``), or None
-    when anything is off: the caller falls back."""
+    `open_end`: the last line has no newline. An empty field is a missing value (NaN).
+    Returns every field's start and end (the text is ``chunk[start:end]``), or None when
+    anything is off: the caller falls back."""
     size = len(chunk)
     nfields = out.size
     if size == 0 or nfields == 0:
@@ -360,7 +359,7 @@ def _parse_chunk(
     if not fast.all():
         for i in np.flatnonzero(~fast).tolist():
             text = chunk[int(starts[i]) : int(field_end[i])]
-            v = _NAN if loose and not text else parse_number(text)
+            v = _NAN if not text else parse_number(text)
             if v is None:
                 return None
             vals[i] = v
@@ -408,66 +407,6 @@ def _get_pool() -> ThreadPoolExecutor:
 
 def _threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
-
-
-def parse_numeric_block(data: bytes | bytearray, lo: int, hi: int, k: int) -> np.ndarray | None:
-    """Read ``data[lo:hi]``, lines of `k` number fields each, as float64 (rows, k).
-
-    The region must hold no quote, and ``\\n`` (or ``\\r\\n``) line ends; only its last
-    line may lack its newline. Returns None whenever the text is not exactly that with every
-    field a number (a blank line or an empty field included): the caller's careful reader
-    then decides, and reports errors with positions.
-    """
-    if lo >= hi or k < 1:
-        return None
-    if _C is not None:
-        return _parse_native(data, lo, hi, k)
-    pieces = _chunks(data, lo, hi)
-    row_at = [0]
-    for p in pieces:
-        row_at.append(row_at[-1] + p[2])
-    out = np.empty((row_at[-1], k), dtype=np.float64)
-
-    def work(i: int) -> bool:
-        start, stop, rows = pieces[i]
-        open_end = data[stop - 1 : stop] != b"\n"
-        return _parse_chunk(data[start:stop], k, open_end, out[row_at[i] : row_at[i] + rows]) is not None
-
-    if hi - lo >= PARALLEL_MIN and _threads() > 1 and len(pieces) > 1:
-        ok = all(_get_pool().map(work, range(len(pieces))))
-    else:
-        ok = all(work(i) for i in range(len(pieces)))
-    return out if ok else None
-
-
-def _parse_native(data: bytes | bytearray, lo: int, hi: int, k: int) -> np.ndarray | None:
-    """`parse_numeric_block` by the C kernel; large inputs are cut at newlines into one
-    piece per worker thread, which counts its rows and then parses them (the kernel runs
-    without the GIL)."""
-    assert _C is not None
-    csv_block, count = _C.csv_block, _C.count_newlines
-    open_end = data[hi - 1] != 10
-    nthreads = _threads()
-    if hi - lo < PARALLEL_MIN or nthreads < 2:
-        out = np.empty((count(data, lo, hi) + open_end, k), dtype=np.float64)
-        return out if csv_block(data, lo, hi, k, out) else None
-    cuts = [lo]
-    for i in range(1, nthreads):
-        nl = data.find(b"\n", max(cuts[-1], lo + (hi - lo) * i // nthreads), hi)
-        if nl < 0 or nl + 1 >= hi:
-            break
-        cuts.append(nl + 1)
-    cuts.append(hi)
-    pool = _get_pool()
-    per_piece = list(pool.map(lambda i: count(data, cuts[i], cuts[i + 1]), range(len(cuts) - 1)))
-    per_piece[-1] += open_end
-    row_at = np.cumsum([0, *per_piece]).tolist()
-    out = np.empty((row_at[-1], k), dtype=np.float64)
-
-    def work(i: int) -> bool:
-        return bool(csv_block(data, cuts[i], cuts[i + 1], k, out[row_at[i] : row_at[i + 1]]))
-
-    return out if all(pool.map(work, range(len(cuts) - 1))) else None
 
 
 # --------------------------------------------------------------------------------------
@@ -570,7 +509,7 @@ def _parse_lines(chunk: bytes, open_end: bool, k: int, out: np.ndarray, row: int
         dst[0, 0] = _NAN
         return 1
     tmp = np.empty((rows, k), np.float64) if f32 else dst
-    table = _parse_chunk(chunk, k, open_end, tmp, loose=True)
+    table = _parse_chunk(chunk, k, open_end, tmp)
     if table is None:
         return None
     if f32:

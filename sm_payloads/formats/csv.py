@@ -327,7 +327,9 @@ def encode_response(
 
     A scalar output is one number or text field; a vector output is one quoted field
     holding a bracketed list (``"[0.4, 0.6]"``); a list of strings is written as a Python
-    list literal (``"['cat', 'dog']"``), as the Autopilot containers write them. `batch`
+    list literal (``"['cat', 'dog']"``), as the Autopilot containers write them. The one
+    unnamed output ``label["values"]`` of ``(N, k)`` numbers (what a model's array becomes)
+    is k fields per row instead, as `decode_response` without keys reads it. `batch`
     may also be a list of per-record output dicts (one column per key, `smp.encode_response`).
     """
     if not isinstance(batch, RecordBatch):
@@ -348,6 +350,15 @@ def encode_response(
     if not names:
         raise EncodeError(CONTENT_TYPE, "the batch has no outputs (label is empty)", status_hint=500)
     cols = [batch.label[k] for k in names]
+    if (
+        names == ["values"]
+        and isinstance(cols[0], np.ndarray)
+        and cols[0].ndim == 2
+        and cols[0].dtype.kind in "fi"
+    ):
+        # The one unnamed output of k numbers (a model's (N, k) array): k fields per row, as
+        # decode_response without keys reads such a body back.
+        return b"".join([*head, _textnum.format_rows(cols[0]), b"\n"])
     numbers = all(isinstance(c, np.ndarray) and c.ndim == 1 and c.dtype.kind in "fi" for c in cols)
     if numbers and len({c.dtype for c in cols}) == 1:
         body = _textnum.format_rows(np.column_stack(cols))
