@@ -29,7 +29,10 @@ Rule 4 (nulls): a null is a record without the key where the batch can say so: a
 is a `Ragged` record without a tensor, a null string is None. A null number, a null in a
 FixedSizeList or sparse column, and a null inside a list are an `EncodeError` naming the
 column and the first null record (dense columns have no "missing" value; fill the nulls or
-use a list column).
+use a list column), except in a table that pandas made (a pandas DataFrame, or a file with
+pandas' schema metadata): pandas' missing float is NaN, which pyarrow turns into a null, so
+there a null in a floating-point column (a float16/32/64 number, or one inside a list) is
+NaN again, as ``DataFrame.to_numpy()`` gives it.
 Rule 5 (layers): a core module beside `record` and `arrays` (``arrays.to_batch`` reads
 Arrow data through it, so the top-level verbs take DataFrames); it imports ``errors``,
 ``columns`` and ``record``. `RecordBatch.to_arrow` is written in ``record.py`` itself, since
@@ -132,6 +135,7 @@ def from_arrow(
         if dt not in TENSOR_DTYPES:
             raise ValueError(f"dtype must be float32, float64 or int32, not {dt}")
     hidden = _pandas_index(table)
+    nan = _from_pandas(table)
     names = [n for n in table.column_names if n not in hidden]
     seen: set[str] = set()
     for n in names:
@@ -149,7 +153,7 @@ def from_arrow(
                 "'features.<key>' / 'label.<key>' columns (the layout RecordBatch.to_arrow writes)",
                 status_hint=400,
             )
-        return _from_layout(table, names, position, dt)
+        return _from_layout(table, names, position, dt, nan)
     labels = [label] if isinstance(label, str) else list(label or ())
     for n in labels:
         if n not in position:
@@ -168,8 +172,8 @@ def from_arrow(
             if n in labels:
                 raise EncodeError(None, "is both a label and a feature column", column=n, status_hint=400)
     columns = {n: (table.column(position[n]), table.schema.field(position[n])) for n in labels + feats}
-    label_map = {"values": _block(columns, labels, "label", dt)} if labels else {}
-    feature_map = {"values": _block(columns, feats, "features", dt)} if feats else {}
+    label_map = {"values": _block(columns, labels, "label", dt, nan)} if labels else {}
+    feature_map = {"values": _block(columns, feats, "features", dt, nan)} if feats else {}
     return RecordBatch(feature_map, label_map, n=table.num_rows)
 
 
@@ -188,8 +192,9 @@ def outputs_from_arrow(data: Any, *, dtype: DTypeLike | None = None) -> RecordBa
     names = [n for n in table.column_names if n not in hidden]
     if any(n.partition(".")[0] in _PARTS and "." in n for n in names):
         return from_arrow(table, dtype=dtype)
-    table = table.select(names).rename_columns([f"label.{n}" for n in names])
-    return from_arrow(table, dtype=dtype)
+    renamed = table.select(names).rename_columns([f"label.{n}" for n in names])
+    # keep the schema metadata (renaming drops it): pandas' says a null float was a NaN
+    return from_arrow(renamed.replace_schema_metadata(table.schema.metadata), dtype=dtype)
 
 
 # --------------------------------------------------------------------------------------
@@ -209,8 +214,14 @@ def _pandas_index(table: Any) -> set[str]:
     return {c for c in index if isinstance(c, str)}
 
 
+def _from_pandas(table: Any) -> bool:
+    """Whether pandas made the table (its schema metadata, which pyarrow writes for a
+    DataFrame and keeps in Parquet and Arrow files): there a null float was a NaN."""
+    return b"pandas" in (table.schema.metadata or {})
+
+
 def _from_layout(
-    table: Any, names: list[str], position: dict[str, int], dt: np.dtype[Any] | None
+    table: Any, names: list[str], position: dict[str, int], dt: np.dtype[Any] | None, nan: bool
 ) -> RecordBatch:
     maps: dict[str, dict[str, Any]] = {"features": {}, "label": {}}
     strings: dict[str, Any] = {}
@@ -218,7 +229,7 @@ def _from_layout(
         col, field = table.column(position[name]), table.schema.field(position[name])
         part, _, key = name.partition(".")
         if part in maps and name != part:
-            maps[part][key] = _column(col, field, name, dt, strings_ok=True)
+            maps[part][key] = _column(col, field, name, dt, strings_ok=True, nan=nan)
         elif name in _STRINGS:
             strings[name] = _string_list(col, name)
         else:
@@ -232,11 +243,11 @@ def _from_layout(
     return RecordBatch(maps["features"], maps["label"], n=table.num_rows, **strings)
 
 
-def _block(columns: dict[str, Any], names: list[str], part: str, dt: np.dtype[Any] | None) -> Any:
+def _block(columns: dict[str, Any], names: list[str], part: str, dt: np.dtype[Any] | None, nan: bool) -> Any:
     """``label["values"]`` or ``features["values"]`` from the named columns."""
     if len(names) == 1:
         col, field = columns[names[0]]
-        out = _column(col, field, names[0], dt, strings_ok=part == "label")
+        out = _column(col, field, names[0], dt, strings_ok=part == "label", nan=nan)
         if part == "features" and isinstance(out, np.ndarray) and out.ndim == 1:
             out = out.reshape(-1, 1)  # a view: one feature per record
         return out
@@ -255,7 +266,7 @@ def _block(columns: dict[str, Any], names: list[str], part: str, dt: np.dtype[An
                 column=name,
                 status_hint=400,
             )
-        a = _column(col, field, name, dt, strings_ok=False)
+        a = _column(col, field, name, dt, strings_ok=False, nan=nan)
         pieces.append(a.reshape(a.shape[0], math.prod(a.shape[1:])))
     common = np.result_type(*pieces)  # among float32/float64/int32: never loses a value
     n = pieces[0].shape[0]
@@ -292,11 +303,13 @@ def _text_error(name: str, t: Any, part: str) -> EncodeError:
 
 
 def _one_chunk(pa: Any, col: Any) -> Any:
-    """The column as one Array: its only chunk as it is, or the chunks concatenated."""
+    """The column as one Array: its only chunk of records as it is (empty chunks, which
+    polars and sliced tables leave, do not count), or the chunks concatenated."""
     if pa.types.is_dictionary(col.type):
         col = pa.chunked_array([c.dictionary_decode() for c in col.chunks], col.type.value_type)
-    if col.num_chunks == 1:
-        return col.chunk(0)
+    full = [c for c in col.chunks if len(c)]
+    if len(full) == 1:
+        return full[0]
     return col.combine_chunks()
 
 
@@ -377,13 +390,24 @@ def _cast(values: NDArray[Any], name: str, dt: np.dtype[Any] | None) -> NDArray[
     return as_tensor_dtype(values, name)
 
 
-def _column(col: Any, field: Any, name: str, dt: np.dtype[Any] | None, *, strings_ok: bool) -> Any:
-    """One Arrow column (a ChunkedArray) as a batch column."""
+def _nan_for_null(pa: Any, arr: Any) -> NDArray[Any]:
+    """A floating-point Array with nulls as numpy: a copy, NaN where a value is null."""
+    out = np.array(_primitive(pa, arr))
+    out[_is_null(arr)] = np.nan
+    return out
+
+
+def _column(
+    col: Any, field: Any, name: str, dt: np.dtype[Any] | None, *, strings_ok: bool, nan: bool = False
+) -> Any:
+    """One Arrow column (a ChunkedArray) as a batch column (`nan`: a null float is NaN)."""
     pa = pyarrow()
     arr = _one_chunk(pa, col)
     t = arr.type
     n = len(arr)
     if _numeric(pa, t):
+        if nan and arr.null_count and pa.types.is_floating(t):
+            return _cast(_nan_for_null(pa, arr), name, dt)
         _no_nulls(arr, name)
         return _cast(_primitive(pa, arr), name, dt)
     if pa.types.is_fixed_size_list(t):
@@ -397,6 +421,8 @@ def _column(col: Any, field: Any, name: str, dt: np.dtype[Any] | None, *, string
             a = a.dictionary_decode()
         if not _numeric(pa, a.type):
             raise _unsupported(name, t)
+        if nan and a.null_count and pa.types.is_floating(a.type):
+            return _cast(_nan_for_null(pa, a).reshape(n, *shape), name, dt)
         if a.null_count:
             raise EncodeError(None, "a null inside a fixed-size list", column=name, status_hint=400)
         return _cast(_primitive(pa, a).reshape(n, *shape), name, dt)
@@ -408,7 +434,7 @@ def _column(col: Any, field: Any, name: str, dt: np.dtype[Any] | None, *, string
             return _string_lists(arr, name)
         if not _numeric(pa, child_type):
             raise _unsupported(name, t)
-        return _ragged(pa, arr, name, dt)
+        return _ragged(pa, arr, name, dt, nan)
     if pa.types.is_struct(t):
         return _sparse(pa, arr, field, name, dt)
     if _text(pa, t):
@@ -436,12 +462,14 @@ def _offsets(arr: Any) -> tuple[NDArray[Any], int, int]:
     return off, int(off[0]), int(off[-1])
 
 
-def _ragged(pa: Any, arr: Any, name: str, dt: np.dtype[Any] | None) -> Ragged:
+def _ragged(pa: Any, arr: Any, name: str, dt: np.dtype[Any] | None, nan: bool) -> Ragged:
     off, lo, hi = _offsets(arr)
     child = arr.values.slice(lo, hi - lo)
     if pa.types.is_dictionary(child.type):
         child = child.dictionary_decode()
-    if child.null_count:
+    if nan and child.null_count and pa.types.is_floating(child.type):
+        values = _cast(_nan_for_null(pa, child), name, dt)
+    elif child.null_count:
         raise EncodeError(
             None,
             "a null inside a list (a record's tensor has no missing values; a null list is a "
@@ -449,7 +477,8 @@ def _ragged(pa: Any, arr: Any, name: str, dt: np.dtype[Any] | None) -> Ragged:
             column=name,
             status_hint=400,
         )
-    values = _cast(_primitive(pa, child), name, dt)
+    else:
+        values = _cast(_primitive(pa, child), name, dt)
     offsets = off if lo == 0 and off.dtype == np.int64 else (off - lo).astype(np.int64)
     valid = None
     if arr.null_count:

@@ -604,16 +604,21 @@ def _arrow_size(path: str) -> Any:
     return lambda: n
 
 
-def _arrow_record_batches(pa: Any, source: _Source, args: argparse.Namespace, size: Any) -> Iterator[Any]:
+def _arrow_record_batches(
+    pa: Any, source: _Source, args: argparse.Namespace, size: Any, schema: list[Any]
+) -> Iterator[Any]:
     """The file's Arrow record batches: Parquet row group by row group, in batches of at
-    most --batch-size rows; Arrow IPC batch by batch (the file format, else the stream)."""
+    most --batch-size rows; Arrow IPC batch by batch (the file format, else the stream).
+    The file's schema is appended to `schema` once the file is open."""
     path = source.path
     if path == "-":
         if sys.stdin is None:
             raise _Failure("cannot read stdin: it is closed")
         if source.essence == "arrow":  # the stream format streams
             counted = _ReadCounter(sys.stdin.buffer)
-            yield from pa.ipc.open_stream(counted)
+            stream = pa.ipc.open_stream(counted)
+            schema.append(stream.schema)
+            yield from stream
             size.n = counted.n
             return
         data = sys.stdin.buffer.read()
@@ -631,6 +636,7 @@ def _arrow_record_batches(pa: Any, source: _Source, args: argparse.Namespace, si
             # One row group at a time: pyarrow's read-ahead (pre_buffer, and batches of the
             # next row groups decoded by its threads while we encode) would hold several.
             parquet = pq.ParquetFile(handle, pre_buffer=False)
+            schema.append(parquet.schema_arrow)
             for group in range(parquet.num_row_groups):
                 yield from parquet.iter_batches(batch_size=args.batch_size, row_groups=[group])
             return
@@ -638,8 +644,11 @@ def _arrow_record_batches(pa: Any, source: _Source, args: argparse.Namespace, si
             ipc = pa.ipc.open_file(handle)
         except pa.ArrowInvalid:
             handle.seek(0)
-            yield from pa.ipc.open_stream(handle)
+            stream = pa.ipc.open_stream(handle)
+            schema.append(stream.schema)
+            yield from stream
             return
+        schema.append(ipc.schema)
         for i in range(ipc.num_record_batches):
             yield ipc.get_batch(i)
 
@@ -648,8 +657,9 @@ def _arrow_batches(source: _Source, args: argparse.Namespace, size: Any) -> Iter
     pa = _pyarrow()
     first = 0
     kind = "Parquet" if source.essence == "parquet" else "Arrow IPC"
+    schema: list[Any] = []
     try:
-        for rb in _arrow_record_batches(pa, source, args, size):
+        for rb in _arrow_record_batches(pa, source, args, size, schema):
             for start in range(0, rb.num_rows, args.batch_size):
                 part = rb.slice(start, args.batch_size)
                 try:
@@ -657,9 +667,13 @@ def _arrow_batches(source: _Source, args: argparse.Namespace, size: Any) -> Iter
                 except EncodeError as e:
                     raise _in_input(e, first) from None
                 first += part.num_rows
+        if not first and schema:
+            # No records: the columns are still checked (a --label the file lacks, a text
+            # feature column), as they are when the file has records.
+            _arrow.from_arrow(schema[0].empty_table(), label=source.labels, dtype=args.dtype)
     except (pa.ArrowException, OSError) as e:
-        if isinstance(e, OSError) and not isinstance(e, pa.ArrowException):
-            raise
+        # pyarrow reports a corrupt Parquet page as a plain OSError ("Couldn't deserialize
+        # thrift"): every error of the reader is the input's (opening it was checked before)
         raise _Failure(f"{source.path}: cannot read it as {kind}: {' '.join(str(e).split())}") from None
 
 
