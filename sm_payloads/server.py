@@ -17,16 +17,19 @@ Rule 2 (threads): decoding, ``predict`` and encoding run on a pool of at most
 while predictions run. Past ``max_concurrency``, up to 8 x ``max_concurrency`` requests
 wait for a thread in arrival order; beyond that, or after waiting ``timeout_s``, the answer
 is 503 with ``Retry-After: 1``.
-Rule 3 (timeout): a request not answered within ``timeout_s`` (reading the body excluded)
-is 504 and logged; its thread finishes in the background and then serves other requests,
-so the worker stays usable.
+Rule 3 (timeout): a request not answered within ``timeout_s`` once its body is read is 504
+and logged; its thread finishes in the background and then serves other requests, so the
+worker stays usable. The body itself must arrive within ``timeout_s`` of the headers, else
+408 and the connection is closed (a client that stalls or trickles its body cannot hold
+the connection and the bytes it sent for ever).
 Rule 4 (health): ``load()`` runs once per worker on its own thread, started at ASGI
 lifespan start-up (or with the first request where the server has no lifespan). ``/ping``
 is 200 once it has returned, 503 while it runs or after it raised (the traceback is
 logged); invocations are 503 until then too. Without ``load``, ``/ping`` is 200 at once.
 Rule 5 (answers): every status and body come from `smp.serving.handle` (see its table);
-the server adds 400 (Content-Length), 404, 405, 413 (body), 503 and 504, with one-line
-``text/plain; charset=utf-8`` bodies. Responses carry ``Content-Length``.
+the server adds 400 (Content-Length), 404, 405, 408, 413 (body), 503 and 504, with one-line
+``text/plain; charset=utf-8`` bodies. Responses carry ``Content-Length``. ``HEAD`` is
+answered as ``GET`` where ``GET`` is (the server sends no body).
 
 `serve` (the CLI's ``serve`` command) runs the app on uvicorn, which stops accepting
 connections on SIGTERM, finishes the requests in flight and exits 0. This module imports
@@ -173,8 +176,14 @@ class _Pool:
             error: BaseException | None = None
             try:
                 result = fn()
-            except BaseException as e:  # handed to the request, which logs it
+            except Exception as e:  # handed to the request, which logs it
                 error = e
+            except BaseException as e:
+                # SystemExit, KeyboardInterrupt raised by the predict function: re-raised on
+                # the event loop they would escape the app (asyncio lets them through); as
+                # any other failure of the request they are a logged 500.
+                error = RuntimeError(f"the request raised {type(e).__name__}: {e}")
+                error.__cause__ = e
             # RuntimeError: the loop has closed (shutdown); nobody waits for the answer.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(finish, result, error)
@@ -311,12 +320,12 @@ class _App:
         path: str = scope["path"]
         method: str = scope["method"]
         if path in ("/ping", "/ping/"):
-            if method != "GET":
+            if method not in ("GET", "HEAD"):
                 await _send(send, _text(405, f"{method} {path}: use GET"), allow=b"GET")
             else:
                 await _send(send, self.unready() or Response(200, b"", _TEXT.decode()))
         elif path == "/execution-parameters":
-            if method != "GET":
+            if method not in ("GET", "HEAD"):
                 await _send(send, _text(405, f"{method} {path}: use GET"), allow=b"GET")
             else:
                 await _send(send, self.execution_parameters())
@@ -327,6 +336,50 @@ class _App:
                 await self.invocations(scope, receive, send)
         else:
             await _send(send, _text(404, f"no route {path}: use GET /ping or POST /invocations"))
+
+    async def read_body(self, receive: Receive, limit: int | None) -> bytearray | Response | None:
+        """The body as it arrives: the bytes; a 413 once past `limit`; a 408 when it is not
+        complete within ``timeout_s``; None when the client went away. Sends nothing, so the
+        read deadline (one timer that cancels this task, cheaper than a wait_for per
+        message) can only interrupt a ``receive()``."""
+        body = bytearray()
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            if task is not None:
+                task.cancel()
+
+        timer = None if self.timeout_s is None or task is None else loop.call_later(self.timeout_s, expire)
+        try:
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return None
+                body += message.get("body", b"")
+                if limit is not None and len(body) > limit:
+                    text = f"request body exceeds the limit of {limit} bytes ({len(body)} bytes received)"
+                    return _text(413, text)
+                if not message.get("more_body", False):
+                    return body
+        except asyncio.CancelledError:
+            if not expired:
+                raise
+            uncancel = getattr(task, "uncancel", None)  # Python 3.11+: this cancel is handled
+            if uncancel is not None:
+                uncancel()
+            log.warning("408: the request body did not arrive within %s s", self.timeout_s)
+            text = (
+                f"the request body did not arrive within the timeout of {self.timeout_s:g} s "
+                f"({len(body)} bytes received)"
+            )
+            return _text(408, text)
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     async def invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
@@ -353,18 +406,14 @@ class _App:
             await _send(send, not_ready)
             return
 
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # http.disconnect: never processed
-                return
-            body += message.get("body", b"")
-            if limit is not None and len(body) > limit:
-                text = f"request body exceeds the limit of {limit} bytes ({len(body)} bytes received)"
-                await _send(send, _text(413, text), close=True)
-                return
-            if not message.get("more_body", False):
-                break
+        loop = asyncio.get_running_loop()
+        read = await self.read_body(receive, limit)
+        if read is None:  # http.disconnect: never processed
+            return
+        if isinstance(read, Response):
+            await _send(send, read, close=True)
+            return
+        body = read
         if length is not None and len(body) != length:
             text = f"request body of {len(body)} bytes, but Content-Length says {length}"
             await _send(send, _text(400, text), close=True)
@@ -372,7 +421,6 @@ class _App:
 
         content_type = _header(headers, b"content-type")
         accept = _header(headers, b"accept")
-        loop = asyncio.get_running_loop()
         deadline = math.inf if self.timeout_s is None else loop.time() + self.timeout_s
 
         def work() -> Response:

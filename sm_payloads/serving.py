@@ -11,9 +11,11 @@ what went wrong                                       status
 body larger than the limit                            413
 too many records, or a tensor with too many elements  413
 ``Content-Type`` missing, malformed or not supported  415
+(control characters in it: malformed)
 empty body                                            400
 body does not decode (or JSON nested too deep)        400
 ``Accept`` names nothing we can produce, or is bad    406
+(control characters in it: bad; they would be echoed)
 the predict function raised                           500 (generic message; traceback logged)
 the prediction cannot be written in the chosen type,  406
 but in another offered type
@@ -31,6 +33,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +71,10 @@ DEFAULT_MAX_PAYLOAD_BYTES = 6 * 2**20
 DEFAULT_MAX_RESPONSE_BYTES = 6 * 2**20
 
 _TEXT = "text/plain; charset=utf-8"
+#: Control characters (HTAB aside): never valid in a header value (RFC 9110, 5.5). The
+#: answer's Content-Type can repeat the Accept header's parameters, so an Accept that holds
+#: them is refused rather than echoed into a response header.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 Predict = Callable[[RecordBatch], Any]
 
@@ -213,6 +220,10 @@ def handle(
         content_type = env.get("SAGEMAKER_DEFAULT_INVOCATIONS_CONTENT_TYPE") or None
         if content_type is None:
             return _error(415, "the request has no Content-Type; send one of: " + ", ".join(supported()))
+    if _CONTROL.search(content_type):
+        return _error(415, f"Content-Type {content_type!r}: control characters in a header value")
+    if accept is not None and _CONTROL.search(accept):
+        return _error(406, f"Accept {accept!r}: control characters in a header value")
     offers = _offered(offered)
     try:
         # The request's media type is parsed here, once: the default answer type and the
