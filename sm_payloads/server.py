@@ -16,7 +16,9 @@ Rule 2 (threads): decoding, ``predict`` and encoding run on a pool of at most
 ``max_concurrency`` daemon threads, never on the event loop, so ``/ping`` answers at once
 while predictions run. Past ``max_concurrency``, up to 8 x ``max_concurrency`` requests
 wait for a thread in arrival order; beyond that, or after waiting ``timeout_s``, the answer
-is 503 with ``Retry-After: 1``.
+is 503 with ``Retry-After: 1``. Requests still sending their bodies count with those
+waiting: past 9 x ``max_concurrency`` bodies held (read, waiting or running) a request is
+503 before any byte of its body is read, so a worker holds at most that many bodies.
 Rule 3 (timeout): a request not answered within ``timeout_s`` once its body is read is 504
 and logged; its thread finishes in the background and then serves other requests, so the
 worker stays usable. The body itself must arrive within ``timeout_s`` of the headers, else
@@ -248,6 +250,9 @@ class _App:
             self.max_bytes = payload_limit(self.env, None)
         size = max_concurrency if max_concurrency is not None else default_max_concurrency()
         self.pool = _Pool(size, BACKLOG_PER_THREAD * size)
+        # Requests whose bodies are being read: admitted only while the bodies held (being
+        # read, waiting for a thread, on a thread) stay within the pool's size + backlog.
+        self.reading = 0
         # "loading", "ready" or "failed"; None until loading starts.
         self.state: str | None = None if load is not None else "ready"
 
@@ -406,8 +411,21 @@ class _App:
             await _send(send, not_ready)
             return
 
+        pool = self.pool
+        held = pool.running + len(pool._waiters) + self.reading
+        if held >= pool.size + pool.backlog:  # answered before reading: the body is never held
+            busy = f"{pool.running} requests are running and {len(pool._waiters)} are waiting"
+            if self.reading:
+                busy += f", {self.reading} sending their bodies"
+            log.warning("503: no room for the request (%s)", busy)
+            await _send(send, _text(503, f"the server is busy ({busy}); try again"), retry_after=b"1")
+            return
         loop = asyncio.get_running_loop()
-        read = await self.read_body(receive, limit)
+        self.reading += 1
+        try:
+            read = await self.read_body(receive, limit)
+        finally:
+            self.reading -= 1
         if read is None:  # http.disconnect: never processed
             return
         if isinstance(read, Response):

@@ -30,7 +30,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sm_payloads as smp
-from sm_payloads.server import asgi_app
+from sm_payloads.server import BACKLOG_PER_THREAD, asgi_app
 from sm_payloads.serving import handle
 from tests.test_server import CSV, TEXT, Reply, call, got, post, score, text
 
@@ -193,6 +193,37 @@ def test_the_read_deadline_does_not_swallow_a_real_cancellation() -> None:
             await task
 
     asyncio.run(scenario())
+
+
+# -- bodies held per worker --------------------------------------------------------------
+
+
+def test_requests_sending_bodies_count_with_those_waiting() -> None:
+    """Nine requests (1 thread + a backlog of 8) stall in their bodies; the tenth is 503
+    before a byte of its body is read, so slow senders cannot make a worker hold bodies
+    without bound. Once they are gone (408), requests are read again."""
+    app = asgi_app(score, env={}, max_concurrency=1, timeout_s=0.5)
+    headers = [("content-type", CSV), ("accept", CSV)]
+
+    async def scenario() -> tuple[list[Reply], Reply, Reply]:
+        stalled = [
+            asyncio.ensure_future(call_with_stall(app, [b"1,"], None, [*headers, ("content-length", "4")]))
+            for _ in range(1 + BACKLOG_PER_THREAD)
+        ]
+        await asyncio.sleep(0.05)
+        over = await call(app, "POST", "/invocations", [b"1,2\n"], headers)
+        done = list(await asyncio.gather(*stalled))
+        after = await call(app, "POST", "/invocations", [b"1,2\n"], headers)
+        return done, over, after
+
+    done, over, after = asyncio.run(scenario())
+    assert got(over) == text(
+        503,
+        "the server is busy (0 requests are running and 0 are waiting, 9 sending their bodies); try again",
+    )
+    assert over.reads == 0 and over.headers["retry-after"] == "1"
+    assert [r.status for r in done] == [408] * 9
+    assert got(after) == (200, CSV, b"3.0\n")
 
 
 # -- BaseException from predict ---------------------------------------------------------
