@@ -675,8 +675,12 @@ def test_strings_are_not_an_output_kind() -> None:
 
 def test_features_are_not_outputs() -> None:
     with pytest.raises(smp.EncodeError) as e:
-        alg.encode_response(np.ones((2, 3)), JSON, "pca")
+        alg.encode_response(smp.from_dense(np.ones((2, 3))), JSON, "pca")
     assert e.value.column == "features['values']"
+    # an array given as a response is the output label["values"], which PCA does not write
+    with pytest.raises(smp.EncodeError) as e:
+        alg.encode_response(np.ones((2, 3)), JSON, "pca")
+    assert e.value.column == "label['projection']"
 
 
 def test_recordio_refuses_to_round() -> None:

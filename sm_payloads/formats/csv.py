@@ -657,6 +657,9 @@ class _Region:
                 record_index=rec0,
                 line=line,
             )
+        if self.response_keys == ["values"] and width > 1:
+            # the one unnamed output of k numbers, as encode_response writes it: the row
+            self.response_keys = None
         if self.response_keys is not None and len(self.response_keys) != width:
             raise DecodeError(
                 CONTENT_TYPE,
@@ -931,7 +934,8 @@ def decode_response(
 
     Without `keys`, a header's names are the keys (``header=True``); with neither, the
     whole row is ``label["values"]``: ``(N,)`` for one column, ``(N, k)`` for several
-    numeric ones, lists of strings otherwise. A column of bracketed lists
+    numeric ones, lists of strings otherwise; ``keys=["values"]`` reads rows of several
+    fields the same way (what `encode_response` writes for that one output). A column of bracketed lists
     (``"[0.4, 0.6]"``, ``"['a', 'b']"``) becomes ``(N, k)`` numbers, a ragged column
     when the lengths differ, or lists of strings.
     """
