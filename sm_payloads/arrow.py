@@ -198,6 +198,62 @@ def outputs_from_arrow(data: Any, *, dtype: DTypeLike | None = None) -> RecordBa
 
 
 # --------------------------------------------------------------------------------------
+# Sparse record shapes across batches (for readers of a file batch by batch)
+# --------------------------------------------------------------------------------------
+
+
+def _sparse_struct(pa: Any, t: Any) -> bool:
+    return bool(
+        pa.types.is_struct(t)
+        and {t.field(i).name for i in range(t.num_fields)} == {"keys", "values"}
+        and all(pa.types.is_list(f.type) or pa.types.is_large_list(f.type) for f in (t.field(0), t.field(1)))
+    )
+
+
+def shapeless_sparse(schema: Any) -> list[str]:
+    """The ``{keys, values}`` struct columns of `schema` without a ``sm_payloads.shape``
+    field metadata: `from_arrow` gives their records the width largest key + 1 of the data
+    it is given, which differs from batch to batch of one file."""
+    pa = pyarrow()
+    return [f.name for f in schema if _sparse_struct(pa, f.type) and SHAPE_KEY not in (f.metadata or {})]
+
+
+def key_widths(data: Any, names: Sequence[str]) -> dict[str, int]:
+    """Largest key + 1 (0 without keys) of each named sparse struct column of `data` (a
+    Table or RecordBatch; a column may hold only its ``keys`` field)."""
+    pa = pyarrow()
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+    out: dict[str, int] = {}
+    for name in names:
+        col = data.column(name)
+        chunks = col.chunks if hasattr(col, "chunks") else [col]
+        width = 0
+        for chunk in chunks:
+            if pa.types.is_dictionary(chunk.type):
+                chunk = chunk.dictionary_decode()
+            keys = chunk.flatten()[chunk.type.get_field_index("keys")]  # the struct's slice
+            top = pc.max(pc.list_flatten(keys)).as_py()
+            if top is not None:
+                width = max(width, int(top) + 1)
+        out[name] = width
+    return out
+
+
+def with_shapes(batch: Any, widths: dict[str, int]) -> Any:
+    """`batch` (a RecordBatch) with the ``sm_payloads.shape`` field metadata ``[width]`` on
+    each named column, so that every batch of a file reads with one record shape."""
+    pa = pyarrow()
+    fields = [
+        f.with_metadata({**(f.metadata or {}), SHAPE_KEY: json.dumps([widths[f.name]]).encode()})
+        if f.name in widths
+        else f
+        for f in batch.schema
+    ]
+    return pa.RecordBatch.from_arrays(batch.columns, schema=pa.schema(fields, metadata=batch.schema.metadata))
+
+
+# --------------------------------------------------------------------------------------
 # Layouts
 # --------------------------------------------------------------------------------------
 
@@ -520,10 +576,7 @@ def _string_lists(arr: Any, name: str) -> NDArray[Any]:
 def _sparse(pa: Any, arr: Any, field: Any, name: str, dt: np.dtype[Any] | None) -> Any:
     t = arr.type
     fields = {t.field(i).name: i for i in range(t.num_fields)}
-    if set(fields) != {"keys", "values"} or not all(
-        pa.types.is_list(t.field(i).type) or pa.types.is_large_list(t.field(i).type)
-        for i in range(t.num_fields)
-    ):
+    if not _sparse_struct(pa, t):
         raise _unsupported(name, t)
     _no_nulls(arr, name)
     children = arr.flatten()  # the struct's slice of each child
@@ -562,7 +615,14 @@ def _sparse(pa: Any, arr: Any, field: Any, name: str, dt: np.dtype[Any] | None) 
         shape = (int(k.max()) + 1 if k.size else 0,)
     width = math.prod(shape)
     if k.size and (int(k.min()) < 0 or int(k.max()) >= width):
-        raise EncodeError(None, f"a key outside the record shape {shape}", column=name, status_hint=400)
+        at = int(np.flatnonzero((k < 0) | (k >= width))[0])
+        row = int(np.searchsorted(ko - klo, at, side="right")) - 1
+        raise EncodeError(
+            None,
+            f"record {row}: key {int(k[at])} outside the record shape {shape}",
+            column=name,
+            status_hint=400,
+        )
     index_type = np.int32 if width <= _INT32.max and k.size <= _INT32.max else np.int64
     indptr = (ko - klo).astype(index_type, copy=False)
     m = sp.csr_array((data, k.astype(index_type, copy=False), indptr), shape=(len(arr), width))

@@ -618,7 +618,7 @@ def _arrow_record_batches(
             counted = _ReadCounter(sys.stdin.buffer)
             stream = pa.ipc.open_stream(counted)
             schema.append(stream.schema)
-            yield from stream
+            yield from _pinned(stream, _arrow.shapeless_sparse(stream.schema), None)
             size.n = counted.n
             return
         data = sys.stdin.buffer.read()
@@ -637,8 +637,21 @@ def _arrow_record_batches(
             # next row groups decoded by its threads while we encode) would hold several.
             parquet = pq.ParquetFile(handle, pre_buffer=False)
             schema.append(parquet.schema_arrow)
+            shapeless = _arrow.shapeless_sparse(parquet.schema_arrow)
+            widths = None
+            if shapeless:  # a first pass over their keys only, a batch at a time
+                widths = dict.fromkeys(shapeless, 0)
+                for group in range(parquet.num_row_groups):
+                    for keys in parquet.iter_batches(
+                        batch_size=args.batch_size,
+                        row_groups=[group],
+                        columns=[n if "." in n else f"{n}.keys" for n in shapeless],
+                    ):
+                        for n, w in _arrow.key_widths(keys, shapeless).items():
+                            widths[n] = max(widths[n], w)
             for group in range(parquet.num_row_groups):
-                yield from parquet.iter_batches(batch_size=args.batch_size, row_groups=[group])
+                batches = parquet.iter_batches(batch_size=args.batch_size, row_groups=[group])
+                yield from _pinned(batches, shapeless, widths)
             return
         try:
             ipc = pa.ipc.open_file(handle)
@@ -646,11 +659,31 @@ def _arrow_record_batches(
             handle.seek(0)
             stream = pa.ipc.open_stream(handle)
             schema.append(stream.schema)
-            yield from stream
+            yield from _pinned(stream, _arrow.shapeless_sparse(stream.schema), None)
             return
         schema.append(ipc.schema)
-        for i in range(ipc.num_record_batches):
-            yield ipc.get_batch(i)
+        shapeless = _arrow.shapeless_sparse(ipc.schema)
+        widths = None
+        if shapeless:  # a first pass, a record batch at a time
+            widths = dict.fromkeys(shapeless, 0)
+            for i in range(ipc.num_record_batches):
+                for n, w in _arrow.key_widths(ipc.get_batch(i), shapeless).items():
+                    widths[n] = max(widths[n], w)
+        yield from _pinned((ipc.get_batch(i) for i in range(ipc.num_record_batches)), shapeless, widths)
+
+
+def _pinned(batches: Any, shapeless: list[str], widths: dict[str, int] | None) -> Iterator[Any]:
+    """`batches` with one record shape for each sparse column without a
+    ``sm_payloads.shape`` (`from_arrow` would give each batch its own largest key + 1):
+    `widths`, found by a first pass over the file, or in a stream (read once) the first
+    batch with records' (a larger key later is an error naming the column)."""
+    for rb in batches:
+        if shapeless:
+            if widths is None and rb.num_rows:
+                widths = _arrow.key_widths(rb, shapeless)
+            if widths is not None:
+                rb = _arrow.with_shapes(rb, widths)
+        yield rb
 
 
 def _arrow_batches(source: _Source, args: argparse.Namespace, size: Any) -> Iterator[RecordBatch]:
@@ -701,6 +734,12 @@ class _SinkFile(io.RawIOBase):
         return self.n
 
 
+def _meta(field: Any) -> str:
+    return str(
+        {k.decode(errors="replace"): v.decode(errors="replace") for k, v in (field.metadata or {}).items()}
+    )
+
+
 class _ArrowWriter:
     """Writes batches to a Parquet file (a row group per batch) or an Arrow IPC file."""
 
@@ -729,7 +768,15 @@ class _ArrowWriter:
         table = batch.to_arrow()
         if self.writer is None:
             self._open(table.schema)
-        elif not table.schema.equals(self.schema):
+        elif not table.schema.equals(self.schema, check_metadata=True):
+            for new, old in zip(table.schema, self.schema, strict=False):
+                if new.name == old.name and (new.metadata or {}) != (old.metadata or {}):
+                    # a cast would give these records the first batch's sparse record shape
+                    raise _Failure(
+                        f"records from {self.records} on: column {new.name} has field metadata "
+                        f"{_meta(new)} instead of {_meta(old)} (a sparse record shape); a "
+                        f"{self.kind} file has one schema"
+                    )
             try:
                 table = table.cast(self.schema)
             except (self.pa.ArrowException, ValueError):

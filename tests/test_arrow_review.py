@@ -528,3 +528,90 @@ def test_parquet_through_stdin_and_stdout(
         [a, float(b)] for a, b in zip(t.column("a").to_pylist(), t.column("b").to_pylist(), strict=True)
     ]
     assert math.copysign(1.0, out.column("features.values").to_pylist()[1][0]) == -1.0
+
+
+# --------------------------------------------------------------------------------------
+# Sparse columns without a record shape, read batch by batch
+# --------------------------------------------------------------------------------------
+#
+# A {keys, values} struct without the sm_payloads.shape field metadata takes the width
+# largest key + 1 of the data from_arrow is given. The command line gave every batch its
+# own width: RecordIO records of different shapes (our own reader refuses them as a batch),
+# and a Parquet output whose one schema carried the first batch's shape, unreadable.
+
+KEYS = [[0], [1], [], [3, 9], [2]]
+
+
+def _sparse_batch(keys: list[list[int]]) -> Any:
+    values = [[float(k) + 0.5 for k in row] for row in keys]
+    struct = pa.StructArray.from_arrays(
+        [pa.array(keys, pa.list_(pa.int32())), pa.array(values, pa.list_(pa.float32()))],
+        names=["keys", "values"],
+    )
+    return pa.record_batch({"s": struct})
+
+
+def _dense_of(keys: list[list[int]], width: int) -> np.ndarray:
+    out = np.zeros((len(keys), width), np.float32)
+    for i, row in enumerate(keys):
+        for k in row:
+            out[i, k] = float(k) + 0.5
+    return out
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".arrow"])
+def test_a_sparse_column_without_a_shape_has_one_width_in_every_batch(tmp_path: Path, suffix: str) -> None:
+    table = pa.Table.from_batches([_sparse_batch(KEYS)])
+    src = tmp_path / f"in{suffix}"
+    if suffix == ".parquet":
+        pq.write_table(table, src, row_group_size=2)
+    else:
+        with pa.OSFile(str(src), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table, max_chunksize=2)
+    width = max(k for row in KEYS for k in row) + 1
+    assert run("convert", str(src), str(tmp_path / "out.rec"), "--batch-size", "2", "-q") == 0
+    back = smp.decode_request((tmp_path / "out.rec").read_bytes(), REC)
+    assert back.features["values"].shape == (len(KEYS), width)
+    assert back.features["values"].toarray().tolist() == _dense_of(KEYS, width).tolist()
+    # and to Parquet: readable, one shape
+    assert run("convert", str(src), str(tmp_path / "out.parquet"), "--batch-size", "2", "-q") == 0
+    again = smp.from_arrow(pq.read_table(tmp_path / "out.parquet"))
+    assert again.features["values"].toarray().tolist() == _dense_of(KEYS, width).tolist()
+
+
+def test_a_stream_keeps_its_first_batchs_width_and_names_a_larger_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, second = _sparse_batch([[0], [1]]), _sparse_batch([[1], [4]])
+    with pa.OSFile(str(tmp_path / "in.arrow"), "wb") as sink, pa.ipc.new_stream(sink, first.schema) as writer:
+        writer.write_batch(first)
+        writer.write_batch(second)
+    capsys.readouterr()
+    assert run("convert", str(tmp_path / "in.arrow"), str(tmp_path / "out.rec")) == 1
+    assert capsys.readouterr().err == "sm-payloads: error: s: record 3: key 4 outside the record shape (2,)\n"
+    assert not (tmp_path / "out.rec").exists()
+
+
+def test_a_key_outside_the_shape_names_its_record() -> None:
+    batch = _sparse_batch([[0], [], [1, 7], [2]])
+    field = batch.schema.field("s").with_metadata({b"sm_payloads.shape": b"[5]"})
+    table = pa.Table.from_batches([batch]).cast(pa.schema([field]))
+    with pytest.raises(smp.EncodeError, match=r"^s: record 2: key 7 outside the record shape \(5,\)$"):
+        smp.from_arrow(table)
+    with pytest.raises(smp.EncodeError, match=r"^s: record 1: key 7 outside the record shape \(5,\)$"):
+        smp.from_arrow(table.slice(1))
+
+
+def test_batches_of_other_sparse_shapes_are_not_written_to_one_parquet_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "in.jsonl").write_text(
+        '{"features":{"keys":[1],"values":[1.0],"shape":[2]}}\n'
+        '{"features":{"keys":[5],"values":[1.0],"shape":[6]}}\n'
+    )
+    capsys.readouterr()
+    assert run("convert", str(tmp_path / "in.jsonl"), str(tmp_path / "out.parquet"), "--batch-size", "1") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sm-payloads: error: records from 1 on: column features.values has field metadata ")
+    assert "'[6]'" in err and "'[2]'" in err
+    assert not (tmp_path / "out.parquet").exists()
