@@ -78,9 +78,25 @@ def pyarrow() -> Any:
 
 
 def is_arrow(data: Any) -> bool:
-    """Whether `data` speaks the Arrow PyCapsule interface (a table or a record batch)."""
+    """Whether `data` speaks the Arrow PyCapsule interface (a table or a record batch, or
+    one column: see `is_column`)."""
     t = type(data)
     return hasattr(t, "__arrow_c_stream__") or hasattr(t, "__arrow_c_array__")
+
+
+def is_column(data: Any) -> bool:
+    """Whether Arrow data is one column rather than a table: a pandas or polars Series
+    (one dimension), a pyarrow Array other than a StructArray, or a ChunkedArray. Told
+    without importing pyarrow. `from_arrow` reads one as a table of that one column; the
+    SDK drop-ins write a Series as the SDK does, one row."""
+    t = type(data)
+    if not is_arrow(data):
+        return False
+    if getattr(data, "ndim", None) == 1 or len(getattr(data, "shape", None) or (0, 0)) == 1:
+        return True
+    return t.__module__.startswith("pyarrow") and (
+        t.__name__ == "ChunkedArray" or (t.__name__.endswith("Array") and t.__name__ != "StructArray")
+    )
 
 
 def to_table(data: Any) -> Any:
@@ -92,6 +108,13 @@ def to_table(data: Any) -> Any:
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
     t = type(data)
+    if is_column(data):  # a table of this one column, named as the Series is
+        name = getattr(data, "name", None)
+        name = name if isinstance(name, str) and name else "values"
+        if t.__module__.startswith("pandas"):  # as a frame: pandas' metadata (NaN, index)
+            return pa.table(data.to_frame(name=name))
+        column = pa.chunked_array(data) if hasattr(t, "__arrow_c_stream__") else pa.array(data)
+        return pa.table({name: column})
     if hasattr(t, "__arrow_c_stream__"):
         return pa.table(data)
     if hasattr(t, "__arrow_c_array__"):

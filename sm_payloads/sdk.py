@@ -141,8 +141,12 @@ def _is_dataframe(data: Any) -> bool:
 
 
 def _is_arrow(data: Any) -> bool:
-    """A DataFrame or Arrow table (the Arrow PyCapsule interface)."""
-    return hasattr(type(data), "__arrow_c_stream__") or hasattr(type(data), "__arrow_c_array__")
+    """A DataFrame or Arrow table (the Arrow PyCapsule interface). One column (a pandas or
+    polars Series, a pyarrow Array) is not: the SDK writes a Series as one row, and so do
+    the serializers here (through numpy)."""
+    from .arrow import is_arrow, is_column
+
+    return is_arrow(data) and not is_column(data)
 
 
 def _from_arrow(data: Any, content_type: str) -> RecordBatch:

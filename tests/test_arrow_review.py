@@ -615,3 +615,50 @@ def test_batches_of_other_sparse_shapes_are_not_written_to_one_parquet_file(
     assert err.startswith("sm-payloads: error: records from 1 on: column features.values has field metadata ")
     assert "'[6]'" in err and "'[2]'" in err
     assert not (tmp_path / "out.parquet").exists()
+
+
+# --------------------------------------------------------------------------------------
+# One column (a Series, an Array) is not a table
+# --------------------------------------------------------------------------------------
+#
+# A pandas or polars Series, a pyarrow Array or ChunkedArray speak the Arrow interface
+# too, but as one non-struct column: `from_arrow` and every verb and serializer that took
+# them raised pyarrow's ArrowInvalid ("ArrowSchema describes non-struct type double").
+
+
+def _columns() -> list[tuple[str, Any]]:
+    pl = pytest.importorskip("polars")
+    return [
+        ("pandas", pd.Series([1.5, -0.0, 3.0], name="x")),
+        ("polars", pl.Series("x", [1.5, -0.0, 3.0])),
+        ("array", pa.array([1.5, -0.0, 3.0])),
+        ("chunked", pa.chunked_array([[1.5], [], [-0.0, 3.0]])),
+    ]
+
+
+def test_one_column_reads_as_a_table_of_that_column() -> None:
+    want = np.array([[1.5], [-0.0], [3.0]])
+    for kind, column in _columns():
+        got = smp.from_arrow(column).features["values"]
+        assert bits(got) == bits(want), kind
+        # the verbs: one record per value, as for the one-column table
+        assert smp.encode_request(column, REC) == smp.encode_request(want, REC), kind
+        assert smp.encode_request(column, "text/csv") == b"1.5\n-0.0\n3.0", kind
+    # a named Series is a column of that name (label=), a pandas one keeps its NaN
+    named = smp.from_arrow(pd.Series([1.0, np.nan], name="y", index=[7, 9]), label="y")
+    same_floats(named.label["values"], np.array([1.0, np.nan]))
+    assert dict(named.features) == {}
+
+
+def test_the_serializers_write_a_series_as_the_sdk_does() -> None:
+    base = pytest.importorskip("sagemaker.base_serializers")
+    common = pytest.importorskip("sagemaker.amazon.common")
+    from sm_payloads import sdk
+
+    for kind, column in _columns():
+        assert sdk.CSVSerializer().serialize(column) == base.CSVSerializer().serialize(column), kind
+        # the SDK's RecordSerializer refuses a Series (no reshape): ours writes it as the
+        # SDK writes the 1-D array numpy makes of it, one record
+        buf = io.BytesIO()
+        common.write_numpy_to_dense_tensor(buf, np.asarray(column).reshape(1, -1))
+        assert sdk.RecordSerializer().serialize(column).getvalue() == buf.getvalue(), kind
