@@ -134,6 +134,11 @@ def _canonical_essences(offers: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(ALIASES.get(e, e) for e in essences)
 
 
+#: The longest Accept header whose negotiation is remembered (real clients send a few
+#: dozen characters; the server takes headers of a few hundred kB).
+_CACHED_ACCEPT_CHARS = 256
+
+
 @functools.lru_cache(maxsize=512)
 def _negotiated(accept: str | None, offers: tuple[str, ...], default: str) -> str:
     """`negotiate`, remembered for the Accept headers and defaults seen (a failure, a 406,
@@ -230,7 +235,10 @@ def handle(
         # codec come from this parse; the Accept header is parsed once, by negotiate.
         request = MediaType.parse(content_type)
         default = _default_accept(env, request, offers)
-        chosen = _negotiated(accept, offers, default)
+        if accept is None or len(accept) <= _CACHED_ACCEPT_CHARS:
+            chosen = _negotiated(accept, offers, default)
+        else:  # not remembered: 512 long headers a client made up would stay in memory
+            chosen = negotiate(accept, offers, default)
     except UnsupportedMediaTypeError as e:
         return _error(415, str(e))
     except NotAcceptableError as e:

@@ -16,11 +16,13 @@ Regressions of faults found by review:
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import socket
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -307,6 +309,24 @@ def test_any_header_text_is_answered_never_500_and_never_echoes_a_control_charac
     assert r.status in (200, 400, 406, 415), (r.status, r.body)
     assert not any(c in r.content_type for c in CONTROL)
     r.content_type.encode("latin-1")  # a header value the server can send
+
+
+def test_long_accept_headers_are_not_kept_in_memory() -> None:
+    """uvicorn takes headers of a few hundred kB: 30 distinct 100 kB Accept headers
+    (each a valid list, empty members) must not stay in memory after their requests are answered."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(30):
+            accept = f"text/csv;q=0.9, x/y{i}" + "," * 100_000
+            r = handle(b"1,2\n", CSV, accept, score, env={})
+            assert (r.status, r.content_type, r.body) == (200, CSV, b"3.0\n")
+            del accept, r
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 1_000_000, kept  # 30 x 100 kB were kept before
 
 
 # -- HEAD ------------------------------------------------------------------------------
