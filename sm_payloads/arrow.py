@@ -107,6 +107,24 @@ def to_table(data: Any) -> Any:
         return data
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
+    if not is_arrow(data):
+        raise TypeError(
+            f"cannot read {type(data).__name__} as Arrow data: expected a pyarrow Table or RecordBatch, "
+            "a polars or pandas DataFrame, or an object with __arrow_c_stream__ / __arrow_c_array__"
+        )
+    try:
+        return _import(pa, data)
+    except (pa.ArrowException, ValueError, TypeError) as e:
+        # what pyarrow cannot convert (a pandas object column of mixed types, complex or
+        # sparse pandas data, duplicate pandas names, polars' Int128...) is the data's fault
+        what = "; ".join(str(a) for a in e.args) if e.args else type(e).__name__
+        raise EncodeError(
+            None, f"cannot read this {type(data).__name__} as Arrow data: {what}", status_hint=400
+        ) from None
+
+
+def _import(pa: Any, data: Any) -> Any:
+    """`to_table` of data that speaks the Arrow interface (not yet a Table)."""
     t = type(data)
     if is_column(data):  # a table of this one column, named as the Series is
         name = getattr(data, "name", None)
@@ -117,12 +135,7 @@ def to_table(data: Any) -> Any:
         return pa.table({name: column})
     if hasattr(t, "__arrow_c_stream__"):
         return pa.table(data)
-    if hasattr(t, "__arrow_c_array__"):
-        return pa.Table.from_batches([pa.record_batch(data)])
-    raise TypeError(
-        f"cannot read {t.__name__} as Arrow data: expected a pyarrow Table or RecordBatch, a polars "
-        "or pandas DataFrame, or an object with __arrow_c_stream__ / __arrow_c_array__"
-    )
+    return pa.Table.from_batches([pa.record_batch(data)])
 
 
 def from_arrow(
@@ -254,7 +267,7 @@ def key_widths(data: Any, names: Sequence[str]) -> dict[str, int]:
         width = 0
         for chunk in chunks:
             if pa.types.is_dictionary(chunk.type):
-                chunk = chunk.dictionary_decode()
+                chunk = _decode(pa, chunk)
             keys = chunk.flatten()[chunk.type.get_field_index("keys")]  # the struct's slice
             top = pc.max(pc.list_flatten(keys)).as_py()
             if top is not None:
@@ -381,11 +394,23 @@ def _text_error(name: str, t: Any, part: str) -> EncodeError:
     )
 
 
+def _decode(pa: Any, arr: Any) -> Any:
+    """A dictionary Array decoded. pyarrow's take has no kernel for string_view, the values
+    of polars' categoricals: those are decoded as large_string (large_binary)."""
+    try:
+        return arr.dictionary_decode()
+    except pa.ArrowNotImplementedError:
+        values = arr.dictionary
+        wide = pa.large_binary() if pa.types.is_binary_view(values.type) else pa.large_string()
+        return values.cast(wide).take(arr.indices)
+
+
 def _one_chunk(pa: Any, col: Any) -> Any:
     """The column as one Array: its only chunk of records as it is (empty chunks, which
     polars and sliced tables leave, do not count), or the chunks concatenated."""
     if pa.types.is_dictionary(col.type):
-        col = pa.chunked_array([c.dictionary_decode() for c in col.chunks], col.type.value_type)
+        decoded = [_decode(pa, c) for c in col.chunks]
+        col = pa.chunked_array(decoded, decoded[0].type if decoded else col.type.value_type)
     full = [c for c in col.chunks if len(c)]
     if len(full) == 1:
         return full[0]
@@ -497,7 +522,7 @@ def _column(
             shape.append(a.type.list_size)
             a = a.flatten()
         if pa.types.is_dictionary(a.type):
-            a = a.dictionary_decode()
+            a = _decode(pa, a)
         if not _numeric(pa, a.type):
             raise _unsupported(name, t)
         if nan and a.null_count and pa.types.is_floating(a.type):
@@ -545,7 +570,7 @@ def _ragged(pa: Any, arr: Any, name: str, dt: np.dtype[Any] | None, nan: bool) -
     off, lo, hi = _offsets(arr)
     child = arr.values.slice(lo, hi - lo)
     if pa.types.is_dictionary(child.type):
-        child = child.dictionary_decode()
+        child = _decode(pa, child)
     if nan and child.null_count and pa.types.is_floating(child.type):
         values = _cast(_nan_for_null(pa, child), name, dt)
     elif child.null_count:

@@ -662,3 +662,50 @@ def test_the_serializers_write_a_series_as_the_sdk_does() -> None:
         buf = io.BytesIO()
         common.write_numpy_to_dense_tensor(buf, np.asarray(column).reshape(1, -1))
         assert sdk.RecordSerializer().serialize(column).getvalue() == buf.getvalue(), kind
+
+
+# --------------------------------------------------------------------------------------
+# What pyarrow cannot convert is an EncodeError, never pyarrow's own exception
+# --------------------------------------------------------------------------------------
+
+
+def _unconvertible() -> list[tuple[Any, str]]:
+    pl = pytest.importorskip("polars")
+    return [
+        (pd.DataFrame({"a": [1, "x"]}), r"Conversion failed for column a with type object"),
+        (pd.DataFrame({"a": np.array([1 + 1j, 2])}), r"Conversion failed for column a with type complex128"),
+        (pd.DataFrame(np.ones((2, 2)), columns=["a", "a"]), r"Duplicate column names found"),
+        (
+            pd.DataFrame({"a": pd.arrays.SparseArray([0, 1.0])}),
+            r"Sparse pandas data \(column a\) not supported",
+        ),
+        (pl.DataFrame({"x": pl.Series([1], dtype=pl.Int128)}), r"unsupported format string"),
+    ]
+
+
+def test_what_pyarrow_cannot_convert_is_an_encode_error() -> None:
+    from sm_payloads import sdk
+
+    for frame, message in _unconvertible():
+        prefix = rf"cannot read this DataFrame as Arrow data: .*{message}"
+        with pytest.raises(smp.EncodeError, match="^" + prefix):
+            smp.from_arrow(frame)
+        with pytest.raises(smp.EncodeError, match="^text/csv: " + prefix):
+            smp.encode_request(frame, "text/csv")
+        with pytest.raises(smp.EncodeError, match=f"^{REC}: " + prefix):
+            sdk.RecordSerializer().serialize(frame)
+
+
+def test_polars_categoricals_decode() -> None:
+    pl = pytest.importorskip("polars")
+    frame = pl.DataFrame(
+        {
+            "x": [1.0, 2.0, 3.0],
+            "cat": pl.Series(["a", None, "a"], dtype=pl.Categorical),
+            "enum": pl.Series(["lo", "hi", "lo"], dtype=pl.Enum(["lo", "hi"])),
+        }
+    )
+    assert smp.from_arrow(frame, label="cat", features=["x"]).label["values"].tolist() == ["a", None, "a"]
+    assert smp.from_arrow(frame, label="enum", features=["x"]).label["values"].tolist() == ["lo", "hi", "lo"]
+    with pytest.raises(smp.EncodeError, match=r"^cat: is text \(string_view\); features must be numbers"):
+        smp.from_arrow(frame, label="enum")
