@@ -360,6 +360,7 @@ from tests.test_server_e2e import (  # noqa: E402
     exchange,
     request,
     response,
+    strip_date,
 )
 
 
@@ -511,3 +512,27 @@ def test_sigterm_while_load_runs_exits_0(model_dir: Path, tmp_path: Path) -> Non
         assert s.stop(signal.SIGTERM, timeout=15) == 0
         assert time.monotonic() - t0 < 10
     assert "Traceback" not in s.log
+
+
+def test_sigterm_with_a_stalled_body_exits_once_it_times_out(model_dir: Path, tmp_path: Path) -> None:
+    """uvicorn waits for the requests in flight before it exits; a body that never ends
+    held the shutdown for ever, now for at most the timeout."""
+    m = tmp_path / "marks"
+    m.mkdir()
+    with ModelServer(model_dir, args=["--timeout", "1"], env={"MODEL_MARKS": str(m)}) as s:
+        with socket.create_connection(("127.0.0.1", s.port), timeout=15) as c:
+            c.sendall(request(b"1,", "Content-Type: text/csv", "Content-Length: 10"))
+            time.sleep(0.2)
+            t0 = time.monotonic()
+            assert s.proc is not None
+            s.proc.send_signal(signal.SIGTERM)
+            out = b""
+            while chunk := c.recv(1 << 16):
+                out += chunk
+        assert s.stop(signal.SIGTERM, timeout=15) == 0
+        assert time.monotonic() - t0 < 10
+    assert strip_date(out) == response(
+        "408 Request Timeout",
+        b"the request body did not arrive within the timeout of 1 s (2 bytes received)\n",
+        close=True,
+    )
