@@ -94,6 +94,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _TEXT = b"text/plain; charset=utf-8"
 _INVOCATIONS = re.compile(r"/(?:endpoints/[^/]+/)?invocations/?")
 _DIGITS = re.compile(rb"[0-9]+")
+#: What a header value may hold (RFC 9110, 5.5: VCHAR, obs-text, SP, HTAB).
+_FIELD_VALUE = re.compile("[\t\x20-\x7e\x80-\xff]*")
 _INSTALL = 'sm-payloads serve needs uvicorn: pip install "sm_payloads[serve]"'
 
 
@@ -487,6 +489,11 @@ async def _send(
     allow: bytes | None = None,
     retry_after: bytes | None = None,
 ) -> None:
+    if not _FIELD_VALUE.fullmatch(r.content_type):
+        # Only the environment can put this here (SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT with
+        # a character a header cannot carry): a misconfiguration, answered as handle() does.
+        log.error("the answer's Content-Type %r cannot be sent in a header", r.content_type)
+        r = _text(500, "the server is misconfigured (see its log)")
     headers = [(b"content-type", r.content_type.encode("latin-1")), (b"content-length", b"%d" % len(r.body))]
     if close:
         headers.append((b"connection", b"close"))

@@ -329,6 +329,18 @@ def test_long_accept_headers_are_not_kept_in_memory() -> None:
     assert kept < 1_000_000, kept  # 30 x 100 kB were kept before
 
 
+@pytest.mark.parametrize("configured", ['text/csv; x="\u20ac"', 'text/csv; x="\x01"'])
+def test_a_default_accept_a_header_cannot_carry_is_a_logged_500(
+    configured: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT with a character outside latin-1 raised
+    UnicodeEncodeError out of the app on every request without Accept."""
+    app = asgi_app(score, env={"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": configured})
+    assert got(post(app, b"1,2\n", CSV)) == text(500, "the server is misconfigured (see its log)")
+    assert f"the answer's Content-Type {configured!r} cannot be sent in a header" in caplog.text
+    assert got(post(app, b"1,2\n", CSV, CSV)) == (200, CSV, b"3.0\n")
+
+
 # -- HEAD ------------------------------------------------------------------------------
 
 
