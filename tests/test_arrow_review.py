@@ -709,3 +709,42 @@ def test_polars_categoricals_decode() -> None:
     assert smp.from_arrow(frame, label="enum", features=["x"]).label["values"].tolist() == ["lo", "hi", "lo"]
     with pytest.raises(smp.EncodeError, match=r"^cat: is text \(string_view\); features must be numbers"):
         smp.from_arrow(frame, label="enum")
+
+
+# --------------------------------------------------------------------------------------
+# Memory with one big row group
+# --------------------------------------------------------------------------------------
+
+
+def test_memory_is_bounded_with_one_big_row_group(tmp_path: Path) -> None:
+    """The same 1.6M x 32 float32 (205 MB of values) as tests/test_cli_arrow.py, written as
+    one row group (what a writer with a large row_group_size makes): pyarrow read each
+    column chunk of the group whole (a peak near 400 MB); buffered reads keep it under the
+    same 300 MB."""
+    import subprocess
+    import sys
+
+    from .helpers import ROOT
+
+    rows, cols = 1_600_000, 32
+    path = tmp_path / "big.parquet"
+    block = np.random.default_rng(11).standard_normal((rows, cols), dtype=np.float32)
+    pq.write_table(pa.table({f"x{i}": block[:, i] for i in range(cols)}), path, row_group_size=rows)
+    assert pq.ParquetFile(path).num_row_groups == 1
+    want_first = block[:5].copy()
+    del block
+    code = (
+        "from sm_payloads import cli\n"
+        f"code = cli.main(['convert', {str(path)!r}, {str(tmp_path / 'big.rec')!r}, '-q'])\n"
+        "hwm = [ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmHWM:')][0]\n"
+        "print(code, hwm)\n"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+    )
+    code_out, rss_kb = p.stdout.split()
+    assert code_out == "0", p.stderr
+    assert int(rss_kb) < 300 * 1024, f"peak RSS {int(rss_kb) / 1024:.0f} MB"
+    with open(tmp_path / "big.rec", "rb") as f:
+        first = next(smp.iter_decode(f, REC, batch_size=5))
+    assert bits(first.features["values"]) == bits(want_first)
