@@ -33,8 +33,8 @@ text. Without ``--dtype`` and ``--allow-text``, `validate` reports it as invalid
 JSON and JSON Lines, naming the first such field (line, column, value). npy and libsvm
 hold numbers only: `convert` refuses text for them, ``--allow-text`` or not.
 Rule 7 (Arrow files): Parquet (``.parquet``, ``--from/--to parquet``) and Arrow IPC
-(``.arrow``, ``.feather``, ``--from/--to arrow``; the file format, or the stream format on
-stdin) are read with pyarrow row group by row group / record batch, in batches of at most
+(``.arrow``, ``.feather``, ``--from/--to arrow``; the file or the stream format, both read
+as a stream on stdin) are read with pyarrow row group by row group / record batch, in batches of at most
 ``--batch-size`` records (`arrow.from_arrow`: ``--label`` names the label columns of a
 table of numbers, ``--dtype`` converts its numbers), and written batch by batch
 (`RecordBatch.to_arrow`: ``features.values``, ``label.values``... columns; a Parquet row
@@ -567,19 +567,25 @@ def _pyarrow() -> Any:
 
 
 class _ReadCounter(io.RawIOBase):
-    """A binary stream as pyarrow reads one, counting the bytes read."""
+    """A binary stream as pyarrow reads one, counting the bytes read (`prefix`: bytes
+    already taken from `raw`, served first)."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, raw: IO[bytes], prefix: bytes = b"") -> None:
         self.raw = raw
         self.n = 0
+        self.prefix = prefix
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buf: Any) -> int:
-        data = self.raw.read(len(buf))
+        view = memoryview(buf).cast("B")
+        if self.prefix:
+            data, self.prefix = self.prefix[: len(view)], self.prefix[len(view) :]
+        else:
+            data = self.raw.read(len(view))
         got = len(data)
-        memoryview(buf).cast("B")[:got] = data
+        view[:got] = data
         self.n += got
         return got
 
@@ -615,10 +621,17 @@ def _arrow_record_batches(
         if sys.stdin is None:
             raise _Failure("cannot read stdin: it is closed")
         if source.essence == "arrow":  # the stream format streams
-            counted = _ReadCounter(sys.stdin.buffer)
+            # The file format (what `convert ... - --to arrow` writes) is "ARROW1", two
+            # bytes of padding, the stream format, then a footer: read as the stream after
+            # its 8 bytes, so that one convert's output pipes into another.
+            head = sys.stdin.buffer.read(8)
+            is_file = head[:6] == b"ARROW1"
+            counted = _ReadCounter(sys.stdin.buffer, b"" if is_file else head)
             stream = pa.ipc.open_stream(counted)
             schema.append(stream.schema)
             yield from _pinned(stream, _arrow.shapeless_sparse(stream.schema), None)
+            if is_file:  # the footer
+                counted.n += len(head) + len(sys.stdin.buffer.read())
             size.n = counted.n
             return
         data = sys.stdin.buffer.read()

@@ -748,3 +748,45 @@ def test_memory_is_bounded_with_one_big_row_group(tmp_path: Path) -> None:
     with open(tmp_path / "big.rec", "rb") as f:
         first = next(smp.iter_decode(f, REC, batch_size=5))
     assert bits(first.features["values"]) == bits(want_first)
+
+
+# --------------------------------------------------------------------------------------
+# One convert's Arrow output piped into another
+# --------------------------------------------------------------------------------------
+
+
+def test_arrow_written_to_stdout_is_read_from_stdin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """`convert x.parquet - --to arrow | convert - y.rec --from arrow`: stdout gets the IPC
+    file format, which stdin read as the stream format only ("Expected to read 1330795073
+    metadata bytes", the file's magic read as a length)."""
+    pq.write_table(_table(), tmp_path / "in.parquet", row_group_size=2)
+    capsysbinary.readouterr()
+    assert run("convert", str(tmp_path / "in.parquet"), "-", "--to", "arrow", "--label", "y", "-q") == 0
+    piped = capsysbinary.readouterr().out
+    assert piped[:6] == b"ARROW1"  # the file format
+
+    for data in (piped, _stream_bytes(pa.ipc.open_file(io.BytesIO(piped)).read_all())):
+
+        class Stdin:
+            buffer = io.BytesIO(data)
+
+        monkeypatch.setattr("sys.stdin", Stdin)
+        out = tmp_path / "out.rec"
+        assert run("convert", "-", str(out), "--from", "arrow", "-q") == 0
+        back = smp.decode_request(out.read_bytes(), REC)
+        t = _table()
+        want = np.column_stack(
+            [np.array(t.column("a").to_pylist()), np.array(t.column("b").to_pylist(), np.float64)]
+        )
+        assert bits(back.features["values"]) == bits(want)
+        assert back.label["values"].tolist() == t.column("y").to_pylist()
+        out.unlink()
+
+
+def _stream_bytes(table: Any) -> bytes:
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
