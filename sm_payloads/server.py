@@ -11,7 +11,8 @@ Rule 1 (bodies): the request body limit is ``limits.max_bytes`` when set, else
 one decimal number is 400 (so is one beside ``Transfer-Encoding``); one over the limit is
 413 before any body byte is read; a body without one (chunked) is read as it arrives and
 answered 413 as soon as it passes the limit, closing the connection. A body that ends
-before its ``Content-Length`` (the client went away) is never processed.
+before its ``Content-Length`` (the client went away) is never processed. An answer given
+before a body the request announced is read closes the connection (see `_unread`).
 Rule 2 (threads): decoding, ``predict`` and encoding run on a pool of at most
 ``max_concurrency`` daemon threads, never on the event loop, so ``/ping`` answers at once
 while predictions run. Past ``max_concurrency``, up to 8 x ``max_concurrency`` requests
@@ -326,23 +327,27 @@ class _App:
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
+        # Every answer here comes before the request's body (if any) is read: see _unread.
         if path in ("/ping", "/ping/"):
             if method not in ("GET", "HEAD"):
-                await _send(send, _text(405, f"{method} {path}: use GET"), allow=b"GET")
+                await _send(send, _text(405, f"{method} {path}: use GET"), allow=b"GET", close=_unread(scope))
             else:
-                await _send(send, self.unready() or Response(200, b"", _TEXT.decode()))
+                r = self.unready() or Response(200, b"", _TEXT.decode())
+                await _send(send, r, close=_unread(scope))
         elif path == "/execution-parameters":
             if method not in ("GET", "HEAD"):
-                await _send(send, _text(405, f"{method} {path}: use GET"), allow=b"GET")
+                await _send(send, _text(405, f"{method} {path}: use GET"), allow=b"GET", close=_unread(scope))
             else:
-                await _send(send, self.execution_parameters())
+                await _send(send, self.execution_parameters(), close=_unread(scope))
         elif _INVOCATIONS.fullmatch(path):
             if method != "POST":
-                await _send(send, _text(405, f"{method} {path}: use POST"), allow=b"POST")
+                r = _text(405, f"{method} {path}: use POST")
+                await _send(send, r, allow=b"POST", close=_unread(scope))
             else:
                 await self.invocations(scope, receive, send)
         else:
-            await _send(send, _text(404, f"no route {path}: use GET /ping or POST /invocations"))
+            r = _text(404, f"no route {path}: use GET /ping or POST /invocations")
+            await _send(send, r, close=_unread(scope))
 
     async def read_body(self, receive: Receive, limit: int | None) -> bytearray | Response | None:
         """The body as it arrives: the bytes; a 413 once past `limit`; a 408 when it is not
@@ -410,7 +415,7 @@ class _App:
             await _send(send, _text(413, text), close=True)
             return
         if not_ready := self.unready():
-            await _send(send, not_ready)
+            await _send(send, not_ready, close=_unread(scope))
             return
 
         pool = self.pool
@@ -420,7 +425,8 @@ class _App:
             if self.reading:
                 busy += f", {self.reading} sending their bodies"
             log.warning("503: no room for the request (%s)", busy)
-            await _send(send, _text(503, f"the server is busy ({busy}); try again"), retry_after=b"1")
+            r = _text(503, f"the server is busy ({busy}); try again")
+            await _send(send, r, retry_after=b"1", close=_unread(scope))
             return
         loop = asyncio.get_running_loop()
         self.reading += 1
@@ -471,6 +477,18 @@ class _App:
             await _send(send, _text(500, "the server failed to handle the request (see the container log)"))
             return
         await _send(send, response)
+
+
+def _unread(scope: Scope) -> bool:
+    """Whether the request announces a body (a ``Content-Length`` other than 0, or
+    ``Transfer-Encoding``): answered before it is read, the connection must close. A client
+    that sent ``Expect: 100-continue`` and got a final answer need not send the body (RFC
+    9110, 10.1.1); kept open, the server would read its next request as that body."""
+    for k, v in scope.get("headers") or ():
+        k = k.lower()
+        if k == b"transfer-encoding" or (k == b"content-length" and v.strip() != b"0"):
+            return True
+    return False
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:

@@ -16,6 +16,7 @@ Regressions of faults found by review:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -548,3 +549,54 @@ def test_sigterm_with_a_stalled_body_exits_once_it_times_out(model_dir: Path, tm
         b"the request body did not arrive within the timeout of 1 s (2 bytes received)\n",
         close=True,
     )
+
+
+def test_an_answer_before_the_body_closes_the_connection(model_dir: Path, tmp_path: Path) -> None:
+    """A client with ``Expect: 100-continue`` answered 503 (the model is loading) need not
+    send its body (RFC 9110, 10.1.1): kept open, the server read the client's next request
+    as that body (here its first 4 bytes) and answered the rest 400. Now it closes."""
+    m = tmp_path / "marks"
+    m.mkdir()
+    with ModelServer(model_dir, args=["--load", "model:load"], env={"MODEL_MARKS": str(m)}) as s:
+        head = request(b"", "Content-Type: text/csv", "Expect: 100-continue", "Content-Length: 4")
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
+            c.sendall(head)
+            out = b""
+            end = time.monotonic() + 10
+            while not out.endswith(b"the model is loading\n"):
+                assert time.monotonic() < end, out
+                out += c.recv(1 << 16)
+            with contextlib.suppress(OSError):
+                c.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            rest = b""
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := c.recv(1 << 16):
+                    rest += chunk
+        assert strip_date(out) == response("503 Service Unavailable", b"the model is loading\n", close=True)
+        assert rest == b""  # closed: the next request is not read as the body
+        # without a body there is nothing unread: the connection stays open
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
+            c.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n" * 2)
+            out = b""
+            while out.count(b"the model is loading\n") < 2:
+                out += c.recv(1 << 16)
+        assert strip_date(out) == response("503 Service Unavailable", b"the model is loading\n") * 2
+        assert s.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "close"),
+    [
+        ("POST", "/ping", [("content-length", "4")], True),
+        ("POST", "/nowhere", [("transfer-encoding", "chunked")], True),
+        ("PUT", "/invocations", [("content-length", "4")], True),
+        ("GET", "/ping", [("content-length", "0")], False),
+        ("GET", "/ping", [], False),
+    ],
+)
+def test_answers_before_an_announced_body_close(
+    method: str, path: str, headers: list[tuple[str, str]], close: bool
+) -> None:
+    r = asyncio.run(call(asgi_app(score, env={}), method, path, [b"1,2\n"], headers))
+    assert r.reads == 0
+    assert r.headers.get("connection") == ("close" if close else None)
