@@ -207,6 +207,12 @@ def from_arrow(
                 )
             if n in labels:
                 raise EncodeError(None, "is both a label and a feature column", column=n, status_hint=400)
+    for picked in (labels, feats):
+        twice = [n for i, n in enumerate(picked) if n in picked[:i]]
+        if twice:
+            raise EncodeError(
+                None, "is named twice (each column is one label or feature)", column=twice[0], status_hint=400
+            )
     columns = {n: (table.column(position[n]), table.schema.field(position[n])) for n in labels + feats}
     label_map = {"values": _block(columns, labels, "label", dt, nan)} if labels else {}
     feature_map = {"values": _block(columns, feats, "features", dt, nan)} if feats else {}

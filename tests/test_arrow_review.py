@@ -790,3 +790,12 @@ def _stream_bytes(table: Any) -> bytes:
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     return sink.getvalue()
+
+
+def test_a_column_named_twice_is_refused() -> None:
+    t = pa.table({"y": [1.0, 2.0], "x": [3.0, 4.0]})
+    # it was stacked twice: a (2, 2) label of one column
+    with pytest.raises(smp.EncodeError, match=r"^y: is named twice"):
+        smp.from_arrow(t, label=["y", "y"])
+    with pytest.raises(smp.EncodeError, match=r"^x: is named twice"):
+        smp.from_arrow(t, features=["x", "x"])
