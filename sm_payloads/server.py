@@ -626,6 +626,8 @@ def serve(
         raise ImportError(_INSTALL) from None
     import signal
 
+    if not 0 <= port <= 65535:  # else uvicorn's OverflowError, two tracebacks long
+        raise ValueError(f"port {port} is out of range (0 to 65535; 0: any free port)")
     resolve(predict)
     if load:
         resolve(load)

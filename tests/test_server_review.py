@@ -19,8 +19,11 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -368,6 +371,7 @@ uvicorn = pytest.importorskip("uvicorn", reason="the server runs on uvicorn")
 
 from tests.test_server_e2e import (  # noqa: E402
     MODEL,
+    ROOT,
     UVICORN_400,
     ModelServer,
     exchange,
@@ -600,3 +604,16 @@ def test_answers_before_an_announced_body_close(
     r = asyncio.run(call(asgi_app(score, env={}), method, path, [b"1,2\n"], headers))
     assert r.reads == 0
     assert r.headers.get("connection") == ("close" if close else None)
+
+
+def test_a_port_out_of_range_is_a_usage_error(model_dir: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "sm_payloads", "serve", "model:predict", "--port", "70000"],
+        cwd=model_dir,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "MODEL_MARKS": str(model_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr == "sm-payloads: error: port 70000 is out of range (0 to 65535; 0: any free port)\n"
