@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import decimal
 import io
+import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -799,3 +800,90 @@ def test_a_column_named_twice_is_refused() -> None:
         smp.from_arrow(t, label=["y", "y"])
     with pytest.raises(smp.EncodeError, match=r"^x: is named twice"):
         smp.from_arrow(t, features=["x", "x"])
+
+
+# --------------------------------------------------------------------------------------
+# Tables of numbers of every primitive type, chunked and sliced, with nulls
+# --------------------------------------------------------------------------------------
+
+_TYPES = {
+    "int8": (pa.int8(), -(2**7), 2**7 - 1),
+    "int16": (pa.int16(), -(2**15), 2**15 - 1),
+    "int32": (pa.int32(), -(2**31), 2**31 - 1),
+    "int64": (pa.int64(), -(2**63), 2**63 - 1),
+    "uint8": (pa.uint8(), 0, 2**8 - 1),
+    "uint32": (pa.uint32(), 0, 2**32 - 1),
+    "uint64": (pa.uint64(), 0, 2**64 - 1),
+    "bool": (pa.bool_(), 0, 1),
+    "float16": (pa.float16(), None, None),
+    "float32": (pa.float32(), None, None),
+    "float64": (pa.float64(), None, None),
+}
+
+
+@st.composite
+def _number_tables(draw: st.DrawFn) -> tuple[Any, list[str], list[list[Any]]]:
+    n = draw(st.integers(0, 8))
+    names = draw(st.lists(st.sampled_from(sorted(_TYPES)), min_size=1, max_size=4))
+    cols: dict[str, Any] = {}
+    values: list[list[Any]] = []
+    for i, kind in enumerate(names):
+        t, lo, hi = _TYPES[kind]
+        if kind == "bool":
+            elem: st.SearchStrategy[Any] = st.booleans()
+        elif lo is None:
+            width = {"float16": 16, "float32": 32, "float64": 64}[kind]
+            elem = st.floats(width=width, allow_nan=False)  # NaN is checked elsewhere
+        else:
+            near = st.integers(max(lo, -(2**31)), min(hi, 2**31 - 1))
+            elem = st.one_of(near, st.integers(lo, hi)) if draw(st.booleans()) else near
+        nullable = draw(st.integers(0, 4)) == 0
+        col = draw(st.lists(st.one_of(elem, st.none()) if nullable else elem, min_size=n, max_size=n))
+        if kind == "float16":
+            col = [None if v is None else float(np.float16(v)) for v in col]
+        cols[f"c{i}"] = pa.array(col, t)
+        values.append(col)
+    # chunks at random cuts (empty ones included), then a random slice
+    cuts = sorted(draw(st.lists(st.integers(0, n), max_size=3)))
+    bounds = [0, *cuts, n]
+    table = pa.table(
+        {
+            name: pa.chunked_array([arr.slice(a, b - a) for a, b in itertools.pairwise(bounds)], arr.type)
+            for name, arr in cols.items()
+        }
+    )
+    start = draw(st.integers(0, n))
+    stop = draw(st.integers(start, n))
+    return table.slice(start, stop - start), names, [v[start:stop] for v in values]
+
+
+def _tensor_type(kind: str) -> np.dtype[Any]:
+    if kind.startswith(("int", "uint", "bool")):
+        return np.dtype(np.int32)
+    return np.dtype(np.float64 if kind == "float64" else np.float32)
+
+
+@given(_number_tables())
+def test_tables_of_numbers_are_read_by_the_record_rule(case: tuple[Any, list[str], list[list[Any]]]) -> None:
+    table, kinds, values = case
+    bad = None
+    for i, (kind, col) in enumerate(zip(kinds, values, strict=True)):
+        if any(v is None for v in col) or (
+            _tensor_type(kind) == np.int32 and any(not -(2**31) <= int(v) < 2**31 for v in col)
+        ):
+            bad = f"c{i}"
+            break
+    if bad is not None:
+        with pytest.raises(smp.EncodeError) as info:
+            smp.from_arrow(table)
+        assert info.value.column == bad
+        return
+    got = smp.from_arrow(table).features["values"]
+    want_type = np.result_type(*[_tensor_type(k) for k in kinds])
+    assert got.dtype == want_type and got.shape == (table.num_rows, len(kinds))
+    for j, col in enumerate(values):
+        want = np.array([int(v) if isinstance(v, bool) else v for v in col], dtype=object)
+        # every value exactly: float64 holds every float32 and int32; float16 is exact in float32
+        assert [float(x) for x in got[:, j]] == [float(v) for v in want]
+        if want_type == np.int32:
+            assert [int(x) for x in got[:, j]] == [int(v) for v in want]
