@@ -675,6 +675,21 @@ def _arrow_record_batches(
             ipc = pa.ipc.open_file(handle)
         except pa.ArrowInvalid:
             handle.seek(0)
+            if handle.read(4) == b"FEA1":  # Feather V1 (not IPC): pyarrow reads it whole
+                import warnings
+
+                import pyarrow.feather as feather  # type: ignore[import-untyped]
+
+                handle.seek(0)
+                with warnings.catch_warnings():  # pyarrow deprecates V1 (the file is as it is)
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    table = feather.read_table(handle)
+                schema.append(table.schema)
+                shapeless = _arrow.shapeless_sparse(table.schema)
+                widths = _arrow.key_widths(table, shapeless) if shapeless else None
+                yield from _pinned(table.to_batches(max_chunksize=args.batch_size), shapeless, widths)
+                return
+            handle.seek(0)
             stream = pa.ipc.open_stream(handle)
             schema.append(stream.schema)
             yield from _pinned(stream, _arrow.shapeless_sparse(stream.schema), None)

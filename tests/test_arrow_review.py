@@ -887,3 +887,23 @@ def test_tables_of_numbers_are_read_by_the_record_rule(case: tuple[Any, list[str
         assert [float(x) for x in got[:, j]] == [float(v) for v in want]
         if want_type == np.int32:
             assert [int(x) for x in got[:, j]] == [int(v) for v in want]
+
+
+def test_a_feather_v1_file_is_read(tmp_path: Path) -> None:
+    """Feather V1 (what pandas' to_feather wrote before pyarrow 0.17) is not Arrow IPC:
+    it was "cannot read it as Arrow IPC: Expected to read 826361158 metadata bytes"."""
+    import warnings
+
+    feather = pytest.importorskip("pyarrow.feather")
+    t = _table()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # pyarrow deprecates writing V1
+        feather.write_feather(t, str(tmp_path / "v1.feather"), version=1)
+    assert (tmp_path / "v1.feather").read_bytes()[:4] == b"FEA1"
+    assert run("convert", str(tmp_path / "v1.feather"), str(tmp_path / "out.rec"), "--label", "y", "-q") == 0
+    back = smp.decode_request((tmp_path / "out.rec").read_bytes(), REC)
+    want = np.column_stack(
+        [np.array(t.column("a").to_pylist()), np.array(t.column("b").to_pylist(), np.float64)]
+    )
+    assert bits(back.features["values"]) == bits(want)
+    assert back.label["values"].tolist() == t.column("y").to_pylist()
