@@ -12,7 +12,10 @@ become ``label["values"]`` ((N,) for one column, (N, m) for several), the other 
 kind: a FixedSizeList is (N, k) (nested ones (N, k1, k2, ...)), a list column `Ragged`, a
 ``{keys, values}`` struct sparse; several are stacked side by side (numbers and
 FixedSizeLists only). A text column among the features is an `EncodeError` naming it; a
-pandas index stored as a column (``__index_level_0__``) is not a feature.
+pandas index stored as a column (``__index_level_0__``) is not a feature. One column (a
+pandas or polars Series, a pyarrow Array or ChunkedArray: `is_column`) is a table of that
+column. What pyarrow cannot convert (a pandas object column of mixed types...) is an
+`EncodeError` with pyarrow's reason.
 Rule 2 (types): integers, floats and booleans become float32, float64 or int32 when no
 value changes (the record's rule, `columns.as_tensor_dtype`); ``dtype`` converts every
 numeric column to that type instead (floats round to nearest; int32 only from integral
