@@ -151,11 +151,11 @@ def test_the_body_and_the_prediction_each_have_the_timeout() -> None:
     """The read deadline ends with the body; the prediction then has the whole timeout."""
 
     def slow(b: smp.RecordBatch) -> smp.RecordBatch:
-        time.sleep(0.5)
+        time.sleep(0.9)
         return score(b)
 
     async def scenario() -> Reply:
-        app = asgi_app(slow, env={}, timeout_s=1.5)
+        app = asgi_app(slow, env={}, timeout_s=2.0)
         reply = Reply()
         parts = [b"1,", b"2\n"]
 
@@ -163,7 +163,7 @@ def test_the_body_and_the_prediction_each_have_the_timeout() -> None:
             i = reply.reads
             reply.reads += 1
             if i:
-                await asyncio.sleep(1.1)
+                await asyncio.sleep(1.3)
             return {"type": "http.request", "body": parts[i], "more_body": i == 0}
 
         async def send(message: dict[str, Any]) -> None:
@@ -546,8 +546,11 @@ def test_sigterm_with_a_stalled_body_exits_once_it_times_out(model_dir: Path, tm
             out = b""
             while chunk := c.recv(1 << 16):
                 out += chunk
-        assert s.stop(signal.SIGTERM, timeout=15) == 0
+        # one SIGTERM only: a second one after uvicorn has stopped may find the default
+        # handler back (serve() restores it on return) and end the process with -15
+        assert s.proc.wait(15) == 0
         assert time.monotonic() - t0 < 10
+        assert s.stop() == 0
     assert strip_date(out) == response(
         "408 Request Timeout",
         b"the request body did not arrive within the timeout of 1 s (2 bytes received)\n",
