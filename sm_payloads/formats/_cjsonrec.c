@@ -28,8 +28,11 @@
  * text twice in a row in one column gives the same str object.
  * Rule 4 (GIL): the scan runs without the GIL (smp_number takes it back for a number it
  * hands to CPython); building the str objects and the result holds it.
- * Rule 5 (memory): the output buffers grow by doubling; memory stays proportional to the
- * body.
+ * Rule 5 (memory, time): the output buffers grow by doubling; memory stays proportional to
+ * the body. A key not where the previous record had it is looked up in a hash table of
+ * the first record's keys (which also finds a key twice), with a budget of probes
+ * proportional to the body: a body that spends it (keys made to collide) declines, so
+ * time stays proportional to the body whatever the keys and their order.
  * Rule 6 (output dicts): dict_rows accepts only exact dicts with the first one's str keys in
  * its order, each key holding one kind of value (finite float, int32-range int, str, finite
  * numpy float64 / float32 scalar, lists of one length of finite floats or of int32-range
@@ -66,6 +69,12 @@ typedef struct {
     Col *cols;
     Py_ssize_t ncols;
     Py_ssize_t nrec;
+    /* the keys by name: an open-addressing table of column indices (-1: empty), at most
+     * half full */
+    int16_t *slots;
+    /* key table probes left (proportional to the body): past it the kernel declines, so
+     * that keys made to collide cannot make the scan slower than linear */
+    Py_ssize_t budget;
 } Scan;
 
 /* a[0:n] == b[0:n], word by word (keys are short: no call). */
@@ -84,6 +93,32 @@ static inline int same_bytes(const char *a, const char *b, Py_ssize_t n) {
         n--;
     }
     return 1;
+}
+
+/* Slots of the key table: a power of two, twice MAX_KEYS. */
+#define SLOTS (2 * MAX_KEYS)
+
+/* The column named a[0:n]: 1 with it in *col, 0 when there is none (*slot: the empty
+ * slot where it would go), -1 when the probe budget ran out. */
+static int find_col(Scan *s, const char *a, Py_ssize_t n, Col **col, size_t *slot) {
+    uint64_t h = 0xCBF29CE484222325ULL; /* FNV-1a */
+    size_t i;
+    Py_ssize_t k;
+    for (k = 0; k < n; k++) h = (h ^ (unsigned char)a[k]) * 0x100000001B3ULL;
+    i = (size_t)(h ^ (h >> 32)) & (SLOTS - 1);
+    for (;;) {
+        int c = s->slots[i];
+        if (--s->budget < 0) return -1;
+        if (c < 0) {
+            *slot = i;
+            return 0;
+        }
+        if (s->cols[c].name_len == n && same_bytes(s->cols[c].name, a, n)) {
+            *col = &s->cols[c];
+            return 1;
+        }
+        i = (i + 1) & (SLOTS - 1);
+    }
 }
 
 static int grow(void **buf, Py_ssize_t *cap, Py_ssize_t need, size_t item) {
@@ -220,7 +255,8 @@ static const char *scan_record(Scan *s, const char *p) {
         const char *a, *b;
         int esc;
         Col *col = NULL;
-        Py_ssize_t j, len;
+        Py_ssize_t len;
+        size_t slot;
         if (p >= end || *p != '"') return NULL;
         if (!first && expect < s->ncols) {
             /* the key the previous record had here: its bytes and the closing quote (the
@@ -238,22 +274,14 @@ static const char *scan_record(Scan *s, const char *p) {
         if (p == NULL || esc) return NULL;
         len = b - a;
         if (first) {
-            for (j = 0; j < s->ncols; j++)
-                if (s->cols[j].name_len == len && same_bytes(s->cols[j].name, a, len)) return NULL;
-            if (s->ncols >= MAX_KEYS) return NULL;
+            /* a new key (a key twice declines) */
+            if (s->ncols >= MAX_KEYS || find_col(s, a, len, &col, &slot) != 0) return NULL;
+            s->slots[slot] = (int16_t)s->ncols;
             col = &s->cols[s->ncols++];
             col->name = a;
             col->name_len = len;
         } else {
-            {
-                for (j = 0; j < s->ncols; j++) {
-                    if (s->cols[j].name_len == len && same_bytes(s->cols[j].name, a, len)) {
-                        col = &s->cols[j];
-                        break;
-                    }
-                }
-                if (col == NULL) return NULL;
-            }
+            if (find_col(s, a, len, &col, &slot) != 1) return NULL;
             if (col->stamp == s->nrec) return NULL; /* a key twice */
             expect = (col - s->cols) + 1;
         }
@@ -536,11 +564,17 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
     s.end = s.base + stop;
     s.lines = lines;
     s.cols = (Col *)calloc(MAX_KEYS, sizeof(Col));
-    if (s.cols == NULL) {
+    s.slots = (int16_t *)malloc(SLOTS * sizeof(int16_t));
+    if (s.cols == NULL || s.slots == NULL) {
+        free(s.cols);
+        free(s.slots);
         PyBuffer_Release(&data);
         return PyErr_NoMemory();
     }
     for (j = 0; j < MAX_KEYS; j++) s.cols[j].stamp = -1;
+    memset(s.slots, 0xFF, SLOTS * sizeof(int16_t));
+    /* 4 probes per byte of the body and 4 per possible key: a key costs one or two */
+    s.budget = stop - start > PY_SSIZE_T_MAX / 8 ? PY_SSIZE_T_MAX / 2 : 4 * (stop - start) + 4 * MAX_KEYS;
     gil_release(&s.g);
     ok = scan_body(&s, s.base + start);
     gil_take(&s.g);
@@ -553,6 +587,7 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
         free(s.cols[j].spans);
     }
     free(s.cols);
+    free(s.slots);
     PyBuffer_Release(&data);
     if (!ok) Py_RETURN_NONE;
     return out;
@@ -964,7 +999,9 @@ static PyObject *join_rows(PyObject *self, PyObject *args) {
         got++;
         cur[j] = (const char *)views[j].buf;
         stop[j] = cur[j] + views[j].len;
-        if (views[j].len > PY_SSIZE_T_MAX / 4 - total) {
+        /* n fields hold n - 1 separators: a shorter text declines here, so total never
+         * goes negative (a huge n cannot overflow it) */
+        if (views[j].len < n - 1 || views[j].len > PY_SSIZE_T_MAX / 4 - total) {
             ok = 0;
             goto done;
         }
