@@ -45,9 +45,9 @@ def f32_oracle(text: str) -> np.float32:
     a = abs(f)
     if a >= _F32_MAX:
         return np.float32(sign * np.inf)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # FLT_MAX's next value up is inf, a candidate dropped below
         guess = np.float32(float(a))  # within one float32 ulp of the answer
-    cands = {guess, np.nextafter(guess, np.float32(np.inf)), np.nextafter(guess, np.float32(0))}
+        cands = {guess, np.nextafter(guess, np.float32(np.inf)), np.nextafter(guess, np.float32(0))}
     best = min(
         (c for c in cands if np.isfinite(c)),
         key=lambda c: (abs(Fraction(float(c)) - a), int(np.array(c).view(np.uint32)) & 1),
