@@ -565,6 +565,14 @@ static int exact_read(const char *p, const char *mend, int64_t ex, Exact *x, int
     return 1;
 }
 
+/* The halfway point above the finite pattern `bits` compared with the decimal x (as
+ * exact_cmp_half compares it): the pattern's value written as M * 2**U first. */
+static int cmp_half_above(const Exact *x, const Fmt *f, uint64_t bits) {
+    const uint64_t hid = 1ULL << (f->p - 1);
+    if (bits < hid) return exact_cmp_half(x, bits, f->emin); /* subnormal */
+    return exact_cmp_half(x, (bits & (hid - 1)) | hid, (int)(bits >> (f->p - 1)) - 1 + f->emin);
+}
+
 /* The pattern of the decimal [p, mend) * 10**ex rounded to the format, by exact
  * comparisons, starting from `cand` (a finite pattern, best within an ulp or two). */
 static uint64_t exact_round(const char *p, const char *mend, int64_t ex, const Fmt *f, uint64_t cand) {
@@ -577,18 +585,7 @@ static uint64_t exact_round(const char *p, const char *mend, int64_t ex, const F
     if (x.E > 0 && !big_mul_pow5(&x.L, x.E)) return f->inf; /* not reached: lead bounds it */
     if (bits >= f->inf) bits = f->inf - 1;
     for (;;) {
-        /* the pattern as M * 2**U */
-        uint64_t M;
-        int U, c;
-        uint64_t hid = 1ULL << (f->p - 1);
-        if (bits < hid) {
-            M = bits;
-            U = f->emin;
-        } else {
-            M = (bits & (hid - 1)) | hid;
-            U = (int)(bits >> (f->p - 1)) - 1 + f->emin;
-        }
-        c = exact_cmp_half(&x, M, U);
+        int c = cmp_half_above(&x, f, bits);
         if (c > 0) {
             if (++bits == f->inf) return bits; /* above FLT_MAX/DBL_MAX + half an ulp */
             continue;
@@ -598,14 +595,7 @@ static uint64_t exact_round(const char *p, const char *mend, int64_t ex, const F
         /* below the halfway point above: is it above the one below? */
         if (bits == 0) return 0;
         bits--;
-        if (bits < hid) {
-            M = bits;
-            U = f->emin;
-        } else {
-            M = (bits & (hid - 1)) | hid;
-            U = (int)(bits >> (f->p - 1)) - 1 + f->emin;
-        }
-        c = exact_cmp_half(&x, M, U);
+        c = cmp_half_above(&x, f, bits);
         if (c > 0) return bits + 1;
         if (c == 0) return bits + (bits & 1); /* halfway: to even */
         /* below that too: go on down */
