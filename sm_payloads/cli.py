@@ -735,8 +735,9 @@ def _arrow_batches(source: _Source, args: argparse.Namespace, size: Any) -> Iter
                 first += part.num_rows
         if not first and schema:
             # No records: the columns are still checked (a --label the file lacks, a text
-            # feature column), as they are when the file has records.
-            _arrow.from_arrow(schema[0].empty_table(), label=source.labels, dtype=args.dtype)
+            # feature column), as they are when the file has records, and the empty batch
+            # carries them to the output (a Parquet or Arrow output keeps the columns).
+            yield _arrow.from_arrow(schema[0].empty_table(), label=source.labels, dtype=args.dtype)
     except (pa.ArrowException, OSError) as e:
         # pyarrow reports a corrupt Parquet page as a plain OSError ("Couldn't deserialize
         # thrift"): every error of the reader is the input's (opening it was checked before)
@@ -792,6 +793,19 @@ class _ArrowWriter:
         self.schema = schema
         if self.kind == "parquet":
             import pyarrow.parquet as pq
+
+            for f in schema:
+                t = f.type
+                while self.pa.types.is_fixed_size_list(t):
+                    if t.list_size == 0:
+                        # pyarrow writes such a column, but cannot read the file back
+                        # ("Expected all lists to be of size=0 but index 1 had size=1")
+                        raise _Failure(
+                            f"column {f.name} ({f.type}) has records with no values (a dimension "
+                            "of size 0), which a Parquet file cannot hold; write Arrow IPC "
+                            "(--to arrow) instead"
+                        )
+                    t = t.value_type
 
             self.writer = pq.ParquetWriter(self.file, schema)
         else:

@@ -261,6 +261,55 @@ def test_no_records_is_an_empty_table(tmp_path: Path) -> None:
     assert (t.num_rows, t.num_columns) == (0, 0)
 
 
+@pytest.mark.parametrize("suffix", [".parquet", ".arrow"])
+def test_an_empty_table_keeps_its_columns(tmp_path: Path, suffix: str) -> None:
+    """0 rows in, 0 rows out, with the columns and types of the batch the rows would make."""
+    src = tmp_path / f"e{suffix}"
+    t = pa.table({"y": pa.array([], pa.float32()), "a": pa.array([], pa.float64()), "b": pa.array([], pa.int8())})
+    if suffix == ".parquet":
+        pq.write_table(t, src)
+    else:
+        feather.write_feather(t, src)
+    for out_suffix in (".parquet", ".arrow"):
+        out = tmp_path / f"out{out_suffix}"
+        assert run("convert", str(src), str(out), "--label", "y", "-q") == 0
+        got = pq.read_table(out) if out_suffix == ".parquet" else feather.read_table(out)
+        assert got.num_rows == 0
+        assert got.column_names == ["features.values", "label.values"]
+        assert got.schema.field("features.values").type.list_size == 2
+        assert got.schema.field("features.values").type.value_type == pa.float64()
+        assert got.schema.field("label.values").type == pa.float32()
+        # and back: an empty batch of the same columns
+        back = smp.from_arrow(got)
+        assert (back.features["values"].shape, back.features["values"].dtype) == ((0, 2), np.float64)
+        assert (back.label["values"].shape, back.label["values"].dtype) == ((0,), np.float32)
+    # the codecs' outputs of no records are empty, as before
+    assert run("convert", str(src), str(tmp_path / "o.rec"), "--label", "y", "-q") == 0
+    assert (tmp_path / "o.rec").read_bytes() == b""
+    assert run("convert", str(src), str(tmp_path / "o.csv"), "--label", "y", "-q") == 0
+    assert (tmp_path / "o.csv").read_bytes() == b""
+
+
+def test_records_of_no_values_are_refused_for_parquet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pyarrow writes a fixed_size_list<...>[0] column to Parquet but cannot read the file
+    back: the conversion fails before writing, and Arrow IPC holds it."""
+    batch = smp.from_dense(np.zeros((3, 0), F32), np.array([1.0, 2.0, 3.0], F32))
+    (tmp_path / "z.rec").write_bytes(smp.get_codec(REC).encode(batch))
+    assert run("convert", str(tmp_path / "z.rec"), str(tmp_path / "z.parquet")) == 1
+    assert capsys.readouterr().err == (
+        "sm-payloads: error: column features.values (fixed_size_list<item: float>[0]) has records "
+        "with no values (a dimension of size 0), which a Parquet file cannot hold; write Arrow IPC "
+        "(--to arrow) instead\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["z.rec"]
+    assert run("convert", str(tmp_path / "z.rec"), str(tmp_path / "z.arrow"), "-q") == 0
+    back = smp.from_arrow(feather.read_table(tmp_path / "z.arrow"))
+    assert back.features["values"].shape == (3, 0)
+    assert back.label["values"].tolist() == [1.0, 2.0, 3.0]
+
+
 @pytest.mark.slow
 def test_streaming_memory_is_bounded_by_a_batch(tmp_path: Path) -> None:
     """1.6M x 32 float32 (205 MB of values) converts with a peak RSS under 300 MB."""
