@@ -15,7 +15,12 @@ The invariant, per input:
   ``SAMPLE_MEMORY_EVERY``-th input, since tracing slows every allocation;
 * on every ``SCALE_EVERY``-th input, the body repeated ``SCALE`` times (more records of the
   line and RecordIO formats) takes at most ``SCALE_BASE + SCALE_SLACK * SCALE`` times as
-  long: otherwise ``superlinear`` (a quadratic loop over records).
+  long: otherwise ``superlinear`` (a quadratic loop over records); that repeated body must
+  also stay within the memory bound above (``memory``: an object per record or field, which
+  a small input hides under ``MEM_BASE``) and, where the target has a fast-path input
+  (`fuzz.targets.Target.fast`, timed once at start), take at most ``SCALE_BASE +
+  TIME_FACTOR`` times that input's CPU time per byte (``slow-per-byte``: a shape that leaves
+  the fast paths for a per-value crawl, like 60,000 one-value sparse records).
 
 Findings do not stop the run: each distinct one (kind, exception type, innermost frame of
 the package) is written once to the crash directory as ``<target>-<kind>-<sig>.bin`` (the
@@ -44,8 +49,15 @@ import scipy.sparse  # noqa: F401
 
 TIME_BASE = 0.5  # seconds of CPU
 TIME_PER_BYTE = 50e-6
-MEM_BASE = 4 << 20  # bytes (the stream readers hold a 1 MiB buffer)
-MEM_PER_BYTE = 1024
+#: The decoders' memory bound (docs/reliability.md): peak traced bytes within 32 x the input
+#: plus 8 MiB, numpy's buffers included.
+MEM_BASE = 8 << 20
+MEM_PER_BYTE = 32
+#: A scaled input's CPU time per byte, at most this many times the target's fast-path input's
+#: (measured under the same instrumentation; the decoders' own bound is 10x the fastest
+#: input of the format, and the coverage instrumentation slows Python code, not C, so the
+#: factor here leaves room for that).
+TIME_FACTOR = float(os.environ.get("SMP_FUZZ_TIME_FACTOR", "40"))
 #: Every n-th input is also run with its body repeated SCALE times (0: never), and must
 #: take at most SCALE_BASE + SCALE_SLACK * SCALE times as long.
 SCALE_EVERY = int(os.environ.get("SMP_FUZZ_SCALE_EVERY", "512"))
@@ -58,7 +70,7 @@ SAMPLE_MEMORY_EVERY = int(os.environ.get("SMP_FUZZ_MEM_EVERY", "16"))
 
 @dataclass
 class Outcome:
-    kind: str  # "ok", "exception", "slow", "memory", "superlinear"
+    kind: str  # "ok", "exception", "slow", "memory", "superlinear", "slow-per-byte"
     detail: str = ""
     signature: str = ""
     seconds: float = 0.0
@@ -130,11 +142,19 @@ def _cpu(run: Callable[[bytes], None], data: bytes) -> float:
     return time.process_time() - t0
 
 
-def scaling(run: Callable[[bytes], None], data: bytes) -> Outcome:
+def fast_rate(run: Callable[[bytes], None], data: bytes) -> float:
+    """CPU seconds per byte of `data` (a target's fast-path input), best of three."""
+    return min(_cpu(run, data) for _ in range(3)) / max(1, len(data))
+
+
+def scaling(run: Callable[[bytes], None], data: bytes, rate: float | None = None) -> Outcome:
     """Time the input and its body repeated `SCALE` times: linear code takes about `SCALE`
     times as long; a finding (kind ``superlinear``) when the long one takes more than
     ``SCALE_BASE + SCALE_SLACK * SCALE`` times the short one's best of three, also at its
-    own best of three. An exception on the long input is an ``exception`` finding."""
+    own best of three. An exception on the long input is an ``exception`` finding. The long
+    input's peak memory must stay within the memory bound (kind ``memory``), and with a
+    fast-path `rate` (CPU seconds per byte, `fast_rate`) its CPU time within
+    ``SCALE_BASE + TIME_FACTOR * rate * len(long input)`` (kind ``slow-per-byte``)."""
     if len(data) < 2:
         return Outcome("ok")
     big = repeat_body(data)
@@ -143,19 +163,39 @@ def scaling(run: Callable[[bytes], None], data: bytes) -> Outcome:
         return first
     short = min(_cpu(run, data) for _ in range(3))
     bound = SCALE_BASE + SCALE_SLACK * SCALE * short
-    if first.seconds <= bound:
-        return Outcome("ok")
-    long = min([first.seconds, *(_cpu(run, big) for _ in range(2))])
-    if long <= bound:
-        return Outcome("ok")
-    return Outcome(
-        "superlinear",
-        f"{len(data)} bytes: {short * 1e3:.3f} ms CPU; body x{SCALE} ({len(big)} bytes): "
-        f"{long * 1e3:.1f} ms (linear would be about {SCALE * short * 1e3:.1f} ms); "
-        f"reproduce with fuzz.harness.repeat_body(input)",
-        "superlinear",
-        long,
-    )
+    per_byte = SCALE_BASE + TIME_FACTOR * rate * len(big) if rate is not None else float("inf")
+    if first.seconds > min(bound, per_byte):
+        long = min([first.seconds, *(_cpu(run, big) for _ in range(2))])
+        if long > bound:
+            return Outcome(
+                "superlinear",
+                f"{len(data)} bytes: {short * 1e3:.3f} ms CPU; body x{SCALE} ({len(big)} bytes): "
+                f"{long * 1e3:.1f} ms (linear would be about {SCALE * short * 1e3:.1f} ms); "
+                f"reproduce with fuzz.harness.repeat_body(input)",
+                "superlinear",
+                long,
+            )
+        if long > per_byte:
+            assert rate is not None
+            return Outcome(
+                "slow-per-byte",
+                f"body x{SCALE} ({len(big)} bytes): {long * 1e3:.1f} ms CPU, "
+                f"{long / len(big) * 1e9:.1f} ns per byte against the fast path's "
+                f"{rate * 1e9:.2f} (at most {TIME_FACTOR:g}x); "
+                "reproduce with fuzz.harness.repeat_body(input)",
+                "slow-per-byte",
+                long,
+            )
+    mem = check(run, big, measure_memory=True)
+    if mem.kind == "memory":
+        return Outcome(
+            "memory",
+            f"body x{SCALE} ({len(big)} bytes): {mem.detail}; reproduce with fuzz.harness.repeat_body(input)",
+            "memory-scaled",
+            mem.seconds,
+            mem.peak,
+        )
+    return Outcome("ok")
 
 
 def confirm(run: Callable[[bytes], None], data: bytes, first: Outcome) -> Outcome | None:
@@ -227,7 +267,8 @@ def record(target: str, crash_dir: Path, data: bytes, outcome: Outcome, run: Cal
     new = not binf.exists()
     if not new and len(binf.read_bytes()) <= len(data):
         return False
-    small = minimize(run, data, outcome.signature) if new and outcome.kind != "superlinear" else data
+    shrink = new and outcome.kind not in ("superlinear", "slow-per-byte")
+    small = minimize(run, data, outcome.signature) if shrink else data
     binf.write_bytes(small)
     txtf.write_text(
         f"target: {target}\nkind: {outcome.kind}\nsignature: {outcome.signature}\n"
@@ -283,6 +324,7 @@ def main(argv: list[str]) -> None:
 
     target = TARGETS[name]
     run = target.run
+    rate = fast_rate(run, target.fast()) if target.fast is not None else None
     logging.getLogger("sm_payloads").propagate = False  # the serving log's tracebacks: not to stderr
     counter = [0]
     found = [0]
@@ -292,12 +334,13 @@ def main(argv: list[str]) -> None:
         measure = SAMPLE_MEMORY_EVERY > 0 and counter[0] % SAMPLE_MEMORY_EVERY == 0
         out = check(run, data, measure_memory=measure)
         if out.kind == "ok" and SCALE_EVERY > 0 and counter[0] % SCALE_EVERY == 0:
-            out = scaling(run, data)
-            if out.kind == "exception":  # the repeated body raised: that is the reproducer
+            out = scaling(run, data, rate)
+            if out.kind == "exception" or out.signature == "memory-scaled":  # the reproducer
                 data = repeat_body(data)
         if out.kind == "ok":
             return
-        confirmed = confirm(run, data, out) if out.kind != "superlinear" else out
+        scaled = out.kind in ("superlinear", "slow-per-byte")
+        confirmed = confirm(run, data, out) if not scaled else out
         if confirmed is None:
             return
         if record(name, crash_dir, data, confirmed, run):

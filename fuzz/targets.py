@@ -50,6 +50,10 @@ class Target:
     run: Callable[[bytes], None]
     seeds: Callable[[], list[bytes]]
     seed_selectors: tuple[int, ...] = (0,)
+    #: One large valid input (selector byte first) on the format's fast path: the harness
+    #: times it once at start and bounds every scaled input's CPU time per byte by a
+    #: multiple of its rate (`fuzz.harness.TIME_FACTOR`). None: no such bound (mime).
+    fast: Callable[[], bytes] | None = None
 
     def seed_inputs(self) -> Iterator[bytes]:
         for body in self.seeds():
@@ -478,11 +482,56 @@ def seeds_serving() -> list[bytes]:
     return out
 
 
+# ======================================================================================
+# One large input per target on its format's fast path (the time-per-byte reference)
+# ======================================================================================
+_FAST_ROWS = 8192
+
+
+def _fast_batch() -> smp.RecordBatch:
+    rng = np.random.default_rng(20)
+    return smp.from_dense(rng.standard_normal((_FAST_ROWS, 16)).astype(np.float32))
+
+
+def _fast_response() -> smp.RecordBatch:
+    rng = np.random.default_rng(21)
+    return smp.RecordBatch(
+        label={
+            "closest_cluster": rng.integers(0, 50, _FAST_ROWS).astype(np.float32),
+            "distance_to_cluster": rng.random(_FAST_ROWS, np.float32),
+        }
+    )
+
+
+def _fast_request(content_type: str, selector: int = 0) -> Callable[[], bytes]:
+    return lambda: bytes([selector]) + smp.encode_request(_fast_batch(), content_type)
+
+
+def _fast_recordio() -> bytes:
+    return b"\x00" + recordio.write_records([bytes(range(256)) * 4] * 1024)
+
+
+def _fast_npy() -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.random.default_rng(22).standard_normal((_FAST_ROWS, 16)).astype(np.float32))
+    return b"\x00" + buf.getvalue()
+
+
+def _fast_algorithms() -> bytes:
+    sel = _ALGO_CASES.index(("kmeans", "application/json"))
+    return bytes([sel]) + algorithms.encode_response(_fast_response(), "application/json", "kmeans")
+
+
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
         Target(
-            "recordio", "smp.recordio.iter_records (buffer, stream)", run_recordio, seeds_recordio, (0, 1, 2)
+            "recordio",
+            "smp.recordio.iter_records (buffer, stream)",
+            run_recordio,
+            seeds_recordio,
+            (0, 1, 2),
+            _fast_recordio,
         ),
         Target(
             "recordio_protobuf",
@@ -490,6 +539,7 @@ TARGETS: dict[str, Target] = {
             run_recordio_protobuf,
             seeds_recordio_protobuf,
             (0, 9, 22, 32, 97),
+            _fast_request(rp.CONTENT_TYPE),
         ),
         Target(
             "csv",
@@ -497,23 +547,42 @@ TARGETS: dict[str, Target] = {
             run_csv,
             seeds_csv,
             (0, 1, 12, 32, 48, 64, 193),
+            _fast_request("text/csv"),
         ),
-        Target("json", "json.decode / decode_response", run_json, seeds_json, (0, 1, 8, 9)),
+        Target(
+            "json",
+            "json.decode / decode_response",
+            run_json,
+            seeds_json,
+            (0, 1, 8, 9),
+            _fast_request("application/json"),
+        ),
         Target(
             "jsonlines",
             "jsonlines.decode / decode_response / iter_decode",
             run_jsonlines,
             seeds_jsonlines,
             (0, 2, 21, 46),
+            _fast_request("application/jsonlines"),
         ),
-        Target("npy", "npy.decode / decode_response / decode_array", run_npy, seeds_npy, (0, 3, 4)),
-        Target("libsvm", "libsvm.decode / iter_decode", run_libsvm, seeds_libsvm, (0, 1, 6, 48)),
+        Target(
+            "npy", "npy.decode / decode_response / decode_array", run_npy, seeds_npy, (0, 3, 4), _fast_npy
+        ),
+        Target(
+            "libsvm",
+            "libsvm.decode / iter_decode",
+            run_libsvm,
+            seeds_libsvm,
+            (0, 1, 6, 48),
+            _fast_request("text/libsvm"),
+        ),
         Target(
             "algorithms",
             "algorithms.decode_response (every algorithm and Accept type)",
             run_algorithms,
             seeds_algorithms,
             _algo_selectors(),
+            _fast_algorithms,
         ),
         Target(
             "mime", "MediaType.parse / parse_accept / negotiate / get_codec", run_mime, seeds_mime, (0, 1, 3)
@@ -524,6 +593,7 @@ TARGETS: dict[str, Target] = {
             run_serving,
             seeds_serving,
             (0, 8, 9, 17, 34, 52),
+            _fast_request("text/csv", 1),
         ),
     )
 }

@@ -478,6 +478,58 @@ def test_fuzz_scaling_check_tells_quadratic_from_linear() -> None:
     assert harness.repeat_body(b"\x07ab", 3) == b"\x07ababab"
 
 
+def test_fuzz_scaling_check_bounds_memory_of_the_repeated_body() -> None:
+    from fuzz import harness
+
+    def per_record_objects(data: bytes) -> None:
+        # about 100 bytes held per input byte: under the bound's 8 MiB base for the input
+        # itself, far over 32x for its body repeated 64 times
+        keep = [bytearray(400) for _ in range(len(data) // 4)]
+        assert len(keep) == len(data) // 4
+
+    body = b"\x00" + b"ab,c" * 1024
+    assert harness.check(per_record_objects, body).kind == "ok"
+    out = harness.scaling(per_record_objects, body)
+    assert (out.kind, out.signature) == ("memory", "memory-scaled")
+
+    def compact(data: bytes) -> None:
+        np.frombuffer(data, np.uint8).astype(np.float64).sum()  # 8 bytes per input byte
+
+    assert harness.scaling(compact, body).kind == "ok"
+
+
+def test_fuzz_scaling_check_bounds_time_per_byte_by_the_fast_path() -> None:
+    import time
+
+    from fuzz import harness
+
+    def crawl(data: bytes) -> None:  # linear, but 2 microseconds per byte
+        end = time.process_time() + 2e-6 * len(data)
+        while time.process_time() < end:
+            pass
+
+    body = b"\x00" + b"x" * 4096
+    out = harness.scaling(crawl, body, rate=1e-9)  # a fast path at 1 ns per byte
+    assert out.kind == "slow-per-byte", out
+    assert harness.scaling(crawl, body, rate=1e-7).kind == "ok"  # 100 ns: 2 us is within 40x
+    assert harness.scaling(crawl, body).kind == "ok"  # no fast path: no per-byte bound
+
+
+def test_fuzz_fast_inputs_are_valid_and_within_the_bounds() -> None:
+    from fuzz.harness import MEM_BASE, MEM_PER_BYTE, check
+    from fuzz.targets import TARGETS
+
+    assert {n for n, t in TARGETS.items() if t.fast is None} == {"mime"}
+    for name, target in TARGETS.items():
+        if target.fast is None:
+            continue
+        data = target.fast()
+        assert len(data) > 500_000, name
+        out = check(target.run, data)
+        assert out.kind == "ok", f"{name}: {out.detail}"
+        assert out.peak <= MEM_BASE + MEM_PER_BYTE * len(data), name
+
+
 def test_fuzz_runner_reads_libfuzzer_logs() -> None:
     from fuzz.run import parse_log
 
