@@ -528,11 +528,21 @@ class RecordBatch:
         return f"RecordBatch(n={self.n}, features={desc(self.features)}, label={desc(self.label)}{extra})"
 
 
+def _arrow_numbers(pa: Any, a: NDArray[Any]) -> Any:
+    """A 1-d numeric array as an Arrow array sharing its memory (when contiguous). Built
+    from its buffer: ``pa.array`` of a numpy array imports pandas (about 0.4 s) where it is
+    installed. Booleans go through ``pa.array``, which packs them into bits."""
+    flat = np.ascontiguousarray(a).reshape(-1)
+    if flat.dtype.kind == "b":
+        return pa.array(flat)
+    return pa.Array.from_buffers(pa.from_numpy_dtype(flat.dtype), len(flat), [None, pa.py_buffer(flat)])
+
+
 def _arrow_dense(pa: Any, col: NDArray[Any], n: int) -> Any:
     """A dense numeric (N, *shape) array as nested FixedSizeLists over one primitive
     array that shares its memory (when C-contiguous)."""
     flat = np.ascontiguousarray(col).reshape(-1)
-    arr = pa.array(flat)
+    arr = _arrow_numbers(pa, flat)
     shape = col.shape[1:]
     for i, side in enumerate(reversed(shape)):
         rows = n * math.prod(shape[: len(shape) - 1 - i])
@@ -550,12 +560,13 @@ def _arrow_column(pa: Any, col: Any, n: int, name: str) -> tuple[Any, dict[bytes
         return _arrow_dense(pa, col, n), None
     if kind == Kind.RAGGED:
         mask = None if col.valid is None else pa.array(~col.valid)
-        return pa.LargeListArray.from_arrays(pa.array(col.offsets), pa.array(col.values), mask=mask), None
+        offsets, values = _arrow_numbers(pa, col.offsets), _arrow_numbers(pa, col.values)
+        return pa.LargeListArray.from_arrays(offsets, values, mask=mask), None
     if kind == Kind.SPARSE:
         m, shape = sparse_parts(col)
-        indptr = pa.array(np.asarray(m.indptr, dtype=np.int64))
-        keys = pa.LargeListArray.from_arrays(indptr, pa.array(np.asarray(m.indices)))
-        values = pa.LargeListArray.from_arrays(indptr, pa.array(np.asarray(m.data)))
+        indptr = _arrow_numbers(pa, np.asarray(m.indptr, dtype=np.int64))
+        keys = pa.LargeListArray.from_arrays(indptr, _arrow_numbers(pa, np.asarray(m.indices)))
+        values = pa.LargeListArray.from_arrays(indptr, _arrow_numbers(pa, np.asarray(m.data)))
         struct = pa.StructArray.from_arrays([keys, values], names=["keys", "values"])
         return struct, {b"sm_payloads.shape": json.dumps(list(shape)).encode()}
     rows = col.tolist()

@@ -441,6 +441,24 @@ def test_import_leaves_pyarrow_unloaded() -> None:
     assert r.stdout.strip() == "False", r.stderr
 
 
+def test_arrow_in_and_out_leave_pandas_unloaded() -> None:
+    """``pa.array`` of a numpy array imports pandas (0.4 s of the CLI's start-up): to_arrow
+    builds its arrays from buffers, and from_arrow reads buffers, so neither loads it."""
+    pytest.importorskip("pandas")
+    code = """
+import sys
+import numpy as np, scipy.sparse as sp, sm_payloads as smp
+b = smp.RecordBatch(
+    {"values": np.ones((3, 2), np.float32), "r": smp.Ragged(np.arange(3.0), np.array([0, 1, 1, 3])),
+     "s": sp.csr_array(np.eye(3, dtype=np.float32)), "m": np.array([True, False, True])},
+    {"values": np.arange(3, dtype=np.int32)}, n=3)
+back = smp.from_arrow(b.to_arrow())
+print(back.features["s"].toarray().tolist(), back.features["r"].values.tolist(), "pandas" in sys.modules)
+"""
+    r = _run(code)
+    assert r.stdout.strip() == "[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]] [0.0, 1.0, 2.0] False", r.stderr
+
+
 def test_without_pyarrow_everything_else_works_and_arrow_says_what_to_install() -> None:
     code = """
 import sys
