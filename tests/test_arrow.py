@@ -456,7 +456,8 @@ back = smp.from_arrow(b.to_arrow())
 print(back.features["s"].toarray().tolist(), back.features["r"].values.tolist(), "pandas" in sys.modules)
 """
     r = _run(code)
-    assert r.stdout.strip() == "[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]] [0.0, 1.0, 2.0] False", r.stderr
+    want = "[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]] [0.0, 1.0, 2.0] False"
+    assert r.stdout.strip() == want, r.stderr
 
 
 def test_without_pyarrow_everything_else_works_and_arrow_says_what_to_install() -> None:

@@ -265,7 +265,9 @@ def test_no_records_is_an_empty_table(tmp_path: Path) -> None:
 def test_an_empty_table_keeps_its_columns(tmp_path: Path, suffix: str) -> None:
     """0 rows in, 0 rows out, with the columns and types of the batch the rows would make."""
     src = tmp_path / f"e{suffix}"
-    t = pa.table({"y": pa.array([], pa.float32()), "a": pa.array([], pa.float64()), "b": pa.array([], pa.int8())})
+    t = pa.table(
+        {"y": pa.array([], pa.float32()), "a": pa.array([], pa.float64()), "b": pa.array([], pa.int8())}
+    )
     if suffix == ".parquet":
         pq.write_table(t, src)
     else:
