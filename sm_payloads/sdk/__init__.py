@@ -36,13 +36,13 @@ from typing import Any, ClassVar
 import numpy as np
 import orjson
 
-from ._buffers import as_bytes, as_view
-from .errors import DecodeError, EncodeError, UnsupportedMediaTypeError
-from .formats import npy as _npy
-from .formats._csv_text import CHARSETS
-from .mime import MediaType
-from .record import RecordBatch, from_dense
-from .registry import get_codec
+from .._buffers import as_bytes, as_view
+from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
+from ..formats import npy as _npy
+from ..formats._csv_text import CHARSETS
+from ..mime import MediaType
+from ..record import RecordBatch, from_dense
+from ..registry import get_codec
 
 __all__ = [
     "JSONDecodeError",
@@ -144,7 +144,7 @@ def _is_arrow(data: Any) -> bool:
     """A DataFrame or Arrow table (the Arrow PyCapsule interface). One column (a pandas or
     polars Series, a pyarrow Array) is not: the SDK writes a Series as one row, and so do
     the serializers here (through numpy)."""
-    from .arrow import is_arrow, is_column
+    from ..arrow import is_arrow, is_column
 
     return is_arrow(data) and not is_column(data)
 
@@ -152,7 +152,7 @@ def _is_arrow(data: Any) -> bool:
 def _from_arrow(data: Any, content_type: str) -> RecordBatch:
     """`sm_payloads.arrow.from_arrow` (its numeric columns as ``features["values"]``), its
     errors naming `content_type`."""
-    from .arrow import from_arrow  # pyarrow is imported only for Arrow data
+    from ..arrow import from_arrow  # pyarrow is imported only for Arrow data
 
     try:
         return from_arrow(data)
@@ -807,8 +807,8 @@ class RecordDeserializer(_Deserializer):
     def deserialize(self, data: Any, content_type: str | None = None) -> list[Any]:
         from google.protobuf.message import DecodeError as ProtobufDecodeError
 
-        from . import recordio
-        from ._proto import record_pb2
+        from .. import recordio
+        from .._proto import record_pb2
 
         body = bytes(_read_all(data))
         starts, lengths, joined = recordio.frame_table(as_view(body), _RIO)
@@ -827,7 +827,7 @@ class RecordDeserializer(_Deserializer):
 
 
 def _preferred_response_types() -> tuple[str, ...]:
-    from .registry import response_types
+    from ..registry import response_types
 
     registered = response_types()
     first = [t for t in (_RIO, _JSON, _JSONLINES, _CSV, _NPY) if t in registered]
@@ -855,7 +855,7 @@ class RecordBatchDeserializer(_Deserializer):
         self.options = options
 
     def deserialize(self, stream: Any, content_type: str) -> RecordBatch:
-        from .api import decode_response
+        from ..api import decode_response
 
         body = _read_all(stream)
         if not content_type:
