@@ -334,7 +334,7 @@ def main(argv: list[str]) -> None:
         measure = SAMPLE_MEMORY_EVERY > 0 and counter[0] % SAMPLE_MEMORY_EVERY == 0
         out = check(run, data, measure_memory=measure)
         if out.kind == "ok" and SCALE_EVERY > 0 and counter[0] % SCALE_EVERY == 0:
-            out = scaling(run, data, rate)
+            out = scaling(run, data, rate if target.whole(data[0] if data else 0) else None)
             if out.kind == "exception" or out.signature == "memory-scaled":  # the reproducer
                 data = repeat_body(data)
         if out.kind == "ok":

@@ -54,6 +54,9 @@ class Target:
     #: times it once at start and bounds every scaled input's CPU time per byte by a
     #: multiple of its rate (`fuzz.harness.TIME_FACTOR`). None: no such bound (mime).
     fast: Callable[[], bytes] | None = None
+    #: The selectors that bound applies to: those that decode the body whole (a streaming
+    #: read with a batch of 1-4 records costs a batch per record, the caller's choice).
+    whole: Callable[[int], bool] = lambda sel: True
 
     def seed_inputs(self) -> Iterator[bytes]:
         for body in self.seeds():
@@ -540,6 +543,7 @@ TARGETS: dict[str, Target] = {
             seeds_recordio_protobuf,
             (0, 9, 22, 32, 97),
             _fast_request(rp.CONTENT_TYPE),
+            lambda sel: False,  # every input is also read in batches of 1 to 4 records
         ),
         Target(
             "csv",
@@ -548,6 +552,7 @@ TARGETS: dict[str, Target] = {
             seeds_csv,
             (0, 1, 12, 32, 48, 64, 193),
             _fast_request("text/csv"),
+            lambda sel: not sel & 64,
         ),
         Target(
             "json",
@@ -564,6 +569,7 @@ TARGETS: dict[str, Target] = {
             seeds_jsonlines,
             (0, 2, 21, 46),
             _fast_request("application/jsonlines"),
+            lambda sel: not sel & 4,
         ),
         Target(
             "npy", "npy.decode / decode_response / decode_array", run_npy, seeds_npy, (0, 3, 4), _fast_npy
@@ -575,6 +581,7 @@ TARGETS: dict[str, Target] = {
             seeds_libsvm,
             (0, 1, 6, 48),
             _fast_request("text/libsvm"),
+            lambda sel: not sel & 16,
         ),
         Target(
             "algorithms",
