@@ -22,13 +22,16 @@ waiting: past 9 x ``max_concurrency`` bodies held (read, waiting or running) a r
 503 before any byte of its body is read, so a worker holds at most that many bodies.
 Rule 3 (timeout): a request not answered within ``timeout_s`` once its body is read is 504
 and logged; its thread finishes in the background and then serves other requests, so the
-worker stays usable. The body itself must arrive within ``timeout_s`` of the headers, else
-408 and the connection is closed (a client that stalls or trickles its body cannot hold
-the connection and the bytes it sent for ever).
+worker stays usable. While every thread runs such an overdue prediction, the worker can
+answer nothing: ``/ping`` and invocations are 503 until one of them returns (SageMaker
+replaces a container whose health check keeps failing). The body itself must arrive
+within ``timeout_s`` of the headers, else 408 and the connection is closed (a client that
+stalls or trickles its body cannot hold the connection and the bytes it sent for ever).
 Rule 4 (health): ``load()`` runs once per worker on its own thread, started at ASGI
 lifespan start-up (or with the first request where the server has no lifespan). ``/ping``
 is 200 once it has returned, 503 while it runs or after it raised (the traceback is
-logged); invocations are 503 until then too. Without ``load``, ``/ping`` is 200 at once.
+logged); invocations are 503 until then too. Without ``load``, ``/ping`` is 200 at once
+(and 503 while every thread is overdue, Rule 3).
 Rule 5 (answers): every status and body come from `smp.serving.handle` (see its table);
 the server adds 400 (Content-Length), 404, 405, 408, 413 (body), 503 and 504, with one-line
 ``text/plain; charset=utf-8`` bodies. Responses carry ``Content-Length``. ``HEAD`` is
@@ -119,6 +122,8 @@ class _Pool:
         self.size = size
         self.backlog = backlog
         self.running = 0
+        #: Threads still running a call whose request was already answered 504.
+        self.overdue = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
@@ -167,9 +172,19 @@ class _Pool:
         await self._acquire(deadline)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Response] = loop.create_future()
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            if not fut.done():
+                expired = True
+                self.overdue += 1
+                fut.set_exception(asyncio.TimeoutError())
 
         def finish(result: Response | None, error: BaseException | None) -> None:
             self._release()
+            if expired:
+                self.overdue -= 1
             if not fut.done():
                 if error is None:
                     fut.set_result(result)  # type: ignore[arg-type]
@@ -202,7 +217,7 @@ class _Pool:
             return await fut
         # One timer, no wait_for/shield: past the deadline the answer is a TimeoutError, and
         # the thread's result, when it comes, is dropped (finish() sees fut done).
-        timer = loop.call_at(deadline, _expire, fut)
+        timer = loop.call_at(deadline, expire)
         try:
             return await fut
         finally:
@@ -213,11 +228,6 @@ class _Pool:
         for _ in self._threads:
             self._jobs.put(None)
         self._threads.clear()
-
-
-def _expire(fut: asyncio.Future[Response]) -> None:
-    if not fut.done():
-        fut.set_exception(asyncio.TimeoutError())
 
 
 def _text(status: int, message: str) -> Response:
@@ -282,10 +292,20 @@ class _App:
 
     def unready(self) -> Response | None:
         if self.state == "ready":
-            return None
+            return None if self.pool.overdue < self.pool.size else self.wedged()
         if self.state == "failed":
             return _text(503, "the model failed to load (see the container log)")
         return _text(503, "the model is loading")
+
+    def wedged(self) -> Response:
+        """Every thread runs a prediction whose request timed out: the worker can answer
+        nothing more until one returns, and may never; 503 lets SageMaker replace it."""
+        n = self.pool.size
+        return _text(
+            503,
+            f"all {n} prediction thread{'s' if n != 1 else ''} still run predictions that timed out "
+            "(see the container log)",
+        )
 
     def execution_parameters(self) -> Response:
         env = self.env

@@ -463,6 +463,50 @@ def test_timeout_is_504_and_the_worker_stays_usable(caplog: pytest.LogCaptureFix
     release.set()
 
 
+def test_ping_is_503_while_every_thread_runs_an_overdue_prediction() -> None:
+    release = threading.Event()
+    done: list[float] = []
+
+    def predict(b: smp.RecordBatch) -> smp.RecordBatch:
+        x = float(b.to_numpy()[0, 0])
+        if x < 2:
+            assert release.wait(10)
+        done.append(x)
+        return score(b)
+
+    app = asgi_app(predict, env={}, timeout_s=0.2, max_concurrency=2)
+    headers = [("content-type", CSV), ("accept", CSV)]
+    wedged = text(
+        503, "all 2 prediction threads still run predictions that timed out (see the container log)"
+    )
+
+    async def scenario() -> list[tuple[int | None, str | None, bytes]]:
+        seen = []
+        first = await call(app, "POST", "/invocations", [b"0,0\n"], headers)
+        seen += [got(first), got(await call(app, "GET", "/ping"))]  # one thread of two is overdue
+        second = await call(app, "POST", "/invocations", [b"1,0\n"], headers)
+        seen += [got(second), got(await call(app, "GET", "/ping"))]
+        seen.append(got(await call(app, "POST", "/invocations", [b"5,0\n"], headers)))
+        release.set()
+        while len(done) < 2:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the threads' answers reach the loop
+        seen += [got(await call(app, "GET", "/ping"))]
+        seen.append(got(await call(app, "POST", "/invocations", [b"5,0\n"], headers)))
+        return seen
+
+    timed_out = text(504, "the prediction did not finish within the timeout of 0.2 s")
+    assert asyncio.run(scenario()) == [
+        timed_out,
+        (200, TEXT, b""),
+        timed_out,
+        wedged,
+        wedged,
+        (200, TEXT, b""),
+        (200, CSV, b"5.0\n"),
+    ]
+
+
 def test_past_max_concurrency_requests_wait_then_503() -> None:
     entered, release = threading.Event(), threading.Event()
     order: list[float] = []
