@@ -27,6 +27,8 @@ answer nothing: ``/ping`` and invocations are 503 until one of them returns (Sag
 replaces a container whose health check keeps failing). The body itself must arrive
 within ``timeout_s`` of the headers, else 408 and the connection is closed (a client that
 stalls or trickles its body cannot hold the connection and the bytes it sent for ever).
+A request whose client goes away while it waits for a thread is dropped when its turn
+comes, its prediction never run (one already running finishes; its answer goes nowhere).
 Rule 4 (health): ``load()`` runs once per worker on its own thread, started at ASGI
 lifespan start-up (or with the first request where the server has no lifespan). ``/ping``
 is 200 once it has returned, 503 while it runs or after it raised (the traceback is
@@ -45,8 +47,8 @@ without uvicorn; only `serve` needs it (``pip install "sm_payloads[serve]"``).
 >>> app = asgi_app(lambda b: smp.RecordBatch(label={"score": b.to_numpy().sum(axis=1)}), env={})
 >>> async def call(method, path, body=b"", headers=()):
 ...     sent, chunks = [], [{"type": "http.request", "body": body, "more_body": False}]
-...     async def receive():
-...         return chunks.pop(0) if chunks else {"type": "http.disconnect"}
+...     async def receive():  # after the body: wait, as a server does while the client stays
+...         return chunks.pop(0) if chunks else await asyncio.Event().wait()
 ...     async def send(message):
 ...         sent.append(message)
 ...     scope = {"type": "http", "method": method, "path": path, "headers": list(headers)}
@@ -228,6 +230,10 @@ class _Pool:
         for _ in self._threads:
             self._jobs.put(None)
         self._threads.clear()
+
+
+#: What `work` returns for a request whose client went away before it started (never sent).
+_GONE = Response(499, b"", "")
 
 
 def _text(status: int, message: str) -> Response:
@@ -468,8 +474,15 @@ class _App:
         content_type = _header(headers, b"content-type")
         accept = _header(headers, b"accept")
         deadline = math.inf if self.timeout_s is None else loop.time() + self.timeout_s
+        # Once the body is read, receive() returns only when the client has gone away: a
+        # request still waiting for a thread then is dropped, its prediction never run.
+        gone = threading.Event()
+        watch = asyncio.ensure_future(receive())
+        watch.add_done_callback(lambda t: None if t.cancelled() or t.exception() else gone.set())
 
         def work() -> Response:
+            if gone.is_set():
+                return _GONE
             return handle(
                 body,
                 content_type,
@@ -495,6 +508,11 @@ class _App:
         except Exception:
             log.exception("handling the request failed")
             await _send(send, _text(500, "the server failed to handle the request (see the container log)"))
+            return
+        finally:
+            watch.cancel()
+        if response is _GONE:
+            log.info("the client went away before its prediction started: not run")
             return
         await _send(send, response)
 

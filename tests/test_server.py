@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -61,8 +62,10 @@ async def call(
     async def receive() -> dict[str, Any]:
         i = reply.reads
         reply.reads += 1
-        if (disconnect_after is not None and i >= disconnect_after) or i >= len(chunks):
+        if disconnect_after is not None and i >= disconnect_after:
             return {"type": "http.disconnect"}
+        if i >= len(chunks):  # the whole body is read: a server waits until the client goes
+            await asyncio.Event().wait()
         return {"type": "http.request", "body": chunks[i], "more_body": i < len(chunks) - 1}
 
     async def send(message: dict[str, Any]) -> None:
@@ -109,7 +112,7 @@ def test_ping_and_invocations_without_load() -> None:
     assert got(asyncio.run(call(app, "GET", "/ping"))) == (200, TEXT, b"")
     r = post(app, b"1,2\n3,4.5\n", CSV, JSON)
     assert got(r) == (200, JSON, b'{"predictions":[{"score":3.0},{"score":7.5}]}')
-    assert r.reads == 1
+    assert r.reads == 2  # the body, then the watch for the client going away
 
 
 @pytest.mark.parametrize("path", ["/invocations", "/invocations/", "/endpoints/my-endpoint/invocations"])
@@ -505,6 +508,45 @@ def test_ping_is_503_while_every_thread_runs_an_overdue_prediction() -> None:
         (200, TEXT, b""),
         (200, CSV, b"5.0\n"),
     ]
+
+
+def test_a_request_whose_client_left_while_waiting_is_never_predicted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entered, release = threading.Event(), threading.Event()
+    seen: list[float] = []
+
+    def predict(b: smp.RecordBatch) -> smp.RecordBatch:
+        x = float(b.to_numpy()[0, 0])
+        seen.append(x)
+        if x == 0:
+            entered.set()
+            assert release.wait(10)
+        return score(b)
+
+    app = asgi_app(predict, env={}, max_concurrency=1)
+    headers = [("content-type", CSV), ("accept", CSV)]
+    caplog.set_level(logging.INFO, logger="sm_payloads")
+
+    async def scenario() -> tuple[Reply, Reply, Reply]:
+        blocker = asyncio.ensure_future(call(app, "POST", "/invocations", [b"0,0\n"], headers))
+        while not entered.is_set():
+            await asyncio.sleep(0.001)
+        # the whole body arrives, then the client goes while the request waits for the thread
+        left = asyncio.ensure_future(
+            call(app, "POST", "/invocations", [b"1,0\n"], headers, disconnect_after=1)
+        )
+        await asyncio.sleep(0.05)
+        release.set()
+        after = await call(app, "POST", "/invocations", [b"2,0\n"], headers)
+        return await blocker, await left, after
+
+    blocker, left, after = asyncio.run(scenario())
+    assert got(blocker) == (200, CSV, b"0.0\n")
+    assert (left.status, left.messages) == (None, 0)  # nothing sent: the client is gone
+    assert got(after) == (200, CSV, b"2.0\n")
+    assert seen == [0.0, 2.0]
+    assert "the client went away before its prediction started: not run" in caplog.text
 
 
 def test_past_max_concurrency_requests_wait_then_503() -> None:
