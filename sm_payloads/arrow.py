@@ -60,7 +60,16 @@ from .record import Ragged, RecordBatch
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike, NDArray
 
-__all__ = ["INSTALL", "SHAPE_KEY", "from_arrow", "is_arrow", "outputs_from_arrow", "pyarrow", "to_table"]
+__all__ = [
+    "INSTALL",
+    "SHAPE_KEY",
+    "from_arrow",
+    "from_table",
+    "is_arrow",
+    "outputs_from_arrow",
+    "pyarrow",
+    "to_table",
+]
 
 #: What to install for Arrow, Parquet and DataFrame support.
 INSTALL = 'pyarrow is needed for Arrow, Parquet and DataFrame data: pip install "sm_payloads[arrow]"'
@@ -168,13 +177,26 @@ def from_arrow(
     ([[0.5, 2.0], [1.5, 3.0]], [1.0, 0.0])
     """
     table = to_table(data)
+    return from_table(table, label=label, features=features, dtype=dtype, nan=_from_pandas(table))
+
+
+def from_table(
+    table: Any,
+    *,
+    label: str | Sequence[str] | None = None,
+    features: Sequence[str] | None = None,
+    dtype: DTypeLike | None = None,
+    nan: bool = False,
+) -> RecordBatch:
+    """`from_arrow` of a ``pyarrow.Table``, told whether a null in a floating-point column
+    is NaN (`nan`: the data is pandas', where NaN is the missing value) rather than by the
+    table's schema metadata (`smp.dask` builds its partitions' tables itself)."""
     dt = None
     if dtype is not None:
         dt = np.dtype(dtype)
         if dt not in TENSOR_DTYPES:
             raise ValueError(f"dtype must be float32, float64 or int32, not {dt}")
     hidden = _pandas_index(table)
-    nan = _from_pandas(table)
     names = [n for n in table.column_names if n not in hidden]
     seen: set[str] = set()
     for n in names:

@@ -42,8 +42,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from . import arrow as _arrow
 from .columns import column_kind
-from .errors import DecodeError, EncodeError
+from .errors import DecodeError
 from .formats import csv as _csv
 from .formats import jsonlines as _jsonl
 from .formats import recordio_protobuf as _rp
@@ -239,8 +240,6 @@ class _WriteSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     features: tuple[Any, ...] = ()  # dataframe feature columns
     label: Any = None  # dataframe label: None, a column name, or a tuple of names
-    fdtype: np.dtype[Any] | None = None  # dataframe: common dtype of the feature columns
-    ldtype: np.dtype[Any] | None = None  # dataframe: common dtype of the label columns
 
 
 def _batch_of(spec: _WriteSpec, part: Any, label: Any) -> RecordBatch:
@@ -249,16 +248,7 @@ def _batch_of(spec: _WriteSpec, part: Any, label: Any) -> RecordBatch:
         labels = {} if label is None else {"values": np.asarray(label)}
         return RecordBatch({"values": X}, labels, n=X.shape[0])
     if spec.kind == "dataframe":
-        assert spec.fdtype is not None
-        X = _frame_matrix(part, spec.features, spec.fdtype, "features")
-        if spec.label is None:
-            return RecordBatch({"values": X}, n=X.shape[0])
-        assert spec.ldtype is not None
-        cols = list(spec.label) if isinstance(spec.label, tuple) else [spec.label]
-        y = _frame_matrix(part, cols, spec.ldtype, "label")
-        return RecordBatch(
-            {"values": X}, {"values": y if isinstance(spec.label, tuple) else y[:, 0]}, n=len(X)
-        )
+        return _frame_batch(spec, part)
     items = list(part)
     for item in items:
         if not isinstance(item, RecordBatch):
@@ -390,57 +380,79 @@ def _write_block(
     return out
 
 
-def _frame_spec(spec: _WriteSpec, df: Any, label: Any) -> _WriteSpec:
-    """The spec with the dataframe's feature and label columns and their common dtypes."""
-    columns = list(df.columns)
+def _label_columns(label: Any) -> list[Any]:
     if label is None:
-        label_cols: list[Any] = []
-        lab: Any = None
-    elif isinstance(label, str) or not isinstance(label, Sequence):
-        label_cols = [label]
-        lab = label
-    else:
-        label_cols = list(label)
-        lab = tuple(label_cols)
+        return []
+    if isinstance(label, str) or not isinstance(label, Sequence):
+        return [label]
+    return list(label)
+
+
+def _frame_spec(spec: _WriteSpec, df: Any, label: Any) -> _WriteSpec:
+    """The spec with the dataframe's feature and label columns, checked on its meta (an
+    empty partition with the columns' dtypes) by the rules every partition will meet."""
+    columns = list(df.columns)
+    label_cols = _label_columns(label)
+    lab: Any = None  # None, the one label column (a (N,) label), or a tuple of them
+    if label is not None:
+        single = isinstance(label, str) or not isinstance(label, Sequence)
+        lab = label_cols[0] if single else tuple(label_cols)
     missing = [c for c in label_cols if c not in columns]
     if missing:
         raise KeyError(f"label column(s) {missing} not in the dataframe's columns {columns}")
+    if len({str(c) for c in columns}) != len(columns):
+        raise ValueError(f"the dataframe's column names are not unique as text: {columns}")
     features = tuple(c for c in columns if c not in label_cols)
-    bad = [
-        f"{c!r} ({df.dtypes[c]})"
-        for c in features + tuple(label_cols)
-        if not isinstance(df.dtypes[c], np.dtype) or df.dtypes[c].kind not in "biuf"
-    ]
-    if bad:
-        raise TypeError(
-            f"dataframe columns must have numeric numpy dtypes (bool, int, float); got {', '.join(bad)}"
-        )
     if not features:
         raise ValueError("the dataframe has no feature columns")
-    fdtype = np.result_type(*(df.dtypes[c] for c in features))
-    ldtype = np.result_type(*(df.dtypes[c] for c in label_cols)) if label_cols else None
-    return replace(spec, features=features, label=lab, fdtype=fdtype, ldtype=ldtype)
+    spec = replace(spec, features=features, label=lab)
+    # object columns (lists, as pandas holds Parquet's list columns) have no Arrow type
+    # until they hold values: the meta checks the others (text, types without a tensor)
+    meta = df._meta
+    typed = [c for c in columns if meta[c].dtype != object]
+    checked = replace(
+        spec,
+        features=tuple(c for c in features if c in typed),
+        label=None if lab is None else tuple(c for c in label_cols if c in typed),
+    )
+    _frame_batch(checked, meta, empty_ok=False)
+    return spec
 
 
-def _frame_matrix(part: Any, cols: Sequence[Any], dtype: np.dtype[Any], map_name: str) -> np.ndarray:
-    """Columns of a pandas partition as one (N, k) array of `dtype`; an integer that the
-    common float type cannot hold exactly is an `EncodeError`, never rounded."""
-    out = np.empty((len(part), len(cols)), dtype=dtype)
-    for j, c in enumerate(cols):
-        v = part[c].to_numpy()
-        out[:, j] = v
-        if v.dtype.kind in "iu" and dtype.kind == "f":
-            big = np.flatnonzero(np.abs(v.astype(np.float64)) >= 2.0 ** (np.finfo(dtype).nmant + 1))
-            for i in big.tolist():
-                if int(out[i, j]) != int(v[i]):
-                    raise EncodeError(
-                        None,
-                        f"value {int(v[i])} of column {c!r} ({v.dtype}) is not exact in {dtype}, the "
-                        "common type of the columns",
-                        column=f"{map_name}['values']",
-                        status_hint=400,
-                    )
-    return out
+def _frame_table(part: Any, columns: Sequence[Any]) -> Any:
+    """Columns of a pandas partition as a ``pyarrow.Table`` (names as text), without
+    copies where Arrow can hold the data as it is: a numpy column of numbers is a view of
+    its values (NaN stays NaN, payload included: not pandas' missing value here), a column
+    of pandas' nullable or Arrow-backed dtypes is its own Arrow data (``pd.NA`` a null),
+    and an object column (lists or arrays per row, as pandas holds Parquet's list columns)
+    is converted by pyarrow."""
+    pa = _arrow.pyarrow()
+    arrays = {}
+    for c in columns:
+        s = part[c]
+        if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biuf":
+            arrays[str(c)] = pa.array(s.to_numpy(), from_pandas=False)
+        else:
+            arrays[str(c)] = pa.array(s, from_pandas=True)
+    return pa.table(arrays)
+
+
+def _frame_batch(spec: _WriteSpec, part: Any, *, empty_ok: bool = True) -> RecordBatch:
+    """A pandas partition as a batch, through Arrow and `from_arrow` (its rules: numbers
+    become float32, float64 or int32 when no value changes, several columns are stacked
+    into one (N, k) array of their common type, a list column is ragged, a fixed-size list
+    (N, k), text is an `EncodeError` naming the column; a null float is NaN, pandas'
+    missing value, and any other null an `EncodeError`)."""
+    if empty_ok and len(part) == 0:
+        return RecordBatch(n=0)  # every format's shard of no records is empty
+    label_cols = _label_columns(spec.label)
+    table = _frame_table(part, [*spec.features, *label_cols])
+    label: Any = None
+    if spec.label is not None:
+        label = [str(c) for c in label_cols] if isinstance(spec.label, tuple) else str(spec.label)
+    # nan=True: a null in a float column (pd.NA of a nullable or Arrow-backed column,
+    # as Parquet's nulls read back) is NaN, as for any pandas data given to from_arrow
+    return _arrow.from_table(table, label=label, features=[str(c) for c in spec.features], nan=True)
 
 
 def _to_delayed(collection: Any) -> list[Any]:
