@@ -61,6 +61,8 @@ LAYERS: list[tuple[str, list[str]]] = [
             "sm_payloads.cli",
             "sm_payloads.dask",
             "sm_payloads.sdk",
+            "sm_payloads.sdk.v3",
+            "sm_payloads.sdk._translator",
             "sm_payloads.serving",
             "sm_payloads.server",
             "sm_payloads.testing",
@@ -91,6 +93,8 @@ PEERS = {
     ("sm_payloads.record", "sm_payloads.columns"),
     ("sm_payloads.object2vec", "sm_payloads.algorithms"),
     ("sm_payloads.autopilot", "sm_payloads.algorithms"),
+    # the SDK v3 drop-ins load their CustomPayloadTranslator (sagemaker-serve) on first use
+    ("sm_payloads.sdk.v3", "sm_payloads.sdk._translator"),
 }
 #: Peers among the integrations: any of them may import these (they sit at the integration
 #: layer's bottom); the facade (sm_payloads/__init__), __main__ and the CLI may import all.
