@@ -57,6 +57,7 @@ from __future__ import annotations
 import json as _stdjson
 import math
 import re
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -68,7 +69,7 @@ import scipy.sparse as sp
 
 from .. import _native
 from .._buffers import advise_huge_pages, as_bytes
-from ..columns import ColumnError, column_kind, columns_from_records, sparse_parts
+from ..columns import ColumnError, column_kind, shape_problem, sparse_parts
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
 from ..record import Ragged, RecordBatch, Sparse, Tensor
 
@@ -102,6 +103,7 @@ __all__ = [
     "request_instances",
     "response_items",
     "response_record",
+    "validate_groups",
     # the fast scanners
     "RequestScan",
     "request_group",
@@ -147,6 +149,8 @@ _C = _native.load("formats._cjson")
 WINDOW = 1 << 22
 #: Highest tensor rank a record may have (numpy allows 64 dimensions in all).
 _MAX_RANK = 32
+#: The widest sparse row scipy can index (int64 column indices).
+_MAX_COLUMN_WIDTH = 2**63 - 1
 
 
 # ======================================================================================
@@ -160,6 +164,8 @@ class BadValue(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+        #: The record at fault within its group, set by `GeneralGroup.chunks`.
+        self.index: int | None = None
 
 
 class SyntaxProblem(ValueError):
@@ -653,11 +659,16 @@ class FastGroup:
 
 @dataclass
 class GeneralGroup:
-    """Records parsed one by one."""
+    """Records parsed one by one: `Rec` objects, or (with `parse`) the JSON values of the
+    records, turned into `Rec` objects `CHUNK` at a time while the columns are built (the
+    path of record i in messages is ``f"{prefix}[{i}]"``, or `prefix` alone when it is
+    ``"$"`` or empty and the group holds one record)."""
 
-    recs: list[Rec]
+    recs: list[Any]
     offsets: list[int | None] | None = None
     lines: list[int | None] | None = None
+    parse: Callable[[Any, str], Rec] | None = None
+    prefix: str = ""
 
     def __len__(self) -> int:
         return len(self.recs)
@@ -667,7 +678,29 @@ class GeneralGroup:
             self.recs[a:b],
             None if self.offsets is None else self.offsets[a:b],
             None if self.lines is None else self.lines[a:b],
+            self.parse,
+            self.prefix,
         )
+
+    def path(self, i: int) -> str:
+        return f"{self.prefix}[{i}]" if self.prefix else "$"
+
+    def chunks(self) -> Iterator[list[Rec]]:
+        """The records as `Rec` objects, `CHUNK` at a time; `BadValue` carries ``index``."""
+        parse = self.parse
+        for lo in range(0, len(self.recs), CHUNK):
+            part = self.recs[lo : lo + CHUNK]
+            if parse is None:
+                yield part
+                continue
+            out = []
+            for j, x in enumerate(part, lo):
+                try:
+                    out.append(parse(x, self.path(j)))
+                except BadValue as e:
+                    e.index = j
+                    raise
+            yield out
 
 
 Group = FastGroup | GeneralGroup
@@ -767,22 +800,84 @@ class Locator:
         return None, None, self.first_index + i
 
 
-def _fix_empty_string_lists(recs: list[Rec], map_name: str) -> None:
-    """An empty list in a column of strings is an empty list of strings, not numbers."""
-    textual: set[str] = set()
-    for r in recs:
-        for k, t in getattr(r, map_name).items():
-            if t.values.dtype == object:
-                textual.add(k)
-    if not textual:
+def _group_chunks(g: Group) -> Iterator[list[Rec]]:
+    if isinstance(g, GeneralGroup):
+        yield from g.chunks()
         return
-    empty = np.empty(0, dtype=object)
-    for r in recs:
-        m = getattr(r, map_name)
-        for k in textual:
-            t = m.get(k)
-            if t is not None and t.values.size == 0 and t.values.dtype != object and t.keys is None:
-                m[k] = Tensor(empty, shape=t.shape)
+    for lo in range(0, len(g), CHUNK):
+        yield g.take(lo, min(lo + CHUNK, len(g))).records()
+
+
+def _build_columns(
+    groups: Sequence[Group], content_type: str, locate: Locator
+) -> tuple[dict[str, dict[str, Any]], list[list[str | None] | None]]:
+    """The columns and strings of the records of `groups`, `CHUNK` records at a time."""
+    builders = {name: _ColumnBuilder(name) for name in ("features", "label")}
+    texts: list[list[tuple[int, str]]] = [[], [], []]
+    i = 0
+    for g in groups:
+        for chunk in _wrap_bad(g, i, content_type, locate):
+            for r in chunk:
+                if r.features:
+                    builders["features"].add(i, r.features)
+                if r.label:
+                    builders["label"].add(i, r.label)
+                if r.uid is not None:
+                    texts[0].append((i, r.uid))
+                if r.metadata is not None:
+                    texts[1].append((i, r.metadata))
+                if r.configuration is not None:
+                    texts[2].append((i, r.configuration))
+                i += 1
+            for b in builders.values():
+                b.end_chunk()
+    n = i
+    maps: dict[str, dict[str, Any]] = {}
+    for name, b in builders.items():
+        try:
+            maps[name] = b.finish(n)
+        except ColumnError as e:
+            off, line, idx = locate(e.record_index) if e.record_index is not None else (None, None, None)
+            raise DecodeError(
+                content_type,
+                f"{e.column}: {e.reason}"
+                + (" (a RecordBatch column holds one kind of value)" if e.mixed else ""),
+                offset=off,
+                record_index=idx,
+                line=line,
+            ) from None
+    strings: list[list[str | None] | None] = [None, None, None]
+    for j, pairs in enumerate(texts):
+        if pairs:
+            vals: list[str | None] = [None] * n
+            for k, v in pairs:
+                vals[k] = v
+            strings[j] = vals
+    return maps, strings
+
+
+def _wrap_bad(g: Group, base: int, content_type: str, locate: Locator) -> Iterator[list[Rec]]:
+    """`_group_chunks`, with a `BadValue` turned into the `DecodeError` naming its record."""
+    try:
+        yield from _group_chunks(g)
+    except BadValue as e:
+        k = base + (e.index or 0)
+        off, line, idx = locate(k)
+        raise DecodeError(content_type, e.reason, offset=off, record_index=idx, line=line) from None
+
+
+def validate_groups(groups: Sequence[Group], content_type: str, first_index: int = 0) -> None:
+    """Raise the `DecodeError` of the first record of `groups` the grammar refuses, if any
+    (a reader that meets bytes that are not JSON calls this first, so that an earlier
+    record's error is the one reported)."""
+    groups = [g for g in groups if len(g)]
+    locate = Locator(groups, first_index)
+    base = 0
+    for g in groups:
+        if isinstance(g, GeneralGroup) and g.parse is not None:
+            for _chunk in _wrap_bad(g, base, content_type, locate):
+                pass
+        base += len(g)
 
 
 def batch_from_groups(
@@ -806,28 +901,7 @@ def batch_from_groups(
     if len(fast) == len(groups) and len(same) == 1:
         maps[fast[0].map_name][fast[0].key] = FastGroup.join(fast).column()
     else:
-        recs: list[Rec] = []
-        for g in groups:
-            recs.extend(g.records() if isinstance(g, FastGroup) else g.recs)
-        for map_name in ("features", "label"):
-            _fix_empty_string_lists(recs, map_name)
-        try:
-            maps["features"] = columns_from_records([r.features for r in recs], "features")
-            maps["label"] = columns_from_records([r.label for r in recs], "label")
-        except ColumnError as e:
-            off, line, idx = locate(e.record_index) if e.record_index is not None else (None, None, None)
-            raise DecodeError(
-                content_type,
-                f"{e.column}: {e.reason}"
-                + (" (a RecordBatch column holds one kind of value)" if e.mixed else ""),
-                offset=off,
-                record_index=idx,
-                line=line,
-            ) from None
-        for j, name in enumerate(("uid", "metadata", "configuration")):
-            vals = [getattr(r, name) for r in recs]
-            if any(v is not None for v in vals):
-                strings[j] = vals
+        maps, strings = _build_columns(groups, content_type, locate)
     if request_configuration is not None:
         conf = strings[2] or [None] * n
         strings[2] = [request_configuration if c is None else c for c in conf]
@@ -846,6 +920,268 @@ def batch_from_groups(
                 )
             cols[key] = new
     return RecordBatch(maps["features"], maps["label"], strings[0], strings[1], strings[2], n=n)
+
+
+# ======================================================================================
+# Records -> columns in bounded memory (the general path's column builder)
+# ======================================================================================
+
+#: Records turned into `Rec` objects at a time by `_ColumnBuilder` (bounds the general
+#: path's memory: the per-record objects of one chunk, never of the whole body).
+CHUNK = 2048
+
+
+class _KeyColumn:
+    """What one key of one map has seen so far, in compact arrays: everything
+    `columns_from_records` decides from, without a Python object per record."""
+
+    __slots__ = (
+        "chunk_keys",
+        "chunk_values",
+        "flags",
+        "index",
+        "keys",
+        "shape_id",
+        "size",
+        "texts",
+        "values",
+    )
+
+    _BYTES, _KEYED, _SPARSE = 1, 2, 4
+
+    def __init__(self) -> None:
+        self.index = array("q")  # record index of each present tensor
+        self.shape_id = array("l")  # interned shape (see `_ColumnBuilder.shape_id`)
+        self.size = array("q")  # number of values
+        self.flags = array("b")  # _BYTES | _KEYED | _SPARSE
+        self.values: list[np.ndarray] = []  # float64 values of the numeric tensors, in order
+        self.keys: list[np.ndarray] = []  # uint64 keys of the keyed tensors, in order
+        self.texts: list[Any] = []  # a strings tensor's value (as `_strings_column` has it) or None
+        self.chunk_values: list[np.ndarray] = []
+        self.chunk_keys: list[np.ndarray] = []
+
+    def add(self, i: int, t: Tensor, sid: int) -> None:
+        self.index.append(i)
+        self.shape_id.append(sid)
+        size = int(t.values.size)
+        self.size.append(size)
+        flags = 0
+        if t.values.dtype.kind in "OUS":
+            flags |= self._BYTES
+            vals = t.values.tolist()
+            self.texts.append(vals[0] if (len(vals) == 1 and t.shape in (None, ())) else list(vals))
+        else:
+            self.texts.append(None)
+            if size:
+                self.chunk_values.append(t.values)
+        if t.keys is not None:
+            flags |= self._KEYED | self._SPARSE
+            if t.keys.size:
+                self.chunk_keys.append(t.keys)
+        elif size == 0 and t.shape is not None and len(t.shape) > 0 and math.prod(t.shape) > 0:
+            flags |= self._SPARSE
+        self.flags.append(flags)
+
+    def end_chunk(self) -> None:
+        if self.chunk_values:
+            self.values.append(np.concatenate(self.chunk_values))
+            self.chunk_values = []
+        if self.chunk_keys:
+            self.keys.append(np.concatenate(self.chunk_keys))
+            self.chunk_keys = []
+
+
+class _ColumnBuilder:
+    """`columns_from_records` (and `_fix_empty_string_lists`) over records fed a chunk at a
+    time: the same columns, and the same `ColumnError` (message and record index), with
+    memory in proportion to the values rather than to a Python object per record."""
+
+    def __init__(self, map_name: str) -> None:
+        self.map_name = map_name
+        self.columns: dict[str, _KeyColumn] = {}
+        self.shapes: dict[tuple[str, Any], int] = {}
+        self.shape_list: list[tuple[str, Any]] = []
+
+    def shape_id(self, t: Tensor) -> int:
+        key = ("n", int(t.values.size)) if t.shape is None else ("s", t.shape)
+        sid = self.shapes.get(key)
+        if sid is None:
+            sid = self.shapes[key] = len(self.shape_list)
+            self.shape_list.append(key)
+        return sid
+
+    def add(self, i: int, m: Mapping[str, Tensor]) -> None:
+        for k, t in m.items():
+            col = self.columns.get(k)
+            if col is None:
+                col = self.columns[k] = _KeyColumn()
+            col.add(i, t, self.shape_id(t))
+
+    def end_chunk(self) -> None:
+        for col in self.columns.values():
+            col.end_chunk()
+
+    def finish(self, n: int) -> dict[str, Any]:
+        return {k: self._column(col, n, f"{self.map_name}[{k!r}]") for k, col in self.columns.items()}
+
+    def _column(self, col: _KeyColumn, n: int, name: str) -> Any:
+        index = np.frombuffer(col.index, dtype=np.int64) if len(col.index) else np.empty(0, np.int64)
+        flags = np.frombuffer(col.flags, dtype=np.int8) if len(col.flags) else np.empty(0, np.int8)
+        sizes = np.frombuffer(col.size, dtype=np.int64) if len(col.size) else np.empty(0, np.int64)
+        present = np.zeros(n, dtype=bool)
+        present[index] = True
+        absent = index.size != n
+        if (flags & _KeyColumn._BYTES).any():
+            return self._strings(col, index, flags, sizes, n, name)
+        values = np.concatenate(col.values) if col.values else np.empty(0, np.float64)
+        if (flags & _KeyColumn._SPARSE).any():
+            if absent:
+                i = int(np.flatnonzero(~present)[0])
+                raise ColumnError(name, "key missing from a record of a sparse column", i)
+            return self._sparse(col, flags, sizes, values, n, name)
+        return self._dense(col, index, sizes, values, n, absent, name)
+
+    def _strings(
+        self, col: _KeyColumn, index: np.ndarray, flags: np.ndarray, sizes: np.ndarray, n: int, name: str
+    ) -> np.ndarray:
+        # an empty numeric list among strings is an empty list of strings
+        numeric = (flags & _KeyColumn._BYTES) == 0
+        fixable = numeric & (sizes == 0) & ((flags & _KeyColumn._KEYED) == 0)
+        bad = numeric & ~fixable
+        if bad.any():
+            j = int(np.flatnonzero(bad)[0])
+            raise ColumnError(name, "numeric tensor in a column of byte strings", int(index[j]))
+        out = np.empty(n, dtype=object)
+        texts = col.texts
+        for j in np.flatnonzero(fixable).tolist():
+            texts[j] = []
+        out[index] = _object_array(texts)
+        return out
+
+    def _sparse(
+        self, col: _KeyColumn, flags: np.ndarray, sizes: np.ndarray, values: np.ndarray, n: int, name: str
+    ) -> Any:
+        sids = np.frombuffer(col.shape_id, dtype=np.int_)
+        sparse_rows = np.flatnonzero(flags & _KeyColumn._SPARSE)
+        first_sid = int(sids[sparse_rows[0]])
+        differ = sparse_rows[sids[sparse_rows] != first_sid]
+        for i in [int(sparse_rows[0])] + ([int(differ[0])] if differ.size else []):
+            kind, s = self.shape_list[int(sids[i])]
+            if kind == "n" or not s:
+                raise ColumnError(name, "sparse tensor without a shape", i)
+        shape: tuple[int, ...] = self.shape_list[first_sid][1]
+        if differ.size:
+            i = int(differ[0])
+            other = list(self.shape_list[int(sids[i])][1])
+            raise ColumnError(name, f"sparse records have different shapes ({other} vs {list(shape)})", i)
+        width = math.prod(shape)
+        if width > _MAX_COLUMN_WIDTH:
+            raise ColumnError(
+                name, f"sparse shape {list(shape)} has {width} elements, more than 2**63 - 1", 0, mixed=False
+            )
+        keyed = (flags & _KeyColumn._KEYED) != 0
+        dense_rows = ~keyed & (sizes > 0)
+        if dense_rows.any():
+            fits = np.array(
+                [
+                    self.shape_list[s][0] == "n" or self.shape_list[s][1] == shape
+                    for s in range(len(self.shape_list))
+                ],
+                dtype=bool,
+            )
+            wrong = dense_rows & ((sizes != width) | ~fits[sids])
+            if wrong.any():
+                i = int(np.flatnonzero(wrong)[0])
+                raise ColumnError(name, "dense record that does not fit the sparse shape", i)
+        keys = np.concatenate(col.keys) if col.keys else np.empty(0, np.uint64)
+        lengths = sizes
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        i32 = np.iinfo(np.int32).max
+        idx_dtype = np.int32 if width <= i32 and indptr[-1] <= i32 else np.int64
+        if dense_rows.any():
+            from_keys = np.repeat(keyed, lengths)
+            ind = np.empty(int(indptr[-1]), dtype=idx_dtype)
+            ind[from_keys] = keys
+            ind[~from_keys] = np.tile(np.arange(width, dtype=idx_dtype), int(dense_rows.sum()))
+        else:
+            ind = keys.astype(idx_dtype)
+        m = sp.csr_array((values, ind, indptr.astype(idx_dtype)), shape=(n, width))
+        return m if len(shape) == 1 else Sparse(m, shape)
+
+    def _dense(
+        self,
+        col: _KeyColumn,
+        index: np.ndarray,
+        sizes: np.ndarray,
+        values: np.ndarray,
+        n: int,
+        absent: bool,
+        name: str,
+    ) -> Any:
+        sids = np.frombuffer(col.shape_id, dtype=np.int_)
+        used = dict.fromkeys(sids.tolist())
+        scalar = self.map_name == "label" and all(
+            self.shape_list[s][0] == "n" and self.shape_list[s][1] == 1 for s in used
+        )
+        logical: dict[int, tuple[int, ...]] = {}
+        for s in used:
+            kind, v = self.shape_list[s]
+            if kind == "n":
+                logical[s] = () if scalar else (v,)
+            else:
+                logical[s] = v
+        # a dense tensor whose shape does not hold its values (the record grammar refuses
+        # those before: kept for the same rule as `columns_from_records`)
+        held = np.array(
+            [math.prod(v) if kind == "s" else -1 for kind, v in self.shape_list], dtype=np.float64
+        )
+        wrong = (held[sids] >= 0) & (held[sids] != sizes)
+        if wrong.any():
+            j = int(np.flatnonzero(wrong)[0])
+            v = self.shape_list[int(sids[j])][1]
+            raise ColumnError(
+                name, f"dense tensor of shape {list(v)} has {int(sizes[j])} values", int(index[j])
+            )
+        first = logical[int(sids[0])]
+        problem = shape_problem(first, n)
+        if problem is not None:
+            raise ColumnError(name, problem, 0, mixed=False)
+        same_of = np.zeros(len(self.shape_list), dtype=bool)
+        for s in used:
+            same_of[s] = logical[s] == first
+        differs = ~same_of[sids]
+        if not absent and not differs.any():
+            return values.reshape((n, *first))
+        if any(len(logical[s]) > 1 for s in used):
+            present = np.zeros(n, dtype=bool)
+            present[index] = True
+            first_absent = int(np.flatnonzero(~present)[0]) if absent else n
+            first_differ = int(index[np.flatnonzero(differs)[0]]) if differs.any() else n
+            if first_absent < first_differ:
+                raise ColumnError(
+                    name, f"no tensor in this record, while others have shape {list(first)}", first_absent
+                )
+            s = logical[int(sids[np.flatnonzero(differs)[0]])]
+            raise ColumnError(
+                name, f"records have different shapes ({list(s)} vs {list(first)})", first_differ
+            )
+        lengths = np.zeros(n, dtype=np.int64)
+        lengths[index] = sizes
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        valid = None
+        if absent:
+            valid = np.zeros(n, dtype=bool)
+            valid[index] = True
+        return Ragged(values, offsets, valid)
+
+
+def _object_array(items: list[Any]) -> np.ndarray:
+    out = np.empty(len(items), dtype=object)
+    for j, v in enumerate(items):
+        out[j] = v
+    return out
 
 
 # ======================================================================================

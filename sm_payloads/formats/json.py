@@ -126,13 +126,9 @@ def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) ->
     except BadValue as e:
         raise _bad_error(CONTENT_TYPE, e, None) from None
     parse = response_record if response else instance_record
-    recs = []
-    for i, x in enumerate(items):
-        try:
-            recs.append(parse(x, f"{prefix}[{i}]" if prefix else "$"))
-        except BadValue as e:
-            raise _bad_error(CONTENT_TYPE, e, i) from None
-    return batch_from_groups([GeneralGroup(recs)], CONTENT_TYPE, dtype, request_configuration=config)
+    group = GeneralGroup(items, parse=parse, prefix=prefix)
+    del doc
+    return batch_from_groups([group], CONTENT_TYPE, dtype, request_configuration=config)
 
 
 def decode(

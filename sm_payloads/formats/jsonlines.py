@@ -37,13 +37,11 @@ from ._json_layout import (
     RESERVED,
     SCAN_LINES,
     WINDOW,
-    BadValue,
     DtypeSpec,
     FastGroup,
     GeneralGroup,
     Group,
     Layout,
-    Rec,
     Source,
     SyntaxProblem,
     batch_from_groups,
@@ -61,6 +59,7 @@ from ._json_layout import (
     response_rows,
     scan,
     skip_bom,
+    validate_groups,
 )
 from ._rows import rows_kinds, rows_or_batch
 
@@ -124,7 +123,7 @@ def _parse_block(
     if fast is not None:
         return fast
     parse = response_record if response else instance_record
-    recs: list[Rec] = []
+    recs: list[Any] = []
     offsets: list[int | None] = []
     lines: list[int | None] = []
     start = 0
@@ -142,20 +141,17 @@ def _parse_block(
                 value = loads(block, start, end, allow_nan)
             except SyntaxProblem as p:
                 off = at if p.offset is None else base_offset + start + p.offset
+                # an earlier line's grammar error comes first
+                validate_groups([GeneralGroup(recs, offsets, lines, parse)], CONTENT_TYPE, first_record)
                 raise DecodeError(
                     CONTENT_TYPE, p.reason, offset=off, record_index=index, line=line_no
                 ) from None
-            try:
-                recs.append(parse(value, "$"))
-            except BadValue as e:
-                raise DecodeError(
-                    CONTENT_TYPE, e.reason, offset=at, record_index=index, line=line_no
-                ) from None
+            recs.append(value)
             offsets.append(at)
             lines.append(line_no)
         start = end + 1
         line_no += 1
-    return GeneralGroup(recs, offsets, lines)
+    return GeneralGroup(recs, offsets, lines, parse)
 
 
 def _groups(
@@ -216,8 +212,21 @@ def decode(
     """
     check_dtype_spec(dtype)
     _check_block_size(block_size)
-    groups = _groups(data, False, allow_nan, block_size, True, dtype)
-    return batch_from_groups(list(groups), CONTENT_TYPE, dtype)
+    return batch_from_groups(
+        _collect(_groups(data, False, allow_nan, block_size, True, dtype)), CONTENT_TYPE, dtype
+    )
+
+
+def _collect(groups: Iterator[Group]) -> list[Group]:
+    """The groups; before a `DecodeError` of a later block, an earlier record's error."""
+    out: list[Group] = []
+    try:
+        for g in groups:
+            out.append(g)
+    except DecodeError:
+        validate_groups(out, CONTENT_TYPE)
+        raise
+    return out
 
 
 def decode_response(
@@ -240,7 +249,7 @@ def decode_response(
         fast = response_fast(data, skip_bom(data), len(data), True, dtype)
         if fast is not None:
             return fast
-    return batch_from_groups(list(_groups(data, True, allow_nan, block_size, True)), CONTENT_TYPE, dtype)
+    return batch_from_groups(_collect(_groups(data, True, allow_nan, block_size, True)), CONTENT_TYPE, dtype)
 
 
 def iter_decode(
@@ -277,7 +286,15 @@ def _iter(
     pending: list[Group] = []
     have = 0
     done = 0
-    for g in _groups(source, response, allow_nan, block_size, dtype=dtype):
+    groups = _groups(source, response, allow_nan, block_size, dtype=dtype)
+    while True:
+        try:
+            g = next(groups)
+        except StopIteration:
+            break
+        except DecodeError:
+            validate_groups(pending, CONTENT_TYPE, done)
+            raise
         pending.append(g)
         have += len(g)
         while have >= batch_size:
