@@ -555,3 +555,47 @@ def test_translator_round_trips_bit_for_bit(x: np.ndarray) -> None:
         t = v3.PayloadTranslator(content_type)
         got = t.deserialize(io.BytesIO(t.serialize(x))).to_numpy()
         assert got.dtype == x.dtype and got.shape == x.shape and got.tobytes() == x.tobytes()
+
+
+# ======================================================================================
+# docs/sdk.md's SDK v3 examples, as written
+# ======================================================================================
+
+
+def _doc_blocks() -> list[str]:
+    from .test_docs import python_blocks
+
+    return [b.code for b in python_blocks() if b.page == "docs/sdk.md" and "SDK v3" in (b.mark or "")]
+
+
+def test_the_docs_have_the_sdk_v3_examples() -> None:
+    blocks = _doc_blocks()
+    assert len(blocks) == 2
+    assert "endpoint.invoke(X, content_type=ser.CONTENT_TYPE, accept=de.ACCEPT)" in blocks[0]
+    assert "SchemaBuilder(" in blocks[1]
+
+
+@needs_v3
+def test_docs_endpoint_example(loopback: Recorder, capsys: pytest.CaptureFixture[str]) -> None:
+    answer = smp.encode_response(smp.RecordBatch(label={"score": np.array([0.75], np.float32)}), RIO)
+    loopback.answer = (answer, RIO)
+    exec(compile(_doc_blocks()[0], "docs/sdk.md", "exec"), {"__name__": "__doc_block__"})
+    assert capsys.readouterr().out == "0.75\n"
+    ((path, headers, body),) = loopback.requests
+    X = np.array([[1.5, 16.0, 14.0, 23.0]], np.float32)
+    assert path == "/endpoints/my-endpoint/invocations"
+    assert (headers["Content-Type"], headers["Accept"]) == (RIO, RIO)
+    assert body == smp.encode_request(X, RIO, sdk_compatible=True)
+
+
+@needs_v3
+def test_docs_schema_builder_example() -> None:
+    namespace: dict[str, Any] = {"__name__": "__doc_block__"}
+    exec(compile(_doc_blocks()[1], "docs/sdk.md", "exec"), namespace)
+    schema = namespace["schema"]
+    assert repr(schema.custom_input_translator) == (
+        "PayloadTranslator('application/x-recordio-protobuf', accept='application/x-recordio-protobuf')"
+    )
+    assert repr(schema.custom_output_translator) == (
+        "PayloadTranslator('application/jsonlines', accept='application/jsonlines', response=True)"
+    )
