@@ -22,6 +22,7 @@ import importlib.metadata
 import io
 import json
 import os
+import pickle
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -370,8 +371,10 @@ def test_errors_are_the_twins() -> None:
     with pytest.raises(smp.DecodeError) as d:
         v3.RecordDeserializer().deserialize(io.BytesIO(b"\x00" * 8))
     assert (d.value.offset, d.value.record_index) == (0, 0)
-    with pytest.raises(json.JSONDecodeError):
+    with pytest.raises(v3.JSONDecodeError) as j:
         v3.JSONLinesDeserializer().deserialize(io.BytesIO(b'{"a": 1}\n{"a": }\n'))
+    assert isinstance(j.value, json.JSONDecodeError) and isinstance(j.value, smp.DecodeError)
+    assert (j.value.line, j.value.offset, j.value.pos) == (2, 15, 6)
     with pytest.raises(smp.UnsupportedMediaTypeError):
         v3.NumpyDeserializer(accept="text/plain").deserialize(io.BytesIO(b"1"))
 
@@ -546,6 +549,18 @@ def test_translator_options_and_errors() -> None:
         v3.PayloadTranslator(RIO).deserialize(io.BytesIO(b"\x00" * 8))
     with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
         v3.Nothing  # noqa: B018
+
+
+@needs_v3
+def test_pickled_as_references() -> None:
+    """ModelBuilder pickles the SchemaBuilder (cloudpickle) for the container: the classes go
+    by reference, the instances keep their settings."""
+    t = pickle.loads(pickle.dumps(v3.PayloadTranslator(CSV, response=True, keys=["score"])))
+    assert type(t) is v3.PayloadTranslator and t.__class__.__module__ == "sm_payloads.sdk._translator"
+    assert repr(t) == "PayloadTranslator('text/csv', accept='text/csv', response=True, keys=['score'])"
+    assert t.deserialize(io.BytesIO(b"0.5\n")).label["score"].tolist() == [0.5]
+    de = pickle.loads(pickle.dumps(v3.NumpyDeserializer(accept=(CSV, NPY))))
+    assert type(de) is v3.NumpyDeserializer and de.ACCEPT == "text/csv, application/x-npy"
 
 
 @needs_v3

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from ._translator import PayloadTranslator
 
 __all__ = [
+    "JSONDecodeError",
     "CSVDeserializer",
     "CSVSerializer",
     "JSONDeserializer",
@@ -59,6 +60,11 @@ __all__ = [
     "RecordDeserializer",
     "RecordSerializer",
 ]
+
+
+#: Invalid JSON read by a deserializer: `sm_payloads.sdk.JSONDecodeError`, both a `DecodeError`
+#: and the ``json.JSONDecodeError`` the SDK raises.
+JSONDecodeError = _twins.JSONDecodeError
 
 
 def _body(data: Any) -> bytes:
