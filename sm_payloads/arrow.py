@@ -549,7 +549,10 @@ def _column(
         shape: list[int] = []
         a = arr
         while pa.types.is_fixed_size_list(a.type):
-            _no_nulls(a, name, "" if a is arr else " inside a fixed-size list")
+            if a is arr:
+                _no_nulls(a, name)
+            elif a.null_count:  # a null inner list: its record is its index // entries per record
+                raise _null_inside(name, _first_null(a) // math.prod(shape), "fixed-size list")
             shape.append(a.type.list_size)
             a = a.flatten()
         if pa.types.is_dictionary(a.type):
@@ -559,7 +562,7 @@ def _column(
         if nan and a.null_count and pa.types.is_floating(a.type):
             return _cast(_nan_for_null(pa, a).reshape(n, *shape), name, dt)
         if a.null_count:
-            raise EncodeError(None, "a null inside a fixed-size list", column=name, status_hint=400)
+            raise _null_inside(name, _first_null(a) // math.prod(shape), "fixed-size list")
         return _cast(_primitive(pa, a).reshape(n, *shape), name, dt)
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         child_type = t.value_type.value_type if pa.types.is_dictionary(t.value_type) else t.value_type
@@ -579,6 +582,21 @@ def _column(
         out[:] = arr.to_pylist()
         return out
     raise _unsupported(name, t)
+
+
+def _null_inside(name: str, record: int, what: str) -> EncodeError:
+    hint = "; a null list is a record without the key" if what == "list" else ""
+    return EncodeError(
+        None,
+        f"record {record}: a null inside a {what} (a record's tensor has no missing values{hint})",
+        column=name,
+        status_hint=400,
+    )
+
+
+def _record_of(offsets: NDArray[Any], index: int) -> int:
+    """The record whose entries (`offsets`, from 0) hold entry `index`."""
+    return int(np.searchsorted(offsets, index, side="right")) - 1
 
 
 def _unsupported(name: str, t: Any) -> EncodeError:
@@ -605,13 +623,7 @@ def _ragged(pa: Any, arr: Any, name: str, dt: np.dtype[Any] | None, nan: bool) -
     if nan and child.null_count and pa.types.is_floating(child.type):
         values = _cast(_nan_for_null(pa, child), name, dt)
     elif child.null_count:
-        raise EncodeError(
-            None,
-            "a null inside a list (a record's tensor has no missing values; a null list is a "
-            "record without the key)",
-            column=name,
-            status_hint=400,
-        )
+        raise _null_inside(name, _record_of(off - lo, _first_null(child)), "list")
     else:
         values = _cast(_primitive(pa, child), name, dt)
     offsets = off if lo == 0 and off.dtype == np.int64 else (off - lo).astype(np.int64)
@@ -678,8 +690,12 @@ def _sparse(pa: Any, arr: Any, field: Any, name: str, dt: np.dtype[Any] | None) 
     kchild, vchild = keys.values.slice(klo, khi - klo), values.values.slice(vlo, vhi - vlo)
     if not pa.types.is_integer(kchild.type) or not _numeric(pa, vchild.type):
         raise _unsupported(name, t)
-    if kchild.null_count or vchild.null_count:
-        raise EncodeError(None, "a null inside a sparse row", column=name, status_hint=400)
+    for child, offsets, what in (
+        (kchild, ko - klo, "sparse row's keys"),
+        (vchild, vo - vlo, "sparse row's values"),
+    ):
+        if child.null_count:
+            raise _null_inside(name, _record_of(offsets, _first_null(child)), what)
     k = _primitive(pa, kchild)
     data = _cast(_primitive(pa, vchild), name, dt)
     meta = field.metadata or {}

@@ -303,8 +303,11 @@ def test_pyarrow_polars_and_pandas_give_equal_batches() -> None:
             pa.array([[1.0], None, [2.0]], pa.list_(pa.float64(), 1)),
             r"record 1: null; a column of fixed_size_list",
         ),
-        (pa.array([[1.0], [None], [2.0]], pa.list_(pa.float64(), 1)), r"a null inside a fixed-size list"),
-        (pa.array([[1.0], [2.0, None], []], pa.list_(pa.float64())), r"a null inside a list"),
+        (
+            pa.array([[1.0], [None], [2.0]], pa.list_(pa.float64(), 1)),
+            r"record 1: a null inside a fixed-size list",
+        ),
+        (pa.array([[1.0], [2.0, None], []], pa.list_(pa.float64())), r"record 1: a null inside a list"),
         (
             pa.array([1, 2, 3], pa.decimal128(5, 2)),
             r"Arrow type decimal128\(5, 2\) has no record.proto tensor",

@@ -247,9 +247,55 @@ def test_slices_are_read_at_their_offsets(start: int, length: int) -> None:
 
 def test_a_fixed_size_list_null_outside_the_slice_does_not_count() -> None:
     arr = pa.FixedSizeListArray.from_arrays(pa.array([1.0, None, 3.0, 4.0]), 2)
-    with pytest.raises(smp.EncodeError, match=r"^a: a null inside a fixed-size list"):
+    with pytest.raises(smp.EncodeError, match=r"^a: record 0: a null inside a fixed-size list"):
         smp.from_arrow(pa.table({"a": arr}))
     assert smp.from_arrow(pa.table({"a": arr.slice(1)})).features["values"].tolist() == [[3.0, 4.0]]
+
+
+SPARSE = pa.struct([("keys", pa.list_(pa.int32())), ("values", pa.list_(pa.float32()))])
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        # a null value of record 1 of (2, 2) records; a null inner list of record 1
+        (
+            pa.FixedSizeListArray.from_arrays(
+                pa.FixedSizeListArray.from_arrays(pa.array([1.0, 2, 3, 4, 5, 6, 7, None]), 2), 2
+            ),
+            "record 1: a null inside a fixed-size list (a record's tensor has no missing values)",
+        ),
+        (
+            pa.FixedSizeListArray.from_arrays(
+                pa.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], None], pa.list_(pa.float64(), 2)), 2
+            ),
+            "record 1: a null inside a fixed-size list (a record's tensor has no missing values)",
+        ),
+        # lists: the record holding the null, also in a slice whose offsets do not start at 0
+        (
+            pa.array([[1.0], [], [2.0, None]]),
+            "record 2: a null inside a list (a record's tensor has no missing values; a null "
+            "list is a record without the key)",
+        ),
+        (
+            pa.array([[None], [1.0], [], [2.0, None]]).slice(1),
+            "record 2: a null inside a list (a record's tensor has no missing values; a null "
+            "list is a record without the key)",
+        ),
+        (
+            pa.array([{"keys": [0], "values": [1.0]}, {"keys": [0, 1], "values": [1.0, None]}], SPARSE),
+            "record 1: a null inside a sparse row's values (a record's tensor has no missing values)",
+        ),
+        (
+            pa.array([{"keys": [None], "values": [1.0]}, {"keys": [0], "values": [2.0]}], SPARSE),
+            "record 0: a null inside a sparse row's keys (a record's tensor has no missing values)",
+        ),
+    ],
+)
+def test_a_null_inside_a_record_names_its_record(column: Any, message: str) -> None:
+    with pytest.raises(smp.EncodeError) as e:
+        smp.from_arrow(pa.table({"c": column}))
+    assert str(e.value) == f"c: {message}"
 
 
 def test_to_arrow_of_a_sliced_batch_shares_memory_and_reads_back_bit_for_bit() -> None:
