@@ -26,7 +26,9 @@ both):
   encoded as the command line encodes it (the output codec's ``encode``; for Parquet and
   Arrow IPC ``to_arrow`` and pyarrow's writer into an in-memory buffer). No file I/O.
 
-The bar (issue #22): the command line within 1.5x of the codecs alone. Each path's output
+The bar (issue #22): the command line within 1.5x of the codecs alone, by wall time; CPU
+time (the child's user + system time, and this process's for the codecs alone, threads
+included) is reported beside it, since it varies less on a machine other jobs share. Each path's output
 is checked to be byte-identical to what the codecs alone produced, so both did the same
 work. The load average is printed before and after: other jobs share the machine.
 """
@@ -38,6 +40,7 @@ import contextlib
 import io
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -166,9 +169,14 @@ CHILD_ENV = {
 }
 
 
-def run_cli(args: list[str]) -> tuple[float, int]:
-    """(seconds, peak RSS bytes) of one ``sm-payloads`` run in a fresh process."""
-    t = time.perf_counter()
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_cli(args: list[str]) -> tuple[float, int, float]:
+    """(seconds, peak RSS bytes, CPU seconds) of one ``sm-payloads`` run in a fresh process."""
+    t, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.run(
         [sys.executable, "-c", _CHILD, *args, "-q"],
         check=True,
@@ -178,7 +186,7 @@ def run_cli(args: list[str]) -> tuple[float, int]:
     )
     seconds = time.perf_counter() - t
     line = [ln for ln in proc.stderr.splitlines() if ln.startswith("peak-rss-kib ")][-1]
-    return seconds, int(line.split()[1]) * 1024
+    return seconds, int(line.split()[1]) * 1024, _children_cpu() - cpu
 
 
 # --------------------------------------------------------------------------------------
@@ -250,11 +258,12 @@ def encoder(fmt: str) -> Callable[[Iterator[smp.RecordBatch]], list[Any]]:
     return encode_arrow
 
 
-def codecs_alone(src_fmt: str, dst_fmt: str, data: bytes) -> tuple[float, list[Any]]:
+def codecs_alone(src_fmt: str, dst_fmt: str, data: bytes) -> tuple[float, list[Any], float]:
+    """(seconds, the output's pieces, CPU seconds of this process: all its threads)."""
     decode, encode = decoder(src_fmt), encoder(dst_fmt)
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     pieces = encode(decode(data))
-    return time.perf_counter() - t, pieces
+    return time.perf_counter() - t, pieces, time.process_time() - cpu
 
 
 def same_bytes(path: str, pieces: list[Any]) -> bool:
@@ -296,9 +305,13 @@ def main() -> None:
             print(f"  {NAMES[f]:<18} {rows:>9,} records  {size / MiB:7.0f} MiB")
         empty = os.path.join(d, "empty.rec")
         open(empty, "wb").close()
-        start_s = min(run_cli(["convert", empty, os.path.join(d, "empty.csv")])[0] for _ in range(3))
-        res["cli_startup_s"] = start_s
-        print(f"command line start-up (an empty file converted): {start_s:.2f} s")
+        starts = [run_cli(["convert", empty, os.path.join(d, "empty.csv")]) for _ in range(3)]
+        res["cli_startup_s"] = min(s[0] for s in starts)
+        res["cli_startup_cpu_s"] = min(s[2] for s in starts)
+        print(
+            f"command line start-up (an empty file converted): {res['cli_startup_s']:.2f} s "
+            f"(CPU {res['cli_startup_cpu_s']:.2f} s)"
+        )
         print(f"load average before: {' '.join(f'{x:.2f}' for x in res['load_before'])}\n", flush=True)
         rows_of: dict[tuple[str, str], dict[str, Any]] = {}
         for rnd in range(args.repeat):
@@ -308,8 +321,8 @@ def main() -> None:
                 dst = os.path.join(d, f"out{EXT[dst_fmt]}")
                 with open(src, "rb") as f:
                     data = f.read()
-                cli_s, peak = run_cli(cli_args(src_fmt, src, dst))
-                alone_s, pieces = codecs_alone(src_fmt, dst_fmt, data)
+                cli_s, peak, cli_cpu = run_cli(cli_args(src_fmt, src, dst))
+                alone_s, pieces, alone_cpu = codecs_alone(src_fmt, dst_fmt, data)
                 equal = same_bytes(dst, pieces)
                 out_bytes = os.path.getsize(dst)
                 del pieces, data
@@ -324,31 +337,42 @@ def main() -> None:
                         "output_bytes": out_bytes,
                         "cli_s": [],
                         "codecs_alone_s": [],
+                        "cli_cpu_s": [],
+                        "codecs_alone_cpu_s": [],
                         "peak_rss_bytes": 0,
                         "output_equal": True,
                     },
                 )
                 row["cli_s"].append(cli_s)
                 row["codecs_alone_s"].append(alone_s)
+                row["cli_cpu_s"].append(cli_cpu)
+                row["codecs_alone_cpu_s"].append(alone_cpu)
                 row["peak_rss_bytes"] = max(row["peak_rss_bytes"], peak)
                 row["output_equal"] = row["output_equal"] and equal
                 print(
-                    f"  round {rnd + 1}: {NAMES[src_fmt]} -> {NAMES[dst_fmt]}: CLI {cli_s:.2f} s, "
-                    f"codecs alone {alone_s:.2f} s, load {os.getloadavg()[0]:.1f}",
+                    f"  round {rnd + 1}: {NAMES[src_fmt]} -> {NAMES[dst_fmt]}: CLI {cli_s:.2f} s "
+                    f"(CPU {cli_cpu:.2f} s), codecs alone {alone_s:.2f} s (CPU {alone_cpu:.2f} s), "
+                    f"load {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
     res["load_after"] = os.getloadavg()
-    print("\n| path | input | output | records | CLI | codecs alone | ratio | peak RSS | same bytes |")
-    print("|---|--:|--:|--:|--:|--:|--:|--:|---|")
+    print(
+        "\n| path | input | output | records | CLI | codecs alone | ratio | CLI CPU | codecs CPU "
+        "| CPU ratio | peak RSS | same bytes |"
+    )
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
     for row in rows_of.values():
         row["ratio"] = min(row["cli_s"]) / min(row["codecs_alone_s"])
+        row["cpu_ratio"] = min(row["cli_cpu_s"]) / min(row["codecs_alone_cpu_s"])
         res["paths"].append(row)
         verdict = "PASS" if row["ratio"] <= 1.5 else "FAIL"
         print(
             f"| {NAMES[row['src']]} -> {NAMES[row['dst']]} | {row['input_bytes'] / 1e6:,.0f} MB "
             f"| {row['output_bytes'] / 1e6:,.0f} MB | {row['rows']:,} | {min(row['cli_s']):.2f} s "
             f"| {min(row['codecs_alone_s']):.2f} s | {row['ratio']:.2f}x {verdict} "
-            f"| {row['peak_rss_bytes'] / 1e6:,.0f} MB | {'yes' if row['output_equal'] else 'NO'} |"
+            f"| {min(row['cli_cpu_s']):.2f} s | {min(row['codecs_alone_cpu_s']):.2f} s "
+            f"| {row['cpu_ratio']:.2f}x | {row['peak_rss_bytes'] / 1e6:,.0f} MB "
+            f"| {'yes' if row['output_equal'] else 'NO'} |"
         )
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in res['load_after'])}")
     worst = max(res["paths"], key=lambda r: r["ratio"])
