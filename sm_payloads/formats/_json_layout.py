@@ -933,54 +933,38 @@ CHUNK = 2048
 
 class _KeyColumn:
     """What one key of one map has seen so far, in compact arrays: everything
-    `columns_from_records` decides from, without a Python object per record."""
+    `columns_from_records` decides from, without a Python object per record. Each
+    present tensor is one interned *form* (shape or None, number of values, flags; see
+    `_ColumnBuilder.form`); the record indices are kept only once a record lacks the key."""
 
-    __slots__ = (
-        "chunk_keys",
-        "chunk_values",
-        "flags",
-        "index",
-        "keys",
-        "shape_id",
-        "size",
-        "texts",
-        "values",
-    )
-
-    _BYTES, _KEYED, _SPARSE = 1, 2, 4
+    __slots__ = ("chunk_keys", "chunk_values", "count", "forms", "index", "keys", "texts", "values")
 
     def __init__(self) -> None:
-        self.index = array("q")  # record index of each present tensor
-        self.shape_id = array("l")  # interned shape (see `_ColumnBuilder.shape_id`)
-        self.size = array("q")  # number of values
-        self.flags = array("b")  # _BYTES | _KEYED | _SPARSE
+        self.count = 0  # present tensors
+        self.forms = array("i")  # the form of each present tensor
+        self.index: array[int] | None = None  # record index of each present tensor (None: 0..count-1)
         self.values: list[np.ndarray] = []  # float64 values of the numeric tensors, in order
         self.keys: list[np.ndarray] = []  # uint64 keys of the keyed tensors, in order
-        self.texts: list[Any] = []  # a strings tensor's value (as `_strings_column` has it) or None
+        self.texts: list[tuple[int, Any]] = []  # (present position, value) of each strings tensor
         self.chunk_values: list[np.ndarray] = []
         self.chunk_keys: list[np.ndarray] = []
 
-    def add(self, i: int, t: Tensor, sid: int) -> None:
-        self.index.append(i)
-        self.shape_id.append(sid)
-        size = int(t.values.size)
-        self.size.append(size)
-        flags = 0
-        if t.values.dtype.kind in "OUS":
-            flags |= self._BYTES
+    def add(self, i: int, t: Tensor, form: int, textual: bool) -> None:
+        if self.index is None and i != self.count:
+            self.index = array("q", range(self.count))
+        if self.index is not None:
+            self.index.append(i)
+        self.forms.append(form)
+        if textual:
             vals = t.values.tolist()
-            self.texts.append(vals[0] if (len(vals) == 1 and t.shape in (None, ())) else list(vals))
-        else:
-            self.texts.append(None)
-            if size:
-                self.chunk_values.append(t.values)
-        if t.keys is not None:
-            flags |= self._KEYED | self._SPARSE
-            if t.keys.size:
-                self.chunk_keys.append(t.keys)
-        elif size == 0 and t.shape is not None and len(t.shape) > 0 and math.prod(t.shape) > 0:
-            flags |= self._SPARSE
-        self.flags.append(flags)
+            self.texts.append(
+                (self.count, vals[0] if (len(vals) == 1 and t.shape in (None, ())) else list(vals))
+            )
+        elif t.values.size:
+            self.chunk_values.append(t.values)
+        if t.keys is not None and t.keys.size:
+            self.chunk_keys.append(t.keys)
+        self.count += 1
 
     def end_chunk(self) -> None:
         if self.chunk_values:
@@ -991,31 +975,65 @@ class _KeyColumn:
             self.chunk_keys = []
 
 
+_BYTES, _KEYED, _SPARSE = 1, 2, 4
+
+
+class _Index:
+    """The record index of each present tensor of a column: `index`, or 0..count-1."""
+
+    def __init__(self, index: np.ndarray | None, count: int) -> None:
+        self.index = index
+        self.count = count
+
+    def at(self, j: int) -> int:
+        return j if self.index is None else int(self.index[j])
+
+    def mark(self, mask: np.ndarray) -> None:
+        if self.index is None:
+            mask[: self.count] = True
+        else:
+            mask[self.index] = True
+
+    def scatter(self, out: np.ndarray, values: np.ndarray) -> None:
+        if self.index is None:
+            out[: self.count] = values
+        else:
+            out[self.index] = values
+
+
+_Form = tuple[tuple[int, ...] | None, int, int]  # (shape, number of values, flags)
+
+
 class _ColumnBuilder:
-    """`columns_from_records` (and `_fix_empty_string_lists`) over records fed a chunk at a
-    time: the same columns, and the same `ColumnError` (message and record index), with
-    memory in proportion to the values rather than to a Python object per record."""
+    """`columns_from_records` (with the rule that an empty numeric list among strings is an
+    empty list of strings) over records fed a chunk at a time: the same columns, and the
+    same `ColumnError` (message and record index), with memory in proportion to the values
+    rather than to a Python object per record."""
 
     def __init__(self, map_name: str) -> None:
         self.map_name = map_name
         self.columns: dict[str, _KeyColumn] = {}
-        self.shapes: dict[tuple[str, Any], int] = {}
-        self.shape_list: list[tuple[str, Any]] = []
-
-    def shape_id(self, t: Tensor) -> int:
-        key = ("n", int(t.values.size)) if t.shape is None else ("s", t.shape)
-        sid = self.shapes.get(key)
-        if sid is None:
-            sid = self.shapes[key] = len(self.shape_list)
-            self.shape_list.append(key)
-        return sid
+        self.ids: dict[_Form, int] = {}
+        self.forms: list[_Form] = []
 
     def add(self, i: int, m: Mapping[str, Tensor]) -> None:
         for k, t in m.items():
             col = self.columns.get(k)
             if col is None:
                 col = self.columns[k] = _KeyColumn()
-            col.add(i, t, self.shape_id(t))
+            size = int(t.values.size)
+            textual = t.values.dtype.kind in "OUS"
+            flags = _BYTES if textual else 0
+            if t.keys is not None:
+                flags |= _KEYED | _SPARSE
+            elif size == 0 and t.shape is not None and len(t.shape) > 0 and math.prod(t.shape) > 0:
+                flags |= _SPARSE
+            key = (t.shape, size, flags)
+            form = self.ids.get(key)
+            if form is None:
+                form = self.ids[key] = len(self.forms)
+                self.forms.append(key)
+            col.add(i, t, form, textual)
 
     def end_chunk(self) -> None:
         for col in self.columns.values():
@@ -1024,83 +1042,91 @@ class _ColumnBuilder:
     def finish(self, n: int) -> dict[str, Any]:
         return {k: self._column(col, n, f"{self.map_name}[{k!r}]") for k, col in self.columns.items()}
 
+    def _table(self, j: int, dtype: type) -> np.ndarray:
+        return np.array([f[j] for f in self.forms], dtype=dtype)
+
     def _column(self, col: _KeyColumn, n: int, name: str) -> Any:
-        index = np.frombuffer(col.index, dtype=np.int64) if len(col.index) else np.empty(0, np.int64)
-        flags = np.frombuffer(col.flags, dtype=np.int8) if len(col.flags) else np.empty(0, np.int8)
-        sizes = np.frombuffer(col.size, dtype=np.int64) if len(col.size) else np.empty(0, np.int64)
-        present = np.zeros(n, dtype=bool)
-        present[index] = True
-        absent = index.size != n
-        if (flags & _KeyColumn._BYTES).any():
+        forms = np.frombuffer(col.forms, dtype=np.int32) if col.count else np.empty(0, np.int32)
+        # the record of each present tensor (an identity map while none is absent)
+        index = _Index(None if col.index is None else np.frombuffer(col.index, dtype=np.int64), col.count)
+        flags = self._table(2, np.int8)[forms]
+        sizes = self._table(1, np.int64)[forms]
+        absent = col.count != n
+        if (flags & _BYTES).any():
             return self._strings(col, index, flags, sizes, n, name)
         values = np.concatenate(col.values) if col.values else np.empty(0, np.float64)
-        if (flags & _KeyColumn._SPARSE).any():
+        col.values = []
+        if (flags & _SPARSE).any():
             if absent:
-                i = int(np.flatnonzero(~present)[0])
-                raise ColumnError(name, "key missing from a record of a sparse column", i)
-            return self._sparse(col, flags, sizes, values, n, name)
-        return self._dense(col, index, sizes, values, n, absent, name)
+                present = np.zeros(n, dtype=bool)
+                index.mark(present)
+                raise ColumnError(
+                    name, "key missing from a record of a sparse column", int(np.argmin(present))
+                )
+            return self._sparse(col, forms, flags, sizes, values, n, name)
+        return self._dense(forms, index, sizes, values, n, absent, name)
 
     def _strings(
-        self, col: _KeyColumn, index: np.ndarray, flags: np.ndarray, sizes: np.ndarray, n: int, name: str
+        self, col: _KeyColumn, index: _Index, flags: np.ndarray, sizes: np.ndarray, n: int, name: str
     ) -> np.ndarray:
-        # an empty numeric list among strings is an empty list of strings
-        numeric = (flags & _KeyColumn._BYTES) == 0
-        fixable = numeric & (sizes == 0) & ((flags & _KeyColumn._KEYED) == 0)
+        numeric = (flags & _BYTES) == 0
+        fixable = numeric & (sizes == 0) & ((flags & _KEYED) == 0)
         bad = numeric & ~fixable
         if bad.any():
-            j = int(np.flatnonzero(bad)[0])
-            raise ColumnError(name, "numeric tensor in a column of byte strings", int(index[j]))
+            j = int(np.argmax(bad))
+            raise ColumnError(name, "numeric tensor in a column of byte strings", index.at(j))
         out = np.empty(n, dtype=object)
-        texts = col.texts
         for j in np.flatnonzero(fixable).tolist():
-            texts[j] = []
-        out[index] = _object_array(texts)
+            out[index.at(j)] = []
+        for j, v in col.texts:
+            out[index.at(j)] = v
         return out
 
     def _sparse(
-        self, col: _KeyColumn, flags: np.ndarray, sizes: np.ndarray, values: np.ndarray, n: int, name: str
+        self,
+        col: _KeyColumn,
+        forms: np.ndarray,
+        flags: np.ndarray,
+        sizes: np.ndarray,
+        values: np.ndarray,
+        n: int,
+        name: str,
     ) -> Any:
-        sids = np.frombuffer(col.shape_id, dtype=np.int_)
-        sparse_rows = np.flatnonzero(flags & _KeyColumn._SPARSE)
-        first_sid = int(sids[sparse_rows[0]])
-        differ = sparse_rows[sids[sparse_rows] != first_sid]
-        for i in [int(sparse_rows[0])] + ([int(differ[0])] if differ.size else []):
-            kind, s = self.shape_list[int(sids[i])]
-            if kind == "n" or not s:
+        sparse_rows = np.flatnonzero(flags & _SPARSE)
+        shapes = [f[0] for f in self.forms]
+        shape_ids = np.array([shapes.index(s) for s in shapes], dtype=np.int64)[forms]
+        first = int(sparse_rows[0])
+        differ = sparse_rows[shape_ids[sparse_rows] != shape_ids[first]]
+        for i in [first] + ([int(differ[0])] if differ.size else []):
+            if not shapes[int(forms[i])]:
                 raise ColumnError(name, "sparse tensor without a shape", i)
-        shape: tuple[int, ...] = self.shape_list[first_sid][1]
+        shape = shapes[int(forms[first])]
+        assert shape is not None
         if differ.size:
             i = int(differ[0])
-            other = list(self.shape_list[int(sids[i])][1])
+            other = list(shapes[int(forms[i])] or ())
             raise ColumnError(name, f"sparse records have different shapes ({other} vs {list(shape)})", i)
         width = math.prod(shape)
         if width > _MAX_COLUMN_WIDTH:
             raise ColumnError(
                 name, f"sparse shape {list(shape)} has {width} elements, more than 2**63 - 1", 0, mixed=False
             )
-        keyed = (flags & _KeyColumn._KEYED) != 0
+        keyed = (flags & _KEYED) != 0
         dense_rows = ~keyed & (sizes > 0)
         if dense_rows.any():
-            fits = np.array(
-                [
-                    self.shape_list[s][0] == "n" or self.shape_list[s][1] == shape
-                    for s in range(len(self.shape_list))
-                ],
-                dtype=bool,
-            )
-            wrong = dense_rows & ((sizes != width) | ~fits[sids])
+            fits = np.array([s is None or s == shape for s in shapes], dtype=bool)[forms]
+            wrong = dense_rows & ((sizes != width) | ~fits)
             if wrong.any():
-                i = int(np.flatnonzero(wrong)[0])
+                i = int(np.argmax(wrong))
                 raise ColumnError(name, "dense record that does not fit the sparse shape", i)
         keys = np.concatenate(col.keys) if col.keys else np.empty(0, np.uint64)
-        lengths = sizes
+        col.keys = []
         indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
+        np.cumsum(sizes, out=indptr[1:])
         i32 = np.iinfo(np.int32).max
         idx_dtype = np.int32 if width <= i32 and indptr[-1] <= i32 else np.int64
         if dense_rows.any():
-            from_keys = np.repeat(keyed, lengths)
+            from_keys = np.repeat(keyed, sizes)
             ind = np.empty(int(indptr[-1]), dtype=idx_dtype)
             ind[from_keys] = keys
             ind[~from_keys] = np.tile(np.arange(width, dtype=idx_dtype), int(dense_rows.sum()))
@@ -1111,77 +1137,72 @@ class _ColumnBuilder:
 
     def _dense(
         self,
-        col: _KeyColumn,
-        index: np.ndarray,
+        forms: np.ndarray,
+        index: _Index,
         sizes: np.ndarray,
         values: np.ndarray,
         n: int,
         absent: bool,
         name: str,
     ) -> Any:
-        sids = np.frombuffer(col.shape_id, dtype=np.int_)
-        used = dict.fromkeys(sids.tolist())
+        used = dict.fromkeys(np.unique(forms).tolist())
         scalar = self.map_name == "label" and all(
-            self.shape_list[s][0] == "n" and self.shape_list[s][1] == 1 for s in used
+            self.forms[s][0] is None and self.forms[s][1] == 1 for s in used
         )
         logical: dict[int, tuple[int, ...]] = {}
         for s in used:
-            kind, v = self.shape_list[s]
-            if kind == "n":
-                logical[s] = () if scalar else (v,)
-            else:
-                logical[s] = v
+            shape, size, _flags = self.forms[s]
+            logical[s] = (() if scalar else (size,)) if shape is None else shape
         # a dense tensor whose shape does not hold its values (the record grammar refuses
-        # those before: kept for the same rule as `columns_from_records`)
-        held = np.array(
-            [math.prod(v) if kind == "s" else -1 for kind, v in self.shape_list], dtype=np.float64
-        )
-        wrong = (held[sids] >= 0) & (held[sids] != sizes)
-        if wrong.any():
-            j = int(np.flatnonzero(wrong)[0])
-            v = self.shape_list[int(sids[j])][1]
+        # those before; kept for the same rule as `columns_from_records`)
+        wrong_of = np.zeros(len(self.forms), dtype=bool)
+        for s in used:
+            shape, size, _flags = self.forms[s]
+            wrong_of[s] = shape is not None and math.prod(shape) != size
+        if wrong_of.any():
+            j = int(np.argmax(wrong_of[forms]))
+            shape, size, _flags = self.forms[int(forms[j])]
             raise ColumnError(
-                name, f"dense tensor of shape {list(v)} has {int(sizes[j])} values", int(index[j])
+                name, f"dense tensor of shape {list(shape or ())} has {size} values", index.at(j)
             )
-        first = logical[int(sids[0])]
+        first = logical[int(forms[0])]
         problem = shape_problem(first, n)
         if problem is not None:
             raise ColumnError(name, problem, 0, mixed=False)
-        same_of = np.zeros(len(self.shape_list), dtype=bool)
+        same_of = np.zeros(len(self.forms), dtype=bool)
         for s in used:
             same_of[s] = logical[s] == first
-        differs = ~same_of[sids]
+        differs = ~same_of[forms]
         if not absent and not differs.any():
             return values.reshape((n, *first))
         if any(len(logical[s]) > 1 for s in used):
-            present = np.zeros(n, dtype=bool)
-            present[index] = True
-            first_absent = int(np.flatnonzero(~present)[0]) if absent else n
-            first_differ = int(index[np.flatnonzero(differs)[0]]) if differs.any() else n
+            first_absent = n
+            if absent:
+                present = np.zeros(n, dtype=bool)
+                index.mark(present)
+                first_absent = int(np.argmin(present))
+            j = int(np.argmax(differs)) if differs.any() else -1
+            first_differ = index.at(j) if j >= 0 else n
             if first_absent < first_differ:
                 raise ColumnError(
                     name, f"no tensor in this record, while others have shape {list(first)}", first_absent
                 )
-            s = logical[int(sids[np.flatnonzero(differs)[0]])]
+            s = logical[int(forms[j])]
             raise ColumnError(
                 name, f"records have different shapes ({list(s)} vs {list(first)})", first_differ
             )
-        lengths = np.zeros(n, dtype=np.int64)
-        lengths[index] = sizes
+        if absent:
+            lengths = np.zeros(n, dtype=np.int64)
+            index.scatter(lengths, sizes)
+        else:
+            lengths = sizes
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         valid = None
         if absent:
             valid = np.zeros(n, dtype=bool)
-            valid[index] = True
+            index.mark(valid)
         return Ragged(values, offsets, valid)
-
-
-def _object_array(items: list[Any]) -> np.ndarray:
-    out = np.empty(len(items), dtype=object)
-    for j, v in enumerate(items):
-        out[j] = v
-    return out
 
 
 # ======================================================================================
