@@ -6,7 +6,8 @@ caller's options), turns the data into a batch (`arrays.to_batch`) unless the co
 raw input, and calls the codec's verb.
 Rule 2: ``algorithm=`` hands the body to that built-in algorithm's schema
 (`sm_payloads.algorithms`), which maps its keys and shapes onto the same codecs.
-Rule 3: `limits` bound the body before decoding and the batch after it.
+Rule 3: `limits` bound the body before decoding, its records and tensors while decoding
+(`limits.decode`: a body over them is refused before it is decoded whole), and the batch.
 Rule 4: a list of per-record output dicts goes to the JSON, JSON Lines and CSV codecs as it
 is: they write it without building columns when its values allow (same bytes as the batch
 `arrays.to_batch` would build from it), else build that batch themselves.
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from . import limits as _limits
 from .arrays import to_batch
 from .codec import DEFAULT_BATCH_SIZE, Codec, Source, check_batch_size
 from .errors import EncodeError, NotAcceptableError, UnsupportedMediaTypeError
@@ -70,16 +72,14 @@ def decode_request(
     """Parse a request body into a `RecordBatch`.
 
     `limits` (`smp.limits.Limits`) bounds the body's bytes and JSON depth before decoding,
-    and the batch's records and elements per tensor after it. `options`: the codec's
+    and its records and elements per tensor while decoding (a body over them is refused
+    before it is decoded whole; `smp.limits.decode`). `options`: the codec's
     (``dtype="float32"``, ``copy=True``...; an unknown name is a ``TypeError``).
     """
     codec = get_codec(content_type, **options)
     if limits is not None:
-        limits.check_size(body, codec.content_type)
-    out = codec.decode(body)
-    if limits is not None:
-        limits.check_batch(out, codec.content_type)
-    return out
+        return _limits.decode(codec, body, limits)
+    return codec.decode(body)
 
 
 def encode_response(data: Any, accept: str, *, algorithm: str | None = None, **options: Any) -> bytes:
@@ -109,22 +109,25 @@ def decode_response(
     """Parse a response body into a `RecordBatch` (outputs in ``label``); with `algorithm`,
     exactly that algorithm's response shapes (`smp.algorithms`); `limits` as in
     `decode_request`."""
+    name = MediaType.parse(content_type).essence
     if limits is not None:
-        limits.check_size(body, MediaType.parse(content_type).essence)
+        limits.check_size(body, name)
     if algorithm is not None:
         from . import algorithms
 
         out: RecordBatch = algorithms.decode_response(body, content_type, algorithm, **options)
-    else:
-        codec = get_codec(content_type, **options)
-        if not codec.capabilities.responses:
-            raise UnsupportedMediaTypeError(
-                content_type, response_types(), f"{codec.content_type} is a request format only"
-            )
-        out = codec.decode_response(body)
+        if limits is not None:
+            limits.check_batch(out, name)
+        return out
+    codec = get_codec(content_type, **options)
+    if not codec.capabilities.responses:
+        raise UnsupportedMediaTypeError(
+            content_type, response_types(), f"{codec.content_type} is a request format only"
+        )
     if limits is not None:
-        limits.check_batch(out, MediaType.parse(content_type).essence)
-    return out
+        # The sizes were checked above: the counts, while decoding.
+        return _limits.decode(codec, body, limits.counts_only(), response=True, name=name)
+    return codec.decode_response(body)
 
 
 def iter_decode(

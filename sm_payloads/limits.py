@@ -7,18 +7,27 @@ a hostile or mistaken client can make a model server hand to its predict functio
 Rule 1: a limit of None is no limit; `Limits()` limits nothing, `SERVING` is what
 `smp.serving` applies unless told otherwise.
 Rule 2: sizes are checked before any decoding (payload bytes, JSON nesting depth, found by
-one vectorized pass over the bytes); counts after it, on the batch, before the caller sees
-it (records, elements of the largest tensor). Streams count bytes as they are read.
+one vectorized pass over the bytes); counts while decoding (Rule 4) and once more on the
+batch, before the caller sees it (records, elements per record's tensor). Streams count
+bytes as they are read.
 Rule 3: a payload, batch or tensor over a size limit is a `PayloadTooLargeError` (HTTP
 413) saying which limit and by how much; JSON nested deeper than allowed is a
-`DecodeError` (HTTP 400) at the byte where the limit is crossed.
+`DecodeError` (HTTP 400) at the byte where the limit is crossed. A record over
+`max_elements` is the first such record in the body.
+Rule 4: `decode` applies the counts while decoding, so that a body over them is refused
+before it is decoded whole: a ``.npy`` header's shape; a JSON document's records counted
+from its structure (`json_records`); JSON Lines lines (`count_lines`), CSV records; and for
+requests of the streaming formats (CSV, JSON Lines, libsvm, RecordIO-protobuf), the codec's
+own `iter_decode` in batches of ``max_records + 1`` records. A count that stopped early says
+"more than N". Cheap bounds (newlines, commas, bytes) skip all this when a body cannot be
+over. A body within the limits gets exactly the batch or the error it gets without them.
 
 >>> import sm_payloads as smp
 >>> from sm_payloads.limits import Limits
 >>> smp.decode_request(b"1,2,3\\n4,5,6\\n", "text/csv", limits=Limits(max_records=1))
 Traceback (most recent call last):
   ...
-sm_payloads.errors.PayloadTooLargeError: text/csv batch of 2 records exceeds the limit of 1 records
+sm_payloads.errors.PayloadTooLargeError: text/csv batch of more than 1 records exceeds the limit of 1 records
 >>> smp.decode_request(b'{"instances": [[[[1]]]]}', "application/json", limits=Limits(max_depth=3))
 Traceback (most recent call last):
   ...
@@ -27,6 +36,7 @@ sm_payloads.errors.DecodeError: application/json: nested deeper than the limit o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,11 +44,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .codec import Readable
+from .codec import DEFAULT_BATCH_SIZE, Codec, Readable
+from .columns import Sparse
 from .errors import DecodeError, PayloadTooLargeError
 from .record import Ragged, RecordBatch
 
-__all__ = ["SERVING", "Limits", "json_depth"]
+__all__ = ["SERVING", "Limits", "count_lines", "decode", "json_depth", "json_records", "too_many_records"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,22 +94,33 @@ class Limits:
                 )
 
     def check_batch(self, batch: RecordBatch, content_type: str, first_record: int = 0) -> None:
-        """After decoding: records in the batch and elements per record's tensor."""
+        """After decoding: records in the batch, then elements per record's tensor (the
+        first record over the limit; among tensors, the first in ``features`` then
+        ``label`` order that holds it)."""
         if self.max_records is not None and len(batch) > self.max_records:
             raise PayloadTooLargeError(len(batch), self.max_records, f"{content_type} batch", unit="records")
         if self.max_elements is None:
             return
+        worst: tuple[int, int, str, str] | None = None  # (record, size, map, key)
         for map_name in ("features", "label"):
             for key, col in getattr(batch, map_name).items():
-                size, row = _largest_row(col)
-                if size > self.max_elements:
-                    raise PayloadTooLargeError(
-                        size,
-                        self.max_elements,
-                        f"{content_type} tensor {map_name}[{key!r}]",
-                        unit="elements",
-                        record_index=first_record + row,
-                    )
+                found = _first_over(col, self.max_elements)
+                if found is not None and (worst is None or found[0] < worst[0]):
+                    worst = (found[0], found[1], map_name, key)
+        if worst is not None:
+            row, size, map_name, key = worst
+            raise PayloadTooLargeError(
+                size,
+                self.max_elements,
+                f"{content_type} tensor {map_name}[{key!r}]",
+                unit="elements",
+                record_index=first_record + row,
+            )
+
+    def counts_only(self) -> Limits:
+        """These limits without the size ones (``max_bytes``, ``max_depth``): for a body
+        whose sizes are already checked."""
+        return Limits(max_records=self.max_records, max_elements=self.max_elements)
 
     def stream(self, source: Readable, content_type: str) -> Readable:
         """`source`, counting bytes as they are read against `max_bytes`."""
@@ -125,30 +147,28 @@ def _is_json(content_type: str) -> bool:
     return ct.endswith("json") or ct.endswith("jsonlines") or ct.endswith("+json")
 
 
-def _largest_row(col: Any) -> tuple[int, int]:
-    """(elements in the largest record of `col`, that record's index)."""
+def _first_over(col: Any, limit: int) -> tuple[int, int] | None:
+    """(index, elements) of the first record of `col` with more than `limit` elements."""
+    lengths: Any
     if isinstance(col, Ragged):
         lengths = np.diff(np.asarray(col.offsets))
-        if lengths.size == 0:
-            return 0, 0
-        row = int(np.argmax(lengths))
-        return int(lengths[row]), row
-    if sp.issparse(col):
-        counts = np.diff(col.indptr)
-        if counts.size == 0:
-            return 0, 0
-        row = int(np.argmax(counts))
-        return int(counts[row]), row
-    shape: tuple[int, ...] = tuple(getattr(col, "shape", ()))
-    if len(shape) == 1 and shape[0] and getattr(getattr(col, "dtype", None), "kind", "") == "O":
-        # Text read without a fixed width (CSV as strings): a list of fields per record.
-        sizes = [len(v) if isinstance(v, (list, tuple)) else 1 for v in col]
-        row = max(range(len(sizes)), key=sizes.__getitem__)
-        return sizes[row], row
-    per = 1
-    for d in shape[1:]:
-        per *= int(d)
-    return (per, 0) if len(shape) and shape[0] else (0, 0)
+    elif sp.issparse(col):
+        lengths = np.diff(col.indptr)
+    elif isinstance(col, Sparse):  # records of rank other than 1: stored entries too
+        lengths = np.diff(col.matrix.indptr)
+    else:
+        shape: tuple[int, ...] = tuple(getattr(col, "shape", ()))
+        if len(shape) == 1 and shape[0] and getattr(getattr(col, "dtype", None), "kind", "") == "O":
+            # Text read without a fixed width (CSV as strings): a list of fields per record.
+            for row, v in enumerate(col):
+                size = len(v) if isinstance(v, (list, tuple)) else 1
+                if size > limit:
+                    return row, size
+            return None
+        per = math.prod(int(d) for d in shape[1:])
+        return (0, per) if len(shape) and shape[0] and per > limit else None
+    over = np.flatnonzero(lengths > limit)
+    return (int(over[0]), int(lengths[over[0]])) if over.size else None
 
 
 _WINDOW = 1 << 22
@@ -239,3 +259,400 @@ class _CountingReader:
 
     def readable(self) -> bool:
         return True
+
+
+# ======================================================================================
+# Limits while decoding (Rule 4)
+# ======================================================================================
+
+_CSV = "text/csv"
+_JSON = "application/json"
+_JSONL = "application/jsonlines"
+_LIBSVM = "text/libsvm"
+_NPY = "application/x-npy"
+_RIO = "application/x-recordio-protobuf"
+_STREAMED = frozenset({_CSV, _JSONL, _LIBSVM, _RIO})
+
+
+def decode(
+    codec: Codec, body: Any, limits: Limits, *, response: bool = False, name: str | None = None
+) -> RecordBatch:
+    """`codec`'s decoding of `body` (its `decode`, or `decode_response`), within `limits`.
+
+    Sizes are checked first (`Limits.check_size`). A body that may hold more records or a
+    larger tensor than allowed is then looked at without building the whole batch (Rule 4):
+    counted, or decoded in batches of at most ``max_records + 1`` records by the codec's
+    own `iter_decode`, so that a body over a limit is refused after about ``max_records``
+    records. A body within the limits is decoded by the plain verb and checked once more
+    (`Limits.check_batch`): its batch, or its error, is exactly what the verb gives
+    without limits. Messages name the media type as `name` (default: the codec's).
+    """
+    ct = codec.content_type if name is None else name
+    limits.check_size(body, ct)
+    if limits.max_records is not None or limits.max_elements is not None:
+        _check_early(codec, body, limits, response, ct)
+    out = codec.decode_response(body) if response else codec.decode(body)
+    limits.check_batch(out, ct)
+    return out
+
+
+def too_many_records(content_type: str, limit: int, count: int | None = None) -> PayloadTooLargeError:
+    """The error for a batch over `limit` records: of `count` records, or, when decoding
+    stopped early, of "more than `limit`" (``size`` is then ``limit + 1``)."""
+    if count is not None:
+        return PayloadTooLargeError(count, limit, f"{content_type} batch", unit="records")
+    e = PayloadTooLargeError(limit + 1, limit, f"{content_type} batch", unit="records")
+    e.args = (f"{content_type} batch of more than {limit} records exceeds the limit of {limit} records",)
+    return e
+
+
+def _as_bytes(body: Any) -> bytes | bytearray:
+    if isinstance(body, (bytes, bytearray)):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8", "surrogatepass")
+    return memoryview(body).cast("B").tobytes()
+
+
+def _check_early(codec: Codec, body: Any, limits: Limits, response: bool, name: str) -> None:
+    """Refuse `body` before it is decoded whole when it is over a limit (see `decode`)."""
+    ct = codec.content_type
+    mr, me = limits.max_records, limits.max_elements
+    if ct == _NPY:
+        _npy_early(body, limits, response, name)
+        return
+    if ct == _JSON:
+        if mr is not None:
+            raw = _as_bytes(body)
+            # Every record but the first follows a comma: fewer commas, nothing to count.
+            if raw.count(b",") >= mr:
+                n = json_records(raw, response=response, stop_above=mr)
+                if n is not None and n > mr:
+                    raise too_many_records(name, mr)
+        return
+    if ct not in _STREAMED:
+        return
+    raw = _as_bytes(body)
+    # Cheap upper bounds: a record of a text format ends at a newline (or the end), one of
+    # RecordIO takes at least an 8-byte header; an element takes at least one separator
+    # (a text format) or one byte.
+    if ct == _RIO:
+        records_bound, elements_bound = len(raw) // 8, len(raw)
+    else:
+        records_bound = raw.count(b"\n") + 1
+        elements_bound = raw.count(b":" if ct == _LIBSVM else b",") + 1
+    over_records = mr is not None and records_bound > mr
+    over_elements = me is not None and elements_bound > me
+    if not (over_records or over_elements):
+        return
+    if over_records and mr is not None and _count_records(codec, raw, mr) > mr:
+        raise too_many_records(name, mr)
+    if over_elements and not response:
+        _elements_early(codec, raw, limits, name)
+
+
+def _count_records(codec: Codec, raw: bytes | bytearray, stop_above: int) -> int:
+    """Records of a streaming format's body as its reader counts them, at most a little
+    past `stop_above` (0 when the framing is refused: the decoder reports it)."""
+    ct = codec.content_type
+    if ct == _CSV:
+        return _csv_records(codec, raw, stop_above)
+    if ct == _RIO:
+        from .recordio import frame_table
+
+        try:
+            return int(frame_table(memoryview(raw), ct)[0].size)
+        except DecodeError:
+            return 0
+    return count_lines(raw, stop_above, comment=b"#" if ct == _LIBSVM else None)
+
+
+#: Bytes of whole lines handed to `iter_decode` at once when looking for a record over
+#: `max_elements` (the pure decoders build objects for a whole block of lines).
+_SLICE = 1 << 18
+
+
+def _elements_early(codec: Codec, raw: bytes | bytearray, limits: Limits, name: str) -> None:
+    """Decode `raw` in batches (the codec's `iter_decode`; JSON Lines and libsvm a slice of
+    whole lines at a time), refusing at the first record over `max_elements`. A
+    `DecodeError` ends the look: the plain decoder then reports it (or its own)."""
+    check = Limits(max_elements=limits.max_elements)
+    first = 0
+    try:
+        for b in _batches_of(codec, raw):
+            check.check_batch(b, name, first)
+            first += len(b)
+    except DecodeError:
+        return
+
+
+def _batches_of(codec: Codec, raw: bytes | bytearray) -> Iterator[RecordBatch]:
+    ct = codec.content_type
+    if ct in (_CSV, _RIO):
+        yield from codec.iter_decode(raw, batch_size=DEFAULT_BATCH_SIZE)
+        return
+    view = memoryview(raw)
+    lo, n = 0, len(raw)
+    while lo < n:
+        hi = raw.find(b"\n", min(n, lo + _SLICE))
+        hi = n if hi < 0 else hi + 1
+        # Lines are records on their own: a slice of whole lines decodes to its records.
+        yield from codec.iter_decode(view[lo:hi], batch_size=DEFAULT_BATCH_SIZE)
+        lo = hi
+
+
+def _csv_records(codec: Codec, raw: bytes | bytearray, stop_above: int) -> int:
+    """Records of a CSV body as its reader counts them (blank lines skipped, quoted
+    newlines inside a field), at most ``stop_above + 1``."""
+    from .formats._csv_text import body_start, charset_option, parse_header, record_ends
+
+    try:
+        lo = body_start(raw)
+        if getattr(codec, "header", False):
+            _, lo, _ = parse_header(raw, lo, charset_option(getattr(codec, "charset", "utf-8")))
+    except DecodeError:
+        return 0
+    _, records, _ = record_ends(raw, lo, len(raw), stop_above + 1, True)
+    return records
+
+
+def _npy_early(body: Any, limits: Limits, response: bool, name: str) -> None:
+    """Records and elements from a ``.npy`` header, before any value is read (a header or
+    data block the decoder refuses is left to it)."""
+    from .formats.npy import read_header
+
+    try:
+        _, shape = read_header(body)
+    except DecodeError:
+        return
+    if response:
+        records = 1 if len(shape) == 0 else shape[0]
+        per = math.prod(shape[1:])
+    elif len(shape) <= 1:
+        records, per = 1, math.prod(shape)
+    else:
+        records, per = shape[0], math.prod(shape[1:])
+    mr, me = limits.max_records, limits.max_elements
+    if mr is not None and records > mr:
+        raise too_many_records(name, mr, records)
+    if me is not None and records and per > me:
+        key = "label['predictions']" if response else "features['values']"
+        raise PayloadTooLargeError(per, me, f"{name} tensor {key}", unit="elements", record_index=0)
+
+
+_BLANK = np.zeros(256, bool)
+_BLANK[list(b" \t\r\n\x0b\x0c")] = True
+_LINE_WINDOW = 1 << 18
+
+
+def count_lines(data: Any, stop_above: int | None = None, *, comment: bytes | None = None) -> int:
+    """Lines of `data` that hold anything but ASCII whitespace (the records of JSON Lines);
+    with `comment` (libsvm's ``b"#"``), anything before that byte. With `stop_above`, the
+    count stops once it is past it. Vectorized over 256 KiB windows."""
+    raw = _as_bytes(data)
+    buf = np.frombuffer(raw, np.uint8)
+    n = buf.size
+    count = 0
+    pending = False  # the line that runs into this window already holds something
+    in_comment = False  # and it is in a comment
+    a = 0
+    while a < n:
+        b = min(n, a + _LINE_WINDOW)
+        w = buf[a:b]
+        full = ~_BLANK[w]
+        if comment is not None:
+            full, in_comment = _before_comment(w, full, comment[0], in_comment)
+        nls = np.flatnonzero(w == 0x0A)
+        if nls.size == 0:
+            pending = pending or bool(full.any())
+        else:
+            # prefix[i]: non-blank bytes in w[:i]; line k is w[starts[k]:nls[k]].
+            prefix = np.zeros(w.size + 1, np.int32)
+            np.cumsum(full, out=prefix[1:])
+            starts = np.empty_like(nls)
+            starts[0] = 0
+            starts[1:] = nls[:-1] + 1
+            has = prefix[nls] > prefix[starts]
+            has[0] |= pending  # the first line began before this window
+            count += int(np.count_nonzero(has))
+            pending = bool(prefix[-1] > prefix[nls[-1] + 1])
+        if stop_above is not None and count > stop_above:
+            return count
+        a = b
+    return count + int(pending)
+
+
+def _before_comment(w: np.ndarray, full: np.ndarray, mark: int, in_comment: bool) -> tuple[np.ndarray, bool]:
+    """`full` with the bytes from a comment mark to the end of its line cleared, and
+    whether the window ends inside a comment."""
+    marks = np.flatnonzero(w == mark)
+    if not marks.size and not in_comment:
+        return full, False
+    nls = np.flatnonzero(w == 0x0A)
+    # For each byte: the last mark and the last newline at or before it.
+    last_mark = np.full(w.size, -1, np.int64)
+    last_mark[marks] = marks
+    np.maximum.accumulate(last_mark, out=last_mark)
+    last_nl = np.full(w.size, -1, np.int64)
+    last_nl[nls] = nls
+    np.maximum.accumulate(last_nl, out=last_nl)
+    commented = (last_mark > last_nl) | (in_comment & (last_nl < 0))
+    return full & ~commented, bool(commented[-1])
+
+
+def json_records(data: Any, *, response: bool = False, stop_above: int | None = None) -> int | None:
+    """The records a JSON request (or, with `response`, response) document holds, counted
+    from its structure without parsing it: the elements of a top-level array (a request
+    array of bare numbers is one record), of ``"instances"``, or of a response envelope
+    (``predictions``, or ``projections``/``scores`` holding objects); any other document is
+    one record. None when the structure alone cannot tell (escaped or repeated keys, a
+    request array of bare scalars only, text that is not JSON); the decoder then decides.
+    With `stop_above`, a top-level array is counted until its count is past it.
+
+    Vectorized over 256 KiB windows, like `json_depth` (memory stays a few times the window).
+    """
+    raw = _as_bytes(data)
+    buf = np.frombuffer(raw, np.uint8)
+    n = buf.size
+    i = 3 if raw[:3] == b"\xef\xbb\xbf" else 0
+    while i < n and _BLANK[buf[i]]:
+        i += 1
+    if i >= n or buf[i] not in (0x5B, 0x7B):
+        return 1 if i < n else None
+    top_array = buf[i] == 0x5B
+    arr_open = i if top_array else -1  # the records array's "[", once known
+    arr_depth = 1 if top_array else 2  # the depth of its elements
+    arr_close = -1
+    commas = 0
+    objects = 0  # elements that are objects ("{" at arr_depth + 1 inside the array)
+    evidence = response  # a request array holds something else than bare numbers
+    keys: list[bytes | None] = []
+    nkeys = 0
+    values: dict[int, int] = {}  # key index -> position of its "[" value
+    depth0 = 0
+    in_text = 0
+    a = 0
+    while a < n:
+        b = min(n, a + _LINE_WINDOW)
+        while b < n and buf[b - 1] == 0x5C:  # never split a run of backslashes
+            b += 1
+        w = buf[a:b]
+        quotes = _unescaped_quotes(w)
+        pos = np.flatnonzero(_STRUCTURAL[w])
+        if quotes.size and pos.size:
+            pos = pos[((np.searchsorted(quotes, pos) + in_text) & 1) == 0]
+        elif in_text:
+            pos = pos[:0]
+        ch = w[pos]
+        step = _STEP[ch]
+        depth = depth0 + np.cumsum(step)
+        apos = pos + a
+        if not top_array:
+            colons = np.flatnonzero((ch == 0x3A) & (depth == 1))
+            for c in apos[colons[: max(0, 3 - nkeys)]].tolist():
+                key = _key_before(raw, c)
+                keys.append(key)
+                j = c + 1
+                while j < n and _BLANK[buf[j]]:
+                    j += 1
+                if j < n and buf[j] == 0x5B:
+                    values[len(keys) - 1] = j
+            nkeys += colons.size
+            if arr_open < 0:
+                wanted = _records_key(keys, response)
+                if wanted is not None and wanted in values:
+                    arr_open = values[wanted]
+        if arr_open >= 0 and arr_close < 0:
+            inside = apos > arr_open
+            closes = np.flatnonzero(inside & (depth == arr_depth - 1) & (step < 0))
+            if closes.size:
+                arr_close = int(apos[closes[0]])
+                inside &= apos < arr_close
+            commas += int(np.count_nonzero(inside & (ch == 0x2C) & (depth == arr_depth)))
+            opened = inside & (step > 0) & (depth == arr_depth + 1)
+            objects += int(np.count_nonzero(opened & (ch == 0x7B)))
+            if not evidence and (opened.any() or _text_at_depth(quotes, in_text, pos, depth, depth0, 1)):
+                evidence = True
+            if top_array and evidence and stop_above is not None and commas + 1 > stop_above:
+                return commas + 1
+        in_text = (in_text + int(quotes.size)) & 1
+        if depth.size:
+            depth0 = int(depth[-1])
+        a = b
+    if not top_array:
+        if nkeys > 3 or None in keys or len(set(keys)) != len(keys):
+            return None  # a key not read, escaped or repeated (the last one wins)
+        if response:
+            if nkeys != 1 or keys[0] not in _ENVELOPES or arr_open < 0:
+                return 1  # no envelope holding a list: the document is one item
+        elif b"instances" not in keys:
+            return 1
+        elif arr_open < 0 or any(k not in (b"instances", b"configuration") for k in keys):
+            return None  # the decoder refuses it
+    j = arr_open + 1
+    while j < n and _BLANK[buf[j]]:
+        j += 1
+    count = 0 if j < n and buf[j] == 0x5D else commas + 1
+    if top_array and not evidence:
+        return None if count > 1 else count
+    if response and not top_array and keys[0] != b"predictions" and objects != count:
+        return 1
+    return count
+
+
+_ENVELOPES = (b"predictions", b"projections", b"scores")
+_STRUCTURAL = np.zeros(256, bool)
+_STRUCTURAL[list(b"[]{},:")] = True
+_STEP = np.zeros(256, np.int64)
+_STEP[list(b"[{")] = 1
+_STEP[list(b"]}")] = -1
+
+
+def _unescaped_quotes(w: np.ndarray) -> np.ndarray:
+    """Window positions of the quotes not escaped by an odd run of backslashes."""
+    quotes = np.flatnonzero(w == 0x22)
+    if quotes.size:
+        backslashes = np.flatnonzero(w == 0x5C)
+        if backslashes.size:
+            starts = backslashes[np.r_[True, np.diff(backslashes) != 1]]
+            run = np.searchsorted(starts, quotes - 1, side="right") - 1
+            after = np.zeros(quotes.size, bool)
+            nz = quotes > 0
+            after[nz] = w[quotes[nz] - 1] == 0x5C
+            runlen = np.where(after, quotes - starts[np.maximum(run, 0)], 0)
+            quotes = quotes[(runlen & 1) == 0]
+    return quotes
+
+
+def _text_at_depth(
+    quotes: np.ndarray, in_text: int, pos: np.ndarray, depth: np.ndarray, depth0: int, level: int
+) -> bool:
+    """Whether a string opens at nesting `level` in this window."""
+    opening = quotes[(np.arange(quotes.size) + in_text) & 1 == 0]
+    if not opening.size:
+        return False
+    k = np.searchsorted(pos, opening) - 1
+    at = np.where(k >= 0, depth[np.maximum(k, 0)] if depth.size else depth0, depth0)
+    return bool(np.any(at == level))
+
+
+def _key_before(raw: bytes | bytearray, colon: int) -> bytes | None:
+    """The raw text of the key before the ``:`` at `colon`; None when it holds an escape."""
+    q2 = colon - 1
+    while q2 >= 0 and raw[q2] in b" \t\r\n":
+        q2 -= 1
+    if q2 < 0 or raw[q2] != 0x22:
+        return None
+    q1 = raw.rfind(b'"', 0, q2)
+    if q1 < 0:
+        return None
+    key = bytes(raw[q1 + 1 : q2])
+    return None if b"\\" in key or (q1 and raw[q1 - 1] == 0x5C) else key
+
+
+def _records_key(keys: list[bytes | None], response: bool) -> int | None:
+    """Which of the keys read so far of a top-level object holds the records:
+    ``instances`` in a request, the first key when it is an envelope in a response."""
+    if response:
+        return 0 if keys and keys[0] in _ENVELOPES else None
+    return keys.index(b"instances") if b"instances" in keys else None

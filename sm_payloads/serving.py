@@ -50,6 +50,7 @@ from .errors import (
     UnsupportedMediaTypeError,
 )
 from .limits import SERVING, Limits
+from .limits import decode as decode_within
 from .mime import MediaType, negotiate
 from .record import RecordBatch
 from .registry import ALIASES, CODECS, response_types, supported
@@ -251,9 +252,7 @@ def handle(
         codec = _request_codec(request, content_type)
         if not len(body):
             return _error(400, f"the request body is empty; send at least one record as {request.essence}")
-        bounds.check_size(body, codec.content_type)
-        batch = codec.decode(body)
-        bounds.check_batch(batch, codec.content_type)
+        batch = decode_within(codec, body, bounds)
     except PayloadError as e:
         return _error(e.status_hint, str(e))
     try:

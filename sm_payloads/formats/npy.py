@@ -48,6 +48,7 @@ __all__ = [
     "encode",
     "encode_array",
     "encode_response",
+    "read_header",
 ]
 
 #: The label key `decode_response` puts the response array under.
@@ -333,11 +334,26 @@ def decode_array(data: bytes | bytearray | memoryview, *, copy: bool = False) ->
     return _owned(arr) if copy else arr
 
 
-def _decode_view(view: memoryview) -> tuple[np.ndarray, int, int]:
-    """The read-only view of the array, its data offset, and the offset of the descr."""
-    dtype, shape, fortran, begin, descr_at = _read(view)
-    count = math.prod(shape)
-    need = count * dtype.itemsize
+def read_header(data: bytes | bytearray | memoryview) -> tuple[np.dtype[Any], tuple[int, ...]]:
+    """The dtype and shape a ``.npy`` payload declares, from its header and the size of its
+    data block, without reading a value (what `smp.Limits` checks before decoding).
+
+    Raises `DecodeError` exactly where `decode_array` would for the header or the data
+    block's size.
+
+    >>> import numpy as np
+    >>> read_header(encode_array(np.zeros((3, 2), np.float32)))
+    (dtype('float32'), (3, 2))
+    """
+    view = as_view(data)
+    dtype, shape, _, begin, _ = _read(view)
+    _check_size(view, dtype, shape, begin)
+    return dtype, shape
+
+
+def _check_size(view: memoryview, dtype: np.dtype[Any], shape: tuple[int, ...], begin: int) -> int:
+    """The data block's size in bytes, checked against the bytes present."""
+    need = math.prod(shape) * dtype.itemsize
     have = len(view) - begin
     if need > have:
         raise DecodeError(
@@ -347,6 +363,14 @@ def _decode_view(view: memoryview) -> tuple[np.ndarray, int, int]:
         )
     if need < have:
         raise DecodeError(CONTENT_TYPE, f"{have - need} bytes after the array data", offset=begin + need)
+    return need
+
+
+def _decode_view(view: memoryview) -> tuple[np.ndarray, int, int]:
+    """The read-only view of the array, its data offset, and the offset of the descr."""
+    dtype, shape, fortran, begin, descr_at = _read(view)
+    count = math.prod(shape)
+    _check_size(view, dtype, shape, begin)
     order: Literal["C", "F"] = "F" if fortran else "C"
     if count == 0:
         arr = np.empty(shape, dtype=dtype, order=order)

@@ -1,0 +1,444 @@
+"""Limits apply while decoding (`smp.limits.decode`): a body over `max_records` or
+`max_elements` is refused before it is decoded whole, and a body within them gets exactly
+the batch (or the error) it gets without limits, in every format, requests and responses.
+
+The expected counts come from the test's own reading of the batch (`_elements`) or of the
+JSON document (`_oracle_records`, through orjson), never from `smp.limits`.
+"""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import sm_payloads as smp
+from sm_payloads.columns import Sparse
+from sm_payloads.limits import Limits, count_lines, json_records
+from sm_payloads.record import Ragged
+
+from .helpers import record_batches
+
+REQUEST_TYPES = [
+    "text/csv",
+    "application/json",
+    "application/jsonlines",
+    "application/x-recordio-protobuf",
+    "application/x-npy",
+    "text/libsvm",
+]
+RESPONSE_TYPES = [
+    "text/csv",
+    "application/json",
+    "application/jsonlines",
+    "application/x-recordio-protobuf",
+    "application/x-npy",
+]
+
+
+# --------------------------------------------------------------------------------------
+# The test's own reading of a batch
+# --------------------------------------------------------------------------------------
+
+
+def _row_sizes(col: Any, n: int) -> list[int]:
+    """Elements of each record of a column, counted here from its storage."""
+    if isinstance(col, Ragged):
+        off = np.asarray(col.offsets).tolist()
+        return [off[i + 1] - off[i] for i in range(n)]
+    if sp.issparse(col) or isinstance(col, Sparse):
+        ptr = (col.matrix if isinstance(col, Sparse) else col).indptr.tolist()
+        return [ptr[i + 1] - ptr[i] for i in range(n)]
+    arr = np.asarray(col)
+    if arr.dtype.kind == "O" and arr.ndim == 1:
+        return [len(v) if isinstance(v, (list, tuple)) else 1 for v in arr]
+    per = 1
+    for d in arr.shape[1:]:
+        per *= d
+    return [per] * n
+
+
+def _first_over(batch: smp.RecordBatch, limit: int) -> tuple[int, int, str] | None:
+    """(record, elements, tensor name) of the first record over `limit`."""
+    best: tuple[int, int, str] | None = None
+    for map_name in ("features", "label"):
+        for key, col in getattr(batch, map_name).items():
+            for i, size in enumerate(_row_sizes(col, len(batch))):
+                if size > limit:
+                    if best is None or i < best[0]:
+                        best = (i, size, f"{map_name}[{key!r}]")
+                    break
+    return best
+
+
+def _decode(ct: str, body: bytes, response: bool, limits: Limits | None, **opts: Any) -> Any:
+    try:
+        if response:
+            return smp.decode_response(body, ct, limits=limits, **opts)
+        return smp.decode_request(body, ct, limits=limits, **opts)
+    except smp.PayloadError as e:
+        return e
+
+
+def _check(ct: str, body: bytes, response: bool, limits: Limits, *, exact: bool = True, **opts: Any) -> None:
+    """The limited decoding of `body` against the plain one (see the module docstring).
+
+    `exact`: the body is as an encoder writes it, so the form of a records error is known
+    ("more than N" when decoding stopped early, the count from a .npy header)."""
+    plain = _decode(ct, body, response, None, **opts)
+    got = _decode(ct, body, response, limits, **opts)
+    if isinstance(plain, smp.PayloadError):
+        if isinstance(got, smp.PayloadTooLargeError):
+            # A bad body may be refused for its size before the decoder reaches the fault.
+            assert got.unit in ("records", "elements")
+            return
+        assert type(got) is type(plain)
+        assert (str(got), getattr(got, "offset", None)) == (str(plain), getattr(plain, "offset", None))
+        return
+    n = len(plain)
+    mr, me = limits.max_records, limits.max_elements
+    if mr is not None and n > mr:
+        assert type(got) is smp.PayloadTooLargeError, got
+        assert (got.unit, got.limit, got.status_hint, got.record_index) == ("records", mr, 413, None)
+        early = f"{ct} batch of more than {mr} records exceeds the limit of {mr} records"
+        counted = f"{ct} batch of {n} records exceeds the limit of {mr} records"
+        if exact:
+            want = (n, counted) if ct == "application/x-npy" else (mr + 1, early)
+            assert (got.size, str(got)) == want
+        else:
+            assert (got.size, str(got)) in ((n, counted), (mr + 1, early))
+        return
+    over = None if me is None else _first_over(plain, me)
+    if over is not None:
+        row, size, tensor = over
+        assert type(got) is smp.PayloadTooLargeError, got
+        assert (got.unit, got.limit, got.size, got.record_index) == ("elements", me, size, row)
+        assert got.what == f"{ct} tensor {tensor}"
+        return
+    assert isinstance(got, smp.RecordBatch), got
+    assert got.equals(plain, bitwise=True), f"{got!r} != {plain!r}"
+    for m in ("features", "label"):
+        for k, v in getattr(plain, m).items():
+            w = getattr(got, m)[k]
+            assert type(w) is type(v)
+            assert getattr(w, "dtype", None) == getattr(v, "dtype", None)
+
+
+limit_values = st.one_of(st.none(), st.integers(0, 8))
+
+
+@st.composite
+def request_bodies(draw: st.DrawFn) -> tuple[str, bytes]:
+    ct = draw(st.sampled_from(REQUEST_TYPES))
+    if ct == "text/libsvm":
+        rows = draw(st.lists(st.lists(st.integers(0, 9), max_size=5, unique=True), max_size=8))
+        lines = [
+            b"1 " + b" ".join(b"%d:%d.5" % (j, j) for j in sorted(r)) + draw(st.sampled_from([b"", b" # c"]))
+            for r in rows
+        ]
+        blank = draw(st.sampled_from([b"\n", b"\n\n", b"\n# only a comment\n"]))
+        return ct, blank.join(lines) + b"\n"
+    batch = draw(record_batches(min_records=0, max_records=9))
+    try:
+        body = smp.encode_request(batch, ct)
+    except smp.EncodeError:
+        assume(False)
+    return ct, body
+
+
+@st.composite
+def response_bodies(draw: st.DrawFn) -> tuple[str, bytes]:
+    ct = draw(st.sampled_from(RESPONSE_TYPES))
+    n = draw(st.integers(0, 9))
+    k = draw(st.integers(1, 3))
+    label: dict[str, Any] = {}
+    if ct == "application/x-npy":
+        label["predictions"] = np.arange(n * k, dtype=np.float32).reshape(n, k) / 4
+    else:
+        label["score"] = np.arange(n, dtype=np.float64) / 8
+        if draw(st.booleans()):
+            label["probabilities"] = np.arange(n * k, dtype=np.float32).reshape(n, k) / 2
+    try:
+        body = smp.encode_response(smp.RecordBatch(label=label, n=n), ct)
+    except smp.EncodeError:
+        assume(False)
+    return ct, body
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(request_bodies(), limit_values, limit_values)
+def test_requests_same_batch_or_the_exact_limit(
+    case: tuple[str, bytes], mr: int | None, me: int | None
+) -> None:
+    ct, body = case
+    _check(ct, body, False, Limits(max_records=mr, max_elements=me))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(response_bodies(), limit_values, limit_values)
+def test_responses_same_batch_or_the_exact_limit(
+    case: tuple[str, bytes], mr: int | None, me: int | None
+) -> None:
+    ct, body = case
+    _check(ct, body, True, Limits(max_records=mr, max_elements=me))
+
+
+@st.composite
+def mutated(draw: st.DrawFn, bodies: st.SearchStrategy[tuple[str, bytes]]) -> tuple[str, bytes]:
+    ct, body = draw(bodies)
+    b = bytearray(body)
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["flip", "insert", "delete"]))
+        i = draw(st.integers(0, len(b)))
+        if op == "insert":
+            b[i:i] = draw(
+                st.sampled_from([b"\n", b",", b'"', b"[", b"]", b"{", b"}", b":", b"\n\n", b"x", b"\\"])
+            )
+        elif b and i < len(b):
+            if op == "flip":
+                b[i] = draw(st.integers(0, 255))
+            else:
+                del b[i]
+    return ct, bytes(b)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated(request_bodies()), limit_values, limit_values)
+def test_damaged_requests_never_refused_wrongly(
+    case: tuple[str, bytes], mr: int | None, me: int | None
+) -> None:
+    ct, body = case
+    _check(ct, body, False, Limits(max_records=mr, max_elements=me), exact=False)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated(response_bodies()), limit_values, limit_values)
+def test_damaged_responses_never_refused_wrongly(
+    case: tuple[str, bytes], mr: int | None, me: int | None
+) -> None:
+    ct, body = case
+    _check(ct, body, True, Limits(max_records=mr, max_elements=me), exact=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 4), st.booleans(), st.sampled_from([b"\n", b"\n\n", b"\r\n", b"\n \n"])),
+        max_size=10,
+    ),
+    st.integers(0, 1),
+    limit_values,
+    limit_values,
+)
+def test_csv_blank_lines_and_quoted_newlines(
+    rows: list[tuple[int, bool, bytes]], label_size: int, mr: int | None, me: int | None
+) -> None:
+    """Text CSV (fields quoted across lines, blank lines between records)."""
+    parts = []
+    for width, quoted, end in rows:
+        fields = [b'"a\nb"' if quoted and j == 0 else b"%d" % j for j in range(width)]
+        parts.append(b",".join(fields) + end)
+    body = b"".join(parts)
+    _check("text/csv", body, False, Limits(max_records=mr, max_elements=me), label_size=label_size)
+    _check("text/csv", body, True, Limits(max_records=mr, max_elements=me))
+
+
+# --------------------------------------------------------------------------------------
+# The scanners against oracles
+# --------------------------------------------------------------------------------------
+
+
+def _oracle_records(doc: Any, response: bool) -> int:
+    """Records of a JSON document as the documented layouts define them."""
+    if response:
+        if type(doc) is dict and len(doc) == 1:
+            ((key, v),) = doc.items()
+            envelope = key in ("predictions", "projections", "scores") and type(v) is list
+            if envelope and (key == "predictions" or all(type(x) is dict for x in v)):
+                return len(v)
+        return len(doc) if type(doc) is list else 1
+    if type(doc) is dict and "instances" in doc:
+        return len(doc["instances"])
+    if type(doc) is list:
+        if doc and all(type(x) in (int, float) for x in doc):
+            return 1
+        return len(doc)
+    return 1
+
+
+tricky_text = st.text(alphabet='ab[]{},:"\\ \n\t', max_size=6)
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.lists(inner, max_size=4), st.dictionaries(tricky_text, inner, max_size=3))
+
+
+json_values = st.recursive(
+    st.one_of(st.integers(-9, 9), st.floats(allow_nan=False, allow_infinity=False), tricky_text, st.none()),
+    _containers,
+    max_leaves=12,
+)
+
+
+@st.composite
+def json_documents(draw: st.DrawFn) -> Any:
+    items = draw(st.lists(json_values, max_size=6))
+    kind = draw(st.sampled_from(["array", "instances", "config", "envelope", "object", "scalar"]))
+    if kind == "array":
+        return items
+    if kind == "instances":
+        return {"instances": items}
+    if kind == "config":
+        return {"configuration": {"k": items[:1]}, "instances": items}
+    if kind == "envelope":
+        return {draw(st.sampled_from(["predictions", "projections", "scores", "other"])): items}
+    if kind == "object":
+        return draw(st.dictionaries(tricky_text, json_values, max_size=3))
+    return draw(json_values)
+
+
+@settings(max_examples=500, deadline=None)
+@given(json_documents(), st.booleans(), st.booleans())
+def test_json_records_matches_the_layouts(doc: Any, response: bool, spaced: bool) -> None:
+    text = json.dumps(doc, indent=1 if spaced else None).encode()
+    got = json_records(text, response=response)
+    if got is not None:
+        assert got == _oracle_records(doc, response)
+    elif type(doc) is dict:
+        # Only keys it cannot read (escaped, unread or repeated) leave the count open...
+        assert any("\\" in json.dumps(k) for k in doc) or len(doc) > 3 or "instances" in doc
+    else:
+        # ...or a request array of bare scalars (one record, or not a request at all).
+        assert type(doc) is list and not response and doc
+        assert all(x is None or type(x) in (int, float) for x in doc)
+
+
+def test_json_records_stops_and_reads_what_it_must() -> None:
+    body = b"[[1]," + b"1," * 100_000 + b"1]"
+    assert json_records(body, stop_above=10) is not None
+    assert json_records(body, stop_above=10) > 10  # type: ignore[operator]
+    assert json_records(body) == 100_002
+    assert json_records(b"[1, 2, 3]") is None
+    assert json_records(b"[]") == 0
+    assert json_records(b'{"instances": [], "configuration": {"a": [1, 2]}}') == 0
+    assert json_records(b'{"instances": [1, 2], "instances": [3]}') is None
+    assert json_records(b'{"in\\u0073tances": [1, 2]}') is None
+    assert json_records(b'{"predictions": [1, [2, 3], {"a": 4}]}', response=True) == 3
+    assert json_records(b'{"scores": [1, {"a": 4}]}', response=True) == 1
+    assert json_records(b'{"scores": [{"a": "]"}, {"a": 4}]}', response=True) == 2
+    assert json_records(b'"[1,2,3]"') == 1
+    assert json_records(b"  ") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"\n", b" ", b"\t", b"\r", b"x", b"{}", b"\x0c"]), max_size=40))
+def test_count_lines_matches_split(parts: list[bytes]) -> None:
+    data = b"".join(parts)
+    assert count_lines(data) == sum(1 for line in data.split(b"\n") if line.strip())
+
+
+def _libsvm_records(data: bytes) -> int:
+    return sum(1 for line in data.split(b"\n") if line.split(b"#", 1)[0].strip())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"\n", b" ", b"\t", b"#", b"# x", b"1", b"1 2:3"]), max_size=40))
+def test_count_lines_skips_comments(parts: list[bytes]) -> None:
+    data = b"".join(parts)
+    assert count_lines(data, comment=b"#") == _libsvm_records(data)
+
+
+def test_count_lines_across_windows() -> None:
+    data = (b"x" * 300_000 + b"\n\n" + b" " * 300_000 + b"\ny") * 3
+    assert count_lines(data) == sum(1 for line in data.split(b"\n") if line.strip()) == 4
+    assert count_lines(b"1\n" * 1000, stop_above=10) > 10
+    data = (b"1 1:2 # " + b"x" * 300_000 + b"\n# c\n" + b" " * 300_000 + b"2 1:3\n") * 2
+    assert count_lines(data, comment=b"#") == _libsvm_records(data) == 4
+
+
+# --------------------------------------------------------------------------------------
+# Refused early: peak memory within 2 x the body + 8 MB
+# --------------------------------------------------------------------------------------
+
+N_BIG = 400_000
+
+
+def _big_bodies() -> dict[str, tuple[bytes, bool]]:
+    x = (np.arange(N_BIG * 3, dtype=np.float32).reshape(N_BIG, 3) % 97) / 4
+    out = {f"{ct} request": (smp.encode_request(x, ct), False) for ct in REQUEST_TYPES if ct != "text/libsvm"}
+    out["text/libsvm request"] = (b"".join(b"1 1:%d 3:2.5\n" % i for i in range(N_BIG)), False)
+    out["application/json scalars"] = (b"[[1]," + b"1," * N_BIG + b"1]", False)
+    scores = smp.RecordBatch(label={"score": x[:, 0]})
+    for ct in RESPONSE_TYPES:
+        out[f"{ct} response"] = (smp.encode_response(scores, ct), True)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(_big_bodies()))
+def test_a_body_over_max_records_is_refused_in_bounded_memory(name: str) -> None:
+    body, response = _big_bodies()[name]
+    ct = name.split()[0]
+    tracemalloc.start()
+    try:
+        with pytest.raises(smp.PayloadTooLargeError) as info:
+            if response:
+                smp.decode_response(body, ct, limits=Limits(max_records=1000))
+            else:
+                smp.decode_request(body, ct, limits=Limits(max_records=1000))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (info.value.unit, info.value.limit) == ("records", 1000)
+    assert peak <= 2 * len(body) + 8_000_000, peak
+
+
+def test_serving_refuses_400000_csv_rows_with_413() -> None:
+    body = b"1,2.5,3\n" * N_BIG
+    tracemalloc.start()
+    try:
+        r = smp.serving.handle(
+            body, "text/csv", "text/csv", lambda b: np.zeros(len(b)), env={}, limits=Limits(max_records=1000)
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (r.status, r.body) == (
+        413,
+        b"text/csv batch of more than 1000 records exceeds the limit of 1000 records\n",
+    )
+    assert peak <= 2 * len(body) + 8_000_000
+
+
+def test_a_record_over_max_elements_is_refused_in_bounded_memory() -> None:
+    x = np.ones((N_BIG, 5), np.float32)
+    for ct in ("text/csv", "application/jsonlines", "application/x-recordio-protobuf", "text/libsvm"):
+        body = b"1 1:1 2:1 3:1 4:1 5:1\n" * N_BIG if ct == "text/libsvm" else smp.encode_request(x, ct)
+        tracemalloc.start()
+        try:
+            with pytest.raises(smp.PayloadTooLargeError) as info:
+                smp.decode_request(body, ct, limits=Limits(max_elements=4))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert (info.value.unit, info.value.size, info.value.record_index) == ("elements", 5, 0)
+        assert peak <= 2 * len(body) + 8_000_000, (ct, peak)
+
+
+def test_npy_counts_come_from_the_header() -> None:
+    body = smp.encode_request(np.zeros((5, 2, 3), np.float32), "application/x-npy")
+    with pytest.raises(smp.PayloadTooLargeError) as info:
+        smp.decode_request(body, "application/x-npy", limits=Limits(max_elements=5))
+    assert str(info.value) == (
+        "application/x-npy tensor features['values'] of 6 elements exceeds the limit of 5 elements (record 0)"
+    )
+    # A truncated data block is the decoder's error, not a limit's.
+    with pytest.raises(smp.DecodeError, match="truncated data"):
+        smp.decode_request(body[:-1], "application/x-npy", limits=Limits(max_records=1))
+    assert orjson.dumps(smp.formats.npy.read_header(body)[1]) == b"[5,2,3]"
