@@ -101,6 +101,25 @@ def test_import_without_the_sdk_v3_says_what_to_install(monkeypatch: pytest.Monk
         "pip install 'sagemaker>=3' (or only 'sagemaker-core>=2'); with the SDK v2, use sm_payloads.sdk"
     )
     assert isinstance(e.value.__cause__, ImportError)
+    # the same through the package attribute (sm_payloads.sdk imports v3 on first use)
+    import sm_payloads.sdk
+
+    if "v3" in vars(sm_payloads.sdk):  # (hasattr would import it)
+        monkeypatch.delattr(sm_payloads.sdk, "v3")
+    with pytest.raises(ImportError, match=r"pip install 'sagemaker>=3'"):
+        smp.sdk.v3  # noqa: B018
+
+
+@needs_v3
+def test_sdk_v3_is_an_attribute_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sm_payloads.sdk
+
+    monkeypatch.delattr(sm_payloads.sdk, "v3")
+    monkeypatch.delitem(sys.modules, "sm_payloads.sdk.v3")
+    fresh = smp.sdk.v3
+    assert fresh is sys.modules["sm_payloads.sdk.v3"] and fresh is not v3
+    assert issubclass(fresh.RecordSerializer, BaseSerializer)
+    assert fresh.PayloadTranslator(CSV).serialize([[1.5]]) == b"1.5"
 
 
 # ======================================================================================

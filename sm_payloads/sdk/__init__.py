@@ -22,6 +22,9 @@ keeps working; input the SDK answers with ``TypeError``/``KeyError``/``Assertion
 ``csv.Error``/``RecursionError`` gets one of ours too.
 Rule 4 (no SDK import): this module never imports ``sagemaker``; the ``Predictor`` uses
 only ``CONTENT_TYPE``, ``ACCEPT``, ``serialize`` and ``deserialize``.
+Rule 5 (SDK v3): `sm_payloads.sdk.v3` subclasses these classes for the SDK v3's
+``Endpoint``, ``LocalEndpoint`` and ``SchemaBuilder``; ``sm_payloads.sdk.v3`` is imported on
+first use (it imports ``sagemaker.core``).
 """
 
 from __future__ import annotations
@@ -863,3 +866,14 @@ class RecordBatchDeserializer(_Deserializer):
                 str(content_type), tuple(self.ACCEPT), "the response has no Content-Type"
             )
         return decode_response(body, content_type, **self.options)
+
+
+def __getattr__(name: str) -> Any:
+    """`sm_payloads.sdk.v3` (the drop-ins for the SageMaker SDK v3) on first use, so
+    ``smp.sdk.v3`` works without importing it; where the SDK v3 is not installed this is its
+    ``ImportError``, which says what to install."""
+    if name == "v3":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.v3")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
