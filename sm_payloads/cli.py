@@ -40,6 +40,9 @@ table of numbers, ``--dtype`` converts its numbers), and written batch by batch
 (`RecordBatch.to_arrow`: ``features.values``, ``label.values``... columns; a Parquet row
 group per batch), so memory holds one batch (and a Parquet read buffer per column) at a time. Every
 batch written must have the first one's columns, or the conversion fails naming the record.
+An input of no records gives a Parquet or Arrow output of no rows with its columns; a column
+of records with no values (a fixed-size list of size 0) is refused for Parquet, whose files
+pyarrow cannot read back then.
 Rule 6 (feedback): `convert` prints one summary line on stderr (records, bytes in and out,
 seconds, output) unless ``-q``. A progress bar by bytes read is drawn on stderr only when
 stderr is a terminal, not ``-q``, and the input is at least 4 MiB (or of unknown size and
