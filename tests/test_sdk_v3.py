@@ -315,6 +315,12 @@ def test_endpoint_rejects_the_v2_twins_and_takes_ours() -> None:
     endpoint = Endpoint(endpoint_name="demo", serializer=ser, deserializer=de)
     assert type(endpoint.serializer) is v3.CSVSerializer
     assert type(endpoint.deserializer) is v3.CSVDeserializer
+    # Endpoint.get(...) users assign them: validated too
+    with pytest.raises(ValidationError):
+        endpoint.serializer = v2.RecordSerializer()
+    endpoint.serializer = v3.RecordSerializer()
+    endpoint.deserializer = v3.RecordDeserializer()
+    assert type(endpoint.serializer) is v3.RecordSerializer
 
 
 @needs_v3
