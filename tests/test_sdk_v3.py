@@ -111,6 +111,24 @@ def test_import_without_the_sdk_v3_says_what_to_install(monkeypatch: pytest.Monk
 
 
 @needs_v3
+def test_payload_translator_without_sagemaker_serve_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if "PayloadTranslator" in vars(v3):
+        monkeypatch.delattr(v3, "PayloadTranslator")
+    monkeypatch.delitem(sys.modules, "sm_payloads.sdk._translator", raising=False)
+    monkeypatch.setitem(sys.modules, "sagemaker.serve.marshalling.custom_payload_translator", None)
+    with pytest.raises(ImportError) as e:
+        v3.PayloadTranslator  # noqa: B018
+    assert str(e.value) == (
+        "sm_payloads.sdk.v3.PayloadTranslator needs sagemaker-serve (the SDK v3's "
+        "CustomPayloadTranslator): pip install 'sagemaker>=3' (or only 'sagemaker-serve')"
+    )
+    # the serializers do not need it
+    assert v3.CSVSerializer().serialize([[1.5]]) == b"1.5"
+
+
+@needs_v3
 def test_sdk_v3_is_an_attribute_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
     import sm_payloads.sdk
 

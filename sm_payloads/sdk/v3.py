@@ -273,8 +273,15 @@ def __getattr__(name: str) -> Any:
     """`PayloadTranslator`, imported on first use (it needs sagemaker-serve, whose import
     creates boto3 clients and so needs an AWS region)."""
     if name == "PayloadTranslator":
-        from ._translator import PayloadTranslator
-
+        try:
+            from ._translator import PayloadTranslator
+        except ModuleNotFoundError as e:
+            if not (e.name or "").startswith("sagemaker"):
+                raise
+            raise ImportError(
+                "sm_payloads.sdk.v3.PayloadTranslator needs sagemaker-serve (the SDK v3's "
+                "CustomPayloadTranslator): pip install 'sagemaker>=3' (or only 'sagemaker-serve')"
+            ) from e
         globals()[name] = PayloadTranslator
         return PayloadTranslator
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
