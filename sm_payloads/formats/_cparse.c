@@ -98,6 +98,28 @@ static inline const char *csv_field(Gil *g, const char *p, const char *end, int 
     return p;
 }
 
+/* Whether the field at s (its text up to end) holds a decimal, not one of the words nan,
+ * inf, infinity: after an optional quote, blanks and sign, a digit or a dot. */
+static NOINLINE int csv_is_decimal(const char *s, const char *end) {
+    if (s < end && *s == '"') s++;
+    while (s < end && is_blank((unsigned char)*s)) s++;
+    if (s < end && (*s == '+' || *s == '-')) s++;
+    return s < end && (is_digit((unsigned char)*s) || *s == '.');
+}
+
+/* Whether the value just written to out is an infinity. */
+static inline int csv_is_inf(int f32, const void *out) {
+    if (f32) {
+        uint32_t b;
+        memcpy(&b, out, sizeof b);
+        return (b & 0x7FFFFFFFu) == 0x7F800000u;
+    } else {
+        uint64_t b;
+        memcpy(&b, out, sizeof b);
+        return (b & 0x7FFFFFFFFFFFFFFFULL) == 0x7FF0000000000000ULL;
+    }
+}
+
 /* Read lines of k fields from p into the rows of dst (rows x k items of 4 bytes when f32,
  * else 8), from row *row on, while every line is one the kernel reads: k fields
  * (csv_field) with ',' between them, ended by '\n', "\r\n" or end (not by a lone '\r');
@@ -106,7 +128,7 @@ static inline const char *csv_field(Gil *g, const char *p, const char *end, int 
  * everything), *row the next row. Inlined into one function per output type, so that
  * the field and number readers are compiled for a constant type. */
 static ALWAYS_INLINE const char *csv_lines(Gil *g, const char *p, const char *end, Py_ssize_t k, int f32,
-                                           char *dst, Py_ssize_t rows, Py_ssize_t *row) {
+                                           int strict, char *dst, Py_ssize_t rows, Py_ssize_t *row) {
     const Py_ssize_t item = f32 ? (Py_ssize_t)sizeof(float) : (Py_ssize_t)sizeof(double);
     Py_ssize_t r = *row, c;
     while (p < end) {
@@ -123,8 +145,14 @@ static ALWAYS_INLINE const char *csv_lines(Gil *g, const char *p, const char *en
         if (r >= rows) break;
         o = dst + r * k * item;
         for (c = 0; c < k; c++) {
+            const char *s = p;
             p = csv_field(g, p, end, f32, o + c * item);
             if (p == NULL) break;
+            /* strict: a decimal beyond the type's range stops the line */
+            if (strict && csv_is_inf(f32, o + c * item) && csv_is_decimal(s, end)) {
+                p = NULL;
+                break;
+            }
             if (c + 1 < k) {
                 if (p < end && *p == ',') {
                     p++;
@@ -152,14 +180,14 @@ static ALWAYS_INLINE const char *csv_lines(Gil *g, const char *p, const char *en
     return p;
 }
 
-static FLATTEN const char *csv_lines_f64(Gil *g, const char *p, const char *end, Py_ssize_t k, char *dst, Py_ssize_t rows,
-                                 Py_ssize_t *row) {
-    return csv_lines(g, p, end, k, 0, dst, rows, row);
+static FLATTEN const char *csv_lines_f64(Gil *g, const char *p, const char *end, Py_ssize_t k, int strict, char *dst,
+                                         Py_ssize_t rows, Py_ssize_t *row) {
+    return csv_lines(g, p, end, k, 0, strict, dst, rows, row);
 }
 
-static FLATTEN const char *csv_lines_f32(Gil *g, const char *p, const char *end, Py_ssize_t k, char *dst, Py_ssize_t rows,
-                                 Py_ssize_t *row) {
-    return csv_lines(g, p, end, k, 1, dst, rows, row);
+static FLATTEN const char *csv_lines_f32(Gil *g, const char *p, const char *end, Py_ssize_t k, int strict, char *dst,
+                                         Py_ssize_t rows, Py_ssize_t *row) {
+    return csv_lines(g, p, end, k, 1, strict, dst, rows, row);
 }
 
 /* csv_read's arguments: 0 when they are consistent, else -1 with a
@@ -177,7 +205,7 @@ static int csv_check(const Py_buffer *data, Py_ssize_t lo, Py_ssize_t hi, Py_ssi
 }
 
 PyDoc_STRVAR(csv_read_doc,
-             "csv_read(data, lo, hi, k, out, row, f32) -> (pos, row)\n\n"
+             "csv_read(data, lo, hi, k, out, row, f32, strict=False) -> (pos, row)\n\n"
              "Read the lines of data[lo:hi] (lo a line start) into the rows of out, a writable\n"
              "buffer of rows * k float32 (f32 true) or float64 items, from row `row` on, for as\n"
              "long as each line is k fields the kernel reads: a number ([ \\t]*, an optional sign,\n"
@@ -186,15 +214,17 @@ PyDoc_STRVAR(csv_read_doc,
              "fields, '\\n' or '\\r\\n' after the line (or hi). Blank lines ('\\n', '\\r\\n') are\n"
              "skipped. Returns the start of the first line not read (hi when all were) and the\n"
              "next row: the caller gives that line to its careful reader and may call again\n"
-             "after it. A line not read is anything else, or a line that finds out full.\n"
+             "after it. A line not read is anything else, or a line that finds out full, or,\n"
+             "when strict, a line with a decimal beyond the output type's range (one that\n"
+             "rounds to infinity; the words inf and infinity are read as infinities).\n"
              "Numbers are correctly rounded in the output type.");
 
 static PyObject *csv_read(PyObject *self, PyObject *args) {
     Py_buffer data, out;
     Py_ssize_t lo, hi, k, row, rows, pos;
-    int f32;
+    int f32, strict = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnnw*np", &data, &lo, &hi, &k, &out, &row, &f32)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*nnnw*np|p", &data, &lo, &hi, &k, &out, &row, &f32, &strict)) return NULL;
     if (csv_check(&data, lo, hi, k, &out, f32, "csv_read") < 0) goto fail;
     rows = out.len / (f32 ? (Py_ssize_t)sizeof(float) : (Py_ssize_t)sizeof(double)) / k;
     if (row < 0 || row > rows) {
@@ -205,7 +235,7 @@ static PyObject *csv_read(PyObject *self, PyObject *args) {
         const char *base = (const char *)data.buf, *p;
         Gil g = {NULL};
         gil_release(&g);
-        p = (f32 ? csv_lines_f32 : csv_lines_f64)(&g, base + lo, base + hi, k, (char *)out.buf, rows, &row);
+        p = (f32 ? csv_lines_f32 : csv_lines_f64)(&g, base + lo, base + hi, k, strict, (char *)out.buf, rows, &row);
         gil_take(&g);
         pos = p - base;
     }

@@ -24,6 +24,7 @@ of the input (``base + position`` where a function reads a piece of a larger inp
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import numpy as np
@@ -34,6 +35,7 @@ __all__ = [
     "CHARSETS",
     "CONTENT_TYPE",
     "Record",
+    "blank_run",
     "body_start",
     "charset_option",
     "field_text",
@@ -86,17 +88,56 @@ def body_start(data: bytes | bytearray) -> int:
 # ======================================================================================
 
 
+_NOT_NEWLINE = re.compile(rb"[^\r\n]")
+
+
+def blank_run(data: bytes | bytearray, pos: int, hi: int) -> tuple[int, int]:
+    """The blank lines (nothing but an optional ``\r`` before each ``\n``) from `pos`, at
+    once: (the position after the last of them, how many); (pos, 0) when there is none."""
+    m = _NOT_NEWLINE.search(data, pos, hi)
+    end = data.rfind(b"\n", pos, hi if m is None else m.start()) + 1
+    if end <= pos:
+        return pos, 0
+    lines = data.count(b"\n", pos, end)
+    if data.count(b"\r", pos, end) != data.count(b"\r\n", pos, end):
+        return pos, 0  # a "\r" that does not end a line: not all blank; one at a time
+    return end, lines
+
+
 class Record:
-    """One record: its fields (raw bytes, quotes removed), their byte offsets, its line."""
+    """One record: its fields (raw bytes, quotes removed), their byte offsets, whether each
+    was quoted, its line.
 
-    __slots__ = ("end", "fields", "line", "offsets", "quoted")
+    A record without quotes keeps only its first field's offset (`start`): `offsets` and
+    `quoted` are worked out when asked for (errors ask), so that a record costs its fields
+    and little more."""
 
-    def __init__(self, line: int) -> None:
+    __slots__ = ("_offsets", "_quoted", "end", "fields", "line", "start")
+
+    def __init__(self, line: int, start: int = 0) -> None:
         self.line = line
         self.fields: list[bytes] = []
-        self.offsets: list[int] = []
-        self.quoted: list[bool] = []
+        self._offsets: list[int] | None = None
+        self._quoted: list[bool] | None = None
+        self.start = start
         self.end = 0
+
+    @property
+    def offsets(self) -> list[int]:
+        """The byte offset of each field (of its opening quote when quoted)."""
+        if self._offsets is None:
+            at = self.start
+            out = []
+            for f in self.fields:
+                out.append(at)
+                at += len(f) + 1
+            return out
+        return self._offsets
+
+    @property
+    def quoted(self) -> list[bool]:
+        """Whether each field was quoted."""
+        return [False] * len(self.fields) if self._quoted is None else self._quoted
 
 
 def tokenize(
@@ -112,18 +153,14 @@ def tokenize(
         nl = data.find(b"\n", pos, hi)
         stop = hi if nl < 0 else nl
         seg_end = stop - 1 if stop > pos and data[stop - 1] == 13 else stop
-        if seg_end == pos:  # a blank line
-            pos = stop + 1
-            line += 1
+        if seg_end == pos:  # a blank line, and the blank lines right after it at once
+            run_end, run_lines = blank_run(data, pos, hi)
+            pos = max(run_end, stop + 1)
+            line += max(run_lines, 1)
             continue
-        rec = Record(line)
+        rec = Record(line, base + pos)
         if data.find(b'"', pos, stop) < 0:
-            start = pos
-            for f in bytes(data[pos:seg_end]).split(b","):
-                rec.fields.append(f)
-                rec.offsets.append(base + start)
-                rec.quoted.append(False)
-                start += len(f) + 1
+            rec.fields = bytes(data[pos:seg_end]).split(b",")
             rec.end = base + seg_end
             pos = stop + 1
             line += 1
@@ -140,6 +177,11 @@ def _quoted_record(
 
     def fail(reason: str, at: int, at_line: int) -> DecodeError:
         return DecodeError(CONTENT_TYPE, reason, offset=base + at, record_index=index, line=at_line)
+
+    offsets: list[int] = []
+    quoted: list[bool] = []
+    rec._offsets = offsets
+    rec._quoted = quoted
 
     while True:
         start = pos
@@ -161,8 +203,8 @@ def _quoted_record(
                 pos = q + 1
                 break
             rec.fields.append(b"".join(parts))
-            rec.offsets.append(base + start)
-            rec.quoted.append(True)
+            offsets.append(base + start)
+            quoted.append(True)
             nxt = data[pos : pos + 1]
             if nxt == b"\r" and data[pos + 1 : pos + 2] in (b"\n", b""):
                 pos += 1
@@ -190,8 +232,8 @@ def _quoted_record(
         if quote >= 0:
             raise fail("a '\"' inside an unquoted field (quote the whole field)", pos + quote, line)
         rec.fields.append(field)
-        rec.offsets.append(base + start)
-        rec.quoted.append(False)
+        offsets.append(base + start)
+        quoted.append(False)
         if end == comma:
             pos = comma + 1
             continue

@@ -35,12 +35,16 @@ Rule 5 (rows): `parse_numeric_rows` is the CSV reader's fast path. Its kernel `r
 (``_cparse.csv_read``, or the numpy twin) also reads quoted numbers, empty fields (NaN) and
 blank lines, into float64 or float32 (rounded once: ``_exact.to_float32`` in numpy), and
 stops at the first line it cannot read instead of declining the whole input; that line
-goes alone to the caller's careful reader, and reading goes on after it.
+goes alone to the caller's careful reader, and reading goes on after it. It reads strictly:
+a line with a decimal beyond the range of the output type (``1e400``; ``1e39`` for float32:
+text that rounds to infinity, as opposed to the words ``inf`` and ``infinity``) is a line
+not read, so the careful reader reports it as the error it is.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import re
 import threading
@@ -194,6 +198,12 @@ NUMBER_RE = re.compile(
 )
 
 
+def _is_decimal(field: bytes | bytearray) -> bool:
+    """Whether a number field is a decimal, not one of the words nan, inf, infinity."""
+    t = bytes(field).strip(b' \t"').lstrip(b"+-")
+    return bool(t) and t[0] in b"0123456789."
+
+
 def parse_number(field: bytes | bytearray) -> float | None:
     """The float64 of one field, or None when it is not a number by the grammar."""
     if NUMBER_RE.fullmatch(field) is None:
@@ -266,10 +276,11 @@ def _field_table(
 
 
 def _parse_chunk(
-    chunk: bytes | bytearray, k: int, open_end: bool, out: np.ndarray
+    chunk: bytes | bytearray, k: int, open_end: bool, out: np.ndarray, strict: bool = False
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Parse the whole lines of `chunk` into `out` (rows x k float64, C-contiguous).
     `open_end`: the last line has no newline. An empty field is a missing value (NaN).
+    `strict`: a decimal beyond the float64 range (one that reads as infinity) is off too.
     Returns every field's start and end (the text is ``chunk[start:end]``), or None when
     anything is off: the caller falls back."""
     size = len(chunk)
@@ -356,11 +367,15 @@ def _parse_chunk(
     b += neg * 17
     vals = out.reshape(-1)
     np.divide(mf, _POW10_SIGNED[b], out=vals)
+    empty = starts == field_end  # missing values, NaN
+    if empty.any():
+        vals[empty] = _NAN
+        fast |= empty
     if not fast.all():
         for i in np.flatnonzero(~fast).tolist():
             text = chunk[int(starts[i]) : int(field_end[i])]
             v = _NAN if not text else parse_number(text)
-            if v is None:
+            if v is None or (strict and math.isinf(v) and _is_decimal(text)):
                 return None
             vals[i] = v
     return starts, field_end
@@ -467,7 +482,9 @@ def _unquote(chunk: bytes) -> bytes | None:
     return np.delete(arr, q).tobytes()
 
 
-def _try_lines(data: bytes | bytearray, a: int, b: int, k: int, out: np.ndarray, row: int) -> int | None:
+def _try_lines(
+    data: bytes | bytearray, a: int, b: int, k: int, out: np.ndarray, row: int, strict: bool = False
+) -> int | None:
     """Read all the lines of ``data[a:b]`` into ``out[row:]`` with the vectorized kernel:
     the rows written, or None when some line is not one `read_rows` reads."""
     chunk = bytes(data[a:b])
@@ -487,29 +504,66 @@ def _try_lines(data: bytes | bytearray, a: int, b: int, k: int, out: np.ndarray,
         if unquoted is None:
             return None
         chunk = unquoted
-    got = _parse_lines(chunk, open_end, k, out, row)
+    got = _parse_lines(chunk, open_end, k, out, row, strict)
     if got is None and not quoted and k > 1:
         blank = _blank_line_bytes(chunk)
         if blank.size:
             chunk = _drop(chunk, blank)
-            got = _parse_lines(chunk, open_end, k, out, row) if chunk else 0
+            got = _parse_lines(chunk, open_end, k, out, row, strict) if chunk else 0
     return got
 
 
-def _parse_lines(chunk: bytes, open_end: bool, k: int, out: np.ndarray, row: int) -> int | None:
+def _parse_lines(
+    chunk: bytes, open_end: bool, k: int, out: np.ndarray, row: int, strict: bool = False
+) -> int | None:
     """`_try_lines` once blank lines and quotes are gone: the rows written, or None."""
     rows = _newlines(chunk) + open_end
     if rows > out.shape[0] - row:
         return None
-    f32 = out.dtype == np.float32
     dst = out[row : row + rows]
+    if rows == 1 and k > 1 and len(chunk) > _SEGMENT:
+        return _parse_long_line(chunk, open_end, k, dst, strict)
+    return _parse_block(chunk, open_end, k, dst, strict)
+
+
+#: A line longer than this is read a segment of whole fields of about this size at a time.
+_SEGMENT = 1 << 16
+
+
+def _parse_long_line(chunk: bytes, open_end: bool, k: int, dst: np.ndarray, strict: bool) -> int | None:
+    """One line of `k` fields (`dst` (1, k)), read by `_parse_block` a segment of whole
+    fields of about `_SEGMENT` bytes at a time, so that the kernel's temporaries (a few
+    dozen bytes per field) stay within a segment's: 1 or None, as `_parse_block`."""
+    n = len(chunk)
+    col = pos = 0
+    while True:
+        cut = chunk.find(b",", pos + _SEGMENT) if pos + _SEGMENT < n else -1
+        last = cut < 0
+        seg = chunk[pos:] if last else chunk[pos:cut]
+        width = seg.count(b",") + 1
+        if col + width > k:
+            return None
+        part = np.empty((1, width), dst.dtype)
+        if _parse_block(seg, open_end or not last, width, part, strict) != 1:
+            return None
+        dst[0, col : col + width] = part[0]
+        col += width
+        if last:
+            return 1 if col == k else None
+        pos = cut + 1
+
+
+def _parse_block(chunk: bytes, open_end: bool, k: int, dst: np.ndarray, strict: bool) -> int | None:
+    """`_parse_lines` of whole lines that fit `dst` (rows x k): the rows written, or None."""
+    rows = dst.shape[0]
+    f32 = dst.dtype == np.float32
     if not chunk:  # one field, "" (a missing value) with no line end
         if k != 1:
             return None
         dst[0, 0] = _NAN
         return 1
     tmp = np.empty((rows, k), np.float64) if f32 else dst
-    table = _parse_chunk(chunk, k, open_end, tmp)
+    table = _parse_chunk(chunk, k, open_end, tmp, strict)
     if table is None:
         return None
     if f32:
@@ -518,16 +572,21 @@ def _parse_lines(chunk: bytes, open_end: bool, k: int, out: np.ndarray, row: int
         def text_at(i: int) -> bytes:
             return chunk[int(starts[i]) : int(ends[i])].strip(b" \t")
 
-        dst[...] = to_float32(tmp.reshape(-1), text_at).reshape(rows, k)
+        got = to_float32(tmp.reshape(-1), text_at)
+        if strict:
+            for i in np.flatnonzero(np.isinf(got)).tolist():
+                if _is_decimal(text_at(i)):
+                    return None  # beyond the float32 range
+        dst[...] = got.reshape(rows, k)
     return rows
 
 
 def _read_lines(
-    data: bytes | bytearray, a: int, b: int, k: int, out: np.ndarray, row: int
+    data: bytes | bytearray, a: int, b: int, k: int, out: np.ndarray, row: int, strict: bool = False
 ) -> tuple[int, int]:
     """`read_rows` over ``data[a:b]`` (whole lines): the whole span at once, else its two
     halves, down to the one line that is not read."""
-    got = _try_lines(data, a, b, k, out, row)
+    got = _try_lines(data, a, b, k, out, row, strict)
     if got is not None:
         return b, row + got
     mid = a + (b - a) // 2
@@ -536,14 +595,14 @@ def _read_lines(
         nl = data.find(b"\n", mid, b - 1)
     if nl < 0:
         return a, row  # one line, not read
-    pos, row = _read_lines(data, a, nl + 1, k, out, row)
+    pos, row = _read_lines(data, a, nl + 1, k, out, row, strict)
     if pos <= nl:
         return pos, row
-    return _read_lines(data, nl + 1, b, k, out, row)
+    return _read_lines(data, nl + 1, b, k, out, row, strict)
 
 
 def read_rows(
-    data: bytes | bytearray, lo: int, hi: int, k: int, out: np.ndarray, row: int
+    data: bytes | bytearray, lo: int, hi: int, k: int, out: np.ndarray, row: int, strict: bool = False
 ) -> tuple[int, int]:
     """Read the lines of ``data[lo:hi]`` (`lo` a line start) into ``out[row:]`` (rows x k,
     float64 or float32, C-contiguous) for as long as every line is one the kernel reads;
@@ -553,12 +612,14 @@ def read_rows(
     after them (or `hi`), each a number by `NUMBER_RE`, the same inside quotes (``"1.5"``,
     ``" 1.5 "``), or an empty field or ``""`` (a missing value, NaN). Blank lines (``\\n``,
     ``\\r\\n``) are skipped. A line is not read when it is anything else, or when `out` is
-    full. Values are correctly rounded in `out`'s dtype. This is ``_cparse.csv_read``
+    full, or (`strict`) when it holds a decimal beyond the range of `out`'s dtype (one that
+    rounds to infinity; the words ``inf`` and ``infinity`` are infinities, not decimals).
+    Values are correctly rounded in `out`'s dtype. This is ``_cparse.csv_read``
     where the extension is built, else its numpy twin (vectorized pieces of `CHUNK`
     bytes, halved down to the line that is not read).
     """
     if _C is not None:
-        pos, row = _C.csv_read(data, lo, hi, k, out, row, out.dtype == np.float32)
+        pos, row = _C.csv_read(data, lo, hi, k, out, row, out.dtype == np.float32, strict)
         return int(pos), int(row)
     pos = lo
     while pos < hi:
@@ -566,7 +627,7 @@ def read_rows(
         if stop < hi:
             nl = data.find(b"\n", stop - 1, hi)
             stop = hi if nl < 0 else nl + 1
-        reached, row = _read_lines(data, pos, stop, k, out, row)
+        reached, row = _read_lines(data, pos, stop, k, out, row, strict)
         if reached < stop:
             return reached, row
         pos = stop
@@ -618,7 +679,7 @@ def parse_numeric_rows(
         # one piece, read here (a request of a few rows pays for nothing else)
         rows = _C.count_newlines(data, lo, hi) + (data[hi - 1] != 10)
         out = np.empty((rows, k), dtype=dtype)
-        pos, row = _C.csv_read(data, lo, hi, k, out, 0, dtype == _F32)
+        pos, row = _C.csv_read(data, lo, hi, k, out, 0, dtype == _F32, True)
         if pos == hi:
             return out if row == rows else out[:row]
         pieces = [(lo, hi, rows)]
@@ -633,7 +694,7 @@ def parse_numeric_rows(
 
     def work(i: int) -> tuple[int, int]:
         start, stop, _ = pieces[i]
-        return read_rows(data, start, stop, k, out[row_at[i] : row_at[i + 1]], 0)
+        return read_rows(data, start, stop, k, out[row_at[i] : row_at[i + 1]], 0, True)
 
     if hi - lo >= PARALLEL_MIN and _threads() > 1 and len(pieces) > 1:
         reached = list(_get_pool().map(work, range(len(pieces))))
@@ -666,7 +727,7 @@ def _finish(
                 return None
             part[row : row + len(values)] = values
             row += len(values)
-            pos, row = read_rows(data, end, stop, k, part, row)
+            pos, row = read_rows(data, end, stop, k, part, row, True)
         kept.append(part[:row])
     if all(len(p) == row_at[i + 1] - row_at[i] for i, p in enumerate(kept)):
         return out

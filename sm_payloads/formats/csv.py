@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import IO, Any, ClassVar
 
 import numpy as np
@@ -47,6 +49,7 @@ from ._csv_text import CHARSETS as CHARSETS
 from ._csv_text import (
     CONTENT_TYPE,
     Record,
+    blank_run,
     body_start,
     charset_option,
     field_text,
@@ -380,6 +383,23 @@ def encode_response(
 # Reading: fields to columns
 # ======================================================================================
 
+#: The careful reader tokenizes at most this many records, or about this many bytes (a
+#: longer record alone), at a time, and turns them into pieces of columns before it reads
+#: on: its Python objects per record and per field stay a bounded working set, whatever
+#: the size of the input (the columns themselves are what the input holds).
+_CAREFUL_RECORDS = 2048
+_CAREFUL_BYTES = 1 << 16
+
+
+def _shown(field: bytes) -> str:
+    return repr(field[:40].decode("utf-8", "replace"))
+
+
+def _is_decimal(field: bytes) -> bool:
+    """Whether a number field is a decimal (not one of the words nan, inf, infinity)."""
+    t = field.strip(b" \t").lstrip(b"+-")
+    return bool(t) and t[0] in b"0123456789."
+
 
 def _numbers(
     recs: list[Record], cols: range, dtype: np.dtype[Any] | None, strict: bool, rec0: int
@@ -394,7 +414,6 @@ def _numbers(
             if v is None:
                 if not strict:
                     return None
-                shown = f[:40].decode("utf-8", "replace")
                 why = (
                     f"dtype {dtype}"
                     if dtype is not None
@@ -402,7 +421,7 @@ def _numbers(
                 )
                 raise DecodeError(
                     CONTENT_TYPE,
-                    f"column {c + 1}: {shown!r} is not a number ({why})",
+                    f"column {c + 1}: {_shown(f)} is not a number ({why})",
                     offset=r.offsets[c],
                     record_index=rec0 + i,
                     line=r.line,
@@ -411,13 +430,40 @@ def _numbers(
     return out
 
 
+def _range_error(
+    typed: np.ndarray, recs: list[Record], cols: range, rec0: int, dtype: np.dtype[Any]
+) -> DecodeError | None:
+    """The error of the first field whose text is a finite decimal and whose value in
+    `typed` (float64 or float32) is infinite: beyond the type's range (as JSON says);
+    None when there is none. The words ``inf`` and ``infinity`` are infinities."""
+    bad = np.isinf(typed)
+    if not bad.any():
+        return None
+    for i, j in np.argwhere(bad).tolist():
+        r = recs[i]
+        c = cols[j]
+        f = r.fields[c]
+        if _is_decimal(f):
+            why = "the float64 range" if dtype == np.float64 else f"the {dtype} range (dtype={dtype})"
+            text = f.strip(b" \t")
+            return DecodeError(
+                CONTENT_TYPE,
+                f"column {c + 1}: {_shown(text)} is out of {why}",
+                offset=r.offsets[c],
+                record_index=rec0 + i,
+                line=r.line,
+            )
+    return None
+
+
 def _cast(values: np.ndarray, dtype: np.dtype[Any] | None, locate: Any) -> np.ndarray:
     """float64 values as `dtype`; int32 only when every value is an integer in range.
     Values already in `dtype` (the fast reader's float32) are returned as they are."""
     if dtype is None or dtype == np.float64 or values.dtype == dtype:
         return values
     if dtype == np.float32:
-        return values.astype(np.float32)
+        with np.errstate(over="ignore"):
+            return values.astype(np.float32)
     ok = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) <= 2**31 - 1)
     ok |= values == -(2**31)
     if not ok.all():
@@ -439,6 +485,29 @@ def _float32(values: np.ndarray, recs: list[Record], cols: range) -> np.ndarray:
     return out
 
 
+def _text(field: bytes, charset: str, r: Record, c: int, index: int) -> str:
+    """A field's text; its bytes that are not `charset` are a `DecodeError` (`field_text`)."""
+    try:
+        return field.decode(charset)
+    except UnicodeDecodeError:
+        return field_text(field, charset, r.offsets[c], r.line, index)
+
+
+def _str_array(texts: list[str]) -> np.ndarray:
+    """A text column: a numpy str array, unless its widest text is so much wider than the
+    others that the fixed-width array would take more than 8 bytes per byte of text plus
+    1 MiB; then an object array of the same str values (memory stays proportional to the
+    input)."""
+    n = len(texts)
+    if n:
+        widest = max(map(len, texts))
+        if widest * n > 2 * (sum(map(len, texts)) + n) + (1 << 18):
+            col = np.empty(n, dtype=object)
+            col[:] = texts
+            return col
+    return np.array(texts, dtype=str)
+
+
 class _Kinds:
     """Whether the label and feature blocks are numbers or text (fixed by the first batch
     of `iter_decode`, so that every batch has the same columns)."""
@@ -450,54 +519,91 @@ class _Kinds:
         self.features: str | None = None
 
 
-def _columns(
-    recs: list[Record],
-    *,
-    label_size: int,
-    width: int,
-    dtype: np.dtype[Any] | None,
-    charset: str,
-    kinds: _Kinds,
-    rec0: int,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    def locate(i: int, j: int, reason: str) -> DecodeError:
-        r = recs[i]
-        return DecodeError(
-            CONTENT_TYPE, f"column {j + 1}: {reason}", offset=r.offsets[j], record_index=rec0 + i, line=r.line
-        )
+class _Block:
+    """One block of columns (the label's or the features') of a careful read, built a piece
+    of records at a time: numbers while every field is one, text from the first field
+    that is not (the pieces read before are then read again as text)."""
 
-    out: dict[str, dict[str, Any]] = {"label": {}, "features": {}}
-    for map_name, cols in (("label", range(0, label_size)), ("features", range(label_size, width))):
-        if not len(cols):
-            continue
-        fixed = getattr(kinds, map_name)
-        numeric = dtype is not None and dtype.kind != "U"
+    __slots__ = ("charset", "cols", "dtype", "fixed", "kind", "one", "parts", "pending")
+
+    def __init__(
+        self, cols: range, one: bool, dtype: np.dtype[Any] | None, charset: str, fixed: str | None
+    ) -> None:
+        self.cols = cols
+        self.one = one  # a one-field label: a (N,) column
+        self.dtype = dtype
+        self.charset = charset
+        self.fixed = fixed
         want_text = (dtype is not None and dtype.kind == "U") or fixed == "text"
-        values = None
-        if not want_text:
-            values = _numbers(recs, cols, dtype, strict=numeric or fixed == "number", rec0=rec0)
-        if values is not None:
-            setattr(kinds, map_name, "number")
-            shift = cols.start
+        self.kind: str | None = "text" if want_text else None
+        self.parts: list[Any] = []
+        # a float64 block's first value beyond the range, raised if the block stays numbers
+        self.pending: DecodeError | None = None
 
-            def loc(i: int, j: int, reason: str, shift: int = shift) -> DecodeError:
-                return locate(i, j + shift, reason)
+    def texts(self, recs: list[Record], rec0: int) -> Any:
+        cs, cols = self.charset, self.cols
+        if self.one:
+            c = cols.start
+            return [_text(r.fields[c], cs, r, c, rec0 + i) for i, r in enumerate(recs)]
+        col = np.empty(len(recs), dtype=object)
+        col[:] = [[_text(r.fields[c], cs, r, c, rec0 + i) for c in cols] for i, r in enumerate(recs)]
+        return col
 
-            arr = _float32(values, recs, cols) if dtype == np.float32 else _cast(values, dtype, loc)
-            out[map_name]["values"] = arr[:, 0] if map_name == "label" and len(cols) == 1 else arr
-            continue
-        setattr(kinds, map_name, "text")
-        rows = [
-            [field_text(r.fields[c], charset, r.offsets[c], r.line, rec0 + i) for c in cols]
-            for i, r in enumerate(recs)
-        ]
-        if map_name == "label" and len(cols) == 1:
-            out[map_name]["values"] = np.array([r[0] for r in rows], dtype=str)
+    def read(
+        self, recs: list[Record], rec0: int, before: Callable[[], Iterator[tuple[list[Record], int]]]
+    ) -> None:
+        """Add the records `recs` (the first one is record `rec0`); `before` reads the
+        earlier pieces again."""
+        if self.kind == "text":
+            self.parts.append(self.texts(recs, rec0))
+            return
+        dtype = self.dtype
+        strict = dtype is not None or self.fixed == "number"
+        values = _numbers(recs, self.cols, dtype, strict=strict, rec0=rec0)
+        if values is None:
+            self.kind = "text"
+            self.pending = None
+            self.parts = [self.texts(r, r0) for r, r0 in before()]
+            self.parts.append(self.texts(recs, rec0))
+            return
+        self.kind = "number"
+        shift = self.cols.start
+
+        def loc(i: int, j: int, reason: str) -> DecodeError:
+            r = recs[i]
+            return DecodeError(
+                CONTENT_TYPE,
+                f"column {j + shift + 1}: {reason}",
+                offset=r.offsets[j + shift],
+                record_index=rec0 + i,
+                line=r.line,
+            )
+
+        if dtype == np.float32:
+            arr = _float32(values, recs, self.cols)
+            err = _range_error(arr, recs, self.cols, rec0, dtype)
+            if err is not None:
+                raise err
+        elif dtype is None or dtype == np.float64:
+            arr = values
+            if self.pending is None:
+                err = _range_error(arr, recs, self.cols, rec0, np.dtype(np.float64))
+                if err is not None and strict:
+                    raise err
+                self.pending = err
         else:
-            col = np.empty(len(rows), dtype=object)
-            col[:] = rows
-            out[map_name]["values"] = col
-    return out["label"], out["features"]
+            arr = _cast(values, dtype, loc)
+        self.parts.append(arr)
+
+    def column(self) -> Any:
+        if self.pending is not None:
+            raise self.pending
+        if self.kind == "number":
+            arr = self.parts[0] if len(self.parts) == 1 else np.concatenate(self.parts)
+            return arr[:, 0] if self.one else arr
+        if self.one:
+            return _str_array(list(chain.from_iterable(self.parts)))
+        return self.parts[0] if len(self.parts) == 1 else np.concatenate(self.parts)
 
 
 def _check_width(recs: list[Record], width: int, rec0: int) -> None:
@@ -522,6 +628,22 @@ def _check_width(recs: list[Record], width: int, rec0: int) -> None:
         )
 
 
+def _careful_spans(data: bytes | bytearray, lo: int, hi: int) -> Iterator[tuple[int, int]]:
+    """``data[lo:hi]`` cut into pieces of whole records for the careful reader: at most
+    `_CAREFUL_RECORDS` records, within `_CAREFUL_BYTES` bytes unless one record is longer
+    (then that record alone). The last piece takes the tail as `record_ends` does."""
+    pos = lo
+    while pos < hi:
+        end = min(hi, pos + _CAREFUL_BYTES)
+        stop, _, _ = record_ends(data, pos, end, _CAREFUL_RECORDS, end == hi)
+        if stop == pos:
+            stop, _, _ = record_ends(data, pos, hi, 1, True)
+            if stop == pos:
+                return
+        yield pos, stop
+        pos = stop
+
+
 # ======================================================================================
 # Reading: regions
 # ======================================================================================
@@ -537,8 +659,9 @@ def _first_record(data: bytes | bytearray, lo: int, hi: int) -> tuple[int, int, 
         nl = data.find(b"\n", pos, hi)
         stop = hi if nl < 0 else nl
         if stop == pos or (stop == pos + 1 and data[pos] == 13):
-            pos = stop + 1
-            skipped += 1
+            run_end, run_lines = blank_run(data, pos, hi)  # and the blank lines after it
+            pos = max(run_end, stop + 1)
+            skipped += max(run_lines, 1)
             continue
         if data.find(b'"', pos, stop) < 0:
             return data.count(b",", pos, stop) + 1, pos, skipped
@@ -566,9 +689,13 @@ def _careful_line(
     if len(recs) != 1 or len(recs[0].fields) != width:
         return None
     values = _numbers(recs, range(width), dtype, strict=False, rec0=0)
-    if values is None or dtype == np.float64:
-        return values
-    return _float32(values, recs, range(width))
+    if values is None:
+        return None
+    if dtype == np.float32:
+        values = _float32(values, recs, range(width))
+    if _range_error(values, recs, range(width), 0, dtype) is not None:
+        return None  # a number beyond the type's range: the careful reader's error
+    return values
 
 
 class _Region:
@@ -628,25 +755,82 @@ class _Region:
             else:
                 self.width = width
                 return batch
-        recs, _ = tokenize(data, lo, hi, line, base, rec0)
-        if not recs:
+        return self.careful(data, lo, hi, line=line, base=base, rec0=rec0)
+
+    def careful(
+        self, data: bytes | bytearray, lo: int, hi: int, *, line: int, base: int, rec0: int
+    ) -> RecordBatch:
+        """The careful reader: the records of ``data[lo:hi]`` tokenized a piece at a time
+        (`_careful_spans`), each piece turned into pieces of columns before the next is
+        read; the first problem, in the order of the input, is the `DecodeError`."""
+        pieces: list[tuple[int, int, int, int]] = []  # (start, stop, line, first record)
+        blocks: list[tuple[str, _Block]] = []
+        keyed: list[list[bytes]] = []
+        rec = rec0
+
+        def before() -> Iterator[tuple[list[Record], int]]:
+            for a, b, ln, r0 in pieces:
+                yield tokenize(data, a, b, ln, base, r0)[0], r0
+
+        for a, b in _careful_spans(data, lo, hi):
+            recs, next_line = tokenize(data, a, b, line, base, rec)
+            if recs:
+                if self.width is None:
+                    self.check_label_size(len(recs[0].fields), recs[0].line, recs[0].offsets[0], rec0)
+                    self.width = len(recs[0].fields)
+                _check_width(recs, self.width, rec)
+                if not pieces:
+                    blocks, keyed = self.start_blocks()
+                for _, block in blocks:
+                    block.read(recs, rec, before)
+                for j, fields in enumerate(keyed):
+                    fields.extend([r.fields[j] for r in recs])
+                pieces.append((a, b, line, rec))
+                rec += len(recs)
+            line = next_line
+        n = rec - rec0
+        if n == 0:
             return self.empty()
-        if self.width is None:
-            self.check_label_size(len(recs[0].fields), recs[0].line, recs[0].offsets[0], rec0)
-            self.width = len(recs[0].fields)
-        _check_width(recs, self.width, rec0)
+        if self.response and self.response_keys is not None:
+
+            def where(i: int, j: int) -> tuple[int, int]:
+                k = bisect_right([p[3] for p in pieces], rec0 + i) - 1
+                a, b, ln, r0 = pieces[k]
+                r = tokenize(data, a, b, ln, base, r0)[0][rec0 + i - r0]
+                return r.offsets[j], r.line
+
+            out: dict[str, Any] = {}
+            for j, key in enumerate(self.response_keys):
+                out[key] = _response_column(keyed[j], j, self.dtype, self.charset, rec0, where)
+                keyed[j] = []
+            return RecordBatch(label=out, n=n)
+        cols: dict[str, Any] = {}
+        for name, block in blocks:
+            cols[name] = {"values": block.column()}
+            setattr(self.kinds, name, block.kind)
         if self.response:
-            return self.response_columns(recs, rec0)
-        label, features = _columns(
-            recs,
-            label_size=self.label_size,
-            width=self.width,
-            dtype=self.dtype,
-            charset=self.charset,
-            kinds=self.kinds,
-            rec0=rec0,
-        )
-        return RecordBatch(features, label, n=len(recs))
+            return RecordBatch(label=cols["label"], n=n)
+        return RecordBatch(cols.get("features", {}), cols.get("label", {}), n=n)
+
+    def start_blocks(self) -> tuple[list[tuple[str, _Block]], list[list[bytes]]]:
+        """The blocks a careful read fills (once the width is known), or the lists of
+        fields of a keyed response's columns."""
+        width = self.width or 0
+        if self.response:
+            if self.response_keys is not None:
+                return [], [[] for _ in range(width)]
+            return [
+                ("label", _Block(range(width), width == 1, self.dtype, self.charset, self.kinds.label))
+            ], []
+        ls = self.label_size
+        blocks = []
+        if ls:
+            blocks.append(("label", _Block(range(ls), ls == 1, self.dtype, self.charset, self.kinds.label)))
+        if width > ls:
+            blocks.append(
+                ("features", _Block(range(ls, width), False, self.dtype, self.charset, self.kinds.features))
+            )
+        return blocks, []
 
     def check_label_size(self, width: int, line: int, offset: int, rec0: int) -> None:
         if self.label_size > width:
@@ -707,35 +891,22 @@ class _Region:
             label={k: np.ascontiguousarray(values[:, j]) for j, k in enumerate(self.response_keys)}, n=n
         )
 
-    def response_columns(self, recs: list[Record], rec0: int) -> RecordBatch:
-        width = self.width or 0
-        if self.response_keys is None:
-            label, _ = _columns(
-                recs,
-                label_size=width,
-                width=width,
-                dtype=self.dtype,
-                charset=self.charset,
-                kinds=self.kinds,
-                rec0=rec0,
-            )
-            return RecordBatch(label=label, n=len(recs))
-        out: dict[str, Any] = {}
-        for j, key in enumerate(self.response_keys):
-            out[key] = _response_column(recs, j, self.dtype, self.charset, rec0)
-        return RecordBatch(label=out, n=len(recs))
-
 
 _LIST_SPLIT = re.compile(rb"\s*,\s*")
+
+
+def _list_items(field: bytes) -> list[bytes]:
+    inner = field.strip()[1:-1].strip()
+    return _LIST_SPLIT.split(inner) if inner else []
 
 
 def _parse_list(field: bytes) -> list[float] | list[str] | None:
     """A bracketed list field: numbers (``[0.4, 0.6]``, ``nan`` allowed) or a Python/JSON
     list of strings (``['a', 'b']``). None when it is neither."""
-    inner = field.strip()[1:-1].strip()
-    if not inner:
+    items = _list_items(field)
+    if not items:
         return []
-    nums = [_textnum.parse_number(x) for x in _LIST_SPLIT.split(inner)]
+    nums = [_textnum.parse_number(x) for x in items]
     if all(v is not None for v in nums):
         return [v for v in nums if v is not None]
     try:
@@ -747,66 +918,98 @@ def _parse_list(field: bytes) -> list[float] | list[str] | None:
     return None
 
 
-def _response_column(recs: list[Record], j: int, dtype: np.dtype[Any] | None, charset: str, rec0: int) -> Any:
-    fields = [r.fields[j] for r in recs]
-    stripped = [f.strip() for f in fields]
-    if stripped and all(f.startswith(b"[") and f.endswith(b"]") for f in stripped):
+def _response_numbers(
+    values: np.ndarray,
+    texts: Callable[[int], bytes],
+    dtype: np.dtype[Any],
+    fail: Callable[[int, str], DecodeError],
+) -> np.ndarray:
+    """float64 `values` of number texts (``texts(i)``: value i's text) in `dtype`: float32
+    rounded once from the text; a finite decimal beyond the type's range is the error of
+    ``fail(i, reason)``; int32 only for integers in range."""
+    out = to_float32(values, texts) if dtype == np.float32 else values
+    if dtype.kind == "f":
+        bad = np.isinf(out)
+        if bad.any():
+            for i in np.flatnonzero(bad).tolist():
+                t = texts(i).strip(b" \t")
+                if _is_decimal(t):
+                    why = "the float64 range" if dtype == np.float64 else f"the {dtype} range (dtype={dtype})"
+                    raise fail(i, f"{_shown(t)} is out of {why}")
+        return out
+    ok = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) <= 2**31 - 1)
+    ok |= values == -(2**31)
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise fail(i, f"{float(values[i])!r} is not an int32")
+    return values.astype(np.int32)
+
+
+def _response_column(
+    fields: list[bytes],
+    j: int,
+    dtype: np.dtype[Any] | None,
+    charset: str,
+    rec0: int,
+    where: Callable[[int, int], tuple[int, int]],
+) -> Any:
+    """Response column `j` from its fields (record ``rec0 + i`` holds ``fields[i]``;
+    ``where(i, j)`` gives its offset and line, for errors)."""
+
+    def fail(i: int, reason: str) -> DecodeError:
+        offset, line = where(i, j)
+        return DecodeError(
+            CONTENT_TYPE, f"column {j + 1}: {reason}", offset=offset, record_index=rec0 + i, line=line
+        )
+
+    if fields and all(f.strip().startswith(b"[") and f.strip().endswith(b"]") for f in fields):
         lists = []
         for i, f in enumerate(fields):
             v = _parse_list(f)
             if v is None:
-                r = recs[i]
-                raise DecodeError(
-                    CONTENT_TYPE,
-                    f"column {j + 1}: not a list of numbers or strings",
-                    offset=r.offsets[j],
-                    record_index=rec0 + i,
-                    line=r.line,
-                )
+                raise fail(i, "not a list of numbers or strings")
             lists.append(v)
         if all(all(isinstance(x, float) for x in v) for v in lists):
-            lengths = {len(v) for v in lists}
-            num_dtype = np.float64 if dtype is None or dtype.kind == "U" else dtype
-            if len(lengths) == 1:
-                return np.array(lists, dtype=np.float64).reshape(len(lists), -1).astype(num_dtype)
-            return Ragged.from_lists(lists, dtype=num_dtype)
+            num_dtype = np.dtype(np.float64) if dtype is None or dtype.kind == "U" else dtype
+            lengths = np.array([len(v) for v in lists], dtype=np.int64)
+            offsets = np.zeros(len(lists) + 1, dtype=np.int64)
+            np.cumsum(lengths, out=offsets[1:])
+            flat = np.array(list(chain.from_iterable(lists)), dtype=np.float64)
+
+            def item_text(k: int) -> bytes:
+                i = int(np.searchsorted(offsets, k, side="right")) - 1
+                return _list_items(fields[i])[k - int(offsets[i])]
+
+            def item_fail(k: int, reason: str) -> DecodeError:
+                return fail(int(np.searchsorted(offsets, k, side="right")) - 1, reason)
+
+            values = _response_numbers(flat, item_text, num_dtype, item_fail)
+            if len(set(lengths.tolist())) == 1:
+                return values.reshape(len(lists), int(lengths[0]))
+            return Ragged(values, offsets)
         col = np.empty(len(lists), dtype=object)
         col[:] = [[str(x) for x in v] for v in lists]
         return col
-    numbers = None
     if dtype is None or dtype.kind != "U":
         vals = [_textnum.parse_number(f) if f else float("nan") for f in fields]
         if all(v is not None for v in vals):
-            numbers = np.array(vals, dtype=np.float64)
-        elif dtype is not None:
-            i = next(i for i, v in enumerate(vals) if v is None)
-            r = recs[i]
-            raise DecodeError(
-                CONTENT_TYPE,
-                f"column {j + 1}: {fields[i][:40]!r} is not a number",
-                offset=r.offsets[j],
-                record_index=rec0 + i,
-                line=r.line,
+            return _response_numbers(
+                np.array(vals, dtype=np.float64),
+                fields.__getitem__,
+                np.dtype(np.float64) if dtype is None else dtype,
+                fail,
             )
-    if numbers is not None:
-        return _cast(
-            numbers.reshape(-1, 1),
-            dtype,
-            lambda i, jj, reason: DecodeError(
-                CONTENT_TYPE,
-                f"column {j + 1}: {reason}",
-                offset=recs[i].offsets[j],
-                record_index=rec0 + i,
-                line=recs[i].line,
-            ),
-        )[:, 0]
-    return np.array(
-        [
-            field_text(f, charset, r.offsets[j], r.line, rec0 + i)
-            for i, (f, r) in enumerate(zip(fields, recs, strict=True))
-        ],
-        dtype=str,
-    )
+        if dtype is not None:
+            i = next(i for i, v in enumerate(vals) if v is None)
+            raise fail(i, f"{fields[i][:40]!r} is not a number")
+    out = []
+    for i, f in enumerate(fields):
+        try:
+            out.append(f.decode(charset))
+        except UnicodeDecodeError:
+            offset, line = where(i, j)
+            field_text(f, charset, offset, line, rec0 + i)
+    return _str_array(out)
 
 
 # ======================================================================================
