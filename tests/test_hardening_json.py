@@ -107,3 +107,94 @@ def test_chunked_builder_equals_all_records_at_once(items: list[Any], chunk: int
         b = smp.RecordBatch(features=g, n=len(items)) if g else None
         if a is not None:
             assert b is not None and a.equals(b, bitwise=True)
+
+
+# --------------------------------------------------------------------------------------
+# float32 on the general path: rounded once, from the text (issue: double rounding)
+# --------------------------------------------------------------------------------------
+
+from fractions import Fraction  # noqa: E402
+
+from sm_payloads.formats import json as JSONF  # noqa: E402
+from sm_payloads.formats import jsonlines as JSONL  # noqa: E402
+
+_F32_MAX = Fraction(float(np.finfo(np.float32).max))
+
+
+def _nearest_f32(q: Fraction) -> float:
+    """The correctly rounded float32 of `q` (ties to even), by exact rational arithmetic."""
+    guess = np.float32(float(q))
+    cands = {guess, np.nextafter(guess, np.float32(np.inf)), np.nextafter(guess, np.float32(-np.inf))}
+    cands = {c for c in cands if np.isfinite(c)}
+    best = min(
+        cands,
+        key=lambda c: (abs(Fraction(float(c)) - q), int(np.array(c, np.float32).view(np.uint32)) & 1),
+    )
+    return float(best)
+
+
+@st.composite
+def _near_halfway(draw: st.DrawFn) -> str:
+    """Decimal text just above, just below or at a binary32 halfway point."""
+    bits = draw(st.integers(0x00800000, 0x7F7FFFFE))
+    a = np.array(bits, np.uint32).view(np.float32)
+    b = np.nextafter(a, np.float32(np.inf))
+    mid = (Fraction(float(a)) + Fraction(float(b))) / 2
+    tweak = draw(st.sampled_from([0, 1, -1]))
+    q = mid + tweak * Fraction(1, 10**60) * mid
+    # the exact decimal of q to 80 significant digits (enough to stay on its side of mid)
+    exp = q.numerator.bit_length() - q.denominator.bit_length()
+    scale = 80 - int(exp * 0.30103)
+    digits = (
+        q.numerator * 10**scale // q.denominator
+        if scale >= 0
+        else q.numerator // (q.denominator * 10**-scale)
+    )
+    text = f"{digits}e{-scale}"
+    sign = draw(st.sampled_from(["", "-"]))
+    return sign + text
+
+
+def _text_value(text: str) -> Fraction:
+    mant, _, exp = text.partition("e")
+    return Fraction(int(mant)) * Fraction(10) ** int(exp)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_near_halfway(), min_size=1, max_size=4))
+def test_float32_general_path_rounds_once(texts: list[str]) -> None:
+    want = [_nearest_f32(_text_value(t)) for t in texts]
+    nums = ",".join(texts)
+    # shapes the fast scanners leave to the general path (a string beside the numbers,
+    # mixed record kinds, a response of two keys)
+    body = f'{{"instances":[{{"a":[{nums}],"uid":"u"}}]}}'.encode()
+    got = JSONF.decode(body, dtype="float32").features["a"]
+    assert got.dtype == np.float32 and got.reshape(-1).tolist() == want
+    body = f"[[{nums}],1]".encode()
+    got = JSONF.decode(body, dtype="float32").features["values"]
+    assert got.values.tolist()[: len(want)] == want
+    lines = "\n".join(f'{{"s":{t},"t":"x"}}' for t in texts).encode()
+    got = JSONL.decode_response(lines, dtype="float32").label["s"]
+    assert got.dtype == np.float32 and got.tolist() == want
+    got = JSONL.decode(lines, dtype={"s": "float32"}).features["s"]
+    assert got.tolist() == want
+    resp = ("{" + '"predictions":[' + ",".join(f'{{"s":{t},"t":"x"}}' for t in texts) + "]}").encode()
+    got = JSONF.decode_response(resp, dtype="float32").label["s"]
+    assert got.tolist() == want
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("1.00000005960464477550", 1.0000001192092896),
+        ("16777217.0000000000001", 16777218.0),
+        ("3.4028235677973366e38", float(np.finfo(np.float32).max)),
+    ],
+)
+def test_float32_known_double_rounding_cases(text: str, want: float) -> None:
+    ragged = JSONF.decode(f"[[{text}],1]".encode(), dtype="float32").features["values"]
+    assert float(ragged.values[0]) == want
+    dense = JSONF.decode(f'{{"instances":[{{"a":{text},"b":"x"}}]}}'.encode(), dtype="float32").features["a"]
+    assert float(dense[0]) == want
+    line = f'{{"a":{text},"b":"x"}}\n'.encode()
+    assert float(JSONL.decode(line, dtype="float32").features["a"][0]) == want

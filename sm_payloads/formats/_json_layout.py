@@ -89,6 +89,8 @@ __all__ = [
     "charset_ok",
     "line_blocks",
     "loads",
+    "loads_exact32",
+    "replace_columns",
     "skip_bom",
     # JSON values -> records -> RecordBatch
     "FastGroup",
@@ -563,7 +565,10 @@ def response_fast(
             col = np.frombuffer(payload, dtype=np.float64)
             if kind == "v":
                 col = col.reshape(n, width)
-            col, bad, _why, _value = _convert_column(col, _resolve_dtype(dtype, key))
+            dt = _resolve_dtype(dtype, key)
+            if dt == np.float32 and _has_boundaries(col):
+                return None  # the general path decides those from their text
+            col, bad, _why, _value = _convert_column(col, dt)
             if bad is not None:
                 return None  # the general path names the value and its record
         label[key] = col
@@ -778,6 +783,54 @@ def _convert_column(col: Any, dt: np.dtype[Any]) -> tuple[Any, int | None, str, 
     return (m2 if len(shape) == 1 else Sparse(m2, shape)), None, "", 0.0
 
 
+def _has_boundaries(col: Any) -> bool:
+    """A float64 column with a value on a binary32 rounding boundary."""
+    from ._exact import float32_boundaries
+
+    kind = column_kind(col)
+    if kind == "strings":
+        return False
+    if kind == "dense":
+        flat = col.reshape(-1)
+    elif kind == "ragged":
+        flat = col.values
+    else:
+        flat = np.asarray(sparse_parts(col)[0].data)
+    return flat.dtype == np.float64 and bool(float32_boundaries(flat).any())
+
+
+def replace_columns(batch: RecordBatch, other: RecordBatch, names: Iterable[tuple[str, str]]) -> RecordBatch:
+    """`batch` with the columns `names` ((map, key) pairs) taken from `other`."""
+    maps = {"features": dict(batch.features), "label": dict(batch.label)}
+    for map_name, key in names:
+        maps[map_name][key] = getattr(other, map_name)[key]
+    return RecordBatch(
+        maps["features"], maps["label"], batch.uid, batch.metadata, batch.configuration, n=len(batch)
+    )
+
+
+def _exact32_float(s: str) -> float:
+    """A JSON number's text as the float64 that holds its correctly rounded float32 (the
+    cast to float32 is then exact); beyond the float32 range, its float64 (the cast
+    overflows and the caller reports it)."""
+    from ._exact import float32_of_text
+
+    v = _strict_float(s)
+    f = float(float32_of_text(s.encode()))
+    return v if math.isinf(f) else f
+
+
+def loads_exact32(buf: bytes | bytearray, start: int, end: int, allow_nan: bool) -> Any:
+    """`loads`, with every JSON number that has a fraction or an exponent read as the
+    float64 of its correctly rounded float32 (for float32 columns; Python's json parses)."""
+    try:
+        text = bytes(buf[start:end]).decode("utf-8")
+        return _stdjson.loads(text, parse_float=_exact32_float, parse_constant=_nonfinite)
+    except (ValueError, RecursionError, MemoryError):
+        # the body parsed once already: only an input that cannot be parsed twice ends here
+        raise SyntaxProblem("input too large to parse in memory", None, None) from None
+
+
 class Locator:
     """Turns a record index of a batch under construction into (offset, line, index)."""
 
@@ -886,9 +939,15 @@ def batch_from_groups(
     dtype: DtypeSpec,
     first_index: int = 0,
     request_configuration: str | None = None,
+    pending32: set[tuple[str, str]] | None = None,
 ) -> RecordBatch:
     """Build one batch from parsed groups (Rule 2 of `sm_payloads.columns`), then apply
-    ``dtype=``; errors name the record (and its line and offset where known)."""
+    ``dtype=``; errors name the record (and its line and offset where known).
+
+    With `pending32`, a float32 column holding a float64 that is a binary32 rounding
+    boundary (which its text, not the float64, decides: `_exact.float32_boundaries`) is
+    left in float64 and named in `pending32`; the caller reads the body again with
+    `loads_exact32` and takes those columns from there (`replace_columns`)."""
     groups = [g for g in groups if len(g)]
     locate = Locator(groups, first_index)
     n = sum(len(g) for g in groups)
@@ -908,6 +967,9 @@ def batch_from_groups(
     for map_name, cols in maps.items():
         for key, col in list(cols.items()):
             dt = _resolve_dtype(dtype, key)
+            if pending32 is not None and dt == np.float32 and _has_boundaries(col):
+                pending32.add((map_name, key))
+                continue
             new, bad, why, value = _convert_column(col, dt)
             if bad is not None:
                 off, line, idx = locate(bad)

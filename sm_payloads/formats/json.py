@@ -54,6 +54,8 @@ from ._json_layout import (
     instance_objects,
     instance_record,
     loads,
+    loads_exact32,
+    replace_columns,
     request_group,
     request_instances,
     response_fast,
@@ -100,12 +102,14 @@ def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) ->
         fast = request_group(buf, start, len(buf), dtype)
         if fast is not None:
             return batch_from_groups([fast], CONTENT_TYPE, dtype)
+    pending: set[tuple[str, str]] = set()
     for shape in (SCAN_ENVELOPE,) if response else ():
         got = scan(buf, start, len(buf), shape)
         if got is not None:
             key, values, counts, _opens = got
             group = FastGroup("label", "values" if key is None else key, values, counts)
-            return batch_from_groups([group], CONTENT_TYPE, dtype)
+            batch = batch_from_groups([group], CONTENT_TYPE, dtype, pending32=pending)
+            return _exact32(batch, pending, buf, start, dtype, allow_nan, response)
     if response:
         # records of scalars, column by column (an empty body declines)
         columns = response_fast(buf, start, len(buf), False, dtype)
@@ -126,9 +130,40 @@ def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) ->
     except BadValue as e:
         raise _bad_error(CONTENT_TYPE, e, None) from None
     parse = response_record if response else instance_record
+    general = GeneralGroup(items, parse=parse, prefix=prefix)
+    del doc, items
+    batch = batch_from_groups([general], CONTENT_TYPE, dtype, request_configuration=config, pending32=pending)
+    del general
+    return _exact32(batch, pending, buf, start, dtype, allow_nan, response)
+
+
+def _exact32(
+    batch: RecordBatch,
+    pending: set[tuple[str, str]],
+    buf: bytes | bytearray,
+    start: int,
+    dtype: DtypeSpec,
+    allow_nan: bool,
+    response: bool,
+) -> RecordBatch:
+    """`batch`, with its float32 columns that hold a float64 on a binary32 rounding
+    boundary read again from their text (`loads_exact32`), so they are rounded once."""
+    if not pending:
+        return batch
+    try:
+        doc = loads_exact32(buf, start, len(buf), allow_nan)
+    except SyntaxProblem as p:
+        raise _syntax_error(CONTENT_TYPE, p, start) from None
+    config = None
+    if response:
+        items, prefix = response_items(doc)
+    else:
+        items, prefix, config = request_instances(doc)
+    parse = response_record if response else instance_record
     group = GeneralGroup(items, parse=parse, prefix=prefix)
-    del doc
-    return batch_from_groups([group], CONTENT_TYPE, dtype, request_configuration=config)
+    del doc, items
+    exact = batch_from_groups([group], CONTENT_TYPE, dtype, request_configuration=config)
+    return replace_columns(batch, exact, pending)
 
 
 def decode(

@@ -52,6 +52,8 @@ from ._json_layout import (
     instance_record,
     line_blocks,
     loads,
+    loads_exact32,
+    replace_columns,
     request_group,
     response_fast,
     response_objects,
@@ -111,10 +113,13 @@ def _parse_block(
     response: bool,
     allow_nan: bool,
     dtype: DtypeSpec = None,
+    exact32: bool = False,
 ) -> Group:
-    """The records of one block of whole lines."""
+    """The records of one block of whole lines (`exact32`: numbers read by `loads_exact32`)."""
     fast = (
-        _scan_block(block, 0, base_offset, base_line, response)
+        None
+        if exact32
+        else _scan_block(block, 0, base_offset, base_line, response)
         if response
         else request_group(
             block, 0, len(block), dtype, lines=True, base_offset=base_offset, base_line=base_line
@@ -138,7 +143,7 @@ def _parse_block(
             at = base_offset + start + (len(text) - len(text.lstrip()))
             index = first_record + len(recs)
             try:
-                value = loads(block, start, end, allow_nan)
+                value = (loads_exact32 if exact32 else loads)(block, start, end, allow_nan)
             except SyntaxProblem as p:
                 off = at if p.offset is None else base_offset + start + p.offset
                 # an earlier line's grammar error comes first
@@ -161,9 +166,10 @@ def _groups(
     block_size: int,
     whole: bool = False,
     dtype: DtypeSpec = None,
+    exact32: bool = False,
 ) -> Iterator[Group]:
     first = 0
-    if whole and not hasattr(source, "read"):
+    if whole and not exact32 and not hasattr(source, "read"):
         # A whole buffer: try one scan over all of it (one output array, no joining).
         buf = as_bytes(source, text=True)
         at = skip_bom(buf)
@@ -177,7 +183,7 @@ def _groups(
                 yield fast
             return
     for block, base_offset, base_line in line_blocks(source, block_size):
-        g = _parse_block(block, base_offset, base_line, first, response, allow_nan, dtype)
+        g = _parse_block(block, base_offset, base_line, first, response, allow_nan, dtype, exact32)
         first += len(g)
         if len(g):
             yield g
@@ -212,9 +218,20 @@ def decode(
     """
     check_dtype_spec(dtype)
     _check_block_size(block_size)
-    return batch_from_groups(
-        _collect(_groups(data, False, allow_nan, block_size, True, dtype)), CONTENT_TYPE, dtype
-    )
+    return _decode(data, False, dtype, allow_nan, block_size)
+
+
+def _decode(data: Any, response: bool, dtype: DtypeSpec, allow_nan: bool, block_size: int) -> RecordBatch:
+    """`decode` or `decode_response` of a whole input; a float32 column with a value on a
+    binary32 rounding boundary is read again from its text (`loads_exact32`)."""
+    pending: set[tuple[str, str]] = set()
+    groups = _collect(_groups(data, response, allow_nan, block_size, True, dtype))
+    batch = batch_from_groups(groups, CONTENT_TYPE, dtype, pending32=pending)
+    del groups
+    if not pending:
+        return batch
+    exact = _collect(_groups(data, response, allow_nan, block_size, True, dtype, exact32=True))
+    return replace_columns(batch, batch_from_groups(exact, CONTENT_TYPE, dtype), pending)
 
 
 def _collect(groups: Iterator[Group]) -> list[Group]:
@@ -249,7 +266,7 @@ def decode_response(
         fast = response_fast(data, skip_bom(data), len(data), True, dtype)
         if fast is not None:
             return fast
-    return batch_from_groups(_collect(_groups(data, True, allow_nan, block_size, True)), CONTENT_TYPE, dtype)
+    return _decode(data, True, dtype, allow_nan, block_size)
 
 
 def iter_decode(
