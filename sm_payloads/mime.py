@@ -6,6 +6,11 @@ verbatim (quoted strings are unquoted), because servers disagree on value case
 Rule 2: whitespace around ``;`` and ``=`` is tolerated (serving containers see
 ``text/csv;label_size = 1`` in the wild); a parameter given twice, a missing ``=``, or a
 media type that is not first is an error.
+Rule 3: a `MediaType` is immutable, so `MediaType.parse` remembers what it parsed: a server
+sees the same few ``Content-Type`` and ``Accept`` strings on every request. The memory is
+bounded (`_PARSED_MAX` strings of at most `_PARSED_MAX_CHARS` characters; a full memory
+starts again empty) and holds only successful parses: a malformed value is parsed, and
+refused, every time.
 """
 
 from __future__ import annotations
@@ -26,6 +31,12 @@ _TYPE_RE = re.compile(rf"\s*({_TOKEN})/({_TOKEN})\s*")
 # commas before they get here, so only a Content-Type can carry one).
 _PARAM_RE = re.compile(rf";\s*({_TOKEN})\s*=\s*(?:({_TOKEN}(?:,{_TOKEN})*)|\"((?:[^\"\\]|\\.)*)\")\s*")
 _EMPTY_PARAM_RE = re.compile(r";\s*")
+
+#: Media types parsed before, by the exact string (Rule 3).
+_PARSED: dict[str, MediaType] = {}
+#: How many strings `_PARSED` holds at most, and the longest one it holds.
+_PARSED_MAX = 256
+_PARSED_MAX_CHARS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +67,10 @@ class MediaType:
         """Parse a ``Content-Type`` / ``Accept`` member; raise `UnsupportedMediaTypeError`."""
         if not isinstance(value, str):
             raise UnsupportedMediaTypeError(repr(value), (), "a media type must be a string")
+        if cls is MediaType:
+            known = _PARSED.get(value)
+            if known is not None:
+                return known
         m = _TYPE_RE.match(value)
         if not m:
             raise UnsupportedMediaTypeError(value, (), "malformed media type")
@@ -77,7 +92,12 @@ class MediaType:
                 raw = re.sub(r"\\(.)", r"\1", pm.group(3))
             params[name] = raw
             pos = pm.end()
-        return cls(m.group(1), m.group(2), params)
+        media = cls(m.group(1), m.group(2), params)
+        if cls is MediaType and len(value) <= _PARSED_MAX_CHARS and type(value) is str:
+            if len(_PARSED) >= _PARSED_MAX:
+                _PARSED.clear()  # atomic under the GIL, unlike evicting one entry by iterating
+            _PARSED[value] = media
+        return media
 
     def __str__(self) -> str:
         def q(v: str) -> str:

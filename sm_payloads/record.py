@@ -38,6 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .columns import (
+    TENSOR_DTYPES,
     Column,
     ColumnError,
     Kind,
@@ -49,6 +50,7 @@ from .columns import (
     concat_columns,
     normalize_column,
     nrows,
+    readonly,
     sparse_parts,
 )
 from .errors import EncodeError
@@ -178,6 +180,9 @@ class Record:
 # --------------------------------------------------------------------------------------
 
 _Strings = Sequence[str | None]
+#: The tensor dtypes in native byte order: a plain array of one of them is a valid dense or
+#: numeric column as it is (RecordBatch.__post_init__'s shortcut past normalize_column).
+_PLAIN_DTYPES = frozenset(TENSOR_DTYPES)
 
 
 def _normalize_strings(name: str, values: Any, n: int | None) -> tuple[str | None, ...] | None:
@@ -229,39 +234,46 @@ class RecordBatch:
     def __post_init__(self) -> None:
         n: int | None = None if self.n < 0 else self.n
         maps = {}
-        for map_name in ("features", "label"):
-            src = getattr(self, map_name)
-            if not isinstance(src, Mapping):
+        for map_name, src in (("features", self.features), ("label", self.label)):
+            if type(src) is not dict and not isinstance(src, Mapping):
                 raise EncodeError(None, f"{map_name} must be a mapping of str to column", status_hint=400)
             out: dict[str, Any] = {}
             for key, col in src.items():
                 if not isinstance(key, str):
                     raise EncodeError(None, f"{map_name} keys must be str, got {key!r}", status_hint=400)
-                cname = f"{map_name}[{key!r}]"
-                try:
-                    norm = normalize_column(cname, col)
-                except TypeError:
-                    raise EncodeError(
-                        None,
-                        f"unsupported column type {type(col).__name__}; expected a numpy "
-                        "array, a scipy sparse matrix, smp.Ragged or smp.Sparse",
-                        column=cname,
-                        status_hint=400,
-                    ) from None
-                rows = nrows(norm)
+                if type(col) is np.ndarray and col.ndim and col.dtype in _PLAIN_DTYPES:
+                    # What normalize_column returns for a plain array of a tensor dtype in
+                    # native byte order (every check passes): the array, read-only.
+                    norm = readonly(col)
+                    rows = col.shape[0]
+                else:
+                    try:
+                        norm = normalize_column(f"{map_name}[{key!r}]", col)
+                    except TypeError:
+                        raise EncodeError(
+                            None,
+                            f"unsupported column type {type(col).__name__}; expected a numpy "
+                            "array, a scipy sparse matrix, smp.Ragged or smp.Sparse",
+                            column=f"{map_name}[{key!r}]",
+                            status_hint=400,
+                        ) from None
+                    rows = nrows(norm)
                 if n is None:
                     n = rows
                 elif rows != n:
                     raise EncodeError(
                         None,
                         f"has {rows} rows but the batch has {n} records",
-                        column=cname,
+                        column=f"{map_name}[{key!r}]",
                         status_hint=400,
                     )
                 out[key] = norm
             maps[map_name] = MappingProxyType(out)
         for sname in ("uid", "metadata", "configuration"):
-            strings = _normalize_strings(sname, getattr(self, sname), n)
+            given = getattr(self, sname)
+            if given is None:
+                continue  # the field is None already
+            strings = _normalize_strings(sname, given, n)
             if strings is not None:
                 if n is None:
                     n = len(strings)

@@ -82,9 +82,23 @@ def streaming_types() -> tuple[str, ...]:
     return tuple(c for c, k in CODECS.items() if k.capabilities.streaming)
 
 
+#: Codecs configured from a media type alone (no options), by the exact string: the media
+#: type's essence, the codec class it named then, and the codec. Used while the registry still
+#: names that class for that essence (a codec registered since, or a changed alias, is a
+#: miss); bounded as `MediaType.parse`'s memory (at most 256 strings of 256 characters).
+_CONFIGURED: dict[str, tuple[str, type[Codec], Codec]] = {}
+
+
 def get_codec(content_type: str, **options: Any) -> Codec:
     """The codec for a full media type, configured from its parameters and `options` (the
-    codec's option names; an unknown name is a ``TypeError``)."""
+    codec's option names; an unknown name is a ``TypeError``). A codec is immutable, so
+    one configured from the same string without options is built once and reused."""
+    if not options and type(content_type) is str:
+        known = _CONFIGURED.get(content_type)
+        if known is not None:
+            essence, codec_cls, codec = known
+            if CODECS.get(ALIASES.get(essence, essence)) is codec_cls:
+                return codec
     try:
         media = MediaType.parse(content_type)
     except UnsupportedMediaTypeError as e:
@@ -94,4 +108,9 @@ def get_codec(content_type: str, **options: Any) -> Codec:
         codec_cls = CODECS[essence]
     except KeyError:
         raise UnsupportedMediaTypeError(content_type, supported()) from None
-    return codec_cls.from_params(media.params, **options)
+    codec = codec_cls.from_params(media.params, **options)
+    if not options and type(content_type) is str and len(content_type) <= 256:
+        if len(_CONFIGURED) >= 256:
+            _CONFIGURED.clear()
+        _CONFIGURED[content_type] = (media.essence, codec_cls, codec)
+    return codec
