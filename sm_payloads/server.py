@@ -168,10 +168,28 @@ class _Pool:
                 raise _Busy("no thread became free in time") from None
             raise
 
+    def try_acquire(self) -> bool:
+        """Take a thread's slot at once if one is free and nobody waits for it (then `submit`
+        must follow); False otherwise (`acquire` waits for one)."""
+        if self.running < self.size and not self._waiters:
+            self.running += 1
+            return True
+        return False
+
+    async def acquire(self, deadline: float) -> None:
+        """Wait for a thread's slot in arrival order (then `submit` must follow); `_Busy` when
+        none became free by `deadline` (loop time) or too many wait."""
+        await self._acquire(deadline)
+
     async def run(self, fn: Callable[[], Response], deadline: float) -> Response:
         """`fn()` on a thread once one is free; `asyncio.TimeoutError` past `deadline` (loop time),
         `_Busy` when no thread was free in time or too many wait."""
         await self._acquire(deadline)
+        return await self.submit(fn, deadline)
+
+    async def submit(self, fn: Callable[[], Response], deadline: float) -> Response:
+        """`fn()` on a thread, its slot already taken (`try_acquire`, `acquire`);
+        `asyncio.TimeoutError` past `deadline` (loop time)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Response] = loop.create_future()
         expired = False
@@ -332,8 +350,12 @@ class _App:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            self.start_loading()
-            await self.http(scope, receive, send)
+            if self.state is None:
+                self.start_loading()
+            if scope["path"] == "/invocations" and scope["method"] == "POST":  # the usual request
+                await self.invocations(scope, receive, send)
+            else:
+                await self.http(scope, receive, send)
         elif kind == "lifespan":
             await self.lifespan(receive, send)
         elif kind == "websocket":
@@ -375,12 +397,13 @@ class _App:
             r = _text(404, f"no route {path}: use GET /ping or POST /invocations")
             await _send(send, r, close=_unread(scope))
 
-    async def read_body(self, receive: Receive, limit: int | None) -> bytearray | Response | None:
+    async def read_body(self, receive: Receive, limit: int | None) -> bytes | bytearray | Response | None:
         """The body as it arrives: the bytes; a 413 once past `limit`; a 408 when it is not
         complete within ``timeout_s``; None when the client went away. Sends nothing, so the
         read deadline (one timer that cancels this task, cheaper than a wait_for per
-        message) can only interrupt a ``receive()``."""
-        body = bytearray()
+        message) can only interrupt a ``receive()``. A body that comes in one message is
+        returned as it came (no copy)."""
+        body: bytes | bytearray = b""
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         expired = False
@@ -397,7 +420,13 @@ class _App:
                 message = await receive()
                 if message["type"] != "http.request":
                     return None
-                body += message.get("body", b"")
+                chunk = message.get("body", b"")
+                if not body and not message.get("more_body", False) and type(chunk) is bytes:
+                    body = chunk  # the whole body in one message
+                else:
+                    if type(body) is bytes:
+                        body = bytearray(body)
+                    body += chunk
                 if limit is not None and len(body) > limit:
                     text = f"request body exceeds the limit of {limit} bytes ({len(body)} bytes received)"
                     return _text(413, text)
@@ -421,13 +450,28 @@ class _App:
 
     async def invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
-        lengths = [v for k, v in headers if k.lower() == b"content-length"]
-        chunked = any(k.lower() == b"transfer-encoding" for k, _ in headers)
+        # One pass over the headers (the ASGI server lower-cases names; a test client may not).
+        lengths: list[bytes] = []
+        types: list[bytes] = []
+        accepts: list[bytes] = []
+        chunked = False
+        for k, v in headers:
+            k = k.lower()
+            if k == b"content-type":
+                types.append(v)
+            elif k == b"accept":
+                accepts.append(v)
+            elif k == b"content-length":
+                lengths.append(v)
+            elif k == b"transfer-encoding":
+                chunked = True
         length: int | None = None
         if lengths and chunked:  # a request smuggling attempt, or a broken client (RFC 9112, 6.3)
             await _send(send, _text(400, "both Transfer-Encoding and Content-Length"), close=True)
             return
-        if lengths:
+        if len(lengths) == 1 and lengths[0].isdigit():  # the usual case: one plain number
+            length = int(lengths[0])
+        elif lengths:
             values = {v.strip() for v in b",".join(lengths).split(b",")}
             if len(values) != 1 or not _DIGITS.fullmatch(next(iter(values))):
                 shown = b", ".join(lengths).decode("latin-1")
@@ -471,17 +515,14 @@ class _App:
             await _send(send, _text(400, text), close=True)
             return
 
-        content_type = _header(headers, b"content-type")
-        accept = _header(headers, b"accept")
+        content_type = _joined(types)
+        accept = _joined(accepts)
         deadline = math.inf if self.timeout_s is None else loop.time() + self.timeout_s
-        # Once the body is read, receive() returns only when the client has gone away: a
-        # request still waiting for a thread then is dropped, its prediction never run.
-        gone = threading.Event()
-        watch = asyncio.ensure_future(receive())
-        watch.add_done_callback(lambda t: None if t.cancelled() or t.exception() else gone.set())
+        gone: threading.Event | None = None
+        watch: asyncio.Future[Message] | None = None
 
         def work() -> Response:
-            if gone.is_set():
+            if gone is not None and gone.is_set():
                 return _GONE
             return handle(
                 body,
@@ -495,7 +536,16 @@ class _App:
             )
 
         try:
-            response = await self.pool.run(work, deadline)
+            if not pool.try_acquire():
+                # Once the body is read, receive() returns only when the client has gone
+                # away: a request still waiting for a thread then is dropped when its turn
+                # comes, its prediction never run. (A request with a thread free at once
+                # does not wait: it needs no watch.)
+                gone = threading.Event()
+                watch = asyncio.ensure_future(receive())
+                watch.add_done_callback(_on_gone(gone))
+                await pool.acquire(deadline)
+            response = await pool.submit(work, deadline)
         except _Busy as e:
             log.warning("503: no thread for the request (%s)", e)
             await _send(send, _text(503, f"the server is busy ({e}); try again"), retry_after=b"1")
@@ -510,7 +560,8 @@ class _App:
             await _send(send, _text(500, "the server failed to handle the request (see the container log)"))
             return
         finally:
-            watch.cancel()
+            if watch is not None:
+                watch.cancel()
         if response is _GONE:
             log.info("the client went away before its prediction started: not run")
             return
@@ -529,12 +580,23 @@ def _unread(scope: Scope) -> bool:
     return False
 
 
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
-    """A header's value (repeated headers joined with ", "), None when absent."""
-    values = [v for k, v in headers if k.lower() == name]
+def _joined(values: list[bytes]) -> str | None:
+    """A header's values (a repeated header joined with ", "), None when absent."""
     if not values:
         return None
+    if len(values) == 1:
+        return values[0].decode("latin-1")
     return ", ".join(v.decode("latin-1") for v in values)
+
+
+def _on_gone(gone: threading.Event) -> Callable[[asyncio.Future[Message]], None]:
+    """The watch's callback: `gone` is set when receive() returned (the client went away)."""
+
+    def done(t: asyncio.Future[Message]) -> None:
+        if not t.cancelled() and t.exception() is None:
+            gone.set()
+
+    return done
 
 
 async def _send(
