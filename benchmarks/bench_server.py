@@ -154,9 +154,10 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 async def load(
     port: int, data: bytes, concurrency: int, seconds: float, warmup: float
-) -> tuple[list[float], float, bytes]:
-    """(latencies, requests/s, one answer): the answers completed after the warm-up, until
-    `seconds` have passed and at least max(10, concurrency) answers were counted."""
+) -> tuple[list[float], float, bytes, int]:
+    """(latencies, requests/s, one answer, answers in all): the answers completed after the
+    warm-up, until `seconds` have passed and at least max(10, concurrency) answers were
+    counted; the last count includes the warm-up's answers."""
     done: list[tuple[float, float]] = []
     first: list[bytes] = []
     start = time.perf_counter()
@@ -186,7 +187,35 @@ async def load(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     window = [(t0, t1) for t0, t1 in done if t1 > measure_from]
     elapsed = max(t1 for _, t1 in window) - measure_from
-    return [t1 - t0 for t0, t1 in window], len(window) / elapsed, first[0]
+    return [t1 - t0 for t0, t1 in window], len(window) / elapsed, first[0], len(done)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process and its descendants (a gunicorn master's worker),
+    from /proc; None where there is no /proc. Unlike requests/s, CPU time per request hardly
+    depends on what else the machine runs."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    stats: dict[int, tuple[int, float]] = {}
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rpartition(b")")[2].split()
+        except OSError:
+            continue
+        # After the command's closing parenthesis: state, ppid, ... utime (12), stime (13).
+        stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    if pid not in stats:
+        return None
+    total, frontier = 0.0, [pid]
+    while frontier:
+        p = frontier.pop()
+        total += stats[p][1]
+        frontier += [q for q, (ppid, _) in stats.items() if ppid == p]
+    return total
 
 
 # -- the runs ----------------------------------------------------------------------------
@@ -198,8 +227,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(server: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def start(server: str, port: int, root: Path = ROOT) -> subprocess.Popen[bytes]:
+    """Start one server; `root` is the checkout that ``sm-payloads serve`` runs from (for
+    the baseline, another checkout of this repository)."""
+    path = os.environ.get("PYTHONPATH")
+    env = {**os.environ, "PYTHONPATH": str(root) + (os.pathsep + path if path else "")}
     py = sys.executable
     if server == "echo":
         cmd = [py, "-m", "uvicorn", "benchmarks.bench_server:echo_app", "--port", str(port)]
@@ -209,7 +241,7 @@ def start(server: str, port: int) -> subprocess.Popen[bytes]:
         cmd += ["--log-level", "warning", "benchmarks.bench_server:flask_app()"]
     else:
         cmd = [py, "-m", "sm_payloads", "serve", "benchmarks.bench_server:predict", "--port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     end = time.monotonic() + 60
     while time.monotonic() < end:
         try:
@@ -226,29 +258,60 @@ def start(server: str, port: int) -> subprocess.Popen[bytes]:
 SERVERS = ("echo", "flask", "ours")
 
 
-def run(seconds: float, warmup: float, concurrencies: tuple[int, ...], rounds: int) -> dict[str, Any]:
+def uvicorn_settings() -> str:
+    """The event loop and HTTP parser that uvicorn's defaults (``auto``) pick here, for both
+    the echo app and ``sm-payloads serve``: uvloop and httptools when installed, else
+    asyncio and h11."""
+    import importlib.util
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"loop={loop} http={http}"
+
+
+def run(
+    seconds: float,
+    warmup: float,
+    concurrencies: tuple[int, ...],
+    rounds: int,
+    sizes: tuple[str, ...] = ("small", "large"),
+    baseline: Path | None = None,
+) -> dict[str, Any]:
     """All three servers run at once; each (size, concurrency) is measured in `rounds`
     rounds that take the servers in turn, so a change in the machine's load touches all
-    three alike. requests/s is the median of the rounds; latencies are pooled."""
-    bodies = payloads()
-    ports = {server: free_port() for server in SERVERS}
+    three alike. requests/s is the median of the rounds; latencies are pooled. With
+    `baseline` (another checkout), its ``sm-payloads serve`` runs as a fourth server,
+    measured in the same rounds: a before/after comparison under the same load."""
+    bodies = {k: v for k, v in payloads().items() if k in sizes}
+    load_before = os.getloadavg()
+    servers = SERVERS if baseline is None else (*SERVERS, "baseline")
+    ports = {server: free_port() for server in servers}
     procs = {}
     rows = []
     try:
-        for server in SERVERS:
-            procs[server] = start(server, ports[server])
+        for server in servers:
+            if server == "baseline":
+                assert baseline is not None
+                procs[server] = start("ours", ports[server], baseline)
+            else:
+                procs[server] = start(server, ports[server])
         for size, (body, expected) in bodies.items():
             data = request_bytes(body)
             for c in concurrencies:
-                rps: dict[str, list[float]] = {server: [] for server in SERVERS}
-                lat: dict[str, list[float]] = {server: [] for server in SERVERS}
+                rps: dict[str, list[float]] = {server: [] for server in servers}
+                lat: dict[str, list[float]] = {server: [] for server in servers}
+                cpu: dict[str, list[float]] = {server: [] for server in servers}
                 for _ in range(rounds):
-                    for server in SERVERS:
-                        latencies, r, answer = asyncio.run(load(ports[server], data, c, seconds, warmup))
-                        check_answer(server, answer, expected)
+                    for server in servers:
+                        cpu0 = cpu_seconds(procs[server].pid)
+                        latencies, r, answer, n = asyncio.run(load(ports[server], data, c, seconds, warmup))
+                        cpu1 = cpu_seconds(procs[server].pid)
+                        check_answer("ours" if server == "baseline" else server, answer, expected)
                         rps[server].append(r)
                         lat[server] += latencies
-                for server in SERVERS:
+                        if cpu0 is not None and cpu1 is not None:
+                            cpu[server].append((cpu1 - cpu0) / n * 1e6)
+                for server in servers:
                     pooled = np.asarray(lat[server])
                     rows.append(
                         {
@@ -261,9 +324,17 @@ def run(seconds: float, warmup: float, concurrencies: tuple[int, ...], rounds: i
                             "rps_rounds": rps[server],
                             "p50_ms": float(np.percentile(pooled, 50)) * 1e3,
                             "p99_ms": float(np.percentile(pooled, 99)) * 1e3,
+                            # The server's CPU time per answer (all its threads; median of
+                            # the rounds; warm-up answers included), None without /proc.
+                            "cpu_us": float(np.median(cpu[server])) if cpu[server] else None,
                         }
                     )
-                    print(f"{server:5} {size:5} c={c:<2} {rows[-1]['rps']:8.0f} req/s", file=sys.stderr)
+                    cpu_us = rows[-1]["cpu_us"]
+                    print(
+                        f"{server:8} {size:5} c={c:<2} {rows[-1]['rps']:8.0f} req/s"
+                        + ("" if cpu_us is None else f" {cpu_us:7.0f} us CPU/request"),
+                        file=sys.stderr,
+                    )
     finally:
         for proc in procs.values():
             proc.send_signal(signal.SIGTERM)
@@ -277,6 +348,9 @@ def run(seconds: float, warmup: float, concurrencies: tuple[int, ...], rounds: i
         "rows": rows,
         "seconds": seconds,
         "rounds": rounds,
+        "uvicorn": uvicorn_settings(),
+        "baseline": None if baseline is None else str(baseline),
+        "load_average": [load_before, os.getloadavg()],
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
@@ -285,22 +359,37 @@ def run(seconds: float, warmup: float, concurrencies: tuple[int, ...], rounds: i
 
 def table(res: dict[str, Any]) -> str:
     by = {(r["server"], r["size"], r["concurrency"]): r for r in res["rows"]}
+    (b1, b5, b15), (a1, a5, a15) = res["load_average"]
+    base = res.get("baseline") is not None
     lines = [
+        f"uvicorn {res['uvicorn']}; load average {b1:.1f} / {b5:.1f} / {b15:.1f} before, "
+        f"{a1:.1f} / {a5:.1f} / {a15:.1f} after; {res['cpus']} CPUs, Python {res['python']}"
+        + (f"; baseline: {res['baseline']}" if base else ""),
+        "",
         "| request | concurrency | echo floor req/s (p50 / p99 ms) | gunicorn + Flask | sm-payloads serve "
-        "| ours / echo | ours / Flask |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        + ("| baseline " if base else "")
+        + "| ours / echo | ours / Flask | server CPU µs per request: echo / Flask / ours"
+        + (" / baseline |" if base else " |"),
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if base else ""),
     ]
     sizes = {"small": "small (1 record)", "large": "large (1 MB MultiRecord)"}
+
+    def cell(r: dict[str, Any]) -> str:
+        return f"{r['rps']:,.0f} ({r['p50_ms']:.2f} / {r['p99_ms']:.2f})"
+
+    def cpu(r: dict[str, Any]) -> str:
+        return "-" if r.get("cpu_us") is None else f"{r['cpu_us']:,.0f}"
+
     for size, label in sizes.items():
-        for c in sorted({r["concurrency"] for r in res["rows"]}):
+        for c in sorted({r["concurrency"] for r in res["rows"] if r["size"] == size}):
             e, f, o = (by[(s, size, c)] for s in ("echo", "flask", "ours"))
-
-            def cell(r: dict[str, Any]) -> str:
-                return f"{r['rps']:,.0f} ({r['p50_ms']:.2f} / {r['p99_ms']:.2f})"
-
+            b = by.get(("baseline", size, c))
             lines.append(
-                f"| {label} | {c} | {cell(e)} | {cell(f)} | {cell(o)} | {o['rps'] / e['rps']:.2f}x "
-                f"| {o['rps'] / f['rps']:.2f}x |"
+                f"| {label} | {c} | {cell(e)} | {cell(f)} | {cell(o)} "
+                + (f"| {cell(b)} " if b else "")
+                + f"| {o['rps'] / e['rps']:.2f}x | {o['rps'] / f['rps']:.2f}x "
+                + f"| {cpu(e)} / {cpu(f)} / {cpu(o)}"
+                + (f" / {cpu(b)} |" if b else " |")
             )
     return "\n".join(lines)
 
@@ -312,9 +401,29 @@ def main() -> None:
     )
     ap.add_argument("--seconds", type=float, default=2.0, help="seconds per run (default 2)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds per row, servers in turn (default 3)")
+    ap.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        default=list(CONCURRENCY),
+        help="connections held by the client (default 1 8 32)",
+    )
+    ap.add_argument(
+        "--sizes", nargs="+", choices=("small", "large"), default=["small", "large"], help="request sizes"
+    )
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="another checkout whose sm-payloads serve runs as a fourth server in the same rounds",
+    )
     ap.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = ap.parse_args()
-    res = run(0.5, 0.2, (1, 8), 1) if args.quick else run(args.seconds, 0.5, CONCURRENCY, args.rounds)
+    sizes = tuple(args.sizes)
+    if args.quick:
+        res = run(0.5, 0.2, (1, 8), 1, sizes, args.baseline)
+    else:
+        res = run(args.seconds, 0.5, tuple(args.concurrency), args.rounds, sizes, args.baseline)
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2))
     print(table(res))
