@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from fractions import Fraction
@@ -63,6 +64,17 @@ def exact_f32(text: bytes) -> np.float32:
     assert best is not None
     r = best[1]
     return np.float32(-0.0) if r == 0 and text[:1] == b"-" else r
+
+
+def beyond_range(text: bytes, dtype: np.dtype[Any]) -> bool:
+    """Whether `text` is a decimal that rounds to infinity in `dtype` (a DecodeError, as in
+    JSON; the words inf and infinity are infinities)."""
+    if not text.lstrip(b"+-")[:1].isdigit() and text.lstrip(b"+-")[:1] != b".":
+        return False
+    x = abs(Fraction(text.decode("ascii")))
+    if dtype == np.float32:
+        return x >= F32_OVERFLOW
+    return math.isinf(float(text))
 
 
 def oracle(text: bytes, dtype: np.dtype[Any]) -> Any:
@@ -173,6 +185,7 @@ def libsvm_files(
         line += draw(st.sampled_from([b"", b" ", b"#", b"# comment 1:2", b" #x:y:z"]))
         lines.append(line)
     body = end.join(lines) + (end if draw(st.booleans()) else b"")
+    exp["beyond"] = any(beyond_range(t, dtype) for t in exp["labels"] + exp["values"])
     width = max(exp["cols"], default=-1) + 1
     num_features = draw(st.one_of(st.none(), st.integers(width, width + 3)))
     options = {"index_base": base, "num_features": num_features, "dtype": dtype}
@@ -284,8 +297,15 @@ def test_required_build_is_present() -> None:
     )
 )
 def test_valid_files_read_the_same_by_every_reader(case: tuple[bytes, dict[str, Any], Any]) -> None:
-    body, options, _ = case
+    body, options, exp = case
     careful = kernel_rows(libsvm._careful, body, **options)
+    if exp is not None and exp["beyond"]:
+        # a decimal beyond the type's range: the careful reader's error, on every path
+        assert careful is not None and careful[0] == "error" and " is out of the float" in careful[1]
+        for reader in KERNELS:
+            assert kernel_rows(reader, body, **options) is None
+        assert {decoded(name, body, **options) for name in MODES} == {careful}
+        return
     assert careful is not None and careful[0] != "error"
     for reader in KERNELS:
         got = kernel_rows(reader, body, **options)
@@ -300,6 +320,11 @@ def test_valid_files_read_the_same_by_every_reader(case: tuple[bytes, dict[str, 
 def test_valid_files_hold_the_exact_values(case: tuple[bytes, dict[str, Any], dict[str, Any]]) -> None:
     body, options, exp = case
     dtype = options["dtype"]
+    if exp["beyond"]:
+        for name in MODES:
+            with mode(name), pytest.raises(smp.DecodeError, match=r"is out of the float(64|32) range"):
+                libsvm.decode(body, **options)
+        return
     for name in MODES:
         with mode(name):
             b = libsvm.decode(body, **options)
@@ -348,7 +373,6 @@ def test_blocks_and_batches_read_the_same_by_every_reader(
         (b"1.00000017881393432617187500", 0x3F800002),  # halfway, the even side is up
         (b"16777217", 0x4B800000),  # 2**24 + 1: a tie, to even
         (b"16777217.000000001", 0x4B800001),
-        (b"340282356779733661637539395458142568448", 0x7F800000),  # FLT_MAX + half an ulp: inf
         (b"3.4028235677973366e38", 0x7F7FFFFF),  # below it (its float64 is that tie)
         (b"7.006492321624085e-46", 0x00000000),  # below half of 2**-149
         (b"7.0064923216240862e-46", 0x00000001),
@@ -365,12 +389,49 @@ def test_float32_is_rounded_once(text: bytes, f32_bits: int) -> None:
         assert b.label["values"].view(np.uint32).tolist() == [0x3F800000, f32_bits], name
 
 
+@pytest.mark.parametrize(
+    ("text", "dtype", "why"),
+    [
+        (b"340282356779733661637539395458142568448", np.float32, "the float32 range (dtype=float32)"),
+        (b"3.4028235677973367e38", np.float32, "the float32 range (dtype=float32)"),
+        (b"-1e39", np.float32, "the float32 range (dtype=float32)"),
+        (b"1e400", np.float32, "the float32 range (dtype=float32)"),
+        (b"1e400", np.float64, "the float64 range"),
+        (b"-.1e310", np.float64, "the float64 range"),
+    ],
+)
+def test_a_decimal_beyond_the_range_is_an_error(text: bytes, dtype: Any, why: str) -> None:
+    # FLT_MAX + half an ulp and above round to infinity in float32: a DecodeError at the
+    # value, as JSON says "out of the float32 range"; no RuntimeWarning on any path.
+    for body, token, at in ((b"1 0:" + text + b"\n", 2, 4), (text + b" 0:1\n", 1, 0)):
+        for name in MODES:
+            with mode(name), warnings.catch_warnings():
+                warnings.simplefilter("error")
+                with pytest.raises(smp.DecodeError) as info:
+                    libsvm.decode(b"1 0:1\n" + body, dtype=dtype)
+            e = info.value
+            what = "value" if token == 2 else "label"
+            shown = text.decode() if len(text) <= 24 else text[:24].decode() + "..."  # capped
+            assert e.reason == f"token {token}: {what} {shown!r} is out of {why}", name
+            assert (e.offset, e.line, e.record_index) == (6 + at, 2, 1), name
+
+
+def test_words_and_flt_max_are_not_beyond_the_range() -> None:
+    body = b"inf 0:-Infinity 1:3.4028235677973366e38 2:-INF\n"
+    for name in MODES:
+        with mode(name), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            b = libsvm.decode(body, dtype=np.float32)
+        assert b.features["values"].data.view(np.uint32).tolist() == [0xFF800000, 0x7F7FFFFF, 0xFF800000]
+        assert b.label["values"].view(np.uint32).tolist() == [0x7F800000]
+
+
 def test_long_numbers_are_read_by_some_reader() -> None:
     # Thousands of digits: float()'s value on every path (a kernel that declines such a
     # number leaves it to the careful reader).
     long = b"0." + b"1" * 5000
-    body = b"1 0:" + long + b" 3:" + b"9" * 400 + b"\n"
-    want = (float(long), float(b"9" * 400))
+    body = b"1 0:" + long + b" 3:" + b"9" * 300 + b"\n"
+    want = (float(long), float(b"9" * 300))
     for name in MODES:
         with mode(name):
             b = libsvm.decode(body)

@@ -20,7 +20,9 @@
  *   within the record;
  * - numbers (label, value) are smp_number's CSV grammar, which is float()'s on ASCII
  *   text without underscores: [+-]? then a decimal with optional dot and exponent, or
- *   nan, inf, infinity in any case. The number must fill the token.
+ *   nan, inf, infinity in any case. The number must fill the token, and a decimal must
+ *   lie within the range of the requested type (1e400, or 1e39 for float32, rounds to
+ *   infinity: declined, the careful reader's error).
  * Numbers are converted by smp_number (_cnumber.h): correctly rounded in the requested
  * type, float64 or float32 (no double rounding).
  */
@@ -69,6 +71,19 @@ static inline const char *skip_blank(const char *p, const char *eol) {
     return p;
 }
 
+/* Whether the value just written to out is an infinity. */
+static inline int is_inf(int f32, const void *out) {
+    if (f32) {
+        uint32_t b;
+        memcpy(&b, out, sizeof b);
+        return (b & 0x7FFFFFFFu) == 0x7F800000u;
+    } else {
+        uint64_t b;
+        memcpy(&b, out, sizeof b);
+        return (b & 0x7FFFFFFFFFFFFFFFULL) == 0x7FF0000000000000ULL;
+    }
+}
+
 /* The number at p filling its token (it stops at a separator, a '#' or eol). Returns the
  * position after it, or NULL. */
 static inline const char *token_number(Gil *g, const char *p, const char *eol, const char *end, int f32,
@@ -78,6 +93,13 @@ static inline const char *token_number(Gil *g, const char *p, const char *eol, c
     const char *q = smp_number(g, p, end, SMP_CSV, f32, out);
     if (q == NULL || q > eol) return NULL;
     if (q < eol && !is_stop((unsigned char)*q)) return NULL;
+    if (is_inf(f32, out)) {
+        /* a decimal beyond the type's range is the careful reader's error (the words inf
+         * and infinity are infinities) */
+        const char *d = p;
+        if (*d == '+' || *d == '-') d++;
+        if (is_digit((unsigned char)*d) || *d == '.') return NULL;
+    }
     return q;
 }
 

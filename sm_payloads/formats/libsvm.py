@@ -26,10 +26,14 @@ its result bit for bit, or decline the whole block; the careful reader then read
 block and reports the exact position of the first error.
 Rule 6 (numbers): every label and value is the correctly rounded number of its text in the
 requested dtype; a float32 is rounded once, from the decimal text, never through a float64.
+A decimal beyond the range of that dtype (one that rounds to infinity: ``1e400``, or
+``1e39`` with float32) is a `DecodeError` ("out of the float32 range"), as in JSON; the
+words ``inf`` and ``infinity`` are infinities, and ``3.4028235677973366e38`` is FLT_MAX.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -45,7 +49,7 @@ from .._buffers import as_view
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
 from ..record import Ragged, RecordBatch, Sparse, from_dense, from_sparse
-from ._exact import to_float32
+from ._exact import float32_of_text, to_float32
 
 CONTENT_TYPE = "text/libsvm"
 ALIASES = ("text/x-libsvm",)
@@ -104,6 +108,27 @@ def _show(tok: bytes) -> str:
     return repr(text + ("..." if len(tok) > 24 else ""))
 
 
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _is_decimal(s: bytes) -> bool:
+    """Whether a number's text is a decimal, not one of the words nan, inf, infinity."""
+    t = s.lstrip(b"+-")
+    return bool(t) and t[0] in b"0123456789."
+
+
+def _out_of_range(value: float, text: bytes, dtype: np.dtype[Any]) -> str | None:
+    """Why `text` (read as `value` by float()) is beyond the range of `dtype`: a decimal
+    that rounds to infinity in it (as JSON says); None when it is not."""
+    if abs(value) < _F32_MAX or not _is_decimal(text):
+        return None
+    if math.isinf(value):
+        return "the float64 range" if dtype == np.float64 else "the float32 range (dtype=float32)"
+    if dtype == np.float32 and math.isinf(float(float32_of_text(text))):
+        return "the float32 range (dtype=float32)"
+    return None
+
+
 def _is_float_text(s: bytes) -> float | None:
     if b"_" in s:
         return None
@@ -160,6 +185,9 @@ def _careful(block: bytes, st: _State) -> _Rows:
             label = _is_float_text(first)
             if label is None:
                 raise fail(f"token 1: label {_show(first)} is not a number", pos0)
+            beyond = _out_of_range(label, first, st.dtype)
+            if beyond is not None:
+                raise fail(f"token 1: label {_show(first)} is out of {beyond}", pos0)
             labels.append(label)
             label_texts.append(first)
             k = 1
@@ -225,6 +253,9 @@ def _careful(block: bytes, st: _State) -> _Rows:
             val = _is_float_text(val_s)
             if val is None:
                 raise fail(f"{name}: value {_show(val_s)} is not a number", pos + colon + 1)
+            beyond = _out_of_range(val, val_s, st.dtype)
+            if beyond is not None:
+                raise fail(f"{name}: value {_show(val_s)} is out of {beyond}", pos + colon + 1)
             prev = col
             cols.append(col)
             values.append(val)
@@ -333,6 +364,11 @@ def _fast(block: bytes, st: _State) -> _Rows | None:
         values = to_float32(values, val_parts.__getitem__)
         if lab is not None:
             lab = to_float32(lab, labels.__getitem__)
+    # a decimal beyond the type's range: the careful reader's error
+    for arr, texts in ((values, val_parts), (lab, labels)):
+        if arr is not None and arr.size and np.isinf(arr).any():
+            if any(_is_decimal(texts[i]) for i in np.flatnonzero(np.isinf(arr)).tolist()):
+                return None
     if st.has_label is None:
         st.has_label, st.has_qid = has_label, has_qid
         first = next(i for i, ln in enumerate(lines) if ln.split())
