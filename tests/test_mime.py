@@ -150,3 +150,85 @@ def test_any_header_gives_an_offer_or_406(header: str) -> None:
     except smp.NotAcceptableError:
         return
     assert smp.MediaType.parse(got).essence in OFFERED
+
+
+# -- remembered parses (mime.py Rule 3) ------------------------------------------------
+
+
+def test_a_parse_is_remembered_and_equal_to_a_fresh_one() -> None:
+    from sm_payloads import mime
+
+    value = 'Text/CSV ; label_size=1; charset="utf-8"'
+    first = smp.MediaType.parse(value)
+    assert smp.MediaType.parse(value) is first  # remembered: the same immutable object
+    mime._PARSED.clear()
+    fresh = smp.MediaType.parse(value)
+    assert fresh is not first
+    assert (fresh.type, fresh.subtype, dict(fresh.params)) == (
+        "text",
+        "csv",
+        {"label_size": "1", "charset": "utf-8"},
+    )
+    assert (first.type, first.subtype, dict(first.params)) == (
+        "text",
+        "csv",
+        {"label_size": "1", "charset": "utf-8"},
+    )
+    with pytest.raises(TypeError):
+        first.params["label_size"] = "2"  # type: ignore[index]
+
+
+def test_a_malformed_media_type_is_refused_every_time() -> None:
+    from sm_payloads import mime
+
+    for _ in range(3):
+        with pytest.raises(smp.UnsupportedMediaTypeError) as e:
+            smp.MediaType.parse("text/csv; a=1; a=2")
+        assert e.value.reason == "parameter 'a' given twice"
+    assert "text/csv; a=1; a=2" not in mime._PARSED
+
+
+def test_the_remembered_parses_are_bounded() -> None:
+    from sm_payloads import mime
+
+    mime._PARSED.clear()
+    for i in range(3 * mime._PARSED_MAX):
+        assert dict(smp.MediaType.parse(f"text/csv; n={i}").params) == {"n": str(i)}
+        assert len(mime._PARSED) <= mime._PARSED_MAX
+    long = "text/csv; x=" + "y" * mime._PARSED_MAX_CHARS
+    assert smp.MediaType.parse(long).params["x"] == "y" * mime._PARSED_MAX_CHARS
+    assert long not in mime._PARSED
+
+
+def test_a_subclass_parses_to_itself_not_to_a_remembered_media_type() -> None:
+    class Mine(smp.MediaType):
+        pass
+
+    smp.MediaType.parse("application/json")
+    parsed = Mine.parse("application/json")
+    assert type(parsed) is Mine and parsed.essence == "application/json"
+    assert type(smp.MediaType.parse("application/json")) is smp.MediaType
+
+
+def test_get_codec_reuses_a_codec_until_the_registry_changes() -> None:
+    from dataclasses import dataclass
+
+    from sm_payloads.formats.csv import CsvCodec
+
+    ct = "text/csv; label_size=0"
+    codec = smp.get_codec(ct)
+    assert smp.get_codec(ct) is codec  # codecs are immutable: built once
+    assert smp.get_codec(ct, dtype="float64") is not codec  # options: always built
+    assert smp.get_codec(ct, dtype="float64").dtype == "float64"
+
+    @dataclass(frozen=True, slots=True)
+    class Other(CsvCodec):
+        pass
+
+    smp.register_codec(Other, replace=True)
+    try:
+        assert type(smp.get_codec(ct)) is Other  # the registry names another class now
+        assert smp.get_codec(ct).label_size == 0
+    finally:
+        smp.register_codec(CsvCodec, replace=True)
+    assert type(smp.get_codec(ct)) is CsvCodec

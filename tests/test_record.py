@@ -244,3 +244,64 @@ def test_records_of_rank_two_that_differ_name_the_record_that_differs(
         smp.decode_request(body, "application/jsonlines")
     assert e.value.reason == f"features['f']: {reason} (a RecordBatch column holds one kind of value)"
     assert (e.value.record_index, e.value.line) == (record, 2)
+
+
+# -- the plain-array shortcut of RecordBatch.__post_init__ -------------------------------
+
+
+@pytest.mark.parametrize(
+    "dtype", ["<f4", "<f8", "<i4", ">f4", ">f8", ">i4", "f2", "u1", "i8", "u4", "?", "U3", "O"]
+)
+@pytest.mark.parametrize("shape", [(3,), (3, 2), (3, 2, 2), (0, 4)])
+def test_a_batch_stores_what_normalize_column_returns(dtype: str, shape: tuple[int, ...]) -> None:
+    """Plain arrays of a tensor dtype in native byte order take a shortcut; every column
+    must come out as normalize_column makes it: same dtype, values, shape, read-only."""
+    from sm_payloads.columns import normalize_column
+
+    rng = np.random.default_rng(7)
+    if dtype == "O":
+        if len(shape) != 1:
+            return
+        a = np.array(["a", None, "c"], dtype=object)
+    elif dtype == "U3":
+        a = np.array(["abc", "d", "ef"], dtype="U3")[: shape[0]] if len(shape) == 1 else np.full(shape, "x")
+    else:
+        a = (rng.standard_normal(shape) * 10).astype(dtype)
+    try:
+        expected = normalize_column("features['x']", a.copy())
+    except smp.EncodeError as e:  # a value that does not fit: the same error from the batch
+        with pytest.raises(smp.EncodeError) as got_error:
+            smp.RecordBatch(features={"x": a})
+        assert (got_error.value.column, got_error.value.reason) == (e.column, e.reason)
+        return
+    got = smp.RecordBatch(features={"x": a}).features["x"]
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    assert got.tolist() == expected.tolist()
+    assert not got.flags.writeable
+    assert a.flags.writeable  # the caller's array is left as it was
+
+
+def test_a_plain_array_is_shared_read_only_and_its_row_count_checked() -> None:
+    a = np.arange(6, dtype=np.float32).reshape(3, 2)
+    b = smp.RecordBatch(features={"x": a}, label={"y": np.zeros(3, np.int32)})
+    col = b.features["x"]
+    assert np.shares_memory(col, a) and not col.flags.writeable and a.flags.writeable
+    assert len(b) == 3
+    with pytest.raises(smp.EncodeError) as e:
+        smp.RecordBatch(features={"x": a}, label={"y": np.zeros(2, np.float64)})
+    assert (e.value.column, e.value.reason) == ("label['y']", "has 2 rows but the batch has 3 records")
+    with pytest.raises(smp.EncodeError) as e:
+        smp.RecordBatch(features={"x": np.float32(1.0) * np.ones((), np.float32)})
+    assert e.value.column == "features['x']"
+    assert e.value.reason == "a column needs one row per record; got a 0-d value"
+    with pytest.raises(smp.EncodeError) as e:
+        smp.RecordBatch(features={"x": a}, n=4)
+    assert e.value.reason == "has 3 rows but the batch has 4 records"
+    m = np.ma.masked_array(np.ones(3, np.float32))  # a subclass: the full check, as before
+    assert type(smp.RecordBatch(features={"x": m}).features["x"]) is type(normalize_like(m))
+
+
+def normalize_like(a: np.ndarray) -> object:
+    from sm_payloads.columns import normalize_column
+
+    return normalize_column("features['x']", a)
