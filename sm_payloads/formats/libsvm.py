@@ -366,9 +366,9 @@ def _fast(block: bytes, st: _State) -> _Rows | None:
             lab = to_float32(lab, labels.__getitem__)
     # a decimal beyond the type's range: the careful reader's error
     for arr, texts in ((values, val_parts), (lab, labels)):
-        if arr is not None and arr.size and np.isinf(arr).any():
-            if any(_is_decimal(texts[i]) for i in np.flatnonzero(np.isinf(arr)).tolist()):
-                return None
+        inf = np.flatnonzero(np.isinf(arr)).tolist() if arr is not None else []
+        if any(_is_decimal(texts[i]) for i in inf):
+            return None
     if st.has_label is None:
         st.has_label, st.has_qid = has_label, has_qid
         first = next(i for i, ln in enumerate(lines) if ln.split())
