@@ -919,7 +919,9 @@ class _Writer:
                     batch, label_size=self.codec.label_size, header=self.codec.header and first
                 )
                 if body:
-                    self._put(b"\n" + body if not first else body)
+                    if not first:
+                        self._put(b"\n")  # a write of its own: `b"\n" + body` copied the body
+                    self._put(body)
                 return
             body = self.codec.encode(batch)
         except EncodeError as e:
