@@ -555,7 +555,7 @@ def _parse_long_line(chunk: bytes, open_end: bool, k: int, dst: np.ndarray, stri
 
 def _parse_block(chunk: bytes, open_end: bool, k: int, dst: np.ndarray, strict: bool) -> int | None:
     """`_parse_lines` of whole lines that fit `dst` (rows x k): the rows written, or None."""
-    rows = dst.shape[0]
+    rows = int(dst.shape[0])
     f32 = dst.dtype == np.float32
     if not chunk:  # one field, "" (a missing value) with no line end
         if k != 1:

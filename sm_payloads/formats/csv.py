@@ -546,7 +546,11 @@ class _Block:
             c = cols.start
             return [_text(r.fields[c], cs, r, c, rec0 + i) for i, r in enumerate(recs)]
         col = np.empty(len(recs), dtype=object)
-        col[:] = [[_text(r.fields[c], cs, r, c, rec0 + i) for c in cols] for i, r in enumerate(recs)]
+        if len(cols) == 1:  # a list display: no spare room in each record's list
+            c = cols.start
+            col[:] = [[_text(r.fields[c], cs, r, c, rec0 + i)] for i, r in enumerate(recs)]
+        else:
+            col[:] = [[_text(r.fields[c], cs, r, c, rec0 + i) for c in cols] for i, r in enumerate(recs)]
         return col
 
     def read(
@@ -1071,7 +1075,7 @@ def _text_response(raw: bytes | bytearray, lo: int, keys: list[str], charset: st
             out[key] = np.array(numbers, dtype=np.float64)
         else:
             try:
-                out[key] = np.array(joined.decode(charset).split("\n"), dtype=str)
+                out[key] = _str_array(joined.decode(charset).split("\n"))
             except UnicodeDecodeError:
                 return None
     return RecordBatch(label=out, n=n)
