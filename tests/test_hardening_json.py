@@ -4,7 +4,6 @@ DecodeError has a byte offset; float32 is rounded once from the text."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np

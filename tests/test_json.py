@@ -562,75 +562,79 @@ def test_dtype_option() -> None:
         (b"\xef\xbb\xbf  ", "empty body: expected a JSON document", 3, None),
         (b'{"instances": [1, 2', "invalid JSON: unexpected end of data", 19, None),
         (b'{"a": "\xc3"}', "invalid UTF-8 (invalid continuation byte)", 7, None),
-        (b'{"instances": 3}', "$.instances: expected a list, found int", None, None),
-        (b'{"instances": [], "x": 1}', "$: unexpected key 'x' beside 'instances'", None, None),
+        (b'{"instances": 3}', "$.instances: expected a list, found int", b"3}", None),
+        (b'{"instances": [], "x": 1}', "$: unexpected key 'x' beside 'instances'", b'"x"', None),
         (
             b'{"instances": [{"features": [true]}]}',
             "$.instances[0].features: expected a list of numbers or of strings, found true",
-            None,
+            b"true",
             0,
         ),
         (
             b'{"instances": [{}, {"features": null}]}',
             "$.instances[1].features: expected a number, a string, a list or a tensor object, found null",
-            None,
+            b"null",
             1,
         ),
         (
             b'{"instances": [{"data": {"features": {"keys": [1], "values": [1]}}}]}',
             "$.instances[0].data.features: a sparse tensor (with keys) needs a shape",
-            None,
+            b'{"keys"',
             0,
         ),
         (
             b'{"instances": [{"data": {"features": {"keys": [5], "shape": [4], "values": [1]}}}]}',
             "$.instances[0].data.features.keys: key 5 is outside the shape [4]",
-            None,
+            b"[5]",
             0,
         ),
         (
             b'{"instances": [{"data": {"features": {"keys": [1, 2], "shape": [4], "values": [1]}}}]}',
             "$.instances[0].data.features: 2 keys for 1 values",
-            None,
+            b'{"keys"',
             0,
         ),
         (
             b'{"instances": [{"data": {"features": {"keys": [-1], "shape": [4], "values": [1]}}}]}',
             "$.instances[0].data.features.keys: expected a list of non-negative integers",
-            None,
+            b"[-1]",
             0,
         ),
         (
             b'{"instances": [{"data": {"features": {"values": [1, 2, 3], "shape": [2, 2]}}}]}',
             "$.instances[0].data.features: shape [2, 2] has 4 values, got 3",
-            None,
+            b'{"values"',
             0,
         ),
         (
             b'{"instances": [{"features": [1], "data": {"features": [2]}}]}',
             "$.instances[0].data.features: feature 'values' is given twice",
-            None,
+            b"[2]",
             0,
         ),
         (
             b'{"instances": [{"features": [[1, 2], [3]]}]}',
             "$.instances[0].features: nested lists are not a rectangular array of numbers",
-            None,
+            b"[[1",
             0,
         ),
-        (b'{"instances": [{"uid": 3}]}', "$.instances[0].uid: expected a string, found int", None, 0),
+        (b'{"instances": [{"uid": 3}]}', "$.instances[0].uid: expected a string, found int", b"3}", 0),
         (
             b'{"instances": [{"features": ["a"]}, {"features": [1.0]}]}',
             "features['values']: numeric tensor in a column of byte strings (a RecordBatch column holds one kind of value)",  # noqa: E501
-            None,
+            b'{"features": [1.0]',
             1,
         ),
     ],
 )
-def test_decode_errors_exact(body: bytes, reason: str, offset: int | None, record_index: int | None) -> None:
+def test_decode_errors_exact(
+    body: bytes, reason: str, offset: int | bytes | None, record_index: int | None
+) -> None:
     with pytest.raises(smp.DecodeError) as ei:
         J.decode(body)
     e = ei.value
+    if isinstance(offset, bytes):
+        offset = body.index(offset)  # the value (or key) at fault
     assert type(e) is smp.DecodeError and e.status_hint == 400 and e.content_type == CT
     assert (e.reason, e.offset, e.record_index) == (reason, offset, record_index)
 

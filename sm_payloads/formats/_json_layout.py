@@ -54,6 +54,7 @@ It gives the batch the general path gives, or None and the general path runs.
 
 from __future__ import annotations
 
+import ast
 import json as _stdjson
 import math
 import re
@@ -90,6 +91,7 @@ __all__ = [
     "line_blocks",
     "loads",
     "loads_exact32",
+    "path_offset",
     "replace_columns",
     "skip_bom",
     # JSON values -> records -> RecordBatch
@@ -674,6 +676,10 @@ class GeneralGroup:
     lines: list[int | None] | None = None
     parse: Callable[[Any, str], Rec] | None = None
     prefix: str = ""
+    #: The text the records were parsed from and the offset of its first byte in the input
+    #: (for the byte offset of a value a message names): one JSON document (`offsets` None:
+    #: paths from its root), or lines starting at `offsets`.
+    text: tuple[bytes | bytearray, int] | None = None
 
     def __len__(self) -> int:
         return len(self.recs)
@@ -685,7 +691,28 @@ class GeneralGroup:
             None if self.lines is None else self.lines[a:b],
             self.parse,
             self.prefix,
+            self.text,
         )
+
+    def value_offset(self, k: int, reason: str) -> int | None:
+        """Byte offset in the input of what `reason` (a message about record k, starting
+        with its JSON path) names, or of record k; None without the text."""
+        if self.text is None:
+            return None
+        buf, base = self.text
+        if self.offsets is not None:
+            at = self.offsets[k]
+            if at is None:
+                return None
+            lo = at - base
+            hi = buf.find(b"\n", lo)
+            got = path_offset(buf, lo, len(buf) if hi < 0 else hi, reason)
+            return at if got is None else base + got
+        doc = skip_bom(buf)
+        if not reason.startswith("$"):
+            reason = self.path(k)
+        got = path_offset(buf, doc, len(buf), reason)
+        return None if got is None else base + got
 
     def path(self, i: int) -> str:
         return f"{self.prefix}[{i}]" if self.prefix else "$"
@@ -843,6 +870,8 @@ class Locator:
         for g in self.groups:
             if k < len(g):
                 off = None if g.offsets is None else g.offsets[k]
+                if off is None and isinstance(g, GeneralGroup):
+                    off = g.value_offset(k, "")
                 line = None if g.lines is None else g.lines[k]
                 return (
                     None if off is None else int(off),
@@ -916,6 +945,9 @@ def _wrap_bad(g: Group, base: int, content_type: str, locate: Locator) -> Iterat
     except BadValue as e:
         k = base + (e.index or 0)
         off, line, idx = locate(k)
+        if isinstance(g, GeneralGroup):
+            exact = g.value_offset(e.index or 0, e.reason)
+            off = off if exact is None else exact
         raise DecodeError(content_type, e.reason, offset=off, record_index=idx, line=line) from None
 
 
@@ -1265,6 +1297,176 @@ class _ColumnBuilder:
             valid = np.zeros(n, dtype=bool)
             index.mark(valid)
         return Ragged(values, offsets, valid)
+
+
+# ======================================================================================
+# Byte offsets of the values a message names (errors only)
+# ======================================================================================
+
+_OPENERS = (0x5B, 0x7B)  # [ {
+_CLOSERS = (0x5D, 0x7D)  # ] }
+_WS_BYTES = b" \t\r\n"
+_UNEXPECTED_KEY = re.compile(r"unexpected key ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
+_FOUND = re.compile(r"found (null|true|false|an object|a list|a string)\b")
+_KIND_OF_BYTE = {
+    ord("n"): "null",
+    ord("t"): "true",
+    ord("f"): "false",
+    ord("{"): "an object",
+    ord("["): "a list",
+}
+_KIND_OF_BYTE[ord('"')] = "a string"
+
+
+class _Structure:
+    """The structural characters of a JSON text that parsed (positions outside strings,
+    and the nesting depth after each), for finding a value from its JSON path."""
+
+    def __init__(self, buf: bytes | bytearray, start: int, end: int) -> None:
+        self.buf = buf
+        self.start = start
+        self.end = end
+        b = np.frombuffer(buf, dtype=np.uint8, count=end - start, offset=start)
+        quotes = np.flatnonzero(b == 0x22)
+        if quotes.size:
+            slashes = np.flatnonzero(b == 0x5C)
+            if slashes.size:
+                runs = slashes[np.r_[True, np.diff(slashes) != 1]]
+                after = quotes[(quotes > 0)]
+                cand = after[b[after - 1] == 0x5C]
+                if cand.size:
+                    run_start = runs[np.searchsorted(runs, cand - 1, side="right") - 1]
+                    escaped = cand[((cand - run_start) & 1) == 1]
+                    quotes = np.setdiff1d(quotes, escaped, assume_unique=True)
+        self.quotes = quotes + start
+        s = np.flatnonzero(np.isin(b, np.frombuffer(b"[]{},:", dtype=np.uint8)))
+        inside = (np.searchsorted(quotes, s) & 1) == 1
+        s = s[~inside]
+        self.pos = s + start
+        ch = b[s]
+        delta = np.zeros(s.size, dtype=np.int32)
+        delta[(ch == 0x5B) | (ch == 0x7B)] = 1
+        delta[(ch == 0x5D) | (ch == 0x7D)] = -1
+        self.depth = np.cumsum(delta, dtype=np.int32)
+        self.ch = ch
+
+    def skip_ws(self, p: int) -> int:
+        while p < self.end and self.buf[p] in _WS_BYTES:
+            p += 1
+        return p
+
+    def _span(self, p: int) -> tuple[int, int, int] | None:
+        """(structural index of the container opening at byte p, of its close, depth inside)."""
+        j = int(np.searchsorted(self.pos, p))
+        if j >= self.pos.size or int(self.pos[j]) != p:
+            return None
+        d = int(self.depth[j])
+        rest = self.depth[j + 1 :]
+        k = j + 1 + int(np.argmax(rest == d - 1)) if rest.size else j
+        return j, k, d
+
+    def element(self, p: int, i: int) -> int | None:
+        """Byte offset of element i of the list opening at p."""
+        span = self._span(p)
+        if span is None:
+            return None
+        j, k, d = span
+        commas = np.flatnonzero((self.ch[j + 1 : k] == 0x2C) & (self.depth[j + 1 : k] == d))
+        if i == 0:
+            return self.skip_ws(p + 1)
+        if i - 1 >= commas.size:
+            return None
+        return self.skip_ws(int(self.pos[j + 1 + int(commas[i - 1])]) + 1)
+
+    def elements(self, p: int) -> np.ndarray:
+        """Byte offsets of the elements of the list opening at p."""
+        span = self._span(p)
+        if span is None:
+            return np.empty(0, np.int64)
+        j, k, d = span
+        commas = self.pos[j + 1 : k][(self.ch[j + 1 : k] == 0x2C) & (self.depth[j + 1 : k] == d)]
+        after = np.concatenate([[p], commas]) + 1
+        close = int(self.pos[k])
+        b = np.frombuffer(self.buf, dtype=np.uint8, count=close + 1 - p, offset=p)
+        solid = np.flatnonzero(~np.isin(b, np.frombuffer(_WS_BYTES, dtype=np.uint8))) + p
+        firsts = solid[np.minimum(np.searchsorted(solid, after), solid.size - 1)]
+        return firsts[firsts < close] if commas.size == 0 else firsts
+
+    def members(self, p: int) -> list[tuple[str, int, int]]:
+        """(key, byte offset of the key, of its value) of the object opening at p."""
+        span = self._span(p)
+        if span is None:
+            return []
+        j, k, d = span
+        colons = np.flatnonzero((self.ch[j + 1 : k] == 0x3A) & (self.depth[j + 1 : k] == d))
+        out = []
+        for c in colons.tolist():
+            at = int(self.pos[j + 1 + c])
+            q = int(np.searchsorted(self.quotes, at)) - 1  # the key's closing quote
+            if q < 1:
+                continue
+            ks, ke = int(self.quotes[q - 1]), int(self.quotes[q])
+            try:
+                key = orjson.loads(bytes(self.buf[ks : ke + 1]))
+            except orjson.JSONDecodeError:
+                continue
+            out.append((key, ks, self.skip_ws(at + 1)))
+        return out
+
+
+def path_offset(buf: bytes | bytearray, start: int, end: int, reason: str, root: str = "$") -> int | None:
+    """Byte offset, in ``buf[start:end]`` (one JSON value that parsed), of what `reason`
+    names: the value at the JSON path it starts with (``$``, ``$.instances[3].data.x``;
+    `root` is the path of the value at `start`), or the key it calls unexpected, or the
+    element of a list it says was found there. None when the path is not found."""
+    if not reason.startswith(root):
+        return None
+    try:
+        st = _Structure(buf, start, end)
+    except MemoryError:
+        return None
+    node = st.skip_ws(start)
+    rest = reason[len(root) :]
+    while rest and node < end:
+        first = buf[node]
+        if rest[0] == "[" and first == 0x5B:
+            m = re.match(r"\[(\d+)\]", rest)
+            if m is None:
+                break
+            got = st.element(node, int(m.group(1)))
+            if got is None:
+                break
+            node, rest = got, rest[m.end() :]
+        elif rest[0] == "." and first == 0x7B:
+            best: tuple[str, int, int] | None = None
+            for key, _ks, vs in st.members(node):
+                tail = rest[1 + len(key) : 2 + len(key)]
+                fits = rest[1:].startswith(key) and tail in ("", ".", "[", ":")
+                if fits and (best is None or len(key) >= len(best[0])):
+                    best = (key, _ks, vs)
+            if best is None:
+                break
+            node, rest = best[2], rest[1 + len(best[0]) :]
+        else:
+            break
+    message = rest[2:] if rest.startswith(": ") else rest
+    if node < end and buf[node] == 0x7B:
+        m = _UNEXPECTED_KEY.search(message)
+        if m is not None:
+            try:
+                name = ast.literal_eval(m.group(1))
+            except (ValueError, SyntaxError):
+                name = None
+            hits = [ks for key, ks, _vs in st.members(node) if key == name]
+            if hits:
+                return hits[-1]
+    if node < end and buf[node] == 0x5B:
+        m = _FOUND.search(message)
+        if m is not None:
+            for e in st.elements(node).tolist():
+                if _KIND_OF_BYTE.get(buf[e]) == m.group(1):
+                    return int(e)
+    return node if node < end else None
 
 
 # ======================================================================================

@@ -55,6 +55,7 @@ from ._json_layout import (
     instance_record,
     loads,
     loads_exact32,
+    path_offset,
     replace_columns,
     request_group,
     request_instances,
@@ -89,8 +90,8 @@ def _syntax_error(ct: str, p: SyntaxProblem, base: int) -> DecodeError:
     return DecodeError(ct, p.reason, offset=None if p.offset is None else base + p.offset, line=p.line)
 
 
-def _bad_error(ct: str, e: BadValue, index: int | None) -> DecodeError:
-    return DecodeError(ct, e.reason, record_index=index)
+def _bad_error(ct: str, e: BadValue, index: int | None, buf: bytes | bytearray, start: int) -> DecodeError:
+    return DecodeError(ct, e.reason, offset=path_offset(buf, start, len(buf), e.reason), record_index=index)
 
 
 def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) -> RecordBatch:
@@ -128,9 +129,10 @@ def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) ->
         else:
             items, prefix, config = request_instances(doc)
     except BadValue as e:
-        raise _bad_error(CONTENT_TYPE, e, None) from None
+        del doc
+        raise _bad_error(CONTENT_TYPE, e, None, buf, start) from None
     parse = response_record if response else instance_record
-    general = GeneralGroup(items, parse=parse, prefix=prefix)
+    general = GeneralGroup(items, parse=parse, prefix=prefix, text=(buf, 0))
     del doc, items
     batch = batch_from_groups([general], CONTENT_TYPE, dtype, request_configuration=config, pending32=pending)
     del general

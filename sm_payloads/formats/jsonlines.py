@@ -147,7 +147,11 @@ def _parse_block(
             except SyntaxProblem as p:
                 off = at if p.offset is None else base_offset + start + p.offset
                 # an earlier line's grammar error comes first
-                validate_groups([GeneralGroup(recs, offsets, lines, parse)], CONTENT_TYPE, first_record)
+                validate_groups(
+                    [GeneralGroup(recs, offsets, lines, parse, text=(block, base_offset))],
+                    CONTENT_TYPE,
+                    first_record,
+                )
                 raise DecodeError(
                     CONTENT_TYPE, p.reason, offset=off, record_index=index, line=line_no
                 ) from None
@@ -156,7 +160,7 @@ def _parse_block(
             lines.append(line_no)
         start = end + 1
         line_no += 1
-    return GeneralGroup(recs, offsets, lines, parse)
+    return GeneralGroup(recs, offsets, lines, parse, text=(block, base_offset))
 
 
 def _groups(
