@@ -689,3 +689,121 @@ def test_cli_serve_help() -> None:
         'pip install "sm_payloads[serve]"',
     ):
         assert words in flat
+
+
+# -- the way back from the prediction threads ------------------------------------------
+
+
+needs_eventfd = pytest.mark.skipif(
+    not hasattr(__import__("os"), "eventfd"), reason="os.eventfd is Linux-only"
+)
+
+
+@needs_eventfd
+def test_results_posted_from_threads_all_arrive_in_order() -> None:
+    from sm_payloads.server import _Wakeup
+
+    got: list[tuple[int, int]] = []
+    n_threads, per_thread = 4, 500
+
+    async def scenario() -> None:
+        w = _Wakeup(asyncio.get_running_loop())
+        all_in = asyncio.Event()
+
+        def record(t: int, i: int) -> None:
+            got.append((t, i))
+            if len(got) == n_threads * per_thread:
+                all_in.set()
+
+        def poster(t: int) -> None:
+            for i in range(per_thread):
+                w.post(record, t, i)
+
+        threads = [threading.Thread(target=poster, args=(t,)) for t in range(n_threads)]
+        for th in threads:
+            th.start()
+        await asyncio.wait_for(all_in.wait(), 10)
+        for th in threads:
+            th.join()
+        w.forget()
+
+    asyncio.run(scenario())
+    assert len(got) == n_threads * per_thread
+    for t in range(n_threads):  # each thread's results in the order it posted them
+        assert [i for u, i in got if u == t] == list(range(per_thread))
+
+
+@needs_eventfd
+def test_a_failing_result_callback_is_reported_and_the_others_still_run() -> None:
+    from sm_payloads.server import _Wakeup
+
+    ran: list[int] = []
+    reported: list[str] = []
+
+    def fail() -> None:
+        raise ValueError("boom")
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, ctx: reported.append(repr(ctx["exception"])))
+        w = _Wakeup(loop)
+        done = asyncio.Event()
+        threading.Thread(target=lambda: (w.post(fail), w.post(ran.append, 1), w.post(done.set))).start()
+        await asyncio.wait_for(done.wait(), 10)
+        w.forget()
+
+    asyncio.run(scenario())
+    assert ran == [1]
+    assert reported == ["ValueError('boom')"]
+
+
+@needs_eventfd
+def test_the_eventfd_is_closed_once_nothing_can_post_to_it() -> None:
+    import gc
+    import os
+
+    from sm_payloads.server import _Wakeup
+
+    loop = asyncio.new_event_loop()
+    w = _Wakeup(loop)
+    fd = w.fd
+    os.fstat(fd)  # open
+    loop.close()  # a closed loop drops its readers
+    del w
+    gc.collect()
+    with pytest.raises(OSError):
+        os.fstat(fd)
+
+
+def test_answers_come_back_without_eventfd_or_reader_support(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the loop cannot watch a file descriptor (Windows' proactor loop) or there is no
+    eventfd, the threads hand their results back with call_soon_threadsafe."""
+    import os
+
+    def no_reader(self: asyncio.AbstractEventLoop, *args: Any) -> None:
+        raise NotImplementedError
+
+    monkeypatch.setattr(asyncio.BaseEventLoop, "add_reader", no_reader, raising=False)
+    monkeypatch.setattr(asyncio.SelectorEventLoop, "add_reader", no_reader)
+    app = asgi_app(score, env={})
+    assert got(post(app, b"1,2\n3,4.5\n", CSV, JSON)) == (
+        200,
+        JSON,
+        b'{"predictions":[{"score":3.0},{"score":7.5}]}',
+    )
+    assert app.pool._wakeup is None  # type: ignore[attr-defined]
+    monkeypatch.delattr(os, "eventfd", raising=False)
+    app = asgi_app(score, env={})
+    assert got(post(app, b"1,2\n", CSV, JSON)) == (200, JSON, b'{"predictions":[{"score":3.0}]}')
+    assert app.pool._wakeup is None  # type: ignore[attr-defined]
+
+
+@needs_eventfd
+def test_an_app_answers_on_one_loop_after_another() -> None:
+    app = asgi_app(score, env={})
+    first = None
+    for _ in range(3):  # each post() runs its own event loop
+        assert got(post(app, b"1,2\n", CSV, JSON)) == (200, JSON, b'{"predictions":[{"score":3.0}]}')
+        w = app.pool._wakeup  # type: ignore[attr-defined]
+        assert w is not None and w is not first  # a new loop: a new way back, the old one let go
+        first = w
