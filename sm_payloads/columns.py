@@ -409,7 +409,7 @@ def _is_sparse_tensor(t: Tensor) -> bool:
     # dense tensor (its values do not fill its shape), so it counts as sparse.
     if t.keys is not None:
         return True
-    return t.values.size == 0 and t.shape is not None and len(t.shape) > 0 and math.prod(t.shape) > 0
+    return t.values.size == 0 and t.shape is not None and len(t.shape) > 0 and 0 not in t.shape
 
 
 def columns_from_records(maps: Sequence[Mapping[str, Tensor]], map_name: str) -> dict[str, Any]:
@@ -457,10 +457,23 @@ def _strings_column(tensors: Sequence[Tensor | None], name: str) -> np.ndarray:
     return out
 
 
+def _holds(shape: tuple[int, ...], size: int) -> bool:
+    """``math.prod(shape) == size``, without the product of thousands of huge dimensions
+    (time quadratic in their number): the running product stops once past `size`."""
+    if 0 in shape:
+        return size == 0
+    p = 1
+    for d in shape:
+        p *= d
+        if p > size:
+            return False
+    return p == size
+
+
 def _logical_shape(t: Tensor, name: str, i: int, scalar: bool) -> tuple[int, ...]:
     if t.shape is None:
         return () if scalar else (t.values.size,)
-    if math.prod(t.shape) != t.values.size:
+    if not _holds(t.shape, t.values.size):
         raise ColumnError(name, f"dense tensor of shape {list(t.shape)} has {t.values.size} values", i)
     return t.shape
 

@@ -23,6 +23,7 @@ import sm_payloads as smp
 from sm_payloads.columns import Sparse
 from sm_payloads.limits import Limits, count_lines, json_records
 from sm_payloads.record import Ragged
+from sm_payloads.recordio import write_records
 
 from .helpers import record_batches
 
@@ -442,3 +443,83 @@ def test_npy_counts_come_from_the_header() -> None:
     with pytest.raises(smp.DecodeError, match="truncated data"):
         smp.decode_request(body[:-1], "application/x-npy", limits=Limits(max_records=1))
     assert orjson.dumps(smp.formats.npy.read_header(body)[1]) == b"[5,2,3]"
+
+
+# --------------------------------------------------------------------------------------
+# Binary formats: peak memory within 32 x the input + 8 MB, any input (issue #20, point 1)
+# --------------------------------------------------------------------------------------
+
+
+def _varint(v: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, v = v & 0x7F, v >> 7
+        out.append(b | 0x80 if v else b)
+        if not v:
+            return bytes(out)
+
+
+def _ld(field: int, payload: bytes) -> bytes:
+    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _feature(key: bytes, values: list[float], shape: list[int] | None = None) -> bytes:
+    """One ``features`` map entry holding a Float32Tensor (written by hand, from record.proto)."""
+    tensor = _ld(1, np.asarray(values, "<f4").tobytes())
+    if shape is not None:
+        tensor += _ld(3, b"".join(_varint(d) for d in shape))
+    return _ld(1, _ld(1, key) + _ld(2, _ld(2, tensor)))
+
+
+def _peak(f: Any) -> tuple[Any, int]:
+    tracemalloc.start()
+    try:
+        try:
+            out = f()
+        except smp.PayloadError as e:
+            out = e
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+RIO = "application/x-recordio-protobuf"
+
+
+def test_a_new_key_per_record_is_refused_before_the_batch_grows_quadratic() -> None:
+    n = 20_000
+    body = write_records([_feature(b"k%d" % i, [1.0]) for i in range(n)])
+    got, peak = _peak(lambda: smp.decode_request(body, RIO))
+    assert type(got) is smp.DecodeError
+    # The budget: one cell (key x record) per byte of the records and their headers (at
+    # least 2**18); record i brings the (i + 1)-th key.
+    budget = max(1 << 18, sum(len(_feature(b"k%d" % i, [1.0])) for i in range(n)) + 8 * n)
+    keys = budget // n + 1
+    assert got.record_index == keys - 1
+    assert str(got).startswith(
+        f"{RIO}: features: {keys} different keys in {n} records make a batch of {keys * n} column cells"
+    )
+    assert peak <= 32 * len(body) + 8_000_000
+    # Read one by one, such records are what they hold.
+    small = write_records([_feature(b"k0", [1.5]), _feature(b"k1", [2.5])])
+    recs = smp.formats.recordio_protobuf.decode_records(small)
+    assert [{k: t.values.tolist() for k, t in r.features.items()} for r in recs] == [
+        {"k0": [1.5]},
+        {"k1": [2.5]},
+    ]
+
+
+def test_records_with_a_few_keys_each_still_decode() -> None:
+    # 3 keys over 3,000 records: 9,000 cells, within the floor.
+    body = write_records([_feature(b"k%d" % (i % 3), [float(i)]) for i in range(3000)])
+    b = smp.decode_request(body, RIO)
+    assert sorted(b.features) == ["k0", "k1", "k2"]
+    assert len(b) == 3000
+
+
+def test_a_huge_shape_field_costs_memory_linear_in_it() -> None:
+    body = write_records([_feature(b"values", [1.0], shape=[2**62] * 20_000)])
+    got, peak = _peak(lambda: smp.decode_request(body, RIO))
+    assert type(got) is smp.DecodeError
+    assert str(got).startswith(f"{RIO}: features['values']: dense tensor of shape [4611686018427387904, ")
+    assert peak <= 32 * len(body) + 8_000_000
