@@ -5,7 +5,7 @@ from typing_extensions import Buffer
 FAST_PATH: int
 
 def csv_read(
-    data: Buffer, lo: int, hi: int, k: int, out: Buffer, row: int, f32: bool, /
+    data: Buffer, lo: int, hi: int, k: int, out: Buffer, row: int, f32: bool, strict: bool = False, /
 ) -> tuple[int, int]: ...
 def csv_rows(
     pieces: Sequence[bytes], k: int, subs: Sequence[tuple[list[int], list[bytes]] | None], /

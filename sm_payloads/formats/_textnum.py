@@ -231,7 +231,7 @@ _TWO53 = float(2**53)
 _POW10_SIGNED = np.concatenate([10.0 ** np.arange(17), -(10.0 ** np.arange(17))])
 #: Sub-chunk size: large enough that numpy's per-call overhead is small, small enough that
 #: the temporaries stay in cache and memory stays bounded.
-CHUNK = 1 << 18
+CHUNK = 1 << 17
 _NAN = float("nan")
 _F32 = np.dtype(np.float32)
 
@@ -527,7 +527,7 @@ def _parse_lines(
 
 
 #: A line longer than this is read a segment of whole fields of about this size at a time.
-_SEGMENT = 1 << 16
+_SEGMENT = 1 << 14
 
 
 def _parse_long_line(chunk: bytes, open_end: bool, k: int, dst: np.ndarray, strict: bool) -> int | None:
