@@ -314,6 +314,18 @@ def _as_bytes(body: Any) -> bytes | bytearray:
     return memoryview(body).cast("B").tobytes()
 
 
+_COUNT_WINDOW = 1 << 20
+
+
+def _count_byte(raw: bytes | bytearray, byte: int) -> int:
+    """Occurrences of `byte` in `raw`, counted by numpy over 1 MiB windows (several times
+    faster than ``bytes.count``, and memory stays one window)."""
+    buf = np.frombuffer(raw, np.uint8)
+    return sum(
+        int(np.count_nonzero(buf[a : a + _COUNT_WINDOW] == byte)) for a in range(0, buf.size, _COUNT_WINDOW)
+    )
+
+
 def _check_early(codec: Codec, body: Any, limits: Limits, response: bool, name: str) -> None:
     """Refuse `body` before it is decoded whole when it is over a limit (see `decode`)."""
     ct = codec.content_type
@@ -325,7 +337,7 @@ def _check_early(codec: Codec, body: Any, limits: Limits, response: bool, name: 
         if mr is not None:
             raw = _as_bytes(body)
             # Every record but the first follows a comma: fewer commas, nothing to count.
-            if raw.count(b",") >= mr:
+            if _count_byte(raw, 0x2C) >= mr:
                 n = json_records(raw, response=response, stop_above=mr)
                 if n is not None and n > mr:
                     raise too_many_records(name, mr)
@@ -337,12 +349,13 @@ def _check_early(codec: Codec, body: Any, limits: Limits, response: bool, name: 
     # RecordIO takes at least an 8-byte header; an element takes at least one separator
     # (a text format) or one byte.
     if ct == _RIO:
-        records_bound, elements_bound = len(raw) // 8, len(raw)
+        over_records = mr is not None and len(raw) // 8 > mr
+        over_elements = me is not None and len(raw) > me
     else:
-        records_bound = raw.count(b"\n") + 1
-        elements_bound = raw.count(b":" if ct == _LIBSVM else b",") + 1
-    over_records = mr is not None and records_bound > mr
-    over_elements = me is not None and elements_bound > me
+        # len(raw) bounds both counts: the exact count only when that bound is over.
+        over_records = mr is not None and len(raw) + 1 > mr and _count_byte(raw, 0x0A) + 1 > mr
+        sep = 0x3A if ct == _LIBSVM else 0x2C
+        over_elements = me is not None and len(raw) + 1 > me and _count_byte(raw, sep) + 1 > me
     if not (over_records or over_elements):
         return
     if over_records and mr is not None and _count_records(codec, raw, mr) > mr:
