@@ -311,7 +311,7 @@ def _as_bytes(body: Any) -> bytes | bytearray:
         return body
     if isinstance(body, str):
         return body.encode("utf-8", "surrogatepass")
-    return memoryview(body).cast("B").tobytes()
+    return memoryview(body).tobytes()  # any buffer, contiguous or not, in C order
 
 
 _COUNT_WINDOW = 1 << 20
