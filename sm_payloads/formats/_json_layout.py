@@ -672,8 +672,8 @@ class GeneralGroup:
     ``"$"`` or empty and the group holds one record)."""
 
     recs: list[Any]
-    offsets: list[int | None] | None = None
-    lines: list[int | None] | None = None
+    offsets: Sequence[int | None] | None = None
+    lines: Sequence[int | None] | None = None
     parse: Callable[[Any, str], Rec] | None = None
     prefix: str = ""
     #: The text the records were parsed from and the offset of its first byte in the input
@@ -732,6 +732,9 @@ class GeneralGroup:
                 except BadValue as e:
                     e.index = j
                     raise
+            # the JSON values of this chunk are read: let them go (a group is built once)
+            self.recs[lo : lo + len(part)] = [None] * len(part)
+            del part
             yield out
 
 
@@ -1031,7 +1034,17 @@ class _KeyColumn:
     present tensor is one interned *form* (shape or None, number of values, flags; see
     `_ColumnBuilder.form`); the record indices are kept only once a record lacks the key."""
 
-    __slots__ = ("chunk_keys", "chunk_values", "count", "forms", "index", "keys", "texts", "values")
+    __slots__ = (
+        "chunk_keys",
+        "chunk_values",
+        "count",
+        "forms",
+        "index",
+        "keys",
+        "text_at",
+        "texts",
+        "values",
+    )
 
     def __init__(self) -> None:
         self.count = 0  # present tensors
@@ -1039,7 +1052,8 @@ class _KeyColumn:
         self.index: array[int] | None = None  # record index of each present tensor (None: 0..count-1)
         self.values: list[np.ndarray] = []  # float64 values of the numeric tensors, in order
         self.keys: list[np.ndarray] = []  # uint64 keys of the keyed tensors, in order
-        self.texts: list[tuple[int, Any]] = []  # (present position, value) of each strings tensor
+        self.text_at = array("q")  # present position of each strings tensor
+        self.texts: list[Any] = []  # its value (as `_strings_column` has it)
         self.chunk_values: list[np.ndarray] = []
         self.chunk_keys: list[np.ndarray] = []
 
@@ -1051,9 +1065,8 @@ class _KeyColumn:
         self.forms.append(form)
         if textual:
             vals = t.values.tolist()
-            self.texts.append(
-                (self.count, vals[0] if (len(vals) == 1 and t.shape in (None, ())) else list(vals))
-            )
+            self.text_at.append(self.count)
+            self.texts.append(vals[0] if (len(vals) == 1 and t.shape in (None, ())) else list(vals))
         elif t.values.size:
             self.chunk_values.append(t.values)
         if t.keys is not None and t.keys.size:
@@ -1172,7 +1185,7 @@ class _ColumnBuilder:
         out = np.empty(n, dtype=object)
         for j in np.flatnonzero(fixable).tolist():
             out[index.at(j)] = []
-        for j, v in col.texts:
+        for j, v in zip(col.text_at, col.texts, strict=True):
             out[index.at(j)] = v
         return out
 

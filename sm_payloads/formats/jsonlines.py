@@ -21,6 +21,7 @@ Rule 4 (writing): one object per line, every line ending with ``\\n``.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -129,8 +130,8 @@ def _parse_block(
         return fast
     parse = response_record if response else instance_record
     recs: list[Any] = []
-    offsets: list[int | None] = []
-    lines: list[int | None] = []
+    offsets = array("q")  # compact: no int object per record
+    lines = array("q")
     start = 0
     line_no = base_line
     size = len(block)
