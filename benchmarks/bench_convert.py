@@ -84,6 +84,22 @@ def _chunks(rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         yield X, y
 
 
+CT_CSV = MEDIA["csv"]
+
+
+def write_csv(path: str, size: int) -> tuple[int, int]:
+    """About `size` bytes of CSV records (the records of `write_inputs`); returns (rows,
+    bytes). `bench_dask` converts this file."""
+    rows = 0
+    with open(path, "wb") as f:
+        for X, y in _chunks(2**62):
+            if f.tell() >= size:
+                break
+            f.write(csv_codec.encode(smp.from_dense(X, y), label_size=1) + b"\n")
+            rows += len(y)
+        return rows, f.tell()
+
+
 def _table(X: np.ndarray, y: np.ndarray) -> Any:
     import pyarrow as pa
 

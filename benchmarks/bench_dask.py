@@ -280,7 +280,7 @@ def main() -> None:
         exact: dict[str, bool] = {}
 
         def cli() -> dict[str, Any]:
-            seconds, peak = run_cli("convert", src, cli_out, "--from", CT_CSV, "--dtype", "float32")
+            seconds, peak, _ = run_cli(["convert", src, cli_out, "--from", CT_CSV, "--dtype", "float32"])
             return {"seconds": seconds, "peak": [peak], "peak_rss_hwm_bytes": [peak], "workers": 1}
 
         def on_dask(workers: int, trim: bool, blocks: int | None = None) -> Any:
