@@ -4,6 +4,7 @@ DecodeError has a byte offset; float32 is rounded once from the text."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -197,3 +198,132 @@ def test_float32_known_double_rounding_cases(text: str, want: float) -> None:
     assert float(dense[0]) == want
     line = f'{{"a":{text},"b":"x"}}\n'.encode()
     assert float(JSONL.decode(line, dtype="float32").features["a"][0]) == want
+
+
+# --------------------------------------------------------------------------------------
+# Every DecodeError has a byte offset; an injected fault's offset points at it
+# --------------------------------------------------------------------------------------
+
+_MARK_KEY = "zz\u00e9bad"  # an unexpected key (non-ASCII: offsets count bytes)
+
+
+@st.composite
+def _faulty(draw: st.DrawFn) -> tuple[list[Any], list[Any], str]:
+    """(records, path to the injected fault inside the records, kind): valid records of
+    several shapes with one fault injected at a random place."""
+    n = draw(st.integers(1, 6))
+    recs: list[Any] = []
+    for _ in range(n):
+        recs.append(
+            draw(
+                st.sampled_from(
+                    [
+                        {"features": [1.5, 2]},
+                        {"data": {"features": {"values": [1.0], "keys": [0], "shape": [3]}}},
+                        {"data": {"features": {"values": [1, 2]}}},
+                        {"features": [1], "uid": "a"},
+                    ]
+                )
+            )
+        )
+    i = draw(st.integers(0, n - 1))
+    rec = json.loads(json.dumps(recs[i]))
+    recs[i] = rec
+    kind = draw(st.sampled_from(["tensor key", "value", "uid", "element"]))
+    if kind == "tensor key" and "data" in rec:
+        rec["data"]["features"][_MARK_KEY] = 1
+        return recs, [i, "data", "features", _MARK_KEY], "key"
+    if kind == "uid" or (kind == "tensor key" and "data" not in rec):
+        rec["uid"] = 7
+        return recs, [i, "uid"], "value"
+    if kind == "element" and "features" in rec:
+        rec["features"].insert(draw(st.integers(0, len(rec["features"]))), "s")
+        return recs, [i, "features", rec["features"].index("s")], "value"
+    bad = draw(st.sampled_from([None, True, {"shape": "x"}]))
+    if "features" in rec:
+        rec["features"] = bad
+        return recs, [i, "features"] + (["shape"] if isinstance(bad, dict) else []), "value"
+    rec["data"]["features"]["values"] = bad if bad is not None else {}
+    return recs, [i, "data", "features", "values"], "value"
+
+
+def _dumps_marked(value: Any, path: list[Any], kind: str, out: list[int], at: list[int]) -> str:
+    """JSON text of `value`, recording in `at` the byte offset of the node at `path`
+    (its key when `kind` is "key"); `out` holds the bytes written so far (one int)."""
+
+    def emit(s: str) -> None:
+        out[0] += len(s.encode())
+        parts.append(s)
+
+    parts: list[str] = []
+
+    def walk(v: Any, p: list[Any] | None) -> None:
+        if p is not None and not p:
+            at.append(out[0])
+        if isinstance(v, dict):
+            emit("{")
+            for j, (k, x) in enumerate(v.items()):
+                if j:
+                    emit(", ")
+                here = p is not None and p and p[0] == k
+                if here and kind == "key" and len(p) == 1:
+                    at.append(out[0])
+                emit(json.dumps(k, ensure_ascii=False) + ": ")
+                walk(x, p[1:] if here and not (kind == "key" and len(p) == 1) else None)
+            emit("}")
+        elif isinstance(v, list):
+            emit("[")
+            for j, x in enumerate(v):
+                if j:
+                    emit(", ")
+                walk(x, p[1:] if p is not None and p and p[0] == j else None)
+            emit("]")
+        else:
+            emit(json.dumps(v, ensure_ascii=False))
+
+    walk(value, path)
+    return "".join(parts)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_faulty(), st.sampled_from(["instances", "list", "lines"]))
+def test_injected_faults_have_their_exact_offset(case: tuple[list[Any], list[Any], str], shape: str) -> None:
+    recs, path, kind = case
+    at: list[int] = []
+    if shape == "lines":
+        lines = []
+        pos = 0
+        for j, r in enumerate(recs):
+            out = [pos]
+            sub = path[1:] if j == path[0] else None
+            if sub is None:
+                text = json.dumps(r, ensure_ascii=False)
+            else:
+                text = _dumps_marked(r, sub, kind, out, at)
+            lines.append(text)
+            pos += len(text.encode()) + 1
+        body = "\n".join(lines).encode()
+        decode: Any = JSONL.decode
+    else:
+        doc: Any = {"instances": recs} if shape == "instances" else recs
+        full = (["instances"] if shape == "instances" else []) + path
+        body = _dumps_marked(doc, full, kind, [0], at).encode()
+        decode = JSONF.decode
+    assert len(at) == 1
+    with pytest.raises(smp.DecodeError) as ei:
+        decode(body)
+    e = ei.value
+    assert isinstance(e.offset, int)
+    assert e.offset == at[0], (body, e, at)
+    assert e.record_index == path[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=80) | st.builds(lambda r: json.dumps(r).encode(), st.lists(_record, max_size=4)))
+def test_every_decode_error_has_an_offset(body: bytes) -> None:
+    for f in (JSONF.decode, JSONF.decode_response, JSONL.decode, JSONL.decode_response):
+        try:
+            f(body)
+        except smp.DecodeError as e:
+            assert isinstance(e.offset, int), (f, body, e)
+            assert 0 <= e.offset <= len(body)
