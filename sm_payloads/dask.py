@@ -26,6 +26,12 @@ raises `ShardDecodeError`: a `DecodeError` whose message names the shard and who
 Rule 4 (ShardedByS3Key): `sharded_by_s3_key` models SageMaker's distribution of a channel's
 objects over the training instances (see its docstring for what AWS specifies and what it
 does not).
+Rule 5 (dataframes): a dataframe partition is written through Arrow and `arrow.from_table`,
+as the command line reads a Parquet file: its columns as a ``pyarrow.Table`` without copies
+where Arrow holds them as they are (numpy numbers as views, NaN kept bit for bit; nullable
+and Arrow-backed columns as their Arrow data; object columns of lists converted), with
+pandas' rule that a null float is NaN. The columns are checked on the dataframe's meta
+before any task runs.
 """
 
 from __future__ import annotations
