@@ -135,8 +135,9 @@ class _Wakeup:
             os.close(self.fd)
             raise
         # Closed once nothing can write to it any more: no thread holds a job posting here
-        # and the loop no longer watches it (a closed loop drops its readers).
-        weakref.finalize(self, os.close, self.fd)
+        # and the loop no longer watches it (a closed loop drops its readers). Not at exit,
+        # where a daemon thread may still post: the process's end closes it.
+        weakref.finalize(self, os.close, self.fd).atexit = False
 
     def post(self, callback: Callable[..., None], *args: Any) -> None:
         """From any thread: `callback(*args)` soon on the loop."""

@@ -780,11 +780,13 @@ def test_answers_come_back_without_eventfd_or_reader_support(monkeypatch: pytest
     eventfd, the threads hand their results back with call_soon_threadsafe."""
     import os
 
-    def no_reader(self: asyncio.AbstractEventLoop, *args: Any) -> None:
-        raise NotImplementedError
+    from sm_payloads import server
 
-    monkeypatch.setattr(asyncio.BaseEventLoop, "add_reader", no_reader, raising=False)
-    monkeypatch.setattr(asyncio.SelectorEventLoop, "add_reader", no_reader)
+    class NoReader:  # what _Wakeup meets on a loop that cannot watch a file descriptor
+        def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+            raise NotImplementedError
+
+    monkeypatch.setattr(server, "_Wakeup", NoReader)
     app = asgi_app(score, env={})
     assert got(post(app, b"1,2\n3,4.5\n", CSV, JSON)) == (
         200,
