@@ -83,6 +83,11 @@ static NOINLINE FLATTEN const char *csv_quoted32(Gil *g, const char *p, const ch
 static inline const char *csv_field(Gil *g, const char *p, const char *end, int f32, void *out) {
     const char *s = p, *q;
     if (p < end && *p == '"') return f32 ? csv_quoted32(g, p, end, out) : csv_quoted64(g, p, end, out);
+    if (at_field_end(p, end)) {
+        /* an empty field: a missing value, without asking the number reader */
+        csv_missing(f32, out);
+        return p;
+    }
     while (p < end && is_blank((unsigned char)*p)) p++;
     q = smp_number(g, p, end, SMP_CSV, f32, out);
     if (q == NULL) {

@@ -669,10 +669,12 @@ def _first_record(data: bytes | bytearray, lo: int, hi: int) -> tuple[int, int, 
             continue
         if data.find(b'"', pos, stop) < 0:
             return data.count(b",", pos, stop) + 1, pos, skipped
-        parts = bytes(data[pos:stop]).split(b'"')
-        if len(parts) % 2 == 0:
+        # the commas outside quotes: those with an even number of quotes before them
+        arr = np.frombuffer(data, np.uint8, stop - pos, pos)
+        inside = np.bitwise_xor.accumulate(arr == 34)  # odd quotes so far: inside quotes
+        if inside[-1]:
             return None
-        return sum(p.count(b",") for p in parts[0::2]) + 1, pos, skipped
+        return int(np.count_nonzero((arr == 44) & ~inside)) + 1, pos, skipped
     return None
 
 
