@@ -523,3 +523,22 @@ def test_a_huge_shape_field_costs_memory_linear_in_it() -> None:
     assert type(got) is smp.DecodeError
     assert str(got).startswith(f"{RIO}: features['values']: dense tensor of shape [4611686018427387904, ")
     assert peak <= 32 * len(body) + 8_000_000
+
+
+@pytest.mark.parametrize("response", [False, True])
+def test_json_records_across_windows(response: bool) -> None:
+    """Strings full of brackets, quotes and backslashes that straddle the 256 KiB windows."""
+    tricky = 'a]}[{,:\\"' * 3000  # about 30 kB of text per string
+    docs: list[Any] = [
+        {"instances": [{"s": tricky, "v": [1, 2]} for _ in range(40)], "configuration": {"k": [tricky]}},
+        [[tricky, 1]] * 30,
+        [tricky] * 25,
+        {"predictions": [{"s": tricky}] * 33},
+        {"scores": [tricky, {"a": 1}] * 20},
+        {"other": [[1, 2]] * 50, "more": [tricky] * 20},
+    ]
+    for doc in docs:
+        text = json.dumps(doc).encode()
+        assert len(text) > 600_000
+        got = json_records(text, response=response)
+        assert got == _oracle_records(doc, response), (str(doc)[:40], got)
