@@ -171,7 +171,8 @@ class _Wakeup:
 class _Pool:
     """At most `size` calls at once on daemon threads (a call that never returns cannot hold
     the process at exit); up to `backlog` more wait in arrival order. Its counters are only
-    touched on the event loop; the threads report back with ``call_soon_threadsafe``."""
+    touched on the event loop; the threads report back through `_poster` (a `_Wakeup`, or
+    ``call_soon_threadsafe`` where there is none)."""
 
     def __init__(self, size: int, backlog: int) -> None:
         self.size = size
