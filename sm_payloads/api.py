@@ -7,7 +7,7 @@ raw input, and calls the codec's verb.
 Rule 2: ``algorithm=`` hands the body to that built-in algorithm's schema
 (`sm_payloads.algorithms`), which maps its keys and shapes onto the same codecs.
 Rule 3: `limits` bound the body before decoding, its records and tensors while decoding
-(`limits.decode`: a body over them is refused before it is decoded whole), and the batch.
+(`decode_within`: a body over them is refused before it is decoded whole), and the batch.
 Rule 4: a list of per-record output dicts goes to the JSON, JSON Lines and CSV codecs as it
 is: they write it without building columns when its values allow (same bytes as the batch
 `arrays.to_batch` would build from it), else build that batch themselves.
@@ -15,25 +15,35 @@ is: they write it without building columns when its values allow (same bytes as 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
-from . import limits as _limits
 from .arrays import to_batch
 from .codec import DEFAULT_BATCH_SIZE, Codec, Source, check_batch_size
-from .errors import EncodeError, NotAcceptableError, UnsupportedMediaTypeError
+from .errors import (
+    DecodeError,
+    EncodeError,
+    NotAcceptableError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
+from .formats._csv_text import body_start, charset_option, parse_header, record_ends
 from .formats.csv import CsvCodec
 from .formats.json import JsonCodec
 from .formats.jsonlines import JsonLinesCodec
-from .limits import Limits
+from .formats.npy import read_header
+from .limits import Limits, body_bytes, count_byte, count_lines, json_records, too_many_records
 from .mime import MediaType
 from .record import RecordBatch
+from .recordio import frame_table
 from .registry import get_codec, response_types, streaming_types
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "decode_request",
     "decode_response",
+    "decode_within",
     "encode_request",
     "encode_response",
     "iter_decode",
@@ -73,12 +83,12 @@ def decode_request(
 
     `limits` (`smp.limits.Limits`) bounds the body's bytes and JSON depth before decoding,
     and its records and elements per tensor while decoding (a body over them is refused
-    before it is decoded whole; `smp.limits.decode`). `options`: the codec's
+    before it is decoded whole; `decode_within`). `options`: the codec's
     (``dtype="float32"``, ``copy=True``...; an unknown name is a ``TypeError``).
     """
     codec = get_codec(content_type, **options)
     if limits is not None:
-        return _limits.decode(codec, body, limits)
+        return decode_within(codec, body, limits)
     return codec.decode(body)
 
 
@@ -126,7 +136,7 @@ def decode_response(
         )
     if limits is not None:
         # The sizes were checked above: the counts, while decoding.
-        return _limits.decode(codec, body, limits.counts_only(), response=True, name=name)
+        return decode_within(codec, body, limits.counts_only(), response=True, name=name)
     return codec.decode_response(body)
 
 
@@ -158,3 +168,159 @@ def iter_decode(
     else:
         limits.check_size(source, ct)
     return limits.batches(codec.iter_decode(source, batch_size=batch_size), ct)
+
+
+# ======================================================================================
+# Limits while decoding
+# ======================================================================================
+
+_CSV = "text/csv"
+_JSON = "application/json"
+_JSONL = "application/jsonlines"
+_LIBSVM = "text/libsvm"
+_NPY = "application/x-npy"
+_RIO = "application/x-recordio-protobuf"
+_STREAMED = frozenset({_CSV, _JSONL, _LIBSVM, _RIO})
+
+
+def decode_within(
+    codec: Codec, body: Any, limits: Limits, *, response: bool = False, name: str | None = None
+) -> RecordBatch:
+    """`codec`'s decoding of `body` (its `decode`, or `decode_response`), within `limits`.
+
+    Sizes are checked first (`Limits.check_size`). A body that may hold more records or a
+    larger tensor than allowed is then looked at without building the whole batch (Rule 4):
+    counted, or decoded in batches of at most ``max_records + 1`` records by the codec's
+    own `iter_decode`, so that a body over a limit is refused after about ``max_records``
+    records. A body within the limits is decoded by the plain verb and checked once more
+    (`Limits.check_batch`): its batch, or its error, is exactly what the verb gives
+    without limits. Messages name the media type as `name` (default: the codec's).
+    """
+    ct = codec.content_type if name is None else name
+    limits.check_size(body, ct)
+    if limits.max_records is not None or limits.max_elements is not None:
+        _check_early(codec, body, limits, response, ct)
+    out = codec.decode_response(body) if response else codec.decode(body)
+    limits.check_batch(out, ct)
+    return out
+
+
+def _check_early(codec: Codec, body: Any, limits: Limits, response: bool, name: str) -> None:
+    """Refuse `body` before it is decoded whole when it is over a limit (see `decode`)."""
+    ct = codec.content_type
+    mr, me = limits.max_records, limits.max_elements
+    if ct == _NPY:
+        _npy_early(body, limits, response, name)
+        return
+    if ct == _JSON:
+        if mr is not None:
+            raw = body_bytes(body)
+            # Every record but the first follows a comma: fewer commas, nothing to count.
+            if count_byte(raw, 0x2C) >= mr:
+                n = json_records(raw, response=response, stop_above=mr)
+                if n is not None and n > mr:
+                    raise too_many_records(name, mr)
+        return
+    if ct not in _STREAMED:
+        return
+    raw = body_bytes(body)
+    # Cheap upper bounds: a record of a text format ends at a newline (or the end), one of
+    # RecordIO takes at least an 8-byte header; an element takes at least one separator
+    # (a text format) or one byte.
+    if ct == _RIO:
+        over_records = mr is not None and len(raw) // 8 > mr
+        over_elements = me is not None and len(raw) > me
+    else:
+        # len(raw) bounds both counts: the exact count only when that bound is over.
+        over_records = mr is not None and len(raw) + 1 > mr and count_byte(raw, 0x0A) + 1 > mr
+        sep = 0x3A if ct == _LIBSVM else 0x2C
+        over_elements = me is not None and len(raw) + 1 > me and count_byte(raw, sep) + 1 > me
+    if not (over_records or over_elements):
+        return
+    if over_records and mr is not None and _count_records(codec, raw, mr) > mr:
+        raise too_many_records(name, mr)
+    if over_elements and not response:
+        _elements_early(codec, raw, limits, name)
+
+
+def _count_records(codec: Codec, raw: bytes | bytearray, stop_above: int) -> int:
+    """Records of a streaming format's body as its reader counts them, at most a little
+    past `stop_above` (0 when the framing is refused: the decoder reports it)."""
+    ct = codec.content_type
+    if ct == _CSV:
+        return _csv_records(codec, raw, stop_above)
+    if ct == _RIO:
+        try:
+            return int(frame_table(memoryview(raw), ct)[0].size)
+        except DecodeError:
+            return 0
+    return count_lines(raw, stop_above, comment=b"#" if ct == _LIBSVM else None)
+
+
+#: Bytes of whole lines handed to `iter_decode` at once when looking for a record over
+#: `max_elements` (the pure decoders build objects for a whole block of lines).
+_SLICE = 1 << 18
+
+
+def _elements_early(codec: Codec, raw: bytes | bytearray, limits: Limits, name: str) -> None:
+    """Decode `raw` in batches (the codec's `iter_decode`; JSON Lines and libsvm a slice of
+    whole lines at a time), refusing at the first record over `max_elements`. A
+    `DecodeError` ends the look: the plain decoder then reports it (or its own)."""
+    check = Limits(max_elements=limits.max_elements)
+    first = 0
+    try:
+        for b in _batches_of(codec, raw):
+            check.check_batch(b, name, first)
+            first += len(b)
+    except DecodeError:
+        return
+
+
+def _batches_of(codec: Codec, raw: bytes | bytearray) -> Iterator[RecordBatch]:
+    ct = codec.content_type
+    if ct in (_CSV, _RIO):
+        yield from codec.iter_decode(raw, batch_size=DEFAULT_BATCH_SIZE)
+        return
+    view = memoryview(raw)
+    lo, n = 0, len(raw)
+    while lo < n:
+        hi = raw.find(b"\n", min(n, lo + _SLICE))
+        hi = n if hi < 0 else hi + 1
+        # Lines are records on their own: a slice of whole lines decodes to its records.
+        yield from codec.iter_decode(view[lo:hi], batch_size=DEFAULT_BATCH_SIZE)
+        lo = hi
+
+
+def _csv_records(codec: Codec, raw: bytes | bytearray, stop_above: int) -> int:
+    """Records of a CSV body as its reader counts them (blank lines skipped, quoted
+    newlines inside a field), at most ``stop_above + 1``."""
+    try:
+        lo = body_start(raw)
+        if getattr(codec, "header", False):
+            _, lo, _ = parse_header(raw, lo, charset_option(getattr(codec, "charset", "utf-8")))
+    except DecodeError:
+        return 0
+    _, records, _ = record_ends(raw, lo, len(raw), stop_above + 1, True)
+    return records
+
+
+def _npy_early(body: Any, limits: Limits, response: bool, name: str) -> None:
+    """Records and elements from a ``.npy`` header, before any value is read (a header or
+    data block the decoder refuses is left to it)."""
+    try:
+        _, shape = read_header(body)
+    except DecodeError:
+        return
+    if response:
+        records = 1 if len(shape) == 0 else shape[0]
+        per = math.prod(shape[1:])
+    elif len(shape) <= 1:
+        records, per = 1, math.prod(shape)
+    else:
+        records, per = shape[0], math.prod(shape[1:])
+    mr, me = limits.max_records, limits.max_elements
+    if mr is not None and records > mr:
+        raise too_many_records(name, mr, records)
+    if me is not None and records and per > me:
+        key = "label['predictions']" if response else "features['values']"
+        raise PayloadTooLargeError(per, me, f"{name} tensor {key}", unit="elements", record_index=0)

@@ -14,13 +14,12 @@ Rule 3: a payload, batch or tensor over a size limit is a `PayloadTooLargeError`
 413) saying which limit and by how much; JSON nested deeper than allowed is a
 `DecodeError` (HTTP 400) at the byte where the limit is crossed. A record over
 `max_elements` is the first such record in the body.
-Rule 4: `decode` applies the counts while decoding, so that a body over them is refused
-before it is decoded whole: a ``.npy`` header's shape; a JSON document's records counted
-from its structure (`json_records`); JSON Lines lines (`count_lines`), CSV records; and for
-requests of the streaming formats (CSV, JSON Lines, libsvm, RecordIO-protobuf), the codec's
-own `iter_decode` in batches of ``max_records + 1`` records. A count that stopped early says
-"more than N". Cheap bounds (newlines, commas, bytes) skip all this when a body cannot be
-over. A body within the limits gets exactly the batch or the error it gets without them.
+Rule 4: `sm_payloads.api.decode_within` (what the verbs and `smp.serving` use) applies the
+counts while decoding, so that a body over them is refused before it is decoded whole. The
+scanners here count records without decoding: `json_records` (a JSON document's records
+array, from its structure), `count_lines` (JSON Lines; libsvm outside comments),
+`count_byte` (the cheap bounds). A count that stopped early says "more than N". A body
+within the limits gets exactly the batch or the error it gets without them.
 
 >>> import sm_payloads as smp
 >>> from sm_payloads.limits import Limits
@@ -44,12 +43,21 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .codec import DEFAULT_BATCH_SIZE, Codec, Readable
+from .codec import Readable
 from .columns import Sparse
 from .errors import DecodeError, PayloadTooLargeError
 from .record import Ragged, RecordBatch
 
-__all__ = ["SERVING", "Limits", "count_lines", "decode", "json_depth", "json_records", "too_many_records"]
+__all__ = [
+    "SERVING",
+    "Limits",
+    "body_bytes",
+    "count_byte",
+    "count_lines",
+    "json_depth",
+    "json_records",
+    "too_many_records",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,38 +270,8 @@ class _CountingReader:
 
 
 # ======================================================================================
-# Limits while decoding (Rule 4)
+# Counting records without decoding them (Rule 4)
 # ======================================================================================
-
-_CSV = "text/csv"
-_JSON = "application/json"
-_JSONL = "application/jsonlines"
-_LIBSVM = "text/libsvm"
-_NPY = "application/x-npy"
-_RIO = "application/x-recordio-protobuf"
-_STREAMED = frozenset({_CSV, _JSONL, _LIBSVM, _RIO})
-
-
-def decode(
-    codec: Codec, body: Any, limits: Limits, *, response: bool = False, name: str | None = None
-) -> RecordBatch:
-    """`codec`'s decoding of `body` (its `decode`, or `decode_response`), within `limits`.
-
-    Sizes are checked first (`Limits.check_size`). A body that may hold more records or a
-    larger tensor than allowed is then looked at without building the whole batch (Rule 4):
-    counted, or decoded in batches of at most ``max_records + 1`` records by the codec's
-    own `iter_decode`, so that a body over a limit is refused after about ``max_records``
-    records. A body within the limits is decoded by the plain verb and checked once more
-    (`Limits.check_batch`): its batch, or its error, is exactly what the verb gives
-    without limits. Messages name the media type as `name` (default: the codec's).
-    """
-    ct = codec.content_type if name is None else name
-    limits.check_size(body, ct)
-    if limits.max_records is not None or limits.max_elements is not None:
-        _check_early(codec, body, limits, response, ct)
-    out = codec.decode_response(body) if response else codec.decode(body)
-    limits.check_batch(out, ct)
-    return out
 
 
 def too_many_records(content_type: str, limit: int, count: int | None = None) -> PayloadTooLargeError:
@@ -306,7 +284,9 @@ def too_many_records(content_type: str, limit: int, count: int | None = None) ->
     return e
 
 
-def _as_bytes(body: Any) -> bytes | bytearray:
+def body_bytes(body: Any) -> bytes | bytearray:
+    """A body as bytes for the scanners: bytes and bytearray as they are, text as UTF-8,
+    any other buffer copied in C order."""
     if isinstance(body, (bytes, bytearray)):
         return body
     if isinstance(body, str):
@@ -317,140 +297,13 @@ def _as_bytes(body: Any) -> bytes | bytearray:
 _COUNT_WINDOW = 1 << 20
 
 
-def _count_byte(raw: bytes | bytearray, byte: int) -> int:
+def count_byte(raw: bytes | bytearray, byte: int) -> int:
     """Occurrences of `byte` in `raw`, counted by numpy over 1 MiB windows (several times
     faster than ``bytes.count``, and memory stays one window)."""
     buf = np.frombuffer(raw, np.uint8)
     return sum(
         int(np.count_nonzero(buf[a : a + _COUNT_WINDOW] == byte)) for a in range(0, buf.size, _COUNT_WINDOW)
     )
-
-
-def _check_early(codec: Codec, body: Any, limits: Limits, response: bool, name: str) -> None:
-    """Refuse `body` before it is decoded whole when it is over a limit (see `decode`)."""
-    ct = codec.content_type
-    mr, me = limits.max_records, limits.max_elements
-    if ct == _NPY:
-        _npy_early(body, limits, response, name)
-        return
-    if ct == _JSON:
-        if mr is not None:
-            raw = _as_bytes(body)
-            # Every record but the first follows a comma: fewer commas, nothing to count.
-            if _count_byte(raw, 0x2C) >= mr:
-                n = json_records(raw, response=response, stop_above=mr)
-                if n is not None and n > mr:
-                    raise too_many_records(name, mr)
-        return
-    if ct not in _STREAMED:
-        return
-    raw = _as_bytes(body)
-    # Cheap upper bounds: a record of a text format ends at a newline (or the end), one of
-    # RecordIO takes at least an 8-byte header; an element takes at least one separator
-    # (a text format) or one byte.
-    if ct == _RIO:
-        over_records = mr is not None and len(raw) // 8 > mr
-        over_elements = me is not None and len(raw) > me
-    else:
-        # len(raw) bounds both counts: the exact count only when that bound is over.
-        over_records = mr is not None and len(raw) + 1 > mr and _count_byte(raw, 0x0A) + 1 > mr
-        sep = 0x3A if ct == _LIBSVM else 0x2C
-        over_elements = me is not None and len(raw) + 1 > me and _count_byte(raw, sep) + 1 > me
-    if not (over_records or over_elements):
-        return
-    if over_records and mr is not None and _count_records(codec, raw, mr) > mr:
-        raise too_many_records(name, mr)
-    if over_elements and not response:
-        _elements_early(codec, raw, limits, name)
-
-
-def _count_records(codec: Codec, raw: bytes | bytearray, stop_above: int) -> int:
-    """Records of a streaming format's body as its reader counts them, at most a little
-    past `stop_above` (0 when the framing is refused: the decoder reports it)."""
-    ct = codec.content_type
-    if ct == _CSV:
-        return _csv_records(codec, raw, stop_above)
-    if ct == _RIO:
-        from .recordio import frame_table
-
-        try:
-            return int(frame_table(memoryview(raw), ct)[0].size)
-        except DecodeError:
-            return 0
-    return count_lines(raw, stop_above, comment=b"#" if ct == _LIBSVM else None)
-
-
-#: Bytes of whole lines handed to `iter_decode` at once when looking for a record over
-#: `max_elements` (the pure decoders build objects for a whole block of lines).
-_SLICE = 1 << 18
-
-
-def _elements_early(codec: Codec, raw: bytes | bytearray, limits: Limits, name: str) -> None:
-    """Decode `raw` in batches (the codec's `iter_decode`; JSON Lines and libsvm a slice of
-    whole lines at a time), refusing at the first record over `max_elements`. A
-    `DecodeError` ends the look: the plain decoder then reports it (or its own)."""
-    check = Limits(max_elements=limits.max_elements)
-    first = 0
-    try:
-        for b in _batches_of(codec, raw):
-            check.check_batch(b, name, first)
-            first += len(b)
-    except DecodeError:
-        return
-
-
-def _batches_of(codec: Codec, raw: bytes | bytearray) -> Iterator[RecordBatch]:
-    ct = codec.content_type
-    if ct in (_CSV, _RIO):
-        yield from codec.iter_decode(raw, batch_size=DEFAULT_BATCH_SIZE)
-        return
-    view = memoryview(raw)
-    lo, n = 0, len(raw)
-    while lo < n:
-        hi = raw.find(b"\n", min(n, lo + _SLICE))
-        hi = n if hi < 0 else hi + 1
-        # Lines are records on their own: a slice of whole lines decodes to its records.
-        yield from codec.iter_decode(view[lo:hi], batch_size=DEFAULT_BATCH_SIZE)
-        lo = hi
-
-
-def _csv_records(codec: Codec, raw: bytes | bytearray, stop_above: int) -> int:
-    """Records of a CSV body as its reader counts them (blank lines skipped, quoted
-    newlines inside a field), at most ``stop_above + 1``."""
-    from .formats._csv_text import body_start, charset_option, parse_header, record_ends
-
-    try:
-        lo = body_start(raw)
-        if getattr(codec, "header", False):
-            _, lo, _ = parse_header(raw, lo, charset_option(getattr(codec, "charset", "utf-8")))
-    except DecodeError:
-        return 0
-    _, records, _ = record_ends(raw, lo, len(raw), stop_above + 1, True)
-    return records
-
-
-def _npy_early(body: Any, limits: Limits, response: bool, name: str) -> None:
-    """Records and elements from a ``.npy`` header, before any value is read (a header or
-    data block the decoder refuses is left to it)."""
-    from .formats.npy import read_header
-
-    try:
-        _, shape = read_header(body)
-    except DecodeError:
-        return
-    if response:
-        records = 1 if len(shape) == 0 else shape[0]
-        per = math.prod(shape[1:])
-    elif len(shape) <= 1:
-        records, per = 1, math.prod(shape)
-    else:
-        records, per = shape[0], math.prod(shape[1:])
-    mr, me = limits.max_records, limits.max_elements
-    if mr is not None and records > mr:
-        raise too_many_records(name, mr, records)
-    if me is not None and records and per > me:
-        key = "label['predictions']" if response else "features['values']"
-        raise PayloadTooLargeError(per, me, f"{name} tensor {key}", unit="elements", record_index=0)
 
 
 _BLANK = np.zeros(256, bool)
@@ -462,7 +315,7 @@ def count_lines(data: Any, stop_above: int | None = None, *, comment: bytes | No
     """Lines of `data` that hold anything but ASCII whitespace (the records of JSON Lines);
     with `comment` (libsvm's ``b"#"``), anything before that byte. With `stop_above`, the
     count stops once it is past it. Vectorized over 256 KiB windows."""
-    raw = _as_bytes(data)
+    raw = body_bytes(data)
     buf = np.frombuffer(raw, np.uint8)
     n = buf.size
     count = 0
@@ -524,7 +377,7 @@ def json_records(data: Any, *, response: bool = False, stop_above: int | None = 
 
     Vectorized over 256 KiB windows, like `json_depth` (memory stays a few times the window).
     """
-    raw = _as_bytes(data)
+    raw = body_bytes(data)
     buf = np.frombuffer(raw, np.uint8)
     n = buf.size
     i = 3 if raw[:3] == b"\xef\xbb\xbf" else 0

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .api import encode_response
+from .api import decode_within, encode_response
 from .codec import Codec
 from .errors import (
     EncodeError,
@@ -50,7 +50,6 @@ from .errors import (
     UnsupportedMediaTypeError,
 )
 from .limits import SERVING, Limits
-from .limits import decode as decode_within
 from .mime import MediaType, negotiate
 from .record import RecordBatch
 from .registry import ALIASES, CODECS, response_types, supported

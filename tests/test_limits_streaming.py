@@ -1,4 +1,4 @@
-"""Limits apply while decoding (`smp.limits.decode`): a body over `max_records` or
+"""Limits apply while decoding (`sm_payloads.api.decode_within`): a body over `max_records` or
 `max_elements` is refused before it is decoded whole, and a body within them gets exactly
 the batch (or the error) it gets without limits, in every format, requests and responses.
 
