@@ -189,12 +189,15 @@ def decode_within(
     """`codec`'s decoding of `body` (its `decode`, or `decode_response`), within `limits`.
 
     Sizes are checked first (`Limits.check_size`). A body that may hold more records or a
-    larger tensor than allowed is then looked at without building the whole batch (Rule 4):
-    counted, or decoded in batches of at most ``max_records + 1`` records by the codec's
-    own `iter_decode`, so that a body over a limit is refused after about ``max_records``
-    records. A body within the limits is decoded by the plain verb and checked once more
-    (`Limits.check_batch`): its batch, or its error, is exactly what the verb gives
-    without limits. Messages name the media type as `name` (default: the codec's).
+    larger tensor than allowed is then looked at without building the whole batch: its
+    records counted as its reader counts them (`smp.limits.json_records` for JSON, lines
+    for JSON Lines and libsvm, CSV's record scan, RecordIO frames, a .npy header's shape),
+    and for a request of a streaming format its records' elements checked batch by batch
+    through the codec's own `iter_decode`; so a body over a limit is refused before it is
+    decoded whole (docs/limits.md). A body within the limits is decoded by the plain verb
+    and checked once more (`Limits.check_batch`): its batch, or its error, is exactly what
+    the verb gives without limits. Messages name the media type as `name` (default: the
+    codec's).
     """
     ct = codec.content_type if name is None else name
     limits.check_size(body, ct)
@@ -206,7 +209,7 @@ def decode_within(
 
 
 def _check_early(codec: Codec, body: Any, limits: Limits, response: bool, name: str) -> None:
-    """Refuse `body` before it is decoded whole when it is over a limit (see `decode`)."""
+    """Refuse `body` before it is decoded whole when it is over a limit (`decode_within`)."""
     ct = codec.content_type
     mr, me = limits.max_records, limits.max_elements
     if ct == _NPY:
