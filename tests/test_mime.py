@@ -232,3 +232,39 @@ def test_get_codec_reuses_a_codec_until_the_registry_changes() -> None:
     finally:
         smp.register_codec(CsvCodec, replace=True)
     assert type(smp.get_codec(ct)) is CsvCodec
+
+
+_TOKEN = st.text(alphabet=st.sampled_from(list("aZx0-+.*")), min_size=1, max_size=5)
+_VALUE = _TOKEN | _TOKEN.map(lambda t: '"' + t + '"') | st.sampled_from(['"a\\"b"', '"a;b"', "5,5"])
+_PARAM = st.tuples(st.sampled_from(["", " "]), _TOKEN, st.sampled_from(["=", " = ", ""]), _VALUE).map(
+    lambda p: ";" + p[0] + p[1] + p[2] + p[3]
+)
+# Media types as clients write them (mostly well-formed, some not), and any text.
+_MEDIA_TEXT = st.tuples(
+    _TOKEN, st.sampled_from(["/", "/", "", "//"]), _TOKEN, st.lists(_PARAM, max_size=3)
+).map(lambda m: m[0] + m[1] + m[2] + "".join(m[3])) | st.text(
+    alphabet=st.sampled_from(list('aZ/;= \t,"\\-+.*q0x')), max_size=30
+)
+
+
+@given(st.lists(_MEDIA_TEXT, min_size=1, max_size=6))
+def test_a_remembered_parse_is_what_a_fresh_parse_gives(values: list[str]) -> None:
+    """Whatever was parsed (or refused) before, each value parses to what a fresh parse of
+    it gives, or is refused with the same reason."""
+    from sm_payloads import mime
+
+    def outcome(v: str) -> tuple[str, object]:
+        try:
+            m = smp.MediaType.parse(v)
+        except smp.UnsupportedMediaTypeError as e:
+            return ("refused", e.reason)
+        return ("parsed", (m.type, m.subtype, tuple(m.params.items())))
+
+    mime._PARSED.clear()
+    fresh = []
+    for v in values:
+        fresh.append(outcome(v))
+        mime._PARSED.clear()
+    # now each parse may come from memory: twice over, everything before remembered
+    remembered = [outcome(v) for v in values] + [outcome(v) for v in values]
+    assert remembered == fresh + fresh
