@@ -50,6 +50,7 @@ from ._buffers import as_bytes
 from .codec import Codec
 from .columns import column_kind
 from .errors import DecodeError, EncodeError, NotAcceptableError, UnsupportedMediaTypeError
+from .formats import _json_layout as _jlayout
 from .mime import MediaType
 from .record import Ragged, RecordBatch
 from .registry import ALIASES, CODECS, get_codec
@@ -845,7 +846,16 @@ def decode_response(
                 # and lists; find the first record that differs from record 0 in the text.
                 reason = f"{key!r} mixes numbers and lists across records"
                 idx = _first_mixed_record(body, wire.records, key)
-        raise DecodeError(essence, f"{reason}; {_describe(schema, cands)}", record_index=idx)
+        offset = None
+        if enveloped is not None or essence == JSONLINES:
+            text = enveloped if enveloped is not None else as_bytes(body, text=True)
+            offset = _jlayout.record_offset(text, idx, enveloped is None)
+            if offset is not None and reason.startswith("unexpected key"):
+                # the key itself
+                nl = text.find(b"\n", offset) if enveloped is None else -1
+                end = len(text) if nl < 0 else nl
+                offset = _jlayout.path_offset(text, offset, end, f"$: {reason}") or offset
+        raise DecodeError(essence, f"{reason}; {_describe(schema, cands)}", offset=offset, record_index=idx)
     var = found
     label: dict[str, Any] = {}
     for key, col in batch.label.items():

@@ -873,7 +873,9 @@ def _decode_json(
         try:
             _object_values(obj, keys, role, values, f"$.predictions[{i}]")
         except _Bad as e:
-            raise DecodeError(JSON, str(e), record_index=i) from None
+            del doc
+            off = _jlayout.path_offset(raw, start, len(raw), str(e))
+            raise DecodeError(JSON, str(e), offset=off, record_index=i) from None
     return RecordBatch(label={k: _column(k, role, values[k]) for k in keys}, n=len(doc["predictions"]))
 
 
@@ -900,7 +902,10 @@ def _decode_jsonlines(
             try:
                 _object_values(obj, keys, role, values, "$")
             except _Bad as e:
-                raise DecodeError(JSONLINES, str(e), offset=at, record_index=n, line=line) from None
+                off = _jlayout.path_offset(raw, pos, end, str(e))
+                raise DecodeError(
+                    JSONLINES, str(e), offset=at if off is None else off, record_index=n, line=line
+                ) from None
             n += 1
         pos = end + 1
         line += 1

@@ -741,7 +741,7 @@ def test_verbose_selects_variant() -> None:
     assert (d.value.reason, d.value.record_index, d.value.offset, d.value.line) == (
         "unexpected key 'entity_embedding'; IP Insights (default) writes dot_product",
         0,
-        None,
+        body.index(b'"entity_embedding"'),  # the key
         None,
     )
 
@@ -762,7 +762,7 @@ def test_explicit_variant() -> None:
     assert (d.value.reason, d.value.record_index, d.value.offset, d.value.line) == (
         "no 'predicted_label'; Linear Learner (binary_classifier) writes score, predicted_label",
         0,
-        None,
+        17,  # the record: {"score": 0.4}
         None,
     )
 
@@ -817,7 +817,7 @@ def test_object2vec_regression_scores_are_lists() -> None:
         "'scores' must be a list of numbers per record (vector), got scalar; Object2Vec writes one of: "
         "classification: scores; embedding: embeddings",
         0,
-        None,
+        17,  # the record: {"scores": 0.5}
         None,
     )
 
@@ -855,41 +855,42 @@ def test_object2vec_regression_scores_are_lists() -> None:
             JSON,
             b'{"projections": [{"projection": 1.0}]}',
             "application/json: 'projection' must be a list of numbers per record (vector), got scalar; "
-            "PCA (default) writes projection at record 0",
+            "PCA (default) writes projection at byte 17 (record 0)",
         ),
         (
             "object2vec",
             JSON,
             b'{"predictions": [{"scores": [0.5]}, {"scores": 0.5}]}',
             "application/json: 'scores' mixes numbers and lists across records; Object2Vec writes one "
-            "of: classification: scores; embedding: embeddings at record 1",
+            "of: classification: scores; embedding: embeddings at byte 36 (record 1)",
         ),
         (
             "object2vec",
             JSONL,
             b'{"scores": 0.5}\n{"scores": 0.5}\n{"scores": [0.5]}\n',
             "application/jsonlines: 'scores' mixes numbers and lists across records; Object2Vec writes "
-            "one of: classification: scores; embedding: embeddings at record 2",
+            "one of: classification: scores; embedding: embeddings at byte 32 (record 2)",
         ),
         (
             "pca",
             JSONL,
             b'{"projection": [1.0]}\n{"projection": [1.0, 2.0]}\n',
             "application/jsonlines: 'projection' must be a list of numbers per record (vector), got vectors "
-            "of different lengths; PCA (default) writes projection at record 1",
+            "of different lengths; PCA (default) writes projection at byte 22 (record 1)",
         ),
         (
             "kmeans",
             JSONL,
             b'{"closest_cluster": 1.0, "distance_to_cluster": 2.0}\n{"closest_cluster": 1.0}\n',
             "application/jsonlines: 'distance_to_cluster' is missing; k-means (default) writes "
-            "closest_cluster, distance_to_cluster at record 1",
+            "closest_cluster, distance_to_cluster at byte 53 (record 1)",
         ),
         (
             "randomcutforest",
             JSONL,
             b'{"score": 1.0}\n{"score": 1.0, "x": 2.0}\n',
-            "application/jsonlines: unexpected key 'x'; Random Cut Forest (default) writes score at record 1",
+            "application/jsonlines: unexpected key 'x'; Random Cut Forest (default) writes score "
+            "at byte 30 (record 1)",
         ),
         (
             "kmeans",

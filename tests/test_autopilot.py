@@ -387,7 +387,7 @@ def test_clarify_jsonlines_key_is_not_autopilot() -> None:
     with pytest.raises(smp.DecodeError) as e:
         ap.decode_response(body, JSONL, ["labels", "probabilities"])
     assert e.value.reason == "$: unexpected key 'predicted_labels'; expected labels, probabilities"
-    assert (e.value.line, e.value.offset, e.value.record_index) == (1, 0, 0)
+    assert (e.value.line, e.value.offset, e.value.record_index) == (1, 1, 0)  # the key
 
 
 def test_ensemble_json_typed() -> None:
@@ -595,7 +595,7 @@ def test_json_decode_errors() -> None:
             JSONL,
             keys,
         )
-    assert (e.value.line, e.value.offset, e.value.record_index) == (3, 46, 1)
+    assert (e.value.line, e.value.offset, e.value.record_index) == (3, 86, 1)  # the list [1]
     assert e.value.reason == "$.probability: expected a number, found a list"
     with pytest.raises(smp.DecodeError) as e:
         ap.decode_response(b'{"predicted_label": "a", "probability": 0.5}\n  {"x": \n', JSONL, keys)

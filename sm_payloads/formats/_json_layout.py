@@ -92,6 +92,7 @@ __all__ = [
     "loads",
     "loads_exact32",
     "path_offset",
+    "record_offset",
     "replace_columns",
     "skip_bom",
     # JSON values -> records -> RecordBatch
@@ -1480,6 +1481,37 @@ def path_offset(buf: bytes | bytearray, start: int, end: int, reason: str, root:
                 if _KIND_OF_BYTE.get(buf[e]) == m.group(1):
                     return int(e)
     return node if node < end else None
+
+
+def record_offset(buf: bytes | bytearray, index: int, lines: bool) -> int | None:
+    """Byte offset of record `index` of a response body that parsed: its line (JSON Lines),
+    or its item in the envelope or the bare list (JSON); None when there is no such record."""
+    start = skip_bom(buf)
+    if lines:
+        pos, n, size = start, 0, len(buf)
+        while pos < size:
+            nl = buf.find(b"\n", pos)
+            end = size if nl < 0 else nl
+            text = buf[pos:end]
+            if text.strip():
+                if n == index:
+                    return pos + len(text) - len(text.lstrip())
+                n += 1
+            pos = end + 1
+        return None
+    try:
+        st = _Structure(buf, start, len(buf))
+    except MemoryError:
+        return None
+    node = st.skip_ws(start)
+    if node < len(buf) and buf[node] == 0x7B:
+        members = st.members(node)
+        if len(members) != 1:
+            return node if index == 0 else None
+        node = members[0][2]
+    if node < len(buf) and buf[node] == 0x5B:
+        return st.element(node, index)
+    return node if index == 0 else None
 
 
 # ======================================================================================
