@@ -327,6 +327,7 @@ def run(
                             # The server's CPU time per answer (all its threads; median of
                             # the rounds; warm-up answers included), None without /proc.
                             "cpu_us": float(np.median(cpu[server])) if cpu[server] else None,
+                            "cpu_us_rounds": cpu[server],
                         }
                     )
                     cpu_us = rows[-1]["cpu_us"]
