@@ -249,6 +249,10 @@ def test_csv_blank_lines_and_quoted_newlines(
     body = b"".join(parts)
     _check("text/csv", body, False, Limits(max_records=mr, max_elements=me), label_size=label_size)
     _check("text/csv", body, True, Limits(max_records=mr, max_elements=me))
+    # A header line is not a record (nor are blank lines before it).
+    head = b'\n"x\ny",b\n'
+    _check("text/csv", head + body, False, Limits(max_records=mr, max_elements=me), header=True)
+    _check("text/csv", head + body, True, Limits(max_records=mr, max_elements=me), header=True)
 
 
 # --------------------------------------------------------------------------------------
