@@ -902,9 +902,9 @@ def _decode_jsonlines(
             try:
                 _object_values(obj, keys, role, values, "$")
             except _Bad as e:
-                off = _jlayout.path_offset(raw, pos, end, str(e))
+                named = _jlayout.path_offset(raw, pos, end, str(e))
                 raise DecodeError(
-                    JSONLINES, str(e), offset=at if off is None else off, record_index=n, line=line
+                    JSONLINES, str(e), offset=at if named is None else named, record_index=n, line=line
                 ) from None
             n += 1
         pos = end + 1
