@@ -294,3 +294,43 @@ def test_is_decimal_oracle() -> None:
         (b"nan", False),
     ):
         assert c._is_decimal(text) is want
+
+
+# --------------------------------------------------------------------------------------
+# A bad line after a long numeric body: its error without a careful read of the body
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tail", "options"),
+    [
+        (b"1\n", {}),  # another width
+        (b"1,2,3\n", {}),
+        (b'1,"2\n', {}),  # an unterminated quote
+        (b'1,2"\n', {}),
+        (b"x,2\n", {"dtype": "float32"}),  # text where a numeric dtype is asked
+        (b"1,1e39\n", {"dtype": "float32"}),
+        (b"1e400,2\n3,4\n", {}),
+        (b"1.5,2\n", {"dtype": "int32"}),
+        (b"1,2\n", {"label_size": 3}),
+        (b"x,2\n1\n", {}),  # text: the block becomes text, then another width
+        (b"1e400,2\nx,3\n", {"label_size": 1}),  # text: 1e400 is a label's text, no error
+    ],
+)
+def test_an_error_after_a_long_body_is_the_careful_readers(tail: bytes, options: dict[str, Any]) -> None:
+    body = b"1,2\n" * 3000 + b"\r\n\n" + tail + b"7,8\n"
+    try:
+        want: Any = c.decode(body, **options)
+    except smp.DecodeError as e:
+        want = (e.reason, e.line, e.offset, e.record_index)
+    with careful_only():
+        try:
+            got: Any = c.decode(body, **options)
+        except smp.DecodeError as e:
+            got = (e.reason, e.line, e.offset, e.record_index)
+    if isinstance(want, tuple):
+        assert got == want
+        if "label_size" not in options:  # (label_size is checked at the first record)
+            assert want[1] >= 3003 and want[3] >= 3000  # at the tail, not before it
+    else:
+        assert not isinstance(got, tuple) and len(got) == len(want)

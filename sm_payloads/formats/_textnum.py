@@ -659,7 +659,13 @@ def _pieces(data: bytes | bytearray, lo: int, hi: int) -> list[tuple[int, int, i
 
 
 def parse_numeric_rows(
-    data: bytes | bytearray, lo: int, hi: int, k: int, dtype: np.dtype[Any], careful: LineReader
+    data: bytes | bytearray,
+    lo: int,
+    hi: int,
+    k: int,
+    dtype: np.dtype[Any],
+    careful: LineReader,
+    stopped: list[int] | None = None,
 ) -> np.ndarray | None:
     """Read ``data[lo:hi]``, whole records of `k` fields, as a (rows, k) float64 or float32
     matrix (`dtype`), values correctly rounded in that type.
@@ -671,7 +677,8 @@ def parse_numeric_rows(
     by the worker pool in pieces cut at newlines; a piece's stops are handled in order
     after the workers are done. A numeric record never spans lines (a quoted field that
     holds a newline is text), so no piece starts inside one unless the one before stops
-    at it, and then `careful` declines.
+    at it, and then `careful` declines. When it returns None and `stopped` is a list, that
+    list is set to the position of the line `careful` declined and the records before it.
     """
     if lo >= hi or k < 1:
         return None
@@ -685,7 +692,7 @@ def parse_numeric_rows(
         pieces = [(lo, hi, rows)]
         reached = [(pos, row)]
         row_at = [0, rows]
-        return _finish(data, pieces, row_at, reached, k, out, careful)
+        return _finish(data, pieces, row_at, reached, k, out, careful, stopped)
     pieces = _pieces(data, lo, hi)
     row_at = [0]
     for piece in pieces:
@@ -700,7 +707,7 @@ def parse_numeric_rows(
         reached = list(_get_pool().map(work, range(len(pieces))))
     else:
         reached = [work(i) for i in range(len(pieces))]
-    return _finish(data, pieces, row_at, reached, k, out, careful)
+    return _finish(data, pieces, row_at, reached, k, out, careful, stopped)
 
 
 def _finish(
@@ -711,6 +718,7 @@ def _finish(
     k: int,
     out: np.ndarray,
     careful: LineReader,
+    stopped: list[int] | None = None,
 ) -> np.ndarray | None:
     """`parse_numeric_rows` once the pieces were read as far as `reached` says: the lines
     where they stopped go to `careful` in order, the kernel going on after each; then the
@@ -724,6 +732,8 @@ def _finish(
             end = stop if nl < 0 else nl + 1
             values = careful(data, pos, end)
             if values is None:
+                if stopped is not None:
+                    stopped[:] = [pos, sum(map(len, kept)) + row]
                 return None
             part[row : row + len(values)] = values
             row += len(values)

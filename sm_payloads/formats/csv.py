@@ -723,8 +723,11 @@ class _Region:
         self.kinds = _Kinds()
         self.response = response
         self.response_keys = response_keys
+        self.stopped: list[int] = []  # where the last fast read stopped (`fast`)
 
     def fast(self, data: bytes | bytearray, lo: int, hi: int) -> np.ndarray | None:
+        """The fast reader's matrix, or None; then `stopped` says where it stopped, when
+        the careful reader declined one line (empty otherwise)."""
         if (self.dtype is not None and self.dtype.kind == "U") or "text" in (
             self.kinds.label,
             self.kinds.features,
@@ -741,12 +744,15 @@ class _Region:
         def careful(d: bytes | bytearray, start: int, stop: int) -> np.ndarray | None:
             return _careful_line(d, start, stop, width, dt)
 
-        return _textnum.parse_numeric_rows(data, lo, hi, width, dt, careful)
+        return _textnum.parse_numeric_rows(data, lo, hi, width, dt, careful, self.stopped)
 
     def decode(
         self, data: bytes | bytearray, lo: int, hi: int, *, line: int, base: int, rec0: int
     ) -> RecordBatch:
+        self.stopped = []
         values = self.fast(data, lo, hi)
+        if values is None and self.stopped:
+            self.tail_error(data, lo, hi, self.stopped, line=line, base=base, rec0=rec0)
         if values is not None:
             width = values.shape[1]
             if self.width is None:
@@ -762,6 +768,42 @@ class _Region:
                 self.width = width
                 return batch
         return self.careful(data, lo, hi, line=line, base=base, rec0=rec0)
+
+    def tail_error(
+        self,
+        data: bytes | bytearray,
+        lo: int,
+        hi: int,
+        stopped: list[int],
+        *,
+        line: int,
+        base: int,
+        rec0: int,
+    ) -> None:
+        """The fast reader read every record before ``stopped[0]`` (``stopped[1]`` of them),
+        all numbers within range, and the careful reader declined the line there: read from
+        that line on with the careful reader, and raise its error if it is one the careful
+        reader of the whole region would raise first (a bad record, another width, a value
+        that does not fit a numeric dtype or the range), so that a bad line at the end of a
+        large body does not cost a careful read of the whole body. Keyed responses, whose
+        column kinds depend on every field, are left to the whole read."""
+        first = _first_record(data, lo, hi)
+        if first is None or (self.response and self.response_keys is not None):
+            return
+        if self.width is None:  # the first record's check comes first, as in a whole read
+            self.check_label_size(first[0], line + first[2], base + first[1], rec0)
+        pos, before = stopped
+        tail = _Region(
+            label_size=self.label_size,
+            dtype=self.dtype,
+            charset=self.charset,
+            response=self.response,
+            response_keys=self.response_keys,
+        )
+        tail.width = first[0] if self.width is None else self.width
+        tail.kinds.label, tail.kinds.features = self.kinds.label, self.kinds.features
+        at_line = line + data.count(b"\n", lo, pos)
+        tail.careful(data, pos, hi, line=at_line, base=base, rec0=rec0 + before)
 
     def careful(
         self, data: bytes | bytearray, lo: int, hi: int, *, line: int, base: int, rec0: int
