@@ -1051,12 +1051,13 @@ class _KeyColumn:
         self.count = 0  # present tensors
         self.forms = array("i")  # the form of each present tensor
         self.index: array[int] | None = None  # record index of each present tensor (None: 0..count-1)
-        self.values: list[np.ndarray] = []  # float64 values of the numeric tensors, in order
-        self.keys: list[np.ndarray] = []  # uint64 keys of the keyed tensors, in order
-        self.text_at = array("q")  # present position of each strings tensor
-        self.texts: list[Any] = []  # its value (as `_strings_column` has it)
-        self.chunk_values: list[np.ndarray] = []
-        self.chunk_keys: list[np.ndarray] = []
+        # created when first needed (a body may hold many keys, each in one record)
+        self.values: list[np.ndarray] | None = None  # float64 values of the numeric tensors, in order
+        self.keys: list[np.ndarray] | None = None  # uint64 keys of the keyed tensors, in order
+        self.text_at: array[int] | None = None  # present position of each strings tensor
+        self.texts: list[Any] | None = None  # its value (as `_strings_column` has it)
+        self.chunk_values: list[np.ndarray] | None = None
+        self.chunk_keys: list[np.ndarray] | None = None
 
     def add(self, i: int, t: Tensor, form: int, textual: bool) -> None:
         if self.index is None and i != self.count:
@@ -1066,21 +1067,31 @@ class _KeyColumn:
         self.forms.append(form)
         if textual:
             vals = t.values.tolist()
+            if self.text_at is None or self.texts is None:
+                self.text_at, self.texts = array("q"), []
             self.text_at.append(self.count)
             self.texts.append(vals[0] if (len(vals) == 1 and t.shape in (None, ())) else list(vals))
         elif t.values.size:
+            if self.chunk_values is None:
+                self.chunk_values = []
             self.chunk_values.append(t.values)
         if t.keys is not None and t.keys.size:
+            if self.chunk_keys is None:
+                self.chunk_keys = []
             self.chunk_keys.append(t.keys)
         self.count += 1
 
     def end_chunk(self) -> None:
         if self.chunk_values:
+            if self.values is None:
+                self.values = []
             self.values.append(np.concatenate(self.chunk_values))
-            self.chunk_values = []
+            self.chunk_values = None
         if self.chunk_keys:
+            if self.keys is None:
+                self.keys = []
             self.keys.append(np.concatenate(self.chunk_keys))
-            self.chunk_keys = []
+            self.chunk_keys = None
 
 
 _BYTES, _KEYED, _SPARSE = 1, 2, 4
@@ -1163,7 +1174,7 @@ class _ColumnBuilder:
         if (flags & _BYTES).any():
             return self._strings(col, index, flags, sizes, n, name)
         values = np.concatenate(col.values) if col.values else np.empty(0, np.float64)
-        col.values = []
+        col.values = None
         if (flags & _SPARSE).any():
             if absent:
                 present = np.zeros(n, dtype=bool)
@@ -1186,7 +1197,7 @@ class _ColumnBuilder:
         out = np.empty(n, dtype=object)
         for j in np.flatnonzero(fixable).tolist():
             out[index.at(j)] = []
-        for j, v in zip(col.text_at, col.texts, strict=True):
+        for j, v in zip(col.text_at or (), col.texts or (), strict=True):
             out[index.at(j)] = v
         return out
 
@@ -1228,7 +1239,7 @@ class _ColumnBuilder:
                 i = int(np.argmax(wrong))
                 raise ColumnError(name, "dense record that does not fit the sparse shape", i)
         keys = np.concatenate(col.keys) if col.keys else np.empty(0, np.uint64)
-        col.keys = []
+        col.keys = None
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(sizes, out=indptr[1:])
         i32 = np.iinfo(np.int32).max
