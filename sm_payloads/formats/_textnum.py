@@ -723,7 +723,7 @@ def _finish(
     """`parse_numeric_rows` once the pieces were read as far as `reached` says: the lines
     where they stopped go to `careful` in order, the kernel going on after each; then the
     rows of the pieces, packed when a piece got fewer rows than lines."""
-    kept = []
+    kept: list[np.ndarray] = []
     for i, (pos, row) in enumerate(reached):
         stop = pieces[i][1]
         part = out[row_at[i] : row_at[i + 1]]
@@ -733,7 +733,7 @@ def _finish(
             values = careful(data, pos, end)
             if values is None:
                 if stopped is not None:
-                    stopped[:] = [pos, sum(map(len, kept)) + row]
+                    stopped[:] = [pos, sum(len(p) for p in kept) + row]
                 return None
             part[row : row + len(values)] = values
             row += len(values)
