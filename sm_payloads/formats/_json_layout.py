@@ -1911,20 +1911,24 @@ def request_records_pure(
     float32 is decided from the number's text where its float64 sits on a float32
     rounding boundary (`_exact.to_float32`), so it is rounded once, as the C kernel does.
     """
-    starts: list[int] | None = None
-    line_nos: list[int] | None = None
+    starts: array[int] | None = None
+    line_nos: array[int] | None = None
     try:
         if lines:
             recs = []
-            starts, line_nos = [], []
+            starts, line_nos = array("q"), array("q")  # no int object per record
             pos = start
-            for no, text in enumerate(bytes(buf[start:end]).split(b"\n"), 1):
-                body = text.strip(b" \t\r")
-                if body:
+            no = 1
+            while pos <= end:
+                nl = buf.find(b"\n", pos, end)
+                stop = end if nl < 0 else nl
+                text = bytes(buf[pos:stop])
+                if text.strip(b" \t\r"):
                     recs.append(orjson.loads(text))
                     starts.append(pos + len(text) - len(text.lstrip(b" \t\r")))
                     line_nos.append(no)
-                pos += len(text) + 1
+                pos = stop + 1
+                no += 1
         else:
             got = _document_records(orjson.loads(bytes(buf[start:end])))
             if got is None:
@@ -1932,14 +1936,22 @@ def request_records_pure(
             recs = got
     except (orjson.JSONDecodeError, MemoryError):
         return None
-    parts = [_record_parts(r) for r in recs]
-    if any(p is None for p in parts):
-        return None
-    firsts = {(p[0], p[1], p[4]) for p in parts if p is not None}
-    if len(firsts) > 1:
-        return None
+    # one pass, keeping each record's values list (from the document) and keys, not a tuple each
+    firsts: set[tuple[str, int, tuple[int, ...] | None]] = set()
+    value_lists: list[list[Any]] = []
+    key_lists: list[list[int]] = []
+    for r in recs:
+        p = _record_parts(r)
+        if p is None:
+            return None
+        firsts.add((p[0], p[1], p[4]))
+        if len(firsts) > 1:
+            return None
+        value_lists.append(p[2])
+        if p[1] == 1:
+            key_lists.append(p[3] or [])
     name, kind, shape = firsts.pop() if firsts else ("values", 0, None)
-    flat = [x for p in parts if p is not None for x in p[2]]
+    flat = list(chain.from_iterable(value_lists))
     if flat and not set(map(type, flat)) <= _NUM_TYPES:
         return None
     try:
@@ -1971,11 +1983,11 @@ def request_records_pure(
             values = to_float32(values, text_at)
         if np.isinf(values).any():
             return None
-    counts = np.fromiter((len(p[2]) for p in parts if p is not None), dtype=np.int64, count=len(parts))
+    del flat
+    counts = np.fromiter(map(len, value_lists), dtype=np.int64, count=len(value_lists))
     keys = None
     if kind == 1:
-        flat_keys = [k for p in parts if p is not None for k in p[3] or ()]
-        keys = np.array(flat_keys, dtype=np.int64)
+        keys = np.array(list(chain.from_iterable(key_lists)), dtype=np.int64)
     return RequestScan(
         kind,
         name,

@@ -56,6 +56,7 @@ from ._json_layout import (
     loads,
     loads_exact32,
     path_offset,
+    record_offset,
     replace_columns,
     request_group,
     request_instances,
@@ -94,6 +95,21 @@ def _bad_error(ct: str, e: BadValue, index: int | None, buf: bytes | bytearray, 
     return DecodeError(ct, e.reason, offset=path_offset(buf, start, len(buf), e.reason), record_index=index)
 
 
+def _at_record(e: DecodeError, buf: bytes | bytearray, start: int, response: bool) -> DecodeError:
+    """`e` (from a fast scanner's batch, which knows its records but not where they are)
+    with the byte offset of its record, as the general path gives it."""
+    if e.offset is not None or e.record_index is None:
+        return e
+    i = e.record_index
+    if response:
+        off = record_offset(buf, i, False)
+    else:
+        first = buf[start : start + 64].lstrip()[:1]
+        path = f"$.instances[{i}]" if first == b"{" else f"$[{i}]"
+        off = path_offset(buf, start, len(buf), path)
+    return DecodeError(CONTENT_TYPE, e.reason, offset=off, record_index=i, line=e.line)
+
+
 def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) -> RecordBatch:
     check_dtype_spec(dtype)
     buf = as_bytes(data, text=True)
@@ -102,15 +118,26 @@ def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) ->
         # before the check for an empty body below, which copies the body (an empty one declines)
         fast = request_group(buf, start, len(buf), dtype)
         if fast is not None:
-            return batch_from_groups([fast], CONTENT_TYPE, dtype)
+            try:
+                return batch_from_groups([fast], CONTENT_TYPE, dtype)
+            except DecodeError as e:
+                err = e
+            del fast
+            raise _at_record(err, buf, start, False)
     pending: set[tuple[str, str]] = set()
     for shape in (SCAN_ENVELOPE,) if response else ():
         got = scan(buf, start, len(buf), shape)
         if got is not None:
             key, values, counts, _opens = got
             group = FastGroup("label", "values" if key is None else key, values, counts)
-            batch = batch_from_groups([group], CONTENT_TYPE, dtype, pending32=pending)
-            return _exact32(batch, pending, buf, start, dtype, allow_nan, response)
+            try:
+                batch = batch_from_groups([group], CONTENT_TYPE, dtype, pending32=pending)
+            except DecodeError as e:
+                err = e
+            else:
+                return _exact32(batch, pending, buf, start, dtype, allow_nan, response)
+            del group, values, counts
+            raise _at_record(err, buf, start, True)
     if response:
         # records of scalars, column by column (an empty body declines)
         columns = response_fast(buf, start, len(buf), False, dtype)
