@@ -634,9 +634,9 @@ class _Lines:
         return len(self.objs)
 
     def add_block(self, block: bytes | bytearray, base: int, first_line: int, first_index: int) -> None:
-        parts = block.split(b"\n")
-        if parts and not parts[-1].strip(b" \t\r"):
-            parts.pop()
+        # the non-blank lines only (blank lines are no records; a list entry each would
+        # cost 8 bytes per byte of a body of newlines)
+        parts = [p for p in block.split(b"\n") if p.strip(b" \t\r")]
         objs: list[Any] | None = None
         fast = False
         if parts:
