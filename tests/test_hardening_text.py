@@ -334,3 +334,35 @@ def test_an_error_after_a_long_body_is_the_careful_readers(tail: bytes, options:
             assert want[1] >= 3003 and want[3] >= 3000  # at the tail, not before it
     else:
         assert not isinstance(got, tuple) and len(got) == len(want)
+
+
+def blank_run_oracle(data: bytes, pos: int, hi: int) -> tuple[int, int]:
+    """Byte by byte: the blank lines from pos (each nothing but an optional "\\r" before its
+    "\\n"), as (the position after them, how many)."""
+    end, lines, i = pos, 0, pos
+    while i < hi:
+        if data[i] == 10:
+            i, end, lines = i + 1, i + 1, lines + 1
+        elif data[i] == 13 and i + 1 < hi and data[i + 1] == 10:
+            i, end, lines = i + 2, i + 2, lines + 1
+        else:
+            break
+    # a lone "\r" anywhere in the run of "\r" and "\n" bytes: none at once (one at a time)
+    j = pos
+    while j < hi and data[j] in b"\r\n":
+        j += 1
+    whole = data.rfind(b"\n", pos, j) + 1
+    if whole > end:
+        return pos, 0
+    return end, lines
+
+
+@given(
+    st.lists(st.sampled_from([b"\n", b"\r\n", b"\r", b"\n" * 5000, b"\r\n" * 40_000]), max_size=12),
+    st.sampled_from([b"", b"x", b"1,2\n", b"\r"]),
+)
+def test_blank_run_is_the_blank_lines(parts: list[bytes], after: bytes) -> None:
+    from sm_payloads.formats._csv_text import blank_run
+
+    data = b"".join(parts) + after
+    assert blank_run(data, 0, len(data)) == blank_run_oracle(data, 0, len(data))

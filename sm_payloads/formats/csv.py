@@ -638,11 +638,15 @@ def _careful_spans(data: bytes | bytearray, lo: int, hi: int) -> Iterator[tuple[
     (then that record alone). The last piece takes the tail as `record_ends` does."""
     pos = lo
     while pos < hi:
-        end = min(hi, pos + _CAREFUL_BYTES)
-        stop, _, _ = record_ends(data, pos, end, _CAREFUL_RECORDS, end == hi)
-        if stop == pos:
-            stop, _, _ = record_ends(data, pos, hi, 1, True)
-            if stop == pos:
+        start, _ = blank_run(data, pos, hi)  # blank lines at once (the tokenizer skips them)
+        if start >= hi:
+            yield pos, hi
+            return
+        end = min(hi, start + _CAREFUL_BYTES)
+        stop, _, _ = record_ends(data, start, end, _CAREFUL_RECORDS, end == hi)
+        if stop == start:
+            stop, _, _ = record_ends(data, start, hi, 1, True)
+            if stop == start:
                 return
         yield pos, stop
         pos = stop
