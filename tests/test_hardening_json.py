@@ -296,10 +296,7 @@ def test_injected_faults_have_their_exact_offset(case: tuple[list[Any], list[Any
         for j, r in enumerate(recs):
             out = [pos]
             sub = path[1:] if j == path[0] else None
-            if sub is None:
-                text = json.dumps(r, ensure_ascii=False)
-            else:
-                text = _dumps_marked(r, sub, kind, out, at)
+            text = json.dumps(r, ensure_ascii=False) if sub is None else _dumps_marked(r, sub, kind, out, at)
             lines.append(text)
             pos += len(text.encode()) + 1
         body = "\n".join(lines).encode()
