@@ -50,6 +50,15 @@ keys, each a number, a string or a list of numbers of one length, column by colu
 kernel ``_cjsonrec.json_records``, else its twin `records_pure`, which parses with orjson
 and builds each column with one numpy call): no Python object per record or per number.
 It gives the batch the general path gives, or None and the general path runs.
+Rule 8 (the general path, bounded): `batch_from_groups` builds the columns of records the
+scanners decline `CHUNK` records at a time (`_ColumnBuilder`: per column, an interned form
+per record and the values), so no Python object per record outlives its chunk; the result
+and every `ColumnError` equal `columns_from_records` over all records at once. A float32
+column with a value on a binary32 rounding boundary is read again from the text
+(`loads_exact32`), so float32 is rounded once on every path.
+Rule 9 (positions): `path_offset` finds, in the text, the value a message's JSON path names
+(or the key it calls unexpected, or the element it says was found), for the byte offset of
+every `DecodeError`; it runs only when an error is raised.
 """
 
 from __future__ import annotations
