@@ -27,14 +27,20 @@
  * the loops run without the GIL.
  */
 #include "_cnumber.h"
+#include <pythread.h>
 
 #define MAX_RANK 8
 #define SHORT_SKIP 16
 /* Keys and shape entries: at most this many digits (orjson's integers stop at 64 bits). */
 #define MAX_UINT_DIGITS 18
 
+/* Pieces of a large body read by several threads (Rule 5): at most this many, each at least
+ * `piece_min` bytes (the argument of `records`; this by default). */
+#define MAX_PIECES 16
+#define PIECE_MIN (1 << 19)
+
 typedef struct {
-    PyObject *ba; /* bytearray */
+    PyObject *ba; /* bytearray; NULL: malloc'd memory at p (the pieces other threads read) */
     char *p;
     Py_ssize_t len, cap; /* bytes */
 } Out;
@@ -43,6 +49,11 @@ typedef struct {
     Gil g;
     const char *base, *start, *end;
     int f32, lines, oom;
+    int py;       /* the outputs are bytearrays (else malloc'd: no Python object is touched) */
+    int last;     /* documents: this piece reads up to the list's ']' (else up to end) */
+    int nthreads; /* threads allowed to read the record list or the lines */
+    Py_ssize_t piece_min;
+    int64_t line; /* JSON Lines: the line scan_lines reached (1-based) */
     Out vals, counts, keys, starts, linenos;
     Py_ssize_t nvals, nkeys, nrec;
     int kind; /* -1 none yet, 0 dense vectors, 1 sparse */
@@ -65,6 +76,21 @@ static int out_init(Out *o, Py_ssize_t cap) {
     return 0;
 }
 
+/* An output of a piece read by another thread: raw memory (PyMem_Raw*, no GIL needed). */
+static int out_init_raw(Out *o, Py_ssize_t cap) {
+    o->ba = NULL;
+    o->p = (char *)PyMem_RawMalloc((size_t)(cap > 0 ? cap : 8));
+    if (o->p == NULL) return -1;
+    o->len = 0;
+    o->cap = cap > 0 ? cap : 8;
+    return 0;
+}
+
+static void out_free_raw(Out *o) {
+    PyMem_RawFree(o->p);
+    o->p = NULL;
+}
+
 /* Room for `more` bytes at the end of o (the GIL is taken for the resize). At is where
  * the scan is (NULL: unknown): the size is then projected from the share of the body read
  * so far (5% spare), so that a large output is resized a few times only. */
@@ -79,6 +105,16 @@ static int out_room(Scan *s, Out *o, Py_ssize_t more, const char *at) {
         if (projected > (double)want && projected < (double)PY_SSIZE_T_MAX / 2) want = (Py_ssize_t)projected;
     }
     if (want < o->len + more) want = o->len + more;
+    if (!s->py) {
+        char *np = (char *)PyMem_RawRealloc(o->p, (size_t)want);
+        if (np == NULL) {
+            s->oom = 1;
+            return -1;
+        }
+        o->p = np;
+        o->cap = want;
+        return 0;
+    }
     gil_take(&s->g);
     r = PyByteArray_Resize(o->ba, want);
     if (r < 0) {
@@ -441,10 +477,10 @@ static const char *record(Scan *s, const char *p) {
     return p + 1;
 }
 
-/* records, separated by ',' up to the closing ']' (p after the opening '['). */
-static const char *record_list(Scan *s, const char *p) {
-    p = ws(s, p);
-    if (p >= s->end || *p == ']') return NULL; /* no records: the general path */
+/* Records from p (the first one's first byte), separated by ',': up to the closing ']'
+ * (returns the position after it), or, for a piece that is not the last (s->last false),
+ * up to s->end, which must come right after a ',' and its blanks (returns s->end). */
+static const char *record_run(Scan *s, const char *p) {
     for (;;) {
         p = record(s, p);
         if (p == NULL) return NULL;
@@ -453,11 +489,23 @@ static const char *record_list(Scan *s, const char *p) {
         if (p >= s->end) return NULL;
         if (*p == ',') {
             p = ws(s, p + 1);
+            if (p == s->end && !s->last) return p;
             continue;
         }
-        if (*p != ']') return NULL;
+        if (*p != ']' || !s->last) return NULL;
         return p + 1;
     }
+}
+
+static int scan_lines(Scan *s, const char *p);
+static const char *split_run(Scan *s, const char *p);
+
+/* records, separated by ',' up to the closing ']' (p after the opening '['). */
+static const char *record_list(Scan *s, const char *p) {
+    p = ws(s, p);
+    if (p >= s->end || *p == ']') return NULL; /* no records: the general path */
+    if (s->nthreads > 1) return split_run(s, p);
+    return record_run(s, p);
 }
 
 static int scan_document(Scan *s, const char *p) {
@@ -504,7 +552,10 @@ static int scan_lines(Scan *s, const char *p) {
     for (;;) {
         const char *r;
         p = ws(s, p);
-        if (p >= s->end) return 1;
+        if (p >= s->end) {
+            s->line = line;
+            return 1;
+        }
         if (*p == '\n') {
             line++;
             p++;
@@ -520,8 +571,251 @@ static int scan_lines(Scan *s, const char *p) {
     }
 }
 
+/* ------------------------------------------------------------------------------------
+ * A large body, read by several threads (Rule 5)
+ * ------------------------------------------------------------------------------------ */
+
+typedef struct {
+    Scan s;
+    const char *from, *got; /* where the piece starts; what its reader returned */
+    PyThread_type_lock done;
+    int started;
+} Piece;
+
+/* A piece's reader: the lines of [p, s->end) (returns s->end), or records from p
+ * (record_run). NULL when the piece is anything else. */
+static const char *piece_read(Scan *s, const char *p) {
+    if (s->lines) return scan_lines(s, p) ? s->end : NULL;
+    return record_run(s, p);
+}
+
+static void piece_main(void *arg) {
+    Piece *pc = (Piece *)arg;
+    pc->got = piece_read(&pc->s, pc->from);
+    PyThread_release_lock(pc->done);
+}
+
+static inline int blank(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/* Where the pieces of [p, s->end) start: cuts[0] = p, then one cut near each n-th of the
+ * text, in increasing order; returns how many pieces. JSON Lines: after a '\n'. A document's
+ * record list: at a '[' or '{' that follows a ',' whose last byte before (blanks aside) is
+ * a ']' or '}' (blanks between the ',' and the cut). A cut there is only a guess (the
+ * bytes could be inside a name): the piece before must end exactly there (see split_run). */
+static int find_cuts(const Scan *s, const char *p, int n, const char **cuts) {
+    Py_ssize_t step = (s->end - p) / n;
+    int i, k = 1;
+    cuts[0] = p;
+    for (i = 1; i < n; i++) {
+        const char *t = p + step * i, *stop = i + 1 < n ? p + step * (i + 1) : s->end, *c = NULL;
+        if (t <= cuts[k - 1]) t = cuts[k - 1] + 1;
+        if (t >= s->end) break;
+        if (s->lines) {
+            const char *nl = (const char *)memchr(t, '\n', (size_t)(s->end - t));
+            if (nl != NULL) c = nl + 1;
+        } else {
+            const char *q = t;
+            while (q < stop) {
+                const char *b, *f;
+                q = (const char *)memchr(q, ',', (size_t)(stop - q));
+                if (q == NULL) break;
+                b = q - 1;
+                while (b > p && blank((unsigned char)*b)) b--;
+                f = q + 1;
+                while (f < s->end && blank((unsigned char)*f)) f++;
+                q++;
+                if ((*b == ']' || *b == '}') && f < s->end && (*f == '[' || *f == '{')) {
+                    c = f;
+                    break;
+                }
+            }
+        }
+        if (c == NULL || c >= s->end) continue;
+        cuts[k++] = c;
+    }
+    return k;
+}
+
+/* Do the records of piece b fit those read before it (a)? They must have the same column
+ * name and kind, and the same shape when sparse: what the one-thread reader checks of
+ * every record against the first. a takes b's when it has no records yet (blank lines). */
+static int pieces_agree(Scan *a, const Scan *b) {
+    int i;
+    if (b->kind < 0) return b->nrec == 0;
+    if (a->kind < 0) {
+        if (a->nrec != 0) return 0;
+        a->kind = b->kind;
+        a->name = b->name;
+        a->name_len = b->name_len;
+        a->rank = b->rank;
+        a->width = b->width;
+        for (i = 0; i < b->rank; i++) a->shape[i] = b->shape[i];
+        return 1;
+    }
+    if (a->kind != b->kind || a->name_len != b->name_len || memcmp(a->name, b->name, (size_t)a->name_len) != 0)
+        return 0;
+    if (a->kind == 1) {
+        if (a->rank != b->rank) return 0;
+        for (i = 0; i < a->rank; i++)
+            if (a->shape[i] != b->shape[i]) return 0;
+    }
+    return 1;
+}
+
+/* Room for exactly `more` bytes at the end of o (a bytearray: the GIL is taken). */
+static int out_grow_exact(Scan *s, Out *o, Py_ssize_t more) {
+    int r;
+    if (o->len + more <= o->cap) return 0;
+    gil_take(&s->g);
+    r = PyByteArray_Resize(o->ba, o->len + more);
+    if (r < 0) {
+        PyErr_Clear();
+        s->oom = 1;
+    } else {
+        o->p = PyByteArray_AS_STRING(o->ba);
+        o->cap = o->len + more;
+    }
+    gil_release(&s->g);
+    return r;
+}
+
+static int out_append(Scan *s, Out *o, const Out *from, int64_t add) {
+    if (out_grow_exact(s, o, from->len) < 0) return -1;
+    if (add == 0) {
+        memcpy(o->p + o->len, from->p, (size_t)from->len);
+    } else {
+        /* line numbers: int64 each, shifted by the lines of the pieces before */
+        Py_ssize_t i, n = from->len / 8;
+        for (i = 0; i < n; i++) {
+            int64_t v;
+            memcpy(&v, from->p + 8 * i, 8);
+            v += add;
+            memcpy(o->p + o->len + 8 * i, &v, 8);
+        }
+    }
+    o->len += from->len;
+    return 0;
+}
+
+/* What piece_read(s, p) returns, with the same outputs in s (the whole of [p, s->end) read
+ * by one thread, s->last true), from up to s->nthreads threads: the text is cut into
+ * pieces (find_cuts), each piece read by its own thread into its own memory (this thread
+ * reads the first one into s), then the pieces are checked and appended to s in order.
+ * The result stands only when every piece before the last ended exactly at the next cut
+ * after a ',' (JSON Lines: at its end, every cut being after a '\n'), every piece was read
+ * whole and all agree (pieces_agree): the one-thread reader then passes through each cut
+ * in the state a piece starts in, and reads the same records. Anything else (a piece that
+ * declines, a guess inside a record, no memory for a piece) discards the pieces and reads
+ * again with one thread, so results, None included, are those of one thread. */
+static const char *split_run(Scan *s, const char *p) {
+    const char *cuts[MAX_PIECES + 1], *full_end = s->end, *got, *last_got = NULL;
+    Piece *pcs;
+    Py_ssize_t size = s->end - p;
+    int n = s->nthreads, k, i, ok;
+    int64_t line_add = 0;
+    if (n > MAX_PIECES) n = MAX_PIECES;
+    if (s->piece_min > 0 && size / s->piece_min < n) n = (int)(size / s->piece_min);
+    if (n < 2) return piece_read(s, p);
+    k = find_cuts(s, p, n, cuts);
+    if (k < 2) return piece_read(s, p);
+    cuts[k] = full_end;
+    pcs = (Piece *)calloc((size_t)k, sizeof(Piece));
+    if (pcs == NULL) return piece_read(s, p);
+    for (i = 1; i < k; i++) {
+        Scan *t = &pcs[i].s;
+        Py_ssize_t len = cuts[i + 1] - cuts[i];
+        t->base = s->base;
+        t->start = cuts[i];
+        t->end = cuts[i + 1];
+        t->f32 = s->f32;
+        t->lines = s->lines;
+        t->last = i == k - 1;
+        t->nthreads = 1;
+        t->kind = -1;
+        pcs[i].from = cuts[i];
+        if (out_init_raw(&t->vals, (len / 8 + 64) & ~(Py_ssize_t)7) < 0 || out_init_raw(&t->counts, 1024) < 0 ||
+            out_init_raw(&t->keys, 64) < 0 || out_init_raw(&t->starts, s->lines ? 1024 : 8) < 0 ||
+            out_init_raw(&t->linenos, s->lines ? 1024 : 8) < 0) {
+            t->oom = 1;
+            continue;
+        }
+        pcs[i].done = PyThread_allocate_lock();
+        if (pcs[i].done == NULL) continue;
+        PyThread_acquire_lock(pcs[i].done, WAIT_LOCK);
+        if (PyThread_start_new_thread(piece_main, &pcs[i]) == PYTHREAD_INVALID_THREAD_ID) {
+            PyThread_release_lock(pcs[i].done);
+            PyThread_free_lock(pcs[i].done);
+            pcs[i].done = NULL;
+            continue;
+        }
+        pcs[i].started = 1;
+    }
+    s->end = cuts[1];
+    s->last = 0;
+    got = piece_read(s, p);
+    s->end = full_end;
+    s->last = 1;
+    ok = got == cuts[1] && !s->oom;
+    for (i = 1; i < k; i++) {
+        Piece *pc = &pcs[i];
+        if (pc->started) {
+            PyThread_acquire_lock(pc->done, WAIT_LOCK);
+            PyThread_release_lock(pc->done);
+        } else if (ok && !pc->s.oom) {
+            pc->got = piece_read(&pc->s, pc->from); /* no thread: read it here */
+        }
+        if (pc->done != NULL) PyThread_free_lock(pc->done);
+    }
+    for (i = 1; i < k && ok; i++) {
+        Scan *t = &pcs[i].s;
+        if (t->oom || pcs[i].got == NULL || (i < k - 1 && pcs[i].got != cuts[i + 1]) || !pieces_agree(s, t)) {
+            ok = 0;
+            break;
+        }
+        if (i == k - 1) last_got = pcs[i].got;
+    }
+    if (ok && s->lines) line_add = s->line - 1;
+    for (i = 1; i < k && ok; i++) {
+        Scan *t = &pcs[i].s;
+        if (out_append(s, &s->vals, &t->vals, 0) < 0 || out_append(s, &s->counts, &t->counts, 0) < 0 ||
+            out_append(s, &s->keys, &t->keys, 0) < 0 ||
+            (s->lines && (out_append(s, &s->starts, &t->starts, 0) < 0 ||
+                          out_append(s, &s->linenos, &t->linenos, line_add) < 0))) {
+            ok = 0;
+            break;
+        }
+        if (s->lines) line_add += t->line - 1;
+        s->nkeys += t->nkeys;
+        s->nrec += t->nrec;
+    }
+    for (i = 1; i < k; i++) {
+        Scan *t = &pcs[i].s;
+        out_free_raw(&t->vals);
+        out_free_raw(&t->counts);
+        out_free_raw(&t->keys);
+        out_free_raw(&t->starts);
+        out_free_raw(&t->linenos);
+    }
+    free(pcs);
+    if (ok) {
+        if (s->lines) s->line = line_add + 1;
+        return last_got;
+    }
+    /* one thread, from the start */
+    s->vals.len = s->counts.len = s->keys.len = s->starts.len = s->linenos.len = 0;
+    s->nvals = s->nkeys = s->nrec = 0;
+    s->kind = -1;
+    s->skip_short = 0;
+    s->name = NULL;
+    s->name_len = 0;
+    s->rank = 0;
+    s->width = 0;
+    s->oom = 0;
+    return piece_read(s, p);
+}
+
 PyDoc_STRVAR(records_doc,
-             "records(data, start, stop, lines, f32) -> tuple | None\n\n"
+             "records(data, start, stop, lines, f32, nthreads=1, piece_min=524288) -> tuple | None\n\n"
              "Read data[start:stop], a JSON request document (lines false) or JSON Lines\n"
              "(lines true), whose records all give one numeric column (see the module's rules).\n"
              "Returns (kind, name, values, counts, keys, shape, starts, linenos, n): kind 0 for\n"
@@ -531,17 +825,21 @@ PyDoc_STRVAR(records_doc,
              "of int64 flat indices (None when dense); shape the sparse record shape (a tuple,\n"
              "None when dense); starts and linenos (JSON Lines only, else None) the byte offset of\n"
              "each record and its 1-based line within data[start:stop]; n the records.\n"
-             "None when the body is anything else.");
+             "None when the body is anything else.\n"
+             "A record list or JSON Lines body of at least 2 * piece_min bytes is read in up to\n"
+             "nthreads pieces of at least piece_min bytes by as many threads, with the result of\n"
+             "one thread (see split_run).");
 
 static PyObject *records(PyObject *self, PyObject *args) {
     Py_buffer data;
     Py_ssize_t start, stop;
-    int lines, f32, ok;
+    Py_ssize_t piece_min = PIECE_MIN;
+    int lines, f32, ok, nthreads = 1;
     Scan s;
     PyObject *res = NULL, *shape = Py_None, *name = NULL;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnpp", &data, &start, &stop, &lines, &f32)) return NULL;
-    if (start < 0 || stop > data.len || start > stop) {
+    if (!PyArg_ParseTuple(args, "y*nnpp|in", &data, &start, &stop, &lines, &f32, &nthreads, &piece_min)) return NULL;
+    if (start < 0 || stop > data.len || start > stop || piece_min < 1) {
         PyBuffer_Release(&data);
         PyErr_SetString(PyExc_ValueError, "records: bad bounds");
         return NULL;
@@ -553,6 +851,10 @@ static PyObject *records(PyObject *self, PyObject *args) {
     s.f32 = f32;
     s.lines = lines;
     s.kind = -1;
+    s.py = 1;
+    s.last = 1;
+    s.nthreads = nthreads;
+    s.piece_min = piece_min;
     {
         Py_ssize_t size = stop - start;
         Py_ssize_t guess = (size / 8 + 64) & ~(Py_ssize_t)7;
@@ -561,7 +863,10 @@ static PyObject *records(PyObject *self, PyObject *args) {
             goto fail;
     }
     gil_release(&s.g);
-    ok = lines ? scan_lines(&s, s.base + start) : scan_document(&s, s.base + start);
+    if (lines)
+        ok = nthreads > 1 ? split_run(&s, s.base + start) != NULL : scan_lines(&s, s.base + start);
+    else
+        ok = scan_document(&s, s.base + start);
     gil_take(&s.g);
     if (s.oom) {
         PyErr_NoMemory();
