@@ -8,6 +8,7 @@ are the same with one thread and with several."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -67,7 +68,7 @@ def record(shape: str, row: list[Any], name: str, width: int) -> Any:
 
 
 SHAPES = ("list", "features", "name", "data.values", "data.shape", "sparse")
-WRITERS = {
+WRITERS: dict[str, Callable[[Any], bytes]] = {
     "orjson": orjson.dumps,
     "json.dumps": lambda x: json.dumps(x).encode(),
     "indent": lambda x: json.dumps(x, indent=1).encode(),

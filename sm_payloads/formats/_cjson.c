@@ -25,6 +25,10 @@
  * Rule 4: numbers are read by smp_number (_cnumber.h), exactly (float32 decided directly).
  * Output buffers are bytearrays grown geometrically (the GIL is taken only to resize them);
  * the loops run without the GIL.
+ * Rule 5 (threads): with nthreads > 1, a record list or JSON Lines body of at least two
+ * pieces' worth of bytes is cut into pieces read by as many threads (split_run), each into
+ * raw memory of its own, then checked and appended in order; the result is always the
+ * one-thread result (a failed check reads the body again with one thread).
  */
 #include "_cnumber.h"
 #include <pythread.h>
