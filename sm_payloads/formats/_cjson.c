@@ -171,17 +171,15 @@ static inline int is_word(const char *name, Py_ssize_t len, const char *word) {
     return (size_t)len == n && memcmp(name, word, n) == 0;
 }
 
-/* A short plain number at p, the common case of integer data and of data printed with a
- * few decimals: [-]digits[.digits], at most 15 digits in all, no exponent. The value is
- * m / 10**k with m < 10**15 < 2**53 and k <= 15, both exact doubles, so one IEEE division
- * rounds it correctly (Clinger's fast path); for float32 the same holds in float arithmetic
- * when m < 2**24 and k <= 10 (both exact floats). An integer reads as the float of the
- * integer (-0 is 0.0), a decimal keeps its sign (-0.0). Writes what smp_number would write;
- * NULL for anything else (smp_number reads it). Needs FLT_EVAL_METHOD 0 (FAST_PATH). */
+/* A short integer at p, the common case of integer data: [-]digits, at most 15 digits, no
+ * fraction, no exponent. It reads as the float of the integer (m < 10**15 < 2**53: exact
+ * as a double, one rounding to float32; -0 is 0.0), which is what smp_number would write.
+ * NULL for anything else, decimals included (smp_number reads them: its word-wise path is
+ * faster on them than a byte loop here). Needs FLT_EVAL_METHOD 0 (FAST_PATH). */
 static inline const char *short_number(const char *p, const char *end, int f32, char *out) {
     const char *q = p, *d0;
     uint64_t m;
-    int neg = 0, k = 0, nd;
+    int neg = 0;
     if (!FAST_PATH) return NULL;
     if (q < end && *q == '-') {
         neg = 1;
@@ -192,26 +190,14 @@ static inline const char *short_number(const char *p, const char *end, int f32, 
     m = (uint64_t)(*q++ - '0');
     if (m != 0)
         while (q < end && is_digit((unsigned char)*q) && q - d0 < 15) m = m * 10 + (uint64_t)(*q++ - '0');
-    nd = (int)(q - d0);
-    if (q < end && *q == '.') {
-        const char *f = ++q;
-        while (q < end && is_digit((unsigned char)*q) && nd < 15) {
-            m = m * 10 + (uint64_t)(*q++ - '0');
-            nd++;
-        }
-        k = (int)(q - f);
-        if (k == 0) return NULL;
-    }
     if (q < end && (is_digit((unsigned char)*q) || *q == '.' || *q == 'e' || *q == 'E')) return NULL;
     if (f32) {
-        float f;
-        if (k && (m >= (1u << 24) || k > 10)) return NULL;
-        f = k ? (float)m / (float)POW10[k] : (float)m;
-        if (neg && (k || m)) f = -f;
+        float f = (float)m;
+        if (neg && m) f = -f;
         memcpy(out, &f, 4);
     } else {
-        double v = k ? (double)m / POW10[k] : (double)m;
-        if (neg && (k || m)) v = -v;
+        double v = (double)m;
+        if (neg && m) v = -v;
         memcpy(out, &v, 8);
     }
     return q;
@@ -232,7 +218,7 @@ static const char *number_list(Scan *s, const char *p, Py_ssize_t *count) {
         if (o->len + item > o->cap && out_room(s, o, item, p) < 0) return NULL;
         {
             /* after a number short_number could not read, the next SHORT_SKIP go straight to
-             * smp_number (a column of long numbers pays for one try in SHORT_SKIP + 1) */
+             * smp_number (a column of decimals pays for one try in SHORT_SKIP + 1) */
             const char *q = NULL;
             if (s->skip_short > 0) {
                 s->skip_short--;

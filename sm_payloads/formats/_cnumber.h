@@ -270,6 +270,67 @@ static inline const char *swar_decimal(const char *p, const char *end, int mode_
     *mant = m;
     return q;
 }
+
+/* The value of the first n (0..8) digit bytes of v (0 for none). */
+static inline uint64_t digits_value0(uint64_t v, int n) { return n > 0 ? digits_value(v, n) : 0; }
+
+/* The common shape digits '.' digits [exponent] with 1 to 7 digits before the dot and at
+ * most 24 digits in all, read at fixed offsets: the first word without its dot (the digits
+ * before it, then those after it moved down a byte, then the byte at p + 8), and the words
+ * at p + 9 and p + 17, which hold nothing but the digits that follow. Their digit runs and
+ * values do not depend on one another, and the lengths select the words by arithmetic, not
+ * by branches, so numbers of mixed lengths cost no mispredicted branch here. At most 19
+ * significant digits (leading zeros of "0.00..." aside); needs 32 bytes left at p.
+ * Anything else returns NULL (swar_decimal, then the byte-wise scanner, read it). */
+static inline const char *swar_fixed(const char *p, const char *end, int mode_json, uint64_t *mant, int *e10,
+                                     const char **mend, int *exp) {
+    uint64_t v, low, W, A, B, m, zx;
+    int n1, r0, r1, r2, c1, c2, D, z;
+    const char *q;
+    if (end - p < 32) return NULL;
+    v = load8(p);
+    n1 = digit_run(v);
+    if (n1 == 0 || n1 == 8 || p[n1] != '.' || (mode_json && n1 > 1 && p[0] == '0')) return NULL;
+    low = (1ULL << (8 * n1)) - 1;
+    W = (v & low) | ((v >> 8) & ~low & 0x00FFFFFFFFFFFFFFULL) | ((uint64_t)(unsigned char)p[8] << 56);
+    A = load8(p + 9);
+    B = load8(p + 17);
+    r0 = digit_run(W);
+    r1 = digit_run(A);
+    r2 = digit_run(B);
+    c1 = r0 == 8 ? r1 : 0;
+    c2 = r0 == 8 && r1 == 8 ? r2 : 0;
+    D = r0 + c1 + c2; /* digits, the dot aside */
+    if (D == n1 || c2 == 8) return NULL;
+    zx = W ^ 0x3030303030303030ULL; /* leading zeros (of "0.00...") are not significant */
+    z = zx ? __builtin_ctzll(zx) >> 3 : 8;
+    if (D - z > 19) return NULL;
+    m = digits_value(W, r0);
+    m = m * UPOW10[c1] + digits_value0(A, c1);
+    m = m * UPOW10[c2] + digits_value0(B, c2);
+    q = p + D + 1;
+    *e10 = n1 - D;
+    *mend = q;
+    *exp = 0;
+    if (*q == 'e' || *q == 'E') {
+        int neg = 0, ex = 0, nd = 0;
+        q++;
+        if (q < end && (*q == '+' || *q == '-')) {
+            neg = *q == '-';
+            q++;
+        }
+        while (q < end && is_digit((unsigned char)*q)) {
+            if (++nd > 4) return NULL;
+            ex = ex * 10 + (*q - '0');
+            q++;
+        }
+        if (nd == 0) return NULL;
+        *exp = neg ? -ex : ex;
+        *e10 += *exp;
+    }
+    *mant = m;
+    return q;
+}
 #else
 #define SWAR 0
 #endif
@@ -689,7 +750,8 @@ static const char *smp_number(Gil *g, const char *p, const char *end, int gramma
             uint64_t m;
             int e10, ex;
             const char *mend;
-            q = swar_decimal(p, end, json, &m, &e10, &mend, &ex);
+            q = swar_fixed(p, end, json, &m, &e10, &mend, &ex);
+            if (q == NULL) q = swar_decimal(p, end, json, &m, &e10, &mend, &ex);
             if (q != NULL) {
                 if (FAST_PATH && m < TWO53 && e10 >= -22 && e10 <= 22) {
                     double v = fast_value(m, e10);
