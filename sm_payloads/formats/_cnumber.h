@@ -10,6 +10,9 @@
  *
  * How. The scanner keeps the first 19 significant digits as a 64-bit integer w and the
  * decimal exponent q of its last digit, and notes whether any digit it dropped was nonzero.
+ * (On little-endian machines the usual shape, digits '.' digits [exponent], is read 8
+ * digits at a time: first at fixed offsets without a loop, swar_fixed, else word by word,
+ * swar_decimal; the byte-wise scan_decimal reads everything else.)
  *  1. Clinger's fast path: w < 2**53 and |q| <= 22 make w and 10**|q| exact doubles, and one
  *     IEEE multiplication or division rounds correctly. For a float32 that double is cast,
  *     which is right unless the double is itself a binary32 rounding boundary (a midpoint
