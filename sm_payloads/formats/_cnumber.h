@@ -447,18 +447,23 @@ static int eisel_lemire(uint64_t w, int q, const Fmt *f, uint64_t *bits) {
         H = z.hi & mask;
     }
     qi = sh == 64 ? 0 : z.hi >> sh;
-    if (H < half - 1 || (H == half - 1 && z.lo < ~0ULL - 1)) {
-        /* below the halfway point by at least 2 units: down */
-    } else if (H == half - 1) {
-        /* 1 or 2 units below: X may be on it unless the product is exact */
-        if (!exact) {
-            *bits = fmt_pack(f, qi, U);
-            return 0;
+    if ((H == half - 1 && z.lo >= ~0ULL - 1) || (H == half && z.lo == 0)) {
+        /* rare: within 2 units below the halfway point, or just on it */
+        if (H == half - 1) {
+            /* 1 or 2 units below: X may be on it unless the product is exact */
+            if (!exact) {
+                *bits = fmt_pack(f, qi, U);
+                return 0;
+            }
+        } else if (exact && low == 0) {
+            qi += qi & 1; /* exactly halfway: to even */
+        } else {
+            qi++; /* above the halfway point */
         }
-    } else if (H == half && z.lo == 0 && exact && low == 0) {
-        qi += qi & 1; /* exactly halfway: to even */
     } else {
-        qi++; /* above the halfway point */
+        /* at least 2 units below the halfway point (down) or above it (up): without a
+         * branch, the direction of rounding being as likely one way as the other */
+        qi += H >= half;
     }
     *bits = fmt_pack(f, qi, U);
     return 1;
