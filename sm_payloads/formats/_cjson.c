@@ -52,6 +52,7 @@ typedef struct {
 typedef struct {
     Gil g;
     const char *base, *start, *end;
+    const char *proj_end; /* out_room projects output sizes to here (the first piece: the end of all) */
     int f32, lines, oom;
     int py;       /* the outputs are bytearrays (else malloc'd: no Python object is touched) */
     int last;     /* documents: this piece reads up to the list's ']' (else up to end) */
@@ -96,15 +97,17 @@ static void out_free_raw(Out *o) {
 }
 
 /* Room for `more` bytes at the end of o (the GIL is taken for the resize). At is where
- * the scan is (NULL: unknown): the size is then projected from the share of the body read
- * so far (5% spare), so that a large output is resized a few times only. */
+ * the scan is (NULL: unknown): the size is then projected from the share of the text up to
+ * s->proj_end read so far (5% spare), so that a large output is resized a few times only
+ * (the first piece of a split body projects to the end of all pieces, so that the others
+ * are appended without a resize). */
 static int out_room(Scan *s, Out *o, Py_ssize_t more, const char *at) {
     Py_ssize_t want;
     int r;
     if (o->len + more <= o->cap) return 0;
     want = o->cap * 2;
-    if (at != NULL && at > s->start) {
-        double share = (double)(at - s->start) / (double)(s->end - s->start);
+    if (at != NULL && at > s->start && s->proj_end > s->start) {
+        double share = (double)(at - s->start) / (double)(s->proj_end - s->start);
         double projected = (double)(o->len + more) / share * 1.05;
         if (projected > (double)want && projected < (double)PY_SSIZE_T_MAX / 2) want = (Py_ssize_t)projected;
     }
@@ -716,7 +719,7 @@ static const char *split_run(Scan *s, const char *p) {
         Py_ssize_t len = cuts[i + 1] - cuts[i];
         t->base = s->base;
         t->start = cuts[i];
-        t->end = cuts[i + 1];
+        t->end = t->proj_end = cuts[i + 1];
         t->f32 = s->f32;
         t->lines = s->lines;
         t->last = i == k - 1;
@@ -837,7 +840,7 @@ static PyObject *records(PyObject *self, PyObject *args) {
     memset(&s, 0, sizeof(s));
     s.base = (const char *)data.buf;
     s.start = s.base + start;
-    s.end = s.base + stop;
+    s.end = s.proj_end = s.base + stop;
     s.f32 = f32;
     s.lines = lines;
     s.kind = -1;
