@@ -224,6 +224,21 @@ def test_declines_in_any_piece(lines: bool) -> None:
         assert check_every_split(body, lines) is None
 
 
+@pytest.mark.parametrize("lines", [False, True])
+def test_pieces_denser_than_the_sample(lines: bool) -> None:
+    """The output buffers are sized from a sample at the start of the first piece; pieces
+    that need more room than that promises fail the split, and one thread reads the body."""
+    rng = np.random.default_rng(2)
+    short: list[Any] = [[1] for _ in range(300)]
+    long: list[Any] = [rng.standard_normal(60).tolist() for _ in range(300)]
+    for recs in (short + long, long + short, short + long + short):
+        body = body_of([{"features": r} for r in recs], lines, True, "orjson")
+        got = check_every_split(body, lines)
+        assert got is not None and np.frombuffer(got[2]).tolist() == [v for r in recs for v in r]
+        for n in (2, 4):
+            assert threads(body, lines, False, n, len(body) // 5) == got
+
+
 def test_blank_pieces_of_json_lines() -> None:
     """A piece of blank lines only has no records: it neither decides nor breaks anything."""
     body = b"[1.5]\n" + b"\n" * 40 + b"  \r\n" * 10 + b"[2.5, 3]\n" + b"\n" * 40

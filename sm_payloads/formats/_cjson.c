@@ -27,8 +27,9 @@
  * the loops run without the GIL.
  * Rule 5 (threads): with nthreads > 1, a record list or JSON Lines body of at least two
  * pieces' worth of bytes is cut into pieces read by as many threads (split_run), each into
- * raw memory of its own, then checked and appended in order; the result is always the
- * one-thread result (a failed check reads the body again with one thread).
+ * its own region of the output buffers (sized once from a sample), then checked and moved
+ * together in order; the result is always the one-thread result (a failed check reads the
+ * body again with one thread).
  */
 #include "_cnumber.h"
 #include <pythread.h>
@@ -44,7 +45,7 @@
 #define PIECE_MIN (1 << 19)
 
 typedef struct {
-    PyObject *ba; /* bytearray; NULL: malloc'd memory at p (the pieces other threads read) */
+    PyObject *ba; /* bytearray; NULL: a region of another Out's bytearray (a piece's) */
     char *p;
     Py_ssize_t len, cap; /* bytes */
 } Out;
@@ -54,11 +55,12 @@ typedef struct {
     const char *base, *start, *end;
     const char *proj_end; /* out_room projects output sizes to here (the first piece: the end of all) */
     int f32, lines, oom;
-    int py;       /* the outputs are bytearrays (else malloc'd: no Python object is touched) */
+    int fixed;    /* the outputs are regions of fixed size (no resize, no GIL): running out of room sets full */
+    int full;
     int last;     /* documents: this piece reads up to the list's ']' (else up to end) */
     int nthreads; /* threads allowed to read the record list or the lines */
     Py_ssize_t piece_min;
-    int64_t line; /* JSON Lines: the line scan_lines reached (1-based) */
+    int64_t line; /* JSON Lines: the line scan_lines starts at, then the one it reached (1-based) */
     Out vals, counts, keys, starts, linenos;
     Py_ssize_t nvals, nkeys, nrec;
     int kind; /* -1 none yet, 0 dense vectors, 1 sparse */
@@ -81,21 +83,6 @@ static int out_init(Out *o, Py_ssize_t cap) {
     return 0;
 }
 
-/* An output of a piece read by another thread: raw memory (PyMem_Raw*, no GIL needed). */
-static int out_init_raw(Out *o, Py_ssize_t cap) {
-    o->ba = NULL;
-    o->p = (char *)PyMem_RawMalloc((size_t)(cap > 0 ? cap : 8));
-    if (o->p == NULL) return -1;
-    o->len = 0;
-    o->cap = cap > 0 ? cap : 8;
-    return 0;
-}
-
-static void out_free_raw(Out *o) {
-    PyMem_RawFree(o->p);
-    o->p = NULL;
-}
-
 /* Room for `more` bytes at the end of o (the GIL is taken for the resize). At is where
  * the scan is (NULL: unknown): the size is then projected from the share of the text up to
  * s->proj_end read so far (5% spare), so that a large output is resized a few times only
@@ -105,6 +92,10 @@ static int out_room(Scan *s, Out *o, Py_ssize_t more, const char *at) {
     Py_ssize_t want;
     int r;
     if (o->len + more <= o->cap) return 0;
+    if (s->fixed) {
+        s->full = 1;
+        return -1;
+    }
     want = o->cap * 2;
     if (at != NULL && at > s->start && s->proj_end > s->start) {
         double share = (double)(at - s->start) / (double)(s->proj_end - s->start);
@@ -112,16 +103,6 @@ static int out_room(Scan *s, Out *o, Py_ssize_t more, const char *at) {
         if (projected > (double)want && projected < (double)PY_SSIZE_T_MAX / 2) want = (Py_ssize_t)projected;
     }
     if (want < o->len + more) want = o->len + more;
-    if (!s->py) {
-        char *np = (char *)PyMem_RawRealloc(o->p, (size_t)want);
-        if (np == NULL) {
-            s->oom = 1;
-            return -1;
-        }
-        o->p = np;
-        o->cap = want;
-        return 0;
-    }
     gil_take(&s->g);
     r = PyByteArray_Resize(o->ba, want);
     if (r < 0) {
@@ -541,7 +522,7 @@ static int scan_document(Scan *s, const char *p) {
 }
 
 static int scan_lines(Scan *s, const char *p) {
-    int64_t line = 1;
+    int64_t line = s->line;
     for (;;) {
         const char *r;
         p = ws(s, p);
@@ -590,41 +571,42 @@ static void piece_main(void *arg) {
 
 static inline int blank(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-/* Where the pieces of [p, s->end) start: cuts[0] = p, then one cut near each n-th of the
- * text, in increasing order; returns how many pieces. JSON Lines: after a '\n'. A document's
- * record list: at a '[' or '{' that follows a ',' whose last byte before (blanks aside) is
- * a ']' or '}' (blanks between the ',' and the cut). A cut there is only a guess (the
- * bytes could be inside a name): the piece before must end exactly there (see split_run). */
+/* A guess at a record boundary in [t, stop): JSON Lines, after the first '\n' (up to
+ * s->end); a document's record list, a '[' or '{' that follows a ',' whose last byte
+ * before (blanks aside, not before p) is a ']' or '}', blanks between the ',' and the cut,
+ * which is where records meet in every shape `record` reads. Only a guess (the bytes could
+ * be inside a name): the piece before must end exactly there (see split_run). NULL: none. */
+static const char *guess_cut(const Scan *s, const char *p, const char *t, const char *stop) {
+    if (t >= s->end) return NULL;
+    if (s->lines) {
+        const char *nl = (const char *)memchr(t, '\n', (size_t)(s->end - t));
+        return nl != NULL && nl + 1 < s->end ? nl + 1 : NULL;
+    }
+    while (t < stop) {
+        const char *b, *f;
+        t = (const char *)memchr(t, ',', (size_t)(stop - t));
+        if (t == NULL) return NULL;
+        b = t - 1;
+        while (b > p && blank((unsigned char)*b)) b--;
+        f = t + 1;
+        while (f < s->end && blank((unsigned char)*f)) f++;
+        t++;
+        if ((*b == ']' || *b == '}') && f < s->end && (*f == '[' || *f == '{')) return f;
+    }
+    return NULL;
+}
+
+/* Where the pieces of [p, s->end) start: cuts[0] = p, then one guess near each n-th of
+ * the text, in increasing order; returns how many pieces. */
 static int find_cuts(const Scan *s, const char *p, int n, const char **cuts) {
     Py_ssize_t step = (s->end - p) / n;
     int i, k = 1;
     cuts[0] = p;
     for (i = 1; i < n; i++) {
-        const char *t = p + step * i, *stop = i + 1 < n ? p + step * (i + 1) : s->end, *c = NULL;
+        const char *t = p + step * i, *stop = i + 1 < n ? p + step * (i + 1) : s->end, *c;
         if (t <= cuts[k - 1]) t = cuts[k - 1] + 1;
-        if (t >= s->end) break;
-        if (s->lines) {
-            const char *nl = (const char *)memchr(t, '\n', (size_t)(s->end - t));
-            if (nl != NULL) c = nl + 1;
-        } else {
-            const char *q = t;
-            while (q < stop) {
-                const char *b, *f;
-                q = (const char *)memchr(q, ',', (size_t)(stop - q));
-                if (q == NULL) break;
-                b = q - 1;
-                while (b > p && blank((unsigned char)*b)) b--;
-                f = q + 1;
-                while (f < s->end && blank((unsigned char)*f)) f++;
-                q++;
-                if ((*b == ']' || *b == '}') && f < s->end && (*f == '[' || *f == '{')) {
-                    c = f;
-                    break;
-                }
-            }
-        }
-        if (c == NULL || c >= s->end) continue;
-        cuts[k++] = c;
+        c = guess_cut(s, p, t, stop);
+        if (c != NULL && c < s->end) cuts[k++] = c;
     }
     return k;
 }
@@ -672,39 +654,34 @@ static int out_grow_exact(Scan *s, Out *o, Py_ssize_t more) {
     return r;
 }
 
-static int out_append(Scan *s, Out *o, const Out *from, int64_t add) {
-    if (out_grow_exact(s, o, from->len) < 0) return -1;
-    if (add == 0) {
-        memcpy(o->p + o->len, from->p, (size_t)from->len);
-    } else {
-        /* line numbers: int64 each, shifted by the lines of the pieces before */
-        Py_ssize_t i, n = from->len / 8;
-        for (i = 0; i < n; i++) {
-            int64_t v;
-            memcpy(&v, from->p + 8 * i, 8);
-            v += add;
-            memcpy(o->p + o->len + 8 * i, &v, 8);
-        }
-    }
-    o->len += from->len;
-    return 0;
+#define NOUT 5
+#define SAMPLE (1 << 16)
+
+static Out *scan_out(Scan *s, int j) {
+    Out *o[NOUT] = {&s->vals, &s->counts, &s->keys, &s->starts, &s->linenos};
+    return o[j];
 }
 
 /* What piece_read(s, p) returns, with the same outputs in s (the whole of [p, s->end) read
- * by one thread, s->last true), from up to s->nthreads threads: the text is cut into
- * pieces (find_cuts), each piece read by its own thread into its own memory (this thread
- * reads the first one into s), then the pieces are checked and appended to s in order.
- * The result stands only when every piece before the last ended exactly at the next cut
- * after a ',' (JSON Lines: at its end, every cut being after a '\n'), every piece was read
- * whole and all agree (pieces_agree): the one-thread reader then passes through each cut
- * in the state a piece starts in, and reads the same records. Anything else (a piece that
- * declines, a guess inside a record, no memory for a piece) discards the pieces and reads
- * again with one thread, so results, None included, are those of one thread. */
+ * by one thread, s->last true), from up to s->nthreads threads. The text is cut into
+ * pieces (find_cuts). This thread first reads a sample of the first piece (up to a guessed
+ * cut at least SAMPLE bytes in); from the output per byte of text there, each output
+ * buffer is sized once for all pieces (15% spare, plus 4 KiB per piece), and each piece
+ * gets its own region of it, in order: the first piece goes on here, each other one is read
+ * by its own thread straight into its region, and no piece may grow its region (a full one
+ * fails the split). Then the pieces are checked and their regions moved together.
+ * The result stands only when the sample and every piece before the last ended exactly at
+ * the next cut after a ',' (JSON Lines: at its end, every cut being after a '\n'), every
+ * piece was read whole in its room, and all agree (pieces_agree): the one-thread reader
+ * then passes through each cut in the state a piece starts in, and reads the same records.
+ * Anything else (a guess inside a record, a piece that declines or runs out of room) reads
+ * the body again with one thread, so results, None included, are those of one thread.
+ * Memory: the output buffers, about 1.15 times their final size at most. */
 static const char *split_run(Scan *s, const char *p) {
-    const char *cuts[MAX_PIECES + 1], *full_end = s->end, *got, *last_got = NULL;
-    Piece *pcs;
-    Py_ssize_t size = s->end - p;
-    int n = s->nthreads, k, i, ok;
+    const char *cuts[MAX_PIECES + 1], *full_end = s->end, *got, *last_got = NULL, *sample_end;
+    Piece *pcs = NULL;
+    Py_ssize_t size = s->end - p, sampled, off[NOUT][MAX_PIECES + 1];
+    int n = s->nthreads, k, i, j, ok;
     int64_t line_add = 0;
     if (n > MAX_PIECES) n = MAX_PIECES;
     if (s->piece_min > 0 && size / s->piece_min < n) n = (int)(size / s->piece_min);
@@ -712,11 +689,38 @@ static const char *split_run(Scan *s, const char *p) {
     k = find_cuts(s, p, n, cuts);
     if (k < 2) return piece_read(s, p);
     cuts[k] = full_end;
-    pcs = (Piece *)calloc((size_t)k, sizeof(Piece));
-    if (pcs == NULL) return piece_read(s, p);
+    /* the sample: the start of the first piece, read here */
+    sampled = (cuts[1] - p) / 4 < SAMPLE ? (cuts[1] - p) / 4 : SAMPLE;
+    sample_end = guess_cut(s, p, p + (sampled > 0 ? sampled : 1), cuts[1]);
+    if (sample_end == NULL || sample_end >= cuts[1]) return piece_read(s, p);
+    s->end = sample_end;
+    s->last = 0;
+    got = piece_read(s, p);
+    s->end = full_end;
+    s->last = 1;
+    ok = got == sample_end && !s->oom;
+    if (ok) pcs = (Piece *)calloc((size_t)k, sizeof(Piece));
+    ok = pcs != NULL;
+    sampled = sample_end - p;
+    /* one region per piece and output; off[j][i] is where piece i's region starts */
+    for (j = 0; j < NOUT && ok; j++) {
+        Out *o = scan_out(s, j);
+        double rate = (double)o->len / (double)sampled * 1.15;
+        off[j][0] = 0;
+        for (i = 0; i < k; i++) {
+            const char *from = i == 0 ? sample_end : cuts[i];
+            Py_ssize_t room = (Py_ssize_t)(rate * (double)(cuts[i + 1] - from)) + 4096;
+            room = (room + 7) & ~(Py_ssize_t)7;
+            off[j][i + 1] = off[j][i] + room + (i == 0 ? o->len : 0);
+        }
+        if (o->cap < off[j][k] && out_grow_exact(s, o, off[j][k] - o->len) < 0) ok = 0;
+    }
+    if (!ok) {
+        free(pcs);
+        goto again;
+    }
     for (i = 1; i < k; i++) {
         Scan *t = &pcs[i].s;
-        Py_ssize_t len = cuts[i + 1] - cuts[i];
         t->base = s->base;
         t->start = cuts[i];
         t->end = t->proj_end = cuts[i + 1];
@@ -725,13 +729,16 @@ static const char *split_run(Scan *s, const char *p) {
         t->last = i == k - 1;
         t->nthreads = 1;
         t->kind = -1;
-        pcs[i].from = cuts[i];
-        if (out_init_raw(&t->vals, (len / 8 + 64) & ~(Py_ssize_t)7) < 0 || out_init_raw(&t->counts, 1024) < 0 ||
-            out_init_raw(&t->keys, 64) < 0 || out_init_raw(&t->starts, s->lines ? 1024 : 8) < 0 ||
-            out_init_raw(&t->linenos, s->lines ? 1024 : 8) < 0) {
-            t->oom = 1;
-            continue;
+        t->line = 1;
+        t->fixed = 1;
+        for (j = 0; j < NOUT; j++) {
+            Out *o = scan_out(t, j), *so = scan_out(s, j);
+            o->ba = NULL;
+            o->p = so->p + off[j][i];
+            o->len = 0;
+            o->cap = off[j][i + 1] - off[j][i];
         }
+        pcs[i].from = cuts[i];
         pcs[i].done = PyThread_allocate_lock();
         if (pcs[i].done == NULL) continue;
         PyThread_acquire_lock(pcs[i].done, WAIT_LOCK);
@@ -743,25 +750,36 @@ static const char *split_run(Scan *s, const char *p) {
         }
         pcs[i].started = 1;
     }
-    s->end = cuts[1];
-    s->last = 0;
-    got = piece_read(s, p);
-    s->end = full_end;
-    s->last = 1;
-    ok = got == cuts[1] && !s->oom;
+    /* the rest of the first piece, here, in its region */
+    {
+        Py_ssize_t caps[NOUT];
+        for (j = 0; j < NOUT; j++) {
+            caps[j] = scan_out(s, j)->cap;
+            scan_out(s, j)->cap = off[j][1];
+        }
+        s->end = cuts[1];
+        s->last = 0;
+        s->fixed = 1;
+        got = piece_read(s, sample_end);
+        s->end = full_end;
+        s->last = 1;
+        s->fixed = 0;
+        for (j = 0; j < NOUT; j++) scan_out(s, j)->cap = caps[j];
+    }
+    ok = got == cuts[1] && !s->oom && !s->full;
     for (i = 1; i < k; i++) {
         Piece *pc = &pcs[i];
         if (pc->started) {
             PyThread_acquire_lock(pc->done, WAIT_LOCK);
             PyThread_release_lock(pc->done);
-        } else if (ok && !pc->s.oom) {
+        } else if (ok) {
             pc->got = piece_read(&pc->s, pc->from); /* no thread: read it here */
         }
         if (pc->done != NULL) PyThread_free_lock(pc->done);
     }
     for (i = 1; i < k && ok; i++) {
         Scan *t = &pcs[i].s;
-        if (t->oom || pcs[i].got == NULL || (i < k - 1 && pcs[i].got != cuts[i + 1]) || !pieces_agree(s, t)) {
+        if (t->full || pcs[i].got == NULL || (i < k - 1 && pcs[i].got != cuts[i + 1]) || !pieces_agree(s, t)) {
             ok = 0;
             break;
         }
@@ -770,30 +788,31 @@ static const char *split_run(Scan *s, const char *p) {
     if (ok && s->lines) line_add = s->line - 1;
     for (i = 1; i < k && ok; i++) {
         Scan *t = &pcs[i].s;
-        if (out_append(s, &s->vals, &t->vals, 0) < 0 || out_append(s, &s->counts, &t->counts, 0) < 0 ||
-            out_append(s, &s->keys, &t->keys, 0) < 0 ||
-            (s->lines && (out_append(s, &s->starts, &t->starts, 0) < 0 ||
-                          out_append(s, &s->linenos, &t->linenos, line_add) < 0))) {
-            ok = 0;
-            break;
+        /* the regions, moved together in order (each one only moves down) */
+        for (j = 0; j < NOUT; j++) {
+            Out *o = scan_out(s, j), *from = scan_out(t, j);
+            memmove(o->p + o->len, from->p, (size_t)from->len);
+            if (j == 4 && line_add != 0) {
+                Py_ssize_t e, ne = from->len / 8;
+                for (e = 0; e < ne; e++) {
+                    int64_t v;
+                    memcpy(&v, o->p + o->len + 8 * e, 8);
+                    v += line_add;
+                    memcpy(o->p + o->len + 8 * e, &v, 8);
+                }
+            }
+            o->len += from->len;
         }
         if (s->lines) line_add += t->line - 1;
         s->nkeys += t->nkeys;
         s->nrec += t->nrec;
-    }
-    for (i = 1; i < k; i++) {
-        Scan *t = &pcs[i].s;
-        out_free_raw(&t->vals);
-        out_free_raw(&t->counts);
-        out_free_raw(&t->keys);
-        out_free_raw(&t->starts);
-        out_free_raw(&t->linenos);
     }
     free(pcs);
     if (ok) {
         if (s->lines) s->line = line_add + 1;
         return last_got;
     }
+again:
     /* one thread, from the start */
     s->vals.len = s->counts.len = s->keys.len = s->starts.len = s->linenos.len = 0;
     s->nvals = s->nkeys = s->nrec = 0;
@@ -804,6 +823,8 @@ static const char *split_run(Scan *s, const char *p) {
     s->rank = 0;
     s->width = 0;
     s->oom = 0;
+    s->full = 0;
+    s->line = 1;
     return piece_read(s, p);
 }
 
@@ -844,8 +865,8 @@ static PyObject *records(PyObject *self, PyObject *args) {
     s.f32 = f32;
     s.lines = lines;
     s.kind = -1;
-    s.py = 1;
     s.last = 1;
+    s.line = 1;
     s.nthreads = nthreads;
     s.piece_min = piece_min;
     {
