@@ -28,7 +28,8 @@ export LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=lib
 export ASAN_OPTIONS=detect_leaks=0 PYTHONPATH="$work" SM_PAYLOADS_REQUIRE_NATIVE=1
 export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-long}" SAGEMAKER_SUPPRESS_V2_WARNING=1
 if [ "$#" -eq 0 ]; then
-    set -- tests/test_native.py tests/test_numbers.py tests/test_sparse_fastpath.py tests/test_csv.py \
+    set -- tests/test_native.py tests/test_numbers.py tests/test_number_words.py tests/test_json_split.py \
+        tests/test_sparse_fastpath.py tests/test_csv.py \
         tests/test_csv_fastpath.py tests/test_json.py tests/test_json_fastpath.py tests/test_jsonlines.py \
         tests/test_responses_fastpath.py tests/test_libsvm.py tests/test_libsvm_fastpath.py \
         tests/test_recordio_protobuf.py tests/test_recordio_protobuf_merge.py

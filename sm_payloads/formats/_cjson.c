@@ -25,16 +25,27 @@
  * Rule 4: numbers are read by smp_number (_cnumber.h), exactly (float32 decided directly).
  * Output buffers are bytearrays grown geometrically (the GIL is taken only to resize them);
  * the loops run without the GIL.
+ * Rule 5 (threads): with nthreads > 1, a record list or JSON Lines body of at least two
+ * pieces' worth of bytes is cut into pieces read by as many threads (split_run), each into
+ * its own region of the output buffers (sized once from a sample), then checked and moved
+ * together in order; the result is always the one-thread result (a failed check reads the
+ * body again with one thread).
  */
 #include "_cnumber.h"
+#include <pythread.h>
 
 #define MAX_RANK 8
 #define SHORT_SKIP 16
 /* Keys and shape entries: at most this many digits (orjson's integers stop at 64 bits). */
 #define MAX_UINT_DIGITS 18
 
+/* Pieces of a large body read by several threads (Rule 5): at most this many, each at least
+ * `piece_min` bytes (the argument of `records`; this by default). */
+#define MAX_PIECES 16
+#define PIECE_MIN (1 << 19)
+
 typedef struct {
-    PyObject *ba; /* bytearray */
+    PyObject *ba; /* bytearray; NULL: a region of another Out's bytearray (a piece's) */
     char *p;
     Py_ssize_t len, cap; /* bytes */
 } Out;
@@ -42,7 +53,14 @@ typedef struct {
 typedef struct {
     Gil g;
     const char *base, *start, *end;
+    const char *proj_end; /* out_room projects output sizes to here (the first piece: the end of all) */
     int f32, lines, oom;
+    int fixed;    /* the outputs are regions of fixed size (no resize, no GIL): running out of room sets full */
+    int full;
+    int last;     /* documents: this piece reads up to the list's ']' (else up to end) */
+    int nthreads; /* threads allowed to read the record list or the lines */
+    Py_ssize_t piece_min;
+    int64_t line; /* JSON Lines: the line scan_lines starts at, then the one it reached (1-based) */
     Out vals, counts, keys, starts, linenos;
     Py_ssize_t nvals, nkeys, nrec;
     int kind; /* -1 none yet, 0 dense vectors, 1 sparse */
@@ -66,15 +84,21 @@ static int out_init(Out *o, Py_ssize_t cap) {
 }
 
 /* Room for `more` bytes at the end of o (the GIL is taken for the resize). At is where
- * the scan is (NULL: unknown): the size is then projected from the share of the body read
- * so far (5% spare), so that a large output is resized a few times only. */
+ * the scan is (NULL: unknown): the size is then projected from the share of the text up to
+ * s->proj_end read so far (5% spare), so that a large output is resized a few times only
+ * (the first piece of a split body projects to the end of all pieces, so that the others
+ * are appended without a resize). */
 static int out_room(Scan *s, Out *o, Py_ssize_t more, const char *at) {
     Py_ssize_t want;
     int r;
     if (o->len + more <= o->cap) return 0;
+    if (s->fixed) {
+        s->full = 1;
+        return -1;
+    }
     want = o->cap * 2;
-    if (at != NULL && at > s->start) {
-        double share = (double)(at - s->start) / (double)(s->end - s->start);
+    if (at != NULL && at > s->start && s->proj_end > s->start) {
+        double share = (double)(at - s->start) / (double)(s->proj_end - s->start);
         double projected = (double)(o->len + more) / share * 1.05;
         if (projected > (double)want && projected < (double)PY_SSIZE_T_MAX / 2) want = (Py_ssize_t)projected;
     }
@@ -131,17 +155,15 @@ static inline int is_word(const char *name, Py_ssize_t len, const char *word) {
     return (size_t)len == n && memcmp(name, word, n) == 0;
 }
 
-/* A short plain number at p, the common case of integer data and of data printed with a
- * few decimals: [-]digits[.digits], at most 15 digits in all, no exponent. The value is
- * m / 10**k with m < 10**15 < 2**53 and k <= 15, both exact doubles, so one IEEE division
- * rounds it correctly (Clinger's fast path); for float32 the same holds in float arithmetic
- * when m < 2**24 and k <= 10 (both exact floats). An integer reads as the float of the
- * integer (-0 is 0.0), a decimal keeps its sign (-0.0). Writes what smp_number would write;
- * NULL for anything else (smp_number reads it). Needs FLT_EVAL_METHOD 0 (FAST_PATH). */
+/* A short integer at p, the common case of integer data: [-]digits, at most 15 digits, no
+ * fraction, no exponent. It reads as the float of the integer (m < 10**15 < 2**53: exact
+ * as a double, one rounding to float32; -0 is 0.0), which is what smp_number would write.
+ * NULL for anything else, decimals included (smp_number reads them: its word-wise path is
+ * faster on them than a byte loop here). Needs FLT_EVAL_METHOD 0 (FAST_PATH). */
 static inline const char *short_number(const char *p, const char *end, int f32, char *out) {
     const char *q = p, *d0;
     uint64_t m;
-    int neg = 0, k = 0, nd;
+    int neg = 0;
     if (!FAST_PATH) return NULL;
     if (q < end && *q == '-') {
         neg = 1;
@@ -152,26 +174,14 @@ static inline const char *short_number(const char *p, const char *end, int f32, 
     m = (uint64_t)(*q++ - '0');
     if (m != 0)
         while (q < end && is_digit((unsigned char)*q) && q - d0 < 15) m = m * 10 + (uint64_t)(*q++ - '0');
-    nd = (int)(q - d0);
-    if (q < end && *q == '.') {
-        const char *f = ++q;
-        while (q < end && is_digit((unsigned char)*q) && nd < 15) {
-            m = m * 10 + (uint64_t)(*q++ - '0');
-            nd++;
-        }
-        k = (int)(q - f);
-        if (k == 0) return NULL;
-    }
     if (q < end && (is_digit((unsigned char)*q) || *q == '.' || *q == 'e' || *q == 'E')) return NULL;
     if (f32) {
-        float f;
-        if (k && (m >= (1u << 24) || k > 10)) return NULL;
-        f = k ? (float)m / (float)POW10[k] : (float)m;
-        if (neg && (k || m)) f = -f;
+        float f = (float)m;
+        if (neg && m) f = -f;
         memcpy(out, &f, 4);
     } else {
-        double v = k ? (double)m / POW10[k] : (double)m;
-        if (neg && (k || m)) v = -v;
+        double v = (double)m;
+        if (neg && m) v = -v;
         memcpy(out, &v, 8);
     }
     return q;
@@ -192,7 +202,7 @@ static const char *number_list(Scan *s, const char *p, Py_ssize_t *count) {
         if (o->len + item > o->cap && out_room(s, o, item, p) < 0) return NULL;
         {
             /* after a number short_number could not read, the next SHORT_SKIP go straight to
-             * smp_number (a column of long numbers pays for one try in SHORT_SKIP + 1) */
+             * smp_number (a column of decimals pays for one try in SHORT_SKIP + 1) */
             const char *q = NULL;
             if (s->skip_short > 0) {
                 s->skip_short--;
@@ -441,10 +451,10 @@ static const char *record(Scan *s, const char *p) {
     return p + 1;
 }
 
-/* records, separated by ',' up to the closing ']' (p after the opening '['). */
-static const char *record_list(Scan *s, const char *p) {
-    p = ws(s, p);
-    if (p >= s->end || *p == ']') return NULL; /* no records: the general path */
+/* Records from p (the first one's first byte), separated by ',': up to the closing ']'
+ * (returns the position after it), or, for a piece that is not the last (s->last false),
+ * up to s->end, which must come right after a ',' and its blanks (returns s->end). */
+static const char *record_run(Scan *s, const char *p) {
     for (;;) {
         p = record(s, p);
         if (p == NULL) return NULL;
@@ -453,11 +463,23 @@ static const char *record_list(Scan *s, const char *p) {
         if (p >= s->end) return NULL;
         if (*p == ',') {
             p = ws(s, p + 1);
+            if (p == s->end && !s->last) return p;
             continue;
         }
-        if (*p != ']') return NULL;
+        if (*p != ']' || !s->last) return NULL;
         return p + 1;
     }
+}
+
+static int scan_lines(Scan *s, const char *p);
+static const char *split_run(Scan *s, const char *p);
+
+/* records, separated by ',' up to the closing ']' (p after the opening '['). */
+static const char *record_list(Scan *s, const char *p) {
+    p = ws(s, p);
+    if (p >= s->end || *p == ']') return NULL; /* no records: the general path */
+    if (s->nthreads > 1) return split_run(s, p);
+    return record_run(s, p);
 }
 
 static int scan_document(Scan *s, const char *p) {
@@ -500,11 +522,14 @@ static int scan_document(Scan *s, const char *p) {
 }
 
 static int scan_lines(Scan *s, const char *p) {
-    int64_t line = 1;
+    int64_t line = s->line;
     for (;;) {
         const char *r;
         p = ws(s, p);
-        if (p >= s->end) return 1;
+        if (p >= s->end) {
+            s->line = line;
+            return 1;
+        }
         if (*p == '\n') {
             line++;
             p++;
@@ -520,8 +545,291 @@ static int scan_lines(Scan *s, const char *p) {
     }
 }
 
+/* ------------------------------------------------------------------------------------
+ * A large body, read by several threads (Rule 5)
+ * ------------------------------------------------------------------------------------ */
+
+typedef struct {
+    Scan s;
+    const char *from, *got; /* where the piece starts; what its reader returned */
+    PyThread_type_lock done;
+    int started;
+} Piece;
+
+/* A piece's reader: the lines of [p, s->end) (returns s->end), or records from p
+ * (record_run). NULL when the piece is anything else. */
+static const char *piece_read(Scan *s, const char *p) {
+    if (s->lines) return scan_lines(s, p) ? s->end : NULL;
+    return record_run(s, p);
+}
+
+static void piece_main(void *arg) {
+    Piece *pc = (Piece *)arg;
+    pc->got = piece_read(&pc->s, pc->from);
+    PyThread_release_lock(pc->done);
+}
+
+static inline int blank(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/* A guess at a record boundary in [t, stop): JSON Lines, after the first '\n' (up to
+ * s->end); a document's record list, a '[' or '{' that follows a ',' whose last byte
+ * before (blanks aside, not before p) is a ']' or '}', blanks between the ',' and the cut,
+ * which is where records meet in every shape `record` reads. Only a guess (the bytes could
+ * be inside a name): the piece before must end exactly there (see split_run). NULL: none. */
+static const char *guess_cut(const Scan *s, const char *p, const char *t, const char *stop) {
+    if (t >= s->end) return NULL;
+    if (s->lines) {
+        const char *nl = (const char *)memchr(t, '\n', (size_t)(s->end - t));
+        return nl != NULL && nl + 1 < s->end ? nl + 1 : NULL;
+    }
+    while (t < stop) {
+        const char *b, *f;
+        t = (const char *)memchr(t, ',', (size_t)(stop - t));
+        if (t == NULL) return NULL;
+        b = t - 1;
+        while (b > p && blank((unsigned char)*b)) b--;
+        f = t + 1;
+        while (f < s->end && blank((unsigned char)*f)) f++;
+        t++;
+        if ((*b == ']' || *b == '}') && f < s->end && (*f == '[' || *f == '{')) return f;
+    }
+    return NULL;
+}
+
+/* Where the pieces of [p, s->end) start: cuts[0] = p, then one guess near each n-th of
+ * the text, in increasing order; returns how many pieces. */
+static int find_cuts(const Scan *s, const char *p, int n, const char **cuts) {
+    Py_ssize_t step = (s->end - p) / n;
+    int i, k = 1;
+    cuts[0] = p;
+    for (i = 1; i < n; i++) {
+        const char *t = p + step * i, *stop = i + 1 < n ? p + step * (i + 1) : s->end, *c;
+        if (t <= cuts[k - 1]) t = cuts[k - 1] + 1;
+        c = guess_cut(s, p, t, stop);
+        if (c != NULL && c < s->end) cuts[k++] = c;
+    }
+    return k;
+}
+
+/* Do the records of piece b fit those read before it (a)? They must have the same column
+ * name and kind, and the same shape when sparse: what the one-thread reader checks of
+ * every record against the first. a takes b's when it has no records yet (blank lines). */
+static int pieces_agree(Scan *a, const Scan *b) {
+    int i;
+    if (b->kind < 0) return b->nrec == 0;
+    if (a->kind < 0) {
+        if (a->nrec != 0) return 0;
+        a->kind = b->kind;
+        a->name = b->name;
+        a->name_len = b->name_len;
+        a->rank = b->rank;
+        a->width = b->width;
+        for (i = 0; i < b->rank; i++) a->shape[i] = b->shape[i];
+        return 1;
+    }
+    if (a->kind != b->kind || a->name_len != b->name_len || memcmp(a->name, b->name, (size_t)a->name_len) != 0)
+        return 0;
+    if (a->kind == 1) {
+        if (a->rank != b->rank) return 0;
+        for (i = 0; i < a->rank; i++)
+            if (a->shape[i] != b->shape[i]) return 0;
+    }
+    return 1;
+}
+
+/* Room for exactly `more` bytes at the end of o (a bytearray: the GIL is taken). */
+static int out_grow_exact(Scan *s, Out *o, Py_ssize_t more) {
+    int r;
+    if (o->len + more <= o->cap) return 0;
+    gil_take(&s->g);
+    r = PyByteArray_Resize(o->ba, o->len + more);
+    if (r < 0) {
+        PyErr_Clear();
+        s->oom = 1;
+    } else {
+        o->p = PyByteArray_AS_STRING(o->ba);
+        o->cap = o->len + more;
+    }
+    gil_release(&s->g);
+    return r;
+}
+
+#define NOUT 5
+#define SAMPLE (1 << 16)
+
+static Out *scan_out(Scan *s, int j) {
+    Out *o[NOUT] = {&s->vals, &s->counts, &s->keys, &s->starts, &s->linenos};
+    return o[j];
+}
+
+/* What piece_read(s, p) returns, with the same outputs in s (the whole of [p, s->end) read
+ * by one thread, s->last true), from up to s->nthreads threads. The text is cut into
+ * pieces (find_cuts). This thread first reads a sample of the first piece (up to a guessed
+ * cut at least SAMPLE bytes in); from the output per byte of text there, each output
+ * buffer is sized once for all pieces (15% spare, plus 4 KiB per piece), and each piece
+ * gets its own region of it, in order: the first piece goes on here, each other one is read
+ * by its own thread straight into its region, and no piece may grow its region (a full one
+ * fails the split). Then the pieces are checked and their regions moved together.
+ * The result stands only when the sample and every piece before the last ended exactly at
+ * the next cut after a ',' (JSON Lines: at its end, every cut being after a '\n'), every
+ * piece was read whole in its room, and all agree (pieces_agree): the one-thread reader
+ * then passes through each cut in the state a piece starts in, and reads the same records.
+ * Anything else (a guess inside a record, a piece that declines or runs out of room) reads
+ * the body again with one thread, so results, None included, are those of one thread.
+ * Memory: the output buffers, about 1.15 times their final size at most. */
+static const char *split_run(Scan *s, const char *p) {
+    const char *cuts[MAX_PIECES + 1], *full_end = s->end, *got, *last_got = NULL, *sample_end;
+    Piece *pcs = NULL;
+    Py_ssize_t size = s->end - p, sampled, off[NOUT][MAX_PIECES + 1];
+    int n = s->nthreads, k, i, j, ok;
+    int64_t line_add = 0;
+    if (n > MAX_PIECES) n = MAX_PIECES;
+    if (s->piece_min > 0 && size / s->piece_min < n) n = (int)(size / s->piece_min);
+    if (n < 2) return piece_read(s, p);
+    k = find_cuts(s, p, n, cuts);
+    if (k < 2) return piece_read(s, p);
+    cuts[k] = full_end;
+    /* the sample: the start of the first piece, read here */
+    sampled = (cuts[1] - p) / 4 < SAMPLE ? (cuts[1] - p) / 4 : SAMPLE;
+    sample_end = guess_cut(s, p, p + (sampled > 0 ? sampled : 1), cuts[1]);
+    if (sample_end == NULL || sample_end >= cuts[1]) return piece_read(s, p);
+    s->end = sample_end;
+    s->last = 0;
+    got = piece_read(s, p);
+    s->end = full_end;
+    s->last = 1;
+    ok = got == sample_end && !s->oom;
+    if (ok) pcs = (Piece *)calloc((size_t)k, sizeof(Piece));
+    ok = pcs != NULL;
+    sampled = sample_end - p;
+    /* one region per piece and output; off[j][i] is where piece i's region starts */
+    for (j = 0; j < NOUT && ok; j++) {
+        Out *o = scan_out(s, j);
+        double rate = (double)o->len / (double)sampled * 1.15;
+        off[j][0] = 0;
+        for (i = 0; i < k; i++) {
+            const char *from = i == 0 ? sample_end : cuts[i];
+            Py_ssize_t room = (Py_ssize_t)(rate * (double)(cuts[i + 1] - from)) + 4096;
+            room = (room + 7) & ~(Py_ssize_t)7;
+            off[j][i + 1] = off[j][i] + room + (i == 0 ? o->len : 0);
+        }
+        if (o->cap < off[j][k] && out_grow_exact(s, o, off[j][k] - o->len) < 0) ok = 0;
+    }
+    if (!ok) {
+        free(pcs);
+        goto again;
+    }
+    for (i = 1; i < k; i++) {
+        Scan *t = &pcs[i].s;
+        t->base = s->base;
+        t->start = cuts[i];
+        t->end = t->proj_end = cuts[i + 1];
+        t->f32 = s->f32;
+        t->lines = s->lines;
+        t->last = i == k - 1;
+        t->nthreads = 1;
+        t->kind = -1;
+        t->line = 1;
+        t->fixed = 1;
+        for (j = 0; j < NOUT; j++) {
+            Out *o = scan_out(t, j), *so = scan_out(s, j);
+            o->ba = NULL;
+            o->p = so->p + off[j][i];
+            o->len = 0;
+            o->cap = off[j][i + 1] - off[j][i];
+        }
+        pcs[i].from = cuts[i];
+        pcs[i].done = PyThread_allocate_lock();
+        if (pcs[i].done == NULL) continue;
+        PyThread_acquire_lock(pcs[i].done, WAIT_LOCK);
+        if (PyThread_start_new_thread(piece_main, &pcs[i]) == PYTHREAD_INVALID_THREAD_ID) {
+            PyThread_release_lock(pcs[i].done);
+            PyThread_free_lock(pcs[i].done);
+            pcs[i].done = NULL;
+            continue;
+        }
+        pcs[i].started = 1;
+    }
+    /* the rest of the first piece, here, in its region */
+    {
+        Py_ssize_t caps[NOUT];
+        for (j = 0; j < NOUT; j++) {
+            caps[j] = scan_out(s, j)->cap;
+            scan_out(s, j)->cap = off[j][1];
+        }
+        s->end = cuts[1];
+        s->last = 0;
+        s->fixed = 1;
+        got = piece_read(s, sample_end);
+        s->end = full_end;
+        s->last = 1;
+        s->fixed = 0;
+        for (j = 0; j < NOUT; j++) scan_out(s, j)->cap = caps[j];
+    }
+    ok = got == cuts[1] && !s->oom && !s->full;
+    for (i = 1; i < k; i++) {
+        Piece *pc = &pcs[i];
+        if (pc->started) {
+            PyThread_acquire_lock(pc->done, WAIT_LOCK);
+            PyThread_release_lock(pc->done);
+        } else if (ok) {
+            pc->got = piece_read(&pc->s, pc->from); /* no thread: read it here */
+        }
+        if (pc->done != NULL) PyThread_free_lock(pc->done);
+    }
+    for (i = 1; i < k && ok; i++) {
+        Scan *t = &pcs[i].s;
+        if (t->full || pcs[i].got == NULL || (i < k - 1 && pcs[i].got != cuts[i + 1]) || !pieces_agree(s, t)) {
+            ok = 0;
+            break;
+        }
+        if (i == k - 1) last_got = pcs[i].got;
+    }
+    if (ok && s->lines) line_add = s->line - 1;
+    for (i = 1; i < k && ok; i++) {
+        Scan *t = &pcs[i].s;
+        /* the regions, moved together in order (each one only moves down) */
+        for (j = 0; j < NOUT; j++) {
+            Out *o = scan_out(s, j), *from = scan_out(t, j);
+            memmove(o->p + o->len, from->p, (size_t)from->len);
+            if (j == 4 && line_add != 0) {
+                Py_ssize_t e, ne = from->len / 8;
+                for (e = 0; e < ne; e++) {
+                    int64_t v;
+                    memcpy(&v, o->p + o->len + 8 * e, 8);
+                    v += line_add;
+                    memcpy(o->p + o->len + 8 * e, &v, 8);
+                }
+            }
+            o->len += from->len;
+        }
+        if (s->lines) line_add += t->line - 1;
+        s->nkeys += t->nkeys;
+        s->nrec += t->nrec;
+    }
+    free(pcs);
+    if (ok) {
+        if (s->lines) s->line = line_add + 1;
+        return last_got;
+    }
+again:
+    /* one thread, from the start */
+    s->vals.len = s->counts.len = s->keys.len = s->starts.len = s->linenos.len = 0;
+    s->nvals = s->nkeys = s->nrec = 0;
+    s->kind = -1;
+    s->skip_short = 0;
+    s->name = NULL;
+    s->name_len = 0;
+    s->rank = 0;
+    s->width = 0;
+    s->oom = 0;
+    s->full = 0;
+    s->line = 1;
+    return piece_read(s, p);
+}
+
 PyDoc_STRVAR(records_doc,
-             "records(data, start, stop, lines, f32) -> tuple | None\n\n"
+             "records(data, start, stop, lines, f32, nthreads=1, piece_min=524288) -> tuple | None\n\n"
              "Read data[start:stop], a JSON request document (lines false) or JSON Lines\n"
              "(lines true), whose records all give one numeric column (see the module's rules).\n"
              "Returns (kind, name, values, counts, keys, shape, starts, linenos, n): kind 0 for\n"
@@ -531,17 +839,21 @@ PyDoc_STRVAR(records_doc,
              "of int64 flat indices (None when dense); shape the sparse record shape (a tuple,\n"
              "None when dense); starts and linenos (JSON Lines only, else None) the byte offset of\n"
              "each record and its 1-based line within data[start:stop]; n the records.\n"
-             "None when the body is anything else.");
+             "None when the body is anything else.\n"
+             "A record list or JSON Lines body of at least 2 * piece_min bytes is read in up to\n"
+             "nthreads pieces of at least piece_min bytes by as many threads, with the result of\n"
+             "one thread (see split_run).");
 
 static PyObject *records(PyObject *self, PyObject *args) {
     Py_buffer data;
     Py_ssize_t start, stop;
-    int lines, f32, ok;
+    Py_ssize_t piece_min = PIECE_MIN;
+    int lines, f32, ok, nthreads = 1;
     Scan s;
     PyObject *res = NULL, *shape = Py_None, *name = NULL;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnpp", &data, &start, &stop, &lines, &f32)) return NULL;
-    if (start < 0 || stop > data.len || start > stop) {
+    if (!PyArg_ParseTuple(args, "y*nnpp|in", &data, &start, &stop, &lines, &f32, &nthreads, &piece_min)) return NULL;
+    if (start < 0 || stop > data.len || start > stop || piece_min < 1) {
         PyBuffer_Release(&data);
         PyErr_SetString(PyExc_ValueError, "records: bad bounds");
         return NULL;
@@ -549,10 +861,14 @@ static PyObject *records(PyObject *self, PyObject *args) {
     memset(&s, 0, sizeof(s));
     s.base = (const char *)data.buf;
     s.start = s.base + start;
-    s.end = s.base + stop;
+    s.end = s.proj_end = s.base + stop;
     s.f32 = f32;
     s.lines = lines;
     s.kind = -1;
+    s.last = 1;
+    s.line = 1;
+    s.nthreads = nthreads;
+    s.piece_min = piece_min;
     {
         Py_ssize_t size = stop - start;
         Py_ssize_t guess = (size / 8 + 64) & ~(Py_ssize_t)7;
@@ -561,7 +877,10 @@ static PyObject *records(PyObject *self, PyObject *args) {
             goto fail;
     }
     gil_release(&s.g);
-    ok = lines ? scan_lines(&s, s.base + start) : scan_document(&s, s.base + start);
+    if (lines)
+        ok = nthreads > 1 ? split_run(&s, s.base + start) != NULL : scan_lines(&s, s.base + start);
+    else
+        ok = scan_document(&s, s.base + start);
     gil_take(&s.g);
     if (s.oom) {
         PyErr_NoMemory();

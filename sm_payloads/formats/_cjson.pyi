@@ -1,7 +1,14 @@
 from typing_extensions import Buffer
 
 def records(
-    data: Buffer, start: int, stop: int, lines: bool, f32: bool, /
+    data: Buffer,
+    start: int,
+    stop: int,
+    lines: bool,
+    f32: bool,
+    nthreads: int = 1,
+    piece_min: int = 524288,
+    /,
 ) -> (
     tuple[
         int,

@@ -10,6 +10,9 @@
  *
  * How. The scanner keeps the first 19 significant digits as a 64-bit integer w and the
  * decimal exponent q of its last digit, and notes whether any digit it dropped was nonzero.
+ * (On little-endian machines the usual shape, digits '.' digits [exponent], is read 8
+ * digits at a time: first at fixed offsets without a loop, swar_fixed, else word by word,
+ * swar_decimal; the byte-wise scan_decimal reads everything else.)
  *  1. Clinger's fast path: w < 2**53 and |q| <= 22 make w and 10**|q| exact doubles, and one
  *     IEEE multiplication or division rounds correctly. For a float32 that double is cast,
  *     which is right unless the double is itself a binary32 rounding boundary (a midpoint
@@ -270,6 +273,67 @@ static inline const char *swar_decimal(const char *p, const char *end, int mode_
     *mant = m;
     return q;
 }
+
+/* The value of the first n (0..8) digit bytes of v (0 for none). */
+static inline uint64_t digits_value0(uint64_t v, int n) { return n > 0 ? digits_value(v, n) : 0; }
+
+/* The common shape digits '.' digits [exponent] with 1 to 7 digits before the dot and at
+ * most 24 digits in all, read at fixed offsets: the first word without its dot (the digits
+ * before it, then those after it moved down a byte, then the byte at p + 8), and the words
+ * at p + 9 and p + 17, which hold nothing but the digits that follow. Their digit runs and
+ * values do not depend on one another, and the lengths select the words by arithmetic, not
+ * by branches, so numbers of mixed lengths cost no mispredicted branch here. At most 19
+ * significant digits (leading zeros of "0.00..." aside); needs 32 bytes left at p.
+ * Anything else returns NULL (swar_decimal, then the byte-wise scanner, read it). */
+static inline const char *swar_fixed(const char *p, const char *end, int mode_json, uint64_t *mant, int *e10,
+                                     const char **mend, int *exp) {
+    uint64_t v, low, W, A, B, m, zx;
+    int n1, r0, r1, r2, c1, c2, D, z;
+    const char *q;
+    if (end - p < 32) return NULL;
+    v = load8(p);
+    n1 = digit_run(v);
+    if (n1 == 0 || n1 == 8 || p[n1] != '.' || (mode_json && n1 > 1 && p[0] == '0')) return NULL;
+    low = (1ULL << (8 * n1)) - 1;
+    W = (v & low) | ((v >> 8) & ~low & 0x00FFFFFFFFFFFFFFULL) | ((uint64_t)(unsigned char)p[8] << 56);
+    A = load8(p + 9);
+    B = load8(p + 17);
+    r0 = digit_run(W);
+    r1 = digit_run(A);
+    r2 = digit_run(B);
+    c1 = r0 == 8 ? r1 : 0;
+    c2 = r0 == 8 && r1 == 8 ? r2 : 0;
+    D = r0 + c1 + c2; /* digits, the dot aside */
+    if (D == n1 || c2 == 8) return NULL;
+    zx = W ^ 0x3030303030303030ULL; /* leading zeros (of "0.00...") are not significant */
+    z = zx ? __builtin_ctzll(zx) >> 3 : 8;
+    if (D - z > 19) return NULL;
+    m = digits_value(W, r0);
+    m = m * UPOW10[c1] + digits_value0(A, c1);
+    m = m * UPOW10[c2] + digits_value0(B, c2);
+    q = p + D + 1;
+    *e10 = n1 - D;
+    *mend = q;
+    *exp = 0;
+    if (*q == 'e' || *q == 'E') {
+        int neg = 0, ex = 0, nd = 0;
+        q++;
+        if (q < end && (*q == '+' || *q == '-')) {
+            neg = *q == '-';
+            q++;
+        }
+        while (q < end && is_digit((unsigned char)*q)) {
+            if (++nd > 4) return NULL;
+            ex = ex * 10 + (*q - '0');
+            q++;
+        }
+        if (nd == 0) return NULL;
+        *exp = neg ? -ex : ex;
+        *e10 += *exp;
+    }
+    *mant = m;
+    return q;
+}
 #else
 #define SWAR 0
 #endif
@@ -383,18 +447,23 @@ static int eisel_lemire(uint64_t w, int q, const Fmt *f, uint64_t *bits) {
         H = z.hi & mask;
     }
     qi = sh == 64 ? 0 : z.hi >> sh;
-    if (H < half - 1 || (H == half - 1 && z.lo < ~0ULL - 1)) {
-        /* below the halfway point by at least 2 units: down */
-    } else if (H == half - 1) {
-        /* 1 or 2 units below: X may be on it unless the product is exact */
-        if (!exact) {
-            *bits = fmt_pack(f, qi, U);
-            return 0;
+    if ((H == half - 1 && z.lo >= ~0ULL - 1) || (H == half && z.lo == 0)) {
+        /* rare: within 2 units below the halfway point, or just on it */
+        if (H == half - 1) {
+            /* 1 or 2 units below: X may be on it unless the product is exact */
+            if (!exact) {
+                *bits = fmt_pack(f, qi, U);
+                return 0;
+            }
+        } else if (exact && low == 0) {
+            qi += qi & 1; /* exactly halfway: to even */
+        } else {
+            qi++; /* above the halfway point */
         }
-    } else if (H == half && z.lo == 0 && exact && low == 0) {
-        qi += qi & 1; /* exactly halfway: to even */
     } else {
-        qi++; /* above the halfway point */
+        /* at least 2 units below the halfway point (down) or above it (up): without a
+         * branch, the direction of rounding being as likely one way as the other */
+        qi += H >= half;
     }
     *bits = fmt_pack(f, qi, U);
     return 1;
@@ -689,7 +758,8 @@ static const char *smp_number(Gil *g, const char *p, const char *end, int gramma
             uint64_t m;
             int e10, ex;
             const char *mend;
-            q = swar_decimal(p, end, json, &m, &e10, &mend, &ex);
+            q = swar_fixed(p, end, json, &m, &e10, &mend, &ex);
+            if (q == NULL) q = swar_decimal(p, end, json, &m, &e10, &mend, &ex);
             if (q != NULL) {
                 if (FAST_PATH && m < TWO53 && e10 >= -22 && e10 <= 22) {
                     double v = fast_value(m, e10);

@@ -82,6 +82,7 @@ from .._buffers import advise_huge_pages, as_bytes
 from ..columns import ColumnError, column_kind, shape_problem, sparse_parts
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
 from ..record import Ragged, RecordBatch, Sparse, Tensor
+from ._textnum import _threads
 
 __all__ = [
     # the layout and its names
@@ -2015,7 +2016,7 @@ def scan_request_records(
     """The records of ``buf[start:end]`` by the C kernel when it is built, else its twin."""
     if _CJ is None:
         return request_records_pure(buf, start, end, lines, f32)
-    got = _CJ.records(buf, start, end, lines, f32)
+    got = _CJ.records(buf, start, end, lines, f32, _threads())
     if got is None:
         return None
     kind, name, values, counts, keys, shape, starts, line_nos, _n = got
