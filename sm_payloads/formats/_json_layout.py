@@ -54,8 +54,11 @@ Rule 8 (the general path, bounded): `batch_from_groups` builds the columns of re
 scanners decline `CHUNK` records at a time (`_ColumnBuilder`: per column, an interned form
 per record and the values), so no Python object per record outlives its chunk; the result
 and every `ColumnError` equal `columns_from_records` over all records at once. A float32
-column with a value on a binary32 rounding boundary is read again from the text
-(`loads_exact32`), so float32 is rounded once on every path.
+column with a value on a binary32 rounding boundary (a decimal, or an integer beyond 2**53,
+whose float64 is one) is read again from the text (`loads_exact32`; JSON Lines rereads
+just the lines of the batch, also in `iter_decode`), so float32 is rounded once on every
+path; a scanner's float64 column with such a value declines (`response_fast`,
+`fast_exact32`).
 Rule 9 (positions): `path_offset` finds, in the text, the value a message's JSON path names
 (or the key it calls unexpected, or the element it says was found), for the byte offset of
 every `DecodeError`; it runs only when an error is raised.
@@ -101,6 +104,7 @@ __all__ = [
     "line_blocks",
     "loads",
     "loads_exact32",
+    "fast_exact32",
     "path_offset",
     "record_offset",
     "replace_columns",
@@ -295,7 +299,17 @@ class Rec(NamedTuple):
     configuration: str | None = None
 
 
-_NUM_TYPES = frozenset({int, float})
+class WideInt(float):
+    """An integer wider than float64's 53 bits, as `loads_exact32` reads it: the float64 of
+    its correctly rounded float32 (beyond the float32 range its float64, so the cast
+    overflows and the caller reports it), with its text kept for the places that need the
+    integer (a ``shape`` or ``keys`` entry, `_uints`)."""
+
+    __slots__ = ("text",)
+    text: str
+
+
+_NUM_TYPES = frozenset({int, float, WideInt})
 _EMPTY_F8 = np.empty(0, np.float64)
 
 
@@ -319,7 +333,7 @@ def _strings(values: list[Any]) -> np.ndarray:
 def cell(v: Any, path: str) -> Tensor:
     """One data element (Rule 2) as a Tensor."""
     t = type(v)
-    if t is float or t is int:
+    if t in _NUM_TYPES:
         return Tensor(_numbers([v], path), shape=())
     if t is list:
         if not v:
@@ -355,9 +369,22 @@ def _nested(v: list[Any], path: str) -> Tensor:
 
 
 def _uints(v: Any, path: str, what: str) -> list[int]:
+    if type(v) is list and any(type(x) is WideInt for x in v):
+        # read by `loads_exact32`: the integers `loads` gives (orjson reads below 2**64)
+        v = [_wide_int(x) if type(x) is WideInt else x for x in v]
     if type(v) is not list or not all(type(x) is int and x >= 0 for x in v):
         raise BadValue(f"{path}.{what}: expected a list of non-negative integers")
     return v
+
+
+def _wide_int(x: WideInt) -> int | float:
+    """The integer of `x` as `loads` reads it: an int below 2**64, else a float."""
+    digits = x.text.lstrip("-")
+    if len(digits) <= 20:
+        n = int(x.text)
+        if -(2**63) <= n < 2**64:
+            return n
+    return float(x.text)
 
 
 def _tensor_object(obj: dict[str, Any], path: str) -> Tensor:
@@ -840,6 +867,17 @@ def _has_boundaries(col: Any) -> bool:
     return flat.dtype == np.float64 and bool(float32_boundaries(flat).any())
 
 
+def fast_exact32(fast: FastGroup, dtype: DtypeSpec) -> bool:
+    """False when a scanner's float64 values hold a binary32 rounding boundary and their
+    column is float32: such records go to the general path, whose groups keep their text
+    to read again (`loads_exact32`)."""
+    return not (
+        fast.values.dtype == np.float64
+        and _resolve_dtype(dtype, fast.key) == np.float32
+        and _has_boundaries(fast.values)
+    )
+
+
 def replace_columns(batch: RecordBatch, other: RecordBatch, names: Iterable[tuple[str, str]]) -> RecordBatch:
     """`batch` with the columns `names` ((map, key) pairs) taken from `other`."""
     maps = {"features": dict(batch.features), "label": dict(batch.label)}
@@ -861,12 +899,34 @@ def _exact32_float(s: str) -> float:
     return v if math.isinf(f) else f
 
 
+#: Integers up to this magnitude are exact in float64 (and read as int).
+_EXACT_INT = 2**53
+
+
+def _exact32_int(s: str) -> int | WideInt:
+    """A JSON integer's text: an int when float64 holds it exactly, else a `WideInt` (the
+    float64 of its correctly rounded float32, never through a float64 of the integer)."""
+    from ._exact import float32_of_text
+
+    if len(s) <= 16:  # below 10**16 (or a minus sign and 15 digits): int() is cheap
+        n = int(s)
+        if -_EXACT_INT <= n <= _EXACT_INT:
+            return n
+    f = float(float32_of_text(s.encode()))
+    out = WideInt(float(s) if math.isinf(f) else f)
+    out.text = s
+    return out
+
+
 def loads_exact32(buf: bytes | bytearray, start: int, end: int, allow_nan: bool) -> Any:
-    """`loads`, with every JSON number that has a fraction or an exponent read as the
-    float64 of its correctly rounded float32 (for float32 columns; Python's json parses)."""
+    """`loads`, with every JSON number that has a fraction or an exponent, and every integer
+    beyond 2**53, read as the float64 of its correctly rounded float32 (for float32 columns;
+    Python's json parses; such integers are `WideInt`)."""
     try:
         text = bytes(buf[start:end]).decode("utf-8")
-        return _stdjson.loads(text, parse_float=_exact32_float, parse_constant=_nonfinite)
+        return _stdjson.loads(
+            text, parse_float=_exact32_float, parse_int=_exact32_int, parse_constant=_nonfinite
+        )
     except (ValueError, RecursionError, MemoryError):
         # the body parsed once already: only an input that cannot be parsed twice ends here
         raise SyntaxProblem("input too large to parse in memory", None, None) from None

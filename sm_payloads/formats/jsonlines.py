@@ -49,6 +49,7 @@ from ._json_layout import (
     charset_ok,
     check_dtype_spec,
     dumps,
+    fast_exact32,
     instance_objects,
     instance_record,
     line_blocks,
@@ -114,19 +115,16 @@ def _parse_block(
     response: bool,
     allow_nan: bool,
     dtype: DtypeSpec = None,
-    exact32: bool = False,
 ) -> Group:
-    """The records of one block of whole lines (`exact32`: numbers read by `loads_exact32`)."""
+    """The records of one block of whole lines."""
     fast = (
-        None
-        if exact32
-        else _scan_block(block, 0, base_offset, base_line, response)
+        _scan_block(block, 0, base_offset, base_line, response)
         if response
         else request_group(
             block, 0, len(block), dtype, lines=True, base_offset=base_offset, base_line=base_line
         )
     )
-    if fast is not None:
+    if fast is not None and fast_exact32(fast, dtype):
         return fast
     parse = response_record if response else instance_record
     recs: list[Any] = []
@@ -144,7 +142,7 @@ def _parse_block(
             at = base_offset + start + (len(text) - len(text.lstrip()))
             index = first_record + len(recs)
             try:
-                value = (loads_exact32 if exact32 else loads)(block, start, end, allow_nan)
+                value = loads(block, start, end, allow_nan)
             except SyntaxProblem as p:
                 off = at if p.offset is None else base_offset + start + p.offset
                 # an earlier line's grammar error comes first
@@ -171,10 +169,9 @@ def _groups(
     block_size: int,
     whole: bool = False,
     dtype: DtypeSpec = None,
-    exact32: bool = False,
 ) -> Iterator[Group]:
     first = 0
-    if whole and not exact32 and not hasattr(source, "read"):
+    if whole and not hasattr(source, "read"):
         # A whole buffer: try one scan over all of it (one output array, no joining).
         buf = as_bytes(source, text=True)
         at = skip_bom(buf)
@@ -183,15 +180,46 @@ def _groups(
             if response
             else request_group(buf, at, len(buf), dtype, lines=True)
         )
-        if fast is not None:
+        if fast is not None and fast_exact32(fast, dtype):
             if len(fast):
                 yield fast
             return
     for block, base_offset, base_line in line_blocks(source, block_size):
-        g = _parse_block(block, base_offset, base_line, first, response, allow_nan, dtype, exact32)
+        g = _parse_block(block, base_offset, base_line, first, response, allow_nan, dtype)
         first += len(g)
         if len(g):
             yield g
+
+
+def _batch(groups: list[Group], dtype: DtypeSpec, allow_nan: bool, first_index: int = 0) -> RecordBatch:
+    """The batch of `groups`; a float32 column with a value on a binary32 rounding boundary
+    is taken from the same lines read again from their text (`loads_exact32`), so each of
+    its values is rounded once. Only lines of the general path can hold such a value
+    (`fast_exact32`), and their groups keep their text."""
+    pending: set[tuple[str, str]] = set()
+    batch = batch_from_groups(groups, CONTENT_TYPE, dtype, first_index=first_index, pending32=pending)
+    if not pending:
+        return batch
+    exact = [_reread(g, allow_nan) for g in groups if len(g)]
+    return replace_columns(
+        batch, batch_from_groups(exact, CONTENT_TYPE, dtype, first_index=first_index), pending
+    )
+
+
+def _reread(g: Group, allow_nan: bool) -> Group:
+    """`g` with its lines parsed again by `loads_exact32` (a `FastGroup` as it is: its values
+    are float32 already, or float64 cast exactly)."""
+    if isinstance(g, FastGroup):
+        return g
+    assert g.text is not None and g.offsets is not None  # groups of lines keep their text
+    buf, base = g.text
+    recs: list[Any] = []
+    for at in g.offsets:
+        assert at is not None
+        lo = at - base
+        hi = buf.find(b"\n", lo)
+        recs.append(loads_exact32(buf, lo, len(buf) if hi < 0 else hi, allow_nan))
+    return GeneralGroup(recs, g.offsets, g.lines, g.parse, g.prefix, g.text)
 
 
 def _check_block_size(block_size: int) -> None:
@@ -227,16 +255,10 @@ def decode(
 
 
 def _decode(data: Any, response: bool, dtype: DtypeSpec, allow_nan: bool, block_size: int) -> RecordBatch:
-    """`decode` or `decode_response` of a whole input; a float32 column with a value on a
-    binary32 rounding boundary is read again from its text (`loads_exact32`)."""
-    pending: set[tuple[str, str]] = set()
-    groups = _collect(_groups(data, response, allow_nan, block_size, True, dtype))
-    batch = batch_from_groups(groups, CONTENT_TYPE, dtype, pending32=pending)
-    del groups
-    if not pending:
-        return batch
-    exact = _collect(_groups(data, response, allow_nan, block_size, True, dtype, exact32=True))
-    return replace_columns(batch, batch_from_groups(exact, CONTENT_TYPE, dtype), pending)
+    """`decode` or `decode_response` of a whole input (a buffer or a stream, read once); a
+    float32 column with a value on a binary32 rounding boundary is read again from its
+    lines' text (`_batch`)."""
+    return _batch(_collect(_groups(data, response, allow_nan, block_size, True, dtype)), dtype, allow_nan)
 
 
 def _collect(groups: Iterator[Group]) -> list[Group]:
@@ -332,11 +354,11 @@ def _iter(
                     take.append(head.take(0, need))
                     pending[0] = head.take(need, len(head))
                     need = 0
-            yield batch_from_groups(take, CONTENT_TYPE, dtype, first_index=done)
+            yield _batch(take, dtype, allow_nan, done)
             done += batch_size
             have -= batch_size
     if have:
-        yield batch_from_groups(pending, CONTENT_TYPE, dtype, first_index=done)
+        yield _batch(pending, dtype, allow_nan, done)
 
 
 # ======================================================================================
