@@ -129,7 +129,26 @@ def float32_boundaries(values: np.ndarray) -> np.ndarray:
     FLT_MAX + half an ulp, the overflow threshold) and odd multiples of 2**-150 below 2**-126
     (the subnormal grid, 2**-150 itself included).
     """
-    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
+    a = np.ascontiguousarray(values, dtype=np.float64)
+    bits = a.view(np.uint64)
+    # Candidates, in two cheap passes: a normal binary32 boundary has the 29 low significand
+    # bits 1000...0; below 2**-126 (subnormals, zero) the pattern differs, so all are kept.
+    cand = (bits & _LOW29) == _HALF28
+    cand |= (bits & _EXP_BITS) < _EXP_MIN_NORMAL
+    idx = np.flatnonzero(cand)
+    out = np.zeros(a.shape, dtype=bool)
+    out.reshape(-1)[idx] = _boundaries(bits.reshape(-1)[idx])
+    return out
+
+
+_LOW29 = np.uint64((1 << 29) - 1)
+_HALF28 = np.uint64(1 << 28)
+_EXP_BITS = np.uint64(0x7FF << 52)
+_EXP_MIN_NORMAL = np.uint64((1023 - 126) << 52)
+
+
+def _boundaries(bits: np.ndarray) -> np.ndarray:
+    """`float32_boundaries` of float64 bit patterns (uint64), value by value."""
     biased = ((bits >> np.uint64(52)) & np.uint64(0x7FF)).astype(np.int64)
     e = biased - 1023
     sig = (bits & np.uint64((1 << 52) - 1)) | np.uint64(1 << 52)
