@@ -262,6 +262,9 @@ JSON_CASES: dict[str, Case] = {
         "a",
         dtype={"a": "float32"},
     ),
+    "json-bare-lists-per-column": lambda ts: _req(
+        f"[[{','.join(ts)}]]", JSON, "values", dtype={"values": "float32"}
+    ),
     # responses, application/json
     "json-resp-bare": lambda ts: _resp(f'{{"predictions":[{",".join(ts)}]}}', JSON, "values"),
     "json-resp-scalars": lambda ts: _resp(
@@ -281,7 +284,20 @@ JSON_CASES: dict[str, Case] = {
     "jsonl-per-column-dtype": lambda ts: _req(
         _lines('{"s":X,"t":"x"}', ts), JSONL, "s", dtype={"s": "float32"}
     ),
+    "jsonl-features-per-column": lambda ts: _req(
+        _lines('{"features":[X]}', ts), JSONL, "values", dtype={"values": "float32"}
+    ),
+    "jsonl-iter-per-column": lambda ts: [
+        x
+        for b in jsonlines.iter_decode(
+            _stream('{"features":[X]}', ts), batch_size=2, dtype={"values": "float32"}
+        )
+        for x in flat(b.features["values"])
+    ],
     # responses, application/jsonlines
+    "jsonl-resp-list-per-column": lambda ts: _resp(
+        _lines('{"s":[X]}', ts), JSONL, "s", dtype={"s": "float32"}
+    ),
     "jsonl-resp-scalars": lambda ts: _resp(_lines('{"s":X}', ts), JSONL, "s"),
     "jsonl-resp-with-text": lambda ts: _resp(_lines('{"s":X,"t":"x"}', ts), JSONL, "s"),
     "jsonl-resp-list": lambda ts: _resp(_lines('{"s":[X]}', ts), JSONL, "s"),
