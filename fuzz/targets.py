@@ -260,6 +260,11 @@ def seeds_json() -> list[bytes]:
             b'"values": [1, 1]}}}]}',
             b'{"scores": [{"score": 0.02}, {"score": NaN}]}',
             b"[[1, 2], [3, 4]]",
+            # shapes that once cost an object per record (docs/reliability.md)
+            b"[[1], 1, 1, 1, 1, 1, 1, 1]",
+            b'{"instances": [{"data": {"features": {"keys": [3], "shape": [9], "values": [1.0]}}}, '
+            b'{"data": {"features": {"keys": [5], "shape": [9], "values": [2.0]}}}]}',
+            b'{"predictions": [1, 2, 3, 4]}',
         ]
     )
 
@@ -287,7 +292,11 @@ def seeds_jsonlines() -> list[bytes]:
         _fixture_payloads()["jsonl"]
         + _encoded("application/jsonlines")
         + _encoded("application/jsonlines", response=True)
-        + [b'{"features": [1]}\n\n{"features": [2]}\r\n{"features": [3]}']
+        + [
+            b'{"features": [1]}\n\n{"features": [2]}\r\n{"features": [3]}',
+            b"1\n2\n\n\n\n3\n",
+            b'{"a": "x"}\n{"a": "y"}\n',
+        ]
     )
 
 
