@@ -317,6 +317,8 @@ def count_lines(data: Any, stop_above: int | None = None, *, comment: bytes | No
     count stops once it is past it. Vectorized over 256 KiB windows."""
     raw = body_bytes(data)
     buf = np.frombuffer(raw, np.uint8)
+    if raw[:3] == b"\xef\xbb\xbf":  # a UTF-8 BOM is not content (the JSON Lines reader skips it)
+        buf = buf[3:]
     n = buf.size
     count = 0
     pending = False  # the line that runs into this window already holds something
@@ -439,7 +441,8 @@ def json_records(data: Any, *, response: bool = False, stop_above: int | None = 
             objects += int(np.count_nonzero(opened & (ch == 0x7B)))
             if not evidence and (opened.any() or _text_at_depth(quotes, in_text, pos, depth, depth0, 1)):
                 evidence = True
-            if top_array and evidence and stop_above is not None and commas + 1 > stop_above:
+            # commas + 1 elements, once there is a comma (an array of no commas may be empty)
+            if top_array and evidence and stop_above is not None and commas >= max(1, stop_above):
                 return commas + 1
         in_text = (in_text + int(quotes.size)) & 1
         if depth.size:

@@ -546,3 +546,31 @@ def test_json_records_across_windows(response: bool) -> None:
         assert len(text) > 600_000
         got = json_records(text, response=response)
         assert got == _oracle_records(doc, response), (str(doc)[:40], got)
+
+
+# -- found by review: counts that differed from the decoder's ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "records"),
+    [
+        (b"\xef\xbb\xbf\n[1]\n[2]\n", 2),  # a BOM, then a blank first line
+        (b"\xef\xbb\xbf", 0),
+        (b"\xef\xbb\xbf \n[1]\n", 1),
+        (b"\xef\xbb\xbf[1]\n[2]", 2),
+    ],
+)
+def test_json_lines_count_skips_a_leading_bom(body: bytes, records: int) -> None:
+    ct = "application/jsonlines"
+    assert len(smp.decode_request(body, ct)) == records
+    assert len(smp.decode_request(body, ct, limits=Limits(max_records=records))) == records
+    with pytest.raises(smp.PayloadTooLargeError):
+        smp.decode_request(body + b"\n[9]\n", ct, limits=Limits(max_records=records))
+
+
+@pytest.mark.parametrize("body", [b"[]", b"[ ]", b'{"predictions": []}'])
+def test_an_empty_response_array_is_within_max_records_zero(body: bytes) -> None:
+    ct = "application/json"
+    assert len(smp.decode_response(body, ct, limits=Limits(max_records=0))) == 0
+    with pytest.raises(smp.PayloadTooLargeError):
+        smp.decode_response(b"[1, 2]", ct, limits=Limits(max_records=0))
