@@ -805,6 +805,44 @@ def _regroup(rec: Any, width: int) -> tuple[list[bytes], list[int]]:
     return out, offs
 
 
+#: The CSV reader tokenizes at most this many records at a time and turns them into pieces
+#: of columns before it reads on, so its Python objects per record and per field stay a
+#: bounded working set whatever the size of the body (a Batch Transform output of GBs).
+_CSV_PIECE_RECORDS = 2048
+
+
+class _NumberLists:
+    """The pieces of a list-of-numbers column: each piece's values flat (float64) and its
+    records' lengths (-1 where the record has none); `column` is `_column` of all records."""
+
+    def __init__(self) -> None:
+        self.flat: list[np.ndarray] = []
+        self.lengths: list[np.ndarray] = []
+
+    def add(self, values: list[Any]) -> None:
+        lengths = np.array([-1 if v is _MISSING else len(v) for v in values], dtype=np.int64)
+        self.lengths.append(lengths)
+        self.flat.append(np.array([x for v in values if v is not _MISSING for x in v], dtype=np.float64))
+
+    def column(self, key: str, role: Role) -> Any:
+        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, np.int64)
+        flat = np.concatenate(self.flat) if self.flat else np.zeros(0, np.float64)
+        n = lengths.size
+        if n and lengths.min() >= 0 and lengths.min() == lengths.max():
+            return flat.reshape(n, int(lengths[0]))
+        # Missing records or lists of several lengths (rare): the records' lists as _column
+        # takes them.
+        rows: list[Any] = []
+        at = 0
+        for k in lengths.tolist():
+            if k < 0:
+                rows.append(_MISSING)
+            else:
+                rows.append(flat[at : at + k].tolist())
+                at += k
+        return _column(key, role, rows)
+
+
 def _decode_csv(codec: Codec, body: Any, keys: tuple[str, ...], role: Role, content_type: str) -> RecordBatch:
     try:
         charset = _csv_text.charset_option(cast("CsvCodec", codec).charset)
@@ -813,30 +851,54 @@ def _decode_csv(codec: Codec, body: Any, keys: tuple[str, ...], role: Role, cont
     if isinstance(body, str):
         body = body.encode("utf-8", "surrogatepass")
     raw = as_bytes(body, text=True)
-    lo = _csv_text.body_start(raw)
-    recs, _ = _csv_text.tokenize(raw, lo, len(raw), 1, 0, 0)
-    if not recs:
-        return _empty(keys, role)
-    values: dict[str, list[Any]] = {k: [] for k in keys}
+    pos = _csv_text.body_start(raw)
+    hi = len(raw)
     width = len(keys)
-    for i, rec in enumerate(recs):
-        fields, offsets = _regroup(rec, width)
-        if len(fields) != width:
-            at = offsets[width] if len(fields) > width else rec.end
-            raise DecodeError(
-                CSV,
-                f"row has {len(fields)} fields for {width} keys ({', '.join(keys)})",
-                offset=at,
-                record_index=i,
-                line=rec.line,
-            )
-        for j, k in enumerate(keys):
-            text = _csv_text.field_text(fields[j], charset, offsets[j], rec.line, i)
-            try:
-                values[k].append(_value(k, role, text, f"column {j + 1} ({k})"))
-            except _Bad as e:
-                raise DecodeError(CSV, str(e), offset=offsets[j], record_index=i, line=rec.line) from None
-    return RecordBatch(label={k: _column(k, role, values[k]) for k in keys}, n=len(recs))
+    number_lists = {
+        k: _NumberLists()
+        for k in keys
+        if k not in ("predicted_label", "probability") and not _label_text(k, role)
+    }
+    pieces: dict[str, list[Any]] = {k: [] for k in keys if k not in number_lists}
+    n = 0
+    line = 1
+    while pos < hi:
+        stop = _csv_text.record_ends(raw, pos, hi, _CSV_PIECE_RECORDS, True)[0]
+        recs, line = _csv_text.tokenize(raw, pos, stop, line, 0, n)
+        pos = stop
+        if not recs:
+            continue
+        values: dict[str, list[Any]] = {k: [] for k in keys}
+        for r, rec in enumerate(recs):
+            i = n + r
+            fields, offsets = _regroup(rec, width)
+            if len(fields) != width:
+                at = offsets[width] if len(fields) > width else rec.end
+                raise DecodeError(
+                    CSV,
+                    f"row has {len(fields)} fields for {width} keys ({', '.join(keys)})",
+                    offset=at,
+                    record_index=i,
+                    line=rec.line,
+                )
+            for j, k in enumerate(keys):
+                text = _csv_text.field_text(fields[j], charset, offsets[j], rec.line, i)
+                try:
+                    values[k].append(_value(k, role, text, f"column {j + 1} ({k})"))
+                except _Bad as e:
+                    raise DecodeError(CSV, str(e), offset=offsets[j], record_index=i, line=rec.line) from None
+        for k in keys:
+            if k in number_lists:
+                number_lists[k].add(values[k])
+            else:
+                pieces[k].append(_column(k, role, values[k]))
+        n += len(recs)
+    if not n:
+        return _empty(keys, role)
+    label = {
+        k: number_lists[k].column(k, role) if k in number_lists else np.concatenate(pieces[k]) for k in keys
+    }
+    return RecordBatch(label=label, n=n)
 
 
 def _object_values(

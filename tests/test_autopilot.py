@@ -1357,3 +1357,77 @@ def test_a_label_that_starts_with_a_bracket_stays_a_label() -> None:
     got = ap.decode_response(body, "text/csv", keys, role="post-processing")
     assert got.label["predicted_label"].tolist() == ["["]
     assert got.label["probabilities"].tolist() == [[0.5]]
+
+
+# -- the CSV reader works a piece of records at a time ------------------------------------
+
+_AP_FIELDS = {
+    "predicted_label": st.sampled_from(["cat", "dog", "1", "2.5", "nan", "", '"a,b"', "True."]),
+    "probability": st.sampled_from(["0.5", "1", "nan", "", "1e-3", "x"]),
+    "labels": st.sampled_from(["\"['a', 'b']\"", "\"['a']\"", '"[]"', "", "nan"]),
+    "probabilities": st.sampled_from(['"[0.25, 0.75]"', '"[0.5, 0.5]"', '"[1.0]"', "", "nan"]),
+}
+
+
+@st.composite
+def _autopilot_csv(draw: Any) -> tuple[bytes, list[str], str]:
+    keys = draw(st.lists(st.sampled_from(sorted(_AP_FIELDS)), min_size=1, max_size=4, unique=True))
+    role = draw(st.sampled_from(["algorithm", "post-processing"]))
+    rows = draw(st.lists(st.tuples(*(_AP_FIELDS[k] for k in keys)).map(",".join), max_size=12) | st.just([]))
+    sep = draw(st.sampled_from(["\n", "\r\n", "\n\n"]))
+    return (sep.join(rows) + draw(st.sampled_from(["", sep]))).encode(), keys, role
+
+
+@given(_autopilot_csv(), st.sampled_from([1, 2, 5]))
+def test_csv_response_read_in_pieces_equals_read_whole(
+    case: tuple[bytes, list[str], str], piece: int
+) -> None:
+    body, keys, role = case
+
+    def read() -> smp.RecordBatch | tuple[type, str]:
+        try:
+            return ap.decode_response(body, "text/csv", keys, role=role)
+        except smp.DecodeError as e:
+            return (type(e), str(e))
+
+    whole = read()
+    saved = ap._CSV_PIECE_RECORDS
+    ap._CSV_PIECE_RECORDS = piece
+    try:
+        pieces = read()
+    finally:
+        ap._CSV_PIECE_RECORDS = saved
+    if isinstance(whole, smp.RecordBatch):
+        assert isinstance(pieces, smp.RecordBatch) and pieces.equals(whole, bitwise=True)
+    else:
+        assert pieces == whole
+
+
+def test_csv_response_columns_across_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ap, "_CSV_PIECE_RECORDS", 2)
+    body = b'cat,0.5,"[0.5, 0.5]"\nlong-label,0.25,"[0.25, 0.75]"\n\ndog,nan,nan\nx,1,"[1.0]"\n'
+    got = ap.decode_response(body, "text/csv", ["predicted_label", "probability", "probabilities"])
+    assert got.label["predicted_label"].tolist() == ["cat", "long-label", "dog", "x"]
+    assert got.label["predicted_label"].dtype == np.dtype("<U10")
+    assert got.label["probability"].tobytes() == np.array([0.5, 0.25, np.nan, 1.0]).tobytes()
+    assert got.label["probabilities"].to_lists() == [[0.5, 0.5], [0.25, 0.75], None, [1.0]]
+    with pytest.raises(smp.DecodeError) as e:
+        ap.decode_response(
+            body + b"y,z,nan\n", "text/csv", ["predicted_label", "probability", "probabilities"]
+        )
+    assert (e.value.record_index, e.value.line) == (4, 6)
+
+
+def test_csv_response_memory_stays_within_the_bound() -> None:
+    import tracemalloc
+
+    body = b"cat,0.5\n" * 131072  # 1 MiB: the whole-body tokenizer held 66 x that
+    ap.decode_response(body[:8], "text/csv", ["predicted_label", "probability"])
+    tracemalloc.start()
+    try:
+        got = ap.decode_response(body, "text/csv", ["predicted_label", "probability"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(got) == 131072 and got.label["probability"].tolist()[-1] == 0.5
+    assert peak < 32 * len(body) + 8 * 2**20, peak
