@@ -209,17 +209,7 @@ def json_depth(data: Any, stop_above: int | None = None) -> tuple[int, int | Non
         while b < n and buf[b - 1] == 0x5C:  # never split a run of backslashes
             b += 1
         w = buf[a:b]
-        quotes = np.flatnonzero(w == 0x22)
-        if quotes.size:
-            backslashes = np.flatnonzero(w == 0x5C)
-            if backslashes.size:
-                starts = backslashes[np.r_[True, np.diff(backslashes) != 1]]
-                run = np.searchsorted(starts, quotes - 1, side="right") - 1
-                after = np.zeros(quotes.size, bool)
-                nz = quotes > 0
-                after[nz] = w[quotes[nz] - 1] == 0x5C
-                runlen = np.where(after, quotes - starts[np.maximum(run, 0)], 0)
-                quotes = quotes[(runlen & 1) == 0]
+        quotes = _unescaped_quotes(w)
         pos = np.flatnonzero((w == 0x5B) | (w == 0x7B) | (w == 0x5D) | (w == 0x7D))
         if quotes.size and pos.size:
             text = ((np.searchsorted(quotes, pos) + in_text) & 1) == 1

@@ -224,6 +224,26 @@ static const uint64_t UPOW10[20] = {
     1000000000000000000ULL, 10000000000000000000ULL,
 };
 
+/* After the 'e' of a number at q: a short exponent ([+-]? and 1 to 4 digits), stored in
+ * *exp and added to *e10; returns the end of the number, or NULL for anything longer or
+ * malformed (the byte-wise scanner reads those). */
+static inline const char *short_exponent(const char *q, const char *end, int *e10, int *exp) {
+    int neg = 0, ex = 0, nd = 0;
+    if (q < end && (*q == '+' || *q == '-')) {
+        neg = *q == '-';
+        q++;
+    }
+    while (q < end && is_digit((unsigned char)*q)) {
+        if (++nd > 4) return NULL;
+        ex = ex * 10 + (*q - '0');
+        q++;
+    }
+    if (nd == 0) return NULL;
+    *exp = neg ? -ex : ex;
+    *e10 += *exp;
+    return q;
+}
+
 static inline const char *swar_decimal(const char *p, const char *end, int mode_json, uint64_t *mant,
                                        int *e10, const char **mend, int *exp) {
     uint64_t v, m;
@@ -254,21 +274,8 @@ static inline const char *swar_decimal(const char *p, const char *end, int mode_
     *mend = q;
     *exp = 0;
     if (*q == 'e' || *q == 'E') {
-        /* a short exponent ([+-]? and 1 to 4 digits); anything longer goes to the scanner */
-        int neg = 0, ex = 0, nd = 0;
-        q++;
-        if (q < end && (*q == '+' || *q == '-')) {
-            neg = *q == '-';
-            q++;
-        }
-        while (q < end && is_digit((unsigned char)*q)) {
-            if (++nd > 4) return NULL;
-            ex = ex * 10 + (*q - '0');
-            q++;
-        }
-        if (nd == 0) return NULL;
-        *exp = neg ? -ex : ex;
-        *e10 += *exp;
+        q = short_exponent(q + 1, end, e10, exp);
+        if (q == NULL) return NULL;
     }
     *mant = m;
     return q;
@@ -316,20 +323,8 @@ static inline const char *swar_fixed(const char *p, const char *end, int mode_js
     *mend = q;
     *exp = 0;
     if (*q == 'e' || *q == 'E') {
-        int neg = 0, ex = 0, nd = 0;
-        q++;
-        if (q < end && (*q == '+' || *q == '-')) {
-            neg = *q == '-';
-            q++;
-        }
-        while (q < end && is_digit((unsigned char)*q)) {
-            if (++nd > 4) return NULL;
-            ex = ex * 10 + (*q - '0');
-            q++;
-        }
-        if (nd == 0) return NULL;
-        *exp = neg ? -ex : ex;
-        *e10 += *exp;
+        q = short_exponent(q + 1, end, e10, exp);
+        if (q == NULL) return NULL;
     }
     *mant = m;
     return q;
