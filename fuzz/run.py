@@ -245,7 +245,15 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(summary, work, markdown=args.markdown))
     print(f"\nwork dir: {work}")
-    found = sum(len(distinct_findings(work / "crashes", n)) for n in names)
+    found = [f for n in names for f in distinct_findings(work / "crashes", n)]
+    for name in found:  # what a CI log must show: the input and the outcome of each finding
+        detail = (work / "crashes" / name).with_suffix(".txt")
+        print(f"\n--- {name}")
+        if detail.exists():
+            lines = detail.read_text(errors="replace").rstrip().splitlines()
+            if len(lines) > 40:  # the head (target, kind, input) and the traceback's end
+                lines = [*lines[:12], "...", *lines[-28:]]
+            print("\n".join(lines))
     return 1 if found else 0
 
 

@@ -31,6 +31,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
@@ -343,12 +344,26 @@ def normalize_column(name: str, col: Any) -> Any:
     return readonly(as_tensor_dtype(col, name))
 
 
+_TEXT_TYPES: frozenset[type] = frozenset({str, bytes})
+_FLAT_TYPES: frozenset[type] = _TEXT_TYPES | {type(None)}
+_LIST_TYPES: frozenset[type] = frozenset({list, tuple})
+
+
 def _check_object_strings(name: str, col: NDArray[Any]) -> NDArray[Any]:
     if col.ndim != 1:
         raise EncodeError(
             None, f"an object column must be 1-D, got shape {col.shape}", column=name, status_hint=400
         )
-    for i, v in enumerate(col.tolist()):
+    vals = col.tolist()
+    # The common columns at C speed: exact str/bytes/None values, or lists of exact str/bytes.
+    types = set(map(type, vals))
+    if types <= _FLAT_TYPES:
+        return col
+    if types <= _FLAT_TYPES | _LIST_TYPES:
+        items = chain.from_iterable(v for v in vals if type(v) in _LIST_TYPES)
+        if set(map(type, items)) <= _TEXT_TYPES:
+            return col
+    for i, v in enumerate(vals):  # anything else (subclasses too), one at a time
         if v is None or isinstance(v, (str, bytes)):
             continue
         if isinstance(v, (list, tuple)) and all(isinstance(x, (str, bytes)) for x in v):

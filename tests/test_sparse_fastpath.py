@@ -832,3 +832,143 @@ def test_wrong_arguments_raise() -> None:
         C.keys32(buf, i64, i64, i64, np.zeros(1, np.int32), 2**31 + 1)
     with pytest.raises(TypeError):
         C.varints(buf, i64, i64, None, np.zeros(1, np.uint64), None)
+    with pytest.raises(TypeError):
+        C.strings(buf, np.zeros(1, np.int32), i64)
+    with pytest.raises(ValueError):
+        C.strings(buf, np.zeros(2, np.int64), i64)  # sizes differ
+
+
+# --------------------------------------------------------------------------------------
+# Bytes columns (text features) on the walk: `_bytes_column` and its C twin `strings`
+# --------------------------------------------------------------------------------------
+
+
+def _bytes_record(*entries: tuple[int, bytes, bytes]) -> bytes:
+    """One record: per entry (map tag, key, Bytes message body)."""
+    out = b""
+    for map_tag, key, body in entries:
+        value = b"\x4a" + _uv(len(body)) + body
+        entry = b"\x0a" + _uv(len(key)) + key + b"\x12" + _uv(len(value)) + value
+        out += bytes([map_tag]) + _uv(len(entry)) + entry
+    return out
+
+
+def _strs(*values: bytes) -> bytes:
+    return b"".join(b"\x0a" + _uv(len(v)) + v for v in values)
+
+
+def _careful(body: bytes) -> Any:
+    """What the careful reader alone gives (every fast path declined)."""
+
+    def decline(*_: Any) -> Any:
+        raise _wire.Decline("test")
+
+    with (
+        mock.patch.object(reader, "template_decode", lambda *_: None),
+        mock.patch.object(reader, "walk_decode", decline),
+        mock.patch.object(reader, "vector_decode", decline),
+    ):
+        try:
+            return rp.decode(body)
+        except smp.DecodeError as e:
+            return e
+
+
+def test_bytes_columns_take_the_walk_with_exact_values() -> None:
+    """A str per one-value record, a list otherwise (none or several values), bytes where
+    a value is not UTF-8; features and label; on both twins, equal to the careful reader."""
+    records = [
+        _bytes_record((0x0A, b"text", _strs(b"a")), (0x12, b"tag", _strs(b"x", b"y"))),
+        _bytes_record((0x0A, b"text", _strs()), (0x12, b"tag", _strs(b"\xff\xfe"))),
+        _bytes_record((0x0A, b"text", _strs(b"\xc3\xa9t\xc3\xa9", b"")), (0x12, b"tag", _strs(b"\xed\xa0\x80"))),
+    ]
+    body = _reframe([bytearray(r) for r in records])
+    starts, lengths, _ = frame_table(memoryview(body), CT)
+    for module in (C, None):
+        got = _walk_outcome(np.frombuffer(body, np.uint8), starts, lengths, module)
+        assert isinstance(got, smp.RecordBatch)  # the walk read it (no decline)
+        assert list(got.features) == ["text"] and list(got.label) == ["tag"]
+        assert got.features["text"].dtype == object and got.label["tag"].dtype == object
+        assert got.features["text"].tolist() == ["a", [], ["été", ""]]
+        assert got.label["tag"].tolist() == [["x", "y"], b"\xff\xfe", b"\xed\xa0\x80"]
+        assert_identical(got, _careful(body))
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (_strs(b"a") + b"\x12\x04text", "a content_type"),
+        (_strs(b"a") + b"\x18\x01", "an unknown varint field"),
+        (b"\x0a\x05ab", "a value past its message"),
+        (b"\x0a", "a value with no length"),
+        (b"\x0a" + _uv(2, pad=9), "an overlong length past 10 bytes"),
+        (b"\x0a" + b"\xff" * 4 + b"\x0f", "a length of 2**31 or more"),
+    ],
+)
+def test_bytes_messages_with_anything_else_decline_to_the_careful_reader(body: bytes, why: str) -> None:
+    """Both twins decline the same messages, and the decode equals the careful reader's."""
+    assert C is not None
+    buf = np.frombuffer(_strs(b"q") + body, np.uint8)
+    starts = np.array([0, len(_strs(b"q"))], np.int64)
+    lengths = np.array([starts[1], len(body)], np.int64)
+    assert C.strings(buf, starts, lengths) is None, why
+    with accelerator(None), pytest.raises(_wire.Decline):
+        reader._bytes_column(buf, starts, lengths)
+    records = [_bytes_record((0x0A, b"s", _strs(b"q"))), _bytes_record((0x0A, b"s", body))]
+    data = _reframe([bytearray(r) for r in records])
+    careful = _careful(data)
+    for module in (C, None):
+        got = _decode(data, module, True)
+        if isinstance(careful, smp.DecodeError):
+            assert isinstance(got, smp.DecodeError)
+            assert (str(got), got.offset, got.record_index) == (str(careful), careful.offset, careful.record_index)
+        else:
+            assert_identical(got, careful)
+
+
+def test_bytes_message_overlong_length_reads_as_protobuf_does() -> None:
+    """A length written with extra bytes (at most 10 in all) is the same length."""
+    assert C is not None
+    body = b"\x0a" + _uv(2, pad=3) + b"hi"
+    buf = np.frombuffer(body, np.uint8)
+    at, size = np.zeros(1, np.int64), np.array([len(body)], np.int64)
+    assert C.strings(buf, at, size) == ["hi"]
+    with accelerator(None):
+        assert reader._bytes_column(buf, at, size).tolist() == ["hi"]
+
+
+def test_strings_reads_nothing_outside_its_messages() -> None:
+    """Messages that leave the buffer decline (no read past it: guarded memory)."""
+    assert C is not None
+    buf = guarded(_strs(b"ab"))
+    assert C.strings(buf, np.array([0], np.int64), np.array([5], np.int64)) is None
+    assert C.strings(buf, np.array([-1], np.int64), np.array([2], np.int64)) is None
+    assert C.strings(buf, np.array([0], np.int64), np.array([3], np.int64)) is None  # cut value
+    assert C.strings(buf, np.array([0], np.int64), np.array([4], np.int64)) == ["ab"]
+    assert C.strings(buf, np.zeros(0, np.int64), np.zeros(0, np.int64)) == []
+
+
+@given(record_batches(max_records=6, kinds=("strings", "dense", "ragged")), st.booleans())
+def test_strings_batches_walk_and_equal_the_careful_reader(batch: smp.RecordBatch, sdk: bool) -> None:
+    """Batches with text columns: the walk (C and numpy twins) matches, and the decoded
+    batch equals both the careful reader's and the batch encoded."""
+    body = rp.encode(batch, sdk_compatible=sdk)
+    _check_walk(body)
+    got = assert_same_outcome(body)
+    assert_identical(got, _careful(body))
+
+
+@given(record_batches(max_records=5, kinds=("strings",)), st.data())
+def test_mutated_strings_payloads_give_identical_outcomes(batch: smp.RecordBatch, data: st.DataObject) -> None:
+    """One byte of a text batch changed: C, numpy and careful readers agree."""
+    body = bytearray(rp.encode(batch))
+    assume(len(body) > 0)
+    at = data.draw(st.integers(0, len(body) - 1))
+    body[at] = data.draw(st.integers(0, 255))
+    got = assert_same_outcome(bytes(body))
+    careful = _careful(bytes(body))
+    if isinstance(careful, smp.DecodeError):
+        assert isinstance(got, smp.DecodeError)
+        assert (str(got), got.offset, got.record_index) == (str(careful), careful.offset, careful.record_index)
+    else:
+        assert_identical(got, careful)

@@ -9,6 +9,7 @@
  *   varints(buf, starts, lengths, counts, out, out_counts)   packed varint regions
  *   keys32(buf, starts, lengths, counts, out, bound)   the same into int32, each < bound
  *   same_gaps(buf, start, stride, n, gaps, cols)   uniform dense frames: check, copy
+ *   strings(buf, starts, lengths)   the values of Bytes messages, as `_bytes_column`
  *
  * Rule: these functions never decide that an input is invalid. On anything unusual they
  * answer "not handled" (None, False, -1) and the caller runs the numpy twin, which either
@@ -133,7 +134,7 @@ read_field(const uint8_t *b, int64_t *pp, int64_t limit, uint8_t tag, int64_t *o
 
 typedef struct {
     uint8_t map_tag; /* 0x0A features, 0x12 label */
-    uint8_t ttag;    /* 0x12 float32, 0x1A float64, 0x3A int32 */
+    uint8_t ttag;    /* 0x12 float32, 0x1A float64, 0x3A int32, 0x4A bytes */
     int64_t klen;
     const uint8_t *key; /* record 0's key bytes, inside the buffer */
 } column_t;
@@ -144,10 +145,12 @@ typedef struct {
  *   [field 16 (the magic shim)]
  *   then per column: map tag, entry length, 0x0A key, 0x12 value length,
  *   tensor tag, tensor length, optional 0x0A values, 0x12 keys, 0x1A shape
+ *   (or, for a bytes value (tag 0x4A), its body whole, whatever it holds)
  *
  * With `discover`, the record decides the columns (record 0); otherwise it must follow
  * `cols`. Where `out` is given, writes the (start, length) of the three packed fields of
- * column c at out[(6c + 2k) * n + i] and out[(6c + 2k + 1) * n + i] (0, 0 where absent).
+ * column c at out[(6c + 2k) * n + i] and out[(6c + 2k + 1) * n + i] (0, 0 where absent;
+ * for a bytes column, the body as the first field and (0, 0) twice).
  * Returns 0, or -1 where `walk_decode` declines (or might: this is never laxer).
  */
 static int
@@ -204,7 +207,7 @@ walk_record(const uint8_t *b, int64_t pos, int64_t end, column_t *cols, int *nco
             return -1;
         if (discover) {
             ttag = pos < value_end ? b[pos] : 0;
-            if (ttag != 0x12 && ttag != 0x1A && ttag != 0x3A)
+            if (ttag != 0x12 && ttag != 0x1A && ttag != 0x3A && ttag != 0x4A)
                 return -1;
             cols[c].ttag = ttag;
         }
@@ -215,6 +218,17 @@ walk_record(const uint8_t *b, int64_t pos, int64_t end, column_t *cols, int *nco
         tensor_end = pos + ln;
         if (tensor_end != value_end)
             return -1;
+        if (ttag == 0x4A) { /* bytes: the whole body in the first pair (`strings` reads it) */
+            if (out != NULL) {
+                for (k = 0; k < 3; k++) {
+                    out[(6 * (int64_t)c + 2 * k) * n + i] = k ? 0 : pos;
+                    out[(6 * (int64_t)c + 2 * k + 1) * n + i] = k ? 0 : ln;
+                }
+            }
+            pos = tensor_end;
+            c++;
+            continue;
+        }
         /* packed values, keys, shape: each optional, in this order, nothing else */
         for (k = 0; k < 3; k++) {
             int64_t s = 0, z = 0;
@@ -712,12 +726,131 @@ cr_same_gaps(PyObject *self, PyObject *args)
     return PyBool_FromLong(same);
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* strings                                                                               */
+/* ------------------------------------------------------------------------------------ */
+
+/* One value: a str where it is valid UTF-8, else bytes (as the careful reader). */
+static PyObject *
+one_string(const uint8_t *p, int64_t len)
+{
+    PyObject *s = PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)len, NULL);
+    if (s == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        PyErr_Clear();
+        s = PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)len);
+    }
+    return s;
+}
+
+/* The number of values in the Bytes message [pos, end), or -1 where it holds anything
+ * but field-1 values with good lengths. */
+static int64_t
+count_values(const uint8_t *b, int64_t pos, int64_t end)
+{
+    int64_t count = 0, ln;
+    while (pos < end) {
+        if (read_field(b, &pos, end, 0x0A, &ln))
+            return -1;
+        pos += ln;
+        count++;
+    }
+    return count;
+}
+
+PyDoc_STRVAR(strings_doc,
+"strings(buf, starts, lengths) -> list | None\n\n"
+"The Bytes messages buf[starts[i] : starts[i] + lengths[i]] (int64 arrays), as\n"
+"`_bytes_column` reads them: per message its one value, or a list of its values (none or\n"
+"several), each a str where it is valid UTF-8 and bytes otherwise. None where a message\n"
+"holds anything but values (field 1) or leaves the buffer.");
+
+static PyObject *
+cr_strings(PyObject *self, PyObject *args)
+{
+    PyObject *bo, *so, *lo, *result = NULL, *list = NULL;
+    Py_buffer bv, sv, lv;
+    const uint8_t *b;
+    const int64_t *starts, *lengths;
+    int64_t n, i;
+    int declined = 0;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOO:strings", &bo, &so, &lo))
+        return NULL;
+    if (PyObject_GetBuffer(bo, &bv, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (get_i64(so, &sv, 0) < 0) {
+        PyBuffer_Release(&bv);
+        return NULL;
+    }
+    if (get_i64(lo, &lv, 0) < 0) {
+        PyBuffer_Release(&sv);
+        PyBuffer_Release(&bv);
+        return NULL;
+    }
+    if (sv.len != lv.len) {
+        PyErr_SetString(PyExc_ValueError, "starts and lengths differ in size");
+        goto done;
+    }
+    b = (const uint8_t *)bv.buf;
+    starts = (const int64_t *)sv.buf;
+    lengths = (const int64_t *)lv.buf;
+    n = (int64_t)(sv.len / 8);
+    /* every message is checked before an object is made: a decline costs no allocation */
+    for (i = 0; i < n && !declined; i++)
+        declined = !inside(starts[i], lengths[i], bv.len) ||
+                   count_values(b, starts[i], starts[i] + lengths[i]) < 0;
+    if (declined) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    list = PyList_New((Py_ssize_t)n);
+    if (list == NULL)
+        goto done;
+    for (i = 0; i < n; i++) {
+        int64_t pos = starts[i], end = starts[i] + lengths[i], count, ln = 0, j;
+        PyObject *item;
+        count = count_values(b, pos, end);
+        if (count == 1) {
+            (void)read_field(b, &pos, end, 0x0A, &ln);
+            item = one_string(b + pos, ln);
+        }
+        else {
+            item = PyList_New((Py_ssize_t)count);
+            for (j = 0; item != NULL && j < count; j++) {
+                PyObject *v;
+                (void)read_field(b, &pos, end, 0x0A, &ln);
+                v = one_string(b + pos, ln);
+                pos += ln;
+                if (v == NULL) {
+                    Py_CLEAR(item);
+                    break;
+                }
+                PyList_SET_ITEM(item, (Py_ssize_t)j, v);
+            }
+        }
+        if (item == NULL)
+            goto done;
+        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+    }
+    result = list;
+    list = NULL;
+done:
+    Py_XDECREF(list);
+    PyBuffer_Release(&lv);
+    PyBuffer_Release(&sv);
+    PyBuffer_Release(&bv);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"walk", cr_walk, METH_VARARGS, walk_doc},
     {"gather", cr_gather, METH_VARARGS, gather_doc},
     {"varints", cr_varints, METH_VARARGS, varints_doc},
     {"keys32", cr_keys32, METH_VARARGS, keys32_doc},
     {"same_gaps", cr_same_gaps, METH_VARARGS, same_gaps_doc},
+    {"strings", cr_strings, METH_VARARGS, strings_doc},
     {NULL, NULL, 0, NULL},
 };
 

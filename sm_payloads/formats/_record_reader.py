@@ -498,12 +498,18 @@ def walk_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> Rec
         if (value_end != entry_end).any():
             raise Decline("entry with more than a key and a value")
         ttag = int(buf[w.pos[0]]) if w.pos[0] < value_end[0] else -1
-        if ttag not in (0x12, 0x1A, 0x3A):
-            raise Decline("not a float32/float64/int32 tensor")
+        if ttag not in (0x12, 0x1A, 0x3A, 0x4A):
+            raise Decline("not a float32/float64/int32 tensor or bytes")
         tensor_end = w.message(ttag, value_end)
         if (tensor_end != value_end).any():
             raise Decline("value with more than one tensor")
-        ranges = tuple(w.optional(tag, tensor_end) for tag in (0x0A, 0x12, 0x1A))
+        if ttag == 0x4A:  # bytes: the body whole, which `_bytes_column` reads
+            body = (w.pos, tensor_end - w.pos)
+            none = np.zeros(n, np.int64)
+            ranges = (body, (none, none), (none, none))
+            w.pos = tensor_end
+        else:
+            ranges = tuple(w.optional(tag, tensor_end) for tag in (0x0A, 0x12, 0x1A))
         if (w.pos != tensor_end).any():
             raise Decline("tensor with other fields")
         name = ("features" if map_tag == 0x0A else "label", key)
@@ -719,6 +725,39 @@ def _read_keys(
     return keys.astype(it)
 
 
+def _bytes_column(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The strings column of Bytes messages ``buf[starts[i] : starts[i] + lengths[i]]``
+    that hold values (field 1) and nothing else, as the careful reader builds it: per
+    record its one value, or a list of its values (none or several), each a str where it is
+    valid UTF-8 and bytes otherwise. Declines on anything else in a message (a
+    content_type, another field, a bad length), which the careful reader then reads.
+    In C where built; the loop below is its twin."""
+    got = crecordio.strings(buf, _i64(starts), _i64(lengths)) if crecordio is not None else None
+    if got is None:
+        got = []
+        data = memoryview(buf)
+        for pos, size in zip(starts.tolist(), lengths.tolist(), strict=True):
+            end = pos + size
+            vals: list[Any] = []
+            while pos < end:
+                if data[pos] != 0x0A:
+                    raise Decline("a Bytes message with other fields")
+                try:
+                    ln, pos = read_varint(data, pos + 1, end)
+                except WireError:
+                    raise Decline("bad length") from None
+                if ln >= 1 << 31 or ln > end - pos:
+                    raise Decline("bad length")
+                raw = bytes(data[pos : pos + ln])
+                pos += ln
+                try:
+                    vals.append(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    vals.append(raw)
+            got.append(vals[0] if len(vals) == 1 else vals)
+    return np.fromiter(got, dtype=object, count=len(got))
+
+
 def _build_column(
     buf: np.ndarray,
     n: int,
@@ -727,10 +766,15 @@ def _build_column(
     ranges: tuple[tuple[np.ndarray, np.ndarray], ...],
     map_name: str,
 ) -> Any:
-    """One column from the (start, length) of each record's packed values, keys and shape.
+    """One column from the (start, length) of each record's packed values, keys and shape
+    (for a bytes column, of each record's Bytes message in the first pair).
 
     `recs` are the records that have the key (in record order); the result is always owned.
     """
+    if ttype == 9:
+        if recs.size != n:
+            raise Decline("bytes column with absent records")
+        return _bytes_column(buf, *ranges[0])
     dtype = _TENSOR_DTYPES[ttype]
     (vs, vl), (ks, kl), (ss, sl) = ranges
     if ttype == 7:
