@@ -8,16 +8,18 @@
  * the test suite checks each pair against each other and against the general path.
  *
  * Rule 1 (shapes): `records` reads a request body whose records all give one numeric
- * column: each record is a bare list of numbers ``[1, 2.5]``, or an object with exactly one
- * key: ``features`` or another feature name holding a number list or a tensor object, or
- * ``data`` holding an object with one such name. A tensor object has ``values`` (numbers),
+ * column: each record is a bare list of numbers ``[1, 2.5]``, a bare number ``1`` (a scalar
+ * record), or an object with exactly one key: ``features`` or another feature name holding
+ * a number, a number list or a tensor object, or ``data`` holding an object with one such
+ * name. A tensor object has ``values`` (numbers),
  * and optionally ``keys`` and ``shape`` (non-negative integers), in any order, each once.
  * A document is ``{"instances": [records]}``, a list of records, a list of numbers (one
  * record) or one record object; JSON Lines is one record per line (blank lines skipped).
- * Rule 2 (columns): every record is a dense vector (lengths may differ) or every record is
- * sparse with the same shape (``keys`` non-empty, or no values and a shape holding some);
- * values go straight into one float64 (or float32) buffer, sparse keys into one int64
- * buffer, one count per record; no Python object per number or per record.
+ * Rule 2 (columns): every record is a dense vector or a scalar (lengths may differ) or
+ * every record is sparse with the same shape (``keys`` non-empty, or no values and a shape
+ * holding some); values go straight into one float64 (or float32) buffer, sparse keys into
+ * one int64 buffer, one count per record (SCALAR, -1, for a scalar: one value of shape (),
+ * which the caller tells from a list of one); no Python object per number or per record.
  * Rule 3 (decline): anything else (another key, a duplicate key, a string, null, a nested
  * list, an escape in a name, a record the general path would refuse, a number the
  * converter refuses, dense and sparse records together) returns None: the caller's
@@ -38,6 +40,8 @@
 #define SHORT_SKIP 16
 /* Keys and shape entries: at most this many digits (orjson's integers stop at 64 bits). */
 #define MAX_UINT_DIGITS 18
+/* The count of a scalar record or column value (one number, not a list): Rule 2. */
+#define SCALAR (-1)
 
 /* Pieces of a large body read by several threads (Rule 5): at most this many, each at least
  * `piece_min` bytes (the argument of `records`; this by default). */
@@ -123,6 +127,8 @@ static int put_i64(Scan *s, Out *o, int64_t v) {
     return 0;
 }
 
+static int same_kind(Scan *s, int kind, int rank, const int64_t *shape);
+
 static inline const char *ws(const Scan *s, const char *p) {
     const char *end = s->end;
     if (s->lines) {
@@ -187,10 +193,40 @@ static inline const char *short_number(const char *p, const char *end, int f32, 
     return q;
 }
 
+/* One number at p, appended to s->vals; the position after it, or NULL. */
+static inline const char *one_number(Scan *s, const char *p) {
+    const Py_ssize_t item = s->f32 ? 4 : 8;
+    Out *o = &s->vals;
+    const char *q = NULL;
+    if (o->len + item > o->cap && out_room(s, o, item, p) < 0) return NULL;
+    /* after a number short_number could not read, the next SHORT_SKIP go straight to
+     * smp_number (a column of decimals pays for one try in SHORT_SKIP + 1) */
+    if (s->skip_short > 0) {
+        s->skip_short--;
+    } else {
+        q = short_number(p, s->end, s->f32, o->p + o->len);
+        if (q == NULL) s->skip_short = SHORT_SKIP;
+    }
+    p = q != NULL ? q : smp_number(&s->g, p, s->end, SMP_JSON, s->f32, o->p + o->len);
+    if (p != NULL) o->len += item;
+    return p;
+}
+
+static inline int number_start(const Scan *s, const char *p) {
+    return p < s->end && (*p == '-' || is_digit((unsigned char)*p));
+}
+
+/* A scalar record or column value at p (a number): one value, and SCALAR as its count. */
+static const char *scalar_value(Scan *s, const char *p) {
+    p = one_number(s, p);
+    if (p == NULL || !same_kind(s, 0, 1, NULL)) return NULL;
+    if (put_i64(s, &s->counts, SCALAR) < 0) return NULL;
+    return p;
+}
+
 /* Numbers at p ('['), into s->vals; *count is how many. */
 static const char *number_list(Scan *s, const char *p, Py_ssize_t *count) {
     Py_ssize_t n = 0;
-    const Py_ssize_t item = s->f32 ? 4 : 8;
     if (p >= s->end || *p != '[') return NULL;
     p = ws(s, p + 1);
     if (p < s->end && *p == ']') {
@@ -198,22 +234,8 @@ static const char *number_list(Scan *s, const char *p, Py_ssize_t *count) {
         return p + 1;
     }
     for (;;) {
-        Out *o = &s->vals;
-        if (o->len + item > o->cap && out_room(s, o, item, p) < 0) return NULL;
-        {
-            /* after a number short_number could not read, the next SHORT_SKIP go straight to
-             * smp_number (a column of decimals pays for one try in SHORT_SKIP + 1) */
-            const char *q = NULL;
-            if (s->skip_short > 0) {
-                s->skip_short--;
-            } else {
-                q = short_number(p, s->end, s->f32, o->p + o->len);
-                if (q == NULL) s->skip_short = SHORT_SKIP;
-            }
-            p = q != NULL ? q : smp_number(&s->g, p, s->end, SMP_JSON, s->f32, o->p + o->len);
-        }
+        p = one_number(s, p);
         if (p == NULL) return NULL;
-        o->len += item;
         n++;
         if (p < s->end && *p == ',') {
             p = ws(s, p + 1);
@@ -328,6 +350,7 @@ static const char *column_value(Scan *s, const char *p) {
     int64_t shape[MAX_RANK];
     int seen = 0; /* 1 values, 2 keys, 4 shape */
     if (p >= s->end) return NULL;
+    if (number_start(s, p)) return scalar_value(s, p);
     if (*p == '[') {
         p = number_list(s, p, &nv);
         if (p == NULL || !same_kind(s, 0, 1, NULL)) return NULL;
@@ -405,7 +428,7 @@ static const char *record(Scan *s, const char *p) {
     const char *key, *name;
     Py_ssize_t klen, nlen;
     if (p >= s->end) return NULL;
-    if (*p == '[') {
+    if (*p == '[' || number_start(s, p)) {
         if (!same_name(s, VALUES, 6)) return NULL;
         return column_value(s, p);
     }
@@ -835,7 +858,8 @@ PyDoc_STRVAR(records_doc,
              "Returns (kind, name, values, counts, keys, shape, starts, linenos, n): kind 0 for\n"
              "dense vectors, 1 for sparse records; name the column's key (bytes, 'values' for\n"
              "features); values a bytearray of float64 (float32 when f32) values; counts a\n"
-             "bytearray of int64, one per record (values, or keys when sparse); keys a bytearray\n"
+             "bytearray of int64, one per record (values, or keys when sparse; -1 for a scalar\n"
+             "record or value, which holds one value); keys a bytearray\n"
              "of int64 flat indices (None when dense); shape the sparse record shape (a tuple,\n"
              "None when dense); starts and linenos (JSON Lines only, else None) the byte offset of\n"
              "each record and its 1-based line within data[start:stop]; n the records.\n"

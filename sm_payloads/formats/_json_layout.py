@@ -30,13 +30,14 @@ the positions they know. `describe` names a JSON value in those messages. A UTF-
 order mark at the start of a body is skipped (`skip_bom`); offsets count from the start of
 the input, mark included.
 Rule 5 (speed and memory): `request_group` reads a request (a document, or JSON Lines) whose
-records all give one numeric column, in any record shape (a number list, ``features`` or
-another name holding one, ``data.<name>``, tensor objects dense or sparse with ``keys`` and
-``shape`` in any order) without building the document: the C kernel ``_cjson.records`` when
+records all give one numeric column, in any record shape (a number list, a bare number,
+``features`` or another name holding either, ``data.<name>``, tensor objects dense or
+sparse with ``keys`` and ``shape`` in any order) without building the document: the C kernel ``_cjson.records`` when
 it is built, else its twin `request_records_pure` (orjson parses, numpy builds the arrays at
 once). Values go straight to float64, or to float32 rounded once from the text when the
 column's dtype is float32; sparse records to CSR parts; the column is the one the general
-path builds from the same records (dense, ragged or sparse). `scan` reads a body whose
+path builds from the same records (dense, ragged or sparse; a scalar record is one value of
+shape (), so scalars alone make a vector and scalars among lists a ragged column). `scan` reads a body whose
 records are all ``{"<name>": [numbers]}`` (responses): the C kernel ``_cjson.json_lists``,
 else its twin, which joins the numbers of `WINDOW` bytes of records at a time into one flat
 JSON array parsed by orjson. Both scanners give the same values as their twins, bit for
@@ -622,7 +623,8 @@ def response_fast(
 
 @dataclass
 class FastGroup:
-    """Records that are each ``{name: [numbers]}``: one column, flat values and counts."""
+    """Records that are each ``{name: [numbers]}`` (or a number): one column, flat values
+    and counts (a scalar record counts 1 and is marked in `scalars`)."""
 
     map_name: str
     key: str
@@ -632,6 +634,8 @@ class FastGroup:
     lines: np.ndarray | None = None  # 1-based line of each record, when known
     keys: np.ndarray | None = None  # int64 flat index of each value: sparse records
     shape: tuple[int, ...] | None = None  # the sparse records' shape
+    #: bool per record, true for a scalar (one number, shape ()); None: no scalar record
+    scalars: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.counts.size)
@@ -649,16 +653,18 @@ class FastGroup:
             None if self.lines is None else self.lines[a:b],
             None if self.keys is None else self.keys[lo:hi],
             self.shape,
+            None if self.scalars is None else self.scalars[a:b],
         )
 
     def records(self) -> list[Rec]:
         ends = np.cumsum(self.counts).tolist()
         values = self.values.astype(np.float64, copy=False)  # as the general path reads them
+        scalars = [False] * len(ends) if self.scalars is None else self.scalars.tolist()
         out = []
         lo = 0
-        for hi in ends:
+        for hi, scalar in zip(ends, scalars, strict=True):
             if self.keys is None:
-                t = Tensor(values[lo:hi], shape=(hi - lo,))
+                t = Tensor(values[lo:hi], shape=() if scalar else (hi - lo,))
             else:
                 keys = self.keys[lo:hi].astype(np.uint64)
                 t = Tensor(values[lo:hi], keys=keys, shape=self.shape)
@@ -679,8 +685,11 @@ class FastGroup:
             m = sp.csr_array((self.values, self.keys.astype(idx), indptr.astype(idx)), shape=(n, width))
             return m if len(self.shape) == 1 else Sparse(m, self.shape)
         counts = self.counts
-        if (counts == counts[0]).all():
+        if self.scalars is not None and self.scalars.all():
+            return self.values.reshape(n)  # scalar records: shape ()
+        if self.scalars is None and (counts == counts[0]).all():
             return self.values.reshape(n, int(counts[0]))
+        # scalars among lists (shapes () and (k,)), or lists of several lengths
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         return Ragged(self.values, offsets)
@@ -692,6 +701,11 @@ class FastGroup:
             return groups[0]
         g = groups[0]
         keys = None if g.keys is None else np.concatenate([x.keys for x in groups if x.keys is not None])
+        scalars = None
+        if any(x.scalars is not None for x in groups):
+            scalars = np.concatenate(
+                [np.zeros(len(x), dtype=bool) if x.scalars is None else x.scalars for x in groups]
+            )
         return FastGroup(
             g.map_name,
             g.key,
@@ -699,6 +713,7 @@ class FastGroup:
             np.concatenate([x.counts for x in groups]),
             keys=keys,
             shape=g.shape,
+            scalars=scalars,
         )
 
 
@@ -1885,6 +1900,7 @@ class RequestScan(NamedTuple):
     shape: tuple[int, ...] | None  # the sparse record shape
     starts: np.ndarray | None  # JSON Lines: byte offset of each record in the buffer
     lines: np.ndarray | None  # JSON Lines: 1-based line of each record, from `start`
+    scalars: np.ndarray | None  # bool per record, true for a scalar record; None: none is
 
 
 def _uint_list(v: Any, limit: int | None) -> list[int] | None:
@@ -1895,10 +1911,16 @@ def _uint_list(v: Any, limit: int | None) -> list[int] | None:
     return v
 
 
+#: The kind `_value_parts` gives a number (a scalar: one dense value of shape ()).
+_SCALAR_KIND = 2
+
+
 def _value_parts(v: Any) -> tuple[int, list[Any], list[int] | None, tuple[int, ...] | None] | None:
     """(kind, values, keys, shape) of a column value the scanner reads, or None."""
     if type(v) is list:
         return 0, v, None, None
+    if type(v) in _NUM_TYPES or type(v) is _NumText:
+        return _SCALAR_KIND, [v], None, None
     if type(v) is not dict or not v or not set(v) <= _TENSOR_KEYS:
         return None
     values = v.get("values", [])
@@ -1930,7 +1952,7 @@ _Parts = tuple[str, int, list[Any], list[int] | None, tuple[int, ...] | None]
 
 def _record_parts(rec: Any) -> _Parts | None:
     """(name, kind, values, keys, shape) of one record the scanner reads, or None."""
-    if type(rec) is list:
+    if type(rec) is list or type(rec) in _NUM_TYPES or type(rec) is _NumText:
         parts = _value_parts(rec)
         return None if parts is None else ("values", *parts)
     if type(rec) is not dict or len(rec) != 1:
@@ -2010,13 +2032,16 @@ def request_records_pure(
     firsts: set[tuple[str, int, tuple[int, ...] | None]] = set()
     value_lists: list[list[Any]] = []
     key_lists: list[list[int]] = []
+    scalar_marks = bytearray()
     for r in recs:
         p = _record_parts(r)
         if p is None:
             return None
-        firsts.add((p[0], p[1], p[4]))
+        scalar = p[1] == _SCALAR_KIND
+        firsts.add((p[0], 0 if scalar else p[1], p[4]))
         if len(firsts) > 1:
             return None
+        scalar_marks.append(scalar)
         value_lists.append(p[2])
         if p[1] == 1:
             key_lists.append(p[3] or [])
@@ -2067,6 +2092,7 @@ def request_records_pure(
         shape,
         None if starts is None else np.array(starts, dtype=np.int64),
         None if line_nos is None else np.array(line_nos, dtype=np.int64),
+        np.frombuffer(scalar_marks, dtype=bool) if any(scalar_marks) else None,
     )
 
 
@@ -2084,15 +2110,23 @@ def scan_request_records(
         text = name.decode("utf-8")
     except UnicodeDecodeError:
         return None
+    count = np.frombuffer(counts, dtype=np.int64)  # writable: the bytearray's
+    scalars: np.ndarray | None = count < 0  # the kernel's count of a scalar record is -1
+    assert scalars is not None
+    if scalars.any():
+        count[scalars] = 1
+    else:
+        scalars = None
     return RequestScan(
         kind,
         text,
         np.frombuffer(values, dtype=np.float32 if f32 else np.float64),
-        np.frombuffer(counts, dtype=np.int64),
+        count,
         None if keys is None else np.frombuffer(keys, dtype=np.int64),
         shape,
         None if starts is None else np.frombuffer(starts, dtype=np.int64),
         None if line_nos is None else np.frombuffer(line_nos, dtype=np.int64),
+        scalars,
     )
 
 
@@ -2124,6 +2158,7 @@ def request_group(
         None if got.lines is None else got.lines + (base_line - 1),
         got.keys,
         got.shape,
+        got.scalars,
     )
 
 

@@ -1,0 +1,312 @@
+"""Shapes that once took the general path of application/json and application/jsonlines
+requests, now read without a Python object per record: scalar records (``1`` per JSON
+Lines line, ``[[1], 1, 1]``, ``{"instances": [1, 2]}``, ``{"x": 1}``) by the request
+scanner (_cjson.records and its twin request_records_pure). Every body gives the outcome
+the general path gives (the batch bit for bit, or the same DecodeError: message, offset,
+line, record index), on the C path and on the pure path; expected values are written out
+or come from the general path forced (the scanner switched off)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+import scipy.sparse as sp
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+import sm_payloads as smp
+from sm_payloads.columns import Ragged, Sparse
+from sm_payloads.formats import _json_layout as J
+from sm_payloads.formats import json as JS
+from sm_payloads.formats import jsonlines as JL
+
+C = J._CJ
+
+# --------------------------------------------------------------------------------------
+# Comparisons and the three paths
+# --------------------------------------------------------------------------------------
+
+
+def _same_arrays(a: Any, b: Any) -> None:
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape, (a.dtype, b.dtype, a.shape, b.shape)
+    if a.dtype == object:
+        assert a.tolist() == b.tolist()
+        assert [type(x) for x in a.ravel()] == [type(x) for x in b.ravel()]
+    else:
+        assert a.tobytes() == b.tobytes(), (a, b)
+
+
+def same_column(a: Any, b: Any) -> None:
+    assert type(a) is type(b), (type(a), type(b))
+    if isinstance(a, Ragged):
+        _same_arrays(a.values, b.values)
+        _same_arrays(a.offsets, b.offsets)
+        assert (a.valid is None) == (b.valid is None)
+        if a.valid is not None:
+            _same_arrays(a.valid, b.valid)
+    elif isinstance(a, Sparse):
+        assert a.shape == b.shape
+        same_column(a.matrix, b.matrix)
+    elif sp.issparse(a):
+        assert a.shape == b.shape
+        for part in ("data", "indices", "indptr"):
+            _same_arrays(getattr(a, part), getattr(b, part))
+    else:
+        _same_arrays(a, b)
+
+
+def same_outcome(a: Any, b: Any) -> None:
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        assert a == b
+        return
+    assert a.n == b.n
+    for m in ("features", "label"):
+        ca, cb = getattr(a, m), getattr(b, m)
+        assert list(ca) == list(cb)
+        for k in ca:
+            same_column(ca[k], cb[k])
+    assert (a.uid, a.metadata, a.configuration) == (b.uid, b.metadata, b.configuration)
+
+
+def outcome(fn: Callable[[], smp.RecordBatch]) -> smp.RecordBatch | tuple[Any, ...]:
+    try:
+        return fn()
+    except smp.DecodeError as e:
+        return ("error", e.reason, e.offset, e.line, e.record_index)
+
+
+@contextmanager
+def general_path() -> Iterator[None]:
+    """The request decoders with every scanner switched off (the reference)."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(JS, "request_group", lambda *a, **k: None)
+        m.setattr(JL, "request_group", lambda *a, **k: None)
+        yield
+
+
+@contextmanager
+def pure() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(J, "_CJ", None)
+        m.setattr(J, "_CREC", None)
+        yield
+
+
+def decode(body: bytes, lines: bool, **kw: Any) -> smp.RecordBatch:
+    return (JL.decode if lines else JS.decode)(body, **kw)
+
+
+def all_paths(body: bytes, lines: bool, **kw: Any) -> smp.RecordBatch | tuple[Any, ...]:
+    """The outcome of the default path, after checking that the pure path and the general
+    path give the same one."""
+    got = outcome(lambda: decode(body, lines, **kw))
+    with general_path():
+        want = outcome(lambda: decode(body, lines, **kw))
+    with pure():
+        twin = outcome(lambda: decode(body, lines, **kw))
+    same_outcome(got, want)
+    same_outcome(twin, want)
+    if lines:  # JSON Lines in blocks of a few lines (FastGroup and GeneralGroup joined)
+        same_outcome(outcome(lambda: JL.decode(body, block_size=7, **kw)), want)
+    return got
+
+
+def scanned(body: bytes, lines: bool) -> J.RequestScan | None:
+    """The request scanner's reading; where C and its twin both read the body, the same.
+    (The twin reads what orjson parses, so it may take a body the kernel declines, such as
+    a key twice, which orjson and so the general path read as the last one.)"""
+    got = J.scan_request_records(body, 0, len(body), lines, False)
+    twin = J.request_records_pure(body, 0, len(body), lines, False)
+    if got is not None:
+        assert twin is not None
+    if got is not None and twin is not None:
+        assert (got.kind, got.name, got.shape) == (twin.kind, twin.name, twin.shape)
+        for x, y in zip(got[2:5] + got[6:], twin[2:5] + twin[6:], strict=True):
+            assert (x is None) == (y is None)
+            if x is not None:
+                _same_arrays(x, y)
+    return got
+
+
+# --------------------------------------------------------------------------------------
+# Scalar records: exact values
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(C is None, reason="the C extension is not built")
+def test_kernel_marks_scalars_with_count_minus_one() -> None:
+    body = b'[[1], 1, -2.5, {"features": 3}]'
+    got = C.records(body, 0, len(body), False, False)
+    assert got is not None
+    kind, name, values, counts, keys, shape, starts, lines, n = got
+    assert (kind, name, keys, shape, starts, lines, n) == (0, b"values", None, None, None, None, 4)
+    assert np.frombuffer(values, np.float64).tolist() == [1.0, 1.0, -2.5, 3.0]
+    assert np.frombuffer(counts, np.int64).tolist() == [1, -1, -1, -1]
+
+
+def test_scalars_among_lists_are_ragged() -> None:
+    got = all_paths(b"[[1], 1, 1, 2.5]", False)
+    assert isinstance(got, smp.RecordBatch) and got.n == 4
+    col = got.features["values"]
+    assert isinstance(col, Ragged)
+    assert col.values.tolist() == [1.0, 1.0, 1.0, 2.5]
+    assert col.offsets.tolist() == [0, 1, 2, 3, 4]
+    assert col.valid is None
+    s = scanned(b"[[1], 1, 1, 2.5]", False)
+    assert s is not None and s.counts.tolist() == [1, 1, 1, 1]
+    assert s.scalars is not None and s.scalars.tolist() == [False, True, True, True]
+
+
+@pytest.mark.parametrize(
+    ("body", "lines"),
+    [
+        (b'{"instances": [1, -2.5, 3e2, -0]}', False),
+        (b"1\n-2.5\n\n3e2\r\n-0\n", True),
+        (b'[{"features": 1}, {"features": -2.5}, {"values": 3e2}, {"features": -0}]', False),
+        (
+            b'{"data": {"features": 1}}\n{"data": {"features": -2.5}}\n{"features": 3e2}\n{"features": -0}',
+            True,
+        ),
+    ],
+)
+def test_all_scalars_make_a_vector(body: bytes, lines: bool) -> None:
+    got = all_paths(body, lines)
+    assert isinstance(got, smp.RecordBatch)
+    col = got.features["values"]
+    assert isinstance(col, np.ndarray) and col.dtype == np.float64 and col.shape == (4,)
+    assert col.tolist() == [1.0, -2.5, 300.0, 0.0]
+    assert np.signbit(col).tolist() == [False, True, False, False]  # the integer -0 is 0.0
+    s = scanned(body, lines)
+    assert s is not None and s.scalars is not None and s.scalars.all()
+
+
+def test_named_scalars() -> None:
+    got = all_paths(b'{"x": 0.5}\n{"x": 7}\n', True)
+    assert isinstance(got, smp.RecordBatch)
+    assert list(got.features) == ["x"]
+    assert got.features["x"].tolist() == [0.5, 7.0]
+
+
+def test_a_list_of_one_is_not_a_scalar() -> None:
+    got = all_paths(b"[1]\n2\n", True)
+    assert isinstance(got, smp.RecordBatch)
+    col = got.features["values"]
+    assert isinstance(col, Ragged) and col.offsets.tolist() == [0, 1, 2]
+    got = all_paths(b"[1]\n[2]\n", True)
+    assert isinstance(got, smp.RecordBatch) and got.features["values"].shape == (2, 1)
+
+
+def test_scalars_float32_and_int32() -> None:
+    got = all_paths(b'{"instances": [0.1, 16777217, 3]}', False, dtype="float32")
+    assert isinstance(got, smp.RecordBatch)
+    col = got.features["values"]
+    assert col.dtype == np.float32
+    assert col.tolist() == [float(np.float32(0.1)), 16777216.0, 3.0]
+    got = all_paths(b"1\n-7\n", True, dtype="int32")
+    assert isinstance(got, smp.RecordBatch)
+    assert got.features["values"].dtype == np.int32 and got.features["values"].tolist() == [1, -7]
+
+
+def test_scalar_errors_name_their_record() -> None:
+    got = all_paths(b"[[1], 1, 1.5]", False, dtype="int32")
+    assert got == ("error", "features['values']: value 1.5 is not an int32 (dtype=int32)", 9, None, 2)
+    got = all_paths(b"1\n\n 2.5\n", True, dtype="int32")
+    assert got == ("error", "features['values']: value 2.5 is not an int32 (dtype=int32)", 4, 3, 1)
+
+
+@pytest.mark.parametrize(
+    ("body", "lines"),
+    [
+        (b'[[1], 1, "a"]', False),  # a string: the general path's error
+        (b"[[1], 1, [[2]]]", False),  # a matrix beside scalars
+        (b"[[1], 1, null]", False),
+        (b"[[1], 1, true]", False),
+        (b"[1, [2]]", False),  # a number first: the general path decides it is two records
+        (b"1\n1e400\n", True),  # beyond float64
+        (b"1\n01\n", True),  # not JSON
+        (b"1\n-\n", True),
+        (b"1\n2 3\n", True),
+        (b'{"x": 1}\n{"y": 2}\n', True),  # two columns
+        (b'{"x": 1, "x": 2}\n', True),
+        (b'{"label": 1}\n', True),
+        (b'[[1], {"data": {"keys": [0], "shape": [2], "values": [1]}}, 1]', False),  # sparse beside a scalar
+        (b"1\nNaN\n", True),
+    ],
+)
+def test_declined_bodies_keep_the_general_path_outcome(body: bytes, lines: bool) -> None:
+    if C is not None:
+        assert scanned(body, lines) is None
+    for allow_nan in (False, True):
+        all_paths(body, lines, allow_nan=allow_nan)
+
+
+# --------------------------------------------------------------------------------------
+# Differential tests: valid and mutated bodies
+# --------------------------------------------------------------------------------------
+
+_numbers = st.one_of(
+    st.integers(-(2**53), 2**53),
+    st.integers(-(2**63), 2**64 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0.0, -0.0, 5e-324, 0.1, 16777217, 1.7976931348623157e308]),
+)
+_scalar_cell = st.one_of(_numbers, st.lists(_numbers, max_size=3))
+_odd = st.sampled_from(["a", None, True, [[1, 2]], {}, {"values": [1]}])
+
+
+@st.composite
+def _scalar_records(draw: st.DrawFn) -> list[Any]:
+    how = draw(st.sampled_from(["bare", "features", "name", "data"]))
+    cells = draw(st.lists(st.one_of(_scalar_cell, _odd) if draw(st.booleans()) else _scalar_cell, max_size=8))
+    if how == "bare":
+        return cells
+    if how == "features":
+        return [{"features": c} for c in cells]
+    if how == "name":
+        return [{"x": c} for c in cells]
+    return [{"data": {"x": c}} for c in cells]
+
+
+def _body(recs: list[Any], lines: bool, envelope: bool, spaced: bool) -> bytes:
+    dump: Callable[[Any], bytes] = (lambda x: json.dumps(x).encode()) if spaced else orjson.dumps
+    if lines:
+        return b"".join(dump(r) + b"\n" for r in recs)
+    return dump({"instances": recs} if envelope else recs)
+
+
+_DTYPES = st.sampled_from([None, "float32", "int32"])
+
+
+@given(_scalar_records(), st.booleans(), st.booleans(), st.booleans(), _DTYPES)
+@example([[1], 1, 1], False, False, False, None)
+@example([1, 2, 3], False, True, False, "int32")
+def test_scalar_records_equal_the_general_path(
+    recs: list[Any], lines: bool, envelope: bool, spaced: bool, dtype: str | None
+) -> None:
+    body = _body(recs, lines, envelope, spaced)
+    all_paths(body, lines, dtype=dtype)
+    scanned(body, lines)
+
+
+@given(_scalar_records(), st.booleans(), st.data())
+def test_mutated_bodies_equal_the_general_path(recs: list[Any], lines: bool, data: st.DataObject) -> None:
+    body = bytearray(_body(recs, lines, True, False))
+    if body:
+        at = data.draw(st.integers(0, len(body) - 1))
+        op = data.draw(st.sampled_from(["drop", "replace", "insert"]))
+        byte = data.draw(st.sampled_from(b'0123456789-+.eE,[]{}": \n\tx'))
+        if op == "drop":
+            del body[at]
+        elif op == "replace":
+            body[at] = byte
+        else:
+            body.insert(at, byte)
+    all_paths(bytes(body), lines)
+    scanned(bytes(body), lines)
