@@ -22,6 +22,11 @@ The invariant, per input:
   TIME_FACTOR`` times that input's CPU time per byte (``slow-per-byte``: a shape that leaves
   the fast paths for a per-value crawl, like 60,000 one-value sparse records).
 
+A time or memory finding counts only when a fresh interpreter without the coverage
+instrumentation measures it too (`plain_confirm`; the instrumentation slows Python code
+several-fold, not C, and its comparison hooks allocate), and its report gives the numbers
+measured there.
+
 Findings do not stop the run: each distinct one (kind, exception type, innermost frame of
 the package) is written once to the crash directory as ``<target>-<kind>-<sig>.bin`` (the
 smallest input seen, shrunk by `minimize`) with a ``.txt`` beside it, and, when
@@ -213,6 +218,78 @@ def confirm(run: Callable[[bytes], None], data: bytes, first: Outcome) -> Outcom
     return best
 
 
+#: The kinds a fresh interpreter without the coverage instrumentation must confirm (see
+#: `plain_confirm`): the instrumentation slows Python code several-fold and not C, and its
+#: comparison hooks allocate (10 MB traced for numpy comparisons in a 6 kB CSV body).
+MEASURED = ("slow", "memory", "superlinear", "slow-per-byte")
+
+
+def plain_check(target: str, data: bytes, kind: str) -> Outcome:
+    """`kind`'s check of `data` again in this (uninstrumented) process: a finding only when
+    every try finds it (three for memory and time, two scaled runs)."""
+    from .targets import TARGETS
+
+    t = TARGETS[target]
+    last = Outcome("ok")
+    if kind in ("slow", "memory"):
+        for _ in range(3):
+            last = check(t.run, data, measure_memory=kind == "memory")
+            if last.kind != kind:
+                return Outcome("ok")
+        return last
+    sel = data[0] if data else 0
+    rate = fast_rate(t.run, t.fast()) if t.fast is not None and t.whole(sel) else None
+    for _ in range(2):
+        last = scaling(t.run, data, rate)
+        if last.kind == "ok":
+            return last
+    return last
+
+
+def plain_confirm(target: str, data: bytes, found: Outcome) -> Outcome | None:
+    """Run `plain_check` in a fresh interpreter without atheris (``python -m fuzz.harness
+    --confirm``): the finding as measured there, or None when it does not repeat."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".bin", delete=False) as f:
+        f.write(data)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "fuzz.harness", "--confirm", target, found.kind, f.name],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+    finally:
+        os.unlink(f.name)
+    if proc.returncode == 0:
+        return None
+    if proc.returncode == 1 and proc.stdout.startswith("{"):
+        got = json.loads(proc.stdout)
+        return Outcome(got["kind"], got["detail"] + " (confirmed without instrumentation)", got["signature"])
+    return Outcome(
+        found.kind,
+        f"{found.detail}; the uninstrumented check failed (exit {proc.returncode}): {_tail(proc.stderr)}",
+        found.signature,
+        found.seconds,
+        found.peak,
+    )
+
+
+def _confirm_main(argv: list[str]) -> int:
+    """``--confirm TARGET KIND FILE``: exit 0 when `plain_check` finds nothing, else 1 with
+    the outcome as JSON on stdout."""
+    target, kind, path = argv
+    logging.getLogger("sm_payloads").propagate = False
+    out = plain_check(target, Path(path).read_bytes(), kind)
+    if out.kind == "ok":
+        return 0
+    print(json.dumps({"kind": out.kind, "detail": out.detail, "signature": out.signature}))
+    return 1
+
+
 def minimize(run: Callable[[bytes], None], data: bytes, signature: str, budget: float = 5.0) -> bytes:
     """Shrink `data` while it still gives a finding with the same signature (ddmin-style:
     drop chunks, then lower bytes), within `budget` seconds of wall time."""
@@ -304,6 +381,8 @@ def record(target: str, crash_dir: Path, data: bytes, outcome: Outcome, run: Cal
 
 
 def main(argv: list[str]) -> None:
+    if len(argv) > 1 and argv[1] == "--confirm":
+        raise SystemExit(_confirm_main(argv[2:]))
     import atheris  # type: ignore[import-untyped]
 
     if len(argv) < 2 or argv[1].startswith("-"):
@@ -341,6 +420,8 @@ def main(argv: list[str]) -> None:
             return
         scaled = out.kind in ("superlinear", "slow-per-byte")
         confirmed = confirm(run, data, out) if not scaled else out
+        if confirmed is not None and confirmed.kind in MEASURED:
+            confirmed = plain_confirm(name, data, confirmed)
         if confirmed is None:
             return
         if record(name, crash_dir, data, confirmed, run):

@@ -158,6 +158,14 @@ def distinct_findings(crashes: Path, name: str) -> list[str]:
     return [p.name for p in _artifacts(crashes, name) if not p.name.endswith(".noted")]
 
 
+def finding_kind(target: str, file_name: str) -> str:
+    """The kind of a finding's file (``<target>-<kind>-<signature hash>.bin``, or a
+    libFuzzer artifact ``<target>-crash-...``, ``-timeout-``, ``-oom-``)."""
+    rest = Path(file_name).stem[len(target) + 1 :]
+    m = _ARTIFACT.match(rest)
+    return m.group(1) if m else rest.rsplit("-", 1)[0]
+
+
 def table(summary: dict[str, Any], work: Path, *, markdown: bool = False) -> str:
     from .targets import TARGETS
 
@@ -205,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-len", type=int, default=4096, help="largest input libFuzzer makes (bytes)")
     ap.add_argument("--report", type=Path, metavar="DIR", help="print the table of an earlier or running run")
     ap.add_argument("--markdown", action="store_true", help="the table as Markdown")
+    ap.add_argument(
+        "--tolerate",
+        default="",
+        metavar="KINDS",
+        help="comma-separated finding kinds (e.g. slow-per-byte): printed, but the exit status stays 0",
+    )
     args = ap.parse_args(argv)
 
     if args.report is not None:
@@ -245,16 +259,18 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(summary, work, markdown=args.markdown))
     print(f"\nwork dir: {work}")
-    found = [f for n in names for f in distinct_findings(work / "crashes", n)]
-    for name in found:  # what a CI log must show: the input and the outcome of each finding
+    found = [(n, f) for n in names for f in distinct_findings(work / "crashes", n)]
+    tolerated = {k.strip() for k in args.tolerate.split(",") if k.strip()}
+    failing = [f for n, f in found if finding_kind(n, f) not in tolerated]
+    for _, name in found:  # what a CI log must show: the input and the outcome of each finding
         detail = (work / "crashes" / name).with_suffix(".txt")
-        print(f"\n--- {name}")
+        print(f"\n--- {name}" + ("" if name in failing else " (tolerated: --tolerate)"))
         if detail.exists():
             lines = detail.read_text(errors="replace").rstrip().splitlines()
             if len(lines) > 40:  # the head (target, kind, input) and the traceback's end
                 lines = [*lines[:12], "...", *lines[-28:]]
             print("\n".join(lines))
-    return 1 if found else 0
+    return 1 if failing else 0
 
 
 if __name__ == "__main__":

@@ -503,10 +503,10 @@ def walk_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> Rec
         tensor_end = w.message(ttag, value_end)
         if (tensor_end != value_end).any():
             raise Decline("value with more than one tensor")
+        ranges: tuple[tuple[np.ndarray, np.ndarray], ...]
         if ttag == 0x4A:  # bytes: the body whole, which `_bytes_column` reads
-            body = (w.pos, tensor_end - w.pos)
             none = np.zeros(n, np.int64)
-            ranges = (body, (none, none), (none, none))
+            ranges = ((w.pos, tensor_end - w.pos), (none, none), (none, none))
             w.pos = tensor_end
         else:
             ranges = tuple(w.optional(tag, tensor_end) for tag in (0x0A, 0x12, 0x1A))
@@ -735,7 +735,7 @@ def _bytes_column(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> n
     got = crecordio.strings(buf, _i64(starts), _i64(lengths)) if crecordio is not None else None
     if got is None:
         got = []
-        data = memoryview(buf)
+        data = memoryview(buf.data)
         for pos, size in zip(starts.tolist(), lengths.tolist(), strict=True):
             end = pos + size
             vals: list[Any] = []
