@@ -198,7 +198,8 @@ def handle(
         Called with the decoded `RecordBatch`; returns a batch (outputs in ``label``), a
         numpy array, or a list of per-record dicts (``[{"score": 0.9}]``). An array is the
         output ``label["values"]``: rows are records, and a 1-D array with one value per
-        record is one scalar output per record.
+        record is one scalar output per record, as is a list of one number per record
+        (``model.predict(X).tolist()``).
     env
         The container's environment (``os.environ`` when None):
         ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` answers a missing or ``*/*`` ``Accept``
@@ -259,6 +260,7 @@ def handle(
     except Exception:
         log.exception("the predict function raised")
         return _error(500, "the model failed to produce a prediction (see the container log)")
+    result = _per_record_numbers(result, len(batch))
     if isinstance(result, np.ndarray) and result.ndim == 1 and result.shape[0] == len(batch):
         # One value per record (what a model's predict returns): one scalar output per
         # record, not the one-record vector that a bare 1-D array means elsewhere.
@@ -291,6 +293,22 @@ def handle(
             f"{out_limit} bytes (SAGEMAKER_MAX_RESPONSE_IN_MB); send fewer records per request",
         )
     return Response(200, out, chosen)
+
+
+def _per_record_numbers(result: Any, n: int) -> Any:
+    """A list (or tuple) of `n` plain numbers, as ``model.predict(X).tolist()`` returns, as
+    the 1-D array it stands for (one value per record; an empty list for an empty batch);
+    anything else unchanged."""
+    if not isinstance(result, (list, tuple)) or len(result) != n:
+        return result
+    if not all(type(v) in _NUMBER_TYPES for v in result):
+        return result
+    arr = np.asarray(result)
+    return arr if arr.ndim == 1 and arr.dtype.kind in "iuf" else result
+
+
+#: What `_per_record_numbers` takes for a number (bool is not one: True is no score).
+_NUMBER_TYPES = frozenset({int, float, np.float32, np.float64, np.int32, np.int64})
 
 
 def _writable_as(result: Any, offers: tuple[str, ...], failed: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import pytest
@@ -169,6 +170,44 @@ def test_predict_may_return_arrays_or_dicts() -> None:
     assert out.label["closest_cluster"].tolist() == [1, 1]
     r = handle(BODY, RIO, NPY, lambda b: b.to_numpy() * 2, env={})
     assert smp.decode_response(r.body, NPY).label["predictions"].tolist() == [[2.0, 4.0], [6.0, 9.0]]
+
+
+@pytest.mark.parametrize(
+    ("prediction", "accept", "expected"),
+    [
+        ([0.25, 0.5, 1.0], "text/csv", b"0.25\n0.5\n1.0\n"),
+        ((1, 2, 3), "application/jsonlines", b'{"values":1}\n{"values":2}\n{"values":3}\n'),
+        (
+            [np.float32(0.5), 2, 3.0],
+            "application/json",
+            b'{"predictions":[{"values":0.5},{"values":2.0},{"values":3.0}]}',
+        ),
+        # not one number per record: what encode_response makes of a list, as before
+        ([0.25, 0.5], "application/json", b'{"predictions":[{"values":[0.25,0.5]}]}'),
+        ([True, False, True], "application/json", b'{"predictions":[{"values":[1,0,1]}]}'),
+        ([[1], [2], [3]], "text/csv", b"1\n2\n3\n"),
+    ],
+)
+def test_a_list_of_one_number_per_record_is_one_output_per_record(
+    prediction: Any, accept: str, expected: bytes
+) -> None:
+    """``model.predict(X).tolist()``: answered as the 1-D array it came from, not as one
+    record holding every value."""
+    resp = handle(b"1,2\n3,4\n5,6\n", "text/csv", accept, lambda b: prediction, env={})
+    assert (resp.status, resp.body) == (200, expected)
+
+
+def test_an_empty_list_for_an_empty_batch_is_no_records() -> None:
+    """A body of blank lines is zero records (libsvm); an empty list back is zero answers,
+    not one record with no values."""
+    seen: list[int] = []
+
+    def predict(batch: smp.RecordBatch) -> list[float]:
+        seen.append(len(batch))
+        return []
+
+    resp = handle(b"\n\n", "text/libsvm", "application/json", predict, env={})
+    assert (resp.status, resp.body, seen) == (200, b'{"predictions":[]}', [0])
 
 
 def test_handler_binds_predict_and_environment() -> None:
