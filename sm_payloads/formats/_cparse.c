@@ -282,6 +282,344 @@ static PyObject *count_newlines(PyObject *self, PyObject *args) {
 }
 
 /* ------------------------------------------------------------------------------------
+ * CSV text fields: csv_text and text_rows
+ * ------------------------------------------------------------------------------------ */
+
+/* One field of a text record: its bytes (between the quotes when quoted) and whether a
+ * doubled quote ("") inside them stands for one quote. */
+typedef struct {
+    const char *s;
+    Py_ssize_t len;
+    int escaped;
+} TField;
+
+/* Byte classes of the text tokenizer: 0 a plain byte, 1 ',', 2 '"', 3 '\r', 4 '\n',
+ * 5 a byte >= 0x80. */
+static unsigned char text_class[256];
+
+static void text_class_init(void) {
+    int c;
+    for (c = 0x80; c < 256; c++) text_class[c] = 5;
+    text_class[','] = 1;
+    text_class['"'] = 2;
+    text_class['\r'] = 3;
+    text_class['\n'] = 4;
+}
+
+/* One record of exactly `width` fields at p, a line that is not blank, as the careful
+ * reader (_csv_text.tokenize) reads it, within [p, end). Fields go to out[0..width) when out
+ * is not NULL; *high is set when a byte >= 0x80 is seen (and the record is declined when
+ * `ascii`). Returns the start of the next line (end after the last one), or NULL to decline:
+ * another number of fields, a '\r' that is not right before a '\n', a quote inside an
+ * unquoted field, a quoted field across lines or unterminated, anything but ',' or the line
+ * end after a closing quote. Blank lines are the caller's. */
+static const char *text_record(const char *p, const char *end, Py_ssize_t width, int ascii, int *high,
+                               TField *out) {
+    Py_ssize_t k = 0;
+    for (;;) {
+        TField f;
+        if (p < end && *p == '"') {
+            const char *s = ++p;
+            f.escaped = 0;
+            for (;;) {
+                unsigned char c;
+                if (p >= end) return NULL; /* no closing quote before the end */
+                c = (unsigned char)*p;
+                switch (text_class[c]) {
+                case 0:
+                case 1:
+                    p++;
+                    continue;
+                case 5:
+                    if (ascii) return NULL;
+                    *high = 1;
+                    p++;
+                    continue;
+                case 2:
+                    if (p + 1 < end && p[1] == '"') {
+                        f.escaped = 1;
+                        p += 2;
+                        continue;
+                    }
+                    break;
+                default: /* '\r' or '\n' inside quotes: a record across lines, or text to check */
+                    return NULL;
+                }
+                break;
+            }
+            f.s = s;
+            f.len = p - s;
+            p++; /* the closing quote */
+            if (p < end && *p == '\r') {
+                if (p + 1 < end && p[1] == '\n')
+                    p++;
+                else
+                    return NULL;
+            }
+            if (k >= width) return NULL;
+            if (out != NULL) out[k] = f;
+            k++;
+            if (p < end && *p == ',') {
+                p++;
+                continue;
+            }
+            if (p == end) break;
+            if (*p == '\n') {
+                p++;
+                break;
+            }
+            return NULL;
+        } else {
+            const char *s = p;
+            int cls = 4;
+            while (p < end) {
+                cls = text_class[(unsigned char)*p];
+                if (cls == 0) {
+                    p++;
+                    continue;
+                }
+                if (cls == 5) {
+                    if (ascii) return NULL;
+                    *high = 1;
+                    p++;
+                    continue;
+                }
+                break;
+            }
+            if (p == end) cls = 4;
+            if (cls == 2) return NULL;
+            if (cls == 3 && !(p + 1 < end && p[1] == '\n')) return NULL;
+            f.s = s;
+            f.len = p - s;
+            f.escaped = 0;
+            if (k >= width) return NULL;
+            if (out != NULL) out[k] = f;
+            k++;
+            if (cls == 1) {
+                p++;
+                continue;
+            }
+            if (cls == 3) p++; /* the '\r' of "\r\n" */
+            if (p < end) p++;  /* the '\n' */
+            break;
+        }
+    }
+    return k == width ? p : NULL;
+}
+
+/* The length of the blank line at p ("\n" or "\r\n": 1 or 2), 0 when the line at p is not
+ * blank; -1 for a '\r' that ends [p, end) (declined, as the record reader does). */
+static inline int text_blank(const char *p, const char *end) {
+    if (*p == '\n') return 1;
+    if (*p == '\r') {
+        if (p + 1 == end) return -1;
+        if (p[1] == '\n') return 2;
+    }
+    return 0;
+}
+
+/* A field's text. ascii: the region holds no byte >= 0x80. NULL with an exception set on
+ * failure; a UnicodeDecodeError there means: decline. */
+static PyObject *text_str(const TField *f, int ascii, char **buf, Py_ssize_t *cap) {
+    const char *s = f->s;
+    Py_ssize_t len = f->len;
+    if (f->escaped) { /* "" stands for one quote */
+        Py_ssize_t i, j = 0;
+        if (len > *cap) {
+            char *nb = (char *)PyMem_Realloc(*buf, (size_t)len);
+            if (nb == NULL) return PyErr_NoMemory();
+            *buf = nb;
+            *cap = len;
+        }
+        for (i = 0; i < len; i++) {
+            (*buf)[j++] = s[i];
+            if (s[i] == '"') i++;
+        }
+        s = *buf;
+        len = j;
+    }
+    if (ascii) {
+        PyObject *u;
+        if (len == 1) return PyUnicode_FromOrdinal((unsigned char)s[0]); /* a shared one */
+        u = PyUnicode_New(len, 127);
+        if (u != NULL && len) memcpy(PyUnicode_DATA(u), s, (size_t)len);
+        return u;
+    }
+    return PyUnicode_DecodeUTF8(s, len, NULL);
+}
+
+PyDoc_STRVAR(csv_text_doc,
+             "csv_text(data, lo, hi, width, ascii) -> list[list[str]] | None\n\n"
+             "The fields of the records of data[lo:hi] (lo a line start, hi a record end) as\n"
+             "text, one list per column: each record exactly `width` fields, as the careful\n"
+             "reader reads them (fields split at ',', quoted fields without line ends in them,\n"
+             "\"\" standing for one quote, '\\n' or '\\r\\n' line ends, blank lines skipped), decoded\n"
+             "as us-ascii (ascii true) or UTF-8. None (declined) on anything else: another number\n"
+             "of fields, a quote inside an unquoted field, a quoted field across lines or not\n"
+             "closed, a byte after a closing quote other than ',' or the line end, a '\\r' not\n"
+             "right before a '\\n', bytes that are not text in the charset. The caller's careful\n"
+             "reader then reads the region and positions any error.");
+
+static PyObject *csv_text(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    Py_ssize_t lo, hi, width, n = 0, i, j, cap = 0;
+    int ascii, high = 0, ok = 1;
+    PyObject *cols = NULL;
+    TField *fields = NULL;
+    char *buf = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nnnp", &data, &lo, &hi, &width, &ascii)) return NULL;
+    if (lo < 0 || hi > data.len || lo > hi || width < 1 || width > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(TField)) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "csv_text: bad bounds or width");
+        return NULL;
+    }
+    {
+        const char *base = (const char *)data.buf, *p = base + lo, *end = base + hi;
+        /* Pass 1, without the GIL: check every record and count them. */
+        Py_BEGIN_ALLOW_THREADS
+        while (p < end) {
+            int b = text_blank(p, end);
+            if (b > 0) {
+                p += b;
+                continue;
+            }
+            if (b < 0) {
+                ok = 0;
+                break;
+            }
+            p = text_record(p, end, width, ascii, &high, NULL);
+            if (p == NULL) {
+                ok = 0;
+                break;
+            }
+            n++;
+        }
+        Py_END_ALLOW_THREADS
+        if (!ok) goto decline;
+        fields = (TField *)PyMem_Malloc((size_t)width * sizeof(TField));
+        if (fields == NULL) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        cols = PyList_New(width);
+        if (cols == NULL) goto fail;
+        for (j = 0; j < width; j++) {
+            PyObject *col = PyList_New(n);
+            if (col == NULL) goto fail;
+            PyList_SET_ITEM(cols, j, col);
+        }
+        /* Pass 2: the fields' text. */
+        p = base + lo;
+        i = 0;
+        while (p < end) {
+            int b = text_blank(p, end);
+            if (b > 0) {
+                p += b;
+                continue;
+            }
+            p = text_record(p, end, width, ascii, &high, fields);
+            if (p == NULL || i >= n) { /* the buffer changed under us */
+                PyErr_SetString(PyExc_BufferError, "csv_text: the data changed while it was read");
+                goto fail;
+            }
+            for (j = 0; j < width; j++) {
+                PyObject *u = text_str(&fields[j], !high, &buf, &cap);
+                if (u == NULL) {
+                    if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+                        PyErr_Clear();
+                        goto decline;
+                    }
+                    goto fail;
+                }
+                PyList_SET_ITEM(PyList_GET_ITEM(cols, j), i, u);
+            }
+            i++;
+        }
+        if (i != n) {
+            PyErr_SetString(PyExc_BufferError, "csv_text: the data changed while it was read");
+            goto fail;
+        }
+    }
+    PyMem_Free(fields);
+    PyMem_Free(buf);
+    PyBuffer_Release(&data);
+    return cols;
+decline:
+    Py_XDECREF(cols);
+    PyMem_Free(fields);
+    PyMem_Free(buf);
+    PyBuffer_Release(&data);
+    Py_RETURN_NONE;
+fail:
+    Py_XDECREF(cols);
+    PyMem_Free(fields);
+    PyMem_Free(buf);
+    PyBuffer_Release(&data);
+    return NULL;
+}
+
+PyDoc_STRVAR(text_rows_doc,
+             "text_rows(columns, out) -> None\n\n"
+             "Fill out, a writable buffer of n Python object references (a numpy object array\n"
+             "of n items), with one new list per record: [columns[0][i], columns[1][i], ...],\n"
+             "from lists of n str each. The lists hold only str and are not tracked by the\n"
+             "cyclic garbage collector (a list of str can be in no reference cycle; millions of\n"
+             "tracked lists would make each collection walk them all).");
+
+static PyObject *text_rows(PyObject *self, PyObject *args) {
+    PyObject *columns, *target;
+    Py_buffer out;
+    Py_ssize_t k, n, i, j;
+    PyObject **slots;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!O", &PyList_Type, &columns, &target)) return NULL;
+    if (PyObject_GetBuffer(target, &out, PyBUF_WRITABLE | PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    k = PyList_GET_SIZE(columns);
+    n = out.itemsize ? out.len / out.itemsize : 0;
+    if (out.format == NULL || strcmp(out.format, "O") != 0 || out.itemsize != (Py_ssize_t)sizeof(PyObject *) ||
+        k < 1) {
+        PyBuffer_Release(&out);
+        PyErr_SetString(PyExc_ValueError, "text_rows: out must be an object array, columns a non-empty list");
+        return NULL;
+    }
+    for (j = 0; j < k; j++) {
+        PyObject *col = PyList_GET_ITEM(columns, j);
+        if (!PyList_Check(col) || PyList_GET_SIZE(col) != n) {
+            PyBuffer_Release(&out);
+            PyErr_SetString(PyExc_ValueError, "text_rows: every column must be a list of len(out) items");
+            return NULL;
+        }
+        for (i = 0; i < n; i++) {
+            if (!PyUnicode_CheckExact(PyList_GET_ITEM(col, i))) {
+                PyBuffer_Release(&out);
+                PyErr_SetString(PyExc_TypeError, "text_rows: the columns must hold str only");
+                return NULL;
+            }
+        }
+    }
+    slots = (PyObject **)out.buf;
+    for (i = 0; i < n; i++) {
+        PyObject *row = PyList_New(k), *old;
+        if (row == NULL) {
+            PyBuffer_Release(&out);
+            return NULL;
+        }
+        for (j = 0; j < k; j++) {
+            PyObject *u = PyList_GET_ITEM(PyList_GET_ITEM(columns, j), i);
+            Py_INCREF(u);
+            PyList_SET_ITEM(row, j, u);
+        }
+        PyObject_GC_UnTrack(row);
+        old = slots[i];
+        slots[i] = row;
+        Py_XDECREF(old);
+    }
+    PyBuffer_Release(&out);
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------------------------
  * CSV writing
  * ------------------------------------------------------------------------------------ */
 
@@ -611,6 +949,8 @@ static PyMethodDef methods[] = {
     {"csv_read", csv_read, METH_VARARGS, csv_read_doc},
     {"count_newlines", count_newlines, METH_VARARGS, count_newlines_doc},
     {"numbers", numbers, METH_VARARGS, numbers_doc},
+    {"csv_text", csv_text, METH_VARARGS, csv_text_doc},
+    {"text_rows", text_rows, METH_VARARGS, text_rows_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -621,7 +961,9 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__cparse(void) {
-    PyObject *m = PyModule_Create(&module);
+    PyObject *m;
+    text_class_init();
+    m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddIntConstant(m, "FAST_PATH", FAST_PATH) < 0) {
         Py_DECREF(m);

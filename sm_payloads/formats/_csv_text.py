@@ -4,10 +4,11 @@ write CSV-shaped text of their own (`sm_payloads.autopilot`'s container answers,
 
 What is here: charset and input handling (`charset_option`, `body_start`; the input buffer
 itself is read by `sm_payloads._buffers.as_bytes`), the careful RFC 4180 tokenizer
-(`tokenize` into `Record` objects, `field_text`), header lines (`parse_header`), the
-vectorized record-end scan that cuts batches (`record_ends`) and ``csv.writer``'s field
-quoting (`quote_field`). `sm_payloads.formats.csv` turns records into columns and batches on
-top of these.
+(`tokenize` into `Record` objects, `field_text`), its fast form for the common text
+records (`text_columns`: fields straight to columns of ``str``, or a decline), header lines
+(`parse_header`), the vectorized record-end scan that cuts batches (`record_ends`) and
+``csv.writer``'s field quoting (`quote_field`). `sm_payloads.formats.csv` turns records into
+columns and batches on top of these.
 
 Why a private module with public names, rather than public functions of
 `sm_payloads.formats.csv`: that module's public names are the format's user-facing API
@@ -24,10 +25,12 @@ of the input (``base + position`` where a function reads a piece of a larger inp
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import numpy as np
 
+from .. import _native
 from ..errors import DecodeError
 
 __all__ = [
@@ -41,6 +44,9 @@ __all__ = [
     "parse_header",
     "quote_field",
     "record_ends",
+    "text_columns",
+    "text_columns_pure",
+    "text_rows",
     "tokenize",
 ]
 
@@ -293,6 +299,118 @@ def parse_header(data: bytes | bytearray, lo: int, charset: str) -> tuple[tuple[
     nxt, nline = _quoted_record(data, pos, hi, line, 0, rec, 0)
     names = tuple(field_text(f, charset, o, line, 0) for f, o in zip(rec.fields, rec.offsets, strict=True))
     return names, nxt, nline
+
+
+# ======================================================================================
+# Reading: text records straight to columns (the common case, or a decline)
+# ======================================================================================
+
+#: The optional C kernel (``_cparse.csv_text``, ``_cparse.text_rows``); None: the twins.
+_C = _native.load("formats._cparse")
+
+#: A quoted field within one line: ``"`` ... ``"``, with ``""`` standing for one quote.
+_QUOTED = re.compile(r'"([^"]*(?:""[^"]*)*)"')
+
+
+def _line_fields(line: str) -> list[str] | None:
+    """The fields of one line holding a quote (no line end in it), as `tokenize` reads
+    them; None where `tokenize` would fail or read a record across lines."""
+    out: list[str] = []
+    pos, n = 0, len(line)
+    while True:
+        if line.startswith('"', pos):
+            m = _QUOTED.match(line, pos)
+            if m is None:
+                return None  # not closed on this line
+            out.append(m.group(1).replace('""', '"'))
+            pos = m.end()
+        else:
+            comma = line.find(",", pos)
+            stop = n if comma < 0 else comma
+            field = line[pos:stop]
+            if '"' in field:
+                return None  # a quote inside an unquoted field
+            out.append(field)
+            pos = stop
+        if pos == n:
+            return out
+        if line[pos] != ",":
+            return None  # something after a closing quote
+        pos += 1
+
+
+def text_columns_pure(
+    data: bytes | bytearray, lo: int, hi: int, width: int, ascii: bool
+) -> list[list[str]] | None:
+    """The twin of ``_cparse.csv_text``: the fields of the records of ``data[lo:hi]`` (lo a
+    line start, hi a record end) as text, one list per column, when every record is
+    `width` fields that `tokenize` reads without a problem and every line is on its own:
+    ``,`` between fields, quoted fields without a line end in them (``""`` is one quote),
+    ``\n`` or ``\r\n`` after each line, blank lines skipped, the text us-ascii (`ascii`)
+    or UTF-8. None (declined) otherwise, and also for a ``\r`` anywhere but right before
+    a ``\n``: the careful reader (`tokenize`) then reads the records and positions errors.
+    The values are those `tokenize` and `field_text` give."""
+    if width < 1 or lo < 0 or hi > len(data) or lo > hi:
+        raise ValueError("csv_text: bad bounds or width")
+    piece = bytes(data[lo:hi])
+    try:
+        text = piece.decode("ascii" if ascii else "utf-8")
+    except UnicodeDecodeError:
+        return None  # (only field bytes can be undecodable: the separators are ascii)
+    lines = text.split("\n")
+    terminated = text.endswith("\n")
+    if terminated:
+        lines.pop()
+    if "\r" in text:
+        last = len(lines) - 1
+        for i, line in enumerate(lines):
+            if line.endswith("\r"):
+                if i == last and not terminated:
+                    return None  # a "\r" that ends the region, not a line
+                line = lines[i] = line[:-1]
+            if "\r" in line:
+                return None
+    if "" in lines:
+        lines = [line for line in lines if line]  # blank lines
+    if '"' not in text:
+        rows = [line.split(",") for line in lines]
+    else:
+        got = [_line_fields(line) if '"' in line else line.split(",") for line in lines]
+        if None in got:
+            return None
+        rows = [r for r in got if r is not None]
+    if any(len(r) != width for r in rows):
+        return None
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(col) for col in zip(*rows, strict=True)]
+
+
+def text_columns(
+    data: bytes | bytearray, lo: int, hi: int, width: int, ascii: bool
+) -> list[list[str]] | None:
+    """`text_columns_pure`, by the C kernel where it is built."""
+    if _C is not None:
+        out: list[list[str]] | None = _C.csv_text(data, lo, hi, width, ascii)
+        return out
+    return text_columns_pure(data, lo, hi, width, ascii)
+
+
+def text_rows(columns: list[list[str]], n: int) -> np.ndarray:
+    """An object array of `n` lists, ``[columns[0][i], columns[1][i], ...]`` (lists of n
+    str each). The C kernel builds lists that the cyclic garbage collector does not track
+    (lists of str cannot be in a cycle; millions of tracked lists make every collection
+    walk them), the twin plain lists: the same values."""
+    out = np.empty(n, dtype=object)
+    if n == 0:
+        return out
+    if _C is not None:
+        _C.text_rows(columns, out)
+    elif len(columns) == 1:
+        out[:] = [[s] for s in columns[0]]
+    else:
+        out[:] = [list(r) for r in zip(*columns, strict=True)]
+    return out
 
 
 # ======================================================================================

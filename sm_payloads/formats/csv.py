@@ -56,6 +56,8 @@ from ._csv_text import (
     parse_header,
     quote_field,
     record_ends,
+    text_columns,
+    text_rows,
     tokenize,
 )
 from ._exact import to_float32
@@ -431,14 +433,16 @@ def _numbers(
 
 
 def _range_error(
-    typed: np.ndarray, recs: list[Record], cols: range, rec0: int, dtype: np.dtype[Any]
+    typed: np.ndarray, get_recs: Callable[[], list[Record]], cols: range, rec0: int, dtype: np.dtype[Any]
 ) -> DecodeError | None:
     """The error of the first field whose text is a finite decimal and whose value in
     `typed` (float64 or float32) is infinite: beyond the type's range (as JSON says);
-    None when there is none. The words ``inf`` and ``infinity`` are infinities."""
+    None when there is none. The words ``inf`` and ``infinity`` are infinities. The
+    records (``get_recs()``) are asked for only when a value is infinite."""
     bad = np.isinf(typed)
     if not bad.any():
         return None
+    recs = get_recs()
     for i, j in np.argwhere(bad).tolist():
         r = recs[i]
         c = cols[j]
@@ -472,14 +476,15 @@ def _cast(values: np.ndarray, dtype: np.dtype[Any] | None, locate: Any) -> np.nd
     return values.astype(np.int32)
 
 
-def _float32(values: np.ndarray, recs: list[Record], cols: range) -> np.ndarray:
-    """The float64 `values` of the fields `cols` of `recs` as the correctly rounded float32
-    of each field's text (casting the float64 would round twice)."""
+def _float32(values: np.ndarray, get_recs: Callable[[], list[Record]], cols: range) -> np.ndarray:
+    """The float64 `values` of the fields `cols` of the records ``get_recs()`` as the
+    correctly rounded float32 of each field's text (casting the float64 would round twice);
+    the records are asked for only for the texts that need it."""
     k = len(cols)
 
     def text_at(i: int) -> bytes:
         r, j = divmod(i, k)
-        return recs[r].fields[cols[j]].strip(b" \t")
+        return get_recs()[r].fields[cols[j]].strip(b" \t")
 
     out: np.ndarray = to_float32(values.reshape(-1), text_at).reshape(values.shape)
     return out
@@ -506,6 +511,62 @@ def _str_array(texts: list[str]) -> np.ndarray:
             col[:] = texts
             return col
     return np.array(texts, dtype=str)
+
+
+#: A column of number fields or empty fields (missing values) joined by newlines, as str
+#: (`_textnum.NUMBER_RE`, ASCII only, as over the bytes).
+_NUMBER_TEXT_LINES = re.compile(
+    "(?:" + _textnum.NUMBER_RE.pattern.decode() + ")?(?:\n(?:" + _textnum.NUMBER_RE.pattern.decode() + ")?)*",
+    re.ASCII,
+)
+_NAN = float("nan")
+
+
+def _column_numbers(cols: list[list[str]], n: int) -> np.ndarray | None:
+    """The fields of text columns (each a list of n str) as float64 (n, len(cols)), as
+    `_numbers` reads the same fields' bytes; None when one is not a number."""
+    out = np.empty((n, len(cols)), dtype=np.float64)
+    for j, col in enumerate(cols):
+        if _NUMBER_TEXT_LINES.fullmatch("\n".join(col)) is None:
+            return None
+        out[:, j] = [float(f) if f else _NAN for f in col]
+    return out
+
+
+class _Piece:
+    """A piece of whole records of a careful read: ``data[a:b]``, its first line and
+    record, and its fields as columns of str (`text_columns`) where the fast text reader
+    read them (`cols`, n records), else None. The `Record` objects are made only when
+    asked for (`recs`): always where `cols` is None, else only to position an error."""
+
+    __slots__ = ("_recs", "a", "b", "base", "cols", "data", "line", "n", "next_line", "rec0")
+
+    def __init__(
+        self,
+        data: bytes | bytearray,
+        a: int,
+        b: int,
+        line: int,
+        base: int,
+        rec0: int,
+        cols: list[list[str]] | None,
+    ) -> None:
+        self.data, self.a, self.b, self.line, self.base, self.rec0 = data, a, b, line, base, rec0
+        self.cols = cols
+        self._recs: list[Record] | None = None
+        if cols is not None:
+            self.n = len(cols[0])
+            # every line of the piece is one record or blank (no record across lines)
+            self.next_line = line + data.count(b"\n", a, b) + (b > a and data[b - 1] != 10)
+        else:
+            self.recs()
+
+    def recs(self) -> list[Record]:
+        if self._recs is None:
+            self._recs, next_line = tokenize(self.data, self.a, self.b, self.line, self.base, self.rec0)
+            if self.cols is None:
+                self.n, self.next_line = len(self._recs), next_line
+        return self._recs
 
 
 class _Kinds:
@@ -540,8 +601,13 @@ class _Block:
         # a float64 block's first value beyond the range, raised if the block stays numbers
         self.pending: DecodeError | None = None
 
-    def texts(self, recs: list[Record], rec0: int) -> Any:
-        cs, cols = self.charset, self.cols
+    def texts(self, piece: _Piece) -> Any:
+        cols = self.cols
+        if piece.cols is not None:
+            if self.one:
+                return piece.cols[cols.start]
+            return text_rows(piece.cols[cols.start : cols.stop], piece.n)
+        cs, recs, rec0 = self.charset, piece.recs(), piece.rec0
         if self.one:
             c = cols.start
             return [_text(r.fields[c], cs, r, c, rec0 + i) for i, r in enumerate(recs)]
@@ -553,28 +619,32 @@ class _Block:
             col[:] = [[_text(r.fields[c], cs, r, c, rec0 + i) for c in cols] for i, r in enumerate(recs)]
         return col
 
-    def read(
-        self, recs: list[Record], rec0: int, before: Callable[[], Iterator[tuple[list[Record], int]]]
-    ) -> None:
-        """Add the records `recs` (the first one is record `rec0`); `before` reads the
-        earlier pieces again."""
+    def read(self, piece: _Piece, before: Callable[[], Iterator[_Piece]]) -> None:
+        """Add the records of `piece`; `before` reads the earlier pieces again."""
         if self.kind == "text":
-            self.parts.append(self.texts(recs, rec0))
+            self.parts.append(self.texts(piece))
             return
         dtype = self.dtype
         strict = dtype is not None or self.fixed == "number"
-        values = _numbers(recs, self.cols, dtype, strict=strict, rec0=rec0)
+        rec0 = piece.rec0
+        if piece.cols is not None:
+            values = _column_numbers(piece.cols[self.cols.start : self.cols.stop], piece.n)
+            if values is None and strict:  # the error, positioned by the careful reader
+                _numbers(piece.recs(), self.cols, dtype, strict=True, rec0=rec0)
+                raise AssertionError("csv: the text reader and the careful reader disagree")
+        else:
+            values = _numbers(piece.recs(), self.cols, dtype, strict=strict, rec0=rec0)
         if values is None:
             self.kind = "text"
             self.pending = None
-            self.parts = [self.texts(r, r0) for r, r0 in before()]
-            self.parts.append(self.texts(recs, rec0))
+            self.parts = [self.texts(p) for p in before()]
+            self.parts.append(self.texts(piece))
             return
         self.kind = "number"
         shift = self.cols.start
 
         def loc(i: int, j: int, reason: str) -> DecodeError:
-            r = recs[i]
+            r = piece.recs()[i]
             return DecodeError(
                 CONTENT_TYPE,
                 f"column {j + shift + 1}: {reason}",
@@ -584,14 +654,14 @@ class _Block:
             )
 
         if dtype == np.float32:
-            arr = _float32(values, recs, self.cols)
-            err = _range_error(arr, recs, self.cols, rec0, dtype)
+            arr = _float32(values, piece.recs, self.cols)
+            err = _range_error(arr, piece.recs, self.cols, rec0, dtype)
             if err is not None:
                 raise err
         elif dtype is None or dtype == np.float64:
             arr = values
             if self.pending is None:
-                err = _range_error(arr, recs, self.cols, rec0, np.dtype(np.float64))
+                err = _range_error(arr, piece.recs, self.cols, rec0, np.dtype(np.float64))
                 if err is not None and strict:
                     raise err
                 self.pending = err
@@ -702,8 +772,8 @@ def _careful_line(
     if values is None:
         return None
     if dtype == np.float32:
-        values = _float32(values, recs, range(width))
-    if _range_error(values, recs, range(width), 0, dtype) is not None:
+        values = _float32(values, lambda: recs, range(width))
+    if _range_error(values, lambda: recs, range(width), 0, dtype) is not None:
         return None  # a number beyond the type's range: the careful reader's error
     return values
 
@@ -791,6 +861,10 @@ class _Region:
         that does not fit a numeric dtype or the range), so that a bad line at the end of a
         large body does not cost a careful read of the whole body. Keyed responses, whose
         column kinds depend on every field, are left to the whole read."""
+        if (hi - stopped[0]) * 2 > hi - lo:
+            # most of the region: reading the tail, then the whole region, would cost more
+            # than the whole region alone (which raises the same error first, if any)
+            return
         first = _first_record(data, lo, hi)
         if first is None or (self.response and self.response_keys is not None):
             return
@@ -815,31 +889,51 @@ class _Region:
         """The careful reader: the records of ``data[lo:hi]`` tokenized a piece at a time
         (`_careful_spans`), each piece turned into pieces of columns before the next is
         read; the first problem, in the order of the input, is the `DecodeError`."""
-        pieces: list[tuple[int, int, int, int]] = []  # (start, stop, line, first record)
+        # (start, stop, line, first record, whether text_columns read it)
+        pieces: list[tuple[int, int, int, int, bool]] = []
         blocks: list[tuple[str, _Block]] = []
         keyed: list[list[bytes]] = []
         rec = rec0
+        ascii = self.charset == "ascii"
+        # keyed responses read each column's bytes (`_response_column`): records only
+        columns = not (self.response and self.response_keys is not None)
 
-        def before() -> Iterator[tuple[list[Record], int]]:
-            for a, b, ln, r0 in pieces:
-                yield tokenize(data, a, b, ln, base, r0)[0], r0
+        def before() -> Iterator[_Piece]:
+            for a, b, ln, r0, fast in pieces:
+                cols = text_columns(data, a, b, self.width or 0, ascii) if fast else None
+                yield _Piece(data, a, b, ln, base, r0, cols)
 
         for a, b in _careful_spans(data, lo, hi):
-            recs, next_line = tokenize(data, a, b, line, base, rec)
-            if recs:
+            first = None
+            texts = None
+            if columns:
                 if self.width is None:
-                    self.check_label_size(len(recs[0].fields), recs[0].line, recs[0].offsets[0], rec0)
-                    self.width = len(recs[0].fields)
-                _check_width(recs, self.width, rec)
+                    first = _first_record(data, a, b)
+                width = self.width if first is None else first[0]
+                if width:
+                    texts = text_columns(data, a, b, width, ascii)
+            piece = _Piece(data, a, b, line, base, rec, texts)
+            if piece.n:
+                if self.width is None:
+                    if texts is not None and first is not None:
+                        # the first record's place, as the careful reader gives it
+                        self.check_label_size(first[0], line + first[2], base + first[1], rec0)
+                        self.width = first[0]
+                    else:
+                        r = piece.recs()[0]
+                        self.check_label_size(len(r.fields), r.line, r.offsets[0], rec0)
+                        self.width = len(r.fields)
+                if texts is None:
+                    _check_width(piece.recs(), self.width, rec)
                 if not pieces:
                     blocks, keyed = self.start_blocks()
                 for _, block in blocks:
-                    block.read(recs, rec, before)
+                    block.read(piece, before)
                 for j, fields in enumerate(keyed):
-                    fields.extend([r.fields[j] for r in recs])
-                pieces.append((a, b, line, rec))
-                rec += len(recs)
-            line = next_line
+                    fields.extend([r.fields[j] for r in piece.recs()])
+                pieces.append((a, b, line, rec, texts is not None))
+                rec += piece.n
+            line = piece.next_line
         n = rec - rec0
         if n == 0:
             return self.empty()
@@ -847,7 +941,7 @@ class _Region:
 
             def where(i: int, j: int) -> tuple[int, int]:
                 k = bisect_right([p[3] for p in pieces], rec0 + i) - 1
-                a, b, ln, r0 = pieces[k]
+                a, b, ln, r0, _ = pieces[k]
                 r = tokenize(data, a, b, ln, base, r0)[0][rec0 + i - r0]
                 return r.offsets[j], r.line
 
