@@ -1,7 +1,10 @@
 """Shapes that once took the general path of application/json and application/jsonlines
 requests, now read without a Python object per record: scalar records (``1`` per JSON
 Lines line, ``[[1], 1, 1]``, ``{"instances": [1, 2]}``, ``{"x": 1}``) by the request
-scanner (_cjson.records and its twin request_records_pure). Every body gives the outcome
+scanner (_cjson.records and its twin request_records_pure), and records of several
+columns, strings columns and ``uid`` strings (``{"a": [1, 2], "b": "text", "uid": "u"}``)
+column by column (request_fast: _cjsonrec.json_records in its request mode, and its twin
+records_pure). Every body gives the outcome
 the general path gives (the batch bit for bit, or the same DecodeError: message, offset,
 line, record index), on the C path and on the pure path; expected values are written out
 or come from the general path forced (the scanner switched off)."""
@@ -86,8 +89,9 @@ def outcome(fn: Callable[[], smp.RecordBatch]) -> smp.RecordBatch | tuple[Any, .
 def general_path() -> Iterator[None]:
     """The request decoders with every scanner switched off (the reference)."""
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(JS, "request_group", lambda *a, **k: None)
-        m.setattr(JL, "request_group", lambda *a, **k: None)
+        for module in (JS, JL):
+            m.setattr(module, "request_group", lambda *a, **k: None)
+            m.setattr(module, "request_fast", lambda *a, **k: None)
         yield
 
 
@@ -310,3 +314,146 @@ def test_mutated_bodies_equal_the_general_path(recs: list[Any], lines: bool, dat
             body.insert(at, byte)
     all_paths(bytes(body), lines)
     scanned(bytes(body), lines)
+
+
+# --------------------------------------------------------------------------------------
+# Records of several columns, strings, uid: column by column (request_fast)
+# --------------------------------------------------------------------------------------
+
+CREC = J._CREC
+
+
+def columns_read(body: bytes, lines: bool) -> J._RecordColumns | None:
+    """request_fast's kernel reading; where C and its twin both read the body, the same."""
+    got = None if CREC is None else CREC.json_records(body, 0, len(body), lines, True)
+    twin = J.records_pure(body, 0, len(body), lines, True)
+    if got is not None:
+        assert twin is not None
+        assert got[0] == twin[0]
+        assert [(k, kind, w) for k, kind, _p, w in got[1]] == [(k, kind, w) for k, kind, _p, w in twin[1]]
+        for (_k, kind, a, _w), (_k2, _kind2, b, _w2) in zip(got[1], twin[1], strict=True):
+            if kind == "s":
+                assert a == b and all(type(x) is str for x in a)
+            else:
+                assert bytes(a) == np.asarray(b, dtype=np.float64).tobytes()
+    return got if CREC is not None else twin
+
+
+def test_two_columns_exact() -> None:
+    body = b'{"instances": [{"a": [1, 2], "b": [3]}, {"b": [6], "a": [4, 5.5]}]}'
+    got = all_paths(body, False)
+    assert isinstance(got, smp.RecordBatch) and got.n == 2 and list(got.features) == ["a", "b"]
+    assert got.features["a"].tolist() == [[1.0, 2.0], [4.0, 5.5]]
+    assert got.features["b"].tolist() == [[3.0], [6.0]]
+    assert columns_read(body, False) is not None
+    lines = b'{"a": [1, 2], "b": [3]}\n\n{"b": [6], "a": [4, 5.5]}\n'
+    same_outcome(all_paths(lines, True), got)
+    assert columns_read(lines, True) is not None
+
+
+def test_strings_and_uid_exact() -> None:
+    body = b'[{"features": "a", "uid": "u1", "x": 0.5}, {"features": "\\u00e9\\n", "uid": "u2", "x": 2}]'
+    got = all_paths(body, False)
+    assert isinstance(got, smp.RecordBatch) and got.n == 2
+    assert list(got.features) == ["values", "x"]
+    col = got.features["values"]
+    assert col.dtype == object and col.tolist() == ["a", "\u00e9\n"]
+    assert got.features["x"].tolist() == [0.5, 2.0]
+    assert list(got.uid or ()) == ["u1", "u2"]
+    assert got.metadata is None and got.configuration is None
+    assert columns_read(body, False) is not None
+
+
+def test_column_errors_equal_the_general_path() -> None:
+    body = b'{"a": 1, "b": "x"}\n{"a": 2.5, "b": "y"}\n'
+    got = all_paths(body, True, dtype="int32")
+    assert got == ("error", "features['a']: value 2.5 is not an int32 (dtype=int32)", 19, 2, 1)
+    got = all_paths(b'[{"a": [1], "b": 1}, {"a": [2, 3], "b": 1}]', False)
+    assert isinstance(got, smp.RecordBatch) and isinstance(got.features["a"], Ragged)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'[{"features": [1], "values": [2]}]',  # one column twice: the general path's error
+        b'[{"uid": 1, "a": [1]}]',  # a uid that is not a string
+        b'[{"label": {"y": 1}, "a": [1]}]',
+        b'[{"data": {"x": [1]}, "a": [1]}]',
+        b'[{"a": 1, "b": "x"}, {"a": 1}]',  # a key missing
+        b'[{"a": 1, "b": "x"}, {"a": 1, "b": 2}]',  # kinds differ
+        b'[{"a": 1, "b": "x"}, {"a": 1, "b": "\\ud800"}]',  # a lone surrogate
+        b'{"instances": [{"a": 1, "b": "x"}], "configuration": {"k": 1}}',
+        b'{"predictions": [{"a": 1, "b": "x"}]}',
+        b'[{"a": 1, "b": "x"}, {"a": 1, "b": "x"} x',
+        b'[{"a": true, "b": "x"}]',
+    ],
+)
+def test_declined_columns_keep_the_general_path_outcome(body: bytes) -> None:
+    assert J.request_fast(body, 0, len(body), False, None) is None
+    with pure():
+        assert J.request_fast(body, 0, len(body), False, None) is None
+    for allow_nan in (False, True):
+        all_paths(body, False, allow_nan=allow_nan)
+        if body.startswith(b"[{") and body.endswith(b"}]"):  # the same records as JSON Lines
+            all_paths(body[1:-1].replace(b"}, {", b"}\n{") + b"\n", True, allow_nan=allow_nan)
+
+
+_KEYS = st.sampled_from(
+    ["a", "b", "features", "values", "uid", "metadata", "configuration", "label", "é", ""]
+)
+_text = st.text(max_size=4)
+
+
+@st.composite
+def _column_records(draw: st.DrawFn) -> list[Any]:
+    keys = draw(st.lists(_KEYS, min_size=1, max_size=4, unique=True))
+    kinds = {k: draw(st.sampled_from(["n", "s", "v"])) for k in keys}
+    widths = {k: draw(st.integers(0, 3)) for k in keys}
+    messy = draw(st.booleans())
+
+    def value(k: str) -> Any:
+        if messy and draw(st.integers(0, 9)) == 0:
+            return draw(st.one_of(_numbers, _text, st.lists(_numbers, max_size=3), _odd))
+        if kinds[k] == "n":
+            return draw(_numbers)
+        if kinds[k] == "s":
+            return draw(_text)
+        return draw(st.lists(_numbers, min_size=widths[k], max_size=widths[k]))
+
+    out = []
+    for _ in range(draw(st.integers(1, 6))):
+        order = draw(st.permutations(keys)) if messy else keys
+        rec = {k: value(k) for k in order}
+        if messy and len(rec) > 1 and draw(st.integers(0, 9)) == 0:
+            rec.pop(next(iter(rec)))
+        out.append(rec)
+    return out
+
+
+@given(_column_records(), st.booleans(), st.booleans(), st.booleans(), _DTYPES)
+@example([{"a": [1, 2], "b": "x"}], False, False, False, None)
+@example([{"features": "t", "uid": "u"}, {"features": "s", "uid": "v"}], True, False, True, None)
+def test_column_records_equal_the_general_path(
+    recs: list[Any], lines: bool, envelope: bool, spaced: bool, dtype: str | None
+) -> None:
+    body = _body(recs, lines, envelope, spaced)
+    all_paths(body, lines, dtype=dtype)
+    columns_read(body, lines)
+
+
+@given(_column_records(), st.booleans(), st.data())
+def test_mutated_column_bodies_equal_the_general_path(
+    recs: list[Any], lines: bool, data: st.DataObject
+) -> None:
+    body = bytearray(_body(recs, lines, True, False))
+    at = data.draw(st.integers(0, len(body) - 1))
+    op = data.draw(st.sampled_from(["drop", "replace", "insert"]))
+    byte = data.draw(st.sampled_from(b'0123456789-+.eE,[]{}":\\ \n\tux'))
+    if op == "drop":
+        del body[at]
+    elif op == "replace":
+        body[at] = byte
+    else:
+        body.insert(at, byte)
+    all_paths(bytes(body), lines)
+    columns_read(bytes(body), lines)

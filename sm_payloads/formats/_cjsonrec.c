@@ -15,7 +15,8 @@
  *
  * Rule 1 (accept or decline): json_records reads one exact shape, a JSON array of flat
  * objects (bare, or the only value of a {"predictions" | "projections" | "scores": [...]}
- * envelope), or one flat object per line (JSON Lines), where every object has the same
+ * envelope; with `request`, of an {"instances": [...]} envelope, for the request readers),
+ * or one flat object per line (JSON Lines), where every object has the same
  * keys (in any order, each once) and each key holds the same kind of value in every record:
  * a number, a string, or a list of numbers of one length. Anything else (true, false,
  * null, nested objects, other lengths, invalid JSON or UTF-8, a lone surrogate escape, an
@@ -66,6 +67,7 @@ typedef struct {
     const char *base;
     const char *end;
     int lines;
+    int request; /* the envelope is {"instances": [...]} (requests), not a response's */
     Col *cols;
     Py_ssize_t ncols;
     Py_ssize_t nrec;
@@ -334,8 +336,9 @@ static int scan_body(Scan *s, const char *p) {
         p = scan_string(p, end, &a, &b, &esc);
         if (p == NULL || esc) return 0;
         len = b - a;
-        if (!((len == 11 && memcmp(a, "predictions", 11) == 0) || (len == 11 && memcmp(a, "projections", 11) == 0) ||
-              (len == 6 && memcmp(a, "scores", 6) == 0)))
+        if (s->request ? !(len == 9 && memcmp(a, "instances", 9) == 0)
+                       : !((len == 11 && memcmp(a, "predictions", 11) == 0) ||
+                           (len == 11 && memcmp(a, "projections", 11) == 0) || (len == 6 && memcmp(a, "scores", 6) == 0)))
             return 0;
         p = skip_ws(s, p);
         if (p >= end || *p != ':') return 0;
@@ -538,10 +541,10 @@ static PyObject *build(const Scan *s) {
 }
 
 PyDoc_STRVAR(json_records_doc,
-             "json_records(data, start, stop, lines) -> (n, [(key, kind, payload, width), ...]) | None\n\n"
+             "json_records(data, start, stop, lines, request=False) -> (n, [(key, kind, payload, width), ...]) | None\n\n"
              "Read data[start:stop] as JSON response records of scalars (module docstring, Rule 1):\n"
              "a JSON array of flat objects, bare or in a predictions / projections / scores\n"
-             "envelope, or (lines true) one flat object per line. One entry per key in the first\n"
+             "envelope (request true: an instances envelope), or (lines true) one flat object per line. One entry per key in the first\n"
              "record's order: kind 'n' (numbers: payload a bytearray of n float64), 'v' (lists of\n"
              "`width` numbers: n * width float64) or 's' (strings: payload a list of n str).\n"
              "None when the body is anything else.");
@@ -549,11 +552,11 @@ PyDoc_STRVAR(json_records_doc,
 static PyObject *json_records(PyObject *self, PyObject *args) {
     Py_buffer data;
     Py_ssize_t start, stop, j;
-    int lines, ok;
+    int lines, ok, request = 0;
     Scan s;
     PyObject *out = NULL;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnp", &data, &start, &stop, &lines)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*nnp|p", &data, &start, &stop, &lines, &request)) return NULL;
     if (start < 0 || stop > data.len || start > stop) {
         PyBuffer_Release(&data);
         PyErr_SetString(PyExc_ValueError, "json_records: bad bounds");
@@ -563,6 +566,7 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
     s.base = (const char *)data.buf;
     s.end = s.base + stop;
     s.lines = lines;
+    s.request = request;
     s.cols = (Col *)calloc(MAX_KEYS, sizeof(Col));
     s.slots = (int16_t *)malloc(SLOTS * sizeof(int16_t));
     if (s.cols == NULL || s.slots == NULL) {

@@ -31,19 +31,20 @@ order mark at the start of a body is skipped (`skip_bom`); offsets count from th
 the input, mark included.
 Rule 5 (speed and memory): `request_group` reads a request (a document, or JSON Lines) whose
 records all give one numeric column, in any record shape (a number list, a bare number,
-``features`` or another name holding either, ``data.<name>``, tensor objects dense or
-sparse with ``keys`` and ``shape`` in any order) without building the document: the C kernel ``_cjson.records`` when
-it is built, else its twin `request_records_pure` (orjson parses, numpy builds the arrays at
-once). Values go straight to float64, or to float32 rounded once from the text when the
-column's dtype is float32; sparse records to CSR parts; the column is the one the general
-path builds from the same records (dense, ragged or sparse; a scalar record is one value of
-shape (), so scalars alone make a vector and scalars among lists a ragged column). `scan` reads a body whose
-records are all ``{"<name>": [numbers]}`` (responses): the C kernel ``_cjson.json_lists``,
-else its twin, which joins the numbers of `WINDOW` bytes of records at a time into one flat
-JSON array parsed by orjson. Both scanners give the same values as their twins, bit for
-bit, and memory stays near the output arrays. Anything a scanner is unsure of returns None,
-and the caller takes the general path (`loads`, the grammar, `batch_from_groups`), which
-decides what is valid and reports exact errors.
+``features`` or another name holding either, ``data.<name>``, tensor objects dense or sparse
+with ``keys`` and ``shape`` in any order) without building the document: the C kernel
+``_cjson.records`` when it is built, else its twin `request_records_pure` (orjson parses,
+numpy builds the arrays at once). Values go straight to float64, or to float32 rounded once
+from the text when the column's dtype is float32; sparse records to CSR parts; the column is
+the one the general path builds from the same records (dense, ragged or sparse; a scalar
+record is one value of shape (), so scalars alone make a vector and scalars among lists a
+ragged column). `scan` reads a body whose records are all ``{"<name>": [numbers]}``
+(responses): the C kernel ``_cjson.json_lists``, else its twin, which joins the numbers of
+`WINDOW` bytes of records at a time into one flat JSON array parsed by orjson. Both scanners
+give the same values as their twins, bit for bit, and memory stays near the output arrays.
+Anything a scanner is unsure of returns None, and the caller takes the general path
+(`loads`, the grammar, `batch_from_groups`), which decides what is valid and reports exact
+errors.
 `line_blocks` cuts a buffer or a stream into blocks of whole lines of about `WINDOW` bytes.
 Rule 6 (imports): this module imports no format module; its underscore names are its own.
 Rule 7 (responses, speed): `response_fast` reads a response whose records all hold the same
@@ -51,6 +52,9 @@ keys, each a number, a string or a list of numbers of one length, column by colu
 kernel ``_cjsonrec.json_records``, else its twin `records_pure`, which parses with orjson
 and builds each column with one numpy call): no Python object per record or per number.
 It gives the batch the general path gives, or None and the general path runs.
+`request_fast` reads requests so (the same kernel with the ``instances`` envelope): records
+of several columns, strings columns and ``uid`` / ``metadata`` / ``configuration`` strings,
+``features`` being the column ``values``; ``data`` and ``label`` objects decline.
 Rule 8 (the general path, bounded): `batch_from_groups` builds the columns of records the
 scanners decline `CHUNK` records at a time (`_ColumnBuilder`: per column, an interned form
 per record and the values), so no Python object per record outlives its chunk; the result
@@ -144,6 +148,7 @@ __all__ = [
     # responses column by column (Rule 7)
     "join_rows_pure",
     "records_pure",
+    "request_fast",
     "response_fast",
     "response_rows",
 ]
@@ -532,12 +537,15 @@ _CREC = _native.load("formats._cjsonrec")
 _RecordColumns = tuple[int, list[tuple[str, str, Any, int]]]
 
 
-def records_pure(buf: bytes | bytearray, start: int, end: int, lines: bool) -> _RecordColumns | None:
+def records_pure(
+    buf: bytes | bytearray, start: int, end: int, lines: bool, request: bool = False
+) -> _RecordColumns | None:
     """The twin of ``_cjsonrec.json_records``: ``buf[start:end]`` as response records of
     scalars, (n, [(key, kind, values, width), ...]) with kind ``n`` (numbers: float64
     values), ``v`` (lists of `width` numbers: n * width float64 values) or ``s`` (strings: a
     list of str), keys in the first record's order; None for anything else. orjson parses
-    the body (each non-blank line in JSON Lines, as the general path reads them)."""
+    the body (each non-blank line in JSON Lines, as the general path reads them). With
+    `request`, the envelope is ``{"instances": [...]}`` (else a response's `ENVELOPES`)."""
     piece = bytes(buf[start:end])
     try:
         if lines:
@@ -551,7 +559,7 @@ def records_pure(buf: bytes | bytearray, start: int, end: int, lines: bool) -> _
             if len(doc) != 1:
                 return None
             ((name, items),) = doc.items()
-            if name not in ENVELOPES or type(items) is not list:
+            if (name != "instances" if request else name not in ENVELOPES) or type(items) is not list:
                 return None
         elif type(doc) is list:
             items = doc
@@ -598,22 +606,80 @@ def response_fast(
     n, cols = got
     label: dict[str, Any] = {}
     for key, kind, payload, width in cols:
-        col: Any
-        if kind == "s":
-            col = np.empty(n, dtype=object)
-            col[:] = payload
-        else:
-            col = np.frombuffer(payload, dtype=np.float64)
-            if kind == "v":
-                col = col.reshape(n, width)
-            dt = _resolve_dtype(dtype, key)
-            if dt == np.float32 and _has_boundaries(col):
-                return None  # the general path decides those from their text
-            col, bad, _why, _value = _convert_column(col, dt)
-            if bad is not None:
-                return None  # the general path names the value and its record
+        col = _record_column(n, key, kind, payload, width, dtype)
+        if col is None:
+            return None
         label[key] = col
     return RecordBatch(label=label, n=n)
+
+
+def _record_column(n: int, key: str, kind: str, payload: Any, width: int, dtype: DtypeSpec) -> Any:
+    """The column of one key of `response_fast` or `request_fast` (a kernel's payload), in
+    its dtype; None where the general path must decide (a float32 rounding boundary, or a
+    value that does not convert: the general path names it and its record)."""
+    col: Any
+    if kind == "s":
+        col = np.empty(n, dtype=object)
+        col[:] = payload
+        return col
+    col = np.frombuffer(payload, dtype=np.float64)
+    if kind == "v":
+        col = col.reshape(n, width)
+    dt = _resolve_dtype(dtype, key)
+    if dt == np.float32 and _has_boundaries(col):
+        return None  # the general path decides those from their text
+    col, bad, _why, _value = _convert_column(col, dt)
+    return None if bad is not None else col
+
+
+#: Request keys `request_fast` reads: a record's strings (the rest are features).
+_STRING_FIELDS = ("uid", "metadata", "configuration")
+
+
+def request_fast(
+    buf: bytes | bytearray, start: int, end: int, lines: bool, dtype: DtypeSpec
+) -> RecordBatch | None:
+    """A request body (``{"instances": [...]}``, a bare list of records, or JSON Lines) whose
+    records are flat objects with the same keys, each holding a number, a string or a list
+    of numbers of one length in every record (several columns, strings columns), as the
+    batch the general path builds from it, column by column with no Python object per
+    record beyond a string's str (``_cjsonrec.json_records`` in its request mode, else its
+    twin `records_pure`); None and the general path decides (Rule 7). ``features`` is the
+    column ``values``; ``uid``, ``metadata`` and ``configuration`` holding strings are the
+    batch's strings; ``data`` and ``label`` (objects) decline."""
+    if _CREC is not None:
+        got = _CREC.json_records(buf, start, end, lines, True)
+    else:
+        got = records_pure(buf, start, end, lines, True)
+    if got is None:
+        return None
+    n, cols = got
+    names = {c[0] for c in cols}
+    if "features" in names and "values" in names:
+        return None  # one column given twice: the general path's error
+    features: dict[str, Any] = {}
+    strings: dict[str, list[str | None]] = {}
+    for key, kind, payload, width in cols:
+        if key in _STRING_FIELDS:
+            if kind != "s":
+                return None
+            strings[key] = payload
+            continue
+        if key in RESERVED and key != "features":
+            return None
+        name = "values" if key == "features" else key
+        col = _record_column(n, name, kind, payload, width, dtype)
+        if col is None:
+            return None
+        features[name] = col
+    return RecordBatch(
+        features,
+        {},
+        strings.get("uid"),
+        strings.get("metadata"),
+        strings.get("configuration"),
+        n=n,
+    )
 
 
 # ======================================================================================

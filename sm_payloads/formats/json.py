@@ -20,8 +20,11 @@ Rule 4 (speed and memory): a request whose records all give one numeric column (
 lists, ``{"features": [...]}``, ``{"<name>": [...]}``, ``{"data": {"features": {...}}}``
 dense or sparse, in ``{"instances": [...]}``, a bare list or alone) is read without building
 the document (`_json_layout.request_group`): numbers go straight into the column, so memory
-stays near the output arrays. Anything the scanner is unsure of falls back to the general
-path, which parses the document and reports exact errors.
+stays near the output arrays. A request whose records are flat objects with the same keys,
+each a number, a string or a list of numbers of one length (several columns, strings,
+``uid``), is read column by column (`_json_layout.request_fast`). Anything the scanners are
+unsure of falls back to the general path, which parses the document and reports exact
+errors.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from ._json_layout import (
     path_offset,
     record_offset,
     replace_columns,
+    request_fast,
     request_group,
     request_instances,
     response_fast,
@@ -124,6 +128,10 @@ def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) ->
                 err = e
             del fast
             raise _at_record(err, buf, start, False)
+        # records of several columns, or of strings, column by column
+        columns = request_fast(buf, start, len(buf), False, dtype)
+        if columns is not None:
+            return columns
     pending: set[tuple[str, str]] = set()
     for shape in (SCAN_ENVELOPE,) if response else ():
         got = scan(buf, start, len(buf), shape)

@@ -56,6 +56,7 @@ from ._json_layout import (
     loads,
     loads_exact32,
     replace_columns,
+    request_fast,
     request_group,
     response_fast,
     response_objects,
@@ -251,6 +252,17 @@ def decode(
     """
     check_dtype_spec(dtype)
     _check_block_size(block_size)
+    if not hasattr(data, "read"):
+        data = as_bytes(data, text=True)
+        at = skip_bom(data)
+        fast = request_group(data, at, len(data), dtype, lines=True)
+        if fast is not None and fast_exact32(fast, dtype):
+            return _batch([fast], dtype, allow_nan)
+        # records of several columns, or of strings, column by column
+        columns = request_fast(data, at, len(data), True, dtype)
+        if columns is not None:
+            return columns
+        return _batch(_collect(_groups(data, False, allow_nan, block_size, dtype=dtype)), dtype, allow_nan)
     return _decode(data, False, dtype, allow_nan, block_size)
 
 
