@@ -3,10 +3,13 @@ against the stack the AWS framework containers use.
 
     python -m benchmarks.bench_server [--quick] [--seconds S] [--rounds N] [--json FILE]
 
-Three servers, each one worker process on 127.0.0.1, started as child processes:
+Four servers, each one worker process on 127.0.0.1, started as child processes:
 
 * **echo**: a bare uvicorn ASGI app that reads the body and sends it back (the floor: HTTP
   parsing and the event loop, no codec, no routing);
+* **echo_hop**: the same, with the answer made on a prediction thread and handed back
+  through the server's own thread pool, as ``sm-payloads serve`` runs every predict (the
+  floor of a server that keeps the model off the event loop, as issue #21 asks);
 * **flask**: gunicorn (one worker, 8 threads, gthread) + Flask, decoding with the SageMaker
   inference toolkit's ``decoder.decode`` and answering with its ``encoder.encode``, what a
   container author writes without this package (CSV bodies are decoded to text first, as
@@ -19,7 +22,7 @@ The client is one asyncio process holding `concurrency` keep-alive connections, 
 sending its next request when the last answer is read; every answer's status is checked,
 and the first answer of each run is compared with the expected scores (json + numpy).
 Runs last ``--seconds`` each (after a warm-up of 0.5 s), and every row is measured in
-``--rounds`` rounds taking the three servers in turn (all three run at once): requests/s is
+``--rounds`` rounds taking the servers in turn (all of them run at once): requests/s is
 the median of the rounds, latencies are pooled.
 
 The goal (issue #21): ours within 1.3x of echo for small requests (requests/s), and ahead
@@ -77,6 +80,35 @@ async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+_HOP_POOL: Any = None
+
+
+async def echo_hop_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """`echo_app`, but the answer is made on a prediction thread and handed back, as
+    ``sm-payloads serve`` runs every predict (its own `_Pool`, the same hop): the floor of
+    any server that keeps the model off the event loop."""
+    global _HOP_POOL
+    if scope["type"] != "http":
+        await echo_app(scope, receive, send)
+        return
+    from sm_payloads.server import _Pool, default_max_concurrency
+    from sm_payloads.serving import Response
+
+    if _HOP_POOL is None:
+        _HOP_POOL = _Pool(default_max_concurrency(), 1024)
+    body = b""
+    while True:
+        m = await receive()
+        body += m.get("body", b"")
+        if not m.get("more_body"):
+            break
+    ct = dict(scope["headers"]).get(b"content-type", b"application/octet-stream")
+    answer = await _HOP_POOL.run(lambda: Response(200, body, ct.decode("latin-1")), float("inf"))
+    headers = [(b"content-type", ct), (b"content-length", b"%d" % len(answer.body))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body})
+
+
 def flask_app() -> Any:
     """The gunicorn + Flask container: the inference toolkit's decoder and encoder."""
     import flask
@@ -131,7 +163,7 @@ def request_bytes(body: bytes) -> bytes:
 
 
 def check_answer(server: str, body: bytes, expected: np.ndarray) -> None:
-    if server == "echo":
+    if server in ("echo", "echo_hop"):
         return
     doc = json.loads(body)
     got = [p["score"] for p in doc["predictions"]] if server == "ours" else doc
@@ -233,8 +265,8 @@ def start(server: str, port: int, root: Path = ROOT) -> subprocess.Popen[bytes]:
     path = os.environ.get("PYTHONPATH")
     env = {**os.environ, "PYTHONPATH": str(root) + (os.pathsep + path if path else "")}
     py = sys.executable
-    if server == "echo":
-        cmd = [py, "-m", "uvicorn", "benchmarks.bench_server:echo_app", "--port", str(port)]
+    if server in ("echo", "echo_hop"):
+        cmd = [py, "-m", "uvicorn", f"benchmarks.bench_server:{server}_app", "--port", str(port)]
         cmd += ["--log-level", "warning", "--no-access-log"]
     elif server == "flask":
         cmd = [py, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "8", "-b", f"127.0.0.1:{port}"]
@@ -247,7 +279,7 @@ def start(server: str, port: int, root: Path = ROOT) -> subprocess.Popen[bytes]:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
                 s.sendall(b"GET /ping HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
-                if s.recv(64).startswith(b"HTTP/1.1 200") or server == "echo":
+                if s.recv(64).startswith(b"HTTP/1.1 200") or server in ("echo", "echo_hop"):
                     return proc
         except OSError:
             time.sleep(0.05)
@@ -255,7 +287,7 @@ def start(server: str, port: int, root: Path = ROOT) -> subprocess.Popen[bytes]:
     raise SystemExit(f"{server} did not start")
 
 
-SERVERS = ("echo", "flask", "ours")
+SERVERS = ("echo", "echo_hop", "flask", "ours")
 
 
 def uvicorn_settings() -> str:
@@ -277,10 +309,10 @@ def run(
     sizes: tuple[str, ...] = ("small", "large"),
     baseline: Path | None = None,
 ) -> dict[str, Any]:
-    """All three servers run at once; each (size, concurrency) is measured in `rounds`
+    """All the servers run at once; each (size, concurrency) is measured in `rounds`
     rounds that take the servers in turn, so a change in the machine's load touches all
-    three alike. requests/s is the median of the rounds; latencies are pooled. With
-    `baseline` (another checkout), its ``sm-payloads serve`` runs as a fourth server,
+    of them alike. requests/s is the median of the rounds; latencies are pooled. With
+    `baseline` (another checkout), its ``sm-payloads serve`` runs as one more server,
     measured in the same rounds: a before/after comparison under the same load."""
     bodies = {k: v for k, v in payloads().items() if k in sizes}
     load_before = os.getloadavg()
@@ -367,11 +399,14 @@ def table(res: dict[str, Any]) -> str:
         f"{a1:.1f} / {a5:.1f} / {a15:.1f} after; {res['cpus']} CPUs, Python {res['python']}"
         + (f"; baseline: {res['baseline']}" if base else ""),
         "",
-        "| request | concurrency | echo floor req/s (p50 / p99 ms) | gunicorn + Flask | sm-payloads serve "
+        "| request | concurrency | echo floor req/s (p50 / p99 ms) | echo + thread hop | gunicorn + Flask "
+        + "| sm-payloads serve "
         + ("| baseline " if base else "")
-        + "| ours / echo | ours / Flask | server CPU µs per request: echo / Flask / ours"
+        + "| ours / echo | ours / echo + hop | ours / Flask "
+        + "| server CPU µs per request: echo / echo + hop / Flask / ours"
         + (" / baseline |" if base else " |"),
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if base else ""),
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        + (" ---: |" if base else ""),
     ]
     sizes = {"small": "small (1 record)", "large": "large (1 MB MultiRecord)"}
 
@@ -383,13 +418,13 @@ def table(res: dict[str, Any]) -> str:
 
     for size, label in sizes.items():
         for c in sorted({r["concurrency"] for r in res["rows"] if r["size"] == size}):
-            e, f, o = (by[(s, size, c)] for s in ("echo", "flask", "ours"))
+            e, h, f, o = (by[(s, size, c)] for s in ("echo", "echo_hop", "flask", "ours"))
             b = by.get(("baseline", size, c))
             lines.append(
-                f"| {label} | {c} | {cell(e)} | {cell(f)} | {cell(o)} "
+                f"| {label} | {c} | {cell(e)} | {cell(h)} | {cell(f)} | {cell(o)} "
                 + (f"| {cell(b)} " if b else "")
-                + f"| {o['rps'] / e['rps']:.2f}x | {o['rps'] / f['rps']:.2f}x "
-                + f"| {cpu(e)} / {cpu(f)} / {cpu(o)}"
+                + f"| {o['rps'] / e['rps']:.2f}x | {o['rps'] / h['rps']:.2f}x | {o['rps'] / f['rps']:.2f}x "
+                + f"| {cpu(e)} / {cpu(h)} / {cpu(f)} / {cpu(o)}"
                 + (f" / {cpu(b)} |" if b else " |")
             )
     return "\n".join(lines)
