@@ -360,7 +360,8 @@ def _check_object_strings(name: str, col: NDArray[Any]) -> NDArray[Any]:
     if types <= _FLAT_TYPES:
         return col
     if types <= _FLAT_TYPES | _LIST_TYPES:
-        items = chain.from_iterable(v for v in vals if type(v) in _LIST_TYPES)
+        lists = vals if types <= _LIST_TYPES else (v for v in vals if type(v) in _LIST_TYPES)
+        items = chain.from_iterable(lists)
         if set(map(type, items)) <= _TEXT_TYPES:
             return col
     for i, v in enumerate(vals):  # anything else (subclasses too), one at a time

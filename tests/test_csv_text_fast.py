@@ -1,0 +1,406 @@
+"""text/csv text fields without Record objects (issue #20): `_csv_text.text_columns`
+(``_cparse.csv_text``, twin `text_columns_pure`) and `_csv_text.text_rows`
+(``_cparse.text_rows``) against the careful reader.
+
+The careful reader (`tokenize` and `field_text`, one `Record` per record) stays the one that
+positions errors; the text reader answers a piece of records only when that reader would
+read it without a problem, and declines (None) otherwise. These tests pin: exact columns and
+batches for written inputs, the declines, and, with hypothesis, that the C kernel, its twin
+and the careful reader alone give the same batches or the same errors (message, offset,
+line, record index) for random bodies of text, numbers, quotes, line ends, invalid UTF-8,
+widths, charsets, ``label_size``, ``dtype`` and responses, in one piece or in pieces of a few
+records.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+import sm_payloads as smp
+from sm_payloads import _native
+from sm_payloads.formats import _csv_text
+from sm_payloads.formats import csv as c
+
+C = _native.load("formats._cparse")
+native = pytest.mark.skipif(C is None, reason="the C extension is not built (or SM_PAYLOADS_PURE_PYTHON)")
+
+MODES = ("native", "twin", "careful")
+
+
+@contextmanager
+def mode(name: str, piece_records: int | None = None) -> Iterator[None]:
+    """native: as installed; twin: the pure twins (text_columns_pure, the regular
+    expression for number columns); careful: the text reader always declines (the
+    careful reader alone, as before it existed)."""
+    with mock.patch.object(c, "_CAREFUL_RECORDS", piece_records or c._CAREFUL_RECORDS):
+        if name == "native":
+            yield
+        elif name == "twin":
+            with mock.patch.object(_csv_text, "_C", None), mock.patch.object(c, "_CPARSE", None):
+                yield
+        else:
+            with mock.patch.object(c, "text_columns", lambda *a: None):
+                yield
+
+
+def canon(x: Any) -> Any:
+    """A value as a comparable structure: types, dtypes, shapes and bits."""
+    if isinstance(x, smp.RecordBatch):
+        return (
+            "batch",
+            x.n,
+            {k: canon(v) for k, v in x.features.items()},
+            {k: canon(v) for k, v in x.label.items()},
+        )
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind == "O":
+            return ("O", x.shape, [canon(v) for v in x.tolist()])
+        return (x.dtype.str, x.shape, x.tobytes())
+    if isinstance(x, list):
+        return ("list", [canon(v) for v in x])
+    if isinstance(x, smp.DecodeError):
+        return ("error", str(x), x.offset, x.line, x.record_index)
+    if isinstance(x, smp.Ragged):
+        return ("ragged", canon(np.asarray(x.values)), canon(np.asarray(x.offsets)))
+    return (type(x).__name__, x)
+
+
+def outcome(fn: Callable[[], Any]) -> Any:
+    try:
+        got = fn()
+        if isinstance(got, list):
+            return [canon(b) for b in got]
+        return canon(got)
+    except smp.DecodeError as e:
+        return canon(e)
+
+
+def same_everywhere(fn: Callable[[], Any], piece_records: int | None = None) -> Any:
+    modes = MODES if C is not None else ("twin", "careful")
+    got = {}
+    for m in modes:
+        with mode(m, piece_records):
+            got[m] = outcome(fn)
+    first = got[modes[0]]
+    for m in modes[1:]:
+        assert got[m] == first, f"{modes[0]} and {m} differ"
+    return first
+
+
+# --------------------------------------------------------------------------------------
+# text_columns: exact columns and declines
+# --------------------------------------------------------------------------------------
+
+BODY = b'a,b\nc,d\r\n\n\r\n"x""y",\xc3\xa9\n"",""\n'
+
+
+def columns_fns() -> list[Callable[..., Any]]:
+    fns: list[Callable[..., Any]] = [_csv_text.text_columns_pure]
+    if C is not None:
+        fns.append(C.csv_text)
+    return fns
+
+
+@pytest.mark.parametrize("fn", columns_fns())
+def test_text_columns_values(fn: Callable[..., Any]) -> None:
+    assert fn(BODY, 0, len(BODY), 2, False) == [["a", "c", 'x"y', ""], ["b", "d", "é", ""]]
+    # a piece from the middle, the last line without its newline
+    assert fn(b"zz\nq,r\ns,t", 3, 10, 2, False) == [["q", "s"], ["r", "t"]]
+    assert fn(b"a,,\n,,\n", 0, 7, 3, True) == [["a", ""], ["", ""], ["", ""]]
+    quoted = b'"a,b\xc3\xa9","""",x\n'
+    assert fn(quoted, 0, len(quoted), 3, False) == [["a,bé"], ['"'], ["x"]]
+    assert fn(b"\n\r\n\n", 0, 4, 2, False) == [[], []]
+    assert fn(b"", 0, 0, 1, False) == [[]]
+
+
+@pytest.mark.parametrize("fn", columns_fns())
+@pytest.mark.parametrize(
+    ("body", "width", "ascii"),
+    [
+        (b"a,b\nc\n", 2, False),  # a record of another width
+        (b"a,b\nc,d,e\n", 2, False),
+        (b'a,b"c\n', 2, False),  # a quote inside an unquoted field
+        (b'"a,b\n', 2, False),  # not closed
+        (b'"a\nb",c\n', 2, False),  # a quoted field across lines
+        (b'"a\rb",c\n', 2, False),  # a '\r' inside quotes
+        (b'"a"b,c\n', 2, False),  # something after a closing quote
+        (b'"a"\r,c\n', 2, False),
+        (b"a\rb,c\n", 2, False),  # a '\r' not before '\n'
+        (b"a,b\r", 2, False),  # a '\r' that ends the piece
+        (b"a,b\n\r", 2, False),
+        (b"a,b\r\r\n", 2, False),
+        (b"a,\xff\n", 2, False),  # not UTF-8
+        (b"a,\xc3\n", 2, False),  # a truncated sequence
+        (b"a,\xed\xa0\x80\n", 2, False),  # an encoded surrogate
+        (b"a,\xc3\xa9\n", 2, True),  # not us-ascii
+    ],
+)
+def test_text_columns_declines(fn: Callable[..., Any], body: bytes, width: int, ascii: bool) -> None:
+    assert fn(body, 0, len(body), width, ascii) is None
+
+
+@pytest.mark.parametrize("fn", columns_fns())
+def test_text_columns_bad_arguments(fn: Callable[..., Any]) -> None:
+    for args in (
+        (b"a", 0, 2, 1, False),
+        (b"a", -1, 1, 1, False),
+        (b"a", 0, 1, 0, False),
+        (b"ab", 2, 1, 1, False),
+    ):
+        with pytest.raises(ValueError):
+            fn(*args)
+
+
+# --------------------------------------------------------------------------------------
+# text_rows
+# --------------------------------------------------------------------------------------
+
+
+def test_text_rows_values_both_paths() -> None:
+    cols = [["a", "b", ""], ["c", "d", "é"]]
+    for m in ("native", "twin") if C is not None else ("twin",):
+        with mode(m):
+            out = _csv_text.text_rows(cols, 3)
+        assert out.dtype == object and out.shape == (3,)
+        assert [type(r) for r in out] == [list] * 3
+        assert out.tolist() == [["a", "c"], ["b", "d"], ["", "é"]]
+        one = _csv_text.text_rows([["x", "y"]], 2)
+        assert one.tolist() == [["x"], ["y"]]
+        assert _csv_text.text_rows([[]], 0).shape == (0,)
+
+
+@native
+def test_text_rows_untracked_and_checked() -> None:
+    assert C is not None
+    out = np.empty(2, dtype=object)
+    C.text_rows([["a", "b"], ["c", "d"]], out)
+    assert out.tolist() == [["a", "c"], ["b", "d"]]
+    assert not gc.is_tracked(out[0])  # lists of str only: never in a cycle
+    with pytest.raises(ValueError):
+        C.text_rows([["a"]], np.empty(2, dtype=object))  # lengths differ
+    with pytest.raises(ValueError):
+        C.text_rows([["a"]], np.empty(1, dtype=np.float64))  # not an object array
+    with pytest.raises(ValueError):
+        C.text_rows([], np.empty(0, dtype=object))
+    with pytest.raises(TypeError):
+        C.text_rows([[b"a"]], np.empty(1, dtype=object))  # str only
+
+
+# --------------------------------------------------------------------------------------
+# Batches: exact values and errors, every path
+# --------------------------------------------------------------------------------------
+
+
+def obj(rows: list[list[str]]) -> np.ndarray:
+    out = np.empty(len(rows), dtype=object)
+    out[:] = rows
+    return out
+
+
+def test_text_rows_batch() -> None:
+    got = same_everywhere(lambda: c.decode(b"a,b,c\nd,e,f\n"))
+    assert got == canon(smp.RecordBatch({"values": obj([["a", "b", "c"], ["d", "e", "f"]])}))
+    quoted = same_everywhere(lambda: c.decode(b'"a,b","c""d"\r\n\n"",e\n'))
+    assert quoted == canon(smp.RecordBatch({"values": obj([["a,b", 'c"d'], ["", "e"]])}))
+
+
+def test_text_label_and_numbers() -> None:
+    got = same_everywhere(lambda: c.decode(b"cat,1.5,2\ndog,-0.25, 3 \nemu,,nan\n", label_size=1))
+    feats = np.array([[1.5, 2.0], [-0.25, 3.0], [float("nan"), float("nan")]])
+    assert got == canon(smp.RecordBatch({"values": feats}, {"values": np.array(["cat", "dog", "emu"])}))
+    # a numeric dtype: every field must be a number, the label too
+    e = same_everywhere(lambda: c.decode(b"cat,0.1\ndog,16777217\n", label_size=1, dtype="float32"))
+    assert e[2:] == (0, 1, 0) and "column 1: 'cat' is not a number (dtype float32)" in e[1]
+
+
+def test_one_text_feature_and_dtype_str() -> None:
+    body = b"abc\nd\n\xc3\xa9\n"
+    got = same_everywhere(lambda: c.decode(body))
+    assert got == canon(smp.RecordBatch({"values": obj([["abc"], ["d"], ["é"]])}))
+    strs = same_everywhere(lambda: c.decode(b"1.5,2\n-3,nan\n", dtype=str))
+    assert strs == canon(smp.RecordBatch({"values": obj([["1.5", "2"], ["-3", "nan"]])}))
+
+
+def test_fuzz_reproducer() -> None:
+    """CI's fuzz finding: numbers, then text ('92..1.21') in every tenth line."""
+    unit = b"1\n92.1\n92.1\n92.16811\n92.1\n2.16811\n92.1\n94.1\n9612.16811\n92..1.2"
+    body = unit * 300
+    got = same_everywhere(lambda: smp.decode_request(body, "text/csv"))
+    lines = body.decode().split("\n")
+    assert got == canon(smp.RecordBatch({"values": obj([[t] for t in lines])}))
+
+
+def error_text(fn: Callable[[], Any]) -> str:
+    e = same_everywhere(fn)
+    assert e[0] == "error"
+    text: str = e[1]
+    return text
+
+
+def test_errors_where_the_careful_reader_puts_them() -> None:
+    cases: list[tuple[Callable[[], Any], str]] = [
+        (
+            lambda: c.decode(b"a,b\nc,d,e\n"),
+            "row has 3 fields, expected 2: column 3 is one too many at line 2 (byte 8, record 1)",
+        ),
+        (
+            lambda: c.decode(b"a,b\nc,\xff\n"),
+            "bytes that are not utf-8 text (b'\\xff'...) at line 2 (byte 6, record 1)",
+        ),
+        (
+            lambda: c.decode(b"x,y\n\xc3\xa9,b\n", charset="us-ascii"),
+            "bytes that are not ascii text (b'\\xc3\\xa9'...) at line 2 (byte 4, record 1)",
+        ),
+        (
+            lambda: c.decode(b"1,0.1\n2,x\n", dtype="float64"),
+            "column 2: 'x' is not a number (dtype float64) at line 2 (byte 8, record 1)",
+        ),
+        (
+            lambda: c.decode(b"a,1\nb,1e400\n", label_size=1),
+            "column 2: '1e400' is out of the float64 range at line 2 (byte 6, record 1)",
+        ),
+        (
+            lambda: c.decode(b"1,2\n3,1e39\n", dtype="float32"),
+            "column 2: '1e39' is out of the float32 range (dtype=float32) at line 2 (byte 6, record 1)",
+        ),
+        (
+            lambda: c.decode(b"1,2\n3,4.5\n", dtype="int32"),
+            "column 2: 4.5 is not an int32 at line 2 (byte 6, record 1)",
+        ),
+        (
+            lambda: c.decode(b"cat,0.1\n", label_size=1, dtype="float32"),
+            "column 1: 'cat' is not a number (dtype float32) at line 1 (byte 0, record 0)",
+        ),
+        (
+            lambda: c.decode(b"\n\na,b\n", label_size=3),
+            "label_size=3 but rows have 2 field(s) at line 3 (byte 2, record 0)",
+        ),
+    ]
+    for fn, want in cases:
+        assert error_text(fn) == "text/csv: " + want
+
+
+def test_number_blocks_across_pieces() -> None:
+    """A block read as numbers in the first pieces and text in a later one: the earlier
+    pieces are read again as text (`before`), by the text reader where it read them."""
+    body = b"1,a\n2,b\n3,c\nx,d\n"
+    got = same_everywhere(lambda: c.decode(body, label_size=1), piece_records=1)
+    want = smp.RecordBatch(
+        {"values": obj([["a"], ["b"], ["c"], ["d"]])}, {"values": np.array(["1", "2", "3", "x"])}
+    )
+    assert got == canon(want)
+
+
+@native
+def test_native_lists_untracked() -> None:
+    batch = c.decode(b"a,b\nc,d\n")
+    assert not gc.is_tracked(batch.features["values"][0])
+
+
+# --------------------------------------------------------------------------------------
+# Hypothesis: the three paths agree
+# --------------------------------------------------------------------------------------
+
+TOKENS = [
+    b"a",
+    b"bc",
+    b"\xc3\xa9t\xc3\xa9",
+    b"",
+    b"1.5",
+    b"-2",
+    b" 3 ",
+    b"nan",
+    b"-inf",
+    b"1e400",
+    b"0.1",
+    b"7",
+    b"16777217",
+    b"3.4028235e38",
+    b"2147483648",
+    b"a b",
+    b'x"y',
+    b"\xff",
+    b"\xc3",
+    b"\r",
+    b"a\rb",
+    b"1,5",
+    b"\n",
+    b"\t",
+]
+
+
+@st.composite
+def bodies(draw: st.DrawFn) -> bytes:
+    width = draw(st.integers(1, 4))
+    n = draw(st.integers(0, 7))
+    numeric_cols = draw(st.sets(st.integers(0, width - 1)))
+    rows = []
+    for _ in range(n):
+        k = width if draw(st.integers(0, 9)) else draw(st.integers(1, 5))
+        fields = []
+        for j in range(k):
+            if j in numeric_cols and draw(st.booleans()):
+                tok = draw(st.sampled_from([b"1", b"-0.5", b"", b"2e3", b"nan", b" 4"]))
+            else:
+                tok = draw(st.sampled_from(TOKENS))
+            if draw(st.integers(0, 5)) == 0:
+                tok = b'"' + tok.replace(b'"', b'""') + b'"'
+            fields.append(tok)
+        rows.append(b",".join(fields))
+        if draw(st.integers(0, 6)) == 0:
+            rows.append(draw(st.sampled_from([b"", b"\r"])))
+    sep = draw(st.sampled_from([b"\n", b"\r\n"]))
+    body = sep.join(rows)
+    return body + draw(st.sampled_from([b"", b"\n", b"\r\n", b"\r"]))
+
+
+@given(
+    bodies(),
+    st.integers(0, 2),
+    st.sampled_from([None, str, "float32", "float64", "int32"]),
+    st.sampled_from(["utf-8", "us-ascii"]),
+    st.sampled_from([None, 1, 2]),
+)
+@example(b"1,a\n2,b\nx,c\n", 1, None, "utf-8", 1)
+@example(b'"a"\r\nb\r', 0, None, "utf-8", None)
+def test_requests_agree(body: bytes, label_size: int, dtype: Any, charset: str, pieces: int | None) -> None:
+    same_everywhere(lambda: c.decode(body, label_size=label_size, dtype=dtype, charset=charset), pieces)
+    same_everywhere(
+        lambda: list(c.iter_decode(body, batch_size=2, label_size=label_size, dtype=dtype, charset=charset)),
+        pieces,
+    )
+
+
+@given(bodies(), st.sampled_from([None, str, "float32"]), st.booleans(), st.sampled_from([None, 1, 2]))
+def test_responses_agree(body: bytes, dtype: Any, keyed: bool, pieces: int | None) -> None:
+    nl = body.find(b"\n")
+    width = body[: len(body) if nl < 0 else nl].count(b",") + 1
+    keys = [f"k{j}" for j in range(width)] if keyed else None
+    same_everywhere(lambda: c.decode_response(body, keys=keys, dtype=dtype), pieces)
+
+
+@given(bodies(), st.integers(1, 4), st.booleans())
+@example(b'"a""b",c\r\n\r\nd,""\n', 2, False)
+def test_text_columns_twin_and_oracle(body: bytes, width: int, ascii: bool) -> None:
+    """The C kernel equals its twin; where they answer, the careful reader reads the same
+    fields (`tokenize`, `field_text`) without a problem."""
+    got = _csv_text.text_columns_pure(body, 0, len(body), width, ascii)
+    if C is not None:
+        assert C.csv_text(body, 0, len(body), width, ascii) == got
+    if got is None:
+        return
+    recs, _ = _csv_text.tokenize(body, 0, len(body), 1, 0, 0)
+    cs = "ascii" if ascii else "utf-8"
+    rows = [[_csv_text.field_text(f, cs, 0, r.line, 0) for f in r.fields] for r in recs]
+    want = [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+    assert got == want
+    assert all(len(r) == width for r in rows)
