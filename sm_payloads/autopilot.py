@@ -40,17 +40,23 @@ answers without selectable output.
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import functools
+import gc
+import itertools
 import json
 import math
+import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
 import numpy as np
+import orjson
 
+from . import _native
 from ._buffers import as_bytes
 from .codec import Codec
 from .columns import column_kind
@@ -843,6 +849,366 @@ class _NumberLists:
         return _column(key, role, rows)
 
 
+# --------------------------------------------------------------------------------------
+# Reading column by column (Rule 7): the fast routes of the text formats
+# --------------------------------------------------------------------------------------
+
+#: The exact number converter of the CSV reader (``numbers``: one number per line, the CSV
+#: grammar); None on the pure path, where ``float`` reads the same lines to the same values.
+_CNUM = _native.load("formats._cparse")
+#: The bytes of a number the fast routes read: `_textnum.NUMBER_RE` without blanks and
+#: without the words ``nan`` / ``inf`` (over these bytes ``float`` reads exactly the
+#: fields that pattern matches).
+_NUMBER_BYTES = b"0123456789+-.eE"
+#: The start of ``{"predictions": ...`` (JSON blanks only).
+_PREDICTIONS = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"predictions"[ \t\r\n]*:')
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a column route runs: building a list or
+    a dict per record (a labels column, orjson's records) would otherwise start collections
+    that walk every object built so far, which costs more than the reading itself; the
+    objects hold no cycles, and the collector is back on (if it was on) when the route ends."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+class _Decline(Exception):
+    """The fast route is unsure (an error, or a shape it does not read): the per-record
+    reader decides, so results and errors stay that reader's."""
+
+
+def _number_lines(text: bytes, n: int) -> np.ndarray | None:
+    """The float64 of the `n` lines of `text` (``\\n``-separated), each one number made of
+    `_NUMBER_BYTES`; None when a line is anything else (empty, blanks, ``nan``...)."""
+    if text.count(b"\n") != n - 1 or text.translate(None, _NUMBER_BYTES + b"\n"):
+        return None
+    if _CNUM is not None:
+        got = _CNUM.numbers(text, 0, False)
+        return None if got is None else np.frombuffer(got, np.float64).copy()
+    try:
+        return np.array(list(map(float, text.split(b"\n"))), dtype=np.float64)
+    except ValueError:
+        return None
+
+
+def _number_list_lines(key: str, role: Role, text: bytes, n: int) -> Any:
+    """The column `_column` builds from `_number_list` of each of the `n` lines of `text`
+    (bracketed number lists, ``[0.4, 0.6]``); None when a line is anything else (an empty
+    list, ``nan``, a tab...)."""
+    if text.count(b"\n") != n - 1 or text.translate(None, _NUMBER_BYTES + b"[], \n"):
+        return None
+    packed = text.translate(None, b" ")
+    # blanks may stand around an item, not inside one: they join no two number bytes (a
+    # blank after a comma never does)
+    spaces = len(text) - len(packed)
+    if spaces and spaces != text.count(b", ") and _number_pairs(packed) != _number_pairs(text):
+        return None
+    if packed.count(b"[") != n or packed.count(b"]") != n or packed[:1] != b"[" or packed[-1:] != b"]":
+        return None
+    a = np.frombuffer(packed, np.uint8)
+    ends = np.flatnonzero(a == 0x0A)
+    if not ((a[ends - 1] == 0x5D).all() and (a[ends + 1] == 0x5B).all()):
+        return None  # each line one bracketed list: "[" first, "]" last
+    items = packed.translate(None, b"[]")
+    # an empty list leaves an empty line, an empty item an empty one too: refused
+    values = _number_lines(items.replace(b",", b"\n"), items.count(b",") + n)
+    if values is None:
+        return None
+    a = np.frombuffer(items, np.uint8)
+    seps = a[(a == 0x2C) | (a == 0x0A)]
+    last = np.flatnonzero(seps == 0x0A)  # each record's end, as the index of its separator
+    counts = np.diff(last, prepend=-1, append=seps.size)
+    if (counts == counts[0]).all():
+        return values.reshape(n, int(counts[0]))
+    bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
+    return _column(key, role, [values[lo:hi].tolist() for lo, hi in itertools.pairwise(bounds)])
+
+
+#: Which bytes belong to a number (`_NUMBER_BYTES`).
+_IS_NUMBER_BYTE = np.zeros(256, dtype=bool)
+_IS_NUMBER_BYTE[np.frombuffer(_NUMBER_BYTES, np.uint8)] = True
+
+
+def _number_pairs(text: bytes) -> int:
+    """How many pairs of adjacent bytes of `text` both belong to numbers."""
+    is_num = _IS_NUMBER_BYTE[np.frombuffer(text, np.uint8)]
+    return int(np.count_nonzero(is_num[:-1] & is_num[1:]))
+
+
+class _Texts:
+    """One key's `n` values as text: CSV fields joined by ``\\n`` in `charset` (`joined`),
+    or the strings of a JSON column (`strs`); each form is made from the other when asked."""
+
+    def __init__(
+        self, n: int, *, joined: bytes | None = None, strs: list[str] | None = None, charset: str = "utf-8"
+    ) -> None:
+        self.n = n
+        self._joined = joined
+        self._strs = strs
+        self._charset = charset
+        self._unjoinable = False
+
+    def joined(self) -> bytes | None:
+        """The values joined by ``\\n`` (UTF-8), or None when a value holds a ``\\n``."""
+        if self._joined is None and self._strs is not None and not self._unjoinable:
+            text = "\n".join(self._strs).encode("utf-8", "surrogatepass")
+            if text.count(b"\n") != self.n - 1:
+                self._unjoinable = True
+                return None
+            self._joined = text
+        return self._joined
+
+    def strs(self) -> list[str]:
+        """The values as text (`_Decline` when a field is not text in the charset)."""
+        if self._strs is None:
+            assert self._joined is not None
+            try:
+                self._strs = self._joined.decode(self._charset).split("\n")
+            except UnicodeDecodeError:
+                raise _Decline from None
+        return self._strs
+
+
+def _label_lists(strs: list[str]) -> Any:
+    """The ``labels`` column (original labels) of texts like ``['a', 'b']``: each distinct
+    text read once by `_text_list`, each record given its own list."""
+    read: dict[str, list[str] | None] = {}
+    for s in set(strs):
+        try:
+            read[s] = None if _is_nan_text(s) else _text_list(s, "")
+        except _Bad:
+            raise _Decline from None
+    col = np.empty(len(strs), dtype=object)
+    col[:] = [None if v is None else v.copy() for v in map(read.__getitem__, strs)]
+    return col
+
+
+def _per_record(key: str, role: Role, strs: list[str]) -> Any:
+    """`_column` of `_value` of each text: the per-record rules, for what the vectorized
+    readers decline (``nan``, empty fields, blanks...)."""
+    try:
+        values = [_value(key, role, s, "") for s in strs]
+    except _Bad:
+        raise _Decline from None
+    return _column(key, role, values)
+
+
+def _ascii_lines(text: bytes, n: int) -> np.ndarray:
+    """The `n` lines of ASCII `text` as the ``str`` array ``np.array(lines, dtype=str)``
+    builds (as wide as the longest), made from the bytes without a Python object per line."""
+    a = np.frombuffer(text, np.uint8)
+    ends = np.flatnonzero(a == 0x0A)
+    starts = np.concatenate(([0], ends + 1))
+    lengths = np.append(ends, a.size) - starts
+    width = max(int(lengths.max()), 1)
+    out = np.zeros(n * width, dtype=np.uint8)
+    # byte k of line r goes to r * width + k
+    shift = np.repeat(np.arange(n, dtype=np.int64) * width - starts, lengths)
+    keep = np.flatnonzero(a != 0x0A)
+    out[keep + shift] = a[keep]
+    return out.view(f"S{width}").astype(f"<U{width}")
+
+
+def _text_column(key: str, role: Role, texts: _Texts) -> Any:
+    """The column of one key from its values as text, by `_value`'s rules."""
+    if key == "predicted_label" and role != "algorithm":
+        joined = texts.joined()
+        if joined is not None and joined.isascii():
+            return _ascii_lines(joined, texts.n)
+        return np.array(texts.strs(), dtype=str)
+    if _label_text(key, role):
+        return _label_lists(texts.strs())
+    joined = texts.joined()
+    if joined is not None:
+        if key in ("predicted_label", "probability"):
+            got = _number_lines(joined, texts.n)
+        else:
+            got = _number_list_lines(key, role, joined, texts.n)
+        if got is not None:
+            return got
+    return _per_record(key, role, texts.strs())
+
+
+def _json_column(key: str, role: Role, col: Any) -> Any:
+    """The column of one key from `_json_layout.response_fast`'s column of it: numbers
+    (float64 ``(n,)``), number lists (float64 ``(n, k)``) or strings (an object column)."""
+    if col.dtype == object:
+        return _text_column(key, role, _Texts(len(col), strs=col.tolist()))
+    if _label_text(key, role):
+        raise _Decline  # numbers as labels: their text (1 or 1.0) is gone
+    if (col.ndim == 1) != (key in ("predicted_label", "probability")):
+        raise _Decline  # a list where a number belongs, or the reverse: an error
+    return col
+
+
+def _json_fast(
+    raw: bytes | bytearray, start: int, lines: bool, keys: tuple[str, ...], role: Role
+) -> RecordBatch | None:
+    """A JSON or JSON Lines body of records of scalars, column by column (the C reader of
+    `_json_layout.response_fast`, or its twin), or None: the per-record reader decides."""
+    if not lines and _PREDICTIONS.match(raw, start) is None:
+        return None
+    batch = _jlayout.response_fast(raw, start, len(raw), lines, None)
+    if batch is None or len(batch.label) != len(keys) or not all(k in batch.label for k in keys):
+        return None
+    try:
+        label = {k: _json_column(k, role, batch.label[k]) for k in keys}
+    except _Decline:
+        return None
+    return RecordBatch(label=label, n=len(batch))
+
+
+def _per_value(key: str, role: Role, values: list[Any]) -> Any:
+    """`_column` of `_value` of each JSON value (the per-record rules, without the rest of
+    the per-record reader)."""
+    try:
+        return _column(key, role, [_value(key, role, v, "") for v in values])
+    except _Bad:
+        raise _Decline from None
+
+
+def _object_column(key: str, role: Role, values: list[Any]) -> Any:
+    """The column of one key from its JSON values, one per record, by `_value`'s rules:
+    the usual shapes with one numpy call or one pass, anything else value by value."""
+    types = set(map(type, values))
+    if types == {str}:
+        return _text_column(key, role, _Texts(len(values), strs=values))
+    if key == "predicted_label" and role != "algorithm":
+        return _per_value(key, role, values)
+    if key in ("predicted_label", "probability"):
+        if types <= {int, float}:
+            try:  # float() of each, as _as_number; NaN stays NaN, as _MISSING becomes
+                return np.fromiter(map(float, values), dtype=np.float64, count=len(values))
+            except OverflowError:
+                raise _Decline from None
+        return _per_value(key, role, values)
+    if types != {list}:
+        return _per_value(key, role, values)
+    flat = list(itertools.chain.from_iterable(values))
+    if _label_text(key, role):
+        if not set(map(type, flat)) <= {str}:
+            return _per_value(key, role, values)
+        col = np.empty(len(values), dtype=object)
+        col[:] = [v.copy() for v in values]
+        return col
+    widths = set(map(len, values))
+    if len(widths) != 1 or not set(map(type, flat)) <= {int, float}:
+        return _per_value(key, role, values)
+    try:
+        out = np.fromiter(map(float, flat), dtype=np.float64, count=len(flat))
+    except OverflowError:
+        raise _Decline from None
+    return out.reshape(len(values), widths.pop())
+
+
+def _json_parsed(
+    raw: bytes | bytearray, start: int, lines: bool, keys: tuple[str, ...], role: Role
+) -> RecordBatch | None:
+    """A JSON or JSON Lines body parsed by orjson (what the per-record reader parses),
+    then column by column (`_object_column`), or None: the per-record reader decides (an
+    empty body, ``NaN``, an error)."""
+    try:
+        if lines:
+            items = [orjson.loads(t) for t in raw[start:].split(b"\n") if t.strip()]
+        else:
+            doc = orjson.loads(raw[start:] if start else raw)
+            if type(doc) is not dict or list(doc) != ["predictions"] or type(doc["predictions"]) is not list:
+                return None
+            items = doc["predictions"]
+            del doc
+    except (orjson.JSONDecodeError, MemoryError):
+        return None
+    names = set(keys)
+    if not items or not all(type(r) is dict and r.keys() == names for r in items):
+        return None
+    try:
+        label = {k: _object_column(k, role, [r[k] for r in items]) for k in keys}
+    except _Decline:
+        return None
+    return RecordBatch(label=label, n=len(items))
+
+
+def _csv_split(raw: bytes | bytearray, lo: int, width: int) -> tuple[int, list[bytes]] | None:
+    """The records of ``raw[lo:]`` as `width` columns, each column's fields joined by
+    ``\\n`` (quotes removed): (n, columns), or None unless every record is one line of
+    exactly `width` fields, ``\\n`` line ends (no ``\\r``, no blank line) and fields either
+    unquoted (no ``"``) or quoted whole without ``""`` or a line end inside."""
+    size = len(raw) - lo
+    if size <= 0 or raw.find(b"\r", lo) >= 0:
+        return None
+    if raw[-1] == 0x0A:
+        size -= 1  # the last line end
+    a = np.frombuffer(raw, np.uint8, size, lo)
+    nl = a == 0x0A
+    nls = np.flatnonzero(nl)
+    if size == 0 or (nls.size and (nls[0] == 0 or nls[-1] == size - 1 or (np.diff(nls) == 1).any())):
+        return None  # a blank line
+    sep = nl | (a == 0x2C)
+    quoted = raw.find(b'"', lo) >= 0
+    if quoted:
+        isq = a == 0x22
+        q = np.flatnonzero(isq)
+        if q.size % 2 or (np.diff(q) == 1).any():
+            return None  # an odd quote, or "" (an escaped quote, or an empty quoted field)
+        opens, closes = q[0::2], q[1::2]
+        # a quote opens a field (after a separator) and closes it (before one): then the
+        # quotes pair up as the tokenizer reads them
+        if not sep[opens[opens > 0] - 1].all() or not sep[closes[closes < size - 1] + 1].all():
+            return None
+        inside = np.bitwise_xor.accumulate(isq.view(np.uint8)).view(bool)
+        if (inside & nl).any():
+            return None  # a line end inside quotes
+        sep &= ~inside  # separators outside quotes
+    seps = np.flatnonzero(sep)
+    if (seps.size + 1) % width:
+        return None
+    grid = np.append(seps, size).reshape(-1, width)
+    n = grid.shape[0]
+    if not (a[grid[:, :-1]] == 0x2C).all() or not (a[grid[:-1, -1]] == 0x0A).all():
+        return None
+    if width == 1:
+        body = bytes(a)
+        return n, [body.replace(b'"', b"") if quoted else body]
+    # field k holds its bytes and the separator after it; every record has `width` fields,
+    # so field k belongs to column k mod width
+    lengths = np.diff(grid.reshape(-1), prepend=-1)
+    column_of = np.repeat(np.tile(np.arange(width, dtype=np.uint8), n), lengths)[:size]
+    lengths = lengths.reshape(n, width)
+    columns = []
+    for j in range(width):
+        col = a[column_of == j]
+        col[np.cumsum(lengths[:, j])[:-1] - 1] = 0x0A  # each separator but the last
+        text = col[:-1].tobytes() if j < width - 1 else col.tobytes()  # not the last comma
+        columns.append(text.replace(b'"', b"") if quoted else text)
+    return n, columns
+
+
+def _csv_fast(
+    raw: bytes | bytearray, lo: int, keys: tuple[str, ...], role: Role, charset: str
+) -> RecordBatch | None:
+    """A CSV body of one-line records, column by column (`_csv_split`, then each key's rules
+    over its whole column), or None: the per-record reader decides."""
+    got = _csv_split(raw, lo, len(keys))
+    if got is None:
+        return None
+    n, columns = got
+    try:
+        label = {
+            k: _text_column(k, role, _Texts(n, joined=c, charset=charset))
+            for k, c in zip(keys, columns, strict=True)
+        }
+    except _Decline:
+        return None
+    return RecordBatch(label=label, n=n)
+
+
 def _decode_csv(codec: Codec, body: Any, keys: tuple[str, ...], role: Role, content_type: str) -> RecordBatch:
     try:
         charset = _csv_text.charset_option(cast("CsvCodec", codec).charset)
@@ -852,6 +1218,16 @@ def _decode_csv(codec: Codec, body: Any, keys: tuple[str, ...], role: Role, cont
         body = body.encode("utf-8", "surrogatepass")
     raw = as_bytes(body, text=True)
     pos = _csv_text.body_start(raw)
+    with _gc_paused():
+        fast = _csv_fast(raw, pos, keys, role, charset)
+    return fast if fast is not None else _csv_records(raw, pos, keys, role, charset)
+
+
+def _csv_records(
+    raw: bytes | bytearray, pos: int, keys: tuple[str, ...], role: Role, charset: str
+) -> RecordBatch:
+    """The per-record CSV reader: the one that positions errors, and the route for what
+    `_csv_fast` declines."""
     hi = len(raw)
     width = len(keys)
     number_lists = {
@@ -920,6 +1296,16 @@ def _decode_json(
 ) -> RecordBatch:
     raw = as_bytes(body, text=True)
     start = _jlayout.skip_bom(raw)
+    with _gc_paused():
+        fast = _json_fast(raw, start, False, keys, role)
+        if fast is None:
+            fast = _json_parsed(raw, start, False, keys, role)
+    return fast if fast is not None else _json_records(raw, start, keys, role)
+
+
+def _json_records(raw: bytes | bytearray, start: int, keys: tuple[str, ...], role: Role) -> RecordBatch:
+    """The per-record JSON reader: the one that positions errors, and the route for what
+    the column readers decline."""
     if not raw[start:].strip():
         return _empty(keys, role)
     try:
@@ -945,8 +1331,18 @@ def _decode_jsonlines(
     codec: Codec, body: Any, keys: tuple[str, ...], role: Role, content_type: str
 ) -> RecordBatch:
     raw = as_bytes(body, text=True)
-    values: dict[str, list[Any]] = {k: [] for k in keys}
     pos = _jlayout.skip_bom(raw)
+    with _gc_paused():
+        fast = _json_fast(raw, pos, True, keys, role)
+        if fast is None:
+            fast = _json_parsed(raw, pos, True, keys, role)
+    return fast if fast is not None else _jsonlines_records(raw, pos, keys, role)
+
+
+def _jsonlines_records(raw: bytes | bytearray, pos: int, keys: tuple[str, ...], role: Role) -> RecordBatch:
+    """The per-record JSON Lines reader: the one that positions errors, and the route for
+    what the column readers decline."""
+    values: dict[str, list[Any]] = {k: [] for k in keys}
     line = 1
     n = 0
     size = len(raw)

@@ -1,0 +1,582 @@
+"""`smp.autopilot.decode_response` column by column (issue #23): the text formats' fast
+routes (`_csv_fast`, `_json_fast`, `_json_parsed`) against the per-record readers they
+stand in front of (`_csv_records`, `_json_records`, `_jsonlines_records`, the oracle),
+on both paths (the C converters, and their pure twins with the kernels switched off).
+
+What is checked: results equal bit for bit (dtype, shape, kind, every value's bytes) and
+errors equal in type, message, offset, record index and line, on bodies the containers
+write and on mutated ones; exact values for each key and format, read by the fast route;
+memory within 32 x the input + 8 MB at about 1 MB.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import math
+import tracemalloc
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+import sm_payloads as smp
+from sm_payloads import _native
+from sm_payloads import autopilot as ap
+from sm_payloads._buffers import as_bytes
+from sm_payloads.formats import _csv_text
+from sm_payloads.formats import _json_layout as J
+from sm_payloads.record import Ragged, RecordBatch
+
+CSV, JSON, JSONL = "text/csv", "application/json", "application/jsonlines"
+TEXT_TYPES = (CSV, JSON, JSONL)
+ROLES = ("algorithm", "post-processing", "ensemble")
+_CPARSE = _native.load("formats._cparse")
+_CREC = _native.load("formats._cjsonrec")
+
+
+@contextlib.contextmanager
+def path(name: str) -> Iterator[None]:
+    """Run the readers on one path: "c" (the C number reader and JSON record kernel, as
+    loaded) or "pure" (both switched off: their twins)."""
+    with pytest.MonkeyPatch.context() as m:
+        if name == "pure":
+            m.setattr(ap, "_CNUM", None)
+            m.setattr(J, "_CREC", None)
+        yield
+
+
+PATHS = ["c", "pure"] if _CPARSE is not None and _CREC is not None else ["pure"]
+
+
+# --------------------------------------------------------------------------------------
+# Comparing outcomes
+# --------------------------------------------------------------------------------------
+
+
+def outcome(f: Callable[[], RecordBatch]) -> Any:
+    try:
+        return f()
+    except smp.DecodeError as e:
+        return ("DecodeError", e.content_type, e.reason, e.offset, e.record_index, e.line)
+    except smp.UnsupportedMediaTypeError as e:
+        return ("UnsupportedMediaTypeError", str(e))
+
+
+def same_column(a: Any, b: Any, key: str) -> None:
+    assert type(a) is type(b), (key, type(a), type(b))
+    if isinstance(a, Ragged):
+        assert a.values.dtype == b.values.dtype and a.values.tobytes() == b.values.tobytes(), key
+        assert a.offsets.tolist() == b.offsets.tolist(), key
+        assert (a.valid is None) == (b.valid is None), key
+        if a.valid is not None:
+            assert a.valid.tolist() == b.valid.tolist(), key
+        return
+    assert a.dtype == b.dtype and a.shape == b.shape, (key, a.dtype, b.dtype, a.shape, b.shape)
+    if a.dtype == object:
+        assert a.tolist() == b.tolist(), key
+        assert all(type(x) is type(y) for x, y in zip(a.tolist(), b.tolist(), strict=True)), key
+    else:
+        assert a.tobytes() == b.tobytes(), (key, a, b)
+
+
+def same(a: Any, b: Any) -> None:
+    if isinstance(a, RecordBatch) or isinstance(b, RecordBatch):
+        assert isinstance(a, RecordBatch) and isinstance(b, RecordBatch), (a, b)
+        assert len(a) == len(b) and not a.features and not b.features
+        assert list(a.label) == list(b.label)
+        for k in a.label:
+            same_column(a.label[k], b.label[k], k)
+    else:
+        assert a == b
+
+
+def oracle(body: bytes, ct: str, keys: tuple[str, ...], role: ap.Role, charset: str = "utf-8") -> Any:
+    """The per-record reader alone (what decode_response did before the column routes)."""
+
+    def run() -> RecordBatch:
+        raw = as_bytes(body, text=True)
+        if ct == CSV:
+            return ap._csv_records(
+                raw, _csv_text.body_start(raw), keys, role, _csv_text.charset_option(charset)
+            )
+        if ct == JSON:
+            return ap._json_records(raw, J.skip_bom(raw), keys, role)
+        return ap._jsonlines_records(raw, J.skip_bom(raw), keys, role)
+
+    return outcome(run)
+
+
+def check(body: bytes, ct: str, keys: tuple[str, ...], role: ap.Role, charset: str = "utf-8") -> Any:
+    """decode_response on each path equals the oracle; returns the oracle's outcome."""
+    want = oracle(body, ct, keys, role, charset)
+    media = f"{ct}; charset={charset}" if ct == CSV else ct
+    for p in PATHS:
+        with path(p):
+            got = outcome(lambda: ap.decode_response(body, media, keys, role=role))
+        same(got, want)
+    return want
+
+
+def fast(body: bytes, ct: str, keys: tuple[str, ...], role: ap.Role) -> RecordBatch | None:
+    """What the column routes give for `body` (None: they decline)."""
+    raw = as_bytes(body, text=True)
+    if ct == CSV:
+        return ap._csv_fast(raw, _csv_text.body_start(raw), keys, role, "utf-8")
+    lines = ct == JSONL
+    start = J.skip_bom(raw)
+    got = ap._json_fast(raw, start, lines, keys, role)
+    return got if got is not None else ap._json_parsed(raw, start, lines, keys, role)
+
+
+# --------------------------------------------------------------------------------------
+# Bodies: as the containers write them, respelled, and mutated
+# --------------------------------------------------------------------------------------
+
+LABEL_TEXT = st.sampled_from(
+    [
+        "True.",
+        "False.",
+        "cat",
+        "a b",
+        "nan",
+        "NaN",
+        "",
+        " x ",
+        "1",
+        "2.5",
+        "é",
+        "a,b",
+        'q"q',
+        "[",
+        "x\ny",
+        "-0",
+    ]
+)
+FLOATS = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(
+    [0.0, -0.0, 1.0, 0.5, 1e-310, 2.0**60]
+)
+KEY_SETS = st.lists(st.sampled_from(ap.KEYS), min_size=1, max_size=4, unique=True).map(tuple)
+
+
+@st.composite
+def records(draw: st.DrawFn, keys: tuple[str, ...], role: ap.Role) -> list[dict[str, Any]]:
+    n = draw(st.integers(1, 6))
+    width = draw(st.integers(0, 4))
+    ragged = draw(st.booleans())
+    classes = draw(st.lists(LABEL_TEXT, min_size=width, max_size=width))
+    out = []
+    for _ in range(n):
+        rec: dict[str, Any] = {}
+        k = draw(st.integers(0, 4)) if ragged else width
+        for key in keys:
+            if key == "predicted_label":
+                if role == "algorithm":
+                    rec[key] = draw(st.sampled_from([0.0, 1.0, 2.0, 7.0]) | FLOATS)
+                else:
+                    rec[key] = draw(LABEL_TEXT)
+            elif key == "probability":
+                rec[key] = draw(FLOATS)
+            elif key == "labels" and role != "algorithm":
+                rec[key] = list(classes) if not ragged else draw(st.lists(LABEL_TEXT, max_size=3))
+            elif key == "labels":
+                rec[key] = [float(i) for i in range(k)]
+            else:
+                rec[key] = draw(st.lists(FLOATS, min_size=k, max_size=k))
+        out.append(rec)
+    return out
+
+
+@st.composite
+def bodies(draw: st.DrawFn) -> tuple[bytes, str, tuple[str, ...], ap.Role]:
+    role: ap.Role = draw(st.sampled_from(ROLES))
+    keys = draw(KEY_SETS)
+    ct = draw(st.sampled_from(TEXT_TYPES))
+    recs = draw(records(keys, role))
+    writer_role: ap.Role = draw(st.sampled_from([role, *ROLES])) if role != "algorithm" else role
+    try:
+        body = ap.encode_response(recs, ct, keys, role=writer_role, sagemaker_batch=draw(st.booleans()))
+    except smp.EncodeError:
+        body = b""
+    return body, ct, keys, role
+
+
+def respell(body: bytes, draw: st.DrawFn) -> bytes:
+    """The same records in a spelling another writer might use."""
+    choice = draw(
+        st.sampled_from(["same", "bom", "spaces", "nospaces", "crlf", "newline", "blank", "quotes"])
+    )
+    if choice == "bom":
+        return b"\xef\xbb\xbf" + body
+    if choice == "spaces":
+        return body.replace(b", ", b" ,  ")
+    if choice == "nospaces":
+        return body.replace(b", ", b",")
+    if choice == "crlf":
+        return body.replace(b"\n", b"\r\n")
+    if choice == "newline":
+        return body if body.endswith(b"\n") else body + b"\n"
+    if choice == "blank":
+        return body.replace(b"\n", b"\n\n", 1)
+    if choice == "quotes":
+        return (
+            body.replace(b"'", b'"') if body[:1] == b"{" else body.replace(b'"[', b"[").replace(b']"', b"]")
+        )
+    return body
+
+
+MUTATIONS = [
+    b"",
+    b"\n",
+    b",",
+    b'"',
+    b"[",
+    b"]",
+    b" ",
+    b"\t",
+    b"nan",
+    b"x",
+    b"1",
+    b"-",
+    b"e",
+    b"\r",
+    b"{",
+    b"}",
+    b"\xff",
+]
+
+
+def mutate(body: bytes, draw: st.DrawFn) -> bytes:
+    if not body:
+        return draw(st.sampled_from(MUTATIONS))
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(body)))
+        cut = draw(st.integers(0, 2))
+        body = body[:at] + draw(st.sampled_from(MUTATIONS)) + body[at + cut :]
+    return body
+
+
+# --------------------------------------------------------------------------------------
+# Differential: the column routes equal the per-record reader
+# --------------------------------------------------------------------------------------
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(case=bodies(), data=st.data())
+def test_written_bodies_read_as_the_per_record_reader_reads_them(
+    case: tuple[bytes, str, tuple[str, ...], ap.Role], data: st.DataObject
+) -> None:
+    body, ct, keys, role = case
+    body = respell(body, data.draw)
+    check(body, ct, keys, role)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(case=bodies(), data=st.data())
+def test_mutated_bodies_read_or_fail_as_the_per_record_reader_does(
+    case: tuple[bytes, str, tuple[str, ...], ap.Role], data: st.DataObject
+) -> None:
+    body, ct, keys, role = case
+    check(mutate(body, data.draw), ct, keys, role)
+
+
+@given(
+    fields=st.lists(
+        st.lists(st.text(alphabet=" 0123456789.+-eE[],\"'nax\n\t\r", max_size=12), min_size=1, max_size=4),
+        min_size=1,
+        max_size=6,
+    ),
+    keys=KEY_SETS,
+    role=st.sampled_from(ROLES),
+)
+@example(fields=[["[1, 2]"], ["[3]"]], keys=("probabilities",), role="algorithm")
+@example(fields=[["[]"], ["[ ]"]], keys=("probabilities",), role="algorithm")
+@example(fields=[["[- 1]"]], keys=("probabilities",), role="algorithm")
+@example(fields=[["[1 ,2]"]], keys=("probabilities",), role="algorithm")
+@example(fields=[["[1e 5]"]], keys=("probabilities",), role="algorithm")
+@example(fields=[["[1,,2]"]], keys=("probabilities",), role="algorithm")
+@example(fields=[["[[1]]"]], keys=("probabilities",), role="algorithm")
+def test_csv_fields_of_number_bytes_read_as_the_per_record_reader_reads_them(
+    fields: list[list[str]], keys: tuple[str, ...], role: ap.Role
+) -> None:
+    body = "\n".join(",".join(f for f in row) for row in fields).encode("utf-8")
+    check(body, CSV, keys, role)
+    quoted = "\n".join(",".join(f'"{f}"' for f in row) for row in fields).encode("utf-8")
+    check(quoted, CSV, keys, role)
+
+
+@given(
+    values=st.lists(
+        st.one_of(
+            st.text(alphabet=" 0123456789.+-eE[],'\"nai\n", max_size=10),
+            FLOATS,
+            st.integers(-(2**70), 2**70),
+            st.booleans(),
+            st.none(),
+            st.lists(FLOATS | st.integers(-5, 5) | st.text(max_size=3), max_size=3),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    key=st.sampled_from(ap.KEYS),
+    role=st.sampled_from(ROLES),
+)
+def test_json_values_of_any_type_read_as_the_per_record_reader_reads_them(
+    values: list[Any], key: str, role: ap.Role
+) -> None:
+    import json
+
+    recs = [{key: v} for v in values]
+    body = json.dumps({"predictions": recs}).encode("utf-8")
+    check(body, JSON, (key,), role)
+    check(b"".join(json.dumps(r).encode("utf-8") + b"\n" for r in recs), JSONL, (key,), role)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"scores": [{"probability": 0.5}]}',
+        b'[{"probability": 0.5}]',
+        b'{"predictions": [{"probability": 0.5}], "predictions": [{"probability": 0.25}]}',
+        b'{"predictions": [{"probability": 0.5, "probability": 0.25}]}',
+        b'{"predictions": [{"probability": NaN}]}',
+        b'{"predictions": [{"probability": 1e400}]}',
+        b'{"predictions": [{"probability": 1' + b"0" * 400 + b"}]}",
+        b'{"predictions": [{"probability": true}]}',
+        b'{"predictions": [{"probability": 0.5}, {"probabilities": [0.5]}]}',
+        b'{"predictions": [{"probability": 0.5, "labels": ["a"]}]}',
+        b'{"predictions": []}',
+        b"  ",
+        b'{"predictions": [{"probability": "0.5"}, {"probability": " nan "}]}',
+        b'{"predictions": [{"probability": "0.5\\n"}]}',
+    ],
+)
+def test_json_envelopes_and_odd_values_read_as_the_per_record_reader_reads_them(body: bytes) -> None:
+    check(body, JSON, ("probability",), "post-processing")
+    inner = body.strip()
+    if inner.startswith(b'{"predictions": [{'):
+        lines = inner[len(b'{"predictions": [') : -2].replace(b"}, {", b"}\n{")
+        check(lines, JSONL, ("probability",), "post-processing")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'1,"[0.1, 0.9]"',  # the algorithm's quoted lists
+        b"1,[0.1, 0.9]",  # its bare lists (plain Batch Transform answers): regrouped
+        b'1,"[0.1, 0.9]"\r\n0,"[1, 0]"',
+        b'1,"[0.1, 0.9]"\n\n0,"[1, 0]"\n',
+        b'1, "[0.1, 0.9]"',  # a quote that does not open its field
+        b'1,"[0.1, 0.9]" ',  # nor close it
+        b'1,"[0.1,\n 0.9]"',  # a line end inside quotes
+        b'1,"[0.1, ""0.9]"',
+        b'1,"[0.1, 0.9]\n',
+        b'"1","[0.1, 0.9]"',
+        b"1,[0.1, 0.9],2",
+        b"1\n0,[1, 0]",
+        b"nan,nan\n,\n1,[]",
+        b"\xef\xbb\xbf1,[0.5]\n",
+        b"\xff\xfe1,[0.5]\n",
+    ],
+)
+def test_csv_shapes_at_the_edge_of_the_fast_route(body: bytes) -> None:
+    check(body, CSV, ("predicted_label", "probabilities"), "algorithm")
+    check(body, CSV, ("predicted_label", "probabilities"), "post-processing")
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "us-ascii", "UTF8"])
+def test_csv_charsets_as_the_per_record_reader(charset: str) -> None:
+    for body in (b"caf\xc3\xa9,0.5\n", b"cat,0.5\n", b"caf\xe9,0.5\n"):
+        check(body, CSV, ("predicted_label", "probability"), "post-processing", charset=charset)
+
+
+def test_an_unsupported_charset_is_refused_before_reading() -> None:
+    for p in PATHS:
+        with (
+            path(p),
+            pytest.raises(smp.UnsupportedMediaTypeError, match="charset 'latin-1' is not supported"),
+        ):
+            ap.decode_response(b"cat,0.5\n", "text/csv; charset=latin-1", "predicted_label,probability")
+
+
+# --------------------------------------------------------------------------------------
+# Exact values, read by the column routes
+# --------------------------------------------------------------------------------------
+
+PP_ALL = ("predicted_label", "probability", "probabilities", "labels")
+
+
+def both_paths(body: bytes, ct: str, keys: tuple[str, ...], role: ap.Role) -> list[RecordBatch]:
+    """The batch of each path, after checking that the column routes read the body."""
+    out = []
+    for p in PATHS:
+        with path(p):
+            assert fast(body, ct, keys, role) is not None, (p, body[:80])
+            out.append(ap.decode_response(body, ct, keys, role=role))
+    return out
+
+
+@pytest.mark.parametrize("ct", TEXT_TYPES)
+def test_post_processing_values_are_exact(ct: str) -> None:
+    body = {
+        CSV: b'True.,0.8234567046165466,"[0.17654329538345337, 0.8234567046165466]",'
+        b"\"['False.', 'True.']\"\n"
+        b"False.,0.75,\"[0.75, 0.25]\",\"['False.', 'True.']\"\n",
+        JSON: b'{"predictions": [{"predicted_label": "True.", "probability": "0.8234567046165466", '
+        b'"probabilities": "[0.17654329538345337, 0.8234567046165466]", '
+        b"\"labels\": \"['False.', 'True.']\"}, "
+        b'{"predicted_label": "False.", "probability": "0.75", "probabilities": "[0.75, 0.25]", '
+        b"\"labels\": \"['False.', 'True.']\"}]}",
+        JSONL: b'{"predicted_label": "True.", "probability": "0.8234567046165466", '
+        b'"probabilities": "[0.17654329538345337, 0.8234567046165466]", '
+        b"\"labels\": \"['False.', 'True.']\"}\n"
+        b'{"labels": "[\'False.\', \'True.\']", "predicted_label": "False.", "probability": "0.75", '
+        b'"probabilities": "[0.75, 0.25]"}\n',
+    }[ct]
+    for b in both_paths(body, ct, PP_ALL, "post-processing"):
+        assert list(b.label) == list(PP_ALL) and len(b) == 2
+        assert b.label["predicted_label"].dtype == np.dtype("<U6")
+        assert b.label["predicted_label"].tolist() == ["True.", "False."]
+        assert b.label["probability"].dtype == np.float64
+        assert b.label["probability"].tolist() == [0.8234567046165466, 0.75]
+        assert b.label["probabilities"].shape == (2, 2)
+        assert b.label["probabilities"].tolist() == [[0.17654329538345337, 0.8234567046165466], [0.75, 0.25]]
+        assert b.label["labels"].dtype == object
+        assert b.label["labels"].tolist() == [["False.", "True."], ["False.", "True."]]
+        assert b.label["labels"][0] is not b.label["labels"][1]  # a list per record
+
+
+@pytest.mark.parametrize("ct", TEXT_TYPES)
+def test_algorithm_values_are_exact(ct: str) -> None:
+    body = {
+        CSV: b'1,"[0.1, 0.2, 0.7]"\n0,"[0.5, 0.25, 0.25]"\n2,"[1e-3, 0, 0.999]"',
+        JSON: b'{"predictions": [{"predicted_label": 1, "probabilities": [0.1, 0.2, 0.7]}, '
+        b'{"predicted_label": 0, "probabilities": [0.5, 0.25, 0.25]}, '
+        b'{"predicted_label": 2.0, "probabilities": [1e-3, 0, 0.999]}]}',
+        JSONL: b'{"predicted_label": 1, "probabilities": [0.1, 0.2, 0.7]}\n'
+        b'{"predicted_label": 0, "probabilities": [0.5, 0.25, 0.25]}\n'
+        b'{"predicted_label": 2.0, "probabilities": [1e-3, 0, 0.999]}\n',
+    }[ct]
+    keys = ("predicted_label", "probabilities")
+    for b in both_paths(body, ct, keys, "algorithm"):
+        assert b.label["predicted_label"].dtype == np.float64
+        assert b.label["predicted_label"].tolist() == [1.0, 0.0, 2.0]
+        assert b.label["probabilities"].dtype == np.float64
+        assert b.label["probabilities"].tolist() == [[0.1, 0.2, 0.7], [0.5, 0.25, 0.25], [0.001, 0.0, 0.999]]
+
+
+@pytest.mark.parametrize("ct", [JSON, JSONL])
+def test_ensemble_typed_values_are_exact(ct: str) -> None:
+    recs = [
+        {
+            "predicted_label": "b",
+            "probability": 0.5,
+            "probabilities": [0.25, 0.5, 0.25],
+            "labels": ["a", "b", "c"],
+        },
+        {"predicted_label": "a", "probability": 1, "probabilities": [1, 0, 0], "labels": ["a", "b", "c"]},
+    ]
+    body = ap.encode_response(recs, ct, PP_ALL, role="ensemble")
+    for b in both_paths(body, ct, PP_ALL, "ensemble"):
+        assert b.label["predicted_label"].tolist() == ["b", "a"]
+        assert b.label["probability"].tolist() == [0.5, 1.0]
+        assert b.label["probabilities"].tolist() == [[0.25, 0.5, 0.25], [1.0, 0.0, 0.0]]
+        assert b.label["labels"].tolist() == [["a", "b", "c"], ["a", "b", "c"]]
+
+
+def test_unsupported_keys_and_spellings_are_exact() -> None:
+    # nan / NaN / empty for a key the container does not support; spaces; ints; both quotes
+    body = b'nan,NaN,,"[\'a\', ""b""]"\ncat,0.25,[ 1 , 2.5 ],"[""a"", \'b\']"\n'
+    keys = PP_ALL
+    b = ap.decode_response(body, CSV, keys)
+    assert b.label["predicted_label"].tolist() == ["nan", "cat"]
+    p = b.label["probability"]
+    assert math.isnan(p[0]) and p[1] == 0.25
+    r = b.label["probabilities"]
+    assert isinstance(r, Ragged) and r[0] is None and r[1].tolist() == [1.0, 2.5]
+    assert b.label["labels"].tolist() == [["a", "b"], ["a", "b"]]
+    same(b, oracle(body, CSV, keys, "post-processing"))
+
+
+def test_lists_of_several_lengths_are_ragged_on_the_fast_route() -> None:
+    body = b'0,"[0.5, 0.5]"\n1,"[0.25, 0.25, 0.5]"\n'
+    keys = ("predicted_label", "probabilities")
+    for b in both_paths(body, CSV, keys, "algorithm"):
+        r = b.label["probabilities"]
+        assert isinstance(r, Ragged)
+        assert r.values.tolist() == [0.5, 0.5, 0.25, 0.25, 0.5] and r.offsets.tolist() == [0, 2, 5]
+
+
+def test_errors_keep_their_positions() -> None:
+    body = b"True.,0.5\nFalse.,0.25\ncat,zero\n"
+    with pytest.raises(smp.DecodeError) as e:
+        ap.decode_response(body, CSV, "predicted_label,probability")
+    assert (e.value.offset, e.value.record_index, e.value.line) == (26, 2, 3)
+    assert e.value.reason == "column 2 (probability): 'zero' is not a number"
+    body = b'{"predictions": [{"probability": 0.5}, {"probability": [0.5]}]}'
+    with pytest.raises(smp.DecodeError) as e:
+        ap.decode_response(body, JSON, "probability")
+    assert (e.value.offset, e.value.record_index) == (55, 1)
+    assert e.value.reason == "$.predictions[1].probability: expected a number, found a list"
+
+
+# --------------------------------------------------------------------------------------
+# Memory
+# --------------------------------------------------------------------------------------
+
+
+def bound(body: bytes) -> int:
+    """32 x the input + 8 MB, as tests/test_hardening_text.py promises for the text formats."""
+    return 32 * len(body) + 8_000_000
+
+
+def peak(f: Callable[[], Any]) -> int:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        f()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _megabyte(ct: str, role: ap.Role, keys: tuple[str, ...]) -> bytes:
+    rng = np.random.default_rng(7)
+    recs = []
+    for i in range(400):
+        p = float(rng.random())
+        rec: dict[str, Any] = {
+            "predicted_label": float(i % 3) if role == "algorithm" else ["False.", "True."][i % 2],
+            "probability": p,
+            "probabilities": [p / 2, p / 2, 1 - p],
+            "labels": [0.0, 1.0, 2.0] if role == "algorithm" else ["a", "b", "c"],
+        }
+        recs.append({k: rec[k] for k in keys})
+    one = ap.encode_response(recs, ct, keys, role=role, sagemaker_batch=True)
+    reps = max(1, 1_000_000 // len(one))
+    if ct == JSON:
+        inner = one[len(b'{"predictions": [') : -2]
+        return b'{"predictions": [' + b", ".join([inner] * reps) + b"]}"
+    return one * reps
+
+
+@pytest.mark.parametrize("ct", TEXT_TYPES)
+@pytest.mark.parametrize(
+    ("role", "keys"),
+    [
+        ("post-processing", ("predicted_label", "probability")),
+        ("post-processing", PP_ALL),
+        ("algorithm", ("predicted_label", "probabilities")),
+        ("ensemble", PP_ALL),
+    ],
+)
+@pytest.mark.parametrize("p", PATHS)
+def test_memory_stays_within_32x_the_body(ct: str, role: ap.Role, keys: tuple[str, ...], p: str) -> None:
+    body = _megabyte(ct, role, keys)
+    with path(p):
+        assert fast(body, ct, keys, role) is not None
+        used = peak(lambda: ap.decode_response(body, ct, keys, role=role))
+    assert used <= bound(body), f"{used / len(body):.1f} x the body"
