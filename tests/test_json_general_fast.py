@@ -103,22 +103,26 @@ def pure() -> Iterator[None]:
         yield
 
 
-def decode(body: bytes, lines: bool, **kw: Any) -> smp.RecordBatch:
+def decode(body: bytes, lines: bool, response: bool = False, **kw: Any) -> smp.RecordBatch:
+    if response:
+        return (JL.decode_response if lines else JS.decode_response)(body, **kw)
     return (JL.decode if lines else JS.decode)(body, **kw)
 
 
-def all_paths(body: bytes, lines: bool, **kw: Any) -> smp.RecordBatch | tuple[Any, ...]:
+def all_paths(
+    body: bytes, lines: bool, response: bool = False, **kw: Any
+) -> smp.RecordBatch | tuple[Any, ...]:
     """The outcome of the default path, after checking that the pure path and the general
     path give the same one."""
-    got = outcome(lambda: decode(body, lines, **kw))
+    got = outcome(lambda: decode(body, lines, response, **kw))
     with general_path():
-        want = outcome(lambda: decode(body, lines, **kw))
+        want = outcome(lambda: decode(body, lines, response, **kw))
     with pure():
-        twin = outcome(lambda: decode(body, lines, **kw))
+        twin = outcome(lambda: decode(body, lines, response, **kw))
     same_outcome(got, want)
     same_outcome(twin, want)
     if lines:  # JSON Lines in blocks of a few lines (FastGroup and GeneralGroup joined)
-        same_outcome(outcome(lambda: JL.decode(body, block_size=7, **kw)), want)
+        same_outcome(outcome(lambda: decode(body, True, response, block_size=7, **kw)), want)
     return got
 
 
@@ -457,3 +461,84 @@ def test_mutated_column_bodies_equal_the_general_path(
         body.insert(at, byte)
     all_paths(bytes(body), lines)
     columns_read(bytes(body), lines)
+
+
+# --------------------------------------------------------------------------------------
+# Response items that are bare numbers or number lists (the request scanner, items mode)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "lines"),
+    [(b"[1, -2.5, 3e2]", False), (b'{"predictions": [1, -2.5, 3e2]}', False), (b"1\n\n-2.5\n3e2\n", True)],
+)
+def test_response_scalar_items_exact(body: bytes, lines: bool) -> None:
+    got = all_paths(body, lines, response=True)
+    assert isinstance(got, smp.RecordBatch) and got.n == 3 and not got.features
+    col = got.label["values"]
+    assert isinstance(col, np.ndarray) and col.dtype == np.float64 and col.tolist() == [1.0, -2.5, 300.0]
+    s = J.scan_request_records(body, 0, len(body), lines, False, True)
+    assert s is not None and s.scalars is not None and s.scalars.all()
+
+
+def test_response_items_mixed_and_errors() -> None:
+    got = all_paths(b"[1, [2, 3], []]", False, response=True)
+    assert isinstance(got, smp.RecordBatch)
+    col = got.label["values"]
+    assert (
+        isinstance(col, Ragged)
+        and col.values.tolist() == [1.0, 2.0, 3.0]
+        and col.offsets.tolist() == [0, 1, 3, 3]
+    )
+    got = all_paths(b"[1, 2.5]", False, response=True, dtype="int32")
+    assert got == ("error", "label['values']: value 2.5 is not an int32 (dtype=int32)", 4, None, 1)
+    got = all_paths(b"1\n2.5\n", True, response=True, dtype="int32")
+    assert got == ("error", "label['values']: value 2.5 is not an int32 (dtype=int32)", 2, 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("body", "lines"),
+    [
+        (b'[1, {"features": [2]}]', False),  # an object: its keys are outputs
+        (b'{"scores": [1, 2]}', False),  # one item whose output is scores
+        (b'{"predictions": [1], "x": 1}', False),
+        (b"[]", False),
+        (b'1\n{"a": 2}\n', True),
+        (b"[1, null]", False),
+    ],
+)
+def test_response_items_declined(body: bytes, lines: bool) -> None:
+    if C is not None:
+        assert J.scan_request_records(body, 0, len(body), lines, False, True) is None
+    all_paths(body, lines, response=True)
+
+
+@given(_scalar_records(), st.booleans(), st.booleans(), _DTYPES)
+def test_response_items_equal_the_general_path(
+    recs: list[Any], lines: bool, envelope: bool, dtype: str | None
+) -> None:
+    body = orjson.dumps({"predictions": recs} if envelope else recs)
+    if lines:
+        body = b"".join(orjson.dumps(r) + b"\n" for r in recs)
+    all_paths(body, lines, response=True, dtype=dtype)
+
+
+def test_iter_decode_joins_scalar_blocks() -> None:
+    body = b"1\n2\n[3]\n4\n" + b'{"features": 5}\n' * 3 + b'"x"\n'
+    for response in (False, True):
+        got = outcome(
+            lambda r=response: smp.RecordBatch.concat(
+                list(JL.iter_decode(body[:-4], batch_size=2, response=r, block_size=4))
+            )
+        )
+        assert isinstance(got, smp.RecordBatch)
+        col = got.label["values"] if response else got.features["values"]
+        if response:  # {"features": 5} is the output features
+            assert col.values.tolist() == [1.0, 2.0, 3.0, 4.0]
+            assert got.label["features"].valid.tolist() == [False] * 4 + [True] * 3
+        else:
+            assert isinstance(col, Ragged) and col.values.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 5.0, 5.0]
+            assert col.offsets.tolist() == list(range(8))
+    got = all_paths(body, True)  # the general path names the first numeric record
+    why = "numeric tensor in a column of byte strings (a RecordBatch column holds one kind of value)"
+    assert got == ("error", f"features['values']: {why}", 0, 1, 0)

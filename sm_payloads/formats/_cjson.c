@@ -32,6 +32,10 @@
  * its own region of the output buffers (sized once from a sample), then checked and moved
  * together in order; the result is always the one-thread result (a failed check reads the
  * body again with one thread).
+ * Rule 6 (response items): with `items`, the records are a response's items: each a bare
+ * number list or number (an object declines: a response's keys are all outputs), a
+ * document is a list of them (a list of numbers too: one record per number) or
+ * ``{"predictions": [...]}``, and JSON Lines is one per line.
  */
 #include "_cnumber.h"
 #include <pythread.h>
@@ -59,6 +63,7 @@ typedef struct {
     const char *base, *start, *end;
     const char *proj_end; /* out_room projects output sizes to here (the first piece: the end of all) */
     int f32, lines, oom;
+    int items; /* response items (Rule 6): bare records only, a document's list always records */
     int fixed;    /* the outputs are regions of fixed size (no resize, no GIL): running out of room sets full */
     int full;
     int last;     /* documents: this piece reads up to the list's ']' (else up to end) */
@@ -432,7 +437,7 @@ static const char *record(Scan *s, const char *p) {
         if (!same_name(s, VALUES, 6)) return NULL;
         return column_value(s, p);
     }
-    if (*p != '{') return NULL;
+    if (*p != '{' || s->items) return NULL;
     p = ws(s, p + 1);
     p = name_at(s, p, &key, &klen);
     if (p == NULL) return NULL;
@@ -508,6 +513,28 @@ static const char *record_list(Scan *s, const char *p) {
 static int scan_document(Scan *s, const char *p) {
     p = ws(s, p);
     if (p >= s->end) return 0;
+    if (s->items) {
+        /* response items: [records] or {"predictions": [records]} */
+        int envelope = *p == '{';
+        if (envelope) {
+            const char *key;
+            Py_ssize_t klen;
+            p = name_at(s, ws(s, p + 1), &key, &klen);
+            if (p == NULL || !is_word(key, klen, "predictions")) return 0;
+            p = ws(s, p);
+            if (p >= s->end || *p != ':') return 0;
+            p = ws(s, p + 1);
+        }
+        if (p >= s->end || *p != '[') return 0;
+        p = record_list(s, p + 1);
+        if (p == NULL) return 0;
+        if (envelope) {
+            p = ws(s, p);
+            if (p >= s->end || *p != '}') return 0;
+            p++;
+        }
+        return ws(s, p) == s->end;
+    }
     if (*p == '{') {
         const char *key, *q = ws(s, p + 1);
         Py_ssize_t klen;
@@ -749,6 +776,7 @@ static const char *split_run(Scan *s, const char *p) {
         t->end = t->proj_end = cuts[i + 1];
         t->f32 = s->f32;
         t->lines = s->lines;
+        t->items = s->items;
         t->last = i == k - 1;
         t->nthreads = 1;
         t->kind = -1;
@@ -852,7 +880,7 @@ again:
 }
 
 PyDoc_STRVAR(records_doc,
-             "records(data, start, stop, lines, f32, nthreads=1, piece_min=524288) -> tuple | None\n\n"
+             "records(data, start, stop, lines, f32, nthreads=1, piece_min=524288, items=False) -> tuple | None\n\n"
              "Read data[start:stop], a JSON request document (lines false) or JSON Lines\n"
              "(lines true), whose records all give one numeric column (see the module's rules).\n"
              "Returns (kind, name, values, counts, keys, shape, starts, linenos, n): kind 0 for\n"
@@ -866,17 +894,17 @@ PyDoc_STRVAR(records_doc,
              "None when the body is anything else.\n"
              "A record list or JSON Lines body of at least 2 * piece_min bytes is read in up to\n"
              "nthreads pieces of at least piece_min bytes by as many threads, with the result of\n"
-             "one thread (see split_run).");
+             "one thread (see split_run). items true: response items (Rule 6).");
 
 static PyObject *records(PyObject *self, PyObject *args) {
     Py_buffer data;
     Py_ssize_t start, stop;
     Py_ssize_t piece_min = PIECE_MIN;
-    int lines, f32, ok, nthreads = 1;
+    int lines, f32, ok, nthreads = 1, items = 0;
     Scan s;
     PyObject *res = NULL, *shape = Py_None, *name = NULL;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnpp|in", &data, &start, &stop, &lines, &f32, &nthreads, &piece_min)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*nnpp|inp", &data, &start, &stop, &lines, &f32, &nthreads, &piece_min, &items)) return NULL;
     if (start < 0 || stop > data.len || start > stop || piece_min < 1) {
         PyBuffer_Release(&data);
         PyErr_SetString(PyExc_ValueError, "records: bad bounds");
@@ -893,6 +921,7 @@ static PyObject *records(PyObject *self, PyObject *args) {
     s.line = 1;
     s.nthreads = nthreads;
     s.piece_min = piece_min;
+    s.items = items;
     {
         Py_ssize_t size = stop - start;
         Py_ssize_t guess = (size / 8 + 64) & ~(Py_ssize_t)7;

@@ -1953,6 +1953,7 @@ _MAX_SCAN_RANK = 8  # the scanner's sparse shapes (higher ranks: the general pat
 _MAX_SCAN_UINT = 10**18  # keys and shape entries of at most 18 digits
 _MAX_SCAN_WIDTH = 1 << 62
 _NOT_NAMES = frozenset({"label", "uid", "metadata", "configuration"})
+_PIECE_MIN = 1 << 19  # the kernel's default piece of a body read by several threads
 
 
 class RequestScan(NamedTuple):
@@ -2016,12 +2017,13 @@ def _value_parts(v: Any) -> tuple[int, list[Any], list[int] | None, tuple[int, .
 _Parts = tuple[str, int, list[Any], list[int] | None, tuple[int, ...] | None]
 
 
-def _record_parts(rec: Any) -> _Parts | None:
-    """(name, kind, values, keys, shape) of one record the scanner reads, or None."""
+def _record_parts(rec: Any, items: bool = False) -> _Parts | None:
+    """(name, kind, values, keys, shape) of one record the scanner reads, or None (with
+    `items`, a response item: a bare number list or number only)."""
     if type(rec) is list or type(rec) in _NUM_TYPES or type(rec) is _NumText:
         parts = _value_parts(rec)
         return None if parts is None else ("values", *parts)
-    if type(rec) is not dict or len(rec) != 1:
+    if items or type(rec) is not dict or len(rec) != 1:
         return None
     ((k, v),) = rec.items()
     if k == "data":
@@ -2034,8 +2036,13 @@ def _record_parts(rec: Any) -> _Parts | None:
     return None if parts is None else ("values" if k in ("features", "values") else k, *parts)
 
 
-def _document_records(doc: Any) -> list[Any] | None:
-    """The records of a request document, as the C scanner finds them (else None)."""
+def _document_records(doc: Any, items: bool = False) -> list[Any] | None:
+    """The records of a request document (with `items`, the items of a response: a list,
+    or ``{"predictions": [...]}``), as the C scanner finds them (else None)."""
+    if items:
+        if type(doc) is dict and len(doc) == 1 and "predictions" in doc:
+            doc = doc["predictions"]
+        return doc if type(doc) is list and doc else None
     if type(doc) is dict:
         if "instances" not in doc:
             return [doc]
@@ -2050,17 +2057,17 @@ class _NumText(str):
     """The text of a JSON number that Python's json read as a float."""
 
 
-def _request_value_texts(recs: list[Any]) -> list[bytes]:
+def _request_value_texts(recs: list[Any], items: bool) -> list[bytes]:
     out: list[bytes] = []
     for r in recs:
-        parts = _record_parts(r)
+        parts = _record_parts(r, items)
         assert parts is not None
         out.extend(x.encode() if type(x) is _NumText else str(x).encode() for x in parts[2])
     return out
 
 
 def request_records_pure(
-    buf: bytes | bytearray, start: int, end: int, lines: bool, f32: bool
+    buf: bytes | bytearray, start: int, end: int, lines: bool, f32: bool, items: bool = False
 ) -> RequestScan | None:
     """The twin of ``_cjson.records``: the same records, by orjson and numpy, or None.
 
@@ -2088,7 +2095,7 @@ def request_records_pure(
                 pos = stop + 1
                 no += 1
         else:
-            got = _document_records(orjson.loads(bytes(buf[start:end])))
+            got = _document_records(orjson.loads(bytes(buf[start:end])), items)
             if got is None:
                 return None
             recs = got
@@ -2100,7 +2107,7 @@ def request_records_pure(
     key_lists: list[list[int]] = []
     scalar_marks = bytearray()
     for r in recs:
-        p = _record_parts(r)
+        p = _record_parts(r, items)
         if p is None:
             return None
         scalar = p[1] == _SCALAR_KIND
@@ -2136,8 +2143,8 @@ def request_records_pure(
                     ]
                 else:
                     doc = _stdjson.loads(bytes(buf[start:end]), parse_float=_NumText)
-                    docs = _document_records(doc) or []
-                texts.extend(_request_value_texts(docs))
+                    docs = _document_records(doc, items) or []
+                texts.extend(_request_value_texts(docs, items))
             return texts[i]
 
         with np.errstate(over="ignore"):
@@ -2163,12 +2170,13 @@ def request_records_pure(
 
 
 def scan_request_records(
-    buf: bytes | bytearray, start: int, end: int, lines: bool, f32: bool
+    buf: bytes | bytearray, start: int, end: int, lines: bool, f32: bool, items: bool = False
 ) -> RequestScan | None:
-    """The records of ``buf[start:end]`` by the C kernel when it is built, else its twin."""
+    """The records of ``buf[start:end]`` by the C kernel when it is built, else its twin
+    (with `items`, the items of a response: bare number lists or numbers)."""
     if _CJ is None:
-        return request_records_pure(buf, start, end, lines, f32)
-    got = _CJ.records(buf, start, end, lines, f32, _threads())
+        return request_records_pure(buf, start, end, lines, f32, items)
+    got = _CJ.records(buf, start, end, lines, f32, _threads(), _PIECE_MIN, items)
     if got is None:
         return None
     kind, name, values, counts, keys, shape, starts, line_nos, _n = got
@@ -2205,18 +2213,21 @@ def request_group(
     lines: bool = False,
     base_offset: int = 0,
     base_line: int = 1,
+    items: bool = False,
 ) -> FastGroup | None:
     """The records of a request body (a document, or JSON Lines) as one `FastGroup` when
     they all give one numeric column (`scan_request_records`), or None (the general path decides).
-    float32 is read directly when ``dtype=`` asks for it for that column."""
+    float32 is read directly when ``dtype=`` asks for it for that column. With `items`, the
+    items of a response that are all bare number lists or numbers (the column ``values`` of
+    ``label``)."""
     f32 = not isinstance(dtype, Mapping) and _resolve_dtype(dtype, "") == np.float32
-    got = scan_request_records(buf, start, end, lines, f32)
+    got = scan_request_records(buf, start, end, lines, f32, items)
     if got is not None and isinstance(dtype, Mapping) and _resolve_dtype(dtype, got.name) == np.float32:
-        got = scan_request_records(buf, start, end, lines, True)
+        got = scan_request_records(buf, start, end, lines, True, items)
     if got is None:
         return None
     return FastGroup(
-        "features",
+        "label" if items else "features",
         got.name,
         got.values,
         got.counts,

@@ -151,6 +151,15 @@ def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) ->
         columns = response_fast(buf, start, len(buf), False, dtype)
         if columns is not None:
             return columns
+        # items that are bare numbers or number lists, by the request scanner
+        items = request_group(buf, start, len(buf), dtype, items=True)
+        if items is not None:
+            try:
+                return batch_from_groups([items], CONTENT_TYPE, dtype)
+            except DecodeError as e:
+                err = e
+            del items
+            raise _at_record(err, buf, start, True)
     if not buf[start:].strip():
         raise DecodeError(CONTENT_TYPE, "empty body: expected a JSON document", offset=start)
     try:

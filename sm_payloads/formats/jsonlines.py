@@ -88,12 +88,29 @@ __all__ = [
 
 
 def _scan_block(
-    block: bytes | bytearray, start: int, base_offset: int, base_line: int, response: bool
+    block: bytes | bytearray,
+    start: int,
+    base_offset: int,
+    base_line: int,
+    response: bool,
+    dtype: DtypeSpec = None,
 ) -> FastGroup | None:
-    """The fast path: ``block[start:]`` holds only lines ``{"<name>": [numbers]}``."""
+    """The fast path: ``block[start:]`` holds only lines ``{"<name>": [numbers]}``, or (a
+    response) only lines of a bare number or number list."""
     got = scan(block, start, len(block), SCAN_LINES)
     if got is None:
-        return None
+        if not response:
+            return None
+        return request_group(
+            block,
+            start,
+            len(block),
+            dtype,
+            lines=True,
+            base_offset=base_offset,
+            base_line=base_line,
+            items=True,
+        )
     key, values, counts, opens = got
     if key is None or (not response and key in RESERVED - {"features"}):
         return None
@@ -119,7 +136,7 @@ def _parse_block(
 ) -> Group:
     """The records of one block of whole lines."""
     fast = (
-        _scan_block(block, 0, base_offset, base_line, response)
+        _scan_block(block, 0, base_offset, base_line, response, dtype)
         if response
         else request_group(
             block, 0, len(block), dtype, lines=True, base_offset=base_offset, base_line=base_line
@@ -177,7 +194,7 @@ def _groups(
         buf = as_bytes(source, text=True)
         at = skip_bom(buf)
         fast = (
-            _scan_block(buf, at, 0, 1, response)
+            _scan_block(buf, at, 0, 1, response, dtype)
             if response
             else request_group(buf, at, len(buf), dtype, lines=True)
         )
