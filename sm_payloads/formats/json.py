@@ -152,13 +152,13 @@ def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) ->
         if columns is not None:
             return columns
         # items that are bare numbers or number lists, by the request scanner
-        items = request_group(buf, start, len(buf), dtype, items=True)
-        if items is not None:
+        bare = request_group(buf, start, len(buf), dtype, items=True)
+        if bare is not None:
             try:
-                return batch_from_groups([items], CONTENT_TYPE, dtype)
+                return batch_from_groups([bare], CONTENT_TYPE, dtype)
             except DecodeError as e:
                 err = e
-            del items
+            del bare
             raise _at_record(err, buf, start, True)
     if not buf[start:].strip():
         raise DecodeError(CONTENT_TYPE, "empty body: expected a JSON document", offset=start)
