@@ -35,6 +35,12 @@ values in that format and the options of the registry codec its reader uses
 two container rules: the inverse label transform reads only ``text/csv`` (and writes only
 it without selectable output), and `_PLAIN_REGRESSION` holds the XGBoost container's
 answers without selectable output.
+Rule 7 (reading at scale): the text formats are read column by column (`_csv_fast`,
+`_json_fast`, `_json_parsed`: no Python value per record and key where the shape allows),
+then each key's rules run over its whole column; whatever a column route is unsure of
+(``nan``, blanks, CRLF, any error) is read by the per-record readers (`_csv_records`,
+`_json_records`, `_jsonlines_records`), which position errors, so results and errors are
+the same whichever route reads a body.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ import gc
 import itertools
 import json
 import math
+import operator
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -1096,7 +1103,7 @@ def _object_column(key: str, role: Role, values: list[Any]) -> Any:
         if not set(map(type, flat)) <= {str}:
             return _per_value(key, role, values)
         col = np.empty(len(values), dtype=object)
-        col[:] = [v.copy() for v in values]
+        col[:] = values  # orjson's lists: one per record already, and nobody else's
         return col
     widths = set(map(len, values))
     if len(widths) != 1 or not set(map(type, flat)) <= {int, float}:
@@ -1126,10 +1133,14 @@ def _json_parsed(
     except (orjson.JSONDecodeError, MemoryError):
         return None
     names = set(keys)
-    if not items or not all(type(r) is dict and r.keys() == names for r in items):
+    if (
+        not items
+        or set(map(type, items)) != {dict}
+        or not all(map(operator.eq, map(dict.keys, items), itertools.repeat(names)))
+    ):
         return None
     try:
-        label = {k: _object_column(k, role, [r[k] for r in items]) for k in keys}
+        label = {k: _object_column(k, role, list(map(operator.itemgetter(k), items))) for k in keys}
     except _Decline:
         return None
     return RecordBatch(label=label, n=len(items))
