@@ -1,10 +1,10 @@
-"""text/csv text fields without Record objects (issue #20): `_csv_text.text_columns`
-(``_cparse.csv_text``, twin `text_columns_pure`) and `_csv_text.text_rows`
+"""text/csv text fields without Record objects (issue #20): `_csv_text.text_fields`
+(``_cparse.csv_text``, twin `text_fields_pure`) and `_csv_text.text_rows`
 (``_cparse.text_rows``) against the careful reader.
 
 The careful reader (`tokenize` and `field_text`, one `Record` per record) stays the one that
 positions errors; the text reader answers a piece of records only when that reader would
-read it without a problem, and declines (None) otherwise. These tests pin: exact columns and
+read it without a problem, and declines (None) otherwise. These tests pin: exact fields and
 batches for written inputs, the declines, and, with hypothesis, that the C kernel, its twin
 and the careful reader alone give the same batches or the same errors (message, offset,
 line, record index) for random bodies of text, numbers, quotes, line ends, invalid UTF-8,
@@ -38,7 +38,7 @@ MODES = ("native", "twin", "careful")
 
 @contextmanager
 def mode(name: str, piece_records: int | None = None) -> Iterator[None]:
-    """native: as installed; twin: the pure twins (text_columns_pure, the regular
+    """native: as installed; twin: the pure twins (text_fields_pure, the regular
     expression for number columns); careful: the text reader always declines (the
     careful reader alone, as before it existed)."""
     with mock.patch.object(c, "_CAREFUL_RECORDS", piece_records or c._CAREFUL_RECORDS):
@@ -48,7 +48,7 @@ def mode(name: str, piece_records: int | None = None) -> Iterator[None]:
             with mock.patch.object(_csv_text, "_C", None), mock.patch.object(c, "_CPARSE", None):
                 yield
         else:
-            with mock.patch.object(c, "text_columns", lambda *a: None):
+            with mock.patch.object(c, "text_fields", lambda *a: None):
                 yield
 
 
@@ -97,32 +97,34 @@ def same_everywhere(fn: Callable[[], Any], piece_records: int | None = None) -> 
 
 
 # --------------------------------------------------------------------------------------
-# text_columns: exact columns and declines
+# text_fields: exact fields and declines
 # --------------------------------------------------------------------------------------
 
 BODY = b'a,b\nc,d\r\n\n\r\n"x""y",\xc3\xa9\n"",""\n'
 
 
-def columns_fns() -> list[Callable[..., Any]]:
-    fns: list[Callable[..., Any]] = [_csv_text.text_columns_pure]
+def fields_fns() -> list[Callable[..., Any]]:
+    fns: list[Callable[..., Any]] = [_csv_text.text_fields_pure]
     if C is not None:
         fns.append(C.csv_text)
     return fns
 
 
-@pytest.mark.parametrize("fn", columns_fns())
-def test_text_columns_values(fn: Callable[..., Any]) -> None:
-    assert fn(BODY, 0, len(BODY), 2, False) == [["a", "c", 'x"y', ""], ["b", "d", "é", ""]]
+@pytest.mark.parametrize("fn", fields_fns())
+def test_text_fields_values(fn: Callable[..., Any]) -> None:
+    assert fn(BODY, 0, len(BODY), 2, False) == ["a", "b", "c", "d", 'x"y', "é", "", ""]
     # a piece from the middle, the last line without its newline
-    assert fn(b"zz\nq,r\ns,t", 3, 10, 2, False) == [["q", "s"], ["r", "t"]]
-    assert fn(b"a,,\n,,\n", 0, 7, 3, True) == [["a", ""], ["", ""], ["", ""]]
+    assert fn(b"zz\nq,r\ns,t", 3, 10, 2, False) == ["q", "r", "s", "t"]
+    assert fn(b"a,,\n,,\n", 0, 7, 3, True) == ["a", "", "", "", "", ""]
     quoted = b'"a,b\xc3\xa9","""",x\n'
-    assert fn(quoted, 0, len(quoted), 3, False) == [["a,bé"], ['"'], ["x"]]
-    assert fn(b"\n\r\n\n", 0, 4, 2, False) == [[], []]
-    assert fn(b"", 0, 0, 1, False) == [[]]
+    assert fn(quoted, 0, len(quoted), 3, False) == ["a,bé", '"', "x"]
+    across = b'"a\nb",c\r\n"d\re\r\n",""""\n'  # quoted fields across lines
+    assert fn(across, 0, len(across), 2, False) == ["a\nb", "c", "d\re\r\n", '"']
+    assert fn(b"\n\r\n\n", 0, 4, 2, False) == []
+    assert fn(b"", 0, 0, 1, False) == []
 
 
-@pytest.mark.parametrize("fn", columns_fns())
+@pytest.mark.parametrize("fn", fields_fns())
 @pytest.mark.parametrize(
     ("body", "width", "ascii"),
     [
@@ -130,8 +132,7 @@ def test_text_columns_values(fn: Callable[..., Any]) -> None:
         (b"a,b\nc,d,e\n", 2, False),
         (b'a,b"c\n', 2, False),  # a quote inside an unquoted field
         (b'"a,b\n', 2, False),  # not closed
-        (b'"a\nb",c\n', 2, False),  # a quoted field across lines
-        (b'"a\rb",c\n', 2, False),  # a '\r' inside quotes
+        (b'"a,b\nc,d\n', 2, False),
         (b'"a"b,c\n', 2, False),  # something after a closing quote
         (b'"a"\r,c\n', 2, False),
         (b"a\rb,c\n", 2, False),  # a '\r' not before '\n'
@@ -144,12 +145,12 @@ def test_text_columns_values(fn: Callable[..., Any]) -> None:
         (b"a,\xc3\xa9\n", 2, True),  # not us-ascii
     ],
 )
-def test_text_columns_declines(fn: Callable[..., Any], body: bytes, width: int, ascii: bool) -> None:
+def test_text_fields_declines(fn: Callable[..., Any], body: bytes, width: int, ascii: bool) -> None:
     assert fn(body, 0, len(body), width, ascii) is None
 
 
-@pytest.mark.parametrize("fn", columns_fns())
-def test_text_columns_bad_arguments(fn: Callable[..., Any]) -> None:
+@pytest.mark.parametrize("fn", fields_fns())
+def test_text_fields_bad_arguments(fn: Callable[..., Any]) -> None:
     for args in (
         (b"a", 0, 2, 1, False),
         (b"a", -1, 1, 1, False),
@@ -166,33 +167,38 @@ def test_text_columns_bad_arguments(fn: Callable[..., Any]) -> None:
 
 
 def test_text_rows_values_both_paths() -> None:
-    cols = [["a", "b", ""], ["c", "d", "é"]]
+    fields = ["a", "b", "c", "d", "e", "f", "", "é", "g"]  # 3 records of 3 fields
     for m in ("native", "twin") if C is not None else ("twin",):
         with mode(m):
-            out = _csv_text.text_rows(cols, 3)
-        assert out.dtype == object and out.shape == (3,)
-        assert [type(r) for r in out] == [list] * 3
-        assert out.tolist() == [["a", "c"], ["b", "d"], ["", "é"]]
-        one = _csv_text.text_rows([["x", "y"]], 2)
-        assert one.tolist() == [["x"], ["y"]]
-        assert _csv_text.text_rows([[]], 0).shape == (0,)
+            out = _csv_text.text_rows(fields, 3, 0, 3)
+            assert out.dtype == object and out.shape == (3,)
+            assert [type(r) for r in out] == [list] * 3
+            assert out.tolist() == [["a", "b", "c"], ["d", "e", "f"], ["", "é", "g"]]
+            assert _csv_text.text_rows(fields, 3, 1, 3).tolist() == [["b", "c"], ["e", "f"], ["é", "g"]]
+            assert _csv_text.text_rows(fields, 3, 2, 3).tolist() == [["c"], ["f"], ["g"]]
+            assert _csv_text.text_rows(fields, 3, 0, 1).tolist() == [["a"], ["d"], [""]]
+            assert _csv_text.text_rows(["x", "y"], 1, 0, 1).tolist() == [["x"], ["y"]]
+            assert _csv_text.text_rows([], 2, 0, 2).shape == (0,)
 
 
 @native
 def test_text_rows_untracked_and_checked() -> None:
     assert C is not None
     out = np.empty(2, dtype=object)
-    C.text_rows([["a", "b"], ["c", "d"]], out)
-    assert out.tolist() == [["a", "c"], ["b", "d"]]
+    C.text_rows(["a", "b", "c", "d"], 2, 0, 2, out)
+    assert out.tolist() == [["a", "b"], ["c", "d"]]
     assert not gc.is_tracked(out[0])  # lists of str only: never in a cycle
-    with pytest.raises(ValueError):
-        C.text_rows([["a"]], np.empty(2, dtype=object))  # lengths differ
-    with pytest.raises(ValueError):
-        C.text_rows([["a"]], np.empty(1, dtype=np.float64))  # not an object array
-    with pytest.raises(ValueError):
-        C.text_rows([], np.empty(0, dtype=object))
+    for args in [
+        (["a"], 1, 0, 1, np.empty(2, dtype=object)),  # not n * width fields
+        (["a"], 1, 0, 1, np.empty(1, dtype=np.float64)),  # not an object array
+        (["a", "b"], 2, 1, 1, np.empty(1, dtype=object)),  # start >= stop
+        (["a", "b"], 2, 0, 3, np.empty(1, dtype=object)),  # stop > width
+        (["a", "b"], 0, 0, 1, np.empty(1, dtype=object)),
+    ]:
+        with pytest.raises(ValueError):
+            C.text_rows(*args)
     with pytest.raises(TypeError):
-        C.text_rows([[b"a"]], np.empty(1, dtype=object))  # str only
+        C.text_rows([b"a"], 1, 0, 1, np.empty(1, dtype=object))  # str only
 
 
 # --------------------------------------------------------------------------------------
@@ -390,10 +396,10 @@ def test_responses_agree(body: bytes, dtype: Any, keyed: bool, pieces: int | Non
 
 @given(bodies(), st.integers(1, 4), st.booleans())
 @example(b'"a""b",c\r\n\r\nd,""\n', 2, False)
-def test_text_columns_twin_and_oracle(body: bytes, width: int, ascii: bool) -> None:
+def test_text_fields_twin_and_oracle(body: bytes, width: int, ascii: bool) -> None:
     """The C kernel equals its twin; where they answer, the careful reader reads the same
     fields (`tokenize`, `field_text`) without a problem."""
-    got = _csv_text.text_columns_pure(body, 0, len(body), width, ascii)
+    got = _csv_text.text_fields_pure(body, 0, len(body), width, ascii)
     if C is not None:
         assert C.csv_text(body, 0, len(body), width, ascii) == got
     if got is None:
@@ -401,6 +407,5 @@ def test_text_columns_twin_and_oracle(body: bytes, width: int, ascii: bool) -> N
     recs, _ = _csv_text.tokenize(body, 0, len(body), 1, 0, 0)
     cs = "ascii" if ascii else "utf-8"
     rows = [[_csv_text.field_text(f, cs, 0, r.line, 0) for f in r.fields] for r in recs]
-    want = [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
-    assert got == want
+    assert got == [f for r in rows for f in r]
     assert all(len(r) == width for r in rows)

@@ -309,10 +309,11 @@ static void text_class_init(void) {
 /* One record of exactly `width` fields at p, a line that is not blank, as the careful
  * reader (_csv_text.tokenize) reads it, within [p, end). Fields go to out[0..width) when out
  * is not NULL; *high is set when a byte >= 0x80 is seen (and the record is declined when
- * `ascii`). Returns the start of the next line (end after the last one), or NULL to decline:
- * another number of fields, a '\r' that is not right before a '\n', a quote inside an
- * unquoted field, a quoted field across lines or unterminated, anything but ',' or the line
- * end after a closing quote. Blank lines are the caller's. */
+ * `ascii`). A quoted field holds any bytes, line ends included, up to its closing quote
+ * ("" is one quote). Returns the start of the record after it (end after the last one),
+ * or NULL to decline: another number of fields, a '\r' outside quotes that is not right
+ * before a '\n', a quote inside an unquoted field, an unterminated quoted field, anything
+ * but ',' or the line end after a closing quote. Blank lines are the caller's. */
 static const char *text_record(const char *p, const char *end, Py_ssize_t width, int ascii, int *high,
                                TField *out) {
     Py_ssize_t k = 0;
@@ -325,27 +326,19 @@ static const char *text_record(const char *p, const char *end, Py_ssize_t width,
                 unsigned char c;
                 if (p >= end) return NULL; /* no closing quote before the end */
                 c = (unsigned char)*p;
-                switch (text_class[c]) {
-                case 0:
-                case 1:
-                    p++;
-                    continue;
-                case 5:
-                    if (ascii) return NULL;
-                    *high = 1;
-                    p++;
-                    continue;
-                case 2:
+                if (text_class[c] == 2) {
                     if (p + 1 < end && p[1] == '"') {
                         f.escaped = 1;
                         p += 2;
                         continue;
                     }
                     break;
-                default: /* '\r' or '\n' inside quotes: a record across lines, or text to check */
-                    return NULL;
                 }
-                break;
+                if (text_class[c] == 5) {
+                    if (ascii) return NULL;
+                    *high = 1;
+                }
+                p++; /* text, ',' and line ends alike: a quoted field may span lines */
             }
             f.s = s;
             f.len = p - s;
@@ -449,22 +442,23 @@ static PyObject *text_str(const TField *f, int ascii, char **buf, Py_ssize_t *ca
 }
 
 PyDoc_STRVAR(csv_text_doc,
-             "csv_text(data, lo, hi, width, ascii) -> list[list[str]] | None\n\n"
+             "csv_text(data, lo, hi, width, ascii) -> list[str] | None\n\n"
              "The fields of the records of data[lo:hi] (lo a line start, hi a record end) as\n"
-             "text, one list per column: each record exactly `width` fields, as the careful\n"
-             "reader reads them (fields split at ',', quoted fields without line ends in them,\n"
+             "text, in one list, record after record (field j of record i at i * width + j):\n"
+             "each record exactly `width` fields, as the careful reader reads them (fields split\n"
+             "at ',', quoted fields holding any bytes up to the closing quote, line ends included,\n"
              "\"\" standing for one quote, '\\n' or '\\r\\n' line ends, blank lines skipped), decoded\n"
              "as us-ascii (ascii true) or UTF-8. None (declined) on anything else: another number\n"
-             "of fields, a quote inside an unquoted field, a quoted field across lines or not\n"
-             "closed, a byte after a closing quote other than ',' or the line end, a '\\r' not\n"
-             "right before a '\\n', bytes that are not text in the charset. The caller's careful\n"
-             "reader then reads the region and positions any error.");
+             "of fields, a quote inside an unquoted field, a quoted field not closed, a byte after\n"
+             "a closing quote other than ',' or the line end, a '\\r' outside quotes not right\n"
+             "before a '\\n', bytes that are not text in the charset. The caller's careful reader\n"
+             "then reads the region and positions any error.");
 
 static PyObject *csv_text(PyObject *self, PyObject *args) {
     Py_buffer data;
     Py_ssize_t lo, hi, width, n = 0, i, j, cap = 0;
     int ascii, high = 0, ok = 1;
-    PyObject *cols = NULL;
+    PyObject *flat = NULL;
     TField *fields = NULL;
     char *buf = NULL;
     (void)self;
@@ -502,13 +496,12 @@ static PyObject *csv_text(PyObject *self, PyObject *args) {
             PyErr_NoMemory();
             goto fail;
         }
-        cols = PyList_New(width);
-        if (cols == NULL) goto fail;
-        for (j = 0; j < width; j++) {
-            PyObject *col = PyList_New(n);
-            if (col == NULL) goto fail;
-            PyList_SET_ITEM(cols, j, col);
+        if (n > PY_SSIZE_T_MAX / width) {
+            PyErr_NoMemory();
+            goto fail;
         }
+        flat = PyList_New(n * width);
+        if (flat == NULL) goto fail;
         /* Pass 2: the fields' text. */
         p = base + lo;
         i = 0;
@@ -532,7 +525,7 @@ static PyObject *csv_text(PyObject *self, PyObject *args) {
                     }
                     goto fail;
                 }
-                PyList_SET_ITEM(PyList_GET_ITEM(cols, j), i, u);
+                PyList_SET_ITEM(flat, i * width + j, u);
             }
             i++;
         }
@@ -544,15 +537,15 @@ static PyObject *csv_text(PyObject *self, PyObject *args) {
     PyMem_Free(fields);
     PyMem_Free(buf);
     PyBuffer_Release(&data);
-    return cols;
+    return flat;
 decline:
-    Py_XDECREF(cols);
+    Py_XDECREF(flat);
     PyMem_Free(fields);
     PyMem_Free(buf);
     PyBuffer_Release(&data);
     Py_RETURN_NONE;
 fail:
-    Py_XDECREF(cols);
+    Py_XDECREF(flat);
     PyMem_Free(fields);
     PyMem_Free(buf);
     PyBuffer_Release(&data);
@@ -560,55 +553,49 @@ fail:
 }
 
 PyDoc_STRVAR(text_rows_doc,
-             "text_rows(columns, out) -> None\n\n"
+             "text_rows(fields, width, start, stop, out) -> None\n\n"
              "Fill out, a writable buffer of n Python object references (a numpy object array\n"
-             "of n items), with one new list per record: [columns[0][i], columns[1][i], ...],\n"
-             "from lists of n str each. The lists hold only str and are not tracked by the\n"
-             "cyclic garbage collector (a list of str can be in no reference cycle; millions of\n"
-             "tracked lists would make each collection walk them all).");
+             "of n items), with one new list per record, fields[i * width + start : i * width +\n"
+             "stop], from a list of n * width str (csv_text's records). The lists hold only str\n"
+             "and are not tracked by the cyclic garbage collector (a list of str can be in no\n"
+             "reference cycle; millions of tracked lists would make each collection walk them).");
 
 static PyObject *text_rows(PyObject *self, PyObject *args) {
-    PyObject *columns, *target;
+    PyObject *fields, *target;
     Py_buffer out;
-    Py_ssize_t k, n, i, j;
+    Py_ssize_t width, start, stop, n, i, j;
     PyObject **slots;
     (void)self;
-    if (!PyArg_ParseTuple(args, "O!O", &PyList_Type, &columns, &target)) return NULL;
+    if (!PyArg_ParseTuple(args, "O!nnnO", &PyList_Type, &fields, &width, &start, &stop, &target)) return NULL;
     if (PyObject_GetBuffer(target, &out, PyBUF_WRITABLE | PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return NULL;
-    k = PyList_GET_SIZE(columns);
     n = out.itemsize ? out.len / out.itemsize : 0;
     if (out.format == NULL || strcmp(out.format, "O") != 0 || out.itemsize != (Py_ssize_t)sizeof(PyObject *) ||
-        k < 1) {
+        width < 1 || start < 0 || start >= stop || stop > width || n > PY_SSIZE_T_MAX / width ||
+        PyList_GET_SIZE(fields) != n * width) {
         PyBuffer_Release(&out);
-        PyErr_SetString(PyExc_ValueError, "text_rows: out must be an object array, columns a non-empty list");
+        PyErr_SetString(PyExc_ValueError,
+                        "text_rows: out must be an object array of n items, fields a list of n * width, "
+                        "0 <= start < stop <= width");
         return NULL;
     }
-    for (j = 0; j < k; j++) {
-        PyObject *col = PyList_GET_ITEM(columns, j);
-        if (!PyList_Check(col) || PyList_GET_SIZE(col) != n) {
+    for (i = 0; i < n * width; i++) {
+        if (!PyUnicode_CheckExact(PyList_GET_ITEM(fields, i))) {
             PyBuffer_Release(&out);
-            PyErr_SetString(PyExc_ValueError, "text_rows: every column must be a list of len(out) items");
+            PyErr_SetString(PyExc_TypeError, "text_rows: the fields must be str only");
             return NULL;
-        }
-        for (i = 0; i < n; i++) {
-            if (!PyUnicode_CheckExact(PyList_GET_ITEM(col, i))) {
-                PyBuffer_Release(&out);
-                PyErr_SetString(PyExc_TypeError, "text_rows: the columns must hold str only");
-                return NULL;
-            }
         }
     }
     slots = (PyObject **)out.buf;
     for (i = 0; i < n; i++) {
-        PyObject *row = PyList_New(k), *old;
+        PyObject *row = PyList_New(stop - start), *old;
         if (row == NULL) {
             PyBuffer_Release(&out);
             return NULL;
         }
-        for (j = 0; j < k; j++) {
-            PyObject *u = PyList_GET_ITEM(PyList_GET_ITEM(columns, j), i);
+        for (j = start; j < stop; j++) {
+            PyObject *u = PyList_GET_ITEM(fields, i * width + j);
             Py_INCREF(u);
-            PyList_SET_ITEM(row, j, u);
+            PyList_SET_ITEM(row, j - start, u);
         }
         PyObject_GC_UnTrack(row);
         old = slots[i];

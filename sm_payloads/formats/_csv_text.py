@@ -5,7 +5,7 @@ write CSV-shaped text of their own (`sm_payloads.autopilot`'s container answers,
 What is here: charset and input handling (`charset_option`, `body_start`; the input buffer
 itself is read by `sm_payloads._buffers.as_bytes`), the careful RFC 4180 tokenizer
 (`tokenize` into `Record` objects, `field_text`), its fast form for the common text
-records (`text_columns`: fields straight to columns of ``str``, or a decline), header lines
+records (`text_fields`: fields straight to ``str``, or a decline; `text_rows`), header lines
 (`parse_header`), the vectorized record-end scan that cuts batches (`record_ends`) and
 ``csv.writer``'s field quoting (`quote_field`). `sm_payloads.formats.csv` turns records into
 columns and batches on top of these.
@@ -26,6 +26,7 @@ of the input (``base + position`` where a function reads a piece of a larger inp
 from __future__ import annotations
 
 import re
+from itertools import chain
 from typing import Literal
 
 import numpy as np
@@ -44,8 +45,8 @@ __all__ = [
     "parse_header",
     "quote_field",
     "record_ends",
-    "text_columns",
-    "text_columns_pure",
+    "text_fields",
+    "text_fields_pure",
     "text_rows",
     "tokenize",
 ]
@@ -308,48 +309,63 @@ def parse_header(data: bytes | bytearray, lo: int, charset: str) -> tuple[tuple[
 #: The optional C kernel (``_cparse.csv_text``, ``_cparse.text_rows``); None: the twins.
 _C = _native.load("formats._cparse")
 
-#: A quoted field within one line: ``"`` ... ``"``, with ``""`` standing for one quote.
-_QUOTED = re.compile(r'"([^"]*(?:""[^"]*)*)"')
+#: A field: quoted (any text up to the closing quote, ``""`` standing for one quote, line
+#: ends included), or unquoted (up to a ``,``, a quote or a line end).
+_FIELD = re.compile(r'"([^"]*(?:""[^"]*)*)"|([^,"\r\n]*)')
 
 
-def _line_fields(line: str) -> list[str] | None:
-    """The fields of one line holding a quote (no line end in it), as `tokenize` reads
-    them; None where `tokenize` would fail or read a record across lines."""
+def _quoted_records(text: str, width: int) -> list[str] | None:
+    """The fields of `text` (holding a quote), record after record, as `tokenize` reads
+    them; None where the C kernel declines (see `text_fields_pure`)."""
     out: list[str] = []
-    pos, n = 0, len(line)
-    while True:
-        if line.startswith('"', pos):
-            m = _QUOTED.match(line, pos)
-            if m is None:
-                return None  # not closed on this line
-            out.append(m.group(1).replace('""', '"'))
+    pos, n = 0, len(text)
+    while pos < n:
+        if text[pos] == "\n":  # blank lines
+            pos += 1
+            continue
+        if text.startswith("\r\n", pos):
+            pos += 2
+            continue
+        k = 0
+        while True:
+            m = _FIELD.match(text, pos)
+            assert m is not None  # the unquoted form matches the empty text
+            quoted = m.group(1)
             pos = m.end()
-        else:
-            comma = line.find(",", pos)
-            stop = n if comma < 0 else comma
-            field = line[pos:stop]
-            if '"' in field:
-                return None  # a quote inside an unquoted field
-            out.append(field)
-            pos = stop
-        if pos == n:
-            return out
-        if line[pos] != ",":
-            return None  # something after a closing quote
-        pos += 1
+            if quoted is not None:
+                out.append(quoted.replace('""', '"'))
+            elif text.startswith('"', pos):
+                return None  # a quote inside an unquoted field, or one not closed
+            else:
+                out.append(m.group(2))
+            k += 1
+            if text.startswith("\r", pos):
+                if not text.startswith("\r\n", pos):
+                    return None  # a "\r" outside quotes that does not end a line
+                pos += 1
+            if pos == n:
+                break
+            if text[pos] == "\n":
+                pos += 1
+                break
+            if text[pos] != ",":
+                return None  # something after a closing quote
+            pos += 1
+        if k != width:
+            return None
+    return out
 
 
-def text_columns_pure(
-    data: bytes | bytearray, lo: int, hi: int, width: int, ascii: bool
-) -> list[list[str]] | None:
+def text_fields_pure(data: bytes | bytearray, lo: int, hi: int, width: int, ascii: bool) -> list[str] | None:
     """The twin of ``_cparse.csv_text``: the fields of the records of ``data[lo:hi]`` (lo a
-    line start, hi a record end) as text, one list per column, when every record is
-    `width` fields that `tokenize` reads without a problem and every line is on its own:
-    ``,`` between fields, quoted fields without a line end in them (``""`` is one quote),
-    ``\n`` or ``\r\n`` after each line, blank lines skipped, the text us-ascii (`ascii`)
-    or UTF-8. None (declined) otherwise, and also for a ``\r`` anywhere but right before
-    a ``\n``: the careful reader (`tokenize`) then reads the records and positions errors.
-    The values are those `tokenize` and `field_text` give."""
+    line start, hi a record end) as text, in one list, record after record (the field j of
+    record i at ``i * width + j``), when every record is `width` fields that `tokenize`
+    reads without a problem: ``,`` between fields, quoted fields holding any text up to the
+    closing quote, line ends included (``""`` is one quote), ``\n`` or ``\r\n`` after each
+    record, blank lines skipped, the text us-ascii (`ascii`) or UTF-8. None (declined)
+    otherwise, and also for a ``\r`` outside quotes anywhere but right before a ``\n``:
+    the careful reader (`tokenize`) then reads the records and positions errors. The values
+    are those `tokenize` and `field_text` give."""
     if width < 1 or lo < 0 or hi > len(data) or lo > hi:
         raise ValueError("csv_text: bad bounds or width")
     piece = bytes(data[lo:hi])
@@ -357,6 +373,8 @@ def text_columns_pure(
         text = piece.decode("ascii" if ascii else "utf-8")
     except UnicodeDecodeError:
         return None  # (only field bytes can be undecodable: the separators are ascii)
+    if '"' in text:
+        return _quoted_records(text, width)
     lines = text.split("\n")
     terminated = text.endswith("\n")
     if terminated:
@@ -372,44 +390,36 @@ def text_columns_pure(
                 return None
     if "" in lines:
         lines = [line for line in lines if line]  # blank lines
-    if '"' not in text:
-        rows = [line.split(",") for line in lines]
-    else:
-        got = [_line_fields(line) if '"' in line else line.split(",") for line in lines]
-        if None in got:
-            return None
-        rows = [r for r in got if r is not None]
+    rows = [line.split(",") for line in lines]
     if any(len(r) != width for r in rows):
         return None
-    if not rows:
-        return [[] for _ in range(width)]
-    return [list(col) for col in zip(*rows, strict=True)]
+    return list(chain.from_iterable(rows))
 
 
-def text_columns(
-    data: bytes | bytearray, lo: int, hi: int, width: int, ascii: bool
-) -> list[list[str]] | None:
-    """`text_columns_pure`, by the C kernel where it is built."""
+def text_fields(data: bytes | bytearray, lo: int, hi: int, width: int, ascii: bool) -> list[str] | None:
+    """`text_fields_pure`, by the C kernel where it is built."""
     if _C is not None:
-        out: list[list[str]] | None = _C.csv_text(data, lo, hi, width, ascii)
+        out: list[str] | None = _C.csv_text(data, lo, hi, width, ascii)
         return out
-    return text_columns_pure(data, lo, hi, width, ascii)
+    return text_fields_pure(data, lo, hi, width, ascii)
 
 
-def text_rows(columns: list[list[str]], n: int) -> np.ndarray:
-    """An object array of `n` lists, ``[columns[0][i], columns[1][i], ...]`` (lists of n
-    str each). The C kernel builds lists that the cyclic garbage collector does not track
-    (lists of str cannot be in a cycle; millions of tracked lists make every collection
-    walk them), the twin plain lists: the same values."""
+def text_rows(fields: list[str], width: int, start: int, stop: int) -> np.ndarray:
+    """An object array of one list per record, ``fields[i * width + start : i * width +
+    stop]`` (`fields`: `text_fields`' records of `width` fields). The C kernel builds lists
+    that the cyclic garbage collector does not track (lists of str cannot be in a cycle;
+    millions of tracked lists make every collection walk them), the twin plain lists: the
+    same values."""
+    n = len(fields) // width
     out = np.empty(n, dtype=object)
     if n == 0:
         return out
     if _C is not None:
-        _C.text_rows(columns, out)
-    elif len(columns) == 1:
-        out[:] = [[s] for s in columns[0]]
+        _C.text_rows(fields, width, start, stop, out)
+    elif stop - start == 1:
+        out[:] = [[s] for s in fields[start::width]]
     else:
-        out[:] = [list(r) for r in zip(*columns, strict=True)]
+        out[:] = [fields[i : i + stop - start] for i in range(start, n * width, width)]
     return out
 
 

@@ -56,7 +56,7 @@ from ._csv_text import (
     parse_header,
     quote_field,
     record_ends,
-    text_columns,
+    text_fields,
     text_rows,
     tokenize,
 )
@@ -524,14 +524,16 @@ _NAN = float("nan")
 _CPARSE = _native.load("formats._cparse")
 
 
-def _column_numbers(cols: list[list[str]], n: int) -> np.ndarray | None:
-    """The fields of text columns (each a list of n str) as float64 (n, len(cols)), as
-    `_numbers` reads the same fields' bytes; None when one is not a number. A column of
-    bare numbers (no blanks, no empty field) is read by the C number reader at once, whose
-    grammar is `_textnum.NUMBER_RE` without the blanks; any other column by the regular
-    expression and ``float``."""
+def _column_numbers(fields: list[str], width: int, cols: range) -> np.ndarray | None:
+    """The columns `cols` of records of `width` text fields (`text_fields`) as float64
+    (n, len(cols)), as `_numbers` reads the same fields' bytes; None when one is not a
+    number. A column of bare numbers (no blanks, no empty field) is read by the C number
+    reader at once, whose grammar is `_textnum.NUMBER_RE` without the blanks; any other
+    column by the regular expression and ``float``."""
+    n = len(fields) // width
     out = np.empty((n, len(cols)), dtype=np.float64)
-    for j, col in enumerate(cols):
+    for j, c in enumerate(cols):
+        col = fields[c::width] if width > 1 else fields
         joined = "\n".join(col)
         if _CPARSE is not None and n and joined.isascii():
             got: bytes | None = _CPARSE.numbers(joined.encode("ascii"), 0, False)
@@ -546,11 +548,12 @@ def _column_numbers(cols: list[list[str]], n: int) -> np.ndarray | None:
 
 class _Piece:
     """A piece of whole records of a careful read: ``data[a:b]``, its first line and
-    record, and its fields as columns of str (`text_columns`) where the fast text reader
-    read them (`cols`, n records), else None. The `Record` objects are made only when
-    asked for (`recs`): always where `cols` is None, else only to position an error."""
+    record, and its fields as str, record after record (`text_fields`), where the text
+    reader read them (`fields`, n records of `width`), else None. The `Record` objects are
+    made only when asked for (`recs`): always where `fields` is None, else only to position
+    an error."""
 
-    __slots__ = ("_recs", "a", "b", "base", "cols", "data", "line", "n", "next_line", "rec0")
+    __slots__ = ("_recs", "a", "b", "base", "data", "fields", "line", "n", "next_line", "rec0", "width")
 
     def __init__(
         self,
@@ -560,14 +563,16 @@ class _Piece:
         line: int,
         base: int,
         rec0: int,
-        cols: list[list[str]] | None,
+        fields: list[str] | None,
+        width: int,
     ) -> None:
         self.data, self.a, self.b, self.line, self.base, self.rec0 = data, a, b, line, base, rec0
-        self.cols = cols
+        self.fields, self.width = fields, width
         self._recs: list[Record] | None = None
-        if cols is not None:
-            self.n = len(cols[0])
-            # every line of the piece is one record or blank (no record across lines)
+        if fields is not None:
+            self.n = len(fields) // width
+            # the careful reader counts every "\n", in quotes or not, and a last line
+            # without one
             self.next_line = line + data.count(b"\n", a, b) + (b > a and data[b - 1] != 10)
         else:
             self.recs()
@@ -575,7 +580,7 @@ class _Piece:
     def recs(self) -> list[Record]:
         if self._recs is None:
             self._recs, next_line = tokenize(self.data, self.a, self.b, self.line, self.base, self.rec0)
-            if self.cols is None:
+            if self.fields is None:
                 self.n, self.next_line = len(self._recs), next_line
         return self._recs
 
@@ -614,10 +619,10 @@ class _Block:
 
     def texts(self, piece: _Piece) -> Any:
         cols = self.cols
-        if piece.cols is not None:
+        if piece.fields is not None:
             if self.one:
-                return piece.cols[cols.start]
-            return text_rows(piece.cols[cols.start : cols.stop], piece.n)
+                return piece.fields[cols.start :: piece.width] if piece.width > 1 else piece.fields
+            return text_rows(piece.fields, piece.width, cols.start, cols.stop)
         cs, recs, rec0 = self.charset, piece.recs(), piece.rec0
         if self.one:
             c = cols.start
@@ -638,8 +643,8 @@ class _Block:
         dtype = self.dtype
         strict = dtype is not None or self.fixed == "number"
         rec0 = piece.rec0
-        if piece.cols is not None:
-            values = _column_numbers(piece.cols[self.cols.start : self.cols.stop], piece.n)
+        if piece.fields is not None:
+            values = _column_numbers(piece.fields, piece.width, self.cols)
             if values is None and strict:  # the error, positioned by the careful reader
                 _numbers(piece.recs(), self.cols, dtype, strict=True, rec0=rec0)
                 raise AssertionError("csv: the text reader and the careful reader disagree")
@@ -900,7 +905,7 @@ class _Region:
         """The careful reader: the records of ``data[lo:hi]`` tokenized a piece at a time
         (`_careful_spans`), each piece turned into pieces of columns before the next is
         read; the first problem, in the order of the input, is the `DecodeError`."""
-        # (start, stop, line, first record, whether text_columns read it)
+        # (start, stop, line, first record, whether text_fields read it)
         pieces: list[tuple[int, int, int, int, bool]] = []
         blocks: list[tuple[str, _Block]] = []
         keyed: list[list[bytes]] = []
@@ -911,19 +916,21 @@ class _Region:
 
         def before() -> Iterator[_Piece]:
             for a, b, ln, r0, fast in pieces:
-                cols = text_columns(data, a, b, self.width or 0, ascii) if fast else None
-                yield _Piece(data, a, b, ln, base, r0, cols)
+                width = self.width or 0
+                fields = text_fields(data, a, b, width, ascii) if fast else None
+                yield _Piece(data, a, b, ln, base, r0, fields, width)
 
         for a, b in _careful_spans(data, lo, hi):
             first = None
             texts = None
+            width = self.width
             if columns:
-                if self.width is None:
+                if width is None:
                     first = _first_record(data, a, b)
-                width = self.width if first is None else first[0]
+                    width = None if first is None else first[0]
                 if width:
-                    texts = text_columns(data, a, b, width, ascii)
-            piece = _Piece(data, a, b, line, base, rec, texts)
+                    texts = text_fields(data, a, b, width, ascii)
+            piece = _Piece(data, a, b, line, base, rec, texts, width or 0)
             if piece.n:
                 if self.width is None:
                     if texts is not None and first is not None:
