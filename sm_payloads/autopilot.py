@@ -992,9 +992,8 @@ def _label_lists(strs: list[str]) -> Any:
             read[s] = None if _is_nan_text(s) else _text_list(s, "")
         except _Bad:
             raise _Decline from None
-    col = np.empty(len(strs), dtype=object)
-    col[:] = [None if v is None else v.copy() for v in map(read.__getitem__, strs)]
-    return col
+    rows = (None if v is None else v.copy() for v in map(read.__getitem__, strs))
+    return np.fromiter(rows, dtype=object, count=len(strs))
 
 
 def _per_record(key: str, role: Role, strs: list[str]) -> Any:
@@ -1098,13 +1097,12 @@ def _object_column(key: str, role: Role, values: list[Any]) -> Any:
         return _per_value(key, role, values)
     if types != {list}:
         return _per_value(key, role, values)
-    flat = list(itertools.chain.from_iterable(values))
     if _label_text(key, role):
-        if not set(map(type, flat)) <= {str}:
+        if not set(map(type, itertools.chain.from_iterable(values))) <= {str}:
             return _per_value(key, role, values)
-        col = np.empty(len(values), dtype=object)
-        col[:] = values  # orjson's lists: one per record already, and nobody else's
-        return col
+        # orjson's lists: one per record already, and nobody else's
+        return np.fromiter(values, dtype=object, count=len(values))
+    flat = list(itertools.chain.from_iterable(values))
     widths = set(map(len, values))
     if len(widths) != 1 or not set(map(type, flat)) <= {int, float}:
         return _per_value(key, role, values)
