@@ -338,6 +338,9 @@ def columns_read(body: bytes, lines: bool) -> J._RecordColumns | None:
         for (_k, kind, a, _w), (_k2, _kind2, b, _w2) in zip(got[1], twin[1], strict=True):
             if kind == "s":
                 assert a == b and all(type(x) is str for x in a)
+            elif kind == "r":  # (values, counts)
+                assert bytes(a[0]) == np.asarray(b[0], dtype=np.float64).tobytes()
+                assert bytes(a[1]) == np.asarray(b[1], dtype=np.int64).tobytes()
             else:
                 assert bytes(a) == np.asarray(b, dtype=np.float64).tobytes()
     return got if CREC is not None else twin
@@ -366,6 +369,25 @@ def test_strings_and_uid_exact() -> None:
     assert list(got.uid or ()) == ["u1", "u2"]
     assert got.metadata is None and got.configuration is None
     assert columns_read(body, False) is not None
+
+
+@pytest.mark.parametrize("response", [False, True])
+def test_ragged_columns_exact(response: bool) -> None:
+    body = b'[{"a": 1, "b": "x"}, {"b": "y", "a": [2, 3]}, {"a": [], "b": "z"}, {"a": [4], "b": "w"}]'
+    got = all_paths(body, False, response=response)
+    assert isinstance(got, smp.RecordBatch) and got.n == 4
+    cols = got.label if response else got.features
+    col = cols["a"]
+    assert isinstance(col, Ragged) and col.valid is None
+    assert col.values.tolist() == [1.0, 2.0, 3.0, 4.0] and col.offsets.tolist() == [0, 1, 3, 3, 4]
+    assert cols["b"].tolist() == ["x", "y", "z", "w"]
+    kernel = columns_read(body, False)
+    assert kernel is not None and [(k, kind) for k, kind, _p, _w in kernel[1]] == [("a", "r"), ("b", "s")]
+    lines = body[1:-1].replace(b"}, {", b"}\n{")
+    same_outcome(all_paths(lines, True, response=response), got)
+    got = all_paths(body, False, response=response, dtype="int32")
+    assert isinstance(got, smp.RecordBatch)
+    assert (got.label if response else got.features)["a"].values.tolist() == [1, 2, 3, 4]
 
 
 def test_column_errors_equal_the_general_path() -> None:
@@ -411,7 +433,7 @@ _text = st.text(max_size=4)
 @st.composite
 def _column_records(draw: st.DrawFn) -> list[Any]:
     keys = draw(st.lists(_KEYS, min_size=1, max_size=4, unique=True))
-    kinds = {k: draw(st.sampled_from(["n", "s", "v"])) for k in keys}
+    kinds = {k: draw(st.sampled_from(["n", "s", "v", "r"])) for k in keys}
     widths = {k: draw(st.integers(0, 3)) for k in keys}
     messy = draw(st.booleans())
 
@@ -422,6 +444,8 @@ def _column_records(draw: st.DrawFn) -> list[Any]:
             return draw(_numbers)
         if kinds[k] == "s":
             return draw(_text)
+        if kinds[k] == "r":  # numbers and lists of any length: a ragged column
+            return draw(_scalar_cell)
         return draw(st.lists(_numbers, min_size=widths[k], max_size=widths[k]))
 
     out = []
@@ -437,12 +461,18 @@ def _column_records(draw: st.DrawFn) -> list[Any]:
 @given(_column_records(), st.booleans(), st.booleans(), st.booleans(), _DTYPES)
 @example([{"a": [1, 2], "b": "x"}], False, False, False, None)
 @example([{"features": "t", "uid": "u"}, {"features": "s", "uid": "v"}], True, False, True, None)
+@example([{"a": 1}, {"a": [1]}], True, False, True, None)
 def test_column_records_equal_the_general_path(
     recs: list[Any], lines: bool, envelope: bool, spaced: bool, dtype: str | None
 ) -> None:
     body = _body(recs, lines, envelope, spaced)
     all_paths(body, lines, dtype=dtype)
     columns_read(body, lines)
+    # the same records as a response (every key an output)
+    response = (
+        b"".join(orjson.dumps(r) + b"\n" for r in recs) if lines else orjson.dumps({"predictions": recs})
+    )
+    all_paths(response, lines, response=True, dtype=dtype)
 
 
 @given(_column_records(), st.booleans(), st.data())

@@ -247,7 +247,6 @@ def test_known_values_decode_exactly() -> None:
         b'{"predictions": [{"a": 1}, {"b": 2}]}',  # other keys: a ragged column, or an error
         b'{"predictions": [{"a": 1}, {"a": 1, "a": 2}]}',  # a key twice
         b'{"predictions": [{"a": 1}, {"a": "x"}]}',  # numbers and strings in one column
-        b'{"predictions": [{"a": [1, 2]}, {"a": [1]}]}',  # lists of other lengths: ragged
         b'{"predictions": [{"a": 1}, {"a": 1e400}]}',  # beyond float64
         b'{"predictions": [{"a": "\\ud800"}]}',  # a lone surrogate
         b'{"predictions": [{"a": "\xff"}]}',  # not UTF-8

@@ -18,7 +18,9 @@
  * envelope; with `request`, of an {"instances": [...]} envelope, for the request readers),
  * or one flat object per line (JSON Lines), where every object has the same
  * keys (in any order, each once) and each key holds the same kind of value in every record:
- * a number, a string, or a list of numbers of one length. Anything else (true, false,
+ * a number, a string, or a list of numbers of one length; or numbers and lists of numbers
+ * of any lengths, mixed (a ragged column: kind 'r', its values and one count per record,
+ * -1 for a number). Anything else (true, false,
  * null, nested objects, other lengths, invalid JSON or UTF-8, a lone surrogate escape, an
  * empty array, no records) returns None and the caller's general path decides what the
  * body is and reports its errors. The kernel never raises for the content of a body.
@@ -48,15 +50,17 @@
 /* The most keys a record may have (more declines). */
 #define MAX_KEYS 4096
 
-enum { K_NUM = 'n', K_STR = 's', K_VEC = 'v' };
+enum { K_NUM = 'n', K_STR = 's', K_VEC = 'v', K_RAG = 'r' };
 
 typedef struct {
     const char *name; /* key bytes in the body (no escapes) */
     Py_ssize_t name_len;
     int kind;
     Py_ssize_t width; /* K_VEC: numbers per record */
-    double *vals;     /* K_NUM / K_VEC */
+    double *vals;     /* K_NUM / K_VEC / K_RAG */
     Py_ssize_t nvals, cap;
+    int64_t *counts; /* K_RAG: numbers per record, RAG_SCALAR for a number */
+    Py_ssize_t ncounts, ccap;
     Py_ssize_t *spans; /* K_STR: start, end (negative end: has escapes) per record */
     Py_ssize_t nspans, scap;
     Py_ssize_t stamp; /* last record that set it */
@@ -136,6 +140,28 @@ static int grow(void **buf, Py_ssize_t *cap, Py_ssize_t need, size_t item) {
     if (p == NULL) return -1;
     *buf = p;
     *cap = n;
+    return 0;
+}
+
+/* The count of a number in a K_RAG column (one value of shape ()). */
+#define RAG_SCALAR (-1)
+
+/* col (K_NUM or K_VEC) becomes K_RAG at record nrec: the counts of the records before it
+ * (each RAG_SCALAR, or the width), so that numbers and lists of any length mix (Rule 1). */
+static int to_ragged(Col *col, Py_ssize_t nrec) {
+    Py_ssize_t i;
+    int64_t c = col->kind == K_NUM ? RAG_SCALAR : (int64_t)col->width;
+    if (grow((void **)&col->counts, &col->ccap, nrec + 1, sizeof(int64_t)) < 0) return -1;
+    for (i = 0; i < nrec; i++) col->counts[i] = c;
+    col->ncounts = nrec;
+    col->kind = K_RAG;
+    return 0;
+}
+
+static int put_count(Col *col, int64_t c) {
+    if (col->ncounts + 1 > col->ccap && grow((void **)&col->counts, &col->ccap, col->ncounts + 1, sizeof(int64_t)) < 0)
+        return -1;
+    col->counts[col->ncounts++] = c;
     return 0;
 }
 
@@ -226,21 +252,25 @@ static const char *scan_value(Scan *s, const char *p, Col *col, int first) {
     if (*p == '[') {
         Py_ssize_t k;
         if (first) col->kind = K_VEC;
-        else if (col->kind != K_VEC) return NULL;
+        else if (col->kind == K_NUM && to_ragged(col, s->nrec) < 0) return NULL;
+        else if (col->kind != K_VEC && col->kind != K_RAG) return NULL;
         p = scan_vector(s, p, col, &k);
         if (p == NULL) return NULL;
         if (first) col->width = k;
-        else if (k != col->width) return NULL;
+        else if (col->kind == K_VEC && k != col->width && to_ragged(col, s->nrec) < 0) return NULL;
+        if (col->kind == K_RAG && put_count(col, k) < 0) return NULL;
         return p;
     }
     if (*p == '-' || is_digit((unsigned char)*p)) {
         if (first) col->kind = K_NUM;
-        else if (col->kind != K_NUM) return NULL;
+        else if (col->kind == K_VEC && to_ragged(col, s->nrec) < 0) return NULL;
+        else if (col->kind != K_NUM && col->kind != K_RAG) return NULL;
         if (col->nvals + 1 > col->cap && grow((void **)&col->vals, &col->cap, col->nvals + 1, sizeof(double)) < 0)
             return NULL;
         p = smp_number(&s->g, p, end, SMP_JSON, 0, col->vals + col->nvals);
         if (p == NULL) return NULL;
         col->nvals++;
+        if (col->kind == K_RAG && put_count(col, RAG_SCALAR) < 0) return NULL;
         return p;
     }
     return NULL; /* true, false, null, an object: the general path */
@@ -520,6 +550,18 @@ static PyObject *build(const Scan *s) {
         }
         if (col->kind == K_STR) {
             payload = build_strings(s, col);
+        } else if (col->kind == K_RAG) {
+            PyObject *v = PyByteArray_FromStringAndSize(col->nvals ? (const char *)col->vals : "",
+                                                        col->nvals * (Py_ssize_t)sizeof(double));
+            PyObject *c = PyByteArray_FromStringAndSize(col->ncounts ? (const char *)col->counts : "",
+                                                        col->ncounts * (Py_ssize_t)sizeof(int64_t));
+            if (v == NULL || c == NULL) {
+                Py_XDECREF(v);
+                Py_XDECREF(c);
+                payload = NULL;
+            } else {
+                payload = Py_BuildValue("(NN)", v, c);
+            }
         } else {
             payload = PyByteArray_FromStringAndSize(col->nvals ? (const char *)col->vals : "",
                                                     col->nvals * (Py_ssize_t)sizeof(double));
@@ -546,7 +588,9 @@ PyDoc_STRVAR(json_records_doc,
              "a JSON array of flat objects, bare or in a predictions / projections / scores\n"
              "envelope (request true: an instances envelope), or (lines true) one flat object per line. One entry per key in the first\n"
              "record's order: kind 'n' (numbers: payload a bytearray of n float64), 'v' (lists of\n"
-             "`width` numbers: n * width float64) or 's' (strings: payload a list of n str).\n"
+             "`width` numbers: n * width float64), 'r' (numbers and lists of any length: payload\n"
+             "(values, counts), a bytearray of float64 and one of n int64, -1 for a number) or\n"
+             "'s' (strings: payload a list of n str).\n"
              "None when the body is anything else.");
 
 static PyObject *json_records(PyObject *self, PyObject *args) {
@@ -589,6 +633,7 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
     for (j = 0; j < s.ncols; j++) {
         free(s.cols[j].vals);
         free(s.cols[j].spans);
+        free(s.cols[j].counts);
     }
     free(s.cols);
     free(s.slots);

@@ -579,12 +579,20 @@ def records_pure(
                 cols.append((key, "n", np.array(vals, dtype=np.float64), 0))
             elif types == {str}:
                 cols.append((key, "s", vals, 0))
-            elif types == {list}:
-                widths = set(map(len, vals))
+            elif types == {list} and len(set(map(len, vals))) == 1:
                 flat = list(chain.from_iterable(vals))
-                if len(widths) != 1 or not set(map(type, flat)) <= _NUM_TYPES:
+                if not set(map(type, flat)) <= _NUM_TYPES:
                     return None
-                cols.append((key, "v", np.array(flat, dtype=np.float64), widths.pop()))
+                cols.append((key, "v", np.array(flat, dtype=np.float64), len(vals[0])))
+            elif list in types and types <= _NUM_TYPES | {list}:
+                # numbers and lists of any length: a ragged column, -1 counting a number
+                parts = [v if type(v) is list else [v] for v in vals]
+                flat = list(chain.from_iterable(parts))
+                if not set(map(type, flat)) <= _NUM_TYPES:
+                    return None
+                counts = [len(v) if type(v) is list else -1 for v in vals]
+                payload = (np.array(flat, dtype=np.float64), np.array(counts, dtype=np.int64))
+                cols.append((key, "r", payload, 0))
             else:
                 return None
         except OverflowError:
@@ -593,10 +601,11 @@ def records_pure(
 
 
 def response_fast(
-    buf: bytes | bytearray, start: int, end: int, lines: bool, dtype: DtypeSpec
+    buf: bytes | bytearray, start: int, end: int, lines: bool, dtype: DtypeSpec, ragged: bool = False
 ) -> RecordBatch | None:
     """A response body of records of scalars (numbers, strings, lists of numbers of one
-    length per key) as the batch the general path builds from it, or None (Rule 7)."""
+    length per key; with `ragged`, also numbers and lists of any lengths mixed, a `Ragged`
+    column) as the batch the general path builds from it, or None (Rule 7)."""
     if _CREC is not None:
         got = _CREC.json_records(buf, start, end, lines)
     else:
@@ -606,6 +615,8 @@ def response_fast(
     n, cols = got
     label: dict[str, Any] = {}
     for key, kind, payload, width in cols:
+        if kind == "r" and not ragged:
+            return None
         col = _record_column(n, key, kind, payload, width, dtype)
         if col is None:
             return None
@@ -622,7 +633,16 @@ def _record_column(n: int, key: str, kind: str, payload: Any, width: int, dtype:
         col = np.empty(n, dtype=object)
         col[:] = payload
         return col
-    col = np.frombuffer(payload, dtype=np.float64)
+    if kind == "r":
+        # numbers (shape ()) among lists (shape (k,)): a ragged column, a number one value
+        values, counts = (
+            np.frombuffer(x, dtype=d) for x, d in zip(payload, (np.float64, np.int64), strict=True)
+        )
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.where(counts < 0, 1, counts), out=offsets[1:])
+        col = Ragged(values, offsets)
+    else:
+        col = np.frombuffer(payload, dtype=np.float64)
     if kind == "v":
         col = col.reshape(n, width)
     dt = _resolve_dtype(dtype, key)
@@ -2231,8 +2251,8 @@ def request_group(
         got.name,
         got.values,
         got.counts,
-        None if got.starts is None else got.starts + base_offset,
-        None if got.lines is None else got.lines + (base_line - 1),
+        got.starts if got.starts is None or not base_offset else got.starts + base_offset,
+        got.lines if got.lines is None or base_line == 1 else got.lines + (base_line - 1),
         got.keys,
         got.shape,
         got.scalars,
