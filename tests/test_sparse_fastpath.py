@@ -880,7 +880,9 @@ def test_bytes_columns_take_the_walk_with_exact_values() -> None:
     records = [
         _bytes_record((0x0A, b"text", _strs(b"a")), (0x12, b"tag", _strs(b"x", b"y"))),
         _bytes_record((0x0A, b"text", _strs()), (0x12, b"tag", _strs(b"\xff\xfe"))),
-        _bytes_record((0x0A, b"text", _strs(b"\xc3\xa9t\xc3\xa9", b"")), (0x12, b"tag", _strs(b"\xed\xa0\x80"))),
+        _bytes_record(
+            (0x0A, b"text", _strs(b"\xc3\xa9t\xc3\xa9", b"")), (0x12, b"tag", _strs(b"\xed\xa0\x80"))
+        ),
     ]
     body = _reframe([bytearray(r) for r in records])
     starts, lengths, _ = frame_table(memoryview(body), CT)
@@ -921,7 +923,11 @@ def test_bytes_messages_with_anything_else_decline_to_the_careful_reader(body: b
         got = _decode(data, module, True)
         if isinstance(careful, smp.DecodeError):
             assert isinstance(got, smp.DecodeError)
-            assert (str(got), got.offset, got.record_index) == (str(careful), careful.offset, careful.record_index)
+            assert (str(got), got.offset, got.record_index) == (
+                str(careful),
+                careful.offset,
+                careful.record_index,
+            )
         else:
             assert_identical(got, careful)
 
@@ -959,7 +965,9 @@ def test_strings_batches_walk_and_equal_the_careful_reader(batch: smp.RecordBatc
 
 
 @given(record_batches(max_records=5, kinds=("strings",)), st.data())
-def test_mutated_strings_payloads_give_identical_outcomes(batch: smp.RecordBatch, data: st.DataObject) -> None:
+def test_mutated_strings_payloads_give_identical_outcomes(
+    batch: smp.RecordBatch, data: st.DataObject
+) -> None:
     """One byte of a text batch changed: C, numpy and careful readers agree."""
     body = bytearray(rp.encode(batch))
     assume(len(body) > 0)
@@ -969,6 +977,79 @@ def test_mutated_strings_payloads_give_identical_outcomes(batch: smp.RecordBatch
     careful = _careful(bytes(body))
     if isinstance(careful, smp.DecodeError):
         assert isinstance(got, smp.DecodeError)
-        assert (str(got), got.offset, got.record_index) == (str(careful), careful.offset, careful.record_index)
+        assert (str(got), got.offset, got.record_index) == (
+            str(careful),
+            careful.offset,
+            careful.record_index,
+        )
+    else:
+        assert_identical(got, careful)
+
+
+# --------------------------------------------------------------------------------------
+# Multi-part records (a payload holding the magic word at an aligned offset, split the
+# dmlc way): the fast readers read the joined payloads
+# --------------------------------------------------------------------------------------
+
+
+def _with_magic(batch: smp.RecordBatch) -> bytes:
+    from .test_recordio_protobuf import MAGIC_ROW, split_records
+
+    m = np.tile(MAGIC_ROW, (len(batch), 1))
+    data = split_records(smp.RecordBatch({**batch.features, "m": m}, batch.label, n=len(batch)))
+    assert any(f.pieces > 1 for f in _frames(data))
+    return data
+
+
+def _frames(data: bytes) -> Any:
+    from sm_payloads.recordio import iter_frames
+
+    return iter_frames(data)
+
+
+def test_multi_part_records_take_the_walk_with_exact_values() -> None:
+    """Every record split in parts: read by the walk from the joined payloads (no careful
+    read), bit for bit the batch written, on both twins."""
+    from .test_recordio_protobuf import MAGIC_ROW
+
+    x = np.array([[1.5, -0.0], [np.nan, 3.0], [2.0, 4.0]], np.float32)
+    y = np.array([0.25, 1.0, -2.0], np.float32)
+    data = _with_magic(smp.RecordBatch({"values": x}, {"y": y}))
+    for module in (C, None):
+        with accelerator(module), mock.patch.object(reader, "careful_decode", side_effect=AssertionError):
+            got = rp.decode(data)
+        assert list(got.features) == ["values", "m"] and list(got.label) == ["y"]
+        assert got.features["values"].tobytes() == x.tobytes()
+        assert got.features["m"].tobytes() == np.tile(MAGIC_ROW, (3, 1)).tobytes()
+        assert got.label["y"].tobytes() == y.tobytes()
+
+
+@given(record_batches(min_records=1, max_records=6, kinds=("dense", "sparse", "ragged", "strings")))
+def test_multi_part_records_decode_as_the_careful_reader_does(batch: smp.RecordBatch) -> None:
+    """Batches with a multi-part record: C and pure paths and the careful reader alone agree,
+    and give the batch written."""
+    data = _with_magic(batch)
+    got = assert_same_outcome(data)
+    assert_identical(got, _careful(data))
+    expected = smp.RecordBatch({**batch.features, "m": got.features["m"]}, batch.label, n=len(batch))
+    assert got.equals(expected, bitwise=True)
+
+
+@given(record_batches(min_records=1, max_records=4, kinds=("dense", "strings")), st.data())
+def test_mutated_multi_part_bodies_give_identical_outcomes(
+    batch: smp.RecordBatch, data: st.DataObject
+) -> None:
+    body = bytearray(_with_magic(batch))
+    at = data.draw(st.integers(0, len(body) - 1))
+    body[at] = data.draw(st.integers(0, 255))
+    got = assert_same_outcome(bytes(body))
+    careful = _careful(bytes(body))
+    if isinstance(careful, smp.DecodeError):
+        assert isinstance(got, smp.DecodeError)
+        assert (str(got), got.offset, got.record_index) == (
+            str(careful),
+            careful.offset,
+            careful.record_index,
+        )
     else:
         assert_identical(got, careful)

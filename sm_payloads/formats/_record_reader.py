@@ -977,9 +977,35 @@ def decode_table(
             out = template_decode(view, buf, starts, int(lengths[0]), copy)
             if out is not None:
                 return out
-        for fast in (walk_decode, vector_decode):
-            try:
-                return fast(buf, starts, lengths)
-            except Decline:
-                pass
+        fast_buf, fast_starts = buf, starts
+    else:
+        # Multi-part records (a payload holding the magic word at an aligned offset): the
+        # fast readers read every payload from one buffer, multi-part ones joined.
+        fast_buf, fast_starts = _flattened(buf, starts, lengths, joined)
+    for fast in (walk_decode, vector_decode):
+        try:
+            return fast(fast_buf, fast_starts, lengths)
+        except Decline:
+            pass
     return careful_decode(view, starts, lengths, joined, base, first_index)
+
+
+def _flattened(
+    buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, joined: Mapping[int, memoryview]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every record's payload, one after another in a new buffer (a multi-part record's
+    joined payload in its place), and where each starts there. A copy of the payloads: at
+    most the input's size."""
+    pieces: list[np.ndarray] = []
+    at = 0
+    for i in sorted(joined):
+        if i > at:
+            pieces.append(_gather_items(buf, starts[at:i], lengths[at:i], lengths[at:i], np.dtype(np.uint8)))
+        pieces.append(np.frombuffer(joined[i], dtype=np.uint8))
+        at = i + 1
+    if at < starts.size:
+        pieces.append(_gather_items(buf, starts[at:], lengths[at:], lengths[at:], np.dtype(np.uint8)))
+    flat = np.concatenate(pieces) if pieces else np.empty(0, np.uint8)
+    new_starts = np.zeros(starts.size, dtype=np.int64)
+    np.cumsum(lengths[:-1], out=new_starts[1:])
+    return flat, new_starts
