@@ -390,6 +390,19 @@ def test_ragged_columns_exact(response: bool) -> None:
     assert (got.label if response else got.features)["a"].values.tolist() == [1, 2, 3, 4]
 
 
+def test_empty_records() -> None:
+    for body, lines in (
+        (b"{}\n\n{ }\n{}", True),
+        (b'{"instances": [{}, {}, {}]}', False),
+        (b"[{}, {}, {}]", False),
+    ):
+        got = all_paths(body, lines)
+        assert isinstance(got, smp.RecordBatch) and got.n == 3 and not got.features and not got.label
+        assert got.uid is None
+        assert columns_read(body, lines) == (3, [])
+    assert CREC is None or CREC.json_records(b"[{}, {}]", 0, 8, False) is None  # responses: not here
+
+
 def test_column_errors_equal_the_general_path() -> None:
     body = b'{"a": 1, "b": "x"}\n{"a": 2.5, "b": "y"}\n'
     got = all_paths(body, True, dtype="int32")
@@ -412,6 +425,8 @@ def test_column_errors_equal_the_general_path() -> None:
         b'{"predictions": [{"a": 1, "b": "x"}]}',
         b'[{"a": 1, "b": "x"}, {"a": 1, "b": "x"} x',
         b'[{"a": true, "b": "x"}]',
+        b'[{}, {"a": 1}]',  # an empty record among others: a missing key
+        b'[{"a": 1}, {}]',
     ],
 )
 def test_declined_columns_keep_the_general_path_outcome(body: bytes) -> None:
@@ -449,9 +464,10 @@ def _column_records(draw: st.DrawFn) -> list[Any]:
         return draw(st.lists(_numbers, min_size=widths[k], max_size=widths[k]))
 
     out = []
+    empty = draw(st.integers(0, 9)) == 0
     for _ in range(draw(st.integers(1, 6))):
         order = draw(st.permutations(keys)) if messy else keys
-        rec = {k: value(k) for k in order}
+        rec = {} if empty else {k: value(k) for k in order}
         if messy and len(rec) > 1 and draw(st.integers(0, 9)) == 0:
             rec.pop(next(iter(rec)))
         out.append(rec)

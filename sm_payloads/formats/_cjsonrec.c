@@ -15,8 +15,8 @@
  *
  * Rule 1 (accept or decline): json_records reads one exact shape, a JSON array of flat
  * objects (bare, or the only value of a {"predictions" | "projections" | "scores": [...]}
- * envelope; with `request`, of an {"instances": [...]} envelope, for the request readers),
- * or one flat object per line (JSON Lines), where every object has the same
+ * envelope; with `request`, of an {"instances": [...]} envelope, for the request readers,
+ * where every record may also be {}), or one flat object per line (JSON Lines), where every object has the same
  * keys (in any order, each once) and each key holds the same kind of value in every record:
  * a number, a string, or a list of numbers of one length; or numbers and lists of numbers
  * of any lengths, mixed (a ragged column: kind 'r', its values and one count per record,
@@ -282,7 +282,12 @@ static const char *scan_record(Scan *s, const char *p) {
     int first = s->nrec == 0;
     Py_ssize_t seen = 0, expect = 0;
     p = skip_ws(s, p + 1);
-    if (p < end && *p == '}') return NULL; /* no keys */
+    if (p < end && *p == '}') {
+        /* no keys: a request's empty record, when every record is one (Rule 1) */
+        if (!s->request || s->ncols != 0) return NULL;
+        s->nrec++;
+        return p + 1;
+    }
     for (;;) {
         const char *a, *b;
         int esc;

@@ -565,7 +565,7 @@ def records_pure(
             items = doc
         else:
             return None
-    if not items or type(items[0]) is not dict or not items[0]:
+    if not items or type(items[0]) is not dict or not (items[0] or request):
         return None
     first = items[0].keys()
     if not all(type(r) is dict and r.keys() == first for r in items):
