@@ -16,13 +16,17 @@ and CSV writers gather dicts whose keys each hold one kind of value in one pass
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from .errors import EncodeError
 from .record import Ragged, RecordBatch, from_dense, from_sparse
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+else:
+    from . import _sparse as sp
 
 __all__ = ["is_output_rows", "outputs_to_batch", "response_batch", "to_batch"]
 

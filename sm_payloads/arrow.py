@@ -51,11 +51,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from .columns import TENSOR_DTYPES, Sparse, as_tensor_dtype
 from .errors import EncodeError
 from .record import Ragged, RecordBatch
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+else:
+    from . import _sparse as sp
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike, NDArray

@@ -35,9 +35,13 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
-import scipy.sparse as sp
 
 from .errors import EncodeError
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+else:
+    from . import _sparse as sp
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray

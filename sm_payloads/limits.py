@@ -38,15 +38,19 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from .codec import Readable
 from .columns import Sparse
 from .errors import DecodeError, PayloadTooLargeError
 from .record import Ragged, RecordBatch
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+else:
+    from . import _sparse as sp
 
 __all__ = [
     "SERVING",

@@ -35,7 +35,6 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
-import scipy.sparse as sp
 
 from .columns import (
     TENSOR_DTYPES,
@@ -54,6 +53,11 @@ from .columns import (
     sparse_parts,
 )
 from .errors import EncodeError
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+else:
+    from . import _sparse as sp
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray

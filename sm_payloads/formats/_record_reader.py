@@ -44,10 +44,9 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from .. import _native
 from ..columns import ColumnError, columns_from_records, shape_problem
@@ -71,6 +70,11 @@ from ._wire import (
     scan,
     unique_field,
 )
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+else:
+    from .. import _sparse as sp
 
 __all__ = [
     "CONTENT_TYPE",

@@ -38,11 +38,10 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import IO, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import orjson
-import scipy.sparse as sp
 
 from .. import _native
 from .._buffers import as_view
@@ -50,6 +49,11 @@ from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
 from ..record import Ragged, RecordBatch, Sparse, from_dense, from_sparse
 from ._exact import float32_of_text, to_float32
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+else:
+    from .. import _sparse as sp
 
 CONTENT_TYPE = "text/libsvm"
 ALIASES = ("text/x-libsvm",)

@@ -25,16 +25,20 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.lib import format as npformat
 
 from .._buffers import OutBuffer, as_view
 from ..codec import Capabilities, Codec
 from ..errors import DecodeError, EncodeError
 from ..record import RecordBatch
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+else:
+    from .. import _sparse as sp
 
 CONTENT_TYPE = "application/x-npy"
 
