@@ -387,6 +387,7 @@ def test_requests_agree(body: bytes, label_size: int, dtype: Any, charset: str, 
 
 
 @given(bodies(), st.sampled_from([None, str, "float32"]), st.booleans(), st.sampled_from([None, 1, 2]))
+@example(b'"",""\n\n"1","\n"\n', None, False, None)  # a line end in a field of a number column
 def test_responses_agree(body: bytes, dtype: Any, keyed: bool, pieces: int | None) -> None:
     nl = body.find(b"\n")
     width = body[: len(body) if nl < 0 else nl].count(b",") + 1

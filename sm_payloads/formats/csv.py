@@ -535,6 +535,8 @@ def _column_numbers(fields: list[str], width: int, cols: range) -> np.ndarray | 
     for j, c in enumerate(cols):
         col = fields[c::width] if width > 1 else fields
         joined = "\n".join(col)
+        if joined.count("\n") != max(n - 1, 0):
+            return None  # a (quoted) field holds a line end: not a number
         if _CPARSE is not None and n and joined.isascii():
             got: bytes | None = _CPARSE.numbers(joined.encode("ascii"), 0, False)
             if got is not None:
