@@ -19,7 +19,10 @@ Rule 3 (exactness): numbers are read correctly rounded in the type asked for, al
 Rule 4 (fast path): the lines whose fields are all numbers (quoted or not; an empty field is
 NaN) are read by `_textnum.parse_numeric_rows`; a line it cannot read goes alone to the
 careful reader (`_careful_line`), which reads it if it is a record of numbers. Text or a
-bad record anywhere sends the whole region to the careful reader.
+bad record anywhere sends the whole region to the careful reader, which reads it a piece of
+records at a time (`_careful_spans`), each piece through the text reader
+(`_csv_text.text_fields`: fields straight to ``str``, record after record) when that reader
+answers, else (and only to position an error) tokenized into `Record` objects.
 Rule 5 (errors): any problem is a `DecodeError` with the 1-based line, the byte offset from
 the start of the input and the 0-based record index; the reason names the 1-based column.
 The fast path never reports errors itself: the careful reader is the one place that
