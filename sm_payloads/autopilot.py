@@ -905,10 +905,10 @@ def _number_lines(text: bytes, n: int) -> np.ndarray | None:
         return None
 
 
-def _number_list_lines(key: str, role: Role, text: bytes, n: int) -> Any:
-    """The column `_column` builds from `_number_list` of each of the `n` lines of `text`
-    (bracketed number lists, ``[0.4, 0.6]``); None when a line is anything else (an empty
-    list, ``nan``, a tab...)."""
+def _number_lists(text: bytes, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The numbers of the `n` lines of `text`, each a bracketed number list (``[0.4,
+    0.6]``) that `_number_list` reads, as (float64 values, int64 count per line); None when
+    a line is anything else (an empty list, ``nan``, a tab...)."""
     if text.count(b"\n") != n - 1 or text.translate(None, _NUMBER_BYTES + b"[], \n"):
         return None
     packed = text.translate(None, b" ")
@@ -931,11 +931,52 @@ def _number_list_lines(key: str, role: Role, text: bytes, n: int) -> Any:
     a = np.frombuffer(items, np.uint8)
     seps = a[(a == 0x2C) | (a == 0x0A)]
     last = np.flatnonzero(seps == 0x0A)  # each record's end, as the index of its separator
-    counts = np.diff(last, prepend=-1, append=seps.size)
-    if (counts == counts[0]).all():
+    return values, np.diff(last, prepend=-1, append=seps.size)
+
+
+#: The missing values (`_is_nan_text`) the column routes read: an empty field and ``nan``
+#: in any case, without blanks.
+_NAN_LINES = frozenset([b""] + [bytes(c) for c in itertools.product(*((x, x - 32) for x in b"nan"))])
+
+
+def _number_column(key: str, text: bytes, n: int) -> Any:
+    """The column `_column` builds from `_value` of each of the `n` lines of `text`
+    (numbers, or bracketed number lists for a list key), where a line may also be missing
+    (`_NAN_LINES`: NaN, or no list); None when a line is anything else."""
+    scalar = key in ("predicted_label", "probability")
+    parts = _number_lines(text, n) if scalar else _number_lists(text, n)
+    missing = None
+    if parts is None:
+        lines = text.split(b"\n")
+        flags = list(map(_NAN_LINES.__contains__, lines))
+        if len(lines) != n or not any(flags):
+            return None
+        missing = np.array(flags, dtype=bool)
+        m = n - int(np.count_nonzero(missing))
+        rest = b"\n".join(itertools.compress(lines, map(operator.not_, flags)))
+        if m == 0:
+            parts = np.zeros(0) if scalar else (np.zeros(0), np.zeros(0, np.int64))
+        else:
+            parts = _number_lines(rest, m) if scalar else _number_lists(rest, m)
+        if parts is None:
+            return None
+    if isinstance(parts, np.ndarray):
+        if missing is None:
+            return parts
+        out = np.full(n, math.nan)
+        out[~missing] = parts
+        return out
+    values, counts = parts
+    if missing is None and (counts == counts[0]).all():
         return values.reshape(n, int(counts[0]))
-    bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
-    return _column(key, role, [values[lo:hi].tolist() for lo, hi in itertools.pairwise(bounds)])
+    lengths = np.zeros(n, np.int64)
+    if missing is None:
+        lengths[:] = counts
+    else:
+        lengths[~missing] = counts
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return Ragged(values, offsets, None if missing is None else ~missing)
 
 
 #: Which bytes belong to a number (`_NUMBER_BYTES`).
@@ -1033,10 +1074,7 @@ def _text_column(key: str, role: Role, texts: _Texts) -> Any:
         return _label_lists(texts.strs())
     joined = texts.joined()
     if joined is not None:
-        if key in ("predicted_label", "probability"):
-            got = _number_lines(joined, texts.n)
-        else:
-            got = _number_list_lines(key, role, joined, texts.n)
+        got = _number_column(key, joined, texts.n)
         if got is not None:
             return got
     return _per_record(key, role, texts.strs())
@@ -1204,6 +1242,10 @@ def _csv_fast(
 ) -> RecordBatch | None:
     """A CSV body of one-line records, column by column (`_csv_split`, then each key's rules
     over its whole column), or None: the per-record reader decides."""
+    if raw.find(b"\r", lo) >= 0:
+        if raw.count(b"\r", lo) != raw.count(b"\r\n", lo):
+            return None  # a "\r" that does not end a line
+        raw, lo = raw[lo:].replace(b"\r\n", b"\n"), 0  # CRLF line ends, read as "\n" ones
     got = _csv_split(raw, lo, len(keys))
     if got is None:
         return None

@@ -501,6 +501,40 @@ def test_unsupported_keys_and_spellings_are_exact() -> None:
     same(b, oracle(body, CSV, keys, "post-processing"))
 
 
+def test_missing_values_are_read_on_the_fast_route() -> None:
+    # a key the container cannot fill: nan, NaN or an empty field, in some records or all
+    body = b'1,nan,"[0.5, 0.5]"\n0,0.25,nan\n1,,\n0,NaN,"[1, 0]"\n'
+    keys = ("predicted_label", "probability", "probabilities")
+    for b in both_paths(body, CSV, keys, "algorithm"):
+        p = b.label["probability"]
+        assert p.dtype == np.float64 and p.shape == (4,)
+        assert np.isnan(p[[0, 2, 3]]).all() and p[1] == 0.25
+        assert p.tobytes()[:8] == np.float64(math.nan).tobytes()  # the quiet NaN the writer reads back
+        r = b.label["probabilities"]
+        assert isinstance(r, Ragged)
+        assert [None if x is None else x.tolist() for x in r] == [[0.5, 0.5], None, None, [1.0, 0.0]]
+        assert r.offsets.tolist() == [0, 2, 2, 2, 4]
+    body = b"cat,nan,nan\ndog,nan,nan\n"
+    keys = ("predicted_label", "probability", "probabilities")
+    for b in both_paths(body, CSV, keys, "post-processing"):
+        assert b.label["predicted_label"].tolist() == ["cat", "dog"]
+        assert np.isnan(b.label["probability"]).all()
+        r = b.label["probabilities"]
+        assert isinstance(r, Ragged) and r.values.size == 0 and r.valid is not None and not r.valid.any()
+
+
+def test_crlf_line_ends_are_read_on_the_fast_route() -> None:
+    body = b"True.,0.75,\"['False.', 'True.']\"\r\nFalse.,0.5,\"['False.', 'True.']\"\r\n"
+    keys = ("predicted_label", "probability", "labels")
+    for b in both_paths(body, CSV, keys, "post-processing"):
+        assert b.label["predicted_label"].tolist() == ["True.", "False."]
+        assert b.label["probability"].tolist() == [0.75, 0.5]
+        assert b.label["labels"].tolist() == [["False.", "True."], ["False.", "True."]]
+    # a "\r" that ends no line is a field's byte: the per-record reader decides
+    assert fast(b"a\rb,0.5\r\n", CSV, ("predicted_label", "probability"), "post-processing") is None
+    check(b"a\rb,0.5\r\n", CSV, ("predicted_label", "probability"), "post-processing")
+
+
 def test_lists_of_several_lengths_are_ragged_on_the_fast_route() -> None:
     body = b'0,"[0.5, 0.5]"\n1,"[0.25, 0.25, 0.5]"\n'
     keys = ("predicted_label", "probabilities")
