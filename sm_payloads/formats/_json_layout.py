@@ -2000,6 +2000,8 @@ def _uint_list(v: Any, limit: int | None) -> list[int] | None:
 
 #: The kind `_value_parts` gives a number (a scalar: one dense value of shape ()).
 _SCALAR_KIND = 2
+#: (name, kind, shape) of a bare number or number list record.
+_BARE_SIG: tuple[str, int, tuple[int, ...] | None] = ("values", 0, None)
 
 
 def _value_parts(v: Any) -> tuple[int, list[Any], list[int] | None, tuple[int, ...] | None] | None:
@@ -2121,25 +2123,38 @@ def request_records_pure(
             recs = got
     except (orjson.JSONDecodeError, MemoryError):
         return None
-    # one pass, keeping each record's values list (from the document) and keys, not a tuple each
-    firsts: set[tuple[str, int, tuple[int, ...] | None]] = set()
-    value_lists: list[list[Any]] = []
+    # one pass: the values into one flat list, a count and a scalar mark per record (no
+    # object per record beyond the document's)
+    sig: tuple[str, int, tuple[int, ...] | None] | None = None
+    flat: list[Any] = []
+    count_list = array("q")
     key_lists: list[list[int]] = []
     scalar_marks = bytearray()
     for r in recs:
+        if type(r) in _NUM_TYPES:  # a bare number, the commonest scalar record
+            if sig is None:
+                sig = _BARE_SIG
+            elif sig != _BARE_SIG:
+                return None
+            flat.append(r)
+            count_list.append(1)
+            scalar_marks.append(1)
+            continue
         p = _record_parts(r, items)
         if p is None:
             return None
         scalar = p[1] == _SCALAR_KIND
-        firsts.add((p[0], 0 if scalar else p[1], p[4]))
-        if len(firsts) > 1:
+        this = (p[0], 0 if scalar else p[1], p[4])
+        if sig is None:
+            sig = this
+        elif this != sig:
             return None
         scalar_marks.append(scalar)
-        value_lists.append(p[2])
+        flat.extend(p[2])
+        count_list.append(len(p[2]))
         if p[1] == 1:
             key_lists.append(p[3] or [])
-    name, kind, shape = firsts.pop() if firsts else ("values", 0, None)
-    flat = list(chain.from_iterable(value_lists))
+    name, kind, shape = sig or _BARE_SIG
     if flat and not set(map(type, flat)) <= _NUM_TYPES:
         return None
     try:
@@ -2172,7 +2187,7 @@ def request_records_pure(
         if np.isinf(values).any():
             return None
     del flat
-    counts = np.fromiter(map(len, value_lists), dtype=np.int64, count=len(value_lists))
+    counts = np.frombuffer(count_list, dtype=np.int64) if count_list else np.empty(0, np.int64)
     keys = None
     if kind == 1:
         keys = np.array(list(chain.from_iterable(key_lists)), dtype=np.int64)
