@@ -293,6 +293,20 @@ typedef struct {
     int escaped;
 } TField;
 
+/* Where the second pass puts each field's text: flat[at++], as us-ascii when `ascii` (the
+ * piece holds no byte >= 0x80) or UTF-8; buf unescapes "" (cap bytes). status: 0, or 1
+ * (decline: bytes that are not UTF-8) or -1 (an exception) after a field that failed. */
+typedef struct {
+    PyObject *flat;
+    Py_ssize_t at;
+    int ascii;
+    char *buf;
+    Py_ssize_t cap;
+    int status;
+} TSink;
+
+static int text_emit(TSink *sink, const TField *f);
+
 /* Byte classes of the text tokenizer: 0 a plain byte, 1 ',', 2 '"', 3 '\r', 4 '\n',
  * 5 a byte >= 0x80. */
 static unsigned char text_class[256];
@@ -307,15 +321,15 @@ static void text_class_init(void) {
 }
 
 /* One record of exactly `width` fields at p, a line that is not blank, as the careful
- * reader (_csv_text.tokenize) reads it, within [p, end). Fields go to out[0..width) when out
- * is not NULL; *high is set when a byte >= 0x80 is seen (and the record is declined when
+ * reader (_csv_text.tokenize) reads it, within [p, end). The fields' text goes to `sink`
+ * when it is not NULL (the second pass, over records the first pass checked); *high is set when a byte >= 0x80 is seen (and the record is declined when
  * `ascii`). A quoted field holds any bytes, line ends included, up to its closing quote
  * ("" is one quote). Returns the start of the record after it (end after the last one),
  * or NULL to decline: another number of fields, a '\r' outside quotes that is not right
  * before a '\n', a quote inside an unquoted field, an unterminated quoted field, anything
  * but ',' or the line end after a closing quote. Blank lines are the caller's. */
 static const char *text_record(const char *p, const char *end, Py_ssize_t width, int ascii, int *high,
-                               TField *out) {
+                               TSink *sink) {
     Py_ssize_t k = 0;
     for (;;) {
         TField f;
@@ -350,7 +364,7 @@ static const char *text_record(const char *p, const char *end, Py_ssize_t width,
                     return NULL;
             }
             if (k >= width) return NULL;
-            if (out != NULL) out[k] = f;
+            if (sink != NULL && text_emit(sink, &f) < 0) return NULL;
             k++;
             if (p < end && *p == ',') {
                 p++;
@@ -386,7 +400,7 @@ static const char *text_record(const char *p, const char *end, Py_ssize_t width,
             f.len = p - s;
             f.escaped = 0;
             if (k >= width) return NULL;
-            if (out != NULL) out[k] = f;
+            if (sink != NULL && text_emit(sink, &f) < 0) return NULL;
             k++;
             if (cls == 1) {
                 p++;
@@ -411,34 +425,57 @@ static inline int text_blank(const char *p, const char *end) {
     return 0;
 }
 
-/* A field's text. ascii: the region holds no byte >= 0x80. NULL with an exception set on
- * failure; a UnicodeDecodeError there means: decline. */
-static PyObject *text_str(const TField *f, int ascii, char **buf, Py_ssize_t *cap) {
+/* A field's text into the sink; -1 (sink->status set) when it cannot be made. */
+static int text_emit(TSink *sink, const TField *f) {
     const char *s = f->s;
     Py_ssize_t len = f->len;
+    PyObject *u;
+    if (sink->at >= PyList_GET_SIZE(sink->flat)) { /* the buffer changed under us */
+        PyErr_SetString(PyExc_BufferError, "csv_text: the data changed while it was read");
+        sink->status = -1;
+        return -1;
+    }
     if (f->escaped) { /* "" stands for one quote */
         Py_ssize_t i, j = 0;
-        if (len > *cap) {
-            char *nb = (char *)PyMem_Realloc(*buf, (size_t)len);
-            if (nb == NULL) return PyErr_NoMemory();
-            *buf = nb;
-            *cap = len;
+        if (len > sink->cap) {
+            char *nb = (char *)PyMem_Realloc(sink->buf, (size_t)len);
+            if (nb == NULL) {
+                PyErr_NoMemory();
+                sink->status = -1;
+                return -1;
+            }
+            sink->buf = nb;
+            sink->cap = len;
         }
         for (i = 0; i < len; i++) {
-            (*buf)[j++] = s[i];
+            sink->buf[j++] = s[i];
             if (s[i] == '"') i++;
         }
-        s = *buf;
+        s = sink->buf;
         len = j;
     }
-    if (ascii) {
-        PyObject *u;
-        if (len == 1) return PyUnicode_FromOrdinal((unsigned char)s[0]); /* a shared one */
-        u = PyUnicode_New(len, 127);
-        if (u != NULL && len) memcpy(PyUnicode_DATA(u), s, (size_t)len);
-        return u;
+    if (sink->ascii) {
+        if (len == 1) {
+            u = PyUnicode_FromOrdinal((unsigned char)s[0]); /* a shared one */
+        } else {
+            u = PyUnicode_New(len, 127);
+            if (u != NULL && len) memcpy(PyUnicode_DATA(u), s, (size_t)len);
+        }
+    } else {
+        u = PyUnicode_DecodeUTF8(s, len, NULL);
     }
-    return PyUnicode_DecodeUTF8(s, len, NULL);
+    if (u == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+            PyErr_Clear();
+            sink->status = 1;
+        } else {
+            sink->status = -1;
+        }
+        return -1;
+    }
+    PyList_SET_ITEM(sink->flat, sink->at, u);
+    sink->at++;
+    return 0;
 }
 
 PyDoc_STRVAR(csv_text_doc,
@@ -456,14 +493,12 @@ PyDoc_STRVAR(csv_text_doc,
 
 static PyObject *csv_text(PyObject *self, PyObject *args) {
     Py_buffer data;
-    Py_ssize_t lo, hi, width, n = 0, i, j, cap = 0;
+    Py_ssize_t lo, hi, width, n = 0;
     int ascii, high = 0, ok = 1;
-    PyObject *flat = NULL;
-    TField *fields = NULL;
-    char *buf = NULL;
+    TSink sink = {NULL, 0, 0, NULL, 0, 0};
     (void)self;
     if (!PyArg_ParseTuple(args, "y*nnnp", &data, &lo, &hi, &width, &ascii)) return NULL;
-    if (lo < 0 || hi > data.len || lo > hi || width < 1 || width > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(TField)) {
+    if (lo < 0 || hi > data.len || lo > hi || width < 1) {
         PyBuffer_Release(&data);
         PyErr_SetString(PyExc_ValueError, "csv_text: bad bounds or width");
         return NULL;
@@ -491,63 +526,45 @@ static PyObject *csv_text(PyObject *self, PyObject *args) {
         }
         Py_END_ALLOW_THREADS
         if (!ok) goto decline;
-        fields = (TField *)PyMem_Malloc((size_t)width * sizeof(TField));
-        if (fields == NULL) {
-            PyErr_NoMemory();
-            goto fail;
-        }
         if (n > PY_SSIZE_T_MAX / width) {
             PyErr_NoMemory();
             goto fail;
         }
-        flat = PyList_New(n * width);
-        if (flat == NULL) goto fail;
-        /* Pass 2: the fields' text. */
+        sink.flat = PyList_New(n * width);
+        if (sink.flat == NULL) goto fail;
+        sink.ascii = !high;
+        /* Pass 2: the fields' text, straight into the list. */
         p = base + lo;
-        i = 0;
         while (p < end) {
             int b = text_blank(p, end);
             if (b > 0) {
                 p += b;
                 continue;
             }
-            p = text_record(p, end, width, ascii, &high, fields);
-            if (p == NULL || i >= n) { /* the buffer changed under us */
-                PyErr_SetString(PyExc_BufferError, "csv_text: the data changed while it was read");
+            p = text_record(p, end, width, ascii, &high, &sink);
+            if (p == NULL) {
+                if (sink.status == 1) goto decline;
+                if (sink.status == 0) /* the buffer changed under us */
+                    PyErr_SetString(PyExc_BufferError, "csv_text: the data changed while it was read");
                 goto fail;
             }
-            for (j = 0; j < width; j++) {
-                PyObject *u = text_str(&fields[j], !high, &buf, &cap);
-                if (u == NULL) {
-                    if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-                        PyErr_Clear();
-                        goto decline;
-                    }
-                    goto fail;
-                }
-                PyList_SET_ITEM(flat, i * width + j, u);
-            }
-            i++;
         }
-        if (i != n) {
+        if (sink.at != n * width) {
             PyErr_SetString(PyExc_BufferError, "csv_text: the data changed while it was read");
             goto fail;
         }
     }
-    PyMem_Free(fields);
-    PyMem_Free(buf);
+    PyMem_Free(sink.buf);
     PyBuffer_Release(&data);
-    return flat;
+    return sink.flat;
 decline:
-    Py_XDECREF(flat);
-    PyMem_Free(fields);
-    PyMem_Free(buf);
+    Py_XDECREF(sink.flat);
+    PyMem_Free(sink.buf);
     PyBuffer_Release(&data);
     Py_RETURN_NONE;
 fail:
-    Py_XDECREF(flat);
-    PyMem_Free(fields);
-    PyMem_Free(buf);
+    Py_XDECREF(sink.flat);
+    PyMem_Free(sink.buf);
     PyBuffer_Release(&data);
     return NULL;
 }
