@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 import sm_payloads as smp
 from sm_payloads import _native
-from sm_payloads.formats import _csv_text
+from sm_payloads.formats import _csv_text, _textnum
 from sm_payloads.formats import csv as c
 
 C = _native.load("formats._cparse")
@@ -410,3 +410,34 @@ def test_text_fields_twin_and_oracle(body: bytes, width: int, ascii: bool) -> No
     rows = [[_csv_text.field_text(f, cs, 0, r.line, 0) for f in r.fields] for r in recs]
     assert got == [f for r in rows for f in r]
     assert all(len(r) == width for r in rows)
+
+
+NUMBERISH = st.text(alphabet="0123456789.eE+-naifINFty _x\t", max_size=8) | st.sampled_from(
+    ["nan", "-Inf", "+INFINITY", "1e400", "-1e-400", "5.", "-.5", "0.1", "", " 7 ", "infinit"]
+)
+
+
+@given(st.lists(NUMBERISH, min_size=1, max_size=6))
+@example(["1", " 2"])  # a blank: the regular expression, not the C reader
+@example(["1", ""])  # an empty field: NaN
+def test_column_numbers_as_the_careful_reader(col: list[str]) -> None:
+    """A column of a text piece read as numbers: the C number reader, the regular
+    expression (twin) and the careful reader's field grammar (`_textnum.parse_number`,
+    empty: NaN) give the same bits, or all say it is not a number column."""
+    want: list[float] | None = []
+    for f in col:
+        v = _textnum.parse_number(f.encode()) if f else float("nan")
+        if v is None:
+            want = None
+            break
+        assert want is not None
+        want.append(v)
+    fields = [x for f in col for x in ("t", f)]  # a text column before it
+    for m in ("native", "twin") if C is not None else ("twin",):
+        with mode(m):
+            got = c._column_numbers(fields, 2, range(1, 2))
+        if want is None:
+            assert got is None
+        else:
+            assert got is not None and got.shape == (len(col), 1)
+            assert got[:, 0].tobytes() == np.array(want, dtype=np.float64).tobytes()
