@@ -8,6 +8,7 @@ def records(
     f32: bool,
     nthreads: int = 1,
     piece_min: int = 524288,
+    items: bool = False,
     /,
 ) -> (
     tuple[

@@ -3,8 +3,8 @@ from typing import Any, overload
 from typing_extensions import Buffer
 
 def json_records(
-    data: Buffer, start: int, stop: int, lines: bool, /
-) -> tuple[int, list[tuple[str, str, bytearray | list[str], int]]] | None: ...
+    data: Buffer, start: int, stop: int, lines: bool, request: bool = False, /
+) -> tuple[int, list[tuple[str, str, bytearray | list[str] | tuple[bytearray, bytearray], int]]] | None: ...
 @overload
 def dict_rows(rows: list[Any], float64_type: type, float32_type: type, /) -> str | None: ...
 @overload

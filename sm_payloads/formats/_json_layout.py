@@ -72,6 +72,7 @@ every `DecodeError`; it runs only when an error is raised.
 from __future__ import annotations
 
 import ast
+import io
 import json as _stdjson
 import math
 import re
@@ -549,7 +550,8 @@ def records_pure(
     piece = bytes(buf[start:end])
     try:
         if lines:
-            items = [orjson.loads(x) for x in piece.split(b"\n") if x.strip()]
+            # line by line (no list of all the lines' bytes at once)
+            items = [orjson.loads(x) for x in io.BytesIO(piece) if x.strip()]
         else:
             doc = orjson.loads(piece)
     except (orjson.JSONDecodeError, MemoryError):
