@@ -588,3 +588,17 @@ def test_iter_decode_joins_scalar_blocks() -> None:
     got = all_paths(body, True)  # the general path names the first numeric record
     why = "numeric tensor in a column of byte strings (a RecordBatch column holds one kind of value)"
     assert got == ("error", f"features['values']: {why}", 0, 1, 0)
+
+
+@pytest.mark.skipif(C is None, reason="the C extension is not built")
+@pytest.mark.parametrize("lines", [False, True])
+@pytest.mark.parametrize("items", [False, True])
+def test_threads_read_scalars_as_one_thread(lines: bool, items: bool) -> None:
+    recs = [b"[0]"] + [b"%d" % (i % 7 - 3) if i % 3 else b"[%d, %d.5]" % (i, i) for i in range(1, 4000)]
+    body = b"\n".join(recs) + b"\n" if lines else b"[" + b", ".join(recs) + b"]"
+    one = C.records(body, 0, len(body), lines, False, 1, 1 << 19, items)
+    assert one is not None
+    counts = np.frombuffer(one[3], np.int64)
+    assert counts[:4].tolist() == [1, -1, -1, 2] and int((counts == -1).sum()) == 2666
+    for n in (2, 3, 16):
+        assert C.records(body, 0, len(body), lines, False, n, 256, items) == one
