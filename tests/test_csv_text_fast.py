@@ -15,6 +15,7 @@ records.
 from __future__ import annotations
 
 import gc
+import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -304,6 +305,27 @@ def test_number_blocks_across_pieces() -> None:
         {"values": obj([["a"], ["b"], ["c"], ["d"]])}, {"values": np.array(["1", "2", "3", "x"])}
     )
     assert got == canon(want)
+
+
+@native
+def test_native_shares_repeated_short_texts() -> None:
+    """The C reader gives a short ascii text that repeats in a piece one str object (a
+    column of categories costs one str per category); the values are those of the twin,
+    also where many different texts meet in its table (fields of 1 to 17 characters, over
+    a small alphabet: repeats, and texts that share a slot)."""
+    assert C is not None
+    batch = c.decode(b"cat,dog\ncat,dog\n")
+    rows = batch.features["values"]
+    assert rows.tolist() == [["cat", "dog"], ["cat", "dog"]]
+    assert rows[0][0] is rows[1][0] and rows[0][1] is rows[1][1]
+    rng = random.Random(7)
+    fields = ["".join(rng.choice('ab"c,') for _ in range(rng.randint(1, 17))) for _ in range(6000)]
+    body = "\n".join(",".join(_csv_text.quote_field(f) for f in fields[i : i + 3]) for i in range(0, 6000, 3))
+    data = body.encode()
+    want = _csv_text.text_fields_pure(data, 0, len(data), 3, True)
+    assert want == fields
+    assert C.csv_text(data, 0, len(data), 3, True) == want
+    assert C.csv_text(data, 0, len(data), 3, False) == want
 
 
 @native

@@ -293,9 +293,17 @@ typedef struct {
     int escaped;
 } TField;
 
+/* Short ascii fields seen in a piece, by a hash of their bytes: a field equal to one of
+ * them takes that str again (a column of a few categories costs one str per category and
+ * piece, not one per record; the values are the same). */
+#define TEXT_CACHE 1024
+#define TEXT_CACHE_LEN 16
+
 /* Where the second pass puts each field's text: flat[at++], as us-ascii when `ascii` (the
- * piece holds no byte >= 0x80) or UTF-8; buf unescapes "" (cap bytes). status: 0, or 1
- * (decline: bytes that are not UTF-8) or -1 (an exception) after a field that failed. */
+ * piece holds no byte >= 0x80) or UTF-8; buf unescapes "" (cap bytes); cache: NULL or
+ * TEXT_CACHE owned references (or NULL) to str of 2 to TEXT_CACHE_LEN ascii characters.
+ * status: 0, or 1 (decline: bytes that are not UTF-8) or -1 (an exception) after a field
+ * that failed. */
 typedef struct {
     PyObject *flat;
     Py_ssize_t at;
@@ -303,6 +311,7 @@ typedef struct {
     char *buf;
     Py_ssize_t cap;
     int status;
+    PyObject **cache;
 } TSink;
 
 static int text_emit(TSink *sink, const TField *f);
@@ -457,6 +466,24 @@ static int text_emit(TSink *sink, const TField *f) {
     if (sink->ascii) {
         if (len == 1) {
             u = PyUnicode_FromOrdinal((unsigned char)s[0]); /* a shared one */
+        } else if (len >= 2 && len <= TEXT_CACHE_LEN && sink->cache != NULL) {
+            uint32_t h = 2166136261u; /* FNV-1a */
+            Py_ssize_t i;
+            PyObject **slot;
+            for (i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+            slot = &sink->cache[(h ^ (h >> 16)) & (TEXT_CACHE - 1)];
+            if (*slot != NULL && PyUnicode_GET_LENGTH(*slot) == len &&
+                memcmp(PyUnicode_DATA(*slot), s, (size_t)len) == 0) {
+                u = *slot;
+                Py_INCREF(u);
+            } else {
+                u = PyUnicode_New(len, 127);
+                if (u != NULL) {
+                    memcpy(PyUnicode_DATA(u), s, (size_t)len);
+                    Py_INCREF(u);
+                    Py_XSETREF(*slot, u);
+                }
+            }
         } else {
             u = PyUnicode_New(len, 127);
             if (u != NULL && len) memcpy(PyUnicode_DATA(u), s, (size_t)len);
@@ -491,11 +518,22 @@ PyDoc_STRVAR(csv_text_doc,
              "before a '\\n', bytes that are not text in the charset. The caller's careful reader\n"
              "then reads the region and positions any error.");
 
+static void text_sink_free(TSink *sink) {
+    Py_ssize_t i;
+    if (sink->cache != NULL) {
+        for (i = 0; i < TEXT_CACHE; i++) Py_XDECREF(sink->cache[i]);
+        PyMem_Free(sink->cache);
+        sink->cache = NULL;
+    }
+    PyMem_Free(sink->buf);
+    sink->buf = NULL;
+}
+
 static PyObject *csv_text(PyObject *self, PyObject *args) {
     Py_buffer data;
     Py_ssize_t lo, hi, width, n = 0;
     int ascii, high = 0, ok = 1;
-    TSink sink = {NULL, 0, 0, NULL, 0, 0};
+    TSink sink = {NULL, 0, 0, NULL, 0, 0, NULL};
     (void)self;
     if (!PyArg_ParseTuple(args, "y*nnnp", &data, &lo, &hi, &width, &ascii)) return NULL;
     if (lo < 0 || hi > data.len || lo > hi || width < 1) {
@@ -533,6 +571,13 @@ static PyObject *csv_text(PyObject *self, PyObject *args) {
         sink.flat = PyList_New(n * width);
         if (sink.flat == NULL) goto fail;
         sink.ascii = !high;
+        if (sink.ascii) {
+            sink.cache = (PyObject **)PyMem_Calloc(TEXT_CACHE, sizeof(PyObject *));
+            if (sink.cache == NULL) {
+                PyErr_NoMemory();
+                goto fail;
+            }
+        }
         /* Pass 2: the fields' text, straight into the list. */
         p = base + lo;
         while (p < end) {
@@ -554,17 +599,17 @@ static PyObject *csv_text(PyObject *self, PyObject *args) {
             goto fail;
         }
     }
-    PyMem_Free(sink.buf);
+    text_sink_free(&sink);
     PyBuffer_Release(&data);
     return sink.flat;
 decline:
     Py_XDECREF(sink.flat);
-    PyMem_Free(sink.buf);
+    text_sink_free(&sink);
     PyBuffer_Release(&data);
     Py_RETURN_NONE;
 fail:
     Py_XDECREF(sink.flat);
-    PyMem_Free(sink.buf);
+    text_sink_free(&sink);
     PyBuffer_Release(&data);
     return NULL;
 }
