@@ -937,7 +937,8 @@ done:
 }
 
 /* ------------------------------------------------------------------------------------
- * numbers: smp_number itself, for the tests
+ * numbers: smp_number over a column of numbers, one per line (the number columns of the
+ * CSV text reader and of the Autopilot readers, and the tests of the converter)
  * ------------------------------------------------------------------------------------ */
 
 PyDoc_STRVAR(numbers_doc,
