@@ -366,7 +366,7 @@ DECLINED = [
     b'{"instances": [{"features": [1], "label": {"y": [1]}}]}',
     b'{"instances": [{"features": [1, "a"]}]}',
     b'{"instances": [{"features": [1, null]}]}',
-    b'{"instances": [{"features": [[1, 2], [3, 4]]}]}',
+    b'{"instances": [{"features": [[1, 2], [3]]}]}',
     b'{"instances": [{"feat\\u0075res": [1]}]}',
     b'{"instances": [{"features": [1]}], "configuration": {"k": 1}}',
     b'{"configuration": "x", "instances": [[1]]}',

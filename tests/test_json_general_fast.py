@@ -602,3 +602,73 @@ def test_threads_read_scalars_as_one_thread(lines: bool, items: bool) -> None:
     assert counts[:4].tolist() == [1, -1, -1, 2] and int((counts == -1).sum()) == 2666
     for n in (2, 3, 16):
         assert C.records(body, 0, len(body), lines, False, n, 256, items) == one
+
+
+# --------------------------------------------------------------------------------------
+# Nested lists of one shape (matrices per record) by the request scanner
+# --------------------------------------------------------------------------------------
+
+
+def test_matrices_exact() -> None:
+    body = b'{"instances": [[[1, 2], [3, 4]], [[5, 6], [7, 8.5]]]}'
+    got = all_paths(body, False)
+    assert isinstance(got, smp.RecordBatch)
+    col = got.features["values"]
+    assert isinstance(col, np.ndarray) and col.shape == (2, 2, 2)
+    assert col.tolist() == [[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.5]]]
+    s = scanned(body, False)
+    assert s is not None and (s.kind, s.shape, s.counts.tolist()) == (2, (2, 2), [4, 4])
+    lines = b'{"x": [[[1]], [[2]]]}\n{"x": [[[3]], [[4]]]}\n'
+    got = all_paths(lines, True)
+    assert isinstance(got, smp.RecordBatch) and got.features["x"].shape == (2, 2, 1, 1)
+    assert got.features["x"].ravel().tolist() == [1.0, 2.0, 3.0, 4.0]
+    got = all_paths(body, False, dtype="int32")
+    assert got == ("error", "features['values']: value 8.5 is not an int32 (dtype=int32)", 33, None, 1)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[[[1, 2], [3, 4]], [[5, 6]]]",  # two shapes: the general path's error
+        b"[[[1, 2], [3]]]",  # not rectangular
+        b"[[[1, 2], [3, 4]], [1, 2]]",  # a matrix and a vector
+        b"[[[1, 2], [3, 4]], 1]",
+        b"[[[]]]",  # an empty level
+        b"[[[1, [2]]]]",
+        b"[[[1, 2], 3]]",
+        b"[" + b"[" * 9 + b"1" + b"]" * 9 + b"]",  # nine levels
+        b'[[["a"]]]',
+    ],
+)
+def test_matrices_declined(body: bytes) -> None:
+    if C is not None:
+        assert scanned(body, False) is None
+    assert J.request_records_pure(body, 0, len(body), False, False) is None
+    all_paths(body, False)
+
+
+@st.composite
+def _matrix_records(draw: st.DrawFn) -> list[Any]:
+    shape = draw(st.lists(st.integers(1, 3), min_size=2, max_size=3))
+
+    def cell(dims: list[int]) -> Any:
+        if not dims:
+            return draw(_numbers)
+        return [cell(dims[1:]) for _ in range(dims[0])]
+
+    out = [cell(shape) for _ in range(draw(st.integers(1, 4)))]
+    if draw(st.booleans()):  # one record of another shape, or not a matrix
+        out[draw(st.integers(0, len(out) - 1))] = draw(
+            st.one_of(_scalar_cell, st.just([[1]]), st.just([[1, 2], [3]]))
+        )
+    return out
+
+
+@given(_matrix_records(), st.booleans(), st.booleans(), _DTYPES)
+def test_matrices_equal_the_general_path(
+    recs: list[Any], lines: bool, named: bool, dtype: str | None
+) -> None:
+    recs = [{"x": r} for r in recs] if named else recs
+    body = _body(recs, lines, True, False)
+    all_paths(body, lines, dtype=dtype)
+    scanned(body, lines)

@@ -15,8 +15,10 @@
  * and optionally ``keys`` and ``shape`` (non-negative integers), in any order, each once.
  * A document is ``{"instances": [records]}``, a list of records, a list of numbers (one
  * record) or one record object; JSON Lines is one record per line (blank lines skipped).
- * Rule 2 (columns): every record is a dense vector or a scalar (lengths may differ) or
- * every record is sparse with the same shape (``keys`` non-empty, or no values and a shape
+ * Rule 2 (columns): every record is a dense vector or a scalar (lengths may differ), or
+ * every record is a rectangular nested list of numbers of the same shape (kind 2: shape
+ * its shape; no empty level, at most MAX_RANK levels), or every record is sparse with the
+ * same shape (``keys`` non-empty, or no values and a shape
  * holding some); values go straight into one float64 (or float32) buffer, sparse keys into
  * one int64 buffer, one count per record (SCALAR, -1, for a scalar: one value of shape (),
  * which the caller tells from a list of one); no Python object per number or per record.
@@ -72,7 +74,7 @@ typedef struct {
     int64_t line; /* JSON Lines: the line scan_lines starts at, then the one it reached (1-based) */
     Out vals, counts, keys, starts, linenos;
     Py_ssize_t nvals, nkeys, nrec;
-    int kind; /* -1 none yet, 0 dense vectors, 1 sparse */
+    int kind; /* -1 none yet, 0 dense vectors, 1 sparse, 2 nested lists of one shape */
     int skip_short; /* numbers left to read by smp_number only */
     const char *name;
     Py_ssize_t name_len;
@@ -319,7 +321,7 @@ static int same_kind(Scan *s, int kind, int rank, const int64_t *shape) {
     int i;
     if (s->kind < 0) {
         s->kind = kind;
-        if (kind == 1) {
+        if (kind >= 1) {
             int64_t w = 1;
             s->rank = rank;
             for (i = 0; i < rank; i++) {
@@ -332,7 +334,7 @@ static int same_kind(Scan *s, int kind, int rank, const int64_t *shape) {
         return 1;
     }
     if (s->kind != kind) return 0;
-    if (kind == 1) {
+    if (kind >= 1) {
         if (rank != s->rank) return 0;
         for (i = 0; i < rank; i++)
             if (shape[i] != s->shape[i]) return 0;
@@ -349,6 +351,64 @@ static int same_name(Scan *s, const char *name, Py_ssize_t len) {
     return len == s->name_len && memcmp(name, s->name, (size_t)len) == 0;
 }
 
+/* A rectangular nested list of numbers at p (a '[' at depth d): its numbers into s->vals,
+ * the length of each level into shape[] (-1: not seen yet), the depth of the numbers into
+ * *rank (0: not seen yet). NULL when an empty list, a ragged or mixed level, more than
+ * MAX_RANK levels or anything else: the general path decides. */
+static const char *nested_list(Scan *s, const char *p, int d, int64_t *shape, int *rank) {
+    int64_t k = 0;
+    if (d >= MAX_RANK || p >= s->end || *p != '[') return NULL;
+    p = ws(s, p + 1);
+    if (p >= s->end || *p == ']') return NULL;
+    if (*p == '[') {
+        if (*rank != 0 && *rank <= d + 1) return NULL;
+        for (;;) {
+            p = nested_list(s, p, d + 1, shape, rank);
+            if (p == NULL) return NULL;
+            k++;
+            p = ws(s, p);
+            if (p >= s->end) return NULL;
+            if (*p == ',') {
+                p = ws(s, p + 1);
+                continue;
+            }
+            if (*p != ']') return NULL;
+            break;
+        }
+    } else {
+        if (*rank == 0) *rank = d + 1;
+        else if (*rank != d + 1) return NULL;
+        for (;;) {
+            p = one_number(s, p);
+            if (p == NULL) return NULL;
+            k++;
+            p = ws(s, p);
+            if (p >= s->end) return NULL;
+            if (*p == ',') {
+                p = ws(s, p + 1);
+                continue;
+            }
+            if (*p != ']') return NULL;
+            break;
+        }
+    }
+    if (shape[d] < 0) shape[d] = k;
+    else if (shape[d] != k) return NULL;
+    return p + 1;
+}
+
+/* A matrix (or higher) value at p ('[' then '['): kind 2, every record of one shape. */
+static const char *matrix_value(Scan *s, const char *p) {
+    int64_t shape[MAX_RANK];
+    int rank = 0, i;
+    Py_ssize_t before = s->vals.len;
+    for (i = 0; i < MAX_RANK; i++) shape[i] = -1;
+    p = nested_list(s, p, 0, shape, &rank);
+    if (p == NULL || !same_kind(s, 2, rank, shape)) return NULL;
+    if (put_i64(s, &s->counts, (int64_t)((s->vals.len - before) / (s->f32 ? 4 : 8))) < 0) return NULL;
+    return p;
+}
+
 /* One column value at p: a number list or a tensor object. Appends the record's count. */
 static const char *column_value(Scan *s, const char *p) {
     Py_ssize_t nv = 0, nk = 0, rank = 0, keys_at = s->keys.len;
@@ -357,6 +417,8 @@ static const char *column_value(Scan *s, const char *p) {
     if (p >= s->end) return NULL;
     if (number_start(s, p)) return scalar_value(s, p);
     if (*p == '[') {
+        const char *q = ws(s, p + 1);
+        if (q < s->end && *q == '[') return matrix_value(s, p);
         p = number_list(s, p, &nv);
         if (p == NULL || !same_kind(s, 0, 1, NULL)) return NULL;
         if (put_i64(s, &s->counts, nv) < 0) return NULL;
@@ -679,7 +741,7 @@ static int pieces_agree(Scan *a, const Scan *b) {
     }
     if (a->kind != b->kind || a->name_len != b->name_len || memcmp(a->name, b->name, (size_t)a->name_len) != 0)
         return 0;
-    if (a->kind == 1) {
+    if (a->kind >= 1) {
         if (a->rank != b->rank) return 0;
         for (i = 0; i < a->rank; i++)
             if (a->shape[i] != b->shape[i]) return 0;
@@ -884,12 +946,12 @@ PyDoc_STRVAR(records_doc,
              "Read data[start:stop], a JSON request document (lines false) or JSON Lines\n"
              "(lines true), whose records all give one numeric column (see the module's rules).\n"
              "Returns (kind, name, values, counts, keys, shape, starts, linenos, n): kind 0 for\n"
-             "dense vectors, 1 for sparse records; name the column's key (bytes, 'values' for\n"
+             "dense vectors, 1 for sparse records, 2 for nested lists of one shape; name the column's key (bytes, 'values' for\n"
              "features); values a bytearray of float64 (float32 when f32) values; counts a\n"
              "bytearray of int64, one per record (values, or keys when sparse; -1 for a scalar\n"
              "record or value, which holds one value); keys a bytearray\n"
-             "of int64 flat indices (None when dense); shape the sparse record shape (a tuple,\n"
-             "None when dense); starts and linenos (JSON Lines only, else None) the byte offset of\n"
+             "of int64 flat indices (None when dense); shape the sparse or nested records' shape\n"
+             "(a tuple, None for vectors and scalars); starts and linenos (JSON Lines only, else None) the byte offset of\n"
              "each record and its 1-based line within data[start:stop]; n the records.\n"
              "None when the body is anything else.\n"
              "A record list or JSON Lines body of at least 2 * piece_min bytes is read in up to\n"
@@ -948,7 +1010,7 @@ static PyObject *records(PyObject *self, PyObject *args) {
         PyByteArray_Resize(s.keys.ba, s.keys.len) < 0 || PyByteArray_Resize(s.starts.ba, s.starts.len) < 0 ||
         PyByteArray_Resize(s.linenos.ba, s.linenos.len) < 0)
         goto fail;
-    if (s.kind == 1) {
+    if (s.kind >= 1) {
         int i;
         shape = PyTuple_New(s.rank);
         if (shape == NULL) goto fail;

@@ -721,7 +721,7 @@ class FastGroup:
     offsets: np.ndarray | None = None  # byte offset of each record, when known
     lines: np.ndarray | None = None  # 1-based line of each record, when known
     keys: np.ndarray | None = None  # int64 flat index of each value: sparse records
-    shape: tuple[int, ...] | None = None  # the sparse records' shape
+    shape: tuple[int, ...] | None = None  # the sparse records' shape, or (no keys) the nested lists' one
     #: bool per record, true for a scalar (one number, shape ()); None: no scalar record
     scalars: np.ndarray | None = None
 
@@ -752,7 +752,7 @@ class FastGroup:
         lo = 0
         for hi, scalar in zip(ends, scalars, strict=True):
             if self.keys is None:
-                t = Tensor(values[lo:hi], shape=() if scalar else (hi - lo,))
+                t = Tensor(values[lo:hi], shape=() if scalar else (self.shape or (hi - lo,)))
             else:
                 keys = self.keys[lo:hi].astype(np.uint64)
                 t = Tensor(values[lo:hi], keys=keys, shape=self.shape)
@@ -773,6 +773,8 @@ class FastGroup:
             m = sp.csr_array((self.values, self.keys.astype(idx), indptr.astype(idx)), shape=(n, width))
             return m if len(self.shape) == 1 else Sparse(m, self.shape)
         counts = self.counts
+        if self.shape is not None:
+            return self.values.reshape((n, *self.shape))  # nested lists, all of one shape
         if self.scalars is not None and self.scalars.all():
             return self.values.reshape(n)  # scalar records: shape ()
         if self.scalars is None and (counts == counts[0]).all():
@@ -1981,12 +1983,12 @@ _PIECE_MIN = 1 << 19  # the kernel's default piece of a body read by several thr
 class RequestScan(NamedTuple):
     """What `request_records_pure` and ``_cjson.records`` read (see the latter's docstring)."""
 
-    kind: int  # 0 dense vectors, 1 sparse records
+    kind: int  # 0 dense vectors, 1 sparse records, 2 nested lists of one shape
     name: str  # the column's key in ``features``
     values: np.ndarray  # float64, or float32 when asked
     counts: np.ndarray  # int64, values per record
     keys: np.ndarray | None  # int64 flat indices (sparse)
-    shape: tuple[int, ...] | None  # the sparse record shape
+    shape: tuple[int, ...] | None  # the sparse (or nested) record shape
     starts: np.ndarray | None  # JSON Lines: byte offset of each record in the buffer
     lines: np.ndarray | None  # JSON Lines: 1-based line of each record, from `start`
     scalars: np.ndarray | None  # bool per record, true for a scalar record; None: none is
@@ -2002,6 +2004,8 @@ def _uint_list(v: Any, limit: int | None) -> list[int] | None:
 
 #: The kind `_value_parts` gives a number (a scalar: one dense value of shape ()).
 _SCALAR_KIND = 2
+#: The kind `_value_parts` gives nested lists (kind 2 of the kernel: one shape for all).
+_NESTED_KIND = 3
 #: (name, kind, shape) of a bare number or number list record.
 _BARE_SIG: tuple[str, int, tuple[int, ...] | None] = ("values", 0, None)
 
@@ -2009,6 +2013,9 @@ _BARE_SIG: tuple[str, int, tuple[int, ...] | None] = ("values", 0, None)
 def _value_parts(v: Any) -> tuple[int, list[Any], list[int] | None, tuple[int, ...] | None] | None:
     """(kind, values, keys, shape) of a column value the scanner reads, or None."""
     if type(v) is list:
+        if v and type(v[0]) is list:
+            nested = _nested_parts(v)
+            return None if nested is None else (_NESTED_KIND, nested[0], None, nested[1])
         return 0, v, None, None
     if type(v) in _NUM_TYPES or type(v) is _NumText:
         return _SCALAR_KIND, [v], None, None
@@ -2036,6 +2043,26 @@ def _value_parts(v: Any) -> tuple[int, list[Any], list[int] | None, tuple[int, .
         if len(shape) != 1 or size != len(values):
             return None
     return 0, values, None, None
+
+
+def _nested_parts(v: list[Any]) -> tuple[list[Any], tuple[int, ...]] | None:
+    """(values, shape) of a rectangular nested list of numbers as the kernel reads it (no
+    empty level, at most `_MAX_SCAN_RANK` levels, numbers only at the deepest), or None."""
+    shape: list[int] = []
+    level: list[Any] = v
+    while type(level) is list:
+        if not level or len(shape) >= _MAX_SCAN_RANK:
+            return None
+        shape.append(len(level))
+        level = level[0]
+    flat: list[Any] = v
+    for size in shape[1:]:
+        if not all(type(x) is list and len(x) == size for x in flat):
+            return None
+        flat = list(chain.from_iterable(flat))
+    if not all(type(x) in _NUM_TYPES or type(x) is _NumText for x in flat):
+        return None
+    return flat, tuple(shape)
 
 
 _Parts = tuple[str, int, list[Any], list[int] | None, tuple[int, ...] | None]
@@ -2146,7 +2173,7 @@ def request_records_pure(
         if p is None:
             return None
         scalar = p[1] == _SCALAR_KIND
-        this = (p[0], 0 if scalar else p[1], p[4])
+        this = (p[0], 0 if scalar else 2 if p[1] == _NESTED_KIND else p[1], p[4])
         if sig is None:
             sig = this
         elif this != sig:
