@@ -672,3 +672,19 @@ def test_matrices_equal_the_general_path(
     body = _body(recs, lines, True, False)
     all_paths(body, lines, dtype=dtype)
     scanned(body, lines)
+
+
+@pytest.mark.parametrize(
+    ("body", "lines"),
+    [
+        (b"[[[1, 2], [3, 4]], [[5, 6], [7, 8]]]", False),
+        (b'{"predictions": [[[1]], [[2]]]}', False),
+        (b"[[[1, 2], [3, 4]], [[5, 6]]]", False),  # two shapes: the general path's error
+        (b"[[1, 2], [3, 4]]\n[[5, 6], [7, 8.5]]\n", True),
+    ],
+)
+def test_response_matrix_items(body: bytes, lines: bool) -> None:
+    for dtype in (None, "int32"):
+        got = all_paths(body, lines, response=True, dtype=dtype)
+        if dtype is None and isinstance(got, smp.RecordBatch):
+            assert got.label["values"].shape[1:] in ((2, 2), (1, 1))

@@ -31,20 +31,20 @@ order mark at the start of a body is skipped (`skip_bom`); offsets count from th
 the input, mark included.
 Rule 5 (speed and memory): `request_group` reads a request (a document, or JSON Lines) whose
 records all give one numeric column, in any record shape (a number list, a bare number,
-``features`` or another name holding either, ``data.<name>``, tensor objects dense or sparse
-with ``keys`` and ``shape`` in any order) without building the document: the C kernel
-``_cjson.records`` when it is built, else its twin `request_records_pure` (orjson parses,
-numpy builds the arrays at once). Values go straight to float64, or to float32 rounded once
-from the text when the column's dtype is float32; sparse records to CSR parts; the column is
-the one the general path builds from the same records (dense, ragged or sparse; a scalar
-record is one value of shape (), so scalars alone make a vector and scalars among lists a
-ragged column). `scan` reads a body whose records are all ``{"<name>": [numbers]}``
-(responses): the C kernel ``_cjson.json_lists``, else its twin, which joins the numbers of
-`WINDOW` bytes of records at a time into one flat JSON array parsed by orjson. Both scanners
-give the same values as their twins, bit for bit, and memory stays near the output arrays.
-Anything a scanner is unsure of returns None, and the caller takes the general path
-(`loads`, the grammar, `batch_from_groups`), which decides what is valid and reports exact
-errors.
+nested lists of one shape, ``features`` or another name holding either, ``data.<name>``,
+tensor objects dense or sparse with ``keys`` and ``shape`` in any order) without building
+the document: the C kernel ``_cjson.records`` when it is built, else its twin
+`request_records_pure` (orjson parses, numpy builds the arrays at once). Values go straight
+to float64, or to float32 rounded once from the text when the column's dtype is float32;
+sparse records to CSR parts; the column is the one the general path builds from the same
+records (dense, ragged or sparse; a scalar record is one value of shape (), so scalars alone
+make a vector and scalars among lists a ragged column). `scan` reads a body whose records
+are all ``{"<name>": [numbers]}`` (responses): the C kernel ``_cjson.json_lists``, else its
+twin, which joins the numbers of `WINDOW` bytes of records at a time into one flat JSON
+array parsed by orjson. Both scanners give the same values as their twins, bit for bit, and
+memory stays near the output arrays. Anything a scanner is unsure of returns None, and the
+caller takes the general path (`loads`, the grammar, `batch_from_groups`), which decides
+what is valid and reports exact errors.
 `line_blocks` cuts a buffer or a stream into blocks of whole lines of about `WINDOW` bytes.
 Rule 6 (imports): this module imports no format module; its underscore names are its own.
 Rule 7 (responses, speed): `response_fast` reads a response whose records all hold the same

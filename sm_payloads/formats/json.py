@@ -17,14 +17,14 @@ NaN and infinities are not JSON: `EncodeError` naming the column, unless ``allow
 (then ``NaN`` / ``Infinity`` / ``-Infinity``, Python's ``json`` spelling, which the decoder
 accepts only under the same option).
 Rule 4 (speed and memory): a request whose records all give one numeric column (number
-lists, ``{"features": [...]}``, ``{"<name>": [...]}``, ``{"data": {"features": {...}}}``
-dense or sparse, in ``{"instances": [...]}``, a bare list or alone) is read without building
-the document (`_json_layout.request_group`): numbers go straight into the column, so memory
-stays near the output arrays. A request whose records are flat objects with the same keys,
-each a number, a string or a list of numbers of one length (several columns, strings,
-``uid``), is read column by column (`_json_layout.request_fast`). Anything the scanners are
-unsure of falls back to the general path, which parses the document and reports exact
-errors.
+lists, numbers, nested lists of one shape, ``{"features": [...]}``, ``{"<name>": [...]}``,
+``{"data": {"features": {...}}}`` dense or sparse, in ``{"instances": [...]}``, a bare list
+or alone) is read without building the document (`_json_layout.request_group`): numbers go
+straight into the column, so memory stays near the output arrays. A request whose records
+are flat objects with the same keys, each strings, or numbers and number lists (several
+columns, ragged ones, strings, ``uid``), is read column by column
+(`_json_layout.request_fast`). Anything the scanners are unsure of falls back to the general
+path, which parses the document and reports exact errors.
 """
 
 from __future__ import annotations
