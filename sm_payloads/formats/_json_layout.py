@@ -80,11 +80,10 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import IO, Any, Literal, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 import orjson
-import scipy.sparse as sp
 
 from .. import _native
 from .._buffers import advise_huge_pages, as_bytes
@@ -92,6 +91,11 @@ from ..columns import ColumnError, column_kind, shape_problem, sparse_parts
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
 from ..record import Ragged, RecordBatch, Sparse, Tensor
 from ._textnum import _threads
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+else:
+    from .. import _sparse as sp
 
 __all__ = [
     # the layout and its names
