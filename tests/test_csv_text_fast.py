@@ -202,6 +202,37 @@ def test_text_rows_untracked_and_checked() -> None:
         C.text_rows([b"a"], 1, 0, 1, np.empty(1, dtype=object))  # str only
 
 
+@native
+def test_text_rows_fields_changed_by_a_finalizer() -> None:
+    # Replacing a slot of `out` drops its old object, whose finalizer may change `fields`:
+    # text_rows must notice instead of reading past the end of the list (it crashed).
+    assert C is not None
+    fields = ["a", "b", "c", "d", "e", "f"]
+
+    class Clears:
+        def __del__(self) -> None:
+            fields.clear()
+
+    class Swaps:
+        def __del__(self) -> None:
+            fields[3] = 1  # type: ignore[call-overload]
+
+    out = np.empty(3, dtype=object)
+    out[0] = Clears()
+    with pytest.raises(RuntimeError, match="the fields changed while the rows were made"):
+        C.text_rows(fields, 2, 0, 2, out)
+    assert fields == []
+    assert out[0] == ["a", "b"]
+    assert out[1] is None
+    fields = ["a", "b", "c", "d", "e", "f"]
+    out = np.empty(3, dtype=object)
+    out[0] = Swaps()
+    with pytest.raises(RuntimeError, match="the fields changed while the rows were made"):
+        C.text_rows(fields, 2, 0, 2, out)
+    assert out[0] == ["a", "b"]
+    assert out[1] is None
+
+
 # --------------------------------------------------------------------------------------
 # Batches: exact values and errors, every path
 # --------------------------------------------------------------------------------------

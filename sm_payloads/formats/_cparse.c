@@ -654,8 +654,22 @@ static PyObject *text_rows(PyObject *self, PyObject *args) {
             PyBuffer_Release(&out);
             return NULL;
         }
+        /* PyList_New and the Py_XDECREF of a replaced slot can run Python code (a finalizer,
+         * a collection) that changes `fields`: check it again before reading it */
+        if (PyList_GET_SIZE(fields) != n * width) {
+            Py_DECREF(row);
+            PyBuffer_Release(&out);
+            PyErr_SetString(PyExc_RuntimeError, "text_rows: the fields changed while the rows were made");
+            return NULL;
+        }
         for (j = start; j < stop; j++) {
             PyObject *u = PyList_GET_ITEM(fields, i * width + j);
+            if (!PyUnicode_CheckExact(u)) {
+                Py_DECREF(row); /* its slots after j - start are NULL: list_dealloc skips them */
+                PyBuffer_Release(&out);
+                PyErr_SetString(PyExc_RuntimeError, "text_rows: the fields changed while the rows were made");
+                return NULL;
+            }
             Py_INCREF(u);
             PyList_SET_ITEM(row, j - start, u);
         }
