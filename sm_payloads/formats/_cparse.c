@@ -586,7 +586,10 @@ static PyObject *csv_text(PyObject *self, PyObject *args) {
                 p += b;
                 continue;
             }
-            p = text_record(p, end, width, ascii, &high, &sink);
+            /* sink.ascii: pass 1 saw no byte >= 0x80; another thread may have changed the
+             * data since (pass 1 ran without the GIL): such a byte now declines (a BufferError
+             * below) instead of going into a str made as us-ascii */
+            p = text_record(p, end, width, ascii || sink.ascii, &high, &sink);
             if (p == NULL) {
                 if (sink.status == 1) goto decline;
                 if (sink.status == 0) /* the buffer changed under us */
