@@ -10,6 +10,7 @@ in the suite's pure pass. Skipped where the extension is not built.
 from __future__ import annotations
 
 import ctypes
+import gc
 import importlib
 import mmap
 import struct
@@ -952,6 +953,47 @@ def test_strings_reads_nothing_outside_its_messages() -> None:
     assert C.strings(buf, np.array([0], np.int64), np.array([3], np.int64)) is None  # cut value
     assert C.strings(buf, np.array([0], np.int64), np.array([4], np.int64)) == ["ab"]
     assert C.strings(buf, np.zeros(0, np.int64), np.zeros(0, np.int64)) == []
+
+
+def test_strings_notices_a_finalizer_that_writes_into_the_buffer() -> None:
+    """A collection run by the list strings makes for a message of two values calls a
+    finalizer that breaks the second value's tag: BufferError, not a read past the buffer
+    (it read 2 bytes past this 10-byte buffer with the first value's length)."""
+    assert C is not None
+    raw = bytearray(b"\x0a\x05hello\x0a\x01x")
+    buf = np.frombuffer(raw, np.uint8)
+    keep: list[list[int]] = []
+
+    class Breaks:  # collected at the second collection
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            raw[7] = 0x12
+
+    class Arms:  # collected at the first (strings' outer list): leaves a Breaks behind
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            Breaks()
+            keep.append([])  # one more tracked object: the next allocation collects
+
+    starts, lengths = np.array([0], np.int64), np.array([10], np.int64)
+    old = gc.get_threshold()
+    gc.collect()
+    gc.set_threshold(1)
+    raised: BufferError | None = None
+    try:
+        Arms()
+        C.strings(buf, starts, lengths)
+    except BufferError as e:
+        raised = e
+    finally:
+        gc.set_threshold(*old)
+    assert str(raised) == "strings: the data changed while it was read"
+    assert bytes(raw) == b"\x0a\x05hello\x12\x01x"
+    assert C.strings(buf, starts, lengths) is None  # read again: a message with another field
 
 
 @given(record_batches(max_records=6, kinds=("strings", "dense", "ragged")), st.booleans())

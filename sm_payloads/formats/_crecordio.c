@@ -811,16 +811,24 @@ cr_strings(PyObject *self, PyObject *args)
     for (i = 0; i < n; i++) {
         int64_t pos = starts[i], end = starts[i] + lengths[i], count, ln = 0, j;
         PyObject *item;
+        /* making an object may run Python code (a collection, a finalizer) that writes
+         * into the buffer: each value is checked again where it is read */
         count = count_values(b, pos, end);
+        if (count < 0)
+            goto changed;
         if (count == 1) {
-            (void)read_field(b, &pos, end, 0x0A, &ln);
+            if (read_field(b, &pos, end, 0x0A, &ln))
+                goto changed;
             item = one_string(b + pos, ln);
         }
         else {
             item = PyList_New((Py_ssize_t)count);
             for (j = 0; item != NULL && j < count; j++) {
                 PyObject *v;
-                (void)read_field(b, &pos, end, 0x0A, &ln);
+                if (read_field(b, &pos, end, 0x0A, &ln)) {
+                    Py_CLEAR(item);
+                    goto changed;
+                }
                 v = one_string(b + pos, ln);
                 pos += ln;
                 if (v == NULL) {
@@ -836,6 +844,9 @@ cr_strings(PyObject *self, PyObject *args)
     }
     result = list;
     list = NULL;
+    goto done;
+changed:
+    PyErr_SetString(PyExc_BufferError, "strings: the data changed while it was read");
 done:
     Py_XDECREF(list);
     PyBuffer_Release(&lv);
