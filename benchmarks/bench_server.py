@@ -61,6 +61,15 @@ def predict(batch: Any) -> Any:
     return smp.RecordBatch(label={"score": batch.to_numpy().astype(np.float64).sum(axis=1)})
 
 
+async def _read_body(receive: Any) -> bytes:
+    body = b""
+    while True:
+        m = await receive()
+        body += m.get("body", b"")
+        if not m.get("more_body"):
+            return body
+
+
 async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         if scope["type"] == "lifespan":
@@ -68,12 +77,7 @@ async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
         return
-    body = b""
-    while True:
-        m = await receive()
-        body += m.get("body", b"")
-        if not m.get("more_body"):
-            break
+    body = await _read_body(receive)
     ct = dict(scope["headers"]).get(b"content-type", b"application/octet-stream")
     headers = [(b"content-type", ct), (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -96,12 +100,7 @@ async def echo_hop_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
     if _HOP_POOL is None:
         _HOP_POOL = _Pool(default_max_concurrency(), 1024)
-    body = b""
-    while True:
-        m = await receive()
-        body += m.get("body", b"")
-        if not m.get("more_body"):
-            break
+    body = await _read_body(receive)
     ct = dict(scope["headers"]).get(b"content-type", b"application/octet-stream")
     answer = await _HOP_POOL.run(lambda: Response(200, body, ct.decode("latin-1")), float("inf"))
     headers = [(b"content-type", ct), (b"content-length", b"%d" % len(answer.body))]

@@ -1342,16 +1342,24 @@ def _object_values(
         values[k].append(_value(k, role, obj[k], f"{where}.{k}"))
 
 
-def _decode_json(
-    codec: Codec, body: Any, keys: tuple[str, ...], role: Role, content_type: str
-) -> RecordBatch:
+def _json_text(body: Any, keys: tuple[str, ...], role: Role, lines: bool) -> RecordBatch:
+    """A JSON (`lines` false) or JSON Lines answer: the column routes, else the per-record
+    reader of the format."""
     raw = as_bytes(body, text=True)
     start = _jlayout.skip_bom(raw)
     with _gc_paused():
-        fast = _json_fast(raw, start, False, keys, role)
+        fast = _json_fast(raw, start, lines, keys, role)
         if fast is None:
-            fast = _json_parsed(raw, start, False, keys, role)
-    return fast if fast is not None else _json_records(raw, start, keys, role)
+            fast = _json_parsed(raw, start, lines, keys, role)
+    if fast is not None:
+        return fast
+    return (_jsonlines_records if lines else _json_records)(raw, start, keys, role)
+
+
+def _decode_json(
+    codec: Codec, body: Any, keys: tuple[str, ...], role: Role, content_type: str
+) -> RecordBatch:
+    return _json_text(body, keys, role, False)
 
 
 def _json_records(raw: bytes | bytearray, start: int, keys: tuple[str, ...], role: Role) -> RecordBatch:
@@ -1381,13 +1389,7 @@ def _json_records(raw: bytes | bytearray, start: int, keys: tuple[str, ...], rol
 def _decode_jsonlines(
     codec: Codec, body: Any, keys: tuple[str, ...], role: Role, content_type: str
 ) -> RecordBatch:
-    raw = as_bytes(body, text=True)
-    pos = _jlayout.skip_bom(raw)
-    with _gc_paused():
-        fast = _json_fast(raw, pos, True, keys, role)
-        if fast is None:
-            fast = _json_parsed(raw, pos, True, keys, role)
-    return fast if fast is not None else _jsonlines_records(raw, pos, keys, role)
+    return _json_text(body, keys, role, True)
 
 
 def _jsonlines_records(raw: bytes | bytearray, pos: int, keys: tuple[str, ...], role: Role) -> RecordBatch:

@@ -301,7 +301,7 @@ def _per_record_numbers(result: Any, n: int) -> Any:
     anything else unchanged."""
     if not isinstance(result, (list, tuple)) or len(result) != n:
         return result
-    if not all(type(v) in _NUMBER_TYPES for v in result):
+    if not set(map(type, result)) <= _NUMBER_TYPES:
         return result
     arr = np.asarray(result)
     return arr if arr.ndim == 1 and arr.dtype.kind in "iuf" else result

@@ -875,6 +875,22 @@ def _careful(body: bytes) -> Any:
             return e
 
 
+def assert_as_careful(body: bytes) -> None:
+    """The C and pure paths agree (`assert_same_outcome`) and equal the careful reader
+    alone: the same batch, or the same error (message, offset, record index)."""
+    got = assert_same_outcome(body)
+    careful = _careful(body)
+    if isinstance(careful, smp.DecodeError):
+        assert isinstance(got, smp.DecodeError)
+        assert (str(got), got.offset, got.record_index) == (
+            str(careful),
+            careful.offset,
+            careful.record_index,
+        )
+    else:
+        assert_identical(got, careful)
+
+
 def test_bytes_columns_take_the_walk_with_exact_values() -> None:
     """A str per one-value record, a list otherwise (none or several values), bytes where
     a value is not UTF-8; features and label; on both twins, equal to the careful reader."""
@@ -918,19 +934,7 @@ def test_bytes_messages_with_anything_else_decline_to_the_careful_reader(body: b
     with accelerator(None), pytest.raises(_wire.Decline):
         reader._bytes_column(buf, starts, lengths)
     records = [_bytes_record((0x0A, b"s", _strs(b"q"))), _bytes_record((0x0A, b"s", body))]
-    data = _reframe([bytearray(r) for r in records])
-    careful = _careful(data)
-    for module in (C, None):
-        got = _decode(data, module, True)
-        if isinstance(careful, smp.DecodeError):
-            assert isinstance(got, smp.DecodeError)
-            assert (str(got), got.offset, got.record_index) == (
-                str(careful),
-                careful.offset,
-                careful.record_index,
-            )
-        else:
-            assert_identical(got, careful)
+    assert_as_careful(_reframe([bytearray(r) for r in records]))
 
 
 def test_bytes_message_overlong_length_reads_as_protobuf_does() -> None:
@@ -1015,17 +1019,7 @@ def test_mutated_strings_payloads_give_identical_outcomes(
     assume(len(body) > 0)
     at = data.draw(st.integers(0, len(body) - 1))
     body[at] = data.draw(st.integers(0, 255))
-    got = assert_same_outcome(bytes(body))
-    careful = _careful(bytes(body))
-    if isinstance(careful, smp.DecodeError):
-        assert isinstance(got, smp.DecodeError)
-        assert (str(got), got.offset, got.record_index) == (
-            str(careful),
-            careful.offset,
-            careful.record_index,
-        )
-    else:
-        assert_identical(got, careful)
+    assert_as_careful(bytes(body))
 
 
 # --------------------------------------------------------------------------------------
@@ -1084,14 +1078,4 @@ def test_mutated_multi_part_bodies_give_identical_outcomes(
     body = bytearray(_with_magic(batch))
     at = data.draw(st.integers(0, len(body) - 1))
     body[at] = data.draw(st.integers(0, 255))
-    got = assert_same_outcome(bytes(body))
-    careful = _careful(bytes(body))
-    if isinstance(careful, smp.DecodeError):
-        assert isinstance(got, smp.DecodeError)
-        assert (str(got), got.offset, got.record_index) == (
-            str(careful),
-            careful.offset,
-            careful.record_index,
-        )
-    else:
-        assert_identical(got, careful)
+    assert_as_careful(bytes(body))

@@ -357,40 +357,30 @@ static int same_name(Scan *s, const char *name, Py_ssize_t len) {
  * MAX_RANK levels or anything else: the general path decides. */
 static const char *nested_list(Scan *s, const char *p, int d, int64_t *shape, int *rank) {
     int64_t k = 0;
+    int inner;
     if (d >= MAX_RANK || p >= s->end || *p != '[') return NULL;
     p = ws(s, p + 1);
     if (p >= s->end || *p == ']') return NULL;
-    if (*p == '[') {
+    inner = *p == '['; /* this level holds lists (each read by nested_list) or numbers */
+    if (inner) {
         if (*rank != 0 && *rank <= d + 1) return NULL;
-        for (;;) {
-            p = nested_list(s, p, d + 1, shape, rank);
-            if (p == NULL) return NULL;
-            k++;
-            p = ws(s, p);
-            if (p >= s->end) return NULL;
-            if (*p == ',') {
-                p = ws(s, p + 1);
-                continue;
-            }
-            if (*p != ']') return NULL;
-            break;
+    } else if (*rank == 0) {
+        *rank = d + 1;
+    } else if (*rank != d + 1) {
+        return NULL;
+    }
+    for (;;) {
+        p = inner ? nested_list(s, p, d + 1, shape, rank) : one_number(s, p);
+        if (p == NULL) return NULL;
+        k++;
+        p = ws(s, p);
+        if (p >= s->end) return NULL;
+        if (*p == ',') {
+            p = ws(s, p + 1);
+            continue;
         }
-    } else {
-        if (*rank == 0) *rank = d + 1;
-        else if (*rank != d + 1) return NULL;
-        for (;;) {
-            p = one_number(s, p);
-            if (p == NULL) return NULL;
-            k++;
-            p = ws(s, p);
-            if (p >= s->end) return NULL;
-            if (*p == ',') {
-                p = ws(s, p + 1);
-                continue;
-            }
-            if (*p != ']') return NULL;
-            break;
-        }
+        if (*p != ']') return NULL;
+        break;
     }
     if (shape[d] < 0) shape[d] = k;
     else if (shape[d] != k) return NULL;

@@ -265,6 +265,39 @@ inside(int64_t start, int64_t length, Py_ssize_t size)
     return start >= 0 && length >= 0 && start <= (int64_t)size && length <= (int64_t)size - start;
 }
 
+/*
+ * The (buf, starts, lengths) arguments of walk and strings (`format` names the function):
+ * any buffer, and two int64 arrays of one size. 0 with the three buffers held, or -1 with
+ * an exception set and none held.
+ */
+static int
+get_ranges(PyObject *args, const char *format, Py_buffer *bv, Py_buffer *sv, Py_buffer *lv)
+{
+    PyObject *bo, *so, *lo;
+
+    if (!PyArg_ParseTuple(args, format, &bo, &so, &lo))
+        return -1;
+    if (PyObject_GetBuffer(bo, bv, PyBUF_SIMPLE) < 0)
+        return -1;
+    if (get_i64(so, sv, 0) < 0) {
+        PyBuffer_Release(bv);
+        return -1;
+    }
+    if (get_i64(lo, lv, 0) < 0) {
+        PyBuffer_Release(sv);
+        PyBuffer_Release(bv);
+        return -1;
+    }
+    if (sv->len != lv->len) {
+        PyBuffer_Release(lv);
+        PyBuffer_Release(sv);
+        PyBuffer_Release(bv);
+        PyErr_SetString(PyExc_ValueError, "starts and lengths differ in size");
+        return -1;
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(walk_doc,
 "walk(buf, starts, lengths) -> (columns, ranges) | None\n\n"
 "Records buf[starts[i] : starts[i] + lengths[i]] (int64 arrays, n >= 1) that all follow\n"
@@ -276,7 +309,7 @@ PyDoc_STRVAR(walk_doc,
 static PyObject *
 cr_walk(PyObject *self, PyObject *args)
 {
-    PyObject *bo, *so, *lo, *result = NULL, *ranges = NULL, *list = NULL;
+    PyObject *result = NULL, *ranges = NULL, *list = NULL;
     Py_buffer bv, sv, lv;
     const uint8_t *b;
     const int64_t *starts, *lengths;
@@ -286,23 +319,8 @@ cr_walk(PyObject *self, PyObject *args)
     size_t size;
 
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOO:walk", &bo, &so, &lo))
+    if (get_ranges(args, "OOO:walk", &bv, &sv, &lv) < 0)
         return NULL;
-    if (PyObject_GetBuffer(bo, &bv, PyBUF_SIMPLE) < 0)
-        return NULL;
-    if (get_i64(so, &sv, 0) < 0) {
-        PyBuffer_Release(&bv);
-        return NULL;
-    }
-    if (get_i64(lo, &lv, 0) < 0) {
-        PyBuffer_Release(&sv);
-        PyBuffer_Release(&bv);
-        return NULL;
-    }
-    if (sv.len != lv.len) {
-        PyErr_SetString(PyExc_ValueError, "starts and lengths differ in size");
-        goto done;
-    }
     b = (const uint8_t *)bv.buf;
     starts = (const int64_t *)sv.buf;
     lengths = (const int64_t *)lv.buf;
@@ -767,7 +785,7 @@ PyDoc_STRVAR(strings_doc,
 static PyObject *
 cr_strings(PyObject *self, PyObject *args)
 {
-    PyObject *bo, *so, *lo, *result = NULL, *list = NULL;
+    PyObject *result = NULL, *list = NULL;
     Py_buffer bv, sv, lv;
     const uint8_t *b;
     const int64_t *starts, *lengths;
@@ -775,23 +793,8 @@ cr_strings(PyObject *self, PyObject *args)
     int declined = 0;
 
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOO:strings", &bo, &so, &lo))
+    if (get_ranges(args, "OOO:strings", &bv, &sv, &lv) < 0)
         return NULL;
-    if (PyObject_GetBuffer(bo, &bv, PyBUF_SIMPLE) < 0)
-        return NULL;
-    if (get_i64(so, &sv, 0) < 0) {
-        PyBuffer_Release(&bv);
-        return NULL;
-    }
-    if (get_i64(lo, &lv, 0) < 0) {
-        PyBuffer_Release(&sv);
-        PyBuffer_Release(&bv);
-        return NULL;
-    }
-    if (sv.len != lv.len) {
-        PyErr_SetString(PyExc_ValueError, "starts and lengths differ in size");
-        goto done;
-    }
     b = (const uint8_t *)bv.buf;
     starts = (const int64_t *)sv.buf;
     lengths = (const int64_t *)lv.buf;
