@@ -863,6 +863,9 @@ class _NumberLists:
 #: The exact number converter of the CSV reader (``numbers``: one number per line, the CSV
 #: grammar); None on the pure path, where ``float`` reads the same lines to the same values.
 _CNUM = _native.load("formats._cparse")
+#: The response column reader (``json_records``, strings as joined text) and the ``str``
+#: array builder (``ucs4_lines``); None on the pure path.
+_CREC = _native.load("formats._cjsonrec")
 #: The bytes of a number the fast routes read: `_textnum.NUMBER_RE` without blanks and
 #: without the words ``nan`` / ``inf`` (over these bytes ``float`` reads exactly the
 #: fields that pattern matches).
@@ -908,7 +911,11 @@ def _number_lines(text: bytes, n: int) -> np.ndarray | None:
 def _number_lists(text: bytes, n: int) -> tuple[np.ndarray, np.ndarray] | None:
     """The numbers of the `n` lines of `text`, each a bracketed number list (``[0.4,
     0.6]``) that `_number_list` reads, as (float64 values, int64 count per line); None when
-    a line is anything else (an empty list, ``nan``, a tab...)."""
+    a line is anything else (an empty list, ``nan``, a tab...). The C reader
+    (``number_lists``), else this function's numpy steps, its twin."""
+    if _CNUM is not None:
+        got = _CNUM.number_lists(text, n)
+        return None if got is None else (np.frombuffer(got[0], np.float64), np.frombuffer(got[1], np.int64))
     if text.count(b"\n") != n - 1 or text.translate(None, _NUMBER_BYTES + b"[], \n"):
         return None
     packed = text.translate(None, b" ")
@@ -1000,7 +1007,7 @@ class _Texts:
         self.n = n
         self._joined = joined
         self._strs = strs
-        self._charset = charset
+        self.charset = charset
         self._unjoinable = False
 
     def joined(self) -> bytes | None:
@@ -1018,7 +1025,7 @@ class _Texts:
         if self._strs is None:
             assert self._joined is not None
             try:
-                self._strs = self._joined.decode(self._charset).split("\n")
+                self._strs = self._joined.decode(self.charset).split("\n")
             except UnicodeDecodeError:
                 raise _Decline from None
         return self._strs
@@ -1063,12 +1070,24 @@ def _ascii_lines(text: bytes, n: int) -> np.ndarray:
     return out.view(f"S{width}").astype(f"<U{width}")
 
 
+def _str_lines(text: bytes, n: int) -> np.ndarray | None:
+    """The `n` lines of `text` as the ``str`` array ``np.array(lines, dtype=str)`` builds
+    (as wide as the longest): the C builder, else `_ascii_lines` for ASCII; None where the
+    lines must be decoded first (not UTF-8, or not ASCII on the pure path)."""
+    if _CREC is not None:
+        got = _CREC.ucs4_lines(text, n)
+        return None if got is None else np.frombuffer(got[0], dtype=f"<U{got[1]}")
+    return _ascii_lines(text, n) if text.isascii() else None
+
+
 def _text_column(key: str, role: Role, texts: _Texts) -> Any:
     """The column of one key from its values as text, by `_value`'s rules."""
     if key == "predicted_label" and role != "algorithm":
         joined = texts.joined()
-        if joined is not None and joined.isascii():
-            return _ascii_lines(joined, texts.n)
+        if joined is not None and (texts.charset == "utf-8" or joined.isascii()):
+            got = _str_lines(joined, texts.n)
+            if got is not None:
+                return got
         return np.array(texts.strs(), dtype=str)
     if _label_text(key, role):
         return _label_lists(texts.strs())
@@ -1081,10 +1100,8 @@ def _text_column(key: str, role: Role, texts: _Texts) -> Any:
 
 
 def _json_column(key: str, role: Role, col: Any) -> Any:
-    """The column of one key from `_json_layout.response_fast`'s column of it: numbers
-    (float64 ``(n,)``), number lists (float64 ``(n, k)``) or strings (an object column)."""
-    if col.dtype == object:
-        return _text_column(key, role, _Texts(len(col), strs=col.tolist()))
+    """The column of one key from the response reader's column of numbers (float64
+    ``(n,)``) or of number lists (float64 ``(n, k)``)."""
     if _label_text(key, role):
         raise _Decline  # numbers as labels: their text (1 or 1.0) is gone
     if (col.ndim == 1) != (key in ("predicted_label", "probability")):
@@ -1099,14 +1116,33 @@ def _json_fast(
     `_json_layout.response_fast`, or its twin), or None: the per-record reader decides."""
     if not lines and _PREDICTIONS.match(raw, start) is None:
         return None
-    batch = _jlayout.response_fast(raw, start, len(raw), lines, None)
-    if batch is None or len(batch.label) != len(keys) or not all(k in batch.label for k in keys):
+    # the C reader hands a strings column over as its texts joined by "\n", so that the
+    # key's rules read it without a str per record; the twin gives the strs
+    if _CREC is not None:
+        got = _CREC.json_records(raw, start, len(raw), lines, False, True)
+    else:
+        got = _jlayout.records_pure(raw, start, len(raw), lines)
+    if got is None:
+        return None
+    n, cols = got
+    if len(cols) != len(keys) or set(keys) != {c[0] for c in cols}:
         return None
     try:
-        label = {k: _json_column(k, role, batch.label[k]) for k in keys}
+        label: dict[str, Any] = {}
+        for key, kind, payload, width in cols:
+            if kind == "s":
+                texts = _Texts(n, joined=payload) if isinstance(payload, bytes) else _Texts(n, strs=payload)
+                label[key] = _text_column(key, role, texts)
+                continue
+            if kind == "r":
+                return None
+            col = _jlayout.record_column(n, key, kind, payload, width, None)
+            if col is None:
+                return None
+            label[key] = _json_column(key, role, col)
     except _Decline:
         return None
-    return RecordBatch(label=label, n=len(batch))
+    return RecordBatch(label={k: label[k] for k in keys}, n=n)
 
 
 def _per_value(key: str, role: Role, values: list[Any]) -> Any:
@@ -1246,7 +1282,7 @@ def _csv_fast(
         if raw.count(b"\r", lo) != raw.count(b"\r\n", lo):
             return None  # a "\r" that does not end a line
         raw, lo = raw[lo:].replace(b"\r\n", b"\n"), 0  # CRLF line ends, read as "\n" ones
-    got = _csv_split(raw, lo, len(keys))
+    got = _CNUM.csv_columns(raw, lo, len(keys)) if _CNUM is not None else _csv_split(raw, lo, len(keys))
     if got is None:
         return None
     n, columns = got

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -45,6 +46,7 @@ def path(name: str) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as m:
         if name == "pure":
             m.setattr(ap, "_CNUM", None)
+            m.setattr(ap, "_CREC", None)
             m.setattr(J, "_CREC", None)
         yield
 
@@ -555,6 +557,124 @@ def test_errors_keep_their_positions() -> None:
         ap.decode_response(body, JSON, "probability")
     assert (e.value.offset, e.value.record_index) == (55, 1)
     assert e.value.reason == "$.predictions[1].probability: expected a number, found a list"
+
+
+# --------------------------------------------------------------------------------------
+# The kernels of the column routes against their twins
+# --------------------------------------------------------------------------------------
+
+needs_c = pytest.mark.skipif(_CPARSE is None or _CREC is None, reason="C kernels not built")
+
+#: Bytes of CSV bodies at the edges of `_csv_split`'s shape: quotes, separators, line ends.
+CSV_BYTES = st.lists(
+    st.sampled_from([b"a", b"1", b",", b"\n", b'"', b"\r", b" ", b"\xc3\xa9"]), max_size=40
+).map(b"".join)
+
+
+@needs_c
+@settings(max_examples=400)
+@given(body=CSV_BYTES, width=st.integers(1, 4), lo=st.integers(0, 3))
+@example(body=b'a,"b,c"\n"d",e\n', width=2, lo=0)
+@example(body=b'a,""\n', width=2, lo=0)
+@example(body=b"a,b\n\nc,d", width=2, lo=0)
+@example(body=b'"a\nb",c', width=2, lo=0)
+@example(body=b'a,b"c', width=2, lo=0)
+@example(body=b"a,\n,b", width=2, lo=0)
+def test_csv_columns_is_csv_split(body: bytes, width: int, lo: int) -> None:
+    lo = min(lo, len(body))
+    assert _CPARSE.csv_columns(body, lo, width) == ap._csv_split(body, lo, width)
+
+
+def test_csv_columns_exact() -> None:
+    body, want = b'True.,"0.5"\nFalse.,0.25\n', (2, [b"True.\nFalse.", b"0.5\n0.25"])
+    assert ap._csv_split(body, 0, 2) == want
+    if _CPARSE is not None:
+        assert _CPARSE.csv_columns(body, 0, 2) == want
+        assert _CPARSE.csv_columns(b"a,b", 0, 10**9) is None
+        with pytest.raises(ValueError, match="bad arguments"):
+            _CPARSE.csv_columns(b"a,b", 4, 1)
+
+
+NUMBER_LIST_BYTES = st.lists(
+    st.sampled_from(
+        [b"[", b"]", b",", b" ", b"\n", b"1", b"0.5", b"-", b"e", b"+", b".", b"\t", b"2e3", b"nan"]
+    ),
+    max_size=30,
+).map(b"".join)
+
+
+def _number_lists_twin(text: bytes, n: int) -> Any:
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(ap, "_CNUM", None)
+        got = ap._number_lists(text, n)
+    return None if got is None else (got[0].tobytes(), got[1].tolist())
+
+
+@needs_c
+@settings(max_examples=400)
+@given(text=NUMBER_LIST_BYTES, n=st.integers(1, 4))
+@example(text=b"[1, 2]\n [3 ] ", n=2)
+@example(text=b"[- 1]", n=1)
+@example(text=b"[1 2]", n=1)
+@example(text=b"[1,,2]", n=1)
+@example(text=b"[]", n=1)
+@example(text=b"[1]\n", n=2)
+def test_number_lists_is_its_twin(text: bytes, n: int) -> None:
+    got = _CPARSE.number_lists(text, n)
+    got = None if got is None else (got[0], np.frombuffer(got[1], np.int64).tolist())
+    assert got == _number_lists_twin(text, n)
+
+
+def test_number_lists_exact() -> None:
+    want = (np.array([0.1, 0.2, 3.0], np.float64).tobytes(), [2, 1])
+    assert _number_lists_twin(b"[0.1, 0.2]\n[3]", 2) == want
+    if _CPARSE is not None:
+        v, c = _CPARSE.number_lists(b"[0.1, 0.2]\n[3]", 2)
+        assert (v, np.frombuffer(c, np.int64).tolist()) == want
+        assert _CPARSE.number_lists(b"[0.1, 0.2]\n[3]", 3) is None
+
+
+@needs_c
+@settings(max_examples=300)
+@given(
+    lines=st.lists(
+        st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\n")), min_size=1, max_size=6
+    )
+)
+@example(lines=["True.", "False.", "", "h\u00e9\u20ac\U0001f600", "a\x00"])
+def test_ucs4_lines_is_numpy(lines: list[str]) -> None:
+    text = "\n".join(lines).encode()
+    buf, width = _CREC.ucs4_lines(text, len(lines))
+    got = np.frombuffer(buf, dtype=f"<U{width}")
+    want = np.array(lines, dtype=str)
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
+def test_ucs4_lines_declines() -> None:
+    if _CREC is None:
+        pytest.skip("C kernels not built")
+    assert _CREC.ucs4_lines(b"\xed\xa0\x80", 1) is None  # a surrogate in UTF-8
+    assert _CREC.ucs4_lines(b"\xc0\x80", 1) is None  # overlong
+    assert _CREC.ucs4_lines(b"a\nb", 3) is None
+    assert _CREC.ucs4_lines(b"ab", 1) == (bytearray(b"a\0\0\0b\0\0\0"), 2)
+
+
+@needs_c
+@settings(max_examples=300)
+@given(
+    values=st.lists(st.text(st.characters(blacklist_categories=["Cs"])), min_size=1, max_size=6),
+    lines=st.booleans(),
+)
+@example(values=["x\n", "y"], lines=False)
+@example(values=["\u00e9", "\\", '"'], lines=True)
+def test_json_records_texts_join_what_the_list_holds(values: list[str], lines: bool) -> None:
+    recs = [{"predicted_label": v, "probability": 0.5} for v in values]
+    body = b"\n".join(map(orjson.dumps, recs)) if lines else orjson.dumps({"predictions": recs})
+    plain = _CREC.json_records(body, 0, len(body), lines)
+    texts = _CREC.json_records(body, 0, len(body), lines, False, True)
+    assert plain[1][0][2] == values
+    want = values if any("\n" in v for v in values) else "\n".join(values).encode()
+    assert texts == (plain[0], [("predicted_label", "s", want, 0), plain[1][1]])
 
 
 # --------------------------------------------------------------------------------------

@@ -539,9 +539,87 @@ fail:
     return NULL;
 }
 
+/* 1 when p[0:n] is UTF-8 as Python's strict decoder reads it (no surrogates, no overlong
+ * forms, nothing past U+10FFFF), else 0. */
+static int utf8_ok(const unsigned char *p, Py_ssize_t n) {
+    const unsigned char *end = p + n;
+    while (p < end) {
+        unsigned char c = *p;
+        if (c < 0x80) {
+            uint64_t w;
+            if (end - p >= 8) {
+                memcpy(&w, p, 8);
+                if ((w & 0x8080808080808080ULL) == 0) {
+                    p += 8;
+                    continue;
+                }
+            }
+            p++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            if (end - p < 2 || (p[1] & 0xC0) != 0x80) return 0;
+            p += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+            if (end - p < 3 || p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80) return 0;
+            p += 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+            if (end - p < 4 || p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return 0;
+            p += 4;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A string column's values joined by '\n' (texts mode, Rule 3): a bytes object; Py_None
+ * (a new reference) when a value holds a '\n' itself (the caller builds the str list);
+ * NULL with an exception when memory ran out, without one when a string declines. */
+static PyObject *build_joined(const Scan *s, const Col *col) {
+    Py_ssize_t total = s->nrec > 0 ? s->nrec - 1 : 0, i;
+    PyObject *out;
+    char *o, *stop;
+    for (i = 0; i < s->nrec; i++) {
+        Py_ssize_t a = col->spans[2 * i], b = col->spans[2 * i + 1];
+        total += (b >= 0 ? b : -b - 1) - a; /* escapes only shrink */
+    }
+    out = PyBytes_FromStringAndSize(NULL, total);
+    if (out == NULL) return NULL;
+    o = PyBytes_AS_STRING(out);
+    for (i = 0; i < s->nrec; i++) {
+        Py_ssize_t a = col->spans[2 * i], b = col->spans[2 * i + 1], len;
+        if (i > 0) *o++ = '\n';
+        if (b >= 0) {
+            len = b - a;
+            memcpy(o, s->base + a, (size_t)len);
+        } else {
+            len = unescape(s->base + a, s->base + (-b - 1), o);
+            if (len < 0) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            if (memchr(o, '\n', (size_t)len) != NULL) {
+                Py_DECREF(out);
+                Py_RETURN_NONE;
+            }
+        }
+        o += len;
+    }
+    stop = o;
+    if (!utf8_ok((const unsigned char *)PyBytes_AS_STRING(out), stop - PyBytes_AS_STRING(out))) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    if (stop - PyBytes_AS_STRING(out) != total && _PyBytes_Resize(&out, stop - PyBytes_AS_STRING(out)) < 0) return NULL;
+    return out;
+}
+
 /* The result tuple (n, [(key, kind, payload, width), ...]); NULL with or without an
  * exception (see build_strings). */
-static PyObject *build(const Scan *s) {
+static PyObject *build(const Scan *s, int texts) {
     PyObject *cols = PyList_New(s->ncols), *out;
     Py_ssize_t j;
     if (cols == NULL) return NULL;
@@ -554,7 +632,11 @@ static PyObject *build(const Scan *s) {
             return NULL;
         }
         if (col->kind == K_STR) {
-            payload = build_strings(s, col);
+            payload = texts ? build_joined(s, col) : build_strings(s, col);
+            if (payload == Py_None) {
+                Py_DECREF(payload);
+                payload = build_strings(s, col);
+            }
         } else if (col->kind == K_RAG) {
             PyObject *v = PyByteArray_FromStringAndSize(col->nvals ? (const char *)col->vals : "",
                                                         col->nvals * (Py_ssize_t)sizeof(double));
@@ -588,24 +670,25 @@ static PyObject *build(const Scan *s) {
 }
 
 PyDoc_STRVAR(json_records_doc,
-             "json_records(data, start, stop, lines, request=False) -> (n, [(key, kind, payload, width), ...]) | None\n\n"
+             "json_records(data, start, stop, lines, request=False, texts=False) -> (n, [(key, kind, payload, width), ...]) | None\n\n"
              "Read data[start:stop] as JSON response records of scalars (module docstring, Rule 1):\n"
              "a JSON array of flat objects, bare or in a predictions / projections / scores\n"
              "envelope (request true: an instances envelope), or (lines true) one flat object per line. One entry per key in the first\n"
              "record's order: kind 'n' (numbers: payload a bytearray of n float64), 'v' (lists of\n"
              "`width` numbers: n * width float64), 'r' (numbers and lists of any length: payload\n"
              "(values, counts), a bytearray of float64 and one of n int64, -1 for a number) or\n"
-             "'s' (strings: payload a list of n str).\n"
+             "'s' (strings: payload a list of n str; texts true: the n strings as UTF-8 joined by\n"
+             "'\\n', a bytes object, or the list where a string holds a '\\n').\n"
              "None when the body is anything else.");
 
 static PyObject *json_records(PyObject *self, PyObject *args) {
     Py_buffer data;
     Py_ssize_t start, stop, j;
-    int lines, ok, request = 0;
+    int lines, ok, request = 0, texts = 0;
     Scan s;
     PyObject *out = NULL;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnp|p", &data, &start, &stop, &lines, &request)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*nnp|pp", &data, &start, &stop, &lines, &request, &texts)) return NULL;
     if (start < 0 || stop > data.len || start > stop) {
         PyBuffer_Release(&data);
         PyErr_SetString(PyExc_ValueError, "json_records: bad bounds");
@@ -632,7 +715,7 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
     ok = scan_body(&s, s.base + start);
     gil_take(&s.g);
     if (ok) {
-        out = build(&s);
+        out = build(&s, texts);
         if (out == NULL && !PyErr_Occurred()) ok = 0;
     }
     for (j = 0; j < s.ncols; j++) {
@@ -957,6 +1040,86 @@ done:
 }
 
 /* ------------------------------------------------------------------------------------
+ * A str array from lines of UTF-8
+ * ------------------------------------------------------------------------------------ */
+
+PyDoc_STRVAR(ucs4_lines_doc,
+             "ucs4_lines(text, n) -> (bytearray, width) | None\n\n"
+             "The n lines of `text` (UTF-8, lines separated by '\\n', none after the last) as the\n"
+             "buffer of numpy's '<U{width}' array of them, width the most code points of a line\n"
+             "(at least 1): what np.array(text.decode().split('\\n'), dtype=str) holds, without a\n"
+             "str per line. None when `text` is not UTF-8 or has another number of lines.");
+
+static PyObject *ucs4_lines(PyObject *self, PyObject *args) {
+    Py_buffer text;
+    Py_ssize_t n, lines = 1, width = 1, cur = 0, i;
+    const unsigned char *p, *end;
+    PyObject *out = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*n", &text, &n)) return NULL;
+    p = (const unsigned char *)text.buf;
+    end = p + text.len;
+    if (n < 1 || !utf8_ok(p, text.len)) goto none;
+    /* the lines and the most code points of one (a code point: a byte that is not a
+     * continuation byte) */
+    for (i = 0; i < text.len; i++) {
+        unsigned char c = p[i];
+        if (c == '\n') {
+            if (cur > width) width = cur;
+            cur = 0;
+            lines++;
+        } else if ((c & 0xC0) != 0x80) {
+            cur++;
+        }
+    }
+    if (cur > width) width = cur;
+    if (lines != n) goto none;
+    if (width > PY_SSIZE_T_MAX / 4 / n) {
+        PyBuffer_Release(&text);
+        return PyErr_NoMemory();
+    }
+    out = PyByteArray_FromStringAndSize(NULL, n * width * 4);
+    if (out == NULL) {
+        PyBuffer_Release(&text);
+        return NULL;
+    }
+    {
+        uint32_t *row = (uint32_t *)PyByteArray_AS_STRING(out), *o = row;
+        memset(row, 0, (size_t)(n * width * 4));
+        while (p < end) {
+            unsigned char c = *p;
+            uint32_t cp;
+            if (c == '\n') {
+                row += width;
+                o = row;
+                p++;
+                continue;
+            }
+            if (c < 0x80) {
+                cp = c;
+                p++;
+            } else if (c < 0xE0) {
+                cp = ((uint32_t)(c & 0x1F) << 6) | (p[1] & 0x3F);
+                p += 2;
+            } else if (c < 0xF0) {
+                cp = ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+                p += 3;
+            } else {
+                cp = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(p[1] & 0x3F) << 12) | ((uint32_t)(p[2] & 0x3F) << 6) |
+                     (p[3] & 0x3F);
+                p += 4;
+            }
+            *o++ = cp;
+        }
+    }
+    PyBuffer_Release(&text);
+    return Py_BuildValue("(Nn)", out, width);
+none:
+    PyBuffer_Release(&text);
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------------------------
  * JSON Lines from the JSON array of the same objects
  * ------------------------------------------------------------------------------------ */
 
@@ -1139,6 +1302,7 @@ done:
 static PyMethodDef methods[] = {
     {"join_rows", join_rows, METH_VARARGS, join_rows_doc},
     {"array_lines", array_lines, METH_VARARGS, array_lines_doc},
+    {"ucs4_lines", ucs4_lines, METH_VARARGS, ucs4_lines_doc},
     {"join_lines", join_lines, METH_VARARGS, join_lines_doc},
     {"json_records", json_records, METH_VARARGS, json_records_doc},
     {"dict_rows", dict_rows, METH_VARARGS, dict_rows_doc},

@@ -987,10 +987,17 @@ static PyObject *numbers(PyObject *self, PyObject *args) {
             char *o = PyBytes_AS_STRING(out);
             Gil g = {NULL};
             gil_release(&g);
+            const char *oend = o + n * (Py_ssize_t)width;
             for (;;) {
                 const char *eol = memchr(p, '\n', (size_t)(end - p));
                 const char *q;
                 if (eol == NULL) eol = end;
+                if (o == oend) {
+                    /* more lines than counted: a bytearray changed while the GIL was
+                     * released (declined, never written past the output) */
+                    ok = 0;
+                    break;
+                }
                 /* the whole buffer as the limit: the number must stop at the line's end */
                 q = smp_number(&g, p, end, grammar, f32, o);
                 if (q != eol) {
@@ -1011,6 +1018,233 @@ static PyObject *numbers(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* ------------------------------------------------------------------------------------
+ * Bracketed number lists, one per line
+ * ------------------------------------------------------------------------------------ */
+
+/* The bytes a number of number_lists is made of. */
+static inline int list_number_byte(unsigned char c) {
+    return is_digit(c) || c == '.' || c == '+' || c == '-' || c == 'e' || c == 'E';
+}
+
+PyDoc_STRVAR(number_lists_doc,
+             "number_lists(data, n) -> (values, counts) | None\n\n"
+             "Read data as n lines separated by single '\\n' bytes, each a bracketed list of one or\n"
+             "more numbers separated by ',' ('[0.4, 0.6]'), where blanks (' ' only) may stand\n"
+             "around the brackets and the items, and each item is a run of the bytes\n"
+             "0-9 + - . e E that is one number of the CSV grammar. Returns the values as native\n"
+             "float64 and one int64 count per line (two bytes objects), or None when the text is\n"
+             "anything else (another number of lines, an empty list or item, another byte).");
+
+static PyObject *number_lists(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    Py_ssize_t n, cap = 0, nv = 0, line = 0;
+    PyObject *values = NULL, *counts = NULL, *res = NULL;
+    const char *p, *end;
+    double *v;
+    int64_t *c;
+    Gil g = {NULL};
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*n", &data, &n)) return NULL;
+    p = (const char *)data.buf;
+    end = p + data.len;
+    if (n < 1 || n > data.len) goto none; /* a line holds at least "[0]" */
+    {
+        const char *s;
+        Py_ssize_t lines = 1;
+        for (s = p; s < end; s++) {
+            cap += *s == ',';
+            lines += *s == '\n';
+        }
+        if (lines != n) goto none;
+        cap += n; /* an item starts after each '[' or ',' */
+    }
+    values = PyBytes_FromStringAndSize(NULL, cap * (Py_ssize_t)sizeof(double));
+    counts = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+    if (values == NULL || counts == NULL) goto done;
+    v = (double *)PyBytes_AS_STRING(values);
+    c = (int64_t *)PyBytes_AS_STRING(counts);
+    /* the GIL stays held: the buffer cannot change while it is read */
+    for (line = 0; line < n; line++) {
+        Py_ssize_t k = 0;
+        while (p < end && *p == ' ') p++;
+        if (p >= end || *p != '[') goto none;
+        p++;
+        for (;;) {
+            const char *t;
+            while (p < end && *p == ' ') p++;
+            for (t = p; t < end && list_number_byte((unsigned char)*t); t++) {
+            }
+            if (t == p || nv >= cap || smp_number(&g, p, t, SMP_CSV, 0, v + nv) != t) goto none;
+            nv++;
+            k++;
+            p = t;
+            while (p < end && *p == ' ') p++;
+            if (p < end && *p == ',') {
+                p++;
+                continue;
+            }
+            if (p < end && *p == ']') break;
+            goto none;
+        }
+        p++;
+        while (p < end && *p == ' ') p++;
+        c[line] = k;
+        if (line < n - 1) {
+            if (p >= end || *p != '\n') goto none;
+            p++;
+        } else if (p != end) {
+            goto none;
+        }
+    }
+    if (_PyBytes_Resize(&values, nv * (Py_ssize_t)sizeof(double)) < 0) goto done;
+    res = Py_BuildValue("(OO)", values, counts);
+    goto done;
+none:
+    res = Py_None;
+    Py_INCREF(res);
+done:
+    Py_XDECREF(values);
+    Py_XDECREF(counts);
+    PyBuffer_Release(&data);
+    return res;
+}
+
+/* ------------------------------------------------------------------------------------
+ * Columns of one-line CSV records
+ * ------------------------------------------------------------------------------------ */
+
+/* The first ',', '\n' or '"' in a[p:size), or size. */
+static inline Py_ssize_t csv_stop(const char *a, Py_ssize_t p, Py_ssize_t size) {
+#if SIMD
+    const __m128i comma = _mm_set1_epi8(','), nl = _mm_set1_epi8('\n'), quote = _mm_set1_epi8('"');
+    while (size - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(a + p));
+        int m = _mm_movemask_epi8(
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, nl)), _mm_cmpeq_epi8(v, quote)));
+        if (m) return p + __builtin_ctz((unsigned)m);
+        p += 16;
+    }
+#endif
+    while (p < size && a[p] != ',' && a[p] != '\n' && a[p] != '"') p++;
+    return p;
+}
+
+/* Appends a[fa:fb) (and a '\n' before it unless it is the column's first field) to the
+ * bytes object *col whose first *at bytes are written, growing it by doubling. */
+static int csv_put(PyObject **col, Py_ssize_t *at, int first, const char *a, Py_ssize_t fa, Py_ssize_t fb) {
+    Py_ssize_t need = *at + (fb - fa) + 1;
+    if (need > PyBytes_GET_SIZE(*col)) {
+        Py_ssize_t cap = PyBytes_GET_SIZE(*col);
+        while (cap < need) cap = cap > PY_SSIZE_T_MAX / 2 ? need : 2 * cap;
+        if (_PyBytes_Resize(col, cap) < 0) return -1;
+    }
+    if (!first) PyBytes_AS_STRING(*col)[(*at)++] = '\n';
+    memcpy(PyBytes_AS_STRING(*col) + *at, a + fa, (size_t)(fb - fa));
+    *at += fb - fa;
+    return 0;
+}
+
+/* The records of a[0:size) into cols[0:width) (bytes objects, grown as needed; at: the
+ * bytes written to each). Returns the records, -1 when the body is not of csv_columns'
+ * shape, -2 with an exception (memory). */
+static Py_ssize_t csv_columns_read(const char *a, Py_ssize_t size, Py_ssize_t width, PyObject **cols,
+                                   Py_ssize_t *at) {
+    Py_ssize_t pos = 0, n = 0, j = 0;
+    for (;;) {
+        Py_ssize_t fa, fb, next;
+        if (pos < size && a[pos] == '"') {
+            const char *q = (const char *)memchr(a + pos + 1, '"', (size_t)(size - pos - 1));
+            if (q == NULL) return -1;
+            fa = pos + 1;
+            fb = q - a;
+            /* not "" (empty, or an escaped quote), no line end inside, a separator after */
+            if (fb == fa || memchr(a + fa, '\n', (size_t)(fb - fa)) != NULL) return -1;
+            next = fb + 1;
+            if (next < size && a[next] != ',' && a[next] != '\n') return -1;
+        } else {
+            fa = pos;
+            next = fb = csv_stop(a, pos, size);
+            if (next < size && a[next] == '"') return -1; /* a quote inside an unquoted field */
+        }
+        if (j >= width) return -1;
+        if (csv_put(&cols[j], &at[j], n == 0, a, fa, fb) < 0) return -2;
+        if (next < size && a[next] == ',') {
+            j++;
+            pos = next + 1;
+            continue;
+        }
+        if (j != width - 1) return -1; /* a record of another width */
+        n++;
+        if (next >= size) return n;
+        /* a '\n': the next record starts after it, and is not blank */
+        pos = next + 1;
+        if (pos >= size || a[pos] == '\n') return -1;
+        j = 0;
+    }
+}
+
+PyDoc_STRVAR(csv_columns_doc,
+             "csv_columns(data, lo, width) -> (n, [bytes, ...]) | None\n\n"
+             "The records of data[lo:] as `width` columns, each column's fields joined by '\\n'\n"
+             "(quotes removed): None unless every record is one line of exactly `width` fields,\n"
+             "'\\n' line ends (no '\\r' anywhere, no blank line; one '\\n' may end the body) and\n"
+             "each field is unquoted (no '\"') or quoted whole, without \"\" or a line end inside.");
+
+static PyObject *csv_columns(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    Py_ssize_t lo, width, size, n, j, *at = NULL;
+    const char *a;
+    PyObject **cols = NULL, *list = NULL, *res = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nn", &data, &lo, &width)) return NULL;
+    if (lo < 0 || lo > data.len || width < 1 || width > data.len + 1) {
+        PyBuffer_Release(&data);
+        if (width >= 1 && lo >= 0 && lo <= data.len) Py_RETURN_NONE; /* more columns than bytes */
+        PyErr_SetString(PyExc_ValueError, "csv_columns: bad arguments");
+        return NULL;
+    }
+    a = (const char *)data.buf + lo;
+    size = data.len - lo;
+    if (size > 0 && a[size - 1] == '\n') size--; /* the last line end */
+    if (size <= 0 || a[0] == '\n' || memchr(a, '\r', (size_t)(data.len - lo)) != NULL) goto none;
+    at = (Py_ssize_t *)calloc((size_t)width, sizeof(Py_ssize_t));
+    cols = (PyObject **)calloc((size_t)width, sizeof(PyObject *));
+    if (at == NULL || cols == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (j = 0; j < width; j++) {
+        cols[j] = PyBytes_FromStringAndSize(NULL, size / width + 16);
+        if (cols[j] == NULL) goto done;
+    }
+    /* the GIL stays held: the buffer cannot change while it is read */
+    n = csv_columns_read(a, size, width, cols, at);
+    if (n == -2) goto done;
+    if (n < 0) goto none;
+    list = PyList_New(width);
+    if (list == NULL) goto done;
+    for (j = 0; j < width; j++) {
+        if (_PyBytes_Resize(&cols[j], at[j]) < 0) goto done;
+        PyList_SET_ITEM(list, j, cols[j]);
+        cols[j] = NULL;
+    }
+    res = Py_BuildValue("(nN)", n, list);
+    list = NULL;
+    goto done;
+none:
+    res = Py_None;
+    Py_INCREF(res);
+done:
+    Py_XDECREF(list);
+    if (cols != NULL)
+        for (j = 0; j < width; j++) Py_XDECREF(cols[j]);
+    free(at);
+    free(cols);
+    PyBuffer_Release(&data);
+    return res;
+}
+
 static PyMethodDef methods[] = {
     {"csv_rows", csv_rows, METH_VARARGS, csv_rows_doc},
     {"csv_read", csv_read, METH_VARARGS, csv_read_doc},
@@ -1018,6 +1252,8 @@ static PyMethodDef methods[] = {
     {"numbers", numbers, METH_VARARGS, numbers_doc},
     {"csv_text", csv_text, METH_VARARGS, csv_text_doc},
     {"text_rows", text_rows, METH_VARARGS, text_rows_doc},
+    {"csv_columns", csv_columns, METH_VARARGS, csv_columns_doc},
+    {"number_lists", number_lists, METH_VARARGS, number_lists_doc},
     {NULL, NULL, 0, NULL},
 };
 

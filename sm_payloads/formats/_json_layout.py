@@ -623,14 +623,14 @@ def response_fast(
     for key, kind, payload, width in cols:
         if kind == "r" and not ragged:
             return None
-        col = _record_column(n, key, kind, payload, width, dtype)
+        col = record_column(n, key, kind, payload, width, dtype)
         if col is None:
             return None
         label[key] = col
     return RecordBatch(label=label, n=n)
 
 
-def _record_column(n: int, key: str, kind: str, payload: Any, width: int, dtype: DtypeSpec) -> Any:
+def record_column(n: int, key: str, kind: str, payload: Any, width: int, dtype: DtypeSpec) -> Any:
     """The column of one key of `response_fast` or `request_fast` (a kernel's payload), in
     its dtype; None where the general path must decide (a float32 rounding boundary, or a
     value that does not convert: the general path names it and its record)."""
@@ -694,7 +694,7 @@ def request_fast(
         if key in RESERVED and key != "features":
             return None
         name = "values" if key == "features" else key
-        col = _record_column(n, name, kind, payload, width, dtype)
+        col = record_column(n, name, kind, payload, width, dtype)
         if col is None:
             return None
         features[name] = col
