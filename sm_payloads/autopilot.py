@@ -1117,11 +1117,12 @@ def _json_fast(
     if not lines and _PREDICTIONS.match(raw, start) is None:
         return None
     # the C reader hands a strings column over as its texts joined by "\n", so that the
-    # key's rules read it without a str per record; the twin gives the strs
+    # key's rules read it without a str per record; the twin gives the strs. NaN and
+    # Infinity are numbers, as the per-record reader reads them.
     if _CREC is not None:
-        got = _CREC.json_records(raw, start, len(raw), lines, False, True)
+        got = _CREC.json_records(raw, start, len(raw), lines, False, True, True)
     else:
-        got = _jlayout.records_pure(raw, start, len(raw), lines)
+        got = _jlayout.records_pure(raw, start, len(raw), lines, False, True)
     if got is None:
         return None
     n, cols = got

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -283,6 +284,51 @@ def test_jsonl_declines_give_the_general_result(body: bytes) -> None:
     _all_same(paths(JSONL, body))
 
 
+_NONFINITE = re.compile(rb"(?<![\w.])(?:-?[0-9]+\.[0-9]+(?:e-?[0-9]+)?|-?[0-9]+e-?[0-9]+)(?![\w.])")
+
+
+@st.composite
+def nonfinite_bodies(draw: st.DrawFn) -> tuple[bytes, str]:
+    """A JSON or JSON Lines response body with some floats written as NaN, Infinity,
+    -Infinity (or a spelling Python's json refuses), as XGBoost and json.dumps write them."""
+    ct = draw(st.sampled_from([JSON, JSONL]))
+    body = draw(json_bodies() if ct == JSON else jsonl_bodies())
+    words = st.sampled_from([b"NaN", b"Infinity", b"-Infinity", b"-NaN", b"nan", b"Inf"])
+    marks = list(_NONFINITE.finditer(body))
+    some = st.lists(st.sampled_from(marks), unique_by=lambda m: m.start(), max_size=3)
+    picked = draw(some) if marks else []
+    for m in sorted(picked, key=lambda m: m.start(), reverse=True):
+        body = body[: m.start()] + draw(words) + body[m.end() :]
+    return body, ct
+
+
+@given(case=nonfinite_bodies(), allow_nan=st.booleans())
+@example(
+    case=(b'{"predictions": [{"score": NaN}, {"score": -Infinity}, {"score": 0.5}]}', JSON), allow_nan=True
+)
+@example(
+    case=(b'{"score": Infinity, "v": [NaN, 1]}\n{"score": 2, "v": [3, -Infinity]}\n', JSONL), allow_nan=True
+)
+@example(case=(b'{"predictions": [{"score": -NaN}]}', JSON), allow_nan=True)
+def test_nan_tokens_match_the_general_path(case: tuple[bytes, str], allow_nan: bool) -> None:
+    body, ct = case
+    _all_same(paths(ct, body, allow_nan=allow_nan))
+
+
+def test_nan_tokens_decode_exactly_on_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = b'{"predictions": [{"score": NaN, "v": [Infinity, 1]}, {"score": -Infinity, "v": [2, -Infinity]}]}'
+    for kernel in [C, None] if C is not None else [None]:
+        monkeypatch.setattr(J, "_CREC", kernel)
+        got = J.response_fast(body, 0, len(body), False, None, True, True)
+        assert got is not None
+        assert got.label["score"].view(np.uint64).tolist() == [0x7FF8000000000000, 0xFFF0000000000000]
+        assert got.label["v"].tolist() == [[math.inf, 1.0], [2.0, -math.inf]]
+        f32 = J.response_fast(body, 0, len(body), False, "float32", True, True)
+        assert f32 is not None
+        assert f32.label["score"].view(np.uint32).tolist() == [0x7FC00000, 0xFF800000]
+        assert J.response_fast(body, 0, len(body), False, None, True, False) is None
+
+
 @needs_c
 @given(body=st.one_of(json_bodies(), jsonl_bodies()))
 def test_kernel_matches_its_twin(body: bytes) -> None:
@@ -299,6 +345,9 @@ def test_kernel_matches_its_twin(body: bytes) -> None:
         assert (k1, kind1, w1) == (k2, kind2, w2)
         if kind1 == "s":
             assert p1 == p2
+        elif kind1 == "r":  # (values, counts)
+            assert bytes(p1[0]) == np.asarray(p2[0], dtype=np.float64).tobytes()
+            assert bytes(p1[1]) == np.asarray(p2[1], dtype=np.int64).tobytes()
         else:
             assert bytes(p1) == np.asarray(p2, dtype=np.float64).tobytes()
 

@@ -26,7 +26,8 @@
  * body is and reports its errors. The kernel never raises for the content of a body.
  * Rule 2 (numbers): numbers are read by smp_number (_cnumber.h) in the JSON grammar as
  * float64, exactly (the correctly rounded value of the text); a number beyond float64
- * declines.
+ * declines. With allow_nan, the words NaN, Infinity and -Infinity are numbers too (as
+ * Python's json reads them; SMP_JSON_NAN).
  * Rule 3 (strings): a string is decoded strictly as UTF-8 with its JSON escapes; the same
  * text twice in a row in one column gives the same str object.
  * Rule 4 (GIL): the scan runs without the GIL (smp_number takes it back for a number it
@@ -72,6 +73,7 @@ typedef struct {
     const char *end;
     int lines;
     int request; /* the envelope is {"instances": [...]} (requests), not a response's */
+    int grammar; /* SMP_JSON, or SMP_JSON_NAN with allow_nan */
     Col *cols;
     Py_ssize_t ncols;
     Py_ssize_t nrec;
@@ -213,7 +215,7 @@ static const char *scan_vector(Scan *s, const char *p, Col *col, Py_ssize_t *cou
     for (;;) {
         if (col->nvals + 1 > col->cap && grow((void **)&col->vals, &col->cap, col->nvals + 1, sizeof(double)) < 0)
             return NULL;
-        p = smp_number(&s->g, p, end, SMP_JSON, 0, col->vals + col->nvals);
+        p = smp_number(&s->g, p, end, s->grammar, 0, col->vals + col->nvals);
         if (p == NULL) return NULL;
         col->nvals++;
         k++;
@@ -261,13 +263,13 @@ static const char *scan_value(Scan *s, const char *p, Col *col, int first) {
         if (col->kind == K_RAG && put_count(col, k) < 0) return NULL;
         return p;
     }
-    if (*p == '-' || is_digit((unsigned char)*p)) {
+    if (*p == '-' || is_digit((unsigned char)*p) || (s->grammar == SMP_JSON_NAN && (*p == 'N' || *p == 'I'))) {
         if (first) col->kind = K_NUM;
         else if (col->kind == K_VEC && to_ragged(col, s->nrec) < 0) return NULL;
         else if (col->kind != K_NUM && col->kind != K_RAG) return NULL;
         if (col->nvals + 1 > col->cap && grow((void **)&col->vals, &col->cap, col->nvals + 1, sizeof(double)) < 0)
             return NULL;
-        p = smp_number(&s->g, p, end, SMP_JSON, 0, col->vals + col->nvals);
+        p = smp_number(&s->g, p, end, s->grammar, 0, col->vals + col->nvals);
         if (p == NULL) return NULL;
         col->nvals++;
         if (col->kind == K_RAG && put_count(col, RAG_SCALAR) < 0) return NULL;
@@ -670,7 +672,7 @@ static PyObject *build(const Scan *s, int texts) {
 }
 
 PyDoc_STRVAR(json_records_doc,
-             "json_records(data, start, stop, lines, request=False, texts=False) -> (n, [(key, kind, payload, width), ...]) | None\n\n"
+             "json_records(data, start, stop, lines, request=False, texts=False, allow_nan=False) -> (n, [(key, kind, payload, width), ...]) | None\n\n"
              "Read data[start:stop] as JSON response records of scalars (module docstring, Rule 1):\n"
              "a JSON array of flat objects, bare or in a predictions / projections / scores\n"
              "envelope (request true: an instances envelope), or (lines true) one flat object per line. One entry per key in the first\n"
@@ -679,16 +681,18 @@ PyDoc_STRVAR(json_records_doc,
              "(values, counts), a bytearray of float64 and one of n int64, -1 for a number) or\n"
              "'s' (strings: payload a list of n str; texts true: the n strings as UTF-8 joined by\n"
              "'\\n', a bytes object, or the list where a string holds a '\\n').\n"
+             "With allow_nan, NaN, Infinity and -Infinity are numbers too (Rule 2).\n"
              "None when the body is anything else.");
 
 static PyObject *json_records(PyObject *self, PyObject *args) {
     Py_buffer data;
     Py_ssize_t start, stop, j;
-    int lines, ok, request = 0, texts = 0;
+    int lines, ok, request = 0, texts = 0, allow_nan = 0;
     Scan s;
     PyObject *out = NULL;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnp|pp", &data, &start, &stop, &lines, &request, &texts)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*nnp|ppp", &data, &start, &stop, &lines, &request, &texts, &allow_nan))
+        return NULL;
     if (start < 0 || stop > data.len || start > stop) {
         PyBuffer_Release(&data);
         PyErr_SetString(PyExc_ValueError, "json_records: bad bounds");
@@ -699,6 +703,7 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
     s.end = s.base + stop;
     s.lines = lines;
     s.request = request;
+    s.grammar = allow_nan ? SMP_JSON_NAN : SMP_JSON;
     s.cols = (Col *)calloc(MAX_KEYS, sizeof(Col));
     s.slots = (int16_t *)malloc(SLOTS * sizeof(int16_t));
     if (s.cols == NULL || s.slots == NULL) {

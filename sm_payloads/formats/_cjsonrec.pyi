@@ -2,9 +2,18 @@ from typing import Any, overload
 
 from typing_extensions import Buffer
 
+_Payload = bytearray | bytes | list[str] | tuple[bytearray, bytearray]
+
 def json_records(
-    data: Buffer, start: int, stop: int, lines: bool, request: bool = False, texts: bool = False, /
-) -> tuple[int, list[tuple[str, str, bytearray | bytes | list[str] | tuple[bytearray, bytearray], int]]] | None: ...
+    data: Buffer,
+    start: int,
+    stop: int,
+    lines: bool,
+    request: bool = False,
+    texts: bool = False,
+    allow_nan: bool = False,
+    /,
+) -> tuple[int, list[tuple[str, str, _Payload, int]]] | None: ...
 def ucs4_lines(text: Buffer, n: int, /) -> tuple[bytearray, int] | None: ...
 @overload
 def dict_rows(rows: list[Any], float64_type: type, float32_type: type, /) -> str | None: ...

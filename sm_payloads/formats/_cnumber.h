@@ -711,6 +711,10 @@ enum {
      * int then float() gives); a number beyond the target type's range (one that rounds
      * to infinity in it) is refused. */
     SMP_JSON = 1,
+    /* SMP_JSON, and the three words Python's json reads with its default parse_constant:
+     * NaN (the quiet NaN with the sign bit clear, as float("nan")), Infinity and -Infinity,
+     * exactly so spelled. For the readers' allow_nan. */
+    SMP_JSON_NAN = 2,
 };
 
 static int ieq(const char *p, const char *end, const char *word) {
@@ -741,8 +745,21 @@ static const char *smp_number(Gil *g, const char *p, const char *end, int gramma
     const Fmt *f = f32 ? &SMP_F32 : &SMP_F64;
     Dec d;
     uint64_t bits;
-    int neg = 0, json = grammar == SMP_JSON;
+    int neg = 0, json = grammar != SMP_CSV;
     (void)g;
+    if (grammar == SMP_JSON_NAN && p < end && (*p == 'N' || *p == 'I' || *p == '-')) {
+        int minus = *p == '-';
+        const char *w = p + minus;
+        if (!minus && end - w >= 3 && memcmp(w, "NaN", 3) == 0) {
+            put_bits(f32, f32 ? 0x7FC00000u : 0x7FF8000000000000ULL, out);
+            return w + 3;
+        }
+        if (end - w >= 8 && memcmp(w, "Infinity", 8) == 0) {
+            put_bits(f32, (f32 ? 0x7F800000u : 0x7FF0000000000000ULL) | (minus ? (f32 ? 0x80000000u : 0x8000000000000000ULL) : 0),
+                     out);
+            return w + 8;
+        }
+    }
     if (p < end && (*p == '-' || (!json && *p == '+'))) {
         neg = *p == '-';
         p++;

@@ -542,24 +542,46 @@ _CREC = _native.load("formats._cjsonrec")
 _RecordColumns = tuple[int, list[tuple[str, str, Any, int]]]
 
 
+def _parsed(piece: bytes, allow_nan: bool) -> Any:
+    """orjson's value of `piece`; with `allow_nan`, Python's json's where orjson refuses
+    (NaN, Infinity, -Infinity); `_NOTHING` where neither reads it."""
+    try:
+        return orjson.loads(piece)
+    except orjson.JSONDecodeError:
+        if not allow_nan:
+            return _NOTHING
+    except MemoryError:
+        return _NOTHING
+    try:
+        return _loads_python(piece, 0, len(piece))
+    except SyntaxProblem:
+        return _NOTHING
+
+
+_NOTHING = object()
+
+
 def records_pure(
-    buf: bytes | bytearray, start: int, end: int, lines: bool, request: bool = False
+    buf: bytes | bytearray, start: int, end: int, lines: bool, request: bool = False, allow_nan: bool = False
 ) -> _RecordColumns | None:
     """The twin of ``_cjsonrec.json_records``: ``buf[start:end]`` as response records of
     scalars, (n, [(key, kind, values, width), ...]) with kind ``n`` (numbers: float64
     values), ``v`` (lists of `width` numbers: n * width float64 values) or ``s`` (strings: a
     list of str), keys in the first record's order; None for anything else. orjson parses
     the body (each non-blank line in JSON Lines, as the general path reads them). With
-    `request`, the envelope is ``{"instances": [...]}`` (else a response's `ENVELOPES`)."""
+    `request`, the envelope is ``{"instances": [...]}`` (else a response's `ENVELOPES`).
+    With `allow_nan`, NaN, Infinity and -Infinity are numbers too (Python's json reads a
+    text orjson refuses)."""
     piece = bytes(buf[start:end])
-    try:
-        if lines:
-            # line by line (no list of all the lines' bytes at once)
-            items = [orjson.loads(x) for x in io.BytesIO(piece) if x.strip()]
-        else:
-            doc = orjson.loads(piece)
-    except (orjson.JSONDecodeError, MemoryError):
-        return None
+    if lines:
+        # line by line (no list of all the lines' bytes at once)
+        items = [_parsed(x, allow_nan) for x in io.BytesIO(piece) if x.strip()]
+        if _NOTHING in items:
+            return None
+    else:
+        doc = _parsed(piece, allow_nan)
+        if doc is _NOTHING:
+            return None
     if not lines:
         if type(doc) is dict:
             if len(doc) != 1:
@@ -607,15 +629,23 @@ def records_pure(
 
 
 def response_fast(
-    buf: bytes | bytearray, start: int, end: int, lines: bool, dtype: DtypeSpec, ragged: bool = False
+    buf: bytes | bytearray,
+    start: int,
+    end: int,
+    lines: bool,
+    dtype: DtypeSpec,
+    ragged: bool = False,
+    allow_nan: bool = False,
 ) -> RecordBatch | None:
     """A response body of records of scalars (numbers, strings, lists of numbers of one
     length per key; with `ragged`, also numbers and lists of any lengths mixed, a `Ragged`
-    column) as the batch the general path builds from it, or None (Rule 7)."""
+    column) as the batch the general path builds from it, or None (Rule 7). With
+    `allow_nan`, NaN, Infinity and -Infinity read as numbers (as the general path reads
+    them then)."""
     if _CREC is not None:
-        got = _CREC.json_records(buf, start, end, lines)
+        got = _CREC.json_records(buf, start, end, lines, False, False, allow_nan)
     else:
-        got = records_pure(buf, start, end, lines)
+        got = records_pure(buf, start, end, lines, False, allow_nan)
     if got is None:
         return None
     n, cols = got

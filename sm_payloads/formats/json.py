@@ -148,7 +148,7 @@ def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) ->
             raise _at_record(err, buf, start, True)
     if response:
         # records of scalars, column by column (an empty body declines)
-        columns = response_fast(buf, start, len(buf), False, dtype, True)  # ragged columns too
+        columns = response_fast(buf, start, len(buf), False, dtype, True, allow_nan)  # ragged columns too
         if columns is not None:
             return columns
         # items that are bare numbers or number lists, by the request scanner

@@ -319,7 +319,7 @@ def decode_response(
     _check_block_size(block_size)
     if not hasattr(data, "read"):
         data = as_bytes(data, text=True)
-        fast = response_fast(data, skip_bom(data), len(data), True, dtype, True)  # ragged too
+        fast = response_fast(data, skip_bom(data), len(data), True, dtype, True, allow_nan)  # ragged too
         if fast is not None:
             return fast
     return _decode(data, True, dtype, allow_nan, block_size)
