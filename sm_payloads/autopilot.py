@@ -794,26 +794,31 @@ def _regroup(rec: Any, width: int) -> tuple[list[bytes], list[int]]:
     A row that already has one field per key is left as it is (a label may start with
     ``[``: ``[,[0.5]`` is the label ``[`` and a list)."""
     fields: list[bytes] = rec.fields
+    # read once: a record without quotes works them out on every access
+    quoted: list[bool] = rec.quoted
     if len(fields) == width or not any(
-        not q and f.lstrip().startswith(b"[") for f, q in zip(fields, rec.quoted, strict=True)
+        not q and f.lstrip().startswith(b"[") for f, q in zip(fields, quoted, strict=True)
     ):
         return fields, rec.offsets
+    offsets: list[int] = rec.offsets
     out: list[bytes] = []
     offs: list[int] = []
     j = 0
+    dead = 0  # the fields before it open no list: the closing field an opener sought is not there
     while j < len(fields):
         f = fields[j]
-        if not rec.quoted[j] and f.lstrip().startswith(b"[") and not f.rstrip().endswith(b"]"):
+        if j >= dead and not quoted[j] and f.lstrip().startswith(b"[") and not f.rstrip().endswith(b"]"):
             end = j + 1
-            while end < len(fields) and not rec.quoted[end] and not fields[end].rstrip().endswith(b"]"):
+            while end < len(fields) and not quoted[end] and not fields[end].rstrip().endswith(b"]"):
                 end += 1
-            if end < len(fields) and not rec.quoted[end]:
+            if end < len(fields) and not quoted[end]:
                 out.append(b",".join(fields[j : end + 1]))
-                offs.append(rec.offsets[j])
+                offs.append(offsets[j])
                 j = end + 1
                 continue
+            dead = end  # an opener before `end` would stop at `end` too (each scan is linear once)
         out.append(f)
-        offs.append(rec.offsets[j])
+        offs.append(offsets[j])
         j += 1
     return out, offs
 
@@ -1130,7 +1135,9 @@ def _json_fast(
         return None
     try:
         label: dict[str, Any] = {}
-        for key, kind, payload, width in cols:
+        for key, kind, payload, width, index in cols:
+            if index is not None:
+                return None  # a record without a key: the per-record reader's error
             if kind == "s":
                 texts = _Texts(n, joined=payload) if isinstance(payload, bytes) else _Texts(n, strs=payload)
                 label[key] = _text_column(key, role, texts)

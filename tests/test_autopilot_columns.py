@@ -674,7 +674,7 @@ def test_json_records_texts_join_what_the_list_holds(values: list[str], lines: b
     texts = _CREC.json_records(body, 0, len(body), lines, False, True)
     assert plain[1][0][2] == values
     want = values if any("\n" in v for v in values) else "\n".join(values).encode()
-    assert texts == (plain[0], [("predicted_label", "s", want, 0), plain[1][1]])
+    assert texts == (plain[0], [("predicted_label", "s", want, 0, None), plain[1][1]])
 
 
 # --------------------------------------------------------------------------------------
@@ -734,3 +734,66 @@ def test_memory_stays_within_32x_the_body(ct: str, role: ap.Role, keys: tuple[st
         assert fast(body, ct, keys, role) is not None
         used = peak(lambda: ap.decode_response(body, ct, keys, role=role))
     assert used <= bound(body), f"{used / len(body):.1f} x the body"
+
+
+# --------------------------------------------------------------------------------------
+# Review of the column routes (adversarial inputs)
+# --------------------------------------------------------------------------------------
+
+
+class _CountedRecord:
+    """A tokenized CSV record for `ap._regroup` that counts the field reads it costs: each
+    read of `fields`, `quoted` or `offsets` item, and a whole row of items for each read of
+    `quoted` or `offsets` (a record without quotes works those lists out on every access)."""
+
+    def __init__(self, fields: list[bytes]) -> None:
+        self.reads = 0
+        rec = self
+
+        class Counted(list):  # type: ignore[type-arg]
+            def __getitem__(self, i: Any) -> Any:
+                rec.reads += 1
+                return super().__getitem__(i)
+
+        self.fields = Counted(fields)
+        self._quoted = [False] * len(fields)
+        self._offsets = [2 * i for i in range(len(fields))]
+        self._counted = Counted
+
+    @property
+    def quoted(self) -> list[bool]:
+        self.reads += len(self._quoted)
+        return self._counted(self._quoted)  # type: ignore[no-any-return]
+
+    @property
+    def offsets(self) -> list[int]:
+        self.reads += len(self._offsets)
+        return self._counted(self._offsets)  # type: ignore[no-any-return]
+
+
+def test_regroup_reads_each_field_a_bounded_number_of_times() -> None:
+    """A CSV row of 2,000 unquoted fields that open a list (``[``) and none that closes one:
+    `_regroup` looked for the closing field from every opener (and worked out the record's
+    `quoted` and `offsets` lists again for every field), 2,000 x 2,000 reads; a 7.5 kB row
+    took 1.3 s (the fuzz target's superlinear finding). Now a bounded number per field, and
+    the same fields, offsets and error."""
+    n = 2000
+    rec = _CountedRecord([b"["] * n + [b"x"])
+    fields, offsets = ap._regroup(rec, 2)
+    assert list(fields) == [b"["] * n + [b"x"]
+    assert list(offsets) == [2 * i for i in range(n + 1)]
+    assert rec.reads <= 8 * (n + 1), rec.reads
+    # an opener is joined through the first field that closes a list; an opener after
+    # the last such field is left as it is
+    rec = _CountedRecord([b"[", b"[1", b" 2]", b"[", b"x"])
+    assert ap._regroup(rec, 2) == ([b"[,[1, 2]", b"[", b"x"], [0, 6, 8])
+    body = b"[," * n + b"x"
+    for p in PATHS:
+        with path(p), pytest.raises(smp.DecodeError) as e:
+            ap.decode_response(body, CSV, ("labels", "probabilities"), role="ensemble")
+        assert (e.value.reason, e.value.offset, e.value.record_index, e.value.line) == (
+            f"row has {n + 1} fields for 2 keys (labels, probabilities)",
+            4,
+            0,
+            1,
+        )
