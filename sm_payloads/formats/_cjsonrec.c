@@ -577,8 +577,9 @@ static int utf8_ok(const unsigned char *p, Py_ssize_t n) {
     return 1;
 }
 
-/* A string column's values joined by '\n' (texts mode, Rule 3): a bytes object; Py_None
- * (a new reference) when a value holds a '\n' itself (the caller builds the str list);
+/* A string column's values joined by '\n' (texts mode, Rule 3): a bytes object of exactly
+ * one line per value; Py_None (a new reference) when a value holds a '\n' itself, as
+ * built (the caller builds the str list);
  * NULL with an exception when memory ran out, without one when a string declines. */
 static PyObject *build_joined(const Scan *s, const Col *col) {
     Py_ssize_t total = s->nrec > 0 ? s->nrec - 1 : 0, i;
@@ -603,14 +604,22 @@ static PyObject *build_joined(const Scan *s, const Col *col) {
                 Py_DECREF(out);
                 return NULL;
             }
-            if (memchr(o, '\n', (size_t)len) != NULL) {
-                Py_DECREF(out);
-                Py_RETURN_NONE;
-            }
         }
         o += len;
     }
     stop = o;
+    {
+        /* one line per value (i of them), else a value holds a '\n': an escape, or a byte
+         * the scan read as another one (a finalizer run by the objects made since, or a
+         * thread while the scan ran without the GIL, changed a bytearray) */
+        const char *t = PyBytes_AS_STRING(out);
+        Py_ssize_t k, nl = 0;
+        for (k = 0; k < stop - t; k++) nl += t[k] == '\n';
+        if (nl != (i > 0 ? i - 1 : 0)) {
+            Py_DECREF(out);
+            Py_RETURN_NONE;
+        }
+    }
     if (!utf8_ok((const unsigned char *)PyBytes_AS_STRING(out), stop - PyBytes_AS_STRING(out))) {
         Py_DECREF(out);
         return NULL;
