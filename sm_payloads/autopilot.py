@@ -1135,7 +1135,9 @@ def _json_fast(
         return None
     try:
         label: dict[str, Any] = {}
-        for key, kind, payload, width in cols:
+        for key, kind, payload, width, index in cols:
+            if index is not None:
+                return None  # a record without a key: the per-record reader's error
             if kind == "s":
                 texts = _Texts(n, joined=payload) if isinstance(payload, bytes) else _Texts(n, strs=payload)
                 label[key] = _text_column(key, role, texts)

@@ -674,7 +674,7 @@ def test_json_records_texts_join_what_the_list_holds(values: list[str], lines: b
     texts = _CREC.json_records(body, 0, len(body), lines, False, True)
     assert plain[1][0][2] == values
     want = values if any("\n" in v for v in values) else "\n".join(values).encode()
-    assert texts == (plain[0], [("predicted_label", "s", want, 0), plain[1][1]])
+    assert texts == (plain[0], [("predicted_label", "s", want, 0, None), plain[1][1]])
 
 
 # --------------------------------------------------------------------------------------

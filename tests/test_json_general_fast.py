@@ -11,6 +11,7 @@ or come from the general path forced (the scanner switched off)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -341,8 +342,12 @@ def columns_read(body: bytes, lines: bool) -> J._RecordColumns | None:
     if got is not None:
         assert twin is not None
         assert got[0] == twin[0]
-        assert [(k, kind, w) for k, kind, _p, w in got[1]] == [(k, kind, w) for k, kind, _p, w in twin[1]]
-        for (_k, kind, a, _w), (_k2, _kind2, b, _w2) in zip(got[1], twin[1], strict=True):
+        shapes = [[(k, kind, w) for k, kind, _p, w, _i in cols] for cols in (got[1], twin[1])]
+        assert shapes[0] == shapes[1]
+        for (_k, kind, a, _w, ia), (_k2, _kind2, b, _w2, ib) in zip(got[1], twin[1], strict=True):
+            assert (ia is None) == (ib is None)
+            if ia is not None:
+                assert bytes(ia) == np.asarray(ib, dtype=np.int64).tobytes()
             if kind == "s":
                 assert a == b and all(type(x) is str for x in a)
             elif kind == "r":  # (values, counts)
@@ -389,7 +394,7 @@ def test_ragged_columns_exact(response: bool) -> None:
     assert col.values.tolist() == [1.0, 2.0, 3.0, 4.0] and col.offsets.tolist() == [0, 1, 3, 3, 4]
     assert cols["b"].tolist() == ["x", "y", "z", "w"]
     kernel = columns_read(body, False)
-    assert kernel is not None and [(k, kind) for k, kind, _p, _w in kernel[1]] == [("a", "r"), ("b", "s")]
+    assert kernel is not None and [(k, kind) for k, kind, _p, _w, _i in kernel[1]] == [("a", "r"), ("b", "s")]
     lines = body[1:-1].replace(b"}, {", b"}\n{")
     same_outcome(all_paths(lines, True, response=response), got)
     got = all_paths(body, False, response=response, dtype="int32")
@@ -425,15 +430,12 @@ def test_column_errors_equal_the_general_path() -> None:
         b'[{"uid": 1, "a": [1]}]',  # a uid that is not a string
         b'[{"label": {"y": 1}, "a": [1]}]',
         b'[{"data": {"x": [1]}, "a": [1]}]',
-        b'[{"a": 1, "b": "x"}, {"a": 1}]',  # a key missing
         b'[{"a": 1, "b": "x"}, {"a": 1, "b": 2}]',  # kinds differ
         b'[{"a": 1, "b": "x"}, {"a": 1, "b": "\\ud800"}]',  # a lone surrogate
         b'{"instances": [{"a": 1, "b": "x"}], "configuration": {"k": 1}}',
         b'{"predictions": [{"a": 1, "b": "x"}]}',
         b'[{"a": 1, "b": "x"}, {"a": 1, "b": "x"} x',
         b'[{"a": true, "b": "x"}]',
-        b'[{}, {"a": 1}]',  # an empty record among others: a missing key
-        b'[{"a": 1}, {}]',
     ],
 )
 def test_declined_columns_keep_the_general_path_outcome(body: bytes) -> None:
@@ -444,6 +446,35 @@ def test_declined_columns_keep_the_general_path_outcome(body: bytes) -> None:
         all_paths(body, False, allow_nan=allow_nan)
         if body.startswith(b"[{") and body.endswith(b"}]"):  # the same records as JSON Lines
             all_paths(body[1:-1].replace(b"}, {", b"}\n{") + b"\n", True, allow_nan=allow_nan)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'[{"a": 1, "b": "x"}, {"a": 1}]',  # a key missing: None in a strings column
+        b'[{}, {"a": 1}]',  # an empty record among others: every key missing
+        b'[{"a": 1}, {}]',
+        b'[{"a": [1, 2]}, {"b": 3}, {"a": [4, 5], "b": 6}]',  # each key in some records
+    ],
+)
+def test_missing_keys_are_read_column_by_column(body: bytes) -> None:
+    """A key missing from some records: the column reader gives what the general path
+    gives (a Ragged column with those records invalid, None in a strings column)."""
+    for p in ("c", "pure") if CREC is not None else ("pure",):
+        with pure() if p == "pure" else contextlib.nullcontext():
+            assert J.request_fast(body, 0, len(body), False, None) is not None
+    got = all_paths(body, False)
+    lines = body[1:-1].replace(b"}, {", b"}\n{") + b"\n"
+    assert isinstance(all_paths(lines, True), smp.RecordBatch)
+    assert isinstance(got, smp.RecordBatch) and got.n == body.count(b"{")
+    if b'"b": "x"' in body:
+        assert got.features["a"].tolist() == [1.0, 1.0]
+        assert got.features["b"].dtype == object and got.features["b"].tolist() == ["x", None]
+        return
+    a = got.features["a"]
+    assert isinstance(a, Ragged) and a.valid is not None
+    held = [b'"a"' in r for r in body[1:-1].split(b"}, {")]
+    assert a.valid.tolist() == held
 
 
 _KEYS = st.sampled_from(
@@ -472,9 +503,10 @@ def _column_records(draw: st.DrawFn) -> list[Any]:
 
     out = []
     empty = draw(st.integers(0, 9)) == 0
+    sparse = draw(st.integers(0, 3)) == 0  # keys missing from some records ({} among them)
     for _ in range(draw(st.integers(1, 6))):
         order = draw(st.permutations(keys)) if messy else keys
-        rec = {} if empty else {k: value(k) for k in order}
+        rec = {} if empty else {k: value(k) for k in order if not sparse or draw(st.integers(0, 2))}
         if messy and len(rec) > 1 and draw(st.integers(0, 9)) == 0:
             rec.pop(next(iter(rec)))
         out.append(rec)

@@ -244,8 +244,8 @@ def _same_results(a: list[Any], b: list[Any]) -> None:
     for x, y in zip(a, b, strict=True):
         if isinstance(x, tuple) and len(x) == 2 and isinstance(x[1], list):  # json_records
             assert x[0] == y[0]
-            assert [(c[0], c[1], c[3], c[2] if c[1] == "s" else bytes(c[2])) for c in x[1]] == [
-                (c[0], c[1], c[3], c[2] if c[1] == "s" else bytes(c[2])) for c in y[1]
+            assert [(c[0], c[1], c[3], c[2] if c[1] == "s" else bytes(c[2]), c[4]) for c in x[1]] == [
+                (c[0], c[1], c[3], c[2] if c[1] == "s" else bytes(c[2]), c[4]) for c in y[1]
             ]
         else:
             assert x == y

@@ -152,8 +152,11 @@ def response_records(draw: st.DrawFn) -> list[dict[str, Any]]:
     ]
     cols = [draw(_column(k, n)) for k in kinds]
     recs = []
+    sparse = draw(st.integers(0, 3)) == 0  # keys missing from some records
     for i in range(n):
         items = [(k, c[i]) for k, c in zip(keys, cols, strict=True)]
+        if sparse:
+            items = [kv for kv in items if draw(st.integers(0, 2))]
         if draw(st.booleans()):
             items = draw(st.permutations(items))
         recs.append(dict(items))
@@ -341,8 +344,11 @@ def test_kernel_matches_its_twin(body: bytes) -> None:
     assert twin is not None
     assert got[0] == twin[0]
     assert len(got[1]) == len(twin[1])
-    for (k1, kind1, p1, w1), (k2, kind2, p2, w2) in zip(got[1], twin[1], strict=True):
+    for (k1, kind1, p1, w1, i1), (k2, kind2, p2, w2, i2) in zip(got[1], twin[1], strict=True):
         assert (k1, kind1, w1) == (k2, kind2, w2)
+        assert (i1 is None) == (i2 is None)
+        if i1 is not None:
+            assert bytes(i1) == np.asarray(i2, dtype=np.int64).tobytes()
         if kind1 == "s":
             assert p1 == p2
         elif kind1 == "r":  # (values, counts)

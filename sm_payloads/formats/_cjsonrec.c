@@ -15,15 +15,18 @@
  *
  * Rule 1 (accept or decline): json_records reads one exact shape, a JSON array of flat
  * objects (bare, or the only value of a {"predictions" | "projections" | "scores": [...]}
- * envelope; with `request`, of an {"instances": [...]} envelope, for the request readers,
- * where every record may also be {}), or one flat object per line (JSON Lines), where every object has the same
- * keys (in any order, each once) and each key holds the same kind of value in every record:
- * a number, a string, or a list of numbers of one length; or numbers and lists of numbers
- * of any lengths, mixed (a ragged column: kind 'r', its values and one count per record,
- * -1 for a number). Anything else (true, false,
- * null, nested objects, other lengths, invalid JSON or UTF-8, a lone surrogate escape, an
- * empty array, no records) returns None and the caller's general path decides what the
- * body is and reports its errors. The kernel never raises for the content of a body.
+ * envelope; with `request`, of an {"instances": [...]} envelope, for the request readers),
+ * or one flat object per line (JSON Lines). Each key appears at most once in a record, in
+ * any order, and holds the same kind of value in every record that has it: a number, a
+ * string, or a list of numbers of one length; or numbers and lists of numbers of any
+ * lengths, mixed (a ragged column: kind 'r', its values and one count per record, -1 for
+ * a number). A key may be missing from records (a record may be {}): its column then
+ * comes with the index of the records that hold it, and its values are theirs. Columns
+ * come in the order their keys first appear. Anything else (true, false, null, nested
+ * objects, other lengths, invalid JSON or UTF-8, a lone surrogate escape, an empty array,
+ * no records, a response whose records are all {}) returns None and the caller's general
+ * path decides what the body is and reports its errors. The kernel never raises for the
+ * content of a body.
  * Rule 2 (numbers): numbers are read by smp_number (_cnumber.h) in the JSON grammar as
  * float64, exactly (the correctly rounded value of the text); a number beyond float64
  * declines. With allow_nan, the words NaN, Infinity and -Infinity are numbers too (as
@@ -64,7 +67,10 @@ typedef struct {
     Py_ssize_t ncounts, ccap;
     Py_ssize_t *spans; /* K_STR: start, end (negative end: has escapes) per record */
     Py_ssize_t nspans, scap;
-    Py_ssize_t stamp; /* last record that set it */
+    Py_ssize_t stamp;   /* last record that set it */
+    Py_ssize_t present; /* records that hold the key (the values above are theirs) */
+    int64_t *index;     /* the record of each of them, once a record lacks the key (else NULL) */
+    Py_ssize_t nindex, icap;
 } Col;
 
 typedef struct {
@@ -148,7 +154,7 @@ static int grow(void **buf, Py_ssize_t *cap, Py_ssize_t need, size_t item) {
 /* The count of a number in a K_RAG column (one value of shape ()). */
 #define RAG_SCALAR (-1)
 
-/* col (K_NUM or K_VEC) becomes K_RAG at record nrec: the counts of the records before it
+/* col (K_NUM or K_VEC) becomes K_RAG after nrec values: the counts of the records before
  * (each RAG_SCALAR, or the width), so that numbers and lists of any length mix (Rule 1). */
 static int to_ragged(Col *col, Py_ssize_t nrec) {
     Py_ssize_t i;
@@ -254,18 +260,18 @@ static const char *scan_value(Scan *s, const char *p, Col *col, int first) {
     if (*p == '[') {
         Py_ssize_t k;
         if (first) col->kind = K_VEC;
-        else if (col->kind == K_NUM && to_ragged(col, s->nrec) < 0) return NULL;
+        else if (col->kind == K_NUM && to_ragged(col, col->present) < 0) return NULL;
         else if (col->kind != K_VEC && col->kind != K_RAG) return NULL;
         p = scan_vector(s, p, col, &k);
         if (p == NULL) return NULL;
         if (first) col->width = k;
-        else if (col->kind == K_VEC && k != col->width && to_ragged(col, s->nrec) < 0) return NULL;
+        else if (col->kind == K_VEC && k != col->width && to_ragged(col, col->present) < 0) return NULL;
         if (col->kind == K_RAG && put_count(col, k) < 0) return NULL;
         return p;
     }
     if (*p == '-' || is_digit((unsigned char)*p) || (s->grammar == SMP_JSON_NAN && (*p == 'N' || *p == 'I'))) {
         if (first) col->kind = K_NUM;
-        else if (col->kind == K_VEC && to_ragged(col, s->nrec) < 0) return NULL;
+        else if (col->kind == K_VEC && to_ragged(col, col->present) < 0) return NULL;
         else if (col->kind != K_NUM && col->kind != K_RAG) return NULL;
         if (col->nvals + 1 > col->cap && grow((void **)&col->vals, &col->cap, col->nvals + 1, sizeof(double)) < 0)
             return NULL;
@@ -278,28 +284,42 @@ static const char *scan_value(Scan *s, const char *p, Col *col, int first) {
     return NULL; /* true, false, null, an object: the general path */
 }
 
-/* One flat object at p (on its '{'). The first record sets the keys and kinds. */
+/* Record s->nrec holds col: noted in col->index once a record before it lacked the key
+ * (the index then lists every record that holds it). */
+static int note_present(Scan *s, Col *col) {
+    if (col->index == NULL) {
+        Py_ssize_t i;
+        if (col->present == s->nrec) return 0; /* no record lacked it so far */
+        if (grow((void **)&col->index, &col->icap, col->present + 1, sizeof(int64_t)) < 0) return -1;
+        for (i = 0; i < col->present; i++) col->index[i] = i;
+        col->nindex = col->present;
+    }
+    if (col->nindex + 1 > col->icap && grow((void **)&col->index, &col->icap, col->nindex + 1, sizeof(int64_t)) < 0)
+        return -1;
+    col->index[col->nindex++] = s->nrec;
+    return 0;
+}
+
+/* One flat object at p (on its '{'). A key's first record sets its kind; a key may be
+ * missing from any record (Rule 1). */
 static const char *scan_record(Scan *s, const char *p) {
     const char *end = s->end;
-    int first = s->nrec == 0;
-    Py_ssize_t seen = 0, expect = 0;
+    Py_ssize_t expect = 0;
     p = skip_ws(s, p + 1);
     if (p < end && *p == '}') {
-        /* no keys: a request's empty record, when every record is one (Rule 1) */
-        if (!s->request || s->ncols != 0) return NULL;
-        s->nrec++;
+        s->nrec++; /* no keys: every column lacks this record */
         return p + 1;
     }
     for (;;) {
         const char *a, *b;
-        int esc;
+        int esc, r;
         Col *col = NULL;
         Py_ssize_t len;
         size_t slot;
         if (p >= end || *p != '"') return NULL;
-        if (!first && expect < s->ncols) {
-            /* the key the previous record had here: its bytes and the closing quote (the
-             * first record's key, so without escapes or control bytes) */
+        if (expect < s->ncols) {
+            /* the key the previous record had here: its bytes and the closing quote (a
+             * key as first seen, so without escapes or control bytes) */
             Col *c = &s->cols[expect];
             if (end - p > c->name_len + 1 && p[c->name_len + 1] == '"' && same_bytes(p + 1, c->name, c->name_len) &&
                 c->stamp != s->nrec) {
@@ -312,26 +332,28 @@ static const char *scan_record(Scan *s, const char *p) {
         p = scan_string(p, end, &a, &b, &esc);
         if (p == NULL || esc) return NULL;
         len = b - a;
-        if (first) {
-            /* a new key (a key twice declines) */
-            if (s->ncols >= MAX_KEYS || find_col(s, a, len, &col, &slot) != 0) return NULL;
+        r = find_col(s, a, len, &col, &slot);
+        if (r < 0) return NULL;
+        if (r == 0) {
+            /* a new key */
+            if (s->ncols >= MAX_KEYS) return NULL;
             s->slots[slot] = (int16_t)s->ncols;
             col = &s->cols[s->ncols++];
             col->name = a;
             col->name_len = len;
-        } else {
-            if (find_col(s, a, len, &col, &slot) != 1) return NULL;
-            if (col->stamp == s->nrec) return NULL; /* a key twice */
-            expect = (col - s->cols) + 1;
+        } else if (col->stamp == s->nrec) {
+            return NULL; /* a key twice */
         }
+        expect = (col - s->cols) + 1;
     found:
         col->stamp = s->nrec;
-        seen++;
+        if (note_present(s, col) < 0) return NULL;
         p = skip_ws(s, p);
         if (p >= end || *p != ':') return NULL;
         p = skip_ws(s, p + 1);
-        p = scan_value(s, p, col, first);
+        p = scan_value(s, p, col, col->present == 0);
         if (p == NULL) return NULL;
+        col->present++;
         p = skip_ws(s, p);
         if (p >= end) return NULL;
         if (*p == ',') {
@@ -341,7 +363,6 @@ static const char *scan_record(Scan *s, const char *p) {
         if (*p == '}') break;
         return NULL;
     }
-    if (seen != s->ncols) return NULL;
     s->nrec++;
     return p + 1;
 }
@@ -360,7 +381,7 @@ static int scan_body(Scan *s, const char *p) {
             p = skip_ws(s, p);
             if (p < end && *p != '\n') return 0;
         }
-        return s->nrec > 0;
+        return s->nrec > 0 && (s->request || s->ncols > 0); /* a response of only {} declines */
     }
     p = skip_ws(s, p);
     if (p >= end) return 0;
@@ -402,7 +423,7 @@ static int scan_body(Scan *s, const char *p) {
         if (p >= end || *p != '}') return 0;
         p = skip_ws(s, p + 1);
     }
-    return p == end;
+    return p == end && (s->request || s->ncols > 0); /* a response of only {} declines */
 }
 
 static int hexval(unsigned char c) {
@@ -483,14 +504,14 @@ static Py_ssize_t unescape(const char *a, const char *b, char *out) {
 /* The str objects of a string column (a list), or NULL: with an exception set when
  * memory ran out, without one when a string declines. */
 static PyObject *build_strings(const Scan *s, const Col *col) {
-    PyObject *list = PyList_New(s->nrec);
+    PyObject *list = PyList_New(col->present);
     PyObject *prev = NULL;
     const char *pa = NULL;
     Py_ssize_t plen = -1, i;
     char *tmp = NULL;
     Py_ssize_t tcap = 0;
     if (list == NULL) return NULL;
-    for (i = 0; i < s->nrec; i++) {
+    for (i = 0; i < col->present; i++) {
         Py_ssize_t a = col->spans[2 * i], b = col->spans[2 * i + 1];
         PyObject *str;
         if (b >= 0) {
@@ -582,17 +603,17 @@ static int utf8_ok(const unsigned char *p, Py_ssize_t n) {
  * built (the caller builds the str list);
  * NULL with an exception when memory ran out, without one when a string declines. */
 static PyObject *build_joined(const Scan *s, const Col *col) {
-    Py_ssize_t total = s->nrec > 0 ? s->nrec - 1 : 0, i;
+    Py_ssize_t total = col->present > 0 ? col->present - 1 : 0, i;
     PyObject *out;
     char *o, *stop;
-    for (i = 0; i < s->nrec; i++) {
+    for (i = 0; i < col->present; i++) {
         Py_ssize_t a = col->spans[2 * i], b = col->spans[2 * i + 1];
         total += (b >= 0 ? b : -b - 1) - a; /* escapes only shrink */
     }
     out = PyBytes_FromStringAndSize(NULL, total);
     if (out == NULL) return NULL;
     o = PyBytes_AS_STRING(out);
-    for (i = 0; i < s->nrec; i++) {
+    for (i = 0; i < col->present; i++) {
         Py_ssize_t a = col->spans[2 * i], b = col->spans[2 * i + 1], len;
         if (i > 0) *o++ = '\n';
         if (b >= 0) {
@@ -628,7 +649,7 @@ static PyObject *build_joined(const Scan *s, const Col *col) {
     return out;
 }
 
-/* The result tuple (n, [(key, kind, payload, width), ...]); NULL with or without an
+/* The result tuple (n, [(key, kind, payload, width, index), ...]); NULL with or without an
  * exception (see build_strings). */
 static PyObject *build(const Scan *s, int texts) {
     PyObject *cols = PyList_New(s->ncols), *out;
@@ -636,7 +657,7 @@ static PyObject *build(const Scan *s, int texts) {
     if (cols == NULL) return NULL;
     for (j = 0; j < s->ncols; j++) {
         const Col *col = &s->cols[j];
-        PyObject *key = PyUnicode_DecodeUTF8(col->name, col->name_len, NULL), *payload, *item;
+        PyObject *key = PyUnicode_DecodeUTF8(col->name, col->name_len, NULL), *payload, *item, *index;
         if (key == NULL) {
             if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) PyErr_Clear();
             Py_DECREF(cols);
@@ -669,7 +690,33 @@ static PyObject *build(const Scan *s, int texts) {
             Py_DECREF(cols);
             return NULL;
         }
-        item = Py_BuildValue("(NCNn)", key, col->kind, payload, col->kind == K_VEC ? col->width : (Py_ssize_t)0);
+        if (col->present != s->nrec) {
+            /* the records that hold the key (a record after the last one noted lacks it too) */
+            index = col->index != NULL ? PyByteArray_FromStringAndSize((const char *)col->index,
+                                                                       col->nindex * (Py_ssize_t)sizeof(int64_t))
+                                       : PyByteArray_FromStringAndSize(NULL, 0);
+            if (index != NULL && col->index == NULL && col->present > 0) {
+                /* present in records 0..present-1 only */
+                Py_ssize_t i;
+                if (PyByteArray_Resize(index, col->present * (Py_ssize_t)sizeof(int64_t)) < 0) {
+                    Py_CLEAR(index);
+                } else {
+                    int64_t *ix = (int64_t *)PyByteArray_AS_STRING(index);
+                    for (i = 0; i < col->present; i++) ix[i] = i;
+                }
+            }
+            if (index == NULL) {
+                Py_DECREF(key);
+                Py_DECREF(payload);
+                Py_DECREF(cols);
+                return NULL;
+            }
+        } else {
+            index = Py_None;
+            Py_INCREF(index);
+        }
+        item = Py_BuildValue("(NCNnN)", key, col->kind, payload, col->kind == K_VEC ? col->width : (Py_ssize_t)0,
+                             index);
         if (item == NULL) {
             Py_DECREF(cols);
             return NULL;
@@ -681,15 +728,18 @@ static PyObject *build(const Scan *s, int texts) {
 }
 
 PyDoc_STRVAR(json_records_doc,
-             "json_records(data, start, stop, lines, request=False, texts=False, allow_nan=False) -> (n, [(key, kind, payload, width), ...]) | None\n\n"
+             "json_records(data, start, stop, lines, request=False, texts=False, allow_nan=False)\n"
+             "    -> (n, [(key, kind, payload, width, index), ...]) | None\n\n"
              "Read data[start:stop] as JSON response records of scalars (module docstring, Rule 1):\n"
              "a JSON array of flat objects, bare or in a predictions / projections / scores\n"
-             "envelope (request true: an instances envelope), or (lines true) one flat object per line. One entry per key in the first\n"
-             "record's order: kind 'n' (numbers: payload a bytearray of n float64), 'v' (lists of\n"
-             "`width` numbers: n * width float64), 'r' (numbers and lists of any length: payload\n"
-             "(values, counts), a bytearray of float64 and one of n int64, -1 for a number) or\n"
-             "'s' (strings: payload a list of n str; texts true: the n strings as UTF-8 joined by\n"
-             "'\\n', a bytes object, or the list where a string holds a '\\n').\n"
+             "envelope (request true: an instances envelope), or (lines true) one flat object per\n"
+             "line. One entry per key, in the order keys first appear; m is the number of records\n"
+             "that hold the key: kind 'n' (numbers: payload a bytearray of m float64), 'v' (lists of\n"
+             "`width` numbers: m * width float64), 'r' (numbers and lists of any length: payload\n"
+             "(values, counts), a bytearray of float64 and one of m int64, -1 for a number) or\n"
+             "'s' (strings: payload a list of m str; texts true: the m strings as UTF-8 joined by\n"
+             "'\\n', a bytes object, or the list where a string holds a '\\n'). index is None when\n"
+             "every record holds the key (m == n), else a bytearray of the m records' int64 indices.\n"
              "With allow_nan, NaN, Infinity and -Infinity are numbers too (Rule 2).\n"
              "None when the body is anything else.");
 
@@ -736,6 +786,7 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
         free(s.cols[j].vals);
         free(s.cols[j].spans);
         free(s.cols[j].counts);
+        free(s.cols[j].index);
     }
     free(s.cols);
     free(s.slots);

@@ -539,7 +539,7 @@ def response_items(doc: Any) -> tuple[list[Any], str]:
 
 #: The optional C kernel for response records (`response_fast`); None: its twin below.
 _CREC = _native.load("formats._cjsonrec")
-_RecordColumns = tuple[int, list[tuple[str, str, Any, int]]]
+_RecordColumns = tuple[int, list[tuple[str, str, Any, int, Any]]]
 
 
 def _parsed(piece: bytes, allow_nan: bool) -> Any:
@@ -565,9 +565,12 @@ def records_pure(
     buf: bytes | bytearray, start: int, end: int, lines: bool, request: bool = False, allow_nan: bool = False
 ) -> _RecordColumns | None:
     """The twin of ``_cjsonrec.json_records``: ``buf[start:end]`` as response records of
-    scalars, (n, [(key, kind, values, width), ...]) with kind ``n`` (numbers: float64
-    values), ``v`` (lists of `width` numbers: n * width float64 values) or ``s`` (strings: a
-    list of str), keys in the first record's order; None for anything else. orjson parses
+    scalars, (n, [(key, kind, values, width, index), ...]) with kind ``n`` (numbers: float64
+    values), ``v`` (lists of `width` numbers: float64 values), ``r`` (numbers and lists of
+    any length: (float64 values, int64 counts, -1 for a number)) or ``s`` (strings: a list
+    of str), keys in the order they first appear; a key missing from some records has the
+    int64 `index` of the records that hold it (else None), and its values are theirs. None
+    for anything else (a response of only ``{}`` too). orjson parses
     the body (each non-blank line in JSON Lines, as the general path reads them). With
     `request`, the envelope is ``{"instances": [...]}`` (else a response's `ENVELOPES`).
     With `allow_nan`, NaN, Infinity and -Infinity are numbers too (Python's json reads a
@@ -593,25 +596,31 @@ def records_pure(
             items = doc
         else:
             return None
-    if not items or type(items[0]) is not dict or not (items[0] or request):
+    if not items or set(map(type, items)) != {dict}:
         return None
-    first = items[0].keys()
-    if not all(type(r) is dict and r.keys() == first for r in items):
-        return None
-    cols: list[tuple[str, str, Any, int]] = []
-    for key in list(first):
-        vals = [r[key] for r in items]
+    # the keys in the order they first appear, and for each the records that hold it
+    where: dict[str, list[int]] = {}
+    for i, r in enumerate(items):
+        for key in r:
+            where.setdefault(key, []).append(i)
+    if not where and not request:
+        return None  # a response of only {}
+    n = len(items)
+    cols: list[tuple[str, str, Any, int, Any]] = []
+    for key, held in where.items():
+        vals = [items[i][key] for i in held]
+        index = None if len(held) == n else np.array(held, dtype=np.int64)
         types = set(map(type, vals))
         try:
             if types <= _NUM_TYPES:
-                cols.append((key, "n", np.array(vals, dtype=np.float64), 0))
+                cols.append((key, "n", np.array(vals, dtype=np.float64), 0, index))
             elif types == {str}:
-                cols.append((key, "s", vals, 0))
+                cols.append((key, "s", vals, 0, index))
             elif types == {list} and len(set(map(len, vals))) == 1:
                 flat = list(chain.from_iterable(vals))
                 if not set(map(type, flat)) <= _NUM_TYPES:
                     return None
-                cols.append((key, "v", np.array(flat, dtype=np.float64), len(vals[0])))
+                cols.append((key, "v", np.array(flat, dtype=np.float64), len(vals[0]), index))
             elif list in types and types <= _NUM_TYPES | {list}:
                 # numbers and lists of any length: a ragged column, -1 counting a number
                 parts = [v if type(v) is list else [v] for v in vals]
@@ -620,12 +629,12 @@ def records_pure(
                     return None
                 counts = [len(v) if type(v) is list else -1 for v in vals]
                 payload = (np.array(flat, dtype=np.float64), np.array(counts, dtype=np.int64))
-                cols.append((key, "r", payload, 0))
+                cols.append((key, "r", payload, 0, index))
             else:
                 return None
         except OverflowError:
             return None
-    return len(items), cols
+    return n, cols
 
 
 def response_fast(
@@ -650,36 +659,57 @@ def response_fast(
         return None
     n, cols = got
     label: dict[str, Any] = {}
-    for key, kind, payload, width in cols:
-        if kind == "r" and not ragged:
+    for key, kind, payload, width, index in cols:
+        if (kind == "r" or index is not None) and not ragged:
             return None
-        col = record_column(n, key, kind, payload, width, dtype)
+        col = record_column(n, key, kind, payload, width, dtype, index)
         if col is None:
             return None
         label[key] = col
     return RecordBatch(label=label, n=n)
 
 
-def record_column(n: int, key: str, kind: str, payload: Any, width: int, dtype: DtypeSpec) -> Any:
+def record_column(
+    n: int, key: str, kind: str, payload: Any, width: int, dtype: DtypeSpec, index: Any = None
+) -> Any:
     """The column of one key of `response_fast` or `request_fast` (a kernel's payload), in
     its dtype; None where the general path must decide (a float32 rounding boundary, or a
-    value that does not convert: the general path names it and its record)."""
+    value that does not convert: the general path names it and its record). With `index`
+    (the records that hold the key), the others lack it: None in a strings column, an
+    invalid empty record of a `Ragged` column otherwise, as the general path gives them."""
     col: Any
+    held = None if index is None else np.frombuffer(index, dtype=np.int64)
     if kind == "s":
         col = np.empty(n, dtype=object)
-        col[:] = payload
+        if held is None:
+            col[:] = payload
+        else:
+            col[held] = payload
         return col
-    if kind == "r":
-        # numbers (shape ()) among lists (shape (k,)): a ragged column, a number one value
-        values, counts = (
-            np.frombuffer(x, dtype=d) for x, d in zip(payload, (np.float64, np.int64), strict=True)
-        )
+    if kind == "r" or held is not None:
+        # numbers (shape ()) among lists (shape (k,)): a ragged column, a number one value;
+        # a record without the key: no values, and not valid
+        if kind == "r":
+            values, counts = (
+                np.frombuffer(x, dtype=d) for x, d in zip(payload, (np.float64, np.int64), strict=True)
+            )
+            counts = np.where(counts < 0, 1, counts)
+        else:
+            values = np.frombuffer(payload, dtype=np.float64)
+            counts = np.full(len(held) if held is not None else n, 1 if kind == "n" else width, np.int64)
+        lengths = counts
+        valid = None
+        if held is not None:
+            lengths = np.zeros(n, dtype=np.int64)
+            lengths[held] = counts
+            valid = np.zeros(n, dtype=bool)
+            valid[held] = True
         offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.where(counts < 0, 1, counts), out=offsets[1:])
-        col = Ragged(values, offsets)
+        np.cumsum(lengths, out=offsets[1:])
+        col = Ragged(values, offsets, valid)
     else:
         col = np.frombuffer(payload, dtype=np.float64)
-    if kind == "v":
+    if kind == "v" and held is None:
         col = col.reshape(n, width)
     dt = _resolve_dtype(dtype, key)
     if dt == np.float32 and _has_boundaries(col):
@@ -715,16 +745,16 @@ def request_fast(
         return None  # one column given twice: the general path's error
     features: dict[str, Any] = {}
     strings: dict[str, list[str | None]] = {}
-    for key, kind, payload, width in cols:
+    for key, kind, payload, width, index in cols:
         if key in _STRING_FIELDS:
-            if kind != "s":
-                return None
+            if kind != "s" or index is not None:
+                return None  # strings some records lack: the general path
             strings[key] = payload
             continue
         if key in RESERVED and key != "features":
             return None
         name = "values" if key == "features" else key
-        col = record_column(n, name, kind, payload, width, dtype)
+        col = record_column(n, name, kind, payload, width, dtype, index)
         if col is None:
             return None
         features[name] = col
