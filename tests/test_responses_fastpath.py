@@ -825,3 +825,35 @@ def test_numeric_batch_known_bytes() -> None:
     assert J.response_rows(nan, b",") is None
     with pytest.raises(EncodeError, match="record 1"):
         smp.encode_response(nan, JSON)
+
+
+@pytest.mark.parametrize(
+    ("body", "ct"),
+    [
+        (b'[{"a": "\\ud800"}]', JSON),
+        (b'{"predictions": [{"a": "\\udc00", "b": NaN}]}', JSON),
+        (b'{"a": "x"}\n{"a": "\\ud800"}\n', JSONL),
+    ],
+)
+def test_allow_nan_twin_refuses_a_lone_surrogate_as_the_general_path(body: bytes, ct: str) -> None:
+    """With allow_nan, the twin read a body orjson refuses with Python's json whatever orjson
+    refused (here a lone surrogate escape, far from any NaN), where the general path reads
+    it so only when orjson stopped at NaN / Infinity: the pure path gave a batch, the
+    others the DecodeError."""
+    lines = ct == JSONL
+    assert J.records_pure(body, 0, len(body), lines, False, True) is None
+    got = _all_same(paths(ct, body, allow_nan=True))
+    assert got[0] == "DecodeError" and "surrogate" in got[1]
+
+
+def test_allow_nan_twin_reads_with_python_json_where_the_general_path_does() -> None:
+    """orjson stops at the NaN first: the general path then reads the body with Python's
+    json, lone surrogate and all, and so does the twin (the kernel declines the escape)."""
+    body = b'[{"b": NaN, "a": "\\ud800"}]'
+    got = J.records_pure(body, 0, len(body), False, False, True)
+    assert got is not None and got[1][1][:3] == ("a", "s", ["\ud800"])
+    if C is not None:
+        assert C.json_records(body, 0, len(body), False, False, False, True) is None
+    batch = _all_same(paths(JSON, body, allow_nan=True))
+    assert batch.label["a"].tolist() == ["\ud800"]
+    assert batch.label["b"].view(np.uint64).tolist() == [0x7FF8000000000000]

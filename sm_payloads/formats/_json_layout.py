@@ -543,17 +543,12 @@ _RecordColumns = tuple[int, list[tuple[str, str, Any, int, Any]]]
 
 
 def _parsed(piece: bytes, allow_nan: bool) -> Any:
-    """orjson's value of `piece`; with `allow_nan`, Python's json's where orjson refuses
-    (NaN, Infinity, -Infinity); `_NOTHING` where neither reads it."""
+    """The value of `piece` as the general path reads it (`loads`: orjson's; with
+    `allow_nan`, Python's json's where orjson stopped at NaN, Infinity or -Infinity, and
+    only there: Python's json also reads what orjson refuses elsewhere, such as a lone
+    surrogate escape); `_NOTHING` where `loads` refuses it."""
     try:
-        return orjson.loads(piece)
-    except orjson.JSONDecodeError:
-        if not allow_nan:
-            return _NOTHING
-    except MemoryError:
-        return _NOTHING
-    try:
-        return _loads_python(piece, 0, len(piece))
+        return loads(piece, 0, len(piece), allow_nan)
     except SyntaxProblem:
         return _NOTHING
 
