@@ -26,7 +26,9 @@ import numpy as np
 import scipy.sparse as sp
 
 import sm_payloads as smp
-from sm_payloads import algorithms, mime, recordio, serving
+from sm_payloads import algorithms, autopilot, mime, recordio, serving
+from sm_payloads.formats import _csv_text
+from sm_payloads.formats import _json_layout as json_layout
 from sm_payloads.formats import csv as csv_format
 from sm_payloads.formats import json as json_format
 from sm_payloads.formats import jsonlines as jsonl_format
@@ -57,9 +59,15 @@ class Target:
     #: The selectors that bound applies to: those that decode the body whole (a streaming
     #: read with a batch of 1-4 records costs a batch per record, the caller's choice).
     whole: Callable[[int], bool] = lambda sel: True
+    #: The seeds are whole inputs, their selector byte first (a body fits one selector),
+    #: rather than bodies given every selector of `seed_selectors`.
+    selected: bool = False
 
     def seed_inputs(self) -> Iterator[bytes]:
         for body in self.seeds():
+            if self.selected:
+                yield body
+                continue
             for s in self.seed_selectors:
                 yield bytes([s]) + body
 
@@ -494,6 +502,140 @@ def seeds_serving() -> list[bytes]:
     return out
 
 
+# The answers of Autopilot model containers: the selector picks the content type, the role
+# and the keys; bit 64 hands the body over as a bytearray; bit 128 also checks that the
+# column routes (C kernels, and their pure twins) read it as the per-record reader does.
+_AP_TYPES = ("text/csv", "application/json", "application/jsonlines")
+_AP_ROLES: tuple[autopilot.Role, ...] = ("algorithm", "post-processing", "ensemble")
+_AP_KEYS: tuple[tuple[str, ...], ...] = (
+    ("predicted_label", "probability"),
+    autopilot.KEYS,
+    ("predicted_label", "probabilities"),
+    ("probability",),
+    ("predicted_label",),
+    ("labels", "probabilities"),
+)
+_AP_CASES = len(_AP_TYPES) * len(_AP_ROLES) * len(_AP_KEYS)
+
+
+def _ap_case(sel: int) -> tuple[str, autopilot.Role, tuple[str, ...]]:
+    i = (sel & 63) % _AP_CASES
+    return _AP_TYPES[i % 3], _AP_ROLES[i // 3 % 3], _AP_KEYS[i // 9]
+
+
+def _ap_selector(ct: str, role: str, keys: tuple[str, ...]) -> int:
+    return _AP_TYPES.index(ct) + 3 * _AP_ROLES.index(role) + 9 * _AP_KEYS.index(keys)
+
+
+@contextlib.contextmanager
+def _ap_pure() -> Iterator[None]:
+    """The Autopilot readers with their C kernels switched off (the twins read)."""
+    saved = autopilot._CNUM, autopilot._CREC, json_layout._CREC
+    autopilot._CNUM = autopilot._CREC = json_layout._CREC = None
+    try:
+        yield
+    finally:
+        autopilot._CNUM, autopilot._CREC, json_layout._CREC = saved
+
+
+def _ap_outcome(f: Callable[[], smp.RecordBatch]) -> Any:
+    """A batch, or the typed error's fields (type, reason, offset, record, line)."""
+    try:
+        return f()
+    except smp.DecodeError as e:
+        return ("DecodeError", e.content_type, e.reason, e.offset, e.record_index, e.line)
+
+
+def _ap_column(a: Any) -> Any:
+    """A column as comparable values: dtype, shape and every value's bytes (floats bit for
+    bit; object columns by the repr of their values, so NaN equals NaN and 1 is not 1.0)."""
+    if isinstance(a, smp.Ragged):
+        valid = None if a.valid is None else a.valid.tolist()
+        return ("ragged", a.values.dtype.str, a.values.tobytes(), a.offsets.tolist(), valid)
+    if a.dtype == object:
+        return ("object", a.shape, repr(a.tolist()))
+    return (a.dtype.str, a.shape, a.tobytes())
+
+
+def _ap_same(got: Any, want: Any, what: str) -> None:
+    if isinstance(got, smp.RecordBatch) and isinstance(want, smp.RecordBatch):
+        if len(got) != len(want) or list(got.label) != list(want.label):
+            raise AssertionError(
+                f"{what}: {len(got)} records {list(got.label)}, want {len(want)} {list(want.label)}"
+            )
+        for k in want.label:
+            if _ap_column(got.label[k]) != _ap_column(want.label[k]):
+                raise AssertionError(f"{what}: column {k!r} {got.label[k]!r}, want {want.label[k]!r}")
+    elif got != want:
+        raise AssertionError(f"{what}: {got!r}, want {want!r}")
+
+
+def _ap_records(body: bytes, ct: str, keys: tuple[str, ...], role: autopilot.Role) -> smp.RecordBatch:
+    """The per-record reader of `ct` alone (what the column routes stand in front of)."""
+    if ct == "text/csv":
+        return autopilot._csv_records(body, _csv_text.body_start(body), keys, role, "utf-8")
+    start = json_layout.skip_bom(body)
+    reader = autopilot._json_records if ct == "application/json" else autopilot._jsonlines_records
+    return reader(body, start, keys, role)
+
+
+def run_autopilot(data: bytes) -> None:
+    sel, body = _split(data)
+    ct, role, keys = _ap_case(sel)
+    source: Any = bytearray(body) if sel & 64 else body
+    got = _ap_outcome(lambda: autopilot.decode_response(source, ct, keys, role=role))
+    if not sel & 128:
+        return
+    want = _ap_outcome(lambda: _ap_records(body, ct, keys, role))
+    _ap_same(got, want, "decode_response against the per-record reader")
+    with _ap_pure():
+        pure = _ap_outcome(lambda: autopilot.decode_response(source, ct, keys, role=role))
+    _ap_same(pure, want, "decode_response (pure path) against the per-record reader")
+
+
+def _ap_batch(role: str, keys: tuple[str, ...], classes: int) -> list[dict[str, Any]]:
+    """A few records as `role` writes them for `keys`, with `classes` classes."""
+    names = ["False.", "True.", "caf\u00e9", "a,b"][:classes]
+    out = []
+    for i, p in enumerate([0.75, 0.125, float("nan")][:classes]):
+        probs = [0.5 / classes] * (classes - 1) + [1 - 0.5 / classes * (classes - 1)]
+        rec: dict[str, Any] = {
+            "predicted_label": float(i % classes) if role == "algorithm" else names[i % classes],
+            "probability": p,
+            "probabilities": probs,
+            "labels": [float(j) for j in range(classes)] if role == "algorithm" else names,
+        }
+        out.append({k: rec[k] for k in keys})
+    return out
+
+
+def _ap_respell(body: bytes, how: int) -> bytes:
+    """The same records as another writer might spell them."""
+    if how == 0:
+        return body.replace(b"\n", b"\r\n")
+    if how == 1:
+        return b"\xef\xbb\xbf" + body
+    if how == 2:
+        return body.replace(b", ", b",")
+    return body.replace(b"'", b'"') if body[:1] == b"{" else body + b"\n"
+
+
+def seeds_autopilot() -> list[bytes]:
+    out: list[bytes] = []
+    for ct in _AP_TYPES:
+        for role in _AP_ROLES:
+            for keys in _AP_KEYS:
+                sel = _ap_selector(ct, role, keys)
+                for classes in (2, 3):
+                    records = _ap_batch(role, keys, classes)
+                    for body in _try(
+                        lambda: autopilot.encode_response(records, ct, keys, role=role)  # noqa: B023
+                    ):
+                        out.append(bytes([sel | 128]) + body)
+                        out.append(bytes([sel | (64 if classes == 3 else 0)]) + _ap_respell(body, sel % 4))
+    return out
+
+
 # ======================================================================================
 # One large input per target on its format's fast path (the time-per-byte reference)
 # ======================================================================================
@@ -527,6 +669,17 @@ def _fast_npy() -> bytes:
     buf = io.BytesIO()
     np.save(buf, np.random.default_rng(22).standard_normal((_FAST_ROWS, 16)).astype(np.float32))
     return b"\x00" + buf.getvalue()
+
+
+def _fast_autopilot() -> bytes:
+    """A post-processing container's CSV of predicted_label,probability (the column route)."""
+    rng = np.random.default_rng(23)
+    p = rng.random(5 * _FAST_ROWS)
+    batch = smp.RecordBatch(label={"predicted_label": np.where(p > 0.5, "True.", "False."), "probability": p})
+    keys = _AP_KEYS[0]
+    return bytes([_ap_selector("text/csv", "post-processing", keys)]) + autopilot.encode_response(
+        batch, "text/csv", keys
+    )
 
 
 def _fast_algorithms() -> bytes:
@@ -599,6 +752,17 @@ TARGETS: dict[str, Target] = {
             seeds_algorithms,
             _algo_selectors(),
             _fast_algorithms,
+        ),
+        Target(
+            "autopilot",
+            "autopilot.decode_response (CSV / JSON / JSON Lines, 3 roles, 6 key sets; C and pure paths "
+            "against the per-record reader)",
+            run_autopilot,
+            seeds_autopilot,
+            (),
+            _fast_autopilot,
+            lambda sel: not sel & 128,  # the per-record reader too: its own pace
+            selected=True,
         ),
         Target(
             "mime", "MediaType.parse / parse_accept / negotiate / get_codec", run_mime, seeds_mime, (0, 1, 3)

@@ -412,6 +412,7 @@ def test_fuzz_harnesses_hold_on_their_seeds() -> None:
         "npy",
         "libsvm",
         "algorithms",
+        "autopilot",
         "mime",
         "serving",
     }
