@@ -836,4 +836,5 @@ def test_json_records_texts_keep_one_line_per_value_when_the_body_changes() -> N
     # the same strings with escapes, read as they are
     body = b'{"predictions": [{"a": "x\\n", "b": "u\\n"}, {"a": "p\\n", "b": "rs"}]}'
     got = _CREC.json_records(body, 0, len(body), False, False, True)
-    assert got is not None and [c[:3] for c in got[1]] == [("a", "s", ["x\n", "p\n"]), ("b", "s", ["u\n", "rs"])]
+    assert got is not None
+    assert [c[:3] for c in got[1]] == [("a", "s", ["x\n", "p\n"]), ("b", "s", ["u\n", "rs"])]

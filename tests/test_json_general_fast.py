@@ -718,3 +718,51 @@ def test_response_matrix_items(body: bytes, lines: bool) -> None:
         got = all_paths(body, lines, response=True, dtype=dtype)
         if dtype is None and isinstance(got, smp.RecordBatch):
             assert got.label["values"].shape[1:] in ((2, 2), (1, 1))
+
+
+# --------------------------------------------------------------------------------------
+# Records whose keys differ that much: the column cells budget
+# --------------------------------------------------------------------------------------
+
+
+def _one_key_each(n: int, response: bool) -> bytes:
+    recs = [{f"k{i}": [float(i)]} for i in range(n)]
+    return orjson.dumps({"predictions" if response else "instances": recs})
+
+
+@pytest.mark.parametrize("response", [False, True])
+def test_records_of_different_keys_are_refused_past_the_cells_budget(response: bool) -> None:
+    """n records of one new key each make n columns of n cells (n**2): 512 fit the floor of
+    2**18 cells, 513 do not (513**2 = 263,169 > max(2**18, 16 * 513 + 8 * 513)); the
+    refusal names the first record of key 511, the first past the budget."""
+    fits = all_paths(_one_key_each(512, response), False, response=response)
+    assert isinstance(fits, smp.RecordBatch) and fits.n == 512
+    cols = fits.label if response else fits.features
+    assert len(cols) == 512 and cols["k7"].valid.tolist() == [i == 7 for i in range(512)]
+    body = _one_key_each(513, response)
+    got = all_paths(body, False, response=response)
+    part = "label" if response else "features"
+    want = (
+        f"{part}: 513 different keys in 513 records make 263169 column cells, more than the 262144 "
+        "these records allow (send such records as one sparse tensor: keys, values, shape)"
+    )
+    assert got == ("error", want, body.index(b'{"k511"'), None, 511)  # record 511, at its offset
+    # JSON Lines: the same records, one a line
+    lines = b"".join(orjson.dumps({f"k{i}": [float(i)]}) + b"\n" for i in range(513))
+    got = all_paths(lines, True, response=response)
+    assert got == ("error", want, lines.index(b'{"k511"'), 512, 511)  # on line 512
+
+
+def test_optional_keys_stay_within_the_budget() -> None:
+    """50 optional keys of which each record holds 5 (what a sparse-ish writer gives):
+    read, column by column, as the general path reads them."""
+    rng = np.random.default_rng(3)
+    keys = [f"feature_{i}" for i in range(50)]
+    recs = [{keys[j]: float(j) for j in sorted(rng.choice(50, 5, replace=False))} for _ in range(6000)]
+    body = orjson.dumps({"predictions": recs})
+    got = all_paths(body, False, response=True)
+    assert isinstance(got, smp.RecordBatch) and got.n == 6000 and len(got.label) == 50
+    col = got.label["feature_3"]
+    held = [("feature_3" in r) for r in recs]
+    assert col.valid.tolist() == held and col.values.tolist() == [3.0] * sum(held)
+    assert J.response_fast(body, 0, len(body), False, None, True) is not None

@@ -653,6 +653,8 @@ def response_fast(
     if got is None:
         return None
     n, cols = got
+    if _over_budget(n, cols):
+        return None  # the general path refuses it, and names the record
     label: dict[str, Any] = {}
     for key, kind, payload, width, index in cols:
         if (kind == "r" or index is not None) and not ragged:
@@ -662,6 +664,12 @@ def response_fast(
             return None
         label[key] = col
     return RecordBatch(label=label, n=n)
+
+
+def _over_budget(n: int, cols: Sequence[tuple[str, str, Any, int, Any]]) -> bool:
+    """Whether the columns of a kernel's reading (one map) pass `cells_budget`."""
+    present = sum(n if c[4] is None else np.frombuffer(c[4], np.int64).size for c in cols)
+    return len(cols) * n > cells_budget(n, present)
 
 
 def record_column(
@@ -735,6 +743,8 @@ def request_fast(
     if got is None:
         return None
     n, cols = got
+    if _over_budget(n, [c for c in cols if c[0] not in _STRING_FIELDS]):
+        return None  # the general path refuses it, and names the record
     names = {c[0] for c in cols}
     if "features" in names and "values" in names:
         return None  # one column given twice: the general path's error
@@ -1128,6 +1138,31 @@ def _group_chunks(g: Group) -> Iterator[list[Rec]]:
         yield g.take(lo, min(lo + CHUNK, len(g))).records()
 
 
+#: Column cells (keys x records) a batch may hold for any body; beyond it, sixteen per
+#: value read and eight per record (`cells_budget`).
+CELLS_FLOOR = 1 << 18
+
+
+def cells_budget(n: int, present: int) -> int:
+    """The column cells (one per key per record, present or not) a map of `n` records
+    holding `present` values in all may make. A key in one record of N is a column of N
+    entries (an int64 offset and a validity byte each, or an object pointer), so records
+    of different keys would make a batch quadratic in the body (200 keys in one record
+    and 20,000 ``{}`` records: 600 x the body). A value takes at least four bytes of JSON
+    (``"k":1,``) and a record two, so sixteen cells per value and eight per record keep
+    the batch within about 32 x the body, as RecordIO-protobuf's budget does (one cell
+    per byte of the records, plus eight per record); records of 50 optional keys of which
+    each holds 5 stay well within it."""
+    return max(CELLS_FLOOR, 16 * present + 8 * n)
+
+
+def _too_many_cells(map_name: str, keys: int, n: int, budget: int) -> str:
+    return (
+        f"{map_name}: {keys} different keys in {n} records make {keys * n} column cells, more than "
+        f"the {budget} these records allow (send such records as one sparse tensor: keys, values, shape)"
+    )
+
+
 def _build_columns(
     groups: Sequence[Group], content_type: str, locate: Locator
 ) -> tuple[dict[str, dict[str, Any]], list[list[str | None] | None]]:
@@ -1152,6 +1187,19 @@ def _build_columns(
             for b in builders.values():
                 b.end_chunk()
     n = i
+    for name, b in builders.items():
+        budget = cells_budget(n, sum(c.count for c in b.columns.values()))
+        if len(b.columns) * n > budget:
+            # named at the first record of the first key past the budget
+            col = list(b.columns.values())[budget // n]
+            off, line, idx = locate(0 if col.index is None else col.index[0])
+            raise DecodeError(
+                content_type,
+                _too_many_cells(name, len(b.columns), n, budget),
+                offset=off,
+                record_index=idx,
+                line=line,
+            )
     maps: dict[str, dict[str, Any]] = {}
     for name, b in builders.items():
         try:
