@@ -838,3 +838,55 @@ def test_json_records_texts_keep_one_line_per_value_when_the_body_changes() -> N
     got = _CREC.json_records(body, 0, len(body), False, False, True)
     assert got is not None
     assert [c[:3] for c in got[1]] == [("a", "s", ["x\n", "p\n"]), ("b", "s", ["u\n", "rs"])]
+
+
+def _regroup_reference(
+    fields: list[bytes], quoted: list[bool], offsets: list[int], width: int
+) -> tuple[list[bytes], list[int]]:
+    """The regrouping rule read plainly (quadratic, for small rows): a row of `width`
+    fields, or without an unquoted field that starts with ``[``, stays as it is; else each
+    unquoted field that opens a list without closing it is joined with ',' through the
+    first later field that ends with ``]``, unless a quoted field or the row's end comes
+    first; a joined field is at its first field's offset."""
+    opens = [not q and f.lstrip().startswith(b"[") for f, q in zip(fields, quoted, strict=True)]
+    if len(fields) == width or not any(opens):
+        return fields, offsets
+    out, at, j = [], [], 0
+    while j < len(fields):
+        f = fields[j]
+        if not quoted[j] and f.lstrip().startswith(b"[") and not f.rstrip().endswith(b"]"):
+            close = next(
+                (k for k in range(j + 1, len(fields)) if quoted[k] or fields[k].rstrip().endswith(b"]")), None
+            )
+            if close is not None and not quoted[close]:
+                out.append(b",".join(fields[j : close + 1]))
+                at.append(offsets[j])
+                j = close + 1
+                continue
+        out.append(f)
+        at.append(offsets[j])
+        j += 1
+    return out, at
+
+
+#: Pieces of CSV fields that open, close or hold lists, quoted or not.
+REGROUP_PIECES = st.sampled_from([b"[", b"]", b"1", b" ", b"x", b"[1", b"2]", b'"a"', b'"[1]"'])
+
+
+@settings(max_examples=300)
+@given(
+    row=st.lists(st.lists(REGROUP_PIECES, max_size=3).map(b"".join), min_size=1, max_size=10).map(b",".join),
+    width=st.integers(1, 4),
+)
+@example(row=b"[,[,[,x,]", width=2)
+@example(row=b'[,"q",[1,2]', width=2)
+def test_regroup_is_the_plain_rule(row: bytes, width: int) -> None:
+    """`_regroup` (which skips the openers a failed search has passed) joins the fields the
+    plain rule joins, at their first field's offset."""
+    try:
+        recs, _ = _csv_text.tokenize(row, 0, len(row), 1, 0, 0)
+    except smp.DecodeError:
+        return  # a quote inside an unquoted field: the tokenizer's error
+    for rec in recs:
+        want = _regroup_reference(rec.fields, rec.quoted, rec.offsets, width)
+        assert tuple(map(list, ap._regroup(rec, width))) == tuple(map(list, want))
