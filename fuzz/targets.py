@@ -14,6 +14,7 @@ grammar.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -502,9 +503,10 @@ def seeds_serving() -> list[bytes]:
     return out
 
 
-# The answers of Autopilot model containers: the selector picks the content type, the role
-# and the keys; bit 64 hands the body over as a bytearray; bit 128 also checks that the
-# column routes (C kernels, and their pure twins) read it as the per-record reader does.
+# The answers of Autopilot model containers: the selector's low six bits pick the content
+# type, the role and the keys (0-53; 54-63: CSV with charset=us-ascii, four key sets); bit
+# 64 hands the body over as a bytearray; bit 128 also checks that the column routes (C
+# kernels, and their pure twins) read it as the per-record reader does.
 _AP_TYPES = ("text/csv", "application/json", "application/jsonlines")
 _AP_ROLES: tuple[autopilot.Role, ...] = ("algorithm", "post-processing", "ensemble")
 _AP_KEYS: tuple[tuple[str, ...], ...] = (
@@ -516,14 +518,19 @@ _AP_KEYS: tuple[tuple[str, ...], ...] = (
     ("labels", "probabilities"),
 )
 _AP_CASES = len(_AP_TYPES) * len(_AP_ROLES) * len(_AP_KEYS)
+_AP_ASCII = "text/csv; charset=us-ascii"
 
 
 def _ap_case(sel: int) -> tuple[str, autopilot.Role, tuple[str, ...]]:
-    i = (sel & 63) % _AP_CASES
+    i = sel & 63
+    if i >= _AP_CASES:  # CSV read as US-ASCII
+        return _AP_ASCII, _AP_ROLES[(i - _AP_CASES) % 3], _AP_KEYS[(i - _AP_CASES) // 3]
     return _AP_TYPES[i % 3], _AP_ROLES[i // 3 % 3], _AP_KEYS[i // 9]
 
 
 def _ap_selector(ct: str, role: str, keys: tuple[str, ...]) -> int:
+    if ct == _AP_ASCII:
+        return _AP_CASES + _AP_ROLES.index(role) + 3 * _AP_KEYS.index(keys)
     return _AP_TYPES.index(ct) + 3 * _AP_ROLES.index(role) + 9 * _AP_KEYS.index(keys)
 
 
@@ -572,8 +579,9 @@ def _ap_same(got: Any, want: Any, what: str) -> None:
 
 def _ap_records(body: bytes, ct: str, keys: tuple[str, ...], role: autopilot.Role) -> smp.RecordBatch:
     """The per-record reader of `ct` alone (what the column routes stand in front of)."""
-    if ct == "text/csv":
-        return autopilot._csv_records(body, _csv_text.body_start(body), keys, role, "utf-8")
+    if ct.startswith("text/csv"):
+        charset = _csv_text.charset_option("us-ascii" if ct == _AP_ASCII else "utf-8")
+        return autopilot._csv_records(body, _csv_text.body_start(body), keys, role, charset)
     start = json_layout.skip_bom(body)
     reader = autopilot._json_records if ct == "application/json" else autopilot._jsonlines_records
     return reader(body, start, keys, role)
@@ -633,6 +641,13 @@ def seeds_autopilot() -> list[bytes]:
                     ):
                         out.append(bytes([sel | 128]) + body)
                         out.append(bytes([sel | (64 if classes == 3 else 0)]) + _ap_respell(body, sel % 4))
+    for i in range(_AP_CASES, 64):  # CSV bodies read as US-ASCII (the three-class one is not)
+        _, role, keys = _ap_case(i)
+        for classes in (2, 3):
+            write = functools.partial(
+                autopilot.encode_response, _ap_batch(role, keys, classes), "text/csv", keys, role=role
+            )
+            out += [bytes([i | 128]) + body for body in _try(write)]
     return out
 
 
