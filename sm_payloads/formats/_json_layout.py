@@ -1192,13 +1192,13 @@ def _build_columns(
         if len(b.columns) * n > budget:
             # named at the first record of the first key past the budget
             col = list(b.columns.values())[budget // n]
-            off, line, idx = locate(0 if col.index is None else col.index[0])
+            at, at_line, at_index = locate(0 if col.index is None else col.index[0])
             raise DecodeError(
                 content_type,
                 _too_many_cells(name, len(b.columns), n, budget),
-                offset=off,
-                record_index=idx,
-                line=line,
+                offset=at,
+                record_index=at_index,
+                line=at_line,
             )
     maps: dict[str, dict[str, Any]] = {}
     for name, b in builders.items():
