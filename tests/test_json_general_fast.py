@@ -766,3 +766,21 @@ def test_optional_keys_stay_within_the_budget() -> None:
     held = [("feature_3" in r) for r in recs]
     assert col.valid.tolist() == held and col.values.tolist() == [3.0] * sum(held)
     assert J.response_fast(body, 0, len(body), False, None, True) is not None
+
+
+def test_float32_errors_do_not_wait_for_a_column_read_again() -> None:
+    """A float32 column holding a binary32 rounding boundary (16777217) is read again from
+    its text, after the other columns; its value out of the float32 range in record 0 is an
+    error whatever the text says, so it is reported before record 1's error in another
+    column, as in blocks of a few lines (it named record 1 on a whole body)."""
+    lines = b'{"b": 1e300}\n{"e": 1e300, "b": 1}\n{"b": 16777217}\n'
+    why = "features['b']: value 1e+300 is out of the float32 range (dtype=float32)"
+    assert all_paths(lines, True, dtype="float32") == ("error", why, 0, 1, 0)
+    doc = b'[{"b": 1e300}, {"e": 1e300, "b": 1}, {"b": 16777217}]'
+    assert all_paths(doc, False, dtype="float32") == ("error", why, 1, None, 0)  # record 0's "{"
+    # at the overflow threshold itself (FLT_MAX + half an ulp) the text decides: 3.4028235677973366e38
+    # rounds to FLT_MAX, a longer text just above it overflows
+    near = b'{"b": 3.4028235677973366e38}\n{"e": 1e300, "b": 1}\n{"b": 16777217}\n'
+    got = all_paths(near, True, dtype="float32")
+    why = "features['e']: value 1e+300 is out of the float32 range (dtype=float32)"
+    assert got == ("error", why, near.index(b'{"e"'), 2, 1)

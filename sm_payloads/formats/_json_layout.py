@@ -1041,6 +1041,31 @@ def _has_boundaries(col: Any) -> bool:
     return flat.dtype == np.float64 and bool(float32_boundaries(flat).any())
 
 
+def _overflow_before_boundaries(col: Any) -> tuple[Any, int, str, float] | None:
+    """The float32 conversion error of a float64 column holding binary32 rounding
+    boundaries, where its float64 values decide it: the first value out of the float32
+    range that is no boundary, when no boundary at the overflow threshold comes before it
+    (only that one may overflow or not by its text). Else None: the text decides. So a
+    column read again from its text (`pending32`) reports the error it would report there
+    in the same order as the other columns, not after them."""
+    from ._exact import float32_boundaries
+
+    kind = column_kind(col)
+    flat = col.reshape(-1) if kind == "dense" else col.values if kind == "ragged" else None
+    if flat is None:  # sparse: the text decides
+        return None
+    with np.errstate(over="ignore"):
+        over = np.isinf(flat.astype(np.float32)) & ~np.isinf(flat)
+    edge = float32_boundaries(flat)
+    definite = np.flatnonzero(over & ~edge)
+    if definite.size == 0:
+        return None
+    first = int(definite[0])
+    if (over[:first] & edge[:first]).any():
+        return None
+    return col, _record_of_value(col, first), "is out of the float32 range", float(flat[first])
+
+
 def fast_exact32(fast: FastGroup, dtype: DtypeSpec) -> bool:
     """False when a scanner's float64 values hold a binary32 rounding boundary and their
     column is float32: such records go to the general path, whose groups keep their text
@@ -1285,10 +1310,13 @@ def batch_from_groups(
     for map_name, cols in maps.items():
         for key, col in list(cols.items()):
             dt = _resolve_dtype(dtype, key)
+            early = None
             if pending32 is not None and dt == np.float32 and _has_boundaries(col):
-                pending32.add((map_name, key))
-                continue
-            new, bad, why, value = _convert_column(col, dt)
+                early = _overflow_before_boundaries(col)
+                if early is None:
+                    pending32.add((map_name, key))
+                    continue
+            new, bad, why, value = _convert_column(col, dt) if early is None else early
             if bad is not None:
                 off, line, idx = locate(bad)
                 raise DecodeError(
