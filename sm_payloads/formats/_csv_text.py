@@ -96,33 +96,32 @@ def body_start(data: bytes | bytearray) -> int:
 
 def blank_run(data: bytes | bytearray, pos: int, hi: int) -> tuple[int, int]:
     """The blank lines (nothing but an optional ``\r`` before each ``\n``) from `pos`, at
-    once: (the position after the last of them, how many); (pos, 0) when there is none."""
-    # the first byte that is neither "\r" nor "\n": a short look with bytes, then numpy in
-    # windows that double (time linear in the run, however long the body after it)
-    stop = min(hi, pos + 64)
-    left = len(data[pos:stop].lstrip(b"\r\n"))
-    nonblank = stop - left
-    w = 1 << 16
-    while not left and stop < hi:
-        start, stop = stop, min(hi, stop + w)
-        arr = np.frombuffer(data, np.uint8, stop - start, start)
-        other = np.flatnonzero((arr != 10) & (arr != 13))
-        nonblank = stop if other.size == 0 else start + int(other[0])
-        left = other.size
-        w *= 2
-    end = data.rfind(b"\n", pos, nonblank) + 1
+    once: (the position after the last of them, how many); (pos, 0) when there is none.
+
+    The run ends before the first byte that is neither a ``\n`` nor a ``\r`` right before
+    one (a stray ``\r`` makes its line a record), found in windows that double from 64
+    bytes: time in proportion to the run read, so that a body of blank lines with a stray
+    ``\r`` every few lines, read a run at a time, costs time linear in the body."""
+    if pos >= hi or data[pos] not in (10, 13):
+        return pos, 0
+    first = hi  # the first byte that is not part of a blank line
+    start, w = pos, 64
+    while start < hi:
+        stop = min(hi, start + w)
+        ext = min(hi, stop + 1)  # one byte more: the "\n" after a "\r" at the window's end
+        arr = np.frombuffer(data, np.uint8, ext - start, start)
+        part = arr[: stop - start]
+        ok = part == 10
+        ok[: ext - start - 1] |= (part[: ext - start - 1] == 13) & (arr[1:] == 10)
+        bad = np.flatnonzero(~ok)
+        if bad.size:
+            first = start + int(bad[0])
+            break
+        start, w = stop, w * 2
+    end = data.rfind(b"\n", pos, first) + 1
     if end <= pos:
         return pos, 0
-    if end - pos <= 4096:
-        if data.count(b"\r", pos, end) != data.count(b"\r\n", pos, end):
-            return pos, 0  # a "\r" that does not end a line: not all blank; one at a time
-        return end, data.count(b"\n", pos, end)
-    run = np.frombuffer(data, np.uint8, end - pos, pos)
-    is_nl = run == 10
-    cr = ~is_nl  # the rest of the run is "\r": each must come right before a "\n"
-    if cr.any() and (cr[-1] or not is_nl[1:][cr[:-1]].all()):
-        return pos, 0
-    return end, int(np.count_nonzero(is_nl))
+    return end, data.count(b"\n", pos, end)
 
 
 class Record:
