@@ -215,9 +215,14 @@ def test_mutated_algorithm_responses_give_a_result_or_a_typed_error(
 
 
 def _find(strategy: st.SearchStrategy[bytes], condition: Any, tries: int = 2000) -> bytes:
+    """An example of `strategy` that meets `condition`, searched deterministically: a
+    random search for a rare mutation (lists nested 5,000 deep) found none in 10,000 tries
+    once, in the suite of a fresh clone, and the same search passed three times after."""
     from hypothesis import find
 
-    found: bytes = find(strategy, condition, settings=settings(max_examples=tries, database=None))
+    found: bytes = find(
+        strategy, condition, settings=settings(max_examples=tries, database=None, derandomize=True)
+    )
     return found
 
 
