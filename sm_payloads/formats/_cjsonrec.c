@@ -290,16 +290,22 @@ static const char *scan_value(Scan *s, const char *p, Col *col, int first) {
     return NULL; /* true, false, null, an object: the general path */
 }
 
+/* col->index for a column held by records 0..present-1 so far (an index begins once a
+ * record lacks the key): those records. */
+static int open_index(Col *col) {
+    Py_ssize_t i;
+    if (col->index != NULL) return 0;
+    if (grow((void **)&col->index, &col->icap, col->present + 1, sizeof(int64_t)) < 0) return -1;
+    for (i = 0; i < col->present; i++) col->index[i] = i;
+    col->nindex = col->present;
+    return 0;
+}
+
 /* Record s->nrec holds col: noted in col->index once a record before it lacked the key
  * (the index then lists every record that holds it). */
 static int note_present(Scan *s, Col *col) {
-    if (col->index == NULL) {
-        Py_ssize_t i;
-        if (col->present == s->nrec) return 0; /* no record lacked it so far */
-        if (grow((void **)&col->index, &col->icap, col->present + 1, sizeof(int64_t)) < 0) return -1;
-        for (i = 0; i < col->present; i++) col->index[i] = i;
-        col->nindex = col->present;
-    }
+    if (col->index == NULL && col->present == s->nrec) return 0; /* no record lacked it so far */
+    if (open_index(col) < 0) return -1;
     if (col->nindex + 1 > col->icap && grow((void **)&col->index, &col->icap, col->nindex + 1, sizeof(int64_t)) < 0)
         return -1;
     col->index[col->nindex++] = s->nrec;
@@ -697,20 +703,8 @@ static PyObject *build(const Scan *s, int texts) {
             return NULL;
         }
         if (col->present != s->nrec) {
-            /* the records that hold the key (a record after the last one noted lacks it too) */
-            index = col->index != NULL ? PyByteArray_FromStringAndSize((const char *)col->index,
-                                                                       col->nindex * (Py_ssize_t)sizeof(int64_t))
-                                       : PyByteArray_FromStringAndSize(NULL, 0);
-            if (index != NULL && col->index == NULL && col->present > 0) {
-                /* present in records 0..present-1 only */
-                Py_ssize_t i;
-                if (PyByteArray_Resize(index, col->present * (Py_ssize_t)sizeof(int64_t)) < 0) {
-                    Py_CLEAR(index);
-                } else {
-                    int64_t *ix = (int64_t *)PyByteArray_AS_STRING(index);
-                    for (i = 0; i < col->present; i++) ix[i] = i;
-                }
-            }
+            /* the records that hold the key (json_records opened every such index) */
+            index = PyByteArray_FromStringAndSize((const char *)col->index, col->nindex * (Py_ssize_t)sizeof(int64_t));
             if (index == NULL) {
                 Py_DECREF(key);
                 Py_DECREF(payload);
@@ -752,7 +746,7 @@ PyDoc_STRVAR(json_records_doc,
 static PyObject *json_records(PyObject *self, PyObject *args) {
     Py_buffer data;
     Py_ssize_t start, stop, j;
-    int lines, ok, request = 0, texts = 0, allow_nan = 0;
+    int lines, ok, request = 0, texts = 0, allow_nan = 0, nomem = 0;
     Scan s;
     PyObject *out = NULL;
     (void)self;
@@ -784,6 +778,14 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
     gil_release(&s.g);
     ok = scan_body(&s, s.base + start);
     gil_take(&s.g);
+    for (j = 0; ok && j < s.ncols; j++) {
+        /* a column the last records lack has no index yet when only they lack it */
+        if (s.cols[j].present != s.nrec && open_index(&s.cols[j]) < 0) {
+            PyErr_NoMemory();
+            ok = 0;
+            nomem = 1;
+        }
+    }
     if (ok) {
         out = build(&s, texts);
         if (out == NULL && !PyErr_Occurred()) ok = 0;
@@ -797,6 +799,7 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
     free(s.cols);
     free(s.slots);
     PyBuffer_Release(&data);
+    if (nomem) return NULL;
     if (!ok) Py_RETURN_NONE;
     return out;
 }

@@ -699,7 +699,8 @@ def record_column(
             counts = np.where(counts < 0, 1, counts)
         else:
             values = np.frombuffer(payload, dtype=np.float64)
-            counts = np.full(len(held) if held is not None else n, 1 if kind == "n" else width, np.int64)
+            assert held is not None  # a column of one kind, which some records lack
+            counts = np.full(len(held), 1 if kind == "n" else width, np.int64)
         lengths = counts
         valid = None
         if held is not None:
@@ -1025,20 +1026,24 @@ def _convert_column(col: Any, dt: np.dtype[Any]) -> tuple[Any, int | None, str, 
     return (m2 if len(shape) == 1 else Sparse(m2, shape)), None, "", 0.0
 
 
+def _flat_values(col: Any) -> np.ndarray | None:
+    """The values of a numeric column, flat (None for strings)."""
+    kind = column_kind(col)
+    if kind == "strings":
+        return None
+    if kind == "dense":
+        return col.reshape(-1)  # type: ignore[no-any-return]
+    if kind == "ragged":
+        return col.values  # type: ignore[no-any-return]
+    return np.asarray(sparse_parts(col)[0].data)
+
+
 def _has_boundaries(col: Any) -> bool:
     """A float64 column with a value on a binary32 rounding boundary."""
     from ._exact import float32_boundaries
 
-    kind = column_kind(col)
-    if kind == "strings":
-        return False
-    if kind == "dense":
-        flat = col.reshape(-1)
-    elif kind == "ragged":
-        flat = col.values
-    else:
-        flat = np.asarray(sparse_parts(col)[0].data)
-    return flat.dtype == np.float64 and bool(float32_boundaries(flat).any())
+    flat = _flat_values(col)
+    return flat is not None and flat.dtype == np.float64 and bool(float32_boundaries(flat).any())
 
 
 def _overflow_before_boundaries(col: Any) -> tuple[Any, int, str, float] | None:
@@ -1050,9 +1055,8 @@ def _overflow_before_boundaries(col: Any) -> tuple[Any, int, str, float] | None:
     in the same order as the other columns, not after them."""
     from ._exact import float32_boundaries
 
-    kind = column_kind(col)
-    flat = col.reshape(-1) if kind == "dense" else col.values if kind == "ragged" else None
-    if flat is None:  # sparse: the text decides
+    flat = _flat_values(col)
+    if flat is None or column_kind(col) == "sparse":  # sparse: the text decides
         return None
     with np.errstate(over="ignore"):
         over = np.isinf(flat.astype(np.float32)) & ~np.isinf(flat)
