@@ -962,7 +962,7 @@ def _dumps(doc: Any, deep: int) -> bytes:
 def _parse_json(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # a body an earlier mutation nested 100,000 deep
         return None
 
 
