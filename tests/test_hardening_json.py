@@ -324,3 +324,27 @@ def test_every_decode_error_has_an_offset(body: bytes) -> None:
         except smp.DecodeError as e:
             assert isinstance(e.offset, int), (f, body, e)
             assert 0 <= e.offset <= len(body)
+
+
+def test_path_offset_reads_a_snapshot_of_a_bytearray_another_thread_writes(monkeypatch: Any) -> None:
+    # Finding 14: a thread writing the bytearray while the offset of an error is found made
+    # numpy's passes over it disagree (an IndexError). The writer is simulated inside the
+    # first numpy pass: it turns the quote of a key into a bracket.
+    body = bytearray(b'{"instances": [{"features": [1]}, {"features": [1], "bogus": 2}]}')
+    reason = "$.instances[1]: unexpected key 'bogus'"
+    assert body.index(b'"bogus"') == 52
+    real = np.flatnonzero
+    calls = {"n": 0}
+
+    def writer(a: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            body[52] = ord("[")
+        return real(a)
+
+    monkeypatch.setattr(JL.np, "flatnonzero", writer)
+    got = JL.path_offset(body, 0, len(body), reason)
+    monkeypatch.undo()
+    assert calls["n"] > 0
+    assert got == 52  # the key's opening quote, in the body as it was when the error was met
+    assert bytes(body[52:53]) == b"["

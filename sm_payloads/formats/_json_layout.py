@@ -1760,6 +1760,10 @@ def path_offset(buf: bytes | bytearray, start: int, end: int, reason: str, root:
     element of a list it says was found there. None when the path is not found."""
     if not reason.startswith(root):
         return None
+    if not isinstance(buf, bytes):
+        # A snapshot: a bytearray another thread writes meanwhile would otherwise change
+        # under the passes over it (finding 14 in docs/reliability.md).
+        buf = bytes(buf)
     try:
         st = _Structure(buf, start, end)
     except MemoryError:
