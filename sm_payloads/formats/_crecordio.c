@@ -10,6 +10,7 @@
  *   keys32(buf, starts, lengths, counts, out, bound)   the same into int32, each < bound
  *   same_gaps(buf, start, stride, n, gaps, cols)   uniform dense frames: check, copy
  *   strings(buf, starts, lengths)   the values of Bytes messages, as `_bytes_column`
+ *   scan(buf, starts, lengths, wanted, limit)   the fields of many messages, as `_wire.scan`
  *
  * Rule: these functions never decide that an input is invalid. On anything unusual they
  * answer "not handled" (None, False, -1) and the caller runs the numpy twin, which either
@@ -271,12 +272,8 @@ inside(int64_t start, int64_t length, Py_ssize_t size)
  * an exception set and none held.
  */
 static int
-get_ranges(PyObject *args, const char *format, Py_buffer *bv, Py_buffer *sv, Py_buffer *lv)
+get_range_buffers(PyObject *bo, PyObject *so, PyObject *lo, Py_buffer *bv, Py_buffer *sv, Py_buffer *lv)
 {
-    PyObject *bo, *so, *lo;
-
-    if (!PyArg_ParseTuple(args, format, &bo, &so, &lo))
-        return -1;
     if (PyObject_GetBuffer(bo, bv, PyBUF_SIMPLE) < 0)
         return -1;
     if (get_i64(so, sv, 0) < 0) {
@@ -296,6 +293,16 @@ get_ranges(PyObject *args, const char *format, Py_buffer *bv, Py_buffer *sv, Py_
         return -1;
     }
     return 0;
+}
+
+static int
+get_ranges(PyObject *args, const char *format, Py_buffer *bv, Py_buffer *sv, Py_buffer *lv)
+{
+    PyObject *bo, *so, *lo;
+
+    if (!PyArg_ParseTuple(args, format, &bo, &so, &lo))
+        return -1;
+    return get_range_buffers(bo, so, lo, bv, sv, lv);
 }
 
 PyDoc_STRVAR(walk_doc,
@@ -745,6 +752,191 @@ cr_same_gaps(PyObject *self, PyObject *args)
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* scan                                                                                  */
+/* ------------------------------------------------------------------------------------ */
+
+/* A varint at *pp inside `end`, as `read_varints_at` reads it: at most 10 bytes, the 10th
+ * at most 1. On success *pp moves past it. */
+static inline int
+read_varint_at(const uint8_t *b, int64_t *pp, int64_t end, uint64_t *out)
+{
+    int64_t q = *pp;
+    uint64_t v = 0;
+    int j;
+    for (j = 0; j < 10; j++) {
+        uint8_t c;
+        if (q >= end)
+            return -1;
+        c = b[q++];
+        if (j == 9 && c > 1)
+            return -1;
+        v |= (uint64_t)(c & 0x7F) << (7 * j);
+        if (c < 0x80) {
+            *pp = q;
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* One field of a message at *pp inside `end`, as `scan` splits it: its number, wire type
+ * and the bytes of its value [*vs, *ve) (a payload, a varint, fixed bytes). -1 where
+ * `scan` declines: a field number of 0 or past 2**29 - 1, a group or invalid wire type, a
+ * varint that is truncated or too long, a value past `end`. */
+static inline int
+scan_field(const uint8_t *b, int64_t *pp, int64_t end, int64_t *fn, int64_t *wt, int64_t *vs,
+           int64_t *ve)
+{
+    uint64_t key, ln;
+    int64_t q = *pp;
+    if (read_varint_at(b, &q, end, &key) || (key >> 32) != 0 || (key >> 3) == 0)
+        return -1;
+    *fn = (int64_t)(key >> 3);
+    *wt = (int64_t)(key & 7);
+    switch (*wt) {
+    case 0: /* varint */
+        *vs = q;
+        if (read_varint_at(b, &q, end, &ln))
+            return -1;
+        *ve = q;
+        break;
+    case 1: /* fixed64 */
+        if (end - q < 8)
+            return -1;
+        *vs = q;
+        *ve = q + 8;
+        break;
+    case 2: /* length-delimited */
+        if (read_varint_at(b, &q, end, &ln) || ln > (uint64_t)(end - q))
+            return -1;
+        *vs = q;
+        *ve = q + (int64_t)ln;
+        break;
+    case 5: /* fixed32 */
+        if (end - q < 4)
+            return -1;
+        *vs = q;
+        *ve = q + 4;
+        break;
+    default: /* groups (3, 4) and invalid wire types */
+        return -1;
+    }
+    *pp = *ve;
+    return 0;
+}
+
+PyDoc_STRVAR(scan_doc,
+"scan(buf, starts, lengths, wanted, limit) -> bytearray | None\n\n"
+"The fields of every message buf[starts[i] : starts[i] + lengths[i]] (int64 arrays), as\n"
+"`_wire.scan` splits them, keeping those whose field number f < 64 has bit f set in\n"
+"`wanted` (the others are checked and skipped): a bytearray of 5 * k native int64, the\n"
+"message index, field number, wire type, value start and value end of the k fields kept,\n"
+"by message, then in wire order. None where `scan` declines or a message leaves the\n"
+"buffer; False where more than `limit` fields would be kept (the twin declines too).");
+
+static PyObject *
+cr_scan(PyObject *self, PyObject *args)
+{
+    PyObject *result = NULL;
+    Py_buffer bv, sv, lv;
+    const uint8_t *b;
+    const int64_t *starts, *lengths;
+    int64_t n, i, k = 0, j = 0, limit, *out;
+    unsigned long long wanted;
+    int failed = 0;
+    PyObject *bo, *so, *lo;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOKL:scan", &bo, &so, &lo, &wanted, &limit))
+        return NULL;
+    if (get_range_buffers(bo, so, lo, &bv, &sv, &lv) < 0)
+        return NULL;
+    b = (const uint8_t *)bv.buf;
+    starts = (const int64_t *)sv.buf;
+    lengths = (const int64_t *)lv.buf;
+    n = (int64_t)(sv.len / 8);
+    /* First count the fields (a field takes at least 2 bytes, so never more than the
+     * buffer's size), then fill the table: no allocation from a length in the input. */
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < n && !failed; i++) {
+        int64_t pos = starts[i], end, fn, wt, vs, ve;
+        if (!inside(pos, lengths[i], bv.len)) {
+            failed = 1;
+            break;
+        }
+        end = pos + lengths[i];
+        while (pos < end) {
+            if (scan_field(b, &pos, end, &fn, &wt, &vs, &ve)) {
+                failed = 1;
+                break;
+            }
+            if (fn < 64 && ((wanted >> fn) & 1) && ++k > limit)
+                break;
+        }
+        if (k > limit)
+            break;
+    }
+    Py_END_ALLOW_THREADS
+    if (!failed && k > limit) {
+        /* more than `limit` fields, or a scan that would decline further on: either way
+         * the twin declines, so this answer is exact */
+        result = Py_False;
+        Py_INCREF(result);
+        goto done;
+    }
+    if (failed || (uint64_t)k > (uint64_t)PY_SSIZE_T_MAX / 40)
+        goto decline;
+    result = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(k * 40));
+    if (result == NULL)
+        goto done;
+    out = (int64_t *)PyByteArray_AS_STRING(result);
+    if (k && ((uintptr_t)out % sizeof(int64_t)) != 0) {
+        Py_CLEAR(result); /* never seen: the allocator aligns to 16 */
+        goto decline;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < n && !failed; i++) {
+        int64_t pos = starts[i], end = starts[i] + lengths[i];
+        while (pos < end) {
+            int64_t fn, wt, vs, ve;
+            /* the buffer stays exported, but a writer could change its bytes meanwhile:
+             * the second pass checks everything again and never writes past k fields */
+            if (scan_field(b, &pos, end, &fn, &wt, &vs, &ve)) {
+                failed = 1;
+                break;
+            }
+            if (fn >= 64 || !((wanted >> fn) & 1))
+                continue;
+            if (j >= k) {
+                failed = 1;
+                break;
+            }
+            out[j] = i;
+            out[k + j] = fn;
+            out[2 * k + j] = wt;
+            out[3 * k + j] = vs;
+            out[4 * k + j] = ve;
+            j++;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (failed || j != k) {
+        Py_CLEAR(result);
+        goto decline;
+    }
+    goto done;
+decline:
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&lv);
+    PyBuffer_Release(&sv);
+    PyBuffer_Release(&bv);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
 /* strings                                                                               */
 /* ------------------------------------------------------------------------------------ */
 
@@ -865,6 +1057,7 @@ static PyMethodDef methods[] = {
     {"keys32", cr_keys32, METH_VARARGS, keys32_doc},
     {"same_gaps", cr_same_gaps, METH_VARARGS, same_gaps_doc},
     {"strings", cr_strings, METH_VARARGS, strings_doc},
+    {"scan", cr_scan, METH_VARARGS, scan_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -28,3 +28,6 @@ def same_gaps(
 def strings(
     buf: Buffer, starts: Buffer, lengths: Buffer, /
 ) -> list[str | bytes | list[str | bytes]] | None: ...
+def scan(
+    buf: Buffer, starts: Buffer, lengths: Buffer, wanted: int, limit: int, /
+) -> bytearray | bool | None: ...

@@ -500,6 +500,116 @@ def response_record(obj: Any, path: str) -> Rec:
     return Rec({}, {k: cell(v, f"{path}.{k}") for k, v in obj.items()})
 
 
+class _Cells(dict[str, Any]):
+    """A map of one record as `GeneralGroup.chunks` reads it for the column builder: each
+    key's `Tensor`, or `_SCALAR` for a bare number, whose float64 values are `numbers` in
+    the order of those keys (a record of many numbers makes no object per number; the
+    builder reads them as `cell` would, a scalar of shape ())."""
+
+    __slots__ = ("numbers",)
+    numbers: np.ndarray
+
+
+#: A bare number in a `_Cells` map (its value is in ``numbers``).
+_SCALAR: Any = object()
+
+
+def _cells_of(target: _Cells, nums: list[Any], name: str, v: Any, path: str) -> None:
+    """`_put` into a `_Cells` map: a bare number is `_SCALAR` and its value goes to `nums`."""
+    if name in target:
+        raise BadValue(f"{path}: feature {name!r} is given twice")
+    if type(v) in _NUM_TYPES:
+        target[name] = _SCALAR
+        nums.append(v)
+    else:
+        target[name] = cell(v, path)
+
+
+def _close_cells(target: _Cells, nums: list[Any]) -> _Cells:
+    # float64 as `_numbers` reads them; OverflowError (a number beyond the float64 range)
+    # goes to the caller, which reads the record again with the grammar for its message
+    target.numbers = np.array(nums, dtype=np.float64) if nums else _EMPTY_F8
+    return target
+
+
+def _instance_cells(obj: Any, path: str) -> Rec:
+    """`instance_record` for the column builder: the same record, its bare numbers as
+    `_Cells` hold them; where the record is refused, `instance_record`'s error (the first
+    in the record's order)."""
+    if type(obj) is not dict:
+        return instance_record(obj, path)
+    try:
+        if not obj.keys() & RESERVED:
+            values = list(obj.values())
+            if set(map(type, values)) <= _NUM_TYPES:  # only bare numbers: at once
+                features = _Cells.fromkeys(obj, _SCALAR)
+                return Rec(_close_cells(features, values), _Cells())  # type: ignore[arg-type]
+        return _instance_cells_of(obj, path)
+    except (BadValue, OverflowError):
+        return instance_record(obj, path)
+
+
+def _instance_cells_of(obj: dict[str, Any], path: str) -> Rec:
+    features = _Cells()
+    label = _Cells()
+    fnums: list[Any] = []
+    lnums: list[Any] = []
+    uid = metadata = configuration = None
+    for key, v in obj.items():
+        if key not in RESERVED:
+            _cells_of(features, fnums, key, v, f"{path}.{key}")
+        elif key == "features":
+            _cells_of(features, fnums, "values", v, f"{path}.features")
+        elif key == "data":
+            if type(v) is not dict:
+                raise BadValue(f"{path}.data: expected an object, found {describe(v)}")
+            for name, element in v.items():
+                named = "values" if name == "features" else name
+                _cells_of(features, fnums, named, element, f"{path}.data.{name}")
+        elif key == "label":
+            if type(v) is not dict:
+                raise BadValue(f"{path}.label: expected an object, found {describe(v)}")
+            for name, element in v.items():
+                _cells_of(label, lnums, name, element, f"{path}.label.{name}")
+        elif key == "uid":
+            uid = _text_field(v, f"{path}.uid")
+        elif key == "metadata":
+            metadata = _text_field(v, f"{path}.metadata")
+        else:
+            configuration = _configuration(v, f"{path}.configuration")
+    return Rec(_close_cells(features, fnums), _close_cells(label, lnums), uid, metadata, configuration)
+
+
+def _response_cells(obj: Any, path: str) -> Rec:
+    """`response_record` for the column builder, as `_instance_cells` is `instance_record`'s."""
+    if type(obj) is not dict:
+        return response_record(obj, path)
+    try:
+        label = _Cells()
+        nums: list[Any] = []
+        values = list(obj.values())
+        if set(map(type, values)) <= _NUM_TYPES:  # only bare numbers: at once
+            label = _Cells.fromkeys(obj, _SCALAR)
+            nums = values
+        else:
+            for k, v in obj.items():
+                if type(v) in _NUM_TYPES:
+                    label[k] = _SCALAR
+                    nums.append(v)
+                else:
+                    label[k] = cell(v, f"{path}.{k}")
+        return Rec(_Cells(), _close_cells(label, nums))  # type: ignore[arg-type]
+    except (BadValue, OverflowError):
+        return response_record(obj, path)
+
+
+#: The grammar's record readers, and their twins for the column builder.
+_CELLS_OF: dict[Any, Callable[[Any, str], Rec]] = {
+    instance_record: _instance_cells,
+    response_record: _response_cells,
+}
+
+
 def request_instances(doc: Any) -> tuple[list[Any], str, str | None]:
     """(instances, JSON path prefix, request-level configuration) of a request document."""
     if type(doc) is dict and "instances" in doc:
@@ -931,8 +1041,9 @@ class GeneralGroup:
         return f"{self.prefix}[{i}]" if self.prefix else "$"
 
     def chunks(self) -> Iterator[list[Rec]]:
-        """The records as `Rec` objects, `CHUNK` at a time; `BadValue` carries ``index``."""
-        parse = self.parse
+        """The records as `Rec` objects, `CHUNK` at a time (the grammar's records with their
+        bare numbers in `_Cells` maps, for `_ColumnBuilder`); `BadValue` carries ``index``."""
+        parse = self.parse if self.parse is None else _CELLS_OF.get(self.parse, self.parse)
         for lo in range(0, len(self.recs), CHUNK):
             part = self.recs[lo : lo + CHUNK]
             if parse is None:

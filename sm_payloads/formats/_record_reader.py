@@ -12,8 +12,12 @@ record has the same length, 1-3 only when no record is a multi-part one):
    write for sparse and ragged batches), a few vectorized steps per field; the C loop
    ``walk`` steps through the fields, ``gather``, ``varints`` and ``keys32`` read the
    packed values and keys.
-3. `vector_decode`: any field order, repeated keys, unknown fields, with the vectorized
-   protobuf scanner of `_wire`.
+3. `vector_decode`: any field order, repeated keys, unknown fields, and protobuf's merges
+   (a map entry's value in parts, a oneof member in parts, a tensor's repeated fields in
+   parts or unpacked, joined in wire order), the uid, metadata and configuration strings,
+   with the vectorized protobuf scanner (``scan`` in C, `_wire.scan` its twin): a table
+   of fields per level (record, map entry, value, tensor), at most one row per 8 bytes of
+   the input each (more declines), so its memory stays within 6 x the input per table.
 4. `careful_decode`: one record at a time with `parse_record`, which reads any valid
    protobuf encoding of record.proto (any field order, packed or unpacked repeated fields,
    unknown fields of every wire type including groups, repeated map keys where the last
@@ -26,7 +30,8 @@ record has the same length, 1-3 only when no record is a multi-part one):
 Rule 1 (one answer): the four give the same batch (values, dtypes, shapes, column order)
 for any input they accept. Readers 1-3 answer only what they are sure of: on anything
 unusual they decline (None from the template, `Decline` from the others) and the next one
-runs, so the careful reader alone decides what is an error, and where.
+runs, so the careful reader alone decides what is an error, and where (a fast reader also
+declines a batch the careful reader refuses for its column cells, `_Cells`).
 Rule 2 (errors): `parse_record` raises `WireError(reason, offset)` with the absolute byte
 offset; `careful_decode` turns it, and any column it cannot build, into `DecodeError` with
 the byte offset and the record index. A known field with an unexpected wire type is an
@@ -58,17 +63,16 @@ from ._wire import (
     LEN,
     VARINT,
     Decline,
+    Fields,
     WireError,
     decode_varint_stream,
     fields,
     gather,
     gather_items,
-    last_per_message,
     read_packed_varints,
     read_varint,
     read_varints_at,
     scan,
-    unique_field,
 )
 
 if TYPE_CHECKING:
@@ -552,26 +556,142 @@ def _walked(buf: np.ndarray, n: int, layout: list[tuple[int, bytes, int]], raw: 
     return RecordBatch(maps["features"], maps["label"], n=n)
 
 
+def _scan_fields(
+    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, wanted: tuple[int, ...], limit: int
+) -> Fields:
+    """The fields numbered `wanted` of the messages ``buf[starts[i]:ends[i]]``, as `scan`
+    splits them (the others checked and left out); declines where more than `limit` would
+    be kept (a table row costs 48 bytes: the caller's bound on memory). In C where built
+    (the numpy twin runs, and decides, when the C loop does not answer)."""
+    if crecordio is not None:
+        mask = sum(1 << f for f in wanted)
+        raw = crecordio.scan(buf, _i64(starts), _i64(np.maximum(ends - starts, 0)), mask, limit)
+        if raw is False:
+            raise Decline("more fields than the table may hold")
+        if isinstance(raw, bytearray):
+            t = np.frombuffer(raw, dtype=np.int64).reshape(5, -1) if raw else np.empty((5, 0), np.int64)
+            return Fields(t[0], t[1], t[2], t[3], t[4], np.arange(t.shape[1]))
+    f = scan(buf, starts, ends)
+    f = f.select(np.isin(f.fn, wanted))
+    if f.msg.size > limit:
+        raise Decline("more fields than the table may hold")
+    f.seq = np.arange(f.msg.size)
+    return f
+
+
+def _last_of(msg: np.ndarray, k: int) -> np.ndarray:
+    """For `msg` sorted (non-decreasing), the index of the last element of each value
+    0..k-1 (-1 where none)."""
+    out = np.full(k, -1, dtype=np.int64)
+    if msg.size:
+        ends = np.flatnonzero(np.r_[msg[1:] != msg[:-1], True])
+        out[msg[ends]] = ends
+    return out
+
+
+def _joined(
+    buf: np.ndarray, msg: np.ndarray, vs: np.ndarray, ve: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The byte ranges ``buf[vs[j]:ve[j]]`` of messages `msg` (sorted, 0..k-1), each
+    message's ranges joined in order: (a buffer, and each message's start and end in it; 0,
+    0 for a message without ranges). `buf` itself where no message has two ranges, else a
+    new buffer of every range (protobuf reads the parts of a message one after another, as
+    if they were one)."""
+    s = np.zeros(k, dtype=np.int64)
+    e = np.zeros(k, dtype=np.int64)
+    if msg.size and (msg[1:] == msg[:-1]).any():
+        lens = ve - vs
+        out = _gather_items(buf, vs, lens, lens, np.dtype(np.uint8))
+        at = np.zeros(msg.size + 1, dtype=np.int64)
+        np.cumsum(lens, out=at[1:])
+        firsts = np.flatnonzero(np.r_[True, msg[1:] != msg[:-1]])
+        lasts = np.r_[firsts[1:], msg.size]
+        s[msg[firsts]] = at[firsts]
+        e[msg[firsts]] = at[lasts]
+        return out, s, e
+    s[msg] = vs
+    e[msg] = ve
+    return buf, s, e
+
+
+def _record_strings(buf: np.ndarray, f: Fields, n: int) -> list[str | None]:
+    """The uid, metadata or configuration of each record (its fields `f`): the last
+    occurrence wins, every occurrence must be UTF-8 (the careful reader checks each)."""
+    out: list[str | None] = [None] * n
+    for m, vs, ve in zip(f.msg.tolist(), f.vs.tolist(), f.ve.tolist(), strict=True):
+        try:
+            out[m] = buf[vs:ve].tobytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise Decline("a string that is not UTF-8") from None
+    return out
+
+
+#: The wire type of one element of a tensor's values written unpacked, by tensor field.
+_UNPACKED = {2: I32, 3: I64, 7: VARINT}
+
+
+def _tensor_fields(
+    tbuf: np.ndarray, t_s: np.ndarray, t_e: np.ndarray, types: np.ndarray, limit: int
+) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """The packed values, keys and shape of the numeric tensor messages
+    ``tbuf[t_s[i]:t_e[i]]`` (element types `types`): a buffer and, per field, every
+    message's (start, length) in it. A field that occurs more than once, or unpacked, is
+    joined into one packed run (protobuf concatenates the occurrences of a repeated field,
+    packed or not); declines on a wire type protobuf would refuse there, a packed run of
+    fixed-width values of a length that is not a multiple of their width, and a packed run
+    of varints that ends inside a varint."""
+    k = t_s.size
+    tf = _scan_fields(tbuf, t_s, t_e, (1, 2, 3), limit)
+    ttype = types[tf.msg]
+    one = np.where(tf.fn == 1, np.where(ttype == 2, I32, np.where(ttype == 3, I64, VARINT)), VARINT)
+    if ((tf.wt != LEN) & (tf.wt != one)).any():
+        raise Decline("a tensor field of another wire type")
+    lens = tf.ve - tf.vs
+    packed = tf.wt == LEN
+    fixed = (tf.fn == 1) & (ttype != 7)
+    width = np.where(ttype == 3, 8, 4)
+    if (fixed & packed & (lens % width != 0)).any():
+        raise Decline("packed values of a length that is not a multiple of their width")
+    run = ~fixed & packed & (lens > 0)
+    if run.any() and (tbuf[tf.ve[run] - 1] >= 0x80).any():
+        raise Decline("a packed varint run that ends inside a varint")
+    # By field, then message, then wire order; each field's occurrences in a message joined.
+    order = np.argsort(tf.fn, kind="stable")
+    key = (tf.fn[order] - 1) * k + tf.msg[order]
+    fbuf, starts, ends = _joined(tbuf, key, tf.vs[order], tf.ve[order], 3 * k)
+    out = []
+    for f in range(3):
+        s = starts[f * k : (f + 1) * k]
+        out.append((s, ends[f * k : (f + 1) * k] - s))
+    return fbuf, out
+
+
 def vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> RecordBatch:
-    """All records at once with numpy; raises `Decline` for anything unusual."""
+    """All records at once with numpy; raises `Decline` for anything unusual.
+
+    Reads protobuf's merges as the careful reader does: a map entry's value in several
+    parts, a oneof member in several parts (after the last occurrence of another member),
+    and a tensor's repeated fields in several parts or unpacked, each joined in wire order
+    (`_joined`), and the uid, metadata and configuration strings."""
     n = starts.size
-    rec = scan(buf, starts, starts + lengths)
-    known = (rec.fn >= 1) & (rec.fn <= 5)
-    if (known & (rec.wt != LEN)).any():
+    # Each table of fields holds at most one row per 8 bytes of the input (6 x its size).
+    limit = 64 + int(lengths.sum()) // 8
+    rec = _scan_fields(buf, starts, starts + lengths, (1, 2, 3, 4, 5), limit)
+    if (rec.wt != LEN).any():
         raise Decline("known field with another wire type")
-    if ((rec.fn >= 3) & (rec.fn <= 5)).any():
-        raise Decline("uid/metadata/configuration")
+    strings = [_record_strings(buf, rec.select(rec.fn == fno), n) for fno in (3, 4, 5)]
     ent = rec.select((rec.fn == 1) | (rec.fn == 2))
-    e_fields = scan(buf, ent.vs, ent.ve)
-    if ((e_fields.fn <= 2) & (e_fields.wt != LEN)).any():
+    del rec
+    e_fields = _scan_fields(buf, ent.vs, ent.ve, (1, 2), limit)
+    if (e_fields.wt != LEN).any():
         raise Decline("map entry field with another wire type")
     m_e = ent.msg.size
-    if (np.bincount(e_fields.msg[e_fields.fn == 2], minlength=m_e) > 1).any():
-        raise Decline("map entry with its value in more than one part (protobuf merges them)")
-    kidx = last_per_message(e_fields.select(e_fields.fn == 1), m_e)
-    vidx = last_per_message(e_fields.select(e_fields.fn == 2), m_e)
     kf = e_fields.select(e_fields.fn == 1)
     vf = e_fields.select(e_fields.fn == 2)
+    del e_fields
+    if kf.msg.size and (kf.msg[1:] == kf.msg[:-1]).any():
+        raise Decline("map entry with its key twice (the careful reader checks each)")
+    kidx = _last_of(kf.msg, m_e)
     key_s = np.where(kidx >= 0, kf.vs[np.maximum(kidx, 0)] if kf.vs.size else 0, 0)
     key_e = np.where(kidx >= 0, kf.ve[np.maximum(kidx, 0)] if kf.ve.size else 0, 0)
     key_len = key_e - key_s
@@ -600,82 +720,90 @@ def vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> R
             names.append(("features" if row[0] == 1 else "label", bytes(row[1 : 1 + klen]).decode("utf-8")))
         except UnicodeDecodeError:
             raise Decline("bad key") from None
+    del kf, kidx, key_s, key_e, key_len, kmat, ident, todo
     # Last entry wins for a repeated key within a record.
-    order_pos = ent.seq
     comp = ent.msg * (len(names) + 1) + key_id
-    sorter = np.lexsort((order_pos, comp))
+    sorter = np.lexsort((ent.seq, comp))
     last = np.ones(sorter.size, dtype=bool)
     if sorter.size:
         last[:-1] = comp[sorter][1:] != comp[sorter][:-1]
     keep = np.sort(sorter[last])  # back in wire order: record, then position
-    # Column order: first appearance (record, then position of the surviving entry).
-    first_seen = np.full(len(names), np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first_seen, key_id[keep], np.arange(keep.size))
-    # Values.
-    has_v = vidx[keep] >= 0
-    v_s = np.where(has_v, vf.vs[np.maximum(vidx[keep], 0)] if vf.vs.size else 0, 0)
-    v_e = np.where(has_v, vf.ve[np.maximum(vidx[keep], 0)] if vf.ve.size else 0, 0)
-    vals = scan(buf, v_s, v_e)
-    oneof = (vals.fn == 2) | (vals.fn == 3) | (vals.fn == 7) | (vals.fn == 9)
-    if (oneof & (vals.wt != LEN)).any():
-        raise Decline("value with another wire type")
-    if (vals.fn == 9).any():
-        raise Decline("bytes values")
-    vsel = vals.select(oneof)
-    if (np.bincount(vsel.msg, minlength=keep.size) > 1).any():
-        raise Decline("value with more than one tensor (protobuf merges or replaces them)")
-    which_i = last_per_message(vsel, keep.size)
-    present = which_i >= 0
-    t_type = np.where(present, vsel.fn[np.maximum(which_i, 0)] if vsel.fn.size else 0, 0)
-    t_s = np.where(present, vsel.vs[np.maximum(which_i, 0)] if vsel.vs.size else 0, 0)
-    t_e = np.where(present, vsel.ve[np.maximum(which_i, 0)] if vsel.ve.size else 0, 0)
-    tf = scan(buf, t_s, t_e)
-    tk = (tf.fn >= 1) & (tf.fn <= 3)
-    if (tk & (tf.wt != LEN)).any():
-        raise Decline("unpacked repeated field")
-    per = {}
-    for fno in (1, 2, 3):
-        of_field = tf.select(tf.fn == fno)
-        per[fno] = (of_field, unique_field(of_field, keep.size))
+    del comp, sorter, last
+    k = keep.size
     rec_of = ent.msg[keep]
     kid_of = key_id[keep]
+    del ent, key_id
+    # Each kept entry's value: every occurrence of the value field, in wire order.
+    slot = np.full(m_e, -1, dtype=np.int64)
+    slot[keep] = np.arange(k)
+    owner = slot[vf.msg]
+    mine = owner >= 0
+    vp_vs, vp_ve, vp_owner = vf.vs[mine], vf.ve[mine], owner[mine]
+    del vf, slot, owner, mine
+    vals = _scan_fields(buf, vp_vs, vp_ve, (2, 3, 7, 9), limit)
+    vals.msg = vp_owner[vals.msg]  # the fields of a value's parts, one after another
+    del vp_vs, vp_ve, vp_owner
+    if (vals.wt != LEN).any():
+        raise Decline("value with another wire type")
+    vsel = vals
+    del vals
+    # The oneof: the member on the wire last wins; its occurrences after the last one of
+    # another member merge.
+    lasti = _last_of(vsel.msg, k)
+    present = lasti >= 0
+    t_type = np.zeros(k, dtype=np.int64)
+    t_type[present] = vsel.fn[lasti[present]]
+    other = np.flatnonzero(vsel.fn != t_type[vsel.msg])
+    last_other = np.full(k, -1, dtype=np.int64)
+    lo = _last_of(vsel.msg[other], k)
+    last_other[lo >= 0] = other[lo[lo >= 0]]
+    member = (vsel.fn == t_type[vsel.msg]) & (np.arange(vsel.msg.size) > last_other[vsel.msg])
+    m_msg, m_vs, m_ve = vsel.msg[member], vsel.vs[member], vsel.ve[member]
+    del vsel, member, other, lo, last_other, lasti
+    tbuf, t_s, t_e = _joined(buf, m_msg, m_vs, m_ve, k)
+    del m_msg, m_vs, m_ve
+    # The column cells a batch of these keys makes, against the careful reader's budget.
+    budget = max(CELLS_FLOOR, int(lengths.sum()) + 8 * n)
+    kids = np.unique(kid_of[present]).tolist()
+    for map_name in ("features", "label"):
+        if sum(names[kid][0] == map_name for kid in kids) * n > budget:
+            raise Decline("more column cells than the careful reader allows (it reports them)")
+    numeric = present & (t_type != 9)
+    fbuf = tbuf
+    ranges = [(np.zeros(k, np.int64), np.zeros(k, np.int64)) for _ in range(3)]
+    if numeric.any():
+        cells = np.flatnonzero(numeric)
+        fbuf, got = _tensor_fields(tbuf, t_s[cells], t_e[cells], t_type[cells], limit)
+        for f in range(3):
+            ranges[f][0][cells] = got[f][0]
+            ranges[f][1][cells] = got[f][1]
+    # Column order: first appearance of a key that has a value (record, then position of
+    # the surviving entry), as the careful reader's records list their keys.
+    first_seen = np.full(len(names), np.iinfo(np.int64).max, dtype=np.int64)
+    at = np.flatnonzero(present)
+    np.minimum.at(first_seen, kid_of[at], at)
     maps: dict[str, dict[str, Any]] = {"features": {}, "label": {}}
     for kid in np.argsort(first_seen, kind="stable").tolist():
         if first_seen[kid] == np.iinfo(np.int64).max:
             continue
         map_name, key = names[kid]
         sel = np.flatnonzero((kid_of == kid) & present)
-        maps[map_name][key] = _vector_column(buf, n, rec_of[sel], t_type[sel], per, sel, map_name)
-    return RecordBatch(maps["features"], maps["label"], n=n)
-
-
-def _ranges(per: dict[int, Any], fno: int, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    fields, idx = per[fno]
-    i = idx[sel]
-    has = i >= 0
-    if not fields.vs.size:
-        z = np.zeros(sel.size, np.int64)
-        return z, z
-    s = np.where(has, fields.vs[np.maximum(i, 0)], 0)
-    e = np.where(has, fields.ve[np.maximum(i, 0)], 0)
-    return s, e - s
-
-
-def _vector_column(
-    buf: np.ndarray,
-    n: int,
-    recs: np.ndarray,
-    types: np.ndarray,
-    per: dict[int, Any],
-    sel: np.ndarray,
-    map_name: str,
-) -> Any:
-    if types.size == 0 or (types != types[0]).any():
-        raise Decline("mixed tensor types")
-    ranges = (_ranges(per, 1, sel), _ranges(per, 2, sel), _ranges(per, 3, sel))
-    if ((per[3][1][sel] >= 0) & (ranges[2][1] == 0)).any():
-        raise Decline("present but empty shape")  # a scalar record, unlike an absent shape
-    return _build_column(buf, n, recs, int(types[0]), ranges, map_name)
+        types = t_type[sel]
+        if (types != types[0]).any():
+            raise Decline("mixed tensor types")
+        ttype = int(types[0])
+        col_ranges: tuple[tuple[np.ndarray, np.ndarray], ...]
+        if ttype == 9:
+            z = np.zeros(sel.size, np.int64)
+            col_ranges = ((t_s[sel], t_e[sel] - t_s[sel]), (z, z), (z, z))
+            maps[map_name][key] = _build_column(tbuf, n, rec_of[sel], 9, col_ranges, map_name)
+        else:
+            col_ranges = tuple((r[0][sel], r[1][sel]) for r in ranges)
+            maps[map_name][key] = _build_column(fbuf, n, rec_of[sel], ttype, col_ranges, map_name)
+    uid, metadata, configuration = strings
+    return RecordBatch(
+        maps["features"], maps["label"], uid=uid, metadata=metadata, configuration=configuration, n=n
+    )
 
 
 def _i64(a: np.ndarray) -> np.ndarray:

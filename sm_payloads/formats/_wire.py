@@ -11,7 +11,7 @@ Rule 2: malformed input raises `WireError(reason, offset)` with the absolute byt
 the problem, never anything else; varint values are taken modulo 2**64, as protobuf does.
 
 Vectorized reading (`read_varints_at`, `decode_varint_stream`, `gather`, `gather_items`,
-`scan` and its `Fields`, `last_per_message`, `unique_field`):
+`scan` and its `Fields`):
 Rule 3: these never raise on malformed input with anything but `Decline`; the caller then
 re-reads the input with a scalar reader, which reports the exact error. So they may be
 strict and simple: anything unusual declines.
@@ -56,7 +56,6 @@ __all__ = [
     "fixed_chunks",
     "gather",
     "gather_items",
-    "last_per_message",
     "length_delimited",
     "read_packed_varints",
     "read_varint",
@@ -66,7 +65,6 @@ __all__ = [
     "scatter",
     "skip_field",
     "tag",
-    "unique_field",
     "varint_chunks",
     "varint_encode",
     "varint_len",
@@ -391,25 +389,6 @@ def scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> Fields:
         order = np.argsort(out.msg, kind="stable")
         out = Fields(*(a[order] for a in (out.msg, out.fn, out.wt, out.vs, out.ve, out.seq)))
     return out
-
-
-def last_per_message(f: Fields, n: int) -> np.ndarray:
-    """Index into `f` of the last field of each message (-1 where a message has none)."""
-    out = np.full(n, -1, dtype=np.int64)
-    if f.msg.size:
-        order = np.lexsort((f.seq, f.msg))
-        msg = f.msg[order]
-        last = np.ones(msg.size, dtype=bool)
-        last[:-1] = msg[1:] != msg[:-1]
-        out[msg[last]] = order[last]
-    return out
-
-
-def unique_field(f: Fields, n: int) -> np.ndarray:
-    """Like `last_per_message` but declines when a message has the field twice."""
-    if f.msg.size and np.bincount(f.msg, minlength=n).max() > 1:
-        raise Decline("repeated field")
-    return last_per_message(f, n)
 
 
 # ======================================================================================
