@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import math
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -890,3 +891,62 @@ def test_regroup_is_the_plain_rule(row: bytes, width: int) -> None:
     for rec in recs:
         want = _regroup_reference(rec.fields, rec.quoted, rec.offsets, width)
         assert tuple(map(list, ap._regroup(rec, width))) == tuple(map(list, want))
+
+
+# --------------------------------------------------------------------------------------
+# A label much wider than the others: an object array, not a fixed-width str array
+# --------------------------------------------------------------------------------------
+
+
+def _wide_bodies(long: str, short: str, n: int) -> dict[str, bytes]:
+    recs = [(long, "0.5")] + [(short, "0.25")] * n
+    objs = [{"predicted_label": a, "probability": b} for a, b in recs]
+    return {
+        CSV: "".join(f"{a},{b}\n" for a, b in recs).encode(),
+        JSON: json.dumps({"predictions": objs}).encode(),
+        JSONL: "".join(json.dumps(o) + "\n" for o in objs).encode(),
+    }
+
+
+@pytest.mark.parametrize("ct", TEXT_TYPES)
+@pytest.mark.parametrize("long", ["x" * 3000, "\u00e9" * 3000])
+def test_a_label_far_wider_than_the_others_makes_an_object_array(ct: str, long: str) -> None:
+    # 1,001 labels, one of 3,000 characters: a <U3000 array would be 12 MB for a 9 kB body
+    # (finding 13). 3,000 x 1,001 > 2 x (3,000 + 1,000 + 1,001) + 262,144: the rule of the
+    # CSV reader's text columns.
+    body = _wide_bodies(long, "a", 1000)[ct]
+    for b in both_paths(body, ct, ("predicted_label", "probability"), "post-processing"):
+        col = b.label["predicted_label"]
+        assert col.dtype == object and col.shape == (1001,)
+        assert col[0] == long and col[1] == "a" and col[1000] == "a"
+        assert all(type(x) is str for x in col.tolist())
+        assert b.label["probability"].tolist() == [0.5] + [0.25] * 1000
+    same(oracle(body, ct, ("predicted_label", "probability"), "post-processing"), b)
+
+
+@pytest.mark.parametrize("ct", TEXT_TYPES)
+def test_labels_of_similar_widths_stay_a_str_array(ct: str) -> None:
+    # 1,001 labels, one of 250 characters: 250 x 1,001 = 250,250, within 2 x (250 + 1,000 +
+    # 1,001) + 262,144 = 266,646.
+    body = _wide_bodies("y" * 250, "a", 1000)[ct]
+    for b in both_paths(body, ct, ("predicted_label", "probability"), "post-processing"):
+        col = b.label["predicted_label"]
+        assert col.dtype == np.dtype("<U250")
+        assert col[0] == "y" * 250 and col[1] == "a"
+
+
+def test_a_one_megabyte_label_among_300000_reads_in_bounded_memory() -> None:
+    # Finding 13's second body: a <U1000000 array of 300,001 labels is 1.2 TB (MemoryError).
+    body = b"x" * 1_000_000 + b",0.5\n" + b"a,0.5\n" * 300_000
+    for p in PATHS:
+        with path(p):
+            tracemalloc.start()
+            try:
+                b = ap.decode_response(body, CSV, ("predicted_label", "probability"), role="post-processing")
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+        col = b.label["predicted_label"]
+        assert col.dtype == object and len(col) == 300_001
+        assert col[0] == "x" * 1_000_000 and col[300_000] == "a"
+        assert peak < 32 * len(body) + 8_000_000
