@@ -404,3 +404,33 @@ def test_c_scan_answers_what_its_twin_does(messages: list[bytes], wanted: set[in
     t = np.frombuffer(got, np.int64).reshape(5, -1) if got else np.empty((5, 0), np.int64)
     for mine, theirs in zip(t, (twin.msg, twin.fn, twin.wt, twin.vs, twin.ve), strict=True):
         assert mine.tolist() == theirs[keep].tolist()
+
+
+@pytest.mark.parametrize("which", PATHS)
+def test_hundreds_of_keys_in_another_order_in_each_record(which: str) -> None:
+    # 300 keys (more than the 256 the reader once compared one by one), record i writing
+    # key j's entry at position (7 j + i) mod 300, with the value 1000 i + j.
+    def rec(i: int) -> bytes:
+        order = sorted(range(300), key=lambda j: (7 * j + i) % 300)
+        return b"".join(features(b"k%d" % j, ld(F32, ld(1, f32(1000.0 * i + j)))) for j in order)
+
+    payloads = [rec(i) for i in range(3)]
+    with path(which):
+        got = vector(payloads)
+        assert got.equals(careful(payloads), bitwise=True)
+    # Columns in record 0's order: key j at position 7 j mod 300 (j = 0, 43, 86, ...).
+    assert list(got.features)[:3] == ["k0", "k43", "k86"]
+    assert len(got.features) == 300
+    assert got.features["k299"].tolist() == [[299.0], [1299.0], [2299.0]]
+
+
+@pytest.mark.parametrize("which", PATHS)
+def test_more_keys_than_the_vectorized_reader_takes_go_to_the_careful_reader(which: str) -> None:
+    t = ld(F32, ld(1, f32(0.5)))
+    payloads = [b"".join(features(b"k%d" % j, t) for j in range(reader.MAX_KEYS + 1)), features(b"k0", t, t)]
+    with path(which), pytest.raises(reader.Decline):
+        vector(payloads)
+    got = rp.decode(write_records(payloads))
+    assert len(got.features) == reader.MAX_KEYS + 1
+    assert got.features["k0"].to_lists() == [[0.5], [0.5, 0.5]]
+    assert got.features["k4096"].valid.tolist() == [True, False]

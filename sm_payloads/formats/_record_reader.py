@@ -703,24 +703,23 @@ def vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> R
     for j in range(width):
         m = key_len > j
         kmat[m, j + 1] = buf[key_s[m] + j]
-    ident = np.concatenate([kmat, key_len.astype(np.uint8)[:, None]], axis=1)
-    # Distinct (map, key) pairs are few: find them by comparing with one exemplar at a time.
-    key_id = np.full(m_e, -1, dtype=np.int64)
+    ident = np.ascontiguousarray(np.concatenate([kmat, key_len.astype(np.uint8)[:, None]], axis=1))
+    # Distinct (map, key) pairs: the rows' bytes sorted (a void view compares as bytes).
+    rows = ident.view(f"V{ident.shape[1]}").ravel()
+    _, first_row, key_id = np.unique(rows, return_index=True, return_inverse=True)
+    key_id = key_id.ravel().astype(np.int64)
+    if first_row.size > MAX_KEYS:
+        raise Decline("too many distinct keys")
     names: list[tuple[str, str]] = []
-    todo = np.arange(m_e)
-    while todo.size:
-        if len(names) >= 256:
-            raise Decline("too many distinct keys")
-        row = ident[todo[0]]
-        same = (ident[todo] == row).all(axis=1)
-        key_id[todo[same]] = len(names)
-        todo = todo[~same]
-        klen = int(row[-1])
+    for r in first_row.tolist():
+        row = ident[r]
         try:
-            names.append(("features" if row[0] == 1 else "label", bytes(row[1 : 1 + klen]).decode("utf-8")))
+            names.append(
+                ("features" if row[0] == 1 else "label", bytes(row[1 : 1 + int(row[-1])]).decode("utf-8"))
+            )
         except UnicodeDecodeError:
             raise Decline("bad key") from None
-    del kf, kidx, key_s, key_e, key_len, kmat, ident, todo
+    del kf, kidx, key_s, key_e, key_len, kmat, ident, rows, first_row
     # Last entry wins for a repeated key within a record.
     comp = ent.msg * (len(names) + 1) + key_id
     sorter = np.lexsort((ent.seq, comp))
@@ -783,11 +782,14 @@ def vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> R
     at = np.flatnonzero(present)
     np.minimum.at(first_seen, kid_of[at], at)
     maps: dict[str, dict[str, Any]] = {"features": {}, "label": {}}
+    # The kept entries with a value, grouped by key (in entry order within a key).
+    by_key = at[np.argsort(kid_of[at], kind="stable")]
+    bounds = np.searchsorted(kid_of[by_key], np.arange(len(names) + 1))
     for kid in np.argsort(first_seen, kind="stable").tolist():
         if first_seen[kid] == np.iinfo(np.int64).max:
             continue
         map_name, key = names[kid]
-        sel = np.flatnonzero((kid_of == kid) & present)
+        sel = by_key[bounds[kid] : bounds[kid + 1]]
         types = t_type[sel]
         if (types != types[0]).any():
             raise Decline("mixed tensor types")
@@ -985,6 +987,10 @@ def _build_column(
     # `values` is in record order: entries were kept in wire order, one per record.
     return Ragged(values, offsets, valid)
 
+
+#: Distinct keys the vectorized reader takes (more: the careful reader), as the JSON
+#: column reader.
+MAX_KEYS = 4096
 
 #: Column cells (keys x records) a batch may hold for any body: beyond this floor, at most
 #: one per byte of the records read (see `_check_cells`).
