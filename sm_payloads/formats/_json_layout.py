@@ -79,8 +79,8 @@ import re
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
-from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple
+from itertools import chain, repeat
+from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
 import numpy as np
 import orjson
@@ -525,6 +525,11 @@ def _cells_of(target: _Cells, nums: list[Any], name: str, v: Any, path: str) -> 
         target[name] = cell(v, path)
 
 
+def _bare(obj: dict[str, Any]) -> _Cells:
+    """The `_Cells` map of an object of bare numbers (their values still to add)."""
+    return cast(_Cells, _Cells.fromkeys(obj, _SCALAR))
+
+
 def _close_cells(target: _Cells, nums: list[Any]) -> _Cells:
     # float64 as `_numbers` reads them; OverflowError (a number beyond the float64 range)
     # goes to the caller, which reads the record again with the grammar for its message
@@ -542,8 +547,7 @@ def _instance_cells(obj: Any, path: str) -> Rec:
         if not obj.keys() & RESERVED:
             values = list(obj.values())
             if set(map(type, values)) <= _NUM_TYPES:  # only bare numbers: at once
-                features = _Cells.fromkeys(obj, _SCALAR)
-                return Rec(_close_cells(features, values), _Cells())  # type: ignore[arg-type]
+                return Rec(_close_cells(_bare(obj), values), _Cells())
         return _instance_cells_of(obj, path)
     except (BadValue, OverflowError):
         return instance_record(obj, path)
@@ -589,7 +593,7 @@ def _response_cells(obj: Any, path: str) -> Rec:
         nums: list[Any] = []
         values = list(obj.values())
         if set(map(type, values)) <= _NUM_TYPES:  # only bare numbers: at once
-            label = _Cells.fromkeys(obj, _SCALAR)
+            label = _bare(obj)
             nums = values
         else:
             for k, v in obj.items():
@@ -598,7 +602,7 @@ def _response_cells(obj: Any, path: str) -> Rec:
                     nums.append(v)
                 else:
                     label[k] = cell(v, f"{path}.{k}")
-        return Rec(_Cells(), _close_cells(label, nums))  # type: ignore[arg-type]
+        return Rec(_Cells(), _close_cells(label, nums))
     except (BadValue, OverflowError):
         return response_record(obj, path)
 
@@ -650,6 +654,8 @@ def response_items(doc: Any) -> tuple[list[Any], str]:
 #: The optional C kernel for response records (`response_fast`); None: its twin below.
 _CREC = _native.load("formats._cjsonrec")
 _RecordColumns = tuple[int, list[tuple[str, str, Any, int, Any]]]
+#: The most keys ``_cjsonrec.json_records`` (and so `records_pure`) reads in a body.
+_RECORD_KEYS = 4096
 
 
 def _parsed(piece: bytes, allow_nan: bool) -> Any:
@@ -675,7 +681,8 @@ def records_pure(
     any length: (float64 values, int64 counts, -1 for a number)) or ``s`` (strings: a list
     of str), keys in the order they first appear; a key missing from some records has the
     int64 `index` of the records that hold it (else None), and its values are theirs. None
-    for anything else (a response of only ``{}`` too). orjson parses
+    for anything else (a response of only ``{}`` too, and more than `_RECORD_KEYS` keys,
+    as the kernel). orjson parses
     the body (each non-blank line in JSON Lines, as the general path reads them). With
     `request`, the envelope is ``{"instances": [...]}`` (else a response's `ENVELOPES`).
     With `allow_nan`, NaN, Infinity and -Infinity are numbers too (Python's json reads a
@@ -708,6 +715,8 @@ def records_pure(
     for i, r in enumerate(items):
         for key in r:
             where.setdefault(key, []).append(i)
+        if len(where) > _RECORD_KEYS:
+            return None  # as the kernel: the general path reads records of many keys
     if not where and not request:
         return None  # a response of only {}
     n = len(items)
@@ -1326,16 +1335,18 @@ def _build_columns(
                 i += 1
             for b in builders.values():
                 b.end_chunk()
+            if chunk:
+                del r  # the chunk's records go now (a record of many keys holds a large map)
+            chunk.clear()
     n = i
     for name, b in builders.items():
-        budget = cells_budget(n, sum(c.count for c in b.columns.values()))
-        if len(b.columns) * n > budget:
+        budget = cells_budget(n, b.present())
+        if len(b.order) * n > budget:
             # named at the first record of the first key past the budget
-            col = list(b.columns.values())[budget // n]
-            at, at_line, at_index = locate(0 if col.index is None else col.index[0])
+            at, at_line, at_index = locate(b.first_record(budget // n))
             raise DecodeError(
                 content_type,
-                _too_many_cells(name, len(b.columns), n, budget),
+                _too_many_cells(name, len(b.order), n, budget),
                 offset=at,
                 record_index=at_index,
                 line=at_line,
@@ -1423,6 +1434,8 @@ def batch_from_groups(
         conf = strings[2] or [None] * n
         strings[2] = [request_configuration if c is None else c for c in conf]
     for map_name, cols in maps.items():
+        if not isinstance(dtype, Mapping) and _resolve_dtype(dtype, "") == np.float64:
+            break  # every column float64, as built
         for key, col in list(cols.items()):
             dt = _resolve_dtype(dtype, key)
             early = None
@@ -1548,43 +1561,261 @@ class _Index:
 _Form = tuple[tuple[int, ...] | None, int, int]  # (shape, number of values, flags)
 
 
+#: The form of a bare number: shape (), one value, no flags (form 0 of every builder).
+_SCALAR_FORM: _Form = ((), 1, 0)
+_F8 = np.dtype(np.float64)
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The concatenation of ``arange(s, s + c)`` for each start s and count c (int64)."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0, np.int64)
+    ends = np.cumsum(counts)
+    # each value's start, minus the number of values before its range
+    out: np.ndarray = np.arange(total, dtype=np.int64) + np.repeat(starts - (ends - counts), counts)
+    return out
+
+
 class _ColumnBuilder:
     """`columns_from_records` (with the rule that an empty numeric list among strings is an
     empty list of strings) over records fed a chunk at a time: the same columns, and the
     same `ColumnError` (message and record index), with memory in proportion to the values
-    rather than to a Python object per record."""
+    rather than to a Python object per record, or per key.
+
+    Every dense numeric tensor with a shape that holds its values (a bare number, a list of
+    numbers, nested lists: a *plain* form) goes to one log for the whole map (its column,
+    record, form and values), so a key in one record costs a few array entries, not an
+    object; the other tensors (strings, sparse, tensor objects without a shape) go to the
+    key's `_KeyColumn`. `finish` orders the log by column: a column of one plain form in
+    every record is a slice of the ordered values (no copy); any other column becomes a
+    `_KeyColumn` (its log entries merged with its own, in record order) and is built as
+    before."""
 
     def __init__(self, map_name: str) -> None:
         self.map_name = map_name
-        self.columns: dict[str, _KeyColumn] = {}
-        self.ids: dict[_Form, int] = {}
-        self.forms: list[_Form] = []
+        #: every key, in the order it first appears: its column number
+        self.order: dict[str, int] = {}
+        #: the tensors that are not of a plain form, by column number
+        self.columns: dict[int, _KeyColumn] = {}
+        self.ids: dict[_Form, int] = {_SCALAR_FORM: 0}
+        self.forms: list[_Form] = [_SCALAR_FORM]
+        self.plain: list[bool] = [True]  # per form
+        # the log of plain tensors, in the order added (records in order)
+        self.log_col = array("q")
+        self.log_rec = array("q")
+        self.log_form = array("i")
+        self.log_chunk: list[np.ndarray] = []  # this chunk's values, in order
+        self.log_values: list[np.ndarray] = []  # the values of the chunks before
 
     def add(self, i: int, m: Mapping[str, Tensor]) -> None:
-        for k, t in m.items():
-            col = self.columns.get(k)
-            if col is None:
-                col = self.columns[k] = _KeyColumn()
-            size = int(t.values.size)
-            textual = t.values.dtype.kind in "OUS"
-            flags = _BYTES if textual else 0
-            if t.keys is not None:
-                flags |= _KEYED | _SPARSE
-            elif size == 0 and t.shape is not None and len(t.shape) > 0 and math.prod(t.shape) > 0:
-                flags |= _SPARSE
-            key = (t.shape, size, flags)
-            form = self.ids.get(key)
-            if form is None:
-                form = self.ids[key] = len(self.forms)
-                self.forms.append(key)
-            col.add(i, t, form, textual)
+        order = self.order
+        if type(m) is _Cells:
+            nums = m.numbers
+            k = len(m)
+            if nums.size == k:  # only bare numbers
+                self.log_col.extend([order.setdefault(key, len(order)) for key in m])
+                self.log_rec.extend(repeat(i, k))
+                self.log_form.extend(repeat(0, k))
+                self.log_chunk.append(nums)
+                return
+            done = j = 0  # numbers: logged up to `done`, seen up to `j`
+            for key, t in m.items():
+                c = order.setdefault(key, len(order))
+                if t is _SCALAR:
+                    self.log_col.append(c)
+                    self.log_rec.append(i)
+                    self.log_form.append(0)
+                    j += 1
+                    continue
+                if j > done:
+                    self.log_chunk.append(nums[done:j])
+                    done = j
+                self._add(c, i, t)
+            if j > done:
+                self.log_chunk.append(nums[done:j])
+            return
+        for key, t in m.items():
+            self._add(order.setdefault(key, len(order)), i, t)
+
+    def _add(self, c: int, i: int, t: Tensor) -> None:
+        values = t.values
+        size = int(values.size)
+        textual = values.dtype.kind in "OUS"
+        flags = _BYTES if textual else 0
+        if t.keys is not None:
+            flags |= _KEYED | _SPARSE
+        elif size == 0 and t.shape is not None and len(t.shape) > 0 and math.prod(t.shape) > 0:
+            flags |= _SPARSE
+        key = (t.shape, size, flags)
+        form = self.ids.get(key)
+        if form is None:
+            form = self.ids[key] = len(self.forms)
+            self.forms.append(key)
+            self.plain.append(flags == 0 and t.shape is not None and math.prod(t.shape) == size)
+        if self.plain[form] and values.dtype == _F8:
+            self.log_col.append(c)
+            self.log_rec.append(i)
+            self.log_form.append(form)
+            if size:
+                self.log_chunk.append(values)
+            return
+        col = self.columns.get(c)
+        if col is None:
+            col = self.columns[c] = _KeyColumn()
+        col.add(i, t, form, textual)
 
     def end_chunk(self) -> None:
+        if self.log_chunk:
+            chunk = self.log_chunk
+            self.log_values.append(chunk[0] if len(chunk) == 1 else np.concatenate(chunk))
+            self.log_chunk = []
         for col in self.columns.values():
             col.end_chunk()
 
+    def present(self) -> int:
+        """The tensors added (one per key per record that holds it)."""
+        return len(self.log_col) + sum(col.count for col in self.columns.values())
+
+    def first_record(self, c: int) -> int:
+        """The first record that holds column `c`."""
+        first = []
+        if self.log_col:
+            at = np.flatnonzero(np.frombuffer(self.log_col, dtype=np.int64) == c)
+        else:
+            at = np.empty(0, np.int64)
+        if at.size:
+            first.append(self.log_rec[int(at[0])])
+        col = self.columns.get(c)
+        if col is not None:
+            first.append(0 if col.index is None else col.index[0])
+        return min(first)
+
     def finish(self, n: int) -> dict[str, Any]:
-        return {k: self._column(col, n, f"{self.map_name}[{k!r}]") for k, col in self.columns.items()}
+        keys = list(self.order)
+        self.order = {}
+        k = len(keys)
+        log_col = np.frombuffer(self.log_col, dtype=np.int64) if self.log_col else np.empty(0, np.int64)
+        log_rec = np.frombuffer(self.log_rec, dtype=np.int64) if self.log_rec else np.empty(0, np.int64)
+        log_form = np.frombuffer(self.log_form, dtype=np.int32) if self.log_form else np.empty(0, np.int32)
+        if len(self.log_values) > 1:
+            values = np.concatenate(self.log_values)
+        else:
+            values = self.log_values[0] if self.log_values else np.empty(0, np.float64)
+        self.log_values = []
+        sizes_of = self._table(1, np.int64)
+        # the log in column order (records in order within a column)
+        perm = np.argsort(log_col, kind="stable")
+        forms_col = log_col
+        del log_col
+        forms = log_form[perm]
+        recs = log_rec[perm]
+        sizes = sizes_of[log_form]
+        if (sizes == 1).all():  # one value each
+            ordered = values[perm]
+        else:
+            starts = np.cumsum(sizes) - sizes
+            ordered = values[_ranges(starts[perm], sizes[perm])]
+        del values, log_form, log_rec
+        counts = np.bincount(forms_col, minlength=k) if forms_col.size else np.zeros(k, np.int64)
+        del forms_col
+        self.log_col, self.log_rec, self.log_form = array("q"), array("q"), array("i")
+        bounds = np.zeros(k + 1, dtype=np.int64)
+        np.cumsum(counts, out=bounds[1:])
+        value_ends = np.cumsum(sizes[perm])
+        del perm, sizes
+        fixed = ordered.view()
+        fixed.flags.writeable = False  # the columns' views (RecordBatch keeps them so)
+        general = self.columns
+        if not general and counts.size and (forms == 0).all() and (counts == n).all():
+            # every column a number in every record: rows of the ordered values
+            return dict(zip(keys, list(fixed.reshape(k, n)), strict=True))
+        # per column: its first form, and whether it has only that one (changes[j]: the
+        # number of times the form changes from one logged tensor to the next up to j)
+        lo, hi = bounds[:-1], bounds[1:]
+        if forms.size:
+            changes = np.zeros(forms.size, dtype=np.int64)
+            np.cumsum(forms[1:] != forms[:-1], out=changes[1:])
+            last = forms.size - 1
+            first_at = np.minimum(lo, last)
+            one_form = changes[np.minimum(np.maximum(hi - 1, lo), last)] == changes[first_at]
+            firsts = forms[first_at]
+        else:
+            one_form = np.ones(k, dtype=bool)
+            firsts = np.zeros(k, dtype=np.int32)
+        vbounds = np.zeros(k + 1, dtype=np.int64)
+        if value_ends.size:
+            vbounds[1:] = np.concatenate([[0], value_ends])[hi]
+        usable = [shape_problem(f[0] or (), n) is None and self.plain[j] for j, f in enumerate(self.forms)]
+        out: dict[str, Any] = {}
+        for c, (key, a, b, one, f, va, vb) in enumerate(
+            zip(
+                keys,
+                lo.tolist(),
+                hi.tolist(),
+                one_form.tolist(),
+                firsts.tolist(),
+                vbounds[:-1].tolist(),
+                vbounds[1:].tolist(),
+                strict=True,
+            )
+        ):
+            col = general.pop(c, None)
+            if col is None and b - a == n and one and usable[f]:
+                shape = self.forms[f][0]
+                out[key] = fixed[va:vb] if shape == () else fixed[va:vb].reshape((n, *(shape or ())))
+                continue
+            if b > a:
+                col = self._merged(col, forms[a:b], recs[a:b], ordered[va:vb].copy())
+            assert col is not None
+            out[key] = self._column(col, n, f"{self.map_name}[{key!r}]")
+        return out
+
+    def _merged(
+        self, col: _KeyColumn | None, forms: np.ndarray, recs: np.ndarray, values: np.ndarray
+    ) -> _KeyColumn:
+        """`col` (None: no other tensor) with the logged tensors of its column (their forms,
+        records and values, in record order) among its own, in record order."""
+        out = _KeyColumn()
+        if col is None:
+            out.count = int(forms.size)
+            out.forms = array("i", forms.astype(np.int32).tobytes())
+            if int(recs[-1]) != out.count - 1:  # else the records 0..count-1
+                out.index = array("q", recs.astype(np.int64).tobytes())
+            out.values = [values] if values.size else None
+            return out
+        own_forms = np.frombuffer(col.forms, dtype=np.int32) if col.count else np.empty(0, np.int32)
+        own_recs = (
+            np.arange(col.count, dtype=np.int64)
+            if col.index is None
+            else np.frombuffer(col.index, dtype=np.int64)
+        )
+        own_values = np.concatenate(col.values) if col.values else np.empty(0, np.float64)
+        flags_of = self._table(2, np.int8)
+        sizes_of = self._table(1, np.int64)
+        # the values each tensor put among the column's values (a strings tensor: none)
+        own_sizes = np.where(flags_of[own_forms] & _BYTES, 0, sizes_of[own_forms])
+        log_sizes = sizes_of[forms]
+        all_recs = np.concatenate([own_recs, recs])
+        order = np.argsort(all_recs, kind="stable")
+        all_sizes = np.concatenate([own_sizes, log_sizes])
+        starts = np.concatenate(
+            [np.cumsum(own_sizes) - own_sizes, own_values.size + np.cumsum(log_sizes) - log_sizes]
+        )
+        source = np.concatenate([own_values, values])
+        merged = source[_ranges(starts[order], all_sizes[order])]
+        where = np.empty(order.size, dtype=np.int64)  # the new place of each tensor
+        where[order] = np.arange(order.size, dtype=np.int64)
+        out.count = int(order.size)
+        out.forms = array("i", np.concatenate([own_forms, forms.astype(np.int32)])[order].tobytes())
+        out.index = array("q", all_recs[order].tobytes())
+        out.values = [merged] if merged.size else None
+        out.keys = col.keys
+        if col.text_at is not None:
+            moved = where[np.frombuffer(col.text_at, dtype=np.int64)]
+            out.text_at = array("q", moved.tobytes())
+            out.texts = col.texts
+        return out
 
     def _table(self, j: int, dtype: type) -> np.ndarray:
         return np.array([f[j] for f in self.forms], dtype=dtype)
