@@ -78,10 +78,13 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
+
+import numpy as np
 
 from .limits import Limits
-from .serving import Predict, Response, handle, payload_limit
+from .record import RecordBatch
+from .serving import Handler, Predict, Prepared, Response, payload_limit, predict_failed
 
 __all__ = ["DEFAULT_TIMEOUT_S", "asgi_app", "serve"]
 
@@ -97,6 +100,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+T = TypeVar("T")
 
 _TEXT = b"text/plain; charset=utf-8"
 _INVOCATIONS = re.compile(r"/(?:endpoints/[^/]+/)?invocations/?")
@@ -260,18 +264,18 @@ class _Pool:
         none became free by `deadline` (loop time) or too many wait."""
         await self._acquire(deadline)
 
-    async def run(self, fn: Callable[[], Response], deadline: float) -> Response:
+    async def run(self, fn: Callable[[], T], deadline: float) -> T:
         """`fn()` on a thread once one is free; `asyncio.TimeoutError` past `deadline` (loop time),
         `_Busy` when no thread was free in time or too many wait."""
         await self._acquire(deadline)
         return await self.submit(fn, deadline)
 
-    async def submit(self, fn: Callable[[], Response], deadline: float) -> Response:
+    async def submit(self, fn: Callable[[], T], deadline: float) -> T:
         """`fn()` on a thread, its slot already taken (`try_acquire`, `acquire`);
         `asyncio.TimeoutError` past `deadline` (loop time)."""
         loop = asyncio.get_running_loop()
         post = self._poster(loop)
-        fut: asyncio.Future[Response] = loop.create_future()
+        fut: asyncio.Future[T] = loop.create_future()
         expired = False
 
         def expire() -> None:
@@ -281,7 +285,7 @@ class _Pool:
                 self.overdue += 1
                 fut.set_exception(asyncio.TimeoutError())
 
-        def finish(result: Response | None, error: BaseException | None) -> None:
+        def finish(result: T | None, error: BaseException | None) -> None:
             self._release()
             if expired:
                 self.overdue -= 1
@@ -292,7 +296,7 @@ class _Pool:
                     fut.set_exception(error)
 
         def job() -> None:
-            result: Response | None = None
+            result: T | None = None
             error: BaseException | None = None
             try:
                 result = fn()
@@ -363,6 +367,13 @@ class _App:
             self.max_bytes: int | None = limits.max_bytes
         else:
             self.max_bytes = payload_limit(self.env, None)
+        # What every request shares, worked out once: limits, offered types, and the codec
+        # and answer type of each pair of Content-Type and Accept values seen (bounded).
+        self.handler = Handler(
+            predict, self.env, max_payload_bytes=self.max_bytes, offered=offered, limits=limits
+        )
+        #: An ``async def`` predict is awaited on the event loop (Rule 2).
+        self.is_async = is_async_callable(predict)
         size = max_concurrency if max_concurrency is not None else default_max_concurrency()
         self.pool = _Pool(size, BACKLOG_PER_THREAD * size)
         # Requests whose bodies are being read: admitted only while the bodies held (being
@@ -562,11 +573,11 @@ class _App:
             text = f"request body of {length} bytes exceeds the limit of {limit} bytes"
             await _send(send, _text(413, text), close=True)
             return
-        if not_ready := self.unready():
+        pool = self.pool
+        if (self.state != "ready" or pool.overdue >= pool.size) and (not_ready := self.unready()):
             await _send(send, not_ready, close=_unread(scope))
             return
 
-        pool = self.pool
         held = pool.running + len(pool._waiters) + self.reading
         if held >= pool.size + pool.backlog:  # answered before reading: the body is never held
             busy = f"{pool.running} requests are running and {len(pool._waiters)} are waiting"
@@ -596,40 +607,21 @@ class _App:
         content_type = _joined(types)
         accept = _joined(accepts)
         deadline = math.inf if self.timeout_s is None else loop.time() + self.timeout_s
-        gone: threading.Event | None = None
-        watch: asyncio.Future[Message] | None = None
-
-        def work() -> Response:
-            if gone is not None and gone.is_set():
-                return _GONE
-            return handle(
-                body,
-                content_type,
-                accept,
-                self.predict,
-                env=self.env,
-                max_payload_bytes=limit,
-                offered=self.offered,
-                limits=self.limits,
-            )
-
         try:
-            if not pool.try_acquire():
-                # Once the body is read, receive() returns only when the client has gone
-                # away: a request still waiting for a thread then is dropped when its turn
-                # comes, its prediction never run. (A request with a thread free at once
-                # does not wait: it needs no watch.)
-                gone = threading.Event()
-                watch = asyncio.ensure_future(receive())
-                watch.add_done_callback(_on_gone(gone))
-                await pool.acquire(deadline)
-            response = await pool.submit(work, deadline)
+            if self.is_async:
+                response = await self.answer_async(body, content_type, accept, deadline, receive)
+            else:
+                handler = self.handler
+                response = await self.on_thread(
+                    lambda: handler(body, content_type, accept), deadline, receive
+                )
         except _Busy as e:
             log.warning("503: no thread for the request (%s)", e)
             await _send(send, _text(503, f"the server is busy ({e}); try again"), retry_after=b"1")
             return
         except asyncio.TimeoutError:
-            log.error("504: the request was not answered within %s s; its thread runs on", self.timeout_s)
+            how = "its predict was cancelled" if self.is_async else "its thread runs on"
+            log.error("504: the request was not answered within %s s; %s", self.timeout_s, how)
             text = f"the prediction did not finish within the timeout of {self.timeout_s:g} s"
             await _send(send, _text(504, text))
             return
@@ -637,13 +629,143 @@ class _App:
             log.exception("handling the request failed")
             await _send(send, _text(500, "the server failed to handle the request (see the container log)"))
             return
-        finally:
-            if watch is not None:
-                watch.cancel()
         if response is _GONE:
             log.info("the client went away before its prediction started: not run")
             return
         await _send(send, response)
+
+    async def on_thread(self, fn: Callable[[], T], deadline: float, receive: Receive) -> T | Response:
+        """`fn()` on a prediction thread (Rule 2): its result, or `_GONE` when the client went
+        away while the request waited for a thread (`fn` is then never called). `_Busy` and
+        `asyncio.TimeoutError` as `_Pool.run`."""
+        pool = self.pool
+        if pool.try_acquire():
+            # A thread is free at once: the request does not wait, it needs no watch.
+            return await pool.submit(fn, deadline)
+        # Once the body is read, receive() returns only when the client has gone away: a
+        # request still waiting for a thread then is dropped when its turn comes.
+        gone = threading.Event()
+        watch = asyncio.ensure_future(receive())
+        watch.add_done_callback(_on_gone(gone))
+
+        def work() -> T | Response:
+            return _GONE if gone.is_set() else fn()
+
+        try:
+            await pool.acquire(deadline)
+            return await pool.submit(work, deadline)
+        finally:
+            watch.cancel()
+
+    async def answer_async(
+        self,
+        body: bytes | bytearray,
+        content_type: str | None,
+        accept: str | None,
+        deadline: float,
+        receive: Receive,
+    ) -> Response:
+        """The answer through an ``async def`` predict, awaited on the event loop. A body up
+        to `INLINE_BYTES` is decoded on the loop too, and its answer written there when it is
+        small (`_small_answer`); larger ones are decoded and written on a prediction thread
+        (Rule 2), so the loop never parses megabytes. A predict that raises is the same 500
+        as a plain one; past `deadline` (loop time), `asyncio.TimeoutError`."""
+        handler = self.handler
+        inline = len(body) <= INLINE_BYTES
+        prepared: Prepared | Response
+        if inline:
+            prepared = handler.prepare(body, content_type, accept)
+        else:
+            prepared = await self.on_thread(
+                lambda: handler.prepare(body, content_type, accept), deadline, receive
+            )
+        if isinstance(prepared, Response):
+            return prepared
+        try:
+            result = await self.await_predict(prepared.batch, deadline)
+        except asyncio.TimeoutError:
+            raise
+        except (Exception, SystemExit, KeyboardInterrupt):
+            # As on a thread (Rule 2): SystemExit or KeyboardInterrupt raised by the predict
+            # function would escape the app from the event loop; like any failure of the
+            # request they are a logged 500.
+            return predict_failed()
+        if inline and _small_answer(result):
+            return handler.respond(result, prepared)
+        return await self.pool.run(lambda: handler.respond(result, prepared), deadline)
+
+    async def await_predict(self, batch: Any, deadline: float) -> Any:
+        """The async predict's result for `batch`; `asyncio.TimeoutError` when it has not
+        returned by `deadline` (loop time): one timer cancels this task, as ``asyncio.wait_for``
+        cancels its inner task, without a task of its own (the predict runs in the request's
+        task, as a web framework's async endpoint does; its cancellation is awaited)."""
+        coro = self.predict(batch)
+        if math.isinf(deadline):
+            return await coro
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            if task is not None:
+                task.cancel()
+
+        timer = loop.call_at(deadline, expire)
+        try:
+            result = await coro
+        except asyncio.CancelledError:
+            if not expired:
+                raise
+            uncancel = getattr(task, "uncancel", None)  # Python 3.11+: this cancel is handled
+            if uncancel is not None:
+                uncancel()
+            raise asyncio.TimeoutError from None
+        finally:
+            timer.cancel()
+        if expired or loop.time() >= deadline:
+            # Returned anyway (it caught the cancellation, or blocked the loop past the
+            # deadline so the timer could not run): too late, as a thread's late answer.
+            if expired and (uncancel := getattr(task, "uncancel", None)) is not None:
+                uncancel()
+            raise asyncio.TimeoutError
+        return result
+
+
+#: Request bodies up to this size reach an ``async def`` predict decoded on the event loop
+#: (larger ones are decoded on a prediction thread).
+INLINE_BYTES = 16 * 1024
+#: The largest answer an ``async def`` predict's request writes on the event loop: arrays of
+#: at most this many bytes, or a list of at most 64 items.
+_INLINE_ANSWER_BYTES = 64 * 1024
+
+
+def _small_answer(result: Any) -> bool:
+    """Whether `result` (an async predict's) is written on the event loop: a numpy array or a
+    batch of numpy columns of at most `_INLINE_ANSWER_BYTES` in all, or a short list."""
+    if type(result) is np.ndarray:
+        return bool(result.nbytes <= _INLINE_ANSWER_BYTES)
+    if type(result) is RecordBatch:
+        total = 0
+        for columns in (result.features, result.label):
+            for col in columns.values():
+                if type(col) is not np.ndarray:
+                    return False
+                total += col.nbytes
+        return total <= _INLINE_ANSWER_BYTES
+    if type(result) in (list, tuple):
+        return len(result) <= 64
+    return False
+
+
+def is_async_callable(fn: object) -> bool:
+    """Whether calling `fn` gives a coroutine to await: an ``async def`` function, a
+    ``functools.partial`` of one, or an object whose ``__call__`` is one."""
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(type(fn), "__call__", None)  # noqa: B004 (the type's, not the instance's)
+    return not inspect.isfunction(fn) and call is not None and inspect.iscoroutinefunction(call)
 
 
 def _unread(scope: Scope) -> bool:
@@ -677,6 +799,24 @@ def _on_gone(gone: threading.Event) -> Callable[[asyncio.Future[Message]], None]
     return done
 
 
+#: The Content-Type header of each answer type sent so far (None: a value a header cannot
+#: carry); answer types come from the offered types and the Accept headers remembered by the
+#: handler, and the memory is bounded as theirs.
+_CONTENT_TYPES: dict[str, bytes | None] = {}
+
+
+def _content_type_header(content_type: str) -> bytes | None:
+    known = _CONTENT_TYPES.get(content_type, b"")
+    if known != b"":
+        return known
+    value = content_type.encode("latin-1") if _FIELD_VALUE.fullmatch(content_type) else None
+    if len(content_type) <= 256:
+        if len(_CONTENT_TYPES) >= 256:
+            _CONTENT_TYPES.clear()
+        _CONTENT_TYPES[content_type] = value
+    return value
+
+
 async def _send(
     send: Send,
     r: Response,
@@ -685,12 +825,14 @@ async def _send(
     allow: bytes | None = None,
     retry_after: bytes | None = None,
 ) -> None:
-    if not _FIELD_VALUE.fullmatch(r.content_type):
+    content_type = _content_type_header(r.content_type)
+    if content_type is None:
         # Only the environment can put this here (SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT with
         # a character a header cannot carry): a misconfiguration, answered as handle() does.
         log.error("the answer's Content-Type %r cannot be sent in a header", r.content_type)
         r = _text(500, "the server is misconfigured (see its log)")
-    headers = [(b"content-type", r.content_type.encode("latin-1")), (b"content-length", b"%d" % len(r.body))]
+        content_type = _TEXT
+    headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(r.body))]
     if close:
         headers.append((b"connection", b"close"))
     if allow is not None:

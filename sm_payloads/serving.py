@@ -36,6 +36,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import CoroutineType
 from typing import Any
 
 import numpy as np
@@ -58,9 +59,11 @@ __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "Handler",
+    "Prepared",
     "Response",
     "handle",
     "payload_limit",
+    "predict_failed",
 ]
 
 log = logging.getLogger("sm_payloads.serving")
@@ -134,9 +137,12 @@ def _canonical_essences(offers: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(ALIASES.get(e, e) for e in essences)
 
 
-#: The longest Accept header whose negotiation is remembered (real clients send a few
-#: dozen characters; the server takes headers of a few hundred kB).
+#: The longest Accept header whose negotiation is remembered, and in a `Handler` the longest
+#: Content-Type (real clients send a few dozen characters; the server takes headers of a
+#: few hundred kB).
 _CACHED_ACCEPT_CHARS = 256
+#: Pairs of headers a `Handler` remembers (then it forgets them all and starts again).
+_CACHED_ROUTES = 256
 
 
 @functools.lru_cache(maxsize=512)
@@ -221,7 +227,47 @@ def handle(
     env = os.environ if env is None else env
     limit = payload_limit(env, max_payload_bytes)
     if limit is not None and len(body) > limit:
-        return _error(413, str(PayloadTooLargeError(len(body), limit, "request body")))
+        return _too_large(len(body), limit)
+    offers = _offered(offered)
+    route = _route(content_type, accept, env, offers)
+    if isinstance(route, Response):
+        return route
+    prepared = _decode(body, route, offers, SERVING if limits is None else limits)
+    if isinstance(prepared, Response):
+        return prepared
+    assert isinstance(prepared, Prepared)
+    try:
+        result = predict(prepared.batch)
+    except Exception:
+        return predict_failed()
+    return _respond(result, prepared, _response_limit(env, max_response_bytes))
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A decoded request on its way to the predict function: its batch, the media type the
+    answer will be written in, and the types this container offers (the others tried
+    when the chosen one cannot carry the answer)."""
+
+    batch: RecordBatch
+    chosen: str
+    offers: tuple[str, ...]
+
+
+#: What `_route` finds for a request's headers: its configured codec, the answer's media
+#: type, and the request's essence (named in the empty body's 400).
+_Route = tuple[Codec, str, str]
+
+
+def _too_large(size: int, limit: int) -> Response:
+    return _error(413, str(PayloadTooLargeError(size, limit, "request body")))
+
+
+def _route(
+    content_type: str | None, accept: str | None, env: Mapping[str, str], offers: tuple[str, ...]
+) -> _Route | Response:
+    """The request's codec and the answer's media type for these headers, or the 415, 406
+    or 500 that answers them: the part of `handle` that depends on the headers only."""
     if not content_type or not content_type.strip():
         content_type = env.get("SAGEMAKER_DEFAULT_INVOCATIONS_CONTENT_TYPE") or None
         if content_type is None:
@@ -230,7 +276,6 @@ def handle(
         return _error(415, f"Content-Type {content_type!r}: control characters in a header value")
     if accept is not None and _CONTROL.search(accept):
         return _error(406, f"Accept {accept!r}: control characters in a header value")
-    offers = _offered(offered)
     try:
         # The request's media type is parsed here, once: the default answer type and the
         # codec come from this parse; the Accept header is parsed once, by negotiate.
@@ -247,24 +292,55 @@ def handle(
     except ValueError as e:  # the environment names a type this container cannot produce
         log.error("bad serving configuration: %s", e)
         return _error(500, "the server is misconfigured (see its log)")
-    bounds = SERVING if limits is None else limits
     try:
         codec = _request_codec(request, content_type)
-        if not len(body):
-            return _error(400, f"the request body is empty; send at least one record as {request.essence}")
+    except PayloadError as e:
+        return _error(e.status_hint, str(e))
+    return codec, chosen, request.essence
+
+
+def _decode(
+    body: bytes | bytearray | memoryview, route: _Route, offers: tuple[str, ...], bounds: Limits
+) -> Prepared | Response:
+    """The request's batch within `bounds`, or the 400 or 413 that answers it."""
+    codec, chosen, essence = route
+    if not len(body):
+        return _error(400, f"the request body is empty; send at least one record as {essence}")
+    try:
         batch = decode_within(codec, body, bounds)
     except PayloadError as e:
         return _error(e.status_hint, str(e))
-    try:
-        result = predict(batch)
-    except Exception:
-        log.exception("the predict function raised")
-        return _error(500, "the model failed to produce a prediction (see the container log)")
-    result = _per_record_numbers(result, len(batch))
-    if isinstance(result, np.ndarray) and result.ndim == 1 and result.shape[0] == len(batch):
+    return Prepared(batch, chosen, offers)
+
+
+#: The answer when the predict function raised (its traceback is logged).
+_PREDICT_FAILED = "the model failed to produce a prediction (see the container log)"
+
+
+def predict_failed() -> Response:
+    """The 500 of a predict function that raised: logs the exception being handled (call it
+    in an ``except`` block) and gives the answer, the same for every way predict is run."""
+    log.exception("the predict function raised")
+    return _error(500, _PREDICT_FAILED)
+
+
+def _respond(result: Any, prepared: Prepared, out_limit: int | None) -> Response:
+    """The answer of `result`, the predict function's return for `prepared`: written in the
+    chosen type (a 406 or 500 when it cannot be), within `out_limit` bytes (else 413)."""
+    chosen, offers = prepared.chosen, prepared.offers
+    if isinstance(result, CoroutineType):
+        # An async predict handed to a caller that runs it as a plain function.
+        result.close()
+        log.error(
+            "the predict function returned a coroutine: it is async, and was called as a plain function"
+        )
+        return _error(500, _PREDICT_FAILED)
+    n = len(prepared.batch)
+    result = _per_record_numbers(result, n)
+    if isinstance(result, np.ndarray) and result.ndim == 1 and result.shape[0] == n:
         # One value per record (what a model's predict returns): one scalar output per
         # record, not the one-record vector that a bare 1-D array means elsewhere.
-        result = RecordBatch(label={"values": result}, n=len(batch))
+        result = RecordBatch(label={"values": result}, n=n)
     try:
         out = encode_response(result, chosen)
     except EncodeError as e:
@@ -282,7 +358,6 @@ def handle(
     except Exception:
         log.exception("encoding the prediction failed")
         return _error(500, f"the prediction cannot be written as {chosen}")
-    out_limit = _response_limit(env, max_response_bytes)
     if out_limit is not None and len(out) > out_limit:
         log.error(
             "the %s answer of %d bytes exceeds the response limit of %d bytes", chosen, len(out), out_limit
@@ -333,7 +408,15 @@ def _writable_as(result: Any, offers: tuple[str, ...], failed: str) -> list[str]
 
 
 class Handler:
-    """`handle` with the predict function and the environment bound once.
+    """`handle` with the predict function, the environment and the options bound once.
+
+    What does not change from one request to the next is worked out here, once: the body
+    and answer limits, the offered types, and (remembered per pair of ``Content-Type`` and
+    ``Accept`` header values) the request's codec and the answer's type. The answers are
+    `handle`'s, byte for byte (tests/test_serving.py). The memory is bounded (256 pairs of
+    headers up to 256 characters each; longer ones are worked out each time), holds only
+    headers that were answered, never a 415 or 406, and is dropped when a codec is
+    registered (`register_codec`). The server (`sm_payloads.server`) answers through one.
 
     >>> import numpy as np, sm_payloads as smp
     >>> h = Handler(lambda b: smp.RecordBatch(label={"score": b.to_numpy().sum(axis=1)}), env={})
@@ -357,27 +440,107 @@ class Handler:
         limits: Limits | None = None,
         max_response_bytes: int | None = None,
     ) -> None:
-        self.predict = predict
-        self.env = dict(os.environ if env is None else env)
-        self.max_payload_bytes = max_payload_bytes
-        self.offered = offered
-        self.limits = limits
-        self.max_response_bytes = max_response_bytes
+        self._predict = predict
+        self._env = dict(os.environ if env is None else env)
+        self._max_payload_bytes = max_payload_bytes
+        self._offered = None if offered is None else tuple(offered)
+        self._limits = limits
+        self._max_response_bytes = max_response_bytes
+        self._limit = payload_limit(self._env, max_payload_bytes)
+        self._out_limit = _response_limit(self._env, max_response_bytes)
+        self._bounds = SERVING if limits is None else limits
+        self._codecs: dict[str, type[Codec]] = {}
+        self._aliases: dict[str, str] = {}
+        self._offers: tuple[str, ...] = ()
+        self._routes: dict[tuple[str | None, str | None], _Route] = {}
+        self._registry_changed()
+
+    # The options, read-only: what was worked out from them stays true.
+    @property
+    def predict(self) -> Predict:
+        return self._predict
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        return self._env
+
+    @property
+    def max_payload_bytes(self) -> int | None:
+        return self._max_payload_bytes
+
+    @property
+    def offered(self) -> tuple[str, ...] | None:
+        return self._offered
+
+    @property
+    def limits(self) -> Limits | None:
+        return self._limits
+
+    @property
+    def max_response_bytes(self) -> int | None:
+        return self._max_response_bytes
+
+    @property
+    def payload_limit(self) -> int | None:
+        """The request body limit in bytes (None: none), as `payload_limit` gives it."""
+        return self._limit
+
+    def _registry_changed(self) -> None:
+        """Forget what was worked out from the registry (codecs, offered types)."""
+        self._routes = {}
+        self._codecs = dict(CODECS)
+        self._aliases = dict(ALIASES)
+        self._offers = _offered(self._offered)
+
+    def route(self, content_type: str | None, accept: str | None) -> _Route | Response:
+        """The request's codec and the answer's type for these headers (remembered), or
+        their 415, 406 or 500."""
+        if self._codecs != CODECS or self._aliases != ALIASES:  # a codec was registered
+            self._registry_changed()
+        key = (content_type, accept)
+        known = self._routes.get(key)
+        if known is not None:
+            return known
+        route = _route(content_type, accept, self._env, self._offers)
+        if (
+            not isinstance(route, Response)
+            and (content_type is None or len(content_type) <= _CACHED_ACCEPT_CHARS)
+            and (accept is None or len(accept) <= _CACHED_ACCEPT_CHARS)
+        ):
+            routes = self._routes
+            if len(routes) >= _CACHED_ROUTES:
+                routes.clear()
+            routes[key] = route
+        return route
+
+    def prepare(
+        self, body: bytes | bytearray | memoryview, content_type: str | None, accept: str | None
+    ) -> Prepared | Response:
+        """`handle` up to the predict function: the decoded request, or the answer that
+        refuses it (413, 415, 406, 400, ...)."""
+        limit = self._limit
+        if limit is not None and len(body) > limit:
+            return _too_large(len(body), limit)
+        route = self.route(content_type, accept)
+        if isinstance(route, Response):
+            return route
+        return _decode(body, route, self._offers, self._bounds)
+
+    def respond(self, result: Any, prepared: Prepared) -> Response:
+        """`handle` after the predict function: its `result` for `prepared`, written."""
+        return _respond(result, prepared, self._out_limit)
 
     def __call__(
         self, body: bytes | bytearray | memoryview, content_type: str | None, accept: str | None
     ) -> Response:
-        return handle(
-            body,
-            content_type,
-            accept,
-            self.predict,
-            env=self.env,
-            max_payload_bytes=self.max_payload_bytes,
-            offered=self.offered,
-            limits=self.limits,
-            max_response_bytes=self.max_response_bytes,
-        )
+        prepared = self.prepare(body, content_type, accept)
+        if isinstance(prepared, Response):
+            return prepared
+        try:
+            result = self._predict(prepared.batch)
+        except Exception:
+            return predict_failed()
+        return _respond(result, prepared, self._out_limit)
 
     def ping(self) -> Response:
         """``GET /ping``: healthy once constructed."""
