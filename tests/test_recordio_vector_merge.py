@@ -289,14 +289,27 @@ def test_many_keys_in_few_records_are_the_careful_readers_cells_error(which: str
 
 @pytest.mark.parametrize("which", PATHS)
 def test_a_table_of_more_than_a_row_per_8_bytes_declines(which: str) -> None:
-    # 1,000 unpacked int32 values of 2 bytes each per record: a field table of 24 x them.
+    # 1,000 unpacked int32 values of 2 bytes each per record: the numpy twin's table of
+    # tensor fields would be 24 x them, so it declines; the C join builds no table.
     rec = features(b"v", ld(I32, b"\x08\x01" * 1000))
     payloads = [rec, rec + ld(3, b"u")]
-    with path(which), pytest.raises(reader.Decline):
-        vector(payloads)
-    got = rp.decode(write_records(payloads))
+    with path(which):
+        if reader.crecordio is None:  # (also "c" under SM_PAYLOADS_PURE_PYTHON=1)
+            with pytest.raises(reader.Decline):
+                vector(payloads)
+        else:
+            assert vector(payloads).equals(careful(payloads), bitwise=True)
+        got = rp.decode(write_records(payloads))
     assert got.features["v"].tolist() == [[1] * 1000] * 2
     assert got.uid == (None, "u")
+    # 1,000 empty parts of a value (2 bytes each): the table of value parts, on both paths.
+    rec = features(b"v", *([b""] * 1000), ld(F32, ld(1, f32(1.0))))
+    payloads = [rec, rec + ld(3, b"u")]
+    with path(which):
+        with pytest.raises(reader.Decline):
+            vector(payloads)
+        got = rp.decode(write_records(payloads))
+    assert got.features["v"].tolist() == [[1.0], [1.0]]
 
 
 # --------------------------------------------------------------------------------------
@@ -434,3 +447,57 @@ def test_more_keys_than_the_vectorized_reader_takes_go_to_the_careful_reader(whi
     assert len(got.features) == reader.MAX_KEYS + 1
     assert got.features["k0"].to_lists() == [[0.5], [0.5, 0.5]]
     assert got.features["k4096"].valid.tolist() == [True, False]
+
+
+@st.composite
+def tensor_messages(draw: st.DrawFn) -> tuple[list[bytes], list[int]]:
+    types = draw(st.lists(st.sampled_from([F32, F64, I32]), min_size=1, max_size=5))
+    msgs = []
+    for t in types:
+        body = draw(tensor(t))
+        extra = draw(
+            st.sampled_from(
+                [
+                    b"",
+                    ld(2, b"\x01\x02") + b"\x18\x04",  # keys packed, a shape element unpacked
+                    ld(1, b"\x01\x02\x03"),  # a packed run of 3 bytes: declines but for int32
+                    b"\x12\x01\x80",  # keys ending inside a varint: declines
+                    b"\x0d\x00\x00\x80\x3f",  # an unpacked float32: declines but for float32
+                    b"\x1d\x00\x00\x00\x00",  # a shape of fixed32: declines
+                    b"\x25\x00\x00\x00\x00",  # an unknown fixed32 field: skipped
+                    b"\x0b",  # a group: declines
+                ]
+            )
+        )
+        msgs.append(body + extra if draw(st.booleans()) else extra + body)
+    return msgs, types
+
+
+@pytest.mark.skipif(C is None, reason="sm_payloads.formats._crecordio is not built")
+@settings(deadline=None, max_examples=400)
+@given(tensor_messages())
+def test_c_tensor_join_answers_what_its_twin_does(case: tuple[list[bytes], list[int]]) -> None:
+    assert C is not None
+    msgs, types = case
+    body = b"".join(msgs)
+    buf = np.frombuffer(body, np.uint8)
+    lengths = np.array([len(m) for m in msgs], dtype=np.int64)
+    starts = np.cumsum(lengths) - lengths
+    kinds = np.array(types, dtype=np.int64)
+    with mock.patch.object(reader, "crecordio", None):
+        try:
+            tbuf, twin = reader._tensor_fields(buf, starts, starts + lengths, kinds, 1 << 20)
+        except reader.Decline:
+            twin = None
+    got = C.tensor_join(buf, starts, lengths, kinds)
+    if twin is None:
+        assert got is None
+        return
+    assert got is not None
+    joined, raw = got
+    r = np.frombuffer(raw, np.int64).reshape(6, len(msgs)) if raw else np.zeros((6, 0), np.int64)
+    for f in range(3):
+        for i in range(len(msgs)):
+            s, n = int(twin[f][0][i]), int(twin[f][1][i])
+            mine = bytes(joined[int(r[2 * f][i]) : int(r[2 * f][i]) + int(r[2 * f + 1][i])])
+            assert mine == tbuf[s : s + n].tobytes(), (f, i)

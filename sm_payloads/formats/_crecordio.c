@@ -11,6 +11,7 @@
  *   same_gaps(buf, start, stride, n, gaps, cols)   uniform dense frames: check, copy
  *   strings(buf, starts, lengths)   the values of Bytes messages, as `_bytes_column`
  *   scan(buf, starts, lengths, wanted, limit)   the fields of many messages, as `_wire.scan`
+ *   tensor_join(buf, starts, lengths, types)   tensors' fields joined, as `_tensor_fields`
  *
  * Rule: these functions never decide that an input is invalid. On anything unusual they
  * answer "not handled" (None, False, -1) and the caller runs the numpy twin, which either
@@ -937,6 +938,158 @@ done:
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* tensor_join                                                                           */
+/* ------------------------------------------------------------------------------------ */
+
+/* The wire type of one unpacked element of tensor field `fn` (1 values, 2 keys, 3 shape)
+ * of a tensor of Value member `type` (2 float32, 3 float64, 7 int32). */
+static inline int64_t
+unpacked_wt(int64_t fn, int64_t type)
+{
+    if (fn == 1 && type == 2)
+        return 5;
+    if (fn == 1 && type == 3)
+        return 1;
+    return 0;
+}
+
+/* Check the tensor message [pos, end) of member `type` as `_tensor_fields` does; add the
+ * bytes of its fields 1-3 to total[0..2]. -1 where `_tensor_fields` declines. */
+static int
+tensor_check(const uint8_t *b, int64_t pos, int64_t end, int64_t type, int64_t *total)
+{
+    int64_t fn, wt, vs, ve;
+    while (pos < end) {
+        if (scan_field(b, &pos, end, &fn, &wt, &vs, &ve))
+            return -1;
+        if (fn < 1 || fn > 3)
+            continue;
+        if (wt != 2 && wt != unpacked_wt(fn, type))
+            return -1;
+        if (wt == 2) {
+            if (fn == 1 && type != 7) {
+                if ((ve - vs) % (type == 3 ? 8 : 4))
+                    return -1;
+            }
+            else if (ve > vs && b[ve - 1] >= 0x80)
+                return -1;
+        }
+        total[fn - 1] += ve - vs;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(tensor_join_doc,
+"tensor_join(buf, starts, lengths, types) -> (bytearray, bytearray) | None\n\n"
+"The tensor messages buf[starts[i] : starts[i] + lengths[i]] (int64 arrays; `types` the\n"
+"Value member of each: 2 float32, 3 float64, 7 int32), as `_record_reader._tensor_fields`\n"
+"reads them: each message's values, keys and shape, every occurrence (packed or unpacked)\n"
+"joined in wire order into one packed run. Returns the runs (all values, then all keys,\n"
+"then all shapes, message by message) and 6 * k native int64: per field f and message i,\n"
+"the run's start at [2 f k + i] and length at [(2 f + 1) k + i]. None where the twin\n"
+"declines (a wire type protobuf refuses there, a packed run of fixed-width values of a\n"
+"length that is not a multiple of their width, a packed varint run that ends inside a\n"
+"varint, a malformed field), or a message leaves the buffer. Unlike the twin it builds no\n"
+"table of fields, so it has no row limit.");
+
+static PyObject *
+cr_tensor_join(PyObject *self, PyObject *args)
+{
+    PyObject *bo, *so, *lo, *to, *result = NULL, *joined = NULL, *ranges = NULL;
+    Py_buffer bv, sv, lv, tv;
+    const uint8_t *b;
+    const int64_t *starts, *lengths, *types;
+    uint8_t *out;
+    int64_t k, i, f, total[3] = {0, 0, 0}, all, at, *rg;
+    int failed = 0;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOO:tensor_join", &bo, &so, &lo, &to))
+        return NULL;
+    if (get_range_buffers(bo, so, lo, &bv, &sv, &lv) < 0)
+        return NULL;
+    if (get_i64(to, &tv, 0) < 0) {
+        PyBuffer_Release(&lv);
+        PyBuffer_Release(&sv);
+        PyBuffer_Release(&bv);
+        return NULL;
+    }
+    b = (const uint8_t *)bv.buf;
+    starts = (const int64_t *)sv.buf;
+    lengths = (const int64_t *)lv.buf;
+    types = (const int64_t *)tv.buf;
+    k = (int64_t)(sv.len / 8);
+    if (tv.len != sv.len) {
+        PyErr_SetString(PyExc_ValueError, "types and starts differ in size");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < k && !failed; i++) {
+        int64_t t = types[i];
+        failed = !inside(starts[i], lengths[i], bv.len) || (t != 2 && t != 3 && t != 7) ||
+                 tensor_check(b, starts[i], starts[i] + lengths[i], t, total);
+    }
+    Py_END_ALLOW_THREADS
+    all = total[0] + total[1] + total[2]; /* each within one buffer's size: no overflow */
+    if (failed || (uint64_t)k > (uint64_t)PY_SSIZE_T_MAX / 48 || all > (int64_t)bv.len) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    joined = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)all);
+    ranges = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(k * 48));
+    if (joined == NULL || ranges == NULL)
+        goto done;
+    out = (uint8_t *)PyByteArray_AS_STRING(joined);
+    rg = (int64_t *)PyByteArray_AS_STRING(ranges);
+    if (k && ((uintptr_t)rg % sizeof(int64_t)) != 0) {
+        result = Py_None; /* never seen: the allocator aligns to 16 */
+        Py_INCREF(result);
+        goto done;
+    }
+    at = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (f = 1; f <= 3 && !failed; f++) {
+        for (i = 0; i < k; i++) {
+            int64_t pos = starts[i], end = starts[i] + lengths[i], fn, wt, vs, ve, first = at;
+            while (pos < end) {
+                /* the bytes may change meanwhile (a writer): checked again, never past `all` */
+                if (scan_field(b, &pos, end, &fn, &wt, &vs, &ve)) {
+                    failed = 1;
+                    break;
+                }
+                if (fn != f)
+                    continue;
+                if (ve - vs > all - at) {
+                    failed = 1;
+                    break;
+                }
+                memcpy(out + at, b + vs, (size_t)(ve - vs));
+                at += ve - vs;
+            }
+            if (failed)
+                break;
+            rg[2 * (f - 1) * k + i] = first;
+            rg[(2 * (f - 1) + 1) * k + i] = at - first;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (failed || at != all) {
+        PyErr_SetString(PyExc_BufferError, "tensor_join: the data changed while it was read");
+        goto done;
+    }
+    result = PyTuple_Pack(2, joined, ranges);
+done:
+    Py_XDECREF(joined);
+    Py_XDECREF(ranges);
+    PyBuffer_Release(&tv);
+    PyBuffer_Release(&lv);
+    PyBuffer_Release(&sv);
+    PyBuffer_Release(&bv);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------ */
 /* strings                                                                               */
 /* ------------------------------------------------------------------------------------ */
 
@@ -1058,6 +1211,7 @@ static PyMethodDef methods[] = {
     {"same_gaps", cr_same_gaps, METH_VARARGS, same_gaps_doc},
     {"strings", cr_strings, METH_VARARGS, strings_doc},
     {"scan", cr_scan, METH_VARARGS, scan_doc},
+    {"tensor_join", cr_tensor_join, METH_VARARGS, tensor_join_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -31,3 +31,6 @@ def strings(
 def scan(
     buf: Buffer, starts: Buffer, lengths: Buffer, wanted: int, limit: int, /
 ) -> bytearray | bool | None: ...
+def tensor_join(
+    buf: Buffer, starts: Buffer, lengths: Buffer, types: Buffer, /
+) -> tuple[bytearray, bytearray] | None: ...

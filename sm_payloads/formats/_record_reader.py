@@ -571,10 +571,7 @@ def _scan_fields(
         if isinstance(raw, bytearray):
             t = np.frombuffer(raw, dtype=np.int64).reshape(5, -1) if raw else np.empty((5, 0), np.int64)
             return Fields(t[0], t[1], t[2], t[3], t[4], np.arange(t.shape[1]))
-    f = scan(buf, starts, ends)
-    f = f.select(np.isin(f.fn, wanted))
-    if f.msg.size > limit:
-        raise Decline("more fields than the table may hold")
+    f = scan(buf, starts, ends, wanted, limit)
     f.seq = np.arange(f.msg.size)
     return f
 
@@ -639,8 +636,16 @@ def _tensor_fields(
     joined into one packed run (protobuf concatenates the occurrences of a repeated field,
     packed or not); declines on a wire type protobuf would refuse there, a packed run of
     fixed-width values of a length that is not a multiple of their width, and a packed run
-    of varints that ends inside a varint."""
+    of varints that ends inside a varint. In C where built (``tensor_join``: no table of
+    fields, so no `limit`, which only bounds the twin's table)."""
     k = t_s.size
+    if crecordio is not None:
+        got = crecordio.tensor_join(tbuf, _i64(t_s), _i64(t_e - t_s), _i64(types))
+        if got is not None:
+            joined, raw = got
+            r = np.frombuffer(raw, dtype=np.int64).reshape(6, k) if raw else np.zeros((6, k), np.int64)
+            fbuf = np.frombuffer(joined, dtype=np.uint8) if joined else np.zeros(0, np.uint8)
+            return fbuf, [(r[0], r[1]), (r[2], r[3]), (r[4], r[5])]
     tf = _scan_fields(tbuf, t_s, t_e, (1, 2, 3), limit)
     ttype = types[tf.msg]
     one = np.where(tf.fn == 1, np.where(ttype == 2, I32, np.where(ttype == 3, I64, VARINT)), VARINT)

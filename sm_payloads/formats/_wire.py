@@ -332,13 +332,23 @@ class Fields:
         )
 
 
-def scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> Fields:
+def scan(
+    buf: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    wanted: tuple[int, ...] | None = None,
+    limit: int | None = None,
+) -> Fields:
     """Split every message ``buf[starts[i]:ends[i]]`` into its fields, all messages at once.
 
     For wire type 2 ``vs:ve`` is the payload; for 0 the varint; for 1 and 5 the fixed bytes.
-    Groups (wire types 3, 4) and invalid wire types decline.
+    Groups (wire types 3, 4) and invalid wire types decline. With `wanted`, only fields of
+    those numbers are kept (the others are checked and left out as they are met); with
+    `limit`, more than `limit` fields kept declines as soon as it is reached, so the table
+    never grows past it.
     """
     msgs, fns, wts, vss, ves, seqs = [], [], [], [], [], []
+    kept = 0
     idx = np.flatnonzero(starts < ends)
     pos = starts[idx].astype(np.int64)
     end = ends[idx].astype(np.int64)
@@ -370,12 +380,16 @@ def scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> Fields:
             raise Decline("groups or invalid wire type")
         if (ve > end).any():
             raise Decline("field exceeds message")
-        msgs.append(idx)
-        fns.append(fn)
-        wts.append(wt)
-        vss.append(vs)
-        ves.append(ve)
-        seqs.append(np.full(idx.size, step, dtype=np.int64))
+        keep_f = np.isin(fn, wanted) if wanted is not None else slice(None)
+        msgs.append(idx[keep_f])
+        fns.append(fn[keep_f])
+        wts.append(wt[keep_f])
+        vss.append(vs[keep_f])
+        ves.append(ve[keep_f])
+        seqs.append(np.full(msgs[-1].size, step, dtype=np.int64))
+        kept += msgs[-1].size
+        if limit is not None and kept > limit:
+            raise Decline("more fields than the table may hold")
         step += 1
         keep = ve < end
         idx, pos, end = idx[keep], ve[keep], end[keep]
