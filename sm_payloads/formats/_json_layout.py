@@ -502,52 +502,69 @@ def response_record(obj: Any, path: str) -> Rec:
 
 class _Cells(dict[str, Any]):
     """A map of one record as `GeneralGroup.chunks` reads it for the column builder: each
-    key's `Tensor`, or `_SCALAR` for a bare number, whose float64 values are `numbers` in
-    the order of those keys (a record of many numbers makes no object per number; the
-    builder reads them as `cell` would, a scalar of shape ())."""
+    key's `Tensor` (as `cell` reads it), or a marker for the values a record of many keys
+    holds most, which make no object per key: `_SCALAR` (a bare number), `_LIST` (a list of
+    numbers, its length in `lengths`), whose float64 values are `numbers`, in the order of
+    those keys; `_TEXT` (a bare string, in `texts`)."""
 
-    __slots__ = ("numbers",)
-    numbers: np.ndarray
+    __slots__ = ("lengths", "numbers", "pending", "texts")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: list[Any] = []  # the numbers, until `close`
+        self.lengths: list[int] = []
+        self.texts: list[str] = []
+        self.numbers = _EMPTY_F8
+
+    def put(self, name: str, v: Any, path: str, where: str) -> None:
+        """`_put` (the value's path is ``f"{path}.{where}"``, made for a message only)."""
+        if name in self:
+            raise BadValue(f"{path}.{where}: feature {name!r} is given twice")
+        t = type(v)
+        if t in _NUM_TYPES:
+            self[name] = _SCALAR
+            self.pending.append(v)
+        elif t is str:
+            self[name] = _TEXT
+            self.texts.append(v)
+        elif t is list and (not v or set(map(type, v)) <= _NUM_TYPES):
+            self[name] = _LIST
+            self.pending.extend(v)
+            self.lengths.append(len(v))
+        else:
+            self[name] = cell(v, f"{path}.{where}")
+
+    def close(self) -> _Cells:
+        """The numbers in float64, as `_numbers` reads them (OverflowError for a number
+        beyond the float64 range: the caller reads the record again with the grammar, for
+        its message)."""
+        if self.pending:
+            self.numbers = np.array(self.pending, dtype=np.float64)
+            self.pending = []
+        return self
 
 
-#: A bare number in a `_Cells` map (its value is in ``numbers``).
+#: The markers of a `_Cells` map.
 _SCALAR: Any = object()
-
-
-def _cells_of(target: _Cells, nums: list[Any], name: str, v: Any, path: str) -> None:
-    """`_put` into a `_Cells` map: a bare number is `_SCALAR` and its value goes to `nums`."""
-    if name in target:
-        raise BadValue(f"{path}: feature {name!r} is given twice")
-    if type(v) in _NUM_TYPES:
-        target[name] = _SCALAR
-        nums.append(v)
-    else:
-        target[name] = cell(v, path)
+_LIST: Any = object()
+_TEXT: Any = object()
 
 
 def _bare(obj: dict[str, Any]) -> _Cells:
-    """The `_Cells` map of an object of bare numbers (their values still to add)."""
-    return cast(_Cells, _Cells.fromkeys(obj, _SCALAR))
-
-
-def _close_cells(target: _Cells, nums: list[Any]) -> _Cells:
-    # float64 as `_numbers` reads them; OverflowError (a number beyond the float64 range)
-    # goes to the caller, which reads the record again with the grammar for its message
-    target.numbers = np.array(nums, dtype=np.float64) if nums else _EMPTY_F8
-    return target
+    """The `_Cells` map of an object of bare numbers."""
+    out = cast(_Cells, _Cells.fromkeys(obj, _SCALAR))
+    out.numbers = np.array(list(obj.values()), dtype=np.float64)
+    return out
 
 
 def _instance_cells(obj: Any, path: str) -> Rec:
-    """`instance_record` for the column builder: the same record, its bare numbers as
-    `_Cells` hold them; where the record is refused, `instance_record`'s error (the first
-    in the record's order)."""
+    """`instance_record` for the column builder: the same record, in `_Cells` maps; where
+    the record is refused, `instance_record`'s error (the first in the record's order)."""
     if type(obj) is not dict:
         return instance_record(obj, path)
     try:
-        if not obj.keys() & RESERVED:
-            values = list(obj.values())
-            if set(map(type, values)) <= _NUM_TYPES:  # only bare numbers: at once
-                return Rec(_close_cells(_bare(obj), values), _Cells())
+        if not obj.keys() & RESERVED and set(map(type, obj.values())) <= _NUM_TYPES:
+            return Rec(_bare(obj), _Cells())  # only bare numbers: at once
         return _instance_cells_of(obj, path)
     except (BadValue, OverflowError):
         return instance_record(obj, path)
@@ -556,32 +573,29 @@ def _instance_cells(obj: Any, path: str) -> Rec:
 def _instance_cells_of(obj: dict[str, Any], path: str) -> Rec:
     features = _Cells()
     label = _Cells()
-    fnums: list[Any] = []
-    lnums: list[Any] = []
     uid = metadata = configuration = None
     for key, v in obj.items():
         if key not in RESERVED:
-            _cells_of(features, fnums, key, v, f"{path}.{key}")
+            features.put(key, v, path, key)
         elif key == "features":
-            _cells_of(features, fnums, "values", v, f"{path}.features")
+            features.put("values", v, path, "features")
         elif key == "data":
             if type(v) is not dict:
                 raise BadValue(f"{path}.data: expected an object, found {describe(v)}")
             for name, element in v.items():
-                named = "values" if name == "features" else name
-                _cells_of(features, fnums, named, element, f"{path}.data.{name}")
+                features.put("values" if name == "features" else name, element, path, f"data.{name}")
         elif key == "label":
             if type(v) is not dict:
                 raise BadValue(f"{path}.label: expected an object, found {describe(v)}")
             for name, element in v.items():
-                _cells_of(label, lnums, name, element, f"{path}.label.{name}")
+                label.put(name, element, path, f"label.{name}")
         elif key == "uid":
             uid = _text_field(v, f"{path}.uid")
         elif key == "metadata":
             metadata = _text_field(v, f"{path}.metadata")
         else:
             configuration = _configuration(v, f"{path}.configuration")
-    return Rec(_close_cells(features, fnums), _close_cells(label, lnums), uid, metadata, configuration)
+    return Rec(features.close(), label.close(), uid, metadata, configuration)
 
 
 def _response_cells(obj: Any, path: str) -> Rec:
@@ -589,20 +603,12 @@ def _response_cells(obj: Any, path: str) -> Rec:
     if type(obj) is not dict:
         return response_record(obj, path)
     try:
+        if set(map(type, obj.values())) <= _NUM_TYPES:
+            return Rec(_Cells(), _bare(obj))  # only bare numbers: at once
         label = _Cells()
-        nums: list[Any] = []
-        values = list(obj.values())
-        if set(map(type, values)) <= _NUM_TYPES:  # only bare numbers: at once
-            label = _bare(obj)
-            nums = values
-        else:
-            for k, v in obj.items():
-                if type(v) in _NUM_TYPES:
-                    label[k] = _SCALAR
-                    nums.append(v)
-                else:
-                    label[k] = cell(v, f"{path}.{k}")
-        return Rec(_Cells(), _close_cells(label, nums))
+        for k, v in obj.items():
+            label.put(k, v, path, k)
+        return Rec(_Cells(), label.close())
     except (BadValue, OverflowError):
         return response_record(obj, path)
 
@@ -1563,7 +1569,36 @@ _Form = tuple[tuple[int, ...] | None, int, int]  # (shape, number of values, fla
 
 #: The form of a bare number: shape (), one value, no flags (form 0 of every builder).
 _SCALAR_FORM: _Form = ((), 1, 0)
+#: The form of a bare string (form 1 of every builder).
+_TEXT_FORM: _Form = ((), 1, _BYTES)
 _F8 = np.dtype(np.float64)
+
+
+#: Added to a column's form in `_ColumnBuilder.finish` for a column of one dense form.
+_DENSE = 1 << 30
+
+
+def _unchecked_ragged(values: np.ndarray, offsets: np.ndarray, valid: np.ndarray | None) -> Ragged:
+    """``Ragged(values, offsets, valid)`` for arrays that are already as its checks leave
+    them (1-D read-only float64 values; read-only int64 offsets from 0, never decreasing,
+    ending at the number of values; a read-only bool `valid` with a False, or None), made
+    without the checks: `_ColumnBuilder` makes one for each of many columns at once."""
+    out = object.__new__(Ragged)
+    object.__setattr__(out, "values", values)
+    object.__setattr__(out, "offsets", offsets)
+    object.__setattr__(out, "valid", valid)
+    return out
+
+
+def _blocks(keys: list[str], *columns: np.ndarray) -> Iterator[tuple[Any, ...]]:
+    """(i, keys[i], columns[0][i], ...) for each i, as Python values, a block at a time
+    (no list of Python ints for every key at once)."""
+    step = 4096
+    for lo in range(0, len(keys), step):
+        hi = lo + step
+        yield from zip(
+            range(lo, min(hi, len(keys))), keys[lo:hi], *(c[lo:hi].tolist() for c in columns), strict=True
+        )
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -1596,47 +1631,76 @@ class _ColumnBuilder:
         self.map_name = map_name
         #: every key, in the order it first appears: its column number
         self.order: dict[str, int] = {}
-        #: the tensors that are not of a plain form, by column number
+        #: the tensors that are not logged, by column number
         self.columns: dict[int, _KeyColumn] = {}
-        self.ids: dict[_Form, int] = {_SCALAR_FORM: 0}
-        self.forms: list[_Form] = [_SCALAR_FORM]
-        self.plain: list[bool] = [True]  # per form
-        # the log of plain tensors, in the order added (records in order)
+        self.ids: dict[_Form, int] = {_SCALAR_FORM: 0, _TEXT_FORM: 1}
+        self.forms: list[_Form] = [_SCALAR_FORM, _TEXT_FORM]
+        self.plain: list[bool] = [True, False]  # per form
+        self.list_forms: dict[int, int] = {}  # the form of a list of numbers, by length
+        # the log of plain tensors and bare strings, in the order added (records in order)
         self.log_col = array("q")
         self.log_rec = array("q")
         self.log_form = array("i")
         self.log_chunk: list[np.ndarray] = []  # this chunk's values, in order
         self.log_values: list[np.ndarray] = []  # the values of the chunks before
+        self.log_texts: list[Any] = []  # the strings, in order
+
+    def _form(self, key: _Form) -> int:
+        form = self.ids.get(key)
+        if form is None:
+            shape, size, flags = key
+            form = self.ids[key] = len(self.forms)
+            self.forms.append(key)
+            self.plain.append(flags == 0 and shape is not None and math.prod(shape) == size)
+        return form
+
+    def _list_form(self, length: int) -> int:
+        form = self.list_forms.get(length)
+        if form is None:
+            form = self.list_forms[length] = self._form(((length,), length, 0))
+        return form
 
     def add(self, i: int, m: Mapping[str, Tensor]) -> None:
         order = self.order
-        if type(m) is _Cells:
-            nums = m.numbers
-            k = len(m)
-            if nums.size == k:  # only bare numbers
-                self.log_col.extend([order.setdefault(key, len(order)) for key in m])
-                self.log_rec.extend(repeat(i, k))
-                self.log_form.extend(repeat(0, k))
-                self.log_chunk.append(nums)
-                return
-            done = j = 0  # numbers: logged up to `done`, seen up to `j`
+        if type(m) is not _Cells:
             for key, t in m.items():
-                c = order.setdefault(key, len(order))
-                if t is _SCALAR:
-                    self.log_col.append(c)
-                    self.log_rec.append(i)
-                    self.log_form.append(0)
-                    j += 1
-                    continue
+                self._add(order.setdefault(key, len(order)), i, t)
+            return
+        nums = m.numbers
+        k = len(m)
+        if nums.size == k and not m.lengths and not m.texts:  # only bare numbers
+            self.log_col.extend([order.setdefault(key, len(order)) for key in m])
+            self.log_rec.extend(repeat(i, k))
+            self.log_form.extend(repeat(0, k))
+            self.log_chunk.append(nums)
+            return
+        lengths = iter(m.lengths)
+        texts = iter(m.texts)
+        log_col, log_rec, log_form = self.log_col, self.log_rec, self.log_form
+        done = j = 0  # numbers: logged up to `done`, seen up to `j`
+        for key, t in m.items():
+            c = order.setdefault(key, len(order))
+            if t is _SCALAR:
+                form = 0
+                j += 1
+            elif t is _LIST:
+                length = next(lengths)
+                form = self._list_form(length)
+                j += length
+            elif t is _TEXT:
+                form = 1
+                self.log_texts.append(next(texts))
+            else:
                 if j > done:
                     self.log_chunk.append(nums[done:j])
                     done = j
                 self._add(c, i, t)
-            if j > done:
-                self.log_chunk.append(nums[done:j])
-            return
-        for key, t in m.items():
-            self._add(order.setdefault(key, len(order)), i, t)
+                continue
+            log_col.append(c)
+            log_rec.append(i)
+            log_form.append(form)
+        if j > done:
+            self.log_chunk.append(nums[done:j])
 
     def _add(self, c: int, i: int, t: Tensor) -> None:
         values = t.values
@@ -1647,17 +1711,14 @@ class _ColumnBuilder:
             flags |= _KEYED | _SPARSE
         elif size == 0 and t.shape is not None and len(t.shape) > 0 and math.prod(t.shape) > 0:
             flags |= _SPARSE
-        key = (t.shape, size, flags)
-        form = self.ids.get(key)
-        if form is None:
-            form = self.ids[key] = len(self.forms)
-            self.forms.append(key)
-            self.plain.append(flags == 0 and t.shape is not None and math.prod(t.shape) == size)
-        if self.plain[form] and values.dtype == _F8:
+        form = self._form((t.shape, size, flags))
+        if (form == 1 or self.plain[form]) and (textual or values.dtype == _F8):
             self.log_col.append(c)
             self.log_rec.append(i)
             self.log_form.append(form)
-            if size:
+            if form == 1:
+                self.log_texts.append(values.tolist()[0])
+            elif size:
                 self.log_chunk.append(values)
             return
         col = self.columns.get(c)
@@ -1695,18 +1756,20 @@ class _ColumnBuilder:
         keys = list(self.order)
         self.order = {}
         k = len(keys)
-        log_col = np.frombuffer(self.log_col, dtype=np.int64) if self.log_col else np.empty(0, np.int64)
-        log_rec = np.frombuffer(self.log_rec, dtype=np.int64) if self.log_rec else np.empty(0, np.int64)
-        log_form = np.frombuffer(self.log_form, dtype=np.int32) if self.log_form else np.empty(0, np.int32)
+        empty = np.empty(0, np.int64)
+        log_col = np.frombuffer(self.log_col, dtype=np.int64) if self.log_col else empty
+        log_rec = np.frombuffer(self.log_rec, dtype=np.int64) if self.log_rec else empty
+        log_form = np.frombuffer(self.log_form, dtype=np.int32) if self.log_form else empty.astype(np.int32)
         if len(self.log_values) > 1:
             values = np.concatenate(self.log_values)
         else:
             values = self.log_values[0] if self.log_values else np.empty(0, np.float64)
         self.log_values = []
-        sizes_of = self._table(1, np.int64)
+        # the numeric values each logged tensor holds (a string: none)
+        sizes_of = np.where(np.array(self.plain), self._table(1, np.int64), 0)
         # the log in column order (records in order within a column)
         perm = np.argsort(log_col, kind="stable")
-        forms_col = log_col
+        counts = np.bincount(log_col, minlength=k) if log_col.size else np.zeros(k, np.int64)
         del log_col
         forms = log_form[perm]
         recs = log_rec[perm]
@@ -1716,23 +1779,29 @@ class _ColumnBuilder:
         else:
             starts = np.cumsum(sizes) - sizes
             ordered = values[_ranges(starts[perm], sizes[perm])]
-        del values, log_form, log_rec
-        counts = np.bincount(forms_col, minlength=k) if forms_col.size else np.zeros(k, np.int64)
-        del forms_col
+        is_text = log_form == 1
+        texts = np.empty(0, dtype=object)
+        if self.log_texts:
+            texts = np.empty(len(self.log_texts), dtype=object)
+            texts[:] = self.log_texts
+            self.log_texts = []
+            texts = texts[(np.cumsum(is_text) - 1)[perm][is_text[perm]]]
+        text_ends = np.cumsum(is_text[perm])
+        sizes = sizes[perm]
+        value_ends = np.cumsum(sizes)
+        del values, log_form, log_rec, perm, is_text
         self.log_col, self.log_rec, self.log_form = array("q"), array("q"), array("i")
-        bounds = np.zeros(k + 1, dtype=np.int64)
-        np.cumsum(counts, out=bounds[1:])
-        value_ends = np.cumsum(sizes[perm])
-        del perm, sizes
         fixed = ordered.view()
         fixed.flags.writeable = False  # the columns' views (RecordBatch keeps them so)
         general = self.columns
         if not general and counts.size and (forms == 0).all() and (counts == n).all():
             # every column a number in every record: rows of the ordered values
             return dict(zip(keys, list(fixed.reshape(k, n)), strict=True))
+        bounds = np.zeros(k + 1, dtype=np.int64)
+        np.cumsum(counts, out=bounds[1:])
+        lo, hi = bounds[:-1], bounds[1:]
         # per column: its first form, and whether it has only that one (changes[j]: the
         # number of times the form changes from one logged tensor to the next up to j)
-        lo, hi = bounds[:-1], bounds[1:]
         if forms.size:
             changes = np.zeros(forms.size, dtype=np.int64)
             np.cumsum(forms[1:] != forms[:-1], out=changes[1:])
@@ -1743,47 +1812,84 @@ class _ColumnBuilder:
         else:
             one_form = np.ones(k, dtype=bool)
             firsts = np.zeros(k, dtype=np.int32)
-        vbounds = np.zeros(k + 1, dtype=np.int64)
-        if value_ends.size:
-            vbounds[1:] = np.concatenate([[0], value_ends])[hi]
-        usable = [shape_problem(f[0] or (), n) is None and self.plain[j] for j, f in enumerate(self.forms)]
+        vbounds = np.concatenate([[0], value_ends])[bounds]
+        tbounds = np.concatenate([[0], text_ends])[bounds]
+        usable = np.array(
+            [shape_problem(f[0] or (), n) is None and self.plain[j] for j, f in enumerate(self.forms)]
+        )
+        logged = np.ones(k, dtype=bool)  # the columns with no tensor of their own
+        logged[list(general)] = False
+        dense = logged & one_form & (counts == n) & usable[firsts]
+        # numbers and number lists only, of several lengths or not in every record: a
+        # Ragged column (the rows of two tables for the offsets and the records held)
+        flat = usable & np.array([len(f[0] or ()) <= 1 for f in self.forms])
+        misfits = np.zeros(forms.size + 1, dtype=np.int64)
+        np.cumsum(~flat[forms], out=misfits[1:])
+        ragged = logged & ~dense & (counts > 0) & (misfits[hi] == misfits[lo])
+        rows = np.full(k, -1, dtype=np.int64)
+        rows[ragged] = np.arange(int(ragged.sum()), dtype=np.int64)
+        offsets, valid = self._ragged_tables(rows, counts, recs, sizes, n)
         out: dict[str, Any] = {}
-        for c, (key, a, b, one, f, va, vb) in enumerate(
-            zip(
-                keys,
-                lo.tolist(),
-                hi.tolist(),
-                one_form.tolist(),
-                firsts.tolist(),
-                vbounds[:-1].tolist(),
-                vbounds[1:].tolist(),
-                strict=True,
-            )
+        one_form &= logged
+        firsts = firsts + np.where(dense, _DENSE, 0)
+        for c, key, a, b, one, f, row, va, vb, ta, tb in _blocks(
+            keys, lo, hi, one_form, firsts, rows, vbounds[:-1], vbounds[1:], tbounds[:-1], tbounds[1:]
         ):
-            col = general.pop(c, None)
-            if col is None and b - a == n and one and usable[f]:
-                shape = self.forms[f][0]
+            if f >= _DENSE:  # one plain form in every record
+                shape = self.forms[f - _DENSE][0]
                 out[key] = fixed[va:vb] if shape == () else fixed[va:vb].reshape((n, *(shape or ())))
                 continue
+            if row >= 0:
+                out[key] = _unchecked_ragged(fixed[va:vb], offsets[row], None if b - a == n else valid[row])
+                continue
+            if one and f == 1:  # strings, None where a record lacks the key
+                strings = np.empty(n, dtype=object)
+                strings[recs[a:b]] = texts[ta:tb]
+                strings.flags.writeable = False  # as RecordBatch keeps it
+                out[key] = strings
+                continue
+            col = general.pop(c, None)
             if b > a:
-                col = self._merged(col, forms[a:b], recs[a:b], ordered[va:vb].copy())
+                col = self._merged(col, forms[a:b], recs[a:b], ordered[va:vb].copy(), texts[ta:tb].tolist())
             assert col is not None
             out[key] = self._column(col, n, f"{self.map_name}[{key!r}]")
         return out
 
+    @staticmethod
+    def _ragged_tables(
+        rows: np.ndarray, counts: np.ndarray, recs: np.ndarray, sizes: np.ndarray, n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For the columns of `rows` >= 0 (in the ordered log of `finish`: `counts` logged
+        tensors per column, their records and sizes), one row each of the offsets of a
+        `Ragged` column (a record without the key holds no values) and of the records that
+        hold the key."""
+        total = int((rows >= 0).sum())
+        offsets = np.zeros((total, n + 1), dtype=np.int64)
+        valid = np.zeros((total, n), dtype=bool)
+        if total:
+            row = np.repeat(rows, counts)
+            mine = row >= 0
+            row, at = row[mine], recs[mine]
+            offsets[row, at + 1] = sizes[mine]
+            np.cumsum(offsets, axis=1, out=offsets)
+            valid[row, at] = True
+        offsets.flags.writeable = False  # as Ragged keeps them
+        valid.flags.writeable = False
+        return offsets, valid
+
     def _merged(
-        self, col: _KeyColumn | None, forms: np.ndarray, recs: np.ndarray, values: np.ndarray
+        self,
+        col: _KeyColumn | None,
+        forms: np.ndarray,
+        recs: np.ndarray,
+        values: np.ndarray,
+        texts: list[Any],
     ) -> _KeyColumn:
         """`col` (None: no other tensor) with the logged tensors of its column (their forms,
-        records and values, in record order) among its own, in record order."""
-        out = _KeyColumn()
+        records, numeric values and strings, in record order) among its own, in record
+        order."""
         if col is None:
-            out.count = int(forms.size)
-            out.forms = array("i", forms.astype(np.int32).tobytes())
-            if int(recs[-1]) != out.count - 1:  # else the records 0..count-1
-                out.index = array("q", recs.astype(np.int64).tobytes())
-            out.values = [values] if values.size else None
-            return out
+            col = _KeyColumn()
         own_forms = np.frombuffer(col.forms, dtype=np.int32) if col.count else np.empty(0, np.int32)
         own_recs = (
             np.arange(col.count, dtype=np.int64)
@@ -1793,9 +1899,10 @@ class _ColumnBuilder:
         own_values = np.concatenate(col.values) if col.values else np.empty(0, np.float64)
         flags_of = self._table(2, np.int8)
         sizes_of = self._table(1, np.int64)
+        plain = np.array(self.plain)
         # the values each tensor put among the column's values (a strings tensor: none)
         own_sizes = np.where(flags_of[own_forms] & _BYTES, 0, sizes_of[own_forms])
-        log_sizes = sizes_of[forms]
+        log_sizes = np.where(plain[forms], sizes_of[forms], 0)
         all_recs = np.concatenate([own_recs, recs])
         order = np.argsort(all_recs, kind="stable")
         all_sizes = np.concatenate([own_sizes, log_sizes])
@@ -1806,15 +1913,23 @@ class _ColumnBuilder:
         merged = source[_ranges(starts[order], all_sizes[order])]
         where = np.empty(order.size, dtype=np.int64)  # the new place of each tensor
         where[order] = np.arange(order.size, dtype=np.int64)
+        out = _KeyColumn()
         out.count = int(order.size)
         out.forms = array("i", np.concatenate([own_forms, forms.astype(np.int32)])[order].tobytes())
-        out.index = array("q", all_recs[order].tobytes())
+        all_recs = all_recs[order]
+        if int(all_recs[-1]) != out.count - 1:  # else the records 0..count-1
+            out.index = array("q", all_recs.tobytes())
         out.values = [merged] if merged.size else None
         out.keys = col.keys
-        if col.text_at is not None:
-            moved = where[np.frombuffer(col.text_at, dtype=np.int64)]
-            out.text_at = array("q", moved.tobytes())
-            out.texts = col.texts
+        text_at = np.concatenate(
+            [
+                np.frombuffer(col.text_at, dtype=np.int64) if col.text_at else np.empty(0, np.int64),
+                col.count + np.flatnonzero(forms == 1),
+            ]
+        )
+        if text_at.size:
+            out.text_at = array("q", where[text_at].tobytes())
+            out.texts = list(col.texts or ()) + texts
         return out
 
     def _table(self, j: int, dtype: type) -> np.ndarray:
