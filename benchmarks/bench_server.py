@@ -14,7 +14,11 @@ Four servers, each one worker process on 127.0.0.1, started as child processes:
   inference toolkit's ``decoder.decode`` and answering with its ``encoder.encode``, what a
   container author writes without this package (CSV bodies are decoded to text first, as
   the toolkit's CSV decoder needs a str);
-* **ours**: ``sm-payloads serve benchmarks.bench_server:predict``.
+* **ours**: ``sm-payloads serve benchmarks.bench_server:predict`` (a plain ``def``: it runs
+  on the server's prediction threads, so it is compared with echo_hop);
+* **ours_async**: ``sm-payloads serve benchmarks.bench_server:apredict``, the same model as
+  an ``async def``, which the server awaits on its event loop (no thread hop: compared
+  with echo).
 
 The model sums each record's features. Requests are CSV: **small** is one record of 10
 values, **large** a 1 MB MultiRecord body (rows of 100 float32 values); answers are JSON.
@@ -25,8 +29,9 @@ Runs last ``--seconds`` each (after a warm-up of 0.5 s), and every row is measur
 ``--rounds`` rounds taking the servers in turn (all of them run at once): requests/s is
 the median of the rounds, latencies are pooled.
 
-The goal (issue #21): ours within 1.3x of echo for small requests (requests/s), and ahead
-of gunicorn + Flask at every size and concurrency. On a shared 2-core machine the client
+The goals (issue #21), for small requests, in requests/s and in server CPU per answer: ours
+within 1.3x of echo_hop and ours_async within 1.3x of echo; and ahead of gunicorn + Flask
+at every size and concurrency. On a shared 2-core machine the client
 and the server share the CPUs: compare ratios within one run.
 """
 
@@ -59,6 +64,11 @@ def predict(batch: Any) -> Any:
     import sm_payloads as smp
 
     return smp.RecordBatch(label={"score": batch.to_numpy().astype(np.float64).sum(axis=1)})
+
+
+async def apredict(batch: Any) -> Any:
+    """`predict` as an ``async def``: the server awaits it on the event loop."""
+    return predict(batch)
 
 
 async def _read_body(receive: Any) -> bytes:
@@ -165,7 +175,7 @@ def check_answer(server: str, body: bytes, expected: np.ndarray) -> None:
     if server in ("echo", "echo_hop"):
         return
     doc = json.loads(body)
-    got = [p["score"] for p in doc["predictions"]] if server == "ours" else doc
+    got = [p["score"] for p in doc["predictions"]] if server.startswith("ours") else doc
     if not np.allclose(np.asarray(got, np.float64), expected, rtol=1e-6, atol=1e-9):
         raise SystemExit(f"{server}: wrong answer {body[:200]!r}")
 
@@ -271,7 +281,8 @@ def start(server: str, port: int, root: Path = ROOT) -> subprocess.Popen[bytes]:
         cmd = [py, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "8", "-b", f"127.0.0.1:{port}"]
         cmd += ["--log-level", "warning", "benchmarks.bench_server:flask_app()"]
     else:
-        cmd = [py, "-m", "sm_payloads", "serve", "benchmarks.bench_server:predict", "--port", str(port)]
+        model = "apredict" if server == "ours_async" else "predict"
+        cmd = [py, "-m", "sm_payloads", "serve", f"benchmarks.bench_server:{model}", "--port", str(port)]
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     end = time.monotonic() + 60
     while time.monotonic() < end:
@@ -286,7 +297,7 @@ def start(server: str, port: int, root: Path = ROOT) -> subprocess.Popen[bytes]:
     raise SystemExit(f"{server} did not start")
 
 
-SERVERS = ("echo", "echo_hop", "flask", "ours")
+SERVERS = ("echo", "echo_hop", "flask", "ours", "ours_async")
 
 
 def uvicorn_settings() -> str:
@@ -363,7 +374,7 @@ def run(
                     )
                     cpu_us = rows[-1]["cpu_us"]
                     print(
-                        f"{server:8} {size:5} c={c:<2} {rows[-1]['rps']:8.0f} req/s"
+                        f"{server:10} {size:5} c={c:<2} {rows[-1]['rps']:8.0f} req/s"
                         + ("" if cpu_us is None else f" {cpu_us:7.0f} us CPU/request"),
                         file=sys.stderr,
                     )
@@ -399,12 +410,13 @@ def table(res: dict[str, Any]) -> str:
         + (f"; baseline: {res['baseline']}" if base else ""),
         "",
         "| request | concurrency | echo floor req/s (p50 / p99 ms) | echo + thread hop | gunicorn + Flask "
-        + "| sm-payloads serve "
+        + "| ours (def predict) | ours (async def predict) "
         + ("| baseline " if base else "")
-        + "| ours / echo | ours / echo + hop | ours / Flask "
-        + "| server CPU µs per request: echo / echo + hop / Flask / ours"
-        + (" / baseline |" if base else " |"),
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        + "| ours / echo + hop | ours async / echo | ours / Flask "
+        + "| server CPU µs per request: echo / echo + hop / Flask / ours / ours async"
+        + (" / baseline " if base else " ")
+        + "| CPU ratios: ours / echo + hop, ours async / echo |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         + (" ---: |" if base else ""),
     ]
     sizes = {"small": "small (1 record)", "large": "large (1 MB MultiRecord)"}
@@ -415,16 +427,22 @@ def table(res: dict[str, Any]) -> str:
     def cpu(r: dict[str, Any]) -> str:
         return "-" if r.get("cpu_us") is None else f"{r['cpu_us']:,.0f}"
 
+    def cpu_ratio(a: dict[str, Any], b: dict[str, Any]) -> str:
+        if a.get("cpu_us") is None or b.get("cpu_us") is None:
+            return "-"
+        return f"{a['cpu_us'] / b['cpu_us']:.2f}x"
+
     for size, label in sizes.items():
         for c in sorted({r["concurrency"] for r in res["rows"] if r["size"] == size}):
-            e, h, f, o = (by[(s, size, c)] for s in ("echo", "echo_hop", "flask", "ours"))
+            e, h, f, o, a = (by[(s, size, c)] for s in ("echo", "echo_hop", "flask", "ours", "ours_async"))
             b = by.get(("baseline", size, c))
             lines.append(
-                f"| {label} | {c} | {cell(e)} | {cell(h)} | {cell(f)} | {cell(o)} "
+                f"| {label} | {c} | {cell(e)} | {cell(h)} | {cell(f)} | {cell(o)} | {cell(a)} "
                 + (f"| {cell(b)} " if b else "")
-                + f"| {o['rps'] / e['rps']:.2f}x | {o['rps'] / h['rps']:.2f}x | {o['rps'] / f['rps']:.2f}x "
-                + f"| {cpu(e)} / {cpu(h)} / {cpu(f)} / {cpu(o)}"
-                + (f" / {cpu(b)} |" if b else " |")
+                + f"| {o['rps'] / h['rps']:.2f}x | {a['rps'] / e['rps']:.2f}x | {o['rps'] / f['rps']:.2f}x "
+                + f"| {cpu(e)} / {cpu(h)} / {cpu(f)} / {cpu(o)} / {cpu(a)}"
+                + (f" / {cpu(b)} " if b else " ")
+                + f"| {cpu_ratio(o, h)}, {cpu_ratio(a, e)} |"
             )
     return "\n".join(lines)
 

@@ -8,8 +8,10 @@ the same bytes, the core the server must only carry."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -809,3 +811,359 @@ def test_an_app_answers_on_one_loop_after_another() -> None:
         w = app.pool._wakeup  # type: ignore[attr-defined]
         assert w is not None and w is not first  # a new loop: a new way back, the old one let go
         first = w
+
+
+# -- async def predict -------------------------------------------------------------------
+
+
+async def ascore(batch: smp.RecordBatch) -> smp.RecordBatch:
+    return score(batch)
+
+
+def test_an_async_predict_is_awaited_on_the_event_loop() -> None:
+    threads: list[int] = []
+
+    async def model(batch: smp.RecordBatch) -> smp.RecordBatch:
+        threads.append(threading.get_ident())
+        await asyncio.sleep(0)  # it may await: it runs in the request's task
+        return score(batch)
+
+    app = asgi_app(model, env={})
+
+    async def scenario() -> tuple[Reply, int]:
+        r = await call(
+            app, "POST", "/invocations", [b"1,2\n3,4.5\n"], [("content-type", CSV), ("accept", JSON)]
+        )
+        return r, threading.get_ident()
+
+    r, loop_thread = asyncio.run(scenario())
+    assert got(r) == (200, JSON, b'{"predictions":[{"score":3.0},{"score":7.5}]}')
+    assert threads == [loop_thread]
+    assert app.pool._threads == []  # type: ignore[attr-defined]  # no prediction thread started
+    assert r.reads == 1  # no watch for the client going away: the request never waits
+
+
+@pytest.mark.parametrize(
+    ("body", "ct", "accept"),
+    [
+        (b"1,2\n3,4.5\n", CSV, JSON),
+        (b"1,2\n", CSV, None),
+        (b"[[1, 2], [3, 4]]", JSON, CSV),
+        (b"", CSV, None),  # 400
+        (b"1,2\n", "image/png", None),  # 415
+        (b"1,2\n", CSV, "image/png"),  # 406
+        (b"1,x\n", CSV, None),  # 400
+    ],
+)
+def test_an_async_predict_answers_as_a_plain_one(body: bytes, ct: str, accept: str | None) -> None:
+    assert got(post(asgi_app(ascore, env={}), body, ct, accept)) == got(
+        post(asgi_app(score, env={}), body, ct, accept)
+    )
+
+
+@pytest.mark.parametrize("raised", [ValueError("bad weights"), SystemExit(3), KeyboardInterrupt()])
+def test_an_async_predict_that_raises_is_the_same_500_as_a_plain_one(
+    raised: BaseException, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(batch: smp.RecordBatch) -> Any:
+        raise raised
+
+    def plain(batch: smp.RecordBatch) -> Any:
+        raise ValueError("bad weights")
+
+    expected = text(500, "the model failed to produce a prediction (see the container log)")
+    assert got(post(asgi_app(broken, env={}), b"1,2\n", CSV, JSON)) == expected
+    assert got(post(asgi_app(plain, env={}), b"1,2\n", CSV, JSON)) == expected
+    assert "the predict function raised" in caplog.text
+    assert type(raised).__name__ in caplog.text
+
+
+def test_an_async_predict_past_the_timeout_is_504_and_cancelled(caplog: pytest.LogCaptureFixture) -> None:
+    seen: list[str] = []
+
+    async def slow(batch: smp.RecordBatch) -> smp.RecordBatch:
+        if batch.to_numpy()[0, 0] == -1:
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                seen.append("cancelled")
+                raise
+        return score(batch)
+
+    app = asgi_app(slow, env={}, timeout_s=0.2)
+    t0 = time.monotonic()
+    r = post(app, b"-1,2\n", CSV, JSON)
+    assert got(r) == text(504, "the prediction did not finish within the timeout of 0.2 s")
+    assert 0.2 <= time.monotonic() - t0 < 5
+    assert seen == ["cancelled"]
+    assert "504: the request was not answered within 0.2 s; its predict was cancelled" in caplog.text
+    # The worker stays usable, and nothing counts as overdue (no thread runs on).
+    assert got(post(app, b"1,2\n", CSV, JSON)) == (200, JSON, b'{"predictions":[{"score":3.0}]}')
+    assert app.pool.overdue == 0  # type: ignore[attr-defined]
+    assert got(asyncio.run(call(app, "GET", "/ping"))) == (200, TEXT, b"")
+
+
+def test_an_async_predict_that_swallows_the_cancellation_is_still_504() -> None:
+    async def stubborn(batch: smp.RecordBatch) -> smp.RecordBatch:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(30)
+        return score(batch)
+
+    r = post(asgi_app(stubborn, env={}, timeout_s=0.2), b"1,2\n", CSV, JSON)
+    assert got(r) == text(504, "the prediction did not finish within the timeout of 0.2 s")
+
+
+def test_an_async_predict_that_blocks_the_loop_past_the_timeout_is_504() -> None:
+    async def blocking(batch: smp.RecordBatch) -> smp.RecordBatch:
+        time.sleep(0.3)  # the timer cannot run meanwhile
+        return score(batch)
+
+    r = post(asgi_app(blocking, env={}, timeout_s=0.2), b"1,2\n", CSV, JSON)
+    assert got(r) == text(504, "the prediction did not finish within the timeout of 0.2 s")
+
+
+def test_a_cancelled_request_with_an_async_predict_stays_cancelled() -> None:
+    """A cancellation that is not the timeout's (the server shutting down) goes through."""
+    started = asyncio.Event()
+
+    async def slow(batch: smp.RecordBatch) -> smp.RecordBatch:
+        started.set()
+        await asyncio.sleep(30)
+        return score(batch)
+
+    app = asgi_app(slow, env={}, timeout_s=10)
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(
+            call(app, "POST", "/invocations", [b"1,2\n"], [("content-type", CSV), ("content-length", "4")])
+        )
+        await asyncio.wait_for(started.wait(), 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+
+
+def test_an_async_predict_gets_large_bodies_decoded_on_a_thread() -> None:
+    """Bodies over INLINE_BYTES are decoded and their answers written on a prediction thread;
+    the predict itself is still awaited on the loop."""
+    from sm_payloads import server
+
+    where: dict[str, list[str]] = {"prepare": [], "respond": [], "predict": []}
+
+    async def model(batch: smp.RecordBatch) -> smp.RecordBatch:
+        where["predict"].append(threading.current_thread().name)
+        return score(batch)
+
+    app = asgi_app(model, env={})
+    handler = app.handler  # type: ignore[attr-defined]
+    prepare, respond = handler.prepare, handler.respond
+
+    def traced_prepare(*a: Any) -> Any:
+        where["prepare"].append(threading.current_thread().name)
+        return prepare(*a)
+
+    def traced_respond(*a: Any) -> Any:
+        where["respond"].append(threading.current_thread().name)
+        return respond(*a)
+
+    handler.prepare, handler.respond = traced_prepare, traced_respond
+    X = np.arange(6000, dtype=np.float64).reshape(3000, 2)
+    large = "".join(f"{a:g},{b:g}\n" for a, b in X).encode()
+    assert len(large) > server.INLINE_BYTES
+    r = post(app, large, CSV, CSV)
+    assert r.status == 200
+    assert r.body == "".join(f"{float(a + b)!r}\n" for a, b in X).encode()
+    main = threading.main_thread().name
+    assert where["predict"] == [main]
+    assert [re.fullmatch(r"sm-payloads-\d+", n) is not None for n in where["prepare"] + where["respond"]] == [
+        True,
+        True,
+    ]
+    for w in where.values():
+        w.clear()
+    assert got(post(app, b"1,2\n", CSV, CSV)) == (200, CSV, b"3.0\n")
+    assert where == {"prepare": [main], "respond": [main], "predict": [main]}
+
+
+def test_an_async_predict_with_a_large_answer_writes_it_on_a_thread() -> None:
+    names: list[str] = []
+
+    async def wide(batch: smp.RecordBatch) -> np.ndarray:
+        return np.ones((len(batch), 10000), np.float64)  # 80 kB per record
+
+    app = asgi_app(wide, env={})
+    respond = app.handler.respond  # type: ignore[attr-defined]
+
+    def traced(*a: Any) -> Any:
+        names.append(threading.current_thread().name)
+        return respond(*a)
+
+    app.handler.respond = traced  # type: ignore[attr-defined]
+    r = post(app, b"1,2\n", CSV, NPY)
+    assert r.status == 200
+    assert np.array_equal(np.load(__import__("io").BytesIO(r.body)), np.ones((1, 10000)))
+    assert len(names) == 1 and re.fullmatch(r"sm-payloads-\d+", names[0])
+
+
+def test_small_answer() -> None:
+    from sm_payloads.server import _small_answer
+
+    assert _small_answer(np.zeros(8192, np.float64))  # 64 KiB
+    assert not _small_answer(np.zeros(8193, np.float64))
+    assert _small_answer(smp.RecordBatch(label={"a": np.zeros((1, 4096)), "b": np.zeros((1, 4096))}))
+    assert not _small_answer(smp.RecordBatch(label={"a": np.zeros((1, 4096)), "b": np.zeros((1, 4097))}))
+    assert not _small_answer(smp.RecordBatch(features={"a": np.zeros(8193)}))
+    assert not _small_answer(smp.RecordBatch(label={"a": smp.Ragged.from_lists([[1.0], [2.0, 3.0]])}))
+    assert _small_answer([{"score": 1.0}] * 64)
+    assert not _small_answer([{"score": 1.0}] * 65)
+    assert not _small_answer("text")
+
+
+def test_which_callables_are_async() -> None:
+    import functools
+
+    from sm_payloads.server import is_async_callable
+
+    class AsyncModel:
+        async def __call__(self, batch: Any) -> Any:
+            return batch
+
+    class Model:
+        def __call__(self, batch: Any) -> Any:
+            return batch
+
+    assert is_async_callable(ascore)
+    assert is_async_callable(functools.partial(ascore))
+    assert is_async_callable(AsyncModel())
+    assert not is_async_callable(score)
+    assert not is_async_callable(lambda b: b)
+    assert not is_async_callable(Model())
+    assert not is_async_callable(functools.partial(score))
+    assert not is_async_callable(AsyncModel)  # the class: calling it makes a model
+
+
+def test_handle_given_an_async_predict_is_500_not_a_coroutine_left_unawaited(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "coroutine ... was never awaited" would be one
+        r = handle(b"1,2\n", CSV, JSON, ascore, env={})
+    assert (r.status, r.content_type, r.body) == (
+        500,
+        TEXT,
+        b"the model failed to produce a prediction (see the container log)\n",
+    )
+    assert "the predict function returned a coroutine" in caplog.text
+
+
+# -- deadlines ---------------------------------------------------------------------------
+
+
+def test_deadlines_fire_in_order_once_due_and_never_when_cancelled() -> None:
+    from sm_payloads.server import _Deadlines
+
+    async def scenario() -> list[tuple[str, float]]:
+        loop = asyncio.get_running_loop()
+        d = _Deadlines(loop)
+        fired: list[tuple[str, float]] = []
+        t0 = loop.time()
+        handles = {}
+        for name, after in [("a", 0.05), ("b", 0.10), ("c", 0.15), ("d", 0.20)]:
+            handles[name] = d.at(
+                t0 + after, lambda name=name, w=t0 + after: fired.append((name, loop.time() - w))
+            )
+        handles["b"].cancel()
+        handles["b"].cancel()  # twice: counted once
+        assert d.pending == 3
+        late = d.at(t0 + 0.02, lambda: fired.append(("early", loop.time() - t0 - 0.02)))  # out of order
+        assert isinstance(late, asyncio.TimerHandle)
+        await asyncio.sleep(0.3)
+        assert d.pending == 0 and not d.queue and d.timer is None
+        return fired
+
+    fired = asyncio.run(scenario())
+    assert [name for name, _ in fired] == ["early", "a", "c", "d"]
+    assert all(lateness >= 0 for _, lateness in fired)  # never before its time
+
+
+def test_deadlines_hold_memory_in_proportion_to_those_pending() -> None:
+    """A deadline that stays pending (a slow request) at the head does not keep the many
+    cancelled ones behind it."""
+    from sm_payloads.server import _Deadlines
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        d = _Deadlines(loop)
+        t0 = loop.time() + 60
+        d.at(t0, lambda: None)  # pending throughout
+        for i in range(10_000):
+            d.at(t0 + i * 1e-6, lambda: None).cancel()
+            assert len(d.queue) <= 2 * d.pending + 65
+        assert d.pending == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_deadline_callback_that_raises_is_reported_and_the_others_run() -> None:
+    from sm_payloads.server import _Deadlines
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        loop = asyncio.get_running_loop()
+        reported: list[str] = []
+        loop.set_exception_handler(lambda _loop, ctx: reported.append(repr(ctx.get("exception"))))
+        d = _Deadlines(loop)
+        ran: list[str] = []
+        t0 = loop.time()
+
+        def boom() -> None:
+            raise ValueError("boom")
+
+        d.at(t0 + 0.01, boom)
+        d.at(t0 + 0.01, lambda: ran.append("after"))
+        await asyncio.sleep(0.1)
+        return ran, reported
+
+    assert asyncio.run(scenario()) == (["after"], ["ValueError('boom')"])
+
+
+# -- what an app works out once -------------------------------------------------------------
+
+
+def test_the_handler_remembers_headers_within_bounds() -> None:
+    app = asgi_app(score, env={})
+    handler = app.handler  # type: ignore[attr-defined]
+    assert got(post(app, b"1,2\n", CSV, JSON)) == (200, JSON, b'{"predictions":[{"score":3.0}]}')
+    assert list(handler._routes) == [(CSV, JSON)]
+    long_accept = "application/json;q=0.9, " + "x/y;q=0.1, " * 10_000  # 110 kB
+    assert got(post(app, b"1,2\n", CSV, long_accept)) == (200, JSON, b'{"predictions":[{"score":3.0}]}')
+    assert got(post(app, b"1,2\n", CSV, "image/png")) == text(
+        406, got(post(asgi_app(score, env={}), b"1,2\n", CSV, "image/png"))[2].decode().rstrip("\n")
+    )
+    assert list(handler._routes) == [(CSV, JSON)]  # neither the long header nor the 406
+    for i in range(600):
+        assert post(app, b"1,2\n", CSV, f"application/json;v={i}").status == 200
+    assert len(handler._routes) <= 256
+
+
+def test_a_codec_registered_after_the_app_is_made_is_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from sm_payloads import registry
+    from sm_payloads.formats.csv import CsvCodec
+
+    @dataclasses.dataclass(frozen=True)
+    class Doubled(CsvCodec):  # type: ignore[misc]
+        def decode(self, body: Any) -> smp.RecordBatch:
+            return smp.RecordBatch({"values": super().decode(body).to_numpy() * 2})
+
+    app = asgi_app(score, env={})
+    assert post(app, b"1,2\n", "text/x-mine", CSV).status == 415
+    assert got(post(app, b"1,2\n", CSV, CSV)) == (200, CSV, b"3.0\n")  # remembered
+    monkeypatch.setitem(registry.CODECS, "text/csv", Doubled)
+    assert got(post(app, b"1,2\n", CSV, CSV)) == (200, CSV, b"6.0\n")
+    monkeypatch.setitem(registry.CODECS, "text/x-mine", CsvCodec)
+    assert got(post(app, b"1,2\n", "text/x-mine", CSV)) == (200, CSV, b"3.0\n")

@@ -58,6 +58,21 @@ def predict(batch):
     return smp.RecordBatch(label={"score": X.sum(axis=1)})
 
 
+async def apredict(batch):
+    # predict as an async def, awaited on the event loop; -1 awaits a slow call.
+    import asyncio, threading
+
+    X = batch.to_numpy().astype(np.float64)
+    first = float(X[0, 0]) if X.size else 0.0
+    if first == -1:
+        (MARKS / "slow-started").touch()
+        await asyncio.sleep(float(os.environ.get("MODEL_SLOW_S", "2")))
+    if first == -3:
+        raise RuntimeError("the model is broken")
+    on_main = threading.current_thread() is threading.main_thread()
+    return smp.RecordBatch(label={"score": X.sum(axis=1), "main": np.full(len(batch), on_main)})
+
+
 def load():
     while not (MARKS / "go").exists():
         time.sleep(0.01)
@@ -646,3 +661,34 @@ def test_the_port_taken_is_exit_1(server: ModelServer, model_dir: Path) -> None:
     )
     assert out.returncode == 1
     assert "address already in use" in out.stderr
+
+
+# -- async def predict ------------------------------------------------------------------
+
+
+def test_serve_takes_an_async_predict(model_dir: Path, tmp_path: Path) -> None:
+    """``sm-payloads serve model:apredict``: awaited on the event loop (its thread is the
+    main one, where uvicorn runs the loop); while it awaits, /ping answers; past the timeout
+    504; raising, the same 500 as a plain predict."""
+    m = marks(tmp_path)
+    env = {"MODEL_MARKS": str(m), "MODEL_SLOW_S": "3"}
+    with ModelServer(model_dir, "model:apredict", args=["--timeout", "1"], env=env) as s:
+        assert post(s.port, b"1,2\n3,4\n", "text/csv", "text/csv") == (200, "text/csv", b"3.0,1\n7.0,1\n")
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(post, s.port, b"-1,5\n", "text/csv", "text/csv")
+            wait_for_path(m / "slow-started")
+            assert ping(s.port) == (200, b"")
+            assert slow.result(30) == (
+                504,
+                "text/plain; charset=utf-8",
+                b"the prediction did not finish within the timeout of 1 s\n",
+            )
+        assert post(s.port, b"-3,1\n", "text/csv") == (
+            500,
+            "text/plain; charset=utf-8",
+            b"the model failed to produce a prediction (see the container log)\n",
+        )
+        assert post(s.port, b"1,2\n", "text/csv", "text/csv") == (200, "text/csv", b"3.0,1\n")
+        assert s.stop() == 0
+    assert "504: the request was not answered within 1.0 s; its predict was cancelled" in s.log
+    assert "RuntimeError: the model is broken" in s.log
