@@ -496,3 +496,27 @@ def test_csv_read_checks_its_arguments() -> None:
     out32 = np.zeros((1, 2), np.float32)
     assert C.csv_read(b'"0.1",""', 0, 8, 2, out32, 0, True) == (8, 1)
     assert out32.tobytes() == np.array([[0.1, np.nan]], np.float32).tobytes()
+
+
+@pytest.mark.parametrize(
+    ("chunk", "k", "want"),
+    [
+        (b"a,b,c\n" * 3, 3, None),  # text: declined at its first field
+        (b"1.5,2\r\n-3,x\r\n", 2, None),  # a text field after numbers and "\r\n" ends
+        (b"1.5,2\r\n-3,4e1\r\n", 2, [[1.5, 2.0], [-3.0, 40.0]]),  # "\r\n" fields are numbers
+        (b"1e5,-2\n", 2, [[100000.0, -2.0]]),  # a field the exact reader reads, first
+        (b"1e-5,2\n-0.5,-1e-1\n", 2, [[1e-5, 2.0], [-0.5, -0.1]]),  # '-' inside such fields
+        (b"1-2,3\n", 2, None),  # a '-' inside a field that is no number
+    ],
+)
+def test_numpy_chunk_parser_declines_text_and_reads_numbers(chunk: bytes, k: int, want: Any) -> None:
+    from sm_payloads.formats import _textnum
+
+    rows = chunk.count(b"\n")
+    out = np.empty((rows, k), dtype=np.float64)
+    got = _textnum._parse_chunk(chunk, k, False, out)
+    if want is None:
+        assert got is None
+    else:
+        assert got is not None
+        assert out.tolist() == want

@@ -321,6 +321,15 @@ def _parse_chunk(
         crlf &= bad_at + 1 < size
         n_cr = int(np.count_nonzero(crlf))
         special[np.searchsorted(ends, bad_at[~crlf])] = True
+        if special.any():
+            # A text body: its first field that is not a number ends the chunk here (the
+            # loop at the end would, after vector work over every field).
+            i = int(np.argmax(special))
+            text = chunk[int(starts[i]) : int(ends[i])]
+            if text.endswith(b"\r") and int(ends[i]) < size and chunk[int(ends[i])] == 10:
+                text = text[:-1]  # a field that ends its line with "\r\n"
+            if parse_number(text) is None:
+                return None
         if n_cr:
             ends_cr = ends.copy()
             at_cr = np.searchsorted(ends, bad_at[crlf])  # fields that end in "\r\n"
@@ -344,8 +353,8 @@ def _parse_chunk(
     n_minus = int(np.count_nonzero(c == 1))
     expected = int(np.count_nonzero(neg & ~special))
     if special.any():
-        for i in np.flatnonzero(special).tolist():
-            expected += chunk.count(b"-", int(starts[i]), int(field_end[i]))
+        # the '-' inside fields the exact reader checks, in one pass (no '-' is a line end)
+        expected += int(np.count_nonzero(special[np.searchsorted(ends, np.flatnonzero(c == 1))]))
     if n_minus != expected:
         # a '-' inside a field: fine only inside fields the exact reader checks anyway
         minus_at = np.flatnonzero(c == 1)
