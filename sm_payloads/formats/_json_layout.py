@@ -719,6 +719,8 @@ def records_pure(
     # the keys in the order they first appear, and for each the records that hold it
     where: dict[str, list[int]] = {}
     for i, r in enumerate(items):
+        if len(r) > _RECORD_KEYS:
+            return None
         for key in r:
             where.setdefault(key, []).append(i)
         if len(where) > _RECORD_KEYS:
