@@ -75,10 +75,12 @@ import re
 import sys
 import threading
 import time
+import types
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, MutableMapping, Sequence
+from types import CoroutineType
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -570,9 +572,18 @@ class _App:
     async def read_body(self, receive: Receive, limit: int | None) -> bytes | bytearray | Response | None:
         """The body as it arrives: the bytes; a 413 once past `limit`; a 408 when it is not
         complete within ``timeout_s``; None when the client went away. Sends nothing, so the
-        read deadline (one timer that cancels this task, cheaper than a wait_for per
+        read deadline (a timeout that cancels this task, cheaper than a wait_for per
         message) can only interrupt a ``receive()``. A body that comes in one message is
-        returned as it came (no copy)."""
+        returned as it came (no copy); one that is there already (the server read it with
+        the headers, as small bodies are) is taken without waiting, so it needs no deadline."""
+        message, waiting = _now_or_later(receive())
+        if message is not None and message["type"] == "http.request" and not message.get("more_body", False):
+            chunk = message.get("body", b"")
+            if type(chunk) is bytes:
+                if limit is not None and len(chunk) > limit:
+                    text = f"request body exceeds the limit of {limit} bytes ({len(chunk)} bytes received)"
+                    return _text(413, text)
+                return chunk
         body: bytes | bytearray = b""
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
@@ -589,11 +600,15 @@ class _App:
             timer = self.timers(loop).at(loop.time() + self.timeout_s, expire)
         try:
             while True:
-                message = await receive()
+                if message is None:
+                    message = await (receive() if waiting is None else waiting)
+                    waiting = None
                 if message["type"] != "http.request":
                     return None
                 chunk = message.get("body", b"")
-                if not body and not message.get("more_body", False) and type(chunk) is bytes:
+                more = message.get("more_body", False)
+                message = None
+                if not body and not more and type(chunk) is bytes:
                     body = chunk  # the whole body in one message
                 else:
                     if type(body) is bytes:
@@ -602,7 +617,7 @@ class _App:
                 if limit is not None and len(body) > limit:
                     text = f"request body exceeds the limit of {limit} bytes ({len(body)} bytes received)"
                     return _text(413, text)
-                if not message.get("more_body", False):
+                if not more:
                     return body
         except asyncio.CancelledError:
             if not expired:
@@ -619,6 +634,9 @@ class _App:
         finally:
             if timer is not None:
                 timer.cancel()
+            close = getattr(waiting, "close", None)
+            if close is not None:
+                close()  # a receive() begun and not awaited to its end (a cancellation)
 
     async def invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
@@ -779,13 +797,19 @@ class _App:
 
     async def await_predict(self, batch: Any, deadline: float) -> Any:
         """The async predict's result for `batch`; `asyncio.TimeoutError` when it has not
-        returned by `deadline` (loop time): one timer cancels this task, as ``asyncio.wait_for``
+        returned by `deadline` (loop time): a timeout cancels this task, as ``asyncio.wait_for``
         cancels its inner task, without a task of its own (the predict runs in the request's
-        task, as a web framework's async endpoint does; its cancellation is awaited)."""
-        coro = self.predict(batch)
-        if math.isinf(deadline):
-            return await coro
+        task, as a web framework's async endpoint does; its cancellation is awaited). A
+        predict that returns without waiting for anything needs no timeout; if it held the
+        loop past the deadline, its answer is too late all the same."""
         loop = asyncio.get_running_loop()
+        done, waiting = _now_or_later(self.predict(batch))
+        if waiting is None:
+            if loop.time() >= deadline:
+                raise asyncio.TimeoutError
+            return done
+        if math.isinf(deadline):
+            return await waiting
         task = asyncio.current_task()
         expired = False
 
@@ -797,7 +821,7 @@ class _App:
 
         timer = self.timers(loop).at(deadline, expire)
         try:
-            result = await coro
+            result = await waiting
         except asyncio.CancelledError:
             if not expired:
                 raise
@@ -814,6 +838,43 @@ class _App:
                 uncancel()
             raise asyncio.TimeoutError
         return result
+
+
+def _now_or_later(awaitable: Awaitable[T]) -> tuple[T | None, Awaitable[T] | None]:
+    """(its result, None) when `awaitable`, a coroutine, finishes without waiting for
+    anything (one step, run here, in the current task); else (None, the rest of it to
+    await). Raises what it raises in that step."""
+    if type(awaitable) is not CoroutineType:
+        return None, awaitable
+    try:
+        first = awaitable.send(None)
+    except StopIteration as stop:
+        return stop.value, None
+    return None, _rest(awaitable, first)
+
+
+@types.coroutine
+def _rest(coro: Coroutine[Any, Any, T], first: Any) -> Generator[Any, Any, T]:
+    """The rest of `coro`, which has already yielded `first` to the running task: what
+    ``await coro`` would have done from there (values sent and exceptions thrown in by the
+    task are passed on)."""
+    yielded = first
+    while True:
+        try:
+            sent = yield yielded
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as e:
+            try:
+                yielded = coro.throw(e)
+            except StopIteration as stop:
+                return cast(T, stop.value)
+        else:
+            try:
+                yielded = coro.send(sent)
+            except StopIteration as stop:
+                return cast(T, stop.value)
 
 
 #: Request bodies up to this size reach an ``async def`` predict decoded on the event loop

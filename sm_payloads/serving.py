@@ -328,19 +328,18 @@ def _respond(result: Any, prepared: Prepared, out_limit: int | None) -> Response
     """The answer of `result`, the predict function's return for `prepared`: written in the
     chosen type (a 406 or 500 when it cannot be), within `out_limit` bytes (else 413)."""
     chosen, offers = prepared.chosen, prepared.offers
-    if isinstance(result, CoroutineType):
-        # An async predict handed to a caller that runs it as a plain function.
-        result.close()
-        log.error(
-            "the predict function returned a coroutine: it is async, and was called as a plain function"
-        )
-        return _error(500, _PREDICT_FAILED)
-    n = len(prepared.batch)
-    result = _per_record_numbers(result, n)
-    if isinstance(result, np.ndarray) and result.ndim == 1 and result.shape[0] == n:
-        # One value per record (what a model's predict returns): one scalar output per
-        # record, not the one-record vector that a bare 1-D array means elsewhere.
-        result = RecordBatch(label={"values": result}, n=n)
+    if type(result) is not RecordBatch:  # a batch is written as it is
+        if isinstance(result, CoroutineType):
+            # An async predict handed to a caller that runs it as a plain function.
+            result.close()
+            log.error("the predict function returned a coroutine: it is async, and was called as a plain one")
+            return _error(500, _PREDICT_FAILED)
+        n = len(prepared.batch)
+        result = _per_record_numbers(result, n)
+        if isinstance(result, np.ndarray) and result.ndim == 1 and result.shape[0] == n:
+            # One value per record (what a model's predict returns): one scalar output per
+            # record, not the one-record vector that a bare 1-D array means elsewhere.
+            result = RecordBatch(label={"values": result}, n=n)
     try:
         out = encode_response(result, chosen)
     except EncodeError as e:
