@@ -20,9 +20,13 @@ wait for a thread in arrival order; beyond that, or after waiting ``timeout_s``,
 is 503 with ``Retry-After: 1``. Requests still sending their bodies count with those
 waiting: past 9 x ``max_concurrency`` bodies held (read, waiting or running) a request is
 503 before any byte of its body is read, so a worker holds at most that many bodies.
+An ``async def`` predict (`is_async_callable`) is the exception: it is awaited on the event
+loop in the request's task (the user chose it; it must not block), its request decoded and
+answer written there too when small (`INLINE_BYTES`, `_small_answer`), on a thread if not.
 Rule 3 (timeout): a request not answered within ``timeout_s`` once its body is read is 504
 and logged; its thread finishes in the background and then serves other requests, so the
-worker stays usable. While every thread runs such an overdue prediction, the worker can
+worker stays usable (an async predict is cancelled instead, as ``asyncio.wait_for`` does).
+While every thread runs such an overdue prediction, the worker can
 answer nothing: ``/ping`` and invocations are 503 until one of them returns (SageMaker
 replaces a container whose health check keeps failing). The body itself must arrive
 within ``timeout_s`` of the headers, else 408 and the connection is closed (a client that
@@ -1003,7 +1007,8 @@ def asgi_app(
     ----------
     predict
         Called as `smp.serving.handle` calls it: a `RecordBatch` in; a batch, a numpy array
-        or a list of per-record dicts out. It runs on a worker thread.
+        or a list of per-record dicts out. A plain function runs on a worker thread; an
+        ``async def`` (or an object whose ``__call__`` is one) is awaited on the event loop.
     env
         The container's environment (a snapshot of ``os.environ`` when None):
         ``SAGEMAKER_MAX_PAYLOAD_IN_MB``, ``SAGEMAKER_MAX_RESPONSE_IN_MB``,
