@@ -1167,3 +1167,16 @@ def test_a_codec_registered_after_the_app_is_made_is_seen(monkeypatch: pytest.Mo
     assert got(post(app, b"1,2\n", CSV, CSV)) == (200, CSV, b"6.0\n")
     monkeypatch.setitem(registry.CODECS, "text/x-mine", CsvCodec)
     assert got(post(app, b"1,2\n", "text/x-mine", CSV)) == (200, CSV, b"3.0\n")
+
+
+def test_the_content_type_headers_kept_are_bounded() -> None:
+    from sm_payloads import server
+
+    app = asgi_app(score, env={})
+    long_param = "x" * 100_000
+    r = post(app, b"1,2\n", CSV, f"application/json; v={long_param}")
+    assert got(r) == (200, f"application/json; v={long_param}", b'{"predictions":[{"score":3.0}]}')
+    assert not any(len(k) > 256 for k in server._CONTENT_TYPES)
+    for i in range(300):
+        assert post(app, b"1,2\n", CSV, f"application/json; v={i}").status == 200
+    assert len(server._CONTENT_TYPES) <= 256
