@@ -544,3 +544,86 @@ def test_one_record_of_many_keys_within_the_bound() -> None:
     peak = _peak(lambda: smp.decode_request(body, CT))
     assert peak < 32 * len(body) + 8_000_000
     assert peak < 28 * len(body)
+
+
+# --------------------------------------------------------------------------------------
+# dtype= on many columns (converted in one numpy pass per dtype)
+# --------------------------------------------------------------------------------------
+
+_CONVERTIBLE = st.sampled_from([1, -3, 0, 2.5, 1.5, 2**31, -(2**31) - 1, 1e39, 0.1, 2**24])
+
+
+def _expected_conversion(items: list[dict[str, Any]], dt: str) -> Any:
+    """The batch's columns in `dt`, or the message and record of its first refusal, from
+    the float64 columns of the oracle and the rule: int32 takes whole numbers in its range,
+    float32 any number below its overflow threshold, FLT_MAX + half an ulp (these numbers'
+    float32 is their float64 rounded once)."""
+    features, _label = _oracle(items)
+    for key, col in features.items():
+        if isinstance(col, smp.Ragged):
+            flat = col.values.tolist()
+            record_of = np.searchsorted(col.offsets, np.arange(len(flat)), side="right") - 1
+        else:
+            flat = col.reshape(-1).tolist()
+            width = max(1, int(np.prod(col.shape[1:])))
+            record_of = np.arange(len(flat)) // width
+        for j, v in enumerate(flat):
+            if dt == "int32" and not (v == int(v) and -(2**31) <= v <= 2**31 - 1):
+                return (f"features[{key!r}]: value {v!r} is not an int32 (dtype=int32)", int(record_of[j]))
+            if dt == "float32" and abs(v) >= 2**128 - 2**103:
+                return (
+                    f"features[{key!r}]: value {v!r} is out of the float32 range (dtype=float32)",
+                    int(record_of[j]),
+                )
+    return features
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from([f"k{i}" for i in range(30)]),
+            st.one_of(_CONVERTIBLE, st.lists(_CONVERTIBLE, max_size=2)),
+            min_size=1,
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.sampled_from(["int32", "float32"]),
+    st.booleans(),
+)
+def test_many_columns_in_a_dtype(items: list[dict[str, Any]], dt: str, pending: bool) -> None:
+    want = _expected_conversion(items, dt)
+    group = JL.GeneralGroup(list(items), parse=JL.instance_record, prefix="$")
+    later: set[tuple[str, str]] | None = set() if pending else None
+    try:
+        got = JL.batch_from_groups([group], CT, dt, pending32=later)
+    except smp.DecodeError as e:
+        assert isinstance(want, tuple), e
+        assert (e.reason, e.record_index) == want
+        return
+    assert not isinstance(want, tuple), want
+    assert later in (None, set())  # none of these numbers is a binary32 rounding boundary
+    assert list(got.features) == list(want)
+    for key, col in want.items():
+        g = got.features[key]
+        if isinstance(col, smp.Ragged):
+            assert isinstance(g, smp.Ragged)
+            assert g.values.dtype == np.dtype(dt)
+            assert g.values.tolist() == col.values.astype(dt).tolist()
+            assert g.offsets.tolist() == col.offsets.tolist()
+            assert (g.valid is None) == (col.valid is None)
+            if col.valid is not None and g.valid is not None:
+                assert g.valid.tolist() == col.valid.tolist()
+        else:
+            assert g.dtype == np.dtype(dt) and g.shape == col.shape
+            assert g.tolist() == col.astype(dt).tolist()
+
+
+def test_a_rounding_boundary_among_many_keys_is_read_from_its_text(reader: str) -> None:
+    """16777217.000000001 is 16777217 in float64, the midpoint between the float32 values
+    16777216 and 16777218; the text is above it, so its float32 is 16777218."""
+    body = b'{"instances": [' + _wide(5_000)[:-1] + b', "kb": 16777217.000000001}]}'
+    b = smp.decode_request(body, CT, dtype="float32")
+    assert b.features["kb"].tolist() == [16777218.0]
+    assert b.features["k4999"].dtype == np.float32 and b.features["k4999"].tolist() == [1.0]

@@ -1410,6 +1410,68 @@ def validate_groups(groups: Sequence[Group], content_type: str, first_index: int
         base += len(g)
 
 
+def _clean_conversions(cols: Mapping[str, Any], dtype: DtypeSpec, boundaries: bool) -> dict[str, Any]:
+    """The dense and ragged float64 columns of `cols` whose values all convert exactly to
+    their dtype (float32 or int32), converted (all of a dtype in one numpy pass; for many
+    columns, not a few numpy calls each): `_convert_column`'s result for them. With
+    `boundaries`, a float32 column holding a binary32 rounding boundary is left out too
+    (its text decides). The others are left to the caller, column by column."""
+    same = None if isinstance(dtype, Mapping) else _resolve_dtype(dtype, "")
+    groups: dict[np.dtype[Any], list[tuple[str, Any, np.ndarray]]] = {}
+    one: list[tuple[str, Any, np.ndarray]] = []
+    if same is not None and same != _F8:
+        groups[same] = one
+    for key, col in cols.items():
+        if type(col) is np.ndarray:
+            flat = col if col.ndim == 1 else col.reshape(-1)
+        elif type(col) is Ragged:
+            flat = col.values
+        else:
+            continue
+        if flat.dtype != _F8:
+            continue
+        if same is not None:
+            one.append((key, col, flat))
+            continue
+        dt = _resolve_dtype(dtype, key)
+        if dt != _F8:
+            groups.setdefault(dt, []).append((key, col, flat))
+    out: dict[str, Any] = {}
+    for dt, members in groups.items():
+        if not members:
+            continue
+        values = np.concatenate([m[2] for m in members])
+        if dt == np.float32:
+            with np.errstate(over="ignore"):
+                converted = values.astype(np.float32)
+            bad = np.isinf(converted) & ~np.isinf(values)
+            if boundaries:
+                from ._exact import float32_boundaries
+
+                bad |= float32_boundaries(values)
+        else:
+            with np.errstate(invalid="ignore"):
+                bad = ~(np.isfinite(values) & (values == np.trunc(values)))
+                bad |= (values < -(2**31)) | (values > 2**31 - 1)
+                converted = values.astype(np.int32)
+        del values
+        converted.flags.writeable = False  # the columns' views (RecordBatch keeps them so)
+        sizes = np.fromiter((m[2].size for m in members), dtype=np.int64, count=len(members))
+        ends = np.cumsum(sizes)
+        starts = ends - sizes
+        bad_before = np.zeros(bad.size + 1, dtype=np.int64)
+        np.cumsum(bad, out=bad_before[1:])
+        clean = (bad_before[ends] == bad_before[starts]).tolist()
+        for (key, col, flat), a, b, ok in zip(members, starts.tolist(), ends.tolist(), clean, strict=True):
+            if not ok:
+                continue
+            if type(col) is Ragged:
+                out[key] = _unchecked_ragged(converted[a:b], col.offsets, col.valid)
+            else:
+                out[key] = converted[a:b] if flat is col else converted[a:b].reshape(col.shape)
+    return out
+
+
 def batch_from_groups(
     groups: Sequence[Group],
     content_type: str,
@@ -1444,7 +1506,12 @@ def batch_from_groups(
     for map_name, cols in maps.items():
         if not isinstance(dtype, Mapping) and _resolve_dtype(dtype, "") == np.float64:
             break  # every column float64, as built
+        clean = _clean_conversions(cols, dtype, pending32 is not None)
         for key, col in list(cols.items()):
+            got = clean.get(key)
+            if got is not None:
+                cols[key] = got
+                continue
             dt = _resolve_dtype(dtype, key)
             early = None
             if pending32 is not None and dt == np.float32 and _has_boundaries(col):
