@@ -56,9 +56,19 @@ It gives the batch the general path gives, or None and the general path runs.
 of several columns, strings columns and ``uid`` / ``metadata`` / ``configuration`` strings,
 ``features`` being the column ``values``; ``data`` and ``label`` objects decline.
 Rule 8 (the general path, bounded): `batch_from_groups` builds the columns of records the
-scanners decline `CHUNK` records at a time (`_ColumnBuilder`: per column, an interned form
-per record and the values), so no Python object per record outlives its chunk; the result
-and every `ColumnError` equal `columns_from_records` over all records at once. A float32
+scanners decline `CHUNK` records at a time (`_ColumnBuilder`), so no Python object per
+record outlives its chunk, and none per key either: the grammar's records reach the
+builder with their bare numbers, number lists and bare strings marked in a `_Cells` map
+(one float64 array of the record's numbers), and the builder logs every such value, and
+every dense numeric tensor whose shape holds its values, in flat arrays for the whole map
+(column, record, interned form, values); only the other tensors (sparse, lists of strings,
+tensor objects without a shape) keep a `_KeyColumn` for their key. `finish` orders the log
+by column: a column of one such form in every record is a view of the ordered values, a
+column of numbers and number lists some records lack (or of several lengths) a `Ragged`
+whose offsets and valid mask are rows of two tables made at once, a column of bare strings
+an object array; any other is merged into a `_KeyColumn` and built as before. The result
+and every `ColumnError` equal `columns_from_records` over all records at once; a dtype
+converts the float64 columns in one pass (`_clean_conversions`). A float32
 column with a value on a binary32 rounding boundary (a decimal, or an integer beyond 2**53,
 whose float64 is one) is read again from the text (`loads_exact32`; JSON Lines rereads
 just the lines of the batch, also in `iter_decode`), so float32 is rounded once on every
