@@ -501,3 +501,59 @@ def test_c_tensor_join_answers_what_its_twin_does(case: tuple[list[bytes], list[
             s, n = int(twin[f][0][i]), int(twin[f][1][i])
             mine = bytes(joined[int(r[2 * f][i]) : int(r[2 * f][i]) + int(r[2 * f + 1][i])])
             assert mine == tbuf[s : s + n].tobytes(), (f, i)
+
+
+# --------------------------------------------------------------------------------------
+# The C loops while another thread writes the ranges they read
+# --------------------------------------------------------------------------------------
+
+_RANGES_WRITER = """
+import sys, threading
+import numpy as np
+from sm_payloads.formats import _crecordio as C
+
+msg = b"\\x0a\\x04" + bytes(4) + b"\\x12\\x01\\x01"  # a tensor: 4 bytes of values, 1 key
+n = 4096
+buf = np.frombuffer(msg * n, np.uint8)
+lengths = np.full(n, len(msg), np.int64)
+starts = np.arange(n, dtype=np.int64) * len(msg)
+types = np.full(n, 2, np.int64)
+stop = threading.Event()
+
+def writer():
+    good = int(starts[-1])
+    while not stop.is_set():
+        starts[-1] = 1 << 40  # far past the buffer, then back
+        starts[-1] = good
+
+sys.setswitchinterval(1e-6)
+t = threading.Thread(target=writer)
+t.start()
+seen = set()
+try:
+    for _ in range(1500):
+        seen.add(type(C.scan(buf, starts, lengths, 0b1110, 1 << 20)).__name__)
+        try:
+            seen.add(type(C.tensor_join(buf, starts, lengths, types)).__name__)
+        except BufferError:
+            seen.add("BufferError")
+finally:
+    stop.set()
+    t.join()
+print(" ".join(sorted(seen)))
+"""
+
+
+@pytest.mark.skipif(C is None, reason="sm_payloads.formats._crecordio is not built")
+def test_c_scan_and_tensor_join_check_each_range_again_in_their_second_pass() -> None:
+    # scan and tensor_join release the GIL and read starts[i], lengths[i] in two passes: a
+    # range checked in the first and moved past the buffer before the second was read
+    # there (a segmentation fault within a second, in a subprocess so that the suite
+    # reports it). Now every range is checked where it is read: a decline (None), a
+    # BufferError, or the answer of one of the two states.
+    import subprocess
+    import sys
+
+    got = subprocess.run([sys.executable, "-c", _RANGES_WRITER], capture_output=True, text=True, timeout=120)
+    assert got.returncode == 0, got.stderr[-2000:]
+    assert set(got.stdout.split()) <= {"BufferError", "NoneType", "bytearray", "tuple"}

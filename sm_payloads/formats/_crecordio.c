@@ -861,12 +861,12 @@ cr_scan(PyObject *self, PyObject *args)
      * buffer's size), then fill the table: no allocation from a length in the input. */
     Py_BEGIN_ALLOW_THREADS
     for (i = 0; i < n && !failed; i++) {
-        int64_t pos = starts[i], end, fn, wt, vs, ve;
-        if (!inside(pos, lengths[i], bv.len)) {
+        int64_t pos = starts[i], len = lengths[i], end, fn, wt, vs, ve;
+        if (!inside(pos, len, bv.len)) {
             failed = 1;
             break;
         }
-        end = pos + lengths[i];
+        end = pos + len;
         while (pos < end) {
             if (scan_field(b, &pos, end, &fn, &wt, &vs, &ve)) {
                 failed = 1;
@@ -898,11 +898,17 @@ cr_scan(PyObject *self, PyObject *args)
     }
     Py_BEGIN_ALLOW_THREADS
     for (i = 0; i < n && !failed; i++) {
-        int64_t pos = starts[i], end = starts[i] + lengths[i];
+        /* the buffers stay exported, but a writer could change their bytes meanwhile (the
+         * ranges too): the second pass checks everything again and never writes past k
+         * fields */
+        int64_t pos = starts[i], len = lengths[i], end;
+        if (!inside(pos, len, bv.len)) {
+            failed = 1;
+            break;
+        }
+        end = pos + len;
         while (pos < end) {
             int64_t fn, wt, vs, ve;
-            /* the buffer stays exported, but a writer could change its bytes meanwhile:
-             * the second pass checks everything again and never writes past k fields */
             if (scan_field(b, &pos, end, &fn, &wt, &vs, &ve)) {
                 failed = 1;
                 break;
@@ -1025,13 +1031,16 @@ cr_tensor_join(PyObject *self, PyObject *args)
     }
     Py_BEGIN_ALLOW_THREADS
     for (i = 0; i < k && !failed; i++) {
-        int64_t t = types[i];
-        failed = !inside(starts[i], lengths[i], bv.len) || (t != 2 && t != 3 && t != 7) ||
-                 tensor_check(b, starts[i], starts[i] + lengths[i], t, total);
+        int64_t t = types[i], pos = starts[i], len = lengths[i]; /* each read once */
+        failed = !inside(pos, len, bv.len) || (t != 2 && t != 3 && t != 7) ||
+                 tensor_check(b, pos, pos + len, t, total) ||
+                 total[0] + total[1] + total[2] > (int64_t)bv.len;
     }
     Py_END_ALLOW_THREADS
-    all = total[0] + total[1] + total[2]; /* each within one buffer's size: no overflow */
-    if (failed || (uint64_t)k > (uint64_t)PY_SSIZE_T_MAX / 48 || all > (int64_t)bv.len) {
+    /* each message adds at most the buffer's size to a sum that was within it (messages
+     * may overlap): no overflow, and more than the buffer declines */
+    all = total[0] + total[1] + total[2];
+    if (failed || (uint64_t)k > (uint64_t)PY_SSIZE_T_MAX / 48) {
         result = Py_None;
         Py_INCREF(result);
         goto done;
@@ -1051,9 +1060,15 @@ cr_tensor_join(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
     for (f = 1; f <= 3 && !failed; f++) {
         for (i = 0; i < k; i++) {
-            int64_t pos = starts[i], end = starts[i] + lengths[i], fn, wt, vs, ve, first = at;
+            int64_t pos = starts[i], len = lengths[i], end, fn, wt, vs, ve, first = at;
+            /* the bytes may change meanwhile (a writer, the ranges too): checked again,
+             * never past `all` */
+            if (!inside(pos, len, bv.len)) {
+                failed = 1;
+                break;
+            }
+            end = pos + len;
             while (pos < end) {
-                /* the bytes may change meanwhile (a writer): checked again, never past `all` */
                 if (scan_field(b, &pos, end, &fn, &wt, &vs, &ve)) {
                     failed = 1;
                     break;
@@ -1157,10 +1172,14 @@ cr_strings(PyObject *self, PyObject *args)
     if (list == NULL)
         goto done;
     for (i = 0; i < n; i++) {
-        int64_t pos = starts[i], end = starts[i] + lengths[i], count, ln = 0, j;
+        int64_t pos = starts[i], len = lengths[i], end, count, ln = 0, j;
         PyObject *item;
         /* making an object may run Python code (a collection, a finalizer) that writes
-         * into the buffer: each value is checked again where it is read */
+         * into the buffers (the ranges too): each range and value is checked again where
+         * it is read */
+        if (!inside(pos, len, bv.len))
+            goto changed;
+        end = pos + len;
         count = count_values(b, pos, end);
         if (count < 0)
             goto changed;
