@@ -611,11 +611,13 @@ def _joined(
     return buf, s, e
 
 
-def _record_strings(buf: np.ndarray, f: Fields, n: int) -> list[str | None]:
-    """The uid, metadata or configuration of each record (its fields `f`): the last
-    occurrence wins, every occurrence must be UTF-8 (the careful reader checks each)."""
+def _record_strings(buf: np.ndarray, f: Fields, fno: int, n: int) -> list[str | None]:
+    """The uid (`fno` 3), metadata (4) or configuration (5) of each record, from the
+    records' fields `f`: the last occurrence wins, every occurrence must be UTF-8 (the
+    careful reader checks each)."""
     out: list[str | None] = [None] * n
-    for m, vs, ve in zip(f.msg.tolist(), f.vs.tolist(), f.ve.tolist(), strict=True):
+    mine = f.fn == fno
+    for m, vs, ve in zip(f.msg[mine].tolist(), f.vs[mine].tolist(), f.ve[mine].tolist(), strict=True):
         try:
             out[m] = buf[vs:ve].tobytes().decode("utf-8")
         except UnicodeDecodeError:
@@ -679,27 +681,30 @@ def vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> R
     and a tensor's repeated fields in several parts or unpacked, each joined in wire order
     (`_joined`), and the uid, metadata and configuration strings."""
     n = starts.size
-    # Each table of fields holds at most one row per 8 bytes of the input (6 x its size).
+    # Each table of fields holds at most one row per 8 bytes of the input (a row is 48
+    # bytes: 6 x the input), and is scanned for the field numbers it needs alone (no copy
+    # of a selection). A map entry with a key and a tensor takes at least 8 bytes, so
+    # tables of entries, keys and value parts fit unless a body is made of empty ones.
     limit = 64 + int(lengths.sum()) // 8
-    rec = _scan_fields(buf, starts, starts + lengths, (1, 2, 3, 4, 5), limit)
+    ends = starts + lengths
+    rec = _scan_fields(buf, starts, ends, (3, 4, 5), limit)
     if (rec.wt != LEN).any():
         raise Decline("known field with another wire type")
-    strings = [_record_strings(buf, rec.select(rec.fn == fno), n) for fno in (3, 4, 5)]
-    ent = rec.select((rec.fn == 1) | (rec.fn == 2))
+    uid, metadata, configuration = (_record_strings(buf, rec, fno, n) for fno in (3, 4, 5))
     del rec
-    e_fields = _scan_fields(buf, ent.vs, ent.ve, (1, 2), limit)
-    if (e_fields.wt != LEN).any():
-        raise Decline("map entry field with another wire type")
+    ent = _scan_fields(buf, starts, ends, (1, 2), limit)
+    if (ent.wt != LEN).any():
+        raise Decline("known field with another wire type")
     m_e = ent.msg.size
-    kf = e_fields.select(e_fields.fn == 1)
-    vf = e_fields.select(e_fields.fn == 2)
-    del e_fields
+    kf = _scan_fields(buf, ent.vs, ent.ve, (1,), limit)
+    if (kf.wt != LEN).any():
+        raise Decline("map entry field with another wire type")
     if kf.msg.size and (kf.msg[1:] == kf.msg[:-1]).any():
         raise Decline("map entry with its key twice (the careful reader checks each)")
     kidx = _last_of(kf.msg, m_e)
     key_s = np.where(kidx >= 0, kf.vs[np.maximum(kidx, 0)] if kf.vs.size else 0, 0)
-    key_e = np.where(kidx >= 0, kf.ve[np.maximum(kidx, 0)] if kf.ve.size else 0, 0)
-    key_len = key_e - key_s
+    key_len = np.where(kidx >= 0, kf.ve[np.maximum(kidx, 0)] if kf.ve.size else 0, 0) - key_s
+    del kf, kidx
     if key_len.size and int(key_len.max()) > 64:
         raise Decline("long map keys")
     width = int(key_len.max()) if key_len.size else 0
@@ -709,6 +714,7 @@ def vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> R
         m = key_len > j
         kmat[m, j + 1] = buf[key_s[m] + j]
     ident = np.ascontiguousarray(np.concatenate([kmat, key_len.astype(np.uint8)[:, None]], axis=1))
+    del kmat, key_s, key_len
     # Distinct (map, key) pairs: the rows' bytes sorted (a void view compares as bytes).
     rows = ident.view(f"V{ident.shape[1]}").ravel()
     _, first_row, key_id = np.unique(rows, return_index=True, return_inverse=True)
@@ -724,19 +730,24 @@ def vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> R
             )
         except UnicodeDecodeError:
             raise Decline("bad key") from None
-    del kf, kidx, key_s, key_e, key_len, kmat, ident, rows, first_row
+    del ident, rows, first_row
+    vf = _scan_fields(buf, ent.vs, ent.ve, (2,), limit)
+    if (vf.wt != LEN).any():
+        raise Decline("map entry field with another wire type")
+    ent_msg = ent.msg
+    del ent
     # Last entry wins for a repeated key within a record.
-    comp = ent.msg * (len(names) + 1) + key_id
-    sorter = np.lexsort((ent.seq, comp))
+    comp = ent_msg * (len(names) + 1) + key_id
+    sorter = np.lexsort((np.arange(m_e), comp))
     last = np.ones(sorter.size, dtype=bool)
     if sorter.size:
         last[:-1] = comp[sorter][1:] != comp[sorter][:-1]
     keep = np.sort(sorter[last])  # back in wire order: record, then position
     del comp, sorter, last
     k = keep.size
-    rec_of = ent.msg[keep]
+    rec_of = ent_msg[keep]
     kid_of = key_id[keep]
-    del ent, key_id
+    del ent_msg, key_id
     # Each kept entry's value: every occurrence of the value field, in wire order.
     slot = np.full(m_e, -1, dtype=np.int64)
     slot[keep] = np.arange(k)
@@ -807,7 +818,6 @@ def vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> R
         else:
             col_ranges = tuple((r[0][sel], r[1][sel]) for r in ranges)
             maps[map_name][key] = _build_column(fbuf, n, rec_of[sel], ttype, col_ranges, map_name)
-    uid, metadata, configuration = strings
     return RecordBatch(
         maps["features"], maps["label"], uid=uid, metadata=metadata, configuration=configuration, n=n
     )
