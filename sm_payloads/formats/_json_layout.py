@@ -89,7 +89,7 @@ import re
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain, repeat
+from itertools import chain, count, repeat
 from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
 import numpy as np
@@ -1748,7 +1748,9 @@ class _ColumnBuilder:
         nums = m.numbers
         k = len(m)
         if nums.size == k and not m.lengths and not m.texts:  # only bare numbers
-            self.log_col.extend([order.setdefault(key, len(order)) for key in m])
+            if not order.keys() >= m.keys():  # new keys: numbered in order
+                order.update(zip([key for key in m if key not in order], count(len(order))))
+            self.log_col.extend(map(order.__getitem__, m))
             self.log_rec.extend(repeat(i, k))
             self.log_form.extend(repeat(0, k))
             self.log_chunk.append(nums)
