@@ -28,7 +28,7 @@ import scipy.sparse as sp
 
 import sm_payloads as smp
 from sm_payloads import algorithms, autopilot, mime, recordio, serving
-from sm_payloads.formats import _csv_text
+from sm_payloads.formats import _csv_text, _record_reader
 from sm_payloads.formats import _json_layout as json_layout
 from sm_payloads.formats import csv as csv_format
 from sm_payloads.formats import json as json_format
@@ -209,10 +209,42 @@ def run_recordio_protobuf(data: bytes) -> None:
         raise AssertionError("iter_decode succeeded where decode failed")
     if len(whole) and not smp.RecordBatch.concat(parts).equals(whole, bitwise=True):
         raise AssertionError("iter_decode batches differ from decode")
+    # Whichever fast reader read the body, the careful reader gives the same batch (Rule 1
+    # of sm_payloads.formats._record_reader): a fast reader is never laxer.
+    view = memoryview(body)
+    starts, lengths, joined = recordio.frame_table(view, rp.CONTENT_TYPE)
+    try:
+        careful = _record_reader.careful_decode(view, starts, lengths, joined, 0, 0)
+    except smp.DecodeError as e:
+        raise AssertionError(f"decode read a body the careful reader refuses: {e}") from None
+    if not careful.equals(whole, bitwise=True):
+        raise AssertionError("decode's batch differs from the careful reader's")
+
+
+def _merged_records() -> list[bytes]:
+    """Records protobuf merges (a tensor twice in a value, a value in two parts, values in
+    two runs and unpacked, a uid), different from one another so that the vectorized reader
+    reads them together."""
+
+    def ld(field: int, payload: bytes) -> bytes:
+        return bytes([field << 3 | 2, len(payload)]) + payload
+
+    one = np.float32([1.5]).tobytes()
+    two = np.float32([2.5, -0.0]).tobytes()
+    entry = b"\x0a\x01v\x12"
+    return [
+        ld(1, entry + bytes([len(ld(2, ld(1, one)) * 2)]) + ld(2, ld(1, one)) * 2),
+        ld(1, b"\x0a\x01v" + ld(2, ld(2, ld(1, one))) + ld(2, ld(2, ld(1, two)))),
+        ld(1, entry + bytes([len(ld(2, ld(1, one) + b"\x0d" + one))]) + ld(2, ld(1, one) + b"\x0d" + one)),
+        ld(1, b"\x0a\x01w\x12" + bytes([len(ld(7, b"\x08\x05\x08\x7f"))]) + ld(7, b"\x08\x05\x08\x7f"))
+        + ld(3, b"u"),
+    ]
 
 
 def seeds_recordio_protobuf() -> list[bytes]:
     framed = [p.read_bytes() for p in fixture_files()] + _encoded(rp.CONTENT_TYPE)
+    merged = _merged_records()
+    framed += [recordio.write_records(merged[:2]), recordio.write_records(merged[2:] + merged[:1])]
     records: list[bytes] = []
     for body in framed:
         with contextlib.suppress(smp.DecodeError):
