@@ -250,11 +250,21 @@ class _Deadlines:
                 self.loop.call_exception_handler({"message": "deadline callback failed", "exception": e})
 
 
+#: A call on a prediction thread: it runs there and returns how to hand its result back.
+_Job = Callable[[], Callable[[], None]]
+
+
 class _Pool:
     """At most `size` calls at once on daemon threads (a call that never returns cannot hold
     the process at exit); up to `backlog` more wait in arrival order. Its counters are only
     touched on the event loop; the threads report back through `_poster` (a `_Wakeup`, or
-    ``call_soon_threadsafe`` where there is none)."""
+    ``call_soon_threadsafe`` where there is none).
+
+    A call goes to the thread that became idle last (each idle thread waits on an inbox of
+    its own, on a stack), and a thread is started only when none is idle: a worker serving
+    one request at a time runs every call on the same, warm thread. Handing calls to the
+    idle threads in turn (one shared queue) made a small request cost 30% to 40% more CPU
+    (81 to 97 µs in-process against 55 on one thread)."""
 
     def __init__(self, size: int, backlog: int) -> None:
         self.size = size
@@ -263,9 +273,17 @@ class _Pool:
         #: Threads still running a call whose request was already answered 504.
         self.overdue = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
-        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._wakeup: _Wakeup | None = None
+        # Shared with the threads, under _lock: the inboxes of the idle threads (the last
+        # one idle on top), the calls taken while none was idle (a thread takes them before
+        # it goes idle), and which threads are current (close() starts a new generation).
+        self._lock = threading.Lock()
+        self._idle: list[queue.SimpleQueue[_Job | None]] = []
+        self._queued: deque[_Job] = deque()
+        self._generation = 0
+        #: Threads between handing back a result and looking for their next call.
+        self._finishing = 0
 
     def _poster(self, loop: asyncio.AbstractEventLoop) -> Callable[..., None]:
         """How a thread hands a result back to `loop`: a `_Wakeup` where the platform and the
@@ -291,12 +309,54 @@ class _Pool:
 
         return post
 
-    def _worker(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            job()
+    def _worker(self, inbox: queue.SimpleQueue[_Job | None], job: _Job | None, generation: int) -> None:
+        while job is not None:
+            hand_back = job()
+            with self._lock:
+                self._finishing += 1
+            try:
+                hand_back()  # from here the loop may give this thread its next call
+            except Exception:  # the posters drop what they cannot post; this thread must not die
+                log.exception("a prediction thread could not hand its result back")
+            del hand_back
+            job = None
+            with self._lock:
+                self._finishing -= 1
+                if self._queued:
+                    job = self._queued.popleft()
+                    continue
+                if self._generation != generation:  # closed: exit once nothing is queued
+                    return
+                self._idle.append(inbox)
+            job = inbox.get()
+
+    def _dispatch(self, job: _Job) -> None:
+        """On the loop: `job` to a thread that has handed back its result and is about to look
+        for more (awake already, it needs no wake-up), else to the thread idle last, else to
+        a new thread while there are fewer than `size`, else queued for the first thread to
+        finish its call."""
+        with self._lock:
+            inbox = None
+            start = False
+            if len(self._queued) < self._finishing:
+                self._queued.append(job)
+            elif self._idle:
+                inbox = self._idle.pop()
+            elif len(self._threads) < self.size:
+                start = True
+            else:
+                self._queued.append(job)
+        if inbox is not None:
+            inbox.put(job)
+        elif start:
+            t = threading.Thread(
+                target=self._worker,
+                args=(queue.SimpleQueue(), job, self._generation),
+                name=f"sm-payloads-{len(self._threads)}",
+                daemon=True,
+            )
+            t.start()
+            self._threads.append(t)
 
     def _release(self) -> None:
         """A call finished: its slot goes to the first waiter still waiting, else is freed."""
@@ -373,7 +433,7 @@ class _Pool:
                 else:
                     fut.set_exception(error)
 
-        def job() -> None:
+        def job() -> Callable[[], None]:
             result: T | None = None
             error: BaseException | None = None
             try:
@@ -386,13 +446,9 @@ class _Pool:
                 # any other failure of the request they are a logged 500.
                 error = RuntimeError(f"the request raised {type(e).__name__}: {e}")
                 error.__cause__ = e
-            post(finish, result, error)
+            return lambda: post(finish, result, error)
 
-        if len(self._threads) < self.size:
-            t = threading.Thread(target=self._worker, name=f"sm-payloads-{len(self._threads)}", daemon=True)
-            t.start()
-            self._threads.append(t)
-        self._jobs.put(job)
+        self._dispatch(job)
         if math.isinf(deadline):
             return await fut
         # One timer, no wait_for/shield: past the deadline the answer is a TimeoutError, and
@@ -404,9 +460,13 @@ class _Pool:
             timer.cancel()
 
     def close(self) -> None:
-        """Threads exit once their current call (if any) returns."""
-        for _ in self._threads:
-            self._jobs.put(None)
+        """Threads exit once their current call (if any) and the calls queued return; calls
+        submitted later start new threads."""
+        with self._lock:
+            self._generation += 1
+            idle, self._idle = self._idle, []
+        for inbox in idle:
+            inbox.put(None)
         self._threads.clear()
 
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -1180,3 +1181,92 @@ def test_the_content_type_headers_kept_are_bounded() -> None:
     for i in range(300):
         assert post(app, b"1,2\n", CSV, f"application/json; v={i}").status == 200
     assert len(server._CONTENT_TYPES) <= 256
+
+
+# -- the prediction threads ----------------------------------------------------------------
+
+
+def test_requests_one_at_a_time_run_on_one_thread() -> None:
+    names: list[str] = []
+
+    def model(batch: smp.RecordBatch) -> smp.RecordBatch:
+        names.append(threading.current_thread().name)
+        return score(batch)
+
+    app = asgi_app(model, env={}, max_concurrency=4)
+
+    async def scenario() -> None:
+        for _ in range(20):
+            r = await call(app, "POST", "/invocations", [b"1,2\n"], [("content-type", CSV), ("accept", CSV)])
+            assert got(r) == (200, CSV, b"3.0\n")
+
+    asyncio.run(scenario())
+    assert names == ["sm-payloads-0"] * 20
+    assert len(app.pool._threads) == 1  # type: ignore[attr-defined]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    size=st.integers(1, 4),
+    durations=st.lists(st.sampled_from([0.0, 0.0005, 0.002]), min_size=1, max_size=24),
+)
+def test_the_pool_runs_every_call_at_most_size_at_once(size: int, durations: list[float]) -> None:
+    """Calls submitted at once (more than `size`: they wait for a slot) all run, each once,
+    never more than `size` at a time, on at most `size` threads."""
+    from sm_payloads.server import _Pool
+
+    pool = _Pool(size, 1000)
+    lock = threading.Lock()
+    running = [0, 0]  # now, most
+    ran: list[int] = []
+
+    def call_(i: int, d: float) -> int:
+        with lock:
+            running[0] += 1
+            running[1] = max(running[1], running[0])
+        time.sleep(d)
+        with lock:
+            running[0] -= 1
+            ran.append(i)
+        return i
+
+    async def scenario() -> list[int]:
+        return list(
+            await asyncio.gather(
+                *(pool.run(lambda i=i, d=d: call_(i, d), math.inf) for i, d in enumerate(durations))
+            )
+        )
+
+    results = asyncio.run(scenario())
+    assert results == list(range(len(durations)))
+    assert sorted(ran) == list(range(len(durations)))
+    assert running[1] <= size
+    assert len(pool._threads) <= size
+    assert pool.running == 0
+    end = time.monotonic() + 5  # a thread counts as finishing until it looks for more work
+    while pool._finishing and time.monotonic() < end:
+        time.sleep(0.001)
+    assert pool._finishing == 0 and not pool._queued
+    pool.close()
+
+
+def test_closed_pool_threads_exit_after_their_calls() -> None:
+    from sm_payloads.server import _Pool
+
+    pool = _Pool(2, 16)
+    release = threading.Event()
+
+    async def scenario() -> list[str]:
+        slow = asyncio.ensure_future(pool.run(lambda: (release.wait(10), "slow")[1], math.inf))
+        assert await pool.run(lambda: "quick", math.inf) == "quick"
+        threads = list(pool._threads)
+        pool.close()  # the idle thread exits now, the busy one after its call
+        release.set()
+        assert await slow == "slow"
+        for t in threads:
+            t.join(5)
+            assert not t.is_alive()
+        # A call after close starts a new thread.
+        return [await pool.run(lambda: threading.current_thread().name, math.inf)]
+
+    assert asyncio.run(scenario()) == ["sm-payloads-0"]
