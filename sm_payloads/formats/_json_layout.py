@@ -1910,11 +1910,21 @@ class _ColumnBuilder:
         rows = np.full(k, -1, dtype=np.int64)
         rows[ragged] = np.arange(int(ragged.sum()), dtype=np.int64)
         offsets, valid = self._ragged_tables(rows, counts, recs, sizes, n)
+        # bare strings only: None where a record lacks the key, rows of one table
+        textual = logged & one_form & (firsts == 1)
+        text_rows = np.full(k, -1, dtype=np.int64)
+        text_rows[textual] = np.arange(int(textual.sum()), dtype=np.int64)
+        strings = np.empty((int(textual.sum()), n), dtype=object)
+        if strings.size:
+            row_of = np.repeat(text_rows, counts)
+            mine = row_of >= 0  # all strings: the text of logged tensor j is texts[text_ends[j] - 1]
+            strings[row_of[mine], recs[mine]] = texts[text_ends[mine] - 1]
+            del row_of, mine
+        strings.flags.writeable = False  # as RecordBatch keeps them
         out: dict[str, Any] = {}
-        one_form &= logged
         firsts = firsts + np.where(dense, _DENSE, 0)
-        for c, key, a, b, one, f, row, va, vb, ta, tb in _blocks(
-            keys, lo, hi, one_form, firsts, rows, vbounds[:-1], vbounds[1:], tbounds[:-1], tbounds[1:]
+        for c, key, a, b, f, row, text_row, va, vb, ta, tb in _blocks(
+            keys, lo, hi, firsts, rows, text_rows, vbounds[:-1], vbounds[1:], tbounds[:-1], tbounds[1:]
         ):
             if f >= _DENSE:  # one plain form in every record
                 shape = self.forms[f - _DENSE][0]
@@ -1923,11 +1933,8 @@ class _ColumnBuilder:
             if row >= 0:
                 out[key] = _unchecked_ragged(fixed[va:vb], offsets[row], None if b - a == n else valid[row])
                 continue
-            if one and f == 1:  # strings, None where a record lacks the key
-                strings = np.empty(n, dtype=object)
-                strings[recs[a:b]] = texts[ta:tb]
-                strings.flags.writeable = False  # as RecordBatch keeps it
-                out[key] = strings
+            if text_row >= 0:
+                out[key] = strings[text_row]
                 continue
             col = general.pop(c, None)
             if b > a:
