@@ -265,7 +265,7 @@ class _Pool:
     idle thread waits on an inbox of its own, on a stack); a thread is started only when
     none is idle. So a worker serving one request at a time runs every call on the same,
     warm thread. Handing each call to whichever idle thread one shared queue woke, the
-    threads in turn, cost a small request 62 to 65 µs of CPU in-process; this, 50 to 52."""
+    threads in turn, cost a small request 64 to 69 µs of CPU in-process; this, 50 to 53."""
 
     def __init__(self, size: int, backlog: int) -> None:
         self.size = size
