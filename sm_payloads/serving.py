@@ -235,7 +235,6 @@ def handle(
     prepared = _decode(body, route, offers, SERVING if limits is None else limits)
     if isinstance(prepared, Response):
         return prepared
-    assert isinstance(prepared, Prepared)
     try:
         result = predict(prepared.batch)
     except Exception:
