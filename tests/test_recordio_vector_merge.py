@@ -615,3 +615,65 @@ def test_numpy_scan_of_one_record_of_many_fields_takes_no_step_per_field() -> No
         got = rp.decode(write_records([payload, features(b"v", ld(F32, ld(1, f32(2.5))))]))
     assert got.uid == ("", None)
     assert got.features["v"].tolist() == [[1.5], [2.5]]
+
+
+# --------------------------------------------------------------------------------------
+# Distinct keys: a hash checked byte by byte
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", PATHS)
+def test_one_long_key_among_many_short_entries_stays_within_32_x(which: str) -> None:
+    # Record 0: a 64-byte key with a value, then 250,000 empty map entries ("0a 00", one
+    # table row per 8 bytes of the body) and an unknown field that pads the body to 2 MB.
+    # The matrix of every entry's key bytes was as wide as the longest key: 66 bytes per
+    # entry, copied twice and sorted, a peak of 34 x the body (the bound is 32 x + 8 MB).
+    import gc
+    import tracemalloc
+
+    long_key = b"k" * 64
+    ents = b"\x0a\x00" * 250_000
+    pad = ld(6, bytes(2_000_000 - len(ents) - 200))
+    payloads = [
+        features(long_key, ld(F32, ld(1, f32(1.5)))) + ents + pad,
+        features(long_key, ld(F32, ld(1, f32(2.5)))) + ld(3, b"u"),
+    ]
+    _, buf, starts, lengths = tables(payloads)
+    with path(which):
+        gc.collect()
+        tracemalloc.start()
+        try:
+            got = reader.vector_decode(buf, starts, lengths)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 32 * buf.size
+    assert list(got.features) == ["k" * 64]
+    assert got.features["k" * 64].tolist() == [[1.5], [2.5]]
+    assert got.uid == (None, "u")
+
+
+@pytest.mark.parametrize("which", PATHS)
+def test_two_keys_of_one_hash_decline_to_the_careful_reader(which: str) -> None:
+    # With a multiplier of 0 the hash keeps only the map, the length and the last byte:
+    # "ab" and "cb" share one hash, and the check byte by byte declines; the careful
+    # reader reads two columns.
+    payloads = [
+        features(b"ab", ld(F32, ld(1, f32(1.0)))) + features(b"cb", ld(F32, ld(1, f32(2.0)))),
+        features(b"cb", ld(F32, ld(1, f32(3.0)))) + features(b"ab", ld(F32, ld(1, f32(4.0)))) + ld(3, b"u"),
+    ]
+    with path(which), mock.patch.object(reader, "_KEY_HASH", np.uint64(0)):
+        with pytest.raises(reader.Decline, match="two keys of one hash"):
+            vector(payloads)
+        got = rp.decode(write_records(payloads))
+    assert list(got.features) == ["ab", "cb"]
+    assert got.features["ab"].tolist() == [[1.0], [4.0]]
+    assert got.features["cb"].tolist() == [[2.0], [3.0]]
+    # One key per hash: read, the same batch as the careful reader's.
+    with path(which), mock.patch.object(reader, "_KEY_HASH", np.uint64(0)):
+        same = [
+            features(b"ab", ld(F32, ld(1, f32(1.0)))),
+            features(b"ab", ld(F32, ld(1, f32(2.0)))) + ld(3, b"u"),
+        ]
+        assert vector(same).equals(careful(same), bitwise=True)
+        assert vector(same).features["ab"].tolist() == [[1.0], [2.0]]
