@@ -232,11 +232,12 @@ def test_one_record_of_many_keys_exact(reader: str) -> None:
 
 
 def test_records_of_different_keys_are_ragged_exact(reader: str) -> None:
-    """10 records of 20,000 keys each, no key in two records: each column a Ragged of one
-    value, valid in its own record only."""
-    recs = [b"{" + b",".join(b'"k%d_%d": %d' % (r, i, i) for i in range(20_000)) + b"}" for r in range(10)]
+    """10 records of 1,000 keys each, no key in two records: each column a Ragged of one
+    value, valid in its own record only (10,000 keys x (10 + 64) cells, within the floor
+    of 2**20 for keys some records lack)."""
+    recs = [b"{" + b",".join(b'"k%d_%d": %d' % (r, i, i) for i in range(1_000)) + b"}" for r in range(10)]
     b = smp.decode_request(b'{"instances": [' + b",".join(recs) + b"]}", CT)
-    assert len(b) == 10 and len(b.features) == 200_000
+    assert len(b) == 10 and len(b.features) == 10_000
     col = b.features["k3_17"]
     assert isinstance(col, smp.Ragged)
     assert col.values.tolist() == [17.0]
@@ -246,6 +247,23 @@ def test_records_of_different_keys_are_ragged_exact(reader: str) -> None:
     assert not col.valid.flags.writeable
     row = col[3]
     assert row is not None and row.tolist() == [17.0] and col[4] is None
+
+
+def test_many_keys_in_few_records_are_refused(reader: str) -> None:
+    """10 records of 20,000 keys each, no key in two records: 200,000 Ragged columns of
+    about 600 bytes each (44 x the body). Each such key counts 10 + 64 cells against
+    max(2**20, 16 x 200,000 + 8 x 10) = 3,200,080: key 43,244 (3,200,080 // 74), in
+    record 2, is the first past it."""
+    recs = [b"{" + b",".join(b'"k%d_%d": %d' % (r, i, i) for i in range(20_000)) + b"}" for r in range(10)]
+    head = b'{"instances": ['
+    body = head + b",".join(recs) + b"]}"
+    with pytest.raises(smp.DecodeError) as e:
+        smp.decode_request(body, CT)
+    assert e.value.reason == (
+        "features: 200000 different keys in 10 records make 14800000 column cells (64 more for each key "
+        "some records lack), more than the 3200080 allowed (send such records as one sparse tensor)"
+    )
+    assert (e.value.offset, e.value.record_index) == (len(head) + len(recs[0]) + len(recs[1]) + 2, 2)
 
 
 def test_same_keys_in_each_record_exact(reader: str) -> None:

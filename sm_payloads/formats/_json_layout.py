@@ -806,7 +806,9 @@ def response_fast(
 def _over_budget(n: int, cols: Sequence[tuple[str, str, Any, int, Any]]) -> bool:
     """Whether the columns of a kernel's reading (one map) pass `cells_budget`."""
     present = sum(n if c[4] is None else np.frombuffer(c[4], np.int64).size for c in cols)
-    return len(cols) * n > cells_budget(n, present)
+    lacking = sum(c[4] is not None for c in cols)
+    budget = cells_budget(n, present)
+    return len(cols) * n > budget or len(cols) * n + LACKING_CELLS * lacking > lacking_budget(budget)
 
 
 def record_column(
@@ -1323,10 +1325,39 @@ def cells_budget(n: int, present: int) -> int:
     return max(CELLS_FLOOR, 16 * present + 8 * n)
 
 
-def _too_many_cells(map_name: str, keys: int, n: int, budget: int) -> str:
+#: The column cells a key that some records lack counts beyond its one per record: its
+#: `Ragged` column (offsets, validity, three arrays: about 600 bytes) however few records
+#: hold it, so that many keys in few records (10 records of 20,000 keys each, none shared:
+#: a batch 44 x the body) are refused too (`lacking_budget`).
+LACKING_CELLS = 64
+
+
+def lacking_budget(budget: int) -> int:
+    """The cells budget with `LACKING_CELLS` counted for each key some records lack: the
+    same budget, but a floor of 2**20 cells (about 10 MB of columns, the bound's allowance
+    of 8 MB), so that two records of 5,000 keys each still read."""
+    return max(1 << 20, budget)
+
+
+def _cells_over(n: int, counts: np.ndarray, budget: int) -> int | None:
+    """The column cells of keys held by `counts` records each (in the order the keys first
+    appear) against `budget`: None within it, else the index of the first key past it."""
+    cost = np.cumsum(n + LACKING_CELLS * (counts < n).astype(np.int64))
+    if not cost.size or int(cost[-1]) <= budget:
+        return None
+    return int(np.searchsorted(cost, budget, side="right"))
+
+
+def _too_many_cells(map_name: str, keys: int, lacking: int, n: int, budget: int) -> str:
+    head = f"{map_name}: {keys} different keys in {n} records make {keys * n + LACKING_CELLS * lacking}"
+    if lacking:
+        return (
+            f"{head} column cells ({LACKING_CELLS} more for each key some records lack), more than "
+            f"the {budget} allowed (send such records as one sparse tensor)"
+        )
     return (
-        f"{map_name}: {keys} different keys in {n} records make {keys * n} column cells, more than "
-        f"the {budget} these records allow (send such records as one sparse tensor: keys, values, shape)"
+        f"{head} column cells, more than the {budget} these records allow (send such records as "
+        "one sparse tensor: keys, values, shape)"
     )
 
 
@@ -1359,12 +1390,19 @@ def _build_columns(
     n = i
     for name, b in builders.items():
         budget = cells_budget(n, b.present())
+        past: int | None = None
         if len(b.order) * n > budget:
+            past, lacking = budget // n, 0  # the first key past the budget
+        elif len(b.order) * (n + LACKING_CELLS) > lacking_budget(budget):
+            counts = b.counts()
+            budget = lacking_budget(budget)
+            past, lacking = _cells_over(n, counts, budget), int(np.count_nonzero(counts < n))
+        if past is not None:
             # named at the first record of the first key past the budget
-            at, at_line, at_index = locate(b.first_record(budget // n))
+            at, at_line, at_index = locate(b.first_record(past))
             raise DecodeError(
                 content_type,
-                _too_many_cells(name, len(b.order), n, budget),
+                _too_many_cells(name, len(b.order), lacking, n, budget),
                 offset=at,
                 record_index=at_index,
                 line=at_line,
@@ -1818,6 +1856,13 @@ class _ColumnBuilder:
     def present(self) -> int:
         """The tensors added (one per key per record that holds it)."""
         return len(self.log_col) + sum(col.count for col in self.columns.values())
+
+    def counts(self) -> np.ndarray:
+        """The records that hold each column, by column number (the order keys first appear)."""
+        out = np.bincount(np.frombuffer(self.log_col, dtype=np.int64), minlength=len(self.order))
+        for c, col in self.columns.items():
+            out[c] += col.count
+        return out.astype(np.int64)
 
     def first_record(self, c: int) -> int:
         """The first record that holds column `c`."""
