@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from .record import Tensor
 
 __all__ = [
+    "LACKING_CELLS",
     "TENSOR_DTYPES",
     "Column",
     "ColumnError",
@@ -56,6 +57,7 @@ __all__ = [
     "Ragged",
     "Sparse",
     "as_tensor_dtype",
+    "cells_over",
     "column_from_tensors",
     "column_info",
     "column_kind",
@@ -63,6 +65,7 @@ __all__ = [
     "concat_columns",
     "normalize_column",
     "nrows",
+    "lacking_budget",
     "readonly",
     "shape_problem",
     "sparse_parts",
@@ -75,6 +78,30 @@ _INT32_MIN = -(2**31)
 _INT32_MAX = 2**31 - 1
 _TO_INT32_ALWAYS = {np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.uint8, np.uint16)}
 _TO_INT32_IF_FITS = {np.dtype(t) for t in (np.int64, np.uint32, np.uint64)}
+
+
+#: The column cells a key that some records lack counts beyond its one per record: its
+#: `Ragged` column (offsets, validity, three arrays: about 600 bytes) however few records
+#: hold it, so that many keys in few records (10 records of 20,000 keys each, none shared:
+#: a batch 44 x the body) are refused too (`lacking_budget`; the JSON, JSON Lines and
+#: RecordIO-protobuf readers' budgets of column cells).
+LACKING_CELLS = 64
+
+
+def lacking_budget(budget: int) -> int:
+    """The cells budget with `LACKING_CELLS` counted for each key some records lack: the
+    same budget, but a floor of 2**20 cells (about 10 MB of columns, the bound's allowance
+    of 8 MB), so that two records of 5,000 keys each still read."""
+    return max(1 << 20, budget)
+
+
+def cells_over(n: int, counts: np.ndarray, budget: int) -> int | None:
+    """The column cells of keys held by `counts` records each (in the order the keys first
+    appear) against `budget`: None within it, else the index of the first key past it."""
+    cost = np.cumsum(n + LACKING_CELLS * (counts < n).astype(np.int64))
+    if not cost.size or int(cost[-1]) <= budget:
+        return None
+    return int(np.searchsorted(cost, budget, side="right"))
 
 
 def readonly(a: NDArray[Any]) -> NDArray[Any]:

@@ -141,3 +141,35 @@ def test_records_of_hostile_layouts_decode_within_the_memory_bound(case: str) ->
     assert len(batch) == n
     check(batch, n)
     assert used <= 32 * len(body), f"{case}: peak {used / len(body):.1f} x the body"
+
+
+def test_many_keys_in_few_records_are_refused() -> None:
+    # 10 records of 20,000 keys each, none shared: 200,000 Ragged columns of about 600
+    # bytes (the batch alone 44 x the body). Each such key counts 10 + 64 cells against
+    # max(2**20, payload bytes + 8 per record); key 57,958 (budget // 74) is in record 2.
+    recs = [
+        b"".join(features(b"r%dk%05d" % (r, j), ld(2, ld(1, f32(1.0)))) for j in range(20_000))
+        for r in range(10)
+    ]
+    body = write_records(recs)
+    budget = max(1 << 20, sum(len(r) for r in recs) + 8 * 10)
+    assert budget // 74 // 20_000 == 2
+    with pytest.raises(smp.DecodeError) as e:
+        smp.decode_request(body, CT)
+    assert e.value.reason == (
+        f"features: 200000 different keys in 10 records make 14800000 column cells (64 more for each key "
+        f"some records lack), more than the {budget} allowed (use recordio_protobuf.decode_records instead)"
+    )
+    frame = 8 + len(recs[0]) + (-len(recs[0]) % 4)
+    assert (e.value.offset, e.value.record_index) == (2 * frame, 2)
+
+
+def test_two_records_of_thousands_of_keys_still_read() -> None:
+    recs = [
+        b"".join(features(b"r%dk%d" % (r, j), ld(2, ld(1, f32(float(j))))) for j in range(5_000))
+        for r in range(2)
+    ]
+    b = smp.decode_request(write_records(recs), CT)
+    assert len(b.features) == 10_000
+    col = b.features["r1k4999"]
+    assert col.to_lists() == [None, [4999.0]]

@@ -97,7 +97,15 @@ import orjson
 
 from .. import _native
 from .._buffers import advise_huge_pages, as_bytes
-from ..columns import ColumnError, column_kind, shape_problem, sparse_parts
+from ..columns import (
+    LACKING_CELLS,
+    ColumnError,
+    cells_over,
+    column_kind,
+    lacking_budget,
+    shape_problem,
+    sparse_parts,
+)
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
 from ..record import Ragged, RecordBatch, Sparse, Tensor
 from ._textnum import _threads
@@ -1325,29 +1333,6 @@ def cells_budget(n: int, present: int) -> int:
     return max(CELLS_FLOOR, 16 * present + 8 * n)
 
 
-#: The column cells a key that some records lack counts beyond its one per record: its
-#: `Ragged` column (offsets, validity, three arrays: about 600 bytes) however few records
-#: hold it, so that many keys in few records (10 records of 20,000 keys each, none shared:
-#: a batch 44 x the body) are refused too (`lacking_budget`).
-LACKING_CELLS = 64
-
-
-def lacking_budget(budget: int) -> int:
-    """The cells budget with `LACKING_CELLS` counted for each key some records lack: the
-    same budget, but a floor of 2**20 cells (about 10 MB of columns, the bound's allowance
-    of 8 MB), so that two records of 5,000 keys each still read."""
-    return max(1 << 20, budget)
-
-
-def _cells_over(n: int, counts: np.ndarray, budget: int) -> int | None:
-    """The column cells of keys held by `counts` records each (in the order the keys first
-    appear) against `budget`: None within it, else the index of the first key past it."""
-    cost = np.cumsum(n + LACKING_CELLS * (counts < n).astype(np.int64))
-    if not cost.size or int(cost[-1]) <= budget:
-        return None
-    return int(np.searchsorted(cost, budget, side="right"))
-
-
 def _too_many_cells(map_name: str, keys: int, lacking: int, n: int, budget: int) -> str:
     head = f"{map_name}: {keys} different keys in {n} records make {keys * n + LACKING_CELLS * lacking}"
     if lacking:
@@ -1396,7 +1381,7 @@ def _build_columns(
         elif len(b.order) * (n + LACKING_CELLS) > lacking_budget(budget):
             counts = b.counts()
             budget = lacking_budget(budget)
-            past, lacking = _cells_over(n, counts, budget), int(np.count_nonzero(counts < n))
+            past, lacking = cells_over(n, counts, budget), int(np.count_nonzero(counts < n))
         if past is not None:
             # named at the first record of the first key past the budget
             at, at_line, at_index = locate(b.first_record(past))

@@ -54,7 +54,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import _native
-from ..columns import ColumnError, columns_from_records, shape_problem
+from ..columns import (
+    LACKING_CELLS,
+    ColumnError,
+    cells_over,
+    columns_from_records,
+    lacking_budget,
+    shape_problem,
+)
 from ..errors import DecodeError
 from ..record import Ragged, Record, RecordBatch, Sparse, Tensor
 from ._wire import (
@@ -791,9 +798,10 @@ def vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> R
     del m_msg, m_vs, m_ve
     # The column cells a batch of these keys makes, against the careful reader's budget.
     budget = max(CELLS_FLOOR, int(lengths.sum()) + 8 * n)
-    kids = np.unique(kid_of[present]).tolist()
+    kids, held = np.unique(kid_of[present], return_counts=True)
     for map_name in ("features", "label"):
-        if sum(names[kid][0] == map_name for kid in kids) * n > budget:
+        mine = np.array([names[kid][0] == map_name for kid in kids.tolist()], dtype=bool)
+        if int(mine.sum()) * n > budget or cells_over(n, held[mine], lacking_budget(budget)) is not None:
             raise Decline("more column cells than the careful reader allows (it reports them)")
     numeric = present & (t_type != 9)
     fbuf = tbuf
@@ -1042,6 +1050,38 @@ class _Cells:
         self.seen: dict[str, set[str]] = {"features": set(), "label": set()}
         self.starts, self.base, self.first_index = starts, base, first_index
 
+    def check_lacking(self, records: list[Record]) -> None:
+        """After the records are read: a key some records lack also counts `LACKING_CELLS`
+        (its column, however few records hold it), against `lacking_budget`."""
+        n = self.n
+        budget = lacking_budget(self.budget)
+        for map_name in ("features", "label"):
+            counts: dict[str, int] = {}
+            first: dict[str, int] = {}
+            for i, r in enumerate(records):
+                for key in getattr(r, map_name):
+                    if key in counts:
+                        counts[key] += 1
+                    else:
+                        counts[key], first[key] = 1, i
+            if len(counts) * (n + LACKING_CELLS) <= budget:
+                continue
+            per = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
+            past = cells_over(n, per, budget)
+            if past is None:
+                continue
+            i = first[list(counts)[past]]
+            s = int(self.starts[i])
+            cells = len(counts) * n + LACKING_CELLS * int(np.count_nonzero(per < n))
+            raise DecodeError(
+                CONTENT_TYPE,
+                f"{map_name}: {len(counts)} different keys in {n} records make {cells} column cells "
+                f"({LACKING_CELLS} more for each key some records lack), more than the {budget} allowed "
+                "(use recordio_protobuf.decode_records instead)",
+                offset=self.base + (s - 8 if s >= 0 else -1 - s),
+                record_index=self.first_index + i,
+            )
+
     def add(self, i: int, record: Record) -> None:
         for map_name, seen in self.seen.items():
             m = getattr(record, map_name)
@@ -1088,6 +1128,7 @@ def careful_decode(
             raise DecodeError(CONTENT_TYPE, e.reason, offset=offset, record_index=first_index + i) from None
         if cells.on:
             cells.add(i, records[-1])
+    cells.check_lacking(records)
     try:
         features = columns_from_records([r.features for r in records], "features")
         label = columns_from_records([r.label for r in records], "label")
