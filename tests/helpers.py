@@ -80,3 +80,36 @@ def arrays(dtype: Any, shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
     if dt in (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int32)):
         return testing.values(dt, shape, all_bit_patterns=True)
     return hnp.arrays(dt, shape, elements=st.integers(-(2**31), 2**31 - 1))
+
+
+# --------------------------------------------------------------------------------------
+# A hand-written protobuf writer (field by field, so that any repetition can be written)
+# --------------------------------------------------------------------------------------
+
+
+def varint(v: int) -> bytes:
+    """`v` (0 <= v < 2**64) as a protobuf varint."""
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def ld(field: int, payload: bytes) -> bytes:
+    """A length-delimited field."""
+    return varint(field << 3 | 2) + varint(len(payload)) + payload
+
+
+def f32(*vals: float) -> bytes:
+    """Little-endian float32 values (a packed run's payload)."""
+    return np.array(vals, dtype="<f4").tobytes()
+
+
+def features(key: bytes, *parts: bytes) -> bytes:
+    """A record's `features` map entry: the key, then the value field once per part."""
+    return ld(1, ld(1, key) + b"".join(ld(2, p) for p in parts))

@@ -12,7 +12,6 @@ the path the environment selects (the C loops, or the numpy twins under
 from __future__ import annotations
 
 import gc
-import struct
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
@@ -23,32 +22,10 @@ import pytest
 import sm_payloads as smp
 from sm_payloads.recordio import write_records
 
+from .helpers import f32, features, ld, varint
+
 CT = "application/x-recordio-protobuf"
 SIZE = 2_000_000
-
-
-def varint(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def ld(field: int, payload: bytes) -> bytes:
-    return varint(field << 3 | 2) + varint(len(payload)) + payload
-
-
-def f32(*vals: float) -> bytes:
-    return struct.pack(f"<{len(vals)}f", *vals)
-
-
-def features(key: bytes, *parts: bytes) -> bytes:
-    return ld(1, ld(1, key) + b"".join(ld(2, p) for p in parts))
 
 
 def peak(f: Callable[[], Any]) -> tuple[int, Any]:

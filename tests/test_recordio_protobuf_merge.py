@@ -25,28 +25,13 @@ from sm_payloads.formats import recordio_protobuf as rp
 from sm_payloads.formats._record_reader import parse_record
 from sm_payloads.recordio import MAGIC_BYTES
 
+from .helpers import ld, varint
+
 CT = "application/x-recordio-protobuf"
 
 # --------------------------------------------------------------------------------------
 # A hand-written protobuf writer (field by field, so that any repetition can be written)
 # --------------------------------------------------------------------------------------
-
-
-def varint(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def ld(field: int, payload: bytes) -> bytes:
-    """A length-delimited field."""
-    return varint(field << 3 | 2) + varint(len(payload)) + payload
 
 
 def packed_f32(values: list[float]) -> bytes:

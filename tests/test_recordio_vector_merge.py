@@ -30,6 +30,8 @@ from sm_payloads.formats import recordio_protobuf as rp
 from sm_payloads.record import Ragged
 from sm_payloads.recordio import frame_table, write_records
 
+from .helpers import f32, features, ld, varint
+
 CT = "application/x-recordio-protobuf"
 
 
@@ -48,32 +50,8 @@ PATHS = ["numpy", "c"] if C is not None else ["numpy"]
 # --------------------------------------------------------------------------------------
 
 
-def varint(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def ld(field: int, payload: bytes) -> bytes:
-    return varint(field << 3 | 2) + varint(len(payload)) + payload
-
-
-def f32(*vals: float) -> bytes:
-    return struct.pack(f"<{len(vals)}f", *vals)
-
-
 def entry(key: bytes, *parts: bytes) -> bytes:
     return ld(1, key) + b"".join(ld(2, p) for p in parts)
-
-
-def features(key: bytes, *parts: bytes) -> bytes:
-    return ld(1, entry(key, *parts))
 
 
 F32, F64, I32, BYTES = 2, 3, 7, 9
