@@ -81,6 +81,31 @@ get_i64(PyObject *o, Py_buffer *v, int writable)
 /* Varints                                                                               */
 /* ------------------------------------------------------------------------------------ */
 
+/* A varint at *pp inside `end`, as `read_varints_at` reads it: at most 10 bytes, the 10th
+ * at most 1. On success *pp moves past it. */
+static inline int
+read_varint_at(const uint8_t *b, int64_t *pp, int64_t end, uint64_t *out)
+{
+    int64_t q = *pp;
+    uint64_t v = 0;
+    int j;
+    for (j = 0; j < 10; j++) {
+        uint8_t c;
+        if (q >= end)
+            return -1;
+        c = b[q++];
+        if (j == 9 && c > 1)
+            return -1;
+        v |= (uint64_t)(c & 0x7F) << (7 * j);
+        if (c < 0x80) {
+            *pp = q;
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /*
  * A length prefix at *pp, bounded by `limit` (<= the buffer's size), as `_Walk.length`
  * reads it: at most 10 bytes (the 10th at most 1), the value below 2**31 and not past
@@ -91,7 +116,6 @@ read_len(const uint8_t *b, int64_t *pp, int64_t limit, int64_t *out)
 {
     int64_t q = *pp;
     uint64_t v = 0;
-    int j;
     if (q < limit && b[q] < 0x80) { /* the common one-byte length */
         v = b[q];
         if ((int64_t)v > limit - q - 1)
@@ -100,23 +124,11 @@ read_len(const uint8_t *b, int64_t *pp, int64_t limit, int64_t *out)
         *out = (int64_t)v;
         return 0;
     }
-    for (j = 0; j < 10; j++) {
-        uint8_t c;
-        if (q >= limit)
-            return -1;
-        c = b[q++];
-        if (j == 9 && c > 1)
-            return -1;
-        v |= (uint64_t)(c & 0x7F) << (7 * j);
-        if (c < 0x80) {
-            if (v >= ((uint64_t)1 << 31) || (int64_t)v > limit - q)
-                return -1;
-            *pp = q;
-            *out = (int64_t)v;
-            return 0;
-        }
-    }
-    return -1;
+    if (read_varint_at(b, &q, limit, &v) || v >= ((uint64_t)1 << 31) || (int64_t)v > limit - q)
+        return -1;
+    *pp = q;
+    *out = (int64_t)v;
+    return 0;
 }
 
 /* A length-delimited field with tag `tag` at *pp, inside `limit`: on success *pp moves to
@@ -756,30 +768,6 @@ cr_same_gaps(PyObject *self, PyObject *args)
 /* scan                                                                                  */
 /* ------------------------------------------------------------------------------------ */
 
-/* A varint at *pp inside `end`, as `read_varints_at` reads it: at most 10 bytes, the 10th
- * at most 1. On success *pp moves past it. */
-static inline int
-read_varint_at(const uint8_t *b, int64_t *pp, int64_t end, uint64_t *out)
-{
-    int64_t q = *pp;
-    uint64_t v = 0;
-    int j;
-    for (j = 0; j < 10; j++) {
-        uint8_t c;
-        if (q >= end)
-            return -1;
-        c = b[q++];
-        if (j == 9 && c > 1)
-            return -1;
-        v |= (uint64_t)(c & 0x7F) << (7 * j);
-        if (c < 0x80) {
-            *pp = q;
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
 
 /* One field of a message at *pp inside `end`, as `scan` splits it: its number, wire type
  * and the bytes of its value [*vs, *ve) (a payload, a varint, fixed bytes). -1 where
