@@ -651,18 +651,10 @@ class _App:
                 return chunk
         body: bytes | bytearray = b""
         loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        expired = False
-
-        def expire() -> None:
-            nonlocal expired
-            expired = True
-            if task is not None:
-                task.cancel()
-
+        expiry = _Expiry()
         timer = None
-        if self.timeout_s is not None and task is not None:
-            timer = self.timers(loop).at(loop.time() + self.timeout_s, expire)
+        if self.timeout_s is not None and expiry.task is not None:
+            timer = self.timers(loop).at(loop.time() + self.timeout_s, expiry)
         try:
             while True:
                 if message is None:
@@ -685,11 +677,9 @@ class _App:
                 if not more:
                     return body
         except asyncio.CancelledError:
-            if not expired:
+            if not expiry.expired:
                 raise
-            uncancel = getattr(task, "uncancel", None)  # Python 3.11+: this cancel is handled
-            if uncancel is not None:
-                uncancel()
+            expiry.handled()
             log.warning("408: the request body did not arrive within %s s", self.timeout_s)
             text = (
                 f"the request body did not arrive within the timeout of {self.timeout_s:g} s "
@@ -875,34 +865,46 @@ class _App:
             return done
         if math.isinf(deadline):
             return await waiting
-        task = asyncio.current_task()
-        expired = False
-
-        def expire() -> None:
-            nonlocal expired
-            expired = True
-            if task is not None:
-                task.cancel()
-
-        timer = self.timers(loop).at(deadline, expire)
+        expiry = _Expiry()
+        timer = self.timers(loop).at(deadline, expiry)
         try:
             result = await waiting
         except asyncio.CancelledError:
-            if not expired:
+            if not expiry.expired:
                 raise
-            uncancel = getattr(task, "uncancel", None)  # Python 3.11+: this cancel is handled
-            if uncancel is not None:
-                uncancel()
+            expiry.handled()
             raise asyncio.TimeoutError from None
         finally:
             timer.cancel()
-        if expired or loop.time() >= deadline:
+        if expiry.expired or loop.time() >= deadline:
             # Returned anyway (it caught the cancellation, or blocked the loop past the
             # deadline so the timer could not run): too late, as a thread's late answer.
-            if expired and (uncancel := getattr(task, "uncancel", None)) is not None:
-                uncancel()
+            if expiry.expired:
+                expiry.handled()
             raise asyncio.TimeoutError
         return result
+
+
+class _Expiry:
+    """What a deadline does to the current task: cancel it, remembering that the
+    cancellation is the deadline's (so the task can tell it from one from outside)."""
+
+    __slots__ = ("expired", "task")
+
+    def __init__(self) -> None:
+        self.task = asyncio.current_task()
+        self.expired = False
+
+    def __call__(self) -> None:
+        self.expired = True
+        if self.task is not None:
+            self.task.cancel()
+
+    def handled(self) -> None:
+        """The deadline's cancellation is handled (Python 3.11+ counts pending ones)."""
+        uncancel = getattr(self.task, "uncancel", None)
+        if uncancel is not None:
+            uncancel()
 
 
 def _now_or_later(awaitable: Awaitable[T]) -> tuple[T | None, Awaitable[T] | None]:
