@@ -791,22 +791,17 @@ scan_field(const uint8_t *b, int64_t *pp, int64_t end, int64_t *fn, int64_t *wt,
         *ve = q;
         break;
     case 1: /* fixed64 */
-        if (end - q < 8)
+    case 5: /* fixed32 */
+        if (end - q < (*wt == 1 ? 8 : 4))
             return -1;
         *vs = q;
-        *ve = q + 8;
+        *ve = q + (*wt == 1 ? 8 : 4);
         break;
     case 2: /* length-delimited */
         if (read_varint_at(b, &q, end, &ln) || ln > (uint64_t)(end - q))
             return -1;
         *vs = q;
         *ve = q + (int64_t)ln;
-        break;
-    case 5: /* fixed32 */
-        if (end - q < 4)
-            return -1;
-        *vs = q;
-        *ve = q + 4;
         break;
     default: /* groups (3, 4) and invalid wire types */
         return -1;
