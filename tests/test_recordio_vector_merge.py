@@ -655,3 +655,38 @@ def test_two_keys_of_one_hash_decline_to_the_careful_reader(which: str) -> None:
         ]
         assert vector(same).equals(careful(same), bitwise=True)
         assert vector(same).features["ab"].tolist() == [[1.0], [2.0]]
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.data(), st.sampled_from(PATHS))
+def test_records_of_many_keys_give_the_careful_readers_batch(data: st.DataObject, which: str) -> None:
+    # More than 16 keys: the columns every record holds as a float tensor of one length,
+    # without keys or shape, are gathered at once; the others one by one.
+    n = data.draw(st.integers(1, 4))
+    kinds = data.draw(
+        st.lists(st.sampled_from(["f1", "f2", "d2", "i1", "shape", "some", "f0"]), min_size=17, max_size=24)
+    )
+    label = data.draw(st.lists(st.booleans(), min_size=len(kinds), max_size=len(kinds)))
+    recs = []
+    for i in range(n):
+        parts = []
+        for j, kind in enumerate(kinds):
+            v = float(i * 100 + j)
+            t = {
+                "f1": ld(F32, ld(1, f32(v))),
+                "f2": ld(F32, ld(1, f32(v, -0.0))),
+                "d2": ld(F64, ld(1, np.array([v, np.nan]).tobytes())),
+                "i1": ld(I32, ld(1, varint(i + j))),
+                "shape": ld(F32, ld(1, f32(v, v)) + ld(3, b"\x02")),
+                "some": ld(F32, ld(1, f32(v))) if i % 2 == 0 else None,
+                "f0": ld(F32, b""),
+            }[kind]
+            if t is not None:
+                parts.append(ld(2 if label[j] else 1, ld(1, b"k%d" % j) + ld(2, t)))
+        order = data.draw(st.permutations(parts))
+        recs.append(b"".join(order) + (ld(3, b"u") if i == 0 else b""))
+    want = careful(recs)
+    with path(which):
+        got = vector(recs)
+    assert got.equals(want, bitwise=True)
+    assert list(got.features) == list(want.features) and list(got.label) == list(want.label)

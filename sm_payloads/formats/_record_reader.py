@@ -821,10 +821,14 @@ def vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> R
     # The kept entries with a value, grouped by key (in entry order within a key).
     by_key = at[np.argsort(kid_of[at], kind="stable")]
     bounds = np.searchsorted(kid_of[by_key], np.arange(len(names) + 1))
+    dense = _dense_float_columns(fbuf, n, names, by_key, bounds, t_type, ranges) if len(names) > 16 else {}
     for kid in np.argsort(first_seen, kind="stable").tolist():
         if first_seen[kid] == np.iinfo(np.int64).max:
             continue
         map_name, key = names[kid]
+        if kid in dense:
+            maps[map_name][key] = dense[kid]
+            continue
         sel = by_key[bounds[kid] : bounds[kid + 1]]
         types = t_type[sel]
         if (types != types[0]).any():
@@ -841,6 +845,49 @@ def vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> R
     return RecordBatch(
         maps["features"], maps["label"], uid=uid, metadata=metadata, configuration=configuration, n=n
     )
+
+
+def _dense_float_columns(
+    fbuf: np.ndarray,
+    n: int,
+    names: list[tuple[str, str]],
+    by_key: np.ndarray,
+    bounds: np.ndarray,
+    t_type: np.ndarray,
+    ranges: list[tuple[np.ndarray, np.ndarray]],
+) -> dict[int, np.ndarray]:
+    """The columns `_build_column` would make of the keys (ids into `names`) that every
+    record holds as a float32 or float64 tensor of the same number of packed values and no
+    keys or shape, their values gathered at once per type (each column a view of its
+    share): a record of thousands of keys then costs no numpy calls per column. `by_key`
+    and `bounds` group the kept entries by key; `ranges` are the packed values, keys and
+    shape of each entry in `fbuf`. Other keys are left out (`_build_column` makes them)."""
+    out: dict[int, np.ndarray] = {}
+    held = np.diff(bounds)
+    full = np.flatnonzero(held == n)
+    if not full.size or n == 0:
+        return out
+    (vs, vl), (_, kl), (_, sl) = ranges
+    # The entries of the keys every record holds, key by key (n entries each).
+    ent = by_key[(bounds[full][:, None] + np.arange(n)).ravel()].reshape(full.size, n)
+    types = t_type[ent]
+    lens = vl[ent]
+    same = (types == types[:, :1]).all(axis=1) & (lens == lens[:, :1]).all(axis=1)
+    same &= ~(kl[ent] != 0).any(axis=1) & ~(sl[ent] != 0).any(axis=1)
+    for code in (2, 3):
+        dtype = _TENSOR_DTYPES[code]
+        pick = np.flatnonzero(same & (types[:, 0] == code) & (lens[:, 0] % dtype.itemsize == 0))
+        if not pick.size:
+            continue
+        e = ent[pick].ravel()
+        values = _gather_items(fbuf, vs[e], vl[e], vl[e] // dtype.itemsize, dtype)
+        widths = (lens[pick, 0] // dtype.itemsize).tolist()
+        at = 0
+        for kid, k in zip(full[pick].tolist(), widths, strict=True):
+            col = values[at : at + n * k]
+            at += n * k
+            out[kid] = col.reshape(n) if names[kid][0] == "label" and k == 1 else col.reshape(n, k)
+    return out
 
 
 def _i64(a: np.ndarray) -> np.ndarray:
