@@ -645,3 +645,47 @@ def test_a_rounding_boundary_among_many_keys_is_read_from_its_text(reader: str) 
     b = smp.decode_request(body, CT, dtype="float32")
     assert b.features["kb"].tolist() == [16777218.0]
     assert b.features["k4999"].dtype == np.float32 and b.features["k4999"].tolist() == [1.0]
+
+
+class _CountedForms(list[Any]):
+    """A builder's list of forms that counts the passes over it."""
+
+    passes = 0
+
+    def __iter__(self) -> Any:
+        type(self).passes += 1
+        return super().__iter__()
+
+
+def test_many_forms_and_many_sparse_columns_pass_over_the_forms_a_few_times(
+    reader: str, monkeypatch: Any
+) -> None:
+    """Lists of 300 lengths (300 forms) and 400 sparse columns: the forms' tables are made
+    once, and a sparse column looks at its own forms only. Each column made a table of every
+    form (and a sparse column compared every form's shape with every other's), so a 3 MB
+    body of 1,500 list lengths and 20,000 sparse keys took 323 s."""
+    init = JL._ColumnBuilder.__init__
+
+    def counted(self: Any, map_name: str) -> None:
+        init(self, map_name)
+        self.forms = _CountedForms(self.forms)
+
+    monkeypatch.setattr(JL._ColumnBuilder, "__init__", counted)
+    monkeypatch.setattr(_CountedForms, "passes", 0)
+    lists = [f'"l{i}": [{", ".join(["2"] * i)}]' for i in range(1, 301)]
+
+    def record(r: int) -> str:
+        sparse = [
+            f'"s{i}": {{"keys": [{(i + r) % 4}], "shape": [4], "values": [{i + r}.5]}}' for i in range(400)
+        ]
+        return "{" + ", ".join(lists + sparse) + "}"
+
+    body = f'{{"instances": [{record(0)}, {record(1)}]}}'.encode()
+    b = smp.decode_request(body, CT)
+    assert _CountedForms.passes <= 8
+    assert list(b.features) == [f"l{i}" for i in range(1, 301)] + [f"s{i}" for i in range(400)]
+    assert b.features["l3"].tolist() == [[2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]
+    assert b.features["l300"].shape == (2, 300)
+    assert b.features["s0"].toarray().tolist() == [[0.5, 0.0, 0.0, 0.0], [0.0, 1.5, 0.0, 0.0]]
+    assert b.features["s399"].toarray().tolist() == [[0.0, 0.0, 0.0, 399.5], [400.5, 0.0, 0.0, 0.0]]
+    assert b.features["s6"].indices.tolist() == [2, 3] and b.features["s6"].indptr.tolist() == [0, 1, 2]

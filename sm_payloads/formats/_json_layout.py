@@ -1746,6 +1746,9 @@ class _ColumnBuilder:
         self.log_chunk: list[np.ndarray] = []  # this chunk's values, in order
         self.log_values: list[np.ndarray] = []  # the values of the chunks before
         self.log_texts: list[Any] = []  # the strings, in order
+        #: `_table`'s tables, while no form is added (a body may have many forms and many
+        #: columns: one table per column would be their product)
+        self.tables: dict[Any, np.ndarray] = {}
 
     def _form(self, key: _Form) -> int:
         form = self.ids.get(key)
@@ -1877,7 +1880,7 @@ class _ColumnBuilder:
             values = self.log_values[0] if self.log_values else np.empty(0, np.float64)
         self.log_values = []
         # the numeric values each logged tensor holds (a string: none)
-        sizes_of = np.where(np.array(self.plain), self._table(1, np.int64), 0)
+        sizes_of = np.where(self._table(3, bool), self._table(1, np.int64), 0)
         # the log in column order (records in order within a column)
         perm = np.argsort(log_col, kind="stable")
         counts = np.bincount(log_col, minlength=k) if log_col.size else np.zeros(k, np.int64)
@@ -2017,7 +2020,7 @@ class _ColumnBuilder:
         own_values = np.concatenate(col.values) if col.values else np.empty(0, np.float64)
         flags_of = self._table(2, np.int8)
         sizes_of = self._table(1, np.int64)
-        plain = np.array(self.plain)
+        plain = self._table(3, bool)
         # the values each tensor put among the column's values (a strings tensor: none)
         own_sizes = np.where(flags_of[own_forms] & _BYTES, 0, sizes_of[own_forms])
         log_sizes = np.where(plain[forms], sizes_of[forms], 0)
@@ -2051,7 +2054,12 @@ class _ColumnBuilder:
         return out
 
     def _table(self, j: int, dtype: type) -> np.ndarray:
-        return np.array([f[j] for f in self.forms], dtype=dtype)
+        """Field `j` of every form (`j` 3: whether it is plain), made once per number of forms."""
+        got = self.tables.get((j, dtype))
+        if got is None or got.size != len(self.forms):
+            rows = self.plain if j == 3 else [f[j] for f in self.forms]
+            got = self.tables[(j, dtype)] = np.array(rows, dtype=dtype)
+        return got
 
     def _column(self, col: _KeyColumn, n: int, name: str) -> Any:
         forms = np.frombuffer(col.forms, dtype=np.int32) if col.count else np.empty(0, np.int32)
@@ -2101,8 +2109,12 @@ class _ColumnBuilder:
         name: str,
     ) -> Any:
         sparse_rows = np.flatnonzero(flags & _SPARSE)
-        shapes = [f[0] for f in self.forms]
-        shape_ids = np.array([shapes.index(s) for s in shapes], dtype=np.int64)[forms]
+        # the shapes of this column's forms only (a body may have many forms and many
+        # columns), and for each tensor the first of its forms of the same shape
+        used, at = np.unique(forms, return_inverse=True)
+        shapes = {f: self.forms[f][0] for f in used.tolist()}
+        firsts: dict[Any, int] = {}
+        shape_ids = np.array([firsts.setdefault(s, f) for f, s in shapes.items()], dtype=np.int64)[at]
         first = int(sparse_rows[0])
         differ = sparse_rows[shape_ids[sparse_rows] != shape_ids[first]]
         for i in [first] + ([int(differ[0])] if differ.size else []):
@@ -2122,7 +2134,7 @@ class _ColumnBuilder:
         keyed = (flags & _KEYED) != 0
         dense_rows = ~keyed & (sizes > 0)
         if dense_rows.any():
-            fits = np.array([s is None or s == shape for s in shapes], dtype=bool)[forms]
+            fits = np.array([s is None or s == shape for s in shapes.values()], dtype=bool)[at]
             wrong = dense_rows & ((sizes != width) | ~fits)
             if wrong.any():
                 i = int(np.argmax(wrong))
