@@ -71,6 +71,7 @@ from .errors import DecodeError, EncodeError, NotAcceptableError, UnsupportedMed
 from .formats import _csv_text, _textnum
 from .formats import _json_layout as _jlayout
 from .formats._wire import length_delimited
+from .formats.csv import str_column, too_wide
 from .mime import MediaType, negotiate
 from .record import Ragged, RecordBatch
 from .recordio import write_records
@@ -541,29 +542,8 @@ def _value(key: str, role: Role, v: Any, what: str) -> Any:
     return [_as_number(x, what) if not (isinstance(x, float) and math.isnan(x)) else math.nan for x in v]
 
 
-def _too_wide(widest: int, chars: int, n: int) -> bool:
-    """Whether a fixed-width str array of `n` labels holding `chars` characters in all, the
-    widest `widest`, would take more than 8 bytes per character plus 1 MiB (the rule of the
-    CSV reader's text columns): such a column is an object array of the same str values."""
-    return widest * n > 2 * (chars + n) + (1 << 18)
-
-
-def _label_array(labels: list[str]) -> np.ndarray:
-    """The `predicted_label` column of the original labels: a str array ``(N,)``, or an
-    object array of the same str values where one label is so much wider than the others
-    that the fixed-width array would not stay proportional to the body (`_too_wide`)."""
-    n = len(labels)
-    if not n:
-        return np.zeros(0, dtype="<U1")
-    if _too_wide(max(map(len, labels)), sum(map(len, labels)), n):
-        col = np.empty(n, dtype=object)
-        col[:] = labels
-        return col
-    return np.array(labels, dtype=str)
-
-
 def _lines_too_wide(text: bytes, n: int) -> bool:
-    """`_too_wide` for the `n` lines of UTF-8 `text` (characters counted from the bytes: a
+    """`too_wide` for the `n` lines of UTF-8 `text` (characters counted from the bytes: a
     continuation byte starts none), before any array is built."""
     a = np.frombuffer(text, np.uint8)
     ends = np.append(np.flatnonzero(a == 0x0A), a.size)
@@ -573,14 +553,14 @@ def _lines_too_wide(text: bytes, n: int) -> bool:
     lead = np.zeros(a.size + 1, dtype=np.int64)
     np.cumsum((a & 0xC0) != 0x80, out=lead[1:])  # characters before each byte
     per_line = lead[ends] - lead[starts]  # (a line's end is its newline, not counted)
-    return _too_wide(int(per_line.max()), int(per_line.sum()), n)
+    return too_wide(int(per_line.max()), int(per_line.sum()), n)
 
 
 def _column(key: str, role: Role, values: list[Any]) -> Any:
     """The column of one key from its per-record values (`_MISSING` where unsupported)."""
     n = len(values)
     if key == "predicted_label" and role != "algorithm":
-        return _label_array(values)
+        return str_column(values)
     if key in ("predicted_label", "probability"):
         return np.array([math.nan if v is _MISSING else v for v in values], dtype=np.float64)
     if _label_text(key, role):
@@ -1132,7 +1112,7 @@ def _text_column(key: str, role: Role, texts: _Texts) -> Any:
             got = _str_lines(joined, texts.n)
             if got is not None:
                 return got
-        return _label_array(texts.strs())
+        return str_column(texts.strs())
     if _label_text(key, role):
         return _label_lists(texts.strs())
     joined = texts.joined()

@@ -501,18 +501,22 @@ def _text(field: bytes, charset: str, r: Record, c: int, index: int) -> str:
         return field_text(field, charset, r.offsets[c], r.line, index)
 
 
-def _str_array(texts: list[str]) -> np.ndarray:
+def too_wide(widest: int, chars: int, n: int) -> bool:
+    """Whether a fixed-width str array of `n` texts of `chars` characters in all, the
+    widest `widest`, would take more than 8 bytes per character plus 1 MiB."""
+    return widest * n > 2 * (chars + n) + (1 << 18)
+
+
+def str_column(texts: list[str]) -> np.ndarray:
     """A text column: a numpy str array, unless its widest text is so much wider than the
     others that the fixed-width array would take more than 8 bytes per byte of text plus
-    1 MiB; then an object array of the same str values (memory stays proportional to the
-    input)."""
+    1 MiB (`too_wide`); then an object array of the same str values (memory stays
+    proportional to the input)."""
     n = len(texts)
-    if n:
-        widest = max(map(len, texts))
-        if widest * n > 2 * (sum(map(len, texts)) + n) + (1 << 18):
-            col = np.empty(n, dtype=object)
-            col[:] = texts
-            return col
+    if n and too_wide(max(map(len, texts)), sum(map(len, texts)), n):
+        col = np.empty(n, dtype=object)
+        col[:] = texts
+        return col
     return np.array(texts, dtype=str)
 
 
@@ -697,7 +701,7 @@ class _Block:
             arr = self.parts[0] if len(self.parts) == 1 else np.concatenate(self.parts)
             return arr[:, 0] if self.one else arr
         if self.one:
-            return _str_array(list(chain.from_iterable(self.parts)))
+            return str_column(list(chain.from_iterable(self.parts)))
         return self.parts[0] if len(self.parts) == 1 else np.concatenate(self.parts)
 
 
@@ -1178,7 +1182,7 @@ def _response_column(
         except UnicodeDecodeError:
             offset, line = where(i, j)
             field_text(f, charset, offset, line, rec0 + i)
-    return _str_array(out)
+    return str_column(out)
 
 
 # ======================================================================================
@@ -1240,7 +1244,7 @@ def _text_response(raw: bytes | bytearray, lo: int, keys: list[str], charset: st
             out[key] = np.array(numbers, dtype=np.float64)
         else:
             try:
-                out[key] = _str_array(joined.decode(charset).split("\n"))
+                out[key] = str_column(joined.decode(charset).split("\n"))
             except UnicodeDecodeError:
                 return None
     return RecordBatch(label=out, n=n)
