@@ -46,17 +46,15 @@ the same whichever route reads a body.
 from __future__ import annotations
 
 import ast
-import contextlib
 import copy
 import functools
-import gc
 import itertools
 import json
 import math
 import operator
 import re
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
@@ -65,6 +63,7 @@ import orjson
 
 from . import _native
 from ._buffers import as_bytes
+from ._gcpause import paused
 from .codec import Codec
 from .columns import column_kind
 from .errors import DecodeError, EncodeError, NotAcceptableError, UnsupportedMediaTypeError
@@ -894,21 +893,6 @@ _NUMBER_BYTES = b"0123456789+-.eE"
 _PREDICTIONS = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"predictions"[ \t\r\n]*:')
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a column route runs: building a list or
-    a dict per record (a labels column, orjson's records) would otherwise start collections
-    that walk every object built so far, which costs more than the reading itself; the
-    objects hold no cycles, and the collector is back on (if it was on) when the route ends."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
-
-
 class _Decline(Exception):
     """The fast route is unsure (an error, or a shape it does not read): the per-record
     reader decides, so results and errors stay that reader's."""
@@ -1332,7 +1316,7 @@ def _decode_csv(codec: Codec, body: Any, keys: tuple[str, ...], role: Role, cont
         body = body.encode("utf-8", "surrogatepass")
     raw = as_bytes(body, text=True)
     pos = _csv_text.body_start(raw)
-    with _gc_paused():
+    with paused(len(raw)):
         fast = _csv_fast(raw, pos, keys, role, charset)
     return fast if fast is not None else _csv_records(raw, pos, keys, role, charset)
 
@@ -1410,7 +1394,7 @@ def _json_text(body: Any, keys: tuple[str, ...], role: Role, lines: bool) -> Rec
     reader of the format."""
     raw = as_bytes(body, text=True)
     start = _jlayout.skip_bom(raw)
-    with _gc_paused():
+    with paused(len(raw)):
         fast = _json_fast(raw, start, lines, keys, role)
         if fast is None:
             fast = _json_parsed(raw, start, lines, keys, role)

@@ -43,6 +43,7 @@ import numpy as np
 
 from .. import _native
 from .._buffers import as_bytes
+from .._gcpause import paused
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..columns import column_kind
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
@@ -1295,7 +1296,8 @@ def decode(
     region = _Region(label_size=ls, dtype=dt, charset=cs)
     if lo >= len(raw):
         return RecordBatch(n=0)
-    return region.decode(raw, lo, len(raw), line=line, base=0, rec0=0)
+    with paused(len(raw)):  # text rows make a list per record: no collector walks over them
+        return region.decode(raw, lo, len(raw), line=line, base=0, rec0=0)
 
 
 def decode_response(
@@ -1324,16 +1326,21 @@ def decode_response(
         names, lo, line = parse_header(raw, lo, cs)
         if keys is None and names:
             keys = names
-    if keys is not None and dt is None:
-        fast = _text_response(raw, lo, list(keys), cs)
-        if fast is not None:
-            return fast
-    region = _Region(
-        label_size=0, dtype=dt, charset=cs, response=True, response_keys=None if keys is None else list(keys)
-    )
-    if lo >= len(raw):
-        return RecordBatch(n=0)
-    return region.decode(raw, lo, len(raw), line=line, base=0, rec0=0)
+    with paused(len(raw)):
+        if keys is not None and dt is None:
+            fast = _text_response(raw, lo, list(keys), cs)
+            if fast is not None:
+                return fast
+        region = _Region(
+            label_size=0,
+            dtype=dt,
+            charset=cs,
+            response=True,
+            response_keys=None if keys is None else list(keys),
+        )
+        if lo >= len(raw):
+            return RecordBatch(n=0)
+        return region.decode(raw, lo, len(raw), line=line, base=0, rec0=0)
 
 
 def iter_decode(

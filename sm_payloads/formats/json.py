@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Literal
 import orjson
 
 from .._buffers import as_bytes
+from .._gcpause import paused
 from ..codec import Codec
 from ..errors import DecodeError, EncodeError
 from ..record import RecordBatch
@@ -117,6 +118,11 @@ def _at_record(e: DecodeError, buf: bytes | bytearray, start: int, response: boo
 def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) -> RecordBatch:
     check_dtype_spec(dtype)
     buf = as_bytes(data, text=True)
+    with paused(len(buf)):  # the general path's parsed document: no collector walks over it
+        return _decode_buf(buf, dtype, allow_nan, response)
+
+
+def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, response: bool) -> RecordBatch:
     start = skip_bom(buf)
     if not response:
         # before the check for an empty body below, which copies the body (an empty one declines)

@@ -31,6 +31,7 @@ import orjson
 
 from .. import _native
 from .._buffers import as_bytes
+from .._gcpause import paused
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..errors import DecodeError
 from ..record import RecordBatch
@@ -269,18 +270,25 @@ def decode(
     """
     check_dtype_spec(dtype)
     _check_block_size(block_size)
-    if not hasattr(data, "read"):
-        data = as_bytes(data, text=True)
-        at = skip_bom(data)
-        fast = request_group(data, at, len(data), dtype, lines=True)
-        if fast is not None and fast_exact32(fast, dtype):
-            return _batch([fast], dtype, allow_nan)
-        # records of several columns, or of strings, column by column
-        columns = request_fast(data, at, len(data), True, dtype)
-        if columns is not None:
-            return columns
-        return _batch(_collect(_groups(data, False, allow_nan, block_size, dtype=dtype)), dtype, allow_nan)
-    return _decode(data, False, dtype, allow_nan, block_size)
+    if hasattr(data, "read"):
+        with paused():  # a stream: no collector walks over the blocks' parsed lines
+            return _decode(data, False, dtype, allow_nan, block_size)
+    data = as_bytes(data, text=True)
+    with paused(len(data)):
+        return _decode_buf(data, dtype, allow_nan, block_size)
+
+
+def _decode_buf(data: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, block_size: int) -> RecordBatch:
+    """`decode` of a buffer."""
+    at = skip_bom(data)
+    fast = request_group(data, at, len(data), dtype, lines=True)
+    if fast is not None and fast_exact32(fast, dtype):
+        return _batch([fast], dtype, allow_nan)
+    # records of several columns, or of strings, column by column
+    columns = request_fast(data, at, len(data), True, dtype)
+    if columns is not None:
+        return columns
+    return _batch(_collect(_groups(data, False, allow_nan, block_size, dtype=dtype)), dtype, allow_nan)
 
 
 def _decode(data: Any, response: bool, dtype: DtypeSpec, allow_nan: bool, block_size: int) -> RecordBatch:
@@ -317,12 +325,15 @@ def decode_response(
     """
     check_dtype_spec(dtype)
     _check_block_size(block_size)
-    if not hasattr(data, "read"):
-        data = as_bytes(data, text=True)
+    if hasattr(data, "read"):
+        with paused():
+            return _decode(data, True, dtype, allow_nan, block_size)
+    data = as_bytes(data, text=True)
+    with paused(len(data)):
         fast = response_fast(data, skip_bom(data), len(data), True, dtype, True, allow_nan)  # ragged too
         if fast is not None:
             return fast
-    return _decode(data, True, dtype, allow_nan, block_size)
+        return _decode(data, True, dtype, allow_nan, block_size)
 
 
 def iter_decode(
