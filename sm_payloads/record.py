@@ -49,7 +49,6 @@ from .columns import (
     concat_columns,
     normalize_column,
     nrows,
-    readonly,
     sparse_parts,
 )
 from .errors import EncodeError
@@ -237,60 +236,27 @@ class RecordBatch:
 
     def __post_init__(self) -> None:
         n: int | None = None if self.n < 0 else self.n
-        maps = {}
-        for map_name, src in (("features", self.features), ("label", self.label)):
-            if type(src) is not dict and not isinstance(src, Mapping):
-                raise EncodeError(None, f"{map_name} must be a mapping of str to column", status_hint=400)
-            out: dict[str, Any] = {}
-            for key, col in src.items():
-                if not isinstance(key, str):
-                    raise EncodeError(None, f"{map_name} keys must be str, got {key!r}", status_hint=400)
-                if type(col) is np.ndarray and col.ndim and col.dtype in _PLAIN_DTYPES:
-                    # What normalize_column returns for a plain array of a tensor dtype in
-                    # native byte order (every check passes): the array, read-only.
-                    norm = readonly(col)
-                    rows = col.shape[0]
-                else:
-                    try:
-                        norm = normalize_column(f"{map_name}[{key!r}]", col)
-                    except TypeError:
+        features, n = _checked_map("features", self.features, n)
+        label, n = _checked_map("label", self.label, n)
+        if self.uid is not None or self.metadata is not None or self.configuration is not None:
+            for sname in ("uid", "metadata", "configuration"):
+                given = getattr(self, sname)
+                if given is None:
+                    continue  # the field is None already
+                strings = _normalize_strings(sname, given, n)
+                if strings is not None:
+                    if n is None:
+                        n = len(strings)
+                    elif len(strings) != n:
                         raise EncodeError(
                             None,
-                            f"unsupported column type {type(col).__name__}; expected a numpy "
-                            "array, a scipy sparse matrix, smp.Ragged or smp.Sparse",
-                            column=f"{map_name}[{key!r}]",
+                            f"has {len(strings)} entries but the batch has {n} records",
+                            column=sname,
                             status_hint=400,
-                        ) from None
-                    rows = nrows(norm)
-                if n is None:
-                    n = rows
-                elif rows != n:
-                    raise EncodeError(
-                        None,
-                        f"has {rows} rows but the batch has {n} records",
-                        column=f"{map_name}[{key!r}]",
-                        status_hint=400,
-                    )
-                out[key] = norm
-            maps[map_name] = MappingProxyType(out)
-        for sname in ("uid", "metadata", "configuration"):
-            given = getattr(self, sname)
-            if given is None:
-                continue  # the field is None already
-            strings = _normalize_strings(sname, given, n)
-            if strings is not None:
-                if n is None:
-                    n = len(strings)
-                elif len(strings) != n:
-                    raise EncodeError(
-                        None,
-                        f"has {len(strings)} entries but the batch has {n} records",
-                        column=sname,
-                        status_hint=400,
-                    )
-            object.__setattr__(self, sname, strings)
-        object.__setattr__(self, "features", maps["features"])
-        object.__setattr__(self, "label", maps["label"])
+                        )
+                object.__setattr__(self, sname, strings)
+        object.__setattr__(self, "features", features)
+        object.__setattr__(self, "label", label)
         object.__setattr__(self, "n", 0 if n is None else n)
 
     # -- sizes and row access ----------------------------------------------------------
@@ -694,6 +660,74 @@ def _labels(y: Any, n: int) -> dict[str, Any]:
             status_hint=400,
         )
     return {"values": y}
+
+
+#: The map of a batch without columns in it (read-only, so one is shared by every batch).
+_NO_COLUMNS: Mapping[str, Any] = MappingProxyType({})
+
+
+def _checked_map(map_name: str, src: Any, n: int | None) -> tuple[Mapping[str, Any], int | None]:
+    """`RecordBatch`'s map `map_name` given as `src`: its columns normalized (read-only), as
+    a read-only mapping, and the batch's number of records (`n`, None while unknown) after
+    it; `EncodeError` for a map, key or column that is not valid or has another number of
+    rows."""
+    if type(src) is not dict and not isinstance(src, Mapping):
+        raise EncodeError(None, f"{map_name} must be a mapping of str to column", status_hint=400)
+    if not src:
+        return _NO_COLUMNS, n
+    out: dict[str, Any] = {}
+    for key, col in src.items():
+        if not isinstance(key, str):
+            raise EncodeError(None, f"{map_name} keys must be str, got {key!r}", status_hint=400)
+        if type(col) is np.ndarray and col.ndim and col.dtype in _PLAIN_DTYPES:
+            # What normalize_column returns for a plain array of a tensor dtype in native
+            # byte order (every check passes): the array, read-only (`readonly`, inlined).
+            if col.flags.writeable:
+                norm = col.view()
+                norm.setflags(write=False)
+            else:
+                norm = col
+            rows = col.shape[0]
+        else:
+            try:
+                norm = normalize_column(f"{map_name}[{key!r}]", col)
+            except TypeError:
+                raise EncodeError(
+                    None,
+                    f"unsupported column type {type(col).__name__}; expected a numpy "
+                    "array, a scipy sparse matrix, smp.Ragged or smp.Sparse",
+                    column=f"{map_name}[{key!r}]",
+                    status_hint=400,
+                ) from None
+            rows = nrows(norm)
+        if n is None:
+            n = rows
+        elif rows != n:
+            raise EncodeError(
+                None,
+                f"has {rows} rows but the batch has {n} records",
+                column=f"{map_name}[{key!r}]",
+                status_hint=400,
+            )
+        out[key] = norm
+    return MappingProxyType(out), n
+
+
+def trusted_batch(features: dict[str, Any], label: dict[str, Any], n: int) -> RecordBatch:
+    """The `RecordBatch` of columns that are valid as they are, built without the checks of
+    its constructor: every column read-only and already what `normalize_column` returns
+    (a read-only float32, float64 or int32 array is), every one with `n` rows. Only for
+    columns a reader made itself (the server's small-body routes); anything a user gives
+    goes through ``RecordBatch(...)`` and all its checks."""
+    batch: RecordBatch = object.__new__(RecordBatch)
+    setattr_ = object.__setattr__
+    setattr_(batch, "features", MappingProxyType(features) if features else _NO_COLUMNS)
+    setattr_(batch, "label", MappingProxyType(label) if label else _NO_COLUMNS)
+    setattr_(batch, "uid", None)
+    setattr_(batch, "metadata", None)
+    setattr_(batch, "configuration", None)
+    setattr_(batch, "n", n)
+    return batch
 
 
 def from_dense(X: ArrayLike, y: ArrayLike | None = None) -> RecordBatch:

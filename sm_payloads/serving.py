@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -40,6 +41,7 @@ from types import CoroutineType
 from typing import Any
 
 import numpy as np
+import orjson
 
 from .api import decode_within, encode_response
 from .codec import Codec
@@ -50,9 +52,12 @@ from .errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from .formats._textnum import parse_numeric_rows
+from .formats.csv import CsvCodec
+from .formats.json import JsonCodec
 from .limits import SERVING, Limits
 from .mime import MediaType, negotiate
-from .record import RecordBatch
+from .record import RecordBatch, trusted_batch
 from .registry import ALIASES, CODECS, response_types, supported
 
 __all__ = [
@@ -305,11 +310,69 @@ def _decode(
     codec, chosen, essence = route
     if not len(body):
         return _error(400, f"the request body is empty; send at least one record as {essence}")
+    if len(body) <= SMALL_BODY_BYTES and type(codec) is CsvCodec:
+        one = _one_csv_record(body, codec, bounds)
+        if one is not None:
+            return Prepared(one, chosen, offers)
     try:
         batch = decode_within(codec, body, bounds)
     except PayloadError as e:
         return _error(e.status_hint, str(e))
     return Prepared(batch, chosen, offers)
+
+
+#: Request bodies up to this many bytes may take a small-body route (`_one_csv_record`):
+#: a request of one record is a few hundred bytes.
+SMALL_BODY_BYTES = 4096
+_FLOAT64 = np.dtype(np.float64)
+
+
+def _decline(data: bytes | bytearray, start: int, stop: int) -> None:
+    """A careful reader that reads nothing: the small-body route gives up where the fast
+    reader stops (the whole body then goes the general way)."""
+    return None
+
+
+def _one_csv_record(
+    body: bytes | bytearray | memoryview, codec: CsvCodec, bounds: Limits
+) -> RecordBatch | None:
+    """The batch that ``decode_within(codec, body, bounds)`` gives for a CSV body of one line
+    of numbers (a small request), read without the layers of the general path; None for
+    anything else, which then takes the general path (errors included).
+
+    It is that path's batch by construction: the line (a final ``\n`` or ``\r\n`` aside)
+    holds no quote, no other line break and only ASCII, so the CSV reader's first record is
+    that line and its width is one more than its commas; the reader's own fast reader
+    (`parse_numeric_rows`, with the same arguments) reads it, and a line it stops at is left
+    to the general path (whose careful reader may still read it, or positions the error);
+    the bounds cannot refuse it (checked here: within them, the general path's checks
+    pass). Only for the codec's defaults (no label columns, no header line, numbers as
+    float64)."""
+    if type(body) is not bytes or codec.label_size or codec.header or codec.dtype is not None:
+        return None
+    size = end = len(body)
+    if not size:
+        return None  # the general path's 400
+    if body[end - 1] == 0x0A:
+        end -= 1
+        if end and body[end - 1] == 0x0D:
+            end -= 1
+    line = body[:end]
+    if not line or b"\n" in line or b"\r" in line or b'"' in line or not line.isascii():
+        return None
+    width = line.count(b",") + 1
+    if (
+        (bounds.max_bytes is not None and size > bounds.max_bytes)
+        or (bounds.max_records is not None and bounds.max_records < 1)
+        or (bounds.max_elements is not None and bounds.max_elements < width)
+    ):
+        return None
+    values = parse_numeric_rows(body, 0, size, width, _FLOAT64, _decline)
+    if values is None or values.shape[0] != 1:
+        return None
+    column = values.view()
+    column.setflags(write=False)  # what RecordBatch makes of the reader's matrix
+    return trusted_batch({"values": column}, {}, 1)
 
 
 #: The answer when the predict function raised (its traceback is logged).
@@ -327,19 +390,28 @@ def _respond(result: Any, prepared: Prepared, out_limit: int | None) -> Response
     """The answer of `result`, the predict function's return for `prepared`: written in the
     chosen type (a 406 or 500 when it cannot be), within `out_limit` bytes (else 413)."""
     chosen, offers = prepared.chosen, prepared.offers
+    n = len(prepared.batch)
     if type(result) is not RecordBatch:  # a batch is written as it is
         if isinstance(result, CoroutineType):
             # An async predict handed to a caller that runs it as a plain function.
             result.close()
             log.error("the predict function returned a coroutine: it is async, and was called as a plain one")
             return _error(500, _PREDICT_FAILED)
-        n = len(prepared.batch)
         result = _per_record_numbers(result, n)
         if isinstance(result, np.ndarray) and result.ndim == 1 and result.shape[0] == n:
             # One value per record (what a model's predict returns): one scalar output per
             # record, not the one-record vector that a bare 1-D array means elsewhere.
-            result = RecordBatch(label={"values": result}, n=n)
+            try:
+                result = _scalar_outputs(result, n)
+            except EncodeError as e:  # no format can carry it (an int64 beyond int32)
+                log.error("cannot encode the prediction as %s: %s", chosen, e)
+                return _error(500, f"the prediction cannot be written as {chosen}: {e.reason}")
     try:
+        if chosen == _JSON and _plain_json():
+            out = _one_json_answer(result)
+            if out is not None and (out_limit is None or len(out) <= out_limit):
+                return Response(200, out, chosen)
+            # else the general path writes it (again, to refuse it when it is too long)
         out = encode_response(result, chosen)
     except EncodeError as e:
         others = _writable_as(result, offers, chosen)
@@ -366,6 +438,56 @@ def _respond(result: Any, prepared: Prepared, out_limit: int | None) -> Response
             f"{out_limit} bytes (SAGEMAKER_MAX_RESPONSE_IN_MB); send fewer records per request",
         )
     return Response(200, out, chosen)
+
+
+_JSON = "application/json"
+#: The dtypes of a column that the batch keeps as it is (read-only), and that JSON writes
+#: with orjson as they are (`_one_json_answer`).
+_PLAIN_DTYPES = frozenset({np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.int32)})
+
+
+def _plain_json() -> bool:
+    """Whether an answer of type application/json (no parameters) is written by this
+    package's `JsonCodec` with its defaults (it is unless another codec was registered
+    for it)."""
+    return CODECS.get(ALIASES.get(_JSON, _JSON)) is JsonCodec
+
+
+def _one_json_answer(result: Any) -> bytes | None:
+    """The bytes `encode_response` writes as application/json for a batch of one record
+    whose outputs are all scalars: float64, float32 or int32 1-D columns of one finite value
+    each (``{"predictions":[{"score":0.25}]}``); None for anything else (the general path
+    writes it). The bytes are those of the general path's writer (`json.encode_response`:
+    each column printed by orjson, the one object joined from them), without its layers."""
+    if type(result) is not RecordBatch or result.n != 1:
+        return None
+    columns = result.label if result.label or not result.features else result.features
+    if not columns:
+        return None
+    parts = []
+    for key, col in columns.items():
+        if type(col) is not np.ndarray or col.ndim != 1 or col.dtype not in _PLAIN_DTYPES:
+            return None
+        if col.dtype.kind == "f" and not math.isfinite(col[0]):
+            return None  # NaN or an infinity: the general path refuses it
+        try:
+            name = orjson.dumps(key)
+        except orjson.JSONEncodeError:
+            return None  # a lone surrogate: the general path names the column
+        parts.append(name + b":" + orjson.dumps(col, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1])
+    return b'{"predictions":[{' + b",".join(parts) + b"}]}"
+
+
+def _scalar_outputs(values: np.ndarray, n: int) -> RecordBatch:
+    """The batch of `values`, one per record of `n`: ``label["values"]`` (N,); an array of a
+    dtype the batch keeps as it is is made a read-only view without the constructor's checks
+    (they pass), any other goes through them (`EncodeError` for a value the batch cannot
+    hold, such as an int64 beyond int32)."""
+    if type(values) is np.ndarray and values.dtype in _PLAIN_DTYPES:
+        column = values.view()
+        column.setflags(write=False)
+        return trusted_batch({}, {"values": column}, n)
+    return RecordBatch(label={"values": values}, n=n)
 
 
 def _per_record_numbers(result: Any, n: int) -> Any:
