@@ -52,6 +52,7 @@ from .errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from .formats import _textnum
 from .formats._textnum import parse_numeric_rows
 from .formats.csv import CsvCodec
 from .formats.json import JsonCodec
@@ -340,14 +341,14 @@ def _one_csv_record(
     of numbers (a small request), read without the layers of the general path; None for
     anything else, which then takes the general path (errors included).
 
-    It is that path's batch by construction: the line (a final ``\n`` or ``\r\n`` aside)
+    It is that path's batch by construction: the line (a final ``\\n`` or ``\\r\\n`` aside)
     holds no quote, no other line break and only ASCII, so the CSV reader's first record is
-    that line and its width is one more than its commas; the reader's own fast reader
-    (`parse_numeric_rows`, with the same arguments) reads it, and a line it stops at is left
-    to the general path (whose careful reader may still read it, or positions the error);
-    the bounds cannot refuse it (checked here: within them, the general path's checks
-    pass). Only for the codec's defaults (no label columns, no header line, numbers as
-    float64)."""
+    that line and its width is one more than its commas; the reader's own fast reader reads
+    it (`parse_numeric_rows`, or with the C extension the one call it makes for a body of one
+    line), and a line it stops at is left to the general path (whose careful reader may
+    still read it, or positions the error); the bounds cannot refuse it (checked here:
+    within them, the general path's checks pass). Only for the codec's defaults (no label
+    columns, no header line, numbers as float64)."""
     if type(body) is not bytes or codec.label_size or codec.header or codec.dtype is not None:
         return None
     size = end = len(body)
@@ -367,12 +368,20 @@ def _one_csv_record(
         or (bounds.max_elements is not None and bounds.max_elements < width)
     ):
         return None
-    values = parse_numeric_rows(body, 0, size, width, _FLOAT64, _decline)
-    if values is None or values.shape[0] != 1:
-        return None
-    column = values.view()
-    column.setflags(write=False)  # what RecordBatch makes of the reader's matrix
-    return trusted_batch({"values": column}, {}, 1)
+    native = _textnum._C
+    if native is not None:
+        # parse_numeric_rows's own call for a body of one line (its rows count is 1)
+        values = np.empty((1, width), _FLOAT64)
+        pos, rows = native.csv_read(body, 0, size, width, values, 0, False, True)
+        if pos != size or rows != 1:
+            return None
+    else:
+        read = parse_numeric_rows(body, 0, size, width, _FLOAT64, _decline)
+        if read is None or read.shape[0] != 1:
+            return None
+        values = read
+    values.setflags(write=False)  # the batch's column is read-only; the matrix is ours alone
+    return trusted_batch({"values": values}, {}, 1)
 
 
 #: The answer when the predict function raised (its traceback is logged).
@@ -453,6 +462,11 @@ def _plain_json() -> bool:
     return CODECS.get(ALIASES.get(_JSON, _JSON)) is JsonCodec
 
 
+#: Output names written as JSON keys (``b'"score":'``), remembered (256 at most; then they
+#: are all forgotten and learnt again).
+_JSON_KEYS: dict[str, bytes] = {}
+
+
 def _one_json_answer(result: Any) -> bytes | None:
     """The bytes `encode_response` writes as application/json for a batch of one record
     whose outputs are all scalars: float64, float32 or int32 1-D columns of one finite value
@@ -470,11 +484,18 @@ def _one_json_answer(result: Any) -> bytes | None:
             return None
         if col.dtype.kind == "f" and not math.isfinite(col[0]):
             return None  # NaN or an infinity: the general path refuses it
-        try:
-            name = orjson.dumps(key)
-        except orjson.JSONEncodeError:
-            return None  # a lone surrogate: the general path names the column
-        parts.append(name + b":" + orjson.dumps(col, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1])
+        if type(key) is not str:
+            return None  # a subclass of str: the general path
+        name = _JSON_KEYS.get(key)
+        if name is None:
+            try:
+                name = orjson.dumps(key) + b":"
+            except orjson.JSONEncodeError:
+                return None  # a lone surrogate: the general path names the column
+            if len(_JSON_KEYS) >= 256:
+                _JSON_KEYS.clear()
+            _JSON_KEYS[key] = name
+        parts.append(name + orjson.dumps(col, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1])
     return b'{"predictions":[{' + b",".join(parts) + b"}]}"
 
 

@@ -444,3 +444,19 @@ def test_the_constructor_keeps_its_checks() -> None:
     assert len(e) == 0 and dict(e.features) == {} and dict(e.label) == {}
     with pytest.raises(TypeError):
         e.features["x"] = out  # type: ignore[index]
+
+
+def test_the_json_answers_key_names_are_remembered_within_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(serving, "_JSON_KEYS", {})
+    for i in range(600):
+        b = smp.RecordBatch(label={f"k{i}": np.array([i], np.int32)})
+        assert serving._one_json_answer(b) == b'{"predictions":[{"k%d":%d}]}' % (i, i)
+        assert len(serving._JSON_KEYS) <= 256
+    assert serving._JSON_KEYS["k599"] == b'"k599":'
+
+    class Name(str):
+        pass
+
+    b = smp.RecordBatch(label={Name("s"): np.array([1.0])})
+    assert serving._one_json_answer(b) is None
+    assert encode_response(b, JSON) == b'{"predictions":[{"s":1.0}]}'
