@@ -72,6 +72,7 @@ __all__ = [
     "is_arrow",
     "outputs_from_arrow",
     "pyarrow",
+    "side_by_side",
     "to_table",
 ]
 
@@ -195,6 +196,32 @@ def from_table(
     """`from_arrow` of a ``pyarrow.Table``, told whether a null in a floating-point column
     is NaN (`nan`: the data is pandas', where NaN is the missing value) rather than by the
     table's schema metadata (`smp.dask` builds its partitions' tables itself)."""
+    out = _from_table(table, label, features, dtype, nan, stack=True)
+    assert isinstance(out, RecordBatch)
+    return out
+
+
+def side_by_side(
+    data: Any, *, label: str | Sequence[str] | None = None, dtype: DTypeLike | None = None
+) -> RecordBatch | tuple[list[NDArray[Any]], RecordBatch]:
+    """`from_arrow`, except that several feature columns are not stacked: where
+    `from_arrow` would stack them into one (N, k) matrix, (the columns, (N, k_i) arrays of
+    the matrix's dtype in its order, and the batch without features); else the batch. The
+    command line writes such columns into RecordIO-protobuf records without that matrix
+    (`recordio_protobuf.encode_columns`)."""
+    table = to_table(data)
+    return _from_table(table, label, None, dtype, _from_pandas(table), stack=False)
+
+
+def _from_table(
+    table: Any,
+    label: str | Sequence[str] | None,
+    features: Sequence[str] | None,
+    dtype: DTypeLike | None,
+    nan: bool,
+    *,
+    stack: bool,
+) -> RecordBatch | tuple[list[NDArray[Any]], RecordBatch]:
     dt = None
     if dtype is not None:
         dt = np.dtype(dtype)
@@ -244,8 +271,10 @@ def from_table(
             )
     columns = {n: (table.column(position[n]), table.schema.field(position[n])) for n in labels + feats}
     label_map = {"values": _block(columns, labels, "label", dt, nan)} if labels else {}
-    feature_map = {"values": _block(columns, feats, "features", dt, nan)} if feats else {}
-    return RecordBatch(feature_map, label_map, n=table.num_rows)
+    values = _block(columns, feats, "features", dt, nan, stack) if feats else None
+    if isinstance(values, _Pieces):
+        return list(values), RecordBatch({}, label_map, n=table.num_rows)
+    return RecordBatch({} if values is None else {"values": values}, label_map, n=table.num_rows)
 
 
 def outputs_from_arrow(data: Any, *, dtype: DTypeLike | None = None) -> RecordBatch:
@@ -370,8 +399,16 @@ def _from_layout(
     return RecordBatch(maps["features"], maps["label"], n=table.num_rows, **strings)
 
 
-def _block(columns: dict[str, Any], names: list[str], part: str, dt: np.dtype[Any] | None, nan: bool) -> Any:
-    """``label["values"]`` or ``features["values"]`` from the named columns."""
+def _block(
+    columns: dict[str, Any],
+    names: list[str],
+    part: str,
+    dt: np.dtype[Any] | None,
+    nan: bool,
+    stack: bool = True,
+) -> Any:
+    """``label["values"]`` or ``features["values"]`` from the named columns (several
+    columns: stacked into one matrix, or with `stack` False left side by side, `_Pieces`)."""
     if len(names) == 1:
         col, field = columns[names[0]]
         out = _column(col, field, names[0], dt, strings_ok=part == "label", nan=nan)
@@ -396,6 +433,8 @@ def _block(columns: dict[str, Any], names: list[str], part: str, dt: np.dtype[An
         a = _column(col, field, name, dt, strings_ok=False, nan=nan)
         pieces.append(a.reshape(a.shape[0], math.prod(a.shape[1:])))
     common = np.result_type(*pieces)  # among float32/float64/int32: never loses a value
+    if not stack:
+        return _Pieces(p.astype(common, copy=False) for p in pieces)
     n = pieces[0].shape[0]
     out = np.empty((n, sum(p.shape[1] for p in pieces)), dtype=common)
     at = 0
@@ -403,6 +442,10 @@ def _block(columns: dict[str, Any], names: list[str], part: str, dt: np.dtype[An
         out[:, at : at + p.shape[1]] = p
         at += p.shape[1]
     return out
+
+
+class _Pieces(list):  # type: ignore[type-arg]
+    """Feature columns (N, k_i) of one dtype, left side by side (`side_by_side`)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -449,6 +492,8 @@ def _one_chunk(pa: Any, col: Any) -> Any:
     full = [c for c in col.chunks if len(c)]
     if len(full) == 1:
         return full[0]
+    if not full:  # (combine_chunks of no records imports pandas, 0.4 s)
+        return pa.nulls(0, col.type)
     return col.combine_chunks()
 
 

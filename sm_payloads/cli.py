@@ -56,12 +56,14 @@ import contextlib
 import dataclasses
 import io
 import os
+import queue
 import re
 import signal
 import socket
 import stat
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
@@ -76,6 +78,8 @@ from .errors import DecodeError, EncodeError, PayloadError, UnsupportedMediaType
 from .formats import _csv_text, _textnum
 from .formats import csv as _csv
 from .formats import jsonlines as _jsonlines
+from .formats import recordio_protobuf as _recordio
+from .formats._side_by_side import SideBySide
 from .mime import MediaType
 from .record import Ragged, RecordBatch
 from .registry import ALIASES, get_codec
@@ -114,6 +118,8 @@ _CONCATENATING = {"text/csv", "application/jsonlines", "application/x-recordio-p
 _DENSE_ONLY = {"text/csv", "application/x-npy"}
 _DTYPES = ("float32", "float64", "int32")
 _READ_BLOCK = 1 << 20
+#: Encoded pieces that wait for the writer thread (`_Sink.background`).
+_QUEUED = 1
 
 
 class _Usage(Exception):
@@ -545,14 +551,58 @@ def _source(path: str, given: str | None, flag: str, args: argparse.Namespace, *
     return _Source(path, media, essence, codec, opts, stream, labels)
 
 
+class _Unstacked:
+    """A batch of a table of numbers whose feature columns are not yet stacked into one
+    (N, k) matrix (`arrow.side_by_side`): RecordIO-protobuf writes them straight into its
+    records (`recordio`); any other output takes the stacked `batch`."""
+
+    def __init__(self, columns: list[Any], rest: RecordBatch) -> None:
+        self.features = SideBySide(columns)
+        self.rest = rest  # the label (and nothing else)
+
+    def __len__(self) -> int:
+        return len(self.rest)
+
+    def batch(self) -> RecordBatch:
+        rest = self.rest
+        return RecordBatch({"values": self.features.stack()}, rest.label, n=len(rest))
+
+    def recordio(self, sdk_compatible: bool) -> bytes | None:
+        """The batch's RecordIO-protobuf bytes, when its columns are all floats (the
+        encoder's uniform dense layout) and no record needs the magic moved; else None."""
+        rest = self.rest
+        labels = list(rest.label.items())
+        if (
+            not len(rest)
+            or self.features.dtype.kind != "f"
+            or any(not isinstance(c, np.ndarray) or c.dtype.kind != "f" for _, c in labels)
+            or rest.uid is not None
+            or rest.metadata is not None
+            or rest.configuration is not None
+        ):
+            return None
+        columns = [("features", "values", self.features), *(("label", k, c) for k, c in labels)]
+        return _recordio.encode_columns(columns, len(rest), sdk_compatible=sdk_compatible)
+
+
 @contextlib.contextmanager
 def _reading(
     source: _Source, args: argparse.Namespace
 ) -> Iterator[tuple[Iterator[RecordBatch], _TextCheck | None, Any]]:
     """(batches, the CSV text check or None, a function giving the bytes read so far)."""
+    with _reading_some(source, args, False) as (batches, check, size):
+        yield batches, check, size  # type: ignore[misc]  # without side_by_side: batches only
+
+
+@contextlib.contextmanager
+def _reading_some(
+    source: _Source, args: argparse.Namespace, side_by_side: bool
+) -> Iterator[tuple[Iterator[RecordBatch | _Unstacked], _TextCheck | None, Any]]:
+    """`_reading`; with `side_by_side`, a table's feature columns may come unstacked
+    (`_Unstacked`)."""
     if source.codec is None:
         size = _arrow_size(source.path)
-        yield _arrow_batches(source, args, size), None, size
+        yield _arrow_batches(source, args, size, side_by_side), None, size
         return
     with _open_input(source.path, args.quiet) as reader:
         check = None
@@ -722,7 +772,9 @@ def _pinned(batches: Any, shapeless: list[str], widths: dict[str, int] | None) -
         yield rb
 
 
-def _arrow_batches(source: _Source, args: argparse.Namespace, size: Any) -> Iterator[RecordBatch]:
+def _arrow_batches(
+    source: _Source, args: argparse.Namespace, size: Any, side_by_side: bool = False
+) -> Iterator[RecordBatch | _Unstacked]:
     pa = _pyarrow()
     first = 0
     kind = "Parquet" if source.essence == "parquet" else "Arrow IPC"
@@ -732,7 +784,11 @@ def _arrow_batches(source: _Source, args: argparse.Namespace, size: Any) -> Iter
             for start in range(0, rb.num_rows, args.batch_size):
                 part = rb.slice(start, args.batch_size)
                 try:
-                    yield _arrow.from_arrow(part, label=source.labels, dtype=args.dtype)
+                    if side_by_side:
+                        got = _arrow.side_by_side(part, label=source.labels, dtype=args.dtype)
+                        yield got if isinstance(got, RecordBatch) else _Unstacked(*got)
+                    else:
+                        yield _arrow.from_arrow(part, label=source.labels, dtype=args.dtype)
                 except EncodeError as e:
                     raise _in_input(e, first) from None
                 first += part.num_rows
@@ -740,7 +796,9 @@ def _arrow_batches(source: _Source, args: argparse.Namespace, size: Any) -> Iter
             # No records: the columns are still checked (a --label the file lacks, a text
             # feature column), as they are when the file has records, and the empty batch
             # carries them to the output (a Parquet or Arrow output keeps the columns).
-            yield _arrow.from_arrow(schema[0].empty_table(), label=source.labels, dtype=args.dtype)
+            # (Schema.empty_table imports pandas: 0.4 s; a table of no batches does not.)
+            empty = pa.Table.from_batches([], schema=schema[0])
+            yield _arrow.from_arrow(empty, label=source.labels, dtype=args.dtype)
     except (pa.ArrowException, OSError) as e:
         # pyarrow reports a corrupt Parquet page as a plain OSError ("Couldn't deserialize
         # thrift"): every error of the reader is the input's (opening it was checked before)
@@ -814,7 +872,9 @@ class _ArrowWriter:
         else:
             self.writer = self.pa.ipc.new_file(self.file, schema)
 
-    def add(self, batch: RecordBatch) -> None:
+    def add(self, batch: RecordBatch | _Unstacked) -> None:
+        if isinstance(batch, _Unstacked):
+            batch = batch.batch()
         table = batch.to_arrow()
         if self.writer is None:
             self._open(table.schema)
@@ -903,8 +963,22 @@ class _Writer:
         self.held: list[RecordBatch] = []
         self.written = 0
         self.records = 0
+        if essence in _CONCATENATING:
+            out.background()  # batch after batch: write one while the next is encoded
 
-    def add(self, batch: RecordBatch) -> None:
+    def add(self, batch: RecordBatch | _Unstacked) -> None:
+        if isinstance(batch, _Unstacked):
+            body = None
+            if self.essence == "application/x-recordio-protobuf":
+                try:
+                    body = batch.recordio(self.codec.sdk_compatible)
+                except EncodeError as e:
+                    raise _in_input(e, self.records) from None
+            if body is not None:
+                self.records += len(batch)
+                self._put(body)
+                return
+            batch = batch.batch()
         if self.essence in _DENSE_ONLY:
             batch = _densify(batch)
         first_record = self.records
@@ -929,7 +1003,9 @@ class _Writer:
         self._put(body)
 
     def _put(self, data: bytes) -> None:
-        self.out.write(data)  # all of it, or a _Failure
+        if type(data) is not bytes:  # the writer thread holds it: nothing may change it
+            data = bytes(data)
+        self.out.put(data)  # all of it, or a _Failure (now, or from a later put or close)
         self.written += len(data)
 
     def close(self) -> None:
@@ -988,25 +1064,78 @@ class _Sink:
         self.raw = raw
         self.name = name  # "stdout", or the file name as given, quoted
         self.owned = owned
+        self._queue: queue.Queue[bytes | None] | None = None
+        self._thread: threading.Thread | None = None
+        self._error: OSError | None = None
+        self._dropping = False
 
     def _failed(self, e: OSError) -> _Failure:
         if self.name == "stdout":
             return _stdout_failed(e)
         return _Failure(f"cannot write {self.name}: {e.strerror or e}")
 
-    def write(self, data: bytes) -> None:
+    def _write_all(self, data: bytes) -> None:
         view = memoryview(data).cast("B")
+        while view:
+            n = self.raw.write(view)
+            if not n:  # took nothing: it would never take the rest
+                raise OSError("a write took no bytes")
+            view = view[n:]
+
+    def write(self, data: bytes) -> None:
+        """Write all of `data` now (a `_Failure` if that fails)."""
         try:
-            while view:
-                n = self.raw.write(view)
-                if not n:  # took nothing: it would never take the rest
-                    raise OSError("a write took no bytes")
-                view = view[n:]
+            self._write_all(data)
         except OSError as e:
             raise self._failed(e) from None
 
+    def background(self) -> None:
+        """From now on, `put` hands its bytes to a writer thread: the copy into the page
+        cache or the pipe (``write`` releases the GIL) overlaps the encoding of the next
+        batch. At most `_QUEUED` pieces wait, so memory holds the piece being written,
+        the one queued and the batch being encoded."""
+        self._queue = queue.Queue(maxsize=_QUEUED)
+        self._thread = threading.Thread(target=self._drain, name="sm-payloads-writer", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        q = self._queue
+        assert q is not None
+        while True:
+            data = q.get()
+            if data is None:
+                return
+            if self._error is None and not self._dropping:
+                try:
+                    self._write_all(data)
+                except OSError as e:
+                    self._error = e
+
+    def put(self, data: bytes) -> None:
+        """Write `data` (immutable bytes), in the writer thread once `background` was
+        called; a failure of an earlier write is raised here or by `close`."""
+        if self._queue is None:
+            self.write(data)
+            return
+        if self._error is not None:
+            raise self._failed(self._error)
+        self._queue.put(data)
+
+    def _join(self, drop: bool) -> OSError | None:
+        """Stop the writer thread once it wrote what is queued (or dropped it)."""
+        if self._queue is None or self._thread is None:
+            return None
+        self._dropping = drop
+        self._queue.put(None)
+        self._thread.join()
+        self._queue = self._thread = None
+        return self._error
+
     def close(self) -> None:
         """Flush (and close an owned stream): every byte written is then delivered."""
+        error = self._join(drop=False)
+        if error is not None:
+            raise self._failed(error)
         try:
             self.raw.flush()
             if self.owned:
@@ -1016,8 +1145,10 @@ class _Sink:
 
     def abandon(self) -> None:
         """Close after a failure, which stays the error reported: stdout still gets the
-        batches written before it (they are streamed), an owned stream is closed (a
-        buffered stream closes its descriptor even when its last flush fails)."""
+        batches written before it (they are streamed, the writer thread's queue too), an
+        owned stream is closed (a buffered stream closes its descriptor even when its last
+        flush fails)."""
+        self._join(drop=self.owned)
         try:
             if self.owned:
                 self.raw.close()
@@ -1118,14 +1249,16 @@ def _convert(args: argparse.Namespace) -> int:
         _, out_essence, out_codec = _resolve(args.to_type, args.output, "--to", args.allow_nan)
     else:
         out_essence, out_codec = out_kind, None
+    # A table's feature columns go into RecordIO-protobuf records unstacked (no (N, k) matrix).
+    side_by_side = out_essence == "application/x-recordio-protobuf"
     with (
-        _reading(source, args) as (batches, check, bytes_read),
+        _reading_some(source, args, side_by_side) as (batches, check, bytes_read),
         _open_output(args.output) as out,
         _writing(out_kind, out_essence, out_codec, out) as writer,
     ):
         try:
             for batch in batches:
-                found = check.first(batch) if check is not None else None
+                found = check.first(batch) if check is not None and isinstance(batch, RecordBatch) else None
                 if found is not None and out_essence in _NUMBERS_ONLY:  # --allow-text or not
                     note = f"{out_essence} holds numbers only, not text"
                     raise _Failure(_text_problem(args.input, in_given, "--from", found, note, None))

@@ -53,6 +53,7 @@ from ..recordio import (
     whole_records_prefix,
 )
 from ._record_reader import CONTENT_TYPE, decode_table, parse_record
+from ._side_by_side import SideBySide
 from ._wire import (
     LEN,
     Message,
@@ -109,12 +110,12 @@ def _uniform_dense(batch: RecordBatch) -> bool:
     return len(batch) > 0
 
 
-def _encode_uniform(batch: RecordBatch) -> tuple[OutBuffer, np.ndarray, int]:
-    """The whole output as an (N, frame size) byte matrix: (buffer, matrix, payload length)."""
-    n = len(batch)
+def _encode_uniform(columns: list[tuple[str, str, Any]], n: int) -> tuple[OutBuffer, np.ndarray, int]:
+    """The whole output as an (N, frame size) byte matrix: (buffer, matrix, payload length).
+    A column is a float ndarray, or a `SideBySide` (written into the rows part by part)."""
     template = bytearray()
-    data_slots: list[tuple[int, np.ndarray]] = []
-    for map_name, key, col in _columns(batch):
+    data_slots: list[tuple[int, Any]] = []
+    for map_name, key, col in columns:
         rec_shape = tuple(col.shape[1:])
         k = math.prod(rec_shape)
         item = col.dtype.itemsize
@@ -135,7 +136,8 @@ def _encode_uniform(batch: RecordBatch) -> tuple[OutBuffer, np.ndarray, int]:
         offset = len(template) + len(head)
         template += head + bytes(k * item) + tail
         if k:
-            data_slots.append((offset, np.ascontiguousarray(col).reshape(n, k * item // item)))
+            data = col if isinstance(col, SideBySide) else np.ascontiguousarray(col).reshape(n, k)
+            data_slots.append((offset, data))
     length = len(template)
     if length > MAX_RECORD_LENGTH:
         raise EncodeError(CONTENT_TYPE, f"a record of {length} bytes exceeds the RecordIO limit")
@@ -152,7 +154,10 @@ def _encode_uniform(batch: RecordBatch) -> tuple[OutBuffer, np.ndarray, int]:
         if a > cursor:
             out[:, cursor:a] = row[cursor:a]
         width = data.shape[1] * data.dtype.itemsize
-        out[:, a : a + width] = data.view(np.uint8).reshape(n, width)
+        if isinstance(data, SideBySide):
+            data.write_rows(buffer.array, a, stride)
+        else:
+            out[:, a : a + width] = data.view(np.uint8).reshape(n, width)
         cursor = a + width
     if cursor < stride:
         out[:, cursor:] = row[cursor:]
@@ -317,7 +322,7 @@ def encode(batch: RecordBatch, *, sdk_compatible: bool = False) -> bytes:
     if n == 0:
         return b""
     if _uniform_dense(batch):
-        buffer, mat, length = _encode_uniform(batch)
+        buffer, mat, length = _encode_uniform(_columns(batch), n)
         stride = mat.shape[1]
         starts = np.arange(n, dtype=np.int64) * stride + 8
         lengths = np.full(n, length, dtype=np.int64)
@@ -336,6 +341,23 @@ def encode(batch: RecordBatch, *, sdk_compatible: bool = False) -> bytes:
         prev = frame_start + 8 + int(lengths[i]) + (-int(lengths[i]) & 3)
     parts.append(flat[prev:].tobytes())
     return b"".join(parts)
+
+
+def encode_columns(
+    columns: list[tuple[str, str, Any]], n: int, *, sdk_compatible: bool = False
+) -> bytes | None:
+    """`encode` of a batch of `n` > 0 records and these columns, (map name, key, column) in
+    the batch's order (features, then label), each a float ndarray or a `SideBySide` (the
+    feature columns of a table, not stacked: its parts are written straight into the
+    rows). The bytes equal `encode`'s of the batch with the stacked column. None when some
+    record holds the magic at an aligned offset (rare): `encode` the batch then, which
+    re-encodes those records."""
+    buffer, mat, length = _encode_uniform(columns, n)
+    if not sdk_compatible:
+        starts = np.arange(n, dtype=np.int64) * mat.shape[1] + 8
+        if _aligned_magic_records(buffer.array, starts, np.full(n, length, dtype=np.int64)).size:
+            return None
+    return buffer.finish()
 
 
 # ======================================================================================
