@@ -41,6 +41,7 @@ setup(
         _ext("_clibsvm"),
         _ext("_cjsonrec"),
         _ext("_cjson"),
+        _ext("_ccolumns"),
     ],
     cmdclass={"build_ext": _BuildExt},
 )

@@ -1,7 +1,7 @@
 """Loading the optional C accelerators.
 
 <!-- accelerators -->
-Installing from source compiles five optional C extensions, beside the format modules they
+Installing from source compiles six optional C extensions, beside the format modules they
 serve, which read numbers with one exact converter (`formats/_cnumber.h`: correctly rounded
 to float64 or directly to float32, any number of digits). `sm_payloads.formats._cparse`
 reads CSV bodies and joins the CSV writer's rows; `sm_payloads.formats._cjson` reads JSON
@@ -9,7 +9,9 @@ and JSON Lines requests into columns; `sm_payloads.formats._cjsonrec` reads JSON
 Lines responses into columns and writes per-record output dicts; `sm_payloads.formats._clibsvm`
 reads libsvm blocks into CSR arrays; `sm_payloads.formats._crecordio` walks the records of
 RecordIO-protobuf batches (sparse, ragged and uniform dense), gathering their values and
-decoding their varints. Each function has a numpy twin that gives the same results, and the
+decoding their varints; `sm_payloads.formats._ccolumns` writes a table's feature columns
+side by side into RecordIO-protobuf records. Each function has a numpy twin that gives the
+same results, and the
 tests compare the two. Without a C compiler the package installs without them and runs the
 twins, slower; `SM_PAYLOADS_PURE_PYTHON=1` switches them off at run time.
 <!-- /accelerators -->

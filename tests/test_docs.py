@@ -123,7 +123,7 @@ def test_the_c_accelerators_have_one_description_everywhere() -> None:
     assert len({f[0] for f in found.values()}) == 1
     text = found["README.md"][0]
     built = re.findall(r'_ext\("(\w+)"\)', (ROOT / "setup.py").read_text(encoding="utf-8"))
-    assert len(built) == 5
+    assert len(built) == 6
     for name in built:
         assert f"`sm_payloads.formats.{name}`" in text, name
     # Every compiled function (as the type stubs list them) is in docs/performance.md's tables.
@@ -131,6 +131,6 @@ def test_the_c_accelerators_have_one_description_everywhere() -> None:
     for name in built:
         text = (ROOT / "sm_payloads" / "formats" / f"{name}.pyi").read_text(encoding="utf-8")
         names = re.findall(r"^def (\w+)", text, re.M)
-        assert len(names) >= 2
+        assert len(names) >= 1
         for name in names:
             assert f"| `{name}`" in performance or f", `{name}`" in performance, name
