@@ -428,8 +428,6 @@ def test_column_errors_equal_the_general_path() -> None:
     [
         b'[{"features": [1], "values": [2]}]',  # one column twice: the general path's error
         b'[{"uid": 1, "a": [1]}]',  # a uid that is not a string
-        b'[{"label": {"y": 1}, "a": [1]}]',
-        b'[{"data": {"x": [1]}, "a": [1]}]',
         b'[{"a": 1, "b": "x"}, {"a": 1, "b": 2}]',  # kinds differ
         b'[{"a": 1, "b": "x"}, {"a": 1, "b": "\\ud800"}]',  # a lone surrogate
         b'{"instances": [{"a": 1, "b": "x"}], "configuration": {"k": 1}}',
@@ -535,6 +533,161 @@ def test_mutated_column_bodies_equal_the_general_path(
     recs: list[Any], lines: bool, data: st.DataObject
 ) -> None:
     body = _mutated(_body(recs, lines, True, False), data, b'0123456789-+.eE,[]{}":\\ \n\tux')
+    all_paths(body, lines)
+    columns_read(body, lines)
+
+
+# --------------------------------------------------------------------------------------
+# Records with "data" and "label" objects, and tensor objects of values alone, column by
+# column (the kernel's keys "data\0name" and "label\0name")
+# --------------------------------------------------------------------------------------
+
+
+def test_data_and_label_objects_exact() -> None:
+    body = (
+        b'{"instances": [{"data": {"features": {"values": [1.5, 2]}}, "label": {"values": {"values": [1]}},'
+        b' "uid": "a"}, {"uid": "b", "label": {"values": [0]}, "data": {"features": [3, -0.0]}}]}'
+    )
+    got = all_paths(body, False)
+    assert isinstance(got, smp.RecordBatch) and got.n == 2
+    assert list(got.features) == ["values"] and list(got.label) == ["values"]
+    assert got.features["values"].tolist() == [[1.5, 2.0], [3.0, -0.0]]
+    assert np.signbit(got.features["values"]).tolist() == [[False, False], [False, True]]
+    assert got.label["values"].tolist() == [[1.0], [0.0]]
+    assert got.uid is not None and list(got.uid) == ["a", "b"]
+    read = columns_read(body, False)
+    assert read is not None
+    assert [(k, kind, w) for k, kind, _p, w, _i in read[1]] == [
+        ("data\0features", "v", 2),
+        ("label\0values", "v", 1),
+        ("uid", "s", 0),
+    ]
+
+
+def test_named_outputs_in_data_and_label_exact() -> None:
+    lines = b'{"data": {"a": 1, "b": "x"}, "label": {"y": [1, 2]}}\n{"label": {"y": 3}, "data": {"a": 2}}\n'
+    got = all_paths(lines, True)
+    assert isinstance(got, smp.RecordBatch) and got.n == 2
+    assert list(got.features) == ["a", "b"] and list(got.label) == ["y"]
+    assert got.features["a"].tolist() == [1.0, 2.0]
+    b = got.features["b"]
+    assert (
+        isinstance(b, np.ndarray) and b.dtype == object and b.tolist() == ["x", None]
+    )  # one record lacks it
+    y = got.label["y"]
+    assert isinstance(y, Ragged)
+    assert y.values.tolist() == [1.0, 2.0, 3.0] and y.offsets.tolist() == [0, 2, 3]
+    assert columns_read(lines, True) is not None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # the general path's errors, which the column reader leaves to it
+        b'{"instances": [{"data": {"features": [1]}, "features": [2]}]}',
+        b'{"instances": [{"data": {"values": [1], "features": [2]}}]}',
+        b'{"instances": [{"data": 3}]}',
+        b'{"instances": [{"label": [1]}]}',
+        b'{"instances": [{"data": {"features": {"values": [1], "bogus": 2}}}]}',
+        b'{"instances": [{"data": {"features": {"values": 1}}}]}',
+        b'{"instances": [{"data": {"a": 1}, "data": {"b": 2}}]}',
+        # shapes the kernel declines, read by the general path
+        b'{"instances": [{"data": {"features": {"values": [1], "shape": [1]}}}]}',
+        b'{"instances": [{"data": {"features": {"keys": [0], "shape": [3], "values": [1]}}}]}',
+        b'{"instances": [{"data": {"features": {"values": ["a"]}}}]}',
+        b'{"instances": [{"data": {"x": {"y": {"values": [1]}}}}]}',
+    ],
+)
+def test_data_and_label_declined_or_refused_as_the_general_path(body: bytes) -> None:
+    all_paths(body, False)
+    read = None if CREC is None else CREC.json_records(body, 0, len(body), False, True)
+    if read is not None:  # what the kernel read is refused by request_fast
+        assert J.request_fast(body, 0, len(body), False, None) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "features", "label"),
+    [
+        (b'[{"label": {"y": 1}, "a": [1]}]', {"a": [[1.0]]}, {"y": [1.0]}),
+        (b'[{"data": {"x": [1]}, "a": [2]}]', {"x": [[1.0]], "a": [[2.0]]}, {}),
+    ],
+)
+def test_data_and_label_beside_other_keys_are_read_column_by_column(
+    body: bytes, features: dict[str, Any], label: dict[str, Any]
+) -> None:
+    assert J.request_fast(body, 0, len(body), False, None) is not None
+    with pure():
+        assert J.request_fast(body, 0, len(body), False, None) is not None
+    got = all_paths(body, False)
+    assert isinstance(got, smp.RecordBatch) and got.n == 1
+    assert {k: v.tolist() for k, v in got.features.items()} == features
+    assert {k: v.tolist() for k, v in got.label.items()} == label
+
+
+_INNER = st.sampled_from(["features", "values", "a", "b", "label", "uid", ""])
+
+
+@st.composite
+def _nested_records(draw: st.DrawFn) -> list[Any]:
+    """Records of "data" / "label" objects and top-level keys, values bare or in tensor
+    objects of values alone, sometimes missing, sometimes odd."""
+    parts = {
+        "data": draw(st.lists(_INNER, max_size=3, unique=True)),
+        "label": draw(st.lists(_INNER, max_size=2, unique=True)),
+        "": draw(st.lists(st.sampled_from(["features", "x", "uid"]), max_size=2, unique=True)),
+    }
+    kinds = {(p, k): draw(st.sampled_from(["n", "s", "v", "r"])) for p, ks in parts.items() for k in ks}
+    widths = {pk: draw(st.integers(0, 3)) for pk in kinds}
+    wrap = draw(st.sampled_from(["never", "always", "sometimes"]))
+    messy = draw(st.booleans())
+
+    def value(pk: tuple[str, str]) -> Any:
+        if pk == ("", "uid"):
+            return draw(_text)
+        if messy and draw(st.integers(0, 9)) == 0:
+            return draw(st.one_of(_numbers, _text, st.lists(_numbers, max_size=3), _odd))
+        kind = kinds[pk]
+        if kind == "n":
+            v: Any = draw(_numbers)
+        elif kind == "s":
+            v = draw(_text)
+        elif kind == "r":
+            v = draw(_scalar_cell)
+        else:
+            v = draw(st.lists(_numbers, min_size=widths[pk], max_size=widths[pk]))
+        if type(v) is list and (wrap == "always" or (wrap == "sometimes" and draw(st.booleans()))):
+            v = {"values": v}
+        return v
+
+    out = []
+    for _ in range(draw(st.integers(1, 5))):
+        rec: dict[str, Any] = {}
+        for p in draw(st.permutations(list(parts))):
+            keys = [k for k in parts[p] if not messy or draw(st.integers(0, 3))]
+            if p == "":
+                rec.update({k: value((p, k)) for k in keys})
+            elif keys or draw(st.booleans()):
+                rec[p] = {k: value((p, k)) for k in keys}
+        out.append(rec)
+    return out
+
+
+@given(_nested_records(), st.booleans(), st.booleans(), _DTYPES)
+@example([{"data": {"features": {"values": [1.0]}}, "label": {"values": [1]}}], False, False, None)
+@example([{"data": {"a": [1]}, "label": {"a": [2]}, "x": [3]}], True, True, "float32")
+def test_nested_records_equal_the_general_path(
+    recs: list[Any], lines: bool, spaced: bool, dtype: str | None
+) -> None:
+    body = _body(recs, lines, True, spaced)
+    all_paths(body, lines, dtype=dtype)
+    columns_read(body, lines)
+
+
+@given(_nested_records(), st.booleans(), st.data())
+def test_mutated_nested_bodies_equal_the_general_path(
+    recs: list[Any], lines: bool, data: st.DataObject
+) -> None:
+    body = _mutated(_body(recs, lines, True, False), data, b'0123456789-,[]{}":\\ \nvaluesdatl')
     all_paths(body, lines)
     columns_read(body, lines)
 

@@ -22,8 +22,12 @@
  * lengths, mixed (a ragged column: kind 'r', its values and one count per record, -1 for
  * a number). A key may be missing from records (a record may be {}): its column then
  * comes with the index of the records that hold it, and its values are theirs. Columns
- * come in the order their keys first appear. Anything else (true, false, null, nested
- * objects, other lengths, invalid JSON or UTF-8, a lone surrogate escape, an empty array,
+ * come in the order their keys first appear. In a request, a record's "data" and "label"
+ * objects hold keys of the same kinds (columns "data\0name" and "label\0name": the same
+ * name in two objects is two columns), and a key may hold a tensor object of values alone,
+ * {"values": [numbers]}, read as the list (a label whose every value is one of one value
+ * is a column of numbers, as the general path reads it). Anything else (true, false, null,
+ * other objects, other lengths, invalid JSON or UTF-8, a lone surrogate escape, an empty array,
  * no records, a response whose records are all {}) returns None and the caller's general
  * path decides what the body is and reports its errors. The kernel never raises for the
  * content of a body.
@@ -72,7 +76,13 @@ typedef struct {
     Py_ssize_t present; /* records that hold the key (the values above are theirs) */
     int64_t *index;     /* the record of each of them, once a record lacks the key (else NULL) */
     Py_ssize_t nindex, icap;
+    int ctx; /* where the key is: CTX_TOP, or inside a record's "data" or "label" object */
+    Py_ssize_t wrapped; /* records whose value is a tensor object ({"values": [...]}) */
 } Col;
+
+/* The object a key is in (requests): the record itself, its "data" object (features), its
+ * "label" object. The same name in two of them is two columns. */
+enum { CTX_TOP = 0, CTX_DATA = 1, CTX_LABEL = 2 };
 
 typedef struct {
     Gil g;
@@ -113,10 +123,10 @@ static inline int same_bytes(const char *a, const char *b, Py_ssize_t n) {
 /* Slots of the key table: a power of two, twice MAX_KEYS. */
 #define SLOTS (2 * MAX_KEYS)
 
-/* The column named a[0:n]: 1 with it in *col, 0 when there is none (*slot: the empty
- * slot where it would go), -1 when the probe budget ran out. */
-static int find_col(Scan *s, const char *a, Py_ssize_t n, Col **col, size_t *slot) {
-    uint64_t h = 0xCBF29CE484222325ULL; /* FNV-1a */
+/* The column named a[0:n] in object ctx: 1 with it in *col, 0 when there is none (*slot:
+ * the empty slot where it would go), -1 when the probe budget ran out. */
+static int find_col(Scan *s, const char *a, Py_ssize_t n, int ctx, Col **col, size_t *slot) {
+    uint64_t h = 0xCBF29CE484222325ULL ^ (uint64_t)ctx; /* FNV-1a, from the object's number */
     size_t i;
     Py_ssize_t k;
     for (k = 0; k < n; k++) h = (h ^ (unsigned char)a[k]) * 0x100000001B3ULL;
@@ -128,7 +138,7 @@ static int find_col(Scan *s, const char *a, Py_ssize_t n, Col **col, size_t *slo
             *slot = i;
             return 0;
         }
-        if (s->cols[c].name_len == n) {
+        if (s->cols[c].name_len == n && s->cols[c].ctx == ctx) {
             /* a comparison reads the key: each 8 bytes of it spend one more probe, so that
              * long keys of one length made to collide cost at most the budget (Rule 5) */
             s->budget -= n >> 3;
@@ -287,7 +297,23 @@ static const char *scan_value(Scan *s, const char *p, Col *col, int first) {
         if (col->kind == K_RAG && put_count(col, RAG_SCALAR) < 0) return NULL;
         return p;
     }
-    return NULL; /* true, false, null, an object: the general path */
+    if (*p == '{' && s->request) {
+        /* a tensor object of values alone, {"values": [numbers]}: the list itself, as the
+         * general path reads it (shape and keys decline) */
+        p = skip_ws(s, p + 1);
+        if (end - p < 8 || memcmp(p, "\"values\"", 8) != 0) return NULL;
+        p = skip_ws(s, p + 8);
+        if (p >= end || *p != ':') return NULL;
+        p = skip_ws(s, p + 1);
+        if (p >= end || *p != '[') return NULL;
+        p = scan_value(s, p, col, first);
+        if (p == NULL) return NULL;
+        p = skip_ws(s, p);
+        if (p >= end || *p != '}') return NULL;
+        col->wrapped++;
+        return p + 1;
+    }
+    return NULL; /* true, false, null, another object: the general path */
 }
 
 /* col->index for a column held by records 0..present-1 so far (an index begins once a
@@ -312,16 +338,37 @@ static int note_present(Scan *s, Col *col) {
     return 0;
 }
 
-/* One flat object at p (on its '{'). A key's first record sets its kind; a key may be
- * missing from any record (Rule 1). */
-static const char *scan_record(Scan *s, const char *p) {
-    const char *end = s->end;
-    Py_ssize_t expect = 0;
-    p = skip_ws(s, p + 1);
-    if (p < end && *p == '}') {
-        s->nrec++; /* no keys: every column lacks this record */
-        return p + 1;
+/* In a request, the key at p (on its '"') is "data" or "label" and holds an object: its
+ * context (CTX_DATA, CTX_LABEL) with *obj on the object's '{'; else CTX_TOP. */
+static int nested_key(const Scan *s, const char *p, const char **obj) {
+    const char *end = s->end, *q;
+    int ctx;
+    if (end - p >= 6 && memcmp(p, "\"data\"", 6) == 0) {
+        ctx = CTX_DATA;
+        q = p + 6;
+    } else if (end - p >= 7 && memcmp(p, "\"label\"", 7) == 0) {
+        ctx = CTX_LABEL;
+        q = p + 7;
+    } else {
+        return CTX_TOP;
     }
+    q = skip_ws(s, q);
+    if (q >= end || *q != ':') return CTX_TOP;
+    q = skip_ws(s, q + 1);
+    if (q >= end || *q != '{') return CTX_TOP;
+    *obj = q;
+    return ctx;
+}
+
+/* The keys of one object at p (on its '{') in context ctx: a record's own keys (CTX_TOP),
+ * or those of its "data" or "label" object. A key's first record sets its kind; a key may
+ * be missing from any record (Rule 1). *expect: the column the next key is tried as first
+ * (the one after the previous key's). */
+static const char *scan_object(Scan *s, const char *p, int ctx, Py_ssize_t *expect) {
+    const char *end = s->end;
+    int seen_data = 0, seen_label = 0;
+    p = skip_ws(s, p + 1);
+    if (p < end && *p == '}') return p + 1;
     for (;;) {
         const char *a, *b;
         int esc, r;
@@ -329,22 +376,36 @@ static const char *scan_record(Scan *s, const char *p) {
         Py_ssize_t len;
         size_t slot;
         if (p >= end || *p != '"') return NULL;
-        if (expect < s->ncols) {
+        if (ctx == CTX_TOP && s->request) {
+            const char *obj;
+            int sub = nested_key(s, p, &obj);
+            if (sub != CTX_TOP) {
+                /* the object once per record (orjson, and so the general path, would keep
+                 * the last of two) */
+                int *seen = sub == CTX_DATA ? &seen_data : &seen_label;
+                if (*seen) return NULL;
+                *seen = 1;
+                p = scan_object(s, obj, sub, expect);
+                if (p == NULL) return NULL;
+                goto next;
+            }
+        }
+        if (*expect < s->ncols) {
             /* the key the previous record had here: its bytes and the closing quote (a
              * key as first seen, so without escapes or control bytes) */
-            Col *c = &s->cols[expect];
-            if (end - p > c->name_len + 1 && p[c->name_len + 1] == '"' && same_bytes(p + 1, c->name, c->name_len) &&
-                c->stamp != s->nrec) {
+            Col *c = &s->cols[*expect];
+            if (c->ctx == ctx && end - p > c->name_len + 1 && p[c->name_len + 1] == '"' &&
+                same_bytes(p + 1, c->name, c->name_len) && c->stamp != s->nrec) {
                 col = c;
                 p += c->name_len + 2;
-                expect++;
+                (*expect)++;
                 goto found;
             }
         }
         p = scan_string(p, end, &a, &b, &esc);
         if (p == NULL || esc) return NULL;
         len = b - a;
-        r = find_col(s, a, len, &col, &slot);
+        r = find_col(s, a, len, ctx, &col, &slot);
         if (r < 0) return NULL;
         if (r == 0) {
             /* a new key */
@@ -353,10 +414,11 @@ static const char *scan_record(Scan *s, const char *p) {
             col = &s->cols[s->ncols++];
             col->name = a;
             col->name_len = len;
+            col->ctx = ctx;
         } else if (col->stamp == s->nrec) {
             return NULL; /* a key twice */
         }
-        expect = (col - s->cols) + 1;
+        *expect = (col - s->cols) + 1;
     found:
         col->stamp = s->nrec;
         if (note_present(s, col) < 0) return NULL;
@@ -366,6 +428,7 @@ static const char *scan_record(Scan *s, const char *p) {
         p = scan_value(s, p, col, col->present == 0);
         if (p == NULL) return NULL;
         col->present++;
+    next:
         p = skip_ws(s, p);
         if (p >= end) return NULL;
         if (*p == ',') {
@@ -375,8 +438,16 @@ static const char *scan_record(Scan *s, const char *p) {
         if (*p == '}') break;
         return NULL;
     }
-    s->nrec++;
     return p + 1;
+}
+
+/* One record at p (on its '{'). */
+static const char *scan_record(Scan *s, const char *p) {
+    Py_ssize_t expect = 0;
+    p = scan_object(s, p, CTX_TOP, &expect);
+    if (p == NULL) return NULL;
+    s->nrec++;
+    return p;
 }
 
 /* The whole body; 1 when it is one of the accepted shapes, else 0. */
@@ -661,6 +732,24 @@ static PyObject *build_joined(const Scan *s, const Col *col) {
     return out;
 }
 
+/* A column's key as a str: its name, after "data\0" or "label\0" for a key of a record's
+ * "data" or "label" object (a key read here holds no NUL: it would be a control byte, and
+ * a key with escapes declines). NULL with an exception. */
+static PyObject *key_name(const Col *col) {
+    const char *prefix = col->ctx == CTX_DATA ? "data" : "label";
+    Py_ssize_t plen = col->ctx == CTX_DATA ? 5 : 6; /* with the NUL */
+    char *tmp;
+    PyObject *key;
+    if (col->ctx == CTX_TOP) return PyUnicode_DecodeUTF8(col->name, col->name_len, NULL);
+    tmp = (char *)malloc((size_t)(plen + col->name_len) + 1);
+    if (tmp == NULL) return PyErr_NoMemory();
+    memcpy(tmp, prefix, (size_t)plen); /* the prefix's own NUL ends it */
+    memcpy(tmp + plen, col->name, (size_t)col->name_len);
+    key = PyUnicode_DecodeUTF8(tmp, plen + col->name_len, NULL);
+    free(tmp);
+    return key;
+}
+
 /* The result tuple (n, [(key, kind, payload, width, index), ...]); NULL with or without an
  * exception (see build_strings). */
 static PyObject *build(const Scan *s, int texts) {
@@ -669,7 +758,7 @@ static PyObject *build(const Scan *s, int texts) {
     if (cols == NULL) return NULL;
     for (j = 0; j < s->ncols; j++) {
         const Col *col = &s->cols[j];
-        PyObject *key = PyUnicode_DecodeUTF8(col->name, col->name_len, NULL), *payload, *item, *index;
+        PyObject *key = key_name(col), *payload, *item, *index;
         if (key == NULL) {
             if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) PyErr_Clear();
             Py_DECREF(cols);
@@ -779,6 +868,11 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
     ok = scan_body(&s, s.base + start);
     gil_take(&s.g);
     for (j = 0; ok && j < s.ncols; j++) {
+        Col *col = &s.cols[j];
+        /* a label whose every value is a tensor object of one value (no shape) is a
+         * scalar, as the general path reads it (and as the protobuf layout writes one) */
+        if (col->ctx == CTX_LABEL && col->kind == K_VEC && col->width == 1 && col->wrapped == col->present)
+            col->kind = K_NUM;
         /* a column the last records lack has no index yet when only they lack it */
         if (s.cols[j].present != s.nrec && open_index(&s.cols[j]) < 0) {
             PyErr_NoMemory();

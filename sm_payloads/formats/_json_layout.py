@@ -696,6 +696,47 @@ def _parsed(piece: bytes, allow_nan: bool) -> Any:
 _NOTHING = object()
 
 
+def _flat_record(r: dict[str, Any]) -> Any:
+    """A request record for `records_pure`, as ``_cjsonrec.json_records`` reads it: the keys
+    of its ``data`` and ``label`` objects as ``"data\0name"`` and ``"label\0name"``, and a
+    tensor object of values alone (``{"values": [...]}``) as its list; `_NOTHING` for an
+    object it does not read (a tensor object with ``shape`` or ``keys``, a key holding NUL,
+    which no key of the kernel's holds)."""
+    out: dict[str, Any] = {}
+    for k, v in r.items():
+        if "\0" in k:
+            return _NOTHING
+        if type(v) is dict:
+            if k in ("data", "label"):
+                for name, x in v.items():
+                    if type(x) is dict:
+                        x = _tensor_values(x)
+                        if x is _NOTHING:
+                            return _NOTHING
+                        if k == "label":
+                            x = _Wrapped(x)
+                    out[f"{k}\0{name}"] = x
+                continue
+            v = _tensor_values(v)
+            if v is _NOTHING:
+                return _NOTHING
+        out[k] = v
+    return out
+
+
+class _Wrapped(list[Any]):
+    """The values of a tensor object in a record's ``label`` (see `records_pure`)."""
+
+    __slots__ = ()
+
+
+def _tensor_values(obj: dict[str, Any]) -> Any:
+    """The list of a tensor object of values alone, else `_NOTHING`."""
+    if len(obj) == 1 and type(obj.get("values")) is list:
+        return obj["values"]
+    return _NOTHING
+
+
 def records_pure(
     buf: bytes | bytearray, start: int, end: int, lines: bool, request: bool = False, allow_nan: bool = False
 ) -> _RecordColumns | None:
@@ -734,6 +775,13 @@ def records_pure(
             return None
     if not items or set(map(type, items)) != {dict}:
         return None
+    if request:
+        # a record's "data" and "label" objects, and tensor objects of values alone, as
+        # the kernel reads them: keys "data\0name" and "label\0name", values the lists
+        flat = [_flat_record(r) if dict in set(map(type, r.values())) else r for r in items]
+        if _NOTHING in flat:
+            return None
+        items = flat
     # the keys in the order they first appear, and for each the records that hold it
     where: dict[str, list[int]] = {}
     for i, r in enumerate(items):
@@ -750,6 +798,13 @@ def records_pure(
     for key, held in where.items():
         vals = [items[i][key] for i in held]
         index = None if len(held) == n else np.array(held, dtype=np.int64)
+        if request and key.startswith("label\0") and _Wrapped in set(map(type, vals)):
+            if all(type(v) is _Wrapped and len(v) == 1 for v in vals):
+                # a tensor object of one value (no shape) in every record of a label: a
+                # scalar, as the general path reads it (the kernel makes the column 'n')
+                vals = [v[0] for v in vals]
+            else:
+                vals = [list(v) if type(v) is _Wrapped else v for v in vals]
         types = set(map(type, vals))
         try:
             if types <= _NUM_TYPES:
@@ -883,7 +938,9 @@ def request_fast(
     record beyond a string's str (``_cjsonrec.json_records`` in its request mode, else its
     twin `records_pure`); None and the general path decides (Rule 7). ``features`` is the
     column ``values``; ``uid``, ``metadata`` and ``configuration`` holding strings are the
-    batch's strings; ``data`` and ``label`` (objects) decline."""
+    batch's strings; the keys of a ``data`` object are features (its ``features`` the column
+    ``values``), those of a ``label`` object the label's columns; a tensor object of values
+    alone (``{"values": [...]}``) is its list. One column given twice declines."""
     if _CREC is not None:
         got = _CREC.json_records(buf, start, end, lines, True)
     else:
@@ -893,27 +950,32 @@ def request_fast(
     n, cols = got
     if _over_budget(n, [c for c in cols if c[0] not in _STRING_FIELDS]):
         return None  # the general path refuses it, and names the record
-    names = {c[0] for c in cols}
-    if "features" in names and "values" in names:
-        return None  # one column given twice: the general path's error
-    features: dict[str, Any] = {}
+    maps: tuple[dict[str, Any], dict[str, Any]] = ({}, {})  # features, label
     strings: dict[str, list[str | None]] = {}
     for key, kind, payload, width, index in cols:
-        if key in _STRING_FIELDS:
+        part, nested, inner = key.partition("\0")
+        if nested:  # a key of the record's "data" (features) or "label" object
+            where = maps[part == "label"]
+            name = "values" if part == "data" and inner == "features" else inner
+        elif key in _STRING_FIELDS:
             if kind != "s" or index is not None:
                 return None  # strings some records lack: the general path
             strings[key] = payload
             continue
-        if key in RESERVED and key != "features":
-            return None
-        name = "values" if key == "features" else key
+        elif key in RESERVED and key != "features":
+            return None  # "data" or "label" holding no object: the general path's error
+        else:
+            where = maps[0]
+            name = "values" if key == "features" else key
+        if name in where:
+            return None  # one column given twice ("features" and "values"...): the general path's error
         col = record_column(n, name, kind, payload, width, dtype, index)
         if col is None:
             return None
-        features[name] = col
+        where[name] = col
     return RecordBatch(
-        features,
-        {},
+        maps[0],
+        maps[1],
         strings.get("uid"),
         strings.get("metadata"),
         strings.get("configuration"),
