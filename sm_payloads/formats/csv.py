@@ -359,6 +359,10 @@ def encode_response(
     if not names:
         raise EncodeError(CONTENT_TYPE, "the batch has no outputs (label is empty)", status_hint=500)
     cols = [batch.label[k] for k in names]
+    if n == 1:
+        row = _one_row(names, cols)
+        if row is not None:
+            return b"".join([*head, row, b"\n"])
     if (
         names == ["values"]
         and isinstance(cols[0], np.ndarray)
@@ -367,6 +371,13 @@ def encode_response(
     ):
         # The one unnamed output of k numbers (a model's (N, k) array): k fields per row, as
         # decode_response without keys reads such a body back.
+        if cols[0].shape[1] == 0:
+            raise EncodeError(
+                CONTENT_TYPE,
+                "the output 'values' has no values per record (a CSV row needs at least one field)",
+                column="label['values']",
+                status_hint=500,
+            )
         return b"".join([*head, _textnum.format_rows(cols[0]), b"\n"])
     numbers = all(isinstance(c, np.ndarray) and c.ndim == 1 and c.dtype.kind in "fi" for c in cols)
     if numbers and len({c.dtype for c in cols}) == 1:
@@ -383,6 +394,27 @@ def encode_response(
         else:
             body = b"\n".join(map(b",".join, zip(*fields, strict=True)))
     return b"".join([*head, body, b"\n"])
+
+
+#: The dtypes of the numeric columns `_one_row` writes (those a batch holds).
+_ROW_DTYPES = frozenset({np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.int32)})
+
+
+def _one_row(names: list[str], cols: list[Any]) -> bytes | None:
+    """The row `encode_response` writes for a batch of one record whose outputs are all
+    numbers (one scalar per output, or the one unnamed output of k numbers), without its
+    ``\\n``; None for anything else. Each field is ``str`` of the numpy scalar, which is
+    what `_textnum.format_rows` writes for it (the text of ``csv.writer``), without the
+    arrays that it builds for many rows."""
+    if names == ["values"] and type(cols[0]) is np.ndarray and cols[0].ndim == 2:
+        values = cols[0]
+        if values.dtype not in _ROW_DTYPES or values.shape[1] == 0:
+            return None
+        return ",".join([str(v) for v in values[0]]).encode("ascii")
+    for c in cols:
+        if type(c) is not np.ndarray or c.ndim != 1 or c.dtype not in _ROW_DTYPES:
+            return None
+    return ",".join([str(c[0]) for c in cols]).encode("ascii")
 
 
 # ======================================================================================
