@@ -67,6 +67,30 @@ def _unknown_fields(i: int) -> bytes:
     return features(b"v", ld(2, ld(1, f32(1.0, 2.0)))) + b"\x30\x01" * 1000
 
 
+def _tiny_entries(i: int) -> bytes:
+    k = 48 + i % 5  # 100 map entries of 4 and 2 bytes (an empty key, no value), then "v"
+    return b"\x0a\x02\x0a\x00" * k + b"\x0a\x00" * (100 - k) + features(b"v", ld(2, ld(1, f32(float(i % 7)))))
+
+
+def _deleting_entries(i: int) -> bytes:
+    # "a" and "b", then 100 entries of 5 bytes without a value: key "a" (which removes
+    # "a") in even records, key "c" in odd ones.
+    tail = (b"\x0a\x03\x0a\x01a" if i % 2 == 0 else b"\x0a\x03\x0a\x01c") * 100
+    return features(b"a", ld(2, ld(1, f32(float(i))))) + features(b"b", ld(2, ld(1, f32(2.0)))) + tail
+
+
+def _empty_value_parts(i: int) -> bytes:
+    return features(b"v", *([b""] * 999), ld(2, ld(1, f32(float(i % 7)))))
+
+
+def _empty_packed_runs(i: int) -> bytes:
+    return features(b"v", ld(2, b"\x0a\x00" * 1000 + ld(1, f32(float(i % 7)))))
+
+
+def _unpacked_float32(i: int) -> bytes:
+    return features(b"v", ld(2, b"".join(b"\x0d" + f32(float(i % 7 + j)) for j in range(1000))))
+
+
 def _keys_rotating(i: int) -> bytes:
     order = sorted(range(300), key=lambda j: (7 * j + i) % 300)
     return b"".join(features(b"k%d" % j, ld(2, ld(1, f32(float(j))))) for j in order)
@@ -102,6 +126,40 @@ CASES: dict[str, tuple[Callable[[int], bytes], Callable[[smp.RecordBatch, int], 
     "a thousand unknown fields a record": (
         _unknown_fields,
         lambda b, n: np.testing.assert_array_equal(b.features["v"], np.tile(np.float32([1, 2]), (n, 1))),
+    ),
+    "map entries of 2 to 4 bytes": (
+        _tiny_entries,
+        lambda b, n: np.testing.assert_array_equal(
+            b.features["v"], (np.arange(n) % 7).astype(np.float32)[:, None]
+        ),
+    ),
+    "entries of no value that remove a key": (
+        _deleting_entries,
+        lambda b, n: (
+            (
+                b.features["a"].to_lists() == [None if i % 2 == 0 else [float(i)] for i in range(n)]
+                and list(b.features) == ["b", "a"]
+            )
+            or pytest.fail("a")
+        ),
+    ),
+    "a thousand empty value parts": (
+        _empty_value_parts,
+        lambda b, n: np.testing.assert_array_equal(
+            b.features["v"], (np.arange(n) % 7).astype(np.float32)[:, None]
+        ),
+    ),
+    "a thousand empty packed runs of values": (
+        _empty_packed_runs,
+        lambda b, n: np.testing.assert_array_equal(
+            b.features["v"], (np.arange(n) % 7).astype(np.float32)[:, None]
+        ),
+    ),
+    "a thousand unpacked float32 values a record": (
+        _unpacked_float32,
+        lambda b, n: np.testing.assert_array_equal(
+            b.features["v"], (np.arange(n)[:, None] % 7 + np.arange(1000)).astype(np.float32)
+        ),
     ),
     "300 keys in another order in each record": (
         _keys_rotating,

@@ -78,9 +78,9 @@ def careful(payloads: list[bytes]) -> smp.RecordBatch:
     return reader.careful_decode(memoryview(body), starts, lengths, {}, 0, 0)
 
 
-def vector(payloads: list[bytes]) -> smp.RecordBatch:
+def vector(payloads: list[bytes], chunk_bytes: int | None = None) -> smp.RecordBatch:
     _, buf, starts, lengths = tables(payloads)
-    return reader.vector_decode(buf, starts, lengths)
+    return reader.vector_decode(buf, starts, lengths, chunk_bytes=chunk_bytes)
 
 
 # --------------------------------------------------------------------------------------
@@ -268,7 +268,9 @@ def test_many_keys_in_few_records_are_the_careful_readers_cells_error(which: str
 @pytest.mark.parametrize("which", PATHS)
 def test_a_table_of_more_than_a_row_per_8_bytes_declines(which: str) -> None:
     # 1,000 unpacked int32 values of 2 bytes each per record: the numpy twin's table of
-    # tensor fields would be 24 x them, so it declines; the C join builds no table.
+    # tensor fields would be 24 x them, so it declines; the C join builds no table. Two
+    # records: each alone is more than a quarter of the body, so reading in runs of
+    # records does not help either.
     rec = features(b"v", ld(I32, b"\x08\x01" * 1000))
     payloads = [rec, rec + ld(3, b"u")]
     with path(which):
@@ -690,3 +692,203 @@ def test_records_of_many_keys_give_the_careful_readers_batch(data: st.DataObject
         got = vector(recs)
     assert got.equals(want, bitwise=True)
     assert list(got.features) == list(want.features) and list(got.label) == list(want.label)
+
+
+# --------------------------------------------------------------------------------------
+# Bodies of fields too small for one table of the whole body: read in runs of records
+# --------------------------------------------------------------------------------------
+
+
+def _tiny_entries(i: int) -> bytes:
+    # 100 map entries of 4 and 2 bytes (an empty key and no value; no entry at all), then
+    # the value: a table of entries of one row per 3 bytes.
+    k = 48 + i % 5
+    return b"\x0a\x02\x0a\x00" * k + b"\x0a\x00" * (100 - k) + features(b"v", ld(F32, ld(1, f32(i % 7))))
+
+
+def _deleting_entries(i: int) -> bytes:
+    # "a" and "b" with a value, then in even records 100 entries of key "a" and no value
+    # (5 bytes each): the last entry of a key wins, so "a" has no value there.
+    tail = b"\x0a\x03\x0a\x01a" * 100 if i % 2 == 0 else b"\x0a\x03\x0a\x01c" * 100
+    return features(b"a", ld(F32, ld(1, f32(i)))) + features(b"b", ld(F32, ld(1, f32(-i)))) + tail
+
+
+def _empty_parts(i: int) -> bytes:
+    return features(b"v", *([b""] * 999), ld(F32, ld(1, f32(i % 7))))
+
+
+def _unpacked_2_bytes(i: int) -> bytes:
+    return features(b"v", ld(I32, b"\x08" + varint(i % 100) + b"\x08\x01" * 999))
+
+
+def _two_unpacked(i: int) -> bytes:
+    return features(b"v", ld(I32, b"\x08" + varint(i % 100) + b"\x08\x02"))
+
+
+_TINY: dict[str, tuple[Any, int, Any]] = {
+    # name: (record writer, records, check of the batch against values written here)
+    "map entries of 2 to 4 bytes": (
+        _tiny_entries,
+        40,
+        lambda b, n: (
+            list(b.features) == ["v"]
+            and b.features["v"].tolist() == [[float(i % 7)] for i in range(n)]
+            and not b.label
+        ),
+    ),
+    "entries of no value that remove a key": (
+        _deleting_entries,
+        40,
+        lambda b, n: (
+            list(b.features) == ["b", "a"]
+            and b.features["a"].to_lists() == [None if i % 2 == 0 else [float(i)] for i in range(n)]
+            and b.features["b"].tolist() == [[-float(i)] for i in range(n)]
+        ),
+    ),
+    "a thousand empty value parts": (
+        _empty_parts,
+        40,
+        lambda b, n: b.features["v"].tolist() == [[float(i % 7)] for i in range(n)],
+    ),
+    "a thousand unpacked 2-byte values": (
+        _unpacked_2_bytes,
+        40,
+        lambda b, n: (
+            b.features["v"].dtype == np.int32
+            and b.features["v"].tolist() == [[i % 100] + [1] * 999 for i in range(n)]
+        ),
+    ),
+    "16-byte records of two unpacked values": (
+        _two_unpacked,
+        3000,
+        lambda b, n: b.features["v"].tolist() == [[i % 100, 2] for i in range(n)],
+    ),
+}
+
+
+@pytest.mark.parametrize("which", PATHS)
+@pytest.mark.parametrize("case", sorted(_TINY))
+def test_records_of_fields_too_small_for_one_table_are_read_in_runs(which: str, case: str) -> None:
+    write, n, check = _TINY[case]
+    payloads = [write(i) for i in range(n)]
+    _, buf, starts, lengths = tables(payloads)
+    with path(which), mock.patch.object(reader, "_read_part", wraps=reader._read_part) as part:
+        got = reader.vector_decode(buf, starts, lengths)
+        runs = part.call_count
+        # Read at once where C joins the unpacked values without a table of tensor fields.
+        at_once = reader.crecordio is not None and "unpacked" in case
+    assert check(got, n)
+    assert got.equals(careful(payloads), bitwise=True)
+    # Otherwise the whole body passed a table's limit (a row per 8 bytes) and was read again
+    # in runs of about a quarter of it.
+    assert runs == (1 if at_once else 1 + reader.CHUNKS)
+    with path(which):
+        assert rp.decode(write_records(payloads)).equals(got, bitwise=True)
+
+
+@pytest.mark.parametrize("which", PATHS)
+def test_runs_join_keys_that_first_appear_in_later_runs(which: str) -> None:
+    # Runs of one record each: "v" in every record; "w" (bytes) in every record, first in
+    # record 1; label "y" in records 2 and 3 only (a Ragged column); "z" in record 3
+    # alone; the uid of record 2 and the metadata of record 3.
+    v0 = features(b"v", ld(F32, ld(1, f32(0.5))))
+    payloads = [
+        v0 + features(b"w", ld(BYTES, ld(1, b"x0"))),
+        features(b"w", ld(BYTES, ld(1, b"x1"))) + features(b"v", ld(F32, ld(1, f32(1.5)))),
+        ld(2, entry(b"y", ld(I32, ld(1, varint(7)))))
+        + features(b"v", ld(F32, ld(1, f32(2.5))))
+        + features(b"w", ld(BYTES, ld(1, b"\xff")))
+        + ld(3, b"u2"),
+        features(b"z", ld(F64, ld(1, np.float64(-1.0).tobytes())))
+        + features(b"v", ld(F32, ld(1, f32(3.5))))
+        + ld(2, entry(b"y", ld(I32, b"\x08\x09\x08\x0a")))
+        + features(b"w", ld(BYTES, ld(1, b"x3")))
+        + ld(4, b"m"),
+    ]
+    want = careful(payloads)
+    with path(which):
+        got = vector(payloads, chunk_bytes=1)
+        # A bytes column must be in every record (the careful reader reads one that is not).
+        with pytest.raises(reader.Decline, match="bytes column with absent records"):
+            vector([v0, *payloads[1:]], chunk_bytes=1)
+    assert got.equals(want, bitwise=True)
+    assert list(got.features) == ["v", "w", "z"] == list(want.features)
+    assert got.features["w"].tolist() == ["x0", "x1", b"\xff", "x3"]
+    assert got.features["v"].tolist() == [[0.5], [1.5], [2.5], [3.5]]
+    assert got.label["y"].to_lists() == [None, None, [7], [9, 10]]
+    assert got.features["z"].to_lists() == [None, None, None, [-1.0]]
+    assert got.uid == (None, None, "u2", None)
+    assert got.metadata == (None, None, None, "m")
+
+
+@pytest.mark.parametrize("which", PATHS)
+def test_runs_count_every_key_against_the_cells_budget_and_max_keys(which: str) -> None:
+    t = ld(F32, ld(1, f32(0.5)))
+    # 4,097 distinct keys over two runs of 2,049 and 2,048: each run takes them, the body not.
+    payloads = [
+        b"".join(features(b"k%d" % j, t) for j in range(2049)),
+        b"".join(features(b"k%d" % j, t) for j in range(2049, reader.MAX_KEYS + 1)),
+    ]
+    with path(which):
+        for p in payloads:
+            vector([p])
+        with pytest.raises(reader.Decline, match="too many distinct keys"):
+            vector(payloads, chunk_bytes=1)
+
+
+@st.composite
+def small_records(draw: st.DrawFn) -> list[bytes]:
+    member_of = {k: draw(st.sampled_from([F32, F64, I32, BYTES])) for k in (b"a", b"b", b"")}
+    recs = []
+    for _ in range(draw(st.integers(1, 8))):
+        out = []
+        for _ in range(draw(st.integers(0, 5))):
+            key = draw(st.sampled_from(sorted(member_of)))
+            kind = draw(st.sampled_from(["value", "value", "no value", "nothing"]))
+            if kind == "nothing":
+                value = b""  # an empty entry: key "" and no value
+            elif kind == "no value":
+                value = ld(1, key)
+            else:
+                member = draw(st.sampled_from([member_of[key]] * 3 + [F64]))
+                t = ld(1, draw(st.binary(max_size=3))) if member == BYTES else draw(tensor(member))
+                value = entry(key, *([b""] * draw(st.integers(0, 3))), ld(member, t))
+            out.append(ld(draw(st.sampled_from([1, 1, 2])), value))
+        for fno in (3, 4, 5):
+            if draw(st.integers(0, 4)) == 0:
+                text = draw(st.sampled_from([b"u1", b"", b"u2", b"u3", b"\xff"]))
+                out.insert(draw(st.integers(0, len(out))), ld(fno, text))
+        recs.append(b"".join(out))
+    return recs
+
+
+@settings(deadline=None, max_examples=300)
+@given(small_records(), st.integers(1, 40), st.sampled_from(PATHS))
+def test_runs_of_records_give_the_careful_readers_batch(
+    payloads: list[bytes], chunk: int, which: str
+) -> None:
+    try:
+        want: Any = careful(payloads)
+    except smp.DecodeError as e:
+        want = e
+    with path(which):
+        try:
+            got = vector(payloads, chunk_bytes=chunk)
+        except reader.Decline:
+            got = None
+        try:
+            whole = vector(payloads)
+        except reader.Decline:
+            whole = None
+    for batch in (got, whole):
+        if batch is not None:
+            assert not isinstance(want, smp.DecodeError), want
+            assert batch.equals(want, bitwise=True)
+            assert (list(batch.features), list(batch.label)) == (list(want.features), list(want.label))
+            assert (batch.uid, batch.metadata, batch.configuration) == (
+                want.uid,
+                want.metadata,
+                want.configuration,
+            )
+    # Runs of records decline only where the whole body does.
+    assert got is not None or whole is None

@@ -17,7 +17,10 @@ record has the same length, 1-3 only when no record is a multi-part one):
    parts or unpacked, joined in wire order), the uid, metadata and configuration strings,
    with the vectorized protobuf scanner (``scan`` in C, `_wire.scan` its twin): a table
    of fields per level (record, map entry, value, tensor), at most one row per 8 bytes of
-   the input each (more declines), so its memory stays within 6 x the input per table.
+   the input each, so its memory stays within 6 x the input per table. A body of smaller
+   fields than that is read in a few runs of records, each under the same limit, and the
+   runs' entries joined before the columns are built; a record too large for its own run
+   declines.
 4. `careful_decode`: one record at a time with `parse_record`, which reads any valid
    protobuf encoding of record.proto (any field order, packed or unpacked repeated fields,
    unknown fields of every wire type including groups, repeated map keys where the last
@@ -46,6 +49,7 @@ reference; the tests run both (patching `crecordio` to None) and compare.
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 from collections.abc import Mapping
@@ -71,6 +75,7 @@ from ._wire import (
     VARINT,
     Decline,
     Fields,
+    TableFull,
     WireError,
     decode_varint_stream,
     fields,
@@ -574,7 +579,7 @@ def _scan_fields(
         mask = sum(1 << f for f in wanted)
         raw = crecordio.scan(buf, _i64(starts), _i64(np.maximum(ends - starts, 0)), mask, limit)
         if raw is False:
-            raise Decline("more fields than the table may hold")
+            raise TableFull("more fields than the table may hold")
         if isinstance(raw, bytearray):
             t = np.frombuffer(raw, dtype=np.int64).reshape(5, -1) if raw else np.empty((5, 0), np.int64)
             return Fields(t[0], t[1], t[2], t[3], t[4], np.arange(t.shape[1]))
@@ -680,19 +685,92 @@ def _tensor_fields(
     return fbuf, out
 
 
-def vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> RecordBatch:
+class _Part:
+    """What the vectorized reader finds in a run of records (`_read_part`): the distinct
+    (map, key) pairs of its map entries (`names`, with or without a value) and, for each
+    entry that survives (the last of its key in its record) and holds a value, in wire
+    order: its record (`rec`, an index into the whole body), key (`kid`, into `names`),
+    tensor type (`ttype`: 2, 3, 7 or 9), the Bytes message of a bytes value (``tbuf[bs:be]``)
+    and the packed values, keys and shape of a numeric one (`ranges`: (start, length) in
+    `fbuf`); and each record's uid, metadata and configuration."""
+
+    __slots__ = ("be", "bs", "fbuf", "kid", "names", "ranges", "rec", "strings", "tbuf", "ttype")
+
+    def __init__(
+        self,
+        names: list[tuple[str, str]],
+        rec: np.ndarray,
+        kid: np.ndarray,
+        ttype: np.ndarray,
+        bs: np.ndarray,
+        be: np.ndarray,
+        tbuf: np.ndarray,
+        fbuf: np.ndarray,
+        ranges: list[tuple[np.ndarray, np.ndarray]],
+        strings: tuple[list[str | None], list[str | None], list[str | None]],
+    ) -> None:
+        self.names, self.rec, self.kid, self.ttype = names, rec, kid, ttype
+        self.bs, self.be, self.tbuf, self.fbuf, self.ranges = bs, be, tbuf, fbuf, ranges
+        self.strings = strings
+
+
+#: The vectorized reader reads a body whose tables of fields pass their row limit in this
+#: many runs of records of about equal size (see `vector_decode`).
+CHUNKS = 4
+
+
+def vector_decode(
+    buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, *, chunk_bytes: int | None = None
+) -> RecordBatch:
     """All records at once with numpy; raises `Decline` for anything unusual.
 
     Reads protobuf's merges as the careful reader does: a map entry's value in several
     parts, a oneof member in several parts (after the last occurrence of another member),
     and a tensor's repeated fields in several parts or unpacked, each joined in wire order
-    (`_joined`), and the uid, metadata and configuration strings."""
+    (`_joined`), and the uid, metadata and configuration strings.
+
+    Each table of fields holds at most one row per 8 bytes of the input (a row is 48 bytes:
+    6 x the input). A body of fields smaller than that (map entries of 2 to 4 bytes, empty
+    value parts, unpacked 2-byte values) passes the limit over the whole body, but not over
+    a quarter of it (a field takes at least 2 bytes): such a body is read in `CHUNKS` runs of
+    records (`_read_part` each, under the same limit), and the runs' entries joined before
+    the columns are built (`_columns`), so the batch is the one the whole body would give.
+    A record too large for a run of its own still declines. `chunk_bytes` reads in runs of
+    about that many payload bytes from the start (for the tests)."""
     n = starts.size
-    # Each table of fields holds at most one row per 8 bytes of the input (a row is 48
-    # bytes: 6 x the input), and is scanned for the field numbers it needs alone (no copy
-    # of a selection). A map entry with a key and a tensor takes at least 8 bytes, so
-    # tables of entries, keys and value parts fit unless a body is made of empty ones.
-    limit = 64 + int(lengths.sum()) // 8
+    total = int(lengths.sum())
+    limit = 64 + total // 8
+    if chunk_bytes is None:
+        try:
+            part = _read_part(buf, starts, lengths, 0, limit, n, total)
+        except TableFull:
+            if n < 2:
+                raise
+            chunk_bytes = -(-total // CHUNKS)
+        else:
+            return _columns(buf, n, total, part)
+    bounds = _runs(lengths, chunk_bytes)
+    parts = [
+        _read_part(buf, starts[a:b], lengths[a:b], a, limit, n, total) for a, b in itertools.pairwise(bounds)
+    ]
+    return _columns(buf, n, total, _merged(parts))
+
+
+def _runs(lengths: np.ndarray, size: int) -> list[int]:
+    """Bounds of runs of records of about `size` payload bytes each (a longer record is a
+    run of its own): 0, ..., the number of records."""
+    ends = np.cumsum(lengths)
+    total = int(ends[-1]) if ends.size else 0
+    cuts = np.searchsorted(ends, np.arange(max(size, 1), total, max(size, 1)), side="left") + 1
+    return sorted({0, lengths.size, *cuts[cuts < lengths.size].tolist()})
+
+
+def _read_part(
+    buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, first: int, limit: int, n_all: int, total: int
+) -> _Part:
+    """The `_Part` of the records ``starts``, ``lengths`` (record `first` of `n_all` in the
+    body, whose payloads hold `total` bytes), each table of fields within `limit` rows."""
+    n = starts.size
     ends = starts + lengths
     rec = _scan_fields(buf, starts, ends, (3, 4, 5), limit)
     if (rec.wt != LEN).any():
@@ -796,15 +874,20 @@ def vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> R
     del vsel, member, other, lo, last_other, lasti
     tbuf, t_s, t_e = _joined(buf, m_msg, m_vs, m_ve, k)
     del m_msg, m_vs, m_ve
-    # The column cells a batch of these keys makes, against the careful reader's budget.
-    budget = max(CELLS_FLOOR, int(lengths.sum()) + 8 * n)
-    kids, held = np.unique(kid_of[present], return_counts=True)
+    # The entries with a value, from here on (in wire order).
+    at = np.flatnonzero(present)
+    rec_of, kid_of, t_type, t_s, t_e = rec_of[at] + first, kid_of[at], t_type[at], t_s[at], t_e[at]
+    del at, present
+    # The keys of these records alone already make more column cells than the whole body
+    # may (the careful reader's budget, `_check_cells`): decline before the tensors.
+    budget = max(CELLS_FLOOR, total + 8 * n_all)
+    kids = np.unique(kid_of)
     for map_name in ("features", "label"):
-        mine = np.array([names[kid][0] == map_name for kid in kids.tolist()], dtype=bool)
-        if int(mine.sum()) * n > budget or cells_over(n, held[mine], lacking_budget(budget)) is not None:
+        if sum(names[kid][0] == map_name for kid in kids.tolist()) * n_all > budget:
             raise Decline("more column cells than the careful reader allows (it reports them)")
-    numeric = present & (t_type != 9)
-    fbuf = tbuf
+    numeric = t_type != 9
+    fbuf = _NO_BYTES
+    k = rec_of.size
     ranges = [(np.zeros(k, np.int64), np.zeros(k, np.int64)) for _ in range(3)]
     if numeric.any():
         cells = np.flatnonzero(numeric)
@@ -812,14 +895,89 @@ def vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> R
         for f in range(3):
             ranges[f][0][cells] = got[f][0]
             ranges[f][1][cells] = got[f][1]
-    # Column order: first appearance of a key that has a value (record, then position of
-    # the surviving entry), as the careful reader's records list their keys.
+    if numeric.all():
+        tbuf = _NO_BYTES
+    return _Part(names, rec_of, kid_of, t_type, t_s, t_e, tbuf, fbuf, ranges, (uid, metadata, configuration))
+
+
+#: The buffer of a `_Part` without bytes values (or without numeric ones).
+_NO_BYTES = np.zeros(0, np.uint8)
+
+
+def _one_buffer(bufs: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
+    """One buffer holding each of `bufs` (the same one where they all are one; the empty
+    `_NO_BYTES` left out), and where each starts in it."""
+    used = [b for b in bufs if b is not _NO_BYTES]
+    if not used:
+        return _NO_BYTES, [0] * len(bufs)
+    if all(b is used[0] for b in used):
+        return used[0], [0] * len(bufs)
+    distinct: dict[int, int] = {}
+    pieces: list[np.ndarray] = []
+    at = 0
+    for b in used:
+        if id(b) not in distinct:
+            distinct[id(b)] = at
+            pieces.append(b)
+            at += b.size
+    return np.concatenate(pieces), [distinct.get(id(b), 0) for b in bufs]
+
+
+def _merged(parts: list[_Part]) -> _Part:
+    """The `_Part` of runs of records read one after another: their keys numbered in order
+    of first appearance, their entries in wire order, one buffer of bytes values and one of
+    packed numeric runs."""
+    if len(parts) == 1:
+        return parts[0]
+    index: dict[tuple[str, str], int] = {}
+    kids = []
+    for p in parts:
+        remap = np.array([index.setdefault(name, len(index)) for name in p.names], dtype=np.int64)
+        kids.append(remap[p.kid] if p.kid.size else p.kid)
+        if len(index) > MAX_KEYS:
+            raise Decline("too many distinct keys")
+    tbuf, t_at = _one_buffer([p.tbuf for p in parts])
+    fbuf, f_at = _one_buffer([p.fbuf for p in parts])
+    cat = np.concatenate
+    ranges = []
+    for f in range(3):
+        shifted = [p.ranges[f][0] + a for p, a in zip(parts, f_at, strict=True)]
+        ranges.append((cat(shifted), cat([p.ranges[f][1] for p in parts])))
+    strings = tuple([s for p in parts for s in p.strings[j]] for j in range(3))
+    return _Part(
+        list(index),
+        cat([p.rec for p in parts]),
+        cat(kids),
+        cat([p.ttype for p in parts]),
+        cat([p.bs + a for p, a in zip(parts, t_at, strict=True)]),
+        cat([p.be + a for p, a in zip(parts, t_at, strict=True)]),
+        tbuf,
+        fbuf,
+        ranges,
+        (strings[0], strings[1], strings[2]),
+    )
+
+
+def _columns(buf: np.ndarray, n: int, total: int, part: _Part) -> RecordBatch:
+    """The batch of the `n` records (`total` payload bytes) whose entries `part` holds:
+    the careful reader's budget of column cells (`_Cells`), then a column per key, in the
+    order keys first have a value (record, then position of the surviving entry), as the
+    careful reader's records list their keys."""
+    names, rec_of, kid_of, t_type = part.names, part.rec, part.kid, part.ttype
+    t_s, t_e, tbuf, fbuf, ranges = part.bs, part.be, part.tbuf, part.fbuf, part.ranges
+    # The column cells a batch of these keys makes, against the careful reader's budget.
+    budget = max(CELLS_FLOOR, total + 8 * n)
+    kids, held = np.unique(kid_of, return_counts=True)
+    for map_name in ("features", "label"):
+        mine = np.array([names[kid][0] == map_name for kid in kids.tolist()], dtype=bool)
+        if int(mine.sum()) * n > budget or cells_over(n, held[mine], lacking_budget(budget)) is not None:
+            raise Decline("more column cells than the careful reader allows (it reports them)")
+    k = kid_of.size
     first_seen = np.full(len(names), np.iinfo(np.int64).max, dtype=np.int64)
-    at = np.flatnonzero(present)
-    np.minimum.at(first_seen, kid_of[at], at)
+    np.minimum.at(first_seen, kid_of, np.arange(k))
     maps: dict[str, dict[str, Any]] = {"features": {}, "label": {}}
-    # The kept entries with a value, grouped by key (in entry order within a key).
-    by_key = at[np.argsort(kid_of[at], kind="stable")]
+    # The entries grouped by key (in entry order within a key).
+    by_key = np.argsort(kid_of, kind="stable")
     bounds = np.searchsorted(kid_of[by_key], np.arange(len(names) + 1))
     dense = _dense_float_columns(fbuf, n, names, by_key, bounds, t_type, ranges) if len(names) > 16 else {}
     for kid in np.argsort(first_seen, kind="stable").tolist():
@@ -842,6 +1000,7 @@ def vector_decode(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> R
         else:
             col_ranges = tuple((r[0][sel], r[1][sel]) for r in ranges)
             maps[map_name][key] = _build_column(fbuf, n, rec_of[sel], ttype, col_ranges, map_name)
+    uid, metadata, configuration = part.strings
     return RecordBatch(
         maps["features"], maps["label"], uid=uid, metadata=metadata, configuration=configuration, n=n
     )

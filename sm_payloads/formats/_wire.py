@@ -48,6 +48,7 @@ __all__ = [
     "Fields",
     "Message",
     "MessageWriter",
+    "TableFull",
     "WireError",
     "bytes_chunks",
     "decode_varint_stream",
@@ -212,6 +213,11 @@ def read_packed_varints(buf: memoryview, start: int, end: int) -> list[int]:
 
 class Decline(Exception):
     """The vectorized path does not handle this input; use the careful reader."""
+
+
+class TableFull(Decline):
+    """A table of fields would pass its row limit: the messages hold too many small fields
+    for one table (fewer messages at a time may fit)."""
 
 
 def read_varints_at(buf: np.ndarray, pos: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -393,7 +399,7 @@ def _scan_few(
             if want is None or fn in want:
                 kept += 1
                 if limit is not None and kept > limit:
-                    raise Decline("more fields than the table may hold")
+                    raise TableFull("more fields than the table may hold")
                 for col, v in zip(rows, (i, fn, wt, vs, ve, k), strict=True):
                     col.append(v)
             k += 1
@@ -413,8 +419,8 @@ def scan(
     For wire type 2 ``vs:ve`` is the payload; for 0 the varint; for 1 and 5 the fixed bytes.
     Groups (wire types 3, 4) and invalid wire types decline. With `wanted`, only fields of
     those numbers are kept (the others are checked and left out as they are met); with
-    `limit`, more than `limit` fields kept declines as soon as it is reached, so the table
-    never grows past it.
+    `limit`, more than `limit` fields kept declines (`TableFull`) as soon as it is reached,
+    so the table never grows past it.
     """
     msgs, fns, wts, vss, ves, seqs = [], [], [], [], [], []
     kept = 0
@@ -471,7 +477,7 @@ def scan(
         seqs.append(np.full(msgs[-1].size, step, dtype=np.int64))
         kept += msgs[-1].size
         if limit is not None and kept > limit:
-            raise Decline("more fields than the table may hold")
+            raise TableFull("more fields than the table may hold")
         step += 1
         keep = ve < end
         idx, pos, end = idx[keep], ve[keep], end[keep]
