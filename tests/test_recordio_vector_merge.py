@@ -572,6 +572,37 @@ def test_numpy_scan_reads_few_messages_field_by_field_as_its_steps_do(
     assert got[0] == got[1] == got[2]
 
 
+_varint_bytes = st.one_of(
+    st.builds(varint, st.integers(0, 127)),
+    st.builds(varint, st.integers(0, 2**64 - 1)),
+    st.binary(min_size=0, max_size=11),  # anything: truncated, too long, overflowing
+)
+
+
+@settings(deadline=None, max_examples=400)
+@given(st.lists(st.tuples(_varint_bytes, st.integers(0, 3)), min_size=1, max_size=6))
+def test_numpy_varints_at_positions_read_what_the_scalar_reader_reads(items: list[tuple[bytes, int]]) -> None:
+    # Each varint's bytes, ending `cut` bytes before them (a bound inside them, or past).
+    buf = np.frombuffer(b"".join(b for b, _ in items) + b"\x00", np.uint8)
+    pos, end, want = [], [], []
+    at = 0
+    for b, cut in items:
+        pos.append(at)
+        end.append(at + max(len(b) - cut, 1) if len(b) else at + 1)
+        try:
+            want.append(_wire.read_varint(memoryview(buf), pos[-1], end[-1]))
+        except _wire.WireError:
+            want.append(None)
+        at += len(b)
+    try:
+        vals, nxt = _wire.read_varints_at(buf, np.array(pos, np.int64), np.array(end, np.int64))
+    except _wire.Decline:
+        assert None in want
+        return
+    assert [(int(v), int(q)) for v, q in zip(vals, nxt, strict=True)] == want
+    assert nxt.dtype == np.int64
+
+
 def test_numpy_scan_of_one_record_of_many_fields_takes_no_step_per_field() -> None:
     # One record of 20,000 uid fields: the vectorized steps took one step per field (two
     # read_varints_at calls of a few numpy operations each, about 33 us a byte: a 1 MB

@@ -223,6 +223,13 @@ class TableFull(Decline):
 def read_varints_at(buf: np.ndarray, pos: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Read one varint at each position (bounded by `end`); return (values, next positions)."""
     m = pos.size
+    if m:
+        # The common case, every varint of one byte, in a few whole-array steps.
+        if (pos >= end).any():
+            raise Decline("truncated varint")
+        b = buf[pos]
+        if not (b >= 0x80).any():
+            return b.astype(_U64), pos.astype(np.int64) + 1
     val = np.zeros(m, dtype=_U64)
     nxt = np.empty(m, dtype=np.int64)
     todo = np.arange(m)
@@ -424,6 +431,12 @@ def scan(
     """
     msgs, fns, wts, vss, ves, seqs = [], [], [], [], [], []
     kept = 0
+    # Small field numbers wanted: a lookup table by field number (its last slot, for every
+    # larger number, false) instead of np.isin per step.
+    lut = None
+    if wanted is not None and max(wanted, default=0) < 64:
+        lut = np.zeros(65, dtype=bool)
+        lut[list(wanted)] = True
     idx = np.flatnonzero(starts < ends)
     pos = starts[idx].astype(np.int64)
     end = ends[idx].astype(np.int64)
@@ -447,28 +460,39 @@ def scan(
         wt = (key & _U64(7)).astype(np.int64)
         if (fn == 0).any() or (key >> _U64(32)).any():
             raise Decline("bad field number")
-        vs = p.copy()
-        ve = np.empty_like(p)
         m = wt == LEN
-        if m.any():
-            ln, q = read_varints_at(buf, p[m], end[m])
-            if (ln > (end[m] - q).astype(_U64)).any():
+        if m.all():
+            # Every field length-delimited (tables of map entries, values, tensors).
+            ln, vs = read_varints_at(buf, p, end)
+            if (ln > (end - vs).astype(_U64)).any():
                 raise Decline("length exceeds message")
-            vs[m] = q
-            ve[m] = q + ln.astype(np.int64)
-        m = wt == VARINT
-        if m.any():
-            _, q = read_varints_at(buf, p[m], end[m])
-            ve[m] = q
-        m = wt == I32
-        ve[m] = p[m] + 4
-        m = wt == I64
-        ve[m] = p[m] + 8
-        if ((wt == SGROUP) | (wt == EGROUP) | (wt > I32)).any():
-            raise Decline("groups or invalid wire type")
+            ve = vs + ln.astype(np.int64)
+        else:
+            vs = p.copy()
+            ve = np.empty_like(p)
+            if m.any():
+                ln, q = read_varints_at(buf, p[m], end[m])
+                if (ln > (end[m] - q).astype(_U64)).any():
+                    raise Decline("length exceeds message")
+                vs[m] = q
+                ve[m] = q + ln.astype(np.int64)
+            m = wt == VARINT
+            if m.any():
+                _, q = read_varints_at(buf, p[m], end[m])
+                ve[m] = q
+            m = wt == I32
+            ve[m] = p[m] + 4
+            m = wt == I64
+            ve[m] = p[m] + 8
+            if ((wt == SGROUP) | (wt == EGROUP) | (wt > I32)).any():
+                raise Decline("groups or invalid wire type")
         if (ve > end).any():
             raise Decline("field exceeds message")
-        keep_f = np.isin(fn, wanted) if wanted is not None else slice(None)
+        keep_f = (
+            (lut[np.minimum(fn, lut.size - 1)] if lut is not None else np.isin(fn, wanted))
+            if wanted is not None
+            else slice(None)
+        )
         msgs.append(idx[keep_f])
         fns.append(fn[keep_f])
         wts.append(wt[keep_f])
