@@ -326,6 +326,8 @@ class RecordBatch:
         if key not in self.features and self.n == 0 and not self.features:
             return np.empty((0, 0))
         col = self.features[key]
+        if type(col) is np.ndarray and col.ndim >= 2:
+            return col  # dense (N, k), as below (a strings column, too, is returned as it is)
         kind = column_kind(col)
         if kind == Kind.DENSE:
             dense: NDArray[Any] = col if col.ndim >= 2 else col.reshape(-1, 1)

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -399,8 +398,8 @@ def _respond(result: Any, prepared: Prepared, out_limit: int | None) -> Response
     """The answer of `result`, the predict function's return for `prepared`: written in the
     chosen type (a 406 or 500 when it cannot be), within `out_limit` bytes (else 413)."""
     chosen, offers = prepared.chosen, prepared.offers
-    n = len(prepared.batch)
     if type(result) is not RecordBatch:  # a batch is written as it is
+        n = len(prepared.batch)
         if isinstance(result, CoroutineType):
             # An async predict handed to a caller that runs it as a plain function.
             result.close()
@@ -482,8 +481,6 @@ def _one_json_answer(result: Any) -> bytes | None:
     for key, col in columns.items():
         if type(col) is not np.ndarray or col.ndim != 1 or col.dtype not in _PLAIN_DTYPES:
             return None
-        if col.dtype.kind == "f" and not math.isfinite(col[0]):
-            return None  # NaN or an infinity: the general path refuses it
         if type(key) is not str:
             return None  # a subclass of str: the general path
         name = _JSON_KEYS.get(key)
@@ -495,7 +492,10 @@ def _one_json_answer(result: Any) -> bytes | None:
             if len(_JSON_KEYS) >= 256:
                 _JSON_KEYS.clear()
             _JSON_KEYS[key] = name
-        parts.append(name + orjson.dumps(col, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1])
+        value = orjson.dumps(col, option=orjson.OPT_SERIALIZE_NUMPY)
+        if value == b"[null]":
+            return None  # NaN or an infinity (orjson writes null): the general path refuses it
+        parts.append(name + value[1:-1])
     return b'{"predictions":[{' + b",".join(parts) + b"}]}"
 
 
