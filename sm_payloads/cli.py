@@ -1237,8 +1237,34 @@ def _warn(message: str) -> None:
     _stderr(f"{PROG}: warning: {' '.join(message.split())}\n")
 
 
+#: glibc's mallopt parameters: M_TRIM_THRESHOLD, M_MMAP_THRESHOLD.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def _keep_freed_memory() -> None:
+    """Ask glibc's malloc to keep the memory of freed batches for the next ones.
+
+    By default a block over its mmap threshold (128 KiB at first) gets pages of its own,
+    which the kernel zeroes at the first touch and takes back at free, and the top of the
+    heap is given back once 128 KiB are free there: a streaming conversion allocated and
+    faulted in every batch's buffers again (130,000 page faults, 0.2 s of system time for
+    a 55 MB RecordIO-protobuf file to JSON Lines, against 25,000 with this). Blocks up to
+    32 MiB (glibc's largest threshold) now come from the heap, and up to 256 MiB of free
+    heap stay mapped: memory still follows the batch, and freed batches are reused rather
+    than faulted in again. Nothing on other C libraries (no ``mallopt``)."""
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc, or no symbols of the process
+        return
+    mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+    mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+
+
 def _convert(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    _keep_freed_memory()
     _check_input(args.input)
     if args.output != "-" and os.path.isdir(args.output):
         raise _Failure(f"cannot write {args.output!r}: Is a directory")

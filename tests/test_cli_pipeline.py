@@ -1,0 +1,136 @@
+"""The command line's conversion pipeline around the codecs: the writer thread of
+`convert` (`cli._Sink.background`) and the allocator setting of a conversion
+(`cli._keep_freed_memory`)."""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sm_payloads import cli
+
+
+class _Full:
+    """A binary stream whose second write fails as a full disk does."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.writes = 0
+
+    def write(self, data: Any) -> int:
+        self.writes += 1
+        if self.writes == 2:
+            raise OSError(28, "No space left on device")
+        self.data += bytes(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_failed_write_in_the_writer_thread_is_raised_by_close() -> None:
+    raw = _Full()
+    sink = cli._Sink(raw, "'out.rec'")  # type: ignore[arg-type]
+    sink.background()
+    sink.put(b"first")
+    sink.put(b"second")  # fails in the thread
+    with pytest.raises(cli._Failure, match=r"^cannot write 'out.rec': No space left on device$"):
+        sink.close()
+    assert bytes(raw.data) == b"first"
+
+
+def test_a_failed_write_in_the_writer_thread_stops_the_next_put() -> None:
+    raw = _Full()
+    sink = cli._Sink(raw, "'out.rec'")  # type: ignore[arg-type]
+    sink.background()
+    sink.put(b"first")
+    sink.put(b"second")
+    thread = sink._thread
+    assert thread is not None
+    # let the thread take both pieces: a put after the failure raises it
+    for _ in range(1000):
+        if sink._error is not None:
+            break
+        thread.join(0.01)
+    with pytest.raises(cli._Failure, match=r"^cannot write 'out.rec': No space left on device$"):
+        sink.put(b"third")
+    sink.abandon()
+    assert bytes(raw.data) == b"first" and raw.writes == 2
+
+
+class _Blocking:
+    """A binary stream whose writes wait until `go` is set (a slow disk or pipe)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.go = threading.Event()
+        self.started = threading.Event()
+        self.data = bytearray()
+
+    def write(self, data: Any) -> int:
+        self.started.set()
+        self.go.wait()
+        self.data += bytes(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_writer_thread_holds_one_piece_while_it_writes_another() -> None:
+    import threading
+
+    raw = _Blocking()
+    sink = cli._Sink(raw, "'out.rec'")  # type: ignore[arg-type]
+    sink.background()
+    sink.put(b"a")  # taken by the thread, which waits in write
+    assert raw.started.wait(10)
+    sink.put(b"b")  # queued: the one piece that may wait
+    third = threading.Thread(target=sink.put, args=(b"c",))
+    third.start()
+    third.join(0.2)
+    assert third.is_alive()  # a third piece waits for room in the queue
+    raw.go.set()
+    third.join(10)
+    sink.close()
+    assert bytes(raw.data) == b"abc"
+
+
+def test_a_conversion_asks_malloc_to_keep_freed_memory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls: list[tuple[int, int]] = []
+
+    class Libc:
+        def mallopt(self, param: int, value: int) -> int:
+            calls.append((param, value))
+            return 1
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: Libc())
+    src = tmp_path / "in.csv"
+    src.write_bytes(b"1,2\n")
+    assert cli.main(["convert", str(src), str(tmp_path / "out.jsonl"), "-q"]) == 0
+    # M_MMAP_THRESHOLD (-3) to glibc's largest, 32 MiB; M_TRIM_THRESHOLD (-1) 256 MiB
+    assert calls == [(-3, 32 << 20), (-1, 256 << 20)]
+    assert (tmp_path / "out.jsonl").read_bytes() == b'{"features":[1.0,2.0]}\n'
+
+
+def test_without_mallopt_a_conversion_runs_as_it_is(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    class NoMallopt:
+        pass
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: NoMallopt())
+    src = tmp_path / "in.csv"
+    src.write_bytes(b"1,2\n")
+    assert cli.main(["convert", str(src), str(tmp_path / "out.csv"), "-q"]) == 0
+    assert (tmp_path / "out.csv").read_bytes() == b"1.0,2.0\n"
