@@ -30,6 +30,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #define MAX_COLUMNS 256 /* as `walk_decode` */
 #define MAX_KEY 64      /* as `walk_decode` */
@@ -37,6 +40,25 @@
 /* ------------------------------------------------------------------------------------ */
 /* Buffers                                                                               */
 /* ------------------------------------------------------------------------------------ */
+
+/* A new bytearray of `size` bytes (contents undefined) for a table this module fills. One
+ * of 4 MiB or more is marked for transparent huge pages, as numpy marks its large arrays:
+ * filling a table of tens of megabytes otherwise costs more in page faults than in the
+ * loop that fills it (a scan of 2 million map entries: 80 ms, 15 of them the loop). */
+static PyObject *
+new_table(Py_ssize_t size)
+{
+    PyObject *t = PyByteArray_FromStringAndSize(NULL, size);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (t != NULL && size >= ((Py_ssize_t)1 << 22)) {
+        uintptr_t a = (uintptr_t)PyByteArray_AS_STRING(t);
+        uintptr_t lo = (a + 4095) & ~(uintptr_t)4095, hi = (a + (uintptr_t)size) & ~(uintptr_t)4095;
+        if (hi > lo)
+            (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* advice only: errors ignored */
+    }
+#endif
+    return t;
+}
 
 static int
 little_endian(void)
@@ -379,7 +401,7 @@ cr_walk(PyObject *self, PyObject *args)
         goto done;
     }
     size = (size_t)ncols * 6 * 8 * (size_t)n;
-    ranges = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)size);
+    ranges = new_table((Py_ssize_t)size);
     if (ranges == NULL)
         goto done;
     out = (int64_t *)PyByteArray_AS_STRING(ranges);
@@ -871,7 +893,7 @@ cr_scan(PyObject *self, PyObject *args)
     }
     if (failed || (uint64_t)k > (uint64_t)PY_SSIZE_T_MAX / 40)
         goto decline;
-    result = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(k * 40));
+    result = new_table((Py_ssize_t)(k * 40));
     if (result == NULL)
         goto done;
     out = (int64_t *)PyByteArray_AS_STRING(result);
@@ -1028,8 +1050,8 @@ cr_tensor_join(PyObject *self, PyObject *args)
         Py_INCREF(result);
         goto done;
     }
-    joined = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)all);
-    ranges = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(k * 48));
+    joined = new_table((Py_ssize_t)all);
+    ranges = new_table((Py_ssize_t)(k * 48));
     if (joined == NULL || ranges == NULL)
         goto done;
     out = (uint8_t *)PyByteArray_AS_STRING(joined);
