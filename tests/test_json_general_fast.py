@@ -353,6 +353,11 @@ def columns_read(body: bytes, lines: bool) -> J._RecordColumns | None:
             elif kind == "r":  # (values, counts)
                 assert bytes(a[0]) == np.asarray(b[0], dtype=np.float64).tobytes()
                 assert bytes(a[1]) == np.asarray(b[1], dtype=np.int64).tobytes()
+            elif kind == "k":  # sparse: (values, keys, counts, shape)
+                assert bytes(a[0]) == np.asarray(b[0], dtype=np.float64).tobytes()
+                assert bytes(a[1]) == np.asarray(b[1], dtype=np.int64).tobytes()
+                assert bytes(a[2]) == np.asarray(b[2], dtype=np.int64).tobytes()
+                assert a[3] == b[3] and type(a[3]) is tuple
             else:
                 assert bytes(a) == np.asarray(b, dtype=np.float64).tobytes()
     return got if CREC is not None else twin
@@ -592,8 +597,11 @@ def test_named_outputs_in_data_and_label_exact() -> None:
         b'{"instances": [{"data": {"features": {"values": 1}}}]}',
         b'{"instances": [{"data": {"a": 1}, "data": {"b": 2}}]}',
         # shapes the kernel declines, read by the general path
-        b'{"instances": [{"data": {"features": {"values": [1], "shape": [1]}}}]}',
-        b'{"instances": [{"data": {"features": {"keys": [0], "shape": [3], "values": [1]}}}]}',
+        b'{"instances": [{"data": {"features": {"values": [1], "shape": [1, 1]}}}]}',
+        b'{"instances": [{"data": {"features": {"keys": [0], "values": [1]}}}]}',
+        b'{"instances": [{"data": {"features": {"keys": [0], "shape": [3], "values": [1]}}}, {}]}',
+        b'{"instances": [{"data": {"features": {"keys": [0], "shape": [3], "values": [1]}}},'
+        b' {"features": [1]}]}',
         b'{"instances": [{"data": {"features": {"values": ["a"]}}}]}',
         b'{"instances": [{"data": {"x": {"y": {"values": [1]}}}}]}',
     ],
@@ -624,6 +632,45 @@ def test_data_and_label_beside_other_keys_are_read_column_by_column(
     assert {k: v.tolist() for k, v in got.label.items()} == label
 
 
+def test_sparse_tensor_objects_beside_a_label_exact() -> None:
+    # what the sparse layout writes for a batch with a label
+    body = (
+        b'{"instances":[{"data":{"features":{"keys":[0,2],"shape":[3],"values":[1.5,2.5]}},'
+        b'"label":{"values":{"values":[1.0]}}},'
+        b'{"data":{"features":{"shape":[3],"values":[],"keys":[]}},"label":{"values":{"values":[0.0]}}},'
+        b'{"data":{"features":{"values":[-0.0],"keys":[1],"shape":[3]}},"label":{"values":{"values":[1.0]}}}]}'
+    )
+    got = all_paths(body, False)
+    assert isinstance(got, smp.RecordBatch) and got.n == 3
+    m = got.features["values"]
+    assert sp.issparse(m) and m.shape == (3, 3)
+    assert m.indptr.tolist() == [0, 2, 2, 3] and m.indices.tolist() == [0, 2, 1]
+    assert m.data.tolist() == [1.5, 2.5, -0.0] and np.signbit(m.data).tolist() == [False, False, True]
+    assert got.label["values"].tolist() == [1.0, 0.0, 1.0]  # a scalar label
+    read = columns_read(body, False)
+    assert read is not None and [(k, kind) for k, kind, *_ in read[1]] == [
+        ("data\0features", "k"),
+        ("label\0values", "n"),
+    ]
+    # the same records with a shape of rank 2: a `Sparse` column
+    body2 = body.replace(b'"shape":[3]', b'"shape":[1,3]')
+    got2 = all_paths(body2, False)
+    assert isinstance(got2, smp.RecordBatch) and isinstance(got2.features["values"], Sparse)
+    assert got2.features["values"].shape == (1, 3)
+
+
+def test_a_dense_tensor_object_with_its_length_as_shape_is_its_list() -> None:
+    body = (
+        b'{"instances": [{"data": {"features": {"values": [1], "shape": [1]}},'
+        b' "label": {"y": {"values": [2], "shape": [1]}}}]}'
+    )
+    got = all_paths(body, False)
+    assert isinstance(got, smp.RecordBatch)
+    assert got.features["values"].tolist() == [[1.0]]
+    assert got.label["y"].tolist() == [[2.0]]  # a shape given: not a scalar label
+    assert columns_read(body, False) is not None
+
+
 _INNER = st.sampled_from(["features", "values", "a", "b", "label", "uid", ""])
 
 
@@ -638,6 +685,7 @@ def _nested_records(draw: st.DrawFn) -> list[Any]:
     }
     kinds = {(p, k): draw(st.sampled_from(["n", "s", "v", "r"])) for p, ks in parts.items() for k in ks}
     widths = {pk: draw(st.integers(0, 3)) for pk in kinds}
+    sparse = {pk: draw(st.sampled_from([0, 0, 1, 2])) for pk in kinds}  # 1: shape [w]; 2: [1, w]
     wrap = draw(st.sampled_from(["never", "always", "sometimes"]))
     messy = draw(st.booleans())
 
@@ -657,6 +705,22 @@ def _nested_records(draw: st.DrawFn) -> list[Any]:
             v = draw(st.lists(_numbers, min_size=widths[pk], max_size=widths[pk]))
         if type(v) is list and (wrap == "always" or (wrap == "sometimes" and draw(st.booleans()))):
             v = {"values": v}
+            if sparse[pk] and draw(st.integers(0, 4)):
+                # keys and a shape (sometimes a key outside it, keys of another count, a
+                # shape of another rank or an empty row), parts in any order
+                width = draw(st.integers(1, 4))
+                keys = draw(
+                    st.lists(st.integers(0, width), min_size=len(v["values"]), max_size=len(v["values"]))
+                )
+                if messy and draw(st.integers(0, 5)) == 0:
+                    keys = keys[1:]
+                shape = [width] if sparse[pk] == 1 else [1, width]
+                if not keys and draw(st.booleans()):
+                    v = {"shape": shape}
+                else:
+                    v = {"keys": keys, "shape": shape, "values": v["values"]}
+                items = list(v.items())
+                v = dict(draw(st.permutations(items)))
         return v
 
     out = []

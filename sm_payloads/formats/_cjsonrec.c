@@ -24,9 +24,11 @@
  * comes with the index of the records that hold it, and its values are theirs. Columns
  * come in the order their keys first appear. In a request, a record's "data" and "label"
  * objects hold keys of the same kinds (columns "data\0name" and "label\0name": the same
- * name in two objects is two columns), and a key may hold a tensor object of values alone,
- * {"values": [numbers]}, read as the list (a label whose every value is one of one value
- * is a column of numbers, as the general path reads it). Anything else (true, false, null,
+ * name in two objects is two columns), and a key may hold a tensor object as the request
+ * scanner reads one (scan_tensor): without keys and shape its list (a label whose every
+ * value is one of one value is a column of numbers, as the general path reads it), with
+ * keys and a shape a sparse record (kind 'k': payload (values, keys, counts, shape), every
+ * record of the column sparse with one shape). Anything else (true, false, null,
  * other objects, other lengths, invalid JSON or UTF-8, a lone surrogate escape, an empty array,
  * no records, a response whose records are all {}) returns None and the caller's general
  * path decides what the body is and reports its errors. The kernel never raises for the
@@ -59,7 +61,12 @@
 /* The most keys a record may have (more declines). */
 #define MAX_KEYS 4096
 
-enum { K_NUM = 'n', K_STR = 's', K_VEC = 'v', K_RAG = 'r' };
+enum { K_NUM = 'n', K_STR = 's', K_VEC = 'v', K_RAG = 'r', K_SPARSE = 'k' };
+
+/* Sparse tensor objects (requests): at most this many dimensions, and digits a key or a
+ * dimension (as the request scanner, _cjson.c). */
+#define MAX_RANK 8
+#define MAX_UINT_DIGITS 18
 
 typedef struct {
     const char *name; /* key bytes in the body (no escapes) */
@@ -78,6 +85,13 @@ typedef struct {
     Py_ssize_t nindex, icap;
     int ctx; /* where the key is: CTX_TOP, or inside a record's "data" or "label" object */
     Py_ssize_t wrapped; /* records whose value is a tensor object ({"values": [...]}) */
+    /* K_SPARSE: the keys of every record (one per value; counts: values per record), and
+     * the shape every record has */
+    int64_t *keys;
+    Py_ssize_t nkeys, kcap;
+    int rank;
+    int64_t shape[MAX_RANK];
+    int64_t swidth; /* the product of the shape */
 } Col;
 
 /* The object a key is in (requests): the record itself, its "data" object (features), its
@@ -254,6 +268,189 @@ static const char *scan_vector(Scan *s, const char *p, Col *col, Py_ssize_t *cou
     return p + 1;
 }
 
+static const char *scan_value(Scan *s, const char *p, Col *col, int first);
+
+/* A list of k numbers, just appended to col->vals, as one record's value of col. */
+static int list_kind(Col *col, int first, Py_ssize_t k) {
+    if (first) {
+        col->kind = K_VEC;
+        col->width = k;
+        return 0;
+    }
+    if (col->kind == K_NUM) {
+        if (to_ragged(col, col->present) < 0) return -1;
+    } else if (col->kind == K_VEC) {
+        if (k != col->width && to_ragged(col, col->present) < 0) return -1;
+    } else if (col->kind != K_RAG) {
+        return -1;
+    }
+    if (col->kind == K_RAG && put_count(col, k) < 0) return -1;
+    return 0;
+}
+
+/* A non-negative JSON integer at p (-0 is 0), as the request scanner reads one. */
+static const char *uint_at(const Scan *s, const char *p, int64_t *v) {
+    const char *end = s->end;
+    int64_t x = 0;
+    int nd = 0;
+    if (p < end && *p == '-') {
+        p++;
+        if (p >= end || *p != '0') return NULL;
+    }
+    if (p >= end || !is_digit((unsigned char)*p)) return NULL;
+    if (*p == '0') {
+        p++;
+    } else {
+        while (p < end && is_digit((unsigned char)*p)) {
+            if (++nd > MAX_UINT_DIGITS) return NULL;
+            x = x * 10 + (*p - '0');
+            p++;
+        }
+    }
+    /* a fraction or an exponent makes it a float, which the general path refuses here */
+    if (p < end && (*p == '.' || *p == 'e' || *p == 'E' || is_digit((unsigned char)*p))) return NULL;
+    *v = x;
+    return p;
+}
+
+/* Non-negative integers at p ('['): appended to col->keys (keys), or into shape[] (at most
+ * MAX_RANK); *count is how many. */
+static const char *uint_list(Scan *s, const char *p, Col *col, int64_t *shape, Py_ssize_t *count) {
+    const char *end = s->end;
+    Py_ssize_t n = 0;
+    if (p >= end || *p != '[') return NULL;
+    p = skip_ws(s, p + 1);
+    if (p < end && *p == ']') {
+        *count = 0;
+        return p + 1;
+    }
+    for (;;) {
+        int64_t v;
+        p = uint_at(s, p, &v);
+        if (p == NULL) return NULL;
+        if (shape == NULL) {
+            if (col->nkeys + 1 > col->kcap &&
+                grow((void **)&col->keys, &col->kcap, col->nkeys + 1, sizeof(int64_t)) < 0)
+                return NULL;
+            col->keys[col->nkeys++] = v;
+        } else {
+            if (n >= MAX_RANK) return NULL;
+            shape[n] = v;
+        }
+        n++;
+        p = skip_ws(s, p);
+        if (p >= end) return NULL;
+        if (*p == ',') {
+            p = skip_ws(s, p + 1);
+            continue;
+        }
+        if (*p != ']') return NULL;
+        *count = n;
+        return p + 1;
+    }
+}
+
+/* A sparse record of col (its shape[rank]): the column's kind K_SPARSE with that shape,
+ * set by its first record; 0, or -1 to decline. */
+static int sparse_kind(Col *col, int first, const int64_t *shape, Py_ssize_t rank) {
+    Py_ssize_t i;
+    if (first) {
+        int64_t w = 1;
+        col->kind = K_SPARSE;
+        col->rank = (int)rank;
+        for (i = 0; i < rank; i++) {
+            col->shape[i] = shape[i];
+            if (shape[i] != 0 && w > ((int64_t)1 << 62) / shape[i]) return -1;
+            w *= shape[i];
+        }
+        col->swidth = w;
+        return 0;
+    }
+    if (col->kind != K_SPARSE || col->rank != rank) return -1;
+    for (i = 0; i < rank; i++)
+        if (col->shape[i] != shape[i]) return -1;
+    return 0;
+}
+
+/* A tensor object at p (on its '{'; requests), what the request scanner (_cjson.c,
+ * column_value) reads of one, read the same way: without keys and shape the list of its
+ * values (none: an empty list), as the general path reads it; with keys and a shape a
+ * sparse record (a shape of rank >= 1, one key per value, every key inside the shape, the
+ * same shape in every record of the column); a shape without values an empty sparse row;
+ * a shape of rank 1 equal to the values' count a list; each part at most once, in any
+ * order. Anything else declines. */
+static const char *scan_tensor(Scan *s, const char *p, Col *col, int first) {
+    const char *end = s->end;
+    Py_ssize_t nv = 0, nk = 0, rank = 0, keys_at = col->nkeys, i;
+    int64_t shape[MAX_RANK];
+    int seen = 0; /* 1 values, 2 keys, 4 shape */
+    p = skip_ws(s, p + 1);
+    if (p < end && *p == '}') return NULL; /* {}: an empty tensor, rare: the general path */
+    for (;;) {
+        const char *a, *b;
+        int esc;
+        Py_ssize_t len;
+        if (p >= end || *p != '"') return NULL;
+        p = scan_string(p, end, &a, &b, &esc);
+        if (p == NULL || esc) return NULL;
+        len = b - a;
+        p = skip_ws(s, p);
+        if (p >= end || *p != ':') return NULL;
+        p = skip_ws(s, p + 1);
+        if (len == 6 && memcmp(a, "values", 6) == 0) {
+            if (seen & 1) return NULL;
+            seen |= 1;
+            if (p >= end || *p != '[') return NULL;
+            p = scan_vector(s, p, col, &nv);
+        } else if (len == 4 && memcmp(a, "keys", 4) == 0) {
+            if (seen & 2) return NULL;
+            seen |= 2;
+            p = uint_list(s, p, col, NULL, &nk);
+        } else if (len == 5 && memcmp(a, "shape", 5) == 0) {
+            if (seen & 4) return NULL;
+            seen |= 4;
+            p = uint_list(s, p, col, shape, &rank);
+        } else {
+            return NULL;
+        }
+        if (p == NULL) return NULL;
+        p = skip_ws(s, p);
+        if (p >= end) return NULL;
+        if (*p == ',') {
+            p = skip_ws(s, p + 1);
+            continue;
+        }
+        if (*p != '}') return NULL;
+        p++;
+        break;
+    }
+    if (nk > 0) {
+        if (!(seen & 4) || rank == 0 || nk != nv || sparse_kind(col, first, shape, rank) < 0) return NULL;
+        for (i = keys_at; i < col->nkeys; i++)
+            if (col->keys[i] >= col->swidth) return NULL;
+    } else if (seen & 4) {
+        int64_t size = 1;
+        for (i = 0; i < rank; i++) {
+            if (shape[i] != 0 && size > ((int64_t)1 << 62) / shape[i]) return NULL;
+            size *= shape[i];
+        }
+        if (nv == 0 && size > 0) {
+            /* an empty sparse row: a shape without values */
+            if (rank == 0 || sparse_kind(col, first, shape, rank) < 0) return NULL;
+        } else {
+            /* a list with its length as shape (other ranks: the general path) */
+            if (rank != 1 || size != nv || list_kind(col, first, nv) < 0) return NULL;
+            return p;
+        }
+    } else {
+        if (list_kind(col, first, nv) < 0) return NULL;
+        col->wrapped++; /* values alone: no shape */
+        return p;
+    }
+    if (put_count(col, nv) < 0) return NULL;
+    return p;
+}
+
 /* The value of one key at p into col (its kind fixed by the first record, or set now when
  * `first`). */
 static const char *scan_value(Scan *s, const char *p, Col *col, int first) {
@@ -275,14 +472,8 @@ static const char *scan_value(Scan *s, const char *p, Col *col, int first) {
     }
     if (*p == '[') {
         Py_ssize_t k;
-        if (first) col->kind = K_VEC;
-        else if (col->kind == K_NUM && to_ragged(col, col->present) < 0) return NULL;
-        else if (col->kind != K_VEC && col->kind != K_RAG) return NULL;
         p = scan_vector(s, p, col, &k);
-        if (p == NULL) return NULL;
-        if (first) col->width = k;
-        else if (col->kind == K_VEC && k != col->width && to_ragged(col, col->present) < 0) return NULL;
-        if (col->kind == K_RAG && put_count(col, k) < 0) return NULL;
+        if (p == NULL || list_kind(col, first, k) < 0) return NULL;
         return p;
     }
     if (*p == '-' || is_digit((unsigned char)*p) || (s->grammar == SMP_JSON_NAN && (*p == 'N' || *p == 'I'))) {
@@ -297,22 +488,7 @@ static const char *scan_value(Scan *s, const char *p, Col *col, int first) {
         if (col->kind == K_RAG && put_count(col, RAG_SCALAR) < 0) return NULL;
         return p;
     }
-    if (*p == '{' && s->request) {
-        /* a tensor object of values alone, {"values": [numbers]}: the list itself, as the
-         * general path reads it (shape and keys decline) */
-        p = skip_ws(s, p + 1);
-        if (end - p < 8 || memcmp(p, "\"values\"", 8) != 0) return NULL;
-        p = skip_ws(s, p + 8);
-        if (p >= end || *p != ':') return NULL;
-        p = skip_ws(s, p + 1);
-        if (p >= end || *p != '[') return NULL;
-        p = scan_value(s, p, col, first);
-        if (p == NULL) return NULL;
-        p = skip_ws(s, p);
-        if (p >= end || *p != '}') return NULL;
-        col->wrapped++;
-        return p + 1;
-    }
+    if (*p == '{' && s->request) return scan_tensor(s, p, col, first);
     return NULL; /* true, false, null, another object: the general path */
 }
 
@@ -770,6 +946,32 @@ static PyObject *build(const Scan *s, int texts) {
                 Py_DECREF(payload);
                 payload = build_strings(s, col);
             }
+        } else if (col->kind == K_SPARSE) {
+            PyObject *shape = PyTuple_New(col->rank), *v, *k, *c;
+            int d;
+            for (d = 0; shape != NULL && d < col->rank; d++) {
+                PyObject *x = PyLong_FromLongLong(col->shape[d]);
+                if (x == NULL) {
+                    Py_CLEAR(shape);
+                    break;
+                }
+                PyTuple_SET_ITEM(shape, d, x);
+            }
+            v = PyByteArray_FromStringAndSize(col->nvals ? (const char *)col->vals : "",
+                                              col->nvals * (Py_ssize_t)sizeof(double));
+            k = PyByteArray_FromStringAndSize(col->nkeys ? (const char *)col->keys : "",
+                                              col->nkeys * (Py_ssize_t)sizeof(int64_t));
+            c = PyByteArray_FromStringAndSize(col->ncounts ? (const char *)col->counts : "",
+                                              col->ncounts * (Py_ssize_t)sizeof(int64_t));
+            if (shape == NULL || v == NULL || k == NULL || c == NULL) {
+                Py_XDECREF(shape);
+                Py_XDECREF(v);
+                Py_XDECREF(k);
+                Py_XDECREF(c);
+                payload = NULL;
+            } else {
+                payload = Py_BuildValue("(NNNN)", v, k, c, shape);
+            }
         } else if (col->kind == K_RAG) {
             PyObject *v = PyByteArray_FromStringAndSize(col->nvals ? (const char *)col->vals : "",
                                                         col->nvals * (Py_ssize_t)sizeof(double));
@@ -889,6 +1091,7 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
         free(s.cols[j].spans);
         free(s.cols[j].counts);
         free(s.cols[j].index);
+        free(s.cols[j].keys);
     }
     free(s.cols);
     free(s.slots);

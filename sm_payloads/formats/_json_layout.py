@@ -710,14 +710,12 @@ def _flat_record(r: dict[str, Any]) -> Any:
             if k in ("data", "label"):
                 for name, x in v.items():
                     if type(x) is dict:
-                        x = _tensor_values(x)
+                        x = _tensor_values(x, k == "label")
                         if x is _NOTHING:
                             return _NOTHING
-                        if k == "label":
-                            x = _Wrapped(x)
                     out[f"{k}\0{name}"] = x
                 continue
-            v = _tensor_values(v)
+            v = _tensor_values(v, False)
             if v is _NOTHING:
                 return _NOTHING
         out[k] = v
@@ -725,16 +723,50 @@ def _flat_record(r: dict[str, Any]) -> Any:
 
 
 class _Wrapped(list[Any]):
-    """The values of a tensor object in a record's ``label`` (see `records_pure`)."""
+    """The values of a tensor object of values alone in a record's ``label`` (see
+    `records_pure`)."""
 
     __slots__ = ()
 
 
-def _tensor_values(obj: dict[str, Any]) -> Any:
-    """The list of a tensor object of values alone, else `_NOTHING`."""
-    if len(obj) == 1 and type(obj.get("values")) is list:
-        return obj["values"]
-    return _NOTHING
+class _SparseCell(NamedTuple):
+    """A sparse tensor object of a record (see `records_pure`)."""
+
+    values: list[Any]
+    keys: list[int]
+    shape: tuple[int, ...]
+
+
+def _tensor_values(obj: dict[str, Any], label: bool) -> Any:
+    """A tensor object as the kernel reads it (``scan_tensor`` in _cjsonrec.c, as the
+    request scanner reads one: `_value_parts`): a `_SparseCell` (keys and a shape, or a
+    shape and no values), else its list (a `_Wrapped` one in a label when no shape is
+    given). `_NOTHING` for what the kernel declines."""
+    parts = _value_parts(obj)
+    if parts is None:
+        return _NOTHING
+    kind, values, keys, shape = parts
+    if kind == 1:
+        assert keys is not None and shape is not None
+        return _SparseCell(values, keys, shape)
+    return _Wrapped(values) if label and "shape" not in obj else values
+
+
+def _sparse_payload(vals: list[Any]) -> tuple[Any, ...] | None:
+    """A column of sparse records as the kernel gives it: (float64 values, int64 keys,
+    int64 counts, shape); None unless every record is sparse with one shape and numbers."""
+    if set(map(type, vals)) != {_SparseCell} or len({v.shape for v in vals}) != 1:
+        return None
+    flat = list(chain.from_iterable(v.values for v in vals))
+    if not set(map(type, flat)) <= _NUM_TYPES:
+        return None
+    try:
+        values = np.array(flat, dtype=np.float64)
+    except OverflowError:
+        return None
+    keys = np.fromiter(chain.from_iterable(v.keys for v in vals), dtype=np.int64)
+    counts = np.fromiter((len(v.values) for v in vals), dtype=np.int64, count=len(vals))
+    return values, keys, counts, vals[0].shape
 
 
 def records_pure(
@@ -798,6 +830,12 @@ def records_pure(
     for key, held in where.items():
         vals = [items[i][key] for i in held]
         index = None if len(held) == n else np.array(held, dtype=np.int64)
+        if request and _SparseCell in set(map(type, vals)):
+            sparse = _sparse_payload(vals)
+            if sparse is None:
+                return None  # sparse and other records in one column
+            cols.append((key, "k", sparse, 0, index))  # (record_column declines an index)
+            continue
         if request and key.startswith("label\0") and _Wrapped in set(map(type, vals)):
             if all(type(v) is _Wrapped and len(v) == 1 for v in vals):
                 # a tensor object of one value (no shape) in every record of a label: a
@@ -891,7 +929,16 @@ def record_column(
         else:
             col[held] = payload
         return col
-    if kind == "r" or held is not None:
+    if kind == "k":
+        # sparse records (requests): CSR, as the request scanner's records give it
+        if held is not None:
+            return None  # sparse records some records lack: the general path
+        values, keys, counts = (
+            np.frombuffer(x, dtype=d)
+            for x, d in zip(payload[:3], (np.float64, np.int64, np.int64), strict=True)
+        )
+        col = FastGroup("", key, values, counts, keys=keys, shape=tuple(payload[3])).column()
+    elif kind == "r" or held is not None:
         # numbers (shape ()) among lists (shape (k,)): a ragged column, a number one value;
         # a record without the key: no values, and not valid
         if kind == "r":
