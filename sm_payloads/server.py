@@ -634,21 +634,23 @@ class _App:
             r = _text(404, f"no route {path}: use GET /ping or POST /invocations")
             await _send(send, r, close=_unread(scope))
 
-    async def read_body(self, receive: Receive, limit: int | None) -> bytes | bytearray | Response | None:
+    async def read_body(
+        self,
+        receive: Receive,
+        limit: int | None,
+        first: tuple[Message | None, Awaitable[Message] | None] | None = None,
+    ) -> bytes | bytearray | Response | None:
         """The body as it arrives: the bytes; a 413 once past `limit`; a 408 when it is not
         complete within ``timeout_s``; None when the client went away. Sends nothing, so the
         read deadline (a timeout that cancels this task, cheaper than a wait_for per
         message) can only interrupt a ``receive()``. A body that comes in one message is
         returned as it came (no copy); one that is there already (the server read it with
-        the headers, as small bodies are) is taken without waiting, so it needs no deadline."""
-        message, waiting = _now_or_later(receive())
-        if message is not None and message["type"] == "http.request" and not message.get("more_body", False):
-            chunk = message.get("body", b"")
-            if type(chunk) is bytes:
-                if limit is not None and len(chunk) > limit:
-                    text = f"request body exceeds the limit of {limit} bytes ({len(chunk)} bytes received)"
-                    return _text(413, text)
-                return chunk
+        the headers, as small bodies are) is taken without waiting, so it needs no deadline
+        (`_body_now`). `first`: the first ``receive()`` begun already (`_now_or_later`)."""
+        message, waiting = _now_or_later(receive()) if first is None else first
+        now = _body_now(message, limit)
+        if now is not None:
+            return now
         body: bytes | bytearray = b""
         loop = asyncio.get_running_loop()
         expiry = _Expiry()
@@ -744,11 +746,14 @@ class _App:
             await _send(send, r, retry_after=b"1", close=_unread(scope))
             return
         loop = asyncio.get_running_loop()
-        self.reading += 1
-        try:
-            read = await self.read_body(receive, limit)
-        finally:
-            self.reading -= 1
+        first = _now_or_later(receive())
+        read: bytes | bytearray | Response | None = _body_now(first[0], limit)  # no wait, no count
+        if read is None:
+            self.reading += 1
+            try:
+                read = await self.read_body(receive, limit, first)
+            finally:
+                self.reading -= 1
         if read is None:  # http.disconnect: never processed
             return
         if isinstance(read, Response):
@@ -838,7 +843,14 @@ class _App:
         if isinstance(prepared, Response):
             return prepared
         try:
-            result = await self.await_predict(prepared.batch, deadline)
+            done, waiting = _now_or_later(self.predict(prepared.batch))
+            if waiting is not None:
+                result = await self.await_predict(waiting, deadline)
+            elif asyncio.get_running_loop().time() >= deadline:
+                # It held the loop past the deadline: its answer is too late all the same.
+                raise asyncio.TimeoutError
+            else:
+                result = done
         except asyncio.TimeoutError:
             raise
         except (Exception, SystemExit, KeyboardInterrupt):
@@ -850,19 +862,14 @@ class _App:
             return handler.respond(result, prepared)
         return await self.pool.run(lambda: handler.respond(result, prepared), deadline)
 
-    async def await_predict(self, batch: Any, deadline: float) -> Any:
-        """The async predict's result for `batch`; `asyncio.TimeoutError` when it has not
-        returned by `deadline` (loop time): a timeout cancels this task, as ``asyncio.wait_for``
-        cancels its inner task, without a task of its own (the predict runs in the request's
-        task, as a web framework's async endpoint does; its cancellation is awaited). A
-        predict that returns without waiting for anything needs no timeout; if it held the
-        loop past the deadline, its answer is too late all the same."""
+    async def await_predict(self, waiting: Awaitable[Any], deadline: float) -> Any:
+        """The rest of an async predict that waits for something (`_now_or_later` ran its
+        first step: a predict that returns without waiting needs no timeout, see
+        `answer_async`); `asyncio.TimeoutError` when it has not returned by `deadline`
+        (loop time): a timeout cancels this task, as ``asyncio.wait_for`` cancels its inner
+        task, without a task of its own (the predict runs in the request's task, as a web
+        framework's async endpoint does; its cancellation is awaited)."""
         loop = asyncio.get_running_loop()
-        done, waiting = _now_or_later(self.predict(batch))
-        if waiting is None:
-            if loop.time() >= deadline:
-                raise asyncio.TimeoutError
-            return done
         if math.isinf(deadline):
             return await waiting
         expiry = _Expiry()
@@ -918,6 +925,20 @@ def _now_or_later(awaitable: Awaitable[T]) -> tuple[T | None, Awaitable[T] | Non
     except StopIteration as stop:
         return stop.value, None
     return None, _rest(awaitable, first)
+
+
+def _body_now(message: Message | None, limit: int | None) -> bytes | Response | None:
+    """The whole body when `message`, the first one received, holds all of it as bytes (the
+    server read it with the headers): the bytes, or the 413 when it is over `limit`; None
+    otherwise (it is read as it arrives, `_App.read_body`)."""
+    if message is None or message["type"] != "http.request" or message.get("more_body", False):
+        return None
+    chunk = message.get("body", b"")
+    if type(chunk) is not bytes:
+        return None
+    if limit is not None and len(chunk) > limit:
+        return _text(413, f"request body exceeds the limit of {limit} bytes ({len(chunk)} bytes received)")
+    return chunk
 
 
 @types.coroutine

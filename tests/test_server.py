@@ -322,6 +322,29 @@ def test_chunked_body_is_cut_off_once_past_the_limit() -> None:
     assert r.reads == 3 and r.headers["connection"] == "close"
 
 
+def test_a_body_in_one_message_past_the_limit_is_413_without_waiting() -> None:
+    # The whole body in the first message (as a server reads a small one with the headers)
+    # and no Content-Length to refuse it before: refused as it is, the connection closed.
+    app = asgi_app(score, env={}, limits=smp.Limits(max_bytes=1000))
+    r = asyncio.run(
+        call(
+            app,
+            "POST",
+            "/invocations",
+            [b"1" * 1200],
+            [("content-type", CSV), ("transfer-encoding", "chunked")],
+        )
+    )
+    assert got(r) == text(413, "request body exceeds the limit of 1000 bytes (1200 bytes received)")
+    assert r.reads == 1 and r.headers["connection"] == "close"
+    ok = asyncio.run(
+        call(
+            app, "POST", "/invocations", [b"1,2\n"], [("content-type", CSV), ("transfer-encoding", "chunked")]
+        )
+    )
+    assert ok.status == 200 and ok.reads == 1
+
+
 def test_chunked_body_at_the_limit_is_read() -> None:
     app = asgi_app(score, env={}, limits=smp.Limits(max_bytes=8))
     r = asyncio.run(
