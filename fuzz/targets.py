@@ -306,6 +306,11 @@ def seeds_json() -> list[bytes]:
             b'{"instances": [{"data": {"features": {"keys": [3], "shape": [9], "values": [1.0]}}}, '
             b'{"data": {"features": {"keys": [5], "shape": [9], "values": [2.0]}}}]}',
             b'{"predictions": [1, 2, 3, 4]}',
+            # data and label objects, tensor objects, sparse records with a label (column by column)
+            b'{"instances":[{"data":{"features":{"values":[1.5,2.5]}},"label":{"values":{"values":[1.0]}}},'
+            b'{"data":{"features":{"values":[3,4]}},"label":{"values":{"values":[0]}},"uid":"u"}]}',
+            b'{"instances":[{"data":{"features":{"keys":[0,2],"shape":[3],"values":[1.5,2.5]}},'
+            b'"label":{"values":{"values":[1.0]}}},{"data":{"features":{"shape":[3]}},"label":{"y":[1]}}]}',
         ]
     )
 
@@ -337,6 +342,7 @@ def seeds_jsonlines() -> list[bytes]:
             b'{"features": [1]}\n\n{"features": [2]}\r\n{"features": [3]}',
             b"1\n2\n\n\n\n3\n",
             b'{"a": "x"}\n{"a": "y"}\n',
+            b'{"data": {"a": {"values": [1]}}, "label": {"y": 2}}\n{"label": {"y": 3}, "data": {"a": [4]}}\n',
         ]
     )
 
