@@ -1,6 +1,6 @@
 """The command line's conversion pipeline around the codecs: the writer thread of
-`convert` (`cli._Sink.background`) and the allocator setting of a conversion
-(`cli._keep_freed_memory`)."""
+`convert` (`cli._Sink.background`), the allocator setting of a conversion
+(`cli._keep_freed_memory`) and the frozen objects of the cyclic collector."""
 
 from __future__ import annotations
 
@@ -134,3 +134,18 @@ def test_without_mallopt_a_conversion_runs_as_it_is(monkeypatch: pytest.MonkeyPa
     src.write_bytes(b"1,2\n")
     assert cli.main(["convert", str(src), str(tmp_path / "out.csv"), "-q"]) == 0
     assert (tmp_path / "out.csv").read_bytes() == b"1.0,2.0\n"
+
+
+@pytest.mark.parametrize(("body", "code"), [(b"1,2\n", 0), (b"1,2\n3\n", 1)])
+def test_convert_freezes_the_collectors_objects_and_thaws_them_after(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, body: bytes, code: int
+) -> None:
+    import gc
+
+    calls: list[str] = []
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
+    src = tmp_path / "in.csv"
+    src.write_bytes(body)  # the second body has a row of another width: an error
+    assert cli.main(["convert", str(src), str(tmp_path / "out.jsonl"), "-q"]) == code
+    assert calls == ["freeze", "unfreeze"]
