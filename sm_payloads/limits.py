@@ -98,7 +98,7 @@ class Limits:
         """Before decoding a whole payload: its size, and for JSON its depth."""
         if self.max_bytes is not None and len(data) > self.max_bytes:
             raise PayloadTooLargeError(len(data), self.max_bytes, f"{content_type} payload")
-        if self.max_depth is not None and _is_json(content_type):
+        if self.max_depth is not None and _is_json(content_type) and not _shallow(data, self.max_depth):
             depth, at = json_depth(data, self.max_depth)
             if depth > self.max_depth:
                 raise DecodeError(
@@ -152,6 +152,15 @@ class Limits:
 #: What `smp.serving` applies by default. The byte limit there comes from the handler
 #: (6 MiB, or ``SAGEMAKER_MAX_PAYLOAD_IN_MB``); these bound what reaches predict().
 SERVING = Limits(max_records=1_000_000, max_elements=1 << 24, max_depth=64)
+
+
+def _shallow(data: Any, max_depth: int) -> bool:
+    """Whether a short bytes body (4 KiB at most: a request of a few records) cannot nest
+    deeper than `max_depth`: each level opens with a ``[`` or ``{``, so a body holding no
+    more of them than that (in strings or not) is within it, without `json_depth`'s scan
+    (about 18 µs even for a short body; counting is 1 µs a kB, so longer bodies, which
+    mostly hold more brackets, are scanned at once)."""
+    return type(data) is bytes and len(data) <= 4096 and data.count(b"[") + data.count(b"{") <= max_depth
 
 
 def _is_json(content_type: str) -> bool:

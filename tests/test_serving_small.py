@@ -544,3 +544,57 @@ def test_a_csv_answer_of_records_without_values_is_refused_with_a_reason() -> No
     assert r.body.startswith(
         b"the prediction cannot be written as text/csv: the output 'values' has no values"
     )
+
+
+# -- the depth check of a short JSON body ------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet='[]{}"\\:,1 a', max_size=80),
+    max_depth=st.integers(0, 12),
+    ct=st.sampled_from([JSON, "application/jsonlines"]),
+)
+def test_a_short_bodys_depth_check_refuses_what_the_scan_refuses(text: str, max_depth: int, ct: str) -> None:
+    # A body with no more brackets than the limit skips the scan: it cannot be refused, and
+    # the scan agrees; any other goes through the scan.
+    from sm_payloads import limits as limits_module
+
+    body = text.encode()
+    lim = Limits(max_depth=max_depth)
+    depth, _ = limits_module.json_depth(body, max_depth)
+    if limits_module._shallow(body, max_depth):
+        assert depth <= max_depth
+    try:
+        lim.check_size(body, ct)
+        refused = False
+    except smp.DecodeError as e:
+        refused = True
+        assert str(e).startswith(f"{ct}: nested deeper than the limit of {max_depth} levels")
+    assert refused == (depth > max_depth)
+
+
+def test_a_short_body_within_the_depth_is_not_scanned(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sm_payloads import limits as limits_module
+
+    scans: list[int] = []
+    real = limits_module.json_depth
+
+    def counted(data: Any, stop_above: int | None = None) -> tuple[int, int | None]:
+        scans.append(len(data))
+        return real(data, stop_above)
+
+    monkeypatch.setattr(limits_module, "json_depth", counted)
+    one = b'{"instances":[{"features":[0.25,1.5]}]}'  # 3 brackets that open
+    SERVING.check_size(one, JSON)
+    assert scans == []
+    Limits(max_depth=2).check_size(b"[[1]]", JSON)  # 2 openers, depth 2: within
+    assert scans == []
+    with pytest.raises(smp.DecodeError, match="nested deeper than the limit of 2 levels"):
+        Limits(max_depth=2).check_size(b"[[[1]]]", JSON)
+    assert scans == [7]
+    long = b"[" + b"1," * 3000 + b"1]"  # over 4 KiB: scanned, whatever it holds
+    SERVING.check_size(long, JSON)
+    assert scans == [7, len(long)]
+    SERVING.check_size(bytearray(one), JSON)  # not bytes: scanned
+    assert scans[-1] == len(one)
