@@ -492,7 +492,10 @@ def _one_json_answer(result: Any) -> bytes | None:
             if len(_JSON_KEYS) >= 256:
                 _JSON_KEYS.clear()
             _JSON_KEYS[key] = name
-        value = orjson.dumps(col, option=orjson.OPT_SERIALIZE_NUMPY)
+        try:
+            value = orjson.dumps(col, option=orjson.OPT_SERIALIZE_NUMPY)
+        except orjson.JSONEncodeError:
+            return None  # an array orjson does not take as it is: the general path
         if value == b"[null]":
             return None  # NaN or an infinity (orjson writes null): the general path refuses it
         parts.append(name + value[1:-1])

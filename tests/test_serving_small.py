@@ -249,6 +249,8 @@ def columns(draw: st.DrawFn, n: int) -> np.ndarray:
     if draw(st.booleans()):
         col = col.copy()
         col.setflags(write=False)
+    if draw(st.booleans()):
+        col = np.repeat(col, 2, axis=0)[::2]  # a strided view of the same values
     return col
 
 
@@ -281,6 +283,12 @@ def test_the_json_answer_of_one_record() -> None:
     assert serving._one_json_answer(f32) == b'{"predictions":[{"p":0.1}]}'
     feats = smp.RecordBatch({"v": np.array([2.5])})
     assert serving._one_json_answer(feats) == b'{"predictions":[{"v":2.5}]}'
+    strided = smp.RecordBatch(label={"s": np.arange(10.0)[::10], "t": np.arange(20, dtype=np.int32)[5:6]})
+    assert (
+        serving._one_json_answer(strided)
+        == encode_response(strided, JSON)
+        == b'{"predictions":[{"s":0.0,"t":5}]}'
+    )
     for other in (
         smp.RecordBatch(label={"s": np.array([np.nan])}),  # refused by the general path
         smp.RecordBatch(label={"s": np.array([1.0, 2.0])}),  # two records
