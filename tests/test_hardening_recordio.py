@@ -208,3 +208,72 @@ def test_two_records_of_thousands_of_keys_still_read() -> None:
     assert len(b.features) == 10_000
     col = b.features["r1k4999"]
     assert col.to_lists() == [None, [4999.0]]
+
+
+# One record of about 2 MB of small fields: no run of records can split it, so the careful
+# reader reads it (on the C path, C joins the unpacked values).
+_ONE_RECORD: dict[str, tuple[bytes, Callable[[smp.RecordBatch], Any]]] = {
+    "a million empty value parts": (
+        features(b"v", *([b""] * 1_000_000), ld(2, ld(1, f32(1.5)))),
+        lambda b: b.features["v"].tolist() == [[1.5]],
+    ),
+    "a million empty float32 tensors in one value": (
+        features(b"v", ld(2, ld(1, f32(1.5))) + b"\x12\x00" * 1_000_000),
+        lambda b: b.features["v"].tolist() == [[1.5]],
+    ),
+    "a million empty packed runs": (
+        features(b"v", ld(2, b"\x0a\x00" * 1_000_000 + ld(1, f32(1.5)))),
+        lambda b: b.features["v"].tolist() == [[1.5]],
+    ),
+    "400,000 unpacked float32 values": (
+        features(b"v", ld(2, b"".join(b"\x0d" + f32(float(j % 1000)) for j in range(400_000)))),
+        lambda b: (
+            b.features["v"].shape == (1, 400_000)
+            and b.features["v"][0, :3].tolist() == [0.0, 1.0, 2.0]
+            and b.features["v"][0, -1] == 999.0
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_ONE_RECORD))
+def test_one_record_of_millions_of_small_fields_stays_within_the_memory_bound(case: str) -> None:
+    from sm_payloads.formats import _record_reader as reader
+    from sm_payloads.recordio import frame_table
+
+    payload, check = _ONE_RECORD[case]
+    body = write_records([payload])
+    used, batch = peak(lambda: smp.decode_request(body, CT))
+    assert check(batch)
+    assert used <= 32 * len(body), f"{case}: peak {used / len(body):.1f} x the body"
+    # The careful reader alone: no object per empty part or packed run, 16 bytes per
+    # unpacked value (an array each was about 100 bytes, a tuple per part 60 x the body).
+    starts, lengths, _ = frame_table(memoryview(body), CT)
+    used, alone = peak(lambda: reader.careful_decode(memoryview(body), starts, lengths, {}, 0, 0))
+    assert alone.equals(batch, bitwise=True)
+    assert used <= 3 * len(body), f"{case}: careful reader peak {used / len(body):.1f} x the body"
+
+
+def test_the_template_gives_up_on_record_0_at_its_first_field_it_does_not_read() -> None:
+    # One record of 200,000 unpacked int32 values: the template reads the first and stops
+    # (it read all of them at the careful reader's speed, then declined).
+    from unittest import mock
+
+    from sm_payloads.formats import _record_reader as reader
+
+    from sm_payloads.recordio import frame_table
+
+    body = write_records([features(b"v", ld(7, b"\x08\x03" * 200_000))])
+    buf = np.frombuffer(body, np.uint8)
+    starts, lengths, _ = frame_table(memoryview(body), CT)
+    read = []
+    real = reader.read_varint
+
+    def counted(*a: Any) -> Any:
+        read.append(1)
+        return real(*a)
+
+    with mock.patch.object(reader, "read_varint", counted):
+        assert reader.template_decode(memoryview(body), buf, starts, int(lengths[0]), False) is None
+    assert len(read) == 1
+    assert smp.decode_request(body, CT).features["v"].tolist() == [[3] * 200_000]

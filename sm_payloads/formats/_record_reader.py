@@ -52,6 +52,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
+from array import array
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -139,14 +140,31 @@ def _to_int32(v: int) -> int:
     return v - (1 << 32) if v >= 1 << 31 else v
 
 
-class Layout:
-    """Where record 0 keeps its packed fixed-width values (for the template fast path)."""
+class NotSimple(Exception):
+    """Record 0 is not one the template reads (raised by `Layout` as soon as that shows)."""
 
-    __slots__ = ("ranges", "simple")
+
+class Layout:
+    """Where record 0 keeps its packed fixed-width values (for the template fast path).
+
+    Its `simple` (only float tensors with one packed values chunk, nothing else) is True
+    until the parse sets it False, which raises `NotSimple` at once: the template gives up
+    on a record of millions of small fields at its second field, not after reading it all
+    at the careful reader's speed."""
+
+    __slots__ = ("ranges",)
 
     def __init__(self) -> None:
         self.ranges: list[tuple[str, str, int, int]] = []  # (map, key, start, end), absolute
-        self.simple = True  # only float tensors with one packed values chunk, nothing else
+
+    @property
+    def simple(self) -> bool:
+        return True
+
+    @simple.setter
+    def simple(self, value: bool) -> None:
+        if not value:
+            raise NotSimple
 
 
 def _fields_of(buf: memoryview, parts: list[tuple[int, int]]) -> Any:
@@ -159,7 +177,10 @@ def _tensor(
     buf: memoryview, parts: list[tuple[int, int]], which: int, layout: Layout | None, where: tuple[str, str]
 ) -> Tensor:
     dtype = _TENSOR_DTYPES[which]
-    chunks: list[np.ndarray] = []
+    # The byte ranges of the float values, packed or not, in wire order (start, end, ...),
+    # gathered into an array every `_SPANS` ranges: an array a field took about 100 bytes.
+    spans = array("q")
+    done: list[np.ndarray] = []
     values_int: list[int] = []
     keys: list[int] = []
     shape: list[int] = []
@@ -184,11 +205,21 @@ def _tensor(
                             f"packed {dtype.name} values of {ve - vs} bytes (not a multiple of {size})",
                             vs,
                         )
-                    chunks.append(np.frombuffer(buf[vs:ve], dtype=dtype))
-                    packed_ranges.append((vs, ve))
+                    if ve > vs:
+                        spans.extend((vs, ve))
+                        if len(spans) >= 2 * _SPANS:
+                            done.append(_spans_values(buf, spans, dtype))
+                            spans = array("q")
+                    if layout is not None:
+                        packed_ranges.append((vs, ve))
+                        if len(packed_ranges) > 1:
+                            layout.simple = False
                 else:
                     _check_wt(wt, I32 if size == 4 else I64, f"{dtype.name} value", tag_at)
-                    chunks.append(np.frombuffer(buf[vs:ve], dtype=dtype))
+                    spans.extend((vs, ve))
+                    if len(spans) >= 2 * _SPANS:
+                        done.append(_spans_values(buf, spans, dtype))
+                        spans = array("q")
                     if layout is not None:
                         layout.simple = False
         elif fn in (2, 3):
@@ -200,16 +231,18 @@ def _tensor(
             else:
                 _check_wt(wt, VARINT, "keys" if fn == 2 else "shape", tag_at)
                 target.append(read_varint(buf, vs, ve)[0])
+            if layout is not None and (shape_seen or keys):
+                layout.simple = False
         elif layout is not None:
             layout.simple = False
     if which == 7:
         values = np.array(values_int, dtype=np.int32)
-    elif not chunks:
-        values = np.empty(0, dtype=dtype)
-    elif len(chunks) == 1:
-        values = chunks[0]
+    elif not done and len(spans) <= 2:
+        values = np.frombuffer(buf[spans[0] : spans[1]], dtype=dtype) if spans else np.empty(0, dtype=dtype)
     else:
-        values = np.concatenate(chunks)
+        if spans:
+            done.append(_spans_values(buf, spans, dtype))
+        values = done[0] if len(done) == 1 else np.concatenate(done)
     if layout is not None:
         # The template path handles a float tensor that is one packed chunk (or empty),
         # with no keys, no shape and nothing else.
@@ -229,6 +262,18 @@ def _tensor(
         # repeated fields have no presence: an empty packed shape is no shape
         shape=tuple(shape) if shape else None,
     )
+
+
+#: Value ranges `_tensor` gathers at a time.
+_SPANS = 1 << 14
+
+
+def _spans_values(buf: memoryview, spans: array[int], dtype: np.dtype[Any]) -> np.ndarray:
+    """The values in the byte ranges ``spans`` (start, end, start, end, ...) of `buf`, one
+    after another, as `dtype`."""
+    at = np.frombuffer(spans, dtype=np.int64)
+    counts = (at[1::2] - at[0::2]) // dtype.itemsize
+    return gather_items(np.frombuffer(buf, dtype=np.uint8), at[0::2], counts, dtype)
 
 
 def _bytes_value(buf: memoryview, parts: list[tuple[int, int]]) -> Tensor:
@@ -261,10 +306,12 @@ def _value(
         if fn in _VALUE_FIELD_NAMES:
             _check_wt(wt, LEN, _VALUE_FIELD_NAMES[fn], tag_at)
             seen += 1
-            if fn == which:
-                member.append((vs, ve))
-            else:
+            if layout is not None and seen > 1:
+                layout.simple = False
+            if fn != which:
                 which, member = fn, [(vs, ve)]
+            elif ve > vs:  # an empty occurrence after the first adds nothing
+                member.append((vs, ve))
         elif layout is not None:
             layout.simple = False
     if not which:
@@ -290,14 +337,17 @@ def _map_entry(
         elif fn == 2:
             _check_wt(wt, LEN, f"{map_name} value", tag_at)
             if value is None:
-                value = [(vs, ve)]
-            else:  # a message field that occurs twice merges
+                value = []
+            elif layout is not None:  # a message field that occurs twice merges
+                layout.simple = False
+            if ve > vs:  # an empty part adds nothing (millions of them: no tuple each)
                 value.append((vs, ve))
-                if layout is not None:
-                    layout.simple = False
         elif layout is not None:
             layout.simple = False
     return key, value
+
+
+_ABSENT: Any = object()
 
 
 def parse_record(buf: memoryview, start: int, end: int, layout: Layout | None = None) -> Record:
@@ -310,7 +360,9 @@ def parse_record(buf: memoryview, start: int, end: int, layout: Layout | None = 
             _check_wt(wt, LEN, f"{name} entry", tag_at)
             key, value = _map_entry(buf, vs, ve, name, layout)
             entries = maps[name]
-            entries.pop(key, None)  # a repeated key: the last entry wins, in its position
+            # a repeated key: the last entry wins, in its position
+            if entries.pop(key, _ABSENT) is not _ABSENT and layout is not None:
+                layout.simple = False
             entries[key] = value
         elif fn in (3, 4, 5):
             what = ("uid", "metadata", "configuration")[fn - 3]
@@ -353,9 +405,7 @@ def template_decode(
     s0 = int(starts[0])
     try:
         rec0 = parse_record(view, s0, s0 + length, layout)
-    except WireError:
-        return None
-    if not layout.simple:
+    except (WireError, NotSimple):
         return None
     stride = int(starts[1] - starts[0]) if n > 1 else 8 + length + (-length & 3)
     if n > 1 and not (np.diff(starts) == stride).all():
@@ -772,14 +822,19 @@ def _read_part(
     body, whose payloads hold `total` bytes), each table of fields within `limit` rows."""
     n = starts.size
     ends = starts + lengths
-    rec = _scan_fields(buf, starts, ends, (3, 4, 5), limit)
-    if (rec.wt != LEN).any():
-        raise Decline("known field with another wire type")
-    uid, metadata, configuration = (_record_strings(buf, rec, fno, n) for fno in (3, 4, 5))
-    del rec
-    ent = _scan_fields(buf, starts, ends, (1, 2), limit)
+    # The records' fields in one scan: map entries (1, 2) and strings (3, 4, 5).
+    ent = _scan_fields(buf, starts, ends, (1, 2, 3, 4, 5), limit)
     if (ent.wt != LEN).any():
         raise Decline("known field with another wire type")
+    strings = ent.fn >= 3
+    if strings.any():
+        rec = ent.select(strings)
+        ent = ent.select(~strings)
+        uid, metadata, configuration = (_record_strings(buf, rec, fno, n) for fno in (3, 4, 5))
+        del rec
+    else:
+        uid, metadata, configuration = [None] * n, [None] * n, [None] * n
+    del strings
     m_e = ent.msg.size
     kf = _scan_fields(buf, ent.vs, ent.ve, (1,), limit)
     if (kf.wt != LEN).any():
