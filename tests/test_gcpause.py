@@ -44,11 +44,23 @@ def collections() -> Iterator[list[bool]]:
             gc.disable()
 
 
-# records the column readers decline (a label object beside data), so the general path
-# parses the document and builds the columns from it: about 90 bytes and 5 containers a record
+# protobuf-layout records with a label: about 90 bytes and 5 containers a record on the
+# general path (`general_path` below switches the column readers off), which parses the
+# document and builds the columns from it
 _RECORD = b'{"data": {"features": {"values": [1.5, 2.5]}}, "label": {"values": [1]}}'
 _BODY = b'{"instances": [' + b",".join([_RECORD] * 40_000) + b"]}"
 _LINES = b"\n".join([_RECORD] * 40_000) + b"\n"
+
+
+@pytest.fixture
+def general_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The request decoders with their scanners and column readers switched off."""
+    from sm_payloads.formats import json as json_format
+    from sm_payloads.formats import jsonlines as jsonl_format
+
+    for module in (json_format, jsonl_format):
+        monkeypatch.setattr(module, "request_group", lambda *a, **k: None)
+        monkeypatch.setattr(module, "request_fast", lambda *a, **k: None)
 
 
 def test_the_pause_threshold_is_64_kib() -> None:
@@ -59,7 +71,7 @@ def test_the_pause_threshold_is_64_kib() -> None:
     ("content_type", "body"), [("application/json", _BODY), ("application/jsonlines", _LINES)]
 )
 def test_no_collection_runs_while_the_general_path_reads(
-    collections: list[bool], content_type: str, body: bytes
+    collections: list[bool], general_path: None, content_type: str, body: bytes
 ) -> None:
     batch = smp.decode_request(body, content_type)
     assert batch.n == 40_000
@@ -70,7 +82,7 @@ def test_no_collection_runs_while_the_general_path_reads(
 
 
 def test_without_the_pause_the_same_body_starts_collections(
-    collections: list[bool], monkeypatch: pytest.MonkeyPatch
+    collections: list[bool], general_path: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the control for the test above: without the pause, collections start inside the reader
     monkeypatch.setattr(_gcpause, "PAUSE_FROM", 1 << 40)

@@ -350,6 +350,8 @@ def columns_read(body: bytes, lines: bool) -> J._RecordColumns | None:
                 assert bytes(ia) == np.asarray(ib, dtype=np.int64).tobytes()
             if kind == "s":
                 assert a == b and all(type(x) is str for x in a)
+            elif kind == "S":  # lists of strings, a list per record
+                assert a == b and all(type(x) is list and all(type(t) is str for t in x) for x in a)
             elif kind == "r":  # (values, counts)
                 assert bytes(a[0]) == np.asarray(b[0], dtype=np.float64).tobytes()
                 assert bytes(a[1]) == np.asarray(b[1], dtype=np.int64).tobytes()
@@ -489,7 +491,7 @@ _text = st.text(max_size=4)
 @st.composite
 def _column_records(draw: st.DrawFn) -> list[Any]:
     keys = draw(st.lists(_KEYS, min_size=1, max_size=4, unique=True))
-    kinds = {k: draw(st.sampled_from(["n", "s", "v", "r"])) for k in keys}
+    kinds = {k: draw(st.sampled_from(["n", "s", "v", "r", "S"])) for k in keys}
     widths = {k: draw(st.integers(0, 3)) for k in keys}
     messy = draw(st.booleans())
 
@@ -502,6 +504,8 @@ def _column_records(draw: st.DrawFn) -> list[Any]:
             return draw(_text)
         if kinds[k] == "r":  # numbers and lists of any length: a ragged column
             return draw(_scalar_cell)
+        if kinds[k] == "S":  # lists of strings (sometimes an empty one)
+            return draw(st.lists(_text, min_size=0 if messy else 1, max_size=3))
         return draw(st.lists(_numbers, min_size=widths[k], max_size=widths[k]))
 
     out = []
@@ -683,7 +687,7 @@ def _nested_records(draw: st.DrawFn) -> list[Any]:
         "label": draw(st.lists(_INNER, max_size=2, unique=True)),
         "": draw(st.lists(st.sampled_from(["features", "x", "uid"]), max_size=2, unique=True)),
     }
-    kinds = {(p, k): draw(st.sampled_from(["n", "s", "v", "r"])) for p, ks in parts.items() for k in ks}
+    kinds = {(p, k): draw(st.sampled_from(["n", "s", "v", "r", "S"])) for p, ks in parts.items() for k in ks}
     widths = {pk: draw(st.integers(0, 3)) for pk in kinds}
     sparse = {pk: draw(st.sampled_from([0, 0, 1, 2])) for pk in kinds}  # 1: shape [w]; 2: [1, w]
     wrap = draw(st.sampled_from(["never", "always", "sometimes"]))
@@ -701,6 +705,8 @@ def _nested_records(draw: st.DrawFn) -> list[Any]:
             v = draw(_text)
         elif kind == "r":
             v = draw(_scalar_cell)
+        elif kind == "S":
+            v = draw(st.lists(_text, min_size=1, max_size=3))
         else:
             v = draw(st.lists(_numbers, min_size=widths[pk], max_size=widths[pk]))
         if type(v) is list and (wrap == "always" or (wrap == "sometimes" and draw(st.booleans()))):

@@ -28,7 +28,8 @@
  * scanner reads one (scan_tensor): without keys and shape its list (a label whose every
  * value is one of one value is a column of numbers, as the general path reads it), with
  * keys and a shape a sparse record (kind 'k': payload (values, keys, counts, shape), every
- * record of the column sparse with one shape). Anything else (true, false, null,
+ * record of the column sparse with one shape); a key may hold lists of strings (kind 'S':
+ * payload a list of each record's list of str; none empty). Anything else (true, false, null,
  * other objects, other lengths, invalid JSON or UTF-8, a lone surrogate escape, an empty array,
  * no records, a response whose records are all {}) returns None and the caller's general
  * path decides what the body is and reports its errors. The kernel never raises for the
@@ -61,7 +62,7 @@
 /* The most keys a record may have (more declines). */
 #define MAX_KEYS 4096
 
-enum { K_NUM = 'n', K_STR = 's', K_VEC = 'v', K_RAG = 'r', K_SPARSE = 'k' };
+enum { K_NUM = 'n', K_STR = 's', K_VEC = 'v', K_RAG = 'r', K_SPARSE = 'k', K_STRS = 'S' };
 
 /* Sparse tensor objects (requests): at most this many dimensions, and digits a key or a
  * dimension (as the request scanner, _cjson.c). */
@@ -451,6 +452,38 @@ static const char *scan_tensor(Scan *s, const char *p, Col *col, int first) {
     return p;
 }
 
+/* A list of strings (requests), p on its first string: one record of a K_STRS column
+ * (spans as K_STR's, a count per record). */
+static const char *scan_texts(Scan *s, const char *p, Col *col, int first) {
+    const char *end = s->end;
+    Py_ssize_t k = 0;
+    if (first) col->kind = K_STRS;
+    else if (col->kind != K_STRS) return NULL;
+    for (;;) {
+        const char *a, *b;
+        int esc;
+        if (p >= end || *p != '"') return NULL;
+        p = scan_string(p, end, &a, &b, &esc);
+        if (p == NULL) return NULL;
+        if (col->nspans + 2 > col->scap &&
+            grow((void **)&col->spans, &col->scap, col->nspans + 2, sizeof(Py_ssize_t)) < 0)
+            return NULL;
+        col->spans[col->nspans++] = a - s->base;
+        col->spans[col->nspans++] = esc ? -(b - s->base) - 1 : b - s->base;
+        k++;
+        p = skip_ws(s, p);
+        if (p >= end) return NULL;
+        if (*p == ',') {
+            p = skip_ws(s, p + 1);
+            continue;
+        }
+        if (*p != ']') return NULL;
+        break;
+    }
+    if (put_count(col, k) < 0) return NULL;
+    return p + 1;
+}
+
 /* The value of one key at p into col (its kind fixed by the first record, or set now when
  * `first`). */
 static const char *scan_value(Scan *s, const char *p, Col *col, int first) {
@@ -469,6 +502,10 @@ static const char *scan_value(Scan *s, const char *p, Col *col, int first) {
         col->spans[col->nspans++] = a - s->base;
         col->spans[col->nspans++] = esc ? -(b - s->base) - 1 : b - s->base;
         return p;
+    }
+    if (*p == '[' && s->request) {
+        const char *q = skip_ws(s, p + 1);
+        if (q < end && *q == '"') return scan_texts(s, q, col, first);
     }
     if (*p == '[') {
         Py_ssize_t k;
@@ -763,14 +800,14 @@ static Py_ssize_t unescape(const char *a, const char *b, char *out) {
 /* The str objects of a string column (a list), or NULL: with an exception set when
  * memory ran out, without one when a string declines. */
 static PyObject *build_strings(const Scan *s, const Col *col) {
-    PyObject *list = PyList_New(col->present);
+    PyObject *list = PyList_New(col->nspans / 2);
     PyObject *prev = NULL;
     const char *pa = NULL;
     Py_ssize_t plen = -1, i;
     char *tmp = NULL;
     Py_ssize_t tcap = 0;
     if (list == NULL) return NULL;
-    for (i = 0; i < col->present; i++) {
+    for (i = 0; i < col->nspans / 2; i++) {
         Py_ssize_t a = col->spans[2 * i], b = col->spans[2 * i + 1];
         PyObject *str;
         if (b >= 0) {
@@ -819,6 +856,30 @@ fail:
     free(tmp);
     Py_DECREF(list);
     return NULL;
+}
+
+/* A K_STRS column's records: a list of the records' lists of str; NULL as build_strings. */
+static PyObject *build_string_lists(const Scan *s, const Col *col) {
+    PyObject *flat = build_strings(s, col), *out;
+    Py_ssize_t i, at = 0;
+    if (flat == NULL) return NULL;
+    out = PyList_New(col->ncounts);
+    if (out == NULL) {
+        Py_DECREF(flat);
+        return NULL;
+    }
+    for (i = 0; i < col->ncounts; i++) {
+        PyObject *one = PyList_GetSlice(flat, at, at + (Py_ssize_t)col->counts[i]);
+        if (one == NULL) {
+            Py_DECREF(flat);
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, one);
+        at += (Py_ssize_t)col->counts[i];
+    }
+    Py_DECREF(flat);
+    return out;
 }
 
 /* 1 when p[0:n] is UTF-8 as Python's strict decoder reads it (no surrogates, no overlong
@@ -940,7 +1001,9 @@ static PyObject *build(const Scan *s, int texts) {
             Py_DECREF(cols);
             return NULL;
         }
-        if (col->kind == K_STR) {
+        if (col->kind == K_STRS) {
+            payload = build_string_lists(s, col);
+        } else if (col->kind == K_STR) {
             payload = texts ? build_joined(s, col) : build_strings(s, col);
             if (payload == Py_None) {
                 Py_DECREF(payload);

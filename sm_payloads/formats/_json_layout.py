@@ -746,10 +746,17 @@ def _tensor_values(obj: dict[str, Any], label: bool) -> Any:
     if parts is None:
         return _NOTHING
     kind, values, keys, shape = parts
+    if not set(map(type, values)) <= _NUM_TYPES:
+        return _NOTHING  # strings in a tensor object: the general path (not a list of strings)
     if kind == 1:
         assert keys is not None and shape is not None
         return _SparseCell(values, keys, shape)
     return _Wrapped(values) if label and "shape" not in obj else values
+
+
+def _string_lists(vals: list[list[Any]]) -> bool:
+    """Every list holds strings and none is empty (a column the kernel reads as ``S``)."""
+    return all(vals) and set(map(type, chain.from_iterable(vals))) == {str}
 
 
 def _sparse_payload(vals: list[Any]) -> tuple[Any, ...] | None:
@@ -849,6 +856,8 @@ def records_pure(
                 cols.append((key, "n", np.array(vals, dtype=np.float64), 0, index))
             elif types == {str}:
                 cols.append((key, "s", vals, 0, index))
+            elif request and types == {list} and _string_lists(vals):
+                cols.append((key, "S", vals, 0, index))  # lists of strings (the kernel: no empty one)
             elif types == {list} and len(set(map(len, vals))) == 1:
                 flat = list(chain.from_iterable(vals))
                 if not set(map(type, flat)) <= _NUM_TYPES:
@@ -928,6 +937,14 @@ def record_column(
             col[:] = payload
         else:
             col[held] = payload
+        return col
+    if kind == "S":
+        # lists of strings (requests): one list per record, as the general path holds them
+        if held is not None:
+            return None  # some records lack the key: the general path
+        col = np.empty(n, dtype=object)
+        for i, texts in enumerate(payload):
+            col[i] = texts
         return col
     if kind == "k":
         # sparse records (requests): CSR, as the request scanner's records give it

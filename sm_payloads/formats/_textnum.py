@@ -43,6 +43,7 @@ not read, so the careful reader reports it as the error it is.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
@@ -429,7 +430,10 @@ def _get_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+@functools.cache
 def _threads() -> int:
+    """Threads for a large body: the CPUs, at most 4 (asked once: ``os.cpu_count`` reads a
+    file of the system each time, several microseconds of a small request)."""
     return max(1, min(4, os.cpu_count() or 1))
 
 
