@@ -923,3 +923,71 @@ def test_runs_of_records_give_the_careful_readers_batch(
             )
     # Runs of records decline only where the whole body does.
     assert got is not None or whole is None
+
+
+@settings(deadline=None, max_examples=80)
+@given(st.data(), st.sampled_from(PATHS))
+def test_shaped_columns_of_many_keys_give_the_careful_readers_batch(data: st.DataObject, which: str) -> None:
+    # More than 16 keys, each a float32 or float64 tensor with a shape in every record:
+    # gathered at once where the shape bytes are the same in every record and their
+    # product is the number of values; the others (shapes that differ, do not fit, are
+    # empty sparse rows or are empty) are `_build_column`'s, or the careful reader's.
+    n = data.draw(st.integers(1, 4))
+    kinds = data.draw(
+        st.lists(st.sampled_from(["2", "1x2", "d3", "0", "0x5", "5 empty", "long"]), min_size=17, max_size=22)
+    )
+    # At most one key whose shapes differ or do not fit the values (the careful reader's).
+    bad = data.draw(st.sampled_from([None, None, None, "varies", "too few"]))
+    if bad is not None:
+        kinds.insert(data.draw(st.integers(0, len(kinds))), bad)
+    recs = []
+    for i in range(n):
+        parts = []
+        for j, kind in enumerate(kinds):
+            v = float(i * 100 + j)
+            t = {
+                "2": ld(1, f32(v, -v)) + ld(3, b"\x02"),
+                "1x2": ld(3, b"\x01\x02") + ld(1, f32(v, 0.5)),
+                "d3": ld(1, np.array([v, np.nan, -0.0]).tobytes()) + ld(3, b"\x03"),
+                "0": ld(3, b"\x00"),
+                "0x5": ld(3, b"\x00\x05"),
+                "5 empty": ld(3, b"\x05"),
+                "varies": ld(1, f32(v)) + ld(3, b"\x01" if i % 2 else b"\x01\x01"),
+                "too few": ld(1, f32(v)) + ld(3, b"\x02"),
+                "long": ld(1, f32(v)) + ld(3, b"\x81\x80\x80\x80\x80\x80\x80\x80\x80\x00" * 4),
+            }[kind]
+            member = F64 if kind == "d3" else F32
+            parts.append(ld(1, ld(1, b"k%d" % j) + ld(2, ld(member, t))))
+        recs.append(b"".join(data.draw(st.permutations(parts))) + (ld(3, b"u") if i == 0 else b""))
+    try:
+        want: Any = careful(recs)
+    except smp.DecodeError as e:
+        want = e
+    with path(which):
+        try:
+            got = vector(recs)
+        except reader.Decline:
+            return
+    assert not isinstance(want, smp.DecodeError), want
+    assert got.equals(want, bitwise=True)
+    assert list(got.features) == list(want.features)
+    for key, col in got.features.items():
+        if isinstance(col, np.ndarray):
+            assert col.shape == want.features[key].shape
+
+
+@pytest.mark.parametrize("which", PATHS)
+def test_shaped_columns_of_many_keys_are_gathered_at_once(which: str) -> None:
+    # 20 keys of shape [1, 2] in 3 records: no `_build_column` call; exact values.
+    recs = [
+        b"".join(
+            features(b"k%d" % j, ld(F32, ld(3, b"\x01\x02") + ld(1, f32(10 * i + j, -j)))) for j in range(20)
+        )
+        + (ld(3, b"u") if i == 0 else b"")
+        for i in range(3)
+    ]
+    with path(which), mock.patch.object(reader, "_build_column", side_effect=AssertionError("built one")):
+        got = vector(recs)
+    assert got.equals(careful(recs), bitwise=True)
+    assert got.features["k7"].shape == (3, 1, 2)
+    assert got.features["k7"].tolist() == [[[7.0, -7.0]], [[17.0, -7.0]], [[27.0, -7.0]]]

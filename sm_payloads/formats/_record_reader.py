@@ -1072,7 +1072,8 @@ def _dense_float_columns(
 ) -> dict[int, np.ndarray]:
     """The columns `_build_column` would make of the keys (ids into `names`) that every
     record holds as a float32 or float64 tensor of the same number of packed values and no
-    keys or shape, their values gathered at once per type (each column a view of its
+    keys, without a shape or with the same shape bytes in every record (whose product is
+    that number), their values gathered at once per type (each column a view of its
     share): a record of thousands of keys then costs no numpy calls per column. `by_key`
     and `bounds` group the kept entries by key; `ranges` are the packed values, keys and
     shape of each entry in `fbuf`. Other keys are left out (`_build_column` makes them)."""
@@ -1081,27 +1082,68 @@ def _dense_float_columns(
     full = np.flatnonzero(held == n)
     if not full.size or n == 0:
         return out
-    (vs, vl), (_, kl), (_, sl) = ranges
+    (vs, vl), (_, kl), (ss, sl) = ranges
     # The entries of the keys every record holds, key by key (n entries each).
     ent = by_key[(bounds[full][:, None] + np.arange(n)).ravel()].reshape(full.size, n)
     types = t_type[ent]
     lens = vl[ent]
+    sl_e = sl[ent]
+    width = sl_e[:, 0]
     same = (types == types[:, :1]).all(axis=1) & (lens == lens[:, :1]).all(axis=1)
-    same &= ~(kl[ent] != 0).any(axis=1) & ~(sl[ent] != 0).any(axis=1)
+    same &= ~(kl[ent] != 0).any(axis=1) & (sl_e == width[:, None]).all(axis=1)
+    # A shape of the same bytes in every record of a key (at most `_SHAPE_BYTES` of them;
+    # longer ones are `_build_column`'s), decoded once per key, as `_build_column` does.
+    same &= width <= _SHAPE_BYTES
+    shapes: dict[int, tuple[int, ...]] = {}
+    rows = np.flatnonzero(same & (width > 0))
+    if rows.size:
+        ss_e = ss[ent[rows]]
+        w = width[rows]
+        for j in range(int(w.max())):
+            m = np.flatnonzero(w > j)
+            col = fbuf[ss_e[m] + j]
+            same[rows[m[~(col == col[:, :1]).all(axis=1)]]] = False
+        rows = rows[same[rows]]
+        w = width[rows]
+        vals, cnts = decode_varint_stream(gather(fbuf, ss[ent[rows, 0]], w), w)
+        at = 0
+        for r, c in zip(rows.tolist(), cnts.tolist(), strict=True):
+            shape = tuple(int(x) for x in vals[at : at + c])
+            at += c
+            # (`_build_column` declines on these; the careful reader reports them.)
+            if shape_problem(shape, n) is not None or math.prod(shape) > 2**63 - 1:
+                same[r] = False
+            else:
+                shapes[r] = shape
     for code in (2, 3):
         dtype = _TENSOR_DTYPES[code]
         pick = np.flatnonzero(same & (types[:, 0] == code) & (lens[:, 0] % dtype.itemsize == 0))
-        if not pick.size:
+        widths = (lens[pick, 0] // dtype.itemsize).tolist()
+        keep = [
+            i
+            for i, (r, k) in enumerate(zip(pick.tolist(), widths, strict=True))
+            if r not in shapes or math.prod(shapes[r]) == k
+        ]
+        if not keep:
             continue
+        pick = pick[keep]
+        widths = [widths[i] for i in keep]
         e = ent[pick].ravel()
         values = _gather_items(fbuf, vs[e], vl[e], vl[e] // dtype.itemsize, dtype)
-        widths = (lens[pick, 0] // dtype.itemsize).tolist()
         at = 0
-        for kid, k in zip(full[pick].tolist(), widths, strict=True):
+        for r, k in zip(pick.tolist(), widths, strict=True):
+            kid = int(full[r])
             col = values[at : at + n * k]
             at += n * k
-            out[kid] = col.reshape(n) if names[kid][0] == "label" and k == 1 else col.reshape(n, k)
+            if r in shapes:
+                out[kid] = col.reshape((n, *shapes[r]))
+            else:
+                out[kid] = col.reshape(n) if names[kid][0] == "label" and k == 1 else col.reshape(n, k)
     return out
+
+
+#: The longest shape (in bytes) `_dense_float_columns` reads.
+_SHAPE_BYTES = 32
 
 
 def _i64(a: np.ndarray) -> np.ndarray:
