@@ -675,6 +675,32 @@ def test_a_dense_tensor_object_with_its_length_as_shape_is_its_list() -> None:
     assert columns_read(body, False) is not None
 
 
+@pytest.mark.parametrize("lines", [False, True])
+def test_string_lists_in_responses_are_read_column_by_column(lines: bool) -> None:
+    # what BlazingText answers: a list of labels and a list of probabilities per record
+    recs = [
+        {"label": ["__label__1", "__label__é"], "prob": [0.9824, 0.0121]},
+        {"prob": [0.5, 0.25], "label": ["__label__2", "a\nb"]},
+    ]
+    body = b"".join(orjson.dumps(r) + b"\n" for r in recs) if lines else orjson.dumps({"predictions": recs})
+    got = all_paths(body, lines, response=True)
+    assert isinstance(got, smp.RecordBatch) and got.n == 2
+    assert list(got.label) == ["label", "prob"]
+    labels = got.label["label"]
+    assert labels.dtype == object and labels.shape == (2,)
+    assert labels.tolist() == [["__label__1", "__label__é"], ["__label__2", "a\nb"]]
+    assert got.label["prob"].tolist() == [[0.9824, 0.0121], [0.5, 0.25]]
+    got_c = None if CREC is None else CREC.json_records(body, 0, len(body), lines, False, False, False, True)
+    twin = J.records_pure(body, 0, len(body), lines, False, False, True)
+    assert twin is not None and [c[1] for c in twin[1]] == ["S", "v"]
+    if CREC is not None:
+        assert got_c is not None and [c[1] for c in got_c[1]] == ["S", "v"]
+        assert got_c[1][0][2] == twin[1][0][2]
+        # without `lists` (the Autopilot reader), a response's lists of strings decline
+        assert CREC.json_records(body, 0, len(body), lines, False, False, False) is None
+    assert J.records_pure(body, 0, len(body), lines, False, False) is None
+
+
 _INNER = st.sampled_from(["features", "values", "a", "b", "label", "uid", ""])
 
 

@@ -105,6 +105,7 @@ typedef struct {
     const char *end;
     int lines;
     int request; /* the envelope is {"instances": [...]} (requests), not a response's */
+    int lists;   /* lists of strings are read (requests always) */
     int grammar; /* SMP_JSON, or SMP_JSON_NAN with allow_nan */
     Col *cols;
     Py_ssize_t ncols;
@@ -452,7 +453,7 @@ static const char *scan_tensor(Scan *s, const char *p, Col *col, int first) {
     return p;
 }
 
-/* A list of strings (requests), p on its first string: one record of a K_STRS column
+/* A list of strings (requests, or with `lists`), p on its first string: one record of a K_STRS column
  * (spans as K_STR's, a count per record). */
 static const char *scan_texts(Scan *s, const char *p, Col *col, int first) {
     const char *end = s->end;
@@ -503,7 +504,7 @@ static const char *scan_value(Scan *s, const char *p, Col *col, int first) {
         col->spans[col->nspans++] = esc ? -(b - s->base) - 1 : b - s->base;
         return p;
     }
-    if (*p == '[' && s->request) {
+    if (*p == '[' && s->lists) {
         const char *q = skip_ws(s, p + 1);
         if (q < end && *q == '"') return scan_texts(s, q, col, first);
     }
@@ -1082,7 +1083,8 @@ static PyObject *build(const Scan *s, int texts) {
 }
 
 PyDoc_STRVAR(json_records_doc,
-             "json_records(data, start, stop, lines, request=False, texts=False, allow_nan=False)\n"
+             "json_records(data, start, stop, lines, request=False, texts=False, allow_nan=False,\n"
+             "             lists=False)\n"
              "    -> (n, [(key, kind, payload, width, index), ...]) | None\n\n"
              "Read data[start:stop] as JSON response records of scalars (module docstring, Rule 1):\n"
              "a JSON array of flat objects, bare or in a predictions / projections / scores\n"
@@ -1095,16 +1097,20 @@ PyDoc_STRVAR(json_records_doc,
              "'\\n', a bytes object, or the list where a string holds a '\\n'). index is None when\n"
              "every record holds the key (m == n), else a bytearray of the m records' int64 indices.\n"
              "With allow_nan, NaN, Infinity and -Infinity are numbers too (Rule 2).\n"
+             "Requests also read data and label objects (keys 'data\\0name', 'label\\0name'),\n"
+             "tensor objects and sparse records (kind 'k': (values, keys, counts, shape)), and\n"
+             "lists of strings (kind 'S': a list of each record's list of str), which responses\n"
+             "read with lists true (Rule 1).\n"
              "None when the body is anything else.");
 
 static PyObject *json_records(PyObject *self, PyObject *args) {
     Py_buffer data;
     Py_ssize_t start, stop, j;
-    int lines, ok, request = 0, texts = 0, allow_nan = 0, nomem = 0;
+    int lines, ok, request = 0, texts = 0, allow_nan = 0, lists = 0, nomem = 0;
     Scan s;
     PyObject *out = NULL;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnp|ppp", &data, &start, &stop, &lines, &request, &texts, &allow_nan))
+    if (!PyArg_ParseTuple(args, "y*nnp|pppp", &data, &start, &stop, &lines, &request, &texts, &allow_nan, &lists))
         return NULL;
     if (start < 0 || stop > data.len || start > stop) {
         PyBuffer_Release(&data);
@@ -1116,6 +1122,7 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
     s.end = s.base + stop;
     s.lines = lines;
     s.request = request;
+    s.lists = request || lists;
     s.grammar = allow_nan ? SMP_JSON_NAN : SMP_JSON;
     s.cols = (Col *)calloc(MAX_KEYS, sizeof(Col));
     s.slots = (int16_t *)malloc(SLOTS * sizeof(int16_t));

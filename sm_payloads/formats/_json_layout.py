@@ -777,7 +777,13 @@ def _sparse_payload(vals: list[Any]) -> tuple[Any, ...] | None:
 
 
 def records_pure(
-    buf: bytes | bytearray, start: int, end: int, lines: bool, request: bool = False, allow_nan: bool = False
+    buf: bytes | bytearray,
+    start: int,
+    end: int,
+    lines: bool,
+    request: bool = False,
+    allow_nan: bool = False,
+    lists: bool = False,
 ) -> _RecordColumns | None:
     """The twin of ``_cjsonrec.json_records``: ``buf[start:end]`` as response records of
     scalars, (n, [(key, kind, values, width, index), ...]) with kind ``n`` (numbers: float64
@@ -820,7 +826,7 @@ def records_pure(
         flat = [_flat_record(r) if dict in set(map(type, r.values())) else r for r in items]
         if _NOTHING in flat:
             return None
-        items = flat
+        raw, items = items, flat
     # the keys in the order they first appear, and for each the records that hold it
     where: dict[str, list[int]] = {}
     for i, r in enumerate(items):
@@ -832,6 +838,10 @@ def records_pure(
             return None  # as the kernel: the general path reads records of many keys
     if not where and not request:
         return None  # a response of only {}
+    if request and any("\0" in key and any(items[i] is raw[i] for i in where[key]) for key in where):
+        # a record's own key holding NUL, which no key of the kernel's holds (request_fast
+        # would read "data\0x" as the key x of a data object)
+        return None
     n = len(items)
     cols: list[tuple[str, str, Any, int, Any]] = []
     for key, held in where.items():
@@ -856,7 +866,7 @@ def records_pure(
                 cols.append((key, "n", np.array(vals, dtype=np.float64), 0, index))
             elif types == {str}:
                 cols.append((key, "s", vals, 0, index))
-            elif request and types == {list} and _string_lists(vals):
+            elif (request or lists) and types == {list} and _string_lists(vals):
                 cols.append((key, "S", vals, 0, index))  # lists of strings (the kernel: no empty one)
             elif types == {list} and len(set(map(len, vals))) == 1:
                 flat = list(chain.from_iterable(vals))
@@ -894,9 +904,9 @@ def response_fast(
     `allow_nan`, NaN, Infinity and -Infinity read as numbers (as the general path reads
     them then)."""
     if _CREC is not None:
-        got = _CREC.json_records(buf, start, end, lines, False, False, allow_nan)
+        got = _CREC.json_records(buf, start, end, lines, False, False, allow_nan, True)
     else:
-        got = records_pure(buf, start, end, lines, False, allow_nan)
+        got = records_pure(buf, start, end, lines, False, allow_nan, True)
     if got is None:
         return None
     n, cols = got
