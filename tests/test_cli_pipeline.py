@@ -1,6 +1,7 @@
 """The command line's conversion pipeline around the codecs: the writer thread of
 `convert` (`cli._Sink.background`), the allocator setting of a conversion
-(`cli._keep_freed_memory`) and the frozen objects of the cyclic collector."""
+(`cli._keep_freed_memory`), the frozen objects of the cyclic collector, and Arrow IPC files
+read in place (`cli._Mapped`)."""
 
 from __future__ import annotations
 
@@ -149,3 +150,77 @@ def test_convert_freezes_the_collectors_objects_and_thaws_them_after(
     src.write_bytes(body)  # the second body has a row of another width: an error
     assert cli.main(["convert", str(src), str(tmp_path / "out.jsonl"), "-q"]) == code
     assert calls == ["freeze", "unfreeze"]
+
+
+# --------------------------------------------------------------------------------------
+# Arrow IPC files read in place (cli._Mapped)
+# --------------------------------------------------------------------------------------
+
+
+def _ipc_file(path: Path, batches: int, rows: int, compression: str | None = None) -> Any:
+    pa = pytest.importorskip("pyarrow")
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    schema = pa.schema([("y", pa.float32()), ("a", pa.float32()), ("b", pa.float64())])
+    options = pa.ipc.IpcWriteOptions(compression=compression)
+    tables = []
+    with pa.OSFile(str(path), "wb") as f, pa.ipc.new_file(f, schema, options=options) as w:
+        for _ in range(batches):
+            cols = [rng.standard_normal(rows).astype(t) for t in ("f4", "f4", "f8")]
+            t = pa.table(dict(zip(["y", "a", "b"], cols, strict=True)), schema=schema)
+            w.write_table(t)
+            tables.append(t)
+    return pa.concat_tables(tables)
+
+
+def test_a_mapped_ipc_file_drops_the_pages_of_the_batches_done(tmp_path: Path) -> None:
+    import mmap
+
+    pa = pytest.importorskip("pyarrow")
+    src = tmp_path / "in.arrow"
+    whole = _ipc_file(src, batches=3, rows=20_000)
+    mapped = cli._Mapped.open(pa, str(src))
+    assert mapped is not None
+    ipc = pa.ipc.open_file(pa.BufferReader(mapped.buffer))
+    seen, drops = [], []
+    for rb in cli._file_batches(ipc, mapped):
+        drops.append(mapped.dropped)
+        seen.append(rb)
+    drops.append(mapped.dropped)
+    # nothing before the first batch is done; then up to each batch's end, page-aligned
+    assert drops[0] == 0 and drops[1] > 0 and drops[1] < drops[2] < drops[3]
+    assert all(d % mmap.PAGESIZE == 0 for d in drops)
+    assert drops[3] <= src.stat().st_size
+    # the batches still read their values (the dropped pages come back from the file)
+    assert pa.Table.from_batches(seen).equals(whole)
+
+
+def test_convert_reads_a_compressed_ipc_file_in_place_too(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    import numpy as np
+
+    import sm_payloads as smp
+    from sm_payloads.formats import recordio_protobuf as rp
+
+    src, dst = tmp_path / "in.arrow", tmp_path / "out.rec"
+    whole = _ipc_file(src, batches=2, rows=300, compression="zstd")
+    assert cli.main(["convert", str(src), str(dst), "--label", "y", "-q"]) == 0
+    want = b"".join(rp.encode(smp.from_arrow(whole.slice(s, 300), label="y")) for s in (0, 300))
+    assert dst.read_bytes() == want
+    assert smp.decode_request(want, "application/x-recordio-protobuf").features["values"][:, 1].tolist() == (
+        np.asarray(whole.column("b").to_pylist()).tolist()
+    )
+
+
+@pytest.mark.parametrize("kind", ["empty", "fifo", "missing"])
+def test_what_cannot_be_mapped_is_read(tmp_path: Path, kind: str) -> None:
+    import os
+
+    pa = pytest.importorskip("pyarrow")
+    path = tmp_path / "in.arrow"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    assert cli._Mapped.open(pa, str(path)) is None
