@@ -465,3 +465,22 @@ def test_float32_overflow_still_an_error(pure: bool) -> None:
     with twins(pure):
         below = smp.decode_request(f'{{"s":{top - 1},"t":"x"}}\n'.encode(), JSONL, **F32).features["s"]
     assert flat(below) == [float(np.finfo(np.float32).max)]
+
+
+@PATHS
+@pytest.mark.parametrize("block_size", [None, 1, 7, 30, 1 << 16])
+def test_the_first_column_in_error_is_named_whatever_the_blocks(pure: bool, block_size: int | None) -> None:
+    """Finding 17: a float32 column holding a rounding boundary is read again from its text;
+    an error in a later column no longer goes first. Columns report in order (b, then e),
+    so b's 1e300 in record 0 is the error, as it is without the boundary."""
+    lines = b'{"b": 1e300}\n{"e": 1e300, "b": 1}\n{"b": 16777217}\n'
+    kw: dict[str, Any] = {} if block_size is None else {"block_size": block_size}
+    with twins(pure), pytest.raises(smp.DecodeError) as e:
+        smp.formats.jsonlines.decode(lines, dtype="float32", **kw)
+    assert e.value.reason == "features['b']: value 1e+300 is out of the float32 range (dtype=float32)"
+    assert (e.value.record_index, e.value.offset, e.value.line) == (0, 0, 1)
+    doc = b'[{"b": 1e300}, {"e": 1e300, "b": 1}, {"b": 16777217}]'
+    with twins(pure), pytest.raises(smp.DecodeError) as e2:
+        smp.decode_request(doc, "application/json", dtype="float32")
+    assert e2.value.reason == e.value.reason
+    assert (e2.value.record_index, e2.value.offset) == (0, 1)

@@ -1690,6 +1690,11 @@ def batch_from_groups(
                     continue
             new, bad, why, value = _convert_column(col, dt) if early is None else early
             if bad is not None:
+                if pending32:
+                    # a column before it waits for its text, which may hold the first error
+                    # (columns report in order): the caller's reading of the text reports it
+                    pending32.add((map_name, key))
+                    continue
                 off, line, idx = locate(bad)
                 raise DecodeError(
                     content_type,
