@@ -927,15 +927,17 @@ def test_runs_of_records_give_the_careful_readers_batch(
 
 @settings(deadline=None, max_examples=80)
 @given(st.data(), st.sampled_from(PATHS))
-def test_shaped_columns_of_many_keys_give_the_careful_readers_batch(data: st.DataObject, which: str) -> None:
-    # More than 16 keys, each a float32 or float64 tensor with a shape in every record:
-    # gathered at once where the shape bytes are the same in every record and their
-    # product is the number of values; the others (shapes that differ, do not fit, are
-    # empty sparse rows or are empty) are `_build_column`'s, or the careful reader's.
+def test_shaped_and_int32_columns_of_many_keys_give_the_careful_readers_batch(
+    data: st.DataObject, which: str
+) -> None:
+    # More than 16 keys, float32, float64 or int32 tensors, most with a shape in every
+    # record: gathered at once where the shape bytes are the same in every record and their
+    # product is the number of values (int32: where every record holds as many values);
+    # the others (shapes that differ, do not fit, are empty sparse rows or are long; int32
+    # runs of different lengths) are `_build_column`'s, or the careful reader's.
     n = data.draw(st.integers(1, 4))
-    kinds = data.draw(
-        st.lists(st.sampled_from(["2", "1x2", "d3", "0", "0x5", "5 empty", "long"]), min_size=17, max_size=22)
-    )
+    good = ["2", "1x2", "d3", "0", "0x5", "5 empty", "long", "i1", "i2", "i uneven", "i 2"]
+    kinds = data.draw(st.lists(st.sampled_from(good), min_size=17, max_size=22))
     # At most one key whose shapes differ or do not fit the values (the careful reader's).
     bad = data.draw(st.sampled_from([None, None, None, "varies", "too few"]))
     if bad is not None:
@@ -955,9 +957,14 @@ def test_shaped_columns_of_many_keys_give_the_careful_readers_batch(data: st.Dat
                 "varies": ld(1, f32(v)) + ld(3, b"\x01" if i % 2 else b"\x01\x01"),
                 "too few": ld(1, f32(v)) + ld(3, b"\x02"),
                 "long": ld(1, f32(v)) + ld(3, b"\x81\x80\x80\x80\x80\x80\x80\x80\x80\x00" * 4),
+                "i1": ld(1, varint(i * 1000 + j)),
+                "i2": ld(1, varint((-1 - i) & (2**64 - 1)) + varint(2**31 + j)),
+                "i uneven": ld(1, varint(j) * (1 + i % 2)),
+                "i 2": ld(3, b"\x02") + ld(1, varint(i) + varint(300 * j)),
             }[kind]
-            member = F64 if kind == "d3" else F32
-            parts.append(ld(1, ld(1, b"k%d" % j) + ld(2, ld(member, t))))
+            member = F64 if kind == "d3" else I32 if kind.startswith("i") else F32
+            fno = 2 if kind == "i1" and j % 2 else 1  # some int32 labels of one value
+            parts.append(ld(fno, ld(1, b"k%d" % j) + ld(2, ld(member, t))))
         recs.append(b"".join(data.draw(st.permutations(parts))) + (ld(3, b"u") if i == 0 else b""))
     try:
         want: Any = careful(recs)
@@ -970,10 +977,11 @@ def test_shaped_columns_of_many_keys_give_the_careful_readers_batch(data: st.Dat
             return
     assert not isinstance(want, smp.DecodeError), want
     assert got.equals(want, bitwise=True)
-    assert list(got.features) == list(want.features)
-    for key, col in got.features.items():
-        if isinstance(col, np.ndarray):
-            assert col.shape == want.features[key].shape
+    assert list(got.features) == list(want.features) and list(got.label) == list(want.label)
+    for cols, theirs in ((got.features, want.features), (got.label, want.label)):
+        for key, col in cols.items():
+            if isinstance(col, np.ndarray):
+                assert (col.shape, col.dtype) == (theirs[key].shape, theirs[key].dtype)
 
 
 @pytest.mark.parametrize("which", PATHS)
@@ -991,3 +999,23 @@ def test_shaped_columns_of_many_keys_are_gathered_at_once(which: str) -> None:
     assert got.equals(careful(recs), bitwise=True)
     assert got.features["k7"].shape == (3, 1, 2)
     assert got.features["k7"].tolist() == [[[7.0, -7.0]], [[17.0, -7.0]], [[27.0, -7.0]]]
+
+
+@pytest.mark.parametrize("which", PATHS)
+def test_int32_columns_of_many_keys_are_read_at_once(which: str) -> None:
+    # 20 int32 keys in 3 records, two values each (varints of 1 to 5 bytes: 2**31 + j is
+    # -2**31 + j in int32), and an int32 label of one value: no `_build_column` call.
+    recs = [
+        b"".join(
+            features(b"k%d" % j, ld(I32, ld(1, varint(i * 100 + j) + varint(2**31 + j)))) for j in range(20)
+        )
+        + ld(2, entry(b"y", ld(I32, ld(1, varint((-1 - i) & (2**64 - 1))))))
+        + (ld(3, b"u") if i == 0 else b"")
+        for i in range(3)
+    ]
+    with path(which), mock.patch.object(reader, "_build_column", side_effect=AssertionError("built one")):
+        got = vector(recs)
+    assert got.equals(careful(recs), bitwise=True)
+    assert got.features["k7"].dtype == np.int32
+    assert got.features["k7"].tolist() == [[7, -(2**31) + 7], [107, -(2**31) + 7], [207, -(2**31) + 7]]
+    assert got.label["y"].tolist() == [-1, -2, -3]

@@ -1034,7 +1034,7 @@ def _columns(buf: np.ndarray, n: int, total: int, part: _Part) -> RecordBatch:
     # The entries grouped by key (in entry order within a key).
     by_key = np.argsort(kid_of, kind="stable")
     bounds = np.searchsorted(kid_of[by_key], np.arange(len(names) + 1))
-    dense = _dense_float_columns(fbuf, n, names, by_key, bounds, t_type, ranges) if len(names) > 16 else {}
+    dense = _dense_columns(fbuf, n, names, by_key, bounds, t_type, ranges) if len(names) > 16 else {}
     for kid in np.argsort(first_seen, kind="stable").tolist():
         if first_seen[kid] == np.iinfo(np.int64).max:
             continue
@@ -1061,7 +1061,7 @@ def _columns(buf: np.ndarray, n: int, total: int, part: _Part) -> RecordBatch:
     )
 
 
-def _dense_float_columns(
+def _dense_columns(
     fbuf: np.ndarray,
     n: int,
     names: list[tuple[str, str]],
@@ -1071,10 +1071,10 @@ def _dense_float_columns(
     ranges: list[tuple[np.ndarray, np.ndarray]],
 ) -> dict[int, np.ndarray]:
     """The columns `_build_column` would make of the keys (ids into `names`) that every
-    record holds as a float32 or float64 tensor of the same number of packed values and no
+    record holds as a float32, float64 or int32 tensor of the same number of values and no
     keys, without a shape or with the same shape bytes in every record (whose product is
-    that number), their values gathered at once per type (each column a view of its
-    share): a record of thousands of keys then costs no numpy calls per column. `by_key`
+    that number), their values gathered (int32: read) at once per type, each column a view
+    of its share: a record of thousands of keys then costs no numpy calls per column. `by_key`
     and `bounds` group the kept entries by key; `ranges` are the packed values, keys and
     shape of each entry in `fbuf`. Other keys are left out (`_build_column` makes them)."""
     out: dict[int, np.ndarray] = {}
@@ -1089,8 +1089,10 @@ def _dense_float_columns(
     lens = vl[ent]
     sl_e = sl[ent]
     width = sl_e[:, 0]
-    same = (types == types[:, :1]).all(axis=1) & (lens == lens[:, :1]).all(axis=1)
-    same &= ~(kl[ent] != 0).any(axis=1) & (sl_e == width[:, None]).all(axis=1)
+    same = (types == types[:, :1]).all(axis=1) & ~(kl[ent] != 0).any(axis=1)
+    same &= (sl_e == width[:, None]).all(axis=1)
+    # (int32 values are varints: the same number of them may take different lengths.)
+    even_len = (lens == lens[:, :1]).all(axis=1)
     # A shape of the same bytes in every record of a key (at most `_SHAPE_BYTES` of them;
     # longer ones are `_build_column`'s), decoded once per key, as `_build_column` does.
     same &= width <= _SHAPE_BYTES
@@ -1115,26 +1117,37 @@ def _dense_float_columns(
                 same[r] = False
             else:
                 shapes[r] = shape
-    for code in (2, 3):
+    for code in (2, 3, 7):
         dtype = _TENSOR_DTYPES[code]
-        pick = np.flatnonzero(same & (types[:, 0] == code) & (lens[:, 0] % dtype.itemsize == 0))
-        widths = (lens[pick, 0] // dtype.itemsize).tolist()
-        keep = [
-            i
-            for i, (r, k) in enumerate(zip(pick.tolist(), widths, strict=True))
-            if r not in shapes or math.prod(shapes[r]) == k
-        ]
-        if not keep:
+        size = 1 if code == 7 else dtype.itemsize
+        fits = np.ones(same.size, dtype=bool) if code == 7 else even_len & (lens[:, 0] % size == 0)
+        pick = np.flatnonzero(same & (types[:, 0] == code) & fits)
+        if not pick.size:
             continue
-        pick = pick[keep]
-        widths = [widths[i] for i in keep]
         e = ent[pick].ravel()
-        values = _gather_items(fbuf, vs[e], vl[e], vl[e] // dtype.itemsize, dtype)
+        if code == 7:
+            # Varints: the number of values of each entry is known once they are read (all
+            # at once, as `_build_column` reads a column's); a key whose records hold
+            # different numbers of them is left out.
+            raw, got = _read_packed_varints(fbuf, vs[e], vl[e])
+            values = raw.astype(np.int64).astype(np.int32)  # protobuf int32: the low 32 bits
+            counts = got.reshape(pick.size, n)
+            even = (counts == counts[:, :1]).all(axis=1).tolist()
+            widths = counts[:, 0].tolist()
+        else:
+            values = _gather_items(fbuf, vs[e], vl[e], vl[e] // size, dtype)
+            widths = (lens[pick, 0] // size).tolist()
+            even = [True] * pick.size
         at = 0
-        for r, k in zip(pick.tolist(), widths, strict=True):
+        for i, (r, k, ok) in enumerate(zip(pick.tolist(), widths, even, strict=True)):
+            if not ok:
+                at += int(counts[i].sum())
+                continue
             kid = int(full[r])
             col = values[at : at + n * k]
             at += n * k
+            if r in shapes and math.prod(shapes[r]) != k:
+                continue
             if r in shapes:
                 out[kid] = col.reshape((n, *shapes[r]))
             else:
@@ -1142,7 +1155,7 @@ def _dense_float_columns(
     return out
 
 
-#: The longest shape (in bytes) `_dense_float_columns` reads.
+#: The longest shape (in bytes) `_dense_columns` reads.
 _SHAPE_BYTES = 32
 
 
