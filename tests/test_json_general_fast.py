@@ -1033,3 +1033,24 @@ def test_float32_errors_do_not_wait_for_a_column_read_again() -> None:
     got = all_paths(near, True, dtype="float32")
     why = "features['e']: value 1e+300 is out of the float32 range (dtype=float32)"
     assert got == ("error", why, near.index(b'{"e"'), 2, 1)
+
+
+@pytest.mark.parametrize("lines", [False, True])
+def test_a_key_holding_nul_is_a_key_of_the_record(lines: bool) -> None:
+    """A record's own key may hold NUL (``\\u0000``): ``"data\\u0000x"`` is the feature of
+    that name, not the key x of a data object, on every path. (The twin named the columns of
+    a data or label object "data\\0x" and "label\\0x" and read such a key as one of them,
+    where no value of the record was an object.)"""
+    recs = [b'{"data\\u0000x": 1, "y": [2, 3]}', b'{"data\\u0000x": 4, "y": [5, 6]}']
+    body = b"\n".join(recs) + b"\n" if lines else b"[" + b", ".join(recs) + b"]"
+    got = all_paths(body, lines)
+    assert not isinstance(got, tuple)
+    assert list(got.features) == ["data\0x", "y"] and got.label == {}
+    assert got.features["data\0x"].tolist() == [1.0, 4.0]
+    assert got.features["y"].tolist() == [[2.0, 3.0], [5.0, 6.0]]
+    body = b'[{"label\\u0000y": 1, "d\\u0000": [2]}, {"label\\u0000y": 3, "d\\u0000": [4]}]'
+    got = all_paths(body, False)
+    assert not isinstance(got, tuple)
+    assert list(got.features) == ["label\0y", "d\0"] and got.label == {}
+    assert got.features["label\0y"].tolist() == [1.0, 3.0]
+    assert got.features["d\0"].tolist() == [[2.0], [4.0]]
