@@ -15,12 +15,14 @@ import gc
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
 
 import sm_payloads as smp
-from sm_payloads.recordio import write_records
+from sm_payloads.formats import _record_reader as reader
+from sm_payloads.recordio import frame_table, write_records
 
 from .helpers import f32, features, ld, varint
 
@@ -238,9 +240,6 @@ _ONE_RECORD: dict[str, tuple[bytes, Callable[[smp.RecordBatch], Any]]] = {
 
 @pytest.mark.parametrize("case", sorted(_ONE_RECORD))
 def test_one_record_of_many_small_fields_stays_within_the_memory_bound(case: str) -> None:
-    from sm_payloads.formats import _record_reader as reader
-    from sm_payloads.recordio import frame_table
-
     payload, check = _ONE_RECORD[case]
     body = write_records([payload])
     used, batch = peak(lambda: smp.decode_request(body, CT))
@@ -257,12 +256,6 @@ def test_one_record_of_many_small_fields_stays_within_the_memory_bound(case: str
 def test_the_template_gives_up_on_record_0_at_its_first_field_it_does_not_read() -> None:
     # One record of 200,000 unpacked int32 values: the template reads the first and stops
     # (it read all of them at the careful reader's speed, then declined).
-    from unittest import mock
-
-    from sm_payloads.formats import _record_reader as reader
-
-    from sm_payloads.recordio import frame_table
-
     body = write_records([features(b"v", ld(7, b"\x08\x03" * 200_000))])
     buf = np.frombuffer(body, np.uint8)
     starts, lengths, _ = frame_table(memoryview(body), CT)
