@@ -701,6 +701,58 @@ def test_string_lists_in_responses_are_read_column_by_column(lines: bool) -> Non
     assert J.records_pure(body, 0, len(body), lines, False, False) is None
 
 
+@pytest.mark.skipif(CREC is None, reason="the C extension is not built")
+@pytest.mark.parametrize(
+    ("last", "reason", "value"),
+    [
+        (b'{"features": [1.5, "x"]}', "expected a list of numbers or of strings, found a string", b'"x"'),
+        (
+            b'{"features": true}',
+            "expected a number, a string, a list or a tensor object, found true",
+            b"true",
+        ),
+        (b'{"uid": 5, "features": [1]}', "expected a string, found int", b'5, "features": [1]}'),
+    ],
+)
+def test_an_error_in_the_record_the_column_reader_stopped_in_is_found_without_building(
+    monkeypatch: pytest.MonkeyPatch, last: bytes, reason: str, value: bytes
+) -> None:
+    body = b'{"instances": [' + b", ".join([b'{"features": [1.5, 2.5], "uid": "u"}'] * 3 + [last]) + b"]}"
+    field = "uid" if last.startswith(b'{"uid"') else "features"
+    reason = f"$.instances[3].{field}: {reason}"
+    at = body.index(value)  # the value at fault
+    want = all_paths(body, False)  # the same error on every path, the general path's included
+    assert want == ("error", reason, at, None, 3)
+
+    def no_build(*a: Any, **k: Any) -> Any:
+        raise AssertionError("columns built")
+
+    monkeypatch.setattr(JS, "batch_from_groups", no_build)
+    with pytest.raises(smp.DecodeError) as e:
+        JS.decode(body)
+    assert (e.value.reason, e.value.offset, e.value.record_index) == (reason, at, 3)
+
+
+@pytest.mark.skipif(CREC is None, reason="the C extension is not built")
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a record before the one the reader stopped in may hold an error it read past
+        b'{"instances": [{"features": [1], "values": [2]}, {"a": true}]}',
+        b'{"instances": [{"uid": [1]}, {"a": true}]}',
+        b'{"instances": [{"data": 3}, {"a": true}]}',
+        # the record it stopped in is sound: the general path decides
+        b'{"instances": [{"a": [1]}, {"a": [[1, 2]]}, {"a": true}]}',
+    ],
+)
+def test_the_record_the_reader_stopped_in_is_not_trusted_alone(body: bytes) -> None:
+    hint: list[int] = []
+    assert J.request_fast(body, 0, len(body), False, None, hint) is None
+    got = all_paths(body, False)
+    assert isinstance(got, tuple) and got[0] == "error"
+    assert hint == ([] if b"[[1, 2]]" not in body else [1])
+
+
 _INNER = st.sampled_from(["features", "values", "a", "b", "label", "uid", ""])
 
 

@@ -1082,6 +1082,35 @@ static PyObject *build(const Scan *s, int texts) {
     return out;
 }
 
+/* What a declined scan read (`report`): (None, k, [(key, kind), ...]), k the record it stopped
+ * in (the records before it were read whole; the body's count when it stopped after
+ * them), the columns of those records as far as read (kind 0: the value that stopped
+ * it). NULL with an exception. */
+static PyObject *declined(const Scan *s) {
+    PyObject *cols = PyList_New(s->ncols);
+    Py_ssize_t j;
+    if (cols == NULL) return NULL;
+    for (j = 0; j < s->ncols; j++) {
+        PyObject *key = key_name(&s->cols[j]), *item;
+        if (key == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+                Py_DECREF(cols);
+                return NULL;
+            }
+            PyErr_Clear();
+            key = Py_None; /* a key that is not UTF-8 */
+            Py_INCREF(key);
+        }
+        item = Py_BuildValue("(Ni)", key, s->cols[j].kind);
+        if (item == NULL) {
+            Py_DECREF(cols);
+            return NULL;
+        }
+        PyList_SET_ITEM(cols, j, item);
+    }
+    return Py_BuildValue("(OnN)", Py_None, s->nrec, cols);
+}
+
 PyDoc_STRVAR(json_records_doc,
              "json_records(data, start, stop, lines, request=False, texts=False, allow_nan=False,\n"
              "             lists=False)\n"
@@ -1101,16 +1130,19 @@ PyDoc_STRVAR(json_records_doc,
              "tensor objects and sparse records (kind 'k': (values, keys, counts, shape)), and\n"
              "lists of strings (kind 'S': a list of each record's list of str), which responses\n"
              "read with lists true (Rule 1).\n"
-             "None when the body is anything else.");
+             "None when the body is anything else; with report, (None, k, [(key, kind), ...]):\n"
+             "the record the scan stopped in and the keys read before (kind 0: the last one's\n"
+             "value stopped it), for the general path's search of the first error.");
 
 static PyObject *json_records(PyObject *self, PyObject *args) {
     Py_buffer data;
     Py_ssize_t start, stop, j;
-    int lines, ok, request = 0, texts = 0, allow_nan = 0, lists = 0, nomem = 0;
+    int lines, ok, request = 0, texts = 0, allow_nan = 0, lists = 0, report = 0, nomem = 0;
     Scan s;
     PyObject *out = NULL;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnp|pppp", &data, &start, &stop, &lines, &request, &texts, &allow_nan, &lists))
+    if (!PyArg_ParseTuple(args, "y*nnp|ppppp", &data, &start, &stop, &lines, &request, &texts, &allow_nan, &lists,
+                          &report))
         return NULL;
     if (start < 0 || stop > data.len || start > stop) {
         PyBuffer_Release(&data);
@@ -1156,6 +1188,10 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
         out = build(&s, texts);
         if (out == NULL && !PyErr_Occurred()) ok = 0;
     }
+    if (!ok && report && !nomem) {
+        out = declined(&s);
+        if (out == NULL) nomem = 1;
+    }
     for (j = 0; j < s.ncols; j++) {
         free(s.cols[j].vals);
         free(s.cols[j].spans);
@@ -1167,7 +1203,7 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
     free(s.slots);
     PyBuffer_Release(&data);
     if (nomem) return NULL;
-    if (!ok) Py_RETURN_NONE;
+    if (!ok && !report) Py_RETURN_NONE;
     return out;
 }
 

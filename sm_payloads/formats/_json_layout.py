@@ -931,6 +931,35 @@ def _over_budget(n: int, cols: Sequence[tuple[str, str, Any, int, Any]]) -> bool
     return len(cols) * n > budget or len(cols) * n + LACKING_CELLS * lacking > lacking_budget(budget)
 
 
+def _valid_before(cols: list[tuple[str | None, int]]) -> bool:
+    """Whether the records a declined kernel read whole (their keys and the kinds of their
+    values, `cols`) are ones the grammar reads without an error: no string field holding
+    anything but strings, no ``data`` or ``label`` holding no object, no feature named
+    twice (which one record may do; the kernel keeps the names apart), a key that is
+    UTF-8."""
+    names: set[str] = set()
+    for key, kind in cols:
+        if key is None:
+            return False
+        part, nested, inner = key.partition("\0")
+        if nested:
+            if part == "label":
+                continue  # one object's keys: never twice in a record the kernel read
+            name = "values" if inner == "features" else inner
+        elif key in _STRING_FIELDS:
+            if kind != ord("s"):
+                return False
+            continue
+        elif key in ("data", "label"):
+            return False
+        else:
+            name = "values" if key == "features" else key
+        if name in names:
+            return False
+        names.add(name)
+    return True
+
+
 def record_column(
     n: int, key: str, kind: str, payload: Any, width: int, dtype: DtypeSpec, index: Any = None
 ) -> Any:
@@ -1003,7 +1032,7 @@ _STRING_FIELDS = ("uid", "metadata", "configuration")
 
 
 def request_fast(
-    buf: bytes | bytearray, start: int, end: int, lines: bool, dtype: DtypeSpec
+    buf: bytes | bytearray, start: int, end: int, lines: bool, dtype: DtypeSpec, hint: list[int] | None = None
 ) -> RecordBatch | None:
     """A request body (``{"instances": [...]}``, a bare list of records, or JSON Lines) whose
     records are flat objects with the same keys, each holding a number, a string or a list
@@ -1014,9 +1043,18 @@ def request_fast(
     column ``values``; ``uid``, ``metadata`` and ``configuration`` holding strings are the
     batch's strings; the keys of a ``data`` object are features (its ``features`` the column
     ``values``), those of a ``label`` object the label's columns; a tensor object of values
-    alone (``{"values": [...]}``) is its list. One column given twice declines."""
+    alone (``{"values": [...]}``) is its list. One column given twice declines.
+
+    With `hint` (the C path), a declined body appends to it the index of the record the
+    kernel stopped in when every record before it is one the grammar reads without an
+    error (`_valid_before`): the general path then looks at that record first (its error,
+    if it has one, is the first of the body: a record's errors come before any column's)."""
     if _CREC is not None:
-        got = _CREC.json_records(buf, start, end, lines, True)
+        got = _CREC.json_records(buf, start, end, lines, True, False, False, False, hint is not None)
+        if got is not None and got[0] is None:  # declined, with what it read
+            if hint is not None and _valid_before(got[2]):
+                hint.append(got[1])
+            return None
     else:
         got = records_pure(buf, start, end, lines, True)
     if got is None:
@@ -1212,6 +1250,21 @@ class GeneralGroup:
 
     def path(self, i: int) -> str:
         return f"{self.prefix}[{i}]" if self.prefix else "$"
+
+    def record_error(self, k: int, content_type: str) -> DecodeError | None:
+        """The `DecodeError` `batch_from_groups` gives for record k of this group when the
+        grammar refuses it (the group alone, from the first record), else None."""
+        if self.parse is None or not 0 <= k < len(self.recs):
+            return None
+        try:
+            self.parse(self.recs[k], self.path(k))
+        except BadValue as e:
+            off, line, idx = Locator([self], 0)(k)
+            exact = self.value_offset(k, e.reason)
+            return DecodeError(
+                content_type, e.reason, offset=off if exact is None else exact, record_index=idx, line=line
+            )
+        return None
 
     def chunks(self) -> Iterator[list[Rec]]:
         """The records as `Rec` objects, `CHUNK` at a time (the grammar's records with their

@@ -124,6 +124,7 @@ def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) ->
 
 def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, response: bool) -> RecordBatch:
     start = skip_bom(buf)
+    hint: list[int] = []  # the record the column reader stopped in, all before it sound
     if not response:
         # before the check for an empty body below, which copies the body (an empty one declines)
         fast = request_group(buf, start, len(buf), dtype)
@@ -135,7 +136,7 @@ def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, respo
             del fast
             raise _at_record(err, buf, start, False)
         # records of several columns, or of strings, column by column
-        columns = request_fast(buf, start, len(buf), False, dtype)
+        columns = request_fast(buf, start, len(buf), False, dtype, hint)
         if columns is not None:
             return columns
     pending: set[tuple[str, str]] = set()
@@ -184,6 +185,12 @@ def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, respo
     parse = response_record if response else instance_record
     general = GeneralGroup(items, parse=parse, prefix=prefix, text=(buf, 0))
     del doc, items
+    if hint:
+        # a record's error comes before any column's, and the records before this one are
+        # sound: its error, if it has one, is the body's first (without building columns)
+        first = general.record_error(hint[0], CONTENT_TYPE)
+        if first is not None:
+            raise first
     batch = batch_from_groups([general], CONTENT_TYPE, dtype, request_configuration=config, pending32=pending)
     del general
     return _exact32(batch, pending, buf, start, dtype, allow_nan, response)
