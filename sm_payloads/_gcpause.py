@@ -6,14 +6,19 @@ one call. CPython's collector counts them, and every so many it walks every cont
 alive, the parsed document included: on a 6 MiB body of small records, half of the time of
 the general JSON path went to those walks, and they find nothing, since a freshly parsed
 document and the columns built from it hold no reference cycles. So the decoders that build
-such objects run with the collector paused, as `gc.disable` does, and it is back on when
-they end.
+such objects run with the collector's automatic collections paused, and they start again
+when the decoders end.
 
-The pause is process-wide (the collector has one switch). Calls that overlap, in several
-threads, share one pause: the first to start turns the collector off, if it was on, and the
-last to end turns it back on. Objects are still freed as usual (by their reference
-counts); only cycles made elsewhere in the process during a decode wait for the next
-collection. Small bodies are not worth a pause and run as they are.
+The pause sets the collector's first threshold to 0 (``gc.set_threshold``: no automatic
+collection), not its switch (``gc.disable``): the switch stays the caller's, so a thread that
+turns the collector off or on while a decode runs in another thread finds it as it left it
+(a pause by the switch turned it back on at its end). The threshold is process-wide too.
+Calls that overlap, in several threads, share one pause: the first to start keeps the
+threshold and sets 0, the last to end puts the threshold back, unless it is no longer 0 (a
+caller set its own meanwhile, which stays). Objects are still freed as usual (by their
+reference counts); only cycles made elsewhere in the process during a decode wait for the
+next collection (``gc.collect`` still collects at once). Small bodies are not worth a pause
+and run as they are.
 """
 
 from __future__ import annotations
@@ -30,27 +35,27 @@ PAUSE_FROM = 1 << 16
 
 _lock = threading.Lock()
 _depth = 0
-_resume = False
+_threshold = 0  # the first threshold before the pause
 
 
 @contextlib.contextmanager
 def paused(nbytes: int = PAUSE_FROM) -> Iterator[None]:
-    """The collector off for the ``with`` block if `nbytes` (the size of the body being
-    decoded) is at least `PAUSE_FROM`; back on when the last overlapping block ends, if it
-    was on when the first began."""
-    global _depth, _resume
+    """No automatic collection during the ``with`` block if `nbytes` (the size of the body
+    being decoded) is at least `PAUSE_FROM`; the collector's first threshold back when the
+    last overlapping block ends (the switch of ``gc.enable`` and ``gc.disable`` untouched)."""
+    global _depth, _threshold
     if nbytes < PAUSE_FROM:
         yield
         return
     with _lock:
         if _depth == 0:
-            _resume = gc.isenabled()
-            gc.disable()
+            _threshold = gc.get_threshold()[0]
+            gc.set_threshold(0)
         _depth += 1
     try:
         yield
     finally:
         with _lock:
             _depth -= 1
-            if _depth == 0 and _resume:
-                gc.enable()
+            if _depth == 0 and gc.get_threshold()[0] == 0:
+                gc.set_threshold(_threshold)
