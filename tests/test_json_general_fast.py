@@ -1106,3 +1106,46 @@ def test_a_key_holding_nul_is_a_key_of_the_record(lines: bool) -> None:
     assert list(got.features) == ["label\0y", "d\0"] and got.label == {}
     assert got.features["label\0y"].tolist() == [1.0, 3.0]
     assert got.features["d\0"].tolist() == [[2.0], [4.0]]
+
+
+@pytest.mark.parametrize(
+    ("body", "want", "doc_want"),
+    [
+        (
+            b'{"metadata": "\\ud800"}\n{"metadata": "t", "k": [1, "a"]}\n',
+            ("error", "invalid JSON: no low surrogate in string", 14, 1, 0),
+            ("error", "invalid JSON: no low surrogate in string", 15, 1, None),
+        ),
+        (
+            b'{"k": "t"}\n{"k": "\xff"}\n{"k": true}\n',
+            ("error", "invalid UTF-8 (invalid start byte)", 18, 2, 1),
+            ("error", "invalid UTF-8 (invalid start byte)", 19, None, None),
+        ),
+        (
+            b'{"k": ["t"]}\n{"k": ["\\udc00"]}\n{"k": true}\n',
+            ("error", "invalid JSON: invalid high surrogate in string", 21, 2, 1),
+            ("error", "invalid JSON: invalid high surrogate in string", 22, 1, None),
+        ),
+        (
+            b'{"data": {"s": "\\ud800x"}}\n{"data": {"s": null}}\n',
+            ("error", "invalid JSON: no low surrogate in string", 16, 1, 0),
+            ("error", "invalid JSON: no low surrogate in string", 17, 1, None),
+        ),
+        (
+            b'{"label": {"s": ["a", "\xed\xa0\x80"]}}\n{"label": {"s": null}}\n',
+            ("error", "invalid UTF-8 (invalid continuation byte)", 23, 1, 0),
+            ("error", "invalid UTF-8 (invalid continuation byte)", 24, None, None),
+        ),
+    ],
+)
+def test_a_string_the_general_path_refuses_before_the_stop_comes_first(
+    body: bytes, want: tuple[Any, ...], doc_want: tuple[Any, ...]
+) -> None:
+    """The column reader's scan checks neither a string's escapes nor its UTF-8 (building
+    the str does): a record before the one it stops in may hold a lone surrogate escape or
+    bytes that are not UTF-8, and its error is the body's first, not the error of the
+    record the scan stopped in ("found true" of record 2, which the C path reported for
+    JSON Lines when it trusted the records before the stop)."""
+    assert all_paths(body, True) == want
+    doc = b"[" + b",".join(body.strip().split(b"\n")) + b"]"
+    assert all_paths(doc, False) == doc_want

@@ -1082,6 +1082,37 @@ static PyObject *build(const Scan *s, int texts) {
     return out;
 }
 
+/* 1 when every string col holds (its spans: K_STR's and K_STRS's) is one the general path
+ * reads (its escapes valid, no lone surrogate, and UTF-8), else 0. The scan checks neither:
+ * build does, and a declined scan's `report` must not call records sound that hold such a
+ * string (their error comes first). */
+static int strings_ok(const Scan *s, const Col *col) {
+    char *tmp = NULL;
+    Py_ssize_t tcap = 0, i;
+    int ok = 1;
+    for (i = 0; ok && i + 1 < col->nspans; i += 2) {
+        Py_ssize_t a = col->spans[i], b = col->spans[i + 1], len;
+        if (b >= 0) {
+            ok = utf8_ok((const unsigned char *)s->base + a, b - a);
+            continue;
+        }
+        b = -b - 1;
+        if (b - a > tcap) {
+            char *t = (char *)realloc(tmp, (size_t)(b - a));
+            if (t == NULL) {
+                ok = 0; /* not known: not sound */
+                break;
+            }
+            tmp = t;
+            tcap = b - a;
+        }
+        len = unescape(s->base + a, s->base + b, tmp);
+        ok = len >= 0 && utf8_ok((const unsigned char *)tmp, len);
+    }
+    free(tmp);
+    return ok;
+}
+
 /* What a declined scan read (`report`): (None, k, [(key, kind), ...]), k the record it stopped
  * in (the records before it were read whole; the body's count when it stopped after
  * them), the columns of those records as far as read (kind 0: the value that stopped
@@ -1099,6 +1130,10 @@ static PyObject *declined(const Scan *s) {
             }
             PyErr_Clear();
             key = Py_None; /* a key that is not UTF-8 */
+            Py_INCREF(key);
+        } else if (!strings_ok(s, &s->cols[j])) {
+            Py_DECREF(key); /* a string the general path refuses: as a key that is not UTF-8 */
+            key = Py_None;
             Py_INCREF(key);
         }
         item = Py_BuildValue("(Ni)", key, s->cols[j].kind);
