@@ -735,6 +735,41 @@ def test_an_error_in_the_record_the_column_reader_stopped_in_is_found_without_bu
 
 @pytest.mark.skipif(CREC is None, reason="the C extension is not built")
 @pytest.mark.parametrize(
+    ("last", "reason", "offset"),
+    [
+        # the offending value; the end of the line (the data ends); the trailing "x"
+        (
+            b'{"features": [1.5, "x"]}',
+            "$.features: expected a list of numbers or of strings, found a string",
+            138,
+        ),
+        (b'{"features": [1.5, 2', "invalid JSON: unexpected end of data", 139),
+        (b'{"uid": "u", "features": [1.5]} x', "invalid JSON: unexpected content after document", 151),
+    ],
+)
+def test_json_lines_error_in_the_line_the_reader_stopped_in(
+    monkeypatch: pytest.MonkeyPatch, last: bytes, reason: str, offset: int
+) -> None:
+    lines = b'{"features": [1.5, 2.5], "uid": "u"}\n\r\n' * 3 + b"  " + last + b"\n"
+    assert len(lines) == 3 * 39 + 2 + len(last) + 1  # line 7 begins at 117, its record at 119
+    got = all_paths(lines, True)
+    # line 7 (three records, each followed by a blank line), record 3
+    assert got == ("error", reason, offset, 7, 3)
+
+    if last.endswith(b" x"):
+        return  # the reader stopped after the record, not in it: the lines are read as before
+
+    def no_blocks(*a: Any, **k: Any) -> Any:
+        raise AssertionError("lines read block by block")
+
+    monkeypatch.setattr(JL, "_groups", no_blocks)
+    with pytest.raises(smp.DecodeError) as e:
+        JL.decode(lines)
+    assert ("error", e.value.reason, e.value.offset, e.value.line, e.value.record_index) == got
+
+
+@pytest.mark.skipif(CREC is None, reason="the C extension is not built")
+@pytest.mark.parametrize(
     "body",
     [
         # a record before the one the reader stopped in may hold an error it read past
@@ -750,7 +785,8 @@ def test_the_record_the_reader_stopped_in_is_not_trusted_alone(body: bytes) -> N
     assert J.request_fast(body, 0, len(body), False, None, hint) is None
     got = all_paths(body, False)
     assert isinstance(got, tuple) and got[0] == "error"
-    assert hint == ([] if b"[[1, 2]]" not in body else [1])
+    # (the record, and the offset of its "{")
+    assert hint == ([] if b"[[1, 2]]" not in body else [1, body.index(b'{"a": [[')])
 
 
 _INNER = st.sampled_from(["features", "values", "a", "b", "label", "uid", ""])

@@ -106,6 +106,8 @@ typedef struct {
     int lines;
     int request; /* the envelope is {"instances": [...]} (requests), not a response's */
     int lists;   /* lists of strings are read (requests always) */
+    const char *rec_at; /* where record rec_n, the last one begun, begins */
+    Py_ssize_t rec_n;
     int grammar; /* SMP_JSON, or SMP_JSON_NAN with allow_nan */
     Col *cols;
     Py_ssize_t ncols;
@@ -658,6 +660,8 @@ static const char *scan_object(Scan *s, const char *p, int ctx, Py_ssize_t *expe
 /* One record at p (on its '{'). */
 static const char *scan_record(Scan *s, const char *p) {
     Py_ssize_t expect = 0;
+    s->rec_at = p;
+    s->rec_n = s->nrec;
     p = scan_object(s, p, CTX_TOP, &expect);
     if (p == NULL) return NULL;
     s->nrec++;
@@ -1113,10 +1117,11 @@ static int strings_ok(const Scan *s, const Col *col) {
     return ok;
 }
 
-/* What a declined scan read (`report`): (None, k, [(key, kind), ...]), k the record it stopped
- * in (the records before it were read whole; the body's count when it stopped after
- * them), the columns of those records as far as read (kind 0: the value that stopped
- * it). NULL with an exception. */
+/* What a declined scan read (`report`): (None, k, [(key, kind), ...], at), k the record it
+ * stopped in (the records before it were read whole; the body's count when it stopped
+ * after them), the columns of those records as far as read (kind 0: the value that
+ * stopped it), `at` the offset of record k's '{' (-1: record k not begun, as when the
+ * scan stopped after the record before it). NULL with an exception. */
 static PyObject *declined(const Scan *s) {
     PyObject *cols = PyList_New(s->ncols);
     Py_ssize_t j;
@@ -1143,7 +1148,8 @@ static PyObject *declined(const Scan *s) {
         }
         PyList_SET_ITEM(cols, j, item);
     }
-    return Py_BuildValue("(OnN)", Py_None, s->nrec, cols);
+    return Py_BuildValue("(OnNn)", Py_None, s->nrec, cols,
+                         s->rec_at != NULL && s->rec_n == s->nrec ? s->rec_at - s->base : (Py_ssize_t)-1);
 }
 
 PyDoc_STRVAR(json_records_doc,
@@ -1165,9 +1171,10 @@ PyDoc_STRVAR(json_records_doc,
              "tensor objects and sparse records (kind 'k': (values, keys, counts, shape)), and\n"
              "lists of strings (kind 'S': a list of each record's list of str), which responses\n"
              "read with lists true (Rule 1).\n"
-             "None when the body is anything else; with report, (None, k, [(key, kind), ...]):\n"
-             "the record the scan stopped in and the keys read before (kind 0: the last one's\n"
-             "value stopped it), for the general path's search of the first error.");
+             "None when the body is anything else; with report, (None, k, [(key, kind), ...], at):\n"
+             "the record the scan stopped in, the keys read before (kind 0: the last one's\n"
+             "value stopped it) and the offset where record k begins (-1: none), for the general\n"
+             "path's search of the first error.");
 
 static PyObject *json_records(PyObject *self, PyObject *args) {
     Py_buffer data;

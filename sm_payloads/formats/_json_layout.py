@@ -1046,14 +1046,15 @@ def request_fast(
     alone (``{"values": [...]}``) is its list. One column given twice declines.
 
     With `hint` (the C path), a declined body appends to it the index of the record the
-    kernel stopped in when every record before it is one the grammar reads without an
-    error (`_valid_before`): the general path then looks at that record first (its error,
-    if it has one, is the first of the body: a record's errors come before any column's)."""
+    kernel stopped in and the offset where that record begins (-1: not begun), when every
+    record before it is one the grammar reads without an error (`_valid_before`): the
+    general path then looks at that record first (its error, if it has one, is the first
+    of the body: a record's errors come before any column's)."""
     if _CREC is not None:
         got = _CREC.json_records(buf, start, end, lines, True, False, False, False, hint is not None)
         if got is not None and got[0] is None:  # declined, with what it read
             if hint is not None and _valid_before(got[2]):
-                hint.append(got[1])
+                hint += (got[1], got[3])
             return None
     else:
         got = records_pure(buf, start, end, lines, True)
@@ -1251,15 +1252,16 @@ class GeneralGroup:
     def path(self, i: int) -> str:
         return f"{self.prefix}[{i}]" if self.prefix else "$"
 
-    def record_error(self, k: int, content_type: str) -> DecodeError | None:
+    def record_error(self, k: int, content_type: str, first_index: int = 0) -> DecodeError | None:
         """The `DecodeError` `batch_from_groups` gives for record k of this group when the
-        grammar refuses it (the group alone, from the first record), else None."""
+        grammar refuses it (the group alone, its first record numbered `first_index`),
+        else None."""
         if self.parse is None or not 0 <= k < len(self.recs):
             return None
         try:
             self.parse(self.recs[k], self.path(k))
         except BadValue as e:
-            off, line, idx = Locator([self], 0)(k)
+            off, line, idx = Locator([self], first_index)(k)
             exact = self.value_offset(k, e.reason)
             return DecodeError(
                 content_type, e.reason, offset=off if exact is None else exact, record_index=idx, line=line

@@ -285,10 +285,38 @@ def _decode_buf(data: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, bloc
     if fast is not None and fast_exact32(fast, dtype):
         return _batch([fast], dtype, allow_nan)
     # records of several columns, or of strings, column by column
-    columns = request_fast(data, at, len(data), True, dtype)
+    hint: list[int] = []  # the record the column reader stopped in, all before it sound
+    columns = request_fast(data, at, len(data), True, dtype, hint)
     if columns is not None:
         return columns
+    if hint and hint[1] >= 0:
+        first = _line_error(data, hint[0], hint[1], allow_nan)
+        if first is not None:
+            raise first
     return _batch(_collect(_groups(data, False, allow_nan, block_size, dtype=dtype)), dtype, allow_nan)
+
+
+def _line_error(data: bytes | bytearray, k: int, at: int, allow_nan: bool) -> DecodeError | None:
+    """The error of record k, whose line holds offset `at`, as the general path reports it
+    (a syntax error, or the grammar's), when every record before it is sound: then it is
+    the body's first error (the lines before it are read in order, a record's errors
+    before any column's). None when the record has none."""
+    lo = data.rfind(b"\n", 0, at) + 1
+    nl = data.find(b"\n", at)
+    hi = len(data) if nl < 0 else nl
+    line_no = data.count(b"\n", 0, lo) + 1
+    try:
+        value = loads(data, lo, hi, allow_nan)
+    except SyntaxProblem as p:
+        return DecodeError(
+            CONTENT_TYPE,
+            p.reason,
+            offset=at if p.offset is None else lo + p.offset,
+            record_index=k,
+            line=line_no,
+        )
+    group = GeneralGroup([value], array("q", [at]), array("q", [line_no]), instance_record, text=(data, 0))
+    return group.record_error(0, CONTENT_TYPE, k)
 
 
 def _decode(data: Any, response: bool, dtype: DtypeSpec, allow_nan: bool, block_size: int) -> RecordBatch:
