@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "sm_payloads.mime",
             "sm_payloads._native",
             "sm_payloads._buffers",
+            "sm_payloads._gcpause",
             "sm_payloads._sparse",
             "sm_payloads._proto.*",
             "sm_payloads.record",
