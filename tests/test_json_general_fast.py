@@ -789,6 +789,53 @@ def test_the_record_the_reader_stopped_in_is_not_trusted_alone(body: bytes) -> N
     assert hint == ([] if b"[[1, 2]]" not in body else [1, body.index(b'{"a": [[')])
 
 
+_SOUND = [
+    b'{"features": [1.5, 2.5], "uid": "u"}',
+    b'{"data": {"features": {"values": [1]}}, "label": {"values": {"values": [1]}}}',
+    b'{"a": "x", "b": [1, 2]}',
+    b"{}",
+    b'{"s": "\\u00e9"}',
+]
+_BAD = [
+    b'{"features": [1.5, "x"]}',
+    b'{"features": true}',
+    b'{"uid": 5}',
+    b'{"data": 3}',
+    b'{"features": [1], "values": [2]}',
+    b'{"a": [[1, 2], [3]]}',
+    b'{"a": {"values": [1], "bogus": 2}}',
+    b'{"features": [1e999]}',
+    b'{"s": "\\ud800"}',
+    b'{"a": null}',
+    b'{"a": [1, 2}',
+    b"[1, 2]",
+    b'{"label": {"y": "t"}, "label": {"y": 1}}',
+]
+_TAILS = [b"]}", b'], "configuration": {"k": 1}}', b'], "bogus": 1}', b"]} x", b"]", b"]}\n"]
+
+
+@given(
+    st.lists(st.sampled_from(_SOUND), max_size=4),
+    st.lists(st.sampled_from(_BAD), min_size=1, max_size=2),
+    st.lists(st.sampled_from(_SOUND + _BAD), max_size=3),
+    st.sampled_from(["instances", "list", "lines"]),
+    st.sampled_from(_TAILS),
+)
+def test_errors_after_sound_records_equal_the_general_path(
+    before: list[bytes], bad: list[bytes], after: list[bytes], shape: str, tail: bytes
+) -> None:
+    """The record the column reader stops in, read first (`request_fast`'s hint): the
+    outcome is the general path's, whatever comes after it."""
+    records = before + bad + after
+    if shape == "lines":
+        body = b"\n".join(records) + (b"\n" if tail.endswith(b"\n") else b"")
+    elif shape == "list":
+        body = b"[" + b", ".join(records) + b"]"
+    else:
+        body = b'{"instances": [' + b", ".join(records) + tail
+    all_paths(body, shape == "lines")
+
+
 _INNER = st.sampled_from(["features", "values", "a", "b", "label", "uid", ""])
 
 
