@@ -820,9 +820,11 @@ _TAILS = [b"]}", b'], "configuration": {"k": 1}}', b'], "bogus": 1}', b"]} x", b
     st.lists(st.sampled_from(_SOUND + _BAD), max_size=3),
     st.sampled_from(["instances", "list", "lines"]),
     st.sampled_from(_TAILS),
+    st.booleans(),
 )
+@example([], [b'{"features": true}'], [], "lines", b"]", True)  # a byte order mark before record 0's line
 def test_errors_after_sound_records_equal_the_general_path(
-    before: list[bytes], bad: list[bytes], after: list[bytes], shape: str, tail: bytes
+    before: list[bytes], bad: list[bytes], after: list[bytes], shape: str, tail: bytes, bom: bool
 ) -> None:
     """The record the column reader stops in, read first (`request_fast`'s hint): the
     outcome is the general path's, whatever comes after it."""
@@ -833,7 +835,7 @@ def test_errors_after_sound_records_equal_the_general_path(
         body = b"[" + b", ".join(records) + b"]"
     else:
         body = b'{"instances": [' + b", ".join(records) + tail
-    all_paths(body, shape == "lines")
+    all_paths(b"\xef\xbb\xbf" + body if bom else body, shape == "lines")
 
 
 _INNER = st.sampled_from(["features", "values", "a", "b", "label", "uid", ""])

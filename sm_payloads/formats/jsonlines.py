@@ -290,18 +290,19 @@ def _decode_buf(data: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, bloc
     if columns is not None:
         return columns
     if hint and hint[1] >= 0:
-        first = _line_error(data, hint[0], hint[1], allow_nan)
+        first = _line_error(data, at, hint[0], hint[1], allow_nan)
         if first is not None:
             raise first
     return _batch(_collect(_groups(data, False, allow_nan, block_size, dtype=dtype)), dtype, allow_nan)
 
 
-def _line_error(data: bytes | bytearray, k: int, at: int, allow_nan: bool) -> DecodeError | None:
+def _line_error(data: bytes | bytearray, start: int, k: int, at: int, allow_nan: bool) -> DecodeError | None:
     """The error of record k, whose line holds offset `at`, as the general path reports it
     (a syntax error, or the grammar's), when every record before it is sound: then it is
     the body's first error (the lines before it are read in order, a record's errors
-    before any column's). None when the record has none."""
-    lo = data.rfind(b"\n", 0, at) + 1
+    before any column's). None when the record has none. `start`: where the body begins
+    (after a byte order mark)."""
+    lo = max(start, data.rfind(b"\n", 0, at) + 1)
     nl = data.find(b"\n", at)
     hi = len(data) if nl < 0 else nl
     line_no = data.count(b"\n", 0, lo) + 1
