@@ -229,6 +229,7 @@ def test_threads_decoding_at_once_leave_the_collector_as_it_was() -> None:
         ("application/jsonlines", _LINES),
         ("application/json", _BODY[:-2] + b',{"features": [1, "x"]}]}'),
         ("application/jsonlines", _LINES + b'{"label": {"values": [true]}}\n'),
+        ("application/json", _BODY[:-2] + b',{"label": {"values": [true]}}]}'),
     ],
 )
 def test_decoders_leave_no_reference_cycle(

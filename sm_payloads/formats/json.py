@@ -176,7 +176,10 @@ def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, respo
         if hint and hint[1] >= 0:
             found = _record_error_alone(buf, start, hint[0], hint[1], allow_nan)
             if found is not None:
-                raise found
+                try:
+                    raise found
+                finally:
+                    del found  # else the traceback's frame holds the error: a reference cycle
     pending: set[tuple[str, str]] = set()
     for shape in (SCAN_ENVELOPE,) if response else ():
         got = scan(buf, start, len(buf), shape)
@@ -228,7 +231,10 @@ def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, respo
         # sound: its error, if it has one, is the body's first (without building columns)
         first = general.record_error(hint[0], CONTENT_TYPE)
         if first is not None:
-            raise first
+            try:
+                raise first
+            finally:
+                del first  # else the traceback's frame holds the error: a reference cycle
     batch = batch_from_groups([general], CONTENT_TYPE, dtype, request_configuration=config, pending32=pending)
     del general
     return _exact32(batch, pending, buf, start, dtype, allow_nan, response)

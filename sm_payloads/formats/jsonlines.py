@@ -292,7 +292,10 @@ def _decode_buf(data: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, bloc
     if hint and hint[1] >= 0:
         first = _line_error(data, at, hint[0], hint[1], allow_nan)
         if first is not None:
-            raise first
+            try:
+                raise first
+            finally:
+                del first  # else the traceback's frame holds the error: a reference cycle
     return _batch(_collect(_groups(data, False, allow_nan, block_size, dtype=dtype)), dtype, allow_nan)
 
 
