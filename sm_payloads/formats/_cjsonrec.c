@@ -218,6 +218,21 @@ static inline const char *skip_ws(const Scan *s, const char *p) {
     return p;
 }
 
+/* After a member of a list or an object at p: blanks, then ',' (*more = 1: the position of
+ * the next member, after blanks) or `close` (*more = 0: the position after it); NULL for
+ * anything else. */
+static inline const char *after_member(const Scan *s, const char *p, char close, int *more) {
+    p = skip_ws(s, p);
+    if (p >= s->end) return NULL;
+    if (*p == ',') {
+        *more = 1;
+        return skip_ws(s, p + 1);
+    }
+    if (*p != close) return NULL;
+    *more = 0;
+    return p + 1;
+}
+
 /* A string at p (on its '"'): sets [*a, *b) to its inside, *esc when it holds a backslash.
  * Returns the position after the closing quote, or NULL (control byte, no end). */
 static inline const char *scan_string(const char *p, const char *end, const char **a, const char **b, int *esc) {
@@ -246,6 +261,7 @@ static inline const char *scan_string(const char *p, const char *end, const char
 /* A list of numbers at p (on its '['): appended to col->vals; *count set. */
 static const char *scan_vector(Scan *s, const char *p, Col *col, Py_ssize_t *count) {
     const char *end = s->end;
+    int more;
     Py_ssize_t k = 0;
     p = skip_ws(s, p + 1);
     if (p < end && *p == ']') {
@@ -259,17 +275,12 @@ static const char *scan_vector(Scan *s, const char *p, Col *col, Py_ssize_t *cou
         if (p == NULL) return NULL;
         col->nvals++;
         k++;
-        p = skip_ws(s, p);
-        if (p >= end) return NULL;
-        if (*p == ',') {
-            p = skip_ws(s, p + 1);
-            continue;
-        }
-        if (*p == ']') break;
-        return NULL;
+        p = after_member(s, p, ']', &more);
+        if (p == NULL) return NULL;
+        if (!more) break;
     }
     *count = k;
-    return p + 1;
+    return p;
 }
 
 static const char *scan_value(Scan *s, const char *p, Col *col, int first);
@@ -321,6 +332,7 @@ static const char *uint_at(const Scan *s, const char *p, int64_t *v) {
  * MAX_RANK); *count is how many. */
 static const char *uint_list(Scan *s, const char *p, Col *col, int64_t *shape, Py_ssize_t *count) {
     const char *end = s->end;
+    int more;
     Py_ssize_t n = 0;
     if (p >= end || *p != '[') return NULL;
     p = skip_ws(s, p + 1);
@@ -342,15 +354,12 @@ static const char *uint_list(Scan *s, const char *p, Col *col, int64_t *shape, P
             shape[n] = v;
         }
         n++;
-        p = skip_ws(s, p);
-        if (p >= end) return NULL;
-        if (*p == ',') {
-            p = skip_ws(s, p + 1);
-            continue;
+        p = after_member(s, p, ']', &more);
+        if (p == NULL) return NULL;
+        if (!more) {
+            *count = n;
+            return p;
         }
-        if (*p != ']') return NULL;
-        *count = n;
-        return p + 1;
     }
 }
 
@@ -385,6 +394,7 @@ static int sparse_kind(Col *col, int first, const int64_t *shape, Py_ssize_t ran
  * order. Anything else declines. */
 static const char *scan_tensor(Scan *s, const char *p, Col *col, int first) {
     const char *end = s->end;
+    int more;
     Py_ssize_t nv = 0, nk = 0, rank = 0, keys_at = col->nkeys, i;
     int64_t shape[MAX_RANK];
     int seen = 0; /* 1 values, 2 keys, 4 shape */
@@ -418,15 +428,9 @@ static const char *scan_tensor(Scan *s, const char *p, Col *col, int first) {
             return NULL;
         }
         if (p == NULL) return NULL;
-        p = skip_ws(s, p);
-        if (p >= end) return NULL;
-        if (*p == ',') {
-            p = skip_ws(s, p + 1);
-            continue;
-        }
-        if (*p != '}') return NULL;
-        p++;
-        break;
+        p = after_member(s, p, '}', &more);
+        if (p == NULL) return NULL;
+        if (!more) break;
     }
     if (nk > 0) {
         if (!(seen & 4) || rank == 0 || nk != nv || sparse_kind(col, first, shape, rank) < 0) return NULL;
@@ -459,6 +463,7 @@ static const char *scan_tensor(Scan *s, const char *p, Col *col, int first) {
  * (spans as K_STR's, a count per record). */
 static const char *scan_texts(Scan *s, const char *p, Col *col, int first) {
     const char *end = s->end;
+    int more;
     Py_ssize_t k = 0;
     if (first) col->kind = K_STRS;
     else if (col->kind != K_STRS) return NULL;
@@ -474,17 +479,12 @@ static const char *scan_texts(Scan *s, const char *p, Col *col, int first) {
         col->spans[col->nspans++] = a - s->base;
         col->spans[col->nspans++] = esc ? -(b - s->base) - 1 : b - s->base;
         k++;
-        p = skip_ws(s, p);
-        if (p >= end) return NULL;
-        if (*p == ',') {
-            p = skip_ws(s, p + 1);
-            continue;
-        }
-        if (*p != ']') return NULL;
-        break;
+        p = after_member(s, p, ']', &more);
+        if (p == NULL) return NULL;
+        if (!more) break;
     }
     if (put_count(col, k) < 0) return NULL;
-    return p + 1;
+    return p;
 }
 
 /* The value of one key at p into col (its kind fixed by the first record, or set now when
@@ -555,7 +555,8 @@ static int note_present(Scan *s, Col *col) {
 }
 
 /* In a request, the key at p (on its '"') is "data" or "label" and holds an object: its
- * context (CTX_DATA, CTX_LABEL) with *obj on the object's '{'; else CTX_TOP. */
+ * context (CTX_DATA, CTX_LABEL) with *obj on the object's '{'; -1 when it is one of them
+ * holding anything else (declines); else CTX_TOP. */
 static int nested_key(const Scan *s, const char *p, const char **obj) {
     const char *end = s->end, *q;
     int ctx;
@@ -569,9 +570,9 @@ static int nested_key(const Scan *s, const char *p, const char **obj) {
         return CTX_TOP;
     }
     q = skip_ws(s, q);
-    if (q >= end || *q != ':') return CTX_TOP;
+    if (q >= end || *q != ':') return -1;
     q = skip_ws(s, q + 1);
-    if (q >= end || *q != '{') return CTX_TOP;
+    if (q >= end || *q != '{') return -1; /* the general path's error (or, twice, the last) */
     *obj = q;
     return ctx;
 }
@@ -582,6 +583,7 @@ static int nested_key(const Scan *s, const char *p, const char **obj) {
  * (the one after the previous key's). */
 static const char *scan_object(Scan *s, const char *p, int ctx, Py_ssize_t *expect) {
     const char *end = s->end;
+    int more;
     int seen_data = 0, seen_label = 0;
     p = skip_ws(s, p + 1);
     if (p < end && *p == '}') return p + 1;
@@ -595,6 +597,7 @@ static const char *scan_object(Scan *s, const char *p, int ctx, Py_ssize_t *expe
         if (ctx == CTX_TOP && s->request) {
             const char *obj;
             int sub = nested_key(s, p, &obj);
+            if (sub < 0) return NULL;
             if (sub != CTX_TOP) {
                 /* the object once per record (orjson, and so the general path, would keep
                  * the last of two) */
@@ -645,16 +648,11 @@ static const char *scan_object(Scan *s, const char *p, int ctx, Py_ssize_t *expe
         if (p == NULL) return NULL;
         col->present++;
     next:
-        p = skip_ws(s, p);
-        if (p >= end) return NULL;
-        if (*p == ',') {
-            p = skip_ws(s, p + 1);
-            continue;
-        }
-        if (*p == '}') break;
-        return NULL;
+        p = after_member(s, p, '}', &more);
+        if (p == NULL) return NULL;
+        if (!more) break;
     }
-    return p + 1;
+    return p;
 }
 
 /* One record at p (on its '{'). */
@@ -671,6 +669,7 @@ static const char *scan_record(Scan *s, const char *p) {
 /* The whole body; 1 when it is one of the accepted shapes, else 0. */
 static int scan_body(Scan *s, const char *p) {
     const char *end = s->end;
+    int more;
     int envelope = 0;
     if (s->lines) {
         for (;;) {
@@ -710,16 +709,11 @@ static int scan_body(Scan *s, const char *p) {
         if (p >= end || *p != '{') return 0;
         p = scan_record(s, p);
         if (p == NULL) return 0;
-        p = skip_ws(s, p);
-        if (p >= end) return 0;
-        if (*p == ',') {
-            p = skip_ws(s, p + 1);
-            continue;
-        }
-        if (*p == ']') break;
-        return 0;
+        p = after_member(s, p, ']', &more);
+        if (p == NULL) return 0;
+        if (!more) break;
     }
-    p = skip_ws(s, p + 1);
+    p = skip_ws(s, p);
     if (envelope) {
         if (p >= end || *p != '}') return 0;
         p = skip_ws(s, p + 1);
