@@ -381,6 +381,9 @@ def decode(data: bytes | bytearray | memoryview, *, copy: bool = False) -> Recor
     ------
     DecodeError
         With the byte offset and record index of the first problem.
+    BufferError
+        When another thread writes a writable `data` (a ``bytearray``) while it is read
+        and the reader finds other bytes than it read before (docs/errors.md).
     """
     view = as_view(data)
     starts, lengths, joined = frame_table(view, CONTENT_TYPE)
