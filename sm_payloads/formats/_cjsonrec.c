@@ -459,6 +459,20 @@ static const char *scan_tensor(Scan *s, const char *p, Col *col, int first) {
     return p;
 }
 
+/* The string at p (on its '"') as one more span of col (start, end; a negative end when it
+ * holds escapes); the position after it, or NULL. */
+static const char *scan_span(Scan *s, const char *p, Col *col) {
+    const char *a, *b;
+    int esc;
+    p = scan_string(p, s->end, &a, &b, &esc);
+    if (p == NULL) return NULL;
+    if (col->nspans + 2 > col->scap && grow((void **)&col->spans, &col->scap, col->nspans + 2, sizeof(Py_ssize_t)) < 0)
+        return NULL;
+    col->spans[col->nspans++] = a - s->base;
+    col->spans[col->nspans++] = esc ? -(b - s->base) - 1 : b - s->base;
+    return p;
+}
+
 /* A list of strings (requests, or with `lists`), p on its first string: one record of a K_STRS column
  * (spans as K_STR's, a count per record). */
 static const char *scan_texts(Scan *s, const char *p, Col *col, int first) {
@@ -468,16 +482,9 @@ static const char *scan_texts(Scan *s, const char *p, Col *col, int first) {
     if (first) col->kind = K_STRS;
     else if (col->kind != K_STRS) return NULL;
     for (;;) {
-        const char *a, *b;
-        int esc;
         if (p >= end || *p != '"') return NULL;
-        p = scan_string(p, end, &a, &b, &esc);
+        p = scan_span(s, p, col);
         if (p == NULL) return NULL;
-        if (col->nspans + 2 > col->scap &&
-            grow((void **)&col->spans, &col->scap, col->nspans + 2, sizeof(Py_ssize_t)) < 0)
-            return NULL;
-        col->spans[col->nspans++] = a - s->base;
-        col->spans[col->nspans++] = esc ? -(b - s->base) - 1 : b - s->base;
         k++;
         p = after_member(s, p, ']', &more);
         if (p == NULL) return NULL;
@@ -493,18 +500,9 @@ static const char *scan_value(Scan *s, const char *p, Col *col, int first) {
     const char *end = s->end;
     if (p >= end) return NULL;
     if (*p == '"') {
-        const char *a, *b;
-        int esc;
         if (first) col->kind = K_STR;
         else if (col->kind != K_STR) return NULL;
-        p = scan_string(p, end, &a, &b, &esc);
-        if (p == NULL) return NULL;
-        if (col->nspans + 2 > col->scap &&
-            grow((void **)&col->spans, &col->scap, col->nspans + 2, sizeof(Py_ssize_t)) < 0)
-            return NULL;
-        col->spans[col->nspans++] = a - s->base;
-        col->spans[col->nspans++] = esc ? -(b - s->base) - 1 : b - s->base;
-        return p;
+        return scan_span(s, p, col);
     }
     if (*p == '[' && s->lists) {
         const char *q = skip_ws(s, p + 1);
