@@ -1252,21 +1252,20 @@ class GeneralGroup:
     def path(self, i: int) -> str:
         return f"{self.prefix}[{i}]" if self.prefix else "$"
 
-    def record_error(self, k: int, content_type: str, first_index: int = 0) -> DecodeError | None:
-        """The `DecodeError` `batch_from_groups` gives for record k of this group when the
-        grammar refuses it (the group alone, its first record numbered `first_index`),
-        else None."""
+    def check_record(self, k: int, content_type: str, first_index: int = 0) -> None:
+        """Raise the `DecodeError` `batch_from_groups` gives for record k of this group when
+        the grammar refuses it (the group alone, its first record numbered `first_index`)."""
         if self.parse is None or not 0 <= k < len(self.recs):
-            return None
+            return
         try:
             self.parse(self.recs[k], self.path(k))
         except BadValue as e:
             off, line, idx = Locator([self], first_index)(k)
             exact = self.value_offset(k, e.reason)
-            return DecodeError(
+            # raised here, held by no local: no reference cycle through a frame
+            raise DecodeError(
                 content_type, e.reason, offset=off if exact is None else exact, record_index=idx, line=line
-            )
-        return None
+            ) from None
 
     def chunks(self) -> Iterator[list[Rec]]:
         """The records as `Rec` objects, `CHUNK` at a time (the grammar's records with their

@@ -122,29 +122,27 @@ def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) ->
         return _decode_buf(buf, dtype, allow_nan, response)
 
 
-def _record_error_alone(
-    buf: bytes | bytearray, start: int, k: int, at: int, allow_nan: bool
-) -> DecodeError | None:
-    """The error of record k of a request whose column reader stopped in it, at `at`, with
-    every record before it sound (`request_fast`'s hint), as the general path reports it,
-    without parsing those records: the document from record k on, after the opening the
+def _check_record_alone(buf: bytes | bytearray, start: int, k: int, at: int, allow_nan: bool) -> None:
+    """Raise the error of record k of a request whose column reader stopped in it, at `at`,
+    with every record before it sound (`request_fast`'s hint), as the general path reports
+    it, without parsing those records: the document from record k on, after the opening the
     reader read (``[`` or ``{"instances": [``), is what the general path would parse
     after them (so it parses exactly when the whole body does, and its envelope is the
-    body's). None when it does not parse, when its envelope is refused, or when record k
+    body's). Nothing when it does not parse, when its envelope is refused, or when record k
     is sound: the general path then reads the whole body."""
     opening = b"[" if buf[start : start + 64].lstrip()[:1] == b"[" else b'{"instances":['
     piece = opening + bytes(buf[at:])
     try:
         doc = loads(piece, 0, len(piece), allow_nan)
     except SyntaxProblem:
-        return None
+        return
     del piece
     try:
         items, prefix, _config = request_instances(doc)
     except BadValue:
-        return None
+        return
     if not items or not prefix:
-        return None
+        return
     path = f"{prefix}[{k}]"
     try:
         instance_record(items[0], path)
@@ -152,8 +150,8 @@ def _record_error_alone(
         # where the general path's search from the document's root arrives: record k's "{"
         # is at `at`, and the search goes on from there the same way
         off = path_offset(buf, at, len(buf), e.reason, root=path)
-        return None if off is None else DecodeError(CONTENT_TYPE, e.reason, offset=off, record_index=k)
-    return None
+        if off is not None:
+            raise DecodeError(CONTENT_TYPE, e.reason, offset=off, record_index=k) from None
 
 
 def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, response: bool) -> RecordBatch:
@@ -174,12 +172,7 @@ def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, respo
         if columns is not None:
             return columns
         if hint and hint[1] >= 0:
-            found = _record_error_alone(buf, start, hint[0], hint[1], allow_nan)
-            if found is not None:
-                try:
-                    raise found
-                finally:
-                    del found  # else the traceback's frame holds the error: a reference cycle
+            _check_record_alone(buf, start, hint[0], hint[1], allow_nan)
     pending: set[tuple[str, str]] = set()
     for shape in (SCAN_ENVELOPE,) if response else ():
         got = scan(buf, start, len(buf), shape)
@@ -229,12 +222,7 @@ def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, respo
     if hint:
         # a record's error comes before any column's, and the records before this one are
         # sound: its error, if it has one, is the body's first (without building columns)
-        first = general.record_error(hint[0], CONTENT_TYPE)
-        if first is not None:
-            try:
-                raise first
-            finally:
-                del first  # else the traceback's frame holds the error: a reference cycle
+        general.check_record(hint[0], CONTENT_TYPE)
     batch = batch_from_groups([general], CONTENT_TYPE, dtype, request_configuration=config, pending32=pending)
     del general
     return _exact32(batch, pending, buf, start, dtype, allow_nan, response)

@@ -290,21 +290,16 @@ def _decode_buf(data: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, bloc
     if columns is not None:
         return columns
     if hint and hint[1] >= 0:
-        first = _line_error(data, at, hint[0], hint[1], allow_nan)
-        if first is not None:
-            try:
-                raise first
-            finally:
-                del first  # else the traceback's frame holds the error: a reference cycle
+        _check_line(data, at, hint[0], hint[1], allow_nan)
     return _batch(_collect(_groups(data, False, allow_nan, block_size, dtype=dtype)), dtype, allow_nan)
 
 
-def _line_error(data: bytes | bytearray, start: int, k: int, at: int, allow_nan: bool) -> DecodeError | None:
-    """The error of record k, whose line holds offset `at`, as the general path reports it
-    (a syntax error, or the grammar's), when every record before it is sound: then it is
-    the body's first error (the lines before it are read in order, a record's errors
-    before any column's). None when the record has none. `start`: where the body begins
-    (after a byte order mark)."""
+def _check_line(data: bytes | bytearray, start: int, k: int, at: int, allow_nan: bool) -> None:
+    """Raise the error of record k, whose line holds offset `at`, as the general path
+    reports it (a syntax error, or the grammar's), when every record before it is sound:
+    then it is the body's first error (the lines before it are read in order, a record's
+    errors before any column's). Nothing when the record has none. `start`: where the body
+    begins (after a byte order mark)."""
     lo = max(start, data.rfind(b"\n", 0, at) + 1)
     nl = data.find(b"\n", at)
     hi = len(data) if nl < 0 else nl
@@ -312,15 +307,15 @@ def _line_error(data: bytes | bytearray, start: int, k: int, at: int, allow_nan:
     try:
         value = loads(data, lo, hi, allow_nan)
     except SyntaxProblem as p:
-        return DecodeError(
+        raise DecodeError(
             CONTENT_TYPE,
             p.reason,
             offset=at if p.offset is None else lo + p.offset,
             record_index=k,
             line=line_no,
-        )
+        ) from None
     group = GeneralGroup([value], array("q", [at]), array("q", [line_no]), instance_record, text=(data, 0))
-    return group.record_error(0, CONTENT_TYPE, k)
+    group.check_record(0, CONTENT_TYPE, k)
 
 
 def _decode(data: Any, response: bool, dtype: DtypeSpec, allow_nan: bool, block_size: int) -> RecordBatch:
