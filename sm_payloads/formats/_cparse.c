@@ -293,17 +293,20 @@ typedef struct {
     int escaped;
 } TField;
 
-/* Short ascii fields seen in a piece, by a hash of their bytes: a field equal to one of
- * them takes that str again (a column of a few categories costs one str per category and
- * piece, not one per record; the values are the same). */
+/* Short fields seen (in a piece, or in every piece of a region when the caller passes its
+ * cache, a list of a power of two slots), by a hash of their bytes: a field equal to one of
+ * them takes that str again (a column of a few categories costs one str per category, not
+ * one per record; the values are the same). */
 #define TEXT_CACHE 1024
 #define TEXT_CACHE_LEN 16
 
 /* Where the second pass puts each field's text: flat[at++], as us-ascii when `ascii` (the
  * piece holds no byte >= 0x80) or UTF-8; buf unescapes "" (cap bytes); cache: NULL or
- * TEXT_CACHE owned references (or NULL) to str of 2 to TEXT_CACHE_LEN ascii characters.
- * status: 0, or 1 (decline: bytes that are not UTF-8) or -1 (an exception) after a field
- * that failed. */
+ * mask + 1 slots of str made from 2 to TEXT_CACHE_LEN bytes (or NULL or None): the sink's
+ * own (`owned`, TEXT_CACHE slots) or the items of the caller's list (no Python code runs
+ * while the second pass uses them: a slot that holds anything but a str or None is left as
+ * it is). status: 0, or 1 (decline: bytes that are not UTF-8) or -1 (an exception) after a
+ * field that failed. */
 typedef struct {
     PyObject *flat;
     Py_ssize_t at;
@@ -312,7 +315,28 @@ typedef struct {
     Py_ssize_t cap;
     int status;
     PyObject **cache;
+    size_t mask;
+    int owned;
 } TSink;
+
+/* The cache slot of a field's bytes (FNV-1a). */
+static inline PyObject **text_slot(const TSink *sink, const char *s, Py_ssize_t len) {
+    uint32_t h = 2166136261u;
+    Py_ssize_t i;
+    for (i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return &sink->cache[(h ^ (h >> 16)) & sink->mask];
+}
+
+/* Put u in a slot unless the slot holds something other than a str or None (whose release
+ * could run Python code). */
+static inline void text_keep(PyObject **slot, PyObject *u) {
+    PyObject *old = *slot;
+    if (old == NULL || old == Py_None || PyUnicode_CheckExact(old)) {
+        Py_INCREF(u);
+        *slot = u;
+        Py_XDECREF(old);
+    }
+}
 
 static int text_emit(TSink *sink, const TField *f);
 
@@ -467,21 +491,16 @@ static int text_emit(TSink *sink, const TField *f) {
         if (len == 1) {
             u = PyUnicode_FromOrdinal((unsigned char)s[0]); /* a shared one */
         } else if (len >= 2 && len <= TEXT_CACHE_LEN && sink->cache != NULL) {
-            uint32_t h = 2166136261u; /* FNV-1a */
-            Py_ssize_t i;
-            PyObject **slot;
-            for (i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-            slot = &sink->cache[(h ^ (h >> 16)) & (TEXT_CACHE - 1)];
-            if (*slot != NULL && PyUnicode_GET_LENGTH(*slot) == len &&
-                memcmp(PyUnicode_DATA(*slot), s, (size_t)len) == 0) {
-                u = *slot;
+            PyObject **slot = text_slot(sink, s, len), *o = *slot;
+            if (o != NULL && PyUnicode_CheckExact(o) && PyUnicode_IS_ASCII(o) && PyUnicode_GET_LENGTH(o) == len &&
+                memcmp(PyUnicode_DATA(o), s, (size_t)len) == 0) {
+                u = o;
                 Py_INCREF(u);
             } else {
                 u = PyUnicode_New(len, 127);
                 if (u != NULL) {
                     memcpy(PyUnicode_DATA(u), s, (size_t)len);
-                    Py_INCREF(u);
-                    Py_XSETREF(*slot, u);
+                    text_keep(slot, u);
                 }
             }
         } else {
@@ -490,6 +509,20 @@ static int text_emit(TSink *sink, const TField *f) {
         }
     } else {
         u = PyUnicode_DecodeUTF8(s, len, NULL);
+        if (u != NULL && len >= 2 && len <= TEXT_CACHE_LEN && sink->cache != NULL) {
+            /* a short UTF-8 text: the str made (a few bytes, for a moment) is compared with
+             * the one in its slot, which it becomes on a hit */
+            PyObject **slot = text_slot(sink, s, len), *o = *slot;
+            Py_ssize_t k = PyUnicode_GET_LENGTH(u);
+            if (o != NULL && PyUnicode_CheckExact(o) && PyUnicode_GET_LENGTH(o) == k &&
+                PyUnicode_KIND(o) == PyUnicode_KIND(u) &&
+                memcmp(PyUnicode_DATA(o), PyUnicode_DATA(u), (size_t)(k * PyUnicode_KIND(u))) == 0) {
+                Py_INCREF(o);
+                Py_SETREF(u, o);
+            } else {
+                text_keep(slot, u);
+            }
+        }
     }
     if (u == NULL) {
         if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
@@ -506,7 +539,7 @@ static int text_emit(TSink *sink, const TField *f) {
 }
 
 PyDoc_STRVAR(csv_text_doc,
-             "csv_text(data, lo, hi, width, ascii) -> list[str] | None\n\n"
+             "csv_text(data, lo, hi, width, ascii, cache=None) -> list[str] | None\n\n"
              "The fields of the records of data[lo:hi] (lo a line start, hi a record end) as\n"
              "text, in one list, record after record (field j of record i at i * width + j):\n"
              "each record exactly `width` fields, as the careful reader reads them (fields split\n"
@@ -516,29 +549,37 @@ PyDoc_STRVAR(csv_text_doc,
              "of fields, a quote inside an unquoted field, a quoted field not closed, a byte after\n"
              "a closing quote other than ',' or the line end, a '\\r' outside quotes not right\n"
              "before a '\\n', bytes that are not text in the charset. The caller's careful reader\n"
-             "then reads the region and positions any error.");
+             "then reads the region and positions any error. cache: None, or a list of a power\n"
+             "of two slots (None or str) that the calls over the pieces of one region share: a\n"
+             "field of 2 to 16 bytes equal to the str in its slot (by a hash of its bytes) takes\n"
+             "that str, and a field that is not leaves its own there (without a cache, a short\n"
+             "ascii field repeated within the piece is shared the same way).");
 
 static void text_sink_free(TSink *sink) {
     Py_ssize_t i;
-    if (sink->cache != NULL) {
+    if (sink->cache != NULL && sink->owned) {
         for (i = 0; i < TEXT_CACHE; i++) Py_XDECREF(sink->cache[i]);
         PyMem_Free(sink->cache);
-        sink->cache = NULL;
     }
+    sink->cache = NULL;
     PyMem_Free(sink->buf);
     sink->buf = NULL;
 }
 
 static PyObject *csv_text(PyObject *self, PyObject *args) {
     Py_buffer data;
-    Py_ssize_t lo, hi, width, n = 0;
+    Py_ssize_t lo, hi, width, n = 0, slots;
     int ascii, high = 0, ok = 1;
-    TSink sink = {NULL, 0, 0, NULL, 0, 0, NULL};
+    PyObject *cache = Py_None;
+    TSink sink = {NULL, 0, 0, NULL, 0, 0, NULL, 0, 0};
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnnp", &data, &lo, &hi, &width, &ascii)) return NULL;
-    if (lo < 0 || hi > data.len || lo > hi || width < 1) {
+    if (!PyArg_ParseTuple(args, "y*nnnp|O", &data, &lo, &hi, &width, &ascii, &cache)) return NULL;
+    slots = cache != Py_None && PyList_CheckExact(cache) ? PyList_GET_SIZE(cache) : 0;
+    if (lo < 0 || hi > data.len || lo > hi || width < 1 ||
+        (cache != Py_None && (slots < 1 || (slots & (slots - 1)) != 0))) {
         PyBuffer_Release(&data);
-        PyErr_SetString(PyExc_ValueError, "csv_text: bad bounds or width");
+        PyErr_SetString(PyExc_ValueError,
+                        "csv_text: bad bounds or width, or a cache that is not a list of a power of two slots");
         return NULL;
     }
     {
@@ -571,12 +612,21 @@ static PyObject *csv_text(PyObject *self, PyObject *args) {
         sink.flat = PyList_New(n * width);
         if (sink.flat == NULL) goto fail;
         sink.ascii = !high;
-        if (sink.ascii) {
+        if (slots) { /* the caller's slots; taken after PyList_New, which may run Python code */
+            if (PyList_GET_SIZE(cache) != slots) {
+                PyErr_SetString(PyExc_RuntimeError, "csv_text: the cache changed while it was read");
+                goto fail;
+            }
+            sink.cache = ((PyListObject *)cache)->ob_item;
+            sink.mask = (size_t)slots - 1;
+        } else if (sink.ascii) {
             sink.cache = (PyObject **)PyMem_Calloc(TEXT_CACHE, sizeof(PyObject *));
             if (sink.cache == NULL) {
                 PyErr_NoMemory();
                 goto fail;
             }
+            sink.mask = TEXT_CACHE - 1;
+            sink.owned = 1;
         }
         /* Pass 2: the fields' text, straight into the list. */
         p = base + lo;
@@ -618,20 +668,70 @@ fail:
 }
 
 PyDoc_STRVAR(text_rows_doc,
-             "text_rows(fields, width, start, stop, out) -> None\n\n"
+             "text_rows(fields, width, start, stop, out, shared=None) -> None\n\n"
              "Fill out, a writable buffer of n Python object references (a numpy object array\n"
              "of n items), with one new list per record, fields[i * width + start : i * width +\n"
              "stop], from a list of n * width str (csv_text's records). The lists hold only str\n"
              "and are not tracked by the cyclic garbage collector (a list of str can be in no\n"
-             "reference cycle; millions of tracked lists would make each collection walk them).");
+             "reference cycle; millions of tracked lists would make each collection walk them).\n"
+             "shared: None, or a list of 128 slots for one-field rows (stop - start == 1): a\n"
+             "record whose text is one ASCII character takes the list in the slot of that\n"
+             "character (made there on first use, or when the slot holds anything but that\n"
+             "character's one-item list), so that such records share one list per character.");
+
+#define SHARED_ROWS 128
+
+/* The list that the one-field records of the ASCII character `ch` share, from slot ch of
+ * `shared` (made there when the slot holds anything but [ch]); a new reference, or NULL
+ * with an exception. */
+static PyObject *shared_row(PyObject *shared, PyObject *u, Py_UCS4 ch) {
+    PyObject *row, *item;
+    if (PyList_GET_SIZE(shared) != SHARED_ROWS) { /* a finalizer run by the rows made before */
+        PyErr_SetString(PyExc_RuntimeError, "text_rows: the shared rows changed while the rows were made");
+        return NULL;
+    }
+    row = PyList_GET_ITEM(shared, ch);
+    if (PyList_CheckExact(row) && PyList_GET_SIZE(row) == 1) {
+        item = PyList_GET_ITEM(row, 0);
+        if (item == u || (PyUnicode_CheckExact(item) && PyUnicode_GET_LENGTH(item) == 1 &&
+                          PyUnicode_READ_CHAR(item, 0) == ch)) {
+            Py_INCREF(row);
+            return row;
+        }
+    }
+    row = PyList_New(1);
+    if (row == NULL) return NULL;
+    /* PyList_New may run a collection (finalizers): check the slots again */
+    if (PyList_GET_SIZE(shared) != SHARED_ROWS) {
+        Py_DECREF(row);
+        PyErr_SetString(PyExc_RuntimeError, "text_rows: the shared rows changed while the rows were made");
+        return NULL;
+    }
+    Py_INCREF(u);
+    PyList_SET_ITEM(row, 0, u);
+    PyObject_GC_UnTrack(row);
+    Py_INCREF(row);
+    /* the slot's old object is dropped last: its finalizer, if any, sees the new slot */
+    item = PyList_GET_ITEM(shared, ch);
+    PyList_SET_ITEM(shared, ch, row);
+    Py_XDECREF(item);
+    return row;
+}
 
 static PyObject *text_rows(PyObject *self, PyObject *args) {
-    PyObject *fields, *target;
+    PyObject *fields, *target, *shared = Py_None;
     Py_buffer out;
     Py_ssize_t width, start, stop, n, i, j;
     PyObject **slots;
     (void)self;
-    if (!PyArg_ParseTuple(args, "O!nnnO", &PyList_Type, &fields, &width, &start, &stop, &target)) return NULL;
+    if (!PyArg_ParseTuple(args, "O!nnnO|O", &PyList_Type, &fields, &width, &start, &stop, &target, &shared))
+        return NULL;
+    if (shared == Py_None) {
+        shared = NULL;
+    } else if (!PyList_CheckExact(shared) || PyList_GET_SIZE(shared) != SHARED_ROWS) {
+        PyErr_SetString(PyExc_ValueError, "text_rows: shared must be None or a list of 128 slots");
+        return NULL;
+    }
     if (PyObject_GetBuffer(target, &out, PyBUF_WRITABLE | PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return NULL;
     n = out.itemsize ? out.len / out.itemsize : 0;
     if (out.format == NULL || strcmp(out.format, "O") != 0 || out.itemsize != (Py_ssize_t)sizeof(PyObject *) ||
@@ -650,36 +750,56 @@ static PyObject *text_rows(PyObject *self, PyObject *args) {
             return NULL;
         }
     }
+    if (stop - start != 1) shared = NULL;
     slots = (PyObject **)out.buf;
     for (i = 0; i < n; i++) {
-        PyObject *row = PyList_New(stop - start), *old;
+        PyObject *row = NULL, *old;
+        if (shared != NULL) {
+            PyObject *u = PyList_GET_ITEM(fields, i * width + start);
+            if (PyUnicode_CheckExact(u) && PyUnicode_GET_LENGTH(u) == 1 && PyUnicode_READ_CHAR(u, 0) < SHARED_ROWS) {
+                row = shared_row(shared, u, PyUnicode_READ_CHAR(u, 0));
+                if (row == NULL) {
+                    PyBuffer_Release(&out);
+                    return NULL;
+                }
+            }
+        }
         if (row == NULL) {
-            PyBuffer_Release(&out);
-            return NULL;
-        }
-        /* PyList_New and the Py_XDECREF of a replaced slot can run Python code (a finalizer,
-         * a collection) that changes `fields`: check it again before reading it */
-        if (PyList_GET_SIZE(fields) != n * width) {
-            Py_DECREF(row);
-            PyBuffer_Release(&out);
-            PyErr_SetString(PyExc_RuntimeError, "text_rows: the fields changed while the rows were made");
-            return NULL;
-        }
-        for (j = start; j < stop; j++) {
-            PyObject *u = PyList_GET_ITEM(fields, i * width + j);
-            if (!PyUnicode_CheckExact(u)) {
-                Py_DECREF(row); /* its slots after j - start are NULL: list_dealloc skips them */
+            row = PyList_New(stop - start);
+            if (row == NULL) {
+                PyBuffer_Release(&out);
+                return NULL;
+            }
+            /* PyList_New and the Py_XDECREF of a replaced slot can run Python code (a
+             * finalizer, a collection) that changes `fields`: check it again before reading it */
+            if (PyList_GET_SIZE(fields) != n * width) {
+                Py_DECREF(row);
                 PyBuffer_Release(&out);
                 PyErr_SetString(PyExc_RuntimeError, "text_rows: the fields changed while the rows were made");
                 return NULL;
             }
-            Py_INCREF(u);
-            PyList_SET_ITEM(row, j - start, u);
+            for (j = start; j < stop; j++) {
+                PyObject *u = PyList_GET_ITEM(fields, i * width + j);
+                if (!PyUnicode_CheckExact(u)) {
+                    Py_DECREF(row); /* its slots after j - start are NULL: list_dealloc skips them */
+                    PyBuffer_Release(&out);
+                    PyErr_SetString(PyExc_RuntimeError, "text_rows: the fields changed while the rows were made");
+                    return NULL;
+                }
+                Py_INCREF(u);
+                PyList_SET_ITEM(row, j - start, u);
+            }
+            PyObject_GC_UnTrack(row);
         }
-        PyObject_GC_UnTrack(row);
         old = slots[i];
         slots[i] = row;
         Py_XDECREF(old);
+        /* that may have run a finalizer too (the loop reads fields[i * width + start] first) */
+        if (PyList_GET_SIZE(fields) != n * width) {
+            PyBuffer_Release(&out);
+            PyErr_SetString(PyExc_RuntimeError, "text_rows: the fields changed while the rows were made");
+            return NULL;
+        }
     }
     PyBuffer_Release(&out);
     Py_RETURN_NONE;

@@ -37,7 +37,9 @@ from ..errors import DecodeError
 __all__ = [
     "CHARSETS",
     "CONTENT_TYPE",
+    "SHARED_ROWS",
     "Record",
+    "TextCache",
     "blank_run",
     "body_start",
     "charset_option",
@@ -45,6 +47,7 @@ __all__ = [
     "parse_header",
     "quote_field",
     "record_ends",
+    "text_cache",
     "text_fields",
     "text_fields_pure",
     "text_rows",
@@ -355,7 +358,41 @@ def _quoted_records(text: str, width: int) -> list[str] | None:
     return out
 
 
-def text_fields_pure(data: bytes | bytearray, lo: int, hi: int, width: int, ascii: bool) -> list[str] | None:
+#: A cache of the short texts of a region, shared by the `text_fields` calls over its
+#: pieces (`text_cache`): slots of str for the C kernel, a dict for the twin.
+TextCache = list[str | None] | dict[str, str]
+
+#: The twin's cache holds at most this many texts (then it only looks texts up).
+_CACHE_MOST = 1 << 16
+
+
+def text_cache(nbytes: int) -> TextCache:
+    """A new cache of short texts for the `text_fields` calls over the pieces of a region
+    of `nbytes` bytes: the same short text in any of them is one ``str`` object. The C
+    kernel's is a list of a power of two slots, 1,024 to 65,536 (one per 16 bytes of the
+    region), each the last text of 2 to 16 bytes whose hash fell there; the twin's a dict
+    of at most `_CACHE_MOST` texts of its pieces of short fields."""
+    if _C is not None:
+        slots = 1 << max(10, min(16, (max(nbytes, 1) // 16).bit_length()))
+        return [None] * slots
+    return {}
+
+
+def _shared_texts(fields: list[str], nbytes: int, cache: dict[str, str]) -> list[str]:
+    """`fields` (of a piece of `nbytes` bytes) with each text replaced by the equal one of
+    `cache`, where the fields are short (under 8 bytes each on average: a str of its own
+    would be most of a record's memory); texts not in it yet are added while it holds
+    fewer than `_CACHE_MOST`."""
+    if nbytes >= 8 * len(fields):
+        return fields
+    if len(cache) < _CACHE_MOST:
+        return list(map(cache.setdefault, fields, fields))
+    return list(map(cache.get, fields, fields))
+
+
+def text_fields_pure(
+    data: bytes | bytearray, lo: int, hi: int, width: int, ascii: bool, cache: TextCache | None = None
+) -> list[str] | None:
     """The twin of ``_cparse.csv_text``: the fields of the records of ``data[lo:hi]`` (lo a
     line start, hi a record end) as text, in one list, record after record (the field j of
     record i at ``i * width + j``), when every record is `width` fields that `tokenize`
@@ -364,7 +401,8 @@ def text_fields_pure(data: bytes | bytearray, lo: int, hi: int, width: int, asci
     record, blank lines skipped, the text us-ascii (`ascii`) or UTF-8. None (declined)
     otherwise, and also for a ``\r`` outside quotes anywhere but right before a ``\n``:
     the careful reader (`tokenize`) then reads the records and positions errors. The values
-    are those `tokenize` and `field_text` give."""
+    are those `tokenize` and `field_text` give. `cache` (a dict: `text_cache`): short texts
+    equal to one of an earlier piece are that ``str`` (`_shared_texts`)."""
     if width < 1 or lo < 0 or hi > len(data) or lo > hi:
         raise ValueError("csv_text: bad bounds or width")
     piece = bytes(data[lo:hi])
@@ -373,7 +411,8 @@ def text_fields_pure(data: bytes | bytearray, lo: int, hi: int, width: int, asci
     except UnicodeDecodeError:
         return None  # (only field bytes can be undecodable: the separators are ascii)
     if '"' in text:
-        return _quoted_records(text, width)
+        got = _quoted_records(text, width)
+        return got if got is None or not isinstance(cache, dict) else _shared_texts(got, hi - lo, cache)
     lines = text.split("\n")
     terminated = text.endswith("\n")
     if terminated:
@@ -389,34 +428,74 @@ def text_fields_pure(data: bytes | bytearray, lo: int, hi: int, width: int, asci
                 return None
     if "" in lines:
         lines = [line for line in lines if line]  # blank lines
-    rows = [line.split(",") for line in lines]
-    if any(len(r) != width for r in rows):
-        return None
-    return list(chain.from_iterable(rows))
+    if width == 1:
+        if any("," in line for line in lines):
+            return None
+        out = lines
+    else:
+        rows = [line.split(",") for line in lines]
+        if any(len(r) != width for r in rows):
+            return None
+        out = list(chain.from_iterable(rows))
+    return out if not isinstance(cache, dict) else _shared_texts(out, hi - lo, cache)
 
 
-def text_fields(data: bytes | bytearray, lo: int, hi: int, width: int, ascii: bool) -> list[str] | None:
-    """`text_fields_pure`, by the C kernel where it is built."""
+def text_fields(
+    data: bytes | bytearray, lo: int, hi: int, width: int, ascii: bool, cache: TextCache | None = None
+) -> list[str] | None:
+    """`text_fields_pure`, by the C kernel where it is built (`cache`: `text_cache`)."""
     if _C is not None:
-        out: list[str] | None = _C.csv_text(data, lo, hi, width, ascii)
+        out: list[str] | None = _C.csv_text(
+            data, lo, hi, width, ascii, cache if isinstance(cache, list) else None
+        )
         return out
-    return text_fields_pure(data, lo, hi, width, ascii)
+    return text_fields_pure(data, lo, hi, width, ascii, cache)
 
 
-def text_rows(fields: list[str], width: int, start: int, stop: int) -> np.ndarray:
+#: The lists one-field rows share (`text_rows`): one slot per ASCII character.
+SHARED_ROWS = 128
+_ASCII = [chr(i) for i in range(SHARED_ROWS)]
+
+
+def text_rows(
+    fields: list[str],
+    width: int,
+    start: int,
+    stop: int,
+    out: np.ndarray | None = None,
+    shared: list[list[str] | None] | None = None,
+) -> np.ndarray:
     """An object array of one list per record, ``fields[i * width + start : i * width +
-    stop]`` (`fields`: `text_fields`' records of `width` fields). The C kernel builds lists
-    that the cyclic garbage collector does not track (lists of str cannot be in a cycle;
-    millions of tracked lists make every collection walk them), the twin plain lists: the
-    same values."""
+    stop]`` (`fields`: `text_fields`' records of `width` fields), into `out` (an object
+    array of the n records' slots) or a new array. The C kernel builds lists that the
+    cyclic garbage collector does not track (lists of str cannot be in a cycle; millions of
+    tracked lists make every collection walk them), the twin plain lists: the same values.
+
+    `shared` (`SHARED_ROWS` slots, None or the list made for that character): one-field
+    rows (``stop - start == 1``) whose text is one ASCII character take the list of that
+    character, made once, so that the records of one character share one list (a
+    one-character record is two bytes: a list of its own would be 72). The slots of the
+    characters seen are filled in (the twin fills them all)."""
     n = len(fields) // width
-    out = np.empty(n, dtype=object)
+    if out is None:
+        out = np.empty(n, dtype=object)
+    elif out.shape != (n,) or out.dtype != object:
+        raise ValueError("text_rows: out must be an object array of one slot per record")
+    if shared is not None and len(shared) != SHARED_ROWS:
+        raise ValueError(f"text_rows: shared must be a list of {SHARED_ROWS} slots")
     if n == 0:
         return out
     if _C is not None:
-        _C.text_rows(fields, width, start, stop, out)
+        _C.text_rows(fields, width, start, stop, out, shared)
     elif stop - start == 1:
-        out[:] = [[s] for s in fields[start::width]]
+        col = fields[start::width] if width > 1 else fields
+        if shared is None:
+            out[:] = [[s] for s in col]
+        else:
+            if None in shared:
+                shared[:] = [[ch] if row is None else row for row, ch in zip(shared, _ASCII, strict=True)]
+            get = dict(zip(_ASCII, shared, strict=True)).get
+            out[:] = [get(s) or [s] for s in col]
     else:
         out[:] = [fields[i : i + stop - start] for i in range(start, n * width, width)]
     return out

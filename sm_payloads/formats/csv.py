@@ -45,13 +45,14 @@ from .. import _native
 from .._buffers import as_bytes
 from .._gcpause import paused
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
-from ..columns import column_kind
+from ..columns import column_kind, readonly
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
-from ..record import Ragged, RecordBatch
+from ..record import Ragged, RecordBatch, trusted_batch
 from . import _textnum
 from ._csv_text import CHARSETS as CHARSETS
 from ._csv_text import (
     CONTENT_TYPE,
+    SHARED_ROWS,
     Record,
     blank_run,
     body_start,
@@ -60,6 +61,7 @@ from ._csv_text import (
     parse_header,
     quote_field,
     record_ends,
+    text_cache,
     text_fields,
     text_rows,
     tokenize,
@@ -560,6 +562,8 @@ _NUMBER_TEXT_LINES = re.compile(
     re.ASCII,
 )
 _NAN = float("nan")
+#: `_column_numbers` matches the expression over at most this many lines at a time.
+_REGEX_LINES = 512
 #: The optional C kernel whose `numbers` reads a column of bare numbers (`smp_number`).
 _CPARSE = _native.load("formats._cparse")
 
@@ -582,8 +586,12 @@ def _column_numbers(fields: list[str], width: int, cols: range) -> np.ndarray | 
             if got is not None:
                 out[:, j] = np.frombuffer(got, np.float64)
                 continue
-        if _NUMBER_TEXT_LINES.fullmatch(joined) is None:
-            return None
+        # (the expression's repeat keeps about 900 bytes a line while it matches: lines a
+        # bounded number at a time)
+        for k in range(0, n, _REGEX_LINES):
+            part = joined if n <= _REGEX_LINES else "\n".join(col[k : k + _REGEX_LINES])
+            if _NUMBER_TEXT_LINES.fullmatch(part) is None:
+                return None
         out[:, j] = [float(f) if f else _NAN for f in col]
     return out
 
@@ -643,10 +651,29 @@ class _Block:
     of records at a time: numbers while every field is one, text from the first field
     that is not (the pieces read before are then read again as text)."""
 
-    __slots__ = ("charset", "cols", "dtype", "fixed", "kind", "one", "parts", "pending")
+    __slots__ = (
+        "charset",
+        "cols",
+        "dtype",
+        "filled",
+        "fixed",
+        "kind",
+        "one",
+        "out",
+        "parts",
+        "pending",
+        "shared",
+        "upper",
+    )
 
     def __init__(
-        self, cols: range, one: bool, dtype: np.dtype[Any] | None, charset: str, fixed: str | None
+        self,
+        cols: range,
+        one: bool,
+        dtype: np.dtype[Any] | None,
+        charset: str,
+        fixed: str | None,
+        upper: Callable[[], int],
     ) -> None:
         self.cols = cols
         self.one = one  # a one-field label: a (N,) column
@@ -658,29 +685,53 @@ class _Block:
         self.parts: list[Any] = []
         # a float64 block's first value beyond the range, raised if the block stays numbers
         self.pending: DecodeError | None = None
+        # a block of lists: the column, made once at the most records the region can hold
+        # (`upper`), filled a piece at a time (`filled` records so far), and the lists that
+        # the records of one ASCII character share (`text_rows`)
+        self.upper = upper
+        self.out: np.ndarray | None = None
+        self.filled = 0
+        self.shared: list[list[str] | None] = [None] * SHARED_ROWS
 
-    def texts(self, piece: _Piece) -> Any:
+    def texts(self, piece: _Piece) -> list[str]:
+        """The texts of a one-field block's records of `piece`."""
+        c = self.cols.start
+        if piece.fields is not None:
+            return piece.fields[c :: piece.width] if piece.width > 1 else piece.fields
+        cs, recs, rec0 = self.charset, piece.recs(), piece.rec0
+        return [_text(r.fields[c], cs, r, c, rec0 + i) for i, r in enumerate(recs)]
+
+    def take_texts(self, piece: _Piece) -> None:
+        """Add the records of `piece` to a text block."""
+        if self.one:
+            self.parts.append(self.texts(piece))
+            return
+        n = piece.n
+        if self.out is None:
+            self.out = np.empty(max(self.upper(), n), dtype=object)
+        if self.filled + n > len(self.out):  # (the data changed while it was read)
+            grown = np.empty(2 * (self.filled + n), dtype=object)
+            grown[: self.filled] = self.out[: self.filled]
+            self.out = grown
+        dst = self.out[self.filled : self.filled + n]
         cols = self.cols
         if piece.fields is not None:
-            if self.one:
-                return piece.fields[cols.start :: piece.width] if piece.width > 1 else piece.fields
-            return text_rows(piece.fields, piece.width, cols.start, cols.stop)
-        cs, recs, rec0 = self.charset, piece.recs(), piece.rec0
-        if self.one:
-            c = cols.start
-            return [_text(r.fields[c], cs, r, c, rec0 + i) for i, r in enumerate(recs)]
-        col = np.empty(len(recs), dtype=object)
-        if len(cols) == 1:  # a list display: no spare room in each record's list
-            c = cols.start
-            col[:] = [[_text(r.fields[c], cs, r, c, rec0 + i)] for i, r in enumerate(recs)]
+            text_rows(piece.fields, piece.width, cols.start, cols.stop, dst, self.shared)
         else:
-            col[:] = [[_text(r.fields[c], cs, r, c, rec0 + i) for c in cols] for i, r in enumerate(recs)]
-        return col
+            cs, recs, rec0 = self.charset, piece.recs(), piece.rec0
+            if len(cols) == 1:
+                c = cols.start
+                texts = [_text(r.fields[c], cs, r, c, rec0 + i) for i, r in enumerate(recs)]
+                text_rows(texts, 1, 0, 1, dst, self.shared)
+            else:
+                dst[:] = [[_text(r.fields[c], cs, r, c, rec0 + i) for c in cols] for i, r in enumerate(recs)]
+        del dst
+        self.filled += n
 
     def read(self, piece: _Piece, before: Callable[[], Iterator[_Piece]]) -> None:
         """Add the records of `piece`; `before` reads the earlier pieces again."""
         if self.kind == "text":
-            self.parts.append(self.texts(piece))
+            self.take_texts(piece)
             return
         dtype = self.dtype
         strict = dtype is not None or self.fixed == "number"
@@ -695,8 +746,10 @@ class _Block:
         if values is None:
             self.kind = "text"
             self.pending = None
-            self.parts = [self.texts(p) for p in before()]
-            self.parts.append(self.texts(piece))
+            self.parts = []
+            for p in before():
+                self.take_texts(p)
+            self.take_texts(piece)
             return
         self.kind = "number"
         shift = self.cols.start
@@ -735,7 +788,16 @@ class _Block:
             return arr[:, 0] if self.one else arr
         if self.one:
             return str_column(list(chain.from_iterable(self.parts)))
-        return self.parts[0] if len(self.parts) == 1 else np.concatenate(self.parts)
+        out, n = self.out, self.filled
+        if out is None:
+            return np.empty(0, dtype=object)
+        self.out = None
+        if n < len(out):  # blank lines, or records across lines: fewer records than lines
+            try:
+                out.resize(n)  # in place, without a second array of references
+            except ValueError:  # (a view of it is still alive somewhere)
+                out = out[:n].copy()
+        return out
 
 
 def _check_width(recs: list[Record], width: int, rec0: int) -> None:
@@ -760,10 +822,18 @@ def _check_width(recs: list[Record], width: int, rec0: int) -> None:
         )
 
 
-def _careful_spans(data: bytes | bytearray, lo: int, hi: int) -> Iterator[tuple[int, int]]:
+def _careful_spans(
+    data: bytes | bytearray, lo: int, hi: int, wide: bool = False
+) -> Iterator[tuple[int, int]]:
     """``data[lo:hi]`` cut into pieces of whole records for the careful reader: at most
     `_CAREFUL_RECORDS` records, within `_CAREFUL_BYTES` bytes unless one record is longer
-    (then that record alone). The last piece takes the tail as `record_ends` does."""
+    (then that record alone). The last piece takes the tail as `record_ends` does.
+
+    `wide`: pieces for the text reader (`text_fields`), whose objects per record are the
+    fields it returns: a piece without quotes is then cut at its last line end within
+    `_CAREFUL_BYTES`, whatever its number of records (a piece of short records costs no
+    record scan, and there are fewer of them). The caller reads a wide piece the text
+    reader declines again in pieces of `_CAREFUL_RECORDS` records (``wide=False``)."""
     pos = lo
     while pos < hi:
         start, _ = blank_run(data, pos, hi)  # blank lines at once (the tokenizer skips them)
@@ -771,7 +841,11 @@ def _careful_spans(data: bytes | bytearray, lo: int, hi: int) -> Iterator[tuple[
             yield pos, hi
             return
         end = min(hi, start + _CAREFUL_BYTES)
-        stop, _, _ = record_ends(data, start, end, _CAREFUL_RECORDS, end == hi)
+        if wide and data.find(b'"', start, end) < 0:  # every line end there ends a record
+            nl = -1 if end == hi else data.rfind(b"\n", start, end)
+            stop = hi if end == hi else nl + 1 if nl >= 0 else start
+        else:
+            stop, _, _ = record_ends(data, start, end, _CAREFUL_RECORDS, end == hi)
         if stop == start:
             stop, _, _ = record_ends(data, start, hi, 1, True)
             if stop == start:
@@ -956,23 +1030,42 @@ class _Region:
         # keyed responses read each column's bytes (`_response_column`): records only
         columns = not (self.response and self.response_keys is not None)
 
+        cache = text_cache(hi - lo) if columns else None  # the short texts of the region
+
+        def upper() -> int:  # the most records data[lo:hi] holds: its lines
+            return data.count(b"\n", lo, hi) + (hi > lo and data[hi - 1] != 10)
+
         def before() -> Iterator[_Piece]:
             for a, b, ln, r0, fast in pieces:
                 width = self.width or 0
-                fields = text_fields(data, a, b, width, ascii) if fast else None
+                fields = text_fields(data, a, b, width, ascii, cache) if fast else None
                 yield _Piece(data, a, b, ln, base, r0, fields, width)
 
-        for a, b in _careful_spans(data, lo, hi):
+        def probe(a: int, b: int) -> tuple[tuple[int, int, int] | None, list[str] | None]:
+            """The first record of a piece (while the width is not known) and its fields
+            by the text reader (None: declined, or records only)."""
             first = None
-            texts = None
             width = self.width
             if columns:
                 if width is None:
                     first = _first_record(data, a, b)
                     width = None if first is None else first[0]
                 if width:
-                    texts = text_fields(data, a, b, width, ascii)
-            piece = _Piece(data, a, b, line, base, rec, texts, width or 0)
+                    return first, text_fields(data, a, b, width, ascii, cache)
+            return first, None
+
+        def spans() -> Iterator[tuple[int, int, tuple[int, int, int] | None, list[str] | None]]:
+            for a, b in _careful_spans(data, lo, hi, columns):
+                first, texts = probe(a, b)
+                if texts is not None or not columns:
+                    yield a, b, first, texts
+                    continue
+                for a2, b2 in _careful_spans(data, a, b):  # tokenized: a bounded piece
+                    first, texts = probe(a2, b2)
+                    yield a2, b2, first, texts
+
+        for a, b, first, texts in spans():
+            piece = _Piece(data, a, b, line, base, rec, texts, self.width or (first[0] if first else 0))
             if piece.n:
                 if self.width is None:
                     if texts is not None and first is not None:
@@ -986,7 +1079,7 @@ class _Region:
                 if texts is None:
                     _check_width(piece.recs(), self.width, rec)
                 if not pieces:
-                    blocks, keyed = self.start_blocks()
+                    blocks, keyed = self.start_blocks(upper)
                 for _, block in blocks:
                     block.read(piece, before)
                 for j, fields in enumerate(keyed):
@@ -1014,28 +1107,35 @@ class _Region:
         for name, block in blocks:
             cols[name] = {"values": block.column()}
             setattr(self.kinds, name, block.kind)
-        if self.response:
+        if all(len(c["values"]) == n for c in cols.values()):
+            # The blocks' columns are what RecordBatch's checks return for them once
+            # read-only (number arrays of a tensor dtype, str arrays, object arrays of str
+            # or of lists of str), so the batch is built without walking millions of text
+            # records again (and without their list of references: 8 bytes a record).
+            for c in cols.values():
+                c["values"] = readonly(c["values"])
+            if self.response:
+                return trusted_batch({}, cols["label"], n)
+            return trusted_batch(cols.get("features", {}), cols.get("label", {}), n)
+        if self.response:  # (the data changed while it was read: the checks say how)
             return RecordBatch(label=cols["label"], n=n)
         return RecordBatch(cols.get("features", {}), cols.get("label", {}), n=n)
 
-    def start_blocks(self) -> tuple[list[tuple[str, _Block]], list[list[bytes]]]:
+    def start_blocks(self, upper: Callable[[], int]) -> tuple[list[tuple[str, _Block]], list[list[bytes]]]:
         """The blocks a careful read fills (once the width is known), or the lists of
-        fields of a keyed response's columns."""
+        fields of a keyed response's columns; `upper`: the most records the region holds."""
         width = self.width or 0
+        dt, cs = self.dtype, self.charset
         if self.response:
             if self.response_keys is not None:
                 return [], [[] for _ in range(width)]
-            return [
-                ("label", _Block(range(width), width == 1, self.dtype, self.charset, self.kinds.label))
-            ], []
+            return [("label", _Block(range(width), width == 1, dt, cs, self.kinds.label, upper))], []
         ls = self.label_size
         blocks = []
         if ls:
-            blocks.append(("label", _Block(range(ls), ls == 1, self.dtype, self.charset, self.kinds.label)))
+            blocks.append(("label", _Block(range(ls), ls == 1, dt, cs, self.kinds.label, upper)))
         if width > ls:
-            blocks.append(
-                ("features", _Block(range(ls, width), False, self.dtype, self.charset, self.kinds.features))
-            )
+            blocks.append(("features", _Block(range(ls, width), False, dt, cs, self.kinds.features, upper)))
         return blocks, []
 
     def check_label_size(self, width: int, line: int, offset: int, rec0: int) -> None:
