@@ -15,9 +15,12 @@ is: they write it without building columns when its values allow (same bytes as 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from typing import Any
+
+import numpy as np
 
 from .arrays import to_batch
 from .codec import DEFAULT_BATCH_SIZE, Codec, Source, check_batch_size
@@ -33,7 +36,15 @@ from .formats.csv import CsvCodec
 from .formats.json import JsonCodec
 from .formats.jsonlines import JsonLinesCodec
 from .formats.npy import read_header
-from .limits import Limits, body_bytes, count_byte, count_lines, json_records, too_many_records
+from .limits import (
+    Limits,
+    body_bytes,
+    count_byte,
+    count_lines,
+    json_crowded_records,
+    json_records,
+    too_many_records,
+)
 from .mime import MediaType
 from .record import RecordBatch
 from .recordio import frame_table
@@ -216,13 +227,16 @@ def _check_early(codec: Codec, body: Any, limits: Limits, response: bool, name: 
         _npy_early(body, limits, response, name)
         return
     if ct == _JSON:
-        if mr is not None:
-            raw = body_bytes(body)
-            # Every record but the first follows a comma: fewer commas, nothing to count.
-            if count_byte(raw, 0x2C) >= mr:
-                n = json_records(raw, response=response, stop_above=mr)
-                if n is not None and n > mr:
-                    raise too_many_records(name, mr)
+        raw = body_bytes(body)
+        commas = count_byte(raw, 0x2C)
+        # Every record but the first follows a comma: fewer commas, nothing to count.
+        if mr is not None and commas >= mr:
+            n = json_records(raw, response=response, stop_above=mr)
+            if n is not None and n > mr:
+                raise too_many_records(name, mr)
+        # A tensor of more than `me` values holds `me` commas (strings' commas counted too).
+        if me is not None and commas >= me:
+            _json_elements_early(codec, raw, me, response, name)
         return
     if ct not in _STREAMED:
         return
@@ -242,8 +256,8 @@ def _check_early(codec: Codec, body: Any, limits: Limits, response: bool, name: 
         return
     if over_records and mr is not None and _count_records(codec, raw, mr) > mr:
         raise too_many_records(name, mr)
-    if over_elements and not response:
-        _elements_early(codec, raw, limits, name)
+    if over_elements and not (response and ct == _LIBSVM):
+        _elements_early(codec, raw, limits, name, response)
 
 
 def _count_records(codec: Codec, raw: bytes | bytearray, stop_above: int) -> int:
@@ -265,33 +279,121 @@ def _count_records(codec: Codec, raw: bytes | bytearray, stop_above: int) -> int
 _SLICE = 1 << 18
 
 
-def _elements_early(codec: Codec, raw: bytes | bytearray, limits: Limits, name: str) -> None:
-    """Decode `raw` in batches (the codec's `iter_decode`; JSON Lines and libsvm a slice of
-    whole lines at a time), refusing at the first record over `max_elements`. A
-    `DecodeError` ends the look: the plain decoder then reports it (or its own)."""
+def _elements_early(codec: Codec, raw: bytes | bytearray, limits: Limits, name: str, response: bool) -> None:
+    """Decode `raw` in batches (a request: the codec's `iter_decode`, JSON Lines and libsvm
+    a slice of whole lines at a time; a response: `decode_response` of slices of whole
+    records), refusing at the first record over `max_elements`. A `DecodeError` ends the
+    look: the plain decoder then reports it (or its own)."""
     check = Limits(max_elements=limits.max_elements)
     first = 0
     try:
-        for b in _batches_of(codec, raw):
+        for b in _response_batches(codec, raw) if response else _batches_of(codec, raw):
             check.check_batch(b, name, first)
             first += len(b)
     except DecodeError:
         return
 
 
+def _json_elements_early(codec: Codec, raw: bytes | bytearray, me: int, response: bool, name: str) -> None:
+    """Refuse a JSON document with a record over `me` elements before it is decoded whole:
+    the records holding `me` commas or more (`json_crowded_records`, the only ones that can
+    be over) are decoded alone, a group of at most `_SLICE` bytes at a time, in the
+    document's envelope (what comes before and after its records array), and checked with
+    their own indexes. A group the decoder refuses, or reads as another number of records,
+    ends the look: the plain decoder then decides."""
+    scan = json_crowded_records(raw, me, response=response)
+    if scan.records is None or scan.records < 2 or not scan.indexes.size:
+        return  # one record (or an unknown layout): decoding it whole is decoding it alone
+    check = Limits(max_elements=me)
+    head, tail = bytes(raw[: scan.open + 1]), bytes(raw[scan.close :])
+    starts, ends = scan.starts.tolist(), scan.ends.tolist()
+    i, k = 0, len(starts)
+    while i < k:
+        j, size = i + 1, ends[i] - starts[i]
+        while j < k and size + ends[j] - starts[j] <= _SLICE:
+            size += ends[j] - starts[j]
+            j += 1
+        doc = head + b",".join([raw[a:b] for a, b in zip(starts[i:j], ends[i:j], strict=True)]) + tail
+        try:
+            batch = codec.decode_response(doc) if response else codec.decode(doc)
+        except DecodeError:
+            return
+        if len(batch) != j - i:
+            return
+        check.check_batch(batch, name, record_indexes=scan.indexes[i:j])
+        i = j
+
+
 def _batches_of(codec: Codec, raw: bytes | bytearray) -> Iterator[RecordBatch]:
-    ct = codec.content_type
-    if ct in (_CSV, _RIO):
+    if codec.content_type in (_CSV, _RIO):
         yield from codec.iter_decode(raw, batch_size=DEFAULT_BATCH_SIZE)
         return
+    for piece in _line_slices(raw):
+        yield from codec.iter_decode(piece, batch_size=DEFAULT_BATCH_SIZE)
+
+
+def _line_slices(raw: bytes | bytearray) -> Iterator[memoryview]:
+    """`raw` in slices of whole lines of about `_SLICE` bytes (lines are records on their
+    own: a slice of whole lines decodes to its records)."""
     view = memoryview(raw)
     lo, n = 0, len(raw)
     while lo < n:
         hi = raw.find(b"\n", min(n, lo + _SLICE))
         hi = n if hi < 0 else hi + 1
-        # Lines are records on their own: a slice of whole lines decodes to its records.
-        yield from codec.iter_decode(view[lo:hi], batch_size=DEFAULT_BATCH_SIZE)
+        yield view[lo:hi]
         lo = hi
+
+
+def _response_batches(codec: Codec, raw: bytes | bytearray) -> Iterator[RecordBatch]:
+    """A response body decoded a slice of whole records at a time (`decode_response`):
+    lines of JSON Lines, frames of RecordIO, records of CSV (after its header, which each
+    slice repeats). A record's elements are its own: the slices give each record the
+    tensor sizes the whole body gives it."""
+    ct = codec.content_type
+    if ct == _JSONL:
+        for piece in _line_slices(raw):
+            yield codec.decode_response(piece)
+    elif ct == _RIO:
+        for piece in _frame_slices(raw, ct):
+            yield codec.decode_response(piece)
+    else:
+        yield from _csv_response_batches(codec, raw)
+
+
+def _frame_slices(raw: bytes | bytearray, ct: str) -> Iterator[memoryview]:
+    """RecordIO `raw` in slices of whole records (multi-part ones included) of about
+    `_SLICE` bytes."""
+    view = memoryview(raw)
+    starts = frame_table(view, ct)[0]
+    if not starts.size:
+        return
+    # a record's first header: 8 bytes before its payload, or told by a multi-part start
+    heads = np.where(starts >= 0, starts - 8, -1 - starts)
+    cuts = np.unique(
+        heads[np.searchsorted(heads, np.arange(_SLICE, len(raw), _SLICE)).clip(0, heads.size - 1)]
+    )
+    bounds = [0, *(int(c) for c in cuts if c > 0), len(raw)]
+    for lo, hi in itertools.pairwise(bounds):
+        if hi > lo:
+            yield view[lo:hi]
+
+
+def _csv_response_batches(codec: Codec, raw: bytes | bytearray) -> Iterator[RecordBatch]:
+    lo = body_start(raw)
+    if getattr(codec, "header", False):
+        _, lo, _ = parse_header(raw, lo, charset_option(getattr(codec, "charset", "utf-8")))
+    head = bytes(raw[:lo])
+    n, first = len(raw), True
+    while lo < n:
+        hi = min(n, lo + _SLICE)
+        stop, _, _ = record_ends(raw, lo, hi, n, hi == n)
+        while stop == lo and hi < n:  # a record longer than the slice
+            hi = min(n, lo + 2 * (hi - lo))
+            stop, _, _ = record_ends(raw, lo, hi, n, hi == n)
+        if stop == lo:
+            return
+        yield codec.decode_response(raw[:stop] if first else head + raw[lo:stop])
+        lo, first = stop, False
 
 
 def _csv_records(codec: Codec, raw: bytes | bytearray, stop_above: int) -> int:

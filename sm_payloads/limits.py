@@ -17,9 +17,11 @@ Rule 3: a payload, batch or tensor over a size limit is a `PayloadTooLargeError`
 Rule 4: `sm_payloads.api.decode_within` (what the verbs and `smp.serving` use) applies the
 counts while decoding, so that a body over them is refused before it is decoded whole. The
 scanners here count records without decoding: `json_records` (a JSON document's records
-array, from its structure), `count_lines` (JSON Lines; libsvm outside comments),
-`count_byte` (the cheap bounds). A count that stopped early says "more than N". A body
-within the limits gets exactly the batch or the error it gets without them.
+array, from its structure; `json_crowded_records` also finds the records that can hold a
+tensor over `max_elements`, which are then decoded alone), `count_lines` (JSON Lines;
+libsvm outside comments), `count_byte` (the cheap bounds). A count that stopped early
+says "more than N". A body within the limits gets exactly the batch or the error it gets
+without them.
 
 >>> import sm_payloads as smp
 >>> from sm_payloads.limits import Limits
@@ -38,7 +40,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -58,6 +60,7 @@ __all__ = [
     "body_bytes",
     "count_byte",
     "count_lines",
+    "json_crowded_records",
     "json_depth",
     "json_records",
     "too_many_records",
@@ -105,10 +108,17 @@ class Limits:
                     content_type, f"nested deeper than the limit of {self.max_depth} levels", offset=at
                 )
 
-    def check_batch(self, batch: RecordBatch, content_type: str, first_record: int = 0) -> None:
+    def check_batch(
+        self,
+        batch: RecordBatch,
+        content_type: str,
+        first_record: int = 0,
+        record_indexes: np.ndarray | None = None,
+    ) -> None:
         """After decoding: records in the batch, then elements per record's tensor (the
         first record over the limit; among tensors, the first in ``features`` then
-        ``label`` order that holds it)."""
+        ``label`` order that holds it). Errors name a record ``first_record + i``, or
+        ``record_indexes[i]`` when the batch holds records picked from a body."""
         if self.max_records is not None and len(batch) > self.max_records:
             raise PayloadTooLargeError(len(batch), self.max_records, f"{content_type} batch", unit="records")
         if self.max_elements is None:
@@ -126,7 +136,7 @@ class Limits:
                 self.max_elements,
                 f"{content_type} tensor {map_name}[{key!r}]",
                 unit="elements",
-                record_index=first_record + row,
+                record_index=first_record + (row if record_indexes is None else int(record_indexes[row])),
             )
 
     def counts_only(self) -> Limits:
@@ -382,14 +392,43 @@ def json_records(data: Any, *, response: bool = False, stop_above: int | None = 
 
     Vectorized over 256 KiB windows, like `json_depth` (memory stays a few times the window).
     """
-    raw = body_bytes(data)
+    return _json_scan(body_bytes(data), response, stop_above, None).records
+
+
+class JsonRecordScan(NamedTuple):
+    """What `json_crowded_records` finds: the records (their count, as `json_records` gives
+    it), the byte span ``[open, close]`` of the records array's brackets (-1 when there is
+    none), and the records holding at least the asked number of commas outside strings:
+    their indexes and byte spans ``[starts[i], ends[i])`` (a record's text, blanks around it
+    included)."""
+
+    records: int | None
+    open: int
+    close: int
+    indexes: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+
+
+def json_crowded_records(data: Any, commas: int, *, response: bool = False) -> JsonRecordScan:
+    """`json_records`, and the records of the records array that hold at least `commas`
+    commas outside strings (an array of ``k`` values holds ``k - 1``, so a tensor of more than
+    ``commas`` values is in one of them): `Limits.max_elements` checks those alone while
+    decoding. One pass like `json_records`; three integers a crowded record."""
+    return _json_scan(body_bytes(data), response, None, max(0, commas))
+
+
+def _json_scan(
+    raw: bytes | bytearray, response: bool, stop_above: int | None, crowded: int | None
+) -> JsonRecordScan:
     buf = np.frombuffer(raw, np.uint8)
     n = buf.size
+    none = np.empty(0, np.int64)
     i = 3 if raw[:3] == b"\xef\xbb\xbf" else 0
     while i < n and _BLANK[buf[i]]:
         i += 1
     if i >= n or buf[i] not in (0x5B, 0x7B):
-        return 1 if i < n else None
+        return JsonRecordScan(1 if i < n else None, -1, -1, none, none, none)
     top_array = buf[i] == 0x5B
     arr_open = i if top_array else -1  # the records array's "[", once known
     arr_depth = 1 if top_array else 2  # the depth of its elements
@@ -402,6 +441,10 @@ def json_records(data: Any, *, response: bool = False, stop_above: int | None = 
     values: dict[int, int] = {}  # key index -> position of its "[" value
     depth0 = 0
     in_text = 0
+    # crowded records: the records before the window, the inner commas since the last
+    # separator, the last separator (or the array's "["), and the finds per window
+    seen, carry, last_sep = 0, 0, -1
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     a = 0
     while a < n:
         b = min(n, a + _LINE_WINDOW)
@@ -439,37 +482,91 @@ def json_records(data: Any, *, response: bool = False, stop_above: int | None = 
             if closes.size:
                 arr_close = int(apos[closes[0]])
                 inside &= apos < arr_close
-            commas += int(np.count_nonzero(inside & (ch == 0x2C) & (depth == arr_depth)))
+            is_comma = inside & (ch == 0x2C)
+            seps = is_comma & (depth == arr_depth)
+            commas += int(np.count_nonzero(seps))
+            if crowded is not None:
+                seen, carry, last_sep = _crowded(
+                    apos[seps],
+                    apos[is_comma & (depth > arr_depth)],
+                    crowded,
+                    seen,
+                    carry,
+                    arr_open if last_sep < 0 else last_sep,
+                    found,
+                )
             opened = inside & (step > 0) & (depth == arr_depth + 1)
             objects += int(np.count_nonzero(opened & (ch == 0x7B)))
             if not evidence and (opened.any() or _text_at_depth(quotes, in_text, pos, depth, depth0, 1)):
                 evidence = True
             # commas + 1 elements, once there is a comma (an array of no commas may be empty)
             if top_array and evidence and stop_above is not None and commas >= max(1, stop_above):
-                return commas + 1
+                return JsonRecordScan(commas + 1, arr_open, -1, none, none, none)
         in_text = (in_text + int(quotes.size)) & 1
         if depth.size:
             depth0 = int(depth[-1])
         a = b
     if not top_array:
         if nkeys > 3 or None in keys or len(set(keys)) != len(keys):
-            return None  # a key not read, escaped or repeated (the last one wins)
+            return JsonRecordScan(None, -1, -1, none, none, none)  # a key escaped or repeated
         if response:
             if nkeys != 1 or keys[0] not in _ENVELOPES or arr_open < 0:
-                return 1  # no envelope holding a list: the document is one item
+                # no envelope holding a list: the document is one item
+                return JsonRecordScan(1, -1, -1, none, none, none)
         elif b"instances" not in keys:
-            return 1
+            return JsonRecordScan(1, -1, -1, none, none, none)
         elif arr_open < 0 or any(k not in (b"instances", b"configuration") for k in keys):
-            return None  # the decoder refuses it
+            return JsonRecordScan(None, -1, -1, none, none, none)  # the decoder refuses it
     j = arr_open + 1
     while j < n and _BLANK[buf[j]]:
         j += 1
     count = 0 if j < n and buf[j] == 0x5D else commas + 1
     if top_array and not evidence:
-        return None if count > 1 else count
+        return JsonRecordScan(None if count > 1 else count, -1, -1, none, none, none)
     if response and not top_array and keys[0] != b"predictions" and objects != count:
-        return 1
-    return count
+        return JsonRecordScan(1, -1, -1, none, none, none)
+    if crowded is None or arr_close < 0 or count < 2:
+        return JsonRecordScan(count, arr_open, arr_close, none, none, none)
+    # the last record ends at the array's "]"
+    _crowded(
+        np.array([arr_close], np.int64),
+        none,
+        crowded,
+        seen,
+        carry,
+        arr_open if last_sep < 0 else last_sep,
+        found,
+    )
+    parts = (
+        [np.concatenate(x) if x else none for x in zip(*found, strict=True)] if found else [none, none, none]
+    )
+    return JsonRecordScan(count, arr_open, arr_close, parts[0], parts[1], parts[2])
+
+
+def _crowded(
+    seps: np.ndarray,
+    inner: np.ndarray,
+    crowded: int,
+    seen: int,
+    carry: int,
+    last_sep: int,
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> tuple[int, int, int]:
+    """One window of `_json_scan`'s crowded records: `seps` the positions of the commas
+    between records (each ends the record before it), `inner` those of the commas inside
+    records. Appends (index, start, end) of the records holding `crowded` inner commas or
+    more to `found`; returns the new (records seen, inner commas since the last separator,
+    last separator)."""
+    if not seps.size:
+        return seen, carry + int(inner.size), last_sep
+    before = np.searchsorted(inner, seps)
+    per = np.diff(before, prepend=0)
+    per[0] += carry
+    hit = np.flatnonzero(per >= crowded)
+    if hit.size:
+        starts = np.concatenate((np.array([last_sep], np.int64), seps[:-1].astype(np.int64))) + 1
+        found.append((hit.astype(np.int64) + seen, starts[hit], seps[hit].astype(np.int64)))
+    return seen + int(seps.size), int(inner.size - before[-1]), int(seps[-1])
 
 
 _ENVELOPES = (b"predictions", b"projections", b"scores")

@@ -495,6 +495,58 @@ def test_c_equals_pure(
         _same_scan(got, want)
 
 
+def _twin_whole_and_in_pieces(body: bytes, lines: bool, f32: bool, items: bool = False) -> None:
+    """The twin reads a document a piece of records at a time when it is long (memory):
+    with pieces of a few bytes, it gives exactly what it gives parsing the document whole."""
+    whole = J.request_records_pure(body, 0, len(body), lines, f32, items)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(J, "_TWIN_WHOLE", 0)
+    mp.setattr(J, "_TWIN_PIECE", 7)
+    mp.setattr(J, "_TWIN_LINES", 2)
+    try:
+        pieces = J.request_records_pure(body, 0, len(body), lines, f32, items)
+    finally:
+        mp.undo()
+    _same_scan(pieces, whole)
+
+
+@given(records(), st.booleans(), st.booleans(), st.booleans(), st.integers(0, 40), st.binary(max_size=2))
+def test_pure_in_pieces_equals_whole(
+    drawn: tuple[list[Any], str, list[list[Any]]],
+    lines: bool,
+    f32: bool,
+    envelope: bool,
+    at: int,
+    junk: bytes,
+) -> None:
+    recs, _shape, _rows = drawn
+    body = jsonl_body(recs, "orjson") if lines else json_body(recs, envelope, "orjson")
+    _twin_whole_and_in_pieces(body, lines, f32)
+    # and a damaged body: declined alike, or read alike
+    at = min(at, len(body))
+    _twin_whole_and_in_pieces(body[:at] + junk + body[at + len(junk) :], lines, f32)
+
+
+def test_pure_in_pieces_by_hand() -> None:
+    for body, items in [
+        (b"[[[1]], [[2]], [[3]]]", False),
+        (b'{"instances": [[1, 2], [3, 4]]}', False),
+        (b'{"instances": [[1, 2], [3, 4]], "configuration": {}}', False),  # declined
+        (b"[1, 2, 3]", False),  # one record of bare numbers
+        (b"[1, [2]]", False),
+        (b"[[1], 2, 3]", False),  # scalars after a list: a ragged column
+        (b"[[1], [2]] x", False),  # not JSON
+        (b"[[1], [2]", False),
+        (b'{"predictions": [[1], [2, 3]]}', True),
+        (b'{"predictions": [[1], [2, 3]]}', False),
+        (b'{"scores": [[1], [2, 3]]}', True),
+        (b"\xef\xbb\xbf[[1], [2]]", False),
+    ]:
+        _twin_whole_and_in_pieces(body, False, False, items)
+    got = J.request_records_pure(b"[[[1]], [[2]], [[3]]]", 0, 21, False, False)
+    assert got is not None and got.values.tolist() == [1.0, 2.0, 3.0] and got.shape == (1, 1)
+
+
 def test_grows_its_buffers() -> None:
     rng = np.random.default_rng(5)
     rows = [rng.standard_normal(int(n)).tolist() for n in rng.integers(0, 300, size=3000)]

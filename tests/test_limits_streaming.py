@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import sm_payloads as smp
+from sm_payloads import limits as limits_module
 from sm_payloads.columns import Sparse
-from sm_payloads.limits import Limits, count_lines, json_records
+from sm_payloads.limits import Limits, count_lines, json_crowded_records, json_records
 from sm_payloads.record import Ragged
 from sm_payloads.recordio import write_records
 
@@ -325,6 +326,59 @@ def test_json_records_matches_the_layouts(doc: Any, response: bool, spaced: bool
         assert all(x is None or type(x) in (int, float) for x in doc)
 
 
+def _commas(v: Any) -> int:
+    """Commas outside strings in the JSON text of a parsed value, counted from its parts."""
+    parts = list(v.values()) if type(v) is dict else v if type(v) is list else []
+    return max(0, len(parts) - 1) + sum(_commas(x) for x in parts)
+
+
+def _records_of(doc: Any, response: bool) -> list[Any] | None:
+    if type(doc) is list:
+        return doc
+    if type(doc) is dict:
+        for key in ("predictions", "projections", "scores") if response else ("instances",):
+            if type(doc.get(key)) is list:
+                return list(doc[key])
+    return None
+
+
+@settings(max_examples=500, deadline=None)
+@given(json_documents(), st.booleans(), st.booleans(), st.integers(0, 4), st.sampled_from([3, 7, 1 << 18]))
+def test_json_crowded_records_match_an_oracle(
+    doc: Any, response: bool, spaced: bool, commas: int, window: int
+) -> None:
+    text = json.dumps(doc, indent=1 if spaced else None).encode()
+    mp = pytest.MonkeyPatch()
+    mp.setattr(limits_module, "_LINE_WINDOW", window)  # records and strings across windows
+    try:
+        scan = json_crowded_records(text, commas, response=response)
+    finally:
+        mp.undo()
+    assert scan.records == json_records(text, response=response)
+    recs = _records_of(doc, response)
+    if scan.records is None or scan.records < 2 or recs is None or scan.records != len(recs):
+        assert scan.indexes.size == 0
+        return
+    assert text[scan.open : scan.open + 1] == b"[" and text[scan.close : scan.close + 1] == b"]"
+    assert orjson.loads(text[scan.open : scan.close + 1]) == recs
+    want = [i for i, r in enumerate(recs) if _commas(r) >= commas]
+    assert scan.indexes.tolist() == want
+    for i, a, b in zip(scan.indexes.tolist(), scan.starts.tolist(), scan.ends.tolist(), strict=True):
+        assert orjson.loads(text[a:b]) == recs[i]
+
+
+def test_json_crowded_records_by_hand() -> None:
+    body = b'{"instances": [[1, 2], {"a": "x,y,z"}, [[1, 2], [3]], 4]}'
+    scan = json_crowded_records(body, 2)
+    assert (scan.records, scan.open, scan.close) == (4, 14, 55)
+    assert scan.indexes.tolist() == [2]
+    assert body[scan.starts[0] : scan.ends[0]] == b" [[1, 2], [3]]"
+    assert json_crowded_records(body, 1).indexes.tolist() == [0, 2]
+    assert json_crowded_records(body, 0).indexes.tolist() == [0, 1, 2, 3]
+    one = json_crowded_records(b"[[1, 2, 3]]", 1)
+    assert (one.records, one.indexes.tolist()) == (1, [])  # one record: nothing to pick out
+
+
 def test_json_records_stops_and_reads_what_it_must() -> None:
     body = b"[[1]," + b"1," * 100_000 + b"1]"
     assert json_records(body, stop_above=10) is not None
@@ -434,6 +488,78 @@ def test_a_record_over_max_elements_is_refused_in_bounded_memory() -> None:
             tracemalloc.stop()
         assert (info.value.unit, info.value.size, info.value.record_index) == ("elements", 5, 0)
         assert peak <= 2 * len(body) + 8_000_000, (ct, peak)
+
+
+def test_a_response_record_over_max_elements_is_refused_in_bounded_memory() -> None:
+    x = np.ones((N_BIG, 5), np.float32)
+    for ct in ("text/csv", "application/jsonlines", "application/x-recordio-protobuf"):
+        # CSV writes a multi-value "score" as one quoted text field: rows of 5 numbers instead
+        label = {"values" if ct == "text/csv" else "score": x}
+        body = smp.encode_response(smp.RecordBatch(label=label), ct)
+        tracemalloc.start()
+        try:
+            with pytest.raises(smp.PayloadTooLargeError) as info:
+                smp.decode_response(body, ct, limits=Limits(max_elements=4))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        want = "values" if ct == "text/csv" else "score"
+        assert str(info.value) == (
+            f"{ct} tensor label[{want!r}] of 5 elements exceeds the limit of 4 elements (record 0)"
+        )
+        assert peak <= 2 * len(body) + 8_000_000, (ct, peak)
+
+
+def _with_a_long_record(layout: str) -> tuple[bytes, bool]:
+    """N_BIG records of 3 values, then one of 2,000, as a JSON document."""
+    short, long = b"[1, 2.5, 3]", b"[" + b", ".join([b"0.25"] * 2000) + b"]"
+    if layout == "predictions":
+        items = b", ".join([b'{"score": %s}' % short] * N_BIG + [b'{"score": %s}' % long])
+        return b'{"predictions": [' + items + b"]}", True
+    records = b", ".join([short] * N_BIG + [long])
+    if layout == "instances":
+        return b'{"instances": [' + records + b'], "configuration": {"k": 1}}', False
+    return b"[" + records + b"]", False
+
+
+@pytest.mark.parametrize("layout", ["array", "instances", "predictions"])
+def test_a_json_record_over_max_elements_is_refused_in_bounded_memory(layout: str) -> None:
+    body, response = _with_a_long_record(layout)
+    decode = smp.decode_response if response else smp.decode_request
+    tracemalloc.start()
+    try:
+        with pytest.raises(smp.PayloadTooLargeError) as info:
+            decode(body, "application/json", limits=Limits(max_elements=1000))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    tensor = "label['score']" if response else "features['values']"
+    assert str(info.value) == (
+        f"application/json tensor {tensor} of 2000 elements exceeds the limit of 1000 elements"
+        f" (record {N_BIG})"
+    )
+    assert (info.value.size, info.value.record_index) == (2000, N_BIG)
+    # The decoded batch alone is about 2 x the body (float64 values of 4-byte numbers).
+    assert peak <= len(body) // 2 + 8_000_000, peak
+    # Within the limit: the same batch as without limits.
+    got = decode(body, "application/json", limits=Limits(max_elements=2000))
+    assert got.equals(decode(body, "application/json"), bitwise=True)
+
+
+def test_json_crowded_records_within_the_limit_are_read_whole() -> None:
+    # Each record holds 5 commas but no tensor of more than 3 values: nothing is refused,
+    # and a record the decoder refuses (the last) is reported as without limits.
+    ok = b'{"instances": [' + b", ".join([b'{"a": [1, 2, 3], "b": [4, 5, 6]}'] * 50) + b"]}"
+    got = smp.decode_request(ok, "application/json", limits=Limits(max_elements=3))
+    assert got.features["a"].shape == (50, 3) and got.features["b"].tolist()[49] == [4.0, 5.0, 6.0]
+    bad = ok[:-2] + b', {"a": [1, 2, 3], "b": [4, 5, true]}]}'
+    with pytest.raises(smp.DecodeError) as info:
+        smp.decode_request(bad, "application/json", limits=Limits(max_elements=3))
+    assert info.value.offset == bad.index(b"true") == 1744
+    assert str(info.value) == (
+        "application/json: $.instances[50].b: expected a list of numbers or of strings, found true"
+        " at byte 1744 (record 50)"
+    )
 
 
 def test_npy_counts_come_from_the_header() -> None:

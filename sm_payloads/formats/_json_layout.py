@@ -3042,6 +3042,85 @@ def _request_value_texts(recs: list[Any], items: bool) -> list[bytes]:
     return out
 
 
+#: A document longer than this is parsed by `request_records_pure` a piece of records at a
+#: time (`_document_chunks`), each piece about `_TWIN_PIECE` bytes of records.
+_TWIN_WHOLE = 1 << 20
+_TWIN_PIECE = 1 << 18
+#: Lines parsed before their records are read.
+_TWIN_LINES = 4096
+
+
+def _line_records(
+    buf: bytes | bytearray, start: int, end: int, starts: array[int], line_nos: array[int]
+) -> Iterator[list[Any]]:
+    """The records of JSON Lines `buf[start:end]`, parsed a few thousand lines at a time
+    (blank lines skipped); each record's first byte and line number appended as it goes."""
+    recs: list[Any] = []
+    pos = start
+    no = 1
+    while pos <= end:
+        nl = buf.find(b"\n", pos, end)
+        stop = end if nl < 0 else nl
+        text = bytes(buf[pos:stop])
+        if text.strip(b" \t\r"):
+            recs.append(orjson.loads(text))
+            starts.append(pos + len(text) - len(text.lstrip(b" \t\r")))
+            line_nos.append(no)
+            if len(recs) >= _TWIN_LINES:
+                yield recs
+                recs = []
+        pos = stop + 1
+        no += 1
+    yield recs
+
+
+def _document_chunks(buf: bytes | bytearray, start: int, end: int, items: bool) -> Iterator[list[Any] | None]:
+    """The records of the JSON document `buf[start:end]` as `_document_records` finds them
+    (None: not a document of records the scanner reads), in pieces of records.
+
+    orjson makes an object per JSON value, several times the text of small records (35 x
+    for ``[[1]]`` records), so a long document is parsed a piece of records at a time: the
+    structure scan of `smp.limits` (`json_crowded_records`) finds the records array and each
+    record's span; the text around the array must parse to that array's envelope alone, and
+    every piece of records to as many records. A document the scan cannot split (one
+    record, an array of bare numbers, which is one record, escaped keys) is parsed whole."""
+    if end - start > _TWIN_WHOLE:
+        from ..limits import json_crowded_records
+
+        text = buf if (start, end) == (0, len(buf)) else bytes(buf[start:end])
+        scan = json_crowded_records(text, 0, response=items)
+        if scan.records is not None and scan.records >= 2 and scan.indexes.size == scan.records:
+            # an array whose first element is a number is one record (`_document_records`)
+            first = bytes(text[int(scan.starts[0]) : int(scan.starts[0]) + 64]).lstrip(b" \t\r\n")
+            if first[:1] in (b"[", b"{"):
+                yield from _pieces(text, scan.open, scan.close, scan.starts, scan.ends, items)
+                return
+    yield _document_records(orjson.loads(bytes(buf[start:end])), items)
+
+
+def _pieces(
+    text: bytes | bytearray, open_: int, close: int, starts: np.ndarray, ends: np.ndarray, items: bool
+) -> Iterator[list[Any] | None]:
+    envelope = orjson.loads(bytes(text[: open_ + 1]) + bytes(text[close:]))
+    if items:
+        ok = envelope == [] or envelope == {"predictions": []}
+    else:
+        ok = envelope == [] or envelope == {"instances": []}
+    if not ok:
+        yield None
+        return
+    # records i..j-1 are the text from the start of i to the end of j-1, commas between
+    cuts = np.searchsorted(starts, np.arange(starts[0], ends[-1], _TWIN_PIECE), side="right") - 1
+    bounds = [*np.unique(cuts).tolist(), int(starts.size)]
+    for k in range(len(bounds) - 1):
+        i, j = bounds[k], bounds[k + 1]
+        recs = orjson.loads(b"[" + bytes(text[int(starts[i]) : int(ends[j - 1])]) + b"]")
+        if type(recs) is not list or len(recs) != j - i:
+            yield None
+            return
+        yield recs
+
+
 def request_records_pure(
     buf: bytes | bytearray, start: int, end: int, lines: bool, f32: bool, items: bool = False
 ) -> RequestScan | None:
@@ -3054,60 +3133,48 @@ def request_records_pure(
     """
     starts: array[int] | None = None
     line_nos: array[int] | None = None
-    try:
-        if lines:
-            recs = []
-            starts, line_nos = array("q"), array("q")  # no int object per record
-            pos = start
-            no = 1
-            while pos <= end:
-                nl = buf.find(b"\n", pos, end)
-                stop = end if nl < 0 else nl
-                text = bytes(buf[pos:stop])
-                if text.strip(b" \t\r"):
-                    recs.append(orjson.loads(text))
-                    starts.append(pos + len(text) - len(text.lstrip(b" \t\r")))
-                    line_nos.append(no)
-                pos = stop + 1
-                no += 1
-        else:
-            got = _document_records(orjson.loads(bytes(buf[start:end])), items)
-            if got is None:
-                return None
-            recs = got
-    except (orjson.JSONDecodeError, MemoryError):
-        return None
+    if lines:
+        starts, line_nos = array("q"), array("q")  # no int object per record
+        chunks = _line_records(buf, start, end, starts, line_nos)
+    else:
+        chunks = _document_chunks(buf, start, end, items)
     # one pass: the values into one flat list, a count and a scalar mark per record (no
-    # object per record beyond the document's)
+    # object per record beyond a chunk's)
     sig: tuple[str, int, tuple[int, ...] | None] | None = None
     flat: list[Any] = []
     count_list = array("q")
     key_lists: list[list[int]] = []
     scalar_marks = bytearray()
-    for r in recs:
-        if type(r) in _NUM_TYPES:  # a bare number, the commonest scalar record
-            if sig is None:
-                sig = _BARE_SIG
-            elif sig != _BARE_SIG:
+    try:
+        for recs in chunks:
+            if recs is None:
                 return None
-            flat.append(r)
-            count_list.append(1)
-            scalar_marks.append(1)
-            continue
-        p = _record_parts(r, items)
-        if p is None:
-            return None
-        scalar = p[1] == _SCALAR_KIND
-        this = (p[0], 0 if scalar else 2 if p[1] == _NESTED_KIND else p[1], p[4])
-        if sig is None:
-            sig = this
-        elif this != sig:
-            return None
-        scalar_marks.append(scalar)
-        flat.extend(p[2])
-        count_list.append(len(p[2]))
-        if p[1] == 1:
-            key_lists.append(p[3] or [])
+            for r in recs:
+                if type(r) in _NUM_TYPES:  # a bare number, the commonest scalar record
+                    if sig is None:
+                        sig = _BARE_SIG
+                    elif sig != _BARE_SIG:
+                        return None
+                    flat.append(r)
+                    count_list.append(1)
+                    scalar_marks.append(1)
+                    continue
+                p = _record_parts(r, items)
+                if p is None:
+                    return None
+                scalar = p[1] == _SCALAR_KIND
+                this = (p[0], 0 if scalar else 2 if p[1] == _NESTED_KIND else p[1], p[4])
+                if sig is None:
+                    sig = this
+                elif this != sig:
+                    return None
+                scalar_marks.append(scalar)
+                flat.extend(p[2])
+                count_list.append(len(p[2]))
+                if p[1] == 1:
+                    key_lists.append(p[3] or [])
+    except (orjson.JSONDecodeError, MemoryError):
+        return None
     name, kind, shape = sig or _BARE_SIG
     if flat and not set(map(type, flat)) <= _NUM_TYPES:
         return None
