@@ -53,6 +53,15 @@
  * numpy float64 / float32 scalar, lists of one length of finite floats or of int32-range
  * ints): for those, orjson writes the dicts with the bytes of the batch built from them.
  * Anything else returns None and the caller builds the batch.
+ * Rule 7 (check mode): for a body json_records declines, json_records(check=True) reads the
+ * same records again, taking every value the general path's grammar reads without an error
+ * (cell: numbers, strings, lists of numbers or of strings, rectangular nested lists of
+ * numbers, tensor objects) and keeping only its form (shape, number of values, flags: text,
+ * keyed, sparse), interned once per body, per key in record order; every string is checked
+ * (escapes, UTF-8) as it is read. When it reads every record, the caller finds the first
+ * column error the general path's column builder would raise from the forms alone (no
+ * Python object per record); a value the grammar refuses, or one the route leaves to the
+ * general path, stops it with the report of a declined scan.
  */
 #include "_cnumber.h"
 
@@ -68,6 +77,19 @@ enum { K_NUM = 'n', K_STR = 's', K_VEC = 'v', K_RAG = 'r', K_SPARSE = 'k', K_STR
  * dimension (as the request scanner, _cjson.c). */
 #define MAX_RANK 8
 #define MAX_UINT_DIGITS 18
+
+/* Check mode (Rule 7): the form of one value as the general path's column builder keys it
+ * (_ColumnBuilder._add): its shape (rank -1: none, a tensor object of values alone), its
+ * number of values and flags. Unused dims are 0, so that two forms compare by their bytes. */
+enum { F_BYTES = 1, F_KEYED = 2, F_SPARSE = 4 };
+#define K_MIX 'm'
+
+typedef struct {
+    int32_t flags;
+    int32_t rank;
+    int64_t size;
+    int64_t dims[MAX_RANK];
+} Form;
 
 typedef struct {
     const char *name; /* key bytes in the body (no escapes) */
@@ -93,6 +115,11 @@ typedef struct {
     int rank;
     int64_t shape[MAX_RANK];
     int64_t swidth; /* the product of the shape */
+    /* check mode: the form (an index into Scan.forms) of each present value, and whether
+     * the key is a request's own uid, metadata or configuration (a string) */
+    int32_t *fids;
+    Py_ssize_t nfids, fidcap;
+    int textfield;
 } Col;
 
 /* The object a key is in (requests): the record itself, its "data" object (features), its
@@ -118,6 +145,18 @@ typedef struct {
     /* key table probes left (proportional to the body): past it the kernel declines, so
      * that keys made to collide cannot make the scan slower than linear */
     Py_ssize_t budget;
+    /* check mode (Rule 7): every value's form, the forms seen (found by an open-addressing
+     * table of their indices, at most half full), where each record begins, and room to
+     * unescape a string for its check */
+    int check;
+    Form *forms;
+    Py_ssize_t nforms, formcap;
+    int32_t *fslots;
+    Py_ssize_t nfslots;
+    int64_t *offs;
+    Py_ssize_t noffs, offcap;
+    char *tmp;
+    Py_ssize_t tmpcap;
 } Scan;
 
 /* a[0:n] == b[0:n], word by word (keys are short: no call). */
@@ -284,6 +323,7 @@ static const char *scan_vector(Scan *s, const char *p, Col *col, Py_ssize_t *cou
 }
 
 static const char *scan_value(Scan *s, const char *p, Col *col, int first);
+static const char *check_value(Scan *s, const char *p, Col *col);
 
 /* A list of k numbers, just appended to col->vals, as one record's value of col. */
 static int list_kind(Col *col, int first, Py_ssize_t k) {
@@ -632,6 +672,9 @@ static const char *scan_object(Scan *s, const char *p, int ctx, Py_ssize_t *expe
             col->name = a;
             col->name_len = len;
             col->ctx = ctx;
+            col->textfield = s->request && ctx == CTX_TOP &&
+                             ((len == 3 && memcmp(a, "uid", 3) == 0) || (len == 8 && memcmp(a, "metadata", 8) == 0) ||
+                              (len == 13 && memcmp(a, "configuration", 13) == 0));
         } else if (col->stamp == s->nrec) {
             return NULL; /* a key twice */
         }
@@ -642,7 +685,7 @@ static const char *scan_object(Scan *s, const char *p, int ctx, Py_ssize_t *expe
         p = skip_ws(s, p);
         if (p >= end || *p != ':') return NULL;
         p = skip_ws(s, p + 1);
-        p = scan_value(s, p, col, col->present == 0);
+        p = s->check ? check_value(s, p, col) : scan_value(s, p, col, col->present == 0);
         if (p == NULL) return NULL;
         col->present++;
     next:
@@ -658,6 +701,11 @@ static const char *scan_record(Scan *s, const char *p) {
     Py_ssize_t expect = 0;
     s->rec_at = p;
     s->rec_n = s->nrec;
+    if (s->check) {
+        if (s->noffs + 1 > s->offcap && grow((void **)&s->offs, &s->offcap, s->noffs + 1, sizeof(int64_t)) < 0)
+            return NULL;
+        s->offs[s->noffs++] = p - s->base;
+    }
     p = scan_object(s, p, CTX_TOP, &expect);
     if (p == NULL) return NULL;
     s->nrec++;
@@ -1109,6 +1157,385 @@ static int strings_ok(const Scan *s, const Col *col) {
     return ok;
 }
 
+/* ------------------------------------------------------------------------------------
+ * Check mode (Rule 7): the form of every value, without its values
+ * ------------------------------------------------------------------------------------ */
+
+/* The string at p (on its '"'), checked as the general path reads it (its escapes valid,
+ * no lone surrogate, UTF-8): the position after it, or NULL. */
+static const char *check_string(Scan *s, const char *p) {
+    const char *a, *b;
+    int esc;
+    Py_ssize_t len;
+    p = scan_string(p, s->end, &a, &b, &esc);
+    if (p == NULL) return NULL;
+    if (!esc) return utf8_ok((const unsigned char *)a, b - a) ? p : NULL;
+    if (b - a > s->tmpcap) {
+        char *t = (char *)realloc(s->tmp, (size_t)(b - a));
+        if (t == NULL) return NULL; /* not known: the scan stops, the general path decides */
+        s->tmp = t;
+        s->tmpcap = b - a;
+    }
+    len = unescape(a, b, s->tmp);
+    return len >= 0 && utf8_ok((const unsigned char *)s->tmp, len) ? p : NULL;
+}
+
+/* The number at p, read (and dropped) as the column's numbers are: its end, or NULL. */
+static const char *check_number(Scan *s, const char *p) {
+    double d;
+    if (p >= s->end) return NULL;
+    if (!(*p == '-' || is_digit((unsigned char)*p) || (s->grammar == SMP_JSON_NAN && (*p == 'N' || *p == 'I'))))
+        return NULL;
+    return smp_number(&s->g, p, s->end, s->grammar, 0, &d);
+}
+
+/* One level (d) of nested lists at p (on its '['): lists of the next level, or numbers at
+ * the deepest (f->rank - 1); its length is dims[d], set by the first list of the level. */
+static const char *nested_level(Scan *s, const char *p, int d, Form *f) {
+    const char *end = s->end;
+    int more;
+    int64_t k = 0;
+    p = skip_ws(s, p + 1);
+    if (p < end && *p == ']') {
+        p++;
+    } else {
+        for (;;) {
+            if (d + 1 < f->rank) {
+                if (p >= end || *p != '[') return NULL;
+                p = nested_level(s, p, d + 1, f);
+            } else {
+                p = check_number(s, p);
+            }
+            if (p == NULL) return NULL;
+            k++;
+            p = after_member(s, p, ']', &more);
+            if (p == NULL) return NULL;
+            if (!more) break;
+        }
+    }
+    if (f->dims[d] < 0) f->dims[d] = k;
+    else if (f->dims[d] != k) return NULL;
+    return p;
+}
+
+/* Nested lists at p (on its '[', its first member a list): a rectangular array of numbers
+ * (every list of a level of one length, numbers at the deepest level only, at most
+ * MAX_RANK levels), whose shape is the one numpy gives the general path (_nested); anything
+ * else, a record's error, stops the scan. */
+static const char *check_nested(Scan *s, const char *p, Form *f) {
+    const char *q = p;
+    int d, rank = 0;
+    int64_t size = 1;
+    while (q < s->end && *q == '[') {
+        if (rank >= MAX_RANK) return NULL;
+        rank++;
+        q = skip_ws(s, q + 1);
+    }
+    f->rank = rank;
+    for (d = 0; d < rank; d++) f->dims[d] = -1;
+    p = nested_level(s, p, 0, f);
+    if (p == NULL) return NULL;
+    for (d = 0; d < rank; d++) {
+        if (f->dims[d] != 0 && size > ((int64_t)1 << 62) / f->dims[d]) return NULL;
+        size *= f->dims[d];
+    }
+    f->size = size;
+    return p;
+}
+
+/* The members of a list at p (on its first member; the list is not empty) as strings
+ * (`text`) or numbers, each checked: the position after the list, *count its length. */
+static const char *check_items(Scan *s, const char *p, int text, int64_t *count) {
+    int more;
+    int64_t k = 0;
+    for (;;) {
+        if (text) {
+            if (p >= s->end || *p != '"') return NULL;
+            p = check_string(s, p);
+        } else {
+            p = check_number(s, p);
+        }
+        if (p == NULL) return NULL;
+        k++;
+        p = after_member(s, p, ']', &more);
+        if (p == NULL) return NULL;
+        if (!more) break;
+    }
+    *count = k;
+    return p;
+}
+
+/* A list at p (on its '['): empty, of numbers, of strings, or nested lists. */
+static const char *check_list(Scan *s, const char *p, Form *f) {
+    const char *q = skip_ws(s, p + 1);
+    int64_t k = 0;
+    if (q >= s->end) return NULL;
+    if (*q == '[') return check_nested(s, p, f);
+    if (*q == ']') {
+        q++;
+    } else {
+        if (*q == '"') f->flags = F_BYTES;
+        q = check_items(s, q, *q == '"', &k);
+        if (q == NULL) return NULL;
+    }
+    f->rank = 1;
+    f->dims[0] = k;
+    f->size = k;
+    return q;
+}
+
+/* The product of dims[0:rank] in *out; -1 past 2**62. */
+static int shape_size(const int64_t *dims, int rank, int64_t *out) {
+    int64_t w = 1;
+    int d;
+    for (d = 0; d < rank; d++) {
+        if (dims[d] != 0 && w > ((int64_t)1 << 62) / dims[d]) return -1;
+        w *= dims[d];
+    }
+    *out = w;
+    return 0;
+}
+
+/* A tensor object at p (on its '{'), read as the grammar reads one (_tensor_object):
+ * values (numbers or strings), keys and shape, each at most once; with keys a sparse
+ * record (numbers, a shape of rank >= 1, one key per value, each inside the shape); a
+ * shape and no values an empty sparse row; a shape and values a dense tensor of that
+ * shape; values alone a tensor without a shape. What the grammar refuses, and what it
+ * reads but the route leaves to the general path (ranks past MAX_RANK, keys of more than
+ * MAX_UINT_DIGITS digits, a shape of more than 2**62 values, an empty row of shape []),
+ * stops the scan. */
+static const char *check_tensor(Scan *s, const char *p, Form *f) {
+    const char *end = s->end;
+    int more, seen = 0, text = 0;
+    int64_t nv = 0, nk = 0, top = -1, size;
+    Py_ssize_t rank = 0;
+    p = skip_ws(s, p + 1);
+    if (p < end && *p == '}') {
+        f->rank = -1; /* no values, no shape: an empty tensor */
+        return p + 1;
+    }
+    for (;;) {
+        const char *a, *b;
+        int esc;
+        Py_ssize_t len;
+        if (p >= end || *p != '"') return NULL;
+        p = scan_string(p, end, &a, &b, &esc);
+        if (p == NULL || esc) return NULL;
+        len = b - a;
+        p = skip_ws(s, p);
+        if (p >= end || *p != ':') return NULL;
+        p = skip_ws(s, p + 1);
+        if (p >= end || *p != '[') return NULL; /* values, keys and shape are lists */
+        if (len == 6 && memcmp(a, "values", 6) == 0) {
+            const char *q = skip_ws(s, p + 1);
+            if (seen & 1) return NULL;
+            seen |= 1;
+            if (q < end && *q == ']') {
+                p = q + 1;
+            } else {
+                text = q < end && *q == '"';
+                p = check_items(s, q, text, &nv);
+            }
+        } else if (len == 4 && memcmp(a, "keys", 4) == 0) {
+            if (seen & 2) return NULL;
+            seen |= 2;
+            p = skip_ws(s, p + 1);
+            if (p < end && *p == ']') {
+                p++;
+            } else {
+                for (;;) {
+                    int64_t v;
+                    p = uint_at(s, p, &v);
+                    if (p == NULL) return NULL;
+                    if (v > top) top = v;
+                    nk++;
+                    p = after_member(s, p, ']', &more);
+                    if (p == NULL) return NULL;
+                    if (!more) break;
+                }
+            }
+        } else if (len == 5 && memcmp(a, "shape", 5) == 0) {
+            if (seen & 4) return NULL;
+            seen |= 4;
+            p = uint_list(s, p, NULL, f->dims, &rank);
+        } else {
+            return NULL;
+        }
+        if (p == NULL) return NULL;
+        p = after_member(s, p, '}', &more);
+        if (p == NULL) return NULL;
+        if (!more) break;
+    }
+    f->rank = (seen & 4) ? (int32_t)rank : -1;
+    if ((seen & 4) && shape_size(f->dims, (int)rank, &size) < 0) return NULL;
+    if (nk > 0) {
+        if (text || !(seen & 4) || rank == 0 || nk != nv || top >= size) return NULL;
+        f->flags = F_KEYED | F_SPARSE;
+        f->size = nv;
+    } else if (seen & 4) {
+        if (nv == 0 && size > 0) {
+            if (rank == 0) return NULL; /* an empty row of shape []: the general path */
+            f->flags = F_KEYED | F_SPARSE; /* an empty sparse row */
+        } else if (size != nv) {
+            return NULL;
+        }
+        f->size = nv;
+        if (text) f->flags = F_BYTES;
+    } else {
+        f->size = nv;
+        if (text) f->flags = F_BYTES;
+    }
+    return p;
+}
+
+/* The index of form f in s->forms (added when new), or -1 when memory ran out. */
+static int32_t form_id(Scan *s, const Form *f) {
+    uint64_t h = 0xCBF29CE484222325ULL;
+    const unsigned char *b = (const unsigned char *)f;
+    size_t i, k;
+    if (2 * (s->nforms + 1) > s->nfslots) {
+        /* the table doubled (at least 64 slots), every form placed again */
+        Py_ssize_t n = s->nfslots ? 2 * s->nfslots : 64, j;
+        int32_t *t = (int32_t *)malloc((size_t)n * sizeof(int32_t));
+        if (t == NULL) return -1;
+        memset(t, 0xFF, (size_t)n * sizeof(int32_t));
+        for (j = 0; j < s->nforms; j++) {
+            uint64_t g = 0xCBF29CE484222325ULL;
+            const unsigned char *c = (const unsigned char *)&s->forms[j];
+            for (k = 0; k < sizeof(Form); k++) g = (g ^ c[k]) * 0x100000001B3ULL;
+            i = (size_t)(g ^ (g >> 32)) & (size_t)(n - 1);
+            while (t[i] >= 0) i = (i + 1) & (size_t)(n - 1);
+            t[i] = (int32_t)j;
+        }
+        free(s->fslots);
+        s->fslots = t;
+        s->nfslots = n;
+    }
+    for (k = 0; k < sizeof(Form); k++) h = (h ^ b[k]) * 0x100000001B3ULL;
+    i = (size_t)(h ^ (h >> 32)) & (size_t)(s->nfslots - 1);
+    while (s->fslots[i] >= 0) {
+        if (memcmp(&s->forms[s->fslots[i]], f, sizeof(Form)) == 0) return s->fslots[i];
+        i = (i + 1) & (size_t)(s->nfslots - 1);
+    }
+    if (s->nforms >= INT32_MAX) return -1;
+    if (s->nforms + 1 > s->formcap && grow((void **)&s->forms, &s->formcap, s->nforms + 1, sizeof(Form)) < 0)
+        return -1;
+    s->forms[s->nforms] = *f;
+    s->fslots[i] = (int32_t)s->nforms;
+    return (int32_t)s->nforms++;
+}
+
+/* Check mode: the value of one key at p, as the grammar reads it (cell), its form noted
+ * in col; a request's own uid, metadata and configuration a string. The position after
+ * it, or NULL: the record's error, or a value the route leaves to the general path (true,
+ * false, null, another object, a configuration object...). */
+static const char *check_value(Scan *s, const char *p, Col *col) {
+    Form f;
+    int32_t id;
+    if (p >= s->end) return NULL;
+    if (col->textfield) {
+        if (*p != '"') return NULL;
+        col->kind = K_STR;
+        return check_string(s, p);
+    }
+    memset(&f, 0, sizeof f);
+    if (*p == '"') {
+        f.flags = F_BYTES;
+        f.size = 1;
+        p = check_string(s, p);
+    } else if (*p == '[') {
+        p = check_list(s, p, &f);
+    } else if (*p == '{') {
+        p = check_tensor(s, p, &f);
+    } else {
+        f.size = 1;
+        p = check_number(s, p);
+    }
+    if (p == NULL) return NULL;
+    col->kind = K_MIX;
+    if (col->nfids > 0 && memcmp(&s->forms[col->fids[col->nfids - 1]], &f, sizeof f) == 0) {
+        id = col->fids[col->nfids - 1];
+    } else {
+        id = form_id(s, &f);
+        if (id < 0) return NULL;
+    }
+    if (col->nfids + 1 > col->fidcap && grow((void **)&col->fids, &col->fidcap, col->nfids + 1, sizeof(int32_t)) < 0)
+        return NULL;
+    col->fids[col->nfids++] = id;
+    return p;
+}
+
+/* The result of a check-mode scan that read every record: (n, [(key, kind, forms, index),
+ * ...], [(shape, size, flags), ...], offsets): for each key its kind ('m', or 's' for a
+ * request's own string fields), the form of each value it holds (an int32 index into the
+ * list of forms, shape None for a tensor object of values alone) and the records that
+ * hold it (None: all); key None for a key that is not UTF-8; offsets the int64 offset of
+ * each record's '{'. NULL with an exception. */
+static PyObject *build_check(const Scan *s) {
+    PyObject *cols = PyList_New(s->ncols), *forms = NULL, *offs = NULL;
+    Py_ssize_t j;
+    if (cols == NULL) return NULL;
+    for (j = 0; j < s->ncols; j++) {
+        const Col *col = &s->cols[j];
+        PyObject *key = key_name(col), *fids, *index, *item;
+        if (key == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) goto fail;
+            PyErr_Clear();
+            key = Py_None;
+            Py_INCREF(key);
+        }
+        fids = PyByteArray_FromStringAndSize(col->nfids ? (const char *)col->fids : "",
+                                             col->nfids * (Py_ssize_t)sizeof(int32_t));
+        if (col->present != s->nrec)
+            index = PyByteArray_FromStringAndSize((const char *)col->index, col->nindex * (Py_ssize_t)sizeof(int64_t));
+        else {
+            index = Py_None;
+            Py_INCREF(index);
+        }
+        if (fids == NULL || index == NULL) {
+            Py_DECREF(key);
+            Py_XDECREF(fids);
+            Py_XDECREF(index);
+            goto fail;
+        }
+        item = Py_BuildValue("(NiNN)", key, col->kind, fids, index);
+        if (item == NULL) goto fail;
+        PyList_SET_ITEM(cols, j, item);
+    }
+    forms = PyList_New(s->nforms);
+    if (forms == NULL) goto fail;
+    for (j = 0; j < s->nforms; j++) {
+        const Form *f = &s->forms[j];
+        PyObject *shape, *item;
+        int d;
+        if (f->rank < 0) {
+            shape = Py_None;
+            Py_INCREF(shape);
+        } else {
+            shape = PyTuple_New(f->rank);
+            for (d = 0; shape != NULL && d < f->rank; d++) {
+                PyObject *x = PyLong_FromLongLong(f->dims[d]);
+                if (x == NULL) {
+                    Py_CLEAR(shape);
+                    break;
+                }
+                PyTuple_SET_ITEM(shape, d, x);
+            }
+            if (shape == NULL) goto fail;
+        }
+        item = Py_BuildValue("(NLi)", shape, (long long)f->size, (int)f->flags);
+        if (item == NULL) goto fail;
+        PyList_SET_ITEM(forms, j, item);
+    }
+    offs = PyByteArray_FromStringAndSize(s->noffs ? (const char *)s->offs : "", s->noffs * (Py_ssize_t)sizeof(int64_t));
+    if (offs == NULL) goto fail;
+    return Py_BuildValue("(nNNN)", s->nrec, cols, forms, offs);
+fail:
+    Py_XDECREF(forms);
+    Py_DECREF(cols);
+    return NULL;
+}
+
 /* What a declined scan read (`report`): (None, k, [(key, kind), ...], at), k the record it
  * stopped in (the records before it were read whole; the body's count when it stopped
  * after them), the columns of those records as far as read (kind 0: the value that
@@ -1146,7 +1573,7 @@ static PyObject *declined(const Scan *s) {
 
 PyDoc_STRVAR(json_records_doc,
              "json_records(data, start, stop, lines, request=False, texts=False, allow_nan=False,\n"
-             "             lists=False)\n"
+             "             lists=False, report=False, check=False)\n"
              "    -> (n, [(key, kind, payload, width, index), ...]) | None\n\n"
              "Read data[start:stop] as JSON response records of scalars (module docstring, Rule 1):\n"
              "a JSON array of flat objects, bare or in a predictions / projections / scores\n"
@@ -1166,18 +1593,23 @@ PyDoc_STRVAR(json_records_doc,
              "None when the body is anything else; with report, (None, k, [(key, kind), ...], at):\n"
              "the record the scan stopped in, the keys read before (kind 0: the last one's\n"
              "value stopped it) and the offset where record k begins (-1: none), for the general\n"
-             "path's search of the first error.");
+             "path's search of the first error.\n"
+             "With check (report implied), the scan reads every value as the general path's\n"
+             "grammar does and keeps only its form: (n, [(key, kind, forms, index), ...],\n"
+             "[(shape, size, flags), ...], offsets) when it reads every record (Rule 7), else\n"
+             "the report above.");
 
 static PyObject *json_records(PyObject *self, PyObject *args) {
     Py_buffer data;
     Py_ssize_t start, stop, j;
-    int lines, ok, request = 0, texts = 0, allow_nan = 0, lists = 0, report = 0, nomem = 0;
+    int lines, ok, request = 0, texts = 0, allow_nan = 0, lists = 0, report = 0, check = 0, nomem = 0;
     Scan s;
     PyObject *out = NULL;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnp|ppppp", &data, &start, &stop, &lines, &request, &texts, &allow_nan, &lists,
-                          &report))
+    if (!PyArg_ParseTuple(args, "y*nnp|pppppp", &data, &start, &stop, &lines, &request, &texts, &allow_nan, &lists,
+                          &report, &check))
         return NULL;
+    if (check) report = 1;
     if (start < 0 || stop > data.len || start > stop) {
         PyBuffer_Release(&data);
         PyErr_SetString(PyExc_ValueError, "json_records: bad bounds");
@@ -1190,6 +1622,7 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
     s.request = request;
     s.lists = request || lists;
     s.grammar = allow_nan ? SMP_JSON_NAN : SMP_JSON;
+    s.check = check;
     s.cols = (Col *)calloc(MAX_KEYS, sizeof(Col));
     s.slots = (int16_t *)malloc(SLOTS * sizeof(int16_t));
     if (s.cols == NULL || s.slots == NULL) {
@@ -1209,7 +1642,7 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
         Col *col = &s.cols[j];
         /* a label whose every value is a tensor object of one value (no shape) is a
          * scalar, as the general path reads it (and as the protobuf layout writes one) */
-        if (col->ctx == CTX_LABEL && col->kind == K_VEC && col->width == 1 && col->wrapped == col->present)
+        if (!check && col->ctx == CTX_LABEL && col->kind == K_VEC && col->width == 1 && col->wrapped == col->present)
             col->kind = K_NUM;
         /* a column the last records lack has no index yet when only they lack it */
         if (s.cols[j].present != s.nrec && open_index(&s.cols[j]) < 0) {
@@ -1218,7 +1651,10 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
             nomem = 1;
         }
     }
-    if (ok) {
+    if (ok && check) {
+        out = build_check(&s);
+        if (out == NULL) nomem = 1;
+    } else if (ok) {
         out = build(&s, texts);
         if (out == NULL && !PyErr_Occurred()) ok = 0;
     }
@@ -1232,9 +1668,14 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
         free(s.cols[j].counts);
         free(s.cols[j].index);
         free(s.cols[j].keys);
+        free(s.cols[j].fids);
     }
     free(s.cols);
     free(s.slots);
+    free(s.forms);
+    free(s.fslots);
+    free(s.offs);
+    free(s.tmp);
     PyBuffer_Release(&data);
     if (nomem) return NULL;
     if (!ok && !report) Py_RETURN_NONE;

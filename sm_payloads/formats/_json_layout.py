@@ -897,17 +897,21 @@ def response_fast(
     dtype: DtypeSpec,
     ragged: bool = False,
     allow_nan: bool = False,
+    content_type: str | None = None,
 ) -> RecordBatch | None:
     """A response body of records of scalars (numbers, strings, lists of numbers of one
     length per key; with `ragged`, also numbers and lists of any lengths mixed, a `Ragged`
     column) as the batch the general path builds from it, or None (Rule 7). With
     `allow_nan`, NaN, Infinity and -Infinity read as numbers (as the general path reads
-    them then)."""
+    them then). With `content_type` (and `ragged`), a declined body of sound records whose
+    columns cannot hold them is refused with the general path's error (Rule 10)."""
     if _CREC is not None:
         got = _CREC.json_records(buf, start, end, lines, False, False, allow_nan, True)
     else:
         got = records_pure(buf, start, end, lines, False, allow_nan, True)
     if got is None:
+        if content_type is not None:
+            column_errors(buf, start, end, lines, False, allow_nan, content_type)
         return None
     n, cols = got
     if _over_budget(n, cols):
@@ -1032,7 +1036,13 @@ _STRING_FIELDS = ("uid", "metadata", "configuration")
 
 
 def request_fast(
-    buf: bytes | bytearray, start: int, end: int, lines: bool, dtype: DtypeSpec, hint: list[int] | None = None
+    buf: bytes | bytearray,
+    start: int,
+    end: int,
+    lines: bool,
+    dtype: DtypeSpec,
+    hint: list[int] | None = None,
+    content_type: str | None = None,
 ) -> RecordBatch | None:
     """A request body (``{"instances": [...]}``, a bare list of records, or JSON Lines) whose
     records are flat objects with the same keys, each holding a number, a string or a list
@@ -1049,15 +1059,27 @@ def request_fast(
     kernel stopped in and the offset where that record begins (-1: not begun), when every
     record before it is one the grammar reads without an error (`_valid_before`): the
     general path then looks at that record first (its error, if it has one, is the first
-    of the body: a record's errors come before any column's)."""
+    of the body: a record's errors come before any column's).
+
+    With `content_type`, a declined body whose records are all sound but whose columns
+    cannot hold them is refused here with the general path's error (`column_errors`,
+    Rule 10), and `hint` gets the record the check-mode reading stopped in, where it read
+    further than the first reading."""
     if _CREC is not None:
-        got = _CREC.json_records(buf, start, end, lines, True, False, False, False, hint is not None)
+        report = hint is not None or content_type is not None
+        got = _CREC.json_records(buf, start, end, lines, True, False, False, False, report)
         if got is not None and got[0] is None:  # declined, with what it read
-            if hint is not None and _valid_before(got[2]):
-                hint += (got[1], got[3])
+            if _valid_before(got[2]):
+                stop: tuple[int, int] | None = (got[1], got[3])
+                if content_type is not None:
+                    stop = column_errors(buf, start, end, lines, True, False, content_type) or stop
+                if hint is not None and stop is not None:
+                    hint += stop
             return None
     else:
         got = records_pure(buf, start, end, lines, True)
+        if got is None and content_type is not None:
+            column_errors(buf, start, end, lines, True, False, content_type)
     if got is None:
         return None
     n, cols = got
@@ -1084,6 +1106,9 @@ def request_fast(
             return None  # one column given twice ("features" and "values"...): the general path's error
         col = record_column(n, name, kind, payload, width, dtype, index)
         if col is None:
+            if kind == "k" and index is not None and content_type is not None:
+                # sparse records some records lack: the general path's column error
+                column_errors(buf, start, end, lines, True, False, content_type)
             return None
         where[name] = col
     return RecordBatch(
@@ -1094,6 +1119,437 @@ def request_fast(
         strings.get("configuration"),
         n=n,
     )
+
+
+# ======================================================================================
+# Column errors without the general path (Rule 10)
+# ======================================================================================
+
+
+#: What a check-mode reading gives (``json_records(check=True)``, or its twin
+#: `records_check_pure`): the number of records; per key (the kernel's names: ``data\0x``,
+#: ``label\0x``) its kind (``m``, or ``s`` for a request's own string fields), the form of
+#: each value it holds (int32 indices into the forms) and the records that hold it (int64,
+#: None: all); the forms ``(shape or None, number of values, flags)``; and the offset of
+#: each record's first byte (int64), or None (the twin: found where needed, `prefix` the
+#: JSON path of the records' list).
+class CheckedRecords(NamedTuple):
+    n: int
+    cols: list[tuple[str | None, int, Any, Any]]
+    forms: list[tuple[tuple[int, ...] | None, int, int]]
+    offsets: Any
+    prefix: str = ""
+
+
+#: `_column_problem`'s answer for a column whose error the route leaves to the general path.
+_UNSURE: Any = object()
+_MIXED_NOTE = " (a RecordBatch column holds one kind of value)"
+
+
+def _column_problem(
+    forms: np.ndarray,
+    held: np.ndarray | None,
+    table: list[tuple[tuple[int, ...] | None, int, int]],
+    flags_of: np.ndarray,
+    sizes_of: np.ndarray,
+    n: int,
+    map_name: str,
+    lines: bool,
+) -> Any:
+    """The `ColumnError` `_ColumnBuilder._column` raises for a column whose values have
+    `forms` (indices into `table`, in record order; `held`: their records, None for
+    0..n-1), as (reason, record, mixed); None when it raises none; `_UNSURE` where the
+    route leaves the column to the general path (JSON Lines: a tensor object without a
+    shape in a sparse column, whose form the request scanner's blocks read otherwise)."""
+
+    def at(j: int) -> int:
+        return j if held is None else int(held[j])
+
+    absent = forms.size != n
+    used = np.flatnonzero(np.bincount(forms, minlength=len(table))).tolist()
+    if any(table[f][2] & _BYTES for f in used):  # `_strings`
+        bad_of = np.zeros(len(table), dtype=bool)
+        for f in used:
+            _shape, size, flags_f = table[f]
+            bad_of[f] = not flags_f & _BYTES and not (size == 0 and not flags_f & _KEYED)
+        bad = bad_of[forms]
+        if bad.any():
+            return "numeric tensor in a column of byte strings", at(int(np.argmax(bad))), True
+        return None
+    shapes = {f: table[f][0] for f in used}
+    if any(table[f][2] & _SPARSE for f in used):  # `_sparse`
+        flags = flags_of[forms]
+        sizes = sizes_of[forms]
+        if absent:
+            assert held is not None
+            present = np.zeros(n, dtype=bool)
+            present[held] = True
+            return "key missing from a record of a sparse column", int(np.argmin(present)), True
+        if lines and any(shape_f is None for shape_f in shapes.values()):
+            return _UNSURE
+        sparse_rows = np.flatnonzero(flags & _SPARSE)
+        first = int(sparse_rows[0])
+        shape = shapes[int(forms[first])]
+        same = np.zeros(len(table), dtype=bool)
+        for f, shape_f in shapes.items():
+            same[f] = shape_f == shape
+        differ = sparse_rows[~same[forms[sparse_rows]]]
+        for i in [first] + ([int(differ[0])] if differ.size else []):
+            if not shapes[int(forms[i])]:
+                return "sparse tensor without a shape", i, True
+        assert shape is not None
+        if differ.size:
+            i = int(differ[0])
+            other = list(shapes[int(forms[i])] or ())
+            return f"sparse records have different shapes ({other} vs {list(shape)})", i, True
+        width = math.prod(shape)
+        if width > _MAX_COLUMN_WIDTH:
+            return f"sparse shape {list(shape)} has {width} elements, more than 2**63 - 1", 0, False
+        fits = np.zeros(len(table), dtype=bool)
+        for f, shape_f in shapes.items():
+            fits[f] = shape_f is None or shape_f == shape
+        dense_rows = ((flags & _KEYED) == 0) & (sizes > 0)
+        wrong = dense_rows & ((sizes != width) | ~fits[forms])
+        if wrong.any():
+            return "dense record that does not fit the sparse shape", int(np.argmax(wrong)), True
+        return None
+    # `_dense`
+    scalar = map_name == "label" and all(shapes[s] is None and table[s][1] == 1 for s in used)
+    logical: dict[int, tuple[int, ...]] = {}
+    for s in used:
+        shape_s, size, _flags = table[s]
+        logical[s] = (() if scalar else (size,)) if shape_s is None else shape_s
+    # a dense tensor whose shape does not hold its values (the grammar refuses those)
+    wrong_of = np.zeros(len(table), dtype=bool)
+    for s in used:
+        shape_s, size, _flags = table[s]
+        wrong_of[s] = shape_s is not None and math.prod(shape_s) != size
+    if wrong_of.any():
+        j = int(np.argmax(wrong_of[forms]))
+        shape_s, size, _flags = table[int(forms[j])]
+        return f"dense tensor of shape {list(shape_s or ())} has {size} values", at(j), True
+    first_shape = logical[int(forms[0])]
+    problem = shape_problem(first_shape, n)
+    if problem is not None:
+        return problem, 0, False
+    same_of = np.zeros(len(table), dtype=bool)
+    for s in used:
+        same_of[s] = logical[s] == first_shape
+    differs = ~same_of[forms]
+    if not absent and not differs.any():
+        return None
+    if any(len(logical[s]) > 1 for s in used):
+        first_absent = n
+        if absent:
+            assert held is not None
+            present = np.zeros(n, dtype=bool)
+            present[held] = True
+            first_absent = int(np.argmin(present))
+        j = int(np.argmax(differs)) if differs.any() else -1
+        first_differ = at(j) if j >= 0 else n
+        if first_absent < first_differ:
+            return (
+                f"no tensor in this record, while others have shape {list(first_shape)}",
+                first_absent,
+                True,
+            )
+        shape_j = logical[int(forms[j])]
+        return f"records have different shapes ({list(shape_j)} vs {list(first_shape)})", first_differ, True
+    return None
+
+
+def first_column_error(got: CheckedRecords, request: bool, lines: bool) -> tuple[str, int] | None:
+    """The first `ColumnError` the general path's column builder raises for the records of
+    `got` (every one of them a record the grammar reads without an error), as the message
+    `_build_columns` gives it and its record; None when it raises none, and where the route
+    is unsure (two keys of one column, such as ``features`` and ``data.features``; a key
+    that is not UTF-8; more column cells than `cells_budget` allows, which the general path
+    reports first; `_column_problem`'s `_UNSURE`): the general path decides."""
+    n = got.n
+    maps: dict[str, dict[str, tuple[Any, Any]]] = {"features": {}, "label": {}}
+    for key, kind, forms, index in got.cols:
+        if key is None:
+            return None
+        part, nested, inner = key.partition("\0")
+        if not request:
+            where, name = "label", key
+        elif nested:
+            where = "label" if part == "label" else "features"
+            name = "values" if part == "data" and inner == "features" else inner
+        elif key in _STRING_FIELDS:
+            if kind != ord("s"):
+                return None
+            continue
+        elif key in RESERVED and key != "features":
+            return None
+        else:
+            where, name = "features", ("values" if key == "features" else key)
+        if name in maps[where]:
+            return None
+        maps[where][name] = (forms, index)
+    for cols in maps.values():
+        present = sum(n if index is None else len(index) // 8 for _f, index in cols.values())
+        budget = cells_budget(n, present)
+        if len(cols) * n > budget or len(cols) * (n + LACKING_CELLS) > lacking_budget(budget):
+            return None  # the general path's budget error comes first, or may
+    table = got.forms
+    flags_of = np.array([f[2] for f in table], dtype=np.int8)
+    sizes_of = np.array([f[1] for f in table], dtype=np.int64)
+    for map_name, cols in maps.items():
+        for name, (forms, index) in cols.items():
+            held = None if index is None else np.frombuffer(index, dtype=np.int64)
+            problem = _column_problem(
+                np.frombuffer(forms, dtype=np.int32), held, table, flags_of, sizes_of, n, map_name, lines
+            )
+            if problem is _UNSURE:
+                return None
+            if problem is not None:
+                reason, k, mixed = problem
+                return f"{map_name}[{name!r}]: {reason}" + (_MIXED_NOTE if mixed else ""), k
+    return None
+
+
+def _nested_shape(v: list[Any]) -> tuple[int, ...] | None:
+    """The shape numpy gives nested lists of numbers (``_cjsonrec``'s check_nested: every
+    list of a level of one length, numbers at the deepest level only, at most
+    `_MAX_SCAN_RANK` levels), or None."""
+    shape: list[int] = []
+    level: Any = v
+    while type(level) is list:
+        if len(shape) >= _MAX_SCAN_RANK:
+            return None
+        shape.append(len(level))
+        if not level:
+            break
+        level = level[0]
+    flat: list[Any] = v
+    for size in shape[1:]:
+        if not all(type(x) is list and len(x) == size for x in flat):
+            return None
+        flat = list(chain.from_iterable(flat))
+    if not set(map(type, flat)) <= _NUM_TYPES:
+        return None
+    return tuple(shape)
+
+
+def _tensor_form(t: Tensor) -> _Form:
+    """The form `_ColumnBuilder._add` gives a tensor the grammar read."""
+    size = int(t.values.size)
+    flags = _BYTES if t.values.dtype.kind in "OUS" else 0
+    if t.keys is not None:
+        flags |= _KEYED | _SPARSE
+    elif size == 0 and t.shape is not None and len(t.shape) > 0 and math.prod(t.shape) > 0:
+        flags |= _SPARSE
+    return (t.shape, size, flags)
+
+
+def _value_forms(vals: list[Any], intern: Callable[[_Form], int]) -> list[int] | None:
+    """The form of each value (as `cell` reads it), or None where one is not a value the
+    grammar reads (its record's error: the general path reports it)."""
+    types = list(map(type, vals))
+    kinds = set(types)
+    out: list[int] = [0] * len(vals)
+    for t in kinds:
+        if len(kinds) == 1:
+            where: Sequence[int] = range(len(vals))
+            part = vals
+        else:
+            where = [j for j, x in enumerate(types) if x is t]
+            part = [vals[j] for j in where]
+        if t in _NUM_TYPES:
+            ids = [intern(((), 1, 0))] * len(part)
+        elif t is str:
+            ids = [intern(((), 1, _BYTES))] * len(part)
+        elif t is list:
+            got = _list_forms(part, intern)
+            if got is None:
+                return None
+            ids = got
+        elif t is dict:
+            ids = []
+            for v in part:
+                try:
+                    ids.append(intern(_tensor_form(cell(v, "$"))))
+                except BadValue:
+                    return None
+        else:
+            return None  # true, false, null: the record's error
+        for j, f in zip(where, ids, strict=True):
+            out[j] = f
+    return out
+
+
+def _list_forms(lists: list[list[Any]], intern: Callable[[_Form], int]) -> list[int] | None:
+    """`_value_forms` of lists: empty, of numbers, of strings, or nested."""
+    firsts = [type(v[0]) if v else None for v in lists]
+    out: list[int] = [0] * len(lists)
+    for t in set(firsts):
+        where = [j for j, x in enumerate(firsts) if x is t]
+        part = [lists[j] for j in where]
+        if t is None:
+            ids = [intern(((0,), 0, 0))] * len(part)
+        elif t in _NUM_TYPES or t is str:
+            if t is str:
+                if set(map(type, chain.from_iterable(part))) != {str}:
+                    return None
+                flags = _BYTES
+            else:
+                if not set(map(type, chain.from_iterable(part))) <= _NUM_TYPES:
+                    return None
+                flags = 0
+            by_length: dict[int, int] = {}
+            ids = []
+            for k in map(len, part):
+                f = by_length.get(k)
+                if f is None:
+                    f = by_length[k] = intern(((k,), k, flags))
+                ids.append(f)
+        elif t is list:
+            ids = []
+            for v in part:
+                shape = _nested_shape(v)
+                if shape is None:
+                    return None
+                ids.append(intern((shape, math.prod(shape), 0)))
+        else:
+            return None
+        for j, f in zip(where, ids, strict=True):
+            out[j] = f
+    return out
+
+
+def records_check_pure(
+    buf: bytes | bytearray, start: int, end: int, lines: bool, request: bool, allow_nan: bool = False
+) -> CheckedRecords | None:
+    """The twin of ``_cjsonrec.json_records(check=True)`` for the pure path: the forms of
+    every value of the records of ``buf[start:end]`` (parsed by orjson, as `records_pure`
+    parses them), when every record is an object the grammar reads without an error and
+    the route reads (no key holding NUL, a request's own ``uid``, ``metadata`` and
+    ``configuration`` strings, its ``data`` and ``label`` objects, at most `_RECORD_KEYS`
+    keys); else None (the general path). The offsets of JSON Lines records (their line's
+    first byte that is not a blank); for a JSON document, the JSON path of its records'
+    list (their offsets are found where needed)."""
+    piece = bytes(buf[start:end])
+    offs: array[int] | None = None
+    prefix = ""
+    if lines:
+        items: list[Any] = []
+        offs = array("q")
+        pos = start
+        for x in io.BytesIO(piece):
+            if x.strip():
+                v = _parsed(x, allow_nan)
+                if v is _NOTHING:
+                    return None
+                items.append(v)
+                offs.append(pos + len(x) - len(x.lstrip()))
+            pos += len(x)
+    else:
+        doc = _parsed(piece, allow_nan)
+        if type(doc) is dict and len(doc) == 1:
+            ((name, items),) = doc.items()
+            if (name != "instances" if request else name not in ENVELOPES) or type(items) is not list:
+                return None
+            prefix = f"$.{name}"
+        elif type(doc) is list:
+            items, prefix = doc, "$"
+        else:
+            return None
+        del doc
+    if not items or set(map(type, items)) != {dict}:
+        return None
+    where: dict[str, tuple[list[int], list[Any]]] = {}
+    for i, r in enumerate(items):
+        if len(r) > _RECORD_KEYS:
+            return None  # the general path reads records of many keys
+        for k, v in r.items():
+            if "\0" in k:
+                return None
+            if request and k in ("data", "label"):
+                if type(v) is not dict or len(v) > _RECORD_KEYS:
+                    return None
+                for name, x in v.items():
+                    if "\0" in name:
+                        return None
+                    got = where.setdefault(f"{k}\0{name}", ([], []))
+                    got[0].append(i)
+                    got[1].append(x)
+                continue
+            if request and k in _STRING_FIELDS and type(v) is not str:
+                return None  # the record's error, or a configuration object
+            got = where.setdefault(k, ([], []))
+            got[0].append(i)
+            got[1].append(v)
+        if len(where) > _RECORD_KEYS:
+            return None
+    n = len(items)
+    del items
+    table: list[_Form] = []
+    ids: dict[_Form, int] = {}
+
+    def intern(f: _Form) -> int:
+        got = ids.get(f)
+        if got is None:
+            got = ids[f] = len(table)
+            table.append(f)
+        return got
+
+    cols: list[tuple[str | None, int, Any, Any]] = []
+    for key, (held, vals) in where.items():
+        index = None if len(held) == n else np.array(held, dtype=np.int64).tobytes()
+        if request and key in _STRING_FIELDS:
+            cols.append((key, ord("s"), b"", index))
+            continue
+        forms = _value_forms(vals, intern)
+        if forms is None:
+            return None
+        cols.append((key, ord("m"), np.array(forms, dtype=np.int32).tobytes(), index))
+    return CheckedRecords(n, cols, table, None if offs is None else np.frombuffer(offs, np.int64), prefix)
+
+
+def _checked(
+    buf: bytes | bytearray, start: int, end: int, lines: bool, request: bool, allow_nan: bool
+) -> CheckedRecords | tuple[int, int] | None:
+    """The check-mode reading of a body (C, else the twin): `CheckedRecords`, or the
+    record the kernel stopped in and the offset where it begins when every record before
+    it is sound (`_valid_before`), or None."""
+    if _CREC is None:
+        return records_check_pure(buf, start, end, lines, request, allow_nan)
+    got = _CREC.json_records(buf, start, end, lines, request, False, allow_nan, not request, True, True)
+    if got[0] is not None:
+        return CheckedRecords(got[0], got[1], got[2], np.frombuffer(got[3], dtype=np.int64))
+    return (got[1], got[3]) if request and _valid_before(got[2]) else None
+
+
+def column_errors(
+    buf: bytes | bytearray,
+    start: int,
+    end: int,
+    lines: bool,
+    request: bool,
+    allow_nan: bool,
+    content_type: str,
+) -> tuple[int, int] | None:
+    """Raise the `DecodeError` of the first column error of a body the column reader
+    declined, as the general path reports it (message, offset, line, record index), when
+    the check-mode reading (`_checked`) reads every record: then none has an error of its
+    own, which would come first, and the body's first error is a column's (Rule 10).
+    Otherwise the record the kernel stopped in, with every record before it sound (the
+    caller reads it first), or None; and nothing when the route finds no error or is
+    unsure: the general path decides."""
+    got = _checked(buf, start, end, lines, request, allow_nan)
+    if not isinstance(got, CheckedRecords):
+        return got
+    found = first_column_error(got, request, lines)
+    if found is None:
+        return None
+    reason, k = found
+    if got.offsets is not None:
+        off: int | None = int(got.offsets[k])
+    else:
+        off = path_offset(buf, start, end, f"{got.prefix}[{k}]")
+    line = None if off is None or not lines else buf.count(b"\n", 0, off) + 1
+    raise DecodeError(content_type, reason, offset=off, record_index=k, line=line)
 
 
 # ======================================================================================

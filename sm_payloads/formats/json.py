@@ -168,7 +168,7 @@ def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, respo
             del fast
             raise _at_record(err, buf, start, False)
         # records of several columns, or of strings, column by column
-        columns = request_fast(buf, start, len(buf), False, dtype, hint)
+        columns = request_fast(buf, start, len(buf), False, dtype, hint, CONTENT_TYPE)
         if columns is not None:
             return columns
         if hint and hint[1] >= 0:
@@ -189,7 +189,8 @@ def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, respo
             raise _at_record(err, buf, start, True)
     if response:
         # records of scalars, column by column (an empty body declines)
-        columns = response_fast(buf, start, len(buf), False, dtype, True, allow_nan)  # ragged columns too
+        # ragged columns too; a body of sound records its columns cannot hold is refused
+        columns = response_fast(buf, start, len(buf), False, dtype, True, allow_nan, CONTENT_TYPE)
         if columns is not None:
             return columns
         # items that are bare numbers or number lists, by the request scanner

@@ -286,7 +286,7 @@ def _decode_buf(data: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, bloc
         return _batch([fast], dtype, allow_nan)
     # records of several columns, or of strings, column by column
     hint: list[int] = []  # the record the column reader stopped in, all before it sound
-    columns = request_fast(data, at, len(data), True, dtype, hint)
+    columns = request_fast(data, at, len(data), True, dtype, hint, CONTENT_TYPE)
     if columns is not None:
         return columns
     if hint and hint[1] >= 0:
@@ -357,7 +357,8 @@ def decode_response(
             return _decode(data, True, dtype, allow_nan, block_size)
     data = as_bytes(data, text=True)
     with paused(len(data)):
-        fast = response_fast(data, skip_bom(data), len(data), True, dtype, True, allow_nan)  # ragged too
+        # ragged too; a body of sound records its columns cannot hold is refused
+        fast = response_fast(data, skip_bom(data), len(data), True, dtype, True, allow_nan, CONTENT_TYPE)
         if fast is not None:
             return fast
         return _decode(data, True, dtype, allow_nan, block_size)
