@@ -212,9 +212,15 @@ def test_two_records_of_thousands_of_keys_still_read() -> None:
     assert col.to_lists() == [None, [4999.0]]
 
 
-# One record of about 500 kB of small fields: no run of records can split it, so the careful
-# reader reads it (on the C path, C joins the unpacked values).
+# One record of about 500 kB of small fields: no run of records can split it. The vectorized
+# reader reads it: a run of empty fields is one row of its tables, unpacked values are joined
+# without a table (C) or read in runs of fields (numpy), and a message of many fields is split
+# by walkers over its blocks on the numpy path.
 _ONE_RECORD: dict[str, tuple[bytes, Callable[[smp.RecordBatch], Any]]] = {
+    "250,000 empty map entries": (
+        b"\x0a\x00" * 250_000 + features(b"v", ld(2, ld(1, f32(1.5)))),
+        lambda b: list(b.features) == ["v"] and b.features["v"].tolist() == [[1.5]] and not b.label,
+    ),
     "250,000 empty value parts": (
         features(b"v", *([b""] * 250_000), ld(2, ld(1, f32(1.5)))),
         lambda b: b.features["v"].tolist() == [[1.5]],
@@ -270,3 +276,25 @@ def test_the_template_gives_up_on_record_0_at_its_first_field_it_does_not_read()
         assert reader.template_decode(memoryview(body), buf, starts, int(lengths[0]), False) is None
     assert len(read) == 1
     assert smp.decode_request(body, CT).features["v"].tolist() == [[3] * 200_000]
+
+
+# (The careful reader keeps a Python int per unpacked int32 value: 4 x a body of 2-byte ones.)
+_ONE_RECORD_MORE: dict[str, tuple[bytes, Callable[[smp.RecordBatch], Any]]] = {
+    "250,000 unpacked 2-byte int32 values": (
+        features(b"v", ld(7, b"".join(b"\x08" + bytes([j % 128]) for j in range(250_000)))),
+        lambda b: (
+            b.features["v"].dtype == np.int32
+            and b.features["v"].tolist() == [[j % 128 for j in range(250_000)]]
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_ONE_RECORD | _ONE_RECORD_MORE))
+def test_one_record_of_many_small_fields_is_read_without_the_careful_reader(case: str) -> None:
+    payload, check = (_ONE_RECORD | _ONE_RECORD_MORE)[case]
+    body = write_records([payload])
+    with mock.patch.object(reader, "careful_decode", side_effect=AssertionError("the careful reader")):
+        used, batch = peak(lambda: smp.decode_request(body, CT))
+    assert check(batch)
+    assert used <= 32 * len(body), f"{case}: peak {used / len(body):.1f} x the body"

@@ -282,13 +282,13 @@ def test_a_table_of_more_than_a_row_per_8_bytes_declines(which: str) -> None:
         got = rp.decode(write_records(payloads))
     assert got.features["v"].tolist() == [[1] * 1000] * 2
     assert got.uid == (None, "u")
-    # 1,000 empty parts of a value (2 bytes each): the table of value parts, on both paths.
+    # 1,000 empty parts of a value (2 bytes each): the table of value parts holds one row
+    # for the run of them (they add nothing to the first), on both paths.
     rec = features(b"v", *([b""] * 1000), ld(F32, ld(1, f32(1.0))))
     payloads = [rec, rec + ld(3, b"u")]
     with path(which):
-        with pytest.raises(reader.Decline):
-            vector(payloads)
-        got = rp.decode(write_records(payloads))
+        got = vector(payloads)
+        assert got.equals(careful(payloads), bitwise=True)
     assert got.features["v"].tolist() == [[1.0], [1.0]]
 
 
@@ -806,8 +806,9 @@ def test_records_of_fields_too_small_for_one_table_are_read_in_runs(which: str, 
     with path(which), mock.patch.object(reader, "_read_part", wraps=reader._read_part) as part:
         got = reader.vector_decode(buf, starts, lengths)
         runs = part.call_count
-        # Read at once where C joins the unpacked values without a table of tensor fields.
-        at_once = reader.crecordio is not None and "unpacked" in case
+        # Read at once where C joins the unpacked values without a table of tensor fields,
+        # and on both paths where a run of empty value parts is one row of its table.
+        at_once = (reader.crecordio is not None and "unpacked" in case) or "empty value parts" in case
     assert check(got, n)
     assert got.equals(careful(payloads), bitwise=True)
     # Otherwise the whole body passed a table's limit (a row per 8 bytes) and was read again
@@ -1019,3 +1020,286 @@ def test_int32_columns_of_many_keys_are_read_at_once(which: str) -> None:
     assert got.features["k7"].dtype == np.int32
     assert got.features["k7"].tolist() == [[7, -(2**31) + 7], [107, -(2**31) + 7], [207, -(2**31) + 7]]
     assert got.label["y"].tolist() == [-1, -2, -3]
+
+
+# --------------------------------------------------------------------------------------
+# One record of millions of tiny fields: runs of empty fields, long messages split by
+# walkers over their blocks
+# --------------------------------------------------------------------------------------
+
+
+def _collapsed(f: _wire.Fields) -> list[list[int]]:
+    """The rows of `f` without an empty length-delimited field right after a kept empty one
+    of the same number in the same message (the rule written out, one row at a time)."""
+    rows: list[list[int]] = []
+    prev: dict[int, int] = {}
+    for m, fn, wt, vs, ve, seq in zip(
+        *(a.tolist() for a in (f.msg, f.fn, f.wt, f.vs, f.ve, f.seq)), strict=True
+    ):
+        empty = wt == 2 and vs == ve
+        if empty and prev.get(m) == fn:
+            continue
+        prev[m] = fn if empty else 0
+        rows.append([m, fn, wt, vs, ve, seq])
+    return rows
+
+
+_tiny_field = st.one_of(
+    st.sampled_from(
+        [b"\x0a\x00", b"\x12\x00", b"\x1a\x00", b"\x0a\x02\x0a\x00", b"\x08\x08", b"\x08\x03", b"\x30\x01"]
+    ),
+    _field,
+)
+
+
+@settings(deadline=None, max_examples=400)
+@given(
+    st.lists(st.lists(_tiny_field, max_size=30).map(b"".join), min_size=1, max_size=4),
+    st.one_of(st.none(), st.sets(st.integers(1, 9), max_size=4).map(lambda s: tuple(sorted(s)))),
+    st.one_of(st.none(), st.integers(0, 40)),
+)
+def test_scan_collapses_runs_of_empty_fields_as_the_rule_says(
+    messages: list[bytes], wanted: tuple[int, ...] | None, limit: int | None
+) -> None:
+    # Both scanners, with `collapse`: exactly the table without the collapsed rows, and a
+    # decline (TableFull) exactly when more than `limit` rows remain.
+    body = b"".join(messages)
+    buf = np.frombuffer(body, np.uint8)
+    lengths = np.array([len(m) for m in messages], dtype=np.int64)
+    starts = np.cumsum(lengths) - lengths
+    try:
+        full = _wire.scan(buf, starts, starts + lengths, wanted)
+    except _wire.Decline:
+        want = None
+    else:
+        want = _collapsed(full)
+        if limit is not None and len(want) > limit:
+            want = None
+    for few in (0, _wire._FEW):
+        with mock.patch.object(_wire, "_FEW", few):
+            try:
+                f = _wire.scan(buf, starts, starts + lengths, wanted, limit, collapse=True)
+            except _wire.Decline:
+                got = None
+            else:
+                got = [
+                    list(r)
+                    for r in zip(*(a.tolist() for a in (f.msg, f.fn, f.wt, f.vs, f.ve, f.seq)), strict=True)
+                ]
+        assert got == want
+    if C is not None and wanted is not None:
+        raw = C.scan(
+            buf, starts, lengths, sum(1 << w for w in wanted), 1 << 40 if limit is None else limit, True
+        )
+        if want is None:
+            assert raw is None or raw is False
+        else:
+            t = np.frombuffer(raw, np.int64).reshape(5, -1) if raw else np.empty((5, 0), np.int64)
+            assert t.T.tolist() == [r[:5] for r in want]
+
+
+@settings(deadline=None, max_examples=500)
+@given(
+    st.lists(st.lists(_tiny_field, max_size=60).map(b"".join), min_size=1, max_size=3),
+    st.one_of(st.none(), st.sets(st.integers(1, 9), max_size=4).map(lambda s: tuple(sorted(s)))),
+    st.sampled_from([1, 2, 3, 5, 8, 13, 240]),
+    st.integers(0, 4),
+    st.integers(1, 4),
+)
+def test_walkers_over_blocks_split_a_long_message_as_its_steps_do(
+    messages: list[bytes], wanted: tuple[int, ...] | None, block: int, probe: int, phases: int
+) -> None:
+    # Every message split by `_split_long` (`_LONG` 0) with blocks of 1 to 240 bytes, so a
+    # block starts at every kind of position (inside a tag, a length, a value), after 0 to
+    # 4 fields read one at a time, with 1 to 4 walkers a block: the same table (every
+    # column) and the same declines as the vectorized steps alone (`_FEW` 0).
+    body = b"".join(messages)
+    buf = np.frombuffer(body, np.uint8)
+    lengths = np.array([len(m) for m in messages], dtype=np.int64)
+    starts = np.cumsum(lengths) - lengths
+    got = []
+    for few, long in ((0, 1 << 40), (_wire._FEW, 0)):
+        with (
+            mock.patch.object(_wire, "_FEW", few),
+            mock.patch.object(_wire, "_LONG", long),
+            mock.patch.object(_wire, "_BLOCK", block),
+            mock.patch.object(_wire, "_PROBE", probe),
+            mock.patch.object(_wire, "_PHASES", phases),
+            mock.patch.object(_wire, "_SPLIT_ROWS", 7),
+        ):
+            try:
+                f = _wire.scan(buf, starts, starts + lengths, wanted)
+            except _wire.Decline:
+                got.append(None)
+            else:
+                got.append([a.tolist() for a in (f.msg, f.fn, f.wt, f.vs, f.ve, f.seq)])
+    assert got[0] == got[1]
+
+
+def test_walkers_that_start_out_of_phase_are_joined_by_later_ones() -> None:
+    # "08 08 ..." reads as 2-byte fields from either parity; one 3-byte field first puts
+    # the message's fields on the other parity from every block's start, where each
+    # walker reads fields that are not the message's until the end. The walkers a byte
+    # later read them: no block is read again one field at a time.
+    msg = b"\x08\x80\x01" + b"\x08\x08" * 5000
+    buf = np.frombuffer(msg, np.uint8)
+    with (
+        mock.patch.object(_wire, "_field_at", side_effect=AssertionError("one at a time")),
+        mock.patch.object(_wire, "_PROBE", 0),
+        mock.patch.object(_wire, "_LONG", 0),
+    ):
+        tags = _wire._split_long(buf, 0, len(msg))
+    assert tags.tolist() == [0, *range(3, len(msg), 2)]
+
+
+def _one_record(parts: list[tuple[str, int]]) -> bytes:
+    """One record of runs of tiny fields: (kind, count) in order."""
+    pieces = {
+        "empty entry": b"\x0a\x00",
+        "empty label entry": b"\x12\x00",
+        "entry of an empty key": b"\x0a\x02\x0a\x00",
+        "entry of key a": ld(1, ld(1, b"a")),
+        "empty uid": b"\x1a\x00",
+        "uid": ld(3, b"u"),
+        "unknown": b"\x30\x01",
+    }
+    out = []
+    for kind, count in parts:
+        if kind in pieces:
+            out.append(pieces[kind] * count)
+        elif kind == "empty parts":
+            out.append(features(b"v", *([b""] * count), ld(F32, ld(1, f32(1.5)))))
+        elif kind == "empty tensors":
+            out.append(features(b"v", ld(F32, ld(1, f32(2.5))) + b"\x12\x00" * count))
+        elif kind == "empty packed runs":
+            out.append(features(b"w", ld(F32, b"\x0a\x00" * count + ld(1, f32(3.5)))))
+        elif kind == "unpacked int32":
+            out.append(features(b"i", ld(I32, b"".join(b"\x08" + varint(j % 300) for j in range(count)))))
+        elif kind == "unpacked float32":
+            out.append(features(b"f", ld(F32, b"".join(b"\x0d" + f32(j / 4) for j in range(count)))))
+        else:
+            raise AssertionError(kind)
+    return b"".join(out)
+
+
+_KINDS = [
+    "empty entry",
+    "empty label entry",
+    "entry of an empty key",
+    "entry of key a",
+    "empty uid",
+    "uid",
+    "unknown",
+    "empty parts",
+    "empty tensors",
+    "empty packed runs",
+    "unpacked int32",
+    "unpacked float32",
+]
+
+
+#: The kinds of runs a record of any number of them is read without the careful reader:
+#: runs of empty fields are a row each, unpacked values are joined (in C) or read in runs
+#: (numpy), unknown fields are no row. A run of a non-empty entry or uid is a row per field
+#: (one per 3 to 5 bytes, past a table's limit of one per 8): the careful reader's.
+_AT_ONCE = {
+    "empty entry",
+    "empty label entry",
+    "empty uid",
+    "unknown",
+    "empty parts",
+    "empty tensors",
+    "empty packed runs",
+    "unpacked int32",
+    "unpacked float32",
+}
+
+
+def _oracle_record(payload: bytes) -> tuple[dict[str, dict[str, tuple[str, list[Any]]]], str | None]:
+    """What protobuf reads from one record: map -> key -> (oneof member, values), and uid."""
+    from sm_payloads._proto import record_pb2
+
+    rec = record_pb2.Record.FromString(payload)  # type: ignore[attr-defined]
+    maps: dict[str, dict[str, tuple[str, list[Any]]]] = {}
+    for name in ("features", "label"):
+        got = {}
+        for k, v in getattr(rec, name).items():
+            which = v.WhichOneof("value")
+            if which is not None:
+                got[k] = (which, list(getattr(v, which).values))
+        maps[name] = got
+    return maps, (rec.uid if rec.HasField("uid") else None)
+
+
+def _batch_record(b: smp.RecordBatch) -> tuple[dict[str, dict[str, tuple[str, list[Any]]]], str | None]:
+    names = {"float32": "float32_tensor", "float64": "float64_tensor", "int32": "int32_tensor"}
+    maps = {}
+    for name in ("features", "label"):
+        got = {}
+        for k, col in getattr(b, name).items():
+            row = col[0]
+            got[k] = (names[row.dtype.name], row.ravel().tolist())
+        maps[name] = got
+    return maps, b.uid[0] if b.uid is not None else None
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    st.lists(st.tuples(st.sampled_from(_KINDS), st.integers(1, 40)), min_size=1, max_size=8),
+    st.sampled_from(PATHS),
+    st.sampled_from([2, 7, 240]),
+)
+def test_one_record_of_runs_of_tiny_fields_reads_as_protobuf_reads_it(
+    parts: list[tuple[str, int]], which: str, block: int
+) -> None:
+    # One record of runs of tiny fields of every kind, each message of it split by walkers
+    # (`_LONG` 0, small blocks): the careful reader's batch and protobuf's own reading, on
+    # both paths, without the careful reader.
+    payload = _one_record(parts)
+    want = careful([payload])
+    assert _batch_record(want) == _oracle_record(payload)
+    with path(which), mock.patch.object(_wire, "_LONG", 0), mock.patch.object(_wire, "_BLOCK", block):
+        with mock.patch.object(_wire, "_PROBE", 1):
+            got = rp.decode(write_records([payload]))
+        assert got.equals(want, bitwise=True)
+        if all(kind in _AT_ONCE for kind, _ in parts):
+            with mock.patch.object(
+                reader, "careful_decode", side_effect=AssertionError("the careful reader")
+            ):
+                got = vector([payload])
+            assert got.equals(want, bitwise=True)
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    st.lists(st.tuples(st.sampled_from(_KINDS), st.integers(1, 30)), min_size=1, max_size=6),
+    st.data(),
+    st.sampled_from(PATHS),
+)
+def test_one_record_of_tiny_fields_with_a_byte_changed_gives_the_careful_readers_answer(
+    parts: list[tuple[str, int]], data: st.DataObject, which: str
+) -> None:
+    # A byte anywhere in such a record changed (a bad tag, length, varint, wire type,
+    # group...): the batch or the error (reason, offset, record) the careful reader gives.
+    payload = bytearray(_one_record(parts))
+    at = data.draw(st.integers(0, len(payload) - 1))
+    payload[at] = data.draw(st.integers(0, 255))
+    body = write_records([bytes(payload)])
+
+    def outcome() -> Any:
+        try:
+            return rp.decode(body)
+        except smp.DecodeError as e:
+            return (e.reason, e.offset, e.record_index)
+
+    want = careful_outcome = None
+    try:
+        want = careful([bytes(payload)])
+    except smp.DecodeError as e:
+        careful_outcome = (e.reason, e.offset, e.record_index)
+    with path(which), mock.patch.object(_wire, "_LONG", 0), mock.patch.object(_wire, "_BLOCK", 5):
+        got = outcome()
+    if want is None:
+        assert got == careful_outcome
+    else:
+        assert isinstance(got, smp.RecordBatch) and got.equals(want, bitwise=True)

@@ -832,6 +832,22 @@ scan_field(const uint8_t *b, int64_t *pp, int64_t end, int64_t *fn, int64_t *wt,
     return 0;
 }
 
+/* With `scan`'s `collapse`: whether a kept field (number `fn`) is an empty length-delimited
+ * one right after a kept empty one of the same number in its message (`*prev`: that number,
+ * 0 where the last kept field was not empty; updated here). */
+static inline int
+repeats_empty(int64_t *prev, int64_t fn, int64_t wt, int64_t vs, int64_t ve)
+{
+    if (wt != 2 || vs != ve) {
+        *prev = 0;
+        return 0;
+    }
+    if (*prev == fn)
+        return 1;
+    *prev = fn;
+    return 0;
+}
+
 PyDoc_STRVAR(scan_doc,
 "scan(buf, starts, lengths, wanted, limit) -> bytearray | None\n\n"
 "The fields of every message buf[starts[i] : starts[i] + lengths[i]] (int64 arrays), as\n"
@@ -839,7 +855,10 @@ PyDoc_STRVAR(scan_doc,
 "`wanted` (the others are checked and skipped): a bytearray of 5 * k native int64, the\n"
 "message index, field number, wire type, value start and value end of the k fields kept,\n"
 "by message, then in wire order. None where `scan` declines or a message leaves the\n"
-"buffer; False where more than `limit` fields would be kept (the twin declines too).");
+"buffer; False where more than `limit` fields would be kept (the twin declines too).\n"
+"With `collapse` true, an empty length-delimited field right after a kept empty one of the\n"
+"same number in the same message is not kept (nor counted): the record reader's levels\n"
+"read such a run as one field.");
 
 static PyObject *
 cr_scan(PyObject *self, PyObject *args)
@@ -848,13 +867,13 @@ cr_scan(PyObject *self, PyObject *args)
     Py_buffer bv, sv, lv;
     const uint8_t *b;
     const int64_t *starts, *lengths;
-    int64_t n, i, k = 0, j = 0, limit, *out;
+    int64_t n, i, k = 0, j = 0, limit, prev, *out;
     unsigned long long wanted;
-    int failed = 0;
+    int failed = 0, collapse = 0;
     PyObject *bo, *so, *lo;
 
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOOKL:scan", &bo, &so, &lo, &wanted, &limit))
+    if (!PyArg_ParseTuple(args, "OOOKL|p:scan", &bo, &so, &lo, &wanted, &limit, &collapse))
         return NULL;
     if (get_range_buffers(bo, so, lo, &bv, &sv, &lv) < 0)
         return NULL;
@@ -872,12 +891,17 @@ cr_scan(PyObject *self, PyObject *args)
             break;
         }
         end = pos + len;
+        prev = 0;
         while (pos < end) {
             if (scan_field(b, &pos, end, &fn, &wt, &vs, &ve)) {
                 failed = 1;
                 break;
             }
-            if (fn < 64 && ((wanted >> fn) & 1) && ++k > limit)
+            if (fn >= 64 || !((wanted >> fn) & 1))
+                continue;
+            if (collapse && repeats_empty(&prev, fn, wt, vs, ve))
+                continue;
+            if (++k > limit)
                 break;
         }
         if (k > limit)
@@ -912,6 +936,7 @@ cr_scan(PyObject *self, PyObject *args)
             break;
         }
         end = pos + len;
+        prev = 0;
         while (pos < end) {
             int64_t fn, wt, vs, ve;
             if (scan_field(b, &pos, end, &fn, &wt, &vs, &ve)) {
@@ -919,6 +944,8 @@ cr_scan(PyObject *self, PyObject *args)
                 break;
             }
             if (fn >= 64 || !((wanted >> fn) & 1))
+                continue;
+            if (collapse && repeats_empty(&prev, fn, wt, vs, ve))
                 continue;
             if (j >= k) {
                 failed = 1;

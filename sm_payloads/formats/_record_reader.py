@@ -80,12 +80,14 @@ from ._wire import (
     WireError,
     decode_varint_stream,
     fields,
+    fields_in_runs,
     gather,
     gather_items,
     read_packed_varints,
     read_varint,
     read_varints_at,
     scan,
+    splits_long,
 )
 
 if TYPE_CHECKING:
@@ -623,17 +625,21 @@ def _scan_fields(
 ) -> Fields:
     """The fields numbered `wanted` of the messages ``buf[starts[i]:ends[i]]``, as `scan`
     splits them (the others checked and left out); declines where more than `limit` would
-    be kept (a table row costs 48 bytes: the caller's bound on memory). In C where built
-    (the numpy twin runs, and decides, when the C loop does not answer)."""
+    be kept (a table row costs 48 bytes: the caller's bound on memory). A run of empty
+    length-delimited fields of one number is one row (`scan`'s `collapse`: at every level
+    this reader scans, record.proto reads such a run as its first field), so a record of
+    millions of empty map entries, or a value of millions of empty parts, is a table of a
+    few rows. In C where built (the numpy twin runs, and decides, when the C loop does not
+    answer)."""
     if crecordio is not None:
         mask = sum(1 << f for f in wanted)
-        raw = crecordio.scan(buf, _i64(starts), _i64(np.maximum(ends - starts, 0)), mask, limit)
+        raw = crecordio.scan(buf, _i64(starts), _i64(np.maximum(ends - starts, 0)), mask, limit, True)
         if raw is False:
             raise TableFull("more fields than the table may hold")
         if isinstance(raw, bytearray):
             t = np.frombuffer(raw, dtype=np.int64).reshape(5, -1) if raw else np.empty((5, 0), np.int64)
             return Fields(t[0], t[1], t[2], t[3], t[4], np.arange(t.shape[1]))
-    f = scan(buf, starts, ends, wanted, limit)
+    f = scan(buf, starts, ends, wanted, limit, collapse=True)
     f.seq = np.arange(f.msg.size)
     return f
 
@@ -710,20 +716,10 @@ def _tensor_fields(
             r = np.frombuffer(raw, dtype=np.int64).reshape(6, k) if raw else np.zeros((6, k), np.int64)
             fbuf = np.frombuffer(joined, dtype=np.uint8) if joined else np.zeros(0, np.uint8)
             return fbuf, [(r[0], r[1]), (r[2], r[3]), (r[4], r[5])]
+    if splits_long(t_e - t_s):
+        return _tensor_fields_long(tbuf, t_s, t_e, types)
     tf = _scan_fields(tbuf, t_s, t_e, (1, 2, 3), limit)
-    ttype = types[tf.msg]
-    one = np.where(tf.fn == 1, np.where(ttype == 2, I32, np.where(ttype == 3, I64, VARINT)), VARINT)
-    if ((tf.wt != LEN) & (tf.wt != one)).any():
-        raise Decline("a tensor field of another wire type")
-    lens = tf.ve - tf.vs
-    packed = tf.wt == LEN
-    fixed = (tf.fn == 1) & (ttype != 7)
-    width = np.where(ttype == 3, 8, 4)
-    if (fixed & packed & (lens % width != 0)).any():
-        raise Decline("packed values of a length that is not a multiple of their width")
-    run = ~fixed & packed & (lens > 0)
-    if run.any() and (tbuf[tf.ve[run] - 1] >= 0x80).any():
-        raise Decline("a packed varint run that ends inside a varint")
+    _check_tensor_fields(tbuf, tf.fn, tf.wt, tf.vs, tf.ve, types[tf.msg])
     # By field, then message, then wire order; each field's occurrences in a message joined.
     order = np.argsort(tf.fn, kind="stable")
     key = (tf.fn[order] - 1) * k + tf.msg[order]
@@ -733,6 +729,51 @@ def _tensor_fields(
         s = starts[f * k : (f + 1) * k]
         out.append((s, ends[f * k : (f + 1) * k] - s))
     return fbuf, out
+
+
+def _check_tensor_fields(
+    tbuf: np.ndarray, fn: np.ndarray, wt: np.ndarray, vs: np.ndarray, ve: np.ndarray, ttype: np.ndarray
+) -> None:
+    """Declines where protobuf would refuse these fields (values 1, keys 2, shape 3) of
+    tensors of element types `ttype` or where the joined run would not read as a packed one
+    (see `_tensor_fields`)."""
+    one = np.where(fn == 1, np.where(ttype == 2, I32, np.where(ttype == 3, I64, VARINT)), VARINT)
+    if ((wt != LEN) & (wt != one)).any():
+        raise Decline("a tensor field of another wire type")
+    lens = ve - vs
+    packed = wt == LEN
+    fixed = (fn == 1) & (ttype != 7)
+    width = np.where(ttype == 3, 8, 4)
+    if (fixed & packed & (lens % width != 0)).any():
+        raise Decline("packed values of a length that is not a multiple of their width")
+    run = ~fixed & packed & (lens > 0)
+    if run.any() and (tbuf[ve[run] - 1] >= 0x80).any():
+        raise Decline("a packed varint run that ends inside a varint")
+
+
+def _tensor_fields_long(
+    tbuf: np.ndarray, t_s: np.ndarray, t_e: np.ndarray, types: np.ndarray
+) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """`_tensor_fields`' twin for a few tensor messages, one of them long (one of 6 MiB of
+    unpacked 2-byte values: a table of its fields would hold one row per 2 bytes): each
+    message's fields are read in runs (`fields_in_runs`, no table of them all), checked as
+    the table's are, and each field's bytes gathered run by run and joined in wire order
+    (values, keys, shape of message 0, then of message 1, ...), as protobuf concatenates
+    them."""
+    k = t_s.size
+    pieces: list[list[np.ndarray]] = [[] for _ in range(3 * k)]
+    for i in range(k):
+        ttype = int(types[i])
+        for fn, wt, vs, ve in fields_in_runs(tbuf, int(t_s[i]), int(t_e[i])):
+            _check_tensor_fields(tbuf, fn, wt, vs, ve, np.full(fn.size, ttype))
+            for f in (1, 2, 3):
+                m = fn == f
+                if m.any():
+                    pieces[(f - 1) * k + i].append(gather(tbuf, vs[m], ve[m] - vs[m]))
+    lengths = np.array([sum(a.size for a in p) for p in pieces], dtype=np.int64)
+    at = np.cumsum(lengths) - lengths
+    fbuf = np.concatenate([a for p in pieces for a in p]) if lengths.any() else np.zeros(0, np.uint8)
+    return fbuf, [(at[f * k : (f + 1) * k], lengths[f * k : (f + 1) * k]) for f in range(3)]
 
 
 class _Part:

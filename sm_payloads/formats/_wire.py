@@ -54,6 +54,7 @@ __all__ = [
     "decode_varint_stream",
     "encode_varint",
     "fields",
+    "fields_in_runs",
     "fixed_chunks",
     "gather",
     "gather_items",
@@ -65,6 +66,7 @@ __all__ = [
     "scan",
     "scatter",
     "skip_field",
+    "splits_long",
     "tag",
     "varint_chunks",
     "varint_encode",
@@ -345,8 +347,21 @@ class Fields:
         )
 
 
-#: Fewer messages than this left to split: `scan` reads them one field at a time.
+#: Fewer messages than this left to split: `scan` reads them one field at a time, or, one
+#: of at least `_LONG` bytes, with `_split_long`.
 _FEW = 32
+#: A message left to split of at least this many bytes is split by `_split_long`.
+_LONG = 1 << 15
+#: The bytes of message one walker of `_split_long` reads (a multiple of 2 to 6: a message
+#: of fields of one such size, or of sizes alternating with such a period, begins one in
+#: every block, so that every walker reads the message's own fields).
+_BLOCK = 240
+#: The fields `_split_long` reads one at a time first.
+_PROBE = 64
+#: The walkers `_split_long` may start in a block, 1 byte apart.
+_PHASES = 4
+#: Fields of one long message decoded at a time (bounds the temporaries of `_split_long`).
+_SPLIT_ROWS = 1 << 15
 
 
 def _varint_at(data: memoryview, pos: int, end: int) -> tuple[int, int]:
@@ -366,52 +381,328 @@ def _varint_at(data: memoryview, pos: int, end: int) -> tuple[int, int]:
     raise Decline("varint longer than 10 bytes")
 
 
-def _scan_few(
-    buf: np.ndarray,
-    idx: np.ndarray,
-    pos: np.ndarray,
-    end: np.ndarray,
-    wanted: tuple[int, ...] | None,
-    kept: int,
-    limit: int | None,
-) -> tuple[list[int], list[int], list[int], list[int], list[int], list[int]]:
-    """The rest of `scan` for the messages `idx` (at `pos`, ending at `end`), one field at a
-    time: (message, field number, wire type, value start, value end, steps after the
-    current one) of the fields kept, by message then in wire order; declines exactly where
-    the steps would (`kept` fields already kept)."""
-    data = memoryview(np.ascontiguousarray(buf, dtype=np.uint8).data).cast("B")
-    want = None if wanted is None else set(wanted)
-    rows: tuple[list[int], list[int], list[int], list[int], list[int], list[int]] = ([], [], [], [], [], [])
-    for i, p, e in zip(idx.tolist(), pos.tolist(), end.tolist(), strict=True):
-        k = 0
-        while p < e:
-            key, p = _varint_at(data, p, e)
-            fn, wt = key >> 3, key & 7
-            if fn == 0 or key >> 32:
-                raise Decline("bad field number")
-            vs = p
-            if wt == LEN:
-                ln, vs = _varint_at(data, p, e)
-                if ln > e - vs:
-                    raise Decline("length exceeds message")
-                ve = vs + ln
-            elif wt == VARINT:
-                ve = _varint_at(data, p, e)[1]
-            elif wt in (I32, I64):
-                ve = p + (4 if wt == I32 else 8)
-                if ve > e:
-                    raise Decline("field exceeds message")
+def _field_at(data: memoryview, p: int, e: int) -> tuple[int, int, int, int]:
+    """The field whose tag is at `p` in a message ending at `e`, as the steps of `scan` read
+    it: (field number, wire type, value start, value end); declines where they would."""
+    key, p = _varint_at(data, p, e)
+    fn, wt = key >> 3, key & 7
+    if fn == 0 or key >> 32:
+        raise Decline("bad field number")
+    vs = p
+    if wt == LEN:
+        ln, vs = _varint_at(data, p, e)
+        if ln > e - vs:
+            raise Decline("length exceeds message")
+        ve = vs + ln
+    elif wt == VARINT:
+        ve = _varint_at(data, p, e)[1]
+    elif wt in (I32, I64):
+        ve = p + (4 if wt == I32 else 8)
+        if ve > e:
+            raise Decline("field exceeds message")
+    else:
+        raise Decline("groups or invalid wire type")
+    return fn, wt, vs, ve
+
+
+class _Kept:
+    """What `scan` keeps as it goes: the rows of the fields kept (arrays appended as they
+    come, sorted by message at the end), their count against the limit, and, with
+    `collapse`, each message's last kept field where it was an empty length-delimited one
+    (`prev`: its number, else 0)."""
+
+    __slots__ = ("collapse", "count", "limit", "lut", "prev", "rows", "want")
+
+    def __init__(self, wanted: tuple[int, ...] | None, limit: int | None, collapse: bool, n: int) -> None:
+        self.want = None if wanted is None else frozenset(wanted)
+        # Small field numbers wanted: a lookup table by field number (its last slot, for
+        # every larger number, false) instead of np.isin per step.
+        self.lut = None
+        if wanted is not None and max(wanted, default=0) < 64:
+            self.lut = np.zeros(65, dtype=bool)
+            self.lut[list(wanted)] = True
+        self.limit, self.collapse = limit, collapse
+        self.prev = np.zeros(n if collapse else 0, dtype=np.int64)
+        self.count = 0
+        self.rows: tuple[list[np.ndarray], ...] = ([], [], [], [], [], [])
+
+    def add(
+        self, msg: np.ndarray, fn: np.ndarray, wt: np.ndarray, vs: np.ndarray, ve: np.ndarray, seq: np.ndarray
+    ) -> None:
+        """Keep the wanted fields of these rows (at most one per message, or one message's
+        fields in wire order)."""
+        if self.want is not None:
+            sel = (
+                self.lut[np.minimum(fn, self.lut.size - 1)]
+                if self.lut is not None
+                else np.isin(fn, list(self.want))
+            )
+            msg, fn, wt, vs, ve, seq = msg[sel], fn[sel], wt[sel], vs[sel], ve[sel], seq[sel]
+        if self.collapse and msg.size:
+            empty = (wt == LEN) & (vs == ve)
+            # The kept field before each row: the previous row of its message, or the
+            # message's last one kept before these rows.
+            before = self.prev[msg]
+            same = np.r_[False, msg[1:] == msg[:-1]]
+            before[same] = np.where(empty[:-1], fn[:-1], 0)[same[1:]]
+            dup = empty & (before == fn)
+            last = np.r_[msg[1:] != msg[:-1], True]  # each message's last row
+            self.prev[msg[last]] = np.where(empty, fn, 0)[last]
+            if dup.any():
+                ok = ~dup
+                msg, fn, wt, vs, ve, seq = msg[ok], fn[ok], wt[ok], vs[ok], ve[ok], seq[ok]
+        if not msg.size:
+            return
+        self.count += msg.size
+        if self.limit is not None and self.count > self.limit:
+            raise TableFull("more fields than the table may hold")
+        for col, a in zip(self.rows, (msg, fn, wt, vs, ve, seq), strict=True):
+            col.append(a)
+
+    def add_one(
+        self, i: int, fn: int, wt: int, vs: int, ve: int, seq: int, out: tuple[list[int], ...]
+    ) -> None:
+        """Keep one field of message `i` if wanted (into the lists `out`)."""
+        if self.want is not None and fn not in self.want:
+            return
+        if self.collapse:
+            if wt == LEN and vs == ve:
+                if self.prev[i] == fn:
+                    return
+                self.prev[i] = fn
             else:
-                raise Decline("groups or invalid wire type")
-            if want is None or fn in want:
-                kept += 1
-                if limit is not None and kept > limit:
-                    raise TableFull("more fields than the table may hold")
-                for col, v in zip(rows, (i, fn, wt, vs, ve, k), strict=True):
-                    col.append(v)
-            k += 1
-            p = ve
-    return rows
+                self.prev[i] = 0
+        self.count += 1
+        if self.limit is not None and self.count > self.limit:
+            raise TableFull("more fields than the table may hold")
+        for col, v in zip(out, (i, fn, wt, vs, ve, seq), strict=True):
+            col.append(v)
+
+
+def _scan_few(buf: np.ndarray, i: int, p: int, e: int, step: int, kept: _Kept) -> None:
+    """The rest of `scan` for message `i` (at `p`, ending at `e`), one field at a time:
+    keeps its fields as the steps would (`step`: the steps already taken) and declines
+    exactly where they would."""
+    data = memoryview(np.ascontiguousarray(buf, dtype=np.uint8).data).cast("B")
+    out: tuple[list[int], ...] = ([], [], [], [], [], [])
+    k = step
+    while p < e:
+        fn, wt, vs, ve = _field_at(data, p, e)
+        kept.add_one(i, fn, wt, vs, ve, k, out)
+        k += 1
+        p = ve
+    if out[0]:
+        for col, a in zip(kept.rows, out, strict=True):
+            col.append(np.array(a, dtype=np.int64))
+
+
+def _fields_at(
+    buf: np.ndarray, pos: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The field whose tag is at each position (bounded by `end`): field number, wire type,
+    value start, value end, and whether it is one `scan` reads (else the other values are
+    meaningless: a field number of 0 or past 2**32 - 1, a group or invalid wire type, a
+    varint truncated or too long, a value past `end`)."""
+    key, p, ok = _varints(buf, pos, end)
+    fn = (key >> _U64(3)).astype(np.int64)
+    wt = (key & _U64(7)).astype(np.int64)
+    ok &= (fn != 0) & ((key >> _U64(32)) == 0)
+    m = wt == LEN
+    if m.all():
+        # Every field length-delimited (tables of map entries, values, tensors).
+        ln, vs, good = _varints(buf, p, end)
+        ok &= good & (ln <= np.maximum(end - vs, 0).astype(_U64))
+        ve = vs + np.minimum(ln, _U64(1 << 62)).astype(np.int64)
+    else:
+        vs = p.copy()
+        ve = np.empty_like(p)
+        if m.any():
+            ln, q, good = _varints(buf, p[m], end[m])
+            good &= ln <= np.maximum(end[m] - q, 0).astype(_U64)
+            ok[m] &= good
+            vs[m] = q
+            ve[m] = q + np.minimum(ln, _U64(1 << 62)).astype(np.int64)
+        m = wt == VARINT
+        if m.any():
+            _, q, good = _varints(buf, p[m], end[m])
+            ok[m] &= good
+            ve[m] = q
+        m = wt == I32
+        ve[m] = p[m] + 4
+        m = wt == I64
+        ve[m] = p[m] + 8
+        ok &= (wt != SGROUP) & (wt != EGROUP) & (wt <= I32)
+    ok &= ve <= end
+    return fn, wt, vs, ve, ok
+
+
+def _varints(buf: np.ndarray, pos: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`read_varints_at` that never declines: (values, next positions, whether each is one
+    it reads; the others meaningless)."""
+    m = pos.size
+    inside = pos < end
+    if m and inside.all():
+        b = buf[pos]
+        if not (b >= 0x80).any():
+            return b.astype(_U64), pos.astype(np.int64) + 1, np.ones(m, dtype=bool)
+    val = np.zeros(m, dtype=_U64)
+    nxt = pos.astype(np.int64, copy=True)
+    ok = np.zeros(m, dtype=bool)
+    todo = np.flatnonzero(inside)
+    p = pos.astype(np.int64, copy=True)
+    for j in range(10):
+        b = buf[p[todo]]
+        if j == 9:
+            todo = todo[b <= 1]
+            b = b[b <= 1]
+        val[todo] |= (b & 0x7F).astype(_U64) << _U64(7 * j)
+        fin = b < 0x80
+        ok[todo[fin]] = True
+        nxt[todo[fin]] = p[todo[fin]] + 1
+        todo = todo[~fin]
+        if not todo.size:
+            break
+        p[todo] += 1
+        todo = todo[p[todo] < end[todo]]
+    return val, nxt, ok
+
+
+def _walkers(
+    buf: np.ndarray, starts: np.ndarray, stops: np.ndarray, e: int, base: int, dtype: type
+) -> tuple[np.ndarray, np.ndarray]:
+    """One walker per block ``[starts[j], stops[j])`` of a message ending at `e`, all in the
+    same vectorized steps: each reads fields from its start until one ends at or past its
+    stop, or until it meets a field that `scan` refuses. Returns where each began its
+    fields (offsets from `base`, one row a walker, -1 after its last) and where each left
+    its block (-1 for one that stopped at a field `scan` refuses: the last in its row)."""
+    k = starts.size
+    # A field takes at least 2 bytes: a block holds the starts of at most _BLOCK / 2.
+    tags: np.ndarray = np.full((k, _BLOCK // 2 + 1), -1, dtype=dtype)
+    land = np.full(k, -1, dtype=np.int64)
+    idx = np.flatnonzero(starts < stops)
+    pos = starts[idx]
+    col = 0
+    while idx.size:
+        tags[idx, col] = pos - base
+        _, _, _, ve, ok = _fields_at(buf, pos, np.full(idx.size, e, dtype=np.int64))
+        out = ok & (ve >= stops[idx])
+        land[idx[out]] = ve[out]
+        go = ok & ~out
+        idx, pos = idx[go], ve[go]
+        col += 1
+    return tags, land
+
+
+def _split_long(buf: np.ndarray, s: int, e: int) -> np.ndarray:
+    """Where the fields of the message ``buf[s:e]`` begin (their tags, in wire order),
+    without a Python step per field where they are many; declines exactly where
+    `_scan_few` would.
+
+    The first `_PROBE` fields are read one at a time (a message of a few large fields ends
+    there). The rest is cut into blocks of `_BLOCK` bytes from the field reached, each read
+    by a walker from its start (`_walkers`, all in the same vectorized steps). A block's
+    start need not begin a field, so the message's fields are then followed block by block:
+    the field that enters block j at q continues as the walker of block j does if that
+    walker began a field at q. Where none did, walkers starting 1 to `_PHASES` - 1 bytes
+    later in the blocks from j on are added (once), and where none of them began a field at
+    q either, block j is read again from q one field at a time. A walker that stopped at a
+    field that the message reaches declines, as `_scan_few` would there."""
+    data = memoryview(np.ascontiguousarray(buf, dtype=np.uint8).data).cast("B")
+    head: list[int] = []
+    q = s
+    while q < e and (len(head) < _PROBE or e - q < _LONG):
+        head.append(q)
+        q = _field_at(data, q, e)[3]
+    if q >= e:
+        return np.array(head, dtype=np.int64)
+    base = q
+    n = e - base
+    k = -(-n // _BLOCK)
+    starts = base + np.arange(k, dtype=np.int64) * _BLOCK
+    stops = np.minimum(starts + _BLOCK, e)
+    dtype = np.int32 if n < 1 << 31 else np.int64
+    tags, land = _walkers(buf, starts, stops, e, base, dtype)
+    # Which walker began a field at each offset (0: the walker at its block's start, d: the
+    # one d bytes later; 255: none).
+    who = np.full(n, 255, dtype=np.uint8)
+    who[tags[tags >= 0]] = 0
+    # Each block's first field of the message (n + 1: none). The common case at once: the
+    # walker of each block leaves it for a field that the next block's walker began.
+    first = np.full(k, n + 1, dtype=np.int64)
+    nxt = land - base
+    good = (land >= 0) & (nxt < stops - base + _BLOCK)
+    good[good] &= (nxt[good] >= n) | (who[np.minimum(nxt[good], n - 1)] == 0)
+    run = int(np.argmin(good)) if not good.all() else k
+    first[0] = 0
+    first[1 : run + 1] = nxt[: min(run, k - 1)]
+    q = int(nxt[run - 1]) if run else 0
+    if q >= n:
+        del who
+        chain = tags[tags >= first[:, None]]
+        return np.concatenate([np.array(head, dtype=np.int64), chain.astype(np.int64) + base])
+    look = who.tobytes()
+    rows, lands, first_block = [tags], [land.tolist()], [0]
+    phased = False  # the walkers 1 to _PHASES - 1 bytes later were added
+    while q < n:
+        j = q // _BLOCK
+        ph = look[q]
+        if ph != 255:
+            first[j] = q
+            row = rows[ph][j - first_block[ph]]
+            if ph:
+                tags[j] = row
+            nxt = lands[ph][j - first_block[ph]]
+            if nxt < 0:  # its walker stopped at a field of the message: decline as scan does
+                _field_at(data, base + int(row[row >= q][-1]), e)
+                raise Decline("a walker stopped at a field scan reads")  # never: _field_at declines
+            q = nxt - base
+            continue
+        if not phased:
+            phased = True
+            for d in range(1, _PHASES):
+                t, land = _walkers(buf, starts[j:] + d, stops[j:], e, base, dtype)
+                at = t[t >= 0]
+                at = at[who[at] == 255]
+                who[at] = d
+                rows.append(t)
+                lands.append(land.tolist())
+                first_block.append(j)
+            look = who.tobytes()
+            continue
+        first[j] = q
+        stop = int(stops[j]) - base
+        again = []
+        while q < stop:
+            again.append(q)
+            q = _field_at(data, base + q, e)[3] - base
+        tags[j] = -1
+        tags[j, : len(again)] = again
+    del rows, lands, who, look
+    chain = tags[tags >= first[:, None]]
+    return np.concatenate([np.array(head, dtype=np.int64), chain.astype(np.int64) + base])
+
+
+def splits_long(lengths: np.ndarray) -> bool:
+    """Whether `scan` splits messages of these lengths, or one of them, without a step per
+    field (fewer than `_FEW`, one of `_LONG` bytes or more: `_split_long`)."""
+    return lengths.size < _FEW and int(lengths.max(initial=0)) >= _LONG
+
+
+def fields_in_runs(
+    buf: np.ndarray, s: int, e: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The fields of the message ``buf[s:e]`` as `scan` splits them (field numbers, wire
+    types, value starts and ends), in wire order, in runs of at most `_SPLIT_ROWS` (no
+    table of them all); declines where `scan` would (possibly after some runs)."""
+    if e - s < _LONG:
+        f = scan(buf, np.array([s], dtype=np.int64), np.array([e], dtype=np.int64))
+        yield f.fn, f.wt, f.vs, f.ve
+        return
+    tags = _split_long(buf, s, e)
+    for a in range(0, tags.size, _SPLIT_ROWS):
+        at = tags[a : a + _SPLIT_ROWS]
+        fn, wt, vs, ve, _ = _fields_at(buf, at, np.full(at.size, e, dtype=np.int64))
+        yield fn, wt, vs, ve
 
 
 def scan(
@@ -420,6 +711,8 @@ def scan(
     ends: np.ndarray,
     wanted: tuple[int, ...] | None = None,
     limit: int | None = None,
+    *,
+    collapse: bool = False,
 ) -> Fields:
     """Split every message ``buf[starts[i]:ends[i]]`` into its fields, all messages at once.
 
@@ -427,16 +720,14 @@ def scan(
     Groups (wire types 3, 4) and invalid wire types decline. With `wanted`, only fields of
     those numbers are kept (the others are checked and left out as they are met); with
     `limit`, more than `limit` fields kept declines (`TableFull`) as soon as it is reached,
-    so the table never grows past it.
+    so the table never grows past it. With `collapse`, an empty length-delimited field
+    right after a kept empty one of the same number in the same message is not kept (nor
+    counted): for record.proto's messages such a run adds nothing to its first field (a map
+    entry or string that replaces an equal one, an empty part of a message that merges, an
+    empty packed run), so a message of millions of them is a table of one row.
     """
-    msgs, fns, wts, vss, ves, seqs = [], [], [], [], [], []
-    kept = 0
-    # Small field numbers wanted: a lookup table by field number (its last slot, for every
-    # larger number, false) instead of np.isin per step.
-    lut = None
-    if wanted is not None and max(wanted, default=0) < 64:
-        lut = np.zeros(65, dtype=bool)
-        lut[list(wanted)] = True
+    n = starts.size
+    kept = _Kept(wanted, limit, collapse, n)
     idx = np.flatnonzero(starts < ends)
     pos = starts[idx].astype(np.int64)
     end = ends[idx].astype(np.int64)
@@ -445,71 +736,32 @@ def scan(
         if idx.size < _FEW:
             # A step costs tens of microseconds whatever its size: a few messages of many
             # fields each (one record of 500,000 fields: 33 us a byte) are read one field
-            # at a time instead, as the steps would read them.
-            rows = _scan_few(buf, idx, pos, end, wanted, kept, limit)
-            if rows[0]:
-                msgs.append(np.array(rows[0], dtype=np.int64))
-                fns.append(np.array(rows[1], dtype=np.int64))
-                wts.append(np.array(rows[2], dtype=np.int64))
-                vss.append(np.array(rows[3], dtype=np.int64))
-                ves.append(np.array(rows[4], dtype=np.int64))
-                seqs.append(step + np.array(rows[5], dtype=np.int64))
+            # at a time instead, as the steps would read them, or a long one with walkers
+            # over its blocks (`_split_long`).
+            for i, p, e in zip(idx.tolist(), pos.tolist(), end.tolist(), strict=True):
+                if e - p < _LONG:
+                    _scan_few(buf, i, p, e, step, kept)
+                    continue
+                tags = _split_long(buf, p, e)
+                for a in range(0, tags.size, _SPLIT_ROWS):
+                    at = tags[a : a + _SPLIT_ROWS]
+                    fn, wt, vs, ve, _ = _fields_at(buf, at, np.full(at.size, e, dtype=np.int64))
+                    seq = np.arange(step + a, step + a + at.size, dtype=np.int64)
+                    kept.add(np.full(at.size, i, dtype=np.int64), fn, wt, vs, ve, seq)
             break
-        key, p = read_varints_at(buf, pos, end)
-        fn = (key >> _U64(3)).astype(np.int64)
-        wt = (key & _U64(7)).astype(np.int64)
-        if (fn == 0).any() or (key >> _U64(32)).any():
-            raise Decline("bad field number")
-        m = wt == LEN
-        if m.all():
-            # Every field length-delimited (tables of map entries, values, tensors).
-            ln, vs = read_varints_at(buf, p, end)
-            if (ln > (end - vs).astype(_U64)).any():
-                raise Decline("length exceeds message")
-            ve = vs + ln.astype(np.int64)
-        else:
-            vs = p.copy()
-            ve = np.empty_like(p)
-            if m.any():
-                ln, q = read_varints_at(buf, p[m], end[m])
-                if (ln > (end[m] - q).astype(_U64)).any():
-                    raise Decline("length exceeds message")
-                vs[m] = q
-                ve[m] = q + ln.astype(np.int64)
-            m = wt == VARINT
-            if m.any():
-                _, q = read_varints_at(buf, p[m], end[m])
-                ve[m] = q
-            m = wt == I32
-            ve[m] = p[m] + 4
-            m = wt == I64
-            ve[m] = p[m] + 8
-            if ((wt == SGROUP) | (wt == EGROUP) | (wt > I32)).any():
-                raise Decline("groups or invalid wire type")
-        if (ve > end).any():
-            raise Decline("field exceeds message")
-        keep_f = (
-            (lut[np.minimum(fn, lut.size - 1)] if lut is not None else np.isin(fn, wanted))
-            if wanted is not None
-            else slice(None)
-        )
-        msgs.append(idx[keep_f])
-        fns.append(fn[keep_f])
-        wts.append(wt[keep_f])
-        vss.append(vs[keep_f])
-        ves.append(ve[keep_f])
-        seqs.append(np.full(msgs[-1].size, step, dtype=np.int64))
-        kept += msgs[-1].size
-        if limit is not None and kept > limit:
-            raise TableFull("more fields than the table may hold")
+        fn, wt, vs, ve, ok = _fields_at(buf, pos, end)
+        if not ok.all():
+            raise Decline("a field scan does not read")
+        kept.add(idx, fn, wt, vs, ve, np.full(idx.size, step, dtype=np.int64))
         step += 1
-        keep = ve < end
-        idx, pos, end = idx[keep], ve[keep], end[keep]
-    if not msgs:
-        e = np.empty(0, np.int64)
-        return Fields(e, e, e, e, e, e)
-    out = Fields(*(np.concatenate(a) for a in (msgs, fns, wts, vss, ves, seqs)))
-    if len(msgs) > 1:
+        more = ve < end
+        idx, pos, end = idx[more], ve[more], end[more]
+    rows = kept.rows
+    if not rows[0]:
+        e0 = np.empty(0, np.int64)
+        return Fields(e0, e0, e0, e0, e0, e0)
+    out = Fields(*(np.concatenate(a) if len(a) > 1 else a[0] for a in rows))
+    if len(rows[0]) > 1:
         # Steps were appended one after another; put each message's fields together, in
         # wire order (a stable sort keeps the step order within a message).
         order = np.argsort(out.msg, kind="stable")
