@@ -41,8 +41,12 @@ MODES = ("native", "twin", "careful")
 def mode(name: str, piece_records: int | None = None) -> Iterator[None]:
     """native: as installed; twin: the pure twins (text_fields_pure, the regular
     expression for number columns); careful: the text reader always declines (the
-    careful reader alone, as before it existed)."""
-    with mock.patch.object(c, "_CAREFUL_RECORDS", piece_records or c._CAREFUL_RECORDS):
+    careful reader alone, as before it existed). `piece_records`: pieces of at most that
+    many records, and of about 4 bytes a record for the text reader's pieces."""
+    with (
+        mock.patch.object(c, "_CAREFUL_RECORDS", piece_records or c._CAREFUL_RECORDS),
+        mock.patch.object(c, "_CAREFUL_BYTES", 4 * piece_records if piece_records else c._CAREFUL_BYTES),
+    ):
         if name == "native":
             yield
         elif name == "twin":
@@ -494,3 +498,194 @@ def test_column_numbers_as_the_careful_reader(col: list[str]) -> None:
         else:
             assert got is not None and got.shape == (len(col), 1)
             assert got[:, 0].tobytes() == np.array(want, dtype=np.float64).tobytes()
+
+
+# --------------------------------------------------------------------------------------
+# One-field text bodies (issue #20): shared lists, shared short texts, wide pieces
+# --------------------------------------------------------------------------------------
+
+
+def one_field(body: bytes, **options: Any) -> np.ndarray:
+    rows: np.ndarray = c.decode(body, **options).features["values"]
+    return rows
+
+
+@pytest.mark.parametrize("name", MODES)
+@pytest.mark.parametrize("piece_records", [None, 1])
+def test_one_character_records_share_one_list_per_character(name: str, piece_records: int | None) -> None:
+    """A record of one field whose text is one ASCII character (two bytes) takes the one
+    list of that character in its batch; any other text, and any row of two fields, a
+    list of its own. Batches never share lists."""
+    if name == "native" and C is None:
+        pytest.skip("the C extension is not built")
+    body = b'a\nb\na\n\xc3\xa9\nab\na\r\n"a"\n\n""\nb\n'
+    with mode(name, piece_records):
+        rows = one_field(body)
+        again = one_field(body)
+        pairs = one_field(b"a,b\na,b\n")
+        labelled = c.decode(b"x,a\ny,a\n", label_size=1, dtype=str)
+    assert rows.tolist() == [["a"], ["b"], ["a"], ["é"], ["ab"], ["a"], ["a"], [""], ["b"]]
+    assert [type(r) for r in rows] == [list] * 9
+    assert rows[0] is rows[2] is rows[5] is rows[6]
+    assert rows[1] is rows[8] and rows[1] is not rows[0]
+    ids = {id(r) for r in rows}
+    assert len(ids) == 5  # a, b, é, ab, "" (the last three each their own)
+    assert again[0] == rows[0] and again[0] is not rows[0]
+    assert pairs.tolist() == [["a", "b"], ["a", "b"]] and pairs[0] is not pairs[1]
+    assert labelled.label["values"].tolist() == ["x", "y"]
+    feats = labelled.features["values"]
+    assert feats.tolist() == [["a"], ["a"]] and feats[0] is feats[1]
+
+
+@pytest.mark.parametrize("name", ["native", "twin"])
+def test_text_rows_shared_slots(name: str) -> None:
+    if name == "native" and C is None:
+        pytest.skip("the C extension is not built")
+    with mode(name):
+        shared: list[list[str] | None] = [None] * _csv_text.SHARED_ROWS
+        shared[ord("z")] = ["y"]  # a slot that is not [z]: replaced
+        shared[ord("b")] = ["b", "x"]  # nor this one
+        out = _csv_text.text_rows(["a", "b", "a", "ab", "é", "z", "\x7f", "\x80"], 1, 0, 1, None, shared)
+        assert out.tolist() == [["a"], ["b"], ["a"], ["ab"], ["é"], ["z"], ["\x7f"], ["\x80"]]
+        assert out[0] is out[2] is shared[ord("a")]
+        assert out[1] is shared[ord("b")] and shared[ord("b")] == ["b"]
+        assert out[5] is shared[ord("z")] and shared[ord("z")] == ["z"]
+        assert out[6] is shared[127]
+        assert all(out[i] is not out[j] for i, j in [(3, 4), (4, 7), (3, 7)])
+        # the next call takes the same lists
+        more = _csv_text.text_rows(["a", "b"], 1, 0, 1, np.empty(2, dtype=object), shared)
+        assert more[0] is out[0] and more[1] is out[1]
+        # rows of two fields never share
+        two = _csv_text.text_rows(["a", "a", "a", "a"], 2, 0, 2, None, shared)
+        assert two.tolist() == [["a", "a"], ["a", "a"]] and two[0] is not two[1]
+        with pytest.raises(ValueError, match="shared must be a list of 128 slots"):
+            _csv_text.text_rows(["a"], 1, 0, 1, None, [None] * 5)
+        with pytest.raises(ValueError, match="out must be an object array"):
+            _csv_text.text_rows(["a"], 1, 0, 1, np.empty(2, dtype=object), None)
+
+
+@native
+def test_native_text_rows_shared_argument() -> None:
+    assert C is not None
+    out = np.empty(1, dtype=object)
+    bad: Any
+    for bad in ([None] * 127, (None,) * 128, {}):
+        with pytest.raises(ValueError, match="shared must be None or a list of 128 slots"):
+            C.text_rows(["a"], 1, 0, 1, out, bad)
+    shared: list[Any] = [None] * 128
+    C.text_rows(["a"], 1, 0, 1, out, shared)
+    assert out[0] is shared[97] and out[0] == ["a"] and not gc.is_tracked(out[0])
+    assert shared[:97] == [None] * 97 and shared[98:] == [None] * 30  # made on first use only
+
+
+@pytest.mark.parametrize("name", ["native", "twin"])
+def test_text_cache_shares_short_texts_across_pieces(name: str) -> None:
+    """The cache of a region: a short text of one piece is the same str in the next; the
+    values are those read without it."""
+    if name == "native" and C is None:
+        pytest.skip("the C extension is not built")
+    data = "cat\ndog\nété\n€\ncat\nété\n€\nx\n".encode()
+    cut = data.index(b"cat", 1)
+    with mode(name):
+        cache = _csv_text.text_cache(len(data))
+        assert isinstance(cache, list if name == "native" else dict)
+        first = _csv_text.text_fields(data, 0, cut, 1, False, cache)
+        second = _csv_text.text_fields(data, cut, len(data), 1, False, cache)
+        alone = _csv_text.text_fields(data, cut, len(data), 1, False)
+    assert first == ["cat", "dog", "été", "€"]
+    assert second == alone == ["cat", "été", "€", "x"]
+    assert second is not None and first is not None
+    assert second[0] is first[0] and second[1] is first[2] and second[2] is first[3]
+
+
+@native
+def test_native_text_cache_slots() -> None:
+    assert C is not None
+    assert len(_csv_text.text_cache(100)) == 1024
+    assert len(_csv_text.text_cache(6 << 20)) == 65536
+    data = b"ab\ncd\nab\n"
+    for bad in ([None] * 3, [None] * 0):
+        with pytest.raises(ValueError, match="a cache that is not a list of a power of two slots"):
+            C.csv_text(data, 0, len(data), 1, True, bad)
+    odd: list[Any] = [7] * 4  # slots that hold something else are left as they are
+    assert C.csv_text(data, 0, len(data), 1, True, odd) == ["ab", "cd", "ab"]
+    assert odd == [7] * 4
+    cache: list[Any] = [None] * 4
+    got = C.csv_text(data, 0, len(data), 1, True, cache)
+    assert got == ["ab", "cd", "ab"]
+    assert {s for s in cache if s is not None} <= {"ab", "cd"}
+    assert any(s is not None for s in cache)
+
+
+def test_wide_spans() -> None:
+    """Pieces for the text reader: quote-free windows are cut at their last line end,
+    whatever their number of records; a window with a quote by `record_ends`; a record
+    longer than the window alone."""
+    with mock.patch.object(c, "_CAREFUL_BYTES", 8), mock.patch.object(c, "_CAREFUL_RECORDS", 1):
+        assert list(c._careful_spans(b"ab\ncd\nef\ngh\n", 0, 12, True)) == [(0, 6), (6, 12)]
+        assert list(c._careful_spans(b"ab\ncd\nef\ngh\n", 0, 12)) == [(0, 3), (3, 6), (6, 9), (9, 12)]
+        assert list(c._careful_spans(b'"a"\ncd\nef\n', 0, 10, True)) == [(0, 4), (4, 10)]
+        assert list(c._careful_spans(b"abcdefghij\nk\n", 0, 13, True)) == [(0, 11), (11, 13)]
+        assert list(c._careful_spans(b"\n\nab\ncd", 0, 7, True)) == [(0, 7)]
+
+
+def test_declined_wide_pieces_are_tokenized_in_bounded_pieces() -> None:
+    """A stray '\\r' in every record: the text reader declines, and the careful reader
+    tokenizes at most `_CAREFUL_RECORDS` records at a time."""
+    body = b"a\rb\n" * 10_000
+    sizes: list[int] = []
+    real = _csv_text.tokenize
+
+    def counting(*args: Any) -> Any:
+        got = real(*args)
+        sizes.append(len(got[0]))
+        return got
+
+    with mock.patch.object(c, "tokenize", counting):
+        rows = one_field(body)
+    assert rows.tolist() == [["a\rb"]] * 10_000
+    assert sum(sizes) >= 10_000 and max(sizes) <= c._CAREFUL_RECORDS
+
+
+def test_blank_lines_leave_no_slots() -> None:
+    body = b"\r\na\n\n\nbc\n\r\n" + b"\n" * 100
+    got = same_everywhere(lambda: c.decode(body))
+    assert got == canon(smp.RecordBatch({"values": obj([["a"], ["bc"]])}))
+    quoted = same_everywhere(lambda: c.decode(b'"x\ny\nz"\nw\n'))
+    assert quoted == canon(smp.RecordBatch({"values": obj([["x\ny\nz"], ["w"]])}))
+
+
+def test_column_numbers_over_many_lines() -> None:
+    """The twin matches its expression 512 lines at a time: a column of 1,300 numbers, and
+    one whose line 1,100 is not a number."""
+    col = [str(i * 0.25) for i in range(1300)]
+    fields = [x for f in col for x in ("t", f)]
+    for m in ("native", "twin") if C is not None else ("twin",):
+        with mode(m):
+            got = c._column_numbers(fields, 2, range(1, 2))
+            assert got is not None
+            assert got[:, 0].tolist() == [i * 0.25 for i in range(1300)]
+            bad = list(fields)
+            bad[2 * 1100 + 1] = "1_0"
+            assert c._column_numbers(bad, 2, range(1, 2)) is None
+
+
+SHORT = ["a", "b", "z", "ab", "é", "€", "", "a,b", 'q"', "x\ny", "abc", "\x7f"]
+
+
+@given(st.lists(st.sampled_from(SHORT), min_size=1, max_size=40), st.sampled_from([None, 1, 3]))
+@example(["a", "a", "b", "a"], 1)
+def test_one_field_bodies_agree_and_share_by_rule(texts: list[str], piece_records: int | None) -> None:
+    """One-field text bodies: every path reads the texts (the oracle: what was written),
+    and two records hold the same list object exactly when their text is the same one
+    ASCII character."""
+    body = "\n".join(_csv_text.quote_field(t, alone=True) for t in texts).encode() + b"\n"
+    want = [[t] for t in texts]
+    for m in MODES if C is not None else ("twin", "careful"):
+        with mode(m, piece_records):
+            rows = one_field(body, dtype=str)
+        assert rows.tolist() == want
+        for i in range(len(texts)):
+            for j in range(i + 1, len(texts)):
+                same = texts[i] == texts[j] and len(texts[i]) == 1 and texts[i].isascii()
+                assert (rows[i] is rows[j]) == same

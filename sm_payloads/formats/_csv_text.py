@@ -475,7 +475,8 @@ def text_rows(
     rows (``stop - start == 1``) whose text is one ASCII character take the list of that
     character, made once, so that the records of one character share one list (a
     one-character record is two bytes: a list of its own would be 72). The slots of the
-    characters seen are filled in (the twin fills them all)."""
+    characters seen are filled in (the twin fills them all); a slot that holds anything
+    but the one-item list of its character gets a new one."""
     n = len(fields) // width
     if out is None:
         out = np.empty(n, dtype=object)
@@ -492,8 +493,11 @@ def text_rows(
         if shared is None:
             out[:] = [[s] for s in col]
         else:
-            if None in shared:
-                shared[:] = [[ch] if row is None else row for row, ch in zip(shared, _ASCII, strict=True)]
+            # (as the kernel: a slot that holds anything but [ch] gets a new [ch])
+            shared[:] = [
+                row if type(row) is list and row == [ch] else [ch]
+                for row, ch in zip(shared, _ASCII, strict=True)
+            ]
             get = dict(zip(_ASCII, shared, strict=True)).get
             out[:] = [get(s) or [s] for s in col]
     else:
