@@ -90,6 +90,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, count, repeat
+from operator import itemgetter
 from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
 import numpy as np
@@ -1405,17 +1406,52 @@ def _list_forms(lists: list[list[Any]], intern: Callable[[_Form], int]) -> list[
                     f = by_length[k] = intern(((k,), k, flags))
                 ids.append(f)
         elif t is list:
-            ids = []
-            for v in part:
-                shape = _nested_shape(v)
-                if shape is None:
-                    return None
-                ids.append(intern((shape, math.prod(shape), 0)))
+            got = _nested_forms(part, intern)
+            if got is None:
+                return None
+            ids = got
         else:
             return None
         for j, f in zip(where, ids, strict=True):
             out[j] = f
     return out
+
+
+def _of_shape(vals: list[list[Any]], shape: tuple[int, ...]) -> bool:
+    """Whether every one of `vals` is nested lists of numbers of `shape` (one pass over
+    each level of all of them at once)."""
+    level: list[Any] = vals
+    for d, size in enumerate(shape):
+        if set(map(len, level)) != {size}:
+            return False
+        level = list(chain.from_iterable(level))
+        if d + 1 < len(shape):
+            if level and set(map(type, level)) != {list}:
+                return False
+        elif not set(map(type, level)) <= _NUM_TYPES:
+            return False
+    return True
+
+
+def _nested_forms(part: list[list[Any]], intern: Callable[[_Form], int]) -> list[int] | None:
+    """`_list_forms` of nested lists: a block of 1,024 of the first one's shape at once,
+    else one at a time (`_nested_shape`)."""
+    first = _nested_shape(part[0])
+    if first is None:
+        return None
+    first_id = intern((first, math.prod(first), 0))
+    ids: list[int] = []
+    for lo in range(0, len(part), 1024):
+        block = part[lo : lo + 1024]
+        if _of_shape(block, first):
+            ids.extend([first_id] * len(block))
+            continue
+        for v in block:
+            shape = _nested_shape(v)
+            if shape is None:
+                return None
+            ids.append(intern((shape, math.prod(shape), 0)))
+    return ids
 
 
 def records_check_pure(
@@ -1458,8 +1494,24 @@ def records_check_pure(
         del doc
     if not items or set(map(type, items)) != {dict}:
         return None
+    n = len(items)
     where: dict[str, tuple[list[int], list[Any]]] = {}
-    for i, r in enumerate(items):
+    orders = set(map(tuple, items))
+    if len(orders) == 1:
+        # every record of the same keys in the same order (the usual body): a column at once
+        (order,) = orders
+        if len(order) > _RECORD_KEYS or any("\0" in k for k in order):
+            return None
+        if request and any(k in ("data", "label") for k in order):
+            orders.clear()  # their objects: record by record, below
+        else:
+            held = list(range(n))
+            for k in order:
+                vals = list(map(itemgetter(k), items))
+                if request and k in _STRING_FIELDS and set(map(type, vals)) != {str}:
+                    return None  # the record's error, or a configuration object
+                where[k] = (held, vals)
+    for i, r in enumerate(items if len(orders) != 1 else ()):
         if len(r) > _RECORD_KEYS:
             return None  # the general path reads records of many keys
         for k, v in r.items():
@@ -1482,7 +1534,6 @@ def records_check_pure(
             got[1].append(v)
         if len(where) > _RECORD_KEYS:
             return None
-    n = len(items)
     del items
     table: list[_Form] = []
     ids: dict[_Form, int] = {}
