@@ -557,3 +557,40 @@ def test_response_bytes_that_are_not_utf8_are_an_encode_error() -> None:
         "label['s']",
         "bytes that are not UTF-8 text (invalid start byte at byte 0)",
     )
+
+
+# --------------------------------------------------------------------------------------
+# Text columns of one width (str_column's fast form)
+# --------------------------------------------------------------------------------------
+
+
+def test_str_column_of_one_width() -> None:
+    """Texts of one width become the str array at once; the array is numpy's own (dtype,
+    values, a writable contiguous array); anything else takes the general form."""
+    texts = ["cat", "dog", "émû", "a😀b"] * 20
+    got = c.str_column(texts)
+    assert got.dtype == np.dtype("<U3") and got.shape == (80,)
+    assert got.tolist() == texts and got.flags.writeable and got.flags.c_contiguous
+    assert c._same_width(["a", "bc"] * 40) is None
+    assert c._same_width(["abc", "a"] * 40) is None  # the same total as two widths of 2
+    assert c._same_width(["", ""] * 40) is None  # numpy makes <U1 of empty texts
+    assert c._same_width(["a\0", "bc"] * 40) is None  # numpy drops a trailing NUL
+    assert c.str_column(["a\0", "bc"] * 40).tolist() == ["a", "bc"] * 40
+    label = c.decode(b"x,1\ny,2\n" * 40, label_size=1).label["values"]
+    assert label.dtype == np.dtype("<U1") and label.tolist() == ["x", "y"] * 40
+
+
+ONE_WIDTH = st.integers(1, 3).flatmap(
+    lambda w: st.lists(st.text(alphabet="ab\0é😀", min_size=w, max_size=w), min_size=64, max_size=90)
+)
+
+
+@given(st.lists(st.text(alphabet="ab\0é😀", max_size=3), min_size=64, max_size=90) | ONE_WIDTH)
+def test_str_column_is_numpys_array(texts: list[str]) -> None:
+    want = np.array(texts, dtype=str)
+    got = c.str_column(texts)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert got.tobytes() == want.tobytes()
+    same = c._same_width(texts)
+    widths = {len(t) for t in texts}
+    assert (same is not None) == (len(widths) == 1 and widths != {0} and not any("\0" in t for t in texts))

@@ -542,12 +542,38 @@ def too_wide(widest: int, chars: int, n: int) -> bool:
     return widest * n > 2 * (chars + n) + (1 << 18)
 
 
+def _same_width(texts: list[str]) -> np.ndarray | None:
+    """The str array of `texts` when they all have the same number of characters (at least
+    one) and none holds a NUL, from their UTF-32 code points at once (``np.array`` takes
+    about 100 ns a text); None otherwise. The texts are joined with a NUL between them and
+    one after the last: n rows of w + 1 code points whose last one, and only that one, is
+    NUL exactly when every text is w characters without a NUL."""
+    n = len(texts)
+    joined = "\0".join(texts)
+    row, extra = divmod(len(joined) + 1, n)
+    if extra or row < 2:
+        return None
+    joined += "\0"
+    codes = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
+    del joined
+    grid = codes.reshape(n, row)
+    if grid[:, -1].any() or np.count_nonzero(codes) != n * (row - 1):
+        return None
+    out: np.ndarray = np.ascontiguousarray(grid[:, :-1]).view(f"<U{row - 1}").reshape(n)
+    return out
+
+
 def str_column(texts: list[str]) -> np.ndarray:
     """A text column: a numpy str array, unless its widest text is so much wider than the
     others that the fixed-width array would take more than 8 bytes per byte of text plus
     1 MiB (`too_wide`); then an object array of the same str values (memory stays
-    proportional to the input)."""
+    proportional to the input). Texts of one width (at least 64 of them) are made into the
+    array at once (`_same_width`)."""
     n = len(texts)
+    if n >= 64:
+        same = _same_width(texts)
+        if same is not None:
+            return same
     if n and too_wide(max(map(len, texts)), sum(map(len, texts)), n):
         col = np.empty(n, dtype=object)
         col[:] = texts
