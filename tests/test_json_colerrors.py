@@ -635,3 +635,22 @@ def test_mutated_bodies_equal_the_general_path(recs: list[Any], shape: str, data
         body[i : i + 1] = data.draw(st.sampled_from([b"", b"[", b"]", b",", b'"', b"1", b"{", b"}", b"x"]))
     with contextlib.suppress(RecursionError):
         all_paths(bytes(body), shape == "lines")
+
+
+@pytest.mark.skipif(CREC is None, reason="the C extension is not built")
+@pytest.mark.parametrize(
+    ("last", "readable"),
+    [
+        (b'{"a": "x"}', 1),  # a conflict: a value the grammar reads
+        (b'{"a": [[1, 2]]}', 1),
+        (b'{"a": true}', 0),  # the record's error: no check-mode reading
+        (b'{"a": [1, "x"]}', 0),
+        (b'{"a": 1, "a": 2}', 1),  # a key twice: the last value read was sound
+        (b'{"a\\n": 1}', 0),  # an escape in a key: no value begun in the record
+    ],
+)
+def test_the_report_tells_a_conflict_from_a_record_error(last: bytes, readable: int) -> None:
+    body = instances(b'{"a": 1}', last)
+    got = CREC.json_records(body, 0, len(body), False, True, False, False, False, True)
+    # declined in record 1, which begins there
+    assert (got[0], got[1], got[3], got[4]) == (None, 1, body.index(last), readable)

@@ -149,6 +149,7 @@ typedef struct {
      * table of their indices, at most half full), where each record begins, and room to
      * unescape a string for its check */
     int check;
+    const char *val_at; /* where the value last begun begins (NULL: none in this record) */
     Form *forms;
     Py_ssize_t nforms, formcap;
     int32_t *fslots;
@@ -685,6 +686,7 @@ static const char *scan_object(Scan *s, const char *p, int ctx, Py_ssize_t *expe
         p = skip_ws(s, p);
         if (p >= end || *p != ':') return NULL;
         p = skip_ws(s, p + 1);
+        s->val_at = p;
         p = s->check ? check_value(s, p, col) : scan_value(s, p, col, col->present == 0);
         if (p == NULL) return NULL;
         col->present++;
@@ -701,6 +703,7 @@ static const char *scan_record(Scan *s, const char *p) {
     Py_ssize_t expect = 0;
     s->rec_at = p;
     s->rec_n = s->nrec;
+    s->val_at = NULL;
     if (s->check) {
         if (s->noffs + 1 > s->offcap && grow((void **)&s->offs, &s->offcap, s->noffs + 1, sizeof(int64_t)) < 0)
             return NULL;
@@ -1425,10 +1428,26 @@ static int32_t form_id(Scan *s, const Form *f) {
     return (int32_t)s->nforms++;
 }
 
-/* Check mode: the value of one key at p, as the grammar reads it (cell), its form noted
- * in col; a request's own uid, metadata and configuration a string. The position after
- * it, or NULL: the record's error, or a value the route leaves to the general path (true,
- * false, null, another object, a configuration object...). */
+/* The form of the value at p, as the grammar reads it (cell): the position after it,
+ * or NULL (a value the grammar refuses, or one the route leaves to the general path:
+ * true, false, null, another object...). */
+static const char *read_form(Scan *s, const char *p, Form *f) {
+    if (p >= s->end) return NULL;
+    memset(f, 0, sizeof *f);
+    if (*p == '"') {
+        f->flags = F_BYTES;
+        f->size = 1;
+        return check_string(s, p);
+    }
+    if (*p == '[') return check_list(s, p, f);
+    if (*p == '{') return check_tensor(s, p, f);
+    f->size = 1;
+    return check_number(s, p);
+}
+
+/* Check mode: the value of one key at p, its form (read_form) noted in col; a
+ * request's own uid, metadata and configuration a string (anything else stops the
+ * scan: the record's error, or a configuration object the general path reads). */
 static const char *check_value(Scan *s, const char *p, Col *col) {
     Form f;
     int32_t id;
@@ -1438,19 +1457,7 @@ static const char *check_value(Scan *s, const char *p, Col *col) {
         col->kind = K_STR;
         return check_string(s, p);
     }
-    memset(&f, 0, sizeof f);
-    if (*p == '"') {
-        f.flags = F_BYTES;
-        f.size = 1;
-        p = check_string(s, p);
-    } else if (*p == '[') {
-        p = check_list(s, p, &f);
-    } else if (*p == '{') {
-        p = check_tensor(s, p, &f);
-    } else {
-        f.size = 1;
-        p = check_number(s, p);
-    }
+    p = read_form(s, p, &f);
     if (p == NULL) return NULL;
     col->kind = K_MIX;
     if (col->nfids > 0 && memcmp(&s->forms[col->fids[col->nfids - 1]], &f, sizeof f) == 0) {
@@ -1536,11 +1543,12 @@ fail:
     return NULL;
 }
 
-/* What a declined scan read (`report`): (None, k, [(key, kind), ...], at), k the record it
- * stopped in (the records before it were read whole; the body's count when it stopped
- * after them), the columns of those records as far as read (kind 0: the value that
+/* What a declined scan read (`report`): (None, k, [(key, kind), ...], at, readable), k the
+ * record it stopped in (the records before it were read whole; the body's count when it
+ * stopped after them), the columns of those records as far as read (kind 0: the value that
  * stopped it), `at` the offset of record k's '{' (-1: record k not begun, as when the
- * scan stopped after the record before it). NULL with an exception. */
+ * scan stopped after the record before it), `readable` 1 when the last value begun in
+ * record k is one the grammar reads (read_form; 0 in check mode). NULL with an exception. */
 static PyObject *declined(const Scan *s) {
     PyObject *cols = PyList_New(s->ncols);
     Py_ssize_t j;
@@ -1567,8 +1575,16 @@ static PyObject *declined(const Scan *s) {
         }
         PyList_SET_ITEM(cols, j, item);
     }
-    return Py_BuildValue("(OnNn)", Py_None, s->nrec, cols,
-                         s->rec_at != NULL && s->rec_n == s->nrec ? s->rec_at - s->base : (Py_ssize_t)-1);
+    {
+        /* whether the value the scan stopped in is one the grammar reads (a column's
+         * conflict: a check-mode reading may find the column error) */
+        Form f;
+        int readable = !s->check && s->rec_at != NULL && s->rec_n == s->nrec && s->val_at != NULL &&
+                       read_form((Scan *)s, s->val_at, &f) != NULL;
+        return Py_BuildValue("(OnNni)", Py_None, s->nrec, cols,
+                             s->rec_at != NULL && s->rec_n == s->nrec ? s->rec_at - s->base : (Py_ssize_t)-1,
+                             readable);
+    }
 }
 
 PyDoc_STRVAR(json_records_doc,
@@ -1590,10 +1606,11 @@ PyDoc_STRVAR(json_records_doc,
              "tensor objects and sparse records (kind 'k': (values, keys, counts, shape)), and\n"
              "lists of strings (kind 'S': a list of each record's list of str), which responses\n"
              "read with lists true (Rule 1).\n"
-             "None when the body is anything else; with report, (None, k, [(key, kind), ...], at):\n"
-             "the record the scan stopped in, the keys read before (kind 0: the last one's\n"
-             "value stopped it) and the offset where record k begins (-1: none), for the general\n"
-             "path's search of the first error.\n"
+             "None when the body is anything else; with report, (None, k, [(key, kind), ...], at,\n"
+             "readable): the record the scan stopped in, the keys read before (kind 0: the last\n"
+             "one's value stopped it), the offset where record k begins (-1: none), for the\n"
+             "general path's search of the first error, and whether the value it stopped in is\n"
+             "one the grammar reads (a column's conflict: worth a check-mode reading).\n"
              "With check (report implied), the scan reads every value as the general path's\n"
              "grammar does and keeps only its form: (n, [(key, kind, forms, index), ...],\n"
              "[(shape, size, flags), ...], offsets) when it reads every record (Rule 7), else\n"

@@ -1072,7 +1072,7 @@ def request_fast(
         if got is not None and got[0] is None:  # declined, with what it read
             if _valid_before(got[2]):
                 stop: tuple[int, int] | None = (got[1], got[3])
-                if content_type is not None:
+                if content_type is not None and got[4]:  # it stopped in a value the grammar reads
                     stop = column_errors(buf, start, end, lines, True, False, content_type) or stop
                 if hint is not None and stop is not None:
                     hint += stop
