@@ -26,7 +26,7 @@ of the input (``base + position`` where a function reads a piece of a larger inp
 from __future__ import annotations
 
 import re
-from itertools import chain
+from itertools import repeat
 from typing import Literal
 
 import numpy as np
@@ -429,14 +429,15 @@ def text_fields_pure(
     if "" in lines:
         lines = [line for line in lines if line]  # blank lines
     if width == 1:
-        if any("," in line for line in lines):
+        if "," in text:
             return None
         out = lines
-    else:
-        rows = [line.split(",") for line in lines]
-        if any(len(r) != width for r in rows):
+    elif not lines:
+        out = []
+    else:  # every line width - 1 commas: the fields are those of all lines split at once
+        if list(map(str.count, lines, repeat(","))).count(width - 1) != len(lines):
             return None
-        out = list(chain.from_iterable(rows))
+        out = ",".join(lines).split(",")
     return out if not isinstance(cache, dict) else _shared_texts(out, hi - lo, cache)
 
 
