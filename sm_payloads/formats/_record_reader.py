@@ -17,7 +17,10 @@ record has the same length, 1-3 only when no record is a multi-part one):
    parts or unpacked, joined in wire order), the uid, metadata and configuration strings,
    with the vectorized protobuf scanner (``scan`` in C, `_wire.scan` its twin): a table
    of fields per level (record, map entry, value, tensor), at most one row per 8 bytes of
-   the input each, so its memory stays within 6 x the input per table. A body of smaller
+   the input each, so its memory stays within 6 x the input per table. A run of empty
+   length-delimited fields of one number is one row (`_scan_fields`: protobuf reads such
+   a run as its first field), and a tensor's unpacked values are joined without a table
+   (in C; numpy reads a few long tensors a run of fields at a time). A body of smaller
    fields than that is read in a few runs of records, each under the same limit, and the
    runs' entries joined before the columns are built; a record too large for its own run
    declines.
@@ -877,7 +880,15 @@ def _read_part(
         uid, metadata, configuration = [None] * n, [None] * n, [None] * n
     del strings
     m_e = ent.msg.size
-    kf = _scan_fields(buf, ent.vs, ent.ve, (1,), limit)
+    vf: Fields | None = None
+    if crecordio is None and splits_long(ent.ve - ent.vs):
+        # A few long entries (one of millions of empty value parts): split once, not once
+        # for the keys and again for the values (C scans them twice faster than that).
+        kv = _scan_fields(buf, ent.vs, ent.ve, (1, 2), limit)
+        kf, vf = kv.select(kv.fn == 1), kv.select(kv.fn == 2)
+        del kv
+    else:
+        kf = _scan_fields(buf, ent.vs, ent.ve, (1,), limit)
     if (kf.wt != LEN).any():
         raise Decline("map entry field with another wire type")
     if kf.msg.size and (kf.msg[1:] == kf.msg[:-1]).any():
@@ -924,7 +935,8 @@ def _read_part(
         except UnicodeDecodeError:
             raise Decline("bad key") from None
     del key_s, key_len, first_row, fn_of
-    vf = _scan_fields(buf, ent.vs, ent.ve, (2,), limit)
+    if vf is None:
+        vf = _scan_fields(buf, ent.vs, ent.ve, (2,), limit)
     if (vf.wt != LEN).any():
         raise Decline("map entry field with another wire type")
     ent_msg = ent.msg

@@ -16,6 +16,9 @@ Rule 3: these never raise on malformed input with anything but `Decline`; the ca
 re-reads the input with a scalar reader, which reports the exact error. So they may be
 strict and simple: anything unusual declines.
 Rule 4: nothing allocates in proportion to a length word; only to bytes present.
+`scan` splits many messages in vectorized steps of one field each; a few long ones (one
+record of millions of 2-byte fields) by walkers over blocks of them (`_split_long`), which
+take the same number of steps whatever the message's length.
 
 Writing (`encode_varint`, `tag`, `length_delimited`; vectorized `varint_len`,
 `varint_encode` and the message tree `Message` / `Chunks` that `MessageWriter` places):
@@ -297,6 +300,11 @@ def decode_varint_stream(
     cont = data >= 0x80
     if cont[ends_at[nonempty] - 1].any():
         raise Decline("packed varints end inside a varint")
+    if not cont.any():
+        # Every varint of one byte (values below 128): a region holds a varint a byte.
+        if counts is not None and (counts != lengths).any():
+            raise Decline("regions hold other numbers of varints")
+        return data.astype(_U64), lengths.astype(np.int64) if counts is None else counts
     if not (cont[1:] & cont[:-1]).any():
         # Every varint has one or two bytes (the common case: column indices below 16384).
         term_idx = np.flatnonzero(~cont)
@@ -426,57 +434,65 @@ class _Kept:
         self.count = 0
         self.rows: tuple[list[np.ndarray], ...] = ([], [], [], [], [], [])
 
-    def add(
-        self, msg: np.ndarray, fn: np.ndarray, wt: np.ndarray, vs: np.ndarray, ve: np.ndarray, seq: np.ndarray
-    ) -> None:
-        """Keep the wanted fields of these rows (at most one per message, or one message's
-        fields in wire order)."""
-        if self.want is not None:
-            sel = (
-                self.lut[np.minimum(fn, self.lut.size - 1)]
-                if self.lut is not None
-                else np.isin(fn, list(self.want))
-            )
-            msg, fn, wt, vs, ve, seq = msg[sel], fn[sel], wt[sel], vs[sel], ve[sel], seq[sel]
-        if self.collapse and msg.size:
-            empty = (wt == LEN) & (vs == ve)
-            # The kept field before each row: the previous row of its message, or the
-            # message's last one kept before these rows.
-            before = self.prev[msg]
-            same = np.r_[False, msg[1:] == msg[:-1]]
-            before[same] = np.where(empty[:-1], fn[:-1], 0)[same[1:]]
-            dup = empty & (before == fn)
-            last = np.r_[msg[1:] != msg[:-1], True]  # each message's last row
-            self.prev[msg[last]] = np.where(empty, fn, 0)[last]
-            if dup.any():
-                ok = ~dup
-                msg, fn, wt, vs, ve, seq = msg[ok], fn[ok], wt[ok], vs[ok], ve[ok], seq[ok]
-        if not msg.size:
-            return
-        self.count += msg.size
+    def _wanted(self, fn: np.ndarray) -> np.ndarray | None:
+        """Which of these field numbers are kept (None: all)."""
+        if self.want is None:
+            return None
+        if self.lut is not None:
+            return self.lut[np.minimum(fn, self.lut.size - 1)]  # type: ignore[no-any-return]
+        return np.isin(fn, list(self.want))
+
+    def _keep(self, *cols: np.ndarray) -> None:
+        self.count += cols[0].size
         if self.limit is not None and self.count > self.limit:
             raise TableFull("more fields than the table may hold")
-        for col, a in zip(self.rows, (msg, fn, wt, vs, ve, seq), strict=True):
+        for col, a in zip(self.rows, cols, strict=True):
             col.append(a)
 
-    def add_one(
-        self, i: int, fn: int, wt: int, vs: int, ve: int, seq: int, out: tuple[list[int], ...]
+    def add_step(
+        self, msg: np.ndarray, fn: np.ndarray, wt: np.ndarray, vs: np.ndarray, ve: np.ndarray, step: int
     ) -> None:
-        """Keep one field of message `i` if wanted (into the lists `out`)."""
-        if self.want is not None and fn not in self.want:
+        """Keep the wanted fields of one step: a field of each message `msg` (distinct)."""
+        sel = self._wanted(fn)
+        if sel is not None:
+            msg, fn, wt, vs, ve = msg[sel], fn[sel], wt[sel], vs[sel], ve[sel]
+        if self.collapse and msg.size:
+            empty = (wt == LEN) & (vs == ve)
+            if empty.any():
+                prev = self.prev[msg]
+                self.prev[msg] = np.where(empty, fn, 0)
+                dup = empty & (prev == fn)
+                if dup.any():
+                    ok = ~dup
+                    msg, fn, wt, vs, ve = msg[ok], fn[ok], wt[ok], vs[ok], ve[ok]
+            else:
+                self.prev[msg] = 0
+        if msg.size:
+            self._keep(msg, fn, wt, vs, ve, np.full(msg.size, step, dtype=np.int64))
+
+    def add_run(
+        self, i: int, fn: np.ndarray, wt: np.ndarray, vs: np.ndarray, ve: np.ndarray, seq: np.ndarray
+    ) -> None:
+        """Keep the wanted fields of fields of message `i`, in wire order, that follow those
+        already kept."""
+        sel = self._wanted(fn)
+        if sel is not None:
+            fn, wt, vs, ve, seq = fn[sel], wt[sel], vs[sel], ve[sel], seq[sel]
+        if not fn.size:
             return
         if self.collapse:
-            if wt == LEN and vs == ve:
-                if self.prev[i] == fn:
-                    return
-                self.prev[i] = fn
-            else:
-                self.prev[i] = 0
-        self.count += 1
-        if self.limit is not None and self.count > self.limit:
-            raise TableFull("more fields than the table may hold")
-        for col, v in zip(out, (i, fn, wt, vs, ve, seq), strict=True):
-            col.append(v)
+            empty = (wt == LEN) & (vs == ve)
+            # The kept field before each row: the previous row, or the message's last one
+            # kept before these rows.
+            before = np.empty_like(fn)
+            before[0] = self.prev[i]
+            before[1:] = np.where(empty[:-1], fn[:-1], 0)
+            self.prev[i] = fn[-1] if empty[-1] else 0
+            dup = empty & (before == fn)
+            if dup.any():
+                ok = ~dup
+                fn, wt, vs, ve, seq = fn[ok], wt[ok], vs[ok], ve[ok], seq[ok]
+        self._keep(np.full(fn.size, i, dtype=np.int64), fn, wt, vs, ve, seq)
 
 
 def _scan_few(buf: np.ndarray, i: int, p: int, e: int, step: int, kept: _Kept) -> None:
@@ -485,15 +501,74 @@ def _scan_few(buf: np.ndarray, i: int, p: int, e: int, step: int, kept: _Kept) -
     exactly where they would."""
     data = memoryview(np.ascontiguousarray(buf, dtype=np.uint8).data).cast("B")
     out: tuple[list[int], ...] = ([], [], [], [], [], [])
+    want, collapse = kept.want, kept.collapse
+    prev = int(kept.prev[i]) if collapse else 0
     k = step
     while p < e:
         fn, wt, vs, ve = _field_at(data, p, e)
-        kept.add_one(i, fn, wt, vs, ve, k, out)
         k += 1
         p = ve
+        if want is not None and fn not in want:
+            continue
+        if collapse:
+            if wt == LEN and vs == ve:
+                if prev == fn:
+                    continue
+                prev = fn
+            else:
+                prev = 0
+        kept.count += 1
+        if kept.limit is not None and kept.count > kept.limit:
+            raise TableFull("more fields than the table may hold")
+        for col, v in zip(out, (i, fn, wt, vs, ve, k - 1), strict=True):
+            col.append(v)
+    if collapse:
+        kept.prev[i] = prev
     if out[0]:
         for col, a in zip(kept.rows, out, strict=True):
             col.append(np.array(a, dtype=np.int64))
+
+
+def _step_fields(
+    buf: np.ndarray, pos: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The field whose tag is at each position (bounded by `end`): field number, wire type,
+    value start, value end; declines on any field `scan` does not read (`_fields_at`,
+    which does not decline, says which)."""
+    key, p = read_varints_at(buf, pos, end)
+    fn = (key >> _U64(3)).astype(np.int64)
+    wt = (key & _U64(7)).astype(np.int64)
+    if (fn == 0).any() or (key >> _U64(32)).any():
+        raise Decline("bad field number")
+    m = wt == LEN
+    if m.all():
+        # Every field length-delimited (tables of map entries, values, tensors).
+        ln, vs = read_varints_at(buf, p, end)
+        if (ln > (end - vs).astype(_U64)).any():
+            raise Decline("length exceeds message")
+        ve = vs + ln.astype(np.int64)
+    else:
+        vs = p.copy()
+        ve = np.empty_like(p)
+        if m.any():
+            ln, q = read_varints_at(buf, p[m], end[m])
+            if (ln > (end[m] - q).astype(_U64)).any():
+                raise Decline("length exceeds message")
+            vs[m] = q
+            ve[m] = q + ln.astype(np.int64)
+        m = wt == VARINT
+        if m.any():
+            _, q = read_varints_at(buf, p[m], end[m])
+            ve[m] = q
+        m = wt == I32
+        ve[m] = p[m] + 4
+        m = wt == I64
+        ve[m] = p[m] + 8
+        if ((wt == SGROUP) | (wt == EGROUP) | (wt > I32)).any():
+            raise Decline("groups or invalid wire type")
+    if (ve > end).any():
+        raise Decline("field exceeds message")
+    return fn, wt, vs, ve
 
 
 def _fields_at(
@@ -701,8 +776,7 @@ def fields_in_runs(
     tags = _split_long(buf, s, e)
     for a in range(0, tags.size, _SPLIT_ROWS):
         at = tags[a : a + _SPLIT_ROWS]
-        fn, wt, vs, ve, _ = _fields_at(buf, at, np.full(at.size, e, dtype=np.int64))
-        yield fn, wt, vs, ve
+        yield _step_fields(buf, at, np.full(at.size, e, dtype=np.int64))
 
 
 def scan(
@@ -745,14 +819,11 @@ def scan(
                 tags = _split_long(buf, p, e)
                 for a in range(0, tags.size, _SPLIT_ROWS):
                     at = tags[a : a + _SPLIT_ROWS]
-                    fn, wt, vs, ve, _ = _fields_at(buf, at, np.full(at.size, e, dtype=np.int64))
-                    seq = np.arange(step + a, step + a + at.size, dtype=np.int64)
-                    kept.add(np.full(at.size, i, dtype=np.int64), fn, wt, vs, ve, seq)
+                    fn, wt, vs, ve = _step_fields(buf, at, np.full(at.size, e, dtype=np.int64))
+                    kept.add_run(i, fn, wt, vs, ve, np.arange(step + a, step + a + at.size, dtype=np.int64))
             break
-        fn, wt, vs, ve, ok = _fields_at(buf, pos, end)
-        if not ok.all():
-            raise Decline("a field scan does not read")
-        kept.add(idx, fn, wt, vs, ve, np.full(idx.size, step, dtype=np.int64))
+        fn, wt, vs, ve = _step_fields(buf, pos, end)
+        kept.add_step(idx, fn, wt, vs, ve, step)
         step += 1
         more = ve < end
         idx, pos, end = idx[more], ve[more], end[more]
