@@ -1765,7 +1765,9 @@ class GeneralGroup:
         if self.parse is None or not 0 <= k < len(self.recs):
             return
         try:
-            self.parse(self.recs[k], self.path(k))
+            # the column builder's reader: the grammar's error, without an object per key
+            # of a sound record of many keys
+            _CELLS_OF.get(self.parse, self.parse)(self.recs[k], self.path(k))
         except BadValue as e:
             off, line, idx = Locator([self], first_index)(k)
             exact = self.value_offset(k, e.reason)

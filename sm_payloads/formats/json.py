@@ -41,6 +41,7 @@ from ..codec import Codec
 from ..errors import DecodeError, EncodeError
 from ..record import RecordBatch
 from ._json_layout import (
+    _CELLS_OF,
     ENVELOPES,
     SCAN_ENVELOPE,
     BadValue,
@@ -145,7 +146,8 @@ def _check_record_alone(buf: bytes | bytearray, start: int, k: int, at: int, all
         return
     path = f"{prefix}[{k}]"
     try:
-        instance_record(items[0], path)
+        # instance_record's error, without an object per key of a sound record of many keys
+        _CELLS_OF[instance_record](items[0], path)
     except BadValue as e:
         # where the general path's search from the document's root arrives: record k's "{"
         # is at `at`, and the search goes on from there the same way
@@ -171,7 +173,9 @@ def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, respo
         columns = request_fast(buf, start, len(buf), False, dtype, hint, CONTENT_TYPE)
         if columns is not None:
             return columns
-        if hint and hint[1] >= 0:
+        if hint and hint[1] >= 0 and hint[0] > 0:
+            # (record 0: the piece is the whole document, which the general path reads
+            # record 0 of first anyway)
             _check_record_alone(buf, start, hint[0], hint[1], allow_nan)
     pending: set[tuple[str, str]] = set()
     for shape in (SCAN_ENVELOPE,) if response else ():

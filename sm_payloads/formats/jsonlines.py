@@ -289,7 +289,8 @@ def _decode_buf(data: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, bloc
     columns = request_fast(data, at, len(data), True, dtype, hint, CONTENT_TYPE)
     if columns is not None:
         return columns
-    if hint and hint[1] >= 0:
+    if hint and hint[1] >= 0 and hint[0] > 0:
+        # (record 0: the general path reads its line first anyway)
         _check_line(data, at, hint[0], hint[1], allow_nan)
     return _batch(_collect(_groups(data, False, allow_nan, block_size, dtype=dtype)), dtype, allow_nan)
 
