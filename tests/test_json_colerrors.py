@@ -654,3 +654,34 @@ def test_the_report_tells_a_conflict_from_a_record_error(last: bytes, readable: 
     got = CREC.json_records(body, 0, len(body), False, True, False, False, False, True)
     # declined in record 1, which begins there
     assert (got[0], got[1], got[3], got[4]) == (None, 1, body.index(last), readable)
+
+
+def test_a_byte_order_mark_before_the_document() -> None:
+    body = b'\xef\xbb\xbf[{"features": [[1, 2]]}, {"features": [[1]]}]'
+    want = (
+        "DecodeError",
+        "features['values']: records have different shapes ([1, 1] vs [1, 2])" + _MIXED,
+        28,  # the mark (3), "[" and record 0 (22), ", "
+        None,
+        1,
+    )
+    assert all_paths(body, False) == want
+    assert routed(body, False) == want
+
+
+@pytest.mark.parametrize("lines", [False, True])
+def test_responses_with_nan(lines: bool) -> None:
+    recs = [b'{"a": NaN, "b": [[1]]}', b'{"a": "x", "b": [[Infinity, 2]]}']
+    body = b"\n".join(recs) + b"\n" if lines else b'{"predictions": [' + b", ".join(recs) + b"]}"
+    at = body.index(recs[0])
+    want = (
+        "DecodeError",
+        "label['a']: numeric tensor in a column of byte strings" + _MIXED,
+        at,
+        1 if lines else None,
+        0,
+    )
+    assert all_paths(body, lines, response=True, allow_nan=True) == want
+    assert routed(body, lines, response=True, allow_nan=True) == want
+    got = all_paths(body, lines, response=True)  # NaN is not JSON
+    assert isinstance(got, tuple) and got[1].startswith("invalid JSON")

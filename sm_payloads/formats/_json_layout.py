@@ -907,12 +907,17 @@ def response_fast(
     them then). With `content_type` (and `ragged`), a declined body of sound records whose
     columns cannot hold them is refused with the general path's error (Rule 10)."""
     if _CREC is not None:
-        got = _CREC.json_records(buf, start, end, lines, False, False, allow_nan, True)
+        report = content_type is not None
+        got = _CREC.json_records(buf, start, end, lines, False, False, allow_nan, True, report)
+        if got is not None and got[0] is None:  # declined, with what it read
+            if content_type is not None and got[4]:  # it stopped in a value the grammar reads
+                column_errors(buf, start, end, lines, False, allow_nan, content_type)
+            return None
     else:
         got = records_pure(buf, start, end, lines, False, allow_nan, True)
-    if got is None:
-        if content_type is not None:
+        if got is None and content_type is not None:
             column_errors(buf, start, end, lines, False, allow_nan, content_type)
+    if got is None:
         return None
     n, cols = got
     if _over_budget(n, cols):
