@@ -527,6 +527,60 @@ def test_pure_in_pieces_equals_whole(
     _twin_whole_and_in_pieces(body[:at] + junk + body[at + len(junk) :], lines, f32)
 
 
+nested_leaf = st.one_of(
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([True, None, "1", {}, [], [1]]),
+)
+
+
+@st.composite
+def nested_records(draw: st.DrawFn) -> list[Any]:
+    """Records of nested number lists, mostly of one shape, some of another or deeper,
+    some with a leaf the scanner refuses."""
+    shape = draw(st.lists(st.integers(1, 3), min_size=2, max_size=3))
+
+    def build(dims: list[int]) -> Any:
+        if not dims:
+            odd = draw(st.integers(0, 30)) == 0
+            return draw(nested_leaf) if odd else draw(st.integers(-9, 9) | st.floats(-1e3, 1e3))
+        return [build(dims[1:]) for _ in range(dims[0])]
+
+    recs = []
+    for _ in range(draw(st.integers(1, 6))):
+        other = draw(st.integers(0, 10)) == 0
+        recs.append(build(draw(st.lists(st.integers(0, 3), min_size=1, max_size=4)) if other else shape))
+    return recs
+
+
+@given(nested_records(), st.booleans(), st.booleans())
+def test_pure_nested_pieces_at_once_equal_one_at_a_time(recs: list[Any], lines: bool, f32: bool) -> None:
+    body = b"\n".join(json.dumps(r).encode() for r in recs) if lines else json.dumps(recs).encode()
+    got = J.request_records_pure(body, 0, len(body), lines, f32)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(J, "_nested_piece", lambda recs: None)
+    try:
+        want = J.request_records_pure(body, 0, len(body), lines, f32)
+    finally:
+        mp.undo()
+    _same_scan(got, want)
+
+
+def test_pure_nested_pieces_by_hand() -> None:
+    assert J._nested_piece([[[1, 2.5]], [[3, 4]]]) == ([1, 2.5, 3, 4], (1, 2))
+    for recs in (
+        [[[1, 2]], [[3]]],  # another shape
+        [[[1]], [[[2]]]],  # deeper
+        [[[1]], [[True]]],  # a bool
+        [[[1]], [["1"]]],  # a string
+        [[[]], [[]]],  # an empty level
+        [[[1]], [1]],  # shallower
+        [[1, 2], [3, 4]],  # not nested
+        [[[1]]],  # one record
+    ):
+        assert J._nested_piece(recs) is None, recs
+
+
 def test_pure_in_pieces_by_hand() -> None:
     for body, items in [
         (b"[[[1]], [[2]], [[3]]]", False),

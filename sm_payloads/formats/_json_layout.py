@@ -3635,6 +3635,34 @@ def _pieces(
         yield recs
 
 
+def _nested_piece(recs: list[Any]) -> tuple[list[Any], tuple[int, ...]] | None:
+    """(values, shape) of a piece of records that are all nested number lists of the first
+    one's shape (what `_nested_parts` reads of each of them), read at once by numpy's shape
+    discovery over an object array; None when they are not (the records are then read one
+    at a time)."""
+    if len(recs) < 2:
+        return None
+    first = recs[0]
+    if type(first) is not list or not first or type(first[0]) is not list:
+        return None
+    parts = _nested_parts(first)
+    if parts is None:
+        return None
+    try:
+        arr = np.array(recs, dtype=object)
+    except ValueError:
+        return None
+    # A record of another shape, or deeper, leaves a list where a number should be (or
+    # fewer dimensions); the types below find it.
+    if arr.shape != (len(recs), *parts[1]):
+        return None
+    flat = arr.ravel().tolist()
+    del arr
+    if not set(map(type, flat)) <= _NUM_TYPES:
+        return None
+    return flat, parts[1]
+
+
 def request_records_pure(
     buf: bytes | bytearray, start: int, end: int, lines: bool, f32: bool, items: bool = False
 ) -> RequestScan | None:
@@ -3663,6 +3691,17 @@ def request_records_pure(
         for recs in chunks:
             if recs is None:
                 return None
+            nested = _nested_piece(recs)
+            if nested is not None:  # records of one nested shape, the piece at once
+                this = ("values", 2, nested[1])
+                if sig is None:
+                    sig = this
+                elif this != sig:
+                    return None
+                flat.extend(nested[0])
+                count_list.extend(repeat(len(nested[0]) // len(recs), len(recs)))
+                scalar_marks.extend(bytes(len(recs)))
+                continue
             for r in recs:
                 if type(r) in _NUM_TYPES:  # a bare number, the commonest scalar record
                     if sig is None:
