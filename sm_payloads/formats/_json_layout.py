@@ -3675,6 +3675,7 @@ def request_records_pure(
     """
     starts: array[int] | None = None
     line_nos: array[int] | None = None
+    chunks: Iterator[list[Any] | None]
     if lines:
         starts, line_nos = array("q"), array("q")  # no int object per record
         chunks = _line_records(buf, start, end, starts, line_nos)
@@ -3693,7 +3694,7 @@ def request_records_pure(
                 return None
             nested = _nested_piece(recs)
             if nested is not None:  # records of one nested shape, the piece at once
-                this = ("values", 2, nested[1])
+                this: tuple[str, int, tuple[int, ...] | None] = ("values", 2, nested[1])
                 if sig is None:
                     sig = this
                 elif this != sig:
