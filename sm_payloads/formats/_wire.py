@@ -525,8 +525,8 @@ def _scan_few(buf: np.ndarray, i: int, p: int, e: int, step: int, kept: _Kept) -
     if collapse:
         kept.prev[i] = prev
     if out[0]:
-        for col, a in zip(kept.rows, out, strict=True):
-            col.append(np.array(a, dtype=np.int64))
+        for rows, got in zip(kept.rows, out, strict=True):
+            rows.append(np.array(got, dtype=np.int64))
 
 
 def _step_fields(
