@@ -1459,6 +1459,48 @@ def _nested_forms(part: list[list[Any]], intern: Callable[[_Form], int]) -> list
     return ids
 
 
+def _columns_by_order(
+    items: list[dict[str, Any]], request: bool
+) -> dict[str, tuple[list[int], list[Any]]] | Literal[False] | None:
+    """The values of each key of `items` (the records that hold it, and its values, in
+    record order), taken a key order at a time: the records of each order of keys give
+    their columns at once (`itemgetter`). False for a record `records_check_pure` refuses;
+    None where it reads the records one at a time (a request's data or label objects, or
+    key orders many records have of their own)."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, order in enumerate(map(tuple, items)):
+        got = groups.get(order)
+        if got is None:
+            if len(groups) > 64 + len(items) // 64:
+                return None  # key orders of their own: record by record
+            got = groups[order] = []
+        got.append(i)
+    parts: dict[str, list[tuple[list[int], list[Any]]]] = {}
+    for order, held in groups.items():
+        if len(order) > _RECORD_KEYS or any("\0" in k for k in order):
+            return False
+        if request and any(k in ("data", "label") for k in order):
+            return None  # their objects: record by record
+        recs = items if len(held) == len(items) else [items[i] for i in held]
+        for k in order:
+            vals = list(map(itemgetter(k), recs))
+            if request and k in _STRING_FIELDS and set(map(type, vals)) != {str}:
+                return False  # the record's error, or a configuration object
+            parts.setdefault(k, []).append((held, vals))
+        if len(parts) > _RECORD_KEYS:
+            return False
+    out: dict[str, tuple[list[int], list[Any]]] = {}
+    for k, pieces in parts.items():
+        if len(pieces) == 1:
+            out[k] = pieces[0]
+            continue
+        held = list(chain.from_iterable(p[0] for p in pieces))
+        vals = list(chain.from_iterable(p[1] for p in pieces))
+        order_of = np.argsort(np.array(held, dtype=np.int64), kind="stable").tolist()
+        out[k] = ([held[j] for j in order_of], [vals[j] for j in order_of])
+    return out
+
+
 def records_check_pure(
     buf: bytes | bytearray, start: int, end: int, lines: bool, request: bool, allow_nan: bool = False
 ) -> CheckedRecords | None:
@@ -1500,23 +1542,11 @@ def records_check_pure(
     if not items or set(map(type, items)) != {dict}:
         return None
     n = len(items)
-    where: dict[str, tuple[list[int], list[Any]]] = {}
-    orders = set(map(tuple, items))
-    if len(orders) == 1:
-        # every record of the same keys in the same order (the usual body): a column at once
-        (order,) = orders
-        if len(order) > _RECORD_KEYS or any("\0" in k for k in order):
-            return None
-        if request and any(k in ("data", "label") for k in order):
-            orders.clear()  # their objects: record by record, below
-        else:
-            held = list(range(n))
-            for k in order:
-                vals = list(map(itemgetter(k), items))
-                if request and k in _STRING_FIELDS and set(map(type, vals)) != {str}:
-                    return None  # the record's error, or a configuration object
-                where[k] = (held, vals)
-    for i, r in enumerate(items if len(orders) != 1 else ()):
+    by_order = _columns_by_order(items, request)
+    if by_order is False:
+        return None
+    where = {} if by_order is None else by_order
+    for i, r in enumerate(items if by_order is None else ()):
         if len(r) > _RECORD_KEYS:
             return None  # the general path reads records of many keys
         for k, v in r.items():
