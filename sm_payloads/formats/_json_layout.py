@@ -77,6 +77,18 @@ path; a scanner's float64 column with such a value declines (`response_fast`,
 Rule 9 (positions): `path_offset` finds, in the text, the value a message's JSON path names
 (or the key it calls unexpected, or the element it says was found), for the byte offset of
 every `DecodeError`; it runs only when an error is raised.
+Rule 10 (column errors): a body the column reader declines in a value the grammar reads (a
+column's conflict) is read again in check mode (``_cjsonrec.json_records(check=True)``, or
+its twin `records_check_pure`), which keeps only the form of each value (shape, number of
+values, text / keyed / sparse, as `_ColumnBuilder._add` keys it), per key in record order.
+When it reads every record, none has an error of its own, and `first_column_error` finds
+the `ColumnError` `_ColumnBuilder._column` would raise first (`_column_problem`, the same
+rules over the forms; keys in the order they first appear, features before label);
+`column_errors` raises it with the general path's message, offset, line and record index.
+A value the grammar refuses stops the check-mode reading, whose stop is then the record to
+read first (`request_fast`'s hint). Where it is unsure (one column under two keys, the
+cells budget, in JSON Lines a tensor object without a shape in a sparse column, whose form
+the request scanner's blocks read otherwise) the general path decides.
 """
 
 from __future__ import annotations
