@@ -247,6 +247,16 @@ CORPUS: list[tuple[list[bytes], str | None, int | None]] = [
         "features['a']: records have different shapes ([4] vs [2, 2])",
         2,
     ),
+    (
+        [b'{"a": [1, 2]}', b'{"a": 3}', b'{"b": 1}', b'{"a": [[1]]}'],
+        "features['a']: records have different shapes ([] vs [2])",
+        1,
+    ),
+    (
+        [b'{"a": [1, 2]}', b'{"b": 3}', b'{"a": [1]}', b'{"a": [[1]]}'],
+        "features['a']: no tensor in this record, while others have shape [2]",
+        1,
+    ),
     ([b'{"a": [[1, 2]]}', b'{"a": [[1, 2]]}'], None, None),
     ([b'{"a": [1]}', b'{"a": [2, 3]}', b'{"a": 4}'], None, None),
     # strings and numbers
@@ -401,15 +411,22 @@ def test_json_lines_block_boundaries() -> None:
 
 def test_a_tensor_without_a_shape_in_a_sparse_column_of_json_lines_is_left_to_the_general_path() -> None:
     # the request scanner's blocks read {"values": [...]} as a list of its length: whether
-    # it fits a sparse shape of rank 2 depends on the blocks, so the route does not decide
-    recs = [b'{"a": {"values": [1, 2, 3, 4]}}', b'{"a": ' + _SPARSE22 + b"}"]
-    body = b"\n".join(recs) + b"\n"
+    # it fits a sparse shape depends on the blocks, so the route does not decide for JSON
+    # Lines; a JSON document has no blocks
+    recs = [b'{"a": {"values": [1, 2, 3]}}', b'{"a": ' + _SPARSE22 + b"}"]
+    lines = b"\n".join(recs) + b"\n"
+    body = instances(*recs)
+    reason = "features['a']: dense record that does not fit the sparse shape" + _MIXED
     for p in PATHS:
         with path(p):
-            got = J.records_check_pure(body, 0, len(body), True, True) if p == "pure" else None
-            if got is not None:
-                assert J.first_column_error(got, True, True) is None
-    all_paths(body, True)
+            got = J._checked(lines, 0, len(lines), True, True, False)
+            assert isinstance(got, J.CheckedRecords)
+            assert J.first_column_error(got, True, True) is None
+            got = J._checked(body, 0, len(body), False, True, False)
+            assert isinstance(got, J.CheckedRecords)
+            assert J.first_column_error(got, True, False) == (reason, 0)
+    assert all_paths(lines, True) == ("DecodeError", reason, 0, 1, 0)
+    assert all_paths(body, False) == ("DecodeError", reason, 15, None, 0)
 
 
 def test_the_route_is_unsure_of_one_column_under_two_keys() -> None:
