@@ -797,6 +797,7 @@ def records_pure(
     request: bool = False,
     allow_nan: bool = False,
     lists: bool = False,
+    parsed: list[Any] | None = None,
 ) -> _RecordColumns | None:
     """The twin of ``_cjsonrec.json_records``: ``buf[start:end]`` as response records of
     scalars, (n, [(key, kind, values, width, index), ...]) with kind ``n`` (numbers: float64
@@ -809,7 +810,8 @@ def records_pure(
     the body (each non-blank line in JSON Lines, as the general path reads them). With
     `request`, the envelope is ``{"instances": [...]}`` (else a response's `ENVELOPES`).
     With `allow_nan`, NaN, Infinity and -Infinity are numbers too (Python's json reads a
-    text orjson refuses)."""
+    text orjson refuses). With `parsed`, the records parsed (and the JSON path of their
+    list) are appended to it, for `records_check_pure` when the body is declined."""
     piece = bytes(buf[start:end])
     if lines:
         # line by line (no list of all the lines' bytes at once)
@@ -831,6 +833,8 @@ def records_pure(
             items = doc
         else:
             return None
+    if parsed is not None:
+        parsed.append((items, "" if lines else f"$.{name}" if type(doc) is dict else "$"))
     if not items or set(map(type, items)) != {dict}:
         return None
     if request:
@@ -926,9 +930,11 @@ def response_fast(
                 column_errors(buf, start, end, lines, False, allow_nan, content_type)
             return None
     else:
-        got = records_pure(buf, start, end, lines, False, allow_nan, True)
-        if got is None and content_type is not None:
-            column_errors(buf, start, end, lines, False, allow_nan, content_type)
+        parsed: list[Any] = []
+        got = records_pure(buf, start, end, lines, False, allow_nan, True, parsed)
+        if got is None and content_type is not None and parsed:
+            column_errors(buf, start, end, lines, False, allow_nan, content_type, parsed.pop())
+        del parsed
     if got is None:
         return None
     n, cols = got
@@ -1095,9 +1101,11 @@ def request_fast(
                     hint += stop
             return None
     else:
-        got = records_pure(buf, start, end, lines, True)
-        if got is None and content_type is not None:
-            column_errors(buf, start, end, lines, True, False, content_type)
+        parsed: list[Any] = []
+        got = records_pure(buf, start, end, lines, True, parsed=parsed)
+        if got is None and content_type is not None and parsed:
+            column_errors(buf, start, end, lines, True, False, content_type, parsed.pop())
+        del parsed
     if got is None:
         return None
     n, cols = got
@@ -1514,7 +1522,13 @@ def _columns_by_order(
 
 
 def records_check_pure(
-    buf: bytes | bytearray, start: int, end: int, lines: bool, request: bool, allow_nan: bool = False
+    buf: bytes | bytearray,
+    start: int,
+    end: int,
+    lines: bool,
+    request: bool,
+    allow_nan: bool = False,
+    given: tuple[list[Any], str] | None = None,
 ) -> CheckedRecords | None:
     """The twin of ``_cjsonrec.json_records(check=True)`` for the pure path: the forms of
     every value of the records of ``buf[start:end]`` (parsed by orjson, as `records_pure`
@@ -1523,12 +1537,16 @@ def records_check_pure(
     ``configuration`` strings, its ``data`` and ``label`` objects, at most `_RECORD_KEYS`
     keys); else None (the general path). The offsets of JSON Lines records (their line's
     first byte that is not a blank); for a JSON document, the JSON path of its records'
-    list (their offsets are found where needed)."""
-    piece = bytes(buf[start:end])
+    list (their offsets are found where needed). `given`: the records as `records_pure`
+    parsed them and their list's path (then no offsets: found where needed)."""
     offs: array[int] | None = None
     prefix = ""
-    if lines:
-        items: list[Any] = []
+    items: list[Any]
+    if given is not None:
+        items, prefix = given
+    elif lines:
+        piece = bytes(buf[start:end])
+        items = []
         offs = array("q")
         pos = start
         for x in io.BytesIO(piece):
@@ -1540,7 +1558,7 @@ def records_check_pure(
                 offs.append(pos + len(x) - len(x.lstrip()))
             pos += len(x)
     else:
-        doc = _parsed(piece, allow_nan)
+        doc = _parsed(bytes(buf[start:end]), allow_nan)
         if type(doc) is dict and len(doc) == 1:
             ((name, items),) = doc.items()
             if (name != "instances" if request else name not in ENVELOPES) or type(items) is not list:
@@ -1606,13 +1624,20 @@ def records_check_pure(
 
 
 def _checked(
-    buf: bytes | bytearray, start: int, end: int, lines: bool, request: bool, allow_nan: bool
+    buf: bytes | bytearray,
+    start: int,
+    end: int,
+    lines: bool,
+    request: bool,
+    allow_nan: bool,
+    given: tuple[list[Any], str] | None = None,
 ) -> CheckedRecords | tuple[int, int] | None:
-    """The check-mode reading of a body (C, else the twin): `CheckedRecords`, or the
-    record the kernel stopped in and the offset where it begins when every record before
-    it is sound (`_valid_before`), or None."""
+    """The check-mode reading of a body (C, else the twin, of the records `given` when
+    `records_pure` parsed them): `CheckedRecords`, or the record the kernel stopped in and
+    the offset where it begins when every record before it is sound (`_valid_before`), or
+    None."""
     if _CREC is None:
-        return records_check_pure(buf, start, end, lines, request, allow_nan)
+        return records_check_pure(buf, start, end, lines, request, allow_nan, given)
     got = _CREC.json_records(buf, start, end, lines, request, False, allow_nan, not request, True, True)
     if got[0] is not None:
         return CheckedRecords(got[0], got[1], got[2], np.frombuffer(got[3], dtype=np.int64))
@@ -1627,6 +1652,7 @@ def column_errors(
     request: bool,
     allow_nan: bool,
     content_type: str,
+    given: tuple[list[Any], str] | None = None,
 ) -> tuple[int, int] | None:
     """Raise the `DecodeError` of the first column error of a body the column reader
     declined, as the general path reports it (message, offset, line, record index), when
@@ -1635,7 +1661,8 @@ def column_errors(
     Otherwise the record the kernel stopped in, with every record before it sound (the
     caller reads it first), or None; and nothing when the route finds no error or is
     unsure: the general path decides."""
-    got = _checked(buf, start, end, lines, request, allow_nan)
+    got = _checked(buf, start, end, lines, request, allow_nan, given)
+    del given
     if not isinstance(got, CheckedRecords):
         return got
     found = first_column_error(got, request, lines)
@@ -1644,6 +1671,8 @@ def column_errors(
     reason, k = found
     if got.offsets is not None:
         off: int | None = int(got.offsets[k])
+    elif lines:
+        off = record_offset(buf, k, True)
     else:
         off = path_offset(buf, start, end, f"{got.prefix}[{k}]")
     line = None if off is None or not lines else buf.count(b"\n", 0, off) + 1
