@@ -290,6 +290,40 @@ _ONE_RECORD_MORE: dict[str, tuple[bytes, Callable[[smp.RecordBatch], Any]]] = {
 }
 
 
+# One record of about 500 kB of non-empty tiny fields (a row each, one per 3 to 6 bytes: past
+# a table's limit of one per 8): read in pieces of its fields, a key's last entry winning
+# across them, the last uid too.
+_A, _B = ld(1, ld(1, b"a")), ld(1, ld(1, b"b"))  # entries of keys a and b without a value
+_ONE_RECORD_MORE |= {
+    "100,000 entries of keys a and b without a value": (
+        features(b"a", ld(2, ld(1, f32(1.0)))) + (_A + _B) * 50_000 + features(b"v", ld(2, ld(1, f32(1.5)))),
+        lambda b: list(b.features) == ["v"] and b.features["v"].tolist() == [[1.5]],
+    ),
+    "85,000 entries of an empty key with an empty int32 tensor, and of key b without a value": (
+        (b"\x0a\x04\x12\x02\x3a\x00" + _B) * 42_500 + features(b"v", ld(2, ld(1, f32(1.5)))),
+        lambda b: (
+            list(b.features) == ["", "v"]
+            and b.features[""].dtype == np.int32
+            and b.features[""].shape == (1, 0)
+            and b.features["v"].tolist() == [[1.5]]
+        ),
+    ),
+    "170,000 uid strings, the last one another": (
+        ld(3, b"u") * 170_000 + ld(3, b"w") + features(b"v", ld(2, ld(1, f32(1.5)))),
+        lambda b: b.uid == ("w",) and b.features["v"].tolist() == [[1.5]],
+    ),
+    "a mix of entries, uids and metadata, b's last entry holding a value": (
+        (_A + ld(3, b"u") + features(b"b", ld(7, ld(1, b"\x03"))) + _B + ld(4, b"m") + _A) * 16_000
+        + features(b"b", ld(7, ld(1, b"\x04"))),
+        lambda b: (
+            list(b.features) == ["b"]
+            and b.features["b"].tolist() == [[4]]
+            and (b.uid, b.metadata) == (("u",), ("m",))
+        ),
+    ),
+}
+
+
 @pytest.mark.parametrize("case", sorted(_ONE_RECORD | _ONE_RECORD_MORE))
 def test_one_record_of_many_small_fields_is_read_without_the_careful_reader(case: str) -> None:
     payload, check = (_ONE_RECORD | _ONE_RECORD_MORE)[case]

@@ -78,9 +78,11 @@ def careful(payloads: list[bytes]) -> smp.RecordBatch:
     return reader.careful_decode(memoryview(body), starts, lengths, {}, 0, 0)
 
 
-def vector(payloads: list[bytes], chunk_bytes: int | None = None) -> smp.RecordBatch:
+def vector(
+    payloads: list[bytes], chunk_bytes: int | None = None, piece_bytes: int | None = None
+) -> smp.RecordBatch:
     _, buf, starts, lengths = tables(payloads)
-    return reader.vector_decode(buf, starts, lengths, chunk_bytes=chunk_bytes)
+    return reader.vector_decode(buf, starts, lengths, chunk_bytes=chunk_bytes, piece_bytes=piece_bytes)
 
 
 # --------------------------------------------------------------------------------------
@@ -669,27 +671,37 @@ def test_one_long_key_among_many_short_entries_stays_within_32_x(which: str) -> 
 @pytest.mark.parametrize("which", PATHS)
 def test_two_keys_of_one_hash_decline_to_the_careful_reader(which: str) -> None:
     # With a multiplier of 0 the hash keeps only the map, the length and the last byte:
-    # "ab" and "cb" share one hash, and the check byte by byte declines; the careful
-    # reader reads two columns.
+    # "ab......." and "cb......." (9 bytes: keys of up to 7 are packed, not hashed) share one
+    # hash, and the check byte by byte declines; the careful reader reads two columns.
+    ab, cb = b"ab" + b"." * 7, b"cb" + b"." * 7
     payloads = [
-        features(b"ab", ld(F32, ld(1, f32(1.0)))) + features(b"cb", ld(F32, ld(1, f32(2.0)))),
-        features(b"cb", ld(F32, ld(1, f32(3.0)))) + features(b"ab", ld(F32, ld(1, f32(4.0)))) + ld(3, b"u"),
+        features(ab, ld(F32, ld(1, f32(1.0)))) + features(cb, ld(F32, ld(1, f32(2.0)))),
+        features(cb, ld(F32, ld(1, f32(3.0)))) + features(ab, ld(F32, ld(1, f32(4.0)))) + ld(3, b"u"),
     ]
     with path(which), mock.patch.object(reader, "_KEY_HASH", np.uint64(0)):
         with pytest.raises(reader.Decline, match="two keys of one hash"):
             vector(payloads)
         got = rp.decode(write_records(payloads))
-    assert list(got.features) == ["ab", "cb"]
-    assert got.features["ab"].tolist() == [[1.0], [4.0]]
-    assert got.features["cb"].tolist() == [[2.0], [3.0]]
+    assert list(got.features) == [ab.decode(), cb.decode()]
+    assert got.features[ab.decode()].tolist() == [[1.0], [4.0]]
+    assert got.features[cb.decode()].tolist() == [[2.0], [3.0]]
     # One key per hash: read, the same batch as the careful reader's.
     with path(which), mock.patch.object(reader, "_KEY_HASH", np.uint64(0)):
         same = [
-            features(b"ab", ld(F32, ld(1, f32(1.0)))),
-            features(b"ab", ld(F32, ld(1, f32(2.0)))) + ld(3, b"u"),
+            features(ab, ld(F32, ld(1, f32(1.0)))),
+            features(ab, ld(F32, ld(1, f32(2.0)))) + ld(3, b"u"),
         ]
         assert vector(same).equals(careful(same), bitwise=True)
-        assert vector(same).features["ab"].tolist() == [[1.0], [2.0]]
+        assert vector(same).features[ab.decode()].tolist() == [[1.0], [2.0]]
+    # "ab" and "cb" themselves are packed exactly, whatever the multiplier: two columns.
+    short = [
+        features(b"ab", ld(F32, ld(1, f32(1.0)))) + features(b"cb", ld(F32, ld(1, f32(2.0)))),
+        features(b"cb", ld(F32, ld(1, f32(3.0)))) + features(b"ab", ld(F32, ld(1, f32(4.0)))) + ld(3, b"u"),
+    ]
+    with path(which), mock.patch.object(reader, "_KEY_HASH", np.uint64(0)):
+        got = vector(short)
+    assert got.equals(careful(short), bitwise=True)
+    assert got.features["ab"].tolist() == [[1.0], [4.0]] and got.features["cb"].tolist() == [[2.0], [3.0]]
 
 
 @settings(deadline=None, max_examples=60)
@@ -1305,3 +1317,261 @@ def test_one_record_of_tiny_fields_with_a_byte_changed_gives_the_careful_readers
         assert got == careful_outcome
     else:
         assert isinstance(got, smp.RecordBatch) and got.equals(want, bitwise=True)
+
+
+# --------------------------------------------------------------------------------------
+# One record read in pieces of its fields (`_read_pieces`): last key wins across pieces
+# --------------------------------------------------------------------------------------
+
+
+def pieces(payload: bytes, piece_bytes: int) -> smp.RecordBatch:
+    """One record read in pieces of about `piece_bytes` bytes, the careful reader forbidden."""
+    forbidden = mock.patch.object(reader, "careful_decode", side_effect=AssertionError("the careful reader"))
+    with forbidden, mock.patch.object(reader, "_read_pieces", wraps=reader._read_pieces) as split:
+        got = vector([payload], piece_bytes=piece_bytes)
+    assert split.call_count == 1
+    return got
+
+
+def _entry_i32(key: bytes, v: int) -> bytes:
+    return features(key, ld(I32, ld(1, varint(v))))
+
+
+_A, _B = ld(1, ld(1, b"a")), ld(1, ld(1, b"b"))  # entries of keys a and b, without a value
+
+
+@pytest.mark.parametrize("which", PATHS)
+@pytest.mark.parametrize("piece_bytes", [1, 5, 13, 40])
+def test_a_key_whose_last_entry_has_no_value_is_lacking_across_pieces(which: str, piece_bytes: int) -> None:
+    # a = 1, b = 2 in the first bytes, then 20 entries of a and b without a value: the
+    # record lacks both, whichever piece held their values; "v" stays.
+    payload = (
+        _entry_i32(b"a", 1) + _entry_i32(b"b", 2) + (_A + _B) * 10 + features(b"v", ld(F32, ld(1, f32(1.5))))
+    )
+    with path(which):
+        got = pieces(payload, piece_bytes)
+    assert got.equals(careful([payload]), bitwise=True)
+    assert list(got.features) == ["v"] and got.features["v"].tolist() == [[1.5]]
+    assert _batch_record(got) == _oracle_record(payload)
+
+
+@pytest.mark.parametrize("which", PATHS)
+@pytest.mark.parametrize("piece_bytes", [1, 7, 30])
+def test_the_last_entry_of_a_key_wins_in_its_position_across_pieces(which: str, piece_bytes: int) -> None:
+    # a = 1, b = 2, a without a value, c = 9, a = 3, b without a value, then label y = 4
+    # twice (5 wins): features a = 3 after c (its last entry's position), b lacking.
+    payload = (
+        _entry_i32(b"a", 1)
+        + _entry_i32(b"b", 2)
+        + _A
+        + _entry_i32(b"c", 9)
+        + _entry_i32(b"a", 3)
+        + _B
+        + ld(2, entry(b"y", ld(I32, ld(1, varint(4)))))
+        + ld(2, entry(b"y", ld(I32, ld(1, varint(5)))))
+    )
+    with path(which):
+        got = pieces(payload, piece_bytes)
+    assert got.equals(careful([payload]), bitwise=True)
+    assert list(got.features) == ["c", "a"]
+    assert got.features["c"].tolist() == [[9]] and got.features["a"].tolist() == [[3]]
+    assert got.label["y"].tolist() == [5]  # a label of one value a record: a scalar column
+    assert _batch_record(got) == _oracle_record(payload)
+
+
+@pytest.mark.parametrize("which", PATHS)
+@pytest.mark.parametrize("piece_bytes", [1, 4, 11])
+def test_the_last_uid_metadata_and_configuration_win_across_pieces(which: str, piece_bytes: int) -> None:
+    # uids in every piece (the last one, "zé", not ASCII), a metadata string in the first
+    # bytes only, configurations of which the last is empty (it wins: "").
+    payload = (
+        ld(4, b"m0")
+        + ld(3, b"u") * 6
+        + ld(5, b"c1")
+        + features(b"v", ld(F32, ld(1, f32(2.5))))
+        + ld(3, b"u2") * 3
+        + ld(3, "zé".encode())
+        + ld(5, b"")
+    )
+    with path(which):
+        got = pieces(payload, piece_bytes)
+    assert got.equals(careful([payload]), bitwise=True)
+    assert (got.uid, got.metadata, got.configuration) == (("zé",), ("m0",), ("",))
+    assert got.features["v"].tolist() == [[2.5]]
+
+
+@pytest.mark.parametrize("which", PATHS)
+def test_a_uid_that_is_not_utf8_in_any_piece_is_the_careful_readers_error(which: str) -> None:
+    # The third of 70 uids is not UTF-8: the last one would win, but protobuf (and the
+    # careful reader) refuses the record; the pieces decline, the careful reader reports.
+    payload = ld(3, b"u") * 2 + ld(3, b"\xff") + ld(3, b"u") * 67
+    with path(which):
+        with pytest.raises(reader.Decline, match="not UTF-8"):
+            vector([payload], piece_bytes=9)
+        with pytest.raises(smp.DecodeError) as e:
+            rp.decode(write_records([payload]))
+    assert e.value.reason.startswith("uid")
+    assert (e.value.offset, e.value.record_index) == (8 + 6 + 2, 0)
+
+
+@pytest.mark.parametrize("which", PATHS)
+def test_uid_strings_are_checked_all_at_once_or_one_by_one(which: str) -> None:
+    # 100 ASCII uids (one check of them all), then the same with one of them "é" (each
+    # decoded): the last wins either way.
+    f = _wire.Fields(
+        np.zeros(100, np.int64),
+        np.full(100, 3, np.int64),
+        np.full(100, 2, np.int64),
+        np.arange(100, dtype=np.int64) * 2,
+        np.arange(100, dtype=np.int64) * 2 + 2,
+        np.arange(100, dtype=np.int64),
+    )
+    with path(which):
+        buf = np.frombuffer(b"ab" * 99 + b"yz", np.uint8)
+        assert reader._record_strings(buf, f, 3, 2) == ["yz", None]
+        buf = np.frombuffer(b"ab" * 50 + "é".encode() + b"ab" * 48 + b"yz", np.uint8)
+        assert reader._record_strings(buf, f, 3, 1) == ["yz"]
+        buf = np.frombuffer(b"ab" * 50 + b"\xc3a" + b"ab" * 48 + b"yz", np.uint8)
+        with pytest.raises(reader.Decline, match="not UTF-8"):
+            reader._record_strings(buf, f, 3, 1)
+
+
+@pytest.mark.parametrize("which", PATHS)
+def test_one_record_of_tiny_entries_past_the_table_limit_is_read_in_quarters(which: str) -> None:
+    # 20,000 entries of 5 bytes, a row each: more than the table's row per 8 bytes, so the
+    # record is read in pieces (about a quarter each) instead of declining.
+    payload = _entry_i32(b"a", 7) + (_A + _B) * 9_999 + _entry_i32(b"b", 8) + ld(3, b"u") * 5_000
+    _, buf, starts, lengths = tables([payload])
+    forbidden = mock.patch.object(reader, "careful_decode", side_effect=AssertionError("the careful reader"))
+    with path(which), forbidden, mock.patch.object(reader, "_read_part", wraps=reader._read_part) as part:
+        got = reader.vector_decode(buf, starts, lengths)
+    # The whole record once (its table overflows), then one piece per quarter.
+    assert part.call_count == 1 + reader.CHUNKS
+    assert list(got.features) == ["b"] and got.features["b"].tolist() == [[8]]
+    assert got.uid == ("u",)
+    assert got.equals(careful([payload]), bitwise=True)
+
+
+_PIECE_KINDS = [
+    *_KINDS,
+    "entry of key b",
+    "entry of key a = 1",
+    "entry of key b = 2",
+    "label entry of key a = 3",
+    "metadata",
+]
+
+
+def _pieces_record(parts: list[tuple[str, int]]) -> bytes:
+    more = {
+        "entry of key b": _B,
+        "entry of key a = 1": _entry_i32(b"a", 1),
+        "entry of key b = 2": _entry_i32(b"b", 2),
+        "label entry of key a = 3": ld(2, entry(b"a", ld(I32, ld(1, varint(3))))),
+        "metadata": ld(4, b"m"),
+    }
+    return b"".join(more[k] * c if k in more else _one_record([(k, c)]) for k, c in parts)
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    st.lists(st.tuples(st.sampled_from(_PIECE_KINDS), st.integers(1, 30)), min_size=1, max_size=10),
+    st.sampled_from(PATHS),
+    st.integers(1, 200),
+)
+def test_one_record_read_in_pieces_reads_as_protobuf_reads_it(
+    parts: list[tuple[str, int]], which: str, piece_bytes: int
+) -> None:
+    # Any record of runs of tiny fields, cut into pieces of any size: the careful reader's
+    # batch and protobuf's reading, on both paths, without the careful reader.
+    payload = _pieces_record(parts)
+    want = careful([payload])
+    assert _batch_record(want) == _oracle_record(payload)
+    with path(which):
+        if len(payload) <= piece_bytes:
+            got = vector([payload], piece_bytes=piece_bytes)
+        else:
+            got = pieces(payload, piece_bytes)
+    assert got.equals(want, bitwise=True)
+
+
+@pytest.mark.skipif(C is None, reason="sm_payloads.formats._crecordio is not built")
+@settings(deadline=None, max_examples=400)
+@given(st.lists(_field, max_size=12).map(b"".join), st.integers(0, 4), st.integers(1, 20))
+def test_c_cuts_answers_what_its_twin_does(message: bytes, pad: int, step: int) -> None:
+    # The message at offset `pad` of its buffer (a byte after it): the cuts between its
+    # fields, or a decline on both sides.
+    assert C is not None
+    buf = np.frombuffer(b"\x07" * pad + message + b"\x00", np.uint8)
+    got = C.cuts(buf, pad, len(message), step)
+    try:
+        twin = _wire.field_cuts(buf, pad, pad + len(message), step)
+    except _wire.Decline:
+        assert got is None
+        return
+    assert got is not None
+    assert np.frombuffer(got, np.int64).tolist() == twin.tolist()
+    # Written out: each multiple of step past the start maps to the first tag at or after it.
+    tags = [pad + j for j in _tags_of(message)]
+    firsts = (next((t for t in tags if t >= pad + m), None) for m in range(step, len(message), step))
+    assert twin.tolist() == sorted({t for t in firsts if t is not None})
+
+
+def _tags_of(message: bytes) -> list[int]:
+    """Where the fields of a message that scans begin, with the careful reader's `fields`."""
+    return [tag_at for *_, tag_at in _wire.fields(memoryview(message), 0, len(message))]
+
+
+def test_c_cuts_refuses_ranges_outside_the_buffer_and_steps_below_1() -> None:
+    if C is None:
+        pytest.skip("sm_payloads.formats._crecordio is not built")
+    buf = np.frombuffer(b"\x08\x01" * 4, np.uint8)
+    assert np.frombuffer(C.cuts(buf, 0, 8, 3), np.int64).tolist() == [4, 6]
+    assert np.frombuffer(C.cuts(buf, 2, 6, 2), np.int64).tolist() == [4, 6]
+    assert C.cuts(buf, 0, 9, 3) is None
+    assert C.cuts(buf, -1, 4, 3) is None
+    assert C.cuts(buf, 0, 8, 0) is None
+    assert np.frombuffer(C.cuts(buf, 0, 8, 100), np.int64).tolist() == []
+    assert C.cuts(np.frombuffer(b"\x08\x01\x0b\x01", np.uint8), 0, 4, 1) is None  # a group
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    st.lists(st.integers(0, 2**64 - 1), max_size=12, unique=True),
+    st.lists(st.integers(0, 11), max_size=300),
+    st.integers(0, 40),
+)
+def test_distinct_numbers_values_by_first_occurrence(
+    values: list[int], picks: list[int], repeat: int
+) -> None:
+    # A few values, some very common (the first one repeated): each element's number, and
+    # the first occurrence of each value, whether told apart by comparisons or by a sort.
+    if not values:
+        picks = []
+    h = np.array([values[p % len(values)] for p in [0] * repeat * bool(values) + picks], dtype=np.uint64)
+    firsts, ids = reader._distinct(h)
+    seen: dict[int, int] = {}
+    for j, v in enumerate(h.tolist()):
+        seen.setdefault(v, j)
+    assert sorted(firsts.tolist()) == sorted(seen.values())
+    assert len(set(firsts.tolist())) == firsts.size
+    assert h[firsts[ids]].tolist() == h.tolist()
+
+
+@pytest.mark.parametrize("which", PATHS)
+def test_keys_of_7_and_8_bytes_and_one_key_in_both_maps_are_told_apart(which: str) -> None:
+    # Keys of up to 7 bytes are packed exactly with their map and length, longer ones hashed:
+    # "abcdefg" and "abcdefg\0", "" and "\0", the same key in features and label, 2,000 times.
+    keys = [b"abcdefg", b"abcdefg\x00", b"", b"\x00", b"abcdefgh", b"abcdefgi"]
+    one = b"".join(_entry_i32(k, j) for j, k in enumerate(keys)) + ld(
+        2, entry(b"abcdefg", ld(I32, ld(1, b"\x09")))
+    )
+    payload = one * 2_000
+    want = careful([payload])
+    with path(which):
+        got = pieces(payload, 1_000)
+        assert vector([payload]).equals(want, bitwise=True)
+    assert got.equals(want, bitwise=True)
+    assert list(got.features) == ["abcdefg", "abcdefg\x00", "", "\x00", "abcdefgh", "abcdefgi"]
+    assert [got.features[k.decode()].tolist() for k in keys] == [[[j]] for j in range(6)]
+    assert got.label["abcdefg"].tolist() == [9]

@@ -1254,6 +1254,80 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* cuts                                                                                  */
+/* ------------------------------------------------------------------------------------ */
+
+PyDoc_STRVAR(cuts_doc,
+"cuts(buf, start, length, step) -> bytearray | None\n\n"
+"Where the message buf[start : start + length] may be cut into pieces of about `step`\n"
+"bytes between its fields: a bytearray of native int64, for each multiple m of `step`\n"
+"past `start` and before the end, the offset of the first field that starts at or after\n"
+"start + m (each offset once, in order; none past the message's last field). None where\n"
+"`_wire.scan` declines on the message (or it leaves the buffer): the twin declines too.");
+
+static PyObject *
+cr_cuts(PyObject *self, PyObject *args)
+{
+    PyObject *bo, *result = NULL;
+    Py_buffer bv;
+    long long start_ll, length_ll, step_ll;
+    int64_t start, end, pos, next, k = 0, cap, fn, wt, vs, ve, *out;
+    int failed = 0;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OLLL:cuts", &bo, &start_ll, &length_ll, &step_ll))
+        return NULL;
+    if (PyObject_GetBuffer(bo, &bv, PyBUF_SIMPLE) < 0)
+        return NULL;
+    start = (int64_t)start_ll;
+    if (step_ll < 1 || !inside(start, (int64_t)length_ll, bv.len))
+        goto decline;
+    end = start + (int64_t)length_ll;
+    cap = (int64_t)(length_ll / step_ll) + 1;
+    result = new_table((Py_ssize_t)(cap * 8));
+    if (result == NULL)
+        goto done;
+    out = (int64_t *)PyByteArray_AS_STRING(result);
+    if (((uintptr_t)out % sizeof(int64_t)) != 0) {
+        Py_CLEAR(result);
+        goto decline;
+    }
+    pos = start;
+    next = start + (int64_t)step_ll;
+    Py_BEGIN_ALLOW_THREADS
+    while (pos < end) {
+        if (pos >= next) {
+            if (k >= cap) {
+                failed = 1;
+                break;
+            }
+            out[k++] = pos;
+            next = pos + (int64_t)step_ll - ((pos - start) % (int64_t)step_ll);
+        }
+        if (scan_field((const uint8_t *)bv.buf, &pos, end, &fn, &wt, &vs, &ve)) {
+            failed = 1;
+            break;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        Py_CLEAR(result);
+        goto decline;
+    }
+    if (PyByteArray_Resize(result, (Py_ssize_t)(k * 8)) < 0) {
+        Py_CLEAR(result);
+        goto done;
+    }
+    goto done;
+decline:
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&bv);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"walk", cr_walk, METH_VARARGS, walk_doc},
     {"gather", cr_gather, METH_VARARGS, gather_doc},
@@ -1263,6 +1337,7 @@ static PyMethodDef methods[] = {
     {"strings", cr_strings, METH_VARARGS, strings_doc},
     {"scan", cr_scan, METH_VARARGS, scan_doc},
     {"tensor_join", cr_tensor_join, METH_VARARGS, tensor_join_doc},
+    {"cuts", cr_cuts, METH_VARARGS, cuts_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -23,7 +23,8 @@ record has the same length, 1-3 only when no record is a multi-part one):
    (in C; numpy reads a few long tensors a run of fields at a time). A body of smaller
    fields than that is read in a few runs of records, each under the same limit, and the
    runs' entries joined before the columns are built; a record too large for its own run
-   declines.
+   (millions of non-empty map entries or uid strings of 3 to 5 bytes) is read in pieces of
+   its fields, a key's last entry winning across them (`_read_pieces`).
 4. `careful_decode`: one record at a time with `parse_record`, which reads any valid
    protobuf encoding of record.proto (any field order, packed or unpacked repeated fields,
    unknown fields of every wire type including groups, repeated map keys where the last
@@ -81,7 +82,9 @@ from ._wire import (
     Fields,
     TableFull,
     WireError,
+    cuts_of,
     decode_varint_stream,
+    field_cuts,
     fields,
     fields_in_runs,
     gather,
@@ -624,7 +627,12 @@ def _walked(buf: np.ndarray, n: int, layout: list[tuple[int, bytes, int]], raw: 
 
 
 def _scan_fields(
-    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, wanted: tuple[int, ...], limit: int
+    buf: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    wanted: tuple[int, ...],
+    limit: int,
+    tags: np.ndarray | None = None,
 ) -> Fields:
     """The fields numbered `wanted` of the messages ``buf[starts[i]:ends[i]]``, as `scan`
     splits them (the others checked and left out); declines where more than `limit` would
@@ -633,7 +641,7 @@ def _scan_fields(
     this reader scans, record.proto reads such a run as its first field), so a record of
     millions of empty map entries, or a value of millions of empty parts, is a table of a
     few rows. In C where built (the numpy twin runs, and decides, when the C loop does not
-    answer)."""
+    answer; `tags`, for one message, are its fields' tags where the caller has them)."""
     if crecordio is not None:
         mask = sum(1 << f for f in wanted)
         raw = crecordio.scan(buf, _i64(starts), _i64(np.maximum(ends - starts, 0)), mask, limit, True)
@@ -642,7 +650,7 @@ def _scan_fields(
         if isinstance(raw, bytearray):
             t = np.frombuffer(raw, dtype=np.int64).reshape(5, -1) if raw else np.empty((5, 0), np.int64)
             return Fields(t[0], t[1], t[2], t[3], t[4], np.arange(t.shape[1]))
-    f = scan(buf, starts, ends, wanted, limit, collapse=True)
+    f = scan(buf, starts, ends, wanted, limit, collapse=True, tags=tags)
     f.seq = np.arange(f.msg.size)
     return f
 
@@ -684,16 +692,39 @@ def _joined(
 
 def _record_strings(buf: np.ndarray, f: Fields, fno: int, n: int) -> list[str | None]:
     """The uid (`fno` 3), metadata (4) or configuration (5) of each record, from the
-    records' fields `f`: the last occurrence wins, every occurrence must be UTF-8 (the
-    careful reader checks each)."""
+    records' fields `f` (by record, then in wire order): the last occurrence wins, every
+    occurrence must be UTF-8 (the careful reader checks each). Occurrences of ASCII bytes
+    alone are checked at once (one record of millions of uid strings: no str each)."""
     out: list[str | None] = [None] * n
-    mine = f.fn == fno
-    for m, vs, ve in zip(f.msg[mine].tolist(), f.vs[mine].tolist(), f.ve[mine].tolist(), strict=True):
-        try:
-            out[m] = buf[vs:ve].tobytes().decode("utf-8")
-        except UnicodeDecodeError:
-            raise Decline("a string that is not UTF-8") from None
+    sel = f.fn == fno
+    count = int(np.count_nonzero(sel))
+    if not count:
+        return out
+    if count == sel.size:  # (one record of millions of uids: no copy of the table)
+        msg, vs, ve = f.msg, f.vs, f.ve
+    else:
+        mine = np.flatnonzero(sel)
+        msg, vs, ve = f.msg[mine], f.vs[mine], f.ve[mine]
+    if not _ascii(buf, vs, ve):
+        for m, s0, e0 in zip(msg.tolist(), vs.tolist(), ve.tolist(), strict=True):
+            try:
+                out[m] = buf[s0:e0].tobytes().decode("utf-8")
+            except UnicodeDecodeError:
+                raise Decline("a string that is not UTF-8") from None
+        return out
+    last = _last_of(msg, n)
+    for m in np.flatnonzero(last >= 0).tolist():
+        j = int(last[m])
+        out[m] = buf[int(vs[j]) : int(ve[j])].tobytes().decode("ascii")
     return out
+
+
+def _ascii(buf: np.ndarray, vs: np.ndarray, ve: np.ndarray) -> bool:
+    """Whether the byte ranges ``buf[vs[j]:ve[j]]`` hold ASCII bytes alone."""
+    lens = ve - vs
+    if vs.size < 64:
+        return all(buf[a:b].max(initial=0) < 0x80 for a, b in zip(vs.tolist(), ve.tolist(), strict=True))
+    return not bool((_gather_items(buf, vs, lens, lens, np.dtype(np.uint8)) >= 0x80).any())
 
 
 #: The wire type of one element of a tensor's values written unpacked, by tensor field.
@@ -814,7 +845,12 @@ CHUNKS = 4
 
 
 def vector_decode(
-    buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, *, chunk_bytes: int | None = None
+    buf: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    *,
+    chunk_bytes: int | None = None,
+    piece_bytes: int | None = None,
 ) -> RecordBatch:
     """All records at once with numpy; raises `Decline` for anything unusual.
 
@@ -829,25 +865,145 @@ def vector_decode(
     a quarter of it (a field takes at least 2 bytes): such a body is read in `CHUNKS` runs of
     records (`_read_part` each, under the same limit), and the runs' entries joined before
     the columns are built (`_columns`), so the batch is the one the whole body would give.
-    A record too large for a run of its own still declines. `chunk_bytes` reads in runs of
-    about that many payload bytes from the start (for the tests)."""
+    `chunk_bytes` reads in runs of about that many payload bytes from the start (for the
+    tests).
+
+    One record too large for a run of its own (millions of 3 to 5-byte map entries or uid
+    strings) is read in pieces of its fields instead (`_read_pieces`), about `CHUNKS`
+    pieces of a quarter of the body each. `piece_bytes` reads every record longer than
+    that in pieces of about that many bytes (for the tests)."""
     n = starts.size
     total = int(lengths.sum())
     limit = 64 + total // 8
+    if chunk_bytes is None and piece_bytes is not None:
+        chunk_bytes = 1 << 62
     if chunk_bytes is None:
+        tags: np.ndarray | None = None
         try:
-            part = _read_part(buf, starts, lengths, 0, limit, n, total)
-        except TableFull:
-            if n < 2:
-                raise
-            chunk_bytes = -(-total // CHUNKS)
-        else:
-            return _columns(buf, n, total, part)
+            return _columns(buf, n, total, _read_part(buf, starts, lengths, 0, limit, n, total))
+        except TableFull as full:
+            # (read on outside this clause: the exception holds the scan's frames)
+            tags = _split_of(full, int(starts[0]), int(starts[0]) + total) if n == 1 else None
+        chunk_bytes = -(-total // CHUNKS)
+        if n == 1:  # one record: in pieces at once, from the numpy scan's split of it
+            return _columns(
+                buf, n, total, _read_pieces(buf, int(starts[0]), total, 0, limit, n, total, chunk_bytes, tags)
+            )
     bounds = _runs(lengths, chunk_bytes)
+    piece = -(-total // CHUNKS) if piece_bytes is None else piece_bytes
     parts = [
-        _read_part(buf, starts[a:b], lengths[a:b], a, limit, n, total) for a, b in itertools.pairwise(bounds)
+        _read_run(buf, starts, lengths, a, b, limit, total, piece, piece_bytes is not None)
+        for a, b in itertools.pairwise(bounds)
     ]
     return _columns(buf, n, total, _merged(parts))
+
+
+def _read_run(
+    buf: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    a: int,
+    b: int,
+    limit: int,
+    total: int,
+    piece: int,
+    forced: bool = False,
+) -> _Part:
+    """The `_Part` of records ``a:b`` of the body (`_read_part`); a record alone in its run
+    whose tables pass `limit` (one record of millions of 3 to 5-byte map entries or uid
+    strings), or with `forced` any record alone longer than `piece`, is read in pieces of
+    about `piece` bytes of its fields (`_read_pieces`)."""
+    n = starts.size
+    if forced and b - a == 1 and int(lengths[a]) > piece:
+        return _read_pieces(buf, int(starts[a]), int(lengths[a]), a, limit, n, total, piece)
+    try:
+        return _read_part(buf, starts[a:b], lengths[a:b], a, limit, n, total)
+    except TableFull as full:
+        if b - a != 1:
+            raise
+        s0 = int(starts[a])
+        tags = _split_of(full, s0, s0 + int(lengths[a]))
+    return _read_pieces(buf, s0, int(lengths[a]), a, limit, n, total, piece, tags)
+
+
+def _split_of(full: TableFull, s: int, e: int) -> np.ndarray | None:
+    """The numpy scan's split of the record ``buf[s:e]`` (where its fields begin) that came
+    with `full`, where it is that record's table that overflowed."""
+    return full.tags[2] if full.tags is not None and full.tags[:2] == (s, e) else None
+
+
+def _read_pieces(
+    buf: np.ndarray,
+    start: int,
+    length: int,
+    rec: int,
+    limit: int,
+    n_all: int,
+    total: int,
+    piece: int,
+    tags: np.ndarray | None = None,
+) -> _Part:
+    """The `_Part` of record `rec` (``buf[start:start + length]``) read in pieces: its
+    fields cut into runs of about `piece` bytes (``_crecordio.cuts``, `field_cuts` its
+    twin), each run read as if it were a record (`_read_part`, entries without a value
+    kept), then joined as protobuf reads one record: a key's last entry wins across the
+    pieces, in its position, and is dropped where it has no value (the record lacks the
+    key); the last uid, metadata and configuration win. A piece's tables hold at most a
+    row per 2 bytes of it, so pieces of a quarter of the body keep each within `limit`.
+    `tags` are where the record's fields begin, where the numpy scan found them already
+    (it then reads each piece's fields from them, without splitting it again)."""
+    end = start + length
+    cuts: np.ndarray | None = None
+    if tags is not None:
+        cuts = cuts_of(tags, start, end, piece)
+    elif crecordio is not None:
+        raw = crecordio.cuts(buf, start, length, piece)
+        if raw is not None:
+            cuts = np.frombuffer(raw, dtype=np.int64)
+    if cuts is None:
+        cuts = field_cuts(buf, start, end, piece)
+    bounds = [start, *cuts.tolist(), end]
+    at = np.searchsorted(tags, bounds) if tags is not None else None
+    parts = []
+    for j, (s0, e0) in enumerate(itertools.pairwise(bounds)):
+        p = _read_part(
+            buf,
+            np.array([s0], np.int64),
+            np.array([e0 - s0], np.int64),
+            rec,
+            limit,
+            n_all,
+            total,
+            lacking=True,
+            tags=None if tags is None or at is None else tags[at[j] : at[j + 1]],
+        )
+        parts.append(p)
+    m = _merged(parts)
+    # A key's last entry across the pieces (each piece holds at most one per key), in wire order.
+    order = np.arange(m.kid.size)
+    last = np.full(len(m.names), -1, dtype=np.int64)
+    if m.kid.size:
+        by_key = np.lexsort((order, m.kid))
+        ends = np.flatnonzero(np.r_[m.kid[by_key][1:] != m.kid[by_key][:-1], True])
+        last[m.kid[by_key[ends]]] = by_key[ends]
+    keep = np.sort(last[last >= 0])
+    keep = keep[m.ttype[keep] != 0]
+    strings = tuple(
+        [next((p.strings[j][0] for p in reversed(parts) if p.strings[j][0] is not None), None)]
+        for j in range(3)
+    )
+    return _Part(
+        m.names,
+        m.rec[keep],
+        m.kid[keep],
+        m.ttype[keep],
+        m.bs[keep],
+        m.be[keep],
+        m.tbuf,
+        m.fbuf,
+        [(r[0][keep], r[1][keep]) for r in m.ranges],
+        (strings[0], strings[1], strings[2]),
+    )
 
 
 def _runs(lengths: np.ndarray, size: int) -> list[int]:
@@ -859,23 +1015,66 @@ def _runs(lengths: np.ndarray, size: int) -> list[int]:
     return sorted({0, lengths.size, *cuts[cuts < lengths.size].tolist()})
 
 
+#: `_distinct` tells this many values apart by comparisons before it sorts.
+_FEW_VALUES = 8
+
+
+def _distinct(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of `h`: the index of the first occurrence of each, and each
+    element's value number (an index into those). A few values that each take at least
+    an eighth of what is left (one record of millions of entries of a few keys) are told
+    apart by comparisons, one pass each; otherwise (or past `_FEW_VALUES`) with a sort
+    (`np.unique`, numbered in the order of the values)."""
+    ids = np.zeros(h.size, dtype=np.int64)
+    firsts: list[int] = []
+    todo: np.ndarray | None = None  # the elements not numbered yet (None: all of them)
+    left = h.size
+    while left and len(firsts) < _FEW_VALUES:
+        r0 = 0 if todo is None else int(todo[0])
+        same = h == h[r0] if todo is None else h[todo] == h[r0]
+        if 8 * int(np.count_nonzero(same)) < left:
+            break
+        if todo is None:  # (value 0: ids are 0 already)
+            todo = np.flatnonzero(~same)
+        else:
+            ids[todo[same]] = len(firsts)
+            todo = todo[~same]
+        firsts.append(r0)
+        left = todo.size
+    if not left:
+        return np.array(firsts, dtype=np.int64), ids
+    _, first_row, key_id = np.unique(h, return_index=True, return_inverse=True)
+    return first_row, key_id.ravel().astype(np.int64)
+
+
 def _read_part(
-    buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, first: int, limit: int, n_all: int, total: int
+    buf: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    first: int,
+    limit: int,
+    n_all: int,
+    total: int,
+    *,
+    lacking: bool = False,
+    tags: np.ndarray | None = None,
 ) -> _Part:
     """The `_Part` of the records ``starts``, ``lengths`` (record `first` of `n_all` in the
-    body, whose payloads hold `total` bytes), each table of fields within `limit` rows."""
+    body, whose payloads hold `total` bytes), each table of fields within `limit` rows.
+    With `lacking`, the surviving entries without a value stay too (tensor type 0, no
+    ranges): the pieces of one record (`_read_pieces`) need them, since such an entry
+    removes its key's earlier entries in the pieces before it. `tags`, for one record, are
+    where its fields begin, where the caller has them (`_read_pieces` on the numpy path)."""
     n = starts.size
     ends = starts + lengths
     # The records' fields in one scan: map entries (1, 2) and strings (3, 4, 5).
-    ent = _scan_fields(buf, starts, ends, (1, 2, 3, 4, 5), limit)
+    ent = _scan_fields(buf, starts, ends, (1, 2, 3, 4, 5), limit, tags)
     if (ent.wt != LEN).any():
         raise Decline("known field with another wire type")
     strings = ent.fn >= 3
     if strings.any():
-        rec = ent.select(strings)
-        ent = ent.select(~strings)
-        uid, metadata, configuration = (_record_strings(buf, rec, fno, n) for fno in (3, 4, 5))
-        del rec
+        uid, metadata, configuration = (_record_strings(buf, ent, fno, n) for fno in (3, 4, 5))
+        ent = ent.select(np.flatnonzero(~strings))
     else:
         uid, metadata, configuration = [None] * n, [None] * n, [None] * n
     del strings
@@ -893,10 +1092,14 @@ def _read_part(
         raise Decline("map entry field with another wire type")
     if kf.msg.size and (kf.msg[1:] == kf.msg[:-1]).any():
         raise Decline("map entry with its key twice (the careful reader checks each)")
-    kidx = _last_of(kf.msg, m_e)
-    key_s = np.where(kidx >= 0, kf.vs[np.maximum(kidx, 0)] if kf.vs.size else 0, 0)
-    key_len = np.where(kidx >= 0, kf.ve[np.maximum(kidx, 0)] if kf.ve.size else 0, 0) - key_s
-    del kf, kidx
+    if kf.msg.size == m_e:  # a key in every entry (none twice): the table's own order
+        key_s, key_len = kf.vs, kf.ve - kf.vs
+    else:
+        kidx = _last_of(kf.msg, m_e)
+        key_s = np.where(kidx >= 0, kf.vs[np.maximum(kidx, 0)] if kf.vs.size else 0, 0)
+        key_len = np.where(kidx >= 0, kf.ve[np.maximum(kidx, 0)] if kf.ve.size else 0, 0) - key_s
+        del kidx
+    del kf
     if key_len.size and int(key_len.max()) > 64:
         raise Decline("long map keys")
     width = int(key_len.max()) if key_len.size else 0
@@ -904,24 +1107,36 @@ def _read_part(
     # key length and key bytes, then checked byte by byte against the first entry of its
     # hash (two keys of one hash decline). A matrix of every entry's bytes, as wide as the
     # longest key, peaked at 34 x the input where one long key widened many short ones.
+    # Keys of at most 7 bytes are told apart exactly by the map, length and bytes packed
+    # into the 64 bits instead (bits 59-60, 56-58, and a byte each below): nothing to check.
     fn_of = ent.fn
-    h = fn_of.astype(np.uint64) << np.uint64(8) | key_len.astype(np.uint64)
+    packed = width <= 7
+    shortest = int(key_len.min()) if key_len.size else 0
+    if packed:
+        h = fn_of.astype(np.uint64) << np.uint64(59) | key_len.astype(np.uint64) << np.uint64(56)
+    else:
+        h = fn_of.astype(np.uint64) << np.uint64(8) | key_len.astype(np.uint64)
     for j in range(width):
+        if j < shortest:  # every key has a byte j
+            byte = buf[key_s + j].astype(np.uint64)
+            h = h | byte << np.uint64(8 * j) if packed else h * _KEY_HASH ^ byte
+            continue
         m = np.flatnonzero(key_len > j)
-        h[m] = h[m] * _KEY_HASH ^ buf[key_s[m] + j].astype(np.uint64)
-    _, first_row, key_id = np.unique(h, return_index=True, return_inverse=True)
+        byte = buf[key_s[m] + j].astype(np.uint64)
+        h[m] = h[m] | byte << np.uint64(8 * j) if packed else h[m] * _KEY_HASH ^ byte
+    first_row, key_id = _distinct(h)
     del h
-    key_id = key_id.ravel().astype(np.int64)
     if first_row.size > MAX_KEYS:
         raise Decline("too many distinct keys")
-    ex = first_row[key_id]
-    if (fn_of[ex] != fn_of).any() or (key_len[ex] != key_len).any():
-        raise Decline("two keys of one hash")
-    for j in range(width):
-        m = np.flatnonzero(key_len > j)
-        if (buf[key_s[m] + j] != buf[key_s[ex[m]] + j]).any():
+    if not packed:
+        ex = first_row[key_id]
+        if (fn_of[ex] != fn_of).any() or (key_len[ex] != key_len).any():
             raise Decline("two keys of one hash")
-    del ex
+        for j in range(width):
+            m = np.flatnonzero(key_len > j)
+            if (buf[key_s[m] + j] != buf[key_s[ex[m]] + j]).any():
+                raise Decline("two keys of one hash")
+        del ex
     names: list[tuple[str, str]] = []
     for r in first_row.tolist():
         s0 = int(key_s[r])
@@ -943,12 +1158,21 @@ def _read_part(
     del ent
     # Last entry wins for a repeated key within a record.
     comp = ent_msg * (len(names) + 1) + key_id
-    sorter = np.lexsort((np.arange(m_e), comp))
-    last = np.ones(sorter.size, dtype=bool)
-    if sorter.size:
-        last[:-1] = comp[sorter][1:] != comp[sorter][:-1]
-    keep = np.sort(sorter[last])  # back in wire order: record, then position
-    del comp, sorter, last
+    ncomp = (int(ent_msg[-1]) + 1) * (len(names) + 1) if m_e else 0
+    if ncomp <= max(m_e, 1 << 16):
+        # (record, key) pairs few enough for a table of each one's last entry
+        lastof = np.full(ncomp, -1, dtype=np.int64)
+        np.maximum.at(lastof, comp, np.arange(m_e))
+        keep = np.sort(lastof[lastof >= 0])  # back in wire order: record, then position
+        del lastof
+    else:
+        sorter = np.lexsort((np.arange(m_e), comp))
+        last = np.ones(sorter.size, dtype=bool)
+        if sorter.size:
+            last[:-1] = comp[sorter][1:] != comp[sorter][:-1]
+        keep = np.sort(sorter[last])  # back in wire order: record, then position
+        del sorter, last
+    del comp
     k = keep.size
     rec_of = ent_msg[keep]
     kid_of = key_id[keep]
@@ -982,18 +1206,21 @@ def _read_part(
     del vsel, member, other, lo, last_other, lasti
     tbuf, t_s, t_e = _joined(buf, m_msg, m_vs, m_ve, k)
     del m_msg, m_vs, m_ve
-    # The entries with a value, from here on (in wire order).
-    at = np.flatnonzero(present)
-    rec_of, kid_of, t_type, t_s, t_e = rec_of[at] + first, kid_of[at], t_type[at], t_s[at], t_e[at]
-    del at, present
+    # The entries with a value (with `lacking`, all of them), from here on (in wire order).
     # The keys of these records alone already make more column cells than the whole body
     # may (the careful reader's budget, `_check_cells`): decline before the tensors.
     budget = max(CELLS_FLOOR, total + 8 * n_all)
-    kids = np.unique(kid_of)
+    kids = np.unique(kid_of[present])
+    if not lacking:
+        at = np.flatnonzero(present)
+        rec_of, kid_of, t_type, t_s, t_e = rec_of[at], kid_of[at], t_type[at], t_s[at], t_e[at]
+        del at
+    rec_of = rec_of + first
+    del present
     for map_name in ("features", "label"):
         if sum(names[kid][0] == map_name for kid in kids.tolist()) * n_all > budget:
             raise Decline("more column cells than the careful reader allows (it reports them)")
-    numeric = t_type != 9
+    numeric = (t_type != 9) & (t_type != 0)
     fbuf = _NO_BYTES
     k = rec_of.size
     ranges = [(np.zeros(k, np.int64), np.zeros(k, np.int64)) for _ in range(3)]
@@ -1003,7 +1230,7 @@ def _read_part(
         for f in range(3):
             ranges[f][0][cells] = got[f][0]
             ranges[f][1][cells] = got[f][1]
-    if numeric.all():
+    if not (t_type == 9).any():
         tbuf = _NO_BYTES
     return _Part(names, rec_of, kid_of, t_type, t_s, t_e, tbuf, fbuf, ranges, (uid, metadata, configuration))
 

@@ -54,8 +54,10 @@ __all__ = [
     "TableFull",
     "WireError",
     "bytes_chunks",
+    "cuts_of",
     "decode_varint_stream",
     "encode_varint",
+    "field_cuts",
     "fields",
     "fields_in_runs",
     "fixed_chunks",
@@ -222,7 +224,11 @@ class Decline(Exception):
 
 class TableFull(Decline):
     """A table of fields would pass its row limit: the messages hold too many small fields
-    for one table (fewer messages at a time may fit)."""
+    for one table (fewer messages at a time may fit). Raised by `scan` while it kept the
+    fields of a long message that `_split_long` split, `tags` is (its start, its end, its
+    fields' tags), so that a caller may cut the message without splitting it again."""
+
+    tags: tuple[int, int, np.ndarray] | None = None
 
 
 def read_varints_at(buf: np.ndarray, pos: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -763,6 +769,22 @@ def splits_long(lengths: np.ndarray) -> bool:
     return lengths.size < _FEW and int(lengths.max(initial=0)) >= _LONG
 
 
+def field_cuts(buf: np.ndarray, s: int, e: int, step: int) -> np.ndarray:
+    """Where the message ``buf[s:e]`` may be cut into pieces of about `step` bytes between
+    its fields: for each multiple m of `step` with ``s + m < e``, the offset of the first
+    field that starts at or after ``s + m`` (each offset once, in order; none past the last
+    field). Declines where `scan` would on the message. The twin of ``_crecordio.cuts``;
+    `_split_long` finds the fields' tags (no table of them all)."""
+    return cuts_of(_split_long(buf, s, e), s, e, step)
+
+
+def cuts_of(tags: np.ndarray, s: int, e: int, step: int) -> np.ndarray:
+    """`field_cuts` of the message ``buf[s:e]`` whose fields begin at `tags` (in order)."""
+    marks = s + step * np.arange(1, -(-(e - s) // step), dtype=np.int64)
+    at = np.searchsorted(tags, marks, side="left")
+    return np.unique(tags[at[at < tags.size]])
+
+
 def fields_in_runs(
     buf: np.ndarray, s: int, e: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
@@ -787,6 +809,7 @@ def scan(
     limit: int | None = None,
     *,
     collapse: bool = False,
+    tags: np.ndarray | None = None,
 ) -> Fields:
     """Split every message ``buf[starts[i]:ends[i]]`` into its fields, all messages at once.
 
@@ -798,7 +821,9 @@ def scan(
     right after a kept empty one of the same number in the same message is not kept (nor
     counted): for record.proto's messages such a run adds nothing to its first field (a map
     entry or string that replaces an equal one, an empty part of a message that merges, an
-    empty packed run), so a message of millions of them is a table of one row.
+    empty packed run), so a message of millions of them is a table of one row. `tags`,
+    for one message, are where its fields begin (as `_split_long` finds them), where the
+    caller has them already.
     """
     n = starts.size
     kept = _Kept(wanted, limit, collapse, n)
@@ -816,11 +841,17 @@ def scan(
                 if e - p < _LONG:
                     _scan_few(buf, i, p, e, step, kept)
                     continue
-                tags = _split_long(buf, p, e)
-                for a in range(0, tags.size, _SPLIT_ROWS):
-                    at = tags[a : a + _SPLIT_ROWS]
+                split = _split_long(buf, p, e) if tags is None or n != 1 else tags
+                for a in range(0, split.size, _SPLIT_ROWS):
+                    at = split[a : a + _SPLIT_ROWS]
                     fn, wt, vs, ve = _step_fields(buf, at, np.full(at.size, e, dtype=np.int64))
-                    kept.add_run(i, fn, wt, vs, ve, np.arange(step + a, step + a + at.size, dtype=np.int64))
+                    try:
+                        kept.add_run(
+                            i, fn, wt, vs, ve, np.arange(step + a, step + a + at.size, dtype=np.int64)
+                        )
+                    except TableFull as full:
+                        full.tags = (p, e, split)
+                        raise
             break
         fn, wt, vs, ve = _step_fields(buf, pos, end)
         kept.add_step(idx, fn, wt, vs, ve, step)
