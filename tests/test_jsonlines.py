@@ -458,3 +458,61 @@ def test_sparse_shape_wider_than_int64_is_a_decode_error() -> None:
         "features['values']: sparse shape [18446744073709551615] has 18446744073709551615 elements, "
         "more than 2**63 - 1"
     )
+
+
+# --------------------------------------------------------------------------------------
+# The block size never changes the answer: tensor objects of values alone beside sparse
+# records of another block
+# --------------------------------------------------------------------------------------
+
+
+def _outcome(body: bytes, **kw: int) -> object:
+    try:
+        b = L.decode(body, **kw)
+    except smp.DecodeError as e:
+        return (str(e), e.offset, e.record_index, e.line)
+    return b
+
+
+def test_a_tensor_object_of_values_fits_a_sparse_shape_of_another_block() -> None:
+    body = b'{"a": {"values": [1, 2, 3, 4]}}\n{"a": {"keys": [3], "shape": [2, 2], "values": [1]}}\n'
+    for block in (None, 7, 40):
+        got = L.decode(body) if block is None else L.decode(body, block_size=block)
+        a = got.features["a"]
+        assert a.shape == (2, 2)
+        assert a.matrix.toarray().tolist() == [[1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 1.0]]
+    # a plain list has the shape (4,): it does not fit, at any block size
+    plain = b'{"a": [1, 2, 3, 4]}\n{"a": {"keys": [3], "shape": [2, 2], "values": [1]}}\n'
+    for block in (None, 7, 40):
+        with pytest.raises(smp.DecodeError) as info:
+            L.decode(plain) if block is None else L.decode(plain, block_size=block)
+        assert str(info.value) == (
+            "application/jsonlines: features['a']: dense record that does not fit the sparse shape"
+            " (a RecordBatch column holds one kind of value) at line 1 (byte 0, record 0)"
+        )
+
+
+_mixed_lines = st.sampled_from(
+    [
+        b'{"a": {"values": [1, 2, 3, 4]}}',
+        b'{"a": [1, 2, 3, 4]}',
+        b'{"a": {"keys": [3], "shape": [2, 2], "values": [1]}}',
+        b'{"a": {"keys": [0, 2], "shape": [4], "values": [1, 5]}}',
+        b'{"a": {"values": [1, 2]}}',
+        b'{"a": {"values": [[1, 2], [3, 4]]}}',
+        b'{"a": []}',
+        b"",
+    ]
+)
+
+
+@given(st.lists(_mixed_lines, min_size=1, max_size=6), st.integers(1, 120))
+def test_the_block_size_never_changes_the_answer(lines: list[bytes], block: int) -> None:
+    body = b"\n".join(lines) + b"\n"
+    want = _outcome(body)
+    got = _outcome(body, block_size=block)
+    if isinstance(want, smp.RecordBatch):
+        assert isinstance(got, smp.RecordBatch), got
+        assert got.equals(want, bitwise=True)
+    else:
+        assert got == want

@@ -134,15 +134,17 @@ def _parse_block(
     response: bool,
     allow_nan: bool,
     dtype: DtypeSpec = None,
+    scan: bool = True,
 ) -> Group:
-    """The records of one block of whole lines."""
-    fast = (
-        _scan_block(block, 0, base_offset, base_line, response, dtype)
-        if response
-        else request_group(
+    """The records of one block of whole lines (without `scan`, by the general path alone)."""
+    if not scan:
+        fast = None
+    elif response:
+        fast = _scan_block(block, 0, base_offset, base_line, response, dtype)
+    else:
+        fast = request_group(
             block, 0, len(block), dtype, lines=True, base_offset=base_offset, base_line=base_line
         )
-    )
     if fast is not None and fast_exact32(fast, dtype):
         return fast
     parse = response_record if response else instance_record
@@ -188,9 +190,10 @@ def _groups(
     block_size: int,
     whole: bool = False,
     dtype: DtypeSpec = None,
+    scan: bool = True,
 ) -> Iterator[Group]:
     first = 0
-    if whole and not hasattr(source, "read"):
+    if whole and scan and not hasattr(source, "read"):
         # A whole buffer: try one scan over all of it (one output array, no joining).
         buf = as_bytes(source, text=True)
         at = skip_bom(buf)
@@ -204,7 +207,7 @@ def _groups(
                 yield fast
             return
     for block, base_offset, base_line in line_blocks(source, block_size):
-        g = _parse_block(block, base_offset, base_line, first, response, allow_nan, dtype)
+        g = _parse_block(block, base_offset, base_line, first, response, allow_nan, dtype, scan)
         first += len(g)
         if len(g):
             yield g
@@ -292,7 +295,26 @@ def _decode_buf(data: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, bloc
     if hint and hint[1] >= 0 and hint[0] > 0:
         # (record 0: the general path reads its line first anyway)
         _check_line(data, at, hint[0], hint[1], allow_nan)
-    return _batch(_collect(_groups(data, False, allow_nan, block_size, dtype=dtype)), dtype, allow_nan)
+    groups = _collect(_groups(data, False, allow_nan, block_size, dtype=dtype))
+    if not any(isinstance(g, FastGroup) for g in groups) or len(groups) < 2:
+        return _batch(groups, dtype, allow_nan)
+    try:
+        return _batch(groups, dtype, allow_nan)
+    except DecodeError as e:
+        if _COLUMN_ERROR not in e.reason:
+            raise
+    # The request scanner reads a block's tensor objects of values alone as number lists:
+    # beside a sparse column of another block, of a shape of several dimensions, such a
+    # record would not fit it, where the general path, which knows it has no shape, takes
+    # it. The blocks are read again by the general path alone: the whole body's answer.
+    del groups
+    return _batch(
+        _collect(_groups(data, False, allow_nan, block_size, dtype=dtype, scan=False)), dtype, allow_nan
+    )
+
+
+#: The end of a column error's reason (`ColumnError`).
+_COLUMN_ERROR = "(a RecordBatch column holds one kind of value)"
 
 
 def _check_line(data: bytes | bytearray, start: int, k: int, at: int, allow_nan: bool) -> None:
