@@ -674,12 +674,15 @@ PyDoc_STRVAR(text_rows_doc,
              "stop], from a list of n * width str (csv_text's records). The lists hold only str\n"
              "and are not tracked by the cyclic garbage collector (a list of str can be in no\n"
              "reference cycle; millions of tracked lists would make each collection walk them).\n"
-             "shared: None, or a list of 128 slots for one-field rows (stop - start == 1): a\n"
-             "record whose text is one ASCII character takes the list in the slot of that\n"
-             "character (made there on first use, or when the slot holds anything but that\n"
-             "character's one-item list), so that such records share one list per character.");
+             "shared: None, or a list of 129 slots: a one-field row (stop - start == 1) whose\n"
+             "text is one ASCII character takes the list in the slot of that character (made\n"
+             "there on first use, or when the slot holds anything but that character's one-item\n"
+             "list), and a row whose texts are all empty the list in slot 128 (likewise: made\n"
+             "when it holds anything but stop - start empty str), so that such records share\n"
+             "one list per character, and one for the empty rows.");
 
-#define SHARED_ROWS 128
+#define SHARED_ROWS 129
+#define SHARED_EMPTY 128
 
 /* The list that the one-field records of the ASCII character `ch` share, from slot ch of
  * `shared` (made there when the slot holds anything but [ch]); a new reference, or NULL
@@ -718,6 +721,52 @@ static PyObject *shared_row(PyObject *shared, PyObject *u, Py_UCS4 ch) {
     return row;
 }
 
+/* The list that rows of k empty texts share, from slot SHARED_EMPTY of `shared` (made
+ * there when the slot holds anything but k exact empty str); a new reference, or NULL with
+ * an exception. */
+static PyObject *shared_empty(PyObject *shared, Py_ssize_t k) {
+    PyObject *have, *item;
+    Py_ssize_t j;
+    if (PyList_GET_SIZE(shared) != SHARED_ROWS) {
+        PyErr_SetString(PyExc_RuntimeError, "text_rows: the shared rows changed while the rows were made");
+        return NULL;
+    }
+    have = PyList_GET_ITEM(shared, SHARED_EMPTY);
+    if (PyList_CheckExact(have) && PyList_GET_SIZE(have) == k) {
+        for (j = 0; j < k; j++) {
+            item = PyList_GET_ITEM(have, j);
+            if (!PyUnicode_CheckExact(item) || PyUnicode_GET_LENGTH(item) != 0) break;
+        }
+        if (j == k) {
+            Py_INCREF(have);
+            return have;
+        }
+    }
+    have = PyList_New(k);
+    if (have == NULL) return NULL;
+    for (j = 0; j < k; j++) {
+        item = PyUnicode_New(0, 0); /* the empty str (no allocation) */
+        if (item == NULL) {
+            Py_DECREF(have); /* its slots after j are NULL: list_dealloc skips them */
+            return NULL;
+        }
+        PyList_SET_ITEM(have, j, item);
+    }
+    /* PyList_New may run a collection (finalizers): check the slots again */
+    if (PyList_GET_SIZE(shared) != SHARED_ROWS) {
+        Py_DECREF(have);
+        PyErr_SetString(PyExc_RuntimeError, "text_rows: the shared rows changed while the rows were made");
+        return NULL;
+    }
+    PyObject_GC_UnTrack(have);
+    Py_INCREF(have);
+    /* the slot's old object is dropped last: its finalizer, if any, sees the new slot */
+    item = PyList_GET_ITEM(shared, SHARED_EMPTY);
+    PyList_SET_ITEM(shared, SHARED_EMPTY, have);
+    Py_XDECREF(item);
+    return have;
+}
+
 static PyObject *text_rows(PyObject *self, PyObject *args) {
     PyObject *fields, *target, *shared = Py_None;
     Py_buffer out;
@@ -729,7 +778,7 @@ static PyObject *text_rows(PyObject *self, PyObject *args) {
     if (shared == Py_None) {
         shared = NULL;
     } else if (!PyList_CheckExact(shared) || PyList_GET_SIZE(shared) != SHARED_ROWS) {
-        PyErr_SetString(PyExc_ValueError, "text_rows: shared must be None or a list of 128 slots");
+        PyErr_SetString(PyExc_ValueError, "text_rows: shared must be None or a list of 129 slots");
         return NULL;
     }
     if (PyObject_GetBuffer(target, &out, PyBUF_WRITABLE | PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return NULL;
@@ -750,17 +799,30 @@ static PyObject *text_rows(PyObject *self, PyObject *args) {
             return NULL;
         }
     }
-    if (stop - start != 1) shared = NULL;
     slots = (PyObject **)out.buf;
     for (i = 0; i < n; i++) {
         PyObject *row = NULL, *old;
         if (shared != NULL) {
             PyObject *u = PyList_GET_ITEM(fields, i * width + start);
-            if (PyUnicode_CheckExact(u) && PyUnicode_GET_LENGTH(u) == 1 && PyUnicode_READ_CHAR(u, 0) < SHARED_ROWS) {
+            if (!PyUnicode_CheckExact(u)) {
+                /* (a finalizer changed the fields: the loop below says so) */
+            } else if (stop - start == 1 && PyUnicode_GET_LENGTH(u) == 1 && PyUnicode_READ_CHAR(u, 0) < 128) {
                 row = shared_row(shared, u, PyUnicode_READ_CHAR(u, 0));
                 if (row == NULL) {
                     PyBuffer_Release(&out);
                     return NULL;
+                }
+            } else if (PyUnicode_GET_LENGTH(u) == 0) {
+                for (j = start + 1; j < stop; j++) {
+                    PyObject *t = PyList_GET_ITEM(fields, i * width + j);
+                    if (!PyUnicode_CheckExact(t) || PyUnicode_GET_LENGTH(t) != 0) break;
+                }
+                if (j >= stop) {
+                    row = shared_empty(shared, stop - start);
+                    if (row == NULL) {
+                        PyBuffer_Release(&out);
+                        return NULL;
+                    }
                 }
             }
         }

@@ -453,9 +453,11 @@ def text_fields(
     return text_fields_pure(data, lo, hi, width, ascii, cache)
 
 
-#: The lists one-field rows share (`text_rows`): one slot per ASCII character.
-SHARED_ROWS = 128
-_ASCII = [chr(i) for i in range(SHARED_ROWS)]
+#: The lists rows share (`text_rows`): one slot per ASCII character (one-field rows of that
+#: text), and one more (`_SHARED_EMPTY`) for rows whose texts are all empty.
+SHARED_ROWS = 129
+_SHARED_EMPTY = 128
+_ASCII = [chr(i) for i in range(_SHARED_EMPTY)]
 
 
 def text_rows(
@@ -475,9 +477,11 @@ def text_rows(
     `shared` (`SHARED_ROWS` slots, None or the list made for that character): one-field
     rows (``stop - start == 1``) whose text is one ASCII character take the list of that
     character, made once, so that the records of one character share one list (a
-    one-character record is two bytes: a list of its own would be 72). The slots of the
-    characters seen are filled in (the twin fills them all); a slot that holds anything
-    but the one-item list of its character gets a new one."""
+    one-character record is two bytes: a list of its own would be 72), and rows of any
+    number of fields that are all empty take the list of the last slot (``,`` and a line
+    end, two bytes, would be a list of two of 80). The slots of the characters seen are
+    filled in (the twin fills them all); a slot that holds anything but the one-item list
+    of its character (the last: ``stop - start`` exact empty str) gets a new one."""
     n = len(fields) // width
     if out is None:
         out = np.empty(n, dtype=object)
@@ -489,20 +493,30 @@ def text_rows(
         return out
     if _C is not None:
         _C.text_rows(fields, width, start, stop, out, shared)
-    elif stop - start == 1:
+        return out
+    k = stop - start
+    blank: list[str] | None = None  # the row of k empty texts that records share
+    if shared is not None:
+        # (as the kernel: a slot that holds anything but its row gets a new one)
+        blank = shared[_SHARED_EMPTY]
+        if not (type(blank) is list and blank == [""] * k and all(type(t) is str for t in blank)):
+            blank = shared[_SHARED_EMPTY] = [""] * k
+    if k == 1:
         col = fields[start::width] if width > 1 else fields
         if shared is None:
             out[:] = [[s] for s in col]
         else:
-            # (as the kernel: a slot that holds anything but [ch] gets a new [ch])
-            shared[:] = [
+            shared[:_SHARED_EMPTY] = [
                 row if type(row) is list and row == [ch] else [ch]
-                for row, ch in zip(shared, _ASCII, strict=True)
+                for row, ch in zip(shared[:_SHARED_EMPTY], _ASCII, strict=True)
             ]
-            get = dict(zip(_ASCII, shared, strict=True)).get
+            get = dict(zip([*_ASCII, ""], shared, strict=True)).get
             out[:] = [get(s) or [s] for s in col]
     else:
-        out[:] = [fields[i : i + stop - start] for i in range(start, n * width, width)]
+        rows = [fields[i : i + k] for i in range(start, n * width, width)]
+        if blank is not None:
+            rows = [blank if row == blank else row for row in rows]
+        out[:] = rows
     return out
 
 

@@ -543,18 +543,23 @@ def too_wide(widest: int, chars: int, n: int) -> bool:
 
 
 def _same_width(texts: list[str]) -> np.ndarray | None:
-    """The str array of `texts` when they all have the same number of characters (at least
-    one) and none holds a NUL, from their UTF-32 code points at once (``np.array`` takes
+    """The str array of `texts` when they all have the same number of characters (none,
+    too) and none holds a NUL, from their UTF-32 code points at once (``np.array`` takes
     about 100 ns a text); None otherwise. The texts are joined with a NUL between them and
     one after the last: n rows of w + 1 code points whose last one, and only that one, is
-    NUL exactly when every text is w characters without a NUL."""
+    NUL exactly when every text is w characters without a NUL. Texts that are all empty
+    are the ``<U1`` array of empty texts that ``np.array`` gives them. A lone surrogate
+    (a text that is not from a body: Autopilot's class names) is one code point, as
+    ``np.array`` keeps it."""
     n = len(texts)
     joined = "\0".join(texts)
     row, extra = divmod(len(joined) + 1, n)
-    if extra or row < 2:
+    if extra:
         return None
+    if row < 2:  # (row 1: every text empty)
+        return np.zeros(n, dtype="<U1")
     joined += "\0"
-    codes = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
+    codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
     del joined
     grid = codes.reshape(n, row)
     if grid[:, -1].any() or np.count_nonzero(codes) != n * (row - 1):
@@ -713,7 +718,7 @@ class _Block:
         self.pending: DecodeError | None = None
         # a block of lists: the column, made once at the most records the region can hold
         # (`upper`), filled a piece at a time (`filled` records so far), and the lists that
-        # the records of one ASCII character share (`text_rows`)
+        # the records of one ASCII character, or of empty texts only, share (`text_rows`)
         self.upper = upper
         self.out: np.ndarray | None = None
         self.filled = 0
@@ -745,12 +750,9 @@ class _Block:
             text_rows(piece.fields, piece.width, cols.start, cols.stop, dst, self.shared)
         else:
             cs, recs, rec0 = self.charset, piece.recs(), piece.rec0
-            if len(cols) == 1:
-                c = cols.start
-                texts = [_text(r.fields[c], cs, r, c, rec0 + i) for i, r in enumerate(recs)]
-                text_rows(texts, 1, 0, 1, dst, self.shared)
-            else:
-                dst[:] = [[_text(r.fields[c], cs, r, c, rec0 + i) for c in cols] for i, r in enumerate(recs)]
+            # (a piece of at most _CAREFUL_RECORDS records: its texts in one list for a moment)
+            texts = [_text(r.fields[c], cs, r, c, rec0 + i) for i, r in enumerate(recs) for c in cols]
+            text_rows(texts, len(cols), 0, len(cols), dst, self.shared)
         del dst
         self.filled += n
 
