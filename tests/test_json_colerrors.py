@@ -702,3 +702,68 @@ def test_responses_with_nan(lines: bool) -> None:
     assert routed(body, lines, response=True, allow_nan=True) == want
     got = all_paths(body, lines, response=True)  # NaN is not JSON
     assert isinstance(got, tuple) and got[1].startswith("invalid JSON")
+
+
+# --------------------------------------------------------------------------------------
+# The pure path's report of the record its column reader stopped in
+# --------------------------------------------------------------------------------------
+
+_SOUND = b'{"features": [1.5, 2]}'
+_REFUSED = [
+    b'{"features": [1, true]}',
+    b'{"features": null}',
+    b'{"data": 3}',
+    b'{"features": [1], "values": [2]}',
+    b'{"uid": 5, "features": [1]}',
+    b'{"label": {"x": true}}',
+]
+
+
+def _error_of(run: Callable[[], Any]) -> tuple[Any, ...]:
+    try:
+        run()
+    except smp.DecodeError as e:
+        return (e.reason, e.offset, e.line, e.record_index)
+    raise AssertionError("no error")
+
+
+@pytest.mark.parametrize("bad", _REFUSED)
+@pytest.mark.parametrize("layout", ["instances", "list", "lines"])
+def test_pure_path_reads_the_refused_record_first_without_the_general_path(bad: bytes, layout: str) -> None:
+    """With the kernels off, a request whose sound records come before a refused one gets
+    that record's error from the record alone (the general path's column builder is not
+    run), exactly as the general path reports it."""
+    records = [_SOUND, b'{"features": ["a", "b"]}' if layout == "list" else _SOUND] * 40 + [bad, _SOUND]
+    lines = layout == "lines"
+    if lines:
+        body = b"\n".join(records) + b"\n"
+    elif layout == "list":
+        body = b"[" + b", ".join(records) + b"]"
+    else:
+        body = b'{"instances": [' + b", ".join(records) + b"]}"
+    with path("pure"):
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(J, "_first_refused", lambda *a: None)  # the route off: the reference
+            want = _error_of(lambda: decode(body, lines, False))
+        with no_general_path(parse=True):
+            got = _error_of(lambda: decode(body, lines, False))
+    assert got == want
+    assert got[3] == 80
+
+
+def test_plainly_sound_says_nothing_it_cannot_tell() -> None:
+    for rec in ({"features": [1, 2.5]}, {"a": "x", "b": ["p", "q"], "c": 3}, {"values": [1]}):
+        assert J._plainly_sound(rec), rec
+    for rec in (
+        {"features": [1], "values": [2]},
+        {"features": []},
+        {"a": [1, "x"]},
+        {"a": [[1]]},
+        {"data": {"features": [1]}},
+        {"uid": "u"},
+        {"a": None},
+        {"a": True},
+        [1, 2],
+        3,
+    ):
+        assert not J._plainly_sound(rec), rec

@@ -1104,7 +1104,13 @@ def request_fast(
         parsed: list[Any] = []
         got = records_pure(buf, start, end, lines, True, parsed=parsed)
         if got is None and content_type is not None and parsed:
-            column_errors(buf, start, end, lines, True, False, content_type, parsed.pop())
+            given = parsed.pop()
+            column_errors(buf, start, end, lines, True, False, content_type, given)
+            if hint is not None:
+                stop = _first_refused(given[0], buf, lines)
+                if stop is not None:
+                    hint += stop
+            del given
         del parsed
     if got is None:
         return None
@@ -1119,17 +1125,24 @@ def request_fast(
             where = maps[part == "label"]
             name = "values" if part == "data" and inner == "features" else inner
         elif key in _STRING_FIELDS:
-            if kind != "s" or index is not None:
+            if kind != "s":  # a uid that is no string: the general path's error
+                _pure_stop(buf, start, end, lines, hint)
+                return None
+            if index is not None:
                 return None  # strings some records lack: the general path
             strings[key] = payload
             continue
         elif key in RESERVED and key != "features":
-            return None  # "data" or "label" holding no object: the general path's error
+            # "data" or "label" holding no object: the general path's error
+            _pure_stop(buf, start, end, lines, hint)
+            return None
         else:
             where = maps[0]
             name = "values" if key == "features" else key
         if name in where:
-            return None  # one column given twice ("features" and "values"...): the general path's error
+            # one column given twice ("features" and "values"...): the general path's error
+            _pure_stop(buf, start, end, lines, hint)
+            return None
         col = record_column(n, name, kind, payload, width, dtype, index)
         if col is None:
             if kind == "k" and index is not None and content_type is not None:
@@ -1642,6 +1655,57 @@ def _checked(
     if got[0] is not None:
         return CheckedRecords(got[0], got[1], got[2], np.frombuffer(got[3], dtype=np.int64))
     return (got[1], got[3]) if request and _valid_before(got[2]) else None
+
+
+def _pure_stop(buf: bytes | bytearray, start: int, end: int, lines: bool, hint: list[int] | None) -> None:
+    """Before `request_fast` declines a body the grammar refuses although the twin read it
+    (a "data" object that is none, a uid that is no string, a column under two keys): on
+    the pure path, with `hint`, the refused record (`_first_refused`), as the kernel
+    reports it."""
+    if _CREC is None and hint is not None:
+        parsed: list[Any] = []
+        records_pure(buf, start, end, lines, True, parsed=parsed)
+        stop = _first_refused(parsed[0][0], buf, lines) if parsed else None
+        if stop is not None:
+            hint += stop
+
+
+def _first_refused(items: list[Any], buf: bytes | bytearray, lines: bool) -> tuple[int, int] | None:
+    """The pure path's report of a declined request (what the kernel's `report` tells): the
+    first record of `items` (the parsed records) that the grammar refuses, and the offset
+    of its first byte; every record before it is sound, so its error is the body's first
+    (a record's errors come before any column's). None when none is refused, or its
+    offset is not found: the general path decides."""
+    for k, rec in enumerate(items):
+        if _plainly_sound(rec):
+            continue
+        try:
+            _instance_cells(rec, "$")
+        except BadValue:
+            at = record_offset(buf, k, lines)
+            return None if at is None else (k, at)
+    return None
+
+
+def _plainly_sound(rec: Any) -> bool:
+    """Whether a parsed request record is, at a glance, one the grammar reads: an object of
+    features holding numbers, strings, or non-empty lists of numbers or of strings (no
+    reserved key but ``features``, not both ``features`` and ``values``). False says
+    nothing: `_instance_cells` decides."""
+    if type(rec) is not dict or ("features" in rec and "values" in rec):
+        return False
+    for k, v in rec.items():
+        t = type(v)
+        if k in RESERVED and k != "features":
+            return False
+        if t in _NUM_TYPES or t is str:
+            continue
+        if t is not list or not v:
+            return False
+        kinds = set(map(type, v))
+        if not (kinds <= _NUM_TYPES or kinds == {str}):
+            return False
+    return True
 
 
 def column_errors(
