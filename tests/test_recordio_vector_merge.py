@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import struct
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import ModuleType
 from typing import Any
 from unittest import mock
@@ -1575,3 +1575,30 @@ def test_keys_of_7_and_8_bytes_and_one_key_in_both_maps_are_told_apart(which: st
     assert list(got.features) == ["abcdefg", "abcdefg\x00", "", "\x00", "abcdefgh", "abcdefgi"]
     assert [got.features[k.decode()].tolist() for k in keys] == [[[j]] for j in range(6)]
     assert got.label["abcdefg"].tolist() == [9]
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    st.lists(st.tuples(st.sampled_from(_PIECE_KINDS), st.integers(1, 20)), min_size=1, max_size=8),
+    st.data(),
+    st.sampled_from(PATHS),
+    st.integers(1, 60),
+)
+def test_one_record_in_pieces_with_a_byte_changed_declines_or_gives_the_careful_readers_batch(
+    parts: list[tuple[str, int]], data: st.DataObject, which: str, piece_bytes: int
+) -> None:
+    # A byte anywhere changed: where the careful reader refuses the record, the pieces
+    # decline (never a batch); where it reads it, they give its batch or decline.
+    payload = bytearray(_pieces_record(parts))
+    at = data.draw(st.integers(0, len(payload) - 1))
+    payload[at] = data.draw(st.integers(0, 255))
+    want: smp.RecordBatch | None = None
+    with suppress(smp.DecodeError):
+        want = careful([bytes(payload)])
+    with path(which):
+        try:
+            got = vector([bytes(payload)], piece_bytes=piece_bytes)
+        except reader.Decline:
+            return
+    assert want is not None, "a batch where the careful reader refuses the record"
+    assert got.equals(want, bitwise=True)

@@ -18,7 +18,9 @@ strict and simple: anything unusual declines.
 Rule 4: nothing allocates in proportion to a length word; only to bytes present.
 `scan` splits many messages in vectorized steps of one field each; a few long ones (one
 record of millions of 2-byte fields) by walkers over blocks of them (`_split_long`), which
-take the same number of steps whatever the message's length.
+take the same number of steps whatever the message's length. `field_cuts` (`cuts_of` from
+a split at hand) says where such a message may be cut between its fields into pieces of
+about a given size, for a reader that reads it a piece at a time.
 
 Writing (`encode_varint`, `tag`, `length_delimited`; vectorized `varint_len`,
 `varint_encode` and the message tree `Message` / `Chunks` that `MessageWriter` places):
