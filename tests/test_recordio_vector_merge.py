@@ -1602,3 +1602,39 @@ def test_one_record_in_pieces_with_a_byte_changed_declines_or_gives_the_careful_
             return
     assert want is not None, "a batch where the careful reader refuses the record"
     assert got.equals(want, bitwise=True)
+
+
+@pytest.mark.parametrize("which", PATHS)
+def test_a_record_of_tiny_entries_among_others_is_read_in_pieces_in_its_run(which: str) -> None:
+    # Records of one entry around one of 20,000 entries of 5 bytes: the body's tables pass
+    # their limit, the runs of records are read, and the long record, alone in its run and
+    # still past the limit, is read in pieces; the others as before.
+    small = [features(b"v", ld(F32, ld(1, f32(float(i))))) + ld(3, b"s%d" % i) for i in range(40)]
+    big = (
+        _entry_i32(b"a", 7) + (_A + _B) * 9_999 + features(b"v", ld(F32, ld(1, f32(-1.0)))) + ld(3, b"u") * 9
+    )
+    payloads = [*small[:20], big, *small[20:]]
+    _, buf, starts, lengths = tables(payloads)
+    forbidden = mock.patch.object(reader, "careful_decode", side_effect=AssertionError("the careful reader"))
+    with (
+        path(which),
+        forbidden,
+        mock.patch.object(reader, "_read_pieces", wraps=reader._read_pieces) as split,
+    ):
+        got = reader.vector_decode(buf, starts, lengths)
+    assert split.call_count == 1 and split.call_args.args[3] == 20  # the record's index
+    assert got.equals(careful(payloads), bitwise=True)
+    assert list(got.features) == ["v"]
+    assert got.features["v"].ravel().tolist() == [*range(20), -1.0, *range(20, 40)]
+    assert got.uid == (*(f"s{i}" for i in range(20)), "u", *(f"s{i}" for i in range(20, 40)))
+
+
+def test_runs_cut_before_and_after_every_record_longer_than_a_run() -> None:
+    # Runs of about 10 bytes: records of 4 bytes three at a time (the run ends with the
+    # record that reaches each multiple of 10), and records of 11 and 30 bytes alone.
+    lengths = np.array([4, 4, 4, 11, 4, 4, 30, 4], dtype=np.int64)
+    # ends: 4 8 12 23 27 31 61 65; multiples 10 to 60 fall in records 2, 3, 5, 6, 6, 6.
+    assert reader._runs(lengths, 10) == [0, 3, 4, 6, 7, 8]
+    assert reader._runs(np.array([4, 4, 4], dtype=np.int64), 10) == [0, 3]
+    assert reader._runs(np.array([30], dtype=np.int64), 10) == [0, 1]
+    assert reader._runs(np.array([4, 30], dtype=np.int64), 100) == [0, 2]

@@ -1012,7 +1012,10 @@ def _runs(lengths: np.ndarray, size: int) -> list[int]:
     ends = np.cumsum(lengths)
     total = int(ends[-1]) if ends.size else 0
     cuts = np.searchsorted(ends, np.arange(max(size, 1), total, max(size, 1)), side="left") + 1
-    return sorted({0, lengths.size, *cuts[cuts < lengths.size].tolist()})
+    longer = np.flatnonzero(lengths > size)  # a run of its own: cut before and after it
+    return sorted(
+        {0, lengths.size, *cuts[cuts < lengths.size].tolist(), *longer.tolist(), *(longer + 1).tolist()}
+    )
 
 
 #: `_distinct` tells this many values apart by comparisons before it sorts.
