@@ -341,13 +341,14 @@ def bodies(draw: st.DrawFn) -> list[bytes]:
 
 
 @settings(deadline=None, max_examples=300)
-@given(bodies(), st.sampled_from(PATHS))
-def test_vector_reader_gives_the_careful_readers_batch(payloads: list[bytes], which: str) -> None:
+@given(bodies(), st.sampled_from(PATHS), st.sampled_from([0, reader._SAME_ENTRIES]))
+def test_vector_reader_gives_the_careful_readers_batch(payloads: list[bytes], which: str, same: int) -> None:
+    # (`same` 0: equal map entries of a record left out of every body but the last one)
     try:
         want: Any = careful(payloads)
     except smp.DecodeError as e:
         want = e
-    with path(which):
+    with path(which), mock.patch.object(reader, "_SAME_ENTRIES", same):
         try:
             got = vector(payloads)
         except reader.Decline:
@@ -1478,16 +1479,18 @@ def _pieces_record(parts: list[tuple[str, int]]) -> bytes:
     st.lists(st.tuples(st.sampled_from(_PIECE_KINDS), st.integers(1, 30)), min_size=1, max_size=10),
     st.sampled_from(PATHS),
     st.integers(1, 200),
+    st.sampled_from([0, reader._SAME_ENTRIES]),
 )
 def test_one_record_read_in_pieces_reads_as_protobuf_reads_it(
-    parts: list[tuple[str, int]], which: str, piece_bytes: int
+    parts: list[tuple[str, int]], which: str, piece_bytes: int, same: int
 ) -> None:
-    # Any record of runs of tiny fields, cut into pieces of any size: the careful reader's
-    # batch and protobuf's reading, on both paths, without the careful reader.
+    # Any record of runs of tiny fields, cut into pieces of any size (and equal entries left
+    # out or not): the careful reader's batch and protobuf's reading, on both paths,
+    # without the careful reader.
     payload = _pieces_record(parts)
     want = careful([payload])
     assert _batch_record(want) == _oracle_record(payload)
-    with path(which):
+    with path(which), mock.patch.object(reader, "_SAME_ENTRIES", same):
         if len(payload) <= piece_bytes:
             got = vector([payload], piece_bytes=piece_bytes)
         else:
@@ -1583,9 +1586,10 @@ def test_keys_of_7_and_8_bytes_and_one_key_in_both_maps_are_told_apart(which: st
     st.data(),
     st.sampled_from(PATHS),
     st.integers(1, 60),
+    st.sampled_from([0, reader._SAME_ENTRIES]),
 )
 def test_one_record_in_pieces_with_a_byte_changed_declines_or_gives_the_careful_readers_batch(
-    parts: list[tuple[str, int]], data: st.DataObject, which: str, piece_bytes: int
+    parts: list[tuple[str, int]], data: st.DataObject, which: str, piece_bytes: int, same: int
 ) -> None:
     # A byte anywhere changed: where the careful reader refuses the record, the pieces
     # decline (never a batch); where it reads it, they give its batch or decline.
@@ -1595,7 +1599,7 @@ def test_one_record_in_pieces_with_a_byte_changed_declines_or_gives_the_careful_
     want: smp.RecordBatch | None = None
     with suppress(smp.DecodeError):
         want = careful([bytes(payload)])
-    with path(which):
+    with path(which), mock.patch.object(reader, "_SAME_ENTRIES", same):
         try:
             got = vector([bytes(payload)], piece_bytes=piece_bytes)
         except reader.Decline:
@@ -1638,3 +1642,42 @@ def test_runs_cut_before_and_after_every_record_longer_than_a_run() -> None:
     assert reader._runs(np.array([4, 4, 4], dtype=np.int64), 10) == [0, 3]
     assert reader._runs(np.array([30], dtype=np.int64), 10) == [0, 1]
     assert reader._runs(np.array([4, 30], dtype=np.int64), 100) == [0, 2]
+
+
+@pytest.mark.parametrize("which", PATHS)
+def test_equal_map_entries_of_a_record_are_read_once_the_last_of_them(which: str) -> None:
+    # Entries of up to 7 bytes: key a without a value (5), no key and an empty int32 tensor
+    # (4), key a and an empty float32 tensor (7), label entry of key a without a value (5);
+    # longer ones: a = 1 (int32). 2,000 of each in turns, so that each kind's last one is
+    # in the last turn: a's last entry is the float32 one (an empty tensor), "" an empty
+    # int32 tensor, label a lacking.
+    a_none, blank_i32, a_f32, label_a = (
+        _A,
+        ld(1, ld(2, ld(I32, b""))),
+        ld(1, entry(b"a", ld(F32, b""))),
+        ld(2, ld(1, b"a")),
+    )
+    turn = _entry_i32(b"a", 1) + a_none + blank_i32 + label_a + a_f32
+    payload = turn * 2_000
+    want = careful([payload])
+    _, buf, starts, lengths = tables([payload])
+    with (
+        path(which),
+        mock.patch.object(reader, "_SAME_ENTRIES", 1_000),
+        mock.patch.object(reader, "_last_of_each_entry", wraps=reader._last_of_each_entry) as once,
+    ):
+        got = reader.vector_decode(buf, starts, lengths)
+    # 10,000 entries of 62 kB: past the table's limit, read in 4 pieces of about 2,500.
+    assert once.call_count == reader.CHUNKS
+    assert sum(c.args[1].msg.size for c in once.call_args_list) == 10_000
+    assert got.equals(want, bitwise=True)
+    assert list(got.features) == ["", "a"] and not got.label
+    assert got.features[""].dtype == np.int32 and got.features[""].shape == (1, 0)
+    assert got.features["a"].dtype == np.float32 and got.features["a"].shape == (1, 0)
+    assert _batch_record(got) == _oracle_record(payload)
+    # What is left of 5 entries a turn: the longer one of every turn (10 bytes) and the
+    # last of each shorter kind.
+    ent = reader._scan_fields(buf, starts, starts + lengths, (1, 2), 10**6)
+    left = reader._last_of_each_entry(buf, ent)
+    assert left.msg.size == 2_000 + 4
+    assert left.vs[-4:].tolist() == (ent.vs[-4:]).tolist()

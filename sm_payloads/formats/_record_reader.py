@@ -1018,6 +1018,55 @@ def _runs(lengths: np.ndarray, size: int) -> list[int]:
     )
 
 
+def _last_rows(msg: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
+    """For rows of messages `msg` (sorted) with values `ids` (0..k-1), the last row of each
+    (message, value) pair, in order (wire order: message, then position)."""
+    m = msg.size
+    comp = msg * (k + 1) + ids
+    ncomp = (int(msg[-1]) + 1) * (k + 1) if m else 0
+    if ncomp <= max(m, 1 << 16):
+        # (message, value) pairs few enough for a table of each one's last row
+        lastof = np.full(ncomp, -1, dtype=np.int64)
+        np.maximum.at(lastof, comp, np.arange(m))
+        return np.sort(lastof[lastof >= 0])
+    sorter = np.lexsort((np.arange(m), comp))
+    last = np.ones(sorter.size, dtype=bool)
+    if sorter.size:
+        last[:-1] = comp[sorter][1:] != comp[sorter][:-1]
+    return np.sort(sorter[last])
+
+
+#: `_read_part` keeps only the last of equal map entries of a record from this many entries on.
+_SAME_ENTRIES = 4096
+
+
+def _last_of_each_entry(buf: np.ndarray, ent: Fields) -> Fields:
+    """The map entries `ent` (fields 1 and 2 of records, sorted by record) less those that
+    a later entry of the same record repeats byte for byte, in the same map: the last entry
+    of a key wins, and an entry's key and value are its bytes', so an entry that comes again
+    later in its record can never win, and reading it again would tell nothing new (its
+    checks are its copy's). Entries of up to 7 bytes are compared by their bytes, length
+    and map packed into 64 bits; longer ones are all kept. Returns `ent` itself where most
+    entries are longer or nothing is left out (one record of millions of entries of a few
+    keys: a few rows)."""
+    lens = ent.ve - ent.vs
+    small = lens <= 7
+    if 2 * int(np.count_nonzero(small)) < lens.size:
+        return ent
+    code = ent.fn.astype(np.uint64) << np.uint64(59) | lens.astype(np.uint64) << np.uint64(56)
+    width = int(lens[small].max(initial=0))
+    vs = ent.vs
+    for j in range(width):
+        m = np.flatnonzero(small & (lens > j))
+        code[m] |= buf[vs[m] + j].astype(np.uint64) << np.uint64(8 * j)
+    big = np.flatnonzero(~small)
+    code[big] = np.uint64(1 << 63) | big.astype(np.uint64)  # each its own (bit 63: no map's)
+    firsts, ids = _distinct(code)
+    del code
+    keep = _last_rows(ent.msg, ids, firsts.size)
+    return ent if keep.size == lens.size else ent.select(keep)
+
+
 #: `_distinct` tells this many values apart by comparisons before it sorts.
 _FEW_VALUES = 8
 
@@ -1081,6 +1130,8 @@ def _read_part(
     else:
         uid, metadata, configuration = [None] * n, [None] * n, [None] * n
     del strings
+    if ent.msg.size >= _SAME_ENTRIES:
+        ent = _last_of_each_entry(buf, ent)
     m_e = ent.msg.size
     vf: Fields | None = None
     if crecordio is None and splits_long(ent.ve - ent.vs):
@@ -1160,22 +1211,7 @@ def _read_part(
     ent_msg = ent.msg
     del ent
     # Last entry wins for a repeated key within a record.
-    comp = ent_msg * (len(names) + 1) + key_id
-    ncomp = (int(ent_msg[-1]) + 1) * (len(names) + 1) if m_e else 0
-    if ncomp <= max(m_e, 1 << 16):
-        # (record, key) pairs few enough for a table of each one's last entry
-        lastof = np.full(ncomp, -1, dtype=np.int64)
-        np.maximum.at(lastof, comp, np.arange(m_e))
-        keep = np.sort(lastof[lastof >= 0])  # back in wire order: record, then position
-        del lastof
-    else:
-        sorter = np.lexsort((np.arange(m_e), comp))
-        last = np.ones(sorter.size, dtype=bool)
-        if sorter.size:
-            last[:-1] = comp[sorter][1:] != comp[sorter][:-1]
-        keep = np.sort(sorter[last])  # back in wire order: record, then position
-        del sorter, last
-    del comp
+    keep = _last_rows(ent_msg, key_id, len(names))
     k = keep.size
     rec_of = ent_msg[keep]
     kid_of = key_id[keep]
