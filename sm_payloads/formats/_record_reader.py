@@ -713,9 +713,11 @@ def _record_strings(buf: np.ndarray, f: Fields, fno: int, n: int) -> list[str | 
                 raise Decline("a string that is not UTF-8") from None
         return out
     last = _last_of(msg, n)
-    for m in np.flatnonzero(last >= 0).tolist():
-        j = int(last[m])
-        out[m] = buf[int(vs[j]) : int(ve[j])].tobytes().decode("ascii")
+    has = np.flatnonzero(last >= 0)
+    js = last[has]
+    data = memoryview(buf)
+    for m, a, b in zip(has.tolist(), vs[js].tolist(), ve[js].tolist(), strict=True):
+        out[m] = str(data[a:b], "ascii")
     return out
 
 
