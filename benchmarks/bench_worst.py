@@ -233,6 +233,21 @@ SHAPES: dict[str, dict[str, Callable[[int], Body]]] = {
             write_records([_feature(b"v", _ld(7, b"\x08\x01" * (n // 2 - 16)))]),
             False,
         ),
+        "one record: entries of keys `a`, `b` without a value": lambda n: (
+            RIO,
+            write_records(
+                [
+                    b"\x0a\x03\x0a\x01a\x0a\x03\x0a\x01b" * (n // 10 - 2)
+                    + _feature(b"v", _ld(2, _ld(1, _f32(1.5))))
+                ]
+            ),
+            False,
+        ),
+        "one record: 3-byte `uid` strings": lambda n: (
+            RIO,
+            write_records([b"\x1a\x01u" * (n // 3 - 8) + _feature(b"v", _ld(2, _ld(1, _f32(1.5))))]),
+            False,
+        ),
         "300 keys a record, in another order each": lambda n: (
             RIO,
             write_records(
