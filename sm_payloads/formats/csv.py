@@ -1059,6 +1059,7 @@ class _Region:
         columns = not (self.response and self.response_keys is not None)
 
         cache = text_cache(hi - lo) if columns else None  # the short texts of the region
+        short: dict[bytes, bytes] = {}  # a keyed response's short fields (`_shared_fields`)
 
         def upper() -> int:  # the most records data[lo:hi] holds: its lines
             return data.count(b"\n", lo, hi) + (hi > lo and data[hi - 1] != 10)
@@ -1111,7 +1112,7 @@ class _Region:
                 for _, block in blocks:
                     block.read(piece, before)
                 for j, fields in enumerate(keyed):
-                    fields.extend([r.fields[j] for r in piece.recs()])
+                    fields.extend(_shared_fields([r.fields[j] for r in piece.recs()], short))
                 pieces.append((a, b, line, rec, texts is not None))
                 rec += piece.n
             line = piece.next_line
@@ -1234,6 +1235,11 @@ def _list_items(field: bytes) -> list[bytes]:
     return _LIST_SPLIT.split(inner) if inner else []
 
 
+#: `_response_column` keeps the lists of at most this many distinct fields of a column
+#: (read once each; an Autopilot ``labels`` column is one list in every record).
+_SEEN_LISTS = 1024
+
+
 def _parse_list(field: bytes) -> list[float] | list[str] | None:
     """A bracketed list field: numbers (``[0.4, 0.6]``, ``nan`` allowed) or a Python/JSON
     list of strings (``['a', 'b']``). None when it is neither."""
@@ -1244,12 +1250,27 @@ def _parse_list(field: bytes) -> list[float] | list[str] | None:
     if all(v is not None for v in nums):
         return [v for v in nums if v is not None]
     try:
-        value = ast.literal_eval(field.decode("utf-8").strip())
+        return _string_list(field.decode("utf-8").strip())
     except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError):
         return None
-    if isinstance(value, list) and all(isinstance(x, str) for x in value):
-        return value
-    return None
+
+
+def _string_list(text: str) -> list[str] | None:
+    """``ast.literal_eval(text)`` where that is a list of str (a list display of string
+    literals, adjacent ones joined as the parser joins them), else None; read from the
+    parse tree itself, because each call of ``literal_eval`` leaves a reference cycle of
+    its nested functions (about 1 kB) that only the cyclic collector frees, and the
+    decoders pause the collector: a keyed response of 700,000 ``"['a']"`` fields held
+    133 x its 6 MiB of them."""
+    node = ast.parse(text.lstrip(" \t"), mode="eval").body
+    if type(node) is not ast.List:
+        return None
+    out = []
+    for item in node.elts:
+        if type(item) is not ast.Constant or type(item.value) is not str:
+            return None
+        out.append(item.value)
+    return out
 
 
 def _response_numbers(
@@ -1298,11 +1319,15 @@ def _response_column(
 
     if fields and all(f.strip().startswith(b"[") and f.strip().endswith(b"]") for f in fields):
         lists = []
+        seen: dict[bytes, list[float] | list[str] | None] = {}  # (a column repeats its lists)
         for i, f in enumerate(fields):
-            v = _parse_list(f)
+            v = seen[f] if f in seen else _parse_list(f)
             if v is None:
                 raise fail(i, "not a list of numbers or strings")
+            if len(seen) < _SEEN_LISTS:
+                seen[f] = v
             lists.append(v)
+        del seen
         if all(all(isinstance(x, float) for x in v) for v in lists):
             num_dtype = np.dtype(np.float64) if dtype is None or dtype.kind == "U" else dtype
             lengths = np.array([len(v) for v in lists], dtype=np.int64)
@@ -1336,14 +1361,36 @@ def _response_column(
         if dtype is not None:
             i = next(i for i, v in enumerate(vals) if v is None)
             raise fail(i, f"{fields[i][:40]!r} is not a number")
-    out = []
+    out: list[str] = []
+    texts: dict[bytes, str] = {}  # equal fields, one str (`_shared_fields` made them one bytes)
     for i, f in enumerate(fields):
-        try:
-            out.append(f.decode(charset))
-        except UnicodeDecodeError:
-            offset, line = where(i, j)
-            field_text(f, charset, offset, line, rec0 + i)
+        t = texts.get(f)
+        if t is None:
+            try:
+                t = f.decode(charset)
+            except UnicodeDecodeError:
+                offset, line = where(i, j)
+                t = field_text(f, charset, offset, line, rec0 + i)  # (raises its error)
+            if len(f) <= _SHORT_FIELD and len(texts) < _SHORT_FIELDS:
+                texts[f] = t
+        out.append(t)
+    del texts
     return str_column(out)
+
+
+#: `_shared_fields` shares fields of at most this many bytes, at most this many of them.
+_SHORT_FIELD = 16
+_SHORT_FIELDS = 1 << 16
+
+
+def _shared_fields(fields: list[bytes], seen: dict[bytes, bytes]) -> list[bytes]:
+    """`fields` with each short one replaced by the equal one in `seen` (added while it
+    holds fewer than `_SHORT_FIELDS`): a keyed response keeps every field of its body
+    until its columns are read, and a field of a few bytes is a ``bytes`` of 35 or more
+    (``ab,\n`` records: 35 x the body before, over issue #20's bound)."""
+    if len(seen) < _SHORT_FIELDS:
+        return [seen.setdefault(f, f) if len(f) <= _SHORT_FIELD else f for f in fields]
+    return [seen.get(f, f) if len(f) <= _SHORT_FIELD else f for f in fields]
 
 
 # ======================================================================================
