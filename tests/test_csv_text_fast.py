@@ -621,12 +621,14 @@ def test_native_text_cache_slots() -> None:
 
 def test_wide_spans() -> None:
     """Pieces for the text reader: quote-free windows are cut at their last line end,
-    whatever their number of records; a window with a quote by `record_ends`; a record
-    longer than the window alone."""
+    whatever their number of records; a window with a quote at its last record end
+    (`record_ends`), whatever their number too; a record longer than the window alone."""
     with mock.patch.object(c, "_CAREFUL_BYTES", 8), mock.patch.object(c, "_CAREFUL_RECORDS", 1):
         assert list(c._careful_spans(b"ab\ncd\nef\ngh\n", 0, 12, True)) == [(0, 6), (6, 12)]
         assert list(c._careful_spans(b"ab\ncd\nef\ngh\n", 0, 12)) == [(0, 3), (3, 6), (6, 9), (9, 12)]
-        assert list(c._careful_spans(b'"a"\ncd\nef\n', 0, 10, True)) == [(0, 4), (4, 10)]
+        assert list(c._careful_spans(b'"a"\ncd\nef\n', 0, 10, True)) == [(0, 7), (7, 10)]
+        assert list(c._careful_spans(b'"a"\ncd\nef\n', 0, 10)) == [(0, 4), (4, 7), (7, 10)]
+        assert list(c._careful_spans(b'"a\nb"\ncd\nef\n', 0, 12, True)) == [(0, 6), (6, 12)]
         assert list(c._careful_spans(b"abcdefghij\nk\n", 0, 13, True)) == [(0, 11), (11, 13)]
         assert list(c._careful_spans(b"\n\nab\ncd", 0, 7, True)) == [(0, 7)]
 

@@ -489,7 +489,9 @@ def _unquote(chunk: bytes) -> bytes | None:
     ok &= (c + 1 == size) | (after == 44) | (after == 10) | (after == 13)
     if not ok.all():
         return None
-    seps = np.flatnonzero((arr == 44) | (arr == 10))
+    # (nor a "\r" between them: without its quotes, '"\r"' and a line end would read as an
+    # empty field before a "\r\n", where the field is the text "\r")
+    seps = np.flatnonzero((arr == 44) | (arr == 10) | (arr == 13))
     if (np.searchsorted(seps, o) != np.searchsorted(seps, c)).any():
         return None
     return np.delete(arr, q).tobytes()
