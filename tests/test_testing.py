@@ -219,12 +219,18 @@ def _find(strategy: st.SearchStrategy[bytes], condition: Any, tries: int = 2000)
     rare mutation (lists nested 5,000 deep, about one draw in a thousand) was not found in
     one search of 10,000 tries in two runs of the whole suite (one of them derandomized),
     and is found in each search alone run."""
+    import warnings
+
     from hypothesis import find
-    from hypothesis.errors import NoSuchExample
+    from hypothesis.errors import HypothesisWarning, NoSuchExample
 
     for attempt in range(3):
         try:
-            found: bytes = find(strategy, condition, settings=settings(max_examples=tries, database=None))
+            with warnings.catch_warnings():
+                # `find` may report its example with a long repr (a body of 5,000 brackets
+                # and more): a warning about the repr's cost, not about the search
+                warnings.simplefilter("ignore", HypothesisWarning)
+                found: bytes = find(strategy, condition, settings=settings(max_examples=tries, database=None))
         except NoSuchExample:
             if attempt == 2:
                 raise

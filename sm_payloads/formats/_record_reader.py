@@ -715,7 +715,7 @@ def _record_strings(buf: np.ndarray, f: Fields, fno: int, n: int) -> list[str | 
     last = _last_of(msg, n)
     has = np.flatnonzero(last >= 0)
     js = last[has]
-    data = memoryview(buf)
+    data = buf.data  # the body's bytes (a uint8 array's memoryview)
     for m, a, b in zip(has.tolist(), vs[js].tolist(), ve[js].tolist(), strict=True):
         out[m] = str(data[a:b], "ascii")
     return out
