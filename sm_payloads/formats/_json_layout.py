@@ -1361,14 +1361,21 @@ def _nested_shape(v: list[Any]) -> tuple[int, ...] | None:
         if not level:
             break
         level = level[0]
+    flat = _rectangular(v, shape)
+    if flat is None or not set(map(type, flat)) <= _NUM_TYPES:
+        return None
+    return tuple(shape)
+
+
+def _rectangular(v: list[Any], shape: list[int]) -> list[Any] | None:
+    """The items of nested list `v` at depth ``len(shape)``, in order, when each level's
+    lists all have the length `shape` gives it (the first list of each level), else None."""
     flat: list[Any] = v
     for size in shape[1:]:
         if not all(type(x) is list and len(x) == size for x in flat):
             return None
         flat = list(chain.from_iterable(flat))
-    if not set(map(type, flat)) <= _NUM_TYPES:
-        return None
-    return tuple(shape)
+    return flat
 
 
 def _tensor_form(t: Tensor) -> _Form:
@@ -3629,12 +3636,8 @@ def _nested_parts(v: list[Any]) -> tuple[list[Any], tuple[int, ...]] | None:
             return None
         shape.append(len(level))
         level = level[0]
-    flat: list[Any] = v
-    for size in shape[1:]:
-        if not all(type(x) is list and len(x) == size for x in flat):
-            return None
-        flat = list(chain.from_iterable(flat))
-    if not all(type(x) in _NUM_TYPES or type(x) is _NumText for x in flat):
+    flat = _rectangular(v, shape)
+    if flat is None or not all(type(x) in _NUM_TYPES or type(x) is _NumText for x in flat):
         return None
     return flat, tuple(shape)
 
