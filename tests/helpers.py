@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +116,19 @@ def f32(*vals: float) -> bytes:
 def features(key: bytes, *parts: bytes) -> bytes:
     """A record's `features` map entry: the key, then the value field once per part."""
     return ld(1, ld(1, key) + b"".join(ld(2, p) for p in parts))
+
+
+def bound(body: bytes) -> int:
+    """The memory bound of issue #20: 32 x the input + 8 MB."""
+    return 32 * len(body) + 8_000_000
+
+
+def peak(f: Callable[[], Any]) -> int:
+    """The tracemalloc peak of `f()`, after a collection."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        f()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

@@ -33,6 +33,8 @@ from sm_payloads.formats import _csv_text
 from sm_payloads.formats import _json_layout as J
 from sm_payloads.record import Ragged, RecordBatch
 
+from .helpers import bound, peak
+
 CSV, JSON, JSONL = "text/csv", "application/json", "application/jsonlines"
 TEXT_TYPES = (CSV, JSON, JSONL)
 ROLES = ("algorithm", "post-processing", "ensemble")
@@ -681,21 +683,6 @@ def test_json_records_texts_join_what_the_list_holds(values: list[str], lines: b
 # --------------------------------------------------------------------------------------
 # Memory
 # --------------------------------------------------------------------------------------
-
-
-def bound(body: bytes) -> int:
-    """32 x the input + 8 MB, as tests/test_hardening_text.py promises for the text formats."""
-    return 32 * len(body) + 8_000_000
-
-
-def peak(f: Callable[[], Any]) -> int:
-    gc.collect()
-    tracemalloc.start()
-    try:
-        f()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def _megabyte(ct: str, role: ap.Role, keys: tuple[str, ...]) -> bytes:

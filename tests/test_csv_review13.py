@@ -16,7 +16,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import gc
-import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
 from unittest import mock
@@ -30,24 +29,10 @@ import sm_payloads as smp
 from sm_payloads import autopilot
 from sm_payloads.formats import _csv_text, _textnum
 from sm_payloads.formats import csv as c
+from tests.helpers import bound, peak
 from tests.test_csv_text_fast import MODES, C, mode
 
 PATHS = MODES if C is not None else ("twin", "careful")
-
-
-def bound(body: bytes) -> int:
-    """Issue #20: 32 x the input + 8 MB."""
-    return 32 * len(body) + 8_000_000
-
-
-def peak(f: Callable[[], Any]) -> int:
-    gc.collect()
-    tracemalloc.start()
-    try:
-        f()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 @contextlib.contextmanager

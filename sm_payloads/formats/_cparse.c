@@ -684,6 +684,26 @@ PyDoc_STRVAR(text_rows_doc,
 #define SHARED_ROWS 129
 #define SHARED_EMPTY 128
 
+/* Put the new list `row` (a reference that this steals) into slot `slot` of `shared`, for
+ * rows to share, and return a new reference to it; NULL with an exception (and `row`
+ * dropped) when the slots changed meanwhile: making `row` may run a collection, and so
+ * finalizers. The row is not tracked by the collector (it holds only str). */
+static PyObject *store_shared(PyObject *shared, Py_ssize_t slot, PyObject *row) {
+    PyObject *old;
+    if (PyList_GET_SIZE(shared) != SHARED_ROWS) {
+        Py_DECREF(row);
+        PyErr_SetString(PyExc_RuntimeError, "text_rows: the shared rows changed while the rows were made");
+        return NULL;
+    }
+    PyObject_GC_UnTrack(row);
+    Py_INCREF(row);
+    /* the slot's old object is dropped last: its finalizer, if any, sees the new slot */
+    old = PyList_GET_ITEM(shared, slot);
+    PyList_SET_ITEM(shared, slot, row);
+    Py_XDECREF(old);
+    return row;
+}
+
 /* The list that the one-field records of the ASCII character `ch` share, from slot ch of
  * `shared` (made there when the slot holds anything but [ch]); a new reference, or NULL
  * with an exception. */
@@ -704,21 +724,9 @@ static PyObject *shared_row(PyObject *shared, PyObject *u, Py_UCS4 ch) {
     }
     row = PyList_New(1);
     if (row == NULL) return NULL;
-    /* PyList_New may run a collection (finalizers): check the slots again */
-    if (PyList_GET_SIZE(shared) != SHARED_ROWS) {
-        Py_DECREF(row);
-        PyErr_SetString(PyExc_RuntimeError, "text_rows: the shared rows changed while the rows were made");
-        return NULL;
-    }
     Py_INCREF(u);
     PyList_SET_ITEM(row, 0, u);
-    PyObject_GC_UnTrack(row);
-    Py_INCREF(row);
-    /* the slot's old object is dropped last: its finalizer, if any, sees the new slot */
-    item = PyList_GET_ITEM(shared, ch);
-    PyList_SET_ITEM(shared, ch, row);
-    Py_XDECREF(item);
-    return row;
+    return store_shared(shared, ch, row);
 }
 
 /* The list that rows of k empty texts share, from slot SHARED_EMPTY of `shared` (made
@@ -752,19 +760,7 @@ static PyObject *shared_empty(PyObject *shared, Py_ssize_t k) {
         }
         PyList_SET_ITEM(have, j, item);
     }
-    /* PyList_New may run a collection (finalizers): check the slots again */
-    if (PyList_GET_SIZE(shared) != SHARED_ROWS) {
-        Py_DECREF(have);
-        PyErr_SetString(PyExc_RuntimeError, "text_rows: the shared rows changed while the rows were made");
-        return NULL;
-    }
-    PyObject_GC_UnTrack(have);
-    Py_INCREF(have);
-    /* the slot's old object is dropped last: its finalizer, if any, sees the new slot */
-    item = PyList_GET_ITEM(shared, SHARED_EMPTY);
-    PyList_SET_ITEM(shared, SHARED_EMPTY, have);
-    Py_XDECREF(item);
-    return have;
+    return store_shared(shared, SHARED_EMPTY, have);
 }
 
 static PyObject *text_rows(PyObject *self, PyObject *args) {
