@@ -39,6 +39,7 @@ from .formats.npy import read_header
 from .limits import (
     Limits,
     body_bytes,
+    columns_within,
     count_byte,
     count_lines,
     json_crowded_records,
@@ -212,6 +213,13 @@ def decode_within(
     """
     ct = codec.content_type if name is None else name
     limits.check_size(body, ct)
+    if limits.max_columns is None:
+        return _decode_within(codec, body, limits, response, ct)
+    with columns_within(limits.max_columns, ct):
+        return _decode_within(codec, body, limits, response, ct)
+
+
+def _decode_within(codec: Codec, body: Any, limits: Limits, response: bool, ct: str) -> RecordBatch:
     if limits.max_records is not None or limits.max_elements is not None:
         _check_early(codec, body, limits, response, ct)
     out = codec.decode_response(body) if response else codec.decode(body)

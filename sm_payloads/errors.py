@@ -214,7 +214,8 @@ class PayloadTooLargeError(PayloadError):
     """A payload, a record or a tensor is larger than the limit (HTTP 413).
 
     `size` and `limit` count `unit` (bytes unless said otherwise: ``"records"``,
-    ``"elements"``); `record_index` names the record when one record is at fault.
+    ``"elements"``, ``"columns"``); `record_index` names the record when one record is at
+    fault.
     """
 
     status_hint = 413

@@ -1,4 +1,5 @@
-"""Limits on what a decoder accepts: payload bytes, records, elements per tensor, JSON depth.
+"""Limits on what a decoder accepts: payload bytes, records, columns, elements per tensor,
+JSON depth.
 
 The decoders already cost time and memory linear in the bytes they are given, and never
 allocate for a length or shape field beyond the bytes present. Limits bound the rest: what
@@ -8,12 +9,16 @@ Rule 1: a limit of None is no limit; `Limits()` limits nothing, `SERVING` is wha
 `smp.serving` applies unless told otherwise.
 Rule 2: sizes are checked before any decoding (payload bytes, JSON nesting depth, found by
 one vectorized pass over the bytes); counts while decoding (Rule 4) and once more on the
-batch, before the caller sees it (records, elements per record's tensor). Streams count
-bytes as they are read.
+batch, before the caller sees it (records, columns, elements per record's tensor). Streams
+count bytes as they are read.
 Rule 3: a payload, batch or tensor over a size limit is a `PayloadTooLargeError` (HTTP
 413) saying which limit and by how much; JSON nested deeper than allowed is a
 `DecodeError` (HTTP 400) at the byte where the limit is crossed. A record over
-`max_elements` is the first such record in the body.
+`max_elements` is the first such record in the body. A body whose records name more
+columns than `max_columns` is refused as soon as the reader has seen one too many (the
+column limit is handed to the JSON readers while `decode_within` decodes: `column_limit`,
+`columns_refused`),
+so a record of a million keys costs no more than reading its first keys.
 Rule 4: `sm_payloads.api.decode_within` (what the verbs and `smp.serving` use) applies the
 counts while decoding, so that a body over them is refused before it is decoded whole. The
 scanners here count records without decoding: `json_records` (a JSON document's records
@@ -39,6 +44,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -58,11 +65,15 @@ __all__ = [
     "SERVING",
     "Limits",
     "body_bytes",
+    "column_limit",
+    "columns_refused",
+    "columns_within",
     "count_byte",
     "count_lines",
     "json_crowded_records",
     "json_depth",
     "json_records",
+    "too_many_columns",
     "too_many_records",
 ]
 
@@ -84,15 +95,21 @@ class Limits:
     max_depth
         Nesting of JSON arrays and objects (JSON and JSON Lines only); ``{"instances":
         [[1, 2]]}`` has depth 3.
+    max_columns
+        Columns in one decoded batch: the keys of ``features`` and ``label`` together
+        (``{"a": 1, "b": [2, 3]}`` records make two; a CSV or RecordIO-protobuf body of
+        dense rows one or two). A batch is a numpy array per column, so a body of many
+        distinct keys costs an object per key whatever its size; this bounds that.
     """
 
     max_bytes: int | None = None
     max_records: int | None = None
     max_elements: int | None = None
     max_depth: int | None = None
+    max_columns: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_records", "max_elements", "max_depth"):
+        for name in ("max_bytes", "max_records", "max_elements", "max_depth", "max_columns"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
                 raise ValueError(f"Limits.{name} must be a non-negative int or None, got {v!r}")
@@ -115,12 +132,16 @@ class Limits:
         first_record: int = 0,
         record_indexes: np.ndarray | None = None,
     ) -> None:
-        """After decoding: records in the batch, then elements per record's tensor (the
-        first record over the limit; among tensors, the first in ``features`` then
-        ``label`` order that holds it). Errors name a record ``first_record + i``, or
+        """After decoding: records in the batch, its columns, then elements per record's
+        tensor (the first record over the limit; among tensors, the first in ``features``
+        then ``label`` order that holds it). Errors name a record ``first_record + i``, or
         ``record_indexes[i]`` when the batch holds records picked from a body."""
         if self.max_records is not None and len(batch) > self.max_records:
             raise PayloadTooLargeError(len(batch), self.max_records, f"{content_type} batch", unit="records")
+        if self.max_columns is not None:
+            columns = len(batch.features) + len(batch.label)
+            if columns > self.max_columns:
+                raise too_many_columns(content_type, self.max_columns, columns)
         if self.max_elements is None:
             return
         worst: tuple[int, int, str, str] | None = None  # (record, size, map, key)
@@ -142,7 +163,9 @@ class Limits:
     def counts_only(self) -> Limits:
         """These limits without the size ones (``max_bytes``, ``max_depth``): for a body
         whose sizes are already checked."""
-        return Limits(max_records=self.max_records, max_elements=self.max_elements)
+        return Limits(
+            max_records=self.max_records, max_elements=self.max_elements, max_columns=self.max_columns
+        )
 
     def stream(self, source: Readable, content_type: str) -> Readable:
         """`source`, counting bytes as they are read against `max_bytes`."""
@@ -161,7 +184,41 @@ class Limits:
 
 #: What `smp.serving` applies by default. The byte limit there comes from the handler
 #: (6 MiB, or ``SAGEMAKER_MAX_PAYLOAD_IN_MB``); these bound what reaches predict().
-SERVING = Limits(max_records=1_000_000, max_elements=1 << 24, max_depth=64)
+SERVING = Limits(max_records=1_000_000, max_elements=1 << 24, max_depth=64, max_columns=4096)
+
+#: The column limit of the `decode_within` call in progress (in this thread or task) and the
+#: media type its messages name, for the readers that can stop at the first column too
+#: many: None when there is none.
+_COLUMN_LIMIT: ContextVar[tuple[int, str] | None] = ContextVar("sm_payloads_column_limit", default=None)
+
+
+def column_limit() -> int | None:
+    """The ``max_columns`` of the `decode_within` in progress (None: unlimited). The JSON
+    readers check it where they meet a body of more keys than their column reader reads,
+    and refuse it (`columns_refused`) before building anything per key."""
+    got = _COLUMN_LIMIT.get()
+    return None if got is None else got[0]
+
+
+def columns_refused() -> PayloadTooLargeError:
+    """The error for a body over the column limit in force (`column_limit`), named as the
+    `decode_within` in progress names its media type; decoding stopped at the first column
+    too many."""
+    got = _COLUMN_LIMIT.get()
+    if got is None:
+        raise RuntimeError("columns_refused() outside decode_within")
+    return too_many_columns(got[1], got[0])
+
+
+@contextmanager
+def columns_within(limit: int, name: str) -> Iterator[None]:
+    """`column_limit` is `limit` inside the block, its errors naming `name`
+    (`decode_within` decodes in one)."""
+    token = _COLUMN_LIMIT.set((limit, name))
+    try:
+        yield
+    finally:
+        _COLUMN_LIMIT.reset(token)
 
 
 def _shallow(data: Any, max_depth: int) -> bool:
@@ -294,6 +351,16 @@ def too_many_records(content_type: str, limit: int, count: int | None = None) ->
         return PayloadTooLargeError(count, limit, f"{content_type} batch", unit="records")
     e = PayloadTooLargeError(limit + 1, limit, f"{content_type} batch", unit="records")
     e.args = (f"{content_type} batch of more than {limit} records exceeds the limit of {limit} records",)
+    return e
+
+
+def too_many_columns(content_type: str, limit: int, count: int | None = None) -> PayloadTooLargeError:
+    """The error for a batch over `limit` columns: of `count` columns, or, when reading
+    stopped at the first one too many, of "more than `limit`"."""
+    if count is not None:
+        return PayloadTooLargeError(count, limit, f"{content_type} batch", unit="columns")
+    e = PayloadTooLargeError(limit + 1, limit, f"{content_type} batch", unit="columns")
+    e.args = (f"{content_type} batch of more than {limit} columns exceeds the limit of {limit} columns",)
     return e
 
 

@@ -224,7 +224,8 @@ def handle(
     limits
         What a decoded request may hold before it reaches `predict` (default
         `sm_payloads.limits.SERVING`: a million records, 2**24 elements per tensor, JSON
-        nested 64 deep); ``Limits()`` lifts them. The byte limit is `max_payload_bytes`.
+        nested 64 deep, 4096 columns); ``Limits()`` lifts them. The byte limit is
+        `max_payload_bytes`.
     max_response_bytes
         The limit on the written answer (default: the environment's, else 6 MiB); a longer
         answer is a 413 that says so, never a truncated body.

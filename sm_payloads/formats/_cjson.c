@@ -17,7 +17,8 @@
  * record) or one record object; JSON Lines is one record per line (blank lines skipped).
  * Rule 2 (columns): every record is a dense vector or a scalar (lengths may differ), or
  * every record is a rectangular nested list of numbers of the same shape (kind 2: shape
- * its shape; no empty level, at most MAX_RANK levels), or every record is sparse with the
+ * its shape; no empty level, at most MAX_RANK levels; a tensor object of ``values`` and a
+ * ``shape`` of rank 2 or more, no dimension 0, is that shape's nested list), or every record is sparse with the
  * same shape (``keys`` non-empty, or no values and a shape
  * holding some); values go straight into one float64 (or float32) buffer, sparse keys into
  * one int64 buffer, one count per record (SCALAR, -1, for a scalar: one value of shape (),
@@ -469,8 +470,12 @@ static const char *column_value(Scan *s, const char *p) {
         if (nv == 0 && size > 0) {
             /* an empty sparse row: a shape without values */
             if (rank == 0 || !same_kind(s, 1, (int)rank, shape)) return NULL;
+        } else if (rank >= 2) {
+            /* a dense tensor of its shape: its values are a nested list's, flattened (kind
+             * 2; no empty dimension, as nested_list reads none) */
+            if (size != nv || nv == 0 || !same_kind(s, 2, (int)rank, shape)) return NULL;
         } else {
-            /* a dense vector with its length as shape (other ranks: the general path) */
+            /* a dense vector with its length as shape (rank 0: the general path) */
             if (rank != 1 || size != nv || !same_kind(s, 0, 1, NULL)) return NULL;
         }
     } else {

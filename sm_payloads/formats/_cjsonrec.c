@@ -68,8 +68,14 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* The most keys a record may have (more declines). */
+/* The most columns a body may have (more declines): keys, not counting a request's uid,
+ * metadata and configuration (at most TEXT_KEYS more), so that every body within the
+ * serving limit of 4096 columns (smp.limits.SERVING) is read here. */
 #define MAX_KEYS 4096
+#define TEXT_KEYS 3
+/* The column table starts this long and doubles as keys come (a small body allocates
+ * little), up to MAX_KEYS + TEXT_KEYS. */
+#define FIRST_COLS 16
 
 enum { K_NUM = 'n', K_STR = 's', K_VEC = 'v', K_RAG = 'r', K_SPARSE = 'k', K_STRS = 'S' };
 
@@ -137,7 +143,9 @@ typedef struct {
     Py_ssize_t rec_n;
     int grammar; /* SMP_JSON, or SMP_JSON_NAN with allow_nan */
     Col *cols;
-    Py_ssize_t ncols;
+    Py_ssize_t ncols, colcap;
+    Py_ssize_t nplain; /* the columns that are not a request's uid, metadata, configuration */
+    int full;          /* it stopped at a new key past MAX_KEYS columns */
     Py_ssize_t nrec;
     /* the keys by name: an open-addressing table of column indices (-1: empty), at most
      * half full */
@@ -178,8 +186,23 @@ static inline int same_bytes(const char *a, const char *b, Py_ssize_t n) {
     return 1;
 }
 
-/* Slots of the key table: a power of two, twice MAX_KEYS. */
+/* Slots of the key table: a power of two, twice MAX_KEYS (at most about half full). */
 #define SLOTS (2 * MAX_KEYS)
+
+/* Room for one more column: the table doubled (its new part zeroed), at most
+ * MAX_KEYS + TEXT_KEYS long; -1 when out of memory (the scan declines: the general
+ * path decides). No Col pointer is held across a new key. */
+static int more_cols(Scan *s) {
+    Py_ssize_t n = s->colcap * 2 < MAX_KEYS + TEXT_KEYS ? s->colcap * 2 : MAX_KEYS + TEXT_KEYS;
+    Col *p;
+    if (n <= s->colcap) return -1;
+    p = (Col *)realloc(s->cols, (size_t)n * sizeof(Col));
+    if (p == NULL) return -1;
+    memset(p + s->colcap, 0, (size_t)(n - s->colcap) * sizeof(Col));
+    s->cols = p;
+    s->colcap = n;
+    return 0;
+}
 
 /* The column named a[0:n] in object ctx: 1 with it in *col, 0 when there is none (*slot:
  * the empty slot where it would go), -1 when the probe budget ran out. */
@@ -667,15 +690,21 @@ static const char *scan_object(Scan *s, const char *p, int ctx, Py_ssize_t *expe
         if (r < 0) return NULL;
         if (r == 0) {
             /* a new key */
-            if (s->ncols >= MAX_KEYS) return NULL;
+            int textfield = s->request && ctx == CTX_TOP &&
+                            ((len == 3 && memcmp(a, "uid", 3) == 0) || (len == 8 && memcmp(a, "metadata", 8) == 0) ||
+                             (len == 13 && memcmp(a, "configuration", 13) == 0));
+            if (!textfield && s->nplain >= MAX_KEYS) {
+                s->full = 1;
+                return NULL;
+            }
+            if (s->ncols == s->colcap && more_cols(s) < 0) return NULL;
             s->slots[slot] = (int16_t)s->ncols;
             col = &s->cols[s->ncols++];
+            s->nplain += !textfield;
             col->name = a;
             col->name_len = len;
             col->ctx = ctx;
-            col->textfield = s->request && ctx == CTX_TOP &&
-                             ((len == 3 && memcmp(a, "uid", 3) == 0) || (len == 8 && memcmp(a, "metadata", 8) == 0) ||
-                              (len == 13 && memcmp(a, "configuration", 13) == 0));
+            col->textfield = textfield;
         } else if (col->stamp == s->nrec) {
             return NULL; /* a key twice */
         }
@@ -735,17 +764,26 @@ static int scan_body(Scan *s, const char *p) {
     p = skip_ws(s, p);
     if (p >= end) return 0;
     if (*p == '{') {
-        const char *a, *b;
+        const char *a, *b, *open = p;
         int esc;
-        Py_ssize_t len;
+        Py_ssize_t len, j;
         p = skip_ws(s, p + 1);
         if (p >= end || *p != '"') return 0;
         p = scan_string(p, end, &a, &b, &esc);
         if (p == NULL || esc) return 0;
         len = b - a;
-        if (s->request ? !(len == 9 && memcmp(a, "instances", 9) == 0)
-                       : !((len == 11 && memcmp(a, "predictions", 11) == 0) ||
-                           (len == 11 && memcmp(a, "projections", 11) == 0) || (len == 6 && memcmp(a, "scores", 6) == 0)))
+        if (s->request && !(len == 9 && memcmp(a, "instances", 9) == 0)) {
+            /* a request document that is one record object (an "instances" key after
+             * others is the general path's error) */
+            p = scan_record(s, open);
+            if (p == NULL || skip_ws(s, p) != end) return 0;
+            for (j = 0; j < s->ncols; j++)
+                if (s->cols[j].ctx == CTX_TOP && s->cols[j].name_len == 9 && memcmp(s->cols[j].name, "instances", 9) == 0)
+                    return 0;
+            return 1;
+        }
+        if (!s->request && !((len == 11 && memcmp(a, "predictions", 11) == 0) ||
+                             (len == 11 && memcmp(a, "projections", 11) == 0) || (len == 6 && memcmp(a, "scores", 6) == 0)))
             return 0;
         p = skip_ws(s, p);
         if (p >= end || *p != ':') return 0;
@@ -1581,9 +1619,9 @@ static PyObject *declined(const Scan *s) {
         Form f;
         int readable = !s->check && s->rec_at != NULL && s->rec_n == s->nrec && s->val_at != NULL &&
                        read_form((Scan *)s, s->val_at, &f) != NULL;
-        return Py_BuildValue("(OnNni)", Py_None, s->nrec, cols,
+        return Py_BuildValue("(OnNnii)", Py_None, s->nrec, cols,
                              s->rec_at != NULL && s->rec_n == s->nrec ? s->rec_at - s->base : (Py_ssize_t)-1,
-                             readable);
+                             readable, s->full);
     }
 }
 
@@ -1607,10 +1645,12 @@ PyDoc_STRVAR(json_records_doc,
              "lists of strings (kind 'S': a list of each record's list of str), which responses\n"
              "read with lists true (Rule 1).\n"
              "None when the body is anything else; with report, (None, k, [(key, kind), ...], at,\n"
-             "readable): the record the scan stopped in, the keys read before (kind 0: the last\n"
-             "one's value stopped it), the offset where record k begins (-1: none), for the\n"
-             "general path's search of the first error, and whether the value it stopped in is\n"
-             "one the grammar reads (a column's conflict: worth a check-mode reading).\n"
+             "readable, full): the record the scan stopped in, the keys read before (kind 0: the\n"
+             "last one's value stopped it), the offset where record k begins (-1: none), for the\n"
+             "general path's search of the first error, whether the value it stopped in is one\n"
+             "the grammar reads (a column's conflict: worth a check-mode reading), and whether it\n"
+             "stopped at a new key past the 4096 columns it reads (uid, metadata, configuration\n"
+             "not counted).\n"
              "With check (report implied), the scan reads every value as the general path's\n"
              "grammar does and keeps only its form: (n, [(key, kind, forms, index), ...],\n"
              "[(shape, size, flags), ...], offsets) when it reads every record (Rule 7), else\n"
@@ -1640,7 +1680,8 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
     s.lists = request || lists;
     s.grammar = allow_nan ? SMP_JSON_NAN : SMP_JSON;
     s.check = check;
-    s.cols = (Col *)calloc(MAX_KEYS, sizeof(Col));
+    s.cols = (Col *)calloc(FIRST_COLS, sizeof(Col));
+    s.colcap = FIRST_COLS;
     s.slots = (int16_t *)malloc(SLOTS * sizeof(int16_t));
     if (s.cols == NULL || s.slots == NULL) {
         free(s.cols);
@@ -1648,7 +1689,6 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
         PyBuffer_Release(&data);
         return PyErr_NoMemory();
     }
-    for (j = 0; j < MAX_KEYS; j++) s.cols[j].stamp = -1;
     memset(s.slots, 0xFF, SLOTS * sizeof(int16_t));
     /* 4 probes per byte of the body and 4 per possible key: a key costs one or two */
     s.budget = stop - start > PY_SSIZE_T_MAX / 8 ? PY_SSIZE_T_MAX / 2 : 4 * (stop - start) + 4 * MAX_KEYS;

@@ -120,6 +120,7 @@ from ..columns import (
     sparse_parts,
 )
 from ..errors import DecodeError, EncodeError, UnsupportedMediaTypeError
+from ..limits import column_limit, columns_refused
 from ..record import Ragged, RecordBatch, Sparse, Tensor
 from ._textnum import _threads
 
@@ -691,8 +692,17 @@ def response_items(doc: Any) -> tuple[list[Any], str]:
 #: The optional C kernel for response records (`response_fast`); None: its twin below.
 _CREC = _native.load("formats._cjsonrec")
 _RecordColumns = tuple[int, list[tuple[str, str, Any, int, Any]]]
-#: The most keys ``_cjsonrec.json_records`` (and so `records_pure`) reads in a body.
+#: The most columns ``_cjsonrec.json_records`` (and so `records_pure`) reads in a body:
+#: keys, not counting a request's ``uid``, ``metadata`` and ``configuration`` (so every
+#: body within `smp.limits.SERVING`'s 4096 columns is read by the column reader).
 _RECORD_KEYS = 4096
+
+
+def _over_keys(keys: Any, request: bool) -> bool:
+    """Whether `keys` (a dict or its keys: one record's, or a body's) are more columns
+    than the column reader reads (`_RECORD_KEYS`; a request's string fields not counted)."""
+    n = len(keys)
+    return n > _RECORD_KEYS and (not request or n - sum(f in keys for f in _STRING_FIELDS) > _RECORD_KEYS)
 
 
 def _parsed(piece: bytes, allow_nan: bool) -> Any:
@@ -759,6 +769,8 @@ def _tensor_values(obj: dict[str, Any], label: bool) -> Any:
     if parts is None:
         return _NOTHING
     kind, values, keys, shape = parts
+    if kind == _NESTED_KIND:
+        return _NOTHING  # a shape of rank 2 or more: the kernel declines it (the general path)
     if not set(map(type, values)) <= _NUM_TYPES:
         return _NOTHING  # strings in a tensor object: the general path (not a list of strings)
     if kind == 1:
@@ -847,11 +859,11 @@ def records_pure(
     # the keys in the order they first appear, and for each the records that hold it
     where: dict[str, list[int]] = {}
     for i, r in enumerate(items):
-        if len(r) > _RECORD_KEYS:
+        if _over_keys(r, request):
             return None
         for key in r:
             where.setdefault(key, []).append(i)
-        if len(where) > _RECORD_KEYS:
+        if _over_keys(where, request):
             return None  # as the kernel: the general path reads records of many keys
     if not where and not request:
         return None  # a response of only {}
@@ -923,9 +935,12 @@ def response_fast(
     them then). With `content_type` (and `ragged`), a declined body of sound records whose
     columns cannot hold them is refused with the general path's error (Rule 10)."""
     if _CREC is not None:
-        report = content_type is not None
+        limit = column_limit()
+        report = content_type is not None or limit is not None
         got = _CREC.json_records(buf, start, end, lines, False, False, allow_nan, True, report)
         if got is not None and got[0] is None:  # declined, with what it read
+            if limit is not None:
+                _refuse_columns(got[2], got[5], limit, False)
             if content_type is not None and got[4]:  # it stopped in a value the grammar reads
                 column_errors(buf, start, end, lines, False, allow_nan, content_type)
             return None
@@ -949,6 +964,20 @@ def response_fast(
             return None
         label[key] = col
     return RecordBatch(label=label, n=n)
+
+
+def _refuse_columns(keys: list[tuple[str | None, int]], full: int, limit: int, request: bool) -> None:
+    """With a column limit in force (`column_limit`, while `decode_within` decodes): refuse
+    a body the column reader declined after reading more distinct keys than `limit` (not
+    counting a request's string fields; `full`: and one more, the key past the 4096
+    columns it reads), before the general path builds anything: each such key is a column
+    of the batch, or the body is refused anyway (one column given twice). So a body of a
+    million keys is refused after its first 4097."""
+    count = len(keys) + (1 if full else 0)
+    if count > limit and request:
+        count -= sum(key in _STRING_FIELDS for key, _ in keys)
+    if count > limit:
+        raise columns_refused()
 
 
 def _over_budget(n: int, cols: Sequence[tuple[str, str, Any, int, Any]]) -> bool:
@@ -1090,9 +1119,12 @@ def request_fast(
     Rule 10), and `hint` gets the record the check-mode reading stopped in, where it read
     further than the first reading."""
     if _CREC is not None:
-        report = hint is not None or content_type is not None
+        limit = column_limit()
+        report = hint is not None or content_type is not None or limit is not None
         got = _CREC.json_records(buf, start, end, lines, True, False, False, False, report)
         if got is not None and got[0] is None:  # declined, with what it read
+            if limit is not None:
+                _refuse_columns(got[2], got[5], limit, True)
             if _valid_before(got[2]):
                 stop: tuple[int, int] | None = (got[1], got[3])
                 if content_type is not None and got[4]:  # it stopped in a value the grammar reads
@@ -1517,7 +1549,7 @@ def _columns_by_order(
         got.append(i)
     parts: dict[str, list[tuple[list[int], list[Any]]]] = {}
     for order, held in groups.items():
-        if len(order) > _RECORD_KEYS or any("\0" in k for k in order):
+        if _over_keys(order, request) or any("\0" in k for k in order):
             return False
         if request and any(k in ("data", "label") for k in order):
             return None  # their objects: record by record
@@ -1527,7 +1559,7 @@ def _columns_by_order(
             if request and k in _STRING_FIELDS and set(map(type, vals)) != {str}:
                 return False  # the record's error, or a configuration object
             parts.setdefault(k, []).append((held, vals))
-        if len(parts) > _RECORD_KEYS:
+        if _over_keys(parts, request):
             return False
     out: dict[str, tuple[list[int], list[Any]]] = {}
     for k, pieces in parts.items():
@@ -1597,7 +1629,7 @@ def records_check_pure(
         return None
     where = {} if by_order is None else by_order
     for i, r in enumerate(items if by_order is None else ()):
-        if len(r) > _RECORD_KEYS:
+        if _over_keys(r, request):
             return None  # the general path reads records of many keys
         for k, v in r.items():
             if "\0" in k:
@@ -1617,7 +1649,7 @@ def records_check_pure(
             got = where.setdefault(k, ([], []))
             got[0].append(i)
             got[1].append(v)
-        if len(where) > _RECORD_KEYS:
+        if _over_keys(where, request):
             return None
     del items
     table: list[_Form] = []
@@ -2198,6 +2230,7 @@ def _build_columns(
     """The columns and strings of the records of `groups`, `CHUNK` records at a time."""
     builders = {name: _ColumnBuilder(name) for name in ("features", "label")}
     texts: list[list[tuple[int, str]]] = [[], [], []]
+    limit = column_limit()
     i = 0
     for g in groups:
         for chunk in _wrap_bad(g, i, content_type, locate):
@@ -2215,6 +2248,8 @@ def _build_columns(
                 i += 1
             for b in builders.values():
                 b.end_chunk()
+            if limit is not None and len(builders["features"].order) + len(builders["label"].order) > limit:
+                raise columns_refused()
             if chunk:
                 del r  # the chunk's records go now (a record of many keys holds a large map)
             chunk.clear()
@@ -3621,6 +3656,8 @@ def _value_parts(v: Any) -> tuple[int, list[Any], list[int] | None, tuple[int, .
     if shape is not None:
         if not values and size > 0:
             return (1, values, keys, tuple(shape)) if shape else None
+        if len(shape) >= 2 and size == len(values) and size > 0:
+            return _NESTED_KIND, values, None, tuple(shape)  # a nested list's values, flat
         if len(shape) != 1 or size != len(values):
             return None
     return 0, values, None, None

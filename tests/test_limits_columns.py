@@ -1,0 +1,228 @@
+"""`Limits.max_columns`: the columns of one decoded batch (``features`` and ``label`` keys
+together), 4096 in `smp.limits.SERVING`. A JSON body of more distinct keys is refused as
+soon as the column reader has read one too many (`column_limit`, handed to the readers by
+`decode_within`), on the C path before any column is built; a body within the limit gets
+exactly the batch it gets without it. Expected counts come from the bodies as written."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import sm_payloads as smp
+from sm_payloads import serving
+from sm_payloads.errors import PayloadTooLargeError
+from sm_payloads.formats import _json_layout as J
+from sm_payloads.limits import SERVING, Limits, column_limit, columns_refused
+from tests.helpers import peak
+from tests.test_json_general_fast import all_paths, pure, same_outcome
+
+JSON, JSONL = "application/json", "application/jsonlines"
+
+
+def _keys(n: int, prefix: str = "k") -> bytes:
+    return b",".join(b'"%s%d": 1.5' % (prefix.encode(), i) for i in range(n))
+
+
+def _over(ct: str, limit: int) -> str:
+    return f"{ct} batch of more than {limit} columns exceeds the limit of {limit} columns"
+
+
+def _refusal(f: Callable[[], Any]) -> tuple[str, int, int, str]:
+    with pytest.raises(PayloadTooLargeError) as info:
+        f()
+    e = info.value
+    return str(e), e.size, e.limit, e.unit
+
+
+@pytest.fixture(params=["c", "pure"])
+def path(request: pytest.FixtureRequest) -> Any:
+    if request.param == "c" and J._CREC is None:
+        pytest.skip("the C extension is not built")
+    with pure() if request.param == "pure" else contextlib.nullcontext():
+        yield request.param
+
+
+def test_the_limit_is_validated() -> None:
+    with pytest.raises(ValueError, match=r"Limits.max_columns must be a non-negative int or None, got -1"):
+        Limits(max_columns=-1)
+    with pytest.raises(ValueError, match=r"Limits.max_columns must be a non-negative int or None, got True"):
+        Limits(max_columns=True)
+    assert SERVING.max_columns == 4096
+    assert SERVING.counts_only().max_columns == 4096
+
+
+def test_a_batch_over_the_limit_names_its_count(path: str) -> None:
+    body = b'[{"a": 1, "b": 2, "label": {"x": 3}}]'
+    got = _refusal(lambda: smp.decode_request(body, JSON, limits=Limits(max_columns=2)))
+    assert got == ("application/json batch of 3 columns exceeds the limit of 2 columns", 3, 2, "columns")
+    batch = smp.decode_request(body, JSON, limits=Limits(max_columns=3))
+    assert list(batch.features) == ["a", "b"] and list(batch.label) == ["x"]
+
+
+def test_string_fields_are_not_columns(path: str) -> None:
+    body = b'{"instances": [{"a": 1, "uid": "u", "metadata": "m", "configuration": "c"}]}'
+    batch = smp.decode_request(body, JSON, limits=Limits(max_columns=1))
+    assert list(batch.features) == ["a"] and batch.uid is not None and list(batch.uid) == ["u"]
+
+
+@pytest.mark.parametrize("limit", [0, 100, 4096])
+@pytest.mark.parametrize(
+    ("ct", "body", "response"),
+    [
+        (JSON, b"{" + _keys(5000) + b"}", False),  # a document that is one record
+        (JSON, b'{"instances": [{' + _keys(5000) + b"}]}", False),
+        (JSON, b'[{"a": 1}, {' + _keys(5000) + b"}]", False),
+        (JSON, b'{"instances": [{"data": {' + _keys(3000) + b'}, "label": {' + _keys(3000) + b"}}]}", False),
+        (JSONL, b'{"a": 1}\n{' + _keys(5000) + b"}\n", False),
+        (JSON, b'{"predictions": [{' + _keys(5000) + b"}]}", True),
+        (JSONL, b"{" + _keys(5000) + b"}\n", True),
+    ],
+)
+def test_many_keys_are_refused_with_the_limit(
+    path: str, limit: int, ct: str, body: bytes, response: bool
+) -> None:
+    verb = smp.decode_response if response else smp.decode_request
+    got = _refusal(lambda: verb(body, ct, limits=Limits(max_columns=limit)))
+    # the C path stops at the column reader's first key past its 4096 columns; the pure
+    # path's general reader counts the columns after each chunk of records: both say "more
+    # than" the limit
+    assert got == (_over(ct, limit), limit + 1, limit, "columns")
+    assert column_limit() is None  # the limit is the call's only
+
+
+def test_the_column_reader_reads_every_body_within_serving() -> None:
+    if J._CREC is None:
+        pytest.skip("the C extension is not built")
+    # 4096 columns and the three string fields: read by the column reader, not declined
+    rec = b"{" + _keys(4096) + b', "uid": "u", "metadata": "m", "configuration": "c"}'
+    body = b'{"instances": [' + b", ".join([rec] * 3) + b"]}"
+    got = J._CREC.json_records(body, 0, len(body), False, True)
+    assert got is not None and got[0] == 3 and len(got[1]) == 4099
+    batch = smp.decode_request(body, JSON, limits=SERVING)
+    assert len(batch.features) == 4096 and batch.features["k4095"].tolist() == [1.5, 1.5, 1.5]
+    assert batch.uid is not None and list(batch.uid) == ["u", "u", "u"]
+    # one more column: the reader stops there (the report says so), and the body is refused
+    body = b'{"instances": [{' + _keys(4097) + b"}]}"
+    report = J._CREC.json_records(body, 0, len(body), False, True, False, False, False, True)
+    assert report[0] is None and len(report[2]) == 4096 and report[5] == 1
+    assert _refusal(lambda: smp.decode_request(body, JSON, limits=SERVING))[0] == _over(JSON, 4096)
+
+
+def test_a_refusal_of_a_million_keys_costs_little_memory() -> None:
+    body = b"{" + _keys(500_000) + b"}"  # 6.4 MB
+    got: list[Any] = []
+
+    def refuse() -> None:
+        try:
+            smp.decode_request(body, JSON, limits=SERVING)
+        except PayloadTooLargeError as e:
+            got.append(str(e))
+
+    used = peak(refuse)
+    assert got == [_over(JSON, 4096)]
+    if J._CREC is not None:
+        # the depth check's pass over the bytes (about 2 x) and the column reader's first
+        # 4097 keys; not 500,000 columns (about 21 x the body)
+        assert used < 3 * len(body), used
+
+
+def test_serving_answers_413() -> None:
+    body = b'{"instances": [{' + _keys(5000) + b"}]}"
+    r = serving.handle(body, JSON, JSON, lambda b: np.zeros(len(b)), env={})
+    assert (r.status, r.body) == (413, (_over(JSON, 4096) + "\n").encode())
+
+
+def test_the_limit_outside_decode_within() -> None:
+    assert column_limit() is None
+    with pytest.raises(RuntimeError, match=r"columns_refused\(\) outside decode_within"):
+        columns_refused()
+    # the plain verb has no column limit
+    body = b'{"instances": [{' + _keys(5000) + b"}]}"
+    assert len(smp.decode_request(body, JSON).features) == 5000
+
+
+@given(
+    keys=st.lists(
+        st.lists(st.sampled_from([f"k{i}" for i in range(12)]), unique=True, max_size=8),
+        min_size=1,
+        max_size=5,
+    ),
+    limit=st.integers(0, 12),
+    lines=st.booleans(),
+)
+def test_within_the_limit_exactly_as_without(keys: list[list[str]], limit: int, lines: bool) -> None:
+    records = [{k: float(i) for i in range(1) for k in rec} for rec in keys]
+    distinct = len({k for rec in keys for k in rec})
+    ct = JSONL if lines else JSON
+    body = (
+        b"".join(json.dumps(r).encode() + b"\n" for r in records) if lines else json.dumps(records).encode()
+    )
+
+    def run() -> Any:
+        try:
+            return smp.decode_request(body, ct, limits=Limits(max_columns=limit))
+        except PayloadTooLargeError as e:
+            return ("413", e.unit, e.limit)
+        except smp.DecodeError as e:
+            return ("error", e.reason, e.offset, e.line, e.record_index)
+
+    got = run()
+    if distinct > limit:
+        assert got == ("413", "columns", limit)
+    else:
+        try:
+            want: Any = smp.decode_request(body, ct)
+        except smp.DecodeError as e:
+            want = ("error", e.reason, e.offset, e.line, e.record_index)
+        same_outcome(got, want)
+
+
+# --------------------------------------------------------------------------------------
+# A request document that is one record object is read by the column reader too (so its
+# keys are counted there); every path gives the general path's outcome
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": 1, "b": [1, 2]}',
+        b'{"uid": "u", "a": "x", "metadata": "m"}',
+        b'{"data": {"a": 1}, "label": {"b": [2, 3]}}',
+        b'{"a": 1, "instances": [1]}',  # "instances" beside other keys: an error
+        b'{"a": 1} x',
+        b'{"a": 1, "a": 2}',
+        b'{"a": 1, "b": true}',
+        b'  {"features": [1, 2], "label": 3}  ',
+    ],
+)
+def test_a_document_of_one_record(body: bytes) -> None:
+    all_paths(body, False)
+
+
+def test_a_document_of_one_record_is_read_by_the_column_reader() -> None:
+    if J._CREC is None:
+        pytest.skip("the C extension is not built")
+    body = b'{"a": 1, "b": [1, 2]}'
+    got = J._CREC.json_records(body, 0, len(body), False, True)
+    assert got is not None and got[0] == 1 and [c[:2] for c in got[1]] == [("a", "n"), ("b", "v")]
+    # an "instances" key after others is the general path's error: declined
+    body = b'{"a": 1, "instances": [[1]]}'
+    assert J._CREC.json_records(body, 0, len(body), False, True) is None
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["a", "b", "uid", "data", "features"]), st.sampled_from([1, [1, 2], "t", {"x": 1}])
+    )
+)
+def test_random_documents_of_one_record(record: dict[str, Any]) -> None:
+    all_paths(json.dumps(record).encode(), False)
