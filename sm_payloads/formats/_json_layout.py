@@ -3118,6 +3118,11 @@ class _ColumnBuilder:
 _OPENERS = (0x5B, 0x7B)  # [ {
 _CLOSERS = (0x5D, 0x7D)  # ] }
 _WS_BYTES = b" \t\r\n"
+#: Whether a byte is JSON whitespace; whether it is a structural character.
+_WS_BYTE = np.zeros(256, bool)
+_WS_BYTE[list(_WS_BYTES)] = True
+_STRUCTURAL_BYTE = np.zeros(256, bool)
+_STRUCTURAL_BYTE[list(b"[]{},:")] = True
 _UNEXPECTED_KEY = re.compile(r"unexpected key ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
 _FOUND = re.compile(r"found (null|true|false|an object|a list|a string)\b")
 _KIND_OF_BYTE = {
@@ -3140,6 +3145,7 @@ class _Structure:
         self.end = end
         b = np.frombuffer(buf, dtype=np.uint8, count=end - start, offset=start)
         quotes = np.flatnonzero(b == 0x22)
+        slashes = np.empty(0, np.intp)
         if quotes.size:
             slashes = np.flatnonzero(b == 0x5C)
             if slashes.size:
@@ -3151,7 +3157,8 @@ class _Structure:
                     escaped = cand[((cand - run_start) & 1) == 1]
                     quotes = np.setdiff1d(quotes, escaped, assume_unique=True)
         self.quotes = quotes + start
-        s = np.flatnonzero(np.isin(b, np.frombuffer(b"[]{},:", dtype=np.uint8)))
+        self.slashes = slashes + start  # (where a key may hold an escape)
+        s = np.flatnonzero(_STRUCTURAL_BYTE[b])
         inside = (np.searchsorted(quotes, s) & 1) == 1
         s = s[~inside]
         self.pos = s + start
@@ -3161,6 +3168,17 @@ class _Structure:
         delta[(ch == 0x5D) | (ch == 0x7D)] = -1
         self.depth = np.cumsum(delta, dtype=np.int32)
         self.ch = ch
+
+    def close_of(self, p: int) -> int | None:
+        """The byte after the close of the container opening at byte p, or None when it
+        does not close within the text (or p opens none)."""
+        span = self._span(p)
+        if span is None:
+            return None
+        j, k, d = span
+        if k == j or int(self.depth[k]) != d - 1:
+            return None
+        return int(self.pos[k]) + 1
 
     def skip_ws(self, p: int) -> int:
         while p < self.end and self.buf[p] in _WS_BYTES:
@@ -3200,30 +3218,58 @@ class _Structure:
         after = np.concatenate([[p], commas]) + 1
         close = int(self.pos[k])
         b = np.frombuffer(self.buf, dtype=np.uint8, count=close + 1 - p, offset=p)
-        solid = np.flatnonzero(~np.isin(b, np.frombuffer(_WS_BYTES, dtype=np.uint8))) + p
+        solid = np.flatnonzero(~_WS_BYTE[b]) + p
         firsts = solid[np.minimum(np.searchsorted(solid, after), solid.size - 1)]
         return firsts[firsts < close] if commas.size == 0 else firsts
 
-    def members(self, p: int) -> list[tuple[str, int, int]]:
-        """(key, byte offset of the key, of its value) of the object opening at p."""
+    def members(self, p: int, names: set[str] | None = None) -> list[tuple[str, int, int]]:
+        """(key, byte offset of the key, of its value) of the object opening at p; with
+        `names`, only the members of those keys (the others' keys are not decoded: an
+        object of half a million keys costs a few vectorized passes, not a parse per key)."""
         span = self._span(p)
         if span is None:
             return []
         j, k, d = span
         colons = np.flatnonzero((self.ch[j + 1 : k] == 0x3A) & (self.depth[j + 1 : k] == d))
+        ats = self.pos[j + 1 + colons]
+        q = np.searchsorted(self.quotes, ats) - 1  # each key's closing quote
+        keep = q >= 1
+        ats, q = ats[keep], q[keep]
+        starts, ends = self.quotes[q - 1], self.quotes[q]
+        if names is not None:
+            # a key written without escapes is its name's UTF-8 between quotes, as orjson
+            # writes it; a name that needs an escape is only ever written with one
+            sizes = np.array(sorted({len(orjson.dumps(n)) for n in names}), np.int64)
+            maybe = np.isin(ends - starts + 1, sizes)
+            if self.slashes.size:
+                maybe |= np.searchsorted(self.slashes, ends) > np.searchsorted(self.slashes, starts)
+            ats, starts, ends = ats[maybe], starts[maybe], ends[maybe]
         out = []
-        for c in colons.tolist():
-            at = int(self.pos[j + 1 + c])
-            q = int(np.searchsorted(self.quotes, at)) - 1  # the key's closing quote
-            if q < 1:
-                continue
-            ks, ke = int(self.quotes[q - 1]), int(self.quotes[q])
+        for at, ks, ke in zip(ats.tolist(), starts.tolist(), ends.tolist(), strict=True):
             try:
                 key = orjson.loads(bytes(self.buf[ks : ke + 1]))
             except orjson.JSONDecodeError:
                 continue
-            out.append((key, ks, self.skip_ws(at + 1)))
+            if names is None or key in names:
+                out.append((key, ks, self.skip_ws(at + 1)))
         return out
+
+
+def container_end(buf: bytes, p: int, end: int) -> int | None:
+    """The byte after the close of the container (``{`` or ``[``, outside any string) that
+    opens at byte p of a JSON text that parsed, found in windows that double from 4 KiB (so
+    the cost is in proportion to the container, not to what follows it); None when it does
+    not close before `end`."""
+    width = 4096
+    while True:
+        hi = min(end, p + width)
+        try:
+            got = _Structure(buf, p, hi).close_of(p)
+        except MemoryError:
+            return None
+        if got is not None or hi == end:
+            return got
+        width *= 2
 
 
 def path_offset(buf: bytes | bytearray, start: int, end: int, reason: str, root: str = "$") -> int | None:
@@ -3255,7 +3301,9 @@ def path_offset(buf: bytes | bytearray, start: int, end: int, reason: str, root:
             node, rest = got, rest[m.end() :]
         elif rest[0] == "." and first == 0x7B:
             best: tuple[str, int, int] | None = None
-            for key, _ks, vs in st.members(node):
+            # the keys the path can name here: up to a ".", "[" or ":" of it, or all of it
+            names = {rest[1:i] for i in range(1, len(rest) + 1) if rest[i : i + 1] in ("", ".", "[", ":")}
+            for key, _ks, vs in st.members(node, names):
                 tail = rest[1 + len(key) : 2 + len(key)]
                 fits = rest[1:].startswith(key) and tail in ("", ".", "[", ":")
                 if fits and (best is None or len(key) >= len(best[0])):
@@ -3273,7 +3321,7 @@ def path_offset(buf: bytes | bytearray, start: int, end: int, reason: str, root:
                 name = ast.literal_eval(m.group(1))
             except (ValueError, SyntaxError):
                 name = None
-            hits = [ks for key, ks, _vs in st.members(node) if key == name]
+            hits = [ks for _key, ks, _vs in st.members(node, {name})] if type(name) is str else []
             if hits:
                 return hits[-1]
     if node < end and buf[node] == 0x5B:

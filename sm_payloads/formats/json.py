@@ -55,6 +55,7 @@ from ._json_layout import (
     check_dtype_spec,
     check_text,
     configuration_value,
+    container_end,
     dumps,
     instance_objects,
     instance_record,
@@ -129,29 +130,43 @@ def _check_record_alone(buf: bytes | bytearray, start: int, k: int, at: int, all
     it, without parsing those records: the document from record k on, after the opening the
     reader read (``[`` or ``{"instances": [``), is what the general path would parse
     after them (so it parses exactly when the whole body does, and its envelope is the
-    body's). Nothing when it does not parse, when its envelope is refused, or when record k
-    is sound: the general path then reads the whole body."""
-    opening = b"[" if buf[start : start + 64].lstrip()[:1] == b"[" else b'{"instances":['
-    piece = opening + bytes(buf[at:])
+    body's); a document that is one record object (record 0, at its start) is parsed
+    whole, its path ``$``. The error's offset is searched in record k's bytes alone.
+    Nothing when it does not parse, when its envelope is refused, or when record k is
+    sound: the general path then reads the whole body."""
+    alone = k == 0 and not buf[start:at].strip()  # the document is one record object
+    if alone:
+        piece = bytes(buf[start:])
+    else:
+        opening = b"[" if buf[start : start + 64].lstrip()[:1] == b"[" else b'{"instances":['
+        piece = opening + bytes(buf[at:])
     try:
         doc = loads(piece, 0, len(piece), allow_nan)
     except SyntaxProblem:
         return
     del piece
-    try:
-        items, prefix, _config = request_instances(doc)
-    except BadValue:
-        return
-    if not items or not prefix:
-        return
-    path = f"{prefix}[{k}]"
+    if alone:
+        if type(doc) is not dict or "instances" in doc:
+            return
+        items, path = [doc], "$"
+    else:
+        try:
+            items, prefix, _config = request_instances(doc)
+        except BadValue:
+            return
+        if not items or not prefix:
+            return
+        path = f"{prefix}[{k}]"
     try:
         # instance_record's error, without an object per key of a sound record of many keys
         _CELLS_OF[instance_record](items[0], path)
     except BadValue as e:
         # where the general path's search from the document's root arrives: record k's "{"
         # is at `at`, and the search goes on from there the same way
-        off = path_offset(buf, at, len(buf), e.reason, root=path)
+        # (its structure alone: record k ends where its object closes)
+        snap = buf if isinstance(buf, bytes) else bytes(buf)
+        hi = len(snap) if alone else container_end(snap, at, len(snap)) or len(snap)
+        off = path_offset(snap, at, hi, e.reason, root=path)
         if off is not None:
             raise DecodeError(CONTENT_TYPE, e.reason, offset=off, record_index=k) from None
 
@@ -173,9 +188,9 @@ def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, respo
         columns = request_fast(buf, start, len(buf), False, dtype, hint, CONTENT_TYPE)
         if columns is not None:
             return columns
-        if hint and hint[1] >= 0 and hint[0] > 0:
-            # (record 0: the piece is the whole document, which the general path reads
-            # record 0 of first anyway)
+        if hint and hint[1] >= 0:
+            # (record 0 too: the piece is then the whole document, parsed once, where the
+            # general path would also build the whole body's structure before its report)
             _check_record_alone(buf, start, hint[0], hint[1], allow_nan)
     pending: set[tuple[str, str]] = set()
     for shape in (SCAN_ENVELOPE,) if response else ():

@@ -292,8 +292,9 @@ def _decode_buf(data: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, bloc
     columns = request_fast(data, at, len(data), True, dtype, hint, CONTENT_TYPE)
     if columns is not None:
         return columns
-    if hint and hint[1] >= 0 and hint[0] > 0:
-        # (record 0: the general path reads its line first anyway)
+    if hint and hint[1] >= 0:
+        # (record 0 too: the general path reads its line first, but reads every other
+        # block before it reports it)
         _check_line(data, at, hint[0], hint[1], allow_nan)
     groups = _collect(_groups(data, False, allow_nan, block_size, dtype=dtype))
     if not any(isinstance(g, FastGroup) for g in groups) or len(groups) < 2:

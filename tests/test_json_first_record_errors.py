@@ -1,0 +1,109 @@
+"""An error in the first record of a request (JSON, JSON Lines) is reported from that
+record alone, as the general path reports it (message, offset, line, record index): JSON
+Lines reads its line only; a JSON document is parsed once (a syntax error anywhere still
+comes first) and the error's offset is searched in the record's own bytes, decoding only
+the keys the error's path can name (a record of half a million keys costs a few passes,
+not a parse per key). Expected outcomes are written out, and every path (C, pure, the
+general path forced) must give them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sm_payloads.formats import _json_layout as J
+from tests.test_json_general_fast import all_paths
+
+_MANY = b", ".join(b'"k%d": 1.5' % i for i in range(3000))
+
+
+@pytest.mark.parametrize(
+    ("body", "lines", "want"),
+    [
+        (
+            b'{"instances": [{"a": null}, {"a": 1}, {"a": 2}]}',
+            False,
+            ("$.instances[0].a: expected a number, a string, a list or a tensor object, found null", 21, None, 0),
+        ),
+        (
+            b'[{"a": 1, "b": [1, "x"]}, {"a": 1, "b": [2]}]',
+            False,
+            ("$[0].b: expected a list of numbers or of strings, found a string", 19, None, 0),
+        ),
+        (
+            b'{"a": true, ' + _MANY + b"}",
+            False,
+            ("$.a: expected a number, a string, a list or a tensor object, found true", 6, None, 0),
+        ),
+        (
+            b"{" + _MANY + b', "z": {"values": [1], "bogus": 2}}',
+            False,
+            (
+                "$.z: unexpected key 'bogus' in a tensor object (expected values, keys, shape)",
+                len(_MANY) + 24,
+                None,
+                0,
+            ),
+        ),
+        (
+            b'{"\\u0061": null, "b": 1}',  # the key written with an escape
+            False,
+            ("$.a: expected a number, a string, a list or a tensor object, found null", 11, None, 0),
+        ),
+        (
+            b'[{"a": 1, "a": null}, {"a": 1}]',  # a key twice: the last one is the record's
+            False,
+            ("$[0].a: expected a number, a string, a list or a tensor object, found null", 15, None, 0),
+        ),
+        (
+            b'[{"a": null}, {"a": 1}, {"a": }]',  # a syntax error later comes first
+            False,
+            ("invalid JSON: unexpected character, expected a JSON value", 30, 1, None),
+        ),
+        (
+            b'{"a": null}\n{"a": 1}\n{"a": 2}\n',
+            True,
+            ("$.a: expected a number, a string, a list or a tensor object, found null", 6, 1, 0),
+        ),
+        (
+            b'{"a": null}\n{"a": }\n',  # JSON Lines: the first line's error is the first
+            True,
+            ("$.a: expected a number, a string, a list or a tensor object, found null", 6, 1, 0),
+        ),
+    ],
+)
+def test_the_first_records_error(body: bytes, lines: bool, want: tuple[Any, ...]) -> None:
+    assert all_paths(body, lines) == ("error", *want)
+
+
+def test_the_offset_search_decodes_only_the_keys_a_path_names() -> None:
+    body = b'{"k1": 1, "k2": 2, "k\\u0031": 3, "k11": 4}'
+    st_ = J._Structure(body, 0, len(body))
+    assert st_.members(0, {"k1"}) == [("k1", 1, 7), ("k1", 19, 30)]
+    assert [m[0] for m in st_.members(0)] == ["k1", "k2", "k1", "k11"]
+    assert st_.members(0, {"zz"}) == []
+
+
+def test_a_container_ends_where_it_closes() -> None:
+    rec = b'{"a": "}]", "b": [1, {"c": "\\"}"}]}'
+    body = b"[" + rec + b", " + b"[1]" * 5000 + b"]"
+    assert J.container_end(body, 1, len(body)) == 1 + len(rec)
+    assert J.container_end(body, 1, 10) is None  # not closed before the end given
+
+
+@given(
+    st.lists(st.sampled_from(["a", "b", "c.d", "e[0]"]), min_size=1, max_size=4, unique=True),
+    st.sampled_from([b"null", b"true", b'{"x": 1}', b'[1, "s"]', b"[[1], 2, [3]]"]),
+    st.booleans(),
+)
+def test_a_bad_value_among_good_keys(keys: list[str], bad: bytes, lines: bool) -> None:
+    import json
+
+    good = b", ".join(json.dumps(k).encode() + b": 1" for k in keys[1:])
+    rec = b"{" + json.dumps(keys[0]).encode() + b": " + bad + (b", " + good if good else b"") + b"}"
+    body = rec + b"\n" + b'{"a": 1}\n' if lines else b"[" + rec + b', {"a": 1}]'
+    got = all_paths(body, lines)
+    assert isinstance(got, tuple) and got[0] == "error" and got[4] == 0
