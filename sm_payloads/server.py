@@ -273,7 +273,8 @@ class _Pool:
         self.running = 0
         #: Threads still running a call whose request was already answered 504.
         self.overdue = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        #: The calls waiting for a thread, each its `start` (`run`).
+        self._waiters: deque[Callable[[], bool]] = deque()
         self._threads: list[threading.Thread] = []
         self._wakeup: _Wakeup | None = None
         # Shared with the threads, under _lock: the inboxes of the idle threads (the last
@@ -360,66 +361,53 @@ class _Pool:
             self._threads.append(t)
 
     def _release(self) -> None:
-        """A call finished: its slot goes to the first waiter still waiting, else is freed."""
-        while self._waiters:
-            w = self._waiters.popleft()
-            if not w.done():
-                w.set_result(None)
+        """A call finished: its slot goes to the first waiting call that takes it (one whose
+        client went away passes it on, `run`), else is freed."""
+        waiters = self._waiters
+        while waiters:
+            if waiters.popleft()():
                 return
         self.running -= 1
 
-    async def _acquire(self, deadline: float) -> None:
-        loop = asyncio.get_running_loop()
+    async def run(
+        self,
+        fn: Callable[[], T],
+        deadline: float,
+        timers: _Deadlines | None = None,
+        gone: Callable[[], bool] | None = None,
+    ) -> T | Response:
+        """`fn()` on a thread once one is free, calls taking turns in arrival order: its
+        result. `_Busy` at once when `backlog` calls wait already, or when no thread became
+        free by `deadline` (loop time); `asyncio.TimeoutError` past it once `fn` runs (its
+        thread runs on, counted in `overdue`, and its result is dropped). One deadline, timed
+        by `timers` when given (else a loop timer), covers the wait and the call. A call
+        that waited asks `gone()` when its turn comes: if True, `fn` is never called, the
+        answer is `_GONE` and the thread goes to the next call.
+
+        A waiting call is its `start`, in `_waiters`: when a thread's call finishes, the
+        loop hands its slot to the next call right there (`_release`), without waking the
+        waiting request's task first, and often to that same thread, still awake."""
         if self.running < self.size and not self._waiters:
             self.running += 1
-            return
-        if len(self._waiters) >= self.backlog:
+            waiting = False
+        elif len(self._waiters) >= self.backlog:
             raise _Busy(f"{self.running} requests are running and {len(self._waiters)} are waiting")
-        w: asyncio.Future[None] = loop.create_future()
-        self._waiters.append(w)
-        try:
-            await asyncio.wait_for(w, None if math.isinf(deadline) else max(0.0, deadline - loop.time()))
-        except BaseException as e:
-            if w.done() and not w.cancelled():
-                self._release()  # the slot came as the wait ended: pass it on
-            else:
-                w.cancel()
-                with contextlib.suppress(ValueError):
-                    self._waiters.remove(w)
-            if isinstance(e, asyncio.TimeoutError):
-                raise _Busy("no thread became free in time") from None
-            raise
-
-    def try_acquire(self) -> bool:
-        """Take a thread's slot at once if one is free and nobody waits for it (then `submit`
-        must follow); False otherwise (`acquire` waits for one)."""
-        if self.running < self.size and not self._waiters:
-            self.running += 1
-            return True
-        return False
-
-    async def acquire(self, deadline: float) -> None:
-        """Wait for a thread's slot in arrival order (then `submit` must follow); `_Busy` when
-        none became free by `deadline` (loop time) or too many wait."""
-        await self._acquire(deadline)
-
-    async def run(self, fn: Callable[[], T], deadline: float) -> T:
-        """`fn()` on a thread once one is free; `asyncio.TimeoutError` past `deadline` (loop time),
-        `_Busy` when no thread was free in time or too many wait."""
-        await self._acquire(deadline)
-        return await self.submit(fn, deadline)
-
-    async def submit(self, fn: Callable[[], T], deadline: float, timers: _Deadlines | None = None) -> T:
-        """`fn()` on a thread, its slot already taken (`try_acquire`, `acquire`);
-        `asyncio.TimeoutError` past `deadline` (loop time), timed by `timers` when given."""
+        else:
+            waiting = True
         loop = asyncio.get_running_loop()
         post = self._poster(loop)
-        fut: asyncio.Future[T] = loop.create_future()
+        fut: asyncio.Future[T | Response] = loop.create_future()
         expired = False
 
         def expire() -> None:
             nonlocal expired
-            if not fut.done():
+            if fut.done():
+                return
+            if waiting:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(start)
+                fut.set_exception(_Busy("no thread became free in time"))
+            else:
                 expired = True
                 self.overdue += 1
                 fut.set_exception(asyncio.TimeoutError())
@@ -449,16 +437,47 @@ class _Pool:
                 error.__cause__ = e
             return lambda: post(finish, result, error)
 
-        self._dispatch(job)
-        if math.isinf(deadline):
-            return await fut
-        # One timer, no wait_for/shield: past the deadline the answer is a TimeoutError, and
-        # the thread's result, when it comes, is dropped (finish() sees fut done).
-        timer = loop.call_at(deadline, expire) if timers is None else timers.at(deadline, expire)
+        def start() -> bool:
+            """On the loop, the call's turn: True when it takes the slot, False when it
+            passes it on (it was cancelled, or its client went away)."""
+            nonlocal waiting
+            waiting = False
+            if fut.done():
+                return False
+            if gone is not None and gone():
+                fut.set_result(_GONE)
+                return False
+            try:
+                self._dispatch(job)
+            except Exception as e:  # a thread could not be started
+                fut.set_exception(e)
+                return False
+            return True
+
+        if waiting:
+            self._waiters.append(start)
+        else:
+            try:
+                self._dispatch(job)
+            except BaseException:
+                self._release()
+                raise
+        timer = None
+        if not math.isinf(deadline):
+            # One timer, no wait_for/shield: past the deadline the answer is _Busy or a
+            # TimeoutError, and the thread's result, when it comes, is dropped (finish()
+            # sees fut done).
+            timer = loop.call_at(deadline, expire) if timers is None else timers.at(deadline, expire)
         try:
             return await fut
+        except BaseException:
+            if waiting:  # cancelled while it waited: out of the line
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(start)
+            raise
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
 
     def close(self) -> None:
         """Threads exit once their current call (if any) and the calls queued return; calls
@@ -697,34 +716,37 @@ class _App:
 
     async def invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
-        # One pass over the headers (the ASGI server lower-cases names; a test client may not).
-        lengths: list[bytes] = []
-        types: list[bytes] = []
-        accepts: list[bytes] = []
-        chunked = False
+        # The usual request in one pass: Content-Type, Accept and Content-Length each at most
+        # once, every name in lower case (as ASGI servers give them), no Transfer-Encoding,
+        # the length plain digits. Any other request is read by `_framing`, the careful pass
+        # (a test client may send names in other cases; repeated headers are joined).
+        content_type_v = accept_v = length_v = None
+        usual = True
         for k, v in headers:
-            k = k.lower()
             if k == b"content-type":
-                types.append(v)
+                usual = usual and content_type_v is None
+                content_type_v = v
             elif k == b"accept":
-                accepts.append(v)
+                usual = usual and accept_v is None
+                accept_v = v
             elif k == b"content-length":
-                lengths.append(v)
-            elif k == b"transfer-encoding":
-                chunked = True
-        length: int | None = None
-        if lengths and chunked:  # a request smuggling attempt, or a broken client (RFC 9112, 6.3)
-            await _send(send, _text(400, "both Transfer-Encoding and Content-Length"), close=True)
-            return
-        if len(lengths) == 1 and lengths[0].isdigit():  # the usual case: one plain number
-            length = int(lengths[0])
-        elif lengths:
-            values = {v.strip() for v in b",".join(lengths).split(b",")}
-            if len(values) != 1 or not _DIGITS.fullmatch(next(iter(values))):
-                shown = b", ".join(lengths).decode("latin-1")
-                await _send(send, _text(400, f"malformed Content-Length {shown!r}"), close=True)
+                usual = usual and length_v is None
+                length_v = v
+            elif k == b"transfer-encoding" or not k.islower():
+                usual = False
+        length: int | None
+        content_type: str | None
+        accept: str | None
+        if usual and (length_v is None or length_v.isdigit()):
+            length = None if length_v is None else int(length_v)
+            content_type = None if content_type_v is None else content_type_v.decode("latin-1")
+            accept = None if accept_v is None else accept_v.decode("latin-1")
+        else:
+            framing = _framing(headers)
+            if isinstance(framing, Response):
+                await _send(send, framing, close=True)
                 return
-            length = int(next(iter(values)))
+            length, content_type, accept = framing
         limit = self.max_bytes
         if length is not None and limit is not None and length > limit:
             # Answered before reading: with Expect: 100-continue the body is never sent.
@@ -745,13 +767,26 @@ class _App:
             r = _text(503, f"the server is busy ({busy}); try again")
             await _send(send, r, retry_after=b"1", close=_unread(scope))
             return
-        loop = asyncio.get_running_loop()
-        first = _now_or_later(receive())
-        read: bytes | bytearray | Response | None = _body_now(first[0], limit)  # no wait, no count
+        # The body: a small one comes with the headers, and the first receive() returns it
+        # without waiting (stepped here as `_now_or_later` does: no wait, no deadline, no
+        # count); any other is read as it arrives (`read_body`), counted with those held.
+        pending = receive()
+        message: Message | None = None
+        waiting: Awaitable[Message] | None = None
+        if type(pending) is CoroutineType:
+            try:
+                step = pending.send(None)
+            except StopIteration as stop:
+                message = stop.value
+            else:
+                waiting = _rest(pending, step)
+        else:
+            waiting = pending
+        read: bytes | bytearray | Response | None = _body_now(message, limit)
         if read is None:
             self.reading += 1
             try:
-                read = await self.read_body(receive, limit, first)
+                read = await self.read_body(receive, limit, (message, waiting))
             finally:
                 self.reading -= 1
         if read is None:  # http.disconnect: never processed
@@ -765,12 +800,11 @@ class _App:
             await _send(send, _text(400, text), close=True)
             return
 
-        content_type = _joined(types)
-        accept = _joined(accepts)
+        loop = asyncio.get_running_loop()
         deadline = math.inf if self.timeout_s is None else loop.time() + self.timeout_s
         try:
             if self.is_async:
-                response = await self.answer_async(body, content_type, accept, deadline, receive)
+                response = await self.answer_async(body, content_type, accept, deadline, receive, loop)
             else:
                 handler = self.handler
                 response = await self.on_thread(
@@ -799,24 +833,10 @@ class _App:
         """`fn()` on a prediction thread (Rule 2): its result, or `_GONE` when the client went
         away while the request waited for a thread (`fn` is then never called). `_Busy` and
         `asyncio.TimeoutError` as `_Pool.run`."""
-        pool = self.pool
-        if pool.try_acquire():
-            # A thread is free at once: the request does not wait, it needs no watch.
-            return await pool.submit(fn, deadline, self.timers(asyncio.get_running_loop()))
+        loop = asyncio.get_running_loop()
         # Once the body is read, receive() returns only when the client has gone away: a
-        # request still waiting for a thread then is dropped when its turn comes.
-        gone = threading.Event()
-        watch = asyncio.ensure_future(receive())
-        watch.add_done_callback(_on_gone(gone))
-
-        def work() -> T | Response:
-            return _GONE if gone.is_set() else fn()
-
-        try:
-            await pool.acquire(deadline)
-            return await pool.submit(work, deadline, self.timers(asyncio.get_running_loop()))
-        finally:
-            watch.cancel()
+        # request that waited for a thread asks it when its turn comes (`_client_gone`).
+        return await self.pool.run(fn, deadline, self.timers(loop), lambda: _client_gone(receive))
 
     async def answer_async(
         self,
@@ -825,6 +845,7 @@ class _App:
         accept: str | None,
         deadline: float,
         receive: Receive,
+        loop: asyncio.AbstractEventLoop,
     ) -> Response:
         """The answer through an ``async def`` predict, awaited on the event loop. A body up
         to `INLINE_BYTES` is decoded on the loop too, and its answer written there when it is
@@ -843,14 +864,20 @@ class _App:
         if isinstance(prepared, Response):
             return prepared
         try:
-            done, waiting = _now_or_later(self.predict(prepared.batch))
+            # Its first step runs here, as `_now_or_later` runs it: a predict that returns
+            # without waiting needs no timer; the rest of one that waits is timed.
+            coro = self.predict(prepared.batch)
+            waiting: Awaitable[Any] | None = coro
+            if type(coro) is CoroutineType:
+                try:
+                    waiting = _rest(coro, coro.send(None))
+                except StopIteration as stop:
+                    result, waiting = stop.value, None
             if waiting is not None:
                 result = await self.await_predict(waiting, deadline)
-            elif asyncio.get_running_loop().time() >= deadline:
+            elif loop.time() >= deadline:
                 # It held the loop past the deadline: its answer is too late all the same.
                 raise asyncio.TimeoutError
-            else:
-                result = done
         except asyncio.TimeoutError:
             raise
         except (Exception, SystemExit, KeyboardInterrupt):
@@ -860,7 +887,7 @@ class _App:
             return predict_failed()
         if inline and _small_answer(result):
             return handler.respond(result, prepared)
-        return await self.pool.run(lambda: handler.respond(result, prepared), deadline)
+        return await self.pool.run(lambda: handler.respond(result, prepared), deadline, self.timers(loop))
 
     async def await_predict(self, waiting: Awaitable[Any], deadline: float) -> Any:
         """The rest of an async predict that waits for something (`_now_or_later` ran its
@@ -976,17 +1003,21 @@ _INLINE_ANSWER_BYTES = 64 * 1024
 def _small_answer(result: Any) -> bool:
     """Whether `result` (an async predict's) is written on the event loop: a numpy array or a
     batch of numpy columns of at most `_INLINE_ANSWER_BYTES` in all, or a short list."""
-    if type(result) is np.ndarray:
-        return bool(result.nbytes <= _INLINE_ANSWER_BYTES)
-    if type(result) is RecordBatch:
+    kind = type(result)
+    if kind is RecordBatch:
         total = 0
-        for columns in (result.features, result.label):
-            for col in columns.values():
-                if type(col) is not np.ndarray:
-                    return False
-                total += col.nbytes
+        for col in result.label.values():
+            if type(col) is not np.ndarray:
+                return False
+            total += col.nbytes
+        for col in result.features.values():
+            if type(col) is not np.ndarray:
+                return False
+            total += col.nbytes
         return total <= _INLINE_ANSWER_BYTES
-    if type(result) in (list, tuple):
+    if kind is np.ndarray:
+        return bool(result.nbytes <= _INLINE_ANSWER_BYTES)
+    if kind is list or kind is tuple:
         return len(result) <= 64
     return False
 
@@ -1012,6 +1043,38 @@ def _unread(scope: Scope) -> bool:
     return False
 
 
+def _framing(headers: Sequence[tuple[bytes, bytes]]) -> tuple[int | None, str | None, str | None] | Response:
+    """A request's Content-Length (None: none), Content-Type and Accept (a repeated header's
+    values joined with ", "; None when absent), read from its headers whatever the case of
+    their names; or the 400 that answers a malformed or ambiguous Content-Length."""
+    lengths: list[bytes] = []
+    types: list[bytes] = []
+    accepts: list[bytes] = []
+    chunked = False
+    for k, v in headers:
+        k = k.lower()
+        if k == b"content-type":
+            types.append(v)
+        elif k == b"accept":
+            accepts.append(v)
+        elif k == b"content-length":
+            lengths.append(v)
+        elif k == b"transfer-encoding":
+            chunked = True
+    length: int | None = None
+    if lengths and chunked:  # a request smuggling attempt, or a broken client (RFC 9112, 6.3)
+        return _text(400, "both Transfer-Encoding and Content-Length")
+    if len(lengths) == 1 and lengths[0].isdigit():  # one plain number
+        length = int(lengths[0])
+    elif lengths:
+        values = {v.strip() for v in b",".join(lengths).split(b",")}
+        if len(values) != 1 or not _DIGITS.fullmatch(next(iter(values))):
+            shown = b", ".join(lengths).decode("latin-1")
+            return _text(400, f"malformed Content-Length {shown!r}")
+        length = int(next(iter(values)))
+    return length, _joined(types), _joined(accepts)
+
+
 def _joined(values: list[bytes]) -> str | None:
     """A header's values (a repeated header joined with ", "), None when absent."""
     if not values:
@@ -1021,14 +1084,25 @@ def _joined(values: list[bytes]) -> str | None:
     return ", ".join(v.decode("latin-1") for v in values)
 
 
-def _on_gone(gone: threading.Event) -> Callable[[asyncio.Future[Message]], None]:
-    """The watch's callback: `gone` is set when receive() returned (the client went away)."""
-
-    def done(t: asyncio.Future[Message]) -> None:
-        if not t.cancelled() and t.exception() is None:
-            gone.set()
-
-    return done
+def _client_gone(receive: Receive) -> bool:
+    """Whether the client has gone away, asked without waiting: once the body is read,
+    ``receive()`` returns only when the client has gone (ASGI), and at once when it has
+    already. One step of it runs here; a receive() that waits is closed (the server's
+    wait for a message ends unanswered). A ``receive()`` that is no coroutine cannot be
+    asked without waiting: the client counts as there, and the answer goes nowhere if not."""
+    pending = receive()
+    if type(pending) is not CoroutineType:
+        if isinstance(pending, asyncio.Future) and pending.done():
+            return not pending.cancelled() and pending.exception() is None
+        return False
+    try:
+        pending.send(None)
+    except StopIteration:
+        return True
+    except Exception:  # a receive() that fails says nothing of the client: still there
+        return False
+    pending.close()
+    return False
 
 
 #: The Content-Type header of each answer type sent so far (None: a value a header cannot

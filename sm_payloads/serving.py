@@ -326,6 +326,8 @@ def _decode(
 #: a request of one record is a few hundred bytes.
 SMALL_BODY_BYTES = 4096
 _FLOAT64 = np.dtype(np.float64)
+#: The bytes a CSV line of numbers read by `_one_csv_record` never holds.
+_NOT_IN_LINE = b'\n\r"' + bytes(range(0x80, 0x100))
 
 
 def _decline(data: bytes | bytearray, start: int, stop: int) -> None:
@@ -358,10 +360,11 @@ def _one_csv_record(
         end -= 1
         if end and body[end - 1] == 0x0D:
             end -= 1
-    line = body[:end]
-    if not line or b"\n" in line or b"\r" in line or b'"' in line or not line.isascii():
+    # The line holds no line break, quote or non-ASCII byte when deleting those from the body
+    # leaves exactly its `end` bytes (the final "\n" or "\r\n", all that follows it, goes too).
+    if not end or len(body.translate(None, _NOT_IN_LINE)) != end:
         return None
-    width = line.count(b",") + 1
+    width = body.count(b",", 0, end) + 1
     if (
         (bounds.max_bytes is not None and size > bounds.max_bytes)
         or (bounds.max_records is not None and bounds.max_records < 1)
