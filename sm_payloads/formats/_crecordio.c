@@ -12,6 +12,7 @@
  *   strings(buf, starts, lengths)   the values of Bytes messages, as `_bytes_column`
  *   scan(buf, starts, lengths, wanted, limit)   the fields of many messages, as `_wire.scan`
  *   tensor_join(buf, starts, lengths, types)   tensors' fields joined, as `_tensor_fields`
+ *   entries(buf, starts, lengths)   the map entries of records, as `_read_part` (one pass)
  *
  * Rule: these functions never decide that an input is invalid. On anything unusual they
  * answer "not handled" (None, False, -1) and the caller runs the numpy twin, which either
@@ -1328,6 +1329,434 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* entries                                                                               */
+/* ------------------------------------------------------------------------------------ */
+
+#define ENTRY_KEYS 4096 /* MAX_KEYS of `_record_reader`: more distinct keys decline */
+#define KEY_SLOTS 8192  /* the key table's slots: a power of two over 2 x ENTRY_KEYS */
+
+/* The distinct (map, key) pairs of the records, numbered in order of first appearance;
+ * for each the position of its last entry in the record being read (the last entry of a
+ * key in a record wins), and what the counting pass finds of its entries that win and
+ * hold a value. */
+typedef struct {
+    int32_t slot[KEY_SLOTS]; /* key number + 1; 0: empty */
+    const uint8_t *key[ENTRY_KEYS];
+    int64_t klen[ENTRY_KEYS];
+    int64_t fn[ENTRY_KEYS];
+    int64_t last[ENTRY_KEYS];
+    int64_t held[ENTRY_KEYS];   /* how many entries */
+    int64_t ttype[ENTRY_KEYS];  /* their member (-1: several) */
+    int64_t width[ENTRY_KEYS];  /* the bytes of their values (-1: several, or keys or a shape) */
+    int64_t at[ENTRY_KEYS + 1]; /* where the key's column (or group of entries) begins */
+    int64_t seen[ENTRY_KEYS];   /* the keys in order of their first such entry */
+    int nkeys, nseen;
+} key_table_t;
+
+/* The number of key `fn` (1 features, 2 label) `key[0:klen]`, a new one where it is new;
+ * -1 past ENTRY_KEYS distinct keys. */
+static int
+key_number(key_table_t *t, int64_t fn, const uint8_t *key, int64_t klen)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)fn;
+    int64_t j;
+    uint32_t s;
+    for (j = 0; j < klen; j++)
+        h = (h ^ key[j]) * 0x100000001B3ULL;
+    h ^= h >> 29;
+    for (s = (uint32_t)h & (KEY_SLOTS - 1);; s = (s + 1) & (KEY_SLOTS - 1)) {
+        int32_t id = t->slot[s] - 1;
+        if (id < 0)
+            break;
+        if (t->fn[id] == fn && t->klen[id] == klen) {
+            const uint8_t *other = t->key[id];
+            for (j = 0; j < klen && other[j] == key[j]; j++)
+                ;
+            if (j == klen)
+                return id;
+        }
+    }
+    if (t->nkeys >= ENTRY_KEYS)
+        return -1;
+    t->slot[s] = t->nkeys + 1;
+    t->key[t->nkeys] = key;
+    t->klen[t->nkeys] = klen;
+    t->fn[t->nkeys] = fn;
+    return t->nkeys++;
+}
+
+/* memcpy, inline for the few bytes of most packed runs */
+static inline void
+copy_bytes(uint8_t *to, const uint8_t *from, int64_t len)
+{
+    if (len <= 16) {
+        int64_t j;
+        for (j = 0; j < len; j++)
+            to[j] = from[j];
+    }
+    else
+        memcpy(to, from, (size_t)len);
+}
+
+/* A growing array of `item`-byte items (PyMem_Raw*: usable without the GIL). */
+typedef struct {
+    char *p;
+    int64_t n, cap;
+    size_t item;
+} grow_t;
+
+/* Room for one more item: its address, or NULL where memory runs out. */
+static void *
+grow_one(grow_t *g)
+{
+    if (g->n == g->cap) {
+        int64_t cap = g->cap ? 2 * g->cap : 256;
+        char *p;
+        if ((uint64_t)cap > (uint64_t)PY_SSIZE_T_MAX / g->item)
+            return NULL;
+        p = (char *)PyMem_RawRealloc(g->p, (size_t)cap * g->item);
+        if (p == NULL)
+            return NULL;
+        g->p = p;
+        g->cap = cap;
+    }
+    return g->p + (size_t)g->n++ * g->item;
+}
+
+typedef struct { /* a map entry with a value, of the record being read */
+    int64_t kid, at, ttype, occ0, occ1; /* its position; its tensors: occs[occ0:occ1] */
+    int64_t total[3];                   /* the bytes of their values, keys and shape */
+} entry_t;
+
+typedef struct { /* one occurrence of the winning member of a value: a tensor message */
+    int64_t s, e;
+} span_t;
+
+enum { COUNT, TABLE, DENSE }; /* the passes of `read_entries` */
+
+/* Copy the fields of the tensors occs[o0:o1] into out[cur[f]:lim[f]] by field (values,
+ * keys, shape), each in wire order: 0, or -1 where they do not fill them exactly (the bytes
+ * changed since they were counted). */
+static int
+copy_fields(const uint8_t *b, const span_t *o, int64_t o0, int64_t o1, uint8_t *out, int64_t *cur,
+            const int64_t *lim)
+{
+    int64_t j;
+    for (j = o0; j < o1; j++) {
+        int64_t q = o[j].s, e = o[j].e, f, w, s, v;
+        while (q < e) {
+            if (scan_field(b, &q, e, &f, &w, &s, &v))
+                return -1;
+            if (f < 1 || f > 3)
+                continue;
+            if (v - s > lim[f - 1] - cur[f - 1])
+                return -1;
+            copy_bytes(out + cur[f - 1], b + s, v - s);
+            cur[f - 1] += v - s;
+        }
+    }
+    return cur[0] == lim[0] && cur[1] == lim[1] && cur[2] == lim[2] ? 0 : -1;
+}
+
+/*
+ * One pass over the records' map entries. COUNT: the entries that win and hold a value
+ * (*rows of them, *bytes of packed runs) and, per key, `held`, `ttype`, `width` and the
+ * order `seen`. TABLE: those entries into `t` (10 columns of `k`: record, key, member,
+ * the (start, length) in `out` of values, keys and shape; the last column is the caller's)
+ * and their runs into out[0:cap]. DENSE: each entry's values into its key's column,
+ * out[at[kid] + i * width[kid]]. 0, or -1 where `_read_part` declines or might (this is
+ * never laxer; see the docstring of `entries`) or the bytes changed between passes, or -2
+ * where memory ran out.
+ */
+static int
+read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts, const int64_t *lengths,
+             int64_t n, key_table_t *keys, grow_t *ents, grow_t *occs, uint8_t *out, int64_t cap,
+             int64_t *t, int64_t k, int64_t *rows, int64_t *bytes)
+{
+    int64_t i, j;
+    *rows = 0;
+    *bytes = 0;
+    for (i = 0; i < n; i++) {
+        int64_t pos = starts[i], len = lengths[i], end, fn, wt, vs, ve, count = 0;
+        const span_t *o;
+        if (!inside(pos, len, size))
+            return -1;
+        end = pos + len;
+        ents->n = 0;
+        occs->n = 0;
+        while (pos < end) {
+            int64_t p, f2, w2, s2, e2, ks = 0, kl = 0, ttype = 0, occ0 = occs->n, total[3] = {0, 0, 0};
+            int has_key = 0, kid;
+            entry_t *ent;
+            if (scan_field(b, &pos, end, &fn, &wt, &vs, &ve) || wt != 2 || (fn != 1 && fn != 2))
+                return -1;
+            for (p = vs; p < ve;) {
+                if (scan_field(b, &p, ve, &f2, &w2, &s2, &e2) || w2 != 2)
+                    return -1;
+                if (f2 == 1) { /* the key (twice: the careful reader checks each) */
+                    if (has_key)
+                        return -1;
+                    has_key = 1;
+                    ks = s2;
+                    kl = e2 - s2;
+                }
+                else if (f2 == 2) { /* a part of the value */
+                    int64_t q = s2, f3, w3, s3, e3;
+                    while (q < e2) {
+                        span_t *sp;
+                        if (scan_field(b, &q, e2, &f3, &w3, &s3, &e3) || w3 != 2 ||
+                            (f3 != 2 && f3 != 3 && f3 != 7))
+                            return -1;
+                        if (f3 != ttype) { /* the oneof: another member replaces it */
+                            ttype = f3;
+                            occs->n = occ0;
+                            total[0] = total[1] = total[2] = 0;
+                        }
+                        if (tensor_check(b, s3, e3, f3, total))
+                            return -1;
+                        sp = (span_t *)grow_one(occs);
+                        if (sp == NULL)
+                            return -2;
+                        sp->s = s3;
+                        sp->e = e3;
+                    }
+                }
+                else
+                    return -1;
+            }
+            if (kl > MAX_KEY)
+                return -1;
+            kid = key_number(keys, fn, b + ks, kl);
+            if (kid < 0)
+                return -1;
+            keys->last[kid] = count;
+            if (ttype != 0) { /* (an entry without a value only removes the earlier ones) */
+                ent = (entry_t *)grow_one(ents);
+                if (ent == NULL)
+                    return -2;
+                ent->kid = kid;
+                ent->at = count;
+                ent->ttype = ttype;
+                ent->occ0 = occ0;
+                ent->occ1 = occs->n;
+                memcpy(ent->total, total, sizeof(total));
+            }
+            else
+                occs->n = occ0;
+            count++;
+        }
+        /* the last entry of each key, in wire order, where it holds a value */
+        o = (const span_t *)occs->p;
+        for (j = 0; j < ents->n; j++) {
+            const entry_t *e = (const entry_t *)ents->p + j;
+            const int64_t *tot = e->total;
+            int64_t kid = e->kid, r = *rows, cur[3], lim[3], f;
+            if (keys->last[kid] != e->at)
+                continue;
+            if (tot[0] > cap - *bytes || tot[1] > cap - *bytes - tot[0] ||
+                tot[2] > cap - *bytes - tot[0] - tot[1])
+                return -1;
+            if (pass == COUNT) {
+                int64_t w = tot[1] || tot[2] ? -1 : tot[0];
+                if (keys->held[kid] == 0) {
+                    keys->seen[keys->nseen++] = kid;
+                    keys->ttype[kid] = e->ttype;
+                    keys->width[kid] = w;
+                }
+                else {
+                    if (keys->ttype[kid] != e->ttype)
+                        keys->ttype[kid] = -1;
+                    if (keys->width[kid] != w)
+                        keys->width[kid] = -1;
+                }
+                keys->held[kid]++;
+            }
+            else if (pass == TABLE) {
+                if (r >= k)
+                    return -1;
+                t[r] = i;
+                t[k + r] = kid;
+                t[2 * k + r] = e->ttype;
+                cur[0] = *bytes;
+                for (f = 0; f < 3; f++) {
+                    t[(3 + 2 * f) * k + r] = cur[f];
+                    t[(4 + 2 * f) * k + r] = tot[f];
+                    lim[f] = cur[f] + tot[f];
+                    if (f < 2)
+                        cur[f + 1] = lim[f];
+                }
+                if (copy_fields(b, o, e->occ0, e->occ1, out, cur, lim))
+                    return -1;
+            }
+            else { /* DENSE */
+                int64_t w = keys->width[kid];
+                if (tot[0] != w || tot[1] || tot[2] || e->ttype != keys->ttype[kid] ||
+                    keys->at[kid] + (i + 1) * w > cap)
+                    return -1;
+                cur[0] = keys->at[kid] + i * w;
+                cur[1] = cur[2] = lim[1] = lim[2] = 0;
+                lim[0] = cur[0] + w;
+                if (copy_fields(b, o, e->occ0, e->occ1, out, cur, lim))
+                    return -1;
+            }
+            *rows += 1;
+            *bytes += tot[0] + tot[1] + tot[2];
+        }
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(entries_doc,
+"entries(buf, starts, lengths) -> (names, runs, table | columns) | None\n\n"
+"The map entries of the records buf[starts[i] : starts[i] + lengths[i]] (int64 arrays), as\n"
+"`_record_reader._read_part` reads them, without tables of fields: records of `features`\n"
+"and `label` entries alone, each entry of at most one key (of up to 64 bytes) and any\n"
+"number of value parts, each part of float32, float64 or int32 tensors alone. A key's last\n"
+"entry in a record wins; a value's last member wins, and its occurrences after the last\n"
+"one of another member merge; a tensor's fields (values 1, keys 2, shape 3, packed or\n"
+"not) are joined in wire order. `names` lists the distinct (map field, key bytes) pairs,\n"
+"numbered in order of first appearance (at most 4096).\n\n"
+"Where every record holds every key that has a value as a float32 or float64 tensor of\n"
+"the same number of values, without keys and without a shape, the third item is a list\n"
+"`columns` of (key number, member, bytes of a record's values), in order of the keys'\n"
+"first entries, and `runs` holds their columns one after another (each n rows of those\n"
+"bytes). Otherwise `table` is 10 * k native int64 for the k entries that win and hold a\n"
+"value, in wire order: their record, key number, member (2, 3, 7), the (start, length) in\n"
+"`runs` of their values, keys and shape, and last the entries' order grouped by key\n"
+"(stable).\n\n"
+"None where `_read_part` declines or might: any other field (uid, metadata,\n"
+"configuration, unknown fields), a wire type protobuf refuses there, a key twice in an\n"
+"entry, a Bytes value, a packed run `_tensor_fields` declines, too many keys.");
+
+static PyObject *
+cr_entries(PyObject *self, PyObject *args)
+{
+    PyObject *result = NULL, *runs = NULL, *table = NULL, *names = NULL, *columns = NULL;
+    Py_buffer bv, sv, lv;
+    const int64_t *starts, *lengths;
+    int64_t n, i, k = 0, total = 0, bytes = 0, rows = 0, *t = NULL;
+    key_table_t *keys = NULL;
+    grow_t ents = {NULL, 0, 0, sizeof(entry_t)}, occs = {NULL, 0, 0, sizeof(span_t)};
+    int got = 0, c, dense = 1;
+
+    (void)self;
+    if (get_ranges(args, "OOO:entries", &bv, &sv, &lv) < 0)
+        return NULL;
+    starts = (const int64_t *)sv.buf;
+    lengths = (const int64_t *)lv.buf;
+    n = (int64_t)(sv.len / 8);
+    for (i = 0; i < n; i++) {
+        int64_t l = lengths[i];
+        if (l < 0 || l > (int64_t)bv.len - total)
+            goto decline; /* overlapping records (frame_table never gives such) */
+        total += l;
+    }
+    keys = (key_table_t *)PyMem_RawCalloc(1, sizeof(key_table_t));
+    if (keys == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* First count (no output: a decline costs no allocation but the records' entries),
+     * then fill exactly what was counted (the runs of a record take at most its bytes). */
+    Py_BEGIN_ALLOW_THREADS
+    got = read_entries(COUNT, (const uint8_t *)bv.buf, bv.len, starts, lengths, n, keys, &ents, &occs, NULL,
+                       total, NULL, 0, &k, &bytes);
+    Py_END_ALLOW_THREADS
+    if (got == -2) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (got < 0 || (uint64_t)k > (uint64_t)PY_SSIZE_T_MAX / 80)
+        goto decline;
+    for (c = 0; c < keys->nseen && dense; c++) {
+        int64_t kid = keys->seen[c], w = keys->width[kid], tt = keys->ttype[kid];
+        dense = keys->held[kid] == n && (tt == 2 || tt == 3) && w >= 0 && w % (tt == 3 ? 8 : 4) == 0;
+    }
+    dense = dense && keys->nseen > 0;
+    if (dense) { /* the columns one after another, in order of first entry */
+        int64_t at = 0;
+        for (c = 0; c < keys->nseen; c++) {
+            int64_t kid = keys->seen[c];
+            keys->at[kid] = at;
+            at += n * keys->width[kid];
+        }
+        if (at != bytes)
+            goto decline; /* (never: every record holds every key once) */
+    }
+    runs = new_table((Py_ssize_t)bytes);
+    if (!dense)
+        table = new_table((Py_ssize_t)(k * 80));
+    if (runs == NULL || (!dense && table == NULL))
+        goto done;
+    if (!dense) {
+        t = (int64_t *)PyByteArray_AS_STRING(table);
+        if (k && ((uintptr_t)t % sizeof(int64_t)) != 0)
+            goto decline; /* never seen: the allocator aligns to 16 */
+    }
+    Py_BEGIN_ALLOW_THREADS
+    got = read_entries(dense ? DENSE : TABLE, (const uint8_t *)bv.buf, bv.len, starts, lengths, n, keys, &ents,
+                       &occs, (uint8_t *)PyByteArray_AS_STRING(runs), bytes, t, k, &rows, &total);
+    Py_END_ALLOW_THREADS
+    if (got == -2) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (got < 0 || rows != k || total != bytes) {
+        PyErr_SetString(PyExc_BufferError, "entries: the data changed while it was read");
+        goto done;
+    }
+    if (dense) {
+        columns = PyList_New(keys->nseen);
+        if (columns == NULL)
+            goto done;
+        for (c = 0; c < keys->nseen; c++) {
+            int64_t kid = keys->seen[c];
+            PyObject *item = Py_BuildValue("(LLL)", (long long)kid, (long long)keys->ttype[kid],
+                                           (long long)keys->width[kid]);
+            if (item == NULL)
+                goto done;
+            PyList_SET_ITEM(columns, c, item);
+        }
+    }
+    else { /* the entries grouped by key, in order (a counting sort) */
+        memset(keys->at, 0, sizeof(keys->at));
+        for (i = 0; i < k; i++)
+            keys->at[t[k + i] + 1]++;
+        for (c = 0; c < keys->nkeys; c++)
+            keys->at[c + 1] += keys->at[c];
+        for (i = 0; i < k; i++)
+            t[9 * k + keys->at[t[k + i]]++] = i;
+    }
+    names = PyList_New(keys->nkeys);
+    if (names == NULL)
+        goto done;
+    for (c = 0; c < keys->nkeys; c++) {
+        PyObject *item = Py_BuildValue("(Ly#)", (long long)keys->fn[c], (const char *)keys->key[c],
+                                       (Py_ssize_t)keys->klen[c]);
+        if (item == NULL)
+            goto done;
+        PyList_SET_ITEM(names, c, item);
+    }
+    result = PyTuple_Pack(3, names, runs, dense ? columns : table);
+    goto done;
+decline:
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    Py_XDECREF(names);
+    Py_XDECREF(runs);
+    Py_XDECREF(table);
+    Py_XDECREF(columns);
+    PyMem_RawFree(keys);
+    PyMem_RawFree(ents.p);
+    PyMem_RawFree(occs.p);
+    PyBuffer_Release(&lv);
+    PyBuffer_Release(&sv);
+    PyBuffer_Release(&bv);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"walk", cr_walk, METH_VARARGS, walk_doc},
     {"gather", cr_gather, METH_VARARGS, gather_doc},
@@ -1338,6 +1767,7 @@ static PyMethodDef methods[] = {
     {"scan", cr_scan, METH_VARARGS, scan_doc},
     {"tensor_join", cr_tensor_join, METH_VARARGS, tensor_join_doc},
     {"cuts", cr_cuts, METH_VARARGS, cuts_doc},
+    {"entries", cr_entries, METH_VARARGS, entries_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -34,3 +34,6 @@ def scan(
 def tensor_join(
     buf: Buffer, starts: Buffer, lengths: Buffer, types: Buffer, /
 ) -> tuple[bytearray, bytearray] | None: ...
+def entries(
+    buf: Buffer, starts: Buffer, lengths: Buffer, /
+) -> tuple[list[tuple[int, bytes]], bytearray, bytearray | list[tuple[int, int, int]]] | None: ...
