@@ -26,7 +26,12 @@ _MANY = b", ".join(b'"k%d": 1.5' % i for i in range(3000))
         (
             b'{"instances": [{"a": null}, {"a": 1}, {"a": 2}]}',
             False,
-            ("$.instances[0].a: expected a number, a string, a list or a tensor object, found null", 21, None, 0),
+            (
+                "$.instances[0].a: expected a number, a string, a list or a tensor object, found null",
+                21,
+                None,
+                0,
+            ),
         ),
         (
             b'[{"a": 1, "b": [1, "x"]}, {"a": 1, "b": [2]}]',
@@ -107,3 +112,119 @@ def test_a_bad_value_among_good_keys(keys: list[str], bad: bytes, lines: bool) -
     body = rec + b"\n" + b'{"a": 1}\n' if lines else b"[" + rec + b', {"a": 1}]'
     got = all_paths(body, lines)
     assert isinstance(got, tuple) and got[0] == "error" and got[4] == 0
+
+
+# --------------------------------------------------------------------------------------
+# The validity pass (``_cjsonrec.json_valid``): "certainly valid" only where orjson parses
+# --------------------------------------------------------------------------------------
+
+needs_c = pytest.mark.skipif(J._CREC is None, reason="the C extension is not built")
+
+
+@needs_c
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        (b'[1, -0, 2.5e-3, true, false, null, "a\\u00e9\\n", {}]', -1),
+        (b' {"a": 1, "b": {"c": [2]}} ', 2),
+        (b"{}", 0),
+        (b'"\xc3\xa9"', -1),
+        (b'{"a": }', -2),
+        (b"[1,]", -2),
+        (b"01", -2),
+        (b"1.", -2),
+        (b"1e400", -2),  # orjson refuses it: out of the float64 range
+        (b"1e300", -1),
+        (b"99999999999999999999e300", -2),  # 1e320: out of the range
+        (b"9999999e300", -1),  # below 1e307
+        (b"99999999e300", -2),
+        (b"0.00001e-300", -1),  # underflows, as orjson reads it
+        (b"123456789012345678901", -2),  # 21 integer digits: not sure
+        (b'"\\ud83d\\ude00"', -2),  # a surrogate pair: left to orjson
+        (b'"\xed\xa0\x80"', -2),  # a surrogate in UTF-8
+        (b'"\xc0\x80"', -2),  # an overlong form
+        (b'"\xf4\x90\x80\x80"', -2),  # past U+10FFFF
+        (b'"\t"', -2),
+        (b"[" * 512 + b"]" * 512, -1),
+        (b"[" * 513 + b"]" * 513, -2),
+        (b"\xef\xbb\xbf[]", -2),  # the caller skips a byte order mark
+        (b"NaN", -2),
+        (b"[1] x", -2),
+    ],
+)
+def test_json_valid(text: bytes, want: int) -> None:
+    assert J._CREC.json_valid(text, 0, len(text)) == want
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@needs_c
+@given(
+    _json_values,
+    st.lists(
+        st.tuples(st.integers(0, 10**6), st.sampled_from(list(b'{}[]",:0.eE+-\\ \xc3\xff'))), max_size=3
+    ),
+)
+def test_certainly_valid_only_where_orjson_parses(value: Any, edits: list[tuple[int, int]]) -> None:
+    import json
+
+    import orjson
+
+    text = bytearray(json.dumps(value, ensure_ascii=False).encode())
+    for at, byte in edits:
+        at %= len(text) + 1
+        if byte % 2:
+            text.insert(at, byte)
+        elif at < len(text):
+            text[at] = byte
+    text = bytes(text)
+    got = J._CREC.json_valid(text, 0, len(text))
+    if got != -2:
+        parsed = orjson.loads(text)  # parses: "certainly valid" is never wrong
+        assert got == (-1 if type(parsed) is not dict else got)
+        assert got == -1 or len(parsed) <= got  # (a key twice: orjson keeps one)
+
+
+_NULL = "a number, a string, a list or a tensor object, found null"
+
+
+@pytest.mark.parametrize(
+    ("body", "want"),
+    [
+        # another key beside "instances": orjson decides, and the record's error is found
+        (
+            b'{"instances": [{"a": 1}, {"a": null}], "configuration": {"k": 1}}',
+            ("error", f"$.instances[1].a: expected {_NULL}", 31, None, 1),
+        ),
+        (
+            b'[{"a": 1}, {"a": 1e400}]',  # not surely valid: orjson decides
+            ("error", "invalid JSON: number is infinity when parsed as double", 17, 1, None),
+        ),
+        (b'[{"a": 1}, {"b": "\\ud800"}]', ("error", "invalid JSON: no low surrogate in string", 18, 1, None)),
+        (
+            b'[{"a": 1}, {"a": [1, {"b": 2}]}, {"a": }]',  # a syntax error after the record
+            ("error", "invalid JSON: unexpected character, expected a JSON value", 39, 1, None),
+        ),
+        (
+            b'[{"a": 1}, {"a": [1, {"b": 2}]}]',
+            ("error", "$[1].a: expected a list of numbers or of strings, found an object", 21, None, 1),
+        ),
+    ],
+)
+def test_records_after_the_first(body: bytes, want: tuple[Any, ...]) -> None:
+    assert all_paths(body, False) == want
+
+
+def test_instances_twice_is_the_last() -> None:
+    body = b'{"instances": [{"a": 1}, {"a": null}], "instances": [{"a": 2}]}'
+    got = all_paths(body, False)
+    assert not isinstance(got, tuple) and got.features["a"].tolist() == [2.0]

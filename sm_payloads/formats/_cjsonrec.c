@@ -62,6 +62,11 @@
  * column error the general path's column builder would raise from the forms alone (no
  * Python object per record); a value the grammar refuses, or one the route leaves to the
  * general path, stops it with the report of a declined scan.
+ * Rule 8 (validity): json_valid says whether a text is certainly one JSON value that orjson
+ * parses, building nothing, so that an error found in one record of a document can be
+ * reported without parsing the others (a syntax error anywhere comes first); it is
+ * conservative: what it is not sure of (big numbers, surrogate escapes, deep nesting) is
+ * left to orjson.
  */
 #include "_cnumber.h"
 
@@ -2308,6 +2313,213 @@ done:
     return out;
 }
 
+/* ---------------------------------------------------------------------------------------
+ * json_valid: whether a text is certainly one JSON value that orjson (and so the general
+ * path) parses, at about a byte a nanosecond, building nothing. Conservative (Rule 8):
+ * 1 only for RFC 8259 JSON with UTF-8 strings, no \u escape of a surrogate, numbers of at
+ * most 20 integer and 40 fraction digits with an exponent of at most 300 in size, below
+ * 10**307 (so none is out of the float64 range; one that underflows reads as orjson reads
+ * it), and nesting of at most 512; 0 for anything else, which
+ * the caller leaves to orjson (0 is "not sure", never "invalid").
+ * ------------------------------------------------------------------------------------- */
+
+#define VALID_DEPTH 512
+
+static inline const char *v_ws(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    return p;
+}
+
+/* A string at p (on its '"'): the position after it, or NULL. */
+static const char *v_string(const char *p, const char *end) {
+    p++;
+    while (p < end) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') return p + 1;
+        if (c < 0x20) return NULL;
+        if (c == '\\') {
+            if (end - p < 2) return NULL;
+            c = (unsigned char)p[1];
+            if (c == 'u') {
+                int v = hex4(p + 2, end);
+                if (v < 0 || (v >= 0xD800 && v <= 0xDFFF)) return NULL;
+                p += 6;
+            } else if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' ||
+                       c == 't') {
+                p += 2;
+            } else {
+                return NULL;
+            }
+            continue;
+        }
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        /* UTF-8: no overlong form, no surrogate, nothing past U+10FFFF */
+        if (c >= 0xC2 && c <= 0xDF) {
+            if (end - p < 2 || ((unsigned char)p[1] & 0xC0) != 0x80) return NULL;
+            p += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            unsigned char c1;
+            if (end - p < 3) return NULL;
+            c1 = (unsigned char)p[1];
+            if ((c1 & 0xC0) != 0x80 || ((unsigned char)p[2] & 0xC0) != 0x80) return NULL;
+            if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0)) return NULL;
+            p += 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            unsigned char c1;
+            if (end - p < 4) return NULL;
+            c1 = (unsigned char)p[1];
+            if ((c1 & 0xC0) != 0x80 || ((unsigned char)p[2] & 0xC0) != 0x80 || ((unsigned char)p[3] & 0xC0) != 0x80)
+                return NULL;
+            if ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90)) return NULL;
+            p += 4;
+        } else {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+/* A number at p: the position after it, or NULL (not JSON, or not surely in range). */
+static const char *v_number(const char *p, const char *end) {
+    int digits = 0, frac = 0, exp = 0, ed = 0, up = 1;
+    if (p < end && *p == '-') p++;
+    if (p >= end) return NULL;
+    if (*p == '0') {
+        p++;
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < end && is_digit((unsigned char)*p)) {
+            p++;
+            digits++;
+        }
+        if (digits > 20) return NULL;
+    } else {
+        return NULL;
+    }
+    if (p < end && *p == '.') {
+        p++;
+        while (p < end && is_digit((unsigned char)*p)) {
+            p++;
+            frac++;
+        }
+        if (frac == 0 || frac > 40) return NULL;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) up = *p++ == '+';
+        while (p < end && is_digit((unsigned char)*p)) {
+            if (++ed > 3) return NULL;
+            exp = exp * 10 + (*p - '0');
+            p++;
+        }
+        /* below 10**(digits + exp): within the float64 range up to 10**307 */
+        if (ed == 0 || exp > 300 || (up && digits + exp > 307)) return NULL;
+    }
+    return p;
+}
+
+static int v_word(const char *p, const char *end, const char *w, Py_ssize_t n) {
+    return end - p >= n && memcmp(p, w, (size_t)n) == 0;
+}
+
+/* 1 when certainly valid (*members: the top-level object's members, -1 when the value is
+ * no object), else 0. */
+static int valid_json(const char *p, const char *end, Py_ssize_t *members) {
+    char stack[VALID_DEPTH];
+    int depth = 0;
+    p = v_ws(p, end);
+    *members = p < end && *p == '{' ? 0 : -1;
+    for (;;) {
+        /* a value at p */
+        if (p >= end) return 0;
+        switch (*p) {
+        case '{':
+        case '[':
+            if (depth >= VALID_DEPTH) return 0;
+            stack[depth++] = *p;
+            p = v_ws(p + 1, end);
+            if (p < end && (*p == (stack[depth - 1] == '{' ? '}' : ']'))) {
+                depth--;
+                p++;
+                goto after;
+            }
+            if (stack[depth - 1] == '{') {
+                if (p >= end || *p != '"') return 0;
+                p = v_string(p, end);
+                if (p == NULL) return 0;
+                p = v_ws(p, end);
+                if (p >= end || *p != ':') return 0;
+                p = v_ws(p + 1, end);
+                if (depth == 1) *members = 1;
+            }
+            continue;
+        case '"':
+            p = v_string(p, end);
+            break;
+        case 't':
+            p = v_word(p, end, "true", 4) ? p + 4 : NULL;
+            break;
+        case 'f':
+            p = v_word(p, end, "false", 5) ? p + 5 : NULL;
+            break;
+        case 'n':
+            p = v_word(p, end, "null", 4) ? p + 4 : NULL;
+            break;
+        default:
+            p = v_number(p, end);
+        }
+        if (p == NULL) return 0;
+    after:
+        /* after a value: the end, or a separator of the container it is in */
+        p = v_ws(p, end);
+        if (depth == 0) return p == end;
+        if (p >= end) return 0;
+        if (*p == ',') {
+            p = v_ws(p + 1, end);
+            if (depth == 1 && *members >= 0) (*members)++;
+            if (stack[depth - 1] == '{') {
+                if (p >= end || *p != '"') return 0;
+                p = v_string(p, end);
+                if (p == NULL) return 0;
+                p = v_ws(p, end);
+                if (p >= end || *p != ':') return 0;
+                p = v_ws(p + 1, end);
+            }
+            continue;
+        }
+        if (*p != (stack[depth - 1] == '{' ? '}' : ']')) return 0;
+        depth--;
+        p++;
+        goto after;
+    }
+}
+
+PyDoc_STRVAR(json_valid_doc,
+             "json_valid(data, start, stop) -> int\n\n"
+             "Whether data[start:stop] is certainly one JSON value that orjson parses (RFC 8259,\n"
+             "UTF-8 strings, no \\u escape of a surrogate, numbers of at most 20 integer and 40\n"
+             "fraction digits and an exponent of at most 300, nesting of at most 512): -2 when\n"
+             "not sure, else the number of members of the top-level object (-1: the value is no\n"
+             "object). The GIL is released while it reads.");
+
+static PyObject *json_valid(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    Py_ssize_t start, stop, members = -1;
+    int ok;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nn", &data, &start, &stop)) return NULL;
+    if (start < 0 || stop > data.len || start > stop) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "json_valid: bad bounds");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS ok = valid_json((const char *)data.buf + start, (const char *)data.buf + stop, &members);
+    Py_END_ALLOW_THREADS PyBuffer_Release(&data);
+    return PyLong_FromSsize_t(ok ? members : -2);
+}
+
 static PyMethodDef methods[] = {
     {"join_rows", join_rows, METH_VARARGS, join_rows_doc},
     {"array_lines", array_lines, METH_VARARGS, array_lines_doc},
@@ -2315,6 +2527,7 @@ static PyMethodDef methods[] = {
     {"join_lines", join_lines, METH_VARARGS, join_lines_doc},
     {"json_records", json_records, METH_VARARGS, json_records_doc},
     {"dict_rows", dict_rows, METH_VARARGS, dict_rows_doc},
+    {"json_valid", json_valid, METH_VARARGS, json_valid_doc},
     {NULL, NULL, 0, NULL},
 };
 

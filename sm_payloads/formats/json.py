@@ -74,6 +74,7 @@ from ._json_layout import (
     response_rows,
     scan,
     skip_bom,
+    valid_members,
 )
 from ._rows import rows_kinds, rows_or_batch
 
@@ -135,10 +136,26 @@ def _check_record_alone(buf: bytes | bytearray, start: int, k: int, at: int, all
     Nothing when it does not parse, when its envelope is refused, or when record k is
     sound: the general path then reads the whole body."""
     alone = k == 0 and not buf[start:at].strip()  # the document is one record object
+    listed = buf[start : start + 64].lstrip()[:1] == b"["
+    snap = buf if isinstance(buf, bytes) else bytes(buf)
+    if not alone and not allow_nan:
+        # A document certainly valid (a fast pass, no object built) whose envelope is a
+        # list, or an object of "instances" alone: record k is what the general path
+        # checks after the sound ones before it, so it is parsed alone
+        members = valid_members(snap, start, len(snap))
+        hi = None if members != (-1 if listed else 1) else container_end(snap, at, len(snap))
+        if hi is not None:
+            try:
+                record = loads(snap, at, hi, False)
+            except SyntaxProblem:  # (a value inside a valid document parses)
+                record = None
+            if type(record) is dict:
+                _check_one_record(snap, at, hi, record, f"{'$' if listed else '$.instances'}[{k}]", k)
+                return
     if alone:
         piece = bytes(buf[start:])
     else:
-        opening = b"[" if buf[start : start + 64].lstrip()[:1] == b"[" else b'{"instances":['
+        opening = b"[" if listed else b'{"instances":['
         piece = opening + bytes(buf[at:])
     try:
         doc = loads(piece, 0, len(piece), allow_nan)
@@ -157,15 +174,19 @@ def _check_record_alone(buf: bytes | bytearray, start: int, k: int, at: int, all
         if not items or not prefix:
             return
         path = f"{prefix}[{k}]"
+    hi = len(snap) if alone else container_end(snap, at, len(snap)) or len(snap)
+    _check_one_record(snap, at, hi, items[0], path, k)
+
+
+def _check_one_record(snap: bytes, at: int, hi: int, record: Any, path: str, k: int) -> None:
+    """Raise the general path's error of record k (parsed: `record`; its bytes
+    ``snap[at:hi]``, its JSON path `path`), if it has one."""
     try:
         # instance_record's error, without an object per key of a sound record of many keys
-        _CELLS_OF[instance_record](items[0], path)
+        _CELLS_OF[instance_record](record, path)
     except BadValue as e:
         # where the general path's search from the document's root arrives: record k's "{"
-        # is at `at`, and the search goes on from there the same way
-        # (its structure alone: record k ends where its object closes)
-        snap = buf if isinstance(buf, bytes) else bytes(buf)
-        hi = len(snap) if alone else container_end(snap, at, len(snap)) or len(snap)
+        # is at `at`, and the search goes on from there the same way, in its bytes alone
         off = path_offset(snap, at, hi, e.reason, root=path)
         if off is not None:
             raise DecodeError(CONTENT_TYPE, e.reason, offset=off, record_index=k) from None
