@@ -603,13 +603,15 @@ class _App:
 
     # -- ASGI --------------------------------------------------------------------------
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Every call but the usual ``POST /invocations`` once loading has begun (`invocations`
+        takes that one itself)."""
         kind = scope["type"]
         if kind == "http":
             if self.state is None:
                 self.start_loading()
-            if scope["path"] == "/invocations" and scope["method"] == "POST":  # the usual request
-                await self.invocations(scope, receive, send)
+            if scope["path"] == "/invocations" and scope["method"] == "POST":
+                await self.invocations(scope, receive, send, routed=True)
             else:
                 await self.http(scope, receive, send)
         elif kind == "lifespan":
@@ -648,7 +650,7 @@ class _App:
                 r = _text(405, f"{method} {path}: use POST")
                 await _send(send, r, allow=b"POST", close=_unread(scope))
             else:
-                await self.invocations(scope, receive, send)
+                await self.invocations(scope, receive, send, routed=True)
         else:
             r = _text(404, f"no route {path}: use GET /ping or POST /invocations")
             await _send(send, r, close=_unread(scope))
@@ -714,7 +716,18 @@ class _App:
             if close is not None:
                 close()  # a receive() begun and not awaited to its end (a cancellation)
 
-    async def invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def invocations(self, scope: Scope, receive: Receive, send: Send, *, routed: bool = False) -> None:
+        """The app itself (`__call__`): a ``POST /invocations`` is answered here, with no
+        coroutine between the server and the answer but an async predict's; any other call
+        (`routed` False) goes to `dispatch`, which routes it (back here for an invocation)."""
+        if not routed and (
+            scope["type"] != "http"
+            or scope["path"] != "/invocations"
+            or scope["method"] != "POST"
+            or self.state is None
+        ):
+            await self.dispatch(scope, receive, send)
+            return
         headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
         # The usual request in one pass: Content-Type, Accept and Content-Length each at most
         # once, every name in lower case (as ASGI servers give them), no Transfer-Encoding,
@@ -804,7 +817,8 @@ class _App:
         deadline = math.inf if self.timeout_s is None else loop.time() + self.timeout_s
         try:
             if self.is_async:
-                response = await self.answer_async(body, content_type, accept, deadline, receive, loop)
+                now = self.answer_async(body, content_type, accept, deadline, receive, loop)
+                response = now if type(now) is Response else await cast(Awaitable[Response], now)
             else:
                 handler = self.handler
                 response = await self.on_thread(
@@ -827,7 +841,11 @@ class _App:
         if response is _GONE:
             log.info("the client went away before its prediction started: not run")
             return
-        await _send(send, response)
+        start, end = _messages(response)
+        await send(start)
+        await send(end)
+
+    __call__ = invocations
 
     async def on_thread(self, fn: Callable[[], T], deadline: float, receive: Receive) -> T | Response:
         """`fn()` on a prediction thread (Rule 2): its result, or `_GONE` when the client went
@@ -838,7 +856,30 @@ class _App:
         # request that waited for a thread asks it when its turn comes (`_client_gone`).
         return await self.pool.run(fn, deadline, self.timers(loop), lambda: _client_gone(receive))
 
-    async def answer_async(
+    def answer_async(
+        self,
+        body: bytes | bytearray,
+        content_type: str | None,
+        accept: str | None,
+        deadline: float,
+        receive: Receive,
+        loop: asyncio.AbstractEventLoop,
+    ) -> Response | Awaitable[Response]:
+        """The answer through an ``async def`` predict, awaited on the event loop: the answer
+        itself when it comes without waiting (the usual small request: no coroutine of its
+        own), else what to await for it. A body up to `INLINE_BYTES` is decoded on the loop
+        too, and its answer written there when it is small (`_small_answer`); larger ones
+        are decoded and written on a prediction thread (Rule 2), so the loop never parses
+        megabytes. A predict that raises is the same 500 as a plain one; past `deadline`
+        (loop time), `asyncio.TimeoutError`."""
+        if len(body) > INLINE_BYTES:
+            return self.prepare_on_thread(body, content_type, accept, deadline, receive, loop)
+        prepared = self.handler.prepare(body, content_type, accept)
+        if isinstance(prepared, Response):
+            return prepared
+        return self.predict_async(prepared, deadline, loop, True)
+
+    async def prepare_on_thread(
         self,
         body: bytes | bytearray,
         content_type: str | None,
@@ -847,22 +888,20 @@ class _App:
         receive: Receive,
         loop: asyncio.AbstractEventLoop,
     ) -> Response:
-        """The answer through an ``async def`` predict, awaited on the event loop. A body up
-        to `INLINE_BYTES` is decoded on the loop too, and its answer written there when it is
-        small (`_small_answer`); larger ones are decoded and written on a prediction thread
-        (Rule 2), so the loop never parses megabytes. A predict that raises is the same 500
-        as a plain one; past `deadline` (loop time), `asyncio.TimeoutError`."""
+        """`answer_async` of a body over `INLINE_BYTES`: decoded on a prediction thread."""
         handler = self.handler
-        inline = len(body) <= INLINE_BYTES
-        prepared: Prepared | Response
-        if inline:
-            prepared = handler.prepare(body, content_type, accept)
-        else:
-            prepared = await self.on_thread(
-                lambda: handler.prepare(body, content_type, accept), deadline, receive
-            )
+        prepared = await self.on_thread(
+            lambda: handler.prepare(body, content_type, accept), deadline, receive
+        )
         if isinstance(prepared, Response):
             return prepared
+        answer = self.predict_async(prepared, deadline, loop, False)
+        return answer if type(answer) is Response else await cast(Awaitable[Response], answer)
+
+    def predict_async(
+        self, prepared: Prepared, deadline: float, loop: asyncio.AbstractEventLoop, inline: bool
+    ) -> Response | Awaitable[Response]:
+        """The async predict's answer for `prepared`, or what to await for it."""
         try:
             # Its first step runs here, as `_now_or_later` runs it: a predict that returns
             # without waiting needs no timer; the rest of one that waits is timed.
@@ -874,8 +913,8 @@ class _App:
                 except StopIteration as stop:
                     result, waiting = stop.value, None
             if waiting is not None:
-                result = await self.await_predict(waiting, deadline)
-            elif loop.time() >= deadline:
+                return self.finish_async(waiting, prepared, deadline, loop, inline)
+            if loop.time() >= deadline:
                 # It held the loop past the deadline: its answer is too late all the same.
                 raise asyncio.TimeoutError
         except asyncio.TimeoutError:
@@ -885,9 +924,38 @@ class _App:
             # function would escape the app from the event loop; like any failure of the
             # request they are a logged 500.
             return predict_failed()
+        return self.write_async(result, prepared, deadline, loop, inline)
+
+    async def finish_async(
+        self,
+        waiting: Awaitable[Any],
+        prepared: Prepared,
+        deadline: float,
+        loop: asyncio.AbstractEventLoop,
+        inline: bool,
+    ) -> Response:
+        """`predict_async` of a predict that waits: the rest of it, timed, then its answer."""
+        try:
+            result = await self.await_predict(waiting, deadline)
+        except asyncio.TimeoutError:
+            raise
+        except (Exception, SystemExit, KeyboardInterrupt):
+            return predict_failed()
+        answer = self.write_async(result, prepared, deadline, loop, inline)
+        return answer if type(answer) is Response else await cast(Awaitable[Response], answer)
+
+    def write_async(
+        self, result: Any, prepared: Prepared, deadline: float, loop: asyncio.AbstractEventLoop, inline: bool
+    ) -> Response | Awaitable[Response]:
+        """The async predict's `result` written: on the loop when the body was decoded there
+        and the answer is small, else on a prediction thread (what to await)."""
+        handler = self.handler
         if inline and _small_answer(result):
             return handler.respond(result, prepared)
-        return await self.pool.run(lambda: handler.respond(result, prepared), deadline, self.timers(loop))
+        return cast(
+            Awaitable[Response],
+            self.pool.run(lambda: handler.respond(result, prepared), deadline, self.timers(loop)),
+        )
 
     async def await_predict(self, waiting: Awaitable[Any], deadline: float) -> Any:
         """The rest of an async predict that waits for something (`_now_or_later` ran its
@@ -1123,6 +1191,35 @@ def _content_type_header(content_type: str) -> bytes | None:
     return value
 
 
+def _messages(
+    r: Response,
+    close: bool = False,
+    allow: bytes | None = None,
+    retry_after: bytes | None = None,
+) -> tuple[Message, Message]:
+    """The two ASGI messages that send `r` (with ``Content-Length``, and the other headers
+    asked for)."""
+    content_type = _content_type_header(r.content_type)
+    if content_type is None:
+        # Only the environment can put this here (SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT with
+        # a character a header cannot carry): a misconfiguration, answered as handle() does.
+        log.error("the answer's Content-Type %r cannot be sent in a header", r.content_type)
+        r = _text(500, "the server is misconfigured (see its log)")
+        content_type = _TEXT
+    body = r.body
+    headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(body))]
+    if close:
+        headers.append((b"connection", b"close"))
+    if allow is not None:
+        headers.append((b"allow", allow))
+    if retry_after is not None:
+        headers.append((b"retry-after", retry_after))
+    return (
+        {"type": "http.response.start", "status": r.status, "headers": headers},
+        {"type": "http.response.body", "body": body, "more_body": False},
+    )
+
+
 async def _send(
     send: Send,
     r: Response,
@@ -1131,22 +1228,9 @@ async def _send(
     allow: bytes | None = None,
     retry_after: bytes | None = None,
 ) -> None:
-    content_type = _content_type_header(r.content_type)
-    if content_type is None:
-        # Only the environment can put this here (SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT with
-        # a character a header cannot carry): a misconfiguration, answered as handle() does.
-        log.error("the answer's Content-Type %r cannot be sent in a header", r.content_type)
-        r = _text(500, "the server is misconfigured (see its log)")
-        content_type = _TEXT
-    headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(r.body))]
-    if close:
-        headers.append((b"connection", b"close"))
-    if allow is not None:
-        headers.append((b"allow", allow))
-    if retry_after is not None:
-        headers.append((b"retry-after", retry_after))
-    await send({"type": "http.response.start", "status": r.status, "headers": headers})
-    await send({"type": "http.response.body", "body": r.body, "more_body": False})
+    start, end = _messages(r, close, allow, retry_after)
+    await send(start)
+    await send(end)
 
 
 def asgi_app(
