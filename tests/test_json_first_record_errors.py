@@ -228,3 +228,66 @@ def test_instances_twice_is_the_last() -> None:
     body = b'{"instances": [{"a": 1}, {"a": null}], "instances": [{"a": 2}]}'
     got = all_paths(body, False)
     assert not isinstance(got, tuple) and got.features["a"].tolist() == [2.0]
+
+
+# --------------------------------------------------------------------------------------
+# Responses: the record the column reader stopped in, parsed alone
+# --------------------------------------------------------------------------------------
+
+_GOOD = b'{"score": 0.5, "label": "a"}'
+
+
+@pytest.mark.parametrize(
+    ("body", "lines", "want"),
+    [
+        (
+            b'{"predictions": [' + b", ".join([_GOOD] * 3 + [b'{"score": null}']) + b"]}",
+            False,
+            (
+                "$.predictions[3].score: expected a number, a string, a list or a tensor object, found null",
+                117,
+                None,
+                3,
+            ),
+        ),
+        (
+            b"[" + _GOOD + b', {"score": true, "label": "b"}]',
+            False,
+            ("$[1].score: expected a number, a string, a list or a tensor object, found true", 41, None, 1),
+        ),
+        (
+            b'{"predictions": [{"score": {"x": 1}}]}',
+            False,
+            (
+                "$.predictions[0].score: unexpected key 'x' in a tensor object"
+                " (expected values, keys, shape)",
+                28,
+                None,
+                0,
+            ),
+        ),
+        (
+            _GOOD + b'\n{"score": null}\n' + _GOOD + b"\n",
+            True,
+            ("$.score: expected a number, a string, a list or a tensor object, found null", 39, 2, 1),
+        ),
+    ],
+)
+def test_a_responses_record_error(body: bytes, lines: bool, want: tuple[Any, ...]) -> None:
+    assert all_paths(body, lines, response=True) == ("error", *want)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # envelopes the record alone cannot decide: orjson and the general path do
+        b'{"predictions": [{"score": 1}, {"score": null}], "extra": 1}',
+        b'{"projections": [{"score": 1}, {"score": null}]}',
+        b'{"scores": [{"score": 1}, {"score": null}, 3]}',
+        b'[{"score": 1}, {"score": null}, {"score": }]',
+        b'[{"score": 1}, {"score": null, "x": 1e400}]',
+    ],
+)
+def test_response_envelopes_left_to_the_general_path(body: bytes) -> None:
+    got = all_paths(body, False, response=True)
+    assert isinstance(got, tuple) and got[0] == "error"

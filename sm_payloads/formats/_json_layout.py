@@ -927,22 +927,29 @@ def response_fast(
     ragged: bool = False,
     allow_nan: bool = False,
     content_type: str | None = None,
+    hint: list[int] | None = None,
 ) -> RecordBatch | None:
     """A response body of records of scalars (numbers, strings, lists of numbers of one
     length per key; with `ragged`, also numbers and lists of any lengths mixed, a `Ragged`
     column) as the batch the general path builds from it, or None (Rule 7). With
     `allow_nan`, NaN, Infinity and -Infinity read as numbers (as the general path reads
     them then). With `content_type` (and `ragged`), a declined body of sound records whose
-    columns cannot hold them is refused with the general path's error (Rule 10)."""
+    columns cannot hold them is refused with the general path's error (Rule 10). With
+    `hint` (the C path), a declined body appends to it the index of the record the kernel
+    stopped in and the offset where that record begins (-1: not begun): every record
+    before it is sound (a response's keys are its outputs), so that record's error, if it
+    has one, is the body's first."""
     if _CREC is not None:
         limit = column_limit()
-        report = content_type is not None or limit is not None
+        report = content_type is not None or limit is not None or hint is not None
         got = _CREC.json_records(buf, start, end, lines, False, False, allow_nan, True, report)
         if got is not None and got[0] is None:  # declined, with what it read
             if limit is not None:
                 _refuse_columns(got[2], got[5], limit, False)
             if content_type is not None and got[4]:  # it stopped in a value the grammar reads
                 column_errors(buf, start, end, lines, False, allow_nan, content_type)
+            if hint is not None and all(key is not None for key, _kind in got[2]):
+                hint += (got[1], got[3])
             return None
     else:
         parsed: list[Any] = []

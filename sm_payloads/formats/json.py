@@ -29,6 +29,7 @@ path, which parses the document and reports exact errors.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -178,12 +179,45 @@ def _check_record_alone(buf: bytes | bytearray, start: int, k: int, at: int, all
     _check_one_record(snap, at, hi, items[0], path, k)
 
 
-def _check_one_record(snap: bytes, at: int, hi: int, record: Any, path: str, k: int) -> None:
-    """Raise the general path's error of record k (parsed: `record`; its bytes
-    ``snap[at:hi]``, its JSON path `path`), if it has one."""
+#: A response document in the envelope the column reader reads first.
+_PREDICTIONS = re.compile(rb'\s*\{\s*"predictions"\s*:')
+
+
+def _check_response_record_alone(buf: bytes | bytearray, start: int, k: int, at: int) -> None:
+    """Raise the error of record k of a response whose column reader stopped in it, at
+    `at`, every record before it sound (`response_fast`'s hint), as the general path
+    reports it, parsing that record alone: only when a validity pass (`valid_members`)
+    says the document certainly parses and its envelope is a list or an object of
+    ``"predictions"`` alone (the other envelopes depend on every item). Nothing otherwise,
+    or when record k is sound: the general path then reads the whole body."""
+    snap = buf if isinstance(buf, bytes) else bytes(buf)
+    listed = snap[start : start + 64].lstrip()[:1] == b"["
+    if not listed and _PREDICTIONS.match(snap, start) is None:
+        return
+    if valid_members(snap, start, len(snap)) != (-1 if listed else 1):
+        return
+    hi = container_end(snap, at, len(snap))
+    if hi is None:
+        return
     try:
-        # instance_record's error, without an object per key of a sound record of many keys
-        _CELLS_OF[instance_record](record, path)
+        record = loads(snap, at, hi, False)
+    except SyntaxProblem:  # (a value inside a valid document parses)
+        return
+    if type(record) is dict:
+        _check_one_record(
+            snap, at, hi, record, f"{'$' if listed else '$.predictions'}[{k}]", k, response_record
+        )
+
+
+def _check_one_record(
+    snap: bytes, at: int, hi: int, record: Any, path: str, k: int, parse: Any = instance_record
+) -> None:
+    """Raise the general path's error of record k (parsed: `record`; its bytes
+    ``snap[at:hi]``, its JSON path `path`; `parse`: the record reader, `instance_record` or
+    `response_record`), if it has one."""
+    try:
+        # the reader's error, without an object per key of a sound record of many keys
+        _CELLS_OF[parse](record, path)
     except BadValue as e:
         # where the general path's search from the document's root arrives: record k's "{"
         # is at `at`, and the search goes on from there the same way, in its bytes alone
@@ -230,9 +264,12 @@ def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, respo
     if response:
         # records of scalars, column by column (an empty body declines)
         # ragged columns too; a body of sound records its columns cannot hold is refused
-        columns = response_fast(buf, start, len(buf), False, dtype, True, allow_nan, CONTENT_TYPE)
+        columns = response_fast(buf, start, len(buf), False, dtype, True, allow_nan, CONTENT_TYPE, hint)
         if columns is not None:
             return columns
+        if hint and hint[1] >= 0 and not allow_nan:
+            _check_response_record_alone(buf, start, hint[0], hint[1])
+            hint.clear()
         # items that are bare numbers or number lists, by the request scanner
         bare = request_group(buf, start, len(buf), dtype, items=True)
         if bare is not None:

@@ -318,7 +318,9 @@ def _decode_buf(data: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, bloc
 _COLUMN_ERROR = "(a RecordBatch column holds one kind of value)"
 
 
-def _check_line(data: bytes | bytearray, start: int, k: int, at: int, allow_nan: bool) -> None:
+def _check_line(
+    data: bytes | bytearray, start: int, k: int, at: int, allow_nan: bool, parse: Any = instance_record
+) -> None:
     """Raise the error of record k, whose line holds offset `at`, as the general path
     reports it (a syntax error, or the grammar's), when every record before it is sound:
     then it is the body's first error (the lines before it are read in order, a record's
@@ -338,7 +340,7 @@ def _check_line(data: bytes | bytearray, start: int, k: int, at: int, allow_nan:
             record_index=k,
             line=line_no,
         ) from None
-    group = GeneralGroup([value], array("q", [at]), array("q", [line_no]), instance_record, text=(data, 0))
+    group = GeneralGroup([value], array("q", [at]), array("q", [line_no]), parse, text=(data, 0))
     group.check_record(0, CONTENT_TYPE, k)
 
 
@@ -382,9 +384,13 @@ def decode_response(
     data = as_bytes(data, text=True)
     with paused(len(data)):
         # ragged too; a body of sound records its columns cannot hold is refused
-        fast = response_fast(data, skip_bom(data), len(data), True, dtype, True, allow_nan, CONTENT_TYPE)
+        hint: list[int] = []  # the record the column reader stopped in, all before it sound
+        at = skip_bom(data)
+        fast = response_fast(data, at, len(data), True, dtype, True, allow_nan, CONTENT_TYPE, hint)
         if fast is not None:
             return fast
+        if hint and hint[1] >= 0:
+            _check_line(data, at, hint[0], hint[1], allow_nan, response_record)
         return _decode(data, True, dtype, allow_nan, block_size)
 
 
