@@ -151,6 +151,8 @@ typedef struct {
     Py_ssize_t ncols, colcap;
     Py_ssize_t nplain; /* the columns that are not a request's uid, metadata, configuration */
     int full;          /* it stopped at a new key past MAX_KEYS columns */
+    Py_ssize_t nbare;  /* records that are a bare list or number */
+    int no_bare;       /* (a projections or scores envelope) none may be */
     Py_ssize_t nrec;
     /* the keys by name: an open-addressing table of column indices (-1: empty), at most
      * half full */
@@ -644,6 +646,28 @@ static int nested_key(const Scan *s, const char *p, const char **obj) {
     return ctx;
 }
 
+/* A new column for the key a[0:len] of object ctx, in the key table's empty slot `slot`;
+ * NULL past the columns the kernel reads (s->full set) or out of memory. */
+static Col *new_col(Scan *s, const char *a, Py_ssize_t len, int ctx, size_t slot) {
+    Col *col;
+    int textfield = s->request && ctx == CTX_TOP &&
+                    ((len == 3 && memcmp(a, "uid", 3) == 0) || (len == 8 && memcmp(a, "metadata", 8) == 0) ||
+                     (len == 13 && memcmp(a, "configuration", 13) == 0));
+    if (!textfield && s->nplain >= MAX_KEYS) {
+        s->full = 1;
+        return NULL;
+    }
+    if (s->ncols == s->colcap && more_cols(s) < 0) return NULL;
+    s->slots[slot] = (int16_t)s->ncols;
+    col = &s->cols[s->ncols++];
+    s->nplain += !textfield;
+    col->name = a;
+    col->name_len = len;
+    col->ctx = ctx;
+    col->textfield = textfield;
+    return col;
+}
+
 /* The keys of one object at p (on its '{') in context ctx: a record's own keys (CTX_TOP),
  * or those of its "data" or "label" object. A key's first record sets its kind; a key may
  * be missing from any record (Rule 1). *expect: the column the next key is tried as first
@@ -694,22 +718,8 @@ static const char *scan_object(Scan *s, const char *p, int ctx, Py_ssize_t *expe
         r = find_col(s, a, len, ctx, &col, &slot);
         if (r < 0) return NULL;
         if (r == 0) {
-            /* a new key */
-            int textfield = s->request && ctx == CTX_TOP &&
-                            ((len == 3 && memcmp(a, "uid", 3) == 0) || (len == 8 && memcmp(a, "metadata", 8) == 0) ||
-                             (len == 13 && memcmp(a, "configuration", 13) == 0));
-            if (!textfield && s->nplain >= MAX_KEYS) {
-                s->full = 1;
-                return NULL;
-            }
-            if (s->ncols == s->colcap && more_cols(s) < 0) return NULL;
-            s->slots[slot] = (int16_t)s->ncols;
-            col = &s->cols[s->ncols++];
-            s->nplain += !textfield;
-            col->name = a;
-            col->name_len = len;
-            col->ctx = ctx;
-            col->textfield = textfield;
+            col = new_col(s, a, len, ctx, slot);
+            if (col == NULL) return NULL;
         } else if (col->stamp == s->nrec) {
             return NULL; /* a key twice */
         }
@@ -749,6 +759,42 @@ static const char *scan_record(Scan *s, const char *p) {
     return p;
 }
 
+/* One record at p that is a bare list or number (not in check mode): the value of a
+ * request's "features" key (a response's "values"), as the general path reads it. */
+static const char *scan_bare(Scan *s, const char *p) {
+    const char *name = s->request ? "features" : "values";
+    Py_ssize_t len = s->request ? 8 : 6;
+    Col *col;
+    size_t slot;
+    int r;
+    if (s->check || s->no_bare || p >= s->end ||
+        !(*p == '[' || *p == '-' || is_digit((unsigned char)*p) ||
+          (s->grammar == SMP_JSON_NAN && (*p == 'N' || *p == 'I'))))
+        return NULL;
+    s->rec_at = p;
+    s->rec_n = s->nrec;
+    s->val_at = p;
+    r = find_col(s, name, len, CTX_TOP, &col, &slot);
+    if (r < 0) return NULL;
+    if (r == 0) {
+        col = new_col(s, name, len, CTX_TOP, slot);
+        if (col == NULL) return NULL;
+    }
+    col->stamp = s->nrec;
+    if (note_present(s, col) < 0) return NULL;
+    p = scan_value(s, p, col, col->present == 0);
+    if (p == NULL) return NULL;
+    col->present++;
+    s->nbare++;
+    s->nrec++;
+    return p;
+}
+
+/* A record at p: an object, or (not in check mode) a bare list or number. */
+static inline const char *any_record(Scan *s, const char *p) {
+    return *p == '{' ? scan_record(s, p) : scan_bare(s, p);
+}
+
 /* The whole body; 1 when it is one of the accepted shapes, else 0. */
 static int scan_body(Scan *s, const char *p) {
     const char *end = s->end;
@@ -758,13 +804,13 @@ static int scan_body(Scan *s, const char *p) {
         for (;;) {
             while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
             if (p >= end) break;
-            if (*p != '{') return 0;
-            p = scan_record(s, p);
+            p = any_record(s, p);
             if (p == NULL) return 0;
             p = skip_ws(s, p);
             if (p < end && *p != '\n') return 0;
         }
-        return s->nrec > 0 && (s->request || s->ncols > 0); /* a response of only {} declines */
+        /* a response of only {} declines; so do bare records alone (the request scanner's) */
+        return s->nrec > 0 && (s->request || s->ncols > 0) && s->nbare < s->nrec;
     }
     p = skip_ws(s, p);
     if (p >= end) return 0;
@@ -790,6 +836,8 @@ static int scan_body(Scan *s, const char *p) {
         if (!s->request && !((len == 11 && memcmp(a, "predictions", 11) == 0) ||
                              (len == 11 && memcmp(a, "projections", 11) == 0) || (len == 6 && memcmp(a, "scores", 6) == 0)))
             return 0;
+        /* projections and scores are an envelope only when every item is an object */
+        if (!s->request && !(len == 11 && memcmp(a, "predictions", 11) == 0)) s->no_bare = 1;
         p = skip_ws(s, p);
         if (p >= end || *p != ':') return 0;
         p = skip_ws(s, p + 1);
@@ -798,8 +846,8 @@ static int scan_body(Scan *s, const char *p) {
     if (p >= end || *p != '[') return 0;
     p = skip_ws(s, p + 1);
     for (;;) {
-        if (p >= end || *p != '{') return 0;
-        p = scan_record(s, p);
+        if (p >= end) return 0;
+        p = any_record(s, p);
         if (p == NULL) return 0;
         p = after_member(s, p, ']', &more);
         if (p == NULL) return 0;
@@ -810,7 +858,9 @@ static int scan_body(Scan *s, const char *p) {
         if (p >= end || *p != '}') return 0;
         p = skip_ws(s, p + 1);
     }
-    return p == end && (s->request || s->ncols > 0); /* a response of only {} declines */
+    /* a response of only {} declines; so do bare records alone (a list of numbers is one
+     * record, and the request scanner reads lists) */
+    return p == end && (s->request || s->ncols > 0) && s->nbare < s->nrec;
 }
 
 static int hexval(unsigned char c) {
