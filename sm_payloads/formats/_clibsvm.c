@@ -52,6 +52,7 @@ typedef struct {
     /* results */
     Py_ssize_t rows, nnz, lines, first_line;
     long long max_col;
+    const char *stop; /* a declined block: where the line it stopped in begins */
 } Out;
 
 /* The end of a line's text from p: the '\n' or end. */
@@ -110,6 +111,7 @@ static int parse_block(Gil *g, const char *p, const char *end, Out *o) {
     while (p < end) {
         const char *eol = line_end(p, end);
         const char *t = skip_blank(p, eol);
+        o->stop = p;
         if (t < eol) {
             /* a record */
             const char *s = t;
@@ -186,7 +188,7 @@ static int writable(Py_buffer *b, Py_ssize_t item, Py_ssize_t *cap) {
 
 PyDoc_STRVAR(parse_doc,
              "parse(data, lo, hi, index_base, num_features, f32, has_label, has_qid,\n"
-             "      counts, cols, values, labels, qids) -> tuple | None\n\n"
+             "      counts, cols, values, labels, qids, report=False) -> tuple | int | None\n\n"
              "Read the libsvm lines of data[lo:hi] (see the module docstring for what is\n"
              "accepted). num_features < 0: none. f32: values and labels are float32, else\n"
              "float64. has_label / has_qid: what the records before this block had (1, 0) or\n"
@@ -198,17 +200,18 @@ PyDoc_STRVAR(parse_doc,
              "first_line is the 0-based line of the block's first record (-1: none), max_col\n"
              "the largest column read (-1: none), has_label / has_qid as decided after the\n"
              "block. None when the kernel declines anything in the block (outputs partly\n"
-             "written).");
+             "written); with report, the offset in data of the line it stopped in instead.");
 
 static PyObject *parse(PyObject *self, PyObject *args) {
     Py_buffer data, counts, cols, values, labels, qids;
     Py_ssize_t lo, hi, vcap, lcap, qcap;
     long long base, num_features;
-    int f32, has_label, has_qid, ok;
+    int f32, has_label, has_qid, ok, report = 0;
+    Py_ssize_t stop = -1;
     Out o;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnLLpiiw*w*w*w*w*", &data, &lo, &hi, &base, &num_features, &f32, &has_label,
-                          &has_qid, &counts, &cols, &values, &labels, &qids))
+    if (!PyArg_ParseTuple(args, "y*nnLLpiiw*w*w*w*w*|p", &data, &lo, &hi, &base, &num_features, &f32, &has_label,
+                          &has_qid, &counts, &cols, &values, &labels, &qids, &report))
         return NULL;
     memset(&o, 0, sizeof(o));
     ok = lo >= 0 && hi <= data.len && lo <= hi && (base == 0 || base == 1) && has_label >= -1 && has_label <= 1 &&
@@ -237,6 +240,7 @@ static PyObject *parse(PyObject *self, PyObject *args) {
         ok = parse_block(&g, (const char *)data.buf + lo, (const char *)data.buf + hi, &o);
         gil_take(&g);
         ok = ok ? 1 : 0;
+        if (!ok && o.stop != NULL) stop = o.stop - (const char *)data.buf;
     }
     PyBuffer_Release(&data);
     PyBuffer_Release(&counts);
@@ -245,6 +249,7 @@ static PyObject *parse(PyObject *self, PyObject *args) {
     PyBuffer_Release(&labels);
     PyBuffer_Release(&qids);
     if (PyErr_Occurred()) return NULL;
+    if (!ok && report && stop >= 0) return PyLong_FromSsize_t(stop);
     if (!ok) Py_RETURN_NONE;
     return Py_BuildValue("(nnniinL)", o.rows, o.nnz, o.lines, o.has_label, o.has_qid, o.first_line, o.max_col);
 }

@@ -385,8 +385,9 @@ def _fast(block: bytes, st: _State) -> _Rows | None:
     return _Rows(count_arr, cols.astype(np.int32), values, lab, q)
 
 
-def _kernel(block: bytes, st: _State) -> _Rows | None:
-    """``_clibsvm.parse`` on a whole block: the `_fast` contract, in C."""
+def _kernel(block: bytes, st: _State, report: bool = False) -> _Rows | int | None:
+    """``_clibsvm.parse`` on a whole block: the `_fast` contract, in C; with `report`, a
+    declined block gives the offset of the line the kernel stopped in instead of None."""
     assert _C is not None
     newlines, nnz_cap = _C.sizes(block, 0, len(block))
     rows_cap = newlines + 1
@@ -409,9 +410,10 @@ def _kernel(block: bytes, st: _State) -> _Rows | None:
         values,
         labels,
         qids,
+        report,
     )
-    if got is None:
-        return None
+    if got is None or type(got) is int:
+        return got
     n, nnz, lines, has_label, has_qid, first_line, max_col = got
     if st.has_label is None and n:
         st.has_label, st.has_qid = bool(has_label), bool(has_qid)
@@ -429,9 +431,23 @@ def _kernel(block: bytes, st: _State) -> _Rows | None:
     )
 
 
-def _parse(block: bytes, st: _State) -> _Rows:
-    rows = _fast(block, st) if _C is None else _kernel(block, st)
-    return _careful(block, st) if rows is None else rows
+def _parse(block: bytes, st: _State) -> list[_Rows]:
+    """The records of `block`: the kernel's (or its twin's); where the kernel declines a
+    line, the lines before it are the kernel's and the careful reader takes the rest of the
+    block from that line (its error, if it has one, is then found at once, not after a
+    careful reading of the whole block)."""
+    if _C is None:
+        rows = _fast(block, st)
+        return [_careful(block, st) if rows is None else rows]
+    got = _kernel(block, st, report=True)
+    if isinstance(got, _Rows):
+        return [got]
+    stop = 0 if got is None else got
+    head = _kernel(block[:stop], st) if stop else None
+    if stop and not isinstance(head, _Rows):  # (the lines before it were read once)
+        return [_careful(block, st)]
+    rest = _careful(block[stop:], st)
+    return [rest] if not isinstance(head, _Rows) else [head, rest]
 
 
 def _blocks(source: Any, block_size: int) -> Iterator[bytes]:
@@ -549,7 +565,7 @@ def decode(
     """
     dt = _check_options(index_base, num_features, dtype)
     st = _State(index_base, num_features, dt)
-    parts = [_parse(block, st) for block in _blocks(data, _BLOCK)]
+    parts = [rows for block in _blocks(data, _BLOCK) for rows in _parse(block, st)]
     width = num_features if num_features is not None else st.max_col + 1
     return _batch(parts, width, dt, st)
 
@@ -578,8 +594,7 @@ def iter_decode(
     st = _State(index_base, num_features, dt)
     pending: list[_Rows] = []
     held = 0
-    for block in _blocks(source, _BLOCK):
-        rows = _parse(block, st)
+    for rows in (r for block in _blocks(source, _BLOCK) for r in _parse(block, st)):
         if not rows.n:
             continue
         pending.append(rows)
