@@ -11,7 +11,10 @@ record has the same length, 1-3 only when no record is a multi-part one):
 2. `walk_decode`: records that share one field sequence (what the SDK and our encoder
    write for sparse and ragged batches), a few vectorized steps per field; the C loop
    ``walk`` steps through the fields, ``gather``, ``varints`` and ``keys32`` read the
-   packed values and keys.
+   packed values and keys. Without the C extension the numpy walk also reads a value in
+   several parts that every record splits alike (one tensor each, of one kind), joined
+   as protobuf merges them (`_joined_parts`); with it, the numpy walk runs after reader 3
+   (the C walk declines such records, and reader 3's one-pass C reader reads them).
 3. `vector_decode`: any field order, repeated keys, unknown fields, and protobuf's merges
    (a map entry's value in parts, a oneof member in parts, a tensor's repeated fields in
    parts or unpacked, joined in wire order), the uid, metadata and configuration strings,
@@ -24,7 +27,13 @@ record has the same length, 1-3 only when no record is a multi-part one):
    fields than that is read in a few runs of records, each under the same limit, and the
    runs' entries joined before the columns are built; a record too large for its own run
    (millions of non-empty map entries or uid strings of 3 to 5 bytes) is read in pieces of
-   its fields, a key's last entry winning across them (`_read_pieces`).
+   its fields, a key's last entry winning across them (`_read_pieces`). Before its tables,
+   the C loop ``entries`` reads records of map entries of packed numeric tensors alone in
+   one pass (`decode_table` asks for it): a key table of the batch (a hash of the map and
+   key bytes to a key number), a key's last entry in a record winning, values and
+   tensors in parts joined in wire order; it counts, then fills either dense columns
+   directly (every record holding every key as a float tensor of one width) or a table
+   of the entries that `_columns` reads (`_entries_batch`).
 4. `careful_decode`: one record at a time with `parse_record`, which reads any valid
    protobuf encoding of record.proto (any field order, packed or unpacked repeated fields,
    unknown fields of every wire type including groups, repeated map keys where the last
