@@ -628,3 +628,63 @@ def test_the_numpy_walk_reads_values_in_parts_without_the_vectorized_reader() ->
         reader.walk_decode(buf, starts, lengths, True, True, True)
     with path("numpy"):
         assert smp.decode_request(mixed, CT).features["v"].tolist() == [[2.5]] * 3
+
+
+_CHANGING = """
+import sys, threading
+import numpy as np
+from sm_payloads.formats import _record_reader as reader
+C = reader.crecordio
+value = bytes.fromhex("12060a04") + bytes(4)  # a float32 tensor of one value
+def ld(field, payload):
+    return bytes([field << 3 | 2, len(payload)]) + payload
+def entry(key):
+    return ld(1, ld(1, key) + ld(2, value))
+msg = entry(b"a") + entry(b"b") + entry(b"a")
+n = 4096
+data = bytearray(msg * n)
+buf = np.frombuffer(data, np.uint8)
+lengths = np.full(n, len(msg), np.int64)
+starts = np.arange(n, dtype=np.int64) * len(msg)
+stop = threading.Event()
+
+def writer():
+    good = int(starts[-1])
+    key_at = len(msg) * (n // 2) + 4  # record n / 2's first key byte
+    while not stop.is_set():
+        starts[-1] = 1 << 40  # far past the buffer, then back
+        data[key_at] = 0x63  # another key ("c"), then back
+        starts[-1] = good
+        data[key_at] = 0x61
+
+sys.setswitchinterval(1e-6)
+t = threading.Thread(target=writer)
+t.start()
+seen = set()
+try:
+    for _ in range(1500):
+        try:
+            got = C.entries(buf, starts, lengths)
+            seen.add(type(got).__name__ if got is None else type(got[2]).__name__)
+        except BufferError:
+            seen.add("BufferError")
+finally:
+    stop.set()
+    t.join()
+print(" ".join(sorted(seen)))
+"""
+
+
+@needs_c
+def test_the_one_pass_reader_checks_each_range_and_byte_where_it_reads_them() -> None:
+    # entries releases the GIL and reads the records twice (counting, then filling): a
+    # range moved past the buffer, or a key changed, between or during the passes is a
+    # decline, a BufferError, or the answer of one of the states; never a read outside
+    # the buffer or a column left unfilled (a subprocess, so that the suite reports a
+    # crash).
+    import subprocess
+    import sys
+
+    got = subprocess.run([sys.executable, "-c", _CHANGING], capture_output=True, text=True, timeout=300)
+    assert got.returncode == 0, got.stderr[-2000:]
+    assert set(got.stdout.split()) <= {"BufferError", "NoneType", "bytearray", "list"}
