@@ -151,7 +151,8 @@ typedef struct {
     Py_ssize_t ncols, colcap;
     Py_ssize_t nplain; /* the columns that are not a request's uid, metadata, configuration */
     int full;          /* it stopped at a new key past MAX_KEYS columns */
-    Py_ssize_t nbare;  /* records that are a bare list or number */
+    Py_ssize_t nbare;     /* records that are a bare list, number or string */
+    Py_ssize_t nbare_str; /* of them, strings */
     int no_bare;       /* (a projections or scores envelope) none may be */
     Py_ssize_t nrec;
     /* the keys by name: an open-addressing table of column indices (-1: empty), at most
@@ -759,8 +760,8 @@ static const char *scan_record(Scan *s, const char *p) {
     return p;
 }
 
-/* One record at p that is a bare list or number (not in check mode): the value of a
- * request's "features" key (a response's "values"), as the general path reads it. */
+/* One record at p that is a bare list, number or string (not in check mode): the value of
+ * a request's "features" key (a response's "values"), as the general path reads it. */
 static const char *scan_bare(Scan *s, const char *p) {
     const char *name = s->request ? "features" : "values";
     Py_ssize_t len = s->request ? 8 : 6;
@@ -768,9 +769,10 @@ static const char *scan_bare(Scan *s, const char *p) {
     size_t slot;
     int r;
     if (s->check || s->no_bare || p >= s->end ||
-        !(*p == '[' || *p == '-' || is_digit((unsigned char)*p) ||
+        !(*p == '[' || *p == '"' || *p == '-' || is_digit((unsigned char)*p) ||
           (s->grammar == SMP_JSON_NAN && (*p == 'N' || *p == 'I'))))
         return NULL;
+    s->nbare_str += *p == '"';
     s->rec_at = p;
     s->rec_n = s->nrec;
     s->val_at = p;
@@ -809,8 +811,9 @@ static int scan_body(Scan *s, const char *p) {
             p = skip_ws(s, p);
             if (p < end && *p != '\n') return 0;
         }
-        /* a response of only {} declines; so do bare records alone (the request scanner's) */
-        return s->nrec > 0 && (s->request || s->ncols > 0) && s->nbare < s->nrec;
+        /* a response of only {} declines; so do bare lists and numbers alone (the request
+         * scanner's) */
+        return s->nrec > 0 && (s->request || s->ncols > 0) && (s->nbare < s->nrec || s->nbare_str > 0);
     }
     p = skip_ws(s, p);
     if (p >= end) return 0;
@@ -858,9 +861,9 @@ static int scan_body(Scan *s, const char *p) {
         if (p >= end || *p != '}') return 0;
         p = skip_ws(s, p + 1);
     }
-    /* a response of only {} declines; so do bare records alone (a list of numbers is one
-     * record, and the request scanner reads lists) */
-    return p == end && (s->request || s->ncols > 0) && s->nbare < s->nrec;
+    /* a response of only {} declines; so do bare lists and numbers alone (a list of numbers
+     * is one record, and the request scanner reads lists) */
+    return p == end && (s->request || s->ncols > 0) && (s->nbare < s->nrec || s->nbare_str > 0);
 }
 
 static int hexval(unsigned char c) {

@@ -51,6 +51,7 @@ from ._json_layout import (
     GeneralGroup,
     Layout,
     SyntaxProblem,
+    _configuration,
     batch_from_groups,
     charset_ok,
     check_dtype_spec,
@@ -226,9 +227,106 @@ def _check_one_record(
             raise DecodeError(CONTENT_TYPE, e.reason, offset=off, record_index=k) from None
 
 
+#: A request document whose one member is "instances".
+_INSTANCES = re.compile(rb'\s*\{\s*"instances"\s*:')
+#: The most "configuration" words tried as the request-level member's key.
+_CONFIG_TRIES = 4
+
+
+def _configuration_member(snap: bytes, start: int) -> tuple[int, int, Any] | None:
+    """Where the top-level ``"configuration"`` member of a request document of two members
+    lies, with its comma (a span to blank out), and its value; None when it is not found
+    that way. Only a span whose member parses alone as a one-key object, and whose removal
+    leaves a document that is certainly valid with one member, ``"instances"``, is taken:
+    the span is then that top-level member."""
+    candidates: list[tuple[int, int]] = []
+    # after the records: ', "configuration": X' up to the closing brace
+    close = len(snap.rstrip()) - 1
+    q = snap.rfind(b'"configuration"', start, close)
+    if q > start and snap[close : close + 1] == b"}":
+        comma = len(snap[:q].rstrip()) - 1
+        if snap[comma : comma + 1] == b",":
+            candidates.append((comma, close))
+    # before them: '"configuration": X,' up to a '"instances"'
+    q = snap.find(b'"configuration"', start)
+    if q > 0 and snap[start:q].strip() == b"{":
+        r = q
+        for _ in range(_CONFIG_TRIES):
+            r = snap.find(b'"instances"', r + 1)
+            if r < 0:
+                break
+            comma = len(snap[:r].rstrip()) - 1
+            if snap[comma : comma + 1] == b",":
+                candidates.append((q, comma + 1))
+    for lo, hi in candidates:
+        member = snap[lo + 1 : hi] if snap[lo : lo + 1] == b"," else snap[lo : hi - 1]
+        try:
+            one = orjson.loads(b"{" + member + b"}")
+        except orjson.JSONDecodeError:
+            continue
+        if type(one) is dict and list(one) == ["configuration"]:
+            return lo, hi, one["configuration"]
+    return None
+
+
+def _with_configuration(buf: bytes | bytearray, start: int, dtype: DtypeSpec) -> RecordBatch | None:
+    """A request ``{"instances": [...], "configuration": X}`` (either order) read by the
+    fast routes: the configuration member blanked out (offsets stay those of the body), the
+    records read as ``{"instances": [...]}`` is, and the configuration given to each record
+    that has none of its own, as the general path does. None when the document is not
+    certainly that (`valid_members`), the configuration is not one the general path takes,
+    or the fast routes decline: the general path then reads the body."""
+    snap = buf if isinstance(buf, bytes) else bytes(buf)
+    if valid_members(snap, start, len(snap)) != 2:
+        return None
+    found = _configuration_member(snap, start)
+    if found is None:
+        return None
+    lo, hi, value = found
+    try:
+        config = _configuration(value, "$.configuration")
+    except BadValue:
+        return None  # the general path's error
+    blank = bytearray(snap)
+    blank[lo:hi] = b" " * (hi - lo)
+    doc = bytes(blank)
+    del blank
+    if _INSTANCES.match(doc, start) is None or valid_members(doc, start, len(doc)) != 1:
+        return None
+    fast = request_group(doc, start, len(doc), dtype)
+    if fast is not None:
+        try:
+            return batch_from_groups([fast], CONTENT_TYPE, dtype, request_configuration=config)
+        except DecodeError as e:
+            err = e
+        del fast
+        raise _at_record(err, doc, start, False)
+    hint: list[int] = []
+    columns = request_fast(doc, start, len(doc), False, dtype, hint, CONTENT_TYPE)
+    if columns is None:
+        if hint and hint[1] >= 0:
+            _check_record_alone(doc, start, hint[0], hint[1], False)
+        return None
+    if config is None:
+        return columns
+    own = [None] * columns.n if columns.configuration is None else list(columns.configuration)
+    return RecordBatch(
+        dict(columns.features),
+        dict(columns.label),
+        columns.uid,
+        columns.metadata,
+        [config if c is None else c for c in own],
+        n=columns.n,
+    )
+
+
 def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, response: bool) -> RecordBatch:
     start = skip_bom(buf)
     hint: list[int] = []  # the record the column reader stopped in, all before it sound
+    if not response and not allow_nan and buf.find(b'"configuration"', start) >= 0:
+        configured = _with_configuration(buf, start, dtype)
+        if configured is not None:
+            return configured
     if not response:
         # before the check for an empty body below, which copies the body (an empty one declines)
         fast = request_group(buf, start, len(buf), dtype)
