@@ -226,3 +226,52 @@ def test_a_document_of_one_record_is_read_by_the_column_reader() -> None:
 )
 def test_random_documents_of_one_record(record: dict[str, Any]) -> None:
     all_paths(json.dumps(record).encode(), False)
+
+
+# --------------------------------------------------------------------------------------
+# RecordIO-protobuf: map keys are columns
+# --------------------------------------------------------------------------------------
+
+RIO = "application/x-recordio-protobuf"
+
+
+def _wide_record(keys: int) -> bytes:
+    cols = {f"k{i}": np.full((1, 1), i, np.float32) for i in range(keys)}
+    return smp.encode_request(smp.RecordBatch(features=cols), RIO)
+
+
+@pytest.mark.parametrize(("keys", "limit"), [(5000, 4096), (5000, 100), (4097, 4096)])
+def test_recordio_keys_past_the_readers_are_refused(path: str, keys: int, limit: int) -> None:
+    body = _wide_record(keys)
+    got = _refusal(lambda: smp.decode_request(body, RIO, limits=Limits(max_columns=limit)))
+    assert got == (_over(RIO, limit), limit + 1, limit, "columns")
+
+
+def test_recordio_keys_within_the_readers(path: str) -> None:
+    body = _wide_record(200)
+    got = _refusal(lambda: smp.decode_request(body, RIO, limits=Limits(max_columns=100)))
+    assert got == (f"{RIO} batch of 200 columns exceeds the limit of 100 columns", 200, 100, "columns")
+    batch = smp.decode_request(body, RIO, limits=Limits(max_columns=200))
+    assert len(batch.features) == 200 and batch.features["k199"].tolist() == [[199.0]]
+
+
+def test_recordio_a_million_keys_refused_at_once() -> None:
+    body = _wide_record(20_000)
+    used = peak(lambda: _refusal(lambda: smp.decode_request(body, RIO, limits=SERVING)))
+    if J._CREC is not None:
+        # the key table and frames: no column built (20,000 of them take about 6 MB)
+        assert used < 1_500_000, used
+
+
+def test_recordio_few_long_records_skip_the_template() -> None:
+    # two records of one length, each over 64 KiB: read by the fast readers, not by a
+    # template of record 0 read key by key
+    from sm_payloads.formats import _record_reader as R
+
+    cols = {f"a_long_key_name_{i:05d}": np.arange(2, dtype=np.float32).reshape(2, 1) + i for i in range(3000)}
+    body = smp.encode_request(smp.RecordBatch(features=cols), RIO)
+    assert len(body) > 2 * R._TEMPLATE_BYTES
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(R, "template_decode", lambda *a, **k: pytest.fail("the template was tried"))
+        batch = smp.decode_request(body, RIO)
+    assert batch.n == 2 and batch.features["a_long_key_name_02999"].tolist() == [[2999.0], [3000.0]]

@@ -1353,6 +1353,7 @@ typedef struct {
     int64_t at[ENTRY_KEYS + 1]; /* where the key's column (or group of entries) begins */
     int64_t seen[ENTRY_KEYS];   /* the keys in order of their first such entry */
     int nkeys, nseen;
+    int full; /* a new key came past ENTRY_KEYS */
 } key_table_t;
 
 /* The number of key `fn` (1 features, 2 label) `key[0:klen]`, a new one where it is new;
@@ -1378,8 +1379,10 @@ key_number(key_table_t *t, int64_t fn, const uint8_t *key, int64_t klen)
                 return id;
         }
     }
-    if (t->nkeys >= ENTRY_KEYS)
+    if (t->nkeys >= ENTRY_KEYS) {
+        t->full = 1;
         return -1;
+    }
     t->slot[s] = t->nkeys + 1;
     t->key[t->nkeys] = key;
     t->klen[t->nkeys] = klen;
@@ -1618,7 +1621,7 @@ read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts,
 }
 
 PyDoc_STRVAR(entries_doc,
-"entries(buf, starts, lengths) -> (names, runs, table | columns) | None\n\n"
+"entries(buf, starts, lengths) -> (names, runs, table | columns) | int | None\n\n"
 "The map entries of the records buf[starts[i] : starts[i] + lengths[i]] (int64 arrays), as\n"
 "`_record_reader._read_part` reads them, without tables of fields: records of `features`\n"
 "and `label` entries alone, each entry of at most one key (of up to 64 bytes) and any\n"
@@ -1638,7 +1641,7 @@ PyDoc_STRVAR(entries_doc,
 "None where `_read_part` declines or might: any other field (uid, metadata,\n"
 "configuration, unknown fields), a wire type protobuf refuses there, a key twice in an\n"
 "entry, a Bytes value, a tensor field that is not packed (`tensor_join` reads those), a\n"
-"packed run `_tensor_fields` declines, too many keys.");
+"packed run `_tensor_fields` declines; too many keys: then the int 4097 (the keys it met).");
 
 static PyObject *
 cr_entries(PyObject *self, PyObject *args)
@@ -1752,8 +1755,10 @@ cr_entries(PyObject *self, PyObject *args)
     result = PyTuple_Pack(3, names, runs, dense ? columns : table);
     goto done;
 decline:
-    result = Py_None;
-    Py_INCREF(result);
+    /* past the keys it reads: how many it met (the caller may refuse the body for them) */
+    result = keys != NULL && keys->full ? PyLong_FromLong(ENTRY_KEYS + 1) : Py_None;
+    if (result == Py_None)
+        Py_INCREF(result);
 done:
     Py_XDECREF(names);
     Py_XDECREF(runs);

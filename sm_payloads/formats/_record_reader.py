@@ -81,6 +81,7 @@ from ..columns import (
     shape_problem,
 )
 from ..errors import DecodeError
+from ..limits import column_limit, columns_refused
 from ..record import Ragged, Record, RecordBatch, Sparse, Tensor
 from ._wire import (
     I32,
@@ -961,7 +962,9 @@ def vector_decode(
         chunk_bytes = 1 << 62
     if one_pass and crecordio is not None and chunk_bytes is None and piece_bytes is None:
         got = crecordio.entries(buf, _i64(starts), _i64(lengths))
-        if got is not None:
+        if type(got) is int:  # declined past the keys it reads: they are that many at least
+            _refuse_columns(got)
+        elif got is not None:
             return _entries_batch(n, total, *got)
     if chunk_bytes is None:
         tags: np.ndarray | None = None
@@ -1268,6 +1271,7 @@ def _read_part(
     first_row, key_id = _distinct(h)
     del h
     if first_row.size > MAX_KEYS:
+        _refuse_columns(first_row.size)
         raise Decline("too many distinct keys")
     if not packed:
         ex = first_row[key_id]
@@ -1449,6 +1453,7 @@ def _merged(parts: list[_Part]) -> _Part:
         remap = np.array([index.setdefault(name, len(index)) for name in p.names], dtype=np.int64)
         kids.append(remap[p.kid] if p.kid.size else p.kid)
         if len(index) > MAX_KEYS:
+            _refuse_columns(len(index))
             raise Decline("too many distinct keys")
     tbuf, t_at = _one_buffer([p.tbuf for p in parts])
     fbuf, f_at = _one_buffer([p.fbuf for p in parts])
@@ -1820,6 +1825,16 @@ def _build_column(
 #: column reader.
 MAX_KEYS = 4096
 
+
+def _refuse_columns(keys: int) -> None:
+    """With a column limit in force (`column_limit`, while `decode_within` decodes): refuse
+    a body whose records name more distinct map keys than the limit, before the careful
+    reader builds a column for each: every key of a features or label map is a column of
+    the batch (or the body is refused anyway)."""
+    limit = column_limit()
+    if limit is not None and keys > limit:
+        raise columns_refused()
+
 #: The multiplier of the vectorized reader's key hash (FNV-1a's 64-bit prime); keys are
 #: compared byte by byte after it, so a collision only declines.
 _KEY_HASH = np.uint64(0x100000001B3)
@@ -1953,6 +1968,12 @@ def careful_decode(
     )
 
 
+#: Frames of one length are read as a template of record 0 (read by the careful reader,
+#: about 100 ns a byte) when they are this many, or each at most this long.
+_TEMPLATE_RECORDS = 64
+_TEMPLATE_BYTES = 1 << 16
+
+
 def decode_table(
     view: memoryview,
     starts: np.ndarray,
@@ -1976,7 +1997,8 @@ def decode_table(
         return RecordBatch(n=0)
     buf = np.frombuffer(view, dtype=np.uint8)
     if not joined:
-        if (lengths == lengths[0]).all():
+        # (record 0 is read by the careful reader: for a few long records, the fast readers)
+        if (lengths == lengths[0]).all() and (n >= _TEMPLATE_RECORDS or lengths[0] <= _TEMPLATE_BYTES):
             out = template_decode(view, buf, starts, int(lengths[0]), copy)
             if out is not None:
                 return out
