@@ -34,6 +34,7 @@ from collections.abc import Callable
 import numpy as np
 
 import sm_payloads as smp
+from sm_payloads.limits import SERVING, Limits
 from sm_payloads.recordio import write_records
 
 RIO = "application/x-recordio-protobuf"
@@ -42,7 +43,9 @@ RIO = "application/x-recordio-protobuf"
 # Bodies: each a function of the target size in bytes -> (content type, body, response)
 # --------------------------------------------------------------------------------------
 
-Body = tuple[str, bytes, bool]
+#: (content type, body, response) and, for a body measured as a model server decodes it,
+#: the limits (`smp.limits.SERVING`)
+Body = tuple[str, bytes, bool] | tuple[str, bytes, bool, Limits]
 
 
 def _fill(unit: bytes, size: int, head: bytes = b"", tail: bytes = b"", sep: bytes = b"") -> bytes:
@@ -130,6 +133,50 @@ SHAPES: dict[str, dict[str, Callable[[int], Body]]] = {
             b"{" + b",".join(b'"k%d":1.5' % i for i in range(max(1, n // 12))) + b"}",
             False,
         ),
+        "one record of many keys, serving limits (refused)": lambda n: (
+            "application/json",
+            b"{" + b",".join(b'"k%d":1.5' % i for i in range(max(1, n // 12))) + b"}",
+            False,
+            SERVING,
+        ),
+        'shaped tensor objects `{"values": [4], "shape": [2, 2]}`': lambda n: (
+            "application/json",
+            _fill(
+                b'{"features": {"values": [1, 2, 3, 4], "shape": [2, 2]}}', n, b'{"instances": [', b"]}", b","
+            ),
+            False,
+        ),
+        "a list record among objects": lambda n: (
+            "application/json",
+            _fill(b'{"a": 1}', n - 10, b'{"instances": [', b", [1, 2]]}", b","),
+            False,
+        ),
+        "a key twice in a record": lambda n: (
+            "application/json",
+            _fill(b'{"a": 1}', n - 20, b'{"instances": [{"a": 1, "a": 2}, ', b"]}", b","),
+            False,
+        ),
+        "`null` in the first record (refused)": lambda n: (
+            "application/json",
+            _fill(b'{"a": 1}', n - 20, b'{"instances": [{"a": null}, ', b"]}", b","),
+            False,
+        ),
+        "DeepAR instances and a configuration": lambda n: (
+            "application/json",
+            _fill(
+                b'{"start": "2009-11-01 00:00:00", "target": [4.3, 1.5, 2.25, 6.0, 3.5], "cat": [0, 1]}',
+                n - 60,
+                b'{"instances": [',
+                b'], "configuration": {"num_samples": 50, "quantiles": ["0.5", "0.9"]}}',
+                b",",
+            ),
+            False,
+        ),
+        "BlazingText sentences": lambda n: (
+            "application/json",
+            _fill(b'"the quick brown fox jumps over the lazy dog"', n, b'{"instances": [', b"]}", b","),
+            False,
+        ),
         "lists of strings": lambda n: (
             "application/json",
             _fill(b'{"features": ["a", "b"]}', n, b'{"instances": [', b"]}", b","),
@@ -175,6 +222,11 @@ SHAPES: dict[str, dict[str, Callable[[int], Body]]] = {
             _fill(b'{"score": 0.5}', n, b'{"predictions": [', b"]}", b","),
             True,
         ),
+        "`null` score in the last response record (refused)": lambda n: (
+            "application/json",
+            _fill(b'{"score": 0.5}', n - 20, b'{"predictions": [', b', {"score": null}]}', b","),
+            True,
+        ),
     },
     "jsonlines": {
         '`{"features": [10 numbers]}` lines': lambda n: (
@@ -200,6 +252,16 @@ SHAPES: dict[str, dict[str, Callable[[int], Body]]] = {
             False,
         ),
         "20 blank lines a record": lambda n: ("application/jsonlines", _fill(b"[1]" + b"\n" * 21, n), False),
+        "`null` in the first line (refused)": lambda n: (
+            "application/jsonlines",
+            b'{"a": null}\n' + _fill(b'{"a": 1}\n', n - 12),
+            False,
+        ),
+        "a list line among objects": lambda n: (
+            "application/jsonlines",
+            _fill(b'{"a": 1}\n', n - 8) + b"[1, 2]\n",
+            False,
+        ),
     },
     "recordio": {
         "dense records of 100 float32": lambda n: (
@@ -248,6 +310,14 @@ SHAPES: dict[str, dict[str, Callable[[int], Body]]] = {
             write_records([b"\x1a\x01u" * (n // 3 - 8) + _feature(b"v", _ld(2, _ld(1, _f32(1.5))))]),
             False,
         ),
+        "one record of many keys, serving limits (refused)": lambda n: (
+            RIO,
+            write_records(
+                [b"".join(_feature(b"k%d" % j, _ld(2, _ld(1, _f32(1.5)))) for j in range(n // 20))]
+            ),
+            False,
+            SERVING,
+        ),
         "300 keys a record, in another order each": lambda n: (
             RIO,
             write_records(
@@ -284,22 +354,23 @@ SHAPES: dict[str, dict[str, Callable[[int], Body]]] = {
 # --------------------------------------------------------------------------------------
 
 
-def _decode(ct: str, body: bytes, response: bool) -> str:
+def _decode(ct: str, body: bytes, response: bool, limits: Limits | None = None) -> str:
     try:
-        batch = (smp.decode_response if response else smp.decode_request)(body, ct)
+        batch = (smp.decode_response if response else smp.decode_request)(body, ct, limits=limits)
     except smp.PayloadError as e:
         return type(e).__name__
     return f"{len(batch)} records"
 
 
 def _measure(fmt: str, name: str, size: int, repeat: int, memory: bool) -> dict[str, object]:
-    ct, body, response = SHAPES[fmt][name](size)
-    outcome = _decode(ct, body, response)
+    ct, body, response, *rest = SHAPES[fmt][name](size)
+    limits = rest[0] if rest else None
+    outcome = _decode(ct, body, response, limits)
     best = float("inf")
     for _ in range(repeat):
         gc.collect()
         t = time.process_time()
-        _decode(ct, body, response)
+        _decode(ct, body, response, limits)
         best = min(best, time.process_time() - t)
     row: dict[str, object] = {
         "format": fmt,
@@ -312,7 +383,7 @@ def _measure(fmt: str, name: str, size: int, repeat: int, memory: bool) -> dict[
         gc.collect()
         tracemalloc.start()
         try:
-            _decode(ct, body, response)
+            _decode(ct, body, response, limits)
             row["peak_x"] = tracemalloc.get_traced_memory()[1] / len(body)
         finally:
             tracemalloc.stop()
