@@ -12,8 +12,6 @@ the careful reader's, with the messages main gave before these readers (written 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
@@ -29,6 +27,7 @@ from sm_payloads.formats._wire import Decline
 from sm_payloads.recordio import frame_table, write_records
 
 from .helpers import ld, varint
+from .test_recordio_vector_merge import path  # the C path as built, or its loops patched away
 
 CT = "application/x-recordio-protobuf"
 C = reader.crecordio
@@ -39,16 +38,6 @@ needs_c = pytest.mark.skipif(C is None, reason="the C extension is not built")
 F32, F64, I32 = 2, 3, 7
 _MEMBER = {F32: "float32_tensor", F64: "float64_tensor", I32: "int32_tensor"}
 _DTYPE: dict[int, np.dtype[Any]] = {F32: np.dtype("<f4"), F64: np.dtype("<f8"), I32: np.dtype("<i4")}
-
-
-@contextmanager
-def path(which: str) -> Iterator[None]:
-    """The C path as built, or the pure path (the C loops patched away)."""
-    if which == "numpy":
-        with mock.patch.object(reader, "crecordio", None):
-            yield
-    else:
-        yield
 
 
 def careful(body: bytes) -> smp.RecordBatch | smp.DecodeError:

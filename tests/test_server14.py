@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -238,8 +239,9 @@ def test_requests_that_wait_past_the_deadline_are_503_and_leave_the_line() -> No
 # -- the pool's line ------------------------------------------------------------------
 
 
-def test_a_waiting_call_whose_client_went_away_passes_its_turn_on() -> None:
-    pool = _Pool(1, 8)
+def _blocked_work() -> tuple[threading.Event, list[str], Callable[[str], str]]:
+    """(release, ran, work): `work(name)` records the calls that ran; "blocker" waits for
+    `release` first."""
     release = threading.Event()
     ran: list[str] = []
 
@@ -248,6 +250,13 @@ def test_a_waiting_call_whose_client_went_away_passes_its_turn_on() -> None:
             assert release.wait(10)
         ran.append(name)
         return name
+
+    return release, ran, work
+
+
+def test_a_waiting_call_whose_client_went_away_passes_its_turn_on() -> None:
+    pool = _Pool(1, 8)
+    release, ran, work = _blocked_work()
 
     async def scenario() -> list[Any]:
         blocker = asyncio.ensure_future(pool.run(lambda: work("blocker"), math.inf))
@@ -274,14 +283,7 @@ def test_a_waiting_call_whose_client_went_away_passes_its_turn_on() -> None:
 
 def test_a_cancelled_waiting_call_leaves_the_line_and_never_runs() -> None:
     pool = _Pool(1, 8)
-    release = threading.Event()
-    ran: list[str] = []
-
-    def work(name: str) -> str:
-        if name == "blocker":
-            assert release.wait(10)
-        ran.append(name)
-        return name
+    release, ran, work = _blocked_work()
 
     async def scenario() -> list[str]:
         blocker = asyncio.ensure_future(pool.run(lambda: work("blocker"), math.inf))
