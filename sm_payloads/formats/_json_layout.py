@@ -291,7 +291,7 @@ def loads(buf: bytes | bytearray, start: int, end: int, allow_nan: bool) -> Any:
     except MemoryError:
         raise SyntaxProblem("input too large to parse in memory", None, None) from None
     at = start + _char_to_byte(buf, start, end, first.pos)
-    token = bytes(buf[max(start, at - 1) : at + 9])
+    token = bytes(buf[max(start, at - 1) : min(end, at + 9)])  # (the value's bytes only)
     nonfinite = any(t in token for t in (b"NaN", b"Infinity"))
     if allow_nan and nonfinite:
         return _loads_python(buf, start, end)
@@ -944,11 +944,12 @@ def response_fast(
         report = content_type is not None or limit is not None or hint is not None
         got = _CREC.json_records(buf, start, end, lines, False, False, allow_nan, True, report)
         if got is not None and got[0] is None:  # declined, with what it read
-            if limit is not None:
+            same = _records_read_are_the_body(buf, start, end, lines)
+            if limit is not None and same:
                 _refuse_columns(got[2], got[5], limit, False)
             if content_type is not None and got[4]:  # it stopped in a value the grammar reads
                 column_errors(buf, start, end, lines, False, allow_nan, content_type)
-            if hint is not None and all(key is not None for key, _kind in got[2]):
+            if hint is not None and same and all(key is not None for key, _kind in got[2]):
                 hint += (got[1], got[3])
             return None
     else:
@@ -971,6 +972,27 @@ def response_fast(
             return None
         label[key] = col
     return RecordBatch(label=label, n=n)
+
+
+#: A document's envelope key, at its start (the column reader reads the first such array).
+_ENVELOPE_KEY = re.compile(rb'\s*\{\s*"(instances|predictions|projections|scores)"\s*:')
+
+
+def _records_read_are_the_body(buf: bytes | bytearray, start: int, end: int, lines: bool) -> bool:
+    """Whether the records the column reader read are those the general path reads: not so
+    for a document whose envelope key comes twice (``{"instances": [...], "instances":
+    []}``: the parser keeps the last array, the reader read the first), or for an object
+    document that is no envelope but holds an ``"instances"`` key (the general path does
+    not read it as a record). Only then may the reader's keys refuse a body (the column
+    limit) or its stop name the record to check first (the hint). Conservative: an
+    envelope word anywhere else in the body (a key or a string of a record) answers False
+    too, and the general path decides."""
+    if lines:
+        return True
+    m = _ENVELOPE_KEY.match(buf, start, end)
+    if m is None:
+        return buf[start : start + 64].lstrip()[:1] == b"[" or buf.find(b'"instances"', start, end) < 0
+    return buf.find(b'"' + m.group(1) + b'"', m.end(), end) < 0
 
 
 def _refuse_columns(keys: list[tuple[str | None, int]], full: int, limit: int, request: bool) -> None:
@@ -1130,9 +1152,10 @@ def request_fast(
         report = hint is not None or content_type is not None or limit is not None
         got = _CREC.json_records(buf, start, end, lines, True, False, False, False, report)
         if got is not None and got[0] is None:  # declined, with what it read
-            if limit is not None:
+            same = _records_read_are_the_body(buf, start, end, lines)
+            if limit is not None and same:
                 _refuse_columns(got[2], got[5], limit, True)
-            if _valid_before(got[2]):
+            if same and _valid_before(got[2]):
                 stop: tuple[int, int] | None = (got[1], got[3])
                 if content_type is not None and got[4]:  # it stopped in a value the grammar reads
                     stop = column_errors(buf, start, end, lines, True, False, content_type) or stop
