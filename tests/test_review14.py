@@ -8,6 +8,12 @@ general path (or the plain verb without limits) gives, written out.
   of the first, and refused under a column limit a body whose batch is within it.
 - An object document that is no envelope but names ``"instances"`` after other keys was
   counted as a record of those keys against the column limit.
+- The column limit counted the column reader's keys, not the batch's columns: a request's
+  ``features``, ``values`` and its ``data`` object's ``features`` / ``values`` (one column,
+  ``values``), a ``data`` key and the top-level key of its name (one feature), and the
+  key whose value stopped the reader (that record's error comes first on the general
+  path) made the C path refuse bodies within the limit, where the pure path reported
+  their error.
 - `loads`' hint about NaN and Infinity looked past the end of the value it parsed (a JSON
   Lines line's error named a NaN on a later line; blocks of other sizes did not).
 - RecordIO-protobuf: keys that a later entry without a value removes were counted as
@@ -113,6 +119,48 @@ def test_the_refusal_stays_for_one_envelope(path: str) -> None:
     with pytest.raises(PayloadTooLargeError) as info:
         smp.decode_request(body, JSON, limits=Limits(max_columns=4096))
     assert str(info.value) == f"{JSON} batch of more than 4096 columns exceeds the limit of 4096 columns"
+
+
+@pytest.mark.parametrize(
+    ("body", "limit", "want"),
+    [
+        # features, values and the data object's features or values: the one column values
+        (b'[{"features": [1]}, {"values": [2]}, {"features": null}]', 1, 50),
+        (b'[{"features": [1]}, {"data": {"features": [2]}}, {"features": null}]', 1, 62),
+        (b'[{"features": [1]}, {"data": {"values": [2]}}, {"features": null}]', 1, 60),
+        (b'[[1], {"values": [2]}, {"features": null}]', 1, 36),
+        # a key of the data object is the feature of its name
+        (b'[{"a": [1]}, {"data": {"a": [2]}}, {"a": null}]', 1, 41),
+        # the key whose value stopped the reader: that record's error comes first
+        (b'[{"features": [1]}, {"zz": true}]', 1, 27),
+        (b'[{"configuration": "s", "b": [1], "a": [1]}, {"a": [1]}, {"zz": null}]', 2, 64),
+    ],
+)
+def test_keys_of_one_column_count_once(path: str, body: bytes, limit: int, want: int) -> None:
+    with pytest.raises(smp.DecodeError) as plain:
+        smp.decode_request(body, JSON)
+    assert plain.value.offset == want
+    with pytest.raises(smp.DecodeError) as within:
+        smp.decode_request(body, JSON, limits=Limits(max_columns=limit))
+    assert (str(within.value), within.value.offset) == (str(plain.value), want)
+
+
+def test_keys_of_one_column_in_json_lines(path: str) -> None:
+    body = b'{"features": [1]}\n{"values": [2]}\n{"features": null}\n'
+    want = f"{JSONL}: $.features: {_NOT_A_VALUE} null at line 3 (byte 47, record 2)"
+    for limits in (None, Limits(max_columns=1)):
+        with pytest.raises(smp.DecodeError) as info:
+            smp.decode_request(body, JSONL, limits=limits)
+        assert str(info.value) == want
+
+
+@pytest.mark.skipif(J._CREC is None, reason="the C extension is not built")
+def test_more_columns_are_still_refused() -> None:
+    # (the column reader's refusal, before the general path reads record 2's error)
+    body = b'[{"features": [1]}, {"values": [2], "b": [3]}, {"features": null}]'
+    with pytest.raises(PayloadTooLargeError) as info:
+        smp.decode_request(body, JSON, limits=Limits(max_columns=1))
+    assert info.value.limit == 1 and info.value.unit == "columns"
 
 
 # --------------------------------------------------------------------------------------

@@ -1001,10 +1001,28 @@ def _refuse_columns(keys: list[tuple[str | None, int]], full: int, limit: int, r
     counting a request's string fields; `full`: and one more, the key past the 4096
     columns it reads), before the general path builds anything: each such key is a column
     of the batch, or the body is refused anyway (one column given twice). So a body of a
-    million keys is refused after its first 4097."""
+    million keys is refused after its first 4097. Keys that name one column count once: a
+    request's ``features``, ``values`` and its ``data`` object's ``features`` and
+    ``values`` are the column ``values``, a key of the ``data`` object is the feature of
+    that name (``[{"features": [1]}, {"values": [2]}]`` is one column); the key whose value
+    stopped the reader (kind 0) does not count (its record may be the body's error, which
+    the general path reports first)."""
     count = len(keys) + (1 if full else 0)
-    if count > limit and request:
-        count -= sum(key in _STRING_FIELDS for key, _ in keys)
+    if count > limit:
+        columns: set[tuple[bool, str | None]] = set()  # (a label's, name)
+        for key, kind in keys:
+            if kind == 0:
+                continue
+            if key is None or not request:
+                columns.add((False, key))
+                continue
+            part, nested, inner = key.partition("\0")
+            if nested:
+                label = part == "label"
+                columns.add((label, "values" if not label and inner == "features" else inner))
+            elif key not in _STRING_FIELDS:
+                columns.add((False, "values" if key == "features" else key))
+        count = len(columns) + (1 if full else 0)
     if count > limit:
         raise columns_refused()
 
