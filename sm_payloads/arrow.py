@@ -264,12 +264,15 @@ def _from_table(
             if n in labels:
                 raise EncodeError(None, "is both a label and a feature column", column=n, status_hint=400)
     for picked in (labels, feats):
+        if len(set(picked)) == len(picked):
+            continue
         twice = [n for i, n in enumerate(picked) if n in picked[:i]]
         if twice:
             raise EncodeError(
                 None, "is named twice (each column is one label or feature)", column=twice[0], status_hint=400
             )
-    columns = {n: (table.column(position[n]), table.schema.field(position[n])) for n in labels + feats}
+    schema = table.schema  # (a new Schema object at each access)
+    columns = {n: (table.column(position[n]), schema.field(position[n])) for n in labels + feats}
     label_map = {"values": _block(columns, labels, "label", dt, nan)} if labels else {}
     values = _block(columns, feats, "features", dt, nan, stack) if feats else None
     if isinstance(values, _Pieces):
@@ -409,6 +412,7 @@ def _block(
 ) -> Any:
     """``label["values"]`` or ``features["values"]`` from the named columns (several
     columns: stacked into one matrix, or with `stack` False left side by side, `_Pieces`)."""
+    pa = pyarrow()
     if len(names) == 1:
         col, field = columns[names[0]]
         out = _column(col, field, names[0], dt, strings_ok=part == "label", nan=nan)
@@ -418,7 +422,10 @@ def _block(
     pieces = []
     for name in names:
         col, field = columns[name]
-        pa = pyarrow()
+        plain = _plain(pa, col, dt)
+        if plain is not None:  # what the lines below make of it, without their checks
+            pieces.append(plain.reshape(plain.shape[0], 1))
+            continue
         t = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
         if not (_numeric(pa, t) or pa.types.is_fixed_size_list(t)):
             if _text(pa, t):
@@ -546,6 +553,32 @@ def _primitive(pa: Any, arr: Any) -> NDArray[Any]:
     return np.frombuffer(buffer, dtype=dtype, count=n, offset=arr.offset * dtype.itemsize)
 
 
+_PLAIN: dict[int, np.dtype[Any]] = {}
+
+
+def _plain(pa: Any, col: Any, dt: np.dtype[Any] | None) -> NDArray[Any] | None:
+    """A column (a ChunkedArray) of one chunk of records of float32, float64 or int32
+    without nulls, as `_column` reads it (`dt` None or that type): the view of its values
+    buffer, found without `_column`'s checks of every kind of column (a table of 100 such
+    columns: 0.8 -> 0.3 ms a batch of 10,000 records). None for any other column."""
+    if not _PLAIN:
+        _PLAIN.update(
+            {
+                pa.float32().id: np.dtype(np.float32),
+                pa.float64().id: np.dtype(np.float64),
+                pa.int32().id: np.dtype(np.int32),
+            }
+        )
+    if col.num_chunks != 1:
+        return None
+    arr = col.chunk(0)
+    dtype = _PLAIN.get(arr.type.id)
+    n = len(arr)
+    if dtype is None or not n or arr.null_count or (dt is not None and dt != dtype):
+        return None
+    return np.frombuffer(arr.buffers()[1], dtype=dtype, count=n, offset=arr.offset * dtype.itemsize)
+
+
 def _cast(values: NDArray[Any], name: str, dt: np.dtype[Any] | None) -> NDArray[Any]:
     if dt is None or values.dtype == dt:
         return as_tensor_dtype(values, name)
@@ -586,6 +619,9 @@ def _column(
 ) -> Any:
     """One Arrow column (a ChunkedArray) as a batch column (`nan`: a null float is NaN)."""
     pa = pyarrow()
+    plain = _plain(pa, col, dt)
+    if plain is not None:
+        return plain
     arr = _one_chunk(pa, col)
     t = arr.type
     n = len(arr)

@@ -54,6 +54,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import errno
 import gc
 import io
 import mmap
@@ -61,10 +62,8 @@ import os
 import queue
 import re
 import signal
-import socket
 import stat
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -1231,6 +1230,8 @@ def _open_in_place(path: str, target: str, mode: int) -> _Sink:
     would replace it (``/dev/null`` would become a regular file)."""
     try:
         if stat.S_ISSOCK(mode):
+            import socket  # (on first use: 3 ms of start-up that other outputs need not pay)
+
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.connect(target)
                 f: IO[bytes] = sock.makefile("wb")  # keeps the connection open until closed
@@ -1239,6 +1240,33 @@ def _open_in_place(path: str, target: str, mode: int) -> _Sink:
     except OSError as e:
         raise _Failure(f"cannot write {path!r}: {e.strerror or e}") from None
     return _Sink(f, repr(path))
+
+
+#: How `_temporary_file` opens a new file: created by this call only, never through a link.
+_NEW_FILE = (
+    os.O_RDWR
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+#: Names `_temporary_file` tries before it gives up (tempfile's TMP_MAX).
+_TEMPORARY_TRIES = 10000
+
+
+def _temporary_file(directory: str) -> tuple[int, str]:
+    """A new file ``.sm-payloads-<12 random hex digits>`` in `directory`, mode 0600: (its
+    open descriptor, its absolute path). What ``tempfile.mkstemp(prefix=".sm-payloads-",
+    dir=directory)`` does, without importing tempfile (which imports shutil, random, bz2
+    and lzma: 3 ms of every conversion's start-up). A name that exists is passed over."""
+    for _ in range(_TEMPORARY_TRIES):
+        path = os.path.abspath(os.path.join(directory, f".sm-payloads-{os.urandom(6).hex()}"))
+        try:
+            return os.open(path, _NEW_FILE, 0o600), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused name for a temporary file", directory)
 
 
 @contextlib.contextmanager
@@ -1262,7 +1290,7 @@ def _open_output(path: str) -> Iterator[_Sink]:
             yield sink
         return
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".sm-payloads-", dir=os.path.dirname(target))
+        fd, tmp = _temporary_file(os.path.dirname(target))
     except OSError as e:
         raise _Failure(f"cannot write {path!r}: {e.strerror or e}") from None
     try:
