@@ -138,10 +138,10 @@ class Limits:
         ``record_indexes[i]`` when the batch holds records picked from a body."""
         if self.max_records is not None and len(batch) > self.max_records:
             raise PayloadTooLargeError(len(batch), self.max_records, f"{content_type} batch", unit="records")
-        if self.max_columns is not None:
-            columns = len(batch.features) + len(batch.label)
-            if columns > self.max_columns:
-                raise too_many_columns(content_type, self.max_columns, columns)
+        if self.max_columns is not None and len(batch.features) + len(batch.label) > self.max_columns:
+            # "more than": the same words whichever reader counted (some stop at the first
+            # column too many)
+            raise too_many_columns(content_type, self.max_columns)
         if self.max_elements is None:
             return
         worst: tuple[int, int, str, str] | None = None  # (record, size, map, key)
@@ -354,11 +354,10 @@ def too_many_records(content_type: str, limit: int, count: int | None = None) ->
     return e
 
 
-def too_many_columns(content_type: str, limit: int, count: int | None = None) -> PayloadTooLargeError:
-    """The error for a batch over `limit` columns: of `count` columns, or, when reading
-    stopped at the first one too many, of "more than `limit`"."""
-    if count is not None:
-        return PayloadTooLargeError(count, limit, f"{content_type} batch", unit="columns")
+def too_many_columns(content_type: str, limit: int) -> PayloadTooLargeError:
+    """The error for a batch over `limit` columns: of "more than `limit`" (``size`` is
+    ``limit + 1``), the same words whichever reader counted, some stopping at the first
+    column too many."""
     e = PayloadTooLargeError(limit + 1, limit, f"{content_type} batch", unit="columns")
     e.args = (f"{content_type} batch of more than {limit} columns exceeds the limit of {limit} columns",)
     return e

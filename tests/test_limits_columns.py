@@ -62,7 +62,8 @@ def test_the_limit_is_validated() -> None:
 def test_a_batch_over_the_limit_names_its_count(path: str) -> None:
     body = b'[{"a": 1, "b": 2, "label": {"x": 3}}]'
     got = _refusal(lambda: smp.decode_request(body, JSON, limits=Limits(max_columns=2)))
-    assert got == ("application/json batch of 3 columns exceeds the limit of 2 columns", 3, 2, "columns")
+    # "more than", whichever reader counted (the column reader reads the 3 columns here)
+    assert got == (_over(JSON, 2), 3, 2, "columns")
     batch = smp.decode_request(body, JSON, limits=Limits(max_columns=3))
     assert list(batch.features) == ["a", "b"] and list(batch.label) == ["x"]
 
@@ -250,7 +251,7 @@ def test_recordio_keys_past_the_readers_are_refused(path: str, keys: int, limit:
 def test_recordio_keys_within_the_readers(path: str) -> None:
     body = _wide_record(200)
     got = _refusal(lambda: smp.decode_request(body, RIO, limits=Limits(max_columns=100)))
-    assert got == (f"{RIO} batch of 200 columns exceeds the limit of 100 columns", 200, 100, "columns")
+    assert got == (_over(RIO, 100), 101, 100, "columns")
     batch = smp.decode_request(body, RIO, limits=Limits(max_columns=200))
     assert len(batch.features) == 200 and batch.features["k199"].tolist() == [[199.0]]
 
@@ -275,3 +276,38 @@ def test_recordio_few_long_records_skip_the_template() -> None:
         m.setattr(R, "template_decode", lambda *a, **k: pytest.fail("the template was tried"))
         batch = smp.decode_request(body, RIO)
     assert batch.n == 2 and batch.features["a_long_key_name_02999"].tolist() == [[2999.0], [3000.0]]
+
+
+def _entry_bytes(key: bytes, value: bytes | None) -> bytes:
+    from tests.helpers import ld
+
+    inner = ld(1, key) + (b"" if value is None else ld(2, value))
+    return ld(1, inner)
+
+
+def test_live_keys_counts_keys_whose_last_entry_holds_a_value() -> None:
+    from sm_payloads.formats import _record_reader as R
+    from sm_payloads.recordio import frame_table, write_records
+    from tests.helpers import ld
+
+    if R.crecordio is None:
+        pytest.skip("the C extension is not built")
+    f32 = ld(2, ld(1, b"\x00\x00\x80\x3f"))
+
+    def live(records: list[bytes], limit: int, named: int = 0) -> int:
+        body = write_records(records)
+        starts, lengths, _ = frame_table(memoryview(body), RIO)
+        return int(R.crecordio.live_keys(np.frombuffer(body, np.uint8), starts, lengths, limit, named))
+
+    a, b = _entry_bytes(b"a", f32), _entry_bytes(b"b", f32)
+    gone_a = _entry_bytes(b"a", None)
+    assert live([a + b], 10) == 2
+    assert live([a + b + gone_a], 10) == 1  # removed in its record: no column
+    assert live([a + b + gone_a, a], 10) == 2  # a column of the second record
+    assert live([a + _entry_bytes(b"a", b"")], 10) == 0  # an empty Value is none
+    assert live([a + b, b], 0) == 1  # counting stops past the limit
+    # named past the limit: a first pass without lookups, where every entry holds a value
+    assert live([a + b], 1, named=4097) == 2  # (limit + 1)
+    assert live([a + b, gone_a], 1, named=4097) == 2  # an entry without a value last: looked up
+    assert live([gone_a + a], 5, named=4097) == 1
+    assert live([ld(1, ld(1, b"k") + ld(1, b"k"))], 10) == -1  # a key twice in an entry: not sure

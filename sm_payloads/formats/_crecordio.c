@@ -1773,6 +1773,228 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------------------------------
+ * live_keys: the columns a batch of map entries makes, counted without building them, for
+ * a column limit (Limits.max_columns) where the readers stop at their 4,096 keys: the
+ * distinct (map field, key) pairs whose last entry in some record holds a value. An entry
+ * holds a value where a value part of it holds a member of the Value's oneof (a Value
+ * without one is none, as an entry without a value: it removes the key from its record;
+ * so the count is never more than the careful reader's columns). Counting stops
+ * past `limit`. Conservative: where the careful reader might read a record otherwise (a
+ * field it refuses, a key twice in an entry), -1: not sure.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct {
+    const uint8_t *key;
+    int64_t klen, fn;
+    int64_t rec;  /* the last record that named it (-1: none) */
+    int valued;   /* its last entry in that record held a value */
+    int column;   /* counted */
+} live_key_t;
+
+typedef struct {
+    live_key_t *keys;
+    int64_t nkeys, kcap;
+    int32_t *slot; /* key index + 1, 0 empty; a power of two, at most half full */
+    int64_t nslots;
+} live_table_t;
+
+static int
+live_grow(live_table_t *t)
+{
+    int64_t ns = t->nslots ? 2 * t->nslots : 16384, i;
+    int32_t *slot;
+    if (ns > (int64_t)1 << 30)
+        return -1;
+    slot = (int32_t *)PyMem_RawCalloc((size_t)ns, sizeof(int32_t));
+    if (slot == NULL)
+        return -1;
+    for (i = 0; i < t->nkeys; i++) {
+        const live_key_t *k = &t->keys[i];
+        uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)k->fn;
+        int64_t j;
+        uint64_t s;
+        for (j = 0; j < k->klen; j++)
+            h = (h ^ k->key[j]) * 0x100000001B3ULL;
+        h ^= h >> 29;
+        for (s = h & (uint64_t)(ns - 1); slot[s]; s = (s + 1) & (uint64_t)(ns - 1))
+            ;
+        slot[s] = (int32_t)(i + 1);
+    }
+    PyMem_RawFree(t->slot);
+    t->slot = slot;
+    t->nslots = ns;
+    return 0;
+}
+
+/* The index of key `fn`:`key[0:klen]`, a new one where it is new; -1 out of memory. */
+static int64_t
+live_key(live_table_t *t, int64_t fn, const uint8_t *key, int64_t klen)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)fn, s;
+    int64_t j;
+    live_key_t *k;
+    if (2 * (t->nkeys + 1) > t->nslots && live_grow(t))
+        return -1;
+    for (j = 0; j < klen; j++)
+        h = (h ^ key[j]) * 0x100000001B3ULL;
+    h ^= h >> 29;
+    for (s = h & (uint64_t)(t->nslots - 1);; s = (s + 1) & (uint64_t)(t->nslots - 1)) {
+        int32_t id = t->slot[s] - 1;
+        if (id < 0)
+            break;
+        k = &t->keys[id];
+        if (k->fn == fn && k->klen == klen && memcmp(k->key, key, (size_t)klen) == 0)
+            return id;
+    }
+    if (t->nkeys == t->kcap) {
+        int64_t cap = t->kcap ? 2 * t->kcap : 4096;
+        live_key_t *p = (live_key_t *)PyMem_RawRealloc(t->keys, (size_t)cap * sizeof(live_key_t));
+        if (p == NULL)
+            return -1;
+        t->keys = p;
+        t->kcap = cap;
+    }
+    k = &t->keys[t->nkeys];
+    k->key = key;
+    k->klen = klen;
+    k->fn = fn;
+    k->rec = -1;
+    k->valued = 0;
+    k->column = 0;
+    t->slot[s] = (int32_t)(t->nkeys + 1);
+    return t->nkeys++;
+}
+
+/* The count (up to limit + 1), -1 not sure, -2 out of memory. With `named` (distinct keys
+ * known to be named, at least) over `limit`: when no entry lacks a value, every key named is
+ * a column, and a first pass that looks up no key says so (limit + 1). */
+static int64_t
+count_live_keys(const uint8_t *b, Py_ssize_t size, const int64_t *starts, const int64_t *lengths, int64_t n,
+                int64_t limit, int64_t named, live_table_t *t, grow_t *touched)
+{
+    int64_t i, j, columns = 0;
+    int pass, first = named > limit ? 0 : 1, unvalued = 0;
+    for (pass = first; pass < 2; pass++) {
+    for (i = 0; i < n; i++) {
+        int64_t pos = starts[i], len = lengths[i], end, fn, wt, vs, ve;
+        if (!inside(pos, len, size))
+            return -1;
+        end = pos + len;
+        touched->n = 0;
+        while (pos < end) {
+            int64_t p, f2, w2, s2, e2, ks = 0, kl = 0, id;
+            int has_key = 0, valued = 0;
+            if (scan_field(b, &pos, end, &fn, &wt, &vs, &ve))
+                return -1;
+            if (fn != 1 && fn != 2)
+                continue; /* uid, metadata, configuration, others: no column */
+            if (wt != 2)
+                return -1;
+            for (p = vs; p < ve;) {
+                if (scan_field(b, &p, ve, &f2, &w2, &s2, &e2))
+                    return -1;
+                if (f2 == 1) {
+                    if (w2 != 2 || has_key)
+                        return -1;
+                    has_key = 1;
+                    ks = s2;
+                    kl = e2 - s2;
+                }
+                else if (f2 == 2) {
+                    int64_t q = s2, f3, w3, s3, e3;
+                    if (w2 != 2)
+                        return -1;
+                    while (q < e2) { /* a member of the Value's oneof (an unknown field: none) */
+                        if (scan_field(b, &q, e2, &f3, &w3, &s3, &e3))
+                            return -1;
+                        valued |= f3 == 2 || f3 == 3 || f3 == 7 || f3 == 9;
+                    }
+                }
+            }
+            if (pass == 0) {
+                if (!valued) {
+                    unvalued = 1; /* an entry without a value: the keys must be looked up */
+                    break;
+                }
+                continue;
+            }
+            id = live_key(t, fn, b + ks, kl);
+            if (id < 0)
+                return -2;
+            if (t->keys[id].rec != i) {
+                int64_t *slot = (int64_t *)grow_one(touched);
+                if (slot == NULL)
+                    return -2;
+                *slot = id;
+                t->keys[id].rec = i;
+            }
+            t->keys[id].valued = valued;
+        }
+        if (pass == 0) {
+            if (unvalued)
+                break;
+            continue;
+        }
+        for (j = 0; j < touched->n; j++) {
+            live_key_t *k = &t->keys[((const int64_t *)touched->p)[j]];
+            if (k->valued && !k->column) {
+                k->column = 1;
+                if (++columns > limit)
+                    return columns;
+            }
+        }
+    }
+    if (pass == 0 && !unvalued)
+        return limit + 1; /* every entry holds a value: the keys named are columns */
+    }
+    return columns;
+}
+
+PyDoc_STRVAR(live_keys_doc,
+"live_keys(buf, starts, lengths, limit, named=0) -> int\n\n"
+"The columns the map entries of the records buf[starts[i] : starts[i] + lengths[i]] make\n"
+"(int64 arrays): the distinct (map field, key bytes) pairs whose last entry in some record\n"
+"holds a value (a member of the Value's oneof), counted up to limit + 1 without building\n"
+"anything, for a column limit past the readers' 4,096 keys; -1 where not sure (a field the\n"
+"careful reader may refuse, a key twice in an entry). With `named` over limit (the keys\n"
+"`entries` met), a first pass without key lookups answers limit + 1 where every entry holds\n"
+"a value.");
+
+static PyObject *
+cr_live_keys(PyObject *self, PyObject *args)
+{
+    Py_buffer bv, sv, lv;
+    long long limit, named = 0;
+    int64_t n, got;
+    live_table_t t = {NULL, 0, 0, NULL, 0};
+    grow_t touched = {NULL, 0, 0, sizeof(int64_t)};
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*y*y*L|L", &bv, &sv, &lv, &limit, &named))
+        return NULL;
+    if (sv.len % 8 || lv.len != sv.len || limit < 0) {
+        PyBuffer_Release(&bv);
+        PyBuffer_Release(&sv);
+        PyBuffer_Release(&lv);
+        PyErr_SetString(PyExc_ValueError, "live_keys: bad starts, lengths or limit");
+        return NULL;
+    }
+    n = sv.len / 8;
+    Py_BEGIN_ALLOW_THREADS
+    got = count_live_keys((const uint8_t *)bv.buf, bv.len, (const int64_t *)sv.buf, (const int64_t *)lv.buf, n,
+                          (int64_t)limit, (int64_t)named, &t, &touched);
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(t.keys);
+    PyMem_RawFree(t.slot);
+    PyMem_RawFree(touched.p);
+    PyBuffer_Release(&bv);
+    PyBuffer_Release(&sv);
+    PyBuffer_Release(&lv);
+    if (got == -2)
+        return PyErr_NoMemory();
+    return PyLong_FromLongLong((long long)got);
+}
+
 static PyMethodDef methods[] = {
     {"walk", cr_walk, METH_VARARGS, walk_doc},
     {"gather", cr_gather, METH_VARARGS, gather_doc},
@@ -1784,6 +2006,7 @@ static PyMethodDef methods[] = {
     {"tensor_join", cr_tensor_join, METH_VARARGS, tensor_join_doc},
     {"cuts", cr_cuts, METH_VARARGS, cuts_doc},
     {"entries", cr_entries, METH_VARARGS, entries_doc},
+    {"live_keys", cr_live_keys, METH_VARARGS, live_keys_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -962,9 +962,9 @@ def vector_decode(
         chunk_bytes = 1 << 62
     if one_pass and crecordio is not None and chunk_bytes is None and piece_bytes is None:
         got = crecordio.entries(buf, _i64(starts), _i64(lengths))
-        if type(got) is int:  # declined past the keys it reads: they are that many at least
-            _refuse_columns(got)
-        elif got is not None:
+        if type(got) is int:  # past the keys it reads: so are the tables' readers
+            raise Decline("too many distinct keys", got)
+        if got is not None:
             return _entries_batch(n, total, *got)
     if chunk_bytes is None:
         tags: np.ndarray | None = None
@@ -1271,7 +1271,6 @@ def _read_part(
     first_row, key_id = _distinct(h)
     del h
     if first_row.size > MAX_KEYS:
-        _refuse_columns(first_row.size)
         raise Decline("too many distinct keys")
     if not packed:
         ex = first_row[key_id]
@@ -1453,7 +1452,6 @@ def _merged(parts: list[_Part]) -> _Part:
         remap = np.array([index.setdefault(name, len(index)) for name in p.names], dtype=np.int64)
         kids.append(remap[p.kid] if p.kid.size else p.kid)
         if len(index) > MAX_KEYS:
-            _refuse_columns(len(index))
             raise Decline("too many distinct keys")
     tbuf, t_at = _one_buffer([p.tbuf for p in parts])
     fbuf, f_at = _one_buffer([p.fbuf for p in parts])
@@ -1826,14 +1824,22 @@ def _build_column(
 MAX_KEYS = 4096
 
 
-def _refuse_columns(keys: int) -> None:
+def _refuse_columns(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, named: int) -> None:
     """With a column limit in force (`column_limit`, while `decode_within` decodes): refuse
-    a body whose records name more distinct map keys than the limit, before the careful
-    reader builds a column for each: every key of a features or label map is a column of
-    the batch (or the body is refused anyway)."""
+    records whose map keys make more columns than the limit, counted in C
+    (``_crecordio.live_keys``: a key whose last entry in a record holds a value; `named`,
+    the distinct keys ``entries`` met, lets it answer without looking keys up where every
+    entry holds a value), before the careful reader builds a column for each. Without the
+    C extension, or where the count is not sure, the careful reader reads them and the
+    batch is checked."""
     limit = column_limit()
-    if limit is not None and keys > limit:
+    if (
+        limit is not None
+        and crecordio is not None
+        and crecordio.live_keys(buf, _i64(starts), _i64(lengths), limit, named) > limit
+    ):
         raise columns_refused()
+
 
 #: The multiplier of the vectorized reader's key hash (FNV-1a's 64-bit prime); keys are
 #: compared byte by byte after it, so a collision only declines.
@@ -2016,11 +2022,14 @@ def decode_table(
         if crecordio is None
         else ((walk_decode, (True, False)), (vector_decode, (True,)), (walk_decode, (False, True)))
     )
+    named = 0  # distinct keys a reader met, at least (past the 4,096 they read)
     for fast, how in readers:
         try:
             return fast(fast_buf, fast_starts, lengths, *how)  # type: ignore[no-any-return]
-        except Decline:
-            pass
+        except Decline as e:
+            if len(e.args) > 1:
+                named = max(named, e.args[1])
+    _refuse_columns(fast_buf, fast_starts, lengths, named)
     return careful_decode(view, starts, lengths, joined, base, first_index)
 
 
