@@ -1155,7 +1155,7 @@ def _json_fast(
                 texts = _Texts(n, joined=payload) if isinstance(payload, bytes) else _Texts(n, strs=payload)
                 label[key] = _text_column(key, role, texts)
                 continue
-            if kind == "r":
+            if kind in ("r", "N"):  # ragged, nested lists: the per-record reader
                 return None
             col = _jlayout.record_column(n, key, kind, payload, width, None)
             if col is None:

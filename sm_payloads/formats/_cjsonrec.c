@@ -83,6 +83,8 @@
 #define FIRST_COLS 16
 
 enum { K_NUM = 'n', K_STR = 's', K_VEC = 'v', K_RAG = 'r', K_SPARSE = 'k', K_STRS = 'S' };
+/* what build gives a K_VEC column of nested lists: payload (values, shape) */
+#define K_NESTED 'N'
 
 /* Sparse tensor objects (requests): at most this many dimensions, and digits a key or a
  * dimension (as the request scanner, _cjson.c). */
@@ -131,6 +133,9 @@ typedef struct {
     int32_t *fids;
     Py_ssize_t nfids, fidcap;
     int textfield;
+    /* K_VEC of nested lists (rank >= 2): the shape every record's value has (K_NESTED out) */
+    int nrank;
+    int64_t nshape[MAX_RANK];
 } Col;
 
 /* The object a key is in (requests): the record itself, its "data" object (features), its
@@ -364,6 +369,7 @@ static int list_kind(Col *col, int first, Py_ssize_t k) {
         col->width = k;
         return 0;
     }
+    if (col->nrank) return -1; /* a flat list among nested lists: the general path */
     if (col->kind == K_NUM) {
         if (to_ragged(col, col->present) < 0) return -1;
     } else if (col->kind == K_VEC) {
@@ -566,6 +572,65 @@ static const char *scan_texts(Scan *s, const char *p, Col *col, int first) {
     return p;
 }
 
+/* A rectangular nested list of numbers at p (a '[' at depth d): its numbers appended to
+ * col->vals, the length of each level into shape[] (-1: not seen yet), the depth of the
+ * numbers into *rank (0: not seen yet). NULL for an empty level, a ragged or mixed level,
+ * more than MAX_RANK levels, or anything but numbers (as the request scanner reads one). */
+static const char *nested_list(Scan *s, const char *p, Col *col, int d, int64_t *shape, int *rank) {
+    const char *end = s->end;
+    int64_t k = 0;
+    int inner, more;
+    if (d >= MAX_RANK || p >= end || *p != '[') return NULL;
+    p = skip_ws(s, p + 1);
+    if (p >= end || *p == ']') return NULL;
+    inner = *p == '[';
+    if (inner) {
+        if (*rank != 0 && *rank <= d + 1) return NULL;
+    } else if (*rank == 0) {
+        *rank = d + 1;
+    } else if (*rank != d + 1) {
+        return NULL;
+    }
+    for (;;) {
+        if (inner) {
+            p = nested_list(s, p, col, d + 1, shape, rank);
+        } else {
+            if (col->nvals + 1 > col->cap && grow((void **)&col->vals, &col->cap, col->nvals + 1, sizeof(double)) < 0)
+                return NULL;
+            p = smp_number(&s->g, p, end, s->grammar, 0, col->vals + col->nvals);
+            if (p != NULL) col->nvals++;
+        }
+        if (p == NULL) return NULL;
+        k++;
+        p = after_member(s, p, ']', &more);
+        if (p == NULL) return NULL;
+        if (!more) break;
+    }
+    if (shape[d] < 0) shape[d] = k;
+    else if (shape[d] != k) return NULL;
+    return p;
+}
+
+/* A nested list (rank >= 2, just read) as one record's value of col: the column's kind
+ * (K_VEC with that shape) set by its first record, the same shape in every other; 0, or -1
+ * to decline (a column of flat lists or numbers, another shape: the general path). */
+static int nested_kind(Col *col, int first, int rank, const int64_t *shape) {
+    int d;
+    int64_t w = 1;
+    for (d = 0; d < rank; d++) w *= shape[d]; /* (at most the values read: no overflow) */
+    if (first) {
+        col->kind = K_VEC;
+        col->width = w;
+        col->nrank = rank;
+        for (d = 0; d < rank; d++) col->nshape[d] = shape[d];
+        return 0;
+    }
+    if (col->kind != K_VEC || col->nrank != rank) return -1;
+    for (d = 0; d < rank; d++)
+        if (col->nshape[d] != shape[d]) return -1;
+    return 0;
+}
+
 /* The value of one key at p into col (its kind fixed by the first record, or set now when
  * `first`). */
 static const char *scan_value(Scan *s, const char *p, Col *col, int first) {
@@ -582,12 +647,23 @@ static const char *scan_value(Scan *s, const char *p, Col *col, int first) {
     }
     if (*p == '[') {
         Py_ssize_t k;
+        const char *q = skip_ws(s, p + 1);
+        if (q < end && *q == '[') {
+            /* nested lists of one shape (rank >= 2), as the request scanner reads them */
+            int64_t shape[MAX_RANK];
+            int rank = 0, d;
+            for (d = 0; d < MAX_RANK; d++) shape[d] = -1;
+            p = nested_list(s, p, col, 0, shape, &rank);
+            if (p == NULL || rank < 2 || nested_kind(col, first, rank, shape) < 0) return NULL;
+            return p;
+        }
         p = scan_vector(s, p, col, &k);
         if (p == NULL || list_kind(col, first, k) < 0) return NULL;
         return p;
     }
     if (*p == '-' || is_digit((unsigned char)*p) || (s->grammar == SMP_JSON_NAN && (*p == 'N' || *p == 'I'))) {
         if (first) col->kind = K_NUM;
+        else if (col->kind == K_VEC && col->nrank) return NULL; /* a number among nested lists */
         else if (col->kind == K_VEC && to_ragged(col, col->present) < 0) return NULL;
         else if (col->kind != K_NUM && col->kind != K_RAG) return NULL;
         if (col->nvals + 1 > col->cap && grow((void **)&col->vals, &col->cap, col->nvals + 1, sizeof(double)) < 0)
@@ -1179,6 +1255,26 @@ static PyObject *build(const Scan *s, int texts) {
             } else {
                 payload = Py_BuildValue("(NNNN)", v, k, c, shape);
             }
+        } else if (col->kind == K_VEC && col->nrank) {
+            PyObject *shape = PyTuple_New(col->nrank), *v;
+            int d;
+            for (d = 0; shape != NULL && d < col->nrank; d++) {
+                PyObject *x = PyLong_FromLongLong(col->nshape[d]);
+                if (x == NULL) {
+                    Py_CLEAR(shape);
+                    break;
+                }
+                PyTuple_SET_ITEM(shape, d, x);
+            }
+            v = PyByteArray_FromStringAndSize(col->nvals ? (const char *)col->vals : "",
+                                              col->nvals * (Py_ssize_t)sizeof(double));
+            if (shape == NULL || v == NULL) {
+                Py_XDECREF(shape);
+                Py_XDECREF(v);
+                payload = NULL;
+            } else {
+                payload = Py_BuildValue("(NN)", v, shape);
+            }
         } else if (col->kind == K_RAG) {
             PyObject *v = PyByteArray_FromStringAndSize(col->nvals ? (const char *)col->vals : "",
                                                         col->nvals * (Py_ssize_t)sizeof(double));
@@ -1213,7 +1309,8 @@ static PyObject *build(const Scan *s, int texts) {
             index = Py_None;
             Py_INCREF(index);
         }
-        item = Py_BuildValue("(NCNnN)", key, col->kind, payload, col->kind == K_VEC ? col->width : (Py_ssize_t)0,
+        item = Py_BuildValue("(NCNnN)", key, col->kind == K_VEC && col->nrank ? K_NESTED : col->kind, payload,
+                             col->kind == K_VEC ? col->width : (Py_ssize_t)0,
                              index);
         if (item == NULL) {
             Py_DECREF(cols);

@@ -969,6 +969,9 @@ def response_fast(
             return None
         col = record_column(n, key, kind, payload, width, dtype, index)
         if col is None:
+            if kind == "N" and index is not None and content_type is not None:
+                # nested lists some records lack: the general path's column error
+                column_errors(buf, start, end, lines, False, allow_nan, content_type)
             return None
         label[key] = col
     return RecordBatch(label=label, n=n)
@@ -1098,6 +1101,11 @@ def record_column(
             for x, d in zip(payload[:3], (np.float64, np.int64, np.int64), strict=True)
         )
         col = FastGroup("", key, values, counts, keys=keys, shape=tuple(payload[3])).column()
+    elif kind == "N":
+        # nested lists of one shape (the same in every record)
+        if held is not None:
+            return None  # some records lack the key: the general path
+        col = np.frombuffer(payload[0], dtype=np.float64).reshape(n, *payload[1])
     elif kind == "r" or held is not None:
         # numbers (shape ()) among lists (shape (k,)): a ragged column, a number one value;
         # a record without the key: no values, and not valid
@@ -1225,8 +1233,9 @@ def request_fast(
             return None
         col = record_column(n, name, kind, payload, width, dtype, index)
         if col is None:
-            if kind == "k" and index is not None and content_type is not None:
-                # sparse records some records lack: the general path's column error
+            if kind in ("k", "N") and index is not None and content_type is not None:
+                # sparse records or nested lists some records lack: the general path's
+                # column error
                 column_errors(buf, start, end, lines, True, False, content_type)
             return None
         where[name] = col
