@@ -310,6 +310,11 @@ SHAPES: dict[str, dict[str, Callable[[int], Body]]] = {
             write_records([b"\x1a\x01u" * (n // 3 - 8) + _feature(b"v", _ld(2, _ld(1, _f32(1.5))))]),
             False,
         ),
+        "one record of many keys": lambda n: (
+            RIO,
+            write_records([b"".join(_feature(b"k%d" % j, _ld(2, _ld(1, _f32(1.5)))) for j in range(n // 20))]),
+            False,
+        ),
         "one record of many keys, serving limits (refused)": lambda n: (
             RIO,
             write_records(

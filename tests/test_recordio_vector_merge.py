@@ -423,13 +423,25 @@ def test_hundreds_of_keys_in_another_order_in_each_record(which: str) -> None:
 @pytest.mark.parametrize("which", PATHS)
 def test_more_keys_than_the_vectorized_reader_takes_go_to_the_careful_reader(which: str) -> None:
     t = ld(F32, ld(1, f32(0.5)))
-    payloads = [b"".join(features(b"k%d" % j, t) for j in range(reader.MAX_KEYS + 1)), features(b"k0", t, t)]
-    with path(which), pytest.raises(reader.Decline):
-        vector(payloads)
-    got = rp.decode(write_records(payloads))
-    assert len(got.features) == reader.MAX_KEYS + 1
+    payloads = [b"".join(features(b"k%d" % j, t) for j in range(9)), features(b"k0", t, t)]
+    with path(which), mock.patch.object(reader, "MAX_KEYS", 8):
+        with pytest.raises(reader.Decline):
+            vector(payloads)
+        got = rp.decode(write_records(payloads))
+    assert len(got.features) == 9
     assert got.features["k0"].to_lists() == [[0.5], [0.5, 0.5]]
-    assert got.features["k4096"].valid.tolist() == [True, False]
+    assert got.features["k8"].valid.tolist() == [True, False]
+
+
+@pytest.mark.parametrize("which", PATHS)
+def test_more_keys_than_the_one_pass_reader_takes_are_the_tables(which: str) -> None:
+    # 5,000 keys: past the one-pass C reader's 4,096, read by the tables (not key by key)
+    t = ld(F32, ld(1, f32(0.5)))
+    payloads = [b"".join(features(b"k%d" % j, t) for j in range(5000)), features(b"k0", t, t)]
+    with path(which):
+        got = vector(payloads)
+    assert got.equals(careful(payloads), bitwise=True)
+    assert len(got.features) == 5000 and got.features["k4999"].valid.tolist() == [True, False]
 
 
 @st.composite
@@ -871,12 +883,13 @@ def test_runs_join_keys_that_first_appear_in_later_runs(which: str) -> None:
 @pytest.mark.parametrize("which", PATHS)
 def test_runs_count_every_key_against_the_cells_budget_and_max_keys(which: str) -> None:
     t = ld(F32, ld(1, f32(0.5)))
-    # 4,097 distinct keys over two runs of 2,049 and 2,048: each run takes them, the body not.
+    # 9 distinct keys over two runs of 5 and 4, the reader taking 8: each run takes them,
+    # the body not.
     payloads = [
-        b"".join(features(b"k%d" % j, t) for j in range(2049)),
-        b"".join(features(b"k%d" % j, t) for j in range(2049, reader.MAX_KEYS + 1)),
+        b"".join(features(b"k%d" % j, t) for j in range(5)),
+        b"".join(features(b"k%d" % j, t) for j in range(5, 9)),
     ]
-    with path(which):
+    with path(which), mock.patch.object(reader, "MAX_KEYS", 8):
         for p in payloads:
             vector([p])
         with pytest.raises(reader.Decline, match="too many distinct keys"):
