@@ -1151,6 +1151,7 @@ def request_fast(
     dtype: DtypeSpec,
     hint: list[int] | None = None,
     content_type: str | None = None,
+    twin: bool = False,
 ) -> RecordBatch | None:
     """A request body (``{"instances": [...]}``, a bare list of records, or JSON Lines) whose
     records are flat objects with the same keys, each holding a number, a string or a list
@@ -1172,8 +1173,12 @@ def request_fast(
     With `content_type`, a declined body whose records are all sound but whose columns
     cannot hold them is refused here with the general path's error (`column_errors`,
     Rule 10), and `hint` gets the record the check-mode reading stopped in, where it read
-    further than the first reading."""
-    if _CREC is not None:
+    further than the first reading.
+
+    With `twin`, the twin reads the body even where the C kernel is built: the caller's
+    second try of a body the kernel declined (a key given twice in a record, which the
+    kernel declines and orjson reads as its last, is the twin's)."""
+    if _CREC is not None and not twin:
         limit = column_limit()
         report = hint is not None or content_type is not None or limit is not None
         got = _CREC.json_records(buf, start, end, lines, True, False, False, False, report)
@@ -4071,11 +4076,17 @@ def request_records_pure(
 
 
 def scan_request_records(
-    buf: bytes | bytearray, start: int, end: int, lines: bool, f32: bool, items: bool = False
+    buf: bytes | bytearray,
+    start: int,
+    end: int,
+    lines: bool,
+    f32: bool,
+    items: bool = False,
+    twin: bool = False,
 ) -> RequestScan | None:
-    """The records of ``buf[start:end]`` by the C kernel when it is built, else its twin
-    (with `items`, the items of a response: bare number lists or numbers)."""
-    if _CJ is None:
+    """The records of ``buf[start:end]`` by the C kernel when it is built (and not `twin`),
+    else its twin (with `items`, the items of a response: bare number lists or numbers)."""
+    if _CJ is None or twin:
         return request_records_pure(buf, start, end, lines, f32, items)
     got = _CJ.records(buf, start, end, lines, f32, _threads(), _PIECE_MIN, items)
     if got is None:
@@ -4115,16 +4126,17 @@ def request_group(
     base_offset: int = 0,
     base_line: int = 1,
     items: bool = False,
+    twin: bool = False,
 ) -> FastGroup | None:
     """The records of a request body (a document, or JSON Lines) as one `FastGroup` when
     they all give one numeric column (`scan_request_records`), or None (the general path decides).
     float32 is read directly when ``dtype=`` asks for it for that column. With `items`, the
     items of a response that are all bare number lists or numbers (the column ``values`` of
-    ``label``)."""
+    ``label``). With `twin`, the kernel's twin reads them even where the kernel is built."""
     f32 = not isinstance(dtype, Mapping) and _resolve_dtype(dtype, "") == np.float32
-    got = scan_request_records(buf, start, end, lines, f32, items)
+    got = scan_request_records(buf, start, end, lines, f32, items, twin)
     if got is not None and isinstance(dtype, Mapping) and _resolve_dtype(dtype, got.name) == np.float32:
-        got = scan_request_records(buf, start, end, lines, True, items)
+        got = scan_request_records(buf, start, end, lines, True, items, twin)
     if got is None:
         return None
     return FastGroup(

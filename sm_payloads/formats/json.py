@@ -78,6 +78,7 @@ from ._json_layout import (
     skip_bom,
     valid_members,
 )
+from ._json_layout import _CREC as J_CREC
 from ._rows import rows_kinds, rows_or_batch
 
 CONTENT_TYPE = "application/json"
@@ -345,6 +346,19 @@ def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, respo
             # (record 0 too: the piece is then the whole document, parsed once, where the
             # general path would also build the whole body's structure before its report)
             _check_record_alone(buf, start, hint[0], hint[1], allow_nan)
+        if J_CREC is not None and not allow_nan:
+            # what the kernels decline and orjson reads (a key twice in a record): their twins
+            fast = request_group(buf, start, len(buf), dtype, twin=True)
+            if fast is not None:
+                try:
+                    return batch_from_groups([fast], CONTENT_TYPE, dtype)
+                except DecodeError as e:
+                    err = e
+                del fast
+                raise _at_record(err, buf, start, False)
+            columns = request_fast(buf, start, len(buf), False, dtype, None, CONTENT_TYPE, twin=True)
+            if columns is not None:
+                return columns
     pending: set[tuple[str, str]] = set()
     for shape in (SCAN_ENVELOPE,) if response else ():
         got = scan(buf, start, len(buf), shape)

@@ -35,6 +35,7 @@ from .._gcpause import paused
 from ..codec import DEFAULT_BATCH_SIZE, Capabilities, Codec
 from ..errors import DecodeError
 from ..record import RecordBatch
+from ._json_layout import _CREC as J_CREC
 from ._json_layout import (
     RESERVED,
     SCAN_LINES,
@@ -296,6 +297,14 @@ def _decode_buf(data: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, bloc
         # (record 0 too: the general path reads its line first, but reads every other
         # block before it reports it)
         _check_line(data, at, hint[0], hint[1], allow_nan)
+    if J_CREC is not None and not allow_nan:
+        # what the kernels decline and orjson reads (a key twice in a record): their twins
+        fast = request_group(data, at, len(data), dtype, lines=True, twin=True)
+        if fast is not None and fast_exact32(fast, dtype):
+            return _batch([fast], dtype, allow_nan)
+        columns = request_fast(data, at, len(data), True, dtype, None, CONTENT_TYPE, twin=True)
+        if columns is not None:
+            return columns
     groups = _collect(_groups(data, False, allow_nan, block_size, dtype=dtype))
     if not any(isinstance(g, FastGroup) for g in groups) or len(groups) < 2:
         return _batch(groups, dtype, allow_nan)
