@@ -51,7 +51,7 @@ def test_an_error_after_a_key_given_twice_is_the_general_paths() -> None:
     assert got == (
         "error",
         "$[1].a: expected a number, a string, a list or a tensor object, found null",
-        27,
+        25,
         None,
         1,
     )
