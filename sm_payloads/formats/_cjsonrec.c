@@ -1209,6 +1209,21 @@ static PyObject *key_name(const Col *col) {
 
 /* The result tuple (n, [(key, kind, payload, width, index), ...]); NULL with or without an
  * exception (see build_strings). */
+/* A shape as a tuple of ints (NULL with an exception set). */
+static PyObject *shape_tuple(const int64_t *dims, int rank) {
+    PyObject *shape = PyTuple_New(rank);
+    int d;
+    for (d = 0; shape != NULL && d < rank; d++) {
+        PyObject *x = PyLong_FromLongLong(dims[d]);
+        if (x == NULL) {
+            Py_CLEAR(shape);
+            break;
+        }
+        PyTuple_SET_ITEM(shape, d, x);
+    }
+    return shape;
+}
+
 static PyObject *build(const Scan *s, int texts) {
     PyObject *cols = PyList_New(s->ncols), *out;
     Py_ssize_t j;
@@ -1230,16 +1245,7 @@ static PyObject *build(const Scan *s, int texts) {
                 payload = build_strings(s, col);
             }
         } else if (col->kind == K_SPARSE) {
-            PyObject *shape = PyTuple_New(col->rank), *v, *k, *c;
-            int d;
-            for (d = 0; shape != NULL && d < col->rank; d++) {
-                PyObject *x = PyLong_FromLongLong(col->shape[d]);
-                if (x == NULL) {
-                    Py_CLEAR(shape);
-                    break;
-                }
-                PyTuple_SET_ITEM(shape, d, x);
-            }
+            PyObject *shape = shape_tuple(col->shape, col->rank), *v, *k, *c;
             v = PyByteArray_FromStringAndSize(col->nvals ? (const char *)col->vals : "",
                                               col->nvals * (Py_ssize_t)sizeof(double));
             k = PyByteArray_FromStringAndSize(col->nkeys ? (const char *)col->keys : "",
@@ -1256,16 +1262,7 @@ static PyObject *build(const Scan *s, int texts) {
                 payload = Py_BuildValue("(NNNN)", v, k, c, shape);
             }
         } else if (col->kind == K_VEC && col->nrank) {
-            PyObject *shape = PyTuple_New(col->nrank), *v;
-            int d;
-            for (d = 0; shape != NULL && d < col->nrank; d++) {
-                PyObject *x = PyLong_FromLongLong(col->nshape[d]);
-                if (x == NULL) {
-                    Py_CLEAR(shape);
-                    break;
-                }
-                PyTuple_SET_ITEM(shape, d, x);
-            }
+            PyObject *shape = shape_tuple(col->nshape, col->nrank), *v;
             v = PyByteArray_FromStringAndSize(col->nvals ? (const char *)col->vals : "",
                                               col->nvals * (Py_ssize_t)sizeof(double));
             if (shape == NULL || v == NULL) {

@@ -321,6 +321,18 @@ def _with_configuration(buf: bytes | bytearray, start: int, dtype: DtypeSpec) ->
     )
 
 
+def _group_batch(
+    group: FastGroup, buf: bytes | bytearray, start: int, dtype: DtypeSpec, response: bool
+) -> RecordBatch:
+    """The batch of the records a scanner read as one group, or its error at its record."""
+    try:
+        return batch_from_groups([group], CONTENT_TYPE, dtype)
+    except DecodeError as e:
+        err = e
+    del group
+    raise _at_record(err, buf, start, response)
+
+
 def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, response: bool) -> RecordBatch:
     start = skip_bom(buf)
     hint: list[int] = []  # the record the column reader stopped in, all before it sound
@@ -332,12 +344,7 @@ def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, respo
         # before the check for an empty body below, which copies the body (an empty one declines)
         fast = request_group(buf, start, len(buf), dtype)
         if fast is not None:
-            try:
-                return batch_from_groups([fast], CONTENT_TYPE, dtype)
-            except DecodeError as e:
-                err = e
-            del fast
-            raise _at_record(err, buf, start, False)
+            return _group_batch(fast, buf, start, dtype, False)
         # records of several columns, or of strings, column by column
         columns = request_fast(buf, start, len(buf), False, dtype, hint, CONTENT_TYPE)
         if columns is not None:
@@ -350,12 +357,7 @@ def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, respo
             # what the kernels decline and orjson reads (a key twice in a record): their twins
             fast = request_group(buf, start, len(buf), dtype, twin=True)
             if fast is not None:
-                try:
-                    return batch_from_groups([fast], CONTENT_TYPE, dtype)
-                except DecodeError as e:
-                    err = e
-                del fast
-                raise _at_record(err, buf, start, False)
+                return _group_batch(fast, buf, start, dtype, False)
             columns = request_fast(buf, start, len(buf), False, dtype, None, CONTENT_TYPE, twin=True)
             if columns is not None:
                 return columns
@@ -385,12 +387,7 @@ def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, respo
         # items that are bare numbers or number lists, by the request scanner
         bare = request_group(buf, start, len(buf), dtype, items=True)
         if bare is not None:
-            try:
-                return batch_from_groups([bare], CONTENT_TYPE, dtype)
-            except DecodeError as e:
-                err = e
-            del bare
-            raise _at_record(err, buf, start, True)
+            return _group_batch(bare, buf, start, dtype, True)
     if not buf[start:].strip():
         raise DecodeError(CONTENT_TYPE, "empty body: expected a JSON document", offset=start)
     try:
