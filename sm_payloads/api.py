@@ -37,9 +37,9 @@ from .formats.json import JsonCodec
 from .formats.jsonlines import JsonLinesCodec
 from .formats.npy import read_header
 from .limits import (
-    _COLUMN_LIMIT,
     Limits,
     body_bytes,
+    columns_within,
     count_byte,
     count_lines,
     json_crowded_records,
@@ -215,12 +215,8 @@ def decode_within(
     limits.check_size(body, ct)
     if limits.max_columns is None:
         return _decode_within(codec, body, limits, response, ct)
-    # (`columns_within`, without a generator's cost on every small request)
-    token = _COLUMN_LIMIT.set((limits.max_columns, ct))
-    try:
+    with columns_within(limits.max_columns, ct):
         return _decode_within(codec, body, limits, response, ct)
-    finally:
-        _COLUMN_LIMIT.reset(token)
 
 
 def _decode_within(codec: Codec, body: Any, limits: Limits, response: bool, ct: str) -> RecordBatch:

@@ -44,8 +44,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextlib import AbstractContextManager
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -210,15 +210,28 @@ def columns_refused() -> PayloadTooLargeError:
     return too_many_columns(got[1], got[0])
 
 
-@contextmanager
-def columns_within(limit: int, name: str) -> Iterator[None]:
+class _ColumnLimit:
+    """The context manager `columns_within` gives (a class: no generator to start and
+    finish on every small request)."""
+
+    __slots__ = ("token", "value")
+
+    def __init__(self, value: tuple[int, str]) -> None:
+        self.value = value
+        self.token: Token[tuple[int, str] | None] | None = None
+
+    def __enter__(self) -> None:
+        self.token = _COLUMN_LIMIT.set(self.value)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.token is not None:
+            _COLUMN_LIMIT.reset(self.token)
+
+
+def columns_within(limit: int, name: str) -> AbstractContextManager[None]:
     """`column_limit` is `limit` inside the block, its errors naming `name`
     (`decode_within` decodes in one)."""
-    token = _COLUMN_LIMIT.set((limit, name))
-    try:
-        yield
-    finally:
-        _COLUMN_LIMIT.reset(token)
+    return _ColumnLimit((limit, name))
 
 
 def _shallow(data: Any, max_depth: int) -> bool:
