@@ -167,7 +167,11 @@ def test_headers_off_the_usual_pass(
 # -- the timeout: a slow predict is 504, and the worker stays usable ---------------------
 
 
-def test_a_slow_predict_is_504_and_its_thread_serves_again_once_it_returns() -> None:
+def _blocking_predict() -> tuple[
+    threading.Event, threading.Event, Callable[[smp.RecordBatch], smp.RecordBatch]
+]:
+    """(entered, release, predict): `predict` scores a batch; one whose first value is
+    negative sets `entered` and waits for `release` first."""
     entered, release = threading.Event(), threading.Event()
 
     def predict(b: smp.RecordBatch) -> smp.RecordBatch:
@@ -175,6 +179,12 @@ def test_a_slow_predict_is_504_and_its_thread_serves_again_once_it_returns() -> 
             entered.set()
             assert release.wait(10)
         return score(b)
+
+    return entered, release, predict
+
+
+def test_a_slow_predict_is_504_and_its_thread_serves_again_once_it_returns() -> None:
+    entered, release, predict = _blocking_predict()
 
     app = asgi_app(predict, env={}, max_concurrency=1, timeout_s=0.2)
 
@@ -200,13 +210,7 @@ def test_a_slow_predict_is_504_and_its_thread_serves_again_once_it_returns() -> 
 
 
 def test_requests_that_wait_past_the_deadline_are_503_and_leave_the_line() -> None:
-    entered, release = threading.Event(), threading.Event()
-
-    def predict(b: smp.RecordBatch) -> smp.RecordBatch:
-        if float(b.to_numpy()[0, 0]) < 0:
-            entered.set()
-            assert release.wait(10)
-        return score(b)
+    entered, release, predict = _blocking_predict()
 
     app = asgi_app(predict, env={}, max_concurrency=1, timeout_s=0.3)
 

@@ -1209,6 +1209,12 @@ static PyObject *key_name(const Col *col) {
 
 /* The result tuple (n, [(key, kind, payload, width, index), ...]); NULL with or without an
  * exception (see build_strings). */
+/* A column's float64 values as a bytearray (NULL with an exception set). */
+static PyObject *values_bytes(const Col *col) {
+    return PyByteArray_FromStringAndSize(col->nvals ? (const char *)col->vals : "",
+                                         col->nvals * (Py_ssize_t)sizeof(double));
+}
+
 /* A shape as a tuple of ints (NULL with an exception set). */
 static PyObject *shape_tuple(const int64_t *dims, int rank) {
     PyObject *shape = PyTuple_New(rank);
@@ -1246,8 +1252,7 @@ static PyObject *build(const Scan *s, int texts) {
             }
         } else if (col->kind == K_SPARSE) {
             PyObject *shape = shape_tuple(col->shape, col->rank), *v, *k, *c;
-            v = PyByteArray_FromStringAndSize(col->nvals ? (const char *)col->vals : "",
-                                              col->nvals * (Py_ssize_t)sizeof(double));
+            v = values_bytes(col);
             k = PyByteArray_FromStringAndSize(col->nkeys ? (const char *)col->keys : "",
                                               col->nkeys * (Py_ssize_t)sizeof(int64_t));
             c = PyByteArray_FromStringAndSize(col->ncounts ? (const char *)col->counts : "",
@@ -1263,8 +1268,7 @@ static PyObject *build(const Scan *s, int texts) {
             }
         } else if (col->kind == K_VEC && col->nrank) {
             PyObject *shape = shape_tuple(col->nshape, col->nrank), *v;
-            v = PyByteArray_FromStringAndSize(col->nvals ? (const char *)col->vals : "",
-                                              col->nvals * (Py_ssize_t)sizeof(double));
+            v = values_bytes(col);
             if (shape == NULL || v == NULL) {
                 Py_XDECREF(shape);
                 Py_XDECREF(v);
@@ -1273,8 +1277,7 @@ static PyObject *build(const Scan *s, int texts) {
                 payload = Py_BuildValue("(NN)", v, shape);
             }
         } else if (col->kind == K_RAG) {
-            PyObject *v = PyByteArray_FromStringAndSize(col->nvals ? (const char *)col->vals : "",
-                                                        col->nvals * (Py_ssize_t)sizeof(double));
+            PyObject *v = values_bytes(col);
             PyObject *c = PyByteArray_FromStringAndSize(col->ncounts ? (const char *)col->counts : "",
                                                         col->ncounts * (Py_ssize_t)sizeof(int64_t));
             if (v == NULL || c == NULL) {
@@ -1285,8 +1288,7 @@ static PyObject *build(const Scan *s, int texts) {
                 payload = Py_BuildValue("(NN)", v, c);
             }
         } else {
-            payload = PyByteArray_FromStringAndSize(col->nvals ? (const char *)col->vals : "",
-                                                    col->nvals * (Py_ssize_t)sizeof(double));
+            payload = values_bytes(col);
         }
         if (payload == NULL) {
             Py_DECREF(key);
