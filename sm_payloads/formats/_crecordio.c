@@ -12,7 +12,8 @@
  *   strings(buf, starts, lengths)   the values of Bytes messages, as `_bytes_column`
  *   scan(buf, starts, lengths, wanted, limit)   the fields of many messages, as `_wire.scan`
  *   tensor_join(buf, starts, lengths, types)   tensors' fields joined, as `_tensor_fields`
- *   entries(buf, starts, lengths)   the map entries of records, as `_read_part` (one pass)
+ *   entries(buf, starts, lengths, full)   the map entries (and with `full` the strings) of
+ *                                         records, as `_read_part`, without tables
  *
  * Rule: these functions never decide that an input is invalid. On anything unusual they
  * answer "not handled" (None, False, -1) and the caller runs the numpy twin, which either
@@ -802,14 +803,21 @@ scan_field(const uint8_t *b, int64_t *pp, int64_t end, int64_t *fn, int64_t *wt,
 {
     uint64_t key, ln;
     int64_t q = *pp;
-    if (read_varint_at(b, &q, end, &key) || (key >> 32) != 0 || (key >> 3) == 0)
+    if (q < end && b[q] < 0x80) { /* the common one-byte tag */
+        key = b[q++];
+        if ((key >> 3) == 0)
+            return -1;
+    }
+    else if (read_varint_at(b, &q, end, &key) || (key >> 32) != 0 || (key >> 3) == 0)
         return -1;
     *fn = (int64_t)(key >> 3);
     *wt = (int64_t)(key & 7);
     switch (*wt) {
     case 0: /* varint */
         *vs = q;
-        if (read_varint_at(b, &q, end, &ln))
+        if (q < end && b[q] < 0x80) /* a one-byte varint */
+            q++;
+        else if (read_varint_at(b, &q, end, &ln))
             return -1;
         *ve = q;
         break;
@@ -821,7 +829,11 @@ scan_field(const uint8_t *b, int64_t *pp, int64_t end, int64_t *fn, int64_t *wt,
         *ve = q + (*wt == 1 ? 8 : 4);
         break;
     case 2: /* length-delimited */
-        if (read_varint_at(b, &q, end, &ln) || ln > (uint64_t)(end - q))
+        if (q < end && b[q] < 0x80) /* the common one-byte length */
+            ln = b[q++];
+        else if (read_varint_at(b, &q, end, &ln))
+            return -1;
+        if (ln > (uint64_t)(end - q))
             return -1;
         *vs = q;
         *ve = q + (int64_t)ln;
@@ -992,6 +1004,67 @@ unpacked_wt(int64_t fn, int64_t type)
     return 0;
 }
 
+/* memcpy, inline for the few bytes of most packed runs */
+static inline void
+copy_bytes(uint8_t *to, const uint8_t *from, int64_t len)
+{
+    if (len <= 16) {
+        int64_t j;
+        for (j = 0; j < len; j++)
+            to[j] = from[j];
+    }
+    else
+        memcpy(to, from, (size_t)len);
+}
+
+/*
+ * Past a run of unpacked elements at *pp inside `end`, each of the one-byte tag `tag` (wire
+ * type 0, 1 or 5) and, for a varint, a one-byte value (the elements that follow one just
+ * read, millions of them in a long tensor): moves *pp past them and returns the bytes of
+ * their values, copied to `out` where it is not NULL (at most `room` of them; the run stops
+ * before more). Elements of other shapes are left to `scan_field`.
+ */
+static inline int64_t
+unpacked_run(const uint8_t *b, int64_t *pp, int64_t end, uint8_t tag, uint8_t *out, int64_t room)
+{
+    int64_t q = *pp, o = 0;
+    int wt = tag & 7;
+    if (wt == 0) {
+        uint64_t pattern = 0x0001000100010001ULL * tag, w;
+        if (little_endian())
+            while (end - q >= 8 && room - o >= 4) {
+                memcpy(&w, b + q, 8);
+                if (((w ^ pattern) & 0x00FF00FF00FF00FFULL) | (w & 0x8000800080008000ULL))
+                    break;
+                if (out != NULL) {
+                    out[o] = (uint8_t)(w >> 8);
+                    out[o + 1] = (uint8_t)(w >> 24);
+                    out[o + 2] = (uint8_t)(w >> 40);
+                    out[o + 3] = (uint8_t)(w >> 56);
+                }
+                o += 4;
+                q += 8;
+            }
+        while (end - q >= 2 && b[q] == tag && b[q + 1] < 0x80 && room - o >= 1) {
+            if (out != NULL)
+                out[o] = b[q + 1];
+            o++;
+            q += 2;
+        }
+    }
+    else if (wt == 1 || wt == 5) {
+        int64_t width = wt == 1 ? 8 : 4;
+        while (end - q > width && b[q] == tag && room - o >= width) {
+            if (out != NULL)
+                memcpy(out + o, b + q + 1, (size_t)width);
+            o += width;
+            q += width + 1;
+        }
+    }
+    *pp = q;
+    return o;
+}
+
 /* Check the tensor message [pos, end) of member `type` as `_tensor_fields` does; add the
  * bytes of its fields 1-3 to total[0..2]. -1 where `_tensor_fields` declines, or with
  * `packed_only` where a field 1-3 is not length-delimited. */
@@ -1015,6 +1088,8 @@ tensor_check(const uint8_t *b, int64_t pos, int64_t end, int64_t type, int64_t *
                 return -1;
         }
         total[fn - 1] += ve - vs;
+        if (wt != 2) /* (more of them, most likely) */
+            total[fn - 1] += unpacked_run(b, &pos, end, (uint8_t)(fn << 3 | wt), NULL, INT64_MAX);
     }
     return 0;
 }
@@ -1107,14 +1182,19 @@ cr_tensor_join(PyObject *self, PyObject *args)
                     failed = 1;
                     break;
                 }
-                if (fn != f)
+                if (fn != f) {
+                    if (wt != 2 && fn >= 1 && fn <= 3) /* (a run of another field's elements) */
+                        unpacked_run(b, &pos, end, (uint8_t)(fn << 3 | wt), NULL, INT64_MAX);
                     continue;
+                }
                 if (ve - vs > all - at) {
                     failed = 1;
                     break;
                 }
-                memcpy(out + at, b + vs, (size_t)(ve - vs));
+                copy_bytes(out + at, b + vs, ve - vs);
                 at += ve - vs;
+                if (wt != 2) /* (more of them, most likely) */
+                    at += unpacked_run(b, &pos, end, (uint8_t)(f << 3 | wt), out + at, all - at);
             }
             if (failed)
                 break;
@@ -1352,6 +1432,8 @@ typedef struct {
     int64_t width[ENTRY_KEYS];  /* the bytes of their values (-1: several, or keys or a shape) */
     int64_t at[ENTRY_KEYS + 1]; /* where the key's column (or group of entries) begins */
     int64_t seen[ENTRY_KEYS];   /* the keys in order of their first such entry */
+    int32_t next[ENTRY_KEYS + 1]; /* the key (+ 1) that came after key k - 1 (0: first in
+                                   * its record) last time: the guess for the next entry */
     int nkeys, nseen;
     int full; /* a new key came past ENTRY_KEYS */
 } key_table_t;
@@ -1390,17 +1472,39 @@ key_number(key_table_t *t, int64_t fn, const uint8_t *key, int64_t klen)
     return t->nkeys++;
 }
 
-/* memcpy, inline for the few bytes of most packed runs */
-static inline void
-copy_bytes(uint8_t *to, const uint8_t *from, int64_t len)
+/* The number of key `fn` `key[0:klen]` where it is the key numbered `guess` (-1: none),
+ * else `key_number`'s. Records mostly list their keys in one order, or rotate it: the key
+ * that followed the previous entry's key last time is checked first, without a hash. */
+static inline int
+key_number_after(key_table_t *t, int guess, int64_t fn, const uint8_t *key, int64_t klen)
 {
-    if (len <= 16) {
+    if (guess >= 0 && t->fn[guess] == fn && t->klen[guess] == klen) {
+        const uint8_t *other = t->key[guess];
         int64_t j;
-        for (j = 0; j < len; j++)
-            to[j] = from[j];
+        for (j = 0; j < klen && other[j] == key[j]; j++)
+            ;
+        if (j == klen)
+            return guess;
     }
-    else
-        memcpy(to, from, (size_t)len);
+    return key_number(t, fn, key, klen);
+}
+
+/* Past a run of the two bytes `tag`, 0 (empty length-delimited fields of one number) at
+ * `pos` inside `end`: where the run ends. */
+static inline int64_t
+skip_empty_run(const uint8_t *b, int64_t pos, int64_t end, uint8_t tag)
+{
+    uint64_t pattern = 0x0001000100010001ULL * tag, w;
+    if (little_endian())
+        while (end - pos >= 8) {
+            memcpy(&w, b + pos, 8);
+            if (w != pattern)
+                break;
+            pos += 8;
+        }
+    while (end - pos >= 2 && b[pos] == tag && b[pos + 1] == 0)
+        pos += 2;
+    return pos;
 }
 
 /* A growing array of `item`-byte items (PyMem_Raw*: usable without the GIL). */
@@ -1431,13 +1535,65 @@ grow_one(grow_t *g)
 typedef struct { /* a map entry with a value, of the record being read */
     int64_t kid, at, ttype, occ0, occ1; /* its position; its tensors: occs[occ0:occ1] */
     int64_t total[3];                   /* the bytes of their values, keys and shape */
+    int64_t s, e;                       /* its bytes, tag to end */
 } entry_t;
 
 typedef struct { /* one occurrence of the winning member of a value: a tensor message */
     int64_t s, e;
 } span_t;
 
+typedef struct { /* the part of a record that holds its winning entries, where it is less */
+    int64_t rec, s, e, at; /* [s, e), which begins with its entry number `at` */
+    int64_t w0, w1;        /* the winners' entry numbers: wat[w0:w1] */
+} trim_t;
+
 enum { COUNT, TABLE, DENSE }; /* the passes of `read_entries` */
+
+typedef struct { /* dense columns filled while counting, on the guess that they will be */
+    uint8_t *out;
+    int64_t cap;
+    int on; /* 0 once a record shows otherwise */
+} guess_t;
+
+typedef struct { /* the last uid, metadata or configuration string of a record */
+    int64_t rec, fn, s, e;
+} str_t;
+
+/* Whether buf[0:len] is valid UTF-8, as Python's strict decoder reads it (no surrogates,
+ * no overlong forms, nothing past U+10FFFF). */
+static int
+valid_utf8(const uint8_t *p, int64_t len)
+{
+    int64_t i = 0;
+    while (i < len) {
+        uint8_t c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            if (len - i < 2 || (p[i + 1] & 0xC0) != 0x80)
+                return 0;
+            i += 2;
+        }
+        else if (c >= 0xE0 && c <= 0xEF) {
+            uint8_t lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+            if (len - i < 3 || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80)
+                return 0;
+            i += 3;
+        }
+        else if (c >= 0xF0 && c <= 0xF4) {
+            uint8_t lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+            if (len - i < 4 || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80 ||
+                (p[i + 3] & 0xC0) != 0x80)
+                return 0;
+            i += 4;
+        }
+        else
+            return 0;
+    }
+    return 1;
+}
 
 /* Copy the fields of the tensors occs[o0:o1] into out[cur[f]:lim[f]] by field (values,
  * keys, shape), each in wire order: 0, or -1 where they do not fill them exactly (the bytes
@@ -1449,6 +1605,13 @@ copy_fields(const uint8_t *b, const span_t *o, int64_t o0, int64_t o1, uint8_t *
     int64_t j;
     for (j = o0; j < o1; j++) {
         int64_t q = o[j].s, e = o[j].e, f, w, s, v;
+        if (e - q >= 2 && e - q < 0x81 && b[q] == 0x0A && b[q + 1] == e - q - 2) { /* values alone */
+            if (e - q - 2 > lim[0] - cur[0])
+                return -1;
+            copy_bytes(out + cur[0], b + q + 2, e - q - 2);
+            cur[0] += e - q - 2;
+            continue;
+        }
         while (q < e) {
             if (scan_field(b, &q, e, &f, &w, &s, &v))
                 return -1;
@@ -1458,6 +1621,8 @@ copy_fields(const uint8_t *b, const span_t *o, int64_t o0, int64_t o1, uint8_t *
                 return -1;
             copy_bytes(out + cur[f - 1], b + s, v - s);
             cur[f - 1] += v - s;
+            if (w != 2) /* (more of them, most likely) */
+                cur[f - 1] += unpacked_run(b, &q, e, (uint8_t)(f << 3 | w), out + cur[f - 1], lim[f - 1] - cur[f - 1]);
         }
     }
     return cur[0] == lim[0] && cur[1] == lim[1] && cur[2] == lim[2] ? 0 : -1;
@@ -1466,38 +1631,108 @@ copy_fields(const uint8_t *b, const span_t *o, int64_t o0, int64_t o1, uint8_t *
 /*
  * One pass over the records' map entries. COUNT: the entries that win and hold a value
  * (*rows of them, *bytes of packed runs) and, per key, `held`, `ttype`, `width` and the
- * order `seen`. TABLE: those entries into `t` (10 columns of `k`: record, key, member,
- * the (start, length) in `out` of values, keys and shape; the last column is the caller's)
- * and their runs into out[0:cap]. DENSE: each entry's values into its key's column,
- * out[at[kid] + i * width[kid]]. 0, or -1 where `_read_part` declines or might (this is
- * never laxer; see the docstring of `entries`) or the bytes changed between passes, or -2
- * where memory ran out.
+ * order `seen`; with `strs`, each record's last uid, metadata and configuration (fields
+ * 3, 4, 5; every occurrence checked to be UTF-8), in record order; in `trims`, each record
+ * whose winning entries lie in less than all of it (none: an empty part), with where that
+ * part is (entries before a record's first winner, or after its last, change nothing of
+ * them: the later passes read that part alone). TABLE: the winners into `t` (10 columns of
+ * `k`: record, key, member, the (start, length) in `out` of values, keys and shape; the
+ * last column is the caller's) and their runs into out[0:cap]. DENSE: each winner's values
+ * into its key's column, out[at[kid] + i * width[kid]]. 0, or -1 where `_read_part`
+ * declines or might (this is never laxer; see the docstring of `entries`) or the bytes
+ * changed between passes, or -2 where memory ran out.
  */
 static int
 read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts, const int64_t *lengths,
-             int64_t n, key_table_t *keys, grow_t *ents, grow_t *occs, uint8_t *out, int64_t cap,
-             int64_t *t, int64_t k, int64_t *rows, int64_t *bytes)
+             int64_t i0, int64_t n, key_table_t *keys, grow_t *ents, grow_t *occs, grow_t *trims, grow_t *wat, int full,
+             grow_t *strs, guess_t *guess, uint8_t *out, int64_t cap, int64_t *t, int64_t k, int64_t *rows,
+             int64_t *bytes)
 {
-    int64_t i, j;
-    *rows = 0;
-    *bytes = 0;
-    for (i = 0; i < n; i++) {
-        int64_t pos = starts[i], len = lengths[i], end, fn, wt, vs, ve, count = 0, empty = 0;
+    int64_t i, j, next_trim = 0;
+    const int64_t *wats = (const int64_t *)wat->p;
+    for (i = i0; i < n; i++) {
+        int64_t pos = starts[i], len = lengths[i], end, fn, wt, vs, ve, count = 0, empty = 0, at;
+        int64_t str_s[3] = {-1, -1, -1}, str_e[3] = {0, 0, 0}, first_s = -1, last_e = -1, won;
+        int64_t tw = -1, tw1 = -1, wat0 = wat->n; /* a trimmed record's winners: wats[tw:tw1] */
+        int prev = 0; /* the previous entry's key + 1 (0: none yet) */
         const span_t *o;
         if (!inside(pos, len, size))
             return -1;
         end = pos + len;
+        if (pass != COUNT && next_trim < trims->n) {
+            const trim_t *tr = (const trim_t *)trims->p + next_trim;
+            if (tr->rec == i) { /* its winners' part alone */
+                if (tr->s < pos || tr->e > end || tr->s > tr->e)
+                    return -1;
+                pos = tr->s;
+                end = tr->e;
+                count = tr->at;
+                tw = tr->w0;
+                tw1 = tr->w1;
+                if (tw < 0 || tw > tw1 || tw1 > wat->n)
+                    return -1;
+                next_trim++;
+            }
+        }
         ents->n = 0;
         occs->n = 0;
         while (pos < end) {
             int64_t p, f2, w2, s2, e2, ks = 0, kl = 0, ttype = 0, occ0 = occs->n, total[3] = {0, 0, 0};
+            int64_t tag_at = pos;
             int has_key = 0, kid;
             entry_t *ent;
-            if (scan_field(b, &pos, end, &fn, &wt, &vs, &ve) || wt != 2 || (fn != 1 && fn != 2))
+            if (end - pos >= 10 && (b[pos] == 0x0A || b[pos] == 0x12) && b[pos + 1] < 0x80) {
+                /* The common entry, read without `scan_field`: a key, then one value part of
+                 * one tensor of packed values alone, every length one byte (what the SDK
+                 * and the encoder write): 0A|12 L, 0A K key, 12 L-K-4, member L-K-6, 0A
+                 * L-K-8 values. It reads as the loop below reads it. */
+                int64_t p0 = pos + 2, e0 = p0 + b[pos + 1], v0, m;
+                if (e0 <= end && b[p0] == 0x0A && b[p0 + 1] < 0x80) {
+                    v0 = p0 + 2 + b[p0 + 1];
+                    if (e0 - v0 >= 6 && b[v0] == 0x12 && b[v0 + 1] == e0 - v0 - 2 && b[v0 + 3] == e0 - v0 - 4 &&
+                        b[v0 + 4] == 0x0A && b[v0 + 5] == e0 - v0 - 6) {
+                        m = b[v0 + 2] >> 3;
+                        if ((b[v0 + 2] & 7) == 2 &&
+                            (m == 7 ? e0 == v0 + 6 || b[e0 - 1] < 0x80
+                                    : (m == 2 || m == 3) && (e0 - v0 - 6) % (m == 3 ? 8 : 4) == 0)) {
+                            span_t *sp = (span_t *)grow_one(occs);
+                            if (sp == NULL)
+                                return -2;
+                            sp->s = v0 + 4;
+                            sp->e = e0;
+                            fn = b[pos] >> 3;
+                            ks = p0 + 2;
+                            kl = b[p0 + 1];
+                            ttype = m;
+                            total[0] = e0 - v0 - 6;
+                            ve = pos = e0;
+                            empty = 0;
+                            goto entry_read;
+                        }
+                    }
+                }
+            }
+            if (scan_field(b, &pos, end, &fn, &wt, &vs, &ve) || wt != 2)
                 return -1;
+            if (fn != 1 && fn != 2) {
+                /* a string: the last one wins, and each must be UTF-8 (the careful reader
+                 * checks each) */
+                if (!full || fn < 3 || fn > 5)
+                    return -1;
+                if (pass == COUNT) {
+                    if (!valid_utf8(b + vs, ve - vs))
+                        return -1;
+                    str_s[fn - 3] = vs;
+                    str_e[fn - 3] = ve;
+                }
+                empty = 0;
+                continue;
+            }
             if (vs == ve) { /* an empty entry (key "", no value) right after one adds nothing */
-                if (empty == fn)
+                if (empty == fn) {
+                    pos = skip_empty_run(b, pos, end, (uint8_t)(fn << 3 | 2));
                     continue;
+                }
                 empty = fn;
             }
             else
@@ -1514,6 +1749,10 @@ read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts,
                 }
                 else if (f2 == 2) { /* a part of the value */
                     int64_t q = s2, f3, w3, s3, e3;
+                    if (q == e2) { /* empty parts add nothing */
+                        p = skip_empty_run(b, p, ve, 0x12);
+                        continue;
+                    }
                     while (q < e2) {
                         span_t *sp;
                         if (scan_field(b, &q, e2, &f3, &w3, &s3, &e3) || w3 != 2 ||
@@ -1524,9 +1763,8 @@ read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts,
                             occs->n = occ0;
                             total[0] = total[1] = total[2] = 0;
                         }
-                        /* (unpacked values: `tensor_join` reads millions of them faster
-                         * than two passes here) */
-                        if (tensor_check(b, s3, e3, f3, total, 1))
+                        /* (fields not packed: with `full` alone) */
+                        if (tensor_check(b, s3, e3, f3, total, !full))
                             return -1;
                         sp = (span_t *)grow_one(occs);
                         if (sp == NULL)
@@ -1538,11 +1776,14 @@ read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts,
                 else
                     return -1;
             }
+        entry_read:
             if (kl > MAX_KEY)
                 return -1;
-            kid = key_number(keys, fn, b + ks, kl);
+            kid = key_number_after(keys, keys->next[prev] - 1, fn, b + ks, kl);
             if (kid < 0)
                 return -1;
+            keys->next[prev] = kid + 1;
+            prev = kid + 1;
             keys->last[kid] = count;
             if (ttype != 0) { /* (an entry without a value only removes the earlier ones) */
                 ent = (entry_t *)grow_one(ents);
@@ -1553,6 +1794,8 @@ read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts,
                 ent->ttype = ttype;
                 ent->occ0 = occ0;
                 ent->occ1 = occs->n;
+                ent->s = tag_at;
+                ent->e = ve;
                 memcpy(ent->total, total, sizeof(total));
             }
             else
@@ -1561,12 +1804,31 @@ read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts,
         }
         /* the last entry of each key, in wire order, where it holds a value */
         o = (const span_t *)occs->p;
+        at = -1;
+        won = 0;
         for (j = 0; j < ents->n; j++) {
             const entry_t *e = (const entry_t *)ents->p + j;
             const int64_t *tot = e->total;
             int64_t kid = e->kid, r = *rows, cur[3], lim[3], f;
-            if (keys->last[kid] != e->at)
+            if (tw >= 0) { /* (entries past the part may remove keys: the winners were noted) */
+                if (tw == tw1 || wats[tw] != e->at)
+                    continue;
+                tw++;
+            }
+            else if (keys->last[kid] != e->at)
                 continue;
+            if (pass == COUNT) {
+                int64_t *wa = (int64_t *)grow_one(wat);
+                if (wa == NULL)
+                    return -2;
+                *wa = e->at;
+                wats = (const int64_t *)wat->p;
+            }
+            if (first_s < 0) {
+                first_s = e->s;
+                at = e->at;
+            }
+            last_e = e->e;
             if (tot[0] > cap - *bytes || tot[1] > cap - *bytes - tot[0] ||
                 tot[2] > cap - *bytes - tot[0] - tot[1])
                 return -1;
@@ -1584,6 +1846,19 @@ read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts,
                         keys->width[kid] = -1;
                 }
                 keys->held[kid]++;
+                /* the guess: every record so far held this key, of one member and width */
+                if (guess != NULL && guess->on) {
+                    if (keys->held[kid] != i + 1 || keys->ttype[kid] != e->ttype || keys->width[kid] != w ||
+                        w < 0 || keys->at[kid] + (i + 1) * w > guess->cap)
+                        guess->on = 0;
+                    else {
+                        cur[0] = keys->at[kid] + i * w;
+                        cur[1] = cur[2] = lim[1] = lim[2] = 0;
+                        lim[0] = cur[0] + w;
+                        if (copy_fields(b, o, e->occ0, e->occ1, guess->out, cur, lim))
+                            guess->on = 0;
+                    }
+                }
             }
             else if (pass == TABLE) {
                 if (r >= k)
@@ -1615,21 +1890,59 @@ read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts,
             }
             *rows += 1;
             *bytes += tot[0] + tot[1] + tot[2];
+            won++;
         }
+        if (pass != COUNT) {
+            if (tw != tw1)
+                return -1; /* (the bytes changed) */
+            continue;
+        }
+        if (guess != NULL && won != keys->nseen)
+            guess->on = 0; /* a key of an earlier record is missing */
+        if (first_s != starts[i] || last_e != starts[i] + len) {
+            trim_t *tr = (trim_t *)grow_one(trims);
+            if (tr == NULL)
+                return -2;
+            tr->rec = i;
+            tr->s = first_s < 0 ? starts[i] : first_s;
+            tr->e = first_s < 0 ? starts[i] : last_e;
+            tr->at = first_s < 0 ? 0 : at;
+            tr->w0 = wat0;
+            tr->w1 = wat->n;
+        }
+        else
+            wat->n = wat0; /* (read whole, the record's own entries decide) */
+        if (strs != NULL)
+            for (j = 0; j < 3; j++) {
+                str_t *st;
+                if (str_s[j] < 0)
+                    continue;
+                st = (str_t *)grow_one(strs);
+                if (st == NULL)
+                    return -2;
+                st->rec = i;
+                st->fn = j + 3;
+                st->s = str_s[j];
+                st->e = str_e[j];
+            }
     }
     return 0;
 }
 
 PyDoc_STRVAR(entries_doc,
-"entries(buf, starts, lengths) -> (names, runs, table | columns) | int | None\n\n"
+"entries(buf, starts, lengths, full=False) -> (names, runs, table | columns[, strings]) | int | None\n\n"
 "The map entries of the records buf[starts[i] : starts[i] + lengths[i]] (int64 arrays), as\n"
 "`_record_reader._read_part` reads them, without tables of fields: records of `features`\n"
 "and `label` entries alone, each entry of at most one key (of up to 64 bytes) and any\n"
-"number of value parts, each part of float32, float64 or int32 tensors alone. A key's last\n"
-"entry in a record wins; a value's last member wins, and its occurrences after the last\n"
-"one of another member merge; a tensor's fields (values 1, keys 2, shape 3, packed) are\n"
-"joined in wire order. `names` lists the distinct (map field, key bytes) pairs,\n"
-"numbered in order of first appearance (at most 4096).\n\n"
+"number of value parts, each part of float32, float64 or int32 tensors alone, their\n"
+"fields packed. With `full`, also records with uid, metadata and configuration strings,\n"
+"and tensor fields not packed (runs of unpacked elements read by a tight loop). A key's\n"
+"last entry in a record wins; a value's last member wins, and its occurrences after the\n"
+"last one of another member merge; a tensor's fields (values 1, keys 2, shape 3) are\n"
+"joined in wire order. `names` lists the distinct (map field, key bytes) pairs, numbered\n"
+"in order of first appearance (at most 4096). A first pass counts, a second fills what\n"
+"was counted, reading of each record the part that holds its winning entries; dense\n"
+"columns are filled by the first pass where record 0 shows them and the others follow.\n\n"
 "Where every record holds every key that has a value as a float32 or float64 tensor of\n"
 "the same number of values, without keys and without a shape, the third item is a list\n"
 "`columns` of (key number, member, bytes of a record's values), in order of the keys'\n"
@@ -1638,24 +1951,35 @@ PyDoc_STRVAR(entries_doc,
 "value, in wire order: their record, key number, member (2, 3, 7), the (start, length) in\n"
 "`runs` of their values, keys and shape, and last the entries' order grouped by key\n"
 "(stable).\n\n"
-"None where `_read_part` declines or might: any other field (uid, metadata,\n"
-"configuration, unknown fields), a wire type protobuf refuses there, a key twice in an\n"
-"entry, a Bytes value, a tensor field that is not packed (`tensor_join` reads those), a\n"
-"packed run `_tensor_fields` declines; too many keys: then the int 4097 (the keys it met).");
+"With `full`, a fourth item: None where no record holds a string, else 4 * m native\n"
+"int64, m rows of (record, field 3/4/5, start, end): each record's last uid, metadata and\n"
+"configuration, by record then field (every occurrence is checked to be UTF-8).\n\n"
+"None where `_read_part` declines or might: any other field (unknown fields; without\n"
+"`full`, strings), a wire type protobuf refuses there, a key twice in an entry, a Bytes\n"
+"value, without `full` a tensor field that is not packed (`tensor_join` reads those), a\n"
+"run `_tensor_fields` declines, a string that is not UTF-8; too many keys: then the int\n"
+"4097 (the keys it met).");
 
 static PyObject *
 cr_entries(PyObject *self, PyObject *args)
 {
-    PyObject *result = NULL, *runs = NULL, *table = NULL, *names = NULL, *columns = NULL;
+    PyObject *result = NULL, *runs = NULL, *table = NULL, *names = NULL, *columns = NULL, *strings = NULL;
+    PyObject *bo, *so, *lo;
     Py_buffer bv, sv, lv;
     const int64_t *starts, *lengths;
-    int64_t n, i, k = 0, total = 0, bytes = 0, rows = 0, *t = NULL;
+    int64_t n, i, k = 0, total = 0, bytes = 0, *t = NULL;
     key_table_t *keys = NULL;
     grow_t ents = {NULL, 0, 0, sizeof(entry_t)}, occs = {NULL, 0, 0, sizeof(span_t)};
-    int got = 0, c, dense = 1;
+    grow_t trims = {NULL, 0, 0, sizeof(trim_t)}, strs = {NULL, 0, 0, sizeof(str_t)};
+    grow_t wat = {NULL, 0, 0, sizeof(int64_t)};
+    guess_t guess = {NULL, 0, 0};
+    int64_t rows = 0;
+    int got = 0, c, dense = 1, full = 0;
 
     (void)self;
-    if (get_ranges(args, "OOO:entries", &bv, &sv, &lv) < 0)
+    if (!PyArg_ParseTuple(args, "OOO|p:entries", &bo, &so, &lo, &full))
+        return NULL;
+    if (get_range_buffers(bo, so, lo, &bv, &sv, &lv) < 0)
         return NULL;
     starts = (const int64_t *)sv.buf;
     lengths = (const int64_t *)lv.buf;
@@ -1672,10 +1996,50 @@ cr_entries(PyObject *self, PyObject *args)
         goto done;
     }
     /* First count (no output: a decline costs no allocation but the records' entries),
-     * then fill exactly what was counted (the runs of a record take at most its bytes). */
+     * then fill exactly what was counted (the runs of a record take at most its bytes),
+     * reading of each record the part that holds its winning entries. Where record 0
+     * holds float tensors of packed values alone, the count fills dense columns of its
+     * keys as it goes, on the guess that every record holds them alike (as many bytes as
+     * the records hold at most); where the guess holds, that is the only pass. */
     Py_BEGIN_ALLOW_THREADS
-    got = read_entries(COUNT, (const uint8_t *)bv.buf, bv.len, starts, lengths, n, keys, &ents, &occs, NULL,
-                       total, NULL, 0, &k, &bytes);
+    got = read_entries(COUNT, (const uint8_t *)bv.buf, bv.len, starts, lengths, 0, n > 0, keys, &ents, &occs,
+                       &trims, &wat, full, full ? &strs : NULL, NULL, NULL, total, NULL, 0, &k, &bytes);
+    Py_END_ALLOW_THREADS
+    if (got == -2) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (got < 0)
+        goto decline;
+    if (n > 1 && keys->nseen > 0) {
+        int64_t at = 0;
+        int ok = 1;
+        for (c = 0; c < keys->nseen && ok; c++) {
+            int64_t kid = keys->seen[c], w = keys->width[kid], tt = keys->ttype[kid];
+            ok = (tt == 2 || tt == 3) && w >= 0 && w % (tt == 3 ? 8 : 4) == 0 && (w == 0 || n <= (total - at) / w);
+            keys->at[kid] = at;
+            at += ok ? n * w : 0;
+        }
+        if (ok) {
+            int64_t r0 = 0, b0 = 0;
+            runs = new_table((Py_ssize_t)at);
+            if (runs == NULL)
+                goto done;
+            guess.out = (uint8_t *)PyByteArray_AS_STRING(runs);
+            guess.cap = at;
+            got = read_entries(DENSE, (const uint8_t *)bv.buf, bv.len, starts, lengths, 0, 1, keys, &ents, &occs,
+                               &trims, &wat, full, NULL, NULL, guess.out, at, NULL, 0, &r0, &b0);
+            if (got == -2) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            guess.on = got == 0;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    got = read_entries(COUNT, (const uint8_t *)bv.buf, bv.len, starts, lengths, 1, n, keys, &ents, &occs, &trims, &wat,
+                       full, full ? &strs : NULL, guess.on ? &guess : NULL, NULL, total, NULL, 0,
+                       &k, &bytes);
     Py_END_ALLOW_THREADS
     if (got == -2) {
         PyErr_NoMemory();
@@ -1698,6 +2062,9 @@ cr_entries(PyObject *self, PyObject *args)
         if (at != bytes)
             goto decline; /* (never: every record holds every key once) */
     }
+    if (dense && guess.on) /* filled while counting */
+        goto filled;
+    Py_CLEAR(runs);
     runs = new_table((Py_ssize_t)bytes);
     if (!dense)
         table = new_table((Py_ssize_t)(k * 80));
@@ -1709,8 +2076,10 @@ cr_entries(PyObject *self, PyObject *args)
             goto decline; /* never seen: the allocator aligns to 16 */
     }
     Py_BEGIN_ALLOW_THREADS
-    got = read_entries(dense ? DENSE : TABLE, (const uint8_t *)bv.buf, bv.len, starts, lengths, n, keys, &ents,
-                       &occs, (uint8_t *)PyByteArray_AS_STRING(runs), bytes, t, k, &rows, &total);
+    total = 0;
+    got = read_entries(dense ? DENSE : TABLE, (const uint8_t *)bv.buf, bv.len, starts, lengths, 0, n, keys, &ents,
+                       &occs, &trims, &wat, full, NULL, NULL, (uint8_t *)PyByteArray_AS_STRING(runs), bytes, t, k,
+                       &rows, &total);
     Py_END_ALLOW_THREADS
     if (got == -2) {
         PyErr_NoMemory();
@@ -1720,6 +2089,7 @@ cr_entries(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_BufferError, "entries: the data changed while it was read");
         goto done;
     }
+filled:
     if (dense) {
         columns = PyList_New(keys->nseen);
         if (columns == NULL)
@@ -1752,7 +2122,18 @@ cr_entries(PyObject *self, PyObject *args)
             goto done;
         PyList_SET_ITEM(names, c, item);
     }
-    result = PyTuple_Pack(3, names, runs, dense ? columns : table);
+    if (!full) {
+        result = PyTuple_Pack(3, names, runs, dense ? columns : table);
+        goto done;
+    }
+    if (strs.n == 0) {
+        strings = Py_None;
+        Py_INCREF(strings);
+    }
+    else if ((strings = PyByteArray_FromStringAndSize(strs.p, (Py_ssize_t)(strs.n * (int64_t)sizeof(str_t)))) ==
+             NULL)
+        goto done;
+    result = PyTuple_Pack(4, names, runs, dense ? columns : table, strings);
     goto done;
 decline:
     /* past the keys it reads: how many it met (the caller may refuse the body for them) */
@@ -1764,9 +2145,13 @@ done:
     Py_XDECREF(runs);
     Py_XDECREF(table);
     Py_XDECREF(columns);
+    Py_XDECREF(strings);
     PyMem_RawFree(keys);
     PyMem_RawFree(ents.p);
     PyMem_RawFree(occs.p);
+    PyMem_RawFree(trims.p);
+    PyMem_RawFree(wat.p);
+    PyMem_RawFree(strs.p);
     PyBuffer_Release(&lv);
     PyBuffer_Release(&sv);
     PyBuffer_Release(&bv);

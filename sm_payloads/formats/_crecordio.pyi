@@ -1,3 +1,5 @@
+from typing import Literal, overload
+
 from typing_extensions import Buffer
 
 def walk(
@@ -35,6 +37,15 @@ def tensor_join(
     buf: Buffer, starts: Buffer, lengths: Buffer, types: Buffer, /
 ) -> tuple[bytearray, bytearray] | None: ...
 def live_keys(buf: Buffer, starts: Buffer, lengths: Buffer, limit: int, named: int = 0, /) -> int: ...
+@overload
 def entries(
-    buf: Buffer, starts: Buffer, lengths: Buffer, /
+    buf: Buffer, starts: Buffer, lengths: Buffer, full: Literal[False] = ..., /
 ) -> tuple[list[tuple[int, bytes]], bytearray, bytearray | list[tuple[int, int, int]]] | int | None: ...
+@overload
+def entries(
+    buf: Buffer, starts: Buffer, lengths: Buffer, full: Literal[True], /
+) -> (
+    tuple[list[tuple[int, bytes]], bytearray, bytearray | list[tuple[int, int, int]], bytearray | None]
+    | int
+    | None
+): ...

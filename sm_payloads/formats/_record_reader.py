@@ -28,12 +28,15 @@ record has the same length, 1-3 only when no record is a multi-part one):
    runs' entries joined before the columns are built; a record too large for its own run
    (millions of non-empty map entries or uid strings of 3 to 5 bytes) is read in pieces of
    its fields, a key's last entry winning across them (`_read_pieces`). Before its tables,
-   the C loop ``entries`` reads records of map entries of packed numeric tensors alone in
-   one pass (`decode_table` asks for it): a key table of the batch (a hash of the map and
-   key bytes to a key number), a key's last entry in a record winning, values and
-   tensors in parts joined in wire order; it counts, then fills either dense columns
-   directly (every record holding every key as a float tensor of one width) or a table
-   of the entries that `_columns` reads (`_entries_batch`).
+   the C loop ``entries`` reads records of map entries of numeric tensors (packed or not)
+   and uid, metadata and configuration strings without tables (`decode_table` asks for
+   it): a key table of the batch (the key that followed the previous one last time, else
+   a hash of the map and key bytes to a key number), a key's last entry in a record
+   winning, values and tensors in parts joined in wire order, a record's last string of
+   each field kept (each checked to be UTF-8), runs of empty fields skipped; it counts,
+   then fills either dense columns (every record holding every key as a float tensor of
+   one width; filled while counting where record 0 shows them) or a table of the entries
+   that `_columns` reads (`_entries_batch`).
 4. `careful_decode`: one record at a time with `parse_record`, which reads any valid
    protobuf encoding of record.proto (any field order, packed or unpacked repeated fields,
    unknown fields of every wire type including groups, repeated map keys where the last
@@ -421,6 +424,13 @@ def template_decode(
     n = starts.size
     layout = Layout()
     s0 = int(starts[0])
+    # A record's first packed value comes after 8 bytes at least (the tag and length of its
+    # map entry, Value, tensor and values field): bytes the records must share. Records that
+    # differ there are not read by record 0's parse first (300 keys in another order in each
+    # record: 1 ns a byte).
+    head = min(length, 8)
+    if n > 1 and view[s0 : s0 + head] != view[int(starts[1]) : int(starts[1]) + head]:
+        return None
     try:
         rec0 = parse_record(view, s0, s0 + length, layout)
     except (WireError, NotSimple):
@@ -951,21 +961,22 @@ def vector_decode(
     that in pieces of about that many bytes (for the tests).
 
     With `one_pass` (what `decode_table` asks for), the C loop ``entries`` reads records of
-    map entries of numeric tensors alone first, in one pass without tables of fields (a
-    key's last entry in a record, a value in parts, a tensor's fields in parts, each
-    joined as protobuf merges them; dense columns filled directly), and the tables are
-    read only where it does not answer (`_entries_batch`)."""
+    map entries of numeric tensors and uid, metadata and configuration strings alone
+    first, without tables of fields (a key's last entry in a record, a value in parts, a
+    tensor's fields in parts or unpacked, each joined as protobuf merges them; a record's
+    last string of each field; dense columns filled directly), and the tables are read
+    only where it does not answer (`_entries_batch`)."""
     n = starts.size
     total = int(lengths.sum())
     limit = 64 + total // 8
     if chunk_bytes is None and piece_bytes is not None:
         chunk_bytes = 1 << 62
     if one_pass and crecordio is not None and chunk_bytes is None and piece_bytes is None:
-        got = crecordio.entries(buf, _i64(starts), _i64(lengths))
+        got = crecordio.entries(buf, _i64(starts), _i64(lengths), True)
         if type(got) is int:  # past the keys it reads: the tables' readers read them, within a column limit
             _refuse_columns(buf, starts, lengths, got)
         elif got is not None:
-            return _entries_batch(n, total, *got)
+            return _entries_batch(buf, n, total, *got)
     if chunk_bytes is None:
         tags: np.ndarray | None = None
         try:
@@ -1365,17 +1376,21 @@ def _read_part(
 
 
 def _entries_batch(
+    buf: np.ndarray,
     n: int,
     total: int,
     keys: list[tuple[int, bytes]],
     runs: bytearray,
     got: bytearray | list[tuple[int, int, int]],
+    found: bytearray | None = None,
 ) -> RecordBatch:
-    """The batch of ``crecordio.entries``' answer for the `n` records of the body (whose
-    payloads hold `total` bytes), after the checks `_read_part` and `_columns` make once
-    the entries are known: keys that are not UTF-8, more column cells than the careful
+    """The batch of ``crecordio.entries``' answer for the `n` records of the body `buf`
+    (whose payloads hold `total` bytes), after the checks `_read_part` and `_columns` make
+    once the entries are known: keys that are not UTF-8, more column cells than the careful
     reader allows. Dense columns (`got` a list) are views of `runs`, as `_dense_columns`
-    makes them; otherwise `got` is the table of entries, which `_columns` reads."""
+    makes them; otherwise `got` is the table of entries, which `_columns` reads. `found`
+    locates each record's last uid, metadata and configuration (`_found_strings`)."""
+    strings = _found_strings(buf, n, found) if found else None
     names: list[tuple[str, str]] = []
     for fn, raw in keys:
         try:
@@ -1396,7 +1411,7 @@ def _entries_batch(
             _NO_BYTES,
             fbuf,
             [(t[3], t[4]), (t[5], t[6]), (t[7], t[8])],
-            ([None] * n, [None] * n, [None] * n),
+            strings or ([None] * n, [None] * n, [None] * n),
         )
         part.by_key = t[9]
         return _columns(fbuf, n, total, part)
@@ -1414,7 +1429,29 @@ def _entries_batch(
         at += n * width
         map_name, key = names[kid]
         maps[map_name][key] = col.reshape(n) if map_name == "label" and k == 1 else col.reshape(n, k)
-    return RecordBatch(maps["features"], maps["label"], n=n)
+    if strings is None:
+        return RecordBatch(maps["features"], maps["label"], n=n)
+    uid, metadata, configuration = (None if s.count(None) == len(s) else s for s in strings)
+    return RecordBatch(
+        maps["features"], maps["label"], uid=uid, metadata=metadata, configuration=configuration, n=n
+    )
+
+
+def _found_strings(
+    buf: np.ndarray, n: int, found: bytearray
+) -> tuple[list[str | None], list[str | None], list[str | None]]:
+    """The uid, metadata and configuration of each of `n` records from the rows (record,
+    field 3/4/5, start, end) of ``crecordio.entries``' `found`: each record's last one, which
+    the C loop checked to be UTF-8 (as every earlier one)."""
+    out: tuple[list[str | None], list[str | None], list[str | None]] = ([None] * n, [None] * n, [None] * n)
+    data = buf.data  # the body's bytes (a uint8 array's memoryview)
+    rows = np.frombuffer(found, dtype=np.int64).reshape(-1, 4).tolist()
+    try:
+        for rec, fn, a, b in rows:
+            out[fn - 3][rec] = str(data[a:b], "utf-8")
+    except UnicodeDecodeError:  # (never: checked; the bytes changed meanwhile)
+        raise Decline("a string that is not UTF-8") from None
+    return out
 
 
 #: The buffer of a `_Part` without bytes values (or without numeric ones).
@@ -1610,7 +1647,7 @@ def _dense_columns(
             # at once, as `_build_column` reads a column's); a key whose records hold
             # different numbers of them is left out.
             raw, got = _read_packed_varints(fbuf, vs[e], vl[e])
-            values = raw.astype(np.int64).astype(np.int32)  # protobuf int32: the low 32 bits
+            values = raw.view(np.int64).astype(np.int32)  # protobuf int32: the low 32 bits
             counts = got.reshape(pick.size, n)
             even = (counts == counts[:, :1]).all(axis=1).tolist()
             widths = counts[:, 0].tolist()
@@ -1744,7 +1781,7 @@ def _build_column(
     (vs, vl), (ks, kl), (ss, sl) = ranges
     if ttype == 7:
         raw, counts = _read_packed_varints(buf, vs, vl)
-        values = raw.astype(np.int64).astype(np.int32)  # protobuf int32: the low 32 bits
+        values = raw.view(np.int64).astype(np.int32)  # protobuf int32: the low 32 bits
     else:
         if (vl % dtype.itemsize).any():
             raise Decline("packed length not a multiple of the element size")
