@@ -101,7 +101,7 @@ import re
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain, count, repeat
+from itertools import chain, count, pairwise, repeat
 from operator import itemgetter
 from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
@@ -801,6 +801,273 @@ def _sparse_payload(vals: list[Any]) -> tuple[Any, ...] | None:
     return values, keys, counts, vals[0].shape
 
 
+class _RecordPieces(NamedTuple):
+    """The records of a body for the column reader's twins (`_record_pieces`): the JSON
+    path of their list (``""`` in JSON Lines), the records in pieces (a piece None: the
+    body is not read so), whether the one piece is every record, parsed at once, and else
+    the text around the records' list of a document (its envelope, the list empty) and
+    where each record's text begins (int64 offsets from the body's `start`, blanks before
+    it included)."""
+
+    path: str
+    pieces: Iterator[list[Any] | None]
+    whole: bool
+    envelope: bytes = b""
+    starts: Any = None
+
+
+def _record_pieces(
+    buf: bytes | bytearray, start: int, end: int, lines: bool, allow_nan: bool, request: bool
+) -> _RecordPieces | None:
+    """The records of ``buf[start:end]`` as the column reader's twins parse them (orjson's
+    values; with `allow_nan`, Python's json's where orjson stops at NaN), or None for a body
+    that is no list of records (a document in another envelope, or one that does not parse).
+
+    orjson makes an object per JSON value, up to about 30 x the text of small records
+    (``{"a": {}}``), so a body longer than `_TWIN_WHOLE` is parsed a piece at a time: JSON
+    Lines `_TWIN_LINES` lines at a time, a document a piece of about `_TWIN_PIECE` bytes of
+    records at a time, found by the structure scan of `smp.limits`
+    (`json_crowded_records`): the text around the records' list must parse to its envelope
+    alone (``[]``, or ``{"instances": []}`` for a request, a response's `ENVELOPES`), each
+    piece to as many records as the scan found, and only a comma may lie between pieces. A
+    long document the scan cannot split is declined (an envelope key written twice or
+    with escapes: the general path reads it), but a list of one record, parsed whole."""
+    big = end - start > _TWIN_WHOLE
+    if lines:
+        return _RecordPieces("", _line_pieces(buf, start, end, allow_nan, big), not big)
+    if big:
+        from ..limits import json_crowded_records
+
+        text = buf if (start, end) == (0, len(buf)) else bytes(buf[start:end])
+        scan = json_crowded_records(text, 0, response=not request)
+        if scan.records is None:
+            return None
+        if scan.records >= 2 and scan.indexes.size == scan.records:
+            return _split_document(text, scan, allow_nan, request)
+    doc = _parsed(bytes(buf[start:end]), allow_nan)
+    if type(doc) is dict:
+        if len(doc) != 1:
+            return None
+        ((name, items),) = doc.items()
+        if (name != "instances" if request else name not in ENVELOPES) or type(items) is not list:
+            return None
+        return _RecordPieces(f"$.{name}", iter([items]), True)
+    if type(doc) is list:
+        return _RecordPieces("$", iter([doc]), True)
+    return None
+
+
+def _split_document(
+    text: bytes | bytearray, scan: Any, allow_nan: bool, request: bool
+) -> _RecordPieces | None:
+    """`_record_pieces` of a long document the structure scan split (`scan`)."""
+    open_, close = scan.open, scan.close
+    envelope = _parsed(bytes(text[: open_ + 1]) + bytes(text[close:]), allow_nan)
+    if envelope == []:
+        path = "$"
+    elif type(envelope) is dict and len(envelope) == 1:
+        ((name, empty),) = envelope.items()
+        if (name != "instances" if request else name not in ENVELOPES) or empty != []:
+            return None
+        path = f"$.{name}"
+    else:
+        return None
+    starts, ends = scan.starts, scan.ends
+    if text[open_ + 1 : int(starts[0])].strip() or text[int(ends[-1]) : close].strip():
+        return None
+    # records i..j-1 are the text from the start of i to the end of j-1, commas between
+    cuts = np.searchsorted(starts, np.arange(starts[0], ends[-1], _TWIN_PIECE), side="right") - 1
+    bounds = [*np.unique(cuts).tolist(), int(starts.size)]
+    if any(text[int(ends[j - 1]) : int(starts[j])].strip() != b"," for j in bounds[1:-1]):
+        return None
+
+    def pieces() -> Iterator[list[Any] | None]:
+        for i, j in pairwise(bounds):
+            recs = _parsed(b"[" + bytes(text[int(starts[i]) : int(ends[j - 1])]) + b"]", allow_nan)
+            if type(recs) is not list or len(recs) != j - i:
+                yield None
+                return
+            yield recs
+
+    return _RecordPieces(path, pieces(), False, bytes(text[: open_ + 1]) + bytes(text[close:]), starts)
+
+
+def _line_pieces(
+    buf: bytes | bytearray,
+    start: int,
+    end: int,
+    allow_nan: bool,
+    big: bool,
+    offsets: array[int] | None = None,
+) -> Iterator[list[Any] | None]:
+    """The records of JSON Lines ``buf[start:end]`` (lines that are not blank), all in one
+    piece, or with `big` `_TWIN_LINES` at a time; None for a line that does not parse. With
+    `offsets`, each record's first byte that is not a blank is appended to it."""
+    items: list[Any] = []
+    pos = start
+    for x in io.BytesIO(bytes(buf[start:end])):
+        if x.strip():
+            v = _parsed(x, allow_nan)
+            if v is _NOTHING:
+                yield None
+                return
+            items.append(v)
+            if offsets is not None:
+                offsets.append(pos + len(x) - len(x.lstrip()))
+            if big and len(items) >= _TWIN_LINES:
+                yield items
+                items = []
+        pos += len(x)
+    if items or not big or pos == start:
+        yield items
+
+
+#: The values of a response record that are plainly sound (`_plainly_sound_response`).
+_SCALAR_TYPES = _NUM_TYPES | {str}
+
+#: Blanks between JSON values.
+_BLANKS = re.compile(rb"[ \t\r\n]*")
+
+#: A record `records_pure` reads that is no object: a bare list, number or string.
+_BARE_TYPES = frozenset({dict, list, str}) | _NUM_TYPES
+
+
+class _ColumnPiece(NamedTuple):
+    """A column of a piece of records (`_piece_columns`): `records_pure`'s kind and payload,
+    the records of the piece that hold it (int64, None: all), and whether its numbers are
+    a label's tensor objects of one value (its kind ``n`` holds only while every piece's
+    are)."""
+
+    kind: str
+    payload: Any
+    width: int
+    held: Any
+    singles: bool
+
+
+def _piece_columns(items: list[Any], request: bool, lists: bool) -> dict[str, _ColumnPiece] | None:
+    """The columns of one piece of records, as `records_pure` reads them; None where it
+    declines the body."""
+    if not items or set(map(type, items)) != {dict}:
+        return None
+    if request:
+        # a record's "data" and "label" objects, and tensor objects of values alone, as
+        # the kernel reads them: keys "data\0name" and "label\0name", values the lists
+        flat = [_flat_record(r) if dict in set(map(type, r.values())) else r for r in items]
+        if _NOTHING in flat:
+            return None
+        raw, items = items, flat
+    # the keys in the order they first appear, and for each the records that hold it
+    where: dict[str, array[int]] = {}
+    for i, r in enumerate(items):
+        if _over_keys(r, request):
+            return None
+        for key in r:
+            got = where.get(key)
+            if got is None:
+                got = where[key] = array("q")
+            got.append(i)
+        if _over_keys(where, request):
+            return None  # as the kernel: the general path reads records of many keys
+    if request and any("\0" in key and any(items[i] is raw[i] for i in where[key]) for key in where):
+        # a record's own key holding NUL, which no key of the kernel's holds (request_fast
+        # would read "data\0x" as the key x of a data object)
+        return None
+    n = len(items)
+    cols: dict[str, _ColumnPiece] = {}
+    for key, held in where.items():
+        vals = [items[i][key] for i in held]
+        index = None if len(held) == n else np.frombuffer(held, dtype=np.int64)
+        if request and _SparseCell in set(map(type, vals)):
+            sparse = _sparse_payload(vals)
+            if sparse is None:
+                return None  # sparse and other records in one column
+            cols[key] = _ColumnPiece("k", sparse, 0, index, False)
+            continue
+        singles = False
+        if request and key.startswith("label\0") and _Wrapped in set(map(type, vals)):
+            if all(type(v) is _Wrapped and len(v) == 1 for v in vals):
+                # a tensor object of one value (no shape) in every record of a label: a
+                # scalar, as the general path reads it (the kernel makes the column 'n')
+                vals = [v[0] for v in vals]
+                singles = True
+            else:
+                vals = [list(v) if type(v) is _Wrapped else v for v in vals]
+        types = set(map(type, vals))
+        try:
+            if types <= _NUM_TYPES:
+                cols[key] = _ColumnPiece("n", np.array(vals, dtype=np.float64), 0, index, singles)
+            elif types == {str}:
+                cols[key] = _ColumnPiece("s", vals, 0, index, False)
+            elif (request or lists) and types == {list} and _string_lists(vals):
+                cols[key] = _ColumnPiece("S", vals, 0, index, False)  # (the kernel: no empty one)
+            elif types == {list} and len(set(map(len, vals))) == 1:
+                flat_values = list(chain.from_iterable(vals))
+                if not set(map(type, flat_values)) <= _NUM_TYPES:
+                    return None
+                values = np.array(flat_values, dtype=np.float64)
+                cols[key] = _ColumnPiece("v", values, len(vals[0]), index, False)
+            elif list in types and types <= _NUM_TYPES | {list}:
+                # numbers and lists of any length: a ragged column, -1 counting a number
+                parts = [v if type(v) is list else [v] for v in vals]
+                flat_values = list(chain.from_iterable(parts))
+                if not set(map(type, flat_values)) <= _NUM_TYPES:
+                    return None
+                counts = [len(v) if type(v) is list else -1 for v in vals]
+                payload = (np.array(flat_values, dtype=np.float64), np.array(counts, dtype=np.int64))
+                cols[key] = _ColumnPiece("r", payload, 0, index, False)
+            else:
+                return None
+        except OverflowError:
+            return None
+    return cols
+
+
+def _joined_column(pieces: list[tuple[int, int, _ColumnPiece]], n: int) -> tuple[str, Any, int, Any] | None:
+    """One column of `records_pure` from its pieces ((first record, records, column) of
+    each piece that has it) as the whole body would give it: (kind, payload, width,
+    index), or None where the body is declined (kinds that do not mix)."""
+    held = [
+        np.arange(base, base + size, dtype=np.int64) if c.held is None else c.held + base
+        for base, size, c in pieces
+    ]
+    total = sum(h.size for h in held)
+    index = None if total == n else np.concatenate(held)
+    cols = [c for _base, _size, c in pieces]
+    if len(cols) == 1:
+        c = cols[0]
+        return c.kind, c.payload, c.width, index
+    if any(c.singles for c in cols) and not all(c.singles for c in cols):
+        # a label's tensor objects of one value are lists of one where some record holds
+        # something else
+        cols = [c._replace(kind="v", width=1) if c.singles else c for c in cols]
+    kinds = {c.kind for c in cols}
+    if kinds == {"n"}:
+        return "n", np.concatenate([c.payload for c in cols]), 0, index
+    if kinds in ({"s"}, {"S"}):
+        return cols[0].kind, list(chain.from_iterable(c.payload for c in cols)), 0, index
+    if kinds == {"k"}:
+        if len({c.payload[3] for c in cols}) != 1:
+            return None  # sparse records of two shapes
+        values, keys, counts = (np.concatenate([c.payload[i] for c in cols]) for i in range(3))
+        return "k", (values, keys, counts, cols[0].payload[3]), 0, index
+    if not kinds <= {"n", "v", "r"}:
+        return None
+    if kinds == {"v"} and len({c.width for c in cols}) == 1:
+        return "v", np.concatenate([c.payload for c in cols]), cols[0].width, index
+    # numbers and lists of any length: a ragged column, -1 counting a number
+    flat: list[np.ndarray] = []
+    lengths: list[np.ndarray] = []
+    for h, c in zip(held, cols, strict=True):
+        if c.kind == "r":
+            flat.append(c.payload[0])
+            lengths.append(c.payload[1])
+        else:
+            flat.append(c.payload)
+            lengths.append(np.full(h.size, -1 if c.kind == "n" else c.width, dtype=np.int64))
+    return "r", (np.concatenate(flat), np.concatenate(lengths)), 0, index
+
+
 def records_pure(
     buf: bytes | bytearray,
     start: int,
@@ -818,104 +1085,59 @@ def records_pure(
     of str), keys in the order they first appear; a key missing from some records has the
     int64 `index` of the records that hold it (else None), and its values are theirs. None
     for anything else (a response of only ``{}`` too, and more than `_RECORD_KEYS` keys,
-    as the kernel). orjson parses
-    the body (each non-blank line in JSON Lines, as the general path reads them). With
+    as the kernel). A record that is a bare list, number or string is the value of a
+    request's ``features`` (a response's ``values``; none may be in a projections or scores
+    envelope, and bare lists and numbers alone decline), as the kernel reads it. orjson
+    parses the body (each non-blank line in JSON Lines, as the
+    general path reads them), a piece of records at a time where it is long
+    (`_record_pieces`): each piece's columns are built before the next is parsed. With
     `request`, the envelope is ``{"instances": [...]}`` (else a response's `ENVELOPES`).
     With `allow_nan`, NaN, Infinity and -Infinity are numbers too (Python's json reads a
-    text orjson refuses). With `parsed`, the records parsed (and the JSON path of their
-    list) are appended to it, for `records_check_pure` when the body is declined."""
-    piece = bytes(buf[start:end])
-    if lines:
-        # line by line (no list of all the lines' bytes at once)
-        items = [_parsed(x, allow_nan) for x in io.BytesIO(piece) if x.strip()]
-        if _NOTHING in items:
-            return None
-    else:
-        doc = _parsed(piece, allow_nan)
-        if doc is _NOTHING:
-            return None
-    if not lines:
-        if type(doc) is dict:
-            if len(doc) != 1:
-                return None
-            ((name, items),) = doc.items()
-            if (name != "instances" if request else name not in ENVELOPES) or type(items) is not list:
-                return None
-        elif type(doc) is list:
-            items = doc
-        else:
-            return None
-    if parsed is not None:
-        parsed.append((items, "" if lines else f"$.{name}" if type(doc) is dict else "$"))
-    if not items or set(map(type, items)) != {dict}:
+    text orjson refuses). With `parsed`, the records (and the JSON path of their list) are
+    appended to it, for `records_check_pure` when the body is declined: the records parsed
+    at once, or None for records parsed in pieces (they are parsed again where needed)."""
+    got = _record_pieces(buf, start, end, lines, allow_nan, request)
+    if got is None:
         return None
-    if request:
-        # a record's "data" and "label" objects, and tensor objects of values alone, as
-        # the kernel reads them: keys "data\0name" and "label\0name", values the lists
-        flat = [_flat_record(r) if dict in set(map(type, r.values())) else r for r in items]
-        if _NOTHING in flat:
+    keys: dict[str, list[tuple[int, int, _ColumnPiece]]] = {}
+    n = nbare = nbare_str = 0
+    noted = False
+    # a record that is a bare list, number or string is the value of a request's
+    # "features" (a response's "values"), but in a projections or scores envelope
+    bare = got.path not in ("$.projections", "$.scores")
+    for items in got.pieces:
+        if items is None:
             return None
-        raw, items = items, flat
-    # the keys in the order they first appear, and for each the records that hold it
-    where: dict[str, list[int]] = {}
-    for i, r in enumerate(items):
-        if _over_keys(r, request):
+        if parsed is not None and not noted:
+            parsed.append((items if got.whole else None, got.path))
+            noted = True
+        kinds = set(map(type, items))
+        if bare and kinds != {dict} and kinds <= _BARE_TYPES:
+            name = "features" if request else "values"
+            nbare += sum(type(r) is not dict for r in items)
+            nbare_str += sum(type(r) is str for r in items)
+            items = [r if type(r) is dict else {name: r} for r in items]
+        cols = _piece_columns(items, request, lists)
+        if cols is None:
             return None
-        for key in r:
-            where.setdefault(key, []).append(i)
-        if _over_keys(where, request):
+        for key, col in cols.items():
+            keys.setdefault(key, []).append((n, len(items), col))
+        n += len(items)
+        del items, cols
+        if _over_keys(keys, request):
             return None  # as the kernel: the general path reads records of many keys
-    if not where and not request:
+    if not keys and not request:
         return None  # a response of only {}
-    if request and any("\0" in key and any(items[i] is raw[i] for i in where[key]) for key in where):
-        # a record's own key holding NUL, which no key of the kernel's holds (request_fast
-        # would read "data\0x" as the key x of a data object)
-        return None
-    n = len(items)
-    cols: list[tuple[str, str, Any, int, Any]] = []
-    for key, held in where.items():
-        vals = [items[i][key] for i in held]
-        index = None if len(held) == n else np.array(held, dtype=np.int64)
-        if request and _SparseCell in set(map(type, vals)):
-            sparse = _sparse_payload(vals)
-            if sparse is None:
-                return None  # sparse and other records in one column
-            cols.append((key, "k", sparse, 0, index))  # (record_column declines an index)
-            continue
-        if request and key.startswith("label\0") and _Wrapped in set(map(type, vals)):
-            if all(type(v) is _Wrapped and len(v) == 1 for v in vals):
-                # a tensor object of one value (no shape) in every record of a label: a
-                # scalar, as the general path reads it (the kernel makes the column 'n')
-                vals = [v[0] for v in vals]
-            else:
-                vals = [list(v) if type(v) is _Wrapped else v for v in vals]
-        types = set(map(type, vals))
-        try:
-            if types <= _NUM_TYPES:
-                cols.append((key, "n", np.array(vals, dtype=np.float64), 0, index))
-            elif types == {str}:
-                cols.append((key, "s", vals, 0, index))
-            elif (request or lists) and types == {list} and _string_lists(vals):
-                cols.append((key, "S", vals, 0, index))  # lists of strings (the kernel: no empty one)
-            elif types == {list} and len(set(map(len, vals))) == 1:
-                flat = list(chain.from_iterable(vals))
-                if not set(map(type, flat)) <= _NUM_TYPES:
-                    return None
-                cols.append((key, "v", np.array(flat, dtype=np.float64), len(vals[0]), index))
-            elif list in types and types <= _NUM_TYPES | {list}:
-                # numbers and lists of any length: a ragged column, -1 counting a number
-                parts = [v if type(v) is list else [v] for v in vals]
-                flat = list(chain.from_iterable(parts))
-                if not set(map(type, flat)) <= _NUM_TYPES:
-                    return None
-                counts = [len(v) if type(v) is list else -1 for v in vals]
-                payload = (np.array(flat, dtype=np.float64), np.array(counts, dtype=np.int64))
-                cols.append((key, "r", payload, 0, index))
-            else:
-                return None
-        except OverflowError:
+    if nbare == n and not nbare_str:
+        return None  # bare lists and numbers alone: the request scanner's
+    out: list[tuple[str, str, Any, int, Any]] = []
+    for key, pieces in keys.items():
+        joined = _joined_column(pieces, n)
+        if joined is None:
             return None
-    return n, cols
+        kind, payload, width, index = joined
+        out.append((key, kind, payload, width, index))
+    return n, out
 
 
 def response_fast(
@@ -956,7 +1178,14 @@ def response_fast(
         parsed: list[Any] = []
         got = records_pure(buf, start, end, lines, False, allow_nan, True, parsed)
         if got is None and content_type is not None and parsed:
-            column_errors(buf, start, end, lines, False, allow_nan, content_type, parsed.pop())
+            given = parsed.pop()
+            whole = given if given[0] is not None else None  # (None: parsed in pieces, again)
+            column_errors(buf, start, end, lines, False, allow_nan, content_type, whole)
+            if hint is not None and not allow_nan:
+                stop = _first_refused(given[0], buf, start, end, lines, response=True)
+                if stop is not None:
+                    hint += stop
+            del given
         del parsed
     if got is None:
         return None
@@ -1198,9 +1427,10 @@ def request_fast(
         got = records_pure(buf, start, end, lines, True, parsed=parsed)
         if got is None and content_type is not None and parsed:
             given = parsed.pop()
-            column_errors(buf, start, end, lines, True, False, content_type, given)
+            whole = given if given[0] is not None else None  # (None: parsed in pieces, again)
+            column_errors(buf, start, end, lines, True, False, content_type, whole)
             if hint is not None:
-                stop = _first_refused(given[0], buf, lines)
+                stop = _first_refused(given[0], buf, start, end, lines)
                 if stop is not None:
                     hint += stop
             del given
@@ -1646,50 +1876,92 @@ def records_check_pure(
 ) -> CheckedRecords | None:
     """The twin of ``_cjsonrec.json_records(check=True)`` for the pure path: the forms of
     every value of the records of ``buf[start:end]`` (parsed by orjson, as `records_pure`
-    parses them), when every record is an object the grammar reads without an error and
-    the route reads (no key holding NUL, a request's own ``uid``, ``metadata`` and
-    ``configuration`` strings, its ``data`` and ``label`` objects, at most `_RECORD_KEYS`
-    keys); else None (the general path). The offsets of JSON Lines records (their line's
-    first byte that is not a blank); for a JSON document, the JSON path of its records'
-    list (their offsets are found where needed). `given`: the records as `records_pure`
-    parsed them and their list's path (then no offsets: found where needed)."""
+    parses them: a piece at a time where the body is long, `_record_pieces`), when every
+    record is an object the grammar reads without an error and the route reads (no key
+    holding NUL, a request's own ``uid``, ``metadata`` and ``configuration`` strings, its
+    ``data`` and ``label`` objects, at most `_RECORD_KEYS` keys); else None (the general
+    path). The offsets of JSON Lines records (their line's first byte that is not a blank);
+    for a JSON document, the JSON path of its records' list (their offsets are found where
+    needed). `given`: the records as `records_pure` parsed them and their list's path (then
+    no offsets: found where needed)."""
     offs: array[int] | None = None
-    prefix = ""
-    items: list[Any]
+    pieces: Iterable[list[Any] | None]
     if given is not None:
-        items, prefix = given
+        pieces, prefix = [given[0]], given[1]
     elif lines:
-        piece = bytes(buf[start:end])
-        items = []
         offs = array("q")
-        pos = start
-        for x in io.BytesIO(piece):
-            if x.strip():
-                v = _parsed(x, allow_nan)
-                if v is _NOTHING:
-                    return None
-                items.append(v)
-                offs.append(pos + len(x) - len(x.lstrip()))
-            pos += len(x)
+        pieces, prefix = _line_pieces(buf, start, end, allow_nan, end - start > _TWIN_WHOLE, offs), ""
     else:
-        doc = _parsed(bytes(buf[start:end]), allow_nan)
-        if type(doc) is dict and len(doc) == 1:
-            ((name, items),) = doc.items()
-            if (name != "instances" if request else name not in ENVELOPES) or type(items) is not list:
-                return None
-            prefix = f"$.{name}"
-        elif type(doc) is list:
-            items, prefix = doc, "$"
-        else:
+        got = _record_pieces(buf, start, end, False, allow_nan, request)
+        if got is None:
             return None
-        del doc
+        pieces, prefix = got.pieces, got.path
+    table: list[_Form] = []
+    ids: dict[_Form, int] = {}
+
+    def intern(f: _Form) -> int:
+        got = ids.get(f)
+        if got is None:
+            got = ids[f] = len(table)
+            table.append(f)
+        return got
+
+    # per key, its pieces: (the records that hold it, None: all of the piece's; the forms
+    # of its values as int32 bytes, b"" for a request's own strings)
+    keys: dict[str, list[tuple[int, int, list[int] | None, bytes]]] = {}
+    n = 0
+    for items in pieces:
+        if items is None:
+            return None
+        where = _check_piece(items, request)
+        if where is None:
+            return None
+        size = len(items)
+        del items
+        for key, (held, vals) in where.items():
+            if request and key in _STRING_FIELDS:
+                forms = b""
+            else:
+                got_forms = _value_forms(vals, intern)
+                if got_forms is None:
+                    return None
+                forms = np.array(got_forms, dtype=np.int32).tobytes()
+            keys.setdefault(key, []).append((n, size, None if len(held) == size else held, forms))
+        n += size
+        del where
+        if _over_keys(keys, request):
+            return None
+    cols: list[tuple[str | None, int, Any, Any]] = []
+    for key, parts in keys.items():
+        if all(held is None for _base, _size, held, _forms in parts) and sum(p[1] for p in parts) == n:
+            index = None
+        else:
+            index = np.concatenate(
+                [
+                    np.arange(base, base + size, dtype=np.int64)
+                    if held is None
+                    else np.array(held, np.int64) + base
+                    for base, size, held, _forms in parts
+                ]
+            ).tobytes()
+        if request and key in _STRING_FIELDS:
+            cols.append((key, ord("s"), b"", index))
+        else:
+            cols.append((key, ord("m"), b"".join(p[3] for p in parts), index))
+    if n == 0:
+        return None
+    return CheckedRecords(n, cols, table, None if offs is None else np.frombuffer(offs, np.int64), prefix)
+
+
+def _check_piece(items: list[Any], request: bool) -> dict[str, tuple[list[int], list[Any]]] | None:
+    """The values of each key of a piece of records for `records_check_pure` (the records
+    that hold it, and its values, in record order), or None where it declines the body."""
     if not items or set(map(type, items)) != {dict}:
         return None
-    n = len(items)
     by_order = _columns_by_order(items, request)
     if by_order is False:
         return None
-    where = {} if by_order is None else by_order
+    where: dict[str, tuple[list[int], list[Any]]] = {} if by_order is None else by_order
     for i, r in enumerate(items if by_order is None else ()):
         if _over_keys(r, request):
             return None  # the general path reads records of many keys
@@ -1713,28 +1985,7 @@ def records_check_pure(
             got[1].append(v)
         if _over_keys(where, request):
             return None
-    del items
-    table: list[_Form] = []
-    ids: dict[_Form, int] = {}
-
-    def intern(f: _Form) -> int:
-        got = ids.get(f)
-        if got is None:
-            got = ids[f] = len(table)
-            table.append(f)
-        return got
-
-    cols: list[tuple[str | None, int, Any, Any]] = []
-    for key, (held, vals) in where.items():
-        index = None if len(held) == n else np.array(held, dtype=np.int64).tobytes()
-        if request and key in _STRING_FIELDS:
-            cols.append((key, ord("s"), b"", index))
-            continue
-        forms = _value_forms(vals, intern)
-        if forms is None:
-            return None
-        cols.append((key, ord("m"), np.array(forms, dtype=np.int32).tobytes(), index))
-    return CheckedRecords(n, cols, table, None if offs is None else np.frombuffer(offs, np.int64), prefix)
+    return where
 
 
 def _checked(
@@ -1764,28 +2015,53 @@ def _pure_stop(buf: bytes | bytearray, start: int, end: int, lines: bool, hint: 
     the pure path, with `hint`, the refused record (`_first_refused`), as the kernel
     reports it."""
     if _CREC is None and hint is not None:
-        parsed: list[Any] = []
-        records_pure(buf, start, end, lines, True, parsed=parsed)
-        stop = _first_refused(parsed[0][0], buf, lines) if parsed else None
+        stop = _first_refused(None, buf, start, end, lines)
         if stop is not None:
             hint += stop
 
 
-def _first_refused(items: list[Any], buf: bytes | bytearray, lines: bool) -> tuple[int, int] | None:
-    """The pure path's report of a declined request (what the kernel's `report` tells): the
-    first record of `items` (the parsed records) that the grammar refuses, and the offset
-    of its first byte; every record before it is sound, so its error is the body's first
-    (a record's errors come before any column's). None when none is refused, or its
-    offset is not found: the general path decides."""
-    for k, rec in enumerate(items):
-        if _plainly_sound(rec):
-            continue
-        try:
-            _instance_cells(rec, "$")
-        except BadValue:
-            at = record_offset(buf, k, lines)
-            return None if at is None else (k, at)
+def _first_refused(
+    items: list[Any] | None, buf: bytes | bytearray, start: int, end: int, lines: bool, response: bool = False
+) -> tuple[int, int] | None:
+    """The pure path's report of a declined request (with `response`, a response; what the
+    kernel's `report` tells): the first record of `items` (the parsed records; None: those
+    of ``buf[start:end]``, parsed as `records_pure` parses them) that the grammar refuses,
+    and the offset of its first byte; every record before it is sound, so its error is the
+    body's first (a record's errors come before any column's). None when none is refused,
+    or its offset is not found: the general path decides."""
+    starts = None
+    if items is None:
+        got = _record_pieces(buf, start, end, lines, False, not response)
+        pieces: Iterable[list[Any] | None] = () if got is None else got.pieces
+        starts = None if got is None else got.starts
+    else:
+        pieces = [items]
+    base = 0
+    for piece in pieces:
+        if piece is None:
+            return None
+        for k, rec in enumerate(piece, base):
+            if _plainly_sound_response(rec) if response else _plainly_sound(rec):
+                continue
+            try:
+                if response:
+                    response_record(rec, "$")
+                else:
+                    _instance_cells(rec, "$")
+            except BadValue:
+                if starts is not None:  # (a long document the structure scan split)
+                    blanks = _BLANKS.match(buf, start + int(starts[k]))
+                    return None if blanks is None else (k, blanks.end())
+                at = record_offset(buf, k, lines)
+                return None if at is None else (k, at)
+        base += len(piece)
     return None
+
+
+def _plainly_sound_response(rec: Any) -> bool:
+    """Whether a parsed response record is, at a glance, one the grammar reads: an object
+    of numbers and strings. False says nothing: `response_record` decides."""
+    return type(rec) is dict and set(map(type, rec.values())) <= _SCALAR_TYPES
 
 
 def _plainly_sound(rec: Any) -> bool:
@@ -3323,9 +3599,46 @@ def valid_members(buf: bytes | bytearray, start: int, end: int) -> int | None:
     number of members of its top-level object (-1: the value is no object); None when not
     sure, or without the C extension."""
     if _CREC is None:
-        return None
+        return _valid_members_pure(buf, start, end)
     got = _CREC.json_valid(buf, start, end)
     return None if got == -2 else int(got)
+
+
+def _valid_members_pure(buf: bytes | bytearray, start: int, end: int) -> int | None:
+    """The twin of `valid_members`: orjson parses ``buf[start:end]``, a piece of records at a
+    time where it is a long list of records the structure scan splits (`_record_pieces`),
+    and Python's json counts the top-level object's members (a key written twice counts
+    twice, as in the text); None when the text does not parse, or is long and not split."""
+    m = _ENVELOPE_KEY.match(buf, start, end)
+    got = _record_pieces(buf, start, end, False, False, m is None or m.group(1) == b"instances")
+    if got is not None and not got.whole:
+        for piece in got.pieces:
+            if piece is None:
+                return None
+        return _members(got.envelope)  # (the text around the records' list)
+    if got is None:
+        if end - start > _TWIN_WHOLE:
+            return None  # long, and not split: not sure
+        if _parsed(bytes(buf[start:end]), False) is _NOTHING:
+            return None
+    return _members(bytes(buf[start:end]))
+
+
+def _members(text: bytes) -> int | None:
+    """The members of the top-level object of JSON `text` that orjson parsed, a key
+    written twice counting twice (-1: the value is no object); None where Python's json
+    does not read it."""
+    try:
+        got = _stdjson.loads(text, object_pairs_hook=_PairCount)
+    except ValueError:
+        return None
+    return len(got) if type(got) is _PairCount else -1
+
+
+class _PairCount(list[Any]):
+    """An object's members as Python's json gives them (see `_members`)."""
+
+    __slots__ = ()
 
 
 def container_end(buf: bytes, p: int, end: int) -> int | None:
