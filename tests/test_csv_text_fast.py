@@ -53,7 +53,10 @@ def mode(name: str, piece_records: int | None = None) -> Iterator[None]:
             with mock.patch.object(_csv_text, "_C", None), mock.patch.object(c, "_CPARSE", None):
                 yield
         else:
-            with mock.patch.object(c, "text_fields", lambda *a: None):
+            with (
+                mock.patch.object(c, "text_fields", lambda *a: None),
+                mock.patch.object(c, "text_rows_from", lambda *a: None),
+            ):
                 yield
 
 

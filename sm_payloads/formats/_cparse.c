@@ -270,15 +270,72 @@ static PyObject *count_newlines(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     const char *p = (const char *)data.buf + lo;
     const char *end = (const char *)data.buf + hi;
-    while (p < end) {
-        const char *nl = (const char *)memchr(p, '\n', (size_t)(end - p));
-        if (nl == NULL) break;
-        n++;
-        p = nl + 1;
+    /* 16 bytes compared at once (a memchr per line costs a call per line: 2 M calls for 6
+     * MiB of short lines) */
+#if SIMD
+    const __m128i nl16 = _mm_set1_epi8('\n');
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        n += __builtin_popcount((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl16)));
+        p += 16;
     }
+#endif
+    for (; p < end; p++) n += *p == '\n';
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     return PyLong_FromSsize_t(n);
+}
+
+PyDoc_STRVAR(last_record_end_doc,
+             "last_record_end(data, lo, hi) -> int\n\n"
+             "The position after the last '\\n' of data[lo:hi] that ends a record when lo starts\n"
+             "one: a '\\n' after an even number of '\"' from lo (a quoted field may hold line\n"
+             "ends; \"\" inside one is an even pair); lo when there is none. Without the GIL, 16\n"
+             "bytes at a time.");
+
+static PyObject *last_record_end(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    Py_ssize_t lo, hi, last;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nn", &data, &lo, &hi)) return NULL;
+    if (lo < 0 || hi > data.len || lo > hi) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "last_record_end: bad bounds");
+        return NULL;
+    }
+    last = lo;
+    Py_BEGIN_ALLOW_THREADS
+    const char *base = (const char *)data.buf, *p = base + lo, *end = base + hi;
+    int odd = 0; /* inside quotes */
+#if SIMD
+    const __m128i q16 = _mm_set1_epi8('"'), nl16 = _mm_set1_epi8('\n');
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        unsigned qm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, q16));
+        unsigned nm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl16));
+        if (qm == 0) { /* no quote: every line end ends a record when outside quotes */
+            if (!odd && nm) last = (p - base) + (31 - __builtin_clz(nm)) + 1;
+        } else {
+            int i;
+            for (i = 0; i < 16; i++) {
+                if (p[i] == '"')
+                    odd ^= 1;
+                else if (p[i] == '\n' && !odd)
+                    last = (p - base) + i + 1;
+            }
+        }
+        p += 16;
+    }
+#endif
+    for (; p < end; p++) {
+        if (*p == '"')
+            odd ^= 1;
+        else if (*p == '\n' && !odd)
+            last = (p - base) + 1;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    return PyLong_FromSsize_t(last);
 }
 
 /* ------------------------------------------------------------------------------------
@@ -317,7 +374,21 @@ typedef struct {
     PyObject **cache;
     size_t mask;
     int owned;
+    struct TShort *near;
 } TSink;
+
+/* The texts of 2 to 8 bytes that one call made last, by their bytes (`key`, the bytes
+ * little end first, and `len`), in TEXT_NEAR direct-mapped entries of a few dozen KiB that
+ * stay in the first-level cache: a text seen before in the call is found without a hash
+ * over its bytes, a look into the caller's large slots or a decode. Each entry holds a
+ * reference to its str (the caller's slots may drop theirs meanwhile). */
+#define TEXT_NEAR_BITS 11
+#define TEXT_NEAR (1 << TEXT_NEAR_BITS)
+struct TShort {
+    uint64_t key;
+    Py_ssize_t len;
+    PyObject *u;
+};
 
 /* The cache slot of a field's bytes (FNV-1a). */
 static inline PyObject **text_slot(const TSink *sink, const char *s, Py_ssize_t len) {
@@ -339,6 +410,7 @@ static inline void text_keep(PyObject **slot, PyObject *u) {
 }
 
 static int text_emit(TSink *sink, const TField *f);
+static PyObject *text_make(TSink *sink, const TField *f);
 
 /* Byte classes of the text tokenizer: 0 a plain byte, 1 ',', 2 '"', 3 '\r', 4 '\n',
  * 5 a byte >= 0x80. */
@@ -360,9 +432,11 @@ static void text_class_init(void) {
  * ("" is one quote). Returns the start of the record after it (end after the last one),
  * or NULL to decline: another number of fields, a '\r' outside quotes that is not right
  * before a '\n', a quote inside an unquoted field, an unterminated quoted field, anything
- * but ',' or the line end after a closing quote. Blank lines are the caller's. */
-static const char *text_record(const char *p, const char *end, Py_ssize_t width, int ascii, int *high,
-                               TSink *sink) {
+ * but ',' or the line end after a closing quote. Blank lines are the caller's. `fs`: NULL,
+ * or `width` slots that take the record's fields (for a caller that makes them itself);
+ * `lines`: NULL, or a count that each '\n' the record spans adds one to. */
+static ALWAYS_INLINE const char *text_record(const char *p, const char *end, Py_ssize_t width, int ascii, int *high,
+                               TSink *sink, TField *fs, Py_ssize_t *lines) {
     Py_ssize_t k = 0;
     for (;;) {
         TField f;
@@ -384,6 +458,8 @@ static const char *text_record(const char *p, const char *end, Py_ssize_t width,
                 if (text_class[c] == 5) {
                     if (ascii) return NULL;
                     *high = 1;
+                } else if (c == '\n' && lines != NULL) {
+                    (*lines)++;
                 }
                 p++; /* text, ',' and line ends alike: a quoted field may span lines */
             }
@@ -398,6 +474,7 @@ static const char *text_record(const char *p, const char *end, Py_ssize_t width,
             }
             if (k >= width) return NULL;
             if (sink != NULL && text_emit(sink, &f) < 0) return NULL;
+            if (fs != NULL) fs[k] = f;
             k++;
             if (p < end && *p == ',') {
                 p++;
@@ -405,6 +482,7 @@ static const char *text_record(const char *p, const char *end, Py_ssize_t width,
             }
             if (p == end) break;
             if (*p == '\n') {
+                if (lines != NULL) (*lines)++;
                 p++;
                 break;
             }
@@ -434,13 +512,17 @@ static const char *text_record(const char *p, const char *end, Py_ssize_t width,
             f.escaped = 0;
             if (k >= width) return NULL;
             if (sink != NULL && text_emit(sink, &f) < 0) return NULL;
+            if (fs != NULL) fs[k] = f;
             k++;
             if (cls == 1) {
                 p++;
                 continue;
             }
             if (cls == 3) p++; /* the '\r' of "\r\n" */
-            if (p < end) p++;  /* the '\n' */
+            if (p < end) {      /* the '\n' */
+                if (lines != NULL) (*lines)++;
+                p++;
+            }
             break;
         }
     }
@@ -458,16 +540,15 @@ static inline int text_blank(const char *p, const char *end) {
     return 0;
 }
 
-/* A field's text into the sink; -1 (sink->status set) when it cannot be made. */
-static int text_emit(TSink *sink, const TField *f) {
+/* A field's text (a new reference, the cache's str where it holds an equal one); NULL
+ * (sink->status set: 1 for bytes that are not UTF-8, -1 for an exception) when it cannot
+ * be made. */
+static PyObject *text_make(TSink *sink, const TField *f) {
     const char *s = f->s;
     Py_ssize_t len = f->len;
     PyObject *u;
-    if (sink->at >= PyList_GET_SIZE(sink->flat)) { /* the buffer changed under us */
-        PyErr_SetString(PyExc_BufferError, "csv_text: the data changed while it was read");
-        sink->status = -1;
-        return -1;
-    }
+    struct TShort *e = NULL;
+    uint64_t key = 0;
     if (f->escaped) { /* "" stands for one quote */
         Py_ssize_t i, j = 0;
         if (len > sink->cap) {
@@ -475,7 +556,7 @@ static int text_emit(TSink *sink, const TField *f) {
             if (nb == NULL) {
                 PyErr_NoMemory();
                 sink->status = -1;
-                return -1;
+                return NULL;
             }
             sink->buf = nb;
             sink->cap = len;
@@ -486,6 +567,15 @@ static int text_emit(TSink *sink, const TField *f) {
         }
         s = sink->buf;
         len = j;
+    }
+    if (sink->near != NULL && len >= 2 && len <= 8) {
+        Py_ssize_t i;
+        for (i = 0; i < len; i++) key |= (uint64_t)(unsigned char)s[i] << (8 * i);
+        e = &sink->near[((key + (uint64_t)len) * 0x9E3779B97F4A7C15ull) >> (64 - TEXT_NEAR_BITS)];
+        if (e->u != NULL && e->key == key && e->len == len) {
+            Py_INCREF(e->u);
+            return e->u;
+        }
     }
     if (sink->ascii) {
         if (len == 1) {
@@ -531,8 +621,27 @@ static int text_emit(TSink *sink, const TField *f) {
         } else {
             sink->status = -1;
         }
+    } else if (e != NULL) {
+        PyObject *old = e->u;
+        Py_INCREF(u);
+        e->u = u;
+        e->key = key;
+        e->len = len;
+        Py_XDECREF(old); /* (a str: no code runs) */
+    }
+    return u;
+}
+
+/* A field's text into the sink's list; -1 (sink->status set) when it cannot be made. */
+static int text_emit(TSink *sink, const TField *f) {
+    PyObject *u;
+    if (sink->at >= PyList_GET_SIZE(sink->flat)) { /* the buffer changed under us */
+        PyErr_SetString(PyExc_BufferError, "csv_text: the data changed while it was read");
+        sink->status = -1;
         return -1;
     }
+    u = text_make(sink, f);
+    if (u == NULL) return -1;
     PyList_SET_ITEM(sink->flat, sink->at, u);
     sink->at++;
     return 0;
@@ -555,8 +664,29 @@ PyDoc_STRVAR(csv_text_doc,
              "that str, and a field that is not leaves its own there (without a cache, a short\n"
              "ascii field repeated within the piece is shared the same way).");
 
+/* The str of each ASCII character (the interpreter's own, as PyUnicode_FromOrdinal gives
+ * them), taken once when the module is made. */
+static PyObject *ascii_char[128];
+
+/* The sink's table of the texts of 2 to 8 bytes it made last, for a call of `fields`
+ * fields (none for a few hundred: the table costs more than it saves); -1 on no memory. */
+static int text_near(TSink *sink, Py_ssize_t fields) {
+    if (fields < 512) return 0;
+    sink->near = (struct TShort *)PyMem_Calloc(TEXT_NEAR, sizeof(struct TShort));
+    if (sink->near == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
 static void text_sink_free(TSink *sink) {
     Py_ssize_t i;
+    if (sink->near != NULL) {
+        for (i = 0; i < TEXT_NEAR; i++) Py_XDECREF(sink->near[i].u);
+        PyMem_Free(sink->near);
+        sink->near = NULL;
+    }
     if (sink->cache != NULL && sink->owned) {
         for (i = 0; i < TEXT_CACHE; i++) Py_XDECREF(sink->cache[i]);
         PyMem_Free(sink->cache);
@@ -571,7 +701,7 @@ static PyObject *csv_text(PyObject *self, PyObject *args) {
     Py_ssize_t lo, hi, width, n = 0, slots;
     int ascii, high = 0, ok = 1;
     PyObject *cache = Py_None;
-    TSink sink = {NULL, 0, 0, NULL, 0, 0, NULL, 0, 0};
+    TSink sink = {NULL, 0, 0, NULL, 0, 0, NULL, 0, 0, NULL};
     (void)self;
     if (!PyArg_ParseTuple(args, "y*nnnp|O", &data, &lo, &hi, &width, &ascii, &cache)) return NULL;
     slots = cache != Py_None && PyList_CheckExact(cache) ? PyList_GET_SIZE(cache) : 0;
@@ -596,7 +726,7 @@ static PyObject *csv_text(PyObject *self, PyObject *args) {
                 ok = 0;
                 break;
             }
-            p = text_record(p, end, width, ascii, &high, NULL);
+            p = text_record(p, end, width, ascii, &high, NULL, NULL, NULL);
             if (p == NULL) {
                 ok = 0;
                 break;
@@ -628,6 +758,7 @@ static PyObject *csv_text(PyObject *self, PyObject *args) {
             sink.mask = TEXT_CACHE - 1;
             sink.owned = 1;
         }
+        if (text_near(&sink, n * width) < 0) goto fail;
         /* Pass 2: the fields' text, straight into the list. */
         p = base + lo;
         while (p < end) {
@@ -639,7 +770,7 @@ static PyObject *csv_text(PyObject *self, PyObject *args) {
             /* sink.ascii: pass 1 saw no byte >= 0x80; another thread may have changed the
              * data since (pass 1 ran without the GIL): such a byte now declines (a BufferError
              * below) instead of going into a str made as us-ascii */
-            p = text_record(p, end, width, ascii || sink.ascii, &high, &sink);
+            p = text_record(p, end, width, ascii || sink.ascii, &high, &sink, NULL, NULL);
             if (p == NULL) {
                 if (sink.status == 1) goto decline;
                 if (sink.status == 0) /* the buffer changed under us */
@@ -861,6 +992,218 @@ static PyObject *text_rows(PyObject *self, PyObject *args) {
     }
     PyBuffer_Release(&out);
     Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(csv_text_rows_doc,
+             "csv_text_rows(data, lo, hi, width, ascii, cache, out, at, shared) -> (n, lines) | None\n\n"
+             "csv_text and text_rows in one pass, for a block of lists of every field: the n\n"
+             "records of data[lo:hi] (lo a line start, hi a record end), each exactly `width`\n"
+             "fields as csv_text reads them, become n lists of their texts in out[at : at + n]\n"
+             "(out: a writable buffer of Python object references, a numpy object array, whose\n"
+             "slots from `at` hold None), the lists those text_rows(fields, width, 0, width, ...)\n"
+             "makes, shared rows included (shared: None or text_rows' 129 slots, each None or a\n"
+             "list of str), and the same\n"
+             "str (cache: None or text_cache's slots, as csv_text uses them). Returns n and the\n"
+             "'\\n' bytes of data[lo:hi], or None (declined, out left as it was) where csv_text\n"
+             "declines or out has fewer than n slots from `at`. The collector is paused while\n"
+             "the lists are made (so that no Python code runs while the cache's slots are used).");
+
+static PyObject *csv_text_rows(PyObject *self, PyObject *args) {
+    Py_buffer data, out;
+    Py_ssize_t lo, hi, width, at, n = 0, lines = 0, slots = 0, nslots, i, j, made = 0;
+    int ascii, high = 0, ok = 1, gc_was = 0, declined = 0;
+    PyObject *cache, *target, *shared, **refs, **dst;
+    TField *fs = NULL;
+    PyObject **us = NULL;
+    TSink sink = {NULL, 0, 0, NULL, 0, 0, NULL, 0, 0, NULL};
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nnnpOOnO", &data, &lo, &hi, &width, &ascii, &cache, &target, &at, &shared))
+        return NULL;
+    if (shared == Py_None) {
+        shared = NULL;
+    } else if (!PyList_CheckExact(shared) || PyList_GET_SIZE(shared) != SHARED_ROWS) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "csv_text_rows: shared must be None or a list of 129 slots");
+        return NULL;
+    }
+    slots = cache != Py_None && PyList_CheckExact(cache) ? PyList_GET_SIZE(cache) : 0;
+    if (lo < 0 || hi > data.len || lo > hi || width < 1 ||
+        (cache != Py_None && (slots < 1 || (slots & (slots - 1)) != 0))) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError,
+                        "csv_text_rows: bad bounds or width, or a cache that is not a list of a power of two slots");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(target, &out, PyBUF_WRITABLE | PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    nslots = out.itemsize ? out.len / out.itemsize : 0;
+    if (out.format == NULL || strcmp(out.format, "O") != 0 || out.itemsize != (Py_ssize_t)sizeof(PyObject *) ||
+        at < 0 || at > nslots) {
+        PyErr_SetString(PyExc_ValueError, "csv_text_rows: out must be an object array and 0 <= at <= its length");
+        goto fail;
+    }
+    {
+        const char *base = (const char *)data.buf, *p = base + lo, *end = base + hi;
+        /* Pass 1, without the GIL: check every record, count them and the line ends. */
+        Py_BEGIN_ALLOW_THREADS
+        while (p < end) {
+            int b = text_blank(p, end);
+            if (b > 0) {
+                p += b;
+                lines++;
+                continue;
+            }
+            if (b < 0) {
+                ok = 0;
+                break;
+            }
+            p = text_record(p, end, width, ascii, &high, NULL, NULL, &lines);
+            if (p == NULL) {
+                ok = 0;
+                break;
+            }
+            n++;
+        }
+        Py_END_ALLOW_THREADS
+        if (!ok || n > nslots - at) goto decline;
+        /* (checked with the GIL held again: other threads ran while pass 1 did) */
+        refs = (PyObject **)out.buf + at;
+        for (i = 0; i < n; i++) {
+            if (refs[i] != Py_None) {
+                PyErr_SetString(PyExc_ValueError, "csv_text_rows: the slots of out from `at` must hold None");
+                goto fail;
+            }
+        }
+        if (slots && PyList_GET_SIZE(cache) != slots) {
+            PyErr_SetString(PyExc_RuntimeError, "csv_text_rows: the cache changed while it was read");
+            goto fail;
+        }
+        /* a slot of `shared` that the rows replace is dropped while the cache's slots are in
+         * use: it may hold only what drops without running code (None, or a list of str) */
+        for (i = 0; shared != NULL && i < SHARED_ROWS; i++) {
+            PyObject *row = PyList_GET_ITEM(shared, i);
+            int ok_row = row == Py_None || PyList_CheckExact(row);
+            for (j = 0; ok_row && row != Py_None && j < PyList_GET_SIZE(row); j++)
+                ok_row = PyUnicode_CheckExact(PyList_GET_ITEM(row, j));
+            if (!ok_row) {
+                PyErr_SetString(PyExc_ValueError, "csv_text_rows: the slots of shared must hold None or lists of str");
+                goto fail;
+            }
+        }
+        fs = (TField *)PyMem_Malloc((size_t)width * sizeof(TField));
+        us = (PyObject **)PyMem_Calloc((size_t)width, sizeof(PyObject *));
+        if (fs == NULL || us == NULL) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        sink.ascii = !high;
+        if (slots) {
+            sink.cache = ((PyListObject *)cache)->ob_item;
+            sink.mask = (size_t)slots - 1;
+        } else if (sink.ascii) {
+            sink.cache = (PyObject **)PyMem_Calloc(TEXT_CACHE, sizeof(PyObject *));
+            if (sink.cache == NULL) {
+                PyErr_NoMemory();
+                goto fail;
+            }
+            sink.mask = TEXT_CACHE - 1;
+            sink.owned = 1;
+        }
+        if (text_near(&sink, n * width) < 0) goto fail;
+        /* Pass 2: the lists. The collector is paused: no collection (and no finalizer) runs
+         * while the lists are made, so no Python code changes the cache, `shared` or out. */
+        gc_was = PyGC_Disable();
+        p = base + lo;
+        dst = refs;
+        while (p < end) {
+            PyObject *row = NULL;
+            int b = text_blank(p, end);
+            if (b > 0) {
+                p += b;
+                continue;
+            }
+            if (dst - refs >= n) { /* the buffer changed under us */
+                PyErr_SetString(PyExc_BufferError, "csv_text_rows: the data changed while it was read");
+                goto fail;
+            }
+            p = text_record(p, end, width, ascii || sink.ascii, &high, NULL, fs, NULL);
+            if (p == NULL) {
+                PyErr_SetString(PyExc_BufferError, "csv_text_rows: the data changed while it was read");
+                goto fail;
+            }
+            for (j = 0; j < width; j++) {
+                if (fs[j].len == 1 && (unsigned char)*fs[j].s < 128) { /* (one byte: never escaped) */
+                    us[j] = ascii_char[(unsigned char)*fs[j].s];
+                    Py_INCREF(us[j]);
+                    continue;
+                }
+                us[j] = text_make(&sink, &fs[j]);
+                if (us[j] == NULL) {
+                    if (sink.status == 1) goto decline;
+                    goto fail;
+                }
+            }
+            if (shared != NULL) {
+                if (width == 1 && PyUnicode_GET_LENGTH(us[0]) == 1 && PyUnicode_READ_CHAR(us[0], 0) < 128) {
+                    row = shared_row(shared, us[0], PyUnicode_READ_CHAR(us[0], 0));
+                    if (row == NULL) goto fail;
+                } else if (PyUnicode_GET_LENGTH(us[0]) == 0) {
+                    for (j = 1; j < width && PyUnicode_GET_LENGTH(us[j]) == 0; j++) {
+                    }
+                    if (j == width) {
+                        row = shared_empty(shared, width);
+                        if (row == NULL) goto fail;
+                    }
+                }
+            }
+            if (row != NULL) {
+                for (j = 0; j < width; j++) Py_CLEAR(us[j]);
+            } else {
+                row = PyList_New(width);
+                if (row == NULL) goto fail;
+                for (j = 0; j < width; j++) {
+                    PyList_SET_ITEM(row, j, us[j]); /* (the reference moves to the row) */
+                    us[j] = NULL;
+                }
+                PyObject_GC_UnTrack(row);
+            }
+            *dst++ = row; /* (the None there is released at the end) */
+            made++;
+        }
+        if (made != n) {
+            PyErr_SetString(PyExc_BufferError, "csv_text_rows: the data changed while it was read");
+            goto fail;
+        }
+    }
+    if (gc_was) PyGC_Enable();
+    for (i = 0; i < made; i++) Py_DECREF(Py_None);
+    PyMem_Free(fs);
+    PyMem_Free(us);
+    text_sink_free(&sink);
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&data);
+    return Py_BuildValue("nn", n, lines);
+decline:
+    declined = 1;
+fail:
+    /* the rows made so far go, and their slots hold None again */
+    for (i = 0; i < made; i++) {
+        PyObject *row = ((PyObject **)out.buf)[at + i];
+        ((PyObject **)out.buf)[at + i] = Py_None;
+        Py_DECREF(row);
+    }
+    if (us != NULL)
+        for (j = 0; j < width; j++) Py_CLEAR(us[j]);
+    if (gc_was) PyGC_Enable();
+    PyMem_Free(fs);
+    PyMem_Free(us);
+    text_sink_free(&sink);
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&data);
+    if (declined) Py_RETURN_NONE;
+    return NULL;
 }
 
 /* ------------------------------------------------------------------------------------
@@ -1427,9 +1770,11 @@ static PyMethodDef methods[] = {
     {"csv_rows", csv_rows, METH_VARARGS, csv_rows_doc},
     {"csv_read", csv_read, METH_VARARGS, csv_read_doc},
     {"count_newlines", count_newlines, METH_VARARGS, count_newlines_doc},
+    {"last_record_end", last_record_end, METH_VARARGS, last_record_end_doc},
     {"numbers", numbers, METH_VARARGS, numbers_doc},
     {"csv_text", csv_text, METH_VARARGS, csv_text_doc},
     {"text_rows", text_rows, METH_VARARGS, text_rows_doc},
+    {"csv_text_rows", csv_text_rows, METH_VARARGS, csv_text_rows_doc},
     {"csv_columns", csv_columns, METH_VARARGS, csv_columns_doc},
     {"number_lists", number_lists, METH_VARARGS, number_lists_doc},
     {NULL, NULL, 0, NULL},
@@ -1443,7 +1788,11 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__cparse(void) {
     PyObject *m;
+    int c;
     text_class_init();
+    for (c = 0; c < 128; c++) {
+        if (ascii_char[c] == NULL && (ascii_char[c] = PyUnicode_FromOrdinal(c)) == NULL) return NULL;
+    }
     m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddIntConstant(m, "FAST_PATH", FAST_PATH) < 0) {

@@ -5,7 +5,8 @@ write CSV-shaped text of their own (`sm_payloads.autopilot`'s container answers,
 What is here: charset and input handling (`charset_option`, `body_start`; the input buffer
 itself is read by `sm_payloads._buffers.as_bytes`), the careful RFC 4180 tokenizer
 (`tokenize` into `Record` objects, `field_text`), its fast form for the common text
-records (`text_fields`: fields straight to ``str``, or a decline; `text_rows`), header lines
+records (`text_fields`: fields straight to ``str``, or a decline; `text_rows`; both at once
+for a block of lists of every field, `text_rows_from`), header lines
 (`parse_header`), the vectorized record-end scan that cuts batches (`record_ends`) and
 ``csv.writer``'s field quoting (`quote_field`). `sm_payloads.formats.csv` turns records into
 columns and batches on top of these.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import re
 from itertools import repeat
+from operator import add
 from typing import Literal
 
 import numpy as np
@@ -51,6 +53,8 @@ __all__ = [
     "text_fields",
     "text_fields_pure",
     "text_rows",
+    "text_rows_from",
+    "text_rows_from_pure",
     "tokenize",
 ]
 
@@ -308,54 +312,59 @@ def parse_header(data: bytes | bytearray, lo: int, charset: str) -> tuple[tuple[
 # Reading: text records straight to columns (the common case, or a decline)
 # ======================================================================================
 
-#: The optional C kernel (``_cparse.csv_text``, ``_cparse.text_rows``); None: the twins.
+#: The optional C kernel (``_cparse.csv_text``, ``_cparse.text_rows``,
+#: ``_cparse.csv_text_rows``); None: the twins.
 _C = _native.load("formats._cparse")
 
-#: A field: quoted (any text up to the closing quote, ``""`` standing for one quote, line
-#: ends included), or unquoted (up to a ``,``, a quote or a line end).
-_FIELD = re.compile(r'"([^"]*(?:""[^"]*)*)"|([^,"\r\n]*)')
+#: A field and the separator after it, as `findall` tuples (the opening quote or "", the
+#: text inside the quotes, the unquoted text, the separator): a quoted field (any text up
+#: to the closing quote, ``""`` standing for one quote, line ends included) or an unquoted
+#: one (up to a ``,``, a quote or a line end), then ``,``, a line end, the end of the text,
+#: or nothing (then the next character is no separator: the piece is declined). The
+#: separator can always match, so a field is never matched again shorter: every character
+#: is read a bounded number of times.
+_TOKEN = re.compile(r'(?:(")([^"]*(?:""[^"]*)*)"|([^,"\r\n]*))(,|\r?\n|\Z|)')
+_BLANK_LINES = (("", "", "", "\n"), ("", "", "", "\r\n"))
+_LAST = ("", "", "", "")
 
 
 def _quoted_records(text: str, width: int) -> list[str] | None:
     """The fields of `text` (holding a quote), record after record, as `tokenize` reads
-    them; None where the C kernel declines (see `text_fields_pure`)."""
-    out: list[str] = []
-    pos, n = 0, len(text)
-    while pos < n:
-        if text[pos] == "\n":  # blank lines
-            pos += 1
-            continue
-        if text.startswith("\r\n", pos):
-            pos += 2
-            continue
-        k = 0
-        while True:
-            m = _FIELD.match(text, pos)
-            assert m is not None  # the unquoted form matches the empty text
-            quoted = m.group(1)
-            pos = m.end()
-            if quoted is not None:
-                out.append(quoted.replace('""', '"'))
-            elif text.startswith('"', pos):
-                return None  # a quote inside an unquoted field, or one not closed
-            else:
-                out.append(m.group(2))
-            k += 1
-            if text.startswith("\r", pos):
-                if not text.startswith("\r\n", pos):
-                    return None  # a "\r" outside quotes that does not end a line
-                pos += 1
-            if pos == n:
-                break
-            if text[pos] == "\n":
-                pos += 1
-                break
-            if text[pos] != ",":
-                return None  # something after a closing quote
-            pos += 1
-        if k != width:
-            return None
-    return out
+    them; None where the C kernel declines (see `text_fields_pure`).
+
+    One `findall` reads every field and separator of the piece, and the checks are on
+    the lists it gives (their loops run in C): the fields cover the text (no character
+    skipped: a quote inside an unquoted field, a quote not closed, a ``\r`` outside quotes
+    that does not end a line), nothing follows a field but a separator, and every record
+    has `width` fields; blank lines (an empty unquoted field and a line end, at the start
+    of a record) are dropped first."""
+    tokens = _TOKEN.findall(text)
+    # (findall ends with an empty match at the end of the text: a field only after a ",")
+    if tokens and tokens[-1] == _LAST and (len(tokens) == 1 or tokens[-2][3] != ","):
+        tokens.pop()
+    if not tokens:  # (the empty text)
+        return []
+    quotes, inside, bare, seps = zip(*tokens, strict=True)
+    covered = sum(map(len, inside)) + sum(map(len, bare)) + sum(map(len, seps)) + 2 * quotes.count('"')
+    if covered != len(text) or "" in seps[:-1]:
+        return None
+    if tokens.count(_BLANK_LINES[0]) or tokens.count(_BLANK_LINES[1]):
+        # blank lines: empty unquoted fields with a line end at the start of a record
+        kept = []
+        start = True
+        for t in tokens:
+            if not (start and t in _BLANK_LINES):
+                kept.append(t)
+            start = t[3] != ","
+        if not kept:
+            return []
+        quotes, inside, bare, seps = zip(*kept, strict=True)
+    n = len(seps)
+    if n % width or seps[width - 1 :: width].count(",") or seps.count(",") != n - n // width:
+        return None  # a record of another width
+    if '"' in "".join(inside):  # "" stands for one quote
+        inside = tuple(map(str.replace, inside, repeat('""'), repeat('"')))
+    return list(map(add, inside, bare))  # (one of the two is empty)
 
 
 #: A cache of the short texts of a region, shared by the `text_fields` calls over its
@@ -480,7 +489,8 @@ def text_rows(
     one-character record is two bytes: a list of its own would be 72), and rows of any
     number of fields that are all empty take the list of the last slot (``,`` and a line
     end, two bytes, would be a list of two of 80). The slots of the characters seen are
-    filled in (the twin fills them all); a slot that holds anything but the one-item list
+    filled in (the twin fills all of the characters' slots when a text is at most one
+    character, and the last slot always); a slot that holds anything but the one-item list
     of its character (the last: ``stop - start`` exact empty str) gets a new one."""
     n = len(fields) // width
     if out is None:
@@ -494,6 +504,19 @@ def text_rows(
     if _C is not None:
         _C.text_rows(fields, width, start, stop, out, shared)
         return out
+    _text_rows_pure(fields, width, start, stop, out, shared)
+    return out
+
+
+def _text_rows_pure(
+    fields: list[str],
+    width: int,
+    start: int,
+    stop: int,
+    out: np.ndarray,
+    shared: list[list[str] | None] | None,
+) -> None:
+    """The twin of ``_cparse.text_rows`` (`text_rows` checked the arguments)."""
     k = stop - start
     blank: list[str] | None = None  # the row of k empty texts that records share
     if shared is not None:
@@ -501,23 +524,94 @@ def text_rows(
         blank = shared[_SHARED_EMPTY]
         if not (type(blank) is list and blank == [""] * k and all(type(t) is str for t in blank)):
             blank = shared[_SHARED_EMPTY] = [""] * k
+    # (the lists are made by map and zip, whose loops run in C: a list comprehension that
+    # slices the fields costs about twice as much a record)
+    rows: list[list[str] | None]
     if k == 1:
         col = fields[start::width] if width > 1 else fields
         if shared is None:
-            out[:] = [[s] for s in col]
+            rows = list(map(list, zip(col)))
         else:
             shared[:_SHARED_EMPTY] = [
                 row if type(row) is list and row == [ch] else [ch]
                 for row, ch in zip(shared[:_SHARED_EMPTY], _ASCII, strict=True)
             ]
             get = dict(zip([*_ASCII, ""], shared, strict=True)).get
-            out[:] = [get(s) or [s] for s in col]
+            rows = list(map(get, col))  # the shared lists; None for a record of its own
+            if not any(rows):  # no record shares a list
+                rows = list(map(list, zip(col)))
+            elif not all(rows):
+                rows = [row or [s] for row, s in zip(rows, col, strict=True)]
     else:
-        rows = [fields[i : i + k] for i in range(start, n * width, width)]
-        if blank is not None:
+        if start == 0 and stop == width:  # every field: the rows are runs of k fields
+            rows = list(map(list, zip(*[iter(fields)] * k, strict=True)))
+        else:
+            rows = list(map(list, zip(*[fields[start + j :: width] for j in range(k)], strict=True)))
+        if blank is not None and blank in rows:
             rows = [blank if row == blank else row for row in rows]
-        out[:] = rows
-    return out
+    # (np.fromiter takes each list as one object; an assignment of the list of lists
+    # looks into every list for a dimension, about 45 ns a record)
+    out[:] = np.fromiter(rows, dtype=object, count=len(rows))
+
+
+def text_rows_from_pure(
+    data: bytes | bytearray,
+    lo: int,
+    hi: int,
+    width: int,
+    ascii: bool,
+    cache: TextCache | None,
+    out: np.ndarray,
+    at: int,
+    shared: list[list[str] | None] | None,
+) -> tuple[int, int] | None:
+    """The twin of ``_cparse.csv_text_rows``: `text_fields_pure` and `text_rows` in one
+    call, for a block of lists of every field. The n records of ``data[lo:hi]`` become the
+    lists ``text_rows(fields, width, 0, width, ...)`` makes, in ``out[at : at + n]`` (an
+    object array whose slots from `at` hold None; `shared`: None, or `SHARED_ROWS` slots
+    that hold None or lists of str); returns n and the ``\n`` bytes of
+    ``data[lo:hi]`` (the lines the careful reader counts there, but a last one without a
+    line end), or None (declined, `out` as it was) where `text_fields_pure` declines or
+    `out` has fewer than n slots from `at`."""
+    if out.ndim != 1 or out.dtype != object or not 0 <= at <= len(out):
+        raise ValueError("csv_text_rows: out must be an object array and 0 <= at <= its length")
+    if shared is not None and len(shared) != SHARED_ROWS:
+        raise ValueError(f"csv_text_rows: shared must be None or a list of {SHARED_ROWS} slots")
+    fields = text_fields_pure(data, lo, hi, width, ascii, cache)
+    if fields is None:
+        return None
+    n = len(fields) // width
+    if n > len(out) - at:
+        return None
+    if shared is not None and not all(
+        row is None or (type(row) is list and all(type(t) is str for t in row)) for row in shared
+    ):  # (as the kernel, which checks them once it has read the records)
+        raise ValueError("csv_text_rows: the slots of shared must hold None or lists of str")
+    if n:
+        _text_rows_pure(fields, width, 0, width, out[at : at + n], shared)
+    return n, data.count(b"\n", lo, hi)
+
+
+def text_rows_from(
+    data: bytes | bytearray,
+    lo: int,
+    hi: int,
+    width: int,
+    ascii: bool,
+    cache: TextCache | None,
+    out: np.ndarray,
+    at: int,
+    shared: list[list[str] | None] | None,
+) -> tuple[int, int] | None:
+    """`text_rows_from_pure`, by the C kernel where it is built (``_cparse.csv_text_rows``:
+    one pass from the bytes to the lists, without the list of every field's str between
+    them; `cache`: `text_cache`)."""
+    if _C is not None:
+        got: tuple[int, int] | None = _C.csv_text_rows(
+            data, lo, hi, width, ascii, cache if isinstance(cache, list) else None, out, at, shared
+        )
+        return got
+    return text_rows_from_pure(data, lo, hi, width, ascii, cache, out, at, shared)
 
 
 # ======================================================================================

@@ -54,6 +54,7 @@ from ._csv_text import (
     CONTENT_TYPE,
     SHARED_ROWS,
     Record,
+    TextCache,
     blank_run,
     body_start,
     charset_option,
@@ -64,6 +65,7 @@ from ._csv_text import (
     text_cache,
     text_fields,
     text_rows,
+    text_rows_from,
     tokenize,
 )
 from ._exact import to_float32
@@ -756,6 +758,20 @@ class _Block:
         del dst
         self.filled += n
 
+    def take_span(
+        self, data: bytes | bytearray, a: int, b: int, width: int, ascii: bool, cache: TextCache | None
+    ) -> tuple[int, int] | None:
+        """Add the records of ``data[a:b]`` to a text block of lists of every field (records
+        of `width` fields) whose column is made, straight from the bytes (`text_rows_from`):
+        (the records, the line ends there), or None where the text reader declines them or
+        the column is full (the caller then reads the piece as before)."""
+        if self.out is None:
+            return None
+        got = text_rows_from(data, a, b, width, ascii, cache, self.out, self.filled, self.shared)
+        if got is not None:
+            self.filled += got[0]
+        return got
+
     def read(self, piece: _Piece, before: Callable[[], Iterator[_Piece]]) -> None:
         """Add the records of `piece`; `before` reads the earlier pieces again."""
         if self.kind == "text":
@@ -876,9 +892,14 @@ def _careful_spans(
         else:
             # (a wide piece with quotes: every record that ends in the window, since a scan
             # of the window for 2,048 records cost more than reading them: `""` records
-            # were read at 71 ns a byte, most of it in record_ends)
-            want = end - start if wide else _CAREFUL_RECORDS
-            stop, _, _ = record_ends(data, start, end, want, end == hi)
+            # were read at 71 ns a byte, most of it in record_ends; the C kernel finds the
+            # last record end of the window in one pass, 0.3 ns a byte, where record_ends'
+            # numpy passes take about 5)
+            if wide and end < hi and _CPARSE is not None:
+                stop = _CPARSE.last_record_end(data, start, end)
+            else:
+                want = end - start if wide else _CAREFUL_RECORDS
+                stop, _, _ = record_ends(data, start, end, want, end == hi)
         if stop == start:
             stop, _, _ = record_ends(data, start, hi, 1, True)
             if stop == start:
@@ -979,6 +1000,21 @@ class _Region:
         if self.width is not None and width != self.width:
             return None
         dt = np.dtype(np.float32 if self.dtype == np.float32 else np.float64)
+        # A large region's first record alone first, when it is a small part of it: a text
+        # body (or one whose first record is bad) is the careful reader's whatever follows,
+        # and the fast reader would cut the region for its threads and count its lines only
+        # to stop at this record. The fast reader stops there the same way (it reads only
+        # records that the careful one reads as numbers), so `stopped` says what it says.
+        start = first[1]
+        nl = data.find(b"\n", start, hi)
+        end = hi if nl < 0 else nl + 1
+        if (
+            hi - lo >= _textnum.PARALLEL_MIN
+            and (end - start) * 16 <= hi - lo
+            and _careful_line(data, start, end, width, dt) is None
+        ):
+            self.stopped[:] = [start, 0]
+            return None
 
         def careful(d: bytes | bytearray, start: int, stop: int) -> np.ndarray | None:
             return _careful_line(d, start, stop, width, dt)
@@ -1067,7 +1103,8 @@ class _Region:
         short: dict[bytes, bytes] = {}  # a keyed response's short fields (`_shared_fields`)
 
         def upper() -> int:  # the most records data[lo:hi] holds: its lines
-            return data.count(b"\n", lo, hi) + (hi > lo and data[hi - 1] != 10)
+            ends = data.count(b"\n", lo, hi) if _CPARSE is None else _CPARSE.count_newlines(data, lo, hi)
+            return ends + (hi > lo and data[hi - 1] != 10)
 
         def before() -> Iterator[_Piece]:
             for a, b, ln, r0, fast in pieces:
@@ -1075,9 +1112,19 @@ class _Region:
                 fields = text_fields(data, a, b, width, ascii, cache) if fast else None
                 yield _Piece(data, a, b, ln, base, r0, fields, width)
 
-        def probe(a: int, b: int) -> tuple[tuple[int, int, int] | None, list[str] | None]:
+        def rows_block() -> _Block | None:
+            """The one block, once it is a made column of lists of every field (text with
+            label_size 0, or a response's), whose pieces go straight to its lists."""
+            if len(blocks) == 1:
+                block = blocks[0][1]
+                if block.kind == "text" and block.out is not None and block.cols == range(self.width or 0):
+                    return block
+            return None
+
+        def probe(a: int, b: int) -> tuple[tuple[int, int, int] | None, list[str] | tuple[int, int] | None]:
             """The first record of a piece (while the width is not known) and its fields
-            by the text reader (None: declined, or records only)."""
+            by the text reader (None: declined, or records only), or, where `rows_block`
+            took the piece, its records and line ends."""
             first = None
             width = self.width
             if columns:
@@ -1085,10 +1132,17 @@ class _Region:
                     first = _first_record(data, a, b)
                     width = None if first is None else first[0]
                 if width:
+                    rows = rows_block()
+                    if rows is not None:
+                        got = rows.take_span(data, a, b, width, ascii, cache)
+                        if got is not None:
+                            return first, got
                     return first, text_fields(data, a, b, width, ascii, cache)
             return first, None
 
-        def spans() -> Iterator[tuple[int, int, tuple[int, int, int] | None, list[str] | None]]:
+        def spans() -> Iterator[
+            tuple[int, int, tuple[int, int, int] | None, list[str] | tuple[int, int] | None]
+        ]:
             for a, b in _careful_spans(data, lo, hi, columns):
                 first, texts = probe(a, b)
                 if texts is not None or not columns:
@@ -1099,6 +1153,15 @@ class _Region:
                     yield a2, b2, first, texts
 
         for a, b, first, texts in spans():
+            if isinstance(texts, tuple):  # read into the block's lists (`rows_block`)
+                n, ends = texts
+                if n:
+                    pieces.append((a, b, line, rec, True))
+                    rec += n
+                # the careful reader counts every "\n", in quotes or not, and a last line
+                # without one
+                line += ends + (b > a and data[b - 1] != 10)
+                continue
             piece = _Piece(data, a, b, line, base, rec, texts, self.width or (first[0] if first else 0))
             if piece.n:
                 if self.width is None:
