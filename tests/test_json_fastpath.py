@@ -570,12 +570,13 @@ def test_pure_nested_pieces_at_once_equal_one_at_a_time(recs: list[Any], lines: 
 
 def test_pure_nested_pieces_by_hand() -> None:
     assert J._nested_piece([[[1, 2.5]], [[3, 4]]]) == ([1, 2.5, 3, 4], (1, 2))
+    assert J._nested_piece([[[]], [[]]]) == ([], (1, 0))  # an empty deepest level, as numpy
     for recs in (
         [[[1, 2]], [[3]]],  # another shape
         [[[1]], [[[2]]]],  # deeper
         [[[1]], [[True]]],  # a bool
         [[[1]], [["1"]]],  # a string
-        [[[]], [[]]],  # an empty level
+        [[[]], [[1]]],  # an empty level beside numbers
         [[[1]], [1]],  # shallower
         [[1, 2], [3, 4]],  # not nested
         [[[1]]],  # one record

@@ -1066,7 +1066,7 @@ def test_matrices_exact() -> None:
         b"[[[1, 2], [3]]]",  # not rectangular
         b"[[[1, 2], [3, 4]], [1, 2]]",  # a matrix and a vector
         b"[[[1, 2], [3, 4]], 1]",
-        b"[[[]]]",  # an empty level
+        b"[[[]], [[1]]]",  # an empty level beside numbers
         b"[[[1, [2]]]]",
         b"[[[1, 2], 3]]",
         b"[" + b"[" * 9 + b"1" + b"]" * 9 + b"]",  # nine levels

@@ -1001,6 +1001,13 @@ def _piece_columns(items: list[Any], request: bool, lists: bool) -> dict[str, _C
                 cols[key] = _ColumnPiece("s", vals, 0, index, False)
             elif (request or lists) and types == {list} and _string_lists(vals):
                 cols[key] = _ColumnPiece("S", vals, 0, index, False)  # (the kernel: no empty one)
+            elif types == {list} and vals[0] and type(vals[0][0]) is list:
+                # nested lists of one shape (rank 2 or more) in every record: (values, shape)
+                nested = _nested_piece(vals) if len(vals) > 1 else _nested_parts(vals[0])
+                if nested is None:
+                    return None
+                payload = (np.array(nested[0], dtype=np.float64), nested[1])
+                cols[key] = _ColumnPiece("N", payload, 0, index, False)
             elif types == {list} and len(set(map(len, vals))) == 1:
                 flat_values = list(chain.from_iterable(vals))
                 if not set(map(type, flat_values)) <= _NUM_TYPES:
@@ -1044,6 +1051,10 @@ def _joined_column(pieces: list[tuple[int, int, _ColumnPiece]], n: int) -> tuple
     kinds = {c.kind for c in cols}
     if kinds == {"n"}:
         return "n", np.concatenate([c.payload for c in cols]), 0, index
+    if kinds == {"N"}:
+        if len({c.payload[1] for c in cols}) != 1:
+            return None  # nested lists of two shapes
+        return "N", (np.concatenate([c.payload[0] for c in cols]), cols[0].payload[1]), 0, index
     if kinds in ({"s"}, {"S"}):
         return cols[0].kind, list(chain.from_iterable(c.payload for c in cols)), 0, index
     if kinds == {"k"}:
@@ -1081,8 +1092,10 @@ def records_pure(
     """The twin of ``_cjsonrec.json_records``: ``buf[start:end]`` as response records of
     scalars, (n, [(key, kind, values, width, index), ...]) with kind ``n`` (numbers: float64
     values), ``v`` (lists of `width` numbers: float64 values), ``r`` (numbers and lists of
-    any length: (float64 values, int64 counts, -1 for a number)) or ``s`` (strings: a list
-    of str), keys in the order they first appear; a key missing from some records has the
+    any length: (float64 values, int64 counts, -1 for a number)), ``N`` (nested lists of
+    one shape, rank 2 or more: (float64 values, shape)) or ``s`` (strings: a list of str;
+    a request's ``S``, lists of strings, and ``k``, sparse tensor objects), keys in the
+    order they first appear; a key missing from some records has the
     int64 `index` of the records that hold it (else None), and its values are theirs. None
     for anything else (a response of only ``{}`` too, and more than `_RECORD_KEYS` keys,
     as the kernel). A record that is a bare list, number or string is the value of a
@@ -4069,9 +4082,9 @@ def _value_parts(v: Any) -> tuple[int, list[Any], list[int] | None, tuple[int, .
         return 0, v, None, None
     if type(v) in _NUM_TYPES or type(v) is _NumText:
         return _SCALAR_KIND, [v], None, None
-    if type(v) is not dict or not v or not set(v) <= _TENSOR_KEYS:
+    if type(v) is not dict or not set(v) <= _TENSOR_KEYS:
         return None
-    values = v.get("values", [])
+    values = v.get("values", [])  # (``{}`` too: no values, no shape, as the grammar reads it)
     if type(values) is not list:
         return None
     keys = _uint_list(v["keys"], None) if "keys" in v else []
@@ -4098,14 +4111,17 @@ def _value_parts(v: Any) -> tuple[int, list[Any], list[int] | None, tuple[int, .
 
 
 def _nested_parts(v: list[Any]) -> tuple[list[Any], tuple[int, ...]] | None:
-    """(values, shape) of a rectangular nested list of numbers as the kernel reads it (no
-    empty level, at most `_MAX_SCAN_RANK` levels, numbers only at the deepest), or None."""
+    """(values, shape) of a rectangular nested list of numbers as the kernel reads it (an
+    empty list only as the deepest level, its length 0: ``[[]]`` has the shape (1, 0), as
+    numpy reads it; at most `_MAX_SCAN_RANK` levels, numbers only at the deepest), or None."""
     shape: list[int] = []
     level: list[Any] = v
     while type(level) is list:
-        if not level or len(shape) >= _MAX_SCAN_RANK:
+        if len(shape) >= _MAX_SCAN_RANK or (not level and not shape):
             return None
         shape.append(len(level))
+        if not level:
+            break
         level = level[0]
     flat = _rectangular(v, shape)
     if flat is None or not all(type(x) in _NUM_TYPES or type(x) is _NumText for x in flat):
@@ -4167,7 +4183,7 @@ def _request_value_texts(recs: list[Any], items: bool) -> list[bytes]:
 
 #: A document longer than this is parsed by `request_records_pure` a piece of records at a
 #: time (`_document_chunks`), each piece about `_TWIN_PIECE` bytes of records.
-_TWIN_WHOLE = 1 << 20
+_TWIN_WHOLE = 1 << 18
 _TWIN_PIECE = 1 << 18
 #: Lines parsed before their records are read.
 _TWIN_LINES = 4096
