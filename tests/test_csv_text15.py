@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv as pycsv
 import gc
 import io
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -526,3 +527,137 @@ def test_first_record_check_positions() -> None:
         b = c.decode(b"cat,1.5\n" * 2000, label_size=1)
     assert b.label["values"].tolist() == ["cat"] * 2000
     assert b.features["values"].tolist() == [[1.5]] * 2000
+
+
+# --------------------------------------------------------------------------------------
+# The twin's readers of a piece: without quotes at once, with quotes by findall
+# --------------------------------------------------------------------------------------
+
+_REF_FIELD = re.compile(r'"([^"]*(?:""[^"]*)*)"|([^,"\r\n]*)')
+
+
+def reference_fields(text: str, width: int) -> list[str] | None:
+    """An independent reader of the text reader's grammar, field after field: the fields
+    of `text` record after record, or None where the text reader declines (a quote inside
+    an unquoted field or not closed, something after a closing quote, a "\\r" outside
+    quotes not before "\\n", a record of another width); blank lines skipped."""
+    out: list[str] = []
+    pos, n = 0, len(text)
+    while pos < n:
+        if text.startswith("\n", pos) or text.startswith("\r\n", pos):
+            pos += 1 if text[pos] == "\n" else 2
+            continue
+        k = 0
+        while True:
+            m = _REF_FIELD.match(text, pos)
+            assert m is not None
+            pos = m.end()
+            if m.group(1) is not None:
+                out.append(m.group(1).replace('""', '"'))
+            elif text.startswith('"', pos):
+                return None
+            else:
+                out.append(m.group(2))
+            k += 1
+            if text.startswith("\r", pos):
+                if not text.startswith("\r\n", pos):
+                    return None
+                pos += 1
+            if pos == n:
+                break
+            if text[pos] == "\n":
+                pos += 1
+                break
+            if text[pos] != ",":
+                return None
+            pos += 1
+        if k != width:
+            return None
+    return out
+
+
+PIECES = ["a", "", "é", " b ", '"x""y"', '"p\nq"', '""', '"a,b"', '"\r"', '"', "\r", '"a"b', '""""', '"\n\n"']
+
+
+@st.composite
+def texts(draw: st.DrawFn) -> tuple[str, int]:
+    width = draw(st.integers(1, 10))
+    if draw(st.booleans()):  # records of about the width
+        recs = []
+        for _ in range(draw(st.integers(0, 6))):
+            k = width if draw(st.integers(0, 5)) else draw(st.integers(1, 11))
+            recs.append(",".join(draw(st.sampled_from(PIECES[:8])) for _ in range(k)))
+            if draw(st.integers(0, 6)) == 0:
+                recs.append("")
+        text = draw(st.sampled_from(["\n", "\r\n"])).join(recs)
+        text += draw(st.sampled_from(["", "\n", "\r\n", "\n\n", "\r"]))
+    else:  # anything of the pieces and separators
+        parts = st.tuples(st.sampled_from(PIECES), st.sampled_from([",", "\n", "\r\n", "", "\r", "\n\n"]))
+        text = "".join(a + b for a, b in draw(st.lists(parts, max_size=12)))
+    return text, width
+
+
+@given(texts())
+@example(("a,b\n\nc,d", 2))
+@example(('"a",,\n,"",\n', 3))
+@example(("\n" + '"a"', 1))
+@example(('a,"b"\r\n' * 3, 2))
+@settings(max_examples=400)
+def test_quoted_pieces_as_the_reference(case: tuple[str, int]) -> None:
+    """The twin's findall readers (one match a record for 2 to 8 fields, one a field
+    otherwise) give the fields, or the declines, of the reference reader."""
+    text, width = case
+    want = reference_fields(text, width)
+    if '"' in text:
+        assert _csv_text._quoted_records(text, width) == want
+    data = text.encode()
+    assert _csv_text.text_fields_pure(data, 0, len(data), width, False) == want
+    assert _csv_text.text_fields_pure(data, 0, len(data), width, False, {}) == want
+    if C is not None:
+        assert C.csv_text(data, 0, len(data), width, False) == want
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 8, 9])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * 5000 + '"',  # a quote after a long field: declined, in time linear in the text
+        '"a' * 3000,  # quotes not closed
+        '"a"b' * 2000,  # something after a closing quote
+        "," * 5000 + '"',
+        '"' + '""' * 3000,
+        '"' + "a" * 5000 + '"x',
+    ],
+)
+def test_quoted_pieces_declined(text: str, width: int) -> None:
+    assert reference_fields(text, width) is None
+    assert _csv_text._quoted_records(text, width) is None
+
+
+@pytest.mark.parametrize("width", [2, 3, 8, 9])
+def test_quoted_pieces_of_every_width(width: int) -> None:
+    row = ['"a,b"', "", '"x""y"', "é", '"p\nq"', "c", '""', "d", "e"][:width]
+    want = ["a,b", "", 'x"y', "é", "p\nq", "c", "", "d", "e"][:width]
+    for end in ("\n", "\r\n"):
+        text = end.join([",".join(row)] * 50)
+        assert _csv_text._quoted_records(text, width) == want * 50
+        assert _csv_text._quoted_records(text + end, width) == want * 50
+        assert _csv_text._quoted_records(end + text + end + end, width) == want * 50  # blank lines
+        assert _csv_text._quoted_records(text + "," + end, width) is None  # a longer last record
+
+
+@given(st.lists(st.sampled_from(["a", "", "bc", "é", " ", "\x00"]), max_size=30), st.integers(1, 4))
+@example(["a", "", "b"], 1)
+def test_plain_pieces_as_the_reference(fields: list[str], width: int) -> None:
+    """Text without quotes: the separators checked at once (every record `width` fields,
+    "\\n" line ends, no "\\r", no blank line) or line by line, the same fields."""
+    n = len(fields) // width * width
+    for end in ("\n", "\r\n"):
+        recs = [",".join(fields[i : i + width]) for i in range(0, n, width)]
+        for text in (end.join(recs), end.join(recs) + end, end.join(recs) + end + end):
+            want = reference_fields(text, width)
+            data = text.encode()
+            assert _csv_text.text_fields_pure(data, 0, len(data), width, False) == want
+            assert _csv_text.text_fields_pure(data, 0, len(data), width, False, {}) == want
+            if C is not None:
+                assert C.csv_text(data, 0, len(data), width, False) == want

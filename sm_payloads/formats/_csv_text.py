@@ -27,7 +27,7 @@ of the input (``base + position`` where a function reads a piece of a larger inp
 from __future__ import annotations
 
 import re
-from itertools import repeat
+from itertools import chain, repeat
 from operator import add
 from typing import Literal
 
@@ -328,6 +328,52 @@ _BLANK_LINES = (("", "", "", "\n"), ("", "", "", "\r\n"))
 _LAST = ("", "", "", "")
 
 
+#: One field of `_TOKEN` without its separator.
+_FIELD_GROUPS = r'(?:(")([^"]*(?:""[^"]*)*)"|([^,"\r\n]*))'
+#: Records of 2 to `_RECORD_MOST` fields read by one match each (`_record_pattern`).
+_RECORD_MOST = 8
+_RECORDS: dict[int, re.Pattern[str]] = {}
+
+
+def _record_pattern(width: int) -> re.Pattern[str]:
+    """A record of `width` fields and its line end, `_TOKEN`'s groups for each field, an
+    optional ``,`` group between them, then the separator group: one `findall` match a
+    record, not one a field. Every separator may be missing, so that a match never fails
+    and is never tried again shorter (a required ``,`` after a long field would be looked
+    for after every shorter one, at every start: quadratic); the caller checks them."""
+    got = _RECORDS.get(width)
+    if got is None:
+        got = _RECORDS[width] = re.compile("(,?)".join([_FIELD_GROUPS] * width) + r"(\r?\n|\Z|)")
+    return got
+
+
+def _whole_records(text: str, width: int) -> list[str] | None:
+    """`_quoted_records` by one match a record (2 to `_RECORD_MOST` fields), when every
+    record of `text` is `width` fields followed by a line end (the last one maybe by the
+    end of the text) and no line is blank: the matches then cover the text, every field
+    but the last of a match is followed by ``,``, and only the last match ends without a
+    line end. None for any other text (the caller reads it field by field, which also
+    tells a bad record from blank lines)."""
+    matches = _record_pattern(width).findall(text)
+    if matches and not any(matches[-1]):  # (findall's empty match at the end of the text)
+        matches.pop()
+    if not matches:
+        return None
+    cols = list(zip(*matches, strict=True))  # field j: 4j, 4j + 1, 4j + 2; "," before it 4j - 1
+    n, seps = len(matches), cols[-1]
+    if any(cols[4 * j - 1].count(",") != n for j in range(1, width)) or "" in seps[:-1]:
+        return None
+    covered = len("".join(seps)) + (width - 1) * n
+    for j in range(width):
+        covered += 2 * cols[4 * j].count('"') + len("".join(cols[4 * j + 1])) + len("".join(cols[4 * j + 2]))
+    if covered != len(text):
+        return None
+    fields = [list(map(add, cols[4 * j + 1], cols[4 * j + 2])) for j in range(width)]
+    if any('"' in "".join(cols[4 * j + 1]) for j in range(width)):  # "" stands for one quote
+        fields = [list(map(str.replace, f, repeat('""'), repeat('"'))) for f in fields]
+    return list(chain.from_iterable(zip(*fields, strict=True)))
+
+
 def _quoted_records(text: str, width: int) -> list[str] | None:
     """The fields of `text` (holding a quote), record after record, as `tokenize` reads
     them; None where the C kernel declines (see `text_fields_pure`).
@@ -338,6 +384,10 @@ def _quoted_records(text: str, width: int) -> list[str] | None:
     that does not end a line), nothing follows a field but a separator, and every record
     has `width` fields; blank lines (an empty unquoted field and a line end, at the start
     of a record) are dropped first."""
+    if 2 <= width <= _RECORD_MOST:
+        whole = _whole_records(text, width)
+        if whole is not None:
+            return whole
     tokens = _TOKEN.findall(text)
     # (findall ends with an empty match at the end of the text: a field only after a ",")
     if tokens and tokens[-1] == _LAST and (len(tokens) == 1 or tokens[-2][3] != ","):
@@ -345,10 +395,13 @@ def _quoted_records(text: str, width: int) -> list[str] | None:
     if not tokens:  # (the empty text)
         return []
     quotes, inside, bare, seps = zip(*tokens, strict=True)
-    covered = sum(map(len, inside)) + sum(map(len, bare)) + sum(map(len, seps)) + 2 * quotes.count('"')
+    joined = "".join(inside)
+    covered = len(joined) + len("".join(bare)) + len("".join(seps)) + 2 * quotes.count('"')
     if covered != len(text) or "" in seps[:-1]:
         return None
-    if tokens.count(_BLANK_LINES[0]) or tokens.count(_BLANK_LINES[1]):
+    # (a blank line is a line end at the start of the text or right after another one)
+    maybe_blank = text.startswith(("\n", "\r\n")) or "\n\n" in text or "\n\r\n" in text
+    if maybe_blank and (tokens.count(_BLANK_LINES[0]) or tokens.count(_BLANK_LINES[1])):
         # blank lines: empty unquoted fields with a line end at the start of a record
         kept = []
         start = True
@@ -362,7 +415,7 @@ def _quoted_records(text: str, width: int) -> list[str] | None:
     n = len(seps)
     if n % width or seps[width - 1 :: width].count(",") or seps.count(",") != n - n // width:
         return None  # a record of another width
-    if '"' in "".join(inside):  # "" stands for one quote
+    if '"' in joined:  # "" stands for one quote
         inside = tuple(map(str.replace, inside, repeat('""'), repeat('"')))
     return list(map(add, inside, bare))  # (one of the two is empty)
 
@@ -399,6 +452,32 @@ def _shared_texts(fields: list[str], nbytes: int, cache: dict[str, str]) -> list
     return list(map(cache.get, fields, fields))
 
 
+#: Every byte but "," and "\n" (`_plain_records` keeps the separators of a piece).
+_NOT_SEPARATORS = bytes(b for b in range(256) if b not in b",\n")
+
+
+def _plain_records(piece: bytes, text: str, width: int) -> list[str] | None:
+    """The fields of `text` (`piece` decoded; no quote in it) when it is records of `width`
+    fields with ``\n`` line ends and nothing else: no ``\r``, no blank line. Its separators
+    alone (``piece.translate``) are then ``width - 1`` commas and a line end, again and again,
+    and the fields are those of the text split at every separator at once. None for any
+    other text, which `text_fields_pure` reads line by line."""
+    if not text or "\r" in text:
+        return None
+    terminated = text.endswith("\n")
+    body = text[:-1] if terminated else text
+    if width == 1:  # no comma, and no empty line (a blank line is no record)
+        if not body or "," in body or "\n\n" in body or body.startswith("\n") or body.endswith("\n"):
+            return None
+        return body.split("\n")
+    seps = piece.translate(None, _NOT_SEPARATORS)
+    line = b"," * (width - 1) + b"\n"
+    k = (len(seps) + (0 if terminated else 1)) // len(line)
+    if seps != (line * k if terminated else line * (k - 1) + line[:-1]):
+        return None  # another width, or blank lines
+    return body.replace("\n", ",").split(",")
+
+
 def text_fields_pure(
     data: bytes | bytearray, lo: int, hi: int, width: int, ascii: bool, cache: TextCache | None = None
 ) -> list[str] | None:
@@ -422,6 +501,15 @@ def text_fields_pure(
     if '"' in text:
         got = _quoted_records(text, width)
         return got if got is None or not isinstance(cache, dict) else _shared_texts(got, hi - lo, cache)
+    plain = _plain_records(piece, text, width)
+    if plain is not None:
+        # (the fields' characters: the text but a separator after each field, the last
+        # one's when the text ends without a line end; all of them one ASCII character,
+        # the fields are already the interpreter's one str of each: nothing to share)
+        chars = len(text) - len(plain) + (not text.endswith("\n"))
+        if isinstance(cache, dict) and not (chars == len(plain) and text.isascii() and "" not in plain):
+            plain = _shared_texts(plain, hi - lo, cache)
+        return plain
     lines = text.split("\n")
     terminated = text.endswith("\n")
     if terminated:
