@@ -188,20 +188,24 @@ _Strings = Sequence[str | None]
 _PLAIN_DTYPES = frozenset(TENSOR_DTYPES)
 
 
+#: The item types a strings column holds without a check of each (one pass over the types).
+_STR_OR_NONE = frozenset((str, type(None)))
+
+
 def _normalize_strings(name: str, values: Any, n: int | None) -> tuple[str | None, ...] | None:
     if values is None:
         return None
     if isinstance(values, (str, bytes)):
         raise EncodeError(None, "expected one string (or None) per record", column=name, status_hint=400)
     out = tuple(values)
-    for i, v in enumerate(out):
-        if v is not None and not isinstance(v, str):
-            raise EncodeError(
-                None,
-                f"record {i}: expected str or None, got {type(v).__name__}",
-                column=name,
-                status_hint=400,
-            )
+    bad = (i for i, v in enumerate(out) if v is not None and not isinstance(v, str))
+    if not set(map(type, out)) <= _STR_OR_NONE and (i := next(bad, -1)) >= 0:
+        raise EncodeError(
+            None,
+            f"record {i}: expected str or None, got {type(out[i]).__name__}",
+            column=name,
+            status_hint=400,
+        )
     if all(v is None for v in out):
         return None if n is None or len(out) == n else out
     return out

@@ -123,9 +123,7 @@ def test_a_uid_given_many_times_keeps_the_last_and_builds_one_str() -> None:
     assert names == [(1, b"v")]
     assert columns == [(0, F32, 4)]
     assert bytes(runs) == struct.pack("<3f", 1.5, 2.5, 3.0)
-    rows = np.frombuffer(found, np.int64).reshape(-1, 4)
-    assert [(r, f) for r, f, _, _ in rows.tolist()] == [(0, 3), (1, 4)]
-    assert [body[s:e] for _, _, s, e in rows.tolist()] == [b"three", b"{}"]
+    assert found == (["three", None, None], [None, "{}", None], None)
     batch = check_everywhere(body)
     assert isinstance(batch, smp.RecordBatch)
     assert list(batch.uid or []) == ["three", None, None]
@@ -172,7 +170,7 @@ def test_valid_utf8_strings_of_every_width_read_as_protobuf_reads_them(text: str
     body = write_records(payloads)
     if C is not None:
         got = one_pass(body)
-        assert got is not None and got[3] is not None
+        assert got is not None and got[3] == ([text, None], [text + "!", None], [text, text])
     batch = check_everywhere(body)
     assert isinstance(batch, smp.RecordBatch)
     assert list(batch.uid or []) == [text, None]
@@ -536,6 +534,105 @@ def test_common_entries_around_one_byte_lengths(key_len: int, code: int, count: 
 def test_common_entries_that_are_not_are_the_careful_readers(bad: bytes) -> None:
     body = write_records([entry(1, b"v", f32_value(1.0)), entry(1, b"v", bad)])
     check_everywhere(body, protobuf=False)
+
+
+def test_winning_entries_among_others_are_read_alone_the_second_time() -> None:
+    """Entries without a value, replaced entries and strings before, between and after the
+    winning ones: the second pass reads the winners noted by the first, alone."""
+    junk = b"\x0a\x03\x0a\x01a\x0a\x03\x0a\x01b" * 7
+    payloads = [
+        junk + entry(1, b"v", f32_value(1.0)) + junk + ld(3, b"u") + entry(1, b"w", f32_value(2.0)) + junk,
+        entry(1, b"w", f32_value(8.0))
+        + junk
+        + entry(1, b"v", f32_value(3.0))
+        + entry(1, b"w", f32_value(4.0)),
+        entry(1, b"v", f32_value(5.0)) + entry(1, b"w", f32_value(6.0)),
+        entry(1, b"a", f32_value(7.0))
+        + entry(1, b"v", f32_value(7.5))
+        + entry(1, b"w", f32_value(9.0))
+        + junk,
+    ]
+    body = write_records(payloads)
+    if C is not None:
+        got = one_pass(body)
+        assert got is not None and isinstance(got[2], list)  # ("a" is removed: dense columns)
+    batch = check_everywhere(body)
+    assert isinstance(batch, smp.RecordBatch)
+    assert list(batch.features) == ["v", "w"]
+    assert batch.features["v"].tolist() == [[1.0], [3.0], [5.0], [7.5]]
+    assert batch.features["w"].tolist() == [[2.0], [4.0], [6.0], [9.0]]
+    assert list(batch.uid or []) == ["u", None, None, None]
+    # "a" kept in one record: the table of entries
+    body = write_records([*payloads[:3], payloads[3] + entry(1, b"a", f32_value(7.0))])
+    if C is not None:
+        got = one_pass(body)
+        assert got is not None and isinstance(got[2], bytearray)
+    check_everywhere(body)
+
+
+@pytest.mark.parametrize(
+    "middle",
+    [
+        b"\x0a\x00\x12\x00" * 40,
+        b"\x0a\x00\x12\x00" * 20 + entry(1, b"", f32_value(1.0)) + b"\x12\x00\x0a\x00" * 20,
+        b"\x12\x00" * 9 + entry(2, b"", f32_value(2.0)) + b"\x0a\x00" * 9,
+        entry(1, b"", f32_value(3.0)) + b"\x0a\x02\x0a\x00" + b"\x0a\x00" * 5 + entry(1, b"", f32_value(4.0)),
+    ],
+    ids=["alternating", "a value between", "a label value between", "an explicit empty key"],
+)
+def test_empty_entries_of_both_maps_in_any_order(middle: bytes) -> None:
+    payload = entry(1, b"v", f32_value(1.5)) + middle + entry(2, b"w", f32_value(2.5))
+    check_everywhere(write_records([payload, payload]))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [128, 300, 16384, 2**21, 2**28, 2**31 - 1],
+        [-1, -2, -(2**31), 5, 127, 128],
+        [0, 1, 200, 2, 300, 3] * 7,
+    ],
+    ids=["long varints", "negative", "mixed"],
+)
+def test_runs_of_unpacked_varints_of_several_bytes(values: list[int]) -> None:
+    body = write_records([entry(1, b"v", ld(I32, unpacked(I32, values)))] * 3)
+    if C is not None:
+        assert one_pass(body) is not None
+    batch = check_everywhere(body)
+    assert isinstance(batch, smp.RecordBatch)
+    assert np.asarray(batch.features["v"]).tolist() == [values] * 3
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b"\x08" + b"\xff" * 9 + b"\x02", b"\x08" + b"\xff" * 10 + b"\x01", b"\x08\x80"],
+    ids=["10th-byte-2", "11-bytes", "truncated"],
+)
+def test_a_bad_varint_in_a_run_is_the_careful_readers_error(bad: bytes) -> None:
+    tensor = unpacked(I32, [1, 300, 2]) + bad + unpacked(I32, [4])
+    body = write_records([entry(1, b"v", ld(I32, unpacked(I32, [1]))), entry(1, b"v", ld(I32, tensor))])
+    if C is not None:
+        assert one_pass(body) is None
+    err = check_everywhere(body, protobuf=False)
+    assert isinstance(err, smp.DecodeError)
+
+
+@pytest.mark.parametrize("field", [1, 2, 3, 5])
+def test_runs_of_empty_fields_in_tensors_and_of_empty_tensors(field: int) -> None:
+    empties = bytes([field << 3 | 2, 0]) * 33
+    tensor = packed(F32, [1.0]) + empties + uints(3, [1]) + empties
+    member_run = ld(F32, b"") * 17
+    payloads = [
+        entry(1, b"v", ld(F32, tensor)),
+        entry(1, b"v", member_run + ld(F32, tensor) + member_run),
+    ]
+    body = write_records(payloads)
+    if C is not None:
+        assert one_pass(body) is not None
+    batch = check_everywhere(body)
+    assert isinstance(batch, smp.RecordBatch)
+    assert np.asarray(batch.features["v"]).tolist() == [[1.0], [1.0]]
+    assert batch.features["v"].shape == (2, 1)
 
 
 # --------------------------------------------------------------------------------------

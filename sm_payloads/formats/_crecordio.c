@@ -1017,10 +1017,29 @@ copy_bytes(uint8_t *to, const uint8_t *from, int64_t len)
         memcpy(to, from, (size_t)len);
 }
 
+/* Past a run of the two bytes `tag`, 0 (empty length-delimited fields of one number) at
+ * `pos` inside `end`: where the run ends. */
+static inline int64_t
+skip_empty_run(const uint8_t *b, int64_t pos, int64_t end, uint8_t tag)
+{
+    uint64_t pattern = 0x0001000100010001ULL * tag, w;
+    if (little_endian())
+        while (end - pos >= 8) {
+            memcpy(&w, b + pos, 8);
+            if (w != pattern)
+                break;
+            pos += 8;
+        }
+    while (end - pos >= 2 && b[pos] == tag && b[pos + 1] == 0)
+        pos += 2;
+    return pos;
+}
+
 /*
  * Past a run of unpacked elements at *pp inside `end`, each of the one-byte tag `tag` (wire
- * type 0, 1 or 5) and, for a varint, a one-byte value (the elements that follow one just
- * read, millions of them in a long tensor): moves *pp past them and returns the bytes of
+ * type 0, 1 or 5; a varint read as `read_varint_at` reads it, pairs of a tag and a one-byte
+ * varint 4 at a time) (the elements that follow one just read, millions of them in a long
+ * tensor): moves *pp past them and returns the bytes of
  * their values, copied to `out` where it is not NULL (at most `room` of them; the run stops
  * before more). Elements of other shapes are left to `scan_field`.
  */
@@ -1045,11 +1064,16 @@ unpacked_run(const uint8_t *b, int64_t *pp, int64_t end, uint8_t tag, uint8_t *o
                 o += 4;
                 q += 8;
             }
-        while (end - q >= 2 && b[q] == tag && b[q + 1] < 0x80 && room - o >= 1) {
+        while (end - q >= 2 && b[q] == tag && room - o >= 1) {
+            int64_t v = q + 1, last = end - v < 10 ? end : v + 10;
+            while (v < last && b[v] >= 0x80) /* (a varint of several bytes) */
+                v++;
+            if (v == last || (v - q == 10 && b[v] > 1) || room - o < v - q)
+                break; /* truncated, too long, or past `room`: `scan_field`'s */
             if (out != NULL)
-                out[o] = b[q + 1];
-            o++;
-            q += 2;
+                copy_bytes(out + o, b + q + 1, v - q);
+            o += v - q;
+            q = v + 1;
         }
     }
     else if (wt == 1 || wt == 5) {
@@ -1075,6 +1099,10 @@ tensor_check(const uint8_t *b, int64_t pos, int64_t end, int64_t type, int64_t *
     while (pos < end) {
         if (scan_field(b, &pos, end, &fn, &wt, &vs, &ve))
             return -1;
+        if (wt == 2 && vs == ve && fn < 16) { /* empty: it, and a run of it, add nothing */
+            pos = skip_empty_run(b, pos, end, (uint8_t)(fn << 3 | 2));
+            continue;
+        }
         if (fn < 1 || fn > 3)
             continue;
         if (wt != 2 && (packed_only || wt != unpacked_wt(fn, type)))
@@ -1181,6 +1209,10 @@ cr_tensor_join(PyObject *self, PyObject *args)
                 if (scan_field(b, &pos, end, &fn, &wt, &vs, &ve)) {
                     failed = 1;
                     break;
+                }
+                if (wt == 2 && vs == ve && fn < 16) { /* empty: it, and a run of it, add nothing */
+                    pos = skip_empty_run(b, pos, end, (uint8_t)(fn << 3 | 2));
+                    continue;
                 }
                 if (fn != f) {
                     if (wt != 2 && fn >= 1 && fn <= 3) /* (a run of another field's elements) */
@@ -1489,24 +1521,6 @@ key_number_after(key_table_t *t, int guess, int64_t fn, const uint8_t *key, int6
     return key_number(t, fn, key, klen);
 }
 
-/* Past a run of the two bytes `tag`, 0 (empty length-delimited fields of one number) at
- * `pos` inside `end`: where the run ends. */
-static inline int64_t
-skip_empty_run(const uint8_t *b, int64_t pos, int64_t end, uint8_t tag)
-{
-    uint64_t pattern = 0x0001000100010001ULL * tag, w;
-    if (little_endian())
-        while (end - pos >= 8) {
-            memcpy(&w, b + pos, 8);
-            if (w != pattern)
-                break;
-            pos += 8;
-        }
-    while (end - pos >= 2 && b[pos] == tag && b[pos + 1] == 0)
-        pos += 2;
-    return pos;
-}
-
 /* A growing array of `item`-byte items (PyMem_Raw*: usable without the GIL). */
 typedef struct {
     char *p;
@@ -1542,10 +1556,13 @@ typedef struct { /* one occurrence of the winning member of a value: a tensor me
     int64_t s, e;
 } span_t;
 
-typedef struct { /* the part of a record that holds its winning entries, where it is less */
-    int64_t rec, s, e, at; /* [s, e), which begins with its entry number `at` */
-    int64_t w0, w1;        /* the winners' entry numbers: wat[w0:w1] */
+typedef struct { /* a record that holds more than its winning entries: their list */
+    int64_t rec, w0, w1; /* its winners: wat[w0:w1] */
 } trim_t;
+
+typedef struct { /* a winning entry of such a record: its number and where it begins */
+    int64_t at, s;
+} wpos_t;
 
 enum { COUNT, TABLE, DENSE }; /* the passes of `read_entries` */
 
@@ -1615,6 +1632,10 @@ copy_fields(const uint8_t *b, const span_t *o, int64_t o0, int64_t o1, uint8_t *
         while (q < e) {
             if (scan_field(b, &q, e, &f, &w, &s, &v))
                 return -1;
+            if (w == 2 && s == v && f < 16) { /* empty: it, and a run of it, add nothing */
+                q = skip_empty_run(b, q, e, (uint8_t)(f << 3 | 2));
+                continue;
+            }
             if (f < 1 || f > 3)
                 continue;
             if (v - s > lim[f - 1] - cur[f - 1])
@@ -1632,10 +1653,11 @@ copy_fields(const uint8_t *b, const span_t *o, int64_t o0, int64_t o1, uint8_t *
  * One pass over the records' map entries. COUNT: the entries that win and hold a value
  * (*rows of them, *bytes of packed runs) and, per key, `held`, `ttype`, `width` and the
  * order `seen`; with `strs`, each record's last uid, metadata and configuration (fields
- * 3, 4, 5; every occurrence checked to be UTF-8), in record order; in `trims`, each record
- * whose winning entries lie in less than all of it (none: an empty part), with where that
- * part is (entries before a record's first winner, or after its last, change nothing of
- * them: the later passes read that part alone). TABLE: the winners into `t` (10 columns of
+ * 3, 4, 5; every occurrence checked to be UTF-8), in record order; in `trims` and `wat`,
+ * each record that holds more than its winning entries (other entries, strings), with
+ * the list of its winners (entry number, start): the later passes read those entries
+ * alone (the others, before, between or after them, decided which win, but hold nothing
+ * of the output). TABLE: the winners into `t` (10 columns of
  * `k`: record, key, member, the (start, length) in `out` of values, keys and shape; the
  * last column is the caller's) and their runs into out[0:cap]. DENSE: each winner's values
  * into its key's column, out[at[kid] + i * width[kid]]. 0, or -1 where `_read_part`
@@ -1649,11 +1671,12 @@ read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts,
              int64_t *bytes)
 {
     int64_t i, j, next_trim = 0;
-    const int64_t *wats = (const int64_t *)wat->p;
+    const wpos_t *wats = (const wpos_t *)wat->p;
     for (i = i0; i < n; i++) {
-        int64_t pos = starts[i], len = lengths[i], end, fn, wt, vs, ve, count = 0, empty = 0, at;
-        int64_t str_s[3] = {-1, -1, -1}, str_e[3] = {0, 0, 0}, first_s = -1, last_e = -1, won;
-        int64_t tw = -1, tw1 = -1, wat0 = wat->n; /* a trimmed record's winners: wats[tw:tw1] */
+        int64_t pos = starts[i], len = lengths[i], end, fn, wt, vs, ve, count = 0;
+        int gone[2] = {0, 0}; /* whether the last entry of key "" of a map holds no value */
+        int64_t str_s[3] = {-1, -1, -1}, str_e[3] = {0, 0, 0}, won, won_bytes = 0;
+        int64_t tw = -1, tw1 = -1, lw = -1, wat0 = wat->n; /* a listed record's winners: wats[tw:tw1] */
         int prev = 0; /* the previous entry's key + 1 (0: none yet) */
         const span_t *o;
         if (!inside(pos, len, size))
@@ -1661,13 +1684,8 @@ read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts,
         end = pos + len;
         if (pass != COUNT && next_trim < trims->n) {
             const trim_t *tr = (const trim_t *)trims->p + next_trim;
-            if (tr->rec == i) { /* its winners' part alone */
-                if (tr->s < pos || tr->e > end || tr->s > tr->e)
-                    return -1;
-                pos = tr->s;
-                end = tr->e;
-                count = tr->at;
-                tw = tr->w0;
+            if (tr->rec == i) { /* its winning entries alone */
+                lw = tw = tr->w0;
                 tw1 = tr->w1;
                 if (tw < 0 || tw > tw1 || tw1 > wat->n)
                     return -1;
@@ -1678,9 +1696,19 @@ read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts,
         occs->n = 0;
         while (pos < end) {
             int64_t p, f2, w2, s2, e2, ks = 0, kl = 0, ttype = 0, occ0 = occs->n, total[3] = {0, 0, 0};
-            int64_t tag_at = pos;
+            int64_t tag_at;
             int has_key = 0, kid;
             entry_t *ent;
+            if (lw >= 0) { /* the next winner of a listed record */
+                if (lw == tw1)
+                    break;
+                pos = wats[lw].s;
+                count = wats[lw].at;
+                lw++;
+                if (pos < starts[i] || pos >= end)
+                    return -1;
+            }
+            tag_at = pos;
             if (end - pos >= 10 && (b[pos] == 0x0A || b[pos] == 0x12) && b[pos + 1] < 0x80) {
                 /* The common entry, read without `scan_field`: a key, then one value part of
                  * one tensor of packed values alone, every length one byte (what the SDK
@@ -1706,7 +1734,6 @@ read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts,
                             ttype = m;
                             total[0] = e0 - v0 - 6;
                             ve = pos = e0;
-                            empty = 0;
                             goto entry_read;
                         }
                     }
@@ -1725,18 +1752,16 @@ read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts,
                     str_s[fn - 3] = vs;
                     str_e[fn - 3] = ve;
                 }
-                empty = 0;
                 continue;
             }
-            if (vs == ve) { /* an empty entry (key "", no value) right after one adds nothing */
-                if (empty == fn) {
-                    pos = skip_empty_run(b, pos, end, (uint8_t)(fn << 3 | 2));
-                    continue;
-                }
-                empty = fn;
+            if (vs == ve && gone[fn - 1]) {
+                /* an empty entry (key "", no value) where the last entry of key "" holds no
+                 * value either adds nothing: it, and a run of such */
+                pos = skip_empty_run(b, pos, end, (uint8_t)(fn << 3 | 2));
+                while (end - pos >= 2 && b[pos + 1] == 0 && ((b[pos] == 0x0A && gone[0]) || (b[pos] == 0x12 && gone[1])))
+                    pos += 2;
+                continue;
             }
-            else
-                empty = 0;
             for (p = vs; p < ve;) {
                 if (scan_field(b, &p, ve, &f2, &w2, &s2, &e2) || w2 != 2)
                     return -1;
@@ -1771,6 +1796,8 @@ read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts,
                             return -2;
                         sp->s = s3;
                         sp->e = e3;
+                        if (s3 == e3) /* empty tensors of this member after it add nothing */
+                            q = skip_empty_run(b, q, e2, (uint8_t)(f3 << 3 | 2));
                     }
                 }
                 else
@@ -1785,6 +1812,8 @@ read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts,
             keys->next[prev] = kid + 1;
             prev = kid + 1;
             keys->last[kid] = count;
+            if (kl == 0)
+                gone[fn - 1] = ttype == 0;
             if (ttype != 0) { /* (an entry without a value only removes the earlier ones) */
                 ent = (entry_t *)grow_one(ents);
                 if (ent == NULL)
@@ -1804,31 +1833,27 @@ read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts,
         }
         /* the last entry of each key, in wire order, where it holds a value */
         o = (const span_t *)occs->p;
-        at = -1;
         won = 0;
         for (j = 0; j < ents->n; j++) {
             const entry_t *e = (const entry_t *)ents->p + j;
             const int64_t *tot = e->total;
             int64_t kid = e->kid, r = *rows, cur[3], lim[3], f;
-            if (tw >= 0) { /* (entries past the part may remove keys: the winners were noted) */
-                if (tw == tw1 || wats[tw] != e->at)
-                    continue;
+            if (tw >= 0) { /* (the entries read are the winners noted) */
+                if (tw == tw1 || wats[tw].at != e->at)
+                    return -1;
                 tw++;
             }
             else if (keys->last[kid] != e->at)
                 continue;
             if (pass == COUNT) {
-                int64_t *wa = (int64_t *)grow_one(wat);
+                wpos_t *wa = (wpos_t *)grow_one(wat);
                 if (wa == NULL)
                     return -2;
-                *wa = e->at;
-                wats = (const int64_t *)wat->p;
+                wa->at = e->at;
+                wa->s = e->s;
+                wats = (const wpos_t *)wat->p;
+                won_bytes += e->e - e->s;
             }
-            if (first_s < 0) {
-                first_s = e->s;
-                at = e->at;
-            }
-            last_e = e->e;
             if (tot[0] > cap - *bytes || tot[1] > cap - *bytes - tot[0] ||
                 tot[2] > cap - *bytes - tot[0] - tot[1])
                 return -1;
@@ -1899,19 +1924,16 @@ read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts,
         }
         if (guess != NULL && won != keys->nseen)
             guess->on = 0; /* a key of an earlier record is missing */
-        if (first_s != starts[i] || last_e != starts[i] + len) {
+        if (won_bytes != len) {
             trim_t *tr = (trim_t *)grow_one(trims);
             if (tr == NULL)
                 return -2;
             tr->rec = i;
-            tr->s = first_s < 0 ? starts[i] : first_s;
-            tr->e = first_s < 0 ? starts[i] : last_e;
-            tr->at = first_s < 0 ? 0 : at;
             tr->w0 = wat0;
             tr->w1 = wat->n;
         }
         else
-            wat->n = wat0; /* (read whole, the record's own entries decide) */
+            wat->n = wat0; /* (its winners are all of it: read whole, its entries decide) */
         if (strs != NULL)
             for (j = 0; j < 3; j++) {
                 str_t *st;
@@ -1929,6 +1951,60 @@ read_entries(int pass, const uint8_t *b, Py_ssize_t size, const int64_t *starts,
     return 0;
 }
 
+/* The records' last uid, metadata and configuration strings `strs` (in record order) as a
+ * tuple of three lists of n items, a str or None each (None for a field no record holds);
+ * NULL with an exception set. Each was checked to be UTF-8: a decoding error means the
+ * bytes changed since (a BufferError). */
+static PyObject *
+found_strings(const uint8_t *b, const grow_t *strs, int64_t n)
+{
+    PyObject *lists[3] = {NULL, NULL, NULL}, *result = NULL;
+    const str_t *st = (const str_t *)strs->p;
+    int64_t r, i;
+    int j;
+    for (r = 0; r < strs->n; r++) {
+        PyObject *text;
+        j = (int)(st[r].fn - 3);
+        if (j < 0 || j > 2 || st[r].rec < 0 || st[r].rec >= n)
+            goto fail; /* (never) */
+        if (lists[j] == NULL) {
+            if ((lists[j] = PyList_New((Py_ssize_t)n)) == NULL)
+                goto fail;
+            for (i = 0; i < n; i++) {
+                Py_INCREF(Py_None);
+                PyList_SET_ITEM(lists[j], i, Py_None);
+            }
+        }
+        text = PyUnicode_DecodeUTF8((const char *)b + st[r].s, (Py_ssize_t)(st[r].e - st[r].s), "strict");
+        if (text == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+                PyErr_Clear();
+                PyErr_SetString(PyExc_BufferError, "entries: the data changed while it was read");
+            }
+            goto fail;
+        }
+        Py_DECREF(PyList_GET_ITEM(lists[j], st[r].rec));
+        PyList_SET_ITEM(lists[j], st[r].rec, text);
+    }
+    result = PyTuple_New(3);
+    if (result == NULL)
+        goto fail;
+    for (j = 0; j < 3; j++) {
+        if (lists[j] == NULL) {
+            Py_INCREF(Py_None);
+            lists[j] = Py_None;
+        }
+        PyTuple_SET_ITEM(result, j, lists[j]);
+    }
+    return result;
+fail:
+    for (j = 0; j < 3; j++)
+        Py_XDECREF(lists[j]);
+    if (!PyErr_Occurred())
+        PyErr_SetString(PyExc_BufferError, "entries: the data changed while it was read");
+    return NULL;
+}
+
 PyDoc_STRVAR(entries_doc,
 "entries(buf, starts, lengths, full=False) -> (names, runs, table | columns[, strings]) | int | None\n\n"
 "The map entries of the records buf[starts[i] : starts[i] + lengths[i]] (int64 arrays), as\n"
@@ -1941,7 +2017,7 @@ PyDoc_STRVAR(entries_doc,
 "last one of another member merge; a tensor's fields (values 1, keys 2, shape 3) are\n"
 "joined in wire order. `names` lists the distinct (map field, key bytes) pairs, numbered\n"
 "in order of first appearance (at most 4096). A first pass counts, a second fills what\n"
-"was counted, reading of each record the part that holds its winning entries; dense\n"
+"was counted, reading again of a record that holds other fields its winning entries alone; dense\n"
 "columns are filled by the first pass where record 0 shows them and the others follow.\n\n"
 "Where every record holds every key that has a value as a float32 or float64 tensor of\n"
 "the same number of values, without keys and without a shape, the third item is a list\n"
@@ -1951,9 +2027,9 @@ PyDoc_STRVAR(entries_doc,
 "value, in wire order: their record, key number, member (2, 3, 7), the (start, length) in\n"
 "`runs` of their values, keys and shape, and last the entries' order grouped by key\n"
 "(stable).\n\n"
-"With `full`, a fourth item: None where no record holds a string, else 4 * m native\n"
-"int64, m rows of (record, field 3/4/5, start, end): each record's last uid, metadata and\n"
-"configuration, by record then field (every occurrence is checked to be UTF-8).\n\n"
+"With `full`, a fourth item: the records' uid, metadata and configuration, a list of n\n"
+"items (each record's last string of the field, a str, or None) or None where no record\n"
+"holds the field (every occurrence is checked to be UTF-8; only the last becomes a str).\n\n"
 "None where `_read_part` declines or might: any other field (unknown fields; without\n"
 "`full`, strings), a wire type protobuf refuses there, a key twice in an entry, a Bytes\n"
 "value, without `full` a tensor field that is not packed (`tensor_join` reads those), a\n"
@@ -1971,7 +2047,7 @@ cr_entries(PyObject *self, PyObject *args)
     key_table_t *keys = NULL;
     grow_t ents = {NULL, 0, 0, sizeof(entry_t)}, occs = {NULL, 0, 0, sizeof(span_t)};
     grow_t trims = {NULL, 0, 0, sizeof(trim_t)}, strs = {NULL, 0, 0, sizeof(str_t)};
-    grow_t wat = {NULL, 0, 0, sizeof(int64_t)};
+    grow_t wat = {NULL, 0, 0, sizeof(wpos_t)};
     guess_t guess = {NULL, 0, 0};
     int64_t rows = 0;
     int got = 0, c, dense = 1, full = 0;
@@ -1997,7 +2073,7 @@ cr_entries(PyObject *self, PyObject *args)
     }
     /* First count (no output: a decline costs no allocation but the records' entries),
      * then fill exactly what was counted (the runs of a record take at most its bytes),
-     * reading of each record the part that holds its winning entries. Where record 0
+     * reading again of a record that holds other fields its winning entries alone. Where record 0
      * holds float tensors of packed values alone, the count fills dense columns of its
      * keys as it goes, on the guess that every record holds them alike (as many bytes as
      * the records hold at most); where the guess holds, that is the only pass. */
@@ -2126,12 +2202,7 @@ filled:
         result = PyTuple_Pack(3, names, runs, dense ? columns : table);
         goto done;
     }
-    if (strs.n == 0) {
-        strings = Py_None;
-        Py_INCREF(strings);
-    }
-    else if ((strings = PyByteArray_FromStringAndSize(strs.p, (Py_ssize_t)(strs.n * (int64_t)sizeof(str_t)))) ==
-             NULL)
+    if ((strings = found_strings((const uint8_t *)bv.buf, &strs, n)) == NULL)
         goto done;
     result = PyTuple_Pack(4, names, runs, dense ? columns : table, strings);
     goto done;

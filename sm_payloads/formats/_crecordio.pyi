@@ -45,7 +45,12 @@ def entries(
 def entries(
     buf: Buffer, starts: Buffer, lengths: Buffer, full: Literal[True], /
 ) -> (
-    tuple[list[tuple[int, bytes]], bytearray, bytearray | list[tuple[int, int, int]], bytearray | None]
+    tuple[
+        list[tuple[int, bytes]],
+        bytearray,
+        bytearray | list[tuple[int, int, int]],
+        tuple[list[str | None] | None, list[str | None] | None, list[str | None] | None],
+    ]
     | int
     | None
 ): ...

@@ -976,7 +976,7 @@ def vector_decode(
         if type(got) is int:  # past the keys it reads: the tables' readers read them, within a column limit
             _refuse_columns(buf, starts, lengths, got)
         elif got is not None:
-            return _entries_batch(buf, n, total, *got)
+            return _entries_batch(n, total, *got)
     if chunk_bytes is None:
         tags: np.ndarray | None = None
         try:
@@ -1376,21 +1376,24 @@ def _read_part(
 
 
 def _entries_batch(
-    buf: np.ndarray,
     n: int,
     total: int,
     keys: list[tuple[int, bytes]],
     runs: bytearray,
     got: bytearray | list[tuple[int, int, int]],
-    found: bytearray | None = None,
+    found: tuple[list[str | None] | None, list[str | None] | None, list[str | None] | None] = (
+        None,
+        None,
+        None,
+    ),
 ) -> RecordBatch:
-    """The batch of ``crecordio.entries``' answer for the `n` records of the body `buf`
-    (whose payloads hold `total` bytes), after the checks `_read_part` and `_columns` make
-    once the entries are known: keys that are not UTF-8, more column cells than the careful
+    """The batch of ``crecordio.entries``' answer for the `n` records of the body (whose
+    payloads hold `total` bytes), after the checks `_read_part` and `_columns` make once
+    the entries are known: keys that are not UTF-8, more column cells than the careful
     reader allows. Dense columns (`got` a list) are views of `runs`, as `_dense_columns`
     makes them; otherwise `got` is the table of entries, which `_columns` reads. `found`
-    locates each record's last uid, metadata and configuration (`_found_strings`)."""
-    strings = _found_strings(buf, n, found) if found else None
+    holds the records' uid, metadata and configuration (a str or None each, a record's last
+    one; None for a field no record holds)."""
     names: list[tuple[str, str]] = []
     for fn, raw in keys:
         try:
@@ -1411,7 +1414,7 @@ def _entries_batch(
             _NO_BYTES,
             fbuf,
             [(t[3], t[4]), (t[5], t[6]), (t[7], t[8])],
-            strings or ([None] * n, [None] * n, [None] * n),
+            (found[0] or [None] * n, found[1] or [None] * n, found[2] or [None] * n),
         )
         part.by_key = t[9]
         return _columns(fbuf, n, total, part)
@@ -1429,29 +1432,9 @@ def _entries_batch(
         at += n * width
         map_name, key = names[kid]
         maps[map_name][key] = col.reshape(n) if map_name == "label" and k == 1 else col.reshape(n, k)
-    if strings is None:
-        return RecordBatch(maps["features"], maps["label"], n=n)
-    uid, metadata, configuration = (None if s.count(None) == len(s) else s for s in strings)
     return RecordBatch(
-        maps["features"], maps["label"], uid=uid, metadata=metadata, configuration=configuration, n=n
+        maps["features"], maps["label"], uid=found[0], metadata=found[1], configuration=found[2], n=n
     )
-
-
-def _found_strings(
-    buf: np.ndarray, n: int, found: bytearray
-) -> tuple[list[str | None], list[str | None], list[str | None]]:
-    """The uid, metadata and configuration of each of `n` records from the rows (record,
-    field 3/4/5, start, end) of ``crecordio.entries``' `found`: each record's last one, which
-    the C loop checked to be UTF-8 (as every earlier one)."""
-    out: tuple[list[str | None], list[str | None], list[str | None]] = ([None] * n, [None] * n, [None] * n)
-    data = buf.data  # the body's bytes (a uint8 array's memoryview)
-    rows = np.frombuffer(found, dtype=np.int64).reshape(-1, 4).tolist()
-    try:
-        for rec, fn, a, b in rows:
-            out[fn - 3][rec] = str(data[a:b], "utf-8")
-    except UnicodeDecodeError:  # (never: checked; the bytes changed meanwhile)
-        raise Decline("a string that is not UTF-8") from None
-    return out
 
 
 #: The buffer of a `_Part` without bytes values (or without numeric ones).
