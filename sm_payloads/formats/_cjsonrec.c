@@ -157,7 +157,7 @@ typedef struct {
     Py_ssize_t nplain; /* the columns that are not a request's uid, metadata, configuration */
     int full;          /* it stopped at a new key past MAX_KEYS columns */
     Py_ssize_t nbare;     /* records that are a bare list, number or string */
-    Py_ssize_t nbare_str; /* of them, strings */
+    Py_ssize_t nbare_str; /* of them, strings and lists of strings */
     int no_bare;       /* (a projections or scores envelope) none may be */
     Py_ssize_t nrec;
     /* the keys by name: an open-addressing table of column indices (-1: empty), at most
@@ -865,7 +865,13 @@ static const char *scan_bare(Scan *s, const char *p) {
         !(*p == '[' || *p == '"' || *p == '-' || is_digit((unsigned char)*p) ||
           (s->grammar == SMP_JSON_NAN && (*p == 'N' || *p == 'I'))))
         return NULL;
-    s->nbare_str += *p == '"';
+    if (*p == '"') {
+        s->nbare_str++;
+    } else if (*p == '[') {
+        /* a list of strings: the request scanner reads none either */
+        const char *q = skip_ws(s, p + 1);
+        s->nbare_str += q < s->end && *q == '"';
+    }
     s->rec_at = p;
     s->rec_n = s->nrec;
     s->val_at = p;

@@ -99,6 +99,7 @@ import json as _stdjson
 import math
 import re
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, count, pairwise, repeat
@@ -185,6 +186,8 @@ __all__ = [
     # responses column by column (Rule 7)
     "join_rows_pure",
     "records_pure",
+    "records_lazily",
+    "LazyRecords",
     "request_fast",
     "response_fast",
     "response_rows",
@@ -807,13 +810,16 @@ class _RecordPieces(NamedTuple):
     body is not read so), whether the one piece is every record, parsed at once, and else
     the text around the records' list of a document (its envelope, the list empty) and
     where each record's text begins (int64 offsets from the body's `start`, blanks before
-    it included)."""
+    it included) and ends (after it), and where its pieces begin (record numbers, and
+    the number of records last)."""
 
     path: str
     pieces: Iterator[list[Any] | None]
     whole: bool
     envelope: bytes = b""
     starts: Any = None
+    ends: Any = None
+    bounds: list[int] | None = None
 
 
 def _record_pieces(
@@ -889,7 +895,92 @@ def _split_document(
                 return
             yield recs
 
-    return _RecordPieces(path, pieces(), False, bytes(text[: open_ + 1]) + bytes(text[close:]), starts)
+    envelope = bytes(text[: open_ + 1]) + bytes(text[close:])
+    return _RecordPieces(path, pieces(), False, envelope, starts, ends, bounds)
+
+
+class LazyRecords:
+    """The records of a long JSON document that certainly parses, as `GeneralGroup` reads
+    them: a list of about `_TWIN_PIECE` bytes of records parsed when a record in it is
+    asked for, the last two kept (the group reads its records in order, `CHUNK` at a time,
+    and lets them go: the records it read are written None, which keeps nothing here). So
+    the general path holds no object per record of the whole body (orjson's document of
+    6 MiB of 19-byte records peaked at 35 x the body)."""
+
+    __slots__ = ("_firsts", "_kept", "_n", "_spans", "_text")
+
+    def __init__(
+        self, text: bytes | bytearray, starts: np.ndarray, ends: np.ndarray, bounds: list[int]
+    ) -> None:
+        self._text = text
+        self._firsts = bounds[:-1]
+        self._spans = [(int(starts[i]), int(ends[j - 1])) for i, j in pairwise(bounds)]
+        self._n = bounds[-1]
+        self._kept: dict[int, list[Any]] = {}
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _piece(self, p: int) -> list[Any]:
+        got = self._kept.get(p)
+        if got is None:
+            a, b = self._spans[p]
+            got = loads(b"[" + bytes(self._text[a:b]) + b"]", 0, b - a + 2, False)
+            if len(self._kept) >= 2:
+                del self._kept[next(iter(self._kept))]
+            self._kept[p] = got
+        return got
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            lo, hi, step = k.indices(self._n)
+            if step != 1:
+                raise ValueError("a step")
+            out: list[Any] = []
+            while lo < hi:
+                p = bisect_right(self._firsts, lo) - 1
+                piece, first = self._piece(p), self._firsts[p]
+                upto = min(hi, first + len(piece))
+                out.extend(piece[lo - first : upto - first])
+                lo = upto
+            return out
+        if k < 0:
+            k += self._n
+        if not 0 <= k < self._n:
+            raise IndexError(k)
+        p = bisect_right(self._firsts, k) - 1
+        return self._piece(p)[k - self._firsts[p]]
+
+    def __setitem__(self, k: Any, v: Any) -> None:
+        """`GeneralGroup.chunks` letting the records it read go: nothing to do here."""
+
+
+def records_lazily(
+    buf: bytes | bytearray, start: int, end: int, request: bool
+) -> tuple[LazyRecords, str] | None:
+    """The records of the JSON document ``buf[start:end]`` for the general path, as
+    `LazyRecords`, and their list's JSON path, when it is long (over `_TWIN_WHOLE` bytes),
+    certainly parses (`valid_members`) and is a list of records the structure scan splits:
+    a top-level list (a request's whose first record is no number: a list of numbers is
+    one record), ``{"instances": [...]}`` alone for a request, ``{"predictions": [...]}``
+    alone for a response. None otherwise: the general path parses the whole document."""
+    if end - start <= _TWIN_WHOLE:
+        return None
+    members = valid_members(buf, start, end)
+    m = _ENVELOPE_KEY.match(buf, start, end)
+    if members == 1:
+        if m is None or m.group(1) != (b"instances" if request else b"predictions"):
+            return None
+    elif members != -1:
+        return None
+    got = _record_pieces(buf, start, end, False, False, request)
+    if got is None or got.whole or got.bounds is None:
+        return None
+    text = buf if (start, end) == (0, len(buf)) else bytes(buf[start:end])
+    first = _BLANKS.match(text, int(got.starts[0]))
+    if first is None or text[first.end() : first.end() + 1] not in (b"[", b"{", b'"'):
+        return None  # (a number first: one record of numbers, or numbers among records)
+    return LazyRecords(text, got.starts, got.ends, got.bounds), got.path
 
 
 def _line_pieces(
@@ -1006,8 +1097,9 @@ def _piece_columns(items: list[Any], request: bool, lists: bool) -> dict[str, _C
                 nested = _nested_piece(vals) if len(vals) > 1 else _nested_parts(vals[0])
                 if nested is None:
                     return None
-                payload = (np.array(nested[0], dtype=np.float64), nested[1])
-                cols[key] = _ColumnPiece("N", payload, 0, index, False)
+                cols[key] = _ColumnPiece(
+                    "N", (np.array(nested[0], dtype=np.float64), nested[1]), 0, index, False
+                )
             elif types == {list} and len(set(map(len, vals))) == 1:
                 flat_values = list(chain.from_iterable(vals))
                 if not set(map(type, flat_values)) <= _NUM_TYPES:
@@ -1100,7 +1192,8 @@ def records_pure(
     for anything else (a response of only ``{}`` too, and more than `_RECORD_KEYS` keys,
     as the kernel). A record that is a bare list, number or string is the value of a
     request's ``features`` (a response's ``values``; none may be in a projections or scores
-    envelope, and bare lists and numbers alone decline), as the kernel reads it. orjson
+    envelope, and bare lists and numbers alone decline: the request scanner's, where
+    they are not strings or lists of strings), as the kernel reads it. orjson
     parses the body (each non-blank line in JSON Lines, as the
     general path reads them), a piece of records at a time where it is long
     (`_record_pieces`): each piece's columns are built before the next is parsed. With
@@ -1128,7 +1221,9 @@ def records_pure(
         if bare and kinds != {dict} and kinds <= _BARE_TYPES:
             name = "features" if request else "values"
             nbare += sum(type(r) is not dict for r in items)
-            nbare_str += sum(type(r) is str for r in items)
+            nbare_str += sum(
+                type(r) is str or (type(r) is list and r != [] and type(r[0]) is str) for r in items
+            )
             items = [r if type(r) is dict else {name: r} for r in items]
         cols = _piece_columns(items, request, lists)
         if cols is None:
@@ -2241,9 +2336,9 @@ class GeneralGroup:
     """Records parsed one by one: `Rec` objects, or (with `parse`) the JSON values of the
     records, turned into `Rec` objects `CHUNK` at a time while the columns are built (the
     path of record i in messages is ``f"{prefix}[{i}]"``, or `prefix` alone when it is
-    ``"$"`` or empty and the group holds one record)."""
+    ``"$"`` or empty and the group holds one record; `LazyRecords` for a long document)."""
 
-    recs: list[Any]
+    recs: list[Any] | LazyRecords
     offsets: Sequence[int | None] | None = None
     lines: Sequence[int | None] | None = None
     parse: Callable[[Any, str], Rec] | None = None

@@ -50,6 +50,7 @@ from ._json_layout import (
     FastGroup,
     GeneralGroup,
     Layout,
+    LazyRecords,
     SyntaxProblem,
     _configuration,
     batch_from_groups,
@@ -65,6 +66,7 @@ from ._json_layout import (
     loads_exact32,
     path_offset,
     record_offset,
+    records_lazily,
     replace_columns,
     request_fast,
     request_group,
@@ -152,7 +154,7 @@ def _check_record_alone(buf: bytes | bytearray, start: int, k: int, at: int, all
                 record = loads(snap, at, hi, False)
             except SyntaxProblem:  # (a value inside a valid document parses)
                 record = None
-            if type(record) is dict:
+            if type(record) in (dict, list):  # (a bare list record too: `instance_record`)
                 _check_one_record(snap, at, hi, record, f"{'$' if listed else '$.instances'}[{k}]", k)
                 return
     if alone:
@@ -205,7 +207,7 @@ def _check_response_record_alone(buf: bytes | bytearray, start: int, k: int, at:
         record = loads(snap, at, hi, False)
     except SyntaxProblem:  # (a value inside a valid document parses)
         return
-    if type(record) is dict:
+    if type(record) in (dict, list):  # (a bare list record too: `response_record`)
         _check_one_record(
             snap, at, hi, record, f"{'$' if listed else '$.predictions'}[{k}]", k, response_record
         )
@@ -388,21 +390,28 @@ def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, respo
         bare = request_group(buf, start, len(buf), dtype, items=True)
         if bare is not None:
             return _group_batch(bare, buf, start, dtype, True)
-    if not buf[start:].strip():
-        raise DecodeError(CONTENT_TYPE, "empty body: expected a JSON document", offset=start)
-    try:
-        doc = loads(buf, start, len(buf), allow_nan)
-    except SyntaxProblem as p:
-        raise _syntax_error(CONTENT_TYPE, p, start) from None
     config = None
-    try:
-        if response:
-            items, prefix = response_items(doc)
-        else:
-            items, prefix, config = request_instances(doc)
-    except BadValue as e:
-        del doc
-        raise _bad_error(CONTENT_TYPE, e, None, buf, start) from None
+    items: list[Any] | LazyRecords
+    lazily = None if allow_nan else records_lazily(buf, start, len(buf), not response)
+    if lazily is not None:
+        # a long document of records: parsed a piece at a time as the records are read
+        items, prefix = lazily
+        doc = None
+    else:
+        if not buf[start:].strip():
+            raise DecodeError(CONTENT_TYPE, "empty body: expected a JSON document", offset=start)
+        try:
+            doc = loads(buf, start, len(buf), allow_nan)
+        except SyntaxProblem as p:
+            raise _syntax_error(CONTENT_TYPE, p, start) from None
+        try:
+            if response:
+                items, prefix = response_items(doc)
+            else:
+                items, prefix, config = request_instances(doc)
+        except BadValue as e:
+            del doc
+            raise _bad_error(CONTENT_TYPE, e, None, buf, start) from None
     parse = response_record if response else instance_record
     general = GeneralGroup(items, parse=parse, prefix=prefix, text=(buf, 0))
     del doc, items
