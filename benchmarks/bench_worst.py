@@ -225,6 +225,31 @@ SHAPES: dict[str, dict[str, Callable[[int], Body]]] = {
             _fill(b'{"score": 0.5}', n, b'{"predictions": [', b"]}", b","),
             True,
         ),
+        'empty tensor objects `{"a": {}}`': lambda n: (
+            "application/json",
+            _fill(b'{"a": {}}', n, b"[", b"]", b","),
+            False,
+        ),
+        "empty nested lists `[[]]`": lambda n: (
+            "application/json",
+            _fill(b"[[]]", n, b"[", b"]", b","),
+            False,
+        ),
+        'bare lists of a string `["a"]`': lambda n: (
+            "application/json",
+            _fill(b'["a"]', n, b"[", b"]", b","),
+            False,
+        ),
+        "a bare list holding an object `[{}]` (refused)": lambda n: (
+            "application/json",
+            _fill(b"[{}]", n, b"[", b"]", b","),
+            False,
+        ),
+        "sparse tensors of shape `[]` (refused: a column error)": lambda n: (
+            "application/json",
+            _fill(b'{"a": {"shape": []}}', n, b"[", b"]", b","),
+            False,
+        ),
         "`null` score in the last response record (refused)": lambda n: (
             "application/json",
             _fill(b'{"score": 0.5}', n - 20, b'{"predictions": [', b', {"score": null}]}', b","),
@@ -260,6 +285,8 @@ SHAPES: dict[str, dict[str, Callable[[int], Body]]] = {
             b'{"a": null}\n' + _fill(b'{"a": 1}\n', n - 12),
             False,
         ),
+        "`{}` response lines": lambda n: ("application/jsonlines", _fill(b"{}\n", n), True),
+        '`{"a": {}}` response lines': lambda n: ("application/jsonlines", _fill(b'{"a": {}}\n', n), True),
         "a list line among objects": lambda n: (
             "application/jsonlines",
             _fill(b'{"a": 1}\n', n - 8) + b"[1, 2]\n",
