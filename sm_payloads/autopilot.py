@@ -1140,7 +1140,7 @@ def _json_fast(
     if _CREC is not None:
         got = _CREC.json_records(raw, start, len(raw), lines, False, True, True)
     else:
-        got = _jlayout.records_pure(raw, start, len(raw), lines, False, True)
+        got = _jlayout.records_pure(raw, start, len(raw), lines, False, True, empties=False)
     if got is None:
         return None
     n, cols = got

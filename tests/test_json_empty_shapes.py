@@ -174,3 +174,36 @@ def test_long_bodies_of_empty_shapes_within_the_bound(unit: bytes, path: str) ->
     got = peak(run)
     assert got < bound(body)
     assert got < (4 if path == "C" else 24) * len(body)
+
+
+# --------------------------------------------------------------------------------------
+# A response of only {}: its records, without a column
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "lines", "n"),
+    [
+        (b"[{}, {}, {}]", False, 3),
+        (b'{"predictions": [{}, {}]}', False, 2),
+        (b'{"projections": [{}, {}]}', False, 2),
+        (b"{}\n\n{}\n{}\n{}\n", True, 4),
+    ],
+)
+def test_a_response_of_only_empty_records(body: bytes, lines: bool, n: int) -> None:
+    got = all_paths(body, lines, True)
+    assert isinstance(got, smp.RecordBatch)
+    assert got.n == n and dict(got.label) == {} and dict(got.features) == {}
+    if J._CREC is not None:
+        read = J._CREC.json_records(body, 0, len(body), lines, False)
+        assert read is not None and read[0] == n and read[1] == []
+        # the Autopilot reader (texts) and check mode still decline it
+        assert J._CREC.json_records(body, 0, len(body), lines, False, True, True) is None
+    assert J.records_pure(body, 0, len(body), lines) == (n, [])
+    assert J.records_pure(body, 0, len(body), lines, empties=False) is None
+
+
+def test_memory_of_a_long_response_of_only_empty_records() -> None:
+    body = b"{}\n" * 400_000
+    assert decode(body, True, True).n == 400_000
+    assert peak(lambda: decode(body, True, True)) < 2 * len(body)  # (31 x on the general path)

@@ -159,6 +159,8 @@ typedef struct {
     Py_ssize_t nbare;     /* records that are a bare list, number or string */
     Py_ssize_t nbare_str; /* of them, strings and lists of strings */
     int no_bare;       /* (a projections or scores envelope) none may be */
+    int empties;       /* a response of only {} is read: records without a column (not the
+                        * Autopilot reader's texts, not in check mode) */
     Py_ssize_t nrec;
     /* the keys by name: an open-addressing table of column indices (-1: empty), at most
      * half full */
@@ -910,9 +912,9 @@ static int scan_body(Scan *s, const char *p) {
             p = skip_ws(s, p);
             if (p < end && *p != '\n') return 0;
         }
-        /* a response of only {} declines; so do bare lists and numbers alone (the request
-         * scanner's) */
-        return s->nrec > 0 && (s->request || s->ncols > 0) && (s->nbare < s->nrec || s->nbare_str > 0);
+        /* a response of only {} declines but where empties; so do bare lists and numbers
+         * alone (the request scanner's) */
+        return s->nrec > 0 && (s->request || s->ncols > 0 || s->empties) && (s->nbare < s->nrec || s->nbare_str > 0);
     }
     p = skip_ws(s, p);
     if (p >= end) return 0;
@@ -962,7 +964,7 @@ static int scan_body(Scan *s, const char *p) {
     }
     /* a response of only {} declines; so do bare lists and numbers alone (a list of numbers
      * is one record, and the request scanner reads lists) */
-    return p == end && (s->request || s->ncols > 0) && (s->nbare < s->nrec || s->nbare_str > 0);
+    return p == end && (s->request || s->ncols > 0 || s->empties) && (s->nbare < s->nrec || s->nbare_str > 0);
 }
 
 static int hexval(unsigned char c) {
@@ -1857,6 +1859,7 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
     s.lists = request || lists;
     s.grammar = allow_nan ? SMP_JSON_NAN : SMP_JSON;
     s.check = check;
+    s.empties = !texts && !check;
     s.cols = (Col *)calloc(FIRST_COLS, sizeof(Col));
     s.colcap = FIRST_COLS;
     s.slots = (int16_t *)malloc(SLOTS * sizeof(int16_t));

@@ -1180,6 +1180,7 @@ def records_pure(
     allow_nan: bool = False,
     lists: bool = False,
     parsed: list[Any] | None = None,
+    empties: bool = True,
 ) -> _RecordColumns | None:
     """The twin of ``_cjsonrec.json_records``: ``buf[start:end]`` as response records of
     scalars, (n, [(key, kind, values, width, index), ...]) with kind ``n`` (numbers: float64
@@ -1189,8 +1190,9 @@ def records_pure(
     a request's ``S``, lists of strings, and ``k``, sparse tensor objects), keys in the
     order they first appear; a key missing from some records has the
     int64 `index` of the records that hold it (else None), and its values are theirs. None
-    for anything else (a response of only ``{}`` too, and more than `_RECORD_KEYS` keys,
-    as the kernel). A record that is a bare list, number or string is the value of a
+    for anything else (more than `_RECORD_KEYS` keys, as the kernel; a response of only
+    ``{}`` is its records without a column, but without `empties`: the Autopilot reader's,
+    where the kernel reads texts). A record that is a bare list, number or string is the value of a
     request's ``features`` (a response's ``values``; none may be in a projections or scores
     envelope, and bare lists and numbers alone decline: the request scanner's, where
     they are not strings or lists of strings), as the kernel reads it. orjson
@@ -1234,8 +1236,8 @@ def records_pure(
         del items, cols
         if _over_keys(keys, request):
             return None  # as the kernel: the general path reads records of many keys
-    if not keys and not request:
-        return None  # a response of only {}
+    if not keys and not request and not empties:
+        return None  # a response of only {} (the Autopilot reader's)
     if nbare == n and not nbare_str:
         return None  # bare lists and numbers alone: the request scanner's
     out: list[tuple[str, str, Any, int, Any]] = []
