@@ -207,3 +207,81 @@ def test_memory_of_a_long_response_of_only_empty_records() -> None:
     body = b"{}\n" * 400_000
     assert decode(body, True, True).n == 400_000
     assert peak(lambda: decode(body, True, True)) < 2 * len(body)  # (31 x on the general path)
+
+
+# --------------------------------------------------------------------------------------
+# Tensor objects in responses: the column reader's too (but the Autopilot reader's)
+# --------------------------------------------------------------------------------------
+
+
+def test_response_tensor_objects_of_one_value_are_scalars() -> None:
+    got = all_paths(b'[{"a": {"values": [1]}, "b": 2}, {"a": {"values": [3]}, "b": 4}]', False, True)
+    assert isinstance(got, smp.RecordBatch)
+    assert got.label["a"].tolist() == [1.0, 3.0] and got.label["a"].shape == (2,)
+    assert got.label["b"].tolist() == [2.0, 4.0]
+
+
+@pytest.mark.parametrize(
+    ("body", "lines", "want"),
+    [
+        (b'{"a": {"values": [1, 2]}}\n{"a": {"values": [3, 4]}}\n', True, [[1.0, 2.0], [3.0, 4.0]]),
+        (b'{"predictions": [{"a": {}}, {"a": {}}]}', False, [[], []]),
+        (
+            b'[{"a": {"values": [1], "shape": [1]}}, {"a": {"values": [2], "shape": [1]}}]',
+            False,
+            [[1.0], [2.0]],
+        ),
+    ],
+)
+def test_response_tensor_objects_of_lists(body: bytes, lines: bool, want: list[Any]) -> None:
+    got = all_paths(body, lines, True)
+    assert isinstance(got, smp.RecordBatch) and got.label["a"].tolist() == want
+
+
+def test_response_sparse_tensor_objects() -> None:
+    body = (
+        b'{"predictions": [{"a": {"keys": [1], "values": [2.5], "shape": [3]}},'
+        b' {"a": {"keys": [0], "values": [4], "shape": [3]}}]}'
+    )
+    got = all_paths(body, False, True)
+    assert isinstance(got, smp.RecordBatch)
+    assert got.label["a"].toarray().tolist() == [[0.0, 2.5, 0.0], [4.0, 0.0, 0.0]]
+
+
+def test_the_column_reader_reads_response_tensor_objects() -> None:
+    if J._CREC is None:
+        pytest.skip("the C extension is not built")
+    body = b'[{"a": {"values": [1]}}, {"a": {"values": [2]}}]'
+    got = J._CREC.json_records(body, 0, len(body), False, False)
+    assert got is not None and got[0] == 2 and [c[:2] for c in got[1]] == [("a", "n")]
+    # the Autopilot reader (texts) declines them
+    assert J._CREC.json_records(body, 0, len(body), False, False, True, True) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.just({}),
+            st.builds(lambda v: {"values": v}, st.lists(st.integers(-3, 3), max_size=3)),
+            st.builds(lambda k: {"keys": [k], "values": [1.5], "shape": [3]}, st.integers(0, 3)),
+            st.builds(lambda v: {"values": v, "shape": [len(v)]}, st.lists(st.integers(-3, 3), max_size=2)),
+            st.just({"values": ["x"]}),
+            st.integers(-2, 2),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    lines=st.booleans(),
+)
+def test_response_tensor_objects_on_every_path(values: list[Any], lines: bool) -> None:
+    recs = [{"a": v} for v in values]
+    body = b"".join(json.dumps(r).encode() + b"\n" for r in recs) if lines else json.dumps(recs).encode()
+    all_paths(body, lines, True)
+
+
+def test_memory_of_long_responses_of_tensor_objects() -> None:
+    body = b'{"a": {}}\n' * 200_000
+    assert decode(body, True, True).n == 200_000
+    if J._CREC is not None:
+        assert peak(lambda: decode(body, True, True)) < 2 * len(body)  # (29 x on the general path)

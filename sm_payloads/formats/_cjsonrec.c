@@ -465,7 +465,7 @@ static int sparse_kind(Col *col, int first, const int64_t *shape, Py_ssize_t ran
     return 0;
 }
 
-/* A tensor object at p (on its '{'; requests), what the request scanner (_cjson.c,
+/* A tensor object at p (on its '{'; requests, responses but Autopilot's), what the request scanner (_cjson.c,
  * column_value) reads of one, read the same way: without keys and shape the list of its
  * values (none: an empty list), as the general path reads it; with keys and a shape a
  * sparse record (a shape of rank >= 1, one key per value, every key inside the shape, the
@@ -693,7 +693,8 @@ static const char *scan_value(Scan *s, const char *p, Col *col, int first) {
         if (col->kind == K_RAG && put_count(col, RAG_SCALAR) < 0) return NULL;
         return p;
     }
-    if (*p == '{' && s->request) return scan_tensor(s, p, col, first);
+    /* a tensor object: a request's, and a response's but the Autopilot reader's (texts) */
+    if (*p == '{' && (s->request || s->empties)) return scan_tensor(s, p, col, first);
     return NULL; /* true, false, null, another object: the general path */
 }
 
@@ -1878,8 +1879,10 @@ static PyObject *json_records(PyObject *self, PyObject *args) {
     for (j = 0; ok && j < s.ncols; j++) {
         Col *col = &s.cols[j];
         /* a label whose every value is a tensor object of one value (no shape) is a
-         * scalar, as the general path reads it (and as the protobuf layout writes one) */
-        if (!check && col->ctx == CTX_LABEL && col->kind == K_VEC && col->width == 1 && col->wrapped == col->present)
+         * scalar, as the general path reads it (and as the protobuf layout writes one); a
+         * response's keys are its label's */
+        if (!check && (col->ctx == CTX_LABEL || (!request && col->ctx == CTX_TOP)) && col->kind == K_VEC &&
+            col->width == 1 && col->wrapped == col->present)
             col->kind = K_NUM;
         /* a column the last records lack has no index yet when only they lack it */
         if (s.cols[j].present != s.nrec && open_index(&s.cols[j]) < 0) {
