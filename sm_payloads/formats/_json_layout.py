@@ -887,9 +887,17 @@ def _split_document(
     if any(text[int(ends[j - 1]) : int(starts[j])].strip() != b"," for j in bounds[1:-1]):
         return None
 
+    # each piece is parsed at the depth its records have in the document (1 in a bare
+    # list, 2 in an envelope), so that orjson's limit of nesting refuses a piece of the
+    # records it refuses in the whole document
+    depth = 1 if path == "$" else 2
+
     def pieces() -> Iterator[list[Any] | None]:
         for i, j in pairwise(bounds):
-            recs = _parsed(b"[" + bytes(text[int(starts[i]) : int(ends[j - 1])]) + b"]", allow_nan)
+            piece = bytes(text[int(starts[i]) : int(ends[j - 1])])
+            recs = _parsed(b"[" * depth + piece + b"]" * depth, allow_nan)
+            if depth == 2 and type(recs) is list and len(recs) == 1:
+                recs = recs[0]
             if type(recs) is not list or len(recs) != j - i:
                 yield None
                 return
@@ -1425,10 +1433,9 @@ def record_column(
         return col
     if kind == "S":
         # lists of strings (requests): one list per record, as the general path holds them
-        if held is not None:
-            return None  # some records lack the key: the general path
+        # (None in a record that lacks the key)
         col = np.empty(n, dtype=object)
-        for i, texts in enumerate(payload):
+        for i, texts in zip(range(n) if held is None else held.tolist(), payload, strict=True):
             col[i] = texts
         return col
     if kind == "k":
@@ -3740,8 +3747,8 @@ def _members(text: bytes) -> int | None:
     does not read it."""
     try:
         got = _stdjson.loads(text, object_pairs_hook=_PairCount)
-    except ValueError:
-        return None
+    except (ValueError, RecursionError):
+        return None  # (a record nested deeper than Python's json reads: not sure)
     return len(got) if type(got) is _PairCount else -1
 
 

@@ -1,0 +1,218 @@
+"""Review of the JSON pieces (issue #20): bodies parsed a piece of records at a time by the
+column reader's twins, the pure `valid_members` and the general path's `LazyRecords`
+must give what the whole document gives. Each test is a defect the review found; the
+expected outcomes are written out (orjson's reading of the whole document, the grammar's
+record errors) and checked against the general path with every fast reader switched off
+(`reference`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pytest
+
+import sm_payloads as smp
+from sm_payloads.columns import Ragged
+from sm_payloads.formats import _json_layout as J
+from sm_payloads.formats import json as JS
+from sm_payloads.formats import jsonlines as JL
+from tests.helpers import bound, peak
+from tests.test_json_general_fast import all_paths, decode, general_path, outcome, pure, same_outcome
+from tests.test_json_pieces import small_pieces
+
+
+@contextmanager
+def reference() -> Iterator[None]:
+    """The general path alone: every scanner and column reader switched off, and the
+    document parsed whole (no `LazyRecords`)."""
+    with pytest.MonkeyPatch.context() as m:
+        for module in (JS, JL):
+            for name in ("request_group", "request_fast", "response_fast", "scan"):
+                m.setattr(module, name, lambda *a, **k: None)
+        m.setattr(JS, "records_lazily", lambda *a, **k: None)
+        yield
+
+
+def _outcome(body: bytes, response: bool) -> Any:
+    return outcome(lambda: decode(body, False, response))
+
+
+def _every_path(body: bytes, response: bool) -> Any:
+    """The outcome of the whole-document general path, after checking that every path, in
+    small pieces and whole, gives it."""
+    with reference():
+        want = _outcome(body, response)
+    for contexts in ((), (pure,), (small_pieces,), (pure, small_pieces), (general_path, small_pieces)):
+        with pytest.MonkeyPatch.context():
+            stack = [c() for c in contexts]
+            for c in stack:
+                c.__enter__()
+            try:
+                got = _outcome(body, response)
+            finally:
+                for c in reversed(stack):
+                    c.__exit__(None, None, None)
+        same_outcome(got, want)
+    return want
+
+
+def _deep(depth: int) -> bytes:
+    return b"[" * depth + b"1" + b"]" * depth
+
+
+def _records(deep: int) -> bytes:
+    """Five sound records, one nested `deep` lists deep, one sound record."""
+    return b", ".join([b'{"a": [1]}'] * 5 + [b'{"a": %s}' % _deep(deep), b'{"a": [2]}'])
+
+
+# --------------------------------------------------------------------------------------
+# 1. A piece is parsed at its records' depth in the document (orjson's limit of 1024)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("envelope", "response"), [(b"instances", False), (b"predictions", True)])
+def test_a_record_too_deep_for_the_whole_envelope_is_too_deep_in_its_piece(
+    envelope: bytes, response: bool
+) -> None:
+    # the record {"a": [[...1022 lists...]]} holds 1023 containers, 1025 in its envelope:
+    # orjson (at most 1024) refuses the whole document at the 1; a piece parsed as
+    # [records] held it in 1024, which orjson read, and the pure path reported the
+    # grammar's error of record 5 instead
+    body = b'{"%s": [%s]}' % (envelope, _records(1022))
+    at = len(b'{"%s": [' % envelope) + len(b'{"a": [1]}, ') * 5 + len(b'{"a": ') + 1022
+    assert body[at - 1 : at + 1] == b"[1"
+    expected = ("error", "invalid JSON: depth limit exceeded", at, 1, None)
+    assert _every_path(body, response) == expected
+    with small_pieces():
+        got = J._record_pieces(body, 0, len(body), False, False, not response)
+        assert got is not None and not got.whole
+        assert None in list(got.pieces)  # the piece of the deep record does not parse
+        assert J._valid_members_pure(body, 0, len(body)) is None
+
+
+@pytest.mark.parametrize("response", [False, True])
+def test_a_record_as_deep_as_orjson_reads_in_a_bare_list(response: bool) -> None:
+    # in a bare list the same record is in 1024 containers: the whole document parses, and
+    # so does its piece; the error is the grammar's, at record 5 (67: its first byte)
+    body = b"[%s]" % _records(1022)
+    assert _every_path(body, response) == ("error", "$[5].a: nested more than 32 levels deep", 67, None, 5)
+    # one list more: orjson refuses the document at the 1, and every piece of it
+    body = b"[%s]" % _records(1023)
+    at = len(b'[{"a": [1]}, {"a": [1]}, {"a": [1]}, {"a": [1]}, {"a": [1]}, {"a": ') + 1023
+    assert body[at : at + 1] == b"1"
+    assert _every_path(body, response) == ("error", "invalid JSON: depth limit exceeded", at, 1, None)
+
+
+def test_a_long_body_with_a_record_too_deep_on_the_pure_path() -> None:
+    # over 256 KiB, the size at which the twins parse pieces: the pure path gives the
+    # C path's (and the whole document's) syntax error
+    body = b'{"instances": [' + b'{"a": [1]}, ' * 30_000 + b'{"a": %s}]}' % _deep(1022)
+    assert len(body) > 1 << 18
+    at = body.index(b"1]]]")
+    with reference():
+        want = _outcome(body, False)
+    assert want == ("error", "invalid JSON: depth limit exceeded", at, 1, None)
+    assert _outcome(body, False) == want
+    with pure():
+        assert _outcome(body, False) == want
+
+
+# --------------------------------------------------------------------------------------
+# 2. The pure valid_members of a record Python's json cannot nest so deep
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("response", [False, True])
+def test_the_pure_validity_pass_of_a_deep_record_is_not_sure(response: bool) -> None:
+    # orjson reads the body (1023 deep), Python's json, which counted the members, raised
+    # RecursionError out of the pure path's decode
+    body = b"[%s]" % _records(1021)
+    assert J._members(body) is None
+    assert J._valid_members_pure(body, 0, len(body)) is None
+    with pure():
+        got = _outcome(body, response)
+    assert got == ("error", "$[5].a: nested more than 32 levels deep", 67, None, 5)
+    assert _every_path(body, response) == got
+
+
+# --------------------------------------------------------------------------------------
+# 3. Lists of strings some records lack: None in those records, by the column reader
+# --------------------------------------------------------------------------------------
+
+
+def _strings_column(col: Any, want: list[Any]) -> None:
+    assert isinstance(col, np.ndarray) and col.dtype == object and col.shape == (len(want),)
+    assert col.tolist() == want
+    assert [type(x) for x in col] == [type(x) for x in want]
+
+
+def _ragged(col: Any, values: list[float], offsets: list[int], valid: list[bool]) -> None:
+    assert isinstance(col, Ragged)
+    assert col.values.dtype == np.float64 and col.values.tolist() == values
+    assert col.offsets.tolist() == offsets
+    assert col.valid is not None and col.valid.tolist() == valid
+
+
+@pytest.mark.parametrize(
+    ("body", "lines", "key"),
+    [
+        (b'[["a"], ["b", "c"], {"x": 1}]', False, "values"),
+        (b'{"instances": [{"a": ["a"]}, {"a": ["b", "c"]}, {"x": 1}]}', False, "a"),
+        (b'{"a": ["a"]}\n{"a": ["b", "c"]}\n\n{"x": 1}\n', True, "a"),
+        (b'[{"data": {"a": ["a"]}}, {"data": {"a": ["b", "c"]}}, {"data": {"x": 1}}]', False, "a"),
+    ],
+)
+def test_lists_of_strings_some_records_lack(body: bytes, lines: bool, key: str) -> None:
+    # the column reader (C and its twin) read the body, and record_column sent a column of
+    # lists of strings with records lacking it to the general path: 6 MiB of ["a"]
+    # records and one object record took 760 ns a byte and 26 x the body on the C path
+    # (55 ns and 18 x now)
+    got = all_paths(body, lines)
+    assert isinstance(got, smp.RecordBatch) and got.n == 3 and list(got.features) == [key, "x"]
+    _strings_column(got.features[key], [["a"], ["b", "c"], None])
+    _ragged(got.features["x"], [1.0], [0, 0, 0, 1], [False, False, True])
+    with reference():
+        same_outcome(decode(body, lines), got)
+    # read by the column reader, not by the general path
+    for contexts in ((), (pure,)):
+        with pytest.MonkeyPatch.context():
+            stack = [c() for c in contexts]
+            for c in stack:
+                c.__enter__()
+            try:
+                fast = J.request_fast(body, 0, len(body), lines, None, None, "application/json")
+            finally:
+                for c in reversed(stack):
+                    c.__exit__(None, None, None)
+        assert isinstance(fast, smp.RecordBatch)
+        same_outcome(fast, got)
+
+
+def test_lists_of_strings_a_record_lacks_in_pieces() -> None:
+    # lists of strings in the first pieces, a record without them in the last
+    body = b"[" + b", ".join([b'["a", "b"]'] * 6 + [b'{"x": 2.5}', b'["c"]']) + b"]"
+    with small_pieces():
+        got = all_paths(body, False)
+    assert isinstance(got, smp.RecordBatch) and got.n == 8
+    _strings_column(got.features["values"], [["a", "b"]] * 6 + [None, ["c"]])
+    _ragged(got.features["x"], [2.5], [0, 0, 0, 0, 0, 0, 0, 1, 1], [False] * 6 + [True, False])
+
+
+def test_a_long_body_of_string_lists_and_an_object_within_the_bound() -> None:
+    body = b"[" + b'["a"], ' * 200_000 + b'{"x": 1}]'
+    got = decode(body, False)
+    assert got.n == 200_001 and got.features["values"][-1] is None
+    assert got.features["values"][0] == ["a"] and got.features["x"].valid.sum() == 1
+    for contexts in ((), (pure,)):
+        with pytest.MonkeyPatch.context():
+            stack = [c() for c in contexts]
+            for c in stack:
+                c.__enter__()
+            try:
+                assert peak(lambda: decode(body, False)) < bound(body)
+            finally:
+                for c in reversed(stack):
+                    c.__exit__(None, None, None)
