@@ -748,6 +748,21 @@ def _flat_record(r: dict[str, Any]) -> Any:
     return out
 
 
+def _response_flat(r: dict[str, Any]) -> Any:
+    """A response record for `records_pure` with tensors, as ``_cjsonrec.json_records``
+    reads it: a tensor object as the values of a request's label (`_tensor_values`: a
+    `_SparseCell`, or its list, a `_Wrapped` one when no shape is given); `_NOTHING` for
+    an object the kernel does not read."""
+    out: dict[str, Any] = {}
+    for k, v in r.items():
+        if type(v) is dict:
+            v = _tensor_values(v, True)
+            if v is _NOTHING:
+                return _NOTHING
+        out[k] = v
+    return out
+
+
 class _Wrapped(list[Any]):
     """The values of a tensor object of values alone in a record's ``label`` (see
     `records_pure`)."""
@@ -1044,11 +1059,19 @@ class _ColumnPiece(NamedTuple):
     singles: bool
 
 
-def _piece_columns(items: list[Any], request: bool, lists: bool) -> dict[str, _ColumnPiece] | None:
+def _piece_columns(
+    items: list[Any], request: bool, lists: bool, tensors: bool = False
+) -> dict[str, _ColumnPiece] | None:
     """The columns of one piece of records, as `records_pure` reads them; None where it
-    declines the body."""
+    declines the body. With `tensors`, a response's tensor objects are read as the kernel
+    reads them (as a request's label: `_response_flat`)."""
     if not items or set(map(type, items)) != {dict}:
         return None
+    if not request and tensors:
+        flat_items = [_response_flat(r) if dict in set(map(type, r.values())) else r for r in items]
+        if _NOTHING in flat_items:
+            return None
+        items = flat_items
     if request:
         # a record's "data" and "label" objects, and tensor objects of values alone, as
         # the kernel reads them: keys "data\0name" and "label\0name", values the lists
@@ -1077,14 +1100,14 @@ def _piece_columns(items: list[Any], request: bool, lists: bool) -> dict[str, _C
     for key, held in where.items():
         vals = [items[i][key] for i in held]
         index = None if len(held) == n else np.frombuffer(held, dtype=np.int64)
-        if request and _SparseCell in set(map(type, vals)):
+        if _SparseCell in set(map(type, vals)):  # (a request's, or a response's with tensors)
             sparse = _sparse_payload(vals)
             if sparse is None:
                 return None  # sparse and other records in one column
             cols[key] = _ColumnPiece("k", sparse, 0, index, False)
             continue
         singles = False
-        if request and key.startswith("label\0") and _Wrapped in set(map(type, vals)):
+        if (not request or key.startswith("label\0")) and _Wrapped in set(map(type, vals)):
             if all(type(v) is _Wrapped and len(v) == 1 for v in vals):
                 # a tensor object of one value (no shape) in every record of a label: a
                 # scalar, as the general path reads it (the kernel makes the column 'n')
@@ -1199,8 +1222,9 @@ def records_pure(
     order they first appear; a key missing from some records has the
     int64 `index` of the records that hold it (else None), and its values are theirs. None
     for anything else (more than `_RECORD_KEYS` keys, as the kernel; a response of only
-    ``{}`` is its records without a column, but without `empties`: the Autopilot reader's,
-    where the kernel reads texts). A record that is a bare list, number or string is the value of a
+    ``{}`` is its records without a column, and a response's tensor objects are read as a
+    request's label's, but without `empties`: the Autopilot reader's, where the kernel
+    reads texts). A record that is a bare list, number or string is the value of a
     request's ``features`` (a response's ``values``; none may be in a projections or scores
     envelope, and bare lists and numbers alone decline: the request scanner's, where
     they are not strings or lists of strings), as the kernel reads it. orjson
@@ -1235,7 +1259,7 @@ def records_pure(
                 type(r) is str or (type(r) is list and r != [] and type(r[0]) is str) for r in items
             )
             items = [r if type(r) is dict else {name: r} for r in items]
-        cols = _piece_columns(items, request, lists)
+        cols = _piece_columns(items, request, lists, empties)
         if cols is None:
             return None
         for key, col in cols.items():
