@@ -399,7 +399,10 @@ def test_memory_of_long_documents_the_general_path_reads(unit: bytes, want: str)
         return "read"
 
     assert run().startswith(want)
-    assert peak(run) < 26 * len(body)  # (orjson's whole document: 35 to 40 x)
+    got = peak(run)
+    assert got < bound(body)
+    if J._CREC is not None:  # (orjson's whole document: 35 to 40 x; the pure structure scan: 17 x)
+        assert got < 26 * len(body)
 
 
 def test_bare_lists_of_strings_are_the_column_readers() -> None:
