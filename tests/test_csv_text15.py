@@ -34,6 +34,7 @@ import sm_payloads as smp
 from sm_payloads import _native
 from sm_payloads.formats import _csv_text, _textnum
 from sm_payloads.formats import csv as c
+from tests.test_csv_text_fast import canon
 
 C = _native.load("formats._cparse")
 native = pytest.mark.skipif(C is None, reason="the C extension is not built (or SM_PAYLOADS_PURE_PYTHON)")
@@ -380,25 +381,6 @@ def mode(name: str, piece_bytes: int | None = None) -> Iterator[None]:
                 mock.patch.object(c, "text_rows_from", lambda *a: None),
             ):
                 yield
-
-
-def canon(x: Any) -> Any:
-    if isinstance(x, smp.RecordBatch):
-        return (
-            "batch",
-            x.n,
-            {k: canon(v) for k, v in x.features.items()},
-            {k: canon(v) for k, v in x.label.items()},
-        )
-    if isinstance(x, np.ndarray):
-        if x.dtype.kind == "O":
-            return ("O", x.shape, [canon(v) for v in x.tolist()])
-        return (x.dtype.str, x.shape, x.tobytes())
-    if isinstance(x, list):
-        return ("list", [canon(v) for v in x])
-    if isinstance(x, smp.DecodeError):
-        return ("error", str(x), x.offset, x.line, x.record_index)
-    return (type(x).__name__, x)
 
 
 def outcome(fn: Callable[[], Any]) -> Any:

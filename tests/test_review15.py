@@ -74,6 +74,16 @@ def _records(deep: int) -> bytes:
 
 
 @pytest.mark.parametrize(("envelope", "response"), [(b"instances", False), (b"predictions", True)])
+@contextmanager
+def _path(pure_path: bool) -> Iterator[None]:
+    """The pure path (the twins) or the path as built."""
+    if pure_path:
+        with pure():
+            yield
+    else:
+        yield
+
+
 def test_a_record_too_deep_for_the_whole_envelope_is_too_deep_in_its_piece(
     envelope: bytes, response: bool
 ) -> None:
@@ -177,16 +187,9 @@ def test_lists_of_strings_some_records_lack(body: bytes, lines: bool, key: str) 
     with reference():
         same_outcome(decode(body, lines), got)
     # read by the column reader, not by the general path
-    for contexts in ((), (pure,)):
-        with pytest.MonkeyPatch.context():
-            stack = [c() for c in contexts]
-            for c in stack:
-                c.__enter__()
-            try:
-                fast = J.request_fast(body, 0, len(body), lines, None, None, "application/json")
-            finally:
-                for c in reversed(stack):
-                    c.__exit__(None, None, None)
+    for pure_path in (False, True):
+        with _path(pure_path):
+            fast = J.request_fast(body, 0, len(body), lines, None, None, "application/json")
         assert isinstance(fast, smp.RecordBatch)
         same_outcome(fast, got)
 
@@ -206,16 +209,9 @@ def test_a_long_body_of_string_lists_and_an_object_within_the_bound() -> None:
     got = decode(body, False)
     assert got.n == 200_001 and got.features["values"][-1] is None
     assert got.features["values"][0] == ["a"] and got.features["x"].valid.sum() == 1
-    for contexts in ((), (pure,)):
-        with pytest.MonkeyPatch.context():
-            stack = [c() for c in contexts]
-            for c in stack:
-                c.__enter__()
-            try:
-                assert peak(lambda: decode(body, False)) < bound(body)
-            finally:
-                for c in reversed(stack):
-                    c.__exit__(None, None, None)
+    for pure_path in (False, True):
+        with _path(pure_path):
+            assert peak(lambda: decode(body, False)) < bound(body)
 
 
 # --------------------------------------------------------------------------------------
