@@ -8,7 +8,7 @@ record errors) and checked against the general path with every fast reader switc
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import numpy as np
@@ -46,17 +46,22 @@ def _every_path(body: bytes, response: bool) -> Any:
     with reference():
         want = _outcome(body, response)
     for contexts in ((), (pure,), (small_pieces,), (pure, small_pieces), (general_path, small_pieces)):
-        with pytest.MonkeyPatch.context():
-            stack = [c() for c in contexts]
-            for c in stack:
-                c.__enter__()
-            try:
-                got = _outcome(body, response)
-            finally:
-                for c in reversed(stack):
-                    c.__exit__(None, None, None)
+        with ExitStack() as stack:
+            for c in contexts:
+                stack.enter_context(c())
+            got = _outcome(body, response)
         same_outcome(got, want)
     return want
+
+
+@contextmanager
+def _path(pure_path: bool) -> Iterator[None]:
+    """The pure path (the twins) or the path as built."""
+    if pure_path:
+        with pure():
+            yield
+    else:
+        yield
 
 
 def _deep(depth: int) -> bytes:
@@ -74,16 +79,6 @@ def _records(deep: int) -> bytes:
 
 
 @pytest.mark.parametrize(("envelope", "response"), [(b"instances", False), (b"predictions", True)])
-@contextmanager
-def _path(pure_path: bool) -> Iterator[None]:
-    """The pure path (the twins) or the path as built."""
-    if pure_path:
-        with pure():
-            yield
-    else:
-        yield
-
-
 def test_a_record_too_deep_for_the_whole_envelope_is_too_deep_in_its_piece(
     envelope: bytes, response: bool
 ) -> None:
