@@ -670,6 +670,25 @@ static PyObject *ascii_char[128];
 
 /* The sink's table of the texts of 2 to 8 bytes it made last, for a call of `fields`
  * fields (none for a few hundred: the table costs more than it saves); -1 on no memory. */
+/* The sink's cache of short texts: the caller's `slots` slots of list `cache`, or where
+ * there are none and the text is ASCII one of its own (freed with the sink); -1 with an
+ * exception. */
+static int sink_cache(TSink *sink, PyObject *cache, Py_ssize_t slots) {
+    if (slots) {
+        sink->cache = ((PyListObject *)cache)->ob_item;
+        sink->mask = (size_t)slots - 1;
+    } else if (sink->ascii) {
+        sink->cache = (PyObject **)PyMem_Calloc(TEXT_CACHE, sizeof(PyObject *));
+        if (sink->cache == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        sink->mask = TEXT_CACHE - 1;
+        sink->owned = 1;
+    }
+    return 0;
+}
+
 static int text_near(TSink *sink, Py_ssize_t fields) {
     if (fields < 512) return 0;
     sink->near = (struct TShort *)PyMem_Calloc(TEXT_NEAR, sizeof(struct TShort));
@@ -747,18 +766,8 @@ static PyObject *csv_text(PyObject *self, PyObject *args) {
                 PyErr_SetString(PyExc_RuntimeError, "csv_text: the cache changed while it was read");
                 goto fail;
             }
-            sink.cache = ((PyListObject *)cache)->ob_item;
-            sink.mask = (size_t)slots - 1;
-        } else if (sink.ascii) {
-            sink.cache = (PyObject **)PyMem_Calloc(TEXT_CACHE, sizeof(PyObject *));
-            if (sink.cache == NULL) {
-                PyErr_NoMemory();
-                goto fail;
-            }
-            sink.mask = TEXT_CACHE - 1;
-            sink.owned = 1;
         }
-        if (text_near(&sink, n * width) < 0) goto fail;
+        if (sink_cache(&sink, cache, slots) < 0 || text_near(&sink, n * width) < 0) goto fail;
         /* Pass 2: the fields' text, straight into the list. */
         p = base + lo;
         while (p < end) {
@@ -1099,19 +1108,7 @@ static PyObject *csv_text_rows(PyObject *self, PyObject *args) {
             goto fail;
         }
         sink.ascii = !high;
-        if (slots) {
-            sink.cache = ((PyListObject *)cache)->ob_item;
-            sink.mask = (size_t)slots - 1;
-        } else if (sink.ascii) {
-            sink.cache = (PyObject **)PyMem_Calloc(TEXT_CACHE, sizeof(PyObject *));
-            if (sink.cache == NULL) {
-                PyErr_NoMemory();
-                goto fail;
-            }
-            sink.mask = TEXT_CACHE - 1;
-            sink.owned = 1;
-        }
-        if (text_near(&sink, n * width) < 0) goto fail;
+        if (sink_cache(&sink, cache, slots) < 0 || text_near(&sink, n * width) < 0) goto fail;
         /* Pass 2: the lists. The collector is paused: no collection (and no finalizer) runs
          * while the lists are made, so no Python code changes the cache, `shared` or out. */
         gc_was = PyGC_Disable();
