@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import numpy as np
@@ -417,3 +417,71 @@ def test_bare_lists_of_strings_are_the_column_readers() -> None:
         assert read is not None and read[0] == 2 and [c[:2] for c in read[1]] == [("features", "S")]
     twin = J.records_pure(b'[["a"], ["b"]]', 0, 14, False, True)
     assert twin is not None and twin[0] == 2 and [c[:2] for c in twin[1]] == [("features", "S")]
+
+
+# --------------------------------------------------------------------------------------
+# A long document of one record of one member holding a refused list
+# --------------------------------------------------------------------------------------
+
+
+@contextmanager
+def whole_records() -> Iterator[None]:
+    """The general path parsing a one-record document whole (the reference)."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(JS, "one_member_list_error", lambda *a, **k: None)
+        m.setattr(JS, "records_lazily", lambda *a, **k: None)
+        yield
+
+
+@pytest.mark.parametrize(
+    ("body", "response"),
+    [
+        (_doc([{}, {}, {}, {}, {}], "predictions"), False),  # a response document as a request
+        (_doc([{"a": 0}] * 5, "instances"), True),  # a request document as a response
+        (_doc([1, 2, 3, "x", {}, None], "scores"), False),  # a string first, then an object
+        (_doc([1, 2.5, True, 3, 4], "x"), False),
+        (_doc([1, 2.5, True, 3, 4], "features"), False),
+        (_doc(["a", "b", "c", "d", None], "y"), True),
+    ],
+)
+def test_a_one_member_record_s_refused_list_in_pieces(body: bytes, response: bool) -> None:
+    with small_pieces():
+        got = J.one_member_list_error(body, 0, response)
+        assert got is not None
+        for path in ((), (pure,), (general_path,)):
+            with ExitStack() as stack:
+                for c in path:
+                    stack.enter_context(c())
+                assert outcome(lambda: decode(body, False, response)) == _want(body, response)
+
+
+def _want(body: bytes, response: bool) -> Any:
+    with whole_records(), general_path():
+        return outcome(lambda: decode(body, False, response))
+
+
+@pytest.mark.parametrize(
+    ("body", "response"),
+    [
+        (_doc([{}, {}, {}, {}], "instances"), False),  # the request envelope
+        (_doc([{}, {}, {}, {}], "predictions"), True),  # a response envelope
+        (_doc([{}, {}, {}, {}], "data"), False),  # a reserved key
+        (_doc([[1], [2], [3], [4]], "x"), False),  # nested lists: the general path
+        (_doc([1, 2, 3, 4, 5], "x"), False),  # a sound list
+        (_doc(["a", "b", "c", "d"], "x"), True),
+        (b'{"x": [{}, {}, {}, {}, {}], "y": 1}', False),  # another member
+        (b'{"x y": [{}, {}, {}, {}, {}]}', False),  # no plain name
+    ],
+)
+def test_documents_the_one_member_check_leaves(body: bytes, response: bool) -> None:
+    with small_pieces():
+        assert J.one_member_list_error(body, 0, response) is None
+        assert outcome(lambda: decode(body, False, response)) == _want(body, response)
+
+
+def test_memory_of_a_document_in_the_other_role_s_envelope() -> None:
+    body = b'{"predictions": [' + b",".join([b"{}"] * 400_000) + b"]}"
+    reason = "$.predictions: expected a list of numbers or of strings, found an object"
+    got = outcome(lambda: decode(body, False))
+    assert got == ("error", reason, 17, None, 0)
+    assert peak(lambda: outcome(lambda: decode(body, False))) < 30 * len(body)  # (58 x parsed whole)

@@ -187,6 +187,7 @@ __all__ = [
     "join_rows_pure",
     "records_pure",
     "records_lazily",
+    "one_member_list_error",
     "LazyRecords",
     "request_fast",
     "response_fast",
@@ -865,6 +866,11 @@ def _record_pieces(
             return None
         if scan.records >= 2 and scan.indexes.size == scan.records:
             return _split_document(text, scan, allow_nan, request)
+        m = _ENVELOPE_KEY.match(text)
+        if _BLANKS.sub(b"", bytes(text[:64]))[:1] == b"{" and (
+            m is None or (m.group(1) != b"instances" if request else m.group(1) == b"instances")
+        ):
+            return None  # an object in no envelope of the role: declined without parsing it
     doc = _parsed(bytes(buf[start:end]), allow_nan)
     if type(doc) is dict:
         if len(doc) != 1:
@@ -976,6 +982,68 @@ class LazyRecords:
 
     def __setitem__(self, k: Any, v: Any) -> None:
         """`GeneralGroup.chunks` letting the records it read go: nothing to do here."""
+
+
+#: A document that is one object whose first member, of a plain name, holds a list.
+_ONE_LIST_MEMBER = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"([A-Za-z_][A-Za-z0-9_]*)"[ \t\r\n]*:[ \t\r\n]*\[')
+
+
+def one_member_list_error(
+    buf: bytes | bytearray, start: int, response: bool
+) -> tuple[str, int | None] | None:
+    """The general path's error of a long document that is one record of one member (a
+    plain name; a request's ``instances`` and reserved keys but ``features`` excluded, and
+    a response's envelopes) holding a list of elements that are no lists, when that list is refused
+    (neither all numbers nor all strings): ``$.<name>: expected a list of numbers or of
+    strings, found ...``, and the offset of the element it names (None: to be searched
+    for), its elements parsed a piece at a time (`_record_pieces`)
+    instead of the whole document (a document in the other role's envelope is such a
+    record: orjson's objects of its small elements were 46 to 60 x the text). The
+    document is valid when the pieces parse and only the object's ``}`` follows the list.
+    None when the document is not that shape, not long, or the list is sound or holds
+    lists: the general path decides."""
+    end = len(buf)
+    if end - start <= _TWIN_WHOLE:
+        return None
+    m = _ONE_LIST_MEMBER.match(buf, start)
+    if m is None:
+        return None
+    name = m.group(1).decode()
+    if (
+        (name in ENVELOPES)
+        if response
+        else (name == "instances" or (name in RESERVED and name != "features"))
+    ):
+        return None
+    open_ = m.end() - 1
+    close = container_end(bytes(buf) if not isinstance(buf, bytes) else buf, open_, end)
+    if close is None or buf[close:end].strip(b" \t\r\n") != b"}":
+        return None
+    got = _record_pieces(buf, open_, close, False, False, False)
+    if got is None:
+        return None
+    kinds: set[type] = set()
+    bad: Any = _NOTHING
+    at = base = 0
+    for piece in got.pieces:
+        if piece is None:
+            return None
+        kinds.update(map(type, piece))
+        if list in kinds:
+            return None  # nested lists: the general path's reading of the whole
+        if bad is _NOTHING:
+            at, bad = next(
+                ((base + j, x) for j, x in enumerate(piece) if type(x) not in _NUM_TYPES), (0, _NOTHING)
+            )
+        base += len(piece)
+    if bad is _NOTHING or kinds == {str}:
+        return None  # a sound list
+    reason = f"$.{name}: expected a list of numbers or of strings, found {describe(bad)}"
+    if got.starts is None:
+        return reason, None  # (parsed whole: the offset is searched for)
+    # the element the message names, the first that is no number (as the search finds it)
+    blanks = _BLANKS.match(buf, open_ + int(got.starts[at]))
+    return reason, None if blanks is None else blanks.end()
 
 
 def records_lazily(
@@ -3751,7 +3819,12 @@ def _valid_members_pure(buf: bytes | bytearray, start: int, end: int) -> int | N
     and Python's json counts the top-level object's members (a key written twice counts
     twice, as in the text); None when the text does not parse, or is long and not split."""
     m = _ENVELOPE_KEY.match(buf, start, end)
-    got = _record_pieces(buf, start, end, False, False, m is None or m.group(1) == b"instances")
+    request = m is None or m.group(1) == b"instances"
+    got = _record_pieces(buf, start, end, False, False, request)
+    if got is None and m is None and end - start > _TWIN_WHOLE:
+        # (a list of numbers is one request record, which the scan does not split; its
+        # items, as a response's, it does)
+        got = _record_pieces(buf, start, end, False, False, False)
     if got is not None and not got.whole:
         for piece in got.pieces:
             if piece is None:
@@ -4362,6 +4435,15 @@ def _document_chunks(buf: bytes | bytearray, start: int, end: int, items: bool) 
             if first[:1] in (b"[", b"{"):
                 yield from _pieces(text, scan.open, scan.close, scan.starts, scan.ends, items)
                 return
+        one = _ONE_LIST_MEMBER.match(text)
+        if one is not None and one.group(1) == (b"predictions" if items else b"instances"):
+            one = None  # the envelope, of one record
+        head = b"" if one is None else bytes(text[one.end() : one.end() + 64]).lstrip(b" \t\r\n")[:1]
+        if head and head not in b"-0123456789[]":
+            # a record whose one list holds no number first: the scanner reads none
+            # (numbers and lists of them alone), so it is declined without parsing it
+            yield None
+            return
     yield _document_records(orjson.loads(bytes(buf[start:end])), items)
 
 

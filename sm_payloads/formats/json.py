@@ -64,6 +64,7 @@ from ._json_layout import (
     instance_record,
     loads,
     loads_exact32,
+    one_member_list_error,
     path_offset,
     record_offset,
     records_lazily,
@@ -130,6 +131,16 @@ def _decode_doc(data: Any, dtype: DtypeSpec, allow_nan: bool, response: bool) ->
         return _decode_buf(buf, dtype, allow_nan, response)
 
 
+def _check_long_member(buf: bytes | bytearray, start: int, response: bool) -> None:
+    """Raise the general path's error of a long document that is one record of one member
+    holding a refused list (`one_member_list_error`), without parsing the whole document."""
+    got = one_member_list_error(buf, start, response)
+    if got is not None:
+        reason, at = got
+        off = path_offset(buf, start, len(buf), reason) if at is None else at
+        raise DecodeError(CONTENT_TYPE, reason, offset=off, record_index=0)
+
+
 def _check_record_alone(buf: bytes | bytearray, start: int, k: int, at: int, allow_nan: bool) -> None:
     """Raise the error of record k of a request whose column reader stopped in it, at `at`,
     with every record before it sound (`request_fast`'s hint), as the general path reports
@@ -158,6 +169,8 @@ def _check_record_alone(buf: bytes | bytearray, start: int, k: int, at: int, all
                 _check_one_record(snap, at, hi, record, f"{'$' if listed else '$.instances'}[{k}]", k)
                 return
     if alone:
+        if not allow_nan:
+            _check_long_member(buf, start, False)
         piece = bytes(buf[start:])
     else:
         opening = b"[" if listed else b'{"instances":['
@@ -392,6 +405,8 @@ def _decode_buf(buf: bytes | bytearray, dtype: DtypeSpec, allow_nan: bool, respo
             return _group_batch(bare, buf, start, dtype, True)
     config = None
     items: list[Any] | LazyRecords
+    if not allow_nan:
+        _check_long_member(buf, start, response)
     lazily = None if allow_nan else records_lazily(buf, start, len(buf), not response)
     if lazily is not None:
         # a long document of records: parsed a piece at a time as the records are read
