@@ -884,6 +884,15 @@ def _record_pieces(
     return None
 
 
+def _piece_bounds(starts: np.ndarray, ends: np.ndarray) -> list[int]:
+    """The first record of each piece of about `_TWIN_PIECE` bytes of records (record spans
+    ``[starts[i], ends[i])``), the number of records last: piece k is records
+    ``bounds[k]`` to ``bounds[k + 1] - 1``, the text from the start of the first to the
+    end of the last, commas between."""
+    cuts = np.searchsorted(starts, np.arange(starts[0], ends[-1], _TWIN_PIECE), side="right") - 1
+    return [*np.unique(cuts).tolist(), int(starts.size)]
+
+
 def _split_document(
     text: bytes | bytearray, scan: Any, allow_nan: bool, request: bool
 ) -> _RecordPieces | None:
@@ -902,9 +911,7 @@ def _split_document(
     starts, ends = scan.starts, scan.ends
     if text[open_ + 1 : int(starts[0])].strip() or text[int(ends[-1]) : close].strip():
         return None
-    # records i..j-1 are the text from the start of i to the end of j-1, commas between
-    cuts = np.searchsorted(starts, np.arange(starts[0], ends[-1], _TWIN_PIECE), side="right") - 1
-    bounds = [*np.unique(cuts).tolist(), int(starts.size)]
+    bounds = _piece_bounds(starts, ends)
     if any(text[int(ends[j - 1]) : int(starts[j])].strip() != b"," for j in bounds[1:-1]):
         return None
 
@@ -4458,9 +4465,7 @@ def _pieces(
     if not ok:
         yield None
         return
-    # records i..j-1 are the text from the start of i to the end of j-1, commas between
-    cuts = np.searchsorted(starts, np.arange(starts[0], ends[-1], _TWIN_PIECE), side="right") - 1
-    bounds = [*np.unique(cuts).tolist(), int(starts.size)]
+    bounds = _piece_bounds(starts, ends)
     for k in range(len(bounds) - 1):
         i, j = bounds[k], bounds[k + 1]
         recs = orjson.loads(b"[" + bytes(text[int(starts[i]) : int(ends[j - 1])]) + b"]")
